@@ -1,0 +1,50 @@
+import { z } from "zod";
+
+/** Field builders for environment variables: every value arrives as a string. */
+export const env = {
+  string: () => z.string().min(1),
+  /** A secret: never given a default, never logged (the logger redacts *token*, *secret*, *password*). */
+  secret: () => z.string().min(8, "must be at least 8 characters"),
+  port: (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback),
+  int: (fallback: number, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}) =>
+    z.coerce.number().int().min(min).max(max).default(fallback),
+  url: () => z.url(),
+  bool: (fallback: boolean) =>
+    z
+      .enum(["true", "false", "1", "0", "yes", "no"])
+      .default(fallback ? "true" : "false")
+      .transform((v) => v === "true" || v === "1" || v === "yes"),
+  /** Comma-separated list, e.g. KAFKA_BROKERS=host1:9092,host2:9092 */
+  list: () =>
+    z
+      .string()
+      .transform((v) =>
+        v
+          .split(",")
+          .map((s) => s.trim())
+          .filter((s) => s.length > 0),
+      )
+      .pipe(z.array(z.string()).min(1, "needs at least one entry")),
+  logLevel: () => z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+};
+
+/** Connection settings shared by every service that talks to Kafka, the registry or MongoDB. */
+export const infraFields = {
+  KAFKA_BROKERS: env.list().default(["127.0.0.1:9092"]),
+  KAFKA_CLIENT_ID: z.string().optional(),
+  SCHEMA_REGISTRY_URL: env.url().default("http://127.0.0.1:8081"),
+  MONGO_URL: z.string().startsWith("mongodb").default("mongodb://127.0.0.1:27017/?directConnection=true&retryWrites=false"),
+  MONGO_DB: env.string().default("parley"),
+};
+
+/** The chassis every service shares: logging, telemetry, the ops HTTP surface, shutdown. */
+export const chassisFields = {
+  LOG_LEVEL: env.logLevel(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: env.url().optional(),
+  HTTP_HOST: env.string().default("127.0.0.1"),
+  HTTP_PORT: env.port(8080),
+  /** Bearer token required on /healthz, /readyz and /metrics (every surface but the webhook needs auth). */
+  OPS_TOKEN: env.secret(),
+  SHUTDOWN_TIMEOUT_MS: env.int(10_000, { min: 100, max: 120_000 }),
+  READINESS_TIMEOUT_MS: env.int(2_000, { min: 100, max: 30_000 }),
+};

@@ -1,0 +1,3 @@
+export { ConfigError } from "./errors.js";
+export { loadConfig, type Env, type LoadConfigOptions } from "./load.js";
+export { env, infraFields, chassisFields } from "./fields.js";

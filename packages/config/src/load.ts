@@ -1,0 +1,67 @@
+import { readFileSync } from "node:fs";
+import type { z } from "zod";
+import { ConfigError } from "./errors.js";
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export interface LoadConfigOptions {
+  /** Used in error messages, e.g. "sender". */
+  readonly service: string;
+  /** Defaults to `process.env`; tests pass their own. */
+  readonly env?: Env;
+  /** Reads `*_FILE` secrets; injectable for tests. */
+  readonly readFile?: (path: string) => string;
+}
+
+const readUtf8 = (path: string): string => readFileSync(path, "utf8");
+
+/**
+ * Parses the environment once against `schema` and returns a deeply frozen result.
+ * Any key may instead be given as `KEY_FILE=/path` (container secrets); the file's content,
+ * without its trailing newline, becomes the value. All problems are reported together.
+ */
+export function loadConfig<S extends z.ZodObject>(
+  schema: S,
+  { service, env = process.env, readFile = readUtf8 }: LoadConfigOptions,
+): Readonly<z.infer<S>> {
+  const problems: string[] = [];
+  const input: Record<string, string> = {};
+
+  for (const key of Object.keys(schema.shape)) {
+    const direct = env[key];
+    const filePath = env[`${key}_FILE`];
+    if (direct !== undefined && filePath !== undefined) {
+      problems.push(`${key}: set either ${key} or ${key}_FILE, not both`);
+      continue;
+    }
+    if (filePath !== undefined) {
+      try {
+        input[key] = readFile(filePath).replace(/\r?\n$/, "");
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        problems.push(`${key}_FILE: cannot read ${filePath} (${reason})`);
+      }
+      continue;
+    }
+    if (direct !== undefined && direct !== "") input[key] = direct;
+  }
+
+  const result = schema.safeParse(input);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const key = issue.path.map(String).join(".") || "(root)";
+      const shown = input[key] === undefined ? "not set" : "given value rejected";
+      problems.push(`${key}: ${issue.message} (${shown})`);
+    }
+  }
+  if (problems.length > 0 || !result.success) throw new ConfigError(service, problems);
+  return deepFreeze(result.data);
+}
+
+function deepFreeze<T>(value: T): Readonly<T> {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,43 @@
+import { defineConfig } from "vitest/config";
+
+// One config, three suites chosen by file suffix (see docs/architecture.md#tests).
+// The "source" export condition lets tests import workspace packages from their TypeScript sources.
+const shared = {
+  resolve: { conditions: ["source"] },
+  ssr: { resolve: { conditions: ["source"], externalConditions: ["source"] } },
+};
+const exclude = ["**/node_modules/**", "**/dist/**"];
+
+export default defineConfig({
+  test: {
+    reporters: ["default"],
+    projects: [
+      {
+        ...shared,
+        test: { name: "unit", include: ["**/*.unit.spec.ts"], exclude, testTimeout: 10_000 },
+      },
+      {
+        ...shared,
+        test: {
+          name: "int",
+          include: ["**/*.int.spec.ts"],
+          exclude,
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        ...shared,
+        test: {
+          name: "e2e",
+          include: ["**/*.e2e.spec.ts"],
+          exclude,
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
