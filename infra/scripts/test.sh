@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# `make test`: installs what is missing, starts the infrastructure (test profile, its own ports
+# and state directory so it can run beside `make dev`), runs format check, lint, type check and
+# every test suite, stops the infrastructure (also on failure or Ctrl-C) and exits non-zero if
+# anything failed.
+set -uo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=bootstrap.sh
+source "$here/bootstrap.sh"
+# shellcheck source=infra.sh
+source "$here/infra.sh"
+
+export PARLEY_PROFILE=test
+: "${KAFKA_PORT:=19092}" "${KAFKA_CONTROLLER_PORT:=19093}" "${REGISTRY_PORT:=18081}" \
+  "${REGISTRY_MANAGEMENT_PORT:=19081}" "${MONGO_PORT:=37017}"
+export KAFKA_PORT KAFKA_CONTROLLER_PORT REGISTRY_PORT REGISTRY_MANAGEMENT_PORT MONGO_PORT
+reports="$repo/.parley/test/reports"
+started=$SECONDS
+
+ensure_node
+ensure_pnpm
+install_dependencies
+rm -rf "$reports" && mkdir -p "$reports"
+
+cleanup() {
+  [ -n "${infra_pid:-}" ] && kill "$infra_pid" 2>/dev/null
+  step "stopping the infrastructure"
+  infra_stop
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The servers take ~40 s to start; the static checks run meanwhile.
+step "starting the infrastructure in the background (log: .parley/test/infra-start.log)"
+mkdir -p "$repo/.parley/test"
+ensure_java
+( infra_start ) >"$repo/.parley/test/infra-start.log" 2>&1 &
+infra_pid=$!
+
+failed=()
+stage() {
+  local name="$1"
+  shift
+  step "$name"
+  local t0=$SECONDS
+  if (cd "$repo" && "$@"); then
+    note "$name passed in $((SECONDS - t0))s"
+  else
+    note "$name FAILED after $((SECONDS - t0))s"
+    failed+=("$name")
+  fi
+}
+
+stage "type check and build (tsc -b)" pnpm exec tsc -b
+stage "format check (prettier)" pnpm exec prettier --check --log-level warn .
+stage "lint (eslint, type-aware)" pnpm exec eslint --max-warnings=0 .
+stage "unit tests" pnpm exec vitest run --project unit --reporter=default --reporter=json --outputFile.json="$reports/unit.json"
+
+step "waiting for the infrastructure"
+if wait "$infra_pid"; then
+  infra_pid=""
+  sed 's/^/    /' "$repo/.parley/test/infra-start.log" | grep -E 'ready|Docker|native' >&2
+  infra_env "$(infra_mode)"
+  note "KAFKA_BROKERS=$KAFKA_BROKERS SCHEMA_REGISTRY_URL=$SCHEMA_REGISTRY_URL MONGO_URL=$MONGO_URL"
+  stage "integration tests (real Kafka, schema registry, MongoDB-wire)" pnpm exec vitest run --project int --reporter=default --reporter=json --outputFile.json="$reports/int.json"
+  stage "end-to-end tests" pnpm exec vitest run --project e2e --passWithNoTests --reporter=default --reporter=json --outputFile.json="$reports/e2e.json"
+else
+  infra_pid=""
+  cat "$repo/.parley/test/infra-start.log" >&2
+  failed+=("infrastructure start")
+fi
+
+step "summary ($((SECONDS - started))s)"
+node "$here/test-summary.mjs" "$reports"
+if [ "${#failed[@]}" -gt 0 ]; then
+  printf '\033[31mFAILED:\033[0m %s\n' "${failed[@]}" >&2
+  exit 1
+fi
+printf '\033[32mall checks passed\033[0m\n' >&2
