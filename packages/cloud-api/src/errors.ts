@@ -1,0 +1,207 @@
+/**
+ * What a caller should do after a failure. The sender's runner acts on this alone
+ * (plus `retriable`), never on HTTP status or message text.
+ *
+ * - `retry`: transient; retry the same request with exponential back-off and jitter.
+ * - `throttle-number`: the business number (or app/WABA) is over a rate; slow the whole number down.
+ * - `pace-recipient`: the (business, user) pair limit was hit; delay only this recipient (4^X s).
+ * - `retry-later`: not deliverable now, may be later (hours, not seconds).
+ * - `permanent`: this message will never succeed as sent; fix it or dead-letter it.
+ * - `auth`: the access token is broken; stop sending and alert, retrying cannot help.
+ */
+export type ErrorAction =
+  "retry" | "throttle-number" | "pace-recipient" | "retry-later" | "permanent" | "auth";
+
+/** Context attached to every error; never contains tokens or unmasked phone numbers. */
+export interface ErrorContext {
+  readonly method?: string;
+  /** Graph path with the version, without query string (no tokens, no appsecret_proof). */
+  readonly path?: string;
+  readonly phoneNumberId?: string;
+  readonly [key: string]: string | number | boolean | undefined;
+}
+
+/** Base of every error this package throws (kafkajs style: retriable, cause, context). */
+export class CloudApiError extends Error {
+  override readonly name: string = "CloudApiError";
+  readonly retriable: boolean;
+  readonly action: ErrorAction;
+  readonly context: ErrorContext;
+
+  constructor(
+    message: string,
+    options: { retriable: boolean; action: ErrorAction; cause?: unknown; context?: ErrorContext },
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.retriable = options.retriable;
+    this.action = options.action;
+    this.context = options.context ?? {};
+  }
+}
+
+interface CodeRule {
+  readonly action: ErrorAction;
+  /** Suggested upper bound on immediate retries, where Meta says "limited" or "once". */
+  readonly maxRetries?: number;
+}
+
+const ruleByCode = new Map<number, CodeRule>([
+  [0, { action: "auth" }],
+  [190, { action: "auth" }],
+  [1, { action: "retry", maxRetries: 1 }],
+  [2, { action: "retry" }],
+  [131000, { action: "retry", maxRetries: 3 }],
+  [131016, { action: "retry" }],
+  [131057, { action: "retry" }],
+  [4, { action: "throttle-number" }],
+  [80007, { action: "throttle-number" }],
+  [130429, { action: "throttle-number" }],
+  [131056, { action: "pace-recipient" }],
+  [131049, { action: "retry-later" }],
+  [133016, { action: "retry-later" }],
+]);
+
+/**
+ * Maps a Graph `error.code` to an action. Unknown codes are permanent: Cloud API has no
+ * idempotency key, so guessing "retry" for a code we do not know risks a double send.
+ */
+export function classifyErrorCode(code: number): CodeRule {
+  return ruleByCode.get(code) ?? { action: "permanent" };
+}
+
+const retriableActions: ReadonlySet<ErrorAction> = new Set([
+  "retry",
+  "throttle-number",
+  "pace-recipient",
+  "retry-later",
+]);
+
+/** True when the action means "the same request may succeed later". */
+export function isRetriableAction(action: ErrorAction): boolean {
+  return retriableActions.has(action);
+}
+
+/** The `error` object of a Graph error response, as Meta sends it (all but `code` optional). */
+export interface GraphErrorBody {
+  readonly message?: string;
+  readonly type?: string;
+  readonly code: number;
+  readonly error_subcode?: number;
+  readonly error_data?: { readonly messaging_product?: string; readonly details?: string };
+  readonly is_transient?: boolean;
+  readonly error_user_title?: string;
+  readonly error_user_msg?: string;
+  readonly fbtrace_id?: string;
+}
+
+/** Graph answered with an `error` object. Classified from `code` only. */
+export class GraphApiError extends CloudApiError {
+  override readonly name = "GraphApiError";
+  readonly code: number;
+  readonly subcode: number | undefined;
+  readonly type: string | undefined;
+  readonly details: string | undefined;
+  readonly fbtraceId: string | undefined;
+  readonly httpStatus: number;
+  readonly maxRetries: number | undefined;
+  readonly body: GraphErrorBody;
+
+  constructor(body: GraphErrorBody, httpStatus: number, context: ErrorContext = {}) {
+    const rule = classifyErrorCode(body.code);
+    super(body.message ?? `(#${body.code}) Graph API error`, {
+      retriable: isRetriableAction(rule.action),
+      action: rule.action,
+      context,
+    });
+    this.code = body.code;
+    this.subcode = body.error_subcode;
+    this.type = body.type;
+    this.details = body.error_data?.details;
+    this.fbtraceId = body.fbtrace_id;
+    this.httpStatus = httpStatus;
+    this.maxRetries = rule.maxRetries;
+    this.body = body;
+  }
+}
+
+/**
+ * The network failed or timed out. `inDoubt` is true when the request may have reached Meta
+ * (sent, then no complete answer): for a send, never resend blindly; reconcile from webhooks.
+ */
+export class CloudApiTransportError extends CloudApiError {
+  override readonly name: string = "CloudApiTransportError";
+  readonly inDoubt: boolean;
+  readonly code: string | undefined;
+
+  constructor(
+    message: string,
+    options: { inDoubt: boolean; code?: string; cause?: unknown; context?: ErrorContext },
+  ) {
+    super(message, {
+      retriable: true,
+      action: "retry",
+      cause: options.cause,
+      ...(options.context ? { context: options.context } : {}),
+    });
+    this.inDoubt = options.inDoubt;
+    this.code = options.code;
+  }
+}
+
+/** No answer within the configured timeout: always in doubt. */
+export class CloudApiTimeoutError extends CloudApiTransportError {
+  override readonly name = "CloudApiTimeoutError";
+}
+
+/**
+ * Graph answered without a parsable `error` object (a proxy page, an empty 502...).
+ * 5xx is retried with back-off, but a POST that got a 5xx is in doubt.
+ */
+export class UnexpectedResponseError extends CloudApiError {
+  override readonly name = "UnexpectedResponseError";
+  readonly httpStatus: number;
+  readonly inDoubt: boolean;
+
+  constructor(httpStatus: number, snippet: string, context: ErrorContext = {}) {
+    const serverSide = httpStatus >= 500;
+    super(
+      `Unexpected Graph response: HTTP ${httpStatus}${snippet ? `: ${snippet.slice(0, 200)}` : ""}`,
+      {
+        retriable: serverSide,
+        action: serverSide ? "retry" : "permanent",
+        context,
+      },
+    );
+    this.httpStatus = httpStatus;
+    this.inDoubt = serverSide && context.method === "POST";
+  }
+}
+
+/** A message, template or upload breaks one of Meta's limits: rejected locally, before any call. */
+export class MessageValidationError extends CloudApiError {
+  override readonly name = "MessageValidationError";
+
+  constructor(
+    /** Path of the offending field, e.g. `interactive.action.buttons[3]`. */
+    readonly field: string,
+    readonly problem: string,
+  ) {
+    super(`${field}: ${problem}`, { retriable: false, action: "permanent" });
+  }
+}
+
+/** The input is not a phone number that WhatsApp can address. */
+export class InvalidPhoneNumberError extends CloudApiError {
+  override readonly name = "InvalidPhoneNumberError";
+
+  constructor(
+    /** Masked input, safe to log. */
+    readonly maskedInput: string,
+    reason: string,
+  ) {
+    super(`Invalid phone number ${maskedInput}: ${reason}`, {
+      retriable: false,
+      action: "permanent",
+    });
+  }
+}

@@ -1,0 +1,101 @@
+import { Readable } from "node:stream";
+import { Agent } from "undici";
+
+export type HttpMethod = "GET" | "POST" | "DELETE";
+
+export interface HttpRequest {
+  readonly method: HttpMethod;
+  /** Absolute URL. */
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body?: string | Uint8Array;
+  readonly timeoutMs: number;
+}
+
+export interface HttpResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  /** Must be consumed or destroyed by the caller. */
+  readonly body: Readable;
+}
+
+/**
+ * The client's only I/O port. The default is a pooled keep-alive undici Agent; tests may pass
+ * an in-process transport (the simulator offers one) so that no socket is opened.
+ */
+export interface HttpTransport {
+  request(req: HttpRequest): Promise<HttpResponse>;
+  close(): Promise<void>;
+}
+
+export interface UndiciTransportOptions {
+  /** Sockets per origin. 128 covers 1,000 msg/s at ~100 ms Graph latency with headroom. */
+  readonly connectionsPerOrigin?: number;
+  readonly keepAliveTimeoutMs?: number;
+  readonly keepAliveMaxTimeoutMs?: number;
+  readonly connectTimeoutMs?: number;
+}
+
+function flattenHeaders(
+  raw: Record<string, string | string[] | undefined>,
+): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(raw))
+    out[k.toLowerCase()] = Array.isArray(v) ? v.join(", ") : v;
+  return out;
+}
+
+/** Keep-alive pooled HTTP over undici. One Agent serves graph.facebook.com and the media CDN. */
+export function createUndiciTransport({
+  connectionsPerOrigin = 128,
+  keepAliveTimeoutMs = 30_000,
+  keepAliveMaxTimeoutMs = 600_000,
+  connectTimeoutMs = 5_000,
+}: UndiciTransportOptions = {}): HttpTransport {
+  if (connectionsPerOrigin < 1) throw new RangeError("connectionsPerOrigin must be at least 1");
+  const agent = new Agent({
+    connections: connectionsPerOrigin,
+    keepAliveTimeout: keepAliveTimeoutMs,
+    keepAliveMaxTimeout: keepAliveMaxTimeoutMs,
+    connect: { timeout: connectTimeoutMs },
+  });
+  return {
+    async request(req) {
+      const url = new URL(req.url);
+      const res = await agent.request({
+        origin: url.origin,
+        path: url.pathname + url.search,
+        method: req.method,
+        headers: req.headers,
+        body: req.body ?? null,
+        headersTimeout: req.timeoutMs,
+        bodyTimeout: req.timeoutMs,
+      });
+      return { status: res.statusCode, headers: flattenHeaders(res.headers), body: res.body };
+    },
+    async close() {
+      await agent.close();
+    },
+  };
+}
+
+/** Reads a whole body into a string, with a size cap so a hostile or broken peer cannot exhaust memory. */
+export async function readBodyText(body: Readable, maxBytes = 8 * 1024 * 1024): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer | string>) {
+    const buf = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+    size += buf.length;
+    if (size > maxBytes) {
+      body.destroy();
+      throw new RangeError(`response body larger than ${maxBytes} bytes`);
+    }
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** Wraps a buffer as a Readable (for in-process transports). */
+export function bufferBody(data: string | Uint8Array): Readable {
+  return Readable.from([typeof data === "string" ? Buffer.from(data) : Buffer.from(data)]);
+}

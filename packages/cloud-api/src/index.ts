@@ -1,0 +1,60 @@
+export {
+  CloudApiError,
+  CloudApiTimeoutError,
+  CloudApiTransportError,
+  GraphApiError,
+  InvalidPhoneNumberError,
+  MessageValidationError,
+  UnexpectedResponseError,
+  classifyErrorCode,
+  isRetriableAction,
+  type ErrorAction,
+  type ErrorContext,
+  type GraphErrorBody,
+} from "./errors.js";
+export * from "./builders.js";
+export { validateMessage, validateMediaUpload, charLength } from "./validate.js";
+export {
+  limits,
+  mediaLimits,
+  mediaKindOf,
+  STATIC_STICKER_MAX_BYTES,
+  type MediaKind,
+} from "./limits.js";
+export {
+  normalizePhoneNumber,
+  maskPhoneNumber,
+  waIdAliases,
+  sameWhatsAppUser,
+  type NormalizedPhone,
+  type CountryCode,
+} from "./phone.js";
+export {
+  signWebhookBody,
+  verifyWebhookSignature,
+  verifySubscriptionChallenge,
+  metaJsonStringify,
+  SIGNATURE_HEADER,
+  type ChallengeResult,
+} from "./signature.js";
+export {
+  createUndiciTransport,
+  readBodyText,
+  bufferBody,
+  type HttpTransport,
+  type HttpRequest,
+  type HttpResponse,
+  type HttpMethod,
+  type UndiciTransportOptions,
+} from "./http.js";
+export {
+  createCloudApiClient,
+  type CloudApiClient,
+  type CloudApiClientOptions,
+  type SendResult,
+  type MediaInfo,
+  type MediaDownload,
+  type ListTemplatesOptions,
+} from "./client.js";
+export type * from "./types.js";
+export type * from "./webhook-types.js";

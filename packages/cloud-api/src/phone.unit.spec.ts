@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import { InvalidPhoneNumberError } from "./errors.js";
+import { maskPhoneNumber, normalizePhoneNumber, sameWhatsAppUser, waIdAliases } from "./phone.js";
+
+describe("normalizePhoneNumber", () => {
+  it.each([
+    ["+1 (650) 555-1234", undefined, "+16505551234"],
+    ["16505551234", undefined, "+16505551234"],
+    ["0044 7911 123456", undefined, "+447911123456"],
+    ["07911 123456", "GB", "+447911123456"],
+    ["(11) 98765-4321", "BR", "+5511987654321"],
+    ["+55 11 98765-4321", "IN", "+5511987654321"],
+  ] as const)("%s (default %s) -> %s", (input, country, e164) => {
+    const n = normalizePhoneNumber(input, country ? { defaultCountry: country } : {});
+    expect(n.e164).toBe(e164);
+    expect(n.digits).toBe(e164.slice(1));
+  });
+
+  it("prepends the business country when + is missing (as Meta does)", () => {
+    expect(normalizePhoneNumber("98765 43210", { defaultCountry: "IN" }).e164).toBe(
+      "+919876543210",
+    );
+  });
+
+  it("rejects garbage with a masked message", () => {
+    expect(() => normalizePhoneNumber("call me")).toThrow(InvalidPhoneNumberError);
+    try {
+      normalizePhoneNumber("+1 123");
+    } catch (e) {
+      expect(e).toBeInstanceOf(InvalidPhoneNumberError);
+      expect((e as Error).message).not.toContain("123");
+    }
+  });
+});
+
+describe("wa_id rewriting", () => {
+  it("knows Brazil's dropped 9, Mexico's 521 and Argentina's 549", () => {
+    expect(waIdAliases("5511987654321")).toEqual(["5511987654321", "551187654321"]);
+    expect(waIdAliases("551187654321")).toEqual(["551187654321", "5511987654321"]);
+    expect(waIdAliases("525512345678")).toEqual(["525512345678", "5215512345678"]);
+    expect(waIdAliases("5491112345678")).toEqual(["5491112345678", "541112345678"]);
+    expect(waIdAliases("16505551234")).toEqual(["16505551234"]);
+    expect(sameWhatsAppUser("+52 55 1234 5678", "5215512345678")).toBe(true);
+    expect(sameWhatsAppUser("16505551234", "16505551235")).toBe(false);
+  });
+});
+
+describe("maskPhoneNumber", () => {
+  it("hides the middle digits", () => {
+    expect(maskPhoneNumber("+16505551234")).toBe("+165******34");
+    expect(maskPhoneNumber("16505551234")).not.toContain("555");
+  });
+});
