@@ -1,0 +1,171 @@
+import { createRequire, syncBuiltinESMExports } from "node:module";
+import type { Context } from "@opentelemetry/api";
+import {
+  CompositePropagator,
+  W3CBaggagePropagator,
+  W3CTraceContextPropagator,
+} from "@opentelemetry/core";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { HttpInstrumentation } from "@opentelemetry/instrumentation-http";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import { NodeSDK } from "@opentelemetry/sdk-node";
+import {
+  BatchSpanProcessor,
+  type ReadableSpan,
+  type Span,
+  type SpanProcessor,
+} from "@opentelemetry/sdk-trace-base";
+import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
+
+export interface StartTelemetryOptions {
+  /** `service.name` on every span, e.g. "ingress". */
+  serviceName: string;
+  serviceVersion?: string;
+  /**
+   * Base URL of an OTLP/HTTP collector (what OTEL_EXPORTER_OTLP_ENDPOINT holds, e.g.
+   * "http://127.0.0.1:4318"); traces go to `<endpoint>/v1/traces`. Without it nothing is exported.
+   */
+  otlpEndpoint?: string;
+  /** Deployment environment ("production", "dev"), recorded as `deployment.environment.name`. */
+  env?: string;
+  /** Incoming request paths that get no span (probes and scrapes). */
+  ignoreIncomingPaths?: readonly string[];
+}
+
+export interface Telemetry {
+  /** Whether spans are exported, and where. */
+  readonly tracesEndpoint: string | undefined;
+  /** Ends every span processor after flushing what is buffered; safe to call twice. */
+  shutdown(): Promise<void>;
+}
+
+const OPS_PATHS = ["/healthz", "/readyz", "/metrics"];
+
+/** Query parameters whose values never go into a span's URL attributes. */
+const SECRET_QUERY_PARAMS = [
+  "hub.verify_token",
+  "access_token",
+  "token",
+  "secret",
+  "signature",
+  "appsecret_proof",
+  "sig",
+  "Signature",
+  "AWSAccessKeyId",
+  "X-Goog-Signature",
+  "X-Amz-Signature",
+  "X-Amz-Credential",
+  "X-Amz-Security-Token",
+];
+
+/**
+ * Keeps the tracer provider alive without an exporter: spans still get real ids, so logs carry
+ * trace ids and traceparent headers propagate, but nothing leaves the process.
+ */
+class DiscardingSpanProcessor implements SpanProcessor {
+  onStart(_span: Span, _parentContext: Context): void {
+    // nothing to record
+  }
+  onEnd(_span: ReadableSpan): void {
+    // nothing to export
+  }
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+function tracesUrl(endpoint: string): string {
+  const base = endpoint.replace(/\/+$/, "");
+  return base.endsWith("/v1/traces") ? base : `${base}/v1/traces`;
+}
+
+function pathOf(url: string | undefined): string {
+  if (url === undefined) return "";
+  const query = url.indexOf("?");
+  return query === -1 ? url : url.slice(0, query);
+}
+
+/*
+ * The http instrumentation patches node:http when it is next require()d. In an ES module service
+ * that may never happen (ESM imports of builtins bypass require hooks), so require both modules
+ * here, then refresh the ESM named exports so `import { request } from "node:http"` sees the patch.
+ */
+function patchLoadedHttp(): void {
+  const require = createRequire(import.meta.url);
+  require("node:http");
+  require("node:https");
+  syncBuiltinESMExports();
+}
+
+let current: Telemetry | undefined;
+
+/**
+ * Starts OpenTelemetry for this process: a resource naming the service, W3C trace-context and
+ * baggage propagation, spans for node's http server and client, and OTLP/HTTP export of traces
+ * only when `otlpEndpoint` is set. Metrics and logs are not exported through OpenTelemetry
+ * (Prometheus and stdout carry them), whatever OTEL_* variables say.
+ *
+ * Call it before the modules it instruments are loaded; see the README. A second call returns
+ * the running instance and emits a warning.
+ */
+export function startTelemetry({
+  serviceName,
+  serviceVersion,
+  otlpEndpoint,
+  env,
+  ignoreIncomingPaths = OPS_PATHS,
+}: StartTelemetryOptions): Telemetry {
+  if (current !== undefined) {
+    process.emitWarning(
+      `startTelemetry("${serviceName}") called again; the running instance is kept.`,
+      { code: "PARLEY_TELEMETRY_ALREADY_STARTED" },
+    );
+    return current;
+  }
+  if (serviceName.trim() === "")
+    throw new TypeError("startTelemetry: serviceName must not be empty.");
+
+  const endpoint =
+    otlpEndpoint === undefined || otlpEndpoint.trim() === "" ? undefined : tracesUrl(otlpEndpoint);
+  const ignored = new Set(ignoreIncomingPaths);
+
+  const sdk = new NodeSDK({
+    serviceName,
+    resource: resourceFromAttributes({
+      [ATTR_SERVICE_NAME]: serviceName,
+      "service.namespace": "parley",
+      ...(serviceVersion === undefined ? {} : { [ATTR_SERVICE_VERSION]: serviceVersion }),
+      ...(env === undefined ? {} : { "deployment.environment.name": env }),
+    }),
+    textMapPropagator: new CompositePropagator({
+      propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
+    }),
+    instrumentations: [
+      new HttpInstrumentation({
+        ignoreIncomingRequestHook: (request) => ignored.has(pathOf(request.url)),
+        redactedQueryParams: SECRET_QUERY_PARAMS,
+        redactedQueryParamsServer: SECRET_QUERY_PARAMS,
+      }),
+    ],
+    // Explicit empty lists: otherwise the SDK falls back to OTEL_* defaults and exports to localhost:4318.
+    spanProcessors: [
+      endpoint === undefined
+        ? new DiscardingSpanProcessor()
+        : new BatchSpanProcessor(new OTLPTraceExporter({ url: endpoint })),
+    ],
+    metricReaders: [],
+    logRecordProcessors: [],
+  });
+  sdk.start();
+  patchLoadedHttp();
+
+  let stopping: Promise<void> | undefined;
+  current = {
+    tracesEndpoint: endpoint,
+    shutdown: () => (stopping ??= sdk.shutdown()),
+  };
+  return current;
+}
