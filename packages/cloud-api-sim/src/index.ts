@@ -1,0 +1,1 @@
+export const SIMULATOR_VERSION = "0.1.0";
