@@ -1,3 +1,4 @@
 export { ConfigError } from "./errors.js";
 export { loadConfig, type Env, type LoadConfigOptions } from "./load.js";
+export { loadConfigOrExit } from "./exit.js";
 export { env, infraFields, chassisFields } from "./fields.js";

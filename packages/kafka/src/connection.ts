@@ -1,0 +1,96 @@
+import { Kafka, logLevel as KafkaLogLevel, type LogEntry, type Admin } from "kafkajs";
+
+type LogFn = (fields: Record<string, unknown>, message: string) => void;
+export interface KafkaLogger {
+  readonly debug: LogFn;
+  readonly info: LogFn;
+  readonly warn: LogFn;
+  readonly error: LogFn;
+}
+
+export interface KafkaConnectionOptions {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly logger?: KafkaLogger;
+  readonly connectionTimeoutMs?: number;
+  readonly requestTimeoutMs?: number;
+}
+
+export type KafkaClient = Kafka;
+
+/** kafkajs logs go through the service logger (and so through its redaction), at warn and above by default. */
+function logCreator(logger: KafkaLogger | undefined) {
+  return () =>
+    ({ namespace, level, log }: LogEntry): void => {
+      if (!logger) return;
+      const { message, ...fields } = log;
+      const entry = { component: "kafka", namespace, ...fields };
+      if (level === KafkaLogLevel.ERROR) logger.error(entry, message);
+      else if (level === KafkaLogLevel.WARN) logger.warn(entry, message);
+      else if (level === KafkaLogLevel.INFO) logger.info(entry, message);
+      else logger.debug(entry, message);
+    };
+}
+
+/** One Kafka client per process; producers, consumers and admins are created from it. */
+export function createKafka({
+  brokers,
+  clientId,
+  logger,
+  connectionTimeoutMs = 3_000,
+  requestTimeoutMs = 30_000,
+}: KafkaConnectionOptions): KafkaClient {
+  if (brokers.length === 0) throw new Error("createKafka: `brokers` is empty; set KAFKA_BROKERS=host:port[,host:port]");
+  return new Kafka({
+    clientId,
+    brokers: [...brokers],
+    connectionTimeout: connectionTimeoutMs,
+    requestTimeout: requestTimeoutMs,
+    logLevel: KafkaLogLevel.WARN,
+    logCreator: logCreator(logger),
+  });
+}
+
+export interface BrokerInfo {
+  readonly clusterId: string;
+  readonly brokers: readonly { nodeId: number; host: string; port: number }[];
+  readonly controller: number | null;
+}
+
+/**
+ * Readiness for Kafka: a real metadata round trip on a dedicated admin connection that does not
+ * retry (so a dead broker is seen within the probe's timeout). After a failure the admin is
+ * rebuilt, so readiness recovers by itself when the broker is back.
+ */
+export function createKafkaProbe(kafka: KafkaClient) {
+  let admin: Admin | undefined;
+  const fresh = async (): Promise<Admin> => {
+    if (admin) return admin;
+    const created = kafka.admin({ retry: { retries: 0 } });
+    await created.connect();
+    admin = created;
+    return created;
+  };
+  const reset = async (): Promise<void> => {
+    const current = admin;
+    admin = undefined;
+    await current?.disconnect().catch(() => undefined);
+  };
+  return {
+    name: "kafka",
+    async describe(): Promise<BrokerInfo> {
+      try {
+        const a = await fresh();
+        const cluster = await a.describeCluster();
+        return { clusterId: cluster.clusterId, brokers: cluster.brokers, controller: cluster.controller };
+      } catch (error) {
+        await reset();
+        throw error;
+      }
+    },
+    async check(): Promise<void> {
+      await this.describe();
+    },
+    close: reset,
+  };
+}

@@ -1,0 +1,1 @@
+export { createMongo, type MongoConnection, type MongoOptions } from "./connection.js";

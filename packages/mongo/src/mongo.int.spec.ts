@@ -1,0 +1,111 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startStack, type Stack } from "@parley/testkit";
+import { MongoServerError, type Collection } from "mongodb";
+import { createMongo, type MongoConnection } from "./connection.js";
+
+// The capabilities Parley's read models rely on, run against whichever MongoDB-wire server
+// the stack provides (mongo-java-server here, real MongoDB under Docker). See ADR 0001.
+interface MessageDoc {
+  _id: string;
+  contact: string;
+  business: string;
+  status: string;
+  statusRank: number;
+  attempts: number;
+  cost: number;
+  createdAt: Date;
+  updatedAt?: Date;
+}
+
+let stack: Stack;
+let mongo: MongoConnection;
+let messages: Collection<MessageDoc>;
+
+beforeAll(async () => {
+  stack = await startStack();
+  const ns = stack.namespace("mongo-int");
+  mongo = createMongo({ url: stack.mongoUrl, database: ns.database(), appName: ns.id });
+  console.log(`[servers] MongoDB wire server reports version ${await mongo.serverVersion()} (${process.env["PARLEY_MONGO_SERVER"] ?? stack.source})`);
+  messages = mongo.db.collection<MessageDoc>("messages");
+});
+
+afterAll(async () => {
+  await mongo.db.dropDatabase();
+  await mongo.close();
+  await stack.stop();
+});
+
+describe("MongoDB capabilities used by the read models", () => {
+  it("upserts with $set, $setOnInsert, $inc and $max", async () => {
+    const createdAt = new Date("2026-01-01T00:00:00Z");
+    for (const [status, rank] of [["sent", 1], ["read", 3], ["delivered", 2]] as const) {
+      await messages.updateOne(
+        { _id: "wamid.1" },
+        {
+          $setOnInsert: { contact: "c1", business: "b1", createdAt, cost: 0, status: "sent" },
+          $max: { statusRank: rank },
+          $inc: { attempts: 1 },
+          $set: { updatedAt: new Date(createdAt.getTime() + rank * 1000) },
+        },
+        { upsert: true },
+      );
+      void status;
+    }
+    const doc = await messages.findOne({ _id: "wamid.1" });
+    expect(doc).toMatchObject({ contact: "c1", attempts: 3, statusRank: 3, createdAt });
+  });
+
+  it("findOneAndUpdate returns the document after the update", async () => {
+    const after = await messages.findOneAndUpdate(
+      { _id: "wamid.1" },
+      { $set: { status: "read" }, $inc: { cost: 5 } },
+      { returnDocument: "after" },
+    );
+    expect(after).toMatchObject({ _id: "wamid.1", status: "read", cost: 5 });
+  });
+
+  it("bulkWrite mixes upserts, updates and deletes", async () => {
+    const createdAt = new Date();
+    const result = await messages.bulkWrite(
+      [
+        { updateOne: { filter: { _id: "wamid.2" }, update: { $setOnInsert: { contact: "c1", business: "b1", status: "sent", statusRank: 1, attempts: 1, cost: 2, createdAt } }, upsert: true } },
+        { updateOne: { filter: { _id: "wamid.3" }, update: { $setOnInsert: { contact: "c2", business: "b1", status: "failed", statusRank: 9, attempts: 1, cost: 0, createdAt } }, upsert: true } },
+        { insertOne: { document: { _id: "wamid.4", contact: "c2", business: "b2", status: "sent", statusRank: 1, attempts: 1, cost: 9, createdAt } } },
+        { updateOne: { filter: { _id: "wamid.2" }, update: { $inc: { attempts: 1 } } } },
+        { deleteOne: { filter: { _id: "missing" } } },
+      ],
+      { ordered: false },
+    );
+    expect(result.upsertedCount).toBe(2);
+    expect(result.insertedCount).toBe(1);
+    expect(result.modifiedCount).toBe(1);
+    expect(await messages.countDocuments()).toBe(4);
+  });
+
+  it("enforces unique indexes and serves compound ones", async () => {
+    const keys = mongo.db.collection<{ key: string; business: string; contact: string; at: number }>("idempotency");
+    await keys.createIndex({ key: 1 }, { unique: true, name: "key_unique" });
+    await messages.createIndex({ business: 1, contact: 1, createdAt: -1 }, { name: "by_business_contact" });
+    await keys.insertOne({ key: "req-1", business: "b1", contact: "c1", at: 1 });
+    const duplicate = await keys.insertOne({ key: "req-1", business: "b1", contact: "c1", at: 2 }).catch((e: unknown) => e);
+    expect(duplicate).toBeInstanceOf(MongoServerError);
+    expect((duplicate as MongoServerError).code).toBe(11000);
+    const names = (await messages.indexes()).map((i) => i.name);
+    expect(names).toContain("by_business_contact");
+    expect(await messages.find({ business: "b1", contact: "c1" }).sort({ createdAt: -1 }).toArray()).toHaveLength(2);
+  });
+
+  it("aggregates with $match, $group and $sort", async () => {
+    const perBusiness = await messages
+      .aggregate<{ _id: string; messages: number; cost: number }>([
+        { $match: { status: { $ne: "failed" } } },
+        { $group: { _id: "$business", messages: { $sum: 1 }, cost: { $sum: "$cost" } } },
+        { $sort: { cost: -1 } },
+      ])
+      .toArray();
+    expect(perBusiness).toEqual([
+      { _id: "b2", messages: 1, cost: 9 },
+      { _id: "b1", messages: 2, cost: 7 },
+    ]);
+  });
+});

@@ -1,0 +1,108 @@
+import { timingSafeEqual, createHash } from "node:crypto";
+import type { Server } from "node:http";
+import express, { type NextFunction, type Request, type Response } from "express";
+import { runReadiness, type ReadinessCheck } from "./readiness.js";
+
+export interface OpsServerOptions {
+  readonly service: string;
+  readonly host: string;
+  readonly port: number;
+  /** Required as `Authorization: Bearer <token>` on every ops endpoint. */
+  readonly token: string;
+  readonly checks: readonly ReadinessCheck[];
+  readonly readinessTimeoutMs?: number;
+  /** Prometheus text exposition of the service's registry. */
+  readonly metrics: () => Promise<string>;
+  readonly metricsContentType?: string;
+  /** False once shutdown has begun, so load balancers stop routing before connections close. */
+  readonly accepting: () => boolean;
+}
+
+export interface OpsServer {
+  readonly app: express.Express;
+  readonly server: Server;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+const digest = (value: string): Buffer => createHash("sha256").update(value).digest();
+
+/** Compares fixed-length digests so neither the token's content nor its length leaks through timing. */
+export function bearerMatches(header: string | undefined, token: string): boolean {
+  const given = /^Bearer (.+)$/i.exec(header ?? "")?.[1];
+  return given !== undefined && timingSafeEqual(digest(given), digest(token));
+}
+
+const problem = (res: Response, status: number, title: string, detail: string): void => {
+  res.status(status).type("application/problem+json").json({ type: "about:blank", title, status, detail });
+};
+
+/**
+ * The ops surface every service shares: `/healthz` (the process is up and its event loop turns),
+ * `/readyz` (every dependency answers now) and `/metrics` (Prometheus), all behind a bearer token.
+ */
+export async function startOpsServer({
+  service,
+  host,
+  port,
+  token,
+  checks,
+  readinessTimeoutMs = 2_000,
+  metrics,
+  metricsContentType = "text/plain; version=0.0.4; charset=utf-8",
+  accepting,
+}: OpsServerOptions): Promise<OpsServer> {
+  const app = express();
+  app.disable("x-powered-by");
+
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if (bearerMatches(req.headers.authorization, token)) {
+      next();
+      return;
+    }
+    res.setHeader("WWW-Authenticate", 'Bearer realm="parley-ops"');
+    problem(res, 401, "Unauthorized", "Send the service's ops token as 'Authorization: Bearer <OPS_TOKEN>'.");
+  });
+
+  app.get("/healthz", (_req, res) => {
+    res.json({ status: "ok", service, uptimeSeconds: Math.round(process.uptime()) });
+  });
+
+  app.get("/readyz", async (_req, res) => {
+    if (!accepting()) {
+      res.status(503).json({ status: "shutting-down", service, checks: [] });
+      return;
+    }
+    const report = await runReadiness(checks, readinessTimeoutMs);
+    res.status(report.ready ? 200 : 503).json({ status: report.ready ? "ready" : "not-ready", service, checks: report.checks });
+  });
+
+  app.get("/metrics", async (_req, res) => {
+    res.type(metricsContentType).send(await metrics());
+  });
+
+  app.use((req: Request, res: Response) => {
+    problem(res, 404, "Not Found", `No ops endpoint at ${req.method} ${req.path}; try /healthz, /readyz or /metrics.`);
+  });
+
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve(s)));
+    s.once("error", reject);
+  });
+  server.keepAliveTimeout = 5_000;
+  const address = server.address();
+  const boundPort = typeof address === "object" && address !== null ? address.port : port;
+
+  return {
+    app,
+    server,
+    port: boundPort,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+        server.closeIdleConnections();
+      }),
+  };
+}

@@ -1,0 +1,92 @@
+import { createKafka, createKafkaProbe, createRegistryProbe, type KafkaClient } from "@parley/kafka";
+import { createMongo, type MongoConnection } from "@parley/mongo";
+import { createLogger, createMetrics, type Logger, type LogLevel, type Metrics, type Telemetry } from "@parley/telemetry";
+import type { ReadinessCheck } from "./readiness.js";
+import { runService, type Component, type RunningService } from "./run-service.js";
+
+/** The variables every service shares (see `infraFields` and `chassisFields` in @parley/config). */
+export interface StandardConfig {
+  readonly LOG_LEVEL: LogLevel;
+  readonly HTTP_HOST: string;
+  readonly HTTP_PORT: number;
+  readonly OPS_TOKEN: string;
+  readonly SHUTDOWN_TIMEOUT_MS: number;
+  readonly READINESS_TIMEOUT_MS: number;
+  readonly KAFKA_BROKERS: readonly string[];
+  readonly KAFKA_CLIENT_ID?: string | undefined;
+  readonly SCHEMA_REGISTRY_URL: string;
+  readonly MONGO_URL: string;
+  readonly MONGO_DB: string;
+}
+
+export interface Dependencies {
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Present when the service declared `uses.kafka`. */
+  readonly kafka?: KafkaClient;
+  /** Present when the service declared `uses.mongo`. */
+  readonly mongo?: MongoConnection;
+}
+
+export interface StandardServiceOptions {
+  readonly name: string;
+  readonly config: StandardConfig;
+  readonly telemetry: Telemetry;
+  /** Which servers this service talks to; each becomes a readiness check and is closed on shutdown. */
+  readonly uses: { readonly kafka: boolean; readonly registry: boolean; readonly mongo: boolean };
+  /** The service's own work (consumers, producers, HTTP routes), started once the chassis is up. */
+  readonly start?: (deps: Dependencies) => Promise<{ checks?: readonly ReadinessCheck[]; components?: readonly Component[] }>;
+}
+
+/**
+ * Composes a service on the shared chassis: logger, metrics, connections to the servers it
+ * uses with readiness checks for each, the ops endpoints and graceful shutdown.
+ */
+export async function runStandardService({
+  name,
+  config,
+  telemetry,
+  uses,
+  start,
+}: StandardServiceOptions): Promise<RunningService> {
+  const logger = createLogger({ service: name, level: config.LOG_LEVEL });
+  const metrics = createMetrics({ service: name });
+  return runService({
+    name,
+    logger,
+    telemetry,
+    metrics: () => metrics.metrics(),
+    metricsContentType: metrics.contentType,
+    ops: {
+      host: config.HTTP_HOST,
+      port: config.HTTP_PORT,
+      token: config.OPS_TOKEN,
+      readinessTimeoutMs: config.READINESS_TIMEOUT_MS,
+    },
+    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    start: async () => {
+      const checks: ReadinessCheck[] = [];
+      const components: Component[] = [];
+      let kafka: KafkaClient | undefined;
+      let mongo: MongoConnection | undefined;
+      if (uses.kafka) {
+        kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? `parley-${name}`, logger });
+        const probe = createKafkaProbe(kafka);
+        checks.push(probe);
+        components.push({ name: "kafka admin", stop: probe.close });
+      }
+      if (uses.registry) checks.push(createRegistryProbe({ url: config.SCHEMA_REGISTRY_URL }));
+      if (uses.mongo) {
+        const connection = createMongo({ url: config.MONGO_URL, database: config.MONGO_DB, appName: `parley-${name}` });
+        mongo = connection;
+        checks.push(connection.probe);
+        components.push({ name: "mongodb", stop: () => connection.close() });
+      }
+      const own = start
+        ? await start({ logger, metrics, ...(kafka ? { kafka } : {}), ...(mongo ? { mongo } : {}) })
+        : {};
+      // The service's own components stop first (they use the connections above).
+      return { checks: [...checks, ...(own.checks ?? [])], components: [...components, ...(own.components ?? [])] };
+    },
+  });
+}

@@ -1,0 +1,11 @@
+import { config, telemetry } from "./instrument.js";
+import { runStandardService } from "@parley/runtime";
+
+// Composition root. The chassis gives projection its logger, metrics, connections with readiness
+// checks, ops endpoints and graceful shutdown; its domain work is added here as it is built.
+await runStandardService({
+  name: "projection",
+  config,
+  telemetry,
+  uses: { kafka: true, registry: true, mongo: true },
+});
