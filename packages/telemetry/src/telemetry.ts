@@ -20,14 +20,14 @@ import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic
 export interface StartTelemetryOptions {
   /** `service.name` on every span, e.g. "ingress". */
   serviceName: string;
-  serviceVersion?: string;
+  serviceVersion?: string | undefined;
   /**
    * Base URL of an OTLP/HTTP collector (what OTEL_EXPORTER_OTLP_ENDPOINT holds, e.g.
    * "http://127.0.0.1:4318"); traces go to `<endpoint>/v1/traces`. Without it nothing is exported.
    */
-  otlpEndpoint?: string;
+  otlpEndpoint?: string | undefined;
   /** Deployment environment ("production", "dev"), recorded as `deployment.environment.name`. */
-  env?: string;
+  env?: string | undefined;
   /** Incoming request paths that get no span (probes and scrapes). */
   ignoreIncomingPaths?: readonly string[];
 }
