@@ -4,6 +4,7 @@ import {
   CompositePropagator,
   W3CBaggagePropagator,
   W3CTraceContextPropagator,
+  setGlobalErrorHandler,
 } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { HttpInstrumentation } from "@opentelemetry/instrumentation-http";
@@ -28,6 +29,11 @@ export interface StartTelemetryOptions {
   otlpEndpoint?: string | undefined;
   /** Deployment environment ("production", "dev"), recorded as `deployment.environment.name`. */
   env?: string | undefined;
+  /**
+   * Called when spans cannot be exported (collector down, rejected batch). Defaults to a process
+   * warning; a service may pass `(err) => logger.warn({ err }, "trace export failed")`.
+   */
+  onError?: (error: unknown) => void;
   /** Incoming request paths that get no span (probes and scrapes). */
   ignoreIncomingPaths?: readonly string[];
 }
@@ -35,9 +41,15 @@ export interface StartTelemetryOptions {
 export interface Telemetry {
   /** Whether spans are exported, and where. */
   readonly tracesEndpoint: string | undefined;
-  /** Ends every span processor after flushing what is buffered; safe to call twice. */
+  /**
+   * Flushes buffered spans, then ends the SDK; safe to call twice. Rejects with the export error
+   * when the last flush fails (collector down), within about EXPORT_TIMEOUT_MS.
+   */
   shutdown(): Promise<void>;
 }
+
+/** Bounds one export, hence the flush in shutdown(), well inside a service's shutdown budget. */
+const EXPORT_TIMEOUT_MS = 5_000;
 
 const OPS_PATHS = ["/healthz", "/readyz", "/metrics"];
 
@@ -100,6 +112,11 @@ function patchLoadedHttp(): void {
   syncBuiltinESMExports();
 }
 
+function warnExportFailure(error: unknown): void {
+  const detail = error instanceof Error ? error.message : String(error);
+  process.emitWarning(`OpenTelemetry: ${detail}`, { code: "PARLEY_TELEMETRY_EXPORT_FAILED" });
+}
+
 let current: Telemetry | undefined;
 
 /**
@@ -116,6 +133,7 @@ export function startTelemetry({
   serviceVersion,
   otlpEndpoint,
   env,
+  onError = warnExportFailure,
   ignoreIncomingPaths = OPS_PATHS,
 }: StartTelemetryOptions): Telemetry {
   if (current !== undefined) {
@@ -154,11 +172,14 @@ export function startTelemetry({
     spanProcessors: [
       endpoint === undefined
         ? new DiscardingSpanProcessor()
-        : new BatchSpanProcessor(new OTLPTraceExporter({ url: endpoint })),
+        : new BatchSpanProcessor(
+            new OTLPTraceExporter({ url: endpoint, timeoutMillis: EXPORT_TIMEOUT_MS }),
+          ),
     ],
     metricReaders: [],
     logRecordProcessors: [],
   });
+  setGlobalErrorHandler(onError);
   sdk.start();
   patchLoadedHttp();
 
