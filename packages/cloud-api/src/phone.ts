@@ -10,6 +10,8 @@ export interface NormalizedPhone {
   readonly digits: string;
   readonly country: CountryCode | undefined;
   readonly countryCallingCode: string;
+  /** False when the number has a possible length but libphonenumber does not know the range. */
+  readonly valid: boolean;
 }
 
 /**
@@ -47,22 +49,28 @@ export function normalizePhoneNumber(
   else if (compact.startsWith("00")) candidates.push(`+${compact.slice(2)}`);
   else candidates.push(compact, `+${compact}`);
 
+  // Prefer a number libphonenumber knows to be valid; accept a merely possible one (right length for
+  // its country) so that new ranges and Meta's +1 555 test numbers are not refused by stale metadata.
+  let possible: NormalizedPhone | undefined;
   for (const candidate of candidates) {
     const parsed = candidate.startsWith("+")
       ? parsePhoneNumberFromString(candidate)
       : options.defaultCountry !== undefined
         ? parsePhoneNumberFromString(candidate, options.defaultCountry)
         : undefined;
-    if (parsed?.isValid() === true) {
-      return {
-        e164: parsed.number,
-        digits: parsed.number.slice(1),
-        country: parsed.country,
-        countryCallingCode: parsed.countryCallingCode,
-      };
-    }
+    if (!parsed?.isPossible()) continue;
+    const result: NormalizedPhone = {
+      e164: parsed.number,
+      digits: parsed.number.slice(1),
+      country: parsed.country ?? parsed.getPossibleCountries()[0],
+      countryCallingCode: parsed.countryCallingCode,
+      valid: parsed.isValid(),
+    };
+    if (result.valid) return result;
+    possible ??= result;
   }
-  throw new InvalidPhoneNumberError(masked, "not a valid phone number for any country");
+  if (possible) return possible;
+  throw new InvalidPhoneNumberError(masked, "not a possible phone number for any country");
 }
 
 /**

@@ -22,6 +22,14 @@ describe("normalizePhoneNumber", () => {
     );
   });
 
+  it("accepts Meta's +1 555 test numbers as possible but not valid", () => {
+    expect(normalizePhoneNumber("+1 555 078 3881")).toMatchObject({
+      e164: "+15550783881",
+      valid: false,
+      country: "US",
+    });
+  });
+
   it("rejects garbage with a masked message", () => {
     expect(() => normalizePhoneNumber("call me")).toThrow(InvalidPhoneNumberError);
     try {

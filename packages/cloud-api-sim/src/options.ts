@@ -1,0 +1,137 @@
+import type { Clock } from "./clock.js";
+import type { WebhookDeliverer, WebhookOptions } from "./webhooks.js";
+
+export interface AccessTokenConfig {
+  readonly token: string;
+  /** Epoch ms; after it the token answers 190 (subcode 463). */
+  readonly expiresAt?: number;
+  /** WABA or phone number ids this token may use; all when omitted (an admin system user). */
+  readonly assets?: readonly string[];
+}
+
+export interface PhoneNumberConfig {
+  readonly id: string;
+  /** Digits with country code, as in webhooks' metadata.display_phone_number. */
+  readonly displayPhoneNumber: string;
+  readonly verifiedName?: string;
+  /** Starts upgraded (1,000 msg/s, level HIGH). */
+  readonly highThroughput?: boolean;
+  /** Test number mode: only these recipients (digits as sent, up to 5) may be messaged, others get 131030. */
+  readonly allowList?: readonly string[];
+}
+
+export interface BusinessConfig {
+  readonly wabaId: string;
+  readonly phoneNumbers: readonly PhoneNumberConfig[];
+}
+
+export type Range = readonly [min: number, max: number];
+
+/** How simulated users' phones react to business messages. All probabilities are 0..1. */
+export interface StatusProfile {
+  readonly sentDelayMs: Range;
+  readonly deliveredDelayMs: Range;
+  readonly readDelayMs: Range;
+  readonly readProbability: number;
+  /** `delivered` omitted when delivery and read happen together (only when the message is read). */
+  readonly skipDeliveredProbability: number;
+  /** A status webhook is posted twice. */
+  readonly duplicateProbability: number;
+  /** A later status's webhook is posted before an earlier one's. */
+  readonly outOfOrderProbability: number;
+}
+
+export type LatencyDistribution =
+  | { readonly kind: "none" }
+  | { readonly kind: "fixed"; readonly ms: number }
+  | { readonly kind: "uniform"; readonly minMs: number; readonly maxMs: number }
+  | { readonly kind: "exponential"; readonly meanMs: number; readonly maxMs: number }
+  | {
+      readonly kind: "normal";
+      readonly meanMs: number;
+      readonly stdDevMs: number;
+      readonly maxMs: number;
+    };
+
+/** A fault applied to one matching request. */
+export type ScriptedFault =
+  | { readonly kind: "error"; readonly code: number; readonly http?: number }
+  /** An answer that is not a Graph error (e.g. a proxy's 502 page). */
+  | { readonly kind: "raw"; readonly status: number; readonly body: string }
+  /** The request is never answered; nothing happened. */
+  | { readonly kind: "timeout" }
+  /** The send is accepted (webhooks follow) but the answer never arrives: the "in doubt" case. */
+  | { readonly kind: "timeout-after-accept" };
+
+export interface FaultOptions {
+  /** Share of Graph requests answered 5xx (code 131000, 131016 or 2, chosen by the seed). */
+  readonly serverErrorRate: number;
+  /** Share of requests that hang without an answer. */
+  readonly timeoutRate: number;
+  /** Share of sends accepted and then left unanswered. */
+  readonly timeoutAfterAcceptRate: number;
+  /** How long a hung request is held before the socket is closed. */
+  readonly hangMs: number;
+  readonly latency: LatencyDistribution;
+  /** Share of webhook POSTs silently never sent. */
+  readonly webhookDropRate: number;
+}
+
+export const defaultFaults: FaultOptions = {
+  serverErrorRate: 0,
+  timeoutRate: 0,
+  timeoutAfterAcceptRate: 0,
+  hangMs: 30_000,
+  latency: { kind: "none" },
+  webhookDropRate: 0,
+};
+
+export const defaultStatusProfile: StatusProfile = {
+  sentDelayMs: [200, 2_000],
+  deliveredDelayMs: [300, 3_000],
+  readDelayMs: [1_000, 20_000],
+  readProbability: 0.6,
+  skipDeliveredProbability: 0.05,
+  duplicateProbability: 0,
+  outOfOrderProbability: 0,
+};
+
+export interface SimulatorOptions {
+  /** Every random choice (ids, delays, faults) follows from it. */
+  readonly seed?: string | number;
+  readonly clock?: Clock;
+  readonly appSecret?: string;
+  readonly accessTokens?: readonly AccessTokenConfig[];
+  readonly businesses?: readonly BusinessConfig[];
+  /** The only places webhooks are posted to. */
+  readonly webhookUrls?: readonly string[];
+  readonly webhooks?: Partial<WebhookOptions>;
+  readonly statuses?: Partial<StatusProfile>;
+  readonly faults?: Partial<FaultOptions>;
+  /** Replace HTTP delivery of webhooks (tests capture them in memory). */
+  readonly deliver?: WebhookDeliverer;
+  readonly throughputMps?: number;
+  readonly upgradedThroughputMps?: number;
+  readonly pairBurst?: number;
+  readonly pairRefillMs?: number;
+  readonly serviceWindowMs?: number;
+  /** Recipients (wa_id digits) that are not on WhatsApp: sends fail async with 131026. */
+  readonly nonWhatsAppNumbers?: readonly string[];
+  /** Brazilian numbers registered before the mobile 9 (Meta answers the 12-digit wa_id). */
+  readonly brazilLegacyAccounts?: boolean;
+  /** Template review: PENDING for this long, then APPROVED (or the given outcome). */
+  readonly templateReviewMs?: number;
+  /** Management calls (templates, phone numbers) per WABA per hour before 80007. */
+  readonly managementCallsPerHour?: number;
+  /** Outbound messages kept for inspection, status updates, reactions and read receipts. */
+  readonly retainMessages?: number;
+  /** Base URL that media download links point at (the server sets it when it listens). */
+  readonly publicBaseUrl?: string;
+  readonly defaultGraphVersion?: string;
+}
+
+export const DEFAULT_WABA_ID = "102290129340398";
+export const DEFAULT_PHONE_NUMBER_ID = "106540352242922";
+export const DEFAULT_DISPLAY_NUMBER = "15550783881";
+export const DEFAULT_TOKEN = "sim-access-token";
+export const DEFAULT_APP_SECRET = "sim-app-secret";
