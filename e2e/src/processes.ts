@@ -1,0 +1,38 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream, mkdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+
+export interface ServiceProcess {
+  readonly name: string;
+  readonly url: string;
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+}
+
+/** Starts a built service (services/<name>/dist/main.js) as its own process, logging to a file. */
+export function startService(name: string, port: number, env: Record<string, string>, logDir: string): ServiceProcess {
+  mkdirSync(logDir, { recursive: true });
+  const log = createWriteStream(join(logDir, `${name}.log`));
+  const child = spawn(process.execPath, [join(repoRoot, "services", name, "dist", "main.js")], {
+    env: { ...process.env, ...env, HTTP_PORT: String(port), HTTP_HOST: "127.0.0.1" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  const exited = new Promise<number | null>((resolveExit) => child.once("exit", (code) => resolveExit(code)));
+  return { name, url: `http://127.0.0.1:${port}`, child, exited };
+}
+
+/** Runs infra/native/infra.sh with the given environment (another profile, other ports). */
+export function infra(args: readonly string[], env: Record<string, string>): Promise<void> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn("bash", [join(repoRoot, "infra/native/infra.sh"), ...args], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "inherit", "inherit"],
+    });
+    child.once("exit", (code) => (code === 0 ? resolveRun() : reject(new Error(`infra.sh ${args.join(" ")} exited with ${code}`))));
+  });
+}

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# `make dev`: installs what is missing, builds, starts the infrastructure (Docker compose when a
+# Docker engine answers, the native servers otherwise), starts the six services, waits until
+# each is ready, prints where everything listens, and on Ctrl-C stops every process it started.
+set -uo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=bootstrap.sh
+source "$here/bootstrap.sh"
+# shellcheck source=infra.sh
+source "$here/infra.sh"
+
+export PARLEY_PROFILE=dev
+state="$repo/.parley/dev"
+services=(ingress router sender media consent projection)
+declare -A port=([ingress]=8080 [router]=8082 [sender]=8083 [media]=8084 [consent]=8085 [projection]=8086)
+declare -A pid=()
+: "${DEV_READY_TIMEOUT:=60}"
+
+ensure_node
+ensure_pnpm
+install_dependencies
+build_workspace
+mkdir -p "$state/logs"
+
+# A per-checkout ops token, kept out of the repo and out of the logs.
+token_file="$state/ops-token"
+if [ ! -s "$token_file" ]; then
+  (umask 077 && node -e 'process.stdout.write(require("node:crypto").randomBytes(24).toString("base64url"))' >"$token_file")
+fi
+
+stopping=0
+stop_all() {
+  [ "$stopping" = 1 ] && return
+  stopping=1
+  trap '' INT TERM
+  step "stopping Parley"
+  local s
+  for s in "${services[@]}"; do
+    [ -n "${pid[$s]:-}" ] && kill -TERM "${pid[$s]}" 2>/dev/null
+  done
+  local deadline=$((SECONDS + 15))
+  for s in "${services[@]}"; do
+    [ -n "${pid[$s]:-}" ] || continue
+    while kill -0 "${pid[$s]}" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
+    if kill -0 "${pid[$s]}" 2>/dev/null; then
+      note "$s did not stop in time; killing pid ${pid[$s]}"
+      kill -KILL "${pid[$s]}" 2>/dev/null
+    fi
+    wait "${pid[$s]}" 2>/dev/null
+    note "$s stopped"
+  done
+  rm -f "$state/services.pids"
+  infra_stop
+  note "all processes stopped"
+}
+trap 'stop_all; exit 0' INT TERM
+trap 'stop_all' EXIT
+# A closed terminal or pipe must not kill this script halfway through its clean-up.
+trap '' PIPE
+
+# Services a previous run left behind (killed terminal, crash) are stopped by their recorded pids.
+if [ -f "$state/services.pids" ]; then
+  while read -r name old; do
+    if [ -r "/proc/$old/cmdline" ] && tr '\0' ' ' <"/proc/$old/cmdline" | grep -q "services/$name/dist/main.js"; then
+      note "stopping $name left over from a previous run (pid $old)"
+      kill -TERM "$old" 2>/dev/null
+    fi
+  done <"$state/services.pids"
+  sleep 1
+  rm -f "$state/services.pids"
+fi
+
+step "starting the infrastructure"
+infra_start || fail "the infrastructure did not start (see above)"
+
+step "starting the services"
+for s in "${services[@]}"; do
+  port_in_use=0
+  (exec 3<>"/dev/tcp/127.0.0.1/${port[$s]}") 2>/dev/null && port_in_use=1
+  [ "$port_in_use" = 0 ] || fail "port ${port[$s]} for $s is in use; stop whatever holds it and retry"
+  # Each service logs JSON to its own file; `tail -f .parley/dev/logs/<service>.log` follows one.
+  # Its own session keeps the terminal's Ctrl-C away from it: this script sends the one SIGTERM,
+  # so a graceful drain is not cut short by a second signal.
+  HTTP_PORT="${port[$s]}" OPS_TOKEN_FILE="$token_file" LOG_LEVEL="${LOG_LEVEL:-info}" \
+    setsid node "$repo/services/$s/dist/main.js" >"$state/logs/$s.log" 2>&1 </dev/null &
+  pid[$s]=$!
+  echo "$s ${pid[$s]}" >>"$state/services.pids"
+done
+
+ready_deadline=$((SECONDS + DEV_READY_TIMEOUT))
+for s in "${services[@]}"; do
+  until curl -fsS -o /dev/null -H "Authorization: Bearer $(cat "$token_file")" "http://127.0.0.1:${port[$s]}/readyz"; do
+    if ! kill -0 "${pid[$s]}" 2>/dev/null; then
+      tail -n 20 "$state/logs/$s.log" >&2
+      fail "$s exited during start-up (log: .parley/dev/logs/$s.log, last lines above)"
+    fi
+    if [ "$SECONDS" -ge "$ready_deadline" ]; then
+      curl -sS -H "Authorization: Bearer $(cat "$token_file")" "http://127.0.0.1:${port[$s]}/readyz" >&2
+      fail "$s was not ready within ${DEV_READY_TIMEOUT}s (log: .parley/dev/logs/$s.log)"
+    fi
+    sleep 0.5
+  done
+  note "$s ready"
+done
+
+step "Parley is running"
+printf '    %-11s %-24s %s\n' service "ops endpoints" log
+for s in "${services[@]}"; do
+  printf '    %-11s %-24s %s\n' "$s" "http://127.0.0.1:${port[$s]}" ".parley/dev/logs/$s.log"
+done
+printf '\n'
+printf '    %-11s %s\n' kafka "$KAFKA_BROKERS" registry "$SCHEMA_REGISTRY_URL" mongodb "$MONGO_URL"
+printf '\n    The ops endpoints (/healthz, /readyz, /metrics) need the dev token:\n'
+printf '      curl -H "Authorization: Bearer $(cat .parley/dev/ops-token)" http://127.0.0.1:8082/readyz\n\n'
+printf '\033[32mready:\033[0m all %d services are ready (%ss). Press Ctrl-C to stop everything.\n' "${#services[@]}" "$SECONDS"
+
+# Watch the services; one that dies takes the stack down loudly rather than leaving it half up.
+while true; do
+  for s in "${services[@]}"; do
+    if ! kill -0 "${pid[$s]}" 2>/dev/null; then
+      wait "${pid[$s]}"
+      code=$?
+      tail -n 20 "$state/logs/$s.log" >&2
+      pid[$s]=""
+      printf '\033[31merror:\033[0m %s exited with code %s (log: .parley/dev/logs/%s.log, last lines above)\n' "$s" "$code" "$s" >&2
+      exit 1
+    fi
+  done
+  sleep 1
+done
