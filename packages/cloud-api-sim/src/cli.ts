@@ -1,0 +1,149 @@
+#!/usr/bin/env node
+// parley-cloud-api-sim: runs the simulator as an HTTP server. Secrets come from the environment
+// (or a config file), never from flags, so they do not show up in `ps`; neither is ever printed.
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { maskPhoneNumber } from "@parley/cloud-api";
+import { DEFAULT_APP_SECRET, DEFAULT_TOKEN, type SimulatorOptions } from "./options.js";
+import { serveSimulator } from "./server.js";
+import { createSimulator } from "./simulator.js";
+
+const HELP = `Usage: parley-cloud-api-sim [options]
+
+  --port <n>                 listen port (default 4010)
+  --host <addr>              listen address (default 127.0.0.1)
+  --seed <s>                 seed for every random choice (default "parley")
+  --webhook-url <url>        where webhooks are posted (repeatable); none = recorded only
+  --waba-id <id>             WABA id of the default business
+  --phone-number-id <id>     phone_number_id of the default business number
+  --display-number <digits>  display number of the default business number
+  --users <n>                create n simulated users who each say hello once (opens their window)
+  --retry-time-scale <f>     multiply Meta's 7-day webhook retry schedule (default 0.001)
+  --no-webhooks              accept sends without emitting any webhook (benchmarks)
+  --config <file.json>       full SimulatorOptions as JSON (flags override it)
+  --help
+
+Environment:
+  PARLEY_SIM_APP_SECRET      app secret used to sign webhooks (default "${DEFAULT_APP_SECRET}")
+  PARLEY_SIM_ACCESS_TOKEN    the Bearer token accepted (default "${DEFAULT_TOKEN}")
+  PARLEY_SIM_CONTROL_TOKEN   if set, /_sim requests need header x-sim-control-token
+`;
+
+function fail(message: string): never {
+  process.stderr.write(`parley-cloud-api-sim: ${message}\n\n${HELP}`);
+  process.exit(2);
+}
+
+async function main(): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      options: {
+        port: { type: "string" },
+        host: { type: "string" },
+        seed: { type: "string" },
+        "webhook-url": { type: "string", multiple: true },
+        "waba-id": { type: "string" },
+        "phone-number-id": { type: "string" },
+        "display-number": { type: "string" },
+        users: { type: "string" },
+        "retry-time-scale": { type: "string" },
+        "no-webhooks": { type: "boolean" },
+        config: { type: "string" },
+        help: { type: "boolean" },
+      },
+      strict: true,
+    });
+  } catch (e) {
+    fail(e instanceof Error ? e.message : String(e));
+  }
+  const v = parsed.values;
+  if (v.help === true) {
+    process.stdout.write(HELP);
+    return;
+  }
+  const fromFile: SimulatorOptions =
+    v.config !== undefined ? (JSON.parse(readFileSync(v.config, "utf8")) as SimulatorOptions) : {};
+  const port = Number(v.port ?? "4010");
+  if (!Number.isInteger(port) || port < 0 || port > 65535) fail("--port must be 0..65535");
+  const users = Number(v.users ?? "0");
+  if (!Number.isInteger(users) || users < 0 || users > 1000) fail("--users must be 0..1000");
+  const scale = Number(v["retry-time-scale"] ?? "0.001");
+  if (!(scale >= 0)) fail("--retry-time-scale must be a non-negative number");
+
+  const env = process.env;
+  const appSecret = env["PARLEY_SIM_APP_SECRET"] ?? fromFile.appSecret ?? DEFAULT_APP_SECRET;
+  const token = env["PARLEY_SIM_ACCESS_TOKEN"];
+  const defaultBusiness = fromFile.businesses?.[0];
+  const businesses =
+    v["waba-id"] !== undefined ||
+    v["phone-number-id"] !== undefined ||
+    v["display-number"] !== undefined ||
+    !defaultBusiness
+      ? [
+          {
+            wabaId: v["waba-id"] ?? defaultBusiness?.wabaId ?? "102290129340398",
+            phoneNumbers: [
+              {
+                id:
+                  v["phone-number-id"] ?? defaultBusiness?.phoneNumbers[0]?.id ?? "106540352242922",
+                displayPhoneNumber:
+                  v["display-number"] ??
+                  defaultBusiness?.phoneNumbers[0]?.displayPhoneNumber ??
+                  "15550783881",
+              },
+            ],
+          },
+          ...(fromFile.businesses?.slice(1) ?? []),
+        ]
+      : fromFile.businesses;
+
+  const sim = createSimulator({
+    ...fromFile,
+    ...(v.seed !== undefined ? { seed: v.seed } : {}),
+    appSecret,
+    ...(token !== undefined ? { accessTokens: [{ token }] } : {}),
+    businesses,
+    ...(v["webhook-url"] ? { webhookUrls: v["webhook-url"] } : {}),
+    webhooks: {
+      retryTimeScale: scale,
+      ...fromFile.webhooks,
+      ...(v["no-webhooks"] === true ? { enabled: false } : {}),
+    },
+  });
+  const controlToken = env["PARLEY_SIM_CONTROL_TOKEN"];
+  const server = await serveSimulator(sim, {
+    port,
+    host: v.host ?? "127.0.0.1",
+    ...(controlToken ? { controlToken } : {}),
+  });
+
+  const log = (msg: string): void => {
+    process.stdout.write(`${new Date().toISOString()} parley-cloud-api-sim ${msg}\n`);
+  };
+  log(
+    `listening on ${server.url} phone_number_id=${sim.defaultPhoneNumberId} waba_id=${sim.defaultWabaId} ` +
+      `webhooks=${(v["webhook-url"] ?? fromFile.webhookUrls ?? []).join(",") || "(none)"} token=(set) app_secret=(set)`,
+  );
+  for (let i = 0; i < users; i++) {
+    const waId = `1650555${String(1000 + i).padStart(4, "0")}`;
+    sim.addUser({ waId, name: `Simulated User ${i + 1}` });
+    sim.userSends(waId, { type: "text", body: "Hello from the simulator" });
+    log(`simulated user ${maskPhoneNumber(waId)} said hello`);
+  }
+
+  const stop = (): void => {
+    log("stopping");
+    void server
+      .close()
+      .then(() => sim.stop())
+      .then(() => process.exit(0));
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+}
+
+void main().catch((e: unknown) => {
+  process.stderr.write(`parley-cloud-api-sim: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});
