@@ -7,10 +7,16 @@ const deepImports = {
   patterns: [
     {
       group: ["@parley/*/*"],
-      message: "Import a workspace package through its entry point (its exports map), not a deep path.",
+      message:
+        "Import a workspace package through its entry point (its exports map), not a deep path.",
     },
     {
-      group: ["**/packages/*/src/**", "**/services/*/src/**", "../../packages/**", "../../services/**"],
+      group: [
+        "**/packages/*/src/**",
+        "**/services/*/src/**",
+        "../../packages/**",
+        "../../services/**",
+      ],
       message: "Reach another package only through its published name, e.g. '@parley/config'.",
     },
   ],
@@ -18,40 +24,89 @@ const deepImports = {
 
 export default tseslint.config(
   {
-    ignores: ["**/node_modules/**", "**/dist/**", ".parley/**", "infra/native/*/target/**", "**/*.d.ts"],
+    ignores: [
+      "**/node_modules/**",
+      "**/dist/**",
+      ".parley/**",
+      "infra/native/*/target/**",
+      "**/*.d.ts",
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: {
+          allowDefaultProject: ["vitest.config.ts"],
+          defaultProject: "tsconfig.base.json",
+        },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       "no-restricted-imports": ["error", deepImports],
       "@typescript-eslint/consistent-type-imports": "error",
-      "@typescript-eslint/restrict-template-expressions": ["error", { allowNumber: true, allowBoolean: true }],
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "@typescript-eslint/restrict-template-expressions": [
+        "error",
+        { allowNumber: true, allowBoolean: true },
+      ],
+      "@typescript-eslint/no-unused-vars": [
+        "error",
+        { argsIgnorePattern: "^_", varsIgnorePattern: "^_" },
+      ],
     },
   },
   {
     // Deciders stay pure: no transport, persistence or Node built-ins (conventions 2 and 14).
-    files: ["services/*/src/domain/**/*.ts", "services/*/src/*/decide.ts", "services/*/src/*/evolve.ts"],
+    files: [
+      "services/*/src/domain/**/*.ts",
+      "services/*/src/*/decide.ts",
+      "services/*/src/*/evolve.ts",
+    ],
     rules: {
       "no-restricted-imports": [
         "error",
         {
           patterns: [
             ...deepImports.patterns,
-            { group: ["node:*", "kafkajs", "mongodb", "express", "@parley/kafka", "@parley/telemetry"], message: "Domain code is pure: pass I/O in from the adapters." },
+            {
+              group: [
+                "node:*",
+                "kafkajs",
+                "mongodb",
+                "express",
+                "@parley/kafka",
+                "@parley/telemetry",
+              ],
+              message: "Domain code is pure: pass I/O in from the adapters.",
+            },
           ],
         },
       ],
-      "no-restricted-globals": ["error", { name: "process", message: "Domain code reads no environment." }],
-      "no-restricted-properties": ["error", { object: "Date", property: "now", message: "Take `now` as an input." }],
+      "no-restricted-globals": [
+        "error",
+        { name: "process", message: "Domain code reads no environment." },
+      ],
+      "no-restricted-properties": [
+        "error",
+        { object: "Date", property: "now", message: "Take `now` as an input." },
+      ],
     },
   },
   {
     files: ["**/*.js", "**/*.mjs"],
     ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      globals: {
+        process: "readonly",
+        console: "readonly",
+        Buffer: "readonly",
+        URL: "readonly",
+        fetch: "readonly",
+        AbortSignal: "readonly",
+      },
+    },
   },
 );

@@ -13,16 +13,25 @@ export interface ServiceProcess {
 }
 
 /** Starts a built service (services/<name>/dist/main.js) as its own process, logging to a file. */
-export function startService(name: string, port: number, env: Record<string, string>, logDir: string): ServiceProcess {
+export function startService(
+  name: string,
+  port: number,
+  env: Record<string, string>,
+  logDir: string,
+): ServiceProcess {
   mkdirSync(logDir, { recursive: true });
   const log = createWriteStream(join(logDir, `${name}.log`));
   const child = spawn(process.execPath, [join(repoRoot, "services", name, "dist", "main.js")], {
     env: { ...process.env, ...env, HTTP_PORT: String(port), HTTP_HOST: "127.0.0.1" },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
-  const exited = new Promise<number | null>((resolveExit) => child.once("exit", (code) => resolveExit(code)));
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
+  const exited = new Promise<number | null>((resolveExit) => {
+    child.once("exit", (code) => {
+      resolveExit(code);
+    });
+  });
   return { name, url: `http://127.0.0.1:${port}`, child, exited };
 }
 
@@ -33,6 +42,9 @@ export function infra(args: readonly string[], env: Record<string, string>): Pro
       env: { ...process.env, ...env },
       stdio: ["ignore", "inherit", "inherit"],
     });
-    child.once("exit", (code) => (code === 0 ? resolveRun() : reject(new Error(`infra.sh ${args.join(" ")} exited with ${code}`))));
+    child.once("exit", (code) => {
+      if (code === 0) resolveRun();
+      else reject(new Error(`infra.sh ${args.join(" ")} exited with ${String(code)}`));
+    });
   });
 }

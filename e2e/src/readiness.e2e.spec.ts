@@ -51,28 +51,47 @@ afterAll(async () => {
 describe("readiness follows the broker", () => {
   it("every service becomes ready", async () => {
     for (const s of services) {
-      await waitFor(async () => (await readiness(s)) === 200, { timeoutMs: 30_000, description: `${s.name} ready` });
+      await waitFor(async () => (await readiness(s)) === 200, {
+        timeoutMs: 30_000,
+        description: `${s.name} ready`,
+      });
     }
   });
 
   it("fails on every service within seconds of the broker dying", async () => {
-    const pid = Number(readFileSync(join(repoRoot, ".parley", "e2e-readiness", "run", "kafka.pid"), "utf8"));
+    const pid = Number(
+      readFileSync(join(repoRoot, ".parley", "e2e-readiness", "run", "kafka.pid"), "utf8"),
+    );
     process.kill(pid, "SIGKILL");
     const killedAt = Date.now();
     await Promise.all(
-      services.map((s) => waitFor(async () => (await readiness(s)) === 503, { timeoutMs: 10_000, description: `${s.name} not ready` })),
+      services.map((s) =>
+        waitFor(async () => (await readiness(s)) === 503, {
+          timeoutMs: 10_000,
+          description: `${s.name} not ready`,
+        }),
+      ),
     );
-    console.log(`[readiness] all ${services.length} services reported 503 within ${Date.now() - killedAt} ms of the broker's death`);
+    console.log(
+      `[readiness] all ${services.length} services reported 503 within ${Date.now() - killedAt} ms of the broker's death`,
+    );
   });
 
   it("recovers on every service once the broker is back, without a restart", async () => {
     await infra(["start", "kafka"], kafkaEnv);
     const backAt = Date.now();
     await Promise.all(
-      services.map((s) => waitFor(async () => (await readiness(s)) === 200, { timeoutMs: 20_000, description: `${s.name} ready again` })),
+      services.map((s) =>
+        waitFor(async () => (await readiness(s)) === 200, {
+          timeoutMs: 20_000,
+          description: `${s.name} ready again`,
+        }),
+      ),
     );
     for (const s of services) expect(s.child.exitCode).toBeNull();
-    console.log(`[readiness] all services ready again within ${Date.now() - backAt} ms of the broker's return`);
+    console.log(
+      `[readiness] all services ready again within ${Date.now() - backAt} ms of the broker's return`,
+    );
   });
 
   it("each service stops gracefully on SIGTERM with exit code 0", async () => {

@@ -1,7 +1,6 @@
 // Container health probe for a Parley service image (Docker HEALTHCHECK and compose).
 // node is the only tool the image is sure to have, so no curl or wget: GET /readyz on
 // this container's own port with the ops bearer token, exit 0 only on a 2xx answer.
-/* global process, fetch, AbortSignal */
 import { readFileSync } from "node:fs";
 
 function opsToken() {

@@ -12,6 +12,8 @@ for (const file of readdirSync(dir).filter((f) => f.endsWith(".json"))) {
   // A spec file that could not run counts as a failure even when it reported no test.
   failed += (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0);
   skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
-  console.log(`    ${file.replace(".json", "").padEnd(5)} ${report.numPassedTests} passed, ${report.numFailedTests} failed`);
+  console.log(
+    `    ${file.replace(".json", "").padEnd(5)} ${report.numPassedTests} passed, ${report.numFailedTests} failed`,
+  );
 }
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);

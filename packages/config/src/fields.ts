@@ -25,7 +25,8 @@ export const env = {
           .filter((s) => s.length > 0),
       )
       .pipe(z.array(z.string()).min(1, "needs at least one entry")),
-  logLevel: () => z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  logLevel: () =>
+    z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 };
 
 /** Connection settings shared by every service that talks to Kafka, the registry or MongoDB. */
@@ -33,7 +34,10 @@ export const infraFields = {
   KAFKA_BROKERS: env.list().default(["127.0.0.1:9092"]),
   KAFKA_CLIENT_ID: z.string().optional(),
   SCHEMA_REGISTRY_URL: env.url().default("http://127.0.0.1:8081"),
-  MONGO_URL: z.string().startsWith("mongodb").default("mongodb://127.0.0.1:27017/?directConnection=true&retryWrites=false"),
+  MONGO_URL: z
+    .string()
+    .startsWith("mongodb")
+    .default("mongodb://127.0.0.1:27017/?directConnection=true&retryWrites=false"),
   MONGO_DB: env.string().default("parley"),
 };
 

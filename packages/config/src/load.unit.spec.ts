@@ -4,7 +4,12 @@ import { ConfigError } from "./errors.js";
 import { chassisFields, env, infraFields } from "./fields.js";
 import { loadConfig } from "./load.js";
 
-const schema = z.object({ ...infraFields, ...chassisFields, WA_APP_SECRET: env.secret(), RETRIES: env.int(3, { max: 10 }) });
+const schema = z.object({
+  ...infraFields,
+  ...chassisFields,
+  WA_APP_SECRET: env.secret(),
+  RETRIES: env.int(3, { max: 10 }),
+});
 const base = { OPS_TOKEN: "ops-token-123", WA_APP_SECRET: "app-secret-xyz" };
 const noFiles = (): string => {
   throw new Error("no file reads expected");
@@ -12,7 +17,11 @@ const noFiles = (): string => {
 
 describe("loadConfig", () => {
   it("applies defaults and coerces types", () => {
-    const config = loadConfig(schema, { service: "t", env: { ...base, KAFKA_BROKERS: "a:1, b:2", HTTP_PORT: "9000" }, readFile: noFiles });
+    const config = loadConfig(schema, {
+      service: "t",
+      env: { ...base, KAFKA_BROKERS: "a:1, b:2", HTTP_PORT: "9000" },
+      readFile: noFiles,
+    });
     expect(config.KAFKA_BROKERS).toEqual(["a:1", "b:2"]);
     expect(config.HTTP_PORT).toBe(9000);
     expect(config.RETRIES).toBe(3);
@@ -22,22 +31,44 @@ describe("loadConfig", () => {
 
   it("lists every problem at once, naming each variable", () => {
     const attempt = () =>
-      loadConfig(schema, { service: "sender", env: { HTTP_PORT: "99999", RETRIES: "50", LOG_LEVEL: "loud", SCHEMA_REGISTRY_URL: "not a url" }, readFile: noFiles });
+      loadConfig(schema, {
+        service: "sender",
+        env: {
+          HTTP_PORT: "99999",
+          RETRIES: "50",
+          LOG_LEVEL: "loud",
+          SCHEMA_REGISTRY_URL: "not a url",
+        },
+        readFile: noFiles,
+      });
     expect(attempt).toThrow(ConfigError);
     try {
       attempt();
     } catch (error) {
       const problems = (error as ConfigError).problems.join("\n");
-      for (const key of ["HTTP_PORT", "RETRIES", "LOG_LEVEL", "SCHEMA_REGISTRY_URL", "OPS_TOKEN", "WA_APP_SECRET"]) {
+      for (const key of [
+        "HTTP_PORT",
+        "RETRIES",
+        "LOG_LEVEL",
+        "SCHEMA_REGISTRY_URL",
+        "OPS_TOKEN",
+        "WA_APP_SECRET",
+      ]) {
         expect(problems).toContain(key);
       }
-      expect((error as ConfigError).message).toMatch(/^sender: invalid configuration \(6 problems\)/);
+      expect((error as ConfigError).message).toMatch(
+        /^sender: invalid configuration \(6 problems\)/,
+      );
     }
   });
 
   it("never echoes a rejected value, so a mistyped secret cannot leak into logs", () => {
     try {
-      loadConfig(schema, { service: "t", env: { ...base, WA_APP_SECRET: "short" }, readFile: noFiles });
+      loadConfig(schema, {
+        service: "t",
+        env: { ...base, WA_APP_SECRET: "short" },
+        readFile: noFiles,
+      });
       expect.unreachable();
     } catch (error) {
       expect((error as Error).message).not.toContain("short");
@@ -68,7 +99,9 @@ describe("loadConfig", () => {
     } catch (error) {
       const problems = (error as ConfigError).problems;
       expect(problems).toContain("OPS_TOKEN: set either OPS_TOKEN or OPS_TOKEN_FILE, not both");
-      expect(problems.some((p) => p.startsWith("WA_APP_SECRET_FILE: cannot read /missing"))).toBe(true);
+      expect(problems.some((p) => p.startsWith("WA_APP_SECRET_FILE: cannot read /missing"))).toBe(
+        true,
+      );
     }
   });
 
@@ -79,7 +112,11 @@ describe("loadConfig", () => {
   });
 
   it("treats an empty variable as unset", () => {
-    const config = loadConfig(schema, { service: "t", env: { ...base, LOG_LEVEL: "" }, readFile: noFiles });
+    const config = loadConfig(schema, {
+      service: "t",
+      env: { ...base, LOG_LEVEL: "" },
+      readFile: noFiles,
+    });
     expect(config.LOG_LEVEL).toBe("info");
   });
 });

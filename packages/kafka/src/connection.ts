@@ -40,7 +40,8 @@ export function createKafka({
   connectionTimeoutMs = 3_000,
   requestTimeoutMs = 30_000,
 }: KafkaConnectionOptions): KafkaClient {
-  if (brokers.length === 0) throw new Error("createKafka: `brokers` is empty; set KAFKA_BROKERS=host:port[,host:port]");
+  if (brokers.length === 0)
+    throw new Error("createKafka: `brokers` is empty; set KAFKA_BROKERS=host:port[,host:port]");
   return new Kafka({
     clientId,
     brokers: [...brokers],
@@ -82,7 +83,11 @@ export function createKafkaProbe(kafka: KafkaClient) {
       try {
         const a = await fresh();
         const cluster = await a.describeCluster();
-        return { clusterId: cluster.clusterId, brokers: cluster.brokers, controller: cluster.controller };
+        return {
+          clusterId: cluster.clusterId,
+          brokers: cluster.brokers,
+          controller: cluster.controller,
+        };
       } catch (error) {
         await reset();
         throw error;

@@ -3,7 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStack, waitFor, type Namespace, type Stack } from "@parley/testkit";
 import type { Consumer, EachMessagePayload } from "kafkajs";
 import { createKafka, createKafkaProbe, type KafkaClient } from "./connection.js";
-import { createRegistry, createRegistryProbe, SchemaType, type RegistryClient } from "./registry.js";
+import {
+  createRegistry,
+  createRegistryProbe,
+  SchemaType,
+  type RegistryClient,
+} from "./registry.js";
 import { describeRegistryServer } from "./server-info.js";
 
 // The foundation's proof that Parley talks to real servers: registry serde, produce/consume, transactions.
@@ -45,14 +50,20 @@ async function createTopic(name: string, partitions = 1): Promise<string> {
   const admin = kafka.admin();
   await admin.connect();
   const topic = ns.topic(name);
-  await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
+  await admin.createTopics({
+    topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
+    waitForLeaders: true,
+  });
   await admin.disconnect();
   return topic;
 }
 
 async function collect(topic: string, group: string, opts: { readUncommitted?: boolean } = {}) {
   const received: EachMessagePayload["message"][] = [];
-  const consumer = kafka.consumer({ groupId: ns.group(group), readUncommitted: opts.readUncommitted ?? false });
+  const consumer = kafka.consumer({
+    groupId: ns.group(group),
+    readUncommitted: opts.readUncommitted ?? false,
+  });
   consumers.push(consumer);
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
@@ -85,7 +96,9 @@ describe("schema registry (Confluent API)", () => {
   });
 
   it("answers the readiness probe", async () => {
-    await expect(createRegistryProbe({ url: stack.schemaRegistryUrl }).check(AbortSignal.timeout(2_000))).resolves.toBeUndefined();
+    await expect(
+      createRegistryProbe({ url: stack.schemaRegistryUrl }).check(AbortSignal.timeout(2_000)),
+    ).resolves.toBeUndefined();
   });
 });
 
@@ -98,22 +111,36 @@ describe("Kafka", () => {
     );
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
-    const sent = Array.from({ length: 30 }, (_, i) => ({ orderId: `o-${i}`, amount: i, key: `contact-${i % 3}` }));
+    const sent = Array.from({ length: 30 }, (_, i) => ({
+      orderId: `o-${i}`,
+      amount: i,
+      key: `contact-${i % 3}`,
+    }));
     await producer.send({
       topic,
       acks: -1,
       messages: await Promise.all(
-        sent.map(async ({ key, ...value }) => ({ key, value: await registry.encode(id, value), headers: { "correlation-id": randomUUID() } })),
+        sent.map(async ({ key, ...value }) => ({
+          key,
+          value: await registry.encode(id, value),
+          headers: { "correlation-id": randomUUID() },
+        })),
       ),
     });
     await producer.disconnect();
 
     const received = await collect(topic, "reader");
-    await waitFor(() => received.length === sent.length, { timeoutMs: 30_000, description: `${sent.length} records on ${topic}` });
+    await waitFor(() => received.length === sent.length, {
+      timeoutMs: 30_000,
+      description: `${sent.length} records on ${topic}`,
+    });
     const decoded = await Promise.all(
       received.map(async (m) => ({
         key: m.key?.toString(),
-        ...((await registry.decode(m.value ?? Buffer.alloc(0))) as { orderId: string; amount: number }),
+        ...((await registry.decode(m.value ?? Buffer.alloc(0))) as {
+          orderId: string;
+          amount: number;
+        }),
       })),
     );
     for (const key of ["contact-0", "contact-1", "contact-2"]) {
@@ -125,11 +152,21 @@ describe("Kafka", () => {
 
   it("shows committed transactions to read-committed consumers and hides aborted ones", async () => {
     const topic = await createTopic("tx");
-    const producer = kafka.producer({ transactionalId: ns.transactionalId("tx"), idempotent: true, maxInFlightRequests: 1 });
+    const producer = kafka.producer({
+      transactionalId: ns.transactionalId("tx"),
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
     await producer.connect();
 
     const committed = await producer.transaction();
-    await committed.send({ topic, messages: [{ key: "k", value: "committed-1" }, { key: "k", value: "committed-2" }] });
+    await committed.send({
+      topic,
+      messages: [
+        { key: "k", value: "committed-1" },
+        { key: "k", value: "committed-2" },
+      ],
+    });
     await committed.commit();
 
     const aborted = await producer.transaction();
@@ -147,7 +184,11 @@ describe("Kafka", () => {
       timeoutMs: 30_000,
       description: "transactional records on both consumers",
     });
-    expect(readCommitted.map((m) => m.value?.toString())).toEqual(["committed-1", "committed-2", "committed-3"]);
+    expect(readCommitted.map((m) => m.value?.toString())).toEqual([
+      "committed-1",
+      "committed-2",
+      "committed-3",
+    ]);
     expect(readUncommitted.map((m) => m.value?.toString())).toContain("aborted-1");
   });
 });

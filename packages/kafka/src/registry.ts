@@ -11,14 +11,17 @@ export type RegistryClient = SchemaRegistry;
 export { SchemaType };
 
 export function createRegistry({ url, username, password }: RegistryOptions): RegistryClient {
-  const auth = username !== undefined && password !== undefined ? { auth: { username, password } } : {};
+  const auth =
+    username !== undefined && password !== undefined ? { auth: { username, password } } : {};
   return new SchemaRegistry({ host: url.replace(/\/+$/, ""), ...auth });
 }
 
 /** Readiness for the registry: the Confluent `GET /subjects` call answers with a JSON array. */
 export function createRegistryProbe({ url, username, password }: RegistryOptions) {
   const base = url.replace(/\/+$/, "");
-  const headers: Record<string, string> = { accept: "application/vnd.schemaregistry.v1+json, application/json" };
+  const headers: Record<string, string> = {
+    accept: "application/vnd.schemaregistry.v1+json, application/json",
+  };
   if (username !== undefined && password !== undefined) {
     headers["authorization"] = `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
   }

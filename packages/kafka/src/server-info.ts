@@ -6,7 +6,10 @@ export async function describeRegistryServer(url: string, signal?: AbortSignal):
   const base = url.replace(/\/+$/, "");
   const apicurio = /^(.*)\/apis\/ccompat\/v\d+$/.exec(base);
   if (apicurio) {
-    const response = await fetch(`${apicurio[1] ?? ""}/apis/registry/v3/system/info`, signal ? { signal } : {});
+    const response = await fetch(
+      `${apicurio[1] ?? ""}/apis/registry/v3/system/info`,
+      signal ? { signal } : {},
+    );
     if (response.ok) {
       const info = (await response.json()) as { name?: string; version?: string };
       return `${info.name ?? "Apicurio Registry"} ${info.version ?? "?"} (Confluent API at ${base})`;

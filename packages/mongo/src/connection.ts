@@ -22,7 +22,11 @@ export function createMongo({
   appName,
   serverSelectionTimeoutMs = 2_000,
 }: MongoOptions): MongoConnection {
-  const client = new MongoClient(url, { appName, serverSelectionTimeoutMS: serverSelectionTimeoutMs, connectTimeoutMS: 2_000 });
+  const client = new MongoClient(url, {
+    appName,
+    serverSelectionTimeoutMS: serverSelectionTimeoutMs,
+    connectTimeoutMS: 2_000,
+  });
   // No eager connect: a service starts even while MongoDB is down, reports not-ready, and the
   // driver connects on first use once the server answers.
   const db = client.db(database);

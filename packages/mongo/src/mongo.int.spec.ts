@@ -25,7 +25,9 @@ beforeAll(async () => {
   stack = await startStack();
   const ns = stack.namespace("mongo-int");
   mongo = createMongo({ url: stack.mongoUrl, database: ns.database(), appName: ns.id });
-  console.log(`[servers] MongoDB wire server reports version ${await mongo.serverVersion()} (${process.env["PARLEY_MONGO_SERVER"] ?? stack.source})`);
+  console.log(
+    `[servers] MongoDB wire server reports version ${await mongo.serverVersion()} (${process.env["PARLEY_MONGO_SERVER"] ?? stack.source})`,
+  );
   messages = mongo.db.collection<MessageDoc>("messages");
 });
 
@@ -38,7 +40,11 @@ afterAll(async () => {
 describe("MongoDB capabilities used by the read models", () => {
   it("upserts with $set, $setOnInsert, $inc and $max", async () => {
     const createdAt = new Date("2026-01-01T00:00:00Z");
-    for (const [status, rank] of [["sent", 1], ["read", 3], ["delivered", 2]] as const) {
+    for (const [, rank] of [
+      ["sent", 1],
+      ["read", 3],
+      ["delivered", 2],
+    ] as const) {
       await messages.updateOne(
         { _id: "wamid.1" },
         {
@@ -49,7 +55,6 @@ describe("MongoDB capabilities used by the read models", () => {
         },
         { upsert: true },
       );
-      void status;
     }
     const doc = await messages.findOne({ _id: "wamid.1" });
     expect(doc).toMatchObject({ contact: "c1", attempts: 3, statusRank: 3, createdAt });
@@ -68,9 +73,54 @@ describe("MongoDB capabilities used by the read models", () => {
     const createdAt = new Date();
     const result = await messages.bulkWrite(
       [
-        { updateOne: { filter: { _id: "wamid.2" }, update: { $setOnInsert: { contact: "c1", business: "b1", status: "sent", statusRank: 1, attempts: 1, cost: 2, createdAt } }, upsert: true } },
-        { updateOne: { filter: { _id: "wamid.3" }, update: { $setOnInsert: { contact: "c2", business: "b1", status: "failed", statusRank: 9, attempts: 1, cost: 0, createdAt } }, upsert: true } },
-        { insertOne: { document: { _id: "wamid.4", contact: "c2", business: "b2", status: "sent", statusRank: 1, attempts: 1, cost: 9, createdAt } } },
+        {
+          updateOne: {
+            filter: { _id: "wamid.2" },
+            update: {
+              $setOnInsert: {
+                contact: "c1",
+                business: "b1",
+                status: "sent",
+                statusRank: 1,
+                attempts: 1,
+                cost: 2,
+                createdAt,
+              },
+            },
+            upsert: true,
+          },
+        },
+        {
+          updateOne: {
+            filter: { _id: "wamid.3" },
+            update: {
+              $setOnInsert: {
+                contact: "c2",
+                business: "b1",
+                status: "failed",
+                statusRank: 9,
+                attempts: 1,
+                cost: 0,
+                createdAt,
+              },
+            },
+            upsert: true,
+          },
+        },
+        {
+          insertOne: {
+            document: {
+              _id: "wamid.4",
+              contact: "c2",
+              business: "b2",
+              status: "sent",
+              statusRank: 1,
+              attempts: 1,
+              cost: 9,
+              createdAt,
+            },
+          },
+        },
         { updateOne: { filter: { _id: "wamid.2" }, update: { $inc: { attempts: 1 } } } },
         { deleteOne: { filter: { _id: "missing" } } },
       ],
@@ -83,16 +133,28 @@ describe("MongoDB capabilities used by the read models", () => {
   });
 
   it("enforces unique indexes and serves compound ones", async () => {
-    const keys = mongo.db.collection<{ key: string; business: string; contact: string; at: number }>("idempotency");
+    const keys = mongo.db.collection<{
+      key: string;
+      business: string;
+      contact: string;
+      at: number;
+    }>("idempotency");
     await keys.createIndex({ key: 1 }, { unique: true, name: "key_unique" });
-    await messages.createIndex({ business: 1, contact: 1, createdAt: -1 }, { name: "by_business_contact" });
+    await messages.createIndex(
+      { business: 1, contact: 1, createdAt: -1 },
+      { name: "by_business_contact" },
+    );
     await keys.insertOne({ key: "req-1", business: "b1", contact: "c1", at: 1 });
-    const duplicate = await keys.insertOne({ key: "req-1", business: "b1", contact: "c1", at: 2 }).catch((e: unknown) => e);
+    const duplicate = await keys
+      .insertOne({ key: "req-1", business: "b1", contact: "c1", at: 2 })
+      .catch((e: unknown) => e);
     expect(duplicate).toBeInstanceOf(MongoServerError);
     expect((duplicate as MongoServerError).code).toBe(11000);
     const names = (await messages.indexes()).map((i) => i.name);
     expect(names).toContain("by_business_contact");
-    expect(await messages.find({ business: "b1", contact: "c1" }).sort({ createdAt: -1 }).toArray()).toHaveLength(2);
+    expect(
+      await messages.find({ business: "b1", contact: "c1" }).sort({ createdAt: -1 }).toArray(),
+    ).toHaveLength(2);
   });
 
   it("aggregates with $match, $group and $sort", async () => {

@@ -1,5 +1,15 @@
-export { runReadiness, type ReadinessCheck, type CheckResult, type ReadinessReport } from "./readiness.js";
-export { startOpsServer, bearerMatches, type OpsServer, type OpsServerOptions } from "./ops-server.js";
+export {
+  runReadiness,
+  type ReadinessCheck,
+  type CheckResult,
+  type ReadinessReport,
+} from "./readiness.js";
+export {
+  startOpsServer,
+  bearerMatches,
+  type OpsServer,
+  type OpsServerOptions,
+} from "./ops-server.js";
 export {
   runService,
   type ChassisLogger,
@@ -8,4 +18,9 @@ export {
   type RunServiceOptions,
   type RunningService,
 } from "./run-service.js";
-export { runStandardService, type StandardConfig, type StandardServiceOptions, type Dependencies } from "./standard.js";
+export {
+  runStandardService,
+  type StandardConfig,
+  type StandardServiceOptions,
+  type Dependencies,
+} from "./standard.js";

@@ -34,7 +34,10 @@ export function bearerMatches(header: string | undefined, token: string): boolea
 }
 
 const problem = (res: Response, status: number, title: string, detail: string): void => {
-  res.status(status).type("application/problem+json").json({ type: "about:blank", title, status, detail });
+  res
+    .status(status)
+    .type("application/problem+json")
+    .json({ type: "about:blank", title, status, detail });
 };
 
 /**
@@ -61,7 +64,12 @@ export async function startOpsServer({
       return;
     }
     res.setHeader("WWW-Authenticate", 'Bearer realm="parley-ops"');
-    problem(res, 401, "Unauthorized", "Send the service's ops token as 'Authorization: Bearer <OPS_TOKEN>'.");
+    problem(
+      res,
+      401,
+      "Unauthorized",
+      "Send the service's ops token as 'Authorization: Bearer <OPS_TOKEN>'.",
+    );
   });
 
   app.get("/healthz", (_req, res) => {
@@ -74,7 +82,9 @@ export async function startOpsServer({
       return;
     }
     const report = await runReadiness(checks, readinessTimeoutMs);
-    res.status(report.ready ? 200 : 503).json({ status: report.ready ? "ready" : "not-ready", service, checks: report.checks });
+    res
+      .status(report.ready ? 200 : 503)
+      .json({ status: report.ready ? "ready" : "not-ready", service, checks: report.checks });
   });
 
   app.get("/metrics", async (_req, res) => {
@@ -82,11 +92,19 @@ export async function startOpsServer({
   });
 
   app.use((req: Request, res: Response) => {
-    problem(res, 404, "Not Found", `No ops endpoint at ${req.method} ${req.path}; try /healthz, /readyz or /metrics.`);
+    problem(
+      res,
+      404,
+      "Not Found",
+      `No ops endpoint at ${req.method} ${req.path}; try /healthz, /readyz or /metrics.`,
+    );
   });
 
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve(s)));
+    const s = app.listen(port, host, (error?: Error) => {
+      if (error) reject(error);
+      else resolve(s);
+    });
     s.once("error", reject);
   });
   server.keepAliveTimeout = 5_000;

@@ -25,7 +25,12 @@ export interface Started {
 export interface RunServiceOptions {
   readonly name: string;
   readonly logger: ChassisLogger;
-  readonly ops: { readonly host: string; readonly port: number; readonly token: string; readonly readinessTimeoutMs: number };
+  readonly ops: {
+    readonly host: string;
+    readonly port: number;
+    readonly token: string;
+    readonly readinessTimeoutMs: number;
+  };
   readonly shutdownTimeoutMs: number;
   readonly metrics: () => Promise<string>;
   readonly metricsContentType?: string;
@@ -58,7 +63,9 @@ export async function runService({
   metricsContentType,
   telemetry,
   start,
-  exit = (code) => process.exit(code),
+  exit = (code) => {
+    process.exit(code);
+  },
   processEvents = process,
 }: RunServiceOptions): Promise<RunningService> {
   let accepting = false;
@@ -103,16 +110,24 @@ export async function runService({
       })();
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<"timeout">((resolve) => {
-        timer = setTimeout(() => resolve("timeout"), shutdownTimeoutMs);
+        timer = setTimeout(() => {
+          resolve("timeout");
+        }, shutdownTimeoutMs);
       });
       let code = failing ? 1 : 0;
       try {
         if ((await Promise.race([work, deadline])) === "timeout") {
-          logger.error({ stuckAt: current }, `${name}: shutdown exceeded ${shutdownTimeoutMs} ms while stopping ${current}; exiting anyway`);
+          logger.error(
+            { stuckAt: current },
+            `${name}: shutdown exceeded ${shutdownTimeoutMs} ms while stopping ${current}; exiting anyway`,
+          );
           code = 1;
         }
       } catch (error) {
-        logger.error({ err: error, stuckAt: current }, `${name}: shutdown failed while stopping ${current}`);
+        logger.error(
+          { err: error, stuckAt: current },
+          `${name}: shutdown failed while stopping ${current}`,
+        );
         code = 1;
       } finally {
         clearTimeout(timer);
@@ -158,7 +173,13 @@ export async function runService({
   }
   checks.push(...started.checks);
   accepting = true;
-  logger.info({ components: started.components.map((c) => c.name), checks: started.checks.map((c) => c.name) }, `${name}: started`);
+  logger.info(
+    {
+      components: started.components.map((c) => c.name),
+      checks: started.checks.map((c) => c.name),
+    },
+    `${name}: started`,
+  );
 
   return { opsPort: server.port, shutdown: (reason) => shutdown(reason), exited };
 }

@@ -7,12 +7,18 @@ import { runService, type ChassisLogger, type RunningService } from "./run-servi
 const TOKEN = "ops-token-for-tests";
 const auth = { authorization: `Bearer ${TOKEN}` };
 const ok: ReadinessCheck = { name: "ok", check: () => Promise.resolve() };
-const failing: ReadinessCheck = { name: "kafka", check: () => Promise.reject(new Error("connection refused")) };
+const failing: ReadinessCheck = {
+  name: "kafka",
+  check: () => Promise.reject(new Error("connection refused")),
+};
 const hanging: ReadinessCheck = { name: "mongodb", check: () => new Promise(() => undefined) };
 
 const lines: { level: string; fields: Record<string, unknown>; message: string }[] = [];
 const logger: ChassisLogger = Object.fromEntries(
-  ["info", "warn", "error", "fatal"].map((level) => [level, (fields: Record<string, unknown>, message: string) => lines.push({ level, fields, message })]),
+  ["info", "warn", "error", "fatal"].map((level) => [
+    level,
+    (fields: Record<string, unknown>, message: string) => lines.push({ level, fields, message }),
+  ]),
 ) as unknown as ChassisLogger;
 
 const servers: OpsServer[] = [];
@@ -45,7 +51,9 @@ describe("ops endpoints", () => {
       const none = await fetch(url + path);
       expect(none.status).toBe(401);
       expect(none.headers.get("content-type")).toContain("application/problem+json");
-      expect((await fetch(url + path, { headers: { authorization: "Bearer wrong" } })).status).toBe(401);
+      expect((await fetch(url + path, { headers: { authorization: "Bearer wrong" } })).status).toBe(
+        401,
+      );
     }
     expect((await fetch(`${url}/healthz`, { headers: auth })).status).toBe(200);
   });
@@ -55,7 +63,9 @@ describe("ops endpoints", () => {
     const res = await fetch(`${await ops([ok, failing])}/readyz`, { headers: auth });
     expect(res.status).toBe(503);
     const body = (await res.json()) as { checks: { name: string; ok: boolean; error?: string }[] };
-    expect(body.checks).toContainEqual(expect.objectContaining({ name: "kafka", ok: false, error: "connection refused" }));
+    expect(body.checks).toContainEqual(
+      expect.objectContaining({ name: "kafka", ok: false, error: "connection refused" }),
+    );
   });
 
   it("/readyz is bounded by the timeout when a dependency hangs", async () => {
@@ -77,7 +87,10 @@ describe("ops endpoints", () => {
 
 describe("runReadiness", () => {
   it("runs checks concurrently", async () => {
-    const slow = (name: string): ReadinessCheck => ({ name, check: () => new Promise((r) => setTimeout(r, 60)) });
+    const slow = (name: string): ReadinessCheck => ({
+      name,
+      check: () => new Promise((r) => setTimeout(r, 60)),
+    });
     const started = Date.now();
     const report = await runReadiness([slow("a"), slow("b"), slow("c")], 1_000);
     expect(report.ready).toBe(true);
@@ -91,10 +104,13 @@ function harness() {
   const stopped: string[] = [];
   const component = (name: string, ms = 0) => ({
     name,
-    stop: () => new Promise<void>((r) => setTimeout(() => {
-      stopped.push(name);
-      r();
-    }, ms)),
+    stop: () =>
+      new Promise<void>((r) =>
+        setTimeout(() => {
+          stopped.push(name);
+          r();
+        }, ms),
+      ),
   });
   const base = {
     name: "svc",
@@ -115,7 +131,11 @@ describe("runService", () => {
     const service = await runService({
       ...h.base,
       telemetry: { shutdown: () => Promise.resolve(void (telemetryFlushed = true)) },
-      start: () => Promise.resolve({ checks: [ok], components: [h.component("connection"), h.component("producer"), h.component("consumer")] }),
+      start: () =>
+        Promise.resolve({
+          checks: [ok],
+          components: [h.component("connection"), h.component("producer"), h.component("consumer")],
+        }),
     });
     const url = `http://127.0.0.1:${service.opsPort}`;
     expect((await fetch(`${url}/readyz`, { headers: auth })).status).toBe(200);
@@ -131,7 +151,11 @@ describe("runService", () => {
     const h = harness();
     const service = await runService({
       ...h.base,
-      start: () => Promise.resolve({ checks: [], components: [h.component("mongodb"), h.component("consumer", 5_000)] }),
+      start: () =>
+        Promise.resolve({
+          checks: [],
+          components: [h.component("mongodb"), h.component("consumer", 5_000)],
+        }),
     });
     h.events.emit("SIGINT", "SIGINT");
     expect(await service.exited).toBe(1);
@@ -140,7 +164,10 @@ describe("runService", () => {
 
   it("a second signal during shutdown exits at once", async () => {
     const h = harness();
-    await runService({ ...h.base, start: () => Promise.resolve({ checks: [], components: [h.component("slow", 150)] }) });
+    await runService({
+      ...h.base,
+      start: () => Promise.resolve({ checks: [], components: [h.component("slow", 150)] }),
+    });
     h.events.emit("SIGTERM", "SIGTERM");
     h.events.emit("SIGINT", "SIGINT");
     expect(h.exits[0]).toBe(130);
@@ -148,12 +175,20 @@ describe("runService", () => {
 
   it("shuts down with exit 1 when start-up fails, and on an uncaught error", async () => {
     const h = harness();
-    const failed = await runService({ ...h.base, start: () => Promise.reject(new Error("bad topic config")) });
+    const failed = await runService({
+      ...h.base,
+      start: () => Promise.reject(new Error("bad topic config")),
+    });
     expect(await failed.exited).toBe(1);
-    expect(lines.some((l) => l.level === "fatal" && l.message.includes("could not start"))).toBe(true);
+    expect(lines.some((l) => l.level === "fatal" && l.message.includes("could not start"))).toBe(
+      true,
+    );
 
     const h2 = harness();
-    const service = await runService({ ...h2.base, start: () => Promise.resolve({ checks: [], components: [] }) });
+    const service = await runService({
+      ...h2.base,
+      start: () => Promise.resolve({ checks: [], components: [] }),
+    });
     h2.events.emit("uncaughtException", new Error("boom"));
     expect(await service.exited).toBe(1);
   });

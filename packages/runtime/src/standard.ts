@@ -1,6 +1,18 @@
-import { createKafka, createKafkaProbe, createRegistryProbe, type KafkaClient } from "@parley/kafka";
+import {
+  createKafka,
+  createKafkaProbe,
+  createRegistryProbe,
+  type KafkaClient,
+} from "@parley/kafka";
 import { createMongo, type MongoConnection } from "@parley/mongo";
-import { createLogger, createMetrics, type Logger, type LogLevel, type Metrics, type Telemetry } from "@parley/telemetry";
+import {
+  createLogger,
+  createMetrics,
+  type Logger,
+  type LogLevel,
+  type Metrics,
+  type Telemetry,
+} from "@parley/telemetry";
 import type { ReadinessCheck } from "./readiness.js";
 import { runService, type Component, type RunningService } from "./run-service.js";
 
@@ -35,7 +47,9 @@ export interface StandardServiceOptions {
   /** Which servers this service talks to; each becomes a readiness check and is closed on shutdown. */
   readonly uses: { readonly kafka: boolean; readonly registry: boolean; readonly mongo: boolean };
   /** The service's own work (consumers, producers, HTTP routes), started once the chassis is up. */
-  readonly start?: (deps: Dependencies) => Promise<{ checks?: readonly ReadinessCheck[]; components?: readonly Component[] }>;
+  readonly start?: (
+    deps: Dependencies,
+  ) => Promise<{ checks?: readonly ReadinessCheck[]; components?: readonly Component[] }>;
 }
 
 /**
@@ -70,14 +84,22 @@ export async function runStandardService({
       let kafka: KafkaClient | undefined;
       let mongo: MongoConnection | undefined;
       if (uses.kafka) {
-        kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? `parley-${name}`, logger });
+        kafka = createKafka({
+          brokers: config.KAFKA_BROKERS,
+          clientId: config.KAFKA_CLIENT_ID ?? `parley-${name}`,
+          logger,
+        });
         const probe = createKafkaProbe(kafka);
         checks.push(probe);
         components.push({ name: "kafka admin", stop: probe.close });
       }
       if (uses.registry) checks.push(createRegistryProbe({ url: config.SCHEMA_REGISTRY_URL }));
       if (uses.mongo) {
-        const connection = createMongo({ url: config.MONGO_URL, database: config.MONGO_DB, appName: `parley-${name}` });
+        const connection = createMongo({
+          url: config.MONGO_URL,
+          database: config.MONGO_DB,
+          appName: `parley-${name}`,
+        });
         mongo = connection;
         checks.push(connection.probe);
         components.push({ name: "mongodb", stop: () => connection.close() });
@@ -86,7 +108,10 @@ export async function runStandardService({
         ? await start({ logger, metrics, ...(kafka ? { kafka } : {}), ...(mongo ? { mongo } : {}) })
         : {};
       // The service's own components stop first (they use the connections above).
-      return { checks: [...checks, ...(own.checks ?? [])], components: [...components, ...(own.components ?? [])] };
+      return {
+        checks: [...checks, ...(own.checks ?? [])],
+        components: [...components, ...(own.components ?? [])],
+      };
     },
   });
 }

@@ -11,7 +11,11 @@ export interface Namespace {
 }
 
 export function createNamespace(label = "t"): Namespace {
-  const safe = label.toLowerCase().replace(/[^a-z0-9]+/g, "-").slice(0, 20) || "t";
+  const safe =
+    label
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, "-")
+      .slice(0, 20) || "t";
   const id = `${safe}-${randomBytes(4).toString("hex")}`;
   return {
     id,

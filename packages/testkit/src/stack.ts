@@ -1,3 +1,6 @@
+import type * as Testcontainers from "testcontainers";
+import type * as KafkaContainers from "@testcontainers/kafka";
+import type * as MongoContainers from "@testcontainers/mongodb";
 import { createNamespace, type Namespace } from "./namespace.js";
 
 export interface Stack {
@@ -15,7 +18,11 @@ export interface Stack {
 export interface StartStackOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Images used when containers are started (pinned; Kafka 4.x line). */
-  readonly images?: { readonly kafka?: string; readonly schemaRegistry?: string; readonly mongo?: string };
+  readonly images?: {
+    readonly kafka?: string;
+    readonly schemaRegistry?: string;
+    readonly mongo?: string;
+  };
 }
 
 const VARS = ["KAFKA_BROKERS", "SCHEMA_REGISTRY_URL", "MONGO_URL"] as const;
@@ -34,10 +41,16 @@ const HOW_TO_FIX =
  * With all three variables set it uses those servers; with none it starts containers through
  * testcontainers, imported only then; otherwise it fails and says how to fix it. Never skips.
  */
-export async function startStack({ env = process.env, images = {} }: StartStackOptions = {}): Promise<Stack> {
+export async function startStack({
+  env = process.env,
+  images = {},
+}: StartStackOptions = {}): Promise<Stack> {
   const given = VARS.filter((v) => (env[v] ?? "") !== "");
   if (given.length === VARS.length) {
-    const brokers = (env["KAFKA_BROKERS"] ?? "").split(",").map((b) => b.trim()).filter(Boolean);
+    const brokers = (env["KAFKA_BROKERS"] ?? "")
+      .split(",")
+      .map((b) => b.trim())
+      .filter(Boolean);
     return {
       source: "environment",
       kafkaBrokers: brokers,
@@ -49,15 +62,17 @@ export async function startStack({ env = process.env, images = {} }: StartStackO
   }
   if (given.length > 0) {
     const missing = VARS.filter((v) => !given.includes(v));
-    throw new StackUnavailableError(`startStack: ${given.join(", ")} set but ${missing.join(", ")} missing. ${HOW_TO_FIX}`);
+    throw new StackUnavailableError(
+      `startStack: ${given.join(", ")} set but ${missing.join(", ")} missing. ${HOW_TO_FIX}`,
+    );
   }
   return startContainers(images);
 }
 
 async function startContainers(images: NonNullable<StartStackOptions["images"]>): Promise<Stack> {
-  let tc: typeof import("testcontainers");
-  let kafkaModule: typeof import("@testcontainers/kafka");
-  let mongoModule: typeof import("@testcontainers/mongodb");
+  let tc: typeof Testcontainers;
+  let kafkaModule: typeof KafkaContainers;
+  let mongoModule: typeof MongoContainers;
   try {
     [tc, kafkaModule, mongoModule] = await Promise.all([
       import("testcontainers"),
@@ -78,13 +93,17 @@ async function startContainers(images: NonNullable<StartStackOptions["images"]>)
   try {
     const network = await new tc.Network().start();
     started.push(network);
-    const kafka = await new kafkaModule.KafkaContainer(images.kafka ?? "confluentinc/cp-kafka:8.0.0")
+    const kafka = await new kafkaModule.KafkaContainer(
+      images.kafka ?? "confluentinc/cp-kafka:8.0.0",
+    )
       .withKraft()
       .withNetwork(network)
       .withNetworkAliases("kafka")
       .start();
     started.push(kafka);
-    const registry = await new tc.GenericContainer(images.schemaRegistry ?? "confluentinc/cp-schema-registry:8.0.0")
+    const registry = await new tc.GenericContainer(
+      images.schemaRegistry ?? "confluentinc/cp-schema-registry:8.0.0",
+    )
       .withNetwork(network)
       .withExposedPorts(8081)
       .withEnvironment({
@@ -108,6 +127,9 @@ async function startContainers(images: NonNullable<StartStackOptions["images"]>)
   } catch (error) {
     await stopAll();
     const message = error instanceof Error ? error.message : String(error);
-    throw new StackUnavailableError(`startStack: could not start containers (${message}). ${HOW_TO_FIX}`, { cause: error });
+    throw new StackUnavailableError(
+      `startStack: could not start containers (${message}). ${HOW_TO_FIX}`,
+      { cause: error },
+    );
   }
 }

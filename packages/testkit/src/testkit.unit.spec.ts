@@ -6,7 +6,11 @@ import { waitFor, WaitForTimeoutError } from "./wait-for.js";
 describe("startStack", () => {
   it("uses the servers named by the environment", async () => {
     const stack = await startStack({
-      env: { KAFKA_BROKERS: "127.0.0.1:1,127.0.0.1:2", SCHEMA_REGISTRY_URL: "http://r", MONGO_URL: "mongodb://m" },
+      env: {
+        KAFKA_BROKERS: "127.0.0.1:1,127.0.0.1:2",
+        SCHEMA_REGISTRY_URL: "http://r",
+        MONGO_URL: "mongodb://m",
+      },
     });
     expect(stack.source).toBe("environment");
     expect(stack.kafkaBrokers).toEqual(["127.0.0.1:1", "127.0.0.1:2"]);
@@ -17,7 +21,9 @@ describe("startStack", () => {
     await expect(startStack({ env: { KAFKA_BROKERS: "127.0.0.1:1" } })).rejects.toThrow(
       /SCHEMA_REGISTRY_URL, MONGO_URL missing.*infra\/native\/infra\.sh start/s,
     );
-    await expect(startStack({ env: { KAFKA_BROKERS: "127.0.0.1:1" } })).rejects.toBeInstanceOf(StackUnavailableError);
+    await expect(startStack({ env: { KAFKA_BROKERS: "127.0.0.1:1" } })).rejects.toBeInstanceOf(
+      StackUnavailableError,
+    );
   });
 });
 
@@ -61,6 +67,8 @@ describe("waitFor", () => {
       { timeoutMs: 30, intervalMs: 5, description: "3 records on t.in" },
     );
     await expect(attempt).rejects.toBeInstanceOf(WaitForTimeoutError);
-    await expect(attempt).rejects.toThrow("waited 30 ms for 3 records on t.in without success; last error: broker down");
+    await expect(attempt).rejects.toThrow(
+      "waited 30 ms for 3 records on t.in without success; last error: broker down",
+    );
   });
 });

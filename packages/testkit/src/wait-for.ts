@@ -37,6 +37,8 @@ export async function waitFor<T>(
       lastError = error;
     }
     if (Date.now() >= deadline) throw new WaitForTimeoutError(description, timeoutMs, lastError);
-    await new Promise((resolve) => setTimeout(resolve, Math.min(intervalMs, Math.max(0, deadline - Date.now()))));
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.min(intervalMs, Math.max(0, deadline - Date.now()))),
+    );
   }
 }

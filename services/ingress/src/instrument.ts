@@ -7,5 +7,7 @@ import { configSchema } from "./config.js";
 export const config = loadConfigOrExit(configSchema, { service: "ingress" });
 export const telemetry = startTelemetry({
   serviceName: "ingress",
-  ...(config.OTEL_EXPORTER_OTLP_ENDPOINT === undefined ? {} : { otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT }),
+  ...(config.OTEL_EXPORTER_OTLP_ENDPOINT === undefined
+    ? {}
+    : { otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT }),
 });

@@ -7,5 +7,7 @@ import { configSchema } from "./config.js";
 export const config = loadConfigOrExit(configSchema, { service: "projection" });
 export const telemetry = startTelemetry({
   serviceName: "projection",
-  ...(config.OTEL_EXPORTER_OTLP_ENDPOINT === undefined ? {} : { otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT }),
+  ...(config.OTEL_EXPORTER_OTLP_ENDPOINT === undefined
+    ? {}
+    : { otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT }),
 });
