@@ -296,6 +296,7 @@ print_env() {
 export KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
 export SCHEMA_REGISTRY_URL=http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7
 export MONGO_URL='mongodb://127.0.0.1:$MONGO_PORT/?directConnection=true&retryWrites=false'
+export PARLEY_KAFKA_VERSION=$KAFKA_VERSION PARLEY_REGISTRY_SERVER="Apicurio Registry $APICURIO_VERSION" PARLEY_MONGO_SERVER="mongo-java-server $MONGO_JAVA_SERVER_VERSION"
 EOF
 }
 
