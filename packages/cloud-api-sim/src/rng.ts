@@ -50,17 +50,33 @@ export function createRng(seed: string | number): Rng {
     return (t >>> 0) / 4294967296;
   };
   const int = (min: number, max: number): number => min + Math.floor(next() * (max - min + 1));
-  const pick = (alphabet: string, count: number): string => {
+  // Power-of-two alphabets take several characters from one 32-bit draw.
+  const pickBits = (alphabet: string, bits: number, count: number): string => {
     let s = "";
-    for (let i = 0; i < count; i++) s += alphabet[int(0, alphabet.length - 1)] ?? "";
+    let word = 0;
+    let left = 0;
+    const mask = (1 << bits) - 1;
+    for (let i = 0; i < count; i++) {
+      if (left < bits) {
+        word = Math.floor(next() * 4294967296);
+        left = 32;
+      }
+      s += alphabet[word & mask] ?? "";
+      word >>>= bits;
+      left -= bits;
+    }
     return s;
   };
   return {
     next,
     int,
     chance: (p) => p > 0 && next() < p,
-    digits: (n) => pick("0123456789", n),
-    hex: (n) => pick("0123456789ABCDEF", n),
-    token: (n) => pick(URL_SAFE, n),
+    digits: (n) => {
+      let s = "";
+      for (let i = 0; i < n; i++) s += String(int(0, 9));
+      return s;
+    },
+    hex: (n) => pickBits("0123456789ABCDEF", 4, n),
+    token: (n) => pickBits(URL_SAFE, 6, n),
   };
 }

@@ -84,9 +84,16 @@ export interface SentMessage {
   readonly message: OutboundMessage;
   readonly acceptedAt: number;
   readonly callbackData: string | undefined;
-  /** Status events in event-time order (webhook arrival order may differ). */
-  readonly statuses: StatusEvent[];
-  failure: number | undefined;
+  /** Status events that have happened by now, in event-time order (webhook arrival order may differ). */
+  readonly statuses: readonly StatusEvent[];
+  /** The error code once the message has failed. */
+  readonly failure: number | undefined;
+}
+
+/** Internal record: statuses are planned at acceptance (no timer per message) and revealed as time passes. */
+interface OutRecord extends Omit<SentMessage, "statuses" | "failure"> {
+  readonly planned: StatusEvent[];
+  failureCode: number | undefined;
 }
 
 export interface Rejection {
@@ -180,8 +187,10 @@ const DAY = 86_400_000;
 const JSON_HEADERS = { "content-type": "application/json; charset=UTF-8" };
 
 function bounded<K, V>(map: Map<K, V>, max: number): void {
-  // Maps iterate in insertion order: drop the oldest. Bounded by the overflow.
-  let excess = map.size - max;
+  // Maps iterate in insertion order: drop the oldest. Evicting a tenth at a time keeps this
+  // amortised O(1) (iterating from the start after single deletions walks the tombstones).
+  if (map.size <= max) return;
+  let excess = map.size - max + Math.ceil(max / 10);
   for (const k of map.keys()) {
     if (excess-- <= 0) break;
     map.delete(k);
@@ -362,7 +371,7 @@ export function createSimulator({
   const nonWhatsApp = new Set(nonWhatsAppNumbers.map((d) => d.replace(/\D/g, "")));
   const windows = new Map<string, number>();
   const pairs = new Map<string, { tokens: number; at: number }>();
-  const messages = new Map<string, SentMessage>();
+  const messages = new Map<string, OutRecord>();
   const inbound = new Map<string, InboundRecord>();
   const media = new Map<string, MediaItem>();
   const mediaUrls = new Map<string, { mediaId: string; expiresAt: number }>();
@@ -473,6 +482,12 @@ export function createSimulator({
   }
 
   function resolveRecipient(pn: NumberState, to: string): { waId: string } | null {
+    // With "+", Meta only strips punctuation; the full parse is needed only to prepend a country.
+    if (to.startsWith("+") && /^\+[\d\s\-()]+$/.test(to)) {
+      const digits = to.replace(/\D/g, "");
+      if (digits.length >= 8 && digits.length <= 15 && digits[0] !== "0")
+        return { waId: canonicalWaId(digits) };
+    }
     const key = `${pn.country ?? pn.countryCallingCode}|${to}`;
     const cached = normCache.get(key);
     if (cached !== undefined) return cached;
@@ -494,6 +509,7 @@ export function createSimulator({
     if (!u) {
       u = { waId, name: `User ${waId.slice(-4)}`, readReceipts: true };
       users.set(waId, u);
+      bounded(users, 1_000_000);
     }
     return u;
   }
@@ -574,7 +590,7 @@ export function createSimulator({
   // ---------- webhooks for one outbound message ----------
 
   function statusWebhook(
-    m: SentMessage,
+    m: OutRecord,
     pn: NumberState,
     status: DeliveryStatus,
     at: number,
@@ -613,17 +629,15 @@ export function createSimulator({
   }
 
   function scheduleFailure(
-    m: SentMessage,
+    m: OutRecord,
     pn: NumberState,
     code: number,
     afterMs: number,
     details?: string,
   ): void {
     const at = clock.now() + afterMs;
-    later(afterMs, () => {
-      m.failure = code;
-      m.statuses.push({ status: "failed", at });
-    });
+    m.planned.push({ status: "failed", at });
+    m.failureCode = code;
     emitter.schedule(
       statusWebhook(m, pn, "failed", at, { errors: [webhookError(code, details)] }),
       at,
@@ -631,7 +645,7 @@ export function createSimulator({
   }
 
   function scheduleStatuses(
-    m: SentMessage,
+    m: OutRecord,
     pn: NumberState,
     o: { onlySent: boolean; inWindow: boolean; category: string | undefined },
   ): void {
@@ -651,9 +665,7 @@ export function createSimulator({
     let pricedFollowUp = false;
     const posts: { update: WebhookUpdate; at: number }[] = [];
     for (const e of events) {
-      later(e.at - now, () => {
-        m.statuses.push(e);
-      });
+      m.planned.push(e);
       let extra: Partial<StatusUpdate> = {};
       if (e.status === "sent") extra = { pricing };
       else if (!pricedFollowUp) {
@@ -763,7 +775,7 @@ export function createSimulator({
     if (!takePair(pn, waId, now)) return reject(pn, 131056, to, {}, version);
 
     const id = wamid(waId, true, rngIds);
-    const m: SentMessage = {
+    const m: OutRecord = {
       wamid: id,
       phoneNumberId: pn.id,
       input: to,
@@ -772,8 +784,8 @@ export function createSimulator({
       message: msg,
       acceptedAt: now,
       callbackData: msg.biz_opaque_callback_data,
-      statuses: [],
-      failure: undefined,
+      planned: [],
+      failureCode: undefined,
     };
     messages.set(id, m);
     bounded(messages, retainMessages);
@@ -831,6 +843,17 @@ export function createSimulator({
       {},
       version,
     );
+  }
+
+  function view(m: OutRecord): SentMessage {
+    const now = clock.now();
+    const { planned, failureCode, ...rest } = m;
+    const statuses = planned.filter((e) => e.at <= now).sort((a, b) => a.at - b.at);
+    return {
+      ...rest,
+      statuses,
+      failure: statuses.some((e) => e.status === "failed") ? failureCode : undefined,
+    };
   }
 
   function reactionTargetOk(target: string, now: number): boolean {
@@ -1497,15 +1520,17 @@ export function createSimulator({
     messages(filter = {}) {
       const waId =
         filter.to === undefined ? undefined : canonicalWaId(filter.to.replace(/\D/g, ""));
-      return [...messages.values()].filter(
-        (m) =>
-          (waId === undefined || m.waId === waId) &&
-          (filter.phoneNumberId === undefined || m.phoneNumberId === filter.phoneNumberId),
-      );
+      return [...messages.values()]
+        .map(view)
+        .filter(
+          (m) =>
+            (waId === undefined || m.waId === waId) &&
+            (filter.phoneNumberId === undefined || m.phoneNumberId === filter.phoneNumberId),
+        );
     },
     received(waId) {
       const id = canonicalWaId(waId.replace(/\D/g, ""));
-      return [...messages.values()].filter((m) => m.waId === id);
+      return [...messages.values()].filter((m) => m.waId === id).map(view);
     },
     rejections: () => rejected,
     webhookDeliveries: () => emitter.deliveries(),
