@@ -1,0 +1,367 @@
+import { z } from "zod";
+import { events, type AnyEvent, type EventName } from "./events.js";
+
+/**
+ * What a topic's record key is:
+ * - `contact`: the contact's WhatsApp id (`data.contactId`); all contact-keyed topics are
+ *   co-partitioned, so one consumer instance sees everything about a contact in order;
+ * - `business`: the business `phone_number_id` (the envelope's `businessNumber`), or the WABA id
+ *   for account-level webhooks that name no number;
+ * - `raw`: opaque bytes chosen by the producer (raw webhooks use the first `phone_number_id`;
+ *   dead letters and retries keep the original record's key).
+ */
+export type TopicKey = "contact" | "business" | "raw";
+
+export interface TopicSpec {
+  /** Stable catalog id, e.g. "inbound-messages". */
+  readonly id: string;
+  /** Full topic name, with the prefix applied. */
+  readonly name: string;
+  readonly key: TopicKey;
+  /** Contact-keyed topics all share one partition count (co-partitioned). */
+  readonly partitions: number;
+  /** Replication factor; undefined means the broker's `default.replication.factor`. */
+  readonly replicationFactor: number | undefined;
+  /** Kafka topic configs: cleanup.policy, retention.ms, min.insync.replicas, ... */
+  readonly config: Readonly<Record<string, string>>;
+  /** Registry subject (TopicNameStrategy): `${name}-value`. */
+  readonly subject: string;
+  /** Event types carried. */
+  readonly events: readonly EventName[];
+  /** Value schema: a discriminated union (on `type`) of the envelopes of `events`. */
+  readonly schema: z.ZodType;
+  readonly producers: readonly string[];
+  readonly consumers: readonly string[];
+  readonly description: string;
+  /** The record key of an event on this topic; throws for events this topic does not carry. */
+  keyOf(event: AnyEvent): string;
+}
+
+export type TopicId = (typeof topicDefinitions)[number]["id"];
+
+export interface CatalogOptions {
+  /** Prepended to every topic name; tests use a random one, production "". */
+  readonly prefix?: string;
+  readonly partitions?: {
+    readonly contact?: number;
+    readonly business?: number;
+    readonly raw?: number;
+  };
+  /**
+   * Replication for every topic. Omit it to use the broker defaults (a single-broker laptop);
+   * production sets e.g. `{ factor: 3, minInsyncReplicas: 2 }`.
+   */
+  readonly replication?: { readonly factor: number; readonly minInsyncReplicas: number };
+}
+
+export interface Catalog {
+  readonly prefix: string;
+  /** Every event topic (dead-letter and retry topics are per consumer: see below). */
+  readonly topics: readonly TopicSpec[];
+  topic(id: TopicId): TopicSpec;
+  /** The topic that carries event `type` (each event lives on exactly one topic). */
+  topicOf(type: EventName): TopicSpec;
+  /** Per-consumer dead-letter topic: raw bytes passthrough, original key, long retention. */
+  deadLetterTopic(consumer: string): TopicSpec;
+  /** Per-consumer retry topic: raw bytes passthrough, original key, short retention. */
+  retryTopic(consumer: string): TopicSpec;
+}
+
+export const DEFAULT_PARTITIONS = { contact: 12, business: 12, raw: 6 } as const;
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const days = (n: number) => String(n * DAY_MS);
+
+const topicDefinitions = [
+  {
+    id: "raw-webhooks",
+    key: "raw",
+    events: ["RawWebhookReceived"],
+    retentionDays: 90,
+    producers: ["ingress"],
+    consumers: ["router"],
+    description:
+      "Every signed webhook POST, byte for byte, appended before ingress answers 200. The replayable source of truth: fix a parser, replay this topic.",
+  },
+  {
+    id: "inbound-messages",
+    key: "contact",
+    events: ["InboundMessageReceived"],
+    retentionDays: 30,
+    producers: ["router"],
+    consumers: ["router", "media", "consent", "projection"],
+    description:
+      "Messages contacts sent to a business number, every type; unknown types keep Meta's payload.",
+  },
+  {
+    id: "statuses",
+    key: "contact",
+    events: ["StatusUpdated"],
+    retentionDays: 30,
+    producers: ["router"],
+    consumers: ["router", "sender", "projection"],
+    description: "Delivery statuses of sent messages, with errors and pricing.",
+  },
+  {
+    id: "send-requests",
+    key: "contact",
+    events: ["SendRequested"],
+    retentionDays: 30,
+    producers: ["domain services", "ingress (HTTP send API)"],
+    consumers: ["router", "projection"],
+    description:
+      "Send requests from domain teams; keyed by contact so a contact's sends stay in order.",
+  },
+  {
+    id: "send-outcomes",
+    key: "contact",
+    events: [
+      "SendAccepted",
+      "SendRejected",
+      "SendFailed",
+      "SendExpired",
+      "SendInDoubt",
+      "SendReconciled",
+    ],
+    retentionDays: 30,
+    producers: ["router", "sender"],
+    consumers: ["router", "projection", "domain services"],
+    description: "Exactly one terminal outcome per send request (SendInDoubt is not terminal).",
+  },
+  {
+    id: "consent",
+    key: "contact",
+    events: ["ConsentGranted", "ConsentRevoked", "UserPreferencesUpdated"],
+    retentionDays: null,
+    producers: ["router", "consent"],
+    consumers: ["router", "consent", "projection"],
+    description:
+      "Opt-in and opt-out facts; kept forever (erasure destroys the per-contact key, not the log).",
+  },
+  {
+    id: "media",
+    key: "contact",
+    events: ["MediaStored", "MediaFailed", "MediaExpired"],
+    retentionDays: 30,
+    producers: ["media"],
+    consumers: ["projection"],
+    description: "What happened to each media object: stored (encrypted), failed, deleted.",
+  },
+  {
+    id: "conversation-windows",
+    key: "contact",
+    events: ["ConversationWindowOpened", "ConversationWindowExtended"],
+    retentionDays: 30,
+    producers: ["router"],
+    consumers: ["router", "projection"],
+    description: "Customer-service windows per contact and business number.",
+  },
+  {
+    id: "dispatch",
+    key: "business",
+    events: ["DispatchMessage"],
+    retentionDays: 7,
+    producers: ["router"],
+    consumers: ["sender"],
+    description:
+      "Commands to call Graph, keyed by business phone_number_id: one partition owner per number keeps its rate cap exact.",
+  },
+  {
+    id: "business-events",
+    key: "business",
+    events: [
+      "TemplateStatusUpdated",
+      "TemplateQualityUpdated",
+      "TemplateCategoryUpdated",
+      "PhoneNumberQualityUpdated",
+      "AccountUpdated",
+      "BusinessCapabilityUpdated",
+      "WebhookErrorsReceived",
+      "WebhookFieldUnknown",
+    ],
+    retentionDays: 90,
+    producers: ["router"],
+    consumers: ["sender", "projection"],
+    description: "Account, number and template webhooks, and webhook fields Parley does not model.",
+  },
+] as const satisfies readonly {
+  id: string;
+  key: TopicKey;
+  events: readonly EventName[];
+  retentionDays: number | null;
+  producers: readonly string[];
+  consumers: readonly string[];
+  description: string;
+}[];
+
+/** Kafka's limit on topic names, and its legal characters. */
+const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
+const CONSUMER_NAME = /^[a-z0-9][a-z0-9._-]{0,99}$/;
+
+/** The record key of a contact-keyed event. */
+export function contactKeyOf(event: AnyEvent): string {
+  const data: unknown = event.data;
+  if (
+    typeof data === "object" &&
+    data !== null &&
+    "contactId" in data &&
+    typeof data.contactId === "string"
+  ) {
+    return data.contactId;
+  }
+  throw new Error(`${event.type} carries no data.contactId`);
+}
+
+/** The record key of a business-keyed event: its phone_number_id, else its WABA id. */
+export function businessKeyOf(event: AnyEvent): string {
+  if (event.businessNumber !== undefined) return event.businessNumber;
+  const data: unknown = event.data;
+  if (
+    typeof data === "object" &&
+    data !== null &&
+    "wabaId" in data &&
+    typeof data.wabaId === "string"
+  ) {
+    return data.wabaId;
+  }
+  throw new Error(`${event.type} has no businessNumber and no data.wabaId`);
+}
+
+function rawKeyOf(event: AnyEvent): string {
+  if (event.type === "RawWebhookReceived") {
+    return event.data.phoneNumberIds[0] ?? event.data.wabaIds[0] ?? event.data.deliveryId;
+  }
+  return event.eventId;
+}
+
+function valueSchema(carried: readonly EventName[]): z.ZodType {
+  const [first, ...rest] = carried.map((name) => events[name]);
+  if (first === undefined) return z.never();
+  return z.discriminatedUnion("type", [first, ...rest]);
+}
+
+function checkPartitions(kind: string, n: number): number {
+  if (!Number.isInteger(n) || n < 1) {
+    throw new RangeError(`createCatalog: partitions.${kind} must be a positive integer, got ${n}`);
+  }
+  return n;
+}
+
+/** Builds the topic catalog: names, keys, partitions, configs, subjects and schemas of every topic. */
+export function createCatalog({
+  prefix = "",
+  partitions = {},
+  replication,
+}: CatalogOptions = {}): Catalog {
+  const counts = {
+    contact: checkPartitions("contact", partitions.contact ?? DEFAULT_PARTITIONS.contact),
+    business: checkPartitions("business", partitions.business ?? DEFAULT_PARTITIONS.business),
+    raw: checkPartitions("raw", partitions.raw ?? DEFAULT_PARTITIONS.raw),
+  };
+  if (prefix !== "" && !/^[a-zA-Z0-9._-]+$/.test(prefix)) {
+    throw new RangeError(
+      `createCatalog: prefix "${prefix}" may only contain letters, digits, '.', '_' and '-' (e.g. "t-1a2b.")`,
+    );
+  }
+  if (replication !== undefined && replication.minInsyncReplicas > replication.factor) {
+    throw new RangeError(
+      `createCatalog: replication.minInsyncReplicas (${replication.minInsyncReplicas}) exceeds replication.factor (${replication.factor}); no write with acks=all could succeed`,
+    );
+  }
+  const durability: Record<string, string> =
+    replication === undefined
+      ? {}
+      : { "min.insync.replicas": String(replication.minInsyncReplicas) };
+
+  const nameOf = (suffix: string) => {
+    const name = `${prefix}parley.${suffix}`;
+    if (!TOPIC_NAME.test(name)) throw new RangeError(`invalid topic name "${name}"`);
+    return name;
+  };
+
+  const topics: TopicSpec[] = topicDefinitions.map((def) => {
+    const name = nameOf(def.id);
+    const carried: readonly EventName[] = def.events;
+    const keyFn =
+      def.key === "contact" ? contactKeyOf : def.key === "business" ? businessKeyOf : rawKeyOf;
+    return Object.freeze({
+      id: def.id,
+      name,
+      key: def.key,
+      partitions: counts[def.key],
+      replicationFactor: replication?.factor,
+      config: Object.freeze({
+        "cleanup.policy": "delete",
+        "retention.ms": def.retentionDays === null ? "-1" : days(def.retentionDays),
+        ...durability,
+      }),
+      subject: `${name}-value`,
+      events: Object.freeze([...carried]),
+      schema: valueSchema(carried),
+      producers: Object.freeze([...def.producers]),
+      consumers: Object.freeze([...def.consumers]),
+      description: def.description,
+      keyOf(event: AnyEvent): string {
+        if (!carried.includes(event.type)) {
+          throw new Error(`topic ${def.id} does not carry ${event.type}`);
+        }
+        return keyFn(event);
+      },
+    });
+  });
+
+  const byId = new Map(topics.map((t) => [t.id, t]));
+  const byEvent = new Map(topics.flatMap((t) => t.events.map((e) => [e, t] as const)));
+
+  const passthrough = (kind: "dlq" | "retry", consumer: string): TopicSpec => {
+    if (!CONSUMER_NAME.test(consumer)) {
+      throw new RangeError(
+        `${kind} topic: consumer "${consumer}" must match ${CONSUMER_NAME.source} (use the consumer's stable name, e.g. "router-inbound")`,
+      );
+    }
+    const name = nameOf(`${kind}.${consumer}`);
+    return Object.freeze({
+      id: `${kind}.${consumer}`,
+      name,
+      key: "raw",
+      partitions: counts.raw,
+      replicationFactor: replication?.factor,
+      config: Object.freeze({
+        "cleanup.policy": "delete",
+        "retention.ms": kind === "dlq" ? days(30) : days(7),
+        ...durability,
+      }),
+      subject: `${name}-value`,
+      events: Object.freeze([]),
+      schema: z.unknown(),
+      producers: Object.freeze([consumer]),
+      consumers: Object.freeze(kind === "dlq" ? ["re-drive tool"] : [consumer]),
+      description:
+        kind === "dlq"
+          ? `Dead letters of consumer ${consumer}: original key, value and headers, plus the reason and coordinates in headers. Not registered: values are passed through as bytes.`
+          : `Delayed retries of consumer ${consumer}: original key, value and headers, plus the attempt and due time in headers.`,
+      keyOf(): string {
+        throw new Error(`${name} keeps the original record's key`);
+      },
+    });
+  };
+
+  return Object.freeze({
+    prefix,
+    topics: Object.freeze(topics),
+    topic(id: TopicId): TopicSpec {
+      const spec = byId.get(id);
+      if (spec === undefined) throw new RangeError(`unknown topic id "${String(id)}"`);
+      return spec;
+    },
+    topicOf(type: EventName): TopicSpec {
+      const spec = byEvent.get(type);
+      if (spec === undefined) throw new RangeError(`no topic carries ${type}`);
+      return spec;
+    },
+    deadLetterTopic: (consumer: string) => passthrough("dlq", consumer),
+    retryTopic: (consumer: string) => passthrough("retry", consumer),
+  });
+}
+
+export const topicIds: readonly TopicId[] = topicDefinitions.map((d) => d.id);

@@ -1,0 +1,54 @@
+export { envelopeFields, envelopeOf, isoDateTime, type Envelope } from "./envelope.js";
+export {
+  createEvent,
+  eventDescriptions,
+  eventNames,
+  events,
+  InvalidEventError,
+  isEventName,
+  parseEvent,
+  schemaVersions,
+  type AnyEvent,
+  type CreateEventMeta,
+  type EventData,
+  type EventName,
+  type EventOf,
+} from "./events.js";
+export {
+  businessKeyOf,
+  contactKeyOf,
+  createCatalog,
+  DEFAULT_PARTITIONS,
+  topicIds,
+  type Catalog,
+  type CatalogOptions,
+  type TopicId,
+  type TopicKey,
+  type TopicSpec,
+} from "./catalog.js";
+export { headerNames, type HeaderNames } from "./headers.js";
+export { jsonSchemaOf, registeredSchema, type RegisteredSchema } from "./registered.js";
+export {
+  inboundMessageContent,
+  type InboundMessageContent,
+  type InboundMessageType,
+} from "./events/inbound.js";
+export {
+  outboundContent,
+  templateContent,
+  type OutboundContent,
+  type TemplateContent,
+} from "./events/outbound.js";
+export { messageStatus, type MessageStatus } from "./events/status.js";
+export {
+  rejectionReason,
+  sendErrorClass,
+  type RejectionReason,
+  type SendErrorClass,
+} from "./events/outcomes.js";
+export {
+  messageCategory,
+  webhookError,
+  type MessageCategory,
+  type WebhookError,
+} from "./events/shared.js";
