@@ -177,7 +177,7 @@ const topicDefinitions = [
       "AccountUpdated",
       "BusinessCapabilityUpdated",
       "WebhookErrorsReceived",
-      "WebhookFieldUnknown",
+      "UnknownWebhookFieldReceived",
     ],
     retentionDays: 90,
     producers: ["router"],

@@ -23,7 +23,7 @@ import {
   templateStatusUpdated,
   userPreferencesUpdated,
   webhookErrorsReceived,
-  webhookFieldUnknown,
+  unknownWebhookFieldReceived,
 } from "./events/webhook.js";
 import { conversationWindowExtended, conversationWindowOpened } from "./events/window.js";
 
@@ -54,9 +54,9 @@ const definitions = {
     data: userPreferencesUpdated,
     description: "Meta's user_preferences webhook: the contact stopped or resumed marketing.",
   },
-  WebhookFieldUnknown: {
+  UnknownWebhookFieldReceived: {
     version: 1,
-    data: webhookFieldUnknown,
+    data: unknownWebhookFieldReceived,
     description: "A webhook field Parley does not model, kept whole and flagged.",
   },
   WebhookErrorsReceived: {
@@ -180,9 +180,9 @@ export const eventNames = Object.keys(definitions) as readonly EventName[];
 /** The data shape of event `N`. */
 export type EventData<N extends EventName> = z.infer<Definitions[N]["data"]>;
 /** The whole envelope of event `N`. */
-export type EventOf<N extends EventName> = Envelope<N, EventData<N>>;
+export type EventOf<N extends EventName> = N extends EventName ? Envelope<N, EventData<N>> : never;
 /** Any event. */
-export type AnyEvent = { [N in EventName]: EventOf<N> }[EventName];
+export type AnyEvent = EventOf<EventName>;
 
 /** The zod schema of event `N`'s whole envelope. */
 export type EventSchema<N extends EventName> = z.ZodObject<

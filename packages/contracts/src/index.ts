@@ -52,3 +52,12 @@ export {
   type MessageCategory,
   type WebhookError,
 } from "./events/shared.js";
+export {
+  backwardIncompatibilities,
+  backwardTransitiveIncompatibilities,
+  sameJson,
+  type Incompatibility,
+  type JsonSchema,
+} from "./compat.js";
+export { exampleData, exampleEvent } from "./examples.js";
+export { asyncApiDocument, renderAsyncApi } from "./asyncapi.js";

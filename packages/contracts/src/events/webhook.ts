@@ -19,7 +19,7 @@ export const rawWebhookReceived = z.object({
 const business = { wabaId, deliveryId: z.string().min(1) };
 
 /** A webhook `field` Parley does not model, kept whole. */
-export const webhookFieldUnknown = z.object({
+export const unknownWebhookFieldReceived = z.object({
   ...business,
   field: z.string(),
   value: jsonObject,
