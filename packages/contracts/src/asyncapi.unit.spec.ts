@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { asyncApiDocument, renderAsyncApi } from "./asyncapi.js";
+import { renderAsyncApi, type asyncApiDocument } from "./asyncapi.js";
 import { createCatalog } from "./catalog.js";
 import { eventNames } from "./events.js";
 import { asyncApiPath } from "./scripts/paths.js";

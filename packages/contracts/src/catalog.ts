@@ -351,7 +351,7 @@ export function createCatalog({
     topics: Object.freeze(topics),
     topic(id: TopicId): TopicSpec {
       const spec = byId.get(id);
-      if (spec === undefined) throw new RangeError(`unknown topic id "${String(id)}"`);
+      if (spec === undefined) throw new RangeError(`unknown topic id "${id}"`);
       return spec;
     },
     topicOf(type: EventName): TopicSpec {

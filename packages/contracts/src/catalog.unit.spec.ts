@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { createCatalog, DEFAULT_PARTITIONS, topicIds } from "./catalog.js";
 import { eventNames, events } from "./events.js";
@@ -126,12 +128,23 @@ describe("header names", () => {
   it("are unique, lowercase, and keep the W3C names for trace context", () => {
     const all: string[] = [];
     const walk = (o: object) => {
-      for (const v of Object.values(o)) typeof v === "string" ? all.push(v) : walk(v as object);
+      for (const v of Object.values(o)) {
+        if (typeof v === "string") all.push(v);
+        else walk(v as object);
+      }
     };
     walk(headerNames);
     expect(new Set(all).size).toBe(all.length);
     for (const h of all) expect(h).toMatch(/^[a-z0-9-]+$/);
     expect(headerNames.traceparent).toBe("traceparent");
     expect(headerNames.tracestate).toBe("tracestate");
+  });
+});
+
+describe("README", () => {
+  it("lists every event and every topic", () => {
+    const readme = readFileSync(fileURLToPath(new URL("../README.md", import.meta.url)), "utf8");
+    for (const name of eventNames) expect(readme).toContain(`\`${name}\``);
+    for (const t of createCatalog().topics) expect(readme).toContain(`\`${t.name}\``);
   });
 });

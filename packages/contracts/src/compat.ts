@@ -131,9 +131,7 @@ class Checker {
     const target = isObj(defs)
       ? defs[(match[2] ?? "").replace(/~1/g, "/").replace(/~0/g, "~")]
       : undefined;
-    return isObj(target) || typeof target === "boolean"
-      ? this.resolve(root, target as JsonSchema, seen + 1)
-      : s;
+    return isObj(target) || typeof target === "boolean" ? this.resolve(root, target, seen + 1) : s;
   }
 
   /** Appends the issues of reading `writer` data with `reader`; returns whether there were none. */

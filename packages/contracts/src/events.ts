@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { envelopeFields, envelopeOf, type Envelope } from "./envelope.js";
+import { envelopeOf, type Envelope, type envelopeFields } from "./envelope.js";
 import { consentGranted, consentRevoked } from "./events/consent.js";
 import { inboundMessageReceived } from "./events/inbound.js";
 import { mediaExpired, mediaFailed, mediaStored } from "./events/media.js";
@@ -186,8 +186,7 @@ export type AnyEvent = EventOf<EventName>;
 
 /** The zod schema of event `N`'s whole envelope. */
 export type EventSchema<N extends EventName> = z.ZodObject<
-  Omit<typeof envelopeFields, "type"> & { type: z.ZodLiteral<N>; data: Definitions[N]["data"] },
-  z.core.$strip
+  Omit<typeof envelopeFields, "type"> & { type: z.ZodLiteral<N>; data: Definitions[N]["data"] }
 >;
 type EventSchemas = { readonly [N in EventName]: EventSchema<N> };
 
