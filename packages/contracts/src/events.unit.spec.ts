@@ -57,11 +57,7 @@ describe("every event", () => {
     const walk = (schema: unknown, path: string) => {
       if (typeof schema !== "object" || schema === null) return;
       const s = schema as Record<string, unknown>;
-      if (
-        s["format"] === "date-time" &&
-        !/At$/.test(path) &&
-        !/validUntil$|retainUntil$/.test(path)
-      )
+      if (s["format"] === "date-time" && !/At$/.test(path) && !/validUntil$/.test(path))
         offenders.push(path);
       for (const [k, v] of Object.entries(s))
         walk(v, k === "properties" || k === "items" ? path : `${path}.${k}`);

@@ -206,7 +206,7 @@ export const exampleData: { readonly [N in EventName]: EventData<N> } = {
     sizeBytes: 303833,
     storageKey: "media/2026/03/01/1037543291543636.enc",
     keyId: "k-2026-01",
-    retainUntil: "2026-05-30T10:15:00.000Z",
+    retentionEndsAt: "2026-05-30T10:15:00.000Z",
   },
   MediaFailed: {
     contactId: contact,

@@ -14,7 +14,7 @@ export const mediaStored = z.object({
   sizeBytes: z.number().int().min(0),
   storageKey: z.string().min(1).describe("Where the encrypted object lives in the media store."),
   keyId: z.string().min(1).describe("The encryption key id, for rotation."),
-  retainUntil: z.iso.datetime(),
+  retentionEndsAt: z.iso.datetime(),
 });
 
 export const mediaFailed = z.object({
