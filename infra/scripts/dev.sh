@@ -22,11 +22,19 @@ install_dependencies
 build_workspace
 mkdir -p "$state/logs"
 
-# A per-checkout ops token, kept out of the repo and out of the logs.
-token_file="$state/ops-token"
-if [ ! -s "$token_file" ]; then
-  (umask 077 && node -e 'process.stdout.write(require("node:crypto").randomBytes(24).toString("base64url"))' >"$token_file")
-fi
+# Per-checkout secrets (ops token, simulator app secret and access token), kept out of the
+# repo and out of the logs.
+secret() {
+  local file="$state/$1"
+  if [ ! -s "$file" ]; then
+    (umask 077 && node -e 'process.stdout.write(require("node:crypto").randomBytes(24).toString("base64url"))' >"$file")
+  fi
+  echo "$file"
+}
+token_file="$(secret ops-token)"
+sim_app_secret_file="$(secret sim-app-secret)"
+sim_access_token_file="$(secret sim-access-token)"
+: "${SIM_PORT:=4010}"
 
 stopping=0
 stop_all() {
@@ -49,6 +57,11 @@ stop_all() {
     wait "${pid[$s]}" 2>/dev/null
     note "$s stopped"
   done
+  if [ -n "${sim_pid:-}" ] && kill -0 "$sim_pid" 2>/dev/null; then
+    kill -TERM "$sim_pid" 2>/dev/null
+    wait "$sim_pid" 2>/dev/null
+    note "cloud-api-sim stopped"
+  fi
   rm -f "$state/services.pids"
   infra_stop
   note "all processes stopped"
@@ -61,7 +74,7 @@ trap '' PIPE
 # Services a previous run left behind (killed terminal, crash) are stopped by their recorded pids.
 if [ -f "$state/services.pids" ]; then
   while read -r name old; do
-    if [ -r "/proc/$old/cmdline" ] && tr '\0' ' ' <"/proc/$old/cmdline" | grep -q "services/$name/dist/main.js"; then
+    if [ -r "/proc/$old/cmdline" ] && tr '\0' ' ' <"/proc/$old/cmdline" | grep -qE "services/$name/dist/main.js|cloud-api-sim/dist/cli.js"; then
       note "stopping $name left over from a previous run (pid $old)"
       kill -TERM "$old" 2>/dev/null
     fi
@@ -87,6 +100,16 @@ for s in "${services[@]}"; do
   echo "$s ${pid[$s]}" >>"$state/services.pids"
 done
 
+# The Cloud API simulator stands in for Meta (docs/cloud-api-simulator.md). Webhooks go to
+# ingress once its webhook endpoint exists; until then they are recorded by the simulator.
+(exec 3<>"/dev/tcp/127.0.0.1/$SIM_PORT") 2>/dev/null && fail "port $SIM_PORT for the Cloud API simulator is in use; set SIM_PORT"
+PARLEY_SIM_APP_SECRET="$(cat "$sim_app_secret_file")" PARLEY_SIM_ACCESS_TOKEN="$(cat "$sim_access_token_file")" \
+  PARLEY_SIM_CONTROL_TOKEN="$(cat "$token_file")" \
+  setsid node "$repo/packages/cloud-api-sim/dist/cli.js" --port "$SIM_PORT" --users 3 \
+  >"$state/logs/cloud-api-sim.log" 2>&1 </dev/null &
+sim_pid=$!
+echo "cloud-api-sim $sim_pid" >>"$state/services.pids"
+
 ready_deadline=$((SECONDS + DEV_READY_TIMEOUT))
 for s in "${services[@]}"; do
   until curl -fsS -o /dev/null -H "Authorization: Bearer $(cat "$token_file")" "http://127.0.0.1:${port[$s]}/readyz"; do
@@ -103,13 +126,21 @@ for s in "${services[@]}"; do
   note "$s ready"
 done
 
+until curl -fsS -o /dev/null -H "x-sim-control-token: $(cat "$token_file")" "http://127.0.0.1:$SIM_PORT/_sim/health" 2>/dev/null; do
+  kill -0 "$sim_pid" 2>/dev/null || fail "the Cloud API simulator exited (log: .parley/dev/logs/cloud-api-sim.log)"
+  [ "$SECONDS" -lt "$ready_deadline" ] || fail "the Cloud API simulator did not answer within ${DEV_READY_TIMEOUT}s"
+  sleep 0.3
+done
+note "cloud-api-sim ready"
+
 step "Parley is running"
 printf '    %-11s %-24s %s\n' service "ops endpoints" log
 for s in "${services[@]}"; do
   printf '    %-11s %-24s %s\n' "$s" "http://127.0.0.1:${port[$s]}" ".parley/dev/logs/$s.log"
 done
 printf '\n'
-printf '    %-11s %s\n' kafka "$KAFKA_BROKERS" registry "$SCHEMA_REGISTRY_URL" mongodb "$MONGO_URL"
+printf '    %-11s %s\n' kafka "$KAFKA_BROKERS" registry "$SCHEMA_REGISTRY_URL" mongodb "$MONGO_URL" \
+  cloud-api "http://127.0.0.1:$SIM_PORT (simulator; token in .parley/dev/sim-access-token, control API /_sim with the ops token)"
 printf '\n    The ops endpoints (/healthz, /readyz, /metrics) need the dev token:\n'
 printf '      curl -H "Authorization: Bearer $(cat .parley/dev/ops-token)" http://127.0.0.1:8082/readyz\n\n'
 printf '\033[32mready:\033[0m all %d services are ready (%ss). Press Ctrl-C to stop everything.\n' "${#services[@]}" "$SECONDS"

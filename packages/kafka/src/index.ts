@@ -14,3 +14,32 @@ export {
   type RegistryOptions,
 } from "./registry.js";
 export { describeRegistryServer } from "./server-info.js";
+export {
+  ParleyKafkaError,
+  PoisonRecordError,
+  InvalidEventError,
+  SchemaNotRegisteredError,
+  isRetriable,
+} from "./errors.js";
+export { defaultRetryPolicy, type RetryPolicy } from "./backoff.js";
+export { createSerde, type Serde } from "./serde.js";
+export { createEventProducer, type EventProducer, type OutgoingEvent } from "./producer.js";
+export {
+  createConsumerRunner,
+  type ConsumerRunner,
+  type ConsumerRunnerOptions,
+  type ConsumedRecord,
+  type RawRecord,
+  type RunnerStats,
+  type DeadLetterInfo,
+} from "./runner.js";
+export { createEventConsumer, type EventConsumerOptions } from "./event-consumer.js";
+export { provisionTopics, type ProvisionReport, type Drift } from "./provision.js";
+export { redrive, type RedriveOptions, type RedriveReport } from "./redrive.js";
+export {
+  createTransactionalProcessor,
+  type TransactionalProcessor,
+  type TransactionalOptions,
+  type OutputRecord,
+} from "./transactional.js";
+export { traceHeaders, extractContext } from "./tracing.js";

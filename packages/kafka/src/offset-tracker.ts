@@ -1,0 +1,61 @@
+/**
+ * The records of one partition in arrival order, and which are finished. The committable
+ * offset is the first unfinished one (or one past the last record when all are finished), so
+ * a commit never covers a record still in progress, whatever order the keys finish in.
+ */
+export class OffsetTracker {
+  private readonly entries: { offset: bigint; done: boolean }[] = [];
+  private readonly byOffset = new Map<bigint, { offset: bigint; done: boolean }>();
+  private head = 0;
+  private last: bigint | undefined;
+  private committed: bigint | undefined;
+
+  /** Highest offset ever added: a refetched record at or below it is already tracked. */
+  get highest(): bigint | undefined {
+    return this.last;
+  }
+
+  get pending(): number {
+    return this.entries.length - this.head;
+  }
+
+  add(offset: bigint): void {
+    if (this.last !== undefined && offset <= this.last) {
+      throw new Error(
+        `offset ${offset} added after ${this.last}: records of a partition arrive in order`,
+      );
+    }
+    const entry = { offset, done: false };
+    this.entries.push(entry);
+    this.byOffset.set(offset, entry);
+    this.last = offset;
+  }
+
+  complete(offset: bigint): void {
+    const entry = this.byOffset.get(offset);
+    if (!entry) return;
+    entry.done = true;
+    while (this.head < this.entries.length && this.entries[this.head]?.done === true) {
+      const finished = this.entries[this.head];
+      if (finished) this.byOffset.delete(finished.offset);
+      this.head++;
+    }
+    if (this.head > 1024 && this.head * 2 > this.entries.length) {
+      this.entries.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+
+  /** The offset to commit now (Kafka's "next offset to read"), or undefined when nothing new is safe. */
+  committable(): bigint | undefined {
+    const next = this.entries[this.head];
+    const candidate = next ? next.offset : this.last === undefined ? undefined : this.last + 1n;
+    if (candidate === undefined) return undefined;
+    if (this.committed !== undefined && candidate <= this.committed) return undefined;
+    return candidate;
+  }
+
+  markCommitted(offset: bigint): void {
+    if (this.committed === undefined || offset > this.committed) this.committed = offset;
+  }
+}

@@ -1,0 +1,94 @@
+import type { IHeaders, Producer } from "kafkajs";
+import { headerNames, type TopicSpec } from "@parley/contracts";
+import type { KafkaClient } from "./connection.js";
+import type { Serde } from "./serde.js";
+import { withProducerSpan } from "./tracing.js";
+
+/** The envelope fields the producer copies into headers, so consumers can route without decoding. */
+interface EnvelopeLike {
+  readonly eventId: string;
+  readonly type: string;
+  readonly correlationId: string;
+  readonly causationId?: string | null;
+}
+
+export interface OutgoingEvent {
+  /** The partition key: contact wa_id, business phone_number_id or raw, as the topic declares. */
+  readonly key: string;
+  readonly event: EnvelopeLike;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface EventProducer {
+  readonly name: string;
+  connect(): Promise<void>;
+  /** Validates, encodes and appends `records` to `topic`; resolves once all in-sync replicas have them. */
+  publish(topic: TopicSpec, records: readonly OutgoingEvent[]): Promise<void>;
+  /** Flushes what is in flight and closes. */
+  disconnect(): Promise<void>;
+}
+
+export function eventHeaders(
+  event: EnvelopeLike,
+  trace: Readonly<Record<string, string>>,
+  extra: Readonly<Record<string, string>> = {},
+): IHeaders {
+  const headers: IHeaders = {
+    ...extra,
+    ...trace,
+    [headerNames.eventId]: event.eventId,
+    [headerNames.eventType]: event.type,
+    [headerNames.correlationId]: event.correlationId,
+  };
+  if (event.causationId) headers[headerNames.causationId] = event.causationId;
+  return headers;
+}
+
+/**
+ * An idempotent producer (acks=all, one request in flight per connection so retries keep order)
+ * with schema-registry encoding and W3C trace context plus correlation ids in the headers.
+ */
+export function createEventProducer({
+  kafka,
+  serde,
+  name = "producer",
+}: {
+  kafka: KafkaClient;
+  serde: Serde;
+  name?: string;
+}): EventProducer {
+  const producer: Producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+  });
+  let inFlight = 0;
+  let idle: (() => void) | undefined;
+  return {
+    name,
+    connect: () => producer.connect(),
+    async publish(topic, records) {
+      if (records.length === 0) return;
+      inFlight++;
+      try {
+        await withProducerSpan(topic.name, records.length, async (trace) => {
+          const messages = await Promise.all(
+            records.map(async (r) => ({
+              key: r.key,
+              value: await serde.encode(topic, r.event),
+              headers: eventHeaders(r.event, trace, r.headers),
+            })),
+          );
+          await producer.send({ topic: topic.name, acks: -1, messages });
+        });
+      } finally {
+        inFlight--;
+        if (inFlight === 0) idle?.();
+      }
+    },
+    async disconnect() {
+      if (inFlight > 0) await new Promise<void>((resolve) => (idle = resolve));
+      await producer.disconnect();
+    },
+  };
+}

@@ -1,0 +1,323 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startStack, waitFor, type Namespace, type Stack } from "@parley/testkit";
+import { headerNames } from "@parley/contracts";
+import type { Admin, Consumer, IHeaders, Producer } from "kafkajs";
+import { createKafka, type KafkaClient } from "./connection.js";
+import { ParleyKafkaError, PoisonRecordError } from "./errors.js";
+import { redrive } from "./redrive.js";
+import { createConsumerRunner, type ConsumerRunner, type ConsumerRunnerOptions } from "./runner.js";
+
+// The consumer runner against a real broker: key-level concurrency, per-key order, commits
+// below the oldest unfinished record, retries in place, dead letters and re-drive, shutdown.
+let stack: Stack;
+let ns: Namespace;
+let kafka: KafkaClient;
+let admin: Admin;
+let producer: Producer;
+const running: ConsumerRunner[] = [];
+const readers: Consumer[] = [];
+
+beforeAll(async () => {
+  stack = await startStack();
+  ns = stack.namespace("runner");
+  kafka = createKafka({ brokers: stack.kafkaBrokers, clientId: ns.id });
+  admin = kafka.admin();
+  await admin.connect();
+  producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+});
+
+afterEach(async () => {
+  for (const r of running.splice(0)) await r.stop();
+  for (const c of readers.splice(0)) await c.disconnect();
+});
+
+afterAll(async () => {
+  await producer.disconnect();
+  await admin.disconnect();
+  await stack.stop();
+});
+
+async function topic(name: string, partitions = 1): Promise<string> {
+  const t = ns.topic(name);
+  await admin.createTopics({
+    topics: [{ topic: t, numPartitions: partitions, replicationFactor: 1 }],
+    waitForLeaders: true,
+  });
+  return t;
+}
+
+async function produce(
+  t: string,
+  records: { key: string; value: string; headers?: IHeaders }[],
+): Promise<void> {
+  await producer.send({ topic: t, acks: -1, messages: records });
+}
+
+function runner(
+  options: Omit<ConsumerRunnerOptions<string>, "kafka" | "decode"> & {
+    decode?: ConsumerRunnerOptions<string>["decode"];
+  },
+): ConsumerRunner {
+  const r = createConsumerRunner<string>({
+    kafka,
+    decode: (rec) => rec.value?.toString() ?? "",
+    retry: { attempts: 3, initialDelayMs: 20, maxDelayMs: 50 },
+    commitIntervalMs: 50,
+    ...options,
+  });
+  running.push(r);
+  return r;
+}
+
+async function readAll(t: string, expected: number) {
+  const got: { key: string | undefined; value: string | undefined; headers: IHeaders }[] = [];
+  const c = kafka.consumer({ groupId: ns.group(`reader-${t}-${readers.length}`) });
+  readers.push(c);
+  await c.connect();
+  await c.subscribe({ topic: t, fromBeginning: true });
+  await c.run({
+    eachMessage: ({ message }) => {
+      got.push({
+        key: message.key?.toString(),
+        value: message.value?.toString(),
+        headers: message.headers ?? {},
+      });
+      return Promise.resolve();
+    },
+  });
+  await waitFor(() => got.length >= expected, {
+    timeoutMs: 30_000,
+    description: `${expected} records on ${t}`,
+  });
+  return got;
+}
+
+async function committed(groupId: string, t: string): Promise<Map<number, string>> {
+  const [offsets] = await admin.fetchOffsets({ groupId, topics: [t] });
+  return new Map((offsets?.partitions ?? []).map((p) => [p.partition, p.offset]));
+}
+
+const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("consumer runner", () => {
+  it("keeps per-key order under concurrency, and a slow key does not stall the others", async () => {
+    const t = await topic("order", 3);
+    const dlq = await topic("order-dlq");
+    const keys = Array.from({ length: 20 }, (_, i) => `contact-${i}`);
+    const perKey = 30;
+    const records = [];
+    for (let n = 0; n < perKey; n++)
+      for (const key of keys) records.push({ key, value: `${key}#${n}` });
+    records.push(...Array.from({ length: 5 }, (_, n) => ({ key: "slow", value: `slow#${n}` })));
+    await produce(t, records);
+
+    const seen = new Map<string, number[]>();
+    const finishedAt = new Map<string, number>();
+    let concurrent = 0;
+    let maxConcurrent = 0;
+    const r = runner({
+      groupId: ns.group("order"),
+      topics: [t],
+      deadLetterTopic: dlq,
+      handle: async ({ key, value }) => {
+        concurrent++;
+        maxConcurrent = Math.max(maxConcurrent, concurrent);
+        await delay(key === "slow" ? 400 : Math.random() * 3);
+        concurrent--;
+        const k = key ?? "";
+        seen.set(k, [...(seen.get(k) ?? []), Number(value.split("#")[1])]);
+        finishedAt.set(k, Date.now());
+      },
+    });
+    await r.start();
+    await waitFor(() => [...seen.values()].reduce((n, v) => n + v.length, 0) === records.length, {
+      timeoutMs: 30_000,
+      description: "every record handled",
+    });
+    for (const key of keys)
+      expect(seen.get(key)).toEqual(Array.from({ length: perKey }, (_, n) => n));
+    expect(seen.get("slow")).toEqual([0, 1, 2, 3, 4]);
+    expect(maxConcurrent).toBeGreaterThan(1);
+    // Every other key, including those sharing the slow key's partition, finished while the slow key was still working.
+    const slowDone = finishedAt.get("slow") ?? 0;
+    for (const key of keys) expect(finishedAt.get(key) ?? Infinity).toBeLessThan(slowDone - 1_000);
+    expect(r.stats.processed).toBe(records.length);
+  });
+
+  it("commits a partition only below its oldest unfinished record", async () => {
+    const t = await topic("watermark");
+    const dlq = await topic("watermark-dlq");
+    const group = ns.group("watermark");
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const handled: string[] = [];
+    await produce(t, [
+      { key: "a", value: "first" },
+      ...Array.from({ length: 9 }, (_, i) => ({ key: `k${i}`, value: `v${i}` })),
+    ]);
+    const r = runner({
+      groupId: group,
+      topics: [t],
+      deadLetterTopic: dlq,
+      handle: async ({ value }) => {
+        if (value === "first") await gate;
+        handled.push(value);
+      },
+    });
+    await r.start();
+    await waitFor(() => handled.length === 9, {
+      timeoutMs: 20_000,
+      description: "the nine fast records",
+    });
+    await delay(300);
+    try {
+      // Offset 0 (Kafka's "next to read") is as far as a commit may go while record 0 runs.
+      expect((await committed(group, t)).get(0) ?? "0").toBe("0");
+    } finally {
+      release();
+    }
+    await waitFor(async () => (await committed(group, t)).get(0) === "10", {
+      timeoutMs: 10_000,
+      description: "commit of offset 10",
+    });
+  });
+
+  it("retries retriable failures in place, then dead-letters with reason and coordinates; the consumer moves on", async () => {
+    const t = await topic("poison");
+    const dlq = await topic("poison-dlq");
+    const group = ns.group("poison");
+    const attempts = new Map<string, number>();
+    const handled: string[] = [];
+    await produce(t, [
+      { key: "a", value: "ok-1" },
+      { key: "b", value: "poison" },
+      { key: "c", value: "flaky" },
+      { key: "d", value: "always-retriable" },
+      { key: "a", value: "ok-2" },
+    ]);
+    let fixed = false;
+    const r = runner({
+      groupId: group,
+      topics: [t],
+      deadLetterTopic: dlq,
+      decode: (rec) => {
+        const v = rec.value?.toString() ?? "";
+        if (v === "poison" && !fixed) throw new PoisonRecordError("unknown message shape 'poison'");
+        return v;
+      },
+      handle: ({ value, attempt }) => {
+        attempts.set(value, attempt);
+        if (value === "flaky" && attempt < 2)
+          return Promise.reject(new ParleyKafkaError("mongo timed out", { retriable: true }));
+        if (value === "always-retriable")
+          return Promise.reject(new ParleyKafkaError("graph 503", { retriable: true }));
+        handled.push(value);
+        return Promise.resolve();
+      },
+    });
+    await r.start();
+    const letters = await readAll(dlq, 2);
+    await waitFor(() => handled.length === 3, {
+      timeoutMs: 10_000,
+      description: "ok-1, flaky, ok-2 handled",
+    });
+    expect(handled.sort()).toEqual(["flaky", "ok-1", "ok-2"]);
+    expect(attempts.get("flaky")).toBe(2);
+
+    const poison = letters.find((l) => l.value === "poison");
+    const h = headerNames.dlq;
+    expect(poison?.key).toBe("b");
+    expect(poison?.headers[h.originalTopic]?.toString()).toBe(t);
+    expect(poison?.headers[h.originalPartition]?.toString()).toBe("0");
+    expect(poison?.headers[h.originalOffset]?.toString()).toBe("1");
+    expect(poison?.headers[h.errorClass]?.toString()).toBe("PoisonRecordError");
+    expect(poison?.headers[h.errorMessage]?.toString()).toBe("unknown message shape 'poison'");
+    expect(poison?.headers[h.attempts]?.toString()).toBe("1");
+    const exhausted = letters.find((l) => l.value === "always-retriable");
+    expect(exhausted?.headers[h.attempts]?.toString()).toBe("3");
+    expect(exhausted?.headers[h.errorMessage]?.toString()).toBe("graph 503");
+    await waitFor(async () => (await committed(group, t)).get(0) === "5", {
+      timeoutMs: 10_000,
+      description: "all five committed",
+    });
+
+    // After the fix, re-drive brings the poison record back to its topic and it is handled.
+    fixed = true;
+    const report = await redrive({
+      kafka,
+      deadLetterTopic: dlq,
+      groupId: ns.group("redrive"),
+      filter: ({ errorClass }) => errorClass === "PoisonRecordError",
+    });
+    expect(report).toEqual({ redriven: 1, skipped: 1, byTopic: { [t]: 1 } });
+    await waitFor(() => handled.includes("poison"), {
+      timeoutMs: 10_000,
+      description: "re-driven poison handled",
+    });
+    const again = await redrive({ kafka, deadLetterTopic: dlq, groupId: ns.group("redrive") });
+    expect(again.redriven).toBe(0);
+  });
+
+  it("on stop, finishes running handlers, hands back the queue and commits; a restart loses nothing", async () => {
+    const t = await topic("drain", 2);
+    const dlq = await topic("drain-dlq");
+    const group = ns.group("drain");
+    const total = 60;
+    await produce(
+      t,
+      Array.from({ length: total }, (_, i) => ({ key: `k${i % 6}`, value: String(i) })),
+    );
+    const handled = new Set<string>();
+    let duplicates = 0;
+    const handle = async ({ value }: { value: string }) => {
+      await delay(20);
+      if (handled.has(value)) duplicates++;
+      handled.add(value);
+    };
+    const first = runner({ groupId: group, topics: [t], deadLetterTopic: dlq, handle });
+    await first.start();
+    await waitFor(() => handled.size >= 10, {
+      timeoutMs: 20_000,
+      description: "some records handled",
+    });
+    await first.stop();
+    running.splice(running.indexOf(first), 1);
+    const afterStop = handled.size;
+    expect(first.stats.handedBack).toBeGreaterThan(0);
+    expect(afterStop).toBeLessThan(total);
+
+    const second = runner({ groupId: group, topics: [t], deadLetterTopic: dlq, handle });
+    await second.start();
+    await waitFor(() => handled.size === total, {
+      timeoutMs: 30_000,
+      description: "the rest after restart",
+    });
+    expect(duplicates).toBe(0);
+  });
+
+  it("pauses fetching when too much is in flight and resumes when drained", async () => {
+    const t = await topic("backpressure");
+    const dlq = await topic("backpressure-dlq");
+    await produce(
+      t,
+      Array.from({ length: 200 }, (_, i) => ({ key: `k${i}`, value: String(i) })),
+    );
+    let maxInFlight = 0;
+    let handled = 0;
+    const r = runner({
+      groupId: ns.group("backpressure"),
+      topics: [t],
+      deadLetterTopic: dlq,
+      maxInFlight: 20,
+      handle: async () => {
+        maxInFlight = Math.max(maxInFlight, r.stats.inFlight);
+        await delay(5);
+        handled++;
+      },
+    });
+    await r.start();
+    await waitFor(() => handled === 200, { timeoutMs: 30_000, description: "200 handled" });
+    expect(r.stats.pauses).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,401 @@
+import type { Consumer, EachBatchPayload, IHeaders, Producer } from "kafkajs";
+import { headerNames } from "@parley/contracts";
+import { backoffDelay, defaultRetryPolicy, sleep, type RetryPolicy } from "./backoff.js";
+import type { KafkaClient, KafkaLogger } from "./connection.js";
+import { errorClass, errorMessage, isRetriable } from "./errors.js";
+import { KeyedQueue } from "./keyed-queue.js";
+import { OffsetTracker } from "./offset-tracker.js";
+import { withConsumerSpan } from "./tracing.js";
+
+/** A record as it came off the topic, before decoding. */
+export interface RawRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: IHeaders;
+  readonly timestamp: string;
+}
+
+export interface ConsumedRecord<T> {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: string | null;
+  readonly value: T;
+  /** Header values as strings (first value of repeated headers). */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly timestamp: string;
+  /** 1 on the first try, then 2, 3... while the handler's failures are retriable. */
+  readonly attempt: number;
+}
+
+export interface DeadLetterInfo {
+  readonly record: RawRecord;
+  readonly error: unknown;
+  readonly attempts: number;
+}
+
+export interface ConsumerRunnerOptions<T> {
+  readonly kafka: KafkaClient;
+  readonly groupId: string;
+  readonly topics: readonly string[];
+  /** Bytes to value; throw (e.g. PoisonRecordError) for a record that can never be processed. */
+  readonly decode: (record: RawRecord) => T | Promise<T>;
+  /** Must be idempotent: a rebalance or crash can deliver a record again. `signal` aborts on shutdown. */
+  readonly handle: (record: ConsumedRecord<T>, signal: AbortSignal) => Promise<void>;
+  /** Where records go after a non-retriable failure or the last retry (catalog.deadLetterTopic(consumer).name). */
+  readonly deadLetterTopic: string;
+  readonly retry?: Partial<RetryPolicy>;
+  /** Records taken but unfinished before the consumer pauses fetching; resumes at half. */
+  readonly maxInFlight?: number;
+  readonly commitIntervalMs?: number;
+  readonly fromBeginning?: boolean;
+  readonly sessionTimeoutMs?: number;
+  readonly logger?: KafkaLogger;
+  readonly onDeadLetter?: (info: DeadLetterInfo) => void;
+  readonly random?: () => number;
+}
+
+export interface RunnerStats {
+  processed: number;
+  retried: number;
+  deadLettered: number;
+  handedBack: number;
+  inFlight: number;
+  pauses: number;
+  commits: number;
+}
+
+export interface ConsumerRunner {
+  readonly name: string;
+  readonly stats: Readonly<RunnerStats>;
+  start(): Promise<void>;
+  /** Stops fetching, lets running handlers finish, hands back queued records, commits, leaves the group. */
+  stop(): Promise<void>;
+}
+
+interface PartitionState {
+  readonly topic: string;
+  readonly partition: number;
+  readonly tracker: OffsetTracker;
+  revoked: boolean;
+}
+
+const textHeaders = (headers: IHeaders): Record<string, string> => {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first !== undefined) out[name] = first.toString();
+  }
+  return out;
+};
+
+/**
+ * Consumes `topics` with key-level concurrency: records with different keys run in parallel,
+ * records with the same key strictly in order, and a partition's offset is committed only up
+ * to its first unfinished record. Retriable failures are retried in place with back-off (the
+ * key waits, other keys flow); the rest go to the dead-letter topic with their coordinates.
+ */
+export function createConsumerRunner<T>({
+  kafka,
+  groupId,
+  topics,
+  decode,
+  handle,
+  deadLetterTopic,
+  retry = {},
+  maxInFlight = 500,
+  commitIntervalMs = 250,
+  fromBeginning = true,
+  sessionTimeoutMs = 30_000,
+  logger,
+  onDeadLetter,
+  random = Math.random,
+}: ConsumerRunnerOptions<T>): ConsumerRunner {
+  if (topics.length === 0)
+    throw new Error(`createConsumerRunner(${groupId}): no topics to consume`);
+  if (maxInFlight < 1)
+    throw new Error(`createConsumerRunner(${groupId}): maxInFlight must be at least 1`);
+  const policy: RetryPolicy = { ...defaultRetryPolicy, ...retry };
+  const consumer: Consumer = kafka.consumer({
+    groupId,
+    sessionTimeout: sessionTimeoutMs,
+    readUncommitted: false,
+  });
+  const dlqProducer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const queue = new KeyedQueue();
+  const partitions = new Map<string, PartitionState>();
+  const stopping = new AbortController();
+  const stats: RunnerStats = {
+    processed: 0,
+    retried: 0,
+    deadLettered: 0,
+    handedBack: 0,
+    inFlight: 0,
+    pauses: 0,
+    commits: 0,
+  };
+  let paused = false;
+  let commitTimer: NodeJS.Timeout | undefined;
+  let committing: Promise<void> = Promise.resolve();
+
+  const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+  const pauseIfFull = (): void => {
+    if (!paused && stats.inFlight >= maxInFlight) {
+      paused = true;
+      stats.pauses++;
+      consumer.pause(topics.map((topic) => ({ topic })));
+      logger?.debug(
+        { groupId, inFlight: stats.inFlight },
+        "consumer paused: too much work in flight",
+      );
+    }
+  };
+  const resumeIfDrained = (): void => {
+    if (paused && !stopping.signal.aborted && stats.inFlight <= Math.floor(maxInFlight / 2)) {
+      paused = false;
+      consumer.resume(topics.map((topic) => ({ topic })));
+    }
+  };
+
+  const commitNow = (): Promise<void> => {
+    committing = committing.then(async () => {
+      const offsets: {
+        topic: string;
+        partition: number;
+        offset: string;
+        state: PartitionState;
+        at: bigint;
+      }[] = [];
+      for (const state of partitions.values()) {
+        const at = state.tracker.committable();
+        if (at !== undefined && !state.revoked)
+          offsets.push({
+            topic: state.topic,
+            partition: state.partition,
+            offset: at.toString(),
+            state,
+            at,
+          });
+      }
+      if (offsets.length === 0) return;
+      try {
+        await consumer.commitOffsets(
+          offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset })),
+        );
+        for (const o of offsets) o.state.tracker.markCommitted(o.at);
+        stats.commits++;
+      } catch (error) {
+        // A rebalance in progress refuses commits; the new owner resumes from the last commit
+        // and the handlers' idempotency covers the overlap.
+        logger?.warn({ groupId, err: errorMessage(error) }, "offset commit failed; will retry");
+      }
+    });
+    return committing;
+  };
+
+  const sendToDeadLetter = async (
+    record: RawRecord,
+    error: unknown,
+    attempts: number,
+  ): Promise<boolean> => {
+    const h = headerNames.dlq;
+    const headers: IHeaders = {
+      ...record.headers,
+      [h.originalTopic]: record.topic,
+      [h.originalPartition]: String(record.partition),
+      [h.originalOffset]: record.offset,
+      [h.errorClass]: errorClass(error),
+      [h.errorMessage]: errorMessage(error).slice(0, 4_000),
+      [h.attempts]: String(attempts),
+      [h.consumerGroup]: groupId,
+      [h.failedAt]: new Date().toISOString(),
+    };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await dlqProducer.send({
+          topic: deadLetterTopic,
+          acks: -1,
+          messages: [{ key: record.key, value: record.value, headers }],
+        });
+        stats.deadLettered++;
+        onDeadLetter?.({ record, error, attempts });
+        logger?.error(
+          {
+            groupId,
+            topic: record.topic,
+            partition: record.partition,
+            offset: record.offset,
+            errorClass: errorClass(error),
+            attempts,
+            deadLetterTopic,
+          },
+          `record dead-lettered: ${errorMessage(error)}`,
+        );
+        return true;
+      } catch (produceError) {
+        logger?.warn(
+          { groupId, err: errorMessage(produceError), attempt },
+          "dead-letter produce failed; retrying",
+        );
+        if (!(await sleep(backoffDelay(policy, attempt, random), stopping.signal))) return false;
+      }
+    }
+  };
+
+  const processRecord = async (state: PartitionState, record: RawRecord): Promise<void> => {
+    const offset = BigInt(record.offset);
+    const done = (): void => {
+      state.tracker.complete(offset);
+    };
+    const cancelled = (): boolean => stopping.signal.aborted || state.revoked;
+    try {
+      if (state.revoked || stopping.signal.aborted) {
+        stats.handedBack++;
+        return;
+      }
+      let value: T;
+      try {
+        value = await decode(record);
+      } catch (error) {
+        if (await sendToDeadLetter(record, error, 1)) done();
+        else stats.handedBack++;
+        return;
+      }
+      const base = {
+        topic: record.topic,
+        partition: record.partition,
+        offset: record.offset,
+        key: record.key === null ? null : record.key.toString(),
+        value,
+        headers: textHeaders(record.headers),
+        timestamp: record.timestamp,
+      };
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await withConsumerSpan(record, groupId, () =>
+            handle({ ...base, attempt }, stopping.signal),
+          );
+          stats.processed++;
+          done();
+          return;
+        } catch (error) {
+          if (cancelled()) {
+            stats.handedBack++;
+            return;
+          }
+          if (isRetriable(error) && attempt < policy.attempts) {
+            stats.retried++;
+            const delay = backoffDelay(policy, attempt, random);
+            logger?.warn(
+              {
+                groupId,
+                topic: record.topic,
+                partition: record.partition,
+                offset: record.offset,
+                attempt,
+                delayMs: delay,
+                err: errorMessage(error),
+              },
+              "handler failed; retrying",
+            );
+            if (!(await sleep(delay, stopping.signal))) {
+              stats.handedBack++;
+              return;
+            }
+            continue;
+          }
+          if (await sendToDeadLetter(record, error, attempt)) done();
+          else stats.handedBack++;
+          return;
+        }
+      }
+    } finally {
+      stats.inFlight--;
+      resumeIfDrained();
+    }
+  };
+
+  const eachBatch = async (payload: EachBatchPayload): Promise<void> => {
+    const { batch } = payload;
+    const id = tpKey(batch.topic, batch.partition);
+    let state = partitions.get(id);
+    if (!state) {
+      state = {
+        topic: batch.topic,
+        partition: batch.partition,
+        tracker: new OffsetTracker(),
+        revoked: false,
+      };
+      partitions.set(id, state);
+    }
+    for (const message of batch.messages) {
+      if (payload.isStale() || stopping.signal.aborted) break;
+      const offset = BigInt(message.offset);
+      const highest = state.tracker.highest;
+      // After a rebalance that kept this partition, Kafka re-sends from the last commit:
+      // those records are already queued or done here.
+      if (highest !== undefined && offset <= highest) continue;
+      state.tracker.add(offset);
+      stats.inFlight++;
+      const record: RawRecord = {
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: message.offset,
+        key: message.key,
+        value: message.value,
+        headers: message.headers ?? {},
+        timestamp: message.timestamp,
+      };
+      const key =
+        record.key === null ? `\u0000null-key-${batch.partition}` : record.key.toString("latin1");
+      const owner = state;
+      void queue.run(`${id}\u0000${key}`, () => processRecord(owner, record));
+      payload.resolveOffset(message.offset);
+      pauseIfFull();
+    }
+    await payload.heartbeat();
+  };
+
+  return {
+    name: `consumer ${groupId}`,
+    stats,
+    async start(): Promise<void> {
+      consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+        const now = new Set<string>();
+        for (const [topic, ps] of Object.entries(payload.memberAssignment))
+          for (const p of ps) now.add(tpKey(topic, p));
+        for (const [id, state] of partitions) {
+          if (!now.has(id)) {
+            state.revoked = true;
+            partitions.delete(id);
+          }
+        }
+        logger?.info({ groupId, assignment: payload.memberAssignment }, "partitions assigned");
+      });
+      await dlqProducer.connect();
+      await consumer.connect();
+      for (const topic of topics) await consumer.subscribe({ topic, fromBeginning });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: 4,
+        eachBatch,
+      });
+      commitTimer = setInterval(() => void commitNow(), commitIntervalMs);
+    },
+    async stop(): Promise<void> {
+      if (stopping.signal.aborted) return;
+      consumer.pause(topics.map((topic) => ({ topic })));
+      stopping.abort();
+      clearInterval(commitTimer);
+      await queue.drain();
+      await commitNow();
+      await consumer.disconnect();
+      await dlqProducer.disconnect();
+      logger?.info({ groupId, ...stats }, "consumer stopped");
+    },
+  };
+}

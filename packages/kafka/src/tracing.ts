@@ -1,0 +1,99 @@
+import {
+  context,
+  propagation,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Context,
+  type Span,
+  type TextMapGetter,
+  type TextMapSetter,
+} from "@opentelemetry/api";
+import type { IHeaders } from "kafkajs";
+
+const tracer = () => trace.getTracer("@parley/kafka");
+
+type HeaderBag = Record<string, string>;
+const setter: TextMapSetter<HeaderBag> = {
+  set: (carrier, key, value) => {
+    carrier[key] = value;
+  },
+};
+const getter: TextMapGetter<IHeaders> = {
+  keys: (carrier) => Object.keys(carrier),
+  get: (carrier, key) => {
+    const value = carrier[key];
+    const first = Array.isArray(value) ? value[0] : value;
+    return first === undefined ? undefined : first.toString();
+  },
+};
+
+/** W3C trace context (traceparent, tracestate, baggage) of `ctx` as Kafka headers. */
+export function traceHeaders(ctx: Context = context.active()): HeaderBag {
+  const bag: HeaderBag = {};
+  propagation.inject(ctx, bag, setter);
+  return bag;
+}
+
+export function extractContext(headers: IHeaders | undefined): Context {
+  return propagation.extract(context.active(), headers ?? {}, getter);
+}
+
+/** Runs `work` in a PRODUCER span for `topic`; the span's context goes into the records' headers. */
+export async function withProducerSpan<T>(
+  topic: string,
+  count: number,
+  work: (headers: HeaderBag) => Promise<T>,
+): Promise<T> {
+  return tracer().startActiveSpan(
+    `${topic} publish`,
+    {
+      kind: SpanKind.PRODUCER,
+      attributes: {
+        "messaging.system": "kafka",
+        "messaging.destination.name": topic,
+        "messaging.batch.message_count": count,
+      },
+    },
+    async (span) => finish(span, () => work(traceHeaders())),
+  );
+}
+
+/** Runs `work` in a CONSUMER span whose parent is the trace context carried by the record. */
+export async function withConsumerSpan<T>(
+  record: { topic: string; partition: number; offset: string; headers?: IHeaders },
+  groupId: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  const parent = extractContext(record.headers);
+  return tracer().startActiveSpan(
+    `${record.topic} process`,
+    {
+      kind: SpanKind.CONSUMER,
+      attributes: {
+        "messaging.system": "kafka",
+        "messaging.destination.name": record.topic,
+        "messaging.destination.partition.id": String(record.partition),
+        "messaging.kafka.offset": Number(record.offset),
+        "messaging.consumer.group.name": groupId,
+      },
+    },
+    parent,
+    async (span) => finish(span, work),
+  );
+}
+
+async function finish<T>(span: Span, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    span.recordException(error instanceof Error ? error : String(error));
+    span.setStatus({
+      code: SpanStatusCode.ERROR,
+      message: error instanceof Error ? error.message : String(error),
+    });
+    throw error;
+  } finally {
+    span.end();
+  }
+}
