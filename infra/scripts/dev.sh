@@ -86,6 +86,11 @@ fi
 step "starting the infrastructure"
 infra_start || fail "the infrastructure did not start (see above)"
 
+step "creating topics and registering schemas from the catalog (parley-kafka provision)"
+node "$repo/packages/kafka/dist/cli.js" provision >"$state/logs/provision.log" 2>&1 ||
+  { cat "$state/logs/provision.log" >&2; fail "provisioning topics failed (output above)"; }
+tail -n 1 "$state/logs/provision.log" | sed 's/^/    /' >&2
+
 step "starting the services"
 for s in "${services[@]}"; do
   port_in_use=0

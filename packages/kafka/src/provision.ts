@@ -1,7 +1,10 @@
-import { ConfigResourceTypes, type ITopicConfig } from "kafkajs";
+import kafkajs, { type ITopicConfig } from "kafkajs";
 import type { TopicSpec } from "@parley/contracts";
 import type { KafkaClient } from "./connection.js";
 import type { Serde } from "./serde.js";
+
+// kafkajs is CommonJS and Node's ESM loader does not see this enum as a named export.
+const { ConfigResourceTypes } = kafkajs;
 
 export interface Drift {
   readonly topic: string;
