@@ -41,18 +41,33 @@ const { positionals, values } = parseArgs({
 
 const catalog = createCatalog({ prefix: config.PARLEY_TOPIC_PREFIX });
 const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: "parley-kafka-cli" });
-const consumerNames = [...new Set(catalog.topics.flatMap((t) => t.consumers))].filter((c) => /^[a-z0-9][a-z0-9._-]*$/.test(c));
+const consumerNames = [...new Set(catalog.topics.flatMap((t) => t.consumers))].filter((c) =>
+  /^[a-z0-9][a-z0-9._-]*$/.test(c),
+);
 
 async function provision(checkOnly: boolean): Promise<number> {
-  const topics: TopicSpec[] = [...catalog.topics, ...consumerNames.map((c) => catalog.deadLetterTopic(c))];
+  const topics: TopicSpec[] = [
+    ...catalog.topics,
+    ...consumerNames.map((c) => catalog.deadLetterTopic(c)),
+  ];
   const serde = createSerde({ registry: createRegistry({ url: config.SCHEMA_REGISTRY_URL }) });
-  const report = await provisionTopics({ kafka, topics, serde, checkOnly, replicationFactor: config.KAFKA_REPLICATION_FACTOR });
+  const report = await provisionTopics({
+    kafka,
+    topics,
+    serde,
+    checkOnly,
+    replicationFactor: config.KAFKA_REPLICATION_FACTOR,
+  });
   for (const t of report.created) console.log(`created   ${t}`);
   for (const t of report.verified) console.log(`ok        ${t}`);
   for (const d of report.drift) console.log(`DRIFT     ${d.topic}: ${d.problem}`);
-  for (const s of report.schemas) console.log(`schema    ${s.subject} (id ${s.id}, BACKWARD_TRANSITIVE)`);
-  console.log(`${topics.length} topics: ${report.created.length} created, ${report.verified.length} verified, ${report.drift.length} drift`);
-  if (report.drift.length > 0) console.log("Drift is not fixed automatically; see docs/runbooks/kafka-topics.md.");
+  for (const s of report.schemas)
+    console.log(`schema    ${s.subject} (id ${s.id}, BACKWARD_TRANSITIVE)`);
+  console.log(
+    `${topics.length} topics: ${report.created.length} created, ${report.verified.length} verified, ${report.drift.length} drift`,
+  );
+  if (report.drift.length > 0)
+    console.log("Drift is not fixed automatically; see docs/runbooks/kafka-topics.md.");
   return report.drift.length > 0 ? 1 : 0;
 }
 
@@ -73,9 +88,13 @@ async function redriveCommand(): Promise<number> {
     deadLetterTopic: catalog.deadLetterTopic(consumer).name,
     dryRun: values["dry-run"],
     ...(limit === undefined ? {} : { limit }),
-    ...(originalTopic === undefined ? {} : { filter: (r: { originalTopic: string }) => r.originalTopic === originalTopic }),
+    ...(originalTopic === undefined
+      ? {}
+      : { filter: (r: { originalTopic: string }) => r.originalTopic === originalTopic }),
   });
-  console.log(`${values["dry-run"] ? "would re-drive" : "re-drove"} ${report.redriven} dead letter(s), skipped ${report.skipped}`);
+  console.log(
+    `${values["dry-run"] ? "would re-drive" : "re-drove"} ${report.redriven} dead letter(s), skipped ${report.skipped}`,
+  );
   for (const [topic, n] of Object.entries(report.byTopic)) console.log(`  ${topic}: ${n}`);
   return 0;
 }

@@ -1,0 +1,76 @@
+import { describe, expect, it } from "vitest";
+import { createCatalog, createEvent } from "@parley/contracts";
+import { InvalidEventError, PoisonRecordError, SchemaNotRegisteredError } from "./errors.js";
+import type { RegistryClient } from "./registry.js";
+import { createSerde } from "./serde.js";
+
+// A stand-in for the registry's HTTP API that counts lookups; the wire format itself is
+// covered against the real registry in the integration suites.
+function fakeRegistry({ failFirst = false } = {}) {
+  let lookups = 0;
+  let fail = failFirst;
+  const registry = {
+    getRegistryIdBySchema: async () => {
+      lookups++;
+      await new Promise((r) => setTimeout(r, 20));
+      if (fail) {
+        fail = false;
+        throw new Error("Subject not found");
+      }
+      return 42;
+    },
+    encode: (id: number, payload: unknown) =>
+      Promise.resolve(Buffer.from(JSON.stringify({ id, payload }))),
+    decode: (bytes: Buffer) =>
+      Promise.resolve((JSON.parse(bytes.toString()) as { payload: unknown }).payload),
+  };
+  return { registry: registry as unknown as RegistryClient, lookups: () => lookups };
+}
+
+const catalog = createCatalog();
+const consent = catalog.topic("consent");
+const event = () =>
+  createEvent(
+    "ConsentGranted",
+    { contactId: "5511999990001", scope: "marketing", channel: "web", source: "api" },
+    { correlationId: "c-1", now: new Date("2026-11-22T10:00:00Z") },
+  );
+
+describe("serde", () => {
+  it("shares one registry lookup between concurrent first uses, then caches it", async () => {
+    const fake = fakeRegistry();
+    const serde = createSerde({ registry: fake.registry });
+    await Promise.all(Array.from({ length: 25 }, () => serde.encode(consent, event())));
+    await serde.encode(consent, event());
+    expect(fake.lookups()).toBe(1);
+  });
+
+  it("forgets a failed lookup so the next use asks again", async () => {
+    const fake = fakeRegistry({ failFirst: true });
+    const serde = createSerde({ registry: fake.registry });
+    await expect(serde.encode(consent, event())).rejects.toBeInstanceOf(SchemaNotRegisteredError);
+    await expect(serde.encode(consent, event())).resolves.toBeInstanceOf(Buffer);
+    expect(fake.lookups()).toBe(2);
+  });
+
+  it("refuses an event that is not valid for the topic, naming the field", async () => {
+    const serde = createSerde({ registry: fakeRegistry().registry });
+    const bad = { ...event(), data: { contactId: "5511999990001" } };
+    await expect(serde.encode(consent, bad)).rejects.toThrow(InvalidEventError);
+    await expect(serde.encode(consent, bad)).rejects.toThrow(/data\.scope/);
+    await expect(serde.encode(catalog.topic("media"), event())).rejects.toThrow(InvalidEventError);
+  });
+
+  it("turns undecodable or invalid records into poison records", async () => {
+    const serde = createSerde({ registry: fakeRegistry().registry });
+    await expect(serde.decode(consent, null)).rejects.toBeInstanceOf(PoisonRecordError);
+    await expect(serde.decode(consent, Buffer.from("{not json"))).rejects.toBeInstanceOf(
+      PoisonRecordError,
+    );
+    await expect(
+      serde.decode(consent, Buffer.from(JSON.stringify({ payload: { type: "Nope" } }))),
+    ).rejects.toBeInstanceOf(PoisonRecordError);
+    const sent = event();
+    expect(await serde.decode(consent, await serde.encode(consent, sent))).toEqual(sent);
+  });
+});
