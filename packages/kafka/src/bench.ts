@@ -42,7 +42,9 @@ const events: EventOf<"ConsentGranted">[] = Array.from({ length: RECORDS }, (_, 
 
 function deadline(ms: number, what: string): Promise<never> {
   return new Promise((_, reject) =>
-    setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms).unref(),
+    setTimeout(() => {
+      reject(new Error(`${what} took over ${ms} ms`));
+    }, ms).unref(),
   );
 }
 
