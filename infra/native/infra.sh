@@ -171,8 +171,11 @@ launch() {
 
 wait_ready() {
   local name="$1" check="$2" deadline=$((SECONDS + INFRA_START_TIMEOUT)) last=""
+  local pid
+  pid="$(cat "$(pid_file "$name")")"
   while [ "$SECONDS" -lt "$deadline" ]; do
-    if ! recorded_pid "$name" >/dev/null; then
+    # kill -0 on the pid just launched (the marker check of recorded_pid could race with exec).
+    if ! kill -0 "$pid" 2>/dev/null; then
       tail -n 30 "$(log_file "$name")" >&2 || true
       die "$name exited during start-up; its log is $(log_file "$name") (last lines above)"
     fi
