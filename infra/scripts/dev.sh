@@ -117,7 +117,7 @@ echo "cloud-api-sim $sim_pid" >>"$state/services.pids"
 
 ready_deadline=$((SECONDS + DEV_READY_TIMEOUT))
 for s in "${services[@]}"; do
-  until curl -fsS -o /dev/null -H "Authorization: Bearer $(cat "$token_file")" "http://127.0.0.1:${port[$s]}/readyz"; do
+  until curl -fs -o /dev/null -H "Authorization: Bearer $(cat "$token_file")" "http://127.0.0.1:${port[$s]}/readyz"; do
     if ! kill -0 "${pid[$s]}" 2>/dev/null; then
       tail -n 20 "$state/logs/$s.log" >&2
       fail "$s exited during start-up (log: .parley/dev/logs/$s.log, last lines above)"
