@@ -54,6 +54,7 @@ stage() {
 stage "type check and build (tsc -b)" pnpm exec tsc -b
 stage "format check (prettier)" pnpm exec prettier --check --log-level warn .
 stage "lint (eslint, type-aware)" pnpm exec eslint --max-warnings=0 .
+stage "service Dockerfiles match their template" bash infra/docker/gen-dockerfiles.sh --check
 stage "unit tests" pnpm exec vitest run --project unit --reporter=default --reporter=json --outputFile.json="$reports/unit.json"
 
 step "waiting for the infrastructure"
