@@ -1,4 +1,4 @@
-import type { Consumer, EachBatchPayload, IHeaders, Producer } from "kafkajs";
+import type { Batch, Consumer, EachBatchPayload, IHeaders, KafkaMessage, Producer } from "kafkajs";
 import { headerNames } from "@parley/contracts";
 import { backoffDelay, defaultRetryPolicy, sleep, type RetryPolicy } from "./backoff.js";
 import type { KafkaClient, KafkaLogger } from "./connection.js";
@@ -81,6 +81,22 @@ interface PartitionState {
   readonly partition: number;
   readonly tracker: OffsetTracker;
   revoked: boolean;
+}
+
+/** A fetched message with its coordinates, as handlers and dead letters see it. */
+export function rawRecord(
+  batch: Pick<Batch, "topic" | "partition">,
+  message: KafkaMessage,
+): RawRecord {
+  return {
+    topic: batch.topic,
+    partition: batch.partition,
+    offset: message.offset,
+    key: message.key,
+    value: message.value,
+    headers: message.headers ?? {},
+    timestamp: message.timestamp,
+  };
 }
 
 const textHeaders = (headers: IHeaders): Record<string, string> => {
@@ -340,15 +356,7 @@ export function createConsumerRunner<T>({
       if (highest !== undefined && offset <= highest) continue;
       state.tracker.add(offset);
       stats.inFlight++;
-      const record: RawRecord = {
-        topic: batch.topic,
-        partition: batch.partition,
-        offset: message.offset,
-        key: message.key,
-        value: message.value,
-        headers: message.headers ?? {},
-        timestamp: message.timestamp,
-      };
+      const record = rawRecord(batch, message);
       const key =
         record.key === null ? `\u0000null-key-${batch.partition}` : record.key.toString("latin1");
       const owner = state;

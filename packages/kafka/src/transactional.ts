@@ -1,6 +1,6 @@
 import type { Consumer, EachBatchPayload, IHeaders, Producer } from "kafkajs";
 import type { KafkaClient, KafkaLogger } from "./connection.js";
-import type { RawRecord } from "./runner.js";
+import { rawRecord, type RawRecord } from "./runner.js";
 import { withConsumerSpan, traceHeaders } from "./tracing.js";
 
 export interface OutputRecord {
@@ -72,15 +72,7 @@ export function createTransactionalProcessor({
     const tx = await producer.transaction();
     try {
       for (const message of batch.messages) {
-        const record: RawRecord = {
-          topic: batch.topic,
-          partition: batch.partition,
-          offset: message.offset,
-          key: message.key,
-          value: message.value,
-          headers: message.headers ?? {},
-          timestamp: message.timestamp,
-        };
+        const record = rawRecord(batch, message);
         const outputs = await withConsumerSpan(record, groupId, () => transform(record));
         const trace = traceHeaders();
         for (const out of outputs) {
