@@ -63,7 +63,7 @@ export function createEventProducer({
     allowAutoTopicCreation: false,
   });
   let inFlight = 0;
-  let idle: (() => void) | undefined;
+  let idle: { promise: Promise<void>; resolve: () => void } | undefined;
   return {
     name,
     connect: () => producer.connect(),
@@ -83,11 +83,21 @@ export function createEventProducer({
         });
       } finally {
         inFlight--;
-        if (inFlight === 0) idle?.();
+        if (inFlight === 0) idle?.resolve();
       }
     },
     async disconnect() {
-      if (inFlight > 0) await new Promise<void>((resolve) => (idle = resolve));
+      if (inFlight > 0) {
+        // Every caller of disconnect waits for the same moment: the last in-flight publish.
+        if (!idle) {
+          let resolve: () => void = () => undefined;
+          const promise = new Promise<void>((r) => {
+            resolve = r;
+          });
+          idle = { promise, resolve };
+        }
+        await idle.promise;
+      }
       await producer.disconnect();
     },
   };

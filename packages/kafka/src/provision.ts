@@ -22,6 +22,7 @@ export interface ProvisionReport {
 export interface ProvisionOptions {
   readonly kafka: KafkaClient;
   readonly topics: readonly TopicSpec[];
+  /** Overrides each topic's own replication factor (the catalog's `replication`). */
   readonly replicationFactor?: number;
   /** Registers each topic's schema (backward-transitive) when given. */
   readonly serde?: Serde;
@@ -38,7 +39,7 @@ export interface ProvisionOptions {
 export async function provisionTopics({
   kafka,
   topics,
-  replicationFactor = 1,
+  replicationFactor,
   serde,
   checkOnly = false,
 }: ProvisionOptions): Promise<ProvisionReport> {
@@ -53,7 +54,8 @@ export async function provisionTopics({
       const specs: ITopicConfig[] = missing.map((t) => ({
         topic: t.name,
         numPartitions: t.partitions,
-        replicationFactor,
+        // Option first, then the catalog's own factor; -1 asks for the broker's default.
+        replicationFactor: replicationFactor ?? t.replicationFactor ?? -1,
         configEntries: Object.entries(t.config).map(([name, value]) => ({ name, value })),
       }));
       await admin.createTopics({ topics: specs, waitForLeaders: true });

@@ -1,7 +1,12 @@
 import { registeredSchema, type TopicSpec } from "@parley/contracts";
 import { COMPATIBILITY, SchemaType } from "@kafkajs/confluent-schema-registry";
 import type { RegistryClient } from "./registry.js";
-import { InvalidEventError, PoisonRecordError, SchemaNotRegisteredError } from "./errors.js";
+import {
+  InvalidEventError,
+  ParleyKafkaError,
+  PoisonRecordError,
+  SchemaNotRegisteredError,
+} from "./errors.js";
 
 export interface Serde {
   /** Validates `event` against the topic's contract and encodes it in the Confluent wire format. */
@@ -33,7 +38,16 @@ export function createSerde({ registry }: { registry: RegistryClient }): Serde {
         .getRegistryIdBySchema(topic.subject, schemaOf(topic))
         .catch((error: unknown) => {
           ids.delete(topic.subject);
-          throw new SchemaNotRegisteredError(topic.subject, error);
+          // The client wraps only a 404 in ConfluentSchemaRegistryError: the subject or our
+          // version of its schema is missing. Anything else (refused, timed out, 5xx) is an
+          // outage that a later attempt may get past.
+          if (error instanceof Error && error.name === "ConfluentSchemaRegistryError") {
+            throw new SchemaNotRegisteredError(topic.subject, error);
+          }
+          throw new ParleyKafkaError(
+            `schema registry unavailable while looking up ${topic.subject}: ${error instanceof Error ? error.message : String(error)}`,
+            { retriable: true, cause: error, context: { subject: topic.subject } },
+          );
         });
       ids.set(topic.subject, pending);
     }

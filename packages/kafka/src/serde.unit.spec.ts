@@ -15,7 +15,9 @@ function fakeRegistry({ failFirst = false } = {}) {
       await new Promise((r) => setTimeout(r, 20));
       if (fail) {
         fail = false;
-        throw new Error("Subject not found");
+        throw Object.assign(new Error("Subject not found"), {
+          name: "ConfluentSchemaRegistryError",
+        });
       }
       return 42;
     },
@@ -72,5 +74,19 @@ describe("serde", () => {
     ).rejects.toBeInstanceOf(PoisonRecordError);
     const sent = event();
     expect(await serde.decode(consent, await serde.encode(consent, sent))).toEqual(sent);
+  });
+});
+
+describe("serde when the registry is down", () => {
+  it("says the failure is retriable instead of blaming a missing schema", async () => {
+    const registry = {
+      getRegistryIdBySchema: () =>
+        Promise.reject(
+          Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:8081"), { code: "ECONNREFUSED" }),
+        ),
+    } as unknown as RegistryClient;
+    const attempt = createSerde({ registry }).encode(consent, event());
+    await expect(attempt).rejects.not.toBeInstanceOf(SchemaNotRegisteredError);
+    await expect(attempt).rejects.toMatchObject({ retriable: true });
   });
 });
