@@ -50,9 +50,12 @@ export function createRng(seed: string | number): Rng {
     return (t >>> 0) / 4294967296;
   };
   const int = (min: number, max: number): number => min + Math.floor(next() * (max - min + 1));
-  // Power-of-two alphabets take several characters from one 32-bit draw.
+  // Power-of-two alphabets take several characters from one 32-bit draw. The characters are
+  // written into a scratch buffer and decoded once: ids and trace ids are minted for every
+  // request, and growing a string one character at a time costs more than the draws.
+  let scratch = Buffer.allocUnsafe(64);
   const pickBits = (alphabet: string, bits: number, count: number): string => {
-    let s = "";
+    if (count > scratch.length) scratch = Buffer.allocUnsafe(count);
     let word = 0;
     let left = 0;
     const mask = (1 << bits) - 1;
@@ -61,11 +64,11 @@ export function createRng(seed: string | number): Rng {
         word = Math.floor(next() * 4294967296);
         left = 32;
       }
-      s += alphabet[word & mask] ?? "";
+      scratch[i] = alphabet.charCodeAt(word & mask); // ASCII alphabets: one byte each
       word >>>= bits;
       left -= bits;
     }
-    return s;
+    return scratch.toString("latin1", 0, count);
   };
   return {
     next,

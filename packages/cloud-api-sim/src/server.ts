@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { ManualClock } from "./clock.js";
 import type { ScriptedFault } from "./options.js";
-import type { InboundContent, Simulator } from "./simulator.js";
+import type { InboundContent, SimResponse, Simulator } from "./simulator.js";
 import type { TemplateStatus } from "@parley/cloud-api";
 
 export interface SimulatorServer {
@@ -23,26 +23,59 @@ export interface ServeOptions {
   readonly maxBodyBytes?: number;
 }
 
-class BodyTooLarge extends Error {}
+const EMPTY_BODY = Buffer.alloc(0);
 
-function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > max) {
-        reject(new BodyTooLarge());
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on("end", () => {
-      resolve(Buffer.concat(chunks));
-    });
-    req.on("error", reject);
-  });
+/** Characters a Graph path may use that WHATWG URL parsing leaves exactly as they are. */
+function plainPathChar(c: number): boolean {
+  return (
+    (c >= 0x30 && c <= 0x39) || // 0-9
+    (c >= 0x41 && c <= 0x5a) || // A-Z
+    (c >= 0x61 && c <= 0x7a) || // a-z
+    c === 0x2f || // /
+    c === 0x2e || // .
+    c === 0x5f || // _
+    c === 0x2d || // -
+    c === 0x7e // ~
+  );
+}
+
+/**
+ * Splits a request target into path and query. Plain targets (the Graph API's own) are split
+ * without building a URL object; anything URL parsing could rewrite (dot segments, percent
+ * escapes, other characters) goes through `new URL`, so the result is the same either way.
+ */
+export function splitTarget(target: string): { path: string; query: URLSearchParams } {
+  const q = target.indexOf("?");
+  const pathEnd = q === -1 ? target.length : q;
+  // "//x/..." is a scheme-relative reference to URL parsing (host x), so it is not plain.
+  let plain =
+    target.charCodeAt(0) === 0x2f && target.charCodeAt(1) !== 0x2f && target.indexOf("#") === -1;
+  for (let i = 1; plain && i < pathEnd; i++) {
+    const c = target.charCodeAt(i);
+    // "/." could start a dot segment, which URL parsing removes.
+    if (!plainPathChar(c) || (c === 0x2e && target.charCodeAt(i - 1) === 0x2f)) plain = false;
+  }
+  for (let i = pathEnd + 1; plain && i < target.length; i++) {
+    const c = target.charCodeAt(i);
+    // URL parsing percent-encodes these in a query; URLSearchParams would then decode them back,
+    // but leave the rare case to the full parser.
+    if (c <= 0x20 || c >= 0x7f || c === 0x22 || c === 0x27 || c === 0x3c || c === 0x3e)
+      plain = false;
+  }
+  if (plain) {
+    return {
+      path: target.slice(0, pathEnd),
+      query: new URLSearchParams(q === -1 ? "" : target.slice(q + 1)),
+    };
+  }
+  let url: URL;
+  try {
+    url = new URL(target, "http://sim");
+  } catch {
+    // Not a URL at all (e.g. "//bad host/"): keep the raw path, which no route matches.
+    return { path: target.slice(0, pathEnd), query: new URLSearchParams() };
+  }
+  return { path: url.pathname, query: url.searchParams };
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
@@ -55,9 +88,26 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 }
 
 function flatHeaders(req: IncomingMessage): Record<string, string | undefined> {
+  const headers = req.headers;
+  // Node joins repeated headers into one string; only set-cookie stays an array.
+  if (headers["set-cookie"] === undefined) return headers as Record<string, string | undefined>;
   const out: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(req.headers)) out[k] = Array.isArray(v) ? v.join(", ") : v;
+  for (const [k, v] of Object.entries(headers)) out[k] = Array.isArray(v) ? v.join(", ") : v;
   return out;
+}
+
+/** Writes an engine answer. A string body goes out with the headers in one socket write. */
+function writeAnswer(res: ServerResponse, out: Extract<SimResponse, { kind: "answer" }>): void {
+  const body = out.body;
+  // A flat [name, value, ...] list: cheaper than spreading the engine's headers into a new object.
+  const headers: (string | number)[] = [];
+  for (const name of Object.keys(out.headers)) {
+    // The server sets content-length itself, as the spread it replaces overrode the engine's.
+    if (name !== "content-length") headers.push(name, out.headers[name] as string);
+  }
+  headers.push("content-length", typeof body === "string" ? Buffer.byteLength(body) : body.length);
+  res.writeHead(out.status, headers);
+  res.end(body);
 }
 
 /** The control and inspection API under /_sim (see README). */
@@ -160,66 +210,94 @@ export async function serveSimulator(
   }: ServeOptions = {},
 ): Promise<SimulatorServer> {
   const hung = new Set<ReturnType<typeof setTimeout>>();
-  const server = createServer((req, res) => {
-    void (async () => {
-      const url = new URL(req.url ?? "/", "http://sim");
-      let body: Buffer;
+
+  function respond(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
+    const { path, query } = splitTarget(req.url ?? "/");
+    if (path.startsWith("/_sim/")) {
+      if (controlToken !== undefined && req.headers["x-sim-control-token"] !== controlToken) {
+        json(res, 401, { error: "x-sim-control-token required" });
+        return;
+      }
+      let parsed: unknown = undefined;
       try {
-        body = await readBody(req, maxBodyBytes);
+        parsed = body.length > 0 ? JSON.parse(body.toString("utf8")) : undefined;
+      } catch {
+        json(res, 400, { error: "body is not JSON" });
+        return;
+      }
+      try {
+        const [status, out] = control(
+          sim,
+          req.method ?? "GET",
+          path.split("/").filter(Boolean).slice(1),
+          query,
+          parsed,
+        );
+        json(res, status, out);
       } catch (e) {
-        if (e instanceof BodyTooLarge)
-          json(res, 413, { error: { message: "Request entity too large", code: 1 } });
-        return;
+        json(res, 400, { error: e instanceof Error ? e.message : String(e) });
       }
-      if (url.pathname.startsWith("/_sim/")) {
-        if (controlToken !== undefined && req.headers["x-sim-control-token"] !== controlToken) {
-          json(res, 401, { error: "x-sim-control-token required" });
-          return;
-        }
-        let parsed: unknown = undefined;
-        try {
-          parsed = body.length > 0 ? JSON.parse(body.toString("utf8")) : undefined;
-        } catch {
-          json(res, 400, { error: "body is not JSON" });
-          return;
-        }
-        try {
-          const [status, out] = control(
-            sim,
-            req.method ?? "GET",
-            url.pathname.split("/").filter(Boolean).slice(1),
-            url.searchParams,
-            parsed,
-          );
-          json(res, status, out);
-        } catch (e) {
-          json(res, 400, { error: e instanceof Error ? e.message : String(e) });
-        }
-        return;
-      }
-      const out = sim.handle({
+      return;
+    }
+    let out: SimResponse;
+    try {
+      out = sim.handle({
         method: req.method ?? "GET",
-        path: url.pathname,
-        query: url.searchParams,
+        path,
+        query,
         headers: flatHeaders(req),
         body,
       });
-      if (out.kind === "hang") {
-        const t = setTimeout(() => {
-          hung.delete(t);
-          req.socket.destroy();
-        }, out.hangMs);
-        hung.add(t);
+    } catch (e) {
+      // A request the engine did not foresee must not take the whole simulator down.
+      json(res, 500, {
+        error: {
+          message: `simulator error: ${e instanceof Error ? e.message : String(e)}`,
+          code: 1,
+        },
+      });
+      return;
+    }
+    if (out.kind === "hang") {
+      const t = setTimeout(() => {
+        hung.delete(t);
+        req.socket.destroy();
+      }, out.hangMs);
+      hung.add(t);
+      return;
+    }
+    if (out.delayMs > 0) {
+      setTimeout(() => {
+        writeAnswer(res, out);
+      }, out.delayMs);
+    } else {
+      writeAnswer(res, out);
+    }
+  }
+
+  // The hot path is synchronous: no promise, no URL object, one JSON parse (in the engine) and,
+  // for the usual single-chunk body, no concatenation.
+  const server = createServer((req, res) => {
+    let first: Buffer | undefined;
+    let rest: Buffer[] | undefined;
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      if (size > maxBodyBytes) return; // already answered 413; the rest is discarded
+      size += c.length;
+      if (size > maxBodyBytes) {
+        first = undefined;
+        rest = undefined;
+        res.once("finish", () => req.destroy());
+        json(res, 413, { error: { message: "Request entity too large", code: 1 } });
         return;
       }
-      const write = (): void => {
-        const payload = typeof out.body === "string" ? Buffer.from(out.body) : out.body;
-        res.writeHead(out.status, { ...out.headers, "content-length": payload.length });
-        res.end(payload);
-      };
-      if (out.delayMs > 0) setTimeout(write, out.delayMs);
-      else write();
-    })();
+      if (first === undefined) first = c;
+      else (rest ??= [first]).push(c);
+    });
+    req.on("end", () => {
+      if (size > maxBodyBytes) return;
+      respond(req, res, rest !== undefined ? Buffer.concat(rest) : (first ?? EMPTY_BODY));
+    });
   });
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;

@@ -38,9 +38,32 @@ export function toGraph(t: SimTemplate): MessageTemplate {
 
 const VAR = /\{\{\s*([a-z0-9_]+)\s*\}\}/g;
 
-function variables(text: string | undefined): string[] {
+// Template texts and variable names are few and fixed, and every template send needs both:
+// parse each text once and compile each placeholder pattern once. Bounded all the same.
+const CACHE_LIMIT = 10_000;
+const variableCache = new Map<string, readonly string[]>();
+const placeholderCache = new Map<string, RegExp>();
+
+function variables(text: string | undefined): readonly string[] {
   if (text === undefined) return [];
-  return [...text.matchAll(VAR)].map((m) => m[1] ?? "");
+  let vars = variableCache.get(text);
+  if (vars === undefined) {
+    vars = [...text.matchAll(VAR)].map((m) => m[1] ?? "");
+    if (variableCache.size >= CACHE_LIMIT) variableCache.clear();
+    variableCache.set(text, vars);
+  }
+  return vars;
+}
+
+/** `{{ name }}` with any inner spaces, global; replaceAll resets lastIndex, so reuse is safe. */
+function placeholder(name: string): RegExp {
+  let re = placeholderCache.get(name);
+  if (re === undefined) {
+    re = new RegExp(`\\{\\{\\s*${name}\\s*\\}\\}`, "g");
+    if (placeholderCache.size >= CACHE_LIMIT) placeholderCache.clear();
+    placeholderCache.set(name, re);
+  }
+  return re;
 }
 
 function paramText(p: TemplateParameter): string | undefined {
@@ -101,19 +124,13 @@ export function checkTemplateSend(
             details: `${kind.toLowerCase()}: parameter_name ${name ?? "(missing)"} is not in the template`,
           };
         }
-        filled = filled.replaceAll(
-          new RegExp(`\\{\\{\\s*${name}\\s*\\}\\}`, "g"),
-          paramText(p) ?? "",
-        );
+        filled = filled.replaceAll(placeholder(name), paramText(p) ?? "");
       }
     } else {
       for (const [i, p] of params.entries()) {
         if (paramName(p) !== undefined)
           return { ok: false, code: 132012, details: "positional template given named parameters" };
-        filled = filled.replaceAll(
-          new RegExp(`\\{\\{\\s*${i + 1}\\s*\\}\\}`, "g"),
-          paramText(p) ?? "",
-        );
+        filled = filled.replaceAll(placeholder(String(i + 1)), paramText(p) ?? "");
       }
     }
     if (charLength(filled) > max) return { ok: false, code: 132005 };

@@ -184,6 +184,8 @@ export function buildPayload(updates: readonly WebhookUpdate[], timeSec: number)
 export interface WebhookEmitter {
   /** Queues an update to become visible at `atMs` (clock time). */
   schedule(update: WebhookUpdate, atMs: number): void;
+  /** Whether `schedule` does anything (false when webhooks are off or the emitter stopped). */
+  accepting(): boolean;
   deliveries(): readonly DeliveryRecord[];
   inFlight(): number;
   setUrls(urls: readonly string[]): void;
@@ -335,6 +337,7 @@ export function createWebhookEmitter({
         }
       });
     },
+    accepting: () => options.enabled && !stopped,
     deliveries: () => history,
     inFlight: () => inFlight,
     setUrls(next) {
