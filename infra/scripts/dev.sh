@@ -34,6 +34,9 @@ secret() {
 token_file="$(secret ops-token)"
 sim_app_secret_file="$(secret sim-app-secret)"
 sim_access_token_file="$(secret sim-access-token)"
+# ingress verifies webhooks with the simulator's app secret; the verify token is its own.
+wa_verify_token_file="$(secret wa-verify-token)"
+webhook_port=8088
 : "${SIM_PORT:=4010}"
 
 stopping=0
@@ -92,6 +95,7 @@ node "$repo/packages/kafka/dist/cli.js" provision >"$state/logs/provision.log" 2
 tail -n 1 "$state/logs/provision.log" | sed 's/^/    /' >&2
 
 step "starting the services"
+(exec 3<>"/dev/tcp/127.0.0.1/$webhook_port") 2>/dev/null && fail "port $webhook_port for ingress's webhook endpoint is in use; stop whatever holds it and retry"
 for s in "${services[@]}"; do
   port_in_use=0
   (exec 3<>"/dev/tcp/127.0.0.1/${port[$s]}") 2>/dev/null && port_in_use=1
@@ -99,18 +103,21 @@ for s in "${services[@]}"; do
   # Each service logs JSON to its own file; `tail -f .parley/dev/logs/<service>.log` follows one.
   # Its own session keeps the terminal's Ctrl-C away from it: this script sends the one SIGTERM,
   # so a graceful drain is not cut short by a second signal.
+  own=()
+  [ "$s" = ingress ] && own=(WEBHOOK_PORT="$webhook_port" WA_APP_SECRET_FILE="$sim_app_secret_file" WA_VERIFY_TOKEN_FILE="$wa_verify_token_file")
   HTTP_PORT="${port[$s]}" OPS_TOKEN_FILE="$token_file" LOG_LEVEL="${LOG_LEVEL:-info}" \
-    setsid node "$repo/services/$s/dist/main.js" >"$state/logs/$s.log" 2>&1 </dev/null &
+    env "${own[@]}" setsid node "$repo/services/$s/dist/main.js" >"$state/logs/$s.log" 2>&1 </dev/null &
   pid[$s]=$!
   echo "$s ${pid[$s]}" >>"$state/services.pids"
 done
 
-# The Cloud API simulator stands in for Meta (docs/cloud-api-simulator.md). Webhooks go to
-# ingress once its webhook endpoint exists; until then they are recorded by the simulator.
+# The Cloud API simulator stands in for Meta (docs/cloud-api-simulator.md). Its webhooks go to
+# ingress's webhook endpoint, signed with the app secret ingress verifies.
 (exec 3<>"/dev/tcp/127.0.0.1/$SIM_PORT") 2>/dev/null && fail "port $SIM_PORT for the Cloud API simulator is in use; set SIM_PORT"
 PARLEY_SIM_APP_SECRET="$(cat "$sim_app_secret_file")" PARLEY_SIM_ACCESS_TOKEN="$(cat "$sim_access_token_file")" \
   PARLEY_SIM_CONTROL_TOKEN="$(cat "$token_file")" \
   setsid node "$repo/packages/cloud-api-sim/dist/cli.js" --port "$SIM_PORT" --users 3 \
+  --webhook-url "http://127.0.0.1:$webhook_port/webhooks/whatsapp" \
   >"$state/logs/cloud-api-sim.log" 2>&1 </dev/null &
 sim_pid=$!
 echo "cloud-api-sim $sim_pid" >>"$state/services.pids"
@@ -144,6 +151,7 @@ for s in "${services[@]}"; do
   printf '    %-11s %-24s %s\n' "$s" "http://127.0.0.1:${port[$s]}" ".parley/dev/logs/$s.log"
 done
 printf '\n'
+printf '    %-11s %s\n' webhook "http://127.0.0.1:$webhook_port/webhooks/whatsapp (ingress; verify token in .parley/dev/wa-verify-token)"
 printf '    %-11s %s\n' kafka "$KAFKA_BROKERS" registry "$SCHEMA_REGISTRY_URL" mongodb "$MONGO_URL" \
   cloud-api "http://127.0.0.1:$SIM_PORT (simulator; token in .parley/dev/sim-access-token, control API /_sim with the ops token)"
 printf '\n    The ops endpoints (/healthz, /readyz, /metrics) need the dev token:\n'

@@ -1,11 +1,64 @@
 import { config, telemetry } from "./instrument.js";
+import { createCatalog } from "@parley/contracts";
+import { createEventProducer, createRegistry, createSerde } from "@parley/kafka";
 import { runStandardService } from "@parley/runtime";
+import { createAllowList } from "./adapters/http/allow-list.js";
+import { startWebhookServer } from "./adapters/http/webhook-server.js";
+import { createRawWebhookAppender } from "./adapters/kafka/raw-appender.js";
+import { createRateLimiter } from "./domain/rate-limit.js";
+import { createWebhookMetrics } from "./metrics.js";
 
-// Composition root. The chassis gives ingress its logger, metrics, connections with readiness
-// checks, ops endpoints and graceful shutdown; its domain work is added here as it is built.
+// Composition root: the chassis (logger, metrics, Kafka and registry readiness, ops endpoints,
+// graceful shutdown) plus the public webhook endpoint that appends signed POSTs to the raw topic.
 await runStandardService({
   name: "ingress",
   config,
   telemetry,
   uses: { kafka: true, registry: true, mongo: false },
+  start: async ({ logger, metrics, kafka }) => {
+    const { WA_VERIFY_TOKEN: verifyToken, WA_APP_SECRET: appSecret } = config;
+    if (verifyToken === undefined || appSecret === undefined) {
+      logger.warn(
+        {},
+        "ingress: WA_VERIFY_TOKEN and WA_APP_SECRET are not set; the webhook endpoint is off",
+      );
+      return {};
+    }
+    if (kafka === undefined) throw new Error("ingress needs its Kafka connection");
+    const catalog = createCatalog({ prefix: config.PARLEY_TOPIC_PREFIX });
+    const serde = createSerde({ registry: createRegistry({ url: config.SCHEMA_REGISTRY_URL }) });
+    const producer = createEventProducer({ kafka, serde, name: "raw-webhooks producer" });
+    await producer.connect();
+    const webhook = await startWebhookServer({
+      host: config.WEBHOOK_HOST ?? config.HTTP_HOST,
+      port: config.WEBHOOK_PORT,
+      verifyToken,
+      appSecrets:
+        config.WA_APP_SECRET_PREVIOUS === undefined
+          ? [appSecret]
+          : [appSecret, config.WA_APP_SECRET_PREVIOUS],
+      bodyLimitBytes: config.WEBHOOK_BODY_LIMIT_BYTES,
+      trustProxy: config.WEBHOOK_TRUST_PROXY,
+      rateLimiter: createRateLimiter({
+        ratePerSecond: config.WEBHOOK_RATE_PER_SECOND,
+        burst: config.WEBHOOK_RATE_BURST,
+      }),
+      allowList: createAllowList(config.WEBHOOK_ALLOWED_CIDRS),
+      appender: createRawWebhookAppender({
+        producer,
+        topic: catalog.topic("raw-webhooks"),
+        timeoutMs: config.WEBHOOK_APPEND_TIMEOUT_MS,
+      }),
+      metrics: createWebhookMetrics(metrics),
+      logger,
+    }).catch(async (error: unknown) => {
+      await producer.disconnect();
+      throw error;
+    });
+    return {
+      checks: [webhook.check],
+      // Stopped in reverse: the listener drains its appends first, then the producer flushes.
+      components: [{ name: "raw-webhooks producer", stop: () => producer.disconnect() }, webhook],
+    };
+  },
 });

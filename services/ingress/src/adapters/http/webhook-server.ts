@@ -1,0 +1,335 @@
+import { randomUUID } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import express, { type NextFunction, type Request, type Response } from "express";
+import {
+  SIGNATURE_HEADER,
+  verifySubscriptionChallenge,
+  verifyWebhookSignature,
+} from "@parley/cloud-api";
+import type { Component, ReadinessCheck } from "@parley/runtime";
+import type { Logger } from "@parley/telemetry";
+import { extractRouting } from "../../domain/routing.js";
+import type { RateLimiter } from "../../domain/rate-limit.js";
+import type { WebhookMetrics, WebhookOutcome } from "../../metrics.js";
+import type { RawWebhookAppender } from "../kafka/raw-appender.js";
+import type { AllowList } from "./allow-list.js";
+
+export const WEBHOOK_PATH = "/webhooks/whatsapp";
+
+export interface WebhookServerOptions {
+  readonly host: string;
+  /** 0 picks a free port (tests). */
+  readonly port: number;
+  readonly verifyToken: string;
+  /** The current app secret first, then the previous one during a rotation. */
+  readonly appSecrets: readonly string[];
+  readonly bodyLimitBytes: number;
+  /** Express's "trust proxy": which X-Forwarded-For hops to believe for the client address. */
+  readonly trustProxy: boolean | number | string;
+  readonly rateLimiter: RateLimiter;
+  readonly allowList: AllowList;
+  readonly appender: RawWebhookAppender;
+  readonly metrics: WebhookMetrics;
+  readonly logger: Pick<Logger, "info" | "warn" | "error">;
+  readonly now?: () => Date;
+  readonly generateId?: () => string;
+}
+
+export interface WebhookServer extends Component {
+  readonly port: number;
+  readonly check: ReadinessCheck;
+}
+
+interface Problem {
+  readonly status: number;
+  readonly title: string;
+  readonly detail?: string;
+}
+
+/** RFC 9457 problem details; `type` is about:blank, so `title` is the status's meaning. */
+function sendProblem(res: Response, { status, title, detail }: Problem): void {
+  res
+    .status(status)
+    .type("application/problem+json")
+    .send(JSON.stringify({ type: "about:blank", title, status, ...(detail ? { detail } : {}) }));
+}
+
+function bodyParserErrorType(error: unknown): string | undefined {
+  if (typeof error === "object" && error !== null && "type" in error) {
+    const { type } = error;
+    return typeof type === "string" ? type : undefined;
+  }
+  return undefined;
+}
+
+function headerValue(value: string | readonly string[] | undefined): string | undefined {
+  return typeof value === "string" ? value : value?.[0];
+}
+
+/**
+ * The public webhook endpoint as an Express app. Order of the gates on every request: address
+ * allow-list (403), per-address token bucket (429); then for POST the raw body within its limit
+ * (413), the signature over those exact bytes (401), and the durable append (200, or 503 so
+ * Meta retries). Bodies are never logged or parsed beyond the routing ids.
+ */
+export function createWebhookApp({
+  verifyToken,
+  appSecrets,
+  bodyLimitBytes,
+  trustProxy,
+  rateLimiter,
+  allowList,
+  appender,
+  metrics,
+  logger,
+  now = () => new Date(),
+  generateId = randomUUID,
+  isStopping = () => false,
+  onAppend = () => () => undefined,
+}: Omit<WebhookServerOptions, "host" | "port"> & {
+  /** True once shutdown began: new POSTs get 503 and connections are closed after each answer. */
+  readonly isStopping?: () => boolean;
+  /** Called when an append starts; the returned function when it settles (shutdown drains these). */
+  readonly onAppend?: () => () => void;
+}): express.Express {
+  if (appSecrets.length === 0 || appSecrets.some((s) => s.length === 0)) {
+    throw new RangeError("createWebhookApp: appSecrets needs at least one non-empty app secret");
+  }
+  if (verifyToken.length === 0) throw new RangeError("createWebhookApp: verifyToken is empty");
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+  app.set("trust proxy", trustProxy);
+
+  const count = (req: Request, outcome: WebhookOutcome): void => {
+    metrics.requests.inc({ method: req.method, outcome });
+  };
+
+  app.use((req, res, next) => {
+    res.setHeader("X-Content-Type-Options", "nosniff");
+    res.setHeader("Cache-Control", "no-store");
+    if (isStopping()) res.setHeader("Connection", "close");
+    next();
+  });
+
+  const gates = (req: Request, res: Response, next: NextFunction): void => {
+    if (!allowList.allows(req.ip)) {
+      count(req, "address_forbidden");
+      sendProblem(res, { status: 403, title: "Forbidden", detail: "address not allowed" });
+      return;
+    }
+    if (!rateLimiter.take(req.ip ?? "unknown", now().getTime())) {
+      count(req, "rate_limited");
+      res.setHeader("Retry-After", "1");
+      sendProblem(res, { status: 429, title: "Too Many Requests" });
+      return;
+    }
+    next();
+  };
+
+  app.get(WEBHOOK_PATH, gates, (req, res) => {
+    const result = verifySubscriptionChallenge(
+      req.query as Record<string, string | string[] | undefined>,
+      verifyToken,
+    );
+    if (!result.ok) {
+      count(req, "challenge_rejected");
+      logger.warn({ reason: result.reason }, "webhook subscription check refused");
+      sendProblem(res, { status: 403, title: "Forbidden" });
+      return;
+    }
+    count(req, "challenge_accepted");
+    res.status(200).type("text/plain").send(result.challenge);
+  });
+
+  app.post(
+    WEBHOOK_PATH,
+    gates,
+    express.raw({ type: () => true, limit: bodyLimitBytes, inflate: false }),
+    async (req: Request, res: Response) => {
+      const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      metrics.bodySize.observe(body.length);
+      const signature = headerValue(req.headers[SIGNATURE_HEADER]);
+      if (signature === undefined || signature.length === 0) {
+        metrics.signatureFailures.inc({ reason: "missing" });
+        count(req, "signature_missing");
+        logger.warn(
+          { sourceIp: req.ip, sizeBytes: body.length },
+          "webhook without a signature refused",
+        );
+        sendProblem(res, {
+          status: 401,
+          title: "Unauthorized",
+          detail: "X-Hub-Signature-256 missing",
+        });
+        return;
+      }
+      if (!verifyWebhookSignature(body, signature, appSecrets)) {
+        metrics.signatureFailures.inc({ reason: "mismatch" });
+        count(req, "signature_invalid");
+        logger.warn(
+          { sourceIp: req.ip, sizeBytes: body.length },
+          "webhook with a bad signature refused",
+        );
+        sendProblem(res, {
+          status: 401,
+          title: "Unauthorized",
+          detail: "X-Hub-Signature-256 does not match",
+        });
+        return;
+      }
+      if (isStopping()) {
+        count(req, "shutting_down");
+        res.setHeader("Retry-After", "1");
+        sendProblem(res, { status: 503, title: "Service Unavailable", detail: "shutting down" });
+        return;
+      }
+      const deliveryId = generateId();
+      const routing = extractRouting(body);
+      const settled = onAppend();
+      metrics.appendsInFlight.inc();
+      const stopTimer = metrics.appendSeconds.startTimer();
+      try {
+        await appender.append({
+          deliveryId,
+          body,
+          signature,
+          receivedAt: now(),
+          contentType: headerValue(req.headers["content-type"]),
+          sourceIp: req.ip,
+          userAgent: headerValue(req.headers["user-agent"]),
+          routing,
+        });
+        stopTimer({ result: "ok" });
+        count(req, "accepted");
+        res.status(200).type("text/plain").send("OK");
+      } catch (error) {
+        const timedOut =
+          typeof error === "object" &&
+          error !== null &&
+          "reason" in error &&
+          error.reason === "timeout";
+        stopTimer({ result: timedOut ? "timeout" : "failed" });
+        count(req, timedOut ? "append_timeout" : "append_failed");
+        logger.error(
+          {
+            err: error,
+            deliveryId,
+            sizeBytes: body.length,
+            phoneNumberIds: routing.phoneNumberIds,
+          },
+          "webhook not appended to the raw topic; answering 503 so Meta retries",
+        );
+        res.setHeader("Retry-After", "1");
+        sendProblem(res, {
+          status: 503,
+          title: "Service Unavailable",
+          detail: "not stored; retry",
+        });
+      } finally {
+        metrics.appendsInFlight.dec();
+        settled();
+      }
+    },
+  );
+
+  app.all(WEBHOOK_PATH, (req, res) => {
+    count(req, "not_found");
+    res.setHeader("Allow", "GET, POST");
+    sendProblem(res, { status: 405, title: "Method Not Allowed" });
+  });
+
+  app.use((req, res) => {
+    count(req, "not_found");
+    sendProblem(res, { status: 404, title: "Not Found" });
+  });
+
+  // Body-reading failures: too large, aborted, an encoding we do not hash.
+  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const type = bodyParserErrorType(error);
+    if (type === "entity.too.large") {
+      count(req, "body_too_large");
+      sendProblem(res, {
+        status: 413,
+        title: "Content Too Large",
+        detail: `the body limit is ${bodyLimitBytes} bytes`,
+      });
+      return;
+    }
+    count(req, "bad_request");
+    if (type === "request.aborted") return;
+    logger.warn({ type, sourceIp: req.ip }, "webhook request could not be read");
+    if (type === "encoding.unsupported") {
+      sendProblem(res, {
+        status: 415,
+        title: "Unsupported Media Type",
+        detail: "Content-Encoding is not supported",
+      });
+      return;
+    }
+    sendProblem(res, { status: 400, title: "Bad Request" });
+  });
+
+  return app;
+}
+
+/**
+ * Starts the webhook listener as a chassis component. `stop` stops accepting connections,
+ * answers new requests on open connections with 503, waits for the appends in flight to settle
+ * (each is bounded by the appender's timeout), then closes the listener; the producer, stopped
+ * after this component, flushes last.
+ */
+export async function startWebhookServer(options: WebhookServerOptions): Promise<WebhookServer> {
+  let stopping = false;
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+  const app = createWebhookApp({
+    ...options,
+    isStopping: () => stopping,
+    onAppend: () => {
+      inFlight++;
+      return () => {
+        inFlight--;
+        if (inFlight === 0) drained?.();
+      };
+    },
+  });
+  const server: Server = createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  options.logger.info(
+    { host: options.host, port, path: WEBHOOK_PATH },
+    "webhook endpoint listening",
+  );
+
+  return {
+    name: "webhook server",
+    port,
+    check: {
+      name: "webhook-server",
+      check: () =>
+        server.listening && !stopping
+          ? Promise.resolve()
+          : Promise.reject(new Error("the webhook listener is not accepting")),
+    },
+    async stop() {
+      stopping = true;
+      const closed = new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+      });
+      server.closeIdleConnections();
+      if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve));
+      server.closeIdleConnections();
+      await closed;
+    },
+  };
+}

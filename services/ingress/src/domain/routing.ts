@@ -1,0 +1,74 @@
+/**
+ * What ingress needs from a webhook body to route it, and nothing more: the business numbers
+ * (`entry[].changes[].value.metadata.phone_number_id`) and WABA ids (`entry[].id`) it names.
+ * Everything else stays opaque bytes for the router to parse from the raw topic.
+ */
+export interface Routing {
+  readonly phoneNumberIds: readonly string[];
+  readonly wabaIds: readonly string[];
+}
+
+/** The record key of a webhook that names no business number and no WABA (garbage, or a new shape). */
+export const UNROUTED_KEY = "unrouted";
+
+const NOTHING: Routing = Object.freeze({ phoneNumberIds: [], wabaIds: [] });
+/** Meta's ids are digits; anything longer than this is not an id and would make a silly record key. */
+const MAX_ID_LENGTH = 64;
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function idOf(value: unknown): string | undefined {
+  const id =
+    typeof value === "string"
+      ? value.trim()
+      : typeof value === "number" && Number.isSafeInteger(value) && value >= 0
+        ? String(value)
+        : undefined;
+  return id !== undefined && id.length > 0 && id.length <= MAX_ID_LENGTH ? id : undefined;
+}
+
+function arrayOf(value: unknown): readonly unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+/**
+ * Extracts the routing ids of a webhook body, in order of first appearance, without duplicates.
+ * Never throws: a body that is not UTF-8, not JSON, or not shaped like a webhook has no ids.
+ */
+export function extractRouting(body: Uint8Array): Routing {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(decoder.decode(body));
+  } catch {
+    return NOTHING;
+  }
+  if (!isRecord(parsed)) return NOTHING;
+  const phoneNumberIds = new Set<string>();
+  const wabaIds = new Set<string>();
+  for (const entry of arrayOf(parsed["entry"])) {
+    if (!isRecord(entry)) continue;
+    const waba = idOf(entry["id"]);
+    if (waba !== undefined) wabaIds.add(waba);
+    for (const change of arrayOf(entry["changes"])) {
+      if (!isRecord(change) || !isRecord(change["value"])) continue;
+      const metadata = change["value"]["metadata"];
+      if (!isRecord(metadata)) continue;
+      const phone = idOf(metadata["phone_number_id"]);
+      if (phone !== undefined) phoneNumberIds.add(phone);
+    }
+  }
+  return { phoneNumberIds: [...phoneNumberIds], wabaIds: [...wabaIds] };
+}
+
+/**
+ * The raw-topic record key: the first business number, so one number's webhooks stay in order on
+ * one partition; else the first WABA id (account and template webhooks); else a constant, so
+ * retries of an unroutable payload land together rather than on a random partition.
+ */
+export function recordKeyOf(routing: Routing): string {
+  return routing.phoneNumberIds[0] ?? routing.wabaIds[0] ?? UNROUTED_KEY;
+}
