@@ -128,7 +128,7 @@ async function main(): Promise<void> {
       if (++layerSeen === RECORDS) done();
       return Promise.resolve();
     },
-    tuning: { maxInFlight: 2_000 },
+    tuning: { maxInFlight: Number(process.env["BENCH_MAX_IN_FLIGHT"] ?? "2000") },
   });
   const layerConsume = await timed(
     "consume, Parley runner (registry + zod + key-level concurrency)",

@@ -153,26 +153,44 @@ export function createConsumerRunner<T>({
     pauses: 0,
     commits: 0,
   };
-  let paused = false;
+  let room: { promise: Promise<void>; resolve: () => void } | undefined;
   let commitTimer: NodeJS.Timeout | undefined;
   let committing: Promise<void> = Promise.resolve();
 
   const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
-  const pauseIfFull = (): void => {
-    if (!paused && stats.inFlight >= maxInFlight) {
-      paused = true;
-      stats.pauses++;
-      consumer.pause(topics.map((topic) => ({ topic })));
-      logger?.debug(
-        { groupId, inFlight: stats.inFlight },
-        "consumer paused: too much work in flight",
-      );
+  /*
+   * Back-pressure: past maxInFlight the batch handler itself waits (heartbeating) until half
+   * the work is done, so kafkajs fetches nothing more for these partitions meanwhile. This is
+   * far cheaper than consumer.pause()/resume(), whose resume waits for the next fetch cycle.
+   */
+  const waitForRoom = async (payload: EachBatchPayload): Promise<void> => {
+    if (stats.inFlight < maxInFlight) return;
+    stats.pauses++;
+    logger?.debug(
+      { groupId, inFlight: stats.inFlight },
+      "fetching paused: too much work in flight",
+    );
+    while (
+      stats.inFlight > Math.floor(maxInFlight / 2) &&
+      !stopping.signal.aborted &&
+      payload.isRunning() &&
+      !payload.isStale()
+    ) {
+      if (!room) {
+        let resolve: () => void = () => undefined;
+        const promise = new Promise<void>((r) => {
+          resolve = r;
+        });
+        room = { promise, resolve };
+      }
+      await Promise.race([room.promise, sleep(1_000, stopping.signal)]);
+      await payload.heartbeat();
     }
   };
   const resumeIfDrained = (): void => {
-    if (paused && !stopping.signal.aborted && stats.inFlight <= Math.floor(maxInFlight / 2)) {
-      paused = false;
-      consumer.resume(topics.map((topic) => ({ topic })));
+    if (room && stats.inFlight <= Math.floor(maxInFlight / 2)) {
+      room.resolve();
+      room = undefined;
     }
   };
 
@@ -362,7 +380,7 @@ export function createConsumerRunner<T>({
       const owner = state;
       void queue.run(`${id}\u0000${key}`, () => processRecord(owner, record));
       payload.resolveOffset(message.offset);
-      pauseIfFull();
+      await waitForRoom(payload);
     }
     await payload.heartbeat();
   };
