@@ -6,6 +6,10 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PARLEY_PROFILE=bench KAFKA_PORT=49092 KAFKA_CONTROLLER_PORT=49093 REGISTRY_PORT=48081 \
   REGISTRY_MANAGEMENT_PORT=49081 MONGO_PORT=57017
 cd "$repo"
+# shellcheck source=../infra/scripts/bootstrap.sh
+source "$repo/infra/scripts/bootstrap.sh"
+ensure_node
+ensure_pnpm
 trap '"$repo/infra/native/infra.sh" stop kafka registry' EXIT
 pnpm exec tsc -b packages/kafka
 "$repo/infra/native/infra.sh" start kafka registry
