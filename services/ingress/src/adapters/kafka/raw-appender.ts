@@ -1,5 +1,5 @@
 import { createEvent, type TopicSpec } from "@parley/contracts";
-import type { EventProducer } from "@parley/kafka";
+import type { EventProducer, OutgoingEvent } from "@parley/kafka";
 import { recordKeyOf, type Routing } from "../../domain/routing.js";
 
 /** One signed webhook POST as received: what goes on the raw topic. */
@@ -37,6 +37,14 @@ export interface RawWebhookAppenderOptions {
   /** The catalog's raw-webhooks topic. */
   readonly topic: TopicSpec;
   readonly timeoutMs?: number;
+  /** Most records in one produce request. */
+  readonly maxBatchRecords?: number;
+  /**
+   * Most encoded bytes (roughly) in one produce request; a larger single record goes alone.
+   * Kept well under the broker's default 1 MB record-batch limit so that small webhooks batched
+   * together never fail as a whole for their combined size.
+   */
+  readonly maxBatchBytes?: number;
 }
 
 /** Builds the RawWebhookReceived event of a receipt (pure; the event id is random). */
@@ -64,53 +72,113 @@ export function rawWebhookEvent(receipt: RawWebhookReceipt) {
   );
 }
 
+interface Pending {
+  readonly record: OutgoingEvent;
+  readonly bytes: number;
+  readonly succeed: () => void;
+  readonly fail: (cause: unknown) => void;
+}
+
+/** The envelope, headers and registry framing around the base64 body, roughly. */
+const RECORD_OVERHEAD_BYTES = 1_024;
+
 /**
- * Appends receipts to the raw-webhooks topic through the idempotent acks=all producer. A receipt
- * that is not acknowledged within `timeoutMs` fails with AppendFailedError("timeout"); the
- * send may still land later, which only produces a duplicate the router dedupes when Meta retries.
+ * Appends receipts to the raw-webhooks topic through the idempotent acks=all producer, by group
+ * commit: while one produce request is in flight the receipts that arrive meanwhile wait and
+ * go together in the next one (the producer allows one request in flight, so separate sends
+ * would only queue). A receipt not acknowledged within `timeoutMs` fails with
+ * AppendFailedError("timeout"): if it was still waiting it is withdrawn and never sent; if it
+ * was already sent it may still land, which is a duplicate the router dedupes when Meta retries.
  */
 export function createRawWebhookAppender({
   producer,
   topic,
   timeoutMs = 5_000,
+  maxBatchRecords = 500,
+  maxBatchBytes = 512 * 1024,
 }: RawWebhookAppenderOptions): RawWebhookAppender {
   if (!topic.events.includes("RawWebhookReceived")) {
     throw new RangeError(
       `createRawWebhookAppender: topic ${topic.name} does not carry RawWebhookReceived; pass catalog.topic("raw-webhooks")`,
     );
   }
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) {
-    throw new RangeError(
-      `createRawWebhookAppender: timeoutMs must be a positive integer, got ${timeoutMs}`,
-    );
+  for (const [name, value] of Object.entries({ timeoutMs, maxBatchRecords, maxBatchBytes })) {
+    if (!Number.isInteger(value) || value < 1) {
+      throw new RangeError(
+        `createRawWebhookAppender: ${name} must be a positive integer, got ${value}`,
+      );
+    }
   }
+  const waiting: Pending[] = [];
+  let flushing = false;
+
+  const takeBatch = (): Pending[] => {
+    const batch: Pending[] = [];
+    let bytes = 0;
+    while (waiting.length > 0 && batch.length < maxBatchRecords) {
+      const next = waiting[0];
+      if (next === undefined || (batch.length > 0 && bytes + next.bytes > maxBatchBytes)) break;
+      waiting.shift();
+      batch.push(next);
+      bytes += next.bytes;
+    }
+    return batch;
+  };
+
+  const flush = async (): Promise<void> => {
+    try {
+      for (let batch = takeBatch(); batch.length > 0; batch = takeBatch()) {
+        try {
+          await producer.publish(
+            topic,
+            batch.map((p) => p.record),
+          );
+          for (const p of batch) p.succeed();
+        } catch (error) {
+          for (const p of batch) p.fail(error);
+        }
+      }
+    } finally {
+      flushing = false;
+    }
+  };
+
   return {
     async append(receipt) {
       const event = rawWebhookEvent(receipt);
-      const sent = producer.publish(topic, [{ key: recordKeyOf(receipt.routing), event }]);
-      // A late rejection after the deadline must not surface as an unhandled rejection.
-      sent.catch(() => undefined);
       let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<"timeout">((resolve) => {
-        timer = setTimeout(() => {
-          resolve("timeout");
-        }, timeoutMs);
-      });
       try {
-        const result = await Promise.race([sent, deadline]);
-        if (result === "timeout") {
-          throw new AppendFailedError(
-            "timeout",
-            `append to ${topic.name} not acknowledged within ${timeoutMs} ms`,
-          );
-        }
-      } catch (error) {
-        if (error instanceof AppendFailedError) throw error;
-        throw new AppendFailedError(
-          "rejected",
-          `append to ${topic.name} failed: ${error instanceof Error ? error.message : String(error)}`,
-          { cause: error },
-        );
+        await new Promise<void>((resolve, reject) => {
+          const entry: Pending = {
+            record: { key: recordKeyOf(receipt.routing), event },
+            bytes: event.data.bodyBase64.length + RECORD_OVERHEAD_BYTES,
+            succeed: resolve,
+            fail: (cause: unknown) => {
+              const reason = cause instanceof Error ? cause.message : "unknown error";
+              reject(
+                new AppendFailedError("rejected", `append to ${topic.name} failed: ${reason}`, {
+                  cause,
+                }),
+              );
+            },
+          };
+          timer = setTimeout(() => {
+            const queued = waiting.indexOf(entry);
+            if (queued >= 0) waiting.splice(queued, 1);
+            reject(
+              new AppendFailedError(
+                "timeout",
+                `append to ${topic.name} not acknowledged within ${timeoutMs} ms${queued >= 0 ? " (withdrawn before sending)" : ""}`,
+              ),
+            );
+          }, timeoutMs);
+          waiting.push(entry);
+          if (!flushing) {
+            flushing = true;
+            // Lets the requests that arrived in the same turn of the event loop join the batch.
+            setImmediate(() => void flush());
+          }
+        });
       } finally {
         clearTimeout(timer);
       }

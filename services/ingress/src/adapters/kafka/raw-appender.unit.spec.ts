@@ -110,3 +110,89 @@ describe("createRawWebhookAppender", () => {
     );
   });
 });
+
+describe("group commit", () => {
+  const gated = () => {
+    const calls: (readonly OutgoingEvent[])[] = [];
+    const gates: { open: () => void; fail: (e: Error) => void }[] = [];
+    return {
+      calls,
+      gates,
+      producer: {
+        publish: (_topic: TopicSpec, records: readonly OutgoingEvent[]) => {
+          calls.push(records);
+          return new Promise<void>((resolve, reject) => {
+            gates.push({ open: resolve, fail: reject });
+          });
+        },
+      },
+    };
+  };
+  const tick = () => new Promise((r) => setImmediate(r));
+  const small = (i: number) => receipt({ phoneNumberIds: [`p${i}`], wabaIds: [] });
+
+  it("sends the receipts of one turn together, and those arriving meanwhile in the next request", async () => {
+    const { calls, gates, producer } = gated();
+    const appender = createRawWebhookAppender({ producer, topic: raw });
+    const first = [1, 2, 3].map((i) => appender.append(small(i)));
+    await tick();
+    expect(calls.map((c) => c.length)).toEqual([3]);
+    const second = [4, 5].map((i) => appender.append(small(i)));
+    await tick();
+    expect(calls).toHaveLength(1); // one request in flight at a time
+    gates[0]?.open();
+    await Promise.all(first);
+    await tick();
+    expect(calls.map((c) => c.map((r) => r.key))).toEqual([
+      ["p1", "p2", "p3"],
+      ["p4", "p5"],
+    ]);
+    gates[1]?.open();
+    await Promise.all(second);
+  });
+
+  it("bounds a request by records and bytes; a large record goes alone", async () => {
+    const { calls, gates, producer } = gated();
+    const appender = createRawWebhookAppender({
+      producer,
+      topic: raw,
+      maxBatchRecords: 2,
+      maxBatchBytes: 4_000,
+    });
+    const big = { ...small(9), body: Buffer.alloc(6_000, 1) };
+    const all = [appender.append(small(1)), appender.append(big), appender.append(small(2))];
+    all.push(appender.append(small(3)), appender.append(small(4)));
+    for (let i = 0; i < 4; i++) {
+      await tick();
+      gates[i]?.open();
+      await tick();
+    }
+    await Promise.all(all);
+    expect(calls.map((c) => c.map((r) => r.key))).toEqual([["p1"], ["p9"], ["p2", "p3"], ["p4"]]);
+  });
+
+  it("fails every receipt of a refused request", async () => {
+    const { gates, producer } = gated();
+    const appender = createRawWebhookAppender({ producer, topic: raw });
+    const all = [1, 2].map((i) => appender.append(small(i)).catch((e: unknown) => e));
+    await tick();
+    gates[0]?.fail(new Error("MESSAGE_TOO_LARGE"));
+    const errors = await Promise.all(all);
+    expect(errors).toEqual([expect.any(AppendFailedError), expect.any(AppendFailedError)]);
+    expect(errors[0]).toMatchObject({ reason: "rejected" });
+  });
+
+  it("withdraws a receipt that timed out while waiting, so it is never sent after its 503", async () => {
+    const { calls, gates, producer } = gated();
+    const appender = createRawWebhookAppender({ producer, topic: raw, timeoutMs: 30 });
+    const first = appender.append(small(1)).catch((e: unknown) => e);
+    await tick();
+    const waitingOne = appender.append(small(2)).catch((e: unknown) => e);
+    expect(await first).toMatchObject({ reason: "timeout" });
+    expect(await waitingOne).toMatchObject({ reason: "timeout" });
+    gates[0]?.open();
+    await tick();
+    await tick();
+    expect(calls.map((c) => c.map((r) => r.key))).toEqual([["p1"]]);
+  });
+});
