@@ -351,3 +351,29 @@ describe("builders enforce Meta's limits before any call", () => {
     );
   });
 });
+
+describe("validateMessage on untrusted JSON", () => {
+  const untrusted = (value: unknown): OutboundMessage => value as OutboundMessage;
+  it("names a missing or unknown type instead of failing inside", () => {
+    expect(() => {
+      validateMessage(untrusted({ messaging_product: "whatsapp", to: "15551234567" }));
+    }).toThrow(MessageValidationError);
+    expect(() => {
+      validateMessage(
+        untrusted({
+          messaging_product: "whatsapp",
+          to: "15551234567",
+          type: "hologram",
+          hologram: {},
+        }),
+      );
+    }).toThrow(/type: must be one of/);
+  });
+  it("names the missing payload of a known type", () => {
+    expect(() => {
+      validateMessage(
+        untrusted({ messaging_product: "whatsapp", to: "15551234567", type: "text" }),
+      );
+    }).toThrow('text: is required for type "text"');
+  });
+});

@@ -284,6 +284,20 @@ function location(field: string, latitude: number, longitude: number): void {
  * Checks a message against Meta's documented limits and throws a MessageValidationError
  * naming the first offending field. Builders call it; the client calls it before every send.
  */
+const knownTypes = new Set([
+  "text",
+  "image",
+  "video",
+  "audio",
+  "document",
+  "sticker",
+  "location",
+  "contacts",
+  "interactive",
+  "template",
+  "reaction",
+]);
+
 export function validateMessage(m: OutboundMessage): void {
   if ((m.messaging_product as string) !== "whatsapp")
     fail("messaging_product", 'must be "whatsapp"');
@@ -298,6 +312,14 @@ export function validateMessage(m: OutboundMessage): void {
     }
   }
   if (m.context !== undefined) nonEmpty("context.message_id", m.context.message_id);
+  // Messages may come from untrusted JSON (the simulator's HTTP API): check the shape the
+  // types promise before reading into it. Every Cloud API type carries a field of its name.
+  const type: unknown = m.type;
+  if (typeof type !== "string" || !knownTypes.has(type)) {
+    fail("type", `must be one of ${[...knownTypes].join(", ")}`);
+  }
+  const payload: unknown = (m as unknown as Record<string, unknown>)[type];
+  if (payload === null || typeof payload !== "object") fail(type, `is required for type "${type}"`);
   switch (m.type) {
     case "text":
       nonEmpty("text.body", m.text.body);
