@@ -1,11 +1,64 @@
 import { config, telemetry } from "./instrument.js";
+import { createCatalog } from "@parley/contracts";
+import { createEventProducer, createRegistry, createSerde } from "@parley/kafka";
 import { runStandardService } from "@parley/runtime";
+import { createCatalogPublisher } from "./adapters/kafka/publisher.js";
+import { createRawWebhookConsumer } from "./adapters/kafka/raw-webhook-consumer.js";
+import { createMongoContactStore } from "./adapters/store/contact-store.js";
+import { eventIdOf } from "./inbound/event-id.js";
+import { createInboundHandler } from "./inbound/handler.js";
+import { createKeywordMatcher } from "./inbound/keywords.js";
 
 // Composition root. The chassis gives router its logger, metrics, connections with readiness
-// checks, ops endpoints and graceful shutdown; its domain work is added here as it is built.
+// checks, ops endpoints and graceful shutdown; the inbound side consumes raw webhooks and
+// publishes contact-keyed events.
 await runStandardService({
   name: "router",
   config,
   telemetry,
   uses: { kafka: true, registry: true, mongo: true },
+  start: async ({ logger, kafka, mongo }) => {
+    if (kafka === undefined || mongo === undefined) {
+      throw new Error("router needs its Kafka and MongoDB connections");
+    }
+    const clock = () => new Date();
+    const catalog = createCatalog({ prefix: config.PARLEY_TOPIC_PREFIX });
+    const serde = createSerde({ registry: createRegistry({ url: config.SCHEMA_REGISTRY_URL }) });
+    const producer = createEventProducer({ kafka, serde, name: "router-inbound producer" });
+    await producer.connect();
+    const handler = createInboundHandler({
+      store: createMongoContactStore({ db: mongo.db, clock }),
+      publish: createCatalogPublisher(producer, catalog),
+      clock,
+      decideWith: {
+        windowMs: config.ROUTER_WINDOW_MS,
+        matchKeyword: createKeywordMatcher({
+          stop: config.ROUTER_STOP_KEYWORDS,
+          start: config.ROUTER_START_KEYWORDS,
+        }),
+        eventIdOf,
+      },
+      limits: { maxIds: config.ROUTER_DEDUPE_MAX_IDS, ttlMs: config.ROUTER_DEDUPE_TTL_MS },
+    });
+    const consumer = createRawWebhookConsumer({
+      kafka,
+      serde,
+      catalog,
+      handler,
+      clock,
+      logger,
+      tuning: { maxInFlight: config.ROUTER_MAX_IN_FLIGHT },
+    });
+    await consumer.start().catch(async (error: unknown) => {
+      await producer.disconnect();
+      throw error;
+    });
+    return {
+      // Stopped in reverse: the consumer drains its handlers first, then the producer flushes.
+      components: [
+        { name: "router-inbound producer", stop: () => producer.disconnect() },
+        { name: consumer.name, stop: () => consumer.stop() },
+      ],
+    };
+  },
 });

@@ -1,0 +1,274 @@
+import { createEvent, type AnyEvent, type EventOf } from "@parley/contracts";
+import { inboundIdentity, statusIdentity } from "./identity.js";
+import type { KeywordMatch } from "./keywords.js";
+
+/**
+ * The per-contact inbound decider. Its input is a fact parsed from a webhook; its output is what
+ * the router publishes for that contact: the fact itself unless Meta already told us (invariant
+ * 3), the customer-service window it opens or extends per business number, and consent from a
+ * STOP/START reply or Meta's user_preferences webhook.
+ */
+
+/** Facts about one contact that the parser produces. */
+export type ContactFact =
+  EventOf<"InboundMessageReceived"> | EventOf<"StatusUpdated"> | EventOf<"UserPreferencesUpdated">;
+
+export const isContactFact = (event: AnyEvent): event is ContactFact =>
+  event.type === "InboundMessageReceived" ||
+  event.type === "StatusUpdated" ||
+  event.type === "UserPreferencesUpdated";
+
+/** A dedupe identity and when its fact happened (for time-bounded expiry). */
+export interface Seen {
+  readonly id: string;
+  readonly at: string;
+}
+
+export interface ServiceWindow {
+  readonly businessNumber: string;
+  readonly expiresAt: string;
+  readonly lastMessage: string;
+}
+
+export interface ContactState {
+  readonly contactId: string;
+  /** Inbound message identities (by wamid), oldest first. */
+  readonly messages: readonly Seen[];
+  /** Status identities (wamid, status), oldest first. */
+  readonly statuses: readonly Seen[];
+  /** user_preferences updates, by their content-derived event id. */
+  readonly preferences: readonly Seen[];
+  readonly windows: readonly ServiceWindow[];
+}
+
+export const initialState = (contactId: string): ContactState => ({
+  contactId,
+  messages: [],
+  statuses: [],
+  preferences: [],
+  windows: [],
+});
+
+export interface DecideContext {
+  readonly now: Date;
+  /** The customer-service window's length (Meta: 24 h). */
+  readonly windowMs: number;
+  readonly matchKeyword: (text: string) => KeywordMatch;
+  /** Deterministic event ids from a name (UUIDv5), injected so this module stays pure. */
+  readonly eventIdOf: (name: string) => string;
+}
+
+export type RouterEvent =
+  | ContactFact
+  | EventOf<"ConversationWindowOpened">
+  | EventOf<"ConversationWindowExtended">
+  | EventOf<"ConsentRevoked">
+  | EventOf<"ConsentGranted">;
+
+/** Which events to publish for `fact`, given what this contact's state already holds. */
+export function decide(fact: ContactFact, state: ContactState, ctx: DecideContext): RouterEvent[] {
+  switch (fact.type) {
+    case "InboundMessageReceived":
+      if (has(state.messages, inboundIdentity(fact.data.wamid))) return [];
+      return [fact, ...windowEvents(fact, state, ctx), ...keywordConsent(fact, ctx)];
+    case "StatusUpdated":
+      if (has(state.statuses, statusKeyOf(fact))) return [];
+      return [fact];
+    case "UserPreferencesUpdated":
+      if (has(state.preferences, fact.eventId)) return [];
+      return [fact, ...preferenceConsent(fact, ctx)];
+  }
+}
+
+/** The state after `event`; unrelated events leave it as it is. */
+export function evolve(state: ContactState, event: RouterEvent): ContactState {
+  switch (event.type) {
+    case "InboundMessageReceived":
+      return {
+        ...state,
+        messages: [
+          ...state.messages,
+          { id: inboundIdentity(event.data.wamid), at: event.occurredAt },
+        ],
+      };
+    case "StatusUpdated":
+      return {
+        ...state,
+        statuses: [...state.statuses, { id: statusKeyOf(event), at: event.occurredAt }],
+      };
+    case "UserPreferencesUpdated":
+      return {
+        ...state,
+        preferences: [...state.preferences, { id: event.eventId, at: event.occurredAt }],
+      };
+    case "ConversationWindowOpened":
+      return withWindow(state, event.businessNumber, event.data.expiresAt, event.data.openedBy);
+    case "ConversationWindowExtended":
+      return withWindow(state, event.businessNumber, event.data.expiresAt, event.data.extendedBy);
+    case "ConsentRevoked":
+    case "ConsentGranted":
+      return state;
+  }
+}
+
+export interface RetentionLimits {
+  /** Identities kept per contact and kind; the oldest go first. */
+  readonly maxIds: number;
+  /** Identities older than this (by the fact's own time) are forgotten (Meta retries for 7 days). */
+  readonly ttlMs: number;
+}
+
+/**
+ * Bounds the state: at most `maxIds` identities of each kind, none older than `ttlMs`, and no
+ * window that closed before `now`. A forgotten identity that comes back (a replay months later)
+ * is published again with the same deterministic event id, so consumers still see one event.
+ */
+export function retain(state: ContactState, now: Date, limits: RetentionLimits): ContactState {
+  const cutoff = now.getTime() - limits.ttlMs;
+  const keep = (list: readonly Seen[]) =>
+    list.filter((s) => Date.parse(s.at) >= cutoff).slice(-limits.maxIds);
+  return {
+    ...state,
+    messages: keep(state.messages),
+    statuses: keep(state.statuses),
+    preferences: keep(state.preferences),
+    windows: state.windows.filter((w) => Date.parse(w.expiresAt) > now.getTime()),
+  };
+}
+
+const has = (list: readonly Seen[], id: string) => list.some((s) => s.id === id);
+
+const statusKeyOf = (e: EventOf<"StatusUpdated">) =>
+  statusIdentity(e.data.wamid, e.data.status, e.data.recipientParticipantId);
+
+function withWindow(
+  state: ContactState,
+  businessNumber: string | undefined,
+  expiresAt: string,
+  lastMessage: string,
+): ContactState {
+  if (businessNumber === undefined) return state;
+  return {
+    ...state,
+    windows: [
+      ...state.windows.filter((w) => w.businessNumber !== businessNumber),
+      { businessNumber, expiresAt, lastMessage },
+    ],
+  };
+}
+
+/** System notices (number changes, identity changes) are not user messages: no window. */
+const OPENS_NO_WINDOW = new Set(["system"]);
+
+function windowEvents(
+  fact: EventOf<"InboundMessageReceived">,
+  state: ContactState,
+  ctx: DecideContext,
+): RouterEvent[] {
+  const businessNumber = fact.businessNumber;
+  if (businessNumber === undefined || OPENS_NO_WINDOW.has(fact.data.message.type)) return [];
+  const messageAt = Date.parse(fact.occurredAt);
+  const expiresAtMs = messageAt + ctx.windowMs;
+  // A message so old that its window has already closed (a late retry, a replay) opens nothing.
+  if (expiresAtMs <= ctx.now.getTime()) return [];
+  const expiresAt = new Date(expiresAtMs).toISOString();
+  const meta = {
+    correlationId: fact.correlationId,
+    causationId: fact.eventId,
+    businessNumber,
+    occurredAt: fact.occurredAt,
+    now: ctx.now,
+  };
+  const current = state.windows.find((w) => w.businessNumber === businessNumber);
+  if (current !== undefined && Date.parse(current.expiresAt) > messageAt) {
+    // Open when the message was sent: extend it, unless an earlier message arrived late.
+    if (Date.parse(current.expiresAt) >= expiresAtMs) return [];
+    return [
+      createEvent(
+        "ConversationWindowExtended",
+        {
+          contactId: fact.data.contactId,
+          extendedBy: fact.data.wamid,
+          previousExpiresAt: current.expiresAt,
+          expiresAt,
+        },
+        { ...meta, eventId: ctx.eventIdOf(`window:${businessNumber}:${fact.data.wamid}`) },
+      ),
+    ];
+  }
+  const referral = fact.data.referral;
+  return [
+    createEvent(
+      "ConversationWindowOpened",
+      {
+        contactId: fact.data.contactId,
+        openedBy: fact.data.wamid,
+        expiresAt,
+        freeEntryPoint: referral?.ctwaClid !== undefined || referral?.sourceType === "ad",
+      },
+      { ...meta, eventId: ctx.eventIdOf(`window:${businessNumber}:${fact.data.wamid}`) },
+    ),
+  ];
+}
+
+function keywordConsent(
+  fact: EventOf<"InboundMessageReceived">,
+  ctx: DecideContext,
+): RouterEvent[] {
+  const message = fact.data.message;
+  if (message.type !== "text") return [];
+  const match = ctx.matchKeyword(message.text.body);
+  if (match === undefined) return [];
+  const data = {
+    contactId: fact.data.contactId,
+    scope: "all" as const,
+    channel: "whatsapp" as const,
+    source: "keyword" as const,
+    recordedBy: "router",
+    evidence: { wamid: fact.data.wamid, text: message.text.body },
+  };
+  const meta = {
+    eventId: ctx.eventIdOf(`consent:keyword:${fact.data.wamid}`),
+    correlationId: fact.correlationId,
+    causationId: fact.eventId,
+    occurredAt: fact.occurredAt,
+    now: ctx.now,
+    ...(fact.businessNumber === undefined ? {} : { businessNumber: fact.businessNumber }),
+  };
+  return [
+    match === "stop"
+      ? createEvent("ConsentRevoked", data, meta)
+      : createEvent("ConsentGranted", data, meta),
+  ];
+}
+
+function preferenceConsent(
+  fact: EventOf<"UserPreferencesUpdated">,
+  ctx: DecideContext,
+): RouterEvent[] {
+  const choice = fact.data.value.toLowerCase();
+  if (choice !== "stop" && choice !== "resume" && choice !== "signup") return [];
+  const data = {
+    contactId: fact.data.contactId,
+    scope: "marketing" as const,
+    channel: "whatsapp" as const,
+    source: "user_preferences" as const,
+    recordedBy: "router",
+    evidence: {
+      note: `${fact.data.category}: ${fact.data.value}${fact.data.detail ? ` (${fact.data.detail})` : ""}`,
+    },
+  };
+  const meta = {
+    eventId: ctx.eventIdOf(`consent:preferences:${fact.eventId}`),
+    correlationId: fact.correlationId,
+    causationId: fact.eventId,
+    occurredAt: fact.occurredAt,
+    now: ctx.now,
+    ...(fact.businessNumber === undefined ? {} : { businessNumber: fact.businessNumber }),
+  };
+  return [
+    choice === "stop"
+      ? createEvent("ConsentRevoked", data, meta)
+      : createEvent("ConsentGranted", data, meta),
+  ];
+}

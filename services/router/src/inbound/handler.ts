@@ -1,0 +1,151 @@
+import type { AnyEvent } from "@parley/contracts";
+import {
+  decide,
+  evolve,
+  initialState,
+  isContactFact,
+  retain,
+  type ContactFact,
+  type ContactState,
+  type DecideContext,
+  type RetentionLimits,
+} from "./decide.js";
+
+/** A contact's persisted decider state, with the events decided but not yet known published. */
+export interface StoredContact {
+  readonly state: ContactState;
+  readonly version: number;
+  readonly outbox: readonly AnyEvent[];
+}
+
+/** Port: where contact state survives restarts and rebalances (MongoDB in production). */
+export interface ContactStore {
+  load(contactId: string): Promise<StoredContact | undefined>;
+  /**
+   * Writes state and outbox if the stored version is still `expectedVersion` (0: no document
+   * yet), as version `expectedVersion + 1`; false when someone else wrote first.
+   */
+  save(
+    contactId: string,
+    next: { readonly state: ContactState; readonly outbox: readonly AnyEvent[] },
+    expectedVersion: number,
+  ): Promise<boolean>;
+  /** Empties the outbox once its events are published, if nothing was written meanwhile. */
+  clearOutbox(contactId: string, version: number): Promise<void>;
+}
+
+/** Port: appends events to their catalog topics, in order, acknowledged by all in-sync replicas. */
+export type Publish = (events: readonly AnyEvent[]) => Promise<void>;
+
+/** Another writer kept winning the optimistic race; the record is retried in place. */
+export class ContactStateConflictError extends Error {
+  override readonly name = "ContactStateConflictError";
+  readonly retriable = true;
+  constructor(readonly contactId: string) {
+    super(`contact state kept changing under us (${contactId}); will retry`);
+  }
+}
+
+export interface InboundHandlerOptions {
+  readonly store: ContactStore;
+  readonly publish: Publish;
+  readonly clock: () => Date;
+  readonly decideWith: Omit<DecideContext, "now">;
+  readonly limits: RetentionLimits;
+  readonly maxConflicts?: number;
+}
+
+export interface InboundHandler {
+  /** Decides and publishes the events parsed from one raw webhook; resolves once all are durable. */
+  handle(parsed: readonly AnyEvent[]): Promise<void>;
+}
+
+/**
+ * Runs the decider per contact: load the state, flush any outbox a crash left behind, decide
+ * every fact of this webhook in order, save state and the decided events together (optimistic
+ * version check), publish, then clear the outbox. A crash anywhere re-runs the raw record: before
+ * the save nothing happened; after it the outbox is flushed with the same event ids and the facts
+ * are recognised as seen, so nothing is lost and nothing new is duplicated.
+ */
+export function createInboundHandler({
+  store,
+  publish,
+  clock,
+  decideWith,
+  limits,
+  maxConflicts = 10,
+}: InboundHandlerOptions): InboundHandler {
+  const locks = new Map<string, Promise<void>>();
+
+  /** One writer per contact inside this process; other processes are caught by the version. */
+  const exclusive = async (contactId: string, work: () => Promise<void>): Promise<void> => {
+    const previous = locks.get(contactId) ?? Promise.resolve();
+    const current = previous.then(work, work);
+    const settled = current.then(
+      () => undefined,
+      () => undefined,
+    );
+    locks.set(contactId, settled);
+    try {
+      await current;
+    } finally {
+      if (locks.get(contactId) === settled) locks.delete(contactId);
+    }
+  };
+
+  const handleContact = async (contactId: string, facts: readonly ContactFact[]) => {
+    for (let attempt = 0; attempt < maxConflicts; attempt++) {
+      const stored = await store.load(contactId);
+      const version = stored?.version ?? 0;
+      if (stored !== undefined && stored.outbox.length > 0) {
+        await publish(stored.outbox);
+      }
+      const now = clock();
+      const ctx: DecideContext = { ...decideWith, now };
+      let state = stored?.state ?? initialState(contactId);
+      const decided: AnyEvent[] = [];
+      for (const fact of facts) {
+        const events = decide(fact, state, ctx);
+        state = events.reduce(evolve, state);
+        decided.push(...events);
+      }
+      if (decided.length === 0 && (stored?.outbox.length ?? 0) === 0) return;
+      if (
+        !(await store.save(
+          contactId,
+          { state: retain(state, now, limits), outbox: decided },
+          version,
+        ))
+      ) {
+        continue;
+      }
+      await publish(decided);
+      await store.clearOutbox(contactId, version + 1);
+      return;
+    }
+    throw new ContactStateConflictError(contactId);
+  };
+
+  return {
+    async handle(parsed) {
+      const byContact = new Map<string, ContactFact[]>();
+      const others: AnyEvent[] = [];
+      for (const event of parsed) {
+        if (isContactFact(event)) {
+          const list = byContact.get(event.data.contactId) ?? [];
+          list.push(event);
+          byContact.set(event.data.contactId, list);
+        } else {
+          others.push(event);
+        }
+      }
+      // Business-level events carry content-derived ids; a retried webhook repeats the same ids.
+      await Promise.all([
+        publish(others),
+        ...[...byContact].map(([contactId, facts]) =>
+          exclusive(contactId, () => handleContact(contactId, facts)),
+        ),
+      ]);
+    },
+  };
+}
