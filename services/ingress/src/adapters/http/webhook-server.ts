@@ -12,7 +12,7 @@ import type { Logger } from "@parley/telemetry";
 import { extractRouting } from "../../domain/routing.js";
 import type { RateLimiter } from "../../domain/rate-limit.js";
 import type { WebhookMetrics, WebhookOutcome } from "../../metrics.js";
-import type { RawWebhookAppender } from "../kafka/raw-appender.js";
+import { AppendFailedError, type RawWebhookAppender } from "../../ports.js";
 import type { AllowList } from "./allow-list.js";
 
 export const WEBHOOK_PATH = "/webhooks/whatsapp";
@@ -205,11 +205,7 @@ export function createWebhookApp({
         count(req, "accepted");
         res.status(200).type("text/plain").send("OK");
       } catch (error) {
-        const timedOut =
-          typeof error === "object" &&
-          error !== null &&
-          "reason" in error &&
-          error.reason === "timeout";
+        const timedOut = error instanceof AppendFailedError && error.reason === "timeout";
         stopTimer({ result: timedOut ? "timeout" : "failed" });
         count(req, timedOut ? "append_timeout" : "append_failed");
         logger.error(
@@ -295,7 +291,11 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       };
     },
   });
-  const server: Server = createServer(app);
+  const server: Server = createServer(
+    // A slow client cannot hold a connection for long: 3 MB arrive well within these bounds.
+    { headersTimeout: 10_000, requestTimeout: 30_000 },
+    app,
+  );
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.host, () => {

@@ -3,11 +3,8 @@ import { metaJsonStringify, signWebhookBody } from "@parley/cloud-api";
 import { createMetrics, type Metrics } from "@parley/telemetry";
 import { createRateLimiter } from "../../domain/rate-limit.js";
 import { createWebhookMetrics } from "../../metrics.js";
-import {
-  createRawWebhookAppender,
-  type RawWebhookAppender,
-  type RawWebhookReceipt,
-} from "../kafka/raw-appender.js";
+import type { RawWebhookAppender, RawWebhookReceipt } from "../../ports.js";
+import { createRawWebhookAppender } from "../kafka/raw-appender.js";
 import { createAllowList } from "./allow-list.js";
 import {
   startWebhookServer,

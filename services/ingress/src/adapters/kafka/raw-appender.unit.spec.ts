@@ -2,12 +2,8 @@ import { describe, expect, it } from "vitest";
 import { createCatalog, type TopicSpec } from "@parley/contracts";
 import type { OutgoingEvent } from "@parley/kafka";
 import { UNROUTED_KEY } from "../../domain/routing.js";
-import {
-  AppendFailedError,
-  createRawWebhookAppender,
-  rawWebhookEvent,
-  type RawWebhookReceipt,
-} from "./raw-appender.js";
+import { AppendFailedError, type RawWebhookReceipt } from "../../ports.js";
+import { createRawWebhookAppender, rawWebhookEvent } from "./raw-appender.js";
 
 const catalog = createCatalog();
 const raw = catalog.topic("raw-webhooks");

@@ -1,0 +1,31 @@
+import type { Routing } from "./domain/routing.js";
+
+/** One signed webhook POST as received: what goes on the raw topic. */
+export interface RawWebhookReceipt {
+  readonly deliveryId: string;
+  readonly body: Buffer;
+  readonly signature: string;
+  readonly receivedAt: Date;
+  readonly contentType?: string | undefined;
+  readonly sourceIp?: string | undefined;
+  readonly userAgent?: string | undefined;
+  readonly routing: Routing;
+}
+
+/** What the HTTP adapter appends through; resolves only once the append is durable. */
+export interface RawWebhookAppender {
+  append(receipt: RawWebhookReceipt): Promise<void>;
+}
+
+/** The append did not complete: Kafka refused it or did not answer in time. Meta should retry. */
+export class AppendFailedError extends Error {
+  override readonly name = "AppendFailedError";
+  readonly retriable = true;
+  constructor(
+    readonly reason: "timeout" | "rejected",
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
