@@ -13,10 +13,44 @@ import type { KeywordMatch } from "./keywords.js";
 export type ContactFact =
   EventOf<"InboundMessageReceived"> | EventOf<"StatusUpdated"> | EventOf<"UserPreferencesUpdated">;
 
-export const isContactFact = (event: AnyEvent): event is ContactFact =>
-  event.type === "InboundMessageReceived" ||
-  event.type === "StatusUpdated" ||
-  event.type === "UserPreferencesUpdated";
+/** Account, number and template facts: deduped per WABA by their content-derived event id. */
+export type BusinessFact =
+  | EventOf<"TemplateStatusUpdated">
+  | EventOf<"TemplateQualityUpdated">
+  | EventOf<"TemplateCategoryUpdated">
+  | EventOf<"PhoneNumberQualityUpdated">
+  | EventOf<"AccountUpdated">
+  | EventOf<"BusinessCapabilityUpdated">
+  | EventOf<"WebhookErrorsReceived">
+  | EventOf<"UnknownWebhookFieldReceived">;
+
+export type Fact = ContactFact | BusinessFact;
+
+const CONTACT_FACTS = new Set<string>([
+  "InboundMessageReceived",
+  "StatusUpdated",
+  "UserPreferencesUpdated",
+]);
+const BUSINESS_FACTS = new Set<string>([
+  "TemplateStatusUpdated",
+  "TemplateQualityUpdated",
+  "TemplateCategoryUpdated",
+  "PhoneNumberQualityUpdated",
+  "AccountUpdated",
+  "BusinessCapabilityUpdated",
+  "WebhookErrorsReceived",
+  "UnknownWebhookFieldReceived",
+]);
+
+export const isFact = (event: AnyEvent): event is Fact =>
+  CONTACT_FACTS.has(event.type) || BUSINESS_FACTS.has(event.type);
+
+/**
+ * Whose state decides a fact: the contact's (wa_id or BSUID), or for business facts their WABA's
+ * under a `waba:` key that no contact id can take.
+ */
+export const stateKeyOf = (fact: Fact): string =>
+  "contactId" in fact.data ? fact.data.contactId : `waba:${fact.data.wabaId}`;
 
 /** A dedupe identity and when its fact happened (for time-bounded expiry). */
 export interface Seen {
@@ -36,8 +70,8 @@ export interface ContactState {
   readonly messages: readonly Seen[];
   /** Status identities (wamid, status), oldest first. */
   readonly statuses: readonly Seen[];
-  /** user_preferences updates, by their content-derived event id. */
-  readonly preferences: readonly Seen[];
+  /** Other facts (user_preferences, business facts), by their content-derived event id. */
+  readonly others: readonly Seen[];
   readonly windows: readonly ServiceWindow[];
 }
 
@@ -45,7 +79,7 @@ export const initialState = (contactId: string): ContactState => ({
   contactId,
   messages: [],
   statuses: [],
-  preferences: [],
+  others: [],
   windows: [],
 });
 
@@ -59,14 +93,14 @@ export interface DecideContext {
 }
 
 export type RouterEvent =
-  | ContactFact
+  | Fact
   | EventOf<"ConversationWindowOpened">
   | EventOf<"ConversationWindowExtended">
   | EventOf<"ConsentRevoked">
   | EventOf<"ConsentGranted">;
 
 /** Which events to publish for `fact`, given what this contact's state already holds. */
-export function decide(fact: ContactFact, state: ContactState, ctx: DecideContext): RouterEvent[] {
+export function decide(fact: Fact, state: ContactState, ctx: DecideContext): RouterEvent[] {
   switch (fact.type) {
     case "InboundMessageReceived":
       if (has(state.messages, inboundIdentity(fact.data.wamid))) return [];
@@ -75,8 +109,10 @@ export function decide(fact: ContactFact, state: ContactState, ctx: DecideContex
       if (has(state.statuses, statusKeyOf(fact))) return [];
       return [fact];
     case "UserPreferencesUpdated":
-      if (has(state.preferences, fact.eventId)) return [];
+      if (has(state.others, fact.eventId)) return [];
       return [fact, ...preferenceConsent(fact, ctx)];
+    default:
+      return has(state.others, fact.eventId) ? [] : [fact];
   }
 }
 
@@ -96,11 +132,6 @@ export function evolve(state: ContactState, event: RouterEvent): ContactState {
         ...state,
         statuses: [...state.statuses, { id: statusKeyOf(event), at: event.occurredAt }],
       };
-    case "UserPreferencesUpdated":
-      return {
-        ...state,
-        preferences: [...state.preferences, { id: event.eventId, at: event.occurredAt }],
-      };
     case "ConversationWindowOpened":
       return withWindow(state, event.businessNumber, event.data.expiresAt, event.data.openedBy);
     case "ConversationWindowExtended":
@@ -108,11 +139,13 @@ export function evolve(state: ContactState, event: RouterEvent): ContactState {
     case "ConsentRevoked":
     case "ConsentGranted":
       return state;
+    default:
+      return { ...state, others: [...state.others, { id: event.eventId, at: event.occurredAt }] };
   }
 }
 
 export interface RetentionLimits {
-  /** Identities kept per contact and kind; the oldest go first. */
+  /** Identities kept per contact (or WABA) and kind; the oldest go first. */
   readonly maxIds: number;
   /** Identities older than this (by the fact's own time) are forgotten (Meta retries for 7 days). */
   readonly ttlMs: number;
@@ -131,7 +164,7 @@ export function retain(state: ContactState, now: Date, limits: RetentionLimits):
     ...state,
     messages: keep(state.messages),
     statuses: keep(state.statuses),
-    preferences: keep(state.preferences),
+    others: keep(state.others),
     windows: state.windows.filter((w) => Date.parse(w.expiresAt) > now.getTime()),
   };
 }

@@ -3,9 +3,10 @@ import {
   decide,
   evolve,
   initialState,
-  isContactFact,
+  isFact,
   retain,
-  type ContactFact,
+  stateKeyOf,
+  type Fact,
   type ContactState,
   type DecideContext,
   type RetentionLimits,
@@ -93,7 +94,7 @@ export function createInboundHandler({
     }
   };
 
-  const handleContact = async (contactId: string, facts: readonly ContactFact[]) => {
+  const handleContact = async (contactId: string, facts: readonly Fact[]) => {
     for (let attempt = 0; attempt < maxConflicts; attempt++) {
       const stored = await store.load(contactId);
       const version = stored?.version ?? 0;
@@ -128,24 +129,18 @@ export function createInboundHandler({
 
   return {
     async handle(parsed) {
-      const byContact = new Map<string, ContactFact[]>();
-      const others: AnyEvent[] = [];
+      const byKey = new Map<string, Fact[]>();
       for (const event of parsed) {
-        if (isContactFact(event)) {
-          const list = byContact.get(event.data.contactId) ?? [];
-          list.push(event);
-          byContact.set(event.data.contactId, list);
-        } else {
-          others.push(event);
-        }
+        // The parser only produces facts; anything else is a programming error, not a retry.
+        if (!isFact(event)) throw new TypeError(`the parser produced ${event.type}, not a fact`);
+        const key = stateKeyOf(event);
+        const list = byKey.get(key) ?? [];
+        list.push(event);
+        byKey.set(key, list);
       }
-      // Business-level events carry content-derived ids; a retried webhook repeats the same ids.
-      await Promise.all([
-        publish(others),
-        ...[...byContact].map(([contactId, facts]) =>
-          exclusive(contactId, () => handleContact(contactId, facts)),
-        ),
-      ]);
+      await Promise.all(
+        [...byKey].map(([key, facts]) => exclusive(key, () => handleContact(key, facts))),
+      );
     },
   };
 }

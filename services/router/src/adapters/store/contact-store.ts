@@ -11,7 +11,7 @@ interface ContactDocument {
   version: number;
   messages: Seen[];
   statuses: Seen[];
-  preferences: Seen[];
+  others: Seen[];
   windows: ServiceWindow[];
   outbox: unknown[];
   updatedAt: Date;
@@ -61,7 +61,7 @@ export function createMongoContactStore({
           contactId,
           messages: doc.messages,
           statuses: doc.statuses,
-          preferences: doc.preferences,
+          others: doc.others,
           windows: doc.windows,
         };
         // Events we wrote ourselves; re-validated so a bad document fails loudly, not downstream.
@@ -75,7 +75,7 @@ export function createMongoContactStore({
           version: expectedVersion + 1,
           messages: [...state.messages],
           statuses: [...state.statuses],
-          preferences: [...state.preferences],
+          others: [...state.others],
           windows: [...state.windows],
           outbox: [...outbox],
           updatedAt: clock(),

@@ -1,0 +1,202 @@
+import { createEvent, type AnyEvent, type EventOf } from "@parley/contracts";
+import { describe, expect, it } from "vitest";
+import { initialState } from "./decide.js";
+import { eventIdOf } from "./event-id.js";
+import {
+  ContactStateConflictError,
+  createInboundHandler,
+  type ContactStore,
+  type StoredContact,
+} from "./handler.js";
+import { createKeywordMatcher, defaultKeywords } from "./keywords.js";
+import { parseWebhook } from "./parse.js";
+
+const NOW = new Date("2026-03-01T10:30:00.000Z");
+const WABA = "waba-1";
+const PN = "106540352242922";
+
+/** The in-memory ContactStore: versions and outbox as MongoDB keeps them, plus fault hooks. */
+function memoryStore() {
+  const docs = new Map<string, StoredContact>();
+  const faults = { conflictsBeforeSave: 0 };
+  const store: ContactStore = {
+    load: (key) => Promise.resolve(docs.get(key)),
+    save(key, { state, outbox }, expectedVersion) {
+      if (faults.conflictsBeforeSave > 0) {
+        faults.conflictsBeforeSave--;
+        // Another writer won: its version is now ahead.
+        const current = docs.get(key);
+        docs.set(key, {
+          state: current?.state ?? initialState(key),
+          outbox: current?.outbox ?? [],
+          version: (current?.version ?? 0) + 1,
+        });
+        return Promise.resolve(false);
+      }
+      if ((docs.get(key)?.version ?? 0) !== expectedVersion) return Promise.resolve(false);
+      docs.set(key, {
+        state,
+        outbox: [...outbox],
+        version: expectedVersion + 1,
+      });
+      return Promise.resolve(true);
+    },
+    clearOutbox(key, version) {
+      const doc = docs.get(key);
+      if (doc?.version === version) docs.set(key, { ...doc, outbox: [] });
+      return Promise.resolve();
+    },
+  };
+  return { store, docs, faults };
+}
+
+function setup(failPublishes = 0) {
+  const memory = memoryStore();
+  const published: AnyEvent[] = [];
+  let failures = failPublishes;
+  const handler = createInboundHandler({
+    store: memory.store,
+    publish: (events) => {
+      if (events.length > 0 && failures > 0) {
+        failures--;
+        return Promise.reject(new Error("broker gone (the process dies here)"));
+      }
+      published.push(...events);
+      return Promise.resolve();
+    },
+    clock: () => NOW,
+    decideWith: {
+      windowMs: 24 * 3_600_000,
+      matchKeyword: createKeywordMatcher(defaultKeywords),
+      eventIdOf,
+    },
+    limits: { maxIds: 100, ttlMs: 8 * 24 * 3_600_000 },
+  });
+  return { handler, published, ...memory };
+}
+
+const raw = createEvent(
+  "RawWebhookReceived",
+  {
+    deliveryId: "d-1",
+    bodyBase64: "",
+    signature: "s",
+    sizeBytes: 0,
+    phoneNumberIds: [PN],
+    wabaIds: [WABA],
+  },
+  { correlationId: "d-1", now: NOW },
+);
+
+const webhook = (changes: unknown[]) =>
+  parseWebhook({
+    raw,
+    body: JSON.stringify({
+      object: "whatsapp_business_account",
+      entry: [{ id: WABA, time: 1772359200, changes }],
+    }),
+    now: NOW,
+  });
+
+const messages = (items: { from: string; id: string; body: string }[]) => ({
+  field: "messages",
+  value: {
+    metadata: { display_phone_number: "1555", phone_number_id: PN },
+    messages: items.map((m) => ({
+      ...m,
+      timestamp: "1772359200",
+      type: "text",
+      text: { body: m.body },
+    })),
+  },
+});
+
+const types = (events: readonly AnyEvent[]) => events.map((e) => e.type);
+const wamids = (events: readonly AnyEvent[]) =>
+  events
+    .filter((e): e is EventOf<"InboundMessageReceived"> => e.type === "InboundMessageReceived")
+    .map((e) => e.data.wamid);
+
+describe("inbound handler", () => {
+  it("groups a webhook's facts per contact and keeps each contact's order", async () => {
+    const { handler, published } = setup();
+    await handler.handle(
+      webhook([
+        messages([
+          { from: "1", id: "w.1a", body: "a" },
+          { from: "2", id: "w.2a", body: "a" },
+          { from: "1", id: "w.1b", body: "STOP" },
+        ]),
+      ]),
+    );
+    const ofContact = (c: string) =>
+      published.filter((e) => "contactId" in e.data && e.data.contactId === c);
+    expect(types(ofContact("1"))).toEqual([
+      "InboundMessageReceived",
+      "ConversationWindowOpened",
+      "InboundMessageReceived",
+      "ConsentRevoked",
+    ]);
+    expect(wamids(ofContact("2"))).toEqual(["w.2a"]);
+  });
+
+  it("a crash after the state is saved loses nothing: the retry publishes the outbox with the same ids, once more at most", async () => {
+    const { handler, published, docs } = setup(1);
+    const facts = webhook([messages([{ from: "1", id: "w.1", body: "hi" }])]);
+    await expect(handler.handle(facts)).rejects.toThrow(/broker gone/);
+    expect(published).toEqual([]);
+    expect(docs.get("1")?.outbox.map((e) => e.type)).toEqual([
+      "InboundMessageReceived",
+      "ConversationWindowOpened",
+    ]);
+    // The runner retries (or the next owner redelivers) the same raw record.
+    await handler.handle(facts);
+    expect(types(published)).toEqual(["InboundMessageReceived", "ConversationWindowOpened"]);
+    expect(docs.get("1")?.outbox).toEqual([]);
+    // Meta retries later: nothing new.
+    await handler.handle(facts);
+    expect(published).toHaveLength(2);
+  });
+
+  it("retries when another writer saved first, deciding again on the fresh state", async () => {
+    const { handler, published, faults } = setup();
+    faults.conflictsBeforeSave = 2;
+    await handler.handle(webhook([messages([{ from: "1", id: "w.1", body: "hi" }])]));
+    expect(wamids(published)).toEqual(["w.1"]);
+  });
+
+  it("gives up with a retriable error when the conflicts never stop", async () => {
+    const { handler, faults } = setup();
+    faults.conflictsBeforeSave = 1_000;
+    const attempt = handler.handle(webhook([messages([{ from: "1", id: "w.1", body: "hi" }])]));
+    await expect(attempt).rejects.toBeInstanceOf(ContactStateConflictError);
+    await expect(attempt).rejects.toMatchObject({ retriable: true });
+  });
+
+  it("dedupes business facts per WABA: a retried template status webhook publishes once", async () => {
+    const { handler, published } = setup();
+    const status = {
+      field: "message_template_status_update",
+      value: {
+        event: "APPROVED",
+        message_template_id: 1,
+        message_template_name: "t",
+        message_template_language: "en",
+      },
+    };
+    await handler.handle(webhook([status]));
+    await handler.handle(webhook([status]));
+    expect(types(published)).toEqual(["TemplateStatusUpdated"]);
+  });
+
+  it("handles concurrent webhooks for one contact one at a time", async () => {
+    const { handler, published } = setup();
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        handler.handle(webhook([messages([{ from: "1", id: `w.${i % 5}`, body: "x" }])])),
+      ),
+    );
+    expect(new Set(wamids(published))).toEqual(new Set(["w.0", "w.1", "w.2", "w.3", "w.4"]));
+    expect(wamids(published)).toHaveLength(5);
+  });
+});
