@@ -35,6 +35,8 @@ export const configSchema = z.object({
   ROUTER_DEDUPE_MAX_IDS: env.int(500, { min: 1, max: 100_000 }),
   /** How long an identity is remembered; Meta retries a webhook for up to 7 days. */
   ROUTER_DEDUPE_TTL_MS: env.int(8 * 24 * HOUR_MS, { min: 60_000 }),
+  /** Contacts whose state is kept in memory between webhooks (least recently used go); 0: none. */
+  ROUTER_STATE_CACHE_SIZE: env.int(1_000, { min: 0, max: 1_000_000 }),
   /** Raw webhooks taken but not finished before the consumer stops fetching. */
   ROUTER_MAX_IN_FLIGHT: env.int(200, { min: 1, max: 10_000 }),
 });

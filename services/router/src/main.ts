@@ -39,6 +39,7 @@ await runStandardService({
         eventIdOf,
       },
       limits: { maxIds: config.ROUTER_DEDUPE_MAX_IDS, ttlMs: config.ROUTER_DEDUPE_TTL_MS },
+      cacheSize: config.ROUTER_STATE_CACHE_SIZE,
     });
     const consumer = createRawWebhookConsumer({
       kafka,

@@ -54,6 +54,11 @@ export interface InboundHandlerOptions {
   readonly decideWith: Omit<DecideContext, "now">;
   readonly limits: RetentionLimits;
   readonly maxConflicts?: number;
+  /**
+   * Contacts whose state stays in memory between records (least recently used go first); 0
+   * reads MongoDB every time. A stale entry is harmless: its write fails the version check.
+   */
+  readonly cacheSize?: number;
 }
 
 export interface InboundHandler {
@@ -75,8 +80,30 @@ export function createInboundHandler({
   decideWith,
   limits,
   maxConflicts = 10,
+  cacheSize = 1_000,
 }: InboundHandlerOptions): InboundHandler {
+  if (!Number.isInteger(cacheSize) || cacheSize < 0) {
+    throw new RangeError(
+      `createInboundHandler: cacheSize must be a whole number >= 0, got ${cacheSize}`,
+    );
+  }
   const locks = new Map<string, Promise<void>>();
+  const cache = new Map<string, StoredContact>();
+
+  const load = async (key: string): Promise<StoredContact | undefined> => {
+    const hit = cache.get(key);
+    if (hit !== undefined) return hit;
+    return store.load(key);
+  };
+  const remember = (key: string, doc: StoredContact) => {
+    if (cacheSize === 0) return;
+    cache.delete(key);
+    cache.set(key, doc);
+    if (cache.size > cacheSize) {
+      const oldest = cache.keys().next();
+      if (oldest.done !== true) cache.delete(oldest.value);
+    }
+  };
 
   /** One writer per contact inside this process; other processes are caught by the version. */
   const exclusive = async (contactId: string, work: () => Promise<void>): Promise<void> => {
@@ -95,8 +122,17 @@ export function createInboundHandler({
   };
 
   const handleContact = async (contactId: string, facts: readonly Fact[]) => {
+    try {
+      await decideAndPublish(contactId, facts);
+    } catch (error) {
+      cache.delete(contactId);
+      throw error;
+    }
+  };
+
+  const decideAndPublish = async (contactId: string, facts: readonly Fact[]) => {
     for (let attempt = 0; attempt < maxConflicts; attempt++) {
-      const stored = await store.load(contactId);
+      const stored = await load(contactId);
       const version = stored?.version ?? 0;
       if (stored !== undefined && stored.outbox.length > 0) {
         await publish(stored.outbox);
@@ -110,18 +146,18 @@ export function createInboundHandler({
         state = events.reduce(evolve, state);
         decided.push(...events);
       }
-      if (decided.length === 0 && (stored?.outbox.length ?? 0) === 0) return;
-      if (
-        !(await store.save(
-          contactId,
-          { state: retain(state, now, limits), outbox: decided },
-          version,
-        ))
-      ) {
+      if (decided.length === 0 && (stored?.outbox.length ?? 0) === 0) {
+        if (stored !== undefined) remember(contactId, stored);
+        return;
+      }
+      const next = retain(state, now, limits);
+      if (!(await store.save(contactId, { state: next, outbox: decided }, version))) {
+        cache.delete(contactId);
         continue;
       }
       await publish(decided);
       await store.clearOutbox(contactId, version + 1);
+      remember(contactId, { state: next, version: version + 1, outbox: [] });
       return;
     }
     throw new ContactStateConflictError(contactId);

@@ -50,8 +50,7 @@ function memoryStore() {
   return { store, docs, faults };
 }
 
-function setup(failPublishes = 0) {
-  const memory = memoryStore();
+function setup(failPublishes = 0, memory = memoryStore()) {
   const published: AnyEvent[] = [];
   let failures = failPublishes;
   const handler = createInboundHandler({
@@ -198,5 +197,17 @@ describe("inbound handler", () => {
     );
     expect(new Set(wamids(published))).toEqual(new Set(["w.0", "w.1", "w.2", "w.3", "w.4"]));
     expect(wamids(published)).toHaveLength(5);
+  });
+
+  it("a stale cached state (another instance took the contact meanwhile) is caught by the version", async () => {
+    const shared = memoryStore();
+    const a = setup(0, shared);
+    const b = setup(0, shared);
+    const first = webhook([messages([{ from: "1", id: "w.1", body: "hi" }])]);
+    await a.handler.handle(first); // a caches contact 1 at version 1
+    await b.handler.handle(webhook([messages([{ from: "1", id: "w.2", body: "hi" }])]));
+    // A Meta retry of w.2 reaches a, whose cache has not seen it: the save conflicts, a reloads.
+    await a.handler.handle(webhook([messages([{ from: "1", id: "w.2", body: "hi" }])]));
+    expect(wamids([...a.published, ...b.published])).toEqual(["w.1", "w.2"]);
   });
 });

@@ -3,26 +3,26 @@ import type { EventProducer } from "@parley/kafka";
 import type { Publish } from "../../inbound/handler.js";
 
 /**
- * Publishes events to their catalog topics with the topic's key. Consecutive events of one topic
- * go in one call; calls run in order, so each topic sees a contact's events in decided order.
+ * Publishes events to their catalog topics with the topic's key: one call per topic holding its
+ * events in the given order, the topics in parallel. Each topic thus sees a contact's events in
+ * decided order; there is no order across topics to keep.
  */
 export function createCatalogPublisher(producer: EventProducer, catalog: Catalog): Publish {
   return async (events) => {
-    let run: { topic: TopicSpec; events: AnyEvent[] } | undefined;
-    const runs: { topic: TopicSpec; events: AnyEvent[] }[] = [];
+    const byTopic = new Map<TopicSpec, AnyEvent[]>();
     for (const event of events) {
       const topic = catalog.topicOf(event.type);
-      if (run?.topic !== topic) {
-        run = { topic, events: [] };
-        runs.push(run);
-      }
-      run.events.push(event);
+      const list = byTopic.get(topic) ?? [];
+      list.push(event);
+      byTopic.set(topic, list);
     }
-    for (const { topic, events: batch } of runs) {
-      await producer.publish(
-        topic,
-        batch.map((event) => ({ key: topic.keyOf(event), event })),
-      );
-    }
+    await Promise.all(
+      [...byTopic].map(([topic, batch]) =>
+        producer.publish(
+          topic,
+          batch.map((event) => ({ key: topic.keyOf(event), event })),
+        ),
+      ),
+    );
   };
 }
