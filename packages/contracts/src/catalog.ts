@@ -69,6 +69,9 @@ export interface Catalog {
 
 export const DEFAULT_PARTITIONS = { contact: 12, business: 12, raw: 6 } as const;
 
+/** Largest record on the raw-webhook topic and on dead-letter and retry topics (8 MiB). */
+export const RAW_MESSAGE_BYTES = 8 * 1024 * 1024;
+
 const DAY_MS = 24 * 60 * 60 * 1000;
 const days = (n: number) => String(n * DAY_MS);
 
@@ -78,6 +81,8 @@ const topicDefinitions = [
     key: "raw",
     events: ["RawWebhookReceived"],
     retentionDays: 90,
+    // Meta sends up to 3 MB; base64 in the envelope makes that 4 MB, with headroom.
+    maxMessageBytes: RAW_MESSAGE_BYTES,
     producers: ["ingress"],
     consumers: ["router"],
     description:
@@ -189,6 +194,7 @@ const topicDefinitions = [
   key: TopicKey;
   events: readonly EventName[];
   retentionDays: number | null;
+  maxMessageBytes?: number;
   producers: readonly string[];
   consumers: readonly string[];
   description: string;
@@ -293,6 +299,7 @@ export function createCatalog({
       config: Object.freeze({
         "cleanup.policy": "delete",
         "retention.ms": def.retentionDays === null ? "-1" : days(def.retentionDays),
+        ...("maxMessageBytes" in def ? { "max.message.bytes": String(def.maxMessageBytes) } : {}),
         ...durability,
       }),
       subject: `${name}-value`,
@@ -329,6 +336,8 @@ export function createCatalog({
       config: Object.freeze({
         "cleanup.policy": "delete",
         "retention.ms": kind === "dlq" ? days(30) : days(7),
+        // Any consumer's failed record comes here whole, the largest raw webhook included.
+        "max.message.bytes": String(RAW_MESSAGE_BYTES),
         ...durability,
       }),
       subject: `${name}-value`,

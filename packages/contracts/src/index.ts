@@ -19,6 +19,7 @@ export {
   contactKeyOf,
   createCatalog,
   DEFAULT_PARTITIONS,
+  RAW_MESSAGE_BYTES,
   topicIds,
   type Catalog,
   type CatalogOptions,

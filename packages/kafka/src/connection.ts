@@ -1,4 +1,14 @@
-import { Kafka, logLevel as KafkaLogLevel, type LogEntry, type Admin } from "kafkajs";
+import kafkajs, {
+  Kafka,
+  logLevel as KafkaLogLevel,
+  type LogEntry,
+  type Admin,
+  type Producer,
+  type ProducerConfig,
+} from "kafkajs";
+
+// kafkajs is CommonJS; Node's ESM loader does not see this one as a named export.
+const { Partitioners } = kafkajs;
 
 type LogFn = (fields: Record<string, unknown>, message: string) => void;
 export interface KafkaLogger {
@@ -98,4 +108,24 @@ export function createKafkaProbe(kafka: KafkaClient) {
     },
     close: reset,
   };
+}
+
+/**
+ * Every producer Parley creates: idempotent, one request in flight (retries keep order), the
+ * Java client's partitioner (murmur2, so keys land where any other Kafka client puts them and
+ * co-partitioned topics stay aligned), and a bounded retry budget so a send that cannot be
+ * delivered fails within seconds instead of retrying forever.
+ */
+export function createProducer(
+  kafka: KafkaClient,
+  config: Omit<ProducerConfig, "createPartitioner"> = {},
+): Producer {
+  return kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 3_000 },
+    ...config,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
 }

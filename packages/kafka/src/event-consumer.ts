@@ -40,6 +40,11 @@ export function createEventConsumer({
   tuning = {},
 }: EventConsumerOptions): ConsumerRunner {
   const byName = new Map(topics.map((t) => [t.name, t]));
+  // Fetch at least one whole record of the largest size the topics allow.
+  const largest = Math.max(
+    1024 * 1024,
+    ...topics.map((t) => Number(t.config["max.message.bytes"] ?? 0)),
+  );
   return createConsumerRunner({
     kafka,
     groupId: `${catalog.prefix}parley.${consumer}`,
@@ -51,6 +56,7 @@ export function createEventConsumer({
       return serde.decode(topic, record.value);
     },
     handle,
+    maxBytesPerPartition: largest,
     ...(logger ? { logger } : {}),
     ...tuning,
   });

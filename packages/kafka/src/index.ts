@@ -1,6 +1,7 @@
 export {
   createKafka,
   createKafkaProbe,
+  createProducer,
   type KafkaClient,
   type KafkaConnectionOptions,
   type KafkaLogger,

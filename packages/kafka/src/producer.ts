@@ -1,6 +1,6 @@
 import type { IHeaders, Producer } from "kafkajs";
 import { headerNames, type TopicSpec } from "@parley/contracts";
-import type { KafkaClient } from "./connection.js";
+import { createProducer, type KafkaClient } from "./connection.js";
 import type { Serde } from "./serde.js";
 import { withProducerSpan } from "./tracing.js";
 
@@ -57,11 +57,7 @@ export function createEventProducer({
   serde: Serde;
   name?: string;
 }): EventProducer {
-  const producer: Producer = kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    allowAutoTopicCreation: false,
-  });
+  const producer: Producer = createProducer(kafka);
   let inFlight = 0;
   let idle: { promise: Promise<void>; resolve: () => void } | undefined;
   return {

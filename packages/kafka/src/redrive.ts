@@ -1,6 +1,6 @@
 import type { IHeaders } from "kafkajs";
 import { headerNames } from "@parley/contracts";
-import type { KafkaClient, KafkaLogger } from "./connection.js";
+import { createProducer, type KafkaClient, type KafkaLogger } from "./connection.js";
 
 export interface RedriveOptions {
   readonly kafka: KafkaClient;
@@ -66,7 +66,7 @@ export async function redrive({
   let skipped = 0;
   if (remaining.size === 0) return { redriven, skipped, byTopic };
 
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const producer = createProducer(kafka);
   const consumer = kafka.consumer({ groupId });
   await producer.connect();
   await consumer.connect();

@@ -1,7 +1,7 @@
 import type { Batch, Consumer, EachBatchPayload, IHeaders, KafkaMessage, Producer } from "kafkajs";
 import { headerNames } from "@parley/contracts";
 import { backoffDelay, defaultRetryPolicy, sleep, type RetryPolicy } from "./backoff.js";
-import type { KafkaClient, KafkaLogger } from "./connection.js";
+import { createProducer, type KafkaClient, type KafkaLogger } from "./connection.js";
 import { errorClass, errorMessage, isRetriable } from "./errors.js";
 import { KeyedQueue } from "./keyed-queue.js";
 import { OffsetTracker } from "./offset-tracker.js";
@@ -53,6 +53,8 @@ export interface ConsumerRunnerOptions<T> {
   readonly commitIntervalMs?: number;
   readonly fromBeginning?: boolean;
   readonly sessionTimeoutMs?: number;
+  /** At least the largest record the topics allow (their max.message.bytes). */
+  readonly maxBytesPerPartition?: number;
   readonly logger?: KafkaLogger;
   readonly onDeadLetter?: (info: DeadLetterInfo) => void;
   readonly random?: () => number;
@@ -126,6 +128,7 @@ export function createConsumerRunner<T>({
   commitIntervalMs = 250,
   fromBeginning = true,
   sessionTimeoutMs = 30_000,
+  maxBytesPerPartition = 1024 * 1024,
   logger,
   onDeadLetter,
   random = Math.random,
@@ -139,8 +142,10 @@ export function createConsumerRunner<T>({
     groupId,
     sessionTimeout: sessionTimeoutMs,
     readUncommitted: false,
+    maxBytesPerPartition,
+    maxBytes: Math.max(10 * 1024 * 1024, maxBytesPerPartition * 2),
   });
-  const dlqProducer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const dlqProducer: Producer = createProducer(kafka);
   const queue = new KeyedQueue();
   const partitions = new Map<string, PartitionState>();
   const stopping = new AbortController();

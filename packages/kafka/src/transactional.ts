@@ -1,5 +1,5 @@
 import type { Consumer, EachBatchPayload, IHeaders, Producer } from "kafkajs";
-import type { KafkaClient, KafkaLogger } from "./connection.js";
+import { createProducer, type KafkaClient, type KafkaLogger } from "./connection.js";
 import { rawRecord, type RawRecord } from "./runner.js";
 import { withConsumerSpan, traceHeaders } from "./tracing.js";
 
@@ -60,11 +60,7 @@ export function createTransactionalProcessor({
     readUncommitted: false,
     sessionTimeout: sessionTimeoutMs,
   });
-  const producer: Producer = kafka.producer({
-    transactionalId,
-    idempotent: true,
-    maxInFlightRequests: 1,
-  });
+  const producer: Producer = createProducer(kafka, { transactionalId });
 
   const eachBatch = async (payload: EachBatchPayload): Promise<void> => {
     const { batch } = payload;
