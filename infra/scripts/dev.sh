@@ -111,17 +111,6 @@ for s in "${services[@]}"; do
   echo "$s ${pid[$s]}" >>"$state/services.pids"
 done
 
-# The Cloud API simulator stands in for Meta (docs/cloud-api-simulator.md). Its webhooks go to
-# ingress's webhook endpoint, signed with the app secret ingress verifies.
-(exec 3<>"/dev/tcp/127.0.0.1/$SIM_PORT") 2>/dev/null && fail "port $SIM_PORT for the Cloud API simulator is in use; set SIM_PORT"
-PARLEY_SIM_APP_SECRET="$(cat "$sim_app_secret_file")" PARLEY_SIM_ACCESS_TOKEN="$(cat "$sim_access_token_file")" \
-  PARLEY_SIM_CONTROL_TOKEN="$(cat "$token_file")" \
-  setsid node "$repo/packages/cloud-api-sim/dist/cli.js" --port "$SIM_PORT" --users 3 \
-  --webhook-url "http://127.0.0.1:$webhook_port/webhooks/whatsapp" \
-  >"$state/logs/cloud-api-sim.log" 2>&1 </dev/null &
-sim_pid=$!
-echo "cloud-api-sim $sim_pid" >>"$state/services.pids"
-
 ready_deadline=$((SECONDS + DEV_READY_TIMEOUT))
 for s in "${services[@]}"; do
   until curl -fs -o /dev/null -H "Authorization: Bearer $(cat "$token_file")" "http://127.0.0.1:${port[$s]}/readyz"; do
@@ -137,6 +126,18 @@ for s in "${services[@]}"; do
   done
   note "$s ready"
 done
+
+# The Cloud API simulator stands in for Meta (docs/cloud-api-simulator.md). Its webhooks go to
+# ingress's webhook endpoint, signed with the app secret ingress verifies. It starts once the
+# services are ready, as Meta only ever calls a running ingress.
+(exec 3<>"/dev/tcp/127.0.0.1/$SIM_PORT") 2>/dev/null && fail "port $SIM_PORT for the Cloud API simulator is in use; set SIM_PORT"
+PARLEY_SIM_APP_SECRET="$(cat "$sim_app_secret_file")" PARLEY_SIM_ACCESS_TOKEN="$(cat "$sim_access_token_file")" \
+  PARLEY_SIM_CONTROL_TOKEN="$(cat "$token_file")" \
+  setsid node "$repo/packages/cloud-api-sim/dist/cli.js" --port "$SIM_PORT" --users 3 \
+  --webhook-url "http://127.0.0.1:$webhook_port/webhooks/whatsapp" \
+  >"$state/logs/cloud-api-sim.log" 2>&1 </dev/null &
+sim_pid=$!
+echo "cloud-api-sim $sim_pid" >>"$state/services.pids"
 
 until curl -fsS -o /dev/null -H "x-sim-control-token: $(cat "$token_file")" "http://127.0.0.1:$SIM_PORT/_sim/health" 2>/dev/null; do
   kill -0 "$sim_pid" 2>/dev/null || fail "the Cloud API simulator exited (log: .parley/dev/logs/cloud-api-sim.log)"
