@@ -28,7 +28,7 @@ repo="$(cd "$here/../.." && pwd)"
 : "${INFRA_START_TIMEOUT:=90}"
 : "${INFRA_STOP_TIMEOUT:=20}"
 
-kafka_home="$PARLEY_CACHE/kafka-$KAFKA_VERSION-$(sha256sum "$here/kafka/pom.xml" "$here/kafka/KafkaReady.java" | sha256sum | cut -c1-12)"
+kafka_home="$PARLEY_CACHE/kafka-$KAFKA_VERSION-$(cat "$here/kafka/pom.xml" "$here/kafka/KafkaReady.java" | sha256sum | cut -c1-12)"
 apicurio_home="$PARLEY_CACHE/apicurio-registry-$APICURIO_VERSION"
 mongo_src_hash="$(cat "$here/mongo/pom.xml" "$here/mongo/src/main/java/dev/parley/infra/MongoWireServer.java" | sha256sum | cut -c1-12)"
 mongo_home="$PARLEY_CACHE/mongo-wire-$MONGO_JAVA_SERVER_VERSION-$mongo_src_hash"
