@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { createWriteStream, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createCatalog, createEvent, type Catalog, type EventOf } from "@parley/contracts";
@@ -16,6 +17,7 @@ import {
   type OutgoingEvent,
   type Serde,
 } from "@parley/kafka";
+import { createMongo } from "@parley/mongo";
 import { startStack, waitFor, type Namespace, type Stack } from "@parley/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROUTER_INBOUND_CONSUMER } from "./adapters/kafka/raw-webhook-consumer.js";
@@ -41,7 +43,11 @@ let reader: ConsumerRunner;
 const children: ChildProcess[] = [];
 const inbound: EventOf<"InboundMessageReceived">[] = [];
 
+const logs: string[] = [];
+
 function startRouter(): { child: ChildProcess; exit: Promise<unknown> } {
+  const log = join(tmpdir(), `${ns.id}-router-${logs.length + 1}.log`);
+  logs.push(log);
   const child = spawn(process.execPath, [main], {
     env: {
       ...process.env,
@@ -54,8 +60,12 @@ function startRouter(): { child: ChildProcess; exit: Promise<unknown> } {
       HTTP_PORT: "0",
       LOG_LEVEL: "warn",
     },
-    stdio: ["ignore", "ignore", "pipe"],
+    stdio: ["ignore", "pipe", "pipe"],
   });
+  // Always drained: an unread pipe would block the router once its buffer is full.
+  const out = createWriteStream(log);
+  child.stdout.pipe(out);
+  child.stderr.pipe(out);
   children.push(child);
   const exit = new Promise((resolve) => child.once("exit", resolve));
   return { child, exit };
@@ -113,15 +123,21 @@ beforeAll(async () => {
   catalog = createCatalog({ prefix: `${ns.id}.`, partitions: { contact: 3, business: 2, raw: 3 } });
   kafka = createKafka({ brokers: stack.kafkaBrokers, clientId: ns.id });
   serde = createSerde({ registry: createRegistry({ url: stack.schemaRegistryUrl }) });
-  await provisionTopics({
-    kafka,
-    serde,
-    topics: [
-      ...catalog.topics,
-      catalog.deadLetterTopic(ROUTER_INBOUND_CONSUMER),
-      catalog.deadLetterTopic("crash-reader"),
-    ],
-  });
+  // Creating many topics at once can outlast kafkajs's leader wait on a busy broker; provisioning
+  // is idempotent, so it is simply tried again.
+  await waitFor(
+    () =>
+      provisionTopics({
+        kafka,
+        serde,
+        topics: [
+          ...catalog.topics,
+          catalog.deadLetterTopic(ROUTER_INBOUND_CONSUMER),
+          catalog.deadLetterTopic("crash-reader"),
+        ],
+      }).then(() => true),
+    { timeoutMs: 60_000, intervalMs: 500, description: "topics provisioned" },
+  );
   producer = createEventProducer({ kafka, serde });
   await producer.connect();
   reader = createEventConsumer({
@@ -141,6 +157,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const child of children) child.kill("SIGKILL");
+  // The native MongoDB stand-in keeps everything in memory: leave nothing behind.
+  const mongo = createMongo({ url: stack.mongoUrl, database: ns.database(), appName: ns.id });
+  await mongo.db.dropDatabase();
+  await mongo.close();
   await reader.stop();
   await producer.disconnect();
   await stack.stop();
@@ -178,7 +198,7 @@ describe("router inbound: killed mid-stream", () => {
       const distinct = () => new Set(inbound.map((e) => e.data.wamid)).size;
       await waitFor(() => distinct() === WEBHOOKS - RETRIES, {
         timeoutMs: 240_000,
-        description: `${WEBHOOKS - RETRIES} distinct inbound messages`,
+        description: `${WEBHOOKS - RETRIES} distinct inbound messages (router logs: ${logs.join(", ")})`,
       });
       second.child.kill("SIGTERM");
       await second.exit;

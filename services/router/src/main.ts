@@ -8,6 +8,7 @@ import { createMongoContactStore } from "./adapters/store/contact-store.js";
 import { eventIdOf } from "./inbound/event-id.js";
 import { createInboundHandler } from "./inbound/handler.js";
 import { createKeywordMatcher } from "./inbound/keywords.js";
+import { createInboundMetrics } from "./inbound/metrics.js";
 
 // Composition root. The chassis gives router its logger, metrics, connections with readiness
 // checks, ops endpoints and graceful shutdown; the inbound side consumes raw webhooks and
@@ -17,7 +18,7 @@ await runStandardService({
   config,
   telemetry,
   uses: { kafka: true, registry: true, mongo: true },
-  start: async ({ logger, kafka, mongo }) => {
+  start: async ({ logger, metrics, kafka, mongo }) => {
     if (kafka === undefined || mongo === undefined) {
       throw new Error("router needs its Kafka and MongoDB connections");
     }
@@ -40,6 +41,7 @@ await runStandardService({
       },
       limits: { maxIds: config.ROUTER_DEDUPE_MAX_IDS, ttlMs: config.ROUTER_DEDUPE_TTL_MS },
       cacheSize: config.ROUTER_STATE_CACHE_SIZE,
+      observer: createInboundMetrics(metrics),
     });
     const consumer = createRawWebhookConsumer({
       kafka,

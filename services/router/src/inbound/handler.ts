@@ -38,12 +38,23 @@ export interface ContactStore {
 /** Port: appends events to their catalog topics, in order, acknowledged by all in-sync replicas. */
 export type Publish = (events: readonly AnyEvent[]) => Promise<void>;
 
+/** What the handler reports for metrics; every call is made once per fact or event. */
+export interface InboundObserver {
+  /** A fact was decided: `emitted` is empty for a duplicate. */
+  decided(fact: Fact, emitted: readonly AnyEvent[]): void;
+  /** Another writer saved the contact first; the decision is made again. */
+  conflict(): void;
+}
+
+const silent: InboundObserver = { decided: () => undefined, conflict: () => undefined };
+
 /** Another writer kept winning the optimistic race; the record is retried in place. */
 export class ContactStateConflictError extends Error {
   override readonly name = "ContactStateConflictError";
   readonly retriable = true;
   constructor(readonly contactId: string) {
-    super(`contact state kept changing under us (${contactId}); will retry`);
+    // The contact id stays out of the message: it is a phone number and messages reach logs.
+    super("contact state kept changing under us; will retry");
   }
 }
 
@@ -59,6 +70,7 @@ export interface InboundHandlerOptions {
    * reads MongoDB every time. A stale entry is harmless: its write fails the version check.
    */
   readonly cacheSize?: number;
+  readonly observer?: InboundObserver;
 }
 
 export interface InboundHandler {
@@ -81,6 +93,7 @@ export function createInboundHandler({
   limits,
   maxConflicts = 10,
   cacheSize = 1_000,
+  observer = silent,
 }: InboundHandlerOptions): InboundHandler {
   if (!Number.isInteger(cacheSize) || cacheSize < 0) {
     throw new RangeError(
@@ -141,23 +154,31 @@ export function createInboundHandler({
       const ctx: DecideContext = { ...decideWith, now };
       let state = stored?.state ?? initialState(contactId);
       const decided: AnyEvent[] = [];
+      const outcomes: [Fact, readonly AnyEvent[]][] = [];
       for (const fact of facts) {
         const events = decide(fact, state, ctx);
         state = events.reduce(evolve, state);
         decided.push(...events);
+        outcomes.push([fact, events]);
       }
+      const report = () => {
+        for (const [fact, events] of outcomes) observer.decided(fact, events);
+      };
       if (decided.length === 0 && (stored?.outbox.length ?? 0) === 0) {
         if (stored !== undefined) remember(contactId, stored);
+        report();
         return;
       }
       const next = retain(state, now, limits);
       if (!(await store.save(contactId, { state: next, outbox: decided }, version))) {
         cache.delete(contactId);
+        observer.conflict();
         continue;
       }
       await publish(decided);
       await store.clearOutbox(contactId, version + 1);
       remember(contactId, { state: next, version: version + 1, outbox: [] });
+      report();
       return;
     }
     throw new ContactStateConflictError(contactId);

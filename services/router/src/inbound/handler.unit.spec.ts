@@ -52,6 +52,7 @@ function memoryStore() {
 
 function setup(failPublishes = 0, memory = memoryStore()) {
   const published: AnyEvent[] = [];
+  const observed: string[] = [];
   let failures = failPublishes;
   const handler = createInboundHandler({
     store: memory.store,
@@ -70,8 +71,13 @@ function setup(failPublishes = 0, memory = memoryStore()) {
       eventIdOf,
     },
     limits: { maxIds: 100, ttlMs: 8 * 24 * 3_600_000 },
+    observer: {
+      decided: (fact, emitted) =>
+        observed.push(`${fact.type}:${emitted.length === 0 ? "dup" : "new"}`),
+      conflict: () => observed.push("conflict"),
+    },
   });
-  return { handler, published, ...memory };
+  return { handler, published, observed, ...memory };
 }
 
 const raw = createEvent(
@@ -158,10 +164,11 @@ describe("inbound handler", () => {
   });
 
   it("retries when another writer saved first, deciding again on the fresh state", async () => {
-    const { handler, published, faults } = setup();
+    const { handler, published, faults, observed } = setup();
     faults.conflictsBeforeSave = 2;
     await handler.handle(webhook([messages([{ from: "1", id: "w.1", body: "hi" }])]));
     expect(wamids(published)).toEqual(["w.1"]);
+    expect(observed).toEqual(["conflict", "conflict", "InboundMessageReceived:new"]);
   });
 
   it("gives up with a retriable error when the conflicts never stop", async () => {
@@ -173,7 +180,7 @@ describe("inbound handler", () => {
   });
 
   it("dedupes business facts per WABA: a retried template status webhook publishes once", async () => {
-    const { handler, published } = setup();
+    const { handler, published, observed } = setup();
     const status = {
       field: "message_template_status_update",
       value: {
@@ -186,6 +193,7 @@ describe("inbound handler", () => {
     await handler.handle(webhook([status]));
     await handler.handle(webhook([status]));
     expect(types(published)).toEqual(["TemplateStatusUpdated"]);
+    expect(observed).toEqual(["TemplateStatusUpdated:new", "TemplateStatusUpdated:dup"]);
   });
 
   it("handles concurrent webhooks for one contact one at a time", async () => {

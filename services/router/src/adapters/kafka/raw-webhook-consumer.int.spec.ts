@@ -51,6 +51,7 @@ let reader: ConsumerRunner;
 let deadLetterReader: ConsumerRunner;
 const seen: { topic: string; partition: number; key: string | null; event: AnyEvent }[] = [];
 const deadLetters: RawRecord[] = [];
+const cleanups: (() => Promise<void>)[] = [];
 
 interface Router {
   stop(): Promise<void>;
@@ -162,23 +163,36 @@ const hasWamid = (contactId: string, wamid: string) => wamidsOf(contactId).inclu
 
 beforeAll(async () => {
   stack = await startStack();
+  cleanups.push(() => stack.stop());
   const ns = stack.namespace("router-inbound");
   catalog = createCatalog({ prefix: `${ns.id}.`, partitions: { contact: 3, business: 2, raw: 2 } });
   kafka = createKafka({ brokers: stack.kafkaBrokers, clientId: ns.id });
   serde = createSerde({ registry: createRegistry({ url: stack.schemaRegistryUrl }) });
-  await provisionTopics({
-    kafka,
-    serde,
-    topics: [
-      ...catalog.topics,
-      catalog.deadLetterTopic(ROUTER_INBOUND_CONSUMER),
-      catalog.deadLetterTopic(READER),
-      catalog.deadLetterTopic(`${READER}-dlq`),
-    ],
-  });
+  // Creating many topics at once can outlast kafkajs's leader wait on a busy broker; provisioning
+  // is idempotent, so it is simply tried again.
+  await waitFor(
+    () =>
+      provisionTopics({
+        kafka,
+        serde,
+        topics: [
+          ...catalog.topics,
+          catalog.deadLetterTopic(ROUTER_INBOUND_CONSUMER),
+          catalog.deadLetterTopic(READER),
+          catalog.deadLetterTopic(`${READER}-dlq`),
+        ],
+      }).then(() => true),
+    { timeoutMs: 60_000, intervalMs: 500, description: "topics provisioned" },
+  );
   mongo = createMongo({ url: stack.mongoUrl, database: ns.database(), appName: ns.id });
+  cleanups.push(async () => {
+    // The native MongoDB stand-in keeps everything in memory: leave nothing behind.
+    await mongo.db.dropDatabase();
+    await mongo.close();
+  });
   rawProducer = createEventProducer({ kafka, serde, name: "test raw producer" });
   await rawProducer.connect();
+  cleanups.push(() => rawProducer.disconnect());
   reader = createEventConsumer({
     kafka,
     serde,
@@ -203,6 +217,7 @@ beforeAll(async () => {
     },
   });
   await reader.start();
+  cleanups.push(() => reader.stop());
   deadLetterReader = createConsumerRunner<RawRecord>({
     kafka,
     groupId: ns.group("dlq-reader"),
@@ -216,14 +231,12 @@ beforeAll(async () => {
     },
   });
   await deadLetterReader.start();
+  cleanups.push(() => deadLetterReader.stop());
 });
 
 afterAll(async () => {
-  await deadLetterReader.stop();
-  await reader.stop();
-  await rawProducer.disconnect();
-  await mongo.close();
-  await stack.stop();
+  // In reverse order of creation; only what beforeAll got to create.
+  for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
 describe("router inbound on Kafka", () => {
