@@ -1,54 +1,14 @@
 import { createEvent, type AnyEvent, type EventOf } from "@parley/contracts";
 import { describe, expect, it } from "vitest";
-import { initialState } from "./decide.js";
 import { eventIdOf } from "./event-id.js";
-import {
-  ContactStateConflictError,
-  createInboundHandler,
-  type ContactStore,
-  type StoredContact,
-} from "./handler.js";
+import { ContactStateConflictError, createInboundHandler } from "./handler.js";
 import { createKeywordMatcher, defaultKeywords } from "./keywords.js";
+import { memoryStore } from "./memory-store.unit-helpers.js";
 import { parseWebhook } from "./parse.js";
 
 const NOW = new Date("2026-03-01T10:30:00.000Z");
 const WABA = "waba-1";
 const PN = "106540352242922";
-
-/** The in-memory ContactStore: versions and outbox as MongoDB keeps them, plus fault hooks. */
-function memoryStore() {
-  const docs = new Map<string, StoredContact>();
-  const faults = { conflictsBeforeSave: 0 };
-  const store: ContactStore = {
-    load: (key) => Promise.resolve(docs.get(key)),
-    save(key, { state, outbox }, expectedVersion) {
-      if (faults.conflictsBeforeSave > 0) {
-        faults.conflictsBeforeSave--;
-        // Another writer won: its version is now ahead.
-        const current = docs.get(key);
-        docs.set(key, {
-          state: current?.state ?? initialState(key),
-          outbox: current?.outbox ?? [],
-          version: (current?.version ?? 0) + 1,
-        });
-        return Promise.resolve(false);
-      }
-      if ((docs.get(key)?.version ?? 0) !== expectedVersion) return Promise.resolve(false);
-      docs.set(key, {
-        state,
-        outbox: [...outbox],
-        version: expectedVersion + 1,
-      });
-      return Promise.resolve(true);
-    },
-    clearOutbox(key, version) {
-      const doc = docs.get(key);
-      if (doc?.version === version) docs.set(key, { ...doc, outbox: [] });
-      return Promise.resolve();
-    },
-  };
-  return { store, docs, faults };
-}
 
 function setup(failPublishes = 0, memory = memoryStore()) {
   const published: AnyEvent[] = [];

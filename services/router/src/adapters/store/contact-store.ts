@@ -53,21 +53,21 @@ export function createMongoContactStore({
   };
 
   return {
-    load: (contactId) =>
-      guard("load", async (): Promise<StoredContact | undefined> => {
-        const doc = await contacts.findOne({ _id: contactId });
-        if (doc === null) return undefined;
-        const state: ContactState = {
-          contactId,
-          messages: doc.messages,
-          statuses: doc.statuses,
-          others: doc.others,
-          windows: doc.windows,
-        };
-        // Events we wrote ourselves; re-validated so a bad document fails loudly, not downstream.
-        const outbox: AnyEvent[] = doc.outbox.map((e) => parseEvent(e));
-        return { state, version: doc.version, outbox };
-      }),
+    async load(contactId): Promise<StoredContact | undefined> {
+      const doc = await guard("load", () => contacts.findOne({ _id: contactId }));
+      if (doc === null) return undefined;
+      const state: ContactState = {
+        contactId,
+        messages: doc.messages,
+        statuses: doc.statuses,
+        others: doc.others,
+        windows: doc.windows,
+      };
+      // Events we wrote ourselves, validated again: a bad document is a poison record (not
+      // retriable, dead-lettered), never an outage to wait out.
+      const outbox: AnyEvent[] = doc.outbox.map((e) => parseEvent(e));
+      return { state, version: doc.version, outbox };
+    },
 
     save: (contactId, { state, outbox }, expectedVersion) =>
       guard("save", async () => {
