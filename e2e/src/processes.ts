@@ -48,3 +48,21 @@ export function infra(args: readonly string[], env: Record<string, string>): Pro
     });
   });
 }
+
+/** Creates the catalog's topics and registers their schemas (`parley-kafka provision`, as make dev does). */
+export function provision(env: Record<string, string>): Promise<void> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(
+      process.execPath,
+      [join(repoRoot, "packages/kafka/dist/cli.js"), "provision"],
+      {
+        env: { ...process.env, ...env },
+        stdio: ["ignore", "ignore", "inherit"],
+      },
+    );
+    child.once("exit", (code) => {
+      if (code === 0) resolveRun();
+      else reject(new Error(`parley-kafka provision exited with ${String(code)}`));
+    });
+  });
+}

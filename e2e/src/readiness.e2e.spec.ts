@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStack, waitFor, type Stack } from "@parley/testkit";
-import { infra, repoRoot, startService, type ServiceProcess } from "./processes.js";
+import { infra, provision, repoRoot, startService, type ServiceProcess } from "./processes.js";
 
 // Must-show of the foundation: every service's /readyz follows the broker's health, without a
 // restart. The spec runs its own broker (profile e2e-readiness, own ports) so that killing it
@@ -25,6 +25,11 @@ const readiness = async (s: ServiceProcess): Promise<number> =>
 beforeAll(async () => {
   stack = await startStack();
   await infra(["start", "kafka"], kafkaEnv);
+  // As make dev does: the services consume and produce catalog topics, which must exist.
+  await provision({
+    KAFKA_BROKERS: `127.0.0.1:${kafkaEnv.KAFKA_PORT}`,
+    SCHEMA_REGISTRY_URL: stack.schemaRegistryUrl,
+  });
   services = SERVICES.map((name, i) =>
     startService(
       name,
@@ -78,7 +83,8 @@ describe("readiness follows the broker", () => {
   });
 
   it("recovers on every service once the broker is back, without a restart", async () => {
-    await infra(["start", "kafka"], kafkaEnv);
+    // The broker comes back on its own log, as a restarted production broker does.
+    await infra(["start", "kafka"], { ...kafkaEnv, KAFKA_KEEP_DATA: "1" });
     const backAt = Date.now();
     await Promise.all(
       services.map((s) =>

@@ -219,14 +219,22 @@ start_kafka() {
   ensure_port_free kafka "$KAFKA_PORT" KAFKA_PORT
   ensure_port_free "kafka controller" "$KAFKA_CONTROLLER_PORT" KAFKA_CONTROLLER_PORT
   local dir="$PARLEY_STATE_DIR/kafka"
-  rm -rf "$dir" && mkdir -p "$dir/data"
+  local cp="$kafka_home/libs/*"
+  # KAFKA_KEEP_DATA=1 restarts on the data of the previous run (a broker restart that keeps its
+  # log, as in production); otherwise every start formats a new, empty cluster.
+  if [ "${KAFKA_KEEP_DATA:-0}" = 1 ] && [ -f "$dir/data/meta.properties" ]; then
+    log "keeping the previous run's Kafka data in $dir/data"
+  else
+    rm -rf "$dir" && mkdir -p "$dir/data"
+  fi
   KAFKA_DATA_DIR="$dir/data" KAFKA_PORT="$KAFKA_PORT" KAFKA_CONTROLLER_PORT="$KAFKA_CONTROLLER_PORT" \
     envsubst_lite <"$here/kafka/server.properties.template" >"$dir/server.properties"
-  local cp="$kafka_home/libs/*"
-  local cluster_id
-  cluster_id="$(java -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n1)"
-  java -cp "$cp" kafka.tools.StorageTool format -t "$cluster_id" -c "$dir/server.properties" --ignore-formatted \
-    >"$dir/format.log" 2>&1 || { cat "$dir/format.log" >&2; die "formatting the KRaft storage failed"; }
+  if [ ! -f "$dir/data/meta.properties" ]; then
+    local cluster_id
+    cluster_id="$(java -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n1)"
+    java -cp "$cp" kafka.tools.StorageTool format -t "$cluster_id" -c "$dir/server.properties" --ignore-formatted \
+      >"$dir/format.log" 2>&1 || { cat "$dir/format.log" >&2; die "formatting the KRaft storage failed"; }
+  fi
   started_at=$SECONDS
   log "starting kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT"
   launch kafka java -Xms256m -Xmx${KAFKA_HEAP:-512m} -XX:+UseG1GC -Dparley.infra="$PARLEY_STATE_DIR/kafka" \

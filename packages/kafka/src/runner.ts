@@ -199,6 +199,28 @@ export function createConsumerRunner<T>({
     }
   };
 
+  const boundedStep = async (step: string, work: Promise<void>, ms: number): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => {
+        resolve("timeout");
+      }, ms);
+    });
+    const outcome = await Promise.race([
+      work.then(
+        () => "done" as const,
+        () => "failed" as const,
+      ),
+      timedOut,
+    ]);
+    clearTimeout(timer);
+    if (outcome !== "done")
+      logger?.warn(
+        { groupId, step, outcome, boundMs: ms },
+        `consumer stop: ${step} ${outcome === "timeout" ? "timed out" : "failed"}; going on`,
+      );
+  };
+
   const commitNow = (): Promise<void> => {
     committing = committing.then(async () => {
       const offsets: {
@@ -423,9 +445,12 @@ export function createConsumerRunner<T>({
       stopping.abort();
       clearInterval(commitTimer);
       await queue.drain();
-      await commitNow();
-      await consumer.disconnect();
-      await dlqProducer.disconnect();
+      // While kafkajs is reconnecting or rejoining (a broker outage), a commit or a disconnect
+      // can wait on its own retries for longer than a shutdown may take. Each step is bounded:
+      // what is not committed is redelivered, which the handlers' idempotency covers.
+      await boundedStep("final commit", commitNow(), 2_000);
+      await boundedStep("consumer disconnect", consumer.disconnect(), 4_000);
+      await boundedStep("dead-letter producer disconnect", dlqProducer.disconnect(), 2_000);
       logger?.info({ groupId, ...stats }, "consumer stopped");
     },
   };
