@@ -2,7 +2,7 @@ import type { Batch, Consumer, EachBatchPayload, IHeaders, KafkaMessage, Produce
 import { headerNames } from "@parley/contracts";
 import { backoffDelay, defaultRetryPolicy, sleep, type RetryPolicy } from "./backoff.js";
 import { createProducer, type KafkaClient, type KafkaLogger } from "./connection.js";
-import { errorClass, errorMessage, isRetriable } from "./errors.js";
+import { errorClass, errorMessage, isRetriable, ParleyKafkaError } from "./errors.js";
 import { KeyedQueue } from "./keyed-queue.js";
 import { OffsetTracker } from "./offset-tracker.js";
 import { withConsumerSpan } from "./tracing.js";
@@ -430,7 +430,23 @@ export function createConsumerRunner<T>({
       });
       await dlqProducer.connect();
       await consumer.connect();
-      for (const topic of topics) await consumer.subscribe({ topic, fromBeginning });
+      for (const topic of topics) {
+        try {
+          await consumer.subscribe({ topic, fromBeginning });
+        } catch (error) {
+          if ((error as { type?: unknown }).type === "UNKNOWN_TOPIC_OR_PARTITION") {
+            throw new ParleyKafkaError(
+              `topic ${topic} does not exist; run \`parley-kafka provision\` (make dev does) and start again`,
+              {
+                retriable: false,
+                cause: error,
+                context: { topic, groupId },
+              },
+            );
+          }
+          throw error;
+        }
+      }
       await consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
