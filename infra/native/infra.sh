@@ -266,7 +266,7 @@ start_mongo() {
   ensure_port_free mongo "$MONGO_PORT" MONGO_PORT
   started_at=$SECONDS
   log "starting the MongoDB-wire server (mongo-java-server $MONGO_JAVA_SERVER_VERSION, in memory) on 127.0.0.1:$MONGO_PORT"
-  launch mongo java -Xms64m -Xmx${MONGO_HEAP:-512m} -Dparley.infra="$PARLEY_STATE_DIR/mongo" \
+  launch mongo java -Xms64m -Xmx${MONGO_HEAP:-1g} -Dparley.infra="$PARLEY_STATE_DIR/mongo" \
     -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$mongo_home/libs/*" dev.parley.infra.MongoWireServer 127.0.0.1 "$MONGO_PORT"
   wait_ready mongo health_mongo
 }

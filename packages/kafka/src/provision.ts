@@ -58,7 +58,21 @@ export async function provisionTopics({
         replicationFactor: replicationFactor ?? t.replicationFactor ?? -1,
         configEntries: Object.entries(t.config).map(([name, value]) => ({ name, value })),
       }));
-      await admin.createTopics({ topics: specs, waitForLeaders: true });
+      // A busy broker can answer "does not host this topic-partition" while leaders are still
+      // being elected; then only what is still missing is created again.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const stillMissing = new Set(await admin.listTopics());
+          const toCreate = specs.filter((spec) => !stillMissing.has(spec.topic));
+          if (toCreate.length > 0)
+            await admin.createTopics({ topics: toCreate, waitForLeaders: true });
+          break;
+        } catch (error) {
+          if (attempt >= 5 || (error as { type?: unknown }).type !== "UNKNOWN_TOPIC_OR_PARTITION")
+            throw error;
+          await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+        }
+      }
       created.push(...missing.map((t) => t.name));
     } else {
       for (const t of missing) drift.push({ topic: t.name, problem: "missing" });
