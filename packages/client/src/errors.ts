@@ -1,26 +1,11 @@
 import { ParleyKafkaError } from "@parley/kafka";
 
 /**
- * Errors that say whether a retry makes sense (conventions.md, 9): `retriable` is the one thing
- * a caller needs to decide; `context` carries the ids to log; `cause` keeps the original error.
+ * Errors that say whether a retry makes sense (conventions.md, 9): the Kafka layer's base error
+ * (`retriable`, `context`, `cause`), named for the client so callers can tell where it arose.
  */
-export class ParleyClientError extends Error {
+export class ParleyClientError extends ParleyKafkaError {
   override readonly name: string = "ParleyClientError";
-  readonly retriable: boolean;
-  readonly context: Readonly<Record<string, unknown>>;
-
-  constructor(
-    message: string,
-    {
-      retriable,
-      cause,
-      context = {},
-    }: { retriable: boolean; cause?: unknown; context?: Record<string, unknown> },
-  ) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.retriable = retriable;
-    this.context = context;
-  }
 }
 
 /** `createParleyClient` options that can never work; the message lists every problem and its fix. */
