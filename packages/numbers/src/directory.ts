@@ -1,0 +1,219 @@
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+
+/** Meta's defaults: 80 msg/s per number, 20 for coexistence (app + API) numbers, 1,000 at most. */
+export const DEFAULT_MPS = 80;
+export const COEXISTENCE_MPS = 20;
+export const MAX_MPS = 1_000;
+/** Pair rate limit per recipient: a burst of 45, then one message per 6 s. */
+export const DEFAULT_PAIR_PACING = { burst: 45, refillMs: 6_000 } as const;
+
+/** One WhatsApp business number Parley may send from. */
+export interface BusinessNumber {
+  /** Graph's `phone_number_id`: the sender-keyed topic's record key. */
+  readonly phoneNumberId: string;
+  /** The WhatsApp Business Account that owns the number (and its templates). */
+  readonly wabaId: string;
+  /** Names a send request may use instead of the phone_number_id. */
+  readonly aliases: readonly string[];
+  readonly displayPhoneNumber: string | undefined;
+  /** The number's cap in messages per second, in any one-second window. */
+  readonly mps: number;
+  /** A number also used in the WhatsApp Business app: Meta caps it at 20 msg/s. */
+  readonly coexistence: boolean;
+  readonly pairPacing: { readonly burst: number; readonly refillMs: number };
+  /** The Graph access token. Not enumerable: never serialised, never logged. */
+  readonly accessToken: string;
+}
+
+export type SenderRef =
+  | { readonly kind: "businessNumber"; readonly phoneNumberId: string }
+  | { readonly kind: "alias"; readonly alias: string };
+
+export interface NumberDirectory {
+  readonly numbers: readonly BusinessNumber[];
+  get(phoneNumberId: string): BusinessNumber | undefined;
+  /** The number a send request names, by phone_number_id or alias; undefined if unknown. */
+  resolve(sender: SenderRef): BusinessNumber | undefined;
+  inWaba(wabaId: string): readonly BusinessNumber[];
+  wabaIds(): readonly string[];
+}
+
+/** The directory's configuration is wrong; `problems` lists every issue found. */
+export class NumberDirectoryError extends Error {
+  override readonly name = "NumberDirectoryError";
+  constructor(readonly problems: readonly string[]) {
+    super(`business-number directory is invalid:\n  - ${problems.join("\n  - ")}`);
+  }
+}
+
+const digits = z.string().regex(/^\d{1,32}$/, "must be digits only");
+
+const entrySchema = z
+  .object({
+    phoneNumberId: digits,
+    wabaId: digits,
+    aliases: z.array(z.string().min(1).max(128)).default([]),
+    displayPhoneNumber: z.string().min(1).optional(),
+    mps: z.number().int().min(1).max(MAX_MPS).optional(),
+    coexistence: z.boolean().default(false),
+    pairPacing: z
+      .object({
+        burst: z.number().int().min(1).max(10_000).default(DEFAULT_PAIR_PACING.burst),
+        refillMs: z.number().int().min(1).max(86_400_000).default(DEFAULT_PAIR_PACING.refillMs),
+      })
+      .strict()
+      .default(DEFAULT_PAIR_PACING),
+    accessToken: z.string().min(8).optional(),
+    accessTokenFile: z.string().min(1).optional(),
+    accessTokenEnv: z.string().min(1).optional(),
+  })
+  .strict();
+
+const fileSchema = z.object({ numbers: z.array(entrySchema).min(1) }).strict();
+
+type Entry = z.infer<typeof entrySchema>;
+
+function tokenOf(
+  entry: Entry,
+  where: string,
+  env: NodeJS.ProcessEnv,
+  problems: string[],
+): string | undefined {
+  const sources = [entry.accessToken, entry.accessTokenFile, entry.accessTokenEnv].filter(
+    (s) => s !== undefined,
+  );
+  if (sources.length !== 1) {
+    problems.push(
+      `${where}: set exactly one of accessToken, accessTokenFile, accessTokenEnv (found ${String(sources.length)})`,
+    );
+    return undefined;
+  }
+  if (entry.accessToken !== undefined) return entry.accessToken;
+  if (entry.accessTokenFile !== undefined) {
+    try {
+      const token = readFileSync(entry.accessTokenFile, "utf8").trim();
+      if (token.length >= 8) return token;
+      problems.push(`${where}.accessTokenFile: ${entry.accessTokenFile} holds no token`);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? "unreadable";
+      problems.push(`${where}.accessTokenFile: cannot read ${entry.accessTokenFile} (${code})`);
+    }
+    return undefined;
+  }
+  const name = entry.accessTokenEnv ?? "";
+  const token = env[name];
+  if (token !== undefined && token.length >= 8) return token;
+  problems.push(`${where}.accessTokenEnv: environment variable ${name} is unset or too short`);
+  return undefined;
+}
+
+function toNumber(entry: Entry, accessToken: string): BusinessNumber {
+  const number = {
+    phoneNumberId: entry.phoneNumberId,
+    wabaId: entry.wabaId,
+    aliases: Object.freeze([...entry.aliases]),
+    displayPhoneNumber: entry.displayPhoneNumber,
+    mps: entry.mps ?? (entry.coexistence ? COEXISTENCE_MPS : DEFAULT_MPS),
+    coexistence: entry.coexistence,
+    pairPacing: Object.freeze({ ...entry.pairPacing }),
+  };
+  Object.defineProperty(number, "accessToken", { value: accessToken, enumerable: false });
+  return Object.freeze(number) as BusinessNumber;
+}
+
+/** Builds the directory from its parsed JSON form; throws NumberDirectoryError listing every problem. */
+export function parseNumberDirectory(
+  json: unknown,
+  env: NodeJS.ProcessEnv = process.env,
+): NumberDirectory {
+  const parsed = fileSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new NumberDirectoryError(
+      parsed.error.issues.map(
+        (issue) => `${issue.path.length > 0 ? issue.path.join(".") : "(root)"}: ${issue.message}`,
+      ),
+    );
+  }
+  const problems: string[] = [];
+  const numbers: BusinessNumber[] = [];
+  const byId = new Map<string, BusinessNumber>();
+  const byAlias = new Map<string, BusinessNumber>();
+  parsed.data.numbers.forEach((entry, i) => {
+    const where = `numbers.${String(i)}`;
+    if (byId.has(entry.phoneNumberId)) {
+      problems.push(`${where}.phoneNumberId: ${entry.phoneNumberId} is listed twice`);
+    }
+    if (entry.coexistence && entry.mps !== undefined && entry.mps > COEXISTENCE_MPS) {
+      problems.push(`${where}.mps: a coexistence number is capped at ${String(COEXISTENCE_MPS)}`);
+    }
+    const token = tokenOf(entry, where, env, problems);
+    if (token === undefined) return;
+    const number = toNumber(entry, token);
+    numbers.push(number);
+    byId.set(number.phoneNumberId, number);
+    for (const alias of number.aliases) {
+      const taken = byAlias.get(alias);
+      if (taken !== undefined && taken !== number) {
+        problems.push(`${where}.aliases: "${alias}" already names ${taken.phoneNumberId}`);
+      }
+      byAlias.set(alias, number);
+    }
+  });
+  if (problems.length > 0) throw new NumberDirectoryError(problems);
+
+  const wabaIds = Object.freeze([...new Set(numbers.map((n) => n.wabaId))]);
+  return Object.freeze({
+    numbers: Object.freeze(numbers),
+    get: (phoneNumberId: string) => byId.get(phoneNumberId),
+    resolve: (sender: SenderRef) =>
+      sender.kind === "businessNumber" ? byId.get(sender.phoneNumberId) : byAlias.get(sender.alias),
+    inWaba: (wabaId: string) => numbers.filter((n) => n.wabaId === wabaId),
+    wabaIds: () => wabaIds,
+  });
+}
+
+/** The configuration fields a service spreads into its env schema. */
+export const numbersFields = {
+  /** Path to the directory's JSON file. */
+  PARLEY_NUMBERS_FILE: z.string().min(1).optional(),
+  /** The same JSON inline (tests, small setups). */
+  PARLEY_NUMBERS: z.string().min(1).optional(),
+};
+
+/** Reads the directory named by the configuration; throws NumberDirectoryError with a fix-it message. */
+export function loadNumberDirectory(
+  config: { PARLEY_NUMBERS_FILE?: string | undefined; PARLEY_NUMBERS?: string | undefined },
+  env: NodeJS.ProcessEnv = process.env,
+): NumberDirectory {
+  const { PARLEY_NUMBERS_FILE: file, PARLEY_NUMBERS: inline } = config;
+  if (file !== undefined && inline !== undefined) {
+    throw new NumberDirectoryError(["set PARLEY_NUMBERS_FILE or PARLEY_NUMBERS, not both"]);
+  }
+  let text: string;
+  let source: string;
+  if (file !== undefined) {
+    source = file;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? "unreadable";
+      throw new NumberDirectoryError([`PARLEY_NUMBERS_FILE: cannot read ${file} (${code})`]);
+    }
+  } else if (inline !== undefined) {
+    source = "PARLEY_NUMBERS";
+    text = inline;
+  } else {
+    throw new NumberDirectoryError([
+      "no business numbers configured: set PARLEY_NUMBERS_FILE to a JSON file (see README, Business numbers)",
+    ]);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // The parser's message quotes the input, which holds tokens: say where, not what.
+    throw new NumberDirectoryError([`${source}: not valid JSON`]);
+  }
+  return parseNumberDirectory(json, env);
+}
