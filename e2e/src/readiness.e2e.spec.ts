@@ -41,6 +41,13 @@ beforeAll(async () => {
         OPS_TOKEN: TOKEN,
         READINESS_TIMEOUT_MS: "1500",
         LOG_LEVEL: "info",
+        // router and sender need a business number; Graph is not called in this test.
+        PARLEY_NUMBERS: JSON.stringify({
+          numbers: [
+            { phoneNumberId: "106540352242922", wabaId: "102290129340398", accessToken: TOKEN },
+          ],
+        }),
+        WA_GRAPH_BASE_URL: "http://127.0.0.1:9",
       },
       join(repoRoot, ".parley", "e2e-readiness", "logs"),
     ),

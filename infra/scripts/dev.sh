@@ -39,6 +39,24 @@ wa_verify_token_file="$(secret wa-verify-token)"
 webhook_port=8088
 : "${SIM_PORT:=4010}"
 
+# The business numbers router and sender serve (README, "Business numbers"): the simulator's
+# default number, its token read from the per-checkout secret file.
+numbers_file="$state/numbers.json"
+cat >"$numbers_file" <<JSON
+{
+  "numbers": [
+    {
+      "phoneNumberId": "106540352242922",
+      "wabaId": "102290129340398",
+      "aliases": ["default"],
+      "displayPhoneNumber": "+1 555 078 3881",
+      "mps": 80,
+      "accessTokenFile": "$sim_access_token_file"
+    }
+  ]
+}
+JSON
+
 stopping=0
 stop_all() {
   [ "$stopping" = 1 ] && return
@@ -105,6 +123,8 @@ for s in "${services[@]}"; do
   # so a graceful drain is not cut short by a second signal.
   own=()
   [ "$s" = ingress ] && own=(WEBHOOK_PORT="$webhook_port" WA_APP_SECRET_FILE="$sim_app_secret_file" WA_VERIFY_TOKEN_FILE="$wa_verify_token_file")
+  # router (template catalog) and sender (messages) call Graph: here, the simulator.
+  case "$s" in router | sender) own=(PARLEY_NUMBERS_FILE="$numbers_file" WA_GRAPH_BASE_URL="http://127.0.0.1:$SIM_PORT") ;; esac
   HTTP_PORT="${port[$s]}" OPS_TOKEN_FILE="$token_file" LOG_LEVEL="${LOG_LEVEL:-info}" \
     env "${own[@]}" setsid node "$repo/services/$s/dist/main.js" >"$state/logs/$s.log" 2>&1 </dev/null &
   pid[$s]=$!
