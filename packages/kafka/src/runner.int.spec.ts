@@ -183,6 +183,59 @@ describe("consumer runner", () => {
     });
   });
 
+  it("concurrencyKeyOf: inside one record key, a slow sub-key does not block the others, each sub-key keeps order, commits stay below the oldest unfinished record, in-flight stays bounded", async () => {
+    const t = await topic("subkeys");
+    const dlq = await topic("subkeys-dlq");
+    const group = ns.group("subkeys");
+    // One record key ("number"), values "recipient#n"; recipient "slow" holds its first record.
+    const recipients = Array.from({ length: 8 }, (_, i) => `r${i}`);
+    const records = [
+      { key: "number", value: "slow#0" },
+      { key: "number", value: "slow#1" },
+    ];
+    for (let n = 0; n < 20; n++)
+      for (const r of recipients) records.push({ key: "number", value: `${r}#${n}` });
+    await produce(t, records);
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const seen = new Map<string, number[]>();
+    let inFlightMax = 0;
+    const r = runner({
+      groupId: group,
+      topics: [t],
+      deadLetterTopic: dlq,
+      maxInFlight: 40,
+      concurrencyKeyOf: ({ value }) => value.split("#")[0] ?? "",
+      handle: async ({ value }) => {
+        inFlightMax = Math.max(inFlightMax, r.stats.inFlight);
+        const [sub = "", n = ""] = value.split("#");
+        if (value === "slow#0") await gate;
+        await delay(Math.random() * 3);
+        seen.set(sub, [...(seen.get(sub) ?? []), Number(n)]);
+      },
+    });
+    await r.start();
+    await waitFor(() => recipients.every((x) => seen.get(x)?.length === 20), {
+      timeoutMs: 30_000,
+      description: "every other recipient done while slow#0 waits",
+    });
+    expect(seen.get("slow")).toBeUndefined();
+    for (const x of recipients)
+      expect(seen.get(x)).toEqual(Array.from({ length: 20 }, (_, n) => n));
+    expect(inFlightMax).toBeLessThanOrEqual(40);
+    await delay(300);
+    try {
+      expect((await committed(group, t)).get(0) ?? "0").toBe("0");
+    } finally {
+      release();
+    }
+    await waitFor(async () => (await committed(group, t)).get(0) === String(records.length), {
+      timeoutMs: 10_000,
+      description: "commit past every record",
+    });
+    expect(seen.get("slow")).toEqual([0, 1]);
+  });
+
   it("retries retriable failures in place, then dead-letters with reason and coordinates; the consumer moves on", async () => {
     const t = await topic("poison");
     const dlq = await topic("poison-dlq");

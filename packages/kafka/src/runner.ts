@@ -58,6 +58,14 @@ export interface ConsumerRunnerOptions<T> {
   readonly logger?: KafkaLogger;
   readonly onDeadLetter?: (info: DeadLetterInfo) => void;
   readonly random?: () => number;
+  /**
+   * Finer concurrency inside a record key (optional; default: the record key alone). Records of
+   * one partition and key are decoded in offset order; then records whose concurrency key is
+   * the same run one at a time in offset order, and different ones run in parallel. The sender
+   * keys `dispatch` (record key: the business number) by recipient. Commits still stop below a
+   * partition's oldest unfinished record, and maxInFlight still bounds the work taken.
+   */
+  readonly concurrencyKeyOf?: (record: ConsumedRecord<T>) => string;
 }
 
 export interface RunnerStats {
@@ -132,6 +140,7 @@ export function createConsumerRunner<T>({
   logger,
   onDeadLetter,
   random = Math.random,
+  concurrencyKeyOf,
 }: ConsumerRunnerOptions<T>): ConsumerRunner {
   if (topics.length === 0)
     throw new Error(`createConsumerRunner(${groupId}): no topics to consume`);
@@ -147,6 +156,8 @@ export function createConsumerRunner<T>({
   });
   const dlqProducer: Producer = createProducer(kafka);
   const queue = new KeyedQueue();
+  /** Second stage, used with concurrencyKeyOf only: decoded records by their concurrency key. */
+  const subQueue = new KeyedQueue();
   const partitions = new Map<string, PartitionState>();
   const stopping = new AbortController();
   const stats: RunnerStats = {
@@ -306,12 +317,16 @@ export function createConsumerRunner<T>({
     }
   };
 
-  const processRecord = async (state: PartitionState, record: RawRecord): Promise<void> => {
+  const processRecord = async (
+    state: PartitionState,
+    record: RawRecord,
+    queueKey: string,
+  ): Promise<void> => {
     const offset = BigInt(record.offset);
     const done = (): void => {
       state.tracker.complete(offset);
     };
-    const cancelled = (): boolean => stopping.signal.aborted || state.revoked;
+    let handedOff = false;
     try {
       if (state.revoked || stopping.signal.aborted) {
         stats.handedBack++;
@@ -334,48 +349,85 @@ export function createConsumerRunner<T>({
         headers: textHeaders(record.headers),
         timestamp: record.timestamp,
       };
-      for (let attempt = 1; ; attempt++) {
+      if (concurrencyKeyOf === undefined) {
+        await handleDecoded(state, record, base, done);
+        return;
+      }
+      let subKey: string;
+      try {
+        subKey = concurrencyKeyOf({ ...base, attempt: 1 });
+      } catch (error) {
+        if (await sendToDeadLetter(record, error, 1)) done();
+        else stats.handedBack++;
+        return;
+      }
+      // Handed to the second stage without waiting, so the next record of this key decodes now.
+      handedOff = true;
+      void subQueue.run(`${queueKey}\u0000${subKey}`, async () => {
         try {
-          await withConsumerSpan(record, groupId, () =>
-            handle({ ...base, attempt }, stopping.signal),
-          );
-          stats.processed++;
-          done();
-          return;
-        } catch (error) {
-          if (cancelled()) {
+          if (state.revoked || stopping.signal.aborted) {
             stats.handedBack++;
             return;
           }
-          if (isRetriable(error) && attempt < policy.attempts) {
-            stats.retried++;
-            const delay = backoffDelay(policy, attempt, random);
-            logger?.warn(
-              {
-                groupId,
-                topic: record.topic,
-                partition: record.partition,
-                offset: record.offset,
-                attempt,
-                delayMs: delay,
-                err: errorMessage(error),
-              },
-              "handler failed; retrying",
-            );
-            if (!(await sleep(delay, stopping.signal))) {
-              stats.handedBack++;
-              return;
-            }
-            continue;
-          }
-          if (await sendToDeadLetter(record, error, attempt)) done();
-          else stats.handedBack++;
+          await handleDecoded(state, record, base, done);
+        } finally {
+          stats.inFlight--;
+          resumeIfDrained();
+        }
+      });
+    } finally {
+      if (!handedOff) {
+        stats.inFlight--;
+        resumeIfDrained();
+      }
+    }
+  };
+
+  const handleDecoded = async (
+    state: PartitionState,
+    record: RawRecord,
+    base: Omit<ConsumedRecord<T>, "attempt">,
+    done: () => void,
+  ): Promise<void> => {
+    const cancelled = (): boolean => stopping.signal.aborted || state.revoked;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await withConsumerSpan(record, groupId, () =>
+          handle({ ...base, attempt }, stopping.signal),
+        );
+        stats.processed++;
+        done();
+        return;
+      } catch (error) {
+        if (cancelled()) {
+          stats.handedBack++;
           return;
         }
+        if (isRetriable(error) && attempt < policy.attempts) {
+          stats.retried++;
+          const delay = backoffDelay(policy, attempt, random);
+          logger?.warn(
+            {
+              groupId,
+              topic: record.topic,
+              partition: record.partition,
+              offset: record.offset,
+              attempt,
+              delayMs: delay,
+              err: errorMessage(error),
+            },
+            "handler failed; retrying",
+          );
+          if (!(await sleep(delay, stopping.signal))) {
+            stats.handedBack++;
+            return;
+          }
+          continue;
+        }
+        if (await sendToDeadLetter(record, error, attempt)) done();
+        else stats.handedBack++;
+        return;
       }
-    } finally {
-      stats.inFlight--;
-      resumeIfDrained();
     }
   };
 
@@ -405,7 +457,8 @@ export function createConsumerRunner<T>({
       const key =
         record.key === null ? `\u0000null-key-${batch.partition}` : record.key.toString("latin1");
       const owner = state;
-      void queue.run(`${id}\u0000${key}`, () => processRecord(owner, record));
+      const queueKey = `${id}\u0000${key}`;
+      void queue.run(queueKey, () => processRecord(owner, record, queueKey));
       payload.resolveOffset(message.offset);
       await waitForRoom(payload);
     }
@@ -461,6 +514,7 @@ export function createConsumerRunner<T>({
       stopping.abort();
       clearInterval(commitTimer);
       await queue.drain();
+      await subQueue.drain();
       // While kafkajs is reconnecting or rejoining (a broker outage), a commit or a disconnect
       // can wait on its own retries for longer than a shutdown may take. Each step is bounded:
       // what is not committed is redelivered, which the handlers' idempotency covers.
