@@ -9,6 +9,7 @@ export {
   type InboundContent,
   type NumberStats,
   type StatusEvent,
+  type PairPacing,
 } from "./simulator.js";
 export { systemClock, createManualClock, type Clock, type ManualClock } from "./clock.js";
 export { createRng, type Rng } from "./rng.js";

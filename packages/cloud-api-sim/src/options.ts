@@ -16,6 +16,11 @@ export interface PhoneNumberConfig {
   readonly verifiedName?: string;
   /** Starts upgraded (1,000 msg/s, level HIGH). */
   readonly highThroughput?: boolean;
+  /**
+   * This number's own throughput in msg/s, overriding the simulator-wide default (e.g. 1000 for
+   * an upgraded number, 20 for a coexistence number). Level HIGH when at least the upgraded rate.
+   */
+  readonly throughputMps?: number;
   /** Test number mode: only these recipients (digits as sent, up to 5) may be messaged, others get 131030. */
   readonly allowList?: readonly string[];
 }
@@ -61,7 +66,12 @@ export type ScriptedFault =
   /** The request is never answered; nothing happened. */
   | { readonly kind: "timeout" }
   /** The send is accepted (webhooks follow) but the answer never arrives: the "in doubt" case. */
-  | { readonly kind: "timeout-after-accept" };
+  | { readonly kind: "timeout-after-accept" }
+  /**
+   * The request is handled at once (a send is accepted, webhooks follow) but the answer is held
+   * back for `ms`: a call in flight, for crash tests.
+   */
+  | { readonly kind: "delay"; readonly ms: number };
 
 export interface FaultOptions {
   /** Share of Graph requests answered 5xx (code 131000, 131016 or 2, chosen by the seed). */

@@ -151,4 +151,46 @@ describe("simulator over HTTP", () => {
     }[];
     expect(stats[0]?.accepted).toBeGreaterThanOrEqual(2);
   });
+
+  it("exposes pair pacing, the max per second and a stats reset over /_sim", async () => {
+    const to = "16505559876";
+    await fetch(`${server.url}/_sim/stats/reset`, { method: "POST" });
+    for (let i = 0; i < 3; i++)
+      await client.sendMessage(sim.defaultPhoneNumberId, textMessage(`+${to}`, `m${i}`));
+    const pacing = (await (await fetch(`${server.url}/_sim/pacing?to=${to}&burst=2`)).json()) as {
+      waId: string;
+      acceptedAt: number[];
+      overLimitAt: number[];
+      ok: boolean;
+    }[];
+    expect(pacing).toHaveLength(1);
+    expect(pacing[0]?.waId).toBe(to);
+    expect(pacing[0]?.acceptedAt).toHaveLength(3);
+    expect(pacing[0]?.overLimitAt).toHaveLength(1);
+    expect(pacing[0]?.ok).toBe(false);
+    const stats = (await (await fetch(`${server.url}/_sim/stats`)).json()) as {
+      accepted: number;
+      maxAcceptedInAnySecond: number;
+    }[];
+    expect(stats[0]?.accepted).toBe(3);
+    expect(stats[0]?.maxAcceptedInAnySecond).toBeGreaterThanOrEqual(1);
+    expect(stats[0]?.maxAcceptedInAnySecond).toBeLessThanOrEqual(3);
+  });
+
+  it("holds an accepted send's answer back for a scripted delay", async () => {
+    const to = "16505559877";
+    const res = await fetch(`${server.url}/_sim/faults`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ script: [{ kind: "delay", ms: 400 }], endpoint: "messages" }),
+    });
+    expect(res.status).toBe(200);
+    const started = Date.now();
+    const sending = client.sendMessage(sim.defaultPhoneNumberId, textMessage(`+${to}`, "slow"));
+    await waitFor(() => (sim.received(to).length === 1 ? true : undefined));
+    const acceptedAfter = Date.now() - started;
+    await sending;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(380);
+    expect(acceptedAfter).toBeLessThan(380);
+  });
 });

@@ -185,6 +185,32 @@ function control(
       return [200, sim.webhookDeliveries()];
     case "GET stats":
       return [200, sim.stats()];
+    case "POST stats/:id": // POST /_sim/stats/reset
+      if (id !== "reset") break;
+      sim.resetStats();
+      return [200, { ok: true }];
+    case "GET pacing": {
+      const num = (k: string): number | undefined => {
+        const v = query.get(k);
+        if (v === null) return undefined;
+        const n = Number(v);
+        if (!(n > 0)) throw new RangeError(`${k} must be a positive number`);
+        return n;
+      };
+      const burst = num("burst");
+      const refillMs = num("refill_ms");
+      return [
+        200,
+        sim.pairPacing({
+          ...(query.get("to") !== null ? { to: query.get("to") ?? "" } : {}),
+          ...(query.get("phone_number_id") !== null
+            ? { phoneNumberId: query.get("phone_number_id") ?? "" }
+            : {}),
+          ...(burst !== undefined ? { burst } : {}),
+          ...(refillMs !== undefined ? { refillMs } : {}),
+        }),
+      ];
+    }
     case "GET reads":
       return [200, sim.markedRead()];
     case "POST clock/:id": {
@@ -195,8 +221,9 @@ function control(
       return [200, { now: sim.clock.now() }];
     }
     default:
-      return [404, { error: `no control route ${method} /_sim/${parts.join("/")}` }];
+      break;
   }
+  return [404, { error: `no control route ${method} /_sim/${parts.join("/")}` }];
 }
 
 /** Serves the simulator over HTTP/1.1 with keep-alive. */

@@ -90,10 +90,51 @@ export interface SentMessage {
   readonly failure: number | undefined;
 }
 
-/** Internal record: statuses are planned at acceptance (no timer per message) and revealed as time passes. */
-interface OutRecord extends Omit<SentMessage, "statuses" | "failure"> {
-  readonly planned: StatusEvent[];
-  failureCode: number | undefined;
+/**
+ * Internal record of an accepted send, kept compact (up to `retainMessages` of them live): the
+ * request body as received, parsed again only when inspected, and the planned status times as
+ * numbers (NaN when the status will not happen). Statuses are revealed as the clock passes them.
+ */
+class OutRecord {
+  sentAt = NaN;
+  deliveredAt = NaN;
+  readAt = NaN;
+  failedAt = NaN;
+  failureCode: number | undefined = undefined;
+  constructor(
+    readonly wamid: string,
+    readonly phoneNumberId: string,
+    readonly input: string,
+    readonly waId: string,
+    readonly type: string,
+    readonly raw: Buffer,
+    readonly acceptedAt: number,
+    readonly callbackData: string | undefined,
+  ) {}
+
+  plan(status: DeliveryStatus, at: number): void {
+    if (status === "sent") this.sentAt = at;
+    else if (status === "delivered") this.deliveredAt = at;
+    else if (status === "read") this.readAt = at;
+    else if (status === "failed") this.failedAt = at;
+  }
+}
+
+/** Sends to one recipient from one business number, for checking a sender's pair pacing. */
+export interface PairPacing {
+  readonly phoneNumberId: string;
+  readonly waId: string;
+  /** Acceptance times (epoch ms) of the retained sends, in order. */
+  readonly acceptedAt: readonly number[];
+  /** Times of sends refused with 131056 (pair rate limit hit). */
+  readonly rejectedAt: readonly number[];
+  /**
+   * Accepted sends that a token bucket of `burst` refilled one per `refillMs` would have refused
+   * (empty with the simulator's own limits, which it enforces; useful with stricter ones).
+   */
+  readonly overLimitAt: readonly number[];
+  /** No 131056 refusal and nothing over the limit. */
+  readonly ok: boolean;
 }
 
 export interface Rejection {
@@ -163,6 +204,13 @@ interface NumberState {
   readonly recent: number[];
   recentHead: number;
   maxInSecond: number;
+}
+
+interface PairBucket {
+  tokens: number;
+  at: number;
+  /** Times of 131056 refusals, kept for pairPacing (at most the last 1,000). */
+  rejectedAt: number[] | undefined;
 }
 
 interface MediaItem {
@@ -273,6 +321,20 @@ export interface Simulator {
   /** What one user received, in acceptance order, with status event times. */
   received(waId: string): readonly SentMessage[];
   rejections(): readonly Rejection[];
+  /**
+   * Per (business number, recipient): acceptance times of the retained sends and the times of
+   * 131056 refusals, so a test can check a sender's pair pacing (burst 45, then one per 6 s).
+   * `burst`/`refillMs` (default: the simulator's own) set the bucket `overLimitAt` is checked
+   * against. Only pairs with at least one send or refusal are listed.
+   */
+  pairPacing(filter?: {
+    readonly to?: string;
+    readonly phoneNumberId?: string;
+    readonly burst?: number;
+    readonly refillMs?: number;
+  }): readonly PairPacing[];
+  /** Starts the per-number counters of `stats()` (accepted, rejections, max in a second) afresh. */
+  resetStats(): void;
   webhookDeliveries(): readonly DeliveryRecord[];
   stats(): readonly NumberStats[];
   markedRead(): readonly {
@@ -358,7 +420,10 @@ export function createSimulator({
   const wabas = new Map<string, string[]>();
   function addNumber(wabaId: string, n: PhoneNumberConfig): void {
     const parsed = normalizePhoneNumber(`+${n.displayPhoneNumber.replace(/\D/g, "")}`);
-    const mps = n.highThroughput === true ? upgradedThroughputMps : throughputMps;
+    const mps =
+      n.throughputMps ?? (n.highThroughput === true ? upgradedThroughputMps : throughputMps);
+    if (!Number.isInteger(mps) || mps < 1)
+      throw new RangeError(`throughputMps of phone number ${n.id} must be a positive integer`);
     numbers.set(n.id, {
       id: n.id,
       wabaId,
@@ -367,7 +432,7 @@ export function createSimulator({
       countryCallingCode: parsed.countryCallingCode,
       verifiedName: n.verifiedName ?? "Parley Simulator",
       mps,
-      level: n.highThroughput === true ? "HIGH" : "STANDARD",
+      level: n.highThroughput === true || mps >= upgradedThroughputMps ? "HIGH" : "STANDARD",
       window: new Float64Array(mps).fill(-Infinity),
       windowHead: 0,
       maintenanceUntil: 0,
@@ -385,7 +450,7 @@ export function createSimulator({
   const users = new Map<string, SimUser>();
   const nonWhatsApp = new Set(nonWhatsAppNumbers.map((d) => d.replace(/\D/g, "")));
   const windows = new Map<string, number>();
-  const pairs = new Map<string, { tokens: number; at: number }>();
+  const pairs = new Map<string, PairBucket>();
   const messages = new Map<string, OutRecord>();
   const inbound = new Map<string, InboundRecord>();
   const media = new Map<string, MediaItem>();
@@ -396,6 +461,8 @@ export function createSimulator({
   const normCache = new Map<string, { waId: string } | null>();
   const mgmtCalls = new Map<string, { hour: number; count: number }>();
   const timers = new Set<unknown>();
+  /** A scripted `delay` fault for the request being handled. */
+  let extraDelayMs = 0;
 
   function later(delayMs: number, fn: () => void): void {
     const h = clock.setTimer(delayMs, () => {
@@ -464,6 +531,10 @@ export function createSimulator({
   }
 
   function latency(): number {
+    return extraDelayMs > 0 ? extraDelayMs + drawLatency() : drawLatency();
+  }
+
+  function drawLatency(): number {
     const l: LatencyDistribution = faultOptions.latency;
     switch (l.kind) {
       case "none":
@@ -552,13 +623,18 @@ export function createSimulator({
   function takePair(key: string, now: number): boolean {
     let b = pairs.get(key);
     if (!b) {
-      b = { tokens: pairBurst, at: now };
+      b = { tokens: pairBurst, at: now, rejectedAt: undefined };
       pairs.set(key, b);
       bounded(pairs, 200_000);
     }
     b.tokens = Math.min(pairBurst, b.tokens + (now - b.at) / pairRefillMs);
     b.at = now;
-    if (b.tokens < 1) return false;
+    if (b.tokens < 1) {
+      const list = (b.rejectedAt ??= []);
+      list.push(now);
+      if (list.length > 1_000) list.splice(0, list.length - 1_000);
+      return false;
+    }
     b.tokens -= 1;
     return true;
   }
@@ -658,7 +734,7 @@ export function createSimulator({
     details?: string,
   ): void {
     const at = clock.now() + afterMs;
-    m.planned.push({ status: "failed", at });
+    m.failedAt = at;
     m.failureCode = code;
     if (!emitter.accepting()) return; // webhooks off: nothing to build
     emitter.schedule(
@@ -672,13 +748,14 @@ export function createSimulator({
     pn: NumberState,
     o: { onlySent: boolean; inWindow: boolean; category: string | undefined },
   ): void {
-    const user = ensureUser(m.waId);
+    // Recipients nobody configured read like a default user; no user object per recipient.
+    const readReceipts = users.get(m.waId)?.readReceipts ?? true;
     const now = clock.now();
     const sentAt = now + between(profile.sentDelayMs);
     const events: { status: DeliveryStatus; at: number }[] = [{ status: "sent", at: sentAt }];
     if (!o.onlySent) {
       const deliveredAt = sentAt + between(profile.deliveredDelayMs);
-      const read = user.readReceipts && rngStatus.chance(profile.readProbability);
+      const read = readReceipts && rngStatus.chance(profile.readProbability);
       const readAt = deliveredAt + between(profile.readDelayMs);
       const skipDelivered = read && rngStatus.chance(profile.skipDeliveredProbability);
       if (!skipDelivered) events.push({ status: "delivered", at: deliveredAt });
@@ -691,7 +768,7 @@ export function createSimulator({
     let pricedFollowUp = false;
     const posts: { update: WebhookUpdate | undefined; at: number }[] = [];
     for (const e of events) {
-      m.planned.push(e);
+      m.plan(e.status, e.at);
       let update: WebhookUpdate | undefined;
       if (pricing !== undefined) {
         let extra: Partial<StatusUpdate> = {};
@@ -734,10 +811,11 @@ export function createSimulator({
 
   function sendMessage(
     pn: NumberState,
-    body: unknown,
+    raw: Buffer,
     version: string,
     afterAccept: boolean,
   ): SimResponse {
+    const body = parseJson(raw);
     const now = clock.now();
     if (!isObject(body))
       return reject(pn, 100, undefined, { details: "Request body must be a JSON object" }, version);
@@ -809,22 +887,10 @@ export function createSimulator({
     if (!takePair(pairKey, now)) return reject(pn, 131056, to, {}, version);
 
     const id = wamid(waId, true, rngIds);
-    const m: OutRecord = {
-      wamid: id,
-      phoneNumberId: pn.id,
-      input: to,
-      waId,
-      type: msg.type,
-      message: msg,
-      acceptedAt: now,
-      callbackData: msg.biz_opaque_callback_data,
-      planned: [],
-      failureCode: undefined,
-    };
+    const m = new OutRecord(id, pn.id, to, waId, msg.type, raw, now, msg.biz_opaque_callback_data);
     messages.set(id, m);
     bounded(messages, retainMessages);
     noteAccepted(pn, now);
-    ensureUser(waId);
 
     const inWindow = windowOpen(pairKey, now);
     const firstDelay = between(profile.sentDelayMs);
@@ -876,12 +942,26 @@ export function createSimulator({
 
   function view(m: OutRecord): SentMessage {
     const now = clock.now();
-    const { planned, failureCode, ...rest } = m;
-    const statuses = planned.filter((e) => e.at <= now).sort((a, b) => a.at - b.at);
+    const statuses: StatusEvent[] = [];
+    if (m.sentAt <= now) statuses.push({ status: "sent", at: m.sentAt });
+    if (m.deliveredAt <= now) statuses.push({ status: "delivered", at: m.deliveredAt });
+    if (m.readAt <= now) statuses.push({ status: "read", at: m.readAt });
+    const failed = m.failedAt <= now;
+    if (failed) statuses.push({ status: "failed", at: m.failedAt });
+    statuses.sort((a, b) => a.at - b.at);
+    const message = JSON.parse(m.raw.toString("utf8")) as Record<string, unknown>;
+    if (typeof message["type"] !== "string") message["type"] = "text";
     return {
-      ...rest,
+      wamid: m.wamid,
+      phoneNumberId: m.phoneNumberId,
+      input: m.input,
+      waId: m.waId,
+      type: m.type,
+      message: message as unknown as OutboundMessage,
+      acceptedAt: m.acceptedAt,
+      callbackData: m.callbackData,
       statuses,
-      failure: statuses.some((e) => e.status === "failed") ? failureCode : undefined,
+      failure: failed ? m.failureCode : undefined,
     };
   }
 
@@ -1243,6 +1323,9 @@ export function createSimulator({
           return { kind: "hang", hangMs: faultOptions.hangMs };
         case "timeout-after-accept":
           return "after-accept";
+        case "delay":
+          extraDelayMs = Math.max(0, s.ms);
+          return undefined;
       }
     }
     if (rngFaults.chance(faultOptions.timeoutRate))
@@ -1265,6 +1348,7 @@ export function createSimulator({
   }
 
   function handle(req: SimRequest): SimResponse {
+    extraDelayMs = 0;
     const segments = pathSegments(req.path);
     if (segments[0] === "whatsapp_business" && segments[1] === "attachments")
       return downloadMedia(req);
@@ -1290,7 +1374,7 @@ export function createSimulator({
     if (fault !== undefined && fault !== "after-accept") return fault;
 
     if (pn && edge === "messages" && req.method === "POST")
-      return sendMessage(pn, parseJson(req.body), version, fault === "after-accept");
+      return sendMessage(pn, req.body, version, fault === "after-accept");
     if (pn && edge === "media" && req.method === "POST") return uploadMedia(pn, req, version);
     if (pn && edge === undefined && req.method === "GET")
       return phoneNumberFields(pn, req, version);
@@ -1568,6 +1652,62 @@ export function createSimulator({
       return [...messages.values()].filter((m) => m.waId === id).map(view);
     },
     rejections: () => rejected,
+    pairPacing(filter = {}) {
+      const waIdFilter =
+        filter.to === undefined ? undefined : canonicalWaId(filter.to.replace(/\D/g, ""));
+      const burst = filter.burst ?? pairBurst;
+      const refillMs = filter.refillMs ?? pairRefillMs;
+      const byPair = new Map<string, { phoneNumberId: string; waId: string; times: number[] }>();
+      const want = (phoneNumberId: string, waId: string): boolean =>
+        (waIdFilter === undefined || waId === waIdFilter) &&
+        (filter.phoneNumberId === undefined || phoneNumberId === filter.phoneNumberId);
+      for (const m of messages.values()) {
+        if (!want(m.phoneNumberId, m.waId)) continue;
+        const key = `${m.phoneNumberId}:${m.waId}`;
+        let e = byPair.get(key);
+        if (!e) {
+          e = { phoneNumberId: m.phoneNumberId, waId: m.waId, times: [] };
+          byPair.set(key, e);
+        }
+        e.times.push(m.acceptedAt);
+      }
+      for (const [key, b] of pairs) {
+        if (b.rejectedAt === undefined || byPair.has(key)) continue;
+        const sep = key.indexOf(":");
+        const phoneNumberId = key.slice(0, sep);
+        const waId = key.slice(sep + 1);
+        if (want(phoneNumberId, waId)) byPair.set(key, { phoneNumberId, waId, times: [] });
+      }
+      return [...byPair].map(([key, e]) => {
+        const rejectedAt = [...(pairs.get(key)?.rejectedAt ?? [])];
+        const overLimitAt: number[] = [];
+        let tokens = burst;
+        let last = e.times[0] ?? 0;
+        for (const t of e.times) {
+          tokens = Math.min(burst, tokens + (t - last) / refillMs);
+          last = t;
+          if (tokens < 1) overLimitAt.push(t);
+          else tokens -= 1;
+        }
+        return {
+          phoneNumberId: e.phoneNumberId,
+          waId: e.waId,
+          acceptedAt: e.times,
+          rejectedAt,
+          overLimitAt,
+          ok: rejectedAt.length === 0 && overLimitAt.length === 0,
+        };
+      });
+    },
+    resetStats() {
+      for (const n of numbers.values()) {
+        n.accepted = 0;
+        n.rejectedByCode.clear();
+        n.recent.length = 0;
+        n.recentHead = 0;
+        n.maxInSecond = 0;
+      }
+    },
     webhookDeliveries: () => emitter.deliveries(),
     stats() {
       return [...numbers.values()].map((n) => ({
