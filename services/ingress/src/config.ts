@@ -1,6 +1,7 @@
 import { chassisFields, env, infraFields } from "@parley/config";
 import { z } from "zod";
 import { parseCidr } from "./adapters/http/allow-list.js";
+import { sendApiFields } from "./send-api/config.js";
 
 /** `false`, `true`, a hop count, or addresses/ranges of trusted proxies (Express's "trust proxy"). */
 const trustProxy = z
@@ -67,6 +68,8 @@ export const configSchema = z
       .string()
       .regex(/^v\d+\.\d+$/, 'must look like "v23.0"')
       .default("v23.0"),
+    /** The authenticated HTTP send API (docs/send-api.md); off unless API keys are configured. */
+    ...sendApiFields,
   })
   .superRefine((c, ctx) => {
     // Both or neither: without them ingress runs its chassis only (no webhook listener).

@@ -7,6 +7,7 @@ import { startWebhookServer } from "./adapters/http/webhook-server.js";
 import { createRawWebhookAppender } from "./adapters/kafka/raw-appender.js";
 import { createRateLimiter } from "./domain/rate-limit.js";
 import { createWebhookMetrics } from "./metrics.js";
+import { withSendApi } from "./send-api/server.js";
 
 // Composition root: the chassis (logger, metrics, Kafka and registry readiness, ops endpoints,
 // graceful shutdown) plus the public webhook endpoint that appends signed POSTs to the raw topic.
@@ -15,7 +16,8 @@ await runStandardService({
   config,
   telemetry,
   uses: { kafka: true, registry: true, mongo: false },
-  start: async ({ logger, metrics, kafka }) => {
+  // The authenticated HTTP send API runs beside the webhook on its own port (docs/send-api.md).
+  start: withSendApi(config, async ({ logger, metrics, kafka }) => {
     const { WA_VERIFY_TOKEN: verifyToken, WA_APP_SECRET: appSecret } = config;
     if (verifyToken === undefined || appSecret === undefined) {
       logger.warn(
@@ -60,5 +62,5 @@ await runStandardService({
       // Stopped in reverse: the listener drains its appends first, then the producer flushes.
       components: [{ name: "raw-webhooks producer", stop: () => producer.disconnect() }, webhook],
     };
-  },
+  }),
 });

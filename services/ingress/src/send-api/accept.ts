@@ -1,0 +1,141 @@
+import type { EventOf } from "@parley/contracts";
+import type { SendApiMetrics } from "./metrics.js";
+import { requestFingerprint, sendRequestedEvent, type SendRequestData } from "./request.js";
+import { StoreUnavailableError, type SendRecord, type SendRecordStore } from "./store.js";
+
+/** Appends one SendRequested to the contact-keyed send-requests topic; resolves on acks=all. */
+export type PublishSendRequested = (event: EventOf<"SendRequested">) => Promise<void>;
+
+export type AcceptResult =
+  /** A new request: stored, then published (answered 202). */
+  | { readonly kind: "accepted"; readonly record: SendRecord }
+  /** The key was used before with the same request: the original (answered 200). */
+  | { readonly kind: "replayed"; readonly record: SendRecord }
+  /** The key was used before with a different request (409). */
+  | { readonly kind: "conflict"; readonly requestId: string }
+  /** MongoDB or Kafka could not take it; a retry with the same key is safe (503). */
+  | {
+      readonly kind: "unavailable";
+      readonly dependency: "store" | "kafka";
+      readonly detail: string;
+      readonly cause: unknown;
+    };
+
+export interface AcceptSendOptions {
+  readonly store: SendRecordStore;
+  readonly publish: PublishSendRequested;
+  readonly metrics: Pick<SendApiMetrics, "publishSeconds">;
+  readonly publishTimeoutMs?: number;
+  readonly now?: () => Date;
+  readonly newId?: () => string;
+  readonly onBackgroundError?: (error: unknown, record: SendRecord) => void;
+}
+
+export type AcceptSend = (input: {
+  readonly principal: string;
+  readonly data: SendRequestData;
+}) => Promise<AcceptResult>;
+
+/**
+ * The send API's one use case. The key→request mapping (with the exact event) is stored before
+ * anything is published, so after a failed publish or a crash in between, a retry with the same
+ * key re-publishes the same event (same eventId and requestId): harmless, since the router
+ * dedupes on the idempotency key. Once an event was acknowledged, a repeat publishes nothing.
+ */
+export function createAcceptSend({
+  store,
+  publish,
+  metrics,
+  publishTimeoutMs = 5_000,
+  now = () => new Date(),
+  newId = () => globalThis.crypto.randomUUID(),
+  onBackgroundError = () => undefined,
+}: AcceptSendOptions): AcceptSend {
+  if (!Number.isInteger(publishTimeoutMs) || publishTimeoutMs < 1) {
+    throw new RangeError(`createAcceptSend: publishTimeoutMs must be a positive integer`);
+  }
+
+  /** Publishes within the timeout; a publish that lands later is still recorded as published. */
+  const publishRecord = async (record: SendRecord): Promise<AcceptResult | undefined> => {
+    const event = JSON.parse(record.eventJson) as EventOf<"SendRequested">;
+    const stopTimer = metrics.publishSeconds.startTimer();
+    let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
+    const publishing = publish(event).then(
+      async () => {
+        stopTimer({ result: timedOut ? "timeout" : "ok" });
+        await store
+          .markPublished(record.principal, record.idempotencyKey, now())
+          .catch((error: unknown) => {
+            onBackgroundError(error, record);
+          });
+      },
+      (error: unknown) => {
+        if (!timedOut) stopTimer({ result: "failed" });
+        throw error;
+      },
+    );
+    try {
+      await Promise.race([
+        publishing,
+        new Promise<never>((_resolve, reject) => {
+          timer = setTimeout(() => {
+            timedOut = true;
+            reject(new Error(`not acknowledged within ${publishTimeoutMs} ms`));
+          }, publishTimeoutMs);
+        }),
+      ]);
+      return undefined;
+    } catch (error) {
+      // A late failure of a publish we stopped waiting for has nobody left to tell.
+      publishing.catch(() => undefined);
+      return {
+        kind: "unavailable",
+        dependency: "kafka",
+        detail: `Kafka did not acknowledge request ${record.requestId} (${error instanceof Error ? error.message : String(error)}); retry with the same Idempotency-Key`,
+        cause: error,
+      };
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  return async ({ principal, data }) => {
+    const requestId = newId();
+    const at = now();
+    const event = sendRequestedEvent(data, { requestId, eventId: newId(), now: at });
+    const record: SendRecord = {
+      principal,
+      idempotencyKey: data.idempotencyKey,
+      requestId,
+      eventId: event.eventId,
+      fingerprint: requestFingerprint(data),
+      contactId: data.contactId,
+      requester: data.requester ?? principal,
+      eventJson: JSON.stringify(event),
+      acceptedAt: at,
+    };
+    let claim;
+    try {
+      claim = await store.claim(record);
+    } catch (error) {
+      if (!(error instanceof StoreUnavailableError)) throw error;
+      return {
+        kind: "unavailable",
+        dependency: "store",
+        detail: "the idempotency store is not answering; nothing was published, retry",
+        cause: error,
+      };
+    }
+    if (claim.claimed) return (await publishRecord(record)) ?? { kind: "accepted", record };
+    const { existing } = claim;
+    if (existing.fingerprint !== record.fingerprint) {
+      return { kind: "conflict", requestId: existing.requestId };
+    }
+    if (existing.publishedAt === undefined) {
+      const failed = await publishRecord(existing);
+      if (failed !== undefined) return failed;
+    }
+    return { kind: "replayed", record: existing };
+  };
+}

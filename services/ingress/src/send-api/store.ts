@@ -1,0 +1,39 @@
+/**
+ * One accepted send request, stored before its SendRequested is published: the idempotency key
+ * (scoped to the API-key principal) maps to the request id and to the exact event to publish,
+ * so a retry after a failed publish or a crash re-publishes the same event, never a new one.
+ */
+export interface SendRecord {
+  readonly principal: string;
+  readonly idempotencyKey: string;
+  readonly requestId: string;
+  readonly eventId: string;
+  /** SHA-256 of the mapped request (requestFingerprint): a different body under the key is a conflict. */
+  readonly fingerprint: string;
+  readonly contactId: string;
+  readonly requester: string;
+  /** The SendRequested envelope as JSON, exactly as first built. */
+  readonly eventJson: string;
+  readonly acceptedAt: Date;
+  /** When Kafka first acknowledged the event (acks=all); undefined while not yet published. */
+  readonly publishedAt?: Date | undefined;
+}
+
+export type ClaimResult =
+  { readonly claimed: true } | { readonly claimed: false; readonly existing: SendRecord };
+
+/** The idempotency store port (MongoDB in production, in memory in unit tests). */
+export interface SendRecordStore {
+  /** Stores `record` unless its (principal, idempotencyKey) is taken; then returns the holder. */
+  claim(record: SendRecord): Promise<ClaimResult>;
+  /** Records the first acknowledgement of the request's event; later calls change nothing. */
+  markPublished(principal: string, idempotencyKey: string, at: Date): Promise<void>;
+  /** The record of a request id within one principal's requests. */
+  findByRequestId(principal: string, requestId: string): Promise<SendRecord | undefined>;
+}
+
+/** The store did not answer (MongoDB down or slow): nothing was decided, a retry may succeed. */
+export class StoreUnavailableError extends Error {
+  override readonly name = "StoreUnavailableError";
+  readonly retriable = true;
+}
