@@ -1,0 +1,438 @@
+import {
+  InvalidPhoneNumberError,
+  MessageValidationError,
+  normalizePhoneNumber,
+  type CountryCode,
+} from "@parley/cloud-api";
+import {
+  createEvent,
+  type EventOf,
+  type MessageCategory,
+  type OutboundContent,
+  type RejectionReason,
+} from "@parley/contracts";
+import { checkContent } from "./cloud-message.js";
+import {
+  evolve,
+  type ConsentEvent,
+  type ConsentFact,
+  type OutboundEvent,
+  type OutboundState,
+  type RequestOutcome,
+  type WindowEvent,
+  type WindowFact,
+} from "./evolve.js";
+import { checkTemplate, type TemplateCatalog } from "./templates.js";
+
+/**
+ * The router's outbound decider, per contact. A send request becomes a `DispatchMessage` keyed
+ * by the business number, or one terminal outcome (`SendRejected` with a precise reason,
+ * `SendExpired`), after these checks in order: a redelivery or a repeated idempotency key, the
+ * request's validity, the sender and recipient, Meta's content rules, an opt-out, the service
+ * window (template fallback), the template catalog, marketing consent and the frequency cap.
+ * Consent and window facts only update the state. Pure: `now`, the directory, the catalog and
+ * the ids arrive in the context.
+ */
+
+export type SendRequested = EventOf<"SendRequested">;
+
+export type OutboundCommand =
+  | {
+      readonly type: "DecideSend";
+      readonly request: SendRequested;
+      /** Digest of everything that makes two requests "the same" (see `requestFingerprint`). */
+      readonly contentHash: string;
+    }
+  | { readonly type: "RecordConsent"; readonly event: ConsentEvent }
+  | { readonly type: "RecordWindow"; readonly event: WindowEvent };
+
+/** A business number as the decider needs it (a subset of @parley/numbers' BusinessNumber). */
+export interface SenderNumber {
+  readonly phoneNumberId: string;
+  readonly wabaId: string;
+  readonly displayPhoneNumber?: string | undefined;
+}
+
+export interface MarketingCap {
+  /** Marketing messages allowed per contact in any `periodMs`; 0 turns the cap off. */
+  readonly count: number;
+  readonly periodMs: number;
+}
+
+export interface OutboundContext {
+  readonly now: Date;
+  readonly resolveSender: (sender: SendRequested["data"]["sender"]) => SenderNumber | undefined;
+  /** The sender's WABA catalog; the handler supplies it whenever `needsCatalog(request)`. */
+  readonly catalog: TemplateCatalog | undefined;
+  /** Windows read at decision time from the inbound side's own state (fresher than the topic). */
+  readonly observedWindows: readonly WindowFact[];
+  readonly marketingCap: MarketingCap;
+  /** Deterministic event ids from a name (UUIDv5), so a redecided request keeps its ids. */
+  readonly eventIdOf: (name: string) => string;
+}
+
+/** A template is needed from the catalog: the request's content, or its fallback. */
+export const needsCatalog = (request: SendRequested): boolean =>
+  request.data.content.type === "template" || request.data.templateFallback !== undefined;
+
+/** The request needs its WABA's template catalog and there is none yet: retry later. */
+export class CatalogUnavailableError extends Error {
+  override readonly name = "CatalogUnavailableError";
+  readonly retriable = true;
+  constructor(readonly wabaId: string) {
+    super(`no template catalog for WhatsApp Business Account ${wabaId} yet`);
+  }
+}
+
+/** The idempotency key's scope: the same key from two requesters are two keys. */
+export const idempotencyScope = (request: SendRequested): string =>
+  `${request.data.requester ?? ""}\u0000${request.data.idempotencyKey}`;
+
+/** What a repeated key is compared on: everything the requester chose except the key itself. */
+export const requestFingerprint = (request: SendRequested): unknown => {
+  const { idempotencyKey: _key, metadata: _metadata, ...rest } = request.data;
+  return rest;
+};
+
+export function decide(
+  command: OutboundCommand,
+  state: OutboundState,
+  ctx: OutboundContext,
+): OutboundEvent[] {
+  switch (command.type) {
+    case "RecordConsent":
+      return evolve(state, command.event) === state ? [] : [command.event];
+    case "RecordWindow":
+      return evolve(state, command.event) === state ? [] : [command.event];
+    case "DecideSend":
+      return decideSend(command.request, command.contentHash, state, ctx);
+  }
+}
+
+const FREE_FORM_HINT =
+  "free-form content needs an open window; send a template or give templateFallback";
+
+function decideSend(
+  request: SendRequested,
+  contentHash: string,
+  state: OutboundState,
+  ctx: OutboundContext,
+): OutboundEvent[] {
+  const requestId = request.correlationId;
+  const data = request.data;
+  const key = idempotencyScope(request);
+  // A redelivery of a request already decided: its events are out (or in the outbox).
+  if (state.requests.some((r) => r.requestId === requestId)) return [];
+  const out = outcomes(request, contentHash, ctx);
+
+  const previous = state.requests.find((r) => r.key === key);
+  if (previous !== undefined) {
+    if (previous.contentHash === contentHash) return [];
+    return out.reject(
+      "duplicate_conflict",
+      `idempotency key "${data.idempotencyKey}" was used by request ${previous.requestId} with different content`,
+      { claimsKey: false },
+    );
+  }
+
+  if (data.validUntil !== undefined && Date.parse(data.validUntil) <= ctx.now.getTime()) {
+    return out.expire(data.validUntil);
+  }
+
+  const sender = ctx.resolveSender(data.sender);
+  if (sender === undefined) {
+    return out.reject(
+      "unknown_sender",
+      data.sender.kind === "alias"
+        ? `no business number has the alias "${data.sender.alias}" in the number directory`
+        : `business number ${data.sender.phoneNumberId} is not in the number directory`,
+    );
+  }
+  const decided = out.from(sender.phoneNumberId);
+
+  const recipient = recipientOf(data.recipient, sender);
+  if (!recipient.ok) return decided.reject("recipient_invalid", recipient.detail);
+
+  const invalid =
+    contentProblem("content", data.content, recipient.to, data.replyTo, requestId) ??
+    (data.templateFallback === undefined
+      ? undefined
+      : contentProblem(
+          "templateFallback",
+          { type: "template", template: data.templateFallback },
+          recipient.to,
+          data.replyTo,
+          requestId,
+        ));
+  if (invalid !== undefined) return decided.reject("invalid_request", invalid);
+
+  const everything = consentOf(state, "all");
+  if (everything !== undefined && !everything.granted) {
+    return decided.reject(
+      "opted_out",
+      `the contact opted out of all messages (${describeConsent(everything)})`,
+    );
+  }
+
+  // The window, judged now, with one business number; templates need none.
+  let content: OutboundContent = data.content;
+  let usedTemplateFallback = false;
+  if (content.type !== "template") {
+    const window = windowWith(state, ctx, sender.phoneNumberId);
+    const open = window !== undefined && Date.parse(window.expiresAt) > ctx.now.getTime();
+    if (!open) {
+      if (data.templateFallback === undefined) {
+        return decided.reject(
+          "outside_window",
+          window === undefined
+            ? `the customer-service window with business number ${sender.phoneNumberId} is closed (the contact never wrote to it, or not in the last 24 h); ${FREE_FORM_HINT}`
+            : `the customer-service window with business number ${sender.phoneNumberId} closed at ${window.expiresAt}; ${FREE_FORM_HINT}`,
+        );
+      }
+      content = { type: "template", template: data.templateFallback };
+      usedTemplateFallback = true;
+    }
+  }
+
+  let category: MessageCategory = data.category;
+  if (content.type === "template") {
+    if (ctx.catalog === undefined) throw new CatalogUnavailableError(sender.wabaId);
+    const check = checkTemplate(content.template, ctx.catalog);
+    const which = usedTemplateFallback ? "templateFallback: " : "";
+    if (!check.ok) return decided.reject(check.reason, `${which}${check.detail}`);
+    if (!usedTemplateFallback && check.category !== data.category) {
+      return decided.reject(
+        "invalid_request",
+        `template "${check.template.name}" is in category ${check.template.category}, the request says ${data.category}`,
+      );
+    }
+    category = check.category;
+  }
+
+  const relied = category === "marketing" ? latestConsent(state) : everything;
+  if (category === "marketing") {
+    if (relied !== undefined && !relied.granted) {
+      return decided.reject(
+        "opted_out",
+        `the contact opted out of marketing (${describeConsent(relied)})`,
+      );
+    }
+    if (relied === undefined) {
+      return decided.reject(
+        "no_consent",
+        "marketing needs a recorded opt-in (ConsentGranted, scope marketing or all); none is recorded for this contact",
+      );
+    }
+    const { count, periodMs } = ctx.marketingCap;
+    if (count > 0) {
+      const since = ctx.now.getTime() - periodMs;
+      const recent = state.marketingSends.filter((at) => Date.parse(at) > since);
+      if (recent.length >= count) {
+        const oldest = recent[0] ?? ctx.now.toISOString();
+        return decided.reject(
+          "frequency_capped",
+          `${recent.length} marketing message(s) went to this contact in the last ${formatPeriod(periodMs)}; the cap is ${count} per ${formatPeriod(periodMs)} (next allowed after ${new Date(Date.parse(oldest) + periodMs).toISOString()})`,
+        );
+      }
+    }
+  }
+
+  return decided.dispatch({
+    to: recipient.to,
+    toKind: recipient.toKind,
+    content,
+    category,
+    usedTemplateFallback,
+    consent: relied,
+  });
+}
+
+function consentOf(state: OutboundState, scope: ConsentFact["scope"]): ConsentFact | undefined {
+  return state.consent.find((c) => c.scope === scope);
+}
+
+/** For marketing: the latest fact of either scope (a START after a marketing stop resumes it). */
+function latestConsent(state: OutboundState): ConsentFact | undefined {
+  const all = consentOf(state, "all");
+  const marketing = consentOf(state, "marketing");
+  if (all === undefined) return marketing;
+  if (marketing === undefined) return all;
+  return Date.parse(marketing.occurredAt) >= Date.parse(all.occurredAt) ? marketing : all;
+}
+
+export function describeConsent(c: ConsentFact): string {
+  return `${c.granted ? "ConsentGranted" : "ConsentRevoked"} ${c.eventId}, scope ${c.scope}, source ${c.source}, at ${c.occurredAt}`;
+}
+
+function windowWith(
+  state: OutboundState,
+  ctx: OutboundContext,
+  businessNumber: string,
+): WindowFact | undefined {
+  let best: WindowFact | undefined;
+  for (const w of [...state.windows, ...ctx.observedWindows]) {
+    if (w.businessNumber !== businessNumber) continue;
+    if (best === undefined || Date.parse(w.expiresAt) > Date.parse(best.expiresAt)) best = w;
+  }
+  return best;
+}
+
+type Recipient =
+  | { readonly ok: true; readonly to: string; readonly toKind: "phone" | "userId" }
+  | { readonly ok: false; readonly detail: string };
+
+function recipientOf(
+  recipient: SendRequested["data"]["recipient"],
+  sender: SenderNumber,
+): Recipient {
+  if (recipient.phone !== undefined) {
+    try {
+      // Without a "+", Meta reads a number in the business number's country: so do we.
+      const defaultCountry = countryOf(sender.displayPhoneNumber);
+      const phone = normalizePhoneNumber(
+        recipient.phone,
+        defaultCountry === undefined ? {} : { defaultCountry },
+      );
+      // With the "+", Meta prepends no country code of its own.
+      return { ok: true, to: phone.e164, toKind: "phone" };
+    } catch (error) {
+      if (error instanceof InvalidPhoneNumberError) return { ok: false, detail: error.message };
+      throw error;
+    }
+  }
+  if (recipient.userId !== undefined) return { ok: true, to: recipient.userId, toKind: "userId" };
+  return { ok: false, detail: "the recipient has neither a phone number nor a userId" };
+}
+
+function countryOf(displayPhoneNumber: string | undefined): CountryCode | undefined {
+  if (displayPhoneNumber === undefined) return undefined;
+  try {
+    return normalizePhoneNumber(displayPhoneNumber).country;
+  } catch {
+    return undefined;
+  }
+}
+
+function contentProblem(
+  what: string,
+  content: OutboundContent,
+  to: string,
+  replyTo: string | undefined,
+  callbackData: string,
+): string | undefined {
+  try {
+    checkContent(content, { to, replyTo, callbackData });
+    return undefined;
+  } catch (error) {
+    if (error instanceof MessageValidationError) return `${what}: ${error.message}`;
+    throw error;
+  }
+}
+
+function formatPeriod(ms: number): string {
+  const units: [number, string][] = [
+    [86_400_000, "day"],
+    [3_600_000, "hour"],
+    [60_000, "minute"],
+    [1_000, "second"],
+  ];
+  for (const [size, name] of units) {
+    if (ms % size === 0) {
+      const n = ms / size;
+      return n === 1 ? name : `${n} ${name}s`;
+    }
+  }
+  return `${ms} ms`;
+}
+
+interface DispatchPlan {
+  readonly to: string;
+  readonly toKind: "phone" | "userId";
+  readonly content: OutboundContent;
+  readonly category: MessageCategory;
+  readonly usedTemplateFallback: boolean;
+  readonly consent: ConsentFact | undefined;
+}
+
+/** Builds the request's one output and the record that it was decided, with stable ids. */
+function outcomes(request: SendRequested, contentHash: string, ctx: OutboundContext) {
+  const requestId = request.correlationId;
+  const data = request.data;
+  const decidedAt = ctx.now.toISOString();
+  const outcomeBase = {
+    requestId,
+    idempotencyKey: data.idempotencyKey,
+    contactId: data.contactId,
+    ...(data.metadata === undefined ? {} : { metadata: data.metadata }),
+  };
+  const meta = (businessNumber: string | undefined, kind: string) => ({
+    eventId: ctx.eventIdOf(`router:${kind}:${requestId}`),
+    correlationId: requestId,
+    causationId: request.eventId,
+    now: ctx.now,
+    ...(businessNumber === undefined ? {} : { businessNumber }),
+  });
+  const recorded = (
+    outcome: RequestOutcome,
+    { claimsKey = true, marketingAt }: { claimsKey?: boolean; marketingAt?: string } = {},
+  ): OutboundEvent => ({
+    type: "RequestDecided",
+    record: {
+      requestId,
+      key: claimsKey ? idempotencyScope(request) : undefined,
+      contentHash,
+      decidedAt,
+      outcome,
+    },
+    marketingAt,
+  });
+  const build = (businessNumber: string | undefined) => ({
+    reject(
+      reason: RejectionReason,
+      detail: string,
+      options: { claimsKey?: boolean } = {},
+    ): OutboundEvent[] {
+      return [
+        createEvent(
+          "SendRejected",
+          { ...outcomeBase, reason, detail },
+          meta(businessNumber, "outcome"),
+        ),
+        recorded(reason, options),
+      ];
+    },
+    expire(validUntil: string): OutboundEvent[] {
+      return [
+        createEvent(
+          "SendExpired",
+          { ...outcomeBase, validUntil, stage: "router" },
+          meta(businessNumber, "outcome"),
+        ),
+        recorded("expired"),
+      ];
+    },
+    dispatch(plan: DispatchPlan): OutboundEvent[] {
+      return [
+        createEvent(
+          "DispatchMessage",
+          {
+            requestId,
+            idempotencyKey: data.idempotencyKey,
+            contactId: data.contactId,
+            to: plan.to,
+            toKind: plan.toKind,
+            content: plan.content,
+            category: plan.category,
+            usedTemplateFallback: plan.usedTemplateFallback,
+            ...(data.replyTo === undefined ? {} : { replyTo: data.replyTo }),
+            ...(data.validUntil === undefined ? {} : { validUntil: data.validUntil }),
+            bizOpaqueCallbackData: requestId,
+          },
+          meta(businessNumber, "dispatch"),
+        ),
+        recorded("dispatched", plan.category === "marketing" ? { marketingAt: decidedAt } : {}),
+      ];
+    },
+  });
+  return { ...build(undefined), from: (businessNumber: string) => build(businessNumber) };
+}
