@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { ManualClock } from "./clock.js";
+import { attachFastPath } from "./fast-http.js";
 import type { ScriptedFault } from "./options.js";
 import type { InboundContent, SimResponse, Simulator } from "./simulator.js";
 import type { TemplateStatus } from "@parley/cloud-api";
@@ -21,6 +22,12 @@ export interface ServeOptions {
   readonly controlToken?: string;
   /** Largest accepted request body (media uploads up to 100 MB). */
   readonly maxBodyBytes?: number;
+  /**
+   * Answer plain Graph requests (HTTP/1.1, Content-Length bodies up to 1 MiB) with the lean
+   * front in fast-http.ts instead of node:http, which costs several times the simulator's own
+   * work per request. Everything else is served by node:http either way. Default true.
+   */
+  readonly fastPath?: boolean;
 }
 
 const EMPTY_BODY = Buffer.alloc(0);
@@ -234,12 +241,40 @@ export async function serveSimulator(
     host = "127.0.0.1",
     controlToken,
     maxBodyBytes = 110 * 1024 * 1024,
+    fastPath = true,
   }: ServeOptions = {},
 ): Promise<SimulatorServer> {
   const hung = new Set<ReturnType<typeof setTimeout>>();
 
+  /** A Graph request through the engine; an engine failure is a Graph-shaped 500, not a crash. */
+  function graph(
+    method: string,
+    target: string,
+    headers: Readonly<Record<string, string | undefined>>,
+    body: Buffer,
+  ): SimResponse {
+    const { path, query } = splitTarget(target);
+    try {
+      return sim.handle({ method, path, query, headers, body });
+    } catch (e) {
+      return {
+        kind: "answer",
+        status: 500,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          error: {
+            message: `simulator error: ${e instanceof Error ? e.message : String(e)}`,
+            code: 1,
+          },
+        }),
+        delayMs: 0,
+      };
+    }
+  }
+
   function respond(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
-    const { path, query } = splitTarget(req.url ?? "/");
+    const target = req.url ?? "/";
+    const { path, query } = splitTarget(target);
     if (path.startsWith("/_sim/")) {
       if (controlToken !== undefined && req.headers["x-sim-control-token"] !== controlToken) {
         json(res, 401, { error: "x-sim-control-token required" });
@@ -266,25 +301,7 @@ export async function serveSimulator(
       }
       return;
     }
-    let out: SimResponse;
-    try {
-      out = sim.handle({
-        method: req.method ?? "GET",
-        path,
-        query,
-        headers: flatHeaders(req),
-        body,
-      });
-    } catch (e) {
-      // A request the engine did not foresee must not take the whole simulator down.
-      json(res, 500, {
-        error: {
-          message: `simulator error: ${e instanceof Error ? e.message : String(e)}`,
-          code: 1,
-        },
-      });
-      return;
-    }
+    const out = graph(req.method ?? "GET", target, flatHeaders(req), body);
     if (out.kind === "hang") {
       const t = setTimeout(() => {
         hung.delete(t);
@@ -328,6 +345,16 @@ export async function serveSimulator(
   });
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
+  const fast = fastPath
+    ? attachFastPath(server, {
+        // The control API and anything that could normalise into it stay on node:http.
+        accepts: (_method, target) => !target.includes("_sim"),
+        handle: (r) => graph(r.method, r.target, r.headers, r.body),
+        maxBodyBytes: Math.min(maxBodyBytes, 1024 * 1024),
+        maxHeaderBytes: 16 * 1024,
+        keepAliveTimeoutMs: server.keepAliveTimeout,
+      })
+    : undefined;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {
@@ -345,6 +372,7 @@ export async function serveSimulator(
     async close() {
       for (const t of hung) clearTimeout(t);
       hung.clear();
+      fast?.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) =>
         server.close(() => {

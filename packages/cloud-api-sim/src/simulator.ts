@@ -887,7 +887,17 @@ export function createSimulator({
     if (!takePair(pairKey, now)) return reject(pn, 131056, to, {}, version);
 
     const id = wamid(waId, true, rngIds);
-    const m = new OutRecord(id, pn.id, to, waId, msg.type, raw, now, msg.biz_opaque_callback_data);
+    // The body is copied: it may be a view into a larger socket read that it would keep alive.
+    const m = new OutRecord(
+      id,
+      pn.id,
+      to,
+      waId,
+      msg.type,
+      Buffer.from(raw),
+      now,
+      msg.biz_opaque_callback_data,
+    );
     messages.set(id, m);
     bounded(messages, retainMessages);
     noteAccepted(pn, now);
