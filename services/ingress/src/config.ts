@@ -58,6 +58,8 @@ export const configSchema = z
     WEBHOOK_TRUST_PROXY: trustProxy,
     /** Past this the append counts as failed and Meta gets 503 (it retries). */
     WEBHOOK_APPEND_TIMEOUT_MS: env.int(5_000, { min: 100, max: 60_000 }),
+    /** Produce requests to the raw topic in flight at once (one producer each); see ADR 0004. */
+    WEBHOOK_APPEND_PRODUCERS: env.int(4, { min: 1, max: 32 }),
     /** The hub.verify_token of the subscription handshake; with WA_APP_SECRET, turns the webhook on. */
     WA_VERIFY_TOKEN: env.secret().optional(),
     /** The Meta app secret that signs webhooks (X-Hub-Signature-256). */

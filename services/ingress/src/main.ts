@@ -29,8 +29,14 @@ await runStandardService({
     if (kafka === undefined) throw new Error("ingress needs its Kafka connection");
     const catalog = createCatalog({ prefix: config.PARLEY_TOPIC_PREFIX });
     const serde = createSerde({ registry: createRegistry({ url: config.SCHEMA_REGISTRY_URL }) });
-    const producer = createEventProducer({ kafka, serde, name: "raw-webhooks producer" });
-    await producer.connect();
+    // Several producers keep several produce requests in flight (one each: idempotent).
+    const producers = Array.from({ length: config.WEBHOOK_APPEND_PRODUCERS }, (_, i) =>
+      createEventProducer({ kafka, serde, name: `raw-webhooks producer ${String(i + 1)}` }),
+    );
+    const disconnectAll = async () => {
+      await Promise.all(producers.map((p) => p.disconnect()));
+    };
+    await Promise.all(producers.map((p) => p.connect()));
     const webhook = await startWebhookServer({
       host: config.WEBHOOK_HOST ?? config.HTTP_HOST,
       port: config.WEBHOOK_PORT,
@@ -47,20 +53,20 @@ await runStandardService({
       }),
       allowList: createAllowList(config.WEBHOOK_ALLOWED_CIDRS),
       appender: createRawWebhookAppender({
-        producer,
+        producer: producers,
         topic: catalog.topic("raw-webhooks"),
         timeoutMs: config.WEBHOOK_APPEND_TIMEOUT_MS,
       }),
       metrics: createWebhookMetrics(metrics),
       logger,
     }).catch(async (error: unknown) => {
-      await producer.disconnect();
+      await disconnectAll();
       throw error;
     });
     return {
       checks: [webhook.check],
       // Stopped in reverse: the listener drains its appends first, then the producer flushes.
-      components: [{ name: "raw-webhooks producer", stop: () => producer.disconnect() }, webhook],
+      components: [{ name: "raw-webhooks producers", stop: () => disconnectAll() }, webhook],
     };
   }),
 });

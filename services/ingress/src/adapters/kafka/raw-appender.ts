@@ -3,8 +3,15 @@ import type { EventProducer, OutgoingEvent } from "@parley/kafka";
 import { recordKeyOf } from "../../domain/routing.js";
 import { AppendFailedError, type RawWebhookAppender, type RawWebhookReceipt } from "../../ports.js";
 
+type Publisher = Pick<EventProducer, "publish">;
+
 export interface RawWebhookAppenderOptions {
-  readonly producer: Pick<EventProducer, "publish">;
+  /**
+   * One producer, or several to keep that many produce requests in flight at once (each
+   * idempotent producer allows only one): while one batch waits for the brokers' acknowledgement,
+   * the next is already on its way.
+   */
+  readonly producer: Publisher | readonly Publisher[];
   /** The catalog's raw-webhooks topic. */
   readonly topic: TopicSpec;
   readonly timeoutMs?: number;
@@ -54,12 +61,14 @@ interface Pending {
 const RECORD_OVERHEAD_BYTES = 1_024;
 
 /**
- * Appends receipts to the raw-webhooks topic through the idempotent acks=all producer, by group
- * commit: while one produce request is in flight the receipts that arrive meanwhile wait and
- * go together in the next one (the producer allows one request in flight, so separate sends
- * would only queue). A receipt not acknowledged within `timeoutMs` fails with
- * AppendFailedError("timeout"): if it was still waiting it is withdrawn and never sent; if it
- * was already sent it may still land, which is a duplicate the router dedupes when Meta retries.
+ * Appends receipts to the raw-webhooks topic through idempotent acks=all producers, by group
+ * commit: each producer (a lane) has at most one produce request in flight, and the receipts
+ * that arrive while every lane is busy wait and go together in the next free lane's request.
+ * A receipt is answered only with its own request's outcome: success once all in-sync replicas
+ * have it, AppendFailedError("rejected") when that request failed (every receipt in it fails).
+ * A receipt not acknowledged within `timeoutMs` fails with AppendFailedError("timeout"): if it
+ * was still waiting it is withdrawn and never sent; if it was already sent it may still land,
+ * which is a duplicate the router dedupes when Meta retries.
  */
 export function createRawWebhookAppender({
   producer,
@@ -80,8 +89,12 @@ export function createRawWebhookAppender({
       );
     }
   }
+  const idleLanes: Publisher[] = "publish" in producer ? [producer] : [...producer];
+  if (idleLanes.length === 0) {
+    throw new RangeError("createRawWebhookAppender: pass at least one producer");
+  }
   const waiting: Pending[] = [];
-  let flushing = false;
+  let scheduled = false;
 
   const takeBatch = (): Pending[] => {
     const batch: Pending[] = [];
@@ -96,22 +109,35 @@ export function createRawWebhookAppender({
     return batch;
   };
 
-  const flush = async (): Promise<void> => {
+  const send = async (lane: Publisher, batch: readonly Pending[]): Promise<void> => {
     try {
-      for (let batch = takeBatch(); batch.length > 0; batch = takeBatch()) {
-        try {
-          await producer.publish(
-            topic,
-            batch.map((p) => p.record),
-          );
-          for (const p of batch) p.succeed();
-        } catch (error) {
-          for (const p of batch) p.fail(error);
-        }
-      }
+      await lane.publish(
+        topic,
+        batch.map((p) => p.record),
+      );
+      for (const p of batch) p.succeed();
+    } catch (error) {
+      for (const p of batch) p.fail(error);
     } finally {
-      flushing = false;
+      idleLanes.push(lane);
+      schedule();
     }
+  };
+
+  const pump = (): void => {
+    scheduled = false;
+    while (waiting.length > 0) {
+      const lane = idleLanes.pop();
+      if (lane === undefined) return;
+      void send(lane, takeBatch());
+    }
+  };
+
+  const schedule = (): void => {
+    if (scheduled || waiting.length === 0 || idleLanes.length === 0) return;
+    scheduled = true;
+    // Lets the requests that arrive in the same turn of the event loop join the batch.
+    setImmediate(pump);
   };
 
   return {
@@ -144,11 +170,7 @@ export function createRawWebhookAppender({
             );
           }, timeoutMs);
           waiting.push(entry);
-          if (!flushing) {
-            flushing = true;
-            // Lets the requests that arrived in the same turn of the event loop join the batch.
-            setImmediate(() => void flush());
-          }
+          schedule();
         });
       } finally {
         clearTimeout(timer);

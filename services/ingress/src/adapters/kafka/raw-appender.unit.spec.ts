@@ -192,3 +192,45 @@ describe("group commit", () => {
     expect(calls.map((c) => c.map((r) => r.key))).toEqual([["p1"]]);
   });
 });
+
+describe("several producers", () => {
+  const tick = () => new Promise((r) => setImmediate(r));
+  const small = (i: number) => receipt({ phoneNumberIds: [`p${String(i)}`], wabaIds: [] });
+
+  it("keeps one request in flight per producer; each receipt waits for its own request only", async () => {
+    const requests: { lane: string; keys: string[]; open: () => void }[] = [];
+    const lane = (name: string) => ({
+      publish: (_topic: TopicSpec, records: readonly OutgoingEvent[]) =>
+        new Promise<void>((open) => {
+          requests.push({ lane: name, keys: records.map((r) => r.key), open });
+        }),
+    });
+    const appender = createRawWebhookAppender({ producer: [lane("a"), lane("b")], topic: raw });
+    const settled: string[] = [];
+    const track = (i: number) =>
+      appender.append(small(i)).then(() => settled.push(`p${String(i)}`));
+    const first = track(1);
+    await tick();
+    const second = [track(2), track(3)];
+    await tick();
+    const third = [track(4), track(5)];
+    await tick();
+    // Both lanes busy: 4 and 5 wait, then go together in the lane that frees first.
+    expect(requests.map((r) => r.keys)).toEqual([["p1"], ["p2", "p3"]]);
+    expect(new Set(requests.map((r) => r.lane)).size).toBe(2);
+    requests[1]?.open();
+    await Promise.all(second);
+    expect(settled).toEqual(["p2", "p3"]);
+    await tick();
+    expect(requests[2]).toMatchObject({ lane: requests[1]?.lane, keys: ["p4", "p5"] });
+    requests[0]?.open();
+    await first;
+    requests[2]?.open();
+    await Promise.all(third);
+    expect(settled).toEqual(["p2", "p3", "p1", "p4", "p5"]);
+  });
+
+  it("refuses an empty producer list", () => {
+    expect(() => createRawWebhookAppender({ producer: [], topic: raw })).toThrow(/producer/);
+  });
+});
