@@ -20,7 +20,12 @@ export interface EventConsumerOptions {
   readonly logger?: KafkaLogger;
   readonly tuning?: Pick<
     ConsumerRunnerOptions<unknown>,
-    "retry" | "maxInFlight" | "commitIntervalMs" | "fromBeginning" | "sessionTimeoutMs"
+    | "retry"
+    | "maxInFlight"
+    | "commitIntervalMs"
+    | "fromBeginning"
+    | "sessionTimeoutMs"
+    | "concurrencyKeyOf"
   >;
 }
 

@@ -1,11 +1,51 @@
 import { chassisFields, env, infraFields } from "@parley/config";
+import { numbersFields } from "@parley/numbers";
 import { z } from "zod";
+
+const MINUTE_MS = 60_000;
 
 /** Every variable sender reads, with its type and default (README.md, "Configuration"). */
 export const configSchema = z.object({
   ...infraFields,
   ...chassisFields,
+  ...numbersFields,
   HTTP_PORT: env.port(8083),
+  /** Prepended to every topic name (tests); production leaves it empty. */
+  PARLEY_TOPIC_PREFIX: z.string().default(""),
+  /** Graph API origin; point it at the Cloud API simulator in tests and local runs. */
+  WA_GRAPH_BASE_URL: z.url({ protocol: /^https?$/ }).default("https://graph.facebook.com"),
+  WA_GRAPH_VERSION: z
+    .string()
+    .regex(/^v\d+\.\d+$/, 'must look like "v23.0"')
+    .default("v23.0"),
+  /** A Graph call with no answer after this long is in doubt (never resent). */
+  SENDER_GRAPH_TIMEOUT_MS: env.int(10_000, { min: 100, max: 120_000 }),
+  /** Keep-alive sockets to the Graph origin, shared by every number. */
+  SENDER_GRAPH_CONNECTIONS: env.int(128, { min: 1, max: 1_024 }),
+  /** Dispatch records taken but unfinished before the consumer stops fetching. */
+  SENDER_MAX_IN_FLIGHT: env.int(2_000, { min: 1, max: 50_000 }),
+  /** Added to each number's one-second window (simulator and Meta count at receipt). */
+  SENDER_RATE_MARGIN_MS: env.int(15, { min: 0, max: 500 }),
+  /** Sends are spread so that no such slice holds more than its share of the cap; 0 turns it off. */
+  SENDER_RATE_SMOOTHING_MS: env.int(20, { min: 0, max: 500 }),
+  /** Longest 4^x s back-off for one recipient after 131056. */
+  SENDER_PAIR_MAX_BACKOFF_MS: env.int(30 * MINUTE_MS, { min: 1_000 }),
+  /** Longest whole-number back-off after 130429, 4, 80007 or 131057. */
+  SENDER_NUMBER_MAX_BACKOFF_MS: env.int(15 * MINUTE_MS, { min: 1_000 }),
+  /** Graph calls per request for transient errors (5xx codes, refused connections), the first included. */
+  SENDER_RETRY_ATTEMPTS: env.int(5, { min: 1, max: 20 }),
+  SENDER_RETRY_INITIAL_MS: env.int(500, { min: 1 }),
+  SENDER_RETRY_MAX_MS: env.int(30_000, { min: 1 }),
+  /** Calls refused by whole-number throttling (or 131056 for the recipient) before the request fails. */
+  SENDER_MAX_THROTTLED_ATTEMPTS: env.int(10, { min: 1, max: 100 }),
+  SENDER_MAX_PACED_ATTEMPTS: env.int(6, { min: 1, max: 20 }),
+  /** An in-doubt request with no status webhook after this long ends as SendFailed (unknown). */
+  SENDER_IN_DOUBT_TIMEOUT_MS: env.int(24 * 60 * MINUTE_MS, { min: 1_000 }),
+  SENDER_IN_DOUBT_SWEEP_MS: env.int(MINUTE_MS, { min: 100 }),
+  /** How often a paused number's token is tried again (GET on the number). */
+  SENDER_PAUSE_PROBE_MS: env.int(MINUTE_MS, { min: 100 }),
+  /** A free-form send whose window looks closed is checked once more after this long (0: never). */
+  SENDER_WINDOW_RECHECK_MS: env.int(250, { min: 0, max: 10_000 }),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,0 +1,149 @@
+import type { AnyEvent, Catalog, EventOf } from "@parley/contracts";
+import {
+  createEventConsumer,
+  ParleyKafkaError,
+  PoisonRecordError,
+  type ConsumedRecord,
+  type ConsumerRunner,
+  type EventConsumerOptions,
+  type KafkaClient,
+  type KafkaLogger,
+  type Serde,
+} from "@parley/kafka";
+import type { GateStore } from "../store/gate-store.js";
+
+/** Consumer names: each one's group and dead-letter topic derive from it. */
+export const SENDER_DISPATCH_CONSUMER = "sender-dispatch";
+export const SENDER_GATES_CONSUMER = "sender-gates";
+export const SENDER_STATUSES_CONSUMER = "sender-statuses";
+
+interface Common {
+  readonly kafka: KafkaClient;
+  readonly serde: Serde;
+  readonly catalog: Catalog;
+  readonly logger?: KafkaLogger;
+  readonly tuning?: EventConsumerOptions["tuning"];
+}
+
+/** Outages (MongoDB, broker) are waited out on the key; only errors that say so are final. */
+async function translate(work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    if ((error as { retriable?: unknown }).retriable !== undefined) throw error;
+    throw new ParleyKafkaError(error instanceof Error ? error.message : String(error), {
+      retriable: true,
+      cause: error,
+    });
+  }
+}
+
+function expect<T extends AnyEvent["type"]>(
+  record: ConsumedRecord<unknown>,
+  types: readonly T[],
+): EventOf<T> {
+  const event = record.value as AnyEvent;
+  if (!(types as readonly string[]).includes(event.type))
+    throw new PoisonRecordError(`expected ${types.join(" or ")}, got ${event.type}`);
+  return event as EventOf<T>;
+}
+
+/**
+ * dispatch -> the send handler, concurrent per recipient inside each number (the record key),
+ * each recipient in order; a dispatch without its business number is a poison record.
+ */
+export function createDispatchConsumer({
+  handle,
+  ...common
+}: Common & {
+  readonly handle: (event: EventOf<"DispatchMessage">, signal: AbortSignal) => Promise<void>;
+}): ConsumerRunner {
+  return createEventConsumer({
+    kafka: common.kafka,
+    serde: common.serde,
+    catalog: common.catalog,
+    consumer: SENDER_DISPATCH_CONSUMER,
+    topics: [common.catalog.topic("dispatch")],
+    ...(common.logger ? { logger: common.logger } : {}),
+    tuning: {
+      retry: { attempts: 30, initialDelayMs: 200, maxDelayMs: 30_000 },
+      ...common.tuning,
+      concurrencyKeyOf: (record) => {
+        const event = record.value as Partial<EventOf<"DispatchMessage">>;
+        return event.data?.to ?? "";
+      },
+    },
+    handle: async (record, signal) => {
+      const event = expect(record, ["DispatchMessage"]);
+      if (event.businessNumber === undefined)
+        throw new PoisonRecordError("DispatchMessage without its envelope businessNumber");
+      await translate(() => handle(event, signal));
+    },
+  });
+}
+
+/** consent + conversation-windows -> the sender's own gate store. */
+export function createGateConsumer({
+  gates,
+  ...common
+}: Common & { readonly gates: GateStore }): ConsumerRunner {
+  return createEventConsumer({
+    kafka: common.kafka,
+    serde: common.serde,
+    catalog: common.catalog,
+    consumer: SENDER_GATES_CONSUMER,
+    topics: [common.catalog.topic("consent"), common.catalog.topic("conversation-windows")],
+    ...(common.logger ? { logger: common.logger } : {}),
+    tuning: { retry: { attempts: 30, initialDelayMs: 200, maxDelayMs: 30_000 }, ...common.tuning },
+    handle: async (record) => {
+      const event = record.value as AnyEvent;
+      await translate(async () => {
+        switch (event.type) {
+          case "ConsentGranted":
+          case "ConsentRevoked":
+            await gates.consent(
+              event.data.contactId,
+              event.type === "ConsentGranted" ? "granted" : "revoked",
+              event.data.scope,
+              Date.parse(event.occurredAt),
+            );
+            return;
+          case "ConversationWindowOpened":
+          case "ConversationWindowExtended":
+            if (event.businessNumber !== undefined)
+              await gates.window(
+                event.data.contactId,
+                event.businessNumber,
+                Date.parse(event.data.expiresAt),
+              );
+            return;
+          default:
+            return; // other events on these topics do not gate sends
+        }
+      });
+    },
+  });
+}
+
+/** statuses -> reconciliation of in-doubt sends (every other status is ignored here). */
+export function createStatusConsumer({
+  onStatus,
+  ...common
+}: Common & {
+  readonly onStatus: (event: EventOf<"StatusUpdated">) => Promise<void>;
+}): ConsumerRunner {
+  return createEventConsumer({
+    kafka: common.kafka,
+    serde: common.serde,
+    catalog: common.catalog,
+    consumer: SENDER_STATUSES_CONSUMER,
+    topics: [common.catalog.topic("statuses")],
+    ...(common.logger ? { logger: common.logger } : {}),
+    tuning: { retry: { attempts: 30, initialDelayMs: 200, maxDelayMs: 30_000 }, ...common.tuning },
+    handle: async (record) => {
+      const event = record.value as AnyEvent;
+      if (event.type !== "StatusUpdated" || event.data.bizOpaqueCallbackData === undefined) return;
+      await translate(() => onStatus(event));
+    },
+  });
+}

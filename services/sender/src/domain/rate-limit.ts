@@ -1,0 +1,144 @@
+/**
+ * An exact sliding-window log: no window of `windowMs` ever holds more than `limit` sends.
+ * A token bucket with burst N and refill N/s lets 2N through in some one-second window; this
+ * does not. Sends are reserved first (a reservation counts as a send happening now or later)
+ * and completed with the instant of the call, so the log holds real call times, in any order.
+ */
+export class SlidingWindowLog {
+  /** Call times of completed sends, ascending; only those still able to matter are kept. */
+  private readonly times: number[] = [];
+  private outstanding = 0;
+
+  constructor(
+    readonly limit: number,
+    readonly windowMs: number,
+  ) {
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new RangeError(`limit must be a positive integer, got ${limit}`);
+    if (!(windowMs > 0)) throw new RangeError(`windowMs must be positive, got ${windowMs}`);
+  }
+
+  get reserved(): number {
+    return this.outstanding;
+  }
+
+  /**
+   * The earliest instant at or after `now` when one more send fits, or undefined when
+   * reservations alone fill the window (wait for one to complete or be cancelled).
+   */
+  nextAt(now: number): number | undefined {
+    this.prune(now);
+    if (this.outstanding >= this.limit) return undefined;
+    // Sends in (now - windowMs, now] plus reservations must stay below the limit.
+    const excess = this.outstanding + this.times.length - this.limit + 1;
+    if (excess <= 0) return now;
+    const t = this.times[excess - 1];
+    return t === undefined ? now : Math.max(now, t + this.windowMs);
+  }
+
+  /** Takes a slot; the caller checked `nextAt(now) === now` (or accepts the overshoot). */
+  reserve(): void {
+    this.outstanding++;
+  }
+
+  /** The reserved send happened at `at` (the call instant). */
+  complete(at: number): void {
+    if (this.outstanding > 0) this.outstanding--;
+    let i = this.times.length;
+    while (i > 0 && (this.times[i - 1] ?? 0) > at) i--;
+    this.times.splice(i, 0, at);
+    if (this.times.length > this.limit) this.times.splice(0, this.times.length - this.limit);
+  }
+
+  /** The reserved send did not happen. */
+  cancel(): void {
+    if (this.outstanding > 0) this.outstanding--;
+  }
+
+  /** Sends another owner made (read from the attempt store when a number is newly assigned). */
+  seed(times: readonly number[]): void {
+    for (const t of times) {
+      this.outstanding++;
+      this.complete(t);
+    }
+  }
+
+  private prune(now: number): void {
+    let drop = 0;
+    while (drop < this.times.length && (this.times[drop] ?? 0) <= now - this.windowMs) drop++;
+    if (drop > 0) this.times.splice(0, drop);
+  }
+}
+
+export interface NumberRateOptions {
+  /** The number's cap in messages per second (80 default, 20 coexistence, up to 1,000). */
+  readonly mps: number;
+  /**
+   * Added to the one-second window: the simulator (and Meta) count at receipt, so jitter
+   * between two sends a window apart must not bring them inside one second there.
+   */
+  readonly marginMs: number;
+  /** Spreads the sends: at most mps * smoothingMs / 1000 (at least 1) in any smoothingMs; 0 turns it off. */
+  readonly smoothingMs: number;
+}
+
+/**
+ * The per-number rate: the exact one-second log (plus margin) and a short smoothing log, both
+ * exact. A slot may be reserved a little ahead (`leadMs`) so the work before the call (consent
+ * and window check, the attempt record) overlaps the wait; the call must not start before the
+ * slot's instant, and its real instant is what the logs keep.
+ */
+export class NumberRate {
+  private readonly logs: readonly SlidingWindowLog[];
+
+  constructor({ mps, marginMs, smoothingMs }: NumberRateOptions) {
+    if (!Number.isInteger(mps) || mps < 1 || mps > 1_000)
+      throw new RangeError(`mps must be an integer from 1 to 1000, got ${mps}`);
+    if (marginMs < 0) throw new RangeError("marginMs must not be negative");
+    const main = new SlidingWindowLog(mps, 1_000 + marginMs);
+    this.logs =
+      smoothingMs > 0 && smoothingMs < 1_000
+        ? [
+            main,
+            new SlidingWindowLog(Math.max(1, Math.ceil((mps * smoothingMs) / 1_000)), smoothingMs),
+          ]
+        : [main];
+  }
+
+  nextAt(now: number): number | undefined {
+    let at = now;
+    for (const log of this.logs) {
+      const next = log.nextAt(now);
+      if (next === undefined) return undefined;
+      at = Math.max(at, next);
+    }
+    return at;
+  }
+
+  /**
+   * Reserves the next slot if it starts within `leadMs`: `{ slotAt }` (call at or after it),
+   * `{ retryAt }` (ask again then) or `{ blocked }` (wait for a reserved call to complete).
+   */
+  tryReserve(
+    now: number,
+    leadMs: number,
+  ): { readonly slotAt: number } | { readonly retryAt: number } | { readonly blocked: true } {
+    const next = this.nextAt(now);
+    if (next === undefined) return { blocked: true };
+    if (next > now + leadMs) return { retryAt: next - leadMs };
+    for (const log of this.logs) log.reserve();
+    return { slotAt: next };
+  }
+
+  complete(at: number): void {
+    for (const log of this.logs) log.complete(at);
+  }
+
+  cancel(): void {
+    for (const log of this.logs) log.cancel();
+  }
+
+  seed(times: readonly number[]): void {
+    for (const log of this.logs) log.seed(times);
+  }
+}

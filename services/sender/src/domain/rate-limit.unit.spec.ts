@@ -1,0 +1,120 @@
+import { describe, expect, it } from "vitest";
+import { NumberRate, SlidingWindowLog } from "./rate-limit.js";
+
+/** Most sends in any half-open window (t - windowMs, t], the simulator's measure. */
+function maxInWindow(times: readonly number[], windowMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let max = 0;
+  let head = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    while ((sorted[head] ?? 0) <= (sorted[i] ?? 0) - windowMs) head++;
+    max = Math.max(max, i - head + 1);
+  }
+  return max;
+}
+
+/**
+ * Drives a limiter as the sender does: a backlog; reserve up to `lead` ms ahead; the call
+ * starts at max(slot, reservation + prep(i)) and completes with that instant.
+ */
+function run(
+  rate: NumberRate,
+  {
+    durationMs,
+    prep,
+    lead = 20,
+  }: { durationMs: number; prep: (i: number) => number; lead?: number },
+) {
+  const sent: number[] = [];
+  const pending: number[] = [];
+  let now = 0;
+  let i = 0;
+  while (now < durationMs) {
+    for (let k = pending.length - 1; k >= 0; k--) {
+      const at = pending[k] ?? 0;
+      if (at <= now) {
+        rate.complete(at);
+        pending.splice(k, 1);
+      }
+    }
+    const r = rate.tryReserve(now, lead);
+    if ("slotAt" in r) {
+      const at = Math.max(r.slotAt, now + prep(i++));
+      pending.push(at);
+      sent.push(at);
+      continue;
+    }
+    now = "retryAt" in r ? Math.max(now + 0.25, r.retryAt) : now + 0.25;
+  }
+  return sent.filter((t) => t < durationMs);
+}
+
+describe("SlidingWindowLog", () => {
+  it("never lets more than `limit` sends into any window, where a token bucket lets 2N through", () => {
+    const log = new SlidingWindowLog(3, 1_000);
+    const sends: number[] = [];
+    for (let now = 0; now < 5_000; now += 7) {
+      if (log.nextAt(now) === now) {
+        log.reserve();
+        log.complete(now);
+        sends.push(now);
+      }
+    }
+    expect(maxInWindow(sends, 1_000)).toBe(3);
+    expect(sends.length).toBeGreaterThanOrEqual(14);
+  });
+
+  it("counts reservations as sends until they complete or are cancelled", () => {
+    const log = new SlidingWindowLog(2, 1_000);
+    log.reserve();
+    log.reserve();
+    expect(log.nextAt(0)).toBeUndefined();
+    log.cancel();
+    expect(log.nextAt(0)).toBe(0);
+    log.complete(10);
+    log.reserve();
+    log.complete(20);
+    expect(log.nextAt(30)).toBe(1_010);
+  });
+
+  it("keeps completions in time order even when they arrive out of order", () => {
+    const log = new SlidingWindowLog(2, 1_000);
+    log.reserve();
+    log.reserve();
+    log.complete(50);
+    log.complete(10);
+    expect(log.nextAt(60)).toBe(1_010);
+  });
+
+  it("seeded with another owner's recent sends, waits for them to leave the window", () => {
+    const log = new SlidingWindowLog(2, 1_000);
+    log.seed([100, 400]);
+    expect(log.nextAt(500)).toBe(1_100);
+    expect(log.nextAt(1_100)).toBe(1_100);
+  });
+});
+
+describe("NumberRate", () => {
+  for (const mps of [20, 80, 1_000]) {
+    it(`at ${mps} msg/s: no window of 1 s over the cap, at least 98% of the cap sustained`, () => {
+      const rate = new NumberRate({ mps, marginMs: 15, smoothingMs: 20 });
+      const sent = run(rate, { durationMs: 10_000, prep: (i) => (i * 7919) % 8 });
+      expect(maxInWindow(sent, 1_000)).toBeLessThanOrEqual(mps);
+      // Jitter smaller than the margin still leaves every receipt window under the cap.
+      const received = sent.map((t, i) => t + ((i * 104729) % 14));
+      expect(maxInWindow(received, 1_000)).toBeLessThanOrEqual(mps);
+      expect(sent.length / 10).toBeGreaterThanOrEqual(mps * 0.98);
+    });
+  }
+
+  it("spreads a backlog instead of sending a whole second's worth at once", () => {
+    const rate = new NumberRate({ mps: 1_000, marginMs: 15, smoothingMs: 20 });
+    const sent = run(rate, { durationMs: 1_000, prep: () => 0 });
+    expect(maxInWindow(sent, 20)).toBeLessThanOrEqual(20);
+  });
+
+  it("refuses impossible settings", () => {
+    expect(() => new NumberRate({ mps: 0, marginMs: 0, smoothingMs: 0 })).toThrow(RangeError);
+    expect(() => new NumberRate({ mps: 1_001, marginMs: 0, smoothingMs: 0 })).toThrow(RangeError);
+  });
+});

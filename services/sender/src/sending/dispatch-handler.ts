@@ -1,0 +1,320 @@
+import type { SendResult } from "@parley/cloud-api";
+import { createEvent, type AnyEvent, type EventData, type EventOf } from "@parley/contracts";
+import { decideRedelivery } from "../domain/attempt.js";
+import {
+  decideFailure,
+  type CallFailure,
+  type FailurePolicy,
+  type SendError,
+} from "../domain/failure.js";
+import { decideGate } from "../domain/gate.js";
+import type { AttemptStore, StoredAttempt } from "../adapters/store/attempt-store.js";
+import type { GateStore } from "../adapters/store/gate-store.js";
+import type { NumberLane } from "./lanes.js";
+import { sleep, StoppedError } from "./sleep.js";
+
+export type Outcome = EventOf<
+  "SendAccepted" | "SendRejected" | "SendFailed" | "SendExpired" | "SendInDoubt" | "SendReconciled"
+>;
+
+/** The Graph call, with its failure already described for the pure policy. */
+export type GraphSend = (
+  number: string,
+  d: EventData<"DispatchMessage">,
+) => Promise<{ ok: true; result: SendResult } | { ok: false; failure: CallFailure }>;
+
+export interface SenderObserver {
+  outcome(type: Outcome["type"], number: string): void;
+  graphCall(number: string, seconds: number, result: string): void;
+  inFlight(delta: number): void;
+}
+
+export interface SenderLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/** A request failed for good after retries: the runner dead-letters the dispatch with this reason. */
+export class DeadLetterError extends Error {
+  override readonly name = "DeadLetterError";
+  readonly retriable = false;
+}
+
+export interface DispatchHandlerDeps {
+  readonly lane: (number: string) => NumberLane | undefined;
+  readonly attempts: AttemptStore;
+  readonly gates: GateStore;
+  readonly graph: GraphSend;
+  readonly publish: (events: readonly AnyEvent[]) => Promise<void>;
+  readonly clock: () => number;
+  readonly random: () => number;
+  readonly policy: FailurePolicy;
+  /** The longest a live Graph call can take (timeout plus slack): past it "calling" is a crash. */
+  readonly callBoundMs: number;
+  /** A closed window is read once more after this long (the gate consumer may lag behind the router). */
+  readonly windowRecheckMs: number;
+  readonly observer: SenderObserver;
+  readonly logger: SenderLogger;
+}
+
+/**
+ * Handles one DispatchMessage: at most one Graph call that may reach Meta (attempt recorded
+ * before it), consent/window/expiry checked right before it, exactly one terminal outcome
+ * (stored before it is published, so a redelivery publishes the same event again).
+ */
+export function createDispatchHandler(deps: DispatchHandlerDeps) {
+  const { attempts, gates, clock, publish, observer, logger } = deps;
+
+  const outcome = <T extends Outcome["type"]>(
+    dispatch: EventOf<"DispatchMessage">,
+    type: T,
+    extra: Omit<EventData<T>, "requestId" | "idempotencyKey" | "contactId">,
+  ): EventOf<T> => {
+    const d = dispatch.data;
+    return createEvent(
+      type,
+      {
+        requestId: d.requestId,
+        idempotencyKey: d.idempotencyKey,
+        contactId: d.contactId,
+        ...extra,
+      } as EventData<T>,
+      {
+        correlationId: dispatch.correlationId,
+        causationId: dispatch.eventId,
+        ...(dispatch.businessNumber !== undefined
+          ? { businessNumber: dispatch.businessNumber }
+          : {}),
+        now: new Date(clock()),
+      },
+    );
+  };
+
+  const emit = async (events: readonly AnyEvent[], number: string): Promise<void> => {
+    await publish(events);
+    for (const e of events) observer.outcome(e.type as Outcome["type"], number);
+  };
+
+  /** A terminal outcome decided before any call: recorded so a redelivery repeats it, then published. */
+  const finishWithoutCall = async (
+    existing: StoredAttempt | undefined,
+    dispatch: EventOf<"DispatchMessage">,
+    number: string,
+    event: Outcome,
+  ): Promise<void> => {
+    const d = dispatch.data;
+    if (existing === undefined) {
+      // Recorded with its outcome in one insert, so a later delivery replays this very event.
+      const won = await attempts.claim({
+        requestId: d.requestId,
+        number,
+        contactId: d.contactId,
+        bizOpaqueCallbackData: d.bizOpaqueCallbackData,
+        at: new Date(clock()),
+        afterCalls: 0,
+        finishedWith: event,
+      });
+      if (!won) {
+        await handle(dispatch, new AbortController().signal);
+        return;
+      }
+    } else await attempts.settle(d.requestId, "done", [event], new Date(clock()));
+    await emit([event], number);
+  };
+
+  const inDoubt = async (
+    dispatch: EventOf<"DispatchMessage">,
+    number: string,
+    reason: "timeout" | "connection_lost" | "crash_recovery",
+    attemptedAt: number,
+  ): Promise<void> => {
+    const event = outcome(dispatch, "SendInDoubt", {
+      bizOpaqueCallbackData: dispatch.data.bizOpaqueCallbackData,
+      reason,
+      attemptedAt: new Date(attemptedAt).toISOString(),
+    });
+    await attempts.settle(dispatch.data.requestId, "in_doubt", [event], new Date(clock()));
+    logger.warn(
+      { requestId: dispatch.data.requestId, businessNumber: number, reason },
+      "send in doubt: never resent; waiting for its status webhook or the in-doubt timeout",
+    );
+    await emit([event], number);
+  };
+
+  const failed = (dispatch: EventOf<"DispatchMessage">, error: SendError, calls: number): Outcome =>
+    outcome(dispatch, "SendFailed", { error, phase: "sync", attempts: calls });
+
+  async function handle(dispatch: EventOf<"DispatchMessage">, signal: AbortSignal): Promise<void> {
+    const d = dispatch.data;
+    const number = dispatch.businessNumber ?? "";
+    let existing = await attempts.get(d.requestId);
+    for (;;) {
+      const next = decideRedelivery(existing, clock(), deps.callBoundMs);
+      if (next.kind === "replay") {
+        if (existing && existing.outcomes.length > 0) await publish(existing.outcomes);
+        return;
+      }
+      if (next.kind === "in-doubt") {
+        await inDoubt(dispatch, number, "crash_recovery", existing?.attemptedAt ?? clock());
+        return;
+      }
+      if (next.kind === "send") break;
+      if (!(await sleep(Math.min(1_000, next.untilMs - clock()), signal))) throw new StoppedError();
+      existing = await attempts.get(d.requestId);
+    }
+
+    const lane = deps.lane(number);
+    if (!lane) {
+      const event = outcome(dispatch, "SendRejected", {
+        reason: "unknown_sender",
+        detail: `business number ${number} is not in this sender's number directory`,
+      });
+      await finishWithoutCall(existing, dispatch, number, event);
+      return;
+    }
+    let calls = existing?.calls ?? 0;
+    observer.inFlight(1);
+    try {
+      for (;;) {
+        const slot = await lane.turn(d.to, signal);
+        let sent = false;
+        try {
+          // The last look before the call: consent, window and expiry as of now.
+          let view = await gates.view(d.contactId, number);
+          let gate = decideGate(d, view, clock());
+          if (
+            gate.kind === "rejected" &&
+            gate.reason === "outside_window" &&
+            deps.windowRecheckMs > 0
+          ) {
+            await sleep(deps.windowRecheckMs, signal);
+            view = await gates.view(d.contactId, number);
+            gate = decideGate(d, view, clock());
+          }
+          if (gate.kind !== "send") {
+            const event =
+              gate.kind === "expired"
+                ? outcome(dispatch, "SendExpired", {
+                    validUntil: d.validUntil ?? "",
+                    stage: "sender",
+                  })
+                : outcome(dispatch, "SendRejected", { reason: gate.reason, detail: gate.detail });
+            slot.cancel();
+            if (calls === 0) await finishWithoutCall(existing, dispatch, number, event);
+            else {
+              await attempts.settle(d.requestId, "done", [event], new Date(clock()));
+              await emit([event], number);
+            }
+            return;
+          }
+          const waitMs = slot.slotAt - clock();
+          if (waitMs > 0 && !(await sleep(waitMs, signal))) throw new StoppedError();
+          const callAt = clock();
+          const owned = await attempts.claim({
+            requestId: d.requestId,
+            number,
+            contactId: d.contactId,
+            bizOpaqueCallbackData: d.bizOpaqueCallbackData,
+            at: new Date(callAt),
+            afterCalls: calls,
+          });
+          if (!owned) {
+            // Someone else recorded a call for this request meanwhile: never call twice.
+            slot.cancel();
+            await handle(dispatch, signal);
+            return;
+          }
+          calls++;
+          sent = true;
+          const startedAt = clock();
+          slot.sent(Math.max(startedAt, slot.slotAt));
+          const r = await deps.graph(number, d);
+          observer.graphCall(
+            number,
+            (clock() - startedAt) / 1_000,
+            r.ok ? "accepted" : r.failure.kind,
+          );
+          if (r.ok) {
+            lane.accepted(d.to);
+            const event = outcome(dispatch, "SendAccepted", {
+              wamid: r.result.wamid,
+              ...(r.result.waId !== undefined ? { waId: r.result.waId } : {}),
+              ...(r.result.messageStatus !== undefined
+                ? { messageStatus: r.result.messageStatus }
+                : {}),
+              usedTemplateFallback: d.usedTemplateFallback,
+              attempts: calls,
+            });
+            await attempts.settle(d.requestId, "done", [event], new Date(clock()));
+            await emit([event], number);
+            return;
+          }
+          const decision = decideFailure(r.failure, calls, deps.policy, deps.random);
+          switch (decision.kind) {
+            case "in-doubt":
+              await inDoubt(dispatch, number, decision.reason, callAt);
+              return;
+            case "fail": {
+              const event = failed(dispatch, decision.error, calls);
+              await attempts.settle(d.requestId, "done", [event], new Date(clock()));
+              await emit([event], number);
+              if (decision.deadLetter) {
+                throw new DeadLetterError(
+                  `send failed after ${calls} calls: ${decision.error.errorClass}${decision.error.code !== undefined ? ` (#${decision.error.code})` : ""} ${decision.error.details ?? ""}`.trim(),
+                );
+              }
+              return;
+            }
+            case "retry":
+              await attempts.refused(d.requestId);
+              logger.warn(
+                {
+                  requestId: d.requestId,
+                  businessNumber: number,
+                  attempt: calls,
+                  delayMs: decision.delayMs,
+                  code: decision.error.code,
+                },
+                "Graph refused the send; retrying with back-off",
+              );
+              if (!(await sleep(decision.delayMs, signal))) throw new StoppedError();
+              break;
+            case "throttle-number":
+              await attempts.refused(d.requestId);
+              lane.throttle(decision.code);
+              break;
+            case "pace-recipient":
+              await attempts.refused(d.requestId);
+              lane.pace(d.to);
+              break;
+            case "pause-number":
+              await attempts.refused(d.requestId);
+              if (!lane.paused) {
+                logger.error(
+                  {
+                    businessNumber: number,
+                    code: decision.error.code,
+                    alert: "sender_number_paused",
+                  },
+                  "access token refused (0/190): number paused, its sends wait unfinished; fix the token (runbook: docs/runbooks/sender.md)",
+                );
+              }
+              lane.pause({
+                code: decision.error.code ?? 190,
+                since: clock(),
+                detail: decision.error.title ?? "access token refused",
+              });
+              break;
+          }
+        } finally {
+          if (!sent) slot.cancel();
+        }
+      }
+    } finally {
+      observer.inFlight(-1);
+    }
+  }
+
+  return handle;
+}

@@ -1,0 +1,97 @@
+import {
+  CloudApiTransportError,
+  GraphApiError,
+  UnexpectedResponseError,
+  createCloudApiClient,
+  createUndiciTransport,
+  MessageValidationError,
+  type CloudApiClient,
+} from "@parley/cloud-api";
+import type { NumberDirectory } from "@parley/numbers";
+import type { CallFailure } from "../domain/failure.js";
+import { graphMessageOf } from "../domain/graph-message.js";
+import type { GraphSend } from "./dispatch-handler.js";
+
+/** One Graph client per business number (its own token), all on one keep-alive pool. */
+export function createGraph({
+  directory,
+  baseUrl,
+  graphVersion,
+  timeoutMs,
+  connections,
+}: {
+  directory: NumberDirectory;
+  baseUrl: string;
+  graphVersion: string;
+  timeoutMs: number;
+  connections: number;
+}): { send: GraphSend; probe(number: string): Promise<boolean>; close(): Promise<void> } {
+  const transport = createUndiciTransport({ connectionsPerOrigin: connections });
+  const clients = new Map<string, CloudApiClient>();
+  const clientFor = (number: string): CloudApiClient => {
+    let c = clients.get(number);
+    if (!c) {
+      const entry = directory.get(number);
+      if (!entry) throw new Error(`business number ${number} is not in the directory`);
+      c = createCloudApiClient({
+        accessToken: entry.accessToken,
+        baseUrl,
+        graphVersion,
+        timeoutMs,
+        transport,
+      });
+      clients.set(number, c);
+    }
+    return c;
+  };
+  const describe = (error: unknown): CallFailure => {
+    if (error instanceof GraphApiError)
+      return {
+        kind: "graph",
+        code: error.code,
+        httpStatus: error.httpStatus,
+        title: error.body.error_user_title ?? error.message,
+        details: error.details,
+        fbtraceId: error.fbtraceId,
+      };
+    if (error instanceof CloudApiTransportError)
+      return {
+        kind: "transport",
+        inDoubt: error.inDoubt,
+        timeout: error.name === "CloudApiTimeoutError",
+        message: error.message,
+      };
+    if (error instanceof UnexpectedResponseError)
+      return { kind: "unexpected", httpStatus: error.httpStatus, message: error.message };
+    if (error instanceof MessageValidationError)
+      // Refused locally before any request: Meta never saw it.
+      return {
+        kind: "graph",
+        code: 100,
+        httpStatus: 400,
+        title: "invalid message",
+        details: error.message,
+      };
+    throw error;
+  };
+  return {
+    async send(number, d) {
+      try {
+        return { ok: true, result: await clientFor(number).sendMessage(number, graphMessageOf(d)) };
+      } catch (error) {
+        return { ok: false, failure: describe(error) };
+      }
+    },
+    async probe(number) {
+      try {
+        await clientFor(number).getPhoneNumber(number, ["display_phone_number"]);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      await transport.close();
+    },
+  };
+}

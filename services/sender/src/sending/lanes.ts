@@ -1,0 +1,228 @@
+import { NumberBackoff } from "../domain/backoff.js";
+import { PairPacer } from "../domain/pair-pacing.js";
+import { NumberRate } from "../domain/rate-limit.js";
+import { sleep, StoppedError } from "./sleep.js";
+
+export interface LaneSettings {
+  readonly mps: number;
+  readonly pairPacing: { readonly burst: number; readonly refillMs: number };
+}
+
+export interface LaneTuning {
+  readonly marginMs: number;
+  readonly smoothingMs: number;
+  /** How far ahead a slot may be reserved, so the checks before a call overlap the wait. */
+  readonly leadMs: number;
+  readonly maxPairBackoffMs: number;
+  readonly maxNumberBackoffMs: number;
+  /** A lane unused this long reloads recent call times (another owner may have sent meanwhile). */
+  readonly reseedAfterIdleMs: number;
+}
+
+export interface LaneObserver {
+  waited(kind: "pair" | "number" | "rate" | "paused", ms: number): void;
+  pausedChanged(number: string, paused: boolean): void;
+}
+
+/** A reserved rate slot: call at or after `slotAt`, then `sent(at)` with the call's instant, or `cancel()`. */
+export interface Slot {
+  readonly slotAt: number;
+  sent(at: number): void;
+  cancel(): void;
+}
+
+export interface PauseInfo {
+  readonly code: number;
+  readonly since: number;
+  readonly detail: string;
+}
+
+/**
+ * One business number's sending lane: the exact rate log, pair pacing per recipient, the
+ * whole-number back-off and the token pause. Callers for one recipient come one at a time
+ * (the consumer keys by recipient); slots are granted first come, first served.
+ */
+export class NumberLane {
+  readonly rate: NumberRate;
+  readonly pacer: PairPacer;
+  readonly backoff: NumberBackoff;
+  private waiters: { resolve: (slotAt: number) => void }[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private pauseInfo: PauseInfo | undefined;
+  private resumed: { promise: Promise<void>; resolve: () => void } | undefined;
+  private lastUsed: number;
+  private seeding: Promise<void>;
+
+  constructor(
+    readonly number: string,
+    settings: LaneSettings,
+    private readonly tuning: LaneTuning,
+    private readonly clock: () => number,
+    random: () => number,
+    private readonly recentCalls: (number: string, sinceMs: number) => Promise<number[]>,
+    private readonly observer: LaneObserver,
+  ) {
+    this.rate = new NumberRate({
+      mps: settings.mps,
+      marginMs: tuning.marginMs,
+      smoothingMs: tuning.smoothingMs,
+    });
+    this.pacer = new PairPacer({ ...settings.pairPacing, maxBackoffMs: tuning.maxPairBackoffMs });
+    this.backoff = new NumberBackoff(tuning.maxNumberBackoffMs, random);
+    this.lastUsed = clock();
+    this.seeding = this.seed();
+  }
+
+  get paused(): PauseInfo | undefined {
+    return this.pauseInfo;
+  }
+
+  /** A new owner honours the window: calls recorded by anyone in the last window count here. */
+  private async seed(): Promise<void> {
+    const since = this.clock() - 1_000 - this.tuning.marginMs;
+    this.rate.seed(await this.recentCalls(this.number, since));
+  }
+
+  /** Waits for this recipient's pacing, the number's back-off or pause, and a rate slot. */
+  async turn(recipient: string, signal: AbortSignal): Promise<Slot> {
+    let now = this.clock();
+    if (now - this.lastUsed > this.tuning.reseedAfterIdleMs && this.waiters.length === 0)
+      this.seeding = this.seed();
+    this.lastUsed = now;
+    await this.seeding;
+    for (;;) {
+      now = this.clock();
+      const pairAt = this.pacer.nextAt(recipient, now);
+      if (pairAt > now) {
+        this.observer.waited("pair", pairAt - now);
+        if (!(await sleep(pairAt - now, signal))) throw new StoppedError();
+        continue;
+      }
+      if (this.pauseInfo) {
+        const started = now;
+        this.resumed ??= withResolvers();
+        await Promise.race([this.resumed.promise, sleep(60_000, signal)]);
+        if (signal.aborted) throw new StoppedError();
+        this.observer.waited("paused", this.clock() - started);
+        continue;
+      }
+      const started = now;
+      const slotAt = await new Promise<number>((resolve) => {
+        const waiter = { resolve };
+        this.waiters.push(waiter);
+        const onAbort = (): void => {
+          this.waiters = this.waiters.filter((w) => w !== waiter);
+          resolve(-1);
+        };
+        signal.addEventListener("abort", onAbort, { once: true });
+        waiter.resolve = (at) => {
+          signal.removeEventListener("abort", onAbort);
+          resolve(at);
+        };
+        this.pump();
+      });
+      if (slotAt < 0) throw new StoppedError();
+      this.observer.waited("rate", Math.max(0, slotAt - started));
+      // Pacing or a pause may have changed while queued (another recipient's answer).
+      now = this.clock();
+      if (this.paused !== undefined || this.pacer.nextAt(recipient, now) > Math.max(now, slotAt)) {
+        this.rate.cancel();
+        this.pump();
+        continue;
+      }
+      this.pacer.take(recipient, now);
+      let settled = false;
+      return {
+        slotAt,
+        sent: (at) => {
+          if (settled) return;
+          settled = true;
+          this.rate.complete(at);
+          this.pump();
+        },
+        cancel: () => {
+          if (settled) return;
+          settled = true;
+          this.rate.cancel();
+          this.pacer.giveBack(recipient, this.clock());
+          this.pump();
+        },
+      };
+    }
+  }
+
+  private pump(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    while (this.waiters.length > 0) {
+      const now = this.clock();
+      if (this.pauseInfo) return;
+      if (this.backoff.blockedUntil > now) {
+        this.observer.waited("number", this.backoff.blockedUntil - now);
+        this.timer = setTimeout(() => {
+          this.pump();
+        }, this.backoff.blockedUntil - now);
+        return;
+      }
+      const r = this.rate.tryReserve(now, this.tuning.leadMs);
+      if ("slotAt" in r) {
+        this.waiters.shift()?.resolve(r.slotAt);
+        continue;
+      }
+      if ("retryAt" in r) {
+        this.timer = setTimeout(
+          () => {
+            this.pump();
+          },
+          Math.max(1, r.retryAt - now),
+        );
+      }
+      return; // blocked: a completion or cancellation pumps again
+    }
+  }
+
+  throttle(code: number): void {
+    this.backoff.throttled(code, this.clock());
+  }
+
+  accepted(recipient: string): void {
+    this.backoff.accepted();
+    this.pacer.accepted(recipient);
+  }
+
+  pace(recipient: string): void {
+    this.pacer.paced(recipient, this.clock());
+  }
+
+  pause(info: PauseInfo): void {
+    if (this.pauseInfo) return;
+    this.pauseInfo = info;
+    this.observer.pausedChanged(this.number, true);
+  }
+
+  resume(): void {
+    if (!this.pauseInfo) return;
+    this.pauseInfo = undefined;
+    this.observer.pausedChanged(this.number, false);
+    this.resumed?.resolve();
+    this.resumed = undefined;
+    this.pump();
+  }
+
+  sweep(): void {
+    this.pacer.sweep(this.clock());
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+    this.resumed?.resolve();
+  }
+}
+
+function withResolvers(): { promise: Promise<void>; resolve: () => void } {
+  let resolve: () => void = () => undefined;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}

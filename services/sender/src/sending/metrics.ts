@@ -1,0 +1,52 @@
+import type { Metrics } from "@parley/telemetry";
+import type { LaneObserver } from "./lanes.js";
+import type { SenderObserver } from "./dispatch-handler.js";
+
+/** The sender's series: outcomes, Graph latency, limiter waits, in-flight and paused numbers. */
+export function createSenderMetrics(
+  metrics: Metrics,
+): SenderObserver & LaneObserver & { outcomeOnly(type: string): void } {
+  const outcomes = metrics.counter<"type" | "business_number">({
+    name: "sender_outcomes_total",
+    help: "Outcome events published, by type and business number.",
+    labelNames: ["type", "business_number"],
+  });
+  const graph = metrics.histogram<"business_number" | "result">({
+    name: "sender_graph_call_duration_seconds",
+    help: "Graph send calls, by business number and result.",
+    labelNames: ["business_number", "result"],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  });
+  const waits = metrics.histogram<"kind">({
+    name: "sender_limiter_wait_seconds",
+    help: "Time a send waited before its call: pair pacing, number back-off, rate slot, paused number.",
+    labelNames: ["kind"],
+    buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600],
+  });
+  const inFlight = metrics.gauge({ name: "sender_in_flight", help: "Dispatches being handled." });
+  const paused = metrics.gauge<"business_number">({
+    name: "sender_number_paused",
+    help: "1 while a business number is paused because Graph refused its token (0/190): alert on it.",
+    labelNames: ["business_number"],
+  });
+  return {
+    outcome(type, number) {
+      outcomes.inc({ type, business_number: number });
+    },
+    outcomeOnly(type) {
+      outcomes.inc({ type, business_number: "" });
+    },
+    graphCall(number, seconds, result) {
+      graph.observe({ business_number: number, result }, seconds);
+    },
+    inFlight(delta) {
+      inFlight.inc(delta);
+    },
+    waited(kind, ms) {
+      if (ms > 0) waits.observe({ kind }, ms / 1_000);
+    },
+    pausedChanged(number, isPaused) {
+      paused.set({ business_number: number }, isPaused ? 1 : 0);
+    },
+  };
+}

@@ -1,0 +1,209 @@
+import type { AnyEvent, Catalog, TopicSpec } from "@parley/contracts";
+import type { EventProducer, KafkaClient, KafkaLogger, Serde } from "@parley/kafka";
+import type { NumberDirectory } from "@parley/numbers";
+import type { Metrics } from "@parley/telemetry";
+import type { Db } from "mongodb";
+import {
+  createDispatchConsumer,
+  createGateConsumer,
+  createStatusConsumer,
+} from "../adapters/kafka/consumers.js";
+import { createMongoAttemptStore } from "../adapters/store/attempt-store.js";
+import { createMongoGateStore } from "../adapters/store/gate-store.js";
+import type { Config } from "../config.js";
+import { createDispatchHandler, type SenderLogger } from "./dispatch-handler.js";
+import { createGraph } from "./graph.js";
+import { NumberLane } from "./lanes.js";
+import { createSenderMetrics } from "./metrics.js";
+import { createReconciler } from "./reconcile.js";
+
+export type SenderSettings = Pick<
+  Config,
+  | "WA_GRAPH_BASE_URL"
+  | "WA_GRAPH_VERSION"
+  | "SENDER_GRAPH_TIMEOUT_MS"
+  | "SENDER_GRAPH_CONNECTIONS"
+  | "SENDER_MAX_IN_FLIGHT"
+  | "SENDER_RATE_MARGIN_MS"
+  | "SENDER_RATE_SMOOTHING_MS"
+  | "SENDER_PAIR_MAX_BACKOFF_MS"
+  | "SENDER_NUMBER_MAX_BACKOFF_MS"
+  | "SENDER_RETRY_ATTEMPTS"
+  | "SENDER_RETRY_INITIAL_MS"
+  | "SENDER_RETRY_MAX_MS"
+  | "SENDER_MAX_THROTTLED_ATTEMPTS"
+  | "SENDER_MAX_PACED_ATTEMPTS"
+  | "SENDER_IN_DOUBT_TIMEOUT_MS"
+  | "SENDER_IN_DOUBT_SWEEP_MS"
+  | "SENDER_PAUSE_PROBE_MS"
+  | "SENDER_WINDOW_RECHECK_MS"
+>;
+
+export interface SenderDeps {
+  readonly settings: SenderSettings;
+  readonly directory: NumberDirectory;
+  readonly kafka: KafkaClient;
+  readonly serde: Serde;
+  readonly catalog: Catalog;
+  readonly producer: EventProducer;
+  readonly db: Db;
+  readonly metrics: Metrics;
+  readonly logger: SenderLogger & KafkaLogger;
+  readonly clock?: () => number;
+  readonly random?: () => number;
+}
+
+/**
+ * The sender's parts wired together: the dispatch consumer (per-recipient concurrency) with
+ * its lanes and Graph clients, the gate consumer, the status reconciler, the in-doubt sweeper
+ * and the paused-number probe. `start` and `stop` in dependency order.
+ */
+export function createSender({
+  settings: s,
+  directory,
+  kafka,
+  serde,
+  catalog,
+  producer,
+  db,
+  metrics,
+  logger,
+  clock = () => Date.now(),
+  random = Math.random,
+}: SenderDeps) {
+  const observer = createSenderMetrics(metrics);
+  const attempts = createMongoAttemptStore(db);
+  const gates = createMongoGateStore(db);
+  const graph = createGraph({
+    directory,
+    baseUrl: s.WA_GRAPH_BASE_URL,
+    graphVersion: s.WA_GRAPH_VERSION,
+    timeoutMs: s.SENDER_GRAPH_TIMEOUT_MS,
+    connections: s.SENDER_GRAPH_CONNECTIONS,
+  });
+  const lanes = new Map<string, NumberLane>();
+  const lane = (number: string): NumberLane | undefined => {
+    let l = lanes.get(number);
+    if (!l) {
+      const entry = directory.get(number);
+      if (!entry) return undefined;
+      l = new NumberLane(
+        number,
+        { mps: entry.mps, pairPacing: entry.pairPacing },
+        {
+          marginMs: s.SENDER_RATE_MARGIN_MS,
+          smoothingMs: s.SENDER_RATE_SMOOTHING_MS,
+          leadMs: 20,
+          maxPairBackoffMs: s.SENDER_PAIR_MAX_BACKOFF_MS,
+          maxNumberBackoffMs: s.SENDER_NUMBER_MAX_BACKOFF_MS,
+          reseedAfterIdleMs: 2_000,
+        },
+        clock,
+        random,
+        async (n, since) => attempts.recentCallTimes(n, new Date(since)),
+        observer,
+      );
+      lanes.set(number, l);
+    }
+    return l;
+  };
+  const publish = async (events: readonly AnyEvent[]): Promise<void> => {
+    const byTopic = new Map<TopicSpec, AnyEvent[]>();
+    for (const e of events) {
+      const topic = catalog.topicOf(e.type);
+      byTopic.set(topic, [...(byTopic.get(topic) ?? []), e]);
+    }
+    await Promise.all(
+      [...byTopic].map(([topic, list]) =>
+        producer.publish(
+          topic,
+          list.map((event) => ({ key: topic.keyOf(event), event })),
+        ),
+      ),
+    );
+  };
+  const handle = createDispatchHandler({
+    lane,
+    attempts,
+    gates,
+    graph: graph.send,
+    publish,
+    clock,
+    random,
+    policy: {
+      retry: {
+        maxAttempts: s.SENDER_RETRY_ATTEMPTS,
+        initialDelayMs: s.SENDER_RETRY_INITIAL_MS,
+        maxDelayMs: s.SENDER_RETRY_MAX_MS,
+      },
+      maxThrottledAttempts: s.SENDER_MAX_THROTTLED_ATTEMPTS,
+      maxPacedAttempts: s.SENDER_MAX_PACED_ATTEMPTS,
+    },
+    callBoundMs: s.SENDER_GRAPH_TIMEOUT_MS + 5_000,
+    windowRecheckMs: s.SENDER_WINDOW_RECHECK_MS,
+    observer,
+    logger,
+  });
+  const reconciler = createReconciler({
+    attempts,
+    publish,
+    clock,
+    onOutcome: (t) => {
+      observer.outcomeOnly(t);
+    },
+  });
+  const common = { kafka, serde, catalog, logger };
+  const dispatch = createDispatchConsumer({
+    ...common,
+    handle,
+    tuning: { maxInFlight: s.SENDER_MAX_IN_FLIGHT },
+  });
+  const gateConsumer = createGateConsumer({ ...common, gates });
+  const statuses = createStatusConsumer({ ...common, onStatus: (e) => reconciler.status(e) });
+  const timers: NodeJS.Timeout[] = [];
+
+  return {
+    dispatch,
+    lanes,
+    /** Numbers paused on a refused token, for readiness and tests. */
+    paused(): { number: string; code: number; since: number }[] {
+      return [...lanes.values()].flatMap((l) =>
+        l.paused ? [{ number: l.number, code: l.paused.code, since: l.paused.since }] : [],
+      );
+    },
+    async start(): Promise<void> {
+      await attempts.ensureIndexes();
+      await gateConsumer.start();
+      await statuses.start();
+      await dispatch.start();
+      timers.push(
+        setInterval(() => {
+          reconciler.sweep(s.SENDER_IN_DOUBT_TIMEOUT_MS).catch((error: unknown) => {
+            logger.warn({ err: String(error) }, "in-doubt sweep failed; next round retries");
+          });
+        }, s.SENDER_IN_DOUBT_SWEEP_MS),
+        setInterval(() => {
+          for (const l of lanes.values()) {
+            l.sweep();
+            if (!l.paused) continue;
+            void graph.probe(l.number).then((ok) => {
+              if (!ok) return;
+              logger.info({ businessNumber: l.number }, "token accepted again: number resumed");
+              l.resume();
+            });
+          }
+        }, s.SENDER_PAUSE_PROBE_MS),
+      );
+    },
+    async stop(): Promise<void> {
+      for (const t of timers) clearInterval(t);
+      for (const l of lanes.values()) l.close();
+      await dispatch.stop();
+      await statuses.stop();
+      await gateConsumer.stop();
+      await graph.close();
+    },
+  };
+}
+
+export type Sender = ReturnType<typeof createSender>;
