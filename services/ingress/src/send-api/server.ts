@@ -99,7 +99,7 @@ export function sendRequestedPublisher(
 
 type Own = { checks?: readonly ReadinessCheck[]; components?: readonly Component[] };
 
-interface SendApiHostConfig extends SendApiConfig {
+export interface SendApiHostConfig extends SendApiConfig {
   readonly HTTP_HOST: string;
   readonly PARLEY_TOPIC_PREFIX: string;
   readonly SCHEMA_REGISTRY_URL: string;
@@ -120,7 +120,7 @@ export async function startSendApi(
     metrics,
     kafka,
   }: { logger: Logger; metrics: Dependencies["metrics"]; kafka?: KafkaClient },
-): Promise<Own> {
+): Promise<Own & { readonly port?: number }> {
   const keys = loadApiKeys(config);
   if (keys === undefined) {
     logger.info(
@@ -173,6 +173,7 @@ export async function startSendApi(
       logger,
     });
     return {
+      port: server.port,
       checks: [server.check],
       // Stopped in reverse: the listener drains, then the producer flushes, then MongoDB closes.
       components: [
