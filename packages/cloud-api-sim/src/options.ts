@@ -131,6 +131,24 @@ export interface SimulatorOptions {
   readonly brazilLegacyAccounts?: boolean;
   /** Template review: PENDING for this long, then APPROVED (or the given outcome). */
   readonly templateReviewMs?: number;
+  /**
+   * Messaging limit (reference §3.3): unique users the portfolio (every number of this simulator)
+   * may reach with business-initiated sends (templates outside the user's service window) in a
+   * moving 24 h: 250, 2000, 10000, 100000 or "unlimited" (the default). A template to one more
+   * user is accepted and then fails by webhook with `messagingLimitErrorCode`.
+   */
+  readonly messagingLimit?: number | "unlimited";
+  /** Meta documents no code for the messaging limit; 131049 by default (retry much later). */
+  readonly messagingLimitErrorCode?: number;
+  /** The per-user marketing limit (reference §3.3), answered by webhook with 131049. */
+  readonly marketing?: {
+    /** Marketing templates one user may get outside a service window per moving 24 h, across businesses. */
+    readonly perUserPer24h?: number;
+    /** Since 2025-04-01 marketing templates to US (+1) numbers are not delivered (131049). */
+    readonly pauseUsRecipients?: boolean;
+  };
+  /** Template creations per WABA per moving hour before 80007 (Meta: 100). */
+  readonly templateCreationsPerHour?: number;
   /** Management calls (templates, phone numbers) per WABA per hour before 80007. */
   readonly managementCallsPerHour?: number;
   /** Outbound messages kept for inspection, status updates, reactions and read receipts. */

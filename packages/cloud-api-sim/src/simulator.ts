@@ -65,6 +65,8 @@ export type SimResponse =
 
 export interface SimUser {
   readonly waId: string;
+  /** Business-scoped user id (BSUID), e.g. `US.13491208655302741918`; sends may use it as `recipient`. */
+  readonly userId: string;
   name: string;
   readReceipts: boolean;
 }
@@ -84,6 +86,8 @@ export interface SentMessage {
   readonly message: OutboundMessage;
   readonly acceptedAt: number;
   readonly callbackData: string | undefined;
+  /** The BSUID when the send addressed the user by `recipient` instead of `to`. */
+  readonly recipientUserId?: string;
   /** Status events that have happened by now, in event-time order (webhook arrival order may differ). */
   readonly statuses: readonly StatusEvent[];
   /** The error code once the message has failed. */
@@ -101,6 +105,8 @@ class OutRecord {
   readAt = NaN;
   failedAt = NaN;
   failureCode: number | undefined = undefined;
+  /** Set for sends addressed by BSUID (`recipient`). */
+  userId: string | undefined = undefined;
   constructor(
     readonly wamid: string,
     readonly phoneNumberId: string,
@@ -278,6 +284,8 @@ export interface Simulator {
   /** Creates (or updates) a simulated WhatsApp user. */
   addUser(user: {
     readonly waId: string;
+    /** The user's BSUID; derived from the seed and number when omitted (only at creation). */
+    readonly userId?: string;
     readonly name?: string;
     readonly readReceipts?: boolean;
   }): SimUser;
@@ -371,6 +379,10 @@ export function createSimulator({
   brazilLegacyAccounts = true,
   templateReviewMs = 1_000,
   managementCallsPerHour = 5_000,
+  messagingLimit = "unlimited",
+  messagingLimitErrorCode = 131049,
+  marketing = {},
+  templateCreationsPerHour = 100,
   retainMessages = 100_000,
   publicBaseUrl = "http://127.0.0.1:4010",
   defaultGraphVersion = "v23.0",
@@ -448,6 +460,17 @@ export function createSimulator({
   for (const b of businesses) for (const n of b.phoneNumbers) addNumber(b.wabaId, n);
 
   const users = new Map<string, SimUser>();
+  /** BSUID -> wa_id of the users created so far. */
+  const userIds = new Map<string, string>();
+  /** Messaging limit: wa_id -> last business-initiated send, plus the sends in time order. */
+  const reach = new Map<string, number>();
+  const reachLog: { at: number; waId: string }[] = [];
+  let reachHead = 0;
+  /** Per-user marketing limit: wa_id -> times of marketing templates outside a window. */
+  const marketingLog = new Map<string, number[]>();
+  const templateCreations = new Map<string, number[]>();
+  if (messagingLimit !== "unlimited" && !(Number.isInteger(messagingLimit) && messagingLimit >= 0))
+    throw new RangeError('messagingLimit must be a non-negative integer or "unlimited"');
   const nonWhatsApp = new Set(nonWhatsAppNumbers.map((d) => d.replace(/\D/g, "")));
   const windows = new Map<string, number>();
   const pairs = new Map<string, PairBucket>();
@@ -597,14 +620,80 @@ export function createSimulator({
     return result;
   }
 
-  function ensureUser(waId: string): SimUser {
+  /** A stable BSUID per user: the region of the number and 20 digits from the seed. */
+  function bsuidFor(waId: string): string {
+    let region = "ZZ";
+    try {
+      region = normalizePhoneNumber(`+${waId}`).country ?? "ZZ";
+    } catch {
+      // not a dialable number: keep ZZ
+    }
+    const hash = createHash("sha256")
+      .update(`${String(seed)}:bsuid:${waId}`)
+      .digest();
+    let digits = String(1 + ((hash[0] ?? 0) % 9));
+    for (let i = 1; digits.length < 20; i++) digits += String((hash[i] ?? 0) % 10);
+    return `${region}.${digits}`;
+  }
+
+  function ensureUser(waId: string, userId?: string): SimUser {
     let u = users.get(waId);
     if (!u) {
-      u = { waId, name: `User ${waId.slice(-4)}`, readReceipts: true };
+      u = {
+        waId,
+        userId: userId ?? bsuidFor(waId),
+        name: `User ${waId.slice(-4)}`,
+        readReceipts: true,
+      };
       users.set(waId, u);
+      userIds.set(u.userId, waId);
       bounded(users, 1_000_000);
+      bounded(userIds, 1_000_000);
     }
     return u;
+  }
+
+  /** Messaging limit: may a business-initiated send reach this user now? Records it if so. */
+  function takeReach(waId: string, now: number): boolean {
+    if (messagingLimit === "unlimited") return true;
+    const since = now - DAY;
+    while (reachHead < reachLog.length) {
+      const e = reachLog[reachHead];
+      if (e === undefined || e.at > since) break;
+      if (reach.get(e.waId) === e.at) reach.delete(e.waId);
+      reachHead++;
+    }
+    if (reachHead > 4096) {
+      reachLog.splice(0, reachHead);
+      reachHead = 0;
+    }
+    if (!reach.has(waId) && reach.size >= messagingLimit) return false;
+    reach.set(waId, now);
+    reachLog.push({ at: now, waId });
+    return true;
+  }
+
+  /** The per-user marketing limit: may this marketing template be delivered? Records it if so. */
+  function takeMarketing(waId: string, now: number): boolean {
+    if (marketing.pauseUsRecipients === true && waId.startsWith("1")) return false;
+    const cap = marketing.perUserPer24h;
+    if (cap === undefined) return true;
+    const times = (marketingLog.get(waId) ?? []).filter((t) => t > now - DAY);
+    if (times.length >= cap) {
+      marketingLog.set(waId, times);
+      return false;
+    }
+    times.push(now);
+    marketingLog.set(waId, times);
+    bounded(marketingLog, 1_000_000);
+    return true;
+  }
+
+  function messagingLimitTier(): string {
+    if (messagingLimit === "unlimited") return "TIER_UNLIMITED";
+    if (messagingLimit >= 1000 && messagingLimit % 1000 === 0)
+      return `TIER_${String(messagingLimit / 1000)}K`;
+    return `TIER_${String(messagingLimit)}`;
   }
 
   /**
@@ -698,7 +787,8 @@ export function createSimulator({
       id: m.wamid,
       status,
       timestamp: String(Math.floor(at / 1000)),
-      recipient_id: m.waId,
+      // Sent by BSUID: Meta leaves out recipient_id and names the user by BSUID (reference §4.5).
+      ...(m.userId === undefined ? { recipient_id: m.waId } : { recipient_user_id: m.userId }),
       ...(m.callbackData !== undefined ? { biz_opaque_callback_data: m.callbackData } : {}),
       ...extra,
     };
@@ -832,12 +922,16 @@ export function createSimulator({
     if (pn.maintenanceUntil > now) return reject(pn, 131057, undefined, {}, version);
     if (!takeThroughput(pn, now)) return reject(pn, 130429, undefined, {}, version);
 
-    const to = body["to"];
+    let to = body["to"];
+    // Since 2026 a user can be addressed by BSUID in `recipient` instead of `to` (reference §1.1).
+    const bsuid =
+      to === undefined && typeof body["recipient"] === "string" ? body["recipient"] : undefined;
+    if (bsuid !== undefined) to = bsuid;
     if (typeof to !== "string" || to.length === 0)
       return reject(pn, 131008, undefined, { details: "The parameter to is required." }, version);
     if (typeof body["type"] !== "string") body["type"] = "text";
     try {
-      validateMessage(body as unknown as OutboundMessage);
+      validateMessage((bsuid === undefined ? body : { ...body, to }) as unknown as OutboundMessage);
     } catch (e) {
       if (e instanceof MessageValidationError)
         return reject(
@@ -852,18 +946,23 @@ export function createSimulator({
     const msg = body as unknown as OutboundMessage;
     if (msg.recipient_type === "group")
       return reject(pn, 131009, to, { details: "Group messaging is not simulated." }, version);
-    const recipient = resolveRecipient(pn, to);
+    const recipient = bsuid === undefined ? resolveRecipient(pn, to) : bsuidRecipient(bsuid);
     if (!recipient)
       return reject(
         pn,
         100,
-        to,
-        { details: "Invalid parameter: to is not a valid phone number." },
+        bsuid === undefined ? to : undefined,
+        {
+          details:
+            bsuid === undefined
+              ? "Invalid parameter: to is not a valid phone number."
+              : "Invalid parameter: recipient is not a known business-scoped user id.",
+        },
         version,
       );
     const { waId } = recipient;
     if (waId === pn.display) return reject(pn, 131021, to, {}, version);
-    if (pn.allowList && !pn.allowList.has(to.replace(/\D/g, "")))
+    if (pn.allowList && !pn.allowList.has(bsuid === undefined ? to.replace(/\D/g, "") : waId))
       return reject(pn, 131030, to, {}, version);
 
     let template: SimTemplate | undefined;
@@ -881,6 +980,15 @@ export function createSimulator({
           version,
         );
       template = check.template;
+      // Authentication codes go to a phone number: a BSUID recipient is refused (simulator choice).
+      if (bsuid !== undefined && template.category === "AUTHENTICATION")
+        return reject(
+          pn,
+          131062,
+          undefined,
+          { details: "Authentication templates cannot be sent to a business-scoped user id." },
+          version,
+        );
     }
     // Pair pacing and the service window are both keyed by (number, recipient).
     const pairKey = `${pn.id}:${waId}`;
@@ -898,6 +1006,7 @@ export function createSimulator({
       now,
       msg.biz_opaque_callback_data,
     );
+    if (bsuid !== undefined) m.userId = bsuid;
     messages.set(id, m);
     bounded(messages, retainMessages);
     noteAccepted(pn, now);
@@ -916,6 +1025,22 @@ export function createSimulator({
         131009,
         firstDelay,
         "The reaction target is unknown, older than 30 days, or a reaction.",
+      );
+    } else if (template !== undefined && !inWindow && !takeReach(waId, now)) {
+      scheduleFailure(
+        m,
+        pn,
+        messagingLimitErrorCode,
+        firstDelay,
+        `Messaging limit reached: ${String(messagingLimit)} unique users outside the customer service window in 24 hours.`,
+      );
+    } else if (template?.category === "MARKETING" && !inWindow && !takeMarketing(waId, now)) {
+      scheduleFailure(
+        m,
+        pn,
+        131049,
+        firstDelay,
+        "This message was not delivered to maintain healthy ecosystem engagement.",
       );
     } else if (held && template?.pacing) {
       const pacing = template.pacing;
@@ -942,12 +1067,21 @@ export function createSimulator({
     const status = template
       ? `,"message_status":"${held ? "held_for_quality_assessment" : "accepted"}"`
       : "";
+    const contact =
+      bsuid === undefined
+        ? `{"input":${JSON.stringify(to)},"wa_id":"${waId}"}`
+        : `{"input":${JSON.stringify(to)},"user_id":${JSON.stringify(bsuid)}}`;
     return answerText(
       200,
-      `{"messaging_product":"whatsapp","contacts":[{"input":${JSON.stringify(to)},"wa_id":"${waId}"}],"messages":[{"id":"${id}"${status}}]}`,
+      `{"messaging_product":"whatsapp","contacts":[${contact}],"messages":[{"id":"${id}"${status}}]}`,
       undefined,
       version,
     );
+  }
+
+  function bsuidRecipient(bsuid: string): { waId: string } | null {
+    const waId = userIds.get(bsuid);
+    return waId === undefined ? null : { waId };
   }
 
   function view(m: OutRecord): SentMessage {
@@ -970,6 +1104,7 @@ export function createSimulator({
       message: message as unknown as OutboundMessage,
       acceptedAt: m.acceptedAt,
       callbackData: m.callbackData,
+      ...(m.userId !== undefined ? { recipientUserId: m.userId } : {}),
       statuses,
       failure: failed ? m.failureCode : undefined,
     };
@@ -1218,6 +1353,18 @@ export function createSimulator({
           version,
         );
       }
+      // At most templateCreationsPerHour creations per WABA in a moving hour (reference §3.5).
+      const now = clock.now();
+      const created = (templateCreations.get(wabaId) ?? []).filter((t) => t > now - 3_600_000);
+      templateCreations.set(wabaId, created);
+      if (created.length >= templateCreationsPerHour) {
+        return fail(
+          graphError(80007, rngIds, {
+            details: `Template creation limit reached: ${String(templateCreationsPerHour)} per WhatsApp Business Account per hour.`,
+          }),
+          version,
+        );
+      }
       if (templates.has(`${wabaId}:${def.name}:${def.language}`)) {
         return fail(
           graphError(100, rngIds, {
@@ -1239,6 +1386,7 @@ export function createSimulator({
         quality: "UNKNOWN",
       };
       templates.set(`${wabaId}:${t.name}:${t.language}`, t);
+      created.push(now);
       later(templateReviewMs, () => {
         if (t.status === "PENDING") setStatus(t, "APPROVED");
       });
@@ -1289,7 +1437,7 @@ export function createSimulator({
       code_verification_status: "VERIFIED",
       platform_type: "CLOUD_API",
       throughput: { level: pn.level },
-      whatsapp_business_manager_messaging_limit: "TIER_UNLIMITED",
+      whatsapp_business_manager_messaging_limit: messagingLimitTier(),
     };
     const wanted = req.query
       .get("fields")
@@ -1442,6 +1590,7 @@ export function createSimulator({
     const id = wamid(waId, false, rngIds);
     const common = {
       from: waId,
+      from_user_id: user.userId,
       id,
       timestamp: String(Math.floor(now / 1000)),
       ...(options.replyTo !== undefined
@@ -1548,7 +1697,7 @@ export function createSimulator({
         phoneNumberId: pn.id,
         displayPhoneNumber: pn.display,
         message,
-        contact: { profile: { name: user.name }, wa_id: waId },
+        contact: { profile: { name: user.name }, wa_id: waId, user_id: user.userId },
       },
       now,
     );
@@ -1575,7 +1724,7 @@ export function createSimulator({
       emitter.setUrls(urls);
     },
     addUser(u) {
-      const user = ensureUser(u.waId.replace(/\D/g, ""));
+      const user = ensureUser(u.waId.replace(/\D/g, ""), u.userId);
       if (u.name !== undefined) user.name = u.name;
       if (u.readReceipts !== undefined) user.readReceipts = u.readReceipts;
       return user;
