@@ -1,0 +1,187 @@
+// Router inbound throughput (issue 5's benchmark), in one run on one broker, registry and MongoDB:
+//  1. baseline: a bare consume of the raw topic through the Kafka layer (decode, no-op handler);
+//  2. the router's inbound side as main.ts composes it (parse, decide, MongoDB state with the
+//     outbox, publish to the contact-keyed topics), webhooks/s and events/s produced.
+// The raw topic is filled first (WEBHOOKS webhooks, one message each, across three business
+// numbers and CONTACTS contacts, plus Meta's retries), so each case only consumes.
+//   KAFKA_BROKERS=... SCHEMA_REGISTRY_URL=... MONGO_URL=... node services/router/dist/adapters/kafka/raw-webhook-consumer.bench.js
+import { performance } from "node:perf_hooks";
+import { createCatalog, createEvent, type EventOf } from "@parley/contracts";
+import {
+  createEventConsumer,
+  createEventProducer,
+  createKafka,
+  createRegistry,
+  createSerde,
+  provisionTopics,
+  type OutgoingEvent,
+} from "@parley/kafka";
+import { createMongo } from "@parley/mongo";
+import { createCatalogPublisher } from "./publisher.js";
+import { createRawWebhookConsumer, ROUTER_INBOUND_CONSUMER } from "./raw-webhook-consumer.js";
+import { createMongoContactStore } from "../store/contact-store.js";
+import { eventIdOf } from "../../inbound/event-id.js";
+import { createInboundHandler } from "../../inbound/handler.js";
+import { createKeywordMatcher, defaultKeywords } from "../../inbound/keywords.js";
+
+const WEBHOOKS = Number(process.env["BENCH_WEBHOOKS"] ?? "5000");
+const CONTACTS = Number(process.env["BENCH_CONTACTS"] ?? "500");
+const NUMBERS = ["106540352242931", "106540352242932", "106540352242933"];
+const TIMEOUT_MS = 120_000;
+
+function webhook(n: number, run: string): EventOf<"RawWebhookReceived"> {
+  const pnid = NUMBERS[n % NUMBERS.length] ?? "";
+  const from = String(16505550000 + ((n * 7) % CONTACTS));
+  const body = JSON.stringify({
+    object: "whatsapp_business_account",
+    entry: [
+      {
+        id: "102290129340398",
+        changes: [
+          {
+            field: "messages",
+            value: {
+              messaging_product: "whatsapp",
+              metadata: { display_phone_number: "15550783881", phone_number_id: pnid },
+              contacts: [{ profile: { name: "José" }, wa_id: from }],
+              messages: [
+                {
+                  from,
+                  id: `wamid.${run}.${String(n)}`,
+                  timestamp: String(Math.floor(Date.now() / 1000)),
+                  type: "text",
+                  text: { body: `Olá! Pedido nº ${String(n)} 📦` },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    ],
+  });
+  const deliveryId = `${run}-${String(n)}-${Math.random().toString(36).slice(2)}`;
+  return createEvent(
+    "RawWebhookReceived",
+    {
+      deliveryId,
+      bodyBase64: Buffer.from(body).toString("base64"),
+      signature: "sha256=unchecked",
+      sizeBytes: body.length,
+      phoneNumberIds: [pnid],
+      wabaIds: ["102290129340398"],
+    },
+    { correlationId: deliveryId, now: new Date() },
+  );
+}
+
+async function until(done: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + TIMEOUT_MS;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function main(): Promise<void> {
+  const brokers = (process.env["KAFKA_BROKERS"] ?? "127.0.0.1:9092").split(",");
+  const registryUrl = process.env["SCHEMA_REGISTRY_URL"] ?? "http://127.0.0.1:8081";
+  const mongoUrl = process.env["MONGO_URL"] ?? "mongodb://127.0.0.1:27017/?directConnection=true";
+  const run = `rbench${Date.now().toString(36)}`;
+  const catalog = createCatalog({ prefix: `${run}.` });
+  const kafka = createKafka({ brokers, clientId: run });
+  const serde = createSerde({ registry: createRegistry({ url: registryUrl }) });
+  await provisionTopics({
+    kafka,
+    serde,
+    topics: [
+      ...catalog.topics,
+      catalog.deadLetterTopic(ROUTER_INBOUND_CONSUMER),
+      catalog.deadLetterTopic("bench-bare"),
+    ],
+  });
+  const producer = createEventProducer({ kafka, serde, name: "bench" });
+  await producer.connect();
+  const raw = catalog.topic("raw-webhooks");
+  const records: OutgoingEvent[] = [];
+  for (let n = 0; n < WEBHOOKS; n++) {
+    const event = webhook(n, run);
+    records.push({ key: raw.keyOf(event), event });
+  }
+  for (let i = 0; i < records.length; i += 500) {
+    await producer.publish(raw, records.slice(i, i + 500));
+  }
+  process.stderr.write(
+    `router inbound bench: ${String(WEBHOOKS)} webhooks on ${String(raw.partitions)} raw partitions, ${String(NUMBERS.length)} business numbers, ${String(CONTACTS)} contacts\n`,
+  );
+
+  // 1. Baseline: the bare consume of the same records.
+  let consumed = 0;
+  const bare = createEventConsumer({
+    kafka,
+    serde,
+    catalog,
+    consumer: "bench-bare",
+    topics: [raw],
+    tuning: { fromBeginning: true },
+    handle: () => {
+      consumed++;
+      return Promise.resolve();
+    },
+  });
+  let started = performance.now();
+  await bare.start();
+  await until(() => consumed >= WEBHOOKS, "the bare consumer");
+  const bareSeconds = (performance.now() - started) / 1000;
+  await bare.stop();
+
+  // 2. The router's inbound side, composed as in main.ts.
+  const mongo = createMongo({ url: mongoUrl, database: run, appName: run });
+  const clock = () => new Date();
+  let webhooks = 0;
+  let events = 0;
+  const handler = createInboundHandler({
+    store: createMongoContactStore({ db: mongo.db, clock }),
+    publish: createCatalogPublisher(producer, catalog),
+    clock,
+    decideWith: {
+      windowMs: 24 * 60 * 60 * 1000,
+      matchKeyword: createKeywordMatcher(defaultKeywords),
+      eventIdOf,
+    },
+    limits: { maxIds: 500, ttlMs: 8 * 24 * 60 * 60 * 1000 },
+    observer: {
+      decided(_fact, emitted) {
+        webhooks++;
+        events += emitted.length;
+      },
+      conflict: () => undefined,
+    },
+  });
+  const router = createRawWebhookConsumer({
+    kafka,
+    serde,
+    catalog,
+    handler,
+    clock,
+    tuning: { fromBeginning: true },
+  });
+  started = performance.now();
+  await router.start();
+  await until(() => webhooks >= WEBHOOKS, "the router");
+  const routerSeconds = (performance.now() - started) / 1000;
+  await router.stop();
+
+  const rows = [
+    `| case | webhooks | seconds | webhooks/s | events/s |`,
+    `| --- | ---: | ---: | ---: | ---: |`,
+    `| bare consume of the raw topic (decode, no-op) | ${String(consumed)} | ${bareSeconds.toFixed(1)} | ${(consumed / bareSeconds).toFixed(0)} | - |`,
+    `| router inbound (parse, decide, MongoDB state + outbox, publish) | ${String(webhooks)} | ${routerSeconds.toFixed(1)} | ${(webhooks / routerSeconds).toFixed(0)} | ${(events / routerSeconds).toFixed(0)} |`,
+  ];
+  process.stdout.write(`${rows.join("\n")}\n`);
+
+  await mongo.db.dropDatabase();
+  await mongo.close();
+  await producer.disconnect();
+}
+
+await main();
