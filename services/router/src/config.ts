@@ -1,4 +1,5 @@
 import { chassisFields, env, infraFields } from "@parley/config";
+import { numbersFields } from "@parley/numbers";
 import { z } from "zod";
 import { defaultKeywords } from "./inbound/keywords.js";
 
@@ -16,7 +17,9 @@ const keywordList = (defaults: readonly string[]) =>
             .filter((s) => s.length > 0),
     );
 
-const HOUR_MS = 60 * 60 * 1000;
+const MINUTE_MS = 60 * 1000;
+const HOUR_MS = 60 * MINUTE_MS;
+const DAY_MS = 24 * HOUR_MS;
 
 /** Every variable router reads, with its type and default (README.md, "Configuration"). */
 export const configSchema = z.object({
@@ -39,6 +42,31 @@ export const configSchema = z.object({
   ROUTER_STATE_CACHE_SIZE: env.int(1_000, { min: 0, max: 1_000_000 }),
   /** Raw webhooks taken but not finished before the consumer stops fetching. */
   ROUTER_MAX_IN_FLIGHT: env.int(200, { min: 1, max: 10_000 }),
+
+  // Outbound side: on when a business-number directory is configured (PARLEY_NUMBERS_FILE or
+  // PARLEY_NUMBERS); without one the router runs its inbound side only and says so.
+  ...numbersFields,
+  /** Graph's address for template lists (the simulator's in tests and the local demo). */
+  WA_GRAPH_BASE_URL: env.url().default("https://graph.facebook.com"),
+  WA_GRAPH_VERSION: z
+    .string()
+    .regex(/^v\d+\.\d+$/, 'must look like "v23.0"')
+    .default("v23.0"),
+  /** Marketing messages allowed per contact in any ROUTER_MARKETING_CAP_PERIOD_MS; 0: no cap. */
+  ROUTER_MARKETING_CAP_COUNT: env.int(2, { min: 0, max: 1_000 }),
+  ROUTER_MARKETING_CAP_PERIOD_MS: env.int(DAY_MS, { min: 60_000 }),
+  /** How long a request id and idempotency key are remembered per contact. */
+  ROUTER_IDEMPOTENCY_TTL_MS: env.int(7 * DAY_MS, { min: 60_000 }),
+  /** Decided requests remembered per contact (the oldest are forgotten first). */
+  ROUTER_IDEMPOTENCY_MAX_KEYS: env.int(1_000, { min: 1, max: 100_000 }),
+  /** Every WABA's template catalog is synced from Graph this often; 0: only on events and misses. */
+  ROUTER_TEMPLATE_REFRESH_MS: env.int(15 * MINUTE_MS, { min: 0 }),
+  /** A catalog held in memory is trusted this long before MongoDB is read again. */
+  ROUTER_TEMPLATE_CACHE_MS: env.int(5_000, { min: 0, max: HOUR_MS }),
+  /** A template missing or not approved in a catalog older than this triggers one sync first. */
+  ROUTER_TEMPLATE_MISS_REFRESH_MS: env.int(MINUTE_MS, { min: 1_000 }),
+  /** Send requests, consent and window events taken but not finished before fetching stops. */
+  ROUTER_OUTBOUND_MAX_IN_FLIGHT: env.int(500, { min: 1, max: 10_000 }),
 });
 
 export type Config = z.infer<typeof configSchema>;

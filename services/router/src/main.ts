@@ -5,6 +5,7 @@ import { runStandardService } from "@parley/runtime";
 import { createCatalogPublisher } from "./adapters/kafka/publisher.js";
 import { createRawWebhookConsumer } from "./adapters/kafka/raw-webhook-consumer.js";
 import { createMongoContactStore } from "./adapters/store/contact-store.js";
+import { startOutbound } from "./outbound/start.js";
 import { eventIdOf } from "./inbound/event-id.js";
 import { createInboundHandler } from "./inbound/handler.js";
 import { createKeywordMatcher } from "./inbound/keywords.js";
@@ -12,7 +13,8 @@ import { createInboundMetrics } from "./inbound/metrics.js";
 
 // Composition root. The chassis gives router its logger, metrics, connections with readiness
 // checks, ops endpoints and graceful shutdown; the inbound side consumes raw webhooks and
-// publishes contact-keyed events.
+// publishes contact-keyed events; the outbound side (outbound/start.ts) turns send requests into
+// dispatch commands or terminal outcomes.
 await runStandardService({
   name: "router",
   config,
@@ -56,11 +58,13 @@ await runStandardService({
       await producer.disconnect();
       throw error;
     });
+    const outbound = await startOutbound({ config, kafka, mongo, serde, catalog, logger, metrics });
     return {
       // Stopped in reverse: the consumer drains its handlers first, then the producer flushes.
       components: [
         { name: "router-inbound producer", stop: () => producer.disconnect() },
         { name: consumer.name, stop: () => consumer.stop() },
+        ...outbound,
       ],
     };
   },

@@ -1,0 +1,32 @@
+import type { Metrics } from "@parley/telemetry";
+import type { OutboundObserver } from "./handler.js";
+
+/** The router's outbound series: requests by decision (dispatched, a rejection reason, ...). */
+export function createOutboundMetrics(metrics: Metrics): OutboundObserver {
+  const requests = metrics.counter<"outcome">({
+    name: "router_outbound_requests_total",
+    help: "Send requests decided, by outcome: dispatched, expired, a rejection reason, or duplicate (nothing emitted).",
+    labelNames: ["outcome"],
+  });
+  const conflicts = metrics.counter({
+    name: "router_outbound_state_conflicts_total",
+    help: "Outbound state writes that lost the optimistic version race and were decided again.",
+  });
+  return {
+    decided(_request, outputs) {
+      const output = outputs[0];
+      const outcome =
+        output === undefined
+          ? "duplicate"
+          : output.type === "DispatchMessage"
+            ? "dispatched"
+            : output.type === "SendRejected"
+              ? output.data.reason
+              : "expired";
+      requests.inc({ outcome });
+    },
+    conflict() {
+      conflicts.inc();
+    },
+  };
+}
