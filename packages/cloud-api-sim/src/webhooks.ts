@@ -324,18 +324,60 @@ export function createWebhookEmitter({
     }
   }
 
+  // Updates wait in one min-heap ordered by (due time, scheduling order) under one clock timer
+  // armed for the earliest: a timer per status costs more than the status itself at high rates.
+  const heap: Scheduled[] = [];
+  let seq = 0;
+  let armed: unknown;
+  let armedAt = Infinity;
+
+  function arm(): void {
+    const head = heap[0];
+    if (head === undefined || stopped) return;
+    if (armed !== undefined) {
+      if (armedAt <= head.at) return;
+      clock.clearTimer(armed);
+    }
+    armedAt = head.at;
+    armed = clock.setTimer(Math.max(0, head.at - clock.now()), fire);
+  }
+
+  function fire(): void {
+    armed = undefined;
+    armedAt = Infinity;
+    if (stopped) return;
+    const now = clock.now();
+    let due = 0;
+    for (let head = heap[0]; head !== undefined && head.at <= now; head = heap[0]) {
+      heapPop(heap);
+      enqueue(head.update);
+      due++;
+    }
+    const head = heap[0];
+    if (due === 0 && head !== undefined) {
+      // A system timer may fire a fraction of a millisecond early: wait at least 1 ms more.
+      armedAt = head.at;
+      armed = clock.setTimer(Math.max(1, head.at - now), fire);
+      return;
+    }
+    arm();
+  }
+
+  function enqueue(update: WebhookUpdate): void {
+    outbox.push(update);
+    if (outbox.length >= options.maxBatchSize) {
+      if (flushTimer !== undefined) clock.clearTimer(flushTimer);
+      flush();
+    } else if (flushTimer === undefined) {
+      flushTimer = clock.setTimer(options.batchWindowMs, flush);
+    }
+  }
+
   return {
     schedule(update, atMs) {
       if (!options.enabled || stopped) return;
-      later(Math.max(0, atMs - clock.now()), () => {
-        outbox.push(update);
-        if (outbox.length >= options.maxBatchSize) {
-          if (flushTimer !== undefined) clock.clearTimer(flushTimer);
-          flush();
-        } else if (flushTimer === undefined) {
-          flushTimer = clock.setTimer(options.batchWindowMs, flush);
-        }
-      });
+      heapPush(heap, { at: Math.max(atMs, clock.now()), seq: seq++, update });
+      arm();
     },
     accepting: () => options.enabled && !stopped,
     deliveries: () => history,
@@ -349,10 +391,54 @@ export function createWebhookEmitter({
       for (const h of timers) clock.clearTimer(h);
       timers.clear();
       if (flushTimer !== undefined) clock.clearTimer(flushTimer);
+      if (armed !== undefined) clock.clearTimer(armed);
+      armed = undefined;
+      heap.length = 0;
       waiting.length = 0;
       await Promise.resolve();
     },
   };
+}
+
+interface Scheduled {
+  readonly at: number;
+  readonly seq: number;
+  readonly update: WebhookUpdate;
+}
+
+function before(a: Scheduled, b: Scheduled): boolean {
+  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+}
+
+function heapPush(h: Scheduled[], e: Scheduled): void {
+  h.push(e);
+  let i = h.length - 1;
+  while (i > 0) {
+    const p = (i - 1) >> 1;
+    const parent = h[p] as Scheduled;
+    if (!before(e, parent)) break;
+    h[i] = parent;
+    i = p;
+  }
+  h[i] = e;
+}
+
+function heapPop(h: Scheduled[]): void {
+  const last = h.pop();
+  if (last === undefined || h.length === 0) return;
+  let i = 0;
+  const n = h.length;
+  for (;;) {
+    const l = 2 * i + 1;
+    if (l >= n) break;
+    const r = l + 1;
+    const c = r < n && before(h[r] as Scheduled, h[l] as Scheduled) ? r : l;
+    const child = h[c] as Scheduled;
+    if (!before(child, last)) break;
+    h[i] = child;
+    i = c;
+  }
+  h[i] = last;
 }
 
 function assertUrl(u: string): void {
