@@ -19,6 +19,8 @@ export type AcceptResult =
       readonly dependency: "store" | "kafka";
       readonly detail: string;
       readonly cause: unknown;
+      /** When the key is stored (Kafka failed): the id a retry with the key will return. */
+      readonly requestId?: string;
     };
 
 export interface AcceptSendOptions {
@@ -55,15 +57,18 @@ export function createAcceptSend({
     throw new RangeError(`createAcceptSend: publishTimeoutMs must be a positive integer`);
   }
 
-  /** Publishes within the timeout; a publish that lands later is still recorded as published. */
-  const publishRecord = async (record: SendRecord): Promise<AcceptResult | undefined> => {
+  /** Publishes in flight by `<principal>/<key>`: a retry joins one rather than adding a copy. */
+  const inFlight = new Map<string, Promise<void>>();
+
+  const startPublish = (record: SendRecord): Promise<void> => {
+    const id = `${record.principal}/${record.idempotencyKey}`;
+    const running = inFlight.get(id);
+    if (running !== undefined) return running;
     const event = JSON.parse(record.eventJson) as EventOf<"SendRequested">;
     const stopTimer = metrics.publishSeconds.startTimer();
-    let timer: NodeJS.Timeout | undefined;
-    let timedOut = false;
     const publishing = publish(event).then(
       async () => {
-        stopTimer({ result: timedOut ? "timeout" : "ok" });
+        stopTimer({ result: "ok" });
         await store
           .markPublished(record.principal, record.idempotencyKey, now())
           .catch((error: unknown) => {
@@ -71,27 +76,42 @@ export function createAcceptSend({
           });
       },
       (error: unknown) => {
-        if (!timedOut) stopTimer({ result: "failed" });
+        stopTimer({ result: "failed" });
         throw error;
       },
     );
+    inFlight.set(id, publishing);
+    // A late failure of a publish nobody waits for any more has nobody left to tell.
+    publishing
+      .finally(() => {
+        inFlight.delete(id);
+      })
+      .catch(() => undefined);
+    return publishing;
+  };
+
+  /**
+   * Publishes within the timeout. A publish that lands later is still recorded as published;
+   * until it settles, a retry of the key waits for it instead of publishing a second copy.
+   */
+  const publishRecord = async (record: SendRecord): Promise<AcceptResult | undefined> => {
+    const publishing = startPublish(record);
+    let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
         publishing,
         new Promise<never>((_resolve, reject) => {
           timer = setTimeout(() => {
-            timedOut = true;
             reject(new Error(`not acknowledged within ${publishTimeoutMs} ms`));
           }, publishTimeoutMs);
         }),
       ]);
       return undefined;
     } catch (error) {
-      // A late failure of a publish we stopped waiting for has nobody left to tell.
-      publishing.catch(() => undefined);
       return {
         kind: "unavailable",
         dependency: "kafka",
+        requestId: record.requestId,
         detail: `Kafka did not acknowledge request ${record.requestId} (${error instanceof Error ? error.message : String(error)}); retry with the same Idempotency-Key`,
         cause: error,
       };

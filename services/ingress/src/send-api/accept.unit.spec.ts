@@ -123,6 +123,22 @@ describe("acceptSend", () => {
     expect([...memory.records.values()][0]?.publishedAt).toBeDefined();
   });
 
+  it("a retry while the first publish is still in flight joins it instead of publishing a copy", async () => {
+    let calls = 0;
+    let land: () => void = () => undefined;
+    const { accept } = harness(() => {
+      calls++;
+      return new Promise<void>((resolve) => {
+        land = resolve;
+      });
+    });
+    expect((await accept({ principal: "orders", data: data() })).kind).toBe("unavailable");
+    const retry = accept({ principal: "orders", data: data() });
+    land();
+    expect((await retry).kind).toBe("replayed");
+    expect(calls).toBe(1);
+  });
+
   it("publishes nothing when the store cannot take the key (503 from the store)", async () => {
     const down: SendRecordStore = {
       claim: () => Promise.reject(new StoreUnavailableError("mongo down")),

@@ -24,7 +24,7 @@ export interface SendApiMetrics {
   readonly requests: { inc(labels: { route: string; outcome: SendApiOutcome }): void };
   readonly authFailures: { inc(labels: { reason: AuthFailureReason }): void };
   readonly publishSeconds: {
-    startTimer(): (labels: { result: "ok" | "failed" | "timeout" }) => number;
+    startTimer(): (labels: { result: "ok" | "failed" }) => number;
   };
 }
 

@@ -275,7 +275,10 @@ export function createSendApiApp({
             "send request not accepted; answering 503",
           );
           res.setHeader("Retry-After", result.dependency === "kafka" ? "5" : "2");
-          sendProblem(res, problems.unavailable(result.detail));
+          sendProblem(res, {
+            ...problems.unavailable(result.detail),
+            ...(result.requestId === undefined ? {} : { requestId: result.requestId }),
+          });
           return;
       }
     }),
