@@ -52,9 +52,9 @@ export const configSchema = z.object({
     .string()
     .regex(/^v\d+\.\d+$/, 'must look like "v23.0"')
     .default("v23.0"),
-  /** Marketing messages allowed per contact in any ROUTER_MARKETING_CAP_PERIOD_MS; 0: no cap. */
+  /** Marketing messages allowed per contact in any ROUTER_MARKETING_PERIOD_MS; 0: no cap. */
   ROUTER_MARKETING_CAP_COUNT: env.int(2, { min: 0, max: 1_000 }),
-  ROUTER_MARKETING_CAP_PERIOD_MS: env.int(DAY_MS, { min: 60_000 }),
+  ROUTER_MARKETING_PERIOD_MS: env.int(DAY_MS, { min: 60_000 }),
   /** How long a request id and idempotency key are remembered per contact. */
   ROUTER_IDEMPOTENCY_TTL_MS: env.int(7 * DAY_MS, { min: 60_000 }),
   /** Decided requests remembered per contact (the oldest are forgotten first). */
@@ -64,9 +64,9 @@ export const configSchema = z.object({
   /** A catalog held in memory is trusted this long before MongoDB is read again. */
   ROUTER_TEMPLATE_CACHE_MS: env.int(5_000, { min: 0, max: HOUR_MS }),
   /** A template missing or not approved in a catalog older than this triggers one sync first. */
-  ROUTER_TEMPLATE_MISS_REFRESH_MS: env.int(MINUTE_MS, { min: 1_000 }),
+  ROUTER_TEMPLATE_RESYNC_MS: env.int(MINUTE_MS, { min: 1_000 }),
   /** Send requests, consent and window events taken but not finished before fetching stops. */
-  ROUTER_OUTBOUND_MAX_IN_FLIGHT: env.int(500, { min: 1, max: 10_000 }),
+  ROUTER_SEND_MAX_IN_FLIGHT: env.int(500, { min: 1, max: 10_000 }),
 });
 
 export type Config = z.infer<typeof configSchema>;

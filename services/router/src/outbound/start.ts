@@ -80,7 +80,7 @@ export async function startOutbound({
     windows: createInboundWindowReader({ db: mongo.db }),
     marketingCap: {
       count: config.ROUTER_MARKETING_CAP_COUNT,
-      periodMs: config.ROUTER_MARKETING_CAP_PERIOD_MS,
+      periodMs: config.ROUTER_MARKETING_PERIOD_MS,
     },
     retention: {
       maxRequests: config.ROUTER_IDEMPOTENCY_MAX_KEYS,
@@ -88,7 +88,7 @@ export async function startOutbound({
     },
     eventIdOf,
     digest: contentDigest,
-    missRefreshMs: config.ROUTER_TEMPLATE_MISS_REFRESH_MS,
+    missRefreshMs: config.ROUTER_TEMPLATE_RESYNC_MS,
     observer: createOutboundMetrics(metrics),
   });
   const requests = createOutboundConsumer({
@@ -97,7 +97,7 @@ export async function startOutbound({
     catalog,
     handler,
     logger,
-    tuning: { maxInFlight: config.ROUTER_OUTBOUND_MAX_IN_FLIGHT },
+    tuning: { maxInFlight: config.ROUTER_SEND_MAX_IN_FLIGHT },
   });
   const templateEvents = createTemplateEventsConsumer({
     kafka,

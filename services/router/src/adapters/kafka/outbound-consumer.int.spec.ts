@@ -100,7 +100,10 @@ function sendRequested(
   contactId: string,
   requestId: string,
   content: OutboundContent,
-  { category = "utility", key = requestId } = {},
+  {
+    category = "utility",
+    key = requestId,
+  }: { category?: "utility" | "marketing" | "service"; key?: string } = {},
 ): EventOf<"SendRequested"> {
   return createEvent(
     "SendRequested",
