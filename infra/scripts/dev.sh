@@ -48,7 +48,7 @@ cat >"$numbers_file" <<JSON
     {
       "phoneNumberId": "106540352242922",
       "wabaId": "102290129340398",
-      "aliases": ["default"],
+      "aliases": ["default", "orders"],
       "displayPhoneNumber": "+1 555 078 3881",
       "mps": 80,
       "accessTokenFile": "$sim_access_token_file"

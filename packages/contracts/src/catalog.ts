@@ -31,6 +31,7 @@ export interface TopicSpec {
   /** Value schema: a discriminated union (on `type`) of the envelopes of `events`. */
   readonly schema: z.ZodType;
   readonly producers: readonly string[];
+  /** Consumer group names (each gets a dead-letter topic from `parley-kafka provision`), or prose for outside readers. */
   readonly consumers: readonly string[];
   readonly description: string;
   /** The record key of an event on this topic; throws for events this topic does not carry. */
@@ -84,7 +85,7 @@ const topicDefinitions = [
     // Meta sends up to 3 MB; base64 in the envelope makes that 4 MB, with headroom.
     maxMessageBytes: RAW_MESSAGE_BYTES,
     producers: ["ingress"],
-    consumers: ["router"],
+    consumers: ["router-inbound"],
     description:
       "Every signed webhook POST, byte for byte, appended before ingress answers 200. The replayable source of truth: fix a parser, replay this topic.",
   },
@@ -94,7 +95,7 @@ const topicDefinitions = [
     events: ["InboundMessageReceived"],
     retentionDays: 30,
     producers: ["router"],
-    consumers: ["router", "media", "consent", "projection"],
+    consumers: ["media", "consent", "projection"],
     description:
       "Messages contacts sent to a business number, every type; unknown types keep Meta's payload.",
   },
@@ -104,7 +105,7 @@ const topicDefinitions = [
     events: ["StatusUpdated"],
     retentionDays: 30,
     producers: ["router"],
-    consumers: ["router", "sender", "projection"],
+    consumers: ["sender-statuses", "projection"],
     description: "Delivery statuses of sent messages, with errors and pricing.",
   },
   {
@@ -113,7 +114,7 @@ const topicDefinitions = [
     events: ["SendRequested"],
     retentionDays: 30,
     producers: ["domain services", "ingress (HTTP send API)"],
-    consumers: ["router", "projection"],
+    consumers: ["router-outbound", "projection"],
     description:
       "Send requests from domain teams; keyed by contact so a contact's sends stay in order.",
   },
@@ -130,7 +131,7 @@ const topicDefinitions = [
     ],
     retentionDays: 30,
     producers: ["router", "sender"],
-    consumers: ["router", "projection", "domain services"],
+    consumers: ["router-templates", "projection", "domain services"],
     description: "Exactly one terminal outcome per send request (SendInDoubt is not terminal).",
   },
   {
@@ -139,7 +140,7 @@ const topicDefinitions = [
     events: ["ConsentGranted", "ConsentRevoked", "UserPreferencesUpdated"],
     retentionDays: null,
     producers: ["router", "consent"],
-    consumers: ["router", "consent", "projection"],
+    consumers: ["router-outbound", "sender-gates", "consent", "projection"],
     description:
       "Opt-in and opt-out facts; kept forever (erasure destroys the per-contact key, not the log).",
   },
@@ -158,7 +159,7 @@ const topicDefinitions = [
     events: ["ConversationWindowOpened", "ConversationWindowExtended"],
     retentionDays: 30,
     producers: ["router"],
-    consumers: ["router", "projection"],
+    consumers: ["router-outbound", "sender-gates", "projection"],
     description: "Customer-service windows per contact and business number.",
   },
   {
@@ -167,7 +168,7 @@ const topicDefinitions = [
     events: ["DispatchMessage"],
     retentionDays: 7,
     producers: ["router"],
-    consumers: ["sender"],
+    consumers: ["sender-dispatch"],
     description:
       "Commands to call Graph, keyed by business phone_number_id: one partition owner per number keeps its rate cap exact.",
   },
@@ -186,7 +187,7 @@ const topicDefinitions = [
     ],
     retentionDays: 90,
     producers: ["router"],
-    consumers: ["sender", "projection"],
+    consumers: ["router-templates", "projection"],
     description: "Account, number and template webhooks, and webhook fields Parley does not model.",
   },
 ] as const satisfies readonly {
