@@ -1,0 +1,92 @@
+import { createEvent, type AnyEvent } from "@parley/contracts";
+import { describe, expect, it } from "vitest";
+import { contentDigest, eventIdOf } from "../inbound/event-id.js";
+import { createOutboundHandler, type OutboundStore, type StoredOutbound } from "./handler.js";
+
+const CONTACT = "16505551234";
+const BN = "106540352242922";
+
+/** An in-memory OutboundStore with the same version semantics as the MongoDB one. */
+function memoryStore(): OutboundStore & { docs: Map<string, StoredOutbound> } {
+  const docs = new Map<string, StoredOutbound>();
+  return {
+    docs,
+    load: (id) => Promise.resolve(docs.get(id)),
+    save(id, { state, outbox }, expected) {
+      if ((docs.get(id)?.version ?? 0) !== expected) return Promise.resolve(false);
+      docs.set(id, { state, outbox, version: expected + 1 });
+      return Promise.resolve(true);
+    },
+    clearOutbox(id, version) {
+      const doc = docs.get(id);
+      if (doc?.version === version) docs.set(id, { ...doc, outbox: [] });
+      return Promise.resolve();
+    },
+  };
+}
+
+const request = createEvent(
+  "SendRequested",
+  {
+    contactId: CONTACT,
+    idempotencyKey: "k-1",
+    recipient: { phone: "+16505551234" },
+    sender: { kind: "businessNumber", phoneNumberId: BN },
+    content: { type: "text", text: { body: "hi" } },
+    category: "service",
+  },
+  { correlationId: "req-1", now: new Date() },
+);
+
+function setup(failFirstPublish: boolean) {
+  const store = memoryStore();
+  const published: AnyEvent[] = [];
+  let failures = failFirstPublish ? 1 : 0;
+  const handler = createOutboundHandler({
+    store,
+    publish: (events) => {
+      if (failures-- > 0) return Promise.reject(new Error("broker down"));
+      published.push(...events);
+      return Promise.resolve();
+    },
+    clock: () => new Date(),
+    resolveSender: () => ({ phoneNumberId: BN, wabaId: "waba-1" }),
+    catalogs: {
+      get: () => Promise.reject(new Error("no catalog needed")),
+      refreshIfOlder: () => Promise.resolve(false),
+    },
+    windows: {
+      windowsOf: () =>
+        Promise.resolve([
+          { businessNumber: BN, expiresAt: new Date(Date.now() + 3_600_000).toISOString() },
+        ]),
+    },
+    marketingCap: { count: 1, periodMs: 86_400_000 },
+    retention: { maxRequests: 100, requestTtlMs: 86_400_000 },
+    eventIdOf,
+    digest: contentDigest,
+  });
+  return { store, published, handler };
+}
+
+describe("outbound handler: exactly one output per request", () => {
+  it("decides once and publishes once, however often the request is delivered", async () => {
+    const { handler, published } = setup(false);
+    await handler.handle(request);
+    await handler.handle(request);
+    await Promise.all([handler.handle(request), handler.handle(request)]);
+    expect(published.map((e) => e.type)).toEqual(["DispatchMessage"]);
+  });
+
+  it("a crash after the state is saved loses nothing: the redelivery publishes the outbox, nothing new", async () => {
+    const { handler, published, store } = setup(true);
+    await expect(handler.handle(request)).rejects.toThrow("broker down");
+    expect(published).toEqual([]);
+    expect(store.docs.get(CONTACT)?.outbox).toHaveLength(1);
+    await handler.handle(request);
+    expect(published.map((e) => e.type)).toEqual(["DispatchMessage"]);
+    expect(store.docs.get(CONTACT)?.outbox).toEqual([]);
+    await handler.handle(request);
+    expect(published).toHaveLength(1);
+  });
+});
