@@ -42,8 +42,9 @@ export function hashApiKey(key: string): string {
 
 /**
  * Parses the key list (the JSON of SEND_API_KEYS or of SEND_API_KEYS_FILE). Several entries may
- * share an `id` (a key being rotated) only if they name the same requester; a hash may appear
- * once. Throws ApiKeysConfigError listing every problem.
+ * share an `id` (a key being rotated, or keys with different scopes) only if they name the same
+ * requester, and a requester belongs to one id: idempotency keys are scoped per id here and per
+ * requester in the router, so the two scopes must coincide. A hash may appear once. Throws ApiKeysConfigError listing every problem.
  */
 export function parseApiKeys(json: string, source: string): readonly ApiKeyEntry[] {
   let value: unknown;
@@ -64,6 +65,7 @@ export function parseApiKeys(json: string, source: string): readonly ApiKeyEntry
   }
   const problems: string[] = [];
   const requesterOf = new Map<string, string>();
+  const idOf = new Map<string, string>();
   const hashes = new Set<string>();
   for (const [index, entry] of parsed.data.entries()) {
     const hash = entry.keySha256.toLowerCase();
@@ -75,7 +77,14 @@ export function parseApiKeys(json: string, source: string): readonly ApiKeyEntry
         `${source}[${index}]: id "${entry.id}" is listed with requesters "${requester}" and "${entry.requester}"; entries sharing an id (a rotation) must name the same requester`,
       );
     }
+    const owner = idOf.get(entry.requester);
+    if (owner !== undefined && owner !== entry.id) {
+      problems.push(
+        `${source}[${index}]: requester "${entry.requester}" already belongs to id "${owner}"; the router dedupes idempotency keys per requester, so one requester is one id (give a rotated key the same id)`,
+      );
+    }
     requesterOf.set(entry.id, entry.requester);
+    idOf.set(entry.requester, entry.id);
   }
   if (problems.length > 0) throw new ApiKeysConfigError(problems);
   return parsed.data;

@@ -74,6 +74,13 @@ describe("parseApiKeys", () => {
     expect(problemsOf(() => parseApiKeys(JSON.stringify(clash), "K"))[0]).toMatch(/same requester/);
   });
 
+  it("refuses one requester under two ids (the router dedupes keys per requester)", () => {
+    const shared = [entries[0], { ...entries[1], requester: "orders" }];
+    expect(problemsOf(() => parseApiKeys(JSON.stringify(shared), "K"))[0]).toMatch(
+      /already belongs to id "orders"/,
+    );
+  });
+
   it("accepts two keys under one id with one requester (a rotation)", () => {
     const rotation = [entries[0], { ...entries[0], keySha256: hashApiKey("orders-key-new-1") }];
     expect(parseApiKeys(JSON.stringify(rotation), "K")).toHaveLength(2);
