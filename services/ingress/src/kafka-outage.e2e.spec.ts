@@ -102,6 +102,17 @@ async function wamidsOnRawTopic(): Promise<string[]> {
 const readiness = async (): Promise<number> =>
   (await fetch(`${opsUrl}/readyz`, { headers: { authorization: `Bearer ${OPS_TOKEN}` } })).status;
 
+/** One series of ingress's metrics (summed over its labels), e.g. webhook_appends_in_flight. */
+async function metric(name: string, labels = ""): Promise<number> {
+  const text = await (
+    await fetch(`${opsUrl}/metrics`, { headers: { authorization: `Bearer ${OPS_TOKEN}` } })
+  ).text();
+  return text
+    .split("\n")
+    .filter((l) => new RegExp(`^\\w*${name}(\\{[^}]*${labels}[^}]*\\})? `).test(l))
+    .reduce((n, l) => n + Number(l.split(" ").pop()), 0);
+}
+
 const outcomesOf = (wamid: string): (number | string)[] =>
   (sim?.webhookDeliveries() ?? [])
     .filter((d) => JSON.stringify(d.payload).includes(wamid))
@@ -194,7 +205,9 @@ describe("ingress across a Kafka outage", () => {
       timeoutMs: 30_000,
       description: "two 503s per webhook",
     });
-    for (const w of sent) expect(outcomesOf(w)).not.toContain(200);
+    // Every attempt got a prompt 503: no 200, no hung or dropped connection.
+    for (const w of sent) expect(new Set(outcomesOf(w))).toEqual(new Set([503]));
+    expect(await metric("webhook_requests_total", 'outcome="accepted"')).toBe(1);
     expect(ingress?.exitCode).toBeNull();
     outage.push(...sent);
   });
@@ -214,6 +227,10 @@ describe("ingress across a Kafka outage", () => {
     expect(new Set(onTopic)).toEqual(new Set(outage));
     const attempts = outage.reduce((n, w) => n + outcomesOf(w).length, 0);
     expect(onTopic.length).toBeLessThanOrEqual(attempts);
+    // Nothing half-done: ingress said 200 exactly once per webhook (the first one plus the
+    // outage's) and holds no append still pending.
+    expect(await metric("webhook_requests_total", 'outcome="accepted"')).toBe(1 + outage.length);
+    expect(await metric("webhook_appends_in_flight")).toBe(0);
     console.log(
       `[ingress outage] ${String(outage.length)} webhooks, ${String(attempts)} attempts, ${String(onTopic.length)} raw records after recovery (${String(onTopic.length - outage.length)} late duplicates of 503s)`,
     );

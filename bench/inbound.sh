@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Benchmarks of the inbound path (docs/benchmarks.md, "Inbound path (ingress and router)"):
+# ingress's signed POSTs/s with the durable append against a bare signature-checking Express
+# handler and its p50/p99 at a fixed rate, then the router's inbound webhooks/s and events/s
+# against a bare consume of the raw topic. Starts its own servers (profile "bench-inbound",
+# ports 49192/49193/48181/49181/57117 unless set), builds, runs, stops them.
+# Knobs: BENCH_SECONDS (10), BENCH_ROUNDS (2), BENCH_CONNECTIONS (32), BENCH_RATE (1000),
+# BENCH_PRODUCERS (4), BENCH_WEBHOOKS (5000), BENCH_CONTACTS (500).
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export PARLEY_PROFILE="${PARLEY_PROFILE:-bench-inbound}" KAFKA_PORT="${KAFKA_PORT:-49192}" \
+  KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-49193}" REGISTRY_PORT="${REGISTRY_PORT:-48181}" \
+  REGISTRY_MANAGEMENT_PORT="${REGISTRY_MANAGEMENT_PORT:-49181}" MONGO_PORT="${MONGO_PORT:-57117}"
+export BENCH_ROUNDS="${BENCH_ROUNDS:-2}"
+cd "$repo"
+# shellcheck source=../infra/scripts/bootstrap.sh
+source "$repo/infra/scripts/bootstrap.sh"
+ensure_node
+ensure_pnpm
+if [[ "${BENCH_KEEP_INFRA:-0}" != 1 ]]; then
+  trap '"$repo/infra/native/infra.sh" stop' EXIT
+fi
+pnpm exec tsc -b services/ingress services/router
+"$repo/infra/native/infra.sh" start
+eval "$("$repo/infra/native/infra.sh" env)"
+echo "## ingress"
+node services/ingress/dist/bench.js
+echo
+echo "## router inbound"
+node services/router/dist/adapters/kafka/raw-webhook-consumer.bench.js 2> >(grep -v '^{"level' >&2)
