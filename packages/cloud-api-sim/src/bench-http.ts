@@ -7,7 +7,8 @@
 // (wrk -d, at most 20 s) and uses 127.0.0.1 only. Each round measures, in turn:
 //   - bare:   a node:http handler that parses the JSON body and answers a canned Graph response
 //             (the ceiling of node:http on this core),
-//   - the simulator with status webhooks off (text sends, then template sends),
+//   - the simulator with status webhooks off (text sends, then template sends), and once more
+//     with its lean HTTP front switched off (every request through node:http) for comparison,
 //   - the simulator with status webhooks on (batched, then one status per POST: the default).
 // Counted as accepted: HTTP 200 answers only; everything else is reported as rejected by code.
 // Needs Linux, at least 2 CPUs, `taskset` (util-linux) and `wrk` (apt-get install -y wrk).
@@ -15,7 +16,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { serveSimulator } from "./server.js";
@@ -69,7 +70,11 @@ function serveBare(): void {
   exitOnSignal();
 }
 
-async function serveSim(webhookUrl: string | undefined, batch: number): Promise<void> {
+async function serveSim(
+  webhookUrl: string | undefined,
+  batch: number,
+  fastPath: boolean,
+): Promise<void> {
   const sim = createSimulator({
     seed: "bench",
     accessTokens: [{ token: TOKEN }],
@@ -97,7 +102,7 @@ async function serveSim(webhookUrl: string | undefined, batch: number): Promise<
     category: "UTILITY",
     body: "Hi {{1}}, your order {{2}} has shipped.",
   });
-  const server = await serveSimulator(sim, { port: 0, host: HOST });
+  const server = await serveSimulator(sim, { port: 0, host: HOST, fastPath });
   announce(server.url);
   exitOnSignal();
 }
@@ -256,6 +261,12 @@ const SCENARIOS: readonly Scenario[] = [
   { name: "bare node:http baseline", server: ["--serve-bare"], kind: "template", webhooks: false },
   { name: "simulator, webhooks off, text", server: ["--serve"], kind: "text", webhooks: false },
   {
+    name: "simulator on node:http (fastPath: false), webhooks off, text",
+    server: ["--serve", "--node-http"],
+    kind: "text",
+    webhooks: false,
+  },
+  {
     name: "simulator, webhooks off, template",
     server: ["--serve"],
     kind: "template",
@@ -365,6 +376,7 @@ async function main(): Promise<void> {
       receive: { type: "boolean" },
       "webhook-url": { type: "string" },
       batch: { type: "string" },
+      "node-http": { type: "boolean" },
       seconds: { type: "string" },
       warmup: { type: "string" },
       rounds: { type: "string" },
@@ -373,7 +385,12 @@ async function main(): Promise<void> {
       only: { type: "string" },
     },
   });
-  if (values.serve === true) return serveSim(values["webhook-url"], Number(values.batch ?? "100"));
+  if (values.serve === true)
+    return serveSim(
+      values["webhook-url"],
+      Number(values.batch ?? "100"),
+      values["node-http"] !== true,
+    );
   if (values["serve-bare"] === true) {
     serveBare();
     return;
@@ -396,6 +413,7 @@ async function main(): Promise<void> {
     (s) => s === SCENARIOS[0] || only === undefined || only.some((w) => s.name.includes(w)),
   );
   const results = new Map<string, Measured[]>(scenarios.map((s) => [s.name, []]));
+  const loadBefore = loadavg()[0] ?? 0;
   for (let round = 1; round <= rounds; round++) {
     for (const s of scenarios) {
       const m = await measure(s, seconds, warmup, connections, pool);
@@ -413,7 +431,8 @@ async function main(): Promise<void> {
   let out =
     `\nCloud API simulator over HTTP: server pinned to CPU 0, wrk (1 thread, ${connections} keep-alive ` +
     `connections) pinned to CPU 1; ${rounds} round(s) of ${seconds} s after ${warmup} s warm-up; ` +
-    `${fmt(pool)} recipients round-robin; Node ${process.version}; ${cpus().length} x ${cpu}.\n` +
+    `${fmt(pool)} recipients round-robin; Node ${process.version}; ${cpus().length} x ${cpu}; ` +
+    `load average (1 min) ${loadBefore.toFixed(1)} at the start, ${(loadavg()[0] ?? 0).toFixed(1)} at the end.\n` +
     `Figures are medians over the rounds (range in brackets); latency is wrk's, of the median round.\n\n` +
     `| run | accepted sends/s | vs bare | rejected | p50 ms | p99 ms | server CPU | others on CPU 0 | accepted per server CPU-second | webhook POSTs/s (statuses/s) |\n` +
     `|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n`;

@@ -113,7 +113,8 @@ class OutRecord {
     readonly input: string,
     readonly waId: string,
     readonly type: string,
-    readonly raw: Buffer,
+    /** The request body as received (JSON text). */
+    readonly raw: string,
     readonly acceptedAt: number,
     readonly callbackData: string | undefined,
   ) {}
@@ -210,13 +211,16 @@ interface NumberState {
   readonly recent: number[];
   recentHead: number;
   maxInSecond: number;
-}
-
-interface PairBucket {
-  tokens: number;
-  at: number;
-  /** Times of 131056 refusals, kept for pairPacing (at most the last 1,000). */
-  rejectedAt: number[] | undefined;
+  /**
+   * Pair pacing per recipient (wa_id) as a theoretical arrival time: the token bucket of
+   * `pairBurst` refilled one per `pairRefillMs`, kept as one number (GCRA). A send at `now` is
+   * allowed when tat - now <= (pairBurst - 1) * pairRefillMs; it moves tat to max(tat, now) + refill.
+   */
+  readonly pairTat: Map<string, number>;
+  /** Times of 131056 refusals per recipient, for pairPacing (at most the last 1,000 each). */
+  readonly pairRejected: Map<string, number[]>;
+  /** Last inbound message per recipient: the customer service window. */
+  readonly windows: Map<string, number>;
 }
 
 interface MediaItem {
@@ -454,6 +458,9 @@ export function createSimulator({
       recent: [],
       recentHead: 0,
       maxInSecond: 0,
+      pairTat: new Map(),
+      pairRejected: new Map(),
+      windows: new Map(),
     });
     wabas.set(wabaId, [...(wabas.get(wabaId) ?? []), n.id]);
   }
@@ -472,8 +479,6 @@ export function createSimulator({
   if (messagingLimit !== "unlimited" && !(Number.isInteger(messagingLimit) && messagingLimit >= 0))
     throw new RangeError('messagingLimit must be a non-negative integer or "unlimited"');
   const nonWhatsApp = new Set(nonWhatsAppNumbers.map((d) => d.replace(/\D/g, "")));
-  const windows = new Map<string, number>();
-  const pairs = new Map<string, PairBucket>();
   const messages = new Map<string, OutRecord>();
   const inbound = new Map<string, InboundRecord>();
   const media = new Map<string, MediaItem>();
@@ -515,10 +520,11 @@ export function createSimulator({
   ): SimResponse {
     // An object literal, not spreads: spreading a constant header object into a new literal
     // costs microseconds per call in V8, more than the rest of a send.
+    const ids = rngHeaders.token(34); // both opaque ids from one draw
     const headers: Record<string, string> = {
       "content-type": JSON_CONTENT_TYPE,
-      "x-fb-trace-id": rngHeaders.token(11),
-      "x-fb-request-id": rngHeaders.token(23),
+      "x-fb-trace-id": ids.slice(0, 11),
+      "x-fb-request-id": ids.slice(11),
       "x-fb-rev": "1019283746",
       "facebook-api-version": version,
     };
@@ -708,24 +714,32 @@ export function createSimulator({
     return true;
   }
 
-  /** `key` is `${pn.id}:${waId}`, built once per send (see pairKey). */
-  function takePair(key: string, now: number): boolean {
-    let b = pairs.get(key);
-    if (!b) {
-      b = { tokens: pairBurst, at: now, rejectedAt: undefined };
-      pairs.set(key, b);
-      bounded(pairs, 200_000);
-    }
-    b.tokens = Math.min(pairBurst, b.tokens + (now - b.at) / pairRefillMs);
-    b.at = now;
-    if (b.tokens < 1) {
-      const list = (b.rejectedAt ??= []);
+  const pairSlack = (pairBurst - 1) * pairRefillMs;
+  const MAX_PAIRS = 200_000;
+
+  function takePair(pn: NumberState, waId: string, now: number): boolean {
+    const tat = pn.pairTat.get(waId);
+    const base = tat === undefined || tat < now ? now : tat;
+    if (base - now > pairSlack) {
+      let list = pn.pairRejected.get(waId);
+      if (list === undefined) {
+        list = [];
+        pn.pairRejected.set(waId, list);
+        bounded(pn.pairRejected, MAX_PAIRS);
+      }
       list.push(now);
       if (list.length > 1_000) list.splice(0, list.length - 1_000);
       return false;
     }
-    b.tokens -= 1;
+    pn.pairTat.set(waId, base + pairRefillMs);
+    if (tat === undefined && pn.pairTat.size > MAX_PAIRS) prunePairs(pn, now);
     return true;
+  }
+
+  /** Forgets recipients whose bucket is full again (the same as never seen), then the oldest. */
+  function prunePairs(pn: NumberState, now: number): void {
+    for (const [waId, tat] of pn.pairTat) if (tat <= now) pn.pairTat.delete(waId);
+    bounded(pn.pairTat, MAX_PAIRS);
   }
 
   function noteAccepted(pn: NumberState, now: number): void {
@@ -740,8 +754,8 @@ export function createSimulator({
     }
   }
 
-  function windowOpen(key: string, now: number): boolean {
-    const last = windows.get(key);
+  function windowOpen(pn: NumberState, waId: string, now: number): boolean {
+    const last = pn.windows.get(waId);
     return last !== undefined && now - last < serviceWindowMs;
   }
 
@@ -905,7 +919,14 @@ export function createSimulator({
     version: string,
     afterAccept: boolean,
   ): SimResponse {
-    const body = parseJson(raw);
+    // The text is kept as the record of the send (one string, parsed again only when inspected).
+    const text = raw.toString("utf8");
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
     const now = clock.now();
     if (!isObject(body))
       return reject(pn, 100, undefined, { details: "Request body must be a JSON object" }, version);
@@ -990,28 +1011,17 @@ export function createSimulator({
           version,
         );
     }
-    // Pair pacing and the service window are both keyed by (number, recipient).
-    const pairKey = `${pn.id}:${waId}`;
-    if (!takePair(pairKey, now)) return reject(pn, 131056, to, {}, version);
+    // Pair pacing and the service window are both per (number, recipient).
+    if (!takePair(pn, waId, now)) return reject(pn, 131056, to, {}, version);
 
     const id = wamid(waId, true, rngIds);
-    // The body is copied: it may be a view into a larger socket read that it would keep alive.
-    const m = new OutRecord(
-      id,
-      pn.id,
-      to,
-      waId,
-      msg.type,
-      Buffer.from(raw),
-      now,
-      msg.biz_opaque_callback_data,
-    );
+    const m = new OutRecord(id, pn.id, to, waId, msg.type, text, now, msg.biz_opaque_callback_data);
     if (bsuid !== undefined) m.userId = bsuid;
     messages.set(id, m);
     bounded(messages, retainMessages);
     noteAccepted(pn, now);
 
-    const inWindow = windowOpen(pairKey, now);
+    const inWindow = windowOpen(pn, waId, now);
     const firstDelay = between(profile.sentDelayMs);
     const held = template?.pacing !== undefined;
     if (nonWhatsApp.has(waId)) scheduleFailure(m, pn, 131026, firstDelay);
@@ -1093,7 +1103,7 @@ export function createSimulator({
     const failed = m.failedAt <= now;
     if (failed) statuses.push({ status: "failed", at: m.failedAt });
     statuses.sort((a, b) => a.at - b.at);
-    const message = JSON.parse(m.raw.toString("utf8")) as Record<string, unknown>;
+    const message = JSON.parse(m.raw) as Record<string, unknown>;
     if (typeof message["type"] !== "string") message["type"] = "text";
     return {
       wamid: m.wamid,
@@ -1497,14 +1507,6 @@ export function createSimulator({
     return undefined;
   }
 
-  function parseJson(body: Buffer): unknown {
-    try {
-      return JSON.parse(body.toString("utf8"));
-    } catch {
-      return undefined;
-    }
-  }
-
   function handle(req: SimRequest): SimResponse {
     extraDelayMs = 0;
     const segments = pathSegments(req.path);
@@ -1585,8 +1587,8 @@ export function createSimulator({
     const user = ensureUser(waId);
     const now = clock.now();
     takeThroughput(pn, now, true); // inbound counts toward the number's throughput, but is never refused
-    windows.set(`${pn.id}:${waId}`, now);
-    bounded(windows, 500_000);
+    pn.windows.set(waId, now);
+    bounded(pn.windows, 500_000);
     const id = wamid(waId, false, rngIds);
     const common = {
       from: waId,
@@ -1830,15 +1832,15 @@ export function createSimulator({
         }
         e.times.push(m.acceptedAt);
       }
-      for (const [key, b] of pairs) {
-        if (b.rejectedAt === undefined || byPair.has(key)) continue;
-        const sep = key.indexOf(":");
-        const phoneNumberId = key.slice(0, sep);
-        const waId = key.slice(sep + 1);
-        if (want(phoneNumberId, waId)) byPair.set(key, { phoneNumberId, waId, times: [] });
+      for (const pn of numbers.values()) {
+        for (const waId of pn.pairRejected.keys()) {
+          const key = `${pn.id}:${waId}`;
+          if (!byPair.has(key) && want(pn.id, waId))
+            byPair.set(key, { phoneNumberId: pn.id, waId, times: [] });
+        }
       }
-      return [...byPair].map(([key, e]) => {
-        const rejectedAt = [...(pairs.get(key)?.rejectedAt ?? [])];
+      return [...byPair.values()].map((e) => {
+        const rejectedAt = [...(numbers.get(e.phoneNumberId)?.pairRejected.get(e.waId) ?? [])];
         const overLimitAt: number[] = [];
         let tokens = burst;
         let last = e.times[0] ?? 0;
