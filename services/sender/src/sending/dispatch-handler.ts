@@ -8,9 +8,9 @@ import {
   type SendError,
 } from "../domain/failure.js";
 import { decideGate } from "../domain/gate.js";
-import type { AttemptStore, StoredAttempt } from "../adapters/store/attempt-store.js";
+import type { AttemptStore } from "../adapters/store/attempt-store.js";
 import type { GateStore } from "../adapters/store/gate-store.js";
-import type { NumberLane } from "./lanes.js";
+import type { NumberLane, Slot } from "./lanes.js";
 import { sleep, StoppedError } from "./sleep.js";
 
 export type Outcome = EventOf<
@@ -98,13 +98,13 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
 
   /** A terminal outcome decided before any call: recorded so a redelivery repeats it, then published. */
   const finishWithoutCall = async (
-    existing: StoredAttempt | undefined,
+    recorded: boolean,
     dispatch: EventOf<"DispatchMessage">,
     number: string,
     event: Outcome,
   ): Promise<void> => {
     const d = dispatch.data;
-    if (existing === undefined) {
+    if (!recorded) {
       // Recorded with its outcome in one insert, so a later delivery replays this very event.
       const won = await attempts.claim({
         requestId: d.requestId,
@@ -170,64 +170,68 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
         reason: "unknown_sender",
         detail: `business number ${number} is not in this sender's number directory`,
       });
-      await finishWithoutCall(existing, dispatch, number, event);
+      await finishWithoutCall(existing !== undefined, dispatch, number, event);
       return;
     }
     let calls = existing?.calls ?? 0;
     observer.inFlight(1);
     try {
       for (;;) {
-        const slot = await lane.turn(d.to, signal);
-        let sent = false;
+        // Pacing and pause first; the last look and the attempt record next; the rate slot
+        // last, so a reserved slot is never held across MongoDB round trips.
+        await lane.recipientReady(d.to, signal);
+        let view = await gates.view(d.contactId, number);
+        let gate = decideGate(d, view, clock());
+        if (
+          gate.kind === "rejected" &&
+          gate.reason === "outside_window" &&
+          deps.windowRecheckMs > 0
+        ) {
+          if (!(await sleep(deps.windowRecheckMs, signal))) throw new StoppedError();
+          view = await gates.view(d.contactId, number);
+          gate = decideGate(d, view, clock());
+        }
+        if (gate.kind !== "send") {
+          const event =
+            gate.kind === "expired"
+              ? outcome(dispatch, "SendExpired", {
+                  validUntil: d.validUntil ?? "",
+                  stage: "sender",
+                })
+              : outcome(dispatch, "SendRejected", { reason: gate.reason, detail: gate.detail });
+          await finishWithoutCall(existing !== undefined || calls > 0, dispatch, number, event);
+          return;
+        }
+        const owned = await attempts.claim({
+          requestId: d.requestId,
+          number,
+          contactId: d.contactId,
+          bizOpaqueCallbackData: d.bizOpaqueCallbackData,
+          at: new Date(clock()),
+          afterCalls: calls,
+        });
+        if (!owned) {
+          // Someone else recorded a call for this request meanwhile: never call twice.
+          await handle(dispatch, signal);
+          return;
+        }
+        calls++;
+        let slot: Slot;
         try {
-          // The last look before the call: consent, window and expiry as of now.
-          let view = await gates.view(d.contactId, number);
-          let gate = decideGate(d, view, clock());
-          if (
-            gate.kind === "rejected" &&
-            gate.reason === "outside_window" &&
-            deps.windowRecheckMs > 0
-          ) {
-            await sleep(deps.windowRecheckMs, signal);
-            view = await gates.view(d.contactId, number);
-            gate = decideGate(d, view, clock());
-          }
-          if (gate.kind !== "send") {
-            const event =
-              gate.kind === "expired"
-                ? outcome(dispatch, "SendExpired", {
-                    validUntil: d.validUntil ?? "",
-                    stage: "sender",
-                  })
-                : outcome(dispatch, "SendRejected", { reason: gate.reason, detail: gate.detail });
-            slot.cancel();
-            if (calls === 0) await finishWithoutCall(existing, dispatch, number, event);
-            else {
-              await attempts.settle(d.requestId, "done", [event], new Date(clock()));
-              await emit([event], number);
-            }
-            return;
-          }
+          slot = await lane.turn(d.to, signal);
           const waitMs = slot.slotAt - clock();
-          if (waitMs > 0 && !(await sleep(waitMs, signal))) throw new StoppedError();
-          const callAt = clock();
-          const owned = await attempts.claim({
-            requestId: d.requestId,
-            number,
-            contactId: d.contactId,
-            bizOpaqueCallbackData: d.bizOpaqueCallbackData,
-            at: new Date(callAt),
-            afterCalls: calls,
-          });
-          if (!owned) {
-            // Someone else recorded a call for this request meanwhile: never call twice.
+          if (waitMs > 0 && !(await sleep(waitMs, signal))) {
             slot.cancel();
-            await handle(dispatch, signal);
-            return;
+            throw new StoppedError();
           }
-          calls++;
-          sent = true;
-          const startedAt = clock();
+        } catch (error) {
+          // No call was made: the record goes back to "refused" so a redelivery may call.
+          await attempts.refused(d.requestId);
+          throw error;
+        }
+        const callAt = clock();
+        {
+          const startedAt = callAt;
           slot.sent(Math.max(startedAt, slot.slotAt));
           const r = await deps.graph(number, d);
           observer.graphCall(
@@ -307,8 +311,6 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
               });
               break;
           }
-        } finally {
-          if (!sent) slot.cancel();
         }
       }
     } finally {

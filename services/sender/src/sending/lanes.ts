@@ -83,6 +83,24 @@ export class NumberLane {
     this.rate.seed(await this.recentCalls(this.number, since));
   }
 
+  /** Waits until this recipient's pacing allows a send and the number is not paused. */
+  async recipientReady(recipient: string, signal: AbortSignal): Promise<void> {
+    for (;;) {
+      const now = this.clock();
+      const pairAt = this.pacer.nextAt(recipient, now);
+      if (pairAt > now) {
+        this.observer.waited("pair", pairAt - now);
+        if (!(await sleep(pairAt - now, signal))) throw new StoppedError();
+        continue;
+      }
+      if (!this.pauseInfo) return;
+      this.resumed ??= withResolvers();
+      await Promise.race([this.resumed.promise, sleep(60_000, signal)]);
+      if (signal.aborted) throw new StoppedError();
+      this.observer.waited("paused", this.clock() - now);
+    }
+  }
+
   /** Waits for this recipient's pacing, the number's back-off or pause, and a rate slot. */
   async turn(recipient: string, signal: AbortSignal): Promise<Slot> {
     let now = this.clock();

@@ -9,6 +9,7 @@ import {
   createStatusConsumer,
 } from "../adapters/kafka/consumers.js";
 import { createMongoAttemptStore } from "../adapters/store/attempt-store.js";
+import { createBatcher } from "../adapters/store/batcher.js";
 import { createMongoGateStore } from "../adapters/store/gate-store.js";
 import type { Config } from "../config.js";
 import { createDispatchHandler, type SenderLogger } from "./dispatch-handler.js";
@@ -107,20 +108,29 @@ export function createSender({
     }
     return l;
   };
-  const publish = async (events: readonly AnyEvent[]): Promise<void> => {
-    const byTopic = new Map<TopicSpec, AnyEvent[]>();
-    for (const e of events) {
-      const topic = catalog.topicOf(e.type);
-      byTopic.set(topic, [...(byTopic.get(topic) ?? []), e]);
-    }
-    await Promise.all(
-      [...byTopic].map(([topic, list]) =>
-        producer.publish(
-          topic,
-          list.map((event) => ({ key: topic.keyOf(event), event })),
+  // The idempotent producer keeps one request in flight: outcomes decided in the same moment
+  // go out as one batch, or a busy broker would cap the sender at a few dozen sends a second.
+  const publishBatch = createBatcher<AnyEvent, undefined>(
+    async (events) => {
+      const byTopic = new Map<TopicSpec, AnyEvent[]>();
+      for (const e of events) {
+        const topic = catalog.topicOf(e.type);
+        byTopic.set(topic, [...(byTopic.get(topic) ?? []), e]);
+      }
+      await Promise.all(
+        [...byTopic].map(([topic, list]) =>
+          producer.publish(
+            topic,
+            list.map((event) => ({ key: topic.keyOf(event), event })),
+          ),
         ),
-      ),
-    );
+      );
+      return events.map(() => undefined);
+    },
+    { maxSize: 1_000 },
+  );
+  const publish = async (events: readonly AnyEvent[]): Promise<void> => {
+    await Promise.all(events.map((e) => publishBatch(e)));
   };
   const handle = createDispatchHandler({
     lane,

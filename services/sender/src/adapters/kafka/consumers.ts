@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { AnyEvent, Catalog, EventOf } from "@parley/contracts";
 import {
   createEventConsumer,
@@ -77,6 +78,8 @@ export function createDispatchConsumer({
       const event = expect(record, ["DispatchMessage"]);
       if (event.businessNumber === undefined)
         throw new PoisonRecordError("DispatchMessage without its envelope businessNumber");
+      // Every waiting send listens for shutdown on this one signal.
+      setMaxListeners(0, signal);
       await translate(() => handle(event, signal));
     },
   });
