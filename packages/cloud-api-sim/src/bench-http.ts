@@ -448,14 +448,13 @@ async function main(): Promise<void> {
       for (const [k, v] of Object.entries(m.wrk.rejectedByCode))
         codes.set(k, (codes.get(k) ?? 0) + v);
     const perCpu = median(ms_.map((m) => (m.serverCpu > 0 ? m.rate / m.serverCpu : 0)));
-    const secs = mid.wrk.durationUs / 1e6;
     out +=
       `| ${s.name} | ${fmt(med)} [${fmt(Math.min(...rates))}–${fmt(Math.max(...rates))}] | ` +
       `${s === SCENARIOS[0] ? "1.00" : (med / bare).toFixed(2)} | ` +
       `${fmt(rejected)}${codes.size > 0 ? ` (${[...codes].map(([k, v]) => `${k}: ${v}`).join(", ")})` : ""} | ` +
       `${ms(mid.wrk.p50Us)} | ${ms(mid.wrk.p99Us)} | ${pct(median(ms_.map((m) => m.serverCpu)))} | ` +
       `${pct(median(ms_.map((m) => m.otherCpu)))} | ${fmt(perCpu)} | ` +
-      `${s.webhooks ? `${fmt(mid.webhookPosts / secs)} (${fmt(mid.webhookStatuses / secs)})` : "-"} |\n`;
+      `${s.webhooks ? `${fmt(median(ms_.map((m) => m.webhookPosts / (m.wrk.durationUs / 1e6))))} (${fmt(median(ms_.map((m) => m.webhookStatuses / (m.wrk.durationUs / 1e6))))})` : "-"} |\n`;
   }
   process.stdout.write(out);
 }
