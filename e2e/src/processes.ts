@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync } from "node:fs";
+import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -12,15 +13,19 @@ export interface ServiceProcess {
   readonly exited: Promise<number | null>;
 }
 
-/** Starts a built service (services/<name>/dist/main.js) as its own process, logging to a file. */
+/**
+ * Starts a built service (services/<name>/dist/main.js) as its own process, logging to
+ * `<logDir>/<instance>.log` (instance: e.g. "sender-2" when several run).
+ */
 export function startService(
   name: string,
   port: number,
   env: Record<string, string>,
   logDir: string,
+  instance: string = name,
 ): ServiceProcess {
   mkdirSync(logDir, { recursive: true });
-  const log = createWriteStream(join(logDir, `${name}.log`));
+  const log = createWriteStream(join(logDir, `${instance}.log`));
   const child = spawn(process.execPath, [join(repoRoot, "services", name, "dist", "main.js")], {
     env: { ...process.env, ...env, HTTP_PORT: String(port), HTTP_HOST: "127.0.0.1" },
     stdio: ["ignore", "pipe", "pipe"],
@@ -32,7 +37,22 @@ export function startService(
       resolveExit(code);
     });
   });
-  return { name, url: `http://127.0.0.1:${port}`, child, exited };
+  return { name: instance, url: `http://127.0.0.1:${port}`, child, exited };
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+export function freePort(): Promise<number> {
+  return new Promise((done, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close(() => {
+        done(port);
+      });
+    });
+  });
 }
 
 /** Runs infra/native/infra.sh with the given environment (another profile, other ports). */

@@ -56,6 +56,8 @@ export interface DispatchHandlerDeps {
   readonly windowRecheckMs: number;
   readonly observer: SenderObserver;
   readonly logger: SenderLogger;
+  /** Called once a request is recorded in doubt (the reconciler checks for an early status). */
+  readonly afterInDoubt?: (requestId: string) => Promise<void>;
 }
 
 /**
@@ -140,6 +142,8 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
       "send in doubt: never resent; waiting for its status webhook or the in-doubt timeout",
     );
     await emit([event], number);
+    // Its status webhook may have come while the result was unknown: resolve from it now.
+    await deps.afterInDoubt?.(dispatch.data.requestId);
   };
 
   const failed = (dispatch: EventOf<"DispatchMessage">, error: SendError, calls: number): Outcome =>

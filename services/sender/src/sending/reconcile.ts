@@ -27,50 +27,66 @@ export function createReconciler({ attempts, publish, clock, onOutcome }: Reconc
     }
   };
 
+  /** A StatusUpdated from the statuses topic (only in-doubt requests are touched). */
+  const status = async (event: EventOf<"StatusUpdated">): Promise<void> => {
+    const requestId = event.data.bizOpaqueCallbackData;
+    if (requestId === undefined) return;
+    const a = await attempts.get(requestId);
+    if (a?.state === "done" && a.outcomes[0]?.type === "SendInDoubt" && a.outcomes.length > 1) {
+      // Resolved before a crash cut the publish short: publish the same event again.
+      await publish(a.outcomes.slice(1));
+      return;
+    }
+    if (a?.state === "calling") {
+      // The call's result is not recorded (in flight, or its sender died): keep the status, so
+      // that marking the request in doubt later resolves it at once. The note is made first
+      // and the state read again, so a doubt recorded meanwhile is not missed.
+      const now = await attempts.noteStatus(requestId, event);
+      if (now?.state === "in_doubt") await status(event);
+      return;
+    }
+    if (a?.state !== "in_doubt") return;
+    const doubt = requestEnvelope(a);
+    if (!doubt) return;
+    const result = reconcileResult(event.data.status);
+    const firstError = event.data.errors?.[0];
+    const reconciled = createEvent(
+      "SendReconciled",
+      {
+        requestId: doubt.data.requestId,
+        idempotencyKey: doubt.data.idempotencyKey,
+        contactId: doubt.data.contactId,
+        wamid: event.data.wamid,
+        status: event.data.status,
+        result,
+        ...(result === "failed" && firstError
+          ? {
+              error: {
+                errorClass: errorClassOf(firstError.code),
+                code: firstError.code,
+                ...(firstError.title !== undefined ? { title: firstError.title } : {}),
+                retriable: false,
+              },
+            }
+          : {}),
+      },
+      {
+        correlationId: doubt.correlationId,
+        causationId: event.eventId,
+        ...(doubt.businessNumber !== undefined ? { businessNumber: doubt.businessNumber } : {}),
+        now: new Date(clock()),
+      },
+    );
+    await settle(a, reconciled);
+  };
+
   return {
-    /** A StatusUpdated from the statuses topic (only in-doubt requests are touched). */
-    async status(event: EventOf<"StatusUpdated">): Promise<void> {
-      const requestId = event.data.bizOpaqueCallbackData;
-      if (requestId === undefined) return;
+    status,
+
+    /** Resolves a request just marked in doubt from a status webhook that came first, if any. */
+    async settlePending(requestId: string): Promise<void> {
       const a = await attempts.get(requestId);
-      if (a?.state === "done" && a.outcomes[0]?.type === "SendInDoubt" && a.outcomes.length > 1) {
-        // Resolved before a crash cut the publish short: publish the same event again.
-        await publish(a.outcomes.slice(1));
-        return;
-      }
-      if (a?.state !== "in_doubt") return;
-      const doubt = requestEnvelope(a);
-      if (!doubt) return;
-      const result = reconcileResult(event.data.status);
-      const firstError = event.data.errors?.[0];
-      const reconciled = createEvent(
-        "SendReconciled",
-        {
-          requestId: doubt.data.requestId,
-          idempotencyKey: doubt.data.idempotencyKey,
-          contactId: doubt.data.contactId,
-          wamid: event.data.wamid,
-          status: event.data.status,
-          result,
-          ...(result === "failed" && firstError
-            ? {
-                error: {
-                  errorClass: errorClassOf(firstError.code),
-                  code: firstError.code,
-                  ...(firstError.title !== undefined ? { title: firstError.title } : {}),
-                  retriable: false,
-                },
-              }
-            : {}),
-        },
-        {
-          correlationId: doubt.correlationId,
-          causationId: event.eventId,
-          ...(doubt.businessNumber !== undefined ? { businessNumber: doubt.businessNumber } : {}),
-          now: new Date(clock()),
-        },
-      );
-      await settle(a, reconciled);
+      if (a?.state === "in_doubt" && a.pendingStatus) await status(a.pendingStatus);
     },
 
     /** In-doubt requests with no status after `timeoutMs` fail as unknown. */

@@ -153,6 +153,7 @@ export function createSender({
     windowRecheckMs: s.SENDER_WINDOW_RECHECK_MS,
     observer,
     logger,
+    afterInDoubt: (requestId) => reconciler.settlePending(requestId),
   });
   const reconciler = createReconciler({
     attempts,

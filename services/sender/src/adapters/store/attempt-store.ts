@@ -1,4 +1,4 @@
-import type { AnyEvent } from "@parley/contracts";
+import type { AnyEvent, EventOf } from "@parley/contracts";
 import { MongoBulkWriteError, type Collection, type Db } from "mongodb";
 import type { AttemptState, AttemptView } from "../../domain/attempt.js";
 import { createBatcher } from "./batcher.js";
@@ -14,12 +14,18 @@ interface AttemptDoc {
   inDoubtSince?: Date;
   bizOpaqueCallbackData: string;
   contactId: string;
+  /**
+   * The first status webhook seen while the call's result was unknown (state calling): a crash
+   * right after the call leaves the request to be marked in doubt later, and this resolves it.
+   */
+  pendingStatus?: EventOf<"StatusUpdated">;
 }
 
 export interface StoredAttempt extends AttemptView {
   readonly outcomes: readonly AnyEvent[];
   readonly number: string;
   readonly bizOpaqueCallbackData: string;
+  readonly pendingStatus: EventOf<"StatusUpdated"> | undefined;
 }
 
 /** The attempts port: every write that guards invariant 7 goes through here. */
@@ -48,6 +54,14 @@ export interface AttemptStore {
     outcomes: readonly AnyEvent[],
     at: Date,
   ): Promise<void>;
+  /**
+   * Keeps the first status webhook of a request whose result is not recorded yet (it may arrive
+   * before the crash recovery marks the request in doubt); returns the attempt as it is now.
+   */
+  noteStatus(
+    requestId: string,
+    status: EventOf<"StatusUpdated">,
+  ): Promise<StoredAttempt | undefined>;
   /** Appends a resolving outcome to an in-doubt request; false when it was resolved already. */
   resolveInDoubt(requestId: string, outcome: AnyEvent): Promise<boolean>;
   /** In-doubt requests older than `before`, for the timeout sweeper. */
@@ -66,6 +80,7 @@ const view = (d: AttemptDoc): StoredAttempt => ({
   outcomeIds: d.outcomes.map((o) => o.eventId),
   outcomes: d.outcomes,
   bizOpaqueCallbackData: d.bizOpaqueCallbackData,
+  pendingStatus: d.pendingStatus,
 });
 
 /** MongoDB attempts, one document per request id; first claims and results are batched. */
@@ -154,6 +169,16 @@ export function createMongoAttemptStore(db: Db, collectionName = "sender_attempt
     },
     async settle(requestId, state, outcomes, at) {
       await settleMany({ requestId, state, outcomes, at });
+    },
+    async noteStatus(requestId, status) {
+      const d = await col.findOneAndUpdate(
+        { _id: requestId, pendingStatus: { $exists: false } },
+        { $set: { pendingStatus: status } },
+        { returnDocument: "after" },
+      );
+      if (d) return view(d);
+      const current = await col.findOne({ _id: requestId });
+      return current ? view(current) : undefined;
     },
     async resolveInDoubt(requestId, outcome) {
       const r = await col.updateOne(
