@@ -158,3 +158,14 @@ describe("an answer held back while the send is in flight", () => {
     expect(next.kind === "answer" && next.delayMs === 0).toBe(true);
   });
 });
+
+describe("received messages", () => {
+  it("give the request body as sent, also when serialised for /_sim", () => {
+    const h = harness();
+    h.send({ messaging_product: "whatsapp", to: `+${USER}`, text: { body: "no type given" } });
+    const [m] = h.sim.received(USER);
+    expect(m?.message).toMatchObject({ type: "text", text: { body: "no type given" } });
+    const json = JSON.parse(JSON.stringify(m)) as { message: { text: { body: string } } };
+    expect(json.message.text.body).toBe("no type given");
+  });
+});

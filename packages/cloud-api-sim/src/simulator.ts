@@ -1103,15 +1103,24 @@ export function createSimulator({
     const failed = m.failedAt <= now;
     if (failed) statuses.push({ status: "failed", at: m.failedAt });
     statuses.sort((a, b) => a.at - b.at);
-    const message = JSON.parse(m.raw) as Record<string, unknown>;
-    if (typeof message["type"] !== "string") message["type"] = "text";
+    // The request body is parsed only when a test reads `message` (an own enumerable getter, so
+    // JSON.stringify and spreads still include it): listing 100,000 sends stays cheap.
+    let message: OutboundMessage | undefined;
+    const raw = m.raw;
     return {
       wamid: m.wamid,
       phoneNumberId: m.phoneNumberId,
       input: m.input,
       waId: m.waId,
       type: m.type,
-      message: message as unknown as OutboundMessage,
+      get message(): OutboundMessage {
+        if (message === undefined) {
+          const parsed = JSON.parse(raw) as Record<string, unknown>;
+          if (typeof parsed["type"] !== "string") parsed["type"] = "text";
+          message = parsed as unknown as OutboundMessage;
+        }
+        return message;
+      },
       acceptedAt: m.acceptedAt,
       callbackData: m.callbackData,
       ...(m.userId !== undefined ? { recipientUserId: m.userId } : {}),
