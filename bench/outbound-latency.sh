@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# End-to-end outbound latency and service memory (docs/benchmarks.md, "Outbound path end to
+# end"): send requests at a fixed rate -> router -> sender -> the Cloud API simulator, p50/p99
+# from the SendRequested append to the Graph call, against a bare consumer of the same topic;
+# max RSS of the six services. Starts its own servers (profile "bench-outbound", ports
+# 49292/49293/48281/49281/57217 unless set), builds, runs, stops them.
+# Knobs: BENCH_RATE (500), BENCH_SECONDS (10), BENCH_CONTACTS (2000), BENCH_WARMUP (300).
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export PARLEY_PROFILE="${PARLEY_PROFILE:-bench-outbound}" KAFKA_PORT="${KAFKA_PORT:-49292}" \
+  KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-49293}" REGISTRY_PORT="${REGISTRY_PORT:-48281}" \
+  REGISTRY_MANAGEMENT_PORT="${REGISTRY_MANAGEMENT_PORT:-49281}" MONGO_PORT="${MONGO_PORT:-57217}"
+cd "$repo"
+# shellcheck source=../infra/scripts/bootstrap.sh
+source "$repo/infra/scripts/bootstrap.sh"
+ensure_node
+ensure_pnpm
+if [[ "${BENCH_KEEP_INFRA:-0}" != 1 ]]; then
+  trap '"$repo/infra/native/infra.sh" stop' EXIT
+fi
+pnpm exec tsc -b services/ingress services/router services/sender services/media services/consent services/projection e2e
+"$repo/infra/native/infra.sh" start
+eval "$("$repo/infra/native/infra.sh" env)"
+node e2e/dist/bench/outbound-latency.js

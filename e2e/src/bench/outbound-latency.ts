@@ -1,0 +1,288 @@
+// End-to-end outbound latency (docs/benchmarks.md, "Outbound path end to end"): send requests
+// published at a fixed rate through @parley/client -> router (policy, template catalog) ->
+// dispatch -> sender -> Graph (the simulator, in this process). For every request it measures
+// the time from the SendRequested append (acks=all answered) to the simulator accepting the
+// Graph call that carries the request id in biz_opaque_callback_data. Baseline in the same run:
+// a bare consumer group on the send-requests topic (append -> consumed), the floor any
+// consumer of that topic pays. Also samples the RSS of all six services under that load.
+// Run with bench/outbound-latency.sh (it starts and stops its own servers).
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { createParleyClient } from "@parley/client";
+import { createSimulator, serveSimulator } from "@parley/cloud-api-sim";
+import { createCatalog } from "@parley/contracts";
+import {
+  createEventConsumer,
+  createKafka,
+  createRegistry,
+  createSerde,
+  provisionTopics,
+} from "@parley/kafka";
+import { startStack, waitFor } from "@parley/testkit";
+import { freePort, repoRoot, startService, type ServiceProcess } from "../processes.js";
+
+const RATE = Number(process.env["BENCH_RATE"] ?? "500");
+const SECONDS = Number(process.env["BENCH_SECONDS"] ?? "10");
+const CONTACTS = Number(process.env["BENCH_CONTACTS"] ?? "2000");
+const WARMUP = Number(process.env["BENCH_WARMUP"] ?? "300");
+const OPS_TOKEN = "bench-outbound-ops-token";
+const GRAPH_TOKEN = "bench-outbound-graph-token";
+const WABA = "102290129340501";
+const NUMBER = "106540352242951";
+
+const progress = (line: string): void => {
+  process.stderr.write(`[bench] ${line}\n`);
+};
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i] ?? NaN;
+}
+
+function rssMb(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const status = readFileSync(`/proc/${String(pid)}/status`, "utf8");
+    const kb = /VmRSS:\s+(\d+)/.exec(status)?.[1];
+    return kb === undefined ? NaN : Number(kb) / 1024;
+  } catch {
+    return NaN;
+  }
+}
+
+const stack = await startStack();
+const ns = stack.namespace("bench-outbound");
+const catalog = createCatalog({ prefix: `${ns.id}.` });
+const kafka = createKafka({ brokers: stack.kafkaBrokers, clientId: ns.id });
+const serde = createSerde({ registry: createRegistry({ url: stack.schemaRegistryUrl }) });
+const consumers = [...new Set(catalog.topics.flatMap((t) => t.consumers))].filter((c) =>
+  /^[a-z0-9][a-z0-9._-]*$/.test(c),
+);
+progress("provisioning topics");
+await provisionTopics({
+  kafka,
+  serde,
+  topics: [
+    ...catalog.topics,
+    ...[...consumers, "bench-baseline"].map((c) => catalog.deadLetterTopic(c)),
+  ],
+});
+
+const sim = createSimulator({
+  seed: "bench-outbound",
+  accessTokens: [{ token: GRAPH_TOKEN }],
+  businesses: [
+    {
+      wabaId: WABA,
+      phoneNumbers: [{ id: NUMBER, displayPhoneNumber: "15550100951", throughputMps: 1000 }],
+    },
+  ],
+  webhooks: { enabled: false },
+  retainMessages: 200_000,
+});
+sim.addTemplate({
+  wabaId: WABA,
+  name: "order_update",
+  language: "en_US",
+  category: "UTILITY",
+  status: "APPROVED",
+  body: "Hello {{1}}, order {{2}} has shipped.",
+});
+const simServer = await serveSimulator(sim, { port: await freePort(), host: "127.0.0.1" });
+
+const numbers = JSON.stringify({
+  numbers: [{ phoneNumberId: NUMBER, wabaId: WABA, mps: 1000, accessToken: GRAPH_TOKEN }],
+});
+const logDir = join(repoRoot, ".parley", "bench-outbound", ns.id);
+const services: ServiceProcess[] = [];
+for (const name of ["ingress", "router", "sender", "media", "consent", "projection"]) {
+  const port = await freePort();
+  const service = startService(
+    name,
+    port,
+    {
+      KAFKA_BROKERS: stack.kafkaBrokers.join(","),
+      SCHEMA_REGISTRY_URL: stack.schemaRegistryUrl,
+      MONGO_URL: stack.mongoUrl,
+      MONGO_DB: ns.database(),
+      PARLEY_TOPIC_PREFIX: catalog.prefix,
+      OPS_TOKEN,
+      LOG_LEVEL: "warn",
+      PARLEY_NUMBERS: numbers,
+      WA_GRAPH_BASE_URL: simServer.url,
+    },
+    logDir,
+  );
+  services.push(service);
+  await waitFor(
+    async () =>
+      (
+        await fetch(`${service.url}/readyz`, {
+          headers: { authorization: `Bearer ${OPS_TOKEN}` },
+        }).catch(() => undefined)
+      )?.status === 200,
+    { timeoutMs: 60_000, description: `${name} ready` },
+  );
+}
+progress("six services ready");
+
+// Baseline: a bare consumer of the same records, append -> consumed.
+const appendedAt = new Map<string, number>();
+const consumedAt = new Map<string, number>();
+const dispatchedAt = new Map<string, number>();
+const baseline = createEventConsumer({
+  kafka,
+  serde,
+  catalog,
+  consumer: "bench-baseline",
+  topics: [catalog.topic("send-requests"), catalog.topic("dispatch")],
+  tuning: { fromBeginning: true },
+  handle: (record) => {
+    const event = record.value as { type: string; correlationId: string };
+    (event.type === "DispatchMessage" ? dispatchedAt : consumedAt).set(
+      event.correlationId,
+      Date.now(),
+    );
+    return Promise.resolve();
+  },
+});
+await baseline.start();
+
+const client = createParleyClient({
+  brokers: stack.kafkaBrokers,
+  schemaRegistryUrl: stack.schemaRegistryUrl,
+  clientId: `${ns.id}-bench`,
+  prefix: catalog.prefix,
+});
+let sequence = 0;
+const send = async (): Promise<void> => {
+  const i = sequence++;
+  const contact = String(16_505_000_000 + (i % CONTACTS));
+  const { requestId } = await client.requestSend({
+    idempotencyKey: `bench-${String(i)}`,
+    contactId: contact,
+    recipient: { phone: contact },
+    sender: { kind: "businessNumber", phoneNumberId: NUMBER },
+    content: {
+      type: "template",
+      template: {
+        name: "order_update",
+        language: { code: "en_US" },
+        components: [
+          {
+            type: "body",
+            parameters: [
+              { type: "text", text: "Ana" },
+              { type: "text", text: String(i) },
+            ],
+          },
+        ],
+      },
+    },
+    category: "utility",
+  });
+  appendedAt.set(requestId, Date.now());
+};
+
+const acceptedAt = (): Map<string, number> => {
+  const out = new Map<string, number>();
+  for (const m of sim.messages({ phoneNumberId: NUMBER })) {
+    if (m.callbackData !== undefined) out.set(m.callbackData, m.acceptedAt);
+  }
+  return out;
+};
+
+progress(`warm-up: ${String(WARMUP)} requests`);
+await Promise.all(Array.from({ length: WARMUP }, () => send()));
+await waitFor(() => acceptedAt().size >= WARMUP, {
+  timeoutMs: 120_000,
+  description: "warm-up sent",
+});
+const warm = new Set(appendedAt.keys());
+
+progress(`measuring: ${String(RATE)} requests/s for ${String(SECONDS)} s`);
+const total = RATE * SECONDS;
+const tickMs = 10;
+const perTick = (RATE * tickMs) / 1000;
+const started = Date.now();
+const pending: Promise<void>[] = [];
+const rss = new Map<string, number>();
+const sampleRss = (): void => {
+  for (const s of services) rss.set(s.name, Math.max(rss.get(s.name) ?? 0, rssMb(s.child.pid)));
+};
+let issued = 0;
+const sampler = setInterval(sampleRss, 250);
+await new Promise<void>((done) => {
+  const timer = setInterval(() => {
+    // Open loop: as many as the schedule says by now, whatever the system's answers do.
+    const due = Math.min(total, Math.floor(((Date.now() - started) / tickMs) * perTick));
+    while (issued < due) {
+      pending.push(send());
+      issued++;
+    }
+    if (issued >= total) {
+      clearInterval(timer);
+      done();
+    }
+  }, tickMs);
+});
+const publishSeconds = (Date.now() - started) / 1000;
+await Promise.all(pending);
+await waitFor(() => acceptedAt().size >= WARMUP + total, {
+  timeoutMs: 180_000,
+  intervalMs: 250,
+  description: "every measured request sent to Graph",
+}).catch(() => {
+  progress("not every request reached Graph within 180 s; reporting what did");
+});
+clearInterval(sampler);
+sampleRss();
+
+const accepted = acceptedAt();
+const measured = [...appendedAt.entries()].filter(([id]) => !warm.has(id));
+const toGraph = measured
+  .flatMap(([id, t]) => {
+    const a = accepted.get(id);
+    return a === undefined ? [] : [a - t];
+  })
+  .sort((a, b) => a - b);
+const toDispatch = measured
+  .flatMap(([id, t]) => {
+    const d = dispatchedAt.get(id);
+    return d === undefined ? [] : [d - t];
+  })
+  .sort((a, b) => a - b);
+const toConsumer = measured
+  .flatMap(([id, t]) => {
+    const c = consumedAt.get(id);
+    return c === undefined ? [] : [c - t];
+  })
+  .sort((a, b) => a - b);
+const stats = sim.stats().find((s) => s.phoneNumberId === NUMBER);
+
+const row = (name: string, xs: readonly number[]): string =>
+  `| ${name} | ${String(xs.length)} | ${percentile(xs, 50).toFixed(0)} | ${percentile(xs, 90).toFixed(0)} | ${percentile(xs, 99).toFixed(0)} | ${(xs.at(-1) ?? NaN).toFixed(0)} |`;
+console.log(
+  `\nOutbound end to end: ${String(total)} template sends at ${String(RATE)}/s (published in ${publishSeconds.toFixed(1)} s) to ${String(CONTACTS)} contacts, one number (cap 1,000/s)\n`,
+);
+console.log("| path | requests | p50 ms | p90 ms | p99 ms | max ms |");
+console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
+console.log(row("SendRequested appended -> Graph call (router + sender)", toGraph));
+console.log(row("of which: appended -> DispatchMessage consumed (router)", toDispatch));
+console.log(row("baseline: appended -> bare consumer of send-requests", toConsumer));
+console.log(
+  `\nGraph: ${String(stats?.accepted ?? 0)} accepted, most in any second ${String(stats?.maxAcceptedInAnySecond ?? 0)}, refusals ${JSON.stringify(stats?.rejectedByCode ?? {})}`,
+);
+console.log("\n| service | max RSS MB |");
+console.log("| --- | ---: |");
+for (const [name, mb] of rss) console.log(`| ${name} | ${mb.toFixed(0)} |`);
+console.log(`\nload average at the end: ${readFileSync("/proc/loadavg", "utf8").trim()}`);
+
+await client.close();
+await baseline.stop();
+for (const s of services) s.child.kill("SIGTERM");
+await Promise.all(services.map((s) => s.exited));
+await simServer.close();
+await sim.stop();
+await stack.stop();
