@@ -226,7 +226,9 @@ export function createWebhookEmitter({
 
   function record(r: DeliveryRecord): void {
     history.push(r);
-    if (history.length > historyLimit) history.splice(0, history.length - historyLimit);
+    // Trimmed a tenth at a time: removing one record from the front per delivery is O(limit).
+    if (history.length > historyLimit)
+      history.splice(0, history.length - historyLimit + Math.ceil(historyLimit / 10));
   }
 
   function later(delayMs: number, fn: () => void): void {

@@ -11,7 +11,11 @@ function toBuffer(raw: string | Uint8Array): Buffer {
 
 /** `sha256=<lowercase hex HMAC-SHA256(appSecret, raw body)>`, the X-Hub-Signature-256 value. */
 export function signWebhookBody(raw: string | Uint8Array, appSecret: string): string {
-  return PREFIX + createHmac("sha256", appSecret).update(toBuffer(raw)).digest("hex");
+  // A string is hashed as its UTF-8 bytes without an intermediate Buffer.
+  const hmac = createHmac("sha256", appSecret);
+  if (typeof raw === "string") hmac.update(raw, "utf8");
+  else hmac.update(toBuffer(raw));
+  return PREFIX + hmac.digest("hex");
 }
 
 /**
