@@ -78,41 +78,63 @@ export interface NumberRateOptions {
    * between two sends a window apart must not bring them inside one second there.
    */
   readonly marginMs: number;
-  /** Spreads the sends: at most mps * smoothingMs / 1000 (at least 1) in any smoothingMs; 0 turns it off. */
+  /**
+   * Spreads the sends on an even schedule (one per (1,000 + margin) / mps ms), letting a send go
+   * up to this much ahead of its place so a late timer does not lose time; 0 turns it off.
+   */
   readonly smoothingMs: number;
 }
 
 /**
- * The per-number rate: the exact one-second log (plus margin) and a short smoothing log, both
- * exact. A slot may be reserved a little ahead (`leadMs`) so the work before the call (consent
- * and window check, the attempt record) overlaps the wait; the call must not start before the
- * slot's instant, and its real instant is what the logs keep.
+ * An even schedule (GCRA): each slot is one interval after the previous slot's scheduled
+ * instant, not after the real call, so a wake-up that comes late (a busy event loop) is caught
+ * up by the next slots instead of slipping the whole schedule. A send may go up to `toleranceMs`
+ * before its place. Spreading only: the exact one-second log is what guarantees the cap.
+ */
+export class EvenSchedule {
+  private tat = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    readonly intervalMs: number,
+    readonly toleranceMs: number,
+  ) {
+    if (!(intervalMs > 0)) throw new RangeError("intervalMs must be positive");
+    if (toleranceMs < 0) throw new RangeError("toleranceMs must not be negative");
+  }
+
+  nextAt(now: number): number {
+    return Math.max(now, this.tat - this.toleranceMs);
+  }
+
+  reserve(slotAt: number): void {
+    this.tat = Math.max(this.tat, slotAt) + this.intervalMs;
+  }
+}
+
+/**
+ * The per-number rate: the exact one-second log (plus margin) and an even schedule that spreads
+ * the sends. A slot may be reserved a little ahead (`leadMs`) so the wait before the call
+ * overlaps other work; the call must not start before the slot's instant, and its real instant
+ * is what the exact log keeps.
  */
 export class NumberRate {
-  private readonly logs: readonly SlidingWindowLog[];
+  private readonly log: SlidingWindowLog;
+  private readonly schedule: EvenSchedule | undefined;
 
   constructor({ mps, marginMs, smoothingMs }: NumberRateOptions) {
     if (!Number.isInteger(mps) || mps < 1 || mps > 1_000)
       throw new RangeError(`mps must be an integer from 1 to 1000, got ${mps}`);
     if (marginMs < 0) throw new RangeError("marginMs must not be negative");
-    const main = new SlidingWindowLog(mps, 1_000 + marginMs);
-    this.logs =
-      smoothingMs > 0 && smoothingMs < 1_000
-        ? [
-            main,
-            new SlidingWindowLog(Math.max(1, Math.ceil((mps * smoothingMs) / 1_000)), smoothingMs),
-          ]
-        : [main];
+    if (smoothingMs < 0) throw new RangeError("smoothingMs must not be negative");
+    this.log = new SlidingWindowLog(mps, 1_000 + marginMs);
+    this.schedule =
+      smoothingMs > 0 ? new EvenSchedule((1_000 + marginMs) / mps, smoothingMs) : undefined;
   }
 
   nextAt(now: number): number | undefined {
-    let at = now;
-    for (const log of this.logs) {
-      const next = log.nextAt(now);
-      if (next === undefined) return undefined;
-      at = Math.max(at, next);
-    }
-    return at;
+    const next = this.log.nextAt(now);
+    if (next === undefined) return undefined;
+    return this.schedule ? Math.max(next, this.schedule.nextAt(now)) : next;
   }
 
   /**
@@ -126,19 +148,21 @@ export class NumberRate {
     const next = this.nextAt(now);
     if (next === undefined) return { blocked: true };
     if (next > now + leadMs) return { retryAt: next - leadMs };
-    for (const log of this.logs) log.reserve();
+    this.log.reserve();
+    this.schedule?.reserve(next);
     return { slotAt: next };
   }
 
   complete(at: number): void {
-    for (const log of this.logs) log.complete(at);
+    this.log.complete(at);
   }
 
+  /** The slot went unused: the exact log forgets it (the schedule keeps its place; harmless). */
   cancel(): void {
-    for (const log of this.logs) log.cancel();
+    this.log.cancel();
   }
 
   seed(times: readonly number[]): void {
-    for (const log of this.logs) log.seed(times);
+    this.log.seed(times);
   }
 }

@@ -27,6 +27,8 @@ export interface SenderObserver {
   outcome(type: Outcome["type"], number: string): void;
   graphCall(number: string, seconds: number, result: string): void;
   inFlight(delta: number): void;
+  /** Time one stage of a send took (lookup, gate, claim, slot, call, settle, publish). */
+  stage?(name: string, ms: number): void;
 }
 
 export interface SenderLogger {
@@ -152,7 +154,14 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
   async function handle(dispatch: EventOf<"DispatchMessage">, signal: AbortSignal): Promise<void> {
     const d = dispatch.data;
     const number = dispatch.businessNumber ?? "";
+    let mark = clock();
+    const stage = (name: string): void => {
+      const now = clock();
+      observer.stage?.(name, now - mark);
+      mark = now;
+    };
     let existing = await attempts.get(d.requestId);
+    stage("lookup");
     for (;;) {
       const next = decideRedelivery(existing, clock(), deps.callBoundMs);
       if (next.kind === "replay") {
@@ -184,6 +193,7 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
         // Pacing and pause first; the last look and the attempt record next; the rate slot
         // last, so a reserved slot is never held across MongoDB round trips.
         await lane.recipientReady(d.to, signal);
+        stage("pacing");
         let view = await gates.view(d.contactId, number);
         let gate = decideGate(d, view, clock());
         if (
@@ -206,6 +216,7 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
           await finishWithoutCall(existing !== undefined || calls > 0, dispatch, number, event);
           return;
         }
+        stage("gate");
         const owned = await attempts.claim({
           requestId: d.requestId,
           number,
@@ -214,6 +225,7 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
           at: new Date(clock()),
           afterCalls: calls,
         });
+        stage("claim");
         if (!owned) {
           // Someone else recorded a call for this request meanwhile: never call twice.
           await handle(dispatch, signal);
@@ -233,11 +245,13 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
           await attempts.refused(d.requestId);
           throw error;
         }
+        stage("slot");
         const callAt = clock();
         {
           const startedAt = callAt;
           slot.sent(Math.max(startedAt, slot.slotAt));
           const r = await deps.graph(number, d);
+          stage("call");
           observer.graphCall(
             number,
             (clock() - startedAt) / 1_000,
@@ -255,7 +269,9 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
               attempts: calls,
             });
             await attempts.settle(d.requestId, "done", [event], new Date(clock()));
+            stage("settle");
             await emit([event], number);
+            stage("publish");
             return;
           }
           const decision = decideFailure(r.failure, calls, deps.policy, deps.random);

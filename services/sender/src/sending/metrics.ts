@@ -23,6 +23,12 @@ export function createSenderMetrics(
     labelNames: ["kind"],
     buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600],
   });
+  const stages = metrics.histogram<"stage">({
+    name: "sender_stage_seconds",
+    help: "Time each stage of a send took: lookup, pacing, gate, claim, slot (rate wait), call, settle, publish.",
+    labelNames: ["stage"],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  });
   const inFlight = metrics.gauge({ name: "sender_in_flight", help: "Dispatches being handled." });
   const paused = metrics.gauge<"business_number">({
     name: "sender_number_paused",
@@ -38,6 +44,9 @@ export function createSenderMetrics(
     },
     graphCall(number, seconds, result) {
       graph.observe({ business_number: number, result }, seconds);
+    },
+    stage(name, ms) {
+      stages.observe({ stage: name }, ms / 1_000);
     },
     inFlight(delta) {
       inFlight.inc(delta);

@@ -115,7 +115,9 @@ export function createSender({
       const byTopic = new Map<TopicSpec, AnyEvent[]>();
       for (const e of events) {
         const topic = catalog.topicOf(e.type);
-        byTopic.set(topic, [...(byTopic.get(topic) ?? []), e]);
+        const list = byTopic.get(topic);
+        if (list) list.push(e);
+        else byTopic.set(topic, [e]);
       }
       await Promise.all(
         [...byTopic].map(([topic, list]) =>
@@ -127,7 +129,8 @@ export function createSender({
       );
       return events.map(() => undefined);
     },
-    { maxSize: 1_000 },
+    // One produce request in flight at a time anyway; the next batch gathers meanwhile.
+    { maxSize: 1_000, maxConcurrent: 1 },
   );
   const publish = async (events: readonly AnyEvent[]): Promise<void> => {
     await Promise.all(events.map((e) => publishBatch(e)));

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Benchmark of the outbound path (docs/benchmarks.md, "Outbound path (sender)"): the sender as
+# its own process against the real broker, registry and MongoDB, calling the Cloud API simulator;
+# (a) sustained rate as a share of the cap at 80 and 1,000 msg/s at once, against a raw client
+# with an ideal limiter; (b) aggregate rate over 20 numbers against a raw keep-alive client with
+# the same concurrency; (c) the sender's RSS. Starts its own servers (profile "bench-outbound",
+# ports 49292/49293/48281/49281/57217 unless set), builds, runs, stops them.
+# Knobs: BENCH_SECONDS (8: backlog = cap x seconds, each case bounded to 20 s), BENCH_CONNECTIONS
+# (64), BENCH_ONLY=a, BENCH_CPU_PROF=<dir> (sender CPU profiles), BENCH_SIM_PORT (47110),
+# BENCH_SENDER_PORT (47111).
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export PARLEY_PROFILE="${PARLEY_PROFILE:-bench-outbound}" KAFKA_PORT="${KAFKA_PORT:-49292}" \
+  KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-49293}" REGISTRY_PORT="${REGISTRY_PORT:-48281}" \
+  REGISTRY_MANAGEMENT_PORT="${REGISTRY_MANAGEMENT_PORT:-49281}" MONGO_PORT="${MONGO_PORT:-57217}"
+cd "$repo"
+# shellcheck source=../infra/scripts/bootstrap.sh
+source "$repo/infra/scripts/bootstrap.sh"
+ensure_node
+ensure_pnpm
+if [[ "${BENCH_KEEP_INFRA:-0}" != 1 ]]; then
+  trap '"$repo/infra/native/infra.sh" stop' EXIT
+fi
+pnpm exec tsc -b services/sender
+"$repo/infra/native/infra.sh" start
+eval "$("$repo/infra/native/infra.sh" env)"
+nproc_load="$(cut -d' ' -f1-3 /proc/loadavg)"
+echo "## sender outbound ($(nproc) cores, load average before: $nproc_load)"
+node services/sender/dist/bench.js 2> >(grep -v '^{"level' >&2)

@@ -1,0 +1,416 @@
+// Outbound benchmark (docs/benchmarks.md, "Outbound path (sender)"): the sender as its own
+// process (dist/main.js) against the real broker, registry and MongoDB, calling the Cloud API
+// simulator served from this process. Each case pre-publishes its DispatchMessage backlog, starts
+// a sender, and reads the simulator's log; the baselines (a raw keep-alive HTTP client posting the
+// same requests straight to the simulator) run in the same process and the same run.
+// Needs KAFKA_BROKERS, SCHEMA_REGISTRY_URL, MONGO_URL (bench/outbound.sh sets them).
+// Knobs: BENCH_SECONDS (8; backlog = cap x seconds), BENCH_CONNECTIONS (64), BENCH_CPU_PROF (dir).
+import { spawn, type ChildProcess } from "node:child_process";
+import { Agent, request as httpRequest } from "node:http";
+import { readFileSync } from "node:fs";
+import { loadavg } from "node:os";
+import { fileURLToPath } from "node:url";
+import { createSimulator, serveSimulator, type Simulator } from "@parley/cloud-api-sim";
+import { createCatalog, createEvent, type EventOf } from "@parley/contracts";
+import {
+  createEventProducer,
+  createKafka,
+  createRegistry,
+  createSerde,
+  provisionTopics,
+} from "@parley/kafka";
+import {
+  SENDER_DISPATCH_CONSUMER,
+  SENDER_GATES_CONSUMER,
+  SENDER_STATUSES_CONSUMER,
+} from "./adapters/kafka/consumers.js";
+
+const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 8);
+const CONNECTIONS = Number(process.env["BENCH_CONNECTIONS"] ?? 64);
+const CPU_PROF = process.env["BENCH_CPU_PROF"];
+const SIM_PORT = Number(process.env["BENCH_SIM_PORT"] ?? 47110);
+const OPS_PORT = Number(process.env["BENCH_SENDER_PORT"] ?? 47111);
+const CASE_LIMIT_MS = 20_000;
+const WABA = "102290129340398";
+const TOKEN = "bench-token-0123456789";
+const MAIN = fileURLToPath(new URL("./main.js", import.meta.url));
+const GRAPH = `http://127.0.0.1:${SIM_PORT}`;
+
+const env = (name: string): string => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set (run bench/outbound.sh)`);
+  return v;
+};
+
+interface NumberSpec {
+  readonly id: string;
+  readonly mps: number;
+}
+
+interface Request {
+  readonly number: string;
+  readonly to: string;
+  readonly requestId: string;
+}
+
+const template = { name: "order_update", language: { code: "en" } };
+
+function requests(number: string, count: number, recipients: number, tag: string): Request[] {
+  const out: Request[] = [];
+  for (let i = 0; i < count; i++) {
+    const r = i % recipients;
+    out.push({
+      number,
+      to: `1${number.slice(-4)}${String(r).padStart(6, "0")}`,
+      requestId: `${tag}-${number.slice(-4)}-${r}-${Math.floor(i / recipients)}`,
+    });
+  }
+  return out;
+}
+
+/** Sliding 1 s windows over sorted instants: the steady rate between the first and last second. */
+function steadyRate(times: readonly number[]): { rate: number; spanMs: number } {
+  const sorted = [...times].sort((a, b) => a - b);
+  const first = sorted[0] ?? 0;
+  const last = sorted.at(-1) ?? 0;
+  // Skip the first second (consumer join, first fetch) and the last half second (tail).
+  const from = first + 1_000;
+  const to = last - 500;
+  if (to <= from)
+    return { rate: sorted.length / Math.max(0.001, (last - first) / 1_000), spanMs: last - first };
+  const n = sorted.filter((t) => t >= from && t < to).length;
+  return { rate: (n * 1_000) / (to - from), spanMs: last - first };
+}
+
+function rssMb(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function main(): Promise<void> {
+  const prefix = `bench-sender-${String(Date.now())}`;
+  const catalog = createCatalog({ prefix: `${prefix}.`, partitions: { business: 4 } });
+  const kafka = createKafka({ brokers: env("KAFKA_BROKERS").split(","), clientId: prefix });
+  const serde = createSerde({ registry: createRegistry({ url: env("SCHEMA_REGISTRY_URL") }) });
+  await provisionTopics({
+    kafka,
+    serde,
+    topics: [
+      ...catalog.topics,
+      ...[SENDER_DISPATCH_CONSUMER, SENDER_GATES_CONSUMER, SENDER_STATUSES_CONSUMER].map((c) =>
+        catalog.deadLetterTopic(c),
+      ),
+    ],
+  });
+  const producer = createEventProducer({ kafka, serde, name: "bench producer" });
+  await producer.connect();
+  const dispatchTopic = catalog.topic("dispatch");
+
+  const FAST = "106540352250001";
+  const SLOW = "106540352250002";
+  const many: NumberSpec[] = Array.from({ length: 20 }, (_, i) => ({
+    id: `1065403522510${String(i).padStart(2, "0")}`,
+    mps: 1_000,
+  }));
+  const all: NumberSpec[] = [{ id: FAST, mps: 1_000 }, { id: SLOW, mps: 80 }, ...many];
+  const sim: Simulator = createSimulator({
+    seed: "sender-bench",
+    accessTokens: [{ token: TOKEN }],
+    businesses: [
+      {
+        wabaId: WABA,
+        phoneNumbers: all.map((n, i) => ({
+          id: n.id,
+          displayPhoneNumber: `1555000${String(i).padStart(4, "0")}`,
+          throughputMps: n.mps,
+        })),
+      },
+    ],
+    webhooks: { enabled: false },
+  });
+  sim.addTemplate({
+    wabaId: WABA,
+    name: "order_update",
+    language: "en",
+    body: "Your order shipped",
+  });
+  const server = await serveSimulator(sim, { port: SIM_PORT });
+  const load: number[][] = [loadavg()];
+
+  const publish = async (list: readonly Request[]): Promise<void> => {
+    for (let i = 0; i < list.length; i += 1_000) {
+      const chunk = list.slice(i, i + 1_000).map((r) => {
+        const event: EventOf<"DispatchMessage"> = createEvent(
+          "DispatchMessage",
+          {
+            requestId: r.requestId,
+            idempotencyKey: r.requestId,
+            contactId: r.to,
+            to: r.to,
+            toKind: "phone",
+            content: { type: "template", template },
+            category: "utility",
+            usedTemplateFallback: false,
+            bizOpaqueCallbackData: r.requestId,
+          },
+          { correlationId: r.requestId, businessNumber: r.number, now: new Date() },
+        );
+        return { key: dispatchTopic.keyOf(event), event };
+      });
+      await producer.publish(dispatchTopic, chunk);
+    }
+  };
+
+  /** Starts a sender process over `numbers`, waits until `expected` sends reached the simulator. */
+  const runSender = async (
+    name: string,
+    numbers: readonly NumberSpec[],
+    expected: number,
+  ): Promise<{ rssMaxMb: number; timedOut: boolean }> => {
+    const before = sim.stats().reduce((s, n) => s + n.accepted, 0);
+    const args = [
+      ...(CPU_PROF
+        ? ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF}`, `--cpu-prof-name=${name}.cpuprofile`]
+        : []),
+      MAIN,
+    ];
+    const child: ChildProcess = spawn(process.execPath, args, {
+      stdio: ["ignore", "ignore", "inherit"],
+      env: {
+        PATH: process.env["PATH"] ?? "",
+        KAFKA_BROKERS: env("KAFKA_BROKERS"),
+        SCHEMA_REGISTRY_URL: env("SCHEMA_REGISTRY_URL"),
+        MONGO_URL: env("MONGO_URL"),
+        MONGO_DB: `${prefix}-${name}`.replace(/[^a-zA-Z0-9_-]/g, "_"),
+        PARLEY_TOPIC_PREFIX: `${prefix}.`,
+        HTTP_PORT: String(OPS_PORT),
+        OPS_TOKEN: "bench-ops-token",
+        LOG_LEVEL: "warn",
+        WA_GRAPH_BASE_URL: GRAPH,
+        SENDER_GRAPH_CONNECTIONS: String(CONNECTIONS),
+        PARLEY_NUMBERS: JSON.stringify({
+          numbers: numbers.map((n) => ({
+            phoneNumberId: n.id,
+            wabaId: WABA,
+            mps: n.mps,
+            accessToken: TOKEN,
+          })),
+        }),
+      },
+    });
+    let rssMaxMb = 0;
+    const started = Date.now();
+    let timedOut = false;
+    await new Promise<void>((resolve) => {
+      const tick = setInterval(() => {
+        if (child.pid !== undefined) rssMaxMb = Math.max(rssMaxMb, rssMb(child.pid));
+        const now = sim.stats().reduce((s, n) => s + n.accepted, 0) - before;
+        if (now >= expected || Date.now() - started > CASE_LIMIT_MS + 15_000) {
+          timedOut = now < expected;
+          clearInterval(tick);
+          resolve();
+        }
+      }, 100);
+    });
+    load.push(loadavg());
+    try {
+      const res = await fetch(`http://127.0.0.1:${String(OPS_PORT)}/metrics`, {
+        headers: { authorization: "Bearer bench-ops-token" },
+      });
+      const text = await res.text();
+      const sums = new Map<string, number>();
+      for (const m of text.matchAll(
+        /^parley_sender_stage_seconds_(sum|count)\{[^}]*stage="(\w+)"[^}]*\} (\S+)$/gm,
+      ))
+        sums.set(`${m[2] ?? ""}.${m[1] ?? ""}`, Number(m[3]));
+      const stages = ["lookup", "pacing", "gate", "claim", "slot", "call", "settle", "publish"];
+      console.log(
+        `${name}: mean ms per stage: ${stages
+          .map(
+            (st) =>
+              `${st} ${((1_000 * (sums.get(`${st}.sum`) ?? 0)) / Math.max(1, sums.get(`${st}.count`) ?? 0)).toFixed(1)}`,
+          )
+          .join(", ")}`,
+      );
+    } catch (error) {
+      console.log(`${name}: no metrics (${String(error)})`);
+    }
+    child.kill("SIGTERM");
+    await new Promise((resolve) => child.once("exit", resolve));
+    return { rssMaxMb, timedOut };
+  };
+
+  /** Posts `list` straight to the simulator: keep-alive pool, `concurrency` in flight, optional pacing. */
+  const rawClient = async (
+    list: readonly Request[],
+    concurrency: number,
+    paceMps?: number,
+  ): Promise<{ ok: number; failed: number }> => {
+    const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+    const post = (path: string, body: string): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const req = httpRequest(
+          {
+            host: "127.0.0.1",
+            port: SIM_PORT,
+            path,
+            method: "POST",
+            agent,
+            headers: {
+              authorization: `Bearer ${TOKEN}`,
+              "content-type": "application/json",
+              "content-length": Buffer.byteLength(body),
+            },
+          },
+          (res) => {
+            res.resume();
+            res.on("end", () => {
+              resolve(res.statusCode ?? 0);
+            });
+          },
+        );
+        req.on("error", reject);
+        req.end(body);
+      });
+    let next = 0;
+    let ok = 0;
+    let failed = 0;
+    const t0 = Date.now();
+    const worker = async (): Promise<void> => {
+      for (;;) {
+        const i = next++;
+        const r = list[i];
+        if (r === undefined) return;
+        if (paceMps !== undefined) {
+          // An ideal limiter: request i goes at t0 + i / rate (with the sender's 15 ms margin per second).
+          const due = t0 + (i * 1_015) / paceMps;
+          const wait = due - Date.now();
+          if (wait > 0) await new Promise((res) => setTimeout(res, wait));
+        }
+        const status = await post(
+          `/v23.0/${r.number}/messages`,
+          JSON.stringify({
+            messaging_product: "whatsapp",
+            recipient_type: "individual",
+            to: r.to,
+            type: "template",
+            template,
+            biz_opaque_callback_data: r.requestId,
+          }),
+        );
+        if (status === 200) ok++;
+        else failed++;
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    agent.destroy();
+    return { ok, failed };
+  };
+
+  const rows: string[][] = [];
+  const pct = (x: number, cap: number): string => `${((100 * x) / cap).toFixed(1)} %`;
+  const fmt = (x: number): string => Math.round(x).toLocaleString("en-US");
+  const perNumber = (id: string, tag: string) => {
+    const msgs = sim.messages({ phoneNumberId: id }).filter((m) => m.callbackData?.startsWith(tag));
+    return msgs.map((m) => m.acceptedAt);
+  };
+  let caseStart = Date.now();
+  const windowsOver = (id: string, cap: number): number => {
+    // Sliding one-second windows over the cap, counted over this case's sends at the simulator.
+    const s = sim.stats().find((n) => n.phoneNumberId === id);
+    const rejected = sim
+      .rejections()
+      .filter((r) => r.code === 130429 && r.phoneNumberId === id && r.at >= caseStart).length;
+    return (s && s.maxAcceptedInAnySecond > cap ? 1 : 0) + rejected;
+  };
+
+  // (a) 1,000 msg/s and 80 msg/s at once, backlog of SECONDS at each cap, 400 and 40 recipients.
+  {
+    const fast = requests(FAST, 1_000 * SECONDS, 400, "a");
+    const slow = requests(SLOW, 80 * SECONDS, 40, "a");
+    await publish([...fast, ...slow]);
+    sim.resetStats();
+    caseStart = Date.now();
+    const { rssMaxMb, timedOut } = await runSender(
+      "caps",
+      [
+        { id: FAST, mps: 1_000 },
+        { id: SLOW, mps: 80 },
+      ],
+      fast.length + slow.length,
+    );
+    const f = steadyRate(perNumber(FAST, "a-"));
+    const s = steadyRate(perNumber(SLOW, "a-"));
+    const stats = new Map(sim.stats().map((n) => [n.phoneNumberId, n]));
+    const pacing = sim.pairPacing().filter((p) => !p.ok).length;
+    const fastOver = windowsOver(FAST, 1_000);
+    const slowOver = windowsOver(SLOW, 80);
+    // Baseline: the same requests from a raw client with an ideal limiter, same machine, same run.
+    sim.resetStats();
+    const bf = requests(FAST, 1_000 * Math.min(SECONDS, 5), 400, "bf");
+    const bs = requests(SLOW, 80 * Math.min(SECONDS, 5), 40, "bs");
+    await Promise.all([rawClient(bf, CONNECTIONS, 1_000), rawClient(bs, 8, 80)]);
+    const rf = steadyRate(perNumber(FAST, "bf-"));
+    const rs = steadyRate(perNumber(SLOW, "bs-"));
+    rows.push([
+      "(a) 80 msg/s number, sustained",
+      `${fmt(s.rate)} msg/s = ${pct(s.rate, 80)}`,
+      `${fmt(rs.rate)} msg/s = ${pct(rs.rate, 80)}`,
+      `max in any 1 s: ${String(stats.get(SLOW)?.maxAcceptedInAnySecond)}; windows over: ${String(slowOver)}`,
+    ]);
+    rows.push([
+      "(a) 1,000 msg/s number, sustained",
+      `${fmt(f.rate)} msg/s = ${pct(f.rate, 1_000)}`,
+      `${fmt(rf.rate)} msg/s = ${pct(rf.rate, 1_000)}`,
+      `max in any 1 s: ${String(stats.get(FAST)?.maxAcceptedInAnySecond)}; windows over: ${String(fastOver)}; pairs over pacing: ${String(pacing)}${timedOut ? "; TIMED OUT" : ""}`,
+    ]);
+    rows.push(["(c) sender RSS, caps run", `${rssMaxMb.toFixed(0)} MB`, "-", "target < 200 MB"]);
+  }
+
+  // (b) 20 numbers (1,000 msg/s each, so the caps do not bind) against the raw client.
+  if (process.env["BENCH_ONLY"] !== "a") {
+    const per = Math.max(200, Math.round((400 * SECONDS) / 8));
+    const list = many.flatMap((n) => requests(n.id, per, 100, "b"));
+    await publish(list);
+    sim.resetStats();
+    const { rssMaxMb, timedOut } = await runSender("twenty", many, list.length);
+    const times = many.flatMap((n) => perNumber(n.id, "b-")).sort((a, b) => a - b);
+    const senderRate = (times.length * 1_000) / Math.max(1, (times.at(-1) ?? 0) - (times[0] ?? 0));
+    const rawList = many.flatMap((n) => requests(n.id, per, 100, "r"));
+    const t0 = Date.now();
+    const raw = await rawClient(rawList, CONNECTIONS);
+    const rawRate = (raw.ok * 1_000) / (Date.now() - t0);
+    rows.push([
+      `(b) 20 numbers, aggregate (${fmt(list.length)} sends, ${String(CONNECTIONS)} connections)`,
+      `${fmt(senderRate)} msg/s = ${(senderRate / rawRate).toFixed(2)} x raw`,
+      `${fmt(rawRate)} msg/s (raw keep-alive client)`,
+      `raw failures: ${String(raw.failed)}${timedOut ? "; TIMED OUT" : ""}`,
+    ]);
+    rows.push([
+      "(c) sender RSS, 20-number run",
+      `${rssMaxMb.toFixed(0)} MB`,
+      "-",
+      "target < 200 MB",
+    ]);
+  }
+
+  const head = ["case", "sender", "baseline (same run)", "checks"];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (r: readonly string[]): string =>
+    `| ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;
+  console.log(line(head));
+  console.log(`| ${widths.map((w) => "-".repeat(w)).join(" | ")} |`);
+  for (const r of rows) console.log(line(r));
+  console.log(
+    `load average (1 min) during the cases: ${load.map((l) => (l[0] ?? 0).toFixed(2)).join(", ")}`,
+  );
+  await producer.disconnect();
+  await server.close();
+  await sim.stop();
+}
+
+await main();
