@@ -134,6 +134,24 @@ describe("messaging limit (unique users outside the service window per moving 24
     expect(failureOf(h, nextDay)).toBeUndefined();
   });
 
+  it("counts a user from their latest business-initiated send (a moving 24 h)", async () => {
+    const h = harness({ messagingLimit: 1, pairBurst: 100_000, throughputMps: 10_000 });
+    withTemplates(h);
+    const a = "+447700900001";
+    const b = "+447700900002";
+    expect(failureOf(h, wamidOf(h.send(template(a, "notice", ["x"]))))).toBeUndefined();
+    h.clock.advance(12 * 3_600_000);
+    // Many sends to the same user (the log is compacted on the way) keep only them counted.
+    for (let i = 0; i < 1_200; i++) h.send(template(a, "notice", ["x"]));
+    h.clock.advance(13 * 3_600_000); // 25 h after the first send, 13 h after the latest
+    const refused = wamidOf(h.send(template(b, "notice", ["x"])));
+    h.clock.advance(12 * 3_600_000); // 25 h after a's latest send
+    const allowed = wamidOf(h.send(template(b, "notice", ["x"])));
+    await h.settle(1_000);
+    expect(failureOf(h, refused)).toBe(131049);
+    expect(failureOf(h, allowed)).toBeUndefined();
+  });
+
   it("is unlimited by default", () => {
     const h = harness();
     expect(

@@ -477,9 +477,12 @@ export function createSimulator({
   const users = new Map<string, SimUser>();
   /** BSUID -> wa_id of the users created so far. */
   const userIds = new Map<string, string>();
-  /** Messaging limit: wa_id -> last business-initiated send, plus the sends in time order. */
+  /**
+   * Messaging limit: wa_id -> last business-initiated send, and those sends in time order (an
+   * entry is live while it is the user's latest; the log is compacted to about the live ones).
+   */
   const reach = new Map<string, number>();
-  const reachLog: { at: number; waId: string }[] = [];
+  let reachLog: { at: number; waId: string }[] = [];
   let reachHead = 0;
   /** Per-user marketing limit: wa_id -> times of marketing templates outside a window. */
   const marketingLog = new Map<string, number[]>();
@@ -671,19 +674,21 @@ export function createSimulator({
   function takeReach(waId: string, now: number): boolean {
     if (messagingLimit === "unlimited") return true;
     const since = now - DAY;
-    while (reachHead < reachLog.length) {
-      const e = reachLog[reachHead];
-      if (e === undefined || e.at > since) break;
+    for (let e = reachLog[reachHead]; e !== undefined && e.at <= since; e = reachLog[reachHead]) {
       if (reach.get(e.waId) === e.at) reach.delete(e.waId);
       reachHead++;
-    }
-    if (reachHead > 4096) {
-      reachLog.splice(0, reachHead);
-      reachHead = 0;
     }
     if (!reach.has(waId) && reach.size >= messagingLimit) return false;
     reach.set(waId, now);
     reachLog.push({ at: now, waId });
+    if (reachLog.length - reachHead > 2 * reach.size + 1024) {
+      // Mostly superseded entries (users reached again): keep only each user's latest.
+      reachLog = reachLog.slice(reachHead).filter((e) => reach.get(e.waId) === e.at);
+      reachHead = 0;
+    } else if (reachHead > 4096) {
+      reachLog.splice(0, reachHead);
+      reachHead = 0;
+    }
     return true;
   }
 
