@@ -1,6 +1,6 @@
-import { createEvent } from "@parley/contracts";
+import { createEvent, type AnyEvent } from "@parley/contracts";
 import { describe, expect, it } from "vitest";
-import { evolve, initialState } from "./decide.js";
+import { evolve, initialState, type ContactState } from "./decide.js";
 import type { ContactStore } from "./handler.js";
 
 /**
@@ -21,13 +21,24 @@ export function contactStoreContract(name: string, makeStore: () => ContactStore
       },
       { correlationId: "d", businessNumber: "1", now },
     );
+  const load = async (store: ContactStore, id: string) => {
+    const found = (await store.loadMany([id])).get(id);
+    if (found instanceof Error) throw found;
+    return found;
+  };
+  const save = async (
+    store: ContactStore,
+    contactId: string,
+    { state, outbox }: { state: ContactState; outbox: readonly AnyEvent[] },
+    expectedVersion: number,
+  ) => !(await store.saveMany([{ contactId, state, outbox, expectedVersion }])).has(contactId);
   let n = 0;
   const fresh = () =>
     `1650555${String(++n).padStart(4, "0")}-${Math.random().toString(36).slice(2)}`;
 
   describe(`ContactStore contract: ${name}`, () => {
     it("loads nothing for an unknown contact", async () => {
-      expect(await makeStore().load(fresh())).toBeUndefined();
+      expect(await load(makeStore(), fresh())).toBeUndefined();
     });
 
     it("saves version 1 from 0, and keeps state and outbox as given", async () => {
@@ -35,8 +46,8 @@ export function contactStoreContract(name: string, makeStore: () => ContactStore
       const id = fresh();
       const event = inbound(id, "w.1");
       const state = evolve(initialState(id), event);
-      expect(await store.save(id, { state, outbox: [event] }, 0)).toBe(true);
-      const loaded = await store.load(id);
+      expect(await save(store, id, { state, outbox: [event] }, 0)).toBe(true);
+      const loaded = await load(store, id);
       expect(loaded?.version).toBe(1);
       expect(loaded?.state).toEqual(state);
       expect(loaded?.outbox).toEqual([event]);
@@ -46,23 +57,50 @@ export function contactStoreContract(name: string, makeStore: () => ContactStore
       const store = makeStore();
       const id = fresh();
       const state = initialState(id);
-      expect(await store.save(id, { state, outbox: [] }, 0)).toBe(true);
-      expect(await store.save(id, { state, outbox: [] }, 0)).toBe(false);
-      expect(await store.save(id, { state, outbox: [] }, 1)).toBe(true);
-      expect(await store.save(id, { state, outbox: [] }, 1)).toBe(false);
-      expect((await store.load(id))?.version).toBe(2);
+      expect(await save(store, id, { state, outbox: [] }, 0)).toBe(true);
+      expect(await save(store, id, { state, outbox: [] }, 0)).toBe(false);
+      expect(await save(store, id, { state, outbox: [] }, 1)).toBe(true);
+      expect(await save(store, id, { state, outbox: [] }, 1)).toBe(false);
+      expect((await load(store, id))?.version).toBe(2);
     });
 
     it("clears the outbox only at the version it was written with", async () => {
       const store = makeStore();
       const id = fresh();
       const event = inbound(id, "w.1");
-      await store.save(id, { state: initialState(id), outbox: [event] }, 0);
-      await store.clearOutbox(id, 2);
-      expect((await store.load(id))?.outbox).toEqual([event]);
-      await store.clearOutbox(id, 1);
-      expect((await store.load(id))?.outbox).toEqual([]);
-      expect((await store.load(id))?.version).toBe(1);
+      await save(store, id, { state: initialState(id), outbox: [event] }, 0);
+      await store.clearOutboxes([{ contactId: id, version: 2 }]);
+      expect((await load(store, id))?.outbox).toEqual([event]);
+      await store.clearOutboxes([{ contactId: id, version: 1 }]);
+      expect((await load(store, id))?.outbox).toEqual([]);
+      expect((await load(store, id))?.version).toBe(1);
+    });
+
+    it("takes many contacts per call: loads those that exist, and refuses only the stale writes", async () => {
+      const store = makeStore();
+      const [a, b, c, d] = [fresh(), fresh(), fresh(), fresh()];
+      const [ea, ec] = [inbound(a, "w.a"), inbound(c, "w.c")];
+      await save(store, a, { state: initialState(a), outbox: [] }, 0);
+      await save(store, b, { state: initialState(b), outbox: [] }, 0);
+      const found = await store.loadMany([a, b, c]);
+      expect([...found.keys()].sort()).toEqual([a, b].sort());
+      const lost = await store.saveMany([
+        { contactId: a, state: initialState(a), outbox: [ea], expectedVersion: 1 },
+        { contactId: b, state: initialState(b), outbox: [], expectedVersion: 0 },
+        { contactId: c, state: initialState(c), outbox: [ec], expectedVersion: 0 },
+        { contactId: d, state: initialState(d), outbox: [], expectedVersion: 3 },
+      ]);
+      expect([...lost].sort()).toEqual([b, d].sort());
+      expect((await load(store, a))?.version).toBe(2);
+      expect((await load(store, b))?.version).toBe(1);
+      expect((await load(store, c))?.outbox).toEqual([ec]);
+      await store.clearOutboxes([
+        { contactId: a, version: 2 },
+        { contactId: c, version: 1 },
+      ]);
+      expect((await load(store, a))?.outbox).toEqual([]);
+      expect((await load(store, c))?.outbox).toEqual([]);
+      expect(await store.loadMany([])).toEqual(new Map());
     });
   });
 }

@@ -19,20 +19,34 @@ export interface StoredContact {
   readonly outbox: readonly AnyEvent[];
 }
 
-/** Port: where contact state survives restarts and rebalances (MongoDB in production). */
+/** One conditional write of a contact's state and outbox (see ContactStore.saveMany). */
+export interface ContactWrite {
+  readonly contactId: string;
+  readonly state: ContactState;
+  readonly outbox: readonly AnyEvent[];
+  /** The version read (0: no document yet); the write lands as `expectedVersion + 1`. */
+  readonly expectedVersion: number;
+}
+
+/**
+ * Port: where contact state survives restarts and rebalances (MongoDB in production). Every
+ * operation takes many contacts at once, so a batch of webhooks costs one round trip per step.
+ */
 export interface ContactStore {
-  load(contactId: string): Promise<StoredContact | undefined>;
   /**
-   * Writes state and outbox if the stored version is still `expectedVersion` (0: no document
-   * yet), as version `expectedVersion + 1`; false when someone else wrote first.
+   * The stored documents of these contacts; a contact without one is absent from the map, one
+   * whose document cannot be read is an Error (a poison record for its webhook only).
    */
-  save(
-    contactId: string,
-    next: { readonly state: ContactState; readonly outbox: readonly AnyEvent[] },
-    expectedVersion: number,
-  ): Promise<boolean>;
-  /** Empties the outbox once its events are published, if nothing was written meanwhile. */
-  clearOutbox(contactId: string, version: number): Promise<void>;
+  loadMany(contactIds: readonly string[]): Promise<ReadonlyMap<string, StoredContact | Error>>;
+  /**
+   * Writes each state and outbox if its stored version is still `expectedVersion`, as version
+   * `expectedVersion + 1`; resolves with the contacts whose write lost to another writer.
+   */
+  saveMany(writes: readonly ContactWrite[]): Promise<ReadonlySet<string>>;
+  /** Empties each outbox once its events are published, if nothing was written meanwhile. */
+  clearOutboxes(
+    cleared: readonly { readonly contactId: string; readonly version: number }[],
+  ): Promise<void>;
 }
 
 /** Port: appends events to their catalog topics, in order, acknowledged by all in-sync replicas. */
@@ -70,6 +84,10 @@ export interface InboundHandlerOptions {
    * reads MongoDB every time. A stale entry is harmless: its write fails the version check.
    */
   readonly cacheSize?: number;
+  /** Batches (load, save, publish, clear) running at once; the next one gathers meanwhile. */
+  readonly batchesInFlight?: number;
+  /** Contacts at most in one batch. */
+  readonly maxBatchContacts?: number;
   readonly observer?: InboundObserver;
 }
 
@@ -78,12 +96,27 @@ export interface InboundHandler {
   handle(parsed: readonly AnyEvent[]): Promise<void>;
 }
 
+/** One contact's facts from one webhook, waiting for (or inside) a batch. */
+interface Pending {
+  readonly contactId: string;
+  readonly facts: readonly Fact[];
+  conflicts: number;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
 /**
- * Runs the decider per contact: load the state, flush any outbox a crash left behind, decide
- * every fact of this webhook in order, save state and the decided events together (optimistic
- * version check), publish, then clear the outbox. A crash anywhere re-runs the raw record: before
- * the save nothing happened; after it the outbox is flushed with the same event ids and the facts
- * are recognised as seen, so nothing is lost and nothing new is duplicated.
+ * Runs the decider per contact, many contacts at a time. Concurrent webhooks' contacts are
+ * group-committed: while a batch is in flight the next one gathers, then it loads the state of
+ * every contact not cached (one query), decides each contact's facts in order, saves each state
+ * together with its outbox (the events just decided, after any a crash left unpublished) in one
+ * unordered conditional bulk write, publishes all outboxes in one call, then clears them (one
+ * bulk write). A contact is in at most one batch at a time (a per-contact lock, FIFO), so its
+ * webhooks are decided and published in the order they were handed in. A crash anywhere re-runs
+ * the raw records: before the save nothing happened; after it the outbox is published again
+ * with the same event ids and the facts are recognised as seen, so nothing is lost and nothing
+ * new is duplicated. A contact whose write loses the version race is decided again in a later
+ * batch; the others of its batch go on.
  */
 export function createInboundHandler({
   store,
@@ -93,21 +126,27 @@ export function createInboundHandler({
   limits,
   maxConflicts = 10,
   cacheSize = 1_000,
+  batchesInFlight = 2,
+  maxBatchContacts = 500,
   observer = silent,
 }: InboundHandlerOptions): InboundHandler {
-  if (!Number.isInteger(cacheSize) || cacheSize < 0) {
-    throw new RangeError(
-      `createInboundHandler: cacheSize must be a whole number >= 0, got ${cacheSize}`,
-    );
+  for (const [name, value, min] of [
+    ["cacheSize", cacheSize, 0],
+    ["batchesInFlight", batchesInFlight, 1],
+    ["maxBatchContacts", maxBatchContacts, 1],
+  ] as const) {
+    if (!Number.isInteger(value) || value < min) {
+      throw new RangeError(
+        `createInboundHandler: ${name} must be a whole number >= ${String(min)}, got ${String(value)}`,
+      );
+    }
   }
   const locks = new Map<string, Promise<void>>();
   const cache = new Map<string, StoredContact>();
+  const waiting: Pending[] = [];
+  let running = 0;
+  let scheduled = false;
 
-  const load = async (key: string): Promise<StoredContact | undefined> => {
-    const hit = cache.get(key);
-    if (hit !== undefined) return hit;
-    return store.load(key);
-  };
   const remember = (key: string, doc: StoredContact) => {
     if (cacheSize === 0) return;
     cache.delete(key);
@@ -134,54 +173,116 @@ export function createInboundHandler({
     }
   };
 
-  const handleContact = async (contactId: string, facts: readonly Fact[]) => {
-    try {
-      await decideAndPublish(contactId, facts);
-    } catch (error) {
-      cache.delete(contactId);
-      throw error;
-    }
+  const schedule = () => {
+    if (scheduled || running >= batchesInFlight || waiting.length === 0) return;
+    scheduled = true;
+    // One turn of the event loop lets the webhooks arriving together join the same batch.
+    setImmediate(() => {
+      scheduled = false;
+      while (running < batchesInFlight && waiting.length > 0) {
+        const batch = waiting.splice(0, maxBatchContacts);
+        running++;
+        void runBatch(batch).finally(() => {
+          running--;
+          schedule();
+        });
+      }
+    });
   };
 
-  const decideAndPublish = async (contactId: string, facts: readonly Fact[]) => {
-    for (let attempt = 0; attempt < maxConflicts; attempt++) {
-      const stored = await load(contactId);
-      const version = stored?.version ?? 0;
-      if (stored !== undefined && stored.outbox.length > 0) {
-        await publish(stored.outbox);
+  const submit = (contactId: string, facts: readonly Fact[]): Promise<void> =>
+    new Promise((resolve, reject) => {
+      waiting.push({ contactId, facts, conflicts: 0, resolve, reject });
+      schedule();
+    });
+
+  const runBatch = async (batch: readonly Pending[]): Promise<void> => {
+    /** Entries not yet resolved, rejected or sent back to wait: a failure rejects these. */
+    const open = new Set(batch);
+    const settle = (item: Pending, error?: unknown) => {
+      open.delete(item);
+      if (error === undefined) item.resolve();
+      else {
+        cache.delete(item.contactId);
+        item.reject(error);
       }
+    };
+    try {
+      const misses = batch.filter((item) => !cache.has(item.contactId));
+      const loaded =
+        misses.length > 0
+          ? await store.loadMany(misses.map((item) => item.contactId))
+          : new Map<string, StoredContact | Error>();
       const now = clock();
       const ctx: DecideContext = { ...decideWith, now };
-      let state = stored?.state ?? initialState(contactId);
-      const decided: AnyEvent[] = [];
-      const outcomes: [Fact, readonly AnyEvent[]][] = [];
-      for (const fact of facts) {
-        const events = decide(fact, state, ctx);
-        state = events.reduce(evolve, state);
-        decided.push(...events);
-        outcomes.push([fact, events]);
+      const writes: (ContactWrite & { readonly item: Pending; readonly report: () => void })[] = [];
+      for (const item of batch) {
+        const stored = cache.get(item.contactId) ?? loaded.get(item.contactId);
+        if (stored instanceof Error) {
+          settle(item, stored);
+          continue;
+        }
+        let state = stored?.state ?? initialState(item.contactId);
+        const decided: AnyEvent[] = [];
+        const outcomes: [Fact, readonly AnyEvent[]][] = [];
+        for (const fact of item.facts) {
+          const events = decide(fact, state, ctx);
+          state = events.reduce(evolve, state);
+          decided.push(...events);
+          outcomes.push([fact, events]);
+        }
+        const report = () => {
+          for (const [fact, events] of outcomes) observer.decided(fact, events);
+        };
+        const unpublished = stored?.outbox ?? [];
+        if (decided.length === 0 && unpublished.length === 0) {
+          if (stored !== undefined) remember(item.contactId, stored);
+          report();
+          settle(item);
+          continue;
+        }
+        writes.push({
+          item,
+          report,
+          contactId: item.contactId,
+          state: retain(state, now, limits),
+          // What a crash left unpublished goes first, so the contact's order holds.
+          outbox: [...unpublished, ...decided],
+          expectedVersion: stored?.version ?? 0,
+        });
       }
-      const report = () => {
-        for (const [fact, events] of outcomes) observer.decided(fact, events);
-      };
-      if (decided.length === 0 && (stored?.outbox.length ?? 0) === 0) {
-        if (stored !== undefined) remember(contactId, stored);
-        report();
-        return;
-      }
-      const next = retain(state, now, limits);
-      if (!(await store.save(contactId, { state: next, outbox: decided }, version))) {
-        cache.delete(contactId);
+      if (writes.length === 0) return;
+      const lost = await store.saveMany(writes);
+      const saved = writes.filter((write) => !lost.has(write.contactId));
+      for (const write of writes) {
+        if (!lost.has(write.contactId)) continue;
+        const { item } = write;
+        cache.delete(item.contactId);
         observer.conflict();
-        continue;
+        open.delete(item);
+        if (++item.conflicts >= maxConflicts) {
+          item.reject(new ContactStateConflictError(item.contactId));
+        } else {
+          waiting.push(item);
+        }
       }
-      await publish(decided);
-      await store.clearOutbox(contactId, version + 1);
-      remember(contactId, { state: next, version: version + 1, outbox: [] });
-      report();
-      return;
+      if (saved.length === 0) return;
+      await publish(saved.flatMap((write) => write.outbox));
+      await store.clearOutboxes(
+        saved.map((write) => ({ contactId: write.contactId, version: write.expectedVersion + 1 })),
+      );
+      for (const write of saved) {
+        remember(write.contactId, {
+          state: write.state,
+          version: write.expectedVersion + 1,
+          outbox: [],
+        });
+        write.report();
+        settle(write.item);
+      }
+    } catch (error) {
+      for (const item of [...open]) settle(item, error);
     }
-    throw new ContactStateConflictError(contactId);
   };
 
   return {
@@ -195,9 +296,7 @@ export function createInboundHandler({
         list.push(event);
         byKey.set(key, list);
       }
-      await Promise.all(
-        [...byKey].map(([key, facts]) => exclusive(key, () => handleContact(key, facts))),
-      );
+      await Promise.all([...byKey].map(([key, facts]) => exclusive(key, () => submit(key, facts))));
     },
   };
 }

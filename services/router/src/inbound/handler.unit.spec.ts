@@ -178,4 +178,65 @@ describe("inbound handler", () => {
     await a.handler.handle(webhook([messages([{ from: "1", id: "w.2", body: "hi" }])]));
     expect(wamids([...a.published, ...b.published])).toEqual(["w.1", "w.2"]);
   });
+
+  it("group-commits concurrent webhooks: one load, one save, one publish and one clear per batch", async () => {
+    const memory = memoryStore();
+    const calls: string[] = [];
+    const counted = {
+      ...memory,
+      store: {
+        loadMany: (ids: readonly string[]) => {
+          calls.push(`load:${String(ids.length)}`);
+          return memory.store.loadMany(ids);
+        },
+        saveMany: (writes: Parameters<typeof memory.store.saveMany>[0]) => {
+          calls.push(`save:${String(writes.length)}`);
+          return memory.store.saveMany(writes);
+        },
+        clearOutboxes: (cleared: Parameters<typeof memory.store.clearOutboxes>[0]) => {
+          calls.push(`clear:${String(cleared.length)}`);
+          return memory.store.clearOutboxes(cleared);
+        },
+      },
+    };
+    const { handler, published } = setup(0, counted);
+    await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        handler.handle(webhook([messages([{ from: String(i), id: `w.${String(i)}`, body: "x" }])])),
+      ),
+    );
+    expect(calls).toEqual(["load:8", "save:8", "clear:8"]);
+    expect(wamids(published).sort()).toEqual(Array.from({ length: 8 }, (_, i) => `w.${String(i)}`));
+    // The second webhook of a contact waits for its first, and the cache spares the load.
+    calls.length = 0;
+    await Promise.all([
+      handler.handle(webhook([messages([{ from: "1", id: "w.1b", body: "x" }])])),
+      handler.handle(webhook([messages([{ from: "1", id: "w.1c", body: "x" }])])),
+    ]);
+    expect(calls).toEqual(["save:1", "clear:1", "save:1", "clear:1"]);
+    expect(wamids(published).slice(-2)).toEqual(["w.1b", "w.1c"]);
+  });
+
+  it("an unreadable contact document fails its own webhook only", async () => {
+    const { handler, published, faults } = setup();
+    faults.unreadable.add("2");
+    const good = handler.handle(webhook([messages([{ from: "1", id: "w.1", body: "x" }])]));
+    const bad = handler.handle(webhook([messages([{ from: "2", id: "w.2", body: "x" }])]));
+    await expect(bad).rejects.toThrow(/unreadable/);
+    await good;
+    expect(wamids(published)).toEqual(["w.1"]);
+  });
+
+  it("an outbox a crash left behind is published before the contact's next events", async () => {
+    const memory = memoryStore();
+    const first = setup(1, memory);
+    await expect(
+      first.handler.handle(webhook([messages([{ from: "1", id: "w.1", body: "hi" }])])),
+    ).rejects.toThrow(/broker gone/);
+    // A new process (cold cache) handles the contact's next webhook before the redelivery.
+    const next = setup(0, memory);
+    await next.handler.handle(webhook([messages([{ from: "1", id: "w.2", body: "hi" }])]));
+    expect(wamids(next.published)).toEqual(["w.1", "w.2"]);
+    expect(memory.docs.get("1")?.outbox).toEqual([]);
+  });
 });

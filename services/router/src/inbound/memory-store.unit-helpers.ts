@@ -4,32 +4,45 @@ import type { ContactStore, StoredContact } from "./handler.js";
 /** The in-memory ContactStore: versions and outbox as MongoDB keeps them, plus fault hooks. */
 export function memoryStore() {
   const docs = new Map<string, StoredContact>();
-  const faults = { conflictsBeforeSave: 0 };
+  const faults = { conflictsBeforeSave: 0, unreadable: new Set<string>() };
   const store: ContactStore = {
-    load: (key) => Promise.resolve(docs.get(key)),
-    save(key, { state, outbox }, expectedVersion) {
-      if (faults.conflictsBeforeSave > 0) {
-        faults.conflictsBeforeSave--;
-        // Another writer won: its version is now ahead.
-        const current = docs.get(key);
-        docs.set(key, {
-          state: current?.state ?? initialState(key),
-          outbox: current?.outbox ?? [],
-          version: (current?.version ?? 0) + 1,
-        });
-        return Promise.resolve(false);
+    loadMany(ids) {
+      const found = new Map<string, StoredContact | Error>();
+      for (const id of ids) {
+        const doc = docs.get(id);
+        if (faults.unreadable.has(id)) found.set(id, new Error("unreadable document"));
+        else if (doc !== undefined) found.set(id, doc);
       }
-      if ((docs.get(key)?.version ?? 0) !== expectedVersion) return Promise.resolve(false);
-      docs.set(key, {
-        state,
-        outbox: [...outbox],
-        version: expectedVersion + 1,
-      });
-      return Promise.resolve(true);
+      return Promise.resolve(found);
     },
-    clearOutbox(key, version) {
-      const doc = docs.get(key);
-      if (doc?.version === version) docs.set(key, { ...doc, outbox: [] });
+    saveMany(writes) {
+      const conflicts = new Set<string>();
+      for (const { contactId, state, outbox, expectedVersion } of writes) {
+        const current = docs.get(contactId);
+        if (faults.conflictsBeforeSave > 0) {
+          faults.conflictsBeforeSave--;
+          // Another writer won: its version is now ahead.
+          docs.set(contactId, {
+            state: current?.state ?? initialState(contactId),
+            outbox: current?.outbox ?? [],
+            version: (current?.version ?? 0) + 1,
+          });
+          conflicts.add(contactId);
+          continue;
+        }
+        if ((current?.version ?? 0) !== expectedVersion) {
+          conflicts.add(contactId);
+          continue;
+        }
+        docs.set(contactId, { state, outbox: [...outbox], version: expectedVersion + 1 });
+      }
+      return Promise.resolve(conflicts);
+    },
+    clearOutboxes(cleared) {
+      for (const { contactId, version } of cleared) {
+        const doc = docs.get(contactId);
+        if (doc?.version === version) docs.set(contactId, { ...doc, outbox: [] });
+      }
       return Promise.resolve();
     },
   };

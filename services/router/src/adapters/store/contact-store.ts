@@ -1,7 +1,8 @@
+import { randomUUID } from "node:crypto";
 import { parseEvent, type AnyEvent } from "@parley/contracts";
-import { MongoServerError, type Collection, type Db } from "mongodb";
+import { MongoBulkWriteError, type Collection, type Db, type WriteError } from "mongodb";
 import type { ContactState, Seen, ServiceWindow } from "../../inbound/decide.js";
-import type { ContactStore, StoredContact } from "../../inbound/handler.js";
+import type { ContactStore, ContactWrite, StoredContact } from "../../inbound/handler.js";
 
 /** The router's own collection (services never share collections). */
 export const CONTACTS_COLLECTION = "router_inbound_contacts";
@@ -15,6 +16,8 @@ interface ContactDocument {
   windows: ServiceWindow[];
   outbox: unknown[];
   updatedAt: Date;
+  /** The bulk write that wrote this version (tells which updates of a bulk write landed). */
+  writeId?: string;
 }
 
 /** MongoDB was unreachable or failed; the record is retried in place. */
@@ -33,7 +36,10 @@ export class ContactStoreError extends Error {
 
 const DUPLICATE_KEY = 11000;
 
-/** ContactStore on MongoDB: one document per contact, written with an optimistic version. */
+/**
+ * ContactStore on MongoDB: one document per contact, written with an optimistic version; each
+ * operation is one query or one unordered bulk write for the whole batch.
+ */
 export function createMongoContactStore({
   db,
   collection = CONTACTS_COLLECTION,
@@ -52,53 +58,107 @@ export function createMongoContactStore({
     }
   };
 
-  return {
-    async load(contactId): Promise<StoredContact | undefined> {
-      const doc = await guard("load", () => contacts.findOne({ _id: contactId }));
-      if (doc === null) return undefined;
-      const state: ContactState = {
-        contactId,
-        messages: doc.messages,
-        statuses: doc.statuses,
-        others: doc.others,
-        windows: doc.windows,
-      };
+  const read = (doc: ContactDocument): StoredContact | Error => {
+    const state: ContactState = {
+      contactId: doc._id,
+      messages: doc.messages,
+      statuses: doc.statuses,
+      others: doc.others,
+      windows: doc.windows,
+    };
+    try {
       // Events we wrote ourselves, validated again: a bad document is a poison record (not
-      // retriable, dead-lettered), never an outage to wait out.
+      // retriable, dead-lettered), never an outage to wait out, and only for its own webhook.
       const outbox: AnyEvent[] = doc.outbox.map((e) => parseEvent(e));
       return { state, version: doc.version, outbox };
-    },
+    } catch (error) {
+      return error instanceof Error ? error : new Error(String(error));
+    }
+  };
 
-    save: (contactId, { state, outbox }, expectedVersion) =>
+  return {
+    loadMany: (contactIds) =>
+      guard("load", async () => {
+        const found = new Map<string, StoredContact | Error>();
+        if (contactIds.length === 0) return found;
+        const docs = await contacts.find({ _id: { $in: [...contactIds] } }).toArray();
+        for (const doc of docs) found.set(doc._id, read(doc));
+        return found;
+      }),
+
+    saveMany: (writes) =>
       guard("save", async () => {
-        const fields = {
+        const conflicts = new Set<string>();
+        if (writes.length === 0) return conflicts;
+        const updatedAt = clock();
+        // Marks this bulk write's documents, to tell afterwards which updates landed.
+        const writeId = randomUUID();
+        const fieldsOf = ({ state, outbox, expectedVersion }: ContactWrite) => ({
           version: expectedVersion + 1,
           messages: [...state.messages],
           statuses: [...state.statuses],
           others: [...state.others],
           windows: [...state.windows],
           outbox: [...outbox],
-          updatedAt: clock(),
-        };
-        if (expectedVersion === 0) {
-          try {
-            await contacts.insertOne({ _id: contactId, ...fields });
-            return true;
-          } catch (error) {
-            if (error instanceof MongoServerError && error.code === DUPLICATE_KEY) return false;
-            throw error;
+          updatedAt,
+          writeId,
+        });
+        // A first document is inserted (a duplicate _id means another writer was first); later
+        // ones are updated only at the version read.
+        const operations = writes.map((write) =>
+          write.expectedVersion === 0
+            ? { insertOne: { document: { _id: write.contactId, ...fieldsOf(write) } } }
+            : {
+                updateOne: {
+                  filter: { _id: write.contactId, version: write.expectedVersion },
+                  update: { $set: fieldsOf(write) },
+                },
+              },
+        );
+        let matched: number;
+        try {
+          matched = (await contacts.bulkWrite(operations, { ordered: false })).matchedCount;
+        } catch (error) {
+          if (!(error instanceof MongoBulkWriteError)) throw error;
+          const failed: WriteError[] = [error.writeErrors].flat();
+          for (const failure of failed) {
+            const write = writes[failure.index];
+            if (failure.code !== DUPLICATE_KEY || write === undefined) throw error;
+            conflicts.add(write.contactId);
+          }
+          matched = error.result.matchedCount;
+        }
+        // A bulk write counts the updates that matched but does not say which: when some did
+        // not, the documents now stored tell (our version and our write id). One that landed
+        // and was overwritten since counts as lost too, which is safe: that other writer loaded
+        // our outbox and published it.
+        const updates = writes.filter((write) => write.expectedVersion > 0);
+        if (matched < updates.length) {
+          const now = await contacts
+            .find(
+              { _id: { $in: updates.map((write) => write.contactId) } },
+              { projection: { version: 1, writeId: 1 } },
+            )
+            .toArray();
+          const stored = new Map(now.map((doc) => [doc._id, doc]));
+          for (const write of updates) {
+            const doc = stored.get(write.contactId);
+            if (doc?.version !== write.expectedVersion + 1 || doc.writeId !== writeId)
+              conflicts.add(write.contactId);
           }
         }
-        const result = await contacts.updateOne(
-          { _id: contactId, version: expectedVersion },
-          { $set: fields },
-        );
-        return result.matchedCount === 1;
+        return conflicts;
       }),
 
-    clearOutbox: (contactId, version) =>
+    clearOutboxes: (cleared) =>
       guard("clearOutbox", async () => {
-        await contacts.updateOne({ _id: contactId, version }, { $set: { outbox: [] } });
+        if (cleared.length === 0) return;
+        await contacts.bulkWrite(
+          cleared.map(({ contactId, version }) => ({
+            updateOne: { filter: { _id: contactId, version }, update: { $set: { outbox: [] } } },
+          })),
+          { ordered: false },
+        );
       }),
   };
 }
