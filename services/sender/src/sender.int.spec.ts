@@ -60,10 +60,13 @@ const cleanups: (() => Promise<void>)[] = [];
 const settings: SenderSettings = {
   WA_GRAPH_BASE_URL: "http://127.0.0.1:47101",
   WA_GRAPH_VERSION: "v23.0",
-  SENDER_GRAPH_TIMEOUT_MS: 3_000,
+  // Under the simulator's hang fault (8 s), but long enough that a loaded CI machine (the
+  // simulator shares this process) does not turn slow answers into in-doubt sends.
+  SENDER_GRAPH_TIMEOUT_MS: 6_000,
   SENDER_GRAPH_CONNECTIONS: 64,
   SENDER_MAX_IN_FLIGHT: 3_000,
-  SENDER_RATE_MARGIN_MS: 15,
+  // The simulator runs on this event loop: receipt jitter is larger than across processes.
+  SENDER_RATE_MARGIN_MS: 50,
   SENDER_RATE_SMOOTHING_MS: 20,
   SENDER_PAIR_MAX_BACKOFF_MS: 60_000,
   SENDER_NUMBER_MAX_BACKOFF_MS: 60_000,
@@ -255,13 +258,13 @@ afterAll(async () => {
 }, 60_000);
 
 describe("sender", () => {
-  // Skipped: on the shared 2-core machine with the in-memory MongoDB stand-in the pipeline
-  // reaches ~70 msg/s, far below the caps, so the run does not finish in time (see the report).
-  it.skip("holds 1,000 msg/s on one number and 80 msg/s on another: no one-second window over either cap, no recipient over pair pacing, per-recipient order kept", async () => {
+  // Invariants only: the achieved rate depends on the machine's load and is measured by the
+  // benchmark (bash bench/outbound.sh, docs/benchmarks.md "Outbound path (sender)").
+  it("holds 1,000 msg/s on one number and 80 msg/s on another: no one-second window over either cap, no recipient over pair pacing, per-recipient order kept", async () => {
     const fast: EventOf<"DispatchMessage">[] = [];
     const slow: EventOf<"DispatchMessage">[] = [];
-    // 3,000 to 300 recipients (10 each) on FAST, 240 to 40 recipients (6 each) on SLOW.
-    for (let n = 0; n < 10; n++)
+    // 1,800 to 300 recipients (6 each) on FAST, 240 to 40 recipients (6 each) on SLOW.
+    for (let n = 0; n < 6; n++)
       for (let r = 0; r < 300; r++)
         fast.push(dispatch(FAST, `fast-${r}-${n}`, `1555100${String(r).padStart(4, "0")}`));
     for (let n = 0; n < 6; n++)
@@ -270,28 +273,41 @@ describe("sender", () => {
     await Promise.all([publish(fast), publish(slow)]);
     await settled(
       [...fast, ...slow].map((d) => d.data.requestId),
-      60_000,
+      150_000,
     );
     const stats = new Map(sim.stats().map((s) => [s.phoneNumberId, s]));
-    expect(stats.get(FAST)?.accepted).toBe(3_000);
+    expect(stats.get(FAST)?.accepted).toBe(1_800);
     expect(stats.get(SLOW)?.accepted).toBe(240);
     expect(stats.get(FAST)?.maxAcceptedInAnySecond).toBeLessThanOrEqual(1_000);
     expect(stats.get(SLOW)?.maxAcceptedInAnySecond).toBeLessThanOrEqual(80);
     // The simulator refuses what goes over (130429) or over pair pacing (131056): none here.
     const refused = sim.rejections().filter((r) => r.code === 130429 || r.code === 131056);
     expect(refused).toEqual([]);
+    expect(sim.pairPacing().filter((p) => !p.ok)).toEqual([]);
+    // Exactly one SendAccepted per request (no second call, no second outcome).
+    for (const d of [...fast, ...slow]) {
+      const accepted = outcomeOf(d.data.requestId).filter((o) => o.type === "SendAccepted");
+      expect(new Set(accepted.map((o) => o.eventId)).size).toBe(1);
+      expect(callsTo(d.data.to).filter((m) => m.callbackData === d.data.requestId)).toHaveLength(1);
+    }
     for (const d of [...fast, ...slow])
       expect(terminal(d.data.requestId)?.type).toBe("SendAccepted");
-    for (let r = 0; r < 300; r += 37) {
+    for (let r = 0; r < 300; r++) {
       const to = `1555100${String(r).padStart(4, "0")}`;
       expect(callsTo(to).map((m) => m.callbackData)).toEqual(
-        Array.from({ length: 10 }, (_, n) => `fast-${r}-${n}`),
+        Array.from({ length: 6 }, (_, n) => `fast-${r}-${n}`),
+      );
+    }
+    for (let r = 0; r < 40; r++) {
+      const to = `1555200${String(r).padStart(4, "0")}`;
+      expect(callsTo(to).map((m) => m.callbackData)).toEqual(
+        Array.from({ length: 6 }, (_, n) => `slow-${r}-${n}`),
       );
     }
     // The slow number ran near its cap: 240 at 80/s takes about three seconds.
     const slowTimes = sim.messages({ phoneNumberId: SLOW }).map((m) => m.acceptedAt);
     expect(Math.max(...slowTimes) - Math.min(...slowTimes)).toBeGreaterThanOrEqual(1_900);
-  }, 90_000);
+  }, 180_000);
 
   it("131056 for one recipient backs off that recipient only; the others keep flowing", async () => {
     sim.scriptFaults([{ kind: "error", code: 131056 }], { endpoint: "messages" });
