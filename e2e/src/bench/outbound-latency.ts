@@ -111,6 +111,10 @@ for (const name of ["ingress", "router", "sender", "media", "consent", "projecti
       LOG_LEVEL: "warn",
       PARLEY_NUMBERS: numbers,
       WA_GRAPH_BASE_URL: simServer.url,
+      // e.g. BENCH_ROUTER_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the router.
+      ...(name === "router" && process.env["BENCH_ROUTER_NODE_OPTIONS"] !== undefined
+        ? { NODE_OPTIONS: process.env["BENCH_ROUTER_NODE_OPTIONS"] }
+        : {}),
     },
     logDir,
   );
@@ -277,6 +281,34 @@ console.log(
 console.log("\n| service | max RSS MB |");
 console.log("| --- | ---: |");
 for (const [name, mb] of rss) console.log(`| ${name} | ${mb.toFixed(0)} |`);
+// Where the router's time went per record (its own histogram; sums over warm-up and measurement).
+const router = services.find((s) => s.name === "router");
+const exposition =
+  router === undefined
+    ? ""
+    : await fetch(`${router.url}/metrics`, { headers: { authorization: `Bearer ${OPS_TOKEN}` } })
+        .then((r) => r.text())
+        .catch(() => "");
+const stageTotals = new Map<string, { sum: number; count: number }>();
+for (const m of exposition.matchAll(
+  /parley_router_outbound_stage_seconds_(sum|count)\{[^}]*stage="([a-z]+)"[^}]*\} (\S+)/g,
+)) {
+  const [, field, stage, value] = m;
+  if (field === undefined || stage === undefined || value === undefined) continue;
+  const t = stageTotals.get(stage) ?? { sum: 0, count: 0 };
+  if (field === "sum") t.sum = Number(value);
+  else t.count = Number(value);
+  stageTotals.set(stage, t);
+}
+if (stageTotals.size > 0) {
+  console.log("\n| router stage (all records) | records | mean ms |");
+  console.log("| --- | ---: | ---: |");
+  for (const [stage, t] of stageTotals) {
+    console.log(
+      `| ${stage} | ${String(t.count)} | ${((t.sum * 1000) / Math.max(1, t.count)).toFixed(1)} |`,
+    );
+  }
+}
 console.log(`\nload average at the end: ${readFileSync("/proc/loadavg", "utf8").trim()}`);
 
 await client.close();

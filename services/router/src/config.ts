@@ -65,6 +65,8 @@ export const configSchema = z.object({
   ROUTER_TEMPLATE_CACHE_MS: env.int(5_000, { min: 0, max: HOUR_MS }),
   /** A template missing or not approved in a catalog older than this triggers one sync first. */
   ROUTER_TEMPLATE_RESYNC_MS: env.int(MINUTE_MS, { min: 1_000 }),
+  /** Contacts whose outbound state is kept in memory between records (least recently used go); 0: none. */
+  ROUTER_OUTBOUND_CACHE_SIZE: env.int(10_000, { min: 0, max: 1_000_000 }),
   /** Send requests, consent and window events taken but not finished before fetching stops. */
   ROUTER_SEND_MAX_IN_FLIGHT: env.int(500, { min: 1, max: 10_000 }),
 });

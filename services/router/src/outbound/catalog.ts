@@ -55,6 +55,7 @@ export function createTemplateCatalogs({
 }: TemplateCatalogsOptions): TemplateCatalogs {
   const memory = new Map<string, { catalog: TemplateCatalog; readAt: number }>();
   const inFlight = new Map<string, Promise<TemplateCatalog>>();
+  const loading = new Map<string, Promise<TemplateCatalog | undefined>>();
 
   const remember = (catalog: TemplateCatalog) => {
     memory.set(catalog.wabaId, { catalog, readAt: clock().getTime() });
@@ -79,7 +80,13 @@ export function createTemplateCatalogs({
     const held = memory.get(wabaId);
     if (held !== undefined && clock().getTime() - held.readAt < memoryTtlMs) return held.catalog;
     try {
-      const stored = await store.load(wabaId);
+      // When the memory copy expires under load, the callers of that moment share one read.
+      let reading = loading.get(wabaId);
+      if (reading === undefined) {
+        reading = store.load(wabaId).finally(() => loading.delete(wabaId));
+        loading.set(wabaId, reading);
+      }
+      const stored = await reading;
       if (stored !== undefined) return remember(stored);
     } catch (error) {
       // MongoDB is down: a catalog held in memory, however old, beats no decision.

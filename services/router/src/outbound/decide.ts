@@ -75,6 +75,10 @@ export interface OutboundContext {
 export const needsCatalog = (request: SendRequested): boolean =>
   request.data.content.type === "template" || request.data.templateFallback !== undefined;
 
+/** The decision depends on the service window: free-form content (a template needs none). */
+export const needsWindow = (request: SendRequested): boolean =>
+  request.data.content.type !== "template";
+
 /** The request needs its WABA's template catalog and there is none yet: retry later. */
 export class CatalogUnavailableError extends Error {
   override readonly name = "CatalogUnavailableError";

@@ -2,6 +2,7 @@ import type { AnyEvent } from "@parley/contracts";
 import {
   decide,
   needsCatalog,
+  needsWindow,
   requestFingerprint,
   type MarketingCap,
   type OutboundCommand,
@@ -65,7 +66,15 @@ export type Publish = (events: readonly AnyEvent[]) => Promise<void>;
 export interface OutboundObserver {
   decided(request: SendRequested, outputs: readonly AnyEvent[]): void;
   conflict(): void;
+  /** How long one stage of one record took (where the time goes per request). */
+  stage?(stage: OutboundStage, ms: number): void;
 }
+
+/**
+ * queued: appended -> handed to the handler (the consumer's share); wait: -> this contact's turn
+ * in the handler; the rest are the handler's own steps.
+ */
+export type OutboundStage = "queued" | "wait" | "load" | "context" | "decide" | "save" | "publish";
 
 const silent: OutboundObserver = { decided: () => undefined, conflict: () => undefined };
 
@@ -95,6 +104,12 @@ export interface OutboundHandlerOptions {
   /** A template missing or not approved in a catalog older than this is synced again, once. */
   readonly missRefreshMs?: number;
   readonly maxConflicts?: number;
+  /**
+   * Contacts whose state stays in memory between records (least recently used go first); 0
+   * reads MongoDB every time. A stale entry is harmless: its write fails the version check and
+   * the contact is read again (as on the inbound side).
+   */
+  readonly cacheSize?: number;
   readonly observer?: OutboundObserver;
 }
 
@@ -122,8 +137,12 @@ export function createOutboundHandler({
   digest,
   missRefreshMs = 60_000,
   maxConflicts = 10,
+  cacheSize = 10_000,
   observer = silent,
 }: OutboundHandlerOptions): OutboundHandler {
+  if (!Number.isInteger(cacheSize) || cacheSize < 0) {
+    throw new RangeError(`cacheSize must be a whole number >= 0, got ${cacheSize}`);
+  }
   if (!Number.isInteger(marketingCap.count) || marketingCap.count < 0) {
     throw new RangeError(
       `marketingCap.count must be a whole number >= 0, got ${marketingCap.count}`,
@@ -131,6 +150,44 @@ export function createOutboundHandler({
   }
   const limits: OutboundRetention = { ...retention, marketingPeriodMs: marketingCap.periodMs };
   const locks = new Map<string, Promise<void>>();
+  /** Contact states as last written or read here, least recently used first. */
+  const cache = new Map<string, StoredOutbound>();
+  /**
+   * Outbox clears still on their way to MongoDB. Nobody waits for them on the request's path
+   * (the next save of the contact overwrites the outbox anyway); a read of the contact from
+   * MongoDB waits for its own, so it never re-publishes what this process already published.
+   */
+  const clearing = new Map<string, Promise<void>>();
+
+  const load = async (contactId: string): Promise<StoredOutbound | undefined> => {
+    const hit = cache.get(contactId);
+    if (hit !== undefined) {
+      cache.delete(contactId);
+      cache.set(contactId, hit);
+      return hit;
+    }
+    await clearing.get(contactId);
+    return store.load(contactId);
+  };
+  const remember = (contactId: string, stored: StoredOutbound) => {
+    if (cacheSize === 0) return;
+    cache.delete(contactId);
+    cache.set(contactId, stored);
+    if (cache.size > cacheSize) {
+      const oldest = cache.keys().next();
+      if (oldest.done !== true) cache.delete(oldest.value);
+    }
+  };
+  const clearLater = (contactId: string, version: number) => {
+    const work = store.clearOutbox(contactId, version).catch(() => {
+      // Harmless: the outbox holds events already published; the next save replaces it, and a
+      // reload would re-publish them with the same ids.
+    });
+    clearing.set(contactId, work);
+    void work.then(() => {
+      if (clearing.get(contactId) === work) clearing.delete(contactId);
+    });
+  };
 
   /** One writer per contact inside this process; other processes are caught by the version. */
   const exclusive = async (contactId: string, work: () => Promise<void>): Promise<void> => {
@@ -182,7 +239,8 @@ export function createOutboundHandler({
     const request = command.request;
     const sender = resolveSender(request.data.sender);
     const [observedWindows, catalog] = await Promise.all([
-      windows.windowsOf(request.data.contactId),
+      // Only free-form content depends on the window; a template goes out whatever it is.
+      needsWindow(request) ? windows.windowsOf(request.data.contactId) : Promise.resolve([]),
       sender !== undefined && needsCatalog(request)
         ? catalogs.get(sender.wabaId)
         : Promise.resolve(undefined),
@@ -190,16 +248,28 @@ export function createOutboundHandler({
     return { ctx: { ...base, observedWindows, catalog }, sender };
   };
 
+  const timed = async <T>(stage: OutboundStage, work: () => Promise<T>): Promise<T> => {
+    if (observer.stage === undefined) return work();
+    const start = performance.now();
+    try {
+      return await work();
+    } finally {
+      observer.stage(stage, performance.now() - start);
+    }
+  };
+
   const decideAndPublish = async (contactId: string, command: OutboundCommand) => {
     let refreshed = false;
     for (let attempt = 0; attempt < maxConflicts; attempt++) {
-      const stored = await store.load(contactId);
+      const stored = await timed("load", () => load(contactId));
       const version = stored?.version ?? 0;
       if (stored !== undefined && stored.outbox.length > 0) await publish(stored.outbox);
       const now = clock();
       const state = stored?.state ?? initialState(contactId);
-      const { ctx, sender } = await contextFor(command, now);
+      const { ctx, sender } = await timed("context", () => contextFor(command, now));
+      const decideStart = performance.now();
       let emitted = decide(command, state, ctx);
+      observer.stage?.("decide", performance.now() - decideStart);
       // A template missing or not approved in an old catalog may be new: sync once, decide again.
       if (
         !refreshed &&
@@ -214,18 +284,25 @@ export function createOutboundHandler({
       }
       const outputs: AnyEvent[] = emitted.filter(isOutput);
       if (emitted.length === 0 && (stored?.outbox.length ?? 0) === 0) {
+        if (stored !== undefined) remember(contactId, stored);
         if (command.type === "DecideSend") observer.decided(command.request, []);
         return;
       }
       const next = retain(emitted.reduce<OutboundState>(evolve, state), now, limits);
-      if (!(await store.save(contactId, { state: next, outbox: outputs }, version))) {
+      if (
+        !(await timed("save", () =>
+          store.save(contactId, { state: next, outbox: outputs }, version),
+        ))
+      ) {
+        cache.delete(contactId);
         observer.conflict();
         continue;
       }
       if (outputs.length > 0) {
-        await publish(outputs);
-        await store.clearOutbox(contactId, version + 1);
+        await timed("publish", () => publish(outputs));
+        clearLater(contactId, version + 1);
       }
+      remember(contactId, { state: next, version: version + 1, outbox: [] });
       if (command.type === "DecideSend") observer.decided(command.request, outputs);
       return;
     }
@@ -236,7 +313,17 @@ export function createOutboundHandler({
     handle(event) {
       const contactId = event.data.contactId;
       const command = commandOf(event);
-      return exclusive(contactId, () => decideAndPublish(contactId, command));
+      const consumedAt = performance.now();
+      return exclusive(contactId, async () => {
+        observer.stage?.("wait", performance.now() - consumedAt);
+        try {
+          await decideAndPublish(contactId, command);
+        } catch (error) {
+          // Whatever failed (a save that may have landed, a publish), the next try reads MongoDB.
+          cache.delete(contactId);
+          throw error;
+        }
+      });
     },
   };
 }

@@ -38,9 +38,12 @@ const request = createEvent(
   { correlationId: "req-1", now: new Date() },
 );
 
-function setup(failFirstPublish: boolean) {
-  const store = memoryStore();
-  const published: AnyEvent[] = [];
+function setup(
+  failFirstPublish: boolean,
+  store = memoryStore(),
+  published: AnyEvent[] = [],
+  cacheSize?: number,
+) {
   let failures = failFirstPublish ? 1 : 0;
   const handler = createOutboundHandler({
     store,
@@ -65,6 +68,7 @@ function setup(failFirstPublish: boolean) {
     retention: { maxRequests: 100, requestTtlMs: 86_400_000 },
     eventIdOf,
     digest: contentDigest,
+    ...(cacheSize === undefined ? {} : { cacheSize }),
   });
   return { store, published, handler };
 }
@@ -88,5 +92,29 @@ describe("outbound handler: exactly one output per request", () => {
     expect(store.docs.get(CONTACT)?.outbox).toEqual([]);
     await handler.handle(request);
     expect(published).toHaveLength(1);
+  });
+
+  it("a stale cached state (another instance wrote since) decides nothing twice: its write loses the version race", async () => {
+    const store = memoryStore();
+    const published: AnyEvent[] = [];
+    const a = setup(false, store, published).handler;
+    const b = setup(false, store, published).handler;
+    const second = createEvent(
+      "SendRequested",
+      { ...request.data, idempotencyKey: "k-2" },
+      { correlationId: "req-2", now: new Date() },
+    );
+    await a.handle(request); // a caches the contact at version 1
+    await b.handle(request); // b reads MongoDB: already decided
+    await b.handle(second); // version 2, unknown to a's cache
+    await a.handle(second); // stale cache: decided again, the write is refused, re-read: nothing
+    expect(published.map((e) => e.correlationId)).toEqual(["req-1", "req-2"]);
+    expect(store.docs.get(CONTACT)?.version).toBe(2);
+    await a.handle(request);
+    expect(published).toHaveLength(2);
+  });
+
+  it("rejects a cache size that is not a whole number", () => {
+    expect(() => setup(false, memoryStore(), [], -1)).toThrow(RangeError);
   });
 });

@@ -12,7 +12,16 @@ export function createOutboundMetrics(metrics: Metrics): OutboundObserver {
     name: "router_outbound_state_conflicts_total",
     help: "Outbound state writes that lost the optimistic version race and were decided again.",
   });
+  const stages = metrics.histogram<"stage">({
+    name: "router_outbound_stage_seconds",
+    help: "Time per outbound record by stage: queued (append -> handler), wait (for the contact's turn), load, context (windows, catalog), decide, save, publish.",
+    labelNames: ["stage"],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  });
   return {
+    stage(stage, ms) {
+      stages.observe({ stage }, ms / 1000);
+    },
     decided(_request, outputs) {
       const output = outputs[0];
       const outcome =

@@ -6,7 +6,8 @@ import type { Component } from "@parley/runtime";
 import type { Logger, Metrics } from "@parley/telemetry";
 import { createTemplateSource } from "../adapters/graph/template-source.js";
 import { createOutboundConsumer } from "../adapters/kafka/outbound-consumer.js";
-import { createCatalogPublisher } from "../adapters/kafka/publisher.js";
+import { firstUseAlone } from "../adapters/kafka/outbound-serde.js";
+import { createBatchedPublisher } from "../adapters/kafka/outbound-publisher.js";
 import { createTemplateEventsConsumer } from "../adapters/kafka/template-events-consumer.js";
 import { createInboundWindowReader } from "../adapters/store/inbound-windows.js";
 import { createMongoOutboundStore } from "../adapters/store/outbound-store.js";
@@ -38,12 +39,13 @@ export async function startOutbound({
   config,
   kafka,
   mongo,
-  serde,
+  serde: sharedSerde,
   catalog,
   logger,
   metrics,
   clock = () => new Date(),
 }: OutboundDependencies): Promise<Component[]> {
+  const serde = firstUseAlone(sharedSerde);
   if (config.PARLEY_NUMBERS_FILE === undefined && config.PARLEY_NUMBERS === undefined) {
     logger.warn(
       {},
@@ -69,11 +71,12 @@ export async function startOutbound({
       );
     },
   });
+  const observer = createOutboundMetrics(metrics);
   const producer = createEventProducer({ kafka, serde, name: "router-outbound producer" });
   await producer.connect();
   const handler = createOutboundHandler({
     store: createMongoOutboundStore({ db: mongo.db, clock }),
-    publish: createCatalogPublisher(producer, catalog),
+    publish: createBatchedPublisher(producer, catalog),
     clock,
     resolveSender: (sender) => directory.resolve(sender),
     catalogs,
@@ -89,7 +92,8 @@ export async function startOutbound({
     eventIdOf,
     digest: contentDigest,
     missRefreshMs: config.ROUTER_TEMPLATE_RESYNC_MS,
-    observer: createOutboundMetrics(metrics),
+    cacheSize: config.ROUTER_OUTBOUND_CACHE_SIZE,
+    observer,
   });
   const requests = createOutboundConsumer({
     kafka,
@@ -98,6 +102,7 @@ export async function startOutbound({
     handler,
     logger,
     tuning: { maxInFlight: config.ROUTER_SEND_MAX_IN_FLIGHT },
+    observeQueued: (ms) => observer.stage?.("queued", ms),
   });
   const templateEvents = createTemplateEventsConsumer({
     kafka,

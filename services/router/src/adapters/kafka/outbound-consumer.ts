@@ -29,6 +29,8 @@ export interface OutboundConsumerOptions {
   readonly handler: OutboundHandler;
   readonly logger?: KafkaLogger;
   readonly tuning?: EventConsumerOptions["tuning"];
+  /** Milliseconds from a record's append (its timestamp) to its handler starting. */
+  readonly observeQueued?: (ms: number) => void;
   /** Back-off while MongoDB, the broker or a first catalog sync is unavailable: up to this. */
   readonly maxOutageDelayMs?: number;
 }
@@ -47,6 +49,7 @@ export function createOutboundConsumer({
   handler,
   logger,
   tuning,
+  observeQueued,
   maxOutageDelayMs = 30_000,
 }: OutboundConsumerOptions): ConsumerRunner {
   return createEventConsumer({
@@ -64,6 +67,9 @@ export function createOutboundConsumer({
     handle: async (record, signal) => {
       const event = record.value as AnyEvent;
       if (!isInput(event)) return;
+      if (observeQueued !== undefined && record.attempt === 1) {
+        observeQueued(Date.now() - Number(record.timestamp));
+      }
       for (let attempt = 1; ; attempt++) {
         try {
           await handler.handle(event);
