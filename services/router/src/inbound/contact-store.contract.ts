@@ -67,13 +67,21 @@ export function contactStoreContract(name: string, makeStore: () => ContactStore
     it("clears the outbox only at the version it was written with", async () => {
       const store = makeStore();
       const id = fresh();
-      const event = inbound(id, "w.1");
-      await save(store, id, { state: initialState(id), outbox: [event] }, 0);
+      const [first, second] = [inbound(id, "w.1"), inbound(id, "w.2")];
+      await save(store, id, { state: initialState(id), outbox: [first] }, 0);
+      await save(store, id, { state: initialState(id), outbox: [second] }, 1);
+      // The first writer's clear arrives after a second write: the second outbox stays.
+      await store.clearOutboxes([{ contactId: id, version: 1 }]);
+      expect((await load(store, id))?.outbox).toEqual([second]);
       await store.clearOutboxes([{ contactId: id, version: 2 }]);
-      expect((await load(store, id))?.outbox).toEqual([event]);
+      expect((await load(store, id))?.outbox).toEqual([]);
+      expect((await load(store, id))?.version).toBe(2);
+      // A late clear of an older version does not bring the outbox back, and a new write
+      // brings its own.
       await store.clearOutboxes([{ contactId: id, version: 1 }]);
       expect((await load(store, id))?.outbox).toEqual([]);
-      expect((await load(store, id))?.version).toBe(1);
+      await save(store, id, { state: initialState(id), outbox: [first] }, 2);
+      expect((await load(store, id))?.outbox).toEqual([first]);
     });
 
     it("takes many contacts per call: loads those that exist, and refuses only the stale writes", async () => {

@@ -21,11 +21,13 @@ import { createCatalogPublisher } from "./publisher.js";
 import { createRawWebhookConsumer, ROUTER_INBOUND_CONSUMER } from "./raw-webhook-consumer.js";
 import { createMongoContactStore } from "../store/contact-store.js";
 import { eventIdOf } from "../../inbound/event-id.js";
-import { createInboundHandler } from "../../inbound/handler.js";
+import { createInboundHandler, type ContactStore } from "../../inbound/handler.js";
 import { createKeywordMatcher, defaultKeywords } from "../../inbound/keywords.js";
 
 const WEBHOOKS = Number(process.env["BENCH_WEBHOOKS"] ?? "5000");
 const CONTACTS = Number(process.env["BENCH_CONTACTS"] ?? "500");
+// As main.ts: ROUTER_MAX_IN_FLIGHT, whose default is 200.
+const MAX_IN_FLIGHT = Number(process.env["BENCH_MAX_IN_FLIGHT"] ?? "200");
 const NUMBERS = ["106540352242931", "106540352242932", "106540352242933"];
 const TIMEOUT_MS = 120_000;
 
@@ -141,9 +143,29 @@ async function main(): Promise<void> {
   const clock = () => new Date();
   let webhooks = 0;
   let events = 0;
+  // Where the router's time goes: calls, items and wall time per store or broker step.
+  const steps = new Map<string, { calls: number; items: number; ms: number }>();
+  const step = async <T>(name: string, items: number, work: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    try {
+      return await work();
+    } finally {
+      const s = steps.get(name) ?? { calls: 0, items: 0, ms: 0 };
+      s.calls++;
+      s.items += items;
+      s.ms += performance.now() - t0;
+      steps.set(name, s);
+    }
+  };
+  const timed = (store: ContactStore): ContactStore => ({
+    loadMany: (ids) => step("load", ids.length, () => store.loadMany(ids)),
+    saveMany: (writes) => step("save", writes.length, () => store.saveMany(writes)),
+    clearOutboxes: (cleared) => step("clear", cleared.length, () => store.clearOutboxes(cleared)),
+  });
+  const publishToCatalog = createCatalogPublisher(producer, catalog);
   const handler = createInboundHandler({
-    store: createMongoContactStore({ db: mongo.db, clock }),
-    publish: createCatalogPublisher(producer, catalog),
+    store: timed(createMongoContactStore({ db: mongo.db, clock })),
+    publish: (batch) => step("publish", batch.length, () => publishToCatalog(batch)),
     clock,
     decideWith: {
       windowMs: 24 * 60 * 60 * 1000,
@@ -165,7 +187,7 @@ async function main(): Promise<void> {
     catalog,
     handler,
     clock,
-    tuning: { fromBeginning: true },
+    tuning: { fromBeginning: true, maxInFlight: MAX_IN_FLIGHT },
   });
   started = performance.now();
   cpu = process.cpuUsage();
@@ -186,6 +208,14 @@ async function main(): Promise<void> {
     `| router inbound (parse, decide, MongoDB state + outbox, publish) | ${String(webhooks)} | ${routerSeconds.toFixed(1)} | ${(webhooks / routerSeconds).toFixed(0)} | ${(events / routerSeconds).toFixed(0)} | ${perWebhook(routerCpu, webhooks)} |`,
   ];
   process.stdout.write(`${rows.join("\n")}\n`);
+  process.stderr.write(
+    `router steps: ${[...steps]
+      .map(
+        ([name, s]) =>
+          `${name} ${String(s.calls)} calls, ${(s.items / s.calls).toFixed(1)} items/call, ${(s.ms / s.calls).toFixed(1)} ms/call`,
+      )
+      .join("; ")}\n`,
+  );
 
   await mongo.db.dropDatabase();
   await mongo.close();

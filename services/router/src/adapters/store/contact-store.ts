@@ -18,6 +18,8 @@ interface ContactDocument {
   updatedAt: Date;
   /** The bulk write that wrote this version (tells which updates of a bulk write landed). */
   writeId?: string;
+  /** The version whose outbox is published: equal to `version`, the outbox is done. */
+  publishedVersion?: number;
 }
 
 /** MongoDB was unreachable or failed; the record is retried in place. */
@@ -66,6 +68,7 @@ export function createMongoContactStore({
       others: doc.others,
       windows: doc.windows,
     };
+    if (doc.publishedVersion === doc.version) return { state, version: doc.version, outbox: [] };
     try {
       // Events we wrote ourselves, validated again: a bad document is a poison record (not
       // retriable, dead-lettered), never an outage to wait out, and only for its own webhook.
@@ -153,9 +156,15 @@ export function createMongoContactStore({
     clearOutboxes: (cleared) =>
       guard("clearOutbox", async () => {
         if (cleared.length === 0) return;
+        // Marks the version as published rather than emptying the outbox under a version
+        // filter: an update by _id alone is cheap everywhere (the MongoDB stand-in scans the
+        // collection for any other filter), and $max keeps a later clear from being undone.
         await contacts.bulkWrite(
           cleared.map(({ contactId, version }) => ({
-            updateOne: { filter: { _id: contactId, version }, update: { $set: { outbox: [] } } },
+            updateOne: {
+              filter: { _id: contactId },
+              update: { $max: { publishedVersion: version } },
+            },
           })),
           { ordered: false },
         );
