@@ -331,7 +331,7 @@ describe("outbound path: send request -> router -> sender -> Graph -> outcome", 
 
     const all = [...requests.values()].flat();
     await waitFor(() => all.every((id) => terminalOf(id).length > 0), {
-      timeoutMs: 90_000,
+      timeoutMs: 180_000,
       intervalMs: 250,
       description: `an outcome for each of ${String(all.length)} requests`,
     });
@@ -351,7 +351,7 @@ describe("outbound path: send request -> router -> sender -> Graph -> outcome", 
     expect(stats?.maxAcceptedInAnySecond).toBeLessThanOrEqual(80);
     expect(stats?.rejectedByCode).toEqual({});
     expect(sim.pairPacing({ phoneNumberId: FAST }).every((p) => p.ok)).toBe(true);
-  });
+  }, 300_000);
 
   it("never resends a call cut short by a crash: the request is in doubt, then reconciled from its status webhook", async () => {
     if (client === undefined) throw new Error("no client");
@@ -388,7 +388,7 @@ describe("outbound path: send request -> router -> sender -> Graph -> outcome", 
     expect(reconciled.data.wamid).toBe(sim.received(waId)[0]?.wamid);
     await new Promise((r) => setTimeout(r, 2_000));
     expect(sim.received(waId)).toHaveLength(1);
-  });
+  }, 180_000);
 
   it("stops a send waiting in the sender when the contact opts out meanwhile", async () => {
     if (client === undefined) throw new Error("no client");

@@ -67,7 +67,7 @@ stop_all() {
   for s in "${services[@]}"; do
     [ -n "${pid[$s]:-}" ] && kill -TERM "${pid[$s]}" 2>/dev/null
   done
-  local deadline=$((SECONDS + 15))
+  local deadline=$((SECONDS + 35))
   for s in "${services[@]}"; do
     [ -n "${pid[$s]:-}" ] || continue
     while kill -0 "${pid[$s]}" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done

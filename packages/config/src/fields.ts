@@ -49,6 +49,7 @@ export const chassisFields = {
   HTTP_PORT: env.port(8080),
   /** Bearer token required on /healthz, /readyz and /metrics (every surface but the webhook needs auth). */
   OPS_TOKEN: env.secret(),
-  SHUTDOWN_TIMEOUT_MS: env.int(10_000, { min: 100, max: 120_000 }),
+  /** Several consumers, each bounded while kafkajs reconnects, may need it; Kubernetes' default grace is 30 s. */
+  SHUTDOWN_TIMEOUT_MS: env.int(30_000, { min: 100, max: 120_000 }),
   READINESS_TIMEOUT_MS: env.int(2_000, { min: 100, max: 30_000 }),
 };

@@ -26,7 +26,7 @@ describe("loadConfig", () => {
     expect(config.HTTP_PORT).toBe(9000);
     expect(config.RETRIES).toBe(3);
     expect(config.LOG_LEVEL).toBe("info");
-    expect(config.SHUTDOWN_TIMEOUT_MS).toBe(10_000);
+    expect(config.SHUTDOWN_TIMEOUT_MS).toBe(30_000);
   });
 
   it("lists every problem at once, naming each variable", () => {

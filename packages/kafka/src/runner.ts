@@ -153,6 +153,10 @@ export function createConsumerRunner<T>({
     readUncommitted: false,
     maxBytesPerPartition,
     maxBytes: Math.max(10 * 1024 * 1024, maxBytesPerPartition * 2),
+    // A disconnect waits for the fetch in progress; with kafkajs' 5 s long poll a graceful stop
+    // often ran past its bound and left the group without a LeaveGroup, so the remaining
+    // members waited out the session timeout (30 s) before taking the partitions over.
+    maxWaitTimeInMs: 500,
   });
   const dlqProducer: Producer = createProducer(kafka);
   const queue = new KeyedQueue();
@@ -519,8 +523,8 @@ export function createConsumerRunner<T>({
       // can wait on its own retries for longer than a shutdown may take. Each step is bounded:
       // what is not committed is redelivered, which the handlers' idempotency covers.
       await boundedStep("final commit", commitNow(), 2_000);
-      await boundedStep("consumer disconnect", consumer.disconnect(), 4_000);
-      await boundedStep("dead-letter producer disconnect", dlqProducer.disconnect(), 2_000);
+      await boundedStep("consumer disconnect", consumer.disconnect(), 3_000);
+      await boundedStep("dead-letter producer disconnect", dlqProducer.disconnect(), 1_000);
       logger?.info({ groupId, ...stats }, "consumer stopped");
     },
   };

@@ -58,7 +58,8 @@ const outcomes: AnyEvent[] = [];
 const cleanups: (() => Promise<void>)[] = [];
 
 const settings: SenderSettings = {
-  WA_GRAPH_BASE_URL: "http://127.0.0.1:47101",
+  // Replaced by the simulator's address once it listens (any free port).
+  WA_GRAPH_BASE_URL: "http://127.0.0.1:0",
   WA_GRAPH_VERSION: "v23.0",
   // Under the simulator's hang fault (8 s), but long enough that a loaded CI machine (the
   // simulator shares this process) does not turn slow answers into in-doubt sends.
@@ -222,7 +223,7 @@ beforeAll(async () => {
     language: "en",
     body: "Your order shipped",
   });
-  simServer = await serveSimulator(sim, { port: 47101 });
+  simServer = await serveSimulator(sim, { port: 0, host: "127.0.0.1" });
   cleanups.push(async () => {
     await simServer.close();
     await sim.stop();
@@ -239,7 +240,7 @@ beforeAll(async () => {
   );
   metrics = createMetrics({ service: "sender", collectDefaults: false });
   sender = createSender({
-    settings,
+    settings: { ...settings, WA_GRAPH_BASE_URL: simServer.url },
     directory,
     kafka,
     serde,

@@ -212,9 +212,9 @@ export function createSender({
     async stop(): Promise<void> {
       for (const t of timers) clearInterval(t);
       for (const l of lanes.values()) l.close();
-      await dispatch.stop();
-      await statuses.stop();
-      await gateConsumer.stop();
+      // In parallel: each consumer's stop is bounded on its own (a broker outage can stall a
+      // disconnect), and three in a row could outlast the shutdown deadline.
+      await Promise.all([dispatch.stop(), statuses.stop(), gateConsumer.stop()]);
       await graph.close();
     },
   };
