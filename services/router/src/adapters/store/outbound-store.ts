@@ -29,6 +29,8 @@ interface OutboundDocument {
   marketingSends: string[];
   requests: RequestRecord[];
   outbox: unknown[];
+  /** The highest version whose outbox is known published: that outbox counts as empty. */
+  publishedVersion?: number;
   updatedAt: Date;
 }
 
@@ -92,7 +94,8 @@ export function createMongoOutboundStore({
       requests: doc.requests.map((r) => ({ ...r, key: r.key ?? undefined })),
     };
     // Our own events, validated again: a bad document is a poison record, not an outage.
-    const outbox: AnyEvent[] = doc.outbox.map((e) => parseEvent(e));
+    const published = (doc.publishedVersion ?? 0) >= doc.version;
+    const outbox: AnyEvent[] = published ? [] : doc.outbox.map((e) => parseEvent(e));
     return { state, version: doc.version, outbox };
   };
 
@@ -156,12 +159,19 @@ export function createMongoOutboundStore({
     batch,
   );
 
+  // The clear records the version whose outbox is published ($max, filtered by _id alone: no
+  // version in the filter, which the local MongoDB stand-in would answer with a collection scan).
+  // A load treats the outbox as empty while publishedVersion has reached the document's version;
+  // a later save raises the version, so its own outbox counts again.
   const clear = batched<{ contactId: string; version: number }, undefined>(
     (items) =>
       guard("clearOutbox", async () => {
         await contacts.bulkWrite(
           items.map(({ contactId, version }) => ({
-            updateOne: { filter: { _id: contactId, version }, update: { $set: { outbox: [] } } },
+            updateOne: {
+              filter: { _id: contactId },
+              update: { $max: { publishedVersion: version } },
+            },
           })),
           { ordered: false },
         );
