@@ -140,6 +140,8 @@ async function load(url: string, mode: string, connections: number, rate: number
   const latencies: number[] = [];
   let sent = 0;
   let ok = 0;
+  /** Answers other than 200, by status: a bench that gets none is broken, not slow. */
+  const other = new Map<number, number>();
   const pool: Connection[] = [];
   const open = (): Connection => {
     const c = new Connection(Number(port), () => {
@@ -153,6 +155,7 @@ async function load(url: string, mode: string, connections: number, rate: number
     const status = await c.send(requests[sent++ % requests.length] ?? Buffer.alloc(0));
     latencies.push(performance.now() - scheduledAt);
     if (status === 200) ok++;
+    else other.set(status, (other.get(status) ?? 0) + 1);
   };
   const started = performance.now();
   const end = started + seconds * 1000;
@@ -200,6 +203,9 @@ async function load(url: string, mode: string, connections: number, rate: number
   const elapsed = (performance.now() - started) / 1000;
   for (const c of [...pool]) c.close();
   latencies.sort((a, b) => a - b);
+  if (other.size > 0) {
+    process.stderr.write(`[load] answers other than 200: ${JSON.stringify([...other])}\n`);
+  }
   const result: LoadResult = {
     sent,
     ok,
