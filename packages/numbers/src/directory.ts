@@ -173,37 +173,22 @@ export function parseNumberDirectory(
   });
 }
 
-/** The configuration fields a service spreads into its env schema. */
+/**
+ * The configuration field a service spreads into its env schema: the directory's JSON. The
+ * config chassis also takes it as `PARLEY_NUMBERS_FILE=/path` (its `*_FILE` form), which is how
+ * deployments give it.
+ */
 export const numbersFields = {
-  /** Path to the directory's JSON file. */
-  PARLEY_NUMBERS_FILE: z.string().min(1).optional(),
-  /** The same JSON inline (tests, small setups). */
   PARLEY_NUMBERS: z.string().min(1).optional(),
 };
 
-/** Reads the directory named by the configuration; throws NumberDirectoryError with a fix-it message. */
+/** Builds the directory from the configuration; throws NumberDirectoryError with a fix-it message. */
 export function loadNumberDirectory(
-  config: { PARLEY_NUMBERS_FILE?: string | undefined; PARLEY_NUMBERS?: string | undefined },
+  config: { PARLEY_NUMBERS?: string | undefined },
   env: NodeJS.ProcessEnv = process.env,
 ): NumberDirectory {
-  const { PARLEY_NUMBERS_FILE: file, PARLEY_NUMBERS: inline } = config;
-  if (file !== undefined && inline !== undefined) {
-    throw new NumberDirectoryError(["set PARLEY_NUMBERS_FILE or PARLEY_NUMBERS, not both"]);
-  }
-  let text: string;
-  let source: string;
-  if (file !== undefined) {
-    source = file;
-    try {
-      text = readFileSync(file, "utf8");
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? "unreadable";
-      throw new NumberDirectoryError([`PARLEY_NUMBERS_FILE: cannot read ${file} (${code})`]);
-    }
-  } else if (inline !== undefined) {
-    source = "PARLEY_NUMBERS";
-    text = inline;
-  } else {
+  const text = config.PARLEY_NUMBERS;
+  if (text === undefined) {
     throw new NumberDirectoryError([
       "no business numbers configured: set PARLEY_NUMBERS_FILE to a JSON file (see README, Business numbers)",
     ]);
@@ -213,7 +198,7 @@ export function loadNumberDirectory(
     json = JSON.parse(text);
   } catch {
     // The parser's message quotes the input, which holds tokens: say where, not what.
-    throw new NumberDirectoryError([`${source}: not valid JSON`]);
+    throw new NumberDirectoryError(["PARLEY_NUMBERS(_FILE): not valid JSON"]);
   }
   return parseNumberDirectory(json, env);
 }

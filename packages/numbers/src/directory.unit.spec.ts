@@ -2,9 +2,12 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { loadConfig } from "@parley/config";
 import {
   NumberDirectoryError,
   loadNumberDirectory,
+  numbersFields,
   parseNumberDirectory,
   type NumberDirectory,
 } from "./index.js";
@@ -127,25 +130,33 @@ describe("parseNumberDirectory", () => {
 });
 
 describe("loadNumberDirectory", () => {
-  it("reads PARLEY_NUMBERS_FILE or PARLEY_NUMBERS, and says what to do when neither is set", () => {
+  const json = JSON.stringify({
+    numbers: [{ phoneNumberId: "1001", wabaId: "2001", accessToken: token }],
+  });
+  const configOf = (env: Record<string, string>) =>
+    loadConfig(z.object(numbersFields), { service: "numbers-test", env });
+
+  it("reads PARLEY_NUMBERS_FILE (the config's file form) or PARLEY_NUMBERS inline", () => {
     const dir = mkdtempSync(join(tmpdir(), "numbers-"));
     const file = join(dir, "numbers.json");
-    const json = JSON.stringify({
-      numbers: [{ phoneNumberId: "1001", wabaId: "2001", accessToken: token }],
-    });
     writeFileSync(file, json);
-    expect(loadNumberDirectory({ PARLEY_NUMBERS_FILE: file }).numbers).toHaveLength(1);
-    expect(loadNumberDirectory({ PARLEY_NUMBERS: json }).numbers).toHaveLength(1);
+    // As make dev and deployments give it: only the file variable.
+    expect(loadNumberDirectory(configOf({ PARLEY_NUMBERS_FILE: file })).numbers).toHaveLength(1);
+    expect(loadNumberDirectory(configOf({ PARLEY_NUMBERS: json })).numbers).toHaveLength(1);
+    expect(() => configOf({ PARLEY_NUMBERS_FILE: join(dir, "nope.json") })).toThrow(
+      /PARLEY_NUMBERS_FILE: cannot read .*nope\.json/,
+    );
+    expect(() => configOf({ PARLEY_NUMBERS_FILE: file, PARLEY_NUMBERS: json })).toThrow(/not both/);
+  });
+
+  it("says what to do when no directory is configured", () => {
     expect(problemsOf(() => loadNumberDirectory({}))[0]).toMatch(/set PARLEY_NUMBERS_FILE/);
-    expect(
-      problemsOf(() => loadNumberDirectory({ PARLEY_NUMBERS_FILE: join(dir, "nope.json") }))[0],
-    ).toMatch(/cannot read .*ENOENT/);
   });
 
   it("never echoes the file's content when it is not JSON (it holds tokens)", () => {
     const problems = problemsOf(() =>
       loadNumberDirectory({ PARLEY_NUMBERS: `{"accessToken": "${token}"` }),
     );
-    expect(problems).toEqual(["PARLEY_NUMBERS: not valid JSON"]);
+    expect(problems).toEqual(["PARLEY_NUMBERS(_FILE): not valid JSON"]);
   });
 });

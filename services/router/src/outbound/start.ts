@@ -46,7 +46,7 @@ export async function startOutbound({
   clock = () => new Date(),
 }: OutboundDependencies): Promise<Component[]> {
   const serde = firstUseAlone(sharedSerde);
-  if (config.PARLEY_NUMBERS_FILE === undefined && config.PARLEY_NUMBERS === undefined) {
+  if (config.PARLEY_NUMBERS === undefined) {
     logger.warn(
       {},
       "router outbound side off: no business numbers configured (set PARLEY_NUMBERS_FILE)",
