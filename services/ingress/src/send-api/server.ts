@@ -1,5 +1,3 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { createCatalog } from "@parley/contracts";
 import {
   createEventProducer,
@@ -17,6 +15,7 @@ import type { SendApiConfig } from "./config.js";
 import { createKeyring, loadApiKeys } from "./keys.js";
 import { createSendApiMetrics } from "./metrics.js";
 import { createMongoSendRecordStore } from "./mongo-store.js";
+import { startDrainingListener } from "../adapters/http/draining-listener.js";
 import { createSendApiApp, MESSAGES_PATH, type SendApiAppOptions } from "./routes.js";
 
 export interface SendApiServer extends Component {
@@ -36,56 +35,19 @@ export async function startSendApiServer(
     readonly port: number;
   },
 ): Promise<SendApiServer> {
-  let stopping = false;
-  let atWork = 0;
-  let drained: (() => void) | undefined;
-  const app = createSendApiApp({
-    ...options,
-    isStopping: () => stopping,
-    onWork: () => {
-      atWork++;
-      return () => {
-        atWork--;
-        if (atWork === 0) drained?.();
-      };
-    },
+  const listener = await startDrainingListener({
+    host: options.host,
+    port: options.port,
+    checkName: "send-api-server",
+    description: "the send API listener",
+    app: ({ isStopping, begin }) => createSendApiApp({ ...options, isStopping, onWork: begin }),
   });
-  const server: Server = createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, app);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const { port } = listener;
   options.logger.info(
     { host: options.host, port, path: MESSAGES_PATH, keys: options.keyring.size },
     "send API listening",
   );
-  return {
-    name: "send API server",
-    port,
-    check: {
-      name: "send-api-server",
-      check: () =>
-        server.listening && !stopping
-          ? Promise.resolve()
-          : Promise.reject(new Error("the send API listener is not accepting")),
-    },
-    async stop() {
-      stopping = true;
-      const closed = new Promise<void>((resolve) => {
-        server.close(() => {
-          resolve();
-        });
-      });
-      server.closeIdleConnections();
-      if (atWork > 0) await new Promise<void>((resolve) => (drained = resolve));
-      server.closeIdleConnections();
-      await closed;
-    },
-  };
+  return { name: "send API server", port, check: listener.check, stop: () => listener.stop() };
 }
 
 /** A publish of SendRequested keyed by contact on the catalog's send-requests topic. */

@@ -1,6 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import express, { type NextFunction, type Request, type Response } from "express";
 import {
   SIGNATURE_HEADER,
@@ -14,6 +12,7 @@ import type { RateLimiter } from "../../domain/rate-limit.js";
 import type { WebhookMetrics, WebhookOutcome } from "../../metrics.js";
 import { AppendFailedError, type RawWebhookAppender } from "../../ports.js";
 import type { AllowList } from "./allow-list.js";
+import { startDrainingListener } from "./draining-listener.js";
 
 export const WEBHOOK_PATH = "/webhooks/whatsapp";
 
@@ -277,59 +276,19 @@ export function createWebhookApp({
  * after this component, flushes last.
  */
 export async function startWebhookServer(options: WebhookServerOptions): Promise<WebhookServer> {
-  let stopping = false;
-  let inFlight = 0;
-  let drained: (() => void) | undefined;
-  const app = createWebhookApp({
-    ...options,
-    isStopping: () => stopping,
-    onAppend: () => {
-      inFlight++;
-      return () => {
-        inFlight--;
-        if (inFlight === 0) drained?.();
-      };
-    },
+  const listener = await startDrainingListener({
+    host: options.host,
+    port: options.port,
+    checkName: "webhook-server",
+    description: "the webhook listener",
+    // A slow client cannot hold a connection for long: 3 MB arrive well within its bounds.
+    app: ({ isStopping, begin }) => createWebhookApp({ ...options, isStopping, onAppend: begin }),
   });
-  const server: Server = createServer(
-    // A slow client cannot hold a connection for long: 3 MB arrive well within these bounds.
-    { headersTimeout: 10_000, requestTimeout: 30_000 },
-    app,
-  );
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const { port } = listener;
   options.logger.info(
     { host: options.host, port, path: WEBHOOK_PATH },
     "webhook endpoint listening",
   );
 
-  return {
-    name: "webhook server",
-    port,
-    check: {
-      name: "webhook-server",
-      check: () =>
-        server.listening && !stopping
-          ? Promise.resolve()
-          : Promise.reject(new Error("the webhook listener is not accepting")),
-    },
-    async stop() {
-      stopping = true;
-      const closed = new Promise<void>((resolve) => {
-        server.close(() => {
-          resolve();
-        });
-      });
-      server.closeIdleConnections();
-      if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve));
-      server.closeIdleConnections();
-      await closed;
-    },
-  };
+  return { name: "webhook server", port, check: listener.check, stop: () => listener.stop() };
 }
