@@ -157,6 +157,34 @@ describe("MongoDB capabilities used by the read models", () => {
     ).toHaveLength(2);
   });
 
+  it("compare-and-set by {_id, version} updates only the current version, and _id-narrowed filters match like a scan", async () => {
+    // The routers' and sender's state saves are conditional updates on `_id` plus a version or
+    // state; the stand-in narrows such filters by the _id index (infra/native/mongo), which must
+    // not change which documents match.
+    const state = mongo.db.collection<{ _id: string; version: number; lane: string }>("cas");
+    await state.insertMany(
+      Array.from({ length: 50 }, (_, i) => ({ _id: `k${i}`, version: 1, lane: i % 2 ? "a" : "b" })),
+    );
+    const first = await state.bulkWrite(
+      ["k1", "k2", "k3"].map((id) => ({
+        updateOne: { filter: { _id: id, version: 1 }, update: { $set: { version: 2 } } },
+      })),
+      { ordered: false },
+    );
+    expect(first.matchedCount).toBe(3);
+    const stale = await state.updateOne({ _id: "k1", version: 1 }, { $set: { version: 9 } });
+    expect(stale.matchedCount).toBe(0);
+    expect(await state.findOne({ _id: "k1" })).toMatchObject({ version: 2 });
+    const narrowed = await state
+      .find({ _id: { $in: ["k1", "k2", "k3", "k4", "missing"] }, lane: "a", version: { $gte: 1 } })
+      .sort({ _id: 1 })
+      .toArray();
+    expect(narrowed.map((d) => d._id)).toEqual(["k1", "k3"]);
+    const removed = await state.deleteMany({ _id: { $in: ["k2", "k4"] }, version: 2 });
+    expect(removed.deletedCount).toBe(1);
+    expect(await state.countDocuments({ _id: "k2" })).toBe(0);
+  });
+
   it("aggregates with $match, $group and $sort", async () => {
     const perBusiness = await messages
       .aggregate<{ _id: string; messages: number; cost: number }>([

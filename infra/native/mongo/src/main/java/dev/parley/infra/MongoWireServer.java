@@ -2,12 +2,13 @@ package dev.parley.infra;
 
 import de.bwaldvogel.mongo.MongoServer;
 import de.bwaldvogel.mongo.ServerVersion;
-import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
 
 /**
  * Starts mongo-java-server on a loopback address so that Parley's tests and local stack
  * talk to a MongoDB-wire server without Docker. Usage: MongoWireServer HOST PORT.
  * The oplog is enabled so change streams work; data lives in memory only (see ADR 0001).
+ * Collections narrow a filter by a single-field index it constrains, as MongoDB's planner does
+ * (see IdPlannedCollection).
  */
 public final class MongoWireServer {
   private MongoWireServer() {}
@@ -19,7 +20,7 @@ public final class MongoWireServer {
     }
     String host = args[0];
     int port = Integer.parseInt(args[1]);
-    MemoryBackend backend = new MemoryBackend();
+    IdPlannedBackend backend = new IdPlannedBackend();
     backend.version(ServerVersion.MONGO_5_0);
     backend.enableOplog();
     MongoServer server = new MongoServer(backend);
