@@ -227,7 +227,7 @@ async function main(): Promise<void> {
         /^parley_sender_stage_seconds_(sum|count)\{[^}]*stage="(\w+)"[^}]*\} (\S+)$/gm,
       ))
         sums.set(`${m[2] ?? ""}.${m[1] ?? ""}`, Number(m[3]));
-      const stages = ["lookup", "pacing", "gate", "claim", "slot", "call", "settle", "publish"];
+      const stages = ["pacing", "gate", "claim", "slot", "call", "settle", "publish"];
       console.log(
         `${name}: mean ms per stage: ${stages
           .map(

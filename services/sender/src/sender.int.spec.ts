@@ -474,4 +474,80 @@ describe("sender", () => {
     );
     expect(ids.size).toBe(1);
   }, 40_000);
+
+  it("a redelivered dispatch follows its attempt record (the first claim is an insert): a settled request is replayed, even after an opt-out; a call cut short by a crash is in doubt; a refused call is made once more", async () => {
+    const attemptsCol = mongo.db.collection<{
+      _id: string;
+      number: string;
+      state: string;
+      attemptedAt: Date;
+      calls: number;
+      outcomes: unknown[];
+      bizOpaqueCallbackData: string;
+      contactId: string;
+    }>("sender_attempts");
+    // Settled: accepted once, then delivered again after the contact opted out meanwhile.
+    const first = dispatch(SLOW, "again-1", "15558000001");
+    await publish([first]);
+    await settled(["again-1"]);
+    const accepted = terminal("again-1");
+    expect(accepted?.type).toBe("SendAccepted");
+    await publish([
+      createEvent(
+        "ConsentRevoked",
+        { contactId: "15558000001", scope: "all", channel: "whatsapp", source: "keyword" },
+        { correlationId: "again-stop", now: new Date() },
+      ),
+    ]);
+    await waitFor(
+      async () =>
+        (await mongo.db
+          .collection("sender_gates")
+          .countDocuments({ _id: "15558000001" as never })) === 1,
+      { timeoutMs: 10_000 },
+    );
+    // A sender that crashed mid-call left "calling" behind long ago; another's call was refused.
+    const record = (id: string, to: string, state: string) => ({
+      _id: id,
+      number: SLOW,
+      state,
+      attemptedAt: new Date(Date.now() - 60_000),
+      calls: 1,
+      outcomes: [],
+      bizOpaqueCallbackData: id,
+      contactId: to,
+    });
+    await attemptsCol.insertMany([
+      record("crashed-1", "15558000002", "calling"),
+      record("refused-1", "15558000003", "refused"),
+    ]);
+    await publish([
+      first,
+      dispatch(SLOW, "crashed-1", "15558000002"),
+      dispatch(SLOW, "refused-1", "15558000003"),
+    ]);
+    await settled(["refused-1"]);
+    await waitFor(() => outcomeOf("crashed-1").length > 0, {
+      timeoutMs: 10_000,
+      description: "the crashed call in doubt",
+    });
+    await waitFor(
+      () => outcomeOf("again-1").filter((o) => o.type === "SendAccepted").length === 2,
+      { timeoutMs: 10_000, description: "the stored outcome published again" },
+    );
+    expect(new Set(outcomeOf("again-1").map((o) => o.eventId))).toEqual(
+      new Set([accepted?.eventId]),
+    );
+    expect(callsTo("15558000001")).toHaveLength(1);
+    expect(await calls("again-1")).toBe(1);
+    expect(outcomeOf("crashed-1")).toHaveLength(1);
+    expect(outcomeOf("crashed-1")[0]).toMatchObject({
+      type: "SendInDoubt",
+      data: { reason: "crash_recovery" },
+    });
+    expect(callsTo("15558000002")).toHaveLength(0);
+    expect(terminal("refused-1")).toMatchObject({ type: "SendAccepted", data: { attempts: 2 } });
+    expect(callsTo("15558000003")).toHaveLength(1);
+    expect(await calls("refused-1")).toBe(2);
+  }, 40_000);
 });

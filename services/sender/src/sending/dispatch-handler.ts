@@ -11,6 +11,7 @@ import { decideGate } from "../domain/gate.js";
 import type { AttemptStore } from "../adapters/store/attempt-store.js";
 import type { GateStore } from "../adapters/store/gate-store.js";
 import type { NumberLane, Slot } from "./lanes.js";
+import type { CallPermits } from "./permits.js";
 import { sleep, StoppedError } from "./sleep.js";
 
 export type Outcome = EventOf<
@@ -48,6 +49,8 @@ export interface DispatchHandlerDeps {
   readonly attempts: AttemptStore;
   readonly gates: GateStore;
   readonly graph: GraphSend;
+  /** Graph calls in flight, at most one per pooled socket (taken after the rate slot). */
+  readonly permits?: CallPermits;
   readonly publish: (events: readonly AnyEvent[]) => Promise<void>;
   readonly clock: () => number;
   readonly random: () => number;
@@ -100,16 +103,19 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
     for (const e of events) observer.outcome(e.type as Outcome["type"], number);
   };
 
-  /** A terminal outcome decided before any call: recorded so a redelivery repeats it, then published. */
+  /**
+   * A terminal outcome decided before any call, recorded so a redelivery repeats it, then
+   * published. With no record known, one insert records it with its outcome; false when a record
+   * existed already (a redelivery): the caller resolves the request from that record instead.
+   */
   const finishWithoutCall = async (
     recorded: boolean,
     dispatch: EventOf<"DispatchMessage">,
     number: string,
     event: Outcome,
-  ): Promise<void> => {
+  ): Promise<boolean> => {
     const d = dispatch.data;
     if (!recorded) {
-      // Recorded with its outcome in one insert, so a later delivery replays this very event.
       const won = await attempts.claim({
         requestId: d.requestId,
         number,
@@ -119,12 +125,10 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
         afterCalls: 0,
         finishedWith: event,
       });
-      if (!won) {
-        await handle(dispatch, new AbortController().signal);
-        return;
-      }
+      if (!won) return false;
     } else await attempts.settle(d.requestId, "done", [event], new Date(clock()));
     await emit([event], number);
+    return true;
   };
 
   const inDoubt = async (
@@ -151,6 +155,37 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
   const failed = (dispatch: EventOf<"DispatchMessage">, error: SendError, calls: number): Outcome =>
     outcome(dispatch, "SendFailed", { error, phase: "sync", attempts: calls });
 
+  /**
+   * A record exists for the request (its first claim lost to it): what it says decides. Returns
+   * undefined when the request is finished (stored outcome published again, or now in doubt),
+   * else the calls already made, all definitely refused: the request may call again.
+   */
+  const resolveRecorded = async (
+    dispatch: EventOf<"DispatchMessage">,
+    number: string,
+    signal: AbortSignal,
+  ): Promise<number | undefined> => {
+    const d = dispatch.data;
+    for (;;) {
+      const existing = await attempts.get(d.requestId);
+      const next = decideRedelivery(existing, clock(), deps.callBoundMs);
+      switch (next.kind) {
+        case "replay":
+          if (existing && existing.outcomes.length > 0) await publish(existing.outcomes);
+          return undefined;
+        case "in-doubt":
+          await inDoubt(dispatch, number, "crash_recovery", existing?.attemptedAt ?? clock());
+          return undefined;
+        case "send":
+          // "refused" after that many calls (0: no record any more, a first claim again).
+          return existing?.calls ?? 0;
+        case "wait":
+          if (!(await sleep(Math.min(1_000, next.untilMs - clock()), signal)))
+            throw new StoppedError();
+      }
+    }
+  };
+
   async function handle(dispatch: EventOf<"DispatchMessage">, signal: AbortSignal): Promise<void> {
     const d = dispatch.data;
     const number = dispatch.businessNumber ?? "";
@@ -160,33 +195,22 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
       observer.stage?.(name, now - mark);
       mark = now;
     };
-    let existing = await attempts.get(d.requestId);
-    stage("lookup");
-    for (;;) {
-      const next = decideRedelivery(existing, clock(), deps.callBoundMs);
-      if (next.kind === "replay") {
-        if (existing && existing.outcomes.length > 0) await publish(existing.outcomes);
-        return;
-      }
-      if (next.kind === "in-doubt") {
-        await inDoubt(dispatch, number, "crash_recovery", existing?.attemptedAt ?? clock());
-        return;
-      }
-      if (next.kind === "send") break;
-      if (!(await sleep(Math.min(1_000, next.untilMs - clock()), signal))) throw new StoppedError();
-      existing = await attempts.get(d.requestId);
-    }
-
+    // No read first: the first claim is an insert that fails on a duplicate request id, and only
+    // then (a redelivery) is the record read. `calls` counts the calls recorded so far.
+    let calls = 0;
     const lane = deps.lane(number);
     if (!lane) {
       const event = outcome(dispatch, "SendRejected", {
         reason: "unknown_sender",
         detail: `business number ${number} is not in this sender's number directory`,
       });
-      await finishWithoutCall(existing !== undefined, dispatch, number, event);
-      return;
+      for (;;) {
+        if (await finishWithoutCall(calls > 0, dispatch, number, event)) return;
+        const made = await resolveRecorded(dispatch, number, signal);
+        if (made === undefined) return;
+        calls = made;
+      }
     }
-    let calls = existing?.calls ?? 0;
     observer.inFlight(1);
     try {
       for (;;) {
@@ -213,8 +237,12 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
                   stage: "sender",
                 })
               : outcome(dispatch, "SendRejected", { reason: gate.reason, detail: gate.detail });
-          await finishWithoutCall(existing !== undefined || calls > 0, dispatch, number, event);
-          return;
+          if (await finishWithoutCall(calls > 0, dispatch, number, event)) return;
+          // A record existed: a redelivery. What it says wins over this rejection.
+          const made = await resolveRecorded(dispatch, number, signal);
+          if (made === undefined) return;
+          calls = made;
+          continue;
         }
         stage("gate");
         const owned = await attempts.claim({
@@ -227,18 +255,31 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
         });
         stage("claim");
         if (!owned) {
-          // Someone else recorded a call for this request meanwhile: never call twice.
-          await handle(dispatch, signal);
-          return;
+          // A record existed (a redelivery) or someone else recorded a call meanwhile: never
+          // call twice; the record decides (replay, wait, in doubt, or a call after a refusal).
+          const made = await resolveRecorded(dispatch, number, signal);
+          if (made === undefined) return;
+          calls = made;
+          continue;
         }
         calls++;
         let slot: Slot;
+        let release = (): void => undefined;
         try {
           slot = await lane.turn(d.to, signal);
           const waitMs = slot.slotAt - clock();
           if (waitMs > 0 && !(await sleep(waitMs, signal))) {
             slot.cancel();
             throw new StoppedError();
+          }
+          // A free socket last, so the call leaves at the instant the rate log records.
+          if (deps.permits) {
+            const permit = await deps.permits.acquire(signal);
+            if (!permit) {
+              slot.cancel();
+              throw new StoppedError();
+            }
+            release = permit;
           }
         } catch (error) {
           // No call was made: the record goes back to "refused" so a redelivery may call.
@@ -250,7 +291,12 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
         {
           const startedAt = callAt;
           slot.sent(Math.max(startedAt, slot.slotAt));
-          const r = await deps.graph(number, d);
+          let r: Awaited<ReturnType<GraphSend>>;
+          try {
+            r = await deps.graph(number, d);
+          } finally {
+            release();
+          }
           stage("call");
           observer.graphCall(
             number,

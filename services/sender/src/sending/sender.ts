@@ -15,6 +15,7 @@ import type { Config } from "../config.js";
 import { createDispatchHandler, type SenderLogger } from "./dispatch-handler.js";
 import { createGraph } from "./graph.js";
 import { NumberLane } from "./lanes.js";
+import { CallPermits } from "./permits.js";
 import { createSenderMetrics } from "./metrics.js";
 import { createReconciler } from "./reconcile.js";
 
@@ -140,6 +141,7 @@ export function createSender({
     attempts,
     gates,
     graph: graph.send,
+    permits: new CallPermits(s.SENDER_GRAPH_CONNECTIONS),
     publish,
     clock,
     random,
