@@ -25,7 +25,7 @@ const data = (over: Record<string, unknown> = {}, key = "orders:42:shipped"): Se
 
 function harness(publish?: PublishSendRequested, store?: SendRecordStore) {
   const published: EventOf<"SendRequested">[] = [];
-  const memory = createMemorySendRecordStore();
+  const memory = createMemorySendRecordStore({ retentionMs: 7 * 24 * 60 * 60 * 1000 });
   let ids = 0;
   const accept = createAcceptSend({
     store: store ?? memory,

@@ -25,6 +25,11 @@ export const sendApiFields = {
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,100}$/, "a MongoDB collection name")
     .default("ingress_send_requests"),
+  /**
+   * How long an idempotency key is honoured (from its acceptance); after it the key may name a
+   * new request. Keep it at least ROUTER_IDEMPOTENCY_TTL_MS (the router's own dedupe).
+   */
+  SEND_API_IDEMPOTENCY_TTL_MS: env.int(7 * 24 * 60 * 60 * 1000, { min: 60_000 }),
 };
 
 /** The subset of the ingress config the send API reads. */
@@ -38,4 +43,5 @@ export interface SendApiConfig {
   readonly SEND_API_RATE_PER_SECOND: number;
   readonly SEND_API_RATE_BURST: number;
   readonly SEND_API_COLLECTION: string;
+  readonly SEND_API_IDEMPOTENCY_TTL_MS: number;
 }

@@ -1,7 +1,15 @@
-import type { SendRecord, SendRecordStore } from "./store.js";
+import {
+  expired,
+  type SendRecord,
+  type SendRecordRetention,
+  type SendRecordStore,
+} from "./store.js";
 
 /** The in-memory fake of the store port, held to the same contract suite as the MongoDB adapter. */
-export function createMemorySendRecordStore(): SendRecordStore & {
+export function createMemorySendRecordStore({
+  retentionMs,
+  clock = () => new Date(),
+}: SendRecordRetention): SendRecordStore & {
   readonly records: ReadonlyMap<string, SendRecord>;
 } {
   const records = new Map<string, SendRecord>();
@@ -10,7 +18,9 @@ export function createMemorySendRecordStore(): SendRecordStore & {
     records,
     claim(record) {
       const existing = records.get(id(record.principal, record.idempotencyKey));
-      if (existing !== undefined) return Promise.resolve({ claimed: false, existing });
+      if (existing !== undefined && !expired(existing, record.acceptedAt, retentionMs)) {
+        return Promise.resolve({ claimed: false, existing });
+      }
       const sameRequestId = [...records.values()].some(
         (r) => r.principal === record.principal && r.requestId === record.requestId,
       );
@@ -28,8 +38,12 @@ export function createMemorySendRecordStore(): SendRecordStore & {
       return Promise.resolve();
     },
     findByRequestId(principal, requestId) {
+      const now = clock();
       return Promise.resolve(
-        [...records.values()].find((r) => r.principal === principal && r.requestId === requestId),
+        [...records.values()].find(
+          (r) =>
+            r.principal === principal && r.requestId === requestId && !expired(r, now, retentionMs),
+        ),
       );
     },
   };

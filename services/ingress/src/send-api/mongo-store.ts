@@ -1,7 +1,16 @@
 import { MongoServerError, type Db } from "mongodb";
-import { StoreUnavailableError, type SendRecord, type SendRecordStore } from "./store.js";
+import {
+  expired,
+  StoreUnavailableError,
+  type SendRecord,
+  type SendRecordRetention,
+  type SendRecordStore,
+} from "./store.js";
 
 const DUPLICATE_KEY = 11000;
+const NAMESPACE_NOT_FOUND = 26;
+const COMMAND_NOT_FOUND = 59;
+const TTL_INDEX = "acceptedAt_ttl";
 
 /** `_id` is `<principal>/<idempotencyKey>` (a principal id has no "/"): its unique index is the claim. */
 interface SendRecordDoc extends Omit<SendRecord, "publishedAt"> {
@@ -14,7 +23,7 @@ const toRecord = ({ _id, publishedAt, ...rest }: SendRecordDoc): SendRecord => (
   ...(publishedAt === null ? {} : { publishedAt }),
 });
 
-export interface MongoSendRecordStoreOptions {
+export interface MongoSendRecordStoreOptions extends SendRecordRetention {
   readonly db: Db;
   readonly collection?: string;
   /** Bound on each operation, so a dead server turns into a 503 rather than a hanging request. */
@@ -25,27 +34,66 @@ export interface MongoSendRecordStoreOptions {
  * The idempotency store on MongoDB. A claim is one insert: the `_id` unique index makes it
  * atomic across concurrent requests and ingress instances; a unique index on `requestId`
  * serves GET by request id. Driver failures become StoreUnavailableError (answered with 503).
+ *
+ * Retention: a key past `retentionMs` is free again. The store judges that itself (a claim of an
+ * expired key replaces the old record with a compare-and-set on its request id; lookups skip
+ * expired records), so it holds whether or not the server has removed the document yet; a TTL
+ * index on `acceptedAt` lets MongoDB delete them (the local stand-in accepts it and never does).
  */
 export function createMongoSendRecordStore({
   db,
   collection = "ingress_send_requests",
   timeoutMs = 3_000,
+  retentionMs,
+  clock = () => new Date(),
 }: MongoSendRecordStoreOptions): SendRecordStore & { ensureIndexes(): Promise<void> } {
   const docs = db.collection<SendRecordDoc>(collection);
+  const expireAfterSeconds = Math.ceil(retentionMs / 1000);
+  /** The TTL index for the retention: created, or changed in place when the retention changed. */
+  const ensureTtl = async (): Promise<void> => {
+    const current = await docs.indexes({ maxTimeMS: timeoutMs }).then(
+      (all) => all.find((index) => index.name === TTL_INDEX),
+      (error: unknown) => {
+        if (error instanceof MongoServerError && error.code === NAMESPACE_NOT_FOUND)
+          return undefined;
+        throw error;
+      },
+    );
+    if (current?.expireAfterSeconds === expireAfterSeconds) return;
+    if (current !== undefined) {
+      try {
+        await db.command(
+          { collMod: collection, index: { name: TTL_INDEX, expireAfterSeconds } },
+          { timeoutMS: timeoutMs },
+        );
+        return;
+      } catch (error) {
+        // The local stand-in has no collMod and never enforces TTL anyway (its dropIndex also
+        // drops same-named indexes of other collections, so no drop-and-recreate there).
+        if (error instanceof MongoServerError && error.code === COMMAND_NOT_FOUND) return;
+        throw error;
+      }
+    }
+    await docs.createIndex(
+      { acceptedAt: 1 },
+      { name: TTL_INDEX, expireAfterSeconds, timeoutMS: timeoutMs },
+    );
+  };
   let indexed: Promise<void> | undefined;
   const ensureIndexes = (): Promise<void> => {
-    indexed ??= docs
-      .createIndex(
+    indexed ??= Promise.all([
+      docs.createIndex(
         { principal: 1, requestId: 1 },
         { unique: true, name: "principal_requestId", timeoutMS: timeoutMs },
-      )
-      .then(
-        () => undefined,
-        (error: unknown) => {
-          indexed = undefined;
-          throw error;
-        },
-      );
+      ),
+      ensureTtl(),
+    ]).then(
+      () => undefined,
+      (error: unknown) => {
+        indexed = undefined;
+        throw error;
+      },
+    );
     return indexed;
   };
   const unavailable = (operation: string, error: unknown): StoreUnavailableError =>
@@ -54,6 +102,11 @@ export function createMongoSendRecordStore({
       { cause: error },
     );
   const idOf = (principal: string, key: string): string => `${principal}/${key}`;
+  const toDoc = (_id: string, record: SendRecord): SendRecordDoc => ({
+    _id,
+    ...record,
+    publishedAt: record.publishedAt ?? null,
+  });
 
   return {
     ensureIndexes,
@@ -61,10 +114,7 @@ export function createMongoSendRecordStore({
       const _id = idOf(record.principal, record.idempotencyKey);
       try {
         await ensureIndexes();
-        await docs.insertOne(
-          { _id, ...record, publishedAt: record.publishedAt ?? null },
-          { timeoutMS: timeoutMs },
-        );
+        await docs.insertOne(toDoc(_id, record), { timeoutMS: timeoutMs });
         return { claimed: true };
       } catch (error) {
         if (!(error instanceof MongoServerError && error.code === DUPLICATE_KEY)) {
@@ -79,7 +129,25 @@ export function createMongoSendRecordStore({
       }
       // A duplicate on the request id alone: a new UUID collided, which is a bug, not a retry.
       if (existing === null) throw new Error(`requestId ${record.requestId} is already stored`);
-      return { claimed: false, existing: toRecord(existing) };
+      if (!expired(toRecord(existing), record.acceptedAt, retentionMs)) {
+        return { claimed: false, existing: toRecord(existing) };
+      }
+      // The key outlived its retention (the server has not swept it yet): take it over, unless a
+      // concurrent claim replaced the same old record first.
+      let replaced: SendRecordDoc | null;
+      try {
+        const result = await docs.replaceOne(
+          { _id, requestId: existing.requestId },
+          toDoc(_id, record),
+          { timeoutMS: timeoutMs },
+        );
+        if (result.matchedCount === 1) return { claimed: true };
+        replaced = await docs.findOne({ _id }, { maxTimeMS: timeoutMs });
+      } catch (error) {
+        throw unavailable("replace", error);
+      }
+      if (replaced === null) throw unavailable("replace", new Error("the key vanished meanwhile"));
+      return { claimed: false, existing: toRecord(replaced) };
     },
     async markPublished(principal, key, at) {
       try {
@@ -95,7 +163,9 @@ export function createMongoSendRecordStore({
     async findByRequestId(principal, requestId) {
       try {
         const doc = await docs.findOne({ principal, requestId }, { maxTimeMS: timeoutMs });
-        return doc === null ? undefined : toRecord(doc);
+        if (doc === null) return undefined;
+        const record = toRecord(doc);
+        return expired(record, clock(), retentionMs) ? undefined : record;
       } catch (error) {
         throw unavailable("find", error);
       }

@@ -62,7 +62,7 @@ const observed = new Set<string>();
 
 async function start({ ratePerSecond = 0, bodyLimitBytes = 4096 } = {}): Promise<Harness> {
   const metrics = createMetrics({ service: "send-api-test", collectDefaults: false });
-  const store = createMemorySendRecordStore();
+  const store = createMemorySendRecordStore({ retentionMs: 7 * 24 * 60 * 60 * 1000 });
   const logged: string[] = [];
   const log = (fields: unknown, message?: string) => {
     logged.push(JSON.stringify(fields) + (message ?? ""));

@@ -68,6 +68,7 @@ beforeAll(async () => {
     SEND_API_RATE_PER_SECOND: 0,
     SEND_API_RATE_BURST: 1,
     SEND_API_COLLECTION: "send_requests",
+    SEND_API_IDEMPOTENCY_TTL_MS: 7 * 24 * 60 * 60 * 1000,
   };
   const started = await startSendApi(config, {
     logger: createLogger({ service: "send-api-int", level: "silent" }),

@@ -100,6 +100,7 @@ export async function startSendApi(
   const store = createMongoSendRecordStore({
     db: mongo.db,
     collection: config.SEND_API_COLLECTION,
+    retentionMs: config.SEND_API_IDEMPOTENCY_TTL_MS,
   });
   await store.ensureIndexes().catch((error: unknown) => {
     logger.warn({ err: error }, "send API: MongoDB indexes not created yet; retried on first use");

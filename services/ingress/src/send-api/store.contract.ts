@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { SendRecord, SendRecordStore } from "./store.js";
+import type { SendRecord, SendRecordRetention, SendRecordStore } from "./store.js";
 
 let n = 0;
 /** A record with fresh ids; `over` replaces fields. */
@@ -23,7 +23,14 @@ export function sampleRecord(over: Partial<SendRecord> = {}): SendRecord {
  * The contract of the idempotency store port (conventions.md, 8), run against the in-memory
  * fake (unit) and MongoDB (int), so the unit tests of the use case can trust the fake.
  */
-export function describeSendRecordStore(name: string, create: () => SendRecordStore): void {
+export function describeSendRecordStore(
+  name: string,
+  createWith: (retention: SendRecordRetention) => SendRecordStore,
+): void {
+  const week = 7 * 24 * 60 * 60 * 1000;
+  // The samples are accepted on 2026-03-01; lookups happen a minute later.
+  const create = () =>
+    createWith({ retentionMs: week, clock: () => new Date("2026-03-01T10:01:00.000Z") });
   describe(`SendRecordStore contract: ${name}`, () => {
     it("claims a new key once; a second claim of the key returns the first record unchanged", async () => {
       const store = create();
@@ -74,6 +81,45 @@ export function describeSendRecordStore(name: string, create: () => SendRecordSt
       expect(await store.findByRequestId("orders", record.requestId)).toEqual(record);
       expect(await store.findByRequestId("payments", record.requestId)).toBeUndefined();
       expect(await store.findByRequestId("orders", "no-such-request")).toBeUndefined();
+    });
+
+    it("honours a key for the retention from its acceptance, then lets a new request take it", async () => {
+      const store = createWith({ retentionMs: 60_000 });
+      const first = sampleRecord();
+      const at = (ms: number) => new Date(first.acceptedAt.getTime() + ms);
+      await store.claim(first);
+      const within = sampleRecord({ idempotencyKey: first.idempotencyKey, acceptedAt: at(59_999) });
+      expect(await store.claim(within)).toEqual({ claimed: false, existing: first });
+      const after = sampleRecord({ idempotencyKey: first.idempotencyKey, acceptedAt: at(60_000) });
+      expect(await store.claim(after)).toEqual({ claimed: true });
+      const later = sampleRecord({ idempotencyKey: first.idempotencyKey, acceptedAt: at(60_001) });
+      expect(await store.claim(later)).toEqual({ claimed: false, existing: after });
+    });
+
+    it("gives exactly one winner among concurrent claims of an expired key", async () => {
+      const store = createWith({ retentionMs: 60_000 });
+      const first = sampleRecord();
+      await store.claim(first);
+      const acceptedAt = new Date(first.acceptedAt.getTime() + 120_000);
+      const results = await Promise.all(
+        [1, 2, 3, 4].map(() =>
+          store.claim(sampleRecord({ idempotencyKey: first.idempotencyKey, acceptedAt })),
+        ),
+      );
+      expect(results.filter((r) => r.claimed)).toHaveLength(1);
+      const holders = new Set(results.flatMap((r) => (r.claimed ? [] : [r.existing.requestId])));
+      expect(holders.size).toBe(1);
+      expect(holders.has(first.requestId)).toBe(false);
+    });
+
+    it("no longer finds a request id past the retention", async () => {
+      let now = new Date("2026-03-01T10:00:30.000Z");
+      const store = createWith({ retentionMs: 60_000, clock: () => now });
+      const record = sampleRecord();
+      await store.claim(record);
+      expect(await store.findByRequestId(record.principal, record.requestId)).toEqual(record);
+      now = new Date("2026-03-01T10:01:00.000Z");
+      expect(await store.findByRequestId(record.principal, record.requestId)).toBeUndefined();
     });
   });
 }

@@ -22,15 +22,34 @@ export interface SendRecord {
 export type ClaimResult =
   { readonly claimed: true } | { readonly claimed: false; readonly existing: SendRecord };
 
-/** The idempotency store port (MongoDB in production, in memory in unit tests). */
+/**
+ * The idempotency store port (MongoDB in production, in memory in unit tests). A record is kept
+ * for the store's retention, counted from its `acceptedAt`: after that its key is free again
+ * and its request id is no longer found.
+ */
 export interface SendRecordStore {
-  /** Stores `record` unless its (principal, idempotencyKey) is taken; then returns the holder. */
+  /**
+   * Stores `record` unless its (principal, idempotencyKey) is held by a record still within the
+   * retention (judged at `record.acceptedAt`); then returns the holder.
+   */
   claim(record: SendRecord): Promise<ClaimResult>;
   /** Records the first acknowledgement of the request's event; later calls change nothing. */
   markPublished(principal: string, idempotencyKey: string, at: Date): Promise<void>;
   /** The record of a request id within one principal's requests. */
   findByRequestId(principal: string, requestId: string): Promise<SendRecord | undefined>;
 }
+
+/** Where a store's retention and clock come from (both stores take the same options). */
+export interface SendRecordRetention {
+  /** How long a key is honoured, from its acceptedAt. */
+  readonly retentionMs: number;
+  /** The current time, for lookups by request id. */
+  readonly clock?: () => Date;
+}
+
+/** Whether `record` is past the retention at `now`. */
+export const expired = (record: SendRecord, now: Date, retentionMs: number): boolean =>
+  now.getTime() - record.acceptedAt.getTime() >= retentionMs;
 
 /** The store did not answer (MongoDB down or slow): nothing was decided, a retry may succeed. */
 export class StoreUnavailableError extends Error {
