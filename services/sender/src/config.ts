@@ -26,6 +26,11 @@ export const configSchema = z.object({
   SENDER_MAX_IN_FLIGHT: env.int(2_000, { min: 1, max: 50_000 }),
   /** Added to each number's one-second window (simulator and Meta count at receipt). */
   SENDER_RATE_MARGIN_MS: env.int(15, { min: 0, max: 500 }),
+  /**
+   * Each 130429 episode (Meta counted more than the cap in a second) widens that number's margin
+   * by 5 ms, up to this (the rate ceiling is cap x 1,000 / (1,000 + margin)); at most the margin.
+   */
+  SENDER_RATE_MARGIN_MAX_MS: env.int(50, { min: 0, max: 500 }),
   /** Sends are spread so that no such slice holds more than its share of the cap; 0 turns it off. */
   SENDER_RATE_SMOOTHING_MS: env.int(20, { min: 0, max: 500 }),
   /** Longest 4^x s back-off for one recipient after 131056. */

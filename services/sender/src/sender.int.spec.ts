@@ -68,6 +68,7 @@ const settings: SenderSettings = {
   SENDER_MAX_IN_FLIGHT: 3_000,
   // The simulator runs on this event loop: receipt jitter is larger than across processes.
   SENDER_RATE_MARGIN_MS: 50,
+  SENDER_RATE_MARGIN_MAX_MS: 80,
   SENDER_RATE_SMOOTHING_MS: 20,
   SENDER_PAIR_MAX_BACKOFF_MS: 60_000,
   SENDER_NUMBER_MAX_BACKOFF_MS: 60_000,

@@ -30,10 +30,15 @@ export const numberBackoffBaseMs: Readonly<Record<number, number>> = {
 
 /**
  * Whole-number back-off on 130429, 4, 80007 and 131057: every send of the number waits until
- * `blockedUntil`; each strike doubles the wait, an accepted send starts over. Pure.
+ * `blockedUntil`; each strike doubles the wait, an accepted send starts over. A refusal of a call
+ * made before the current back-off began is the same strike (at 1,000 msg/s dozens of calls are
+ * on the wire when the first refusal comes back; counting each would block the number for
+ * minutes). Pure.
  */
 export class NumberBackoff {
   private strikes = 0;
+  /** When the current back-off was decided: calls made before it belong to it. */
+  private struckAt = Number.NEGATIVE_INFINITY;
   blockedUntil = 0;
 
   constructor(
@@ -41,7 +46,10 @@ export class NumberBackoff {
     private readonly random: () => number,
   ) {}
 
-  throttled(code: number, now: number): number {
+  /** `calledAt`: when the refused call was made (defaults to now: always a new strike). */
+  throttled(code: number, now: number, calledAt: number = now): number {
+    if (calledAt < this.struckAt) return this.blockedUntil;
+    this.struckAt = now;
     const base = numberBackoffBaseMs[code] ?? 1_000;
     const ceiling = Math.min(this.maxMs, base * 2 ** this.strikes);
     this.strikes++;

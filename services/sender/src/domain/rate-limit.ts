@@ -8,18 +8,29 @@ export class SlidingWindowLog {
   /** Call times of completed sends, ascending; only those still able to matter are kept. */
   private readonly times: number[] = [];
   private outstanding = 0;
+  private window: number;
 
   constructor(
     readonly limit: number,
-    readonly windowMs: number,
+    windowMs: number,
   ) {
     if (!Number.isInteger(limit) || limit < 1)
       throw new RangeError(`limit must be a positive integer, got ${limit}`);
     if (!(windowMs > 0)) throw new RangeError(`windowMs must be positive, got ${windowMs}`);
+    this.window = windowMs;
   }
 
   get reserved(): number {
     return this.outstanding;
+  }
+
+  get windowMs(): number {
+    return this.window;
+  }
+
+  /** Lengthens the window (never shortens it: a shorter one could let more through). */
+  widen(windowMs: number): void {
+    this.window = Math.max(this.window, windowMs);
   }
 
   /**
@@ -95,7 +106,7 @@ export class EvenSchedule {
   private tat = Number.NEGATIVE_INFINITY;
 
   constructor(
-    readonly intervalMs: number,
+    public intervalMs: number,
     readonly toleranceMs: number,
   ) {
     if (!(intervalMs > 0)) throw new RangeError("intervalMs must be positive");
@@ -120,15 +131,34 @@ export class EvenSchedule {
 export class NumberRate {
   private readonly log: SlidingWindowLog;
   private readonly schedule: EvenSchedule | undefined;
+  private margin: number;
 
   constructor({ mps, marginMs, smoothingMs }: NumberRateOptions) {
     if (!Number.isInteger(mps) || mps < 1 || mps > 1_000)
       throw new RangeError(`mps must be an integer from 1 to 1000, got ${mps}`);
     if (marginMs < 0) throw new RangeError("marginMs must not be negative");
     if (smoothingMs < 0) throw new RangeError("smoothingMs must not be negative");
+    this.margin = marginMs;
     this.log = new SlidingWindowLog(mps, 1_000 + marginMs);
     this.schedule =
       smoothingMs > 0 ? new EvenSchedule((1_000 + marginMs) / mps, smoothingMs) : undefined;
+  }
+
+  get marginMs(): number {
+    return this.margin;
+  }
+
+  /**
+   * The receiver counted more than the cap in a second where this log counted at most the cap:
+   * arrivals there bunch more than the margin allows for. Widens the margin by `stepMs`, up to
+   * `maxMs` (the rate ceiling becomes mps x 1,000 / (1,000 + margin)).
+   */
+  widenMargin(stepMs: number, maxMs: number): void {
+    const next = Math.min(maxMs, this.margin + stepMs);
+    if (next <= this.margin) return;
+    this.margin = next;
+    this.log.widen(1_000 + next);
+    if (this.schedule) this.schedule.intervalMs = (1_000 + next) / this.log.limit;
   }
 
   nextAt(now: number): number | undefined {

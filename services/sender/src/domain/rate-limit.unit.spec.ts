@@ -146,6 +146,17 @@ describe("NumberRate", () => {
     });
   }
 
+  it("a widened margin (after 130429) keeps receipt windows under the cap for larger jitter, bounded", () => {
+    const rate = new NumberRate({ mps: 1_000, marginMs: 15, smoothingMs: 20 });
+    for (let i = 0; i < 10; i++) rate.widenMargin(5, 40);
+    expect(rate.marginMs).toBe(40);
+    const sent = run(rate, { durationMs: 10_000, prep: (i) => (i * 7919) % 8 });
+    // Receipt jitter up to 39 ms, which the 15 ms margin would not absorb.
+    const received = sent.map((t, i) => t + ((i * 104729) % 40));
+    expect(maxInWindow(received, 1_000)).toBeLessThanOrEqual(1_000);
+    expect(sent.length / 10).toBeGreaterThanOrEqual((1_000 * 1_000) / 1_040 - 5);
+  });
+
   it("refuses impossible settings", () => {
     expect(() => new NumberRate({ mps: 0, marginMs: 0, smoothingMs: 0 })).toThrow(RangeError);
     expect(() => new NumberRate({ mps: 1_001, marginMs: 0, smoothingMs: 0 })).toThrow(RangeError);

@@ -352,7 +352,7 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
               break;
             case "throttle-number":
               await attempts.refused(d.requestId);
-              lane.throttle(decision.code);
+              lane.throttle(decision.code, callAt);
               break;
             case "pace-recipient":
               await attempts.refused(d.requestId);

@@ -15,6 +15,9 @@ export interface LaneTuning {
   readonly leadMs: number;
   readonly maxPairBackoffMs: number;
   readonly maxNumberBackoffMs: number;
+  /** Added to the rate margin on each 130429 episode, up to `maxMarginMs` (0: never widened). */
+  readonly marginStepMs: number;
+  readonly maxMarginMs: number;
   /** A lane unused this long reloads recent call times (another owner may have sent meanwhile). */
   readonly reseedAfterIdleMs: number;
 }
@@ -51,6 +54,7 @@ export class NumberLane {
   private pauseInfo: PauseInfo | undefined;
   private resumed: { promise: Promise<void>; resolve: () => void } | undefined;
   private lastUsed: number;
+  private lastWidenedAt = Number.NEGATIVE_INFINITY;
   private seeding: Promise<void>;
 
   constructor(
@@ -79,7 +83,7 @@ export class NumberLane {
 
   /** A new owner honours the window: calls recorded by anyone in the last window count here. */
   private async seed(): Promise<void> {
-    const since = this.clock() - 1_000 - this.tuning.marginMs;
+    const since = this.clock() - 1_000 - this.rate.marginMs;
     this.rate.seed(await this.recentCalls(this.number, since));
   }
 
@@ -199,8 +203,16 @@ export class NumberLane {
     }
   }
 
-  throttle(code: number): void {
-    this.backoff.throttled(code, this.clock());
+  /** A whole-number refusal of the call made at `calledAt`; 130429 also widens the rate margin. */
+  throttle(code: number, calledAt: number): void {
+    const now = this.clock();
+    if (code === 130429 && calledAt >= this.lastWidenedAt) {
+      // Meta counted more than the cap in a second where we counted at most the cap: arrivals
+      // bunch more than the margin allows for. One widening per episode, bounded.
+      this.rate.widenMargin(this.tuning.marginStepMs, this.tuning.maxMarginMs);
+      this.lastWidenedAt = now;
+    }
+    this.backoff.throttled(code, now, calledAt);
   }
 
   accepted(recipient: string): void {

@@ -27,6 +27,7 @@ export type SenderSettings = Pick<
   | "SENDER_GRAPH_CONNECTIONS"
   | "SENDER_MAX_IN_FLIGHT"
   | "SENDER_RATE_MARGIN_MS"
+  | "SENDER_RATE_MARGIN_MAX_MS"
   | "SENDER_RATE_SMOOTHING_MS"
   | "SENDER_PAIR_MAX_BACKOFF_MS"
   | "SENDER_NUMBER_MAX_BACKOFF_MS"
@@ -94,6 +95,8 @@ export function createSender({
         { mps: entry.mps, pairPacing: entry.pairPacing },
         {
           marginMs: s.SENDER_RATE_MARGIN_MS,
+          marginStepMs: 5,
+          maxMarginMs: Math.max(s.SENDER_RATE_MARGIN_MS, s.SENDER_RATE_MARGIN_MAX_MS),
           smoothingMs: s.SENDER_RATE_SMOOTHING_MS,
           leadMs: 20,
           maxPairBackoffMs: s.SENDER_PAIR_MAX_BACKOFF_MS,
