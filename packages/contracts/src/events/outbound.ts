@@ -267,4 +267,11 @@ export const dispatchMessage = z.object({
     .min(1)
     .max(512)
     .describe("Echoed on status webhooks: reconciles an in-doubt send."),
+  consentEventId: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "The consent event the router's decision relied on (echoed on the outcome); absent when none is recorded.",
+    ),
 });

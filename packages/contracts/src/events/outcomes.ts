@@ -9,6 +9,13 @@ const outcome = {
   idempotencyKey,
   contactId,
   metadata: z.record(z.string(), z.string()).optional().describe("The caller metadata, echoed."),
+  consentEventId: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "The id of the consent event (ConsentGranted or ConsentRevoked) the router's decision relied on: the opt-in of a marketing send, the latest fact of scope all otherwise, the opt-out of a refusal; absent when the contact has none recorded.",
+    ),
 };
 
 /** `messages[].message_status` of a template send under pacing; absent otherwise. */

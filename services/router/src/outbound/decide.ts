@@ -175,6 +175,7 @@ function decideSend(
     return decided.reject(
       "opted_out",
       `the contact opted out of all messages (${describeConsent(everything)})`,
+      { consent: everything },
     );
   }
 
@@ -219,6 +220,7 @@ function decideSend(
       return decided.reject(
         "opted_out",
         `the contact opted out of marketing (${describeConsent(relied)})`,
+        { consent: relied },
       );
     }
     if (relied === undefined) {
@@ -394,12 +396,17 @@ function outcomes(request: SendRequested, contentHash: string, ctx: OutboundCont
     reject(
       reason: RejectionReason,
       detail: string,
-      options: { claimsKey?: boolean } = {},
+      { consent, ...options }: { claimsKey?: boolean; consent?: ConsentFact } = {},
     ): OutboundEvent[] {
       return [
         createEvent(
           "SendRejected",
-          { ...outcomeBase, reason, detail },
+          {
+            ...outcomeBase,
+            ...(consent === undefined ? {} : { consentEventId: consent.eventId }),
+            reason,
+            detail,
+          },
           meta(businessNumber, "outcome"),
         ),
         recorded(reason, options),
@@ -431,6 +438,7 @@ function outcomes(request: SendRequested, contentHash: string, ctx: OutboundCont
             ...(data.replyTo === undefined ? {} : { replyTo: data.replyTo }),
             ...(data.validUntil === undefined ? {} : { validUntil: data.validUntil }),
             bizOpaqueCallbackData: requestId,
+            ...(plan.consent === undefined ? {} : { consentEventId: plan.consent.eventId }),
           },
           meta(businessNumber, "dispatch"),
         ),

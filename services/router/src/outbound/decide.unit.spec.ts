@@ -414,15 +414,26 @@ describe("outbound decider: consent", () => {
       .when(send())
       .then({
         type: "SendRejected",
-        data: { reason: "opted_out", detail: expect.stringContaining(revoked.eventId) as unknown },
+        data: {
+          reason: "opted_out",
+          detail: expect.stringContaining(revoked.eventId) as unknown,
+          consentEventId: revoked.eventId,
+        },
       });
   });
 
-  it("given an opt-out then a later opt-in, then the send goes", () => {
+  it("given an opt-out then a later opt-in, then the send goes, naming the opt-in it relied on", () => {
+    const granted = consent("ConsentGranted", "all", -2);
     spec()
-      .given(open, consent("ConsentRevoked", "all", -3), consent("ConsentGranted", "all", -2))
+      .given(open, consent("ConsentRevoked", "all", -3), granted)
       .when(send())
-      .then({ type: "DispatchMessage" });
+      .then({ type: "DispatchMessage", data: { consentEventId: granted.eventId } });
+  });
+
+  it("given no consent recorded, a utility send goes and names no consent event", () => {
+    const { emitted } = spec().given(open).when(send());
+    expect(emitted[0]?.type).toBe("DispatchMessage");
+    expect(emitted[0]).not.toHaveProperty("data.consentEventId");
   });
 
   it("keeps the latest fact by time: an older opt-in consumed late does not undo an opt-out", () => {
@@ -449,7 +460,11 @@ describe("outbound decider: consent", () => {
       .when(send({ content: tplContent(springSale), category: "marketing" }))
       .then({
         type: "SendRejected",
-        data: { reason: "opted_out", detail: expect.stringContaining(stop.eventId) as unknown },
+        data: {
+          reason: "opted_out",
+          detail: expect.stringContaining(stop.eventId) as unknown,
+          consentEventId: stop.eventId,
+        },
       });
     spec()
       .given(open, consent("ConsentGranted", "all", -5), stop)
@@ -458,14 +473,19 @@ describe("outbound decider: consent", () => {
   });
 
   it("given a marketing opt-in, then marketing goes; a later START (scope all) resumes a marketing stop", () => {
+    const optIn = consent("ConsentGranted", "marketing", -1);
     spec()
-      .given(consent("ConsentGranted", "marketing", -1))
+      .given(optIn)
       .when(send({ content: tplContent(springSale), category: "marketing" }))
-      .then({ type: "DispatchMessage", data: { category: "marketing" } });
+      .then({
+        type: "DispatchMessage",
+        data: { category: "marketing", consentEventId: optIn.eventId },
+      });
+    const start = consent("ConsentGranted", "all", -1);
     spec()
-      .given(consent("ConsentRevoked", "marketing", -3), consent("ConsentGranted", "all", -1))
+      .given(consent("ConsentRevoked", "marketing", -3), start)
       .when(send({ content: tplContent(springSale), category: "marketing" }))
-      .then({ type: "DispatchMessage" });
+      .then({ type: "DispatchMessage", data: { consentEventId: start.eventId } });
   });
 });
 
