@@ -243,10 +243,12 @@ export class InvalidEventError extends Error {
 }
 
 /**
- * Builds a validated event envelope. Pure apart from the random event id, which can be injected.
- * Throws InvalidEventError when `data` does not match the event's schema.
+ * Builds an event envelope WITHOUT validating it: for a producer whose serde validates every
+ * record on encode anyway (the one check on the produce path), so the event is not checked twice.
+ * `data` is typed, but nothing here checks formats or bounds: use createEvent when the event is
+ * used before it is encoded. Pure apart from the random event id, which can be injected.
  */
-export function createEvent<E extends EventName>(
+export function buildEvent<E extends EventName>(
   type: E,
   data: EventData<E>,
   meta: CreateEventMeta,
@@ -260,18 +262,36 @@ export function createEvent<E extends EventName>(
     eventId,
     generateId = () => globalThis.crypto.randomUUID(),
   } = meta;
-  const iso = (d: Date | string) => (typeof d === "string" ? d : d.toISOString());
-  const candidate = {
+  const recordedAt = now.toISOString();
+  const event = {
     eventId: eventId ?? generateId(),
     type,
     schemaVersion: definitions[type].version,
-    occurredAt: iso(occurredAt ?? now),
-    recordedAt: iso(now),
+    occurredAt:
+      occurredAt === undefined
+        ? recordedAt
+        : typeof occurredAt === "string"
+          ? occurredAt
+          : occurredAt.toISOString(),
+    recordedAt,
     correlationId,
     causationId,
     ...(businessNumber === undefined ? {} : { businessNumber }),
     data,
   };
+  return event as EventOf<E>;
+}
+
+/**
+ * Builds a validated event envelope. Pure apart from the random event id, which can be injected.
+ * Throws InvalidEventError when `data` does not match the event's schema.
+ */
+export function createEvent<E extends EventName>(
+  type: E,
+  data: EventData<E>,
+  meta: CreateEventMeta,
+): EventOf<E> {
+  const candidate = buildEvent(type, data, meta);
   const schema: z.ZodType = events[type];
   const parsed = schema.safeParse(candidate);
   if (!parsed.success) throw new InvalidEventError(type, parsed.error.issues);

@@ -1,5 +1,6 @@
 export { envelopeFields, envelopeOf, isoDateTime, type Envelope } from "./envelope.js";
 export {
+  buildEvent,
   createEvent,
   eventDescriptions,
   eventNames,

@@ -24,7 +24,12 @@ export {
 } from "./errors.js";
 export { defaultRetryPolicy, type RetryPolicy } from "./backoff.js";
 export { createSerde, type Serde } from "./serde.js";
-export { createEventProducer, type EventProducer, type OutgoingEvent } from "./producer.js";
+export {
+  createEventProducer,
+  type EncodedEvent,
+  type EventProducer,
+  type OutgoingEvent,
+} from "./producer.js";
 export {
   createConsumerRunner,
   type ConsumerRunner,

@@ -19,11 +19,29 @@ export interface OutgoingEvent {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
+/** A record validated and encoded for one topic by `EventProducer.encode`, not yet sent. */
+export interface EncodedEvent {
+  /** The name of the topic it was encoded for: it can be published there only. */
+  readonly topic: string;
+  readonly key: string;
+  /** The Confluent wire-format value. */
+  readonly value: Buffer;
+  readonly event: EnvelopeLike;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
 export interface EventProducer {
   readonly name: string;
   connect(): Promise<void>;
   /** Validates, encodes and appends `records` to `topic`; resolves once all in-sync replicas have them. */
   publish(topic: TopicSpec, records: readonly OutgoingEvent[]): Promise<void>;
+  /**
+   * Validates and encodes one record for `topic` without sending it: a caller that batches
+   * records from independent requests encodes each on its own, so a bad one fails alone.
+   */
+  encode(topic: TopicSpec, record: OutgoingEvent): Promise<EncodedEvent>;
+  /** Appends records `encode` made for `topic`; resolves once all in-sync replicas have them. */
+  publishEncoded(topic: TopicSpec, records: readonly EncodedEvent[]): Promise<void>;
   /** Flushes what is in flight and closes. */
   disconnect(): Promise<void>;
 }
@@ -60,27 +78,57 @@ export function createEventProducer({
   const producer: Producer = createProducer(kafka);
   let inFlight = 0;
   let idle: { promise: Promise<void>; resolve: () => void } | undefined;
+  const encode = async (topic: TopicSpec, record: OutgoingEvent): Promise<EncodedEvent> => ({
+    topic: topic.name,
+    key: record.key,
+    value: await serde.encode(topic, record.event),
+    event: record.event,
+    ...(record.headers === undefined ? {} : { headers: record.headers }),
+  });
+  const send = async (topic: TopicSpec, records: readonly EncodedEvent[]): Promise<void> => {
+    for (const r of records) {
+      if (r.topic !== topic.name) {
+        throw new RangeError(
+          `${name}: a record encoded for ${r.topic} cannot be published to ${topic.name}`,
+        );
+      }
+    }
+    await withProducerSpan(topic.name, records.length, (trace) =>
+      producer.send({
+        topic: topic.name,
+        acks: -1,
+        messages: records.map((r) => ({
+          key: r.key,
+          value: r.value,
+          headers: eventHeaders(r.event, trace, r.headers),
+        })),
+      }),
+    );
+  };
+  /** Counts `work` in flight, so disconnect waits for it. */
+  const tracked = async (work: () => Promise<void>): Promise<void> => {
+    inFlight++;
+    try {
+      await work();
+    } finally {
+      inFlight--;
+      if (inFlight === 0) idle?.resolve();
+    }
+  };
   return {
     name,
     connect: () => producer.connect(),
+    encode,
     async publish(topic, records) {
       if (records.length === 0) return;
-      inFlight++;
-      try {
-        await withProducerSpan(topic.name, records.length, async (trace) => {
-          const messages = await Promise.all(
-            records.map(async (r) => ({
-              key: r.key,
-              value: await serde.encode(topic, r.event),
-              headers: eventHeaders(r.event, trace, r.headers),
-            })),
-          );
-          await producer.send({ topic: topic.name, acks: -1, messages });
-        });
-      } finally {
-        inFlight--;
-        if (inFlight === 0) idle?.resolve();
-      }
+      await tracked(async () => {
+        const encoded = await Promise.all(records.map((r) => encode(topic, r)));
+        await send(topic, encoded);
+      });
+    },
+    async publishEncoded(topic, records) {
+      if (records.length === 0) return;
+      await tracked(() => send(topic, records));
     },
     async disconnect() {
       if (inFlight > 0) {

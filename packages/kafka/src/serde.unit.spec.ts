@@ -8,6 +8,9 @@ import { createSerde } from "./serde.js";
 // covered against the real registry in the integration suites.
 function fakeRegistry({ failFirst = false } = {}) {
   let lookups = 0;
+  let decodes = 0;
+  let decoding = 0;
+  let mostDecodingAtOnce = 0;
   let fail = failFirst;
   const registry = {
     getRegistryIdBySchema: async () => {
@@ -21,13 +24,31 @@ function fakeRegistry({ failFirst = false } = {}) {
       }
       return 42;
     },
-    encode: (id: number, payload: unknown) =>
-      Promise.resolve(Buffer.from(JSON.stringify({ id, payload }))),
-    decode: (bytes: Buffer) =>
-      Promise.resolve((JSON.parse(bytes.toString()) as { payload: unknown }).payload),
+    encode: () => Promise.reject(new Error("the serde frames records itself")),
+    /** The writer-schema path: Confluent framing, the JSON after the 5-byte header. */
+    decode: async (bytes: Buffer) => {
+      decodes++;
+      decoding++;
+      mostDecodingAtOnce = Math.max(mostDecodingAtOnce, decoding);
+      await new Promise((r) => setTimeout(r, 5));
+      decoding--;
+      return JSON.parse(bytes.toString("utf8", 5)) as unknown;
+    },
   };
-  return { registry: registry as unknown as RegistryClient, lookups: () => lookups };
+  return {
+    registry: registry as unknown as RegistryClient,
+    lookups: () => lookups,
+    decodes: () => decodes,
+    mostDecodingAtOnce: () => mostDecodingAtOnce,
+  };
 }
+
+/** A record in the Confluent wire format under schema id `id`. */
+const framed = (id: number, value: unknown): Buffer => {
+  const header = Buffer.alloc(5);
+  header.writeInt32BE(id, 1);
+  return Buffer.concat([header, Buffer.from(JSON.stringify(value))]);
+};
 
 const catalog = createCatalog();
 const consent = catalog.topic("consent");
@@ -69,11 +90,41 @@ describe("serde", () => {
     await expect(serde.decode(consent, Buffer.from("{not json"))).rejects.toBeInstanceOf(
       PoisonRecordError,
     );
-    await expect(
-      serde.decode(consent, Buffer.from(JSON.stringify({ payload: { type: "Nope" } }))),
-    ).rejects.toBeInstanceOf(PoisonRecordError);
+    await expect(serde.decode(consent, framed(42, { type: "Nope" }))).rejects.toBeInstanceOf(
+      PoisonRecordError,
+    );
+    await expect(serde.decode(consent, framed(7, { type: "Nope" }))).rejects.toBeInstanceOf(
+      PoisonRecordError,
+    );
     const sent = event();
     expect(await serde.decode(consent, await serde.encode(consent, sent))).toEqual(sent);
+  });
+});
+
+describe("serde wire format and single validation", () => {
+  it("frames a record as magic byte 0, the schema id and the JSON, and reads it back without the registry client", async () => {
+    const fake = fakeRegistry();
+    const serde = createSerde({ registry: fake.registry });
+    const sent = event();
+    const bytes = await serde.encode(consent, sent);
+    expect(bytes[0]).toBe(0);
+    expect(bytes.readInt32BE(1)).toBe(42);
+    expect(JSON.parse(bytes.toString("utf8", 5))).toEqual(sent);
+    expect(await serde.decode(consent, bytes)).toEqual(sent);
+    expect(fake.decodes()).toBe(0);
+  });
+
+  it("reads a record of another writer schema through the registry client, the first use of its id alone", async () => {
+    const fake = fakeRegistry();
+    const serde = createSerde({ registry: fake.registry });
+    const sent = event();
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => serde.decode(consent, framed(7, sent))),
+    );
+    expect(results.every((r) => JSON.stringify(r) === JSON.stringify(sent))).toBe(true);
+    expect(fake.decodes()).toBe(20);
+    // The first decode of id 7 ran by itself; the others only after it (then all at once).
+    expect(fake.mostDecodingAtOnce()).toBe(19);
   });
 });
 

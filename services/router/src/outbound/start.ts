@@ -6,7 +6,6 @@ import type { Component } from "@parley/runtime";
 import type { Logger, Metrics } from "@parley/telemetry";
 import { createTemplateSource } from "../adapters/graph/template-source.js";
 import { createOutboundConsumer } from "../adapters/kafka/outbound-consumer.js";
-import { firstUseAlone } from "../adapters/kafka/outbound-serde.js";
 import { createBatchedPublisher } from "../adapters/kafka/outbound-publisher.js";
 import { createTemplateEventsConsumer } from "../adapters/kafka/template-events-consumer.js";
 import { createInboundWindowReader } from "../adapters/store/inbound-windows.js";
@@ -39,13 +38,12 @@ export async function startOutbound({
   config,
   kafka,
   mongo,
-  serde: sharedSerde,
+  serde,
   catalog,
   logger,
   metrics,
   clock = () => new Date(),
 }: OutboundDependencies): Promise<Component[]> {
-  const serde = firstUseAlone(sharedSerde);
   if (config.PARLEY_NUMBERS === undefined) {
     logger.warn(
       {},

@@ -1,5 +1,11 @@
 import { randomUUID } from "node:crypto";
-import express, { type NextFunction, type Request, type Response } from "express";
+import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
+import express, {
+  type NextFunction,
+  type Request,
+  type RequestHandler,
+  type Response,
+} from "express";
 import {
   SIGNATURE_HEADER,
   verifySubscriptionChallenge,
@@ -66,11 +72,32 @@ function headerValue(value: string | readonly string[] | undefined): string | un
   return typeof value === "string" ? value : value?.[0];
 }
 
+/** The answer to an appended webhook, written without Express's response helpers. */
+const OK_BODY = "OK";
+const OK_HEADERS = {
+  "Content-Type": "text/plain; charset=utf-8",
+  "Content-Length": String(Buffer.byteLength(OK_BODY)),
+};
+
+/** The exact webhook path, with or without a query string: the POSTs the lean path takes. */
+function isWebhookPost(req: IncomingMessage): boolean {
+  if (req.method !== "POST" || req.url === undefined) return false;
+  return (
+    req.url === WEBHOOK_PATH ||
+    (req.url.startsWith(WEBHOOK_PATH) && req.url.charCodeAt(WEBHOOK_PATH.length) === 63) // "?"
+  );
+}
+
 /**
- * The public webhook endpoint as an Express app. Order of the gates on every request: address
- * allow-list (403), per-address token bucket (429); then for POST the raw body within its limit
- * (413), the signature over those exact bytes (401), and the durable append (200, or 503 so
- * Meta retries). Bodies are never logged or parsed beyond the routing ids.
+ * The public webhook endpoint. Order of the gates on every request: address allow-list (403),
+ * per-address token bucket (429); then for POST the raw body within its limit (413), the
+ * signature over those exact bytes (401), and the durable append (200, or 503 so Meta retries).
+ * Bodies are never logged or parsed beyond the routing ids.
+ *
+ * An Express app serves everything. The hot path, a POST to the exact webhook path, skips
+ * Express's router and goes through the same steps directly (the same body parser, gates,
+ * handler and error handler, with the request and response given Express's prototypes as
+ * Express itself does): the router's per-request matching was a large share of the CPU.
  */
 export function createWebhookApp({
   verifyToken,
@@ -91,7 +118,7 @@ export function createWebhookApp({
   readonly isStopping?: () => boolean;
   /** Called when an append starts; the returned function when it settles (shutdown drains these). */
   readonly onAppend?: () => () => void;
-}): express.Express {
+}): RequestListener {
   if (appSecrets.length === 0 || appSecrets.some((s) => s.length === 0)) {
     throw new RangeError("createWebhookApp: appSecrets needs at least one non-empty app secret");
   }
@@ -105,143 +132,122 @@ export function createWebhookApp({
     metrics.requests.inc({ method: req.method, outcome });
   };
 
-  app.use((req, res, next) => {
+  const commonHeaders = (res: ServerResponse): void => {
     res.setHeader("X-Content-Type-Options", "nosniff");
     res.setHeader("Cache-Control", "no-store");
     if (isStopping()) res.setHeader("Connection", "close");
-    next();
-  });
+  };
 
-  const gates = (req: Request, res: Response, next: NextFunction): void => {
+  /** The address and rate gates: false once the request was answered. */
+  const passesGates = (req: Request, res: Response): boolean => {
     if (!allowList.allows(req.ip)) {
       count(req, "address_forbidden");
       sendProblem(res, { status: 403, title: "Forbidden", detail: "address not allowed" });
-      return;
+      return false;
     }
     if (!rateLimiter.take(req.ip ?? "unknown", now().getTime())) {
       count(req, "rate_limited");
       res.setHeader("Retry-After", "1");
       sendProblem(res, { status: 429, title: "Too Many Requests" });
-      return;
+      return false;
     }
-    next();
+    return true;
   };
 
-  app.get(WEBHOOK_PATH, gates, (req, res) => {
-    const result = verifySubscriptionChallenge(
-      req.query as Record<string, string | string[] | undefined>,
-      verifyToken,
-    );
-    if (!result.ok) {
-      count(req, "challenge_rejected");
-      logger.warn({ reason: result.reason }, "webhook subscription check refused");
-      sendProblem(res, { status: 403, title: "Forbidden" });
+  const gates = (req: Request, res: Response, next: NextFunction): void => {
+    if (passesGates(req, res)) next();
+  };
+
+  const readBody: RequestHandler = express.raw({
+    type: () => true,
+    limit: bodyLimitBytes,
+    inflate: false,
+  });
+
+  const postWebhook = async (req: Request, res: Response): Promise<void> => {
+    const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    metrics.bodySize.observe(body.length);
+    const signature = headerValue(req.headers[SIGNATURE_HEADER]);
+    if (signature === undefined || signature.length === 0) {
+      metrics.signatureFailures.inc({ reason: "missing" });
+      count(req, "signature_missing");
+      logger.warn(
+        { sourceIp: req.ip, sizeBytes: body.length },
+        "webhook without a signature refused",
+      );
+      sendProblem(res, {
+        status: 401,
+        title: "Unauthorized",
+        detail: "X-Hub-Signature-256 missing",
+      });
       return;
     }
-    count(req, "challenge_accepted");
-    res.status(200).type("text/plain").send(result.challenge);
-  });
-
-  app.post(
-    WEBHOOK_PATH,
-    gates,
-    express.raw({ type: () => true, limit: bodyLimitBytes, inflate: false }),
-    async (req: Request, res: Response) => {
-      const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      metrics.bodySize.observe(body.length);
-      const signature = headerValue(req.headers[SIGNATURE_HEADER]);
-      if (signature === undefined || signature.length === 0) {
-        metrics.signatureFailures.inc({ reason: "missing" });
-        count(req, "signature_missing");
-        logger.warn(
-          { sourceIp: req.ip, sizeBytes: body.length },
-          "webhook without a signature refused",
-        );
-        sendProblem(res, {
-          status: 401,
-          title: "Unauthorized",
-          detail: "X-Hub-Signature-256 missing",
-        });
-        return;
-      }
-      if (!verifyWebhookSignature(body, signature, appSecrets)) {
-        metrics.signatureFailures.inc({ reason: "mismatch" });
-        count(req, "signature_invalid");
-        logger.warn(
-          { sourceIp: req.ip, sizeBytes: body.length },
-          "webhook with a bad signature refused",
-        );
-        sendProblem(res, {
-          status: 401,
-          title: "Unauthorized",
-          detail: "X-Hub-Signature-256 does not match",
-        });
-        return;
-      }
-      if (isStopping()) {
-        count(req, "shutting_down");
-        res.setHeader("Retry-After", "1");
-        sendProblem(res, { status: 503, title: "Service Unavailable", detail: "shutting down" });
-        return;
-      }
-      const deliveryId = generateId();
-      const routing = extractRouting(body);
-      const settled = onAppend();
-      metrics.appendsInFlight.inc();
-      const stopTimer = metrics.appendSeconds.startTimer();
-      try {
-        await appender.append({
+    if (!verifyWebhookSignature(body, signature, appSecrets)) {
+      metrics.signatureFailures.inc({ reason: "mismatch" });
+      count(req, "signature_invalid");
+      logger.warn(
+        { sourceIp: req.ip, sizeBytes: body.length },
+        "webhook with a bad signature refused",
+      );
+      sendProblem(res, {
+        status: 401,
+        title: "Unauthorized",
+        detail: "X-Hub-Signature-256 does not match",
+      });
+      return;
+    }
+    if (isStopping()) {
+      count(req, "shutting_down");
+      res.setHeader("Retry-After", "1");
+      sendProblem(res, { status: 503, title: "Service Unavailable", detail: "shutting down" });
+      return;
+    }
+    const deliveryId = generateId();
+    const routing = extractRouting(body);
+    const settled = onAppend();
+    metrics.appendsInFlight.inc();
+    const stopTimer = metrics.appendSeconds.startTimer();
+    try {
+      await appender.append({
+        deliveryId,
+        body,
+        signature,
+        receivedAt: now(),
+        contentType: headerValue(req.headers["content-type"]),
+        sourceIp: req.ip,
+        userAgent: headerValue(req.headers["user-agent"]),
+        routing,
+      });
+      stopTimer({ result: "ok" });
+      count(req, "accepted");
+      res.writeHead(200, OK_HEADERS).end(OK_BODY);
+    } catch (error) {
+      const timedOut = error instanceof AppendFailedError && error.reason === "timeout";
+      stopTimer({ result: timedOut ? "timeout" : "failed" });
+      count(req, timedOut ? "append_timeout" : "append_failed");
+      logger.error(
+        {
+          err: error,
           deliveryId,
-          body,
-          signature,
-          receivedAt: now(),
-          contentType: headerValue(req.headers["content-type"]),
-          sourceIp: req.ip,
-          userAgent: headerValue(req.headers["user-agent"]),
-          routing,
-        });
-        stopTimer({ result: "ok" });
-        count(req, "accepted");
-        res.status(200).type("text/plain").send("OK");
-      } catch (error) {
-        const timedOut = error instanceof AppendFailedError && error.reason === "timeout";
-        stopTimer({ result: timedOut ? "timeout" : "failed" });
-        count(req, timedOut ? "append_timeout" : "append_failed");
-        logger.error(
-          {
-            err: error,
-            deliveryId,
-            sizeBytes: body.length,
-            phoneNumberIds: routing.phoneNumberIds,
-          },
-          "webhook not appended to the raw topic; answering 503 so Meta retries",
-        );
-        res.setHeader("Retry-After", "1");
-        sendProblem(res, {
-          status: 503,
-          title: "Service Unavailable",
-          detail: "not stored; retry",
-        });
-      } finally {
-        metrics.appendsInFlight.dec();
-        settled();
-      }
-    },
-  );
+          sizeBytes: body.length,
+          phoneNumberIds: routing.phoneNumberIds,
+        },
+        "webhook not appended to the raw topic; answering 503 so Meta retries",
+      );
+      res.setHeader("Retry-After", "1");
+      sendProblem(res, {
+        status: 503,
+        title: "Service Unavailable",
+        detail: "not stored; retry",
+      });
+    } finally {
+      metrics.appendsInFlight.dec();
+      settled();
+    }
+  };
 
-  app.all(WEBHOOK_PATH, (req, res) => {
-    count(req, "not_found");
-    res.setHeader("Allow", "GET, POST");
-    sendProblem(res, { status: 405, title: "Method Not Allowed" });
-  });
-
-  app.use((req, res) => {
-    count(req, "not_found");
-    sendProblem(res, { status: 404, title: "Not Found" });
-  });
-
-  // Body-reading failures: too large, aborted, an encoding we do not hash.
-  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+  /** Body-reading failures: too large, aborted, an encoding we do not hash. */
+  const bodyError = (error: unknown, req: Request, res: Response): void => {
     const type = bodyParserErrorType(error);
     if (type === "entity.too.large") {
       count(req, "body_too_large");
@@ -264,9 +270,70 @@ export function createWebhookApp({
       return;
     }
     sendProblem(res, { status: 400, title: "Bad Request" });
+  };
+
+  app.use((_req, res, next) => {
+    commonHeaders(res);
+    next();
   });
 
-  return app;
+  app.get(WEBHOOK_PATH, gates, (req, res) => {
+    const result = verifySubscriptionChallenge(
+      req.query as Record<string, string | string[] | undefined>,
+      verifyToken,
+    );
+    if (!result.ok) {
+      count(req, "challenge_rejected");
+      logger.warn({ reason: result.reason }, "webhook subscription check refused");
+      sendProblem(res, { status: 403, title: "Forbidden" });
+      return;
+    }
+    count(req, "challenge_accepted");
+    res.status(200).type("text/plain").send(result.challenge);
+  });
+
+  app.post(WEBHOOK_PATH, gates, readBody, postWebhook);
+
+  app.all(WEBHOOK_PATH, (req, res) => {
+    count(req, "not_found");
+    res.setHeader("Allow", "GET, POST");
+    sendProblem(res, { status: 405, title: "Method Not Allowed" });
+  });
+
+  app.use((req, res) => {
+    count(req, "not_found");
+    sendProblem(res, { status: 404, title: "Not Found" });
+  });
+
+  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    bodyError(error, req, res);
+  });
+
+  /** The lean path: what Express would run for this request, without its router. */
+  const fastPost = (message: IncomingMessage, response: ServerResponse): void => {
+    const req = message as Request;
+    const res = response as Response;
+    req.res = res;
+    res.req = req;
+    Object.setPrototypeOf(req, app.request);
+    Object.setPrototypeOf(res, app.response);
+    commonHeaders(res);
+    if (!passesGates(req, res)) return;
+    readBody(req, res, (error?: unknown) => {
+      if (error !== undefined) {
+        bodyError(error, req, res);
+        return;
+      }
+      postWebhook(req, res).catch((failure: unknown) => {
+        bodyError(failure, req, res);
+      });
+    });
+  };
+
+  return (req, res) => {
+    if (isWebhookPost(req)) fastPost(req, res);
+    else app(req, res);
+  };
 }
 
 /**

@@ -357,7 +357,16 @@ describe("durability of the answer", () => {
 
   it("answers 503 when the append is not acknowledged in time", async () => {
     const appender = createRawWebhookAppender({
-      producer: { publish: () => new Promise<void>(() => undefined) },
+      producer: {
+        encode: (topic, record) =>
+          Promise.resolve({
+            topic: topic.name,
+            key: record.key,
+            value: Buffer.alloc(0),
+            event: record.event,
+          }),
+        publishEncoded: () => new Promise<void>(() => undefined),
+      },
       topic: (await import("@parley/contracts")).createCatalog().topic("raw-webhooks"),
       timeoutMs: 50,
     });

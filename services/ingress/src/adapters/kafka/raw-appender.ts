@@ -1,9 +1,9 @@
-import { createEvent, type TopicSpec } from "@parley/contracts";
-import type { EventProducer, OutgoingEvent } from "@parley/kafka";
+import { buildEvent, type TopicSpec } from "@parley/contracts";
+import type { EncodedEvent, EventProducer, OutgoingEvent } from "@parley/kafka";
 import { recordKeyOf } from "../../domain/routing.js";
 import { AppendFailedError, type RawWebhookAppender, type RawWebhookReceipt } from "../../ports.js";
 
-type Publisher = Pick<EventProducer, "publish">;
+type Publisher = Pick<EventProducer, "encode" | "publishEncoded">;
 
 export interface RawWebhookAppenderOptions {
   /**
@@ -25,11 +25,15 @@ export interface RawWebhookAppenderOptions {
   readonly maxBatchBytes?: number;
 }
 
-/** Builds the RawWebhookReceived event of a receipt (pure; the event id is random). */
+/**
+ * Builds the RawWebhookReceived event of a receipt (pure; the event id is random). Not validated
+ * here: the producer's serde validates it against the topic's registered contract when the
+ * appender encodes it, the one check on this path.
+ */
 export function rawWebhookEvent(receipt: RawWebhookReceipt) {
   const { routing } = receipt;
   const firstNumber = routing.phoneNumberIds[0];
-  return createEvent(
+  return buildEvent(
     "RawWebhookReceived",
     {
       deliveryId: receipt.deliveryId,
@@ -89,7 +93,7 @@ export function createRawWebhookAppender({
       );
     }
   }
-  const idleLanes: Publisher[] = "publish" in producer ? [producer] : [...producer];
+  const idleLanes: Publisher[] = "publishEncoded" in producer ? [producer] : [...producer];
   if (idleLanes.length === 0) {
     throw new RangeError("createRawWebhookAppender: pass at least one producer");
   }
@@ -111,13 +115,25 @@ export function createRawWebhookAppender({
 
   const send = async (lane: Publisher, batch: readonly Pending[]): Promise<void> => {
     try {
-      await lane.publish(
-        topic,
-        batch.map((p) => p.record),
-      );
-      for (const p of batch) p.succeed();
-    } catch (error) {
-      for (const p of batch) p.fail(error);
+      // Each record is validated and encoded on its own (the one contract check on this path),
+      // so a record that fails it fails alone; the others go in one produce request.
+      const encoded = await Promise.allSettled(batch.map((p) => lane.encode(topic, p.record)));
+      const ready: { pending: Pending; record: EncodedEvent }[] = [];
+      encoded.forEach((outcome, i) => {
+        const pending = batch[i];
+        if (pending === undefined) return;
+        if (outcome.status === "fulfilled") ready.push({ pending, record: outcome.value });
+        else pending.fail(outcome.reason);
+      });
+      try {
+        await lane.publishEncoded(
+          topic,
+          ready.map((r) => r.record),
+        );
+        for (const r of ready) r.pending.succeed();
+      } catch (error) {
+        for (const r of ready) r.pending.fail(error);
+      }
     } finally {
       idleLanes.push(lane);
       schedule();

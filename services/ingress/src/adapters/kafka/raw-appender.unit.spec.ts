@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createCatalog, type TopicSpec } from "@parley/contracts";
-import type { OutgoingEvent } from "@parley/kafka";
+import type { EncodedEvent, OutgoingEvent } from "@parley/kafka";
 import { UNROUTED_KEY } from "../../domain/routing.js";
 import { AppendFailedError, type RawWebhookReceipt } from "../../ports.js";
 import { createRawWebhookAppender, rawWebhookEvent } from "./raw-appender.js";
@@ -15,6 +15,30 @@ const receipt = (routing: RawWebhookReceipt["routing"]): RawWebhookReceipt => ({
   contentType: "application/json",
   sourceIp: "173.252.95.1",
   routing,
+});
+
+type Publish = (topic: TopicSpec, records: readonly OutgoingEvent[]) => Promise<void>;
+
+/**
+ * A producer lane over a fake `publish`: `encode` checks the record against the topic's real
+ * contract like the serde does (the one check on the path) and frames it as plain JSON.
+ */
+const lane = (publish: Publish) => ({
+  encode: (topic: TopicSpec, record: OutgoingEvent): Promise<EncodedEvent> => {
+    const parsed = topic.schema.safeParse(record.event);
+    if (!parsed.success) return Promise.reject(new Error(`invalid for ${topic.name}`));
+    return Promise.resolve({
+      topic: topic.name,
+      key: record.key,
+      value: Buffer.from(JSON.stringify(parsed.data)),
+      event: record.event,
+    });
+  },
+  publishEncoded: (topic: TopicSpec, records: readonly EncodedEvent[]) =>
+    publish(
+      topic,
+      records.map((r) => ({ key: r.key, event: r.event })),
+    ),
 });
 
 describe("rawWebhookEvent", () => {
@@ -44,12 +68,10 @@ describe("createRawWebhookAppender", () => {
     const sent: { topic: TopicSpec; records: readonly OutgoingEvent[] }[] = [];
     return {
       sent,
-      producer: {
-        publish: (topic: TopicSpec, records: readonly OutgoingEvent[]) => {
-          sent.push({ topic, records });
-          return Promise.resolve();
-        },
-      },
+      producer: lane((topic, records) => {
+        sent.push({ topic, records });
+        return Promise.resolve();
+      }),
     };
   };
 
@@ -65,7 +87,7 @@ describe("createRawWebhookAppender", () => {
 
   it("turns a refusal into a retriable AppendFailedError", async () => {
     const appender = createRawWebhookAppender({
-      producer: { publish: () => Promise.reject(new Error("NOT_ENOUGH_REPLICAS")) },
+      producer: lane(() => Promise.reject(new Error("NOT_ENOUGH_REPLICAS"))),
       topic: raw,
     });
     const error: unknown = await appender
@@ -78,12 +100,12 @@ describe("createRawWebhookAppender", () => {
   it("times out an append that is never acknowledged, and swallows its late failure", async () => {
     let fail: (e: Error) => void = () => undefined;
     const appender = createRawWebhookAppender({
-      producer: {
-        publish: () =>
+      producer: lane(
+        () =>
           new Promise<void>((_, reject) => {
             fail = reject;
           }),
-      },
+      ),
       topic: raw,
       timeoutMs: 20,
     });
@@ -114,14 +136,12 @@ describe("group commit", () => {
     return {
       calls,
       gates,
-      producer: {
-        publish: (_topic: TopicSpec, records: readonly OutgoingEvent[]) => {
-          calls.push(records);
-          return new Promise<void>((resolve, reject) => {
-            gates.push({ open: resolve, fail: reject });
-          });
-        },
-      },
+      producer: lane((_topic, records) => {
+        calls.push(records);
+        return new Promise<void>((resolve, reject) => {
+          gates.push({ open: resolve, fail: reject });
+        });
+      }),
     };
   };
   const tick = () => new Promise((r) => setImmediate(r));
@@ -178,6 +198,26 @@ describe("group commit", () => {
     expect(errors[0]).toMatchObject({ reason: "rejected" });
   });
 
+  it("checks each receipt against the contract on its own: a bad one fails alone", async () => {
+    const { calls, gates, producer } = gated();
+    const appender = createRawWebhookAppender({ producer, topic: raw });
+    const bad = { ...small(2), deliveryId: "" };
+    const all = [small(1), bad, small(3)].map((r) =>
+      appender.append(r).then(
+        () => "ok",
+        (e: unknown) => e,
+      ),
+    );
+    await tick();
+    await tick();
+    gates[0]?.open();
+    const outcomes = await Promise.all(all);
+    expect(outcomes[0]).toBe("ok");
+    expect(outcomes[1]).toMatchObject({ reason: "rejected" });
+    expect(outcomes[2]).toBe("ok");
+    expect(calls.map((c) => c.map((r) => r.key))).toEqual([["p1", "p3"]]);
+  });
+
   it("withdraws a receipt that timed out while waiting, so it is never sent after its 503", async () => {
     const { calls, gates, producer } = gated();
     const appender = createRawWebhookAppender({ producer, topic: raw, timeoutMs: 30 });
@@ -199,13 +239,14 @@ describe("several producers", () => {
 
   it("keeps one request in flight per producer; each receipt waits for its own request only", async () => {
     const requests: { lane: string; keys: string[]; open: () => void }[] = [];
-    const lane = (name: string) => ({
-      publish: (_topic: TopicSpec, records: readonly OutgoingEvent[]) =>
-        new Promise<void>((open) => {
-          requests.push({ lane: name, keys: records.map((r) => r.key), open });
-        }),
-    });
-    const appender = createRawWebhookAppender({ producer: [lane("a"), lane("b")], topic: raw });
+    const named = (name: string) =>
+      lane(
+        (_topic, records) =>
+          new Promise<void>((open) => {
+            requests.push({ lane: name, keys: records.map((r) => r.key), open });
+          }),
+      );
+    const appender = createRawWebhookAppender({ producer: [named("a"), named("b")], topic: raw });
     const settled: string[] = [];
     const track = (i: number) =>
       appender.append(small(i)).then(() => settled.push(`p${String(i)}`));
