@@ -93,6 +93,7 @@ function dispatch(
   requestId: string,
   to: string,
   content: EventData<"DispatchMessage">["content"] = template,
+  extra: Partial<EventData<"DispatchMessage">> = {},
 ): EventOf<"DispatchMessage"> {
   return createEvent(
     "DispatchMessage",
@@ -106,6 +107,7 @@ function dispatch(
       category: "utility",
       usedTemplateFallback: false,
       bizOpaqueCallbackData: requestId,
+      ...extra,
     },
     { correlationId: requestId, businessNumber: number, now: new Date() },
   );
@@ -416,7 +418,7 @@ describe("sender", () => {
     await publish([
       dispatch(SLOW, "optout-1", "15556000001"),
       dispatch(SLOW, "closed-1", "15556000002", text),
-      dispatch(SLOW, "open-1", "15556000003", text),
+      dispatch(SLOW, "open-1", "15556000003", text, { consentEventId: "consent-open-1" }),
     ]);
     await settled(["optout-1", "closed-1", "open-1"]);
     expect(terminal("optout-1")).toMatchObject({
@@ -427,14 +429,21 @@ describe("sender", () => {
       type: "SendRejected",
       data: { reason: "outside_window" },
     });
-    expect(terminal("open-1")?.type).toBe("SendAccepted");
+    // The consent event the router relied on is echoed on the outcome.
+    expect(terminal("open-1")).toMatchObject({
+      type: "SendAccepted",
+      data: { consentEventId: "consent-open-1" },
+    });
     expect(callsTo("15556000001")).toHaveLength(0);
     expect(callsTo("15556000002")).toHaveLength(0);
   }, 30_000);
 
   it("a call whose answer is lost is in doubt, never resent, then reconciled from its status webhook", async () => {
     sim.scriptFaults([{ kind: "timeout-after-accept" }], { endpoint: "messages" });
-    await publish([dispatch(SLOW, "doubt-1", "15557000001")]);
+    const doubtful = dispatch(SLOW, "doubt-1", "15557000001", template, {
+      consentEventId: "consent-doubt-1",
+    });
+    await publish([doubtful]);
     await waitFor(() => outcomeOf("doubt-1").some((o) => o.type === "SendInDoubt"), {
       timeoutMs: 15_000,
     });
@@ -445,7 +454,7 @@ describe("sender", () => {
     const sent = callsTo("15557000001");
     expect(sent).toHaveLength(1);
     // A redelivery of the same dispatch calls nothing and republishes the same outcome.
-    await publish([dispatch(SLOW, "doubt-1", "15557000001")]);
+    await publish([doubtful]);
     const status = createEvent(
       "StatusUpdated",
       {
@@ -465,7 +474,7 @@ describe("sender", () => {
     await settled(["doubt-1"]);
     expect(terminal("doubt-1")).toMatchObject({
       type: "SendReconciled",
-      data: { result: "sent", wamid: sent[0]?.wamid },
+      data: { result: "sent", wamid: sent[0]?.wamid, consentEventId: "consent-doubt-1" },
     });
     expect(callsTo("15557000001")).toHaveLength(1);
     const ids = new Set(

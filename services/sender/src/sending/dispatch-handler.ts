@@ -85,6 +85,7 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
         requestId: d.requestId,
         idempotencyKey: d.idempotencyKey,
         contactId: d.contactId,
+        ...(d.consentEventId === undefined ? {} : { consentEventId: d.consentEventId }),
         ...extra,
       } as EventData<T>,
       {

@@ -56,6 +56,9 @@ export function createReconciler({ attempts, publish, clock, onOutcome }: Reconc
         requestId: doubt.data.requestId,
         idempotencyKey: doubt.data.idempotencyKey,
         contactId: doubt.data.contactId,
+        ...(doubt.data.consentEventId === undefined
+          ? {}
+          : { consentEventId: doubt.data.consentEventId }),
         wamid: event.data.wamid,
         status: event.data.status,
         result,
@@ -101,6 +104,9 @@ export function createReconciler({ attempts, publish, clock, onOutcome }: Reconc
             requestId: doubt.data.requestId,
             idempotencyKey: doubt.data.idempotencyKey,
             contactId: doubt.data.contactId,
+            ...(doubt.data.consentEventId === undefined
+              ? {}
+              : { consentEventId: doubt.data.consentEventId }),
             error: {
               errorClass: "unknown",
               details: `in doubt since ${doubt.data.attemptedAt} (${doubt.data.reason}) and no status webhook within ${Math.round(timeoutMs / 1000)} s; not resent`,
