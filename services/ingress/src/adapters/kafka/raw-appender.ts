@@ -23,6 +23,12 @@ export interface RawWebhookAppenderOptions {
    * together never fail as a whole for their combined size.
    */
   readonly maxBatchBytes?: number;
+  /**
+   * While one produce request is in flight, how long (ms) waiting receipts may wait for it to
+   * come back (and go together in the next request) before another producer is used. 0 uses any
+   * idle producer at once. Fewer, larger requests cost much less CPU per receipt.
+   */
+  readonly lingerMs?: number;
 }
 
 /**
@@ -56,6 +62,8 @@ export function rawWebhookEvent(receipt: RawWebhookReceipt) {
 
 interface Pending {
   readonly record: OutgoingEvent;
+  /** When it began waiting (performance.now()). */
+  readonly since: number;
   readonly bytes: number;
   readonly succeed: () => void;
   readonly fail: (cause: unknown) => void;
@@ -68,6 +76,10 @@ const RECORD_OVERHEAD_BYTES = 1_024;
  * Appends receipts to the raw-webhooks topic through idempotent acks=all producers, by group
  * commit: each producer (a lane) has at most one produce request in flight, and the receipts
  * that arrive while every lane is busy wait and go together in the next free lane's request.
+ * With a request in flight, receipts wait up to `lingerMs` for a lane already busy before another
+ * one is used, so a steady rate goes in a few larger requests rather than one request each
+ * (which cost several times the CPU per receipt); with no request in flight, a receipt goes at
+ * once, and a full batch never lingers.
  * A receipt is answered only with its own request's outcome: success once all in-sync replicas
  * have it, AppendFailedError("rejected") when that request failed (every receipt in it fails).
  * A receipt not acknowledged within `timeoutMs` fails with AppendFailedError("timeout"): if it
@@ -80,6 +92,7 @@ export function createRawWebhookAppender({
   timeoutMs = 5_000,
   maxBatchRecords = 500,
   maxBatchBytes = 512 * 1024,
+  lingerMs = 1,
 }: RawWebhookAppenderOptions): RawWebhookAppender {
   if (!topic.events.includes("RawWebhookReceived")) {
     throw new RangeError(
@@ -93,12 +106,20 @@ export function createRawWebhookAppender({
       );
     }
   }
+  if (!Number.isFinite(lingerMs) || lingerMs < 0) {
+    throw new RangeError(
+      `createRawWebhookAppender: lingerMs must be a non-negative number, got ${lingerMs}`,
+    );
+  }
   const idleLanes: Publisher[] = "publishEncoded" in producer ? [producer] : [...producer];
-  if (idleLanes.length === 0) {
+  const laneCount = idleLanes.length;
+  if (laneCount === 0) {
     throw new RangeError("createRawWebhookAppender: pass at least one producer");
   }
   const waiting: Pending[] = [];
+  let waitingBytes = 0;
   let scheduled = false;
+  let lingering: NodeJS.Timeout | undefined;
 
   const takeBatch = (): Pending[] => {
     const batch: Pending[] = [];
@@ -107,6 +128,7 @@ export function createRawWebhookAppender({
       const next = waiting[0];
       if (next === undefined || (batch.length > 0 && bytes + next.bytes > maxBatchBytes)) break;
       waiting.shift();
+      waitingBytes -= next.bytes;
       batch.push(next);
       bytes += next.bytes;
     }
@@ -140,9 +162,30 @@ export function createRawWebhookAppender({
     }
   };
 
+  /** True when the waiting receipts should wait for a busy lane rather than take an idle one. */
+  const shouldLinger = (oldest: Pending): number | undefined => {
+    if (lingerMs === 0 || idleLanes.length === laneCount) return undefined;
+    if (waiting.length >= maxBatchRecords || waitingBytes >= maxBatchBytes) return undefined;
+    const left = oldest.since + lingerMs - performance.now();
+    return left > 0 ? left : undefined;
+  };
+
   const pump = (): void => {
     scheduled = false;
     while (waiting.length > 0) {
+      if (idleLanes.length === 0) return;
+      const oldest = waiting[0];
+      const left = oldest === undefined ? undefined : shouldLinger(oldest);
+      if (left !== undefined) {
+        lingering ??= setTimeout(
+          () => {
+            lingering = undefined;
+            pump();
+          },
+          Math.max(1, Math.ceil(left)),
+        );
+        return;
+      }
       const lane = idleLanes.pop();
       if (lane === undefined) return;
       void send(lane, takeBatch());
@@ -164,6 +207,7 @@ export function createRawWebhookAppender({
         await new Promise<void>((resolve, reject) => {
           const entry: Pending = {
             record: { key: recordKeyOf(receipt.routing), event },
+            since: performance.now(),
             bytes: event.data.bodyBase64.length + RECORD_OVERHEAD_BYTES,
             succeed: resolve,
             fail: (cause: unknown) => {
@@ -177,7 +221,10 @@ export function createRawWebhookAppender({
           };
           timer = setTimeout(() => {
             const queued = waiting.indexOf(entry);
-            if (queued >= 0) waiting.splice(queued, 1);
+            if (queued >= 0) {
+              waiting.splice(queued, 1);
+              waitingBytes -= entry.bytes;
+            }
             reject(
               new AppendFailedError(
                 "timeout",
@@ -186,6 +233,7 @@ export function createRawWebhookAppender({
             );
           }, timeoutMs);
           waiting.push(entry);
+          waitingBytes += entry.bytes;
           schedule();
         });
       } finally {

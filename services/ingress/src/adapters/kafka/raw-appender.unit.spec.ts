@@ -246,7 +246,11 @@ describe("several producers", () => {
             requests.push({ lane: name, keys: records.map((r) => r.key), open });
           }),
       );
-    const appender = createRawWebhookAppender({ producer: [named("a"), named("b")], topic: raw });
+    const appender = createRawWebhookAppender({
+      producer: [named("a"), named("b")],
+      topic: raw,
+      lingerMs: 0,
+    });
     const settled: string[] = [];
     const track = (i: number) =>
       appender.append(small(i)).then(() => settled.push(`p${String(i)}`));
@@ -269,6 +273,55 @@ describe("several producers", () => {
     requests[2]?.open();
     await Promise.all(third);
     expect(settled).toEqual(["p2", "p3", "p1", "p4", "p5"]);
+  });
+
+  it("with a request in flight, lets new receipts linger for it before using another producer", async () => {
+    const requests: { lane: string; keys: string[]; open: () => void }[] = [];
+    const named = (name: string) =>
+      lane(
+        (_topic, records) =>
+          new Promise<void>((open) => {
+            requests.push({ lane: name, keys: records.map((r) => r.key), open });
+          }),
+      );
+    const appender = createRawWebhookAppender({
+      producer: [named("a"), named("b")],
+      topic: raw,
+      lingerMs: 30,
+    });
+    const first = appender.append(small(1));
+    await tick();
+    // Nothing in flight: the first goes at once.
+    expect(requests.map((r) => r.keys)).toEqual([["p1"]]);
+    const second = [appender.append(small(2)), appender.append(small(3))];
+    await tick();
+    expect(requests).toHaveLength(1);
+    // The busy lane comes back within the linger: 2 and 3 go together on it.
+    requests[0]?.open();
+    await first;
+    await tick();
+    expect(requests.map((r) => r.keys)).toEqual([["p1"], ["p2", "p3"]]);
+    expect(requests[1]?.lane).toBe(requests[0]?.lane);
+    // It does not come back: after the linger, the other lane takes the next one.
+    const third = appender.append(small(4));
+    await tick();
+    expect(requests).toHaveLength(2);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(requests.map((r) => r.keys)).toEqual([["p1"], ["p2", "p3"], ["p4"]]);
+    expect(requests[2]?.lane).not.toBe(requests[1]?.lane);
+    requests[1]?.open();
+    requests[2]?.open();
+    await Promise.all([...second, third]);
+  });
+
+  it("refuses a negative linger", () => {
+    expect(() =>
+      createRawWebhookAppender({
+        producer: [lane(() => Promise.resolve())],
+        topic: raw,
+        lingerMs: -1,
+      }),
+    ).toThrow(/lingerMs/);
   });
 
   it("refuses an empty producer list", () => {
