@@ -3,6 +3,7 @@
 //     answers, against ingress with the durable append (closed loop, CONNECTIONS connections);
 //  2. ingress's p50/p99 acknowledgement latency at a fixed RATE (open loop: latency counts from
 //     the scheduled send time, so a stall is not hidden by the generator waiting for it).
+// Each server first gets BENCH_WARMUP_SECONDS (2) of discarded closed-loop load.
 // The load comes from a child process (this file with --load), so it does not share the event loop.
 //   KAFKA_BROKERS=... SCHEMA_REGISTRY_URL=... node services/ingress/dist/bench.js
 import { spawn } from "node:child_process";
@@ -309,6 +310,15 @@ async function main(): Promise<void> {
   ];
   // BENCH_ONLY=1,2 runs some cases only (for profiling one of them).
   const only = (process.env["BENCH_ONLY"] ?? "0,1,2").split(",").map(Number);
+  // A short discarded pass against each server first: the first seconds of a fresh process
+  // (JIT, the schema id lookup, connections) otherwise land in the first round.
+  const warmup = Number(process.env["BENCH_WARMUP_SECONDS"] ?? "2");
+  if (warmup > 0) {
+    const warm = ["--connections", String(connections), "--seconds", String(warmup)];
+    if (only.includes(0)) await runLoad(["closed", "--url", urlOf(barePort), ...warm]);
+    if (only.includes(1) || only.includes(2))
+      await runLoad(["closed", "--url", urlOf(ingress.port), ...warm]);
+  }
   for (let round = 0; round < rounds; round++) {
     if (only.includes(0))
       cases[0]?.results.push(await measure(["closed", "--url", urlOf(barePort), ...common]));
