@@ -9,7 +9,7 @@ import {
 } from "@parley/cloud-api";
 import type { NumberDirectory } from "@parley/numbers";
 import type { CallFailure } from "../domain/failure.js";
-import { graphMessageOf } from "../domain/graph-message.js";
+import { graphMessageOf } from "@parley/graph-content";
 import type { GraphSend } from "./dispatch-handler.js";
 
 /** One Graph client per business number (its own token), all on one keep-alive pool. */
