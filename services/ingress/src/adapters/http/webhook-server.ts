@@ -317,17 +317,23 @@ export function createWebhookApp({
     res.req = req;
     Object.setPrototypeOf(req, app.request);
     Object.setPrototypeOf(res, app.response);
-    commonHeaders(res);
-    if (!passesGates(req, res)) return;
-    readBody(req, res, (error?: unknown) => {
-      if (error !== undefined) {
-        bodyError(error, req, res);
-        return;
-      }
-      postWebhook(req, res).catch((failure: unknown) => {
-        bodyError(failure, req, res);
+    // As Express's router would: a throw anywhere here ends in the error handler, not the process.
+    const failed = (failure: unknown): void => {
+      bodyError(failure, req, res);
+    };
+    try {
+      commonHeaders(res);
+      if (!passesGates(req, res)) return;
+      readBody(req, res, (error?: unknown) => {
+        if (error !== undefined) {
+          failed(error);
+          return;
+        }
+        postWebhook(req, res).catch(failed);
       });
-    });
+    } catch (error) {
+      failed(error);
+    }
   };
 
   return (req, res) => {

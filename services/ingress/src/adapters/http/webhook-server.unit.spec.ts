@@ -415,6 +415,47 @@ describe("durability of the answer", () => {
   });
 });
 
+describe("the lean POST path and Express's path answer alike", () => {
+  // A POST to the exact path (with or without a query string) skips Express's router; the same
+  // path spelled with a trailing slash or in capitals goes through it. Both must behave the same.
+  const variants = ["", "?source=meta", "/"];
+  it.each(variants)(
+    "POST %s: 200 with the same headers, and 401 for a bad signature",
+    async (suffix) => {
+      const h = await start();
+      const url = `${h.url}${suffix}`;
+      const ok = await post(url, metaBody, {
+        "x-hub-signature-256": signWebhookBody(metaBody, SECRET),
+      });
+      expect(ok.status).toBe(200);
+      expect(await ok.text()).toBe("OK");
+      expect(ok.headers.get("content-type")).toBe("text/plain; charset=utf-8");
+      expect(ok.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(ok.headers.get("cache-control")).toBe("no-store");
+      const bad = await post(url, metaBody, { "x-hub-signature-256": "sha256=00" });
+      expect(bad.status).toBe(401);
+      expect(bad.headers.get("content-type")).toMatch(/^application\/problem\+json/);
+      expect(bad.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(h.received).toHaveLength(1);
+      expect(await counter(h.metrics, "webhook_requests_total", { outcome: "accepted" })).toBe(1);
+      expect(
+        await counter(h.metrics, "webhook_requests_total", { outcome: "signature_invalid" }),
+      ).toBe(1);
+    },
+  );
+
+  it("takes the path in capitals through Express with the same outcome", async () => {
+    const h = await start();
+    const url = h.url.replace(WEBHOOK_PATH, WEBHOOK_PATH.toUpperCase());
+    const ok = await post(url, metaBody, {
+      "x-hub-signature-256": signWebhookBody(metaBody, SECRET),
+    });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get("content-type")).toBe("text/plain; charset=utf-8");
+    expect(h.received).toHaveLength(1);
+  });
+});
+
 describe("other requests", () => {
   it("answers 405 to other methods on the webhook path and 404 elsewhere", async () => {
     const h = await start();
