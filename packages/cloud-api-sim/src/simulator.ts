@@ -965,7 +965,7 @@ export function createSimulator({
       return reject(pn, 131008, undefined, { details: "The parameter to is required." }, version);
     if (typeof body["type"] !== "string") body["type"] = "text";
     try {
-      validateMessage((bsuid === undefined ? body : { ...body, to }) as unknown as OutboundMessage);
+      validateMessage(body as unknown as OutboundMessage);
     } catch (e) {
       if (e instanceof MessageValidationError)
         return reject(

@@ -369,6 +369,30 @@ describe("validateMessage on untrusted JSON", () => {
       );
     }).toThrow(/type: must be one of/);
   });
+  it("takes a BSUID in recipient instead of to, exactly one of the two", () => {
+    const text = { type: "text", text: { body: "hi" } };
+    expect(() => {
+      validateMessage(
+        untrusted({ messaging_product: "whatsapp", recipient: "US.13491208655302741918", ...text }),
+      );
+    }).not.toThrow();
+    expect(() => {
+      validateMessage(
+        untrusted({
+          messaging_product: "whatsapp",
+          to: "15551234567",
+          recipient: "US.13491208655302741918",
+          ...text,
+        }),
+      );
+    }).toThrow(/recipient: give either to/);
+    expect(() => {
+      validateMessage(untrusted({ messaging_product: "whatsapp", ...text }));
+    }).toThrow("to: is required");
+    expect(() => {
+      validateMessage(untrusted({ messaging_product: "whatsapp", recipient: " ", ...text }));
+    }).toThrow("recipient: is required");
+  });
   it("names the missing payload of a known type", () => {
     expect(() => {
       validateMessage(

@@ -390,7 +390,8 @@ export function createCloudApiClient({
       return {
         wamid: sent.id,
         waId: contact?.wa_id,
-        input: contact?.input ?? message.to,
+        // validateMessage made sure the message has one of the two.
+        input: contact?.input ?? message.to ?? message.recipient ?? "",
         messageStatus: sent.message_status,
         fbTraceId: traceId,
       };

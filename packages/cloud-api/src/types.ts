@@ -2,14 +2,23 @@
 
 // ---------- outbound messages (POST /{phone-number-id}/messages) ----------
 
-export interface MessageEnvelope {
+interface EnvelopeFields {
   readonly messaging_product: "whatsapp";
   readonly recipient_type?: "individual" | "group";
-  readonly to: string;
   readonly context?: { readonly message_id: string };
   /** Echoed on this message's status webhooks; at most 512 bytes. */
   readonly biz_opaque_callback_data?: string;
 }
+
+/**
+ * Who gets the message: a phone number in `to`, or (since 2026) a business-scoped user id
+ * (BSUID, e.g. `US.13491208655302741918`) in `recipient` instead; exactly one of the two.
+ */
+export type MessageAddress =
+  | { readonly to: string; readonly recipient?: never }
+  | { readonly recipient: string; readonly to?: never };
+
+export type MessageEnvelope = EnvelopeFields & MessageAddress;
 
 export type MediaRef =
   { readonly id: string; readonly link?: never } | { readonly link: string; readonly id?: never };

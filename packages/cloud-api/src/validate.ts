@@ -301,7 +301,13 @@ const knownTypes = new Set([
 export function validateMessage(m: OutboundMessage): void {
   if ((m.messaging_product as string) !== "whatsapp")
     fail("messaging_product", 'must be "whatsapp"');
-  nonEmpty("to", m.to);
+  // The type allows one of the two; untrusted JSON (the simulator's HTTP API) may hold both.
+  const address = m as { readonly to?: unknown; readonly recipient?: unknown };
+  if (address.to !== undefined && address.recipient !== undefined) {
+    fail("recipient", "give either to (a phone number) or recipient (a BSUID), not both");
+  }
+  if (m.recipient === undefined) nonEmpty("to", m.to);
+  else nonEmpty("recipient", m.recipient);
   if (m.biz_opaque_callback_data !== undefined) {
     const bytes = Buffer.byteLength(m.biz_opaque_callback_data, "utf8");
     if (bytes > limits.bizOpaqueCallbackDataBytes) {

@@ -25,11 +25,7 @@ import type { OutboundContent, TemplateContent } from "@parley/contracts";
 export interface GraphMessageInput {
   /** The Graph `to`: an E.164 phone number, or a BSUID when `toKind` is "userId". */
   readonly to: string;
-  /**
-   * Both kinds go in `to`, as the sender has always sent them. Meta (reference §1.1) and the
-   * simulator take a BSUID in `recipient` instead; `@parley/cloud-api`'s message type and
-   * validator require `to`, so moving it needs a change there first.
-   */
+  /** A phone number goes in Graph's `to`, a BSUID ("userId") in `recipient` (reference §1.1). */
   readonly toKind?: "phone" | "userId" | undefined;
   readonly content: OutboundContent;
   /** A wamid to quote (`context.message_id`). */
@@ -427,7 +423,7 @@ export function graphMessageOf(input: GraphMessageInput): OutboundMessage {
   const message: GraphMessage = {
     messaging_product: "whatsapp",
     recipient_type: "individual",
-    to: input.to,
+    ...(input.toKind === "userId" ? { recipient: input.to } : { to: input.to }),
     ...opt("context", input.replyTo === undefined ? undefined : { message_id: input.replyTo }),
     biz_opaque_callback_data: input.bizOpaqueCallbackData,
     ...contentOf(input.content),

@@ -575,7 +575,7 @@ describe("graphMessageOf: the envelope", () => {
     });
   });
 
-  it("sends to a BSUID in `to`, as the sender always has", () => {
+  it("sends to a BSUID in `recipient` instead of `to` (reference 1.1), and the check accepts it", () => {
     const m = graphMessageOf({
       to: "US.13491208655302741918",
       toKind: "userId",
@@ -585,7 +585,7 @@ describe("graphMessageOf: the envelope", () => {
     expect(m).toStrictEqual({
       messaging_product: "whatsapp",
       recipient_type: "individual",
-      to: "US.13491208655302741918",
+      recipient: "US.13491208655302741918",
       biz_opaque_callback_data: "req-43",
       type: "text",
       text: { body: "hi" },

@@ -438,6 +438,21 @@ describe("sender", () => {
     expect(callsTo("15556000002")).toHaveLength(0);
   }, 30_000);
 
+  it("sends to a business-scoped user id (BSUID) in Graph's recipient field", async () => {
+    const user = sim.addUser({ waId: "15558000001" });
+    await publish([
+      dispatch(SLOW, "bsuid-1", user.userId, template, {
+        toKind: "userId",
+        contactId: "15558000001",
+      }),
+    ]);
+    await settled(["bsuid-1"]);
+    expect(terminal("bsuid-1")).toMatchObject({ type: "SendAccepted" });
+    const received = sim.received("15558000001");
+    expect(received).toHaveLength(1);
+    expect(received[0]?.recipientUserId).toBe(user.userId);
+  }, 30_000);
+
   it("a call whose answer is lost is in doubt, never resent, then reconciled from its status webhook", async () => {
     sim.scriptFaults([{ kind: "timeout-after-accept" }], { endpoint: "messages" });
     const doubtful = dispatch(SLOW, "doubt-1", "15557000001", template, {
