@@ -302,6 +302,9 @@ async function main(): Promise<void> {
         },
       })),
       topic: raw,
+      ...(process.env["BENCH_LINGER_MS"] === undefined
+        ? {}
+        : { lingerMs: Number(process.env["BENCH_LINGER_MS"]) }),
     }),
     metrics: createWebhookMetrics(createMetrics({ service: "bench", collectDefaults: false })),
     logger: quiet,
