@@ -70,8 +70,19 @@ const TERMINAL = new Set([
   "SendExpired",
   "SendReconciled",
 ]);
-const terminalOf = (requestId: string): AnyEvent[] =>
-  outcomesOf(requestId).filter((e) => TERMINAL.has(e.type));
+/**
+ * A request's distinct terminal outcomes. A redelivered dispatch (a rebalance) republishes its
+ * stored outcome with the same event id, which consumers dedupe; a second decision would carry
+ * another id and is counted.
+ */
+const terminalOf = (requestId: string): AnyEvent[] => {
+  const seen = new Set<string>();
+  return outcomesOf(requestId).filter((e) => {
+    if (!TERMINAL.has(e.type) || seen.has(e.eventId)) return false;
+    seen.add(e.eventId);
+    return true;
+  });
+};
 
 async function start(name: "ingress" | "router" | "sender", own: Record<string, string> = {}) {
   const port = await freePort();

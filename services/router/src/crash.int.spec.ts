@@ -153,7 +153,7 @@ beforeAll(async () => {
     },
   });
   await reader.start();
-});
+}, 240_000);
 
 afterAll(async () => {
   for (const child of children) child.kill("SIGKILL");
