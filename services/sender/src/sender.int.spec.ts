@@ -67,8 +67,11 @@ const settings: SenderSettings = {
   SENDER_GRAPH_CONNECTIONS: 64,
   SENDER_MAX_IN_FLIGHT: 3_000,
   // The simulator runs on this event loop: receipt jitter is larger than across processes.
-  SENDER_RATE_MARGIN_MS: 50,
-  SENDER_RATE_MARGIN_MAX_MS: 80,
+  // The simulator counts the cap at receipt, on this process's event loop, which CI's parallel
+  // suites can deschedule for tens of milliseconds: a stall stamps a burst of arrivals at once.
+  // The margin is the knob for that jitter (ADR 0006); this test checks invariants, not rate.
+  SENDER_RATE_MARGIN_MS: 250,
+  SENDER_RATE_MARGIN_MAX_MS: 300,
   SENDER_RATE_SMOOTHING_MS: 20,
   SENDER_PAIR_MAX_BACKOFF_MS: 60_000,
   SENDER_NUMBER_MAX_BACKOFF_MS: 60_000,
