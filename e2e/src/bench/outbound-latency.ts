@@ -96,6 +96,11 @@ const numbers = JSON.stringify({
 });
 const logDir = join(repoRoot, ".parley", "bench-outbound", ns.id);
 const services: ServiceProcess[] = [];
+// A failed wait or a throw below must not leave the six services running: 'exit' also fires
+// after an uncaught error.
+process.on("exit", () => {
+  for (const s of services) if (s.child.exitCode === null) s.child.kill("SIGKILL");
+});
 for (const name of ["ingress", "router", "sender", "media", "consent", "projection"]) {
   const port = await freePort();
   const service = startService(
@@ -111,7 +116,8 @@ for (const name of ["ingress", "router", "sender", "media", "consent", "projecti
       LOG_LEVEL: "warn",
       PARLEY_NUMBERS: numbers,
       WA_GRAPH_BASE_URL: simServer.url,
-      // e.g. BENCH_ROUTER_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the router.
+      // e.g. BENCH_ROUTER_NODE_OPTIONS="--require /path/to/profiler.cjs" to profile the router
+      // (Node refuses --cpu-prof in NODE_OPTIONS; see docs/benchmarks.md).
       ...(name === "router" && process.env["BENCH_ROUTER_NODE_OPTIONS"] !== undefined
         ? { NODE_OPTIONS: process.env["BENCH_ROUTER_NODE_OPTIONS"] }
         : {}),
