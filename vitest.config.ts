@@ -22,8 +22,10 @@ export default defineConfig({
           name: "int",
           include: ["**/*.int.spec.ts"],
           exclude,
-          testTimeout: 60_000,
-          hookTimeout: 120_000,
+          // Generous: on a two-core CI box a single CreateTopics on the shared broker has been
+          // seen to take over a minute (kafkajs retries requests that outlast 30 s).
+          testTimeout: 180_000,
+          hookTimeout: 240_000,
           fileParallelism: false,
         },
       },
