@@ -67,8 +67,9 @@ const settings: SenderSettings = {
   SENDER_GRAPH_CONNECTIONS: 64,
   SENDER_MAX_IN_FLIGHT: 3_000,
   // The simulator runs on this event loop: receipt jitter is larger than across processes.
-  // The simulator counts the cap at receipt, on this process's event loop, which CI's parallel
-  // suites can deschedule for tens of milliseconds: a stall stamps a burst of arrivals at once.
+  // The simulator counts the cap at receipt, on this process's event loop, which the broker,
+  // registry and MongoDB sharing two cores can deschedule for tens of milliseconds: a stall
+  // stamps a burst of arrivals at once.
   // The margin is the knob for that jitter (ADR 0006); this test checks invariants, not rate.
   SENDER_RATE_MARGIN_MS: 250,
   SENDER_RATE_MARGIN_MAX_MS: 300,
