@@ -111,6 +111,11 @@ export interface FlowParameters {
   };
 }
 
+export interface ProductSection {
+  readonly title?: string;
+  readonly product_items: readonly { readonly product_retailer_id: string }[];
+}
+
 export type InteractiveObject =
   | (InteractiveCommon & {
       readonly type: "button";
@@ -136,10 +141,37 @@ export type InteractiveObject =
       readonly action: { readonly name: "flow"; readonly parameters: FlowParameters };
     })
   | {
+      /** Body only (reference §1.6): no header, no footer. */
       readonly type: "location_request_message";
       readonly body: { readonly text: string };
       readonly action: { readonly name: "send_location" };
-    };
+    }
+  | (InteractiveCommon & {
+      readonly type: "call_permission_request";
+      readonly body: { readonly text: string };
+      readonly action: { readonly name: "call_permission_request" };
+    })
+  | (InteractiveCommon & {
+      readonly type: "product";
+      readonly body: { readonly text: string };
+      readonly action: { readonly catalog_id: string; readonly product_retailer_id: string };
+    })
+  | (InteractiveCommon & {
+      readonly type: "product_list";
+      readonly body: { readonly text: string };
+      readonly action: {
+        readonly catalog_id: string;
+        readonly sections: readonly ProductSection[];
+      };
+    })
+  | (InteractiveCommon & {
+      readonly type: "catalog_message";
+      readonly body: { readonly text: string };
+      readonly action: {
+        readonly name: "catalog_message";
+        readonly parameters?: { readonly thumbnail_product_retailer_id: string };
+      };
+    });
 
 export type TemplateParameter =
   | { readonly type: "text"; readonly text: string; readonly parameter_name?: string }

@@ -87,9 +87,20 @@ function unique(field: string, values: readonly string[], what: string): void {
 
 function interactive(i: InteractiveObject): void {
   const f = "interactive";
-  nonEmpty(`${f}.body.text`, i.body.text);
+  // Untrusted JSON (and content built from a contract whose body is optional) may have none.
+  const loose = i as {
+    readonly body?: { readonly text?: string };
+    header?: unknown;
+    footer?: unknown;
+  };
+  nonEmpty(`${f}.body.text`, loose.body?.text);
   maxChars(`${f}.body.text`, i.body.text, limits.interactiveBody);
-  if (i.type === "location_request_message") return;
+  if (i.type === "location_request_message") {
+    // Reference §1.6: a location request is body only.
+    if (loose.header !== undefined) fail(`${f}.header`, "a location request takes no header");
+    if (loose.footer !== undefined) fail(`${f}.footer`, "a location request takes no footer");
+    return;
+  }
   if (i.header) header(`${f}.header`, i.header);
   if (i.footer) maxChars(`${f}.footer.text`, i.footer.text, limits.interactiveFooter);
   switch (i.type) {
@@ -175,6 +186,30 @@ function interactive(i: InteractiveObject): void {
       maxChars(`${pf}.flow_cta`, p.flow_cta, 30);
       return;
     }
+    case "product":
+      nonEmpty(`${f}.action.catalog_id`, i.action.catalog_id);
+      nonEmpty(`${f}.action.product_retailer_id`, i.action.product_retailer_id);
+      return;
+    case "product_list":
+      nonEmpty(`${f}.action.catalog_id`, i.action.catalog_id);
+      i.action.sections.forEach((s, n) => {
+        s.product_items.forEach((p, m) => {
+          nonEmpty(
+            `${f}.action.sections[${n}].product_items[${m}].product_retailer_id`,
+            p.product_retailer_id,
+          );
+        });
+      });
+      return;
+    case "catalog_message":
+      if (i.action.parameters !== undefined)
+        nonEmpty(
+          `${f}.action.parameters.thumbnail_product_retailer_id`,
+          i.action.parameters.thumbnail_product_retailer_id,
+        );
+      return;
+    case "call_permission_request":
+      return;
   }
 }
 

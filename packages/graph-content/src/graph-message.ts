@@ -1,13 +1,11 @@
 import type {
   ContactObject,
-  FlowParameters,
   InteractiveHeader,
-  ListSection,
+  InteractiveObject,
   LocationObject,
   MediaRef,
   MessageEnvelope,
   OutboundMessage,
-  ReplyButton,
   TemplateButtonSubType,
   TemplateComponent,
   TemplateObject,
@@ -41,64 +39,16 @@ type ContractTemplateParameter = NonNullable<
   TemplateContent["components"]
 >[number]["parameters"][number];
 
-export interface ProductSection {
-  readonly title?: string;
-  readonly product_items: readonly { readonly product_retailer_id: string }[];
-}
+/** Each kind of `InteractiveObject` with its body optional, as the contract has it. */
+type WithOptionalBody<I> = I extends unknown
+  ? Omit<I, "body"> & { readonly body?: { readonly text: string } }
+  : never;
 
 /**
- * An interactive object as it goes on the wire. Wider than `@parley/cloud-api`'s
- * `InteractiveObject`, which models neither the commerce and calling kinds nor a missing body;
- * `checkGraphMessage` checks what its validator cannot.
+ * An interactive object as built from the contract, whose body is optional for every kind; the
+ * validator (`validateMessage`) names a missing one (`interactive.body.text`).
  */
-export type GraphInteractive = {
-  readonly header?: InteractiveHeader;
-  readonly body?: { readonly text: string };
-  readonly footer?: { readonly text: string };
-} & (
-  | { readonly type: "button"; readonly action: { readonly buttons: readonly ReplyButton[] } }
-  | {
-      readonly type: "list";
-      readonly action: { readonly button: string; readonly sections: readonly ListSection[] };
-    }
-  | {
-      readonly type: "cta_url";
-      readonly action: {
-        readonly name: "cta_url";
-        readonly parameters: { readonly display_text: string; readonly url: string };
-      };
-    }
-  | {
-      readonly type: "flow";
-      readonly action: { readonly name: "flow"; readonly parameters: FlowParameters };
-    }
-  | {
-      readonly type: "location_request_message";
-      readonly action: { readonly name: "send_location" };
-    }
-  | {
-      readonly type: "call_permission_request";
-      readonly action: { readonly name: "call_permission_request" };
-    }
-  | {
-      readonly type: "product";
-      readonly action: { readonly catalog_id: string; readonly product_retailer_id: string };
-    }
-  | {
-      readonly type: "product_list";
-      readonly action: {
-        readonly catalog_id: string;
-        readonly sections: readonly ProductSection[];
-      };
-    }
-  | {
-      readonly type: "catalog_message";
-      readonly action: {
-        readonly name: "catalog_message";
-        readonly parameters?: { readonly thumbnail_product_retailer_id: string };
-      };
-    }
-);
+export type GraphInteractive = WithOptionalBody<InteractiveObject>;
 
 /** Adds `key: value` unless the value is undefined (the wire omits absent fields). */
 const opt = <K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> =>
@@ -366,7 +316,7 @@ export function interactiveOf(i: ContractInteractive): GraphInteractive {
 
 type ContentOf<M> = M extends unknown ? Omit<M, keyof MessageEnvelope> : never;
 
-/** The content half of a Graph message, with the wider interactive object. */
+/** The content half of a Graph message, with the interactive body optional. */
 export type GraphContent =
   | Exclude<ContentOf<OutboundMessage>, { readonly type: "interactive" }>
   | { readonly type: "interactive"; readonly interactive: GraphInteractive };
@@ -416,8 +366,8 @@ function contentOf(c: OutboundContent): GraphContent {
 
 /**
  * The Graph send body for one send: what the sender posts and what the router validates.
- * Typed as `@parley/cloud-api`'s OutboundMessage so the Graph client takes it; for the four
- * interactive kinds that type does not model, the object is a `GraphInteractive` (see there).
+ * Typed as `@parley/cloud-api`'s OutboundMessage so the Graph client takes it; an interactive
+ * body may still be missing (see `GraphInteractive`), which `validateMessage` names.
  */
 export function graphMessageOf(input: GraphMessageInput): OutboundMessage {
   const message: GraphMessage = {

@@ -6,6 +6,5 @@ export {
   type GraphInteractive,
   type GraphMessage,
   type GraphMessageInput,
-  type ProductSection,
 } from "./graph-message.js";
 export { checkGraphMessage, checkedGraphMessage } from "./check.js";
