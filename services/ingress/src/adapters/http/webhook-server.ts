@@ -164,36 +164,31 @@ export function createWebhookApp({
     inflate: false,
   });
 
+  /** A refused signature: counted, logged without the body, answered 401. */
+  const refuseSignature = (req: Request, res: Response, size: number, missing: boolean): void => {
+    metrics.signatureFailures.inc({ reason: missing ? "missing" : "mismatch" });
+    count(req, missing ? "signature_missing" : "signature_invalid");
+    logger.warn(
+      { sourceIp: req.ip, sizeBytes: size },
+      missing ? "webhook without a signature refused" : "webhook with a bad signature refused",
+    );
+    sendProblem(res, {
+      status: 401,
+      title: "Unauthorized",
+      detail: missing ? "X-Hub-Signature-256 missing" : "X-Hub-Signature-256 does not match",
+    });
+  };
+
   const postWebhook = async (req: Request, res: Response): Promise<void> => {
     const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     metrics.bodySize.observe(body.length);
     const signature = headerValue(req.headers[SIGNATURE_HEADER]);
     if (signature === undefined || signature.length === 0) {
-      metrics.signatureFailures.inc({ reason: "missing" });
-      count(req, "signature_missing");
-      logger.warn(
-        { sourceIp: req.ip, sizeBytes: body.length },
-        "webhook without a signature refused",
-      );
-      sendProblem(res, {
-        status: 401,
-        title: "Unauthorized",
-        detail: "X-Hub-Signature-256 missing",
-      });
+      refuseSignature(req, res, body.length, true);
       return;
     }
     if (!verifyWebhookSignature(body, signature, appSecrets)) {
-      metrics.signatureFailures.inc({ reason: "mismatch" });
-      count(req, "signature_invalid");
-      logger.warn(
-        { sourceIp: req.ip, sizeBytes: body.length },
-        "webhook with a bad signature refused",
-      );
-      sendProblem(res, {
-        status: 401,
-        title: "Unauthorized",
-        detail: "X-Hub-Signature-256 does not match",
-      });
+      refuseSignature(req, res, body.length, false);
       return;
     }
     if (isStopping()) {
