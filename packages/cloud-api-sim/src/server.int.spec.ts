@@ -152,6 +152,29 @@ describe("simulator over HTTP", () => {
     expect(stats[0]?.accepted).toBeGreaterThanOrEqual(2);
   });
 
+  it("grants and revokes access tokens over /_sim", async () => {
+    const call = (token: string) =>
+      fetch(`${server.url}/v23.0/${sim.defaultPhoneNumberId}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+    expect((await call("restored")).status).toBe(401);
+    const granted = await fetch(`${server.url}/_sim/tokens`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ token: "restored" }),
+    });
+    expect(granted.status).toBe(200);
+    expect((await call("restored")).status).toBe(200);
+    await fetch(`${server.url}/_sim/tokens/restored`, { method: "DELETE" });
+    expect((await call("restored")).status).toBe(401);
+    const empty = await fetch(`${server.url}/_sim/tokens`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({}),
+    });
+    expect(empty.status).toBe(400);
+  });
+
   it("exposes pair pacing, the max per second and a stats reset over /_sim", async () => {
     const to = "16505559876";
     await fetch(`${server.url}/_sim/stats/reset`, { method: "POST" });

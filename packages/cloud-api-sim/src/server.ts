@@ -183,6 +183,19 @@ function control(
     case "POST statuses":
       sim.setStatusProfile(b);
       return [200, { ok: true }];
+    case "POST tokens": {
+      if (typeof b["token"] !== "string" || b["token"].length === 0)
+        return [400, { error: 'body needs "token": a non-empty string' }];
+      sim.grantAccessToken({
+        token: b["token"],
+        ...(typeof b["expiresAt"] === "number" ? { expiresAt: b["expiresAt"] } : {}),
+        ...(Array.isArray(b["assets"]) ? { assets: b["assets"].map(String) } : {}),
+      });
+      return [200, { ok: true }];
+    }
+    case "DELETE tokens/:id":
+      sim.revokeAccessToken(id ?? "");
+      return [200, { ok: true }];
     case "POST webhook-urls":
       sim.setWebhookUrls((b["urls"] as string[] | undefined) ?? []);
       return [200, { ok: true }];

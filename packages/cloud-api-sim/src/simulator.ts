@@ -28,6 +28,7 @@ import {
   defaultStatusProfile,
   type FaultOptions,
   type LatencyDistribution,
+  type AccessTokenConfig,
   type PhoneNumberConfig,
   type ScriptedFault,
   type SimulatorOptions,
@@ -292,6 +293,13 @@ export interface Simulator {
   readonly defaultWabaId: string;
   setPublicBaseUrl(url: string): void;
   setWebhookUrls(urls: readonly string[]): void;
+  /**
+   * Accepts a system-user token from now on (or replaces its expiry and assets), as when an admin
+   * issues it or restores its permissions in Business Manager.
+   */
+  grantAccessToken(token: AccessTokenConfig): void;
+  /** Refuses a token from now on (190), as when it is revoked. */
+  revokeAccessToken(token: string): void;
 
   /** Creates (or updates) a simulated WhatsApp user. */
   addUser(user: {
@@ -1746,6 +1754,13 @@ export function createSimulator({
     },
     setWebhookUrls(urls) {
       emitter.setUrls(urls);
+    },
+    grantAccessToken(t) {
+      if (t.token.length === 0) throw new RangeError("an access token cannot be empty");
+      tokens.set(t.token, t);
+    },
+    revokeAccessToken(token) {
+      tokens.delete(token);
     },
     addUser(u) {
       const user = ensureUser(u.waId.replace(/\D/g, ""), u.userId);

@@ -382,6 +382,18 @@ describe("auth and object ids", () => {
       (unknown.json["error"] as { error_subcode: number }).error_subcode,
     ]).toEqual([400, 100, 33]);
   });
+
+  it("accepts a token granted at run time and refuses one revoked", () => {
+    const h = harness();
+    expect(errorCode(h.send(text(USER), { token: "late" }))).toBe(190);
+    h.sim.grantAccessToken({ token: "late", assets: [h.sim.defaultPhoneNumberId] });
+    expect(errorCode(h.send(text(USER), { token: "late" }))).toBeUndefined();
+    h.sim.revokeAccessToken("late");
+    expect(errorCode(h.send(text(USER), { token: "late" }))).toBe(190);
+    expect(() => {
+      h.sim.grantAccessToken({ token: "" });
+    }).toThrow(RangeError);
+  });
 });
 
 describe("inbound users", () => {

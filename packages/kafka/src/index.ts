@@ -39,6 +39,7 @@ export {
   type RunnerStats,
   type DeadLetterInfo,
 } from "./runner.js";
+export { KeyedQueue } from "./keyed-queue.js";
 export { createEventConsumer, type EventConsumerOptions } from "./event-consumer.js";
 export { provisionTopics, type ProvisionReport, type Drift } from "./provision.js";
 export { redrive, type RedriveOptions, type RedriveReport } from "./redrive.js";

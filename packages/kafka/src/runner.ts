@@ -81,6 +81,11 @@ export interface RunnerStats {
 export interface ConsumerRunner {
   readonly name: string;
   readonly stats: Readonly<RunnerStats>;
+  /**
+   * This member's partitions of `topic` in the current group generation (empty before the first
+   * join and after stop), and that generation's count of joins: a change means ownership moved.
+   */
+  assignment(topic: string): { readonly partitions: readonly number[]; readonly joins: number };
   start(): Promise<void>;
   /** Stops fetching, lets running handlers finish, hands back queued records, commits, leaves the group. */
   stop(): Promise<void>;
@@ -469,11 +474,21 @@ export function createConsumerRunner<T>({
     await payload.heartbeat();
   };
 
+  let assigned = new Map<string, number[]>();
+  let joins = 0;
+
   return {
     name: `consumer ${groupId}`,
     stats,
+    assignment(topic) {
+      return { partitions: assigned.get(topic) ?? [], joins };
+    },
     async start(): Promise<void> {
       consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+        joins++;
+        assigned = new Map(
+          Object.entries(payload.memberAssignment).map(([topic, ps]) => [topic, [...ps]]),
+        );
         const now = new Set<string>();
         for (const [topic, ps] of Object.entries(payload.memberAssignment))
           for (const p of ps) now.add(tpKey(topic, p));
@@ -516,6 +531,8 @@ export function createConsumerRunner<T>({
       if (stopping.signal.aborted) return;
       consumer.pause(topics.map((topic) => ({ topic })));
       stopping.abort();
+      assigned = new Map();
+      joins++;
       clearInterval(commitTimer);
       await queue.drain();
       await subQueue.drain();

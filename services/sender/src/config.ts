@@ -49,6 +49,8 @@ export const configSchema = z.object({
   SENDER_IN_DOUBT_SWEEP_MS: env.int(MINUTE_MS, { min: 100 }),
   /** How often a paused number's token is tried again (GET on the number). */
   SENDER_PAUSE_PROBE_MS: env.int(MINUTE_MS, { min: 100 }),
+  /** How often parked dispatches left by an earlier owner of this instance's partitions are looked for. */
+  SENDER_PARK_SWEEP_MS: env.int(5_000, { min: 100 }),
   /** A free-form send whose window looks closed is checked once more after this long (0: never). */
   SENDER_WINDOW_RECHECK_MS: env.int(250, { min: 0, max: 10_000 }),
 });

@@ -49,7 +49,7 @@ await runStandardService({
               ? Promise.resolve()
               : Promise.reject(
                   new Error(
-                    `paused (token refused): ${paused.map((p) => `${p.number} (#${p.code} since ${new Date(p.since).toISOString()})`).join(", ")}`,
+                    `paused (token refused): ${paused.map((p) => `${p.number} (#${p.code} since ${new Date(p.since).toISOString()}, ${p.parked} dispatches parked)`).join(", ")}`,
                   ),
                 );
           },

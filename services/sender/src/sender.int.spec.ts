@@ -54,6 +54,8 @@ let sim: Simulator;
 let simServer: SimulatorServer;
 let sender: Sender;
 let metrics: Metrics;
+/** A new sender instance (after the previous one stopped), as a restart would make. */
+let startSender: () => Promise<void>;
 const outcomes: AnyEvent[] = [];
 const cleanups: (() => Promise<void>)[] = [];
 
@@ -83,7 +85,8 @@ const settings: SenderSettings = {
   SENDER_MAX_PACED_ATTEMPTS: 6,
   SENDER_IN_DOUBT_TIMEOUT_MS: 60_000,
   SENDER_IN_DOUBT_SWEEP_MS: 1_000,
-  SENDER_PAUSE_PROBE_MS: 60_000,
+  SENDER_PAUSE_PROBE_MS: 1_000,
+  SENDER_PARK_SWEEP_MS: 500,
   SENDER_WINDOW_RECHECK_MS: 100,
 };
 
@@ -251,19 +254,22 @@ beforeAll(async () => {
     },
     {},
   );
-  metrics = createMetrics({ service: "sender", collectDefaults: false });
-  sender = createSender({
-    settings: { ...settings, WA_GRAPH_BASE_URL: simServer.url },
-    directory,
-    kafka,
-    serde,
-    catalog,
-    producer,
-    db: mongo.db,
-    metrics,
-    logger: createLogger({ service: "sender", level: "error" }),
-  });
-  await sender.start();
+  startSender = async () => {
+    metrics = createMetrics({ service: "sender", collectDefaults: false });
+    sender = createSender({
+      settings: { ...settings, WA_GRAPH_BASE_URL: simServer.url },
+      directory,
+      kafka,
+      serde,
+      catalog,
+      producer,
+      db: mongo.db,
+      metrics,
+      logger: createLogger({ service: "sender", level: "error" }),
+    });
+    await sender.start();
+  };
+  await startSender();
   cleanups.push(() => sender.stop());
 }, 240_000);
 
@@ -358,6 +364,79 @@ describe("sender", () => {
     expect(await calls("broken-1")).toBeLessThanOrEqual(1);
     expect(await calls("broken-2")).toBeLessThanOrEqual(1);
   }, 30_000);
+
+  it("parks a paused number's dispatches durably, so its records commit; they go out in order once the token works, by the probe or after a restart", async () => {
+    const parkedDocs = mongo.db.collection<{ _id: string; number: string }>("sender_parked");
+    // The test before left BROKEN paused with broken-1 and broken-2 parked.
+    await waitFor(async () => (await parkedDocs.countDocuments({ number: BROKEN })) === 2, {
+      timeoutMs: 10_000,
+      description: "the two first dispatches parked",
+    });
+    const batch = (round: string) => {
+      const list: EventOf<"DispatchMessage">[] = [];
+      for (let n = 0; n < 3; n++)
+        for (let r = 0; r < 3; r++)
+          list.push(dispatch(BROKEN, `${round}-${r}-${n}`, `1555410000${r}`));
+      return list;
+    };
+    const first = batch("parked");
+    await publish(first);
+    await waitFor(async () => (await parkedDocs.countDocuments({ number: BROKEN })) === 11, {
+      timeoutMs: 10_000,
+      description: "11 dispatches parked",
+    });
+    // Parked, not held: nothing of BROKEN is unfinished in the consumer, so its offsets commit.
+    await waitFor(() => sender.dispatch.stats.inFlight === 0, {
+      timeoutMs: 10_000,
+      description: "no dispatch held in memory",
+    });
+    expect(sender.parked(BROKEN)).toBe(11);
+    expect(await metrics.metrics()).toMatch(
+      new RegExp(`parley_sender_parked_dispatches\\{[^}]*business_number="${BROKEN}"[^}]*\\} 11`),
+    );
+    expect(sim.messages({ phoneNumberId: BROKEN })).toHaveLength(0);
+
+    // The token works again (an admin restored its permissions): the probe resumes the number.
+    sim.grantAccessToken({ token: "wrong-token" });
+    const ids = ["broken-1", "broken-2", ...first.map((d) => d.data.requestId)];
+    await settled(ids);
+    for (const id of ids) expect(terminal(id)?.type).toBe("SendAccepted");
+    const order = (to: string) => callsTo(to).map((m) => m.callbackData);
+    for (let r = 0; r < 3; r++)
+      expect(order(`1555410000${r}`)).toEqual([0, 1, 2].map((n) => `parked-${r}-${n}`));
+    expect(sim.messages({ phoneNumberId: BROKEN })).toHaveLength(11);
+    await waitFor(async () => (await parkedDocs.countDocuments({})) === 0, { timeoutMs: 10_000 });
+    expect(sender.parked(BROKEN)).toBe(0);
+    expect(sender.paused()).toEqual([]);
+
+    // Refused again; this time the sender restarts before the token works: its successor finds
+    // the park with no new dispatch to prompt it, and drains it.
+    sim.revokeAccessToken("wrong-token");
+    const second = batch("restart");
+    await publish(second);
+    await waitFor(async () => (await parkedDocs.countDocuments({ number: BROKEN })) === 9, {
+      timeoutMs: 15_000,
+      description: "9 dispatches parked again",
+    });
+    expect(sender.paused()).toEqual([expect.objectContaining({ number: BROKEN, parked: 9 })]);
+    await sender.stop();
+    sim.grantAccessToken({ token: "wrong-token" });
+    await startSender();
+    await settled(second.map((d) => d.data.requestId));
+    for (const d of second) expect(terminal(d.data.requestId)?.type).toBe("SendAccepted");
+    for (let r = 0; r < 3; r++)
+      expect(order(`1555410000${r}`).slice(3)).toEqual([0, 1, 2].map((n) => `restart-${r}-${n}`));
+    // At most one refused call each (the first ones met the revoked token), one accepted call.
+    for (const d of second)
+      expect(callsTo(d.data.to).filter((m) => m.callbackData === d.data.requestId)).toHaveLength(1);
+    await waitFor(async () => (await parkedDocs.countDocuments({})) === 0, { timeoutMs: 10_000 });
+
+    // Drained: the number's next dispatch goes straight out.
+    await publish([dispatch(BROKEN, "after-park", "15554100009")]);
+    await settled(["after-park"]);
+    expect(terminal("after-park")?.type).toBe("SendAccepted");
+    expect(await parkedDocs.countDocuments({})).toBe(0);
+  }, 120_000);
 
   it("retries a 5xx burst with back-off; a permanent error is not retried", async () => {
     sim.scriptFaults(

@@ -38,6 +38,20 @@ export interface SenderLogger {
   error(obj: object, msg: string): void;
 }
 
+/** Where a dispatch record sits in the dispatch topic (parked dispatches keep this order). */
+export interface RecordAt {
+  readonly partition: number;
+  readonly offset: number;
+}
+
+/** Durable parking of a paused number's dispatches (`parking.ts`). */
+export interface ParkingPort {
+  /** Parks a fresh dispatch when its number is paused or has parked ones ahead: true if parked. */
+  admit(number: string, at: RecordAt, dispatch: EventOf<"DispatchMessage">): Promise<boolean>;
+  /** Parks a dispatch whose number paused while it was on its way to the call. */
+  park(number: string, at: RecordAt, dispatch: EventOf<"DispatchMessage">): Promise<void>;
+}
+
 /** A request failed for good after retries: the runner dead-letters the dispatch with this reason. */
 export class DeadLetterError extends Error {
   override readonly name = "DeadLetterError";
@@ -61,6 +75,7 @@ export interface DispatchHandlerDeps {
   readonly windowRecheckMs: number;
   readonly observer: SenderObserver;
   readonly logger: SenderLogger;
+  readonly parking: ParkingPort;
   /** Called once a request is recorded in doubt (the reconciler checks for an early status). */
   readonly afterInDoubt?: (requestId: string) => Promise<void>;
 }
@@ -187,7 +202,16 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
     }
   };
 
-  async function handle(dispatch: EventOf<"DispatchMessage">, signal: AbortSignal): Promise<void> {
+  /**
+   * `at` is the record's place for a dispatch from the topic; a dispatch taken from the park has
+   * none (it is parked already). "parked" when the number is paused: the dispatch waits in the
+   * park, and its record may complete.
+   */
+  async function handle(
+    dispatch: EventOf<"DispatchMessage">,
+    signal: AbortSignal,
+    at?: RecordAt,
+  ): Promise<"finished" | "parked"> {
     const d = dispatch.data;
     const number = dispatch.businessNumber ?? "";
     let mark = clock();
@@ -206,18 +230,23 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
         detail: `business number ${number} is not in this sender's number directory`,
       });
       for (;;) {
-        if (await finishWithoutCall(calls > 0, dispatch, number, event)) return;
+        if (await finishWithoutCall(calls > 0, dispatch, number, event)) return "finished";
         const made = await resolveRecorded(dispatch, number, signal);
-        if (made === undefined) return;
+        if (made === undefined) return "finished";
         calls = made;
       }
     }
+    if (at !== undefined && (await deps.parking.admit(number, at, dispatch))) return "parked";
+    const parkHere = async (): Promise<"parked"> => {
+      if (at !== undefined) await deps.parking.park(number, at, dispatch);
+      return "parked";
+    };
     observer.inFlight(1);
     try {
       for (;;) {
         // Pacing and pause first; the last look and the attempt record next; the rate slot
         // last, so a reserved slot is never held across MongoDB round trips.
-        await lane.recipientReady(d.to, signal);
+        if (!(await lane.recipientReady(d.to, signal))) return await parkHere();
         stage("pacing");
         let view = await gates.view(d.contactId, number);
         let gate = decideGate(d, view, clock());
@@ -238,10 +267,10 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
                   stage: "sender",
                 })
               : outcome(dispatch, "SendRejected", { reason: gate.reason, detail: gate.detail });
-          if (await finishWithoutCall(calls > 0, dispatch, number, event)) return;
+          if (await finishWithoutCall(calls > 0, dispatch, number, event)) return "finished";
           // A record existed: a redelivery. What it says wins over this rejection.
           const made = await resolveRecorded(dispatch, number, signal);
-          if (made === undefined) return;
+          if (made === undefined) return "finished";
           calls = made;
           continue;
         }
@@ -259,7 +288,7 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
           // A record existed (a redelivery) or someone else recorded a call meanwhile: never
           // call twice; the record decides (replay, wait, in doubt, or a call after a refusal).
           const made = await resolveRecorded(dispatch, number, signal);
-          if (made === undefined) return;
+          if (made === undefined) return "finished";
           calls = made;
           continue;
         }
@@ -267,7 +296,13 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
         let slot: Slot;
         let release = (): void => undefined;
         try {
-          slot = await lane.turn(d.to, signal);
+          const granted = await lane.turn(d.to, signal);
+          if (granted === undefined) {
+            // Paused while waiting for a slot: no call made, the record goes back to "refused".
+            await attempts.refused(d.requestId);
+            return await parkHere();
+          }
+          slot = granted;
           const waitMs = slot.slotAt - clock();
           if (waitMs > 0 && !(await sleep(waitMs, signal))) {
             slot.cancel();
@@ -319,13 +354,13 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
             stage("settle");
             await emit([event], number);
             stage("publish");
-            return;
+            return "finished";
           }
           const decision = decideFailure(r.failure, calls, deps.policy, deps.random);
           switch (decision.kind) {
             case "in-doubt":
               await inDoubt(dispatch, number, decision.reason, callAt);
-              return;
+              return "finished";
             case "fail": {
               const event = failed(dispatch, decision.error, calls);
               await attempts.settle(d.requestId, "done", [event], new Date(clock()));
@@ -335,7 +370,7 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
                   `send failed after ${calls} calls: ${decision.error.errorClass}${decision.error.code !== undefined ? ` (#${decision.error.code})` : ""} ${decision.error.details ?? ""}`.trim(),
                 );
               }
-              return;
+              return "finished";
             }
             case "retry":
               await attempts.refused(d.requestId);
@@ -368,7 +403,7 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
                     code: decision.error.code,
                     alert: "sender_number_paused",
                   },
-                  "access token refused (0/190): number paused, its sends wait unfinished; fix the token (runbook: docs/runbooks/sender.md)",
+                  "access token refused (0/190): number paused, its dispatches are parked; fix the token (runbook: docs/runbooks/sender.md)",
                 );
               }
               lane.pause({

@@ -23,7 +23,7 @@ export interface LaneTuning {
 }
 
 export interface LaneObserver {
-  waited(kind: "pair" | "number" | "rate" | "paused", ms: number): void;
+  waited(kind: "pair" | "number" | "rate", ms: number): void;
   pausedChanged(number: string, paused: boolean): void;
 }
 
@@ -40,10 +40,14 @@ export interface PauseInfo {
   readonly detail: string;
 }
 
+/** A waiter's answer when the number was paused while it queued for a slot. */
+const PAUSED = -2;
+
 /**
  * One business number's sending lane: the exact rate log, pair pacing per recipient, the
  * whole-number back-off and the token pause. Callers for one recipient come one at a time
- * (the consumer keys by recipient); slots are granted first come, first served.
+ * (the consumer keys by recipient); slots are granted first come, first served. A paused lane
+ * grants nothing: its callers are told at once, and park their dispatches (`parking.ts`).
  */
 export class NumberLane {
   readonly rate: NumberRate;
@@ -52,7 +56,6 @@ export class NumberLane {
   private waiters: { resolve: (slotAt: number) => void }[] = [];
   private timer: NodeJS.Timeout | undefined;
   private pauseInfo: PauseInfo | undefined;
-  private resumed: { promise: Promise<void>; resolve: () => void } | undefined;
   private lastUsed: number;
   private lastWidenedAt = Number.NEGATIVE_INFINITY;
   private seeding: Promise<void>;
@@ -87,26 +90,26 @@ export class NumberLane {
     this.rate.seed(await this.recentCalls(this.number, since));
   }
 
-  /** Waits until this recipient's pacing allows a send and the number is not paused. */
-  async recipientReady(recipient: string, signal: AbortSignal): Promise<void> {
+  /**
+   * Waits until this recipient's pacing allows a send: true, or false at once while the number
+   * is paused (its dispatches are parked, not held here).
+   */
+  async recipientReady(recipient: string, signal: AbortSignal): Promise<boolean> {
     for (;;) {
+      if (this.pauseInfo) return false;
       const now = this.clock();
       const pairAt = this.pacer.nextAt(recipient, now);
-      if (pairAt > now) {
-        this.observer.waited("pair", pairAt - now);
-        if (!(await sleep(pairAt - now, signal))) throw new StoppedError();
-        continue;
-      }
-      if (!this.pauseInfo) return;
-      this.resumed ??= withResolvers();
-      await Promise.race([this.resumed.promise, sleep(60_000, signal)]);
-      if (signal.aborted) throw new StoppedError();
-      this.observer.waited("paused", this.clock() - now);
+      if (pairAt <= now) return true;
+      this.observer.waited("pair", pairAt - now);
+      if (!(await sleep(pairAt - now, signal))) throw new StoppedError();
     }
   }
 
-  /** Waits for this recipient's pacing, the number's back-off or pause, and a rate slot. */
-  async turn(recipient: string, signal: AbortSignal): Promise<Slot> {
+  /**
+   * Waits for this recipient's pacing, the number's back-off and a rate slot; undefined when the
+   * number is paused meanwhile (the caller parks the dispatch).
+   */
+  async turn(recipient: string, signal: AbortSignal): Promise<Slot | undefined> {
     let now = this.clock();
     if (now - this.lastUsed > this.tuning.reseedAfterIdleMs && this.waiters.length === 0)
       this.seeding = this.seed();
@@ -120,14 +123,7 @@ export class NumberLane {
         if (!(await sleep(pairAt - now, signal))) throw new StoppedError();
         continue;
       }
-      if (this.pauseInfo) {
-        const started = now;
-        this.resumed ??= withResolvers();
-        await Promise.race([this.resumed.promise, sleep(60_000, signal)]);
-        if (signal.aborted) throw new StoppedError();
-        this.observer.waited("paused", this.clock() - started);
-        continue;
-      }
+      if (this.pauseInfo) return undefined;
       const started = now;
       const slotAt = await new Promise<number>((resolve) => {
         const waiter = { resolve };
@@ -143,6 +139,7 @@ export class NumberLane {
         };
         this.pump();
       });
+      if (slotAt === PAUSED) return undefined;
       if (slotAt < 0) throw new StoppedError();
       this.observer.waited("rate", Math.max(0, slotAt - started));
       // Pacing or a pause may have changed while queued (another recipient's answer).
@@ -224,18 +221,22 @@ export class NumberLane {
     this.pacer.paced(recipient, this.clock());
   }
 
+  /** Stops the number: callers waiting for a slot get none (they park their dispatches). */
   pause(info: PauseInfo): void {
     if (this.pauseInfo) return;
     this.pauseInfo = info;
     this.observer.pausedChanged(this.number, true);
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const waiting = this.waiters;
+    this.waiters = [];
+    for (const w of waiting) w.resolve(PAUSED);
   }
 
   resume(): void {
     if (!this.pauseInfo) return;
     this.pauseInfo = undefined;
     this.observer.pausedChanged(this.number, false);
-    this.resumed?.resolve();
-    this.resumed = undefined;
     this.pump();
   }
 
@@ -245,14 +246,5 @@ export class NumberLane {
 
   close(): void {
     clearTimeout(this.timer);
-    this.resumed?.resolve();
   }
-}
-
-function withResolvers(): { promise: Promise<void>; resolve: () => void } {
-  let resolve: () => void = () => undefined;
-  const promise = new Promise<void>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
 }

@@ -1,11 +1,12 @@
 import type { Metrics } from "@parley/telemetry";
 import type { LaneObserver } from "./lanes.js";
 import type { SenderObserver } from "./dispatch-handler.js";
+import type { ParkingObserver } from "./parking.js";
 
-/** The sender's series: outcomes, Graph latency, limiter waits, in-flight and paused numbers. */
+/** The sender's series: outcomes, Graph latency, limiter waits, in-flight, paused numbers and parked dispatches. */
 export function createSenderMetrics(
   metrics: Metrics,
-): SenderObserver & LaneObserver & { outcomeOnly(type: string): void } {
+): SenderObserver & LaneObserver & ParkingObserver & { outcomeOnly(type: string): void } {
   const outcomes = metrics.counter<"type" | "business_number">({
     name: "sender_outcomes_total",
     help: "Outcome events published, by type and business number.",
@@ -19,7 +20,7 @@ export function createSenderMetrics(
   });
   const waits = metrics.histogram<"kind">({
     name: "sender_limiter_wait_seconds",
-    help: "Time a send waited before its call: pair pacing, number back-off, rate slot, paused number.",
+    help: "Time a send waited before its call: pair pacing, number back-off, rate slot.",
     labelNames: ["kind"],
     buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600],
   });
@@ -35,7 +36,15 @@ export function createSenderMetrics(
     help: "1 while a business number is paused because Graph refused its token (0/190): alert on it.",
     labelNames: ["business_number"],
   });
+  const parked = metrics.gauge<"business_number">({
+    name: "sender_parked_dispatches",
+    help: "Dispatches of a paused number kept in sender_parked, sent in order once it sends again.",
+    labelNames: ["business_number"],
+  });
   return {
+    parkedChanged(number, count) {
+      parked.set({ business_number: number }, count);
+    },
     outcome(type, number) {
       outcomes.inc({ type, business_number: number });
     },

@@ -11,12 +11,14 @@ import {
 import { createMongoAttemptStore } from "../adapters/store/attempt-store.js";
 import { createBatcher } from "../adapters/store/batcher.js";
 import { createMongoGateStore } from "../adapters/store/gate-store.js";
+import { createMongoParkStore } from "../adapters/store/park-store.js";
 import type { Config } from "../config.js";
 import { createDispatchHandler, type SenderLogger } from "./dispatch-handler.js";
 import { createGraph } from "./graph.js";
 import { NumberLane } from "./lanes.js";
 import { CallPermits } from "./permits.js";
 import { createSenderMetrics } from "./metrics.js";
+import { createParking } from "./parking.js";
 import { createReconciler } from "./reconcile.js";
 
 export type SenderSettings = Pick<
@@ -39,6 +41,7 @@ export type SenderSettings = Pick<
   | "SENDER_IN_DOUBT_TIMEOUT_MS"
   | "SENDER_IN_DOUBT_SWEEP_MS"
   | "SENDER_PAUSE_PROBE_MS"
+  | "SENDER_PARK_SWEEP_MS"
   | "SENDER_WINDOW_RECHECK_MS"
 >;
 
@@ -58,8 +61,9 @@ export interface SenderDeps {
 
 /**
  * The sender's parts wired together: the dispatch consumer (per-recipient concurrency) with
- * its lanes and Graph clients, the gate consumer, the status reconciler, the in-doubt sweeper
- * and the paused-number probe. `start` and `stop` in dependency order.
+ * its lanes and Graph clients, the gate consumer, the status reconciler, the in-doubt sweeper,
+ * the paused-number probe and the parking of paused numbers' dispatches. `start` and `stop` in
+ * dependency order.
  */
 export function createSender({
   settings: s,
@@ -139,8 +143,20 @@ export function createSender({
   const publish = async (events: readonly AnyEvent[]): Promise<void> => {
     await Promise.all(events.map((e) => publishBatch(e)));
   };
+  const parkStore = createMongoParkStore(db);
+  const parking = createParking({
+    store: parkStore,
+    lane,
+    handle: (d, signal) => handle(d, signal),
+    assignment: () => dispatch.assignment(catalog.topic("dispatch").name),
+    observer,
+    logger,
+    // Parked dispatches drain beside fresh work, within the same order of magnitude.
+    maxInFlight: Math.max(1, Math.min(500, Math.floor(s.SENDER_MAX_IN_FLIGHT / 4))),
+  });
   const handle = createDispatchHandler({
     lane,
+    parking,
     attempts,
     gates,
     graph: graph.send,
@@ -184,14 +200,26 @@ export function createSender({
   return {
     dispatch,
     lanes,
-    /** Numbers paused on a refused token, for readiness and tests. */
-    paused(): { number: string; code: number; since: number }[] {
+    /** Numbers paused on a refused token, with their parked dispatches, for readiness and tests. */
+    paused(): { number: string; code: number; since: number; parked: number }[] {
       return [...lanes.values()].flatMap((l) =>
-        l.paused ? [{ number: l.number, code: l.paused.code, since: l.paused.since }] : [],
+        l.paused
+          ? [
+              {
+                number: l.number,
+                code: l.paused.code,
+                since: l.paused.since,
+                parked: parking.parked(l.number),
+              },
+            ]
+          : [],
       );
     },
+    /** Dispatches parked for a number on this instance (0 once drained). */
+    parked: (number: string): number => parking.parked(number),
     async start(): Promise<void> {
       await attempts.ensureIndexes();
+      await parkStore.ensureIndexes();
       await gateConsumer.start();
       await statuses.start();
       await dispatch.start();
@@ -209,13 +237,21 @@ export function createSender({
               if (!ok) return;
               logger.info({ businessNumber: l.number }, "token accepted again: number resumed");
               l.resume();
+              parking.resumed(l.number);
             });
           }
         }, s.SENDER_PAUSE_PROBE_MS),
+        // Parks left by an earlier owner of these partitions (a restart, a rebalance).
+        setInterval(() => {
+          parking.sweep().catch((error: unknown) => {
+            logger.warn({ err: String(error) }, "park sweep failed; next round retries");
+          });
+        }, s.SENDER_PARK_SWEEP_MS),
       );
     },
     async stop(): Promise<void> {
       for (const t of timers) clearInterval(t);
+      await parking.stop();
       for (const l of lanes.values()) l.close();
       // In parallel: each consumer's stop is bounded on its own (a broker outage can stall a
       // disconnect), and three in a row could outlast the shutdown deadline.

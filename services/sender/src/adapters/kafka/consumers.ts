@@ -57,7 +57,11 @@ export function createDispatchConsumer({
   handle,
   ...common
 }: Common & {
-  readonly handle: (event: EventOf<"DispatchMessage">, signal: AbortSignal) => Promise<void>;
+  readonly handle: (
+    event: EventOf<"DispatchMessage">,
+    signal: AbortSignal,
+    at: { readonly partition: number; readonly offset: number },
+  ) => Promise<unknown>;
 }): ConsumerRunner {
   return createEventConsumer({
     kafka: common.kafka,
@@ -80,7 +84,10 @@ export function createDispatchConsumer({
         throw new PoisonRecordError("DispatchMessage without its envelope businessNumber");
       // Every waiting send listens for shutdown on this one signal.
       setMaxListeners(0, signal);
-      await translate(() => handle(event, signal));
+      const at = { partition: record.partition, offset: Number(record.offset) };
+      await translate(async () => {
+        await handle(event, signal, at);
+      });
     },
   });
 }
