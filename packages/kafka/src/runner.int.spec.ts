@@ -334,7 +334,9 @@ describe("consumer runner", () => {
       timeoutMs: 20_000,
       description: "some records handled",
     });
+    expect(first.assignment(t).partitions.length).toBeGreaterThan(0);
     await first.stop();
+    expect(first.assignment(t).partitions).toEqual([]);
     running.splice(running.indexOf(first), 1);
     const afterStop = handled.size;
     expect(first.stats.handedBack).toBeGreaterThan(0);
@@ -432,5 +434,15 @@ describe("consumer runner across a rebalance", () => {
     for (const k of keys)
       expect(firstSeen.get(k)).toEqual(Array.from({ length: perKey }, (_, n) => n));
     expect(byInstance.b).toBeGreaterThan(0);
+    // Each instance knows its own share: the four partitions, split, none twice.
+    await waitFor(
+      () => a.assignment(t).partitions.length + b.assignment(t).partitions.length === 4,
+      { timeoutMs: 20_000, description: "both instances joined the same generation" },
+    );
+    const shares = [...a.assignment(t).partitions, ...b.assignment(t).partitions].sort();
+    expect(shares).toEqual([0, 1, 2, 3]);
+    expect(a.assignment(t).partitions.length).toBeGreaterThan(0);
+    expect(a.assignment(t).joins).toBeGreaterThanOrEqual(2);
+    expect(a.assignment("another-topic").partitions).toEqual([]);
   });
 });
