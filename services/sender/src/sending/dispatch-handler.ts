@@ -310,7 +310,7 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
           }
           // A free socket last, so the call leaves at the instant the rate log records.
           if (deps.permits) {
-            const permit = await deps.permits.acquire(signal);
+            const permit = await deps.permits.acquire(signal, number);
             if (!permit) {
               slot.cancel();
               throw new StoppedError();

@@ -1,13 +1,20 @@
 /**
- * A first-come, first-served count of Graph calls in flight, as many as the keep-alive pool has
- * sockets. A call takes a permit after its rate slot and just before it starts, so it goes out
- * on a free socket at once: the instant the rate log records is the instant the request leaves,
- * not the moment it joined the HTTP client's queue (a queued request would reach Meta later and
- * in a bunch with others, which is how a receiver counts more than the cap in one second).
+ * A count of Graph calls in flight, as many as the keep-alive pool has sockets, shared by every
+ * business number. A call takes a permit after its rate slot and just before it starts, so it
+ * goes out on a free socket at once: the instant the rate log records is the instant the request
+ * leaves, not the moment it joined the HTTP client's queue (a queued request would reach Meta
+ * later and in a bunch with others, which is how a receiver counts more than the cap in one
+ * second).
+ *
+ * Waiters queue per key (the business number), first come, first served within a key, and freed
+ * permits go round the keys in turn: a number with a deep backlog cannot hold the sockets while
+ * a quieter number's calls, already inside their own cap, wait behind it.
  */
 export class CallPermits {
   private free: number;
-  private readonly waiters: (() => void)[] = [];
+  /** Keys in the order they are served next (a served key with more waiters moves to the end). */
+  private readonly queues = new Map<string, (() => void)[]>();
+  private queued = 0;
 
   constructor(readonly size: number) {
     if (!Number.isInteger(size) || size < 1)
@@ -16,7 +23,7 @@ export class CallPermits {
   }
 
   get waiting(): number {
-    return this.waiters.length;
+    return this.queued;
   }
 
   get inUse(): number {
@@ -24,9 +31,9 @@ export class CallPermits {
   }
 
   /** Resolves with a release function once a permit is free; false when `signal` aborted first. */
-  async acquire(signal: AbortSignal): Promise<(() => void) | false> {
+  async acquire(signal: AbortSignal, key = ""): Promise<(() => void) | false> {
     if (signal.aborted) return false;
-    if (this.free > 0 && this.waiters.length === 0) {
+    if (this.free > 0 && this.queued === 0) {
       this.free--;
       return this.releaser();
     }
@@ -36,14 +43,36 @@ export class CallPermits {
         resolve(true);
       };
       const onAbort = (): void => {
-        const i = this.waiters.indexOf(waiter);
-        if (i >= 0) this.waiters.splice(i, 1);
+        const queue = this.queues.get(key);
+        const i = queue ? queue.indexOf(waiter) : -1;
+        if (queue && i >= 0) {
+          queue.splice(i, 1);
+          this.queued--;
+          if (queue.length === 0) this.queues.delete(key);
+        }
         resolve(false);
       };
-      this.waiters.push(waiter);
+      const queue = this.queues.get(key);
+      if (queue) queue.push(waiter);
+      else this.queues.set(key, [waiter]);
+      this.queued++;
       signal.addEventListener("abort", onAbort, { once: true });
     });
     return granted ? this.releaser() : false;
+  }
+
+  /** The first waiter of the key whose turn it is; that key goes to the back of the round. */
+  private next(): (() => void) | undefined {
+    for (const [key, queue] of this.queues) {
+      const waiter = queue.shift();
+      this.queues.delete(key);
+      if (queue.length > 0) this.queues.set(key, queue);
+      if (waiter) {
+        this.queued--;
+        return waiter;
+      }
+    }
+    return undefined;
   }
 
   private releaser(): () => void {
@@ -52,7 +81,7 @@ export class CallPermits {
       if (released) return;
       released = true;
       // Handed straight to the next waiter: the count never dips, so nobody overtakes the queue.
-      const next = this.waiters.shift();
+      const next = this.next();
       if (next) next();
       else this.free++;
     };

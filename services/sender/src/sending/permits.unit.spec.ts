@@ -4,7 +4,7 @@ import { CallPermits } from "./permits.js";
 const never = new AbortController().signal;
 
 describe("CallPermits", () => {
-  it("never has more than its size in use, and hands permits out first come, first served", async () => {
+  it("never has more than its size in use, and hands permits out first come, first served within a number", async () => {
     const permits = new CallPermits(2);
     const a = await permits.acquire(never);
     const b = await permits.acquire(never);
@@ -34,6 +34,27 @@ describe("CallPermits", () => {
     rc();
     rd();
     expect(permits.inUse).toBe(0);
+  });
+
+  it("serves the numbers in turn: a deep queue of one number does not hold back another's call", async () => {
+    const permits = new CallPermits(1);
+    const held = await permits.acquire(never, "fast");
+    const order: string[] = [];
+    // Each call ends as soon as it has its permit, handing it on.
+    const wait = (key: string, name: string) =>
+      permits.acquire(never, key).then((release) => {
+        order.push(name);
+        if (release) release();
+      });
+    const waits = [wait("fast", "f1"), wait("fast", "f2"), wait("fast", "f3"), wait("slow", "s1")];
+    await Promise.resolve();
+    expect(permits.waiting).toBe(4);
+    if (!held) throw new Error("expected a permit");
+    held();
+    await Promise.all(waits);
+    expect(order).toEqual(["f1", "s1", "f2", "f3"]);
+    expect(permits.inUse).toBe(0);
+    expect(permits.waiting).toBe(0);
   });
 
   it("an aborted wait takes no permit and leaves the queue", async () => {
