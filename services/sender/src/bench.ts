@@ -5,7 +5,8 @@
 // same requests straight to the simulator) run in the same process and the same run.
 // Needs KAFKA_BROKERS, SCHEMA_REGISTRY_URL, MONGO_URL (bench/outbound.sh sets them).
 // Knobs: BENCH_SECONDS (8; backlog = cap x seconds), BENCH_CONNECTIONS (64), BENCH_CPU_PROF (dir),
-// BENCH_RATE_MARGIN_MS (the sender's SENDER_RATE_MARGIN_MS; its default when unset).
+// BENCH_RATE_MARGIN_MS (the sender's SENDER_RATE_MARGIN_MS; its default when unset); any other
+// SENDER_* variable set for the bench is passed to the sender.
 import { spawn, type ChildProcess } from "node:child_process";
 import { Agent, request as httpRequest } from "node:http";
 import { readFileSync } from "node:fs";
@@ -198,6 +199,8 @@ async function main(): Promise<void> {
         LOG_LEVEL: "warn",
         WA_GRAPH_BASE_URL: GRAPH,
         SENDER_GRAPH_CONNECTIONS: String(CONNECTIONS),
+        // Any SENDER_* setting in the bench's environment reaches the sender as it is.
+        ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith("SENDER_"))),
         ...(MARGIN_MS !== undefined ? { SENDER_RATE_MARGIN_MS: MARGIN_MS } : {}),
         PARLEY_NUMBERS: JSON.stringify({
           numbers: numbers.map((n) => ({
