@@ -95,6 +95,17 @@ function rssMb(pid: number): number {
   }
 }
 
+/** CPU time (user + system) a process has used, in ms, from /proc (clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
+
 async function main(): Promise<void> {
   const prefix = `bench-sender-${String(Date.now())}`;
   const catalog = createCatalog({ prefix: `${prefix}.`, partitions: { business: 4 } });
@@ -215,10 +226,17 @@ async function main(): Promise<void> {
     let rssMaxMb = 0;
     const started = Date.now();
     let timedOut = false;
+    // CPU per send is counted from the first send on (start-up and module loading left out).
+    let first: { cpu: number; sent: number } | undefined;
+    let last = { cpu: 0, sent: 0 };
     await new Promise<void>((resolve) => {
       const tick = setInterval(() => {
         if (child.pid !== undefined) rssMaxMb = Math.max(rssMaxMb, rssMb(child.pid));
         const now = sim.stats().reduce((s, n) => s + n.accepted, 0) - before;
+        if (child.pid !== undefined && now > 0) {
+          last = { cpu: cpuMs(child.pid), sent: now };
+          first ??= last;
+        }
         if (now >= expected || Date.now() - started > CASE_LIMIT_MS + 15_000) {
           timedOut = now < expected;
           clearInterval(tick);
@@ -226,6 +244,10 @@ async function main(): Promise<void> {
         }
       }, 100);
     });
+    if (first && last.sent > first.sent)
+      console.log(
+        `${name}: sender CPU per send ${((last.cpu - first.cpu) / (last.sent - first.sent)).toFixed(2)} ms (${String(last.sent - first.sent)} sends)`,
+      );
     load.push(loadavg());
     try {
       const res = await fetch(`http://127.0.0.1:${String(OPS_PORT)}/metrics`, {
