@@ -124,8 +124,9 @@ export function createParking(deps: ParkingDeps) {
   };
 
   const drain = async (number: string, state: NumberState): Promise<void> => {
+    // No lane: the number left the directory since it parked; the handler rejects each of its
+    // dispatches (unknown_sender), so none is left behind without an outcome.
     const lane = deps.lane(number);
-    if (!lane) return;
     const signal = stopping.signal;
     const queue = new KeyedQueue();
     let inFlight = 0;
@@ -170,7 +171,7 @@ export function createParking(deps: ParkingDeps) {
       }
     };
     // A call, not a narrowed variable: `one` halts from its own promise chain.
-    const stopped = (): boolean => halted || signal.aborted || lane.paused !== undefined;
+    const stopped = (): boolean => halted || signal.aborted || lane?.paused !== undefined;
     while (!stopped()) {
       const page = await store.next(number, after, pageSize);
       if (page.length === 0) {
@@ -246,7 +247,6 @@ export function createParking(deps: ParkingDeps) {
       const { partitions } = deps.assignment();
       for (const b of await store.backlog()) {
         if (!b.partitions.some((p) => partitions.includes(p))) continue;
-        if (deps.lane(b.number) === undefined) continue;
         const state = await load(b.number);
         state.holding = true;
         startDrain(b.number, state);

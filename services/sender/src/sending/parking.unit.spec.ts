@@ -249,6 +249,24 @@ describe("parking", () => {
     expect(store.docs.size).toBe(0);
   });
 
+  it("a park whose number left the directory is still handed to the handler (which rejects it), not left", async () => {
+    const store = memoryStore();
+    await store.park({
+      requestId: "gone-1",
+      number: "106540352249999",
+      partition: 0,
+      offset: 4,
+      recipient: "1",
+      dispatch: dispatch("gone-1", "1"),
+      parkedAt: new Date(),
+    });
+    const { parking, handled } = setup({ store });
+    await parking.sweep();
+    await until(() => handled.length === 1);
+    expect(handled).toEqual(["gone-1"]);
+    await until(() => store.docs.size === 0);
+  });
+
   it("the sweep drains parks on this instance's partitions only", async () => {
     const store = memoryStore();
     const before = setup({ store });
