@@ -31,6 +31,8 @@ export const configSchema = z.object({
    * by 5 ms, up to this (the rate ceiling is cap x 1,000 / (1,000 + margin)); at most the margin.
    */
   SENDER_RATE_MARGIN_MAX_MS: env.int(50, { min: 0, max: 500 }),
+  /** After this long with no 130429, a widened margin steps back by 5 ms toward the configured one (0: never). */
+  SENDER_RATE_MARGIN_RELAX_MS: env.int(10 * MINUTE_MS, { min: 0 }),
   /** Sends are spread so that no such slice holds more than its share of the cap; 0 turns it off. */
   SENDER_RATE_SMOOTHING_MS: env.int(20, { min: 0, max: 500 }),
   /** Longest 4^x s back-off for one recipient after 131056. */

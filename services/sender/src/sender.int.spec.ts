@@ -75,6 +75,7 @@ const settings: SenderSettings = {
   // The margin is the knob for that jitter (ADR 0006); this test checks invariants, not rate.
   SENDER_RATE_MARGIN_MS: 250,
   SENDER_RATE_MARGIN_MAX_MS: 300,
+  SENDER_RATE_MARGIN_RELAX_MS: 600_000,
   SENDER_RATE_SMOOTHING_MS: 20,
   SENDER_PAIR_MAX_BACKOFF_MS: 60_000,
   SENDER_NUMBER_MAX_BACKOFF_MS: 60_000,

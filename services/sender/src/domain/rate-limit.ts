@@ -33,6 +33,12 @@ export class SlidingWindowLog {
     this.window = Math.max(this.window, windowMs);
   }
 
+  /** Shortens the window to `windowMs` (never lengthens it); the caller keeps it at least 1 s. */
+  narrow(windowMs: number): void {
+    if (!(windowMs > 0)) throw new RangeError(`windowMs must be positive, got ${windowMs}`);
+    this.window = Math.min(this.window, windowMs);
+  }
+
   /**
    * The earliest instant at or after `now` when one more send fits, or undefined when
    * reservations alone fill the window (wait for one to complete or be cancelled).
@@ -158,6 +164,19 @@ export class NumberRate {
     if (next <= this.margin) return;
     this.margin = next;
     this.log.widen(1_000 + next);
+    if (this.schedule) this.schedule.intervalMs = (1_000 + next) / this.log.limit;
+  }
+
+  /**
+   * The margin relaxes by `stepMs`, down to `minMs` (the configured margin), after a quiet spell
+   * with no 130429: a widening caused by a passing bout of jitter does not cost the cap forever.
+   * The window stays at least one second plus `minMs`, so the cap holds on this clock.
+   */
+  narrowMargin(stepMs: number, minMs: number): void {
+    const next = Math.max(minMs, this.margin - stepMs);
+    if (next >= this.margin) return;
+    this.margin = next;
+    this.log.narrow(1_000 + next);
     if (this.schedule) this.schedule.intervalMs = (1_000 + next) / this.log.limit;
   }
 

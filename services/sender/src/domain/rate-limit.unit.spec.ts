@@ -157,6 +157,20 @@ describe("NumberRate", () => {
     expect(sent.length / 10).toBeGreaterThanOrEqual((1_000 * 1_000) / 1_040 - 5);
   });
 
+  it("a relaxed margin steps back to the configured one, never below, and the cap still holds", () => {
+    const rate = new NumberRate({ mps: 1_000, marginMs: 15, smoothingMs: 20 });
+    rate.widenMargin(30, 50);
+    expect(rate.marginMs).toBe(45);
+    rate.narrowMargin(5, 15);
+    expect(rate.marginMs).toBe(40);
+    for (let i = 0; i < 10; i++) rate.narrowMargin(5, 15);
+    expect(rate.marginMs).toBe(15);
+    const sent = run(rate, { durationMs: 5_000, prep: () => 0 });
+    expect(maxInWindow(sent, 1_000)).toBeLessThanOrEqual(1_000);
+    // Back at 15 ms, the rate is the configured margin's again (1,000 x 1,000 / 1,015 per second).
+    expect(sent.length / 5).toBeGreaterThanOrEqual((1_000 * 1_000) / 1_015 - 5);
+  });
+
   it("refuses impossible settings", () => {
     expect(() => new NumberRate({ mps: 0, marginMs: 0, smoothingMs: 0 })).toThrow(RangeError);
     expect(() => new NumberRate({ mps: 1_001, marginMs: 0, smoothingMs: 0 })).toThrow(RangeError);

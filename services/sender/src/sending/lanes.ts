@@ -18,6 +18,8 @@ export interface LaneTuning {
   /** Added to the rate margin on each 130429 episode, up to `maxMarginMs` (0: never widened). */
   readonly marginStepMs: number;
   readonly maxMarginMs: number;
+  /** After this long with no 130429 a widened margin steps back toward `marginMs` (0: never). */
+  readonly marginRelaxAfterMs: number;
   /** A lane unused this long reloads recent call times (another owner may have sent meanwhile). */
   readonly reseedAfterIdleMs: number;
 }
@@ -57,7 +59,7 @@ export class NumberLane {
   private timer: NodeJS.Timeout | undefined;
   private pauseInfo: PauseInfo | undefined;
   private lastUsed: number;
-  private lastWidenedAt = Number.NEGATIVE_INFINITY;
+  private marginChangedAt = Number.NEGATIVE_INFINITY;
   private seeding: Promise<void>;
 
   constructor(
@@ -114,6 +116,7 @@ export class NumberLane {
     if (now - this.lastUsed > this.tuning.reseedAfterIdleMs && this.waiters.length === 0)
       this.seeding = this.seed();
     this.lastUsed = now;
+    this.relaxMargin(now);
     await this.seeding;
     for (;;) {
       now = this.clock();
@@ -200,14 +203,22 @@ export class NumberLane {
     }
   }
 
+  /** One step back toward the configured margin per quiet spell since the last widening or step. */
+  private relaxMargin(now: number): void {
+    if (this.tuning.marginRelaxAfterMs <= 0 || this.rate.marginMs <= this.tuning.marginMs) return;
+    if (now - this.marginChangedAt < this.tuning.marginRelaxAfterMs) return;
+    this.rate.narrowMargin(this.tuning.marginStepMs, this.tuning.marginMs);
+    this.marginChangedAt = now;
+  }
+
   /** A whole-number refusal of the call made at `calledAt`; 130429 also widens the rate margin. */
   throttle(code: number, calledAt: number): void {
     const now = this.clock();
-    if (code === 130429 && calledAt >= this.lastWidenedAt) {
+    if (code === 130429 && calledAt >= this.marginChangedAt) {
       // Meta counted more than the cap in a second where we counted at most the cap: arrivals
       // bunch more than the margin allows for. One widening per episode, bounded.
       this.rate.widenMargin(this.tuning.marginStepMs, this.tuning.maxMarginMs);
-      this.lastWidenedAt = now;
+      this.marginChangedAt = now;
     }
     this.backoff.throttled(code, now, calledAt);
   }

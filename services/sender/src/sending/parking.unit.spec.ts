@@ -88,6 +88,7 @@ function setup(options: { store?: ReturnType<typeof memoryStore>; partitions?: n
       maxNumberBackoffMs: 1_000,
       marginStepMs: 0,
       maxMarginMs: 0,
+      marginRelaxAfterMs: 0,
       reseedAfterIdleMs: 60_000,
     },
     () => Date.now(),

@@ -30,6 +30,7 @@ export type SenderSettings = Pick<
   | "SENDER_MAX_IN_FLIGHT"
   | "SENDER_RATE_MARGIN_MS"
   | "SENDER_RATE_MARGIN_MAX_MS"
+  | "SENDER_RATE_MARGIN_RELAX_MS"
   | "SENDER_RATE_SMOOTHING_MS"
   | "SENDER_PAIR_MAX_BACKOFF_MS"
   | "SENDER_NUMBER_MAX_BACKOFF_MS"
@@ -101,6 +102,7 @@ export function createSender({
           marginMs: s.SENDER_RATE_MARGIN_MS,
           marginStepMs: 5,
           maxMarginMs: Math.max(s.SENDER_RATE_MARGIN_MS, s.SENDER_RATE_MARGIN_MAX_MS),
+          marginRelaxAfterMs: s.SENDER_RATE_MARGIN_RELAX_MS,
           smoothingMs: s.SENDER_RATE_SMOOTHING_MS,
           leadMs: 20,
           maxPairBackoffMs: s.SENDER_PAIR_MAX_BACKOFF_MS,

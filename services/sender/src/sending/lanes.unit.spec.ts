@@ -1,0 +1,71 @@
+import { describe, expect, it } from "vitest";
+import { NumberLane } from "./lanes.js";
+
+// The lane's margin over time, on a clock the test moves: widened by 130429 episodes, relaxed
+// one step per quiet spell back to the configured margin.
+function lane(now: { t: number }) {
+  return new NumberLane(
+    "106540352240001",
+    { mps: 80, pairPacing: { burst: 45, refillMs: 6_000 } },
+    {
+      marginMs: 15,
+      smoothingMs: 0,
+      leadMs: 0,
+      maxPairBackoffMs: 60_000,
+      maxNumberBackoffMs: 60_000,
+      marginStepMs: 5,
+      maxMarginMs: 50,
+      marginRelaxAfterMs: 600_000,
+      reseedAfterIdleMs: 3_600_000,
+    },
+    () => now.t,
+    () => 1,
+    () => Promise.resolve([]),
+    { waited: () => undefined, pausedChanged: () => undefined },
+  );
+}
+
+const never = new AbortController().signal;
+
+describe("NumberLane margin", () => {
+  it("widens once per 130429 episode and relaxes one step per quiet spell, down to the configured margin", async () => {
+    const now = { t: 1_000_000 };
+    const l = lane(now);
+    l.throttle(130429, now.t - 10);
+    // A refusal of a call made before that widening is the same episode.
+    l.throttle(130429, now.t - 5);
+    expect(l.rate.marginMs).toBe(20);
+    now.t += 2_000;
+    l.throttle(130429, now.t - 1);
+    expect(l.rate.marginMs).toBe(25);
+
+    // Not quiet long enough: no change.
+    now.t += 300_000;
+    (await l.turn("15550000001", never))?.sent(now.t);
+    expect(l.rate.marginMs).toBe(25);
+    // Ten quiet minutes since the last widening: one step back; ten more: the configured 15.
+    now.t += 300_001;
+    (await l.turn("15550000002", never))?.sent(now.t);
+    expect(l.rate.marginMs).toBe(20);
+    now.t += 600_001;
+    (await l.turn("15550000003", never))?.sent(now.t);
+    expect(l.rate.marginMs).toBe(15);
+    now.t += 600_001;
+    (await l.turn("15550000004", never))?.sent(now.t);
+    expect(l.rate.marginMs).toBe(15);
+    l.close();
+  });
+
+  it("a paused lane grants no slot, and resumes granting", async () => {
+    const now = { t: 1_000_000 };
+    const l = lane(now);
+    l.pause({ code: 190, since: now.t, detail: "token refused" });
+    expect(await l.recipientReady("15550000001", never)).toBe(false);
+    expect(await l.turn("15550000001", never)).toBeUndefined();
+    l.resume();
+    expect(await l.recipientReady("15550000001", never)).toBe(true);
+    const slot = await l.turn("15550000001", never);
+    expect(slot?.slotAt).toBe(now.t);
+    l.close();
+  });
+});
