@@ -7,7 +7,8 @@
 # ports 49292/49293/48281/49281/57217 unless set), builds, runs, stops them.
 # Knobs: BENCH_SECONDS (8: backlog = cap x seconds, each case bounded to 20 s), BENCH_CONNECTIONS
 # (64), BENCH_ONLY=a, BENCH_CPU_PROF=<dir> (sender CPU profiles), BENCH_SIM_PORT (47110),
-# BENCH_SENDER_PORT (47111).
+# BENCH_SENDER_PORT (47111), BENCH_RATE_MARGIN_MS and any SENDER_* variable (passed to the
+# sender), BENCH_KEEP_INFRA=1 (leave the servers running, and reuse them when they are up).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PARLEY_PROFILE="${PARLEY_PROFILE:-bench-outbound}" KAFKA_PORT="${KAFKA_PORT:-49292}" \
@@ -22,7 +23,14 @@ if [[ "${BENCH_KEEP_INFRA:-0}" != 1 ]]; then
   trap '"$repo/infra/native/infra.sh" stop' EXIT
 fi
 pnpm exec tsc -b services/sender
-"$repo/infra/native/infra.sh" start
+# With BENCH_KEEP_INFRA=1 servers already up and ready are reused as they are: a restart would put
+# their JIT warm-up inside the first case.
+servers="$("$repo/infra/native/infra.sh" status)"
+if [[ "${BENCH_KEEP_INFRA:-0}" == 1 && "$servers" != *stopped* && "$servers" != *"NOT READY"* ]]; then
+  echo "[bench] reusing the running servers"
+else
+  "$repo/infra/native/infra.sh" start
+fi
 eval "$("$repo/infra/native/infra.sh" env)"
 nproc_load="$(cut -d' ' -f1-3 /proc/loadavg)"
 echo "## sender outbound ($(nproc) cores, load average before: $nproc_load)"
