@@ -7,8 +7,8 @@
 # ports 49292/49293/48281/49281/57217 unless set), builds, runs, stops them.
 # Knobs: BENCH_SECONDS (8: backlog = cap x seconds, each case bounded to 20 s), BENCH_CONNECTIONS
 # (64), BENCH_ONLY=a, BENCH_CPU_PROF=<dir> (sender CPU profiles), BENCH_SIM_PORT (47110),
-# BENCH_SENDER_PORT (47111), BENCH_RATE_MARGIN_MS and any SENDER_* variable (passed to the
-# sender), BENCH_KEEP_INFRA=1 (leave the servers running, and reuse them when they are up).
+# BENCH_SENDER_PORT (47111), any SENDER_* variable (passed to the sender, e.g.
+# SENDER_RATE_MARGIN_MS=50), BENCH_KEEP_INFRA=1 (leave the servers running, and reuse them when they are up).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PARLEY_PROFILE="${PARLEY_PROFILE:-bench-outbound}" KAFKA_PORT="${KAFKA_PORT:-49292}" \

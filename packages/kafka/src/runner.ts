@@ -83,7 +83,8 @@ export interface ConsumerRunner {
   readonly stats: Readonly<RunnerStats>;
   /**
    * This member's partitions of `topic` in the current group generation (empty before the first
-   * join and after stop), and that generation's count of joins: a change means ownership moved.
+   * join and after stop), and a count that moves on at every join and at stop: when it changed,
+   * ownership may have moved.
    */
   assignment(topic: string): { readonly partitions: readonly number[]; readonly joins: number };
   start(): Promise<void>;
@@ -490,8 +491,7 @@ export function createConsumerRunner<T>({
           Object.entries(payload.memberAssignment).map(([topic, ps]) => [topic, [...ps]]),
         );
         const now = new Set<string>();
-        for (const [topic, ps] of Object.entries(payload.memberAssignment))
-          for (const p of ps) now.add(tpKey(topic, p));
+        for (const [topic, ps] of assigned) for (const p of ps) now.add(tpKey(topic, p));
         for (const [id, state] of partitions) {
           if (!now.has(id)) {
             state.revoked = true;

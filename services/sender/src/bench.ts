@@ -4,9 +4,8 @@
 // a sender, and reads the simulator's log; the baselines (a raw keep-alive HTTP client posting the
 // same requests straight to the simulator) run in the same process and the same run.
 // Needs KAFKA_BROKERS, SCHEMA_REGISTRY_URL, MONGO_URL (bench/outbound.sh sets them).
-// Knobs: BENCH_SECONDS (8; backlog = cap x seconds), BENCH_CONNECTIONS (64), BENCH_CPU_PROF (dir),
-// BENCH_RATE_MARGIN_MS (the sender's SENDER_RATE_MARGIN_MS; its default when unset); any other
-// SENDER_* variable set for the bench is passed to the sender.
+// Knobs: BENCH_SECONDS (8; backlog = cap x seconds), BENCH_CONNECTIONS (64), BENCH_CPU_PROF (dir);
+// any SENDER_* variable set for the bench (SENDER_RATE_MARGIN_MS=50, say) is passed to the sender.
 import { spawn, type ChildProcess } from "node:child_process";
 import { Agent, request as httpRequest } from "node:http";
 import { readFileSync } from "node:fs";
@@ -30,8 +29,6 @@ import {
 const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 8);
 const CONNECTIONS = Number(process.env["BENCH_CONNECTIONS"] ?? 64);
 const CPU_PROF = process.env["BENCH_CPU_PROF"];
-/** The sender's SENDER_RATE_MARGIN_MS (its default when unset). */
-const MARGIN_MS = process.env["BENCH_RATE_MARGIN_MS"];
 const SIM_PORT = Number(process.env["BENCH_SIM_PORT"] ?? 47110);
 const OPS_PORT = Number(process.env["BENCH_SENDER_PORT"] ?? 47111);
 const CASE_LIMIT_MS = 20_000;
@@ -212,7 +209,6 @@ async function main(): Promise<void> {
         SENDER_GRAPH_CONNECTIONS: String(CONNECTIONS),
         // Any SENDER_* setting in the bench's environment reaches the sender as it is.
         ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith("SENDER_"))),
-        ...(MARGIN_MS !== undefined ? { SENDER_RATE_MARGIN_MS: MARGIN_MS } : {}),
         PARLEY_NUMBERS: JSON.stringify({
           numbers: numbers.map((n) => ({
             phoneNumberId: n.id,

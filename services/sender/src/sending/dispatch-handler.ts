@@ -8,6 +8,7 @@ import {
   type SendError,
 } from "../domain/failure.js";
 import { decideGate } from "../domain/gate.js";
+import type { RecordAt } from "../adapters/kafka/consumers.js";
 import type { AttemptStore } from "../adapters/store/attempt-store.js";
 import type { GateStore } from "../adapters/store/gate-store.js";
 import type { NumberLane, Slot } from "./lanes.js";
@@ -36,12 +37,6 @@ export interface SenderLogger {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
-}
-
-/** Where a dispatch record sits in the dispatch topic (parked dispatches keep this order). */
-export interface RecordAt {
-  readonly partition: number;
-  readonly offset: number;
 }
 
 /** Durable parking of a paused number's dispatches (`parking.ts`). */

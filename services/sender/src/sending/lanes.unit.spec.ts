@@ -39,20 +39,19 @@ describe("NumberLane margin", () => {
     l.throttle(130429, now.t - 1);
     expect(l.rate.marginMs).toBe(25);
 
-    // Not quiet long enough: no change.
-    now.t += 300_000;
-    (await l.turn("15550000001", never))?.sent(now.t);
-    expect(l.rate.marginMs).toBe(25);
-    // Ten quiet minutes since the last widening: one step back; ten more: the configured 15.
-    now.t += 300_001;
-    (await l.turn("15550000002", never))?.sent(now.t);
-    expect(l.rate.marginMs).toBe(20);
-    now.t += 600_001;
-    (await l.turn("15550000003", never))?.sent(now.t);
-    expect(l.rate.marginMs).toBe(15);
-    now.t += 600_001;
-    (await l.turn("15550000004", never))?.sent(now.t);
-    expect(l.rate.marginMs).toBe(15);
+    // A send after `quietMs` more, and the margin it leaves.
+    let recipient = 0;
+    const sendAfter = async (quietMs: number): Promise<number> => {
+      now.t += quietMs;
+      (await l.turn(`1555000000${String(recipient++)}`, never))?.sent(now.t);
+      return l.rate.marginMs;
+    };
+    // Not quiet long enough: no change. Ten quiet minutes since the last widening: one step back;
+    // ten more: the configured 15, and no lower.
+    expect(await sendAfter(300_000)).toBe(25);
+    expect(await sendAfter(300_001)).toBe(20);
+    expect(await sendAfter(600_001)).toBe(15);
+    expect(await sendAfter(600_001)).toBe(15);
     l.close();
   });
 

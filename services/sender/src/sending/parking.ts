@@ -1,8 +1,9 @@
 import type { EventOf } from "@parley/contracts";
 import { KeyedQueue } from "@parley/kafka";
+import type { RecordAt } from "../adapters/kafka/consumers.js";
 import type { ParkStore } from "../adapters/store/park-store.js";
 import type { NumberLane } from "./lanes.js";
-import type { ParkingPort, RecordAt, SenderLogger } from "./dispatch-handler.js";
+import { DeadLetterError, type ParkingPort, type SenderLogger } from "./dispatch-handler.js";
 import { StoppedError } from "./sleep.js";
 
 export interface ParkingObserver {
@@ -21,7 +22,7 @@ export interface ParkingDeps {
     dispatch: EventOf<"DispatchMessage">,
     signal: AbortSignal,
   ) => Promise<"finished" | "parked">;
-  /** This instance's partitions of the dispatch topic, and how many group joins happened so far. */
+  /** This instance's partitions of the dispatch topic, and a count that moves on whenever they may have. */
   readonly assignment: () => { readonly partitions: readonly number[]; readonly joins: number };
   readonly observer: ParkingObserver;
   readonly logger: SenderLogger;
@@ -34,7 +35,7 @@ interface NumberState {
   /** While true, every new dispatch of the number parks: parked ones are still ahead of it. */
   holding: boolean;
   count: number;
-  /** Parks begun and still unfinished: a drain ends only when none began while it looked. */
+  /** Parks ever begun, and those still unfinished: a drain ends only when none began while it looked. */
   begun: number;
   pending: number;
   /** The group generation this state was read in; a rebalance reads it again. */
@@ -142,7 +143,7 @@ export function createParking(deps: ParkingDeps) {
         try {
           result = await deps.handle(dispatch, signal);
         } catch (error) {
-          if ((error as { name?: unknown }).name !== "DeadLetterError") throw error;
+          if (!(error instanceof DeadLetterError)) throw error;
           logger.error(
             { businessNumber: number, requestId, err: String(error) },
             "parked dispatch failed for good; its SendFailed outcome is published",
@@ -261,5 +262,3 @@ export function createParking(deps: ParkingDeps) {
     },
   };
 }
-
-export type Parking = ReturnType<typeof createParking>;

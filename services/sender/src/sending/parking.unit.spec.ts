@@ -43,11 +43,10 @@ function memoryStore(): ParkStore & {
     },
     async backlog() {
       await tick();
-      const by = new Map<string, { number: string; partitions: number[]; count: number }>();
+      const by = new Map<string, { number: string; partitions: number[] }>();
       for (const d of docs.values()) {
-        const b = by.get(d.number) ?? { number: d.number, partitions: [], count: 0 };
+        const b = by.get(d.number) ?? { number: d.number, partitions: [] };
         if (!b.partitions.includes(d.partition)) b.partitions.push(d.partition);
-        b.count++;
         by.set(d.number, b);
       }
       return [...by.values()];

@@ -61,18 +61,19 @@ export class CallPermits {
     return granted ? this.releaser() : false;
   }
 
-  /** The first waiter of the key whose turn it is; that key goes to the back of the round. */
+  /**
+   * The first waiter of the key whose turn it is; that key goes to the back of the round (a key
+   * is in the round only while it has waiters).
+   */
   private next(): (() => void) | undefined {
-    for (const [key, queue] of this.queues) {
-      const waiter = queue.shift();
-      this.queues.delete(key);
-      if (queue.length > 0) this.queues.set(key, queue);
-      if (waiter) {
-        this.queued--;
-        return waiter;
-      }
-    }
-    return undefined;
+    const turn = this.queues.entries().next();
+    if (turn.done) return undefined;
+    const [key, queue] = turn.value;
+    const waiter = queue.shift();
+    this.queues.delete(key);
+    if (queue.length > 0) this.queues.set(key, queue);
+    this.queued--;
+    return waiter;
   }
 
   private releaser(): () => void {

@@ -13,6 +13,12 @@ import {
 } from "@parley/kafka";
 import type { GateStore } from "../store/gate-store.js";
 
+/** Where a dispatch record sits in the dispatch topic (parked dispatches keep this order). */
+export interface RecordAt {
+  readonly partition: number;
+  readonly offset: number;
+}
+
 /** Consumer names: each one's group and dead-letter topic derive from it. */
 export const SENDER_DISPATCH_CONSUMER = "sender-dispatch";
 export const SENDER_GATES_CONSUMER = "sender-gates";
@@ -60,7 +66,7 @@ export function createDispatchConsumer({
   readonly handle: (
     event: EventOf<"DispatchMessage">,
     signal: AbortSignal,
-    at: { readonly partition: number; readonly offset: number },
+    at: RecordAt,
   ) => Promise<unknown>;
 }): ConsumerRunner {
   return createEventConsumer({
@@ -84,7 +90,7 @@ export function createDispatchConsumer({
         throw new PoisonRecordError("DispatchMessage without its envelope businessNumber");
       // Every waiting send listens for shutdown on this one signal.
       setMaxListeners(0, signal);
-      const at = { partition: record.partition, offset: Number(record.offset) };
+      const at: RecordAt = { partition: record.partition, offset: Number(record.offset) };
       await translate(async () => {
         await handle(event, signal, at);
       });

@@ -26,7 +26,7 @@ export interface ParkStore {
   count(number: string): Promise<number>;
   remove(requestId: string): Promise<void>;
   /** Every number with parked dispatches, with the partitions they came from. */
-  backlog(): Promise<{ number: string; partitions: number[]; count: number }[]>;
+  backlog(): Promise<{ number: string; partitions: number[] }[]>;
   ensureIndexes(): Promise<void>;
 }
 
@@ -58,13 +58,11 @@ export function createMongoParkStore(db: Db, collectionName = "sender_parked"): 
     },
     async backlog() {
       const rows = await col
-        .aggregate<{ _id: string; partitions: number[]; count: number }>([
-          {
-            $group: { _id: "$number", partitions: { $addToSet: "$partition" }, count: { $sum: 1 } },
-          },
+        .aggregate<{ _id: string; partitions: number[] }>([
+          { $group: { _id: "$number", partitions: { $addToSet: "$partition" } } },
         ])
         .toArray();
-      return rows.map((r) => ({ number: r._id, partitions: r.partitions, count: r.count }));
+      return rows.map((r) => ({ number: r._id, partitions: r.partitions }));
     },
     async ensureIndexes() {
       await col.createIndex({ number: 1, offset: 1 });
