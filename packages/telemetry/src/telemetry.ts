@@ -1,4 +1,4 @@
-import { createRequire, syncBuiltinESMExports } from "node:module";
+import { Module, createRequire, syncBuiltinESMExports } from "node:module";
 import type { Context } from "@opentelemetry/api";
 import {
   CompositePropagator,
@@ -112,6 +112,16 @@ function patchLoadedHttp(): void {
   syncBuiltinESMExports();
 }
 
+/*
+ * Constructing an instrumentation installs require-in-the-middle over Module.prototype.require
+ * for the life of the process. It resolves the filename of every later require() to see whether
+ * that module is one to patch, and kafkajs require()s its protocol files on every request: in
+ * the sender that was 5 % of the CPU at 1,000 sends/s and 12 % at 80. The only modules we
+ * instrument, http and https, are patched in place by the time this runs, so the plain require
+ * goes back.
+ */
+const moduleProto = Module.prototype as { require: unknown };
+
 function warnExportFailure(error: unknown): void {
   const detail = error instanceof Error ? error.message : String(error);
   process.emitWarning(`OpenTelemetry: ${detail}`, { code: "PARLEY_TELEMETRY_EXPORT_FAILED" });
@@ -150,6 +160,7 @@ export function startTelemetry({
     otlpEndpoint === undefined || otlpEndpoint.trim() === "" ? undefined : tracesUrl(otlpEndpoint);
   const ignored = new Set(ignoreIncomingPaths);
 
+  const plainRequire = moduleProto.require;
   const sdk = new NodeSDK({
     serviceName,
     resource: resourceFromAttributes({
@@ -182,6 +193,7 @@ export function startTelemetry({
   setGlobalErrorHandler(onError);
   sdk.start();
   patchLoadedHttp();
+  moduleProto.require = plainRequire;
 
   let stopping: Promise<void> | undefined;
   current = {

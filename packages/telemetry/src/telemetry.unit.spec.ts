@@ -1,4 +1,5 @@
 import { createServer, request, type Server } from "node:http";
+import { Module } from "node:module";
 import type { AddressInfo } from "node:net";
 import { context, propagation, trace } from "@opentelemetry/api";
 import { suppressTracing } from "@opentelemetry/core";
@@ -52,6 +53,8 @@ const collector = createServer((req, res) => {
 
 let appUrl = "";
 let telemetry: Telemetry;
+const moduleProto = Module.prototype as { require: unknown };
+const requireBefore = moduleProto.require;
 
 const lastHandled = () => lines.filter((l) => l["msg"] === "handled").at(-1);
 
@@ -70,6 +73,11 @@ afterAll(async () => {
 });
 
 describe("startTelemetry without an endpoint", () => {
+  it("leaves require() as it found it once http is patched (the tests below see http spans)", () => {
+    // require-in-the-middle would otherwise resolve every later require()'s filename.
+    expect(moduleProto.require).toBe(requireBefore);
+  });
+
   it("configures no exporter", () => {
     expect(telemetry.tracesEndpoint).toBeUndefined();
   });

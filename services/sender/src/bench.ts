@@ -8,8 +8,9 @@
 // any SENDER_* variable set for the bench (SENDER_RATE_MARGIN_MS=50, say) is passed to the sender.
 import { spawn, type ChildProcess } from "node:child_process";
 import { Agent, request as httpRequest } from "node:http";
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync, renameSync, statSync } from "node:fs";
 import { loadavg } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createSimulator, serveSimulator, type Simulator } from "@parley/cloud-api-sim";
 import { createCatalog, createEvent, type EventOf } from "@parley/contracts";
@@ -29,6 +30,7 @@ import {
 const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 8);
 const CONNECTIONS = Number(process.env["BENCH_CONNECTIONS"] ?? 64);
 const CPU_PROF = process.env["BENCH_CPU_PROF"];
+const HEAP_SNAPSHOT = process.env["BENCH_HEAP_SNAPSHOT"];
 const SIM_PORT = Number(process.env["BENCH_SIM_PORT"] ?? 47110);
 const OPS_PORT = Number(process.env["BENCH_SENDER_PORT"] ?? 47111);
 const CASE_LIMIT_MS = 20_000;
@@ -90,6 +92,30 @@ function rssMb(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * Has the sender write a heap snapshot (it was started with --heapsnapshot-signal=SIGUSR2) into
+ * `dir`, waits until the file is complete, and names it after the case.
+ */
+async function heapSnapshot(child: ChildProcess, dir: string, name: string): Promise<void> {
+  const before = new Set(readdirSync(dir));
+  child.kill("SIGUSR2");
+  const deadline = Date.now() + 120_000;
+  let last = -1;
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const file = readdirSync(dir).find((f) => f.endsWith(".heapsnapshot") && !before.has(f));
+    if (file === undefined) continue;
+    const size = statSync(join(dir, file)).size;
+    if (size > 0 && size === last) {
+      renameSync(join(dir, file), join(dir, `${name}.heapsnapshot`));
+      console.log(`${name}: heap snapshot ${join(dir, `${name}.heapsnapshot`)}`);
+      return;
+    }
+    last = size;
+  }
+  console.log(`${name}: no heap snapshot within 120 s`);
 }
 
 /** CPU time (user + system) a process has used, in ms, from /proc (clock ticks of 10 ms). */
@@ -191,6 +217,9 @@ async function main(): Promise<void> {
       ...(CPU_PROF
         ? ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF}`, `--cpu-prof-name=${name}.cpuprofile`]
         : []),
+      ...(HEAP_SNAPSHOT
+        ? ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${HEAP_SNAPSHOT}`]
+        : []),
       MAIN,
     ];
     const child: ChildProcess = spawn(process.execPath, args, {
@@ -274,6 +303,7 @@ async function main(): Promise<void> {
     } catch (error) {
       console.log(`${name}: no metrics (${String(error)})`);
     }
+    if (HEAP_SNAPSHOT) await heapSnapshot(child, HEAP_SNAPSHOT, name);
     child.kill("SIGTERM");
     await new Promise((resolve) => child.once("exit", resolve));
     return { rssMaxMb, timedOut };
