@@ -10,10 +10,13 @@ import {
   type GraphErrorBody,
 } from "./errors.js";
 import {
+  MAX_TEXT_BODY_BYTES,
+  ResponseBodyError,
   createUndiciTransport,
   readBodyText,
   type HttpMethod,
   type HttpResponse,
+  type HttpTextResponse,
   type HttpTransport,
 } from "./http.js";
 import { markReadRequest } from "./builders.js";
@@ -215,30 +218,68 @@ export function createCloudApiClient({
         timeoutMs,
       });
     } catch (err) {
-      const code = errorCode(err);
-      const mayHaveArrived =
-        method === "POST" && !(code !== undefined && CONNECT_PHASE_CODES.has(code));
-      if (code !== undefined && TIMEOUT_CODES.has(code)) {
-        throw new CloudApiTimeoutError(
-          `Graph ${method} ${context.path ?? ""} timed out after ${timeoutMs} ms`,
-          {
-            inDoubt: method === "POST",
-            code,
-            cause: err,
-            context,
-          },
-        );
+      throw transportFailure(method, context, err);
+    }
+  }
+
+  /** The whole answer to a JSON call: buffered by the transport when it can, else read here. */
+  async function exchange(
+    method: HttpMethod,
+    target: string,
+    context: ErrorContext,
+    headers: Record<string, string>,
+    body?: string | Uint8Array,
+  ): Promise<HttpTextResponse> {
+    if (transport.requestText === undefined) {
+      const res = await send(method, target, context, headers, body);
+      try {
+        return { status: res.status, headers: res.headers, text: await readBodyText(res.body) };
+      } catch (err) {
+        throw bodyFailure(method, context, err);
       }
-      throw new CloudApiTransportError(
-        `Graph ${method} ${context.path ?? ""} failed: ${code ?? "network error"}`,
+    }
+    try {
+      return await transport.requestText(
+        { method, url: target, headers, ...(body !== undefined ? { body } : {}), timeoutMs },
+        MAX_TEXT_BODY_BYTES,
+      );
+    } catch (err) {
+      if (err instanceof ResponseBodyError) throw bodyFailure(method, context, err.cause);
+      throw transportFailure(method, context, err);
+    }
+  }
+
+  function bodyFailure(method: HttpMethod, context: ErrorContext, err: unknown): Error {
+    return new CloudApiTransportError(
+      `Graph ${method} ${context.path ?? ""}: reading the response failed`,
+      { inDoubt: method === "POST", cause: err, context },
+    );
+  }
+
+  function transportFailure(method: HttpMethod, context: ErrorContext, err: unknown): Error {
+    const code = errorCode(err);
+    const mayHaveArrived =
+      method === "POST" && !(code !== undefined && CONNECT_PHASE_CODES.has(code));
+    if (code !== undefined && TIMEOUT_CODES.has(code)) {
+      return new CloudApiTimeoutError(
+        `Graph ${method} ${context.path ?? ""} timed out after ${timeoutMs} ms`,
         {
-          inDoubt: mayHaveArrived,
-          ...(code !== undefined ? { code } : {}),
+          inDoubt: method === "POST",
+          code,
           cause: err,
           context,
         },
       );
     }
+    return new CloudApiTransportError(
+      `Graph ${method} ${context.path ?? ""} failed: ${code ?? "network error"}`,
+      {
+        inDoubt: mayHaveArrived,
+        ...(code !== undefined ? { code } : {}),
+        cause: err,
+        context,
+      },
+    );
   }
 
   // Graph answers are trusted to have Meta's documented shape; callers narrow with one cast.
@@ -270,20 +311,8 @@ export function createCloudApiClient({
       headers["content-type"] = options.raw.contentType;
       body = options.raw.body;
     }
-    const res = await send(method, url(path, options.query), context, headers, body);
-    let text: string;
-    try {
-      text = await readBodyText(res.body);
-    } catch (err) {
-      throw new CloudApiTransportError(
-        `Graph ${method} ${context.path ?? ""}: reading the response failed`,
-        {
-          inDoubt: method === "POST",
-          cause: err,
-          context,
-        },
-      );
-    }
+    const res = await exchange(method, url(path, options.query), context, headers, body);
+    const text = res.text;
     let parsed: unknown;
     try {
       parsed = text.length > 0 ? JSON.parse(text) : undefined;
