@@ -9,8 +9,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { Agent, request as httpRequest } from "node:http";
 import { readFileSync, readdirSync, renameSync, statSync } from "node:fs";
-import { loadavg } from "node:os";
+import { loadavg, setPriority } from "node:os";
 import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { createSimulator, serveSimulator, type Simulator } from "@parley/cloud-api-sim";
 import { createCatalog, createEvent, type EventOf } from "@parley/contracts";
@@ -31,9 +32,18 @@ const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 8);
 const CONNECTIONS = Number(process.env["BENCH_CONNECTIONS"] ?? 64);
 const CPU_PROF = process.env["BENCH_CPU_PROF"];
 const HEAP_SNAPSHOT = process.env["BENCH_HEAP_SNAPSHOT"];
+/** Extra node flags for the sender process (V8 heap settings, say), split on spaces. */
+const SENDER_NODE_FLAGS = (process.env["BENCH_SENDER_NODE_FLAGS"] ?? "").split(" ").filter(Boolean);
 const SIM_PORT = Number(process.env["BENCH_SIM_PORT"] ?? 47110);
 const OPS_PORT = Number(process.env["BENCH_SENDER_PORT"] ?? 47111);
-const CASE_LIMIT_MS = 20_000;
+/** Each case is bounded: 20 s, or 2.5 s per second of backlog in longer runs. */
+const CASE_LIMIT_MS = Math.max(20_000, SECONDS * 2_500);
+/**
+ * Recipients of a number's backlog: at least `least`, and enough that none gets more than 20
+ * sends, well inside the pair pacing's burst of 45, however long the backlog.
+ */
+const recipientsFor = (cap: number, least: number): number =>
+  Math.max(least, Math.ceil((cap * SECONDS) / 20));
 const WABA = "102290129340398";
 const TOKEN = "bench-token-0123456789";
 const MAIN = fileURLToPath(new URL("./main.js", import.meta.url));
@@ -129,6 +139,26 @@ function cpuMs(pid: number): number {
   }
 }
 
+/**
+ * The simulator stands in for Meta's servers, which do not share our cores. Here it shares two
+ * with the sender, Kafka and MongoDB, and a stall of its event loop stamps a bunch of arrivals
+ * late at once, which its exact one-second window counts as a burst the sender never sent. So
+ * this process (the simulator, and the baseline client) runs at a higher scheduling priority:
+ * BENCH_SIM_NICE, -10 unless set; 0 leaves it as it is. Lowering a nice value needs root.
+ */
+function simPriority(): void {
+  const nice = Number(process.env["BENCH_SIM_NICE"] ?? -10);
+  if (nice === 0) return;
+  try {
+    setPriority(nice);
+    console.log(`[bench] simulator process at nice ${String(nice)}`);
+  } catch (error) {
+    console.log(
+      `[bench] simulator process left at its priority (nice ${String(nice)} refused: ${String(error)})`,
+    );
+  }
+}
+
 async function main(): Promise<void> {
   const prefix = `bench-sender-${String(Date.now())}`;
   const catalog = createCatalog({ prefix: `${prefix}.`, partitions: { business: 4 } });
@@ -180,6 +210,7 @@ async function main(): Promise<void> {
     body: "Your order shipped",
   });
   const server = await serveSimulator(sim, { port: SIM_PORT });
+  simPriority();
   const load: number[][] = [loadavg()];
 
   const publish = async (list: readonly Request[]): Promise<void> => {
@@ -213,7 +244,11 @@ async function main(): Promise<void> {
     expected: number,
   ): Promise<{ rssMaxMb: number; timedOut: boolean }> => {
     const before = sim.stats().reduce((s, n) => s + n.accepted, 0);
+    // How late this process (the simulator) handles what arrives: its stamps are that late.
+    const lag = monitorEventLoopDelay({ resolution: 5 });
+    lag.enable();
     const args = [
+      ...SENDER_NODE_FLAGS,
       ...(CPU_PROF
         ? ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF}`, `--cpu-prof-name=${name}.cpuprofile`]
         : []),
@@ -303,6 +338,12 @@ async function main(): Promise<void> {
     } catch (error) {
       console.log(`${name}: no metrics (${String(error)})`);
     }
+    lag.disable();
+    // The histogram holds whole sampling intervals: lateness is what exceeds the 5 ms.
+    const late = (ns: number): string => Math.max(0, ns / 1e6 - 5).toFixed(1);
+    console.log(
+      `${name}: simulator loop lateness ms p50 ${late(lag.percentile(50))}, p99 ${late(lag.percentile(99))}, max ${late(lag.max)}`,
+    );
     if (HEAP_SNAPSHOT) await heapSnapshot(child, HEAP_SNAPSHOT, name);
     child.kill("SIGTERM");
     await new Promise((resolve) => child.once("exit", resolve));
@@ -393,10 +434,11 @@ async function main(): Promise<void> {
     return (s && s.maxAcceptedInAnySecond > cap ? 1 : 0) + rejected;
   };
 
-  // (a) 1,000 msg/s and 80 msg/s at once, backlog of SECONDS at each cap, 400 and 40 recipients.
+  // (a) 1,000 msg/s and 80 msg/s at once, backlog of SECONDS at each cap, 400 and 40 recipients
+  // (more in runs longer than 8 s).
   {
-    const fast = requests(FAST, 1_000 * SECONDS, 400, "a");
-    const slow = requests(SLOW, 80 * SECONDS, 40, "a");
+    const fast = requests(FAST, 1_000 * SECONDS, recipientsFor(1_000, 400), "a");
+    const slow = requests(SLOW, 80 * SECONDS, recipientsFor(80, 40), "a");
     await publish([...fast, ...slow]);
     sim.resetStats();
     caseStart = Date.now();
@@ -444,7 +486,7 @@ async function main(): Promise<void> {
     // The 80 msg/s number alone: the same sender, without the 1,000 msg/s number's load on the
     // same two cores (with it, every send's MongoDB and Kafka round trips slow down, and each
     // recipient's sends go one at a time, so 40 recipients cap the rate at 40 / latency).
-    const alone = requests(SLOW, 80 * SECONDS, 40, "c");
+    const alone = requests(SLOW, 80 * SECONDS, recipientsFor(80, 40), "c");
     await publish(alone);
     sim.resetStats();
     caseStart = Date.now();
