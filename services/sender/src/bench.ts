@@ -13,6 +13,7 @@ import { loadavg, setPriority } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import { MongoClient } from "mongodb";
 import { createSimulator, serveSimulator, type Simulator } from "@parley/cloud-api-sim";
 import { createCatalog, createEvent, type EventOf } from "@parley/contracts";
 import {
@@ -126,6 +127,16 @@ async function heapSnapshot(child: ChildProcess, dir: string, name: string): Pro
     last = size;
   }
   console.log(`${name}: no heap snapshot within 120 s`);
+}
+
+/** The machine's CPU counters (all cores, clock ticks): total, and stolen by the hypervisor. */
+function cpuTicks(): { total: number; steal: number } {
+  const fields = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "")
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7] ?? 0 };
 }
 
 /** CPU time (user + system) a process has used, in ms, from /proc (clock ticks of 10 ms). */
@@ -247,6 +258,7 @@ async function main(): Promise<void> {
     // How late this process (the simulator) handles what arrives: its stamps are that late.
     const lag = monitorEventLoopDelay({ resolution: 5 });
     lag.enable();
+    const ticksBefore = cpuTicks();
     const args = [
       ...SENDER_NODE_FLAGS,
       ...(CPU_PROF
@@ -257,6 +269,7 @@ async function main(): Promise<void> {
         : []),
       MAIN,
     ];
+    const dbName = `${prefix}-${name}`.replace(/[^a-zA-Z0-9_-]/g, "_");
     const child: ChildProcess = spawn(process.execPath, args, {
       stdio: ["ignore", "ignore", "inherit"],
       env: {
@@ -264,7 +277,7 @@ async function main(): Promise<void> {
         KAFKA_BROKERS: env("KAFKA_BROKERS"),
         SCHEMA_REGISTRY_URL: env("SCHEMA_REGISTRY_URL"),
         MONGO_URL: env("MONGO_URL"),
-        MONGO_DB: `${prefix}-${name}`.replace(/[^a-zA-Z0-9_-]/g, "_"),
+        MONGO_DB: dbName,
         PARLEY_TOPIC_PREFIX: `${prefix}.`,
         HTTP_PORT: String(OPS_PORT),
         OPS_TOKEN: "bench-ops-token",
@@ -339,6 +352,11 @@ async function main(): Promise<void> {
       console.log(`${name}: no metrics (${String(error)})`);
     }
     lag.disable();
+    const ticksAfter = cpuTicks();
+    // A virtual machine's neighbours may take CPU meanwhile: such a case says little.
+    console.log(
+      `${name}: CPU stolen by the hypervisor during the case: ${((100 * (ticksAfter.steal - ticksBefore.steal)) / Math.max(1, ticksAfter.total - ticksBefore.total)).toFixed(1)} %`,
+    );
     // The histogram holds whole sampling intervals: lateness is what exceeds the 5 ms.
     const late = (ns: number): string => Math.max(0, ns / 1e6 - 5).toFixed(1);
     console.log(
@@ -347,6 +365,14 @@ async function main(): Promise<void> {
     if (HEAP_SNAPSHOT) await heapSnapshot(child, HEAP_SNAPSHOT, name);
     child.kill("SIGTERM");
     await new Promise((resolve) => child.once("exit", resolve));
+    // The MongoDB stand-in holds everything in memory: a case's database goes with it, so that
+    // servers reused run after run (BENCH_KEEP_INFRA=1) do not fill up.
+    const mongo = new MongoClient(env("MONGO_URL"));
+    try {
+      await mongo.db(dbName).dropDatabase();
+    } finally {
+      await mongo.close();
+    }
     return { rssMaxMb, timedOut };
   };
 
@@ -538,6 +564,15 @@ async function main(): Promise<void> {
     `load average (1 min) during the cases: ${load.map((l) => (l[0] ?? 0).toFixed(2)).join(", ")}`,
   );
   await producer.disconnect();
+  // This run's topics go too (each run has its own prefix).
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const ours = (await admin.listTopics()).filter((t) => t.startsWith(`${prefix}.`));
+    if (ours.length > 0) await admin.deleteTopics({ topics: ours });
+  } finally {
+    await admin.disconnect();
+  }
   await server.close();
   await sim.stop();
 }

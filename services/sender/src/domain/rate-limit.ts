@@ -138,6 +138,8 @@ export class NumberRate {
   private readonly log: SlidingWindowLog;
   private readonly schedule: EvenSchedule | undefined;
   private margin: number;
+  /** Sends still to be recorded cold (see `complete`); a new rate starts cold. */
+  private coldLeft: number;
 
   constructor({ mps, marginMs, smoothingMs }: NumberRateOptions) {
     if (!Number.isInteger(mps) || mps < 1 || mps > 1_000)
@@ -146,6 +148,7 @@ export class NumberRate {
     if (smoothingMs < 0) throw new RangeError("smoothingMs must not be negative");
     this.margin = marginMs;
     this.log = new SlidingWindowLog(mps, 1_000 + marginMs);
+    this.coldLeft = mps;
     this.schedule =
       smoothingMs > 0 ? new EvenSchedule((1_000 + marginMs) / mps, smoothingMs) : undefined;
   }
@@ -202,8 +205,35 @@ export class NumberRate {
     return { slotAt: next };
   }
 
-  complete(at: number): void {
-    this.log.complete(at);
+  /**
+   * The reserved send was called at `callAt` and answered (or given up on) at `answeredAt`; the
+   * receiver stamped it somewhere in between. Warm, the log keeps the call instant and the
+   * margin covers the transit. Cold (see `coolDown`), the transit is not steady yet (new
+   * connections, code not yet optimised, a stall), so the log keeps the latest instant the
+   * margin cannot cover, max(callAt, answeredAt - margin): the receiver's stamp then lies at
+   * most one margin after the entry whatever the transit was, and no later send can be a second
+   * apart here and less than a second apart there.
+   */
+  complete(callAt: number, answeredAt: number = callAt): void {
+    if (this.coldLeft > 0) {
+      this.coldLeft--;
+      this.log.complete(Math.max(callAt, answeredAt - this.margin));
+      return;
+    }
+    this.log.complete(callAt);
+  }
+
+  /**
+   * The next `mps` sends (a second's worth) are recorded cold: at a lane's start, after it idled,
+   * and after the receiver counted more than the cap. Costs at most one round trip per send in
+   * that second, none after.
+   */
+  coolDown(): void {
+    this.coldLeft = this.log.limit;
+  }
+
+  get cold(): boolean {
+    return this.coldLeft > 0;
   }
 
   /** The slot went unused: the exact log forgets it (the schedule keeps its place; harmless). */

@@ -171,6 +171,50 @@ describe("NumberRate", () => {
     expect(sent.length / 5).toBeGreaterThanOrEqual((1_000 * 1_000) / 1_015 - 5);
   });
 
+  it("records its first second cold, so late first arrivals never put a receipt window over the cap", () => {
+    // A lane's first calls may take up to 200 ms to reach the receiver (new connections, code
+    // not yet optimised); later ones arrive within the 15 ms margin. Each is answered 10 ms
+    // after the receiver stamped it. No smoothing: a whole second's worth goes at once.
+    const receipts = (answersKnown: boolean): number[] => {
+      const rate = new NumberRate({ mps: 20, marginMs: 15, smoothingMs: 0 });
+      let seed = 7;
+      const random = (): number => (seed = (seed * 16_807) % 2_147_483_647) / 2_147_483_647;
+      const stamps: number[] = [];
+      let now = 0;
+      while (stamps.length < 200) {
+        const r = rate.tryReserve(now, 0);
+        if (!("slotAt" in r)) {
+          now = "retryAt" in r ? r.retryAt : now + 1;
+          continue;
+        }
+        const calledAt = Math.max(now, r.slotAt);
+        const transit = stamps.length < 20 ? 200 * random() : 15 * random();
+        stamps.push(calledAt + transit);
+        rate.complete(calledAt, answersKnown ? calledAt + transit + 10 : calledAt);
+        now = calledAt;
+      }
+      return stamps;
+    };
+    expect(maxInWindow(receipts(true), 1_000)).toBe(20);
+    // Recorded at the call instants alone, the late first arrivals share a second with the next.
+    expect(maxInWindow(receipts(false), 1_000)).toBeGreaterThan(20);
+  });
+
+  it("is cold for one second's worth of sends after coolDown, warm after", () => {
+    const rate = new NumberRate({ mps: 3, marginMs: 15, smoothingMs: 0 });
+    const send = (calledAt: number, answeredAt: number): void => {
+      rate.tryReserve(calledAt, 0);
+      rate.complete(calledAt, answeredAt);
+    };
+    expect(rate.cold).toBe(true);
+    for (let i = 0; i < 3; i++) send(0, 100);
+    expect(rate.cold).toBe(false);
+    // Cold entries sat at 100 - 15 = 85: the next slot is 85 + 1,015.
+    expect(rate.nextAt(0)).toBe(1_100);
+    rate.coolDown();
+    expect(rate.cold).toBe(true);
+  });
+
   it("refuses impossible settings", () => {
     expect(() => new NumberRate({ mps: 0, marginMs: 0, smoothingMs: 0 })).toThrow(RangeError);
     expect(() => new NumberRate({ mps: 1_001, marginMs: 0, smoothingMs: 0 })).toThrow(RangeError);

@@ -321,11 +321,12 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
         const callAt = clock();
         {
           const startedAt = callAt;
-          slot.sent(Math.max(startedAt, slot.slotAt));
           let r: Awaited<ReturnType<GraphSend>>;
           try {
             r = await deps.graph(number, d);
           } finally {
+            // The slot stays reserved while the call is out; the rate log learns both instants.
+            slot.sent(Math.max(startedAt, slot.slotAt), clock());
             release();
           }
           stage("call");

@@ -29,10 +29,13 @@ export interface LaneObserver {
   pausedChanged(number: string, paused: boolean): void;
 }
 
-/** A reserved rate slot: call at or after `slotAt`, then `sent(at)` with the call's instant, or `cancel()`. */
+/**
+ * A reserved rate slot: call at or after `slotAt`; once the call is answered (or given up on),
+ * `sent(calledAt, answeredAt)`; or `cancel()` if no call was made.
+ */
 export interface Slot {
   readonly slotAt: number;
-  sent(at: number): void;
+  sent(calledAt: number, answeredAt: number): void;
   cancel(): void;
 }
 
@@ -113,8 +116,11 @@ export class NumberLane {
    */
   async turn(recipient: string, signal: AbortSignal): Promise<Slot | undefined> {
     let now = this.clock();
-    if (now - this.lastUsed > this.tuning.reseedAfterIdleMs && this.waiters.length === 0)
+    if (now - this.lastUsed > this.tuning.reseedAfterIdleMs && this.waiters.length === 0) {
       this.seeding = this.seed();
+      // Idle sockets may have closed: the first second's transit is not steady again.
+      this.rate.coolDown();
+    }
     this.lastUsed = now;
     this.relaxMargin(now);
     await this.seeding;
@@ -156,10 +162,10 @@ export class NumberLane {
       let settled = false;
       return {
         slotAt,
-        sent: (at) => {
+        sent: (calledAt, answeredAt) => {
           if (settled) return;
           settled = true;
-          this.rate.complete(at);
+          this.rate.complete(calledAt, answeredAt);
           this.pump();
         },
         cancel: () => {
@@ -218,6 +224,7 @@ export class NumberLane {
       // Meta counted more than the cap in a second where we counted at most the cap: arrivals
       // bunch more than the margin allows for. One widening per episode, bounded.
       this.rate.widenMargin(this.tuning.marginStepMs, this.tuning.maxMarginMs);
+      this.rate.coolDown();
       this.marginChangedAt = now;
     }
     this.backoff.throttled(code, now, calledAt);

@@ -43,7 +43,7 @@ describe("NumberLane margin", () => {
     let recipient = 0;
     const sendAfter = async (quietMs: number): Promise<number> => {
       now.t += quietMs;
-      (await l.turn(`1555000000${String(recipient++)}`, never))?.sent(now.t);
+      (await l.turn(`1555000000${String(recipient++)}`, never))?.sent(now.t, now.t);
       return l.rate.marginMs;
     };
     // Not quiet long enough: no change. Ten quiet minutes since the last widening: one step back;
@@ -53,6 +53,28 @@ describe("NumberLane margin", () => {
     expect(await sendAfter(600_001)).toBe(15);
     expect(await sendAfter(600_001)).toBe(15);
     l.close();
+  });
+
+  it("records a second of sends cold at the start, after a 130429 and after an idle spell", async () => {
+    const now = { t: 1_000_000 };
+    const l = lane(now);
+    let recipient = 0;
+    const send = async (): Promise<void> => {
+      (await l.turn(`1555000001${String(recipient++)}`, never))?.sent(now.t, now.t + 40);
+      now.t += 20;
+    };
+    expect(l.rate.cold).toBe(true);
+    for (let i = 0; i < 80; i++) await send();
+    expect(l.rate.cold).toBe(false);
+    l.throttle(130429, now.t - 5);
+    expect(l.rate.cold).toBe(true);
+    now.t += 70_000; // past the whole-number back-off
+    for (let i = 0; i < 80; i++) await send();
+    expect(l.rate.cold).toBe(false);
+    // Idle longer than reseedAfterIdleMs (one hour here): the next turn starts cold again.
+    now.t += 3_600_001;
+    await send();
+    expect(l.rate.cold).toBe(true);
   });
 
   it("a paused lane grants no slot, and resumes granting", async () => {
