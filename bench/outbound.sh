@@ -5,10 +5,14 @@
 # with an ideal limiter; (b) aggregate rate over 20 numbers against a raw keep-alive client with
 # the same concurrency; (c) the sender's RSS. Starts its own servers (profile "bench-outbound",
 # ports 49292/49293/48281/49281/57217 unless set), builds, runs, stops them.
-# Knobs: BENCH_SECONDS (8: backlog = cap x seconds, each case bounded to 20 s), BENCH_CONNECTIONS
-# (64), BENCH_ONLY=a, BENCH_CPU_PROF=<dir> (sender CPU profiles), BENCH_SIM_PORT (47110),
-# BENCH_SENDER_PORT (47111), any SENDER_* variable (passed to the sender, e.g.
-# SENDER_RATE_MARGIN_MS=50), BENCH_KEEP_INFRA=1 (leave the servers running, and reuse them when they are up).
+# Knobs: BENCH_SECONDS (8: backlog = cap x seconds, each case bounded to 20 s or 2.5 s per second
+# of backlog), BENCH_CONNECTIONS (64), BENCH_ONLY=a, BENCH_CPU_PROF=<dir> (sender CPU profiles),
+# BENCH_HEAP_SNAPSHOT=<dir> (the sender's heap at the end of each case), BENCH_SENDER_NODE_FLAGS
+# (node flags for the sender, e.g. "--max-semi-space-size=32"), BENCH_SIM_NICE (-10: the
+# simulator's scheduling priority; 0 leaves it), BENCH_SIM_PORT (47110), BENCH_SENDER_PORT
+# (47111), any SENDER_* variable (passed to the sender, e.g. SENDER_RATE_MARGIN_MS=50),
+# BENCH_KEEP_INFRA=1 (leave the servers running, and reuse them when they are up; each case drops
+# its database and each run its topics, so reused servers do not fill up).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PARLEY_PROFILE="${PARLEY_PROFILE:-bench-outbound}" KAFKA_PORT="${KAFKA_PORT:-49292}" \

@@ -4,8 +4,9 @@
 // a sender, and reads the simulator's log; the baselines (a raw keep-alive HTTP client posting the
 // same requests straight to the simulator) run in the same process and the same run.
 // Needs KAFKA_BROKERS, SCHEMA_REGISTRY_URL, MONGO_URL (bench/outbound.sh sets them).
-// Knobs: BENCH_SECONDS (8; backlog = cap x seconds), BENCH_CONNECTIONS (64), BENCH_CPU_PROF (dir);
-// any SENDER_* variable set for the bench (SENDER_RATE_MARGIN_MS=50, say) is passed to the sender.
+// Knobs: BENCH_SECONDS (8; backlog = cap x seconds), BENCH_CONNECTIONS (64), BENCH_CPU_PROF (dir),
+// BENCH_HEAP_SNAPSHOT (dir), BENCH_SENDER_NODE_FLAGS, BENCH_SIM_NICE (-10); any SENDER_* variable
+// set for the bench (SENDER_RATE_MARGIN_MS=50, say) is passed to the sender.
 import { spawn, type ChildProcess } from "node:child_process";
 import { Agent, request as httpRequest } from "node:http";
 import { readFileSync, readdirSync, renameSync, statSync } from "node:fs";
