@@ -88,22 +88,24 @@ export function createUndiciTransport({
     keepAliveMaxTimeout: keepAliveMaxTimeoutMs,
     connect: { timeout: connectTimeoutMs },
   });
+  const options = (req: HttpRequest) => {
+    const url = new URL(req.url);
+    return {
+      origin: url.origin,
+      path: url.pathname + url.search,
+      method: req.method,
+      headers: req.headers,
+      body: req.body ?? null,
+      headersTimeout: req.timeoutMs,
+      bodyTimeout: req.timeoutMs,
+    };
+  };
   return {
     async request(req) {
-      const url = new URL(req.url);
-      const res = await agent.request({
-        origin: url.origin,
-        path: url.pathname + url.search,
-        method: req.method,
-        headers: req.headers,
-        body: req.body ?? null,
-        headersTimeout: req.timeoutMs,
-        bodyTimeout: req.timeoutMs,
-      });
+      const res = await agent.request(options(req));
       return { status: res.statusCode, headers: flattenHeaders(res.headers), body: res.body };
     },
     requestText(req, maxBytes) {
-      const url = new URL(req.url);
       return new Promise<HttpTextResponse>((resolve, reject) => {
         let status = 0;
         let headers: Record<string, string | undefined> = {};
@@ -111,41 +113,30 @@ export function createUndiciTransport({
         let size = 0;
         // The plain dispatch API: undici's request() wraps every response in a Readable, and
         // reading that back with an async iterator cost about twice the CPU of this.
-        agent.dispatch(
-          {
-            origin: url.origin,
-            path: url.pathname + url.search,
-            method: req.method,
-            headers: req.headers,
-            body: req.body ?? null,
-            headersTimeout: req.timeoutMs,
-            bodyTimeout: req.timeoutMs,
+        agent.dispatch(options(req), {
+          // Its presence is what tells undici that this handler speaks the current API.
+          onRequestStart() {
+            // nothing to do before the request goes out
           },
-          {
-            // Its presence is what tells undici that this handler speaks the current API.
-            onRequestStart() {
-              // nothing to do before the request goes out
-            },
-            onResponseStart(_controller, statusCode, responseHeaders) {
-              status = statusCode;
-              headers = flattenHeaders(responseHeaders);
-            },
-            onResponseData(controller, chunk) {
-              size += chunk.length;
-              if (size > maxBytes) {
-                controller.abort(new RangeError(`response body larger than ${maxBytes} bytes`));
-                return;
-              }
-              chunks.push(chunk);
-            },
-            onResponseEnd() {
-              resolve({ status, headers, text: Buffer.concat(chunks, size).toString("utf8") });
-            },
-            onResponseError(_controller, error) {
-              reject(status === 0 ? error : new ResponseBodyError(error));
-            },
+          onResponseStart(_controller, statusCode, responseHeaders) {
+            status = statusCode;
+            headers = flattenHeaders(responseHeaders);
           },
-        );
+          onResponseData(controller, chunk) {
+            size += chunk.length;
+            if (size > maxBytes) {
+              controller.abort(new RangeError(`response body larger than ${maxBytes} bytes`));
+              return;
+            }
+            chunks.push(chunk);
+          },
+          onResponseEnd() {
+            resolve({ status, headers, text: Buffer.concat(chunks, size).toString("utf8") });
+          },
+          onResponseError(_controller, error) {
+            reject(status === 0 ? error : new ResponseBodyError(error));
+          },
+        });
       });
     },
     async close() {
