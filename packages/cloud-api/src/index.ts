@@ -42,7 +42,6 @@ export {
   readBodyText,
   bufferBody,
   ResponseBodyError,
-  MAX_TEXT_BODY_BYTES,
   type HttpTransport,
   type HttpTextResponse,
   type HttpRequest,
