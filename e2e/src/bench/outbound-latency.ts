@@ -6,7 +6,8 @@
 // a bare consumer group on the send-requests topic (append -> consumed), the floor any
 // consumer of that topic pays. Also samples the RSS of all six services under that load.
 // Run with bench/outbound-latency.sh (it starts and stops its own servers).
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { join } from "node:path";
 import { createParleyClient } from "@parley/client";
 import { createSimulator, serveSimulator } from "@parley/cloud-api-sim";
@@ -49,6 +50,47 @@ function rssMb(pid: number | undefined): number {
   } catch {
     return NaN;
   }
+}
+
+// CPU time of one process in seconds (utime + stime of /proc/<pid>/stat, at 100 ticks/s).
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const stat = readFileSync(`/proc/${String(pid)}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+// The machine's CPU ticks: all, idle and stolen by the hypervisor (/proc/stat, first line).
+function machineTicks(): { total: number; idle: number; steal: number } {
+  const fields = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "")
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  return {
+    total: fields.reduce((a, b) => a + b, 0),
+    idle: (fields[3] ?? 0) + (fields[4] ?? 0),
+    steal: fields[7] ?? 0,
+  };
+}
+
+// The infrastructure servers started by infra/native/infra.sh, from its pid files (absent when
+// the servers were started some other way).
+function infraPids(): Map<string, number> {
+  const profile = process.env["PARLEY_PROFILE"] ?? "default";
+  const dir = join(process.env["PARLEY_STATE_DIR"] ?? join(repoRoot, ".parley", profile), "run");
+  const out = new Map<string, number>();
+  if (!existsSync(dir)) return out;
+  for (const file of readdirSync(dir)) {
+    if (!file.endsWith(".pid")) continue;
+    const pid = Number(readFileSync(join(dir, file), "utf8").trim());
+    if (Number.isInteger(pid) && pid > 0) out.set(file.slice(0, -4), pid);
+  }
+  return out;
 }
 
 const stack = await startStack();
@@ -222,6 +264,14 @@ const sampleRss = (): void => {
   for (const s of services) rss.set(s.name, Math.max(rss.get(s.name) ?? 0, rssMb(s.child.pid)));
 };
 let issued = 0;
+// CPU per process over the measured window (publishing until the last request reached Graph).
+const cpuProcesses = new Map<string, number | undefined>([
+  ...services.map((s): [string, number | undefined] => [s.name, s.child.pid]),
+  ...[...infraPids()].map(([name, pid]): [string, number | undefined] => [`${name} (server)`, pid]),
+  ["bench (client, simulator, baseline)", process.pid],
+]);
+const cpuBefore = new Map([...cpuProcesses].map(([name, pid]) => [name, cpuSeconds(pid)]));
+const ticksBefore = machineTicks();
 const sampler = setInterval(sampleRss, 250);
 await new Promise<void>((done) => {
   const timer = setInterval(() => {
@@ -239,6 +289,11 @@ await new Promise<void>((done) => {
 });
 const publishSeconds = (Date.now() - started) / 1000;
 await Promise.all(pending);
+// The open loop issues on schedule; the appends are acknowledged when the producer gets to them.
+const appendedSeconds = (Date.now() - started) / 1000;
+progress(
+  `issued in ${publishSeconds.toFixed(1)} s, every append acknowledged after ${appendedSeconds.toFixed(1)} s`,
+);
 await waitFor(() => acceptedAt().size >= WARMUP + total, {
   timeoutMs: 180_000,
   intervalMs: 250,
@@ -248,6 +303,11 @@ await waitFor(() => acceptedAt().size >= WARMUP + total, {
 });
 clearInterval(sampler);
 sampleRss();
+const measuredSeconds = (Date.now() - started) / 1000;
+const ticksAfter = machineTicks();
+const cpuUsed = new Map(
+  [...cpuProcesses].map(([name, pid]) => [name, cpuSeconds(pid) - (cpuBefore.get(name) ?? NaN)]),
+);
 
 const accepted = acceptedAt();
 const measured = [...appendedAt.entries()].filter(([id]) => !warm.has(id));
@@ -274,7 +334,7 @@ const stats = sim.stats().find((s) => s.phoneNumberId === NUMBER);
 const row = (name: string, xs: readonly number[]): string =>
   `| ${name} | ${String(xs.length)} | ${percentile(xs, 50).toFixed(0)} | ${percentile(xs, 90).toFixed(0)} | ${percentile(xs, 99).toFixed(0)} | ${(xs.at(-1) ?? NaN).toFixed(0)} |`;
 console.log(
-  `\nOutbound end to end: ${String(total)} template sends at ${String(RATE)}/s (published in ${publishSeconds.toFixed(1)} s) to ${String(CONTACTS)} contacts, one number (cap 1,000/s)\n`,
+  `\nOutbound end to end: ${String(total)} template sends at ${String(RATE)}/s (issued in ${publishSeconds.toFixed(1)} s, every append acknowledged after ${appendedSeconds.toFixed(1)} s) to ${String(CONTACTS)} contacts, one number (cap 1,000/s)\n`,
 );
 console.log("| path | requests | p50 ms | p90 ms | p99 ms | max ms |");
 console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
@@ -287,6 +347,17 @@ console.log(
 console.log("\n| service | max RSS MB |");
 console.log("| --- | ---: |");
 for (const [name, mb] of rss) console.log(`| ${name} | ${mb.toFixed(0)} |`);
+const tickSpan = Math.max(1, ticksAfter.total - ticksBefore.total);
+console.log(
+  `\nCPU over the measured ${measuredSeconds.toFixed(1)} s (${String(cpus().length)} cores = ${(cpus().length * measuredSeconds).toFixed(0)} CPU s): ` +
+    `machine idle ${((100 * (ticksAfter.idle - ticksBefore.idle)) / tickSpan).toFixed(1)} %, ` +
+    `stolen by the hypervisor ${((100 * (ticksAfter.steal - ticksBefore.steal)) / tickSpan).toFixed(1)} %\n`,
+);
+console.log("| process | CPU s | per measured request ms |");
+console.log("| --- | ---: | ---: |");
+for (const [name, seconds] of cpuUsed) {
+  console.log(`| ${name} | ${seconds.toFixed(1)} | ${((1000 * seconds) / total).toFixed(2)} |`);
+}
 // Where the router's time went per record (its own histogram; sums over warm-up and measurement).
 const router = services.find((s) => s.name === "router");
 const exposition =

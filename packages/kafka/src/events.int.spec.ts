@@ -149,6 +149,75 @@ describe("producer and consumer", () => {
     }
   });
 
+  it("shares produce requests between concurrent publishes, keeping call order per contact and each call's own trace", async () => {
+    const topic = catalog.topic("consent");
+    const got: ConsumedRecord<unknown>[] = [];
+    const runner = createEventConsumer({
+      kafka,
+      serde,
+      catalog,
+      consumer: "consent-batch-test",
+      topics: [topic],
+      tuning: { fromBeginning: true },
+      handle: (record) => {
+        const event = record.value as EventOf<"ConsentRevoked">;
+        if (event.correlationId.startsWith("corr-batch-")) got.push(record);
+        return Promise.resolve();
+      },
+    });
+    runners.push(runner);
+    await runner.start();
+
+    // 240 publishes in flight at once (no caller waits for the previous one), each in a trace of
+    // its own: they share requests, so order and trace context must survive the grouping.
+    const contacts = ["5511999990101", "5511999990102", "5511999990103", "5511999990104"];
+    const traceOf = new Map<string, string>();
+    const calls: Promise<void>[] = [];
+    for (let n = 0; n < 60; n++) {
+      for (const c of contacts) {
+        const event = revoked(`batch-${c}`, n);
+        calls.push(
+          trace.getTracer("test").startActiveSpan(`request ${c} ${n}`, async (span) => {
+            traceOf.set(event.correlationId, span.spanContext().traceId);
+            try {
+              await producer.publish(topic, [{ key: c, event }]);
+            } finally {
+              span.end();
+            }
+          }),
+        );
+      }
+    }
+    await Promise.all(calls);
+    await waitFor(() => got.length === 240, {
+      timeoutMs: 30_000,
+      description: "240 consent events",
+    });
+
+    for (const c of contacts) {
+      const texts = got
+        .filter((r) => r.key === c)
+        .map((r) => (r.value as EventOf<"ConsentRevoked">).data.evidence?.text);
+      expect(texts).toEqual(Array.from({ length: 60 }, (_, n) => `STOP ${n}`));
+    }
+    const consumerSpans = exporter
+      .getFinishedSpans()
+      .filter(
+        (s) =>
+          s.name === `${topic.name} process` &&
+          String(s.attributes["messaging.consumer.group.name"]).endsWith("consent-batch-test"),
+      );
+    for (const record of got) {
+      const event = record.value as EventOf<"ConsentRevoked">;
+      const span = consumerSpans.find(
+        (s) =>
+          s.attributes["messaging.kafka.offset"] === Number(record.offset) &&
+          s.attributes["messaging.destination.partition.id"] === String(record.partition),
+      );
+      expect(span?.spanContext().traceId).toBe(traceOf.get(event.correlationId));
+    }
+  });
+
   it("refuses to publish an event that breaks the topic's contract", async () => {
     const bad = { ...revoked("5511999990009", 0), data: { contactId: "5511999990009" } };
     await expect(

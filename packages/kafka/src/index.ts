@@ -30,6 +30,7 @@ export {
   type EventProducer,
   type OutgoingEvent,
 } from "./producer.js";
+export type { ProduceBatchLimits } from "./produce-batcher.js";
 export {
   createConsumerRunner,
   type ConsumerRunner,

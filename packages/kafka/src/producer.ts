@@ -1,6 +1,7 @@
 import type { IHeaders, Producer } from "kafkajs";
 import { headerNames, type TopicSpec } from "@parley/contracts";
 import { createProducer, type KafkaClient } from "./connection.js";
+import { createProduceBatcher, type ProduceBatchLimits } from "./produce-batcher.js";
 import type { Serde } from "./serde.js";
 import { withProducerSpan } from "./tracing.js";
 
@@ -65,17 +66,25 @@ export function eventHeaders(
 /**
  * An idempotent producer (acks=all, one request in flight per connection so retries keep order)
  * with schema-registry encoding and W3C trace context plus correlation ids in the headers.
+ * Concurrent publishes share produce requests (group commit, see `createProduceBatcher`): a
+ * publish made while a request is out goes in the next one with every other waiting publish,
+ * in call order, and resolves once that request is acknowledged.
  */
 export function createEventProducer({
   kafka,
   serde,
   name = "producer",
+  batch,
 }: {
   kafka: KafkaClient;
   serde: Serde;
   name?: string;
+  batch?: ProduceBatchLimits;
 }): EventProducer {
   const producer: Producer = createProducer(kafka);
+  const batcher = createProduceBatcher(async (topicMessages) => {
+    await producer.sendBatch({ acks: -1, topicMessages });
+  }, batch);
   let inFlight = 0;
   let idle: { promise: Promise<void>; resolve: () => void } | undefined;
   const encode = async (topic: TopicSpec, record: OutgoingEvent): Promise<EncodedEvent> => ({
@@ -94,15 +103,14 @@ export function createEventProducer({
       }
     }
     await withProducerSpan(topic.name, records.length, (trace) =>
-      producer.send({
-        topic: topic.name,
-        acks: -1,
-        messages: records.map((r) => ({
+      batcher.append(
+        topic.name,
+        records.map((r) => ({
           key: r.key,
           value: r.value,
           headers: eventHeaders(r.event, trace, r.headers),
         })),
-      }),
+      ),
     );
   };
   /** Counts `work` in flight, so disconnect waits for it. */
