@@ -25,7 +25,9 @@ import { freePort, repoRoot, startService, type ServiceProcess } from "../proces
 const RATE = Number(process.env["BENCH_RATE"] ?? "500");
 const SECONDS = Number(process.env["BENCH_SECONDS"] ?? "10");
 const CONTACTS = Number(process.env["BENCH_CONTACTS"] ?? "2000");
-const WARMUP = Number(process.env["BENCH_WARMUP"] ?? "300");
+// The warm-up runs the same open loop for this long (the JVM servers and the services compile
+// their hot paths meanwhile), then waits for every warm-up request to reach Graph.
+const WARMUP_SECONDS = Number(process.env["BENCH_WARMUP_SECONDS"] ?? "10");
 const OPS_TOKEN = "bench-outbound-ops-token";
 const GRAPH_TOKEN = "bench-outbound-graph-token";
 const WABA = "102290129340501";
@@ -145,6 +147,7 @@ process.on("exit", () => {
 });
 for (const name of ["ingress", "router", "sender", "media", "consent", "projection"]) {
   const port = await freePort();
+  const nodeOptions = process.env[`BENCH_${name.toUpperCase()}_NODE_OPTIONS`];
   const service = startService(
     name,
     port,
@@ -158,11 +161,10 @@ for (const name of ["ingress", "router", "sender", "media", "consent", "projecti
       LOG_LEVEL: "warn",
       PARLEY_NUMBERS: numbers,
       WA_GRAPH_BASE_URL: simServer.url,
-      // e.g. BENCH_ROUTER_NODE_OPTIONS="--require /path/to/profiler.cjs" to profile the router
-      // (Node refuses --cpu-prof in NODE_OPTIONS; see docs/benchmarks.md).
-      ...(name === "router" && process.env["BENCH_ROUTER_NODE_OPTIONS"] !== undefined
-        ? { NODE_OPTIONS: process.env["BENCH_ROUTER_NODE_OPTIONS"] }
-        : {}),
+      // e.g. BENCH_ROUTER_NODE_OPTIONS="--require /path/to/profiler.cjs" to profile the router,
+      // BENCH_SENDER_NODE_OPTIONS for the sender (Node refuses --cpu-prof in NODE_OPTIONS; see
+      // docs/benchmarks.md).
+      ...(nodeOptions === undefined ? {} : { NODE_OPTIONS: nodeOptions }),
     },
     logDir,
   );
@@ -245,25 +247,41 @@ const acceptedAt = (): Map<string, number> => {
   return out;
 };
 
-progress(`warm-up: ${String(WARMUP)} requests`);
-await Promise.all(Array.from({ length: WARMUP }, () => send()));
-await waitFor(() => acceptedAt().size >= WARMUP, {
-  timeoutMs: 120_000,
+/** Issues `count` requests at RATE per second, open loop: on schedule, whatever the answers do. */
+const openLoop = async (count: number): Promise<{ began: number; calls: Promise<void>[] }> => {
+  const tickMs = 10;
+  const perTick = (RATE * tickMs) / 1000;
+  const began = Date.now();
+  const calls: Promise<void>[] = [];
+  await new Promise<void>((done) => {
+    const timer = setInterval(() => {
+      const due = Math.min(count, Math.floor(((Date.now() - began) / tickMs) * perTick));
+      while (calls.length < due) calls.push(send());
+      if (calls.length >= count) {
+        clearInterval(timer);
+        done();
+      }
+    }, tickMs);
+  });
+  return { began, calls };
+};
+
+const warmup = Math.round(RATE * WARMUP_SECONDS);
+progress(`warm-up: ${String(RATE)} requests/s for ${String(WARMUP_SECONDS)} s`);
+await Promise.all((await openLoop(warmup)).calls);
+await waitFor(() => acceptedAt().size >= warmup, {
+  timeoutMs: 180_000,
+  intervalMs: 250,
   description: "warm-up sent",
 });
 const warm = new Set(appendedAt.keys());
 
 progress(`measuring: ${String(RATE)} requests/s for ${String(SECONDS)} s`);
 const total = RATE * SECONDS;
-const tickMs = 10;
-const perTick = (RATE * tickMs) / 1000;
-const started = Date.now();
-const pending: Promise<void>[] = [];
 const rss = new Map<string, number>();
 const sampleRss = (): void => {
   for (const s of services) rss.set(s.name, Math.max(rss.get(s.name) ?? 0, rssMb(s.child.pid)));
 };
-let issued = 0;
 // CPU per process over the measured window (publishing until the last request reached Graph).
 const cpuProcesses = new Map<string, number | undefined>([
   ...services.map((s): [string, number | undefined] => [s.name, s.child.pid]),
@@ -273,20 +291,7 @@ const cpuProcesses = new Map<string, number | undefined>([
 const cpuBefore = new Map([...cpuProcesses].map(([name, pid]) => [name, cpuSeconds(pid)]));
 const ticksBefore = machineTicks();
 const sampler = setInterval(sampleRss, 250);
-await new Promise<void>((done) => {
-  const timer = setInterval(() => {
-    // Open loop: as many as the schedule says by now, whatever the system's answers do.
-    const due = Math.min(total, Math.floor(((Date.now() - started) / tickMs) * perTick));
-    while (issued < due) {
-      pending.push(send());
-      issued++;
-    }
-    if (issued >= total) {
-      clearInterval(timer);
-      done();
-    }
-  }, tickMs);
-});
+const { began: started, calls: pending } = await openLoop(total);
 const publishSeconds = (Date.now() - started) / 1000;
 await Promise.all(pending);
 // The open loop issues on schedule; the appends are acknowledged when the producer gets to them.
@@ -294,7 +299,7 @@ const appendedSeconds = (Date.now() - started) / 1000;
 progress(
   `issued in ${publishSeconds.toFixed(1)} s, every append acknowledged after ${appendedSeconds.toFixed(1)} s`,
 );
-await waitFor(() => acceptedAt().size >= WARMUP + total, {
+await waitFor(() => acceptedAt().size >= warmup + total, {
   timeoutMs: 180_000,
   intervalMs: 250,
   description: "every measured request sent to Graph",
