@@ -17,6 +17,8 @@ WORKDIR /repo
 
 # corepack activates exactly the pnpm named in package.json "packageManager".
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml .npmr[c] ./
+# Patches to locked packages (package.json "pnpm.patchedDependencies"), applied at install.
+COPY patches ./patches
 RUN corepack enable && corepack install
 
 # Download every locked package from the lockfile alone: this layer survives source edits.

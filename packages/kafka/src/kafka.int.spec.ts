@@ -1,8 +1,9 @@
+import { createHook } from "node:async_hooks";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStack, waitFor, type Namespace, type Stack } from "@parley/testkit";
 import type { Consumer, EachMessagePayload } from "kafkajs";
-import { createKafka, createKafkaProbe, type KafkaClient } from "./connection.js";
+import { createKafka, createKafkaProbe, createProducer, type KafkaClient } from "./connection.js";
 import {
   createRegistry,
   createRegistryProbe,
@@ -190,5 +191,32 @@ describe("Kafka", () => {
       "committed-3",
     ]);
     expect(readUncommitted.map((m) => m.value?.toString())).toContain("aborted-1");
+  });
+});
+
+describe("an idle client", () => {
+  // kafkajs 2.2.4 re-armed a timer with a negative delay after every answered request, forever
+  // (issue #1556): about a thousand callbacks a second per connection, idle or not, on every
+  // service. patches/kafkajs@2.2.4.patch stops it; this fails if the patch is lost (an upgrade,
+  // an install that skipped it).
+  it("arms no timer loop once its requests are answered", async () => {
+    const topic = await createTopic("idle-timers");
+    const producer = createProducer(kafka);
+    await producer.connect();
+    await producer.send({ topic, messages: [{ key: "k", value: "v" }] });
+    let timeouts = 0;
+    const hook = createHook({
+      init(_id, type) {
+        if (type === "Timeout") timeouts++;
+      },
+    }).enable();
+    try {
+      await new Promise((r) => setTimeout(r, 1_000));
+    } finally {
+      hook.disable();
+      await producer.disconnect();
+    }
+    // The wait's own timer, and at most a few of the client's (a request timeout check).
+    expect(timeouts).toBeLessThan(20);
   });
 });
