@@ -296,6 +296,27 @@ const publishSeconds = (Date.now() - started) / 1000;
 await Promise.all(pending);
 // The open loop issues on schedule; the appends are acknowledged when the producer gets to them.
 const appendedSeconds = (Date.now() - started) / 1000;
+// Memory of each service as the backlog peaks (every request appended): the V8 heap and the
+// buffers outside it, from the service's own metrics, beside its RSS.
+const memoryAtPeak = new Map(
+  await Promise.all(
+    services.map(async (s): Promise<[string, string]> => {
+      const text = await fetch(`${s.url}/metrics`, {
+        headers: { authorization: `Bearer ${OPS_TOKEN}` },
+      })
+        .then((r) => r.text())
+        .catch(() => "");
+      const mb = (metric: string): string => {
+        const value = new RegExp(`^\\w*${metric}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text)?.[1];
+        return value === undefined ? "?" : (Number(value) / 1024 / 1024).toFixed(0);
+      };
+      return [
+        s.name,
+        `${mb("process_resident_memory_bytes")} | ${mb("nodejs_heap_size_used_bytes")} / ${mb("nodejs_heap_size_total_bytes")} | ${mb("nodejs_external_memory_bytes")}`,
+      ];
+    }),
+  ),
+);
 progress(
   `issued in ${publishSeconds.toFixed(1)} s, every append acknowledged after ${appendedSeconds.toFixed(1)} s`,
 );
@@ -349,9 +370,13 @@ console.log(row("baseline: appended -> bare consumer of send-requests", toConsum
 console.log(
   `\nGraph: ${String(stats?.accepted ?? 0)} accepted, most in any second ${String(stats?.maxAcceptedInAnySecond ?? 0)}, refusals ${JSON.stringify(stats?.rejectedByCode ?? {})}`,
 );
-console.log("\n| service | max RSS MB |");
-console.log("| --- | ---: |");
-for (const [name, mb] of rss) console.log(`| ${name} | ${mb.toFixed(0)} |`);
+console.log(
+  "\n| service | max RSS MB | as the backlog peaked: RSS MB | V8 heap used / total MB | external MB |",
+);
+console.log("| --- | ---: | ---: | ---: | ---: |");
+for (const [name, mb] of rss) {
+  console.log(`| ${name} | ${mb.toFixed(0)} | ${memoryAtPeak.get(name) ?? "? | ? | ?"} |`);
+}
 const tickSpan = Math.max(1, ticksAfter.total - ticksBefore.total);
 console.log(
   `\nCPU over the measured ${measuredSeconds.toFixed(1)} s (${String(cpus().length)} cores = ${(cpus().length * measuredSeconds).toFixed(0)} CPU s): ` +
