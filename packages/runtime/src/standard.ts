@@ -13,6 +13,7 @@ import {
   type Metrics,
   type Telemetry,
 } from "@parley/telemetry";
+import { limitHeapGrowth } from "./heap.js";
 import type { ReadinessCheck } from "./readiness.js";
 import { runService, type Component, type RunningService } from "./run-service.js";
 
@@ -24,6 +25,7 @@ export interface StandardConfig {
   readonly OPS_TOKEN: string;
   readonly SHUTDOWN_TIMEOUT_MS: number;
   readonly READINESS_TIMEOUT_MS: number;
+  readonly HEAP_GROWING_PERCENT: number;
   readonly KAFKA_BROKERS: readonly string[];
   readonly KAFKA_CLIENT_ID?: string | undefined;
   readonly SCHEMA_REGISTRY_URL: string;
@@ -63,6 +65,7 @@ export async function runStandardService({
   uses,
   start,
 }: StandardServiceOptions): Promise<RunningService> {
+  limitHeapGrowth(config.HEAP_GROWING_PERCENT);
   const logger = createLogger({ service: name, level: config.LOG_LEVEL });
   const metrics = createMetrics({ service: name });
   return runService({
