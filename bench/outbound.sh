@@ -10,7 +10,8 @@
 # BENCH_HEAP_SNAPSHOT=<dir> (the sender's heap at the end of each case), BENCH_SENDER_NODE_FLAGS
 # (node flags for the sender, e.g. "--max-semi-space-size=32"), BENCH_SIM_NICE (-10: the
 # simulator's scheduling priority; 0 leaves it), BENCH_SIM_PORT (47110), BENCH_SENDER_PORT
-# (47111), any SENDER_* variable (passed to the sender, e.g. SENDER_RATE_MARGIN_MS=50),
+# (47111), any SENDER_* variable and HEAP_GROWING_PERCENT (passed to the sender, e.g.
+# SENDER_RATE_MARGIN_MS=50),
 # BENCH_KEEP_INFRA=1 (leave the servers running, and reuse them when they are up; each case drops
 # its database and each run its topics, so reused servers do not fill up).
 set -euo pipefail

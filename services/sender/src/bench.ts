@@ -6,7 +6,8 @@
 // Needs KAFKA_BROKERS, SCHEMA_REGISTRY_URL, MONGO_URL (bench/outbound.sh sets them).
 // Knobs: BENCH_SECONDS (8; backlog = cap x seconds), BENCH_CONNECTIONS (64), BENCH_CPU_PROF (dir),
 // BENCH_HEAP_SNAPSHOT (dir), BENCH_SENDER_NODE_FLAGS, BENCH_SIM_NICE (-10); any SENDER_* variable
-// set for the bench (SENDER_RATE_MARGIN_MS=50, say) is passed to the sender.
+// set for the bench (SENDER_RATE_MARGIN_MS=50, say) is passed to the sender, as is
+// HEAP_GROWING_PERCENT.
 import { spawn, type ChildProcess } from "node:child_process";
 import { Agent, request as httpRequest } from "node:http";
 import { readFileSync, readdirSync, renameSync, statSync } from "node:fs";
@@ -285,8 +286,13 @@ async function main(): Promise<void> {
         LOG_LEVEL: "warn",
         WA_GRAPH_BASE_URL: GRAPH,
         SENDER_GRAPH_CONNECTIONS: String(CONNECTIONS),
-        // Any SENDER_* setting in the bench's environment reaches the sender as it is.
-        ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith("SENDER_"))),
+        // Any SENDER_* setting in the bench's environment, and HEAP_GROWING_PERCENT, reach the
+        // sender as they are.
+        ...Object.fromEntries(
+          Object.entries(process.env).filter(
+            ([k]) => k.startsWith("SENDER_") || k === "HEAP_GROWING_PERCENT",
+          ),
+        ),
         PARLEY_NUMBERS: JSON.stringify({
           numbers: numbers.map((n) => ({
             phoneNumberId: n.id,
