@@ -70,6 +70,29 @@ const revoked = (contactId: string, n: number): EventOf<"ConsentRevoked"> =>
     { correlationId: `corr-${contactId}-${n}`, now: new Date() },
   );
 
+/** Starts a consumer of the consent topic that keeps the records `keep` accepts, in arrival order. */
+async function collect(
+  consumer: string,
+  keep: (event: EventOf<"ConsentRevoked">) => boolean,
+): Promise<ConsumedRecord<unknown>[]> {
+  const got: ConsumedRecord<unknown>[] = [];
+  const runner = createEventConsumer({
+    kafka,
+    serde,
+    catalog,
+    consumer,
+    topics: [catalog.topic("consent")],
+    tuning: { fromBeginning: true },
+    handle: (record) => {
+      if (keep(record.value as EventOf<"ConsentRevoked">)) got.push(record);
+      return Promise.resolve();
+    },
+  });
+  runners.push(runner);
+  await runner.start();
+  return got;
+}
+
 describe("provisioning", () => {
   it("creates the catalog's topics and registers their schemas, then reports no drift", async () => {
     const topics = [...catalog.topics, catalog.deadLetterTopic("consent-test")];
@@ -101,20 +124,7 @@ describe("provisioning", () => {
 describe("producer and consumer", () => {
   it("round-trips events in per-contact order with correlation ids, and the consumer span is a child of the producer span", async () => {
     const topic = catalog.topic("consent");
-    const got: ConsumedRecord<unknown>[] = [];
-    const runner = createEventConsumer({
-      kafka,
-      serde,
-      catalog,
-      consumer: "consent-test",
-      topics: [topic],
-      handle: (record) => {
-        got.push(record);
-        return Promise.resolve();
-      },
-    });
-    runners.push(runner);
-    await runner.start();
+    const got = await collect("consent-test", () => true);
 
     const contacts = ["5511999990001", "5511999990002", "5511999990003"];
     await trace.getTracer("test").startActiveSpan("request", async (span) => {
@@ -151,22 +161,9 @@ describe("producer and consumer", () => {
 
   it("shares produce requests between concurrent publishes, keeping call order per contact and each call's own trace", async () => {
     const topic = catalog.topic("consent");
-    const got: ConsumedRecord<unknown>[] = [];
-    const runner = createEventConsumer({
-      kafka,
-      serde,
-      catalog,
-      consumer: "consent-batch-test",
-      topics: [topic],
-      tuning: { fromBeginning: true },
-      handle: (record) => {
-        const event = record.value as EventOf<"ConsentRevoked">;
-        if (event.correlationId.startsWith("corr-batch-")) got.push(record);
-        return Promise.resolve();
-      },
-    });
-    runners.push(runner);
-    await runner.start();
+    const got = await collect("consent-batch-test", (event) =>
+      event.correlationId.startsWith("corr-batch-"),
+    );
 
     // 240 publishes in flight at once (no caller waits for the previous one), each in a trace of
     // its own: they share requests, so order and trace context must survive the grouping.
