@@ -30,6 +30,19 @@ describe("normalizePhoneNumber", () => {
     });
   });
 
+  it("answers a repeated input from memory, per default country, with a frozen result", () => {
+    const first = normalizePhoneNumber("98765 43210", { defaultCountry: "IN" });
+    expect(normalizePhoneNumber("98765 43210", { defaultCountry: "IN" })).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    // The same digits read in another country are another number, not the remembered one.
+    const us = normalizePhoneNumber("650 555 1234", { defaultCountry: "US" });
+    expect(us.e164).toBe("+16505551234");
+    expect(normalizePhoneNumber("650 555 1234", { defaultCountry: "CA" })).not.toBe(us);
+    // Invalid input is not remembered: it throws every time.
+    expect(() => normalizePhoneNumber("+1 123")).toThrow(InvalidPhoneNumberError);
+    expect(() => normalizePhoneNumber("+1 123")).toThrow(InvalidPhoneNumberError);
+  });
+
   it("rejects garbage with a masked message", () => {
     expect(() => normalizePhoneNumber("call me")).toThrow(InvalidPhoneNumberError);
     try {
