@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Benchmark of Parley's Kafka layer against bare kafkajs (docs/benchmarks.md). Starts its own
+# Benchmark of Parley's Kafka layer against bare kafkajs (docs/benchmarks.md).
+# Knobs: BENCH_RECORDS (20000), BENCH_SINGLE_RECORDS (4000), BENCH_CALLERS (64). Starts its own
 # servers (profile "bench", ports 49092/49093/48081/49081/57017), builds, runs, stops them.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -14,6 +14,10 @@ import { createSerde } from "./serde.js";
 const RECORDS = Number(process.env["BENCH_RECORDS"] ?? "20000");
 const BATCH = 100;
 const KEYS = 200;
+// The single-record case: many callers at once, each publishing one record per call (a send API
+// or client under load), where the layer's group commit shares produce requests between calls.
+const SINGLES = Math.min(RECORDS, Number(process.env["BENCH_SINGLE_RECORDS"] ?? "4000"));
+const CALLERS = Number(process.env["BENCH_CALLERS"] ?? "64");
 const brokers = (process.env["KAFKA_BROKERS"] ?? "127.0.0.1:9092").split(",");
 const registryUrl = process.env["SCHEMA_REGISTRY_URL"] ?? "http://127.0.0.1:8081";
 
@@ -48,12 +52,25 @@ function deadline(ms: number, what: string): Promise<never> {
   );
 }
 
-async function timed(what: string, work: () => Promise<void>): Promise<number> {
+async function timed(
+  what: string,
+  work: () => Promise<void>,
+  records: number = RECORDS,
+): Promise<number> {
   const started = performance.now();
   await Promise.race([work(), deadline(120_000, what)]);
   const seconds = (performance.now() - started) / 1000;
-  process.stderr.write(`  ${what}: ${(RECORDS / seconds).toFixed(0)} records/s\n`);
-  return RECORDS / seconds;
+  process.stderr.write(`  ${what}: ${(records / seconds).toFixed(0)} records/s\n`);
+  return records / seconds;
+}
+
+/** Runs `send(i)` for i in [0, count) from CALLERS concurrent callers, one record per call. */
+async function concurrently(count: number, send: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const caller = async (): Promise<void> => {
+    for (let i = next++; i < count; i = next++) await send(i);
+  };
+  await Promise.all(Array.from({ length: CALLERS }, caller));
 }
 
 async function main(): Promise<void> {
@@ -68,6 +85,20 @@ async function main(): Promise<void> {
   });
   await admin.disconnect();
   await provisionTopics({ kafka, topics: [layerTopic, catalog.deadLetterTopic("bench")], serde });
+
+  const singles = createCatalog({
+    prefix: `${run}.singles.`,
+    partitions: { contact: 6, business: 6, raw: 1 },
+  }).topic("consent");
+  const bareSingles = `${run}.bare-singles`;
+  const setup = kafka.admin();
+  await setup.connect();
+  await setup.createTopics({
+    topics: [{ topic: bareSingles, numPartitions: 6, replicationFactor: 1 }],
+    waitForLeaders: true,
+  });
+  await setup.disconnect();
+  await provisionTopics({ kafka, topics: [singles], serde });
 
   const bare = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await bare.connect();
@@ -103,7 +134,32 @@ async function main(): Promise<void> {
       });
     }
   });
+  const bareSingle = await timed(
+    `produce one record per call, ${String(CALLERS)} callers, bare kafkajs`,
+    () =>
+      concurrently(SINGLES, async (i) => {
+        const e = events[i];
+        if (e === undefined) return;
+        await bare.send({
+          topic: bareSingles,
+          acks: -1,
+          messages: [{ key: e.data.contactId, value: JSON.stringify(e) }],
+        });
+      }),
+    SINGLES,
+  );
   await bare.disconnect();
+
+  const layerSingle = await timed(
+    `produce one record per call, ${String(CALLERS)} callers, Parley layer (group commit)`,
+    () =>
+      concurrently(SINGLES, async (i) => {
+        const e = events[i];
+        if (e === undefined) return;
+        await producer.publish(singles, [{ key: e.data.contactId, event: e }]);
+      }),
+    SINGLES,
+  );
 
   const layerProduce = await timed(
     "produce, Parley layer (zod + registry + trace headers)",
@@ -167,6 +223,13 @@ async function main(): Promise<void> {
   console.log("|---|---:|---:|---:|");
   console.log(row("produce (batches of 100, acks=all, idempotent)", bareProduce, layerProduce));
   console.log(row("consume (6 partitions, 200 keys, no-op handler)", bareConsume, layerConsume));
+  console.log(
+    row(
+      `produce one record per call, ${String(CALLERS)} callers at once (${String(SINGLES)} records)`,
+      bareSingle,
+      layerSingle,
+    ),
+  );
 }
 
 main().then(
