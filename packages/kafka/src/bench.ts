@@ -77,28 +77,28 @@ async function main(): Promise<void> {
   process.stderr.write(
     `setting up (${RECORDS} records, batches of ${BATCH}, ${KEYS} keys, 6 partitions)\n`,
   );
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({
-    topics: [{ topic: bareTopic, numPartitions: 6, replicationFactor: 1 }],
-    waitForLeaders: true,
-  });
-  await admin.disconnect();
-  await provisionTopics({ kafka, topics: [layerTopic, catalog.deadLetterTopic("bench")], serde });
-
+  // The single-record case gets topics of its own, so the consume cases read RECORDS exactly.
   const singles = createCatalog({
     prefix: `${run}.singles.`,
     partitions: { contact: 6, business: 6, raw: 1 },
   }).topic("consent");
   const bareSingles = `${run}.bare-singles`;
-  const setup = kafka.admin();
-  await setup.connect();
-  await setup.createTopics({
-    topics: [{ topic: bareSingles, numPartitions: 6, replicationFactor: 1 }],
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({
+    topics: [bareTopic, bareSingles].map((topic) => ({
+      topic,
+      numPartitions: 6,
+      replicationFactor: 1,
+    })),
     waitForLeaders: true,
   });
-  await setup.disconnect();
-  await provisionTopics({ kafka, topics: [singles], serde });
+  await admin.disconnect();
+  await provisionTopics({
+    kafka,
+    topics: [layerTopic, singles, catalog.deadLetterTopic("bench")],
+    serde,
+  });
 
   const bare = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await bare.connect();
