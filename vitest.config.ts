@@ -35,8 +35,10 @@ export default defineConfig({
           name: "e2e",
           include: ["**/*.e2e.spec.ts"],
           exclude,
-          testTimeout: 120_000,
-          hookTimeout: 180_000,
+          // Bounds that catch a hang, not speed limits: CI has run this suite on a two-core box
+          // three times slower than usual (a spec's own broker then took minutes to start).
+          testTimeout: 300_000,
+          hookTimeout: 420_000,
           fileParallelism: false,
         },
       },

@@ -14,7 +14,7 @@ import {
 } from "@parley/kafka";
 import { createMongo } from "@parley/mongo";
 import { startStack, waitFor, type Namespace, type Stack } from "@parley/testkit";
-import { freePort, repoRoot, startService, type ServiceProcess } from "./processes.js";
+import { freePort, repoRoot, startService, stopService, type ServiceProcess } from "./processes.js";
 
 // The outbound path end to end, every part a real process or server: send requests (Kafka client
 // and the HTTP send API) -> router (policy) -> dispatch -> sender -> Graph (the simulator) ->
@@ -112,7 +112,7 @@ async function start(name: "ingress" | "router" | "sender", own: Record<string, 
           headers: { authorization: `Bearer ${OPS_TOKEN}` },
         }).catch(() => undefined)
       )?.status === 200,
-    { timeoutMs: 60_000, description: `${service.name} ready` },
+    { timeoutMs: 120_000, description: `${service.name} ready` },
   );
   return service;
 }
@@ -163,7 +163,7 @@ beforeAll(async () => {
           ...[...consumers, "e2e-outbound-reader"].map((c) => catalog.deadLetterTopic(c)),
         ],
       }).then(() => true),
-    { timeoutMs: 60_000, intervalMs: 500, description: "topics provisioned" },
+    { timeoutMs: 120_000, intervalMs: 500, description: "topics provisioned" },
   );
   reader = createEventConsumer({
     kafka,
@@ -228,13 +228,10 @@ beforeAll(async () => {
     clientId: `${ns.id}-orders`,
     prefix: catalog.prefix,
   });
-}, 240_000);
+}, 420_000);
 
 afterAll(async () => {
-  for (const p of processes) {
-    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGTERM");
-  }
-  await Promise.all(processes.map((p) => p.exited));
+  await Promise.all(processes.map((p) => stopService(p)));
   await client?.close();
   await reader?.stop();
   await simServer?.close();

@@ -40,6 +40,25 @@ export function startService(
   return { name: instance, url: `http://127.0.0.1:${port}`, child, exited };
 }
 
+/**
+ * Stops a service with `signal`, then SIGKILL if it is still running after `graceMs`, so that a
+ * service stuck in its shutdown cannot hang a hook. Resolves with its exit code (null if killed).
+ */
+export async function stopService(
+  service: ServiceProcess,
+  signal: NodeJS.Signals = "SIGTERM",
+  graceMs = 20_000,
+): Promise<number | null> {
+  const { child } = service;
+  if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  try {
+    return await service.exited;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A TCP port free on 127.0.0.1 right now. */
 export function freePort(): Promise<number> {
   return new Promise((done, reject) => {

@@ -13,6 +13,8 @@ const kafkaEnv = {
   PARLEY_PROFILE: "e2e-readiness",
   KAFKA_PORT: process.env["E2E_KAFKA_PORT"] ?? "29092",
   KAFKA_CONTROLLER_PORT: process.env["E2E_KAFKA_CONTROLLER_PORT"] ?? "29093",
+  // A fresh broker on a loaded two-core box can take minutes; infra.sh's default is 90 s.
+  INFRA_START_TIMEOUT: "300",
 };
 const basePort = Number(process.env["E2E_SERVICE_BASE_PORT"] ?? "28080");
 
@@ -64,7 +66,7 @@ describe("readiness follows the broker", () => {
   it("every service becomes ready", async () => {
     for (const s of services) {
       await waitFor(async () => (await readiness(s)) === 200, {
-        timeoutMs: 30_000,
+        timeoutMs: 120_000,
         description: `${s.name} ready`,
       });
     }
@@ -96,7 +98,7 @@ describe("readiness follows the broker", () => {
     await Promise.all(
       services.map((s) =>
         waitFor(async () => (await readiness(s)) === 200, {
-          timeoutMs: 20_000,
+          timeoutMs: 60_000,
           description: `${s.name} ready again`,
         }),
       ),

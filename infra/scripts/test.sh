@@ -22,10 +22,16 @@ ensure_pnpm
 install_dependencies
 rm -rf "$reports" && mkdir -p "$reports"
 
+failed=()
 cleanup() {
   [ -n "${infra_pid:-}" ] && kill "$infra_pid" 2>/dev/null
   step "stopping the infrastructure"
   infra_stop
+  # Last, so that the end of a CI log says what failed and why.
+  if [ "${#failed[@]}" -gt 0 ]; then
+    printf '\033[31mFAILED:\033[0m %s\n' "${failed[@]}" >&2
+    node "$here/test-summary.mjs" "$reports" --why >&2 || true
+  fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -37,7 +43,6 @@ ensure_java
 ( infra_start ) >"$repo/.parley/test/infra-start.log" 2>&1 &
 infra_pid=$!
 
-failed=()
 stage() {
   local name="$1"
   shift
@@ -73,8 +78,6 @@ fi
 
 step "summary ($((SECONDS - started))s)"
 node "$here/test-summary.mjs" "$reports"
-if [ "${#failed[@]}" -gt 0 ]; then
-  printf '\033[31mFAILED:\033[0m %s\n' "${failed[@]}" >&2
-  exit 1
-fi
+# The trap prints what failed and why, after stopping the infrastructure.
+[ "${#failed[@]}" -gt 0 ] && exit 1
 printf '\033[32mall checks passed\033[0m\n' >&2

@@ -112,7 +112,7 @@ beforeAll(async () => {
           catalog.deadLetterTopic("e2e-inbound-reader"),
         ],
       }).then(() => true),
-    { timeoutMs: 60_000, intervalMs: 500, description: "topics provisioned" },
+    { timeoutMs: 120_000, intervalMs: 500, description: "topics provisioned" },
   );
   reader = createEventConsumer({
     kafka,
@@ -145,7 +145,7 @@ beforeAll(async () => {
     WA_VERIFY_TOKEN: "e2e-inbound-verify",
   });
   await waitFor(async () => (await ready(ingressOps)) && (await ready(routerOps)), {
-    timeoutMs: 60_000,
+    timeoutMs: 120_000,
     description: "ingress and router ready",
   });
 

@@ -28,6 +28,8 @@ const kafkaEnv = {
   PARLEY_PROFILE: "e2e-ingress",
   KAFKA_PORT: process.env["E2E_INGRESS_KAFKA_PORT"] ?? "29192",
   KAFKA_CONTROLLER_PORT: process.env["E2E_INGRESS_KAFKA_CONTROLLER_PORT"] ?? "29193",
+  // A fresh broker on a loaded two-core box can take minutes; infra.sh's default is 90 s.
+  INFRA_START_TIMEOUT: "300",
 };
 const brokers = [`127.0.0.1:${kafkaEnv.KAFKA_PORT}`];
 
@@ -94,7 +96,7 @@ async function wamidsOnRawTopic(): Promise<string[]> {
       seen++;
     },
   });
-  await waitFor(() => seen >= total, { timeoutMs: 20_000, description: `${total} raw records` });
+  await waitFor(() => seen >= total, { timeoutMs: 60_000, description: `${total} raw records` });
   await consumer.disconnect();
   return wamids;
 }
@@ -154,7 +156,7 @@ beforeAll(async () => {
   child.stderr.pipe(log);
   exited = new Promise((done) => child.once("exit", done));
   await waitFor(async () => (await readiness().catch(() => 0)) === 200, {
-    timeoutMs: 30_000,
+    timeoutMs: 120_000,
     description: "ingress ready",
   });
 
@@ -181,7 +183,7 @@ describe("ingress across a Kafka outage", () => {
       type: "text",
       body: "Olá, onde está o meu pedido? 📦",
     }) ?? { wamid: "" };
-    await waitFor(() => outcomesOf(wamid).includes(200), { timeoutMs: 15_000, description: "200" });
+    await waitFor(() => outcomesOf(wamid).includes(200), { timeoutMs: 60_000, description: "200" });
     expect(await wamidsOnRawTopic()).toEqual([wamid]);
   });
 
@@ -202,7 +204,7 @@ describe("ingress across a Kafka outage", () => {
         }).wamid ?? "",
     );
     await waitFor(() => sent.every((w) => outcomesOf(w).filter((o) => o === 503).length >= 2), {
-      timeoutMs: 30_000,
+      timeoutMs: 60_000,
       description: "two 503s per webhook",
     });
     // Every attempt got a prompt 503: no 200, no hung or dropped connection.
@@ -219,7 +221,7 @@ describe("ingress across a Kafka outage", () => {
     await infra(["start", "kafka"]); // a clean slate: the raw topic is created again
     await provision();
     await waitFor(() => outage.every((w) => outcomesOf(w).includes(200)), {
-      timeoutMs: 60_000,
+      timeoutMs: 120_000,
       description: "every retried webhook answered 200",
     });
     for (const w of outage) expect(outcomesOf(w).filter((o) => o === 200)).toHaveLength(1);
