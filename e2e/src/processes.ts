@@ -74,16 +74,30 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Runs infra/native/infra.sh with the given environment (another profile, other ports). */
+/**
+ * Runs infra/native/infra.sh with the given environment (another profile, other ports). Its
+ * output passes through; a failure rejects with infra.sh's own error lines, e.g. a port in use.
+ */
 export function infra(args: readonly string[], env: Record<string, string>): Promise<void> {
   return new Promise((resolveRun, reject) => {
     const child = spawn("bash", [join(repoRoot, "infra/native/infra.sh"), ...args], {
       env: { ...process.env, ...env },
-      stdio: ["ignore", "inherit", "inherit"],
+      stdio: ["ignore", "inherit", "pipe"],
     });
-    child.once("exit", (code) => {
-      if (code === 0) resolveRun();
-      else reject(new Error(`infra.sh ${args.join(" ")} exited with ${String(code)}`));
+    let stderr = "";
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (chunk: string) => {
+      process.stderr.write(chunk);
+      stderr = (stderr + chunk).slice(-8_192);
+    });
+    child.once("close", (code) => {
+      if (code === 0) {
+        resolveRun();
+        return;
+      }
+      const errors = stderr.split("\n").filter((l) => l.startsWith("[infra] error:"));
+      const why = errors.length > 0 ? `: ${errors.join("; ")}` : "";
+      reject(new Error(`infra.sh ${args.join(" ")} exited with ${String(code)}${why}`));
     });
   });
 }

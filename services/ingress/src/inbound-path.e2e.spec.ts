@@ -1,8 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync } from "node:fs";
-import { createServer } from "node:net";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { metaJsonStringify, signWebhookBody } from "@parley/cloud-api";
 import { createSimulator, type InboundContent, type Simulator } from "@parley/cloud-api-sim";
@@ -16,30 +14,15 @@ import {
   type ConsumerRunner,
 } from "@parley/kafka";
 import { createMongo } from "@parley/mongo";
+import { freePort, repoRoot } from "@parley/e2e";
 import { startStack, waitFor, type Namespace, type Stack } from "@parley/testkit";
 
 // The inbound path end to end, every part a real process or server: the simulator's users send
 // messages -> signed webhook -> ingress (built, own process) -> raw-webhooks -> router (built, own
 // process, MongoDB state) -> contact-keyed inbound-messages and statuses topics.
-const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = resolve(here, "../../..");
 const SECRET = "e2e-inbound-app-secret";
 const OPS_TOKEN = "e2e-inbound-ops-token";
 const BUSINESS = ["106540352242911", "106540352242912", "106540352242913"] as const;
-
-function freePort(): Promise<number> {
-  return new Promise((done, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => {
-        done(port);
-      });
-    });
-  });
-}
 
 let stack: Stack;
 let ns: Namespace;

@@ -1,8 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSimulator, type Simulator } from "@parley/cloud-api-sim";
 import { createCatalog, type EventOf, type TopicSpec } from "@parley/contracts";
@@ -14,14 +12,13 @@ import {
   type KafkaClient,
   type Serde,
 } from "@parley/kafka";
+import { freePort, infra, repoRoot } from "@parley/e2e";
 import { startStack, waitFor, type Stack } from "@parley/testkit";
 
 // Must-show of ingress: with the broker dead every webhook gets 503 (never 200) and ingress keeps
 // running; once the broker is back, Meta's (the simulator's) retries are all appended, once each.
 // The built service runs as a process against its own broker (profile e2e-ingress, own ports),
 // so killing that broker disturbs no other suite; the registry comes from the shared stack.
-const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = resolve(here, "../../..");
 const SECRET = "e2e-ingress-app-secret";
 const OPS_TOKEN = "e2e-ingress-ops-token";
 const kafkaEnv = {
@@ -32,33 +29,6 @@ const kafkaEnv = {
   INFRA_START_TIMEOUT: "300",
 };
 const brokers = [`127.0.0.1:${kafkaEnv.KAFKA_PORT}`];
-
-function infra(args: readonly string[]): Promise<void> {
-  return new Promise((done, reject) => {
-    const child = spawn("bash", [join(repoRoot, "infra/native/infra.sh"), ...args], {
-      env: { ...process.env, ...kafkaEnv },
-      stdio: ["ignore", "inherit", "inherit"],
-    });
-    child.once("exit", (code) => {
-      if (code === 0) done();
-      else reject(new Error(`infra.sh ${args.join(" ")} exited with ${String(code)}`));
-    });
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((done, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => {
-        done(port);
-      });
-    });
-  });
-}
 
 let stack: Stack;
 let raw: TopicSpec;
@@ -125,7 +95,7 @@ beforeAll(async () => {
   const ns = stack.namespace("ingress-outage");
   raw = createCatalog({ prefix: `${ns.id}.`, partitions: { raw: 1 } }).topic("raw-webhooks");
   serde = createSerde({ registry: createRegistry({ url: stack.schemaRegistryUrl }) });
-  await infra(["start", "kafka"]);
+  await infra(["start", "kafka"], kafkaEnv);
   await provision();
 
   const [httpPort, webhookPort] = [await freePort(), await freePort()];
@@ -173,7 +143,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await sim?.stop();
   if (ingress?.exitCode === null) ingress.kill("SIGKILL");
-  await infra(["stop", "kafka"]);
+  await infra(["stop", "kafka"], kafkaEnv);
   await stack.stop();
 });
 
@@ -218,7 +188,7 @@ describe("ingress across a Kafka outage", () => {
   // is back, so a retried webhook can be there twice. The 200 is given once per webhook, and
   // the router dedupes by wamid (invariant 3); no webhook is missing (invariant 1).
   it("appends every retried webhook after the broker is back, each answered 200 once", async () => {
-    await infra(["start", "kafka"]); // a clean slate: the raw topic is created again
+    await infra(["start", "kafka"], kafkaEnv); // a clean slate: the raw topic is created again
     await provision();
     await waitFor(() => outage.every((w) => outcomesOf(w).includes(200)), {
       timeoutMs: 120_000,

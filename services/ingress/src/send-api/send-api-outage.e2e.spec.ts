@@ -1,6 +1,3 @@
-import { spawn } from "node:child_process";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCatalog, type EventOf, type TopicSpec } from "@parley/contracts";
 import {
@@ -14,6 +11,7 @@ import {
 import { createMongo } from "@parley/mongo";
 import type { Component } from "@parley/runtime";
 import { createLogger, createMetrics } from "@parley/telemetry";
+import { infra } from "@parley/e2e";
 import { startStack, waitFor, type Stack } from "@parley/testkit";
 import { hashApiKey } from "./keys.js";
 import { startSendApi } from "./server.js";
@@ -23,8 +21,6 @@ import { startSendApi } from "./server.js";
 // MongoDB come from the shared stack. While the broker is dead a send gets 503 with Retry-After
 // (its key already stored); once it is back, the retry with the same key returns the same
 // request id and the topic holds exactly one record of it.
-const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = resolve(here, "../../../..");
 const kafkaEnv = {
   PARLEY_PROFILE: process.env["SEND_API_E2E_PROFILE"] ?? "e2e-send-api",
   KAFKA_PORT: process.env["SEND_API_E2E_KAFKA_PORT"] ?? "29292",
@@ -34,19 +30,6 @@ const kafkaEnv = {
 };
 const brokers = [`127.0.0.1:${kafkaEnv.KAFKA_PORT}`];
 const KEY = "e2e-orders-send-key-01";
-
-function infra(args: readonly string[], extra: Record<string, string> = {}): Promise<void> {
-  return new Promise((done, reject) => {
-    const child = spawn("bash", [join(repoRoot, "infra/native/infra.sh"), ...args], {
-      env: { ...process.env, ...kafkaEnv, ...extra },
-      stdio: ["ignore", "inherit", "inherit"],
-    });
-    child.once("exit", (code) => {
-      if (code === 0) done();
-      else reject(new Error(`infra.sh ${args.join(" ")} exited with ${String(code)}`));
-    });
-  });
-}
 
 let stack: Stack;
 let topic: TopicSpec;
@@ -63,7 +46,7 @@ beforeAll(async () => {
   const prefix = `${ns.id}.`;
   topic = createCatalog({ prefix, partitions: { contact: 2 } }).topicOf("SendRequested");
   serde = createSerde({ registry: createRegistry({ url: stack.schemaRegistryUrl }) });
-  await infra(["start", "kafka"]);
+  await infra(["start", "kafka"], kafkaEnv);
   kafka = createKafka({ brokers, clientId: ns.id });
   await provisionTopics({ kafka, topics: [topic], serde });
   const started = await startSendApi(
@@ -104,7 +87,7 @@ afterAll(async () => {
   const mongo = createMongo({ url: stack.mongoUrl, database, appName: "send-api-e2e" });
   await mongo.db.dropDatabase();
   await mongo.close();
-  await infra(["stop", "kafka"]);
+  await infra(["stop", "kafka"], kafkaEnv);
   await stack.stop();
 });
 
@@ -159,7 +142,7 @@ describe("send API across a Kafka outage", () => {
     const before = await post("16505550101", "orders:101:shipped");
     expect(before.status).toBe(202);
 
-    await infra(["stop", "kafka"]);
+    await infra(["stop", "kafka"], kafkaEnv);
     const during = await post("16505550102", "orders:102:shipped");
     expect(during.status).toBe(503);
     expect(during.retryAfter).toBe("5");
@@ -167,7 +150,7 @@ describe("send API across a Kafka outage", () => {
     const requestId = during.json["requestId"];
     expect(typeof requestId).toBe("string");
 
-    await infra(["start", "kafka"], { KAFKA_KEEP_DATA: "1" });
+    await infra(["start", "kafka"], { ...kafkaEnv, KAFKA_KEEP_DATA: "1" });
     let retry = await post("16505550102", "orders:102:shipped");
     // The producer reconnects on its own; a 503 meanwhile is the same answer as before.
     const deadline = Date.now() + 60_000;
