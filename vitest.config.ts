@@ -35,8 +35,9 @@ export default defineConfig({
           name: "e2e",
           include: ["**/*.e2e.spec.ts"],
           exclude,
-          // Bounds that catch a hang, not speed limits: CI has run this suite on a two-core box
-          // three times slower than usual (a spec's own broker then took minutes to start).
+          // Bounds that catch a hang, not speed limits. A spec's set-up (its own broker,
+          // provisioning, services) once failed in CI on a box several times slower than usual,
+          // most likely by overrunning the 180 s this bound used to be.
           testTimeout: 300_000,
           hookTimeout: 420_000,
           fileParallelism: false,

@@ -117,11 +117,6 @@ async function start(name: "ingress" | "router" | "sender", own: Record<string, 
   return service;
 }
 
-async function stop(service: ServiceProcess, signal: NodeJS.Signals): Promise<void> {
-  service.child.kill(signal);
-  await service.exited;
-}
-
 /** The contact writes first, so the business may answer free-form for 24 h. */
 async function openWindow(waId: string, phoneNumberId: string): Promise<void> {
   sim.addUser({ waId });
@@ -329,11 +324,13 @@ describe("outbound path: send request -> router -> sender -> Graph -> outcome", 
       processes.find((p) => p.name === "router-1"),
       processes.find((p) => p.name === "sender-1"),
     ];
-    await Promise.all([
+    const [, ...leftWith] = await Promise.all([
       publish(20, 30),
-      router1 && stop(router1, "SIGTERM"),
-      sender1 && stop(sender1, "SIGTERM"),
+      router1 && stopService(router1, "SIGTERM"),
+      sender1 && stopService(sender1, "SIGTERM"),
     ]);
+    // They left on their own: stopService's SIGKILL fallback would show here as null.
+    expect(leftWith).toEqual([0, 0]);
     expect(router2.child.exitCode).toBeNull();
     expect(sender2.child.exitCode).toBeNull();
 
@@ -383,7 +380,7 @@ describe("outbound path: send request -> router -> sender -> Graph -> outcome", 
       (p) =>
         p.name.startsWith("sender") && p.child.exitCode === null && p.child.signalCode === null,
     );
-    await Promise.all(running.map((p) => stop(p, "SIGKILL")));
+    await Promise.all(running.map((p) => stopService(p, "SIGKILL")));
     await start("sender");
 
     await waitFor(() => terminalOf(requestId).length > 0, {

@@ -77,11 +77,13 @@ export function freePort(): Promise<number> {
 /**
  * Runs infra/native/infra.sh with the given environment (another profile, other ports). Its
  * output passes through; a failure rejects with infra.sh's own error lines, e.g. a port in use.
+ * A start may take 300 s (infra.sh's own default is 90 s): on a loaded two-core box a fresh
+ * broker's start is slow, and the deadline is there to catch a hang, not to time it.
  */
 export function infra(args: readonly string[], env: Record<string, string>): Promise<void> {
   return new Promise((resolveRun, reject) => {
     const child = spawn("bash", [join(repoRoot, "infra/native/infra.sh"), ...args], {
-      env: { ...process.env, ...env },
+      env: { INFRA_START_TIMEOUT: "300", ...process.env, ...env },
       stdio: ["ignore", "inherit", "pipe"],
     });
     let stderr = "";

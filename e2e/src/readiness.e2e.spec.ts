@@ -13,8 +13,6 @@ const kafkaEnv = {
   PARLEY_PROFILE: "e2e-readiness",
   KAFKA_PORT: process.env["E2E_KAFKA_PORT"] ?? "29092",
   KAFKA_CONTROLLER_PORT: process.env["E2E_KAFKA_CONTROLLER_PORT"] ?? "29093",
-  // A fresh broker on a loaded two-core box can take minutes; infra.sh's default is 90 s.
-  INFRA_START_TIMEOUT: "300",
 };
 const basePort = Number(process.env["E2E_SERVICE_BASE_PORT"] ?? "28080");
 

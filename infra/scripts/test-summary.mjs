@@ -31,6 +31,10 @@ const firstLines = (text, indent) => {
     .join("\n");
 };
 
+const failedTestsOf = (file) => (file.assertionResults ?? []).filter((t) => t.status === "failed");
+// A spec file that failed with no failed test of its own: a hook or its import failed.
+const failedOnItsOwn = (file) => file.status === "failed" && failedTestsOf(file).length === 0;
+
 const reports = readdirSync(dir)
   .filter((f) => f.endsWith(".json"))
   .map((file) => ({
@@ -45,14 +49,13 @@ if (mode === "--why") {
       const path = relative(root, file.name);
       const tests = file.assertionResults ?? [];
       // A file whose own tests explain its failure needs no line of its own.
-      if (file.status === "failed" && (file.message || !tests.some((t) => t.status === "failed"))) {
+      if (failedOnItsOwn(file) || (file.status === "failed" && file.message)) {
         const seconds = Math.round(((file.endTime ?? 0) - (file.startTime ?? 0)) / 1000);
-        const skipped = tests.filter((t) => t.status !== "passed").length;
-        const head = `  ${suite} ${path}: failed after ${seconds} s, ${skipped} of its tests not passed`;
+        const notPassed = tests.filter((t) => t.status !== "passed").length;
+        const head = `  ${suite} ${path}: failed after ${seconds} s, ${notPassed} of its tests not passed`;
         entries.push(file.message ? `${head}\n${firstLines(file.message, "      ")}` : head);
       }
-      for (const test of tests) {
-        if (test.status !== "failed") continue;
+      for (const test of failedTestsOf(file)) {
         entries.push(
           `  ${suite} ${path} > ${test.fullName}\n${firstLines(test.failureMessages?.[0], "      ")}`,
         );
@@ -73,11 +76,8 @@ if (mode === "--why") {
     passed += report.numPassedTests ?? 0;
     const failedFiles = (report.testResults ?? []).filter((f) => f.status === "failed");
     const failedTests = report.numFailedTests ?? 0;
-    // A spec file that failed with no failed test (a hook or its import) counts as one failure.
-    failed +=
-      failedTests +
-      failedFiles.filter((f) => !(f.assertionResults ?? []).some((t) => t.status === "failed"))
-        .length;
+    // A spec file that failed on its own counts as one failure.
+    failed += failedTests + failedFiles.filter(failedOnItsOwn).length;
     skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
     const n = failedFiles.length;
     const files = n > 0 ? ` (${n} spec file${n > 1 ? "s" : ""} failed)` : "";

@@ -25,8 +25,6 @@ const kafkaEnv = {
   PARLEY_PROFILE: "e2e-ingress",
   KAFKA_PORT: process.env["E2E_INGRESS_KAFKA_PORT"] ?? "29192",
   KAFKA_CONTROLLER_PORT: process.env["E2E_INGRESS_KAFKA_CONTROLLER_PORT"] ?? "29193",
-  // A fresh broker on a loaded two-core box can take minutes; infra.sh's default is 90 s.
-  INFRA_START_TIMEOUT: "300",
 };
 const brokers = [`127.0.0.1:${kafkaEnv.KAFKA_PORT}`];
 

@@ -25,8 +25,6 @@ const kafkaEnv = {
   PARLEY_PROFILE: process.env["SEND_API_E2E_PROFILE"] ?? "e2e-send-api",
   KAFKA_PORT: process.env["SEND_API_E2E_KAFKA_PORT"] ?? "29292",
   KAFKA_CONTROLLER_PORT: process.env["SEND_API_E2E_KAFKA_CONTROLLER_PORT"] ?? "29293",
-  // A fresh broker on a loaded two-core box can take minutes; infra.sh's default is 90 s.
-  INFRA_START_TIMEOUT: "300",
 };
 const brokers = [`127.0.0.1:${kafkaEnv.KAFKA_PORT}`];
 const KEY = "e2e-orders-send-key-01";
