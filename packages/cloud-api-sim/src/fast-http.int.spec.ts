@@ -163,6 +163,22 @@ describe("fast HTTP front", () => {
     expect(control.answers[0]?.body).toBe('{"ok":true}');
   });
 
+  it("holds each request at the front for the queueing fault before handling, and counting, it", async () => {
+    for (const fastPath of [true, false]) {
+      const server = await start(fastPath);
+      const sim = open[open.length - 1]?.sim;
+      sim?.setFaults({ queueing: { kind: "fixed", ms: 150 } });
+      const started = Date.now();
+      const r = await exchange(server, [send("+16505554001") + send("+16505554002")], 2);
+      expect(r.answers.map((a) => a.status)).toEqual([200, 200]);
+      const accepted = (sim?.messages() ?? []).map((m) => m.acceptedAt - started);
+      expect(accepted).toHaveLength(2);
+      for (const at of accepted) expect(at).toBeGreaterThanOrEqual(145);
+      // On the fast path a pipelined request waits behind the one before it, as at a front end.
+      if (fastPath) expect(Math.max(...accepted)).toBeGreaterThanOrEqual(295);
+    }
+  });
+
   it("keeps order behind a delayed answer and closes on Connection: close", async () => {
     const server = await start(true);
     const sim = open[open.length - 1]?.sim;

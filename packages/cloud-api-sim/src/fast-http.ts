@@ -34,6 +34,8 @@ export interface FastPathOptions {
   /** Whether this request line is for the fast path; otherwise node:http handles the connection. */
   readonly accepts: (method: string, target: string) => boolean;
   readonly handle: (req: FastRequest) => FastAnswer;
+  /** How long to hold the next request before `handle` (0: at once). */
+  readonly queueDelayMs?: () => number;
   /** Larger bodies (media uploads) go to node:http. */
   readonly maxBodyBytes: number;
   readonly maxHeaderBytes: number;
@@ -193,28 +195,47 @@ export function attachFastPath(server: Server, o: FastPathOptions): FastPath {
       const total = headEnd + 4 + length;
       if (buf.length < total) return WAIT;
       const body = buf.subarray(headEnd + 4, total);
-      const answer = o.handle({ method, target, headers, body });
-      if (answer.kind === "hang") {
+      if (close) ending = true;
+      const wait = o.queueDelayMs?.() ?? 0;
+      if (wait > 0) {
+        // Later requests on this connection wait behind this one, as they would at the front.
+        busy = true;
+        const held = Buffer.from(body);
+        const t = setTimeout(() => {
+          timers.delete(t);
+          busy = false;
+          if (socket.destroyed) return;
+          answer(o.handle({ method, target, headers, body: held }), close);
+          drain();
+        }, wait);
+        timers.add(t);
+        return total;
+      }
+      answer(o.handle({ method, target, headers, body }), close);
+      return total;
+    };
+
+    /** Writes, delays or hangs one request's answer; `busy` holds later requests meanwhile. */
+    const answer = (a: FastAnswer, close: boolean): void => {
+      if (a.kind === "hang") {
         busy = true;
         const t = setTimeout(() => {
           timers.delete(t);
           socket.destroy();
-        }, answer.hangMs);
+        }, a.hangMs);
         timers.add(t);
-      } else if (answer.delayMs > 0) {
+      } else if (a.delayMs > 0) {
         busy = true;
         const t = setTimeout(() => {
           timers.delete(t);
           busy = false;
-          write(answer, close);
+          write(a, close);
           if (!close) drain();
-        }, answer.delayMs);
+        }, a.delayMs);
         timers.add(t);
       } else {
-        write(answer, close);
+        write(a, close);
       }
-      if (close) ending = true;
-      return total;
     };
 
     const drain = (): void => {

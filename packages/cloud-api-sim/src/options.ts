@@ -83,6 +83,12 @@ export interface FaultOptions {
   /** How long a hung request is held before the socket is closed. */
   readonly hangMs: number;
   readonly latency: LatencyDistribution;
+  /**
+   * How long a Graph request waits at the front before it is handled, and so before it is
+   * counted against throughput (a busy network or front end): requests sent evenly can be
+   * counted out of order and bunched. `latency` is the wait after handling, before the answer.
+   */
+  readonly queueing: LatencyDistribution;
   /** Share of webhook POSTs silently never sent. */
   readonly webhookDropRate: number;
 }
@@ -93,6 +99,7 @@ export const defaultFaults: FaultOptions = {
   timeoutAfterAcceptRate: 0,
   hangMs: 30_000,
   latency: { kind: "none" },
+  queueing: { kind: "none" },
   webhookDropRate: 0,
 };
 

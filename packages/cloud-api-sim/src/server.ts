@@ -314,6 +314,25 @@ export async function serveSimulator(
       }
       return;
     }
+    const wait = sim.queueDelay();
+    if (wait > 0) {
+      // Queued at the front (the queueing fault): handled, and counted, only after the wait.
+      const t = setTimeout(() => {
+        hung.delete(t);
+        if (!req.socket.destroyed) answerGraph(req, res, target, body);
+      }, wait);
+      hung.add(t);
+      return;
+    }
+    answerGraph(req, res, target, body);
+  }
+
+  function answerGraph(
+    req: IncomingMessage,
+    res: ServerResponse,
+    target: string,
+    body: Buffer,
+  ): void {
     const out = graph(req.method ?? "GET", target, flatHeaders(req), body);
     if (out.kind === "hang") {
       const t = setTimeout(() => {
@@ -363,6 +382,7 @@ export async function serveSimulator(
         // The control API and anything that could normalise into it stay on node:http.
         accepts: (_method, target) => !target.includes("_sim"),
         handle: (r) => graph(r.method, r.target, r.headers, r.body),
+        queueDelayMs: () => sim.queueDelay(),
         maxBodyBytes: Math.min(maxBodyBytes, 1024 * 1024),
         maxHeaderBytes: 16 * 1024,
         keepAliveTimeoutMs: server.keepAliveTimeout,

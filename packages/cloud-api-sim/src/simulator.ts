@@ -335,6 +335,11 @@ export interface Simulator {
   /** Changes how simulated phones answer from now on (delays, read rate, duplicates, reordering). */
   setStatusProfile(p: Partial<StatusProfile>): void;
   setFaults(f: Partial<FaultOptions>): void;
+  /**
+   * How long the transport holds the next Graph request before `handle` (the `queueing`
+   * fault; 0 without it).
+   */
+  queueDelay(): number;
   /** Queues faults applied, in order, to the next matching requests (all Graph requests by default). */
   scriptFaults(
     faults: readonly ScriptedFault[],
@@ -579,11 +584,11 @@ export function createSimulator({
   }
 
   function latency(): number {
-    return extraDelayMs > 0 ? extraDelayMs + drawLatency() : drawLatency();
+    const drawn = draw(faultOptions.latency);
+    return extraDelayMs > 0 ? extraDelayMs + drawn : drawn;
   }
 
-  function drawLatency(): number {
-    const l: LatencyDistribution = faultOptions.latency;
+  function draw(l: LatencyDistribution): number {
     switch (l.kind) {
       case "none":
         return 0;
@@ -1826,6 +1831,9 @@ export function createSimulator({
     },
     setFaults(f) {
       faultOptions = { ...faultOptions, ...f };
+    },
+    queueDelay() {
+      return faultOptions.queueing.kind === "none" ? 0 : draw(faultOptions.queueing);
     },
     scriptFaults(list, match = {}) {
       for (const fault of list) scripted.push({ fault, endpoint: match.endpoint ?? "any" });

@@ -3,7 +3,8 @@ import type { Simulator } from "./simulator.js";
 
 /**
  * An HttpTransport that calls the simulator in-process: the real client code path minus the
- * socket. Hung requests fail at once as a headers timeout (what undici reports); latency is skipped.
+ * socket. Hung requests fail at once as a headers timeout (what undici reports); latency and
+ * queueing are skipped.
  */
 export function createInProcessTransport(sim: Simulator): HttpTransport {
   return {

@@ -91,8 +91,8 @@ export interface NumberRateOptions {
   /** The number's cap in messages per second (80 default, 20 coexistence, up to 1,000). */
   readonly mps: number;
   /**
-   * Added to the one-second window: the simulator (and Meta) count at receipt, so jitter
-   * between two sends a window apart must not bring them inside one second there.
+   * Added to the one-second window, and the transit a send may take before its slot is held
+   * longer (see `NumberRate`): an answer within the margin leaves the call instant in the log.
    */
   readonly marginMs: number;
   /**
@@ -131,15 +131,20 @@ export class EvenSchedule {
 /**
  * The per-number rate: the exact one-second log (plus margin) and an even schedule that spreads
  * the sends. A slot may be reserved a little ahead (`leadMs`) so the wait before the call
- * overlaps other work; the call must not start before the slot's instant, and its real instant
- * is what the exact log keeps.
+ * overlaps other work; the call must not start before the slot's instant.
+ *
+ * The log is causal, so the cap holds on the receiver's clock whatever the transit: Meta
+ * counts a send when it stamps it, somewhere between our call and our reading of its answer.
+ * Each send is recorded at e = max(call, answer - margin), so its stamp is at most one margin
+ * after e; the log starts the `limit`-th later call no sooner than e + 1 s + margin, after that
+ * stamp plus a second. A call still out counts as a send now or later (a reservation). Transit
+ * within the margin costs nothing; a slower answer holds its slot that much longer, which is
+ * the price of never letting a busy network or receiver bunch arrivals over the cap.
  */
 export class NumberRate {
   private readonly log: SlidingWindowLog;
   private readonly schedule: EvenSchedule | undefined;
   private margin: number;
-  /** Sends still to be recorded cold (see `complete`); a new rate starts cold. */
-  private coldLeft: number;
 
   constructor({ mps, marginMs, smoothingMs }: NumberRateOptions) {
     if (!Number.isInteger(mps) || mps < 1 || mps > 1_000)
@@ -148,7 +153,6 @@ export class NumberRate {
     if (smoothingMs < 0) throw new RangeError("smoothingMs must not be negative");
     this.margin = marginMs;
     this.log = new SlidingWindowLog(mps, 1_000 + marginMs);
-    this.coldLeft = mps;
     this.schedule =
       smoothingMs > 0 ? new EvenSchedule((1_000 + marginMs) / mps, smoothingMs) : undefined;
   }
@@ -158,9 +162,10 @@ export class NumberRate {
   }
 
   /**
-   * The receiver counted more than the cap in a second where this log counted at most the cap:
-   * arrivals there bunch more than the margin allows for. Widens the margin by `stepMs`, up to
-   * `maxMs` (the rate ceiling becomes mps x 1,000 / (1,000 + margin)).
+   * The receiver counted more than the cap in a second where this log counted at most the cap,
+   * which the causal log rules out for our own sends: something else sent on the number, or the
+   * receiver's clock runs differently. Widens the margin by `stepMs`, up to `maxMs` (the rate
+   * ceiling becomes mps x 1,000 / (1,000 + margin)).
    */
   widenMargin(stepMs: number, maxMs: number): void {
     const next = Math.min(maxMs, this.margin + stepMs);
@@ -172,8 +177,8 @@ export class NumberRate {
 
   /**
    * The margin relaxes by `stepMs`, down to `minMs` (the configured margin), after a quiet spell
-   * with no 130429: a widening caused by a passing bout of jitter does not cost the cap forever.
-   * The window stays at least one second plus `minMs`, so the cap holds on this clock.
+   * with no 130429: a widening caused by a passing cause does not cost the cap forever. The
+   * window stays at least one second plus `minMs`, so the cap holds on this clock.
    */
   narrowMargin(stepMs: number, minMs: number): void {
     const next = Math.max(minMs, this.margin - stepMs);
@@ -206,34 +211,12 @@ export class NumberRate {
   }
 
   /**
-   * The reserved send was called at `callAt` and answered (or given up on) at `answeredAt`; the
-   * receiver stamped it somewhere in between. Warm, the log keeps the call instant and the
-   * margin covers the transit. Cold (see `coolDown`), the transit is not steady yet (new
-   * connections, code not yet optimised, a stall), so the log keeps the latest instant the
-   * margin cannot cover, max(callAt, answeredAt - margin): the receiver's stamp then lies at
-   * most one margin after the entry whatever the transit was, and no later send can be a second
-   * apart here and less than a second apart there.
+   * The reserved send was called at `callAt` and answered (or given up on) at `answeredAt`, both
+   * read on this clock no earlier than they happened; the log keeps max(callAt, answeredAt -
+   * margin) (see the class comment).
    */
   complete(callAt: number, answeredAt: number = callAt): void {
-    if (this.coldLeft > 0) {
-      this.coldLeft--;
-      this.log.complete(Math.max(callAt, answeredAt - this.margin));
-      return;
-    }
-    this.log.complete(callAt);
-  }
-
-  /**
-   * The next `mps` sends (a second's worth) are recorded cold: at a lane's start, after it idled,
-   * and after the receiver counted more than the cap. Costs at most one round trip per send in
-   * that second, none after.
-   */
-  coolDown(): void {
-    this.coldLeft = this.log.limit;
-  }
-
-  get cold(): boolean {
-    return this.coldLeft > 0;
+    this.log.complete(Math.max(callAt, answeredAt - this.margin));
   }
 
   /** The slot went unused: the exact log forgets it (the schedule keeps its place; harmless). */
@@ -241,7 +224,13 @@ export class NumberRate {
     this.log.cancel();
   }
 
-  seed(times: readonly number[]): void {
-    this.log.seed(times);
+  /**
+   * Calls another owner made (their recorded call instants), read at `now`. When they were
+   * answered is not known here, so each counts as if answered at `now`: from no earlier than
+   * `now - margin`. A call of a crashed owner still on its way after `now` is the one receipt
+   * this cannot bound.
+   */
+  seed(times: readonly number[], now: number): void {
+    this.log.seed(times.map((t) => Math.max(t, now - this.margin)));
   }
 }

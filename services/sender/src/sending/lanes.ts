@@ -92,7 +92,8 @@ export class NumberLane {
   /** A new owner honours the window: calls recorded by anyone in the last window count here. */
   private async seed(): Promise<void> {
     const since = this.clock() - 1_000 - this.rate.marginMs;
-    this.rate.seed(await this.recentCalls(this.number, since));
+    const times = await this.recentCalls(this.number, since);
+    this.rate.seed(times, this.clock());
   }
 
   /**
@@ -118,8 +119,6 @@ export class NumberLane {
     let now = this.clock();
     if (now - this.lastUsed > this.tuning.reseedAfterIdleMs && this.waiters.length === 0) {
       this.seeding = this.seed();
-      // Idle sockets may have closed: the first second's transit is not steady again.
-      this.rate.coolDown();
     }
     this.lastUsed = now;
     this.relaxMargin(now);
@@ -221,10 +220,9 @@ export class NumberLane {
   throttle(code: number, calledAt: number): void {
     const now = this.clock();
     if (code === 130429 && calledAt >= this.marginChangedAt) {
-      // Meta counted more than the cap in a second where we counted at most the cap: arrivals
-      // bunch more than the margin allows for. One widening per episode, bounded.
+      // Meta counted more than the cap in a second where our causal log counted at most the
+      // cap: something else sends on the number. One widening per episode, bounded.
       this.rate.widenMargin(this.tuning.marginStepMs, this.tuning.maxMarginMs);
-      this.rate.coolDown();
       this.marginChangedAt = now;
     }
     this.backoff.throttled(code, now, calledAt);

@@ -55,26 +55,40 @@ describe("NumberLane margin", () => {
     l.close();
   });
 
-  it("records a second of sends cold at the start, after a 130429 and after an idle spell", async () => {
+  it("seeds from the calls recorded in the last window, at the start and after an idle spell", async () => {
     const now = { t: 1_000_000 };
-    const l = lane(now);
-    let recipient = 0;
-    const send = async (): Promise<void> => {
-      (await l.turn(`1555000001${String(recipient++)}`, never))?.sent(now.t, now.t + 40);
-      now.t += 20;
-    };
-    expect(l.rate.cold).toBe(true);
-    for (let i = 0; i < 80; i++) await send();
-    expect(l.rate.cold).toBe(false);
-    l.throttle(130429, now.t - 5);
-    expect(l.rate.cold).toBe(true);
-    now.t += 70_000; // past the whole-number back-off
-    for (let i = 0; i < 80; i++) await send();
-    expect(l.rate.cold).toBe(false);
-    // Idle longer than reseedAfterIdleMs (one hour here): the next turn starts cold again.
+    const reads: number[] = [];
+    const l = new NumberLane(
+      "106540352240001",
+      { mps: 2, pairPacing: { burst: 45, refillMs: 6_000 } },
+      {
+        marginMs: 15,
+        smoothingMs: 0,
+        leadMs: 0,
+        maxPairBackoffMs: 60_000,
+        maxNumberBackoffMs: 60_000,
+        marginStepMs: 5,
+        maxMarginMs: 50,
+        marginRelaxAfterMs: 600_000,
+        reseedAfterIdleMs: 3_600_000,
+      },
+      () => now.t,
+      () => 1,
+      (_number, since) => {
+        reads.push(since);
+        // Another owner called twice just before the first read; none since the second.
+        return Promise.resolve(reads.length === 1 ? [now.t - 500, now.t - 400] : []);
+      },
+      { waited: () => undefined, pausedChanged: () => undefined },
+    );
+    expect(reads).toEqual([1_000_000 - 1_015]);
+    // Both count as answered when read (1,000,000 - 15): no slot before 1,001,000.
+    await Promise.resolve();
+    expect(l.rate.nextAt(now.t)).toBe(1_001_000);
     now.t += 3_600_001;
-    await send();
-    expect(l.rate.cold).toBe(true);
+    await l.turn("15550000001", never);
+    expect(reads).toEqual([1_000_000 - 1_015, now.t - 1_015]);
+    l.close();
   });
 
   it("a paused lane grants no slot, and resumes granting", async () => {
