@@ -24,8 +24,12 @@ export const configSchema = z.object({
   SENDER_GRAPH_CONNECTIONS: env.int(128, { min: 1, max: 1_024 }),
   /** Dispatch records taken but unfinished before the consumer stops fetching. */
   SENDER_MAX_IN_FLIGHT: env.int(2_000, { min: 1, max: 50_000 }),
-  /** Added to each number's one-second window (simulator and Meta count at receipt). */
-  SENDER_RATE_MARGIN_MS: env.int(15, { min: 0, max: 500 }),
+  /**
+   * Added to each number's one-second window, for the receiver's clock and rounding (its
+   * stamps are in whole milliseconds): the rate log already holds each slot until a second
+   * after the call's answer, whatever the transit (ADR 0006).
+   */
+  SENDER_RATE_MARGIN_MS: env.int(2, { min: 0, max: 500 }),
   /**
    * Each 130429 episode (Meta counted more than the cap in a second) widens that number's margin
    * by 5 ms, up to this (the rate ceiling is cap x 1,000 / (1,000 + margin)); at most the margin.

@@ -72,7 +72,7 @@ const settings: SenderSettings = {
   // registry and MongoDB sharing two cores can deschedule for tens of milliseconds: a stall
   // stamps a burst of arrivals at once. The sender's rate log is causal (ADR 0006), so the
   // configured defaults hold the cap there anyway; no margin is widened for this test.
-  SENDER_RATE_MARGIN_MS: 15,
+  SENDER_RATE_MARGIN_MS: 2,
   SENDER_RATE_MARGIN_MAX_MS: 50,
   SENDER_RATE_MARGIN_RELAX_MS: 600_000,
   SENDER_RATE_SMOOTHING_MS: 20,

@@ -223,14 +223,14 @@ describe("NumberRate", () => {
         const toStamp = 300 * random() ** 2;
         return { toStamp, toAnswer: toStamp + 10 * random() };
       };
-      const causal = drive(new NumberRate({ mps, marginMs: 15, smoothingMs: 20 }), {
+      const causal = drive(new NumberRate({ mps, marginMs: 2, smoothingMs: 20 }), {
         durationMs: 6_000,
         transit,
         maxInFlight: 500,
       });
       expect(maxInWindow(causal.stamps, 1_000)).toBeLessThanOrEqual(mps);
       // Recorded at the call instants alone, the same transit puts receipt windows over the cap.
-      const callOnly = drive(new NumberRate({ mps, marginMs: 15, smoothingMs: 20 }), {
+      const callOnly = drive(new NumberRate({ mps, marginMs: 2, smoothingMs: 20 }), {
         durationMs: 6_000,
         transit,
         maxInFlight: 500,
