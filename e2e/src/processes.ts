@@ -75,12 +75,66 @@ export function freePort(): Promise<number> {
 }
 
 /**
+ * A spec's own Kafka broker (so it can stop it without disturbing other suites): its infra.sh
+ * profile and ports, each port read from the spec's own variable (`<prefix>KAFKA_PORT`,
+ * `<prefix>KAFKA_CONTROLLER_PORT`) or a default. `variables` maps infra.sh's names to the
+ * spec's, so a failure names the variable a user of that spec can set.
+ */
+export interface OwnBroker {
+  readonly env: {
+    readonly PARLEY_PROFILE: string;
+    readonly KAFKA_PORT: string;
+    readonly KAFKA_CONTROLLER_PORT: string;
+  };
+  readonly brokers: readonly string[];
+  readonly variables: Readonly<Record<string, string>>;
+}
+
+export function ownBroker(profile: string, prefix: string, port: number): OwnBroker {
+  const variables = {
+    KAFKA_PORT: `${prefix}KAFKA_PORT`,
+    KAFKA_CONTROLLER_PORT: `${prefix}KAFKA_CONTROLLER_PORT`,
+  };
+  const kafkaPort = process.env[variables.KAFKA_PORT] ?? String(port);
+  const env = {
+    PARLEY_PROFILE: profile,
+    KAFKA_PORT: kafkaPort,
+    KAFKA_CONTROLLER_PORT: process.env[variables.KAFKA_CONTROLLER_PORT] ?? String(port + 1),
+  };
+  return { env, brokers: [`127.0.0.1:${kafkaPort}`], variables };
+}
+
+/**
+ * infra.sh's error lines from its stderr, with any suggested setting (`e.g. KAFKA_PORT=39092`)
+ * renamed to the caller's own variable for it.
+ */
+export function infraErrors(
+  stderr: string,
+  variables: Readonly<Record<string, string>> = {},
+): string[] {
+  return stderr
+    .split("\n")
+    .filter((l) => l.startsWith("[infra] error:"))
+    .map((l) =>
+      l.replace(/\b([A-Z_]+)=(?=\d)/g, (whole, name: string) => {
+        const own = variables[name];
+        return own === undefined ? whole : `${own}=`;
+      }),
+    );
+}
+
+/**
  * Runs infra/native/infra.sh with the given environment (another profile, other ports). Its
- * output passes through; a failure rejects with infra.sh's own error lines, e.g. a port in use.
+ * output passes through; a failure rejects with infra.sh's own error lines, e.g. a port in use
+ * (with `variables`, a suggested setting names the caller's variable, see `ownBroker`).
  * A start may take 300 s (infra.sh's own default is 90 s): on a loaded two-core box a fresh
  * broker's start is slow, and the deadline is there to catch a hang, not to time it.
  */
-export function infra(args: readonly string[], env: Record<string, string>): Promise<void> {
+export function infra(
+  args: readonly string[],
+  env: Readonly<Record<string, string>>,
+  variables: Readonly<Record<string, string>> = {},
+): Promise<void> {
   return new Promise((resolveRun, reject) => {
     const child = spawn("bash", [join(repoRoot, "infra/native/infra.sh"), ...args], {
       env: { INFRA_START_TIMEOUT: "300", ...process.env, ...env },
@@ -97,7 +151,7 @@ export function infra(args: readonly string[], env: Record<string, string>): Pro
         resolveRun();
         return;
       }
-      const errors = stderr.split("\n").filter((l) => l.startsWith("[infra] error:"));
+      const errors = infraErrors(stderr, variables);
       const why = errors.length > 0 ? `: ${errors.join("; ")}` : "";
       reject(new Error(`infra.sh ${args.join(" ")} exited with ${String(code)}${why}`));
     });

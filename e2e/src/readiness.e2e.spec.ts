@@ -2,18 +2,22 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStack, waitFor, type Stack } from "@parley/testkit";
-import { infra, provision, repoRoot, startService, type ServiceProcess } from "./processes.js";
+import {
+  infra,
+  ownBroker,
+  provision,
+  repoRoot,
+  startService,
+  type ServiceProcess,
+} from "./processes.js";
 
 // Must-show of the foundation: every service's /readyz follows the broker's health, without a
 // restart. The spec runs its own broker (profile e2e-readiness, own ports) so that killing it
 // disturbs no other suite; the registry and MongoDB come from the shared stack.
 const SERVICES = ["ingress", "router", "sender", "media", "consent", "projection"] as const;
 const TOKEN = "e2e-readiness-ops-token";
-const kafkaEnv = {
-  PARLEY_PROFILE: "e2e-readiness",
-  KAFKA_PORT: process.env["E2E_KAFKA_PORT"] ?? "29092",
-  KAFKA_CONTROLLER_PORT: process.env["E2E_KAFKA_CONTROLLER_PORT"] ?? "29093",
-};
+const broker = ownBroker("e2e-readiness", "E2E_", 29092);
+const kafkaEnv = broker.env;
 const basePort = Number(process.env["E2E_SERVICE_BASE_PORT"] ?? "28080");
 
 let stack: Stack;
@@ -24,7 +28,7 @@ const readiness = async (s: ServiceProcess): Promise<number> =>
 
 beforeAll(async () => {
   stack = await startStack();
-  await infra(["start", "kafka"], kafkaEnv);
+  await infra(["start", "kafka"], kafkaEnv, broker.variables);
   // As make dev does: the services consume and produce catalog topics, which must exist.
   await provision({
     KAFKA_BROKERS: `127.0.0.1:${kafkaEnv.KAFKA_PORT}`,
@@ -56,7 +60,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const s of services) s.child.kill("SIGKILL");
-  await infra(["stop", "kafka"], kafkaEnv);
+  await infra(["stop", "kafka"], kafkaEnv, broker.variables);
   await stack.stop();
 });
 
@@ -91,7 +95,7 @@ describe("readiness follows the broker", () => {
 
   it("recovers on every service once the broker is back, without a restart", async () => {
     // The broker comes back on its own log, as a restarted production broker does.
-    await infra(["start", "kafka"], { ...kafkaEnv, KAFKA_KEEP_DATA: "1" });
+    await infra(["start", "kafka"], { ...kafkaEnv, KAFKA_KEEP_DATA: "1" }, broker.variables);
     const backAt = Date.now();
     await Promise.all(
       services.map((s) =>

@@ -1,5 +1,3 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { metaJsonStringify, signWebhookBody } from "@parley/cloud-api";
@@ -14,7 +12,7 @@ import {
   type ConsumerRunner,
 } from "@parley/kafka";
 import { createMongo } from "@parley/mongo";
-import { freePort, repoRoot } from "@parley/e2e";
+import { freePort, repoRoot, startService, stopService, type ServiceProcess } from "@parley/e2e";
 import { startStack, waitFor, type Namespace, type Stack } from "@parley/testkit";
 
 // The inbound path end to end, every part a real process or server: the simulator's users send
@@ -29,35 +27,26 @@ let ns: Namespace;
 let catalog: Catalog;
 let reader: ConsumerRunner | undefined;
 let sim: Simulator | undefined;
-const children: { name: string; child: ChildProcess; exited: Promise<number | null> }[] = [];
+const services: ServiceProcess[] = [];
 let webhookUrl = "";
 let routerOpsUrl = "";
 const inbound: { key: string | null; event: EventOf<"InboundMessageReceived"> }[] = [];
 const statuses: EventOf<"StatusUpdated">[] = [];
 
-function start(name: "ingress" | "router", env: Record<string, string>): void {
-  const logDir = join(repoRoot, ".parley", "e2e-inbound", ns.id);
-  mkdirSync(logDir, { recursive: true });
-  const log = createWriteStream(join(logDir, `${name}.log`));
-  const child = spawn(process.execPath, [join(repoRoot, "services", name, "dist", "main.js")], {
-    env: {
-      ...process.env,
-      KAFKA_BROKERS: stack.kafkaBrokers.join(","),
-      SCHEMA_REGISTRY_URL: stack.schemaRegistryUrl,
-      MONGO_URL: stack.mongoUrl,
-      MONGO_DB: ns.database(),
-      PARLEY_TOPIC_PREFIX: catalog.prefix,
-      HTTP_HOST: "127.0.0.1",
-      OPS_TOKEN,
-      LOG_LEVEL: "warn",
-      ...env,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  child.stdout.pipe(log);
-  child.stderr.pipe(log);
-  const exited = new Promise<number | null>((done) => child.once("exit", done));
-  children.push({ name, child, exited });
+function start(name: "ingress" | "router", port: number, env: Record<string, string>): void {
+  const settings = {
+    KAFKA_BROKERS: stack.kafkaBrokers.join(","),
+    SCHEMA_REGISTRY_URL: stack.schemaRegistryUrl,
+    MONGO_URL: stack.mongoUrl,
+    MONGO_DB: ns.database(),
+    PARLEY_TOPIC_PREFIX: catalog.prefix,
+    OPS_TOKEN,
+    LOG_LEVEL: "warn",
+    ...env,
+  };
+  services.push(
+    startService(name, port, settings, join(repoRoot, ".parley", "e2e-inbound", ns.id)),
+  );
 }
 
 /** Facts the router dropped as Meta's duplicates, from its metrics. */
@@ -120,9 +109,8 @@ beforeAll(async () => {
   ];
   webhookUrl = `http://127.0.0.1:${String(webhookPort)}/webhooks/whatsapp`;
   routerOpsUrl = `http://127.0.0.1:${String(routerOps)}`;
-  start("router", { HTTP_PORT: String(routerOps) });
-  start("ingress", {
-    HTTP_PORT: String(ingressOps),
+  start("router", routerOps, {});
+  start("ingress", ingressOps, {
     WEBHOOK_PORT: String(webhookPort),
     WA_APP_SECRET: SECRET,
     WA_VERIFY_TOKEN: "e2e-inbound-verify",
@@ -143,10 +131,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await sim?.stop();
-  for (const { child, exited } of children) {
-    if (child.exitCode === null) child.kill("SIGTERM");
-    await exited;
-  }
+  for (const service of services) await stopService(service);
   await reader?.stop();
   // The native MongoDB stand-in keeps everything in memory: drop the router's state.
   const mongo = createMongo({ url: stack.mongoUrl, database: ns.database(), appName: ns.id });

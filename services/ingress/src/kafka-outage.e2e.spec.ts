@@ -1,5 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, mkdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSimulator, type Simulator } from "@parley/cloud-api-sim";
@@ -12,7 +11,15 @@ import {
   type KafkaClient,
   type Serde,
 } from "@parley/kafka";
-import { freePort, infra, repoRoot } from "@parley/e2e";
+import {
+  freePort,
+  infra,
+  ownBroker,
+  repoRoot,
+  startService,
+  stopService,
+  type ServiceProcess,
+} from "@parley/e2e";
 import { startStack, waitFor, type Stack } from "@parley/testkit";
 
 // Must-show of ingress: with the broker dead every webhook gets 503 (never 200) and ingress keeps
@@ -21,18 +28,14 @@ import { startStack, waitFor, type Stack } from "@parley/testkit";
 // so killing that broker disturbs no other suite; the registry comes from the shared stack.
 const SECRET = "e2e-ingress-app-secret";
 const OPS_TOKEN = "e2e-ingress-ops-token";
-const kafkaEnv = {
-  PARLEY_PROFILE: "e2e-ingress",
-  KAFKA_PORT: process.env["E2E_INGRESS_KAFKA_PORT"] ?? "29192",
-  KAFKA_CONTROLLER_PORT: process.env["E2E_INGRESS_KAFKA_CONTROLLER_PORT"] ?? "29193",
-};
-const brokers = [`127.0.0.1:${kafkaEnv.KAFKA_PORT}`];
+const broker = ownBroker("e2e-ingress", "E2E_INGRESS_", 29192);
+const kafkaEnv = broker.env;
+const brokers = [...broker.brokers];
 
 let stack: Stack;
 let raw: TopicSpec;
 let serde: Serde;
-let ingress: ChildProcess | undefined;
-let exited: Promise<number | null> = Promise.resolve(null);
+let ingress: ServiceProcess | undefined;
 let sim: Simulator | undefined;
 let opsUrl = "";
 /** The wamids of the webhooks sent while the broker was dead. */
@@ -93,23 +96,19 @@ beforeAll(async () => {
   const ns = stack.namespace("ingress-outage");
   raw = createCatalog({ prefix: `${ns.id}.`, partitions: { raw: 1 } }).topic("raw-webhooks");
   serde = createSerde({ registry: createRegistry({ url: stack.schemaRegistryUrl }) });
-  await infra(["start", "kafka"], kafkaEnv);
+  await infra(["start", "kafka"], kafkaEnv, broker.variables);
   await provision();
 
   const [httpPort, webhookPort] = [await freePort(), await freePort()];
   opsUrl = `http://127.0.0.1:${httpPort}`;
-  const logDir = join(repoRoot, ".parley", "e2e-ingress", "logs");
-  mkdirSync(logDir, { recursive: true });
-  const log = createWriteStream(join(logDir, "ingress.log"));
-  const child = spawn(process.execPath, [join(repoRoot, "services/ingress/dist/main.js")], {
-    env: {
-      ...process.env,
+  ingress = startService(
+    "ingress",
+    httpPort,
+    {
       KAFKA_BROKERS: brokers.join(","),
       SCHEMA_REGISTRY_URL: stack.schemaRegistryUrl,
       MONGO_URL: stack.mongoUrl,
       PARLEY_TOPIC_PREFIX: `${ns.id}.`,
-      HTTP_HOST: "127.0.0.1",
-      HTTP_PORT: String(httpPort),
       WEBHOOK_PORT: String(webhookPort),
       OPS_TOKEN,
       WA_APP_SECRET: SECRET,
@@ -117,12 +116,8 @@ beforeAll(async () => {
       WEBHOOK_APPEND_TIMEOUT_MS: "1500",
       LOG_LEVEL: "info",
     },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  ingress = child;
-  child.stdout.pipe(log);
-  child.stderr.pipe(log);
-  exited = new Promise((done) => child.once("exit", done));
+    join(repoRoot, ".parley", "e2e-ingress", "logs"),
+  );
   await waitFor(async () => (await readiness().catch(() => 0)) === 200, {
     timeoutMs: 120_000,
     description: "ingress ready",
@@ -140,8 +135,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await sim?.stop();
-  if (ingress?.exitCode === null) ingress.kill("SIGKILL");
-  await infra(["stop", "kafka"], kafkaEnv);
+  if (ingress) await stopService(ingress, "SIGKILL");
+  await infra(["stop", "kafka"], kafkaEnv, broker.variables);
   await stack.stop();
 });
 
@@ -178,7 +173,7 @@ describe("ingress across a Kafka outage", () => {
     // Every attempt got a prompt 503: no 200, no hung or dropped connection.
     for (const w of sent) expect(new Set(outcomesOf(w))).toEqual(new Set([503]));
     expect(await metric("webhook_requests_total", 'outcome="accepted"')).toBe(1);
-    expect(ingress?.exitCode).toBeNull();
+    expect(ingress?.child.exitCode).toBeNull();
     outage.push(...sent);
   });
 
@@ -186,7 +181,7 @@ describe("ingress across a Kafka outage", () => {
   // is back, so a retried webhook can be there twice. The 200 is given once per webhook, and
   // the router dedupes by wamid (invariant 3); no webhook is missing (invariant 1).
   it("appends every retried webhook after the broker is back, each answered 200 once", async () => {
-    await infra(["start", "kafka"], kafkaEnv); // a clean slate: the raw topic is created again
+    await infra(["start", "kafka"], kafkaEnv, broker.variables); // a clean slate: the raw topic is created again
     await provision();
     await waitFor(() => outage.every((w) => outcomesOf(w).includes(200)), {
       timeoutMs: 120_000,
@@ -208,7 +203,8 @@ describe("ingress across a Kafka outage", () => {
   });
 
   it("stops gracefully on SIGTERM with exit code 0", async () => {
-    ingress?.kill("SIGTERM");
-    expect(await exited).toBe(0);
+    if (!ingress) throw new Error("ingress did not start");
+    // A graceful stop: exit code 0 (stopService's SIGKILL fallback would give null).
+    expect(await stopService(ingress)).toBe(0);
   });
 });

@@ -11,7 +11,7 @@ import {
 import { createMongo } from "@parley/mongo";
 import type { Component } from "@parley/runtime";
 import { createLogger, createMetrics } from "@parley/telemetry";
-import { infra } from "@parley/e2e";
+import { infra, ownBroker } from "@parley/e2e";
 import { startStack, waitFor, type Stack } from "@parley/testkit";
 import { hashApiKey } from "./keys.js";
 import { startSendApi } from "./server.js";
@@ -21,12 +21,13 @@ import { startSendApi } from "./server.js";
 // MongoDB come from the shared stack. While the broker is dead a send gets 503 with Retry-After
 // (its key already stored); once it is back, the retry with the same key returns the same
 // request id and the topic holds exactly one record of it.
-const kafkaEnv = {
-  PARLEY_PROFILE: process.env["SEND_API_E2E_PROFILE"] ?? "e2e-send-api",
-  KAFKA_PORT: process.env["SEND_API_E2E_KAFKA_PORT"] ?? "29292",
-  KAFKA_CONTROLLER_PORT: process.env["SEND_API_E2E_KAFKA_CONTROLLER_PORT"] ?? "29293",
-};
-const brokers = [`127.0.0.1:${kafkaEnv.KAFKA_PORT}`];
+const broker = ownBroker(
+  process.env["SEND_API_E2E_PROFILE"] ?? "e2e-send-api",
+  "SEND_API_E2E_",
+  29292,
+);
+const kafkaEnv = broker.env;
+const brokers = [...broker.brokers];
 const KEY = "e2e-orders-send-key-01";
 
 let stack: Stack;
@@ -44,7 +45,7 @@ beforeAll(async () => {
   const prefix = `${ns.id}.`;
   topic = createCatalog({ prefix, partitions: { contact: 2 } }).topicOf("SendRequested");
   serde = createSerde({ registry: createRegistry({ url: stack.schemaRegistryUrl }) });
-  await infra(["start", "kafka"], kafkaEnv);
+  await infra(["start", "kafka"], kafkaEnv, broker.variables);
   kafka = createKafka({ brokers, clientId: ns.id });
   await provisionTopics({ kafka, topics: [topic], serde });
   const started = await startSendApi(
@@ -85,7 +86,7 @@ afterAll(async () => {
   const mongo = createMongo({ url: stack.mongoUrl, database, appName: "send-api-e2e" });
   await mongo.db.dropDatabase();
   await mongo.close();
-  await infra(["stop", "kafka"], kafkaEnv);
+  await infra(["stop", "kafka"], kafkaEnv, broker.variables);
   await stack.stop();
 });
 
@@ -140,7 +141,7 @@ describe("send API across a Kafka outage", () => {
     const before = await post("16505550101", "orders:101:shipped");
     expect(before.status).toBe(202);
 
-    await infra(["stop", "kafka"], kafkaEnv);
+    await infra(["stop", "kafka"], kafkaEnv, broker.variables);
     const during = await post("16505550102", "orders:102:shipped");
     expect(during.status).toBe(503);
     expect(during.retryAfter).toBe("5");
@@ -148,7 +149,7 @@ describe("send API across a Kafka outage", () => {
     const requestId = during.json["requestId"];
     expect(typeof requestId).toBe("string");
 
-    await infra(["start", "kafka"], { ...kafkaEnv, KAFKA_KEEP_DATA: "1" });
+    await infra(["start", "kafka"], { ...kafkaEnv, KAFKA_KEEP_DATA: "1" }, broker.variables);
     let retry = await post("16505550102", "orders:102:shipped");
     // The producer reconnects on its own; a 503 meanwhile is the same answer as before.
     const deadline = Date.now() + 60_000;
