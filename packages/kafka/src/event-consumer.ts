@@ -22,6 +22,7 @@ export interface EventConsumerOptions {
     ConsumerRunnerOptions<unknown>,
     | "retry"
     | "maxInFlight"
+    | "maxInFlightPerPartition"
     | "commitIntervalMs"
     | "fromBeginning"
     | "sessionTimeoutMs"

@@ -377,6 +377,61 @@ describe("consumer runner", () => {
   });
 });
 
+describe("consumer runner with a bound per partition", () => {
+  it("a partition at its own bound pauses alone: another partition's records flow while its backlog drains, nothing lost, order kept", async () => {
+    const t = await topic("partition-bound", 2);
+    const dlq = await topic("partition-bound-dlq");
+    // A backlog on partition 0 under one key: 400 records, 20 ms each, one at a time (8 s).
+    await producer.send({
+      topic: t,
+      acks: -1,
+      messages: Array.from({ length: 400 }, (_, i) => ({
+        partition: 0,
+        key: "heavy",
+        value: `heavy#${String(i)}`,
+      })),
+    });
+    const heavy: number[] = [];
+    const light: string[] = [];
+    let maxInFlight = 0;
+    const r = runner({
+      groupId: ns.group("partition-bound"),
+      topics: [t],
+      deadLetterTopic: dlq,
+      maxInFlight: 100,
+      maxInFlightPerPartition: 40,
+      handle: async ({ value }) => {
+        maxInFlight = Math.max(maxInFlight, r.stats.inFlight);
+        if (value.startsWith("heavy#")) {
+          await delay(20);
+          heavy.push(Number(value.split("#")[1]));
+        } else light.push(value);
+      },
+    });
+    await r.start();
+    await waitFor(() => heavy.length >= 20, { timeoutMs: 60_000, description: "backlog flowing" });
+    await producer.send({
+      topic: t,
+      acks: -1,
+      messages: Array.from({ length: 5 }, (_, i) => ({
+        partition: 1,
+        key: `light-${String(i)}`,
+        value: `light#${String(i)}`,
+      })),
+    });
+    await waitFor(() => light.length === 5, { timeoutMs: 30_000, description: "5 light records" });
+    // Handled long before the backlog drained: with one consumer-wide bound, partition 1 was
+    // fetched only once partition 0's whole fetched batch had been taken (over 300 handled).
+    expect(heavy.length).toBeLessThan(300);
+    expect(r.stats.partitionPauses).toBeGreaterThan(0);
+    // Partition 0 never held more than its bound (the 5 light records come on top).
+    expect(maxInFlight).toBeLessThanOrEqual(45);
+    await waitFor(() => heavy.length === 400, { timeoutMs: 60_000, description: "backlog done" });
+    expect(heavy).toEqual(Array.from({ length: 400 }, (_, i) => i));
+    expect(r.stats.deadLettered).toBe(0);
+  }, 120_000);
+});
+
 describe("consumer runner across a rebalance", () => {
   it("a second instance joining moves partitions without losing records or breaking per-key order", async () => {
     const t = await topic("rebalance", 4);

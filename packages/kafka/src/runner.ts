@@ -50,6 +50,14 @@ export interface ConsumerRunnerOptions<T> {
   readonly retry?: Partial<RetryPolicy>;
   /** Records taken but unfinished before the consumer pauses fetching; resumes at half. */
   readonly maxInFlight?: number;
+  /**
+   * Records of one partition taken but unfinished before fetching from that partition alone
+   * pauses (resumes at half); other partitions keep flowing. Default: `maxInFlight`, which
+   * leaves the consumer-wide bound alone to act, and one busy partition then holds up fetching
+   * for all of them. Keep half of it at least the records the busiest key handles in a fetch
+   * wait (500 ms), or a resumed partition idles until the fetch in progress returns.
+   */
+  readonly maxInFlightPerPartition?: number;
   readonly commitIntervalMs?: number;
   readonly fromBeginning?: boolean;
   readonly sessionTimeoutMs?: number;
@@ -75,6 +83,8 @@ export interface RunnerStats {
   handedBack: number;
   inFlight: number;
   pauses: number;
+  /** Times one partition was paused because its own records in flight reached their bound. */
+  partitionPauses: number;
   commits: number;
 }
 
@@ -97,6 +107,10 @@ interface PartitionState {
   readonly partition: number;
   readonly tracker: OffsetTracker;
   revoked: boolean;
+  /** Records of this partition taken and not finished. */
+  inFlight: number;
+  /** Fetching from this partition alone is paused (its own bound), until half are done. */
+  paused: boolean;
 }
 
 /** A fetched message with its coordinates, as handlers and dead letters see it. */
@@ -139,6 +153,7 @@ export function createConsumerRunner<T>({
   deadLetterTopic,
   retry = {},
   maxInFlight = 500,
+  maxInFlightPerPartition = maxInFlight,
   commitIntervalMs = 250,
   fromBeginning = true,
   sessionTimeoutMs = 30_000,
@@ -152,6 +167,8 @@ export function createConsumerRunner<T>({
     throw new Error(`createConsumerRunner(${groupId}): no topics to consume`);
   if (maxInFlight < 1)
     throw new Error(`createConsumerRunner(${groupId}): maxInFlight must be at least 1`);
+  if (maxInFlightPerPartition < 1)
+    throw new Error(`createConsumerRunner(${groupId}): maxInFlightPerPartition must be at least 1`);
   const policy: RetryPolicy = { ...defaultRetryPolicy, ...retry };
   const consumer: Consumer = kafka.consumer({
     groupId,
@@ -177,6 +194,7 @@ export function createConsumerRunner<T>({
     handedBack: 0,
     inFlight: 0,
     pauses: 0,
+    partitionPauses: 0,
     commits: 0,
   };
   let room: { promise: Promise<void>; resolve: () => void } | undefined;
@@ -218,6 +236,18 @@ export function createConsumerRunner<T>({
       room.resolve();
       room = undefined;
     }
+  };
+  /** One record of `state` finished or was handed back: the bounds may have room again. */
+  const finished = (state: PartitionState): void => {
+    stats.inFlight--;
+    state.inFlight--;
+    if (state.paused && state.inFlight <= Math.floor(maxInFlightPerPartition / 2)) {
+      state.paused = false;
+      // A revoked partition's pause went with the assignment (see GROUP_JOIN).
+      if (!state.revoked && !stopping.signal.aborted)
+        consumer.resume([{ topic: state.topic, partitions: [state.partition] }]);
+    }
+    resumeIfDrained();
   };
 
   const boundedStep = async (step: string, work: Promise<void>, ms: number): Promise<void> => {
@@ -381,15 +411,11 @@ export function createConsumerRunner<T>({
           }
           await handleDecoded(state, record, base, done);
         } finally {
-          stats.inFlight--;
-          resumeIfDrained();
+          finished(state);
         }
       });
     } finally {
-      if (!handedOff) {
-        stats.inFlight--;
-        resumeIfDrained();
-      }
+      if (!handedOff) finished(state);
     }
   };
 
@@ -451,6 +477,8 @@ export function createConsumerRunner<T>({
         partition: batch.partition,
         tracker: new OffsetTracker(),
         revoked: false,
+        inFlight: 0,
+        paused: false,
       };
       partitions.set(id, state);
     }
@@ -461,8 +489,22 @@ export function createConsumerRunner<T>({
       // After a rebalance that kept this partition, Kafka re-sends from the last commit:
       // those records are already queued or done here.
       if (highest !== undefined && offset <= highest) continue;
+      if (state.inFlight >= maxInFlightPerPartition) {
+        // This partition alone waits: the rest of the batch stays unresolved, so it is fetched
+        // again once half of the partition's records are done, and the fetcher meanwhile serves
+        // the other partitions instead of waiting here.
+        if (!state.paused) {
+          state.paused = true;
+          stats.partitionPauses++;
+        }
+        // Every time (a no-op when paused): a pause lost in a rebalance must not turn into
+        // fetching the same records again and again.
+        consumer.pause([{ topic: batch.topic, partitions: [batch.partition] }]);
+        break;
+      }
       state.tracker.add(offset);
       stats.inFlight++;
+      state.inFlight++;
       const record = rawRecord(batch, message);
       const key =
         record.key === null ? `\u0000null-key-${batch.partition}` : record.key.toString("latin1");
@@ -492,12 +534,17 @@ export function createConsumerRunner<T>({
         );
         const now = new Set<string>();
         for (const [topic, ps] of assigned) for (const p of ps) now.add(tpKey(topic, p));
+        const unpause: { topic: string; partitions: number[] }[] = [];
         for (const [id, state] of partitions) {
           if (!now.has(id)) {
             state.revoked = true;
             partitions.delete(id);
+            // A partition paused for its own bound must not stay paused for its next owner
+            // here (kafkajs keeps pauses by topic and partition across generations).
+            if (state.paused) unpause.push({ topic: state.topic, partitions: [state.partition] });
           }
         }
+        if (unpause.length > 0) consumer.resume(unpause);
         logger?.info({ groupId, assignment: payload.memberAssignment }, "partitions assigned");
       });
       await dlqProducer.connect();

@@ -193,7 +193,13 @@ export function createSender({
   const dispatch = createDispatchConsumer({
     ...common,
     handle,
-    tuning: { maxInFlight: s.SENDER_MAX_IN_FLIGHT },
+    tuning: {
+      maxInFlight: s.SENDER_MAX_IN_FLIGHT,
+      // One partition's backlog (a number sending at its cap) takes at most half: the numbers on
+      // the other partitions keep being fetched meanwhile (ADR 0006). Half of that half is still
+      // a 1,000 msg/s number's sends for the fetch wait (500 ms) at the default 2,000.
+      maxInFlightPerPartition: Math.max(1, Math.floor(s.SENDER_MAX_IN_FLIGHT / 2)),
+    },
   });
   const gateConsumer = createGateConsumer({ ...common, gates });
   const statuses = createStatusConsumer({ ...common, onStatus: (e) => reconciler.status(e) });
