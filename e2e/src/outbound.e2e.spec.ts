@@ -14,7 +14,14 @@ import {
 } from "@parley/kafka";
 import { createMongo } from "@parley/mongo";
 import { startStack, waitFor, type Namespace, type Stack } from "@parley/testkit";
-import { freePort, repoRoot, startService, stopService, type ServiceProcess } from "./processes.js";
+import {
+  freePort,
+  repoRoot,
+  serviceEnv,
+  startService,
+  stopService,
+  type ServiceProcess,
+} from "./processes.js";
 
 // The outbound path end to end, every part a real process or server: send requests (Kafka client
 // and the HTTP send API) -> router (policy) -> dispatch -> sender -> Graph (the simulator) ->
@@ -89,18 +96,16 @@ async function start(name: "ingress" | "router" | "sender", own: Record<string, 
   const service = startService(
     name,
     port,
-    {
-      KAFKA_BROKERS: stack.kafkaBrokers.join(","),
-      SCHEMA_REGISTRY_URL: stack.schemaRegistryUrl,
-      MONGO_URL: stack.mongoUrl,
-      MONGO_DB: ns.database(),
-      PARLEY_TOPIC_PREFIX: catalog.prefix,
-      OPS_TOKEN,
-      LOG_LEVEL: "info",
-      PARLEY_NUMBERS: NUMBERS,
-      WA_GRAPH_BASE_URL: simServer?.url ?? "",
-      ...own,
-    },
+    serviceEnv(
+      stack,
+      { database: ns.database(), topicPrefix: catalog.prefix, opsToken: OPS_TOKEN },
+      {
+        LOG_LEVEL: "info",
+        PARLEY_NUMBERS: NUMBERS,
+        WA_GRAPH_BASE_URL: simServer?.url ?? "",
+        ...own,
+      },
+    ),
     join(repoRoot, ".parley", "e2e-outbound", ns.id),
     `${name}-${String(processes.filter((p) => p.name.startsWith(name)).length + 1)}`,
   );

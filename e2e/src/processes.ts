@@ -40,6 +40,33 @@ export function startService(
   return { name: instance, url: `http://127.0.0.1:${port}`, child, exited };
 }
 
+/** Where a test stack's servers answer (a `@parley/testkit` Stack has these). */
+export interface StackServers {
+  readonly kafkaBrokers: readonly string[];
+  readonly schemaRegistryUrl: string;
+  readonly mongoUrl: string;
+}
+
+/**
+ * The settings every service needs to run against a test stack: its servers, the database and
+ * topic prefix of the test's namespace, and the ops token; `extra` adds to or overrides them.
+ */
+export function serviceEnv(
+  stack: StackServers,
+  { database, topicPrefix, opsToken }: { database: string; topicPrefix: string; opsToken: string },
+  extra: Readonly<Record<string, string>> = {},
+): Record<string, string> {
+  return {
+    KAFKA_BROKERS: stack.kafkaBrokers.join(","),
+    SCHEMA_REGISTRY_URL: stack.schemaRegistryUrl,
+    MONGO_URL: stack.mongoUrl,
+    MONGO_DB: database,
+    PARLEY_TOPIC_PREFIX: topicPrefix,
+    OPS_TOKEN: opsToken,
+    ...extra,
+  };
+}
+
 /**
  * Stops a service with `signal`, then SIGKILL if it is still running after `graceMs`, so that a
  * service stuck in its shutdown cannot hang a hook. Resolves with its exit code (null if killed).

@@ -20,7 +20,7 @@ import {
   provisionTopics,
 } from "@parley/kafka";
 import { startStack, waitFor } from "@parley/testkit";
-import { freePort, repoRoot, startService, type ServiceProcess } from "../processes.js";
+import { freePort, repoRoot, serviceEnv, startService, type ServiceProcess } from "../processes.js";
 
 const RATE = Number(process.env["BENCH_RATE"] ?? "500");
 const SECONDS = Number(process.env["BENCH_SECONDS"] ?? "10");
@@ -176,21 +176,19 @@ for (const name of ["ingress", "router", "sender", "media", "consent", "projecti
   const service = startService(
     name,
     port,
-    {
-      KAFKA_BROKERS: stack.kafkaBrokers.join(","),
-      SCHEMA_REGISTRY_URL: stack.schemaRegistryUrl,
-      MONGO_URL: stack.mongoUrl,
-      MONGO_DB: ns.database(),
-      PARLEY_TOPIC_PREFIX: catalog.prefix,
-      OPS_TOKEN,
-      LOG_LEVEL: "warn",
-      PARLEY_NUMBERS: numbers,
-      WA_GRAPH_BASE_URL: simServer.url,
-      // e.g. BENCH_ROUTER_NODE_OPTIONS="--require /path/to/profiler.cjs" to profile the router,
-      // BENCH_SENDER_NODE_OPTIONS for the sender (Node refuses --cpu-prof in NODE_OPTIONS; see
-      // docs/benchmarks.md).
-      ...(nodeOptions === undefined ? {} : { NODE_OPTIONS: nodeOptions }),
-    },
+    serviceEnv(
+      stack,
+      { database: ns.database(), topicPrefix: catalog.prefix, opsToken: OPS_TOKEN },
+      {
+        LOG_LEVEL: "warn",
+        PARLEY_NUMBERS: numbers,
+        WA_GRAPH_BASE_URL: simServer.url,
+        // e.g. BENCH_ROUTER_NODE_OPTIONS="--require /path/to/profiler.cjs" to profile the router,
+        // BENCH_SENDER_NODE_OPTIONS for the sender (Node refuses --cpu-prof in NODE_OPTIONS;
+        // see docs/benchmarks.md).
+        ...(nodeOptions === undefined ? {} : { NODE_OPTIONS: nodeOptions }),
+      },
+    ),
     logDir,
   );
   services.push(service);

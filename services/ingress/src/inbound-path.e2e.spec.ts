@@ -12,7 +12,14 @@ import {
   type ConsumerRunner,
 } from "@parley/kafka";
 import { createMongo } from "@parley/mongo";
-import { freePort, repoRoot, startService, stopService, type ServiceProcess } from "@parley/e2e";
+import {
+  freePort,
+  repoRoot,
+  serviceEnv,
+  startService,
+  stopService,
+  type ServiceProcess,
+} from "@parley/e2e";
 import { startStack, waitFor, type Namespace, type Stack } from "@parley/testkit";
 
 // The inbound path end to end, every part a real process or server: the simulator's users send
@@ -34,16 +41,11 @@ const inbound: { key: string | null; event: EventOf<"InboundMessageReceived"> }[
 const statuses: EventOf<"StatusUpdated">[] = [];
 
 function start(name: "ingress" | "router", port: number, env: Record<string, string>): void {
-  const settings = {
-    KAFKA_BROKERS: stack.kafkaBrokers.join(","),
-    SCHEMA_REGISTRY_URL: stack.schemaRegistryUrl,
-    MONGO_URL: stack.mongoUrl,
-    MONGO_DB: ns.database(),
-    PARLEY_TOPIC_PREFIX: catalog.prefix,
-    OPS_TOKEN,
-    LOG_LEVEL: "warn",
-    ...env,
-  };
+  const settings = serviceEnv(
+    stack,
+    { database: ns.database(), topicPrefix: catalog.prefix, opsToken: OPS_TOKEN },
+    { LOG_LEVEL: "warn", ...env },
+  );
   services.push(
     startService(name, port, settings, join(repoRoot, ".parley", "e2e-inbound", ns.id)),
   );

@@ -1,12 +1,20 @@
 import { describe, expect, it } from "vitest";
 import { NumberLane } from "./lanes.js";
 
-// The lane's margin over time, on a clock the test moves: widened by 130429 episodes, relaxed
-// one step per quiet spell back to the configured margin.
-function lane(now: { t: number }) {
+// Lanes on a clock the test moves.
+function lane(
+  now: { t: number },
+  {
+    mps = 80,
+    recentCalls = () => Promise.resolve([]),
+  }: {
+    mps?: number;
+    recentCalls?: (number: string, sinceMs: number) => Promise<number[]>;
+  } = {},
+) {
   return new NumberLane(
     "106540352240001",
-    { mps: 80, pairPacing: { burst: 45, refillMs: 6_000 } },
+    { mps, pairPacing: { burst: 45, refillMs: 6_000 } },
     {
       marginMs: 15,
       smoothingMs: 0,
@@ -20,7 +28,7 @@ function lane(now: { t: number }) {
     },
     () => now.t,
     () => 1,
-    () => Promise.resolve([]),
+    recentCalls,
     { waited: () => undefined, pausedChanged: () => undefined },
   );
 }
@@ -58,29 +66,14 @@ describe("NumberLane margin", () => {
   it("seeds from the calls recorded in the last window, at the start and after an idle spell", async () => {
     const now = { t: 1_000_000 };
     const reads: number[] = [];
-    const l = new NumberLane(
-      "106540352240001",
-      { mps: 2, pairPacing: { burst: 45, refillMs: 6_000 } },
-      {
-        marginMs: 15,
-        smoothingMs: 0,
-        leadMs: 0,
-        maxPairBackoffMs: 60_000,
-        maxNumberBackoffMs: 60_000,
-        marginStepMs: 5,
-        maxMarginMs: 50,
-        marginRelaxAfterMs: 600_000,
-        reseedAfterIdleMs: 3_600_000,
-      },
-      () => now.t,
-      () => 1,
-      (_number, since) => {
+    const l = lane(now, {
+      mps: 2,
+      recentCalls: (_number, since) => {
         reads.push(since);
         // Another owner called twice just before the first read; none since the second.
         return Promise.resolve(reads.length === 1 ? [now.t - 500, now.t - 400] : []);
       },
-      { waited: () => undefined, pausedChanged: () => undefined },
-    );
+    });
     expect(reads).toEqual([1_000_000 - 1_015]);
     // Both count as answered when read (1,000,000 - 15): no slot before 1,001,000.
     await Promise.resolve();
