@@ -433,71 +433,83 @@ describe("consumer runner with a bound per partition", () => {
 });
 
 describe("consumer runner across a rebalance", () => {
-  it("a second instance joining moves partitions without losing records or breaking per-key order", async () => {
-    const t = await topic("rebalance", 4);
-    const dlq = await topic("rebalance-dlq");
-    const group = ns.group("rebalance");
-    const keys = Array.from({ length: 12 }, (_, i) => `c${i}`);
-    const perKey = 40;
-    const firstSeen = new Map<string, number[]>();
-    const byInstance = { a: 0, b: 0 };
-    const handler =
-      (instance: "a" | "b") =>
-      async ({ key, value }: { key: string | null; value: string }) => {
-        await delay(2);
-        byInstance[instance]++;
-        const n = Number(value.split("#")[1]);
-        const list = firstSeen.get(key ?? "") ?? [];
-        // Redelivery after a rebalance is allowed (handlers are idempotent); order of first sight is not negotiable.
-        if (!list.includes(n)) list.push(n);
-        firstSeen.set(key ?? "", list);
-      };
-    const a = runner({
-      groupId: group,
-      topics: [t],
-      deadLetterTopic: dlq,
-      handle: handler("a"),
-      sessionTimeoutMs: 10_000,
-    });
-    await a.start();
-    for (let n = 0; n < perKey / 2; n++)
-      await produce(
-        t,
-        keys.map((key) => ({ key, value: `${key}#${n}` })),
+  for (const bound of [undefined, 10]) {
+    const title =
+      bound === undefined
+        ? "a second instance joining moves partitions without losing records or breaking per-key order"
+        : `the same with a bound of ${String(bound)} per partition: partitions paused for their own bound across the rebalance still deliver everything, in order`;
+    it(title, async () => {
+      const name = bound === undefined ? "rebalance" : "rebalance-bounded";
+      const t = await topic(name, 4);
+      const dlq = await topic(`${name}-dlq`);
+      const group = ns.group(name);
+      const perPartition = bound === undefined ? {} : { maxInFlightPerPartition: bound };
+      const keys = Array.from({ length: 12 }, (_, i) => `c${i}`);
+      const perKey = 40;
+      const firstSeen = new Map<string, number[]>();
+      const byInstance = { a: 0, b: 0 };
+      const handler =
+        (instance: "a" | "b") =>
+        async ({ key, value }: { key: string | null; value: string }) => {
+          await delay(2);
+          byInstance[instance]++;
+          const n = Number(value.split("#")[1]);
+          const list = firstSeen.get(key ?? "") ?? [];
+          // Redelivery after a rebalance is allowed (handlers are idempotent); order of first sight is not negotiable.
+          if (!list.includes(n)) list.push(n);
+          firstSeen.set(key ?? "", list);
+        };
+      const a = runner({
+        groupId: group,
+        topics: [t],
+        deadLetterTopic: dlq,
+        handle: handler("a"),
+        sessionTimeoutMs: 10_000,
+        ...perPartition,
+      });
+      await a.start();
+      for (let n = 0; n < perKey / 2; n++)
+        await produce(
+          t,
+          keys.map((key) => ({ key, value: `${key}#${n}` })),
+        );
+      await waitFor(() => byInstance.a > 20, {
+        timeoutMs: 20_000,
+        description: "instance a at work",
+      });
+      const b = runner({
+        groupId: group,
+        topics: [t],
+        deadLetterTopic: dlq,
+        handle: handler("b"),
+        sessionTimeoutMs: 10_000,
+        ...perPartition,
+      });
+      await b.start();
+      for (let n = perKey / 2; n < perKey; n++)
+        await produce(
+          t,
+          keys.map((key) => ({ key, value: `${key}#${n}` })),
+        );
+      await waitFor(() => keys.every((k) => (firstSeen.get(k)?.length ?? 0) === perKey), {
+        timeoutMs: 60_000,
+        description: "every record seen",
+      });
+      for (const k of keys)
+        expect(firstSeen.get(k)).toEqual(Array.from({ length: perKey }, (_, n) => n));
+      expect(byInstance.b).toBeGreaterThan(0);
+      // Each instance knows its own share: the four partitions, split, none twice.
+      await waitFor(
+        () => a.assignment(t).partitions.length + b.assignment(t).partitions.length === 4,
+        { timeoutMs: 20_000, description: "both instances joined the same generation" },
       );
-    await waitFor(() => byInstance.a > 20, {
-      timeoutMs: 20_000,
-      description: "instance a at work",
+      const shares = [...a.assignment(t).partitions, ...b.assignment(t).partitions].sort();
+      expect(shares).toEqual([0, 1, 2, 3]);
+      expect(a.assignment(t).partitions.length).toBeGreaterThan(0);
+      expect(a.assignment(t).joins).toBeGreaterThanOrEqual(2);
+      expect(a.assignment("another-topic").partitions).toEqual([]);
+      if (bound !== undefined)
+        expect(a.stats.partitionPauses + b.stats.partitionPauses).toBeGreaterThan(0);
     });
-    const b = runner({
-      groupId: group,
-      topics: [t],
-      deadLetterTopic: dlq,
-      handle: handler("b"),
-      sessionTimeoutMs: 10_000,
-    });
-    await b.start();
-    for (let n = perKey / 2; n < perKey; n++)
-      await produce(
-        t,
-        keys.map((key) => ({ key, value: `${key}#${n}` })),
-      );
-    await waitFor(() => keys.every((k) => (firstSeen.get(k)?.length ?? 0) === perKey), {
-      timeoutMs: 60_000,
-      description: "every record seen",
-    });
-    for (const k of keys)
-      expect(firstSeen.get(k)).toEqual(Array.from({ length: perKey }, (_, n) => n));
-    expect(byInstance.b).toBeGreaterThan(0);
-    // Each instance knows its own share: the four partitions, split, none twice.
-    await waitFor(
-      () => a.assignment(t).partitions.length + b.assignment(t).partitions.length === 4,
-      { timeoutMs: 20_000, description: "both instances joined the same generation" },
-    );
-    const shares = [...a.assignment(t).partitions, ...b.assignment(t).partitions].sort();
-    expect(shares).toEqual([0, 1, 2, 3]);
-    expect(a.assignment(t).partitions.length).toBeGreaterThan(0);
-    expect(a.assignment(t).joins).toBeGreaterThanOrEqual(2);
-    expect(a.assignment("another-topic").partitions).toEqual([]);
-  });
+  }
 });
