@@ -22,7 +22,10 @@ export const configSchema = z.object({
   SENDER_GRAPH_TIMEOUT_MS: env.int(10_000, { min: 100, max: 120_000 }),
   /** Keep-alive sockets to the Graph origin, shared by every number. */
   SENDER_GRAPH_CONNECTIONS: env.int(128, { min: 1, max: 1_024 }),
-  /** Dispatch records taken but unfinished before the consumer stops fetching. */
+  /**
+   * Dispatch records taken but unfinished before the consumer stops fetching; one partition of
+   * the dispatch topic takes at most half (ADR 0006).
+   */
   SENDER_MAX_IN_FLIGHT: env.int(2_000, { min: 1, max: 50_000 }),
   /**
    * Added to each number's one-second window, for the receiver's clock and rounding (its
@@ -32,7 +35,8 @@ export const configSchema = z.object({
   SENDER_RATE_MARGIN_MS: env.int(2, { min: 0, max: 500 }),
   /**
    * Each 130429 episode (Meta counted more than the cap in a second) widens that number's margin
-   * by 5 ms, up to this (the rate ceiling is cap x 1,000 / (1,000 + margin)); at most the margin.
+   * by 5 ms, up to this (the rate ceiling is cap x 1,000 / (1,000 + max(margin, round trip)));
+   * taken as at least `SENDER_RATE_MARGIN_MS`.
    */
   SENDER_RATE_MARGIN_MAX_MS: env.int(50, { min: 0, max: 500 }),
   /** After this long with no 130429, a widened margin steps back by 5 ms toward the configured one (0: never). */

@@ -165,7 +165,7 @@ export class NumberRate {
    * The receiver counted more than the cap in a second where this log counted at most the cap,
    * which the causal log rules out for our own sends: something else sent on the number, or the
    * receiver's clock runs differently. Widens the margin by `stepMs`, up to `maxMs` (the rate
-   * ceiling becomes mps x 1,000 / (1,000 + margin)).
+   * ceiling becomes mps x 1,000 / (1,000 + max(margin, round trip))).
    */
   widenMargin(stepMs: number, maxMs: number): void {
     const next = Math.min(maxMs, this.margin + stepMs);
