@@ -27,6 +27,7 @@ export interface EventConsumerOptions {
     | "fromBeginning"
     | "sessionTimeoutMs"
     | "concurrencyKeyOf"
+    | "setAside"
   >;
 }
 

@@ -35,12 +35,14 @@ export {
   createConsumerRunner,
   type ConsumerRunner,
   type ConsumerRunnerOptions,
+  type SideTask,
   type ConsumedRecord,
   type RawRecord,
   type RunnerStats,
   type DeadLetterInfo,
 } from "./runner.js";
 export { KeyedQueue } from "./keyed-queue.js";
+export { partitionOfKey } from "./partition.js";
 export { createEventConsumer, type EventConsumerOptions } from "./event-consumer.js";
 export { provisionTopics, type ProvisionReport, type Drift } from "./provision.js";
 export { redrive, type RedriveOptions, type RedriveReport } from "./redrive.js";

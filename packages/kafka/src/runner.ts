@@ -74,7 +74,23 @@ export interface ConsumerRunnerOptions<T> {
    * partition's oldest unfinished record, and maxInFlight still bounds the work taken.
    */
   readonly concurrencyKeyOf?: (record: ConsumedRecord<T>) => string;
+  /**
+   * A side track (with concurrencyKeyOf only). Asked for each record in offset order per record
+   * key, once it is decoded, with `inFlight`: the records of its partition and key on the main
+   * track, taken and unfinished. A record it takes (it returns a task) does not wait behind its
+   * concurrency key's records on the main track: the task runs in order with the side-track
+   * records of that concurrency key, with the same retries and dead letters as `handle`, and
+   * the record is done when the task resolves. The sender parks a number's backlog this way, so
+   * one number cannot fill its partition's bound (ADR 0006).
+   */
+  readonly setAside?: (
+    record: ConsumedRecord<T>,
+    load: { readonly inFlight: number },
+  ) => SideTask<T> | undefined | Promise<SideTask<T> | undefined>;
 }
+
+/** Work for a record taken onto the runner's side track (see `setAside`). */
+export type SideTask<T> = (record: ConsumedRecord<T>, signal: AbortSignal) => Promise<void>;
 
 export interface RunnerStats {
   processed: number;
@@ -90,6 +106,8 @@ export interface RunnerStats {
 
 export interface ConsumerRunner {
   readonly name: string;
+  /** The consumer group (its committed offsets are where the group resumes). */
+  readonly groupId: string;
   readonly stats: Readonly<RunnerStats>;
   /**
    * This member's partitions of `topic` in the current group generation (empty before the first
@@ -97,6 +115,14 @@ export interface ConsumerRunner {
    * ownership may have moved.
    */
   assignment(topic: string): { readonly partitions: readonly number[]; readonly joins: number };
+  /**
+   * Records of one partition, record key and concurrency key on the main track, taken and not
+   * finished (0 without concurrencyKeyOf): what a side-track record of that concurrency key is
+   * still behind.
+   */
+  pending(topic: string, partition: number, key: string, concurrencyKey: string): number;
+  /** Records of one partition and record key on the side track, taken and not finished. */
+  setAsidePending(topic: string, partition: number, key: string): number;
   start(): Promise<void>;
   /** Stops fetching, lets running handlers finish, hands back queued records, commits, leaves the group. */
   stop(): Promise<void>;
@@ -162,6 +188,7 @@ export function createConsumerRunner<T>({
   onDeadLetter,
   random = Math.random,
   concurrencyKeyOf,
+  setAside,
 }: ConsumerRunnerOptions<T>): ConsumerRunner {
   if (topics.length === 0)
     throw new Error(`createConsumerRunner(${groupId}): no topics to consume`);
@@ -185,6 +212,18 @@ export function createConsumerRunner<T>({
   const queue = new KeyedQueue();
   /** Second stage, used with concurrencyKeyOf only: decoded records by their concurrency key. */
   const subQueue = new KeyedQueue();
+  /** The side track (setAside), by concurrency key. */
+  const sideQueue = new KeyedQueue();
+  /** Main-track records taken and unfinished, by partition and record key, and by concurrency key. */
+  const keyLoad = new Map<string, number>();
+  const subLoad = new Map<string, number>();
+  /** Side-track records taken and unfinished, by partition and record key. */
+  const asideLoad = new Map<string, number>();
+  const bump = (counts: Map<string, number>, id: string, by: number): void => {
+    const n = (counts.get(id) ?? 0) + by;
+    if (n > 0) counts.set(id, n);
+    else counts.delete(id);
+  };
   const partitions = new Map<string, PartitionState>();
   const stopping = new AbortController();
   const stats: RunnerStats = {
@@ -357,6 +396,8 @@ export function createConsumerRunner<T>({
     }
   };
 
+  const cancelledNow = (state: PartitionState): boolean => state.revoked || stopping.signal.aborted;
+
   const processRecord = async (
     state: PartitionState,
     record: RawRecord,
@@ -401,9 +442,48 @@ export function createConsumerRunner<T>({
         else stats.handedBack++;
         return;
       }
+      let side: SideTask<T> | undefined;
+      if (setAside !== undefined) {
+        // A retriable failure is waited out here, in order: the key's next records wait.
+        const decided = await withRetries(
+          state,
+          record,
+          "set-aside decision failed; retrying",
+          (attempt) =>
+            Promise.resolve(
+              setAside({ ...base, attempt }, { inFlight: keyLoad.get(queueKey) ?? 0 }),
+            ),
+        );
+        if (decided === "handed-back") return;
+        if (decided === "dead-lettered") {
+          done();
+          return;
+        }
+        side = decided.value;
+      }
+      const subId = `${queueKey}\u0000${subKey}`;
       // Handed to the second stage without waiting, so the next record of this key decodes now.
       handedOff = true;
-      void subQueue.run(`${queueKey}\u0000${subKey}`, async () => {
+      if (side !== undefined) {
+        const task = side;
+        bump(asideLoad, queueKey, 1);
+        void sideQueue.run(subId, async () => {
+          try {
+            if (state.revoked || stopping.signal.aborted) {
+              stats.handedBack++;
+              return;
+            }
+            await handleDecoded(state, record, base, done, task);
+          } finally {
+            bump(asideLoad, queueKey, -1);
+            finished(state);
+          }
+        });
+        return;
+      }
+      bump(keyLoad, queueKey, 1);
+      bump(subLoad, subId, 1);
+      void subQueue.run(subId, async () => {
         try {
           if (state.revoked || stopping.signal.aborted) {
             stats.handedBack++;
@@ -411,6 +491,8 @@ export function createConsumerRunner<T>({
           }
           await handleDecoded(state, record, base, done);
         } finally {
+          bump(keyLoad, queueKey, -1);
+          bump(subLoad, subId, -1);
           finished(state);
         }
       });
@@ -419,25 +501,24 @@ export function createConsumerRunner<T>({
     }
   };
 
-  const handleDecoded = async (
+  /**
+   * Runs `work` under the retry policy: a retriable failure is tried again in place after a
+   * back-off, anything else (and the last attempt) goes to the dead-letter topic. "handed-back"
+   * when the runner stops or the partition is revoked meanwhile (the record is not done).
+   */
+  const withRetries = async <R>(
     state: PartitionState,
     record: RawRecord,
-    base: Omit<ConsumedRecord<T>, "attempt">,
-    done: () => void,
-  ): Promise<void> => {
-    const cancelled = (): boolean => stopping.signal.aborted || state.revoked;
+    retrying: string,
+    work: (attempt: number) => Promise<R>,
+  ): Promise<{ value: R } | "dead-lettered" | "handed-back"> => {
     for (let attempt = 1; ; attempt++) {
       try {
-        await withConsumerSpan(record, groupId, () =>
-          handle({ ...base, attempt }, stopping.signal),
-        );
-        stats.processed++;
-        done();
-        return;
+        return { value: await work(attempt) };
       } catch (error) {
-        if (cancelled()) {
+        if (cancelledNow(state)) {
           stats.handedBack++;
-          return;
+          return "handed-back";
         }
         if (isRetriable(error) && attempt < policy.attempts) {
           stats.retried++;
@@ -452,19 +533,34 @@ export function createConsumerRunner<T>({
               delayMs: delay,
               err: errorMessage(error),
             },
-            "handler failed; retrying",
+            retrying,
           );
           if (!(await sleep(delay, stopping.signal))) {
             stats.handedBack++;
-            return;
+            return "handed-back";
           }
           continue;
         }
-        if (await sendToDeadLetter(record, error, attempt)) done();
-        else stats.handedBack++;
-        return;
+        if (await sendToDeadLetter(record, error, attempt)) return "dead-lettered";
+        stats.handedBack++;
+        return "handed-back";
       }
     }
+  };
+
+  const handleDecoded = async (
+    state: PartitionState,
+    record: RawRecord,
+    base: Omit<ConsumedRecord<T>, "attempt">,
+    done: () => void,
+    work: SideTask<T> = handle,
+  ): Promise<void> => {
+    const result = await withRetries(state, record, "handler failed; retrying", (attempt) =>
+      withConsumerSpan(record, groupId, () => work({ ...base, attempt }, stopping.signal)),
+    );
+    if (result === "handed-back") return;
+    if (result !== "dead-lettered") stats.processed++;
+    done();
   };
 
   const eachBatch = async (payload: EachBatchPayload): Promise<void> => {
@@ -522,9 +618,16 @@ export function createConsumerRunner<T>({
 
   return {
     name: `consumer ${groupId}`,
+    groupId,
     stats,
     assignment(topic) {
       return { partitions: assigned.get(topic) ?? [], joins };
+    },
+    setAsidePending(topic, partition, key) {
+      return asideLoad.get(`${tpKey(topic, partition)}\u0000${key}`) ?? 0;
+    },
+    pending(topic, partition, key, concurrencyKey) {
+      return subLoad.get(`${tpKey(topic, partition)}\u0000${key}\u0000${concurrencyKey}`) ?? 0;
     },
     async start(): Promise<void> {
       consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
@@ -582,7 +685,7 @@ export function createConsumerRunner<T>({
       joins++;
       clearInterval(commitTimer);
       await queue.drain();
-      await subQueue.drain();
+      await Promise.all([subQueue.drain(), sideQueue.drain()]);
       // While kafkajs is reconnecting or rejoining (a broker outage), a commit or a disconnect
       // can wait on its own retries for longer than a shutdown may take. Each step is bounded:
       // what is not committed is redelivered, which the handlers' idempotency covers.
