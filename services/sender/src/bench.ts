@@ -20,6 +20,7 @@ import { createSimulator, serveSimulator, type Simulator } from "@parley/cloud-a
 import { createCatalog, createEvent, type EventOf } from "@parley/contracts";
 import {
   createEventProducer,
+  partitionOfKey,
   createKafka,
   createRegistry,
   createSerde,
@@ -172,6 +173,9 @@ function simPriority(): void {
   }
 }
 
+/** BENCH_ONLY=a or d: that case alone; unset: every case. */
+const ONLY = process.env["BENCH_ONLY"];
+
 async function main(): Promise<void> {
   const prefix = `bench-sender-${String(Date.now())}`;
   const catalog = createCatalog({ prefix: `${prefix}.`, partitions: { business: 4 } });
@@ -200,7 +204,29 @@ async function main(): Promise<void> {
     id: `1065403522510${String(i).padStart(2, "0")}`,
     mps: 1_000,
   }));
-  const all: NumberSpec[] = [{ id: FAST, mps: 1_000 }, { id: SLOW, mps: 80 }, ...many];
+  // (d) two numbers on one partition of the dispatch topic: the first pair of candidates that
+  // murmur2 puts together.
+  const candidates = Array.from(
+    { length: 12 },
+    (_, i) => `1065403522520${String(i).padStart(2, "0")}`,
+  );
+  const [HEAVY = "", LIGHT = ""] =
+    candidates
+      .map((a) =>
+        candidates.filter(
+          (b) =>
+            partitionOfKey(b, dispatchTopic.partitions) ===
+            partitionOfKey(a, dispatchTopic.partitions),
+        ),
+      )
+      .find((group) => group.length >= 2) ?? [];
+  const all: NumberSpec[] = [
+    { id: FAST, mps: 1_000 },
+    { id: SLOW, mps: 80 },
+    ...many,
+    { id: HEAVY, mps: 200 },
+    { id: LIGHT, mps: 80 },
+  ];
   const sim: Simulator = createSimulator({
     seed: "sender-bench",
     accessTokens: [{ token: TOKEN }],
@@ -255,6 +281,7 @@ async function main(): Promise<void> {
     name: string,
     numbers: readonly NumberSpec[],
     expected: number,
+    extraEnv: Record<string, string> = {},
   ): Promise<{ rssMaxMb: number; timedOut: boolean }> => {
     const before = sim.stats().reduce((s, n) => s + n.accepted, 0);
     // How late this process (the simulator) handles what arrives: its stamps are that late.
@@ -293,6 +320,7 @@ async function main(): Promise<void> {
             ([k]) => k.startsWith("SENDER_") || k === "HEAP_GROWING_PERCENT",
           ),
         ),
+        ...extraEnv,
         PARLEY_NUMBERS: JSON.stringify({
           numbers: numbers.map((n) => ({
             phoneNumberId: n.id,
@@ -469,7 +497,7 @@ async function main(): Promise<void> {
 
   // (a) 1,000 msg/s and 80 msg/s at once, backlog of SECONDS at each cap, 400 and 40 recipients
   // (more in runs longer than 8 s).
-  {
+  if (ONLY === undefined || ONLY === "a") {
     const fast = requests(FAST, 1_000 * SECONDS, recipientsFor(1_000, 400), "a");
     const slow = requests(SLOW, 80 * SECONDS, recipientsFor(80, 40), "a");
     await publish([...fast, ...slow]);
@@ -534,7 +562,7 @@ async function main(): Promise<void> {
   }
 
   // (b) 20 numbers (1,000 msg/s each, so the caps do not bind) against the raw client.
-  if (process.env["BENCH_ONLY"] !== "a") {
+  if (ONLY === undefined) {
     const per = Math.max(200, Math.round((400 * SECONDS) / 8));
     const list = many.flatMap((n) => requests(n.id, per, 100, "b"));
     await publish(list);
@@ -557,6 +585,57 @@ async function main(): Promise<void> {
       `${rssMaxMb.toFixed(0)} MB`,
       "-",
       "target < 200 MB",
+    ]);
+  }
+
+  // (d) A light number behind a heavy number's backlog on the same dispatch partition: 200 x
+  // SECONDS dispatches at 200 msg/s (more than the partition's share of SENDER_MAX_IN_FLIGHT),
+  // then 20 of the light number's. With parking (the default SENDER_PARK_ABOVE) and without it
+  // (SENDER_PARK_ABOVE=0, the baseline): how long the light number's waited, and the heavy
+  // number's rate.
+  if (ONLY === undefined || ONLY === "d") {
+    const shared = async (label: string, tag: string, extraEnv: Record<string, string>) => {
+      const heavy = requests(HEAVY, 200 * SECONDS, 100, `${tag}h`);
+      const light = requests(LIGHT, 20, 20, `${tag}l`);
+      await publish(heavy);
+      await publish(light);
+      sim.resetStats();
+      caseStart = Date.now();
+      const started = Date.now();
+      const run = await runSender(
+        label,
+        [
+          { id: HEAVY, mps: 200 },
+          { id: LIGHT, mps: 80 },
+        ],
+        heavy.length + light.length,
+        extraEnv,
+      );
+      const lightTimes = perNumber(LIGHT, `${tag}l-`);
+      const heavyTimes = perNumber(HEAVY, `${tag}h-`);
+      const firstSend = Math.min(...heavyTimes, ...lightTimes);
+      return {
+        // From the sender's first Graph call (its start-up left out) to the light number's last.
+        lightMs: Math.max(...lightTimes) - firstSend,
+        heavy: steadyRate(heavyTimes),
+        over: windowsOver(HEAVY, 200) + windowsOver(LIGHT, 80),
+        wallMs: Date.now() - started,
+        timedOut: run.timedOut,
+      };
+    };
+    const parked = await shared("shared-park", "dp", {});
+    const held = await shared("shared-noprk", "dn", { SENDER_PARK_ABOVE: "0" });
+    rows.push([
+      "(d) light number behind a heavy backlog, same partition: light number's 20 done after",
+      `${fmt(parked.lightMs)} ms (parking)`,
+      `${fmt(held.lightMs)} ms (SENDER_PARK_ABOVE=0)`,
+      `heavy ${String(200 * SECONDS)} at 200 msg/s before them`,
+    ]);
+    rows.push([
+      "(d) heavy number (200 msg/s) sustained beside it",
+      `${fmt(parked.heavy.rate)} msg/s = ${pct(parked.heavy.rate, 200)}`,
+      `${fmt(held.heavy.rate)} msg/s = ${pct(held.heavy.rate, 200)}`,
+      `windows over: ${String(parked.over)} / ${String(held.over)}${parked.timedOut || held.timedOut ? "; TIMED OUT" : ""}`,
     ]);
   }
 

@@ -59,6 +59,13 @@ export const configSchema = z.object({
   SENDER_IN_DOUBT_SWEEP_MS: env.int(MINUTE_MS, { min: 100 }),
   /** How often a paused number's token is tried again (GET on the number). */
   SENDER_PAUSE_PROBE_MS: env.int(MINUTE_MS, { min: 100 }),
+  /**
+   * A number that shares its dispatch partition with another number of the directory keeps at
+   * most this many dispatches in memory; its next ones park in MongoDB and go out from there in
+   * order, so its backlog never holds up the partition's other numbers. Taken as at most a
+   * quarter of SENDER_MAX_IN_FLIGHT (half of one partition's share); 0 turns it off (ADR 0006).
+   */
+  SENDER_PARK_ABOVE: env.int(500, { min: 0, max: 50_000 }),
   /** How often parked dispatches left by an earlier owner of this instance's partitions are looked for. */
   SENDER_PARK_SWEEP_MS: env.int(5_000, { min: 100 }),
   /** A free-form send whose window looks closed is checked once more after this long (0: never). */

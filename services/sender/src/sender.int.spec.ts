@@ -41,6 +41,8 @@ const WABA = "102290129340398";
 const FAST = "106540352240001"; // 1,000 msg/s
 const SLOW = "106540352240002"; // 80 msg/s
 const BROKEN = "106540352240003"; // its token is refused (190)
+// 20 msg/s; on the dispatch partition of SLOW and BROKEN (partition 0 of 2), not FAST's.
+const HOT = "106540352240005";
 const READER = "sender-test-reader";
 
 let stack: Stack;
@@ -55,7 +57,7 @@ let simServer: SimulatorServer;
 let sender: Sender;
 let metrics: Metrics;
 /** A new sender instance (after the previous one stopped), as a restart would make. */
-let startSender: () => Promise<void>;
+let startSender: (overrides?: Partial<SenderSettings>) => Promise<void>;
 const outcomes: AnyEvent[] = [];
 const cleanups: (() => Promise<void>)[] = [];
 
@@ -87,6 +89,7 @@ const settings: SenderSettings = {
   SENDER_IN_DOUBT_SWEEP_MS: 1_000,
   SENDER_PAUSE_PROBE_MS: 1_000,
   SENDER_PARK_SWEEP_MS: 500,
+  SENDER_PARK_ABOVE: 500,
   SENDER_WINDOW_RECHECK_MS: 100,
 };
 
@@ -228,6 +231,7 @@ beforeAll(async () => {
           { id: FAST, displayPhoneNumber: "15550000001", highThroughput: true },
           { id: SLOW, displayPhoneNumber: "15550000002" },
           { id: BROKEN, displayPhoneNumber: "15550000003" },
+          { id: HOT, displayPhoneNumber: "15550000005" },
         ],
       },
     ],
@@ -250,14 +254,15 @@ beforeAll(async () => {
         { phoneNumberId: FAST, wabaId: WABA, mps: 1_000, accessToken: "good-token" },
         { phoneNumberId: SLOW, wabaId: WABA, mps: 80, accessToken: "good-token" },
         { phoneNumberId: BROKEN, wabaId: WABA, mps: 80, accessToken: "wrong-token" },
+        { phoneNumberId: HOT, wabaId: WABA, mps: 20, accessToken: "good-token" },
       ],
     },
     {},
   );
-  startSender = async () => {
+  startSender = async (overrides = {}) => {
     metrics = createMetrics({ service: "sender", collectDefaults: false });
     sender = createSender({
-      settings: { ...settings, WA_GRAPH_BASE_URL: simServer.url },
+      settings: { ...settings, ...overrides, WA_GRAPH_BASE_URL: simServer.url },
       directory,
       kafka,
       serde,
@@ -689,4 +694,64 @@ describe("sender", () => {
     expect(callsTo("15558000003")).toHaveLength(1);
     expect(await calls("refused-1")).toBe(2);
   }, 40_000);
+
+  it("one number's backlog does not hold up another number of its dispatch partition: past SENDER_PARK_ABOVE it parks, and drains in order, once, under its cap, through a restart", async () => {
+    const parkedDocs = mongo.db.collection<{ _id: string; number: string }>("sender_parked");
+    // Small bounds, so a backlog of 300 would fill the partition's share (100) many times over.
+    const small = { SENDER_MAX_IN_FLIGHT: 200, SENDER_PARK_ABOVE: 40 };
+    await sender.stop();
+    await startSender(small);
+    sim.resetStats();
+    const started = Date.now();
+    // 300 to 30 recipients (10 each) on HOT at 20 msg/s: 15 s at its cap. Then 5 on SLOW,
+    // behind all of them on the same partition.
+    const hot: EventOf<"DispatchMessage">[] = [];
+    for (let n = 0; n < 10; n++)
+      for (let r = 0; r < 30; r++)
+        hot.push(dispatch(HOT, `hot-${r}-${n}`, `1555630${String(r).padStart(4, "0")}`));
+    const quiet = Array.from({ length: 5 }, (_, i) =>
+      dispatch(SLOW, `quiet-${i}`, `1555610000${i}`),
+    );
+    await publish(hot);
+    await publish(quiet);
+    await settled(quiet.map((d) => d.data.requestId));
+    for (const d of quiet) expect(terminal(d.data.requestId)?.type).toBe("SendAccepted");
+    // SLOW went out while most of HOT's backlog still waited (with the partition's bound alone it
+    // waits until about 200 of HOT's 300 are sent: 10 s at 20 msg/s).
+    const hotSentBefore = sim.stats().find((st) => st.phoneNumberId === HOT)?.accepted ?? 0;
+    expect(hotSentBefore).toBeLessThan(150);
+    expect(await parkedDocs.countDocuments({ number: HOT })).toBeGreaterThan(0);
+
+    // A restart in the middle of the drain: dispatches in memory were not committed, and come
+    // back behind the park; the new instance drains it.
+    await sender.stop();
+    await startSender(small);
+    await settled(
+      hot.map((d) => d.data.requestId),
+      90_000,
+    );
+    const notAccepted = hot
+      .map((d) => terminal(d.data.requestId))
+      .filter((o) => o?.type !== "SendAccepted");
+    expect(notAccepted).toEqual([]);
+    for (const d of hot) {
+      expect(callsTo(d.data.to).filter((m) => m.callbackData === d.data.requestId)).toHaveLength(1);
+    }
+    for (let r = 0; r < 30; r++)
+      expect(callsTo(`1555630${String(r).padStart(4, "0")}`).map((m) => m.callbackData)).toEqual(
+        Array.from({ length: 10 }, (_, n) => `hot-${r}-${n}`),
+      );
+    const stats = sim.stats().find((st) => st.phoneNumberId === HOT);
+    expect(stats?.accepted).toBe(300);
+    expect(stats?.maxAcceptedInAnySecond).toBeLessThanOrEqual(20);
+    expect(sim.rejections().filter((r) => r.at >= started && r.code === 130429)).toEqual([]);
+    await waitFor(async () => (await parkedDocs.countDocuments({ number: HOT })) === 0, {
+      timeoutMs: 10_000,
+      description: "HOT's park empty",
+    });
+    expect(sender.parked(HOT)).toBe(0);
+
+    await sender.stop();
+    await startSender();
+  }, 150_000);
 });

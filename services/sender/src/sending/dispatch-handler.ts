@@ -8,7 +8,7 @@ import {
   type SendError,
 } from "../domain/failure.js";
 import { decideGate } from "../domain/gate.js";
-import type { RecordAt } from "../adapters/kafka/consumers.js";
+import type { DispatchParking, RecordAt } from "../adapters/kafka/consumers.js";
 import type { AttemptStore } from "../adapters/store/attempt-store.js";
 import type { GateStore } from "../adapters/store/gate-store.js";
 import type { NumberLane, Slot } from "./lanes.js";
@@ -39,13 +39,12 @@ export interface SenderLogger {
   error(obj: object, msg: string): void;
 }
 
-/** Durable parking of a paused number's dispatches (`parking.ts`). */
-export interface ParkingPort {
-  /** Parks a fresh dispatch when its number is paused or has parked ones ahead: true if parked. */
-  admit(number: string, at: RecordAt, dispatch: EventOf<"DispatchMessage">): Promise<boolean>;
-  /** Parks a dispatch whose number paused while it was on its way to the call. */
-  park(number: string, at: RecordAt, dispatch: EventOf<"DispatchMessage">): Promise<void>;
-}
+/**
+ * Durable parking of a paused or overflowing number's dispatches (`parking.ts`): the dispatch
+ * consumer asks `setAside` for each record on arrival; the handler parks a dispatch whose number
+ * paused on its way to the call.
+ */
+export type ParkingPort = DispatchParking;
 
 /** A request failed for good after retries: the runner dead-letters the dispatch with this reason. */
 export class DeadLetterError extends Error {
@@ -199,8 +198,9 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
 
   /**
    * `at` is the record's place for a dispatch from the topic; a dispatch taken from the park has
-   * none (it is parked already). "parked" when the number is paused: the dispatch waits in the
-   * park, and its record may complete.
+   * none (it is parked already). "parked" when the number paused on the way: the dispatch
+   * waits in the park, and its record may complete. (Dispatches that park on arrival are set
+   * aside before they reach here: ParkingPort.setAside.)
    */
   async function handle(
     dispatch: EventOf<"DispatchMessage">,
@@ -231,9 +231,8 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
         calls = made;
       }
     }
-    if (at !== undefined && (await deps.parking.admit(number, at, dispatch))) return "parked";
     const parkHere = async (): Promise<"parked"> => {
-      if (at !== undefined) await deps.parking.park(number, at, dispatch);
+      if (at !== undefined) await deps.parking.park(number, at, dispatch, "paused");
       return "parked";
     };
     observer.inFlight(1);

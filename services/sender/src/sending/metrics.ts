@@ -38,7 +38,7 @@ export function createSenderMetrics(
   });
   const parked = metrics.gauge<"business_number">({
     name: "sender_parked_dispatches",
-    help: "Dispatches of a paused number kept in sender_parked, sent in order once it sends again.",
+    help: "Dispatches of a paused number, or of a backlog over SENDER_PARK_ABOVE on a shared partition, kept in sender_parked and sent from there in order.",
     labelNames: ["business_number"],
   });
   return {

@@ -1,7 +1,8 @@
+import { setMaxListeners } from "node:events";
 import type { EventOf } from "@parley/contracts";
 import { KeyedQueue } from "@parley/kafka";
 import type { RecordAt } from "../adapters/kafka/consumers.js";
-import type { ParkStore } from "../adapters/store/park-store.js";
+import type { ParkedDispatch, ParkStore } from "../adapters/store/park-store.js";
 import type { NumberLane } from "./lanes.js";
 import { DeadLetterError, type ParkingPort, type SenderLogger } from "./dispatch-handler.js";
 import { StoppedError } from "./sleep.js";
@@ -29,6 +30,34 @@ export interface ParkingDeps {
   /** Parked dispatches handled at once while a number drains. */
   readonly maxInFlight: number;
   readonly pageSize?: number;
+  /**
+   * Overflow parking: a number whose dispatch partition carries other numbers of the directory
+   * keeps at most `above` of its dispatches in memory; the next ones park and drain from the
+   * park, so its backlog never holds up the partition's other numbers. Absent: only paused
+   * numbers park.
+   */
+  readonly overflow?: {
+    readonly above: number;
+    readonly shared: (number: string, partition: number) => boolean;
+  };
+  /**
+   * The offset the dispatch consumer group resumes `partition` from (its committed offset). A
+   * parked record below it is never delivered again; one at or above it is, and the drain waits
+   * for that delivery, so a record of the same recipient still ahead of it in the topic (left in
+   * memory by a crashed or previous owner) parks first. Absent: every parked record is taken as
+   * committed.
+   */
+  readonly committed?: (partition: number) => Promise<number>;
+  /**
+   * The dispatch consumer's own view: records of a recipient still on its main track (taken,
+   * unfinished, not set aside), which a parked dispatch of that recipient waits for; and the
+   * number's records set aside and not yet parked, which a drain waits for before it ends.
+   * Absent: none.
+   */
+  readonly consumer?: {
+    readonly mainPending: (partition: number, number: string, recipient: string) => number;
+    readonly asidePending: (number: string) => number;
+  };
 }
 
 interface NumberState {
@@ -41,26 +70,70 @@ interface NumberState {
   /** The group generation this state was read in; a rebalance reads it again. */
   joins: number;
   draining?: Promise<void> | undefined;
+  /**
+   * The lowest offset parked since the running drain last read. Parks of different recipients
+   * land in any order; when one lands below what the drain is about to take, it reads again
+   * from there, so none is passed over while a later one of its recipient goes out.
+   */
+  rewind: number | undefined;
+  /** What made it park: the number is paused, or its backlog overflowed a shared partition. */
+  reason: "paused" | "overflow";
 }
 
 /**
- * Durable parking for paused numbers. A number paused on a refused token (0/190) would
- * otherwise keep its dispatches unfinished in memory: uncommitted, filling the consumer's
- * in-flight bound and holding up every other number of the instance. Instead each one is
- * written to the park store and its record completes (its offset commits). Once the number
- * sends again (the probe succeeded, or a new owner found a backlog) the park drains in record
- * order, each recipient in order and recipients in parallel, through the same handler, while new
- * dispatches of the number keep parking behind it: per-contact order holds across the pause.
+ * Durable parking for paused and overflowing numbers. A number paused on a refused token (0/190)
+ * would otherwise keep its dispatches unfinished in memory: uncommitted, filling the consumer's
+ * in-flight bound and holding up every other number of the instance. A number with a long
+ * backlog (a campaign at its cap) would fill its partition's in-flight bound and hold up the
+ * other numbers of that partition. Instead each further dispatch is written to the park store
+ * and its record completes (its offset commits). The park drains in record order, each recipient
+ * in order and recipients in parallel, through the same handler, while new dispatches of the
+ * number keep parking behind it: per-contact order holds across the pause or the overflow.
  * Handling stays idempotent through the attempt store, so a crash mid-drain sends nothing twice.
+ *
+ * Order rests on the consumer handling one recipient's records one after another: a record of
+ * a recipient parks only once the one before it finished or parked. The drain reads again from
+ * any park that lands below what it is about to take, and takes a record parked in an earlier group
+ * generation (a restart, a rebalance) only once the topic delivered it again or it lies below
+ * the committed offset, so anything of its recipient ahead of it has parked first.
  */
 export function createParking(deps: ParkingDeps) {
   const { store, observer, logger } = deps;
   const states = new Map<string, NumberState>();
   const loading = new Map<string, Promise<NumberState>>();
   const stopping = new AbortController();
+  // Every parked dispatch being handled listens for shutdown on this one signal.
+  setMaxListeners(0, stopping.signal);
   const pageSize = deps.pageSize ?? 200;
+  /** Parked records the topic delivered in this group generation (drainable at once). */
+  let seen = { joins: -1, ids: new Set<string>() };
+  const committedCache = new Map<number, { joins: number; offset: number }>();
 
   const owns = (partition: number): boolean => deps.assignment().partitions.includes(partition);
+
+  const seenIds = (): Set<string> => {
+    const joins = deps.assignment().joins;
+    if (seen.joins !== joins) seen = { joins, ids: new Set() };
+    return seen.ids;
+  };
+
+  const committedOf = async (partition: number, refresh: boolean): Promise<number> => {
+    const joins = deps.assignment().joins;
+    const known = committedCache.get(partition);
+    if (known && known.joins === joins && !refresh) return known.offset;
+    if (!deps.committed) return Number.POSITIVE_INFINITY;
+    try {
+      const offset = await deps.committed(partition);
+      committedCache.set(partition, { joins, offset });
+      return offset;
+    } catch (error) {
+      logger.warn(
+        { partition, err: String(error) },
+        "could not read the dispatch consumer's committed offset; the drain waits and asks again",
+      );
+      return -1;
+    }
+  };
 
   const load = async (number: string): Promise<NumberState> => {
     const joins = deps.assignment().joins;
@@ -78,6 +151,8 @@ export function createParking(deps: ParkingDeps) {
             begun: known?.begun ?? 0,
             pending: known?.pending ?? 0,
             joins,
+            rewind: undefined,
+            reason: known?.reason ?? "paused",
           };
           states.set(number, state);
           observer.parkedChanged(number, count);
@@ -95,14 +170,16 @@ export function createParking(deps: ParkingDeps) {
     number: string,
     at: RecordAt,
     dispatch: EventOf<"DispatchMessage">,
+    why: "paused" | "overflow",
   ): Promise<void> => {
     // Synchronously with the decision to park: a drain that looks now sees this park coming.
     state.holding = true;
     state.begun++;
     state.pending++;
+    const requestId = dispatch.data.requestId;
     try {
       const added = await store.park({
-        requestId: dispatch.data.requestId,
+        requestId,
         number,
         partition: at.partition,
         offset: at.offset,
@@ -110,13 +187,17 @@ export function createParking(deps: ParkingDeps) {
         dispatch,
         parkedAt: new Date(),
       });
+      seenIds().add(requestId);
       if (added) {
+        if (state.draining) state.rewind = Math.min(state.rewind ?? at.offset, at.offset);
         state.count++;
         observer.parkedChanged(number, state.count);
         if (state.count === 1)
           logger.warn(
-            { businessNumber: number, requestId: dispatch.data.requestId },
-            "number paused: its dispatches are parked in sender_parked until it sends again",
+            { businessNumber: number, requestId, reason: why },
+            why === "paused"
+              ? "number paused: its dispatches are parked in sender_parked until it sends again"
+              : "number's backlog is over SENDER_PARK_ABOVE on a dispatch partition it shares: its next dispatches are parked in sender_parked and go out from there in order",
           );
       }
     } finally {
@@ -130,14 +211,24 @@ export function createParking(deps: ParkingDeps) {
     const lane = deps.lane(number);
     const signal = stopping.signal;
     const queue = new KeyedQueue();
+    /** Taken from the park and not finished yet (their documents are still there). */
+    const queued = new Set<string>();
     let inFlight = 0;
     let roomFreed: (() => void) | undefined;
     let halted = false;
     let sent = 0;
-    let after = -1;
     logger.info({ businessNumber: number, parked: state.count }, "sending parked dispatches");
-    const one = async (requestId: string, dispatch: EventOf<"DispatchMessage">) => {
+    const one = async (p: ParkedDispatch) => {
+      const { requestId, dispatch } = p;
       try {
+        // A record of its recipient still on the consumer's main track is ahead of it (it was
+        // taken before the number began to park): it goes first. Other recipients go on.
+        while (
+          !halted &&
+          !signal.aborted &&
+          (deps.consumer?.mainPending(p.partition, number, p.recipient) ?? 0) > 0
+        )
+          await new Promise((resolve) => setTimeout(resolve, 20));
         if (halted || signal.aborted) return;
         let result: "finished" | "parked";
         try {
@@ -155,6 +246,7 @@ export function createParking(deps: ParkingDeps) {
           return;
         }
         await store.remove(requestId);
+        seenIds().delete(requestId);
         state.count = Math.max(0, state.count - 1);
         observer.parkedChanged(number, state.count);
         sent++;
@@ -166,6 +258,7 @@ export function createParking(deps: ParkingDeps) {
             "a parked dispatch could not be handled; the park stays and is tried again",
           );
       } finally {
+        queued.delete(requestId);
         inFlight--;
         roomFreed?.();
         roomFreed = undefined;
@@ -173,15 +266,55 @@ export function createParking(deps: ParkingDeps) {
     };
     // A call, not a narrowed variable: `one` halts from its own promise chain.
     const stopped = (): boolean => halted || signal.aborted || lane?.paused !== undefined;
+    /**
+     * True once `p` may go: the topic delivered its record again in this generation (so every
+     * record of its recipient ahead of it has finished or parked), or it lies below the
+     * committed offset (never delivered again). False when the drain stops meanwhile.
+     */
+    const ready = async (p: ParkedDispatch): Promise<boolean> => {
+      for (let round = 0; ; round++) {
+        if (stopped()) return false;
+        if (!owns(p.partition)) {
+          // The number's partition moved to another instance: its new owner drains the park.
+          halted = true;
+          return false;
+        }
+        if (seenIds().has(p.requestId)) return true;
+        // Asked again every second while waiting: the committed offset moves on.
+        if (p.offset < (await committedOf(p.partition, round > 0 && round % 50 === 0))) return true;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    // A call, not a narrowed field: parks set it while the drain waits.
+    const rewound = (): number | undefined => state.rewind;
+    let after = -1;
     while (!stopped()) {
-      const page = await store.next(number, after, pageSize);
+      // Landed behind what was taken since the last read: read again from it.
+      const behind = rewound();
+      if (behind !== undefined && behind <= after) after = behind - 1;
+      state.rewind = undefined;
+      const page = (await store.next(number, after, pageSize + queued.size))
+        .filter((p) => !queued.has(p.requestId))
+        .slice(0, pageSize);
+      const last = page.at(-1)?.offset ?? -1;
+      const landed = rewound();
+      if (landed !== undefined && landed <= last) {
+        // A park landed while the page was read, below its end: read again from it.
+        after = Math.min(after, landed - 1);
+        continue;
+      }
       if (page.length === 0) {
         await queue.drain();
         if (stopped()) break;
         // All taken so far is done: one look from the start for anything parked meanwhile.
         const begun = state.begun;
         const rest = await store.next(number, -1, 1);
-        if (rest.length === 0 && state.pending === 0 && state.begun === begun) {
+        if (
+          rest.length === 0 &&
+          state.pending === 0 &&
+          state.begun === begun &&
+          (deps.consumer?.asidePending(number) ?? 0) === 0
+        ) {
           state.holding = false;
           break;
         }
@@ -190,17 +323,20 @@ export function createParking(deps: ParkingDeps) {
         continue;
       }
       for (const p of page) {
-        after = p.offset;
-        if (!owns(p.partition)) {
-          // The number's partition moved to another instance: its new owner drains the park.
-          halted = true;
-          break;
-        }
+        if (!(await ready(p))) break;
         while (inFlight >= deps.maxInFlight)
           await new Promise<void>((resolve) => (roomFreed = resolve));
         if (stopped()) break;
+        const ahead = rewound();
+        if (ahead !== undefined && ahead < p.offset) {
+          // Parked meanwhile ahead of this one: take that first.
+          after = Math.min(after, ahead - 1);
+          break;
+        }
+        after = p.offset;
         inFlight++;
-        void queue.run(p.recipient, () => one(p.requestId, p.dispatch));
+        queued.add(p.requestId);
+        void queue.run(p.recipient, () => one(p));
       }
     }
     await queue.drain();
@@ -225,14 +361,30 @@ export function createParking(deps: ParkingDeps) {
   }
 
   const port: ParkingPort = {
-    async admit(number, at, dispatch) {
+    async setAside(number, at, inFlight) {
+      // Unknown numbers stay on the main track, whose handler rejects them.
+      if (!deps.lane(number)) return undefined;
       const state = await load(number);
-      if (!state.holding && !deps.lane(number)?.paused) return false;
-      await parkNow(state, number, at, dispatch);
-      return true;
+      if (deps.lane(number)?.paused !== undefined) state.reason = "paused";
+      else if (!state.holding) {
+        const overflow = deps.overflow;
+        if (
+          overflow === undefined ||
+          inFlight < overflow.above ||
+          !overflow.shared(number, at.partition)
+        )
+          return undefined;
+        state.reason = "overflow";
+      }
+      // Synchronously with the decision: the records after this one park too, and a drain
+      // that looks now knows a park is coming.
+      state.holding = true;
+      state.begun++;
+      startDrain(number, state);
+      return state.reason;
     },
-    async park(number, at, dispatch) {
-      await parkNow(await load(number), number, at, dispatch);
+    async park(number, at, dispatch, why) {
+      await parkNow(await load(number), number, at, dispatch, why);
     },
   };
 

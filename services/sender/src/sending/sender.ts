@@ -1,5 +1,11 @@
 import type { AnyEvent, Catalog, TopicSpec } from "@parley/contracts";
-import type { EventProducer, KafkaClient, KafkaLogger, Serde } from "@parley/kafka";
+import {
+  partitionOfKey,
+  type EventProducer,
+  type KafkaClient,
+  type KafkaLogger,
+  type Serde,
+} from "@parley/kafka";
 import type { NumberDirectory } from "@parley/numbers";
 import type { Metrics } from "@parley/telemetry";
 import type { Db } from "mongodb";
@@ -43,6 +49,7 @@ export type SenderSettings = Pick<
   | "SENDER_IN_DOUBT_SWEEP_MS"
   | "SENDER_PAUSE_PROBE_MS"
   | "SENDER_PARK_SWEEP_MS"
+  | "SENDER_PARK_ABOVE"
   | "SENDER_WINDOW_RECHECK_MS"
 >;
 
@@ -146,15 +153,60 @@ export function createSender({
     await Promise.all(events.map((e) => publishBatch(e)));
   };
   const parkStore = createMongoParkStore(db);
+  const dispatchTopic = catalog.topic("dispatch");
+  const admin = kafka.admin();
+  let adminConnected: Promise<void> | undefined;
+  const connectAdmin = async (): Promise<void> => {
+    adminConnected ??= admin.connect().catch((error: unknown) => {
+      adminConnected = undefined;
+      throw error;
+    });
+    await adminConnected;
+  };
+  /** The dispatch topic's partition count as the broker has it (the catalog's until read). */
+  let dispatchPartitions = dispatchTopic.partitions;
   const parking = createParking({
     store: parkStore,
     lane,
     handle: (d, signal) => handle(d, signal),
-    assignment: () => dispatch.assignment(catalog.topic("dispatch").name),
+    assignment: () => dispatch.assignment(dispatchTopic.name),
     observer,
     logger,
     // Parked dispatches drain beside fresh work, within the same order of magnitude.
     maxInFlight: Math.max(1, Math.min(500, Math.floor(s.SENDER_MAX_IN_FLIGHT / 4))),
+    ...(s.SENDER_PARK_ABOVE > 0
+      ? {
+          overflow: {
+            above: Math.max(
+              1,
+              Math.min(s.SENDER_PARK_ABOVE, Math.floor(s.SENDER_MAX_IN_FLIGHT / 4)),
+            ),
+            shared: sharesPartition(directory, () => dispatchPartitions),
+          },
+        }
+      : {}),
+    consumer: {
+      mainPending: (partition, number, recipient) =>
+        dispatch.pending(dispatchTopic.name, partition, number, recipient),
+      asidePending: (number) =>
+        dispatch
+          .assignment(dispatchTopic.name)
+          .partitions.reduce(
+            (sum, partition) =>
+              sum + dispatch.setAsidePending(dispatchTopic.name, partition, number),
+            0,
+          ),
+    },
+    committed: async (partition) => {
+      await connectAdmin();
+      const [offsets] = await admin.fetchOffsets({
+        groupId: dispatch.groupId,
+        topics: [dispatchTopic.name],
+      });
+      const offset = offsets?.partitions.find((p) => p.partition === partition)?.offset;
+      // "-1": nothing committed yet, so every record of the partition is delivered again.
+      return offset === undefined ? -1 : Number(offset);
+    },
   });
   const handle = createDispatchHandler({
     lane,
@@ -193,6 +245,7 @@ export function createSender({
   const dispatch = createDispatchConsumer({
     ...common,
     handle,
+    parking,
     tuning: {
       maxInFlight: s.SENDER_MAX_IN_FLIGHT,
       // One partition's backlog (a number sending at its cap) takes at most half: the numbers on
@@ -226,6 +279,16 @@ export function createSender({
     /** Dispatches parked for a number on this instance (0 once drained). */
     parked: (number: string): number => parking.parked(number),
     async start(): Promise<void> {
+      try {
+        await connectAdmin();
+        const metadata = await admin.fetchTopicMetadata({ topics: [dispatchTopic.name] });
+        dispatchPartitions = metadata.topics[0]?.partitions.length || dispatchPartitions;
+      } catch (error) {
+        logger.warn(
+          { topic: dispatchTopic.name, err: String(error) },
+          "could not read the dispatch topic's partition count; numbers sharing a partition are judged by the catalog's",
+        );
+      }
       await attempts.ensureIndexes();
       await parkStore.ensureIndexes();
       await gateConsumer.start();
@@ -264,8 +327,37 @@ export function createSender({
       // In parallel: each consumer's stop is bounded on its own (a broker outage can stall a
       // disconnect), and three in a row could outlast the shutdown deadline.
       await Promise.all([dispatch.stop(), statuses.stop(), gateConsumer.stop()]);
+      if (adminConnected) await admin.disconnect().catch(() => undefined);
       await graph.close();
     },
+  };
+}
+
+/**
+ * Whether a number's records share a dispatch partition with another number of the directory:
+ * where our producers put each number (computed up front), and where its records were seen to
+ * come from (a topic grown past the catalog's partition count).
+ */
+function sharesPartition(
+  directory: NumberDirectory,
+  partitions: () => number,
+): (number: string, partition: number) => boolean {
+  let count = 0;
+  let expected = new Map<number, Set<string>>();
+  const place = (number: string, partition: number): void => {
+    const on = expected.get(partition) ?? new Set<string>();
+    on.add(number);
+    expected.set(partition, on);
+  };
+  return (number, partition) => {
+    if (count !== partitions()) {
+      count = partitions();
+      expected = new Map();
+      for (const n of directory.numbers)
+        place(n.phoneNumberId, partitionOfKey(n.phoneNumberId, count));
+    }
+    place(number, partition);
+    return (expected.get(partition)?.size ?? 0) > 1;
   };
 }
 

@@ -55,12 +55,43 @@ function expect<T extends AnyEvent["type"]>(
   return event as EventOf<T>;
 }
 
+/** Parking of dispatches on arrival, before they wait behind their recipient's records. */
+export interface DispatchParking {
+  /**
+   * Why this record parks instead of being handled (its number is paused, has parked dispatches
+   * ahead, or has `inFlight` records in memory on a dispatch partition it shares); undefined:
+   * it is handled.
+   */
+  setAside(
+    number: string,
+    at: RecordAt,
+    inFlight: number,
+  ): Promise<"paused" | "overflow" | undefined>;
+  /** Parks a dispatch: one set aside, or one whose number paused on its way to the call. */
+  park(
+    number: string,
+    at: RecordAt,
+    dispatch: EventOf<"DispatchMessage">,
+    why: "paused" | "overflow",
+  ): Promise<void>;
+}
+
+function dispatchOf(record: ConsumedRecord<unknown>): EventOf<"DispatchMessage"> {
+  const event = expect(record, ["DispatchMessage"]);
+  if (event.businessNumber === undefined)
+    throw new PoisonRecordError("DispatchMessage without its envelope businessNumber");
+  return event;
+}
+
 /**
  * dispatch -> the send handler, concurrent per recipient inside each number (the record key),
- * each recipient in order; a dispatch without its business number is a poison record.
+ * each recipient in order; a dispatch without its business number is a poison record. With
+ * `parking`, a record its number parks goes to the runner's side track instead, so it does
+ * not wait behind its recipient's records in memory.
  */
 export function createDispatchConsumer({
   handle,
+  parking,
   ...common
 }: Common & {
   readonly handle: (
@@ -68,6 +99,7 @@ export function createDispatchConsumer({
     signal: AbortSignal,
     at: RecordAt,
   ) => Promise<unknown>;
+  readonly parking?: DispatchParking;
 }): ConsumerRunner {
   return createEventConsumer({
     kafka: common.kafka,
@@ -83,11 +115,25 @@ export function createDispatchConsumer({
         const event = record.value as Partial<EventOf<"DispatchMessage">>;
         return event.data?.to ?? "";
       },
+      ...(parking
+        ? {
+            setAside: async (record: ConsumedRecord<unknown>, load: { inFlight: number }) => {
+              const event = dispatchOf(record);
+              const number = event.businessNumber ?? "";
+              const at: RecordAt = { partition: record.partition, offset: Number(record.offset) };
+              let why: "paused" | "overflow" | undefined;
+              await translate(async () => {
+                why = await parking.setAside(number, at, load.inFlight);
+              });
+              if (why === undefined) return undefined;
+              const reason = why;
+              return () => translate(() => parking.park(number, at, event, reason));
+            },
+          }
+        : {}),
     },
     handle: async (record, signal) => {
-      const event = expect(record, ["DispatchMessage"]);
-      if (event.businessNumber === undefined)
-        throw new PoisonRecordError("DispatchMessage without its envelope businessNumber");
+      const event = dispatchOf(record);
       // Every waiting send listens for shutdown on this one signal.
       setMaxListeners(0, signal);
       const at: RecordAt = { partition: record.partition, offset: Number(record.offset) };

@@ -1,5 +1,6 @@
 import type { EventOf } from "@parley/contracts";
 import type { Collection, Db } from "mongodb";
+import { createBatcher } from "./batcher.js";
 
 /** A dispatch set aside while its number is paused, with the record coordinates that order it. */
 export interface ParkedDispatch {
@@ -30,18 +31,33 @@ export interface ParkStore {
   ensureIndexes(): Promise<void>;
 }
 
-/** MongoDB parking, one document per request id (`sender_parked`). */
+/**
+ * MongoDB parking, one document per request id (`sender_parked`). Parks and removes made in the
+ * same moment share a round trip (a number's backlog parks hundreds at once).
+ */
 export function createMongoParkStore(db: Db, collectionName = "sender_parked"): ParkStore {
   const col: Collection<ParkedDoc> = db.collection<ParkedDoc>(collectionName);
+  const parkMany = createBatcher<ParkedDispatch, boolean>(async (items) => {
+    // Upserts that only insert: a redelivered record parks once, and says so (false).
+    const r = await col.bulkWrite(
+      items.map(({ requestId, ...rest }) => ({
+        updateOne: {
+          filter: { _id: requestId },
+          update: { $setOnInsert: { ...rest } },
+          upsert: true,
+        },
+      })),
+      { ordered: false },
+    );
+    const inserted = new Set(Object.keys(r.upsertedIds).map(Number));
+    return items.map((_, i) => inserted.has(i));
+  });
+  const removeMany = createBatcher<string, undefined>(async (ids) => {
+    await col.deleteMany({ _id: { $in: [...new Set(ids)] } });
+    return ids.map(() => undefined);
+  });
   return {
-    async park({ requestId, ...rest }) {
-      const r = await col.updateOne(
-        { _id: requestId },
-        { $setOnInsert: { ...rest } },
-        { upsert: true },
-      );
-      return r.upsertedCount === 1;
-    },
+    park: parkMany,
     async next(number, afterOffset, limit) {
       const docs = await col
         .find({ number, offset: { $gt: afterOffset } })
@@ -53,9 +69,7 @@ export function createMongoParkStore(db: Db, collectionName = "sender_parked"): 
     async count(number) {
       return col.countDocuments({ number });
     },
-    async remove(requestId) {
-      await col.deleteOne({ _id: requestId });
-    },
+    remove: removeMany,
     async backlog() {
       const rows = await col
         .aggregate<{ _id: string; partitions: number[] }>([
