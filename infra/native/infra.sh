@@ -30,7 +30,8 @@ repo="$(cd "$here/../.." && pwd)"
 
 kafka_home="$PARLEY_CACHE/kafka-$KAFKA_VERSION-$(cat "$here/kafka/pom.xml" "$here/kafka/KafkaReady.java" | sha256sum | cut -c1-12)"
 apicurio_home="$PARLEY_CACHE/apicurio-registry-$APICURIO_VERSION"
-mongo_src_hash="$(cat "$here/mongo/pom.xml" "$here/mongo/src/main/java/dev/parley/infra/MongoWireServer.java" | sha256sum | cut -c1-12)"
+# Every source file counts: a change to any of them builds the server again.
+mongo_src_hash="$(cat "$here/mongo/pom.xml" "$here"/mongo/src/main/java/dev/parley/infra/*.java | sha256sum | cut -c1-12)"
 mongo_home="$PARLEY_CACHE/mongo-wire-$MONGO_JAVA_SERVER_VERSION-$mongo_src_hash"
 
 log() { printf '[infra] %s\n' "$*" >&2; }
@@ -237,7 +238,8 @@ start_kafka() {
   fi
   started_at=$SECONDS
   log "starting kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT"
-  launch kafka java -Xms256m -Xmx${KAFKA_HEAP:-512m} -XX:+UseG1GC -Dparley.infra="$PARLEY_STATE_DIR/kafka" \
+  # shellcheck disable=SC2086 # KAFKA_JVM_OPTS is a list of options
+  launch kafka java -Xms256m -Xmx${KAFKA_HEAP:-512m} -XX:+UseG1GC ${KAFKA_JVM_OPTS:-} -Dparley.infra="$PARLEY_STATE_DIR/kafka" \
     -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$cp" kafka.Kafka "$dir/server.properties"
   wait_ready kafka health_kafka
 }
@@ -266,7 +268,9 @@ start_mongo() {
   ensure_port_free mongo "$MONGO_PORT" MONGO_PORT
   started_at=$SECONDS
   log "starting the MongoDB-wire server (mongo-java-server $MONGO_JAVA_SERVER_VERSION, in memory) on 127.0.0.1:$MONGO_PORT"
-  launch mongo java -Xms64m -Xmx${MONGO_HEAP:-1g} -Dparley.infra="$PARLEY_STATE_DIR/mongo" \
+  # shellcheck disable=SC2086 # MONGO_JVM_OPTS is a list of options
+  launch mongo java -Xms64m -Xmx${MONGO_HEAP:-1g} ${MONGO_JVM_OPTS:-} -Dparley.infra="$PARLEY_STATE_DIR/mongo" \
+    -Dparley.mongo.oplog="${MONGO_OPLOG:-false}" \
     -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$mongo_home/libs/*" dev.parley.infra.MongoWireServer 127.0.0.1 "$MONGO_PORT"
   wait_ready mongo health_mongo
 }
