@@ -345,7 +345,7 @@ const memoryAtPeak = new Map(
   ),
 );
 progress(
-  `issued in ${publishSeconds.toFixed(1)} s, every append acknowledged after ${appendedSeconds.toFixed(1)} s`,
+  `window began ${new Date(started).toISOString()}; issued in ${publishSeconds.toFixed(1)} s, every append acknowledged after ${appendedSeconds.toFixed(1)} s`,
 );
 await waitFor(() => acceptedAt().size >= warmup + total, {
   timeoutMs: 180_000,
@@ -386,6 +386,18 @@ const toConsumer = measured
   })
   .sort((a, b) => a - b);
 const stats = sim.stats().find((s) => s.phoneNumberId === NUMBER);
+// The same latencies by the second of the window their request was appended in: a tail made of
+// a few stalls shows as one or two bad seconds, a saturated stack as a rising line.
+const bySecond = new Map<number, { graph: number[]; dispatch: number[] }>();
+for (const [id, t] of measured) {
+  const second = Math.floor((t - started) / 1000);
+  const slot = bySecond.get(second) ?? { graph: [], dispatch: [] };
+  const a = accepted.get(id);
+  const d = dispatchedAt.get(id);
+  if (a !== undefined) slot.graph.push(a - t);
+  if (d !== undefined) slot.dispatch.push(d - t);
+  bySecond.set(second, slot);
+}
 
 const row = (name: string, xs: readonly number[]): string =>
   `| ${name} | ${String(xs.length)} | ${percentile(xs, 50).toFixed(0)} | ${percentile(xs, 90).toFixed(0)} | ${percentile(xs, 99).toFixed(0)} | ${(xs.at(-1) ?? NaN).toFixed(0)} |`;
@@ -397,6 +409,19 @@ console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
 console.log(row("SendRequested appended -> Graph call (router + sender)", toGraph));
 console.log(row("of which: appended -> DispatchMessage consumed (router)", toDispatch));
 console.log(row("baseline: appended -> bare consumer of send-requests", toConsumer));
+console.log(
+  "\n| appended in second | requests | to Graph p50 / p99 / max ms | router share p50 / p99 / max ms |",
+);
+console.log("| ---: | ---: | ---: | ---: |");
+for (const [second, slot] of [...bySecond].sort(([a], [b]) => a - b)) {
+  const triple = (xs: number[]): string => {
+    const sorted = xs.sort((a, b) => a - b);
+    return [50, 99, 100].map((p) => percentile(sorted, p).toFixed(0)).join(" / ");
+  };
+  console.log(
+    `| ${String(second)} | ${String(slot.graph.length)} | ${triple(slot.graph)} | ${triple(slot.dispatch)} |`,
+  );
+}
 console.log(
   `\nGraph: ${String(stats?.accepted ?? 0)} accepted, most in any second ${String(stats?.maxAcceptedInAnySecond ?? 0)}, refusals ${JSON.stringify(stats?.rejectedByCode ?? {})}`,
 );
