@@ -99,6 +99,18 @@ function steadyRate(times: readonly number[]): { rate: number; spanMs: number } 
   return { rate: (n * 1_000) / (to - from), spanMs: last - first };
 }
 
+/** Instants counted by whole second from the first: where a sustained rate dipped. */
+function perSecond(times: readonly number[]): number[] {
+  const first = Math.min(...times);
+  const seconds = Math.floor((Math.max(...times) - first) / 1_000) + 1;
+  const counts = new Array<number>(times.length === 0 ? 0 : seconds).fill(0);
+  for (const t of times) {
+    const i = Math.floor((t - first) / 1_000);
+    counts[i] = (counts[i] ?? 0) + 1;
+  }
+  return counts;
+}
+
 function rssMb(pid: number): number {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -513,6 +525,9 @@ async function main(): Promise<void> {
     );
     const f = steadyRate(perNumber(FAST, "a-"));
     const s = steadyRate(perNumber(SLOW, "a-"));
+    console.log(
+      `caps: 1,000 msg/s number, accepted per second: ${perSecond(perNumber(FAST, "a-")).join(", ")}`,
+    );
     const stats = new Map(sim.stats().map((n) => [n.phoneNumberId, n]));
     const pacing = sim.pairPacing().filter((p) => !p.ok).length;
     const fastOver = windowsOver(FAST, 1_000);
