@@ -409,7 +409,7 @@ export function createConsumerRunner<T>({
     };
     let handedOff = false;
     try {
-      if (state.revoked || stopping.signal.aborted) {
+      if (cancelledNow(state)) {
         stats.handedBack++;
         return;
       }
@@ -464,35 +464,24 @@ export function createConsumerRunner<T>({
       const subId = `${queueKey}\u0000${subKey}`;
       // Handed to the second stage without waiting, so the next record of this key decodes now.
       handedOff = true;
-      if (side !== undefined) {
-        const task = side;
-        bump(asideLoad, queueKey, 1);
-        void sideQueue.run(subId, async () => {
-          try {
-            if (state.revoked || stopping.signal.aborted) {
-              stats.handedBack++;
-              return;
-            }
-            await handleDecoded(state, record, base, done, task);
-          } finally {
-            bump(asideLoad, queueKey, -1);
-            finished(state);
-          }
-        });
-        return;
-      }
-      bump(keyLoad, queueKey, 1);
-      bump(subLoad, subId, 1);
-      void subQueue.run(subId, async () => {
+      // What this record counts towards while it is taken and unfinished (pending, setAsidePending).
+      const loads: readonly (readonly [Map<string, number>, string])[] =
+        side === undefined
+          ? [
+              [keyLoad, queueKey],
+              [subLoad, subId],
+            ]
+          : [[asideLoad, queueKey]];
+      for (const [counts, id] of loads) bump(counts, id, 1);
+      void (side === undefined ? subQueue : sideQueue).run(subId, async () => {
         try {
-          if (state.revoked || stopping.signal.aborted) {
+          if (cancelledNow(state)) {
             stats.handedBack++;
             return;
           }
-          await handleDecoded(state, record, base, done);
+          await handleDecoded(state, record, base, done, side);
         } finally {
-          bump(keyLoad, queueKey, -1);
-          bump(subLoad, subId, -1);
+          for (const [counts, id] of loads) bump(counts, id, -1);
           finished(state);
         }
       });
