@@ -39,13 +39,6 @@ export interface SenderLogger {
   error(obj: object, msg: string): void;
 }
 
-/**
- * Durable parking of a paused or overflowing number's dispatches (`parking.ts`): the dispatch
- * consumer asks `setAside` for each record on arrival; the handler parks a dispatch whose number
- * paused on its way to the call.
- */
-export type ParkingPort = DispatchParking;
-
 /** A request failed for good after retries: the runner dead-letters the dispatch with this reason. */
 export class DeadLetterError extends Error {
   override readonly name = "DeadLetterError";
@@ -69,7 +62,11 @@ export interface DispatchHandlerDeps {
   readonly windowRecheckMs: number;
   readonly observer: SenderObserver;
   readonly logger: SenderLogger;
-  readonly parking: ParkingPort;
+  /**
+   * Durable parking (`parking.ts`): the handler parks a dispatch whose number paused on its way
+   * to the call (the dispatch consumer sets aside those that park on arrival).
+   */
+  readonly parking: Pick<DispatchParking, "park">;
   /** Called once a request is recorded in doubt (the reconciler checks for an early status). */
   readonly afterInDoubt?: (requestId: string) => Promise<void>;
 }
@@ -200,7 +197,7 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
    * `at` is the record's place for a dispatch from the topic; a dispatch taken from the park has
    * none (it is parked already). "parked" when the number paused on the way: the dispatch
    * waits in the park, and its record may complete. (Dispatches that park on arrival are set
-   * aside before they reach here: ParkingPort.setAside.)
+   * aside before they reach here: DispatchParking.setAside.)
    */
   async function handle(
     dispatch: EventOf<"DispatchMessage">,

@@ -1,10 +1,10 @@
 import { setMaxListeners } from "node:events";
 import type { EventOf } from "@parley/contracts";
 import { KeyedQueue } from "@parley/kafka";
-import type { RecordAt } from "../adapters/kafka/consumers.js";
+import type { DispatchParking, RecordAt } from "../adapters/kafka/consumers.js";
 import type { ParkedDispatch, ParkStore } from "../adapters/store/park-store.js";
 import type { NumberLane } from "./lanes.js";
-import { DeadLetterError, type ParkingPort, type SenderLogger } from "./dispatch-handler.js";
+import { DeadLetterError, type SenderLogger } from "./dispatch-handler.js";
 import { StoppedError } from "./sleep.js";
 
 export interface ParkingObserver {
@@ -360,7 +360,7 @@ export function createParking(deps: ParkingDeps) {
       });
   }
 
-  const port: ParkingPort = {
+  const port: DispatchParking = {
     async setAside(number, at, inFlight) {
       // Unknown numbers stay on the main track, whose handler rejects them.
       if (!deps.lane(number)) return undefined;

@@ -1,11 +1,5 @@
 import type { AnyEvent, Catalog, TopicSpec } from "@parley/contracts";
-import {
-  partitionOfKey,
-  type EventProducer,
-  type KafkaClient,
-  type KafkaLogger,
-  type Serde,
-} from "@parley/kafka";
+import type { EventProducer, KafkaClient, KafkaLogger, Serde } from "@parley/kafka";
 import type { NumberDirectory } from "@parley/numbers";
 import type { Metrics } from "@parley/telemetry";
 import type { Db } from "mongodb";
@@ -14,6 +8,7 @@ import {
   createGateConsumer,
   createStatusConsumer,
 } from "../adapters/kafka/consumers.js";
+import { createDispatchTopicAdmin } from "../adapters/kafka/dispatch-topic.js";
 import { createMongoAttemptStore } from "../adapters/store/attempt-store.js";
 import { createBatcher } from "../adapters/store/batcher.js";
 import { createMongoGateStore } from "../adapters/store/gate-store.js";
@@ -26,6 +21,7 @@ import { CallPermits } from "./permits.js";
 import { createSenderMetrics } from "./metrics.js";
 import { createParking } from "./parking.js";
 import { createReconciler } from "./reconcile.js";
+import { sharesPartition } from "./shared-partition.js";
 
 export type SenderSettings = Pick<
   Config,
@@ -154,15 +150,7 @@ export function createSender({
   };
   const parkStore = createMongoParkStore(db);
   const dispatchTopic = catalog.topic("dispatch");
-  const admin = kafka.admin();
-  let adminConnected: Promise<void> | undefined;
-  const connectAdmin = async (): Promise<void> => {
-    adminConnected ??= admin.connect().catch((error: unknown) => {
-      adminConnected = undefined;
-      throw error;
-    });
-    await adminConnected;
-  };
+  const topicAdmin = createDispatchTopicAdmin(kafka, dispatchTopic.name);
   /** The dispatch topic's partition count as the broker has it (the catalog's until read). */
   let dispatchPartitions = dispatchTopic.partitions;
   const parking = createParking({
@@ -181,7 +169,10 @@ export function createSender({
               1,
               Math.min(s.SENDER_PARK_ABOVE, Math.floor(s.SENDER_MAX_IN_FLIGHT / 4)),
             ),
-            shared: sharesPartition(directory, () => dispatchPartitions),
+            shared: sharesPartition(
+              () => directory.numbers.map((n) => n.phoneNumberId),
+              () => dispatchPartitions,
+            ),
           },
         }
       : {}),
@@ -197,16 +188,7 @@ export function createSender({
             0,
           ),
     },
-    committed: async (partition) => {
-      await connectAdmin();
-      const [offsets] = await admin.fetchOffsets({
-        groupId: dispatch.groupId,
-        topics: [dispatchTopic.name],
-      });
-      const offset = offsets?.partitions.find((p) => p.partition === partition)?.offset;
-      // "-1": nothing committed yet, so every record of the partition is delivered again.
-      return offset === undefined ? -1 : Number(offset);
-    },
+    committed: (partition) => topicAdmin.committed(dispatch.groupId, partition),
   });
   const handle = createDispatchHandler({
     lane,
@@ -280,9 +262,7 @@ export function createSender({
     parked: (number: string): number => parking.parked(number),
     async start(): Promise<void> {
       try {
-        await connectAdmin();
-        const metadata = await admin.fetchTopicMetadata({ topics: [dispatchTopic.name] });
-        dispatchPartitions = metadata.topics[0]?.partitions.length || dispatchPartitions;
+        dispatchPartitions = (await topicAdmin.partitionCount()) || dispatchPartitions;
       } catch (error) {
         logger.warn(
           { topic: dispatchTopic.name, err: String(error) },
@@ -327,37 +307,9 @@ export function createSender({
       // In parallel: each consumer's stop is bounded on its own (a broker outage can stall a
       // disconnect), and three in a row could outlast the shutdown deadline.
       await Promise.all([dispatch.stop(), statuses.stop(), gateConsumer.stop()]);
-      if (adminConnected) await admin.disconnect().catch(() => undefined);
+      await topicAdmin.close();
       await graph.close();
     },
-  };
-}
-
-/**
- * Whether a number's records share a dispatch partition with another number of the directory:
- * where our producers put each number (computed up front), and where its records were seen to
- * come from (a topic grown past the catalog's partition count).
- */
-function sharesPartition(
-  directory: NumberDirectory,
-  partitions: () => number,
-): (number: string, partition: number) => boolean {
-  let count = 0;
-  let expected = new Map<number, Set<string>>();
-  const place = (number: string, partition: number): void => {
-    const on = expected.get(partition) ?? new Set<string>();
-    on.add(number);
-    expected.set(partition, on);
-  };
-  return (number, partition) => {
-    if (count !== partitions()) {
-      count = partitions();
-      expected = new Map();
-      for (const n of directory.numbers)
-        place(n.phoneNumberId, partitionOfKey(n.phoneNumberId, count));
-    }
-    place(number, partition);
-    return (expected.get(partition)?.size ?? 0) > 1;
   };
 }
 
