@@ -26,10 +26,19 @@ export function startService(
 ): ServiceProcess {
   mkdirSync(logDir, { recursive: true });
   const log = createWriteStream(join(logDir, `${instance}.log`));
-  const child = spawn(process.execPath, [join(repoRoot, "services", name, "dist", "main.js")], {
-    env: { ...process.env, ...env, HTTP_PORT: String(port), HTTP_HOST: "127.0.0.1" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  // The V8 heap sizing the images and `make dev` give a service (docs/architecture.md).
+  const child = spawn(
+    process.execPath,
+    [
+      "--max-semi-space-size=4",
+      "--initial-old-space-size=64",
+      join(repoRoot, "services", name, "dist", "main.js"),
+    ],
+    {
+      env: { ...process.env, ...env, HTTP_PORT: String(port), HTTP_HOST: "127.0.0.1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   child.stdout.pipe(log);
   child.stderr.pipe(log);
   const exited = new Promise<number | null>((resolveExit) => {

@@ -60,4 +60,5 @@ USER node
 EXPOSE ${PORT}
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "/usr/local/lib/parley/healthcheck.mjs"]
-CMD ["node", "dist/main.js"]
+# V8 heap sizing at start-up (docs/architecture.md, "The service chassis").
+CMD ["node", "--max-semi-space-size=4", "--initial-old-space-size=64", "dist/main.js"]

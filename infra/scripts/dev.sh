@@ -118,6 +118,7 @@ for s in "${services[@]}"; do
   port_in_use=0
   (exec 3<>"/dev/tcp/127.0.0.1/${port[$s]}") 2>/dev/null && port_in_use=1
   [ "$port_in_use" = 0 ] || fail "port ${port[$s]} for $s is in use; stop whatever holds it and retry"
+  # Node gets the images' V8 heap sizing (docs/architecture.md, "The service chassis").
   # Each service logs JSON to its own file; `tail -f .parley/dev/logs/<service>.log` follows one.
   # Its own session keeps the terminal's Ctrl-C away from it: this script sends the one SIGTERM,
   # so a graceful drain is not cut short by a second signal.
@@ -126,7 +127,7 @@ for s in "${services[@]}"; do
   # router (template catalog) and sender (messages) call Graph: here, the simulator.
   case "$s" in router | sender) own=(PARLEY_NUMBERS_FILE="$numbers_file" WA_GRAPH_BASE_URL="http://127.0.0.1:$SIM_PORT") ;; esac
   HTTP_PORT="${port[$s]}" OPS_TOKEN_FILE="$token_file" LOG_LEVEL="${LOG_LEVEL:-info}" \
-    env "${own[@]}" setsid node "$repo/services/$s/dist/main.js" >"$state/logs/$s.log" 2>&1 </dev/null &
+    env "${own[@]}" setsid node --max-semi-space-size=4 --initial-old-space-size=64 "$repo/services/$s/dist/main.js" >"$state/logs/$s.log" 2>&1 </dev/null &
   pid[$s]=$!
   echo "$s ${pid[$s]}" >>"$state/services.pids"
 done

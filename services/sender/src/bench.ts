@@ -85,18 +85,23 @@ function requests(number: string, count: number, recipients: number, tag: string
   return out;
 }
 
-/** Sliding 1 s windows over sorted instants: the steady rate between the first and last second. */
+/**
+ * The steady rate: sends in whole seconds from one second after the first send (consumer join,
+ * first fetch) to half a second before the last (tail). Whole seconds, because the cap holds per
+ * second: a span of 6.6 s may hold seven seconds' worth of sends, which over 6.6 s reads as more
+ * than the cap.
+ */
 function steadyRate(times: readonly number[]): { rate: number; spanMs: number } {
   const sorted = [...times].sort((a, b) => a - b);
   const first = sorted[0] ?? 0;
   const last = sorted.at(-1) ?? 0;
-  // Skip the first second (consumer join, first fetch) and the last half second (tail).
   const from = first + 1_000;
-  const to = last - 500;
-  if (to <= from)
+  const seconds = Math.floor((last - 500 - from) / 1_000);
+  if (seconds < 1)
     return { rate: sorted.length / Math.max(0.001, (last - first) / 1_000), spanMs: last - first };
+  const to = from + seconds * 1_000;
   const n = sorted.filter((t) => t >= from && t < to).length;
-  return { rate: (n * 1_000) / (to - from), spanMs: last - first };
+  return { rate: n / seconds, spanMs: last - first };
 }
 
 /** Instants counted by whole second from the first: where a sustained rate dipped. */
@@ -301,6 +306,9 @@ async function main(): Promise<void> {
     lag.enable();
     const ticksBefore = cpuTicks();
     const args = [
+      // As the images and `make dev` run it; BENCH_SENDER_NODE_FLAGS may override it.
+      "--max-semi-space-size=4",
+      "--initial-old-space-size=64",
       ...SENDER_NODE_FLAGS,
       ...(CPU_PROF
         ? ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF}`, `--cpu-prof-name=${name}.cpuprofile`]
@@ -344,6 +352,8 @@ async function main(): Promise<void> {
       },
     });
     let rssMaxMb = 0;
+    /** The highest RSS seen in each second of the case: where the peak came. */
+    const rssBySecond: number[] = [];
     const started = Date.now();
     let timedOut = false;
     // CPU per send is counted from the first send on (start-up and module loading left out).
@@ -351,7 +361,12 @@ async function main(): Promise<void> {
     let last = { cpu: 0, sent: 0 };
     await new Promise<void>((resolve) => {
       const tick = setInterval(() => {
-        if (child.pid !== undefined) rssMaxMb = Math.max(rssMaxMb, rssMb(child.pid));
+        if (child.pid !== undefined) {
+          const rss = rssMb(child.pid);
+          rssMaxMb = Math.max(rssMaxMb, rss);
+          const second = Math.floor((Date.now() - started) / 1_000);
+          rssBySecond[second] = Math.max(rssBySecond[second] ?? 0, rss);
+        }
         const now = sim.stats().reduce((s, n) => s + n.accepted, 0) - before;
         if (child.pid !== undefined && now > 0) {
           last = { cpu: cpuMs(child.pid), sent: now };
@@ -368,6 +383,9 @@ async function main(): Promise<void> {
       console.log(
         `${name}: sender CPU per send ${((last.cpu - first.cpu) / (last.sent - first.sent)).toFixed(2)} ms (${String(last.sent - first.sent)} sends)`,
       );
+    console.log(
+      `${name}: sender max RSS MB by second from its start: ${rssBySecond.map((r) => r.toFixed(0)).join(", ")}`,
+    );
     load.push(loadavg());
     try {
       const res = await fetch(`http://127.0.0.1:${String(OPS_PORT)}/metrics`, {

@@ -41,8 +41,13 @@ export const configSchema = z.object({
   SENDER_RATE_MARGIN_MAX_MS: env.int(50, { min: 0, max: 500 }),
   /** After this long with no 130429, a widened margin steps back by 5 ms toward the configured one (0: never). */
   SENDER_RATE_MARGIN_RELAX_MS: env.int(10 * MINUTE_MS, { min: 0 }),
-  /** Sends are spread so that no such slice holds more than its share of the cap; 0 turns it off. */
-  SENDER_RATE_SMOOTHING_MS: env.int(20, { min: 0, max: 500 }),
+  /**
+   * Sends are spread evenly over each second, and one may go up to this much before its place:
+   * after a stall (a GC pause, a busy event loop, a slow MongoDB answer) the sender catches up
+   * this much of the schedule at once instead of losing it. The exact one-second log guards the
+   * cap whatever this is; 0 turns the spreading off (ADR 0006).
+   */
+  SENDER_RATE_SMOOTHING_MS: env.int(250, { min: 0, max: 1_000 }),
   /** Longest 4^x s back-off for one recipient after 131056. */
   SENDER_PAIR_MAX_BACKOFF_MS: env.int(30 * MINUTE_MS, { min: 1_000 }),
   /** Longest whole-number back-off after 130429, 4, 80007 or 131057. */
