@@ -29,11 +29,7 @@ export function startService(
   // The V8 heap sizing the images and `make dev` give a service (docs/architecture.md).
   const child = spawn(
     process.execPath,
-    [
-      "--max-semi-space-size=4",
-      "--initial-old-space-size=64",
-      join(repoRoot, "services", name, "dist", "main.js"),
-    ],
+    ["--initial-old-space-size=64", join(repoRoot, "services", name, "dist", "main.js")],
     {
       env: { ...process.env, ...env, HTTP_PORT: String(port), HTTP_HOST: "127.0.0.1" },
       stdio: ["ignore", "pipe", "pipe"],

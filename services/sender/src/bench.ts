@@ -307,7 +307,6 @@ async function main(): Promise<void> {
     const ticksBefore = cpuTicks();
     const args = [
       // As the images and `make dev` run it; BENCH_SENDER_NODE_FLAGS may override it.
-      "--max-semi-space-size=4",
       "--initial-old-space-size=64",
       ...SENDER_NODE_FLAGS,
       ...(CPU_PROF
