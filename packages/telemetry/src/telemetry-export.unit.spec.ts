@@ -36,6 +36,7 @@ let telemetry: Telemetry;
 let appUrl = "";
 
 beforeAll(async () => {
+  process.env.OTEL_RESOURCE_ATTRIBUTES = "deployment.region=test-east";
   const collectorUrl = await listen(collector);
   telemetry = startTelemetry({
     serviceName: "sender",
@@ -77,6 +78,11 @@ describe("startTelemetry with an OTLP endpoint", () => {
     const body = traces.map((e) => e.body).join("\n");
     expect(body).toContain('"stringValue":"sender"');
     expect(body).toContain('"stringValue":"0.1.0"');
+    // the resource: ours, plus the host, process and OTEL_RESOURCE_ATTRIBUTES detectors
+    expect(body).toContain('{"key":"service.namespace","value":{"stringValue":"parley"}}');
+    expect(body).toContain('"key":"host.name"');
+    expect(body).toContain(`{"key":"process.pid","value":{"intValue":${process.pid}}}`);
+    expect(body).toContain('{"key":"deployment.region","value":{"stringValue":"test-east"}}');
     expect(body).toContain("dispatch message");
     expect(body).toContain(traceId);
     // kind 2 = server, kind 3 = client: both ends of the http call are in the trace

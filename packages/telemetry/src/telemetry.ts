@@ -1,21 +1,31 @@
 import { Module, createRequire, syncBuiltinESMExports } from "node:module";
-import type { Context } from "@opentelemetry/api";
+import { type Context, DiagConsoleLogger, diag } from "@opentelemetry/api";
 import {
   CompositePropagator,
   W3CBaggagePropagator,
   W3CTraceContextPropagator,
+  diagLogLevelFromString,
+  getBooleanFromEnv,
+  getStringFromEnv,
   setGlobalErrorHandler,
 } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { registerInstrumentations } from "@opentelemetry/instrumentation";
 import { HttpInstrumentation } from "@opentelemetry/instrumentation-http";
-import { resourceFromAttributes } from "@opentelemetry/resources";
-import { NodeSDK } from "@opentelemetry/sdk-node";
+import {
+  detectResources,
+  envDetector,
+  hostDetector,
+  processDetector,
+  resourceFromAttributes,
+} from "@opentelemetry/resources";
 import {
   BatchSpanProcessor,
   type ReadableSpan,
   type Span,
   type SpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
+import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
 
 export interface StartTelemetryOptions {
@@ -42,7 +52,7 @@ export interface Telemetry {
   /** Whether spans are exported, and where. */
   readonly tracesEndpoint: string | undefined;
   /**
-   * Flushes buffered spans, then ends the SDK; safe to call twice. Rejects with the export error
+   * Flushes buffered spans, then ends the tracer provider; safe to call twice. Rejects with the export error
    * when the last flush fails (collector down), within about EXPORT_TIMEOUT_MS.
    */
   shutdown(): Promise<void>;
@@ -160,26 +170,31 @@ export function startTelemetry({
     otlpEndpoint === undefined || otlpEndpoint.trim() === "" ? undefined : tracesUrl(otlpEndpoint);
   const ignored = new Set(ignoreIncomingPaths);
 
-  const plainRequire = moduleProto.require;
-  const sdk = new NodeSDK({
-    serviceName,
-    resource: resourceFromAttributes({
+  const logLevel = getStringFromEnv("OTEL_LOG_LEVEL");
+  if (logLevel !== undefined)
+    diag.setLogger(new DiagConsoleLogger(), diagLogLevelFromString(logLevel));
+  if (getBooleanFromEnv("OTEL_SDK_DISABLED")) {
+    current = { tracesEndpoint: undefined, shutdown: () => Promise.resolve() };
+    return current;
+  }
+
+  /*
+   * The tracer provider, context manager, propagator and http instrumentation, wired by hand:
+   * `@opentelemetry/sdk-node` does the same but loads every exporter it could build from OTEL_*
+   * variables (gRPC, protobuf, Zipkin, metrics, logs): 3 MB more heap, 4 MB more RSS per service.
+   */
+  const resource = detectResources({
+    detectors: [envDetector, processDetector, hostDetector],
+  }).merge(
+    resourceFromAttributes({
       [ATTR_SERVICE_NAME]: serviceName,
       "service.namespace": "parley",
       ...(serviceVersion === undefined ? {} : { [ATTR_SERVICE_VERSION]: serviceVersion }),
       ...(env === undefined ? {} : { "deployment.environment.name": env }),
     }),
-    textMapPropagator: new CompositePropagator({
-      propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
-    }),
-    instrumentations: [
-      new HttpInstrumentation({
-        ignoreIncomingRequestHook: (request) => ignored.has(pathOf(request.url)),
-        redactedQueryParams: SECRET_QUERY_PARAMS,
-        redactedQueryParamsServer: SECRET_QUERY_PARAMS,
-      }),
-    ],
-    // Explicit empty lists: otherwise the SDK falls back to OTEL_* defaults and exports to localhost:4318.
+  );
+  const provider = new NodeTracerProvider({
+    resource,
     spanProcessors: [
       endpoint === undefined
         ? new DiscardingSpanProcessor()
@@ -187,18 +202,32 @@ export function startTelemetry({
             new OTLPTraceExporter({ url: endpoint, timeoutMillis: EXPORT_TIMEOUT_MS }),
           ),
     ],
-    metricReaders: [],
-    logRecordProcessors: [],
   });
   setGlobalErrorHandler(onError);
-  sdk.start();
+
+  const plainRequire = moduleProto.require;
+  registerInstrumentations({
+    tracerProvider: provider,
+    instrumentations: [
+      new HttpInstrumentation({
+        ignoreIncomingRequestHook: (request) => ignored.has(pathOf(request.url)),
+        redactedQueryParams: SECRET_QUERY_PARAMS,
+        redactedQueryParamsServer: SECRET_QUERY_PARAMS,
+      }),
+    ],
+  });
+  provider.register({
+    propagator: new CompositePropagator({
+      propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
+    }),
+  });
   patchLoadedHttp();
   moduleProto.require = plainRequire;
 
   let stopping: Promise<void> | undefined;
   current = {
     tracesEndpoint: endpoint,
-    shutdown: () => (stopping ??= sdk.shutdown()),
+    shutdown: () => (stopping ??= provider.shutdown()),
   };
   return current;
 }
