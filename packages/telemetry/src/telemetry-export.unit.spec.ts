@@ -36,7 +36,7 @@ let telemetry: Telemetry;
 let appUrl = "";
 
 beforeAll(async () => {
-  process.env.OTEL_RESOURCE_ATTRIBUTES = "deployment.region=test-east";
+  process.env["OTEL_RESOURCE_ATTRIBUTES"] = "deployment.region=test-east";
   const collectorUrl = await listen(collector);
   telemetry = startTelemetry({
     serviceName: "sender",
