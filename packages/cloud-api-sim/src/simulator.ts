@@ -571,10 +571,11 @@ export function createSimulator({
     to: string | undefined,
     o: { details?: string; subcode?: number } = {},
     version?: string,
+    at = clock.now(),
   ): SimResponse {
     pn.rejectedByCode.set(code, (pn.rejectedByCode.get(code) ?? 0) + 1);
     rejected.push({
-      at: clock.now(),
+      at,
       phoneNumberId: pn.id,
       code,
       to: to === undefined ? undefined : maskDigits(to),
@@ -967,7 +968,8 @@ export function createSimulator({
     }
     if (body["status"] === "read") return markRead(pn, body, version);
     if (pn.maintenanceUntil > now) return reject(pn, 131057, undefined, {}, version);
-    if (!takeThroughput(pn, now)) return reject(pn, 130429, undefined, {}, version);
+    // Recorded at the instant the window was judged, so a test can recount that window.
+    if (!takeThroughput(pn, now)) return reject(pn, 130429, undefined, {}, version, now);
 
     let to = body["to"];
     // Since 2026 a user can be addressed by BSUID in `recipient` instead of `to` (reference §1.1).

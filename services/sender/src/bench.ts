@@ -10,7 +10,15 @@
 // HEAP_GROWING_PERCENT.
 import { spawn, type ChildProcess } from "node:child_process";
 import { Agent, request as httpRequest } from "node:http";
-import { readFileSync, readdirSync, renameSync, statSync } from "node:fs";
+import {
+  appendFileSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  statSync,
+} from "node:fs";
 import { loadavg, setPriority } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
@@ -51,6 +59,10 @@ const recipientsFor = (cap: number, least: number): number =>
 const WABA = "102290129340398";
 const TOKEN = "bench-token-0123456789";
 const MAIN = fileURLToPath(new URL("./main.js", import.meta.url));
+/** The sender's own log (warnings and errors) of each case, to read after a surprise. */
+const LOG_DIR = fileURLToPath(
+  new URL("../../../.parley/bench-outbound/sender-logs", import.meta.url),
+);
 const GRAPH = `http://127.0.0.1:${SIM_PORT}`;
 
 const env = (name: string): string => {
@@ -318,8 +330,10 @@ async function main(): Promise<void> {
       MAIN,
     ];
     const dbName = `${prefix}-${name}`.replace(/[^a-zA-Z0-9_-]/g, "_");
+    mkdirSync(LOG_DIR, { recursive: true });
+    const logFile = join(LOG_DIR, `${prefix}-${name}.log`);
     const child: ChildProcess = spawn(process.execPath, args, {
-      stdio: ["ignore", "ignore", "inherit"],
+      stdio: ["ignore", openSync(logFile, "w"), "inherit"],
       env: {
         PATH: process.env["PATH"] ?? "",
         KAFKA_BROKERS: env("KAFKA_BROKERS"),
@@ -523,6 +537,47 @@ async function main(): Promise<void> {
       .filter((r) => r.code === 130429 && r.phoneNumberId === id && r.at >= caseStart).length;
     return (s && s.maxAcceptedInAnySecond > cap ? 1 : 0) + rejected;
   };
+  // Each 130429 of a case, with what the simulator had accepted on that number in the second
+  // before it, to set beside the sender's log.
+  const explainRefusals = (name: string, ids: readonly string[]): void => {
+    const codes = new Map<string, number>();
+    for (const r of sim.rejections()) {
+      if (!ids.includes(r.phoneNumberId) || r.at < caseStart) continue;
+      const key = `${r.phoneNumberId}/${String(r.code)}`;
+      codes.set(key, (codes.get(key) ?? 0) + 1);
+    }
+    const seen = new Map<string, number>();
+    for (const id of ids)
+      for (const m of sim.messages({ phoneNumberId: id }))
+        if (m.callbackData !== undefined)
+          seen.set(m.callbackData, (seen.get(m.callbackData) ?? 0) + 1);
+    const twice = [...seen.values()].filter((n) => n > 1).length;
+    if (codes.size > 0 || twice > 0)
+      console.log(
+        `${name}: refusals by number/code: ${JSON.stringify(Object.fromEntries(codes))}; requests accepted more than once: ${String(twice)}`,
+      );
+    if (process.env["SENDER_TRACE_CALLS"]) {
+      for (const id of ids)
+        for (const m of sim.messages({ phoneNumberId: id }))
+          appendFileSync(
+            `${process.env["SENDER_TRACE_CALLS"]}.sim`,
+            `${String(m.callbackData)},${id},${String(m.acceptedAt)}\n`,
+          );
+    }
+    for (const r of sim.rejections()) {
+      if (r.code !== 130429 || !ids.includes(r.phoneNumberId) || r.at < caseStart) continue;
+      const stamps = sim.messages({ phoneNumberId: r.phoneNumberId }).map((m) => m.acceptedAt);
+      const inSecond = stamps.filter((t) => t > r.at - 1_000 && t <= r.at).sort((a, b) => a - b);
+      const by100 = Array.from(
+        { length: 10 },
+        (_, i) =>
+          inSecond.filter((t) => t > r.at - 1_000 + i * 100 && t <= r.at - 900 + i * 100).length,
+      );
+      console.log(
+        `${name}: 130429 on ${r.phoneNumberId} at ${new Date(r.at).toISOString()} (${String(r.at - caseStart)} ms into the case): ${String(inSecond.length)} accepted in the second before, by 100 ms: ${by100.join(", ")}; first ${new Date(inSecond[0] ?? r.at).toISOString()}`,
+      );
+    }
+  };
 
   // (a) 1,000 msg/s and 80 msg/s at once, backlog of SECONDS at each cap, 400 and 40 recipients
   // (more in runs longer than 8 s).
@@ -549,6 +604,7 @@ async function main(): Promise<void> {
     const pacing = sim.pairPacing().filter((p) => !p.ok).length;
     const fastOver = windowsOver(FAST, 1_000);
     const slowOver = windowsOver(SLOW, 80);
+    explainRefusals("caps", [FAST, SLOW]);
     // Baseline: the same requests from a raw client with an ideal limiter, same machine, same run.
     sim.resetStats();
     caseStart = Date.now();
@@ -646,6 +702,7 @@ async function main(): Promise<void> {
       const lightTimes = perNumber(LIGHT, `${tag}l-`);
       const heavyTimes = perNumber(HEAVY, `${tag}h-`);
       const firstSend = Math.min(...heavyTimes, ...lightTimes);
+      explainRefusals(label, [HEAVY, LIGHT]);
       return {
         // From the sender's first Graph call (its start-up left out) to the light number's last.
         lightMs: Math.max(...lightTimes) - firstSend,

@@ -13,7 +13,7 @@ import type { AttemptStore } from "../adapters/store/attempt-store.js";
 import type { GateStore } from "../adapters/store/gate-store.js";
 import type { NumberLane, Slot } from "./lanes.js";
 import type { CallPermits } from "./permits.js";
-import { sleep, StoppedError } from "./sleep.js";
+import { sleep, sleepUntil, StoppedError } from "./sleep.js";
 
 export type Outcome = EventOf<
   "SendAccepted" | "SendRejected" | "SendFailed" | "SendExpired" | "SendInDoubt" | "SendReconciled"
@@ -294,8 +294,7 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
             return await parkHere();
           }
           slot = granted;
-          const waitMs = slot.slotAt - clock();
-          if (waitMs > 0 && !(await sleep(waitMs, signal))) {
+          if (!(await sleepUntil(slot.slotAt, clock, signal))) {
             slot.cancel();
             throw new StoppedError();
           }
@@ -321,8 +320,9 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
           try {
             r = await deps.graph(number, d);
           } finally {
-            // The slot stays reserved while the call is out; the rate log learns both instants.
-            slot.sent(Math.max(startedAt, slot.slotAt), clock());
+            // The slot stays reserved while the call is out; the rate log learns both instants
+            // (the call left no earlier than its slot: sleepUntil above).
+            slot.sent(startedAt, clock());
             release();
           }
           stage("call");
