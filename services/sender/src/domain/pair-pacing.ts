@@ -59,6 +59,18 @@ export class PairPacer {
     s.tokens -= 1;
   }
 
+  /**
+   * The send that took a token was counted by Meta at `at` at the latest (its answer, less the
+   * rate margin), which may be well after the token was taken: the slot wait, a free socket and
+   * the transit come in between. Meta's bucket refills from its count of the send, so this one
+   * refills from `at` on too: otherwise a bucket full when a burst began would refill during the
+   * first send's own wait and let the burst's last send arrive early (131056).
+   */
+  sent(recipient: string, at: number): void {
+    const s = this.pairs.get(recipient);
+    if (s && at > s.at) s.at = at;
+  }
+
   /** The send went through: the back-off exponent starts over. */
   accepted(recipient: string): void {
     const s = this.pairs.get(recipient);

@@ -165,6 +165,7 @@ export class NumberLane {
           if (settled) return;
           settled = true;
           this.rate.complete(calledAt, answeredAt);
+          this.pacer.sent(recipient, Math.max(calledAt, answeredAt - this.rate.marginMs));
           this.pump();
         },
         cancel: () => {
