@@ -213,10 +213,13 @@ export class NumberRate {
   /**
    * The reserved send was called at `callAt` and answered (or given up on) at `answeredAt`, both
    * read on this clock no earlier than they happened; the log keeps max(callAt, answeredAt -
-   * margin) (see the class comment).
+   * margin) (see the class comment), and that instant is returned: the latest Meta can have
+   * counted the send.
    */
-  complete(callAt: number, answeredAt: number = callAt): void {
-    this.log.complete(Math.max(callAt, answeredAt - this.margin));
+  complete(callAt: number, answeredAt: number = callAt): number {
+    const countedBy = Math.max(callAt, answeredAt - this.margin);
+    this.log.complete(countedBy);
+    return countedBy;
   }
 
   /** The slot went unused: the exact log forgets it (the schedule keeps its place; harmless). */

@@ -164,8 +164,7 @@ export class NumberLane {
         sent: (calledAt, answeredAt) => {
           if (settled) return;
           settled = true;
-          this.rate.complete(calledAt, answeredAt);
-          this.pacer.sent(recipient, Math.max(calledAt, answeredAt - this.rate.marginMs));
+          this.pacer.sent(recipient, this.rate.complete(calledAt, answeredAt));
           this.pump();
         },
         cancel: () => {

@@ -97,3 +97,23 @@ describe("NumberLane margin", () => {
     l.close();
   });
 });
+
+describe("NumberLane pair pacing", () => {
+  it("refills a recipient's bucket from when Meta can have counted a send, not from its token", async () => {
+    const now = { t: 1_000_000 };
+    const l = lane(now, { mps: 1_000 });
+    const to = "15550000001";
+    // The burst's first send takes its token now and is answered 400 ms later; 44 more at once.
+    const first = await l.turn(to, never);
+    now.t += 400;
+    first?.sent(now.t - 400, now.t);
+    for (let i = 0; i < 44; i++) (await l.turn(to, never))?.sent(now.t, now.t);
+    // Meta counted the first no earlier than its answer less the 15 ms margin: the 46th token
+    // comes one refill after that (within a millisecond of rounding), not one refill after the
+    // first token (1,006,000).
+    const next = l.pacer.nextAt(to, now.t);
+    expect(next).toBeGreaterThanOrEqual(1_000_000 + 400 - 15 + 6_000);
+    expect(next).toBeLessThanOrEqual(1_000_000 + 400 - 15 + 6_001);
+    l.close();
+  });
+});
