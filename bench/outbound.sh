@@ -8,7 +8,7 @@
 # servers (profile "bench-outbound", ports 49292/49293/48281/49281/57217 unless set), builds,
 # runs, stops them.
 # Knobs: BENCH_SECONDS (8: backlog = cap x seconds, each case bounded to 20 s or 2.5 s per second
-# of backlog), BENCH_CONNECTIONS (64), BENCH_ONLY=a or d (that case alone), BENCH_CPU_PROF=<dir> (sender CPU profiles),
+# of backlog), BENCH_CONNECTIONS (64), BENCH_ONLY=a, b or d (that case alone), BENCH_CPU_PROF=<dir> (sender CPU profiles),
 # BENCH_HEAP_SNAPSHOT=<dir> (the sender's heap at the end of each case), BENCH_SENDER_NODE_FLAGS
 # (node flags for the sender, e.g. "--max-semi-space-size=32"), BENCH_SIM_NICE (-10: the
 # simulator's scheduling priority; 0 leaves it), BENCH_SIM_PORT (47110), BENCH_SENDER_PORT

@@ -29,7 +29,11 @@ export function startService(
   // The V8 heap sizing the images and `make dev` give a service (docs/architecture.md).
   const child = spawn(
     process.execPath,
-    ["--initial-old-space-size=64", join(repoRoot, "services", name, "dist", "main.js")],
+    [
+      "--initial-old-space-size=64",
+      "--max-semi-space-size=8",
+      join(repoRoot, "services", name, "dist", "main.js"),
+    ],
     {
       env: { ...process.env, ...env, HTTP_PORT: String(port), HTTP_HOST: "127.0.0.1" },
       stdio: ["ignore", "pipe", "pipe"],

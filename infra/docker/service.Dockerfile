@@ -61,4 +61,4 @@ EXPOSE ${PORT}
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "/usr/local/lib/parley/healthcheck.mjs"]
 # V8 heap sizing at start-up (docs/architecture.md, "The service chassis").
-CMD ["node", "--initial-old-space-size=64", "dist/main.js"]
+CMD ["node", "--initial-old-space-size=64", "--max-semi-space-size=8", "dist/main.js"]

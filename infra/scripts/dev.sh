@@ -127,7 +127,7 @@ for s in "${services[@]}"; do
   # router (template catalog) and sender (messages) call Graph: here, the simulator.
   case "$s" in router | sender) own=(PARLEY_NUMBERS_FILE="$numbers_file" WA_GRAPH_BASE_URL="http://127.0.0.1:$SIM_PORT") ;; esac
   HTTP_PORT="${port[$s]}" OPS_TOKEN_FILE="$token_file" LOG_LEVEL="${LOG_LEVEL:-info}" \
-    env "${own[@]}" setsid node --initial-old-space-size=64 "$repo/services/$s/dist/main.js" >"$state/logs/$s.log" 2>&1 </dev/null &
+    env "${own[@]}" setsid node --initial-old-space-size=64 --max-semi-space-size=8 "$repo/services/$s/dist/main.js" >"$state/logs/$s.log" 2>&1 </dev/null &
   pid[$s]=$!
   echo "$s ${pid[$s]}" >>"$state/services.pids"
 done

@@ -202,7 +202,7 @@ function simPriority(): void {
   }
 }
 
-/** BENCH_ONLY=a or d: that case alone; unset: every case. */
+/** BENCH_ONLY=a, b or d: that case alone; unset: every case. */
 const ONLY = process.env["BENCH_ONLY"];
 
 async function main(): Promise<void> {
@@ -323,6 +323,7 @@ async function main(): Promise<void> {
     const args = [
       // As the images and `make dev` run it; BENCH_SENDER_NODE_FLAGS may override it.
       "--initial-old-space-size=64",
+      "--max-semi-space-size=8",
       ...SENDER_NODE_FLAGS,
       ...(CPU_PROF
         ? ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF}`, `--cpu-prof-name=${name}.cpuprofile`]
@@ -671,7 +672,7 @@ async function main(): Promise<void> {
   }
 
   // (b) 20 numbers (1,000 msg/s each, so the caps do not bind) against the raw client.
-  if (ONLY === undefined) {
+  if (ONLY === undefined || ONLY === "b") {
     const per = Math.max(200, Math.round((400 * SECONDS) / 8));
     const list = many.flatMap((n) => requests(n.id, per, 100, "b"));
     await publish(list);
