@@ -1,0 +1,201 @@
+import { createEvent, type AnyEvent, type EventOf } from "@parley/contracts";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { AttemptStore, StoredAttempt } from "../adapters/store/attempt-store.js";
+import { defaultRetryPolicy } from "../domain/backoff.js";
+import { createDispatchHandler, type GraphSend } from "./dispatch-handler.js";
+import { NumberLane, type Slot } from "./lanes.js";
+
+const NUMBER = "106540352240001";
+const MPS = 2;
+
+/** Attempts in memory, with the store's rules for what the handler calls (claim, refused, settle). */
+function memoryAttempts(): AttemptStore & { readonly records: Map<string, StoredAttempt> } {
+  const records = new Map<string, StoredAttempt>();
+  return {
+    records,
+    get: (requestId) => Promise.resolve(records.get(requestId)),
+    claim: (c) => {
+      const existing = records.get(c.requestId);
+      if (
+        existing !== undefined &&
+        !(existing.state === "refused" && existing.calls === c.afterCalls)
+      )
+        return Promise.resolve(false);
+      records.set(c.requestId, {
+        requestId: c.requestId,
+        number: c.number,
+        state: c.finishedWith === undefined ? "calling" : "done",
+        attemptedAt: c.at.getTime(),
+        calls: c.afterCalls + (c.finishedWith === undefined ? 1 : 0),
+        outcomes: c.finishedWith === undefined ? [] : [c.finishedWith],
+        outcomeIds: c.finishedWith === undefined ? [] : [c.finishedWith.eventId],
+        bizOpaqueCallbackData: c.bizOpaqueCallbackData,
+        pendingStatus: undefined,
+      });
+      return Promise.resolve(true);
+    },
+    refused: (requestId) => {
+      const r = records.get(requestId);
+      if (r?.state === "calling") records.set(requestId, { ...r, state: "refused" });
+      return Promise.resolve();
+    },
+    settle: (requestId, state, outcomes) => {
+      const r = records.get(requestId);
+      if (r !== undefined)
+        records.set(requestId, {
+          ...r,
+          state,
+          outcomes: [...outcomes],
+          outcomeIds: outcomes.map((o) => o.eventId),
+        });
+      return Promise.resolve();
+    },
+    noteStatus: (requestId) => Promise.resolve(records.get(requestId)),
+    resolveInDoubt: () => Promise.resolve(false),
+    inDoubtBefore: () => Promise.resolve([]),
+    recentCallTimes: () => Promise.resolve([]),
+    ensureIndexes: () => Promise.resolve(),
+  };
+}
+
+function dispatch(requestId: string, to: string): EventOf<"DispatchMessage"> {
+  return createEvent(
+    "DispatchMessage",
+    {
+      requestId,
+      idempotencyKey: requestId,
+      contactId: to,
+      to,
+      toKind: "phone",
+      content: { type: "template", template: { name: "t", language: { code: "en" } } },
+      category: "utility",
+      usedTemplateFallback: false,
+      bizOpaqueCallbackData: requestId,
+    },
+    { correlationId: requestId, businessNumber: NUMBER, now: new Date(0) },
+  );
+}
+
+/**
+ * A handler over one real lane, on a clock that runs behind the timers: every timer fires when
+ * the clock has moved only 90 % of its delay, as Node's whole-millisecond timers on the monotonic
+ * clock can fire before `Date.now()` reaches their instant.
+ */
+function setup() {
+  const base = Date.now();
+  const clock = (): number => base + Math.floor((Date.now() - base) * 0.9);
+  const lane = new NumberLane(
+    NUMBER,
+    { mps: MPS, pairPacing: { burst: 45, refillMs: 6_000 } },
+    {
+      marginMs: 0,
+      smoothingMs: 0,
+      // As in production: a slot is granted up to 20 ms ahead, and the handler waits for it.
+      leadMs: 20,
+      maxPairBackoffMs: 60_000,
+      maxNumberBackoffMs: 60_000,
+      marginStepMs: 5,
+      maxMarginMs: 50,
+      marginRelaxAfterMs: 600_000,
+      reseedAfterIdleMs: 3_600_000,
+    },
+    clock,
+    () => 1,
+    () => Promise.resolve([]),
+    { waited: () => undefined, pausedChanged: () => undefined },
+  );
+  // Each call is checked against the slot it was granted.
+  const slots = new Map<string, number>();
+  const turn = lane.turn.bind(lane);
+  let granting: string | undefined;
+  lane.turn = async (recipient, signal): Promise<Slot | undefined> => {
+    const slot = await turn(recipient, signal);
+    if (slot !== undefined && granting !== undefined) slots.set(granting, slot.slotAt);
+    return slot;
+  };
+  const calls: { requestId: string; at: number; slotAt: number | undefined }[] = [];
+  const graph: GraphSend = (_number, d) => {
+    calls.push({ requestId: d.requestId, at: clock(), slotAt: slots.get(d.requestId) });
+    return Promise.resolve({
+      ok: true,
+      result: {
+        wamid: `wamid.${d.requestId}`,
+        waId: d.to,
+        input: d.to,
+        messageStatus: undefined,
+        fbTraceId: undefined,
+      },
+    });
+  };
+  const published: AnyEvent[] = [];
+  const attempts = memoryAttempts();
+  const handle = createDispatchHandler({
+    lane: (n) => (n === NUMBER ? lane : undefined),
+    attempts,
+    gates: {
+      view: () => Promise.resolve({}),
+      consent: () => Promise.resolve(),
+      window: () => Promise.resolve(),
+    },
+    graph,
+    publish: (events) => {
+      published.push(...events);
+      return Promise.resolve();
+    },
+    clock,
+    random: () => 0.5,
+    policy: { retry: defaultRetryPolicy, maxThrottledAttempts: 3, maxPacedAttempts: 3 },
+    callBoundMs: 30_000,
+    windowRecheckMs: 0,
+    observer: { outcome: () => undefined, graphCall: () => undefined, inFlight: () => undefined },
+    logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
+    parking: { park: () => Promise.resolve() },
+  });
+  // One dispatch at a time, so each slot is known to belong to the request being handled.
+  const run = async (d: EventOf<"DispatchMessage">): Promise<"finished" | "parked"> => {
+    granting = d.data.requestId;
+    return handle(d, new AbortController().signal);
+  };
+  return { run, calls, published, attempts, lane };
+}
+
+describe("dispatch handler and the rate slot", () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("never calls Graph before its slot, even when the timers fire before the clock reaches it", async () => {
+    const { run, calls, published, attempts } = setup();
+    // Twice the cap: the third and later sends wait a whole window for their slot.
+    const ids = ["r1", "r2", "r3", "r4", "r5", "r6"];
+    const done = (async () => {
+      const results: string[] = [];
+      for (const [i, id] of ids.entries()) results.push(await run(dispatch(id, `1650555000${i}`)));
+      return results;
+    })();
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(await done).toEqual(ids.map(() => "finished"));
+
+    expect(calls.map((c) => c.requestId)).toEqual(ids);
+    for (const c of calls) {
+      expect(c.slotAt).toBeDefined();
+      expect(c.at).toBeGreaterThanOrEqual(c.slotAt ?? Number.POSITIVE_INFINITY);
+    }
+    // The waits were real: sends past the cap left a window after the ones before them.
+    const [first, , third] = calls;
+    expect((third?.at ?? 0) - (first?.at ?? 0)).toBeGreaterThanOrEqual(1_000);
+    // No one-second window (on the handler's clock) holds more calls than the cap.
+    for (const c of calls) {
+      expect(calls.filter((o) => o.at > c.at - 1_000 && o.at <= c.at).length).toBeLessThanOrEqual(
+        MPS,
+      );
+    }
+    expect(published.map((e) => e.type)).toEqual(ids.map(() => "SendAccepted"));
+    expect([...attempts.records.values()].every((r) => r.state === "done" && r.calls === 1)).toBe(
+      true,
+    );
+  });
+});
