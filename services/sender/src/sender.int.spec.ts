@@ -34,6 +34,7 @@ import {
   SENDER_GATES_CONSUMER,
   SENDER_STATUSES_CONSUMER,
 } from "./adapters/kafka/consumers.js";
+import { dispatchMessage } from "./sending/fixtures.spec-helpers.js";
 import { createSender, type Sender, type SenderSettings } from "./sending/sender.js";
 
 // The sender against the real broker, registry and MongoDB, calling the Cloud API simulator.
@@ -105,22 +106,7 @@ function dispatch(
   content: EventData<"DispatchMessage">["content"] = template,
   extra: Partial<EventData<"DispatchMessage">> = {},
 ): EventOf<"DispatchMessage"> {
-  return createEvent(
-    "DispatchMessage",
-    {
-      requestId,
-      idempotencyKey: requestId,
-      contactId: to,
-      to,
-      toKind: "phone",
-      content,
-      category: "utility",
-      usedTemplateFallback: false,
-      bizOpaqueCallbackData: requestId,
-      ...extra,
-    },
-    { correlationId: requestId, businessNumber: number, now: new Date() },
-  );
+  return dispatchMessage(number, requestId, to, { content, ...extra });
 }
 
 /**

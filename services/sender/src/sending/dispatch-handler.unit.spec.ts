@@ -1,9 +1,10 @@
-import { createEvent, type AnyEvent, type EventOf } from "@parley/contracts";
+import type { AnyEvent, EventOf } from "@parley/contracts";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { AttemptStore, StoredAttempt } from "../adapters/store/attempt-store.js";
 import { defaultRetryPolicy } from "../domain/backoff.js";
 import { createDispatchHandler, type GraphSend } from "./dispatch-handler.js";
-import { NumberLane, type Slot } from "./lanes.js";
+import { dispatchMessage, testLane } from "./fixtures.spec-helpers.js";
+import type { Slot } from "./lanes.js";
 
 const NUMBER = "106540352240001";
 const MPS = 2;
@@ -59,21 +60,7 @@ function memoryAttempts(): AttemptStore & { readonly records: Map<string, Stored
 }
 
 function dispatch(requestId: string, to: string): EventOf<"DispatchMessage"> {
-  return createEvent(
-    "DispatchMessage",
-    {
-      requestId,
-      idempotencyKey: requestId,
-      contactId: to,
-      to,
-      toKind: "phone",
-      content: { type: "template", template: { name: "t", language: { code: "en" } } },
-      category: "utility",
-      usedTemplateFallback: false,
-      bizOpaqueCallbackData: requestId,
-    },
-    { correlationId: requestId, businessNumber: NUMBER, now: new Date(0) },
-  );
+  return dispatchMessage(NUMBER, requestId, to, {}, new Date(0));
 }
 
 /**
@@ -84,26 +71,8 @@ function dispatch(requestId: string, to: string): EventOf<"DispatchMessage"> {
 function setup() {
   const base = Date.now();
   const clock = (): number => base + Math.floor((Date.now() - base) * 0.9);
-  const lane = new NumberLane(
-    NUMBER,
-    { mps: MPS, pairPacing: { burst: 45, refillMs: 6_000 } },
-    {
-      marginMs: 0,
-      smoothingMs: 0,
-      // As in production: a slot is granted up to 20 ms ahead, and the handler waits for it.
-      leadMs: 20,
-      maxPairBackoffMs: 60_000,
-      maxNumberBackoffMs: 60_000,
-      marginStepMs: 5,
-      maxMarginMs: 50,
-      marginRelaxAfterMs: 600_000,
-      reseedAfterIdleMs: 3_600_000,
-    },
-    clock,
-    () => 1,
-    () => Promise.resolve([]),
-    { waited: () => undefined, pausedChanged: () => undefined },
-  );
+  // As in production, a slot is granted up to 20 ms ahead, and the handler waits for it.
+  const lane = testLane({ number: NUMBER, mps: MPS, clock, tuning: { marginMs: 0, leadMs: 20 } });
   // Each call is checked against the slot it was granted.
   const slots = new Map<string, number>();
   const turn = lane.turn.bind(lane);

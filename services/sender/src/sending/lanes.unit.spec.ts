@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { NumberLane } from "./lanes.js";
+import { testLane } from "./fixtures.spec-helpers.js";
 
 // Lanes on a clock the test moves.
 function lane(
@@ -12,25 +12,7 @@ function lane(
     recentCalls?: (number: string, sinceMs: number) => Promise<number[]>;
   } = {},
 ) {
-  return new NumberLane(
-    "106540352240001",
-    { mps, pairPacing: { burst: 45, refillMs: 6_000 } },
-    {
-      marginMs: 15,
-      smoothingMs: 0,
-      leadMs: 0,
-      maxPairBackoffMs: 60_000,
-      maxNumberBackoffMs: 60_000,
-      marginStepMs: 5,
-      maxMarginMs: 50,
-      marginRelaxAfterMs: 600_000,
-      reseedAfterIdleMs: 3_600_000,
-    },
-    () => now.t,
-    () => 1,
-    recentCalls,
-    { waited: () => undefined, pausedChanged: () => undefined },
-  );
+  return testLane({ number: "106540352240001", mps, clock: () => now.t, recentCalls });
 }
 
 const never = new AbortController().signal;

@@ -1,7 +1,8 @@
-import { createEvent, type EventOf } from "@parley/contracts";
+import type { EventOf } from "@parley/contracts";
 import { describe, expect, it } from "vitest";
 import type { ParkedDispatch, ParkStore } from "../adapters/store/park-store.js";
-import { NumberLane } from "./lanes.js";
+import { dispatchMessage, testLane } from "./fixtures.spec-helpers.js";
+import type { NumberLane } from "./lanes.js";
 import { createParking } from "./parking.js";
 
 // The parking logic over an in-memory park store (the MongoDB one runs in the sender's
@@ -57,21 +58,7 @@ function memoryStore(): ParkStore & {
 }
 
 function dispatch(requestId: string, to: string): EventOf<"DispatchMessage"> {
-  return createEvent(
-    "DispatchMessage",
-    {
-      requestId,
-      idempotencyKey: requestId,
-      contactId: to,
-      to,
-      toKind: "phone",
-      content: { type: "template", template: { name: "t", language: { code: "en" } } },
-      category: "utility",
-      usedTemplateFallback: false,
-      bizOpaqueCallbackData: requestId,
-    },
-    { correlationId: requestId, businessNumber: NUMBER, now: new Date() },
-  );
+  return dispatchMessage(NUMBER, requestId, to);
 }
 
 function setup(
@@ -83,13 +70,13 @@ function setup(
   } = {},
 ) {
   const store = options.store ?? memoryStore();
-  const lane = new NumberLane(
-    NUMBER,
-    { mps: 80, pairPacing: { burst: 45, refillMs: 6_000 } },
-    {
+  const lane = testLane({
+    number: NUMBER,
+    mps: 80,
+    clock: () => Date.now(),
+    random: () => 0.5,
+    tuning: {
       marginMs: 0,
-      smoothingMs: 0,
-      leadMs: 0,
       maxPairBackoffMs: 1_000,
       maxNumberBackoffMs: 1_000,
       marginStepMs: 0,
@@ -97,11 +84,7 @@ function setup(
       marginRelaxAfterMs: 0,
       reseedAfterIdleMs: 60_000,
     },
-    () => Date.now(),
-    () => 0.5,
-    () => Promise.resolve([]),
-    { waited: () => undefined, pausedChanged: () => undefined },
-  );
+  });
   const handled: string[] = [];
   const partitions = options.partitions ?? [0];
   let answer: (d: EventOf<"DispatchMessage">) => "finished" | "parked" = () => "finished";
