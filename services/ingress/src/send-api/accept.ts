@@ -59,9 +59,10 @@ export function createAcceptSend({
 
   /** Publishes in flight by `<principal>/<key>`: a retry joins one rather than adding a copy. */
   const inFlight = new Map<string, Promise<void>>();
+  const keyOf = (record: SendRecord): string => `${record.principal}/${record.idempotencyKey}`;
 
   const startPublish = (record: SendRecord): Promise<void> => {
-    const id = `${record.principal}/${record.idempotencyKey}`;
+    const id = keyOf(record);
     const running = inFlight.get(id);
     if (running !== undefined) return running;
     const event = JSON.parse(record.eventJson) as EventOf<"SendRequested">;
@@ -120,6 +121,20 @@ export function createAcceptSend({
     }
   };
 
+  /**
+   * The store said "not published yet", but a publish of the key in this process may have been
+   * acknowledged and recorded since it answered: its in-flight entry goes only after the record
+   * is marked, so with none in flight the record is read again before publishing a second copy.
+   * (A publish by another instance in that gap still repeats the event, with the same ids.)
+   */
+  const reread = async (existing: SendRecord): Promise<SendRecord> => {
+    if (inFlight.has(keyOf(existing))) return existing;
+    const latest = await store
+      .findByRequestId(existing.principal, existing.requestId)
+      .catch(() => undefined);
+    return latest ?? existing;
+  };
+
   return async ({ principal, data }) => {
     const requestId = newId();
     const at = now();
@@ -152,10 +167,11 @@ export function createAcceptSend({
     if (existing.fingerprint !== record.fingerprint) {
       return { kind: "conflict", requestId: existing.requestId };
     }
-    if (existing.publishedAt === undefined) {
-      const failed = await publishRecord(existing);
+    const latest = existing.publishedAt === undefined ? await reread(existing) : existing;
+    if (latest.publishedAt === undefined) {
+      const failed = await publishRecord(latest);
       if (failed !== undefined) return failed;
     }
-    return { kind: "replayed", record: existing };
+    return { kind: "replayed", record: latest };
   };
 }

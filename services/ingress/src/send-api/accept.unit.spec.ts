@@ -139,6 +139,44 @@ describe("acceptSend", () => {
     expect(calls).toBe(1);
   });
 
+  it("a repeat whose store answer predates the first publish's acknowledgement publishes nothing more", async () => {
+    let calls = 0;
+    let land: () => void = () => undefined;
+    const memory = createMemorySendRecordStore({
+      retentionMs: 7 * 24 * 60 * 60 * 1000,
+      clock: () => new Date("2026-03-01T10:00:01.000Z"),
+    });
+    // The repeat's claim reads the record while it is unpublished, and its answer arrives only
+    // after the first publish was acknowledged and recorded (a slow store round trip).
+    let claims = 0;
+    let release: () => void = () => undefined;
+    const slowRepeat: SendRecordStore = {
+      claim: async (record) => {
+        const answer = await memory.claim(record);
+        if (++claims === 2) await new Promise<void>((resolve) => (release = resolve));
+        return answer;
+      },
+      markPublished: (principal, key, at) => memory.markPublished(principal, key, at),
+      findByRequestId: (principal, id) => memory.findByRequestId(principal, id),
+    };
+    const { accept } = harness(() => {
+      calls++;
+      return new Promise<void>((resolve) => {
+        land = resolve;
+      });
+    }, slowRepeat);
+    const first = accept({ principal: "orders", data: data() });
+    await new Promise((r) => setImmediate(r));
+    const repeat = accept({ principal: "orders", data: data() });
+    await new Promise((r) => setImmediate(r));
+    land();
+    expect((await first).kind).toBe("accepted");
+    await new Promise((r) => setImmediate(r));
+    release();
+    expect((await repeat).kind).toBe("replayed");
+    expect(calls).toBe(1);
+  });
+
   it("publishes nothing when the store cannot take the key (503 from the store)", async () => {
     const down: SendRecordStore = {
       claim: () => Promise.reject(new StoreUnavailableError("mongo down")),
