@@ -10,15 +10,7 @@
 // HEAP_GROWING_PERCENT.
 import { spawn, type ChildProcess } from "node:child_process";
 import { Agent, request as httpRequest } from "node:http";
-import {
-  appendFileSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  statSync,
-} from "node:fs";
+import { mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync } from "node:fs";
 import { loadavg, setPriority } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
@@ -560,14 +552,6 @@ async function main(): Promise<void> {
       console.log(
         `${name}: refusals by number/code: ${JSON.stringify(Object.fromEntries(codes))}; requests accepted more than once: ${String(twice)}`,
       );
-    if (process.env["SENDER_TRACE_CALLS"]) {
-      for (const id of ids)
-        for (const m of sim.messages({ phoneNumberId: id }))
-          appendFileSync(
-            `${process.env["SENDER_TRACE_CALLS"]}.sim`,
-            `${String(m.callbackData)},${id},${String(m.acceptedAt)}\n`,
-          );
-    }
     for (const r of sim.rejections()) {
       if (r.code !== 130429 || !ids.includes(r.phoneNumberId) || r.at < caseStart) continue;
       const stamps = sim.messages({ phoneNumberId: r.phoneNumberId }).map((m) => m.acceptedAt);
