@@ -24,8 +24,6 @@ export {
 export {
   normalizePhoneNumber,
   maskPhoneNumber,
-  waIdAliases,
-  sameWhatsAppUser,
   type NormalizedPhone,
   type CountryCode,
 } from "./phone.js";

@@ -6,7 +6,7 @@ export type { CountryCode } from "libphonenumber-js";
 export interface NormalizedPhone {
   /** `+` and digits, e.g. `+5511987654321`. Send this as `to`: with the `+`, Meta prepends nothing. */
   readonly e164: string;
-  /** Digits only; what WhatsApp calls a wa_id *before* Meta's own rewriting (see waIdAliases). */
+  /** Digits only: the number as given, before Meta rewrites it (see contactIdOf in @parley/contracts). */
   readonly digits: string;
   readonly country: CountryCode | undefined;
   readonly countryCallingCode: string;
@@ -93,28 +93,4 @@ function parsePhone(
   }
   if (possible) return possible;
   throw new InvalidPhoneNumberError(masked, "not a possible phone number for any country");
-}
-
-/**
- * Every wa_id under which WhatsApp may know the same person, starting with the one given.
- * Meta rewrites some numbers (reference §10): Brazil drops the mobile 9 for older accounts
- * (55 AA 9XXXXXXXX <-> 55 AA XXXXXXXX), Mexico reports 521 + 10 digits for 52 + 10, and
- * Argentina 549 + 10 for 54 + 10. Store the wa_id Meta returns; match inbound `from` with this.
- */
-export function waIdAliases(waId: string): readonly string[] {
-  const d = waId.replace(/\D/g, "");
-  const out = [d];
-  if (/^55\d{2}9\d{8}$/.test(d)) out.push(d.slice(0, 4) + d.slice(5));
-  else if (/^55\d{2}[6-9]\d{7}$/.test(d)) out.push(`${d.slice(0, 4)}9${d.slice(4)}`);
-  else if (/^521\d{10}$/.test(d)) out.push(`52${d.slice(3)}`);
-  else if (/^52\d{10}$/.test(d)) out.push(`521${d.slice(2)}`);
-  else if (/^549\d{10}$/.test(d)) out.push(`54${d.slice(3)}`);
-  else if (/^54\d{10}$/.test(d)) out.push(`549${d.slice(2)}`);
-  return out;
-}
-
-/** True when two wa_ids (or E.164 numbers) address the same WhatsApp user under Meta's rewriting. */
-export function sameWhatsAppUser(a: string, b: string): boolean {
-  const bd = b.replace(/\D/g, "");
-  return waIdAliases(a).includes(bd);
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { InvalidPhoneNumberError } from "./errors.js";
-import { maskPhoneNumber, normalizePhoneNumber, sameWhatsAppUser, waIdAliases } from "./phone.js";
+import { maskPhoneNumber, normalizePhoneNumber } from "./phone.js";
 
 describe("normalizePhoneNumber", () => {
   it.each([
@@ -51,18 +51,6 @@ describe("normalizePhoneNumber", () => {
       expect(e).toBeInstanceOf(InvalidPhoneNumberError);
       expect((e as Error).message).not.toContain("123");
     }
-  });
-});
-
-describe("wa_id rewriting", () => {
-  it("knows Brazil's dropped 9, Mexico's 521 and Argentina's 549", () => {
-    expect(waIdAliases("5511987654321")).toEqual(["5511987654321", "551187654321"]);
-    expect(waIdAliases("551187654321")).toEqual(["551187654321", "5511987654321"]);
-    expect(waIdAliases("525512345678")).toEqual(["525512345678", "5215512345678"]);
-    expect(waIdAliases("5491112345678")).toEqual(["5491112345678", "541112345678"]);
-    expect(waIdAliases("16505551234")).toEqual(["16505551234"]);
-    expect(sameWhatsAppUser("+52 55 1234 5678", "5215512345678")).toBe(true);
-    expect(sameWhatsAppUser("16505551234", "16505551235")).toBe(false);
   });
 });
 

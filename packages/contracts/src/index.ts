@@ -63,3 +63,10 @@ export {
 } from "./compat.js";
 export { exampleData, exampleEvent } from "./examples.js";
 export { asyncApiDocument, renderAsyncApi } from "./asyncapi.js";
+export {
+  contactIdOf,
+  InvalidContactIdError,
+  parseContactId,
+  sameContact,
+  type ContactIdResult,
+} from "./contact-id.js";
