@@ -11,6 +11,7 @@ export const sendOutcomeNames = [
   "SendExpired",
   "SendInDoubt",
   "SendReconciled",
+  "SendDeduplicated",
 ] as const satisfies readonly EventName[];
 
 export type SendOutcomeName = (typeof sendOutcomeNames)[number];

@@ -22,8 +22,14 @@ export interface TopicSpec {
   readonly partitions: number;
   /** Replication factor; undefined means the broker's `default.replication.factor`. */
   readonly replicationFactor: number | undefined;
-  /** Kafka topic configs: cleanup.policy, retention.ms, min.insync.replicas, ... */
+  /** Kafka topic configs: cleanup.policy, retention.ms, max.message.bytes, min.insync.replicas, ... */
   readonly config: Readonly<Record<string, string>>;
+  /**
+   * The largest record batch the topic takes (its `max.message.bytes`, set on every topic so the
+   * code and the cluster agree). A producer checks each record against it before sending: an
+   * event that cannot fit is never produced (ADR 0007).
+   */
+  readonly maxRecordBytes: number;
   /** Registry subject (TopicNameStrategy): `${name}-value`. */
   readonly subject: string;
   /** Event types carried. */
@@ -72,6 +78,13 @@ export const DEFAULT_PARTITIONS = { contact: 12, business: 12, raw: 6 } as const
 
 /** Largest record on the raw-webhook topic and on dead-letter and retry topics (8 MiB). */
 export const RAW_MESSAGE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Largest record batch on every other topic: Kafka's own default `message.max.bytes` (1 MiB plus
+ * the 12-byte log overhead), written into each topic's config so a cluster with another broker
+ * default still agrees with the code.
+ */
+export const EVENT_MESSAGE_BYTES = 1024 * 1024 + 12;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const days = (n: number) => String(n * DAY_MS);
@@ -128,6 +141,7 @@ const topicDefinitions = [
       "SendExpired",
       "SendInDoubt",
       "SendReconciled",
+      "SendDeduplicated",
     ],
     retentionDays: 30,
     producers: ["router", "sender"],
@@ -291,6 +305,7 @@ export function createCatalog({
     const carried: readonly EventName[] = def.events;
     const keyFn =
       def.key === "contact" ? contactKeyOf : def.key === "business" ? businessKeyOf : rawKeyOf;
+    const maxRecordBytes = "maxMessageBytes" in def ? def.maxMessageBytes : EVENT_MESSAGE_BYTES;
     return Object.freeze({
       id: def.id,
       name,
@@ -300,9 +315,10 @@ export function createCatalog({
       config: Object.freeze({
         "cleanup.policy": "delete",
         "retention.ms": def.retentionDays === null ? "-1" : days(def.retentionDays),
-        ...("maxMessageBytes" in def ? { "max.message.bytes": String(def.maxMessageBytes) } : {}),
+        "max.message.bytes": String(maxRecordBytes),
         ...durability,
       }),
+      maxRecordBytes,
       subject: `${name}-value`,
       events: Object.freeze([...carried]),
       schema: valueSchema(carried),
@@ -341,6 +357,7 @@ export function createCatalog({
         "max.message.bytes": String(RAW_MESSAGE_BYTES),
         ...durability,
       }),
+      maxRecordBytes: RAW_MESSAGE_BYTES,
       subject: `${name}-value`,
       events: Object.freeze([]),
       schema: z.unknown(),

@@ -6,6 +6,7 @@ import { mediaExpired, mediaFailed, mediaStored } from "./events/media.js";
 import { dispatchMessage, sendRequested } from "./events/outbound.js";
 import {
   sendAccepted,
+  sendDeduplicated,
   sendExpired,
   sendFailed,
   sendInDoubt,
@@ -80,7 +81,7 @@ const definitions = {
     description: "Meta re-categorised a message template.",
   },
   PhoneNumberQualityUpdated: {
-    version: 1,
+    version: 2,
     data: phoneNumberQualityUpdated,
     description: "A business number's quality rating or messaging limit changed.",
   },
@@ -100,7 +101,7 @@ const definitions = {
     description: "A domain asks Parley to send a message to a contact.",
   },
   DispatchMessage: {
-    version: 1,
+    version: 2,
     data: dispatchMessage,
     description: "Command from router to sender: call Graph for this request now.",
   },
@@ -135,6 +136,12 @@ const definitions = {
     version: 1,
     data: sendReconciled,
     description: "An in-doubt send was resolved from a status webhook (terminal outcome).",
+  },
+  SendDeduplicated: {
+    version: 1,
+    data: sendDeduplicated,
+    description:
+      "The request repeated an idempotency key; the original request's outcome is the answer (terminal outcome).",
   },
   ConsentGranted: {
     version: 1,

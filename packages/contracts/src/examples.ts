@@ -181,6 +181,11 @@ export const exampleData: { readonly [N in EventName]: EventData<N> } = {
   SendExpired: { ...request, validUntil: "2026-03-01T10:00:00.000Z", stage: "sender" },
   SendInDoubt: { ...request, bizOpaqueCallbackData: "req-42", reason: "timeout", attemptedAt: at },
   SendReconciled: { ...request, wamid: outWamid, status: "sent", result: "sent" },
+  SendDeduplicated: {
+    ...request,
+    requestId: "req-43",
+    originalRequestId: "req-42",
+  },
   ConsentGranted: {
     contactId: contact,
     scope: "marketing",

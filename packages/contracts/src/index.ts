@@ -20,6 +20,7 @@ export {
   contactKeyOf,
   createCatalog,
   DEFAULT_PARTITIONS,
+  EVENT_MESSAGE_BYTES,
   RAW_MESSAGE_BYTES,
   topicIds,
   type Catalog,

@@ -48,10 +48,7 @@ export function createEventConsumer({
 }: EventConsumerOptions): ConsumerRunner {
   const byName = new Map(topics.map((t) => [t.name, t]));
   // Fetch at least one whole record of the largest size the topics allow.
-  const largest = Math.max(
-    1024 * 1024,
-    ...topics.map((t) => Number(t.config["max.message.bytes"] ?? 0)),
-  );
+  const largest = Math.max(1024 * 1024, ...topics.map((t) => t.maxRecordBytes));
   return createConsumerRunner({
     kafka,
     groupId: `${catalog.prefix}parley.${consumer}`,

@@ -260,6 +260,11 @@ export const dispatchMessage = z.object({
   content: outboundContent,
   category: messageCategory,
   usedTemplateFallback: z.boolean(),
+  templateFallback: templateContent
+    .optional()
+    .describe(
+      "The request's template fallback, when free-form content was sent: Meta may still fail the message for a closed window (131047), and the sender then sends this once instead.",
+    ),
   replyTo: wamid.optional(),
   validUntil: z.iso.datetime().optional(),
   bizOpaqueCallbackData: z

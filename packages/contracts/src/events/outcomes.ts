@@ -114,3 +114,17 @@ export const sendReconciled = z.object({
   result: z.enum(["sent", "failed"]),
   error: sendError.optional(),
 });
+
+/**
+ * A request that repeated an idempotency key already used for the same send: nothing new is
+ * decided or sent, and this is the repeat's one terminal outcome. The first request's outcome is
+ * the answer: wait for the outcome of `originalRequestId` (the client does this for you). A
+ * repeat whose content differs is `SendRejected` with reason `duplicate_conflict` instead.
+ */
+export const sendDeduplicated = z.object({
+  ...outcome,
+  originalRequestId: z
+    .string()
+    .min(1)
+    .describe("The request that first used this idempotency key; its outcome is the answer."),
+});

@@ -72,6 +72,13 @@ export const templateCategoryUpdated = z.object({
 export const phoneNumberQualityUpdated = z.object({
   ...business,
   displayPhoneNumber: z.string(),
+  phoneNumberId: z
+    .string()
+    .regex(/^\d+$/)
+    .optional()
+    .describe(
+      "The business number's phone_number_id, resolved from the number directory (Meta names only the display number); absent when the directory does not know it.",
+    ),
   event: z
     .string()
     .describe("FLAGGED | UNFLAGGED | UPGRADE | DOWNGRADE | THROUGHPUT_UPGRADE | ONBOARDING | ..."),
