@@ -122,7 +122,7 @@ export function createClientFromParts({
     connecting ??= producer.connect().catch((error: unknown) => {
       connecting = undefined;
       throw new ParleyClientError(`cannot connect to Kafka: ${messageOf(error)}`, {
-        retriable: retriableCause(error),
+        retry: retriableCause(error) ? "bounded" : "never",
         cause: error,
       });
     });
@@ -154,7 +154,7 @@ export function createClientFromParts({
     } catch (error) {
       throw new SendNotAcknowledgedError(
         `SendRequested ${requestId} was not acknowledged by Kafka (${messageOf(error)}); it may or may not be on ${sendRequests.name}: retry with the same idempotencyKey and requestId`,
-        { retriable: retriableCause(error), cause: error, context },
+        { retry: retriableCause(error) ? "bounded" : "never", cause: error, context },
       );
     }
     logger?.debug(context, "send requested");
@@ -177,18 +177,18 @@ export function createClientFromParts({
     if (typeof group !== "string" || !CONSUMER_NAME.test(group)) {
       throw new SubscribeError(
         `${operation}: group ${JSON.stringify(group)} must match ${CONSUMER_NAME.source}: use your consumer's stable name, e.g. "orders-outcomes"`,
-        { retriable: false },
+        { retry: "never" },
       );
     }
     if (subscriptions.has(group)) {
       throw new SubscribeError(
         `${operation}: group "${group}" is already subscribed by this client; give each subscription its own group, e.g. "${group}-2"`,
-        { retriable: false, context: { group } },
+        { retry: "never", context: { group } },
       );
     }
     if (maxInFlight !== undefined && !(Number.isInteger(maxInFlight) && maxInFlight >= 1)) {
       throw new SubscribeError(`${operation}: maxInFlight must be a positive integer`, {
-        retriable: false,
+        retry: "never",
         context: { group },
       });
     }
@@ -220,7 +220,7 @@ export function createClientFromParts({
       subscriptions.delete(group);
       if (error instanceof ParleyClientError) throw error;
       throw new SubscribeError(`${operation}(${group}): ${messageOf(error)}`, {
-        retriable: retriableCause(error),
+        retry: retriableCause(error) ? "bounded" : "never",
         cause: error,
         context: { group, topic: topic.name },
       });
@@ -265,7 +265,7 @@ export function createClientFromParts({
         if (failed.length > 0) {
           throw new ParleyClientError(
             `close: ${failed.length} part(s) did not stop cleanly: ${failed.map((r) => messageOf(r.reason)).join("; ")}`,
-            { retriable: false, cause: failed[0]?.reason },
+            { retry: "never", cause: failed[0]?.reason },
           );
         }
       })();

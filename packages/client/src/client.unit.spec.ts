@@ -167,11 +167,11 @@ describe("requestSend", () => {
   });
 
   it("says a failed publish is not retriable when the layer below says so (schema not registered)", async () => {
-    const fatal = new ParleyKafkaError("schema not registered", { retriable: false });
+    const fatal = new ParleyKafkaError("schema not registered", { retry: "never" });
     const { client } = fakeParts({ failPublish: fatal });
     await expect(client.requestSend(request)).rejects.toMatchObject({
       name: "SendNotAcknowledgedError",
-      retriable: false,
+      retry: "never",
     });
   });
 });

@@ -13,7 +13,7 @@ export class InvalidClientOptionsError extends ParleyClientError {
   override readonly name: string = "InvalidClientOptionsError";
   constructor(readonly problems: readonly string[]) {
     super(`createParleyClient: invalid options:\n${problems.map((p) => `  - ${p}`).join("\n")}`, {
-      retriable: false,
+      retry: "never",
     });
   }
 }
@@ -37,7 +37,7 @@ export class InvalidSendRequestError extends ParleyClientError {
     const count = issues.length === 1 ? "1 issue" : `${issues.length} issues`;
     super(
       `invalid send request (${count}; nothing was published):\n${issues.map((i) => `  - ${i.at}: ${i.message}`).join("\n")}`,
-      { retriable: false, context },
+      { retry: "never", context },
     );
   }
 }
@@ -65,7 +65,7 @@ export class ClientClosedError extends ParleyClientError {
   override readonly name = "ClientClosedError";
   constructor(operation: string) {
     super(`${operation}: the Parley client is closed; create a new one with createParleyClient`, {
-      retriable: false,
+      retry: "never",
     });
   }
 }

@@ -1,25 +1,14 @@
-/**
- * Errors that say whether a retry makes sense (conventions.md, 9). The consumer runner retries,
- * dead-letters or stops from `retriable` alone; anything without the flag counts as not
- * retriable, so a programming error is never retried into a hot loop.
- */
-export class ParleyKafkaError extends Error {
-  override readonly name: string = "ParleyKafkaError";
-  readonly retriable: boolean;
-  readonly context: Readonly<Record<string, unknown>>;
+import { ParleyError } from "@parley/errors";
 
-  constructor(
-    message: string,
-    {
-      retriable,
-      cause,
-      context = {},
-    }: { retriable: boolean; cause?: unknown; context?: Record<string, unknown> },
-  ) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.retriable = retriable;
-    this.context = context;
-  }
+export { errorClass, errorMessage, isOutage, isRetriable, retryOf } from "@parley/errors";
+
+/**
+ * An error of the Kafka I/O layer, with the retry decision every Parley error carries
+ * (conventions.md, 9): the consumer runner retries, waits out or dead-letters from it alone, and
+ * anything without one counts as `never`, so a programming error is never retried into a loop.
+ */
+export class ParleyKafkaError extends ParleyError {
+  override readonly name: string = "ParleyKafkaError";
 }
 
 /** A record that can never be processed as it is (bad bytes, unknown schema, invalid event): dead-letter it. */
@@ -29,7 +18,7 @@ export class PoisonRecordError extends ParleyKafkaError {
     message: string,
     options: { cause?: unknown; context?: Record<string, unknown> } = {},
   ) {
-    super(message, { ...options, retriable: false });
+    super(message, { ...options, retry: "never" });
   }
 }
 
@@ -40,7 +29,7 @@ export class InvalidEventError extends ParleyKafkaError {
     message: string,
     options: { cause?: unknown; context?: Record<string, unknown> } = {},
   ) {
-    super(message, { ...options, retriable: false });
+    super(message, { ...options, retry: "never" });
   }
 }
 
@@ -51,29 +40,10 @@ export class SchemaNotRegisteredError extends ParleyKafkaError {
     super(
       `schema for subject ${subject} is not registered; run \`parley-kafka provision\` (make dev does) and retry`,
       {
-        retriable: false,
+        retry: "never",
         cause,
         context: { subject },
       },
     );
   }
-}
-
-/** Whether a failure may succeed on a later attempt: our errors and kafkajs's carry the flag. */
-export function isRetriable(error: unknown): boolean {
-  return (
-    typeof error === "object" &&
-    error !== null &&
-    (error as { retriable?: unknown }).retriable === true
-  );
-}
-
-export function errorClass(error: unknown): string {
-  if (error instanceof Error) return error.name;
-  return typeof error;
-}
-
-export function errorMessage(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  return String(error);
 }

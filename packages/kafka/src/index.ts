@@ -20,7 +20,9 @@ export {
   PoisonRecordError,
   InvalidEventError,
   SchemaNotRegisteredError,
+  isOutage,
   isRetriable,
+  retryOf,
 } from "./errors.js";
 export { defaultRetryPolicy, type RetryPolicy } from "./backoff.js";
 export { createSerde, type Serde } from "./serde.js";

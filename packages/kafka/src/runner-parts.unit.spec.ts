@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { backoffDelay, sleep } from "./backoff.js";
-import { isRetriable, ParleyKafkaError, PoisonRecordError } from "./errors.js";
+import { backoffDelay, outageDelay, sleep } from "./backoff.js";
+import { isRetriable, ParleyKafkaError, PoisonRecordError, retryOf } from "./errors.js";
 import { KeyedQueue } from "./keyed-queue.js";
 import { OffsetTracker } from "./offset-tracker.js";
 
@@ -70,12 +70,24 @@ describe("KeyedQueue", () => {
 });
 
 describe("backoff", () => {
-  const policy = { attempts: 5, initialDelayMs: 100, maxDelayMs: 1_000, factor: 2 };
+  const policy = {
+    attempts: 5,
+    initialDelayMs: 100,
+    maxDelayMs: 1_000,
+    factor: 2,
+    maxOutageDelayMs: 3_000,
+  };
   it("grows exponentially up to the cap, with full jitter", () => {
     expect([1, 2, 3, 4, 5, 6].map((n) => backoffDelay(policy, n, () => 1))).toEqual([
       100, 200, 400, 800, 1_000, 1_000,
     ]);
     expect(backoffDelay(policy, 3, () => 0)).toBe(0);
+  });
+  it("waits out an outage doubling up to its own cap, never less than half the ceiling", () => {
+    expect([1, 2, 3, 4, 5, 6, 60].map((n) => outageDelay(policy, n, () => 1))).toEqual([
+      100, 200, 400, 800, 1_600, 3_000, 3_000,
+    ]);
+    expect(outageDelay(policy, 6, () => 0)).toBe(1_500);
   });
   it("sleep ends early on abort", async () => {
     const c = new AbortController();
@@ -87,9 +99,16 @@ describe("backoff", () => {
 
 describe("errors", () => {
   it("carry the retry decision", () => {
-    expect(isRetriable(new ParleyKafkaError("x", { retriable: true }))).toBe(true);
+    expect(isRetriable(new ParleyKafkaError("x", { retry: "bounded" }))).toBe(true);
     expect(isRetriable(new PoisonRecordError("bad bytes"))).toBe(false);
     expect(isRetriable(new Error("plain"))).toBe(false);
+    expect(isRetriable({ retry: "bounded" })).toBe(true);
     expect(isRetriable({ retriable: true })).toBe(true);
+  });
+  it("tell an outage from a bounded retry and from a poison record", () => {
+    expect(retryOf(new ParleyKafkaError("x", { retry: "outage" }))).toBe("outage");
+    expect(retryOf(new ParleyKafkaError("x", { retry: "bounded" }))).toBe("bounded");
+    expect(retryOf(new PoisonRecordError("bad bytes"))).toBe("never");
+    expect(retryOf(new RangeError("Maximum call stack size exceeded"))).toBe("never");
   });
 });

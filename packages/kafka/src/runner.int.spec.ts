@@ -264,7 +264,7 @@ describe("consumer runner", () => {
       setAside: ({ value }, load) => {
         if (value === "r1#2" && !decisionFailedOnce) {
           decisionFailedOnce = true;
-          throw new ParleyKafkaError("decision store unavailable", { retriable: true });
+          throw new ParleyKafkaError("decision store unavailable", { retry: "bounded" });
         }
         loads.push(load.inFlight);
         if (load.inFlight < 2) return undefined;
@@ -272,7 +272,7 @@ describe("consumer runner", () => {
           await delay(Math.random() * 3);
           if (v === "r0#3" && !failedOnce) {
             failedOnce = true;
-            throw new ParleyKafkaError("park store unavailable", { retriable: true });
+            throw new ParleyKafkaError("park store unavailable", { retry: "bounded" });
           }
           aside.push(v);
         };
@@ -338,9 +338,9 @@ describe("consumer runner", () => {
       handle: ({ value, attempt }) => {
         attempts.set(value, attempt);
         if (value === "flaky" && attempt < 2)
-          return Promise.reject(new ParleyKafkaError("mongo timed out", { retriable: true }));
+          return Promise.reject(new ParleyKafkaError("mongo timed out", { retry: "bounded" }));
         if (value === "always-retriable")
-          return Promise.reject(new ParleyKafkaError("graph 503", { retriable: true }));
+          return Promise.reject(new ParleyKafkaError("graph 503", { retry: "bounded" }));
         handled.push(value);
         return Promise.resolve();
       },
@@ -386,6 +386,54 @@ describe("consumer runner", () => {
     });
     const again = await redrive({ kafka, deadLetterTopic: dlq, groupId: ns.group("redrive") });
     expect(again.redriven).toBe(0);
+  });
+
+  it("waits out an outage past the bounded attempts, and dead-letters a programming error at once; neighbours go on", async () => {
+    const t = await topic("outage");
+    const dlq = await topic("outage-dlq");
+    const group = ns.group("outage");
+    const attempts = new Map<string, number>();
+    const handled: string[] = [];
+    await produce(t, [
+      { key: "a", value: "store-down" },
+      { key: "a", value: "after-outage" },
+      { key: "b", value: "bug" },
+      { key: "c", value: "neighbour" },
+    ]);
+    const r = runner({
+      groupId: group,
+      topics: [t],
+      deadLetterTopic: dlq,
+      // attempts: 3 in the helper; the outage lasts 8 tries, and outage waits stay short here.
+      retry: { attempts: 3, initialDelayMs: 5, maxDelayMs: 20, maxOutageDelayMs: 20 },
+      handle: ({ value, attempt }) => {
+        attempts.set(value, attempt);
+        if (value === "store-down" && attempt <= 8)
+          return Promise.reject(new ParleyKafkaError("mongo unreachable", { retry: "outage" }));
+        if (value === "bug")
+          return Promise.reject(new RangeError("Maximum call stack size exceeded"));
+        handled.push(value);
+        return Promise.resolve();
+      },
+    });
+    await r.start();
+    const [letter] = await readAll(dlq, 1);
+    await waitFor(() => handled.length === 3, {
+      timeoutMs: 10_000,
+      description: "the outage waited out; its key's next record and the neighbour handled",
+    });
+    // The key's order holds across the outage; the neighbour was not held up by it.
+    expect(handled.indexOf("store-down")).toBeLessThan(handled.indexOf("after-outage"));
+    expect(attempts.get("store-down")).toBe(9);
+    expect(attempts.get("bug")).toBe(1);
+    expect(letter?.value).toBe("bug");
+    expect(letter?.headers[headerNames.dlq.errorClass]?.toString()).toBe("RangeError");
+    expect(letter?.headers[headerNames.dlq.attempts]?.toString()).toBe("1");
+    expect(r.stats.deadLettered).toBe(1);
+    await waitFor(async () => (await committed(group, t)).get(0) === "4", {
+      timeoutMs: 10_000,
+      description: "all four committed",
+    });
   });
 
   it("on stop, finishes running handlers, hands back the queue and commits; a restart loses nothing", async () => {

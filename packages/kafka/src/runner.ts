@@ -1,8 +1,15 @@
 import type { Batch, Consumer, EachBatchPayload, IHeaders, KafkaMessage, Producer } from "kafkajs";
 import { headerNames } from "@parley/contracts";
-import { backoffDelay, defaultRetryPolicy, sleep, type RetryPolicy } from "./backoff.js";
+import { retryOf } from "@parley/errors";
+import {
+  backoffDelay,
+  defaultRetryPolicy,
+  outageDelay,
+  sleep,
+  type RetryPolicy,
+} from "./backoff.js";
 import { createProducer, type KafkaClient, type KafkaLogger } from "./connection.js";
-import { errorClass, errorMessage, isRetriable, ParleyKafkaError } from "./errors.js";
+import { errorClass, errorMessage, ParleyKafkaError } from "./errors.js";
 import { KeyedQueue } from "./keyed-queue.js";
 import { OffsetTracker } from "./offset-tracker.js";
 import { withConsumerSpan } from "./tracing.js";
@@ -491,9 +498,12 @@ export function createConsumerRunner<T>({
   };
 
   /**
-   * Runs `work` under the retry policy: a retriable failure is tried again in place after a
-   * back-off, anything else (and the last attempt) goes to the dead-letter topic. "handed-back"
-   * when the runner stops or the partition is revoked meanwhile (the record is not done).
+   * Runs `work` under the retry policy, from the failure's retry decision alone (retryOf):
+   * `outage` (a dependency unavailable) is tried again in place without bound, the key's later
+   * records waiting behind it; `bounded` is tried again up to `policy.attempts` times; `never`
+   * (and a bounded failure's last attempt) goes to the dead-letter topic at once, so a poison
+   * record cannot hold its partition. "handed-back" when the runner stops or the partition is
+   * revoked meanwhile (the record is not done).
    */
   const withRetries = async <R>(
     state: PartitionState,
@@ -509,9 +519,13 @@ export function createConsumerRunner<T>({
           stats.handedBack++;
           return "handed-back";
         }
-        if (isRetriable(error) && attempt < policy.attempts) {
+        const kind = retryOf(error);
+        if (kind === "outage" || (kind === "bounded" && attempt < policy.attempts)) {
           stats.retried++;
-          const delay = backoffDelay(policy, attempt, random);
+          const delay =
+            kind === "outage"
+              ? outageDelay(policy, attempt, random)
+              : backoffDelay(policy, attempt, random);
           logger?.warn(
             {
               groupId,
@@ -520,9 +534,10 @@ export function createConsumerRunner<T>({
               offset: record.offset,
               attempt,
               delayMs: delay,
+              retry: kind,
               err: errorMessage(error),
             },
-            retrying,
+            kind === "outage" ? `${retrying} (a dependency is unavailable; waiting)` : retrying,
           );
           if (!(await sleep(delay, stopping.signal))) {
             stats.handedBack++;
@@ -649,7 +664,7 @@ export function createConsumerRunner<T>({
             throw new ParleyKafkaError(
               `topic ${topic} does not exist; run \`parley-kafka provision\` (make dev does) and start again`,
               {
-                retriable: false,
+                retry: "never",
                 cause: error,
                 context: { topic, groupId },
               },

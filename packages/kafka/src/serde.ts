@@ -75,7 +75,7 @@ export function createSerde({ registry }: { registry: RegistryClient }): Serde {
           }
           throw new ParleyKafkaError(
             `schema registry unavailable while looking up ${topic.subject}: ${error instanceof Error ? error.message : String(error)}`,
-            { retriable: true, cause: error, context: { subject: topic.subject } },
+            { retry: "outage", cause: error, context: { subject: topic.subject } },
           );
         });
       ids.set(topic.subject, pending);

@@ -11,6 +11,7 @@ import {
   type KafkaLogger,
   type Serde,
 } from "@parley/kafka";
+import { mongoRetryOf } from "@parley/mongo";
 import type { GateStore } from "../store/gate-store.js";
 
 /** Where a dispatch record sits in the dispatch topic (parked dispatches keep this order). */
@@ -32,14 +33,19 @@ interface Common {
   readonly tuning?: EventConsumerOptions["tuning"];
 }
 
-/** Outages (MongoDB, broker) are waited out on the key; only errors that say so are final. */
+/**
+ * The runner decides from the failure's retry decision alone. An error that carries one keeps
+ * it; a MongoDB driver error is an outage when the server is unavailable; anything else (a
+ * programming error, a document the server refuses) is final: dead-lettered, never retried.
+ */
 async function translate(work: () => Promise<void>): Promise<void> {
   try {
     await work();
   } catch (error) {
-    if ((error as { retriable?: unknown }).retriable !== undefined) throw error;
+    if (typeof error === "object" && error !== null && ("retry" in error || "retriable" in error))
+      throw error;
     throw new ParleyKafkaError(error instanceof Error ? error.message : String(error), {
-      retriable: true,
+      retry: mongoRetryOf(error),
       cause: error,
     });
   }
