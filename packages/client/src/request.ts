@@ -1,4 +1,5 @@
 import {
+  contactIdForRequest,
   createEvent,
   envelopeFields,
   events,
@@ -19,8 +20,13 @@ export type SendRequestData = EventData<"SendRequested">;
  * What `requestSend` takes: the SendRequested data, plus an optional `requestId`. The request id
  * becomes the event's `correlationId`, and every outcome names it as `requestId`; a new UUID is
  * used when none is given. Pass your own only to keep it stable across retries of one call.
+ * `contactId` may be left out: it is derived from the recipient (ADR 0008); when given, it must
+ * name the recipient.
  */
-export type SendRequest = SendRequestData & { readonly requestId?: string };
+export type SendRequest = Omit<SendRequestData, "contactId"> & {
+  readonly contactId?: string;
+  readonly requestId?: string;
+};
 
 export interface ValidSendRequest {
   readonly requestId: string | undefined;
@@ -95,11 +101,27 @@ export function validateSendRequest(request: unknown): ValidSendRequest {
     }
   }
 
+  // One person, one contact: the key is the recipient's canonical contact id (ADR 0008).
+  const recipient = data["recipient"];
+  const given = data["contactId"];
+  let contactIssue = false;
+  if (isRecord(recipient) && (given === undefined || typeof given === "string")) {
+    const phone = typeof recipient["phone"] === "string" ? recipient["phone"] : undefined;
+    const userId = typeof recipient["userId"] === "string" ? recipient["userId"] : undefined;
+    const resolved = contactIdForRequest(given, { phone, userId });
+    if (resolved.ok) data["contactId"] = resolved.contactId;
+    else {
+      issues.push(issue(["contactId"], resolved.message));
+      contactIssue = true;
+    }
+  }
+
   const parsed = dataSchema.safeParse(data);
   if (!parsed.success) {
     for (const i of parsed.error.issues) {
       // The key's own issue above already says what to do.
       if (keyMissing && i.path[0] === "idempotencyKey") continue;
+      if (contactIssue && i.path[0] === "contactId") continue;
       issues.push(issue(i.path, i.message));
     }
   }

@@ -9,10 +9,10 @@ import {
   formatPath,
   sendRequestedEvent,
   validateSendRequest,
-  type SendRequest,
+  type SendRequestData,
 } from "./request.js";
 
-const valid: SendRequest = {
+const valid: SendRequestData = {
   contactId: "16505551234",
   idempotencyKey: "orders:42:shipped",
   recipient: { phone: "16505551234" },
@@ -124,6 +124,34 @@ describe("validateSendRequest", () => {
         message: expect.stringMatching(/expected an object/) as unknown,
       }),
     ]);
+  });
+});
+
+describe("validateSendRequest: one person, one contact (ADR 0008)", () => {
+  it("derives contactId from an international recipient when it is left out", () => {
+    const { contactId: _omitted, ...rest } = valid;
+    const mexican = { ...rest, recipient: { phone: "+52 1 55 1234 5678" } };
+    expect(validateSendRequest(mexican).data.contactId).toBe("525512345678");
+  });
+
+  it("refuses a contactId that names someone other than the recipient", () => {
+    const error = rejectionOf({
+      ...valid,
+      contactId: "5215512345678",
+      recipient: { phone: "+52 55 1234 5678" },
+    });
+    expect(error.issues).toEqual([
+      expect.objectContaining({
+        at: "contactId",
+        message: expect.stringContaining("525512345678") as unknown,
+      }),
+    ]);
+  });
+
+  it("asks for contactId when the number has no country code", () => {
+    const { contactId: _omitted, ...rest } = valid;
+    const error = rejectionOf({ ...rest, recipient: { phone: "(650) 555-1234" } });
+    expect(at(error.issues)).toEqual(["contactId"]);
   });
 });
 

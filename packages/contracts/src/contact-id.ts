@@ -91,3 +91,49 @@ export function sameContact(a: string, b: string): boolean {
   const y = parseContactId(b);
   return x.ok && y.ok && x.contactId === y.contactId;
 }
+
+/** A send request's recipient, as the SendRequested contract has it. */
+export interface RecipientLike {
+  readonly phone?: string | undefined;
+  readonly userId?: string | undefined;
+}
+
+/**
+ * The contact id a send request must carry for its recipient: derived from the recipient when
+ * `contactId` is left out, checked against it when given. A phone number without its country
+ * code cannot be keyed here (the router reads it in the sending number's country and checks the
+ * pair then); such a request must name its contactId. The message says what to do.
+ */
+export function contactIdForRequest(
+  contactId: string | undefined,
+  recipient: RecipientLike,
+):
+  | { readonly ok: true; readonly contactId: string }
+  | { readonly ok: false; readonly message: string } {
+  const phone = recipient.phone?.trim();
+  const derived: ContactIdResult | undefined =
+    phone !== undefined && phone !== ""
+      ? /^(\+|00)/.test(phone)
+        ? parseContactId(phone)
+        : undefined
+      : recipient.userId !== undefined
+        ? parseContactId(recipient.userId)
+        : undefined;
+  if (contactId === undefined) {
+    if (derived?.ok === true) return { ok: true, contactId: derived.contactId };
+    return {
+      ok: false,
+      message:
+        derived === undefined
+          ? "required when recipient.phone has no country code: give the number in international form (+CC...) and leave contactId out, or pass contactIdOf(the international number)"
+          : `cannot be derived from the recipient: ${derived.reason}`,
+    };
+  }
+  if (derived?.ok === true && derived.contactId !== contactId) {
+    return {
+      ok: false,
+      message: `does not name the recipient: the recipient's contact id is ${derived.contactId}; leave contactId out to have it derived, or pass contactIdOf(recipient)`,
+    };
+  }
+  return { ok: true, contactId };
+}

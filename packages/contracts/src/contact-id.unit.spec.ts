@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { contactIdOf, InvalidContactIdError, parseContactId, sameContact } from "./index.js";
+import {
+  contactIdForRequest,
+  contactIdOf,
+  InvalidContactIdError,
+  parseContactId,
+  sameContact,
+} from "./index.js";
 
 describe("contactIdOf: one key per person", () => {
   it.each([
@@ -66,5 +72,40 @@ describe("contactIdOf: one key per person", () => {
       return undefined;
     })();
     expect(error?.message).not.toContain("5511");
+  });
+});
+
+describe("contactIdForRequest", () => {
+  it("derives the canonical id from an international number or a BSUID", () => {
+    expect(contactIdForRequest(undefined, { phone: "+52 1 55 1234 5678" })).toEqual({
+      ok: true,
+      contactId: "525512345678",
+    });
+    expect(contactIdForRequest(undefined, { userId: "US.13491208655302741918" })).toEqual({
+      ok: true,
+      contactId: "US.13491208655302741918",
+    });
+  });
+
+  it("accepts a given id that names the recipient, and refuses one that does not", () => {
+    expect(contactIdForRequest("525512345678", { phone: "+5215512345678" }).ok).toBe(true);
+    const wrong = contactIdForRequest("5215512345678", { phone: "+52 55 1234 5678" });
+    expect(wrong.ok).toBe(false);
+    if (!wrong.ok) expect(wrong.message).toContain("525512345678");
+  });
+
+  it("needs the id for a number without its country code, and says how to give it", () => {
+    const local = contactIdForRequest(undefined, { phone: "(650) 555-1234" });
+    expect(local.ok).toBe(false);
+    if (!local.ok) expect(local.message).toContain("international form");
+    expect(contactIdForRequest("16505551234", { phone: "(650) 555-1234" })).toEqual({
+      ok: true,
+      contactId: "16505551234",
+    });
+  });
+
+  it("refuses a recipient that names no contact", () => {
+    const bad = contactIdForRequest(undefined, { userId: "not-a-bsuid" });
+    expect(bad.ok).toBe(false);
   });
 });

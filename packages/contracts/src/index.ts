@@ -65,9 +65,11 @@ export {
 export { exampleData, exampleEvent } from "./examples.js";
 export { asyncApiDocument, renderAsyncApi } from "./asyncapi.js";
 export {
+  contactIdForRequest,
   contactIdOf,
   InvalidContactIdError,
   parseContactId,
   sameContact,
   type ContactIdResult,
+  type RecipientLike,
 } from "./contact-id.js";

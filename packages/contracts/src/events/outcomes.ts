@@ -43,6 +43,7 @@ export const rejectionReason = z.enum([
   "duplicate_conflict",
   "template_not_approved",
   "recipient_invalid",
+  "contact_mismatch",
 ]);
 export type RejectionReason = z.infer<typeof rejectionReason>;
 

@@ -1,5 +1,11 @@
 import { createHash } from "node:crypto";
-import { createEvent, events, type EventData, type EventOf } from "@parley/contracts";
+import {
+  contactIdForRequest,
+  createEvent,
+  events,
+  type EventData,
+  type EventOf,
+} from "@parley/contracts";
 import { jsonPointer, type ProblemError } from "./problem.js";
 
 // The HTTP body → SendRequested mapping: pure, no I/O and no clock (now and ids arrive as input).
@@ -88,6 +94,21 @@ export function mapSendRequest(
     });
   }
   const known = Object.fromEntries(Object.entries(body).filter(([f]) => bodyFields.has(f)));
+  // One person, one contact (ADR 0008): contactId is derived from the recipient when left out,
+  // and must name the recipient when given.
+  const recipient = known["recipient"];
+  const given = known["contactId"];
+  let contactIssue = false;
+  if (isRecord(recipient) && (given === undefined || typeof given === "string")) {
+    const phone = typeof recipient["phone"] === "string" ? recipient["phone"] : undefined;
+    const userId = typeof recipient["userId"] === "string" ? recipient["userId"] : undefined;
+    const resolved = contactIdForRequest(given, { phone, userId });
+    if (resolved.ok) known["contactId"] = resolved.contactId;
+    else {
+      errors.push({ pointer: "/contactId", detail: resolved.message });
+      contactIssue = true;
+    }
+  }
   const candidate = {
     ...known,
     // A stand-in when the header is missing or bad: that issue is already listed once.
@@ -98,6 +119,7 @@ export function mapSendRequest(
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       if (issue.path[0] === "idempotencyKey" || issue.path[0] === "requester") continue;
+      if (contactIssue && issue.path[0] === "contactId") continue;
       errors.push({ pointer: jsonPointer(issue.path), detail: issue.message });
     }
   } else {

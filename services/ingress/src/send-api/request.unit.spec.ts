@@ -21,6 +21,26 @@ describe("mapSendRequest", () => {
     });
   });
 
+  it("derives contactId from an international recipient, and refuses one that names someone else (ADR 0008)", () => {
+    const { contactId: _omitted, ...rest } = body;
+    const derived = mapSendRequest(
+      { ...rest, recipient: { phone: "+52 1 55 1234 5678" } },
+      options,
+    );
+    expect(derived.ok && derived.data.contactId).toBe("525512345678");
+    expect(
+      mapSendRequest(
+        { ...rest, contactId: "5215512345678", recipient: { phone: "+52 55 1234 5678" } },
+        options,
+      ),
+    ).toEqual({
+      ok: false,
+      errors: [
+        { pointer: "/contactId", detail: expect.stringContaining("525512345678") as string },
+      ],
+    });
+  });
+
   it("accepts the key in the body too when it equals the header", () => {
     expect(mapSendRequest({ ...body, idempotencyKey: "orders:42:shipped" }, options).ok).toBe(true);
     expect(mapSendRequest({ ...body, idempotencyKey: "other" }, options)).toEqual({

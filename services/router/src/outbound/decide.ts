@@ -6,10 +6,12 @@ import {
 } from "@parley/cloud-api";
 import {
   createEvent,
+  parseContactId,
   type EventOf,
   type MessageCategory,
   type OutboundContent,
   type RejectionReason,
+  type TemplateContent,
 } from "@parley/contracts";
 import { checkContent } from "./cloud-message.js";
 import {
@@ -131,7 +133,9 @@ function decideSend(
 
   const previous = state.requests.find((r) => r.key === key);
   if (previous !== undefined) {
-    if (previous.contentHash === contentHash) return [];
+    // Nothing new is decided or sent; the repeat still gets its one terminal outcome, which
+    // names the request whose outcome is the answer (invariant 10).
+    if (previous.contentHash === contentHash) return out.deduplicate(previous.requestId);
     return out.reject(
       "duplicate_conflict",
       `idempotency key "${data.idempotencyKey}" was used by request ${previous.requestId} with different content`,
@@ -156,6 +160,15 @@ function decideSend(
 
   const recipient = recipientOf(data.recipient, sender);
   if (!recipient.ok) return decided.reject("recipient_invalid", recipient.detail);
+  // Consent, the window and the history are judged for contactId and the message goes to the
+  // recipient: they must be one person, or an opt-out could be walked around (ADR 0008).
+  const person = contactIdOfRecipient(recipient);
+  if (person !== data.contactId) {
+    return decided.reject(
+      "contact_mismatch",
+      `contactId does not name the recipient: the recipient's contact id is ${person}, the request says ${data.contactId}; derive contactId from the recipient with contactIdOf (@parley/contracts), or leave it to the client`,
+    );
+  }
 
   const invalid =
     contentProblem("content", data.content, recipient.to, data.replyTo, requestId) ??
@@ -243,14 +256,32 @@ function decideSend(
     }
   }
 
+  // Free-form content may still be failed by Meta for a closed window (131047) if its view of
+  // the window differs near the edge: the sender then sends the fallback once instead, so the
+  // dispatch carries it when it is approved in the catalog.
+  const lateFallback =
+    !usedTemplateFallback && data.templateFallback !== undefined && ctx.catalog !== undefined
+      ? checkTemplate(data.templateFallback, ctx.catalog).ok
+        ? data.templateFallback
+        : undefined
+      : undefined;
+
   return decided.dispatch({
     to: recipient.to,
     toKind: recipient.toKind,
     content,
     category,
     usedTemplateFallback,
+    templateFallback: lateFallback,
     consent: relied,
   });
+}
+
+/** The canonical contact id of the resolved recipient (E.164 number or BSUID). */
+function contactIdOfRecipient(recipient: { readonly to: string }): string {
+  const parsed = parseContactId(recipient.to);
+  // recipientOf resolved the number already; a BSUID is kept as given.
+  return parsed.ok ? parsed.contactId : recipient.to;
 }
 
 function consentOf(state: OutboundState, scope: ConsentFact["scope"]): ConsentFact | undefined {
@@ -295,8 +326,12 @@ function recipientOf(
     try {
       // Without a "+", Meta reads a number in the business number's country: so do we.
       const defaultCountry = countryOf(sender.displayPhoneNumber);
+      // An international number in one of Meta's own forms (Mexico's 521, Brazil without the
+      // ninth digit) is read as the canonical number, which libphonenumber knows.
+      const international = /^\s*(\+|00)/.test(recipient.phone);
+      const canonical = international ? parseContactId(recipient.phone) : undefined;
       const phone = normalizePhoneNumber(
-        recipient.phone,
+        canonical?.ok === true ? `+${canonical.contactId}` : recipient.phone,
         defaultCountry === undefined ? {} : { defaultCountry },
       );
       // With the "+", Meta prepends no country code of its own.
@@ -357,6 +392,7 @@ interface DispatchPlan {
   readonly content: OutboundContent;
   readonly category: MessageCategory;
   readonly usedTemplateFallback: boolean;
+  readonly templateFallback: TemplateContent | undefined;
   readonly consent: ConsentFact | undefined;
 }
 
@@ -412,6 +448,16 @@ function outcomes(request: SendRequested, contentHash: string, ctx: OutboundCont
         recorded(reason, options),
       ];
     },
+    deduplicate(originalRequestId: string): OutboundEvent[] {
+      return [
+        createEvent(
+          "SendDeduplicated",
+          { ...outcomeBase, originalRequestId },
+          meta(businessNumber, "outcome"),
+        ),
+        recorded("deduplicated", { claimsKey: false }),
+      ];
+    },
     expire(validUntil: string): OutboundEvent[] {
       return [
         createEvent(
@@ -435,6 +481,9 @@ function outcomes(request: SendRequested, contentHash: string, ctx: OutboundCont
             content: plan.content,
             category: plan.category,
             usedTemplateFallback: plan.usedTemplateFallback,
+            ...(plan.templateFallback === undefined
+              ? {}
+              : { templateFallback: plan.templateFallback }),
             ...(data.replyTo === undefined ? {} : { replyTo: data.replyTo }),
             ...(data.validUntil === undefined ? {} : { validUntil: data.validUntil }),
             bizOpaqueCallbackData: requestId,

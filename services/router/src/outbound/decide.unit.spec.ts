@@ -131,6 +131,7 @@ interface RequestOptions {
   validUntil?: Date;
   sender?: EventOf<"SendRequested">["data"]["sender"];
   recipient?: { phone?: string; userId?: string };
+  contactId?: string;
   metadata?: Record<string, string>;
   replyTo?: string;
 }
@@ -145,13 +146,14 @@ function request({
   validUntil,
   sender = { kind: "businessNumber", phoneNumberId: BN },
   recipient = { phone: "+1 650 555 1234" },
+  contactId = CONTACT,
   metadata,
   replyTo,
 }: RequestOptions = {}): EventOf<"SendRequested"> {
   return createEvent(
     "SendRequested",
     {
-      contactId: CONTACT,
+      contactId,
       idempotencyKey: key,
       recipient,
       sender,
@@ -239,6 +241,7 @@ describe("outbound decider: dispatch", () => {
         send({
           sender: { kind: "alias", alias: "support" },
           recipient: { userId: "US.1349120865530274" },
+          contactId: "US.1349120865530274",
         }),
       )
       .then({ type: "DispatchMessage", data: { to: "US.1349120865530274", toKind: "userId" } });
@@ -270,10 +273,19 @@ describe("outbound decider: redeliveries and idempotency keys", () => {
       .thenNothing();
   });
 
-  it("given a key was used, when another request repeats it with the same content, then nothing new", () => {
-    spec()
+  it("given a key was used, when another request repeats it with the same content, then SendDeduplicated naming the first request, and nothing is sent", () => {
+    const repeat = spec()
       .given(...history(send(), [open]))
-      .when(send({ requestId: "req-2", metadata: { attempt: "2" } }))
+      .when(send({ requestId: "req-2", metadata: { attempt: "2" } }));
+    repeat.then({
+      type: "SendDeduplicated",
+      data: { requestId: "req-2", originalRequestId: "req-1", idempotencyKey: "key-1" },
+    });
+    // The repeat does not take the key over, and its own redelivery decides nothing again.
+    expect(repeat.next.requests.filter((r) => r.key !== undefined)).toHaveLength(1);
+    spec()
+      .given(...history(send(), [open]), ...history(send({ requestId: "req-2" })))
+      .when(send({ requestId: "req-2" }))
       .thenNothing();
   });
 
@@ -837,5 +849,91 @@ describe("outbound decider: consent and window facts", () => {
     expect(retain(s, at(49), limits).requests).toEqual([]);
     expect(retain(s, at(1), { ...limits, maxRequests: 0 }).requests).toEqual([]);
     expect(retain(s, at(1), limits).consent).toHaveLength(1);
+  });
+});
+
+describe("outbound decider: one person, one contact (ADR 0008)", () => {
+  it("rejects a request whose contactId names someone other than the recipient, before anything is sent", () => {
+    spec()
+      .given(open)
+      .when(send({ contactId: "16505559999" }))
+      .then({
+        type: "SendRejected",
+        data: {
+          reason: "contact_mismatch",
+          contactId: "16505559999",
+          detail: expect.stringContaining("16505551234") as unknown,
+        },
+      });
+  });
+
+  it("takes Meta's forms of one Mexican number as one contact, and refuses the non-canonical key", () => {
+    const MX = "525512345678";
+    const mxOpen = createEvent(
+      "ConversationWindowOpened",
+      {
+        contactId: MX,
+        openedBy: "wamid.in",
+        expiresAt: at(20).toISOString(),
+        freeEntryPoint: false,
+      },
+      { correlationId: "d-1", businessNumber: BN, now: at(-1) },
+    );
+    // The CRM's +52 number with the canonical key: dispatched to the number as given.
+    spec()
+      .given(mxOpen)
+      .when(send({ contactId: MX, recipient: { phone: "+52 55 1234 5678" } }))
+      .then({ type: "DispatchMessage", data: { contactId: MX, to: "+525512345678" } });
+    // Meta's 521 wa_id as the recipient is the same person: same key.
+    spec()
+      .given(mxOpen)
+      .when(send({ contactId: MX, recipient: { phone: "+5215512345678" } }))
+      .then({ type: "DispatchMessage", data: { contactId: MX } });
+    // The wa_id used as the key is not the canonical id: refused, so state never splits.
+    spec()
+      .given(mxOpen)
+      .when(send({ contactId: "5215512345678", recipient: { phone: "+52 55 1234 5678" } }))
+      .then({ type: "SendRejected", data: { reason: "contact_mismatch" } });
+  });
+
+  it("keys a BSUID recipient by the BSUID", () => {
+    spec()
+      .given(open)
+      .when(send({ recipient: { userId: "US.13491208655302741918" } }))
+      .then({ type: "SendRejected", data: { reason: "contact_mismatch" } });
+  });
+});
+
+describe("outbound decider: the template fallback travels with free-form content", () => {
+  const fallback = orderUpdate();
+
+  it("puts an approved fallback into the dispatch of a free-form message, for a late 131047", () => {
+    spec()
+      .given(open)
+      .when(send({ templateFallback: fallback }))
+      .then({
+        type: "DispatchMessage",
+        data: {
+          usedTemplateFallback: false,
+          content: { type: "text" },
+          templateFallback: fallback,
+        },
+      });
+  });
+
+  it("leaves out a fallback the catalog does not approve", () => {
+    const [d] = spec()
+      .given(open)
+      .when(send({ templateFallback: { ...fallback, name: "paused_one", components: [] } }))
+      .then({ type: "DispatchMessage", data: { usedTemplateFallback: false } });
+    expect(d?.type === "DispatchMessage" ? d.data.templateFallback : "n/a").toBeUndefined();
+  });
+
+  it("carries no second fallback when the fallback is already what goes", () => {
+    const [d] = spec()
+      .given()
+      .when(send({ templateFallback: fallback }))
+      .then({ type: "DispatchMessage", data: { usedTemplateFallback: true } });
+    expect(d?.type === "DispatchMessage" ? d.data.templateFallback : "n/a").toBeUndefined();
   });
 });

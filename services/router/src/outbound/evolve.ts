@@ -21,12 +21,12 @@ export interface WindowFact {
   readonly expiresAt: string;
 }
 
-export type RequestOutcome = "dispatched" | "expired" | RejectionReason;
+export type RequestOutcome = "dispatched" | "expired" | "deduplicated" | RejectionReason;
 
 /** A decided request: what a redelivery or a repeated idempotency key is compared with. */
 export interface RequestRecord {
   readonly requestId: string;
-  /** requester + idempotency key; undefined for a request refused as a duplicate conflict. */
+  /** requester + idempotency key; undefined for a repeat of a key (deduplicated or a conflict). */
   readonly key: string | undefined;
   readonly contentHash: string;
   readonly decidedAt: string;
@@ -65,11 +65,14 @@ export type WindowEvent =
   EventOf<"ConversationWindowOpened"> | EventOf<"ConversationWindowExtended">;
 /** What the router publishes for a request: a dispatch command or a terminal outcome. */
 export type OutboundOutput =
-  EventOf<"DispatchMessage"> | EventOf<"SendRejected"> | EventOf<"SendExpired">;
+  | EventOf<"DispatchMessage">
+  | EventOf<"SendRejected">
+  | EventOf<"SendExpired">
+  | EventOf<"SendDeduplicated">;
 
 export type OutboundEvent = ConsentEvent | WindowEvent | OutboundOutput | RequestDecided;
 
-const OUTPUTS = new Set(["DispatchMessage", "SendRejected", "SendExpired"]);
+const OUTPUTS = new Set(["DispatchMessage", "SendRejected", "SendExpired", "SendDeduplicated"]);
 export const isOutput = (event: OutboundEvent): event is OutboundOutput => OUTPUTS.has(event.type);
 
 /** The later of two consent facts; on a tie the one consumed last wins. */
@@ -128,6 +131,7 @@ export function evolve(state: OutboundState, event: OutboundEvent): OutboundStat
     case "DispatchMessage":
     case "SendRejected":
     case "SendExpired":
+    case "SendDeduplicated":
       return state;
   }
 }

@@ -31,7 +31,9 @@ export function createOutboundMetrics(metrics: Metrics): OutboundObserver {
             ? "dispatched"
             : output.type === "SendRejected"
               ? output.data.reason
-              : "expired";
+              : output.type === "SendDeduplicated"
+                ? "deduplicated"
+                : "expired";
       requests.inc({ outcome });
     },
     conflict() {

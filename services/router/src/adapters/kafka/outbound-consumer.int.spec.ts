@@ -142,7 +142,8 @@ const outputsOf = (requestId: string) =>
     (s) =>
       (s.event.type === "DispatchMessage" ||
         s.event.type === "SendRejected" ||
-        s.event.type === "SendExpired") &&
+        s.event.type === "SendExpired" ||
+        s.event.type === "SendDeduplicated") &&
       s.event.correlationId === requestId,
   );
 
@@ -475,7 +476,10 @@ describe("router outbound on Kafka, the registry, MongoDB and the simulated Grap
     const again = seen.slice(before).filter((s) => s.event.correlationId !== "req-marker");
     expect(again).toEqual([]);
     expect(outputsOf("req-once")).toHaveLength(1);
-    expect(outputsOf("req-same-key")).toHaveLength(0);
+    // The repeated key gets its one terminal outcome naming the first request; nothing is sent.
+    const repeat = outputsOf("req-same-key");
+    expect(repeat.map((s) => s.event.type)).toEqual(["SendDeduplicated"]);
+    expect(repeat[0]?.event.data).toMatchObject({ originalRequestId: "req-once" });
     for (const id of [
       "req-template-1",
       "req-closed",
