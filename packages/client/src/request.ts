@@ -1,8 +1,7 @@
 import {
-  contactIdForRequest,
+  checkSendRequest,
   createEvent,
   envelopeFields,
-  events,
   InvalidEventError,
   type EventData,
   type EventOf,
@@ -33,9 +32,7 @@ export interface ValidSendRequest {
   readonly data: SendRequestData;
 }
 
-const dataSchema = events.SendRequested.shape.data;
 const requestIdSchema = envelopeFields.correlationId;
-const knownFields = new Set<string>([...Object.keys(dataSchema.shape), "requestId"]);
 
 const IDEMPOTENCY_HINT =
   "pass a key that names this send's business intent and stays the same when you retry it " +
@@ -61,19 +58,19 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
 /**
- * Checks a send request against the SendRequested contract and returns it parsed, or throws with
- * every issue at once: MissingIdempotencyKeyError when the key is absent or blank (stricter than
- * the contract's non-empty rule: a blank key is as good as none), else InvalidSendRequestError.
- * Unknown top-level fields are refused too, so a misspelt optional field is not silently lost.
+ * Checks a send request against the SendRequested contract (`checkSendRequest` of
+ * @parley/contracts, the validator the HTTP send API uses too) and returns it parsed, or throws
+ * with every issue at once: MissingIdempotencyKeyError when the key is absent or blank (stricter
+ * than the contract's non-empty rule: a blank key is as good as none), else
+ * InvalidSendRequestError. Unknown fields are refused at any depth, so a misspelt optional field
+ * is not silently lost; contactId is derived from the recipient when left out (ADR 0008).
  */
 export function validateSendRequest(request: unknown): ValidSendRequest {
   if (!isRecord(request)) {
-    throw new InvalidSendRequestError([
-      issue(
-        [],
-        "expected an object with the SendRequested fields (contactId, idempotencyKey, recipient, sender, content, category, ...)",
-      ),
-    ]);
+    const checked = checkSendRequest(request);
+    throw new InvalidSendRequestError(
+      checked.ok ? [] : checked.problems.map((p) => issue(p.path, p.message)),
+    );
   }
   const { requestId, ...data } = request;
   const issues: SendRequestIssue[] = [];
@@ -95,41 +92,14 @@ export function validateSendRequest(request: unknown): ValidSendRequest {
     }
   }
 
-  for (const field of Object.keys(data)) {
-    if (!knownFields.has(field)) {
-      issues.push(issue([field], "unknown field: the SendRequested contract has no such field"));
-    }
-  }
-
-  // One person, one contact: the key is the recipient's canonical contact id (ADR 0008).
-  const recipient = data["recipient"];
-  const given = data["contactId"];
-  let contactIssue = false;
-  if (isRecord(recipient) && (given === undefined || typeof given === "string")) {
-    const phone = typeof recipient["phone"] === "string" ? recipient["phone"] : undefined;
-    const userId = typeof recipient["userId"] === "string" ? recipient["userId"] : undefined;
-    const resolved = contactIdForRequest(given, { phone, userId });
-    if (resolved.ok) data["contactId"] = resolved.contactId;
-    else {
-      issues.push(issue(["contactId"], resolved.message));
-      contactIssue = true;
-    }
-  }
-
-  const parsed = dataSchema.safeParse(data);
-  if (!parsed.success) {
-    for (const i of parsed.error.issues) {
-      // The key's own issue above already says what to do.
-      if (keyMissing && i.path[0] === "idempotencyKey") continue;
-      if (contactIssue && i.path[0] === "contactId") continue;
-      issues.push(issue(i.path, i.message));
-    }
-  }
+  // The key's own issue above already says what to do.
+  const checked = checkSendRequest(data, { skip: keyMissing ? ["idempotencyKey"] : [] });
+  if (!checked.ok) issues.push(...checked.problems.map((p) => issue(p.path, p.message)));
 
   const context = typeof requestId === "string" ? { requestId } : {};
   if (keyMissing) throw new MissingIdempotencyKeyError(issues, context);
-  if (issues.length > 0 || !parsed.success) throw new InvalidSendRequestError(issues, context);
-  return { requestId: requestId as string | undefined, data: parsed.data };
+  if (issues.length > 0 || !checked.ok) throw new InvalidSendRequestError(issues, context);
+  return { requestId: requestId as string | undefined, data: checked.data };
 }
 
 export interface BuildOptions {

@@ -1,3 +1,5 @@
+import { canonicalJson } from "./send-request.js";
+
 /**
  * Backward compatibility of JSON Schemas, following the rules Confluent Schema Registry documents
  * for JSON Schema (content models: open, partially open, closed). "Backward" means a consumer
@@ -74,20 +76,9 @@ const ptr = (path: string, ...parts: (string | number)[]) =>
     path,
   );
 
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  if (isObj(value)) {
-    return `{${Object.keys(value)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`)
-      .join(",")}}`;
-  }
-  return JSON.stringify(value);
-}
-
 /** Structural equality of two JSON values (key order ignored). */
 export function sameJson(a: unknown, b: unknown): boolean {
-  return canonical(a) === canonical(b);
+  return canonicalJson(a) === canonicalJson(b);
 }
 
 /** A schema that accepts every value: `true`, `{}`, or only annotations. */

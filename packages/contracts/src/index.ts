@@ -73,3 +73,12 @@ export {
   type ContactIdResult,
   type RecipientLike,
 } from "./contact-id.js";
+export {
+  canonicalJson,
+  checkSendRequest,
+  sendRequestFields,
+  sendRequestFingerprint,
+  type CheckedSendRequest,
+  type SendRequestData,
+  type SendRequestProblem,
+} from "./send-request.js";

@@ -89,7 +89,12 @@ describe("mapSendRequest", () => {
     );
     expect(mapped).toEqual({
       ok: false,
-      errors: [{ pointer: "/content/text/preview_url", detail: "unknown field" }],
+      errors: [
+        {
+          pointer: "/content/text/preview_url",
+          detail: "unknown field: the SendRequested contract has no such field",
+        },
+      ],
     });
   });
 

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { canonicalJson } from "@parley/contracts";
 
 /** Parley's own UUIDv5 namespace for event ids derived from webhook content (RFC 9562, 5.5). */
 const NAMESPACE = Buffer.from("5f0e7c1a9b2d4e3f8a6b1c2d3e4f5a6b", "hex");
@@ -20,18 +21,4 @@ export function eventIdOf(name: string): string {
 /** A stable digest of any JSON value (object keys sorted), for ids of events with no Meta id. */
 export function contentDigest(value: unknown): string {
   return createHash("sha256").update(canonicalJson(value)).digest("hex");
-}
-
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (typeof value === "object" && value !== null) {
-    const entries = Object.entries(value)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`);
-    return `{${entries.join(",")}}`;
-  }
-  // JSON.stringify answers undefined for undefined, functions and symbols.
-  const scalar = JSON.stringify(value) as string | undefined;
-  return scalar ?? "null";
 }

@@ -7,6 +7,7 @@ import {
 import {
   createEvent,
   parseContactId,
+  sendRequestFingerprint,
   type EventOf,
   type MessageCategory,
   type OutboundContent,
@@ -94,11 +95,12 @@ export class CatalogUnavailableError extends Error {
 export const idempotencyScope = (request: SendRequested): string =>
   `${request.data.requester ?? ""}\u0000${request.data.idempotencyKey}`;
 
-/** What a repeated key is compared on: everything the requester chose except the key itself. */
-export const requestFingerprint = (request: SendRequested): unknown => {
-  const { idempotencyKey: _key, metadata: _metadata, ...rest } = request.data;
-  return rest;
-};
+/**
+ * What a repeated key is compared on: `sendRequestFingerprint` of @parley/contracts, the one rule
+ * of "the same request" (the HTTP send API applies it too); metadata does not count.
+ */
+export const requestFingerprint = (request: SendRequested): string =>
+  sendRequestFingerprint(request.data);
 
 export function decide(
   command: OutboundCommand,

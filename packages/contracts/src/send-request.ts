@@ -1,0 +1,144 @@
+import { contactIdForRequest } from "./contact-id.js";
+import { events, type EventData } from "./events.js";
+
+/**
+ * The one validator of a send request and the one definition of "the same request", used by the
+ * client (`requestSend`), ingress's HTTP send API and the router. Each edge adds only what is its
+ * own (a header, the requester from an API key, how it reports a problem).
+ */
+
+export type SendRequestData = EventData<"SendRequested">;
+
+/** One reason a send request is refused: where (a path into the request) and what to do. */
+export interface SendRequestProblem {
+  /** e.g. `["content", "text", "body"]`; empty for the request as a whole. */
+  readonly path: readonly PropertyKey[];
+  readonly message: string;
+}
+
+export type CheckedSendRequest =
+  | { readonly ok: true; readonly data: SendRequestData }
+  | { readonly ok: false; readonly problems: readonly SendRequestProblem[] };
+
+const dataSchema = events.SendRequested.shape.data;
+
+/** The SendRequested data fields. */
+export const sendRequestFields: ReadonlySet<string> = new Set(Object.keys(dataSchema.shape));
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/**
+ * Fields of `input` the schema did not keep in `output`, at any depth: the contract's schemas
+ * strip what they do not know, and a send request refuses it instead, so a misspelt optional
+ * field (`validUtil`) is an error rather than silently lost.
+ */
+function unknownFields(input: unknown, output: unknown, path: PropertyKey[]): SendRequestProblem[] {
+  if (Array.isArray(input) && Array.isArray(output)) {
+    return input.flatMap((item, i) => unknownFields(item, output[i], [...path, i]));
+  }
+  if (!isRecord(input) || !isRecord(output)) return [];
+  return Object.keys(input).flatMap((key) =>
+    key in output
+      ? unknownFields(input[key], output[key], [...path, key])
+      : [
+          {
+            path: [...path, key],
+            message: "unknown field: the SendRequested contract has no such field",
+          },
+        ],
+  );
+}
+
+/**
+ * Checks a send request against the SendRequested contract and returns it parsed (with its
+ * contactId derived from the recipient when left out, ADR 0008), or every problem at once:
+ * unknown fields at any depth, a contactId that does not name the recipient, each schema issue.
+ * `skip` names top-level fields whose schema issues the caller has reported in its own words.
+ */
+export function checkSendRequest(
+  input: unknown,
+  { skip = [] }: { readonly skip?: readonly string[] } = {},
+): CheckedSendRequest {
+  if (!isRecord(input)) {
+    return {
+      ok: false,
+      problems: [
+        {
+          path: [],
+          message:
+            "expected an object with the SendRequested fields (recipient, idempotencyKey, sender, content, category, ...)",
+        },
+      ],
+    };
+  }
+  const problems: SendRequestProblem[] = [];
+  const data: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(input)) {
+    if (sendRequestFields.has(field)) data[field] = value;
+    else
+      problems.push({
+        path: [field],
+        message: "unknown field: the SendRequested contract has no such field",
+      });
+  }
+  const silenced = new Set(skip);
+  // One person, one contact: the key is the recipient's canonical contact id.
+  const recipient = data["recipient"];
+  const given = data["contactId"];
+  if (isRecord(recipient) && (given === undefined || typeof given === "string")) {
+    const text = (v: unknown) => (typeof v === "string" ? v : undefined);
+    const resolved = contactIdForRequest(given, {
+      phone: text(recipient["phone"]),
+      userId: text(recipient["userId"]),
+    });
+    if (resolved.ok) data["contactId"] = resolved.contactId;
+    else {
+      problems.push({ path: ["contactId"], message: resolved.message });
+      silenced.add("contactId");
+    }
+  }
+  const parsed = dataSchema.safeParse(data);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const top = issue.path[0];
+      if (typeof top === "string" && silenced.has(top)) continue;
+      problems.push({ path: issue.path, message: issue.message });
+    }
+    return { ok: false, problems };
+  }
+  problems.push(...unknownFields(data, parsed.data, []));
+  if (problems.length > 0) return { ok: false, problems };
+  return { ok: true, data: parsed.data };
+}
+
+/**
+ * JSON text with object keys sorted at every depth and undefined members left out: equal data,
+ * equal text, whatever the key order. Hash it for digests and fingerprints.
+ */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (isRecord(value)) {
+    return `{${Object.keys(value)
+      .filter((k) => value[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`)
+      .join(",")}}`;
+  }
+  // JSON.stringify answers undefined for undefined, functions and symbols.
+  const scalar = JSON.stringify(value) as string | undefined;
+  return scalar ?? "null";
+}
+
+/**
+ * What makes two requests under one idempotency key "the same request": everything the
+ * requester chose about the message (contact, recipient, sender, content, category, reply,
+ * validity, fallback), in canonical JSON. Not the key itself (it is what is compared under), not
+ * the requester (it scopes the key), and not `metadata`: caller bookkeeping echoed on outcomes,
+ * such as an attempt counter, that does not change what is sent. A repeat that differs here is a
+ * conflict; one that differs only in metadata is a repeat.
+ */
+export function sendRequestFingerprint(data: SendRequestData): string {
+  const { idempotencyKey: _key, requester: _requester, metadata: _metadata, ...message } = data;
+  return canonicalJson(message);
+}
