@@ -27,7 +27,17 @@ export function loadConfig<S extends z.ZodObject>(
   const problems: string[] = [];
   const input: Record<string, string> = {};
 
-  for (const key of Object.keys(schema.shape)) {
+  const keys = new Set(Object.keys(schema.shape));
+  for (const key of keys) {
+    // KEY_FILE is how every KEY is read from a file: a schema that also declares KEY_FILE as a
+    // variable of its own would read the same setting twice and refuse it whenever it is used.
+    if (key.endsWith("_FILE") && keys.has(key.slice(0, -"_FILE".length))) {
+      throw new Error(
+        `${service}: the config schema declares both ${key.slice(0, -"_FILE".length)} and ${key}; drop ${key} (every variable can be given as <NAME>_FILE)`,
+      );
+    }
+  }
+  for (const key of keys) {
     const direct = env[key];
     const filePath = env[`${key}_FILE`];
     if (direct !== undefined && filePath !== undefined) {

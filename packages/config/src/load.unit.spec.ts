@@ -105,6 +105,13 @@ describe("loadConfig", () => {
     }
   });
 
+  it("refuses a schema that declares KEY_FILE beside KEY (the generic file loader owns it)", () => {
+    const clash = z.object({ KEYS: z.string().optional(), KEYS_FILE: z.string().optional() });
+    expect(() => loadConfig(clash, { service: "svc", env: {} })).toThrow(
+      /declares both KEYS and KEYS_FILE/,
+    );
+  });
+
   it("returns a deeply frozen object", () => {
     const config = loadConfig(schema, { service: "t", env: base, readFile: noFiles });
     expect(Object.isFrozen(config)).toBe(true);

@@ -27,7 +27,7 @@ import { createMetrics } from "@parley/telemetry";
 import { createAllowList } from "./adapters/http/allow-list.js";
 import { startWebhookServer, WEBHOOK_PATH } from "./adapters/http/webhook-server.js";
 import { createRawWebhookAppender } from "./adapters/kafka/raw-appender.js";
-import { createRateLimiter } from "./domain/rate-limit.js";
+import { createRateLimiter } from "./admission/rate-limit.js";
 import { createWebhookMetrics } from "./metrics.js";
 
 const SECRET = "bench-app-secret";

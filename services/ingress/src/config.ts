@@ -1,7 +1,6 @@
 import { chassisFields, env, infraFields } from "@parley/config";
 import { z } from "zod";
-import { parseCidr } from "./adapters/http/allow-list.js";
-import { sendApiFields } from "./send-api/config.js";
+import { isIP } from "node:net";
 
 /** `false`, `true`, a hop count, or addresses/ranges of trusted proxies (Express's "trust proxy"). */
 const trustProxy = z
@@ -18,16 +17,14 @@ const trustProxy = z
 const cidrList = z
   .string()
   .default("")
-  .transform((v) =>
-    v
+  .transform((v, ctx): Cidr[] => {
+    const ranges: Cidr[] = [];
+    for (const text of v
       .split(",")
       .map((s) => s.trim())
-      .filter((s) => s.length > 0),
-  )
-  .superRefine((ranges, ctx) => {
-    for (const range of ranges) {
+      .filter((s) => s.length > 0)) {
       try {
-        parseCidr(range);
+        ranges.push(parseCidr(text));
       } catch (error) {
         ctx.addIssue({
           code: "custom",
@@ -35,7 +32,116 @@ const cidrList = z
         });
       }
     }
+    return ranges;
   });
+
+/** What a send API key may do; each route names the one it needs. */
+export const scopes = ["messages:send", "messages:read"] as const;
+export type Scope = (typeof scopes)[number];
+
+const apiKeyEntry = z.strictObject({
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "letters, digits, '.', '_' or '-', 1 to 64"),
+  keySha256: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, 'the hex SHA-256 of the key (printf %s "$KEY" | sha256sum)'),
+  scopes: z.array(z.enum(scopes)).min(1),
+  requester: z.string().min(1).max(128),
+});
+export type ApiKeyEntry = z.infer<typeof apiKeyEntry>;
+
+/**
+ * The send API's keys as JSON (`[{ id, keySha256, scopes, requester }]`, hashes only). Several
+ * entries may share an `id` (a key being rotated, or keys with different scopes) only if they
+ * name the same requester, and a requester belongs to one id: idempotency keys are scoped per
+ * id in ingress and per requester in the router, so the two scopes must coincide. A hash may
+ * appear once. Every problem is reported with the rest of the configuration (exit 78).
+ */
+const apiKeyList = z
+  .string()
+  .optional()
+  .transform((json, ctx): readonly ApiKeyEntry[] => {
+    if (json === undefined || json.trim() === "") return [];
+    let value: unknown;
+    try {
+      value = JSON.parse(json);
+    } catch (error) {
+      ctx.addIssue({
+        code: "custom",
+        message: `not JSON (${error instanceof Error ? error.message : String(error)})`,
+      });
+      return [];
+    }
+    const parsed = z.array(apiKeyEntry).safeParse(value);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) {
+        ctx.addIssue({
+          code: "custom",
+          message: `${issue.path.map((p) => `[${String(p)}]`).join("")}: ${issue.message}`,
+        });
+      }
+      return [];
+    }
+    const requesterOf = new Map<string, string>();
+    const idOf = new Map<string, string>();
+    const hashes = new Set<string>();
+    for (const [index, entry] of parsed.data.entries()) {
+      const hash = entry.keySha256.toLowerCase();
+      if (hashes.has(hash))
+        ctx.addIssue({ code: "custom", message: `[${index}]: the same key hash appears twice` });
+      hashes.add(hash);
+      const requester = requesterOf.get(entry.id);
+      if (requester !== undefined && requester !== entry.requester) {
+        ctx.addIssue({
+          code: "custom",
+          message: `[${index}]: id "${entry.id}" is listed with requesters "${requester}" and "${entry.requester}"; entries sharing an id (a rotation) must name the same requester`,
+        });
+      }
+      const owner = idOf.get(entry.requester);
+      if (owner !== undefined && owner !== entry.id) {
+        ctx.addIssue({
+          code: "custom",
+          message: `[${index}]: requester "${entry.requester}" already belongs to id "${owner}"; the router dedupes idempotency keys per requester, so one requester is one id (give a rotated key the same id)`,
+        });
+      }
+      requesterOf.set(entry.id, entry.requester);
+      idOf.set(entry.requester, entry.id);
+    }
+    return parsed.data;
+  });
+
+/**
+ * The HTTP send API's variables, spread into ingress's config schema. The API is off unless
+ * SEND_API_KEYS (or the file SEND_API_KEYS_FILE names) lists at least one key (docs/send-api.md).
+ */
+export const sendApiFields = {
+  /**
+   * The API keys as JSON, `[{ id, keySha256, scopes, requester }]` (hashes only, never the keys
+   * themselves); from a file with SEND_API_KEYS_FILE, like every variable. No key: the API is off.
+   */
+  SEND_API_KEYS: apiKeyList,
+  /** The send API listener; HTTP_HOST when unset. */
+  SEND_API_HOST: env.string().optional(),
+  SEND_API_PORT: env.port(8090),
+  /** Larger request bodies get 413. */
+  SEND_API_BODY_LIMIT_BYTES: env.int(256 * 1024, { min: 1024, max: 8 * 1024 * 1024 }),
+  /** Past this the publish counts as failed and the caller gets 503 (retry with the same key). */
+  SEND_API_PUBLISH_TIMEOUT_MS: env.int(5_000, { min: 100, max: 60_000 }),
+  /** Requests per second per API key; 0 turns the limit off. */
+  SEND_API_RATE_PER_SECOND: env.int(200, { min: 0 }),
+  SEND_API_RATE_BURST: env.int(400, { min: 1 }),
+  /** Where idempotency keys and their request ids are kept (in MONGO_DB). */
+  SEND_API_COLLECTION: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,100}$/, "a MongoDB collection name")
+    .default("ingress_send_requests"),
+  /**
+   * How long an idempotency key is honoured (from its acceptance); after it the key may name a
+   * new request. Keep it at least ROUTER_IDEMPOTENCY_TTL_MS (the router's own dedupe).
+   */
+  SEND_API_IDEMPOTENCY_TTL_MS: env.int(7 * 24 * 60 * 60 * 1000, { min: 60_000 }),
+};
 
 /** Every variable ingress reads, with its type and default (README.md, "Configuration"). */
 export const configSchema = z
@@ -93,3 +199,24 @@ export const configSchema = z
   });
 
 export type Config = z.infer<typeof configSchema>;
+
+export interface Cidr {
+  readonly network: string;
+  readonly prefix: number;
+  readonly family: "ipv4" | "ipv6";
+}
+
+/** Parses `10.0.0.0/8`, `2a03:2880::/32` or a bare address (a /32 or /128); throws with the reason. */
+export function parseCidr(text: string): Cidr {
+  const [network = "", prefixText, extra] = text.trim().split("/");
+  if (extra !== undefined) throw new RangeError(`"${text}" is not a CIDR range`);
+  const version = isIP(network);
+  if (version === 0) throw new RangeError(`"${text}" does not start with an IPv4 or IPv6 address`);
+  const family = version === 4 ? "ipv4" : "ipv6";
+  const max = version === 4 ? 32 : 128;
+  if (prefixText === undefined) return { network, prefix: max, family };
+  if (!/^\d{1,3}$/.test(prefixText) || Number(prefixText) > max) {
+    throw new RangeError(`"${text}": the prefix length must be 0 to ${max}`);
+  }
+  return { network, prefix: Number(prefixText), family };
+}

@@ -21,7 +21,7 @@ import {
   type WebhookServerOptions,
 } from "./adapters/http/webhook-server.js";
 import { createRawWebhookAppender } from "./adapters/kafka/raw-appender.js";
-import { createRateLimiter } from "./domain/rate-limit.js";
+import { createRateLimiter } from "./admission/rate-limit.js";
 import { createWebhookMetrics } from "./metrics.js";
 
 // Must-show of ingress against the real broker and registry: a 200 means the bytes are on the

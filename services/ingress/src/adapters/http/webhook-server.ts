@@ -13,10 +13,10 @@ import {
 } from "@parley/cloud-api";
 import type { Component, ReadinessCheck } from "@parley/runtime";
 import type { Logger } from "@parley/telemetry";
-import { extractRouting } from "../../domain/routing.js";
-import type { RateLimiter } from "../../domain/rate-limit.js";
+import { extractRouting } from "../../webhooks/routing.js";
+import type { RateLimiter } from "../../admission/rate-limit.js";
 import type { WebhookMetrics, WebhookOutcome } from "../../metrics.js";
-import { AppendFailedError, type RawWebhookAppender } from "../../ports.js";
+import { AppendFailedError, type RawWebhookAppender } from "../../webhooks/appender.js";
 import type { AllowList } from "./allow-list.js";
 import { startDrainingListener } from "./draining-listener.js";
 

@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { metaJsonStringify, signWebhookBody } from "@parley/cloud-api";
 import { createMetrics, type Metrics } from "@parley/telemetry";
-import { createRateLimiter } from "../../domain/rate-limit.js";
+import { createRateLimiter } from "../../admission/rate-limit.js";
 import { createWebhookMetrics } from "../../metrics.js";
-import type { RawWebhookAppender, RawWebhookReceipt } from "../../ports.js";
+import type { RawWebhookAppender, RawWebhookReceipt } from "../../webhooks/appender.js";
 import { createRawWebhookAppender } from "../kafka/raw-appender.js";
+import { parseCidr } from "../../config.js";
 import { createAllowList } from "./allow-list.js";
 import {
   startWebhookServer,
@@ -58,7 +59,7 @@ async function start(
     bodyLimitBytes: 3 * 1024 * 1024,
     trustProxy: false,
     rateLimiter: createRateLimiter({ ratePerSecond: 0, burst: 1 }),
-    allowList: createAllowList([]),
+    allowList: createAllowList([].map(parseCidr)),
     appender: appender ?? recording(received),
     metrics: createWebhookMetrics(metrics),
     logger: { info: log, warn: log, error: log },
@@ -314,7 +315,9 @@ describe("limits", () => {
   });
 
   it("answers 403 to an address outside the allow-list, for POST and GET", async () => {
-    const h = await start({ allowList: createAllowList(["173.252.64.0/18", "2a03:2880::/32"]) });
+    const h = await start({
+      allowList: createAllowList(["173.252.64.0/18", "2a03:2880::/32"].map(parseCidr)),
+    });
     const signature = signWebhookBody(metaBody, SECRET);
     expect((await post(h.url, metaBody, { "x-hub-signature-256": signature })).status).toBe(403);
     expect(
@@ -325,13 +328,13 @@ describe("limits", () => {
   });
 
   it("allows an address inside the allow-list", async () => {
-    const h = await start({ allowList: createAllowList(["127.0.0.0/8", "::1"]) });
+    const h = await start({ allowList: createAllowList(["127.0.0.0/8", "::1"].map(parseCidr)) });
     const signature = signWebhookBody(metaBody, SECRET);
     expect((await post(h.url, metaBody, { "x-hub-signature-256": signature })).status).toBe(200);
   });
 
   it("uses X-Forwarded-For for the client address only when the proxy is trusted", async () => {
-    const allowList = createAllowList(["173.252.64.0/18"]);
+    const allowList = createAllowList(["173.252.64.0/18"].map(parseCidr));
     const signature = signWebhookBody(metaBody, SECRET);
     const forwarded = { "x-hub-signature-256": signature, "x-forwarded-for": "173.252.95.1" };
     const untrusted = await start({ allowList });

@@ -1,7 +1,11 @@
 import { buildEvent, type TopicSpec } from "@parley/contracts";
 import type { EncodedEvent, EventProducer, OutgoingEvent } from "@parley/kafka";
-import { recordKeyOf } from "../../domain/routing.js";
-import { AppendFailedError, type RawWebhookAppender, type RawWebhookReceipt } from "../../ports.js";
+import { recordKeyOf } from "../../webhooks/routing.js";
+import {
+  AppendFailedError,
+  type RawWebhookAppender,
+  type RawWebhookReceipt,
+} from "../../webhooks/appender.js";
 
 type Publisher = Pick<EventProducer, "encode" | "publishEncoded">;
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { createCatalog, type TopicSpec } from "@parley/contracts";
 import type { EncodedEvent, OutgoingEvent } from "@parley/kafka";
-import { UNROUTED_KEY } from "../../domain/routing.js";
-import { AppendFailedError, type RawWebhookReceipt } from "../../ports.js";
+import { UNROUTED_KEY } from "../../webhooks/routing.js";
+import { AppendFailedError, type RawWebhookReceipt } from "../../webhooks/appender.js";
 import { createRawWebhookAppender, rawWebhookEvent } from "./raw-appender.js";
 
 const catalog = createCatalog();

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCatalog, type EventOf, type TopicSpec } from "@parley/contracts";
 import {
+  createEventProducer,
   createKafka,
   createRegistry,
   createSerde,
@@ -12,10 +13,10 @@ import { createMongo, type MongoConnection } from "@parley/mongo";
 import type { Component } from "@parley/runtime";
 import { createLogger, createMetrics } from "@parley/telemetry";
 import { startStack, waitFor, type Namespace, type Stack } from "@parley/testkit";
-import { hashApiKey } from "./keys.js";
-import { startSendApi, type SendApiHostConfig } from "./server.js";
+import { hashApiKey } from "./adapters/http/api-keys.js";
+import { startSendApi, type SendApiSettings } from "./adapters/http/send-server.js";
 
-// The send API as main.ts composes it, against the real broker, registry and MongoDB: a 202
+// The send API as main.ts starts it, against the real broker, registry and MongoDB: a 202
 // means the SendRequested is on the contact-keyed topic (acks=all) with the key's requester; a
 // repeated key returns the original request id and leaves exactly one record.
 const SEND_KEY = "int-orders-send-key-01";
@@ -42,13 +43,9 @@ beforeAll(async () => {
   await provisionTopics({ kafka, topics: [topic], serde });
   admin = kafka.admin();
   await admin.connect();
-  const config: SendApiHostConfig = {
+  const config: SendApiSettings = {
     HTTP_HOST: "127.0.0.1",
-    PARLEY_TOPIC_PREFIX: prefix,
-    SCHEMA_REGISTRY_URL: stack.schemaRegistryUrl,
-    MONGO_URL: stack.mongoUrl,
-    MONGO_DB: ns.database(),
-    SEND_API_KEYS: JSON.stringify([
+    SEND_API_KEYS: [
       {
         id: "orders",
         keySha256: hashApiKey(SEND_KEY),
@@ -61,7 +58,7 @@ beforeAll(async () => {
         scopes: ["messages:read"],
         requester: "orders",
       },
-    ]),
+    ],
     SEND_API_PORT: 0,
     SEND_API_BODY_LIMIT_BYTES: 4096,
     SEND_API_PUBLISH_TIMEOUT_MS: 10_000,
@@ -70,14 +67,19 @@ beforeAll(async () => {
     SEND_API_COLLECTION: "send_requests",
     SEND_API_IDEMPOTENCY_TTL_MS: 7 * 24 * 60 * 60 * 1000,
   };
-  const started = await startSendApi(config, {
+  // Connections as main.ts makes them: the catalog's topic, an acks=all producer, MongoDB.
+  mongo = createMongo({ url: stack.mongoUrl, database: ns.database(), appName: ns.id });
+  const producer = createEventProducer({ kafka, serde, name: "send-requests producer" });
+  await producer.connect();
+  const server = await startSendApi(config, {
+    db: mongo.db,
+    producer,
+    catalog: createCatalog({ prefix }),
     logger: createLogger({ service: "send-api-int", level: "silent" }),
     metrics: createMetrics({ service: "send-api-int", collectDefaults: false }),
-    kafka,
   });
-  components = started.components ?? [];
-  url = `http://127.0.0.1:${String(started.port)}`;
-  mongo = createMongo({ url: stack.mongoUrl, database: ns.database(), appName: ns.id });
+  components = [{ name: "producer", stop: () => producer.disconnect() }, server];
+  url = `http://127.0.0.1:${String(server.port)}`;
 });
 
 afterAll(async () => {

@@ -1,5 +1,5 @@
 import type { EventOf } from "@parley/contracts";
-import type { SendApiMetrics } from "./metrics.js";
+import type { SendApiMetrics } from "../metrics.js";
 import { requestFingerprint, sendRequestedEvent, type SendRequestData } from "./request.js";
 import { StoreUnavailableError, type SendRecord, type SendRecordStore } from "./store.js";
 

@@ -1,16 +1,9 @@
-import { createHash } from "node:crypto";
-import {
-  checkSendRequest,
-  createEvent,
-  sendRequestFingerprint,
-  type EventData,
-  type EventOf,
-} from "@parley/contracts";
+import { checkSendRequest } from "@parley/contracts";
+import type { SendRequestData } from "../../sending/request.js";
 import { jsonPointer, type ProblemError } from "./problem.js";
 
-// The HTTP body → SendRequested mapping: pure, no I/O and no clock (now and ids arrive as input).
-
-export type SendRequestData = EventData<"SendRequested">;
+// The HTTP body and Idempotency-Key header -> SendRequested data, with problem details for
+// everything wrong: pure, no I/O and no clock.
 
 export const IDEMPOTENCY_HEADER = "Idempotency-Key";
 
@@ -92,29 +85,4 @@ export function mapSendRequest(
   }
   if (errors.length > 0 || !checked.ok) return { ok: false, errors };
   return { ok: true, data: checked.data };
-}
-
-/**
- * What makes two requests under one idempotency key "the same": the SHA-256 of
- * `sendRequestFingerprint` (@parley/contracts, the rule the router applies to repeats over
- * Kafka), so key order, whitespace and metadata in the body do not matter.
- */
-export function requestFingerprint(data: SendRequestData): string {
-  return createHash("sha256").update(sendRequestFingerprint(data), "utf8").digest("hex");
-}
-
-/**
- * The SendRequested event: the request id is the correlation id (outcomes carry it back as
- * `requestId`); a business-number sender is also named in the envelope's `businessNumber`.
- */
-export function sendRequestedEvent(
-  data: SendRequestData,
-  { requestId, eventId, now }: { requestId: string; eventId: string; now: Date },
-): EventOf<"SendRequested"> {
-  return createEvent("SendRequested", data, {
-    correlationId: requestId,
-    eventId,
-    now,
-    ...(data.sender.kind === "businessNumber" ? { businessNumber: data.sender.phoneNumberId } : {}),
-  });
 }

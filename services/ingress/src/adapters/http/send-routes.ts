@@ -1,18 +1,19 @@
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "@parley/telemetry";
-import type { RateLimiter } from "../domain/rate-limit.js";
-import type { AcceptSend } from "./accept.js";
-import { bearerToken, type Keyring, type Principal, type Scope } from "./keys.js";
-import type { AuthFailureReason, SendApiMetrics, SendApiOutcome } from "./metrics.js";
+import type { RateLimiter } from "../../admission/rate-limit.js";
+import type { AcceptSend } from "../../sending/accept.js";
+import type { Scope } from "../../config.js";
+import { bearerToken, type Keyring, type Principal } from "./api-keys.js";
+import type { AuthFailureReason, SendApiMetrics, SendApiOutcome } from "../../metrics.js";
 import { PROBLEM_CONTENT_TYPE, problems, type Problem } from "./problem.js";
-import { IDEMPOTENCY_HEADER, mapSendRequest } from "./request.js";
-import type { SendRecord, SendRecordStore } from "./store.js";
+import { IDEMPOTENCY_HEADER, mapSendRequest } from "./send-body.js";
+import type { SendRecord, SendRecordStore } from "../../sending/store.js";
 
 export const MESSAGES_PATH = "/v1/messages";
 
 /**
  * Every route with every status it can answer; docs/send-api.openapi.yaml documents exactly
- * these (send-api/openapi.unit.spec.ts checks it).
+ * these (adapters/http/openapi.unit.spec.ts checks it).
  */
 export const sendApiRoutes = [
   {

@@ -3,11 +3,11 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { sendApiRoutes } from "./routes.js";
+import { sendApiRoutes } from "./send-routes.js";
 
 const docPath = resolve(
   dirname(fileURLToPath(import.meta.url)),
-  "../../../../docs/send-api.openapi.yaml",
+  "../../../../../docs/send-api.openapi.yaml",
 );
 
 interface OpenApi {

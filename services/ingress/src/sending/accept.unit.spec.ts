@@ -3,8 +3,9 @@ import type { EventOf } from "@parley/contracts";
 import { createMetrics } from "@parley/telemetry";
 import { createAcceptSend, type PublishSendRequested } from "./accept.js";
 import { createMemorySendRecordStore } from "./memory-store.js";
-import { createSendApiMetrics } from "./metrics.js";
-import { mapSendRequest, type SendRequestData } from "./request.js";
+import { createSendApiMetrics } from "../metrics.js";
+import { mapSendRequest } from "../adapters/http/send-body.js";
+import type { SendRequestData } from "./request.js";
 import { StoreUnavailableError, type SendRecordStore } from "./store.js";
 
 const data = (over: Record<string, unknown> = {}, key = "orders:42:shipped"): SendRequestData => {

@@ -1,40 +1,38 @@
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { EventOf } from "@parley/contracts";
 import { createMetrics, type Metrics } from "@parley/telemetry";
-import { createRateLimiter } from "../domain/rate-limit.js";
-import { createAcceptSend, type PublishSendRequested } from "./accept.js";
-import { createKeyring, hashApiKey, parseApiKeys } from "./keys.js";
-import { createMemorySendRecordStore } from "./memory-store.js";
-import { createSendApiMetrics } from "./metrics.js";
-import { sendApiRoutes } from "./routes.js";
-import { startSendApiServer, type SendApiServer } from "./server.js";
+import { createRateLimiter } from "../../admission/rate-limit.js";
+import { createAcceptSend, type PublishSendRequested } from "../../sending/accept.js";
+import type { ApiKeyEntry } from "../../config.js";
+import { createKeyring, hashApiKey } from "./api-keys.js";
+import { createMemorySendRecordStore } from "../../sending/memory-store.js";
+import { createSendApiMetrics } from "../../metrics.js";
+import { sendApiRoutes } from "./send-routes.js";
+import { startSendApiServer, type SendApiServer } from "./send-server.js";
 
 const SEND_KEY = "orders-send-key-0123";
 const READ_KEY = "orders-read-key-4567";
 const OTHER_KEY = "payments-key-890123";
-const keys = parseApiKeys(
-  JSON.stringify([
-    {
-      id: "orders",
-      keySha256: hashApiKey(SEND_KEY),
-      scopes: ["messages:send"],
-      requester: "orders",
-    },
-    {
-      id: "orders",
-      keySha256: hashApiKey(READ_KEY),
-      scopes: ["messages:read"],
-      requester: "orders",
-    },
-    {
-      id: "payments",
-      keySha256: hashApiKey(OTHER_KEY),
-      scopes: ["messages:send", "messages:read"],
-      requester: "payments",
-    },
-  ]),
-  "test",
-);
+const keys: ApiKeyEntry[] = [
+  {
+    id: "orders",
+    keySha256: hashApiKey(SEND_KEY),
+    scopes: ["messages:send"],
+    requester: "orders",
+  },
+  {
+    id: "orders",
+    keySha256: hashApiKey(READ_KEY),
+    scopes: ["messages:read"],
+    requester: "orders",
+  },
+  {
+    id: "payments",
+    keySha256: hashApiKey(OTHER_KEY),
+    scopes: ["messages:send", "messages:read"],
+    requester: "payments",
+  },
+];
 
 const body = {
   contactId: "16505551234",

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { jsonPointer } from "./problem.js";
-import { mapSendRequest, requestFingerprint, sendRequestedEvent } from "./request.js";
+import { requestFingerprint, sendRequestedEvent } from "../../sending/request.js";
+import { mapSendRequest } from "./send-body.js";
 
 const body = {
   contactId: "16505551234",

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMongo, type MongoConnection } from "@parley/mongo";
 import { startStack, type Stack } from "@parley/testkit";
-import { createMongoSendRecordStore } from "./mongo-store.js";
-import { describeSendRecordStore } from "./store.contract.js";
+import { createMongoSendRecordStore } from "./send-record-store.js";
+import { describeSendRecordStore } from "../../sending/store.contract.js";
 
 let stack: Stack;
 let mongo: MongoConnection;

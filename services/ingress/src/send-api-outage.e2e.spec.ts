@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCatalog, type EventOf, type TopicSpec } from "@parley/contracts";
 import {
+  createEventProducer,
   createKafka,
   createRegistry,
   createSerde,
@@ -13,8 +14,8 @@ import type { Component } from "@parley/runtime";
 import { createLogger, createMetrics } from "@parley/telemetry";
 import { infra, ownBroker } from "@parley/e2e";
 import { startStack, waitFor, type Stack } from "@parley/testkit";
-import { hashApiKey } from "./keys.js";
-import { startSendApi } from "./server.js";
+import { hashApiKey } from "./adapters/http/api-keys.js";
+import { startSendApi } from "./adapters/http/send-server.js";
 
 // Must-show of the send API across a Kafka outage, on its own broker (profile e2e-send-api, own
 // ports; override with SEND_API_E2E_*), so stopping it disturbs no other suite; the registry and
@@ -48,21 +49,20 @@ beforeAll(async () => {
   await infra(["start", "kafka"], kafkaEnv, broker.variables);
   kafka = createKafka({ brokers, clientId: ns.id });
   await provisionTopics({ kafka, topics: [topic], serde });
+  const mongo = createMongo({ url: stack.mongoUrl, database, appName: "send-api-e2e" });
+  const producer = createEventProducer({ kafka, serde, name: "send-requests producer" });
+  await producer.connect();
   const started = await startSendApi(
     {
       HTTP_HOST: "127.0.0.1",
-      PARLEY_TOPIC_PREFIX: prefix,
-      SCHEMA_REGISTRY_URL: stack.schemaRegistryUrl,
-      MONGO_URL: stack.mongoUrl,
-      MONGO_DB: database,
-      SEND_API_KEYS: JSON.stringify([
+      SEND_API_KEYS: [
         {
           id: "orders",
           keySha256: hashApiKey(KEY),
           scopes: ["messages:send"],
           requester: "orders",
         },
-      ]),
+      ],
       SEND_API_PORT: 0,
       SEND_API_BODY_LIMIT_BYTES: 262_144,
       SEND_API_PUBLISH_TIMEOUT_MS: 3_000,
@@ -72,12 +72,18 @@ beforeAll(async () => {
       SEND_API_IDEMPOTENCY_TTL_MS: 7 * 24 * 60 * 60 * 1000,
     },
     {
+      db: mongo.db,
+      producer,
+      catalog: createCatalog({ prefix, partitions: { contact: 2 } }),
       logger: createLogger({ service: "send-api-e2e", level: "silent" }),
       metrics: createMetrics({ service: "send-api-e2e", collectDefaults: false }),
-      kafka,
     },
   );
-  components = started.components ?? [];
+  components = [
+    { name: "mongodb", stop: () => mongo.close() },
+    { name: "producer", stop: () => producer.disconnect() },
+    started,
+  ];
   url = `http://127.0.0.1:${String(started.port)}`;
 });
 

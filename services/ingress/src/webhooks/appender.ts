@@ -1,4 +1,4 @@
-import type { Routing } from "./domain/routing.js";
+import type { Routing } from "./routing.js";
 
 /** One signed webhook POST as received: what goes on the raw topic. */
 export interface RawWebhookReceipt {

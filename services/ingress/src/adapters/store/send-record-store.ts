@@ -5,7 +5,7 @@ import {
   type SendRecord,
   type SendRecordRetention,
   type SendRecordStore,
-} from "./store.js";
+} from "../../sending/store.js";
 
 const DUPLICATE_KEY = 11000;
 const NAMESPACE_NOT_FOUND = 26;

@@ -1,0 +1,118 @@
+import type { Catalog } from "@parley/contracts";
+import type { EventProducer } from "@parley/kafka";
+import type { Component, ReadinessCheck } from "@parley/runtime";
+import type { Logger, Metrics } from "@parley/telemetry";
+import type { Db } from "mongodb";
+import { createRateLimiter } from "../../admission/rate-limit.js";
+import type { ApiKeyEntry } from "../../config.js";
+import { createSendApiMetrics } from "../../metrics.js";
+import { createAcceptSend } from "../../sending/accept.js";
+import { sendRequestedPublisher } from "../kafka/send-requests.js";
+import { createMongoSendRecordStore } from "../store/send-record-store.js";
+import { createKeyring } from "./api-keys.js";
+import { startDrainingListener } from "./draining-listener.js";
+import { createSendApiApp, MESSAGES_PATH, type SendApiAppOptions } from "./send-routes.js";
+
+export interface SendApiServer extends Component {
+  readonly port: number;
+  readonly check: ReadinessCheck;
+}
+
+/**
+ * Starts the send API listener as a chassis component. `stop` stops accepting, answers new
+ * requests on open connections with 503, waits for requests at work (each bounded by the
+ * publish and store timeouts), then closes; the producer, stopped after it, flushes last.
+ */
+export async function startSendApiServer(
+  options: Omit<SendApiAppOptions, "isStopping" | "onWork"> & {
+    readonly host: string;
+    /** 0 picks a free port (tests). */
+    readonly port: number;
+  },
+): Promise<SendApiServer> {
+  const listener = await startDrainingListener({
+    host: options.host,
+    port: options.port,
+    checkName: "send-api-server",
+    description: "the send API listener",
+    app: ({ isStopping, begin }) => createSendApiApp({ ...options, isStopping, onWork: begin }),
+  });
+  const { port } = listener;
+  options.logger.info(
+    { host: options.host, port, path: MESSAGES_PATH, keys: options.keyring.size },
+    "send API listening",
+  );
+  return { name: "send API server", port, check: listener.check, stop: () => listener.stop() };
+}
+
+/** The send API's settings (ingress's configuration, SEND_API_*). */
+export interface SendApiSettings {
+  readonly HTTP_HOST: string;
+  readonly SEND_API_KEYS: readonly ApiKeyEntry[];
+  readonly SEND_API_HOST?: string | undefined;
+  readonly SEND_API_PORT: number;
+  readonly SEND_API_BODY_LIMIT_BYTES: number;
+  readonly SEND_API_PUBLISH_TIMEOUT_MS: number;
+  readonly SEND_API_RATE_PER_SECOND: number;
+  readonly SEND_API_RATE_BURST: number;
+  readonly SEND_API_COLLECTION: string;
+  readonly SEND_API_IDEMPOTENCY_TTL_MS: number;
+}
+
+/**
+ * The send API from connections its caller owns (main.ts passes ingress's; a test its own): the
+ * idempotency-key store on `db`, the store-then-publish use case on `producer` and the catalog's
+ * send-requests topic, the listener. Stopping it stops the listener only; the caller closes the
+ * connections after it.
+ */
+export async function startSendApi(
+  settings: SendApiSettings,
+  {
+    db,
+    producer,
+    catalog,
+    logger,
+    metrics,
+  }: {
+    readonly db: Db;
+    readonly producer: Pick<EventProducer, "publish">;
+    readonly catalog: Catalog;
+    readonly logger: Logger;
+    readonly metrics: Metrics;
+  },
+): Promise<SendApiServer> {
+  const store = createMongoSendRecordStore({
+    db,
+    collection: settings.SEND_API_COLLECTION,
+    retentionMs: settings.SEND_API_IDEMPOTENCY_TTL_MS,
+  });
+  await store.ensureIndexes().catch((error: unknown) => {
+    logger.warn({ err: error }, "send API: MongoDB indexes not created yet; retried on use");
+  });
+  const sendApiMetrics = createSendApiMetrics(metrics);
+  return startSendApiServer({
+    host: settings.SEND_API_HOST ?? settings.HTTP_HOST,
+    port: settings.SEND_API_PORT,
+    keyring: createKeyring(settings.SEND_API_KEYS),
+    store,
+    acceptSend: createAcceptSend({
+      store,
+      publish: sendRequestedPublisher(producer, catalog),
+      metrics: sendApiMetrics,
+      publishTimeoutMs: settings.SEND_API_PUBLISH_TIMEOUT_MS,
+      onBackgroundError: (error, record) => {
+        logger.warn(
+          { err: error, requestId: record.requestId },
+          "send request published but not marked so; a retry of its key re-publishes it (deduped downstream)",
+        );
+      },
+    }),
+    bodyLimitBytes: settings.SEND_API_BODY_LIMIT_BYTES,
+    rateLimiter: createRateLimiter({
+      ratePerSecond: settings.SEND_API_RATE_PER_SECOND,
+      burst: settings.SEND_API_RATE_BURST,
+    }),
+    metrics: sendApiMetrics,
+    logger,
+  });
+}
