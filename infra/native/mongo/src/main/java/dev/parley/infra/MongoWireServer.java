@@ -1,7 +1,6 @@
 package dev.parley.infra;
 
 import de.bwaldvogel.mongo.MongoServer;
-import de.bwaldvogel.mongo.ServerVersion;
 
 /**
  * Starts mongo-java-server on a loopback address so that Parley's tests and local stack
@@ -24,7 +23,7 @@ public final class MongoWireServer {
     String host = args[0];
     int port = Integer.parseInt(args[1]);
     IdPlannedBackend backend = new IdPlannedBackend();
-    backend.version(ServerVersion.MONGO_5_0);
+    backend.version(ReportedVersion.MONGO_5_0);
     if (Boolean.getBoolean("parley.mongo.oplog")) {
       backend.enableOplog();
     }
