@@ -10,9 +10,19 @@ source "$here/bootstrap.sh"
 source "$here/infra.sh"
 
 export PARLEY_PROFILE=dev
-state="$repo/.parley/dev"
+# PARLEY_DEV_STATE and PARLEY_DEV_PORT_OFFSET let a second stack run beside this one (the
+# first-hour test does): every port below, the native servers' included, moves by the offset.
+state="${PARLEY_DEV_STATE:-$repo/.parley/dev}"
+export PARLEY_STATE_DIR="$state"
+: "${PARLEY_DEV_PORT_OFFSET:=0}"
+off=$PARLEY_DEV_PORT_OFFSET
+export KAFKA_PORT=$((9092 + off)) KAFKA_CONTROLLER_PORT=$((9093 + off)) \
+  REGISTRY_PORT=$((8081 + off)) REGISTRY_MANAGEMENT_PORT=$((9081 + off)) MONGO_PORT=$((27017 + off))
 services=(ingress router sender media consent projection)
-declare -A port=([ingress]=8080 [router]=8082 [sender]=8083 [media]=8084 [consent]=8085 [projection]=8086)
+declare -A port=()
+for entry in ingress:8080 router:8082 sender:8083 media:8084 consent:8085 projection:8086; do
+  port[${entry%%:*}]=$((${entry##*:} + off))
+done
 declare -A pid=()
 : "${DEV_READY_TIMEOUT:=60}"
 
@@ -36,8 +46,20 @@ sim_app_secret_file="$(secret sim-app-secret)"
 sim_access_token_file="$(secret sim-access-token)"
 # ingress verifies webhooks with the simulator's app secret; the verify token is its own.
 wa_verify_token_file="$(secret wa-verify-token)"
-webhook_port=8088
-: "${SIM_PORT:=4010}"
+webhook_port=$((8088 + off))
+send_api_port=$((8090 + off))
+: "${SIM_PORT:=$((4010 + off))}"
+
+# The HTTP send API's key (docs/send-api.md): ingress is given only its SHA-256.
+send_api_key_file="$(secret send-api-key)"
+send_api_keys_file="$state/send-api-keys.json"
+node -e '
+  const { createHash } = require("node:crypto");
+  const key = require("node:fs").readFileSync(process.argv[1], "utf8");
+  const keySha256 = createHash("sha256").update(key, "utf8").digest("hex");
+  const keys = [{ id: "dev", keySha256, scopes: ["messages:send", "messages:read"], requester: "dev" }];
+  process.stdout.write(JSON.stringify(keys));
+' "$send_api_key_file" >"$send_api_keys_file"
 
 # The business numbers router and sender serve (README, "Business numbers"): the simulator's
 # default number, its token read from the per-checkout secret file.
@@ -112,8 +134,31 @@ node "$repo/packages/kafka/dist/cli.js" provision >"$state/logs/provision.log" 2
   { cat "$state/logs/provision.log" >&2; fail "provisioning topics failed (output above)"; }
 tail -n 1 "$state/logs/provision.log" | sed 's/^/    /' >&2
 
+# The Cloud API simulator stands in for Meta (docs/cloud-api-simulator.md). Its webhooks go to
+# ingress's webhook endpoint, signed with the app secret ingress verifies. It starts first, so the
+# router's template sync finds Graph at once; its simulated users say hello once the services
+# are ready, as Meta only ever calls a running ingress.
+step "starting the Cloud API simulator"
+(exec 3<>"/dev/tcp/127.0.0.1/$SIM_PORT") 2>/dev/null && fail "port $SIM_PORT for the Cloud API simulator is in use; set SIM_PORT"
+PARLEY_SIM_APP_SECRET="$(cat "$sim_app_secret_file")" PARLEY_SIM_ACCESS_TOKEN="$(cat "$sim_access_token_file")" \
+  PARLEY_SIM_CONTROL_TOKEN="$(cat "$token_file")" \
+  setsid node "$repo/packages/cloud-api-sim/dist/cli.js" --port "$SIM_PORT" \
+  --webhook-url "http://127.0.0.1:$webhook_port/webhooks/whatsapp" \
+  >"$state/logs/cloud-api-sim.log" 2>&1 </dev/null &
+sim_pid=$!
+echo "cloud-api-sim $sim_pid" >>"$state/services.pids"
+sim_deadline=$((SECONDS + DEV_READY_TIMEOUT))
+until curl -fsS -o /dev/null -H "x-sim-control-token: $(cat "$token_file")" "http://127.0.0.1:$SIM_PORT/_sim/health" 2>/dev/null; do
+  kill -0 "$sim_pid" 2>/dev/null || fail "the Cloud API simulator exited (log: $state/logs/cloud-api-sim.log)"
+  [ "$SECONDS" -lt "$sim_deadline" ] || fail "the Cloud API simulator did not answer within ${DEV_READY_TIMEOUT}s"
+  sleep 0.3
+done
+note "cloud-api-sim ready"
+
 step "starting the services"
-(exec 3<>"/dev/tcp/127.0.0.1/$webhook_port") 2>/dev/null && fail "port $webhook_port for ingress's webhook endpoint is in use; stop whatever holds it and retry"
+for p in "$webhook_port" "$send_api_port"; do
+  (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && fail "port $p for ingress's webhook endpoint or send API is in use; stop whatever holds it and retry"
+done
 for s in "${services[@]}"; do
   port_in_use=0
   (exec 3<>"/dev/tcp/127.0.0.1/${port[$s]}") 2>/dev/null && port_in_use=1
@@ -123,7 +168,8 @@ for s in "${services[@]}"; do
   # Its own session keeps the terminal's Ctrl-C away from it: this script sends the one SIGTERM,
   # so a graceful drain is not cut short by a second signal.
   own=()
-  [ "$s" = ingress ] && own=(WEBHOOK_PORT="$webhook_port" WA_APP_SECRET_FILE="$sim_app_secret_file" WA_VERIFY_TOKEN_FILE="$wa_verify_token_file")
+  [ "$s" = ingress ] && own=(WEBHOOK_PORT="$webhook_port" WA_APP_SECRET_FILE="$sim_app_secret_file" WA_VERIFY_TOKEN_FILE="$wa_verify_token_file"
+    SEND_API_PORT="$send_api_port" SEND_API_KEYS_FILE="$send_api_keys_file")
   # router (template catalog) and sender (messages) call Graph: here, the simulator.
   case "$s" in router | sender) own=(PARLEY_NUMBERS_FILE="$numbers_file" WA_GRAPH_BASE_URL="http://127.0.0.1:$SIM_PORT") ;; esac
   HTTP_PORT="${port[$s]}" OPS_TOKEN_FILE="$token_file" LOG_LEVEL="${LOG_LEVEL:-info}" \
@@ -137,47 +183,55 @@ for s in "${services[@]}"; do
   until curl -fs -o /dev/null -H "Authorization: Bearer $(cat "$token_file")" "http://127.0.0.1:${port[$s]}/readyz"; do
     if ! kill -0 "${pid[$s]}" 2>/dev/null; then
       tail -n 20 "$state/logs/$s.log" >&2
-      fail "$s exited during start-up (log: .parley/dev/logs/$s.log, last lines above)"
+      fail "$s exited during start-up (log: $state/logs/$s.log, last lines above)"
     fi
     if [ "$SECONDS" -ge "$ready_deadline" ]; then
       curl -sS -H "Authorization: Bearer $(cat "$token_file")" "http://127.0.0.1:${port[$s]}/readyz" >&2
-      fail "$s was not ready within ${DEV_READY_TIMEOUT}s (log: .parley/dev/logs/$s.log)"
+      fail "$s was not ready within ${DEV_READY_TIMEOUT}s (log: $state/logs/$s.log)"
     fi
     sleep 0.5
   done
   note "$s ready"
 done
 
-# The Cloud API simulator stands in for Meta (docs/cloud-api-simulator.md). Its webhooks go to
-# ingress's webhook endpoint, signed with the app secret ingress verifies. It starts once the
-# services are ready, as Meta only ever calls a running ingress.
-(exec 3<>"/dev/tcp/127.0.0.1/$SIM_PORT") 2>/dev/null && fail "port $SIM_PORT for the Cloud API simulator is in use; set SIM_PORT"
-PARLEY_SIM_APP_SECRET="$(cat "$sim_app_secret_file")" PARLEY_SIM_ACCESS_TOKEN="$(cat "$sim_access_token_file")" \
-  PARLEY_SIM_CONTROL_TOKEN="$(cat "$token_file")" \
-  setsid node "$repo/packages/cloud-api-sim/dist/cli.js" --port "$SIM_PORT" --users 3 \
-  --webhook-url "http://127.0.0.1:$webhook_port/webhooks/whatsapp" \
-  >"$state/logs/cloud-api-sim.log" 2>&1 </dev/null &
-sim_pid=$!
-echo "cloud-api-sim $sim_pid" >>"$state/services.pids"
-
-until curl -fsS -o /dev/null -H "x-sim-control-token: $(cat "$token_file")" "http://127.0.0.1:$SIM_PORT/_sim/health" 2>/dev/null; do
-  kill -0 "$sim_pid" 2>/dev/null || fail "the Cloud API simulator exited (log: .parley/dev/logs/cloud-api-sim.log)"
-  [ "$SECONDS" -lt "$ready_deadline" ] || fail "the Cloud API simulator did not answer within ${DEV_READY_TIMEOUT}s"
-  sleep 0.3
+# Three simulated users say hello (each opens its 24 h window with the business number).
+for i in 0 1 2; do
+  wa_id="1650555$((1000 + i))"
+  curl -fsS -o /dev/null -X POST -H "x-sim-control-token: $(cat "$token_file")" -H 'content-type: application/json' \
+    "http://127.0.0.1:$SIM_PORT/_sim/users" -d "{\"waId\":\"$wa_id\",\"name\":\"Simulated User $((i + 1))\"}" &&
+    curl -fsS -o /dev/null -X POST -H "x-sim-control-token: $(cat "$token_file")" -H 'content-type: application/json' \
+      "http://127.0.0.1:$SIM_PORT/_sim/users/$wa_id/messages" -d '{"content":{"type":"text","body":"Hello from the simulator"}}' ||
+    note "simulated user $((i + 1)) could not say hello (log: $state/logs/cloud-api-sim.log)"
 done
-note "cloud-api-sim ready"
 
+# What bin/parley and the README's commands read to find this stack.
+cat >"$state/env" <<ENV
+export KAFKA_BROKERS='$KAFKA_BROKERS'
+export SCHEMA_REGISTRY_URL='$SCHEMA_REGISTRY_URL'
+export MONGO_URL='$MONGO_URL'
+export PARLEY_SEND_API_URL='http://127.0.0.1:$send_api_port'
+export PARLEY_SIM_URL='http://127.0.0.1:$SIM_PORT'
+export PARLEY_DEV_STATE='$state'
+ENV
+
+rel="${state#"$repo"/}"
 step "Parley is running"
 printf '    %-11s %-24s %s\n' service "ops endpoints" log
 for s in "${services[@]}"; do
-  printf '    %-11s %-24s %s\n' "$s" "http://127.0.0.1:${port[$s]}" ".parley/dev/logs/$s.log"
+  printf '    %-11s %-24s %s\n' "$s" "http://127.0.0.1:${port[$s]}" "$rel/logs/$s.log"
 done
 printf '\n'
-printf '    %-11s %s\n' webhook "http://127.0.0.1:$webhook_port/webhooks/whatsapp (ingress; verify token in .parley/dev/wa-verify-token)"
-printf '    %-11s %s\n' kafka "$KAFKA_BROKERS" registry "$SCHEMA_REGISTRY_URL" mongodb "$MONGO_URL" \
-  cloud-api "http://127.0.0.1:$SIM_PORT (simulator; token in .parley/dev/sim-access-token, control API /_sim with the ops token)"
+printf '    %-11s %s\n' "send API" "http://127.0.0.1:$send_api_port/v1/messages (ingress; key in $rel/send-api-key)" \
+  webhook "http://127.0.0.1:$webhook_port/webhooks/whatsapp (ingress; verify token in $rel/wa-verify-token)" \
+  cloud-api "http://127.0.0.1:$SIM_PORT (simulator; control API /_sim with the ops token; log $rel/logs/cloud-api-sim.log)" \
+  kafka "$KAFKA_BROKERS" registry "$SCHEMA_REGISTRY_URL" mongodb "$MONGO_URL"
+printf '\n    Send your first message (README, "Your first message"):\n'
+printf '      curl -s http://127.0.0.1:%s/v1/messages -H "Authorization: Bearer $(cat %s/send-api-key)" \\\n' "$send_api_port" "$rel"
+printf '        -H "Idempotency-Key: hello-1" -H "Content-Type: application/json" \\\n'
+printf '        -d %s\n' "'{\"recipient\":{\"phone\":\"+16505551000\"},\"sender\":{\"kind\":\"alias\",\"alias\":\"default\"},\"category\":\"service\",\"content\":{\"type\":\"text\",\"text\":{\"body\":\"Hi!\"}}}'"
+printf '      bin/parley tail --request <the requestId it printed>\n'
 printf '\n    The ops endpoints (/healthz, /readyz, /metrics) need the dev token:\n'
-printf '      curl -H "Authorization: Bearer $(cat .parley/dev/ops-token)" http://127.0.0.1:8082/readyz\n\n'
+printf '      curl -H "Authorization: Bearer $(cat %s/ops-token)" http://127.0.0.1:%s/metrics\n\n' "$rel" "${port[router]}"
 printf '\033[32mready:\033[0m all %d services are ready (%ss). Press Ctrl-C to stop everything.\n' "${#services[@]}" "$SECONDS"
 
 # Watch the services; one that dies takes the stack down loudly rather than leaving it half up.
@@ -188,7 +242,7 @@ while true; do
       code=$?
       tail -n 20 "$state/logs/$s.log" >&2
       pid[$s]=""
-      printf '\033[31merror:\033[0m %s exited with code %s (log: .parley/dev/logs/%s.log, last lines above)\n' "$s" "$code" "$s" >&2
+      printf '\033[31merror:\033[0m %s exited with code %s (log: %s/logs/%s.log, last lines above)\n' "$s" "$code" "$state" "$s" >&2
       exit 1
     fi
   done

@@ -28,6 +28,53 @@ export interface KafkaConnectionOptions {
 
 export type KafkaClient = Kafka;
 
+/**
+ * Error answers kafkajs's connections log at error level although the request is retried and
+ * usually succeeds: a broker that is still loading its coordinator state after a start, a
+ * coordinator or leader moving. They are a normal part of a start or a rebalance, not errors;
+ * a request that fails for good reaches its caller, which reports it.
+ */
+const TRANSIENT_ANSWERS = [
+  "The coordinator is loading",
+  "The group coordinator is not available",
+  "This is not the correct coordinator",
+  "There is no leader for this topic-partition",
+  "The group is rebalancing",
+  "This server does not host this topic-partition",
+  "The coordinator is not available",
+];
+/** kafkajs's notice that an idempotent producer has a bounded retry budget: ours is on purpose (ADR 0007). */
+const EXPECTED_NOTICES = ["Limiting retries for the idempotent producer"];
+
+/** The level a kafkajs entry is logged at: transient answers and expected notices go to debug. */
+export function kafkaLogLevel(
+  namespace: string,
+  level: KafkaLogLevel,
+  log: { readonly message: string; readonly error?: unknown },
+): "error" | "warn" | "info" | "debug" {
+  const error = typeof log.error === "string" ? log.error : "";
+  if (
+    namespace === "Connection" &&
+    log.message.startsWith("Response ") &&
+    TRANSIENT_ANSWERS.some((t) => error.startsWith(t))
+  )
+    return "debug";
+  if (EXPECTED_NOTICES.some((n) => log.message.startsWith(n))) return "debug";
+  // A consumer that "crashes" on a transient answer is restarted by kafkajs at once: a warning.
+  if (
+    namespace === "Consumer" &&
+    log.message.startsWith("Crash: ") &&
+    TRANSIENT_ANSWERS.some((t) => log.message.includes(t))
+  )
+    return "warn";
+  if (namespace === "Consumer" && log.message.startsWith("Restarting the consumer in"))
+    return "info";
+  if (level === KafkaLogLevel.ERROR) return "error";
+  if (level === KafkaLogLevel.WARN) return "warn";
+  if (level === KafkaLogLevel.INFO) return "info";
+  return "debug";
+}
+
 /** kafkajs logs go through the service logger (and so through its redaction), at warn and above by default. */
 function logCreator(logger: KafkaLogger | undefined) {
   return () =>
@@ -35,10 +82,7 @@ function logCreator(logger: KafkaLogger | undefined) {
       if (!logger) return;
       const { message, ...fields } = log;
       const entry = { component: "kafka", namespace, ...fields };
-      if (level === KafkaLogLevel.ERROR) logger.error(entry, message);
-      else if (level === KafkaLogLevel.WARN) logger.warn(entry, message);
-      else if (level === KafkaLogLevel.INFO) logger.info(entry, message);
-      else logger.debug(entry, message);
+      logger[kafkaLogLevel(namespace, level, log)](entry, message);
     };
 }
 
