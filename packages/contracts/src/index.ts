@@ -82,3 +82,4 @@ export {
   type SendRequestData,
   type SendRequestProblem,
 } from "./send-request.js";
+export { sendApiSchemas } from "./openapi.js";

@@ -5,3 +5,6 @@ export const snapshotDir = fileURLToPath(new URL("../../schemas/", import.meta.u
 export const asyncApiPath = fileURLToPath(
   new URL("../../../../docs/asyncapi.yaml", import.meta.url),
 );
+export const sendApiOpenApiPath = fileURLToPath(
+  new URL("../../../../docs/send-api.openapi.yaml", import.meta.url),
+);
