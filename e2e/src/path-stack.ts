@@ -1,0 +1,192 @@
+import { join } from "node:path";
+import { createParleyClient, type ParleyClient } from "@parley/client";
+import {
+  createSimulator,
+  serveSimulator,
+  type Simulator,
+  type SimulatorOptions,
+} from "@parley/cloud-api-sim";
+import { createCatalog, type AnyEvent, type Catalog, type TopicId } from "@parley/contracts";
+import {
+  createEventConsumer,
+  createEventProducer,
+  createKafka,
+  createRegistry,
+  createSerde,
+  provisionTopics,
+  type ConsumerRunner,
+  type EventProducer,
+} from "@parley/kafka";
+import { createMongo } from "@parley/mongo";
+import { startStack, waitFor, type Namespace, type Stack } from "@parley/testkit";
+import {
+  freePort,
+  repoRoot,
+  serviceEnv,
+  startService,
+  stopService,
+  type ServiceProcess,
+} from "./processes.js";
+
+/**
+ * The outbound and inbound paths as processes, for end-to-end specs: the test stack's servers, a
+ * namespace's topics provisioned from the catalog, the Cloud API simulator serving Graph and
+ * posting signed webhooks to ingress, the services started on demand, a reader of the topics a
+ * spec asserts on, a Parley client and a raw producer (for requests the client would refuse).
+ */
+export interface PathStack {
+  readonly stack: Stack;
+  readonly ns: Namespace;
+  readonly catalog: Catalog;
+  readonly sim: Simulator;
+  readonly client: ParleyClient;
+  /** Every event read so far from the topics named in `read`, in arrival order. */
+  readonly seen: AnyEvent[];
+  /** Appends events as a domain team on raw Kafka would (no client-side checks). */
+  publish(events: readonly AnyEvent[]): Promise<void>;
+  start(
+    name: "ingress" | "router" | "sender",
+    own?: Readonly<Record<string, string>>,
+  ): Promise<ServiceProcess>;
+  /** Stops the services, the reader, the client and the simulator, and drops the database. */
+  stop(): Promise<void>;
+}
+
+export interface PathStackOptions {
+  /** The namespace's name and the log directory's: `.parley/e2e-<name>/<ns>`. */
+  readonly name: string;
+  readonly opsToken: string;
+  readonly appSecret: string;
+  readonly graphToken: string;
+  /** PARLEY_NUMBERS for router and sender. */
+  readonly numbers: string;
+  readonly simulator: Omit<SimulatorOptions, "appSecret" | "webhookUrls" | "accessTokens">;
+  readonly read: readonly TopicId[];
+}
+
+export async function startPathStack(options: PathStackOptions): Promise<PathStack> {
+  const stack = await startStack();
+  const ns = stack.namespace(options.name);
+  const catalog = createCatalog({
+    prefix: `${ns.id}.`,
+    partitions: { contact: 4, business: 4, raw: 2 },
+  });
+  const kafka = createKafka({ brokers: stack.kafkaBrokers, clientId: ns.id });
+  const serde = createSerde({ registry: createRegistry({ url: stack.schemaRegistryUrl }) });
+  const readerName = `e2e-${options.name}-reader`;
+  const consumers = [...new Set(catalog.topics.flatMap((t) => t.consumers))].filter((c) =>
+    /^[a-z0-9][a-z0-9._-]*$/.test(c),
+  );
+  await waitFor(
+    () =>
+      provisionTopics({
+        kafka,
+        serde,
+        topics: [
+          ...catalog.topics,
+          ...[...consumers, readerName].map((c) => catalog.deadLetterTopic(c)),
+        ],
+      }).then(() => true),
+    { timeoutMs: 120_000, intervalMs: 500, description: "topics provisioned" },
+  );
+  const seen: AnyEvent[] = [];
+  const reader: ConsumerRunner = createEventConsumer({
+    kafka,
+    serde,
+    catalog,
+    consumer: readerName,
+    topics: options.read.map((id) => catalog.topic(id)),
+    tuning: { fromBeginning: true },
+    handle: (record) => {
+      seen.push(record.value as AnyEvent);
+      return Promise.resolve();
+    },
+  });
+  await reader.start();
+  const producer: EventProducer = createEventProducer({ kafka, serde, name: readerName });
+  await producer.connect();
+
+  const webhookPort = await freePort();
+  const sim = createSimulator({
+    ...options.simulator,
+    appSecret: options.appSecret,
+    accessTokens: [{ token: options.graphToken }],
+    webhookUrls: [`http://127.0.0.1:${String(webhookPort)}/webhooks/whatsapp`],
+  });
+  const simServer = await serveSimulator(sim, { port: await freePort(), host: "127.0.0.1" });
+  const processes: ServiceProcess[] = [];
+  const client = createParleyClient({
+    brokers: stack.kafkaBrokers,
+    schemaRegistryUrl: stack.schemaRegistryUrl,
+    clientId: `${ns.id}-orders`,
+    prefix: catalog.prefix,
+  });
+
+  const start: PathStack["start"] = async (name, own = {}) => {
+    const port = await freePort();
+    const ingressOwn: Record<string, string> =
+      name === "ingress"
+        ? {
+            WEBHOOK_PORT: String(webhookPort),
+            WA_APP_SECRET: options.appSecret,
+            WA_VERIFY_TOKEN: `${options.name}-verify-token`,
+          }
+        : {};
+    const service = startService(
+      name,
+      port,
+      serviceEnv(
+        stack,
+        { database: ns.database(), topicPrefix: catalog.prefix, opsToken: options.opsToken },
+        {
+          LOG_LEVEL: "info",
+          PARLEY_NUMBERS: options.numbers,
+          WA_GRAPH_BASE_URL: simServer.url,
+          ...ingressOwn,
+          ...own,
+        },
+      ),
+      join(repoRoot, ".parley", `e2e-${options.name}`, ns.id),
+      `${name}-${String(processes.filter((p) => p.name.startsWith(name)).length + 1)}`,
+    );
+    processes.push(service);
+    await waitFor(
+      async () =>
+        (
+          await fetch(`${service.url}/readyz`, {
+            headers: { authorization: `Bearer ${options.opsToken}` },
+          }).catch(() => undefined)
+        )?.status === 200,
+      { timeoutMs: 120_000, description: `${service.name} ready` },
+    );
+    return service;
+  };
+
+  return {
+    stack,
+    ns,
+    catalog,
+    sim,
+    client,
+    seen,
+    async publish(events) {
+      for (const event of events) {
+        const topic = catalog.topicOf(event.type);
+        await producer.publish(topic, [{ key: topic.keyOf(event), event }]);
+      }
+    },
+    start,
+    async stop() {
+      await Promise.all(processes.map((p) => stopService(p)));
+      await client.close();
+      await producer.disconnect();
+      await reader.stop();
+      await simServer.close();
+      await sim.stop();
+      const mongo = createMongo({ url: stack.mongoUrl, database: ns.database(), appName: ns.id });
+      await mongo.db.dropDatabase();
+      await mongo.close();
+      await stack.stop();
+    },
+  };
+}
