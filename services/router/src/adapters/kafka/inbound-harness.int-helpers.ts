@@ -23,7 +23,7 @@ import {
 import { createMongo, type MongoConnection } from "@parley/mongo";
 import { startStack, waitFor, type Stack } from "@parley/testkit";
 import { eventIdOf } from "../../inbound/event-id.js";
-import { createInboundHandler } from "../../inbound/handler.js";
+import { createInboundHandler, type InboundHandler } from "../../inbound/handler.js";
 import { createKeywordMatcher, defaultKeywords } from "../../inbound/keywords.js";
 import type { ParseInput, ParsedWebhook } from "../../inbound/parse.js";
 import { createMongoContactStore } from "../store/contact-store.js";
@@ -50,6 +50,8 @@ export interface InboundRouter {
 export interface RouterOptions {
   /** The parser; a test plays "the deployed parser had a bug" with it. */
   readonly parse?: (input: ParseInput) => ParsedWebhook;
+  /** Wraps the handler; a test plays a dependency failing for some webhooks with it. */
+  readonly wrapHandler?: (handler: InboundHandler) => InboundHandler;
 }
 
 export interface InboundHarness {
@@ -167,7 +169,7 @@ export async function startInboundHarness(label: string): Promise<InboundHarness
     mongo,
     seen,
     deadLetters,
-    async startRouter({ parse } = {}) {
+    async startRouter({ parse, wrapHandler = (handler: InboundHandler) => handler } = {}) {
       const producer = createEventProducer({ kafka, serde, name: "router-inbound producer" });
       await producer.connect();
       const clock = () => new Date();
@@ -186,7 +188,7 @@ export async function startInboundHarness(label: string): Promise<InboundHarness
         kafka,
         serde,
         catalog,
-        handler,
+        handler: wrapHandler(handler),
         clock,
         ...(parse ? { parse } : {}),
         tuning: {

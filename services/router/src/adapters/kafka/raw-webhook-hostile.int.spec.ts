@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { createEvent, type AnyEvent, type EventOf } from "@parley/contracts";
+import { ParleyError } from "@parley/errors";
 import { partitionOfKey } from "@parley/kafka";
 import { waitFor } from "@parley/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -370,6 +371,46 @@ describe("router inbound: hostile webhooks", () => {
       expect(h.deadLetterOf(delivery)?.reason).toMatch(/200000 entries; at most 2000/);
       expect(h.deadLetterOf(sentinel)).toBeUndefined();
       expect(h.seen.filter((s) => s.event.correlationId === delivery)).toEqual([]);
+      await expectNothingStuck();
+    } finally {
+      await router.stop();
+    }
+  });
+
+  it("an outage is waited out past the runner's bounded attempts, never dead-lettered, and the contact's later webhook waits behind it while other contacts go on", async () => {
+    const a = "16505550700";
+    const b = "16505550701";
+    let failures = 0;
+    const router = await h.startRouter({
+      wrapHandler: (handler) => ({
+        async handle(events) {
+          const first = events.some(
+            (e) => e.type === "InboundMessageReceived" && e.data.wamid === "wamid.outage.a1",
+          );
+          // MongoDB "down" for this webhook's first 6 tries (the runner's bounded limit is 3).
+          if (first && failures < 6) {
+            failures++;
+            throw new ParleyError("contact store load failed: connection refused", {
+              retry: "outage",
+            });
+          }
+          await handler.handle(events);
+        },
+      }),
+    });
+    try {
+      const deliveries = [
+        await h.deliver(PN1, textWebhook(PN1, [{ from: a, id: "wamid.outage.a1", body: "1" }])),
+        await h.deliver(PN1, textWebhook(PN1, [{ from: a, id: "wamid.outage.a2", body: "2" }])),
+        await h.deliver(PN1, textWebhook(PN1, [{ from: b, id: "wamid.outage.b1", body: "x" }])),
+      ];
+      await expectExactlyOnce(["wamid.outage.b1"]);
+      expect(recordsOfWamid("wamid.outage.a2")).toHaveLength(0);
+      await expectExactlyOnce(["wamid.outage.a1", "wamid.outage.a2"]);
+      expect(failures).toBe(6);
+      const order = h.inboundOf(a).map((e) => e.data.wamid);
+      expect(order.indexOf("wamid.outage.a1")).toBeLessThan(order.indexOf("wamid.outage.a2"));
+      for (const id of deliveries) expect(h.deadLetterOf(id)).toBeUndefined();
       await expectNothingStuck();
     } finally {
       await router.stop();
