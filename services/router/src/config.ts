@@ -50,6 +50,8 @@ export const configSchema = z.object({
   ROUTER_WEBHOOK_MAX_CHANGES: env.int(2_000, { min: 1, max: 1_000_000 }),
   /** Messages, statuses, contacts, errors and preferences (and the lists inside messages). */
   ROUTER_WEBHOOK_MAX_ITEMS: env.int(4_000, { min: 1, max: 1_000_000 }),
+  /** JSON values in one body, counted before it is parsed (bounds unknown payloads too). */
+  ROUTER_WEBHOOK_MAX_VALUES: env.int(60_000, { min: 1, max: 10_000_000 }),
 
   // Outbound side: on when a business-number directory is configured (PARLEY_NUMBERS_FILE or
   // PARLEY_NUMBERS); without one the router runs its inbound side only and says so.

@@ -61,6 +61,7 @@ await runStandardService({
         maxEntries: config.ROUTER_WEBHOOK_MAX_ENTRIES,
         maxChanges: config.ROUTER_WEBHOOK_MAX_CHANGES,
         maxItems: config.ROUTER_WEBHOOK_MAX_ITEMS,
+        maxValues: config.ROUTER_WEBHOOK_MAX_VALUES,
       },
       phoneNumberIdOf: displayNumberResolver(numbers),
       tuning: { maxInFlight: config.ROUTER_MAX_IN_FLIGHT },

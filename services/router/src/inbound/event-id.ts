@@ -22,16 +22,51 @@ export function contentDigest(value: unknown): string {
   return createHash("sha256").update(canonicalJson(value)).digest("hex");
 }
 
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (typeof value === "object" && value !== null) {
-    const entries = Object.entries(value)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`);
-    return `{${entries.join(",")}}`;
+/**
+ * JSON with every object's keys sorted (undefined values left out, as JSON.stringify does). Written
+ * without recursion and with a key sort only where keys are out of order: unknown payloads can
+ * hold tens of thousands of objects, and ids must not change (the text is that of the recursive
+ * original, checked by a property test).
+ */
+export function canonicalJson(value: unknown): string {
+  const out: string[] = [];
+  interface Frame {
+    readonly items: readonly unknown[];
+    /** An object's keys, sorted; undefined for an array. */
+    readonly keys: readonly string[] | undefined;
+    i: number;
   }
-  // JSON.stringify answers undefined for undefined, functions and symbols.
-  const scalar = JSON.stringify(value) as string | undefined;
-  return scalar ?? "null";
+  const scalar = (v: unknown): string => {
+    const text = JSON.stringify(v) as string | undefined;
+    return text ?? "null";
+  };
+  const open = (node: object): Frame => {
+    if (Array.isArray(node)) {
+      out.push("[");
+      return { items: node, keys: undefined, i: 0 };
+    }
+    out.push("{");
+    const record = node as Record<string, unknown>;
+    const keys = Object.keys(record).filter((k) => record[k] !== undefined);
+    let sorted = true;
+    for (let i = 1; i < keys.length && sorted; i++) sorted = (keys[i - 1] ?? "") < (keys[i] ?? "");
+    if (!sorted) keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return { items: keys.map((k) => record[k]), keys, i: 0 };
+  };
+  if (typeof value !== "object" || value === null) return scalar(value);
+  const stack: Frame[] = [open(value)];
+  for (let frame = stack.at(-1); frame !== undefined; frame = stack.at(-1)) {
+    if (frame.i >= frame.items.length) {
+      out.push(frame.keys === undefined ? "]" : "}");
+      stack.pop();
+      continue;
+    }
+    const index = frame.i++;
+    if (index > 0) out.push(",");
+    if (frame.keys !== undefined) out.push(JSON.stringify(frame.keys[index] ?? ""), ":");
+    const child = frame.items[index];
+    if (typeof child === "object" && child !== null) stack.push(open(child));
+    else out.push(scalar(child));
+  }
+  return out.join("");
 }

@@ -89,6 +89,58 @@ export function jsonText(value: unknown): string {
 }
 
 /**
+ * The shape of a JSON text from one linear scan, before (and far cheaper than) parsing or walking
+ * it: the deepest nesting of brackets, and how many values it holds (for valid JSON, exactly). A body nested less than MAX_JSON_DEPTH holds no
+ * value that needs cutting: an event never nests a webhook's value deeper than the body does.
+ */
+export function jsonShape(text: string): { readonly depth: number; readonly values: number } {
+  let depth = 0;
+  let max = 0;
+  // One for the root, one per comma, one per non-empty container: every value once.
+  let values = 1;
+  let inString = false;
+  let previous = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // a backslash escapes the next character
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) continue;
+    if (c === 0x22) inString = true;
+    else if (c === 0x2c) values++;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) max = depth;
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+      if (previous !== 0x7b && previous !== 0x5b) values++;
+    }
+    previous = c;
+  }
+  return { depth: max, values };
+}
+
+/** Whether a container nests more than `levels` levels below `value` (no recursion, no strings). */
+function nestsDeeperThan(value: unknown, levels: number): boolean {
+  const nodes: unknown[] = [value];
+  const depths: number[] = [0];
+  for (let node = nodes.pop(); node !== undefined; node = nodes.pop()) {
+    const depth = depths.pop() ?? 0;
+    if (!isContainer(node)) continue;
+    if (depth >= levels) return true;
+    for (const child of Array.isArray(node) ? node : Object.values(node)) {
+      if (isContainer(child)) {
+        nodes.push(child);
+        depths.push(depth + 1);
+      }
+    }
+  }
+  return false;
+}
+
+/**
  * `value`, found at `path` (a pointer into an event's `data`, `depth` levels below it), with every
  * container nested MAX_JSON_DEPTH levels below `data` replaced by its JSON text; each replacement
  * is recorded in `cuts`. Values not that deep come back as they are (same reference).
@@ -99,6 +151,11 @@ export function limitDepth(
   cuts: Truncation[],
   depth = path === "" ? 0 : path.split("/").length - 1,
 ): unknown {
+  if (!isContainer(value) || !nestsDeeperThan(value, MAX_JSON_DEPTH - depth)) return value;
+  return cutDeep(value, path, cuts, depth);
+}
+
+function cutDeep(value: unknown, path: string, cuts: Truncation[], depth: number): unknown {
   if (!isContainer(value)) return value;
   if (depth >= MAX_JSON_DEPTH) {
     const text = jsonText(value);
@@ -115,7 +172,8 @@ export function limitDepth(
   let copy: Record<string, unknown> | unknown[] | undefined;
   if (Array.isArray(value)) {
     value.forEach((item, i) => {
-      const limited = limitDepth(item, `${path}/${String(i)}`, cuts, depth + 1);
+      if (!isContainer(item)) return;
+      const limited = cutDeep(item, `${path}/${String(i)}`, cuts, depth + 1);
       if (limited !== item) {
         copy ??= [...value];
         (copy as unknown[])[i] = limited;
@@ -123,7 +181,8 @@ export function limitDepth(
     });
   } else {
     for (const [key, item] of Object.entries(value)) {
-      const limited = limitDepth(item, `${path}/${pointerSegment(key)}`, cuts, depth + 1);
+      if (!isContainer(item)) continue;
+      const limited = cutDeep(item, `${path}/${pointerSegment(key)}`, cuts, depth + 1);
       if (limited !== item) {
         copy ??= { ...value };
         (copy as Record<string, unknown>)[key] = limited;
@@ -142,11 +201,15 @@ const MARKER_SLACK_BYTES = 1024;
 const MAX_CUTS = 64;
 
 type Container = Record<string, unknown> | unknown[];
-interface Target {
-  readonly parent: Container;
-  readonly key: string | number;
-  readonly path: string;
-  readonly value: unknown;
+type Key = string | number;
+
+/**
+ * What fitting measured of each container, kept while one event is cut (values never change; a
+ * Map, not a WeakMap: it lives for one call, and ephemeron tables cost the collector dearly).
+ */
+interface Sizes {
+  readonly bytes: Map<object, number>;
+  readonly keys: Map<object, string[]>;
 }
 
 const bytesOf = (value: unknown): number => {
@@ -154,52 +217,137 @@ const bytesOf = (value: unknown): number => {
   return text === undefined ? 0 : Buffer.byteLength(text);
 };
 
+/** Printable ASCII but `"` and `\`: a string of these is its length plus two quotes in JSON. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** The JSON bytes of a scalar of parsed JSON (finite numbers, strings, booleans, null). */
+function scalarBytes(v: unknown): number {
+  if (typeof v === "string") {
+    return PLAIN.test(v) ? v.length + 2 : Buffer.byteLength(JSON.stringify(v));
+  }
+  if (typeof v === "number") return String(v).length;
+  if (typeof v === "boolean") return v ? 4 : 5;
+  return 4;
+}
+
 /**
- * The value to cut: from the root, follow the child that makes up at least half of its parent
- * (the one that makes the event large), and stop at a string, or at an array or a many-keyed
- * object whose size is spread over its items (cut to its first items).
+ * The keys of an object; undefined for an array, whose indices are its keys. No pair is allocated
+ * per item: payloads hold millions.
  */
-function findTarget(data: Record<string, unknown>): Target | undefined {
-  let parent: Container = data;
-  let path = "";
+function keysOf(node: Container, sizes: Sizes): string[] | undefined {
+  if (Array.isArray(node)) return undefined;
+  // Values come from JSON.parse or compact(): neither leaves an undefined in an object (and the
+  // final exact check would refuse a miscount).
+  let keys = sizes.keys.get(node);
+  if (keys === undefined) {
+    keys = Object.keys(node);
+    sizes.keys.set(node, keys);
+  }
+  return keys;
+}
+
+const itemCount = (node: Container, keys: readonly string[] | undefined): number =>
+  keys === undefined ? (node as unknown[]).length : keys.length;
+
+const itemAt = (node: Container, keys: readonly string[] | undefined, i: number): unknown =>
+  keys === undefined ? (node as unknown[])[i] : (node as Record<string, unknown>)[keys[i] ?? ""];
+
+/**
+ * The JSON bytes of `root`, with those of every container under it remembered in `sizes` (and
+ * taken from it for containers already measured): one walk, no recursion, no JSON text built.
+ */
+function measure(root: unknown, sizes: Sizes): number {
+  if (!isContainer(root)) return scalarBytes(root);
+  interface Frame {
+    readonly node: Container;
+    readonly keys: readonly string[] | undefined;
+    readonly count: number;
+    i: number;
+    sum: number;
+  }
+  const open = (node: Container): Frame => {
+    const keys = keysOf(node, sizes);
+    const count = itemCount(node, keys);
+    let sum = 2 + Math.max(0, count - 1);
+    if (keys !== undefined) for (const k of keys) sum += scalarBytes(k) + 1;
+    return { node, keys, count, i: 0, sum };
+  };
+  const known = sizes.bytes.get(root);
+  if (known !== undefined) return known;
+  const stack: Frame[] = [open(root)];
+  let total = 0;
+  for (let frame = stack.at(-1); frame !== undefined; frame = stack.at(-1)) {
+    if (frame.i >= frame.count) {
+      sizes.bytes.set(frame.node, frame.sum);
+      stack.pop();
+      const parent = stack.at(-1);
+      if (parent === undefined) total = frame.sum;
+      else parent.sum += frame.sum;
+      continue;
+    }
+    const child = itemAt(frame.node, frame.keys, frame.i++);
+    if (!isContainer(child)) frame.sum += scalarBytes(child);
+    else {
+      const size = sizes.bytes.get(child);
+      if (size === undefined) stack.push(open(child));
+      else frame.sum += size;
+    }
+  }
+  return total;
+}
+
+/**
+ * The value to cut, by its keys from `data`: from the root, follow the child that makes up at
+ * least half of its parent (the one that makes the event large), and stop at a string, or at an
+ * array or a many-keyed object whose size is spread over its items (cut to its first items).
+ */
+function findTarget(data: Container, sizes: Sizes): Key[] | undefined {
+  let node: Container = data;
+  const keys: Key[] = [];
   for (;;) {
-    const keys: (string | number)[] = Array.isArray(parent)
-      ? parent.map((_, i) => i)
-      : Object.keys(parent).filter((k) => !(parent === data && k === "truncated"));
-    let largest: { key: string | number; bytes: number } | undefined;
+    const names = keysOf(node, sizes);
+    const count = itemCount(node, names);
+    let largest = -1;
+    let largestBytes = 0;
     let total = 0;
-    for (const key of keys) {
-      const bytes = bytesOf((parent as Record<string | number, unknown>)[key]);
+    for (let i = 0; i < count; i++) {
+      const bytes = measure(itemAt(node, names, i), sizes);
       total += bytes;
-      if (largest === undefined || bytes > largest.bytes) largest = { key, bytes };
+      if (largest < 0 || bytes > largestBytes) {
+        largest = i;
+        largestBytes = bytes;
+      }
     }
-    if (largest === undefined) return undefined;
-    const value: unknown = (parent as Record<string | number, unknown>)[largest.key];
-    const childPath = `${path}/${pointerSegment(largest.key)}`;
-    const spread = largest.bytes * 2 < total;
-    if (spread && parent !== data && (Array.isArray(parent) || keys.length > MANY_KEYS)) {
-      return { parent: parentOf(data, path), key: lastKey(path), path, value: parent };
-    }
+    if (largest < 0) return undefined;
+    const spread = largestBytes * 2 < total;
+    if (spread && node !== data && (names === undefined || count > MANY_KEYS)) return keys;
+    const key: Key = names === undefined ? largest : (names[largest] ?? "");
+    const value = itemAt(node, names, largest);
     if (typeof value === "string") {
-      return Buffer.byteLength(value) >= MIN_CUT_BYTES
-        ? { parent, key: largest.key, path: childPath, value }
-        : undefined;
+      return Buffer.byteLength(value) >= MIN_CUT_BYTES ? [...keys, key] : undefined;
     }
     if (!isContainer(value)) return undefined;
-    parent = value;
-    path = childPath;
+    node = value;
+    keys.push(key);
   }
 }
 
-function parentOf(data: Record<string, unknown>, path: string): Container {
-  const segments = path.split("/").slice(1, -1).map(unescapeSegment);
-  let node: unknown = data;
-  for (const segment of segments) node = (node as Record<string, unknown>)[segment];
-  return node as Container;
-}
+const valueAt = (root: unknown, keys: readonly Key[]): unknown =>
+  keys.reduce<unknown>((node, key) => (node as Record<Key, unknown>)[key], root);
 
-const unescapeSegment = (s: string): string => s.replace(/~1/g, "/").replace(/~0/g, "~");
-const lastKey = (path: string): string => unescapeSegment(path.slice(path.lastIndexOf("/") + 1));
+/** `root` with the value at `keys` replaced, copying only the containers on the way. */
+function replaceAt(root: unknown, keys: readonly Key[], value: unknown): unknown {
+  const [key, ...rest] = keys;
+  if (key === undefined) return value;
+  if (Array.isArray(root)) {
+    const copy: unknown[] = [...(root as unknown[])];
+    copy[Number(key)] = replaceAt(copy[Number(key)], rest, value);
+    return copy;
+  }
+  const copy: Record<string, unknown> = { ...(root as Record<string, unknown>) };
+  copy[String(key)] = replaceAt(copy[String(key)], rest, value);
+  return copy;
+}
 
 /** The first bytes of `s`, at most `maxBytes` of UTF-8, never splitting a character. */
 function utf8Prefix(s: string, maxBytes: number): string {
@@ -213,93 +361,103 @@ function utf8Prefix(s: string, maxBytes: number): string {
 /**
  * `event` if its JSON fits `budget` bytes; else a copy whose largest values are cut until it
  * does, each cut recorded in `data.truncated` (path, reason, original and kept sizes, sha256 of
- * the original), validated against its contract. Throws EventTooLargeError when cutting cannot
- * make it fit (nothing large enough is left to cut, or the cut breaks the contract).
+ * the original), validated against its contract. Sizes are measured once and kept per container,
+ * so a 3 MB payload of a million items costs a few walks, not a million JSON.stringify calls.
+ * Throws EventTooLargeError when cutting cannot make it fit (nothing large enough is left to cut,
+ * or the cut breaks the contract).
  */
 export function fitEvent<E extends AnyEvent>(event: E, budget: number): E {
-  let size = bytesOf(event);
-  if (size <= budget) return event;
-  const originalSize = size;
-  const data = JSON.parse(JSON.stringify(event.data)) as Record<string, unknown>;
-  const markers = [...((data["truncated"] as Truncation[] | undefined) ?? [])];
+  const originalSize = bytesOf(event);
+  if (originalSize <= budget) return event;
+  const tooLarge = (why: string) =>
+    new EventTooLargeError(
+      `${event.type} ${event.eventId} is ${String(originalSize)} bytes${why} ${String(budget)}`,
+      { eventType: event.type, eventId: event.eventId, bytes: originalSize, budget },
+    );
+  const sizes: Sizes = { bytes: new Map(), keys: new Map() };
+  const { truncated = [], ...rest } = event.data as { truncated?: Truncation[] };
+  let data: Record<string, unknown> = rest;
+  const markers: Truncation[] = [...truncated];
   const firstCut = new Map<string, Truncation>();
-  const candidate = { ...event, data } as E;
+  // Everything but data, and the `,"truncated":[...]` the markers add to it.
+  const envelope = bytesOf({ ...event, data: 0 }) - 1;
+  const markersBytes = () => (markers.length === 0 ? 0 : bytesOf(markers) + 13);
+  let size = envelope + measure(data, sizes) + markersBytes();
   for (let cuts = 0; size > budget; cuts++) {
-    const target = cuts < MAX_CUTS ? findTarget(data) : undefined;
-    if (target === undefined) {
-      throw new EventTooLargeError(
-        `${event.type} ${event.eventId} is ${String(originalSize)} bytes and no value in it can be cut to fit ${String(budget)}`,
-        { eventType: event.type, eventId: event.eventId, bytes: originalSize, budget },
-      );
-    }
-    const before = target.value;
-    const json = bytesOf(before);
+    const keys = cuts < MAX_CUTS ? findTarget(data, sizes) : undefined;
+    if (keys === undefined) throw tooLarge(" and no value in it can be cut to fit");
+    const path = keys.map((k) => `/${pointerSegment(k)}`).join("");
+    const before = valueAt(data, keys);
+    const json = measure(before, sizes);
     // What this value may keep: its share of the budget, with room for the marker.
     const keep = Math.max(0, json - (size - budget) - MARKER_SLACK_BYTES);
-    const earlier = firstCut.get(target.path);
+    const earlier = firstCut.get(path);
+    let kept: unknown;
     let marker: Truncation;
     if (typeof before === "string") {
       const original = Buffer.byteLength(before);
-      const ratio = original / Math.max(1, json);
-      let kept = utf8Prefix(before, Math.floor(keep * ratio));
-      if (kept === before) kept = utf8Prefix(before, original - 1);
-      (target.parent as Record<string | number, unknown>)[target.key] = kept;
+      let text = utf8Prefix(before, Math.floor((keep * original) / Math.max(1, json)));
+      if (text === before) text = utf8Prefix(before, original - 1);
+      kept = text;
       marker = {
-        path: target.path,
+        path,
         reason: "too_large",
         originalBytes: earlier?.originalBytes ?? original,
-        keptBytes: Buffer.byteLength(kept),
+        keptBytes: Buffer.byteLength(text),
         sha256: earlier?.sha256 ?? sha256(before),
       };
     } else {
-      const entries: [string | number, unknown][] = Array.isArray(before)
-        ? before.map((v, i) => [i, v])
-        : Object.entries(before as Record<string, unknown>);
+      const container = before as Container;
+      const names = keysOf(container, sizes);
+      const items = itemCount(container, names);
       let used = 2;
       let count = 0;
-      for (const [key, value] of entries) {
-        const item = bytesOf(value) + 1 + (typeof key === "string" ? bytesOf(key) + 1 : 0);
+      for (; count < items; count++) {
+        const name = names?.[count];
+        const item =
+          measure(itemAt(container, names, count), sizes) +
+          1 +
+          (name === undefined ? 0 : scalarBytes(name) + 1);
         if (used + item > keep) break;
         used += item;
-        count++;
       }
       // An array keeps one item at least (contracts ask for non-empty lists); cutting it further
       // happens inside that item on the next turn. Something must go each turn.
-      if (Array.isArray(before)) count = Math.max(1, count);
-      count = Math.min(count, entries.length - 1);
-      const kept = Array.isArray(before)
-        ? before.slice(0, count)
-        : Object.fromEntries(entries.slice(0, count));
-      (target.parent as Record<string | number, unknown>)[target.key] = kept;
+      if (names === undefined) count = Math.max(1, count);
+      count = Math.min(count, items - 1);
+      kept =
+        names === undefined
+          ? (container as unknown[]).slice(0, count)
+          : Object.fromEntries(
+              names.slice(0, count).map((k) => [k, (container as Record<string, unknown>)[k]]),
+            );
       marker = {
-        path: target.path,
+        path,
         reason: "too_large",
         originalBytes: earlier?.originalBytes ?? json,
-        keptBytes: bytesOf(kept),
-        originalItems: earlier?.originalItems ?? entries.length,
+        keptBytes: measure(kept, sizes),
+        originalItems: earlier?.originalItems ?? items,
         keptItems: count,
-        sha256: earlier?.sha256 ?? sha256(JSON.stringify(before)),
+        sha256: earlier?.sha256 ?? sha256(JSON.stringify(container)),
       };
     }
-    firstCut.set(target.path, marker);
-    const others = markers.filter((m) => !(m.path === marker.path && m.reason === "too_large"));
+    data = replaceAt(data, keys, kept) as Record<string, unknown>;
+    firstCut.set(path, marker);
+    const others = markers.filter((m) => !(m.path === path && m.reason === "too_large"));
     markers.length = 0;
     markers.push(...others, marker);
-    data["truncated"] = markers;
-    size = bytesOf(candidate);
+    size = envelope + measure(data, sizes) + markersBytes();
   }
+  const candidate = {
+    ...event,
+    data: markers.length === 0 ? data : { ...data, truncated: markers },
+  };
+  let fitted: E;
   try {
-    return parseEvent(candidate) as E;
-  } catch (error) {
-    throw new EventTooLargeError(
-      `${event.type} ${event.eventId} is ${String(originalSize)} bytes; cut to fit ${String(budget)} it no longer meets its contract`,
-      {
-        eventType: event.type,
-        eventId: event.eventId,
-        bytes: originalSize,
-        budget,
-        cause: String(error),
-      },
-    );
+    fitted = parseEvent(candidate) as E;
+  } catch {
+    throw tooLarge("; cut to fit it no longer meets its contract:");
   }
+  if (bytesOf(fitted) > budget) throw tooLarge("; cut, it still does not fit");
+  return fitted;
 }

@@ -1,7 +1,14 @@
 import { createHash } from "node:crypto";
 import { createEvent, type EventOf, type Truncation } from "@parley/contracts";
 import { describe, expect, it } from "vitest";
-import { EventTooLargeError, fitEvent, jsonText, limitDepth, MAX_JSON_DEPTH } from "./fit.js";
+import {
+  EventTooLargeError,
+  fitEvent,
+  jsonShape,
+  jsonText,
+  limitDepth,
+  MAX_JSON_DEPTH,
+} from "./fit.js";
 
 const NOW = new Date("2026-03-01T12:00:00.000Z");
 const sha = (s: string) => createHash("sha256").update(s).digest("hex");
@@ -183,5 +190,18 @@ describe("limitDepth", () => {
     expect(jsonText({ a: [1, "x", null, true, { b: [] }] })).toBe(
       JSON.stringify({ a: [1, "x", null, true, { b: [] }] }),
     );
+  });
+});
+
+describe("jsonShape", () => {
+  it.each([
+    ["1", 0, 1],
+    ["[]", 1, 1],
+    ["[{},{}]", 2, 3],
+    ['{"a":1,"b":[1,2]}', 2, 5],
+    ['{ "a" : "x,[{" , "b" : [ ] }', 2, 3],
+    ['["\\"]", {"k": "\\\\"}]', 2, 4],
+  ])("%s nests %i levels and holds %i values", (text, depth, values) => {
+    expect(jsonShape(text)).toEqual({ depth, values });
   });
 });

@@ -5,9 +5,8 @@ import {
   type Truncation,
 } from "@parley/contracts";
 import { contentDigest } from "./event-id.js";
-import { limitDepth } from "./fit.js";
 import { compact, int, obj, objects, str, unixToIso, type Json } from "./json.js";
-import { build, contactKeyOf, unknownField, type ChangeScope } from "./parse-scope.js";
+import { build, contactKeyOf, opaque, unknownField, type ChangeScope } from "./parse-scope.js";
 
 /** The contact of a user_preferences item: its wa_id or BSUID, else the change's first contact. */
 function preferenceContact(scope: ChangeScope, p: Json): string | undefined {
@@ -69,7 +68,7 @@ export const isBusinessField = (field: string): field is BusinessField =>
  */
 export function businessEvent(scope: ChangeScope, field: BusinessField, value: Json): AnyEvent {
   const cuts: Truncation[] = [];
-  const v = limitDepth(value, "/value", cuts) as Json;
+  const v = opaque(scope, value, "/value", cuts) as Json;
   const common = { wabaId: scope.wabaId, deliveryId: scope.deliveryId };
   const template = {
     templateId: str(v["message_template_id"]),

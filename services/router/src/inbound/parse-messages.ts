@@ -1,5 +1,5 @@
 import { InvalidEventError, type AnyEvent, type Truncation } from "@parley/contracts";
-import { limitDepth } from "./fit.js";
+import { jsonShape, limitDepth, MAX_JSON_DEPTH } from "./fit.js";
 import { inboundIdentity } from "./identity.js";
 import {
   bool,
@@ -16,6 +16,7 @@ import {
 import {
   build,
   contactKeyOf,
+  opaque,
   optionalErrors,
   originOf,
   profileOf,
@@ -68,7 +69,9 @@ export function inboundMessage(scope: ChangeScope, m: Json, contact: Json | unde
   const occurredAt = unixToIso(m["timestamp"]) ?? scope.receivedAt;
   const name = inboundIdentity(wamid);
   const cuts: Truncation[] = [];
-  const content = messageContent(type, m, cuts);
+  const content = messageContent(type, m, (value, path, nested = scope.deep) =>
+    nested ? limitDepth(value, path, cuts) : value,
+  );
   if (content !== undefined) {
     try {
       return build(
@@ -85,7 +88,7 @@ export function inboundMessage(scope: ChangeScope, m: Json, contact: Json | unde
     }
   }
   const unknownCuts: Truncation[] = [];
-  const payload = limitDepth(m, "/message/payload", unknownCuts);
+  const payload = opaque(scope, m, "/message/payload", unknownCuts);
   const unknown = { type: "unknown", originalType: type, payload };
   return build("InboundMessageReceived", { ...base, message: unknown }, scope, name, occurredAt, {
     cuts: unknownCuts,
@@ -104,10 +107,13 @@ function media(v: unknown, extra: (o: Json) => Record<string, unknown>) {
 }
 
 /**
- * Meta's snake_case message object to the contract's content; undefined for an unknown type.
- * Values kept as Meta sent them are limited in depth, the cuts recorded in `cuts`.
+ * Keeps a value as Meta sent it at `path` of the event's data, cut where it nests too deep when
+ * `nested` (by default: when the body itself nests that deep).
  */
-function messageContent(type: string, m: Json, cuts: Truncation[]): unknown {
+type Keep = (value: Json, path: string, nested?: boolean) => unknown;
+
+/** Meta's snake_case message object to the contract's content; undefined for an unknown type. */
+function messageContent(type: string, m: Json, keep: Keep): unknown {
   const body = obj(m[type]) ?? {};
   switch (type) {
     case "text":
@@ -134,7 +140,7 @@ function messageContent(type: string, m: Json, cuts: Truncation[]): unknown {
     case "button":
       return { type, button: compact({ text: str(body["text"]), payload: str(body["payload"]) }) };
     case "interactive":
-      return { type, interactive: interactiveReply(body, cuts) };
+      return { type, interactive: interactiveReply(body, keep) };
     case "reaction":
       return {
         type,
@@ -189,7 +195,7 @@ function messageContent(type: string, m: Json, cuts: Truncation[]): unknown {
         type,
         edit: compact({
           originalMessageId: text(body["original_message_id"]),
-          message: edited && limitDepth(edited, "/message/edit/message", cuts),
+          message: edited && keep(edited, "/message/edit/message"),
         }),
       };
     }
@@ -261,7 +267,7 @@ function jsonObjectIn(v: string | undefined): Json | undefined {
   }
 }
 
-function interactiveReply(i: Json, cuts: Truncation[]): unknown {
+function interactiveReply(i: Json, keep: Keep): unknown {
   const kind = text(i["type"]) ?? "(none)";
   const reply = obj(i[kind]) ?? {};
   switch (kind) {
@@ -277,14 +283,17 @@ function interactiveReply(i: Json, cuts: Truncation[]): unknown {
     case "nfm_reply": {
       // A flow completion: its flow_token ties it to the flow message it answers.
       const responseJson = str(reply["response_json"]);
-      const response = jsonObjectIn(responseJson);
+      const parsed = jsonObjectIn(responseJson);
+      // Parsed from a string inside the body: its nesting is its own, not the body's.
+      const nested = jsonShape(responseJson ?? "").depth + 3 >= MAX_JSON_DEPTH;
+      const response = parsed && keep(parsed, "/message/interactive/response", nested);
       return compact({
         type: kind,
         name: str(reply["name"]),
         body: str(reply["body"]),
         responseJson,
-        flowToken: text(response?.["flow_token"]),
-        response: response && limitDepth(response, "/message/interactive/response", cuts),
+        flowToken: text(parsed?.["flow_token"]),
+        response,
       });
     }
     case "call_permission_reply":
@@ -298,7 +307,7 @@ function interactiveReply(i: Json, cuts: Truncation[]): unknown {
       return {
         type: "unknown",
         originalType: kind,
-        payload: limitDepth(i, "/message/interactive/payload", cuts),
+        payload: keep(i, "/message/interactive/payload"),
       };
   }
 }

@@ -27,7 +27,13 @@ export interface Scope {
   readonly budgetOf: (type: EventName) => number;
   /** The business number's phone_number_id for a display number, from the number directory. */
   readonly phoneNumberIdOf: (wabaId: string, displayPhoneNumber: string) => string | undefined;
+  /** The body nests MAX_JSON_DEPTH levels or more: values kept as Meta sent them are checked. */
+  readonly deep: boolean;
 }
+
+/** A value kept as Meta sent it (at `path` in the event's data), cut if it nests too deep. */
+export const opaque = (scope: Scope, value: unknown, path: string, cuts: Truncation[]): unknown =>
+  scope.deep ? limitDepth(value, path, cuts) : value;
 
 export interface ChangeScope extends Scope {
   readonly wabaId: string;
@@ -139,7 +145,7 @@ export function optionalErrors(v: unknown) {
 export function unknownField(scope: Scope, field: string, wabaId: string, value: Json): AnyEvent {
   const entryTime = "entryTime" in scope ? (scope as ChangeScope).entryTime : undefined;
   const cuts: Truncation[] = [];
-  const kept = limitDepth({ ...value }, "/value", cuts) as Json;
+  const kept = opaque(scope, { ...value }, "/value", cuts) as Json;
   return build(
     "UnknownWebhookFieldReceived",
     { wabaId, deliveryId: scope.deliveryId, field, value: kept },

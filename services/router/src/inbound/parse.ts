@@ -6,7 +6,7 @@ import {
 } from "@parley/contracts";
 import { ParleyError } from "@parley/errors";
 import { contentDigest } from "./event-id.js";
-import { EventTooLargeError, eventBudgetOf, limitDepth } from "./fit.js";
+import { EventTooLargeError, eventBudgetOf, jsonShape, MAX_JSON_DEPTH } from "./fit.js";
 import { isObject, obj, objects, text, unixToIso, type Json } from "./json.js";
 import {
   businessEvent,
@@ -19,6 +19,7 @@ import {
   build,
   contactIndex,
   ItemRejectedError,
+  opaque,
   unknownField,
   webhookErrors,
   type ChangeScope,
@@ -57,12 +58,20 @@ export interface WebhookLimits {
    * addresses, order items).
    */
   readonly maxItems: number;
+  /**
+   * JSON values in the body (every container, and every item of one), counted by a scan of the
+   * text before it is parsed: what bounds the work on values kept as Meta sent them (unknown
+   * types and fields), which no item count sees. Meta's largest batches (1,000 statuses or
+   * messages with their contacts, pricing, context and referral) hold 20,000 to 30,000.
+   */
+  readonly maxValues: number;
 }
 
 export const defaultWebhookLimits: WebhookLimits = {
   maxEntries: 2_000,
   maxChanges: 2_000,
   maxItems: 4_000,
+  maxValues: 60_000,
 };
 
 export interface ParseInput {
@@ -115,6 +124,13 @@ export function parseWebhook({
   phoneNumberIdOf = () => undefined,
 }: ParseInput): ParsedWebhook {
   const { deliveryId } = raw.data;
+  const shape = jsonShape(body);
+  if (shape.values > limits.maxValues) {
+    throw new WebhookLimitError(
+      `about ${String(shape.values)} JSON values; at most ${String(limits.maxValues)} are taken in one webhook`,
+      deliveryId,
+    );
+  }
   let root: unknown;
   try {
     root = JSON.parse(body);
@@ -134,6 +150,7 @@ export function parseWebhook({
     now,
     budgetOf,
     phoneNumberIdOf,
+    deep: shape.depth >= MAX_JSON_DEPTH,
   };
   const out: ParsedWebhook & { items: number } = { events: [], rejected: [], items: 0 };
   const rejected = out.rejected as RejectedItem[];
@@ -220,7 +237,7 @@ function parseMessagesValue(scope: ChangeScope, value: Json, at: string, item: I
           errors,
         },
         scope,
-        `errors:${scope.wabaId}:${scope.phoneNumberId ?? ""}:${contentDigest(limitDepth(value["errors"], "/errors", []))}`,
+        `errors:${scope.wabaId}:${scope.phoneNumberId ?? ""}:${contentDigest(opaque(scope, value["errors"], "/errors", []))}`,
         scope.receivedAt,
       ),
     );
