@@ -12,8 +12,8 @@ import {
 
 // A property over the whole inbound side, through the real raw-webhook consumer, broker, registry
 // and MongoDB-wire server: random mixes of valid webhooks and hostile ones (deep nesting, huge
-// arrays, oversize text, invalid UTF-8, invalid contact ids, unknown fields and types, bodies that
-// are not JSON). Afterwards every valid message is on inbound-messages exactly once, every
+// arrays and payloads, oversize text, invalid UTF-8, invalid contact ids, unknown fields and
+// types, bodies that are not JSON). Afterwards every valid message is on inbound-messages exactly once, every
 // hostile webhook is parsed (with what was cut and why) or dead-lettered with a reason, no valid
 // one is dead-lettered, and every raw partition's committed offset is at its end.
 // PARLEY_PROPERTY_RUNS raises the number of runs (default 10) for a longer soak.
@@ -25,6 +25,7 @@ type Kind =
   | "valid"
   | "deep"
   | "huge-array"
+  | "huge-payload"
   | "oversize-text"
   | "invalid-utf8-text"
   | "invalid-contact"
@@ -59,6 +60,7 @@ const shapes: fc.Arbitrary<Shape> = fc.record({
     { weight: 6, arbitrary: fc.constant<Kind>("valid") },
     { weight: 1, arbitrary: fc.constant<Kind>("deep") },
     { weight: 1, arbitrary: fc.constant<Kind>("huge-array") },
+    { weight: 1, arbitrary: fc.constant<Kind>("huge-payload") },
     { weight: 1, arbitrary: fc.constant<Kind>("oversize-text") },
     { weight: 1, arbitrary: fc.constant<Kind>("invalid-utf8-text") },
     { weight: 1, arbitrary: fc.constant<Kind>("invalid-contact") },
@@ -144,6 +146,18 @@ async function deliver(shape: Shape, n: number): Promise<Expectation> {
     case "huge-array": {
       const entries = Array.from({ length: 2_001 + (shape.size % 5_000) }, () => ({}));
       return outcome(await h.deliver(pn, { entry: entries }), [], /entries; at most 2000/);
+    }
+    case "huge-payload": {
+      // Far more values than any real batch, in a payload no item count sees.
+      const body = textWebhook(pn, valid);
+      const value = body.entry[0]?.changes[0]?.value as { messages: Record<string, unknown>[] };
+      value.messages[0] = {
+        ...value.messages[0],
+        type: "hologram",
+        text: undefined,
+        hologram: Array.from({ length: 60_001 + (shape.size % 100_000) }, (_, i) => i % 10),
+      };
+      return outcome(await h.deliver(pn, body), [], /JSON values; at most 60000/);
     }
     case "oversize-text": {
       const big = [
