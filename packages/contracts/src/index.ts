@@ -51,8 +51,10 @@ export {
 } from "./events/outcomes.js";
 export {
   messageCategory,
+  truncation,
   webhookError,
   type MessageCategory,
+  type Truncation,
   type WebhookError,
 } from "./events/shared.js";
 export {

@@ -114,20 +114,52 @@ export function checkSendRequest(
 
 /**
  * JSON text with object keys sorted at every depth and undefined members left out: equal data,
- * equal text, whatever the key order. Hash it for digests and fingerprints.
+ * equal text, whatever the key order. Hash it for digests and fingerprints. Written without
+ * recursion, and sorting only keys that are out of order: webhook payloads can nest thousands of
+ * levels deep and hold tens of thousands of objects.
  */
 export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (isRecord(value)) {
-    return `{${Object.keys(value)
-      .filter((k) => value[k] !== undefined)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`)
-      .join(",")}}`;
+  const out: string[] = [];
+  interface Frame {
+    readonly items: readonly unknown[];
+    /** An object's keys, sorted; undefined for an array. */
+    readonly keys: readonly string[] | undefined;
+    i: number;
   }
-  // JSON.stringify answers undefined for undefined, functions and symbols.
-  const scalar = JSON.stringify(value) as string | undefined;
-  return scalar ?? "null";
+  const scalar = (v: unknown): string => {
+    // JSON.stringify answers undefined for undefined, functions and symbols.
+    const text = JSON.stringify(v) as string | undefined;
+    return text ?? "null";
+  };
+  const open = (node: object): Frame => {
+    if (Array.isArray(node)) {
+      out.push("[");
+      return { items: node, keys: undefined, i: 0 };
+    }
+    out.push("{");
+    const record = node as Record<string, unknown>;
+    const keys = Object.keys(record).filter((k) => record[k] !== undefined);
+    let sorted = true;
+    for (let i = 1; i < keys.length && sorted; i++) sorted = (keys[i - 1] ?? "") < (keys[i] ?? "");
+    if (!sorted) keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return { items: keys.map((k) => record[k]), keys, i: 0 };
+  };
+  if (typeof value !== "object" || value === null) return scalar(value);
+  const stack: Frame[] = [open(value)];
+  for (let frame = stack.at(-1); frame !== undefined; frame = stack.at(-1)) {
+    if (frame.i >= frame.items.length) {
+      out.push(frame.keys === undefined ? "]" : "}");
+      stack.pop();
+      continue;
+    }
+    const index = frame.i++;
+    if (index > 0) out.push(",");
+    if (frame.keys !== undefined) out.push(JSON.stringify(frame.keys[index] ?? ""), ":");
+    const child = frame.items[index];
+    if (typeof child === "object" && child !== null) stack.push(open(child));
+    else out.push(scalar(child));
+  }
+  return out.join("");
 }
 
 /**

@@ -42,6 +42,16 @@ export const configSchema = z.object({
   ROUTER_STATE_CACHE_SIZE: env.int(1_000, { min: 0, max: 1_000_000 }),
   /** Raw webhooks taken but not finished before the consumer stops fetching. */
   ROUTER_MAX_IN_FLIGHT: env.int(200, { min: 1, max: 10_000 }),
+  /**
+   * The most work one webhook may ask for, counted before any fact is built; past it the webhook
+   * is dead-lettered with the limit named. Meta batches up to 1,000 updates in a POST.
+   */
+  ROUTER_WEBHOOK_MAX_ENTRIES: env.int(2_000, { min: 1, max: 1_000_000 }),
+  ROUTER_WEBHOOK_MAX_CHANGES: env.int(2_000, { min: 1, max: 1_000_000 }),
+  /** Messages, statuses, contacts, errors and preferences (and the lists inside messages). */
+  ROUTER_WEBHOOK_MAX_ITEMS: env.int(4_000, { min: 1, max: 1_000_000 }),
+  /** JSON values in one body, counted before it is parsed (bounds unknown payloads too). */
+  ROUTER_WEBHOOK_MAX_VALUES: env.int(60_000, { min: 1, max: 10_000_000 }),
 
   // Outbound side: on when a business-number directory is configured (PARLEY_NUMBERS_FILE or
   // PARLEY_NUMBERS); without one the router runs its inbound side only and says so.

@@ -1,6 +1,7 @@
 import { config, telemetry } from "./instrument.js";
 import { createCatalog } from "@parley/contracts";
 import { createEventProducer, createRegistry, createSerde } from "@parley/kafka";
+import { loadNumberDirectory } from "@parley/numbers";
 import { runStandardService } from "@parley/runtime";
 import { createCatalogPublisher } from "./adapters/kafka/publisher.js";
 import { createRawWebhookConsumer } from "./adapters/kafka/raw-webhook-consumer.js";
@@ -10,6 +11,7 @@ import { eventIdOf } from "./inbound/event-id.js";
 import { createInboundHandler } from "./inbound/handler.js";
 import { createKeywordMatcher } from "./inbound/keywords.js";
 import { createInboundMetrics } from "./inbound/metrics.js";
+import { displayNumberResolver } from "./inbound/parse-business.js";
 
 // Composition root. The chassis gives router its logger, metrics, connections with readiness
 // checks, ops endpoints and graceful shutdown; the inbound side consumes raw webhooks and
@@ -43,8 +45,11 @@ await runStandardService({
       },
       limits: { maxIds: config.ROUTER_DEDUPE_MAX_IDS, ttlMs: config.ROUTER_DEDUPE_TTL_MS },
       cacheSize: config.ROUTER_STATE_CACHE_SIZE,
-      observer: createInboundMetrics(metrics),
+      observer: createInboundMetrics(metrics, logger),
     });
+    // Meta names a number in quality webhooks by its display number only; the directory (when
+    // configured) gives its phone_number_id.
+    const numbers = config.PARLEY_NUMBERS === undefined ? [] : loadNumberDirectory(config).numbers;
     const consumer = createRawWebhookConsumer({
       kafka,
       serde,
@@ -52,6 +57,13 @@ await runStandardService({
       handler,
       clock,
       logger,
+      limits: {
+        maxEntries: config.ROUTER_WEBHOOK_MAX_ENTRIES,
+        maxChanges: config.ROUTER_WEBHOOK_MAX_CHANGES,
+        maxItems: config.ROUTER_WEBHOOK_MAX_ITEMS,
+        maxValues: config.ROUTER_WEBHOOK_MAX_VALUES,
+      },
+      phoneNumberIdOf: displayNumberResolver(numbers),
       tuning: { maxInFlight: config.ROUTER_MAX_IN_FLIGHT },
     });
     await consumer.start().catch(async (error: unknown) => {

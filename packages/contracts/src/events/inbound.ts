@@ -5,6 +5,7 @@ import {
   contactProfile,
   jsonObject,
   location,
+  truncatedFields,
   webhookError,
   webhookOrigin,
   wamid,
@@ -63,6 +64,15 @@ const interactiveReply = z.discriminatedUnion("type", [
     name: z.string().describe("flow | address_message"),
     body: z.string().optional(),
     responseJson: z.string().describe("Meta's JSON string, including the flow_token."),
+    flowToken: z
+      .string()
+      .optional()
+      .describe(
+        "response_json's flow_token: names the flow message this completion answers (correlation).",
+      ),
+    response: jsonObject
+      .optional()
+      .describe("response_json parsed, when it is a JSON object (absent otherwise)."),
   }),
   z.object({
     type: z.literal("call_permission_reply"),
@@ -200,4 +210,5 @@ export const inboundMessageReceived = z.object({
   referral: referral.optional(),
   groupId: z.string().optional(),
   errors: z.array(webhookError).optional(),
+  ...truncatedFields,
 });

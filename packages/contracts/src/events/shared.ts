@@ -42,6 +42,51 @@ export const contactProfile = z.object({
   identityKeyHash: z.string().optional(),
 });
 
+/**
+ * A value of a webhook-derived event that was cut: so that the event fits its topic's record
+ * limit (`too_large`: a string keeps its first `keptBytes`, an array or object its first
+ * `keptItems`), or MongoDB's nesting limit (`too_deep`: a value nested past the limit is kept as
+ * its JSON text, a string). The raw webhook (`raw-webhooks`, named by the event's delivery id) is
+ * the source of truth and holds the whole value; `sha256` lets a reader check what it fetched.
+ */
+export const truncation = z.object({
+  path: z.string().describe("RFC 6901 JSON pointer into the event's `data` to the value cut."),
+  reason: z
+    .enum(["too_large", "too_deep"])
+    .describe(
+      "too_large: cut so the event fits its topic's record limit; too_deep: nested deeper than MongoDB accepts, kept as its JSON text.",
+    ),
+  originalBytes: z
+    .number()
+    .int()
+    .min(0)
+    .describe("UTF-8 bytes of the original value: a string's text, else its JSON."),
+  keptBytes: z.number().int().min(0).describe("UTF-8 bytes of what the event keeps at `path`."),
+  originalItems: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe("Elements (array) or keys (object) before the cut."),
+  keptItems: z.number().int().min(0).optional(),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .describe("Hex SHA-256 of the original bytes counted in originalBytes."),
+});
+export type Truncation = z.infer<typeof truncation>;
+
+/** The `truncated` field every webhook-derived event may carry: what was cut, where and why. */
+export const truncatedFields = {
+  truncated: z
+    .array(truncation)
+    .min(1)
+    .optional()
+    .describe(
+      "Present only when a value was cut to fit (see truncation); the raw webhook holds it whole.",
+    ),
+};
+
 /** Where a webhook-derived event came from, so a parser fix can be replayed and traced. */
 export const webhookOrigin = z.object({
   deliveryId: z.string().min(1).describe("The ingress delivery id of the raw webhook."),

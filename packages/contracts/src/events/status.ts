@@ -1,5 +1,12 @@
 import { z } from "zod";
-import { contactId, contactProfile, webhookError, webhookOrigin, wamid } from "./shared.js";
+import {
+  contactId,
+  contactProfile,
+  truncatedFields,
+  webhookError,
+  webhookOrigin,
+  wamid,
+} from "./shared.js";
 
 export const messageStatus = z.enum(["sent", "delivered", "read", "played", "failed"]);
 export type MessageStatus = z.infer<typeof messageStatus>;
@@ -37,4 +44,5 @@ export const statusUpdated = z.object({
   conversation: conversation.optional(),
   pricing: pricing.optional(),
   errors: z.array(webhookError).optional(),
+  ...truncatedFields,
 });

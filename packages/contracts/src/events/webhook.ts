@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { contactId, jsonObject, wabaId, webhookError } from "./shared.js";
+import { contactId, jsonObject, truncatedFields, wabaId, webhookError } from "./shared.js";
 
 /** The raw signed bytes as ingress received them: the replayable source of truth. */
 export const rawWebhookReceived = z.object({
@@ -16,7 +16,8 @@ export const rawWebhookReceived = z.object({
   wabaIds: z.array(z.string()),
 });
 
-const business = { wabaId, deliveryId: z.string().min(1) };
+/** What every event from a business-level webhook carries (and what may have been cut). */
+const business = { wabaId, deliveryId: z.string().min(1), ...truncatedFields };
 
 /** A webhook `field` Parley does not model, kept whole. */
 export const unknownWebhookFieldReceived = z.object({

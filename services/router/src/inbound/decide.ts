@@ -169,6 +169,33 @@ export function retain(state: ContactState, now: Date, limits: RetentionLimits):
   };
 }
 
+/**
+ * The state without the identities of `facts`: their events could not be published (they were
+ * dropped from the outbox and their webhook dead-lettered), so a re-drive decides them again.
+ */
+export function forget(state: ContactState, facts: readonly Fact[]): ContactState {
+  const ids = new Set(facts.map(identityOf));
+  const keep = (list: readonly Seen[]) => list.filter((s) => !ids.has(s.id));
+  return {
+    ...state,
+    messages: keep(state.messages),
+    statuses: keep(state.statuses),
+    others: keep(state.others),
+  };
+}
+
+/** The identity a fact is remembered by (what `decide` dedupes on). */
+function identityOf(fact: Fact): string {
+  switch (fact.type) {
+    case "InboundMessageReceived":
+      return inboundIdentity(fact.data.wamid);
+    case "StatusUpdated":
+      return statusKeyOf(fact);
+    default:
+      return fact.eventId;
+  }
+}
+
 const has = (list: readonly Seen[], id: string) => list.some((s) => s.id === id);
 
 const statusKeyOf = (e: EventOf<"StatusUpdated">) =>
@@ -244,12 +271,17 @@ function windowEvents(
   ];
 }
 
+/** WhatsApp's own limit on a text message: anything longer was not typed as a keyword. */
+const MAX_KEYWORD_TEXT = 4_096;
+
 function keywordConsent(
   fact: EventOf<"InboundMessageReceived">,
   ctx: DecideContext,
 ): RouterEvent[] {
   const message = fact.data.message;
   if (message.type !== "text") return [];
+  // A cut text is judged on its prefix only: "STOP" + 2 MB of text must not read as STOP.
+  if (fact.data.truncated !== undefined || message.text.body.length > MAX_KEYWORD_TEXT) return [];
   const match = ctx.matchKeyword(message.text.body);
   if (match === undefined) return [];
   const data = {

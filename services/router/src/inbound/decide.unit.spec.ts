@@ -1,7 +1,7 @@
 import { createEvent, type EventOf } from "@parley/contracts";
 import { describe, expect, it } from "vitest";
 import { deciderSpec } from "./decider-spec.unit-helpers.js";
-import { evolve, initialState, retain, type DecideContext } from "./decide.js";
+import { evolve, forget, initialState, retain, type DecideContext } from "./decide.js";
 import { eventIdOf } from "./event-id.js";
 import { inboundIdentity } from "./identity.js";
 import { createKeywordMatcher, defaultKeywords, normalizeKeyword } from "./keywords.js";
@@ -322,5 +322,47 @@ describe("inbound decider: bounded state", () => {
     const state = opened.reduce(evolve, initialState(CONTACT));
     expect(state.windows).toHaveLength(1);
     expect(retain(state, at(25), { maxIds: 10, ttlMs: 100 * HOUR }).windows).toEqual([]);
+  });
+});
+
+describe("inbound decider: cut texts and facts that could not be published", () => {
+  it("given a STOP text cut to fit its topic, when it arrives, then no consent is decided from the prefix", () => {
+    const cut = inbound("wamid.CUT", { body: "STOP" });
+    const truncated = {
+      ...cut,
+      data: {
+        ...cut.data,
+        truncated: [
+          {
+            path: "/message/text/body",
+            reason: "too_large" as const,
+            originalBytes: 2_000_004,
+            keptBytes: 4,
+            sha256: "0".repeat(64),
+          },
+        ],
+      },
+    };
+    spec()
+      .given()
+      .when(truncated)
+      .then({ type: "InboundMessageReceived" }, { type: "ConversationWindowOpened" });
+  });
+
+  it("a text longer than WhatsApp allows (4,096 characters) is not a keyword", () => {
+    spec()
+      .given()
+      .when(inbound("wamid.LONG", { body: `STOP${" ".repeat(5_000)}` }))
+      .then({ type: "InboundMessageReceived" }, { type: "ConversationWindowOpened" });
+  });
+
+  it("a forgotten fact (its event could not be published) is decided again; the others stay seen", () => {
+    const a = inbound("wamid.A");
+    const b = inbound("wamid.B", { hours: 1 });
+    const state = [a, b].reduce(evolve, initialState(CONTACT));
+    const after = forget(state, [a]);
+    expect(after.messages.map((m) => m.id)).toEqual([inboundIdentity("wamid.B")]);
+    const again = deciderSpec(CONTACT, ctx()).given(b).when(inbound("wamid.A")).emitted;
+    expect(again.map((e) => e.type)).toContain("InboundMessageReceived");
   });
 });

@@ -1,7 +1,9 @@
 import type { AnyEvent } from "@parley/contracts";
+import { ParleyError, retryOf } from "@parley/errors";
 import {
   decide,
   evolve,
+  forget,
   initialState,
   isFact,
   retain,
@@ -40,7 +42,9 @@ export interface ContactStore {
   loadMany(contactIds: readonly string[]): Promise<ReadonlyMap<string, StoredContact | Error>>;
   /**
    * Writes each state and outbox if its stored version is still `expectedVersion`, as version
-   * `expectedVersion + 1`; resolves with the contacts whose write lost to another writer.
+   * `expectedVersion + 1`; resolves with the contacts whose write lost to another writer. Rejects
+   * with a retry decision: `outage` while the store is unavailable, `never` for a write it can
+   * never take (the handler then saves the contacts one by one, so only that one fails).
    */
   saveMany(writes: readonly ContactWrite[]): Promise<ReadonlySet<string>>;
   /** Empties each outbox once its events are published, if nothing was written meanwhile. */
@@ -49,7 +53,11 @@ export interface ContactStore {
   ): Promise<void>;
 }
 
-/** Port: appends events to their catalog topics, in order, acknowledged by all in-sync replicas. */
+/**
+ * Port: appends one contact's events to their catalog topics, in order, acknowledged by all
+ * in-sync replicas. Rejects with a retry decision: `never` when an event can never be produced
+ * (too large for its topic, not its contract), `outage` when the broker cannot take it now.
+ */
 export type Publish = (events: readonly AnyEvent[]) => Promise<void>;
 
 /** What the handler reports for metrics; every call is made once per fact or event. */
@@ -62,14 +70,43 @@ export interface InboundObserver {
 
 const silent: InboundObserver = { decided: () => undefined, conflict: () => undefined };
 
-/** Another writer kept winning the optimistic race; the record is retried in place. */
-export class ContactStateConflictError extends Error {
+/** Another writer kept winning the optimistic race; the record is retried a few times. */
+export class ContactStateConflictError extends ParleyError {
   override readonly name = "ContactStateConflictError";
-  readonly retriable = true;
   constructor(readonly contactId: string) {
     // The contact id stays out of the message: it is a phone number and messages reach logs.
-    super("contact state kept changing under us; will retry");
+    super("contact state kept changing under us; will retry", { retry: "bounded" });
   }
+}
+
+/**
+ * Events of this webhook that can never be produced (too large for their topic, not their
+ * contract): they were dropped from the contact's outbox, and their facts forgotten, so that the
+ * contact's later webhooks go on and a re-drive of this one (after a fix) decides them again.
+ */
+export class EventNotPublishedError extends ParleyError {
+  override readonly name = "EventNotPublishedError";
+  constructor(dropped: readonly Dropped[]) {
+    const what = dropped.map(({ event, error }) => {
+      const wamid =
+        "wamid" in event.data && typeof event.data.wamid === "string"
+          ? ` (wamid ${event.data.wamid})`
+          : "";
+      return `${event.type} ${event.eventId}${wamid}: ${error instanceof Error ? error.message : String(error)}`;
+    });
+    super(
+      `${String(dropped.length)} event${dropped.length === 1 ? "" : "s"} of this webhook could not be produced and left the contact's outbox (the raw webhook keeps them; a re-drive decides them again): ${what.join("; ")}`,
+      {
+        retry: "never",
+        context: { eventIds: dropped.map((d) => d.event.eventId) },
+      },
+    );
+  }
+}
+
+interface Dropped {
+  readonly event: AnyEvent;
+  readonly error: unknown;
 }
 
 export interface InboundHandlerOptions {
@@ -196,6 +233,57 @@ export function createInboundHandler({
       schedule();
     });
 
+  /**
+   * One bulk write; when the store refuses it for good (a document it can never take), each
+   * contact is written on its own so that only the poison one fails (`failed`).
+   */
+  const saveAll = async (
+    writes: readonly ContactWrite[],
+  ): Promise<{ lost: ReadonlySet<string>; failed: ReadonlyMap<string, unknown> }> => {
+    try {
+      return { lost: await store.saveMany(writes), failed: new Map() };
+    } catch (error) {
+      if (writes.length === 1 || retryOf(error) !== "never") throw error;
+      const lost = new Set<string>();
+      const failed = new Map<string, unknown>();
+      await Promise.all(
+        writes.map(async (write) => {
+          try {
+            for (const id of await store.saveMany([write])) lost.add(id);
+          } catch (alone) {
+            if (retryOf(alone) !== "never") throw alone;
+            failed.set(write.contactId, alone);
+          }
+        }),
+      );
+      return { lost, failed };
+    }
+  };
+
+  /**
+   * Publishes one contact's outbox; resolves with the events that can never be produced (after
+   * publishing the others one by one, in order), or rejects when the broker is unavailable.
+   */
+  const publishOutbox = async (outbox: readonly AnyEvent[]): Promise<readonly Dropped[]> => {
+    try {
+      await publish(outbox);
+      return [];
+    } catch (error) {
+      if (retryOf(error) !== "never") throw error;
+      if (outbox.length === 1 && outbox[0] !== undefined) return [{ event: outbox[0], error }];
+    }
+    const dropped: Dropped[] = [];
+    for (const event of outbox) {
+      try {
+        await publish([event]);
+      } catch (error) {
+        if (retryOf(error) !== "never") throw error;
+        dropped.push({ event, error });
+      }
+    }
+    return dropped;
+  };
+
   const runBatch = async (batch: readonly Pending[]): Promise<void> => {
     /** Entries not yet resolved, rejected or sent back to wait: a failure rejects these. */
     const open = new Set(batch);
@@ -252,8 +340,12 @@ export function createInboundHandler({
         });
       }
       if (writes.length === 0) return;
-      const lost = await store.saveMany(writes);
-      const saved = writes.filter((write) => !lost.has(write.contactId));
+      const { lost, failed } = await saveAll(writes);
+      for (const write of writes) {
+        const error = failed.get(write.contactId);
+        if (error !== undefined) settle(write.item, error);
+      }
+      const saved = writes.filter((w) => !lost.has(w.contactId) && !failed.has(w.contactId));
       for (const write of writes) {
         if (!lost.has(write.contactId)) continue;
         const { item } = write;
@@ -267,11 +359,25 @@ export function createInboundHandler({
         }
       }
       if (saved.length === 0) return;
-      await publish(saved.flatMap((write) => write.outbox));
-      await store.clearOutboxes(
-        saved.map((write) => ({ contactId: write.contactId, version: write.expectedVersion + 1 })),
-      );
-      for (const write of saved) {
+      // Each contact's outbox on its own: one contact's failure leaves the others' alone.
+      const published = await Promise.allSettled(saved.map((write) => publishOutbox(write.outbox)));
+      const clean: typeof saved = [];
+      const poisoned: { write: (typeof saved)[number]; dropped: readonly Dropped[] }[] = [];
+      saved.forEach((write, i) => {
+        const result = published[i];
+        if (result?.status === "rejected") settle(write.item, result.reason);
+        else if (result?.value.length === 0) clean.push(write);
+        else if (result !== undefined) poisoned.push({ write, dropped: result.value });
+      });
+      if (clean.length > 0) {
+        await store.clearOutboxes(
+          clean.map((write) => ({
+            contactId: write.contactId,
+            version: write.expectedVersion + 1,
+          })),
+        );
+      }
+      for (const write of clean) {
         remember(write.contactId, {
           state: write.state,
           version: write.expectedVersion + 1,
@@ -279,6 +385,28 @@ export function createInboundHandler({
         });
         write.report();
         settle(write.item);
+      }
+      if (poisoned.length === 0) return;
+      // What could never be produced leaves the outbox, and its facts are forgotten: written as
+      // the next version with an empty outbox, which also marks the rest as published.
+      const forgotten = poisoned.map(({ write, dropped }) => ({
+        contactId: write.contactId,
+        state: forget(write.state, factsOf(dropped, write.outbox)),
+        outbox: [],
+        expectedVersion: write.expectedVersion + 1,
+      }));
+      const raced = await store.saveMany(forgotten);
+      for (const [i, { write, dropped }] of poisoned.entries()) {
+        const next = forgotten[i];
+        if (next === undefined || raced.has(write.contactId)) cache.delete(write.contactId);
+        else
+          remember(write.contactId, {
+            state: next.state,
+            version: next.expectedVersion + 1,
+            outbox: [],
+          });
+        write.report();
+        settle(write.item, new EventNotPublishedError(dropped));
       }
     } catch (error) {
       for (const item of [...open]) settle(item, error);
@@ -296,7 +424,33 @@ export function createInboundHandler({
         list.push(event);
         byKey.set(key, list);
       }
-      await Promise.all([...byKey].map(([key, facts]) => exclusive(key, () => submit(key, facts))));
+      const results = await Promise.allSettled(
+        [...byKey].map(([key, facts]) => exclusive(key, () => submit(key, facts))),
+      );
+      // Every contact has had its turn; the webhook then fails with the failure that asks most
+      // of the caller: an outage is waited out (and the rest decided again, as duplicates),
+      // before a bounded retry, before a dead letter.
+      const failures = results.flatMap((r) =>
+        r.status === "rejected" ? [r.reason as unknown] : [],
+      );
+      const first = (kind: string) => failures.find((f) => retryOf(f) === kind);
+      const failure = first("outage") ?? first("bounded") ?? failures[0];
+      if (failure === undefined) return;
+      throw failure instanceof Error
+        ? failure
+        : new Error("a contact's handling failed", { cause: failure });
     },
   };
+}
+
+/** The facts behind dropped events: the event itself when it is a fact, else the fact that caused it. */
+function factsOf(dropped: readonly Dropped[], outbox: readonly AnyEvent[]): Fact[] {
+  const facts: Fact[] = [];
+  for (const { event } of dropped) {
+    const fact = isFact(event)
+      ? event
+      : outbox.find((e): e is Fact => isFact(e) && e.eventId === event.causationId);
+    if (fact !== undefined) facts.push(fact);
+  }
+  return facts;
 }

@@ -1,4 +1,5 @@
 import { createEvent, type AnyEvent, type EventOf } from "@parley/contracts";
+import { ParleyError } from "@parley/errors";
 import { describe, expect, it } from "vitest";
 import { eventIdOf } from "./event-id.js";
 import { ContactStateConflictError, createInboundHandler } from "./handler.js";
@@ -19,7 +20,10 @@ function setup(failPublishes = 0, memory = memoryStore()) {
     publish: (events) => {
       if (events.length > 0 && failures > 0) {
         failures--;
-        return Promise.reject(new Error("broker gone (the process dies here)"));
+        // The publisher says what the broker's failure means: here, it is unavailable.
+        return Promise.reject(
+          new ParleyError("broker gone (the process dies here)", { retry: "outage" }),
+        );
       }
       published.push(...events);
       return Promise.resolve();
@@ -61,7 +65,10 @@ const webhook = (changes: unknown[]) =>
       entry: [{ id: WABA, time: 1772359200, changes }],
     }),
     now: NOW,
-  });
+  }).events;
+
+/** Contact `n` as a wa_id (contact ids are validated: digits as Meta sends them). */
+const c = (n: string) => `1650555${n.padStart(4, "0")}`;
 
 const messages = (items: { from: string; id: string; body: string }[]) => ({
   field: "messages",
@@ -69,6 +76,7 @@ const messages = (items: { from: string; id: string; body: string }[]) => ({
     metadata: { display_phone_number: "1555", phone_number_id: PN },
     messages: items.map((m) => ({
       ...m,
+      from: c(m.from),
       timestamp: "1772359200",
       type: "text",
       text: { body: m.body },
@@ -96,13 +104,13 @@ describe("inbound handler", () => {
     );
     const ofContact = (c: string) =>
       published.filter((e) => "contactId" in e.data && e.data.contactId === c);
-    expect(types(ofContact("1"))).toEqual([
+    expect(types(ofContact(c("1")))).toEqual([
       "InboundMessageReceived",
       "ConversationWindowOpened",
       "InboundMessageReceived",
       "ConsentRevoked",
     ]);
-    expect(wamids(ofContact("2"))).toEqual(["w.2a"]);
+    expect(wamids(ofContact(c("2")))).toEqual(["w.2a"]);
   });
 
   it("a crash after the state is saved loses nothing: the retry publishes the outbox with the same ids, once more at most", async () => {
@@ -110,14 +118,14 @@ describe("inbound handler", () => {
     const facts = webhook([messages([{ from: "1", id: "w.1", body: "hi" }])]);
     await expect(handler.handle(facts)).rejects.toThrow(/broker gone/);
     expect(published).toEqual([]);
-    expect(docs.get("1")?.outbox.map((e) => e.type)).toEqual([
+    expect(docs.get(c("1"))?.outbox.map((e) => e.type)).toEqual([
       "InboundMessageReceived",
       "ConversationWindowOpened",
     ]);
     // The runner retries (or the next owner redelivers) the same raw record.
     await handler.handle(facts);
     expect(types(published)).toEqual(["InboundMessageReceived", "ConversationWindowOpened"]);
-    expect(docs.get("1")?.outbox).toEqual([]);
+    expect(docs.get(c("1"))?.outbox).toEqual([]);
     // Meta retries later: nothing new.
     await handler.handle(facts);
     expect(published).toHaveLength(2);
@@ -219,7 +227,7 @@ describe("inbound handler", () => {
 
   it("an unreadable contact document fails its own webhook only", async () => {
     const { handler, published, faults } = setup();
-    faults.unreadable.add("2");
+    faults.unreadable.add(c("2"));
     const good = handler.handle(webhook([messages([{ from: "1", id: "w.1", body: "x" }])]));
     const bad = handler.handle(webhook([messages([{ from: "2", id: "w.2", body: "x" }])]));
     await expect(bad).rejects.toThrow(/unreadable/);
@@ -237,6 +245,6 @@ describe("inbound handler", () => {
     const next = setup(0, memory);
     await next.handler.handle(webhook([messages([{ from: "1", id: "w.2", body: "hi" }])]));
     expect(wamids(next.published)).toEqual(["w.1", "w.2"]);
-    expect(memory.docs.get("1")?.outbox).toEqual([]);
+    expect(memory.docs.get(c("1"))?.outbox).toEqual([]);
   });
 });

@@ -1,10 +1,18 @@
+import { ParleyError } from "@parley/errors";
 import { initialState } from "./decide.js";
 import type { ContactStore, StoredContact } from "./handler.js";
 
 /** The in-memory ContactStore: versions and outbox as MongoDB keeps them, plus fault hooks. */
 export function memoryStore() {
   const docs = new Map<string, StoredContact>();
-  const faults = { conflictsBeforeSave: 0, unreadable: new Set<string>() };
+  const faults = {
+    conflictsBeforeSave: 0,
+    unreadable: new Set<string>(),
+    /** Contacts whose document the store can never take: a bulk write holding one fails whole. */
+    poison: new Set<string>(),
+    /** Every write fails as if the server were unavailable. */
+    down: false,
+  };
   const store: ContactStore = {
     loadMany(ids) {
       const found = new Map<string, StoredContact | Error>();
@@ -16,6 +24,14 @@ export function memoryStore() {
       return Promise.resolve(found);
     },
     saveMany(writes) {
+      if (faults.down) {
+        return Promise.reject(new ParleyError("store unavailable", { retry: "outage" }));
+      }
+      if (writes.some((w) => faults.poison.has(w.contactId))) {
+        return Promise.reject(
+          new ParleyError("contact store save failed: document refused", { retry: "never" }),
+        );
+      }
       const conflicts = new Set<string>();
       for (const { contactId, state, outbox, expectedVersion } of writes) {
         const current = docs.get(contactId);

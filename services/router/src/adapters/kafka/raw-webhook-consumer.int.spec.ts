@@ -27,7 +27,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventIdOf } from "../../inbound/event-id.js";
 import { createInboundHandler } from "../../inbound/handler.js";
 import { createKeywordMatcher, defaultKeywords } from "../../inbound/keywords.js";
-import { parseWebhook, UnparseableWebhookError, type ParseInput } from "../../inbound/parse.js";
+import {
+  parseWebhook,
+  UnparseableWebhookError,
+  type ParsedWebhook,
+  type ParseInput,
+} from "../../inbound/parse.js";
 import { createMongoContactStore } from "../store/contact-store.js";
 import { createCatalogPublisher } from "./publisher.js";
 import { createRawWebhookConsumer, ROUTER_INBOUND_CONSUMER } from "./raw-webhook-consumer.js";
@@ -57,7 +62,7 @@ interface Router {
   stop(): Promise<void>;
 }
 
-async function startRouter(parse?: (input: ParseInput) => AnyEvent[]): Promise<Router> {
+async function startRouter(parse?: (input: ParseInput) => ParsedWebhook): Promise<Router> {
   const producer = createEventProducer({ kafka, serde, name: "router-inbound producer" });
   await producer.connect();
   const clock = () => new Date();

@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { parseEvent, type AnyEvent } from "@parley/contracts";
+import { ParleyError } from "@parley/errors";
+import { guardStore } from "@parley/mongo";
 import { MongoBulkWriteError, type Collection, type Db, type WriteError } from "mongodb";
 import type { ContactState, Seen, ServiceWindow } from "../../inbound/decide.js";
 import type { ContactStore, ContactWrite, StoredContact } from "../../inbound/handler.js";
@@ -22,16 +24,17 @@ interface ContactDocument {
   publishedVersion?: number;
 }
 
-/** MongoDB was unreachable or failed; the record is retried in place. */
-export class ContactStoreError extends Error {
-  override readonly name = "ContactStoreError";
-  readonly retriable = true;
-  constructor(operation: string, cause: unknown) {
+/** The store's name in errors and logs (guardStore): "contact store save failed: ...". */
+const STORE = "contact store";
+
+/** A stored document that is not what this router writes: a poison record for its webhook only. */
+export class UnreadableContactError extends ParleyError {
+  override readonly name = "UnreadableContactError";
+  constructor(cause: unknown) {
+    // The document's id stays out of the message: it is a phone number and messages reach logs.
     super(
-      `contact store ${operation} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
-      {
-        cause,
-      },
+      `a contact document cannot be read: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { retry: "never", cause },
     );
   }
 }
@@ -40,7 +43,9 @@ const DUPLICATE_KEY = 11000;
 
 /**
  * ContactStore on MongoDB: one document per contact, written with an optimistic version; each
- * operation is one query or one unordered bulk write for the whole batch.
+ * operation is one query or one unordered bulk write for the whole batch. Failures go through
+ * guardStore: an unavailable server is an outage (waited out), anything else (a document the
+ * server refuses, BSON that cannot be built) fails for good.
  */
 export function createMongoContactStore({
   db,
@@ -52,13 +57,8 @@ export function createMongoContactStore({
   clock?: () => Date;
 }): ContactStore {
   const contacts: Collection<ContactDocument> = db.collection<ContactDocument>(collection);
-  const guard = async <T>(operation: string, work: () => Promise<T>): Promise<T> => {
-    try {
-      return await work();
-    } catch (error) {
-      throw new ContactStoreError(operation, error);
-    }
-  };
+  const guard = <T>(operation: string, work: () => Promise<T>): Promise<T> =>
+    guardStore(STORE, operation, work);
 
   const read = (doc: ContactDocument): StoredContact | Error => {
     const state: ContactState = {
@@ -75,7 +75,7 @@ export function createMongoContactStore({
       const outbox: AnyEvent[] = doc.outbox.map((e) => parseEvent(e));
       return { state, version: doc.version, outbox };
     } catch (error) {
-      return error instanceof Error ? error : new Error(String(error));
+      return new UnreadableContactError(error);
     }
   };
 

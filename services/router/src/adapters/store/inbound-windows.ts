@@ -1,9 +1,9 @@
+import { guardStore } from "@parley/mongo";
 import type { Db } from "mongodb";
 import { batched, settledValue, type BatchOptions } from "../../outbound/batch.js";
 import type { WindowFact } from "../../outbound/evolve.js";
 import type { WindowReader } from "../../outbound/handler.js";
 import { CONTACTS_COLLECTION } from "./contact-store.js";
-import { OutboundStoreError } from "./outbound-store.js";
 
 /**
  * Reads a contact's service windows from the inbound side's own documents: they are written
@@ -21,26 +21,27 @@ export function createInboundWindowReader({
   batch?: BatchOptions;
 }): WindowReader {
   const contacts = db.collection<{ _id: string; windows?: WindowFact[] }>(collection);
-  const read = batched<string, readonly WindowFact[]>(async (ids) => {
-    try {
-      const unique = [...new Set(ids)];
-      const docs = await contacts
-        .find(unique.length === 1 ? { _id: unique[0] ?? "" } : { _id: { $in: unique } }, {
-          projection: { windows: 1 },
-        })
-        .toArray();
-      const byId = new Map(docs.map((d) => [d._id, d.windows ?? []]));
-      return ids.map((id) =>
-        settledValue(
-          (byId.get(id) ?? []).map((w) => ({
-            businessNumber: w.businessNumber,
-            expiresAt: w.expiresAt,
-          })),
-        ),
-      );
-    } catch (error) {
-      throw new OutboundStoreError("inbound windows read", error);
-    }
-  }, batch);
+  const read = batched<string, readonly WindowFact[]>(
+    (ids) =>
+      // An unavailable server is an outage (waited out), anything else fails the requests for good.
+      guardStore("inbound windows", "read", async () => {
+        const unique = [...new Set(ids)];
+        const docs = await contacts
+          .find(unique.length === 1 ? { _id: unique[0] ?? "" } : { _id: { $in: unique } }, {
+            projection: { windows: 1 },
+          })
+          .toArray();
+        const byId = new Map(docs.map((d) => [d._id, d.windows ?? []]));
+        return ids.map((id) =>
+          settledValue(
+            (byId.get(id) ?? []).map((w) => ({
+              businessNumber: w.businessNumber,
+              expiresAt: w.expiresAt,
+            })),
+          ),
+        );
+      }),
+    batch,
+  );
   return { windowsOf: read };
 }
