@@ -56,16 +56,18 @@ export type Publish<Output> = (events: readonly Output[]) => Promise<void>;
 /** MongoDB refuses a document nested deeper than this (each object or array adds a level). */
 export const MAX_DOCUMENT_NESTING = 100;
 
+/** Whether BSON would write `value` as an embedded document or array (a level of nesting). */
 const isContainer = (value: unknown): value is object => {
   if (typeof value !== "object" || value === null) return false;
-  if (Array.isArray(value) || value instanceof Map) return true;
-  const proto: unknown = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
+  if (value instanceof Date || value instanceof RegExp || value instanceof ArrayBuffer)
+    return false;
+  if (ArrayBuffer.isView(value)) return false; // Buffer, typed arrays: binary
+  return !("_bsontype" in value); // ObjectId, Long, Decimal128, Binary...: BSON values
 };
 
 /**
  * Whether `value` nests objects and arrays deeper than `maxDepth` levels (a top-level object is
- * level 1; dates, binaries and other class instances are leaves). Iterative and stops at the
+ * level 1; dates, binaries and BSON values are leaves, as BSON writes them). Iterative and stops at the
  * first path past the limit, so a hostile payload 10,000 levels deep (or a cycle) costs no stack.
  * The one definition of the rule: the MongoDB adapter and the in-memory store both refuse with it.
  */
