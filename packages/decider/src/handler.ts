@@ -104,6 +104,15 @@ type Outcome<State, Event, Output> =
       readonly events: readonly (readonly Event[])[];
     };
 
+/** A key's decision on its way through save, publish and mark. */
+interface Entry<Command, State, Event, Output> {
+  readonly item: Pending<Command>;
+  readonly write: StateWrite<State, Output>;
+  /** How many outbox events an earlier attempt left (they come first). */
+  readonly leftover: number;
+  readonly events: readonly (readonly Event[])[];
+}
+
 /** An outbox event the publish port refused for good, and why. */
 interface Refused<Output> {
   readonly event: Output;
@@ -327,6 +336,24 @@ export function createCommandHandler<State, Command, Event, Context, Output exte
     return new Map([...failures].map(([{ key }, error]) => [key, error]));
   };
 
+  /**
+   * A key whose write is refused for good while it carries what an earlier attempt left
+   * unpublished: that leftover is already stored, so it is published and marked first, and the
+   * write is tried once more with only the new outputs. The two together may be what is refused
+   * (past the document size limit); without this, every later input of the key would fail too.
+   */
+  const flushThenSave = async (
+    entry: Entry<Command, State, Event, Output>,
+  ): Promise<Entry<Command, State, Event, Output> | "lost"> => {
+    const { write, leftover } = entry;
+    // Refused leftover events are dropped and reported, not blamed on this input (see below).
+    await publishAlone({ ...write, outbox: write.outbox.slice(0, leftover) }, new Map());
+    await store.markPublished([{ key: write.key, version: write.expectedVersion }]);
+    const fresh = { ...write, outbox: write.outbox.slice(leftover) };
+    if ((await store.saveMany([fresh])).has(write.key)) return "lost";
+    return { ...entry, write: fresh, leftover: 0 };
+  };
+
   const report = (item: Pending<Command>, events: readonly (readonly Event[])[]) => {
     if (observer.decided === undefined) return;
     item.commands.forEach((command, index) => {
@@ -371,12 +398,7 @@ export function createCommandHandler<State, Command, Event, Context, Output exte
           ),
         ),
       );
-      const writes: {
-        readonly item: Pending<Command>;
-        readonly write: StateWrite<State, Output>;
-        readonly leftover: number;
-        readonly events: readonly (readonly Event[])[];
-      }[] = [];
+      const writes: Entry<Command, State, Event, Output>[] = [];
       batch.forEach((item, index) => {
         const outcome = outcomes[index];
         if (outcome === undefined) return;
@@ -393,12 +415,29 @@ export function createCommandHandler<State, Command, Event, Context, Output exte
       });
       if (writes.length === 0) return;
 
-      const saving = await timed("save", () => save(writes.map(({ write }) => write)));
-      const saved = writes.filter(({ item }) => {
-        if (saving.failed.has(item.key)) fail(item, saving.failed.get(item.key));
-        else if (saving.lost.has(item.key)) conflict(item);
-        else return true;
-        return false;
+      const saved = await timed("save", async () => {
+        const saving = await save(writes.map(({ write }) => write));
+        const outcomes = await Promise.all(
+          writes.map(async (entry): Promise<typeof entry | undefined> => {
+            const { item } = entry;
+            if (!saving.failed.has(item.key) && !saving.lost.has(item.key)) return entry;
+            let outcome: typeof entry | "lost" | { readonly error: unknown } = "lost";
+            if (saving.failed.has(item.key)) {
+              const error = saving.failed.get(item.key);
+              outcome = { error };
+              if (entry.leftover > 0 && retryOf(error) === "never") {
+                outcome = await flushThenSave(entry).catch((retryError: unknown) => ({
+                  error: retryError,
+                }));
+              }
+            }
+            if (outcome === "lost") conflict(item);
+            else if ("error" in outcome) fail(item, outcome.error);
+            else return outcome;
+            return undefined;
+          }),
+        );
+        return outcomes.filter((entry) => entry !== undefined);
       });
       if (saved.length === 0) return;
 

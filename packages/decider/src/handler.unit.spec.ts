@@ -351,6 +351,31 @@ describe("command handler: failure isolation", () => {
     expect(memory.peek("k")).toMatchObject({ version: 2, publishedVersion: 2 });
   });
 
+  it("a leftover outbox that makes the next write too large is published first, so the key is not stuck", async () => {
+    const memory = createMemoryStateStore<TallyState, Added>();
+    // A store that refuses any document carrying three outbox events or more (say, the size limit).
+    const limited: StateStore<TallyState, Added> = {
+      ...memory,
+      saveMany: (writes) =>
+        writes.some((w) => w.outbox.length >= 3)
+          ? Promise.reject(refused("document too large"))
+          : memory.saveMany(writes),
+    };
+    const first = setup({ store: limited }, memory);
+    first.faults.next.push(outage("broker"));
+    await expect(first.handler.handle(to("k", cmd("1"), cmd("2")))).rejects.toSatisfy(isOutage);
+    expect(memory.peek("k")?.outbox).toHaveLength(2);
+    const next = setup({ store: limited }, memory);
+    await next.handler.handle(to("k", cmd("3")));
+    expect(ofKey(next.published, "k")).toEqual(["1=1", "2=2", "3=3"]);
+    expect(memory.peek("k")).toMatchObject({ version: 2, publishedVersion: 2 });
+    // New outputs that are too large by themselves still fail their own input only.
+    await expect(next.handler.handle(to("k", cmd("4"), cmd("5"), cmd("6")))).rejects.toMatchObject({
+      retry: "never",
+    });
+    expect(ofKey(next.published, "k")).toEqual(["1=1", "2=2", "3=3"]);
+  });
+
   it("publishes a poison key's other events in order around the refused one", async () => {
     const { handler, published } = setup();
     await expect(
