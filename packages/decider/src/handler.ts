@@ -96,21 +96,19 @@ type Outcome<State, Event, Output> =
       readonly stored: Stored<State, Output> | undefined;
       readonly events: readonly (readonly Event[])[];
     }
-  | {
-      readonly kind: "write";
-      readonly write: StateWrite<State, Output>;
-      /** How many outbox events an earlier attempt left (they come first). */
-      readonly leftover: number;
-      readonly events: readonly (readonly Event[])[];
-    };
+  | ({ readonly kind: "write" } & Decided<State, Event, Output>);
 
-/** A key's decision on its way through save, publish and mark. */
-interface Entry<Command, State, Event, Output> {
-  readonly item: Pending<Command>;
+/** A key's decision to write: its state and outbox, and each command's events. */
+interface Decided<State, Event, Output> {
   readonly write: StateWrite<State, Output>;
   /** How many outbox events an earlier attempt left (they come first). */
   readonly leftover: number;
   readonly events: readonly (readonly Event[])[];
+}
+
+/** A key's decision on its way through save, publish and mark. */
+interface Entry<Command, State, Event, Output> extends Decided<State, Event, Output> {
+  readonly item: Pending<Command>;
 }
 
 /** An outbox event the publish port refused for good, and why. */
@@ -382,6 +380,31 @@ export function createCommandHandler<State, Command, Event, Context, Output exte
         waiting.push(item);
       }
     };
+    /** The entry if its write landed; otherwise its key is decided again or fails. */
+    const afterSave = async (
+      entry: Entry<Command, State, Event, Output>,
+      { lost, failed }: Awaited<ReturnType<typeof save>>,
+    ): Promise<Entry<Command, State, Event, Output> | undefined> => {
+      const { item } = entry;
+      if (lost.has(item.key)) {
+        conflict(item);
+        return undefined;
+      }
+      if (!failed.has(item.key)) return entry;
+      const error = failed.get(item.key);
+      if (entry.leftover === 0 || retryOf(error) !== "never") {
+        fail(item, error);
+        return undefined;
+      }
+      try {
+        const again = await flushThenSave(entry);
+        if (again !== "lost") return again;
+        conflict(item);
+      } catch (retryError) {
+        fail(item, retryError);
+      }
+      return undefined;
+    };
     try {
       const now = clock();
       // Taken now: another batch may evict an entry while this one waits for the store.
@@ -417,27 +440,8 @@ export function createCommandHandler<State, Command, Event, Context, Output exte
 
       const saved = await timed("save", async () => {
         const saving = await save(writes.map(({ write }) => write));
-        const outcomes = await Promise.all(
-          writes.map(async (entry): Promise<typeof entry | undefined> => {
-            const { item } = entry;
-            if (!saving.failed.has(item.key) && !saving.lost.has(item.key)) return entry;
-            let outcome: typeof entry | "lost" | { readonly error: unknown } = "lost";
-            if (saving.failed.has(item.key)) {
-              const error = saving.failed.get(item.key);
-              outcome = { error };
-              if (entry.leftover > 0 && retryOf(error) === "never") {
-                outcome = await flushThenSave(entry).catch((retryError: unknown) => ({
-                  error: retryError,
-                }));
-              }
-            }
-            if (outcome === "lost") conflict(item);
-            else if ("error" in outcome) fail(item, outcome.error);
-            else return outcome;
-            return undefined;
-          }),
-        );
-        return outcomes.filter((entry) => entry !== undefined);
+        const landed = await Promise.all(writes.map((entry) => afterSave(entry, saving)));
+        return landed.filter((entry) => entry !== undefined);
       });
       if (saved.length === 0) return;
 
