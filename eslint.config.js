@@ -95,6 +95,33 @@ export default tseslint.config(
     },
   },
   {
+    // The decider runtime does no I/O of its own: stores and publishers arrive as ports (ADR 0010).
+    files: ["packages/decider/src/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            ...deepImports.patterns,
+            {
+              group: [
+                "node:*",
+                "kafkajs",
+                "mongodb",
+                "express",
+                "@parley/kafka",
+                "@parley/mongo",
+                "@parley/runtime",
+                "@parley/telemetry",
+              ],
+              message: "The decider runtime takes I/O as ports (StateStore, Publish); import none.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ["**/*.js", "**/*.mjs"],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {

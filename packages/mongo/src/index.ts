@@ -1,2 +1,8 @@
 export { createMongo, type MongoConnection, type MongoOptions } from "./connection.js";
 export { guardStore, mongoRetryOf, StoreError } from "./errors.js";
+export {
+  createMongoStateStore,
+  STATE_DOCUMENT_FIELDS,
+  type MongoStateStoreOptions,
+  type StateDocument,
+} from "./state-store.js";

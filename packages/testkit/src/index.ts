@@ -1,3 +1,16 @@
 export { startStack, StackUnavailableError, type Stack, type StartStackOptions } from "./stack.js";
 export { createNamespace, type Namespace } from "./namespace.js";
 export { waitFor, WaitForTimeoutError, type WaitForOptions } from "./wait-for.js";
+export {
+  deciderSpec,
+  type DeciderGiven,
+  type DeciderSpecOptions,
+  type DeciderWhen,
+  type ExpectedEvent,
+} from "./decider-spec.js";
+export {
+  describeStateStore,
+  type ContractEvent,
+  type ContractState,
+  type ContractStore,
+} from "./state-store-contract.js";
