@@ -1,63 +1,12 @@
 import type { AnyEvent, EventOf } from "@parley/contracts";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { AttemptStore, StoredAttempt } from "../adapters/store/attempt-store.js";
 import { defaultRetryPolicy } from "../domain/backoff.js";
 import { createDispatchHandler, type GraphSend } from "./dispatch-handler.js";
-import { dispatchMessage, testLane } from "./fixtures.spec-helpers.js";
+import { dispatchMessage, memoryAttempts, testLane } from "./fixtures.spec-helpers.js";
 import type { Slot } from "./lanes.js";
 
 const NUMBER = "106540352240001";
 const MPS = 2;
-
-/** Attempts in memory, with the store's rules for what the handler calls (claim, refused, settle). */
-function memoryAttempts(): AttemptStore & { readonly records: Map<string, StoredAttempt> } {
-  const records = new Map<string, StoredAttempt>();
-  return {
-    records,
-    get: (requestId) => Promise.resolve(records.get(requestId)),
-    claim: (c) => {
-      const existing = records.get(c.requestId);
-      if (
-        existing !== undefined &&
-        !(existing.state === "refused" && existing.calls === c.afterCalls)
-      )
-        return Promise.resolve(false);
-      records.set(c.requestId, {
-        requestId: c.requestId,
-        number: c.number,
-        state: c.finishedWith === undefined ? "calling" : "done",
-        attemptedAt: c.at.getTime(),
-        calls: c.afterCalls + (c.finishedWith === undefined ? 1 : 0),
-        outcomes: c.finishedWith === undefined ? [] : [c.finishedWith],
-        outcomeIds: c.finishedWith === undefined ? [] : [c.finishedWith.eventId],
-        bizOpaqueCallbackData: c.bizOpaqueCallbackData,
-        pendingStatus: undefined,
-      });
-      return Promise.resolve(true);
-    },
-    refused: (requestId) => {
-      const r = records.get(requestId);
-      if (r?.state === "calling") records.set(requestId, { ...r, state: "refused" });
-      return Promise.resolve();
-    },
-    settle: (requestId, state, outcomes) => {
-      const r = records.get(requestId);
-      if (r !== undefined)
-        records.set(requestId, {
-          ...r,
-          state,
-          outcomes: [...outcomes],
-          outcomeIds: outcomes.map((o) => o.eventId),
-        });
-      return Promise.resolve();
-    },
-    noteStatus: (requestId) => Promise.resolve(records.get(requestId)),
-    resolveInDoubt: () => Promise.resolve(false),
-    inDoubtBefore: () => Promise.resolve([]),
-    recentCallTimes: () => Promise.resolve([]),
-    ensureIndexes: () => Promise.resolve(),
-  };
-}
 
 function dispatch(requestId: string, to: string): EventOf<"DispatchMessage"> {
   return dispatchMessage(NUMBER, requestId, to, {}, new Date(0));
@@ -113,7 +62,7 @@ function setup() {
     },
     clock,
     random: () => 0.5,
-    policy: { retry: defaultRetryPolicy, maxThrottledAttempts: 3, maxPacedAttempts: 3 },
+    policy: { retry: defaultRetryPolicy, maxPacedAttempts: 3 },
     callBoundMs: 30_000,
     windowRecheckMs: 0,
     observer: { outcome: () => undefined, graphCall: () => undefined, inFlight: () => undefined },
