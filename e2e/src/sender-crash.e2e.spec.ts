@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createParleyClient, type ParleyClient } from "@parley/client";
 import { createSimulator, serveSimulator, type Simulator } from "@parley/cloud-api-sim";
-import { createCatalog, type AnyEvent, type Catalog, type EventOf } from "@parley/contracts";
+import { createCatalog, type AnyEvent, type Catalog } from "@parley/contracts";
 import {
   createEventConsumer,
   createKafka,
@@ -259,7 +259,7 @@ describe("a sender killed while hundreds of dispatches wait for their rate slots
         // In doubt only if its call had really left, and reconciled from its status webhook.
         if (final?.type !== "SendReconciled")
           problems.push(`${id}: in doubt, then ${final?.type ?? "nothing"}`);
-        else if ((final as EventOf<"SendReconciled">).data.wamid !== calls[0]?.wamid)
+        else if (final.data.wamid !== calls[0]?.wamid)
           problems.push(`${id}: reconciled with another wamid`);
       } else if (final?.type !== "SendAccepted") problems.push(`${id}: ${final?.type ?? "none"}`);
     }

@@ -9,7 +9,7 @@ import {
   retriableCause,
 } from "./errors.js";
 import type { SendOutcome, StatusEvent } from "./events.js";
-import { createOutcomeTracker, type OutcomeTracker } from "./tracker.js";
+import { createOutcomeTracker, type AwaitOptions, type OutcomeTracker } from "./tracker.js";
 import { sendRequestedEvent, validateSendRequest, type SendRequest } from "./request.js";
 
 /** Where and how a handler's event was delivered; `signal` aborts when the subscription stops. */
@@ -276,8 +276,8 @@ export function createClientFromParts({
             { fromBeginning: false, ...options },
           );
           return {
-            final: tracker.final,
-            awaitFinal: tracker.awaitFinal,
+            final: (requestId: string) => tracker.final(requestId),
+            awaitFinal: (requestId: string, o: AwaitOptions) => tracker.awaitFinal(requestId, o),
             stop: () => subscription.stop(),
           };
         })(),

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { SendResult } from "@parley/cloud-api";
-import { createEvent, type AnyEvent, type EventData, type EventOf } from "@parley/contracts";
+import type { AnyEvent, EventData, EventOf } from "@parley/contracts";
 import { ParleyError } from "@parley/errors";
 import {
   decide,
@@ -8,11 +8,9 @@ import {
   initialState,
   type DispatchEvent,
   type DispatchState,
-  type NoCallOutcome,
 } from "../domain/dispatch.js";
 import {
   decideFailure,
-  sendErrorOf,
   type CallFailure,
   type FailureDecision,
   type FailurePolicy,
@@ -22,11 +20,10 @@ import type { AttemptStore, GateStore, StoredAttempt } from "../domain/ports.js"
 import type { DispatchParking, RecordAt } from "../adapters/kafka/consumers.js";
 import type { NumberLane, Slot } from "./lanes.js";
 import type { CallPermits } from "./permits.js";
+import { outcomesOf, type Outcome } from "./outcomes.js";
 import { sleep, sleepUntil, StoppedError } from "./sleep.js";
 
-export type Outcome = EventOf<
-  "SendAccepted" | "SendRejected" | "SendFailed" | "SendExpired" | "SendInDoubt" | "SendReconciled"
->;
+export type { Outcome } from "./outcomes.js";
 
 /** The Graph call, with its failure already described for the pure policy. */
 export type GraphSend = (
@@ -96,32 +93,6 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
   const instance = randomUUID().slice(0, 8);
   let handled = 0;
 
-  const outcome = <T extends Outcome["type"]>(
-    dispatch: EventOf<"DispatchMessage">,
-    type: T,
-    extra: Omit<EventData<T>, "requestId" | "idempotencyKey" | "contactId">,
-  ): EventOf<T> => {
-    const d = dispatch.data;
-    return createEvent(
-      type,
-      {
-        requestId: d.requestId,
-        idempotencyKey: d.idempotencyKey,
-        contactId: d.contactId,
-        ...(d.consentEventId === undefined ? {} : { consentEventId: d.consentEventId }),
-        ...extra,
-      } as EventData<T>,
-      {
-        correlationId: dispatch.correlationId,
-        causationId: dispatch.eventId,
-        ...(dispatch.businessNumber !== undefined
-          ? { businessNumber: dispatch.businessNumber }
-          : {}),
-        now: new Date(clock()),
-      },
-    );
-  };
-
   const emit = async (events: readonly AnyEvent[], number: string): Promise<void> => {
     await publish(events);
     for (const e of events) observer.outcome(e.type as Outcome["type"], number);
@@ -140,43 +111,6 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
     return decision;
   };
 
-  /** The outcome event for a request finished without a call. */
-  const noCallEvent = (
-    dispatch: EventOf<"DispatchMessage">,
-    o: NoCallOutcome,
-    s: DispatchState,
-  ): Outcome => {
-    switch (o.type) {
-      case "SendRejected":
-        return outcome(dispatch, "SendRejected", { reason: o.reason, detail: o.detail });
-      case "SendExpired":
-        return outcome(dispatch, "SendExpired", {
-          validUntil: dispatch.data.validUntil ?? "",
-          stage: "sender",
-        });
-      case "SendFailed": {
-        const lf = s.lateFallback;
-        return outcome(dispatch, "SendFailed", {
-          error: sendErrorOf(lf?.code ?? 131047, { title: lf?.title, details: o.detail }),
-          phase: "async",
-          ...(lf ? { wamid: lf.failedWamid } : {}),
-          attempts: s.calls,
-        });
-      }
-    }
-  };
-
-  const fallbackAfter = (s: DispatchState) =>
-    s.lateFallback
-      ? {
-          fallbackAfter: {
-            wamid: s.lateFallback.failedWamid,
-            code: s.lateFallback.code,
-            ...(s.lateFallback.title !== undefined ? { title: s.lateFallback.title } : {}),
-          },
-        }
-      : {};
-
   /**
    * `at` is the record's place for a dispatch from the topic; a dispatch taken from the park has
    * none (it is parked already). "parked" when the number paused on the way: the dispatch waits
@@ -191,6 +125,7 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
     const number = dispatch.businessNumber ?? "";
     const lane = deps.lane(number);
     const owner = `${instance}-${String(++handled)}`;
+    const events = outcomesOf(dispatch, clock);
     let s = initialState({
       dispatchId: dispatch.eventId,
       numberKnown: lane !== undefined,
@@ -235,7 +170,7 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
             stage("gate");
             break;
           case "finish-without-call": {
-            const event = noCallEvent(dispatch, step.outcome, s);
+            const event = events.noCall(step.outcome, s.lateFallback, s.calls);
             const won = step.owned
               ? await attempts.settle({
                   requestId: d.requestId,
@@ -297,11 +232,7 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
             if (stored && stored.outcomes.length > 0) await publish(stored.outcomes);
             return "finished";
           case "mark-in-doubt": {
-            const event = outcome(dispatch, "SendInDoubt", {
-              bizOpaqueCallbackData: d.bizOpaqueCallbackData,
-              reason: "crash_recovery",
-              attemptedAt: new Date(step.calledAt).toISOString(),
-            });
+            const event = events.inDoubt("crash_recovery", step.calledAt);
             if (
               !(await attempts.markInDoubt(
                 d.requestId,
@@ -384,14 +315,7 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
           case "settle-accepted": {
             const r = result;
             if (!r) throw new Error("settle-accepted without a result");
-            const event = outcome(dispatch, "SendAccepted", {
-              wamid: r.wamid,
-              ...(r.waId !== undefined ? { waId: r.waId } : {}),
-              ...(r.messageStatus !== undefined ? { messageStatus: r.messageStatus } : {}),
-              usedTemplateFallback: d.usedTemplateFallback,
-              attempts: s.calls,
-              ...fallbackAfter(s),
-            });
+            const event = events.accepted(r, s.calls, s.lateFallback);
             if (await settleCall(d.requestId, s, "done", event, r.wamid)) {
               stage("settle");
               await emit([event], number);
@@ -400,22 +324,13 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
             return "finished";
           }
           case "settle-in-doubt": {
-            const event = outcome(dispatch, "SendInDoubt", {
-              bizOpaqueCallbackData: d.bizOpaqueCallbackData,
-              reason: step.reason,
-              attemptedAt: new Date(calledAt).toISOString(),
-            });
+            const event = events.inDoubt(step.reason, calledAt);
             if (await settleCall(d.requestId, s, "in_doubt", event))
               await inDoubt(dispatch, number, event, step.reason);
             return "finished";
           }
           case "settle-failed": {
-            const event = outcome(dispatch, "SendFailed", {
-              error: step.error,
-              phase: "sync",
-              attempts: s.calls,
-              ...fallbackAfter(s),
-            });
+            const event = events.failed(step.error, s.calls, s.lateFallback);
             if (!(await settleCall(d.requestId, s, "done", event))) return "finished";
             await emit([event], number);
             if (step.deadLetter) {

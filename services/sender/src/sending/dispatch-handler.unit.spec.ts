@@ -117,3 +117,103 @@ describe("dispatch handler and the rate slot", () => {
     );
   });
 });
+
+describe("dispatch handler: an owner that dies or goes stale before its call", () => {
+  /** Two handlers (two owners) over one memory store and real lanes at a cap of 1 msg/s. */
+  function twoOwners() {
+    const clock = (): number => Date.now();
+    const attempts = memoryAttempts();
+    const calls: string[] = [];
+    const published: AnyEvent[] = [];
+    const owner = () => {
+      const lane = testLane({ number: NUMBER, mps: 1, clock, tuning: { marginMs: 0 } });
+      return {
+        lane,
+        handle: createDispatchHandler({
+          lane: (n) => (n === NUMBER ? lane : undefined),
+          attempts,
+          gates: {
+            view: () => Promise.resolve({}),
+            consent: () => Promise.resolve(),
+            window: () => Promise.resolve(),
+          },
+          graph: (_number, d) => {
+            calls.push(d.requestId);
+            return Promise.resolve({
+              ok: true,
+              result: {
+                wamid: `wamid.${d.requestId}`,
+                waId: d.to,
+                input: d.to,
+                messageStatus: undefined,
+                fbTraceId: undefined,
+              },
+            });
+          },
+          publish: (events) => {
+            published.push(...events);
+            return Promise.resolve();
+          },
+          clock,
+          random: () => 0.5,
+          policy: { retry: defaultRetryPolicy, maxPacedAttempts: 3 },
+          callBoundMs: 30_000,
+          windowRecheckMs: 0,
+          observer: {
+            outcome: () => undefined,
+            graphCall: () => undefined,
+            inFlight: () => undefined,
+          },
+          logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
+          parking: { park: () => Promise.resolve() },
+        }),
+      };
+    };
+    return { attempts, calls, published, owner };
+  }
+
+  it("sends, not judges in doubt, a request its dead owner claimed and never called", async () => {
+    const { attempts, calls, published, owner } = twoOwners();
+    const first = owner();
+    // The first owner takes its slot's worth, then claims a second request and waits (1 msg/s)...
+    await first.handle(dispatch("before", "16505550001"), new AbortController().signal);
+    const dies = new AbortController();
+    const waiting = first.handle(dispatch("stranded", "16505550002"), dies.signal);
+    await vi.waitFor(() => {
+      expect(attempts.records.get("stranded")?.state).toBe("claimed");
+    });
+    // ...and dies (its handler stops; nothing more it writes matters).
+    dies.abort();
+    await waiting.catch(() => undefined);
+    expect(attempts.records.get("stranded")?.state).toBe("claimed");
+    // The next owner gets the dispatch again: it takes the claim over and sends it, once.
+    const next = owner();
+    expect(
+      await next.handle(dispatch("stranded", "16505550002"), new AbortController().signal),
+    ).toBe("finished");
+    expect(calls).toEqual(["before", "stranded"]);
+    expect(published.filter((e) => e.correlationId === "stranded").map((e) => e.type)).toEqual([
+      "SendAccepted",
+    ]);
+    expect(attempts.records.get("stranded")).toMatchObject({ state: "done", epoch: 2, calls: 1 });
+  }, 10_000);
+
+  it("a stale owner still waiting for its slot loses its fence to the new owner: one call, one outcome", async () => {
+    const { attempts, calls, published, owner } = twoOwners();
+    const old = owner();
+    await old.handle(dispatch("warm", "16505550003"), new AbortController().signal);
+    // The old owner waits about a second for its slot; meanwhile a rebalance gives the record
+    // to a new owner, whose lane is free: it takes the claim over and calls first.
+    const stale = old.handle(dispatch("raced", "16505550004"), new AbortController().signal);
+    await vi.waitFor(() => {
+      expect(attempts.records.get("raced")?.state).toBe("claimed");
+    });
+    const fresh = owner();
+    await fresh.handle(dispatch("raced", "16505550004"), new AbortController().signal);
+    expect(await stale).toBe("finished");
+    expect(calls.filter((c) => c === "raced")).toHaveLength(1);
+    expect(published.filter((e) => e.correlationId === "raced")).toHaveLength(1);
+    old.lane.close();
+    fresh.lane.close();
+  }, 10_000);
+});
