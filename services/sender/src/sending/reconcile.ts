@@ -77,7 +77,7 @@ export function createReconciler({
   };
 
   /** A StatusUpdated from the statuses topic (a request id in biz_opaque_callback_data, or a wamid). */
-  async function status(event: EventOf<"StatusUpdated">): Promise<void> {
+  async function status(event: EventOf<"StatusUpdated">, signal?: AbortSignal): Promise<void> {
     const requestId = event.data.bizOpaqueCallbackData;
     let a =
       requestId !== undefined
@@ -97,17 +97,15 @@ export function createReconciler({
       // The call's result is not recorded (in flight, or its sender died): keep the status, so
       // that marking the request in doubt later resolves it at once; then wait a little for
       // the result, which a failed status applies to.
-      const now = await attempts.noteStatus(a.requestId, event);
+      a = (await attempts.noteStatus(a.requestId, event)) ?? a;
       const until = (a.calledAt ?? clock()) + callBoundMs;
-      while (now?.state === "calling" && clock() < until) {
-        await sleep(100);
+      while (a.state === "calling" && clock() < until) {
+        if (!(await sleep(100, signal))) return;
         const again = await attempts.get(a.requestId);
-        if (again === undefined || again.state !== "calling") {
-          a = again;
-          break;
-        }
+        if (again === undefined) return;
+        a = again;
       }
-      if (a === undefined || a.state === "calling") return;
+      if (a.state === "calling") return;
       decision = decideStatus(recordOf(a), facts);
       if (decision.kind === "note") return;
     }

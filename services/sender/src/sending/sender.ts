@@ -267,7 +267,10 @@ export function createSender({
     },
   });
   const gateConsumer = createGateConsumer({ ...common, gates });
-  const statuses = createStatusConsumer({ ...common, onStatus: (e) => reconciler.status(e) });
+  const statuses = createStatusConsumer({
+    ...common,
+    onStatus: (e, signal) => reconciler.status(e, signal),
+  });
   const numbersConsumer = createNumbersConsumer({
     ...common,
     onQuality: (e) => throughput.quality(e),

@@ -68,24 +68,25 @@ export function createThroughput(deps: ThroughputDeps) {
     apply(number, level, source);
   };
 
-  /** Reads the level from Graph; a failure keeps what is known (logged, tried again later). */
+  /**
+   * Reads the level from Graph and applies it; never rejects: a failure (Graph says no, MongoDB
+   * is down) keeps what is known, is logged, and the next refresh tries again.
+   */
   const refresh = async (number: string): Promise<void> => {
-    let raw: string;
     try {
-      raw = await deps.readLevel(number);
+      const raw = await deps.readLevel(number);
+      const level = levelOf(raw);
+      if (level === undefined) {
+        logger.warn({ businessNumber: number, level: raw }, "unknown throughput level; ignored");
+        return;
+      }
+      await learn(number, level, "graph");
     } catch (error) {
       logger.warn(
         { businessNumber: number, err: String(error) },
         "could not read the number's throughput from Graph; the known cap stays",
       );
-      return;
     }
-    const level = levelOf(raw);
-    if (level === undefined) {
-      logger.warn({ businessNumber: number, level: raw }, "unknown throughput level; ignored");
-      return;
-    }
-    await learn(number, level, "graph");
   };
 
   /** The numbers a quality webhook is about: its phone_number_id, else the display number, else its WABA's. */

@@ -203,7 +203,7 @@ export function createStatusConsumer({
   onStatus,
   ...common
 }: Common & {
-  readonly onStatus: (event: EventOf<"StatusUpdated">) => Promise<void>;
+  readonly onStatus: (event: EventOf<"StatusUpdated">, signal: AbortSignal) => Promise<void>;
 }): ConsumerRunner {
   return createEventConsumer({
     kafka: common.kafka,
@@ -213,11 +213,11 @@ export function createStatusConsumer({
     topics: [common.catalog.topic("statuses")],
     ...(common.logger ? { logger: common.logger } : {}),
     tuning: { retry: { attempts: 30, initialDelayMs: 200, maxDelayMs: 30_000 }, ...common.tuning },
-    handle: async (record) => {
+    handle: async (record, signal) => {
       const event = record.value as AnyEvent;
       if (event.type !== "StatusUpdated") return;
       if (event.data.bizOpaqueCallbackData === undefined && event.data.status !== "failed") return;
-      await translate(() => onStatus(event));
+      await translate(() => onStatus(event, signal));
     },
   });
 }
