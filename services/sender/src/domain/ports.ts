@@ -19,7 +19,9 @@ export interface StoredAttempt extends AttemptView {
   readonly pendingStatus: EventOf<"StatusUpdated"> | undefined;
   /** The dispatch, kept while a late template fallback may be owed (free-form with a fallback). */
   readonly dispatch: EventOf<"DispatchMessage"> | undefined;
-  /** The status event that decided the failure of the request's latest decided message, if any. */
+  /** The message whose failed status was decided (async failure or late fallback), if any. */
+  readonly decidedWamid: string | undefined;
+  /** The status event that decided it. */
   readonly decidedByStatus: string | undefined;
 }
 

@@ -103,6 +103,7 @@ export function memoryAttempts(): AttemptStore & { readonly records: Map<string,
         pendingStatus: undefined,
         dispatch: c.finishedWith === undefined ? c.dispatch : undefined,
         lateFallback: undefined,
+        decidedWamid: undefined,
         decidedByStatus: undefined,
       });
       return Promise.resolve(true);
@@ -141,7 +142,14 @@ export function memoryAttempts(): AttemptStore & { readonly records: Map<string,
         (r) => r.state === "calling" && r.epoch === epoch,
         (r) => ({ state: "in_doubt", outcomes: [...r.outcomes, outcome] }),
       ),
-    noteStatus: (requestId) => Promise.resolve(records.get(requestId)),
+    noteStatus: (requestId, status) =>
+      cas(
+        requestId,
+        (r) =>
+          r.pendingStatus === undefined ||
+          (status.data.status === "failed" && r.pendingStatus.data.status !== "failed"),
+        () => ({ pendingStatus: status }),
+      ).then(() => records.get(requestId)),
     resolveInDoubt: (requestId, outcome, wamid) =>
       cas(
         requestId,
@@ -151,18 +159,23 @@ export function memoryAttempts(): AttemptStore & { readonly records: Map<string,
     failAsync: (requestId, wamid, outcome, statusId) =>
       cas(
         requestId,
-        (r) => r.state === "done" && r.wamid === wamid && r.decidedByStatus === undefined,
-        (r) => ({ outcomes: [...r.outcomes, outcome], decidedByStatus: statusId }),
+        (r) => r.state === "done" && r.wamid === wamid && r.decidedWamid !== wamid,
+        (r) => ({
+          outcomes: [...r.outcomes, outcome],
+          decidedWamid: wamid,
+          decidedByStatus: statusId,
+        }),
       ),
     oweFallback: (requestId, wamid, fallback, dispatch, statusId) =>
       cas(
         requestId,
-        (r) => r.state === "done" && r.wamid === wamid && r.lateFallback === undefined,
+        (r) => r.state === "done" && r.wamid === wamid && r.decidedWamid !== wamid,
         (r) => ({
           state: "claimed",
           epoch: r.epoch + 1,
           lateFallback: fallback,
           dispatch,
+          decidedWamid: wamid,
           decidedByStatus: statusId,
         }),
       ),

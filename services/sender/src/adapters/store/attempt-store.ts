@@ -59,6 +59,7 @@ const view = (d: AttemptDoc): StoredAttempt => ({
   pendingStatus: d.pendingStatus,
   dispatch: d.dispatch,
   lateFallback: d.lateFallback,
+  decidedWamid: d.decidedWamid,
   decidedByStatus: d.decidedByStatus,
 });
 
