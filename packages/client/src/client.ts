@@ -9,6 +9,7 @@ import {
   retriableCause,
 } from "./errors.js";
 import type { SendOutcome, StatusEvent } from "./events.js";
+import { createOutcomeTracker, type AwaitOptions, type OutcomeTracker } from "./tracker.js";
 import { sendRequestedEvent, validateSendRequest, type SendRequest } from "./request.js";
 
 /** Where and how a handler's event was delivered; `signal` aborts when the subscription stops. */
@@ -51,6 +52,11 @@ export interface SubscribeOptions {
   readonly ensureDeadLetterTopic?: boolean;
 }
 
+export interface TrackOutcomesOptions extends SubscribeOptions {
+  /** Requests whose outcomes are kept (oldest forgotten first); default 100,000. */
+  readonly maxTracked?: number;
+}
+
 export interface Subscription {
   readonly group: string;
   /** Stops fetching, lets running handlers finish, commits what is done and leaves the group. */
@@ -70,6 +76,13 @@ export interface ParleyClient {
   onOutcome(handler: EventHandler<SendOutcome>, options: SubscribeOptions): Promise<Subscription>;
   /** Runs `handler` for every StatusUpdated (sent, delivered, read, played, failed). */
   onStatus(handler: EventHandler<StatusEvent>, options: SubscribeOptions): Promise<Subscription>;
+  /**
+   * Follows send-outcomes and answers, per request, its final word (ADR 0009): an acceptance
+   * superseded by a later SendFailed async or by a late template fallback, SendInDoubt then
+   * SendReconciled, SendDeduplicated pointing at the original request. `awaitFinal` waits for it.
+   * Use a group of its own (e.g. "orders-final"); `fromBeginning` defaults to false here.
+   */
+  trackOutcomes(options: TrackOutcomesOptions): Promise<OutcomeTracker>;
   /** Waits for in-flight sends, stops every subscription and disconnects. Idempotent. */
   close(): Promise<void>;
 }
@@ -250,6 +263,25 @@ export function createClientFromParts({
     // Tracked like sends, so close() waits for a subscription that is still starting.
     onOutcome: (handler, options) => track(subscribeTo("onOutcome", outcomes, handler, options)),
     onStatus: (handler, options) => track(subscribeTo("onStatus", statuses, handler, options)),
+    trackOutcomes: ({ maxTracked, ...options }) =>
+      track(
+        (async () => {
+          const tracker = createOutcomeTracker(maxTracked === undefined ? {} : { maxTracked });
+          const subscription = await subscribeTo<SendOutcome>(
+            "trackOutcomes",
+            outcomes,
+            (outcome) => {
+              tracker.add(outcome);
+            },
+            { fromBeginning: false, ...options },
+          );
+          return {
+            final: (requestId: string) => tracker.final(requestId),
+            awaitFinal: (requestId: string, o: AwaitOptions) => tracker.awaitFinal(requestId, o),
+            stop: () => subscription.stop(),
+          };
+        })(),
+      ),
     close() {
       closing ??= (async () => {
         await Promise.allSettled([...pending]);

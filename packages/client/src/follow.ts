@@ -1,4 +1,5 @@
 import type { SendOutcome, StatusEvent } from "./events.js";
+import { finalOutcome, isSettled } from "./outcome.js";
 
 /**
  * Follows one send request's life from the events of send-outcomes and statuses, which arrive on
@@ -15,8 +16,6 @@ export type Followed =
   | { readonly kind: "outcome"; readonly event: SendOutcome }
   | { readonly kind: "status"; readonly event: StatusEvent };
 
-/** Outcomes that end a request without a message at Meta. */
-const ENDS_WITHOUT_MESSAGE = new Set(["SendRejected", "SendExpired", "SendFailed"]);
 const STATUS_RANK: Readonly<Record<string, number>> = {
   sent: 1,
   delivered: 2,
@@ -37,9 +36,15 @@ export function followRequest(requestId: string, until: FollowUntil): RequestFol
   const requests = new Set([requestId]);
   const wamids = new Set<string>();
   const waiting = new Map<string, StatusEvent[]>();
-  let outcomeSeen = false;
+  /** The outcomes of the request (and of the original a SendDeduplicated names). */
+  const outcomes: SendOutcome[] = [];
   let ended = false;
   let furthest = 0;
+  /** The request's answer so far (ADR 0009), following a repeated key to its original. */
+  const answer = () => {
+    const own = finalOutcome(requestId, outcomes);
+    return own.status === "deduplicated" ? finalOutcome(own.originalRequestId, outcomes) : own;
+  };
 
   const noteStatus = (event: StatusEvent): void => {
     if (event.data.status === "failed") ended = true;
@@ -51,12 +56,11 @@ export function followRequest(requestId: string, until: FollowUntil): RequestFol
       const data = event.data as { requestId: string; wamid?: string; originalRequestId?: string };
       if (!requests.has(data.requestId)) return [];
       const shown: Followed[] = [{ kind: "outcome", event }];
+      outcomes.push(event);
       if (event.type === "SendDeduplicated" && data.originalRequestId !== undefined) {
         requests.add(data.originalRequestId);
         return shown;
       }
-      outcomeSeen = true;
-      if (ENDS_WITHOUT_MESSAGE.has(event.type)) ended = true;
       if (data.wamid !== undefined && !wamids.has(data.wamid)) {
         wamids.add(data.wamid);
         for (const status of waiting.get(data.wamid) ?? []) {
@@ -78,8 +82,9 @@ export function followRequest(requestId: string, until: FollowUntil): RequestFol
       return [{ kind: "status", event }];
     },
     get done() {
-      if (ended) return true;
-      if (!outcomeSeen) return false;
+      const now = answer();
+      if (ended || isSettled(now)) return true;
+      if (now.status === "pending") return false;
       return until === "outcome" || furthest >= (STATUS_RANK[until] ?? 0);
     },
   };

@@ -5,7 +5,15 @@ export type {
   ParleyClient,
   SubscribeOptions,
   Subscription,
+  TrackOutcomesOptions,
 } from "./client.js";
+export { finalOutcome, isSettled, type FinalOutcome } from "./outcome.js";
+export {
+  createOutcomeTracker,
+  OutcomeTimeoutError,
+  type AwaitOptions,
+  type OutcomeTracker,
+} from "./tracker.js";
 export type { SendRequest, SendRequestData } from "./request.js";
 export {
   sendOutcomeNames,

@@ -163,7 +163,7 @@ describe("client against the simulator: every error class", () => {
       ],
       [
         "maintenance",
-        "retry",
+        "hold-number",
         131057,
         ({ h, client, pn }) => (
           h.sim.upgradeThroughput(pn),
@@ -172,7 +172,7 @@ describe("client against the simulator: every error class", () => {
       ],
       [
         "throughput",
-        "throttle-number",
+        "hold-number",
         130429,
         async ({ client, pn }) => {
           for (let i = 0; i < 81; i++)
@@ -181,7 +181,7 @@ describe("client against the simulator: every error class", () => {
       ],
       [
         "app rate limit",
-        "throttle-number",
+        "hold-number",
         4,
         ({ h, client, pn }) => (
           h.sim.scriptFaults([{ kind: "error", code: 4, http: 429 }]),
@@ -198,7 +198,7 @@ describe("client against the simulator: every error class", () => {
       ],
       [
         "marketing cap",
-        "retry-later",
+        "fail",
         131049,
         ({ h, client, pn }) => (
           h.sim.scriptFaults([{ kind: "error", code: 131049 }]),
@@ -207,20 +207,20 @@ describe("client against the simulator: every error class", () => {
       ],
       [
         "template missing",
-        "permanent",
+        "fail",
         132001,
         ({ client, pn }) => client.sendMessage(pn, templateMessage(USER, "nope", "en")),
       ],
       [
         "bad read receipt",
-        "permanent",
+        "fail",
         131009,
         ({ client, pn }) => client.markAsRead(pn, "wamid.unknown"),
       ],
-      ["unknown object", "permanent", 100, ({ client }) => client.getMedia("123456789012345")],
+      ["unknown object", "fail", 100, ({ client }) => client.getMedia("123456789012345")],
       [
         "expired token",
-        "auth",
+        "pause-number",
         190,
         ({ h }) =>
           createCloudApiClient({
@@ -234,7 +234,7 @@ describe("client against the simulator: every error class", () => {
     const e = await errorOf(run(setup()));
     expect(e.code).toBe(code);
     expect(e.action).toBe(action);
-    expect(e.retriable).toBe(action !== "permanent" && action !== "auth");
+    expect(e.retriable).toBe(action !== "fail" && action !== "pause-number");
     expect(e.fbtraceId).toBeTruthy();
     expect(e.details).toBeTruthy();
   });

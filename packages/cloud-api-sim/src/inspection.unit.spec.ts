@@ -87,6 +87,7 @@ describe("business numbers configured at creation", () => {
             { id: "106540352242922", displayPhoneNumber: "15550783881" },
             { id: PN_B, displayPhoneNumber: "15550783882", throughputMps: 20 },
             { id: PN_C, displayPhoneNumber: "15550783883", throughputMps: 1_000 },
+            { id: "106540352242999", displayPhoneNumber: "15550783884", throughputMps: 200 },
           ],
         },
       ],
@@ -104,6 +105,8 @@ describe("business numbers configured at creation", () => {
         .level;
     expect(level(PN_B)).toBe("STANDARD");
     expect(level(PN_C)).toBe("HIGH");
+    // Set above the standard 80: an upgraded number (the client's own ceiling picks the rate).
+    expect(level("106540352242999")).toBe("HIGH");
     const byId = new Map(h.sim.stats().map((s) => [s.phoneNumberId, s]));
     expect(byId.get(PN_B)?.throughputMps).toBe(20);
     expect(byId.get(PN_B)?.maxAcceptedInAnySecond).toBe(20);

@@ -71,7 +71,17 @@ export type ScriptedFault =
    * The request is handled at once (a send is accepted, webhooks follow) but the answer is held
    * back for `ms`: a call in flight, for crash tests.
    */
-  | { readonly kind: "delay"; readonly ms: number };
+  | { readonly kind: "delay"; readonly ms: number }
+  /**
+   * The send is accepted (200 with its wamid) and then fails by webhook: a `failed` status with
+   * `code` (e.g. 131047, 132015, 131049, 131026) after `afterMs` (default: the sent delay).
+   */
+  | {
+      readonly kind: "fail-async";
+      readonly code: number;
+      readonly afterMs?: number;
+      readonly details?: string;
+    };
 
 export interface FaultOptions {
   /** Share of Graph requests answered 5xx (code 131000, 131016 or 2, chosen by the seed). */

@@ -168,11 +168,12 @@ function control(
       );
       return [200, { ok: true }];
     case "POST faults": {
-      const { script, endpoint, ...rest } = b;
+      const { script, endpoint, to, ...rest } = b;
       sim.setFaults(rest);
       if (Array.isArray(script)) {
         sim.scriptFaults(script as ScriptedFault[], {
           endpoint: (endpoint as "messages" | "media" | "templates" | undefined) ?? "any",
+          ...(typeof to === "string" ? { to } : {}),
         });
       }
       return [200, { ok: true }];

@@ -340,10 +340,16 @@ export interface Simulator {
    * fault; 0 without it).
    */
   queueDelay(): number;
-  /** Queues faults applied, in order, to the next matching requests (all Graph requests by default). */
+  /**
+   * Queues faults applied, in order, to the next matching requests (all Graph requests by
+   * default; `to`: only sends to that recipient, as the send's `to` digits).
+   */
   scriptFaults(
     faults: readonly ScriptedFault[],
-    match?: { readonly endpoint?: "messages" | "media" | "templates" | "any" },
+    match?: {
+      readonly endpoint?: "messages" | "media" | "templates" | "any";
+      readonly to?: string;
+    },
   ): void;
   clearFaults(): void;
 
@@ -437,7 +443,7 @@ export function createSimulator({
   const rngHeaders = createRng(`${String(seed)}:headers`);
   let profile: StatusProfile = { ...defaultStatusProfile, ...statuses };
   let faultOptions: FaultOptions = { ...defaultFaults, ...faults };
-  const scripted: { fault: ScriptedFault; endpoint: string }[] = [];
+  const scripted: { fault: ScriptedFault; endpoint: string; to: string | undefined }[] = [];
   let baseUrl = publicBaseUrl.replace(/\/+$/, "");
 
   const ownedDeliverer = deliver
@@ -469,7 +475,9 @@ export function createSimulator({
       countryCallingCode: parsed.countryCallingCode,
       verifiedName: n.verifiedName ?? "Parley Simulator",
       mps,
-      level: n.highThroughput === true || mps >= upgradedThroughputMps ? "HIGH" : "STANDARD",
+      // A number set above the standard rate is an upgraded one: Graph reports HIGH for it, and a
+      // client applying Meta's level under its own ceiling may use the rate set here.
+      level: n.highThroughput === true || mps > throughputMps ? "HIGH" : "STANDARD",
       window: new Float64Array(mps).fill(-Infinity),
       windowHead: 0,
       maintenanceUntil: 0,
@@ -945,6 +953,7 @@ export function createSimulator({
     raw: Buffer,
     version: string,
     afterAccept: boolean,
+    failAsync?: { readonly code: number; readonly afterMs?: number; readonly details?: string },
   ): SimResponse {
     // The text is kept as the record of the send (one string, parsed again only when inspected).
     const text = raw.toString("utf8");
@@ -1052,7 +1061,9 @@ export function createSimulator({
     const inWindow = windowOpen(pn, waId, now);
     const firstDelay = between(profile.sentDelayMs);
     const held = template?.pacing !== undefined;
-    if (nonWhatsApp.has(waId)) scheduleFailure(m, pn, 131026, firstDelay);
+    if (failAsync)
+      scheduleFailure(m, pn, failAsync.code, failAsync.afterMs ?? firstDelay, failAsync.details);
+    else if (nonWhatsApp.has(waId)) scheduleFailure(m, pn, 131026, firstDelay);
     else if (msg.type !== "template" && !inWindow) scheduleFailure(m, pn, 131047, firstDelay);
     else if (mediaRefProblem(pn, msg) !== undefined)
       scheduleFailure(m, pn, 131053, firstDelay, mediaRefProblem(pn, msg));
@@ -1496,9 +1507,19 @@ export function createSimulator({
     return answer(200, out, usageHeader(pn.wabaId), version);
   }
 
-  function pickScripted(endpoint: string): ScriptedFault | undefined {
+  /** The digits of a send's `to` (for faults scripted for one recipient), without a full parse. */
+  function recipientOf(req: SimRequest): string | undefined {
+    const m = /"to"\s*:\s*"([^"]*)"/.exec(req.body.toString("utf8"));
+    return m?.[1]?.replace(/\D/g, "");
+  }
+
+  function pickScripted(endpoint: string, req: SimRequest): ScriptedFault | undefined {
     if (scripted.length === 0) return undefined;
-    const i = scripted.findIndex((s) => s.endpoint === "any" || s.endpoint === endpoint);
+    const to = scripted.some((s) => s.to !== undefined) ? recipientOf(req) : undefined;
+    const i = scripted.findIndex(
+      (s) =>
+        (s.endpoint === "any" || s.endpoint === endpoint) && (s.to === undefined || s.to === to),
+    );
     if (i < 0) return undefined;
     const [s] = scripted.splice(i, 1);
     return s?.fault;
@@ -1507,8 +1528,9 @@ export function createSimulator({
   function injectFault(
     endpoint: string,
     version: string,
-  ): SimResponse | "after-accept" | undefined {
-    const s = pickScripted(endpoint);
+    req: SimRequest,
+  ): SimResponse | "after-accept" | Extract<ScriptedFault, { kind: "fail-async" }> | undefined {
+    const s = pickScripted(endpoint, req);
     if (s) {
       switch (s.kind) {
         case "error":
@@ -1531,6 +1553,8 @@ export function createSimulator({
         case "delay":
           extraDelayMs = Math.max(0, s.ms);
           return undefined;
+        case "fail-async":
+          return endpoint === "messages" ? s : undefined;
       }
     }
     if (rngFaults.chance(faultOptions.timeoutRate))
@@ -1567,11 +1591,15 @@ export function createSimulator({
 
     const endpoint =
       edge === "messages" ? "messages" : edge === "media" || media.has(id) ? "media" : "templates";
-    const fault = injectFault(endpoint, version);
-    if (fault !== undefined && fault !== "after-accept") return fault;
+    const fault = injectFault(endpoint, version, req);
+    let failAsync: Extract<ScriptedFault, { kind: "fail-async" }> | undefined;
+    if (typeof fault === "object") {
+      if (fault.kind !== "fail-async") return fault;
+      failAsync = fault;
+    }
 
     if (pn && edge === "messages" && req.method === "POST")
-      return sendMessage(pn, req.body, version, fault === "after-accept");
+      return sendMessage(pn, req.body, version, fault === "after-accept", failAsync);
     if (pn && edge === "media" && req.method === "POST") return uploadMedia(pn, req, version);
     if (pn && edge === undefined && req.method === "GET")
       return phoneNumberFields(pn, req, version);
@@ -1838,7 +1866,12 @@ export function createSimulator({
       return faultOptions.queueing.kind === "none" ? 0 : draw(faultOptions.queueing);
     },
     scriptFaults(list, match = {}) {
-      for (const fault of list) scripted.push({ fault, endpoint: match.endpoint ?? "any" });
+      for (const fault of list)
+        scripted.push({
+          fault,
+          endpoint: match.endpoint ?? "any",
+          to: match.to?.replace(/\D/g, ""),
+        });
     },
     clearFaults() {
       faultOptions = { ...defaultFaults };

@@ -80,6 +80,29 @@ describe("throughput (80 msg/s, 1,000 when upgraded)", () => {
   });
 });
 
+describe("scripted asynchronous failures", () => {
+  it("accepts a send and fails it by webhook with the scripted code, only for the recipient named", async () => {
+    const h = harness();
+    const other = "16505550000";
+    h.sim.userSends(USER, { type: "text", body: "hi" });
+    h.sim.userSends(other, { type: "text", body: "hi" });
+    h.sim.scriptFaults([{ kind: "fail-async", code: 132015, afterMs: 500 }], {
+      endpoint: "messages",
+      to: USER,
+    });
+    expect(h.send(text(other, "unharmed")).status).toBe(200);
+    const r = h.send(text(USER, "dropped later"));
+    expect(r.status).toBe(200);
+    await h.settle(1_000);
+    const failed = h.statuses().filter((st) => st.status === "failed");
+    expect(failed).toHaveLength(1);
+    expect(failed[0]?.recipient_id).toBe(USER);
+    expect(failed[0]?.errors?.[0]?.code).toBe(132015);
+    expect(h.sim.received(USER)[0]?.failure).toBe(132015);
+    expect(h.sim.received(other)[0]?.failure).toBeUndefined();
+  });
+});
+
 describe("customer service window", () => {
   it("accepts a free-form send outside the window, then fails it asynchronously with 131047", async () => {
     const h = harness();

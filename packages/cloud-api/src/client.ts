@@ -153,7 +153,7 @@ function asGraphError(parsed: unknown): GraphErrorBody | undefined {
 
 function encodeId(id: string): string {
   if (id.length === 0)
-    throw new CloudApiError("empty Graph object id", { retriable: false, action: "permanent" });
+    throw new CloudApiError("empty Graph object id", { retriable: false, action: "fail" });
   return encodeURIComponent(id);
 }
 
@@ -353,7 +353,7 @@ export function createCloudApiClient({
         `refusing to send the access token to ${target.host}; add it to mediaHosts if it is Meta's`,
         {
           retriable: false,
-          action: "permanent",
+          action: "fail",
         },
       );
     }
@@ -494,7 +494,7 @@ export function createCloudApiClient({
       }
       throw new CloudApiError(`template listing exceeded maxPages (${maxPages})`, {
         retriable: false,
-        action: "permanent",
+        action: "fail",
       });
     },
 

@@ -1,16 +1,9 @@
-/**
- * What a caller should do after a failure. The sender's runner acts on this alone
- * (plus `retriable`), never on HTTP status or message text.
- *
- * - `retry`: transient; retry the same request with exponential back-off and jitter.
- * - `throttle-number`: the business number (or app/WABA) is over a rate; slow the whole number down.
- * - `pace-recipient`: the (business, user) pair limit was hit; delay only this recipient (4^X s).
- * - `retry-later`: not deliverable now, may be later (hours, not seconds).
- * - `permanent`: this message will never succeed as sent; fix it or dead-letter it.
- * - `auth`: the access token is broken; stop sending and alert, retrying cannot help.
- */
-export type ErrorAction =
-  "retry" | "throttle-number" | "pace-recipient" | "retry-later" | "permanent" | "auth";
+import {
+  classifyErrorCode,
+  isRetriableAction,
+  type ErrorAction,
+  type GraphErrorRule,
+} from "./error-table.js";
 
 /** Context attached to every error; never contains tokens or unmasked phone numbers. */
 export interface ErrorContext {
@@ -39,48 +32,6 @@ export class CloudApiError extends Error {
   }
 }
 
-interface CodeRule {
-  readonly action: ErrorAction;
-  /** Suggested upper bound on immediate retries, where Meta says "limited" or "once". */
-  readonly maxRetries?: number;
-}
-
-const ruleByCode = new Map<number, CodeRule>([
-  [0, { action: "auth" }],
-  [190, { action: "auth" }],
-  [1, { action: "retry", maxRetries: 1 }],
-  [2, { action: "retry" }],
-  [131000, { action: "retry", maxRetries: 3 }],
-  [131016, { action: "retry" }],
-  [131057, { action: "retry" }],
-  [4, { action: "throttle-number" }],
-  [80007, { action: "throttle-number" }],
-  [130429, { action: "throttle-number" }],
-  [131056, { action: "pace-recipient" }],
-  [131049, { action: "retry-later" }],
-  [133016, { action: "retry-later" }],
-]);
-
-/**
- * Maps a Graph `error.code` to an action. Unknown codes are permanent: Cloud API has no
- * idempotency key, so guessing "retry" for a code we do not know risks a double send.
- */
-export function classifyErrorCode(code: number): CodeRule {
-  return ruleByCode.get(code) ?? { action: "permanent" };
-}
-
-const retriableActions: ReadonlySet<ErrorAction> = new Set([
-  "retry",
-  "throttle-number",
-  "pace-recipient",
-  "retry-later",
-]);
-
-/** True when the action means "the same request may succeed later". */
-export function isRetriableAction(action: ErrorAction): boolean {
-  return retriableActions.has(action);
-}
-
 /** The `error` object of a Graph error response, as Meta sends it (all but `code` optional). */
 export interface GraphErrorBody {
   readonly message?: string;
@@ -103,7 +54,8 @@ export class GraphApiError extends CloudApiError {
   readonly details: string | undefined;
   readonly fbtraceId: string | undefined;
   readonly httpStatus: number;
-  readonly maxRetries: number | undefined;
+  /** The table's rule for `code`. */
+  readonly rule: GraphErrorRule;
   readonly body: GraphErrorBody;
 
   constructor(body: GraphErrorBody, httpStatus: number, context: ErrorContext = {}) {
@@ -119,7 +71,7 @@ export class GraphApiError extends CloudApiError {
     this.details = body.error_data?.details;
     this.fbtraceId = body.fbtrace_id;
     this.httpStatus = httpStatus;
-    this.maxRetries = rule.maxRetries;
+    this.rule = rule;
     this.body = body;
   }
 }
@@ -168,7 +120,7 @@ export class UnexpectedResponseError extends CloudApiError {
       `Unexpected Graph response: HTTP ${httpStatus}${snippet ? `: ${snippet.slice(0, 200)}` : ""}`,
       {
         retriable: serverSide,
-        action: serverSide ? "retry" : "permanent",
+        action: serverSide ? "retry" : "fail",
         context,
       },
     );
@@ -186,7 +138,7 @@ export class MessageValidationError extends CloudApiError {
     readonly field: string,
     readonly problem: string,
   ) {
-    super(`${field}: ${problem}`, { retriable: false, action: "permanent" });
+    super(`${field}: ${problem}`, { retriable: false, action: "fail" });
   }
 }
 
@@ -201,7 +153,7 @@ export class InvalidPhoneNumberError extends CloudApiError {
   ) {
     super(`Invalid phone number ${maskedInput}: ${reason}`, {
       retriable: false,
-      action: "permanent",
+      action: "fail",
     });
   }
 }

@@ -6,12 +6,17 @@ export {
   InvalidPhoneNumberError,
   MessageValidationError,
   UnexpectedResponseError,
-  classifyErrorCode,
-  isRetriableAction,
-  type ErrorAction,
   type ErrorContext,
   type GraphErrorBody,
 } from "./errors.js";
+export {
+  classifyErrorCode,
+  graphErrorTable,
+  isRetriableAction,
+  type ErrorAction,
+  type GraphErrorClass,
+  type GraphErrorRule,
+} from "./error-table.js";
 export * from "./builders.js";
 export { validateMessage, validateMediaUpload, charLength } from "./validate.js";
 export {

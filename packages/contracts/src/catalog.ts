@@ -146,7 +146,14 @@ const topicDefinitions = [
     retentionDays: 30,
     producers: ["router", "sender"],
     consumers: ["router-templates", "projection", "domain services"],
-    description: "Exactly one terminal outcome per send request (SendInDoubt is not terminal).",
+    description: [
+      "Every send request's outcomes, ending in exactly one final word (ADR 0009). The final outcome of a request is:",
+      "SendRejected, SendExpired or SendDeduplicated (nothing was sent; for SendDeduplicated the answer is the outcome of originalRequestId);",
+      "SendFailed phase sync (Graph refused the message; nothing was delivered);",
+      "SendAccepted (Meta took the message) unless a SendFailed phase async with the same wamid follows it (Meta failed the message by webhook after accepting it, naming the code: 131047, 132015, 131049, 131026, ...), or the outcome of a late template fallback (fallbackAfter.wamid = that wamid: after a 131047 the request's templateFallback was sent once instead, and this outcome says so);",
+      "SendInDoubt is never final: SendReconciled (result sent, then as SendAccepted; result failed, final) or SendFailed (no status within the in-doubt timeout) follows it.",
+      "retriable on an error means a NEW request (new idempotency key) may succeed later; Parley never resends by itself. Outcomes of one request share its contact key, so they arrive in order on one partition; a repeated record carries the same eventId (dedupe on it). @parley/client's trackOutcomes applies these rules.",
+    ].join(" "),
   },
   {
     id: "consent",
@@ -181,10 +188,10 @@ const topicDefinitions = [
     key: "business",
     events: ["DispatchMessage"],
     retentionDays: 7,
-    producers: ["router"],
+    producers: ["router", "sender"],
     consumers: ["sender-dispatch"],
     description:
-      "Commands to call Graph, keyed by business phone_number_id: one partition owner per number keeps its rate cap exact.",
+      "Commands to call Graph, keyed by business phone_number_id: one partition owner per number keeps its rate cap exact. The sender itself publishes a request's late template fallback here (after Meta failed its free-form message with 131047), so it goes through the number's owner like any send.",
   },
   {
     id: "business-events",
@@ -201,7 +208,7 @@ const topicDefinitions = [
     ],
     retentionDays: 90,
     producers: ["router"],
-    consumers: ["router-templates", "projection"],
+    consumers: ["router-templates", "sender-numbers", "projection"],
     description: "Account, number and template webhooks, and webhook fields Parley does not model.",
   },
 ] as const satisfies readonly {

@@ -106,9 +106,10 @@ const definitions = {
     description: "Command from router to sender: call Graph for this request now.",
   },
   SendAccepted: {
-    version: 1,
+    version: 2,
     data: sendAccepted,
-    description: "Graph accepted the message and returned its wamid (terminal outcome).",
+    description:
+      "Meta accepted the message and returned its wamid (terminal, unless a SendFailed async for this wamid, or a late template fallback's outcome, follows it: ADR 0009).",
   },
   SendRejected: {
     version: 1,
@@ -116,10 +117,10 @@ const definitions = {
     description: "Parley refused the request before any Graph call (terminal outcome).",
   },
   SendFailed: {
-    version: 1,
+    version: 2,
     data: sendFailed,
     description:
-      "Graph refused or failed the message, with the classified error (terminal outcome).",
+      "Graph refused the message (phase sync), or Meta failed it by webhook after accepting it (phase async, superseding the acceptance), with the classified error (terminal outcome).",
   },
   SendExpired: {
     version: 1,
@@ -133,7 +134,7 @@ const definitions = {
     description: "A Graph call's outcome is unknown; it will be reconciled, never resent.",
   },
   SendReconciled: {
-    version: 1,
+    version: 2,
     data: sendReconciled,
     description: "An in-doubt send was resolved from a status webhook (terminal outcome).",
   },

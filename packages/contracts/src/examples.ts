@@ -173,9 +173,12 @@ export const exampleData: { readonly [N in EventName]: EventData<N> } = {
       code: 131047,
       title: "Re-engagement message",
       retriable: false,
+      retryHint:
+        "the service window is closed: send a template (a request's templateFallback is sent once by itself)",
     },
     phase: "async",
     wamid: outWamid,
+    statusAt: "2026-03-01T10:00:02.000Z",
     attempts: 1,
   },
   SendExpired: { ...request, validUntil: "2026-03-01T10:00:00.000Z", stage: "sender" },

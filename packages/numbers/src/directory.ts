@@ -17,8 +17,16 @@ export interface BusinessNumber {
   /** Names a send request may use instead of the phone_number_id. */
   readonly aliases: readonly string[];
   readonly displayPhoneNumber: string | undefined;
-  /** The number's cap in messages per second, in any one-second window. */
+  /**
+   * The number's cap in messages per second, in any one-second window, until Meta's own level
+   * for it is known: the configured `mps`, else Meta's default (80; 20 for coexistence).
+   */
   readonly mps: number;
+  /**
+   * The configured `mps`, if any: a ceiling the sender never exceeds, whatever throughput Meta
+   * reports for the number (STANDARD 80, HIGH 1,000).
+   */
+  readonly mpsCeiling: number | undefined;
   /** A number also used in the WhatsApp Business app: Meta caps it at 20 msg/s. */
   readonly coexistence: boolean;
   readonly pairPacing: { readonly burst: number; readonly refillMs: number };
@@ -115,6 +123,7 @@ function toNumber(entry: Entry, accessToken: string): BusinessNumber {
     aliases: Object.freeze([...entry.aliases]),
     displayPhoneNumber: entry.displayPhoneNumber,
     mps: entry.mps ?? (entry.coexistence ? COEXISTENCE_MPS : DEFAULT_MPS),
+    mpsCeiling: entry.mps,
     coexistence: entry.coexistence,
     pairPacing: Object.freeze({ ...entry.pairPacing }),
   };

@@ -50,14 +50,16 @@ export const configSchema = z.object({
   SENDER_RATE_SMOOTHING_MS: env.int(250, { min: 0, max: 1_000 }),
   /** Longest 4^x s back-off for one recipient after 131056. */
   SENDER_PAIR_MAX_BACKOFF_MS: env.int(30 * MINUTE_MS, { min: 1_000 }),
-  /** Longest whole-number back-off after 130429, 4, 80007 or 131057. */
+  /**
+   * Longest wait between two probes of a number Graph holds (130429, 4, 80007, 131057): the
+   * number's sends wait, one probe call at a time, until Graph takes sends again (ADR 0006).
+   */
   SENDER_NUMBER_MAX_BACKOFF_MS: env.int(15 * MINUTE_MS, { min: 1_000 }),
   /** Graph calls per request for transient errors (5xx codes, refused connections), the first included. */
   SENDER_RETRY_ATTEMPTS: env.int(5, { min: 1, max: 20 }),
   SENDER_RETRY_INITIAL_MS: env.int(500, { min: 1 }),
   SENDER_RETRY_MAX_MS: env.int(30_000, { min: 1 }),
-  /** Calls refused by whole-number throttling (or 131056 for the recipient) before the request fails. */
-  SENDER_MAX_THROTTLED_ATTEMPTS: env.int(10, { min: 1, max: 100 }),
+  /** Calls refused with 131056 (pair rate limit) for one request before it fails. */
   SENDER_MAX_PACED_ATTEMPTS: env.int(6, { min: 1, max: 20 }),
   /** An in-doubt request with no status webhook after this long ends as SendFailed (unknown). */
   SENDER_IN_DOUBT_TIMEOUT_MS: env.int(24 * 60 * MINUTE_MS, { min: 1_000 }),
@@ -75,6 +77,16 @@ export const configSchema = z.object({
   SENDER_PARK_SWEEP_MS: env.int(5_000, { min: 100 }),
   /** A free-form send whose window looks closed is checked once more after this long (0: never). */
   SENDER_WINDOW_RECHECK_MS: env.int(250, { min: 0, max: 10_000 }),
+  /**
+   * A send whose consent and window were read longer ago than this when its rate slot comes (a
+   * backlog) reads them again just before the call, so an opt-out meanwhile stops it.
+   */
+  SENDER_GATE_RECHECK_AFTER_MS: env.int(1_000, { min: 0, max: 600_000 }),
+  /**
+   * How often each number's throughput level is read from Graph (GET fields=throughput), on top
+   * of at start, after a maintenance hold and on quality webhooks; 0: only then (ADR 0006).
+   */
+  SENDER_THROUGHPUT_REFRESH_MS: env.int(15 * MINUTE_MS, { min: 0 }),
 });
 
 export type Config = z.infer<typeof configSchema>;

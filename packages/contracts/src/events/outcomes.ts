@@ -23,13 +23,31 @@ const messageStatusOrNone = z
   .enum(["accepted", "held_for_quality_assessment", "paused"])
   .optional();
 
+/**
+ * A late template fallback: Meta accepted the request's free-form message and then failed it by
+ * webhook (131047: it judged the service window closed), so the sender sent the request's
+ * template fallback once instead. The outcome that carries this is about the template.
+ */
+export const fallbackAfter = z
+  .object({
+    wamid: wamid.describe("The free-form message Meta failed."),
+    code: z.number().int().describe("Meta's error.code on its failed status (131047)."),
+    title: z.string().optional(),
+  })
+  .describe(
+    "Set when this outcome is for the request's template fallback, sent after Meta failed the free-form message by webhook.",
+  );
+
 export const sendAccepted = z.object({
   ...outcome,
   wamid,
   waId: z.string().optional().describe("Meta's canonical wa_id; may differ from the input."),
   messageStatus: messageStatusOrNone,
-  usedTemplateFallback: z.boolean(),
+  usedTemplateFallback: z
+    .boolean()
+    .describe("The template fallback went instead of the free-form content."),
   attempts: z.number().int().min(1),
+  fallbackAfter: fallbackAfter.optional(),
 });
 
 /** Machine-readable reasons a request was refused before any Graph call. */
@@ -80,7 +98,17 @@ export const sendError = z.object({
   code: z.number().int().optional().describe("Meta's error.code when there is one."),
   title: z.string().optional(),
   details: z.string().optional(),
-  retriable: z.boolean(),
+  retriable: z
+    .boolean()
+    .describe(
+      "Whether a NEW request (a new idempotency key, the same content) may succeed later without anybody fixing the content, the token or the account first. Parley never resends a failed request by itself; retryHint says why and when.",
+    ),
+  retryHint: z
+    .string()
+    .optional()
+    .describe(
+      "Why a new request may or may not succeed, and when (from Parley's Graph error table).",
+    ),
   fbtraceId: z.string().optional(),
 });
 
@@ -89,9 +117,16 @@ export const sendFailed = z.object({
   error: sendError,
   phase: z
     .enum(["sync", "async"])
-    .describe("sync: the POST failed; async: a failed status after a 200."),
-  wamid: wamid.optional(),
+    .describe(
+      "sync: Graph refused the call (or it was never made); async: Meta accepted the message (SendAccepted or SendReconciled came first) and then reported a failed status for it, whose code is error.code. A SendFailed async supersedes the earlier acceptance: it is the request's final outcome.",
+    ),
+  wamid: wamid.optional().describe("async: the message Meta failed."),
+  statusAt: z.iso
+    .datetime()
+    .optional()
+    .describe("async: when Meta reported the failed status (its timestamp)."),
   attempts: z.number().int().min(0),
+  fallbackAfter: fallbackAfter.optional(),
 });
 
 export const sendExpired = z.object({

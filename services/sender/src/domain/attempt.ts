@@ -1,53 +1,78 @@
 /**
- * The record of a request's Graph calls, written BEFORE each call (invariant 7). A request is
- * called again only after a definite refusal ("refused"); "calling" with no result after a
- * crash, or a call whose answer was lost, is "in_doubt" and never called again.
+ * The record of a request's Graph calls (invariant 7), one per request id.
+ *
+ * - `claimed`: an owner holds the request and may call; no call of it is under way (it waits for
+ *   its recipient's pacing or its rate slot, or an earlier call was definitely refused). A new
+ *   owner takes it over by raising `epoch`: the old owner's fence then fails and it never calls.
+ * - `calling`: written at the last moment before a call, compared on the owner's epoch (the
+ *   fence): the HTTP request may have been written from here on. Without a result this is the
+ *   only state that can become "in doubt".
+ * - `done`: the request's outcomes are stored (published, or to publish again on redelivery).
+ * - `in_doubt`: a call's result is unknown; never called again, reconciled from its status.
+ * - `refused`: written by earlier versions after a refused call; read as `claimed`.
  */
-export type AttemptState = "calling" | "refused" | "done" | "in_doubt";
+export type AttemptState = "claimed" | "calling" | "done" | "in_doubt" | "refused";
+
+/** A late template fallback the request still owes (a free-form message Meta failed with 131047). */
+export interface LateFallback {
+  /** The DispatchMessage carrying the template: the only dispatch that may call again. */
+  readonly dispatchId: string;
+  readonly failedWamid: string;
+  readonly code: number;
+  readonly title?: string | undefined;
+}
 
 export interface AttemptView {
   readonly requestId: string;
   readonly state: AttemptState;
-  /** Epoch ms of the latest call (set before it). */
-  readonly attemptedAt: number;
+  /** Raised by every claim and take-over; an owner's writes compare it (a fence). */
+  readonly epoch: number;
+  /** Epoch ms of the latest call, recorded just before it; undefined when none was made. */
+  readonly calledAt: number | undefined;
   readonly calls: number;
   /** Events already decided for this request (published, or to publish again on redelivery). */
   readonly outcomeIds: readonly string[];
+  readonly lateFallback: LateFallback | undefined;
 }
 
-export type RedeliveryDecision =
-  | { readonly kind: "send" }
-  /** Terminal or in doubt already: publish the stored outcome again (same event ids), commit. */
+export type RecordedDecision =
+  /** Nobody is calling and the record allows a call: claim it under a new epoch. */
+  | { readonly kind: "take-over"; readonly epoch: number }
+  /** Finished or in doubt already (or not this dispatch's to send): publish the stored outcomes again. */
   | { readonly kind: "replay" }
-  /** Another call may be under way right now (an old owner mid-call): look again later. */
+  /** A call may be under way right now (its owner mid-call): look again later. */
   | { readonly kind: "wait"; readonly untilMs: number }
-  /** A call started and never recorded a result: it may have reached Meta. */
-  | { readonly kind: "in-doubt" };
+  /** A call was recorded and never got a result: it may have reached Meta. Never called again. */
+  | { readonly kind: "in-doubt"; readonly calledAt: number };
 
 /**
- * What a (re)delivered dispatch does given its attempt record. `callBoundMs` is the longest a
- * live call can take (the Graph timeout plus slack): past it, "calling" means the caller died.
+ * What a dispatch does with its request's record, found when its first claim lost to it (a
+ * redelivery, a restart, a rebalance, a late fallback). The at-most-once rule in one place:
+ * only a record in which no call may be under way (`claimed`) is taken over, and a call is made
+ * only after the owner's fence turned it into `calling`; a `calling` record without a result,
+ * past the longest a live call can take (`callBoundMs`), is in doubt for ever.
  */
-export function decideRedelivery(
-  attempt: AttemptView | undefined,
+export function decideRecorded(
+  record: AttemptView,
+  dispatchId: string,
   now: number,
   callBoundMs: number,
-): RedeliveryDecision {
-  if (attempt === undefined) return { kind: "send" };
-  switch (attempt.state) {
+): RecordedDecision {
+  switch (record.state) {
     case "done":
     case "in_doubt":
       return { kind: "replay" };
+    case "claimed":
     case "refused":
-      return { kind: "send" };
-    case "calling":
-      return attempt.attemptedAt + callBoundMs > now
-        ? { kind: "wait", untilMs: attempt.attemptedAt + callBoundMs }
-        : { kind: "in-doubt" };
+      // A late fallback is owed to one dispatch only: any other copy of the request replays.
+      if (record.lateFallback !== undefined && record.lateFallback.dispatchId !== dispatchId)
+        return { kind: "replay" };
+      return { kind: "take-over", epoch: record.epoch };
+    case "calling": {
+      const calledAt = record.calledAt ?? 0;
+      return calledAt + callBoundMs > now
+        ? { kind: "wait", untilMs: calledAt + callBoundMs }
+        : { kind: "in-doubt", calledAt };
+    }
   }
-}
-
-/** How a status webhook resolves an in-doubt request. */
-export function reconcileResult(status: string): "sent" | "failed" {
-  return status === "failed" ? "failed" : "sent";
 }

@@ -1,4 +1,4 @@
-import { classifyErrorCode, type ErrorAction } from "@parley/cloud-api";
+import { classifyErrorCode, type GraphErrorClass } from "@parley/cloud-api";
 import type { SendErrorClass } from "@parley/contracts";
 import { retryDelayMs, type RetryPolicy } from "./backoff.js";
 
@@ -22,129 +22,118 @@ export type CallFailure =
   /** An answer that is not a Graph error (proxy page, empty 5xx). A 5xx POST is in doubt. */
   | { readonly kind: "unexpected"; readonly httpStatus: number; readonly message: string };
 
+/**
+ * The error of a SendFailed or SendReconciled outcome. `retriable`: a NEW request (a new
+ * idempotency key, the same content) may succeed later without anybody fixing anything first;
+ * `retryHint` says why and when (ADR 0009).
+ */
 export interface SendError {
   readonly errorClass: SendErrorClass;
   readonly code?: number;
   readonly title?: string;
   readonly details?: string;
   readonly retriable: boolean;
+  readonly retryHint?: string;
   readonly fbtraceId?: string;
 }
 
-/** What the sender does next. Only `retry`, `throttle-number` and `pace-recipient` call Graph again. */
+// The Graph error table's classes are the contract's: a class added there fails to compile here.
+const sameClasses: (c: GraphErrorClass) => SendErrorClass = (c) => c;
+
+/** The outcome error for a Graph `error.code` (sync answer or failed status), from the one table. */
+export function sendErrorOf(
+  code: number,
+  extra: {
+    title?: string | undefined;
+    details?: string | undefined;
+    fbtraceId?: string | undefined;
+  } = {},
+): SendError {
+  const rule = classifyErrorCode(code);
+  return {
+    errorClass: sameClasses(rule.errorClass),
+    code,
+    ...(extra.title !== undefined ? { title: extra.title } : {}),
+    ...(extra.details !== undefined ? { details: extra.details.slice(0, 1_000) } : {}),
+    retriable: rule.newRequestMaySucceed,
+    retryHint: rule.retryHint,
+    ...(extra.fbtraceId !== undefined ? { fbtraceId: extra.fbtraceId } : {}),
+  };
+}
+
+/** What the sender does next. Only `retry`, `hold-number` and `pace-recipient` call Graph again. */
 export type FailureDecision =
   | { readonly kind: "retry"; readonly delayMs: number; readonly error: SendError }
-  | { readonly kind: "throttle-number"; readonly code: number; readonly error: SendError }
+  /** The whole number waits (one probe call at a time) until Graph takes sends again. */
+  | { readonly kind: "hold-number"; readonly code: number; readonly error: SendError }
   | { readonly kind: "pace-recipient"; readonly error: SendError }
   | { readonly kind: "pause-number"; readonly error: SendError }
   | { readonly kind: "in-doubt"; readonly reason: "timeout" | "connection_lost" }
   /** Terminal SendFailed; `deadLetter` when retries ran out (an operator should look). */
   | { readonly kind: "fail"; readonly error: SendError; readonly deadLetter: boolean };
 
-const classByCode = new Map<number, SendErrorClass>([
-  [0, "authentication"],
-  [190, "authentication"],
-  [3, "permission"],
-  [10, "permission"],
-  [130429, "throughput"],
-  [131056, "pair_rate_limit"],
-  [4, "rate_limit"],
-  [80007, "rate_limit"],
-  [133016, "rate_limit"],
-  [131048, "spam_limit"],
-  [368, "policy"],
-  [131031, "policy"],
-  [100, "invalid_request"],
-  [131008, "invalid_request"],
-  [131009, "invalid_request"],
-  [131021, "recipient"],
-  [131026, "recipient"],
-  [131030, "recipient"],
-  [131047, "window_closed"],
-  [131049, "marketing_limit"],
-  [131050, "opted_out_marketing"],
-  [131051, "invalid_request"],
-  [131052, "media"],
-  [131053, "media"],
-  [1, "server"],
-  [2, "server"],
-  [131000, "server"],
-  [131016, "server"],
-  [131057, "server"],
-]);
-
-/** The outcome's error class for a Graph `error.code` (never from HTTP status or text). */
-export function errorClassOf(code: number): SendErrorClass {
-  const known = classByCode.get(code);
-  if (known) return known;
-  if (code >= 200 && code <= 299) return "permission";
-  if (code >= 132000 && code <= 132999) return "template";
-  return "unknown";
-}
-
 export interface FailurePolicy {
   readonly retry: RetryPolicy;
-  /** Calls refused with 130429/4/80007/131057 before the request fails (each waits the number's back-off). */
-  readonly maxThrottledAttempts: number;
   /** 131056 answers for one request before it fails (each waits 4^x s). */
   readonly maxPacedAttempts: number;
 }
 
 /**
- * Decides what follows a failed call. `attempt` counts this request's calls so far (this one
- * included); the action comes from @parley/cloud-api's taxonomy of `error.code` alone.
+ * Decides what follows a failed call. `calls` counts this request's calls so far (this one
+ * included). The action comes from the Graph error table (`@parley/cloud-api`) alone; a
+ * number-level refusal (hold) is never counted against the request.
  */
 export function decideFailure(
   failure: CallFailure,
-  attempt: number,
+  calls: number,
   policy: FailurePolicy,
   random: () => number,
 ): FailureDecision {
   if (failure.kind === "transport") {
     if (failure.inDoubt)
       return { kind: "in-doubt", reason: failure.timeout ? "timeout" : "connection_lost" };
-    const error: SendError = { errorClass: "network", details: failure.message, retriable: true };
-    return attempt < policy.retry.maxAttempts
-      ? { kind: "retry", delayMs: retryDelayMs(policy.retry, attempt, random), error }
+    const error: SendError = {
+      errorClass: "network",
+      details: failure.message,
+      retriable: true,
+      retryHint: "Graph could not be reached (nothing was sent); a new request may succeed later",
+    };
+    return calls < policy.retry.maxAttempts
+      ? { kind: "retry", delayMs: retryDelayMs(policy.retry, calls, random), error }
       : { kind: "fail", error, deadLetter: true };
   }
   if (failure.kind === "unexpected") {
     if (failure.httpStatus >= 500) return { kind: "in-doubt", reason: "connection_lost" };
     return {
       kind: "fail",
-      error: { errorClass: "unknown", details: failure.message.slice(0, 500), retriable: false },
+      error: {
+        errorClass: "unknown",
+        details: failure.message.slice(0, 500),
+        retriable: false,
+        retryHint:
+          "Graph answered with something that is not a Graph error; look before sending again",
+      },
       deadLetter: false,
     };
   }
   const rule = classifyErrorCode(failure.code);
-  const action: ErrorAction = rule.action;
-  const error: SendError = {
-    errorClass: errorClassOf(failure.code),
-    code: failure.code,
-    ...(failure.title !== undefined ? { title: failure.title } : {}),
-    ...(failure.details !== undefined ? { details: failure.details } : {}),
-    retriable: action !== "permanent" && action !== "auth",
-    ...(failure.fbtraceId !== undefined ? { fbtraceId: failure.fbtraceId } : {}),
-  };
-  switch (action) {
-    case "auth":
+  const error = sendErrorOf(failure.code, failure);
+  switch (rule.action) {
+    case "pause-number":
       return { kind: "pause-number", error };
-    case "throttle-number":
-      return attempt < policy.maxThrottledAttempts
-        ? { kind: "throttle-number", code: failure.code, error }
-        : { kind: "fail", error, deadLetter: true };
+    case "hold-number":
+      return { kind: "hold-number", code: failure.code, error };
     case "pace-recipient":
-      return attempt < policy.maxPacedAttempts
+      return calls < policy.maxPacedAttempts
         ? { kind: "pace-recipient", error }
         : { kind: "fail", error, deadLetter: true };
     case "retry": {
-      const limit = Math.min(policy.retry.maxAttempts, 1 + (rule.maxRetries ?? Infinity));
-      return attempt < limit
-        ? { kind: "retry", delayMs: retryDelayMs(policy.retry, attempt, random), error }
+      const limit = Math.min(policy.retry.maxAttempts, rule.maxCalls ?? Infinity);
+      return calls < limit
+        ? { kind: "retry", delayMs: retryDelayMs(policy.retry, calls, random), error }
         : { kind: "fail", error, deadLetter: true };
     }
-    case "retry-later":
-    case "permanent":
+    case "fail":
       return { kind: "fail", error, deadLetter: false };
   }
 }

@@ -9,15 +9,35 @@ export class SlidingWindowLog {
   private readonly times: number[] = [];
   private outstanding = 0;
   private window: number;
+  private max: number;
+  /** Call times kept: the highest limit ever set, so a limit raised again is exact too. */
+  private keep: number;
 
-  constructor(
-    readonly limit: number,
-    windowMs: number,
-  ) {
+  constructor(limit: number, windowMs: number) {
     if (!Number.isInteger(limit) || limit < 1)
       throw new RangeError(`limit must be a positive integer, got ${limit}`);
     if (!(windowMs > 0)) throw new RangeError(`windowMs must be positive, got ${windowMs}`);
     this.window = windowMs;
+    this.max = limit;
+    this.keep = limit;
+  }
+
+  get limit(): number {
+    return this.max;
+  }
+
+  /**
+   * A new limit from now on, exact across the change. Only the latest `limit` call times decide
+   * the next slot, and the log keeps the latest of the highest limit ever set: no window ever
+   * held more than that, so every time it dropped is out of the window. Under a raised limit no
+   * window holds more than the new limit; under a lowered one the next send waits until fewer
+   * than the new limit are in the window.
+   */
+  setLimit(limit: number): void {
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new RangeError(`limit must be a positive integer, got ${limit}`);
+    this.max = limit;
+    this.keep = Math.max(this.keep, limit);
   }
 
   get reserved(): number {
@@ -64,7 +84,7 @@ export class SlidingWindowLog {
     let i = this.times.length;
     while (i > 0 && (this.times[i - 1] ?? 0) > at) i--;
     this.times.splice(i, 0, at);
-    if (this.times.length > this.limit) this.times.splice(0, this.times.length - this.limit);
+    if (this.times.length > this.keep) this.times.splice(0, this.times.length - this.keep);
   }
 
   /** The reserved send did not happen. */
@@ -186,6 +206,23 @@ export class NumberRate {
     this.margin = next;
     this.log.narrow(1_000 + next);
     if (this.schedule) this.schedule.intervalMs = (1_000 + next) / this.log.limit;
+  }
+
+  /** The number's cap in messages per second. */
+  get mps(): number {
+    return this.log.limit;
+  }
+
+  /**
+   * A new cap from now on (Meta upgraded or downgraded the number): the exact log keeps "no
+   * one-second window over the cap" across the change, and the even schedule takes the new
+   * interval from the next slot on.
+   */
+  setMps(mps: number): void {
+    if (!Number.isInteger(mps) || mps < 1 || mps > 1_000)
+      throw new RangeError(`mps must be an integer from 1 to 1000, got ${mps}`);
+    this.log.setLimit(mps);
+    if (this.schedule) this.schedule.intervalMs = (1_000 + this.margin) / mps;
   }
 
   nextAt(now: number): number | undefined {

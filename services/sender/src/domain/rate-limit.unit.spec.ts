@@ -300,6 +300,34 @@ describe("NumberRate", () => {
     expect(rate.nextAt(1_000)).toBe(2_000);
   });
 
+  it("takes a new cap at once, exactly: raised, no window over the new cap; lowered, every later send waits until fewer than the new cap are in its window", () => {
+    const rate = new NumberRate({ mps: 80, marginMs: 0, smoothingMs: 20 });
+    const sent: number[] = [];
+    const changes = new Map([
+      [3_000, 1_000],
+      [5_000, 80],
+      [5_400, 1_000],
+    ]);
+    for (let now = 0; now < 8_000; now += 0.25) {
+      const mps = changes.get(now);
+      if (mps !== undefined) rate.setMps(mps);
+      for (;;) {
+        const r = rate.tryReserve(now, 0);
+        if (!("slotAt" in r)) break;
+        rate.complete(Math.max(now, r.slotAt));
+        sent.push(Math.max(now, r.slotAt));
+      }
+    }
+    const inWindowBefore = (t: number) => sent.filter((o) => o > t - 1_000 && o < t).length;
+    const capAt = (t: number) => (t < 3_000 ? 80 : t < 5_000 ? 1_000 : t < 5_400 ? 80 : 1_000);
+    for (const t of sent) expect(inWindowBefore(t)).toBeLessThan(capAt(t));
+    // The raised cap is used: 1,000 in the second after the raise, not 80.
+    expect(sent.filter((t) => t >= 3_000 && t < 4_000).length).toBeGreaterThan(900);
+    // Lowered then raised again within a second: the sends of before still count.
+    expect(maxInWindow(sent, 1_000)).toBeLessThanOrEqual(1_000);
+    expect(rate.mps).toBe(1_000);
+  });
+
   it("refuses impossible settings", () => {
     expect(() => new NumberRate({ mps: 0, marginMs: 0, smoothingMs: 0 })).toThrow(RangeError);
     expect(() => new NumberRate({ mps: 1_001, marginMs: 0, smoothingMs: 0 })).toThrow(RangeError);

@@ -1,23 +1,29 @@
+import { randomUUID } from "node:crypto";
 import type { SendResult } from "@parley/cloud-api";
-import { createEvent, type AnyEvent, type EventData, type EventOf } from "@parley/contracts";
-import { decideRedelivery } from "../domain/attempt.js";
+import type { AnyEvent, EventData, EventOf } from "@parley/contracts";
+import { ParleyError } from "@parley/errors";
+import {
+  decide,
+  evolve,
+  initialState,
+  type DispatchEvent,
+  type DispatchState,
+} from "../domain/dispatch.js";
 import {
   decideFailure,
   type CallFailure,
+  type FailureDecision,
   type FailurePolicy,
-  type SendError,
 } from "../domain/failure.js";
-import { decideGate } from "../domain/gate.js";
+import { decideGate, type GateDecision } from "../domain/gate.js";
+import type { AttemptStore, GateStore, StoredAttempt } from "../domain/ports.js";
 import type { DispatchParking, RecordAt } from "../adapters/kafka/consumers.js";
-import type { AttemptStore } from "../adapters/store/attempt-store.js";
-import type { GateStore } from "../adapters/store/gate-store.js";
 import type { NumberLane, Slot } from "./lanes.js";
 import type { CallPermits } from "./permits.js";
+import { outcomesOf, type Outcome } from "./outcomes.js";
 import { sleep, sleepUntil, StoppedError } from "./sleep.js";
 
-export type Outcome = EventOf<
-  "SendAccepted" | "SendRejected" | "SendFailed" | "SendExpired" | "SendInDoubt" | "SendReconciled"
->;
+export type { Outcome } from "./outcomes.js";
 
 /** The Graph call, with its failure already described for the pure policy. */
 export type GraphSend = (
@@ -29,7 +35,7 @@ export interface SenderObserver {
   outcome(type: Outcome["type"], number: string): void;
   graphCall(number: string, seconds: number, result: string): void;
   inFlight(delta: number): void;
-  /** Time one stage of a send took (lookup, gate, claim, slot, call, settle, publish). */
+  /** Time one stage of a send took (pacing, gate, claim, slot, call, settle, publish). */
   stage?(name: string, ms: number): void;
 }
 
@@ -40,9 +46,11 @@ export interface SenderLogger {
 }
 
 /** A request failed for good after retries: the runner dead-letters the dispatch with this reason. */
-export class DeadLetterError extends Error {
+export class DeadLetterError extends ParleyError {
   override readonly name = "DeadLetterError";
-  readonly retriable = false;
+  constructor(message: string, context: Record<string, unknown> = {}) {
+    super(message, { retry: "never", context });
+  }
 }
 
 export interface DispatchHandlerDeps {
@@ -50,7 +58,7 @@ export interface DispatchHandlerDeps {
   readonly attempts: AttemptStore;
   readonly gates: GateStore;
   readonly graph: GraphSend;
-  /** Graph calls in flight, at most one per pooled socket (taken after the rate slot). */
+  /** Graph calls in flight, at most one per pooled socket (taken while the fence is written). */
   readonly permits?: CallPermits;
   readonly publish: (events: readonly AnyEvent[]) => Promise<void>;
   readonly clock: () => number;
@@ -60,6 +68,8 @@ export interface DispatchHandlerDeps {
   readonly callBoundMs: number;
   /** A closed window is read once more after this long (the gate consumer may lag behind the router). */
   readonly windowRecheckMs: number;
+  /** A gate view older than this when the slot comes is read again before the call (default 1 s). */
+  readonly gateFreshMs?: number;
   readonly observer: SenderObserver;
   readonly logger: SenderLogger;
   /**
@@ -72,132 +82,39 @@ export interface DispatchHandlerDeps {
 }
 
 /**
- * Handles one DispatchMessage: at most one Graph call that may reach Meta (attempt recorded
- * before it), consent/window/expiry checked right before it, exactly one terminal outcome
- * (stored before it is published, so a redelivery publishes the same event again).
+ * Handles one DispatchMessage by running the dispatch state machine (`domain/dispatch.ts`):
+ * each step it decides is performed here and what it found is fed back. At most one Graph call
+ * that may reach Meta per recorded `calling` (the fence, compared on the owner's epoch, written
+ * while the slot's instant comes); consent, window and expiry checked before it; every outcome
+ * stored before it is published, so a redelivery publishes the same event again.
  */
 export function createDispatchHandler(deps: DispatchHandlerDeps) {
   const { attempts, gates, clock, publish, observer, logger } = deps;
-
-  const outcome = <T extends Outcome["type"]>(
-    dispatch: EventOf<"DispatchMessage">,
-    type: T,
-    extra: Omit<EventData<T>, "requestId" | "idempotencyKey" | "contactId">,
-  ): EventOf<T> => {
-    const d = dispatch.data;
-    return createEvent(
-      type,
-      {
-        requestId: d.requestId,
-        idempotencyKey: d.idempotencyKey,
-        contactId: d.contactId,
-        ...(d.consentEventId === undefined ? {} : { consentEventId: d.consentEventId }),
-        ...extra,
-      } as EventData<T>,
-      {
-        correlationId: dispatch.correlationId,
-        causationId: dispatch.eventId,
-        ...(dispatch.businessNumber !== undefined
-          ? { businessNumber: dispatch.businessNumber }
-          : {}),
-        now: new Date(clock()),
-      },
-    );
-  };
+  const instance = randomUUID().slice(0, 8);
+  let handled = 0;
 
   const emit = async (events: readonly AnyEvent[], number: string): Promise<void> => {
     await publish(events);
     for (const e of events) observer.outcome(e.type as Outcome["type"], number);
   };
 
-  /**
-   * A terminal outcome decided before any call, recorded so a redelivery repeats it, then
-   * published. With no record known, one insert records it with its outcome; false when a record
-   * existed already (a redelivery): the caller resolves the request from that record instead.
-   */
-  const finishWithoutCall = async (
-    recorded: boolean,
-    dispatch: EventOf<"DispatchMessage">,
-    number: string,
-    event: Outcome,
-  ): Promise<boolean> => {
-    const d = dispatch.data;
-    if (!recorded) {
-      const won = await attempts.claim({
-        requestId: d.requestId,
-        number,
-        contactId: d.contactId,
-        bizOpaqueCallbackData: d.bizOpaqueCallbackData,
-        at: new Date(clock()),
-        afterCalls: 0,
-        finishedWith: event,
-      });
-      if (!won) return false;
-    } else await attempts.settle(d.requestId, "done", [event], new Date(clock()));
-    await emit([event], number);
-    return true;
-  };
-
-  const inDoubt = async (
-    dispatch: EventOf<"DispatchMessage">,
-    number: string,
-    reason: "timeout" | "connection_lost" | "crash_recovery",
-    attemptedAt: number,
-  ): Promise<void> => {
-    const event = outcome(dispatch, "SendInDoubt", {
-      bizOpaqueCallbackData: dispatch.data.bizOpaqueCallbackData,
-      reason,
-      attemptedAt: new Date(attemptedAt).toISOString(),
-    });
-    await attempts.settle(dispatch.data.requestId, "in_doubt", [event], new Date(clock()));
-    logger.warn(
-      { requestId: dispatch.data.requestId, businessNumber: number, reason },
-      "send in doubt: never resent; waiting for its status webhook or the in-doubt timeout",
-    );
-    await emit([event], number);
-    // Its status webhook may have come while the result was unknown: resolve from it now.
-    await deps.afterInDoubt?.(dispatch.data.requestId);
-  };
-
-  const failed = (dispatch: EventOf<"DispatchMessage">, error: SendError, calls: number): Outcome =>
-    outcome(dispatch, "SendFailed", { error, phase: "sync", attempts: calls });
-
-  /**
-   * A record exists for the request (its first claim lost to it): what it says decides. Returns
-   * undefined when the request is finished (stored outcome published again, or now in doubt),
-   * else the calls already made, all definitely refused: the request may call again.
-   */
-  const resolveRecorded = async (
-    dispatch: EventOf<"DispatchMessage">,
-    number: string,
-    signal: AbortSignal,
-  ): Promise<number | undefined> => {
-    const d = dispatch.data;
-    for (;;) {
-      const existing = await attempts.get(d.requestId);
-      const next = decideRedelivery(existing, clock(), deps.callBoundMs);
-      switch (next.kind) {
-        case "replay":
-          if (existing && existing.outcomes.length > 0) await publish(existing.outcomes);
-          return undefined;
-        case "in-doubt":
-          await inDoubt(dispatch, number, "crash_recovery", existing?.attemptedAt ?? clock());
-          return undefined;
-        case "send":
-          // "refused" after that many calls (0: no record any more, a first claim again).
-          return existing?.calls ?? 0;
-        case "wait":
-          if (!(await sleep(Math.min(1_000, next.untilMs - clock()), signal)))
-            throw new StoppedError();
-      }
+  const viewGate = async (d: EventData<"DispatchMessage">, number: string, signal: AbortSignal) => {
+    let decision = decideGate(d, await gates.view(d.contactId, number), clock());
+    if (
+      decision.kind === "rejected" &&
+      decision.reason === "outside_window" &&
+      deps.windowRecheckMs > 0
+    ) {
+      if (!(await sleep(deps.windowRecheckMs, signal))) throw new StoppedError();
+      decision = decideGate(d, await gates.view(d.contactId, number), clock());
     }
+    return decision;
   };
 
   /**
    * `at` is the record's place for a dispatch from the topic; a dispatch taken from the park has
-   * none (it is parked already). "parked" when the number paused on the way: the dispatch
-   * waits in the park, and its record may complete. (Dispatches that park on arrival are set
-   * aside before they reach here: DispatchParking.setAside.)
+   * none (it is parked already). "parked" when the number paused on the way: the dispatch waits
+   * in the park, its record stays `claimed`, and whoever handles it next takes it over.
    */
   async function handle(
     dispatch: EventOf<"DispatchMessage">,
@@ -206,209 +123,341 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
   ): Promise<"finished" | "parked"> {
     const d = dispatch.data;
     const number = dispatch.businessNumber ?? "";
+    const lane = deps.lane(number);
+    const owner = `${instance}-${String(++handled)}`;
+    const events = outcomesOf(dispatch, clock);
+    let s = initialState({
+      dispatchId: dispatch.eventId,
+      numberKnown: lane !== undefined,
+      freeForm: d.content.type !== "template",
+      gateFreshMs: deps.gateFreshMs ?? 1_000,
+      callBoundMs: deps.callBoundMs,
+    });
+    const apply = (...events: DispatchEvent[]): void => {
+      for (const e of events) s = evolve(s, e);
+    };
     let mark = clock();
     const stage = (name: string): void => {
       const now = clock();
       observer.stage?.(name, now - mark);
       mark = now;
     };
-    // No read first: the first claim is an insert that fails on a duplicate request id, and only
-    // then (a redelivery) is the record read. `calls` counts the calls recorded so far.
-    let calls = 0;
-    const lane = deps.lane(number);
-    if (!lane) {
-      const event = outcome(dispatch, "SendRejected", {
-        reason: "unknown_sender",
-        detail: `business number ${number} is not in this sender's number directory`,
-      });
-      for (;;) {
-        if (await finishWithoutCall(calls > 0, dispatch, number, event)) return "finished";
-        const made = await resolveRecorded(dispatch, number, signal);
-        if (made === undefined) return "finished";
-        calls = made;
-      }
-    }
-    const parkHere = async (): Promise<"parked"> => {
-      if (at !== undefined) await deps.parking.park(number, at, dispatch, "paused");
-      return "parked";
+    let stored: StoredAttempt | undefined;
+    let slot: Slot | undefined;
+    let releasePermit = (): void => undefined;
+    let calledAt = 0;
+    let result: SendResult | undefined;
+    const freeSlot = (): void => {
+      slot?.cancel();
+      slot = undefined;
+      releasePermit();
+      releasePermit = () => undefined;
     };
-    observer.inFlight(1);
+    if (lane) observer.inFlight(1);
     try {
       for (;;) {
-        // Pacing and pause first; the last look and the attempt record next; the rate slot
-        // last, so a reserved slot is never held across MongoDB round trips.
-        if (!(await lane.recipientReady(d.to, signal))) return await parkHere();
-        stage("pacing");
-        let view = await gates.view(d.contactId, number);
-        let gate = decideGate(d, view, clock());
-        if (
-          gate.kind === "rejected" &&
-          gate.reason === "outside_window" &&
-          deps.windowRecheckMs > 0
-        ) {
-          if (!(await sleep(deps.windowRecheckMs, signal))) throw new StoppedError();
-          view = await gates.view(d.contactId, number);
-          gate = decideGate(d, view, clock());
-        }
-        if (gate.kind !== "send") {
-          const event =
-            gate.kind === "expired"
-              ? outcome(dispatch, "SendExpired", {
-                  validUntil: d.validUntil ?? "",
-                  stage: "sender",
-                })
-              : outcome(dispatch, "SendRejected", { reason: gate.reason, detail: gate.detail });
-          if (await finishWithoutCall(calls > 0, dispatch, number, event)) return "finished";
-          // A record existed: a redelivery. What it says wins over this rejection.
-          const made = await resolveRecorded(dispatch, number, signal);
-          if (made === undefined) return "finished";
-          calls = made;
-          continue;
-        }
-        stage("gate");
-        const owned = await attempts.claim({
-          requestId: d.requestId,
-          number,
-          contactId: d.contactId,
-          bizOpaqueCallbackData: d.bizOpaqueCallbackData,
-          at: new Date(clock()),
-          afterCalls: calls,
-        });
-        stage("claim");
-        if (!owned) {
-          // A record existed (a redelivery) or someone else recorded a call meanwhile: never
-          // call twice; the record decides (replay, wait, in doubt, or a call after a refusal).
-          const made = await resolveRecorded(dispatch, number, signal);
-          if (made === undefined) return "finished";
-          calls = made;
-          continue;
-        }
-        calls++;
-        let slot: Slot;
-        let release = (): void => undefined;
-        try {
-          const granted = await lane.turn(d.to, signal);
-          if (granted === undefined) {
-            // Paused while waiting for a slot: no call made, the record goes back to "refused".
-            await attempts.refused(d.requestId);
-            return await parkHere();
-          }
-          slot = granted;
-          if (!(await sleepUntil(slot.slotAt, clock, signal))) {
-            slot.cancel();
-            throw new StoppedError();
-          }
-          // A free socket last, so the call leaves at the instant the rate log records.
-          if (deps.permits) {
-            const permit = await deps.permits.acquire(signal, number);
-            if (!permit) {
-              slot.cancel();
-              throw new StoppedError();
-            }
-            release = permit;
-          }
-        } catch (error) {
-          // No call was made: the record goes back to "refused" so a redelivery may call.
-          await attempts.refused(d.requestId);
-          throw error;
-        }
-        stage("slot");
-        const callAt = clock();
-        {
-          const startedAt = callAt;
-          let r: Awaited<ReturnType<GraphSend>>;
-          try {
-            r = await deps.graph(number, d);
-          } finally {
-            // The slot stays reserved while the call is out; the rate log learns both instants
-            // (the call left no earlier than its slot: sleepUntil above).
-            slot.sent(startedAt, clock());
-            release();
-          }
-          stage("call");
-          observer.graphCall(
-            number,
-            (clock() - startedAt) / 1_000,
-            r.ok ? "accepted" : r.failure.kind,
-          );
-          if (r.ok) {
-            lane.accepted(d.to);
-            const event = outcome(dispatch, "SendAccepted", {
-              wamid: r.result.wamid,
-              ...(r.result.waId !== undefined ? { waId: r.result.waId } : {}),
-              ...(r.result.messageStatus !== undefined
-                ? { messageStatus: r.result.messageStatus }
-                : {}),
-              usedTemplateFallback: d.usedTemplateFallback,
-              attempts: calls,
+        const step = decide(s, clock());
+        switch (step.kind) {
+          case "await-recipient":
+            if (!lane) throw new Error("no lane for a known number");
+            apply({
+              type: (await lane.recipientReady(d.to, signal)) ? "RecipientReady" : "NumberPaused",
             });
-            await attempts.settle(d.requestId, "done", [event], new Date(clock()));
-            stage("settle");
-            await emit([event], number);
-            stage("publish");
+            stage("pacing");
+            break;
+          case "view-gate":
+            apply({ type: "GateViewed", decision: await viewGate(d, number, signal), at: clock() });
+            stage("gate");
+            break;
+          case "finish-without-call": {
+            const event = events.noCall(step.outcome, s.lateFallback, s.calls);
+            const won = step.owned
+              ? await attempts.settle({
+                  requestId: d.requestId,
+                  epoch: s.epoch ?? 0,
+                  from: "claimed",
+                  state: "done",
+                  outcomes: [event],
+                  at: new Date(clock()),
+                })
+              : await attempts.claim({
+                  requestId: d.requestId,
+                  number,
+                  contactId: d.contactId,
+                  bizOpaqueCallbackData: d.bizOpaqueCallbackData,
+                  at: new Date(clock()),
+                  owner,
+                  finishedWith: event,
+                });
+            if (won) {
+              await emit([event], number);
+              apply({ type: "Finished" });
+            } else apply({ type: step.owned ? "FenceLost" : "RecordExists" });
+            break;
+          }
+          case "claim": {
+            const keep = d.content.type !== "template" && d.templateFallback !== undefined;
+            const won = await attempts.claim({
+              requestId: d.requestId,
+              number,
+              contactId: d.contactId,
+              bizOpaqueCallbackData: d.bizOpaqueCallbackData,
+              at: new Date(clock()),
+              owner,
+              ...(keep ? { dispatch } : {}),
+            });
+            apply(won ? { type: "Claimed", epoch: 1, calls: 0 } : { type: "RecordExists" });
+            stage("claim");
+            break;
+          }
+          case "read-record":
+            stored = await attempts.get(d.requestId);
+            apply({ type: "RecordRead", record: stored });
+            break;
+          case "take-over": {
+            const won = await attempts.takeOver(d.requestId, step.epoch, owner, new Date(clock()));
+            apply(
+              won
+                ? { type: "Claimed", epoch: step.epoch + 1, calls: stored?.calls ?? 0 }
+                : { type: "TakeOverLost" },
+            );
+            break;
+          }
+          case "wait":
+            if (!(await sleep(Math.min(1_000, step.untilMs - clock()), signal)))
+              throw new StoppedError();
+            apply({ type: "Waited" });
+            break;
+          case "replay":
+            if (stored && stored.outcomes.length > 0) await publish(stored.outcomes);
+            return "finished";
+          case "mark-in-doubt": {
+            const event = events.inDoubt("crash_recovery", step.calledAt);
+            if (
+              !(await attempts.markInDoubt(
+                d.requestId,
+                stored?.epoch ?? 0,
+                event,
+                new Date(clock()),
+              ))
+            ) {
+              apply({ type: "TakeOverLost" });
+              break;
+            }
+            await inDoubt(dispatch, number, event, "crash_recovery");
             return "finished";
           }
-          const decision = decideFailure(r.failure, calls, deps.policy, deps.random);
-          switch (decision.kind) {
-            case "in-doubt":
-              await inDoubt(dispatch, number, decision.reason, callAt);
-              return "finished";
-            case "fail": {
-              const event = failed(dispatch, decision.error, calls);
-              await attempts.settle(d.requestId, "done", [event], new Date(clock()));
-              await emit([event], number);
-              if (decision.deadLetter) {
-                throw new DeadLetterError(
-                  `send failed after ${calls} calls: ${decision.error.errorClass}${decision.error.code !== undefined ? ` (#${decision.error.code})` : ""} ${decision.error.details ?? ""}`.trim(),
-                );
-              }
-              return "finished";
+          case "await-slot": {
+            if (!lane) throw new Error("no lane for a known number");
+            const granted = await lane.turn(d.to, signal);
+            if (granted === undefined) apply({ type: "NumberPaused" });
+            else {
+              slot = granted;
+              apply({ type: "SlotGranted", slotAt: granted.slotAt });
             }
-            case "retry":
-              await attempts.refused(d.requestId);
+            break;
+          }
+          case "fence": {
+            // The fence is written while the slot's instant comes and a socket frees up.
+            const [fencing, waited, permit] = await Promise.allSettled([
+              fence(d, number, s, step.recheckGate, signal),
+              sleepUntil(step.slotAt, clock, signal),
+              deps.permits?.acquire(signal, number),
+            ]);
+            if (permit.status === "fulfilled" && permit.value) releasePermit = permit.value;
+            const won = fencing.status === "fulfilled" && fencing.value.won;
+            if (fencing.status === "rejected" || waited.status === "rejected" || signal.aborted) {
+              // No call: a fence written meanwhile is undone, so a redelivery sends it.
+              if (won) await attempts.release(d.requestId, s.epoch ?? 0);
+              if (fencing.status === "rejected") throw fencing.reason;
+              throw new StoppedError();
+            }
+            const fenced = fencing.value;
+            if (fenced.gate) apply({ type: "GateViewed", decision: fenced.gate, at: clock() });
+            if (fenced.gate && fenced.gate.kind !== "send") freeSlot();
+            else if (!fenced.won) {
+              freeSlot();
+              apply({ type: "FenceLost" });
+            } else {
+              // The call leaves no earlier than its slot (the wait above), on a free socket.
+              calledAt = clock();
+              apply({ type: "Fenced" });
+            }
+            stage("slot");
+            break;
+          }
+          case "call": {
+            const r = await deps.graph(number, d);
+            const answeredAt = clock();
+            // The slot stays reserved while the call is out; the rate log learns both instants.
+            slot?.sent(calledAt, answeredAt);
+            slot = undefined;
+            releasePermit();
+            releasePermit = () => undefined;
+            stage("call");
+            observer.graphCall(
+              number,
+              (answeredAt - calledAt) / 1_000,
+              r.ok ? "accepted" : r.failure.kind,
+            );
+            if (r.ok) {
+              result = r.result;
+              lane?.accepted(d.to, calledAt);
+              apply({ type: "Answered", answer: { kind: "accepted" } });
+            } else {
+              const answer = decideFailure(r.failure, s.calls, deps.policy, deps.random);
+              // At once: the number's other sends are deciding meanwhile.
+              if (lane) refusedBy(answer, calledAt, number, d.to, lane);
+              apply({ type: "Answered", answer });
+            }
+            break;
+          }
+          case "settle-accepted": {
+            const r = result;
+            if (!r) throw new Error("settle-accepted without a result");
+            const event = events.accepted(r, s.calls, s.lateFallback);
+            if (await settleCall(d.requestId, s, "done", event, r.wamid)) {
+              stage("settle");
+              await emit([event], number);
+              stage("publish");
+            }
+            return "finished";
+          }
+          case "settle-in-doubt": {
+            const event = events.inDoubt(step.reason, calledAt);
+            if (await settleCall(d.requestId, s, "in_doubt", event))
+              await inDoubt(dispatch, number, event, step.reason);
+            return "finished";
+          }
+          case "settle-failed": {
+            const event = events.failed(step.error, s.calls, s.lateFallback);
+            if (!(await settleCall(d.requestId, s, "done", event))) return "finished";
+            await emit([event], number);
+            if (step.deadLetter) {
+              const e = step.error;
+              throw new DeadLetterError(
+                `send failed after ${String(s.calls)} calls: ${e.errorClass}${e.code !== undefined ? ` (#${String(e.code)})` : ""} ${e.details ?? ""}`.trim(),
+                { requestId: d.requestId, businessNumber: number, code: e.code },
+              );
+            }
+            return "finished";
+          }
+          case "release":
+            await attempts.release(d.requestId, s.epoch ?? 0);
+            if (step.effect === "retry")
               logger.warn(
                 {
                   requestId: d.requestId,
                   businessNumber: number,
-                  attempt: calls,
-                  delayMs: decision.delayMs,
-                  code: decision.error.code,
+                  attempt: s.calls,
+                  delayMs: step.delayMs,
                 },
                 "Graph refused the send; retrying with back-off",
               );
-              if (!(await sleep(decision.delayMs, signal))) throw new StoppedError();
-              break;
-            case "throttle-number":
-              await attempts.refused(d.requestId);
-              lane.throttle(decision.code, callAt);
-              break;
-            case "pace-recipient":
-              await attempts.refused(d.requestId);
-              lane.pace(d.to);
-              break;
-            case "pause-number":
-              await attempts.refused(d.requestId);
-              if (!lane.paused) {
-                logger.error(
-                  {
-                    businessNumber: number,
-                    code: decision.error.code,
-                    alert: "sender_number_paused",
-                  },
-                  "access token refused (0/190): number paused, its dispatches are parked; fix the token (runbook: docs/runbooks/sender.md)",
-                );
-              }
-              lane.pause({
-                code: decision.error.code ?? 190,
-                since: clock(),
-                detail: decision.error.title ?? "access token refused",
-              });
-              break;
-          }
+            if (step.delayMs > 0 && !(await sleep(step.delayMs, signal))) throw new StoppedError();
+            apply({ type: "Released" });
+            break;
+          case "park":
+            if (at !== undefined) await deps.parking.park(number, at, dispatch, "paused");
+            return "parked";
+          case "abandon":
+            logger.info(
+              { requestId: d.requestId, businessNumber: number },
+              "another owner took the request over before its call: left to it",
+            );
+            return "finished";
+          case "done":
+            return "finished";
         }
       }
     } finally {
-      observer.inFlight(-1);
+      // Whatever left the loop before the call (a stop, a failure) gives the slot back.
+      freeSlot();
+      if (lane) observer.inFlight(-1);
+    }
+  }
+
+  /**
+   * The fence, written while the slot's instant comes: `calling` under our epoch, after reading
+   * the gate again when the last view is stale (an opt-out that arrived during a long wait).
+   */
+  async function fence(
+    d: EventData<"DispatchMessage">,
+    number: string,
+    s: DispatchState,
+    recheckGate: boolean,
+    signal: AbortSignal,
+  ): Promise<{ won: boolean; gate?: GateDecision }> {
+    if (recheckGate) {
+      const gate = await viewGate(d, number, signal);
+      if (gate.kind !== "send") return { won: false, gate };
+      return { won: await attempts.fence(d.requestId, s.epoch ?? 0, new Date(clock())), gate };
+    }
+    return { won: await attempts.fence(d.requestId, s.epoch ?? 0, new Date(clock())) };
+  }
+
+  /** Stores a call's outcome under our epoch; false when the record moved on (left to its new owner). */
+  function settleCall(
+    requestId: string,
+    s: DispatchState,
+    state: "done" | "in_doubt",
+    event: AnyEvent,
+    wamid?: string,
+  ): Promise<boolean> {
+    return attempts.settle({
+      requestId,
+      epoch: s.epoch ?? 0,
+      from: "calling",
+      state,
+      outcomes: [event],
+      at: new Date(clock()),
+      ...(wamid !== undefined ? { wamid } : {}),
+    });
+  }
+
+  async function inDoubt(
+    dispatch: EventOf<"DispatchMessage">,
+    number: string,
+    event: AnyEvent,
+    reason: string,
+  ): Promise<void> {
+    logger.warn(
+      { requestId: dispatch.data.requestId, businessNumber: number, reason },
+      "send in doubt: never resent; waiting for its status webhook or the in-doubt timeout",
+    );
+    await emit([event], number);
+    // Its status webhook may have come while the result was unknown: resolve from it now.
+    await deps.afterInDoubt?.(dispatch.data.requestId);
+  }
+
+  /** What a refused call tells the number's lane: a hold, a paced recipient, a pause, or none. */
+  function refusedBy(
+    answer: FailureDecision,
+    calledAt: number,
+    number: string,
+    to: string,
+    lane: NumberLane,
+  ): void {
+    if (answer.kind === "hold-number") {
+      if (lane.heldBy === undefined)
+        logger.warn(
+          { businessNumber: number, code: answer.code },
+          "Graph holds the whole number: its sends wait, one probe at a time, until it takes sends again (runbook: docs/runbooks/sender.md)",
+        );
+      lane.held(answer.code, calledAt);
+      return;
+    }
+    // Any other answer means the number took the call: a hold it was probing ends.
+    lane.answered(calledAt);
+    if (answer.kind === "pace-recipient") lane.pace(to);
+    if (answer.kind === "pause-number") {
+      const code = answer.error.code ?? 190;
+      if (!lane.paused)
+        logger.error(
+          { businessNumber: number, code, alert: "sender_number_paused" },
+          "access token refused (0/190): number paused, its dispatches are parked; fix the token (runbook: docs/runbooks/sender.md)",
+        );
+      lane.pause({ code, since: clock(), detail: answer.error.title ?? "access token refused" });
     }
   }
 

@@ -1,63 +1,12 @@
 import type { AnyEvent, EventOf } from "@parley/contracts";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { AttemptStore, StoredAttempt } from "../adapters/store/attempt-store.js";
 import { defaultRetryPolicy } from "../domain/backoff.js";
 import { createDispatchHandler, type GraphSend } from "./dispatch-handler.js";
-import { dispatchMessage, testLane } from "./fixtures.spec-helpers.js";
+import { dispatchMessage, memoryAttempts, testLane } from "./fixtures.spec-helpers.js";
 import type { Slot } from "./lanes.js";
 
 const NUMBER = "106540352240001";
 const MPS = 2;
-
-/** Attempts in memory, with the store's rules for what the handler calls (claim, refused, settle). */
-function memoryAttempts(): AttemptStore & { readonly records: Map<string, StoredAttempt> } {
-  const records = new Map<string, StoredAttempt>();
-  return {
-    records,
-    get: (requestId) => Promise.resolve(records.get(requestId)),
-    claim: (c) => {
-      const existing = records.get(c.requestId);
-      if (
-        existing !== undefined &&
-        !(existing.state === "refused" && existing.calls === c.afterCalls)
-      )
-        return Promise.resolve(false);
-      records.set(c.requestId, {
-        requestId: c.requestId,
-        number: c.number,
-        state: c.finishedWith === undefined ? "calling" : "done",
-        attemptedAt: c.at.getTime(),
-        calls: c.afterCalls + (c.finishedWith === undefined ? 1 : 0),
-        outcomes: c.finishedWith === undefined ? [] : [c.finishedWith],
-        outcomeIds: c.finishedWith === undefined ? [] : [c.finishedWith.eventId],
-        bizOpaqueCallbackData: c.bizOpaqueCallbackData,
-        pendingStatus: undefined,
-      });
-      return Promise.resolve(true);
-    },
-    refused: (requestId) => {
-      const r = records.get(requestId);
-      if (r?.state === "calling") records.set(requestId, { ...r, state: "refused" });
-      return Promise.resolve();
-    },
-    settle: (requestId, state, outcomes) => {
-      const r = records.get(requestId);
-      if (r !== undefined)
-        records.set(requestId, {
-          ...r,
-          state,
-          outcomes: [...outcomes],
-          outcomeIds: outcomes.map((o) => o.eventId),
-        });
-      return Promise.resolve();
-    },
-    noteStatus: (requestId) => Promise.resolve(records.get(requestId)),
-    resolveInDoubt: () => Promise.resolve(false),
-    inDoubtBefore: () => Promise.resolve([]),
-    recentCallTimes: () => Promise.resolve([]),
-    ensureIndexes: () => Promise.resolve(),
-  };
-}
 
 function dispatch(requestId: string, to: string): EventOf<"DispatchMessage"> {
   return dispatchMessage(NUMBER, requestId, to, {}, new Date(0));
@@ -113,7 +62,7 @@ function setup() {
     },
     clock,
     random: () => 0.5,
-    policy: { retry: defaultRetryPolicy, maxThrottledAttempts: 3, maxPacedAttempts: 3 },
+    policy: { retry: defaultRetryPolicy, maxPacedAttempts: 3 },
     callBoundMs: 30_000,
     windowRecheckMs: 0,
     observer: { outcome: () => undefined, graphCall: () => undefined, inFlight: () => undefined },
@@ -167,4 +116,104 @@ describe("dispatch handler and the rate slot", () => {
       true,
     );
   });
+});
+
+describe("dispatch handler: an owner that dies or goes stale before its call", () => {
+  /** Two handlers (two owners) over one memory store and real lanes at a cap of 1 msg/s. */
+  function twoOwners() {
+    const clock = (): number => Date.now();
+    const attempts = memoryAttempts();
+    const calls: string[] = [];
+    const published: AnyEvent[] = [];
+    const owner = () => {
+      const lane = testLane({ number: NUMBER, mps: 1, clock, tuning: { marginMs: 0 } });
+      return {
+        lane,
+        handle: createDispatchHandler({
+          lane: (n) => (n === NUMBER ? lane : undefined),
+          attempts,
+          gates: {
+            view: () => Promise.resolve({}),
+            consent: () => Promise.resolve(),
+            window: () => Promise.resolve(),
+          },
+          graph: (_number, d) => {
+            calls.push(d.requestId);
+            return Promise.resolve({
+              ok: true,
+              result: {
+                wamid: `wamid.${d.requestId}`,
+                waId: d.to,
+                input: d.to,
+                messageStatus: undefined,
+                fbTraceId: undefined,
+              },
+            });
+          },
+          publish: (events) => {
+            published.push(...events);
+            return Promise.resolve();
+          },
+          clock,
+          random: () => 0.5,
+          policy: { retry: defaultRetryPolicy, maxPacedAttempts: 3 },
+          callBoundMs: 30_000,
+          windowRecheckMs: 0,
+          observer: {
+            outcome: () => undefined,
+            graphCall: () => undefined,
+            inFlight: () => undefined,
+          },
+          logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
+          parking: { park: () => Promise.resolve() },
+        }),
+      };
+    };
+    return { attempts, calls, published, owner };
+  }
+
+  it("sends, not judges in doubt, a request its dead owner claimed and never called", async () => {
+    const { attempts, calls, published, owner } = twoOwners();
+    const first = owner();
+    // The first owner takes its slot's worth, then claims a second request and waits (1 msg/s)...
+    await first.handle(dispatch("before", "16505550001"), new AbortController().signal);
+    const dies = new AbortController();
+    const waiting = first.handle(dispatch("stranded", "16505550002"), dies.signal);
+    await vi.waitFor(() => {
+      expect(attempts.records.get("stranded")?.state).toBe("claimed");
+    });
+    // ...and dies (its handler stops; nothing more it writes matters).
+    dies.abort();
+    await waiting.catch(() => undefined);
+    expect(attempts.records.get("stranded")?.state).toBe("claimed");
+    // The next owner gets the dispatch again: it takes the claim over and sends it, once.
+    const next = owner();
+    expect(
+      await next.handle(dispatch("stranded", "16505550002"), new AbortController().signal),
+    ).toBe("finished");
+    expect(calls).toEqual(["before", "stranded"]);
+    expect(published.filter((e) => e.correlationId === "stranded").map((e) => e.type)).toEqual([
+      "SendAccepted",
+    ]);
+    expect(attempts.records.get("stranded")).toMatchObject({ state: "done", epoch: 2, calls: 1 });
+  }, 10_000);
+
+  it("a stale owner still waiting for its slot loses its fence to the new owner: one call, one outcome", async () => {
+    const { attempts, calls, published, owner } = twoOwners();
+    const old = owner();
+    await old.handle(dispatch("warm", "16505550003"), new AbortController().signal);
+    // The old owner waits about a second for its slot; meanwhile a rebalance gives the record
+    // to a new owner, whose lane is free: it takes the claim over and calls first.
+    const stale = old.handle(dispatch("raced", "16505550004"), new AbortController().signal);
+    await vi.waitFor(() => {
+      expect(attempts.records.get("raced")?.state).toBe("claimed");
+    });
+    const fresh = owner();
+    await fresh.handle(dispatch("raced", "16505550004"), new AbortController().signal);
+    expect(await stale).toBe("finished");
+    expect(calls.filter((c) => c === "raced")).toHaveLength(1);
+    expect(published.filter((e) => e.correlationId === "raced")).toHaveLength(1);
+    old.lane.close();
+    fresh.lane.close();
+  }, 10_000);
 });

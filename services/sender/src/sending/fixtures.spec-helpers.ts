@@ -1,4 +1,5 @@
 import { createEvent, type EventData, type EventOf } from "@parley/contracts";
+import type { AttemptStore, StoredAttempt } from "../domain/ports.js";
 import { NumberLane, type LaneTuning } from "./lanes.js";
 
 /**
@@ -66,4 +67,120 @@ export function testLane({
     recentCalls,
     { waited: () => undefined, pausedChanged: () => undefined },
   );
+}
+
+/** Attempts in memory, with the MongoDB store's compare-and-set rules (epoch, state). */
+export function memoryAttempts(): AttemptStore & { readonly records: Map<string, StoredAttempt> } {
+  const records = new Map<string, StoredAttempt>();
+  const cas = (
+    requestId: string,
+    when: (r: StoredAttempt) => boolean,
+    change: (r: StoredAttempt) => Partial<StoredAttempt>,
+  ): Promise<boolean> => {
+    const r = records.get(requestId);
+    if (r === undefined || !when(r)) return Promise.resolve(false);
+    const next = { ...r, ...change(r) };
+    records.set(requestId, { ...next, outcomeIds: next.outcomes.map((o) => o.eventId) });
+    return Promise.resolve(true);
+  };
+  return {
+    records,
+    get: (requestId) => Promise.resolve(records.get(requestId)),
+    byWamid: (wamid) => Promise.resolve([...records.values()].find((r) => r.wamid === wamid)),
+    claim: (c) => {
+      if (records.has(c.requestId)) return Promise.resolve(false);
+      records.set(c.requestId, {
+        requestId: c.requestId,
+        number: c.number,
+        state: c.finishedWith === undefined ? "claimed" : "done",
+        epoch: 1,
+        calledAt: undefined,
+        calls: 0,
+        outcomes: c.finishedWith === undefined ? [] : [c.finishedWith],
+        outcomeIds: c.finishedWith === undefined ? [] : [c.finishedWith.eventId],
+        bizOpaqueCallbackData: c.bizOpaqueCallbackData,
+        wamid: undefined,
+        pendingStatus: undefined,
+        dispatch: c.finishedWith === undefined ? c.dispatch : undefined,
+        lateFallback: undefined,
+        decidedWamid: undefined,
+        decidedByStatus: undefined,
+      });
+      return Promise.resolve(true);
+    },
+    takeOver: (requestId, epoch) =>
+      cas(
+        requestId,
+        (r) => (r.state === "claimed" || r.state === "refused") && r.epoch === epoch,
+        () => ({ state: "claimed", epoch: epoch + 1 }),
+      ),
+    fence: (requestId, epoch, calledAt) =>
+      cas(
+        requestId,
+        (r) => r.state === "claimed" && r.epoch === epoch,
+        (r) => ({ state: "calling", calledAt: calledAt.getTime(), calls: r.calls + 1 }),
+      ),
+    release: (requestId, epoch) =>
+      cas(
+        requestId,
+        (r) => r.state === "calling" && r.epoch === epoch,
+        () => ({ state: "claimed" }),
+      ),
+    settle: ({ requestId, epoch, from, state, outcomes, wamid }) =>
+      cas(
+        requestId,
+        (r) => r.state === from && r.epoch === epoch,
+        (r) => ({
+          state,
+          outcomes: [...r.outcomes, ...outcomes],
+          ...(wamid !== undefined ? { wamid } : {}),
+        }),
+      ),
+    markInDoubt: (requestId, epoch, outcome) =>
+      cas(
+        requestId,
+        (r) => r.state === "calling" && r.epoch === epoch,
+        (r) => ({ state: "in_doubt", outcomes: [...r.outcomes, outcome] }),
+      ),
+    noteStatus: (requestId, status) =>
+      cas(
+        requestId,
+        (r) =>
+          r.pendingStatus === undefined ||
+          (status.data.status === "failed" && r.pendingStatus.data.status !== "failed"),
+        () => ({ pendingStatus: status }),
+      ).then(() => records.get(requestId)),
+    resolveInDoubt: (requestId, outcome, wamid) =>
+      cas(
+        requestId,
+        (r) => r.state === "in_doubt",
+        (r) => ({ state: "done", outcomes: [...r.outcomes, outcome], ...(wamid ? { wamid } : {}) }),
+      ),
+    failAsync: (requestId, wamid, outcome, statusId) =>
+      cas(
+        requestId,
+        (r) => r.state === "done" && r.wamid === wamid && r.decidedWamid !== wamid,
+        (r) => ({
+          outcomes: [...r.outcomes, outcome],
+          decidedWamid: wamid,
+          decidedByStatus: statusId,
+        }),
+      ),
+    oweFallback: (requestId, wamid, fallback, dispatch, statusId) =>
+      cas(
+        requestId,
+        (r) => r.state === "done" && r.wamid === wamid && r.decidedWamid !== wamid,
+        (r) => ({
+          state: "claimed",
+          epoch: r.epoch + 1,
+          lateFallback: fallback,
+          dispatch,
+          decidedWamid: wamid,
+          decidedByStatus: statusId,
+        }),
+      ),
+    inDoubtBefore: () => Promise.resolve([]),
+    recentCallTimes: () => Promise.resolve([]),
+    ensureIndexes: () => Promise.resolve(),
+  };
 }

@@ -25,7 +25,13 @@ export function createGraph({
   graphVersion: string;
   timeoutMs: number;
   connections: number;
-}): { send: GraphSend; probe(number: string): Promise<boolean>; close(): Promise<void> } {
+}): {
+  send: GraphSend;
+  probe(number: string): Promise<boolean>;
+  /** The number's throughput level (`GET /{id}?fields=throughput`); rejects when Graph says no. */
+  level(number: string): Promise<string>;
+  close(): Promise<void>;
+} {
   const transport = createUndiciTransport({ connectionsPerOrigin: connections });
   const clients = new Map<string, CloudApiClient>();
   const clientFor = (number: string): CloudApiClient => {
@@ -90,6 +96,7 @@ export function createGraph({
         return false;
       }
     },
+    level: (number) => clientFor(number).getThroughput(number),
     async close() {
       await transport.close();
     },

@@ -1,4 +1,4 @@
-import { NumberBackoff } from "../domain/backoff.js";
+import { NumberHold } from "../domain/backoff.js";
 import { PairPacer } from "../domain/pair-pacing.js";
 import { NumberRate } from "../domain/rate-limit.js";
 import { sleep, StoppedError } from "./sleep.js";
@@ -27,14 +27,18 @@ export interface LaneTuning {
 export interface LaneObserver {
   waited(kind: "pair" | "number" | "rate", ms: number): void;
   pausedChanged(number: string, paused: boolean): void;
+  /** A whole-number hold began (`code`) or ended (`code` undefined; `ended` is the code it had). */
+  holdChanged?(number: string, code: number | undefined, ended?: number): void;
 }
 
 /**
  * A reserved rate slot: call at or after `slotAt`; once the call is answered (or given up on),
- * `sent(calledAt, answeredAt)`; or `cancel()` if no call was made.
+ * `sent(calledAt, answeredAt)`; or `cancel()` if no call was made. `probe`: the one call a held
+ * number lets through; its answer (`NumberLane.held` or `NumberLane.answered`) decides the hold.
  */
 export interface Slot {
   readonly slotAt: number;
+  readonly probe: boolean;
   sent(calledAt: number, answeredAt: number): void;
   cancel(): void;
 }
@@ -50,15 +54,16 @@ const PAUSED = -2;
 
 /**
  * One business number's sending lane: the exact rate log, pair pacing per recipient, the
- * whole-number back-off and the token pause. Callers for one recipient come one at a time
- * (the consumer keys by recipient); slots are granted first come, first served. A paused lane
- * grants nothing: its callers are told at once, and park their dispatches (`parking.ts`).
+ * whole-number hold and the token pause. Callers for one recipient come one at a time
+ * (the consumer keys by recipient); slots are granted first come, first served. A held lane
+ * grants one probe slot at a time; a paused lane grants nothing: its callers are told at once,
+ * and park their dispatches (`parking.ts`).
  */
 export class NumberLane {
   readonly rate: NumberRate;
   readonly pacer: PairPacer;
-  readonly backoff: NumberBackoff;
-  private waiters: { resolve: (slotAt: number) => void }[] = [];
+  readonly hold: NumberHold;
+  private waiters: { resolve: (slotAt: number, probe: boolean) => void }[] = [];
   private timer: NodeJS.Timeout | undefined;
   private pauseInfo: PauseInfo | undefined;
   private lastUsed: number;
@@ -80,13 +85,30 @@ export class NumberLane {
       smoothingMs: tuning.smoothingMs,
     });
     this.pacer = new PairPacer({ ...settings.pairPacing, maxBackoffMs: tuning.maxPairBackoffMs });
-    this.backoff = new NumberBackoff(tuning.maxNumberBackoffMs, random);
+    this.hold = new NumberHold(tuning.maxNumberBackoffMs, random);
     this.lastUsed = clock();
     this.seeding = this.seed();
   }
 
   get paused(): PauseInfo | undefined {
     return this.pauseInfo;
+  }
+
+  /** The code holding the whole number (130429, 4, 80007, 131057), or undefined. */
+  get heldBy(): number | undefined {
+    return this.hold.code;
+  }
+
+  /** The number's cap in messages per second now. */
+  get mps(): number {
+    return this.rate.mps;
+  }
+
+  /** Meta's throughput for the number changed: the cap changes now, exactly (no restart). */
+  setMps(mps: number): void {
+    if (mps === this.rate.mps) return;
+    this.rate.setMps(mps);
+    this.pump();
   }
 
   /** A new owner honours the window: calls recorded by anyone in the last window count here. */
@@ -133,17 +155,21 @@ export class NumberLane {
       }
       if (this.pauseInfo) return undefined;
       const started = now;
-      const slotAt = await new Promise<number>((resolve) => {
-        const waiter = { resolve };
+      const [slotAt, probe] = await new Promise<[number, boolean]>((resolve) => {
+        const waiter = {
+          resolve: (at: number, probe: boolean): void => {
+            resolve([at, probe]);
+          },
+        };
         this.waiters.push(waiter);
         const onAbort = (): void => {
           this.waiters = this.waiters.filter((w) => w !== waiter);
-          resolve(-1);
+          resolve([-1, false]);
         };
         signal.addEventListener("abort", onAbort, { once: true });
-        waiter.resolve = (at) => {
+        waiter.resolve = (at, probe) => {
           signal.removeEventListener("abort", onAbort);
-          resolve(at);
+          resolve([at, probe]);
         };
         this.pump();
       });
@@ -154,6 +180,7 @@ export class NumberLane {
       now = this.clock();
       if (this.paused !== undefined || this.pacer.nextAt(recipient, now) > Math.max(now, slotAt)) {
         this.rate.cancel();
+        if (probe) this.hold.probeCancelled();
         this.pump();
         continue;
       }
@@ -161,6 +188,7 @@ export class NumberLane {
       let settled = false;
       return {
         slotAt,
+        probe,
         sent: (calledAt, answeredAt) => {
           if (settled) return;
           settled = true;
@@ -172,6 +200,7 @@ export class NumberLane {
           settled = true;
           this.rate.cancel();
           this.pacer.giveBack(recipient, this.clock());
+          if (probe) this.hold.probeCancelled();
           this.pump();
         },
       };
@@ -184,16 +213,21 @@ export class NumberLane {
     while (this.waiters.length > 0) {
       const now = this.clock();
       if (this.pauseInfo) return;
-      if (this.backoff.blockedUntil > now) {
-        this.observer.waited("number", this.backoff.blockedUntil - now);
+      const admission = this.hold.admit(now);
+      if (admission.kind === "wait") {
+        this.observer.waited("number", admission.untilMs - now);
         this.timer = setTimeout(() => {
           this.pump();
-        }, this.backoff.blockedUntil - now);
+        }, admission.untilMs - now);
         return;
       }
+      // A probe is out: its answer (held or answered) pumps again.
+      if (admission.kind === "blocked") return;
       const r = this.rate.tryReserve(now, this.tuning.leadMs);
       if ("slotAt" in r) {
-        this.waiters.shift()?.resolve(r.slotAt);
+        const probe = admission.kind === "probe";
+        if (probe) this.hold.probeStarted();
+        this.waiters.shift()?.resolve(r.slotAt, probe);
         continue;
       }
       if ("retryAt" in r) {
@@ -216,8 +250,11 @@ export class NumberLane {
     this.marginChangedAt = now;
   }
 
-  /** A whole-number refusal of the call made at `calledAt`; 130429 also widens the rate margin. */
-  throttle(code: number, calledAt: number): void {
+  /**
+   * A whole-number refusal (130429, 4, 80007, 131057) of the call made at `calledAt`: the number
+   * holds, then probes. 130429 also widens the rate margin.
+   */
+  held(code: number, calledAt: number): void {
     const now = this.clock();
     if (code === 130429 && calledAt >= this.marginChangedAt) {
       // Meta counted more than the cap in a second where our causal log counted at most the
@@ -225,11 +262,23 @@ export class NumberLane {
       this.rate.widenMargin(this.tuning.marginStepMs, this.tuning.maxMarginMs);
       this.marginChangedAt = now;
     }
-    this.backoff.throttled(code, now, calledAt);
+    const was = this.hold.code;
+    this.hold.refused(code, now, calledAt);
+    if (was === undefined) this.observer.holdChanged?.(this.number, code);
+    this.pump();
   }
 
-  accepted(recipient: string): void {
-    this.backoff.accepted();
+  /** Graph answered the call made at `calledAt` with anything but a hold code: a hold ends. */
+  answered(calledAt: number): void {
+    const ended = this.hold.answered(calledAt);
+    if (ended !== undefined) {
+      this.observer.holdChanged?.(this.number, undefined, ended);
+      this.pump();
+    }
+  }
+
+  accepted(recipient: string, calledAt: number): void {
+    this.answered(calledAt);
     this.pacer.accepted(recipient);
   }
 
@@ -246,7 +295,7 @@ export class NumberLane {
     this.timer = undefined;
     const waiting = this.waiters;
     this.waiters = [];
-    for (const w of waiting) w.resolve(PAUSED);
+    for (const w of waiting) w.resolve(PAUSED, false);
   }
 
   resume(): void {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { testLane } from "./fixtures.spec-helpers.js";
 
 // Lanes on a clock the test moves.
@@ -21,12 +21,12 @@ describe("NumberLane margin", () => {
   it("widens once per 130429 episode and relaxes one step per quiet spell, down to the configured margin", async () => {
     const now = { t: 1_000_000 };
     const l = lane(now);
-    l.throttle(130429, now.t - 10);
+    l.held(130429, now.t - 10);
     // A refusal of a call made before that widening is the same episode.
-    l.throttle(130429, now.t - 5);
+    l.held(130429, now.t - 5);
     expect(l.rate.marginMs).toBe(20);
     now.t += 2_000;
-    l.throttle(130429, now.t - 1);
+    l.held(130429, now.t - 1);
     expect(l.rate.marginMs).toBe(25);
 
     // A send after `quietMs` more, and the margin it leaves.
@@ -34,6 +34,8 @@ describe("NumberLane margin", () => {
     const sendAfter = async (quietMs: number): Promise<number> => {
       now.t += quietMs;
       (await l.turn(`1555000000${String(recipient++)}`, never))?.sent(now.t, now.t);
+      // The number's hold after those refusals ends with this answer.
+      l.answered(now.t);
       return l.rate.marginMs;
     };
     // Not quiet long enough: no change. Ten quiet minutes since the last widening: one step back;
@@ -76,6 +78,83 @@ describe("NumberLane margin", () => {
     expect(await l.recipientReady("15550000001", never)).toBe(true);
     const slot = await l.turn("15550000001", never);
     expect(slot?.slotAt).toBe(now.t);
+    l.close();
+  });
+});
+
+describe("NumberLane hold (130429, 4, 80007, 131057)", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("holds the whole number, then lets one probe through; its other sends wait for the probe's answer", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const now = { t: 1_000_000 };
+    const l = lane(now, { mps: 1_000 });
+    const pass = async (ms: number): Promise<void> => {
+      now.t += ms;
+      await vi.advanceTimersByTimeAsync(ms);
+    };
+    // A maintenance refusal of a call made just now.
+    const first = await l.turn("15550000001", never);
+    first?.sent(now.t, now.t);
+    l.held(131057, now.t);
+    expect(l.heldBy).toBe(131057);
+    // Three recipients wait for a slot: none is granted before the hold's wait.
+    const waiting = ["15550000002", "15550000003", "15550000004"].map((to) => l.turn(to, never));
+    let granted = 0;
+    for (const w of waiting) void w.then(() => granted++);
+    await pass(4_990);
+    expect(granted).toBe(0);
+    // A late refusal of an older call: the same strike, no change.
+    l.held(131057, now.t - 10_000);
+    // After the wait (5 s for 131057): one probe only.
+    await pass(20);
+    expect(granted).toBe(1);
+    const probe = await waiting[0];
+    expect(probe?.probe).toBe(true);
+    await pass(1_000);
+    expect(granted).toBe(1);
+    // Refused again: held longer (7.5 s), nobody else went meanwhile.
+    probe?.sent(now.t, now.t);
+    l.held(131057, now.t);
+    await pass(7_490);
+    expect(granted).toBe(1);
+    await pass(20);
+    expect(granted).toBe(2);
+    const second = await waiting[1];
+    expect(second?.probe).toBe(true);
+    // Accepted: the hold ends and the rest goes at once.
+    second?.sent(now.t, now.t);
+    l.accepted("15550000003", now.t);
+    await pass(1);
+    expect(granted).toBe(3);
+    expect((await waiting[2])?.probe).toBe(false);
+    expect(l.heldBy).toBeUndefined();
+    l.close();
+  });
+
+  it("passes the probe on when its slot goes unused", async () => {
+    const now = { t: 1_000_000 };
+    const l = lane(now, { mps: 1_000 });
+    l.held(130429, now.t);
+    now.t += 1_000;
+    const probe = await l.turn("15550000001", never);
+    expect(probe?.probe).toBe(true);
+    const next = l.turn("15550000002", never);
+    probe?.cancel();
+    expect((await next)?.probe).toBe(true);
+    l.close();
+  });
+
+  it("takes a new cap at once (Meta upgraded the number)", async () => {
+    const now = { t: 1_000_000 };
+    const l = lane(now, { mps: 80 });
+    l.setMps(1_000);
+    expect(l.mps).toBe(1_000);
+    for (let i = 0; i < 500; i++)
+      (await l.turn(`155510${String(i).padStart(5, "0")}`, never))?.sent(now.t, now.t);
+    expect(l.rate.nextAt(now.t)).toBe(now.t);
     l.close();
   });
 });

@@ -4,9 +4,13 @@ import type { SenderObserver } from "./dispatch-handler.js";
 import type { ParkingObserver } from "./parking.js";
 
 /** The sender's series: outcomes, Graph latency, limiter waits, in-flight, paused numbers and parked dispatches. */
-export function createSenderMetrics(
-  metrics: Metrics,
-): SenderObserver & LaneObserver & ParkingObserver & { outcomeOnly(type: string): void } {
+export function createSenderMetrics(metrics: Metrics): SenderObserver &
+  LaneObserver &
+  ParkingObserver & {
+    outcomeOnly(type: string): void;
+    holdChanged(number: string, code: number | undefined, ended?: number): void;
+    throughput(number: string, mps: number): void;
+  } {
   const outcomes = metrics.counter<"type" | "business_number">({
     name: "sender_outcomes_total",
     help: "Outcome events published, by type and business number.",
@@ -41,7 +45,23 @@ export function createSenderMetrics(
     help: "Dispatches of a paused number, or of a backlog over SENDER_PARK_ABOVE on a shared partition, kept in sender_parked and sent from there in order.",
     labelNames: ["business_number"],
   });
+  const held = metrics.gauge<"business_number">({
+    name: "sender_number_held",
+    help: "Graph's code while it holds a business number (130429, 4, 80007, 131057: its sends wait, one probe at a time), 0 otherwise.",
+    labelNames: ["business_number"],
+  });
+  const cap = metrics.gauge<"business_number">({
+    name: "sender_number_mps",
+    help: "The cap the sender applies to a business number: Meta's throughput level under the configured ceiling.",
+    labelNames: ["business_number"],
+  });
   return {
+    holdChanged(number, code) {
+      held.set({ business_number: number }, code ?? 0);
+    },
+    throughput(number, mps) {
+      cap.set({ business_number: number }, mps);
+    },
     parkedChanged(number, count) {
       parked.set({ business_number: number }, count);
     },

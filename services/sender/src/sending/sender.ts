@@ -6,6 +6,7 @@ import type { Db } from "mongodb";
 import {
   createDispatchConsumer,
   createGateConsumer,
+  createNumbersConsumer,
   createStatusConsumer,
 } from "../adapters/kafka/consumers.js";
 import { createDispatchTopicAdmin } from "../adapters/kafka/dispatch-topic.js";
@@ -13,6 +14,7 @@ import { createMongoAttemptStore } from "../adapters/store/attempt-store.js";
 import { createBatcher } from "../adapters/store/batcher.js";
 import { createMongoGateStore } from "../adapters/store/gate-store.js";
 import { createMongoParkStore } from "../adapters/store/park-store.js";
+import { createMongoThroughputStore } from "../adapters/store/throughput-store.js";
 import type { Config } from "../config.js";
 import { createDispatchHandler, type SenderLogger } from "./dispatch-handler.js";
 import { createGraph } from "./graph.js";
@@ -22,6 +24,10 @@ import { createSenderMetrics } from "./metrics.js";
 import { createParking } from "./parking.js";
 import { createReconciler } from "./reconcile.js";
 import { sharesPartition } from "./shared-partition.js";
+import { createThroughput } from "./throughput.js";
+
+/** How often each instance applies the throughput levels another instance stored. */
+const THROUGHPUT_POLL_MS = 5_000;
 
 export type SenderSettings = Pick<
   Config,
@@ -39,7 +45,6 @@ export type SenderSettings = Pick<
   | "SENDER_RETRY_ATTEMPTS"
   | "SENDER_RETRY_INITIAL_MS"
   | "SENDER_RETRY_MAX_MS"
-  | "SENDER_MAX_THROTTLED_ATTEMPTS"
   | "SENDER_MAX_PACED_ATTEMPTS"
   | "SENDER_IN_DOUBT_TIMEOUT_MS"
   | "SENDER_IN_DOUBT_SWEEP_MS"
@@ -47,6 +52,8 @@ export type SenderSettings = Pick<
   | "SENDER_PARK_SWEEP_MS"
   | "SENDER_PARK_ABOVE"
   | "SENDER_WINDOW_RECHECK_MS"
+  | "SENDER_GATE_RECHECK_AFTER_MS"
+  | "SENDER_THROUGHPUT_REFRESH_MS"
 >;
 
 export interface SenderDeps {
@@ -93,6 +100,15 @@ export function createSender({
     connections: s.SENDER_GRAPH_CONNECTIONS,
   });
   const lanes = new Map<string, NumberLane>();
+  const throughput = createThroughput({
+    directory,
+    store: createMongoThroughputStore(db),
+    readLevel: (number) => graph.level(number),
+    lane: (number) => lanes.get(number),
+    clock,
+    logger,
+    observer,
+  });
   const lane = (number: string): NumberLane | undefined => {
     let l = lanes.get(number);
     if (!l) {
@@ -100,7 +116,7 @@ export function createSender({
       if (!entry) return undefined;
       l = new NumberLane(
         number,
-        { mps: entry.mps, pairPacing: entry.pairPacing },
+        { mps: throughput.mpsOf(number) ?? entry.mps, pairPacing: entry.pairPacing },
         {
           marginMs: s.SENDER_RATE_MARGIN_MS,
           marginStepMs: 5,
@@ -115,7 +131,19 @@ export function createSender({
         clock,
         random,
         async (n, since) => attempts.recentCallTimes(n, new Date(since)),
-        observer,
+        {
+          ...observer,
+          holdChanged(n, code, ended) {
+            observer.holdChanged(n, code, ended);
+            if (code !== undefined) return;
+            logger.info(
+              { businessNumber: n, code: ended },
+              "Graph takes the number's sends again: hold ended",
+            );
+            // A maintenance ends (the throughput upgrade, most often): read the new level now.
+            if (ended === 131057) void throughput.refresh(n);
+          },
+        },
       );
       lanes.set(number, l);
     }
@@ -206,11 +234,11 @@ export function createSender({
         initialDelayMs: s.SENDER_RETRY_INITIAL_MS,
         maxDelayMs: s.SENDER_RETRY_MAX_MS,
       },
-      maxThrottledAttempts: s.SENDER_MAX_THROTTLED_ATTEMPTS,
       maxPacedAttempts: s.SENDER_MAX_PACED_ATTEMPTS,
     },
     callBoundMs: s.SENDER_GRAPH_TIMEOUT_MS + 5_000,
     windowRecheckMs: s.SENDER_WINDOW_RECHECK_MS,
+    gateFreshMs: s.SENDER_GATE_RECHECK_AFTER_MS,
     observer,
     logger,
     afterInDoubt: (requestId) => reconciler.settlePending(requestId),
@@ -219,6 +247,8 @@ export function createSender({
     attempts,
     publish,
     clock,
+    callBoundMs: s.SENDER_GRAPH_TIMEOUT_MS + 5_000,
+    logger,
     onOutcome: (t) => {
       observer.outcomeOnly(t);
     },
@@ -237,12 +267,26 @@ export function createSender({
     },
   });
   const gateConsumer = createGateConsumer({ ...common, gates });
-  const statuses = createStatusConsumer({ ...common, onStatus: (e) => reconciler.status(e) });
+  const statuses = createStatusConsumer({
+    ...common,
+    onStatus: (e, signal) => reconciler.status(e, signal),
+  });
+  const numbersConsumer = createNumbersConsumer({
+    ...common,
+    onQuality: (e) => throughput.quality(e),
+  });
   const timers: NodeJS.Timeout[] = [];
 
   return {
     dispatch,
     lanes,
+    throughput,
+    /** Numbers Graph holds now (130429, 4, 80007, 131057), for tests and operators. */
+    held(): { number: string; code: number }[] {
+      return [...lanes.values()].flatMap((l) =>
+        l.heldBy === undefined ? [] : [{ number: l.number, code: l.heldBy }],
+      );
+    },
     /** Numbers paused on a refused token, with their parked dispatches, for readiness and tests. */
     paused(): { number: string; code: number; since: number; parked: number }[] {
       return [...lanes.values()].flatMap((l) =>
@@ -271,8 +315,13 @@ export function createSender({
       }
       await attempts.ensureIndexes();
       await parkStore.ensureIndexes();
+      // What other instances learned, then Graph's own word (in the background: a number
+      // Graph cannot be asked about keeps its configured rate meanwhile).
+      await throughput.poll();
+      void throughput.refreshAll();
       await gateConsumer.start();
       await statuses.start();
+      await numbersConsumer.start();
       await dispatch.start();
       timers.push(
         setInterval(() => {
@@ -298,7 +347,18 @@ export function createSender({
             logger.warn({ err: String(error) }, "park sweep failed; next round retries");
           });
         }, s.SENDER_PARK_SWEEP_MS),
+        setInterval(() => {
+          throughput.poll().catch((error: unknown) => {
+            logger.warn({ err: String(error) }, "throughput poll failed; next round retries");
+          });
+        }, THROUGHPUT_POLL_MS),
       );
+      if (s.SENDER_THROUGHPUT_REFRESH_MS > 0)
+        timers.push(
+          setInterval(() => {
+            void throughput.refreshAll();
+          }, s.SENDER_THROUGHPUT_REFRESH_MS),
+        );
     },
     async stop(): Promise<void> {
       for (const t of timers) clearInterval(t);
@@ -306,7 +366,12 @@ export function createSender({
       for (const l of lanes.values()) l.close();
       // In parallel: each consumer's stop is bounded on its own (a broker outage can stall a
       // disconnect), and three in a row could outlast the shutdown deadline.
-      await Promise.all([dispatch.stop(), statuses.stop(), gateConsumer.stop()]);
+      await Promise.all([
+        dispatch.stop(),
+        statuses.stop(),
+        gateConsumer.stop(),
+        numbersConsumer.stop(),
+      ]);
       await topicAdmin.close();
       await graph.close();
     },

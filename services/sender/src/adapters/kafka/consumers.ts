@@ -12,7 +12,7 @@ import {
   type Serde,
 } from "@parley/kafka";
 import { mongoRetryOf } from "@parley/mongo";
-import type { GateStore } from "../store/gate-store.js";
+import type { GateStore } from "../../domain/ports.js";
 
 /** Where a dispatch record sits in the dispatch topic (parked dispatches keep this order). */
 export interface RecordAt {
@@ -24,6 +24,7 @@ export interface RecordAt {
 export const SENDER_DISPATCH_CONSUMER = "sender-dispatch";
 export const SENDER_GATES_CONSUMER = "sender-gates";
 export const SENDER_STATUSES_CONSUMER = "sender-statuses";
+export const SENDER_NUMBERS_CONSUMER = "sender-numbers";
 
 interface Common {
   readonly kafka: KafkaClient;
@@ -193,12 +194,16 @@ export function createGateConsumer({
   });
 }
 
-/** statuses -> reconciliation of in-doubt sends (every other status is ignored here). */
+/**
+ * statuses -> what Meta says after a call: in-doubt sends reconciled, failed statuses of
+ * accepted messages turned into their request's final outcome (or its late template fallback).
+ * A failed status without callback data is matched by its wamid.
+ */
 export function createStatusConsumer({
   onStatus,
   ...common
 }: Common & {
-  readonly onStatus: (event: EventOf<"StatusUpdated">) => Promise<void>;
+  readonly onStatus: (event: EventOf<"StatusUpdated">, signal: AbortSignal) => Promise<void>;
 }): ConsumerRunner {
   return createEventConsumer({
     kafka: common.kafka,
@@ -208,10 +213,34 @@ export function createStatusConsumer({
     topics: [common.catalog.topic("statuses")],
     ...(common.logger ? { logger: common.logger } : {}),
     tuning: { retry: { attempts: 30, initialDelayMs: 200, maxDelayMs: 30_000 }, ...common.tuning },
+    handle: async (record, signal) => {
+      const event = record.value as AnyEvent;
+      if (event.type !== "StatusUpdated") return;
+      if (event.data.bizOpaqueCallbackData === undefined && event.data.status !== "failed") return;
+      await translate(() => onStatus(event, signal));
+    },
+  });
+}
+
+/** business-events -> each number's throughput as Meta reports it (phone_number_quality_update). */
+export function createNumbersConsumer({
+  onQuality,
+  ...common
+}: Common & {
+  readonly onQuality: (event: EventOf<"PhoneNumberQualityUpdated">) => Promise<void>;
+}): ConsumerRunner {
+  return createEventConsumer({
+    kafka: common.kafka,
+    serde: common.serde,
+    catalog: common.catalog,
+    consumer: SENDER_NUMBERS_CONSUMER,
+    topics: [common.catalog.topic("business-events")],
+    ...(common.logger ? { logger: common.logger } : {}),
+    tuning: { retry: { attempts: 30, initialDelayMs: 200, maxDelayMs: 30_000 }, ...common.tuning },
     handle: async (record) => {
       const event = record.value as AnyEvent;
-      if (event.type !== "StatusUpdated" || event.data.bizOpaqueCallbackData === undefined) return;
-      await translate(() => onStatus(event));
+      if (event.type !== "PhoneNumberQualityUpdated") return;
+      await translate(() => onQuality(event));
     },
   });
 }

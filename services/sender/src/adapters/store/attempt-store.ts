@@ -1,91 +1,83 @@
+import { randomUUID } from "node:crypto";
 import type { AnyEvent, EventOf } from "@parley/contracts";
-import { MongoBulkWriteError, type Collection, type Db } from "mongodb";
-import type { AttemptState, AttemptView } from "../../domain/attempt.js";
+import { guardStore } from "@parley/mongo";
+import {
+  MongoBulkWriteError,
+  type Collection,
+  type Db,
+  type Filter,
+  type UpdateFilter,
+} from "mongodb";
+import type { AttemptState, LateFallback } from "../../domain/attempt.js";
+import type { AttemptStore, StoredAttempt } from "../../domain/ports.js";
 import { createBatcher } from "./batcher.js";
 
 interface AttemptDoc {
   _id: string;
   number: string;
   state: AttemptState;
-  attemptedAt: Date;
+  /** Raised by every claim and take-over; each owner's write compares it. */
+  epoch?: number;
+  owner?: string;
+  /** When the record was claimed or last taken over (for operators). */
+  claimedAt?: Date;
+  /** The latest call's instant, written by the fence just before the call. */
+  calledAt?: Date;
+  /** Earlier versions wrote the call instant here, at the claim. */
+  attemptedAt?: Date;
   calls: number;
   /** Outcome events decided for the request, stored before they are published. */
   outcomes: AnyEvent[];
   inDoubtSince?: Date;
   bizOpaqueCallbackData: string;
   contactId: string;
-  /**
-   * The first status webhook seen while the call's result was unknown (state calling): a crash
-   * right after the call leaves the request to be marked in doubt later, and this resolves it.
-   */
+  wamid?: string;
   pendingStatus?: EventOf<"StatusUpdated">;
+  dispatch?: EventOf<"DispatchMessage">;
+  lateFallback?: LateFallback;
+  /** The message whose failed status was decided (async failure or late fallback), and by which status. */
+  decidedWamid?: string;
+  decidedByStatus?: string;
+  /** The last compare-and-set write's token: tells a batch which of its writes won. */
+  op?: string;
 }
 
-export interface StoredAttempt extends AttemptView {
-  readonly outcomes: readonly AnyEvent[];
-  readonly number: string;
-  readonly bizOpaqueCallbackData: string;
-  readonly pendingStatus: EventOf<"StatusUpdated"> | undefined;
-}
-
-/** The attempts port: every write that guards invariant 7 goes through here. */
-export interface AttemptStore {
-  get(requestId: string): Promise<StoredAttempt | undefined>;
-  /**
-   * Records "calling" before a call: true when this caller owns the call. `afterCalls` is the
-   * number of calls already made (0 for a first call; a re-call needs state "refused").
-   */
-  claim(c: {
-    requestId: string;
-    number: string;
-    contactId: string;
-    bizOpaqueCallbackData: string;
-    at: Date;
-    afterCalls: number;
-    /** Set for a request finished without any call (rejected, expired): recorded as done with it. */
-    finishedWith?: AnyEvent;
-  }): Promise<boolean>;
-  /** The call was definitely refused by Meta: it may be made again. */
-  refused(requestId: string): Promise<void>;
-  /** Stores the outcome events and the new state (before they are published). */
-  settle(
-    requestId: string,
-    state: "done" | "in_doubt",
-    outcomes: readonly AnyEvent[],
-    at: Date,
-  ): Promise<void>;
-  /**
-   * Keeps the first status webhook of a request whose result is not recorded yet (it may arrive
-   * before the crash recovery marks the request in doubt); returns the attempt as it is now.
-   */
-  noteStatus(
-    requestId: string,
-    status: EventOf<"StatusUpdated">,
-  ): Promise<StoredAttempt | undefined>;
-  /** Appends a resolving outcome to an in-doubt request; false when it was resolved already. */
-  resolveInDoubt(requestId: string, outcome: AnyEvent): Promise<boolean>;
-  /** In-doubt requests older than `before`, for the timeout sweeper. */
-  inDoubtBefore(before: Date, limit: number): Promise<StoredAttempt[]>;
-  /** Call instants recorded for a number since `since`: a new owner seeds its rate log with them. */
-  recentCallTimes(number: string, since: Date): Promise<number[]>;
-  ensureIndexes(): Promise<void>;
-}
+const STORE = "sender_attempts";
 
 const view = (d: AttemptDoc): StoredAttempt => ({
   requestId: d._id,
   number: d.number,
   state: d.state,
-  attemptedAt: d.attemptedAt.getTime(),
+  epoch: d.epoch ?? 0,
+  // A legacy `calling` record has only attemptedAt: the call may have left then.
+  calledAt: (d.calledAt ?? (d.state === "calling" ? d.attemptedAt : undefined))?.getTime(),
   calls: d.calls,
   outcomeIds: d.outcomes.map((o) => o.eventId),
   outcomes: d.outcomes,
   bizOpaqueCallbackData: d.bizOpaqueCallbackData,
+  wamid: d.wamid,
   pendingStatus: d.pendingStatus,
+  dispatch: d.dispatch,
+  lateFallback: d.lateFallback,
+  decidedWamid: d.decidedWamid,
+  decidedByStatus: d.decidedByStatus,
 });
 
-/** MongoDB attempts, one document per request id; first claims and results are batched. */
-export function createMongoAttemptStore(db: Db, collectionName = "sender_attempts"): AttemptStore {
+interface Cas {
+  readonly filter: Filter<AttemptDoc>;
+  readonly update: UpdateFilter<AttemptDoc>;
+}
+
+/**
+ * MongoDB attempts (`sender_attempts`), one document per request id. First claims, fences and
+ * settles are batched: a number at 1,000 msg/s makes a few round trips per tick, not thousands.
+ * Every failure is a StoreError: an unavailable server is an outage (waited out), anything else
+ * is final.
+ */
+export function createMongoAttemptStore(db: Db, collectionName = STORE): AttemptStore {
   const col: Collection<AttemptDoc> = db.collection<AttemptDoc>(collectionName);
+  const guard = <T>(operation: string, work: () => Promise<T>): Promise<T> =>
+    guardStore(collectionName, operation, work);
 
   const read = createBatcher<string, AttemptDoc | undefined>(async (ids) => {
     const docs = await col.find({ _id: { $in: [...new Set(ids)] } }).toArray();
@@ -110,99 +102,192 @@ export function createMongoAttemptStore(db: Db, collectionName = "sender_attempt
     }
   });
 
-  const settleMany = createBatcher<
-    { requestId: string; state: "done" | "in_doubt"; outcomes: readonly AnyEvent[]; at: Date },
-    undefined
-  >(async (items) => {
-    await col.bulkWrite(
-      items.map((s) => ({
+  /**
+   * Compare-and-set writes in one round trip: each sets a token of its own, so when fewer
+   * documents changed than were asked for, one read tells which writes won.
+   */
+  const casMany = createBatcher<Cas, boolean>(async (items) => {
+    const writes = items.map((item) => ({ item, token: randomUUID() }));
+    const r = await col.bulkWrite(
+      writes.map(({ item, token }) => ({
         updateOne: {
-          filter: { _id: s.requestId },
-          update: {
-            $set: {
-              state: s.state,
-              outcomes: [...s.outcomes],
-              ...(s.state === "in_doubt" ? { inDoubtSince: s.at } : {}),
-            },
-          },
+          filter: item.filter,
+          update: { ...item.update, $set: { ...item.update.$set, op: token } },
         },
       })),
       { ordered: false },
     );
-    return items.map(() => undefined);
+    if (r.modifiedCount === items.length) return items.map(() => true);
+    const idOf = (item: Cas): string => item.filter._id as string;
+    const docs = await col
+      .find({ _id: { $in: [...new Set(items.map(idOf))] } }, { projection: { op: 1 } })
+      .toArray();
+    const opOf = new Map(docs.map((d) => [d._id, d.op]));
+    return writes.map(({ item, token }) => opOf.get(idOf(item)) === token);
   });
+  const cas = (operation: string, filter: Filter<AttemptDoc>, update: UpdateFilter<AttemptDoc>) =>
+    guard(operation, () => casMany({ filter, update }));
 
   return {
     async get(requestId) {
-      const d = await read(requestId);
+      const d = await guard("get", () => read(requestId));
       return d ? view(d) : undefined;
     },
-    async claim({
+    async byWamid(wamid) {
+      const d = await guard("byWamid", () => col.findOne({ wamid }));
+      return d ? view(d) : undefined;
+    },
+    claim({
       requestId,
       number,
       contactId,
       bizOpaqueCallbackData,
       at,
-      afterCalls,
+      owner,
       finishedWith,
+      dispatch,
     }) {
-      if (afterCalls === 0) {
-        return insertFirst({
+      return guard("claim", () =>
+        insertFirst({
           _id: requestId,
           number,
           contactId,
           bizOpaqueCallbackData,
-          state: finishedWith ? "done" : "calling",
-          attemptedAt: at,
-          calls: finishedWith ? 0 : 1,
+          state: finishedWith ? "done" : "claimed",
+          epoch: 1,
+          owner,
+          claimedAt: at,
+          calls: 0,
           outcomes: finishedWith ? [finishedWith] : [],
-        });
-      }
-      const r = await col.updateOne(
-        { _id: requestId, state: "refused", calls: afterCalls },
-        { $set: { state: "calling", attemptedAt: at }, $inc: { calls: 1 } },
+          ...(dispatch && !finishedWith ? { dispatch } : {}),
+        }),
       );
-      return r.modifiedCount === 1;
     },
-    async refused(requestId) {
-      await col.updateOne({ _id: requestId, state: "calling" }, { $set: { state: "refused" } });
+    takeOver(requestId, epoch, owner, at) {
+      return cas(
+        "takeOver",
+        {
+          _id: requestId,
+          state: { $in: ["claimed", "refused"] },
+          // Legacy records have no epoch: 0 stands for "absent".
+          ...(epoch === 0 ? { epoch: { $exists: false } } : { epoch }),
+        },
+        { $set: { state: "claimed", epoch: epoch + 1, owner, claimedAt: at } },
+      );
     },
-    async settle(requestId, state, outcomes, at) {
-      await settleMany({ requestId, state, outcomes, at });
+    fence(requestId, epoch, calledAt) {
+      return cas(
+        "fence",
+        { _id: requestId, state: "claimed", epoch },
+        { $set: { state: "calling", calledAt }, $inc: { calls: 1 } },
+      );
+    },
+    release(requestId, epoch) {
+      return cas(
+        "release",
+        { _id: requestId, state: "calling", epoch },
+        { $set: { state: "claimed" } },
+      );
+    },
+    settle({ requestId, epoch, from, state, outcomes, at, wamid }) {
+      return cas(
+        "settle",
+        { _id: requestId, state: from, epoch },
+        {
+          $set: {
+            state,
+            ...(state === "in_doubt" ? { inDoubtSince: at } : {}),
+            ...(wamid !== undefined ? { wamid } : {}),
+          },
+          $push: { outcomes: { $each: [...outcomes] } },
+        },
+      );
+    },
+    markInDoubt(requestId, epoch, outcome, at) {
+      return cas(
+        "markInDoubt",
+        {
+          _id: requestId,
+          state: "calling",
+          ...(epoch === 0 ? { epoch: { $exists: false } } : { epoch }),
+        },
+        { $set: { state: "in_doubt", inDoubtSince: at }, $push: { outcomes: outcome } },
+      );
     },
     async noteStatus(requestId, status) {
-      const d = await col.findOneAndUpdate(
-        { _id: requestId, pendingStatus: { $exists: false } },
-        { $set: { pendingStatus: status } },
-        { returnDocument: "after" },
+      // The first status, or a failed one over an earlier one (a failure says more).
+      const d = await guard("noteStatus", () =>
+        col.findOneAndUpdate(
+          {
+            _id: requestId,
+            $or: [
+              { pendingStatus: { $exists: false } },
+              ...(status.data.status === "failed"
+                ? [{ "pendingStatus.data.status": { $ne: "failed" } }]
+                : []),
+            ],
+          },
+          { $set: { pendingStatus: status } },
+          { returnDocument: "after" },
+        ),
       );
       if (d) return view(d);
-      const current = await col.findOne({ _id: requestId });
+      const current = await guard("noteStatus", () => col.findOne({ _id: requestId }));
       return current ? view(current) : undefined;
     },
-    async resolveInDoubt(requestId, outcome) {
-      const r = await col.updateOne(
+    resolveInDoubt(requestId, outcome, wamid) {
+      return cas(
+        "resolveInDoubt",
         { _id: requestId, state: "in_doubt" },
-        { $set: { state: "done" }, $push: { outcomes: outcome } },
+        { $set: { state: "done", wamid }, $push: { outcomes: outcome } },
       );
-      return r.modifiedCount === 1;
+    },
+    failAsync(requestId, wamid, outcome, statusId) {
+      return cas(
+        "failAsync",
+        { _id: requestId, state: "done", wamid, decidedWamid: { $ne: wamid } },
+        { $set: { decidedWamid: wamid, decidedByStatus: statusId }, $push: { outcomes: outcome } },
+      );
+    },
+    oweFallback(requestId, wamid, fallback, dispatch, statusId) {
+      return cas(
+        "oweFallback",
+        { _id: requestId, state: "done", wamid, decidedWamid: { $ne: wamid } },
+        {
+          $set: {
+            state: "claimed",
+            lateFallback: fallback,
+            decidedWamid: wamid,
+            decidedByStatus: statusId,
+            // The fallback dispatch travels with the record, so a crash before it was
+            // published publishes it again from here.
+            dispatch,
+          },
+          $inc: { epoch: 1 },
+        },
+      );
     },
     async inDoubtBefore(before, limit) {
-      const docs = await col
-        .find({ state: "in_doubt", inDoubtSince: { $lt: before } })
-        .limit(limit)
-        .toArray();
+      const docs = await guard("inDoubtBefore", () =>
+        col
+          .find({ state: "in_doubt", inDoubtSince: { $lt: before } })
+          .limit(limit)
+          .toArray(),
+      );
       return docs.map(view);
     },
     async recentCallTimes(number, since) {
-      const docs = await col
-        .find({ number, attemptedAt: { $gt: since } }, { projection: { attemptedAt: 1 } })
-        .toArray();
-      return docs.map((d) => d.attemptedAt.getTime());
+      const docs = await guard("recentCallTimes", () =>
+        col.find({ number, calledAt: { $gt: since } }, { projection: { calledAt: 1 } }).toArray(),
+      );
+      return docs.flatMap((d) => (d.calledAt === undefined ? [] : [d.calledAt.getTime()]));
     },
     async ensureIndexes() {
-      await col.createIndex({ state: 1, inDoubtSince: 1 });
-      await col.createIndex({ number: 1, attemptedAt: 1 });
+      await guard("ensureIndexes", async () => {
+        await col.createIndex({ state: 1, inDoubtSince: 1 });
+        await col.createIndex({ number: 1, calledAt: 1 });
+        await col.createIndex({ wamid: 1 }, { sparse: true });
+      });
     },
   };
 }

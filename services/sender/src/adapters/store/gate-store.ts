@@ -1,5 +1,7 @@
+import { guardStore } from "@parley/mongo";
 import type { Collection, Db } from "mongodb";
 import type { GateView } from "../../domain/gate.js";
+import type { GateStore } from "../../domain/ports.js";
 import { createBatcher } from "./batcher.js";
 
 interface GateDoc {
@@ -11,18 +13,6 @@ interface GateDoc {
   };
   /** Window expiry (epoch ms) per business phone_number_id. */
   windows?: Record<string, number>;
-}
-
-/** The sender's own gate state per contact: latest consent and window expiry per number. */
-export interface GateStore {
-  view(contactId: string, number: string): Promise<GateView>;
-  consent(
-    contactId: string,
-    change: "granted" | "revoked",
-    scope: "all" | "marketing",
-    at: number,
-  ): Promise<void>;
-  window(contactId: string, number: string, expiresAt: number): Promise<void>;
 }
 
 function consentOf(doc: GateDoc | undefined): GateView["consent"] {
@@ -56,7 +46,7 @@ export function createMongoGateStore(db: Db, collectionName = "sender_gates"): G
   });
   return {
     async view(contactId, number) {
-      const doc = await read(contactId);
+      const doc = await guardStore(collectionName, "view", () => read(contactId));
       const consent = consentOf(doc);
       const windowExpiresAt = doc?.windows?.[number];
       return {
@@ -66,13 +56,17 @@ export function createMongoGateStore(db: Db, collectionName = "sender_gates"): G
     },
     async consent(contactId, change, scope, at) {
       const field = `consent.${scope}.${change === "granted" ? "grantedAt" : "revokedAt"}`;
-      await col.updateOne({ _id: contactId }, { $max: { [field]: at } }, { upsert: true });
+      await guardStore(collectionName, "consent", () =>
+        col.updateOne({ _id: contactId }, { $max: { [field]: at } }, { upsert: true }),
+      );
     },
     async window(contactId, number, expiresAt) {
-      await col.updateOne(
-        { _id: contactId },
-        { $max: { [`windows.${number}`]: expiresAt } },
-        { upsert: true },
+      await guardStore(collectionName, "window", () =>
+        col.updateOne(
+          { _id: contactId },
+          { $max: { [`windows.${number}`]: expiresAt } },
+          { upsert: true },
+        ),
       );
     },
   };

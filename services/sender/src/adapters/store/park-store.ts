@@ -1,4 +1,5 @@
 import type { EventOf } from "@parley/contracts";
+import { guardStore } from "@parley/mongo";
 import type { Collection, Db } from "mongodb";
 import { createBatcher } from "./batcher.js";
 
@@ -56,30 +57,34 @@ export function createMongoParkStore(db: Db, collectionName = "sender_parked"): 
     await col.deleteMany({ _id: { $in: [...new Set(ids)] } });
     return ids.map(() => undefined);
   });
+  const guard = <T>(operation: string, work: () => Promise<T>): Promise<T> =>
+    guardStore(collectionName, operation, work);
   return {
-    park: parkMany,
+    park: (p) => guard("park", () => parkMany(p)),
     async next(number, afterOffset, limit) {
-      const docs = await col
-        .find({ number, offset: { $gt: afterOffset } })
-        .sort({ offset: 1 })
-        .limit(limit)
-        .toArray();
+      const docs = await guard("next", () =>
+        col
+          .find({ number, offset: { $gt: afterOffset } })
+          .sort({ offset: 1 })
+          .limit(limit)
+          .toArray(),
+      );
       return docs.map(({ _id, ...rest }) => ({ requestId: _id, ...rest }));
     },
-    async count(number) {
-      return col.countDocuments({ number });
-    },
-    remove: removeMany,
+    count: (number) => guard("count", () => col.countDocuments({ number })),
+    remove: (requestId) => guard("remove", () => removeMany(requestId)),
     async backlog() {
-      const rows = await col
-        .aggregate<{ _id: string; partitions: number[] }>([
-          { $group: { _id: "$number", partitions: { $addToSet: "$partition" } } },
-        ])
-        .toArray();
+      const rows = await guard("backlog", () =>
+        col
+          .aggregate<{ _id: string; partitions: number[] }>([
+            { $group: { _id: "$number", partitions: { $addToSet: "$partition" } } },
+          ])
+          .toArray(),
+      );
       return rows.map((r) => ({ number: r._id, partitions: r.partitions }));
     },
     async ensureIndexes() {
-      await col.createIndex({ number: 1, offset: 1 });
+      await guard("ensureIndexes", () => col.createIndex({ number: 1, offset: 1 }));
     },
   };
 }

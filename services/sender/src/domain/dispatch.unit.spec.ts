@@ -1,0 +1,381 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import type { AttemptView } from "./attempt.js";
+import {
+  decide,
+  evolve,
+  initialState,
+  type DispatchEvent,
+  type DispatchFacts,
+  type Step,
+} from "./dispatch.js";
+import type { SendError } from "./failure.js";
+import type { GateDecision } from "./gate.js";
+
+const NOW = 100_000;
+const facts: DispatchFacts = {
+  dispatchId: "dispatch-1",
+  numberKnown: true,
+  freeForm: false,
+  gateFreshMs: 1_000,
+  callBoundMs: 15_000,
+};
+const send: GateDecision = { kind: "send" };
+const optedOut: GateDecision = { kind: "rejected", reason: "opted_out", detail: "stop" };
+const error: SendError = { errorClass: "template", code: 132001, retriable: false };
+
+const record = (state: AttemptView["state"], extra: Partial<AttemptView> = {}): AttemptView => ({
+  requestId: "r",
+  state,
+  epoch: 4,
+  calledAt: undefined,
+  calls: 1,
+  outcomeIds: [],
+  lateFallback: undefined,
+  ...extra,
+});
+
+/** Given what the steps found out so far, the machine's next step. */
+const given = (...events: DispatchEvent[]) => ({
+  then(step: Step, f: DispatchFacts = facts): void {
+    expect(decide(events.reduce(evolve, initialState(f)), NOW)).toEqual(step);
+  },
+});
+
+const ready: DispatchEvent = { type: "RecipientReady" };
+const gated = (decision: GateDecision = send, at = NOW): DispatchEvent => ({
+  type: "GateViewed",
+  decision,
+  at,
+});
+const claimed = (epoch = 1, calls = 0): DispatchEvent => ({ type: "Claimed", epoch, calls });
+const read = (r: AttemptView | undefined): DispatchEvent => ({ type: "RecordRead", record: r });
+const slot = (slotAt = NOW): DispatchEvent => ({ type: "SlotGranted", slotAt });
+const fenced: DispatchEvent = { type: "Fenced" };
+const answered = (
+  answer: Extract<DispatchEvent, { type: "Answered" }>["answer"],
+): DispatchEvent => ({
+  type: "Answered",
+  answer,
+});
+
+describe("dispatch state machine: before the claim", () => {
+  it("rejects a number outside the directory without a call (unknown_sender)", () => {
+    given().then(
+      {
+        kind: "finish-without-call",
+        outcome: {
+          type: "SendRejected",
+          reason: "unknown_sender",
+          detail: "the business number is not in this sender's number directory",
+        },
+        owned: false,
+      },
+      { ...facts, numberKnown: false },
+    );
+  });
+
+  it("waits for the recipient's pacing first, then reads the gate", () => {
+    given().then({ kind: "await-recipient" });
+    given(ready).then({ kind: "view-gate" });
+  });
+
+  it("parks when the number is paused (token refused) on the way", () => {
+    given({ type: "NumberPaused" }).then({ kind: "park" });
+  });
+
+  it("claims a request that passes the gate", () => {
+    given(ready, gated()).then({ kind: "claim" });
+  });
+
+  it("finishes without a call on an opt-out or a passed validUntil (inserting its outcome)", () => {
+    given(ready, gated(optedOut)).then({
+      kind: "finish-without-call",
+      outcome: { type: "SendRejected", reason: "opted_out", detail: "stop" },
+      owned: false,
+    });
+    given(ready, gated({ kind: "expired" })).then({
+      kind: "finish-without-call",
+      outcome: { type: "SendExpired" },
+      owned: false,
+    });
+  });
+
+  it("lets an existing record win over a gate refusal (a redelivery replays what it decided)", () => {
+    given(ready, gated(optedOut), { type: "RecordExists" }).then({ kind: "read-record" });
+    given(ready, gated(optedOut), { type: "RecordExists" }, read(record("done"))).then({
+      kind: "replay",
+    });
+  });
+});
+
+describe("dispatch state machine: a record found (redelivery, restart, rebalance)", () => {
+  const found = [ready, gated(), { type: "RecordExists" } as DispatchEvent];
+
+  it("reads the record when its first claim lost", () => {
+    given(...found).then({ kind: "read-record" });
+  });
+
+  it("replays a finished or in-doubt request", () => {
+    given(...found, read(record("done"))).then({ kind: "replay" });
+    given(...found, read(record("in_doubt"))).then({ kind: "replay" });
+  });
+
+  it("takes over a claimed record: claimed is not calling, so it is sent, not judged in doubt", () => {
+    given(...found, read(record("claimed"))).then({ kind: "take-over", epoch: 4 });
+    given(...found, read(record("claimed")), claimed(5, 1)).then({ kind: "await-slot" });
+  });
+
+  it("reads again when another owner took it over first", () => {
+    given(...found, read(record("claimed")), { type: "TakeOverLost" }).then({
+      kind: "read-record",
+    });
+  });
+
+  it("waits on a call that may be out; past the bound marks it in doubt (a call had left)", () => {
+    given(...found, read(record("calling", { calledAt: NOW - 1_000 }))).then({
+      kind: "wait",
+      untilMs: NOW + 14_000,
+    });
+    given(...found, read(record("calling", { calledAt: NOW - 1_000 })), { type: "Waited" }).then({
+      kind: "read-record",
+    });
+    given(...found, read(record("calling", { calledAt: NOW - 20_000 }))).then({
+      kind: "mark-in-doubt",
+      calledAt: NOW - 20_000,
+    });
+  });
+
+  it("claims afresh when the record vanished", () => {
+    given(...found, read(undefined)).then({ kind: "claim" });
+  });
+
+  it("finishes under its epoch when it took over a request whose gate said no", () => {
+    given(
+      ready,
+      gated(optedOut),
+      { type: "RecordExists" },
+      read(record("claimed")),
+      claimed(5),
+    ).then({
+      kind: "finish-without-call",
+      outcome: { type: "SendRejected", reason: "opted_out", detail: "stop" },
+      owned: true,
+    });
+  });
+});
+
+describe("dispatch state machine: the slot, the fence and the call", () => {
+  const owned = [ready, gated(send, NOW), claimed()];
+
+  it("waits for a rate slot once it owns the request", () => {
+    given(...owned).then({ kind: "await-slot" });
+  });
+
+  it("parks when the number pauses while it waits for the slot", () => {
+    given(...owned, { type: "NumberPaused" }).then({ kind: "park" });
+  });
+
+  it("fences at the slot, reading the gate again only when the last view is stale", () => {
+    given(...owned, slot(NOW + 500)).then({ kind: "fence", slotAt: NOW + 500, recheckGate: false });
+    given(...owned, slot(NOW + 5_000)).then({
+      kind: "fence",
+      slotAt: NOW + 5_000,
+      recheckGate: true,
+    });
+  });
+
+  it("finishes without a call when the gate read again at the slot says no (an opt-out during the wait)", () => {
+    given(...owned, slot(NOW + 5_000), gated(optedOut, NOW + 5_000)).then({
+      kind: "finish-without-call",
+      outcome: { type: "SendRejected", reason: "opted_out", detail: "stop" },
+      owned: true,
+    });
+  });
+
+  it("calls only once the fence is written", () => {
+    given(...owned, slot()).then({ kind: "fence", slotAt: NOW, recheckGate: false });
+    given(...owned, slot(), fenced).then({ kind: "call" });
+  });
+
+  it("abandons without a call when the fence lost (a new owner took the request over)", () => {
+    given(...owned, slot(), { type: "FenceLost" }).then({ kind: "abandon" });
+  });
+});
+
+describe("dispatch state machine: after the answer", () => {
+  const called = [ready, gated(), claimed(), slot(), fenced];
+
+  it("settles an accepted call", () => {
+    given(...called, answered({ kind: "accepted" })).then({ kind: "settle-accepted" });
+  });
+
+  it("settles a call whose answer was lost as in doubt", () => {
+    given(...called, answered({ kind: "in-doubt", reason: "timeout" })).then({
+      kind: "settle-in-doubt",
+      reason: "timeout",
+    });
+  });
+
+  it("settles a failure, dead-lettered when its retries ran out", () => {
+    given(...called, answered({ kind: "fail", error, deadLetter: true })).then({
+      kind: "settle-failed",
+      error,
+      deadLetter: true,
+    });
+  });
+
+  it("releases a refused call back to claimed: retry after its delay, hold, pace or pause", () => {
+    given(...called, answered({ kind: "retry", delayMs: 250, error })).then({
+      kind: "release",
+      effect: "retry",
+      delayMs: 250,
+    });
+    given(...called, answered({ kind: "hold-number", code: 131057, error })).then({
+      kind: "release",
+      effect: "hold-number",
+      delayMs: 0,
+    });
+    given(...called, answered({ kind: "pace-recipient", error })).then({
+      kind: "release",
+      effect: "pace-recipient",
+      delayMs: 0,
+    });
+    given(...called, answered({ kind: "pause-number", error })).then({
+      kind: "release",
+      effect: "pause-number",
+      delayMs: 0,
+    });
+  });
+
+  it("starts over after a release, still the owner: pacing, gate, then straight to the slot", () => {
+    const again = [
+      ...called,
+      answered({ kind: "hold-number", code: 130429, error }),
+      { type: "Released" } as DispatchEvent,
+    ];
+    given(...again).then({ kind: "await-recipient" });
+    given(...again, ready, gated()).then({ kind: "await-slot" });
+    const s = [...again, ready, gated(), slot(), fenced].reduce(evolve, initialState(facts));
+    expect(s.calls).toBe(2);
+  });
+
+  it("is done once finished", () => {
+    given(ready, gated(optedOut), { type: "Finished" }).then({ kind: "done" });
+  });
+});
+
+describe("dispatch state machine: a late template fallback", () => {
+  const owed = record("claimed", {
+    calls: 1,
+    lateFallback: {
+      dispatchId: "dispatch-1",
+      failedWamid: "wamid.A",
+      code: 131047,
+      title: "Re-engagement message",
+    },
+  });
+
+  it("takes over the request that owes it, and sends it like any call", () => {
+    given(ready, gated(), { type: "RecordExists" }, read(owed)).then({
+      kind: "take-over",
+      epoch: 4,
+    });
+    given(ready, gated(), { type: "RecordExists" }, read(owed), claimed(5, 1)).then({
+      kind: "await-slot",
+    });
+  });
+
+  it("replays when another copy of the request comes", () => {
+    given(ready, gated(), { type: "RecordExists" }, read(owed)).then(
+      { kind: "replay" },
+      { ...facts, dispatchId: "the-original" },
+    );
+  });
+
+  it("ends the request on its free-form failure when the fallback may not go (opted out meanwhile)", () => {
+    given(ready, gated(optedOut), { type: "RecordExists" }, read(owed), claimed(5, 1)).then({
+      kind: "finish-without-call",
+      outcome: {
+        type: "SendFailed",
+        error: "late-fallback",
+        detail: "its template fallback was not sent: stop",
+      },
+      owned: true,
+    });
+  });
+});
+
+describe("dispatch state machine: at most one call per fence", () => {
+  /** Every result a step can have, as the executor reports it. */
+  const resultsOf = (step: Step): DispatchEvent[] => {
+    switch (step.kind) {
+      case "await-recipient":
+        return [ready, { type: "NumberPaused" }];
+      case "view-gate":
+        return [gated(send), gated(optedOut), gated({ kind: "expired" })];
+      case "finish-without-call":
+        return [{ type: "Finished" }, { type: "RecordExists" }, { type: "FenceLost" }];
+      case "claim":
+        return [claimed(), { type: "RecordExists" }];
+      case "read-record":
+        return (["claimed", "calling", "done", "in_doubt", "refused"] as const).flatMap((state) => [
+          read(record(state, { calledAt: NOW - 1 })),
+          read(record(state, { calledAt: NOW - 60_000 })),
+        ]);
+      case "take-over":
+        return [claimed(step.epoch + 1, 1), { type: "TakeOverLost" }];
+      case "wait":
+        return [{ type: "Waited" }];
+      case "await-slot":
+        return [slot(NOW), slot(NOW + 5_000), { type: "NumberPaused" }];
+      case "fence":
+        return [fenced, { type: "FenceLost" }, gated(optedOut, NOW + 5_000)];
+      case "call":
+        return [
+          answered({ kind: "accepted" }),
+          answered({ kind: "retry", delayMs: 1, error }),
+          answered({ kind: "hold-number", code: 131057, error }),
+          answered({ kind: "in-doubt", reason: "timeout" }),
+          answered({ kind: "fail", error, deadLetter: false }),
+        ];
+      case "release":
+        return [{ type: "Released" }];
+      default:
+        return [];
+    }
+  };
+
+  it("calls only after its own fence won, never twice per fence, and ends in one terminal step", () => {
+    fc.assert(
+      fc.property(fc.array(fc.nat(), { minLength: 60, maxLength: 60 }), (choices) => {
+        let s = initialState(facts);
+        let owned = false;
+        let fencesWon = 0;
+        let calls = 0;
+        let previous: { step: Step; result: DispatchEvent } | undefined;
+        for (const choice of choices) {
+          const step = decide(s, NOW);
+          if (step.kind === "call") {
+            // The fence step just won, under a claim this dispatch holds.
+            expect(previous?.step.kind).toBe("fence");
+            expect(previous?.result.type).toBe("Fenced");
+            expect(owned).toBe(true);
+            calls++;
+            expect(calls).toBe(fencesWon);
+          }
+          const results = resultsOf(step);
+          // A terminal step (replay, park, settle, mark-in-doubt, abandon, done): finished.
+          if (results.length === 0) return;
+          const result = results[choice % results.length] as DispatchEvent;
+          if (result.type === "Claimed") owned = true;
+          if (result.type === "RecordExists" || result.type === "FenceLost") owned = false;
+          if (step.kind === "fence" && result.type === "Fenced") fencesWon++;
+          s = evolve(s, result);
+          previous = { step, result };
+        }
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+});

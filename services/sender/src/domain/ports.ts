@@ -1,0 +1,123 @@
+import type { AnyEvent, EventOf } from "@parley/contracts";
+import type { AttemptView, LateFallback } from "./attempt.js";
+import type { GateView } from "./gate.js";
+import type { ThroughputLevel } from "./throughput.js";
+
+/** A request's attempt record as stored, with what the status side needs. */
+export interface StoredAttempt extends AttemptView {
+  readonly number: string;
+  /** Outcome events decided for the request, in order (published, or to publish again). */
+  readonly outcomes: readonly AnyEvent[];
+  readonly bizOpaqueCallbackData: string;
+  /** The request's latest message Meta accepted (its failed status is the request's failure). */
+  readonly wamid: string | undefined;
+  /**
+   * The first status webhook seen while the call's result was unknown (state calling), or the
+   * first failed one: a crash right after the call leaves the request to be marked in doubt
+   * later, and this resolves it.
+   */
+  readonly pendingStatus: EventOf<"StatusUpdated"> | undefined;
+  /** The dispatch, kept while a late template fallback may be owed (free-form with a fallback). */
+  readonly dispatch: EventOf<"DispatchMessage"> | undefined;
+  /** The message whose failed status was decided (async failure or late fallback), if any. */
+  readonly decidedWamid: string | undefined;
+  /** The status event that decided it. */
+  readonly decidedByStatus: string | undefined;
+}
+
+/** The attempts port: every write that guards invariant 7 goes through here, compared on epoch. */
+export interface AttemptStore {
+  get(requestId: string): Promise<StoredAttempt | undefined>;
+  /** The request whose latest accepted message is `wamid` (a status without callback data). */
+  byWamid(wamid: string): Promise<StoredAttempt | undefined>;
+  /**
+   * First claim, one insert: `claimed` under epoch 1 (or `done` with `finishedWith`, a request
+   * finished without any call). False when the request has a record already.
+   */
+  claim(c: {
+    readonly requestId: string;
+    readonly number: string;
+    readonly contactId: string;
+    readonly bizOpaqueCallbackData: string;
+    readonly at: Date;
+    readonly owner: string;
+    readonly finishedWith?: AnyEvent;
+    /** Kept for a late fallback (free-form content with a template fallback). */
+    readonly dispatch?: EventOf<"DispatchMessage">;
+  }): Promise<boolean>;
+  /** `claimed` (or legacy `refused`) at `epoch` becomes `claimed` at epoch + 1 by `owner`. */
+  takeOver(requestId: string, epoch: number, owner: string, at: Date): Promise<boolean>;
+  /** The fence: `claimed` at `epoch` becomes `calling` at `calledAt` (calls + 1). */
+  fence(requestId: string, epoch: number, calledAt: Date): Promise<boolean>;
+  /** A definitely refused call: `calling` at `epoch` becomes `claimed` again (still ours). */
+  release(requestId: string, epoch: number): Promise<boolean>;
+  /**
+   * Appends the outcomes and moves the record from `from` at `epoch` to `state` (outcomes are
+   * stored before they are published). False when the record moved on under us.
+   */
+  settle(s: {
+    readonly requestId: string;
+    readonly epoch: number;
+    readonly from: "claimed" | "calling";
+    readonly state: "done" | "in_doubt";
+    readonly outcomes: readonly AnyEvent[];
+    readonly at: Date;
+    readonly wamid?: string;
+  }): Promise<boolean>;
+  /** Crash recovery: a `calling` record at `epoch` with no result becomes `in_doubt`. */
+  markInDoubt(requestId: string, epoch: number, outcome: AnyEvent, at: Date): Promise<boolean>;
+  /** Keeps a status that came while the call's result was unknown; returns the record as it is now. */
+  noteStatus(
+    requestId: string,
+    status: EventOf<"StatusUpdated">,
+  ): Promise<StoredAttempt | undefined>;
+  /** Appends a resolving outcome to an in-doubt request; false when it was resolved already. */
+  resolveInDoubt(requestId: string, outcome: AnyEvent, wamid: string): Promise<boolean>;
+  /**
+   * A failed status for the request's latest accepted message (`wamid`): appends the async
+   * SendFailed once (false when another status decided already).
+   */
+  failAsync(
+    requestId: string,
+    wamid: string,
+    outcome: AnyEvent,
+    statusId: string,
+  ): Promise<boolean>;
+  /**
+   * A 131047 for the request's free-form message: the record becomes `claimed` again under a new
+   * epoch, owing one call to the fallback dispatch (false when another status decided already).
+   */
+  oweFallback(
+    requestId: string,
+    wamid: string,
+    fallback: LateFallback,
+    dispatch: EventOf<"DispatchMessage">,
+    statusId: string,
+  ): Promise<boolean>;
+  /** In-doubt requests older than `before`, for the timeout sweeper. */
+  inDoubtBefore(before: Date, limit: number): Promise<StoredAttempt[]>;
+  /** Call instants recorded for a number since `since`: a new owner seeds its rate log with them. */
+  recentCallTimes(number: string, since: Date): Promise<number[]>;
+  ensureIndexes(): Promise<void>;
+}
+
+/** The sender's own gate state per contact: latest consent and window expiry per number. */
+export interface GateStore {
+  view(contactId: string, number: string): Promise<GateView>;
+  consent(
+    contactId: string,
+    change: "granted" | "revoked",
+    scope: "all" | "marketing",
+    at: number,
+  ): Promise<void>;
+  window(contactId: string, number: string, expiresAt: number): Promise<void>;
+}
+
+/** What each number's throughput is, as Meta last said it (shared by the sender's instances). */
+export interface ThroughputStore {
+  /** Every number's last known level. */
+  all(): Promise<
+    { readonly number: string; readonly level: ThroughputLevel; readonly at: number }[]
+  >;
+  set(number: string, level: ThroughputLevel, at: number, source: string): Promise<void>;
+}

@@ -1,0 +1,91 @@
+import type { SendResult } from "@parley/cloud-api";
+import { createEvent, type EventData, type EventOf } from "@parley/contracts";
+import type { LateFallback } from "../domain/attempt.js";
+import type { NoCallOutcome } from "../domain/dispatch.js";
+import { sendErrorOf, type SendError } from "../domain/failure.js";
+
+export type Outcome = EventOf<
+  "SendAccepted" | "SendRejected" | "SendFailed" | "SendExpired" | "SendInDoubt" | "SendReconciled"
+>;
+
+/**
+ * The outcome events of one dispatch: each names its request (id, idempotency key, contact, the
+ * consent event the router relied on) and is caused by the dispatch.
+ */
+export function outcomesOf(dispatch: EventOf<"DispatchMessage">, now: () => number) {
+  const d = dispatch.data;
+  const outcome = <T extends Outcome["type"]>(
+    type: T,
+    extra: Omit<EventData<T>, "requestId" | "idempotencyKey" | "contactId">,
+  ): EventOf<T> =>
+    createEvent(
+      type,
+      {
+        requestId: d.requestId,
+        idempotencyKey: d.idempotencyKey,
+        contactId: d.contactId,
+        ...(d.consentEventId === undefined ? {} : { consentEventId: d.consentEventId }),
+        ...extra,
+      } as EventData<T>,
+      {
+        correlationId: dispatch.correlationId,
+        causationId: dispatch.eventId,
+        ...(dispatch.businessNumber !== undefined
+          ? { businessNumber: dispatch.businessNumber }
+          : {}),
+        now: new Date(now()),
+      },
+    );
+
+  /** A late fallback's outcomes name the free-form message Meta failed. */
+  const fallbackAfter = (lf: LateFallback | undefined) =>
+    lf
+      ? {
+          fallbackAfter: {
+            wamid: lf.failedWamid,
+            code: lf.code,
+            ...(lf.title !== undefined ? { title: lf.title } : {}),
+          },
+        }
+      : {};
+
+  return {
+    /** A request finished without a call (rejected, expired, or a late fallback that may not go). */
+    noCall(o: NoCallOutcome, lf: LateFallback | undefined, calls: number): Outcome {
+      switch (o.type) {
+        case "SendRejected":
+          return outcome("SendRejected", { reason: o.reason, detail: o.detail });
+        case "SendExpired":
+          return outcome("SendExpired", { validUntil: d.validUntil ?? "", stage: "sender" });
+        case "SendFailed":
+          // The request ends on its free-form message's failure, saying why no fallback went.
+          return outcome("SendFailed", {
+            error: sendErrorOf(lf?.code ?? 131047, { title: lf?.title, details: o.detail }),
+            phase: "async",
+            ...(lf ? { wamid: lf.failedWamid } : {}),
+            attempts: calls,
+          });
+      }
+    },
+    accepted(r: SendResult, calls: number, lf: LateFallback | undefined) {
+      return outcome("SendAccepted", {
+        wamid: r.wamid,
+        ...(r.waId !== undefined ? { waId: r.waId } : {}),
+        ...(r.messageStatus !== undefined ? { messageStatus: r.messageStatus } : {}),
+        usedTemplateFallback: d.usedTemplateFallback,
+        attempts: calls,
+        ...fallbackAfter(lf),
+      });
+    },
+    failed(error: SendError, calls: number, lf: LateFallback | undefined) {
+      return outcome("SendFailed", { error, phase: "sync", attempts: calls, ...fallbackAfter(lf) });
+    },
+    inDoubt(reason: "timeout" | "connection_lost" | "crash_recovery", calledAt: number) {
+      return outcome("SendInDoubt", {
+        bizOpaqueCallbackData: d.bizOpaqueCallbackData,
+        reason,
+        attemptedAt: new Date(calledAt).toISOString(),
+      });
+    },
+  };
+}
