@@ -2,11 +2,21 @@ export {
   createKafka,
   createKafkaProbe,
   createProducer,
+  checkGroupSettings,
+  defaultGroupSettings,
+  type GroupSettings,
   type KafkaClient,
   type KafkaConnectionOptions,
   type KafkaLogger,
   type BrokerInfo,
 } from "./connection.js";
+export {
+  createKafkaHealth,
+  type HealthEntry,
+  type HealthReporter,
+  type HealthState,
+  type KafkaHealth,
+} from "./health.js";
 export {
   createRegistry,
   createRegistryProbe,
@@ -24,6 +34,7 @@ export {
   isRetriable,
   retryOf,
 } from "./errors.js";
+export { ProduceError, RecordTooLargeError, produceRetryOf } from "./produce-errors.js";
 export { defaultRetryPolicy, type RetryPolicy } from "./backoff.js";
 export { createSerde, type Serde } from "./serde.js";
 export {
@@ -32,7 +43,9 @@ export {
   type EventProducer,
   type OutgoingEvent,
 } from "./producer.js";
-export type { ProduceBatchLimits } from "./produce-batcher.js";
+export type { ProduceBatchLimits, ProduceRecovery } from "./produce-batcher.js";
+export { createRecordProducer, type RecordProducer } from "./record-producer.js";
+export { singleRecordBatchBytes } from "./record-size.js";
 export {
   createConsumerRunner,
   type ConsumerRunner,

@@ -1,4 +1,4 @@
-import type { Batch, Consumer, EachBatchPayload, IHeaders, KafkaMessage, Producer } from "kafkajs";
+import type { Batch, Consumer, EachBatchPayload, IHeaders, KafkaMessage } from "kafkajs";
 import { headerNames } from "@parley/contracts";
 import { retryOf } from "@parley/errors";
 import {
@@ -8,10 +8,11 @@ import {
   sleep,
   type RetryPolicy,
 } from "./backoff.js";
-import { createProducer, type KafkaClient, type KafkaLogger } from "./connection.js";
+import type { KafkaClient, KafkaLogger } from "./connection.js";
 import { errorClass, errorMessage, ParleyKafkaError } from "./errors.js";
 import { KeyedQueue } from "./keyed-queue.js";
 import { OffsetTracker } from "./offset-tracker.js";
+import { createRecordProducer } from "./record-producer.js";
 import { withConsumerSpan } from "./tracing.js";
 
 /** A record as it came off the topic, before decoding. */
@@ -215,7 +216,7 @@ export function createConsumerRunner<T>({
     // members waited out the session timeout (30 s) before taking the partitions over.
     maxWaitTimeInMs: 500,
   });
-  const dlqProducer: Producer = createProducer(kafka);
+  const dlqProducer = createRecordProducer({ kafka, name: `dead letters of ${groupId}`, logger });
   const queue = new KeyedQueue();
   /** Second stage, used with concurrencyKeyOf only: decoded records by their concurrency key. */
   const subQueue = new KeyedQueue();
@@ -373,11 +374,9 @@ export function createConsumerRunner<T>({
     };
     for (let attempt = 1; ; attempt++) {
       try {
-        await dlqProducer.send({
-          topic: deadLetterTopic,
-          acks: -1,
-          messages: [{ key: record.key, value: record.value, headers }],
-        });
+        await dlqProducer.send(deadLetterTopic, [
+          { key: record.key, value: record.value, headers },
+        ]);
         stats.deadLettered++;
         onDeadLetter?.({ record, error, attempts });
         logger?.error(

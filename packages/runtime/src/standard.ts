@@ -94,6 +94,20 @@ export async function runStandardService({
         });
         const probe = createKafkaProbe(kafka);
         checks.push(probe);
+        const client = kafka;
+        // What the producers and consumers made from this client report about themselves
+        // (a producer that could not recover from a produce error): no service wires it.
+        checks.push({
+          name: "kafka producers",
+          check: () => {
+            const failing = client.health.entries().filter((e) => e.state === "failing");
+            return failing.length === 0
+              ? Promise.resolve()
+              : Promise.reject(
+                  new Error(failing.map((e) => `${e.name}: ${e.reason ?? "failing"}`).join("; ")),
+                );
+          },
+        });
         components.push({ name: "kafka admin", stop: probe.close });
       }
       if (uses.registry) checks.push(createRegistryProbe({ url: config.SCHEMA_REGISTRY_URL }));
