@@ -63,6 +63,11 @@ export type KafkaClient = Kafka & {
   readonly serviceLogger?: KafkaLogger | undefined;
 };
 
+/** A consumer's group.instance.id: `<instanceId>.<groupId>` when the client has one, else none. */
+export function groupInstanceIdOf(group: GroupSettings, groupId: string): string | undefined {
+  return group.instanceId === undefined ? undefined : `${group.instanceId}.${groupId}`;
+}
+
 /** Checks group settings against each other; throws a RangeError saying how to fix them. */
 export function checkGroupSettings({
   instanceId,

@@ -26,6 +26,8 @@ export interface EventConsumerOptions {
     | "commitIntervalMs"
     | "fromBeginning"
     | "sessionTimeoutMs"
+    | "heartbeatIntervalMs"
+    | "groupInstanceId"
     | "concurrencyKeyOf"
     | "setAside"
   >;

@@ -4,6 +4,7 @@ export {
   createProducer,
   checkGroupSettings,
   defaultGroupSettings,
+  groupInstanceIdOf,
   type GroupSettings,
   type KafkaClient,
   type KafkaConnectionOptions,

@@ -8,7 +8,12 @@ import {
   sleep,
   type RetryPolicy,
 } from "./backoff.js";
-import type { KafkaClient, KafkaLogger } from "./connection.js";
+import {
+  checkGroupSettings,
+  groupInstanceIdOf,
+  type KafkaClient,
+  type KafkaLogger,
+} from "./connection.js";
 import { errorClass, errorMessage, ParleyKafkaError } from "./errors.js";
 import { KeyedQueue } from "./keyed-queue.js";
 import { OffsetTracker } from "./offset-tracker.js";
@@ -68,7 +73,15 @@ export interface ConsumerRunnerOptions<T> {
   readonly maxInFlightPerPartition?: number;
   readonly commitIntervalMs?: number;
   readonly fromBeginning?: boolean;
+  /** Default: the client's (`kafka.group`, from KAFKA_SESSION_TIMEOUT_MS in services). */
   readonly sessionTimeoutMs?: number;
+  /** Default: the client's (`kafka.group`, from KAFKA_HEARTBEAT_INTERVAL_MS in services). */
+  readonly heartbeatIntervalMs?: number;
+  /**
+   * Static membership: this member's group.instance.id. Default: `<kafka.group.instanceId>.<groupId>`
+   * when the client has an instance id (KAFKA_GROUP_INSTANCE_ID), else none (dynamic membership).
+   */
+  readonly groupInstanceId?: string;
   /** At least the largest record the topics allow (their max.message.bytes). */
   readonly maxBytesPerPartition?: number;
   readonly logger?: KafkaLogger;
@@ -190,7 +203,9 @@ export function createConsumerRunner<T>({
   maxInFlightPerPartition = maxInFlight,
   commitIntervalMs = 250,
   fromBeginning = true,
-  sessionTimeoutMs = 30_000,
+  sessionTimeoutMs = kafka.group.sessionTimeoutMs,
+  heartbeatIntervalMs = kafka.group.heartbeatIntervalMs,
+  groupInstanceId = groupInstanceIdOf(kafka.group, groupId),
   maxBytesPerPartition = 1024 * 1024,
   logger,
   onDeadLetter,
@@ -205,9 +220,12 @@ export function createConsumerRunner<T>({
   if (maxInFlightPerPartition < 1)
     throw new Error(`createConsumerRunner(${groupId}): maxInFlightPerPartition must be at least 1`);
   const policy: RetryPolicy = { ...defaultRetryPolicy, ...retry };
+  checkGroupSettings({ sessionTimeoutMs, heartbeatIntervalMs });
   const consumer: Consumer = kafka.consumer({
     groupId,
     sessionTimeout: sessionTimeoutMs,
+    heartbeatInterval: heartbeatIntervalMs,
+    ...(groupInstanceId === undefined ? {} : { groupInstanceId }),
     readUncommitted: false,
     maxBytesPerPartition,
     maxBytes: Math.max(10 * 1024 * 1024, maxBytesPerPartition * 2),

@@ -20,6 +20,7 @@ export {
 } from "./run-service.js";
 export {
   runStandardService,
+  kafkaGroupSettings,
   type StandardConfig,
   type StandardServiceOptions,
   type Dependencies,
