@@ -49,23 +49,22 @@ export { createRecordProducer, type RecordProducer } from "./record-producer.js"
 export { singleRecordBatchBytes } from "./record-size.js";
 export {
   createConsumerRunner,
+  type CommittedOutputs,
   type ConsumerRunner,
   type ConsumerRunnerOptions,
   type SideTask,
   type ConsumedRecord,
+  type OutputRecord,
   type RawRecord,
+  type RecordContext,
   type RunnerStats,
   type DeadLetterInfo,
+  type TransactionalMode,
 } from "./runner.js";
+export { decodeCompleted, encodeCompleted } from "./completed-offsets.js";
 export { KeyedQueue } from "./keyed-queue.js";
 export { partitionOfKey } from "./partition.js";
 export { createEventConsumer, type EventConsumerOptions } from "./event-consumer.js";
 export { provisionTopics, type ProvisionReport, type Drift } from "./provision.js";
 export { redrive, type RedriveOptions, type RedriveReport } from "./redrive.js";
-export {
-  createTransactionalProcessor,
-  type TransactionalProcessor,
-  type TransactionalOptions,
-  type OutputRecord,
-} from "./transactional.js";
 export { traceHeaders, extractContext } from "./tracing.js";

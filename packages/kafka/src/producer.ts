@@ -5,6 +5,7 @@ import type { ProduceBatchLimits, ProduceRecovery } from "./produce-batcher.js";
 import { RecordTooLargeError } from "./produce-errors.js";
 import { createRecordProducer } from "./record-producer.js";
 import { singleRecordBatchBytes } from "./record-size.js";
+import type { OutputRecord } from "./runner-types.js";
 import type { Serde } from "./serde.js";
 import { traceHeaders, withProducerSpan } from "./tracing.js";
 
@@ -55,6 +56,13 @@ export interface EventProducer {
    * Checks each record's size again with the headers it is sent with.
    */
   publishEncoded(topic: TopicSpec, records: readonly EncodedEvent[]): Promise<void>;
+  /**
+   * Validates and encodes one event for `topic` as an output record for a consumer runner in
+   * transactional mode (`context.publish`): the same value, headers (event id, type, correlation,
+   * trace context of the caller's span) and size check as a publish, sent by the runner's
+   * transaction instead of this producer.
+   */
+  output(topic: TopicSpec, record: OutgoingEvent): Promise<OutputRecord>;
   /** kafkajs producers used so far: one more after each failed produce (for tests and metrics). */
   readonly generation: number;
   /** Flushes what is in flight and closes. */
@@ -182,6 +190,21 @@ export function createEventProducer({
     async publishEncoded(topic, encoded) {
       if (encoded.length === 0) return;
       await send(topic, encoded);
+    },
+    async output(topic, record) {
+      const encoded = await encode(topic, record);
+      const message: Message = {
+        key: encoded.key,
+        value: encoded.value,
+        headers: eventHeaders(record.event, traceHeaders(), record.headers),
+      };
+      checkSize(topic, message, record.event.eventId);
+      return {
+        topic: topic.name,
+        key: encoded.key,
+        value: encoded.value,
+        headers: message.headers ?? {},
+      };
     },
     get generation() {
       return records.generation;
