@@ -119,6 +119,7 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
   let commitTimer: NodeJS.Timeout | undefined;
   let committing: Promise<void> = Promise.resolve();
   let admin: Admin | undefined;
+  let health: HealthReporter | undefined;
   let txHealth: HealthReporter | undefined;
   const txFailures = new Map<string, string>();
 
@@ -435,9 +436,17 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
       return state.tx.attach(outputs);
     },
     async start(): Promise<void> {
+      // /readyz says "starting" until the first join, then follows crashes (kafka.health).
+      health ??= kafka.health.register(`consumer ${groupId}`, "starting", "joining its group");
       if (transactional !== undefined)
         txHealth ??= kafka.health.register(`transactions of ${groupId}`, "ok");
+      consumer.on(consumer.events.CRASH, ({ payload }) => {
+        const why = errorMessage(payload.error);
+        if (payload.restart) health?.starting(`rejoining after a crash: ${why}`);
+        else health?.failing(`crashed and stopped: ${why}`);
+      });
       consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+        health?.ok();
         joins++;
         assigned = new Map(
           Object.entries(payload.memberAssignment).map(([topic, ps]) => [topic, [...ps]]),
@@ -511,6 +520,7 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
       );
       await boundedStep("dead-letter producer disconnect", deadLetters.disconnect(), 1_000);
       await boundedStep("admin disconnect", admin?.disconnect() ?? Promise.resolve(), 1_000);
+      health?.remove();
       txHealth?.remove();
       logger?.info({ groupId, ...stats }, "consumer stopped");
     },
