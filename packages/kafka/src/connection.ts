@@ -38,8 +38,12 @@ export interface GroupSettings {
   readonly heartbeatIntervalMs: number;
 }
 
+/**
+ * The same defaults as the services' KAFKA_SESSION_TIMEOUT_MS and KAFKA_HEARTBEAT_INTERVAL_MS
+ * (docs/benchmarks.md, "Consumer group recovery"); kafkajs's own are 30 s and 3 s.
+ */
 export const defaultGroupSettings: GroupSettings = {
-  sessionTimeoutMs: 30_000,
+  sessionTimeoutMs: 10_000,
   heartbeatIntervalMs: 3_000,
 };
 

@@ -9,6 +9,7 @@ import {
 describe("group settings carried by the client", () => {
   it("start from the defaults and take what is given", () => {
     expect(createKafka({ brokers: ["x:1"], clientId: "x" }).group).toEqual(defaultGroupSettings);
+    expect(defaultGroupSettings).toEqual({ sessionTimeoutMs: 10_000, heartbeatIntervalMs: 3_000 });
     const client = createKafka({
       brokers: ["x:1"],
       clientId: "x",
