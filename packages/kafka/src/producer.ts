@@ -135,15 +135,18 @@ export function createEventProducer({
         eventId,
       });
   };
+  /** Validates and encodes; no size check (a send checks each record with its real headers). */
+  const encodeOnly = async (topic: TopicSpec, record: OutgoingEvent): Promise<EncodedEvent> => ({
+    topic: topic.name,
+    key: record.key,
+    value: await serde.encode(topic, record.event),
+    event: record.event,
+    ...(record.headers === undefined ? {} : { headers: record.headers }),
+  });
+  /** encodeOnly, then the size check with the headers a send will add. */
   const encode = async (topic: TopicSpec, record: OutgoingEvent): Promise<EncodedEvent> => {
-    const encoded: EncodedEvent = {
-      topic: topic.name,
-      key: record.key,
-      value: await serde.encode(topic, record.event),
-      event: record.event,
-      ...(record.headers === undefined ? {} : { headers: record.headers }),
-    };
-    // The headers the send will add: this context's trace headers (a producer span's are as long).
+    const encoded = await encodeOnly(topic, record);
+    // This context's trace headers (a producer span's are as long as its parent's).
     const trace = traceHeaders();
     const headers = eventHeaders(record.event, trace, record.headers);
     const estimate: Message = {
@@ -184,7 +187,7 @@ export function createEventProducer({
     encode,
     async publish(topic, events) {
       if (events.length === 0) return;
-      const encoded = await Promise.all(events.map((r) => encode(topic, r)));
+      const encoded = await Promise.all(events.map((r) => encodeOnly(topic, r)));
       await send(topic, encoded);
     },
     async publishEncoded(topic, encoded) {
@@ -192,7 +195,7 @@ export function createEventProducer({
       await send(topic, encoded);
     },
     async output(topic, record) {
-      const encoded = await encode(topic, record);
+      const encoded = await encodeOnly(topic, record);
       const message: Message = {
         key: encoded.key,
         value: encoded.value,
