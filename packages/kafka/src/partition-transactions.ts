@@ -121,6 +121,8 @@ export function createPartitionTransactions({
   let opening: Promise<void> | undefined;
   let fenced = false;
   let closed = false;
+  /** ready() has fenced the earlier owners and read where they left off. */
+  let isReady = false;
   /** What the group had committed when this owner started, and the records it said were finished. */
   let base: bigint | undefined;
   let earlier = new Set<bigint>();
@@ -214,14 +216,16 @@ export function createPartitionTransactions({
   };
 
   const attempt = async (): Promise<void> => {
-    if (fenced || closed) return;
+    // Before ready() nothing is known of the committed offset: committing one could move it back.
+    if (fenced || closed || !isReady) return;
     await settleDoubt();
     if (producer === undefined) await open();
     const p = producer;
     if (p === undefined) return;
+    // Undefined: nothing was ever committed or fetched here (outputs of no record only).
     const watermark = tracker.watermark() ?? base;
     if (watermark === undefined && untied.length === 0) return;
-    const offset = watermark ?? 0n;
+    const offset = watermark ?? -1n;
     const finished = [...tracker.finishedAbove(), ...[...earlier].filter((o) => o > offset)];
     const { included, metadata: set } = fitCompleted(
       offset,
@@ -251,10 +255,11 @@ export function createPartitionTransactions({
     const tx = await p.transaction();
     try {
       for (const topicMessages of chunks(outputs)) await tx.sendBatch({ topicMessages, acks: -1 });
-      await tx.sendOffsets({
-        consumerGroupId: groupId,
-        topics: [{ topic, partitions: [{ partition, offset: offset.toString(), metadata }] }],
-      });
+      if (watermark !== undefined)
+        await tx.sendOffsets({
+          consumerGroupId: groupId,
+          topics: [{ topic, partitions: [{ partition, offset: offset.toString(), metadata }] }],
+        });
       await beforeCommit?.(summary);
     } catch (error) {
       // Not committed: nothing of it is visible to read-committed readers.
@@ -320,6 +325,7 @@ export function createPartitionTransactions({
             set: fitCompleted(base, [...earlier], maxMetadataBytes - TAG_BYTES).metadata,
           };
         }
+        isReady = true;
       })().catch((error: unknown) => {
         opening = undefined;
         retire();

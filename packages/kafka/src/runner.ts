@@ -122,6 +122,8 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
   let health: HealthReporter | undefined;
   let txHealth: HealthReporter | undefined;
   const txFailures = new Map<string, string>();
+  /** Partitions paused because a batch came for them after this member gave them up. */
+  const unowned = new Set<string>();
 
   const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
   /*
@@ -339,7 +341,13 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
     // opening transactions for a batch of a partition given up would fence its new owner.
     const state =
       transactional === undefined ? own(batch.topic, batch.partition) : partitions.get(id);
-    if (state === undefined) return;
+    if (state === undefined) {
+      // Not ours any more (given up, or fenced): no refetching in a loop until the group
+      // rebalances; the next assignment resumes it (GROUP_JOIN).
+      consumer.pause([{ topic: batch.topic, partitions: [batch.partition] }]);
+      unowned.add(id);
+      return;
+    }
     if (state.tx !== undefined) {
       // Until the partition's earlier owners are fenced and their progress read, nothing runs.
       try {
@@ -462,6 +470,12 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
             if (state.paused) unpause.push({ topic: state.topic, partitions: [state.partition] });
           }
         }
+        for (const id of unowned) {
+          const [topic, partition] = id.split("\u0000");
+          if (topic !== undefined && partition !== undefined)
+            unpause.push({ topic, partitions: [Number(partition)] });
+        }
+        unowned.clear();
         if (unpause.length > 0) consumer.resume(unpause);
         for (const [topic, ps] of assigned) for (const p of ps) own(topic, p);
         logger?.info({ groupId, assignment: payload.memberAssignment }, "partitions assigned");

@@ -338,4 +338,50 @@ describe("transactional mode of the consumer runner", () => {
     expect(letters).toEqual(["3"]);
     expect(runner.stats.deadLettered).toBe(1);
   });
+
+  it("holds the outputs of finished records that do not fit the offset metadata until they fit", async () => {
+    const t = await topics("held");
+    const committed = await collect(t.output, false);
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let finished = 0;
+    const runner = createConsumerRunner<string>({
+      kafka,
+      groupId: t.group,
+      topics: [t.input],
+      deadLetterTopic: t.dlq,
+      decode: (record) => record.value?.toString() ?? "",
+      commitIntervalMs: 100,
+      handle: async (record, _signal, context) => {
+        if (record.key === "slow") await gate;
+        context.publish({
+          topic: t.output,
+          key: record.key,
+          value: Buffer.from(`out-${record.value}`),
+        });
+        finished++;
+      },
+      // Room for the transaction's tag and nothing more: no finished record above the first
+      // unfinished one can be listed, so their outputs must wait for it.
+      transactional: { maxMetadataBytes: 26 },
+    });
+    runners.push(runner);
+    await runner.start();
+    await send(t, 0, 40, (n) => (n === 0 ? "slow" : `k${String(n % 5)}`));
+    await waitFor(() => finished >= 39, {
+      timeoutMs: 60_000,
+      description: "records 1 to 39 finished",
+    });
+    await settle();
+    expect(committed).toEqual([]);
+    release();
+    await waitFor(() => committed.length >= 40, {
+      timeoutMs: 60_000,
+      description: "all 40 outputs committed once offset 0 finished",
+    });
+    await settle();
+    expect([...committed].sort()).toEqual(expected(0, 40));
+  });
 });
