@@ -172,7 +172,10 @@ for s in "${services[@]}"; do
     SEND_API_PORT="$send_api_port" SEND_API_KEYS_FILE="$send_api_keys_file")
   # router (template catalog) and sender (messages) call Graph: here, the simulator.
   case "$s" in router | sender) own=(PARLEY_NUMBERS_FILE="$numbers_file" WA_GRAPH_BASE_URL="http://127.0.0.1:$SIM_PORT") ;; esac
+  # A stable consumer-group instance id per service (static membership): a service killed and
+  # started again within KAFKA_SESSION_TIMEOUT_MS takes its partitions back without a rebalance.
   HTTP_PORT="${port[$s]}" OPS_TOKEN_FILE="$token_file" LOG_LEVEL="${LOG_LEVEL:-info}" \
+    KAFKA_GROUP_INSTANCE_ID="${KAFKA_GROUP_INSTANCE_ID:-dev}-$s" \
     env "${own[@]}" setsid node --initial-old-space-size=64 --max-semi-space-size=8 "$repo/services/$s/dist/main.js" >"$state/logs/$s.log" 2>&1 </dev/null &
   pid[$s]=$!
   echo "$s ${pid[$s]}" >>"$state/services.pids"

@@ -33,6 +33,24 @@ export const env = {
 export const infraFields = {
   KAFKA_BROKERS: env.list().default(["127.0.0.1:9092"]),
   KAFKA_CLIENT_ID: z.string().optional(),
+  /**
+   * Static consumer-group membership (KIP-345): each consumer joins as `<this>.<group>`, so a
+   * process restarted within the session timeout takes its partitions back without a rebalance.
+   * Unique per running process and stable across its restarts (e.g. a StatefulSet's pod name);
+   * two processes with the same id fence each other. Unset: dynamic membership.
+   */
+  KAFKA_GROUP_INSTANCE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,100}$/, "letters, digits, '.', '_' and '-' only (1 to 100)")
+    .optional(),
+  /**
+   * How long the broker waits for a silent consumer before its partitions move. At least the
+   * broker's group.min.session.timeout.ms (6 s by default); a restart within it needs no
+   * rebalance with KAFKA_GROUP_INSTANCE_ID (docs/benchmarks.md, "Consumer group recovery").
+   */
+  KAFKA_SESSION_TIMEOUT_MS: env.int(10_000, { min: 1_000, max: 1_800_000 }),
+  /** How often consumers heartbeat; at most a third of KAFKA_SESSION_TIMEOUT_MS. */
+  KAFKA_HEARTBEAT_INTERVAL_MS: env.int(3_000, { min: 100, max: 600_000 }),
   SCHEMA_REGISTRY_URL: env.url().default("http://127.0.0.1:8081"),
   MONGO_URL: z
     .string()

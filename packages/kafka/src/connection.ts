@@ -7,6 +7,8 @@ import kafkajs, {
   type ProducerConfig,
 } from "kafkajs";
 
+import { createKafkaHealth, type KafkaHealth } from "./health.js";
+
 // kafkajs is CommonJS; Node's ESM loader does not see this one as a named export.
 const { Partitioners } = kafkajs;
 
@@ -18,15 +20,79 @@ export interface KafkaLogger {
   readonly error: LogFn;
 }
 
+/**
+ * Consumer group settings every consumer made from a client starts from (a consumer's own
+ * options win). Services get them from the environment through the chassis (KAFKA_GROUP_*,
+ * KAFKA_SESSION_TIMEOUT_MS, KAFKA_HEARTBEAT_INTERVAL_MS), so no service passes them by hand.
+ */
+export interface GroupSettings {
+  /**
+   * Static membership (KIP-345): when set, each consumer joins with group.instance.id
+   * `<instanceId>.<groupId>`, so a restarted process takes its partitions back without a
+   * rebalance if it returns within the session timeout. Unset: dynamic membership.
+   */
+  readonly instanceId?: string | undefined;
+  /** How long the broker waits for a silent member before its partitions move (broker bounds: 6 s to 30 min by default). */
+  readonly sessionTimeoutMs: number;
+  /** How often a member heartbeats; at most a third of the session timeout. */
+  readonly heartbeatIntervalMs: number;
+}
+
+/**
+ * The same defaults as the services' KAFKA_SESSION_TIMEOUT_MS and KAFKA_HEARTBEAT_INTERVAL_MS
+ * (docs/benchmarks.md, "Consumer group recovery"); kafkajs's own are 30 s and 3 s.
+ */
+export const defaultGroupSettings: GroupSettings = {
+  sessionTimeoutMs: 10_000,
+  heartbeatIntervalMs: 3_000,
+};
+
 export interface KafkaConnectionOptions {
   readonly brokers: readonly string[];
   readonly clientId: string;
   readonly logger?: KafkaLogger;
   readonly connectionTimeoutMs?: number;
   readonly requestTimeoutMs?: number;
+  readonly group?: Partial<GroupSettings>;
 }
 
-export type KafkaClient = Kafka;
+/**
+ * The kafkajs client with what Parley's producers and consumers made from it share: the health
+ * they report (read by the chassis's /readyz) and the group settings they start from.
+ */
+export type KafkaClient = Kafka & {
+  readonly health: KafkaHealth;
+  readonly group: GroupSettings;
+  /** The service logger given to createKafka, for Parley's own components. */
+  readonly serviceLogger?: KafkaLogger | undefined;
+};
+
+/** A consumer's group.instance.id: `<instanceId>.<groupId>` when the client has one, else none. */
+export function groupInstanceIdOf(group: GroupSettings, groupId: string): string | undefined {
+  return group.instanceId === undefined ? undefined : `${group.instanceId}.${groupId}`;
+}
+
+/** Checks group settings against each other; throws a RangeError saying how to fix them. */
+export function checkGroupSettings({
+  instanceId,
+  sessionTimeoutMs,
+  heartbeatIntervalMs,
+}: GroupSettings): void {
+  if (!Number.isInteger(sessionTimeoutMs) || sessionTimeoutMs < 1)
+    throw new RangeError(`sessionTimeoutMs must be a positive integer, got ${sessionTimeoutMs}`);
+  if (!Number.isInteger(heartbeatIntervalMs) || heartbeatIntervalMs < 1)
+    throw new RangeError(
+      `heartbeatIntervalMs must be a positive integer, got ${heartbeatIntervalMs}`,
+    );
+  if (heartbeatIntervalMs * 3 > sessionTimeoutMs)
+    throw new RangeError(
+      `heartbeatIntervalMs (${heartbeatIntervalMs}) must be at most a third of sessionTimeoutMs (${sessionTimeoutMs}), or one late heartbeat ends the session`,
+    );
+  if (instanceId !== undefined && !/^[A-Za-z0-9._-]{1,200}$/.test(instanceId))
+    throw new RangeError(
+      `instanceId "${instanceId}" may only contain letters, digits, '.', '_' and '-' (1 to 200)`,
+    );
+}
 
 /**
  * Error answers kafkajs's connections log at error level although the request is retried and
@@ -93,16 +159,31 @@ export function createKafka({
   logger,
   connectionTimeoutMs = 3_000,
   requestTimeoutMs = 30_000,
+  group = {},
 }: KafkaConnectionOptions): KafkaClient {
   if (brokers.length === 0)
     throw new Error("createKafka: `brokers` is empty; set KAFKA_BROKERS=host:port[,host:port]");
-  return new Kafka({
+  const settings: GroupSettings = {
+    ...defaultGroupSettings,
+    ...Object.fromEntries(Object.entries(group).filter(([, v]) => v !== undefined)),
+  };
+  try {
+    checkGroupSettings(settings);
+  } catch (error) {
+    throw new RangeError(`createKafka: group.${(error as Error).message}`);
+  }
+  const client = new Kafka({
     clientId,
     brokers: [...brokers],
     connectionTimeout: connectionTimeoutMs,
     requestTimeout: requestTimeoutMs,
     logLevel: KafkaLogLevel.WARN,
     logCreator: logCreator(logger),
+  });
+  return Object.assign(client, {
+    health: createKafkaHealth(),
+    group: Object.freeze(settings),
+    serviceLogger: logger,
   });
 }
 

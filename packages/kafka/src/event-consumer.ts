@@ -1,12 +1,7 @@
 import type { Catalog, TopicSpec } from "@parley/contracts";
 import type { KafkaClient, KafkaLogger } from "./connection.js";
 import { PoisonRecordError } from "./errors.js";
-import {
-  createConsumerRunner,
-  type ConsumedRecord,
-  type ConsumerRunner,
-  type ConsumerRunnerOptions,
-} from "./runner.js";
+import { createConsumerRunner, type ConsumerRunner, type ConsumerRunnerOptions } from "./runner.js";
 import type { Serde } from "./serde.js";
 
 export interface EventConsumerOptions {
@@ -16,7 +11,8 @@ export interface EventConsumerOptions {
   /** The consuming service or component, e.g. "router-inbound": names the group and the dead-letter topic. */
   readonly consumer: string;
   readonly topics: readonly TopicSpec[];
-  readonly handle: (record: ConsumedRecord<unknown>, signal: AbortSignal) => Promise<void>;
+  /** In transactional mode (`tuning.transactional`) it hands its outputs to `context.publish`. */
+  readonly handle: ConsumerRunnerOptions<unknown>["handle"];
   readonly logger?: KafkaLogger;
   readonly tuning?: Pick<
     ConsumerRunnerOptions<unknown>,
@@ -26,8 +22,11 @@ export interface EventConsumerOptions {
     | "commitIntervalMs"
     | "fromBeginning"
     | "sessionTimeoutMs"
+    | "heartbeatIntervalMs"
+    | "groupInstanceId"
     | "concurrencyKeyOf"
     | "setAside"
+    | "transactional"
   >;
 }
 

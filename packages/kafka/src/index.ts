@@ -2,11 +2,22 @@ export {
   createKafka,
   createKafkaProbe,
   createProducer,
+  checkGroupSettings,
+  defaultGroupSettings,
+  groupInstanceIdOf,
+  type GroupSettings,
   type KafkaClient,
   type KafkaConnectionOptions,
   type KafkaLogger,
   type BrokerInfo,
 } from "./connection.js";
+export {
+  createKafkaHealth,
+  type HealthEntry,
+  type HealthReporter,
+  type HealthState,
+  type KafkaHealth,
+} from "./health.js";
 export {
   createRegistry,
   createRegistryProbe,
@@ -24,6 +35,7 @@ export {
   isRetriable,
   retryOf,
 } from "./errors.js";
+export { ProduceError, RecordTooLargeError, produceRetryOf } from "./produce-errors.js";
 export { defaultRetryPolicy, type RetryPolicy } from "./backoff.js";
 export { createSerde, type Serde } from "./serde.js";
 export {
@@ -32,26 +44,27 @@ export {
   type EventProducer,
   type OutgoingEvent,
 } from "./producer.js";
-export type { ProduceBatchLimits } from "./produce-batcher.js";
+export type { ProduceBatchLimits, ProduceRecovery } from "./produce-batcher.js";
+export { createRecordProducer, type RecordProducer } from "./record-producer.js";
+export { singleRecordBatchBytes } from "./record-size.js";
 export {
   createConsumerRunner,
+  type CommittedOutputs,
   type ConsumerRunner,
   type ConsumerRunnerOptions,
   type SideTask,
   type ConsumedRecord,
+  type OutputRecord,
   type RawRecord,
+  type RecordContext,
   type RunnerStats,
   type DeadLetterInfo,
+  type TransactionalMode,
 } from "./runner.js";
+export { decodeCompleted, encodeCompleted } from "./completed-offsets.js";
 export { KeyedQueue } from "./keyed-queue.js";
 export { partitionOfKey } from "./partition.js";
 export { createEventConsumer, type EventConsumerOptions } from "./event-consumer.js";
 export { provisionTopics, type ProvisionReport, type Drift } from "./provision.js";
 export { redrive, type RedriveOptions, type RedriveReport } from "./redrive.js";
-export {
-  createTransactionalProcessor,
-  type TransactionalProcessor,
-  type TransactionalOptions,
-  type OutputRecord,
-} from "./transactional.js";
 export { traceHeaders, extractContext } from "./tracing.js";

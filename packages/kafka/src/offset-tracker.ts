@@ -46,10 +46,25 @@ export class OffsetTracker {
     }
   }
 
+  /** The first unfinished offset, or one past the last record when all are finished (undefined before any). */
+  watermark(): bigint | undefined {
+    const next = this.entries[this.head];
+    return next ? next.offset : this.last === undefined ? undefined : this.last + 1n;
+  }
+
+  /** The finished offsets above the watermark (records finished out of order), ascending. */
+  finishedAbove(): bigint[] {
+    const out: bigint[] = [];
+    for (let i = this.head + 1; i < this.entries.length; i++) {
+      const entry = this.entries[i];
+      if (entry?.done === true) out.push(entry.offset);
+    }
+    return out;
+  }
+
   /** The offset to commit now (Kafka's "next offset to read"), or undefined when nothing new is safe. */
   committable(): bigint | undefined {
-    const next = this.entries[this.head];
-    const candidate = next ? next.offset : this.last === undefined ? undefined : this.last + 1n;
+    const candidate = this.watermark();
     if (candidate === undefined) return undefined;
     if (this.committed !== undefined && candidate <= this.committed) return undefined;
     return candidate;

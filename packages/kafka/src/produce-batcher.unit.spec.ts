@@ -1,6 +1,8 @@
 import type { Message, TopicMessages } from "kafkajs";
 import { describe, expect, it } from "vitest";
-import { createProduceBatcher, messageBytes } from "./produce-batcher.js";
+import { ParleyKafkaError } from "./errors.js";
+import { createProduceBatcher } from "./produce-batcher.js";
+import { recordBytes, singleRecordBatchBytes } from "./record-size.js";
 
 interface Request {
   readonly topics: { topic: string; values: string[] }[];
@@ -124,7 +126,11 @@ describe("createProduceBatcher", () => {
       settled(batcher.append("missing", [msg("2")])),
       settled(batcher.append("b", [msg("3")])),
     ]);
-    expect(results).toEqual(["ok", "This server does not host this topic-partition", "ok"]);
+    expect(results).toEqual([
+      "ok",
+      "produce failed (Error): This server does not host this topic-partition",
+      "ok",
+    ]);
     expect(calls).toEqual([["a", "missing", "b"], ["a"], ["missing"], ["b"]]);
     expect(batcher.pending).toBe(0);
   });
@@ -134,7 +140,9 @@ describe("createProduceBatcher", () => {
     const batcher = createProduceBatcher(() =>
       fail ? Promise.reject(new Error("broker down")) : Promise.resolve(),
     );
-    expect(await settled(batcher.append("a", [msg("1")]))).toBe("broker down");
+    expect(await settled(batcher.append("a", [msg("1")]))).toBe(
+      "produce failed (Error): broker down",
+    );
     fail = false;
     expect(await settled(batcher.append("a", [msg("2")]))).toBe("ok");
   });
@@ -151,9 +159,150 @@ describe("createProduceBatcher", () => {
     );
   });
 
-  it("counts key, value and header bytes", () => {
-    expect(
-      messageBytes({ key: "ab", value: Buffer.alloc(10), headers: { h: "xyz", m: ["1", "22"] } }),
-    ).toBe(2 + 10 + 1 + 3 + 1 + 1 + 1 + 2);
+  it("counts key, value and header bytes with their record fields at their widest", () => {
+    // Record fields 21 (length 5, attributes 1, timestamp delta 10, offset delta 5), key 1 + 2,
+    // value 1 + 10, header count 1, headers (1 + 1 + 1 + 3) + (1 + 1 + 1 + 1) + (1 + 1 + 1 + 2).
+    const message = { key: "ab", value: Buffer.alloc(10), headers: { h: "xyz", m: ["1", "22"] } };
+    expect(recordBytes(message)).toBe(21 + 3 + 11 + 1 + 6 + 4 + 5);
+    expect(singleRecordBatchBytes(message)).toBe(61 + recordBytes(message));
+    // A null key is one varint (-1); a 200-byte value needs a two-byte length.
+    expect(recordBytes({ key: null, value: Buffer.alloc(200) })).toBe(21 + 1 + 2 + 200 + 1);
+  });
+});
+
+/** kafkajs's shape of a broker or connection failure. */
+const kafkaError = (name: string, type?: string, retriable = true): Error =>
+  Object.assign(new Error(type ?? name), { name, type, retriable });
+
+describe("recovery after a failed request", () => {
+  const noWait = { attempts: 3, initialDelayMs: 1, maxDelayMs: 1 };
+
+  it("tries an outage again, whole, up to recovery.attempts times, then rejects every call with it", async () => {
+    let sends = 0;
+    const failing: boolean[] = [];
+    const batcher = createProduceBatcher(
+      () => {
+        sends++;
+        return Promise.reject(kafkaError("KafkaJSConnectionError"));
+      },
+      {},
+      {
+        recovery: noWait,
+        observer: {
+          acknowledged: () => undefined,
+          failing: (_, final) => failing.push(final),
+        },
+      },
+    );
+    const calls = [batcher.append("a", [msg("1")]), batcher.append("b", [msg("2")])];
+    const errors = await Promise.all(
+      calls.map((c) =>
+        c.then(
+          () => undefined,
+          (e: unknown) => e,
+        ),
+      ),
+    );
+    expect(sends).toBe(4);
+    for (const e of errors) {
+      expect(e).toBeInstanceOf(ParleyKafkaError);
+      expect((e as ParleyKafkaError).retry).toBe("outage");
+      expect((e as ParleyKafkaError).context).toMatchObject({
+        topics: ["a", "b"],
+        records: 2,
+        kafkaError: "KafkaJSConnectionError",
+      });
+    }
+    // The first failure may be the old producer's state; fresh producers failing are reported.
+    expect(failing).toEqual([false, false, true]);
+  });
+
+  it("delivers once a fresh producer gets through, and says so", async () => {
+    let sends = 0;
+    const events: string[] = [];
+    const batcher = createProduceBatcher(
+      () => {
+        sends++;
+        return sends <= 2
+          ? Promise.reject(kafkaError("KafkaJSProtocolError", "NOT_ENOUGH_REPLICAS"))
+          : Promise.resolve();
+      },
+      {},
+      {
+        recovery: noWait,
+        observer: {
+          acknowledged: () => events.push("ok"),
+          failing: (e) => events.push(`failing ${e.retry}`),
+        },
+      },
+    );
+    expect(await settled(batcher.append("a", [msg("1")]))).toBe("ok");
+    expect(sends).toBe(3);
+    expect(events).toEqual(["failing outage", "ok"]);
+  });
+
+  it("rejects a call the broker refuses at once with retry never and the broker's error type", async () => {
+    let sends = 0;
+    const batcher = createProduceBatcher(
+      () => {
+        sends++;
+        return Promise.reject(kafkaError("KafkaJSProtocolError", "MESSAGE_TOO_LARGE", false));
+      },
+      {},
+      { recovery: noWait },
+    );
+    const error = await batcher.append("a", [msg("1")]).catch((e: unknown) => e);
+    expect(sends).toBe(1);
+    expect(error).toMatchObject({ retry: "never", kafkaError: "MESSAGE_TOO_LARGE" });
+  });
+
+  it("stops waiting once closed: a failing request is rejected at once", async () => {
+    let sends = 0;
+    const batcher = createProduceBatcher(
+      () => {
+        sends++;
+        return Promise.reject(kafkaError("KafkaJSConnectionError"));
+      },
+      {},
+      { recovery: { attempts: 5, initialDelayMs: 60_000, maxDelayMs: 60_000 } },
+    );
+    const call = batcher.append("a", [msg("1")]).catch((e: unknown) => e);
+    await tick();
+    batcher.close();
+    expect(await call).toMatchObject({ retry: "outage" });
+    expect(sends).toBe(1);
+  });
+
+  it("splits a call over the byte bound into consecutive requests, in order", async () => {
+    const broker = heldBroker();
+    const batcher = createProduceBatcher(broker.sendBatch, { maxBatchBytes: 1_000 });
+    const values = Array.from({ length: 5 }, (_, i) => `${String(i)}${"x".repeat(399)}`);
+    const call = batcher.append("a", values.map(msg));
+    const other = batcher.append("a", [msg("after")]);
+    for (let i = 0; i < 4; i++) {
+      await tick();
+      broker.requests[i]?.answer();
+    }
+    await Promise.all([call, other]);
+    expect(broker.requests.map((r) => r.topics[0]?.values.map((v) => v.slice(0, 1)))).toEqual([
+      ["0", "1"],
+      ["2", "3"],
+      ["4", "a"],
+    ]);
+  });
+
+  it("lowers the request bound to the topic's record limit", async () => {
+    const broker = heldBroker();
+    const batcher = createProduceBatcher(broker.sendBatch, { maxBatchBytes: 10_000 });
+    const calls = [
+      batcher.append("small-limit", [msg("x".repeat(300))], 500),
+      batcher.append("small-limit", [msg("y".repeat(300))], 500),
+    ];
+    for (let i = 0; i < 2; i++) {
+      await tick();
+      broker.requests[i]?.answer();
+    }
+    await Promise.all(calls);
+    expect(broker.requests).toHaveLength(2);
   });
 });

@@ -1,6 +1,7 @@
 import type { IHeaders } from "kafkajs";
 import { headerNames } from "@parley/contracts";
-import { createProducer, type KafkaClient, type KafkaLogger } from "./connection.js";
+import type { KafkaClient, KafkaLogger } from "./connection.js";
+import { createRecordProducer } from "./record-producer.js";
 
 export interface RedriveOptions {
   readonly kafka: KafkaClient;
@@ -66,7 +67,8 @@ export async function redrive({
   let skipped = 0;
   if (remaining.size === 0) return { redriven, skipped, byTopic };
 
-  const producer = createProducer(kafka);
+  // Renewed after any failed produce, like every producer of the layer (issue 32).
+  const producer = createRecordProducer({ kafka, name: `re-drive of ${deadLetterTopic}`, logger });
   const consumer = kafka.consumer({ groupId });
   await producer.connect();
   await consumer.connect();
@@ -104,11 +106,9 @@ export async function redrive({
           kept[headerNames.redriveCount] = String(
             Number(text(headers, headerNames.redriveCount) ?? "0") + 1,
           );
-          await producer.send({
-            topic: originalTopic,
-            acks: -1,
-            messages: [{ key: message.key, value: message.value, headers: kept }],
-          });
+          await producer.send(originalTopic, [
+            { key: message.key, value: message.value, headers: kept },
+          ]);
         }
         redriven++;
         byTopic[originalTopic] = (byTopic[originalTopic] ?? 0) + 1;

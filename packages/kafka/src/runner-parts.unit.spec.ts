@@ -5,6 +5,23 @@ import { KeyedQueue } from "./keyed-queue.js";
 import { OffsetTracker } from "./offset-tracker.js";
 
 describe("OffsetTracker", () => {
+  it("tells the watermark and the records finished above it (what transactional mode records)", () => {
+    const t = new OffsetTracker();
+    expect(t.watermark()).toBeUndefined();
+    for (const o of [10n, 11n, 13n, 14n, 20n]) t.add(o);
+    t.complete(11n);
+    t.complete(14n);
+    t.complete(20n);
+    expect(t.watermark()).toBe(10n);
+    expect(t.finishedAbove()).toEqual([11n, 14n, 20n]);
+    t.complete(10n);
+    expect(t.watermark()).toBe(13n);
+    expect(t.finishedAbove()).toEqual([14n, 20n]);
+    t.complete(13n);
+    expect(t.watermark()).toBe(21n);
+    expect(t.finishedAbove()).toEqual([]);
+  });
+
   it("commits only below the first unfinished record, whatever order records finish in", () => {
     const t = new OffsetTracker();
     for (const o of [10n, 11n, 12n, 13n]) t.add(o);

@@ -1,8 +1,14 @@
 export {
+  readinessOf,
+  runChecks,
   runReadiness,
-  type ReadinessCheck,
+  type ComponentStatus,
   type CheckResult,
+  type LifePhase,
+  type ReadinessCheck,
   type ReadinessReport,
+  type ReadinessState,
+  type StatusSource,
 } from "./readiness.js";
 export {
   startOpsServer,
@@ -15,11 +21,13 @@ export {
   type ChassisLogger,
   type Component,
   type Started,
+  type StartContext,
   type RunServiceOptions,
   type RunningService,
 } from "./run-service.js";
 export {
   runStandardService,
+  kafkaGroupSettings,
   type StandardConfig,
   type StandardServiceOptions,
   type Dependencies,

@@ -1,7 +1,12 @@
 import { timingSafeEqual, createHash } from "node:crypto";
 import type { Server } from "node:http";
 import express, { type NextFunction, type Request, type Response } from "express";
-import { runReadiness, type ReadinessCheck } from "./readiness.js";
+import {
+  runReadiness,
+  type LifePhase,
+  type ReadinessCheck,
+  type StatusSource,
+} from "./readiness.js";
 
 export interface OpsServerOptions {
   readonly service: string;
@@ -10,12 +15,17 @@ export interface OpsServerOptions {
   /** Required as `Authorization: Bearer <token>` on every ops endpoint. */
   readonly token: string;
   readonly checks: readonly ReadinessCheck[];
+  /** Components that report their own state (everything made from the service's Kafka client). */
+  readonly sources?: readonly StatusSource[];
   readonly readinessTimeoutMs?: number;
   /** Prometheus text exposition of the service's registry. */
   readonly metrics: () => Promise<string>;
   readonly metricsContentType?: string;
-  /** False once shutdown has begun, so load balancers stop routing before connections close. */
-  readonly accepting: () => boolean;
+  /**
+   * Where the service is: `starting` until its components are up, `running`, then `stopping`
+   * once shutdown has begun (load balancers stop routing before connections close).
+   */
+  readonly phase: () => LifePhase;
 }
 
 export interface OpsServer {
@@ -42,7 +52,8 @@ const problem = (res: Response, status: number, title: string, detail: string): 
 
 /**
  * The ops surface every service shares: `/healthz` (the process is up and its event loop turns),
- * `/readyz` (every dependency answers now) and `/metrics` (Prometheus), all behind a bearer token.
+ * `/readyz` (its state: starting, ready, degraded or shutting-down, with the reasons; 200 only
+ * when ready) and `/metrics` (Prometheus), all behind a bearer token.
  */
 export async function startOpsServer({
   service,
@@ -50,10 +61,11 @@ export async function startOpsServer({
   port,
   token,
   checks,
+  sources = [],
   readinessTimeoutMs = 2_000,
   metrics,
   metricsContentType = "text/plain; version=0.0.4; charset=utf-8",
-  accepting,
+  phase,
 }: OpsServerOptions): Promise<OpsServer> {
   const app = express();
   app.disable("x-powered-by");
@@ -77,14 +89,14 @@ export async function startOpsServer({
   });
 
   app.get("/readyz", async (_req, res) => {
-    if (!accepting()) {
-      res.status(503).json({ status: "shutting-down", service, checks: [] });
-      return;
-    }
-    const report = await runReadiness(checks, readinessTimeoutMs);
-    res
-      .status(report.ready ? 200 : 503)
-      .json({ status: report.ready ? "ready" : "not-ready", service, checks: report.checks });
+    const report = await runReadiness(checks, readinessTimeoutMs, { phase: phase(), sources });
+    res.status(report.ready ? 200 : 503).json({
+      status: report.state,
+      service,
+      reasons: report.reasons,
+      checks: report.checks,
+      components: report.components,
+    });
   });
 
   app.get("/metrics", async (_req, res) => {

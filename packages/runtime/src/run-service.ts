@@ -1,5 +1,5 @@
 import { startOpsServer, type OpsServer } from "./ops-server.js";
-import type { ReadinessCheck } from "./readiness.js";
+import type { LifePhase, ReadinessCheck, StatusSource } from "./readiness.js";
 
 type LogFn = (fields: Record<string, unknown>, message: string) => void;
 /** The slice of a pino logger the chassis needs. */
@@ -18,6 +18,8 @@ export interface Component {
 
 export interface Started {
   readonly checks: readonly ReadinessCheck[];
+  /** Components that report their own state (see StartContext.report for ones known earlier). */
+  readonly sources?: readonly StatusSource[];
   /** Stopped in reverse order: a consumer before the producer it feeds, clients before their connections. */
   readonly components: readonly Component[];
 }
@@ -36,10 +38,16 @@ export interface RunServiceOptions {
   readonly metricsContentType?: string;
   /** Flushes traces last, after everything that could still produce spans has stopped. */
   readonly telemetry?: { shutdown(): Promise<void> };
-  readonly start: () => Promise<Started>;
+  readonly start: (context: StartContext) => Promise<Started>;
   /** Injectable for tests; defaults to the real process. */
   readonly exit?: (code: number) => void;
   readonly processEvents?: Pick<NodeJS.Process, "on" | "off">;
+}
+
+/** Given to `start`, so what it creates can be seen by /readyz while it is still starting. */
+export interface StartContext {
+  /** Adds components that report their own state (a Kafka client's consumers and producers). */
+  report(source: StatusSource): void;
 }
 
 export interface RunningService {
@@ -68,9 +76,10 @@ export async function runService({
   },
   processEvents = process,
 }: RunServiceOptions): Promise<RunningService> {
-  let accepting = false;
+  let phase: LifePhase = "starting";
   let started: Started = { checks: [], components: [] };
   const checks: ReadinessCheck[] = [];
+  const sources: StatusSource[] = [];
 
   const server: OpsServer = await startOpsServer({
     service: name,
@@ -79,9 +88,10 @@ export async function runService({
     token: ops.token,
     readinessTimeoutMs: ops.readinessTimeoutMs,
     checks,
+    sources,
     metrics,
     ...(metricsContentType === undefined ? {} : { metricsContentType }),
-    accepting: () => accepting,
+    phase: () => phase,
   });
   logger.info({ host: ops.host, port: server.port }, `${name}: ops endpoints listening`);
 
@@ -93,7 +103,7 @@ export async function runService({
 
   const shutdown = (reason: string, failing = false): Promise<number> => {
     if (shuttingDown) return shuttingDown;
-    accepting = false;
+    phase = "stopping";
     logger.info({ reason, timeoutMs: shutdownTimeoutMs }, `${name}: shutting down`);
     shuttingDown = (async () => {
       let current = "start";
@@ -165,14 +175,20 @@ export async function runService({
   processEvents.on("unhandledRejection", onFatal);
 
   try {
-    started = await start();
+    started = await start({
+      report: (source) => {
+        sources.push(source);
+      },
+    });
   } catch (error) {
     logger.fatal({ err: error }, `${name}: could not start`);
     await shutdown("start-up failed", true);
     return { opsPort: server.port, shutdown, exited };
   }
   checks.push(...started.checks);
-  accepting = true;
+  sources.push(...(started.sources ?? []));
+  // A signal during start-up has begun the shutdown already: it stays "stopping".
+  if (shuttingDown === undefined) phase = "running";
   logger.info(
     {
       components: started.components.map((c) => c.name),

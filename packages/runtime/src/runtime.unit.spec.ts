@@ -1,7 +1,14 @@
 import { EventEmitter } from "node:events";
+import { createKafkaHealth } from "@parley/kafka";
 import { afterEach, describe, expect, it } from "vitest";
 import { startOpsServer, type OpsServer } from "./ops-server.js";
-import { runReadiness, type ReadinessCheck } from "./readiness.js";
+import {
+  readinessOf,
+  runReadiness,
+  type ComponentStatus,
+  type LifePhase,
+  type ReadinessCheck,
+} from "./readiness.js";
 import { runService, type ChassisLogger, type RunningService } from "./run-service.js";
 
 const TOKEN = "ops-token-for-tests";
@@ -29,16 +36,21 @@ afterEach(async () => {
   lines.length = 0;
 });
 
-async function ops(checks: readonly ReadinessCheck[], accepting = true): Promise<string> {
+async function ops(
+  checks: readonly ReadinessCheck[],
+  phase: LifePhase = "running",
+  components: readonly ComponentStatus[] = [],
+): Promise<string> {
   const server = await startOpsServer({
     service: "t",
     host: "127.0.0.1",
     port: 0,
     token: TOKEN,
     checks,
+    sources: [() => components],
     readinessTimeoutMs: 100,
     metrics: () => Promise.resolve("parley_up 1\n"),
-    accepting: () => accepting,
+    phase: () => phase,
   });
   servers.push(server);
   return `http://127.0.0.1:${server.port}`;
@@ -75,13 +87,103 @@ describe("ops endpoints", () => {
   });
 
   it("/readyz answers 503 once shutdown has begun", async () => {
-    expect((await fetch(`${await ops([ok], false)}/readyz`, { headers: auth })).status).toBe(503);
+    expect((await fetch(`${await ops([ok], "stopping")}/readyz`, { headers: auth })).status).toBe(
+      503,
+    );
   });
 
   it("/metrics serves the Prometheus text", async () => {
     const res = await fetch(`${await ops([ok])}/metrics`, { headers: auth });
     expect(res.headers.get("content-type")).toContain("text/plain");
     expect(await res.text()).toBe("parley_up 1\n");
+  });
+});
+
+interface ReadyBody {
+  status: string;
+  reasons: string[];
+  checks: { name: string; ok: boolean }[];
+  components: ComponentStatus[];
+}
+const readyz = async (url: string): Promise<{ code: number; body: ReadyBody }> => {
+  const res = await fetch(`${url}/readyz`, { headers: auth });
+  return { code: res.status, body: (await res.json()) as ReadyBody };
+};
+
+describe("/readyz states", () => {
+  const joining: ComponentStatus = {
+    name: "consumer parley.router-inbound",
+    state: "starting",
+    reason: "joining its group",
+  };
+  const producerFailing: ComponentStatus = {
+    name: "producer router-inbound",
+    state: "failing",
+    reason: "gave up: produce failed (KafkaJSConnectionError): connect ECONNREFUSED",
+  };
+
+  it("starting, while the components start: 503 with what it is doing", async () => {
+    const { code, body } = await readyz(await ops([ok], "starting"));
+    expect(code).toBe(503);
+    expect(body.status).toBe("starting");
+    expect(body.reasons[0]).toMatch(/connecting to its dependencies/);
+  });
+
+  it("starting, while a consumer is still joining its group: 503 naming it", async () => {
+    const { code, body } = await readyz(await ops([ok], "running", [joining]));
+    expect(code).toBe(503);
+    expect(body).toMatchObject({
+      status: "starting",
+      reasons: ["consumer parley.router-inbound: joining its group"],
+    });
+  });
+
+  it("ready: 200 once every check passes and every component works", async () => {
+    const { code, body } = await readyz(
+      await ops([ok], "running", [{ name: joining.name, state: "ok" }]),
+    );
+    expect(code).toBe(200);
+    expect(body).toMatchObject({ status: "ready", reasons: [] });
+  });
+
+  it("degraded, a dependency down: 503 naming the check and why", async () => {
+    const { code, body } = await readyz(await ops([ok, failing], "running", [joining]));
+    expect(code).toBe(503);
+    expect(body.status).toBe("degraded");
+    expect(body.reasons).toEqual([
+      "kafka: connection refused",
+      "consumer parley.router-inbound: joining its group",
+    ]);
+  });
+
+  it("degraded, a producer that could not recover: 503 naming it and the error", async () => {
+    const { code, body } = await readyz(await ops([ok], "running", [producerFailing]));
+    expect(code).toBe(503);
+    expect(body.status).toBe("degraded");
+    expect(body.reasons).toEqual([`producer router-inbound: ${producerFailing.reason ?? ""}`]);
+    expect(body.components).toEqual([producerFailing]);
+  });
+
+  it("shutting-down, once shutdown has begun: 503 without probing anything", async () => {
+    let probed = 0;
+    const counted: ReadinessCheck = {
+      name: "kafka",
+      check: () => {
+        probed++;
+        return Promise.resolve();
+      },
+    };
+    const { code, body } = await readyz(await ops([counted], "stopping"));
+    expect(code).toBe(503);
+    expect(body.status).toBe("shutting-down");
+    expect(probed).toBe(0);
+  });
+
+  it("ranks a failure above a component still starting once running, never while starting", () => {
+    const down = { name: "kafka", ok: false, latencyMs: 1, error: "down" };
+    expect(readinessOf("running", [down], [joining]).state).toBe("degraded");
+    expect(readinessOf("starting", [down], []).state).toBe("starting");
+    expect(readinessOf("stopping", [down], [producerFailing]).state).toBe("shutting-down");
   });
 });
 
@@ -121,7 +223,22 @@ function harness() {
     exit: (code: number) => exits.push(code),
     processEvents: events as unknown as Pick<NodeJS.Process, "on" | "off">,
   };
-  return { events, exits, stopped, component, base };
+  return {
+    events,
+    exits,
+    stopped,
+    component,
+    base,
+    // The ops port, read from the chassis's "ops endpoints listening" line.
+    port: () =>
+      Number(lines.find((l) => l.message.includes("ops endpoints listening"))?.fields["port"]),
+  };
+}
+
+/** Waits until the harness's chassis logged its ops port. */
+async function waitForPort(h: ReturnType<typeof harness>): Promise<void> {
+  for (let i = 0; i < 200 && Number.isNaN(h.port()); i++)
+    await new Promise((r) => setTimeout(r, 5));
 }
 
 describe("runService", () => {
@@ -145,6 +262,77 @@ describe("runService", () => {
     expect(telemetryFlushed).toBe(true);
     expect(h.exits).toEqual([0]);
     await expect(fetch(`${url}/healthz`, { headers: auth })).rejects.toThrow();
+  });
+
+  it("says starting while start-up runs (not shutting-down), ready after, shutting-down during shutdown", async () => {
+    const h = harness();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let joined = false;
+    const runningService = runService({
+      ...h.base,
+      shutdownTimeoutMs: 2_000,
+      start: async (context) => {
+        // Known from the start: a consumer reporting itself (as the Kafka client's health does).
+        context.report(() => [
+          joined
+            ? { name: "consumer g", state: "ok" }
+            : { name: "consumer g", state: "starting", reason: "joining its group" },
+        ]);
+        await gate;
+        return { checks: [ok], components: [h.component("consumer", 300)] };
+      },
+    });
+    await waitForPort(h);
+    const url = `http://127.0.0.1:${String(h.port())}`;
+    let now = await readyz(url);
+    expect([now.code, now.body.status]).toEqual([503, "starting"]);
+    expect(now.body.reasons).toContain("consumer g: joining its group");
+    release();
+    const service = await runningService;
+    now = await readyz(url);
+    expect([now.code, now.body.status]).toEqual([503, "starting"]);
+    joined = true;
+    now = await readyz(url);
+    expect([now.code, now.body.status]).toEqual([200, "ready"]);
+    h.events.emit("SIGTERM", "SIGTERM");
+    now = await readyz(url);
+    expect([now.code, now.body.status]).toEqual([503, "shutting-down"]);
+    expect(await service.exited).toBe(0);
+  });
+
+  it("follows a Kafka client's health as the chassis wires it: joining, ready, a producer failing, recovered", async () => {
+    const h = harness();
+    const health = createKafkaHealth();
+    const service = await runService({
+      ...h.base,
+      start: (context) => {
+        // As runStandardService does with the client it creates.
+        context.report(() => health.entries());
+        return Promise.resolve({ checks: [ok], components: [] });
+      },
+    });
+    running.push(service);
+    const url = `http://127.0.0.1:${String(service.opsPort)}`;
+    const consumer = health.register(
+      "consumer parley.router-inbound",
+      "starting",
+      "joining its group",
+    );
+    const producer = health.register("producer router-inbound", "ok");
+    expect((await readyz(url)).body.status).toBe("starting");
+    consumer.ok();
+    expect((await readyz(url)).code).toBe(200);
+    producer.failing("gave up: produce failed (KafkaJSConnectionError): connect ECONNREFUSED");
+    const degraded = await readyz(url);
+    expect([degraded.code, degraded.body.status]).toEqual([503, "degraded"]);
+    expect(degraded.body.reasons).toEqual([
+      "producer router-inbound: gave up: produce failed (KafkaJSConnectionError): connect ECONNREFUSED",
+    ]);
+    producer.ok();
+    expect((await readyz(url)).code).toBe(200);
   });
 
   it("exits 1 and names the stuck component when shutdown exceeds its deadline", async () => {

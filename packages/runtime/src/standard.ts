@@ -1,7 +1,9 @@
 import {
+  checkGroupSettings,
   createKafka,
   createKafkaProbe,
   createRegistryProbe,
+  type GroupSettings,
   type KafkaClient,
 } from "@parley/kafka";
 import { createMongo, type MongoConnection } from "@parley/mongo";
@@ -28,6 +30,9 @@ export interface StandardConfig {
   readonly HEAP_GROWING_PERCENT: number;
   readonly KAFKA_BROKERS: readonly string[];
   readonly KAFKA_CLIENT_ID?: string | undefined;
+  readonly KAFKA_GROUP_INSTANCE_ID?: string | undefined;
+  readonly KAFKA_SESSION_TIMEOUT_MS: number;
+  readonly KAFKA_HEARTBEAT_INTERVAL_MS: number;
   readonly SCHEMA_REGISTRY_URL: string;
   readonly MONGO_URL: string;
   readonly MONGO_DB: string;
@@ -52,6 +57,23 @@ export interface StandardServiceOptions {
   readonly start?: (
     deps: Dependencies,
   ) => Promise<{ checks?: readonly ReadinessCheck[]; components?: readonly Component[] }>;
+}
+
+/** The consumer group settings of KAFKA_GROUP_INSTANCE_ID, KAFKA_SESSION_TIMEOUT_MS and KAFKA_HEARTBEAT_INTERVAL_MS. */
+export function kafkaGroupSettings(config: StandardConfig): GroupSettings {
+  const settings: GroupSettings = {
+    instanceId: config.KAFKA_GROUP_INSTANCE_ID,
+    sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
+    heartbeatIntervalMs: config.KAFKA_HEARTBEAT_INTERVAL_MS,
+  };
+  try {
+    checkGroupSettings(settings);
+  } catch (error) {
+    throw new RangeError(
+      `KAFKA_GROUP_INSTANCE_ID, KAFKA_SESSION_TIMEOUT_MS, KAFKA_HEARTBEAT_INTERVAL_MS: ${(error as Error).message}`,
+    );
+  }
+  return settings;
 }
 
 /**
@@ -81,7 +103,7 @@ export async function runStandardService({
       readinessTimeoutMs: config.READINESS_TIMEOUT_MS,
     },
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-    start: async () => {
+    start: async (context) => {
       const checks: ReadinessCheck[] = [];
       const components: Component[] = [];
       let kafka: KafkaClient | undefined;
@@ -91,9 +113,15 @@ export async function runStandardService({
           brokers: config.KAFKA_BROKERS,
           clientId: config.KAFKA_CLIENT_ID ?? `parley-${name}`,
           logger,
+          // Every consumer made from this client starts from these (createConsumerRunner).
+          group: kafkaGroupSettings(config),
         });
+        const client = kafka;
         const probe = createKafkaProbe(kafka);
         checks.push(probe);
+        // What the producers and consumers made from this client report about themselves (a
+        // consumer joining its group, a producer that could not recover): no service wires it.
+        context.report(() => client.health.entries());
         components.push({ name: "kafka admin", stop: probe.close });
       }
       if (uses.registry) checks.push(createRegistryProbe({ url: config.SCHEMA_REGISTRY_URL }));

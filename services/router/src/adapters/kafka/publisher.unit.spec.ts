@@ -42,6 +42,8 @@ function producer(fail?: () => Error) {
     connect: () => Promise.resolve(),
     disconnect: () => Promise.resolve(),
     publish: () => Promise.reject(new Error("not used")),
+    output: () => Promise.reject(new Error("not used")),
+    generation: 1,
     encode: (topic, record) =>
       Promise.resolve({
         topic: topic.name,
