@@ -94,9 +94,17 @@ describe("the first hour: make dev, then the README's first message", () => {
   });
 
   it("sends a message, shows its outcome and statuses, and the user's reply, with the documented commands", () => {
+    // A new user's shell: none of the test suite's own server settings, only the dev stack's.
+    const {
+      KAFKA_BROKERS: _brokers,
+      SCHEMA_REGISTRY_URL: _registry,
+      MONGO_URL: _mongo,
+      PARLEY_TOPIC_PREFIX: _prefix,
+      ...shell
+    } = process.env;
     const run = spawnSync("bash", ["-c", `set -euo pipefail\n${firstMessageCommands()}`], {
       cwd: repoRoot,
-      env: { ...process.env, PARLEY_DEV_STATE: state },
+      env: { ...shell, PARLEY_DEV_STATE: state },
       encoding: "utf8",
       timeout: 180_000,
     });

@@ -1,6 +1,6 @@
 import type { Message, Producer, TopicMessages } from "kafkajs";
 import { createProducer, type KafkaClient, type KafkaLogger } from "./connection.js";
-import { errorMessage } from "./errors.js";
+import { errorMessage, ParleyKafkaError } from "./errors.js";
 import type { HealthReporter } from "./health.js";
 import {
   createProduceBatcher,
@@ -35,6 +35,7 @@ export function createRenewingProducer(
 ): RenewingProducer {
   let current: Promise<Producer> | undefined;
   let generation = 0;
+  let closed = false;
   const retiring = new Set<Promise<void>>();
 
   const retire = (producer: Producer): void => {
@@ -52,6 +53,16 @@ export function createRenewingProducer(
   };
 
   const producer = (): Promise<Producer> => {
+    // A producer that was disconnected stays closed: nothing is sent by a stopping service. The
+    // caller's record is not lost (the runner hands it back uncommitted; ingress answers 503).
+    if (closed) {
+      return Promise.reject(
+        new ParleyKafkaError(`${name}: the producer is closed; nothing was sent`, {
+          retry: "outage",
+          context: { producer: name },
+        }),
+      );
+    }
     if (current !== undefined) return current;
     generation++;
     const created = createProducer(kafka);
@@ -90,6 +101,7 @@ export function createRenewingProducer(
       return generation;
     },
     async disconnect() {
+      closed = true;
       const last = current;
       current = undefined;
       if (last !== undefined) {
