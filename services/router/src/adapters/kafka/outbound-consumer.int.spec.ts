@@ -21,14 +21,13 @@ import {
 } from "@parley/kafka";
 import { createMongo, type MongoConnection } from "@parley/mongo";
 import type { Component } from "@parley/runtime";
-import { createLogger, createMetrics } from "@parley/telemetry";
 import { startStack, waitFor, type Namespace, type Stack } from "@parley/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { configSchema } from "../../config.js";
-import { startOutbound } from "../../outbound/start.js";
 import { OUTBOUND_COLLECTION } from "../store/outbound-store.js";
 import { CATALOG_COLLECTION } from "../store/template-catalog-store.js";
 import { ROUTER_OUTBOUND_CONSUMER } from "./outbound-consumer.js";
+import { startOutboundSide } from "./outbound-harness.int-helpers.js";
 import { ROUTER_TEMPLATES_CONSUMER } from "./template-events-consumer.js";
 
 // The router's outbound side on the real broker, registry and MongoDB, with the Cloud API
@@ -75,15 +74,7 @@ async function startRouter(): Promise<{ stop(): Promise<void> }> {
     WA_GRAPH_BASE_URL: graph.url,
     ROUTER_MARKETING_CAP_COUNT: "1",
   });
-  const components: Component[] = await startOutbound({
-    config,
-    kafka,
-    mongo,
-    serde,
-    catalog,
-    logger: createLogger({ service: "router-outbound-test", level: "warn" }),
-    metrics: createMetrics({ service: "router-outbound-test", collectDefaults: false }),
-  });
+  const components: Component[] = await startOutboundSide({ config, kafka, mongo, serde, catalog });
   return {
     async stop() {
       for (const c of [...components].reverse()) await c.stop();
