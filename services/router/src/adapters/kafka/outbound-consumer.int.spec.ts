@@ -416,6 +416,34 @@ describe("router outbound on Kafka, the registry, MongoDB and the simulated Grap
     sim.setTemplateStatus("order_update", "en_US", "APPROVED", WABA);
   });
 
+  it("waits out a first catalog sync Graph refuses (an outage, retried by the runner without bound), then dispatches once; nothing is dead-lettered", async () => {
+    // No catalog anywhere, and Graph refusing the token: the template cannot be checked yet.
+    await router.stop();
+    await mongo.db.collection(CATALOG_COLLECTION).deleteMany({});
+    sim.revokeAccessToken(TOKEN);
+    router = await startRouter();
+    const contact = newContact();
+    await publish(sendRequested(contact, "req-graph-down", orderUpdate("G-1")));
+    // Past the runner's bounded attempts (5 tries, 0.2 s doubling): an error that only said
+    // "retriable" would have been dead-lettered by now.
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    expect(outputsOf("req-graph-down")).toEqual([]);
+    sim.grantAccessToken({ token: TOKEN });
+    expect((await outputOf("req-graph-down")).event.type).toBe("DispatchMessage");
+    await caughtUp();
+    expect(outputsOf("req-graph-down")).toHaveLength(1);
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const dlq = await admin.fetchTopicOffsets(
+        catalog.deadLetterTopic(ROUTER_OUTBOUND_CONSUMER).name,
+      );
+      expect(dlq.map((p) => p.high)).toEqual(dlq.map(() => "0"));
+    } finally {
+      await admin.disconnect();
+    }
+  }, 90_000);
+
   it("emits nothing twice for redeliveries, repeated keys, or every record consumed again after a restart", async () => {
     const contact = newContact();
     const first = sendRequested(contact, "req-once", orderUpdate("C-1"));
