@@ -161,15 +161,13 @@ export function createInboundHandler({
 
   const handleContact = async (contactId: string, facts: readonly Fact[]) => {
     let failure: { readonly error: unknown } | undefined;
-    const errors = new Map<RouterEvent, unknown>(
-      (refused.get(contactId) ?? []).map((d) => [d.event, d.error]),
-    );
     try {
       await runtime.handle(facts.map((command) => ({ key: contactId, command })));
     } catch (error) {
       failure = { error };
     }
-    for (const d of refused.get(contactId) ?? []) errors.set(d.event, d.error);
+    // Each refused event's own reason, for the dead letter (the runtime's error keeps the first).
+    const errors = new Map((refused.get(contactId) ?? []).map((d) => [d.event, d.error]));
     await forgetRefused(contactId);
     if (failure === undefined) return;
     const { error } = failure;
