@@ -1,22 +1,31 @@
 import { config, telemetry } from "./instrument.js";
 import { createCatalog } from "@parley/contracts";
+import { errorMessage } from "@parley/errors";
 import { createEventProducer, createRegistry, createSerde } from "@parley/kafka";
 import { loadNumberDirectory } from "@parley/numbers";
-import { runStandardService } from "@parley/runtime";
+import { runStandardService, type Component } from "@parley/runtime";
+import { createTemplateSource } from "./adapters/graph/template-source.js";
+import { createOutboundConsumer } from "./adapters/kafka/outbound-consumer.js";
 import { createCatalogPublisher } from "./adapters/kafka/publisher.js";
 import { createRawWebhookConsumer } from "./adapters/kafka/raw-webhook-consumer.js";
-import { createMongoContactStore } from "./adapters/store/contact-store.js";
-import { startOutbound } from "./outbound/start.js";
-import { eventIdOf } from "./inbound/event-id.js";
+import { createTemplateEventsConsumer } from "./adapters/kafka/template-events-consumer.js";
+import { createContactStore } from "./adapters/store/contact-store.js";
+import { createInboundWindowReader } from "./adapters/store/inbound-windows.js";
+import { createOutboundStore } from "./adapters/store/outbound-store.js";
+import { createMongoCatalogStore } from "./adapters/store/template-catalog-store.js";
+import { contentDigest, eventIdOf } from "./inbound/event-id.js";
 import { createInboundHandler } from "./inbound/handler.js";
 import { createKeywordMatcher } from "./inbound/keywords.js";
-import { createInboundMetrics } from "./inbound/metrics.js";
 import { displayNumberResolver } from "./inbound/parse-business.js";
+import { createInboundMetrics, createOutboundMetrics } from "./metrics.js";
+import { createTemplateCatalogs } from "./outbound/catalog.js";
+import { createOutboundHandler } from "./outbound/handler.js";
 
 // Composition root. The chassis gives router its logger, metrics, connections with readiness
-// checks, ops endpoints and graceful shutdown; the inbound side consumes raw webhooks and
-// publishes contact-keyed events; the outbound side (outbound/start.ts) turns send requests into
-// dispatch commands or terminal outcomes.
+// checks, ops endpoints and graceful shutdown. The inbound side consumes raw webhooks and
+// publishes contact-keyed events; the outbound side (when a number directory is configured)
+// turns send requests into dispatch commands or terminal outcomes. Both run their deciders on
+// the shared runtime (@parley/decider) over MongoDB state stores.
 await runStandardService({
   name: "router",
   config,
@@ -29,55 +38,178 @@ await runStandardService({
     const clock = () => new Date();
     const catalog = createCatalog({ prefix: config.PARLEY_TOPIC_PREFIX });
     const serde = createSerde({ registry: createRegistry({ url: config.SCHEMA_REGISTRY_URL }) });
-    const producer = createEventProducer({ kafka, serde, name: "router-inbound producer" });
-    await producer.connect();
-    const handler = createInboundHandler({
-      store: createMongoContactStore({ db: mongo.db, clock }),
-      publish: createCatalogPublisher(producer, catalog),
-      clock,
-      decideWith: {
-        windowMs: config.ROUTER_WINDOW_MS,
-        matchKeyword: createKeywordMatcher({
-          stop: config.ROUTER_STOP_KEYWORDS,
-          start: config.ROUTER_START_KEYWORDS,
-        }),
-        eventIdOf,
-      },
-      limits: { maxIds: config.ROUTER_DEDUPE_MAX_IDS, ttlMs: config.ROUTER_DEDUPE_TTL_MS },
-      cacheSize: config.ROUTER_STATE_CACHE_SIZE,
-      observer: createInboundMetrics(metrics, logger),
-    });
-    // Meta names a number in quality webhooks by its display number only; the directory (when
-    // configured) gives its phone_number_id.
-    const numbers = config.PARLEY_NUMBERS === undefined ? [] : loadNumberDirectory(config).numbers;
-    const consumer = createRawWebhookConsumer({
-      kafka,
-      serde,
-      catalog,
-      handler,
-      clock,
-      logger,
-      limits: {
-        maxEntries: config.ROUTER_WEBHOOK_MAX_ENTRIES,
-        maxChanges: config.ROUTER_WEBHOOK_MAX_CHANGES,
-        maxItems: config.ROUTER_WEBHOOK_MAX_ITEMS,
-        maxValues: config.ROUTER_WEBHOOK_MAX_VALUES,
-      },
-      phoneNumberIdOf: displayNumberResolver(numbers),
-      tuning: { maxInFlight: config.ROUTER_MAX_IN_FLIGHT },
-    });
-    await consumer.start().catch(async (error: unknown) => {
-      await producer.disconnect();
-      throw error;
-    });
-    const outbound = await startOutbound({ config, kafka, mongo, serde, catalog, logger, metrics });
-    return {
-      // Stopped in reverse: the consumer drains its handlers first, then the producer flushes.
-      components: [
-        { name: "router-inbound producer", stop: () => producer.disconnect() },
-        { name: consumer.name, stop: () => consumer.stop() },
-        ...outbound,
-      ],
+    // Loaded once: quality webhooks name a number by its display number only (inbound), and the
+    // outbound side resolves senders, WABAs and tokens from it.
+    const directory = config.PARLEY_NUMBERS === undefined ? undefined : loadNumberDirectory(config);
+    // Stopped in reverse: consumers drain their handlers first, then producers flush.
+    const components: Component[] = [];
+    const stopAll = async () => {
+      for (const c of [...components].reverse()) await c.stop().catch(() => undefined);
     };
+    try {
+      // Inbound: raw-webhooks -> parsed facts -> the contact decider -> contact-keyed topics.
+      const inboundProducer = createEventProducer({
+        kafka,
+        serde,
+        name: "router-inbound producer",
+      });
+      await inboundProducer.connect();
+      components.push({
+        name: "router-inbound producer",
+        stop: () => inboundProducer.disconnect(),
+      });
+      const inbound = createRawWebhookConsumer({
+        kafka,
+        serde,
+        catalog,
+        handler: createInboundHandler({
+          store: createContactStore({ db: mongo.db, clock }),
+          publish: createCatalogPublisher(inboundProducer, catalog),
+          clock,
+          decideWith: {
+            windowMs: config.ROUTER_WINDOW_MS,
+            matchKeyword: createKeywordMatcher({
+              stop: config.ROUTER_STOP_KEYWORDS,
+              start: config.ROUTER_START_KEYWORDS,
+            }),
+            eventIdOf,
+          },
+          limits: { maxIds: config.ROUTER_DEDUPE_MAX_IDS, ttlMs: config.ROUTER_DEDUPE_TTL_MS },
+          cacheSize: config.ROUTER_STATE_CACHE_SIZE,
+          observer: createInboundMetrics(metrics, logger),
+        }),
+        clock,
+        logger,
+        limits: {
+          maxEntries: config.ROUTER_WEBHOOK_MAX_ENTRIES,
+          maxChanges: config.ROUTER_WEBHOOK_MAX_CHANGES,
+          maxItems: config.ROUTER_WEBHOOK_MAX_ITEMS,
+          maxValues: config.ROUTER_WEBHOOK_MAX_VALUES,
+        },
+        phoneNumberIdOf: displayNumberResolver(directory?.numbers ?? []),
+        tuning: { maxInFlight: config.ROUTER_MAX_IN_FLIGHT },
+      });
+      await inbound.start();
+      components.push({ name: inbound.name, stop: () => inbound.stop() });
+
+      if (directory === undefined) {
+        logger.warn(
+          {},
+          "router outbound side off: no business numbers configured (set PARLEY_NUMBERS_FILE)",
+        );
+        return { components };
+      }
+
+      // Outbound: template catalogs (Graph -> MongoDB -> memory), kept current by template
+      // webhooks, 132001 failures and a periodic sync.
+      const source = createTemplateSource({
+        directory,
+        baseUrl: config.WA_GRAPH_BASE_URL,
+        graphVersion: config.WA_GRAPH_VERSION,
+      });
+      components.push({ name: "graph template client", stop: () => source.close() });
+      const catalogs = createTemplateCatalogs({
+        source,
+        store: createMongoCatalogStore({ db: mongo.db }),
+        clock,
+        memoryTtlMs: config.ROUTER_TEMPLATE_CACHE_MS,
+        onError: (wabaId, error) => {
+          logger.warn(
+            { wabaId, err: errorMessage(error) },
+            "router outbound: template catalog sync failed; the last synced catalog stays in use",
+          );
+        },
+      });
+      // Every WABA synced now and then periodically, one after another, in the background: a
+      // decision uses what is stored and never waits for this.
+      let syncing: Promise<void> = Promise.resolve();
+      const syncAll = () => {
+        syncing = (async () => {
+          for (const wabaId of directory.wabaIds()) {
+            await catalogs.refresh(wabaId).catch((error: unknown) => {
+              logger.warn(
+                { wabaId, err: errorMessage(error) },
+                "router outbound: periodic template sync failed",
+              );
+            });
+          }
+        })();
+      };
+      syncAll();
+      const timer =
+        config.ROUTER_TEMPLATE_REFRESH_MS > 0
+          ? setInterval(syncAll, config.ROUTER_TEMPLATE_REFRESH_MS)
+          : undefined;
+      timer?.unref();
+      components.push({
+        name: "template sync",
+        stop: async () => {
+          clearInterval(timer);
+          await syncing;
+        },
+      });
+
+      // Outbound: send-requests, consent and windows -> the send decider -> dispatch / outcomes.
+      const outboundProducer = createEventProducer({
+        kafka,
+        serde,
+        name: "router-outbound producer",
+      });
+      await outboundProducer.connect();
+      components.push({
+        name: "router-outbound producer",
+        stop: () => outboundProducer.disconnect(),
+      });
+      const outboundMetrics = createOutboundMetrics(metrics);
+      const templateEvents = createTemplateEventsConsumer({
+        kafka,
+        serde,
+        catalog,
+        catalogs,
+        wabaOf: (phoneNumberId) => directory.get(phoneNumberId)?.wabaId,
+        logger,
+      });
+      await templateEvents.start();
+      components.push({ name: templateEvents.name, stop: () => templateEvents.stop() });
+      const requests = createOutboundConsumer({
+        kafka,
+        serde,
+        catalog,
+        handler: createOutboundHandler({
+          store: createOutboundStore({ db: mongo.db, clock }),
+          publish: createCatalogPublisher(outboundProducer, catalog),
+          clock,
+          resolveSender: (sender) => directory.resolve(sender),
+          catalogs,
+          windows: createInboundWindowReader({ db: mongo.db }),
+          marketingCap: {
+            count: config.ROUTER_MARKETING_CAP_COUNT,
+            periodMs: config.ROUTER_MARKETING_PERIOD_MS,
+          },
+          retention: {
+            maxRequests: config.ROUTER_IDEMPOTENCY_MAX_KEYS,
+            requestTtlMs: config.ROUTER_IDEMPOTENCY_TTL_MS,
+          },
+          eventIdOf,
+          digest: contentDigest,
+          missRefreshMs: config.ROUTER_TEMPLATE_RESYNC_MS,
+          cacheSize: config.ROUTER_OUTBOUND_CACHE_SIZE,
+          observer: outboundMetrics,
+        }),
+        logger,
+        tuning: { maxInFlight: config.ROUTER_SEND_MAX_IN_FLIGHT },
+        observeQueued: (ms) => outboundMetrics.stage?.("queued", ms),
+      });
+      await requests.start();
+      components.push({ name: requests.name, stop: () => requests.stop() });
+      logger.info(
+        { numbers: directory.numbers.length, wabas: directory.wabaIds().length },
+        "router outbound side started",
+      );
+      return { components };
+    } catch (error) {
+      await stopAll();
+      throw error;
+    }
   },
 });

@@ -1,4 +1,5 @@
 import { createEvent, type AnyEvent, type EventOf } from "@parley/contracts";
+import type { Decider } from "@parley/decider";
 import { inboundIdentity, statusIdentity } from "./identity.js";
 import type { KeywordMatch } from "./keywords.js";
 
@@ -99,6 +100,17 @@ export type RouterEvent =
   | EventOf<"ConsentRevoked">
   | EventOf<"ConsentGranted">;
 
+const DERIVED = new Set<string>([
+  "ConversationWindowOpened",
+  "ConversationWindowExtended",
+  "ConsentRevoked",
+  "ConsentGranted",
+]);
+
+/** Whether an event is one the inbound side publishes (a fact, or a window or consent event). */
+export const isRouterEvent = (event: AnyEvent): event is RouterEvent =>
+  isFact(event) || DERIVED.has(event.type);
+
 /** Which events to publish for `fact`, given what this contact's state already holds. */
 export function decide(fact: Fact, state: ContactState, ctx: DecideContext): RouterEvent[] {
   switch (fact.type) {
@@ -169,12 +181,8 @@ export function retain(state: ContactState, now: Date, limits: RetentionLimits):
   };
 }
 
-/**
- * The state without the identities of `facts`: their events could not be published (they were
- * dropped from the outbox and their webhook dead-lettered), so a re-drive decides them again.
- */
-export function forget(state: ContactState, facts: readonly Fact[]): ContactState {
-  const ids = new Set(facts.map(identityOf));
+/** The state without these identities (see ForgetFacts). */
+export function forget(state: ContactState, ids: ReadonlySet<string>): ContactState {
   const keep = (list: readonly Seen[]) => list.filter((s) => !ids.has(s.id));
   return {
     ...state,
@@ -183,6 +191,72 @@ export function forget(state: ContactState, facts: readonly Fact[]): ContactStat
     others: keep(state.others),
   };
 }
+
+/**
+ * Asks the contact to forget the facts behind events the publisher refused for good (dropped
+ * from the outbox by the runtime, ADR 0010), so that a re-drive of their webhook after a fix
+ * decides them again.
+ */
+export interface ForgetFacts {
+  readonly type: "ForgetFacts";
+  readonly dropped: readonly RouterEvent[];
+}
+
+/** Internal record (never published): these identities are no longer seen. */
+export interface FactsForgotten {
+  readonly type: "FactsForgotten";
+  readonly ids: readonly string[];
+}
+
+export type InboundCommand = Fact | ForgetFacts;
+export type InboundEvent = RouterEvent | FactsForgotten;
+
+/**
+ * The identity of the fact behind an event: the fact's own, or for a window or consent event the
+ * fact that caused it (the message by its wamid, or the user_preferences fact by its event id).
+ */
+export function causingIdentity(event: RouterEvent): string | undefined {
+  if (isFact(event)) return identityOf(event);
+  switch (event.type) {
+    case "ConversationWindowOpened":
+      return inboundIdentity(event.data.openedBy);
+    case "ConversationWindowExtended":
+      return inboundIdentity(event.data.extendedBy);
+    case "ConsentRevoked":
+    case "ConsentGranted": {
+      const wamid = event.data.evidence?.wamid;
+      return wamid === undefined ? (event.causationId ?? undefined) : inboundIdentity(wamid);
+    }
+  }
+}
+
+/**
+ * The inbound decider as the runtime (`@parley/decider`) runs it: facts decided by `decide`,
+ * forgetting by an internal record; everything else it decides is published.
+ */
+export const inboundDecider: Decider<
+  ContactState,
+  InboundCommand,
+  InboundEvent,
+  DecideContext,
+  RouterEvent
+> = {
+  initialState,
+  decide(command, state, ctx) {
+    if (command.type !== "ForgetFacts") return decide(command, state, ctx);
+    const seen = new Set([...state.messages, ...state.statuses, ...state.others].map((s) => s.id));
+    const ids = [
+      ...new Set(command.dropped.flatMap((event) => causingIdentity(event) ?? [])),
+    ].filter((id) => seen.has(id));
+    return ids.length === 0 ? [] : [{ type: "FactsForgotten", ids }];
+  },
+  evolve(state, event) {
+    return event.type === "FactsForgotten"
+      ? forget(state, new Set(event.ids))
+      : evolve(state, event);
+  },
+  isPublished: (event): event is RouterEvent => event.type !== "FactsForgotten",
+};
 
 /** The identity a fact is remembered by (what `decide` dedupes on). */
 function identityOf(fact: Fact): string {

@@ -1,7 +1,14 @@
 import { createEvent, type EventOf } from "@parley/contracts";
+import { deciderSpec } from "@parley/testkit";
 import { describe, expect, it } from "vitest";
-import { deciderSpec } from "./decider-spec.unit-helpers.js";
-import { evolve, forget, initialState, retain, type DecideContext } from "./decide.js";
+import {
+  evolve,
+  inboundDecider,
+  initialState,
+  retain,
+  type DecideContext,
+  type InboundEvent,
+} from "./decide.js";
 import { eventIdOf } from "./event-id.js";
 import { inboundIdentity } from "./identity.js";
 import { createKeywordMatcher, defaultKeywords, normalizeKeyword } from "./keywords.js";
@@ -79,7 +86,8 @@ function preferences(value: string): EventOf<"UserPreferencesUpdated"> {
   );
 }
 
-const spec = (now?: Date) => deciderSpec(CONTACT, ctx(now));
+const spec = (now?: Date, context: DecideContext = ctx(now)) =>
+  deciderSpec(inboundDecider, { key: CONTACT, context });
 
 describe("inbound decider: duplicates (invariant 3)", () => {
   it("given nothing, when a message arrives, then it is published and opens the window", () => {
@@ -102,7 +110,7 @@ describe("inbound decider: duplicates (invariant 3)", () => {
 
   it("given the message was seen, when Meta retries it, then nothing", () => {
     const first = inbound("wamid.A");
-    const emitted = spec().given().when(first).emitted;
+    const emitted = spec().given().when(first).events;
     spec()
       .given(...emitted)
       .when(inbound("wamid.A"))
@@ -130,10 +138,10 @@ describe("inbound decider: duplicates (invariant 3)", () => {
   it("the emitted event ids are deterministic: the same fact decided twice gives the same ids", () => {
     const a = spec()
       .given()
-      .when(inbound("wamid.A", { body: "STOP" })).emitted;
+      .when(inbound("wamid.A", { body: "STOP" })).published;
     const b = spec()
       .given()
-      .when(inbound("wamid.A", { body: "STOP" })).emitted;
+      .when(inbound("wamid.A", { body: "STOP" })).published;
     expect(a.map((e) => e.eventId)).toEqual(b.map((e) => e.eventId));
     expect(new Set(a.map((e) => e.eventId)).size).toBe(a.length);
   });
@@ -141,7 +149,7 @@ describe("inbound decider: duplicates (invariant 3)", () => {
 
 describe("inbound decider: customer-service window per business number", () => {
   it("given an open window, when another message arrives, then it is extended to 24 h from it", () => {
-    const opened = spec().given().when(inbound("wamid.A")).emitted;
+    const opened = spec().given().when(inbound("wamid.A")).events;
     spec(at(5))
       .given(...opened)
       .when(inbound("wamid.B", { hours: 5 }))
@@ -162,7 +170,7 @@ describe("inbound decider: customer-service window per business number", () => {
   it("given a window with another business number, when a message arrives, then this number's window opens", () => {
     const opened = spec()
       .given()
-      .when(inbound("wamid.A", { businessNumber: BN2 })).emitted;
+      .when(inbound("wamid.A", { businessNumber: BN2 })).events;
     const emitted = spec(at(1))
       .given(...opened)
       .when(inbound("wamid.B", { hours: 1 }))
@@ -171,7 +179,7 @@ describe("inbound decider: customer-service window per business number", () => {
   });
 
   it("given a window that closed, when a message arrives, then a new window opens", () => {
-    const opened = spec().given().when(inbound("wamid.A")).emitted;
+    const opened = spec().given().when(inbound("wamid.A")).events;
     spec(at(30))
       .given(...opened)
       .when(inbound("wamid.B", { hours: 30 }))
@@ -181,7 +189,7 @@ describe("inbound decider: customer-service window per business number", () => {
   it("given a later message's window, when an earlier message arrives late, then the window is not shortened", () => {
     const opened = spec(at(5))
       .given()
-      .when(inbound("wamid.B", { hours: 5 })).emitted;
+      .when(inbound("wamid.B", { hours: 5 })).events;
     spec(at(6))
       .given(...opened)
       .when(inbound("wamid.A", { hours: 1 }))
@@ -247,7 +255,7 @@ describe("inbound decider: consent keywords and user_preferences", () => {
   );
 
   it("a configured list replaces the defaults", () => {
-    const custom = deciderSpec(CONTACT, {
+    const custom = spec(undefined, {
       ...ctx(),
       matchKeyword: createKeywordMatcher({ stop: ["basta ya"], start: ["vuelve"] }),
     });
@@ -268,7 +276,7 @@ describe("inbound decider: consent keywords and user_preferences", () => {
   it("a duplicate STOP revokes once", () => {
     const first = spec()
       .given()
-      .when(inbound("wamid.K", { body: "STOP" })).emitted;
+      .when(inbound("wamid.K", { body: "STOP" })).events;
     spec()
       .given(...first)
       .when(inbound("wamid.K", { body: "STOP" }))
@@ -318,8 +326,7 @@ describe("inbound decider: bounded state", () => {
   });
 
   it("forgets windows that have closed", () => {
-    const opened = spec().given().when(inbound("wamid.A")).emitted;
-    const state = opened.reduce(evolve, initialState(CONTACT));
+    const state = spec().given().when(inbound("wamid.A")).next;
     expect(state.windows).toHaveLength(1);
     expect(retain(state, at(25), { maxIds: 10, ttlMs: 100 * HOUR }).windows).toEqual([]);
   });
@@ -359,10 +366,37 @@ describe("inbound decider: cut texts and facts that could not be published", () 
   it("a forgotten fact (its event could not be published) is decided again; the others stay seen", () => {
     const a = inbound("wamid.A");
     const b = inbound("wamid.B", { hours: 1 });
-    const state = [a, b].reduce(evolve, initialState(CONTACT));
-    const after = forget(state, [a]);
+    const forgetting = spec()
+      .given(a, b)
+      .when({ type: "ForgetFacts", dropped: [a] });
+    forgetting.thenNothing();
+    expect(forgetting.events).toEqual([
+      { type: "FactsForgotten", ids: [inboundIdentity("wamid.A")] },
+    ]);
+    const after = forgetting.next;
     expect(after.messages.map((m) => m.id)).toEqual([inboundIdentity("wamid.B")]);
-    const again = deciderSpec(CONTACT, ctx()).given(b).when(inbound("wamid.A")).emitted;
+    const again = spec().given(b).when(inbound("wamid.A")).events;
     expect(again.map((e) => e.type)).toContain("InboundMessageReceived");
+  });
+
+  it("a dropped window or consent event forgets the message that caused it; a fact not seen is nothing to forget", () => {
+    const stop = inbound("wamid.S", { body: "STOP" });
+    const decided = spec().given().when(stop).events;
+    const [, window, revoked] = decided;
+    for (const dropped of [window, revoked]) {
+      if (dropped === undefined || dropped.type === "FactsForgotten") throw new Error("decided");
+      spec()
+        .given(...decided)
+        .when({ type: "ForgetFacts", dropped: [dropped] })
+        .thenState((next) => {
+          expect(next.messages).toEqual([]);
+        });
+    }
+    const past: InboundEvent[] = [inbound("wamid.B")];
+    expect(
+      spec()
+        .given(...past)
+        .when({ type: "ForgetFacts", dropped: [inbound("wamid.X")] }).events,
+    ).toEqual([]);
   });
 });

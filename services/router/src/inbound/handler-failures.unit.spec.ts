@@ -19,13 +19,16 @@ const c = (n: string) => `1650555${n.padStart(4, "0")}`;
 function setup(memory = memoryStore()) {
   const published: AnyEvent[] = [];
   const calls: number[] = [];
+  const dropped: string[] = [];
   const broker = { refuse: (_e: AnyEvent) => false, down: new Set<string>() };
   const handler = createInboundHandler({
     store: memory.store,
     publish: (events) => {
       calls.push(events.length);
-      const contact = (events[0]?.data as { contactId?: string } | undefined)?.contactId ?? "";
-      if (broker.down.has(contact)) {
+      // The runtime publishes a batch's outboxes in one call: the partitions of any contact
+      // that is down fail it as an outage.
+      const contacts = events.map((e) => ("contactId" in e.data ? e.data.contactId : ""));
+      if (contacts.some((contact) => broker.down.has(contact))) {
         return Promise.reject(new ParleyError("broker unavailable", { retry: "outage" }));
       }
       const refused = events.find((e) => broker.refuse(e));
@@ -46,8 +49,13 @@ function setup(memory = memoryStore()) {
       eventIdOf,
     },
     limits: { maxIds: 100, ttlMs: 8 * 24 * 3_600_000 },
+    observer: {
+      decided: () => undefined,
+      conflict: () => undefined,
+      dropped: (event) => dropped.push(event.type),
+    },
   });
-  return { handler, published, calls, broker, ...memory };
+  return { handler, published, calls, broker, dropped, ...memory };
 }
 
 let deliveries = 0;
@@ -150,22 +158,46 @@ describe("inbound handler: a poison contact fails its own webhook only", () => {
     expect(wamids(published)).toEqual(["w.1", "w.3"]);
   });
 
-  it("a broker outage for one contact fails that contact's webhook as an outage and keeps its outbox; the others are published", async () => {
+  it("a broker outage for one contact fails its batch as an outage and keeps every outbox; once it passes, each event is published once", async () => {
     const { handler, published, broker, docs } = setup();
     broker.down.add(c("1"));
-    const [down, fine] = await Promise.allSettled([
+    // An outage fails the whole batch (ADR 0010): the webhook batched with it is tried again too.
+    const [down, batched] = await Promise.allSettled([
       handler.handle(webhook([{ from: c("1"), id: "w.1", body: "a" }])),
       handler.handle(webhook([{ from: c("2"), id: "w.2", body: "b" }])),
     ]);
-    expect(fine.status).toBe("fulfilled");
     expect((down as PromiseRejectedResult).reason).toMatchObject({ retry: "outage" });
+    expect((batched as PromiseRejectedResult).reason).toMatchObject({ retry: "outage" });
+    expect(published).toEqual([]);
     expect(docs.get(c("1"))?.outbox.map((e) => e.type)).toEqual([
       "InboundMessageReceived",
       "ConversationWindowOpened",
     ]);
+    expect(wamids(docs.get(c("2"))?.outbox ?? [])).toEqual(["w.2"]);
+    // The runner retries both; the other contact's webhook is published even while one is down.
+    await handler.handle(webhook([{ from: c("2"), id: "w.2", body: "b" }]));
+    expect(wamids(published)).toEqual(["w.2"]);
     broker.down.clear();
     await handler.handle(webhook([{ from: c("1"), id: "w.1", body: "a" }]));
     expect(wamids(published)).toEqual(["w.2", "w.1"]);
+  });
+
+  it("a refused event an earlier attempt left (a crash) is dropped and reported, its fact forgotten; the contact's next webhook, innocent of it, is not dead-lettered", async () => {
+    const memory = memoryStore();
+    const crashed = setup(memory);
+    crashed.broker.down.add(c("1"));
+    await expect(
+      crashed.handler.handle(webhook([{ from: c("1"), id: "w.left", body: "a" }])),
+    ).rejects.toMatchObject({ retry: "outage" });
+    // A new process; by now the broker refuses the event the crash left in the outbox.
+    const next = setup(memory);
+    next.broker.refuse = refuseWamid("w.left");
+    await next.handler.handle(webhook([{ from: c("1"), id: "w.next", body: "b" }]));
+    expect(wamids(next.published)).toEqual(["w.next"]);
+    expect(next.published.map((e) => e.type)).toContain("ConversationWindowOpened");
+    expect(next.dropped).toEqual(["InboundMessageReceived"]);
+    expect(memory.docs.get(c("1"))?.outbox).toEqual([]);
+    expect(memory.docs.get(c("1"))?.state.messages.map((m) => m.id)).toEqual(["inbound:w.next"]);
   });
 
   it("a document the store can never take fails its own webhook; the batch is saved contact by contact", async () => {

@@ -1,8 +1,9 @@
 import { createEvent, type AnyEvent, type EventOf } from "@parley/contracts";
+import { DecisionConflictError } from "@parley/decider";
 import { ParleyError } from "@parley/errors";
 import { describe, expect, it } from "vitest";
 import { eventIdOf } from "./event-id.js";
-import { ContactStateConflictError, createInboundHandler } from "./handler.js";
+import { createInboundHandler } from "./handler.js";
 import { createKeywordMatcher, defaultKeywords } from "./keywords.js";
 import { memoryStore } from "./memory-store.unit-helpers.js";
 import { parseWebhook } from "./parse.js";
@@ -143,7 +144,7 @@ describe("inbound handler", () => {
     const { handler, faults } = setup();
     faults.conflictsBeforeSave = 1_000;
     const attempt = handler.handle(webhook([messages([{ from: "1", id: "w.1", body: "hi" }])]));
-    await expect(attempt).rejects.toBeInstanceOf(ContactStateConflictError);
+    await expect(attempt).rejects.toBeInstanceOf(DecisionConflictError);
     await expect(attempt).rejects.toMatchObject({ retriable: true });
   });
 
@@ -187,7 +188,7 @@ describe("inbound handler", () => {
     expect(wamids([...a.published, ...b.published])).toEqual(["w.1", "w.2"]);
   });
 
-  it("group-commits concurrent webhooks: one load, one save, one publish and one clear per batch", async () => {
+  it("group-commits concurrent webhooks: one load, one save, one publish and one mark per batch", async () => {
     const memory = memoryStore();
     const calls: string[] = [];
     const counted = {
@@ -201,9 +202,9 @@ describe("inbound handler", () => {
           calls.push(`save:${String(writes.length)}`);
           return memory.store.saveMany(writes);
         },
-        clearOutboxes: (cleared: Parameters<typeof memory.store.clearOutboxes>[0]) => {
-          calls.push(`clear:${String(cleared.length)}`);
-          return memory.store.clearOutboxes(cleared);
+        markPublished: (marks: Parameters<typeof memory.store.markPublished>[0]) => {
+          calls.push(`mark:${String(marks.length)}`);
+          return memory.store.markPublished(marks);
         },
       },
     };
@@ -213,7 +214,7 @@ describe("inbound handler", () => {
         handler.handle(webhook([messages([{ from: String(i), id: `w.${String(i)}`, body: "x" }])])),
       ),
     );
-    expect(calls).toEqual(["load:8", "save:8", "clear:8"]);
+    expect(calls).toEqual(["load:8", "save:8", "mark:8"]);
     expect(wamids(published).sort()).toEqual(Array.from({ length: 8 }, (_, i) => `w.${String(i)}`));
     // The second webhook of a contact waits for its first, and the cache spares the load.
     calls.length = 0;
@@ -221,7 +222,7 @@ describe("inbound handler", () => {
       handler.handle(webhook([messages([{ from: "1", id: "w.1b", body: "x" }])])),
       handler.handle(webhook([messages([{ from: "1", id: "w.1c", body: "x" }])])),
     ]);
-    expect(calls).toEqual(["save:1", "clear:1", "save:1", "clear:1"]);
+    expect(calls).toEqual(["save:1", "mark:1", "save:1", "mark:1"]);
     expect(wamids(published).slice(-2)).toEqual(["w.1b", "w.1c"]);
   });
 

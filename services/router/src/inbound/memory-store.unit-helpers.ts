@@ -1,10 +1,15 @@
+import { createMemoryStateStore, type Stored } from "@parley/decider";
 import { ParleyError } from "@parley/errors";
-import { initialState } from "./decide.js";
-import type { ContactStore, StoredContact } from "./handler.js";
+import { initialState, type ContactState, type RouterEvent } from "./decide.js";
+import type { ContactStore } from "./handler.js";
 
-/** The in-memory ContactStore: versions and outbox as MongoDB keeps them, plus fault hooks. */
+/**
+ * The runtime's in-memory StateStore (its contract is run in @parley/testkit) with fault hooks
+ * for the handler's specs: lost races, unreadable documents, documents the store refuses, an
+ * unavailable server. `docs.get` shows a contact as a load would (a published outbox is empty).
+ */
 export function memoryStore() {
-  const docs = new Map<string, StoredContact>();
+  const memory = createMemoryStateStore<ContactState, RouterEvent>();
   const faults = {
     conflictsBeforeSave: 0,
     unreadable: new Set<string>(),
@@ -13,54 +18,52 @@ export function memoryStore() {
     /** Every write fails as if the server were unavailable. */
     down: false,
   };
+  const current = async (key: string) => {
+    const found = (await memory.loadMany([key])).get(key);
+    return found instanceof Error ? undefined : found;
+  };
   const store: ContactStore = {
-    loadMany(ids) {
-      const found = new Map<string, StoredContact | Error>();
-      for (const id of ids) {
-        const doc = docs.get(id);
-        if (faults.unreadable.has(id)) found.set(id, new Error("unreadable document"));
-        else if (doc !== undefined) found.set(id, doc);
+    async loadMany(keys) {
+      const found = new Map(await memory.loadMany(keys));
+      for (const key of keys) {
+        if (faults.unreadable.has(key)) found.set(key, new Error("unreadable document"));
       }
-      return Promise.resolve(found);
+      return found;
     },
-    saveMany(writes) {
-      if (faults.down) {
-        return Promise.reject(new ParleyError("store unavailable", { retry: "outage" }));
+    async saveMany(writes) {
+      if (faults.down) throw new ParleyError("store unavailable", { retry: "outage" });
+      if (writes.some((w) => faults.poison.has(w.key))) {
+        throw new ParleyError("contact store save failed: document refused", { retry: "never" });
       }
-      if (writes.some((w) => faults.poison.has(w.contactId))) {
-        return Promise.reject(
-          new ParleyError("contact store save failed: document refused", { retry: "never" }),
-        );
+      for (const { key } of writes) {
+        if (faults.conflictsBeforeSave <= 0) break;
+        faults.conflictsBeforeSave--;
+        // Another writer wins first: its version is now ahead of the one this write read.
+        const stored = await current(key);
+        await memory.saveMany([
+          {
+            key,
+            state: stored?.state ?? initialState(key),
+            outbox: stored?.outbox ?? [],
+            expectedVersion: stored?.version ?? 0,
+          },
+        ]);
       }
-      const conflicts = new Set<string>();
-      for (const { contactId, state, outbox, expectedVersion } of writes) {
-        const current = docs.get(contactId);
-        if (faults.conflictsBeforeSave > 0) {
-          faults.conflictsBeforeSave--;
-          // Another writer won: its version is now ahead.
-          docs.set(contactId, {
-            state: current?.state ?? initialState(contactId),
-            outbox: current?.outbox ?? [],
-            version: (current?.version ?? 0) + 1,
-          });
-          conflicts.add(contactId);
-          continue;
-        }
-        if ((current?.version ?? 0) !== expectedVersion) {
-          conflicts.add(contactId);
-          continue;
-        }
-        docs.set(contactId, { state, outbox: [...outbox], version: expectedVersion + 1 });
-      }
-      return Promise.resolve(conflicts);
+      return memory.saveMany(writes);
     },
-    clearOutboxes(cleared) {
-      for (const { contactId, version } of cleared) {
-        const doc = docs.get(contactId);
-        if (doc?.version === version) docs.set(contactId, { ...doc, outbox: [] });
-      }
-      return Promise.resolve();
+    markPublished: (marks) => memory.markPublished(marks),
+  };
+  const docs = {
+    get: (key: string): Stored<ContactState, RouterEvent> | undefined => {
+      const record = memory.peek(key);
+      if (record === undefined) return undefined;
+      const published = record.publishedVersion >= record.version;
+      return {
+        state: record.state,
+        version: record.version,
+        outbox: published ? [] : record.outbox,
+      };
     },
   };
-  return { store, docs, faults };
+  return { store, docs, faults, memory };
 }

@@ -128,7 +128,7 @@ export function createTemplateCatalogs({
         return await refresh(wabaId);
       } catch (error) {
         onError(wabaId, error);
-        throw new CatalogUnavailableError(wabaId);
+        throw new CatalogUnavailableError(wabaId, error);
       }
     },
 

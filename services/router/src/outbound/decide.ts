@@ -14,12 +14,17 @@ import {
   type RejectionReason,
   type TemplateContent,
 } from "@parley/contracts";
+import type { Decider } from "@parley/decider";
+import { ParleyError } from "@parley/errors";
 import { checkContent } from "./cloud-message.js";
 import {
   evolve,
+  initialState,
+  isOutput,
   type ConsentEvent,
   type ConsentFact,
   type OutboundEvent,
+  type OutboundOutput,
   type OutboundState,
   type RequestOutcome,
   type WindowEvent,
@@ -82,12 +87,21 @@ export const needsCatalog = (request: SendRequested): boolean =>
 export const needsWindow = (request: SendRequested): boolean =>
   request.data.content.type !== "template";
 
-/** The request needs its WABA's template catalog and there is none yet: retry later. */
-export class CatalogUnavailableError extends Error {
+/**
+ * The request needs its WABA's template catalog and there is none yet (Graph unreachable on the
+ * first sync): an outage, waited out on the contact, never a rejection.
+ */
+export class CatalogUnavailableError extends ParleyError {
   override readonly name = "CatalogUnavailableError";
-  readonly retriable = true;
-  constructor(readonly wabaId: string) {
-    super(`no template catalog for WhatsApp Business Account ${wabaId} yet`);
+  constructor(
+    readonly wabaId: string,
+    cause?: unknown,
+  ) {
+    super(`no template catalog for WhatsApp Business Account ${wabaId} yet`, {
+      retry: "outage",
+      cause,
+      context: { wabaId },
+    });
   }
 }
 
@@ -116,6 +130,18 @@ export function decide(
       return decideSend(command.request, command.contentHash, state, ctx);
   }
 }
+
+/**
+ * The outbound decider as the runtime (`@parley/decider`) runs it: `RequestDecided` records
+ * stay in the state; dispatch commands and terminal outcomes are published.
+ */
+export const outboundDecider: Decider<
+  OutboundState,
+  OutboundCommand,
+  OutboundEvent,
+  OutboundContext,
+  OutboundOutput
+> = { initialState, decide, evolve, isPublished: isOutput };
 
 const FREE_FORM_HINT =
   "free-form content needs an open window; send a template or give templateFallback";

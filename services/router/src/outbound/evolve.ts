@@ -1,4 +1,4 @@
-import type { EventOf, RejectionReason } from "@parley/contracts";
+import type { AnyEvent, EventOf, RejectionReason } from "@parley/contracts";
 
 /**
  * The outbound state of one contact, built from what the router consumed about them (consent,
@@ -74,6 +74,9 @@ export type OutboundEvent = ConsentEvent | WindowEvent | OutboundOutput | Reques
 
 const OUTPUTS = new Set(["DispatchMessage", "SendRejected", "SendExpired", "SendDeduplicated"]);
 export const isOutput = (event: OutboundEvent): event is OutboundOutput => OUTPUTS.has(event.type);
+/** The same test for any contract event (an outbox read back). */
+export const isOutboundOutput = (event: AnyEvent): event is OutboundOutput =>
+  OUTPUTS.has(event.type);
 
 /** The later of two consent facts; on a tie the one consumed last wins. */
 const isNewer = (candidate: ConsentFact, current: ConsentFact | undefined) =>

@@ -1,29 +1,22 @@
 import { createEvent, type AnyEvent } from "@parley/contracts";
+import { createMemoryStateStore, type MemoryStateStore } from "@parley/decider";
+import { ParleyError } from "@parley/errors";
 import { describe, expect, it } from "vitest";
 import { contentDigest, eventIdOf } from "../inbound/event-id.js";
-import { createOutboundHandler, type OutboundStore, type StoredOutbound } from "./handler.js";
+import type { OutboundOutput, OutboundState } from "./evolve.js";
+import { createOutboundHandler } from "./handler.js";
 
 const CONTACT = "16505551234";
 const BN = "106540352242922";
 
-/** An in-memory OutboundStore with the same version semantics as the MongoDB one. */
-function memoryStore(): OutboundStore & { docs: Map<string, StoredOutbound> } {
-  const docs = new Map<string, StoredOutbound>();
-  return {
-    docs,
-    load: (id) => Promise.resolve(docs.get(id)),
-    save(id, { state, outbox }, expected) {
-      if ((docs.get(id)?.version ?? 0) !== expected) return Promise.resolve(false);
-      docs.set(id, { state, outbox, version: expected + 1 });
-      return Promise.resolve(true);
-    },
-    clearOutbox(id, version) {
-      const doc = docs.get(id);
-      if (doc?.version === version) docs.set(id, { ...doc, outbox: [] });
-      return Promise.resolve();
-    },
-  };
-}
+/** The runtime's in-memory StateStore (its contract is run in @parley/testkit). */
+const memoryStore = (): MemoryStateStore<OutboundState, OutboundOutput> => createMemoryStateStore();
+
+/** A contact's outbox as a load sees it (empty once marked published). */
+const outboxOf = (store: MemoryStateStore<OutboundState, OutboundOutput>, id: string) => {
+  const record = store.peek(id);
+  return record === undefined || record.publishedVersion >= record.version ? [] : record.outbox;
+};
 
 const request = createEvent(
   "SendRequested",
@@ -48,7 +41,9 @@ function setup(
   const handler = createOutboundHandler({
     store,
     publish: (events) => {
-      if (failures-- > 0) return Promise.reject(new Error("broker down"));
+      if (failures-- > 0) {
+        return Promise.reject(new ParleyError("broker down", { retry: "outage" }));
+      }
       published.push(...events);
       return Promise.resolve();
     },
@@ -59,10 +54,15 @@ function setup(
       refreshIfOlder: () => Promise.resolve(false),
     },
     windows: {
-      windowsOf: () =>
-        Promise.resolve([
-          { businessNumber: BN, expiresAt: new Date(Date.now() + 3_600_000).toISOString() },
-        ]),
+      windowsOf: (ids) =>
+        Promise.resolve(
+          new Map(
+            ids.map((id) => [
+              id,
+              [{ businessNumber: BN, expiresAt: new Date(Date.now() + 3_600_000).toISOString() }],
+            ]),
+          ),
+        ),
     },
     marketingCap: { count: 1, periodMs: 86_400_000 },
     retention: { maxRequests: 100, requestTtlMs: 86_400_000 },
@@ -86,10 +86,10 @@ describe("outbound handler: exactly one output per request", () => {
     const { handler, published, store } = setup(true);
     await expect(handler.handle(request)).rejects.toThrow("broker down");
     expect(published).toEqual([]);
-    expect(store.docs.get(CONTACT)?.outbox).toHaveLength(1);
+    expect(outboxOf(store, CONTACT)).toHaveLength(1);
     await handler.handle(request);
     expect(published.map((e) => e.type)).toEqual(["DispatchMessage"]);
-    expect(store.docs.get(CONTACT)?.outbox).toEqual([]);
+    expect(outboxOf(store, CONTACT)).toEqual([]);
     await handler.handle(request);
     expect(published).toHaveLength(1);
   });
@@ -109,7 +109,7 @@ describe("outbound handler: exactly one output per request", () => {
     await b.handle(second); // version 2, unknown to a's cache
     await a.handle(second); // stale cache: decided again, the write is refused, re-read: nothing
     expect(published.map((e) => e.correlationId)).toEqual(["req-1", "req-2"]);
-    expect(store.docs.get(CONTACT)?.version).toBe(2);
+    expect(store.peek(CONTACT)?.version).toBe(2);
     await a.handle(request);
     expect(published).toHaveLength(2);
   });

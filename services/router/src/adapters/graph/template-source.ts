@@ -1,16 +1,24 @@
 import { createCloudApiClient, type CloudApiClient, type MessageTemplate } from "@parley/cloud-api";
+import { errorMessage, ParleyError, type RetryKind } from "@parley/errors";
 import type { NumberDirectory } from "@parley/numbers";
 import type { TemplateSource } from "../../outbound/catalog.js";
 import type { CatalogTemplate } from "../../outbound/templates.js";
 
-/** Graph could not list a WABA's templates (unreachable, throttled, token refused). */
-export class TemplateSourceError extends Error {
+/**
+ * Graph could not list a WABA's templates: unreachable, throttled or refusing the token
+ * (`outage`: the last synced catalog stays in use and the sync is tried again), or no number of
+ * the WABA in the directory to ask with (`never`: a configuration error).
+ */
+export class TemplateSourceError extends ParleyError {
   override readonly name = "TemplateSourceError";
-  readonly retriable = true;
-  constructor(wabaId: string, cause: unknown) {
+  constructor(wabaId: string, cause: unknown, retry: RetryKind = "outage") {
     super(
-      `listing the templates of WhatsApp Business Account ${wabaId} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
-      { cause },
+      `listing the templates of WhatsApp Business Account ${wabaId} failed: ${errorMessage(cause)}`,
+      {
+        retry,
+        cause,
+        context: { wabaId },
+      },
     );
   }
 }
@@ -43,6 +51,7 @@ export function createTemplateSource({
       throw new TemplateSourceError(
         wabaId,
         new Error("no business number of this WABA in the directory"),
+        "never",
       );
     }
     const client = createCloudApiClient({

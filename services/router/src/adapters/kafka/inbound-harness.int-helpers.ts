@@ -26,7 +26,7 @@ import { eventIdOf } from "../../inbound/event-id.js";
 import { createInboundHandler, type InboundHandler } from "../../inbound/handler.js";
 import { createKeywordMatcher, defaultKeywords } from "../../inbound/keywords.js";
 import type { ParseInput, ParsedWebhook } from "../../inbound/parse.js";
-import { createMongoContactStore } from "../store/contact-store.js";
+import { createContactStore } from "../store/contact-store.js";
 import { createCatalogPublisher } from "./publisher.js";
 import { createRawWebhookConsumer, ROUTER_INBOUND_CONSUMER } from "./raw-webhook-consumer.js";
 
@@ -174,7 +174,7 @@ export async function startInboundHarness(label: string): Promise<InboundHarness
       await producer.connect();
       const clock = () => new Date();
       const handler = createInboundHandler({
-        store: createMongoContactStore({ db: mongo.db }),
+        store: createContactStore({ db: mongo.db }),
         publish: createCatalogPublisher(producer, catalog),
         clock,
         decideWith: {

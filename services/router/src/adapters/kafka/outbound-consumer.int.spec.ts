@@ -21,14 +21,13 @@ import {
 } from "@parley/kafka";
 import { createMongo, type MongoConnection } from "@parley/mongo";
 import type { Component } from "@parley/runtime";
-import { createLogger, createMetrics } from "@parley/telemetry";
 import { startStack, waitFor, type Namespace, type Stack } from "@parley/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { configSchema } from "../../config.js";
-import { startOutbound } from "../../outbound/start.js";
 import { OUTBOUND_COLLECTION } from "../store/outbound-store.js";
 import { CATALOG_COLLECTION } from "../store/template-catalog-store.js";
 import { ROUTER_OUTBOUND_CONSUMER } from "./outbound-consumer.js";
+import { startOutboundSide } from "./outbound-harness.int-helpers.js";
 import { ROUTER_TEMPLATES_CONSUMER } from "./template-events-consumer.js";
 
 // The router's outbound side on the real broker, registry and MongoDB, with the Cloud API
@@ -75,15 +74,7 @@ async function startRouter(): Promise<{ stop(): Promise<void> }> {
     WA_GRAPH_BASE_URL: graph.url,
     ROUTER_MARKETING_CAP_COUNT: "1",
   });
-  const components: Component[] = await startOutbound({
-    config,
-    kafka,
-    mongo,
-    serde,
-    catalog,
-    logger: createLogger({ service: "router-outbound-test", level: "warn" }),
-    metrics: createMetrics({ service: "router-outbound-test", collectDefaults: false }),
-  });
+  const components: Component[] = await startOutboundSide({ config, kafka, mongo, serde, catalog });
   return {
     async stop() {
       for (const c of [...components].reverse()) await c.stop();
@@ -424,6 +415,34 @@ describe("router outbound on Kafka, the registry, MongoDB and the simulated Grap
     });
     sim.setTemplateStatus("order_update", "en_US", "APPROVED", WABA);
   });
+
+  it("waits out a first catalog sync Graph refuses (an outage, retried by the runner without bound), then dispatches once; nothing is dead-lettered", async () => {
+    // No catalog anywhere, and Graph refusing the token: the template cannot be checked yet.
+    await router.stop();
+    await mongo.db.collection(CATALOG_COLLECTION).deleteMany({});
+    sim.revokeAccessToken(TOKEN);
+    router = await startRouter();
+    const contact = newContact();
+    await publish(sendRequested(contact, "req-graph-down", orderUpdate("G-1")));
+    // Past the runner's bounded attempts (5 tries, 0.2 s doubling): an error that only said
+    // "retriable" would have been dead-lettered by now.
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    expect(outputsOf("req-graph-down")).toEqual([]);
+    sim.grantAccessToken({ token: TOKEN });
+    expect((await outputOf("req-graph-down")).event.type).toBe("DispatchMessage");
+    await caughtUp();
+    expect(outputsOf("req-graph-down")).toHaveLength(1);
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const dlq = await admin.fetchTopicOffsets(
+        catalog.deadLetterTopic(ROUTER_OUTBOUND_CONSUMER).name,
+      );
+      expect(dlq.map((p) => p.high)).toEqual(dlq.map(() => "0"));
+    } finally {
+      await admin.disconnect();
+    }
+  }, 90_000);
 
   it("emits nothing twice for redeliveries, repeated keys, or every record consumed again after a restart", async () => {
     const contact = newContact();

@@ -1,7 +1,7 @@
 import type { AnyEvent, Catalog, TopicSpec } from "@parley/contracts";
 import { ParleyError, type RetryKind } from "@parley/errors";
 import type { EncodedEvent, EventProducer } from "@parley/kafka";
-import type { Publish } from "../../inbound/handler.js";
+import type { Publish } from "@parley/decider";
 
 /**
  * What a record adds to its key and value on the wire: the Kafka headers the producer writes
@@ -75,7 +75,10 @@ const bytesOf = (record: EncodedEvent): number =>
  * producer out of step). A topic's records go in calls that each fit one record batch, one
  * after the other, so the contact's order holds even when a call fails.
  */
-export function createCatalogPublisher(producer: EventProducer, catalog: Catalog): Publish {
+export function createCatalogPublisher(
+  producer: EventProducer,
+  catalog: Catalog,
+): Publish<AnyEvent> {
   const translate = (error: unknown): PublishError =>
     error instanceof PublishError
       ? error

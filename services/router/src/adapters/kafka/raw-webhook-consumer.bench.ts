@@ -19,7 +19,7 @@ import {
 import { createMongo } from "@parley/mongo";
 import { createCatalogPublisher } from "./publisher.js";
 import { createRawWebhookConsumer, ROUTER_INBOUND_CONSUMER } from "./raw-webhook-consumer.js";
-import { createMongoContactStore } from "../store/contact-store.js";
+import { createContactStore } from "../store/contact-store.js";
 import { eventIdOf } from "../../inbound/event-id.js";
 import { createInboundHandler, type ContactStore } from "../../inbound/handler.js";
 import { createKeywordMatcher, defaultKeywords } from "../../inbound/keywords.js";
@@ -160,11 +160,11 @@ async function main(): Promise<void> {
   const timed = (store: ContactStore): ContactStore => ({
     loadMany: (ids) => step("load", ids.length, () => store.loadMany(ids)),
     saveMany: (writes) => step("save", writes.length, () => store.saveMany(writes)),
-    clearOutboxes: (cleared) => step("clear", cleared.length, () => store.clearOutboxes(cleared)),
+    markPublished: (marks) => step("mark", marks.length, () => store.markPublished(marks)),
   });
   const publishToCatalog = createCatalogPublisher(producer, catalog);
   const handler = createInboundHandler({
-    store: timed(createMongoContactStore({ db: mongo.db, clock })),
+    store: timed(createContactStore({ db: mongo.db, clock })),
     publish: (batch) => step("publish", batch.length, () => publishToCatalog(batch)),
     clock,
     decideWith: {

@@ -33,7 +33,7 @@ import {
   type ParsedWebhook,
   type ParseInput,
 } from "../../inbound/parse.js";
-import { createMongoContactStore } from "../store/contact-store.js";
+import { createContactStore } from "../store/contact-store.js";
 import { createCatalogPublisher } from "./publisher.js";
 import { createRawWebhookConsumer, ROUTER_INBOUND_CONSUMER } from "./raw-webhook-consumer.js";
 
@@ -67,7 +67,7 @@ async function startRouter(parse?: (input: ParseInput) => ParsedWebhook): Promis
   await producer.connect();
   const clock = () => new Date();
   const handler = createInboundHandler({
-    store: createMongoContactStore({ db: mongo.db }),
+    store: createContactStore({ db: mongo.db }),
     publish: createCatalogPublisher(producer, catalog),
     clock,
     decideWith: {

@@ -22,6 +22,7 @@ import {
   type ParseInput,
   type WebhookLimits,
 } from "../../inbound/parse.js";
+import { eventsOf, typeOf } from "./decode.js";
 
 /** The consumer's stable name: its group and its dead-letter topic derive from it. */
 export const ROUTER_INBOUND_CONSUMER = "router-inbound";
@@ -74,6 +75,7 @@ export class WebhookItemsRejectedError extends ParleyError {
 }
 
 type Raw = ConsumedRecord<unknown>;
+const isRawWebhook = eventsOf("RawWebhookReceived");
 const idOf = (record: Raw): string =>
   `${record.topic}\u0000${String(record.partition)}\u0000${record.offset}`;
 
@@ -147,11 +149,10 @@ export function createRawWebhookConsumer({
   const admit = (record: Raw): void => {
     // A redelivered webhook that still holds its place (it failed, then its partition came back).
     if (held.has(idOf(record))) return;
-    const raw = record.value as { type?: unknown };
-    if (raw.type !== "RawWebhookReceived") {
-      throw new PoisonRecordError(`expected RawWebhookReceived, got ${String(raw.type)}`);
+    const event = record.value;
+    if (!isRawWebhook(event)) {
+      throw new PoisonRecordError(`expected RawWebhookReceived, got ${typeOf(event)}`);
     }
-    const event = record.value as ParseInput["raw"];
     const body = Buffer.from(event.data.bodyBase64, "base64").toString("utf8");
     const parsed = parse({
       raw: event,

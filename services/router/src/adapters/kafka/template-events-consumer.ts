@@ -1,4 +1,4 @@
-import type { AnyEvent, Catalog } from "@parley/contracts";
+import type { Catalog } from "@parley/contracts";
 import {
   createEventConsumer,
   type ConsumerRunner,
@@ -8,12 +8,21 @@ import {
   type Serde,
 } from "@parley/kafka";
 import type { TemplateCatalogs } from "../../outbound/catalog.js";
+import { eventsOf } from "./decode.js";
 
 /** The consumer's stable name: its group and its dead-letter topic derive from it. */
 export const ROUTER_TEMPLATES_CONSUMER = "router-templates";
 
 /** Meta's "template does not exist in that language, or is not approved". */
 export const TEMPLATE_MISSING_CODE = 132001;
+
+/** What keeps catalogs current; other events of business-events and send-outcomes are skipped. */
+const isTemplateInput = eventsOf(
+  "TemplateStatusUpdated",
+  "TemplateCategoryUpdated",
+  "TemplateQualityUpdated",
+  "SendFailed",
+);
 
 export interface TemplateEventsConsumerOptions {
   readonly kafka: KafkaClient;
@@ -51,7 +60,8 @@ export function createTemplateEventsConsumer({
     ...(logger ? { logger } : {}),
     ...(tuning ? { tuning } : {}),
     handle: async (record) => {
-      const event = record.value as AnyEvent;
+      const event = record.value;
+      if (!isTemplateInput(event)) return;
       switch (event.type) {
         case "TemplateStatusUpdated":
         case "TemplateCategoryUpdated":
@@ -66,8 +76,6 @@ export function createTemplateEventsConsumer({
           await catalogs.refresh(wabaId).catch(() => undefined);
           return;
         }
-        default:
-          return;
       }
     },
   });
