@@ -296,7 +296,7 @@ describe("router inbound: hostile webhooks", () => {
         description: "the oversize webhook dead-lettered",
       });
       expect(h.deadLetterOf(oversize)?.reason).toMatch(
-        /InboundMessageReceived .* is \d+ bytes; .*parley\.inbound-messages takes at most 1048588/,
+        /InboundMessageReceived .* record of \d+ bytes .* over the 1048588-byte limit of \S*parley\.inbound-messages/,
       );
       for (const id of laterDeliveries) expect(h.deadLetterOf(id)).toBeUndefined();
       // Dropped from the outbox: nothing of it is left to publish.
