@@ -38,24 +38,31 @@ export interface StandardConfig {
   readonly MONGO_DB: string;
 }
 
-export interface Dependencies {
-  readonly logger: Logger;
-  readonly metrics: Metrics;
-  /** Present when the service declared `uses.kafka`. */
-  readonly kafka?: KafkaClient;
-  /** Present when the service declared `uses.mongo`. */
-  readonly mongo?: MongoConnection;
+/** Which servers a service talks to; each becomes a readiness check and is closed on shutdown. */
+export interface Uses {
+  readonly kafka: boolean;
+  readonly registry: boolean;
+  readonly mongo: boolean;
 }
 
-export interface StandardServiceOptions {
+/**
+ * What the chassis hands a service's `start`: its logger and metrics, and exactly the
+ * connections it declared in `uses` (typed as present, so no service checks for them).
+ */
+export type Dependencies<U extends Uses = Uses> = {
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+} & (U["kafka"] extends true ? { readonly kafka: KafkaClient } : unknown) &
+  (U["mongo"] extends true ? { readonly mongo: MongoConnection } : unknown);
+
+export interface StandardServiceOptions<U extends Uses> {
   readonly name: string;
   readonly config: StandardConfig;
   readonly telemetry: Telemetry;
-  /** Which servers this service talks to; each becomes a readiness check and is closed on shutdown. */
-  readonly uses: { readonly kafka: boolean; readonly registry: boolean; readonly mongo: boolean };
+  readonly uses: U;
   /** The service's own work (consumers, producers, HTTP routes), started once the chassis is up. */
   readonly start?: (
-    deps: Dependencies,
+    deps: Dependencies<U>,
   ) => Promise<{ checks?: readonly ReadinessCheck[]; components?: readonly Component[] }>;
 }
 
@@ -80,13 +87,13 @@ export function kafkaGroupSettings(config: StandardConfig): GroupSettings {
  * Composes a service on the shared chassis: logger, metrics, connections to the servers it
  * uses with readiness checks for each, the ops endpoints and graceful shutdown.
  */
-export async function runStandardService({
+export async function runStandardService<const U extends Uses>({
   name,
   config,
   telemetry,
   uses,
   start,
-}: StandardServiceOptions): Promise<RunningService> {
+}: StandardServiceOptions<U>): Promise<RunningService> {
   limitHeapGrowth(config.HEAP_GROWING_PERCENT);
   const logger = createLogger({ service: name, level: config.LOG_LEVEL });
   const metrics = createMetrics({ service: name });
@@ -135,9 +142,14 @@ export async function runStandardService({
         checks.push(connection.probe);
         components.push({ name: "mongodb", stop: () => connection.close() });
       }
-      const own = start
-        ? await start({ logger, metrics, ...(kafka ? { kafka } : {}), ...(mongo ? { mongo } : {}) })
-        : {};
+      // The connections are made exactly as `uses` declares, which is what Dependencies<U> says.
+      const deps = {
+        logger,
+        metrics,
+        ...(kafka ? { kafka } : {}),
+        ...(mongo ? { mongo } : {}),
+      } as Dependencies<U>;
+      const own = start ? await start(deps) : {};
       // The service's own components stop first (they use the connections above).
       return {
         checks: [...checks, ...(own.checks ?? [])],

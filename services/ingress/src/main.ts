@@ -20,7 +20,6 @@ await runStandardService({
   telemetry,
   uses: { kafka: true, registry: true, mongo: false },
   start: async ({ logger, metrics, kafka }) => {
-    if (kafka === undefined) throw new Error("ingress needs its Kafka connection");
     const catalog = createCatalog({ prefix: config.PARLEY_TOPIC_PREFIX });
     const serde = createSerde({ registry: createRegistry({ url: config.SCHEMA_REGISTRY_URL }) });
     const checks: ReadinessCheck[] = [];

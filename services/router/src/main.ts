@@ -32,9 +32,6 @@ await runStandardService({
   telemetry,
   uses: { kafka: true, registry: true, mongo: true },
   start: async ({ logger, metrics, kafka, mongo }) => {
-    if (kafka === undefined || mongo === undefined) {
-      throw new Error("router needs its Kafka and MongoDB connections");
-    }
     const clock = () => new Date();
     const catalog = createCatalog({ prefix: config.PARLEY_TOPIC_PREFIX });
     const serde = createSerde({ registry: createRegistry({ url: config.SCHEMA_REGISTRY_URL }) });

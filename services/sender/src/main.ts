@@ -14,9 +14,6 @@ await runStandardService({
   telemetry,
   uses: { kafka: true, registry: true, mongo: true },
   start: async ({ logger, metrics, kafka, mongo }) => {
-    if (kafka === undefined || mongo === undefined) {
-      throw new Error("sender needs its Kafka and MongoDB connections");
-    }
     const directory = loadNumberDirectory(config);
     const catalog = createCatalog({ prefix: config.PARLEY_TOPIC_PREFIX });
     const serde = createSerde({ registry: createRegistry({ url: config.SCHEMA_REGISTRY_URL }) });
