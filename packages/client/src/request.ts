@@ -1,5 +1,6 @@
 import {
   checkSendRequest,
+  isJsonObject,
   createEvent,
   envelopeFields,
   InvalidEventError,
@@ -54,9 +55,6 @@ const issue = (path: readonly PropertyKey[], message: string): SendRequestIssue 
   message,
 });
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
-
 /**
  * Checks a send request against the SendRequested contract (`checkSendRequest` of
  * @parley/contracts, the validator the HTTP send API uses too) and returns it parsed, or throws
@@ -66,7 +64,7 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
  * is not silently lost; contactId is derived from the recipient when left out (ADR 0008).
  */
 export function validateSendRequest(request: unknown): ValidSendRequest {
-  if (!isRecord(request)) {
+  if (!isJsonObject(request)) {
     const checked = checkSendRequest(request);
     throw new InvalidSendRequestError(
       checked.ok ? [] : checked.problems.map((p) => issue(p.path, p.message)),

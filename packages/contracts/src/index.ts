@@ -85,3 +85,4 @@ export {
   type SendRequestProblem,
 } from "./send-request.js";
 export { sendApiSchemas } from "./openapi.js";
+export { isJsonObject } from "./json.js";

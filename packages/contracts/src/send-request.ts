@@ -1,5 +1,6 @@
 import { contactIdForRequest } from "./contact-id.js";
 import { events, type EventData } from "./events.js";
+import { isJsonObject } from "./json.js";
 
 /**
  * The one validator of a send request and the one definition of "the same request", used by the
@@ -25,9 +26,6 @@ const dataSchema = events.SendRequested.shape.data;
 /** The SendRequested data fields. */
 export const sendRequestFields: ReadonlySet<string> = new Set(Object.keys(dataSchema.shape));
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
-
 /**
  * Fields of `input` the schema did not keep in `output`, at any depth: the contract's schemas
  * strip what they do not know, and a send request refuses it instead, so a misspelt optional
@@ -37,7 +35,7 @@ function unknownFields(input: unknown, output: unknown, path: PropertyKey[]): Se
   if (Array.isArray(input) && Array.isArray(output)) {
     return input.flatMap((item, i) => unknownFields(item, output[i], [...path, i]));
   }
-  if (!isRecord(input) || !isRecord(output)) return [];
+  if (!isJsonObject(input) || !isJsonObject(output)) return [];
   return Object.keys(input).flatMap((key) =>
     key in output
       ? unknownFields(input[key], output[key], [...path, key])
@@ -60,7 +58,7 @@ export function checkSendRequest(
   input: unknown,
   { skip = [] }: { readonly skip?: readonly string[] } = {},
 ): CheckedSendRequest {
-  if (!isRecord(input)) {
+  if (!isJsonObject(input)) {
     return {
       ok: false,
       problems: [
@@ -86,7 +84,7 @@ export function checkSendRequest(
   // One person, one contact: the key is the recipient's canonical contact id.
   const recipient = data["recipient"];
   const given = data["contactId"];
-  if (isRecord(recipient) && (given === undefined || typeof given === "string")) {
+  if (isJsonObject(recipient) && (given === undefined || typeof given === "string")) {
     const text = (v: unknown) => (typeof v === "string" ? v : undefined);
     const resolved = contactIdForRequest(given, {
       phone: text(recipient["phone"]),

@@ -1,3 +1,4 @@
+import { isJsonObject } from "@parley/contracts";
 /**
  * What ingress needs from a webhook body to route it, and nothing more: the business numbers
  * (`entry[].changes[].value.metadata.phone_number_id`) and WABA ids (`entry[].id`) it names.
@@ -16,10 +17,6 @@ const NOTHING: Routing = Object.freeze({ phoneNumberIds: [], wabaIds: [] });
 const MAX_ID_LENGTH = 64;
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 function idOf(value: unknown): string | undefined {
   const id =
@@ -46,17 +43,17 @@ export function extractRouting(body: Uint8Array): Routing {
   } catch {
     return NOTHING;
   }
-  if (!isRecord(parsed)) return NOTHING;
+  if (!isJsonObject(parsed)) return NOTHING;
   const phoneNumberIds = new Set<string>();
   const wabaIds = new Set<string>();
   for (const entry of arrayOf(parsed["entry"])) {
-    if (!isRecord(entry)) continue;
+    if (!isJsonObject(entry)) continue;
     const waba = idOf(entry["id"]);
     if (waba !== undefined) wabaIds.add(waba);
     for (const change of arrayOf(entry["changes"])) {
-      if (!isRecord(change) || !isRecord(change["value"])) continue;
+      if (!isJsonObject(change) || !isJsonObject(change["value"])) continue;
       const metadata = change["value"]["metadata"];
-      if (!isRecord(metadata)) continue;
+      if (!isJsonObject(metadata)) continue;
       const phone = idOf(metadata["phone_number_id"]);
       if (phone !== undefined) phoneNumberIds.add(phone);
     }

@@ -1,10 +1,11 @@
 // Reading Meta's JSON defensively: every accessor answers undefined (or empty) for a missing or
 // mistyped value, so unknown and malformed fields never throw inside the parser.
 
+import { isJsonObject } from "@parley/contracts";
+
 export type Json = Readonly<Record<string, unknown>>;
 
-export const isObject = (v: unknown): v is Json =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
+export const isObject: (v: unknown) => v is Json = isJsonObject;
 
 export const obj = (v: unknown): Json | undefined => (isObject(v) ? v : undefined);
 

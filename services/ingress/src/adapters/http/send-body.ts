@@ -1,4 +1,4 @@
-import { checkSendRequest } from "@parley/contracts";
+import { checkSendRequest, isJsonObject } from "@parley/contracts";
 import type { SendRequestData } from "../../sending/request.js";
 import { jsonPointer, type ProblemError } from "./problem.js";
 
@@ -14,9 +14,6 @@ const KEY_MAX = 256;
 export type MappedRequest =
   | { readonly ok: true; readonly data: SendRequestData }
   | { readonly ok: false; readonly errors: readonly ProblemError[] };
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
 
 function keyIssue(detail: string): ProblemError {
   return { header: IDEMPOTENCY_HEADER, detail };
@@ -44,7 +41,7 @@ export function mapSendRequest(
   } else if (key.length > KEY_MAX) {
     errors.push(keyIssue(`at most ${KEY_MAX} characters`));
   }
-  if (!isRecord(body)) {
+  if (!isJsonObject(body)) {
     errors.push({
       pointer: "",
       detail:
