@@ -25,7 +25,7 @@ pnpm exec tsc -b services/ingress services/router
 "$repo/infra/native/infra.sh" start
 eval "$("$repo/infra/native/infra.sh" env)"
 echo "## ingress"
-node services/ingress/dist/bench.js
+node services/ingress/bench/dist/webhook.js
 echo
 echo "## router inbound"
-node services/router/dist/adapters/kafka/raw-webhook-consumer.bench.js 2> >(grep -v '^{"level' >&2)
+node services/router/bench/dist/inbound.js 2> >(grep -v '^{"level' >&2)

@@ -17,12 +17,15 @@ import {
   type OutgoingEvent,
 } from "@parley/kafka";
 import { createMongo } from "@parley/mongo";
-import { createCatalogPublisher } from "./publisher.js";
-import { createRawWebhookConsumer, ROUTER_INBOUND_CONSUMER } from "./raw-webhook-consumer.js";
-import { createContactStore } from "../store/contact-store.js";
-import { eventIdOf } from "../../inbound/event-id.js";
-import { createInboundHandler, type ContactStore } from "../../inbound/handler.js";
-import { createKeywordMatcher, defaultKeywords } from "../../inbound/keywords.js";
+import { createCatalogPublisher } from "../dist/adapters/kafka/publisher.js";
+import {
+  createRawWebhookConsumer,
+  ROUTER_INBOUND_CONSUMER,
+} from "../dist/adapters/kafka/raw-webhook-consumer.js";
+import { createContactStore } from "../dist/adapters/store/contact-store.js";
+import { eventIdOf } from "../dist/inbound/event-id.js";
+import { createInboundHandler, type ContactStore } from "../dist/inbound/handler.js";
+import { createKeywordMatcher, defaultKeywords } from "../dist/inbound/keywords.js";
 
 const WEBHOOKS = Number(process.env["BENCH_WEBHOOKS"] ?? "5000");
 const CONTACTS = Number(process.env["BENCH_CONTACTS"] ?? "500");

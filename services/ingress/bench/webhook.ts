@@ -24,11 +24,11 @@ import {
   type OutgoingEvent,
 } from "@parley/kafka";
 import { createMetrics } from "@parley/telemetry";
-import { createAllowList } from "./adapters/http/allow-list.js";
-import { startWebhookServer, WEBHOOK_PATH } from "./adapters/http/webhook-server.js";
-import { createRawWebhookAppender } from "./adapters/kafka/raw-appender.js";
-import { createRateLimiter } from "./admission/rate-limit.js";
-import { createWebhookMetrics } from "./metrics.js";
+import { createAllowList } from "../dist/adapters/http/allow-list.js";
+import { startWebhookServer, WEBHOOK_PATH } from "../dist/adapters/http/webhook-server.js";
+import { createRawWebhookAppender } from "../dist/adapters/kafka/raw-appender.js";
+import { createRateLimiter } from "../dist/admission/rate-limit.js";
+import { createWebhookMetrics } from "../dist/metrics.js";
 
 const SECRET = "bench-app-secret";
 

@@ -20,7 +20,7 @@ import {
   provisionTopics,
 } from "@parley/kafka";
 import { startStack, waitFor } from "@parley/testkit";
-import { freePort, repoRoot, serviceEnv, startService, type ServiceProcess } from "../processes.js";
+import { freePort, repoRoot, serviceEnv, startService, type ServiceProcess } from "@parley/e2e";
 
 const RATE = Number(process.env["BENCH_RATE"] ?? "500");
 const SECONDS = Number(process.env["BENCH_SECONDS"] ?? "10");

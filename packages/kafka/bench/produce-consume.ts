@@ -4,12 +4,14 @@
 // (bench/kafka.sh starts the servers, runs this, and stops them.)
 import { performance } from "node:perf_hooks";
 import { createCatalog, createEvent, type EventOf } from "@parley/contracts";
-import { createKafka } from "./connection.js";
-import { createEventConsumer } from "./event-consumer.js";
-import { createEventProducer } from "./producer.js";
-import { provisionTopics } from "./provision.js";
-import { createRegistry } from "./registry.js";
-import { createSerde } from "./serde.js";
+import {
+  createEventConsumer,
+  createEventProducer,
+  createKafka,
+  createRegistry,
+  createSerde,
+  provisionTopics,
+} from "@parley/kafka";
 
 const RECORDS = Number(process.env["BENCH_RECORDS"] ?? "20000");
 const BATCH = 100;
