@@ -58,6 +58,52 @@ export default tseslint.config(
     },
   },
   {
+    // Domain folders (every folder of a service's src/ but adapters/) import no adapter and no
+    // I/O library: ports are declared beside the domain and adapters implement them (issue 21,
+    // CONTRIBUTING.md). main.ts, instrument.ts, config.ts and metrics.ts sit beside the folders.
+    files: ["services/*/src/*/**/*.ts"],
+    ignores: [
+      "services/*/src/adapters/**",
+      "**/*.spec.ts",
+      "**/*-helpers.ts",
+      "**/*.spec-helpers.ts",
+    ],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            ...deepImports.patterns,
+            {
+              group: ["**/adapters/**", "../main.js", "../metrics.js", "../instrument.js"],
+              message:
+                "A domain folder imports no adapter and no wiring: declare a port here and let main.ts plug the adapter in.",
+            },
+            {
+              group: [
+                "kafkajs",
+                "mongodb",
+                "express",
+                "undici",
+                "node:http",
+                "node:https",
+                "node:net",
+                "node:fs",
+                "node:fs/promises",
+                "node:child_process",
+                "@parley/kafka",
+                "@parley/mongo",
+                "@parley/runtime",
+                "@parley/telemetry",
+              ],
+              message: "Domain code does no I/O: pass it in from the adapters through a port.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Deciders stay pure: no transport, persistence or Node built-ins (conventions 2 and 14).
     files: [
       "services/*/src/domain/**/*.ts",

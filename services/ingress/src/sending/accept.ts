@@ -1,7 +1,13 @@
 import type { EventOf } from "@parley/contracts";
-import type { SendApiMetrics } from "../metrics.js";
 import { requestFingerprint, sendRequestedEvent, type SendRequestData } from "./request.js";
 import { StoreUnavailableError, type SendRecord, type SendRecordStore } from "./store.js";
+
+/** What the use case reports: how long each publish took, and how it ended (metrics.ts implements it). */
+export interface AcceptObserver {
+  readonly publishSeconds: {
+    startTimer(): (labels: { result: "ok" | "failed" }) => number;
+  };
+}
 
 /** Appends one SendRequested to the contact-keyed send-requests topic; resolves on acks=all. */
 export type PublishSendRequested = (event: EventOf<"SendRequested">) => Promise<void>;
@@ -26,7 +32,7 @@ export type AcceptResult =
 export interface AcceptSendOptions {
   readonly store: SendRecordStore;
   readonly publish: PublishSendRequested;
-  readonly metrics: Pick<SendApiMetrics, "publishSeconds">;
+  readonly metrics: AcceptObserver;
   readonly publishTimeoutMs?: number;
   readonly now?: () => Date;
   readonly newId?: () => string;
