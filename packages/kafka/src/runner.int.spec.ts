@@ -1,104 +1,14 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startStack, waitFor, type Namespace, type Stack } from "@parley/testkit";
+import { describe, expect, it } from "vitest";
+import { waitFor } from "@parley/testkit";
 import { headerNames } from "@parley/contracts";
-import type { Admin, Consumer, IHeaders, Producer } from "kafkajs";
-import { createKafka, type KafkaClient } from "./connection.js";
 import { ParleyKafkaError, PoisonRecordError } from "./errors.js";
 import { redrive } from "./redrive.js";
-import { createConsumerRunner, type ConsumerRunner, type ConsumerRunnerOptions } from "./runner.js";
+import { runnerHarness } from "./runner.int-helpers.js";
 
 // The consumer runner against a real broker: key-level concurrency, per-key order, commits
 // below the oldest unfinished record, retries in place, dead letters and re-drive, shutdown.
-let stack: Stack;
-let ns: Namespace;
-let kafka: KafkaClient;
-let admin: Admin;
-let producer: Producer;
-const running: ConsumerRunner[] = [];
-const readers: Consumer[] = [];
-
-beforeAll(async () => {
-  stack = await startStack();
-  ns = stack.namespace("runner");
-  kafka = createKafka({ brokers: stack.kafkaBrokers, clientId: ns.id });
-  admin = kafka.admin();
-  await admin.connect();
-  producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
-});
-
-afterEach(async () => {
-  for (const r of running.splice(0)) await r.stop();
-  for (const c of readers.splice(0)) await c.disconnect();
-});
-
-afterAll(async () => {
-  await producer.disconnect();
-  await admin.disconnect();
-  await stack.stop();
-});
-
-async function topic(name: string, partitions = 1): Promise<string> {
-  const t = ns.topic(name);
-  await admin.createTopics({
-    topics: [{ topic: t, numPartitions: partitions, replicationFactor: 1 }],
-    waitForLeaders: true,
-  });
-  return t;
-}
-
-async function produce(
-  t: string,
-  records: { key: string; value: string; headers?: IHeaders }[],
-): Promise<void> {
-  await producer.send({ topic: t, acks: -1, messages: records });
-}
-
-function runner(
-  options: Omit<ConsumerRunnerOptions<string>, "kafka" | "decode"> & {
-    decode?: ConsumerRunnerOptions<string>["decode"];
-  },
-): ConsumerRunner {
-  const r = createConsumerRunner<string>({
-    kafka,
-    decode: (rec) => rec.value?.toString() ?? "",
-    retry: { attempts: 3, initialDelayMs: 20, maxDelayMs: 50 },
-    commitIntervalMs: 50,
-    ...options,
-  });
-  running.push(r);
-  return r;
-}
-
-async function readAll(t: string, expected: number) {
-  const got: { key: string | undefined; value: string | undefined; headers: IHeaders }[] = [];
-  const c = kafka.consumer({ groupId: ns.group(`reader-${t}-${readers.length}`) });
-  readers.push(c);
-  await c.connect();
-  await c.subscribe({ topic: t, fromBeginning: true });
-  await c.run({
-    eachMessage: ({ message }) => {
-      got.push({
-        key: message.key?.toString(),
-        value: message.value?.toString(),
-        headers: message.headers ?? {},
-      });
-      return Promise.resolve();
-    },
-  });
-  await waitFor(() => got.length >= expected, {
-    timeoutMs: 30_000,
-    description: `${expected} records on ${t}`,
-  });
-  return got;
-}
-
-async function committed(groupId: string, t: string): Promise<Map<number, string>> {
-  const [offsets] = await admin.fetchOffsets({ groupId, topics: [t] });
-  return new Map((offsets?.partitions ?? []).map((p) => [p.partition, p.offset]));
-}
-
-const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const harness = runnerHarness("runner");
+const { topic, produce, runner, readAll, committed, delay } = harness;
 
 describe("consumer runner", () => {
   it("keeps per-key order under concurrency, and a slow key does not stall the others", async () => {
@@ -117,7 +27,7 @@ describe("consumer runner", () => {
     let concurrent = 0;
     let maxConcurrent = 0;
     const r = runner({
-      groupId: ns.group("order"),
+      groupId: harness.ns.group("order"),
       topics: [t],
       deadLetterTopic: dlq,
       handle: async ({ key, value }) => {
@@ -148,7 +58,7 @@ describe("consumer runner", () => {
   it("commits a partition only below its oldest unfinished record", async () => {
     const t = await topic("watermark");
     const dlq = await topic("watermark-dlq");
-    const group = ns.group("watermark");
+    const group = harness.ns.group("watermark");
     let release: () => void = () => undefined;
     const gate = new Promise<void>((r) => (release = r));
     const handled: string[] = [];
@@ -186,7 +96,7 @@ describe("consumer runner", () => {
   it("concurrencyKeyOf: inside one record key, a slow sub-key does not block the others, each sub-key keeps order, commits stay below the oldest unfinished record, in-flight stays bounded", async () => {
     const t = await topic("subkeys");
     const dlq = await topic("subkeys-dlq");
-    const group = ns.group("subkeys");
+    const group = harness.ns.group("subkeys");
     // One record key ("number"), values "recipient#n"; recipient "slow" holds its first record.
     const recipients = Array.from({ length: 8 }, (_, i) => `r${i}`);
     const records = [
@@ -239,7 +149,7 @@ describe("consumer runner", () => {
   it("setAside: records it takes skip the queue of their concurrency key on a side track, in order per concurrency key, retried like handle; pending() counts the main track", async () => {
     const t = await topic("aside");
     const dlq = await topic("aside-dlq");
-    const group = ns.group("aside");
+    const group = harness.ns.group("aside");
     // slow#0 holds the main track of "slow"; with two records of the key in memory, the rest go
     // to the side track (slow's later ones included) instead of waiting.
     const records = [
@@ -315,7 +225,7 @@ describe("consumer runner", () => {
   it("retries retriable failures in place, then dead-letters with reason and coordinates; the consumer moves on", async () => {
     const t = await topic("poison");
     const dlq = await topic("poison-dlq");
-    const group = ns.group("poison");
+    const group = harness.ns.group("poison");
     const attempts = new Map<string, number>();
     const handled: string[] = [];
     await produce(t, [
@@ -374,9 +284,9 @@ describe("consumer runner", () => {
     // After the fix, re-drive brings the poison record back to its topic and it is handled.
     fixed = true;
     const report = await redrive({
-      kafka,
+      kafka: harness.kafka,
       deadLetterTopic: dlq,
-      groupId: ns.group("redrive"),
+      groupId: harness.ns.group("redrive"),
       filter: ({ errorClass }) => errorClass === "PoisonRecordError",
     });
     expect(report).toEqual({ redriven: 1, skipped: 1, byTopic: { [t]: 1 } });
@@ -384,14 +294,18 @@ describe("consumer runner", () => {
       timeoutMs: 10_000,
       description: "re-driven poison handled",
     });
-    const again = await redrive({ kafka, deadLetterTopic: dlq, groupId: ns.group("redrive") });
+    const again = await redrive({
+      kafka: harness.kafka,
+      deadLetterTopic: dlq,
+      groupId: harness.ns.group("redrive"),
+    });
     expect(again.redriven).toBe(0);
   });
 
   it("waits out an outage past the bounded attempts, and dead-letters a programming error at once; neighbours go on", async () => {
     const t = await topic("outage");
     const dlq = await topic("outage-dlq");
-    const group = ns.group("outage");
+    const group = harness.ns.group("outage");
     const attempts = new Map<string, number>();
     const handled: string[] = [];
     await produce(t, [
@@ -439,7 +353,7 @@ describe("consumer runner", () => {
   it("on stop, finishes running handlers, hands back the queue and commits; a restart loses nothing", async () => {
     const t = await topic("drain", 2);
     const dlq = await topic("drain-dlq");
-    const group = ns.group("drain");
+    const group = harness.ns.group("drain");
     const total = 60;
     await produce(
       t,
@@ -461,7 +375,7 @@ describe("consumer runner", () => {
     expect(first.assignment(t).partitions.length).toBeGreaterThan(0);
     await first.stop();
     expect(first.assignment(t).partitions).toEqual([]);
-    running.splice(running.indexOf(first), 1);
+    harness.running.splice(harness.running.indexOf(first), 1);
     const afterStop = handled.size;
     expect(first.stats.handedBack).toBeGreaterThan(0);
     expect(afterStop).toBeLessThan(total);
@@ -485,7 +399,7 @@ describe("consumer runner", () => {
     let maxInFlight = 0;
     let handled = 0;
     const r = runner({
-      groupId: ns.group("backpressure"),
+      groupId: harness.ns.group("backpressure"),
       topics: [t],
       deadLetterTopic: dlq,
       maxInFlight: 20,
@@ -499,144 +413,4 @@ describe("consumer runner", () => {
     await waitFor(() => handled === 200, { timeoutMs: 30_000, description: "200 handled" });
     expect(r.stats.pauses).toBeGreaterThan(0);
   });
-});
-
-describe("consumer runner with a bound per partition", () => {
-  it("a partition at its own bound pauses alone: another partition's records flow while its backlog drains, nothing lost, order kept", async () => {
-    const t = await topic("partition-bound", 2);
-    const dlq = await topic("partition-bound-dlq");
-    // A backlog on partition 0 under one key: 400 records, 20 ms each, one at a time (8 s).
-    await producer.send({
-      topic: t,
-      acks: -1,
-      messages: Array.from({ length: 400 }, (_, i) => ({
-        partition: 0,
-        key: "heavy",
-        value: `heavy#${String(i)}`,
-      })),
-    });
-    const heavy: number[] = [];
-    const light: string[] = [];
-    let maxInFlight = 0;
-    const r = runner({
-      groupId: ns.group("partition-bound"),
-      topics: [t],
-      deadLetterTopic: dlq,
-      maxInFlight: 100,
-      maxInFlightPerPartition: 40,
-      handle: async ({ value }) => {
-        maxInFlight = Math.max(maxInFlight, r.stats.inFlight);
-        if (value.startsWith("heavy#")) {
-          await delay(20);
-          heavy.push(Number(value.split("#")[1]));
-        } else light.push(value);
-      },
-    });
-    await r.start();
-    await waitFor(() => heavy.length >= 20, { timeoutMs: 60_000, description: "backlog flowing" });
-    await producer.send({
-      topic: t,
-      acks: -1,
-      messages: Array.from({ length: 5 }, (_, i) => ({
-        partition: 1,
-        key: `light-${String(i)}`,
-        value: `light#${String(i)}`,
-      })),
-    });
-    await waitFor(() => light.length === 5, { timeoutMs: 30_000, description: "5 light records" });
-    // Handled long before the backlog drained: with one consumer-wide bound, partition 1 was
-    // fetched only once partition 0's whole fetched batch had been taken (over 300 handled).
-    expect(heavy.length).toBeLessThan(300);
-    expect(r.stats.partitionPauses).toBeGreaterThan(0);
-    // Partition 0 never held more than its bound (the 5 light records come on top).
-    expect(maxInFlight).toBeLessThanOrEqual(45);
-    await waitFor(() => heavy.length === 400, { timeoutMs: 60_000, description: "backlog done" });
-    expect(heavy).toEqual(Array.from({ length: 400 }, (_, i) => i));
-    expect(r.stats.deadLettered).toBe(0);
-  }, 120_000);
-});
-
-describe("consumer runner across a rebalance", () => {
-  for (const bound of [undefined, 10]) {
-    const title =
-      bound === undefined
-        ? "a second instance joining moves partitions without losing records or breaking per-key order"
-        : `the same with a bound of ${String(bound)} per partition: partitions paused for their own bound across the rebalance still deliver everything, in order`;
-    it(title, async () => {
-      const name = bound === undefined ? "rebalance" : "rebalance-bounded";
-      const t = await topic(name, 4);
-      const dlq = await topic(`${name}-dlq`);
-      const group = ns.group(name);
-      const perPartition = bound === undefined ? {} : { maxInFlightPerPartition: bound };
-      const keys = Array.from({ length: 12 }, (_, i) => `c${i}`);
-      const perKey = 40;
-      const firstSeen = new Map<string, number[]>();
-      const byInstance = { a: 0, b: 0 };
-      const handler =
-        (instance: "a" | "b") =>
-        async ({ key, value }: { key: string | null; value: string }) => {
-          await delay(2);
-          byInstance[instance]++;
-          const n = Number(value.split("#")[1]);
-          const list = firstSeen.get(key ?? "") ?? [];
-          // Redelivery after a rebalance is allowed (handlers are idempotent); order of first sight is not negotiable.
-          if (!list.includes(n)) list.push(n);
-          firstSeen.set(key ?? "", list);
-        };
-      const a = runner({
-        groupId: group,
-        topics: [t],
-        deadLetterTopic: dlq,
-        handle: handler("a"),
-        sessionTimeoutMs: 10_000,
-        ...perPartition,
-      });
-      // The first half is there before the first fetch: each partition's batch is larger than
-      // the bound, so a bounded runner pauses partitions for certain (produced while consuming,
-      // small fetches may never reach it).
-      for (let n = 0; n < perKey / 2; n++)
-        await produce(
-          t,
-          keys.map((key) => ({ key, value: `${key}#${n}` })),
-        );
-      await a.start();
-      await waitFor(() => byInstance.a > 20, {
-        timeoutMs: 20_000,
-        description: "instance a at work",
-      });
-      const b = runner({
-        groupId: group,
-        topics: [t],
-        deadLetterTopic: dlq,
-        handle: handler("b"),
-        sessionTimeoutMs: 10_000,
-        ...perPartition,
-      });
-      await b.start();
-      for (let n = perKey / 2; n < perKey; n++)
-        await produce(
-          t,
-          keys.map((key) => ({ key, value: `${key}#${n}` })),
-        );
-      await waitFor(() => keys.every((k) => (firstSeen.get(k)?.length ?? 0) === perKey), {
-        timeoutMs: 60_000,
-        description: "every record seen",
-      });
-      for (const k of keys)
-        expect(firstSeen.get(k)).toEqual(Array.from({ length: perKey }, (_, n) => n));
-      expect(byInstance.b).toBeGreaterThan(0);
-      // Each instance knows its own share: the four partitions, split, none twice.
-      await waitFor(
-        () => a.assignment(t).partitions.length + b.assignment(t).partitions.length === 4,
-        { timeoutMs: 20_000, description: "both instances joined the same generation" },
-      );
-      const shares = [...a.assignment(t).partitions, ...b.assignment(t).partitions].sort();
-      expect(shares).toEqual([0, 1, 2, 3]);
-      expect(a.assignment(t).partitions.length).toBeGreaterThan(0);
-      expect(a.assignment(t).joins).toBeGreaterThanOrEqual(2);
-      expect(a.assignment("another-topic").partitions).toEqual([]);
-      if (bound !== undefined)
-        expect(a.stats.partitionPauses + b.stats.partitionPauses).toBeGreaterThan(0);
-    });
-  }
 });
