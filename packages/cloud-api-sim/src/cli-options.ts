@@ -25,6 +25,9 @@ export const HELP = `Usage: parley-cloud-api-sim [options]
   --users <n>                create n simulated users who each say hello once (opens their window)
   --retry-time-scale <f>     multiply Meta's 7-day webhook retry schedule (default 0.001)
   --no-webhooks              accept sends without emitting any webhook (benchmarks)
+  --manual-clock             time moves only when told: POST /_sim/clock/advance {"ms": n}
+                             (starts at the current time; status delays, retries, windows and
+                             media expiry all follow it)
   --config <file.json>       full SimulatorOptions as JSON (flags override it)
   --help
 
@@ -54,6 +57,8 @@ export interface CliConfig {
   readonly options: SimulatorOptions;
   /** Where webhooks go (for the start-up line). */
   readonly webhookUrls: readonly string[];
+  /** Run on a manual clock moved by POST /_sim/clock/advance. */
+  readonly manualClock: boolean;
 }
 
 export function parseCli(
@@ -79,6 +84,7 @@ export function parseCli(
         users: { type: "string" },
         "retry-time-scale": { type: "string" },
         "no-webhooks": { type: "boolean" },
+        "manual-clock": { type: "boolean" },
         config: { type: "string" },
         help: { type: "boolean" },
       },
@@ -180,6 +186,7 @@ export function parseCli(
     users,
     controlToken: controlToken === "" ? undefined : controlToken,
     webhookUrls: v["webhook-url"] ?? fromFile.webhookUrls ?? [],
+    manualClock: v["manual-clock"] === true,
     options: {
       ...fromFile,
       ...(v.seed !== undefined ? { seed: v.seed } : {}),

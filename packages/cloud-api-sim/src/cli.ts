@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { maskPhoneNumber } from "@parley/cloud-api";
 import { CliUsageError, HELP, parseCli } from "./cli-options.js";
+import { createManualClock } from "./clock.js";
 import { serveSimulator } from "./server.js";
 import { createSimulator } from "./simulator.js";
 
@@ -20,7 +21,11 @@ async function main(): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
-  const sim = createSimulator(config.options);
+  // A manual clock starts now and moves only by POST /_sim/clock/advance.
+  const sim = createSimulator({
+    ...config.options,
+    ...(config.manualClock ? { clock: createManualClock(Date.now()) } : {}),
+  });
   const server = await serveSimulator(sim, {
     port: config.port,
     host: config.host,
@@ -35,7 +40,8 @@ async function main(): Promise<void> {
       .stats()
       .map((n) => `${n.phoneNumberId}(${n.throughputMps} msg/s)`)
       .join(",")} waba_id=${sim.defaultWabaId} ` +
-      `webhooks=${config.webhookUrls.join(",") || "(none)"} token=(set) app_secret=(set)`,
+      `webhooks=${config.webhookUrls.join(",") || "(none)"} clock=${config.manualClock ? "manual" : "system"} ` +
+      "token=(set) app_secret=(set)",
   );
   for (let i = 0; i < config.users; i++) {
     const waId = `1650555${String(1000 + i).padStart(4, "0")}`;
