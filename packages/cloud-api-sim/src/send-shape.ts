@@ -278,6 +278,22 @@ function jsonType(v: unknown): string {
   return `a ${typeof v}`;
 }
 
+/**
+ * Graph reads an object or array parameter given as a JSON string as that value (parameters may
+ * arrive form-encoded; whatsapp-api-js sends `contacts` so): such a string is parsed in place.
+ */
+function decoded(v: unknown, s: Shape): unknown {
+  if (typeof v !== "string" || typeof s === "string" || "oneOf" in s) return v;
+  const t = v.trimStart();
+  if (!(t.startsWith("[") || t.startsWith("{"))) return v;
+  try {
+    const parsed: unknown = JSON.parse(v);
+    return Array.isArray(parsed) === "list" in s ? parsed : v;
+  } catch {
+    return v;
+  }
+}
+
 /** The first problem with `v` against `s`, depth first, or undefined. Bounded by the body. */
 function check(v: unknown, s: Shape, field: string): ShapeProblem | undefined {
   const wrong = (): ShapeProblem => ({
@@ -305,7 +321,9 @@ function check(v: unknown, s: Shape, field: string): ShapeProblem | undefined {
   if ("list" in s) {
     if (!Array.isArray(v)) return wrong();
     for (let i = 0; i < v.length; i++) {
-      const p = check(v[i], s.list, `${field}[${String(i)}]`);
+      const item = decoded(v[i], s.list);
+      if (item !== v[i]) v[i] = item;
+      const p = check(item, s.list, `${field}[${String(i)}]`);
       if (p) return p;
     }
     return undefined;
@@ -341,8 +359,12 @@ function checkFields(
     entriesOf.set(fields, entries);
   }
   for (const [name, shape] of entries) {
-    const value = v[name];
+    let value = v[name];
     if (value === undefined) continue;
+    if (typeof value === "string") {
+      value = decoded(value, shape);
+      if (value !== v[name]) v[name] = value;
+    }
     const p = check(value, shape, prefix === "" ? name : `${prefix}.${name}`);
     if (p) return p;
   }
