@@ -1,5 +1,6 @@
 // Command-line and environment parsing of parley-cloud-api-sim, apart from cli.ts so it can be tested.
 import { parseArgs } from "node:util";
+import { createManualClock } from "./clock.js";
 import {
   DEFAULT_APP_SECRET,
   DEFAULT_TOKEN,
@@ -7,6 +8,8 @@ import {
   type PhoneNumberConfig,
   type SimulatorOptions,
 } from "./options.js";
+import { createSimulator } from "./simulator.js";
+import type { Simulator } from "./types.js";
 
 export const HELP = `Usage: parley-cloud-api-sim [options]
 
@@ -204,4 +207,12 @@ export function parseCli(
         : {}),
     },
   };
+}
+
+/** The simulator the CLI runs: a manual clock starts now and moves only by /_sim/clock/advance. */
+export function simulatorFor(config: CliConfig, now = Date.now()): Simulator {
+  return createSimulator({
+    ...config.options,
+    ...(config.manualClock ? { clock: createManualClock(now) } : {}),
+  });
 }

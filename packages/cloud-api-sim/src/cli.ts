@@ -3,10 +3,8 @@
 // (or a config file), never from flags, so they do not show up in `ps`; neither is ever printed.
 import { readFileSync } from "node:fs";
 import { maskPhoneNumber } from "@parley/cloud-api";
-import { CliUsageError, HELP, parseCli } from "./cli-options.js";
-import { createManualClock } from "./clock.js";
+import { CliUsageError, HELP, parseCli, simulatorFor } from "./cli-options.js";
 import { serveSimulator } from "./server.js";
-import { createSimulator } from "./simulator.js";
 
 async function main(): Promise<void> {
   let config;
@@ -21,11 +19,7 @@ async function main(): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
-  // A manual clock starts now and moves only by POST /_sim/clock/advance.
-  const sim = createSimulator({
-    ...config.options,
-    ...(config.manualClock ? { clock: createManualClock(Date.now()) } : {}),
-  });
+  const sim = simulatorFor(config);
   const server = await serveSimulator(sim, {
     port: config.port,
     host: config.host,

@@ -39,8 +39,8 @@ export function createQuotas(engine: Engine): Quotas {
   /** Per-user marketing limit: wa_id -> times of marketing templates outside a window. */
   const marketingLog = new Map<string, number[]>();
   const mgmtCalls = new Map<string, { hour: number; count: number }>();
-  /** The usage header per WABA and percentage: built once, sent with every send. */
-  const usageCache = new Map<string, Record<string, string>>();
+  /** The usage header per WABA at its current percentage: built once, sent with every send. */
+  const usageCache = new Map<string, { pct: number; header: Record<string, string> }>();
 
   function prunePairs(pn: NumberState, now: number): void {
     for (const [waId, s] of pn.pairs) if (pairIdle(s, now)) pn.pairs.delete(waId);
@@ -146,9 +146,10 @@ export function createQuotas(engine: Engine): Quotas {
       const current = c !== undefined && c.hour === Math.floor(clock.now() / 3_600_000);
       const used = current ? c.count : 0;
       const pct = Math.min(100, Math.round((used * 100) / config.managementCallsPerHour));
-      const key = `${wabaId}:${String(pct)}`;
-      let header = usageCache.get(key);
-      if (header === undefined) {
+      const last = usageCache.get(wabaId);
+      if (last !== undefined && last.pct === pct) return last.header;
+      let header: Record<string, string>;
+      {
         // Minutes until the hour's budget starts over, once it is spent.
         const regain =
           used > config.managementCallsPerHour ? 60 - (Math.floor(clock.now() / 60_000) % 60) : 0;
@@ -168,7 +169,7 @@ export function createQuotas(engine: Engine): Quotas {
         // The regain time changes by the minute while over budget: cache only within budget.
         if (regain === 0) {
           if (usageCache.size > 10_000) usageCache.clear();
-          usageCache.set(key, header);
+          usageCache.set(wabaId, { pct, header });
         }
       }
       return header;

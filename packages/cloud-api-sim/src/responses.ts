@@ -86,7 +86,7 @@ export function createResponder(engine: Engine): Responder {
       "x-fb-rev": "1019283746",
       "facebook-api-version": version,
     };
-    if (extra !== undefined) for (const k of Object.keys(extra)) headers[k] = extra[k] as string;
+    if (extra !== undefined) for (const k in extra) headers[k] = extra[k] as string;
     return { kind: "answer", status, headers, body: text, delayMs: latency() };
   }
 

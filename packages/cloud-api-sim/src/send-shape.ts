@@ -332,35 +332,58 @@ function check(v: unknown, s: Shape, field: string): ShapeProblem | undefined {
   const o = v as Record<string, unknown>;
   const typed = checkFields(o, s.fields, field);
   if (typed) return typed;
-  const needed = [...(s.required ?? [])];
+  const missing = (name: string): ShapeProblem => {
+    const path = field === "" ? name : `${field}.${name}`;
+    return { code: 131008, field: path, details: `The parameter ${path} is required.` };
+  };
+  if (s.required !== undefined)
+    for (const name of s.required)
+      if (o[name] === undefined || o[name] === null) return missing(name);
   const type = o["type"];
   const byType = typeof type === "string" ? s.byType?.[type] : undefined;
-  if (byType !== undefined) needed.push(byType);
-  for (const name of needed) {
-    if (o[name] === undefined || o[name] === null) {
-      const path = field === "" ? name : `${field}.${name}`;
-      return { code: 131008, field: path, details: `The parameter ${path} is required.` };
-    }
-  }
+  if (byType !== undefined && (o[byType] === undefined || o[byType] === null))
+    return missing(byType);
   return undefined;
 }
 
-/** Each field table as a list, built once: every send walks the envelope's. */
-const entriesOf = new Map<Readonly<Record<string, Shape>>, readonly [string, Shape][]>();
+/** Each field table as a map, built once: every send looks its fields up in the envelope's. */
+const tables = new Map<Readonly<Record<string, Shape>>, ReadonlyMap<string, Shape>>();
+
+/** Whether a scalar or enum value fits (the common case, checked without building its path). */
+function fits(v: unknown, s: Shape): boolean {
+  switch (s) {
+    case "string":
+      return typeof v === "string";
+    case "number":
+      return typeof v === "number" && Number.isFinite(v);
+    case "boolean":
+      return typeof v === "boolean";
+    case "any":
+      return true;
+    case "string|number":
+      return typeof v === "string" || (typeof v === "number" && Number.isFinite(v));
+    default:
+      return "oneOf" in s && typeof v === "string" && s.oneOf.includes(v);
+  }
+}
 
 function checkFields(
   v: Record<string, unknown>,
   fields: Readonly<Record<string, Shape>>,
   prefix: string,
 ): ShapeProblem | undefined {
-  let entries = entriesOf.get(fields);
-  if (entries === undefined) {
-    entries = Object.entries(fields);
-    entriesOf.set(fields, entries);
+  let table = tables.get(fields);
+  if (table === undefined) {
+    table = new Map(Object.entries(fields));
+    tables.set(fields, table);
   }
-  for (const [name, shape] of entries) {
+  // The body's own keys (a few) rather than every known field (dozens): this runs for every send.
+  for (const name of Object.keys(v)) {
+    const shape = table.get(name);
+    if (shape === undefined) continue;
     let value = v[name];
     if (value === undefined) continue;
+    if (fits(value, shape)) continue;
     if (typeof value === "string") {
       value = decoded(value, shape);
       if (value !== v[name]) v[name] = value;

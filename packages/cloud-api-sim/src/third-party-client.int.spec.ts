@@ -173,6 +173,13 @@ describe("whatsapp-api-js against the simulator", () => {
     expect(body.ok).toBe(true);
     expect(body.verifications[0]?.answer).toBe(body.verifications[0]?.challenge);
     expect(sim.webhookVerifications().map((v) => v.verified)).toEqual([false, true]);
+    const again = await fetch(`${server.url}/_sim/webhooks/verify`, {
+      method: "POST",
+      body: JSON.stringify({ url: webhookUrl, verifyToken: VERIFY }),
+    });
+    expect(again.status).toBe(200);
+    const listed = await fetch(`${server.url}/_sim/webhooks/verifications`);
+    expect(((await listed.json()) as unknown[]).length).toBe(3);
   });
 
   it("parses a user's message (client-verified signature) and replies with `to` and `recipient` both set", async () => {
