@@ -209,13 +209,14 @@ function control(
       if (typeof verifyToken !== "string" || verifyToken.length === 0)
         return [400, { error: '"verifyToken" must be a non-empty string' }];
       // As when the callback URL is saved in the App Dashboard: each URL is verified first
-      // (GET hub.challenge) and only verified ones receive webhooks from now on.
-      sim.setWebhookUrls([]);
-      return Promise.all(urls.map((u) => sim.registerWebhook(u, verifyToken))).then(
-        (verifications) => [
-          verifications.every((v) => v.verified) ? 200 : 409,
-          { ok: verifications.every((v) => v.verified), verifications },
-        ],
+      // (GET hub.challenge); the new URLs replace the old ones only if all pass, else the old
+      // ones stay.
+      return Promise.all(urls.map((u) => sim.verifyWebhook(u, verifyToken))).then(
+        (verifications): [number, unknown] => {
+          const ok = verifications.every((v) => v.verified);
+          if (ok) sim.setWebhookUrls(urls);
+          return [ok ? 200 : 409, { ok, verifications }];
+        },
       );
     }
     case "POST webhooks/:id": {

@@ -29,7 +29,7 @@ import { createStatuses } from "./statuses.js";
 import { createTemplateApi } from "./template-api.js";
 import type { SimTemplate } from "./templates.js";
 import { toGraph } from "./templates.js";
-import type { SimRequest, SimResponse, Simulator } from "./types.js";
+import type { SimRequest, SimResponse, Simulator, WebhookVerification } from "./types.js";
 import { createUndiciGet, verifySubscriber } from "./verification.js";
 import { createUndiciDeliverer, createWebhookEmitter, defaultWebhookOptions } from "./webhooks.js";
 
@@ -357,6 +357,13 @@ export function createSimulator({
     return unsupported(req.method, id, version);
   }
 
+  async function verify(url: string, verifyToken: string): Promise<WebhookVerification> {
+    const v = await verifySubscriber(get, rngVerify, url, verifyToken, () => clock.now());
+    engine.verifications.push(v);
+    trimFront(engine.verifications, 1_000);
+    return v;
+  }
+
   function findTemplate(name: string, language: string, wabaId: string): SimTemplate {
     const t = templateApi.find(wabaId, name, language);
     if (!t) throw new RangeError(`no template ${name}/${language} in WABA ${wabaId}`);
@@ -378,15 +385,14 @@ export function createSimulator({
       urls = [...next];
     },
     async registerWebhook(url, verifyToken) {
-      const v = await verifySubscriber(get, rngVerify, url, verifyToken, () => clock.now());
-      engine.verifications.push(v);
-      trimFront(engine.verifications, 1_000);
+      const v = await verify(url, verifyToken);
       if (v.verified && !urls.includes(url)) {
         urls = [...urls, url];
         emitter.setUrls(urls);
       }
       return v;
     },
+    verifyWebhook: verify,
     webhookVerifications: () => engine.verifications,
     grantAccessToken(t) {
       if (t.token.length === 0) throw new RangeError("an access token cannot be empty");

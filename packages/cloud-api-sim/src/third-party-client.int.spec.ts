@@ -180,6 +180,12 @@ describe("whatsapp-api-js against the simulator", () => {
     expect(again.status).toBe(200);
     const listed = await fetch(`${server.url}/_sim/webhooks/verifications`);
     expect(((await listed.json()) as unknown[]).length).toBe(3);
+    // A save that fails verification leaves the verified URL in place (the tests below use it).
+    const failed = await fetch(`${server.url}/_sim/webhook-urls`, {
+      method: "POST",
+      body: JSON.stringify({ urls: ["http://127.0.0.1:9/elsewhere"], verifyToken: VERIFY }),
+    });
+    expect(failed.status).toBe(409);
   });
 
   it("parses a user's message (client-verified signature) and replies with `to` and `recipient` both set", async () => {

@@ -171,6 +171,8 @@ export interface Simulator {
    * the subscriber answers 200 with the challenge. Webhooks then go to the verified URLs.
    */
   registerWebhook(url: string, verifyToken: string): Promise<WebhookVerification>;
+  /** The handshake alone: the URL is not added (recorded in `webhookVerifications()`). */
+  verifyWebhook(url: string, verifyToken: string): Promise<WebhookVerification>;
   /** Every verification handshake so far, oldest first. */
   webhookVerifications(): readonly WebhookVerification[];
   /**
