@@ -368,7 +368,10 @@ function checkTools(): void {
 }
 
 async function main(): Promise<void> {
+  // `pnpm … bench -- --seconds 5` passes the "--" on: options follow it.
+  const args = process.argv.slice(2);
   const { values } = parseArgs({
+    args: args[0] === "--" ? args.slice(1) : args,
     options: {
       serve: { type: "boolean" },
       "serve-bare": { type: "boolean" },

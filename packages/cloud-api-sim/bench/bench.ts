@@ -151,7 +151,10 @@ async function run(
 }
 
 async function main(): Promise<void> {
+  // `pnpm … bench -- --seconds 5` passes the "--" on: options follow it.
+  const args = process.argv.slice(2);
   const { values } = parseArgs({
+    args: args[0] === "--" ? args.slice(1) : args,
     options: {
       serve: { type: "boolean" },
       "serve-bare": { type: "boolean" },
