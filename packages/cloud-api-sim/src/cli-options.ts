@@ -1,5 +1,6 @@
 // Command-line and environment parsing of parley-cloud-api-sim, apart from cli.ts so it can be tested.
 import { parseArgs } from "node:util";
+import { createManualClock } from "./clock.js";
 import {
   DEFAULT_APP_SECRET,
   DEFAULT_TOKEN,
@@ -7,6 +8,8 @@ import {
   type PhoneNumberConfig,
   type SimulatorOptions,
 } from "./options.js";
+import { createSimulator } from "./simulator.js";
+import type { Simulator } from "./types.js";
 
 export const HELP = `Usage: parley-cloud-api-sim [options]
 
@@ -25,6 +28,9 @@ export const HELP = `Usage: parley-cloud-api-sim [options]
   --users <n>                create n simulated users who each say hello once (opens their window)
   --retry-time-scale <f>     multiply Meta's 7-day webhook retry schedule (default 0.001)
   --no-webhooks              accept sends without emitting any webhook (benchmarks)
+  --manual-clock             time moves only when told: POST /_sim/clock/advance {"ms": n}
+                             (starts at the current time; status delays, retries, windows and
+                             media expiry all follow it)
   --config <file.json>       full SimulatorOptions as JSON (flags override it)
   --help
 
@@ -54,6 +60,8 @@ export interface CliConfig {
   readonly options: SimulatorOptions;
   /** Where webhooks go (for the start-up line). */
   readonly webhookUrls: readonly string[];
+  /** Run on a manual clock moved by POST /_sim/clock/advance. */
+  readonly manualClock: boolean;
 }
 
 export function parseCli(
@@ -79,6 +87,7 @@ export function parseCli(
         users: { type: "string" },
         "retry-time-scale": { type: "string" },
         "no-webhooks": { type: "boolean" },
+        "manual-clock": { type: "boolean" },
         config: { type: "string" },
         help: { type: "boolean" },
       },
@@ -180,6 +189,7 @@ export function parseCli(
     users,
     controlToken: controlToken === "" ? undefined : controlToken,
     webhookUrls: v["webhook-url"] ?? fromFile.webhookUrls ?? [],
+    manualClock: v["manual-clock"] === true,
     options: {
       ...fromFile,
       ...(v.seed !== undefined ? { seed: v.seed } : {}),
@@ -197,4 +207,12 @@ export function parseCli(
         : {}),
     },
   };
+}
+
+/** The simulator the CLI runs: a manual clock starts now and moves only by /_sim/clock/advance. */
+export function simulatorFor(config: CliConfig, now = Date.now()): Simulator {
+  return createSimulator({
+    ...config.options,
+    ...(config.manualClock ? { clock: createManualClock(now) } : {}),
+  });
 }

@@ -3,9 +3,8 @@
 // (or a config file), never from flags, so they do not show up in `ps`; neither is ever printed.
 import { readFileSync } from "node:fs";
 import { maskPhoneNumber } from "@parley/cloud-api";
-import { CliUsageError, HELP, parseCli } from "./cli-options.js";
+import { CliUsageError, HELP, parseCli, simulatorFor } from "./cli-options.js";
 import { serveSimulator } from "./server.js";
-import { createSimulator } from "./simulator.js";
 
 async function main(): Promise<void> {
   let config;
@@ -20,7 +19,7 @@ async function main(): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
-  const sim = createSimulator(config.options);
+  const sim = simulatorFor(config);
   const server = await serveSimulator(sim, {
     port: config.port,
     host: config.host,
@@ -35,7 +34,8 @@ async function main(): Promise<void> {
       .stats()
       .map((n) => `${n.phoneNumberId}(${n.throughputMps} msg/s)`)
       .join(",")} waba_id=${sim.defaultWabaId} ` +
-      `webhooks=${config.webhookUrls.join(",") || "(none)"} token=(set) app_secret=(set)`,
+      `webhooks=${config.webhookUrls.join(",") || "(none)"} clock=${config.manualClock ? "manual" : "system"} ` +
+      "token=(set) app_secret=(set)",
   );
   for (let i = 0; i < config.users; i++) {
     const waId = `1650555${String(1000 + i).padStart(4, "0")}`;

@@ -146,6 +146,8 @@ export function graphError(
     readonly subcode?: number;
     readonly http?: number;
     readonly message?: string;
+    /** Graph's error type; OAuthException unless the code's entry or this says otherwise. */
+    readonly type?: string;
   } = {},
 ): SimError {
   const info = infoFor(code);
@@ -154,7 +156,7 @@ export function graphError(
     body: {
       error: {
         message: o.message ?? `(#${code}) ${info.title}`,
-        type: info.type ?? "OAuthException",
+        type: o.type ?? info.type ?? "OAuthException",
         code,
         ...(o.subcode !== undefined ? { error_subcode: o.subcode } : {}),
         error_data: { messaging_product: "whatsapp", details: o.details ?? info.details },

@@ -10,6 +10,7 @@ export {
   type NumberStats,
   type StatusEvent,
   type PairPacing,
+  type WebhookVerification,
 } from "./simulator.js";
 export { systemClock, createManualClock, type Clock, type ManualClock } from "./clock.js";
 export { createRng, type Rng } from "./rng.js";
@@ -35,6 +36,8 @@ export {
   type FaultOptions,
   type ScriptedFault,
   type LatencyDistribution,
+  type PairPacingRule,
 } from "./options.js";
 export { serveSimulator, type SimulatorServer, type ServeOptions } from "./server.js";
 export { createInProcessTransport } from "./transport.js";
+export type { WebhookGet } from "./verification.js";

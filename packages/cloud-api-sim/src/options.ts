@@ -1,5 +1,15 @@
 import type { Clock } from "./clock.js";
+import type { WebhookGet } from "./verification.js";
 import type { WebhookDeliverer, WebhookOptions } from "./webhooks.js";
+
+/**
+ * How the pair rate limit (one business number to one user) is enforced (reference §3.2):
+ * "borrow" is Meta's documented rule (a burst of up to `pairBurst` within `pairBurstWindowMs`
+ * borrows against future quota: nothing more to that user until the burst would have taken at
+ * one per `pairRefillMs`); "bucket" is a token bucket of `pairBurst` refilled one per
+ * `pairRefillMs`, more lenient right after a burst.
+ */
+export type PairPacingRule = "borrow" | "bucket";
 
 export interface AccessTokenConfig {
   readonly token: string;
@@ -137,10 +147,16 @@ export interface SimulatorOptions {
   readonly faults?: Partial<FaultOptions>;
   /** Replace HTTP delivery of webhooks (tests capture them in memory). */
   readonly deliver?: WebhookDeliverer;
+  /** Replace the HTTP GET of the webhook verification handshake (tests answer in memory). */
+  readonly webhookGet?: WebhookGet;
   readonly throughputMps?: number;
   readonly upgradedThroughputMps?: number;
+  /** Meta's rule by default ("borrow"); "bucket" for the older, more lenient model. */
+  readonly pairRule?: PairPacingRule;
   readonly pairBurst?: number;
   readonly pairRefillMs?: number;
+  /** How long a burst to one user may last from its first message (Meta: 6 s). */
+  readonly pairBurstWindowMs?: number;
   readonly serviceWindowMs?: number;
   /** Recipients (wa_id digits) that are not on WhatsApp: sends fail async with 131026. */
   readonly nonWhatsAppNumbers?: readonly string[];

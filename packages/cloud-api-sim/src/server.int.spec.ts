@@ -11,6 +11,7 @@ import {
   type CloudApiClient,
   type WebhookPayload,
 } from "@parley/cloud-api";
+import { parseCli, simulatorFor } from "./cli-options.js";
 import { serveSimulator, type SimulatorServer } from "./server.js";
 import { createSimulator, type Simulator } from "./simulator.js";
 
@@ -215,5 +216,65 @@ describe("simulator over HTTP", () => {
     await sending;
     expect(Date.now() - started).toBeGreaterThanOrEqual(380);
     expect(acceptedAfter).toBeLessThan(380);
+  });
+});
+
+describe("the CLI's manual clock over HTTP", () => {
+  const noFile = (): string => {
+    throw new Error("no config file");
+  };
+
+  it("--manual-clock: time moves only by POST /_sim/clock/advance, and statuses follow it", async () => {
+    const config = parseCli(["--manual-clock", "--no-webhooks"], {}, noFile);
+    expect(config.manualClock).toBe(true);
+    const start = Date.UTC(2026, 5, 1);
+    const sim = simulatorFor(config, start);
+    const server = await serveSimulator(sim, { port: 0 });
+    try {
+      const control = async (method: string, path: string, body?: unknown) => {
+        const res = await fetch(`${server.url}/_sim/${path}`, {
+          method,
+          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        });
+        return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+      };
+      expect((await control("GET", "clock")).json).toEqual({ now: start, manual: true });
+      await control("POST", `users/${USER}/messages`, { content: { type: "text", body: "hi" } });
+      const send = await fetch(`${server.url}/v23.0/${sim.defaultPhoneNumberId}/messages`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${sim.accessToken}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          messaging_product: "whatsapp",
+          to: USER,
+          type: "text",
+          text: { body: "x" },
+        }),
+      });
+      expect(send.status).toBe(200);
+      expect(sim.received(USER)[0]?.statuses).toEqual([]);
+      const advanced = await control("POST", "clock/advance", { ms: 60_000 });
+      expect(advanced).toEqual({ status: 200, json: { now: start + 60_000 } });
+      expect(sim.received(USER)[0]?.statuses.map((s) => s.status)).toContain("sent");
+      expect((await control("POST", "clock/advance", { ms: -1 })).status).toBe(400);
+    } finally {
+      await server.close();
+      await sim.stop();
+    }
+  });
+
+  it("without it the system clock runs and advancing is refused with the flag to use", async () => {
+    const sim = simulatorFor(parseCli(["--no-webhooks"], {}, noFile));
+    const server = await serveSimulator(sim, { port: 0 });
+    try {
+      const res = await fetch(`${server.url}/_sim/clock/advance`, {
+        method: "POST",
+        body: JSON.stringify({ ms: 1_000 }),
+      });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: string }).error).toContain("--manual-clock");
+    } finally {
+      await server.close();
+      await sim.stop();
+    }
   });
 });

@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import type { ManualClock } from "./clock.js";
 import { attachFastPath } from "./fast-http.js";
 import type { ScriptedFault } from "./options.js";
-import type { InboundContent, SimResponse, Simulator } from "./simulator.js";
+import type { InboundContent, SimResponse, Simulator } from "./types.js";
 import type { TemplateStatus } from "@parley/cloud-api";
 
 export interface SimulatorServer {
@@ -124,7 +124,7 @@ function control(
   parts: readonly string[],
   query: URLSearchParams,
   body: unknown,
-): [number, unknown] {
+): [number, unknown] | Promise<[number, unknown]> {
   const b = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
   const [a, id, c] = parts;
   const route = `${method} ${a ?? ""}${c !== undefined ? `/:id/${c}` : id !== undefined ? "/:id" : ""}`;
@@ -197,9 +197,42 @@ function control(
     case "DELETE tokens/:id":
       sim.revokeAccessToken(id ?? "");
       return [200, { ok: true }];
-    case "POST webhook-urls":
-      sim.setWebhookUrls((b["urls"] as string[] | undefined) ?? []);
-      return [200, { ok: true }];
+    case "POST webhook-urls": {
+      const urls = b["urls"];
+      if (!Array.isArray(urls) || !urls.every((u) => typeof u === "string"))
+        return [400, { error: 'body needs "urls": an array of URLs' }];
+      const verifyToken = b["verifyToken"];
+      if (verifyToken === undefined) {
+        sim.setWebhookUrls(urls);
+        return [200, { ok: true }];
+      }
+      if (typeof verifyToken !== "string" || verifyToken.length === 0)
+        return [400, { error: '"verifyToken" must be a non-empty string' }];
+      // As when the callback URL is saved in the App Dashboard: each URL is verified first
+      // (GET hub.challenge); the new URLs replace the old ones only if all pass, else the old
+      // ones stay.
+      return Promise.all(urls.map((u) => sim.verifyWebhook(u, verifyToken))).then(
+        (verifications): [number, unknown] => {
+          const ok = verifications.every((v) => v.verified);
+          if (ok) sim.setWebhookUrls(urls);
+          return [ok ? 200 : 409, { ok, verifications }];
+        },
+      );
+    }
+    case "POST webhooks/:id": {
+      // POST /_sim/webhooks/verify {url, verifyToken}: one handshake; the URL is added if verified.
+      if (id !== "verify") break;
+      const url = b["url"];
+      const verifyToken = b["verifyToken"];
+      if (typeof url !== "string" || typeof verifyToken !== "string" || verifyToken.length === 0)
+        return [400, { error: 'body needs "url" and a non-empty "verifyToken"' }];
+      return sim
+        .registerWebhook(url, verifyToken)
+        .then((v): [number, unknown] => [v.verified ? 200 : 409, v]);
+    }
+    case "GET webhooks/:id": // GET /_sim/webhooks/verifications
+      if (id !== "verifications") break;
+      return [200, sim.webhookVerifications()];
     case "GET rejections":
       return [200, sim.rejections()];
     case "GET webhooks":
@@ -220,6 +253,9 @@ function control(
       };
       const burst = num("burst");
       const refillMs = num("refill_ms");
+      const rule = query.get("rule");
+      if (rule !== null && rule !== "borrow" && rule !== "bucket")
+        throw new RangeError('rule must be "borrow" or "bucket"');
       return [
         200,
         sim.pairPacing({
@@ -229,18 +265,28 @@ function control(
             : {}),
           ...(burst !== undefined ? { burst } : {}),
           ...(refillMs !== undefined ? { refillMs } : {}),
+          ...(rule !== null ? { rule } : {}),
         }),
       ];
     }
     case "GET reads":
       return [200, sim.markedRead()];
     case "POST clock/:id": {
+      if (id !== "advance") break;
       const clock = sim.clock as Partial<ManualClock>;
-      if (id !== "advance" || typeof clock.advance !== "function")
-        return [400, { error: "the simulator runs on the system clock" }];
-      clock.advance(Number(b["ms"] ?? 0));
+      if (typeof clock.advance !== "function")
+        return [
+          400,
+          { error: "the simulator runs on the system clock: start it with --manual-clock" },
+        ];
+      const ms = b["ms"];
+      if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0)
+        return [400, { error: 'body needs "ms": a non-negative number of milliseconds' }];
+      clock.advance(ms);
       return [200, { now: sim.clock.now() }];
     }
+    case "GET clock":
+      return [200, { now: sim.clock.now(), manual: "advance" in sim.clock }];
     default:
       break;
   }
@@ -271,14 +317,19 @@ export async function serveSimulator(
     try {
       return sim.handle({ method, path, query, headers, body });
     } catch (e) {
+      // A defect of the simulator, never an answer Meta would give: Graph-shaped so a client
+      // reads it, and said to be one. Wrongly typed requests never get here (send-shape.ts).
       return {
         kind: "answer",
         status: 500,
         headers: { "content-type": "application/json" },
         body: JSON.stringify({
           error: {
-            message: `simulator error: ${e instanceof Error ? e.message : String(e)}`,
+            message: `(#1) simulator defect: ${e instanceof Error ? e.message : String(e)}`,
+            type: "OAuthException",
             code: 1,
+            error_data: { messaging_product: "whatsapp", details: "simulator defect" },
+            fbtrace_id: "simulator-defect",
           },
         }),
         delayMs: 0,
@@ -301,17 +352,24 @@ export async function serveSimulator(
         json(res, 400, { error: "body is not JSON" });
         return;
       }
+      const refuse = (e: unknown): void => {
+        json(res, 400, { error: e instanceof Error ? e.message : String(e) });
+      };
       try {
-        const [status, out] = control(
+        const out = control(
           sim,
           req.method ?? "GET",
           path.split("/").filter(Boolean).slice(1),
           query,
           parsed,
         );
-        json(res, status, out);
+        if (Array.isArray(out)) json(res, out[0], out[1]);
+        else
+          out.then(([status, value]) => {
+            json(res, status, value);
+          }, refuse);
       } catch (e) {
-        json(res, 400, { error: e instanceof Error ? e.message : String(e) });
+        refuse(e);
       }
       return;
     }

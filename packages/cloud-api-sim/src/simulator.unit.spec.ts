@@ -23,8 +23,8 @@ describe("pair rate limit (burst 45, refill 1 per 6 s)", () => {
     expect(codes.slice(0, 45).every((c) => c === 200)).toBe(true);
   });
 
-  it("refills one message per 6 s and leaves other recipients alone", () => {
-    const h = harness();
+  it("as a token bucket (pairRule bucket): refills one message per 6 s and leaves other recipients alone", () => {
+    const h = harness({ pairRule: "bucket" });
     for (let i = 0; i < 45; i++) expect(h.send(text(USER)).status).toBe(200);
     expect(errorCode(h.send(text(USER)))).toBe(131056);
     expect(h.send(text("+16505550000")).status).toBe(200);
@@ -276,12 +276,13 @@ describe("templates", () => {
     ...(parameter_name ? { parameter_name } : {}),
   });
 
-  it("accepts an approved template outside the window, with message_status and regular pricing", async () => {
+  it("accepts an approved template outside the window, without message_status (not paced) and with regular pricing", async () => {
     const h = withTemplates();
     const r = h.send(tpl("named", [t("Jess", "first_name")]));
     expect(r.status).toBe(200);
-    expect((r.json["messages"] as { message_status: string }[])[0]?.message_status).toBe(
-      "accepted",
+    // message_status comes only with templates under pacing (reference §1.10; issue 20 item 7).
+    expect((r.json["messages"] as Record<string, unknown>[])[0]).not.toHaveProperty(
+      "message_status",
     );
     await h.settle(1_000);
     expect(h.statuses()[0]?.pricing).toMatchObject({

@@ -118,6 +118,49 @@ describe("sender", () => {
     expect(terminal("paced-x")).toMatchObject({ type: "SendAccepted", data: { attempts: 2 } });
   }, 30_000);
 
+  it("plans a burst to one recipient and its silence (Meta's borrowing): nothing more to it until the debt is repaid, other recipients keep flowing, no 131056", async () => {
+    // The simulator enforces Meta's rule (a burst borrows one 6 s refill per message): a sender
+    // pacing with a plain token bucket sends the second batch about 6 s in and gets 131056.
+    const A = "15553100001";
+    const started = Date.now();
+    const burst = [0, 1, 2].map((n) => dispatch(SLOW, `borrow-a-${n}`, A));
+    await publish(burst);
+    await settled(burst.map((d) => d.data.requestId));
+    // After the burst's 6 s window: two more to A, and others to B and C meanwhile.
+    await new Promise((resolve) => setTimeout(resolve, 6_500));
+    const later = [3, 4].map((n) => dispatch(SLOW, `borrow-a-${n}`, A));
+    const others = ["15553100002", "15553100003"].flatMap((to, r) =>
+      [0, 1].map((n) => dispatch(SLOW, `borrow-${String(r)}-${n}`, to)),
+    );
+    await publish([...later, ...others]);
+    await settled(others.map((d) => d.data.requestId));
+    // B and C are done while A still waits for its debt.
+    expect(later.map((d) => terminal(d.data.requestId))).toEqual([undefined, undefined]);
+    await settled(
+      later.map((d) => d.data.requestId),
+      40_000,
+    );
+    const times = callsTo(A).map((m) => m.acceptedAt);
+    expect(times).toHaveLength(5);
+    // The three of the burst were repaid 18 s after its first send, and not before.
+    const first = times[0] ?? 0;
+    expect((times[2] ?? 0) - first).toBeLessThan(6_000);
+    expect(times[3]).toBeGreaterThanOrEqual(first + 3 * 6_000);
+    const bAndC = others.flatMap((d) => callsTo(d.data.to).map((m) => m.acceptedAt));
+    expect(Math.max(...bAndC)).toBeLessThan(times[3] ?? 0);
+    for (const d of [...burst, ...later, ...others])
+      expect(terminal(d.data.requestId)).toMatchObject({
+        type: "SendAccepted",
+        data: { attempts: 1 },
+      });
+    expect(sim.rejections().filter((r) => r.at >= started && r.code === 131056)).toEqual([]);
+    expect(sim.pairPacing({ to: A })[0]).toMatchObject({
+      rejectedAt: [],
+      overLimitAt: [],
+      ok: true,
+    });
+  }, 90_000);
+
   it("a refused token (190) pauses only that number and raises the alert; other numbers keep sending", async () => {
     await publish([
       dispatch(BROKEN, "broken-1", "15554000001"),

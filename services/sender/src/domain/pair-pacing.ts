@@ -1,74 +1,130 @@
 export interface PairPacingOptions {
-  /** Messages a recipient may get at once (Meta: 45 within 6 s). */
+  /** Messages a burst to one recipient may hold (Meta: 45 within 6 s). */
   readonly burst: number;
-  /** One message more per this many ms (Meta: one per 6 s). */
+  /** The normal rate: one message per this many ms (Meta: one per 6 s). */
   readonly refillMs: number;
   /** Longest 131056 back-off (4^x s grows fast). */
   readonly maxBackoffMs: number;
+  /** How long a burst may last from its first message, as Meta counts (default: `refillMs`). */
+  readonly burstWindowMs?: number;
+  /**
+   * The part of the burst window left unused: a send taken near the window's end reaches Meta
+   * later (slot, socket, transit) and must still be counted inside it. Default: 1 s, at most a
+   * sixth of the window.
+   */
+  readonly guardMs?: number;
 }
 
 interface PairState {
-  tokens: number;
-  at: number;
+  /**
+   * When the recipient's debt is repaid at the latest: every send pushes it one `refillMs` past
+   * max(tat, its instant), from the latest instant Meta can have counted it (`sent`).
+   */
+  tat: number;
+  /** When the burst in progress began at the earliest (its first send's token). */
+  burstStart: number;
+  /** Sends taken in the burst in progress. */
+  count: number;
+  /** Sends taken and not yet called back by `sent` or `giveBack`, oldest first. */
+  pending: {
+    readonly tatBefore: number;
+    readonly burstStartBefore: number;
+    readonly countBefore: number;
+  }[];
   /** 131056 answers since the last accepted send to this recipient. */
   strikes: number;
   blockedUntil: number;
 }
 
 /**
- * Pair pacing per (number, recipient): a token bucket (capacity `burst`, one token per
- * `refillMs`), and on 131056 Meta's 4^x s back-off for that recipient alone, with its bucket
- * emptied (a burst borrows against future quota). Pure: every call takes `now`.
+ * Pair pacing per (number, recipient), Meta's documented rule (reference §3.2): a burst of up to
+ * `burst` sends within `burstWindowMs` borrows against future quota, and nothing more goes to
+ * that recipient until the burst would have taken at one per `refillMs` (a burst of 45 buys about
+ * 270 s of silence, a burst of 20 about two minutes). The pacer plans both: it lets a burst run
+ * while its window lasts (less a guard for the transit) and then holds the recipient until the
+ * debt is repaid, so Meta never has to answer 131056. Meta's count of a send lies between our
+ * token and the call's answer: bursts are timed from the token (the earliest Meta can start
+ * one), debts from the answer (the latest Meta can have counted it). On a 131056 all the same,
+ * Meta's 4^x s back-off for that recipient alone. Pure: every call takes `now`.
  */
 export class PairPacer {
   private readonly pairs = new Map<string, PairState>();
+  private readonly windowMs: number;
+  private readonly guardMs: number;
 
   constructor(private readonly options: PairPacingOptions) {
     if (!Number.isInteger(options.burst) || options.burst < 1)
       throw new RangeError("pair pacing burst must be a positive integer");
     if (!(options.refillMs > 0)) throw new RangeError("pair pacing refillMs must be positive");
+    this.windowMs = options.burstWindowMs ?? options.refillMs;
+    if (!(this.windowMs > 0)) throw new RangeError("pair pacing burstWindowMs must be positive");
+    this.guardMs = options.guardMs ?? Math.min(1_000, this.windowMs / 6);
+    if (!(this.guardMs >= 0 && this.guardMs < this.windowMs))
+      throw new RangeError("pair pacing guardMs must be at least 0 and below burstWindowMs");
   }
 
   get size(): number {
     return this.pairs.size;
   }
 
-  private state(recipient: string, now: number): PairState {
+  private state(recipient: string): PairState {
     let s = this.pairs.get(recipient);
     if (!s) {
-      s = { tokens: this.options.burst, at: now, strikes: 0, blockedUntil: 0 };
+      s = {
+        tat: Number.NEGATIVE_INFINITY,
+        burstStart: Number.NEGATIVE_INFINITY,
+        count: 0,
+        pending: [],
+        strikes: 0,
+        blockedUntil: 0,
+      };
       this.pairs.set(recipient, s);
-    }
-    if (now > s.at) {
-      s.tokens = Math.min(this.options.burst, s.tokens + (now - s.at) / this.options.refillMs);
-      s.at = now;
     }
     return s;
   }
 
-  /** When the next message to `recipient` may go (>= now). */
-  nextAt(recipient: string, now: number): number {
-    const s = this.state(recipient, now);
-    const tokenAt = s.tokens >= 1 ? now : now + Math.ceil((1 - s.tokens) * this.options.refillMs);
-    return Math.max(tokenAt, s.blockedUntil);
+  /** Whether a send at `now` joins the burst in progress (its window, less the guard, still open). */
+  private joins(s: PairState, now: number): boolean {
+    return (
+      s.count > 0 &&
+      s.count < this.options.burst &&
+      now < s.burstStart + this.windowMs - this.guardMs &&
+      s.tat > now
+    );
   }
 
-  /** Takes the token for a send happening now. */
+  /** When the next message to `recipient` may go (>= now). */
+  nextAt(recipient: string, now: number): number {
+    const s = this.pairs.get(recipient);
+    if (!s) return now;
+    const allowed = this.joins(s, now) ? now : Math.max(now, s.tat);
+    return Math.max(allowed, s.blockedUntil);
+  }
+
+  /** Takes the send happening at `now`: it joins the burst in progress or starts one. */
   take(recipient: string, now: number): void {
-    const s = this.state(recipient, now);
-    s.tokens -= 1;
+    const s = this.state(recipient);
+    s.pending.push({ tatBefore: s.tat, burstStartBefore: s.burstStart, countBefore: s.count });
+    if (!this.joins(s, now)) {
+      s.burstStart = now;
+      s.count = 0;
+    }
+    s.count++;
+    s.tat = Math.max(s.tat, now) + this.options.refillMs;
   }
 
   /**
-   * The send that took a token was counted by Meta at `at` at the latest (its answer, less the
-   * rate margin), which may be well after the token was taken: the slot wait, a free socket and
-   * the transit come in between. Meta's bucket refills from its count of the send, so this one
-   * refills from `at` on too: otherwise a bucket full when a burst began would refill during the
-   * first send's own wait and let the burst's last send arrive early (131056).
+   * The oldest taken send was counted by Meta at `at` at the latest (its answer, less the rate
+   * margin). Meta's debt grows from its count of each send, so the debt is reckoned from `at`:
+   * that send and every one taken after it add one refill each from there. Otherwise a burst
+   * whose first send waited (slot, socket, transit) would be thought repaid before Meta's is.
    */
   sent(recipient: string, at: number): void {
     const s = this.pairs.get(recipient);
-    if (s && at > s.at) s.at = at;
+    if (!s) return;
+    const after = s.pending.length;
+    s.pending.shift();
+    s.tat = Math.max(s.tat, at + Math.max(1, after) * this.options.refillMs);
   }
 
   /** The send went through: the back-off exponent starts over. */
@@ -77,27 +133,37 @@ export class PairPacer {
     if (s) s.strikes = 0;
   }
 
-  /** A send that took a token never happened (refused before Meta counted it, or cancelled). */
-  giveBack(recipient: string, now: number): void {
-    const s = this.state(recipient, now);
-    s.tokens = Math.min(this.options.burst, s.tokens + 1);
+  /** The latest taken send never happened (refused before Meta counted it, or cancelled). */
+  giveBack(recipient: string, _now: number): void {
+    const s = this.pairs.get(recipient);
+    const undo = s?.pending.pop();
+    if (!s || !undo) return;
+    s.tat = undo.tatBefore;
+    s.burstStart = undo.burstStartBefore;
+    s.count = undo.countBefore;
   }
 
-  /** Meta answered 131056: wait 4^x s (x = earlier strikes) for this recipient only. */
+  /**
+   * Meta answered 131056 to the latest send: its count differs from ours (another sender on the
+   * number, or a transit longer than the guard). The refused send owes nothing; the burst ends,
+   * and the recipient waits for the debt of the sends Meta took and 4^x s (x = earlier strikes),
+   * whichever is later.
+   */
   paced(recipient: string, now: number): number {
-    const s = this.state(recipient, now);
+    const s = this.state(recipient);
     const delay = Math.min(this.options.maxBackoffMs, 1_000 * 4 ** s.strikes);
     s.strikes++;
-    s.tokens = 0;
+    s.tat -= this.options.refillMs;
+    s.count = this.options.burst;
     s.blockedUntil = now + delay;
     return s.blockedUntil;
   }
 
-  /** Drops recipients back at a full bucket with no back-off: memory follows active pairs. */
+  /** Drops recipients whose debt is repaid with no back-off or send out: memory follows active pairs. */
   sweep(now: number): void {
     for (const [recipient, s] of this.pairs) {
-      const full = s.tokens + (now - s.at) / this.options.refillMs >= this.options.burst;
-      if (full && s.blockedUntil <= now && s.strikes === 0) this.pairs.delete(recipient);
+      if (s.tat <= now && s.blockedUntil <= now && s.strikes === 0 && s.pending.length === 0)
+        this.pairs.delete(recipient);
     }
   }
 }

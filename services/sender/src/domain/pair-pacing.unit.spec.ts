@@ -1,62 +1,122 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { PairPacer } from "./pair-pacing.js";
 
 const options = { burst: 45, refillMs: 6_000, maxBackoffMs: 1_024_000 };
 
 /**
- * Meta's pair pacing as the simulator applies it, on its own stamps: a send stamped at `at` is
- * refused (131056) when the recipient's theoretical arrival time runs more than burst - 1
- * refills ahead of it.
+ * Meta's pair rate limit as documented (reference §3.2), on Meta's own stamps: a send when the
+ * debt is repaid starts a burst; up to `burst` sends within `windowMs` of its start borrow one
+ * refill each; after that, 131056 until the debt is repaid.
  */
-function receiver(burst: number, refillMs: number) {
+function metaReceiver(burst: number, refillMs: number, windowMs = refillMs) {
   let tat = Number.NEGATIVE_INFINITY;
+  let end = Number.NEGATIVE_INFINITY;
+  let count = 0;
   return (at: number): boolean => {
-    const base = Math.max(at, tat);
-    if (base - at > (burst - 1) * refillMs) return false;
-    tat = base + refillMs;
-    return true;
+    if (tat <= at) {
+      tat = at + refillMs;
+      end = at + windowMs;
+      count = 1;
+      return true;
+    }
+    if (at < end && count < burst) {
+      tat += refillMs;
+      count++;
+      return true;
+    }
+    return false;
   };
 }
 
 /**
  * One recipient's sends, one after another as the sender makes them: each waits for the pacer,
- * takes its token, reaches Meta `delays[i]` ms later (slot wait, socket, transit) and is answered
- * then. Returns how many the receiver refused.
+ * takes its token, reaches Meta `delays[i]` ms later (slot, socket, transit) and is answered
+ * then. Returns the refusals and when the last send went.
  */
-function refusedWhenDelayed(delays: readonly number[], recordAnswers: boolean): number {
-  const p = new PairPacer(options);
-  const accept = receiver(options.burst, options.refillMs);
+function run(
+  p: PairPacer,
+  delays: readonly number[],
+  recordAnswers = true,
+): { refused: number; lastAt: number } {
+  const accept = metaReceiver(options.burst, options.refillMs);
   let now = 0;
   let refused = 0;
   for (const delay of delays) {
     now = p.nextAt("a", now);
     p.take("a", now);
     now += delay;
-    if (!accept(now)) refused++;
+    if (accept(now)) p.accepted("a");
+    else {
+      refused++;
+      p.paced("a", now);
+    }
     if (recordAnswers) p.sent("a", now);
   }
-  return refused;
+  return { refused, lastAt: now };
 }
 
-describe("PairPacer", () => {
-  it("lets a burst of 45 through, then one per 6 s", () => {
+describe("PairPacer (Meta's borrowing rule)", () => {
+  it("lets a burst of 45 through, then nothing to that recipient until the burst is repaid (270 s); others keep flowing", () => {
     const p = new PairPacer(options);
     for (let i = 0; i < 45; i++) {
       expect(p.nextAt("a", 0)).toBe(0);
       p.take("a", 0);
+      p.sent("a", 0);
     }
-    expect(p.nextAt("a", 0)).toBe(6_000);
-    expect(p.nextAt("a", 3_000)).toBe(6_000);
-    p.take("a", 6_000);
-    expect(p.nextAt("a", 6_000)).toBe(12_000);
+    // The token bucket this replaces allowed one more at 6 s; Meta refuses it (131056).
+    expect(p.nextAt("a", 0)).toBe(270_000);
+    expect(p.nextAt("a", 6_000)).toBe(270_000);
+    expect(p.nextAt("a", 200_000)).toBe(270_000);
+    expect(p.nextAt("b", 6_000)).toBe(6_000);
+    // Repaid: a new burst may start.
+    expect(p.nextAt("a", 270_000)).toBe(270_000);
   });
 
-  it("refills from Meta's count of a send, not from the token: a slow first send does not let the burst's end arrive early", () => {
+  it("a burst of 20 costs about two minutes of silence (Meta's example)", () => {
+    const p = new PairPacer(options);
+    for (let i = 0; i < 20; i++) {
+      p.take("a", i * 100);
+      p.sent("a", i * 100);
+    }
+    // Once the burst's window (6 s less the 1 s guard) has closed, the next send waits for the debt.
+    expect(p.nextAt("a", 5_000)).toBe(120_000);
+  });
+
+  it("ends a burst when its window closes, less the guard for the transit", () => {
+    const p = new PairPacer(options);
+    p.take("a", 0);
+    p.sent("a", 0);
+    p.take("a", 3_000);
+    p.sent("a", 3_000);
+    // Inside the window (before 6 s less 1 s): a third send may join.
+    expect(p.nextAt("a", 4_900)).toBe(4_900);
+    // After it: the two sends' debt (12 s) first.
+    expect(p.nextAt("a", 5_000)).toBe(12_000);
+  });
+
+  it("reckons the debt from Meta's count of a send, not from its token", () => {
     // The first send of each burst waits 400 ms between its token and Meta; the rest go at once.
     const delays = Array.from({ length: 200 }, (_, i) => (i % 60 === 0 ? 400 : 0));
-    expect(refusedWhenDelayed(delays, true)).toBe(0);
-    // Refilling from the token instead, the receiver refuses sends that the pacer let through.
-    expect(refusedWhenDelayed(delays, false)).toBeGreaterThan(0);
+    expect(run(new PairPacer(options), delays).refused).toBe(0);
+    // Reckoning from the token instead, Meta refuses sends the pacer let through.
+    expect(run(new PairPacer(options), delays, false).refused).toBeGreaterThan(0);
+  });
+
+  it("never gets a 131056 from Meta's rule when the transit stays within the guard, and keeps Meta's pace", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 999 }), { minLength: 1, maxLength: 300 }),
+        (delays) => {
+          const { refused, lastAt } = run(new PairPacer(options), delays);
+          expect(refused).toBe(0);
+          // No slower than one send per refill plus the transits, after the first burst.
+          const transit = delays.reduce((a, b) => a + b, 0);
+          expect(lastAt).toBeLessThanOrEqual(delays.length * options.refillMs + transit);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 
   it("backs off 4^x s on 131056 for that recipient only; an accepted send starts over", () => {
@@ -77,6 +137,22 @@ describe("PairPacer", () => {
     expect(until).toBe(10_000);
   });
 
+  it("a 131056 ends the burst: the refused send owes nothing, the accepted ones' debt and the back-off both hold", () => {
+    const p = new PairPacer(options);
+    p.take("a", 0);
+    p.sent("a", 0);
+    p.accepted("a");
+    p.take("a", 100);
+    p.sent("a", 100);
+    p.paced("a", 100);
+    expect(p.nextAt("a", 100)).toBe(6_000);
+    const q = new PairPacer(options);
+    q.take("a", 0);
+    q.sent("a", 0);
+    q.paced("a", 10);
+    expect(q.nextAt("a", 10)).toBe(1_010);
+  });
+
   it("gives a token back for a send that never happened, and forgets idle recipients", () => {
     const p = new PairPacer({ ...options, burst: 1 });
     p.take("a", 0);
@@ -84,6 +160,12 @@ describe("PairPacer", () => {
     p.giveBack("a", 0);
     expect(p.nextAt("a", 0)).toBe(0);
     p.sweep(0);
+    expect(p.size).toBe(0);
+    p.take("a", 0);
+    p.sent("a", 0);
+    p.sweep(5_999);
+    expect(p.size).toBe(1);
+    p.sweep(6_000);
     expect(p.size).toBe(0);
   });
 });

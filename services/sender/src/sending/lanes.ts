@@ -145,9 +145,11 @@ export class NumberLane {
     this.lastUsed = now;
     this.relaxMargin(now);
     await this.seeding;
+    /** Set when a slot came after the recipient's burst closed: the debt must be repaid first. */
+    let notBefore = now;
     for (;;) {
       now = this.clock();
-      const pairAt = this.pacer.nextAt(recipient, now);
+      const pairAt = Math.max(this.pacer.nextAt(recipient, now), notBefore);
       if (pairAt > now) {
         this.observer.waited("pair", pairAt - now);
         if (!(await sleep(pairAt - now, signal))) throw new StoppedError();
@@ -176,15 +178,19 @@ export class NumberLane {
       if (slotAt === PAUSED) return undefined;
       if (slotAt < 0) throw new StoppedError();
       this.observer.waited("rate", Math.max(0, slotAt - started));
-      // Pacing or a pause may have changed while queued (another recipient's answer).
+      // Pacing or a pause may have changed while queued (another recipient's answer), and a
+      // burst's window may close before the slot comes: pacing is judged at the call's instant.
       now = this.clock();
-      if (this.paused !== undefined || this.pacer.nextAt(recipient, now) > Math.max(now, slotAt)) {
+      const callAt = Math.max(now, slotAt);
+      const pairAtCall = this.pacer.nextAt(recipient, callAt);
+      if (this.paused !== undefined || pairAtCall > callAt) {
+        notBefore = pairAtCall;
         this.rate.cancel();
         if (probe) this.hold.probeCancelled();
         this.pump();
         continue;
       }
-      this.pacer.take(recipient, now);
+      this.pacer.take(recipient, callAt);
       let settled = false;
       return {
         slotAt,

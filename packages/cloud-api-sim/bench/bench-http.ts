@@ -19,8 +19,7 @@ import type { AddressInfo } from "node:net";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { serveSimulator } from "./server.js";
-import { createSimulator } from "./simulator.js";
+import { createSimulator, serveSimulator } from "@parley/cloud-api-sim";
 
 const PN = "106540352242922";
 const TOKEN = "bench-token";
@@ -159,7 +158,7 @@ interface Child {
 }
 
 const self = fileURLToPath(import.meta.url);
-const luaScript = fileURLToPath(new URL("../bench/sends.lua", import.meta.url));
+const luaScript = fileURLToPath(new URL("../sends.lua", import.meta.url));
 
 function startChild(cpu: number, args: readonly string[], ipc = false): Promise<Child> {
   const proc = spawn("taskset", ["-c", String(cpu), process.execPath, self, ...args], {
@@ -369,7 +368,10 @@ function checkTools(): void {
 }
 
 async function main(): Promise<void> {
+  // `pnpm … bench -- --seconds 5` passes the "--" on: options follow it.
+  const args = process.argv.slice(2);
   const { values } = parseArgs({
+    args: args[0] === "--" ? args.slice(1) : args,
     options: {
       serve: { type: "boolean" },
       "serve-bare": { type: "boolean" },

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Benchmark: accepted sends per second by one simulator process (one core, Node is single-threaded).
 // The load generator runs in this process, the simulator in a forked child.
-//   node packages/cloud-api-sim/dist/bench.js [--seconds 10] [--connections 64] [--pipelining 8]
+//   node packages/cloud-api-sim/bench/dist/bench.js [--seconds 10] [--connections 64] [--pipelining 8]
 import { fork } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -9,8 +9,7 @@ import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Pool } from "undici";
-import { serveSimulator } from "./server.js";
-import { createSimulator } from "./simulator.js";
+import { createSimulator, serveSimulator } from "@parley/cloud-api-sim";
 
 const PN = "106540352242922";
 const TOKEN = "bench-token";
@@ -152,7 +151,10 @@ async function run(
 }
 
 async function main(): Promise<void> {
+  // `pnpm … bench -- --seconds 5` passes the "--" on: options follow it.
+  const args = process.argv.slice(2);
   const { values } = parseArgs({
+    args: args[0] === "--" ? args.slice(1) : args,
     options: {
       serve: { type: "boolean" },
       "serve-bare": { type: "boolean" },
