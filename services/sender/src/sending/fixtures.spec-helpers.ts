@@ -233,8 +233,15 @@ export function memoryAttempts(): AttemptStore & { readonly records: Map<string,
         () => true,
         (r) => ({ unpublished: r.unpublished.filter((id) => !eventIds.includes(id)) }),
       ).then(() => undefined),
-    unpublishedBefore: () =>
-      Promise.resolve([...records.values()].filter((r) => r.unpublished.length > 0)),
+    // Pending since its oldest pending event was made (the store keeps the write's instant).
+    unpublishedBefore: (before) =>
+      Promise.resolve(
+        [...records.values()].filter((r) =>
+          r.outcomes.some(
+            (o) => r.unpublished.includes(o.eventId) && Date.parse(o.occurredAt) < before.getTime(),
+          ),
+        ),
+      ),
     inDoubtBefore: () => Promise.resolve([]),
     recentCallTimes: () => Promise.resolve([]),
     ensureIndexes: () => Promise.resolve(),
