@@ -5,10 +5,11 @@
 // sends' status webhooks come on top). Per case, the router or the sender is started with the
 // case's group settings, the load runs BENCH_SETTLE_S, the process is killed with SIGKILL and
 // started again after 0 or 5 s with the same settings. Measured from the kill:
-//   ready  the restarted process answers /readyz 200 (it has joined its consumer groups);
-//   back   the killed service's consumer groups have consumed again (every partition that got
-//          records since the kill has its committed offset past where it was at the kill) and
-//          their lag (records not processed: end offset less committed offset less the records
+//   ready      the restarted process answers /readyz 200 (it has joined its consumer groups);
+//   consuming  ready, and the killed service's consumer groups have consumed again (every
+//              partition that got records since the kill has its committed offset past where it
+//              was at the kill);
+//   back   consuming, and the groups' lag (records not processed: end offset less committed offset less the records
 //          a transactional consumer lists as finished above it) is under the threshold: twice
 //          the median lag of the last 5 s before the kill, plus 50 records.
 // Settings: before (KAFKA_SESSION_TIMEOUT_MS=30000, no KAFKA_GROUP_INSTANCE_ID: kafkajs's old
@@ -193,6 +194,7 @@ interface Row {
   readonly setting: Setting;
   readonly restartMs: number;
   readyS: number;
+  consumingS: number;
   backS: number;
   peakLag: number;
   threshold: number;
@@ -263,7 +265,7 @@ async function main(): Promise<void> {
       const last = rows.at(-1);
       if (last)
         progress(
-          `${c.name}: ready ${last.readyS.toFixed(1)} s, lag back ${last.backS.toFixed(1)} s (peak ${String(last.peakLag)}, threshold ${String(last.threshold)})`,
+          `${c.name}: ready ${last.readyS.toFixed(1)} s, consuming ${last.consumingS.toFixed(1)} s, lag back ${last.backS.toFixed(1)} s (peak ${String(last.peakLag)}, threshold ${String(last.threshold)})`,
         );
     }
   } finally {
@@ -329,6 +331,7 @@ async function runCase(
       readyAt = Date.now();
     })();
     let backAt: number | undefined;
+    let consumingAt: number | undefined;
     const deadline = killedAt + CASE_TIMEOUT_S * 1_000;
     while (Date.now() < deadline) {
       const now = await offsets(admin, parley, c.target);
@@ -339,6 +342,7 @@ async function runCase(
         // A partition with records since the kill must have been consumed past the kill.
         return then === undefined || p.end <= then.committed || p.committed > then.committed;
       });
+      if (readyAt !== undefined && consumedAgain) consumingAt ??= Date.now();
       if (readyAt !== undefined && consumedAgain && lag <= threshold) {
         backAt = Date.now();
         break;
@@ -352,6 +356,7 @@ async function runCase(
       setting: c.setting,
       restartMs: c.restartMs,
       readyS: ((readyAt ?? Number.NaN) - killedAt) / 1_000,
+      consumingS: ((consumingAt ?? Number.NaN) - killedAt) / 1_000,
       backS: ((backAt ?? Number.NaN) - killedAt) / 1_000,
       peakLag,
       threshold,
@@ -378,6 +383,7 @@ function printTable(rows: readonly Row[]): void {
     "membership",
     "restart",
     "kill → ready (s)",
+    "kill → consuming (s)",
     "kill → lag back (s)",
     "peak lag",
     "threshold",
@@ -390,6 +396,7 @@ function printTable(rows: readonly Row[]): void {
     r.setting.membership,
     `${String(r.restartMs / 1_000)} s`,
     Number.isNaN(r.readyS) ? "—" : r.readyS.toFixed(1),
+    Number.isNaN(r.consumingS) ? "—" : r.consumingS.toFixed(1),
     Number.isNaN(r.backS) ? `> ${String(CASE_TIMEOUT_S)}` : r.backS.toFixed(1),
     String(r.peakLag),
     String(r.threshold),
