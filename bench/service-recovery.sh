@@ -9,7 +9,7 @@
 # otherwise its own (profile "bench-recovery", ports 49392/49393/48381/49381/57317 unless set),
 # started and stopped here. Knobs: BENCH_CASES (comma-separated case names; default all 12),
 # BENCH_SENDS_PER_S (100), BENCH_WEBHOOKS_PER_S (50), BENCH_SETTLE_S (15),
-# BENCH_CASE_TIMEOUT_S (90). About 15 minutes for all cases.
+# BENCH_CASE_TIMEOUT_S (90). About 10 minutes for all cases.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
