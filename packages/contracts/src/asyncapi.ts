@@ -1,5 +1,5 @@
 import { stringify } from "yaml";
-import type { Catalog, TopicSpec } from "./catalog.js";
+import type { Catalog, TopicId, TopicSpec } from "./catalog.js";
 import { eventDescriptions, events, schemaVersions, type EventName } from "./events.js";
 import { exampleEvent } from "./examples.js";
 import { headerNames } from "./headers.js";
@@ -11,6 +11,31 @@ const KEY_DESCRIPTIONS: Record<TopicSpec["key"], string> = {
   business:
     "The business phone_number_id (envelope businessNumber), or the WABA id for account-level webhooks that name no number.",
   raw: "Opaque: the first phone_number_id of the webhook for raw webhooks; the original record's key for dead letters and retries.",
+};
+
+/**
+ * What a consumer of a topic can count on when a producer crashes (issue 30, ADR 0006 "Exactly
+ * one outcome record"), for the topics whose producers differ in it.
+ */
+const DELIVERY: Readonly<Record<string, string>> = {
+  "send-outcomes": [
+    "Delivery: consumers should read with isolation.level=read_committed and dedupe on eventId.",
+    "The sender writes its outcomes (SendAccepted, SendRejected, SendFailed, SendExpired, SendInDoubt, SendReconciled) in Kafka transactions: with the offset of the dispatch or statuses record they answer, or, for an outcome of no input record (a parked dispatch, the in-doubt timeout, a dead-lettered dispatch), through an outbox that marks each one published once its transaction committed.",
+    "A read_committed consumer sees each sender outcome once across crashes, restarts and rebalances of the sender; the one exception is an outbox outcome whose sender dies (or loses the partition) between the commit and the mark, which is written once more with the same eventId.",
+    "A read_uncommitted consumer may also see outcomes of aborted transactions (a sender killed between writing and committing, an owner fenced by its successor): the same eventId more than once, and records no read_committed consumer ever sees.",
+    "The router writes SendRejected, SendExpired and SendDeduplicated without transactions, through its outbox: at least once, so a router crash can write such an outcome again, with the same eventId, in both isolation levels.",
+    "eventId stays the dedupe key for every consumer.",
+  ].join(" "),
+  dispatch: [
+    "Delivery: the sender reads with isolation.level=read_committed.",
+    "The router writes DispatchMessage through its outbox, at least once (a replay writes the same eventId again; the sender publishes nothing new for a copy).",
+    "The sender writes a late template fallback's DispatchMessage in the transaction of the status record that owed it.",
+  ].join(" "),
+} satisfies Partial<Record<TopicId, string>>;
+
+const delivery = (id: string): string => {
+  const text = DELIVERY[id];
+  return text === undefined ? "" : `\n\n${text}`;
 };
 
 const headersSchema = {
@@ -121,7 +146,7 @@ export function asyncApiDocument(catalog: Catalog) {
     channels[topic.id] = {
       address: topic.name,
       title: topic.id,
-      description: `${topic.description}\n\nKey: ${topic.key}. ${KEY_DESCRIPTIONS[topic.key]}\nSubject: ${topic.subject} (JSON Schema, BACKWARD_TRANSITIVE).\nProducers: ${topic.producers.join(", ")}. Consumers: ${topic.consumers.join(", ")}.`,
+      description: `${topic.description}\n\nKey: ${topic.key}. ${KEY_DESCRIPTIONS[topic.key]}\nSubject: ${topic.subject} (JSON Schema, BACKWARD_TRANSITIVE).\nProducers: ${topic.producers.join(", ")}. Consumers: ${topic.consumers.join(", ")}.${delivery(topic.id)}`,
       messages: Object.fromEntries(
         topic.events.map((e) => [e, { $ref: `#/components/messages/${e}` }]),
       ),

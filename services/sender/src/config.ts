@@ -73,7 +73,10 @@ export const configSchema = z.object({
    * quarter of SENDER_MAX_IN_FLIGHT (half of one partition's share); 0 turns it off (ADR 0006).
    */
   SENDER_PARK_ABOVE: env.int(500, { min: 0, max: 50_000 }),
-  /** How often parked dispatches left by an earlier owner of this instance's partitions are looked for. */
+  /**
+   * How often parked dispatches and outbox outcomes left by an earlier owner of this instance's
+   * partitions are looked for.
+   */
   SENDER_PARK_SWEEP_MS: env.int(5_000, { min: 100 }),
   /** A free-form send whose window looks closed is checked once more after this long (0: never). */
   SENDER_WINDOW_RECHECK_MS: env.int(250, { min: 0, max: 10_000 }),
@@ -87,6 +90,13 @@ export const configSchema = z.object({
    * of at start, after a maintenance hold and on quality webhooks; 0: only then (ADR 0006).
    */
   SENDER_THROUGHPUT_REFRESH_MS: env.int(15 * MINUTE_MS, { min: 0 }),
+  /**
+   * Fault injection, for tests only (e2e/src/sender-outcomes-once.e2e.spec.ts): once this many
+   * dispatch records have gone into the dispatch consumer's transactions, the process kills
+   * itself (SIGKILL) after the next one's outcomes and offsets were sent, before it commits.
+   * 0 (the default): never.
+   */
+  SENDER_KILL_BEFORE_COMMIT: env.int(0, { min: 0 }),
 });
 
 export type Config = z.infer<typeof configSchema>;

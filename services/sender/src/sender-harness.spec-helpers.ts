@@ -10,6 +10,7 @@ import {
   type Catalog,
   type EventData,
   type EventOf,
+  type TopicId,
 } from "@parley/contracts";
 import {
   createEventConsumer,
@@ -156,6 +157,37 @@ export async function settled(requestIds: readonly string[], timeoutMs = 30_000)
   });
 }
 export const callsTo = (waId: string) => sim.messages({ to: waId });
+
+/**
+ * Waits until the sender's consumer `consumer` has committed everything on `topic` (its
+ * committed offsets at the topic's end): what its records published is then on the topics.
+ * Only for topics no transaction writes (a commit marker takes an offset no record has).
+ */
+export async function caughtUp(consumer: string, topic: TopicId, timeoutMs = 15_000) {
+  const name = catalog.topic(topic).name;
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await waitFor(
+      async () => {
+        const ends = await admin.fetchTopicOffsets(name);
+        const [committed] = await admin.fetchOffsets({
+          groupId: `${catalog.prefix}parley.${consumer}`,
+          topics: [name],
+        });
+        const at = (partition: number) =>
+          Math.max(
+            0,
+            Number(committed?.partitions.find((p) => p.partition === partition)?.offset ?? 0),
+          );
+        return ends.every((e) => at(e.partition) >= Number(e.high));
+      },
+      { timeoutMs, intervalMs: 100, description: `${consumer} caught up on ${name}` },
+    );
+  } finally {
+    await admin.disconnect();
+  }
+}
 /** Graph calls the sender recorded (before making them) for a request. */
 export async function calls(requestId: string): Promise<number> {
   const doc = await mongo.db

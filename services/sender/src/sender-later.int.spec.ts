@@ -1,8 +1,10 @@
 import { createEvent, type AnyEvent, type EventOf } from "@parley/contracts";
 import { waitFor } from "@parley/testkit";
 import { describe, expect, it } from "vitest";
+import { SENDER_STATUSES_CONSUMER } from "./adapters/kafka/consumers.js";
 import {
   GROW,
+  caughtUp,
   SLOW,
   WABA,
   callsTo,
@@ -150,9 +152,14 @@ describe("sender: what Meta says later", () => {
     await waitFor(() => outcomeOf("late-1").some((o) => o.type === "SendFailed"), {
       timeoutMs: 15_000,
     });
+    // All three handled and committed: whatever they published is on send-outcomes by now
+    // (and read within a fetch or two).
+    await caughtUp(SENDER_STATUSES_CONSUMER, "statuses");
     await new Promise((r) => setTimeout(r, 1_000));
     const failures = outcomeOf("late-1").filter((o) => o.type === "SendFailed");
-    expect(new Set(failures.map((o) => o.eventId)).size).toBe(1);
+    // One record: the status event in a second record publishes nothing (until transactions,
+    // issue 30, it published the stored event again, same id).
+    expect(failures).toHaveLength(1);
     expect(failures[0]).toMatchObject({
       type: "SendFailed",
       data: {

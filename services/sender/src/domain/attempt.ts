@@ -76,3 +76,50 @@ export function decideRecorded(
     }
   }
 }
+
+/**
+ * Where a stored outcome event was handed over for publishing: the input record whose Kafka
+ * transaction commits it (`<topic>:<partition>:<offset>`, `recordOrigin`), or `OUTBOX` for an
+ * event of no record (a parked dispatch, the in-doubt timeout, a dead-lettered dispatch), which
+ * the outbox publishes through a transaction of its own and then marks published.
+ */
+export type Origin = string;
+export const OUTBOX: Origin = "outbox";
+
+/** The origin of events handed over by the handler of one input record. */
+export const recordOrigin = (topic: string, partition: number, offset: string | number): Origin =>
+  `${topic}:${String(partition)}:${String(offset)}`;
+
+/** What a replay does with a request's stored outcomes (event ids, in stored order). */
+export interface Replay {
+  /** Published again, through the replaying record's own transaction. */
+  readonly publish: readonly string[];
+  /** Moved to the outbox (a parked record's outcomes), which publishes them. */
+  readonly adopt: readonly string[];
+}
+
+/**
+ * The stored outcomes a handler publishes again when it finds its request settled (ADR 0006,
+ * "Exactly one outcome record"). A record's outputs are committed with its offset in one Kafka
+ * transaction, so a record that comes again had its transaction not committed: its handler
+ * publishes the events of its own origin again (and events stored before origins were kept, as
+ * before). Any other record of the request (a DispatchMessage the router emitted twice, a status
+ * event repeated) publishes nothing: the events' own record did, or will when it comes again.
+ * A parked record completed when it was parked, so it never comes again: the drain moves the
+ * events of that record's origin to the outbox. Outbox events are the outbox's to publish.
+ */
+export function decideReplay(
+  outcomes: readonly { readonly eventId: string }[],
+  origins: ReadonlyMap<string, Origin>,
+  by: { readonly origin: Origin; readonly adopts?: Origin | undefined },
+): Replay {
+  const publish: string[] = [];
+  const adopt: string[] = [];
+  for (const { eventId } of outcomes) {
+    const from = origins.get(eventId);
+    if (by.origin !== OUTBOX) {
+      if (from === undefined || from === by.origin) publish.push(eventId);
+    } else if (by.adopts !== undefined && from === by.adopts) adopt.push(eventId);
+  }
+  return { publish, adopt };
+}

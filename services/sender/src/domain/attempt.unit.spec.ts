@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decideRecorded, type AttemptView } from "./attempt.js";
+import { decideRecorded, decideReplay, OUTBOX, type AttemptView } from "./attempt.js";
 
 const record = (state: AttemptView["state"], extra: Partial<AttemptView> = {}): AttemptView => ({
   requestId: "r",
@@ -48,5 +48,49 @@ describe("decideRecorded: what a dispatch does with its request's record", () =>
     });
     expect(decideRecorded(owed, "fallback-1", 0, 1_000)).toEqual({ kind: "take-over", epoch: 3 });
     expect(decideRecorded(owed, "original", 0, 1_000)).toEqual({ kind: "replay" });
+  });
+});
+
+describe("decideReplay: which stored outcomes a handler publishes again", () => {
+  const outcomes = [{ eventId: "accepted" }, { eventId: "failed-async" }, { eventId: "legacy" }];
+  const origins = new Map([
+    ["accepted", "dispatch:1:40"],
+    ["failed-async", "statuses:2:7"],
+  ]);
+
+  it("the record that published them, come again (its transaction did not commit): its own, and those stored before origins were kept", () => {
+    expect(decideReplay(outcomes, origins, { origin: "dispatch:1:40" })).toEqual({
+      publish: ["accepted", "legacy"],
+      adopt: [],
+    });
+    expect(decideReplay(outcomes, origins, { origin: "statuses:2:7" })).toEqual({
+      publish: ["failed-async", "legacy"],
+      adopt: [],
+    });
+  });
+
+  it("another record of the request (a DispatchMessage emitted twice, a status repeated): nothing of another record's", () => {
+    expect(decideReplay(outcomes, origins, { origin: "dispatch:1:95" })).toEqual({
+      publish: ["legacy"],
+      adopt: [],
+    });
+  });
+
+  it("a parked dispatch's drain moves its record's outcomes to the outbox, nothing else; outbox events are the outbox's", () => {
+    expect(decideReplay(outcomes, origins, { origin: OUTBOX, adopts: "dispatch:1:40" })).toEqual({
+      publish: [],
+      adopt: ["accepted"],
+    });
+    expect(
+      decideReplay([{ eventId: "timeout" }], new Map([["timeout", OUTBOX]]), {
+        origin: OUTBOX,
+        adopts: "dispatch:1:40",
+      }),
+    ).toEqual({ publish: [], adopt: [] });
+    expect(
+      decideReplay([{ eventId: "timeout" }], new Map([["timeout", OUTBOX]]), {
+        origin: "dispatch:1:40",
+      }),
+    ).toEqual({ publish: [], adopt: [] });
   });
 });

@@ -1,13 +1,48 @@
 import type { AnyEvent, EventOf } from "@parley/contracts";
-import type { AttemptView, LateFallback } from "./attempt.js";
+import type { AttemptView, LateFallback, Origin } from "./attempt.js";
+
+export { OUTBOX, recordOrigin, type Origin } from "./attempt.js";
 import type { GateView } from "./gate.js";
 import type { ThroughputLevel } from "./throughput.js";
+
+/**
+ * Where one handling's outcome events go (ADR 0006, "Exactly one outcome record"). Every
+ * event is stored with the outlet's origin before `publish` is called.
+ */
+export interface OutcomeOutlet {
+  readonly origin: Origin;
+  /**
+   * A record's outlet: the events go into the record's own transaction. The outbox's: they go
+   * into the next transaction of an owned dispatch partition, and are marked published once it
+   * committed (or left pending for the outbox sweep).
+   */
+  publish(requestId: string, events: readonly AnyEvent[]): Promise<void>;
+  /**
+   * A parked dispatch's outlet: the record it was parked from. That record completed when it was
+   * parked, so outcomes stored under its origin (handled before a crash, then parked when it came
+   * again) can only reach the topic through the outbox: the drain moves them there.
+   */
+  readonly adopts?: Origin;
+}
+
+/** A dispatch's outlet, with the outbox for what must outlive its record (a dead letter's outcome). */
+export interface DispatchOutlet extends OutcomeOutlet {
+  /** Events that must not wait for this record's end (its dead letter replaces its outputs). */
+  readonly outbox: OutcomeOutlet;
+}
 
 /** A request's attempt record as stored, with what the status side needs. */
 export interface StoredAttempt extends AttemptView {
   readonly number: string;
   /** Outcome events decided for the request, in order (published, or to publish again). */
   readonly outcomes: readonly AnyEvent[];
+  /**
+   * The origin of each outcome by event id (and of a late fallback's DispatchMessage); absent for
+   * events stored by versions before origins were kept.
+   */
+  readonly origins: ReadonlyMap<string, Origin>;
+  /** Event ids of outbox events not known to be committed yet. */
+  readonly unpublished: readonly string[];
   readonly bizOpaqueCallbackData: string;
   /** The request's latest message Meta accepted (its failed status is the request's failure). */
   readonly wamid: string | undefined;
@@ -42,6 +77,8 @@ export interface AttemptStore {
     readonly at: Date;
     readonly owner: string;
     readonly finishedWith?: AnyEvent;
+    /** Where `finishedWith` is published from. */
+    readonly origin?: Origin;
     /** Kept for a late fallback (free-form content with a template fallback). */
     readonly dispatch?: EventOf<"DispatchMessage">;
   }): Promise<boolean>;
@@ -52,8 +89,8 @@ export interface AttemptStore {
   /** A definitely refused call: `calling` at `epoch` becomes `claimed` again (still ours). */
   release(requestId: string, epoch: number): Promise<boolean>;
   /**
-   * Appends the outcomes and moves the record from `from` at `epoch` to `state` (outcomes are
-   * stored before they are published). False when the record moved on under us.
+   * Appends the outcomes (with their origin) and moves the record from `from` at `epoch` to
+   * `state` (outcomes are stored before they are published). False when the record moved on.
    */
   settle(s: {
     readonly requestId: string;
@@ -62,17 +99,29 @@ export interface AttemptStore {
     readonly state: "done" | "in_doubt";
     readonly outcomes: readonly AnyEvent[];
     readonly at: Date;
+    readonly origin: Origin;
     readonly wamid?: string;
   }): Promise<boolean>;
   /** Crash recovery: a `calling` record at `epoch` with no result becomes `in_doubt`. */
-  markInDoubt(requestId: string, epoch: number, outcome: AnyEvent, at: Date): Promise<boolean>;
+  markInDoubt(
+    requestId: string,
+    epoch: number,
+    outcome: AnyEvent,
+    at: Date,
+    origin: Origin,
+  ): Promise<boolean>;
   /** Keeps a status that came while the call's result was unknown; returns the record as it is now. */
   noteStatus(
     requestId: string,
     status: EventOf<"StatusUpdated">,
   ): Promise<StoredAttempt | undefined>;
   /** Appends a resolving outcome to an in-doubt request; false when it was resolved already. */
-  resolveInDoubt(requestId: string, outcome: AnyEvent, wamid: string): Promise<boolean>;
+  resolveInDoubt(
+    requestId: string,
+    outcome: AnyEvent,
+    wamid: string,
+    origin: Origin,
+  ): Promise<boolean>;
   /**
    * A failed status for the request's latest accepted message (`wamid`): appends the async
    * SendFailed once (false when another status decided already).
@@ -82,6 +131,7 @@ export interface AttemptStore {
     wamid: string,
     outcome: AnyEvent,
     statusId: string,
+    origin: Origin,
   ): Promise<boolean>;
   /**
    * A 131047 for the request's free-form message: the record becomes `claimed` again under a new
@@ -93,7 +143,17 @@ export interface AttemptStore {
     fallback: LateFallback,
     dispatch: EventOf<"DispatchMessage">,
     statusId: string,
+    origin: Origin,
   ): Promise<boolean>;
+  /**
+   * Moves the events `eventIds` stored under origin `from` (a parked dispatch's record) to the
+   * outbox, once: false when none of them was still under `from`.
+   */
+  adopt(requestId: string, from: Origin, eventIds: readonly string[]): Promise<boolean>;
+  /** Outbox events now committed to their topic: no longer pending. */
+  markPublished(requestId: string, eventIds: readonly string[]): Promise<void>;
+  /** Requests with outbox events pending since before `before`, for the outbox sweep. */
+  unpublishedBefore(before: Date, limit: number): Promise<StoredAttempt[]>;
   /** In-doubt requests older than `before`, for the timeout sweeper. */
   inDoubtBefore(before: Date, limit: number): Promise<StoredAttempt[]>;
   /** Call instants recorded for a number since `since`: a new owner seeds its rate log with them. */

@@ -16,7 +16,14 @@ import {
   type FailurePolicy,
 } from "../domain/failure.js";
 import { decideGate, type GateDecision } from "../domain/gate.js";
-import type { AttemptStore, GateStore, StoredAttempt } from "../domain/ports.js";
+import { decideReplay } from "../domain/attempt.js";
+import type {
+  AttemptStore,
+  DispatchOutlet,
+  GateStore,
+  OutcomeOutlet,
+  StoredAttempt,
+} from "../domain/ports.js";
 import type { DispatchParking, RecordAt } from "../adapters/kafka/consumers.js";
 import type { NumberLane, Slot } from "./lanes.js";
 import type { CallPermits } from "./permits.js";
@@ -60,7 +67,6 @@ export interface DispatchHandlerDeps {
   readonly graph: GraphSend;
   /** Graph calls in flight, at most one per pooled socket (taken while the fence is written). */
   readonly permits?: CallPermits;
-  readonly publish: (events: readonly AnyEvent[]) => Promise<void>;
   readonly clock: () => number;
   readonly random: () => number;
   readonly policy: FailurePolicy;
@@ -77,8 +83,11 @@ export interface DispatchHandlerDeps {
    * to the call (the dispatch consumer sets aside those that park on arrival).
    */
   readonly parking: Pick<DispatchParking, "park">;
-  /** Called once a request is recorded in doubt (the reconciler checks for an early status). */
-  readonly afterInDoubt?: (requestId: string) => Promise<void>;
+  /**
+   * Called once a request is recorded in doubt, or found in doubt by a replay (the reconciler
+   * checks for a status that came first); what it publishes goes out through `outlet` too.
+   */
+  readonly afterInDoubt?: (requestId: string, outlet: OutcomeOutlet) => Promise<void>;
 }
 
 /**
@@ -86,16 +95,34 @@ export interface DispatchHandlerDeps {
  * each step it decides is performed here and what it found is fed back. At most one Graph call
  * that may reach Meta per recorded `calling` (the fence, compared on the owner's epoch, written
  * while the slot's instant comes); consent, window and expiry checked before it; every outcome
- * stored before it is published, so a redelivery publishes the same event again.
+ * stored with its origin (the record's, or the outbox) before it is handed to the outlet, so the
+ * same record coming again publishes the same event again, and no other record does.
  */
 export function createDispatchHandler(deps: DispatchHandlerDeps) {
-  const { attempts, gates, clock, publish, observer, logger } = deps;
+  const { attempts, gates, clock, observer, logger } = deps;
   const instance = randomUUID().slice(0, 8);
   let handled = 0;
 
-  const emit = async (events: readonly AnyEvent[], number: string): Promise<void> => {
-    await publish(events);
+  const emit = async (
+    outlet: OutcomeOutlet,
+    requestId: string,
+    events: readonly AnyEvent[],
+    number: string,
+  ): Promise<void> => {
+    await outlet.publish(requestId, events);
     for (const e of events) observer.outcome(e.type as Outcome["type"], number);
+  };
+
+  /** A settled request met again: only what this outlet owes is published (`decideReplay`). */
+  const replay = async (stored: StoredAttempt, outlet: OutcomeOutlet): Promise<void> => {
+    const { publish, adopt } = decideReplay(stored.outcomes, stored.origins, outlet);
+    const ids = new Set(publish);
+    if (adopt.length > 0 && outlet.adopts !== undefined) {
+      if (await attempts.adopt(stored.requestId, outlet.adopts, adopt))
+        for (const id of adopt) ids.add(id);
+    }
+    const events = stored.outcomes.filter((o) => ids.has(o.eventId));
+    if (events.length > 0) await outlet.publish(stored.requestId, events);
   };
 
   const viewGate = async (d: EventData<"DispatchMessage">, number: string, signal: AbortSignal) => {
@@ -112,6 +139,7 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
   };
 
   /**
+   * `outlet` takes the outcomes (the record's transaction, or the outbox for a parked dispatch).
    * `at` is the record's place for a dispatch from the topic; a dispatch taken from the park has
    * none (it is parked already). "parked" when the number paused on the way: the dispatch waits
    * in the park, its record stays `claimed`, and whoever handles it next takes it over.
@@ -119,6 +147,7 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
   async function handle(
     dispatch: EventOf<"DispatchMessage">,
     signal: AbortSignal,
+    outlet: DispatchOutlet,
     at?: RecordAt,
   ): Promise<"finished" | "parked"> {
     const d = dispatch.data;
@@ -179,6 +208,7 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
                   state: "done",
                   outcomes: [event],
                   at: new Date(clock()),
+                  origin: outlet.origin,
                 })
               : await attempts.claim({
                   requestId: d.requestId,
@@ -188,9 +218,10 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
                   at: new Date(clock()),
                   owner,
                   finishedWith: event,
+                  origin: outlet.origin,
                 });
             if (won) {
-              await emit([event], number);
+              await emit(outlet, d.requestId, [event], number);
               apply({ type: "Finished" });
             } else apply({ type: step.owned ? "FenceLost" : "RecordExists" });
             break;
@@ -229,7 +260,9 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
             apply({ type: "Waited" });
             break;
           case "replay":
-            if (stored && stored.outcomes.length > 0) await publish(stored.outcomes);
+            if (stored) await replay(stored, outlet);
+            // A crash may have cut short the resolution from a status that came first.
+            if (stored?.state === "in_doubt") await deps.afterInDoubt?.(d.requestId, outlet);
             return "finished";
           case "mark-in-doubt": {
             const event = events.inDoubt("crash_recovery", step.calledAt);
@@ -239,12 +272,13 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
                 stored?.epoch ?? 0,
                 event,
                 new Date(clock()),
+                outlet.origin,
               ))
             ) {
               apply({ type: "TakeOverLost" });
               break;
             }
-            await inDoubt(dispatch, number, event, "crash_recovery");
+            await inDoubt(dispatch, number, event, "crash_recovery", outlet);
             return "finished";
           }
           case "await-slot": {
@@ -316,23 +350,26 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
             const r = result;
             if (!r) throw new Error("settle-accepted without a result");
             const event = events.accepted(r, s.calls, s.lateFallback);
-            if (await settleCall(d.requestId, s, "done", event, r.wamid)) {
+            if (await settleCall(d.requestId, s, "done", event, outlet, r.wamid)) {
               stage("settle");
-              await emit([event], number);
+              await emit(outlet, d.requestId, [event], number);
               stage("publish");
             }
             return "finished";
           }
           case "settle-in-doubt": {
             const event = events.inDoubt(step.reason, calledAt);
-            if (await settleCall(d.requestId, s, "in_doubt", event))
-              await inDoubt(dispatch, number, event, step.reason);
+            if (await settleCall(d.requestId, s, "in_doubt", event, outlet))
+              await inDoubt(dispatch, number, event, step.reason, outlet);
             return "finished";
           }
           case "settle-failed": {
             const event = events.failed(step.error, s.calls, s.lateFallback);
-            if (!(await settleCall(d.requestId, s, "done", event))) return "finished";
-            await emit([event], number);
+            // A dead-lettered record's outputs are its dead letter alone: its outcome goes
+            // through the outbox instead (the runner drops what a failed handler handed over).
+            const via = step.deadLetter ? outlet.outbox : outlet;
+            if (!(await settleCall(d.requestId, s, "done", event, via))) return "finished";
+            await emit(via, d.requestId, [event], number);
             if (step.deadLetter) {
               const e = step.error;
               throw new DeadLetterError(
@@ -402,6 +439,7 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
     s: DispatchState,
     state: "done" | "in_doubt",
     event: AnyEvent,
+    outlet: OutcomeOutlet,
     wamid?: string,
   ): Promise<boolean> {
     return attempts.settle({
@@ -411,6 +449,7 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
       state,
       outcomes: [event],
       at: new Date(clock()),
+      origin: outlet.origin,
       ...(wamid !== undefined ? { wamid } : {}),
     });
   }
@@ -420,14 +459,15 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
     number: string,
     event: AnyEvent,
     reason: string,
+    outlet: OutcomeOutlet,
   ): Promise<void> {
     logger.warn(
       { requestId: dispatch.data.requestId, businessNumber: number, reason },
       "send in doubt: never resent; waiting for its status webhook or the in-doubt timeout",
     );
-    await emit([event], number);
+    await emit(outlet, dispatch.data.requestId, [event], number);
     // Its status webhook may have come while the result was unknown: resolve from it now.
-    await deps.afterInDoubt?.(dispatch.data.requestId);
+    await deps.afterInDoubt?.(dispatch.data.requestId, outlet);
   }
 
   /** What a refused call tells the number's lane: a hold, a paced recipient, a pause, or none. */

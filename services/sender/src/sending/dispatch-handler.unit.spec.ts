@@ -1,8 +1,9 @@
 import type { AnyEvent, EventOf } from "@parley/contracts";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { defaultRetryPolicy } from "../domain/backoff.js";
-import { createDispatchHandler, type GraphSend } from "./dispatch-handler.js";
-import { dispatchMessage, memoryAttempts, testLane } from "./fixtures.spec-helpers.js";
+import { OUTBOX } from "../domain/ports.js";
+import { createDispatchHandler, DeadLetterError, type GraphSend } from "./dispatch-handler.js";
+import { dispatchMessage, memoryAttempts, testLane, testOutlet } from "./fixtures.spec-helpers.js";
 import type { Slot } from "./lanes.js";
 
 const NUMBER = "106540352240001";
@@ -56,10 +57,6 @@ function setup() {
       window: () => Promise.resolve(),
     },
     graph,
-    publish: (events) => {
-      published.push(...events);
-      return Promise.resolve();
-    },
     clock,
     random: () => 0.5,
     policy: { retry: defaultRetryPolicy, maxPacedAttempts: 3 },
@@ -72,7 +69,7 @@ function setup() {
   // One dispatch at a time, so each slot is known to belong to the request being handled.
   const run = async (d: EventOf<"DispatchMessage">): Promise<"finished" | "parked"> => {
     granting = d.data.requestId;
-    return handle(d, new AbortController().signal);
+    return handle(d, new AbortController().signal, testOutlet(published));
   };
   return { run, calls, published, attempts, lane };
 }
@@ -150,10 +147,6 @@ describe("dispatch handler: an owner that dies or goes stale before its call", (
               },
             });
           },
-          publish: (events) => {
-            published.push(...events);
-            return Promise.resolve();
-          },
           clock,
           random: () => 0.5,
           policy: { retry: defaultRetryPolicy, maxPacedAttempts: 3 },
@@ -176,9 +169,17 @@ describe("dispatch handler: an owner that dies or goes stale before its call", (
     const { attempts, calls, published, owner } = twoOwners();
     const first = owner();
     // The first owner takes its slot's worth, then claims a second request and waits (1 msg/s)...
-    await first.handle(dispatch("before", "16505550001"), new AbortController().signal);
+    await first.handle(
+      dispatch("before", "16505550001"),
+      new AbortController().signal,
+      testOutlet(published),
+    );
     const dies = new AbortController();
-    const waiting = first.handle(dispatch("stranded", "16505550002"), dies.signal);
+    const waiting = first.handle(
+      dispatch("stranded", "16505550002"),
+      dies.signal,
+      testOutlet(published),
+    );
     await vi.waitFor(() => {
       expect(attempts.records.get("stranded")?.state).toBe("claimed");
     });
@@ -189,7 +190,11 @@ describe("dispatch handler: an owner that dies or goes stale before its call", (
     // The next owner gets the dispatch again: it takes the claim over and sends it, once.
     const next = owner();
     expect(
-      await next.handle(dispatch("stranded", "16505550002"), new AbortController().signal),
+      await next.handle(
+        dispatch("stranded", "16505550002"),
+        new AbortController().signal,
+        testOutlet(published),
+      ),
     ).toBe("finished");
     expect(calls).toEqual(["before", "stranded"]);
     expect(published.filter((e) => e.correlationId === "stranded").map((e) => e.type)).toEqual([
@@ -201,19 +206,141 @@ describe("dispatch handler: an owner that dies or goes stale before its call", (
   it("a stale owner still waiting for its slot loses its fence to the new owner: one call, one outcome", async () => {
     const { attempts, calls, published, owner } = twoOwners();
     const old = owner();
-    await old.handle(dispatch("warm", "16505550003"), new AbortController().signal);
+    await old.handle(
+      dispatch("warm", "16505550003"),
+      new AbortController().signal,
+      testOutlet(published),
+    );
     // The old owner waits about a second for its slot; meanwhile a rebalance gives the record
     // to a new owner, whose lane is free: it takes the claim over and calls first.
-    const stale = old.handle(dispatch("raced", "16505550004"), new AbortController().signal);
+    const stale = old.handle(
+      dispatch("raced", "16505550004"),
+      new AbortController().signal,
+      testOutlet(published),
+    );
     await vi.waitFor(() => {
       expect(attempts.records.get("raced")?.state).toBe("claimed");
     });
     const fresh = owner();
-    await fresh.handle(dispatch("raced", "16505550004"), new AbortController().signal);
+    await fresh.handle(
+      dispatch("raced", "16505550004"),
+      new AbortController().signal,
+      testOutlet(published),
+    );
     expect(await stale).toBe("finished");
     expect(calls.filter((c) => c === "raced")).toHaveLength(1);
     expect(published.filter((e) => e.correlationId === "raced")).toHaveLength(1);
     old.lane.close();
     fresh.lane.close();
   }, 10_000);
+});
+
+describe("dispatch handler: exactly one outcome record for read-committed consumers", () => {
+  /** One owner over a memory store, a lane at 100 msg/s, and Graph answering with `answer`. */
+  function owner(answer: () => Awaited<ReturnType<GraphSend>>) {
+    const clock = (): number => Date.now();
+    const attempts = memoryAttempts();
+    const lane = testLane({ number: NUMBER, mps: 100, clock, tuning: { marginMs: 0 } });
+    const calls: string[] = [];
+    const handle = createDispatchHandler({
+      lane: (n) => (n === NUMBER ? lane : undefined),
+      attempts,
+      gates: {
+        view: () => Promise.resolve({}),
+        consent: () => Promise.resolve(),
+        window: () => Promise.resolve(),
+      },
+      graph: (_number, d) => {
+        calls.push(d.requestId);
+        return Promise.resolve(answer());
+      },
+      clock,
+      random: () => 0.5,
+      policy: { retry: { maxAttempts: 1, initialDelayMs: 1, maxDelayMs: 1 }, maxPacedAttempts: 3 },
+      callBoundMs: 30_000,
+      windowRecheckMs: 0,
+      observer: { outcome: () => undefined, graphCall: () => undefined, inFlight: () => undefined },
+      logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
+      parking: { park: () => Promise.resolve() },
+    });
+    return { handle, attempts, calls, lane };
+  }
+  const accepted = () =>
+    ({
+      ok: true,
+      result: {
+        wamid: "wamid.once",
+        waId: "16505550009",
+        input: "16505550009",
+        messageStatus: undefined,
+        fbTraceId: undefined,
+      },
+    }) as const;
+  const signal = () => new AbortController().signal;
+
+  it("publishes again only from the record that published first (its transaction did not commit), never from another record of the request; a parked record's outcome moves to the outbox once", async () => {
+    const { handle, attempts, calls, lane } = owner(accepted);
+    const d = dispatch("once-1", "16505550009");
+    const first: AnyEvent[] = [];
+    await handle(d, signal(), testOutlet(first, "dispatch:0:10"));
+    expect(first.map((e) => e.type)).toEqual(["SendAccepted"]);
+    expect(attempts.records.get("once-1")?.origins.get(first[0]?.eventId ?? "")).toBe(
+      "dispatch:0:10",
+    );
+    // The same record again (the sender died before its transaction committed): the same event.
+    const again: AnyEvent[] = [];
+    await handle(d, signal(), testOutlet(again, "dispatch:0:10"));
+    expect(again.map((e) => e.eventId)).toEqual(first.map((e) => e.eventId));
+    // The router emitted the DispatchMessage twice: the copy publishes nothing.
+    const copy: AnyEvent[] = [];
+    await handle(d, signal(), testOutlet(copy, "dispatch:0:11"));
+    expect(copy).toEqual([]);
+    // The first record came again after a crash and was parked (its record completed when
+    // parked): the drain hands its outcome to the outbox, once.
+    const drained: AnyEvent[] = [];
+    const parkedFrom = { ...testOutlet(drained), origin: OUTBOX, adopts: "dispatch:0:10" };
+    await handle(d, signal(), { ...parkedFrom, outbox: parkedFrom });
+    expect(drained.map((e) => e.eventId)).toEqual(first.map((e) => e.eventId));
+    expect(attempts.records.get("once-1")?.unpublished).toEqual(first.map((e) => e.eventId));
+    const drainedAgain: AnyEvent[] = [];
+    const again2 = { ...testOutlet(drainedAgain), origin: OUTBOX, adopts: "dispatch:0:10" };
+    await handle(d, signal(), { ...again2, outbox: again2 });
+    expect(drainedAgain).toEqual([]);
+    expect(calls).toEqual(["once-1"]);
+    lane.close();
+  });
+
+  it("a request that failed for good hands its SendFailed to the outbox, since its record's outputs are its dead letter alone", async () => {
+    const { handle, attempts, lane } = owner(() => ({
+      ok: false,
+      failure: {
+        kind: "graph",
+        code: 2,
+        httpStatus: 503,
+        title: "Service temporarily unavailable",
+      },
+    }));
+    const viaRecord: AnyEvent[] = [];
+    const viaOutbox: AnyEvent[] = [];
+    const outlet = {
+      ...testOutlet(viaRecord, "dispatch:0:20"),
+      outbox: testOutlet(viaOutbox).outbox,
+    };
+    await expect(handle(dispatch("dead-1", "16505550010"), signal(), outlet)).rejects.toThrow(
+      DeadLetterError,
+    );
+    expect(viaRecord).toEqual([]);
+    expect(viaOutbox.map((e) => e.type)).toEqual(["SendFailed"]);
+    const record = attempts.records.get("dead-1");
+    expect(record?.unpublished).toEqual(viaOutbox.map((e) => e.eventId));
+    expect(record?.origins.get(viaOutbox[0]?.eventId ?? "")).toBe(OUTBOX);
+    // The dead-lettered record comes again (its dead letter not committed): nothing of the
+    // outbox's is published by it.
+    const again: AnyEvent[] = [];
+    await handle(dispatch("dead-1", "16505550010"), signal(), {
+      ...testOutlet(again, "dispatch:0:20"),
+    });
+    expect(again).toEqual([]);
+    lane.close();
+  });
 });

@@ -1,5 +1,12 @@
 import { createEvent, type EventData, type EventOf } from "@parley/contracts";
-import type { AttemptStore, StoredAttempt } from "../domain/ports.js";
+import type { AnyEvent } from "@parley/contracts";
+import {
+  OUTBOX,
+  type AttemptStore,
+  type DispatchOutlet,
+  type Origin,
+  type StoredAttempt,
+} from "../domain/ports.js";
 import { NumberLane, type LaneTuning } from "./lanes.js";
 
 /**
@@ -69,7 +76,18 @@ export function testLane({
   );
 }
 
-/** Attempts in memory, with the MongoDB store's compare-and-set rules (epoch, state). */
+/** `r` with `events` stored under `origin` (pending in the outbox when that is their origin). */
+const storing = (
+  r: StoredAttempt,
+  events: readonly AnyEvent[],
+  origin: Origin,
+): Pick<StoredAttempt, "origins" | "unpublished"> => ({
+  origins: new Map([...r.origins, ...events.map((e) => [e.eventId, origin] as const)]),
+  unpublished:
+    origin === OUTBOX ? [...r.unpublished, ...events.map((e) => e.eventId)] : r.unpublished,
+});
+
+/** Attempts in memory, with the MongoDB store's compare-and-set rules (epoch, state, origins). */
 export function memoryAttempts(): AttemptStore & { readonly records: Map<string, StoredAttempt> } {
   const records = new Map<string, StoredAttempt>();
   const cas = (
@@ -98,6 +116,13 @@ export function memoryAttempts(): AttemptStore & { readonly records: Map<string,
         calls: 0,
         outcomes: c.finishedWith === undefined ? [] : [c.finishedWith],
         outcomeIds: c.finishedWith === undefined ? [] : [c.finishedWith.eventId],
+        origins: new Map(
+          c.finishedWith === undefined ? [] : [[c.finishedWith.eventId, c.origin ?? OUTBOX]],
+        ),
+        unpublished:
+          c.finishedWith !== undefined && (c.origin ?? OUTBOX) === OUTBOX
+            ? [c.finishedWith.eventId]
+            : [],
         bizOpaqueCallbackData: c.bizOpaqueCallbackData,
         wamid: undefined,
         pendingStatus: undefined,
@@ -126,21 +151,26 @@ export function memoryAttempts(): AttemptStore & { readonly records: Map<string,
         (r) => r.state === "calling" && r.epoch === epoch,
         () => ({ state: "claimed" }),
       ),
-    settle: ({ requestId, epoch, from, state, outcomes, wamid }) =>
+    settle: ({ requestId, epoch, from, state, outcomes, origin, wamid }) =>
       cas(
         requestId,
         (r) => r.state === from && r.epoch === epoch,
         (r) => ({
           state,
           outcomes: [...r.outcomes, ...outcomes],
+          ...storing(r, outcomes, origin),
           ...(wamid !== undefined ? { wamid } : {}),
         }),
       ),
-    markInDoubt: (requestId, epoch, outcome) =>
+    markInDoubt: (requestId, epoch, outcome, _at, origin) =>
       cas(
         requestId,
         (r) => r.state === "calling" && r.epoch === epoch,
-        (r) => ({ state: "in_doubt", outcomes: [...r.outcomes, outcome] }),
+        (r) => ({
+          state: "in_doubt",
+          outcomes: [...r.outcomes, outcome],
+          ...storing(r, [outcome], origin),
+        }),
       ),
     noteStatus: (requestId, status) =>
       cas(
@@ -150,23 +180,29 @@ export function memoryAttempts(): AttemptStore & { readonly records: Map<string,
           (status.data.status === "failed" && r.pendingStatus.data.status !== "failed"),
         () => ({ pendingStatus: status }),
       ).then(() => records.get(requestId)),
-    resolveInDoubt: (requestId, outcome, wamid) =>
+    resolveInDoubt: (requestId, outcome, wamid, origin) =>
       cas(
         requestId,
         (r) => r.state === "in_doubt",
-        (r) => ({ state: "done", outcomes: [...r.outcomes, outcome], ...(wamid ? { wamid } : {}) }),
+        (r) => ({
+          state: "done",
+          outcomes: [...r.outcomes, outcome],
+          ...storing(r, [outcome], origin),
+          ...(wamid ? { wamid } : {}),
+        }),
       ),
-    failAsync: (requestId, wamid, outcome, statusId) =>
+    failAsync: (requestId, wamid, outcome, statusId, origin) =>
       cas(
         requestId,
         (r) => r.state === "done" && r.wamid === wamid && r.decidedWamid !== wamid,
         (r) => ({
           outcomes: [...r.outcomes, outcome],
+          ...storing(r, [outcome], origin),
           decidedWamid: wamid,
           decidedByStatus: statusId,
         }),
       ),
-    oweFallback: (requestId, wamid, fallback, dispatch, statusId) =>
+    oweFallback: (requestId, wamid, fallback, dispatch, statusId, origin) =>
       cas(
         requestId,
         (r) => r.state === "done" && r.wamid === wamid && r.decidedWamid !== wamid,
@@ -175,12 +211,64 @@ export function memoryAttempts(): AttemptStore & { readonly records: Map<string,
           epoch: r.epoch + 1,
           lateFallback: fallback,
           dispatch,
+          origins: new Map([...r.origins, [dispatch.eventId, origin]]),
           decidedWamid: wamid,
           decidedByStatus: statusId,
         }),
       ),
+    adopt: (requestId, from, eventIds) =>
+      cas(
+        requestId,
+        (r) => eventIds.length > 0 && eventIds.every((id) => r.origins.get(id) === from),
+        (r) =>
+          storing(
+            r,
+            r.outcomes.filter((o) => eventIds.includes(o.eventId)),
+            OUTBOX,
+          ),
+      ),
+    markPublished: (requestId, eventIds) =>
+      cas(
+        requestId,
+        () => true,
+        (r) => ({ unpublished: r.unpublished.filter((id) => !eventIds.includes(id)) }),
+      ).then(() => undefined),
+    // Pending since its oldest pending event was made (the store keeps the write's instant).
+    unpublishedBefore: (before) =>
+      Promise.resolve(
+        [...records.values()].filter((r) =>
+          r.outcomes.some(
+            (o) => r.unpublished.includes(o.eventId) && Date.parse(o.occurredAt) < before.getTime(),
+          ),
+        ),
+      ),
     inDoubtBefore: () => Promise.resolve([]),
     recentCallTimes: () => Promise.resolve([]),
     ensureIndexes: () => Promise.resolve(),
+  };
+}
+
+/**
+ * A record's outlet that keeps what it is handed in `published` (its outbox too, which keeps
+ * the events it is handed in the same list), as a consumer's would.
+ */
+export function testOutlet(published: AnyEvent[], origin: Origin = "dispatch:0:0"): DispatchOutlet {
+  const outbox: DispatchOutlet = {
+    origin: OUTBOX,
+    publish: (_requestId, events) => {
+      published.push(...events);
+      return Promise.resolve();
+    },
+    get outbox(): DispatchOutlet {
+      return outbox;
+    },
+  };
+  return {
+    origin,
+    publish: (_requestId, events) => {
+      published.push(...events);
+      return Promise.resolve();
+    },
+    outbox,
   };
 }

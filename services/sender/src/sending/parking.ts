@@ -16,12 +16,14 @@ export interface ParkingDeps {
   readonly lane: (number: string) => NumberLane | undefined;
   /**
    * Runs a parked dispatch as the consumer would (it parks again, and stays, when its number
-   * pauses again): "parked" then, "finished" once it has its outcome. A DeadLetterError is a
+   * pauses again), with the place of the record it was parked from: "parked" then, "finished"
+   * once it has its outcome. A DeadLetterError is a
    * finished request too (its SendFailed is published).
    */
   readonly handle: (
     dispatch: EventOf<"DispatchMessage">,
     signal: AbortSignal,
+    parkedFrom: RecordAt,
   ) => Promise<"finished" | "parked">;
   /** This instance's partitions of the dispatch topic, and a count that moves on whenever they may have. */
   readonly assignment: () => { readonly partitions: readonly number[]; readonly joins: number };
@@ -232,7 +234,10 @@ export function createParking(deps: ParkingDeps) {
         if (halted || signal.aborted) return;
         let result: "finished" | "parked";
         try {
-          result = await deps.handle(dispatch, signal);
+          result = await deps.handle(dispatch, signal, {
+            partition: p.partition,
+            offset: p.offset,
+          });
         } catch (error) {
           if (!(error instanceof DeadLetterError)) throw error;
           logger.error(

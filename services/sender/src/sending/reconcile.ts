@@ -1,12 +1,16 @@
 import { createEvent, type AnyEvent, type EventOf } from "@parley/contracts";
 import { sendErrorOf } from "../domain/failure.js";
-import type { AttemptStore, StoredAttempt } from "../domain/ports.js";
+import {
+  OUTBOX,
+  type AttemptStore,
+  type OutcomeOutlet,
+  type StoredAttempt,
+} from "../domain/ports.js";
 import { decideStatus, type StatusRecord } from "../domain/status.js";
 import { sleep } from "./sleep.js";
 
 export interface ReconcileDeps {
   readonly attempts: AttemptStore;
-  readonly publish: (events: readonly AnyEvent[]) => Promise<void>;
   readonly clock: () => number;
   readonly onOutcome?: (type: string) => void;
   /** How long a status waits for a call still out to record its result (the call's bound). */
@@ -47,10 +51,12 @@ const recordOf = (a: StoredAttempt): StatusRecord => ({
  * final word (SendFailed phase async), or, for a free-form message Meta failed with 131047 and a
  * request with a template fallback, a DispatchMessage for the fallback (sent once, by the
  * number's owner, through the same gates). With no status after the in-doubt timeout, SendFailed.
+ * What it decides is stored with the outlet's origin and handed to that outlet: the status
+ * record's transaction, the dispatch record's (a status that came before the call's result), or
+ * the outbox (the timeout sweep).
  */
 export function createReconciler({
   attempts,
-  publish,
   clock,
   onOutcome,
   callBoundMs = 15_000,
@@ -71,13 +77,17 @@ export function createReconciler({
     now: new Date(clock()),
   });
 
-  const published = async (event: AnyEvent): Promise<void> => {
-    await publish([event]);
+  const published = async (outlet: OutcomeOutlet, requestId: string, event: AnyEvent) => {
+    await outlet.publish(requestId, [event]);
     onOutcome?.(event.type);
   };
 
   /** A StatusUpdated from the statuses topic (a request id in biz_opaque_callback_data, or a wamid). */
-  async function status(event: EventOf<"StatusUpdated">, signal?: AbortSignal): Promise<void> {
+  async function status(
+    event: EventOf<"StatusUpdated">,
+    outlet: OutcomeOutlet,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const requestId = event.data.bizOpaqueCallbackData;
     let a =
       requestId !== undefined
@@ -113,27 +123,40 @@ export function createReconciler({
       case "ignore":
         return;
       case "republish":
-        return republish(a, event);
+        return republish(a, event, outlet);
       case "reconcile":
-        return reconcile(a, event, decision.result);
+        return reconcile(a, event, decision.result, outlet);
       case "fail-async":
-        return failAsync(a, event);
+        return failAsync(a, event, outlet);
       case "fallback":
-        return fallback(a, event);
+        return fallback(a, event, outlet);
     }
   }
 
-  /** The same status again after a crash cut its publish short: the same events, same ids. */
-  async function republish(a: StoredAttempt, event: EventOf<"StatusUpdated">): Promise<void> {
+  /**
+   * The status that decided comes again: the same events, same ids, but only from the record
+   * that decided (its transaction did not commit, or it would not have come again); the same
+   * status in another record (an event emitted twice) publishes nothing.
+   */
+  async function republish(
+    a: StoredAttempt,
+    event: EventOf<"StatusUpdated">,
+    outlet: OutcomeOutlet,
+  ): Promise<void> {
+    const ours = (id: string): boolean => {
+      const from = a.origins.get(id);
+      return outlet.origin !== OUTBOX && (from === undefined || from === outlet.origin);
+    };
     if (
       a.state === "claimed" &&
       a.lateFallback &&
       a.dispatch?.eventId === a.lateFallback.dispatchId
-    )
-      await publish([a.dispatch]);
-    else {
+    ) {
+      if (ours(a.dispatch.eventId)) await outlet.publish(a.requestId, [a.dispatch]);
+    } else {
       const last = a.outcomes.at(-1);
-      if (last?.causationId === event.eventId) await publish([last]);
+      if (last?.causationId === event.eventId && ours(last.eventId))
+        await outlet.publish(a.requestId, [last]);
     }
   }
 
@@ -141,6 +164,7 @@ export function createReconciler({
     a: StoredAttempt,
     event: EventOf<"StatusUpdated">,
     result: "sent" | "failed",
+    outlet: OutcomeOutlet,
   ): Promise<void> {
     const doubt = envelopeOf(a);
     if (!doubt) return;
@@ -163,11 +187,15 @@ export function createReconciler({
       },
       meta(doubt, event.eventId),
     );
-    if (await attempts.resolveInDoubt(a.requestId, reconciled, event.data.wamid))
-      await published(reconciled);
+    if (await attempts.resolveInDoubt(a.requestId, reconciled, event.data.wamid, outlet.origin))
+      await published(outlet, a.requestId, reconciled);
   }
 
-  async function failAsync(a: StoredAttempt, event: EventOf<"StatusUpdated">): Promise<void> {
+  async function failAsync(
+    a: StoredAttempt,
+    event: EventOf<"StatusUpdated">,
+    outlet: OutcomeOutlet,
+  ): Promise<void> {
     const first = envelopeOf(a);
     if (!first) return;
     const error = event.data.errors?.[0];
@@ -203,16 +231,22 @@ export function createReconciler({
       },
       meta(first, event.eventId),
     );
-    if (await attempts.failAsync(a.requestId, event.data.wamid, failed, event.eventId)) {
+    if (
+      await attempts.failAsync(a.requestId, event.data.wamid, failed, event.eventId, outlet.origin)
+    ) {
       logger?.warn(
         { requestId: a.requestId, businessNumber: a.number, code: error?.code },
         "Meta failed an accepted message: SendFailed (async) is the request's outcome",
       );
-      await published(failed);
+      await published(outlet, a.requestId, failed);
     }
   }
 
-  async function fallback(a: StoredAttempt, event: EventOf<"StatusUpdated">): Promise<void> {
+  async function fallback(
+    a: StoredAttempt,
+    event: EventOf<"StatusUpdated">,
+    outlet: OutcomeOutlet,
+  ): Promise<void> {
     const original = a.dispatch;
     const template = original?.data.templateFallback;
     if (!original || !template) return;
@@ -240,12 +274,21 @@ export function createReconciler({
       code: error?.code ?? 131047,
       ...(error?.title !== undefined ? { title: error.title } : {}),
     };
-    if (await attempts.oweFallback(a.requestId, event.data.wamid, owed, dispatch, event.eventId)) {
+    if (
+      await attempts.oweFallback(
+        a.requestId,
+        event.data.wamid,
+        owed,
+        dispatch,
+        event.eventId,
+        outlet.origin,
+      )
+    ) {
       logger?.info(
         { requestId: a.requestId, businessNumber: a.number },
         "Meta failed a free-form message with 131047: its template fallback goes once instead",
       );
-      await publish([dispatch]);
+      await outlet.publish(a.requestId, [dispatch]);
     }
   }
 
@@ -253,15 +296,25 @@ export function createReconciler({
     status,
 
     /** Resolves a request just marked in doubt from a status webhook that came first, if any. */
-    async settlePending(requestId: string): Promise<void> {
+    async settlePending(requestId: string, outlet: OutcomeOutlet): Promise<void> {
       const a = await attempts.get(requestId);
-      if (a?.state === "in_doubt" && a.pendingStatus) await status(a.pendingStatus);
+      if (a?.state === "in_doubt" && a.pendingStatus) await status(a.pendingStatus, outlet);
     },
 
-    /** In-doubt requests with no status after `timeoutMs` fail as unknown. */
-    async sweep(timeoutMs: number, limit = 500): Promise<number> {
+    /**
+     * In-doubt requests with no status after `timeoutMs` fail as unknown, through the outlet
+     * `outletOf` gives (the outbox of the number's dispatch partition, if this instance owns it;
+     * undefined: another instance's to sweep).
+     */
+    async sweep(
+      timeoutMs: number,
+      outletOf: (a: StoredAttempt) => OutcomeOutlet | undefined,
+      limit = 500,
+    ): Promise<number> {
       const stale = await attempts.inDoubtBefore(new Date(clock() - timeoutMs), limit);
       for (const a of stale) {
+        const outlet = outletOf(a);
+        if (outlet === undefined) continue;
         const doubt = a.outcomes.findLast((o) => o.type === "SendInDoubt");
         if (doubt?.type !== "SendInDoubt") continue;
         const failed = createEvent(
@@ -280,8 +333,8 @@ export function createReconciler({
           },
           meta(doubt, doubt.eventId),
         );
-        if (await attempts.resolveInDoubt(a.requestId, failed, a.wamid ?? ""))
-          await published(failed);
+        if (await attempts.resolveInDoubt(a.requestId, failed, a.wamid ?? "", outlet.origin))
+          await published(outlet, a.requestId, failed);
       }
       return stale.length;
     },

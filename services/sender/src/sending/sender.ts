@@ -1,5 +1,12 @@
-import type { AnyEvent, Catalog, TopicSpec } from "@parley/contracts";
-import type { EventProducer, KafkaClient, KafkaLogger, Serde } from "@parley/kafka";
+import type { AnyEvent, Catalog } from "@parley/contracts";
+import {
+  partitionOfKey,
+  type EventProducer,
+  type KafkaClient,
+  type KafkaLogger,
+  type Serde,
+  type TransactionalMode,
+} from "@parley/kafka";
 import type { NumberDirectory } from "@parley/numbers";
 import type { Metrics } from "@parley/telemetry";
 import type { Db } from "mongodb";
@@ -11,13 +18,13 @@ import {
 } from "../adapters/kafka/consumers.js";
 import { createDispatchTopicAdmin } from "../adapters/kafka/dispatch-topic.js";
 import { createMongoAttemptStore } from "../adapters/store/attempt-store.js";
-import { createBatcher } from "../adapters/store/batcher.js";
 import { createMongoGateStore } from "../adapters/store/gate-store.js";
 import { createMongoParkStore } from "../adapters/store/park-store.js";
 import { createMongoThroughputStore } from "../adapters/store/throughput-store.js";
 import type { Config } from "../config.js";
 import { createDispatchHandler, type SenderLogger } from "./dispatch-handler.js";
 import { createGraph } from "./graph.js";
+import { createOutbox } from "./outbox.js";
 import { NumberLane } from "./lanes.js";
 import { CallPermits } from "./permits.js";
 import { createSenderMetrics } from "./metrics.js";
@@ -28,6 +35,11 @@ import { createThroughput } from "./throughput.js";
 
 /** How often each instance applies the throughput levels another instance stored. */
 const THROUGHPUT_POLL_MS = 5_000;
+/**
+ * How long an outbox outcome stays pending before the partition owner's sweep publishes it: far
+ * longer than a live owner takes from a transaction's commit to marking it published (ADR 0006).
+ */
+const OUTBOX_GRACE_MS = 15_000;
 
 export type SenderSettings = Pick<
   Config,
@@ -62,12 +74,19 @@ export interface SenderDeps {
   readonly kafka: KafkaClient;
   readonly serde: Serde;
   readonly catalog: Catalog;
-  readonly producer: EventProducer;
+  /** Encodes outcome events as output records (validated, size-checked) for the transactions. */
+  readonly producer: Pick<EventProducer, "output">;
   readonly db: Db;
   readonly metrics: Metrics;
   readonly logger: SenderLogger & KafkaLogger;
   readonly clock?: () => number;
   readonly random?: () => number;
+  /**
+   * Fault injection for tests: runs before each transaction of the dispatch consumer commits,
+   * after its outputs and offsets were sent (a crash here is the case ADR 0006's exactly-once
+   * outcomes are about).
+   */
+  readonly beforeDispatchCommit?: TransactionalMode["beforeCommit"];
 }
 
 /**
@@ -88,6 +107,7 @@ export function createSender({
   logger,
   clock = () => Date.now(),
   random = Math.random,
+  beforeDispatchCommit,
 }: SenderDeps) {
   const observer = createSenderMetrics(metrics);
   const attempts = createMongoAttemptStore(db);
@@ -149,32 +169,11 @@ export function createSender({
     }
     return l;
   };
-  // The idempotent producer keeps one request in flight: outcomes decided in the same moment
-  // go out as one batch, or a busy broker would cap the sender at a few dozen sends a second.
-  const publishBatch = createBatcher<AnyEvent, undefined>(
-    async (events) => {
-      const byTopic = new Map<TopicSpec, AnyEvent[]>();
-      for (const e of events) {
-        const topic = catalog.topicOf(e.type);
-        const list = byTopic.get(topic);
-        if (list) list.push(e);
-        else byTopic.set(topic, [e]);
-      }
-      await Promise.all(
-        [...byTopic].map(([topic, list]) =>
-          producer.publish(
-            topic,
-            list.map((event) => ({ key: topic.keyOf(event), event })),
-          ),
-        ),
-      );
-      return events.map(() => undefined);
-    },
-    // One produce request in flight at a time anyway; the next batch gathers meanwhile.
-    { maxSize: 1_000, maxConcurrent: 1 },
-  );
-  const publish = async (events: readonly AnyEvent[]): Promise<void> => {
-    await Promise.all(events.map((e) => publishBatch(e)));
+  // Outcomes are not produced here: each goes into a Kafka transaction, its record's or the
+  // outbox's (ADR 0006, "Exactly one outcome record").
+  const encode = (event: AnyEvent) => {
+    const topic = catalog.topicOf(event.type);
+    return producer.output(topic, { key: topic.keyOf(event), event });
   };
   const parkStore = createMongoParkStore(db);
   const dispatchTopic = catalog.topic("dispatch");
@@ -184,7 +183,7 @@ export function createSender({
   const parking = createParking({
     store: parkStore,
     lane,
-    handle: (d, signal) => handle(d, signal),
+    handle: (d, signal, parkedFrom) => handle(d, signal, outbox.parked(parkedFrom)),
     assignment: () => dispatch.assignment(dispatchTopic.name),
     observer,
     logger,
@@ -225,7 +224,6 @@ export function createSender({
     gates,
     graph: graph.send,
     permits: new CallPermits(s.SENDER_GRAPH_CONNECTIONS),
-    publish,
     clock,
     random,
     policy: {
@@ -241,11 +239,10 @@ export function createSender({
     gateFreshMs: s.SENDER_GATE_RECHECK_AFTER_MS,
     observer,
     logger,
-    afterInDoubt: (requestId) => reconciler.settlePending(requestId),
+    afterInDoubt: (requestId, outlet) => reconciler.settlePending(requestId, outlet),
   });
   const reconciler = createReconciler({
     attempts,
-    publish,
     clock,
     callBoundMs: s.SENDER_GRAPH_TIMEOUT_MS + 5_000,
     logger,
@@ -253,11 +250,27 @@ export function createSender({
       observer.outcomeOnly(t);
     },
   });
+  const outbox = createOutbox({
+    attempts,
+    commit: async (partition, events) =>
+      dispatch.publishWith(dispatchTopic.name, partition, await Promise.all(events.map(encode))),
+    partitionOf: (number) => partitionOfKey(number, dispatchPartitions),
+    owns: (partition) => dispatch.assignment(dispatchTopic.name).partitions.includes(partition),
+    dispatchTopic: dispatchTopic.name,
+    clock,
+    graceMs: OUTBOX_GRACE_MS,
+    logger,
+  });
   const common = { kafka, serde, catalog, logger };
   const dispatch = createDispatchConsumer({
     ...common,
     handle,
     parking,
+    outputs: {
+      encode,
+      transactional: beforeDispatchCommit ? { beforeCommit: beforeDispatchCommit } : {},
+    },
+    outboxOf: (partition) => outbox.outlet(partition),
     tuning: {
       maxInFlight: s.SENDER_MAX_IN_FLIGHT,
       // One partition's backlog (a number sending at its cap) takes at most half: the numbers on
@@ -269,7 +282,8 @@ export function createSender({
   const gateConsumer = createGateConsumer({ ...common, gates });
   const statuses = createStatusConsumer({
     ...common,
-    onStatus: (e, signal) => reconciler.status(e, signal),
+    outputs: { encode },
+    onStatus: (e, outlet, signal) => reconciler.status(e, outlet, signal),
   });
   const numbersConsumer = createNumbersConsumer({
     ...common,
@@ -325,9 +339,11 @@ export function createSender({
       await dispatch.start();
       timers.push(
         setInterval(() => {
-          reconciler.sweep(s.SENDER_IN_DOUBT_TIMEOUT_MS).catch((error: unknown) => {
-            logger.warn({ err: String(error) }, "in-doubt sweep failed; next round retries");
-          });
+          reconciler
+            .sweep(s.SENDER_IN_DOUBT_TIMEOUT_MS, (a) => outbox.of(a))
+            .catch((error: unknown) => {
+              logger.warn({ err: String(error) }, "in-doubt sweep failed; next round retries");
+            });
         }, s.SENDER_IN_DOUBT_SWEEP_MS),
         setInterval(() => {
           for (const l of lanes.values()) {
@@ -341,10 +357,14 @@ export function createSender({
             });
           }
         }, s.SENDER_PAUSE_PROBE_MS),
-        // Parks left by an earlier owner of these partitions (a restart, a rebalance).
+        // Parks and outbox outcomes left by an earlier owner of these partitions (a restart, a
+        // rebalance).
         setInterval(() => {
           parking.sweep().catch((error: unknown) => {
             logger.warn({ err: String(error) }, "park sweep failed; next round retries");
+          });
+          outbox.sweep().catch((error: unknown) => {
+            logger.warn({ err: String(error) }, "outbox sweep failed; next round retries");
           });
         }, s.SENDER_PARK_SWEEP_MS),
         setInterval(() => {

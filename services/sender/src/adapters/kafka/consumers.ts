@@ -9,10 +9,18 @@ import {
   type EventConsumerOptions,
   type KafkaClient,
   type KafkaLogger,
+  type OutputRecord,
+  type RecordContext,
   type Serde,
+  type TransactionalMode,
 } from "@parley/kafka";
 import { mongoRetryOf } from "@parley/mongo";
-import type { GateStore } from "../../domain/ports.js";
+import {
+  recordOrigin,
+  type DispatchOutlet,
+  type GateStore,
+  type OutcomeOutlet,
+} from "../../domain/ports.js";
 
 /** Where a dispatch record sits in the dispatch topic (parked dispatches keep this order). */
 export interface RecordAt {
@@ -62,6 +70,31 @@ function expect<T extends AnyEvent["type"]>(
   return event as EventOf<T>;
 }
 
+/**
+ * What the consumers that publish (dispatch, statuses) need to hand their outcomes to their
+ * record's Kafka transaction (ADR 0006, "Exactly one outcome record"): an event as an output
+ * record, and the transactional mode's settings.
+ */
+export interface Outputs {
+  readonly encode: (event: AnyEvent) => Promise<OutputRecord>;
+  readonly transactional?: Omit<TransactionalMode, "afterCommit">;
+}
+
+/** The outlet of one input record: its outputs are committed with its offset, once. */
+function recordOutlet(
+  record: ConsumedRecord<unknown>,
+  context: RecordContext,
+  encode: Outputs["encode"],
+): OutcomeOutlet {
+  return {
+    origin: recordOrigin(record.topic, record.partition, record.offset),
+    async publish(_requestId, events) {
+      const outputs = await Promise.all(events.map(encode));
+      context.publish(...outputs);
+    },
+  };
+}
+
 /** Parking of dispatches on arrival, before they wait behind their recipient's records. */
 export interface DispatchParking {
   /**
@@ -94,19 +127,26 @@ function dispatchOf(record: ConsumedRecord<unknown>): EventOf<"DispatchMessage">
  * dispatch -> the send handler, concurrent per recipient inside each number (the record key),
  * each recipient in order; a dispatch without its business number is a poison record. With
  * `parking`, a record its number parks goes to the runner's side track instead, so it does
- * not wait behind its recipient's records in memory.
+ * not wait behind its recipient's records in memory. Transactional: each record's outcomes are
+ * committed with its offset; `outboxOf` gives the outlet of outcomes of no record on the
+ * record's partition (a dead-lettered dispatch's).
  */
 export function createDispatchConsumer({
   handle,
   parking,
+  outputs,
+  outboxOf,
   ...common
 }: Common & {
   readonly handle: (
     event: EventOf<"DispatchMessage">,
     signal: AbortSignal,
+    outlet: DispatchOutlet,
     at: RecordAt,
   ) => Promise<unknown>;
   readonly parking?: DispatchParking;
+  readonly outputs: Outputs;
+  readonly outboxOf: (partition: number) => OutcomeOutlet;
 }): ConsumerRunner {
   return createEventConsumer({
     kafka: common.kafka,
@@ -118,6 +158,7 @@ export function createDispatchConsumer({
     tuning: {
       retry: { attempts: 30, initialDelayMs: 200, maxDelayMs: 30_000 },
       ...common.tuning,
+      transactional: { ...outputs.transactional },
       concurrencyKeyOf: (record) => {
         const event = record.value as Partial<EventOf<"DispatchMessage">>;
         return event.data?.to ?? "";
@@ -139,13 +180,17 @@ export function createDispatchConsumer({
           }
         : {}),
     },
-    handle: async (record, signal) => {
+    handle: async (record, signal, context) => {
       const event = dispatchOf(record);
       // Every waiting send listens for shutdown on this one signal.
       setMaxListeners(0, signal);
       const at: RecordAt = { partition: record.partition, offset: Number(record.offset) };
+      const outlet: DispatchOutlet = {
+        ...recordOutlet(record, context, outputs.encode),
+        outbox: outboxOf(record.partition),
+      };
       await translate(async () => {
-        await handle(event, signal, at);
+        await handle(event, signal, outlet, at);
       });
     },
   });
@@ -197,13 +242,20 @@ export function createGateConsumer({
 /**
  * statuses -> what Meta says after a call: in-doubt sends reconciled, failed statuses of
  * accepted messages turned into their request's final outcome (or its late template fallback).
- * A failed status without callback data is matched by its wamid.
+ * A failed status without callback data is matched by its wamid. Transactional: what a status
+ * decides (an outcome, a late fallback's DispatchMessage) is committed with its offset.
  */
 export function createStatusConsumer({
   onStatus,
+  outputs,
   ...common
 }: Common & {
-  readonly onStatus: (event: EventOf<"StatusUpdated">, signal: AbortSignal) => Promise<void>;
+  readonly onStatus: (
+    event: EventOf<"StatusUpdated">,
+    outlet: OutcomeOutlet,
+    signal: AbortSignal,
+  ) => Promise<void>;
+  readonly outputs: Outputs;
 }): ConsumerRunner {
   return createEventConsumer({
     kafka: common.kafka,
@@ -212,12 +264,16 @@ export function createStatusConsumer({
     consumer: SENDER_STATUSES_CONSUMER,
     topics: [common.catalog.topic("statuses")],
     ...(common.logger ? { logger: common.logger } : {}),
-    tuning: { retry: { attempts: 30, initialDelayMs: 200, maxDelayMs: 30_000 }, ...common.tuning },
-    handle: async (record, signal) => {
+    tuning: {
+      retry: { attempts: 30, initialDelayMs: 200, maxDelayMs: 30_000 },
+      ...common.tuning,
+      transactional: { ...outputs.transactional },
+    },
+    handle: async (record, signal, context) => {
       const event = record.value as AnyEvent;
       if (event.type !== "StatusUpdated") return;
       if (event.data.bizOpaqueCallbackData === undefined && event.data.status !== "failed") return;
-      await translate(() => onStatus(event, signal));
+      await translate(() => onStatus(event, recordOutlet(record, context, outputs.encode), signal));
     },
   });
 }

@@ -3,13 +3,14 @@ import type { AnyEvent, EventOf } from "@parley/contracts";
 import { guardStore } from "@parley/mongo";
 import {
   MongoBulkWriteError,
+  type AnyBulkWriteOperation,
   type Collection,
   type Db,
   type Filter,
   type UpdateFilter,
 } from "mongodb";
 import type { AttemptState, LateFallback } from "../../domain/attempt.js";
-import type { AttemptStore, StoredAttempt } from "../../domain/ports.js";
+import { OUTBOX, type AttemptStore, type Origin, type StoredAttempt } from "../../domain/ports.js";
 import { createBatcher } from "./batcher.js";
 
 interface AttemptDoc {
@@ -28,6 +29,11 @@ interface AttemptDoc {
   calls: number;
   /** Outcome events decided for the request, stored before they are published. */
   outcomes: AnyEvent[];
+  /** Where each outcome (and a late fallback's dispatch) is published from, by event id. */
+  origins?: Record<string, Origin>;
+  /** Outbox events not known to be committed yet, and since when (the oldest). */
+  unpublished?: string[];
+  outboxSince?: Date;
   inDoubtSince?: Date;
   bizOpaqueCallbackData: string;
   contactId: string;
@@ -54,6 +60,8 @@ const view = (d: AttemptDoc): StoredAttempt => ({
   calls: d.calls,
   outcomeIds: d.outcomes.map((o) => o.eventId),
   outcomes: d.outcomes,
+  origins: new Map(Object.entries(d.origins ?? {})),
+  unpublished: d.unpublished ?? [],
   bizOpaqueCallbackData: d.bizOpaqueCallbackData,
   wamid: d.wamid,
   pendingStatus: d.pendingStatus,
@@ -66,6 +74,27 @@ const view = (d: AttemptDoc): StoredAttempt => ({
 interface Cas {
   readonly filter: Filter<AttemptDoc>;
   readonly update: UpdateFilter<AttemptDoc>;
+}
+
+/**
+ * `update` extended to store `events` under `origin`: their origins and, for the outbox, their
+ * ids as pending (published, then pulled) and the oldest pending instant (what the sweep reads).
+ */
+function storing(
+  update: UpdateFilter<AttemptDoc> & { $set?: Record<string, unknown> },
+  events: readonly AnyEvent[],
+  origin: Origin,
+  at: Date,
+): UpdateFilter<AttemptDoc> {
+  const set: Record<string, unknown> = { ...update.$set };
+  for (const e of events) set[`origins.${e.eventId}`] = origin;
+  if (origin !== OUTBOX) return { ...update, $set: set };
+  return {
+    ...update,
+    $set: set,
+    $push: { ...update.$push, unpublished: { $each: events.map((e) => e.eventId) } },
+    $min: { outboxSince: at },
+  };
 }
 
 /**
@@ -128,6 +157,14 @@ export function createMongoAttemptStore(db: Db, collectionName = STORE): Attempt
   const cas = (operation: string, filter: Filter<AttemptDoc>, update: UpdateFilter<AttemptDoc>) =>
     guard(operation, () => casMany({ filter, update }));
 
+  /** Outbox events marked published, many requests per round trip (each request's pair in order). */
+  const markPublished = createBatcher<AnyBulkWriteOperation<AttemptDoc>[], undefined>(
+    async (pairs) => {
+      await col.bulkWrite(pairs.flat(), { ordered: true });
+      return pairs.map(() => undefined);
+    },
+  );
+
   return {
     async get(requestId) {
       const d = await guard("get", () => read(requestId));
@@ -145,6 +182,7 @@ export function createMongoAttemptStore(db: Db, collectionName = STORE): Attempt
       at,
       owner,
       finishedWith,
+      origin = OUTBOX,
       dispatch,
     }) {
       return guard("claim", () =>
@@ -159,6 +197,14 @@ export function createMongoAttemptStore(db: Db, collectionName = STORE): Attempt
           claimedAt: at,
           calls: 0,
           outcomes: finishedWith ? [finishedWith] : [],
+          ...(finishedWith
+            ? {
+                origins: { [finishedWith.eventId]: origin },
+                ...(origin === OUTBOX
+                  ? { unpublished: [finishedWith.eventId], outboxSince: at }
+                  : {}),
+              }
+            : {}),
           ...(dispatch && !finishedWith ? { dispatch } : {}),
         }),
       );
@@ -189,21 +235,26 @@ export function createMongoAttemptStore(db: Db, collectionName = STORE): Attempt
         { $set: { state: "claimed" } },
       );
     },
-    settle({ requestId, epoch, from, state, outcomes, at, wamid }) {
+    settle({ requestId, epoch, from, state, outcomes, at, origin, wamid }) {
       return cas(
         "settle",
         { _id: requestId, state: from, epoch },
-        {
-          $set: {
-            state,
-            ...(state === "in_doubt" ? { inDoubtSince: at } : {}),
-            ...(wamid !== undefined ? { wamid } : {}),
+        storing(
+          {
+            $set: {
+              state,
+              ...(state === "in_doubt" ? { inDoubtSince: at } : {}),
+              ...(wamid !== undefined ? { wamid } : {}),
+            },
+            $push: { outcomes: { $each: [...outcomes] } },
           },
-          $push: { outcomes: { $each: [...outcomes] } },
-        },
+          outcomes,
+          origin,
+          at,
+        ),
       );
     },
-    markInDoubt(requestId, epoch, outcome, at) {
+    markInDoubt(requestId, epoch, outcome, at, origin) {
       return cas(
         "markInDoubt",
         {
@@ -211,7 +262,12 @@ export function createMongoAttemptStore(db: Db, collectionName = STORE): Attempt
           state: "calling",
           ...(epoch === 0 ? { epoch: { $exists: false } } : { epoch }),
         },
-        { $set: { state: "in_doubt", inDoubtSince: at }, $push: { outcomes: outcome } },
+        storing(
+          { $set: { state: "in_doubt", inDoubtSince: at }, $push: { outcomes: outcome } },
+          [outcome],
+          origin,
+          at,
+        ),
       );
     },
     async noteStatus(requestId, status) {
@@ -235,21 +291,34 @@ export function createMongoAttemptStore(db: Db, collectionName = STORE): Attempt
       const current = await guard("noteStatus", () => col.findOne({ _id: requestId }));
       return current ? view(current) : undefined;
     },
-    resolveInDoubt(requestId, outcome, wamid) {
+    resolveInDoubt(requestId, outcome, wamid, origin) {
       return cas(
         "resolveInDoubt",
         { _id: requestId, state: "in_doubt" },
-        { $set: { state: "done", wamid }, $push: { outcomes: outcome } },
+        storing(
+          { $set: { state: "done", wamid }, $push: { outcomes: outcome } },
+          [outcome],
+          origin,
+          new Date(),
+        ),
       );
     },
-    failAsync(requestId, wamid, outcome, statusId) {
+    failAsync(requestId, wamid, outcome, statusId, origin) {
       return cas(
         "failAsync",
         { _id: requestId, state: "done", wamid, decidedWamid: { $ne: wamid } },
-        { $set: { decidedWamid: wamid, decidedByStatus: statusId }, $push: { outcomes: outcome } },
+        storing(
+          {
+            $set: { decidedWamid: wamid, decidedByStatus: statusId },
+            $push: { outcomes: outcome },
+          },
+          [outcome],
+          origin,
+          new Date(),
+        ),
       );
     },
-    oweFallback(requestId, wamid, fallback, dispatch, statusId) {
+    oweFallback(requestId, wamid, fallback, dispatch, statusId, origin) {
       return cas(
         "oweFallback",
         { _id: requestId, state: "done", wamid, decidedWamid: { $ne: wamid } },
@@ -262,10 +331,54 @@ export function createMongoAttemptStore(db: Db, collectionName = STORE): Attempt
             // The fallback dispatch travels with the record, so a crash before it was
             // published publishes it again from here.
             dispatch,
+            [`origins.${dispatch.eventId}`]: origin,
           },
           $inc: { epoch: 1 },
         },
       );
+    },
+    adopt(requestId, from, eventIds) {
+      if (eventIds.length === 0) return Promise.resolve(false);
+      return cas(
+        "adopt",
+        { _id: requestId, ...Object.fromEntries(eventIds.map((id) => [`origins.${id}`, from])) },
+        storing(
+          {},
+          eventIds.map((eventId) => ({ eventId }) as AnyEvent),
+          OUTBOX,
+          new Date(),
+        ),
+      );
+    },
+    async markPublished(requestId, eventIds) {
+      if (eventIds.length === 0) return;
+      // In order: the ids leave the pending list, then an empty list goes with its date, so the
+      // sweep's index holds only requests with something pending.
+      await guard("markPublished", () =>
+        markPublished([
+          {
+            updateOne: {
+              filter: { _id: requestId },
+              update: { $pull: { unpublished: { $in: [...eventIds] } } },
+            },
+          },
+          {
+            updateOne: {
+              filter: { _id: requestId, unpublished: { $size: 0 } },
+              update: { $unset: { unpublished: "", outboxSince: "" } },
+            },
+          },
+        ]),
+      );
+    },
+    async unpublishedBefore(before, limit) {
+      const docs = await guard("unpublishedBefore", () =>
+        col
+          .find({ outboxSince: { $lt: before } })
+          .limit(limit)
+          .toArray(),
+      );
+      return docs.map(view);
     },
     async inDoubtBefore(before, limit) {
       const docs = await guard("inDoubtBefore", () =>
@@ -287,6 +400,7 @@ export function createMongoAttemptStore(db: Db, collectionName = STORE): Attempt
         await col.createIndex({ state: 1, inDoubtSince: 1 });
         await col.createIndex({ number: 1, calledAt: 1 });
         await col.createIndex({ wamid: 1 }, { sparse: true });
+        await col.createIndex({ outboxSince: 1 }, { sparse: true });
       });
     },
   };

@@ -1,0 +1,133 @@
+import { createEvent, type AnyEvent } from "@parley/contracts";
+import { createMongo, type MongoConnection } from "@parley/mongo";
+import { startStack, type Stack } from "@parley/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OUTBOX } from "../../domain/ports.js";
+import { createMongoAttemptStore } from "./attempt-store.js";
+
+// The attempt store's record of where each outcome is published from, against the real
+// MongoDB-wire server: origins kept with the outcomes in the same compare-and-set write, outbox
+// events pending until marked published (many requests in one round trip), a parked record's
+// outcomes adopted by the outbox once, and the sweep's query.
+let stack: Stack;
+let mongo: MongoConnection;
+
+beforeAll(async () => {
+  stack = await startStack();
+  const ns = stack.namespace("attempt-store");
+  mongo = createMongo({ url: stack.mongoUrl, database: ns.database(), appName: ns.id });
+});
+
+afterAll(async () => {
+  await mongo.db.dropDatabase();
+  await mongo.close();
+  await stack.stop();
+});
+
+const NUMBER = "106540352242951";
+
+function outcome(requestId: string, type: "SendAccepted" | "SendInDoubt"): AnyEvent {
+  const meta = { correlationId: requestId, businessNumber: NUMBER, now: new Date() };
+  const identity = { requestId, idempotencyKey: requestId, contactId: "16505550001" };
+  return type === "SendAccepted"
+    ? createEvent(
+        "SendAccepted",
+        { ...identity, wamid: `wamid.${requestId}`, usedTemplateFallback: false, attempts: 1 },
+        meta,
+      )
+    : createEvent(
+        "SendInDoubt",
+        {
+          ...identity,
+          bizOpaqueCallbackData: requestId,
+          reason: "timeout",
+          attemptedAt: new Date().toISOString(),
+        },
+        meta,
+      );
+}
+
+async function calling(store: ReturnType<typeof createMongoAttemptStore>, requestId: string) {
+  const claim = {
+    requestId,
+    number: NUMBER,
+    contactId: "16505550001",
+    bizOpaqueCallbackData: requestId,
+    at: new Date(),
+    owner: "owner-1",
+  };
+  expect(await store.claim(claim)).toBe(true);
+  expect(await store.fence(requestId, 1, new Date())).toBe(true);
+}
+
+describe("MongoDB attempt store: where outcomes are published from", () => {
+  it("keeps each outcome's origin with it; a record's outcomes are never pending, the outbox's are until marked published", async () => {
+    const store = createMongoAttemptStore(mongo.db, "attempts_origins");
+    await store.ensureIndexes();
+    await calling(store, "rec-1");
+    const accepted = outcome("rec-1", "SendAccepted");
+    const settled = await store.settle({
+      requestId: "rec-1",
+      epoch: 1,
+      from: "calling",
+      state: "done",
+      outcomes: [accepted],
+      at: new Date(),
+      origin: "dispatch:2:41",
+      wamid: "wamid.rec-1",
+    });
+    expect(settled).toBe(true);
+    const rec = await store.get("rec-1");
+    expect(rec?.origins.get(accepted.eventId)).toBe("dispatch:2:41");
+    expect(rec?.unpublished).toEqual([]);
+
+    // In doubt through the outbox (as the timeout sweep or a parked dispatch would).
+    await calling(store, "box-1");
+    const doubt = outcome("box-1", "SendInDoubt");
+    expect(await store.markInDoubt("box-1", 1, doubt, new Date(), OUTBOX)).toBe(true);
+    await calling(store, "box-2");
+    const other = outcome("box-2", "SendInDoubt");
+    expect(await store.markInDoubt("box-2", 1, other, new Date(), OUTBOX)).toBe(true);
+    expect((await store.get("box-1"))?.unpublished).toEqual([doubt.eventId]);
+    const pending = await store.unpublishedBefore(new Date(Date.now() + 1_000), 10);
+    expect(pending.map((a) => a.requestId).sort()).toEqual(["box-1", "box-2"]);
+    expect(await store.unpublishedBefore(new Date(Date.now() - 60_000), 10)).toEqual([]);
+
+    // Marked published (both requests in one round trip): no longer pending, nor swept.
+    await Promise.all([
+      store.markPublished("box-1", [doubt.eventId]),
+      store.markPublished("box-2", [other.eventId]),
+    ]);
+    expect((await store.get("box-1"))?.unpublished).toEqual([]);
+    expect(await store.unpublishedBefore(new Date(Date.now() + 1_000), 10)).toEqual([]);
+    const raw = await mongo.db
+      .collection<{ _id: string }>("attempts_origins")
+      .findOne({ _id: "box-2" });
+    expect(raw).not.toHaveProperty("outboxSince");
+    expect(raw).not.toHaveProperty("unpublished");
+  });
+
+  it("adopts a parked record's outcomes into the outbox once; outcomes of another origin stay", async () => {
+    const store = createMongoAttemptStore(mongo.db, "attempts_adopt");
+    await store.ensureIndexes();
+    await calling(store, "parked-1");
+    const accepted = outcome("parked-1", "SendAccepted");
+    await store.settle({
+      requestId: "parked-1",
+      epoch: 1,
+      from: "calling",
+      state: "done",
+      outcomes: [accepted],
+      at: new Date(),
+      origin: "dispatch:0:7",
+    });
+    expect(await store.adopt("parked-1", "dispatch:0:8", [accepted.eventId])).toBe(false);
+    expect(await store.adopt("parked-1", "dispatch:0:7", [accepted.eventId])).toBe(true);
+    const adopted = await store.get("parked-1");
+    expect(adopted?.origins.get(accepted.eventId)).toBe(OUTBOX);
+    expect(adopted?.unpublished).toEqual([accepted.eventId]);
+    // A second drain of the same park (a crash before the park was removed) adopts nothing.
+    expect(await store.adopt("parked-1", "dispatch:0:7", [accepted.eventId])).toBe(false);
+    expect((await store.get("parked-1"))?.unpublished).toEqual([accepted.eventId]);
+  });
+});
