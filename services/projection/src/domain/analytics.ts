@@ -212,7 +212,9 @@ export function bucketOfMessage(state: MessageState): string | undefined {
 }
 
 const since = (from: string | undefined, to: string | undefined): number | undefined =>
-  from === undefined || to === undefined ? undefined : Math.max(0, Date.parse(to) - Date.parse(from));
+  from === undefined || to === undefined
+    ? undefined
+    : Math.max(0, Date.parse(to) - Date.parse(from));
 
 export function messageContribution(state: MessageState): Contribution | undefined {
   if (bucketOfMessage(state) === undefined) return undefined;
@@ -295,7 +297,15 @@ export interface Totals {
 }
 
 export const emptyTotals: Totals = {
-  requests: { total: 0, pending: 0, accepted: 0, failed: 0, rejected: 0, expired: 0, deduplicated: 0 },
+  requests: {
+    total: 0,
+    pending: 0,
+    accepted: 0,
+    failed: 0,
+    rejected: 0,
+    expired: 0,
+    deduplicated: 0,
+  },
   rejectedByReason: [],
   failedByCode: [],
   messages: { sent: 0, delivered: 0, read: 0, failed: 0 },
@@ -368,7 +378,9 @@ export function addContribution(totals: Totals, c: Contribution): Totals {
             ? totals.toDelivered
             : addToHistogram(totals.toDelivered, binOf(o.toDeliveredMs)),
         toRead:
-          o.toReadMs === undefined ? totals.toRead : addToHistogram(totals.toRead, binOf(o.toReadMs)),
+          o.toReadMs === undefined
+            ? totals.toRead
+            : addToHistogram(totals.toRead, binOf(o.toReadMs)),
         pricing:
           o.pricingCategory === undefined
             ? totals.pricing

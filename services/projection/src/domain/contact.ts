@@ -65,7 +65,15 @@ const stampOf = (event: { readonly occurredAt: string; readonly eventId: string 
 });
 
 const idOrder = (a: IdForm, b: IdForm): number =>
-  a.kind === b.kind ? (a.value < b.value ? -1 : a.value > b.value ? 1 : 0) : a.kind < b.kind ? -1 : 1;
+  a.kind === b.kind
+    ? a.value < b.value
+      ? -1
+      : a.value > b.value
+        ? 1
+        : 0
+    : a.kind < b.kind
+      ? -1
+      : 1;
 
 function withIds(state: ContactState, forms: readonly (IdForm | undefined)[]): ContactState {
   let ids = state.ids;
@@ -134,7 +142,8 @@ function withTimes(
 ): ContactState {
   const firstSeenAt = minTime(state.firstSeenAt, at);
   const lastSeenAt = maxTime(state.lastSeenAt, at);
-  const lastInboundAt = direction === "inbound" ? maxTime(state.lastInboundAt, at) : state.lastInboundAt;
+  const lastInboundAt =
+    direction === "inbound" ? maxTime(state.lastInboundAt, at) : state.lastInboundAt;
   const lastOutboundAt =
     direction === "outbound" ? maxTime(state.lastOutboundAt, at) : state.lastOutboundAt;
   if (
@@ -218,7 +227,11 @@ export function applyToContact(state: ContactState, { event, country }: Observed
     default:
       return state;
   }
-  if (next !== state && country !== undefined && (next.country === undefined || country < next.country))
+  if (
+    next !== state &&
+    country !== undefined &&
+    (next.country === undefined || country < next.country)
+  )
     next = { ...next, country };
   return next;
 }

@@ -83,7 +83,10 @@ export function windowsOf(state: Pick<ConversationState, "windows" | "outbound">
 }
 
 /** The conversation's state after one observed event; the same object when unchanged. */
-export function applyToConversation(state: ConversationState, { event }: Observed): ConversationState {
+export function applyToConversation(
+  state: ConversationState,
+  { event }: Observed,
+): ConversationState {
   switch (event.type) {
     case "ConversationWindowOpened": {
       const windows = insertBounded(

@@ -205,7 +205,8 @@ export function applyToMessage(state: MessageState, command: MessageCommand): Me
           const timeline = boundTimeline(applyStatus(state.timeline, timelineEntry(event)));
           if (timeline !== state.timeline) next = { ...next, timeline };
           const hint = event.data.bizOpaqueCallbackData;
-          const requestHint = hint === undefined ? state.requestHint : minOf(state.requestHint, clip(hint, 512));
+          const requestHint =
+            hint === undefined ? state.requestHint : minOf(state.requestHint, clip(hint, 512));
           if (requestHint !== state.requestHint && requestHint !== undefined)
             next = { ...next, requestHint };
           next = withParties(next, { ...parties, contactId: event.data.contactId });
@@ -266,7 +267,8 @@ export const messageDecider: Decider<
       events.push({ type: "BucketTouched", eventId: id(is), bucket: is });
     return events;
   },
-  evolve: (state, event) => (event.type === "Applied" ? applyToMessage(state, event.command) : state),
+  evolve: (state, event) =>
+    event.type === "Applied" ? applyToMessage(state, event.command) : state,
   isPublished: (event): event is MessageOutput => event.type !== "Applied",
 };
 

@@ -65,7 +65,14 @@ describe("message read model (given/when/then)", () => {
 
   it("keeps failed terminal: a read arriving after failed does not revive the message", () => {
     spec
-      .given(applied(status("sent", T0)), applied(status("failed", T0 + 2_000, { errors: [{ code: 131047, title: "Re-engagement message" }] })))
+      .given(
+        applied(status("sent", T0)),
+        applied(
+          status("failed", T0 + 2_000, {
+            errors: [{ code: 131047, title: "Re-engagement message" }],
+          }),
+        ),
+      )
       .when(status("read", T0 + 1_000))
       .thenState((next) => {
         expect(currentStatus(next.timeline)).toBe("failed");

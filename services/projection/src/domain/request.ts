@@ -10,7 +10,14 @@ import {
   type Observed,
   type OutcomeEvent,
 } from "./facts.js";
-import { canonicalTime, clip, compareStamps, earliest, insertBounded, type Stamp } from "./order.js";
+import {
+  canonicalTime,
+  clip,
+  compareStamps,
+  earliest,
+  insertBounded,
+  type Stamp,
+} from "./order.js";
 import { outboundSummary, type ContentSummary } from "./summary.js";
 
 /**
@@ -28,7 +35,8 @@ export interface FinalWord {
   readonly usedTemplateFallback?: boolean | undefined;
   readonly originalRequestId?: string | undefined;
 }
-export type FinalStatus = "pending" | "accepted" | "failed" | "rejected" | "expired" | "deduplicated";
+export type FinalStatus =
+  "pending" | "accepted" | "failed" | "rejected" | "expired" | "deduplicated";
 export type FinalOf = (requestId: string, outcomes: readonly OutcomeEvent[]) => FinalWord;
 
 /**
@@ -218,8 +226,7 @@ export function summarise(
   const o = word.outcome;
   const data = (o?.data ?? {}) as Record<string, unknown>;
   const error = data["error"] as
-    | { code?: number; title?: string; retriable?: boolean; retryHint?: string }
-    | undefined;
+    { code?: number; title?: string; retriable?: boolean; retryHint?: string } | undefined;
   const final: FinalSummary = {
     status: word.status,
     ...(o === undefined ? {} : { outcomeType: o.type, at: o.occurredAt }),
@@ -292,7 +299,8 @@ export function linksOf(state: RequestState): ReadonlyMap<string, MessageLink> {
           usedTemplateFallback: o.data.usedTemplateFallback,
           acceptedAt: at,
         });
-        if (o.data.fallbackAfter !== undefined) put(o.data.fallbackAfter.wamid, base(o.businessNumber));
+        if (o.data.fallbackAfter !== undefined)
+          put(o.data.fallbackAfter.wamid, base(o.businessNumber));
         break;
       }
       case "SendReconciled": {
@@ -308,7 +316,8 @@ export function linksOf(state: RequestState): ReadonlyMap<string, MessageLink> {
       }
       case "SendFailed":
         if (o.data.wamid !== undefined) put(o.data.wamid, base(o.businessNumber));
-        if (o.data.fallbackAfter !== undefined) put(o.data.fallbackAfter.wamid, base(o.businessNumber));
+        if (o.data.fallbackAfter !== undefined)
+          put(o.data.fallbackAfter.wamid, base(o.businessNumber));
         break;
       default:
         break;

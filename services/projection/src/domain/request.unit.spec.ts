@@ -1,5 +1,5 @@
 import { finalOutcome } from "@parley/client";
-import { createEvent, type AnyEvent, type EventData, type EventName } from "@parley/contracts";
+import { createEvent, type EventData, type EventName } from "@parley/contracts";
 import { deciderSpec } from "@parley/testkit";
 import { describe, expect, it } from "vitest";
 import type { Observed } from "./facts.js";
@@ -23,7 +23,7 @@ function observed<N extends EventName>(type: N, data: EventData<N>, atMs: number
       occurredAt: new Date(atMs),
       now: new Date(atMs),
       eventId: nextId(),
-    }) as AnyEvent,
+    }),
     country: "US",
     traceId: `trace-${type}`,
   };
@@ -70,7 +70,8 @@ const applied = (command: Observed) => ({ type: "Applied" as const, command });
 
 function fold(commands: readonly Observed[]): RequestState {
   let state = decider.initialState(REQ);
-  for (const c of commands) for (const e of decider.decide(c, state)) state = decider.evolve(state, e);
+  for (const c of commands)
+    for (const e of decider.decide(c, state)) state = decider.evolve(state, e);
   return state;
 }
 
@@ -103,21 +104,37 @@ describe("request read model (given/when/then)", () => {
       .when(failedAsync("wamid.A", T0 + 5_000))
       .thenState((next) => {
         expect(next.decision).toBe("failed");
-        expect(next.final).toMatchObject({ status: "failed", phase: "async", code: 131047, title: "Re-engagement" });
+        expect(next.final).toMatchObject({
+          status: "failed",
+          phase: "async",
+          code: 131047,
+          title: "Re-engagement",
+        });
       });
   });
 
   it("says in doubt, then reconciled", () => {
     const inDoubt = observed(
       "SendInDoubt",
-      { ...outcome, bizOpaqueCallbackData: REQ, reason: "timeout", attemptedAt: new Date(T0).toISOString() },
+      {
+        ...outcome,
+        bizOpaqueCallbackData: REQ,
+        reason: "timeout",
+        attemptedAt: new Date(T0).toISOString(),
+      },
       T0 + 10,
     );
     const doubtful = spec.given(applied(requested())).when(inDoubt);
     expect(doubtful.next.decision).toBe("in_doubt");
     spec
       .given(applied(requested()), applied(inDoubt))
-      .when(observed("SendReconciled", { ...outcome, wamid: "wamid.B", status: "sent", result: "sent" }, T0 + 900))
+      .when(
+        observed(
+          "SendReconciled",
+          { ...outcome, wamid: "wamid.B", status: "sent", result: "sent" },
+          T0 + 900,
+        ),
+      )
       .thenState((next) => {
         expect(next.decision).toBe("reconciled");
         expect(next.final).toMatchObject({ status: "accepted", wamid: "wamid.B" });
@@ -153,8 +170,14 @@ describe("request read model (given/when/then)", () => {
     ];
     const forward = fold(events);
     expect(fold([...events].reverse())).toEqual(forward);
-    expect(fold([events[2] as Observed, events[0] as Observed, events[1] as Observed])).toEqual(forward);
-    expect(forward.final).toMatchObject({ status: "accepted", wamid: "wamid.TPL", usedTemplateFallback: true });
+    expect(fold([events[2] as Observed, events[0] as Observed, events[1] as Observed])).toEqual(
+      forward,
+    );
+    expect(forward.final).toMatchObject({
+      status: "accepted",
+      wamid: "wamid.TPL",
+      usedTemplateFallback: true,
+    });
   });
 
   it("links the fallback's template name to the template message", () => {
@@ -163,7 +186,13 @@ describe("request read model (given/when/then)", () => {
       .when(
         observed(
           "SendAccepted",
-          { ...outcome, wamid: "wamid.TPL", usedTemplateFallback: true, attempts: 2, fallbackAfter: { wamid: "wamid.FREE", code: 131047 } },
+          {
+            ...outcome,
+            wamid: "wamid.TPL",
+            usedTemplateFallback: true,
+            attempts: 2,
+            fallbackAfter: { wamid: "wamid.FREE", code: 131047 },
+          },
           T0 + 9_000,
         ),
       );

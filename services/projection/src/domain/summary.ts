@@ -63,9 +63,16 @@ export function inboundSummary(message: InboundMessageContent): ContentSummary {
     case "image":
     case "video":
     case "document": {
-      const media = message.type === "image" ? message.image : message.type === "video" ? message.video : message.document;
+      const media =
+        message.type === "image"
+          ? message.image
+          : message.type === "video"
+            ? message.video
+            : message.document;
       return withPreview(
-        media.mimeType === undefined ? { type: message.type } : { type: message.type, detail: clip(media.mimeType, 100) },
+        media.mimeType === undefined
+          ? { type: message.type }
+          : { type: message.type, detail: clip(media.mimeType, 100) },
         media.caption,
       );
     }

@@ -104,7 +104,10 @@ export function applyToTemplate(state: TemplateState, { event }: Observed): Temp
       break;
     }
     case "TemplateQualityUpdated": {
-      const quality = latest(state.quality, { ...stamp, value: clip(event.data.newQualityScore, 64) });
+      const quality = latest(state.quality, {
+        ...stamp,
+        value: clip(event.data.newQualityScore, 64),
+      });
       if (quality !== state.quality) next = { ...next, quality };
       break;
     }

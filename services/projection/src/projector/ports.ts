@@ -15,15 +15,16 @@ export interface ReadModelStores {
   readonly templates: StateStore<TemplateState, never>;
 }
 
-/** A bucket marked for recomputation, with the mark's sequence number at the time it was read. */
+/** A bucket marked for recomputation, with the token of its latest mark when it was read. */
 export interface DirtyBucket {
   readonly bucket: string;
-  readonly seq: number;
+  readonly token: string;
 }
 
 /**
  * Port: analytics buckets whose facts changed. `mark` is idempotent (marking twice is one more
- * recomputation at most); `clear` removes a mark only if nothing marked it since `seq` was read.
+ * recomputation at most); every mark writes a new token, and `clear` removes a mark only if its
+ * token is still the one read, i.e. nothing marked the bucket since.
  */
 export interface BucketMarks {
   mark(buckets: readonly string[]): Promise<void>;

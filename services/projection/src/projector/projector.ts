@@ -9,6 +9,8 @@ import { retryOf, type RetryKind } from "@parley/errors";
 import { contactDecider } from "../domain/contact.js";
 import { conversationDecider } from "../domain/conversation.js";
 import type { BucketTouched, MessageLinked, Observed, WindowObserved } from "../domain/facts.js";
+import type { RequestOutput } from "../domain/request.js";
+import type { ConversationOutput } from "../domain/conversation.js";
 import { messageDecider } from "../domain/message.js";
 import { requestDecider, type FinalOf } from "../domain/request.js";
 import { contactOf, route, type ReadModelName } from "../domain/route.js";
@@ -45,7 +47,13 @@ export interface Projector {
    * they hand on (message links, windows, analytics marks), are stored. Idempotent: an event
    * applied again changes nothing. Rejects with the most retriable failure of the read models.
    */
-  apply(events: readonly Omit<Observed, "country">[]): Promise<void>;
+  apply(events: readonly Consumed[]): Promise<void>;
+}
+
+/** A consumed event: the fact and the trace it travelled with. */
+export interface Consumed {
+  readonly event: Observed["event"];
+  readonly traceId?: string;
 }
 
 const RANK: Readonly<Record<RetryKind, number>> = { outage: 0, bounded: 1, never: 2 };
@@ -64,9 +72,7 @@ async function settleAll(calls: readonly Promise<void>[]): Promise<void> {
 
 const bucketsOf = (outputs: readonly { readonly type: string }[]): string[] => [
   ...new Set(
-    outputs
-      .filter((o): o is BucketTouched => o.type === "BucketTouched")
-      .map((o) => o.bucket),
+    outputs.filter((o): o is BucketTouched => o.type === "BucketTouched").map((o) => o.bucket),
   ),
 ];
 
@@ -113,7 +119,7 @@ export function createProjector({
     ...common,
     decider: requestDecider(finalOf),
     store: stores.requests,
-    publish: async (outputs) => {
+    publish: async (outputs: readonly RequestOutput[]) => {
       const links = outputs.filter((o): o is MessageLinked => o.type === "MessageLinked");
       await settleAll([toMessages(links), markOutputs(outputs)]);
     },
@@ -123,7 +129,7 @@ export function createProjector({
     ...common,
     decider: conversationDecider,
     store: stores.conversations,
-    publish: (outputs) => toMessages(outputs),
+    publish: (outputs: readonly ConversationOutput[]) => toMessages(outputs),
     observer: observe("conversations"),
   });
   const contacts = createCommandHandler({
@@ -149,14 +155,29 @@ export function createProjector({
       const targets = events.map((e) => {
         const contactId = contactOf(e);
         const country = contactId === undefined ? undefined : countryOf(contactId);
-        return route({ ...e, ...(country === undefined ? {} : { country }) });
+        return route({ type: "Observed", ...e, ...(country === undefined ? {} : { country }) });
       });
       await settleAll([
-        run(requests, targets.flatMap((t) => t.requests)),
-        run(messages, targets.flatMap((t) => t.messages)),
-        run(contacts, targets.flatMap((t) => t.contacts)),
-        run(conversations, targets.flatMap((t) => t.conversations)),
-        run(templates, targets.flatMap((t) => t.templates)),
+        run(
+          requests,
+          targets.flatMap((t) => t.requests),
+        ),
+        run(
+          messages,
+          targets.flatMap((t) => t.messages),
+        ),
+        run(
+          contacts,
+          targets.flatMap((t) => t.contacts),
+        ),
+        run(
+          conversations,
+          targets.flatMap((t) => t.conversations),
+        ),
+        run(
+          templates,
+          targets.flatMap((t) => t.templates),
+        ),
       ]);
     },
   };

@@ -27,7 +27,8 @@ export function createRollup({
 }): Rollup {
   const recompute = async (bucket: string): Promise<void> => {
     const contributions = await analytics.contributionsOf(bucket);
-    const totals: Totals | undefined = contributions.length === 0 ? undefined : rollup(contributions);
+    const totals: Totals | undefined =
+      contributions.length === 0 ? undefined : rollup(contributions);
     await analytics.put(bucket, totals);
   };
   const runOnce = async (limit = 200): Promise<number> => {
