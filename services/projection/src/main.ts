@@ -1,29 +1,16 @@
 import { config, telemetry } from "./instrument.js";
-import { finalOutcome } from "@parley/client";
 import { createCatalog } from "@parley/contracts";
 import { errorMessage } from "@parley/errors";
 import { createRegistry, createSerde } from "@parley/kafka";
 import { runStandardService, type Component, type ReadinessCheck } from "@parley/runtime";
-import { countryOfContact } from "./adapters/country.js";
 import { createKeyring, createRateLimiter } from "./adapters/http/api-keys.js";
 import { startQueryApiServer } from "./adapters/http/server.js";
-import { createProjectionConsumer } from "./adapters/kafka/projection-consumer.js";
 import { loadRateCard } from "./adapters/rate-card-file.js";
-import {
-  createMongoAnalyticsStore,
-  createMongoBucketMarks,
-} from "./adapters/store/analytics-store.js";
 import { createMongoGenerationStore } from "./adapters/store/generation-store.js";
-import {
-  collectionsOf,
-  createReadModelStores,
-  ensureIndexes,
-} from "./adapters/store/read-model-stores.js";
 import { createMongoReader } from "./adapters/store/reader.js";
 import { createLiveProjection } from "./generations/live.js";
 import { createProjectionMetrics } from "./metrics.js";
-import { createProjector } from "./projector/projector.js";
-import { createRollup } from "./projector/rollup.js";
+import { startGeneration } from "./generation-runtime.js";
 import { createQueries } from "./queries/queries.js";
 
 // Composition root. The chassis gives projection its logger, metrics, connections with readiness
@@ -49,6 +36,20 @@ await runStandardService({
         ? undefined
         : await loadRateCard(config.PROJECTION_RATE_CARD_FILE);
     const generations = createMongoGenerationStore(mongo.db, prefix);
+    const runtime = {
+      kafka,
+      serde,
+      catalog,
+      db: mongo.db,
+      collectionPrefix: prefix,
+      maxInFlight: config.PROJECTION_MAX_IN_FLIGHT,
+      cacheSize: config.PROJECTION_CACHE_SIZE,
+      maxBatchKeys: config.PROJECTION_BATCH_KEYS,
+      logger,
+      observer: series.observer,
+      onRecord: series.record,
+      clock,
+    };
     const checks: ReadinessCheck[] = [];
     const components: Component[] = [];
     const stopAll = async () => {
@@ -61,52 +62,20 @@ await runStandardService({
         rollupMs: config.PROJECTION_ROLLUP_INTERVAL_MS,
         clock,
         run: async (generation) => {
-          const collections = collectionsOf(prefix, generation);
-          await ensureIndexes(mongo.db, collections).catch((error: unknown) => {
-            logger.warn(
-              { err: errorMessage(error), generation },
-              "projection: indexes not created yet; retried at the next start",
-            );
-          });
-          const marks = createMongoBucketMarks(mongo.db, collections, clock);
-          const projector = createProjector({
-            stores: createReadModelStores(mongo.db, collections, clock),
-            marks,
-            finalOf: finalOutcome,
-            countryOf: countryOfContact,
-            clock,
-            cacheSize: config.PROJECTION_CACHE_SIZE,
-            maxBatchKeys: config.PROJECTION_BATCH_KEYS,
-            observer: series.observer,
-          });
-          const consumer = createProjectionConsumer({
-            kafka,
-            serde,
-            catalog,
-            generation,
-            projector,
-            maxInFlight: config.PROJECTION_MAX_IN_FLIGHT,
-            logger,
-            onRecord: series.record,
-          });
-          await consumer.start();
+          const filling = await startGeneration(runtime, generation);
           series.generation(generation);
           logger.info({ generation }, "projection: keeping this generation current");
-          const rollup = createRollup({
-            marks,
-            analytics: createMongoAnalyticsStore(mongo.db, collections),
-          });
           return {
             generation,
             rollup: {
               runOnce: async (limit) => {
-                const n = await rollup.runOnce(limit);
+                const n = await filling.rollup.runOnce(limit);
                 series.recomputed(n);
                 return n;
               },
-              drain: () => rollup.drain(),
+              drain: () => filling.rollup.drain(),
             },
-            stop: () => consumer.stop(),
+            stop: () => filling.stop(),
           };
         },
         onError: (what, error) => {

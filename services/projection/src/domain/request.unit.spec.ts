@@ -181,21 +181,19 @@ describe("request read model (given/when/then)", () => {
   });
 
   it("links the fallback's template name to the template message", () => {
-    const result = spec
-      .given(applied(requested()), applied(accepted("wamid.FREE", T0 + 100)))
-      .when(
-        observed(
-          "SendAccepted",
-          {
-            ...outcome,
-            wamid: "wamid.TPL",
-            usedTemplateFallback: true,
-            attempts: 2,
-            fallbackAfter: { wamid: "wamid.FREE", code: 131047 },
-          },
-          T0 + 9_000,
-        ),
-      );
+    const result = spec.given(applied(requested()), applied(accepted("wamid.FREE", T0 + 100))).when(
+      observed(
+        "SendAccepted",
+        {
+          ...outcome,
+          wamid: "wamid.TPL",
+          usedTemplateFallback: true,
+          attempts: 2,
+          fallbackAfter: { wamid: "wamid.FREE", code: 131047 },
+        },
+        T0 + 9_000,
+      ),
+    );
     const links = result.published.filter((e) => e.type === "MessageLinked");
     expect(links.find((l) => l.wamid === "wamid.TPL")).toMatchObject({
       link: { template: "order_update", usedTemplateFallback: true },
