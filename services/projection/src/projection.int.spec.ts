@@ -12,7 +12,7 @@ import {
 import { createMemoryReadModels } from "./projector/memory.js";
 import { createProjector } from "./projector/projector.js";
 import { createRollup } from "./projector/rollup.js";
-import { buildWorld, worldArb, type World } from "./projector/world.unit-helpers.js";
+import { exampleWorld, worldArb, type World } from "./projector/world.unit-helpers.js";
 import {
   startProjectionHarness,
   type ProjectionHarness,
@@ -75,42 +75,7 @@ const sample = (seed: number): World => {
 };
 
 describe("the read models on Kafka and MongoDB", () => {
-  const worldA = buildWorld(
-    [
-      {
-        contact: 0,
-        scenario: "delivered",
-        template: true,
-        atMs: 1_000,
-        statuses: [
-          { status: "read", afterMs: 900 },
-          { status: "sent", afterMs: 100 },
-        ],
-      },
-      {
-        contact: 1,
-        scenario: "fallback",
-        template: false,
-        atMs: 2_000,
-        statuses: [{ status: "delivered", afterMs: 300 }],
-      },
-      {
-        contact: 2,
-        scenario: "inDoubt",
-        template: false,
-        atMs: 3_000,
-        statuses: [{ status: "sent", afterMs: 10 }],
-      },
-      { contact: 0, scenario: "rejected", template: false, atMs: 4_000, statuses: [] },
-      { contact: 1, scenario: "failedLater", template: true, atMs: 5_000, statuses: [] },
-    ],
-    [
-      { contact: 0, atMs: 500, stop: false },
-      { contact: 0, atMs: 600, stop: false },
-      { contact: 2, atMs: 2_500, stop: true },
-    ],
-    ["APPROVED", "REJECTED"],
-  );
+  const worldA = exampleWorld();
   const worldB = sample(22);
   let asOf: Date;
 

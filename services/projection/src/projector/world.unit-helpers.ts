@@ -412,3 +412,43 @@ export function arrivalOrder(events: readonly AnyEvent[], ranks: readonly number
     return k === undefined ? e : (queues.get(k)?.shift() ?? e);
   });
 }
+
+/** One fixed world with every kind of request, windows, an opt-out and template reviews. */
+export function exampleWorld(): World {
+  return buildWorld(
+    [
+      {
+        contact: 0,
+        scenario: "delivered",
+        template: true,
+        atMs: 1_000,
+        statuses: [
+          { status: "read", afterMs: 900 },
+          { status: "sent", afterMs: 100 },
+        ],
+      },
+      {
+        contact: 1,
+        scenario: "fallback",
+        template: false,
+        atMs: 2_000,
+        statuses: [{ status: "delivered", afterMs: 300 }],
+      },
+      {
+        contact: 2,
+        scenario: "inDoubt",
+        template: false,
+        atMs: 3_000,
+        statuses: [{ status: "sent", afterMs: 10 }],
+      },
+      { contact: 0, scenario: "rejected", template: false, atMs: 4_000, statuses: [] },
+      { contact: 1, scenario: "failedLater", template: true, atMs: 5_000, statuses: [] },
+    ],
+    [
+      { contact: 0, atMs: 500, stop: false },
+      { contact: 0, atMs: 600, stop: false },
+      { contact: 2, atMs: 2_500, stop: true },
+    ],
+    ["APPROVED", "REJECTED"],
+  );
+}
