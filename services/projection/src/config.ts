@@ -60,6 +60,12 @@ export const configSchema = z.object({
   /** Prepended to every topic name (tests); production leaves it empty. */
   PARLEY_TOPIC_PREFIX: z.string().default(""),
   /**
+   * `all`: keep the active generation current and serve the query API; `projector`: keep it
+   * current only; `api`: serve only (scale readers apart from the projector, which is CPU-bound
+   * while it works off a backlog: docs/benchmarks.md, "Projection").
+   */
+  PROJECTION_ROLE: z.enum(["all", "projector", "api"]).default("all"),
+  /**
    * The query API's keys as JSON, `[{ id, keySha256, scopes }]` with scopes `read` and `pii`
    * (hashes only; from a file with PROJECTION_API_KEYS_FILE). No key: the query API is off.
    */
@@ -76,13 +82,18 @@ export const configSchema = z.object({
     .regex(/^[A-Za-z][A-Za-z0-9_]{0,40}$/, "letters, digits and '_' (a collection name prefix)")
     .default("projection_"),
   /** Records taken but unfinished before the consumer stops fetching. */
-  PROJECTION_MAX_IN_FLIGHT: env.int(1_000, { min: 1, max: 50_000 }),
+  PROJECTION_MAX_IN_FLIGHT: env.int(500, { min: 1, max: 50_000 }),
   /** Documents per read model kept in memory between events. */
-  PROJECTION_CACHE_SIZE: env.int(5_000, { min: 0, max: 1_000_000 }),
+  PROJECTION_CACHE_SIZE: env.int(2_000, { min: 0, max: 1_000_000 }),
   /** Keys per batch of a read model (one load, one save per batch). */
   PROJECTION_BATCH_KEYS: env.int(500, { min: 1, max: 10_000 }),
   /** How often the analytics buckets whose facts changed are recomputed. */
   PROJECTION_ROLLUP_INTERVAL_MS: env.int(1_000, { min: 50, max: 3_600_000 }),
+  /**
+   * A bucket recomputed from n facts waits n x this (ms) before its next recomputation, so a
+   * busy bucket of many facts is not read again every round (its totals trail by that much).
+   */
+  PROJECTION_ROLLUP_MS_PER_FACT: z.coerce.number().min(0).max(1_000).default(0.5),
   /** How often the active generation is read (a rebuild's switch is picked up within this). */
   PROJECTION_GENERATION_POLL_MS: env.int(2_000, { min: 100, max: 60_000 }),
   /**

@@ -30,6 +30,8 @@ export interface GenerationRuntimeOptions {
   readonly maxInFlight: number;
   readonly cacheSize: number;
   readonly maxBatchKeys: number;
+  /** The live rollup's pacing (see createRollup); 0 recomputes a marked bucket every round. */
+  readonly rollupMsPerFact?: number;
   readonly logger: KafkaLogger & { warn(obj: object, msg: string): void };
   readonly observer?: ProjectorObserver;
   readonly onRecord?: (outcome: "applied" | "skipped") => void;
@@ -85,7 +87,11 @@ export async function startGeneration(
   await consumer.start();
   return {
     generation,
-    rollup: createRollup({ marks, analytics: createMongoAnalyticsStore(db, collections) }),
+    rollup: createRollup({
+      marks,
+      analytics: createMongoAnalyticsStore(db, collections),
+      msPerFact: options.rollupMsPerFact ?? 0,
+    }),
     stop: () => consumer.stop(),
   };
 }

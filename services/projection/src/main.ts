@@ -45,6 +45,7 @@ await runStandardService({
       maxInFlight: config.PROJECTION_MAX_IN_FLIGHT,
       cacheSize: config.PROJECTION_CACHE_SIZE,
       maxBatchKeys: config.PROJECTION_BATCH_KEYS,
+      rollupMsPerFact: config.PROJECTION_ROLLUP_MS_PER_FACT,
       logger,
       observer: series.observer,
       onRecord: series.record,
@@ -58,6 +59,7 @@ await runStandardService({
     try {
       const live = createLiveProjection({
         generations,
+        consume: config.PROJECTION_ROLE !== "api",
         pollMs: config.PROJECTION_GENERATION_POLL_MS,
         rollupMs: config.PROJECTION_ROLLUP_INTERVAL_MS,
         clock,
@@ -94,6 +96,7 @@ await runStandardService({
       await live.start();
       components.push({ name: "projection consumer", stop: () => live.stop() });
 
+      if (config.PROJECTION_ROLE === "projector") return { checks, components };
       if (config.PROJECTION_API_KEYS.length === 0) {
         logger.info({}, "projection: PROJECTION_API_KEYS names no key; the query API is off");
         return { checks, components };

@@ -47,6 +47,7 @@ export interface ContactState {
   readonly consentHistory: readonly ConsentFacts[];
   /** Meta's user_preferences (marketing stop/resume), the latest. */
   readonly preference?: Stamp & { readonly category: string; readonly value: string };
+  /** First and last message exchanged (inbound, or accepted by Meta) or consent fact. */
   readonly firstSeenAt?: string;
   readonly lastSeenAt?: string;
   readonly lastInboundAt?: string;
@@ -195,7 +196,6 @@ export function applyToContact(state: ContactState, { event, country }: Observed
         form("user_id", d.contact?.userId),
         form("username", d.contact?.username),
       ]);
-      next = withTimes(next, at, undefined);
       break;
     }
     case "SendRequested":
@@ -203,7 +203,6 @@ export function applyToContact(state: ContactState, { event, country }: Observed
         form("phone", event.data.recipient.phone),
         form("user_id", event.data.recipient.userId),
       ]);
-      next = withTimes(next, at, undefined);
       break;
     case "SendAccepted":
       next = withIds(next, [form("wa_id", event.data.waId)]);

@@ -24,6 +24,11 @@ export interface LiveProjectionOptions {
   /** A round that failed (a switch, a rollup); the next round tries again. */
   readonly onError?: (what: "switch" | "rollup", error: unknown) => void;
   readonly onSwitch?: (from: number, to: number) => void;
+  /**
+   * False: serve only (another process keeps the generations current): the active generation is
+   * followed, nothing is consumed or rolled up.
+   */
+  readonly consume?: boolean;
 }
 
 /**
@@ -40,7 +45,9 @@ export function createLiveProjection({
   clock = () => new Date(),
   onError = () => undefined,
   onSwitch = () => undefined,
+  consume = true,
 }: LiveProjectionOptions): LiveProjection {
+  if (!consume) return followActive(generations, pollMs, clock, onError, onSwitch);
   let running: RunningGeneration | undefined;
   let stopped = false;
   let poller: NodeJS.Timeout | undefined;
@@ -92,6 +99,40 @@ export function createLiveProjection({
       clearInterval(roller);
       await work;
       await running?.stop();
+    },
+  };
+}
+
+/** The active generation, followed (a query-only process: PROJECTION_ROLE=api). */
+function followActive(
+  generations: GenerationStore,
+  pollMs: number,
+  clock: () => Date,
+  onError: (what: "switch" | "rollup", error: unknown) => void,
+  onSwitch: (from: number, to: number) => void,
+): LiveProjection {
+  let active = 0;
+  let poller: NodeJS.Timeout | undefined;
+  const poll = async () => {
+    try {
+      const now = await generations.active();
+      if (now !== undefined && now !== active) {
+        onSwitch(active, now);
+        active = now;
+      }
+    } catch (error) {
+      onError("switch", error);
+    }
+  };
+  return {
+    async start() {
+      active = await generations.activeOrFirst(clock());
+      poller = setInterval(() => void poll(), pollMs);
+    },
+    active: () => active,
+    stop() {
+      clearInterval(poller);
+      return Promise.resolve();
     },
   };
 }

@@ -15,6 +15,7 @@ import { messageDecider } from "../domain/message.js";
 import { requestDecider, type FinalOf } from "../domain/request.js";
 import { contactOf, route, type ReadModelName } from "../domain/route.js";
 import { templateDecider } from "../domain/template.js";
+import { coalesce } from "./coalesce.js";
 import type { BucketMarks, ReadModelStores } from "./ports.js";
 
 /** What the projector reports (counts and stage times; never a key: keys are phone numbers). */
@@ -104,48 +105,58 @@ export function createProjector({
     if (buckets.length > 0) await marks.mark(buckets);
   };
 
-  const messages = createCommandHandler({
-    ...common,
-    decider: messageDecider,
-    store: stores.messages,
-    publish: markOutputs,
-    observer: observe("messages"),
-  });
+  const messages = coalesce(
+    createCommandHandler({
+      ...common,
+      decider: messageDecider,
+      store: stores.messages,
+      publish: markOutputs,
+      observer: observe("messages"),
+    }),
+  );
   const toMessages = (outputs: readonly (MessageLinked | WindowObserved)[]) =>
     outputs.length === 0
       ? Promise.resolve()
       : messages.handle(outputs.map((command) => ({ key: command.wamid, command })));
-  const requests = createCommandHandler({
-    ...common,
-    decider: requestDecider(finalOf),
-    store: stores.requests,
-    publish: async (outputs: readonly RequestOutput[]) => {
-      const links = outputs.filter((o): o is MessageLinked => o.type === "MessageLinked");
-      await settleAll([toMessages(links), markOutputs(outputs)]);
-    },
-    observer: observe("requests"),
-  });
-  const conversations = createCommandHandler({
-    ...common,
-    decider: conversationDecider,
-    store: stores.conversations,
-    publish: (outputs: readonly ConversationOutput[]) => toMessages(outputs),
-    observer: observe("conversations"),
-  });
-  const contacts = createCommandHandler({
-    ...common,
-    decider: contactDecider,
-    store: stores.contacts,
-    publish: nothing,
-    observer: observe("contacts"),
-  });
-  const templates = createCommandHandler({
-    ...common,
-    decider: templateDecider,
-    store: stores.templates,
-    publish: nothing,
-    observer: observe("templates"),
-  });
+  const requests = coalesce(
+    createCommandHandler({
+      ...common,
+      decider: requestDecider(finalOf),
+      store: stores.requests,
+      publish: async (outputs: readonly RequestOutput[]) => {
+        const links = outputs.filter((o): o is MessageLinked => o.type === "MessageLinked");
+        await settleAll([toMessages(links), markOutputs(outputs)]);
+      },
+      observer: observe("requests"),
+    }),
+  );
+  const conversations = coalesce(
+    createCommandHandler({
+      ...common,
+      decider: conversationDecider,
+      store: stores.conversations,
+      publish: (outputs: readonly ConversationOutput[]) => toMessages(outputs),
+      observer: observe("conversations"),
+    }),
+  );
+  const contacts = coalesce(
+    createCommandHandler({
+      ...common,
+      decider: contactDecider,
+      store: stores.contacts,
+      publish: nothing,
+      observer: observe("contacts"),
+    }),
+  );
+  const templates = coalesce(
+    createCommandHandler({
+      ...common,
+      decider: templateDecider,
+      store: stores.templates,
+      publish: nothing,
+      observer: observe("templates"),
+    }),
+  );
 
   const run = <C>(handler: CommandHandler<C>, commands: readonly Keyed<C>[]) =>
     commands.length === 0 ? Promise.resolve() : handler.handle(commands);

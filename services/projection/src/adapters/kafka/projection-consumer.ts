@@ -71,6 +71,7 @@ export function createProjectionConsumer({
   const topics = PROJECTION_TOPICS.map((id) => catalog.topic(id));
   const byName = new Map(topics.map((t) => [t.name, t]));
   const largest = Math.max(1024 * 1024, ...topics.map((t) => t.maxRecordBytes));
+  const windows = catalog.topic("conversation-windows").name;
   return createConsumerRunner<AnyEvent>({
     kafka,
     groupId: groupOf(catalog, generation),
@@ -93,6 +94,11 @@ export function createProjectionConsumer({
       ]);
       onRecord("applied");
     },
+    // The read models are joins of their events: order does not change them, so records run in
+    // parallel (the business-keyed dispatch topic would otherwise run one record at a time). The
+    // one exception: a contact's window events keep their order (an extension names no window).
+    concurrencyKeyOf: (record) =>
+      record.topic === windows ? `window:${record.key ?? ""}` : `record:${record.offset}`,
     maxInFlight,
     maxBytesPerPartition: largest,
     fromBeginning: true,
