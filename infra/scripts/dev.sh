@@ -61,6 +61,23 @@ node -e '
   process.stdout.write(JSON.stringify(keys));
 ' "$send_api_key_file" >"$send_api_keys_file"
 
+# The projection's query API (docs/projection-api.md): a key for you (scopes read and pii) and a
+# service key ingress asks it with for the send API's GET (ADR 0011); the projection gets hashes.
+query_api_port=$((8091 + off))
+query_api_key_file="$(secret query-api-key)"
+ingress_query_key_file="$(secret ingress-query-api-key)"
+query_api_keys_file="$state/query-api-keys.json"
+node -e '
+  const { createHash } = require("node:crypto");
+  const { readFileSync } = require("node:fs");
+  const sha = (file) => createHash("sha256").update(readFileSync(file, "utf8"), "utf8").digest("hex");
+  const keys = [
+    { id: "dev", keySha256: sha(process.argv[1]), scopes: ["read", "pii"] },
+    { id: "ingress", keySha256: sha(process.argv[2]), scopes: ["read", "pii"] },
+  ];
+  process.stdout.write(JSON.stringify(keys));
+' "$query_api_key_file" "$ingress_query_key_file" >"$query_api_keys_file"
+
 # The business numbers router and sender serve (README, "Business numbers"): the simulator's
 # default number, its token read from the per-checkout secret file.
 numbers_file="$state/numbers.json"
@@ -156,8 +173,8 @@ done
 note "cloud-api-sim ready"
 
 step "starting the services"
-for p in "$webhook_port" "$send_api_port"; do
-  (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && fail "port $p for ingress's webhook endpoint or send API is in use; stop whatever holds it and retry"
+for p in "$webhook_port" "$send_api_port" "$query_api_port"; do
+  (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && fail "port $p for ingress's webhook endpoint, the send API or the query API is in use; stop whatever holds it and retry"
 done
 for s in "${services[@]}"; do
   port_in_use=0
@@ -169,7 +186,10 @@ for s in "${services[@]}"; do
   # so a graceful drain is not cut short by a second signal.
   own=()
   [ "$s" = ingress ] && own=(WEBHOOK_PORT="$webhook_port" WA_APP_SECRET_FILE="$sim_app_secret_file" WA_VERIFY_TOKEN_FILE="$wa_verify_token_file"
-    SEND_API_PORT="$send_api_port" SEND_API_KEYS_FILE="$send_api_keys_file")
+    SEND_API_PORT="$send_api_port" SEND_API_KEYS_FILE="$send_api_keys_file"
+    PROJECTION_API_URL="http://127.0.0.1:$query_api_port" PROJECTION_API_KEY_FILE="$ingress_query_key_file")
+  [ "$s" = projection ] && own=(PROJECTION_API_PORT="$query_api_port" PROJECTION_API_KEYS_FILE="$query_api_keys_file"
+    PROJECTION_RATE_CARD_FILE="$repo/services/projection/rate-card.example.json")
   # router (template catalog) and sender (messages) call Graph: here, the simulator.
   case "$s" in router | sender) own=(PARLEY_NUMBERS_FILE="$numbers_file" WA_GRAPH_BASE_URL="http://127.0.0.1:$SIM_PORT") ;; esac
   # A stable consumer-group instance id per service (static membership): a service killed and
@@ -213,6 +233,7 @@ export KAFKA_BROKERS='$KAFKA_BROKERS'
 export SCHEMA_REGISTRY_URL='$SCHEMA_REGISTRY_URL'
 export MONGO_URL='$MONGO_URL'
 export PARLEY_SEND_API_URL='http://127.0.0.1:$send_api_port'
+export PARLEY_QUERY_API_URL='http://127.0.0.1:$query_api_port'
 export PARLEY_SIM_URL='http://127.0.0.1:$SIM_PORT'
 export PARLEY_DEV_STATE='$state'
 ENV
@@ -226,6 +247,7 @@ done
 printf '\n'
 printf '    %-11s %s\n' "send API" "http://127.0.0.1:$send_api_port/v1/messages (ingress; key in $rel/send-api-key)" \
   webhook "http://127.0.0.1:$webhook_port/webhooks/whatsapp (ingress; verify token in $rel/wa-verify-token)" \
+  "query API" "http://127.0.0.1:$query_api_port/v1/requests (projection; key in $rel/query-api-key)" \
   cloud-api "http://127.0.0.1:$SIM_PORT (simulator; control API /_sim with the ops token; log $rel/logs/cloud-api-sim.log)" \
   kafka "$KAFKA_BROKERS" registry "$SCHEMA_REGISTRY_URL" mongodb "$MONGO_URL"
 printf '\n    Send your first message (README, "Your first message"):\n'

@@ -89,6 +89,12 @@ export const EVENT_MESSAGE_BYTES = 1024 * 1024 + 12;
 const DAY_MS = 24 * 60 * 60 * 1000;
 const days = (n: number) => String(n * DAY_MS);
 
+/**
+ * Retention (ADR 0011): every topic the projection's read models are made from keeps everything
+ * (`retentionDays: null`), so that a rebuild, and a rebuild as of any instant, reads the whole
+ * history; raw webhooks keep 90 days (their facts are kept parsed), dispatch commands are kept
+ * because they are the router's decisions. Dead letters 30 days, retries 7.
+ */
 const topicDefinitions = [
   {
     id: "raw-webhooks",
@@ -106,7 +112,7 @@ const topicDefinitions = [
     id: "inbound-messages",
     key: "contact",
     events: ["InboundMessageReceived"],
-    retentionDays: 30,
+    retentionDays: null,
     producers: ["router"],
     consumers: ["media", "consent", "projection"],
     description:
@@ -116,7 +122,7 @@ const topicDefinitions = [
     id: "statuses",
     key: "contact",
     events: ["StatusUpdated"],
-    retentionDays: 30,
+    retentionDays: null,
     producers: ["router"],
     consumers: ["sender-statuses", "projection"],
     description: "Delivery statuses of sent messages, with errors and pricing.",
@@ -125,7 +131,7 @@ const topicDefinitions = [
     id: "send-requests",
     key: "contact",
     events: ["SendRequested"],
-    retentionDays: 30,
+    retentionDays: null,
     producers: ["domain services", "ingress (HTTP send API)"],
     consumers: ["router-outbound", "projection"],
     description:
@@ -143,7 +149,7 @@ const topicDefinitions = [
       "SendReconciled",
       "SendDeduplicated",
     ],
-    retentionDays: 30,
+    retentionDays: null,
     producers: ["router", "sender"],
     consumers: ["router-templates", "projection", "domain services"],
     description: [
@@ -169,7 +175,7 @@ const topicDefinitions = [
     id: "media",
     key: "contact",
     events: ["MediaStored", "MediaFailed", "MediaExpired"],
-    retentionDays: 30,
+    retentionDays: null,
     producers: ["media"],
     consumers: ["projection"],
     description: "What happened to each media object: stored (encrypted), failed, deleted.",
@@ -178,7 +184,7 @@ const topicDefinitions = [
     id: "conversation-windows",
     key: "contact",
     events: ["ConversationWindowOpened", "ConversationWindowExtended"],
-    retentionDays: 30,
+    retentionDays: null,
     producers: ["router"],
     consumers: ["router-outbound", "sender-gates", "projection"],
     description: "Customer-service windows per contact and business number.",
@@ -187,9 +193,9 @@ const topicDefinitions = [
     id: "dispatch",
     key: "business",
     events: ["DispatchMessage"],
-    retentionDays: 7,
+    retentionDays: null,
     producers: ["router", "sender"],
-    consumers: ["sender-dispatch"],
+    consumers: ["sender-dispatch", "projection"],
     description:
       "Commands to call Graph, keyed by business phone_number_id: one partition owner per number keeps its rate cap exact. The sender itself publishes a request's late template fallback here (after Meta failed its free-form message with 131047), so it goes through the number's owner like any send.",
   },
@@ -206,7 +212,7 @@ const topicDefinitions = [
       "WebhookErrorsReceived",
       "UnknownWebhookFieldReceived",
     ],
-    retentionDays: 90,
+    retentionDays: null,
     producers: ["router"],
     consumers: ["router-templates", "sender-numbers", "projection"],
     description: "Account, number and template webhooks, and webhook fields Parley does not model.",

@@ -74,17 +74,18 @@ describe("topic catalog", () => {
       for (const e of t.events) expect(t.keyOf(exampleEvent(e))).not.toBe("");
   });
 
-  it("declares configs: retention everywhere, consent kept forever, replication only when asked", () => {
+  it("declares configs: retention everywhere, the read models' inputs kept forever (ADR 0011), replication only when asked", () => {
     for (const t of catalog.topics) {
       expect(t.config["cleanup.policy"]).toBe("delete");
       expect(Number(t.config["retention.ms"])).not.toBeNaN();
       expect(t.config).not.toHaveProperty("min.insync.replicas");
       expect(t.replicationFactor).toBeUndefined();
     }
-    expect(catalog.topic("consent").config["retention.ms"]).toBe("-1");
-    const raw = Number(catalog.topic("raw-webhooks").config["retention.ms"]);
-    expect(raw).toBeGreaterThanOrEqual(
-      Number(catalog.topic("inbound-messages").config["retention.ms"]),
+    // What the projection rebuilds from keeps everything; the raw webhooks keep 90 days.
+    for (const t of catalog.topics.filter((t) => t.consumers.includes("projection")))
+      expect(t.config["retention.ms"], t.id).toBe("-1");
+    expect(catalog.topic("raw-webhooks").config["retention.ms"]).toBe(
+      String(90 * 24 * 3600 * 1000),
     );
     const prod = createCatalog({ replication: { factor: 3, minInsyncReplicas: 2 } });
     for (const t of prod.topics) {

@@ -141,6 +141,15 @@ export const sendApiFields = {
    * new request. Keep it at least ROUTER_IDEMPOTENCY_TTL_MS (the router's own dedupe).
    */
   SEND_API_IDEMPOTENCY_TTL_MS: env.int(7 * 24 * 60 * 60 * 1000, { min: 60_000 }),
+  /**
+   * The projection's query API (ADR 0011): with PROJECTION_API_KEY, `GET /v1/messages/{requestId}`
+   * adds the request's final word and its status timeline. Unset: the GET shows ingress's record.
+   */
+  PROJECTION_API_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** A query API key with the scopes read and pii (the caller made the request); never logged. */
+  PROJECTION_API_KEY: env.secret().optional(),
+  /** Past this the GET answers 503 (retry). */
+  PROJECTION_API_TIMEOUT_MS: env.int(2_000, { min: 50, max: 30_000 }),
 };
 
 /** Every variable ingress reads, with its type and default (README.md, "Configuration"). */
@@ -187,6 +196,13 @@ export const configSchema = z
         code: "custom",
         path: [missing],
         message: "the webhook needs both WA_VERIFY_TOKEN and WA_APP_SECRET",
+      });
+    }
+    if ((c.PROJECTION_API_URL === undefined) !== (c.PROJECTION_API_KEY === undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [c.PROJECTION_API_URL === undefined ? "PROJECTION_API_URL" : "PROJECTION_API_KEY"],
+        message: "the send API's outcomes need both PROJECTION_API_URL and PROJECTION_API_KEY",
       });
     }
     if (c.WA_APP_SECRET_PREVIOUS !== undefined && c.WA_APP_SECRET === undefined) {

@@ -8,6 +8,7 @@ import type { AuthFailureReason, SendApiMetrics, SendApiOutcome } from "../../me
 import { PROBLEM_CONTENT_TYPE, problems, type Problem } from "./problem.js";
 import { IDEMPOTENCY_HEADER, mapSendRequest } from "./send-body.js";
 import type { SendRecord, SendRecordStore } from "../../sending/store.js";
+import type { ProjectedRequest, RequestOutcomes } from "../../sending/outcomes.js";
 
 export const MESSAGES_PATH = "/v1/messages";
 
@@ -34,6 +35,11 @@ export interface SendApiAppOptions {
   readonly keyring: Keyring;
   readonly acceptSend: AcceptSend;
   readonly store: Pick<SendRecordStore, "findByRequestId">;
+  /**
+   * The projection's read models (ADR 0011): the GET adds the request's final word and its
+   * messages' statuses. Absent: the GET answers with ingress's record alone.
+   */
+  readonly outcomes?: RequestOutcomes;
   readonly bodyLimitBytes: number;
   /** Per API key (principal id). */
   readonly rateLimiter: RateLimiter;
@@ -71,6 +77,25 @@ export function requestView(record: SendRecord) {
   };
 }
 
+/**
+ * What the projection knows of the request: its final word (`outcome`: null until the projection
+ * has seen the request), one word for where it stands (`decision`), every status of its messages
+ * in Meta's time order (`statuses`) and each message with its timeline.
+ */
+export function outcomeView(projected: ProjectedRequest | undefined) {
+  if (projected === undefined) return { outcome: null, decision: null, statuses: [], messages: [] };
+  const statuses = projected.messages
+    .flatMap((m) => m.timeline.map((t) => ({ wamid: m.wamid, ...t })))
+    .sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+  return {
+    outcome: projected.final,
+    decision: projected.status,
+    ...(projected.original === undefined ? {} : { original: projected.original }),
+    statuses,
+    messages: projected.messages,
+  };
+}
+
 const locationOf = (requestId: string): string =>
   `${MESSAGES_PATH}/${encodeURIComponent(requestId)}`;
 
@@ -84,6 +109,7 @@ export function createSendApiApp({
   keyring,
   acceptSend,
   store,
+  outcomes,
   bodyLimitBytes,
   rateLimiter,
   metrics,
@@ -306,8 +332,26 @@ export function createSendApiApp({
         sendProblem(res, problems.notFound(`no request ${requestId} made with this API key`));
         return;
       }
+      if (outcomes === undefined) {
+        count(req, "found");
+        res.status(200).json(requestView(record));
+        return;
+      }
+      let projected: ProjectedRequest | undefined;
+      try {
+        projected = await outcomes.lookup(requestId);
+      } catch (error) {
+        count(req, "unavailable");
+        logger.warn({ err: error, requestId }, "the projection's query API is not answering; 503");
+        res.setHeader("Retry-After", "2");
+        sendProblem(
+          res,
+          problems.unavailable("the projection (outcomes and statuses) is not answering; retry"),
+        );
+        return;
+      }
       count(req, "found");
-      res.status(200).json(requestView(record));
+      res.status(200).json({ ...requestView(record), ...outcomeView(projected) });
     }),
   );
 

@@ -10,6 +10,7 @@ import { createAcceptSend } from "../../sending/accept.js";
 import { sendRequestedPublisher } from "../kafka/send-requests.js";
 import { createMongoSendRecordStore } from "../store/send-record-store.js";
 import { createKeyring } from "./api-keys.js";
+import { createProjectionClient } from "./projection-client.js";
 import { startDrainingListener } from "./draining-listener.js";
 import { createSendApiApp, MESSAGES_PATH, type SendApiAppOptions } from "./send-routes.js";
 
@@ -57,6 +58,9 @@ export interface SendApiSettings {
   readonly SEND_API_RATE_BURST: number;
   readonly SEND_API_COLLECTION: string;
   readonly SEND_API_IDEMPOTENCY_TTL_MS: number;
+  readonly PROJECTION_API_URL?: string | undefined;
+  readonly PROJECTION_API_KEY?: string | undefined;
+  readonly PROJECTION_API_TIMEOUT_MS?: number | undefined;
 }
 
 /**
@@ -95,6 +99,15 @@ export async function startSendApi(
     port: settings.SEND_API_PORT,
     keyring: createKeyring(settings.SEND_API_KEYS),
     store,
+    ...(settings.PROJECTION_API_URL === undefined || settings.PROJECTION_API_KEY === undefined
+      ? {}
+      : {
+          outcomes: createProjectionClient({
+            url: settings.PROJECTION_API_URL,
+            key: settings.PROJECTION_API_KEY,
+            timeoutMs: settings.PROJECTION_API_TIMEOUT_MS ?? 2_000,
+          }),
+        }),
     acceptSend: createAcceptSend({
       store,
       publish: sendRequestedPublisher(producer, catalog),

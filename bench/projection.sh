@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Benchmark of the projection (docs/benchmarks.md, "Projection"): events applied per second
+# against a bare consume of the same topics, a rebuild's rate (and its extrapolation to 1 million
+# events), point-lookup p50/p99 under 200 concurrent readers idle and while 500 messages/s are
+# published, and the projection's peak RSS. Uses the servers the environment names
+# (KAFKA_BROKERS, SCHEMA_REGISTRY_URL, MONGO_URL, e.g. `source /work/shared-infra/servers.env`
+# or `eval "$(infra/native/infra.sh env)"`), in a namespace of its own that it drops afterwards.
+# Knobs: BENCH_MESSAGES (10000), BENCH_RATE (500), BENCH_SECONDS (8), BENCH_READERS (200),
+# BENCH_LOOKUP_RATE (400), BENCH_ONLY=a, BENCH_PROJECTION_NODE_FLAGS (e.g. --cpu-prof),
+# BENCH_CONTACTS (2000). Every loop is bounded in count and time and talks to 127.0.0.1 only.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+# shellcheck source=../infra/scripts/bootstrap.sh
+source "$repo/infra/scripts/bootstrap.sh"
+ensure_node
+ensure_pnpm
+: "${KAFKA_BROKERS:?set KAFKA_BROKERS, SCHEMA_REGISTRY_URL and MONGO_URL (running servers)}"
+pnpm exec tsc -b services/projection services/projection/bench
+node services/projection/bench/dist/projection-bench.js 2> >(grep -v '^{"level' >&2)

@@ -1,0 +1,203 @@
+import {
+  createCommandHandler,
+  type CommandHandler,
+  type CommandHandlerObserver,
+  type HandlerStage,
+  type Keyed,
+} from "@parley/decider";
+import { retryOf, type RetryKind } from "@parley/errors";
+import { contactDecider } from "../domain/contact.js";
+import { conversationDecider } from "../domain/conversation.js";
+import type { BucketTouched, MessageLinked, Observed, WindowObserved } from "../domain/facts.js";
+import type { RequestOutput } from "../domain/request.js";
+import type { ConversationOutput } from "../domain/conversation.js";
+import { messageDecider } from "../domain/message.js";
+import { requestDecider, type FinalOf } from "../domain/request.js";
+import { contactOf, route, type ReadModelName } from "../domain/route.js";
+import { templateDecider } from "../domain/template.js";
+import { coalesce } from "./coalesce.js";
+import type { BucketMarks, ReadModelStores } from "./ports.js";
+
+/** What the projector reports (counts and stage times; never a key: keys are phone numbers). */
+export interface ProjectorObserver {
+  /** A read model applied (`changed`) or recognised (`unchanged`) a command. */
+  applied?(model: ReadModelName, changed: boolean): void;
+  stage?(model: ReadModelName, stage: HandlerStage, ms: number): void;
+  /** A read model's output was refused for good and dropped (the input is dead-lettered). */
+  dropped?(model: ReadModelName, error: unknown): void;
+}
+
+export interface ProjectorOptions {
+  readonly stores: ReadModelStores;
+  readonly marks: BucketMarks;
+  /** The one rule of a request's final word (`finalOutcome` of @parley/client). */
+  readonly finalOf: FinalOf;
+  /** The country of a contact id (ISO 3166 alpha-2), for the analytics' country dimension. */
+  readonly countryOf: (contactId: string) => string | undefined;
+  readonly clock?: () => Date;
+  /** Documents per read model kept in memory between events (least recently used go). */
+  readonly cacheSize?: number;
+  /** Keys per batch of each read model's handler. */
+  readonly maxBatchKeys?: number;
+  readonly observer?: ProjectorObserver;
+}
+
+export interface Projector {
+  /**
+   * Applies events to every read model they change and resolves once all of them, and what
+   * they hand on (message links, windows, analytics marks), are stored. Idempotent: an event
+   * applied again changes nothing. Rejects with the most retriable failure of the read models.
+   */
+  apply(events: readonly Consumed[]): Promise<void>;
+}
+
+/** A consumed event: the fact and the trace it travelled with. */
+export interface Consumed {
+  readonly event: Observed["event"];
+  readonly traceId?: string;
+}
+
+const RANK: Readonly<Record<RetryKind, number>> = { outage: 0, bounded: 1, never: 2 };
+
+/** Waits for every call, then rejects with the most retriable failure (an outage first). */
+async function settleAll(calls: readonly Promise<void>[]): Promise<void> {
+  let failure: { error: unknown } | undefined;
+  for (const result of await Promise.allSettled(calls)) {
+    if (result.status === "fulfilled") continue;
+    const error: unknown = result.reason;
+    if (failure === undefined || RANK[retryOf(error)] < RANK[retryOf(failure.error)])
+      failure = { error };
+  }
+  if (failure !== undefined) throw failure.error;
+}
+
+const bucketsOf = (outputs: readonly { readonly type: string }[]): string[] => [
+  ...new Set(
+    outputs.filter((o): o is BucketTouched => o.type === "BucketTouched").map((o) => o.bucket),
+  ),
+];
+
+/**
+ * The read models of one generation, each a decider run by the shared runtime (ADR 0010) over
+ * its own store: requests, messages, contacts, conversations, templates. Outputs flow one way
+ * (requests and conversations to messages, requests and messages to the analytics marks), so no
+ * two keys ever wait for each other. Every read model is a join of its events, so the result is
+ * the same in any order and with any repeats (invariant 11).
+ */
+export function createProjector({
+  stores,
+  marks,
+  finalOf,
+  countryOf,
+  clock = () => new Date(),
+  cacheSize = 2_000,
+  maxBatchKeys = 500,
+  observer = {},
+}: ProjectorOptions): Projector {
+  const observe = <C, E, O>(model: ReadModelName): CommandHandlerObserver<C, E, O> => ({
+    decided: (_key, _command, events) => observer.applied?.(model, events.length > 0),
+    stage: (stage, ms) => observer.stage?.(model, stage, ms),
+    dropped: (_key, _event, error) => observer.dropped?.(model, error),
+  });
+  const common = { clock, cacheSize, maxBatchKeys, context: none };
+  const markOutputs = async (outputs: readonly { readonly type: string }[]) => {
+    const buckets = bucketsOf(outputs);
+    if (buckets.length > 0) await marks.mark(buckets);
+  };
+
+  const messages = coalesce(
+    createCommandHandler({
+      ...common,
+      decider: messageDecider,
+      store: stores.messages,
+      publish: markOutputs,
+      observer: observe("messages"),
+    }),
+  );
+  const toMessages = (outputs: readonly (MessageLinked | WindowObserved)[]) =>
+    outputs.length === 0
+      ? Promise.resolve()
+      : messages.handle(outputs.map((command) => ({ key: command.wamid, command })));
+  const requests = coalesce(
+    createCommandHandler({
+      ...common,
+      decider: requestDecider(finalOf),
+      store: stores.requests,
+      publish: async (outputs: readonly RequestOutput[]) => {
+        const links = outputs.filter((o): o is MessageLinked => o.type === "MessageLinked");
+        await settleAll([toMessages(links), markOutputs(outputs)]);
+      },
+      observer: observe("requests"),
+    }),
+  );
+  const conversations = coalesce(
+    createCommandHandler({
+      ...common,
+      decider: conversationDecider,
+      store: stores.conversations,
+      publish: (outputs: readonly ConversationOutput[]) => toMessages(outputs),
+      observer: observe("conversations"),
+    }),
+  );
+  const contacts = coalesce(
+    createCommandHandler({
+      ...common,
+      decider: contactDecider,
+      store: stores.contacts,
+      publish: nothing,
+      observer: observe("contacts"),
+    }),
+  );
+  const templates = coalesce(
+    createCommandHandler({
+      ...common,
+      decider: templateDecider,
+      store: stores.templates,
+      publish: nothing,
+      observer: observe("templates"),
+    }),
+  );
+
+  const run = <C>(handler: CommandHandler<C>, commands: readonly Keyed<C>[]) =>
+    commands.length === 0 ? Promise.resolve() : handler.handle(commands);
+
+  return {
+    async apply(events) {
+      const targets = events.map((e) => {
+        const contactId = contactOf(e);
+        const country = contactId === undefined ? undefined : countryOf(contactId);
+        return route({ type: "Observed", ...e, ...(country === undefined ? {} : { country }) });
+      });
+      await settleAll([
+        run(
+          requests,
+          targets.flatMap((t) => t.requests),
+        ),
+        run(
+          messages,
+          targets.flatMap((t) => t.messages),
+        ),
+        run(
+          contacts,
+          targets.flatMap((t) => t.contacts),
+        ),
+        run(
+          conversations,
+          targets.flatMap((t) => t.conversations),
+        ),
+        run(
+          templates,
+          targets.flatMap((t) => t.templates),
+        ),
+      ]);
+    },
+  };
+}
+
+function none(commands: readonly unknown[]): undefined[] {
+  return commands.map(() => undefined);
+}
+
+function nothing(): Promise<void> {
+  return Promise.resolve();
+}

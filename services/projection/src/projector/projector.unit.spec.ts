@@ -1,0 +1,104 @@
+import { finalOutcome } from "@parley/client";
+import type { AnyEvent } from "@parley/contracts";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { ratesOf } from "../domain/analytics.js";
+import { currentStatus } from "../domain/statuses.js";
+import { createMemoryReadModels, type MemoryReadModels } from "./memory.js";
+import { createProjector } from "./projector.js";
+import { createRollup } from "./rollup.js";
+import { arrivalOrder, countryOf, worldArb } from "./world.unit-helpers.js";
+
+/** Everything a generation holds: each read model's states by key, and the analytics buckets. */
+function snapshot(models: MemoryReadModels) {
+  const of = <S>(store: { keys(): string[]; peek(k: string): { state: S } | undefined }) =>
+    Object.fromEntries(
+      store
+        .keys()
+        .sort()
+        .map((k) => [k, store.peek(k)?.state]),
+    );
+  const { stores } = models;
+  return {
+    requests: of(stores.requests),
+    messages: of(stores.messages),
+    contacts: of(stores.contacts),
+    conversations: of(stores.conversations),
+    templates: of(stores.templates),
+    analytics: Object.fromEntries(
+      [...models.analytics.buckets].sort(([a], [b]) => (a < b ? -1 : 1)),
+    ),
+  };
+}
+
+/**
+ * Applies `events` as the consumer would: chunks of records started in arrival order, a few in
+ * flight at once (keys in parallel, a key's commands in call order), then the rollup.
+ */
+async function project(events: readonly AnyEvent[], chunk: number, inFlight: number) {
+  const models = createMemoryReadModels();
+  const projector = createProjector({
+    stores: models.stores,
+    marks: models.marks,
+    finalOf: finalOutcome,
+    countryOf,
+    cacheSize: 3,
+    maxBatchKeys: 4,
+  });
+  const running: Promise<void>[] = [];
+  for (let i = 0; i < events.length; i += chunk) {
+    running.push(projector.apply(events.slice(i, i + chunk).map((event) => ({ event }))));
+    if (running.length >= inFlight) await running.shift();
+  }
+  await Promise.all(running);
+  await createRollup({ marks: models.marks, analytics: models.analytics }).drain();
+  return models;
+}
+
+describe("invariant 11 in memory: the read models are a function of the events, not of their order", () => {
+  it("any arrival order, any batching, repeated records: the same documents and analytics", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        worldArb,
+        fc.array(fc.nat(), { minLength: 1, maxLength: 64 }),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 3 }),
+        async (world, ranks, repeats, chunk, inFlight) => {
+          const inOrder = snapshot(await project(world.events, 1, 1));
+          const repeated = [
+            ...world.events,
+            ...repeats.map((r) => world.events[r % world.events.length] as AnyEvent),
+          ];
+          const shuffled = arrivalOrder(repeated, ranks);
+          const other = snapshot(await project(shuffled, chunk, inFlight));
+          expect(other).toEqual(inOrder);
+        },
+      ),
+      { numRuns: 80 },
+    );
+  });
+
+  it("counts what happened: statuses, final words and windows as the events say", async () => {
+    await fc.assert(
+      fc.asyncProperty(worldArb, async (world) => {
+        const models = await project(world.events, 2, 2);
+        const requests = world.events.filter((e) => e.type === "SendRequested");
+        expect(models.stores.requests.keys()).toHaveLength(requests.length);
+        for (const key of models.stores.messages.keys()) {
+          const state = models.stores.messages.peek(key)?.state;
+          if (state?.timeline.some((e) => e.status === "failed"))
+            expect(currentStatus(state.timeline)).toBe("failed");
+        }
+        let total = 0;
+        for (const totals of models.analytics.buckets.values()) {
+          total += totals.requests.total;
+          const rates = ratesOf(totals);
+          if (rates.deliveryRate !== undefined) expect(rates.deliveryRate).toBeLessThanOrEqual(1);
+        }
+        expect(total).toBe(requests.length);
+      }),
+      { numRuns: 40 },
+    );
+  });
+});
