@@ -13,6 +13,7 @@ import { traceHeaders, withProducerSpan } from "./tracing.js";
 interface EnvelopeLike {
   readonly eventId: string;
   readonly type: string;
+  readonly schemaVersion?: number;
   readonly correlationId: string;
   readonly causationId?: string | null;
 }
@@ -82,6 +83,8 @@ export function eventHeaders(
     [headerNames.correlationId]: event.correlationId,
   };
   if (event.causationId) headers[headerNames.causationId] = event.causationId;
+  if (event.schemaVersion !== undefined)
+    headers[headerNames.schemaVersion] = String(event.schemaVersion);
   return headers;
 }
 

@@ -9,6 +9,7 @@ import {
   type TextMapGetter,
   type TextMapSetter,
 } from "@opentelemetry/api";
+import { randomBytes } from "node:crypto";
 import type { IHeaders } from "kafkajs";
 
 const tracer = () => trace.getTracer("@parley/kafka");
@@ -28,11 +29,29 @@ const getter: TextMapGetter<IHeaders> = {
   },
 };
 
-/** W3C trace context (traceparent, tracestate, baggage) of `ctx` as Kafka headers. */
+/**
+ * W3C trace context (traceparent, tracestate, baggage) of `ctx` as Kafka headers. When there is
+ * none to carry (the calling application registered no OpenTelemetry SDK, so its spans are not
+ * recorded), a new root `traceparent` is written, not sampled, so the services downstream still
+ * join one trace per record and logs carry its id (invariant 12).
+ */
 export function traceHeaders(ctx: Context = context.active()): HeaderBag {
   const bag: HeaderBag = {};
   propagation.inject(ctx, bag, setter);
+  if (bag["traceparent"] === undefined) bag["traceparent"] = rootTraceparent();
   return bag;
+}
+
+/** A fresh W3C traceparent: version 00, random trace and span ids, flags 00 (not sampled). */
+export function rootTraceparent(): string {
+  const hex = (bytes: number): string => {
+    let out = "";
+    while (out.length < bytes * 2 || /^0+$/.test(out)) {
+      out = randomBytes(bytes).toString("hex");
+    }
+    return out;
+  };
+  return `00-${hex(16)}-${hex(8)}-00`;
 }
 
 export function extractContext(headers: IHeaders | undefined): Context {
