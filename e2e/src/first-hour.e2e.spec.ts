@@ -116,6 +116,32 @@ describe("the first hour: make dev, then the README's first message", () => {
     expect(output, output).toMatch(/InboundMessageReceived .*text="Thanks, when will it arrive\?"/);
   }, 240_000);
 
+  it("runs the example twice: the repeated key sends nothing new and answers with the first request's word", () => {
+    const {
+      KAFKA_BROKERS: _b,
+      SCHEMA_REGISTRY_URL: _r,
+      MONGO_URL: _m,
+      PARLEY_TOPIC_PREFIX: _p,
+      ...shell
+    } = process.env;
+    const run = () =>
+      spawnSync(join(repoRoot, "bin/parley-example"), [], {
+        cwd: repoRoot,
+        env: { ...shell, PARLEY_DEV_STATE: state },
+        encoding: "utf8",
+        timeout: 120_000,
+      });
+    const first = run();
+    expect(first.status, `${first.stdout}\n${first.stderr}`).toBe(0);
+    const firstWamid = /final accepted SendAccepted (\S+)/.exec(first.stdout)?.[1];
+    expect(firstWamid, first.stdout).toBeDefined();
+    const second = run();
+    expect(second.status, `${second.stdout}\n${second.stderr}`).toBe(0);
+    expect(second.stdout).toContain(`final accepted SendAccepted ${firstWamid ?? ""}`);
+    const requested = (out: string) => /requested (\S+)/.exec(out)?.[1];
+    expect(requested(second.stdout)).not.toBe(requested(first.stdout));
+  }, 300_000);
+
   it("starts with no error-level line in any service's log", () => {
     for (const service of ["ingress", "router", "sender", "media", "consent", "projection"]) {
       const log = readFileSync(join(state, "logs", `${service}.log`), "utf8");
