@@ -385,3 +385,70 @@ describe("transactional mode of the consumer runner", () => {
     expect([...committed].sort()).toEqual(expected(0, 40));
   });
 });
+
+describe("input written by transactional producers", () => {
+  /** Records in transactions of their own, the last one aborted: the log ends in markers. */
+  async function writeInTransactions(t: Topics, count: number): Promise<void> {
+    const tx = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionalId: `${t.group}-writer`,
+    });
+    await tx.connect();
+    try {
+      for (let n = 0; n < count; n++) {
+        const open = await tx.transaction();
+        await open.send({ topic: t.input, acks: -1, messages: [{ key: "k", value: String(n) }] });
+        await open.commit();
+      }
+      const aborted = await tx.transaction();
+      await aborted.send({ topic: t.input, acks: -1, messages: [{ key: "k", value: "aborted" }] });
+      await aborted.abort();
+    } finally {
+      await tx.disconnect();
+    }
+  }
+
+  async function committedOffset(t: Topics): Promise<string | undefined> {
+    const [found] = await admin.fetchOffsets({ groupId: t.group, topics: [t.input] });
+    return found?.partitions.find((p) => p.partition === 0)?.offset;
+  }
+
+  for (const mode of ["plain", "transactional"] as const) {
+    it(`commits past the trailing commit and abort markers, to the log's end (${mode} mode)`, async () => {
+      const t = await topics(`markers-${mode}`);
+      await writeInTransactions(t, 5);
+      const [end] = await admin.fetchTopicOffsets(t.input);
+      // 5 records with a commit marker each, the aborted record and its abort marker.
+      expect(end?.high).toBe("12");
+      const handled: string[] = [];
+      const runner = createConsumerRunner<string>({
+        kafka,
+        groupId: t.group,
+        topics: [t.input],
+        deadLetterTopic: t.dlq,
+        decode: (record) => record.value?.toString() ?? "",
+        commitIntervalMs: 100,
+        handle: (record, _signal, context) => {
+          handled.push(record.value);
+          if (mode === "transactional")
+            context.publish({
+              topic: t.output,
+              key: record.key,
+              value: Buffer.from(`out-${record.value}`),
+            });
+          return Promise.resolve();
+        },
+        ...(mode === "transactional" ? { transactional: { transactionTimeoutMs: 20_000 } } : {}),
+      });
+      runners.push(runner);
+      await runner.start();
+      // Lag 0 means the committed offset is the high watermark, markers included.
+      await waitFor(async () => (await committedOffset(t)) === end?.high, {
+        timeoutMs: 60_000,
+        description: `the committed offset at the log's end (${end?.high ?? "?"})`,
+      });
+      expect(handled).toEqual(["0", "1", "2", "3", "4"]);
+    });
+  }
+});
