@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { Admin, Consumer, EachBatchPayload } from "kafkajs";
 import { defaultRetryPolicy, sleep, type RetryPolicy } from "./backoff.js";
 import { checkGroupSettings, groupInstanceIdOf } from "./connection.js";
@@ -92,6 +93,9 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
   const queue = new KeyedQueue();
   const partitions = new Map<string, OwnedPartition>();
   const stopping = new AbortController();
+  // Every key waiting out a retry listens on it (and removes its listener when done): dozens at
+  // once is normal, not the leak Node warns of past ten.
+  setMaxListeners(0, stopping.signal);
   const stats: RunnerStats = {
     processed: 0,
     retried: 0,
