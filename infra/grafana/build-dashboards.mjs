@@ -265,6 +265,18 @@ const dashboards = [
           "read / delivered",
         ],
       ]),
+      series("Send failures by Graph error code", "ops", [
+        [
+          'sum by (code) (rate(parley_router_send_outcomes_total{type="SendFailed"}[5m]))',
+          "{{code}}",
+        ],
+      ]),
+      series(
+        "Outcomes by type, every producer (router's view)",
+        "ops",
+        [["sum by (type) (rate(parley_router_send_outcomes_total[5m]))", "{{type}}"]],
+        { stack: true },
+      ),
       series("Failed statuses by Graph error code", "ops", [
         ["sum by (code) (rate(parley_router_status_errors_total[5m]))", "{{code}}"],
       ]),

@@ -1,3 +1,4 @@
+import type { AnyEvent } from "@parley/contracts";
 import { errorMessage } from "@parley/errors";
 import type { Logger, Metrics } from "@parley/telemetry";
 import type { InboundObserver } from "./inbound/handler.js";
@@ -153,5 +154,27 @@ export function createOutboundMetrics(metrics: Metrics): OutboundObserver {
     conflict() {
       conflicts.inc();
     },
+  };
+}
+
+/**
+ * Send outcomes by type, Graph error code and business number, as the router's
+ * send-outcomes consumer (router-templates) reads them: every service's outcomes, the sender's
+ * and the router's own rejections, committed ones only. A record read again after a rebalance
+ * counts again (rare; rates are what the dashboards and alerts use).
+ */
+export function createSendOutcomeMetrics(metrics: Metrics): (event: AnyEvent) => void {
+  const outcomes = metrics.counter<"type" | "code" | "business_number">({
+    name: "router_send_outcomes_total",
+    help: "Send outcomes read from send-outcomes, by type, Graph error code (failures; empty otherwise) and business number.",
+    labelNames: ["type", "code", "business_number"],
+  });
+  return (event) => {
+    if (!event.type.startsWith("Send") || event.type === "SendRequested") return;
+    const code =
+      event.type === "SendFailed" && event.data.error.code !== undefined
+        ? String(event.data.error.code)
+        : "";
+    outcomes.inc({ type: event.type, code, business_number: event.businessNumber ?? "" });
   };
 }

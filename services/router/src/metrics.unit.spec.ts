@@ -1,7 +1,7 @@
-import { createEvent, exampleData } from "@parley/contracts";
+import { createEvent, exampleData, exampleEvent } from "@parley/contracts";
 import { createLogger, createMetrics } from "@parley/telemetry";
 import { describe, expect, it } from "vitest";
-import { createInboundMetrics } from "./metrics.js";
+import { createInboundMetrics, createSendOutcomeMetrics } from "./metrics.js";
 
 const NOW = new Date("2026-03-01T12:00:00.000Z");
 
@@ -93,5 +93,22 @@ describe("inbound metrics", () => {
     // A free message costs nothing; a category outside Meta's vocabulary is "other".
     expect(value("router_billable_messages_total", 'category="service"')).toBe(0);
     expect(value("router_billable_messages_total", 'category="other"')).toBe(1);
+  });
+});
+
+describe("send outcome metrics", () => {
+  it("counts outcomes by type, Graph error code and business number", async () => {
+    const metrics = createMetrics({ service: "router", collectDefaults: false });
+    const observe = createSendOutcomeMetrics(metrics);
+    const failed = exampleEvent("SendFailed");
+    observe(failed);
+    observe(failed);
+    observe(exampleEvent("SendAccepted"));
+    const text = await metrics.metrics();
+    const code = String(failed.data.error.code ?? "");
+    expect(text).toMatch(
+      new RegExp(`parley_router_send_outcomes_total\\{type="SendFailed",code="${code}"[^}]*\\} 2`),
+    );
+    expect(text).toMatch(/parley_router_send_outcomes_total\{type="SendAccepted",code=""[^}]*\} 1/);
   });
 });
