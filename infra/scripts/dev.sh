@@ -123,6 +123,7 @@ stop_all() {
     note "cloud-api-sim stopped"
   fi
   rm -f "$state/services.pids"
+  [ -n "${prometheus_port:-}" ] && prometheus_stop "$state" && note "prometheus stopped"
   infra_stop
   note "all processes stopped"
 }
@@ -217,6 +218,22 @@ for s in "${services[@]}"; do
   note "$s ready"
 done
 
+# Prometheus scrapes every service with the alert rules loaded (infra/prometheus/prometheus.sh).
+# shellcheck source=../prometheus/prometheus.sh
+source "$repo/infra/prometheus/prometheus.sh"
+: "${PROMETHEUS_PORT:=$((9090 + off))}"
+step "starting Prometheus"
+targets=()
+for s in "${services[@]}"; do targets+=("$s=127.0.0.1:${port[$s]}"); done
+prometheus_port=$PROMETHEUS_PORT
+# Without it (no apt-get, port taken) the stack still runs; the reason is printed.
+if (ensure_prometheus) && prometheus_start "$state" "$prometheus_port" "$token_file" "${targets[@]}"; then
+  note "prometheus ready"
+else
+  note "Prometheus did not start (log: $state/prometheus/prometheus.log); Parley runs without it"
+  prometheus_url_note="not running"
+fi
+
 # Three simulated users say hello (each opens its 24 h window with the business number).
 for i in 0 1 2; do
   wa_id="1650555$((1000 + i))"
@@ -236,6 +253,7 @@ export PARLEY_SEND_API_URL='http://127.0.0.1:$send_api_port'
 export PARLEY_QUERY_API_URL='http://127.0.0.1:$query_api_port'
 export PARLEY_SIM_URL='http://127.0.0.1:$SIM_PORT'
 export PARLEY_DEV_STATE='$state'
+export PARLEY_PROMETHEUS_URL='http://127.0.0.1:$prometheus_port'
 ENV
 
 rel="${state#"$repo"/}"
@@ -249,7 +267,8 @@ printf '    %-11s %s\n' "send API" "http://127.0.0.1:$send_api_port/v1/messages 
   webhook "http://127.0.0.1:$webhook_port/webhooks/whatsapp (ingress; verify token in $rel/wa-verify-token)" \
   "query API" "http://127.0.0.1:$query_api_port/v1/requests (projection; key in $rel/query-api-key)" \
   cloud-api "http://127.0.0.1:$SIM_PORT (simulator; control API /_sim with the ops token; log $rel/logs/cloud-api-sim.log)" \
-  kafka "$KAFKA_BROKERS" registry "$SCHEMA_REGISTRY_URL" mongodb "$MONGO_URL"
+  kafka "$KAFKA_BROKERS" registry "$SCHEMA_REGISTRY_URL" mongodb "$MONGO_URL" \
+  prometheus "${prometheus_url_note:-http://127.0.0.1:$prometheus_port (scrapes every service, alert rules loaded: /alerts)}; log $rel/prometheus/prometheus.log"
 printf '\n    Send your first message (README, "Your first message"):\n'
 printf '      curl -s http://127.0.0.1:%s/v1/messages -H "Authorization: Bearer $(cat %s/send-api-key)" \\\n' "$send_api_port" "$rel"
 printf '        -H "Idempotency-Key: hello-1" -H "Content-Type: application/json" \\\n'

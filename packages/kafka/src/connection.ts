@@ -8,6 +8,7 @@ import kafkajs, {
 } from "kafkajs";
 
 import { createKafkaHealth, type KafkaHealth } from "./health.js";
+import type { KafkaObserver } from "./observer.js";
 
 // kafkajs is CommonJS; Node's ESM loader does not see this one as a named export.
 const { Partitioners } = kafkajs;
@@ -54,6 +55,8 @@ export interface KafkaConnectionOptions {
   readonly connectionTimeoutMs?: number;
   readonly requestTimeoutMs?: number;
   readonly group?: Partial<GroupSettings>;
+  /** Told about every consumer made from the client and every record they dead-letter. */
+  readonly observer?: KafkaObserver;
 }
 
 /**
@@ -65,6 +68,8 @@ export type KafkaClient = Kafka & {
   readonly group: GroupSettings;
   /** The service logger given to createKafka, for Parley's own components. */
   readonly serviceLogger?: KafkaLogger | undefined;
+  /** The observer given to createKafka, told about every consumer and dead letter. */
+  readonly observer?: KafkaObserver | undefined;
 };
 
 /** A consumer's group.instance.id: `<instanceId>.<groupId>` when the client has one, else none. */
@@ -172,6 +177,7 @@ export function createKafka({
   connectionTimeoutMs = 3_000,
   requestTimeoutMs = 30_000,
   group = {},
+  observer,
 }: KafkaConnectionOptions): KafkaClient {
   if (brokers.length === 0)
     throw new Error("createKafka: `brokers` is empty; set KAFKA_BROKERS=host:port[,host:port]");
@@ -192,10 +198,19 @@ export function createKafka({
     logLevel: KafkaLogLevel.WARN,
     logCreator: logCreator(logger),
   });
+  if (observer?.consumerCreated !== undefined) {
+    const make = client.consumer.bind(client);
+    client.consumer = (config) => {
+      const consumer = make(config);
+      observer.consumerCreated?.(config.groupId, consumer);
+      return consumer;
+    };
+  }
   return Object.assign(client, {
     health: createKafkaHealth(),
     group: Object.freeze(settings),
     serviceLogger: logger,
+    observer,
   });
 }
 
