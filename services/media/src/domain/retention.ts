@@ -6,7 +6,7 @@ import type { MediaKind } from "./media-object.js";
  */
 export interface RetentionPolicy {
   readonly defaultDays: number;
-  readonly byKind?: Partial<Readonly<Record<MediaKind | "upload", number>>>;
+  readonly byKind?: Partial<Readonly<Record<MediaKind | "upload", number | undefined>>>;
   readonly byNumber?: Readonly<Record<string, number>>;
 }
 
