@@ -65,5 +65,6 @@ describe("simulator media fidelity (reference §5)", () => {
     await expect(graph.downloadMedia(info.url)).rejects.toBeInstanceOf(UnexpectedResponseError);
     const again = await graph.getMedia(mediaId);
     expect(await read((await graph.downloadMedia(again.url)).body)).toEqual(data);
+    expect(h.sim.mediaStats(mediaId)).toEqual({ lookups: 2, downloads: 2 });
   });
 });

@@ -97,6 +97,7 @@ export function createMediaApi(engine: Engine, r: Responder): MediaApi {
       return r.answer(200, { id: item.id }, version);
     },
     lookUp(item, version) {
+      item.lookups = (item.lookups ?? 0) + 1;
       const token = rng.ids.token(32);
       mediaUrls.set(token, { mediaId: item.id, expiresAt: clock.now() + 5 * 60_000 });
       bounded(mediaUrls, 10_000);
@@ -127,6 +128,7 @@ export function createMediaApi(engine: Engine, r: Responder): MediaApi {
           delayMs: r.latency(),
         };
       }
+      item.downloads = (item.downloads ?? 0) + 1;
       if (cut?.expireUrl === true) mediaUrls.set(hash, { ...entry, expiresAt: clock.now() });
       return {
         kind: "answer",

@@ -193,6 +193,8 @@ function control(
     case "POST media/:id/tamper": // the stored file changes; its announced sha256 does not
       sim.tamperMedia(id ?? "");
       return [200, { ok: true }];
+    case "GET media/:id/stats":
+      return [200, sim.mediaStats(id ?? "")];
     case "DELETE faults":
       sim.clearFaults();
       return [200, { ok: true }];

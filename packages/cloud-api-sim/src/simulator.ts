@@ -491,6 +491,10 @@ export function createSimulator({
       if (!item) throw new RangeError(`no media ${mediaId}`);
       item.expiresAt = Math.min(item.expiresAt, clock.now());
     },
+    mediaStats(mediaId) {
+      const item = engine.media.get(mediaId);
+      return { lookups: item?.lookups ?? 0, downloads: item?.downloads ?? 0 };
+    },
     tamperMedia(mediaId, data) {
       const item = engine.media.get(mediaId);
       if (!item) throw new RangeError(`no media ${mediaId}`);

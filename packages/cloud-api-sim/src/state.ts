@@ -83,6 +83,9 @@ export interface MediaItem {
   /** Brought forward by `expireMedia`. */
   expiresAt: number;
   readonly filename: string | undefined;
+  /** URL look-ups and downloads served (complete or cut), for tests. */
+  lookups?: number;
+  downloads?: number;
 }
 
 export interface InboundRecord {

@@ -243,6 +243,8 @@ export interface Simulator {
    * sha256 still announces the original: a download must fail its hash check.
    */
   tamperMedia(mediaId: string, data?: Buffer): void;
+  /** How often a media id's URL was looked up and its bytes served (0s for an unknown id). */
+  mediaStats(mediaId: string): { readonly lookups: number; readonly downloads: number };
 
   messages(filter?: {
     readonly to?: string;
