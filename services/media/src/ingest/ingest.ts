@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
-import { Transform, type TransformCallback } from "node:stream";
-import { ParleyError, retryOf } from "@parley/errors";
+import { pipeline, Transform, type TransformCallback } from "node:stream";
+import { errorMessage, ParleyError, retryOf } from "@parley/errors";
 import type { KeyRing } from "../crypto/keyring.js";
 import { createSealStream, DEFAULT_CHUNK_BYTES, sealedSize } from "../crypto/sealed.js";
 import type { Announcement, FailureReason, StoredObject } from "../domain/media-object.js";
@@ -136,9 +136,18 @@ export function createIngest({
     const { body } = await source.open(location.url, a.businessNumber);
     const { dataKey, wrapped } = keys.newDataKey();
     const inspector = new Inspector(Math.min(maxBytes, location.fileSize));
-    body.once("error", (error) => inspector.destroy(error));
-    const sealed = body.pipe(inspector).pipe(createSealStream(dataKey, chunkBytes));
-    inspector.once("error", (error) => sealed.destroy(error));
+    let bodyError: unknown;
+    body.on("error", (error) => {
+      bodyError ??= error;
+    });
+    // pipeline destroys every stage with the first error, so the store's put sees it and no
+    // stream is left with an unhandled error.
+    const sealed = pipeline(
+      body,
+      inspector,
+      createSealStream(dataKey, chunkBytes),
+      () => undefined,
+    );
     try {
       await store.put(storageKey, sealed, {
         length: sealedSize(location.fileSize, chunkBytes),
@@ -153,9 +162,9 @@ export function createIngest({
         };
       }
       // The body failed (network, a cut connection): the download's fault, retried.
-      if (body.errored !== null || inspector.errored !== null)
+      if (bodyError !== undefined || body.errored !== null || inspector.errored !== null)
         throw new ParleyError(
-          `download interrupted: ${String(body.errored ?? inspector.errored)}`,
+          `download interrupted: ${errorMessage(bodyError ?? body.errored ?? inspector.errored)}`,
           {
             retry: "bounded",
             cause: error,

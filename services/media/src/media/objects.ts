@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { Readable, Transform, type TransformCallback } from "node:stream";
+import { pipeline, Readable, Transform, type TransformCallback } from "node:stream";
 import { mediaKindOf, mediaLimits, STATIC_STICKER_MAX_BYTES } from "@parley/cloud-api";
 import type { CommandHandler } from "@parley/decider";
 import { ParleyError } from "@parley/errors";
@@ -136,9 +136,12 @@ export function createMediaObjects({
           done(null, chunk);
         },
       });
-      body.once("error", (error) => inspect.destroy(error));
-      const sealed = body.pipe(inspect).pipe(createSealStream(dataKey, chunkBytes));
-      inspect.once("error", (error) => sealed.destroy(error));
+      const sealed = pipeline(
+        body,
+        inspect,
+        createSealStream(dataKey, chunkBytes),
+        () => undefined,
+      );
       try {
         await store.put(storageKey, sealed, { length: sealedSize(length, chunkBytes) });
       } catch (error) {
@@ -213,8 +216,7 @@ export function createMediaObjects({
           size: object.sizeBytes,
           chunkBytes: object.chunkBytes,
         });
-        sealed.once("error", (error) => plain.destroy(error));
-        return { state, body: sealed.pipe(plain) };
+        return { state, body: pipeline(sealed, plain, () => undefined) };
       }
       const r = sealedRangeOf(object.sizeBytes, range.start, range.end, object.chunkBytes);
       const sealed = await store.get(object.storageKey, { start: r.sealedStart, end: r.sealedEnd });
@@ -226,8 +228,7 @@ export function createMediaObjects({
         length: r.length,
         withHeader: false,
       });
-      sealed.once("error", (error) => plain.destroy(error));
-      return { state, body: sealed.pipe(plain) };
+      return { state, body: pipeline(sealed, plain, () => undefined) };
     },
 
     remove,

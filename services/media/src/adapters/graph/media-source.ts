@@ -4,6 +4,7 @@ import {
   GraphApiError,
   UnexpectedResponseError,
   type CloudApiClient,
+  type HttpTransport,
 } from "@parley/cloud-api";
 import { ParleyError } from "@parley/errors";
 import type { NumberDirectory } from "@parley/numbers";
@@ -21,6 +22,8 @@ export interface GraphMediaSourceOptions {
   /** Hosts the token may be sent to for downloads (Meta's CDN; Graph's host is always allowed). */
   readonly mediaHosts: readonly string[];
   readonly timeoutMs: number;
+  /** The HTTP transport (tests: the simulator in process). */
+  readonly transport?: HttpTransport;
 }
 
 /** Graph's errors as the ingest reads them: by code, never by message text. */
@@ -47,6 +50,7 @@ export function createGraphMediaSource({
   graphVersion,
   mediaHosts,
   timeoutMs,
+  transport,
 }: GraphMediaSourceOptions): MediaSource & { close(): Promise<void> } {
   const clients = new Map<string, CloudApiClient>();
   const clientOf = (phoneNumberId: string | undefined): CloudApiClient => {
@@ -65,6 +69,7 @@ export function createGraphMediaSource({
         graphVersion,
         mediaHosts,
         timeoutMs,
+        ...(transport === undefined ? {} : { transport }),
       });
       clients.set(number.phoneNumberId, client);
     }
