@@ -33,7 +33,9 @@ await runStandardService({
     const catalog = createCatalog({ prefix: config.PARLEY_TOPIC_PREFIX });
     const serde = createSerde({ registry: createRegistry({ url: config.SCHEMA_REGISTRY_URL }) });
     const keys = createKeyRing(parseKeyEncryptionKeys(config.MEDIA_KEYS));
-    const directory = loadNumberDirectory(config);
+    // Without business numbers there is no token to download with: the inbound side is off and
+    // the API and the sweeper still run.
+    const directory = config.PARLEY_NUMBERS === undefined ? undefined : loadNumberDirectory(config);
     const components: Component[] = [];
     const checks: ReadinessCheck[] = [];
     const stopAll = async () => {
@@ -72,27 +74,34 @@ await runStandardService({
           },
         },
       });
-      const source = createGraphMediaSource({
-        directory,
-        baseUrl: config.WA_GRAPH_BASE_URL,
-        graphVersion: config.WA_GRAPH_VERSION,
-        mediaHosts: config.MEDIA_GRAPH_MEDIA_HOSTS,
-        timeoutMs: config.MEDIA_GRAPH_TIMEOUT_MS,
-      });
-      components.push({ name: "graph media client", stop: () => source.close() });
-      const ingest = createIngest({
-        source,
-        store,
-        keys,
-        maxBytes: config.MEDIA_MAX_BYTES,
-        attempts: config.MEDIA_DOWNLOAD_ATTEMPTS,
-        backoffMs: config.MEDIA_DOWNLOAD_BACKOFF_MS,
-        observer: {
-          stored: (bytes, ms) => {
-            logger.info({ bytes, ms }, "media: stored");
-          },
-        },
-      });
+      const source =
+        directory === undefined
+          ? undefined
+          : createGraphMediaSource({
+              directory,
+              baseUrl: config.WA_GRAPH_BASE_URL,
+              graphVersion: config.WA_GRAPH_VERSION,
+              mediaHosts: config.MEDIA_GRAPH_MEDIA_HOSTS,
+              timeoutMs: config.MEDIA_GRAPH_TIMEOUT_MS,
+            });
+      if (source !== undefined)
+        components.push({ name: "graph media client", stop: () => source.close() });
+      const ingest =
+        source === undefined
+          ? undefined
+          : createIngest({
+              source,
+              store,
+              keys,
+              maxBytes: config.MEDIA_MAX_BYTES,
+              attempts: config.MEDIA_DOWNLOAD_ATTEMPTS,
+              backoffMs: config.MEDIA_DOWNLOAD_BACKOFF_MS,
+              observer: {
+                stored: (bytes, ms) => {
+                  logger.info({ bytes, ms }, "media: stored");
+                },
+              },
+            });
       const objects = createMediaObjects({
         commands,
         queries,
@@ -121,23 +130,30 @@ await runStandardService({
         logger.warn({}, "media API off: no key configured (MEDIA_API_KEYS_FILE)");
       }
 
-      const inbound = createInboundConsumer({
-        kafka,
-        serde,
-        catalog,
-        handleMedia: createInboundMedia({ commands, store: stateStore, ingest }),
-        logger,
-        tuning: {
-          maxInFlight: config.MEDIA_MAX_IN_FLIGHT,
-          ...(config.KAFKA_GROUP_INSTANCE_ID === undefined
-            ? {}
-            : { groupInstanceId: config.KAFKA_GROUP_INSTANCE_ID }),
-          sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
-          heartbeatIntervalMs: config.KAFKA_HEARTBEAT_INTERVAL_MS,
-        },
-      });
-      await inbound.start();
-      components.push({ name: inbound.name, stop: () => inbound.stop() });
+      if (ingest === undefined) {
+        logger.warn(
+          {},
+          "media inbound side off: no business numbers configured (set PARLEY_NUMBERS_FILE)",
+        );
+      } else {
+        const inbound = createInboundConsumer({
+          kafka,
+          serde,
+          catalog,
+          handleMedia: createInboundMedia({ commands, store: stateStore, ingest }),
+          logger,
+          tuning: {
+            maxInFlight: config.MEDIA_MAX_IN_FLIGHT,
+            ...(config.KAFKA_GROUP_INSTANCE_ID === undefined
+              ? {}
+              : { groupInstanceId: config.KAFKA_GROUP_INSTANCE_ID }),
+            sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
+            heartbeatIntervalMs: config.KAFKA_HEARTBEAT_INTERVAL_MS,
+          },
+        });
+        await inbound.start();
+        components.push({ name: inbound.name, stop: () => inbound.stop() });
+      }
 
       if (config.MEDIA_SWEEP_INTERVAL_MS > 0) {
         let sweeping: Promise<void> = Promise.resolve();
@@ -164,7 +180,7 @@ await runStandardService({
         });
       }
       logger.info(
-        { store: store.name, keyId: keys.currentId, numbers: directory.numbers.length },
+        { store: store.name, keyId: keys.currentId, numbers: directory?.numbers.length ?? 0 },
         "media started",
       );
       return { checks, components };
