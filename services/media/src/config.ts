@@ -3,7 +3,7 @@ import { numbersFields } from "@parley/numbers";
 import { z } from "zod";
 
 /** What a media API key may do (docs/media-api.md). */
-export const scopes = ["read", "write", "delete", "erase"] as const;
+export const scopes = ["read", "write", "delete", "erase", "send"] as const;
 export type Scope = (typeof scopes)[number];
 
 const apiKeyEntry = z.strictObject({

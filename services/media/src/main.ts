@@ -10,7 +10,11 @@ import { createKeyring } from "./adapters/http/auth.js";
 import { startMediaApiServer } from "./adapters/http/server.js";
 import { createInboundConsumer } from "./adapters/kafka/inbound-consumer.js";
 import { createCatalogPublisher } from "./adapters/kafka/publisher.js";
-import { createMediaQueries, createMediaStateStore } from "./adapters/store/media-store.js";
+import {
+  createGraphIdCache,
+  createMediaQueries,
+  createMediaStateStore,
+} from "./adapters/store/media-store.js";
 import { createObjectStore } from "./adapters/store/object-store.js";
 import { eventIdOf } from "./adapters/kafka/event-id.js";
 import { createKeyRing, parseKeyEncryptionKeys } from "./crypto/keyring.js";
@@ -18,6 +22,7 @@ import { mediaObject } from "./domain/media-object.js";
 import { createIngest } from "./ingest/ingest.js";
 import { createInboundMedia } from "./media/inbound.js";
 import { createMediaObjects } from "./media/objects.js";
+import { createGraphIds } from "./outbound/graph-ids.js";
 
 // Composition root. The chassis gives media its logger, metrics, connections with readiness
 // checks, ops endpoints and graceful shutdown. Inbound media is consumed from inbound-messages,
@@ -115,6 +120,16 @@ await runStandardService({
         const api = await startMediaApiServer({
           objects,
           queries,
+          ...(source === undefined
+            ? {}
+            : {
+                resolveGraphId: createGraphIds({
+                  objects,
+                  uploader: source,
+                  cache: createGraphIdCache(mongo.db),
+                  clock,
+                }),
+              }),
           keyring: createKeyring(config.MEDIA_API_KEYS),
           maxBytes: config.MEDIA_MAX_BYTES,
           host: config.MEDIA_API_HOST ?? config.HTTP_HOST,

@@ -14,6 +14,7 @@ import {
   type MediaLocation,
   type MediaSource,
 } from "../../ingest/ports.js";
+import { GraphUploadRefusedError, type GraphUploader } from "../../outbound/graph-ids.js";
 
 export interface GraphMediaSourceOptions {
   readonly directory: NumberDirectory;
@@ -51,7 +52,7 @@ export function createGraphMediaSource({
   mediaHosts,
   timeoutMs,
   transport,
-}: GraphMediaSourceOptions): MediaSource & { close(): Promise<void> } {
+}: GraphMediaSourceOptions): MediaSource & GraphUploader & { close(): Promise<void> } {
   const clients = new Map<string, CloudApiClient>();
   const clientOf = (phoneNumberId: string | undefined): CloudApiClient => {
     const number =
@@ -96,6 +97,22 @@ export function createGraphMediaSource({
         const download = await clientOf(phoneNumberId).downloadMedia(url);
         return { body: download.body };
       } catch (error) {
+        throw translate(error);
+      }
+    },
+    async upload(phoneNumberId, file) {
+      if (directory.get(phoneNumberId) === undefined)
+        throw new GraphUploadRefusedError("no access token for that business number", {
+          retry: "never",
+        });
+      try {
+        return (await clientOf(phoneNumberId).uploadMedia(phoneNumberId, file)).id;
+      } catch (error) {
+        if (error instanceof CloudApiError && !error.retriable)
+          throw new GraphUploadRefusedError(`Graph refused the upload: ${error.message}`, {
+            retry: "never",
+            cause: error,
+          });
         throw translate(error);
       }
     },

@@ -7,6 +7,7 @@ import { UnknownKeyError } from "../../crypto/keyring.js";
 import type { MediaState } from "../../domain/media-object.js";
 import { MediaNotFoundError, UploadRefusedError, type MediaObjects } from "../../media/objects.js";
 import type { MediaQueries } from "../../media/ports.js";
+import { GraphUploadRefusedError, type ResolveGraphId } from "../../outbound/graph-ids.js";
 import type { createKeyring } from "./auth.js";
 import { bearerToken, parseRange, type Principal } from "./auth.js";
 
@@ -15,6 +16,8 @@ export interface MediaApiOptions {
   readonly queries: MediaQueries;
   readonly keyring: ReturnType<typeof createKeyring>;
   readonly maxBytes: number;
+  /** Resolves a stored object to a Graph media id for a number (absent: the route answers 404). */
+  readonly resolveGraphId?: ResolveGraphId;
   readonly clock?: () => Date;
   readonly onError?: (error: unknown) => void;
   readonly isStopping?: () => boolean;
@@ -68,6 +71,7 @@ export function createMediaApiApp({
   queries,
   keyring,
   maxBytes,
+  resolveGraphId,
   clock = () => new Date(),
   onError,
   isStopping = () => false,
@@ -214,6 +218,28 @@ export function createMediaApiApp({
     });
   });
 
+  // The sender's call before it sends a message naming a Parley media id (ADR 0013, "Outbound").
+  app.post("/v1/media/:id/graph-ids/:phoneNumberId", need("send"), async (req, res) => {
+    const id = idOf(req, res);
+    if (id === undefined) return;
+    const phoneNumberId = String(req.params["phoneNumberId"] ?? "");
+    if (!/^\d{1,32}$/.test(phoneNumberId)) {
+      problem(res, 400, "invalid-parameter", "Invalid parameter", "phoneNumberId must be digits");
+      return;
+    }
+    if (resolveGraphId === undefined) {
+      problem(res, 404, "not-found", "Not Found", "no business numbers configured");
+      return;
+    }
+    const resolved = await resolveGraphId(id, phoneNumberId);
+    res.json({
+      graphMediaId: resolved.graphMediaId,
+      phoneNumberId,
+      uploadedAt: resolved.uploadedAt.toISOString(),
+      reused: resolved.reused,
+    });
+  });
+
   app.get("/v1/media/:id/downloads", need("read"), async (req, res) => {
     const id = idOf(req, res);
     if (id === undefined) return;
@@ -256,6 +282,10 @@ export function createMediaApiApp({
         "Upload refused",
         error.message,
       );
+      return;
+    }
+    if (error instanceof GraphUploadRefusedError) {
+      problem(res, 422, "graph-refused", "Graph refused the upload", error.message);
       return;
     }
     if (error instanceof UnknownKeyError) {

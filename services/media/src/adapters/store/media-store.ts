@@ -3,6 +3,7 @@ import { createMongoStateStore, guardStore, STATE_DOCUMENT_FIELDS } from "@parle
 import type { Db, Document } from "mongodb";
 import type { MediaOutput, MediaState } from "../../domain/media-object.js";
 import type { MediaQueries } from "../../media/ports.js";
+import type { GraphIdCache } from "../../outbound/graph-ids.js";
 
 export const MEDIA_COLLECTION = "media_objects";
 export const AUDIT_COLLECTION = "media_downloads";
@@ -94,6 +95,34 @@ export function createMediaQueries(db: Db): MediaQueries & { ensureIndexes(): Pr
         range: typeof d["range"] === "string" ? d["range"] : undefined,
         remote: typeof d["remote"] === "string" ? d["remote"] : undefined,
       }));
+    },
+  };
+}
+
+export const GRAPH_IDS_COLLECTION = "media_graph_ids";
+
+/** The Graph media-id cache: one document per business number and content hash. */
+export function createGraphIdCache(db: Db): GraphIdCache {
+  const ids = db.collection<{ _id: string; graphMediaId: string; uploadedAt: Date }>(
+    GRAPH_IDS_COLLECTION,
+  );
+  return {
+    async get(phoneNumberId, sha256) {
+      const doc = await guardStore(GRAPH_IDS_COLLECTION, "findOne", () =>
+        ids.findOne({ _id: `${phoneNumberId}:${sha256}` }),
+      );
+      return doc === null
+        ? undefined
+        : { graphMediaId: doc.graphMediaId, uploadedAt: doc.uploadedAt };
+    },
+    async put(phoneNumberId, sha256, entry) {
+      await guardStore(GRAPH_IDS_COLLECTION, "replaceOne", () =>
+        ids.replaceOne(
+          { _id: `${phoneNumberId}:${sha256}` },
+          { graphMediaId: entry.graphMediaId, uploadedAt: entry.uploadedAt },
+          { upsert: true },
+        ),
+      );
     },
   };
 }
