@@ -46,9 +46,7 @@ type Stored = EventOf<"MediaStored">;
 type Failed = EventOf<"MediaFailed">;
 const ofMedia = (id: string): AnyEvent[] =>
   parley.seen.filter(
-    (e) =>
-      (e.type === "MediaStored" || e.type === "MediaFailed") &&
-      (e).data.mediaId === id,
+    (e) => (e.type === "MediaStored" || e.type === "MediaFailed") && e.data.mediaId === id,
   );
 
 async function outcomeOf(id: string): Promise<Stored | Failed> {

@@ -100,7 +100,9 @@ if (process.argv.includes("--simulator")) {
       const at = text.indexOf("\n");
       if (at >= 0) resolve(text.slice(0, at));
     });
-    child.once("exit", () => { reject(new Error("the simulator process exited")); });
+    child.once("exit", () => {
+      reject(new Error("the simulator process exited"));
+    });
   });
   const { url, small, large } = JSON.parse(first) as { url: string; small: File[]; large: File };
   const server = { url };
