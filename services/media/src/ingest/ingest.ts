@@ -227,10 +227,8 @@ export function createIngest({
           observer?.attempt?.("download", "url_expired");
           continue;
         }
-        if (retryOf(error) === "outage" && !(error instanceof MediaUrlExpiredError)) {
-          // A storage or Graph outage: the consumer waits it out, holding the contact's records.
-          if (isStorageOutage(error)) throw error;
-        }
+        // A storage outage is the consumer's to wait out, holding the contact's later records.
+        if (isStorageOutage(error)) throw error;
         if (!isTransient(error)) throw error;
         failures += 1;
         observer?.attempt?.("download", "transient");
