@@ -135,6 +135,18 @@ export function kafkaLogLevel(
     return "warn";
   if (namespace === "Consumer" && log.message.startsWith("Restarting the consumer in"))
     return "info";
+  // One attempt of a request kafkajs retries (a broker connection reset or timed out during a
+  // start, a load spike or a leader move): the request's caller hears the final failure, if
+  // any, and reports it at error level; readiness shows a broker that stays away.
+  if (
+    namespace === "Connection" &&
+    (log.message.startsWith("Connection error") ||
+      log.message.startsWith("Connection timeout") ||
+      /^Request .* timed out/.test(log.message))
+  )
+    return "warn";
+  // kafkajs writes this one only for errors it retries (connection lost, stale metadata).
+  if (namespace === "Producer" && log.message.startsWith("Failed to send messages")) return "warn";
   if (level === KafkaLogLevel.ERROR) return "error";
   if (level === KafkaLogLevel.WARN) return "warn";
   if (level === KafkaLogLevel.INFO) return "info";
