@@ -11,4 +11,4 @@ source "$repo/infra/scripts/bootstrap.sh"
 ensure_node
 ensure_pnpm
 pnpm exec tsc -b services/media services/media/bench
-node --expose-gc --initial-old-space-size=64 --max-semi-space-size=8 services/media/bench/dist/bench/ingest-bench.js
+node --expose-gc --initial-old-space-size=64 --max-semi-space-size=8 services/media/dist-bench/ingest-bench.js

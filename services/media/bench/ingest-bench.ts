@@ -5,7 +5,7 @@
 //     sha256 and content checks and the sealer into the filesystem store);
 //  3. one large file (BENCH_LARGE_MB, default 100) through each, sampling RSS every 20 ms.
 // Files/s and MB/s at BENCH_CONCURRENCY downloads at once. Everything talks to 127.0.0.1 only.
-//   node services/media/bench/dist/bench/ingest-bench.js
+//   node services/media/dist-bench/ingest-bench.js
 import { randomBytes } from "node:crypto";
 import { spawn } from "node:child_process";
 import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
@@ -17,12 +17,12 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createSimulator, serveSimulator } from "@parley/cloud-api-sim";
 import { parseNumberDirectory } from "@parley/numbers";
-import { createGraphMediaSource } from "../src/adapters/graph/media-source.js";
-import { eventIdOf } from "../src/adapters/kafka/event-id.js";
-import { createFsObjectStore } from "../src/adapters/store/fs-object-store.js";
-import { createKeyRing, parseKeyEncryptionKeys } from "../src/crypto/keyring.js";
-import type { Announcement } from "../src/domain/media-object.js";
-import { createIngest } from "../src/ingest/ingest.js";
+import { createGraphMediaSource } from "../dist/adapters/graph/media-source.js";
+import { eventIdOf } from "../dist/adapters/kafka/event-id.js";
+import { createFsObjectStore } from "../dist/adapters/store/fs-object-store.js";
+import { createKeyRing, parseKeyEncryptionKeys } from "../dist/crypto/keyring.js";
+import type { Announcement } from "../dist/domain/media-object.js";
+import { createIngest } from "../dist/ingest/ingest.js";
 
 const FILES = Number(process.env["BENCH_FILES"] ?? "60");
 const FILE_MB = Number(process.env["BENCH_FILE_MB"] ?? "2");

@@ -19,6 +19,9 @@ export async function startMediaApiServer(
   let stopping = false;
   const app = createMediaApiApp({ ...options, isStopping: () => stopping });
   const server: Server = createServer({ headersTimeout: 10_000, requestTimeout: 0 }, app);
+  // Idle keep-alive connections outlive any client's own idle timeout, so a client never sends a
+  // request on a connection the server is closing (node's 5 s lost that race on a loaded machine).
+  server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.host, () => {
