@@ -78,6 +78,23 @@ node -e '
   process.stdout.write(JSON.stringify(keys));
 ' "$query_api_key_file" "$ingress_query_key_file" >"$query_api_keys_file"
 
+# The media API (docs/media-api.md): a key for you (read, write, delete, erase); media gets its
+# hash. Media's key-encryption key (ADR 0013) is a per-checkout secret, objects live in
+# $state/media.
+media_api_port=$((8093 + off))
+media_api_key_file="$(secret media-api-key)"
+media_api_keys_file="$state/media-api-keys.json"
+node -e '
+  const { createHash } = require("node:crypto");
+  const key = require("node:fs").readFileSync(process.argv[1], "utf8");
+  const keySha256 = createHash("sha256").update(key, "utf8").digest("hex");
+  process.stdout.write(JSON.stringify([{ id: "dev", keySha256, scopes: ["read", "write", "delete", "erase"] }]));
+' "$media_api_key_file" >"$media_api_keys_file"
+media_keys_file="$state/media-keys"
+if [ ! -s "$media_keys_file" ]; then
+  (umask 077 && node -e 'process.stdout.write("dev-1:" + require("node:crypto").randomBytes(32).toString("base64"))' >"$media_keys_file")
+fi
+
 # The business numbers router and sender serve (README, "Business numbers"): the simulator's
 # default number, its token read from the per-checkout secret file.
 numbers_file="$state/numbers.json"
@@ -174,7 +191,7 @@ done
 note "cloud-api-sim ready"
 
 step "starting the services"
-for p in "$webhook_port" "$send_api_port" "$query_api_port"; do
+for p in "$webhook_port" "$send_api_port" "$query_api_port" "$media_api_port"; do
   (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && fail "port $p for ingress's webhook endpoint, the send API or the query API is in use; stop whatever holds it and retry"
 done
 for s in "${services[@]}"; do
@@ -193,6 +210,9 @@ for s in "${services[@]}"; do
     PROJECTION_RATE_CARD_FILE="$repo/services/projection/rate-card.example.json")
   # router (template catalog) and sender (messages) call Graph: here, the simulator.
   case "$s" in router | sender) own=(PARLEY_NUMBERS_FILE="$numbers_file" WA_GRAPH_BASE_URL="http://127.0.0.1:$SIM_PORT") ;; esac
+  [ "$s" = media ] && own=(PARLEY_NUMBERS_FILE="$numbers_file" WA_GRAPH_BASE_URL="http://127.0.0.1:$SIM_PORT"
+    MEDIA_KEYS_FILE="$media_keys_file" MEDIA_STORE_DIR="$state/media"
+    MEDIA_API_PORT="$media_api_port" MEDIA_API_KEYS_FILE="$media_api_keys_file")
   # A stable consumer-group instance id per service (static membership): a service killed and
   # started again within KAFKA_SESSION_TIMEOUT_MS takes its partitions back without a rebalance.
   HTTP_PORT="${port[$s]}" OPS_TOKEN_FILE="$token_file" LOG_LEVEL="${LOG_LEVEL:-info}" \
@@ -251,6 +271,7 @@ export SCHEMA_REGISTRY_URL='$SCHEMA_REGISTRY_URL'
 export MONGO_URL='$MONGO_URL'
 export PARLEY_SEND_API_URL='http://127.0.0.1:$send_api_port'
 export PARLEY_QUERY_API_URL='http://127.0.0.1:$query_api_port'
+export PARLEY_MEDIA_API_URL='http://127.0.0.1:$media_api_port'
 export PARLEY_SIM_URL='http://127.0.0.1:$SIM_PORT'
 export PARLEY_DEV_STATE='$state'
 export PARLEY_PROMETHEUS_URL='http://127.0.0.1:$prometheus_port'
@@ -266,6 +287,7 @@ printf '\n'
 printf '    %-11s %s\n' "send API" "http://127.0.0.1:$send_api_port/v1/messages (ingress; key in $rel/send-api-key)" \
   webhook "http://127.0.0.1:$webhook_port/webhooks/whatsapp (ingress; verify token in $rel/wa-verify-token)" \
   "query API" "http://127.0.0.1:$query_api_port/v1/requests (projection; key in $rel/query-api-key)" \
+  "media API" "http://127.0.0.1:$media_api_port/v1/media (media; key in $rel/media-api-key)" \
   cloud-api "http://127.0.0.1:$SIM_PORT (simulator; control API /_sim with the ops token; log $rel/logs/cloud-api-sim.log)" \
   kafka "$KAFKA_BROKERS" registry "$SCHEMA_REGISTRY_URL" mongodb "$MONGO_URL" \
   prometheus "${prometheus_url_note:-http://127.0.0.1:$prometheus_port (scrapes every service, alert rules loaded: /alerts)}; log $rel/prometheus/prometheus.log"
