@@ -255,7 +255,7 @@ export function useSenderHarness(): void {
       topics: [catalog.topic("send-outcomes")],
       tuning: { fromBeginning: true },
       handle: (record) => {
-        outcomes.push(record.value as AnyEvent);
+        outcomes.push(record.value);
         return Promise.resolve();
       },
     });

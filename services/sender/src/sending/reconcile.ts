@@ -7,7 +7,7 @@ import {
   type StoredAttempt,
 } from "../domain/ports.js";
 import { decideStatus, type StatusRecord } from "../domain/status.js";
-import { sleep } from "./sleep.js";
+import { sleep } from "@parley/errors";
 
 export interface ReconcileDeps {
   readonly attempts: AttemptStore;

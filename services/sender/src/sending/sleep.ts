@@ -1,21 +1,4 @@
-/** Resolves after `ms` (true) or as soon as `signal` aborts (false). */
-export function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
-  if (signal?.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const timer = setTimeout(
-      () => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve(true);
-      },
-      Math.max(0, ms),
-    );
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
+import { sleep } from "@parley/errors";
 
 /**
  * Resolves true once `clock()` reads `at` or later, false as soon as `signal` aborts. A timer can

@@ -62,16 +62,6 @@ async function translate(work: () => Promise<void>): Promise<void> {
   }
 }
 
-function expect<T extends AnyEvent["type"]>(
-  record: ConsumedRecord<unknown>,
-  types: readonly T[],
-): EventOf<T> {
-  const event = record.value as AnyEvent;
-  if (!(types as readonly string[]).includes(event.type))
-    throw new PoisonRecordError(`expected ${types.join(" or ")}, got ${event.type}`);
-  return event as EventOf<T>;
-}
-
 /**
  * What the consumers that publish (dispatch, statuses) need to hand their outcomes to their
  * record's Kafka transaction (ADR 0006, "Exactly one outcome record"): an event as an output
@@ -84,7 +74,7 @@ export interface Outputs {
 
 /** The outlet of one input record: its outputs are committed with its offset, once. */
 function recordOutlet(
-  record: ConsumedRecord<unknown>,
+  record: ConsumedRecord<AnyEvent>,
   context: RecordContext,
   encode: Outputs["encode"],
 ): OutcomeOutlet {
@@ -97,8 +87,11 @@ function recordOutlet(
   };
 }
 
-function dispatchOf(record: ConsumedRecord<unknown>): EventOf<"DispatchMessage"> {
-  const event = expect(record, ["DispatchMessage"]);
+/** The dispatch topic's one event, typed from the catalog (the runner checked it against the contract). */
+type DispatchRecord = ConsumedRecord<EventOf<"DispatchMessage">>;
+
+function dispatchOf(record: DispatchRecord): EventOf<"DispatchMessage"> {
+  const event = record.value;
   if (event.businessNumber === undefined)
     throw new PoisonRecordError("DispatchMessage without its envelope businessNumber");
   return event;
@@ -140,13 +133,10 @@ export function createDispatchConsumer({
       retry: { attempts: 30, initialDelayMs: 200, maxDelayMs: 30_000 },
       ...common.tuning,
       transactional: { ...outputs.transactional },
-      concurrencyKeyOf: (record) => {
-        const event = record.value as Partial<EventOf<"DispatchMessage">>;
-        return event.data?.to ?? "";
-      },
+      concurrencyKeyOf: (record) => record.value.data.to,
       ...(parking
         ? {
-            setAside: async (record: ConsumedRecord<unknown>, load: { inFlight: number }) => {
+            setAside: async (record: DispatchRecord, load: { inFlight: number }) => {
               const event = dispatchOf(record);
               const number = event.businessNumber ?? "";
               const at: RecordAt = { partition: record.partition, offset: Number(record.offset) };
@@ -191,7 +181,7 @@ export function createGateConsumer({
     ...(common.logger ? { logger: common.logger } : {}),
     tuning: { retry: { attempts: 30, initialDelayMs: 200, maxDelayMs: 30_000 }, ...common.tuning },
     handle: async (record) => {
-      const event = record.value as AnyEvent;
+      const event = record.value;
       await translate(async () => {
         switch (event.type) {
           case "ConsentGranted":
@@ -212,8 +202,8 @@ export function createGateConsumer({
                 Date.parse(event.data.expiresAt),
               );
             return;
-          default:
-            return; // other events on these topics do not gate sends
+          case "UserPreferencesUpdated":
+            return; // preferences do not gate sends
         }
       });
     },
@@ -251,8 +241,7 @@ export function createStatusConsumer({
       transactional: { ...outputs.transactional },
     },
     handle: async (record, signal, context) => {
-      const event = record.value as AnyEvent;
-      if (event.type !== "StatusUpdated") return;
+      const event = record.value;
       if (event.data.bizOpaqueCallbackData === undefined && event.data.status !== "failed") return;
       await translate(() => onStatus(event, recordOutlet(record, context, outputs.encode), signal));
     },
@@ -275,7 +264,7 @@ export function createNumbersConsumer({
     ...(common.logger ? { logger: common.logger } : {}),
     tuning: { retry: { attempts: 30, initialDelayMs: 200, maxDelayMs: 30_000 }, ...common.tuning },
     handle: async (record) => {
-      const event = record.value as AnyEvent;
+      const event = record.value;
       if (event.type !== "PhoneNumberQualityUpdated") return;
       await translate(() => onQuality(event));
     },
