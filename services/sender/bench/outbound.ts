@@ -25,11 +25,13 @@ import {
   createSerde,
   provisionTopics,
 } from "@parley/kafka";
+// "#dist/*" is the sender's build (package.json "imports"): the same file from bench/outbound.ts
+// and from bench/dist/outbound.js, where a relative "../dist" would miss it.
 import {
   SENDER_DISPATCH_CONSUMER,
   SENDER_GATES_CONSUMER,
   SENDER_STATUSES_CONSUMER,
-} from "../dist/adapters/kafka/consumers.js";
+} from "#dist/adapters/kafka/consumers.js";
 import {
   cpuMs,
   cpuTicks,
