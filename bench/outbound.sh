@@ -45,4 +45,4 @@ fi
 eval "$("$repo/infra/native/infra.sh" env)"
 nproc_load="$(cut -d' ' -f1-3 /proc/loadavg)"
 echo "## sender outbound ($(nproc) cores, load average before: $nproc_load)"
-node services/sender/bench/dist/outbound.js 2> >(grep -v '^{"level' >&2)
+node services/sender/dist-bench/outbound.js 2> >(grep -v '^{"level' >&2)

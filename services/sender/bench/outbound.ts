@@ -25,13 +25,11 @@ import {
   createSerde,
   provisionTopics,
 } from "@parley/kafka";
-// "#dist/*" is the sender's build (package.json "imports"): the same file from bench/outbound.ts
-// and from bench/dist/outbound.js, where a relative "../dist" would miss it.
 import {
   SENDER_DISPATCH_CONSUMER,
   SENDER_GATES_CONSUMER,
   SENDER_STATUSES_CONSUMER,
-} from "#dist/adapters/kafka/consumers.js";
+} from "../dist/adapters/kafka/consumers.js";
 import {
   cpuMs,
   cpuTicks,
@@ -67,10 +65,10 @@ const CASE_LIMIT_MS = Math.max(20_000, SECONDS * 2_500);
  */
 const recipientsFor = (cap: number, least: number): number =>
   Math.max(least, Math.ceil((cap * SECONDS) / 20));
-const MAIN = fileURLToPath(new URL("../../dist/main.js", import.meta.url));
+const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
 /** The sender's own log (warnings and errors) of each case, to read after a surprise. */
 const LOG_DIR = fileURLToPath(
-  new URL("../../../../.parley/bench-outbound/sender-logs", import.meta.url),
+  new URL("../../../.parley/bench-outbound/sender-logs", import.meta.url),
 );
 const GRAPH = `http://127.0.0.1:${SIM_PORT}`;
 
