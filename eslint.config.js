@@ -68,9 +68,6 @@ export default tseslint.config(
       "**/*.spec.ts",
       "**/*-helpers.ts",
       "**/*.spec-helpers.ts",
-      // The sender's application layer still composes its adapters; being moved to main.ts and
-      // ports (issue 21), after which this line goes.
-      "services/sender/src/sending/**",
     ],
     rules: {
       "no-restricted-imports": [

@@ -31,7 +31,7 @@ ensure_pnpm
 if [[ "${BENCH_KEEP_INFRA:-0}" != 1 ]]; then
   trap '"$repo/infra/native/infra.sh" stop' EXIT
 fi
-pnpm exec tsc -b services/sender
+pnpm exec tsc -b services/sender/bench
 # With BENCH_KEEP_INFRA=1 servers already up and ready are reused as they are: a restart would put
 # their JIT warm-up inside the first case.
 servers="$("$repo/infra/native/infra.sh" status)"
@@ -45,4 +45,4 @@ fi
 eval "$("$repo/infra/native/infra.sh" env)"
 nproc_load="$(cut -d' ' -f1-3 /proc/loadavg)"
 echo "## sender outbound ($(nproc) cores, load average before: $nproc_load)"
-node services/sender/dist/bench.js 2> >(grep -v '^{"level' >&2)
+node services/sender/dist-bench/outbound.js 2> >(grep -v '^{"level' >&2)

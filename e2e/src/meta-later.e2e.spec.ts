@@ -155,7 +155,7 @@ beforeAll(async () => {
     topics: [catalog.topic("send-outcomes"), catalog.topic("conversation-windows")],
     tuning: { fromBeginning: true },
     handle: (record) => {
-      seen.push(record.value as AnyEvent);
+      seen.push(record.value);
       return Promise.resolve();
     },
   });

@@ -178,7 +178,7 @@ beforeAll(async () => {
     ],
     tuning: { fromBeginning: true },
     handle: (record) => {
-      seen.push(record.value as AnyEvent);
+      seen.push(record.value);
       return Promise.resolve();
     },
   });

@@ -98,7 +98,7 @@ export async function startPathStack(options: PathStackOptions): Promise<PathSta
     topics: options.read.map((id) => catalog.topic(id)),
     tuning: { fromBeginning: true },
     handle: (record) => {
-      seen.push(record.value as AnyEvent);
+      seen.push(record.value);
       return Promise.resolve();
     },
   });

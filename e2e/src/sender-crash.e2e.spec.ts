@@ -131,7 +131,7 @@ beforeAll(async () => {
     topics: [catalog.topic("send-outcomes")],
     tuning: { fromBeginning: true },
     handle: (record) => {
-      seen.push(record.value as AnyEvent);
+      seen.push(record.value);
       return Promise.resolve();
     },
   });

@@ -64,6 +64,7 @@ stage() {
 stage "type check and build (tsc -b)" pnpm exec tsc -b
 stage "format check (prettier)" pnpm exec prettier --check --log-level warn .
 stage "lint (eslint, type-aware)" pnpm exec eslint --max-warnings=0 .
+stage "layout (file size, no bench code in src/)" node infra/scripts/check-layout.mjs
 stage "service Dockerfiles match their template" bash infra/docker/gen-dockerfiles.sh --check
 stage "alert rules (promtool check and test, runbook links)" bash infra/prometheus/check-rules.sh
 stage "unit tests" pnpm exec vitest run --project unit --reporter=default --reporter=json --outputFile.json="$reports/unit.json"

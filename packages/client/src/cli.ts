@@ -4,7 +4,7 @@
 // (bin/parley sets them from the running `make dev` stack).
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
-import { contactIdOf, createCatalog, type EventOf } from "@parley/contracts";
+import { contactIdOf, createCatalog } from "@parley/contracts";
 import { createEventConsumer, createKafka, createRegistry, createSerde } from "@parley/kafka";
 import { createParleyClient } from "./create-client.js";
 import { describeFollowed, followRequest, type FollowUntil } from "./follow.js";
@@ -144,7 +144,7 @@ async function inbound(argv: readonly string[]): Promise<number> {
     topics: [catalog.topic("inbound-messages")],
     tuning: { fromBeginning: true },
     handle: (record) => {
-      const event = record.value as EventOf<"InboundMessageReceived">;
+      const event = record.value;
       const wanted =
         wamid === undefined
           ? record.key === contactId && Date.parse(event.recordedAt) >= sinceMs

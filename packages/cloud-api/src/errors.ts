@@ -1,3 +1,4 @@
+import { ParleyError } from "@parley/errors";
 import {
   classifyErrorCode,
   isRetriableAction,
@@ -14,21 +15,25 @@ export interface ErrorContext {
   readonly [key: string]: string | number | boolean | undefined;
 }
 
-/** Base of every error this package throws (kafkajs style: retriable, cause, context). */
-export class CloudApiError extends Error {
+/**
+ * Base of every error this package throws: a ParleyError whose retry is `bounded` when the
+ * failure may pass (`retriable`), else `never`; `action` is the Graph error table's.
+ */
+export class CloudApiError extends ParleyError {
   override readonly name: string = "CloudApiError";
-  readonly retriable: boolean;
   readonly action: ErrorAction;
-  readonly context: ErrorContext;
+  declare readonly context: ErrorContext;
 
   constructor(
     message: string,
     options: { retriable: boolean; action: ErrorAction; cause?: unknown; context?: ErrorContext },
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.retriable = options.retriable;
+    super(message, {
+      retry: options.retriable ? "bounded" : "never",
+      cause: options.cause,
+      context: options.context ?? {},
+    });
     this.action = options.action;
-    this.context = options.context ?? {};
   }
 }
 

@@ -1,4 +1,5 @@
 import { Readable } from "node:stream";
+import { ParleyError } from "@parley/errors";
 import { Agent } from "undici";
 
 export type HttpMethod = "GET" | "POST" | "DELETE";
@@ -29,13 +30,15 @@ export interface HttpTextResponse {
  * A request failed after its response's status arrived (body cut off, too large, timed out): the
  * server had the request. `cause` holds the underlying error.
  */
-export class ResponseBodyError extends Error {
+export class ResponseBodyError extends ParleyError {
+  override readonly name = "ResponseBodyError";
   constructor(cause: unknown) {
+    // The client turns it into an in-doubt CloudApiTransportError (the server had the request),
+    // which carries the decision; on its own it is never retried.
     super(
       `reading the response body failed: ${cause instanceof Error ? cause.message : String(cause)}`,
-      { cause },
+      { retry: "never", cause },
     );
-    this.name = "ResponseBodyError";
   }
 }
 

@@ -1,7 +1,8 @@
-/** Thrown once, before a service starts, with every configuration problem found. */
-export class ConfigError extends Error {
+import { ParleyError } from "@parley/errors";
+
+/** Thrown once, before a service starts, with every configuration problem found (retry never). */
+export class ConfigError extends ParleyError {
   override readonly name = "ConfigError";
-  readonly retriable = false;
 
   constructor(
     readonly service: string,
@@ -11,6 +12,7 @@ export class ConfigError extends Error {
       `${service}: invalid configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
         problems.map((p) => `  - ${p}`).join("\n") +
         "\nFix the environment variables above (see the configuration table in README.md) and start again.",
+      { retry: "never" },
     );
   }
 }

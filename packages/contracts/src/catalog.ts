@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { events, type AnyEvent, type EventName } from "./events.js";
+import { events, type AnyEvent, type EventName, type EventOf } from "./events.js";
 
 /**
  * What a topic's record key is:
@@ -12,7 +12,11 @@ import { events, type AnyEvent, type EventName } from "./events.js";
  */
 export type TopicKey = "contact" | "business" | "raw";
 
-export interface TopicSpec {
+/**
+ * A topic's spec. `N` is the events it carries as the catalog declares them (`catalog.topic(id)`
+ * narrows it), so a consumer of the topic is typed from the catalog (`TopicEvent`).
+ */
+export interface TopicSpec<N extends EventName = EventName> {
   /** Stable catalog id, e.g. "inbound-messages". */
   readonly id: string;
   /** Full topic name, with the prefix applied. */
@@ -33,7 +37,7 @@ export interface TopicSpec {
   /** Registry subject (TopicNameStrategy): `${name}-value`. */
   readonly subject: string;
   /** Event types carried. */
-  readonly events: readonly EventName[];
+  readonly events: readonly N[];
   /** Value schema: a discriminated union (on `type`) of the envelopes of `events`. */
   readonly schema: z.ZodType;
   readonly producers: readonly string[];
@@ -45,6 +49,13 @@ export interface TopicSpec {
 }
 
 export type TopicId = (typeof topicDefinitions)[number]["id"];
+/** The names of the events topic `Id` carries. */
+export type TopicEventName<Id extends TopicId> = Extract<
+  (typeof topicDefinitions)[number],
+  { readonly id: Id }
+>["events"][number];
+/** An event of topic `Id`: what a consumer of that topic receives, decoded and checked. */
+export type TopicEvent<Id extends TopicId> = EventOf<TopicEventName<Id>>;
 
 export interface CatalogOptions {
   /** Prepended to every topic name; tests use a random one, production "". */
@@ -65,7 +76,7 @@ export interface Catalog {
   readonly prefix: string;
   /** Every event topic (dead-letter and retry topics are per consumer: see below). */
   readonly topics: readonly TopicSpec[];
-  topic(id: TopicId): TopicSpec;
+  topic<Id extends TopicId>(id: Id): TopicSpec<TopicEventName<Id>>;
   /** The topic that carries event `type` (each event lives on exactly one topic). */
   topicOf(type: EventName): TopicSpec;
   /** Per-consumer dead-letter topic: raw bytes passthrough, original key, long retention. */
@@ -389,10 +400,11 @@ export function createCatalog({
   return Object.freeze({
     prefix,
     topics: Object.freeze(topics),
-    topic(id: TopicId): TopicSpec {
+    topic<Id extends TopicId>(id: Id): TopicSpec<TopicEventName<Id>> {
       const spec = byId.get(id);
       if (spec === undefined) throw new RangeError(`unknown topic id "${id}"`);
-      return spec;
+      // The spec of `id` carries exactly the definition's events (built from it above).
+      return spec as TopicSpec<TopicEventName<Id>>;
     },
     topicOf(type: EventName): TopicSpec {
       const spec = byEvent.get(type);

@@ -1,3 +1,4 @@
+import { ParleyError } from "@parley/errors";
 /**
  * One person, one key (ADR 0008). Every contact-keyed event, every per-contact state document
  * and every consent record is keyed by the canonical contact id derived here, whatever form the
@@ -69,12 +70,11 @@ export function parseContactId(input: string): ContactIdResult {
 }
 
 /** Thrown by contactIdOf for input that names no contact. */
-export class InvalidContactIdError extends Error {
+export class InvalidContactIdError extends ParleyError {
   override readonly name = "InvalidContactIdError";
-  readonly retriable = false;
   constructor(readonly reason: string) {
     // The input stays out of the message: it is a phone number and messages reach logs.
-    super(`invalid contact id: ${reason}`);
+    super(`invalid contact id: ${reason}`, { retry: "never" });
   }
 }
 

@@ -26,6 +26,8 @@ export {
   type Catalog,
   type CatalogOptions,
   type TopicId,
+  type TopicEvent,
+  type TopicEventName,
   type TopicKey,
   type TopicSpec,
 } from "./catalog.js";

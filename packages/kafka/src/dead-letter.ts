@@ -1,6 +1,7 @@
 import type { IHeaders } from "kafkajs";
 import { headerNames } from "@parley/contracts";
-import { backoffDelay, sleep, type RetryPolicy } from "./backoff.js";
+import { sleep } from "@parley/errors";
+import { backoffDelay, type RetryPolicy } from "./backoff.js";
 import type { KafkaClient, KafkaLogger } from "./connection.js";
 import { errorClass, errorMessage } from "./errors.js";
 import { createRecordProducer } from "./record-producer.js";

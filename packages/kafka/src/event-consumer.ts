@@ -1,21 +1,26 @@
-import type { Catalog, TopicSpec } from "@parley/contracts";
+import type { Catalog, EventName, EventOf, TopicSpec } from "@parley/contracts";
 import type { KafkaClient, KafkaLogger } from "./connection.js";
 import { PoisonRecordError } from "./errors.js";
 import { createConsumerRunner, type ConsumerRunner, type ConsumerRunnerOptions } from "./runner.js";
 import type { Serde } from "./serde.js";
 
-export interface EventConsumerOptions {
+/**
+ * Options of a consumer of catalog topics carrying events `N`: its handler receives those
+ * events, typed from the catalog (`catalog.topic(id)` narrows `N`), because every record is
+ * decoded and checked against its topic's contract before the handler sees it.
+ */
+export interface EventConsumerOptions<N extends EventName = EventName> {
   readonly kafka: KafkaClient;
   readonly serde: Serde;
   readonly catalog: Catalog;
   /** The consuming service or component, e.g. "router-inbound": names the group and the dead-letter topic. */
   readonly consumer: string;
-  readonly topics: readonly TopicSpec[];
+  readonly topics: readonly TopicSpec<N>[];
   /** In transactional mode (`tuning.transactional`) it hands its outputs to `context.publish`. */
-  readonly handle: ConsumerRunnerOptions<unknown>["handle"];
+  readonly handle: ConsumerRunnerOptions<EventOf<N>>["handle"];
   readonly logger?: KafkaLogger;
   readonly tuning?: Pick<
-    ConsumerRunnerOptions<unknown>,
+    ConsumerRunnerOptions<EventOf<N>>,
     | "retry"
     | "maxInFlight"
     | "maxInFlightPerPartition"
@@ -35,7 +40,7 @@ export interface EventConsumerOptions {
  * against their topic's contract (a mismatch is a poison record), failures go to the
  * consumer's own dead-letter topic from the catalog.
  */
-export function createEventConsumer({
+export function createEventConsumer<N extends EventName>({
   kafka,
   serde,
   catalog,
@@ -44,8 +49,8 @@ export function createEventConsumer({
   handle,
   logger,
   tuning = {},
-}: EventConsumerOptions): ConsumerRunner {
-  const byName = new Map(topics.map((t) => [t.name, t]));
+}: EventConsumerOptions<N>): ConsumerRunner {
+  const byName = new Map<string, TopicSpec<N>>(topics.map((t) => [t.name, t]));
   // Fetch at least one whole record of the largest size the topics allow.
   const largest = Math.max(1024 * 1024, ...topics.map((t) => t.maxRecordBytes));
   return createConsumerRunner({
@@ -56,7 +61,8 @@ export function createEventConsumer({
     decode: (record) => {
       const topic = byName.get(record.topic);
       if (!topic) throw new PoisonRecordError(`no contract for topic ${record.topic}`);
-      return serde.decode(topic, record.value);
+      // The serde checks the value against the topic's contract: a union of exactly its events.
+      return serde.decode(topic, record.value) as Promise<EventOf<N>>;
     },
     handle,
     maxBytesPerPartition: largest,

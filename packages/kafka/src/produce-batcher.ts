@@ -1,5 +1,5 @@
 import type { Message, TopicMessages } from "kafkajs";
-import { sleep } from "./backoff.js";
+import { sleep } from "@parley/errors";
 import type { ParleyKafkaError } from "./errors.js";
 import { toProduceError } from "./produce-errors.js";
 import { recordBytes } from "./record-size.js";

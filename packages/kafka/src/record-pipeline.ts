@@ -1,5 +1,6 @@
 import { retryOf } from "@parley/errors";
-import { backoffDelay, outageDelay, sleep, type RetryPolicy } from "./backoff.js";
+import { sleep } from "@parley/errors";
+import { backoffDelay, outageDelay, type RetryPolicy } from "./backoff.js";
 import type { KafkaLogger } from "./connection.js";
 import { errorMessage } from "./errors.js";
 import { KeyedQueue } from "./keyed-queue.js";

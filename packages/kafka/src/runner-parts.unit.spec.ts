@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { backoffDelay, outageDelay, sleep } from "./backoff.js";
+import { sleep } from "@parley/errors";
+import { backoffDelay, outageDelay } from "./backoff.js";
 import { isRetriable, ParleyKafkaError, PoisonRecordError, retryOf } from "./errors.js";
 import { KeyedQueue } from "./keyed-queue.js";
 import { OffsetTracker } from "./offset-tracker.js";

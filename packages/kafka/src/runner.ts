@@ -1,6 +1,7 @@
 import { setMaxListeners } from "node:events";
 import type { Admin, Consumer, EachBatchPayload } from "kafkajs";
-import { defaultRetryPolicy, sleep, type RetryPolicy } from "./backoff.js";
+import { sleep } from "@parley/errors";
+import { defaultRetryPolicy, type RetryPolicy } from "./backoff.js";
 import { checkGroupSettings, groupInstanceIdOf } from "./connection.js";
 import { createDeadLetters } from "./dead-letter.js";
 import { errorMessage, ParleyKafkaError } from "./errors.js";

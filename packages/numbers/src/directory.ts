@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { ParleyError } from "@parley/errors";
 import { z } from "zod";
 
 /** Meta's defaults: 80 msg/s per number, 20 for coexistence (app + API) numbers, 1,000 at most. */
@@ -48,10 +49,12 @@ export interface NumberDirectory {
 }
 
 /** The directory's configuration is wrong; `problems` lists every issue found. */
-export class NumberDirectoryError extends Error {
+export class NumberDirectoryError extends ParleyError {
   override readonly name = "NumberDirectoryError";
   constructor(readonly problems: readonly string[]) {
-    super(`business-number directory is invalid:\n  - ${problems.join("\n  - ")}`);
+    super(`business-number directory is invalid:\n  - ${problems.join("\n  - ")}`, {
+      retry: "never",
+    });
   }
 }
 

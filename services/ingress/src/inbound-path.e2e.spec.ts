@@ -96,7 +96,7 @@ beforeAll(async () => {
     topics: [catalog.topic("inbound-messages"), catalog.topic("statuses")],
     tuning: { fromBeginning: true },
     handle: (record) => {
-      const event = record.value as EventOf<"InboundMessageReceived" | "StatusUpdated">;
+      const event = record.value;
       if (event.type === "InboundMessageReceived") inbound.push({ key: record.key, event });
       else statuses.push(event);
       return Promise.resolve();

@@ -148,7 +148,7 @@ beforeAll(async () => {
     topics: [catalog.topic("inbound-messages")],
     tuning: { fromBeginning: true },
     handle: (record) => {
-      inbound.push(record.value as EventOf<"InboundMessageReceived">);
+      inbound.push(record.value);
       return Promise.resolve();
     },
   });

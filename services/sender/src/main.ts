@@ -1,8 +1,23 @@
 import { config, telemetry } from "./instrument.js";
 import { createCatalog } from "@parley/contracts";
-import { createEventProducer, createRegistry, createSerde } from "@parley/kafka";
+import {
+  createEventProducer,
+  createRegistry,
+  createSerde,
+  KeyedQueue,
+  partitionOfKey,
+} from "@parley/kafka";
 import { loadNumberDirectory } from "@parley/numbers";
 import { runStandardService } from "@parley/runtime";
+import { linkActiveSpan } from "@parley/telemetry";
+import { createGraph } from "./adapters/graph/graph.js";
+import { createSenderConsumers } from "./adapters/kafka/consumers.js";
+import { createDispatchTopicAdmin } from "./adapters/kafka/dispatch-topic.js";
+import { createMongoAttemptStore } from "./adapters/store/attempt-store.js";
+import { createMongoGateStore } from "./adapters/store/gate-store.js";
+import { createMongoParkStore } from "./adapters/store/park-store.js";
+import { createMongoThroughputStore } from "./adapters/store/throughput-store.js";
+import { createSenderMetrics } from "./metrics.js";
 import { createSender } from "./sending/sender.js";
 
 /**
@@ -38,19 +53,49 @@ await runStandardService({
     const serde = createSerde({ registry: createRegistry({ url: config.SCHEMA_REGISTRY_URL }) });
     // Encodes outcomes for the consumers' transactions; it sends nothing itself (not connected).
     const producer = createEventProducer({ kafka, serde, name: "sender outputs" });
+    const dispatchTopic = catalog.topic("dispatch");
     const sender = createSender({
       settings: config,
       directory,
-      kafka,
-      serde,
-      catalog,
-      producer,
-      db: mongo.db,
-      metrics,
+      stores: {
+        attempts: createMongoAttemptStore(mongo.db),
+        gates: createMongoGateStore(mongo.db),
+        parks: createMongoParkStore(mongo.db),
+        throughput: createMongoThroughputStore(mongo.db),
+      },
+      graph: createGraph({
+        directory,
+        baseUrl: config.WA_GRAPH_BASE_URL,
+        graphVersion: config.WA_GRAPH_VERSION,
+        timeoutMs: config.SENDER_GRAPH_TIMEOUT_MS,
+        connections: config.SENDER_GRAPH_CONNECTIONS,
+      }),
+      dispatchTopic: {
+        name: dispatchTopic.name,
+        partitions: dispatchTopic.partitions,
+        admin: createDispatchTopicAdmin(kafka, dispatchTopic.name),
+        partitionOf: partitionOfKey,
+      },
+      consumers: (handlers) =>
+        createSenderConsumers({
+          kafka,
+          serde,
+          catalog,
+          logger,
+          handlers,
+          producer,
+          tuning: { maxInFlight: config.SENDER_MAX_IN_FLIGHT },
+          beforeDispatchCommit:
+            config.SENDER_KILL_BEFORE_COMMIT > 0
+              ? killBeforeCommit(config.SENDER_KILL_BEFORE_COMMIT)
+              : undefined,
+        }),
+      keyedRunner: () => new KeyedQueue(),
+      observer: createSenderMetrics(metrics),
       logger,
-      ...(config.SENDER_KILL_BEFORE_COMMIT > 0
-        ? { beforeDispatchCommit: killBeforeCommit(config.SENDER_KILL_BEFORE_COMMIT) }
-        : {}),
+      linkToSend: (traceparent, requestId) => {
+        linkActiveSpan(traceparent, { "parley.link": "send", "parley.request_id": requestId });
+      },
     });
     await sender.start();
     logger.info({ numbers: directory.numbers.map((n) => n.phoneNumberId) }, "sender started");

@@ -18,6 +18,8 @@ import {
   createKafka,
   createRegistry,
   createSerde,
+  KeyedQueue,
+  partitionOfKey,
   provisionTopics,
   type ConsumerRunner,
   type EventProducer,
@@ -29,12 +31,20 @@ import { parseNumberDirectory } from "@parley/numbers";
 import { createLogger, createMetrics, type Metrics } from "@parley/telemetry";
 import { startStack, waitFor, type Stack } from "@parley/testkit";
 import { afterAll, beforeAll } from "vitest";
+import { createGraph } from "./adapters/graph/graph.js";
 import {
+  createSenderConsumers,
   SENDER_DISPATCH_CONSUMER,
   SENDER_GATES_CONSUMER,
   SENDER_NUMBERS_CONSUMER,
   SENDER_STATUSES_CONSUMER,
 } from "./adapters/kafka/consumers.js";
+import { createDispatchTopicAdmin } from "./adapters/kafka/dispatch-topic.js";
+import { createMongoAttemptStore } from "./adapters/store/attempt-store.js";
+import { createMongoGateStore } from "./adapters/store/gate-store.js";
+import { createMongoParkStore } from "./adapters/store/park-store.js";
+import { createMongoThroughputStore } from "./adapters/store/throughput-store.js";
+import { createSenderMetrics } from "./metrics.js";
 import { dispatchMessage } from "./sending/fixtures.spec-helpers.js";
 import { createSender, type Sender, type SenderSettings } from "./sending/sender.js";
 
@@ -58,7 +68,7 @@ export let producer: EventProducer;
 export let reader: ConsumerRunner;
 export let sim: Simulator;
 export let simServer: SimulatorServer;
-export let sender: Sender;
+export let sender: Sender<ReturnType<typeof createSenderConsumers>>;
 export let metrics: Metrics;
 /** A new sender instance (after the previous one stopped), as a restart would make. */
 export let startSender: (overrides?: Partial<SenderSettings>) => Promise<void>;
@@ -245,7 +255,7 @@ export function useSenderHarness(): void {
       topics: [catalog.topic("send-outcomes")],
       tuning: { fromBeginning: true },
       handle: (record) => {
-        outcomes.push(record.value as AnyEvent);
+        outcomes.push(record.value);
         return Promise.resolve();
       },
     });
@@ -294,16 +304,45 @@ export function useSenderHarness(): void {
     );
     startSender = async (overrides = {}) => {
       metrics = createMetrics({ service: "sender", collectDefaults: false });
+      // Wired as main.ts wires it.
+      const s = { ...settings, ...overrides, WA_GRAPH_BASE_URL: simServer.url };
+      const logger = createLogger({ service: "sender", level: "error" });
+      const dispatchTopic = catalog.topic("dispatch");
       sender = createSender({
-        settings: { ...settings, ...overrides, WA_GRAPH_BASE_URL: simServer.url },
+        settings: s,
         directory,
-        kafka,
-        serde,
-        catalog,
-        producer,
-        db: mongo.db,
-        metrics,
-        logger: createLogger({ service: "sender", level: "error" }),
+        stores: {
+          attempts: createMongoAttemptStore(mongo.db),
+          gates: createMongoGateStore(mongo.db),
+          parks: createMongoParkStore(mongo.db),
+          throughput: createMongoThroughputStore(mongo.db),
+        },
+        graph: createGraph({
+          directory,
+          baseUrl: s.WA_GRAPH_BASE_URL,
+          graphVersion: s.WA_GRAPH_VERSION,
+          timeoutMs: s.SENDER_GRAPH_TIMEOUT_MS,
+          connections: s.SENDER_GRAPH_CONNECTIONS,
+        }),
+        dispatchTopic: {
+          name: dispatchTopic.name,
+          partitions: dispatchTopic.partitions,
+          admin: createDispatchTopicAdmin(kafka, dispatchTopic.name),
+          partitionOf: partitionOfKey,
+        },
+        consumers: (handlers) =>
+          createSenderConsumers({
+            kafka,
+            serde,
+            catalog,
+            logger,
+            handlers,
+            producer,
+            tuning: { maxInFlight: s.SENDER_MAX_IN_FLIGHT },
+          }),
+        keyedRunner: () => new KeyedQueue(),
+        observer: createSenderMetrics(metrics),
+        logger,
       });
       await sender.start();
     };

@@ -1,3 +1,5 @@
+import { ParleyError } from "@parley/errors";
+
 /**
  * What the send API's GET adds to ingress's own record: the request's final word and its
  * messages' status timelines, as the projection's read models hold them (ADR 0011). Ingress
@@ -34,7 +36,9 @@ export interface RequestOutcomes {
 }
 
 /** The projection could not be asked (down, slow, refusing the service key): the GET answers 503. */
-export class OutcomesUnavailableError extends Error {
+export class OutcomesUnavailableError extends ParleyError {
   override readonly name = "OutcomesUnavailableError";
-  readonly retriable = true;
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { retry: "outage", ...options });
+  }
 }

@@ -1,3 +1,5 @@
+import { ParleyError } from "@parley/errors";
+
 /**
  * One accepted send request, stored before its SendRequested is published: the idempotency key
  * (scoped to the API-key principal) maps to the request id and to the exact event to publish,
@@ -52,7 +54,9 @@ export const expired = (record: SendRecord, now: Date, retentionMs: number): boo
   now.getTime() - record.acceptedAt.getTime() >= retentionMs;
 
 /** The store did not answer (MongoDB down or slow): nothing was decided, a retry may succeed. */
-export class StoreUnavailableError extends Error {
+export class StoreUnavailableError extends ParleyError {
   override readonly name = "StoreUnavailableError";
-  readonly retriable = true;
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { retry: "outage", ...options });
+  }
 }

@@ -1,3 +1,4 @@
+import { ParleyError } from "@parley/errors";
 import type { Routing } from "./routing.js";
 
 /** One signed webhook POST as received: what goes on the raw topic. */
@@ -18,14 +19,13 @@ export interface RawWebhookAppender {
 }
 
 /** The append did not complete: Kafka refused it or did not answer in time. Meta should retry. */
-export class AppendFailedError extends Error {
+export class AppendFailedError extends ParleyError {
   override readonly name = "AppendFailedError";
-  readonly retriable = true;
   constructor(
     readonly reason: "timeout" | "rejected",
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(message, { retry: "bounded", ...options });
   }
 }

@@ -1,4 +1,5 @@
 import { charLength, limits } from "@parley/cloud-api";
+import { ParleyError } from "@parley/errors";
 import type { MessageCategory, RejectionReason, TemplateContent } from "@parley/contracts";
 
 /**
@@ -89,9 +90,10 @@ const nameOf = (p: RequestParameter): string | undefined =>
     : undefined;
 
 /** A parameter problem, caught in `checkTemplate` and turned into a rejection. */
-class Mismatch extends Error {
+class Mismatch extends ParleyError {
+  override readonly name = "Mismatch";
   constructor(readonly detail: string) {
-    super(detail);
+    super(detail, { retry: "never" });
   }
 }
 

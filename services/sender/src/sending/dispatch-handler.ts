@@ -24,11 +24,12 @@ import type {
   OutcomeOutlet,
   StoredAttempt,
 } from "../domain/ports.js";
-import type { DispatchParking, RecordAt } from "../adapters/kafka/consumers.js";
 import type { NumberLane, Slot } from "./lanes.js";
 import type { CallPermits } from "./permits.js";
+import type { DispatchParking, RecordAt } from "./ports.js";
 import { outcomesOf, type Outcome } from "./outcomes.js";
-import { sleep, sleepUntil, StoppedError } from "./sleep.js";
+import { sleep } from "@parley/errors";
+import { sleepUntil, StoppedError } from "./sleep.js";
 
 export type { Outcome } from "./outcomes.js";
 

@@ -1,7 +1,8 @@
 import { NumberHold } from "../domain/backoff.js";
 import { PairPacer } from "../domain/pair-pacing.js";
 import { NumberRate } from "../domain/rate-limit.js";
-import { sleep, StoppedError } from "./sleep.js";
+import { sleep } from "@parley/errors";
+import { StoppedError } from "./sleep.js";
 
 export interface LaneSettings {
   readonly mps: number;

@@ -1,5 +1,4 @@
 import type { AnyEvent } from "@parley/contracts";
-import type { RecordAt } from "../adapters/kafka/consumers.js";
 import {
   OUTBOX,
   recordOrigin,
@@ -8,6 +7,7 @@ import {
   type StoredAttempt,
 } from "../domain/ports.js";
 import type { SenderLogger } from "./dispatch-handler.js";
+import type { RecordAt } from "./ports.js";
 
 export interface OutboxDeps {
   readonly attempts: AttemptStore;

@@ -1,8 +1,6 @@
 import { setMaxListeners } from "node:events";
 import type { EventOf } from "@parley/contracts";
-import { KeyedQueue } from "@parley/kafka";
-import type { DispatchParking, RecordAt } from "../adapters/kafka/consumers.js";
-import type { ParkedDispatch, ParkStore } from "../adapters/store/park-store.js";
+import type { DispatchParking, KeyedRunner, ParkedDispatch, ParkStore, RecordAt } from "./ports.js";
 import type { NumberLane } from "./lanes.js";
 import { DeadLetterError, type SenderLogger } from "./dispatch-handler.js";
 import { StoppedError } from "./sleep.js";
@@ -27,6 +25,8 @@ export interface ParkingDeps {
   ) => Promise<"finished" | "parked">;
   /** This instance's partitions of the dispatch topic, and a count that moves on whenever they may have. */
   readonly assignment: () => { readonly partitions: readonly number[]; readonly joins: number };
+  /** A per-key task queue: a draining number's recipients each go in order. */
+  readonly keyedRunner: () => KeyedRunner;
   readonly observer: ParkingObserver;
   readonly logger: SenderLogger;
   /** Parked dispatches handled at once while a number drains. */
@@ -212,7 +212,7 @@ export function createParking(deps: ParkingDeps) {
     // dispatches (unknown_sender), so none is left behind without an outcome.
     const lane = deps.lane(number);
     const signal = stopping.signal;
-    const queue = new KeyedQueue();
+    const queue = deps.keyedRunner();
     /** Taken from the park and not finished yet (their documents are still there). */
     const queued = new Set<string>();
     let inFlight = 0;

@@ -1,6 +1,7 @@
 import type { EventOf } from "@parley/contracts";
+import { KeyedQueue } from "@parley/kafka";
 import { describe, expect, it } from "vitest";
-import type { ParkedDispatch, ParkStore } from "../adapters/store/park-store.js";
+import type { ParkedDispatch, ParkStore } from "./ports.js";
 import { dispatchMessage, testLane } from "./fixtures.spec-helpers.js";
 import type { NumberLane } from "./lanes.js";
 import { createParking } from "./parking.js";
@@ -105,6 +106,7 @@ function setup(
       return r;
     },
     assignment: () => ({ partitions, joins: 1 }),
+    keyedRunner: () => new KeyedQueue(),
     observer: { parkedChanged: (_n, count) => gauge.push(count) },
     logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
     maxInFlight: 4,

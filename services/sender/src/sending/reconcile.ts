@@ -1,5 +1,4 @@
 import { createEvent, type AnyEvent, type EventOf } from "@parley/contracts";
-import { linkActiveSpan } from "@parley/telemetry";
 import { sendErrorOf } from "../domain/failure.js";
 import {
   OUTBOX,
@@ -8,7 +7,7 @@ import {
   type StoredAttempt,
 } from "../domain/ports.js";
 import { decideStatus, type StatusRecord } from "../domain/status.js";
-import { sleep } from "./sleep.js";
+import { sleep } from "@parley/errors";
 
 export interface ReconcileDeps {
   readonly attempts: AttemptStore;
@@ -17,6 +16,8 @@ export interface ReconcileDeps {
   /** How long a status waits for a call still out to record its result (the call's bound). */
   readonly callBoundMs?: number;
   readonly logger?: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
+  /** Links the running status's processing to the send's trace (its stored traceparent). */
+  readonly linkToSend?: (traceparent: string | undefined, requestId: string) => void;
 }
 
 type Envelope = EventOf<"SendAccepted" | "SendInDoubt" | "SendFailed" | "SendReconciled">;
@@ -62,6 +63,7 @@ export function createReconciler({
   onOutcome,
   callBoundMs = 15_000,
   logger,
+  linkToSend,
 }: ReconcileDeps) {
   const identity = (doubt: Envelope) => ({
     requestId: doubt.data.requestId,
@@ -98,7 +100,7 @@ export function createReconciler({
           : undefined;
     if (a === undefined) return;
     // This status's processing (its webhook's trace) links to the send's trace (invariant 12).
-    linkActiveSpan(a.traceparent, { "parley.link": "send", "parley.request_id": a.requestId });
+    linkToSend?.(a.traceparent, a.requestId);
     const facts = {
       statusId: event.eventId,
       wamid: event.data.wamid,

@@ -1,34 +1,23 @@
-import type { AnyEvent, Catalog } from "@parley/contracts";
-import {
-  partitionOfKey,
-  type EventProducer,
-  type KafkaClient,
-  type KafkaLogger,
-  type Serde,
-  type TransactionalMode,
-} from "@parley/kafka";
 import type { NumberDirectory } from "@parley/numbers";
-import type { Metrics } from "@parley/telemetry";
-import type { Db } from "mongodb";
-import {
-  createDispatchConsumer,
-  createGateConsumer,
-  createNumbersConsumer,
-  createStatusConsumer,
-} from "../adapters/kafka/consumers.js";
-import { createDispatchTopicAdmin } from "../adapters/kafka/dispatch-topic.js";
-import { createMongoAttemptStore } from "../adapters/store/attempt-store.js";
-import { createMongoGateStore } from "../adapters/store/gate-store.js";
-import { createMongoParkStore } from "../adapters/store/park-store.js";
-import { createMongoThroughputStore } from "../adapters/store/throughput-store.js";
 import type { Config } from "../config.js";
-import { createDispatchHandler, type SenderLogger } from "./dispatch-handler.js";
-import { createGraph } from "./graph.js";
+import type { AttemptStore, GateStore, ThroughputStore } from "../domain/ports.js";
+import {
+  createDispatchHandler,
+  type SenderLogger,
+  type SenderObserver,
+} from "./dispatch-handler.js";
 import { createOutbox } from "./outbox.js";
-import { NumberLane } from "./lanes.js";
+import { NumberLane, type LaneObserver } from "./lanes.js";
 import { CallPermits } from "./permits.js";
-import { createSenderMetrics } from "./metrics.js";
-import { createParking } from "./parking.js";
+import { createParking, type ParkingObserver } from "./parking.js";
+import type {
+  DispatchTopicAdmin,
+  GraphClient,
+  KeyedRunner,
+  ParkStore,
+  SenderConsumers,
+  SenderHandlers,
+} from "./ports.js";
 import { createReconciler } from "./reconcile.js";
 import { sharesPartition } from "./shared-partition.js";
 import { createThroughput } from "./throughput.js";
@@ -68,25 +57,43 @@ export type SenderSettings = Pick<
   | "SENDER_THROUGHPUT_REFRESH_MS"
 >;
 
-export interface SenderDeps {
+/** Everything the sender reports (implemented by the Prometheus series in metrics.ts). */
+export type SenderObservers = SenderObserver &
+  LaneObserver &
+  ParkingObserver & {
+    outcomeOnly(type: string): void;
+    holdChanged(number: string, code: number | undefined, ended?: number): void;
+    throughput(number: string, mps: number): void;
+  };
+
+export interface SenderDeps<C extends SenderConsumers = SenderConsumers> {
   readonly settings: SenderSettings;
   readonly directory: NumberDirectory;
-  readonly kafka: KafkaClient;
-  readonly serde: Serde;
-  readonly catalog: Catalog;
-  /** Encodes outcome events as output records (validated, size-checked) for the transactions. */
-  readonly producer: Pick<EventProducer, "output">;
-  readonly db: Db;
-  readonly metrics: Metrics;
-  readonly logger: SenderLogger & KafkaLogger;
+  readonly stores: {
+    readonly attempts: AttemptStore;
+    readonly gates: GateStore;
+    readonly parks: ParkStore;
+    readonly throughput: ThroughputStore;
+  };
+  readonly graph: GraphClient;
+  /** The dispatch topic: its name, its catalog partition count, the broker's word on it. */
+  readonly dispatchTopic: {
+    readonly name: string;
+    readonly partitions: number;
+    readonly admin: DispatchTopicAdmin;
+    /** The partition Parley's producers put a record key on, for a partition count. */
+    readonly partitionOf: (key: string, partitions: number) => number;
+  };
+  /** Makes the consumers, from the handlers of each input topic. */
+  readonly consumers: (handlers: SenderHandlers) => C;
+  /** A per-key task queue (a parked number's drain runs each recipient in order). */
+  readonly keyedRunner: () => KeyedRunner;
+  readonly observer: SenderObservers;
+  readonly logger: SenderLogger;
+  /** Links a status's processing to its send's trace (invariant 12); none in unit tests. */
+  readonly linkToSend?: (traceparent: string | undefined, requestId: string) => void;
   readonly clock?: () => number;
   readonly random?: () => number;
-  /**
-   * Fault injection for tests: runs before each transaction of the dispatch consumer commits,
-   * after its outputs and offsets were sent (a crash here is the case ADR 0006's exactly-once
-   * outcomes are about).
-   */
-  readonly beforeDispatchCommit?: TransactionalMode["beforeCommit"];
 }
 
 /**
@@ -95,34 +102,25 @@ export interface SenderDeps {
  * the paused-number probe and the parking of paused numbers' dispatches. `start` and `stop` in
  * dependency order.
  */
-export function createSender({
+export function createSender<C extends SenderConsumers>({
   settings: s,
   directory,
-  kafka,
-  serde,
-  catalog,
-  producer,
-  db,
-  metrics,
+  stores,
+  graph,
+  dispatchTopic,
+  consumers,
+  keyedRunner,
+  observer,
   logger,
+  linkToSend,
   clock = () => Date.now(),
   random = Math.random,
-  beforeDispatchCommit,
-}: SenderDeps) {
-  const observer = createSenderMetrics(metrics);
-  const attempts = createMongoAttemptStore(db);
-  const gates = createMongoGateStore(db);
-  const graph = createGraph({
-    directory,
-    baseUrl: s.WA_GRAPH_BASE_URL,
-    graphVersion: s.WA_GRAPH_VERSION,
-    timeoutMs: s.SENDER_GRAPH_TIMEOUT_MS,
-    connections: s.SENDER_GRAPH_CONNECTIONS,
-  });
+}: SenderDeps<C>) {
+  const { attempts, gates, parks: parkStore } = stores;
   const lanes = new Map<string, NumberLane>();
   const throughput = createThroughput({
     directory,
-    store: createMongoThroughputStore(db),
+    store: stores.throughput,
     readLevel: (number) => graph.level(number),
     lane: (number) => lanes.get(number),
     clock,
@@ -169,22 +167,15 @@ export function createSender({
     }
     return l;
   };
-  // Outcomes are not produced here: each goes into a Kafka transaction, its record's or the
-  // outbox's (ADR 0006, "Exactly one outcome record").
-  const encode = (event: AnyEvent) => {
-    const topic = catalog.topicOf(event.type);
-    return producer.output(topic, { key: topic.keyOf(event), event });
-  };
-  const parkStore = createMongoParkStore(db);
-  const dispatchTopic = catalog.topic("dispatch");
-  const topicAdmin = createDispatchTopicAdmin(kafka, dispatchTopic.name);
+  const topicAdmin = dispatchTopic.admin;
   /** The dispatch topic's partition count as the broker has it (the catalog's until read). */
   let dispatchPartitions = dispatchTopic.partitions;
   const parking = createParking({
     store: parkStore,
     lane,
     handle: (d, signal, parkedFrom) => handle(d, signal, outbox.parked(parkedFrom)),
-    assignment: () => dispatch.assignment(dispatchTopic.name),
+    assignment: () => dispatch.assignment(),
+    keyedRunner,
     observer,
     logger,
     // Parked dispatches drain beside fresh work, within the same order of magnitude.
@@ -199,19 +190,18 @@ export function createSender({
             shared: sharesPartition(
               () => directory.numbers.map((n) => n.phoneNumberId),
               () => dispatchPartitions,
+              dispatchTopic.partitionOf,
             ),
           },
         }
       : {}),
     consumer: {
-      mainPending: (partition, number, recipient) =>
-        dispatch.pending(dispatchTopic.name, partition, number, recipient),
+      mainPending: (partition, number, recipient) => dispatch.pending(partition, number, recipient),
       asidePending: (number) =>
         dispatch
-          .assignment(dispatchTopic.name)
+          .assignment()
           .partitions.reduce(
-            (sum, partition) =>
-              sum + dispatch.setAsidePending(dispatchTopic.name, partition, number),
+            (sum, partition) => sum + dispatch.setAsidePending(partition, number),
             0,
           ),
     },
@@ -246,49 +236,31 @@ export function createSender({
     clock,
     callBoundMs: s.SENDER_GRAPH_TIMEOUT_MS + 5_000,
     logger,
+    ...(linkToSend === undefined ? {} : { linkToSend }),
     onOutcome: (t) => {
       observer.outcomeOnly(t);
     },
   });
   const outbox = createOutbox({
     attempts,
-    commit: async (partition, events) =>
-      dispatch.publishWith(dispatchTopic.name, partition, await Promise.all(events.map(encode))),
-    partitionOf: (number) => partitionOfKey(number, dispatchPartitions),
-    owns: (partition) => dispatch.assignment(dispatchTopic.name).partitions.includes(partition),
+    commit: (partition, events) => dispatch.publishWith(partition, events),
+    partitionOf: (number) => dispatchTopic.partitionOf(number, dispatchPartitions),
+    owns: (partition) => dispatch.assignment().partitions.includes(partition),
     dispatchTopic: dispatchTopic.name,
     clock,
     graceMs: OUTBOX_GRACE_MS,
     logger,
   });
-  const common = { kafka, serde, catalog, logger };
-  const dispatch = createDispatchConsumer({
-    ...common,
+  const inputs = consumers({
     handle,
     parking,
-    outputs: {
-      encode,
-      transactional: beforeDispatchCommit ? { beforeCommit: beforeDispatchCommit } : {},
-    },
     outboxOf: (partition) => outbox.outlet(partition),
-    tuning: {
-      maxInFlight: s.SENDER_MAX_IN_FLIGHT,
-      // One partition's backlog (a number sending at its cap) takes at most half: the numbers on
-      // the other partitions keep being fetched meanwhile (ADR 0006). Half of that half is still
-      // a 1,000 msg/s number's sends for the fetch wait (500 ms) at the default 2,000.
-      maxInFlightPerPartition: Math.max(1, Math.floor(s.SENDER_MAX_IN_FLIGHT / 2)),
-    },
-  });
-  const gateConsumer = createGateConsumer({ ...common, gates });
-  const statuses = createStatusConsumer({
-    ...common,
-    outputs: { encode },
+    gates,
     onStatus: (e, outlet, signal) => reconciler.status(e, outlet, signal),
-  });
-  const numbersConsumer = createNumbersConsumer({
-    ...common,
     onQuality: (e) => throughput.quality(e),
   });
+  const dispatch: C["dispatch"] = inputs.dispatch;
+  const { gates: gateConsumer, statuses, numbers: numbersConsumer } = inputs;
   const timers: NodeJS.Timeout[] = [];
 
   return {
@@ -398,4 +370,7 @@ export function createSender({
   };
 }
 
-export type Sender = ReturnType<typeof createSender>;
+/** A sender over consumers of type `C` (its `dispatch` is theirs: the Kafka adapter's has stats). */
+export type Sender<C extends SenderConsumers = SenderConsumers> = ReturnType<
+  typeof createSender<C>
+>;

@@ -1,5 +1,3 @@
-import { partitionOfKey } from "@parley/kafka";
-
 /**
  * Whether a number's records share a dispatch partition with another number: where Parley's
  * producers put each number of `known` (computed up front, again whenever the partition count
@@ -9,6 +7,7 @@ import { partitionOfKey } from "@parley/kafka";
 export function sharesPartition(
   known: () => readonly string[],
   partitions: () => number,
+  partitionOfKey: (key: string, partitions: number) => number,
 ): (number: string, partition: number) => boolean {
   let count = 0;
   let on = new Map<number, Set<string>>();

@@ -22,6 +22,7 @@ describe("sharesPartition", () => {
     const shared = sharesPartition(
       () => [a ?? "", b ?? "", lone],
       () => 4,
+      partitionOfKey,
     );
     expect(shared(a ?? "", partitionOfKey(a ?? "", 4))).toBe(true);
     expect(shared(b ?? "", partitionOfKey(b ?? "", 4))).toBe(true);
@@ -35,6 +36,7 @@ describe("sharesPartition", () => {
     const shared = sharesPartition(
       () => [known ?? ""],
       () => 4,
+      partitionOfKey,
     );
     expect(shared(known ?? "", p)).toBe(false);
     expect(shared("stranger", p)).toBe(true);
@@ -53,6 +55,7 @@ describe("sharesPartition", () => {
     const shared = sharesPartition(
       () => [a ?? "", b ?? ""],
       () => count,
+      partitionOfKey,
     );
     expect(shared(a ?? "", 0)).toBe(true);
     count = apart ?? 2;

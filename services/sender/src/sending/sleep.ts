@@ -1,21 +1,4 @@
-/** Resolves after `ms` (true) or as soon as `signal` aborts (false). */
-export function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
-  if (signal?.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const timer = setTimeout(
-      () => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve(true);
-      },
-      Math.max(0, ms),
-    );
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
+import { ParleyError, sleep } from "@parley/errors";
 
 /**
  * Resolves true once `clock()` reads `at` or later, false as soon as `signal` aborts. A timer can
@@ -37,11 +20,13 @@ export async function sleepUntil(
   return true;
 }
 
-/** Thrown out of a handler when the consumer stops: the record is handed back, not finished. */
-export class StoppedError extends Error {
+/**
+ * Thrown out of a handler when the consumer stops: the record is handed back, not finished
+ * (bounded: the next owner of its partition takes it again).
+ */
+export class StoppedError extends ParleyError {
   override readonly name = "StoppedError";
-  readonly retriable = true;
   constructor() {
-    super("sender stopping: the record is handed back unfinished");
+    super("sender stopping: the record is handed back unfinished", { retry: "bounded" });
   }
 }

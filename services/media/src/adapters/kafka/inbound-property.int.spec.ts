@@ -149,7 +149,7 @@ beforeAll(async () => {
     topics: [catalog.topic("media")],
     tuning: { fromBeginning: true },
     handle: (record) => {
-      outputs.push(record.value as AnyEvent);
+      outputs.push(record.value);
       return Promise.resolve();
     },
   });

@@ -119,20 +119,22 @@ export async function startInboundHarness(label: string): Promise<InboundHarness
     serde,
     catalog,
     consumer: reader,
-    topics: [
-      "inbound-messages",
-      "statuses",
-      "consent",
-      "conversation-windows",
-      "business-events",
-    ].map((id) => catalog.topic(id as "inbound-messages")),
+    topics: (
+      [
+        "inbound-messages",
+        "statuses",
+        "consent",
+        "conversation-windows",
+        "business-events",
+      ] as const
+    ).map((id) => catalog.topic(id)),
     tuning: { fromBeginning: true },
     handle: (record) => {
       seen.push({
         topic: record.topic,
         partition: record.partition,
         key: record.key,
-        event: record.value as AnyEvent,
+        event: record.value,
       });
       return Promise.resolve();
     },

@@ -243,7 +243,7 @@ beforeAll(async () => {
     topics: [catalog.topic("dispatch"), catalog.topic("send-outcomes")],
     tuning: { fromBeginning: true },
     handle: (record) => {
-      seen.push({ topic: record.topic, key: record.key, event: record.value as AnyEvent });
+      seen.push({ topic: record.topic, key: record.key, event: record.value });
       return Promise.resolve();
     },
   });

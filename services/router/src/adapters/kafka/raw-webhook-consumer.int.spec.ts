@@ -203,20 +203,22 @@ beforeAll(async () => {
     serde,
     catalog,
     consumer: READER,
-    topics: [
-      "inbound-messages",
-      "statuses",
-      "consent",
-      "conversation-windows",
-      "business-events",
-    ].map((id) => catalog.topic(id as "inbound-messages")),
+    topics: (
+      [
+        "inbound-messages",
+        "statuses",
+        "consent",
+        "conversation-windows",
+        "business-events",
+      ] as const
+    ).map((id) => catalog.topic(id)),
     tuning: { fromBeginning: true },
     handle: (record) => {
       seen.push({
         topic: record.topic,
         partition: record.partition,
         key: record.key,
-        event: record.value as AnyEvent,
+        event: record.value,
       });
       return Promise.resolve();
     },

@@ -6,6 +6,7 @@ import {
   PoisonRecordError,
   type ConsumedRecord,
   type ConsumerRunner,
+  type EventProducer,
   type EventConsumerOptions,
   type KafkaClient,
   type KafkaLogger,
@@ -21,12 +22,13 @@ import {
   type GateStore,
   type OutcomeOutlet,
 } from "../../domain/ports.js";
-
-/** Where a dispatch record sits in the dispatch topic (parked dispatches keep this order). */
-export interface RecordAt {
-  readonly partition: number;
-  readonly offset: number;
-}
+import type {
+  DispatchFeed,
+  DispatchParking,
+  RecordAt,
+  SenderConsumers,
+  SenderHandlers,
+} from "../../sending/ports.js";
 
 /** Consumer names: each one's group and dead-letter topic derive from it. */
 export const SENDER_DISPATCH_CONSUMER = "sender-dispatch";
@@ -60,16 +62,6 @@ async function translate(work: () => Promise<void>): Promise<void> {
   }
 }
 
-function expect<T extends AnyEvent["type"]>(
-  record: ConsumedRecord<unknown>,
-  types: readonly T[],
-): EventOf<T> {
-  const event = record.value as AnyEvent;
-  if (!(types as readonly string[]).includes(event.type))
-    throw new PoisonRecordError(`expected ${types.join(" or ")}, got ${event.type}`);
-  return event as EventOf<T>;
-}
-
 /**
  * What the consumers that publish (dispatch, statuses) need to hand their outcomes to their
  * record's Kafka transaction (ADR 0006, "Exactly one outcome record"): an event as an output
@@ -82,7 +74,7 @@ export interface Outputs {
 
 /** The outlet of one input record: its outputs are committed with its offset, once. */
 function recordOutlet(
-  record: ConsumedRecord<unknown>,
+  record: ConsumedRecord<AnyEvent>,
   context: RecordContext,
   encode: Outputs["encode"],
 ): OutcomeOutlet {
@@ -95,29 +87,11 @@ function recordOutlet(
   };
 }
 
-/** Parking of dispatches on arrival, before they wait behind their recipient's records. */
-export interface DispatchParking {
-  /**
-   * Why this record parks instead of being handled (its number is paused, has parked dispatches
-   * ahead, or has `inFlight` records in memory on a dispatch partition it shares); undefined:
-   * it is handled.
-   */
-  setAside(
-    number: string,
-    at: RecordAt,
-    inFlight: number,
-  ): Promise<"paused" | "overflow" | undefined>;
-  /** Parks a dispatch: one set aside, or one whose number paused on its way to the call. */
-  park(
-    number: string,
-    at: RecordAt,
-    dispatch: EventOf<"DispatchMessage">,
-    why: "paused" | "overflow",
-  ): Promise<void>;
-}
+/** The dispatch topic's one event, typed from the catalog (the runner checked it against the contract). */
+type DispatchRecord = ConsumedRecord<EventOf<"DispatchMessage">>;
 
-function dispatchOf(record: ConsumedRecord<unknown>): EventOf<"DispatchMessage"> {
-  const event = expect(record, ["DispatchMessage"]);
+function dispatchOf(record: DispatchRecord): EventOf<"DispatchMessage"> {
+  const event = record.value;
   if (event.businessNumber === undefined)
     throw new PoisonRecordError("DispatchMessage without its envelope businessNumber");
   return event;
@@ -159,13 +133,10 @@ export function createDispatchConsumer({
       retry: { attempts: 30, initialDelayMs: 200, maxDelayMs: 30_000 },
       ...common.tuning,
       transactional: { ...outputs.transactional },
-      concurrencyKeyOf: (record) => {
-        const event = record.value as Partial<EventOf<"DispatchMessage">>;
-        return event.data?.to ?? "";
-      },
+      concurrencyKeyOf: (record) => record.value.data.to,
       ...(parking
         ? {
-            setAside: async (record: ConsumedRecord<unknown>, load: { inFlight: number }) => {
+            setAside: async (record: DispatchRecord, load: { inFlight: number }) => {
               const event = dispatchOf(record);
               const number = event.businessNumber ?? "";
               const at: RecordAt = { partition: record.partition, offset: Number(record.offset) };
@@ -210,7 +181,7 @@ export function createGateConsumer({
     ...(common.logger ? { logger: common.logger } : {}),
     tuning: { retry: { attempts: 30, initialDelayMs: 200, maxDelayMs: 30_000 }, ...common.tuning },
     handle: async (record) => {
-      const event = record.value as AnyEvent;
+      const event = record.value;
       await translate(async () => {
         switch (event.type) {
           case "ConsentGranted":
@@ -231,8 +202,8 @@ export function createGateConsumer({
                 Date.parse(event.data.expiresAt),
               );
             return;
-          default:
-            return; // other events on these topics do not gate sends
+          case "UserPreferencesUpdated":
+            return; // preferences do not gate sends
         }
       });
     },
@@ -270,8 +241,7 @@ export function createStatusConsumer({
       transactional: { ...outputs.transactional },
     },
     handle: async (record, signal, context) => {
-      const event = record.value as AnyEvent;
-      if (event.type !== "StatusUpdated") return;
+      const event = record.value;
       if (event.data.bizOpaqueCallbackData === undefined && event.data.status !== "failed") return;
       await translate(() => onStatus(event, recordOutlet(record, context, outputs.encode), signal));
     },
@@ -294,9 +264,79 @@ export function createNumbersConsumer({
     ...(common.logger ? { logger: common.logger } : {}),
     tuning: { retry: { attempts: 30, initialDelayMs: 200, maxDelayMs: 30_000 }, ...common.tuning },
     handle: async (record) => {
-      const event = record.value as AnyEvent;
+      const event = record.value;
       if (event.type !== "PhoneNumberQualityUpdated") return;
       await translate(() => onQuality(event));
     },
   });
+}
+
+/**
+ * The four consumers of the sender over one client, from the sending side's handlers. Outcomes
+ * are not produced on their own: each goes into a Kafka transaction, its record's or (through
+ * the dispatch feed's `publishWith`) the outbox's (ADR 0006, "Exactly one outcome record").
+ */
+export function createSenderConsumers({
+  handlers,
+  producer,
+  beforeDispatchCommit,
+  tuning,
+  ...common
+}: Omit<Common, "tuning"> & {
+  readonly handlers: SenderHandlers;
+  /** Encodes outcome events as output records (validated, size-checked) for the transactions. */
+  readonly producer: Pick<EventProducer, "output">;
+  /**
+   * Fault injection for tests: runs before each transaction of the dispatch consumer commits,
+   * after its outputs and offsets were sent (a crash here is the case ADR 0006's exactly-once
+   * outcomes are about).
+   */
+  readonly beforeDispatchCommit?: TransactionalMode["beforeCommit"] | undefined;
+  readonly tuning: { readonly maxInFlight: number };
+}): SenderConsumers & { readonly dispatch: { readonly stats: ConsumerRunner["stats"] } } {
+  const encode = (event: AnyEvent) => {
+    const topic = common.catalog.topicOf(event.type);
+    return producer.output(topic, { key: topic.keyOf(event), event });
+  };
+  const runner = createDispatchConsumer({
+    ...common,
+    handle: handlers.handle,
+    parking: handlers.parking,
+    outputs: {
+      encode,
+      transactional: beforeDispatchCommit ? { beforeCommit: beforeDispatchCommit } : {},
+    },
+    outboxOf: handlers.outboxOf,
+    tuning: {
+      maxInFlight: tuning.maxInFlight,
+      // One partition's backlog (a number sending at its cap) takes at most half: the numbers on
+      // the other partitions keep being fetched meanwhile (ADR 0006). Half of that half is still
+      // a 1,000 msg/s number's sends for the fetch wait (500 ms) at the default 2,000.
+      maxInFlightPerPartition: Math.max(1, Math.floor(tuning.maxInFlight / 2)),
+    },
+  });
+  const topic = common.catalog.topic("dispatch").name;
+  const dispatch: DispatchFeed & { readonly stats: ConsumerRunner["stats"] } = {
+    groupId: runner.groupId,
+    get stats() {
+      return runner.stats;
+    },
+    assignment: () => runner.assignment(topic),
+    pending: (partition, number, recipient) => runner.pending(topic, partition, number, recipient),
+    setAsidePending: (partition, number) => runner.setAsidePending(topic, partition, number),
+    publishWith: async (partition, events) =>
+      runner.publishWith(topic, partition, await Promise.all(events.map(encode))),
+    start: () => runner.start(),
+    stop: () => runner.stop(),
+  };
+  return {
+    dispatch,
+    gates: createGateConsumer({ ...common, gates: handlers.gates }),
+    statuses: createStatusConsumer({
+      ...common,
+      outputs: { encode },
+      onStatus: handlers.onStatus,
+    }),
+    numbers: createNumbersConsumer({ ...common, onQuality: handlers.onQuality }),
+  };
 }

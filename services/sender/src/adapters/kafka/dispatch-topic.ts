@@ -1,13 +1,5 @@
 import type { KafkaClient } from "@parley/kafka";
-
-/** What the broker says of the dispatch topic: its partition count and a group's committed offsets. */
-export interface DispatchTopicAdmin {
-  /** The topic's partition count on the broker. */
-  partitionCount(): Promise<number | undefined>;
-  /** Where `groupId` resumes `partition` from; -1 when it has committed nothing there yet. */
-  committed(groupId: string, partition: number): Promise<number>;
-  close(): Promise<void>;
-}
+import type { DispatchTopicAdmin } from "../../sending/ports.js";
 
 /** One admin connection, opened on first use (and again after a failed attempt). */
 export function createDispatchTopicAdmin(kafka: KafkaClient, topic: string): DispatchTopicAdmin {

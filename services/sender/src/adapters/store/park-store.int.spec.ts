@@ -2,7 +2,8 @@ import type { EventOf } from "@parley/contracts";
 import { createMongo, type MongoConnection } from "@parley/mongo";
 import { startStack, type Stack } from "@parley/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createMongoParkStore, type ParkedDispatch } from "./park-store.js";
+import { createMongoParkStore } from "./park-store.js";
+import type { ParkedDispatch } from "../../sending/ports.js";
 
 // The park store against the real MongoDB-wire server: parks and removes made at once share a
 // round trip, and a redelivered record still parks once.

@@ -1,35 +1,10 @@
-import type { EventOf } from "@parley/contracts";
 import { guardStore } from "@parley/mongo";
 import type { Collection, Db } from "mongodb";
+import type { ParkedDispatch, ParkStore } from "../../sending/ports.js";
 import { createBatcher } from "./batcher.js";
-
-/** A dispatch set aside while its number is paused, with the record coordinates that order it. */
-export interface ParkedDispatch {
-  readonly requestId: string;
-  readonly number: string;
-  /** Partition and offset of its dispatch record: one number's records share a partition. */
-  readonly partition: number;
-  readonly offset: number;
-  readonly recipient: string;
-  readonly dispatch: EventOf<"DispatchMessage">;
-  readonly parkedAt: Date;
-}
 
 interface ParkedDoc extends Omit<ParkedDispatch, "requestId"> {
   _id: string;
-}
-
-/** The parking port: dispatches of paused numbers, kept until the number is sent again. */
-export interface ParkStore {
-  /** Keeps the dispatch; true when it was not parked already (a redelivery parks once). */
-  park(p: ParkedDispatch): Promise<boolean>;
-  /** Parked dispatches of a number after `afterOffset`, oldest record first. */
-  next(number: string, afterOffset: number, limit: number): Promise<ParkedDispatch[]>;
-  count(number: string): Promise<number>;
-  remove(requestId: string): Promise<void>;
-  /** Every number with parked dispatches, with the partitions they came from. */
-  backlog(): Promise<{ number: string; partitions: number[] }[]>;
-  ensureIndexes(): Promise<void>;
 }
 
 /**

@@ -1,5 +1,5 @@
 // Outbound benchmark (docs/benchmarks.md, "Outbound path (sender)"): the sender as its own
-// process (dist/main.js) against the real broker, registry and MongoDB, calling the Cloud API
+// process (services/sender/dist/main.js) against the real broker, registry and MongoDB, calling the Cloud API
 // simulator served from this process. Each case pre-publishes its DispatchMessage backlog, starts
 // a sender, and reads the simulator's log; the baselines (a raw keep-alive HTTP client posting the
 // same requests straight to the simulator) run in the same process and the same run.
@@ -9,9 +9,8 @@
 // set for the bench (SENDER_RATE_MARGIN_MS=50, say) is passed to the sender, as is
 // HEAP_GROWING_PERCENT.
 import { spawn, type ChildProcess } from "node:child_process";
-import { Agent, request as httpRequest } from "node:http";
-import { mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync } from "node:fs";
-import { loadavg, setPriority } from "node:os";
+import { mkdirSync, openSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
@@ -30,7 +29,26 @@ import {
   SENDER_DISPATCH_CONSUMER,
   SENDER_GATES_CONSUMER,
   SENDER_STATUSES_CONSUMER,
-} from "./adapters/kafka/consumers.js";
+} from "../dist/adapters/kafka/consumers.js";
+import {
+  cpuMs,
+  cpuTicks,
+  heapSnapshot,
+  perSecond,
+  rssMb,
+  simPriority,
+  steadyRate,
+} from "./measure.js";
+import {
+  rawClient,
+  requests,
+  SIM_PORT,
+  template,
+  TOKEN,
+  WABA,
+  type NumberSpec,
+  type Request,
+} from "./workload.js";
 
 const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 8);
 const CONNECTIONS = Number(process.env["BENCH_CONNECTIONS"] ?? 64);
@@ -38,7 +56,6 @@ const CPU_PROF = process.env["BENCH_CPU_PROF"];
 const HEAP_SNAPSHOT = process.env["BENCH_HEAP_SNAPSHOT"];
 /** Extra node flags for the sender process (V8 heap settings, say), split on spaces. */
 const SENDER_NODE_FLAGS = (process.env["BENCH_SENDER_NODE_FLAGS"] ?? "").split(" ").filter(Boolean);
-const SIM_PORT = Number(process.env["BENCH_SIM_PORT"] ?? 47110);
 const OPS_PORT = Number(process.env["BENCH_SENDER_PORT"] ?? 47111);
 /** Each case is bounded: 20 s, or 2.5 s per second of backlog in longer runs. */
 const CASE_LIMIT_MS = Math.max(20_000, SECONDS * 2_500);
@@ -48,9 +65,7 @@ const CASE_LIMIT_MS = Math.max(20_000, SECONDS * 2_500);
  */
 const recipientsFor = (cap: number, least: number): number =>
   Math.max(least, Math.ceil((cap * SECONDS) / 20));
-const WABA = "102290129340398";
-const TOKEN = "bench-token-0123456789";
-const MAIN = fileURLToPath(new URL("./main.js", import.meta.url));
+const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
 /** The sender's own log (warnings and errors) of each case, to read after a surprise. */
 const LOG_DIR = fileURLToPath(
   new URL("../../../.parley/bench-outbound/sender-logs", import.meta.url),
@@ -62,137 +77,6 @@ const env = (name: string): string => {
   if (!v) throw new Error(`${name} is not set (run bench/outbound.sh)`);
   return v;
 };
-
-interface NumberSpec {
-  readonly id: string;
-  readonly mps: number;
-}
-
-interface Request {
-  readonly number: string;
-  readonly to: string;
-  readonly requestId: string;
-}
-
-const template = { name: "order_update", language: { code: "en" } };
-
-function requests(number: string, count: number, recipients: number, tag: string): Request[] {
-  const out: Request[] = [];
-  for (let i = 0; i < count; i++) {
-    const r = i % recipients;
-    out.push({
-      number,
-      to: `1${number.slice(-4)}${String(r).padStart(6, "0")}`,
-      requestId: `${tag}-${number.slice(-4)}-${r}-${Math.floor(i / recipients)}`,
-    });
-  }
-  return out;
-}
-
-/**
- * The steady rate: sends in whole seconds from one second after the first send (consumer join,
- * first fetch) to half a second before the last (tail). Whole seconds, because the cap holds per
- * second: a span of 6.6 s may hold seven seconds' worth of sends, which over 6.6 s reads as more
- * than the cap.
- */
-function steadyRate(times: readonly number[]): { rate: number; spanMs: number } {
-  const sorted = [...times].sort((a, b) => a - b);
-  const first = sorted[0] ?? 0;
-  const last = sorted.at(-1) ?? 0;
-  const from = first + 1_000;
-  const seconds = Math.floor((last - 500 - from) / 1_000);
-  if (seconds < 1)
-    return { rate: sorted.length / Math.max(0.001, (last - first) / 1_000), spanMs: last - first };
-  const to = from + seconds * 1_000;
-  const n = sorted.filter((t) => t >= from && t < to).length;
-  return { rate: n / seconds, spanMs: last - first };
-}
-
-/** Instants counted by whole second from the first: where a sustained rate dipped. */
-function perSecond(times: readonly number[]): number[] {
-  const first = Math.min(...times);
-  const seconds = Math.floor((Math.max(...times) - first) / 1_000) + 1;
-  const counts = new Array<number>(times.length === 0 ? 0 : seconds).fill(0);
-  for (const t of times) {
-    const i = Math.floor((t - first) / 1_000);
-    counts[i] = (counts[i] ?? 0) + 1;
-  }
-  return counts;
-}
-
-function rssMb(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? Number(m[1]) / 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
-/**
- * Has the sender write a heap snapshot (it was started with --heapsnapshot-signal=SIGUSR2) into
- * `dir`, waits until the file is complete, and names it after the case.
- */
-async function heapSnapshot(child: ChildProcess, dir: string, name: string): Promise<void> {
-  const before = new Set(readdirSync(dir));
-  child.kill("SIGUSR2");
-  const deadline = Date.now() + 120_000;
-  let last = -1;
-  while (Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    const file = readdirSync(dir).find((f) => f.endsWith(".heapsnapshot") && !before.has(f));
-    if (file === undefined) continue;
-    const size = statSync(join(dir, file)).size;
-    if (size > 0 && size === last) {
-      renameSync(join(dir, file), join(dir, `${name}.heapsnapshot`));
-      console.log(`${name}: heap snapshot ${join(dir, `${name}.heapsnapshot`)}`);
-      return;
-    }
-    last = size;
-  }
-  console.log(`${name}: no heap snapshot within 120 s`);
-}
-
-/** The machine's CPU counters (all cores, clock ticks): total, and stolen by the hypervisor. */
-function cpuTicks(): { total: number; steal: number } {
-  const fields = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "")
-    .trim()
-    .split(/\s+/)
-    .slice(1)
-    .map(Number);
-  return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7] ?? 0 };
-}
-
-/** CPU time (user + system) a process has used, in ms, from /proc (clock ticks of 10 ms). */
-function cpuMs(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return 0;
-  }
-}
-
-/**
- * The simulator stands in for Meta's servers, which do not share our cores. Here it shares two
- * with the sender, Kafka and MongoDB, and a stall of its event loop stamps a bunch of arrivals
- * late at once, which its exact one-second window counts as a burst the sender never sent. So
- * this process (the simulator, and the baseline client) runs at a higher scheduling priority:
- * BENCH_SIM_NICE, -10 unless set; 0 leaves it as it is. Lowering a nice value needs root.
- */
-function simPriority(): void {
-  const nice = Number(process.env["BENCH_SIM_NICE"] ?? -10);
-  if (nice === 0) return;
-  try {
-    setPriority(nice);
-    console.log(`[bench] simulator process at nice ${String(nice)}`);
-  } catch (error) {
-    console.log(
-      `[bench] simulator process left at its priority (nice ${String(nice)} refused: ${String(error)})`,
-    );
-  }
-}
 
 /** BENCH_ONLY=a, b or d: that case alone; unset: every case. */
 const ONLY = process.env["BENCH_ONLY"];
@@ -448,73 +332,6 @@ async function main(): Promise<void> {
       await mongo.close();
     }
     return { rssMaxMb, timedOut };
-  };
-
-  /** Posts `list` straight to the simulator: keep-alive pool, `concurrency` in flight, optional pacing. */
-  const rawClient = async (
-    list: readonly Request[],
-    concurrency: number,
-    paceMps?: number,
-  ): Promise<{ ok: number; failed: number }> => {
-    const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
-    const post = (path: string, body: string): Promise<number> =>
-      new Promise((resolve, reject) => {
-        const req = httpRequest(
-          {
-            host: "127.0.0.1",
-            port: SIM_PORT,
-            path,
-            method: "POST",
-            agent,
-            headers: {
-              authorization: `Bearer ${TOKEN}`,
-              "content-type": "application/json",
-              "content-length": Buffer.byteLength(body),
-            },
-          },
-          (res) => {
-            res.resume();
-            res.on("end", () => {
-              resolve(res.statusCode ?? 0);
-            });
-          },
-        );
-        req.on("error", reject);
-        req.end(body);
-      });
-    let next = 0;
-    let ok = 0;
-    let failed = 0;
-    const t0 = Date.now();
-    const worker = async (): Promise<void> => {
-      for (;;) {
-        const i = next++;
-        const r = list[i];
-        if (r === undefined) return;
-        if (paceMps !== undefined) {
-          // An ideal limiter: request i goes at t0 + i / rate (with the sender's 15 ms margin per second).
-          const due = t0 + (i * 1_015) / paceMps;
-          const wait = due - Date.now();
-          if (wait > 0) await new Promise((res) => setTimeout(res, wait));
-        }
-        const status = await post(
-          `/v23.0/${r.number}/messages`,
-          JSON.stringify({
-            messaging_product: "whatsapp",
-            recipient_type: "individual",
-            to: r.to,
-            type: "template",
-            template,
-            biz_opaque_callback_data: r.requestId,
-          }),
-        );
-        if (status === 200) ok++;
-        else failed++;
-      }
-    };
-    await Promise.all(Array.from({ length: concurrency }, worker));
-    agent.destroy();
-    return { ok, failed };
   };
 
   const rows: string[][] = [];

@@ -8,9 +8,9 @@ import {
   type CloudApiClient,
 } from "@parley/cloud-api";
 import type { NumberDirectory } from "@parley/numbers";
-import type { CallFailure } from "../domain/failure.js";
 import { graphMessageOf } from "@parley/graph-content";
-import type { GraphSend } from "./dispatch-handler.js";
+import type { CallFailure } from "../../domain/failure.js";
+import type { GraphClient } from "../../sending/ports.js";
 
 /** One Graph client per business number (its own token), all on one keep-alive pool. */
 export function createGraph({
@@ -25,13 +25,7 @@ export function createGraph({
   graphVersion: string;
   timeoutMs: number;
   connections: number;
-}): {
-  send: GraphSend;
-  probe(number: string): Promise<boolean>;
-  /** The number's throughput level (`GET /{id}?fields=throughput`); rejects when Graph says no. */
-  level(number: string): Promise<string>;
-  close(): Promise<void>;
-} {
+}): GraphClient {
   const transport = createUndiciTransport({ connectionsPerOrigin: connections });
   const clients = new Map<string, CloudApiClient>();
   const clientFor = (number: string): CloudApiClient => {

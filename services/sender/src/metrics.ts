@@ -1,16 +1,8 @@
 import type { Metrics } from "@parley/telemetry";
-import type { LaneObserver } from "./lanes.js";
-import type { SenderObserver } from "./dispatch-handler.js";
-import type { ParkingObserver } from "./parking.js";
+import type { SenderObservers } from "./sending/sender.js";
 
 /** The sender's series: outcomes, Graph latency, limiter waits, in-flight, paused numbers and parked dispatches. */
-export function createSenderMetrics(metrics: Metrics): SenderObserver &
-  LaneObserver &
-  ParkingObserver & {
-    outcomeOnly(type: string): void;
-    holdChanged(number: string, code: number | undefined, ended?: number): void;
-    throughput(number: string, mps: number): void;
-  } {
+export function createSenderMetrics(metrics: Metrics): SenderObservers {
   const outcomes = metrics.counter<"type" | "business_number">({
     name: "sender_outcomes_total",
     help: "Outcome events published, by type and business number.",
