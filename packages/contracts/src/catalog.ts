@@ -151,7 +151,7 @@ const topicDefinitions = [
     ],
     retentionDays: null,
     producers: ["router", "sender"],
-    consumers: ["router-templates", "projection", "domain services"],
+    consumers: ["router-templates", "projection", "domain services", "consent"],
     description: [
       "Every send request's outcomes, ending in exactly one final word (ADR 0009). The final outcome of a request is:",
       "SendRejected, SendExpired or SendDeduplicated (nothing was sent; for SendDeduplicated the answer is the outcome of originalRequestId);",
@@ -164,7 +164,13 @@ const topicDefinitions = [
   {
     id: "consent",
     key: "contact",
-    events: ["ConsentGranted", "ConsentRevoked", "UserPreferencesUpdated"],
+    events: [
+      "ConsentGranted",
+      "ConsentRevoked",
+      "UserPreferencesUpdated",
+      "ConsentKeywordReceived",
+      "ContactErased",
+    ],
     retentionDays: null,
     producers: ["router", "consent"],
     consumers: ["router-outbound", "sender-gates", "consent", "projection"],
