@@ -34,10 +34,8 @@ export interface RecordConsent {
   readonly recordedBy: string;
   readonly sourceSystem?: string | undefined;
   readonly businessName?: string | undefined;
-  readonly wording?: {
-    readonly text?: string | undefined;
-    readonly versionHash?: string | undefined;
-  };
+  readonly wording?:
+    { readonly text?: string | undefined; readonly versionHash?: string | undefined } | undefined;
   readonly evidence?: Evidence | undefined;
   readonly expiresAt?: string | undefined;
   readonly correlationId?: string | undefined;
@@ -104,10 +102,8 @@ interface Intent {
   readonly recordedBy: string;
   readonly sourceSystem?: string | undefined;
   readonly businessName?: string | undefined;
-  readonly wording?: {
-    readonly text?: string | undefined;
-    readonly versionHash?: string | undefined;
-  };
+  readonly wording?:
+    { readonly text?: string | undefined; readonly versionHash?: string | undefined } | undefined;
   readonly evidence?: Evidence | undefined;
   readonly expiresAt?: string | undefined;
   readonly correlationId?: string | undefined;
