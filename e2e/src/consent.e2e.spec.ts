@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { AnyEvent } from "@parley/contracts";
+import { createMongo } from "@parley/mongo";
 import { waitFor } from "@parley/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPathStack, type PathStack } from "./path-stack.js";
@@ -18,6 +19,7 @@ const WABA = "102290129340371";
 const NUMBER = "106540352242971";
 const GRAPH_TOKEN = "e2e-consent-graph-token";
 const CONTACT = "447700900123"; // not +1: Meta delivers no marketing templates to US numbers
+const ERASED = "447700900456";
 const API_KEY = "e2e-consent-api-key";
 const run = promisify(execFile);
 
@@ -38,10 +40,10 @@ async function outcomeOf(requestId: string): Promise<AnyEvent> {
 }
 
 let sends = 0;
-const sendOffer = async () => {
+const sendOffer = async (to = CONTACT) => {
   const { requestId } = await parley.client.requestSend({
     idempotencyKey: `consent-offer-${String(++sends)}`,
-    recipient: { phone: `+${CONTACT}` },
+    recipient: { phone: `+${to}` },
     sender: { kind: "businessNumber", phoneNumberId: NUMBER },
     content: { type: "template", template: { name: "summer_offer", language: { code: "en_US" } } },
     category: "marketing",
@@ -85,6 +87,7 @@ beforeAll(async () => {
     body: "Our summer offers are here.",
   });
   parley.sim.addUser({ waId: CONTACT });
+  parley.sim.addUser({ waId: ERASED });
   const port = await freePort();
   consentApi = `http://127.0.0.1:${String(port)}`;
   await parley.start("consent", {
@@ -203,5 +206,84 @@ describe("consent end to end", () => {
     );
     expect(failed?.code).toBe(1);
     expect(failed?.stdout).toContain("does not match its hash");
+  }, 240_000);
+
+  it("erasure: no decrypted export or history holds the person's data, their key is gone, sends are refused", async () => {
+    const optIn = await api(`/v1/contacts/${ERASED}/consent`, {
+      method: "POST",
+      body: JSON.stringify({
+        decision: "granted",
+        purposes: ["marketing", "utility"],
+        channel: "checkout",
+        businessName: "Acme Shop",
+        wording: { text: "Yes, send me Acme Shop's offers on WhatsApp." },
+        evidence: { orderId: "o-77", ip: "192.0.2.44", name: "Ada Lovelace" },
+      }),
+    });
+    expect(optIn.status).toBe(201);
+    await waitFor(async () => (await sendOffer(ERASED)).type === "SendAccepted", {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+      description: "a marketing send accepted after the opt-in",
+    });
+    const erased = await api(`/v1/contacts/${ERASED}/erasure`, {
+      method: "POST",
+      body: JSON.stringify({ requestId: "dsr-42" }),
+    });
+    expect(erased.status).toBe(200);
+    await waitFor(
+      () => parley.seen.some((e) => e.type === "ContactErased" && e.data.contactId === ERASED),
+      { timeoutMs: 60_000, description: "ContactErased published" },
+    );
+    let refused: AnyEvent | undefined;
+    await waitFor(
+      async () => {
+        const outcome = await sendOffer(ERASED);
+        if (outcome.type === "SendRejected") refused = outcome;
+        return refused !== undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 100, description: "a send refused after erasure" },
+    );
+    expect(refused?.data).toMatchObject({ reason: "opted_out" });
+
+    const onTopic = parley.seen.filter(
+      (e) =>
+        (e.type === "ConsentGranted" || e.type === "ConsentRevoked") && e.data.contactId === ERASED,
+    );
+    expect(JSON.stringify(onTopic)).not.toContain("192.0.2.44");
+    expect(onTopic.some((e) => "sealed" in e.data)).toBe(true);
+    const exported = await (await api(`/v1/export?contactId=${ERASED}`)).text();
+    const history = await (await api(`/v1/contacts/${ERASED}/consent/history`)).text();
+    for (const text of [exported, history]) {
+      expect(text).not.toContain("192.0.2.44");
+      expect(text).not.toContain("Ada Lovelace");
+      expect(text).not.toContain('"opened"');
+    }
+    const mongo = createMongo({
+      url: parley.stack.mongoUrl,
+      database: parley.ns.database(),
+      appName: "e2e-consent-check",
+    });
+    try {
+      const key = await mongo.db.collection("consent_keys").findOne({ _id: ERASED as never });
+      expect(key).toMatchObject({ keyId: expect.any(String) as unknown });
+      expect(key?.["wrapped"]).toBeUndefined();
+    } finally {
+      await mongo.close();
+    }
+    expect(
+      (
+        await api(`/v1/contacts/${ERASED}/consent`, {
+          method: "POST",
+          body: JSON.stringify({
+            decision: "granted",
+            purposes: ["marketing"],
+            channel: "web",
+            businessName: "Acme",
+            wording: { text: "again" },
+          }),
+        })
+      ).status,
+    ).toBe(409);
   }, 240_000);
 });

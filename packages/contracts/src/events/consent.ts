@@ -93,10 +93,10 @@ const consent = {
     .optional()
     .describe("A time-limited opt-in: no longer valid from this instant."),
   reason: z
-    .enum(["requested", "superseded", "expired"])
+    .enum(["requested", "superseded", "expired", "erased"])
     .optional()
     .describe(
-      "requested: as asked; superseded: recorded as evidence, but a later entry of the purpose decides (an out-of-order input).",
+      "requested: as asked; superseded: recorded as evidence, but a later entry of the purpose decides (an out-of-order input); erased: revoked by the contact's erasure.",
     ),
   inputId: z
     .string()

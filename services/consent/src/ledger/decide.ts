@@ -10,6 +10,7 @@ import {
   outranks,
   type ConsentEntry,
   type LedgerEntry,
+  purposes,
   type LedgerState,
   type Purpose,
 } from "./evolve.js";
@@ -273,24 +274,55 @@ function eraseEntries(
   ctx: LedgerContext,
 ): LedgerEntry[] {
   if (state.erasedKeyIds !== undefined) return [];
+  const out: LedgerEntry[] = [];
+  let current = state;
+  const append = (entry: LedgerEntry) => {
+    const linked = chained(entry, chainHead(current.entries), ctx);
+    out.push(linked);
+    current = evolve(current, linked);
+  };
+  // An erased person gets nothing more: every purpose not already revoked is revoked first, so
+  // the gates (which know no erasure) refuse their sends.
+  for (const purpose of purposes) {
+    if (decidingEntry(current, purpose)?.type === "ConsentRevoked") continue;
+    const eventId = ctx.eventIdOf(`consent:${state.contactId}:erase:${command.inputId}:${purpose}`);
+    append(
+      createEvent(
+        "ConsentRevoked",
+        {
+          contactId: state.contactId,
+          scope: purpose === "marketing" ? "marketing" : "all",
+          purpose,
+          channel: "other",
+          source: "operator",
+          recordedBy: command.requestedBy,
+          inputId: `erase:${command.inputId}`,
+          reason: "erased",
+        },
+        { eventId, occurredAt: ctx.now, now: ctx.now, correlationId: eventId },
+      ),
+    );
+  }
   const eventId = ctx.eventIdOf(`consent:${state.contactId}:erase:${command.inputId}`);
-  const entry = createEvent(
-    "ContactErased",
-    {
-      contactId: state.contactId,
-      keyIds: [...command.keyIds],
-      destroyed: [
-        ...command.keyIds.map((k) => `consent data key ${k} (sealed evidence of every entry)`),
-      ],
-      kept: [
-        "the ledger entries without evidence: purpose, granted or revoked, when, channel, source",
-        "the contact id as the consent topic's record key",
-      ],
-      requestedBy: command.requestedBy,
-    },
-    { eventId, occurredAt: ctx.now, now: ctx.now, correlationId: eventId },
+  append(
+    createEvent(
+      "ContactErased",
+      {
+        contactId: state.contactId,
+        keyIds: [...command.keyIds],
+        destroyed: [
+          ...command.keyIds.map((k) => `consent data key ${k} (sealed evidence of every entry)`),
+        ],
+        kept: [
+          "the ledger entries without evidence: purpose, granted or revoked, when, channel, source",
+          "the contact id as the consent topic's record key",
+        ],
+        requestedBy: command.requestedBy,
+      },
+      { eventId, occurredAt: ctx.now, now: ctx.now, correlationId: eventId },
+    ),
   );
-  return [chained(entry, chainHead(state.entries), ctx)];
+  return out;
 }
 
 /**

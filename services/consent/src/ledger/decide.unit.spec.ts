@@ -363,6 +363,30 @@ describe("consent ledger decider: erasure", () => {
       .thenNothing();
   });
 
+  it("revokes every purpose not yet revoked, so the gates refuse sends to the erased contact", () => {
+    const past = history(api({ purposes: ["marketing"] }));
+    const when = spec.given(...past).when(erase);
+    when.then(
+      {
+        type: "ConsentRevoked",
+        data: {
+          purpose: "marketing",
+          scope: "marketing",
+          reason: "erased",
+          recordedBy: "privacy-desk",
+        },
+      },
+      { type: "ConsentRevoked", data: { purpose: "utility", scope: "all", reason: "erased" } },
+      { type: "ContactErased", data: { ledger: { sequence: 4 } } },
+    );
+    when.thenState((next) => {
+      expect(currentView(next, NOW)).toMatchObject({
+        erased: true,
+        purposes: [{ status: "revoked" }, { status: "revoked" }],
+      });
+    });
+  });
+
   it("after erasure an opt-in is refused, an opt-out is still recorded without evidence", () => {
     const past = history(api(), erase);
     spec
