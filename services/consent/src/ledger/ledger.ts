@@ -66,13 +66,9 @@ export function createConsentLedger({
     context: async (commands, now) => {
       const wanted = [...new Set(commands.filter((c) => needsKey(c.command)).map((c) => c.key))];
       const found = new Map(wanted.length === 0 ? [] : await keys.get(wanted));
-      await Promise.all(
-        wanted
-          .filter((contactId) => !found.has(contactId))
-          .map(async (contactId) => {
-            found.set(contactId, await keys.create(contactId));
-          }),
-      );
+      const missing = wanted.filter((contactId) => !found.has(contactId));
+      if (missing.length > 0)
+        for (const [id, record] of await keys.create(missing)) found.set(id, record);
       return commands.map((c) => contextOf(now, found.get(c.key)));
     },
   });

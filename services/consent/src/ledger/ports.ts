@@ -11,8 +11,8 @@ export type KeyRecord =
 export interface KeyStore {
   /** The contacts' key records; a contact with none is absent from the map. */
   get(contactIds: readonly string[]): Promise<ReadonlyMap<string, KeyRecord>>;
-  /** A new key for the contact, or the one another writer created first. */
-  create(contactId: string): Promise<KeyRecord>;
+  /** New keys for the contacts (one round trip), or those another writer created first. */
+  create(contactIds: readonly string[]): Promise<ReadonlyMap<string, KeyRecord>>;
   /** Destroys the contact's key; idempotent. Answers the destroyed key ids. */
   destroy(contactId: string, now: Date): Promise<readonly string[]>;
 }

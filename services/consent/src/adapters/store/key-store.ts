@@ -49,27 +49,40 @@ export function createKeyStore({
       );
       return new Map(docs.map((doc) => [doc._id, recordOf(doc)]));
     },
-    async create(contactId) {
-      const { wrapped } = wrapper.generate();
-      const doc: KeyDocument = {
+    async create(contactIds) {
+      const docs: KeyDocument[] = contactIds.map((contactId) => ({
         _id: contactId,
-        keyId: wrapped.keyId,
-        wrapped,
+        keyId: "",
+        wrapped: wrapper.generate().wrapped,
         createdAt: clock(),
-      };
+      }));
+      for (const doc of docs) if (doc.wrapped !== undefined) doc.keyId = doc.wrapped.keyId;
+      const out = new Map<string, KeyRecord>();
+      let lost: string[] = [];
       try {
-        await col.insertOne(doc);
-        return recordOf(doc);
+        await col.insertMany(docs, { ordered: false });
       } catch (error) {
-        if ((error as { code?: unknown }).code !== DUPLICATE_KEY) {
-          return guardStore(collection, "create a data key", () => {
+        const writeErrors = (error as { writeErrors?: unknown }).writeErrors;
+        const list = Array.isArray(writeErrors)
+          ? (writeErrors as { code?: unknown; index?: unknown }[])
+          : [];
+        // Only keys another writer created first are fine: read theirs; anything else fails.
+        if (list.length === 0 || list.some((e) => e.code !== DUPLICATE_KEY)) {
+          return guardStore(collection, "create data keys", () => {
             throw error;
           });
         }
-        const existing = await getOne(contactId);
-        if (existing === null) throw error;
-        return recordOf(existing);
+        lost = list.map((e) => docs[Number(e.index)]?._id ?? "");
       }
+      const lostSet = new Set(lost);
+      for (const doc of docs) if (!lostSet.has(doc._id)) out.set(doc._id, recordOf(doc));
+      if (lost.length > 0) {
+        const theirs = await guardStore(collection, "read data keys", () =>
+          col.find({ _id: { $in: lost } }).toArray(),
+        );
+        for (const doc of theirs) out.set(doc._id, recordOf(doc));
+      }
+      return out;
     },
     async destroy(contactId, now) {
       const doc = await getOne(contactId);
