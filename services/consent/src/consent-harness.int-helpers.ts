@@ -48,6 +48,8 @@ export interface ConsentHarness {
   publishRaw(topic: string, key: string, value: Buffer): Promise<void>;
   /** fetch against the API with a key (by name in KEYS, or none). */
   call(path: string, init?: RequestInit & { key?: string | null }): Promise<Response>;
+  /** Stops the consumer and starts another over a new ledger (empty cache), as a restart does. */
+  restartConsumer(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -57,7 +59,15 @@ export const headerOf = (headers: RawRecord["headers"], name: string) => {
 };
 export const DLQ_REASON = headerNames.dlq.errorMessage;
 
-export async function startConsentHarness(label: string): Promise<ConsentHarness> {
+export interface HarnessOptions {
+  /** Called before each publish of ledger entries; throwing fails that publish (a broken broker). */
+  readonly beforePublish?: (entries: readonly LedgerEntry[]) => void;
+}
+
+export async function startConsentHarness(
+  label: string,
+  { beforePublish }: HarnessOptions = {},
+): Promise<ConsentHarness> {
   const cleanups: (() => Promise<void>)[] = [];
   const stack = await startStack();
   cleanups.push(() => stack.stop());
@@ -98,35 +108,36 @@ export async function startConsentHarness(label: string): Promise<ConsentHarness
   const logger = createLogger({ service: label, level: "warn" });
   const clock = () => new Date();
 
-  const ledger = createConsentLedger({
-    store: createLedgerStore({ db: mongo.db, clock }),
-    reader: createLedgerReader({ db: mongo.db }),
-    keys: createKeyStore({
-      db: mongo.db,
-      wrapper: createKeyWrapper([{ id: "m1", key: randomBytes(32) }]),
+  const wrapper = createKeyWrapper([{ id: "m1", key: randomBytes(32) }]);
+  const newLedger = () =>
+    createConsentLedger({
+      store: createLedgerStore({ db: mongo.db, clock }),
+      reader: createLedgerReader({ db: mongo.db }),
+      keys: createKeyStore({ db: mongo.db, wrapper, clock }),
+      publish: async (entries) => {
+        beforePublish?.(entries);
+        const topic = catalog.topic("consent");
+        await producer.publishEncoded(
+          topic,
+          await Promise.all(
+            entries.map((event) => producer.encode(topic, { key: topic.keyOf(event), event })),
+          ),
+        );
+      },
       clock,
-    }),
-    publish: async (entries) => {
-      const topic = catalog.topic("consent");
-      await producer.publishEncoded(
-        topic,
-        await Promise.all(
-          entries.map((event) => producer.encode(topic, { key: topic.keyOf(event), event })),
-        ),
-      );
-    },
-    clock,
-  });
+    });
+  const ledger = newLedger();
   const runners: ConsumerRunner[] = [];
-  const consumer = createConsentConsumer({
-    kafka,
-    serde,
-    catalog,
-    ledger,
-    logger,
-    tuning: { fromBeginning: true, retry: { attempts: 3, initialDelayMs: 50, maxDelayMs: 200 } },
-  });
-  runners.push(consumer);
+  const newConsumer = (forLedger: ConsentLedger) =>
+    createConsentConsumer({
+      kafka,
+      serde,
+      catalog,
+      ledger: forLedger,
+      logger,
+      tuning: { fromBeginning: true, retry: { attempts: 3, initialDelayMs: 50, maxDelayMs: 200 } },
+    });
+  let consumer = newConsumer(ledger);
   const published: LedgerEntry[] = [];
   runners.push(
     createEventConsumer({
@@ -164,8 +175,10 @@ export async function startConsentHarness(label: string): Promise<ConsentHarness
       },
     }),
   );
+  await consumer.start();
   for (const r of runners) await r.start();
   cleanups.push(async () => {
+    await consumer.stop().catch(() => undefined);
     for (const r of runners) await r.stop().catch(() => undefined);
   });
   const api = await startConsentApiServer({
@@ -212,6 +225,11 @@ export async function startConsentHarness(label: string): Promise<ConsentHarness
           ...(headers as Record<string, string> | undefined),
         },
       });
+    },
+    async restartConsumer() {
+      await consumer.stop();
+      consumer = newConsumer(newLedger());
+      await consumer.start();
     },
     async stop() {
       for (const c of cleanups.reverse()) await c().catch(() => undefined);
