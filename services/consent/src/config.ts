@@ -79,12 +79,10 @@ export const configSchema = z.object({
   CONSENT_API_PORT: env.port(8092),
   /**
    * Master keys that wrap the per-contact data keys, as JSON `[{ id, key }]` (key: 32 bytes
-   * base64); the first wraps new keys, the others still unwrap (rotation). Required.
+   * base64); the first wraps new keys, the others still unwrap (rotation). None: no evidence is
+   * kept (opt-outs are recorded without it, API inputs with evidence are refused): set it.
    */
-  CONSENT_MASTER_KEYS: jsonList(masterKey).refine(
-    (keys) => keys.length > 0,
-    "at least one master key ([{ id, key }], key = openssl rand -base64 32); set CONSENT_MASTER_KEYS or CONSENT_MASTER_KEYS_FILE",
-  ),
+  CONSENT_MASTER_KEYS: jsonList(masterKey),
   /** Largest request body of the API (an import streams and is not bound by it). */
   CONSENT_API_MAX_BODY_BYTES: env.int(65_536, { min: 1_024 }),
   /** Records taken but unfinished before the consumer stops fetching. */

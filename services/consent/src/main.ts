@@ -37,16 +37,19 @@ await runStandardService({
       const ledger = createConsentLedger({
         store: createLedgerStore({ db: mongo.db, clock }),
         reader: createLedgerReader({ db: mongo.db }),
-        keys: createKeyStore({
-          db: mongo.db,
-          wrapper: createKeyWrapper(
-            config.CONSENT_MASTER_KEYS.map((k) => ({
-              id: k.id,
-              key: Buffer.from(k.key, "base64"),
-            })),
-          ),
-          clock,
-        }),
+        keys:
+          config.CONSENT_MASTER_KEYS.length === 0
+            ? undefined
+            : createKeyStore({
+                db: mongo.db,
+                wrapper: createKeyWrapper(
+                  config.CONSENT_MASTER_KEYS.map((k) => ({
+                    id: k.id,
+                    key: Buffer.from(k.key, "base64"),
+                  })),
+                ),
+                clock,
+              }),
         publish: async (entries) => {
           const topic = catalog.topic("consent");
           await producer.publishEncoded(
@@ -60,6 +63,12 @@ await runStandardService({
         cacheSize: config.CONSENT_CACHE_SIZE,
         observer: series.observer,
       });
+      if (config.CONSENT_MASTER_KEYS.length === 0) {
+        logger.warn(
+          {},
+          "consent: CONSENT_MASTER_KEYS names no key; evidence is not kept (opt-outs are recorded without it, API inputs with evidence are refused)",
+        );
+      }
       const consumer = createConsentConsumer({
         kafka,
         serde,

@@ -4,6 +4,7 @@ import {
   type Keyed,
   type Publish,
 } from "@parley/decider";
+import { ParleyError } from "@parley/errors";
 import { eventIdOf, openSeal, sealFor, sha256Hex, type DataKey } from "../crypto/keys.js";
 import { ledgerDecider, type ConsentCommand, type LedgerContext } from "./decide.js";
 import type { LedgerEntry, LedgerState } from "./evolve.js";
@@ -13,7 +14,11 @@ import { currentView, type ContactView } from "./view.js";
 export interface ConsentLedgerOptions {
   readonly store: LedgerStore;
   readonly reader: LedgerReader;
-  readonly keys: KeyStore;
+  /**
+   * Per-contact data keys; absent when no master key is configured: opt-outs are then recorded
+   * without their evidence, and an API input carrying evidence is refused (EvidenceNotKeptError).
+   */
+  readonly keys?: KeyStore | undefined;
   readonly publish: Publish<LedgerEntry>;
   readonly clock: () => Date;
   readonly cacheSize?: number;
@@ -25,6 +30,17 @@ export interface ConsentLedgerOptions {
 export interface OpenedEntry {
   readonly entry: LedgerEntry;
   readonly opened?: { readonly salt: string; readonly evidence: string };
+}
+
+/** Evidence was given but cannot be kept: no master key is configured (CONSENT_MASTER_KEYS). */
+export class EvidenceNotKeptError extends ParleyError {
+  override readonly name = "EvidenceNotKeptError";
+  constructor() {
+    super(
+      "evidence cannot be kept: the consent service has no master key (CONSENT_MASTER_KEYS); nothing was recorded",
+      { retry: "never" },
+    );
+  }
 }
 
 /** Whether a command brings personal data to seal (and so needs the contact's key). */
@@ -65,6 +81,7 @@ export function createConsentLedger({
     ...(observer === undefined ? {} : { observer }),
     context: async (commands, now) => {
       const wanted = [...new Set(commands.filter((c) => needsKey(c.command)).map((c) => c.key))];
+      if (keys === undefined) return commands.map(() => contextOf(now, undefined));
       const found = new Map(wanted.length === 0 ? [] : await keys.get(wanted));
       const missing = wanted.filter((contactId) => !found.has(contactId));
       if (missing.length > 0)
@@ -74,23 +91,32 @@ export function createConsentLedger({
   });
 
   const keyOf = async (contactId: string): Promise<DataKey | undefined> => {
+    if (keys === undefined) return undefined;
     const record = (await keys.get([contactId])).get(contactId);
     return record?.status === "active" ? record.key : undefined;
   };
 
   return {
     /** Decides, saves and publishes; resolves once every resulting entry is durable. */
-    handle: (commands: readonly Keyed<ConsentCommand>[]) => runtime.handle(commands),
+    handle: (commands: readonly Keyed<ConsentCommand>[]) => {
+      if (
+        keys === undefined &&
+        commands.some((c) => c.command.type === "RecordConsent" && c.command.evidence !== undefined)
+      ) {
+        return Promise.reject(new EvidenceNotKeptError());
+      }
+      return runtime.handle(commands);
+    },
 
     /** Records ContactErased, then destroys the contact's key. */
     async erase(contactId: string, requestedBy: string, inputId: string): Promise<ContactView> {
-      const record = (await keys.get([contactId])).get(contactId);
+      const record = keys === undefined ? undefined : (await keys.get([contactId])).get(contactId);
       const keyIds =
         record === undefined ? [] : [record.status === "active" ? record.key.keyId : record.keyId];
       await runtime.handle([
         { key: contactId, command: { type: "EraseContact", inputId, requestedBy, keyIds } },
       ]);
-      await keys.destroy(contactId, clock());
+      await keys?.destroy(contactId, clock());
       return this.view(contactId);
     },
 

@@ -4,7 +4,7 @@ import { errorMessage, retryOf } from "@parley/errors";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Scope } from "../../config.js";
 import { ConsentRefusedError } from "../../ledger/decide.js";
-import type { ConsentLedger, OpenedEntry } from "../../ledger/ledger.js";
+import { EvidenceNotKeptError, type ConsentLedger, type OpenedEntry } from "../../ledger/ledger.js";
 import { bearerToken, type Keyring, type Principal } from "./api-keys.js";
 import { commandOf, contactOf, fieldErrors, recordBody } from "./bodies.js";
 import { csvHeader, csvLineOf } from "./csv.js";
@@ -244,6 +244,10 @@ export function createConsentApiApp(options: ConsentApiOptions): express.Express
     }
     if (typeof e.status === "number" && e.status >= 400 && e.status < 500) {
       send(res, problems.invalid([{ field: "(body)", detail: errorMessage(error) }]));
+      return;
+    }
+    if (error instanceof EvidenceNotKeptError) {
+      send(res, problems.unavailable(error.message));
       return;
     }
     if (error instanceof ConsentRefusedError) {
