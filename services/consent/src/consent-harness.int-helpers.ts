@@ -21,6 +21,7 @@ import { startConsentApiServer, type ConsentApiServer } from "./adapters/http/se
 import { CONSENT_CONSUMER, createConsentConsumer } from "./adapters/kafka/consumer.js";
 import { createKeyStore } from "./adapters/store/key-store.js";
 import { createLedgerReader, createLedgerStore } from "./adapters/store/ledger-store.js";
+import { createSendLog } from "./adapters/store/send-log.js";
 import { createKeyWrapper } from "./crypto/keys.js";
 import type { LedgerEntry } from "./ledger/evolve.js";
 import { createConsentLedger, type ConsentLedger } from "./ledger/ledger.js";
@@ -114,6 +115,7 @@ export async function startConsentHarness(
       store: createLedgerStore({ db: mongo.db, clock }),
       reader: createLedgerReader({ db: mongo.db }),
       keys: createKeyStore({ db: mongo.db, wrapper, clock }),
+      sends: createSendLog({ db: mongo.db }),
       publish: async (entries) => {
         beforePublish?.(entries);
         const topic = catalog.topic("consent");

@@ -254,4 +254,62 @@ describe("consent service", () => {
       "granted",
     ]);
   });
+
+  it("answers what was sent to a contact under which consent entry", async () => {
+    const c = "15550000020";
+    await h.publish([
+      createEvent(
+        "SendAccepted",
+        {
+          requestId: "req-20",
+          idempotencyKey: "promo:20",
+          contactId: c,
+          wamid: "wamid.out.20",
+          usedTemplateFallback: false,
+          attempts: 1,
+          consentEventId: "00000000-0000-4000-8000-00000000c0de",
+        },
+        meta("2026-03-01T10:00:00.000Z"),
+      ),
+      createEvent(
+        "SendRejected",
+        {
+          requestId: "req-21",
+          idempotencyKey: "promo:21",
+          contactId: c,
+          reason: "opted_out",
+          detail: "x",
+          consentEventId: "00000000-0000-4000-8000-00000000dead",
+        },
+        meta("2026-03-01T11:00:00.000Z"),
+      ),
+    ]);
+    await waitFor(
+      async () =>
+        ((await (await h.call(`/v1/contacts/${c}/sends`)).json()) as { sends: unknown[] }).sends
+          .length === 2,
+      { timeoutMs: 60_000, description: "both sends recorded" },
+    );
+    const { sends } = (await (await h.call(`/v1/contacts/${c}/sends`)).json()) as {
+      sends: unknown[];
+    };
+    expect(sends).toEqual([
+      {
+        requestId: "req-21",
+        contactId: c,
+        outcome: "rejected",
+        consentEventId: "00000000-0000-4000-8000-00000000dead",
+        at: "2026-03-01T11:00:00.000Z",
+        reason: "opted_out",
+      },
+      {
+        requestId: "req-20",
+        contactId: c,
+        outcome: "accepted",
+        consentEventId: "00000000-0000-4000-8000-00000000c0de",
+        at: "2026-03-01T10:00:00.000Z",
+        wamid: "wamid.out.20",
+      },
+    ]);
+  });
 });

@@ -7,6 +7,7 @@ import { startConsentApiServer } from "./adapters/http/server.js";
 import { createConsentConsumer } from "./adapters/kafka/consumer.js";
 import { createKeyStore } from "./adapters/store/key-store.js";
 import { createLedgerReader, createLedgerStore } from "./adapters/store/ledger-store.js";
+import { createSendLog } from "./adapters/store/send-log.js";
 import { createKeyWrapper } from "./crypto/keys.js";
 import { createConsentLedger } from "./ledger/ledger.js";
 import { createConsentMetrics } from "./metrics.js";
@@ -59,6 +60,7 @@ await runStandardService({
             ),
           );
         },
+        sends: createSendLog({ db: mongo.db }),
         clock,
         cacheSize: config.CONSENT_CACHE_SIZE,
         observer: series.observer,

@@ -8,7 +8,14 @@ import { ParleyError } from "@parley/errors";
 import { eventIdOf, openSeal, sealFor, sha256Hex, type DataKey } from "../crypto/keys.js";
 import { ledgerDecider, type ConsentCommand, type LedgerContext } from "./decide.js";
 import type { LedgerEntry, LedgerState } from "./evolve.js";
-import type { KeyRecord, KeyStore, LedgerReader, LedgerStore } from "./ports.js";
+import type {
+  KeyRecord,
+  KeyStore,
+  LedgerReader,
+  LedgerStore,
+  SendLog,
+  SendRecord,
+} from "./ports.js";
 import { currentView, type ContactView } from "./view.js";
 
 export interface ConsentLedgerOptions {
@@ -20,6 +27,8 @@ export interface ConsentLedgerOptions {
    */
   readonly keys?: KeyStore | undefined;
   readonly publish: Publish<LedgerEntry>;
+  /** Sends decided under a consent entry; absent: not recorded. */
+  readonly sends?: SendLog | undefined;
   readonly clock: () => Date;
   readonly cacheSize?: number;
   readonly maxBatchKeys?: number;
@@ -59,6 +68,7 @@ export function createConsentLedger({
   reader,
   keys,
   publish,
+  sends,
   clock,
   cacheSize = 1_000,
   maxBatchKeys,
@@ -118,6 +128,16 @@ export function createConsentLedger({
       ]);
       await keys?.destroy(contactId, clock());
       return this.view(contactId);
+    },
+
+    /** Keeps which consent entry a send relied on (one record per request and outcome). */
+    async recordSend(send: SendRecord): Promise<void> {
+      await sends?.record(send);
+    },
+
+    /** What was sent to the contact under which consent, newest first. */
+    async sendsOf(contactId: string, limit = 1_000): Promise<readonly SendRecord[]> {
+      return sends === undefined ? [] : sends.of(contactId, limit);
     },
 
     async view(contactId: string): Promise<ContactView> {

@@ -26,3 +26,23 @@ export interface LedgerReader {
   /** Every ledger, in contact id order, a page at a time. */
   scan(): AsyncIterable<LedgerState>;
 }
+
+/** A send decided under a consent entry (from send-outcomes): what went to whom under which consent. */
+export interface SendRecord {
+  readonly requestId: string;
+  readonly contactId: string;
+  readonly outcome: "accepted" | "rejected";
+  /** The ledger entry the router's decision relied on (ConsentGranted or ConsentRevoked). */
+  readonly consentEventId: string;
+  readonly at: string;
+  readonly wamid?: string;
+  readonly reason?: string;
+}
+
+/** Port: the sends each contact's consent entries were relied on for. */
+export interface SendLog {
+  /** Idempotent by request id and outcome. */
+  record(send: SendRecord): Promise<void>;
+  /** A contact's sends, newest first, at most `limit`. */
+  of(contactId: string, limit: number): Promise<readonly SendRecord[]>;
+}

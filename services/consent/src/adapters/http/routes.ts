@@ -142,6 +142,12 @@ export function createConsentApiApp(options: ConsentApiOptions): express.Express
     res.json({ contactId, entries: history.map((e) => (withEvidence ? e : { entry: e.entry })) });
   });
 
+  app.get("/v1/contacts/:contactId/sends", needs("read"), async (req, res) => {
+    const contactId = contactParam(req, res);
+    if (contactId === undefined) return;
+    res.json({ contactId, sends: await ledger.sendsOf(contactId) });
+  });
+
   app.post("/v1/contacts/:contactId/erasure", needs("erase"), json, async (req, res) => {
     const contactId = contactParam(req, res);
     if (contactId === undefined) return;

@@ -33,7 +33,7 @@ export interface ConsentConsumerOptions {
   readonly kafka: KafkaClient;
   readonly serde: Serde;
   readonly catalog: Catalog;
-  readonly ledger: Pick<ConsentLedger, "handle">;
+  readonly ledger: Pick<ConsentLedger, "handle" | "recordSend">;
   readonly logger?: KafkaLogger;
   readonly tuning?: EventConsumerOptions["tuning"];
   /** Milliseconds from a record's append to its entries being durable (first attempts). */
@@ -66,6 +66,22 @@ export function createConsentConsumer({
     ...(tuning ? { tuning } : {}),
     handle: async (record) => {
       const event = record.value as AnyEvent;
+      if (
+        (event.type === "SendAccepted" || event.type === "SendRejected") &&
+        event.data.consentEventId !== undefined
+      ) {
+        await ledger.recordSend({
+          requestId: event.data.requestId,
+          contactId: event.data.contactId,
+          outcome: event.type === "SendAccepted" ? "accepted" : "rejected",
+          consentEventId: event.data.consentEventId,
+          at: event.occurredAt,
+          ...(event.type === "SendAccepted"
+            ? { wamid: event.data.wamid }
+            : { reason: event.data.reason }),
+        });
+        return;
+      }
       const command = commandOf(event);
       if (command === undefined) return;
       await ledger.handle([{ key: command.event.data.contactId, command }]);
