@@ -194,6 +194,16 @@ describe("consent service", () => {
       (await h.call(`/v1/contacts/${c}/consent`, { method: "POST", body: JSON.stringify(optIn()) }))
         .status,
     ).toBe(201);
+    await h.ledger.recordSend({
+      requestId: "req-4",
+      contactId: c,
+      outcome: "accepted",
+      consentEventId: "e-4",
+      at: "2026-03-01T10:00:00.000Z",
+    });
+    expect(
+      ((await (await h.call(`/v1/contacts/${c}/sends`)).json()) as { sends: unknown[] }).sends,
+    ).toHaveLength(1);
     const erased = await h.call(`/v1/contacts/${c}/erasure`, {
       method: "POST",
       body: JSON.stringify({ requestId: "dsr-1" }),
@@ -217,6 +227,9 @@ describe("consent service", () => {
     const key = await h.mongo.db.collection("consent_keys").findOne({ _id: c as never });
     expect(key?.["wrapped"]).toBeUndefined();
     expect(key?.["destroyedAt"]).toBeInstanceOf(Date);
+    expect(
+      ((await (await h.call(`/v1/contacts/${c}/sends`)).json()) as { sends: unknown[] }).sends,
+    ).toEqual([]);
     const again = await h.call(`/v1/contacts/${c}/consent`, {
       method: "POST",
       body: JSON.stringify(optIn({ inputId: "after" })),

@@ -312,6 +312,7 @@ function eraseEntries(
         keyIds: [...command.keyIds],
         destroyed: [
           ...command.keyIds.map((k) => `consent data key ${k} (sealed evidence of every entry)`),
+          "the contact's send log (what was sent under which consent)",
         ],
         kept: [
           "the ledger entries without evidence: purpose, granted or revoked, when, channel, source",

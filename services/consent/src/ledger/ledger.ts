@@ -127,6 +127,7 @@ export function createConsentLedger({
         { key: contactId, command: { type: "EraseContact", inputId, requestedBy, keyIds } },
       ]);
       await keys?.destroy(contactId, clock());
+      await sends?.forget(contactId);
       return this.view(contactId);
     },
 

@@ -43,6 +43,8 @@ export interface SendRecord {
 export interface SendLog {
   /** Idempotent by request id and outcome. */
   record(send: SendRecord): Promise<void>;
+  /** Drops the contact's records (erasure). */
+  forget(contactId: string): Promise<void>;
   /** A contact's sends, newest first, at most `limit`. */
   of(contactId: string, limit: number): Promise<readonly SendRecord[]>;
 }

@@ -22,6 +22,9 @@ export function createSendLog({
         col.replaceOne({ _id }, { ...send }, { upsert: true }),
       );
     },
+    async forget(contactId) {
+      await guardStore(collection, "forget sends", () => col.deleteMany({ contactId }));
+    },
     async of(contactId, limit) {
       const docs = await guardStore(collection, "read sends", () =>
         col.find({ contactId }).sort({ at: -1 }).limit(limit).toArray(),
