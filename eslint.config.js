@@ -27,6 +27,7 @@ export default tseslint.config(
     ignores: [
       "**/node_modules/**",
       "**/dist/**",
+      "**/dist-bench/**",
       ".parley/**",
       "infra/native/*/target/**",
       "**/*.d.ts",

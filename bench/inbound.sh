@@ -25,7 +25,7 @@ pnpm exec tsc -b services/ingress services/router
 "$repo/infra/native/infra.sh" start
 eval "$("$repo/infra/native/infra.sh" env)"
 echo "## ingress"
-node services/ingress/bench/dist/webhook.js
+node services/ingress/dist-bench/webhook.js
 echo
 echo "## router inbound"
-node services/router/bench/dist/inbound.js 2> >(grep -v '^{"level' >&2)
+node services/router/dist-bench/inbound.js 2> >(grep -v '^{"level' >&2)

@@ -15,4 +15,4 @@ trap '"$repo/infra/native/infra.sh" stop kafka registry' EXIT
 pnpm exec tsc -b packages/kafka
 "$repo/infra/native/infra.sh" start kafka registry
 eval "$("$repo/infra/native/infra.sh" env)"
-node packages/kafka/bench/dist/produce-consume.js
+node packages/kafka/dist-bench/produce-consume.js

@@ -21,4 +21,4 @@ fi
 pnpm exec tsc -b services/ingress services/router services/sender services/media services/consent services/projection e2e
 "$repo/infra/native/infra.sh" start
 eval "$("$repo/infra/native/infra.sh" env)"
-node e2e/bench/dist/outbound-latency.js
+node e2e/dist-bench/outbound-latency.js

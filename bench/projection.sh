@@ -17,4 +17,4 @@ ensure_node
 ensure_pnpm
 : "${KAFKA_BROKERS:?set KAFKA_BROKERS, SCHEMA_REGISTRY_URL and MONGO_URL (running servers)}"
 pnpm exec tsc -b services/projection services/projection/bench
-node services/projection/bench/dist/projection-bench.js 2> >(grep -v '^{"level' >&2)
+node services/projection/dist-bench/projection-bench.js 2> >(grep -v '^{"level' >&2)

@@ -26,4 +26,4 @@ if [[ -z "${KAFKA_BROKERS:-}" || -z "${SCHEMA_REGISTRY_URL:-}" || -z "${MONGO_UR
   "$repo/infra/native/infra.sh" start
   eval "$("$repo/infra/native/infra.sh" env)"
 fi
-node e2e/bench/dist/service-recovery.js
+node e2e/dist-bench/service-recovery.js

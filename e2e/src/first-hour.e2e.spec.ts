@@ -145,7 +145,14 @@ describe("the first hour: make dev, then the README's first message", () => {
   it("starts with no error-level line in any service's log", () => {
     for (const service of ["ingress", "router", "sender", "media", "consent", "projection"]) {
       const log = readFileSync(join(state, "logs", `${service}.log`), "utf8");
-      const errors = log.split("\n").filter((line) => line.includes('"level":"error"'));
+      // What each error says (its message and error, not the first characters of its JSON).
+      const errors = log
+        .split("\n")
+        .filter((line) => line.includes('"level":"error"'))
+        .map((line) => {
+          const entry = JSON.parse(line) as { time?: string; msg?: string; error?: unknown };
+          return `${entry.time ?? ""} ${entry.msg ?? ""} ${JSON.stringify(entry.error ?? "")}`;
+        });
       expect(errors, `${service}: ${errors.join("\n")}`).toEqual([]);
     }
   });

@@ -398,8 +398,15 @@ describe("outbound path: send request -> router -> sender -> Graph -> outcome", 
       timeoutMs: 60_000,
       description: "the in-doubt request reconciled",
     });
+    // SendInDoubt (the dispatch record's transaction) and SendReconciled (the status record's)
+    // commit independently, so a reader may see them in either order (ADR 0009: outcomes are
+    // read by wamid, not by order); both come, once each.
+    await waitFor(() => outcomesOf(requestId).some((e) => e.type === "SendInDoubt"), {
+      timeoutMs: 15_000,
+      description: "the request's SendInDoubt",
+    });
     const types = outcomesOf(requestId).map((e) => e.type);
-    expect(types).toEqual(["SendInDoubt", "SendReconciled"]);
+    expect([...types].sort()).toEqual(["SendInDoubt", "SendReconciled"]);
     const reconciled = terminalOf(requestId)[0] as EventOf<"SendReconciled">;
     expect(reconciled.data.wamid).toBe(sim.received(waId)[0]?.wamid);
     await new Promise((r) => setTimeout(r, 2_000));

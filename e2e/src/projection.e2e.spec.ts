@@ -136,16 +136,21 @@ async function settled(generation: number): Promise<void> {
         for (const { topic, partitions } of await admin.fetchOffsets({ groupId: group, topics })) {
           for (const p of partitions) committed.set(`${topic}:${String(p.partition)}`, p.offset);
         }
-        const caughtUp = ends.every((e) => {
+        const behind = ends.filter((e) => {
           const [t, p, high] = e.split(":");
           return (
-            high === "0" || Number(committed.get(`${t ?? ""}:${p ?? ""}`) ?? -1) >= Number(high)
+            high !== "0" && Number(committed.get(`${t ?? ""}:${p ?? ""}`) ?? -1) < Number(high)
           );
         });
         const marks = await mongo.db
           .collection(`${PREFIX}g${String(generation)}_marks`)
           .countDocuments({});
-        return caughtUp && marks === 0 && Date.now() - stableSince >= 3_000;
+        // Thrown, not returned, so that a timeout says what was still missing.
+        if (behind.length > 0 || marks > 0)
+          throw new Error(
+            `behind: ${behind.map((e) => `${e} (committed ${committed.get(e.split(":").slice(0, 2).join(":")) ?? "none"})`).join(", ") || "none"}; marks: ${String(marks)}`,
+          );
+        return Date.now() - stableSince >= 3_000;
       },
       {
         timeoutMs: 180_000,

@@ -67,3 +67,13 @@ docker_engine_answers() {
   [ "${PARLEY_INFRA:-auto}" = native ] && return 1
   command -v docker >/dev/null && timeout 5 docker info >/dev/null 2>&1
 }
+
+# Prometheus and promtool (Debian's package): `make dev` runs Prometheus, `make test` checks and
+# unit-tests the alert rules with promtool (infra/prometheus/).
+ensure_prometheus() {
+  if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
+    step "installing Prometheus and promtool (apt-get install prometheus)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } ||
+      fail "install Prometheus 2.x with promtool (Debian/Ubuntu: apt-get install prometheus)"
+  fi
+}

@@ -78,6 +78,23 @@ node -e '
   process.stdout.write(JSON.stringify(keys));
 ' "$query_api_key_file" "$ingress_query_key_file" >"$query_api_keys_file"
 
+# The media API (docs/media-api.md): a key for you (read, write, delete, erase); media gets its
+# hash. Media's key-encryption key (ADR 0013) is a per-checkout secret, objects live in
+# $state/media.
+media_api_port=$((8093 + off))
+media_api_key_file="$(secret media-api-key)"
+media_api_keys_file="$state/media-api-keys.json"
+node -e '
+  const { createHash } = require("node:crypto");
+  const key = require("node:fs").readFileSync(process.argv[1], "utf8");
+  const keySha256 = createHash("sha256").update(key, "utf8").digest("hex");
+  process.stdout.write(JSON.stringify([{ id: "dev", keySha256, scopes: ["read", "write", "delete", "erase"] }]));
+' "$media_api_key_file" >"$media_api_keys_file"
+media_keys_file="$state/media-keys"
+if [ ! -s "$media_keys_file" ]; then
+  (umask 077 && node -e 'process.stdout.write("dev-1:" + require("node:crypto").randomBytes(32).toString("base64"))' >"$media_keys_file")
+fi
+
 # The consent API (docs/consent-api.md): a key for you with every scope (the service gets its
 # hash), and a master key that wraps the per-contact data keys (ADR 0012).
 consent_api_port=$((8092 + off))
@@ -140,6 +157,7 @@ stop_all() {
     note "cloud-api-sim stopped"
   fi
   rm -f "$state/services.pids"
+  [ -n "${prometheus_port:-}" ] && prometheus_stop "$state" && note "prometheus stopped"
   infra_stop
   note "all processes stopped"
 }
@@ -190,7 +208,7 @@ done
 note "cloud-api-sim ready"
 
 step "starting the services"
-for p in "$webhook_port" "$send_api_port" "$query_api_port"; do
+for p in "$webhook_port" "$send_api_port" "$query_api_port" "$media_api_port"; do
   (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && fail "port $p for ingress's webhook endpoint, the send API or the query API is in use; stop whatever holds it and retry"
 done
 for s in "${services[@]}"; do
@@ -211,6 +229,9 @@ for s in "${services[@]}"; do
     CONSENT_MASTER_KEYS_FILE="$consent_master_keys_file")
   # router (template catalog) and sender (messages) call Graph: here, the simulator.
   case "$s" in router | sender) own=(PARLEY_NUMBERS_FILE="$numbers_file" WA_GRAPH_BASE_URL="http://127.0.0.1:$SIM_PORT") ;; esac
+  [ "$s" = media ] && own=(PARLEY_NUMBERS_FILE="$numbers_file" WA_GRAPH_BASE_URL="http://127.0.0.1:$SIM_PORT"
+    MEDIA_KEYS_FILE="$media_keys_file" MEDIA_STORE_DIR="$state/media"
+    MEDIA_API_PORT="$media_api_port" MEDIA_API_KEYS_FILE="$media_api_keys_file")
   # A stable consumer-group instance id per service (static membership): a service killed and
   # started again within KAFKA_SESSION_TIMEOUT_MS takes its partitions back without a rebalance.
   HTTP_PORT="${port[$s]}" OPS_TOKEN_FILE="$token_file" LOG_LEVEL="${LOG_LEVEL:-info}" \
@@ -236,6 +257,22 @@ for s in "${services[@]}"; do
   note "$s ready"
 done
 
+# Prometheus scrapes every service with the alert rules loaded (infra/prometheus/prometheus.sh).
+# shellcheck source=../prometheus/prometheus.sh
+source "$repo/infra/prometheus/prometheus.sh"
+: "${PROMETHEUS_PORT:=$((9090 + off))}"
+step "starting Prometheus"
+targets=()
+for s in "${services[@]}"; do targets+=("$s=127.0.0.1:${port[$s]}"); done
+prometheus_port=$PROMETHEUS_PORT
+# Without it (no apt-get, port taken) the stack still runs; the reason is printed.
+if (ensure_prometheus) && prometheus_start "$state" "$prometheus_port" "$token_file" "${targets[@]}"; then
+  note "prometheus ready"
+else
+  note "Prometheus did not start (log: $state/prometheus/prometheus.log); Parley runs without it"
+  prometheus_url_note="not running"
+fi
+
 # Three simulated users say hello (each opens its 24 h window with the business number).
 for i in 0 1 2; do
   wa_id="1650555$((1000 + i))"
@@ -253,8 +290,10 @@ export SCHEMA_REGISTRY_URL='$SCHEMA_REGISTRY_URL'
 export MONGO_URL='$MONGO_URL'
 export PARLEY_SEND_API_URL='http://127.0.0.1:$send_api_port'
 export PARLEY_QUERY_API_URL='http://127.0.0.1:$query_api_port'
+export PARLEY_MEDIA_API_URL='http://127.0.0.1:$media_api_port'
 export PARLEY_SIM_URL='http://127.0.0.1:$SIM_PORT'
 export PARLEY_DEV_STATE='$state'
+export PARLEY_PROMETHEUS_URL='http://127.0.0.1:$prometheus_port'
 ENV
 
 rel="${state#"$repo"/}"
@@ -267,9 +306,11 @@ printf '\n'
 printf '    %-11s %s\n' "send API" "http://127.0.0.1:$send_api_port/v1/messages (ingress; key in $rel/send-api-key)" \
   webhook "http://127.0.0.1:$webhook_port/webhooks/whatsapp (ingress; verify token in $rel/wa-verify-token)" \
   "query API" "http://127.0.0.1:$query_api_port/v1/requests (projection; key in $rel/query-api-key)" \
+  "media API" "http://127.0.0.1:$media_api_port/v1/media (media; key in $rel/media-api-key)" \
   "consent API" "http://127.0.0.1:$consent_api_port/v1/contacts/{contactId}/consent (consent; key in $rel/consent-api-key)" \
   cloud-api "http://127.0.0.1:$SIM_PORT (simulator; control API /_sim with the ops token; log $rel/logs/cloud-api-sim.log)" \
-  kafka "$KAFKA_BROKERS" registry "$SCHEMA_REGISTRY_URL" mongodb "$MONGO_URL"
+  kafka "$KAFKA_BROKERS" registry "$SCHEMA_REGISTRY_URL" mongodb "$MONGO_URL" \
+  prometheus "${prometheus_url_note:-http://127.0.0.1:$prometheus_port (scrapes every service, alert rules loaded: /alerts)}; log $rel/prometheus/prometheus.log"
 printf '\n    Send your first message (README, "Your first message"):\n'
 printf '      curl -s http://127.0.0.1:%s/v1/messages -H "Authorization: Bearer $(cat %s/send-api-key)" \\\n' "$send_api_port" "$rel"
 printf '        -H "Idempotency-Key: hello-1" -H "Content-Type: application/json" \\\n'

@@ -27,6 +27,7 @@ cleanup() {
   [ -n "${infra_pid:-}" ] && kill "$infra_pid" 2>/dev/null
   step "stopping the infrastructure"
   infra_stop
+  S3_PORT="$s3_port" "$repo/infra/native/s3proxy/s3proxy.sh" stop 2>/dev/null || true
   # Last, so that the end of a CI log says what failed and why.
   if [ "${#failed[@]}" -gt 0 ]; then
     printf '\033[31mFAILED:\033[0m %s\n' "${failed[@]}" >&2
@@ -42,6 +43,10 @@ mkdir -p "$repo/.parley/test"
 ensure_java
 ( infra_start ) >"$repo/.parley/test/infra-start.log" 2>&1 &
 infra_pid=$!
+# The S3-compatible server the media service's S3 adapter is tested against (ADR 0013).
+: "${s3_port:=19000}"
+( S3_PORT="$s3_port" "$repo/infra/native/s3proxy/s3proxy.sh" start ) >"$repo/.parley/test/s3proxy-start.log" 2>&1 &
+s3_pid=$!
 
 stage() {
   local name="$1"
@@ -60,6 +65,7 @@ stage "type check and build (tsc -b)" pnpm exec tsc -b
 stage "format check (prettier)" pnpm exec prettier --check --log-level warn .
 stage "lint (eslint, type-aware)" pnpm exec eslint --max-warnings=0 .
 stage "service Dockerfiles match their template" bash infra/docker/gen-dockerfiles.sh --check
+stage "alert rules (promtool check and test, runbook links)" bash infra/prometheus/check-rules.sh
 stage "unit tests" pnpm exec vitest run --project unit --reporter=default --reporter=json --outputFile.json="$reports/unit.json"
 
 step "waiting for the infrastructure"
@@ -68,6 +74,12 @@ if wait "$infra_pid"; then
   sed 's/^/    /' "$repo/.parley/test/infra-start.log" | grep -E 'ready|Docker|native' >&2
   infra_env "$(infra_mode)"
   note "KAFKA_BROKERS=$KAFKA_BROKERS SCHEMA_REGISTRY_URL=$SCHEMA_REGISTRY_URL MONGO_URL=$MONGO_URL"
+  if wait "$s3_pid"; then
+    eval "$(S3_PORT="$s3_port" "$repo/infra/native/s3proxy/s3proxy.sh" env)"
+  else
+    cat "$repo/.parley/test/s3proxy-start.log" >&2
+    failed+=("s3proxy start")
+  fi
   stage "integration tests (real Kafka, schema registry, MongoDB-wire)" pnpm exec vitest run --project int --reporter=default --reporter=json --outputFile.json="$reports/int.json"
   stage "end-to-end tests" pnpm exec vitest run --project e2e --passWithNoTests --reporter=default --reporter=json --outputFile.json="$reports/e2e.json"
 else

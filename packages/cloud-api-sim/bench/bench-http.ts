@@ -158,7 +158,7 @@ interface Child {
 }
 
 const self = fileURLToPath(import.meta.url);
-const luaScript = fileURLToPath(new URL("../sends.lua", import.meta.url));
+const luaScript = fileURLToPath(new URL("../bench/sends.lua", import.meta.url));
 
 function startChild(cpu: number, args: readonly string[], ipc = false): Promise<Child> {
   const proc = spawn("taskset", ["-c", String(cpu), process.execPath, self, ...args], {

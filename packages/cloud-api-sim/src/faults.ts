@@ -61,6 +61,8 @@ export function injectFault(
         return undefined;
       case "fail-async":
         return endpoint === "messages" ? s : undefined;
+      case "cut":
+        return undefined; // only media downloads are cut (downloadFault)
     }
   }
   const { faults, rng } = engine;
@@ -71,5 +73,65 @@ export function injectFault(
   }
   if (endpoint === "messages" && rng.faults.chance(faults.timeoutAfterAcceptRate))
     return "after-accept";
+  return undefined;
+}
+
+/**
+ * The fault for a media download (endpoint "download"): a scripted one (a cut body, an error
+ * page, a hang), else the random server-error and timeout rates as the CDN shows them (a plain
+ * 5xx page, not a Graph error body), else undefined.
+ */
+export function downloadFault(
+  engine: Engine,
+  r: Responder,
+  req: SimRequest,
+):
+  | SimResponse
+  | { readonly kind: "cut"; readonly afterBytes: number; readonly expireUrl: boolean }
+  | undefined {
+  const s = pickScripted(engine, "download", req);
+  if (s) {
+    switch (s.kind) {
+      case "cut":
+        return {
+          kind: "cut",
+          afterBytes: Math.max(0, s.afterBytes),
+          expireUrl: s.expireUrl ?? false,
+        };
+      case "raw":
+        return {
+          kind: "answer",
+          status: s.status,
+          headers: { "content-type": "text/html" },
+          body: s.body,
+          delayMs: r.latency(),
+        };
+      case "error":
+        return {
+          kind: "answer",
+          status: s.http ?? 500,
+          headers: { "content-type": "text/plain" },
+          body: "Internal Server Error",
+          delayMs: r.latency(),
+        };
+      case "timeout":
+        return { kind: "hang", hangMs: engine.faults.hangMs };
+      case "delay":
+        engine.extraDelayMs = Math.max(0, s.ms);
+        return undefined;
+      default:
+        return undefined;
+    }
+  }
+  const { faults, rng } = engine;
+  if (rng.faults.chance(faults.timeoutRate)) return { kind: "hang", hangMs: faults.hangMs };
+  if (rng.faults.chance(faults.serverErrorRate))
+    return {
+      kind: "answer",
+      status: 503,
+      headers: { "content-type": "text/plain" },
+      body: "Service Unavailable",
+      delayMs: r.latency(),
+    };
   return undefined;
 }

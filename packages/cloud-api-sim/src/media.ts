@@ -12,8 +12,14 @@ export interface MediaApi {
   upload(pn: NumberState, req: SimRequest, version: string): SimResponse;
   /** `GET /{media-id}`: a 5-minute download URL and the file's facts. */
   lookUp(item: MediaItem, version: string): SimResponse;
-  /** `GET <url>`: the bytes, with the Bearer token (checked by the caller). */
-  download(req: SimRequest): SimResponse;
+  /**
+   * `GET <url>`: the bytes, with the Bearer token (checked by the caller); `cut` closes the
+   * connection after some bytes, and may expire the URL at that moment.
+   */
+  download(
+    req: SimRequest,
+    cut?: { readonly afterBytes: number; readonly expireUrl: boolean },
+  ): SimResponse;
   store(
     phoneNumberId: string,
     mimeType: string,
@@ -91,6 +97,7 @@ export function createMediaApi(engine: Engine, r: Responder): MediaApi {
       return r.answer(200, { id: item.id }, version);
     },
     lookUp(item, version) {
+      item.lookups = (item.lookups ?? 0) + 1;
       const token = rng.ids.token(32);
       mediaUrls.set(token, { mediaId: item.id, expiresAt: clock.now() + 5 * 60_000 });
       bounded(mediaUrls, 10_000);
@@ -108,8 +115,9 @@ export function createMediaApi(engine: Engine, r: Responder): MediaApi {
         version,
       );
     },
-    download(req) {
-      const entry = mediaUrls.get(req.query.get("hash") ?? "");
+    download(req, cut) {
+      const hash = req.query.get("hash") ?? "";
+      const entry = mediaUrls.get(hash);
       const item = entry ? media.get(entry.mediaId) : undefined;
       if (!entry || !item || entry.expiresAt <= clock.now() || item.expiresAt <= clock.now()) {
         return {
@@ -120,12 +128,17 @@ export function createMediaApi(engine: Engine, r: Responder): MediaApi {
           delayMs: r.latency(),
         };
       }
+      item.downloads = (item.downloads ?? 0) + 1;
+      if (cut?.expireUrl === true) mediaUrls.set(hash, { ...entry, expiresAt: clock.now() });
       return {
         kind: "answer",
         status: 200,
         headers: { "content-type": item.mimeType, "content-length": String(item.data.length) },
         body: item.data,
         delayMs: r.latency(),
+        ...(cut === undefined
+          ? {}
+          : { cutAfterBytes: Math.min(cut.afterBytes, item.data.length - 1) }),
       };
     },
   };

@@ -86,6 +86,12 @@ export type ScriptedFault =
    * The send is accepted (200 with its wamid) and then fails by webhook: a `failed` status with
    * `code` (e.g. 131047, 132015, 131049, 131026) after `afterMs` (default: the sent delay).
    */
+  /**
+   * A media download (endpoint "download") answers 200 with the full Content-Length, sends
+   * `afterBytes` of the body and closes the connection; with `expireUrl` its URL expires at that
+   * moment too (the 5-minute URL ran out mid-download), so the client must ask Graph again.
+   */
+  | { readonly kind: "cut"; readonly afterBytes: number; readonly expireUrl?: boolean }
   | {
       readonly kind: "fail-async";
       readonly code: number;

@@ -114,6 +114,14 @@ function writeAnswer(res: ServerResponse, out: Extract<SimResponse, { kind: "ans
   }
   headers.push("content-length", typeof body === "string" ? Buffer.byteLength(body) : body.length);
   res.writeHead(out.status, headers);
+  if (out.cutAfterBytes !== undefined) {
+    // The body is cut: the announced length never arrives and the connection closes.
+    const bytes = typeof body === "string" ? Buffer.from(body) : body;
+    res.write(bytes.subarray(0, out.cutAfterBytes), () => {
+      res.socket?.destroy();
+    });
+    return;
+  }
   res.end(body);
 }
 
@@ -172,12 +180,21 @@ function control(
       sim.setFaults(rest);
       if (Array.isArray(script)) {
         sim.scriptFaults(script as ScriptedFault[], {
-          endpoint: (endpoint as "messages" | "media" | "templates" | undefined) ?? "any",
+          endpoint:
+            (endpoint as "messages" | "media" | "templates" | "download" | undefined) ?? "any",
           ...(typeof to === "string" ? { to } : {}),
         });
       }
       return [200, { ok: true }];
     }
+    case "POST media/:id/expire": // the media id runs out now (Graph then answers 100/33)
+      sim.expireMedia(id ?? "");
+      return [200, { ok: true }];
+    case "POST media/:id/tamper": // the stored file changes; its announced sha256 does not
+      sim.tamperMedia(id ?? "");
+      return [200, { ok: true }];
+    case "GET media/:id/stats":
+      return [200, sim.mediaStats(id ?? "")];
     case "DELETE faults":
       sim.clearFaults();
       return [200, { ok: true }];
@@ -439,7 +456,9 @@ export async function serveSimulator(
   const fast = fastPath
     ? attachFastPath(server, {
         // The control API and anything that could normalise into it stay on node:http.
-        accepts: (_method, target) => !target.includes("_sim"),
+        // Media downloads go to node:http, which can stream a large body and cut it (a fault).
+        accepts: (_method, target) =>
+          !target.includes("_sim") && !target.startsWith("/whatsapp_business/attachments"),
         handle: (r) => graph(r.method, r.target, r.headers, r.body),
         queueDelayMs: () => sim.queueDelay(),
         maxBodyBytes: Math.min(maxBodyBytes, 1024 * 1024),

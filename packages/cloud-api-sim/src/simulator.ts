@@ -3,7 +3,7 @@
 import { normalizePhoneNumber } from "@parley/cloud-api";
 import { authenticate } from "./auth.js";
 import { systemClock } from "./clock.js";
-import { injectFault } from "./faults.js";
+import { downloadFault, injectFault } from "./faults.js";
 import { numericId } from "./ids.js";
 import { createUserSends } from "./inbound.js";
 import { createInspection } from "./inspection.js";
@@ -290,8 +290,13 @@ export function createSimulator({
       version = first;
       at = 1;
     }
-    if (segments[0] === "whatsapp_business" && segments[1] === "attachments")
-      return authenticate(engine, r, req, version) ?? mediaApi.download(req);
+    if (segments[0] === "whatsapp_business" && segments[1] === "attachments") {
+      const denied = authenticate(engine, r, req, version);
+      if (denied) return denied;
+      const fault = downloadFault(engine, r, req);
+      if (fault?.kind === "cut") return mediaApi.download(req, fault);
+      return fault ?? mediaApi.download(req);
+    }
     const id = segments[at];
     const edge = segments[at + 1];
     if (id === undefined || segments.length > at + 2)
@@ -480,6 +485,27 @@ export function createSimulator({
     clearFaults() {
       engine.faults = { ...defaultFaults };
       engine.scripted.length = 0;
+    },
+    expireMedia(mediaId) {
+      const item = engine.media.get(mediaId);
+      if (!item) throw new RangeError(`no media ${mediaId}`);
+      item.expiresAt = Math.min(item.expiresAt, clock.now());
+    },
+    mediaStats(mediaId) {
+      const item = engine.media.get(mediaId);
+      return { lookups: item?.lookups ?? 0, downloads: item?.downloads ?? 0 };
+    },
+    tamperMedia(mediaId, data) {
+      const item = engine.media.get(mediaId);
+      if (!item) throw new RangeError(`no media ${mediaId}`);
+      if (data !== undefined) {
+        item.data = Buffer.from(data);
+        return;
+      }
+      const altered = Buffer.from(item.data);
+      const at = altered.length - 1;
+      if (at >= 0) altered[at] = (altered[at] ?? 0) ^ 0xff;
+      item.data = altered;
     },
     messages: (filter) => inspection.messages(filter),
     received: (waId) => inspection.received(waId),

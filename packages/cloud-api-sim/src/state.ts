@@ -77,10 +77,15 @@ export interface MediaItem {
   readonly id: string;
   readonly phoneNumberId: string;
   readonly mimeType: string;
-  readonly data: Buffer;
+  /** Replaced by `tamperMedia` (the sha256 still announces the original). */
+  data: Buffer;
   readonly sha256Hex: string;
-  readonly expiresAt: number;
+  /** Brought forward by `expireMedia`. */
+  expiresAt: number;
   readonly filename: string | undefined;
+  /** URL look-ups and downloads served (complete or cut), for tests. */
+  lookups?: number;
+  downloads?: number;
 }
 
 export interface InboundRecord {

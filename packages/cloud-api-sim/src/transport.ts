@@ -1,3 +1,4 @@
+import { Readable } from "node:stream";
 import { bufferBody, type HttpTransport } from "@parley/cloud-api";
 import type { Simulator } from "./simulator.js";
 
@@ -25,12 +26,31 @@ export function createInProcessTransport(sim: Simulator): HttpTransport {
           Object.assign(new Error("Headers Timeout Error"), { code: "UND_ERR_HEADERS_TIMEOUT" }),
         );
       }
+      const cut = res.cutAfterBytes;
       return Promise.resolve({
         status: res.status,
         headers: { ...res.headers },
-        body: bufferBody(res.body),
+        body:
+          cut === undefined
+            ? bufferBody(res.body)
+            : cutBody(Buffer.from(res.body).subarray(0, cut)),
       });
     },
     close: () => Promise.resolve(),
   };
+}
+
+/** A body that yields `bytes` and then fails as a closed connection does. */
+function cutBody(bytes: Buffer): Readable {
+  let sent = false;
+  return new Readable({
+    read() {
+      if (sent) {
+        this.destroy(Object.assign(new Error("other side closed"), { code: "UND_ERR_SOCKET" }));
+        return;
+      }
+      sent = true;
+      this.push(bytes);
+    },
+  });
 }

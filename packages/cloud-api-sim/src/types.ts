@@ -33,6 +33,8 @@ export type SimResponse =
       readonly body: Buffer | string;
       /** Injected latency before answering. */
       readonly delayMs: number;
+      /** The connection is closed after this many body bytes (a download cut mid-way). */
+      readonly cutAfterBytes?: number;
     }
   | { readonly kind: "hang"; readonly hangMs: number };
 
@@ -229,11 +231,20 @@ export interface Simulator {
   scriptFaults(
     faults: readonly ScriptedFault[],
     match?: {
-      readonly endpoint?: "messages" | "media" | "templates" | "any";
+      readonly endpoint?: "messages" | "media" | "templates" | "download" | "any";
       readonly to?: string;
     },
   ): void;
   clearFaults(): void;
+  /** Media id `mediaId` expires now: Graph answers 100/33 for it, as for a 7-day-old inbound id. */
+  expireMedia(mediaId: string): void;
+  /**
+   * The stored file of `mediaId` is altered (one byte flipped, or replaced by `data`) while its
+   * sha256 still announces the original: a download must fail its hash check.
+   */
+  tamperMedia(mediaId: string, data?: Buffer): void;
+  /** How often a media id's URL was looked up and its bytes served (0s for an unknown id). */
+  mediaStats(mediaId: string): { readonly lookups: number; readonly downloads: number };
 
   messages(filter?: {
     readonly to?: string;

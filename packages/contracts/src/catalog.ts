@@ -180,7 +180,7 @@ const topicDefinitions = [
   {
     id: "media",
     key: "contact",
-    events: ["MediaStored", "MediaFailed", "MediaExpired"],
+    events: ["MediaStored", "MediaFailed", "MediaExpired", "MediaDeleted"],
     retentionDays: null,
     producers: ["media"],
     consumers: ["projection"],

@@ -7,7 +7,7 @@ import {
   contactErased,
 } from "./events/consent.js";
 import { inboundMessageReceived } from "./events/inbound.js";
-import { mediaExpired, mediaFailed, mediaStored } from "./events/media.js";
+import { mediaDeleted, mediaExpired, mediaFailed, mediaStored } from "./events/media.js";
 import { dispatchMessage, sendRequested } from "./events/outbound.js";
 import {
   sendAccepted,
@@ -170,19 +170,25 @@ const definitions = {
     description: "The contact's data key was destroyed: their consent data is unreadable.",
   },
   MediaStored: {
-    version: 1,
+    version: 2,
     data: mediaStored,
     description: "Inbound media was downloaded, verified, encrypted and stored.",
   },
   MediaFailed: {
-    version: 1,
+    version: 2,
     data: mediaFailed,
     description: "Media could not be downloaded, verified, stored or uploaded.",
   },
   MediaExpired: {
     version: 1,
     data: mediaExpired,
-    description: "Stored media was deleted by retention or erasure.",
+    description: "Stored media was deleted by retention or erasure (superseded by MediaDeleted).",
+  },
+  MediaDeleted: {
+    version: 1,
+    data: mediaDeleted,
+    description:
+      "A stored media object was deleted (retention, erasure or the media API), naming the policy that deleted it.",
   },
   ConversationWindowOpened: {
     version: 1,

@@ -243,6 +243,15 @@ export const exampleData: { readonly [N in EventName]: EventData<N> } = {
     storageKey: "media/2026/03/01/1037543291543636.enc",
     reason: "retention",
   },
+  MediaDeleted: {
+    contactId: contact,
+    mediaId: "1037543291543636",
+    wamid: inWamid,
+    storageKey: "inbound/1037543291543636",
+    reason: "retention",
+    policy: "retention:image:90d",
+    kind: "image",
+  },
   ConversationWindowOpened: {
     contactId: contact,
     openedBy: inWamid,

@@ -8,6 +8,7 @@ import kafkajs, {
 } from "kafkajs";
 
 import { createKafkaHealth, type KafkaHealth } from "./health.js";
+import type { KafkaObserver } from "./observer.js";
 
 // kafkajs is CommonJS; Node's ESM loader does not see this one as a named export.
 const { Partitioners } = kafkajs;
@@ -54,6 +55,8 @@ export interface KafkaConnectionOptions {
   readonly connectionTimeoutMs?: number;
   readonly requestTimeoutMs?: number;
   readonly group?: Partial<GroupSettings>;
+  /** Told about every consumer made from the client and every record they dead-letter. */
+  readonly observer?: KafkaObserver;
 }
 
 /**
@@ -65,6 +68,8 @@ export type KafkaClient = Kafka & {
   readonly group: GroupSettings;
   /** The service logger given to createKafka, for Parley's own components. */
   readonly serviceLogger?: KafkaLogger | undefined;
+  /** The observer given to createKafka, told about every consumer and dead letter. */
+  readonly observer?: KafkaObserver | undefined;
 };
 
 /** A consumer's group.instance.id: `<instanceId>.<groupId>` when the client has one, else none. */
@@ -135,6 +140,18 @@ export function kafkaLogLevel(
     return "warn";
   if (namespace === "Consumer" && log.message.startsWith("Restarting the consumer in"))
     return "info";
+  // One attempt of a request kafkajs retries (a broker connection reset or timed out during a
+  // start, a load spike or a leader move): the request's caller hears the final failure, if
+  // any, and reports it at error level; readiness shows a broker that stays away.
+  if (
+    namespace === "Connection" &&
+    (log.message.startsWith("Connection error") ||
+      log.message.startsWith("Connection timeout") ||
+      /^Request .* timed out/.test(log.message))
+  )
+    return "warn";
+  // kafkajs writes this one only for errors it retries (connection lost, stale metadata).
+  if (namespace === "Producer" && log.message.startsWith("Failed to send messages")) return "warn";
   if (level === KafkaLogLevel.ERROR) return "error";
   if (level === KafkaLogLevel.WARN) return "warn";
   if (level === KafkaLogLevel.INFO) return "info";
@@ -160,6 +177,7 @@ export function createKafka({
   connectionTimeoutMs = 3_000,
   requestTimeoutMs = 30_000,
   group = {},
+  observer,
 }: KafkaConnectionOptions): KafkaClient {
   if (brokers.length === 0)
     throw new Error("createKafka: `brokers` is empty; set KAFKA_BROKERS=host:port[,host:port]");
@@ -180,10 +198,19 @@ export function createKafka({
     logLevel: KafkaLogLevel.WARN,
     logCreator: logCreator(logger),
   });
+  if (observer?.consumerCreated !== undefined) {
+    const make = client.consumer.bind(client);
+    client.consumer = (config) => {
+      const consumer = make(config);
+      observer.consumerCreated?.(config.groupId, consumer);
+      return consumer;
+    };
+  }
   return Object.assign(client, {
     health: createKafkaHealth(),
     group: Object.freeze(settings),
     serviceLogger: logger,
+    observer,
   });
 }
 

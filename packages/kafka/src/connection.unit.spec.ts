@@ -30,6 +30,24 @@ describe("kafkaLogLevel", () => {
     ).toBe("info");
   });
 
+  it("calls one attempt of a request kafkajs retries a warning", () => {
+    for (const [namespace, message] of [
+      ["Connection", "Connection error: read ECONNRESET"],
+      ["Connection", "Connection error: connect ECONNREFUSED 127.0.0.1:9092"],
+      ["Connection", "Connection timeout"],
+      ["Connection", "Request Produce(key: 0, version: 7) timed out"],
+      ["Producer", "Failed to send messages: Connection error: read ECONNRESET"],
+    ] as const) {
+      expect(kafkaLogLevel(namespace, logLevel.ERROR, { message }), message).toBe("warn");
+    }
+    // The producer's other line is written for errors it does not retry too: still an error.
+    expect(
+      kafkaLogLevel("Producer", logLevel.ERROR, {
+        message: "The request included a message larger",
+      }),
+    ).toBe("error");
+  });
+
   it("keeps every other error an error, and other levels as they are", () => {
     expect(
       kafkaLogLevel("Connection", logLevel.ERROR, {

@@ -67,6 +67,7 @@ export function createDeadLetters({
   const note = (record: RawRecord, error: unknown, attempts: number): void => {
     stats.deadLettered++;
     onDeadLetter?.({ record, error, attempts });
+    kafka.observer?.deadLettered?.({ groupId, topic: record.topic, reason: errorClass(error) });
     logger?.error(
       {
         groupId,

@@ -31,6 +31,17 @@ export class OffsetTracker {
     this.last = offset;
   }
 
+  /**
+   * Kafka passed over everything up to `offset` without delivering it (a transaction's commit
+   * or abort marker, aborted records): finished, so the committed offset moves past it. Without
+   * this a partition whose last record is a marker stays one behind its end for good.
+   */
+  skipTo(offset: bigint): void {
+    if (this.last !== undefined && offset <= this.last) return;
+    this.add(offset);
+    this.complete(offset);
+  }
+
   complete(offset: bigint): void {
     const entry = this.byOffset.get(offset);
     if (!entry) return;

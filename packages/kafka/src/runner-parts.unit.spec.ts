@@ -22,6 +22,20 @@ describe("OffsetTracker", () => {
     expect(t.finishedAbove()).toEqual([]);
   });
 
+  it("passes over undelivered records (transaction markers) without passing an unfinished one", () => {
+    const t = new OffsetTracker();
+    t.add(10n);
+    t.skipTo(12n); // 11 was a commit marker, 12 an aborted record
+    expect(t.watermark()).toBe(10n);
+    t.complete(10n);
+    expect(t.watermark()).toBe(13n);
+    t.skipTo(12n); // a refetch of what is already passed changes nothing
+    t.skipTo(9n);
+    expect(t.highest).toBe(12n);
+    t.add(14n);
+    expect(t.committable()).toBe(14n);
+  });
+
   it("commits only below the first unfinished record, whatever order records finish in", () => {
     const t = new OffsetTracker();
     for (const o of [10n, 11n, 12n, 13n]) t.add(o);

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { Admin, Consumer, EachBatchPayload } from "kafkajs";
 import { defaultRetryPolicy, sleep, type RetryPolicy } from "./backoff.js";
 import { checkGroupSettings, groupInstanceIdOf } from "./connection.js";
@@ -92,6 +93,9 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
   const queue = new KeyedQueue();
   const partitions = new Map<string, OwnedPartition>();
   const stopping = new AbortController();
+  // Every key waiting out a retry listens on it (and removes its listener when done): dozens at
+  // once is normal, not the leak Node warns of past ten.
+  setMaxListeners(0, stopping.signal);
   const stats: RunnerStats = {
     processed: 0,
     retried: 0,
@@ -361,8 +365,12 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
         return;
       }
     }
+    let handedAll = true;
     for (const message of batch.messages) {
-      if (payload.isStale() || stopping.signal.aborted || state.revoked) break;
+      if (payload.isStale() || stopping.signal.aborted || state.revoked) {
+        handedAll = false;
+        break;
+      }
       const offset = BigInt(message.offset);
       const highest = state.tracker.highest;
       // After a rebalance that kept this partition, Kafka re-sends from the last commit:
@@ -387,6 +395,7 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
         // Every time (a no-op when paused): a pause lost in a rebalance must not turn into
         // fetching the same records again and again.
         consumer.pause([{ topic: batch.topic, partitions: [batch.partition] }]);
+        handedAll = false;
         break;
       }
       state.tracker.add(offset);
@@ -400,7 +409,16 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
       payload.resolveOffset(message.offset);
       await waitForRoom(payload);
     }
+    // A batch can end in records Kafka does not deliver (a transaction marker, aborted records).
+    if (handedAll && !payload.isStale() && !state.revoked) skipFiltered(state, batch.lastOffset());
     await payload.heartbeat();
+  };
+
+  /** Marks the undelivered records up to `lastOffset` finished (see OffsetTracker.skipTo). */
+  const skipFiltered = (state: OwnedPartition, lastOffset: string): void => {
+    const last = BigInt(lastOffset);
+    if (last < 0n) return;
+    state.tracker.skipTo(last);
   };
 
   let assigned = new Map<string, number[]>();
@@ -503,6 +521,17 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
           throw error;
         }
       }
+      // A fetch holding nothing but undelivered records (a trailing transaction marker) never
+      // reaches eachBatch: kafkajs resolves it itself and, with autoCommit off, commits nothing.
+      consumer.on(consumer.events.START_BATCH_PROCESS, ({ payload }) => {
+        // firstOffset is null when nothing at or above the fetched offset came back (records
+        // below it, from a compressed batch): nothing was passed over then.
+        // (kafkajs types it as a string; its batch returns null then.)
+        const firstOffset = payload.firstOffset as string | null;
+        if (payload.batchSize !== 0 || firstOffset === null) return;
+        const state = partitions.get(tpKey(payload.topic, payload.partition));
+        if (state !== undefined && !state.revoked) skipFiltered(state, payload.lastOffset);
+      });
       await consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,

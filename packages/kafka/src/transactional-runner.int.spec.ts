@@ -144,7 +144,10 @@ async function collect(topic: string, readUncommitted: boolean): Promise<string[
 }
 
 /** An in-process runner in transactional mode doing what the worker does, recording what it handles. */
-function takeOver(t: Topics, extra: { afterCommit?: (c: CommittedOutputs) => void } = {}) {
+function takeOver(
+  t: Topics,
+  extra: { afterCommit?: (c: CommittedOutputs) => void; plain?: boolean } = {},
+) {
   const handled: number[] = [];
   const runner = createConsumerRunner<string>({
     kafka,
@@ -162,10 +165,14 @@ function takeOver(t: Topics, extra: { afterCommit?: (c: CommittedOutputs) => voi
       });
       return Promise.resolve();
     },
-    transactional: {
-      transactionTimeoutMs: 20_000,
-      ...(extra.afterCommit === undefined ? {} : { afterCommit: extra.afterCommit }),
-    },
+    ...(extra.plain === true
+      ? {}
+      : {
+          transactional: {
+            transactionTimeoutMs: 20_000,
+            ...(extra.afterCommit === undefined ? {} : { afterCommit: extra.afterCommit }),
+          },
+        }),
   });
   runners.push(runner);
   return { runner, handled };
@@ -384,4 +391,52 @@ describe("transactional mode of the consumer runner", () => {
     await settle();
     expect([...committed].sort()).toEqual(expected(0, 40));
   });
+});
+
+describe("input written by transactional producers", () => {
+  /** Records in transactions of their own, the last one aborted: the log ends in markers. */
+  async function writeInTransactions(t: Topics, count: number): Promise<void> {
+    const tx = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionalId: `${t.group}-writer`,
+    });
+    await tx.connect();
+    try {
+      for (let n = 0; n < count; n++) {
+        const open = await tx.transaction();
+        await open.send({ topic: t.input, acks: -1, messages: [{ key: "k", value: String(n) }] });
+        await open.commit();
+      }
+      const aborted = await tx.transaction();
+      await aborted.send({ topic: t.input, acks: -1, messages: [{ key: "k", value: "aborted" }] });
+      await aborted.abort();
+    } finally {
+      await tx.disconnect();
+    }
+  }
+
+  async function committedOffset(t: Topics): Promise<string | undefined> {
+    const [found] = await admin.fetchOffsets({ groupId: t.group, topics: [t.input] });
+    return found?.partitions.find((p) => p.partition === 0)?.offset;
+  }
+
+  for (const mode of ["plain", "transactional"] as const) {
+    it(`commits past the trailing commit and abort markers, to the log's end (${mode} mode)`, async () => {
+      const t = await topics(`markers-${mode}`);
+      await writeInTransactions(t, 5);
+      const [end] = await admin.fetchTopicOffsets(t.input);
+      // 5 records with a commit marker each, the aborted record and its abort marker.
+      expect(end?.high).toBe("12");
+      const { runner, handled } = takeOver(t, { plain: mode === "plain" });
+      await runner.start();
+      // Lag 0 means the committed offset is the high watermark, markers included.
+      await waitFor(async () => (await committedOffset(t)) === end?.high, {
+        timeoutMs: 60_000,
+        description: `the committed offset at the log's end (${end?.high ?? "?"})`,
+      });
+      // Each record sits before its commit marker; the aborted one is never handed in.
+      expect(handled).toEqual([0, 2, 4, 6, 8]);
+    });
+  }
 });

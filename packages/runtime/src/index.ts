@@ -32,3 +32,8 @@ export {
   type StandardServiceOptions,
   type Dependencies,
 } from "./standard.js";
+export {
+  createKafkaMetrics,
+  type KafkaMetrics,
+  type KafkaMetricsOptions,
+} from "./kafka-metrics.js";

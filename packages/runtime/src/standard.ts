@@ -16,6 +16,7 @@ import {
   type Telemetry,
 } from "@parley/telemetry";
 import { limitHeapGrowth } from "./heap.js";
+import { createKafkaMetrics } from "./kafka-metrics.js";
 import type { ReadinessCheck } from "./readiness.js";
 import { runService, type Component, type RunningService } from "./run-service.js";
 
@@ -97,11 +98,16 @@ export async function runStandardService<const U extends Uses>({
   limitHeapGrowth(config.HEAP_GROWING_PERCENT);
   const logger = createLogger({ service: name, level: config.LOG_LEVEL });
   const metrics = createMetrics({ service: name });
+  // Consumer lag and dead letters of every consumer the service makes from its Kafka client.
+  const kafkaMetrics = createKafkaMetrics(metrics);
   return runService({
     name,
     logger,
     telemetry,
-    metrics: () => metrics.metrics(),
+    metrics: async () => {
+      await kafkaMetrics.refresh();
+      return metrics.metrics();
+    },
     metricsContentType: metrics.contentType,
     ops: {
       host: config.HTTP_HOST,
@@ -122,7 +128,9 @@ export async function runStandardService<const U extends Uses>({
           logger,
           // Every consumer made from this client starts from these (createConsumerRunner).
           group: kafkaGroupSettings(config),
+          observer: kafkaMetrics.observer,
         });
+        kafkaMetrics.attach(kafka);
         const client = kafka;
         const probe = createKafkaProbe(kafka);
         checks.push(probe);
@@ -130,6 +138,7 @@ export async function runStandardService<const U extends Uses>({
         // consumer joining its group, a producer that could not recover): no service wires it.
         context.report(() => client.health.entries());
         components.push({ name: "kafka admin", stop: probe.close });
+        components.push({ name: "kafka lag reader", stop: () => kafkaMetrics.close() });
       }
       if (uses.registry) checks.push(createRegistryProbe({ url: config.SCHEMA_REGISTRY_URL }));
       if (uses.mongo) {

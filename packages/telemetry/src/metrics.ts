@@ -56,8 +56,11 @@ function checkName(kind: Kind, name: string): void {
   if (kind !== "counter" && name.endsWith("_total"))
     fail(`only counters end in "_total"; this is a ${kind}.`);
   if (NON_BASE_UNITS.test(name)) fail('use base units: "_seconds" for time, "_bytes" for sizes.');
-  if (TIME_WORDS.test(name) && !/_seconds(_total)?$/.test(name)) {
-    fail('a time measurement ends in "_seconds" (or "_seconds_total" for a counter).');
+  // A consumer's lag is counted in records (Kafka offsets), not time: `_records` says so.
+  if (TIME_WORDS.test(name) && !/_seconds(_total)?$/.test(name) && !/_lag_records$/.test(name)) {
+    fail(
+      'a time measurement ends in "_seconds" (or "_seconds_total" for a counter); a lag in records ends in "_lag_records".',
+    );
   }
 }
 

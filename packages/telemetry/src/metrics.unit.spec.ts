@@ -57,9 +57,17 @@ describe("createMetrics", () => {
     ["histogram", "graph_request_duration", /"_seconds"/],
     ["counter", "parley_messages_total", /prefix/],
     ["gauge", "QueueDepth", /snake_case/],
+    ["gauge", "consumer_lag", /"_lag_records"/],
+    ["gauge", "consumer_age_records", /"_seconds"/],
   ] as const)("rejects a %s named %s", (kind, name, why) => {
     const metrics = createMetrics({ service: "s", collectDefaults: false });
     expect(() => metrics[kind]({ name, help: "h" })).toThrow(why);
+  });
+
+  it("takes a lag counted in records", async () => {
+    const metrics = createMetrics({ service: "s", collectDefaults: false });
+    metrics.gauge({ name: "kafka_consumer_lag_records", help: "h" }).set(7);
+    expect(await metrics.metrics()).toContain('parley_kafka_consumer_lag_records{service="s"} 7');
   });
 
   it.each(["phone", "wa_id", "recipient", "to", "service", "Outcome"])(

@@ -12,6 +12,7 @@ import {
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { registerInstrumentations } from "@opentelemetry/instrumentation";
 import { HttpInstrumentation } from "@opentelemetry/instrumentation-http";
+import { UndiciInstrumentation } from "@opentelemetry/instrumentation-undici";
 import {
   detectResources,
   envDetector,
@@ -104,6 +105,15 @@ function tracesUrl(endpoint: string): string {
   return base.endsWith("/v1/traces") ? base : `${base}/v1/traces`;
 }
 
+/** `url` with the values of secret query parameters replaced, for span attributes. */
+export function redactUrl(url: URL): { full: string; query: string } {
+  const copy = new URL(url.toString());
+  for (const name of SECRET_QUERY_PARAMS) {
+    if (copy.searchParams.has(name)) copy.searchParams.set(name, "REDACTED");
+  }
+  return { full: copy.toString(), query: copy.search };
+}
+
 function pathOf(url: string | undefined): string {
   if (url === undefined) return "";
   const query = url.indexOf("?");
@@ -141,7 +151,8 @@ let current: Telemetry | undefined;
 
 /**
  * Starts OpenTelemetry for this process: a resource naming the service, W3C trace-context and
- * baggage propagation, spans for node's http server and client, and OTLP/HTTP export of traces
+ * baggage propagation, spans for node's http server and client and for undici (the Graph
+ * client, fetch), and OTLP/HTTP export of traces
  * only when `otlpEndpoint` is set. Metrics and logs are not exported through OpenTelemetry
  * (Prometheus and stdout carry them), whatever OTEL_* variables say.
  *
@@ -213,6 +224,16 @@ export function startTelemetry({
         ignoreIncomingRequestHook: (request) => ignored.has(pathOf(request.url)),
         redactedQueryParams: SECRET_QUERY_PARAMS,
         redactedQueryParamsServer: SECRET_QUERY_PARAMS,
+      }),
+      // undici: the Graph calls and media downloads (@parley/cloud-api's Agent) and fetch(),
+      // seen through undici's diagnostics channels. Only inside a trace: the router's periodic
+      // template sync would otherwise start a root trace every time.
+      new UndiciInstrumentation({
+        requireParentforSpans: true,
+        startSpanHook: (request) => {
+          const url = redactUrl(new URL(request.path, request.origin));
+          return { "url.full": url.full, "url.query": url.query };
+        },
       }),
     ],
   });

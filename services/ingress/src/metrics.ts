@@ -25,6 +25,8 @@ export interface WebhookMetrics {
     startTimer(): (labels: { result: "ok" | "failed" | "timeout" }) => number;
   };
   readonly appendsInFlight: { inc(): void; dec(): void };
+  /** From the request's arrival to the last byte of the answer: what Meta waits for. */
+  readonly responseSeconds: { observe(labels: { method: string }, seconds: number): void };
 }
 
 /** Ingress's own series, on the service's registry (exposed by the ops server's /metrics). */
@@ -54,6 +56,12 @@ export function createWebhookMetrics(metrics: Metrics): WebhookMetrics {
     appendsInFlight: metrics.gauge({
       name: "webhook_appends_in_flight",
       help: "Webhook appends sent to Kafka and not yet acknowledged.",
+    }),
+    responseSeconds: metrics.histogram<"method">({
+      name: "webhook_response_seconds",
+      help: "Webhook requests from arrival until the answer was written (the acknowledgement Meta waits for), by method (GET, POST, other).",
+      labelNames: ["method"],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     }),
   };
 }

@@ -17,7 +17,11 @@ import { contentDigest, eventIdOf } from "./inbound/event-id.js";
 import { createInboundHandler } from "./inbound/handler.js";
 import { createKeywordMatcher } from "./inbound/keywords.js";
 import { displayNumberResolver } from "./inbound/parse-business.js";
-import { createInboundMetrics, createOutboundMetrics } from "./metrics.js";
+import {
+  createInboundMetrics,
+  createOutboundMetrics,
+  createSendOutcomeMetrics,
+} from "./metrics.js";
 import { createTemplateCatalogs } from "./outbound/catalog.js";
 import { createOutboundHandler } from "./outbound/handler.js";
 
@@ -166,6 +170,7 @@ await runStandardService({
         catalogs,
         wabaOf: (phoneNumberId) => directory.get(phoneNumberId)?.wabaId,
         logger,
+        onOutcome: createSendOutcomeMetrics(metrics),
       });
       await templateEvents.start();
       components.push({ name: templateEvents.name, stop: () => templateEvents.stop() });

@@ -1,3 +1,4 @@
+import type { AnyEvent } from "@parley/contracts";
 import { errorMessage } from "@parley/errors";
 import type { Logger, Metrics } from "@parley/telemetry";
 import type { InboundObserver } from "./inbound/handler.js";
@@ -43,10 +44,40 @@ export function createInboundMetrics(metrics: Metrics, logger?: Logger): Inbound
     help: "Webhook-level errors Meta reported (value.errors[]), by Graph error code; Meta's retries count once.",
     labelNames: ["code"],
   });
+  const statuses = metrics.counter<"status">({
+    name: "router_statuses_total",
+    help: "Delivery statuses published (Meta's duplicates not counted), by status: sent, delivered, read, played, failed.",
+    labelNames: ["status"],
+  });
+  const statusErrors = metrics.counter<"code">({
+    name: "router_status_errors_total",
+    help: "Errors carried by delivery statuses (a failed message's reason), by Graph error code.",
+    labelNames: ["code"],
+  });
+  const billable = metrics.counter<"category">({
+    name: "router_billable_messages_total",
+    help: "Delivered messages Meta prices (pricing type regular, or billable), by pricing category: what the messages cost, to be multiplied by the rate card.",
+    labelNames: ["category"],
+  });
+  /** Meta's vocabularies are open strings: an unexpected value becomes "other", so series stay few. */
+  const word = (value: string | undefined): string =>
+    value !== undefined && /^[a-z_]{1,40}$/.test(value) ? value : "other";
   return {
     decided(fact, emitted) {
       facts.inc({ type: fact.type, outcome: emitted.length === 0 ? "duplicate" : "new" });
-      for (const event of emitted) published.inc({ type: event.type });
+      for (const event of emitted) {
+        published.inc({ type: event.type });
+        if (event.type !== "StatusUpdated") continue;
+        const { status, errors = [], pricing } = event.data;
+        statuses.inc({ status });
+        for (const error of errors) statusErrors.inc({ code: String(error.code) });
+        if (
+          status === "delivered" &&
+          pricing !== undefined &&
+          (pricing.type === "regular" || (pricing.type === undefined && pricing.billable === true))
+        )
+          billable.inc({ category: word(pricing.category) });
+      }
       if (fact.type !== "WebhookErrorsReceived" || emitted.length === 0) return;
       for (const error of fact.data.errors) {
         webhookErrors.inc({ code: String(error.code) });
@@ -123,5 +154,27 @@ export function createOutboundMetrics(metrics: Metrics): OutboundObserver {
     conflict() {
       conflicts.inc();
     },
+  };
+}
+
+/**
+ * Send outcomes by type, Graph error code and business number, as the router's
+ * send-outcomes consumer (router-templates) reads them: every service's outcomes, the sender's
+ * and the router's own rejections, committed ones only. A record read again after a rebalance
+ * counts again (rare; rates are what the dashboards and alerts use).
+ */
+export function createSendOutcomeMetrics(metrics: Metrics): (event: AnyEvent) => void {
+  const outcomes = metrics.counter<"type" | "code" | "business_number">({
+    name: "router_send_outcomes_total",
+    help: "Send outcomes read from send-outcomes, by type, Graph error code (failures; empty otherwise) and business number.",
+    labelNames: ["type", "code", "business_number"],
+  });
+  return (event) => {
+    if (!event.type.startsWith("Send") || event.type === "SendRequested") return;
+    const code =
+      event.type === "SendFailed" && event.data.error.code !== undefined
+        ? String(event.data.error.code)
+        : "";
+    outcomes.inc({ type: event.type, code, business_number: event.businessNumber ?? "" });
   };
 }

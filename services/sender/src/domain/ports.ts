@@ -58,6 +58,8 @@ export interface StoredAttempt extends AttemptView {
   readonly decidedWamid: string | undefined;
   /** The status event that decided it. */
   readonly decidedByStatus: string | undefined;
+  /** The send's trace at the claim (W3C traceparent), for status webhooks to link to. */
+  readonly traceparent?: string | undefined;
 }
 
 /** The attempts port: every write that guards invariant 7 goes through here, compared on epoch. */

@@ -1,4 +1,5 @@
 import { createEvent, type AnyEvent, type EventOf } from "@parley/contracts";
+import { linkActiveSpan } from "@parley/telemetry";
 import { sendErrorOf } from "../domain/failure.js";
 import {
   OUTBOX,
@@ -96,6 +97,8 @@ export function createReconciler({
           ? await attempts.byWamid(event.data.wamid)
           : undefined;
     if (a === undefined) return;
+    // This status's processing (its webhook's trace) links to the send's trace (invariant 12).
+    linkActiveSpan(a.traceparent, { "parley.link": "send", "parley.request_id": a.requestId });
     const facts = {
       statusId: event.eventId,
       wamid: event.data.wamid,

@@ -332,6 +332,11 @@ export function createWebhookApp({
   };
 
   return (req, res) => {
+    const started = performance.now();
+    const method = req.method === "POST" || req.method === "GET" ? req.method : "other";
+    res.once("finish", () => {
+      metrics.responseSeconds.observe({ method }, (performance.now() - started) / 1_000);
+    });
     if (isWebhookPost(req)) fastPost(req, res);
     else app(req, res);
   };

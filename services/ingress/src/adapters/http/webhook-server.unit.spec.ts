@@ -466,3 +466,32 @@ describe("other requests", () => {
     expect((await fetch(h.url.replace(WEBHOOK_PATH, "/metrics"))).status).toBe(404);
   });
 });
+
+describe("acknowledgement time", () => {
+  it("observes each answer's time by method, the append's wait included", async () => {
+    const slow: RawWebhookAppender = {
+      append: () =>
+        new Promise<void>((resolve) => {
+          setTimeout(resolve, 300);
+        }),
+    };
+    const h = await start({}, slow);
+    const res = await post(h.url, metaBody, {
+      "x-hub-signature-256": signWebhookBody(metaBody, SECRET),
+    });
+    expect(res.status).toBe(200);
+    expect((await fetch(h.url, { method: "PUT", body: "x" })).status).toBe(405);
+    const text = await h.metrics.metrics();
+    const value = (series: string): number =>
+      Number(new RegExp(`^${series} (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+    expect(
+      value('parley_webhook_response_seconds_count\\{service="ingress-test",method="POST"\\}'),
+    ).toBe(1);
+    expect(
+      value('parley_webhook_response_seconds_sum\\{service="ingress-test",method="POST"\\}'),
+    ).toBeGreaterThanOrEqual(0.29);
+    expect(
+      value('parley_webhook_response_seconds_count\\{service="ingress-test",method="other"\\}'),
+    ).toBe(1);
+  });
+});

@@ -1,4 +1,4 @@
-import type { Catalog } from "@parley/contracts";
+import type { AnyEvent, Catalog } from "@parley/contracts";
 import {
   createEventConsumer,
   type ConsumerRunner,
@@ -24,6 +24,16 @@ const isTemplateInput = eventsOf(
   "SendFailed",
 );
 
+const isSendOutcome = eventsOf(
+  "SendAccepted",
+  "SendRejected",
+  "SendFailed",
+  "SendExpired",
+  "SendInDoubt",
+  "SendReconciled",
+  "SendDeduplicated",
+);
+
 export interface TemplateEventsConsumerOptions {
   readonly kafka: KafkaClient;
   readonly serde: Serde;
@@ -33,6 +43,8 @@ export interface TemplateEventsConsumerOptions {
   readonly wabaOf: (phoneNumberId: string) => string | undefined;
   readonly logger?: KafkaLogger;
   readonly tuning?: EventConsumerOptions["tuning"];
+  /** Told about every send outcome read, for the router's metrics. */
+  readonly onOutcome?: (event: AnyEvent) => void;
 }
 
 /**
@@ -50,6 +62,7 @@ export function createTemplateEventsConsumer({
   wabaOf,
   logger,
   tuning,
+  onOutcome,
 }: TemplateEventsConsumerOptions): ConsumerRunner {
   return createEventConsumer({
     kafka,
@@ -61,6 +74,7 @@ export function createTemplateEventsConsumer({
     ...(tuning ? { tuning } : {}),
     handle: async (record) => {
       const event = record.value;
+      if (isSendOutcome(event)) onOutcome?.(event);
       if (!isTemplateInput(event)) return;
       switch (event.type) {
         case "TemplateStatusUpdated":

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { AnyEvent, EventOf } from "@parley/contracts";
 import { guardStore } from "@parley/mongo";
+import { activeTraceparent } from "@parley/telemetry";
 import {
   MongoBulkWriteError,
   type AnyBulkWriteOperation,
@@ -38,6 +39,8 @@ interface AttemptDoc {
   bizOpaqueCallbackData: string;
   contactId: string;
   wamid?: string;
+  /** The send's trace (W3C traceparent) at the claim: status webhooks' processing links to it. */
+  traceparent?: string;
   pendingStatus?: EventOf<"StatusUpdated">;
   dispatch?: EventOf<"DispatchMessage">;
   lateFallback?: LateFallback;
@@ -49,6 +52,11 @@ interface AttemptDoc {
 }
 
 const STORE = "sender_attempts";
+
+const traceparentField = (): { traceparent?: string } => {
+  const traceparent = activeTraceparent();
+  return traceparent === undefined ? {} : { traceparent };
+};
 
 const view = (d: AttemptDoc): StoredAttempt => ({
   requestId: d._id,
@@ -69,6 +77,7 @@ const view = (d: AttemptDoc): StoredAttempt => ({
   lateFallback: d.lateFallback,
   decidedWamid: d.decidedWamid,
   decidedByStatus: d.decidedByStatus,
+  traceparent: d.traceparent,
 });
 
 interface Cas {
@@ -206,6 +215,7 @@ export function createMongoAttemptStore(db: Db, collectionName = STORE): Attempt
               }
             : {}),
           ...(dispatch && !finishedWith ? { dispatch } : {}),
+          ...traceparentField(),
         }),
       );
     },

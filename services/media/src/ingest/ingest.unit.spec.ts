@@ -1,0 +1,224 @@
+import { createHash, randomBytes } from "node:crypto";
+import type { Readable } from "node:stream";
+import { createInProcessTransport, createSimulator, type Simulator } from "@parley/cloud-api-sim";
+import { createCommandHandler, createMemoryStateStore } from "@parley/decider";
+import { parseNumberDirectory } from "@parley/numbers";
+import { describe, expect, it } from "vitest";
+import { createGraphMediaSource } from "../adapters/graph/media-source.js";
+import { eventIdOf } from "../adapters/kafka/event-id.js";
+import { createKeyRing, parseKeyEncryptionKeys } from "../crypto/keyring.js";
+import { createOpenStream } from "../crypto/sealed.js";
+import {
+  mediaObject,
+  type Announcement,
+  type MediaOutput,
+  type MediaState,
+} from "../domain/media-object.js";
+import { createInboundMedia } from "../media/inbound.js";
+import { createMemoryObjectStore } from "../storage/memory-store.js";
+import { createIngest, hexOfSha256 } from "./ingest.js";
+
+const TOKEN = "unit-graph-token";
+const NUMBER = "106540352242981";
+const USER = "16505550181";
+
+const collect = async (stream: Readable): Promise<Buffer> => {
+  const parts: Buffer[] = [];
+  for await (const c of stream) parts.push(Buffer.from(c as Uint8Array));
+  return Buffer.concat(parts);
+};
+
+function setUp({ attempts = 4 }: { attempts?: number } = {}) {
+  const sim: Simulator = createSimulator({
+    seed: "media-unit",
+    accessTokens: [{ token: TOKEN }],
+    businesses: [
+      {
+        wabaId: "1022901293406",
+        phoneNumbers: [{ id: NUMBER, displayPhoneNumber: "15550100981" }],
+      },
+    ],
+  });
+  sim.setPublicBaseUrl("http://sim.test");
+  const directory = parseNumberDirectory({
+    numbers: [{ phoneNumberId: NUMBER, wabaId: "1022901293406", accessToken: TOKEN }],
+  });
+  const source = createGraphMediaSource({
+    directory,
+    baseUrl: "http://sim.test",
+    graphVersion: "v23.0",
+    mediaHosts: [],
+    timeoutMs: 5_000,
+    transport: createInProcessTransport(sim),
+  });
+  const store = createMemoryObjectStore();
+  const keys = createKeyRing(parseKeyEncryptionKeys(`k1:${randomBytes(32).toString("base64")}`));
+  const sleeps: number[] = [];
+  const ingest = createIngest({
+    source,
+    store,
+    keys,
+    attempts,
+    sleep: (ms) => {
+      sleeps.push(ms);
+      return Promise.resolve();
+    },
+  });
+  const send = (type: "image" | "document", mimeType: string, data: Buffer) => {
+    const { message } = sim.userSends(USER, { type, mimeType, data }, { phoneNumberId: NUMBER });
+    const media = (message as unknown as Record<string, { id: string; sha256: string }>)[type];
+    if (media === undefined) throw new Error("no media");
+    const announcement: Announcement = {
+      contactId: USER,
+      wamid: "wamid.x",
+      kind: type,
+      businessNumber: NUMBER,
+      mimeType,
+      sha256: media.sha256,
+      correlationId: "d-1",
+      causationId: eventIdOf("inbound"),
+    };
+    return { mediaId: media.id, announcement };
+  };
+  const decrypt = async (object: {
+    storageKey: string;
+    keyId: string;
+    wrappedKey: string;
+    sizeBytes: number;
+    chunkBytes: number;
+  }) =>
+    collect(
+      (await store.get(object.storageKey)).pipe(
+        createOpenStream(keys.unwrap({ keyId: object.keyId, wrapped: object.wrappedKey }), {
+          size: object.sizeBytes,
+          chunkBytes: object.chunkBytes,
+        }),
+      ),
+    );
+  return { sim, store, keys, ingest, send, decrypt, sleeps };
+}
+
+const jpeg = (n: number) => Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(n)]);
+
+describe("inbound ingest against the simulator", () => {
+  it("stores the file sealed; its decrypted bytes equal the sent ones", async () => {
+    const t = setUp();
+    const data = jpeg(200_000);
+    const { mediaId, announcement } = t.send("image", "image/jpeg", data);
+    const outcome = await t.ingest(mediaId, announcement);
+    if (outcome.kind !== "stored") throw new Error(outcome.detail);
+    expect(outcome.object.sha256Hex).toBe(createHash("sha256").update(data).digest("hex"));
+    expect(await t.decrypt(outcome.object)).toEqual(data);
+    const raw = await collect(await t.store.get(outcome.object.storageKey));
+    expect(raw.includes(data.subarray(10, 74))).toBe(false);
+  });
+
+  it("asks Graph again when the URL expires mid-download", async () => {
+    const t = setUp();
+    t.sim.scriptFaults([{ kind: "cut", afterBytes: 70_000, expireUrl: true }], {
+      endpoint: "download",
+    });
+    const data = jpeg(300_000);
+    const { mediaId, announcement } = t.send("image", "image/jpeg", data);
+    const outcome = await t.ingest(mediaId, announcement);
+    expect(outcome.kind).toBe("stored");
+    expect(t.sim.mediaStats(mediaId)).toEqual({ lookups: 2, downloads: 2 });
+    if (outcome.kind === "stored") expect(await t.decrypt(outcome.object)).toEqual(data);
+  });
+
+  it("retries 5xx pages with back-off, then gives up bounded", async () => {
+    const t = setUp({ attempts: 3 });
+    t.sim.scriptFaults(
+      [
+        { kind: "error", code: 0, http: 503 },
+        { kind: "error", code: 0, http: 502 },
+      ],
+      { endpoint: "download" },
+    );
+    const ok = t.send("image", "image/jpeg", jpeg(1_000));
+    expect((await t.ingest(ok.mediaId, ok.announcement)).kind).toBe("stored");
+    expect(t.sleeps).toHaveLength(2);
+    t.sim.scriptFaults(
+      [1, 2, 3].map(() => ({ kind: "error" as const, code: 0, http: 500 })),
+      { endpoint: "download" },
+    );
+    const failing = t.send("image", "image/jpeg", jpeg(1_000));
+    await expect(t.ingest(failing.mediaId, failing.announcement)).rejects.toMatchObject({
+      name: "DownloadFailedError",
+      retry: "bounded",
+    });
+  });
+
+  it("ends an expired id, an altered file and content of another type in a failure with its reason, keeping nothing", async () => {
+    const t = setUp();
+    const expired = t.send("image", "image/jpeg", jpeg(1_000));
+    t.sim.expireMedia(expired.mediaId);
+    expect(await t.ingest(expired.mediaId, expired.announcement)).toMatchObject({
+      kind: "failed",
+      reason: "id_expired",
+    });
+    const altered = t.send("image", "image/jpeg", jpeg(5_000));
+    t.sim.tamperMedia(altered.mediaId);
+    expect(await t.ingest(altered.mediaId, altered.announcement)).toMatchObject({
+      kind: "failed",
+      reason: "hash_mismatch",
+    });
+    const exe = t.send("document", "application/pdf", Buffer.from("MZ\x90\x00 not a pdf"));
+    expect(await t.ingest(exe.mediaId, exe.announcement)).toMatchObject({
+      kind: "failed",
+      reason: "type_mismatch",
+    });
+    expect(t.store.size()).toBe(0);
+  });
+
+  it("hex and base64 sha256 compare alike", () => {
+    const hex = createHash("sha256").update("x").digest("hex");
+    expect(hexOfSha256(Buffer.from(hex, "hex").toString("base64"))).toBe(hex);
+    expect(hexOfSha256(hex.toUpperCase())).toBe(hex);
+    expect(hexOfSha256("short")).toBeUndefined();
+  });
+});
+
+describe("inbound media idempotency", () => {
+  function withHandler(attempts = 4) {
+    const t = setUp({ attempts });
+    const stateStore = createMemoryStateStore<MediaState, MediaOutput>();
+    const published: MediaOutput[] = [];
+    const commands = createCommandHandler({
+      decider: mediaObject,
+      store: stateStore,
+      publish: (events) => {
+        published.push(...events);
+        return Promise.resolve();
+      },
+      context: (batch, now) =>
+        batch.map(() => ({ now, eventIdOf, retention: { defaultDays: 30 } })),
+    });
+    return {
+      ...t,
+      published,
+      handle: createInboundMedia({ commands, store: stateStore, ingest: t.ingest }),
+    };
+  }
+
+  it("a duplicate announcement downloads once and publishes once", async () => {
+    const t = withHandler();
+    const { mediaId, announcement } = t.send("image", "image/jpeg", jpeg(10_000));
+    await t.handle(mediaId, announcement);
+    await t.handle(mediaId, announcement);
+    expect(t.sim.mediaStats(mediaId).downloads).toBe(1);
+    expect(t.published.map((e) => e.type)).toEqual(["MediaStored"]);
+  });
+
+  it("a download interrupted before its outcome is recorded is stored once when the record comes again", async () => {
+    const t = withHandler(1);
+    t.sim.scriptFaults([{ kind: "cut", afterBytes: 20_000 }], { endpoint: "download" });
+    const data = jpeg(100_000);
+    const { mediaId, announcement } = t.send("image", "image/jpeg", data);
+    await expect(t.handle(mediaId, announcement)).rejects.toMatchObject({ retry: "bounded" });
+    expect(t.published).toEqual([]);
+    await t.handle(mediaId, announcement);
+    expect(t.published.map((e) => e.type)).toEqual(["MediaStored"]);
+    expect(t.store.size()).toBe(1);
+  });
+});
