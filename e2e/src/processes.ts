@@ -72,6 +72,9 @@ export function serviceEnv(
     MONGO_DB: database,
     PARLEY_TOPIC_PREFIX: topicPrefix,
     OPS_TOKEN: opsToken,
+    // The specs written before the consent service (ADR 0012) run the router's own consent
+    // decisions; consent.e2e.spec.ts starts the consent service and sets "consent".
+    ROUTER_CONSENT_DECIDER: "router",
     ...extra,
   };
 }

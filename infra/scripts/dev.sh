@@ -95,6 +95,23 @@ if [ ! -s "$media_keys_file" ]; then
   (umask 077 && node -e 'process.stdout.write("dev-1:" + require("node:crypto").randomBytes(32).toString("base64"))' >"$media_keys_file")
 fi
 
+# The consent API (docs/consent-api.md): a key for you with every scope (the service gets its
+# hash), and a master key that wraps the per-contact data keys (ADR 0012).
+consent_api_port=$((8092 + off))
+consent_api_key_file="$(secret consent-api-key)"
+consent_api_keys_file="$state/consent-api-keys.json"
+node -e '
+  const { createHash } = require("node:crypto");
+  const key = require("node:fs").readFileSync(process.argv[1], "utf8");
+  const keySha256 = createHash("sha256").update(key, "utf8").digest("hex");
+  const keys = [{ id: "dev", keySha256, scopes: ["read", "evidence", "write", "export", "erase"] }];
+  process.stdout.write(JSON.stringify(keys));
+' "$consent_api_key_file" >"$consent_api_keys_file"
+consent_master_keys_file="$state/consent-master-keys.json"
+if [ ! -s "$consent_master_keys_file" ]; then
+  (umask 077 && node -e 'process.stdout.write(JSON.stringify([{ id: "dev-1", key: require("node:crypto").randomBytes(32).toString("base64") }]))' >"$consent_master_keys_file")
+fi
+
 # The business numbers router and sender serve (README, "Business numbers"): the simulator's
 # default number, its token read from the per-checkout secret file.
 numbers_file="$state/numbers.json"
@@ -208,6 +225,8 @@ for s in "${services[@]}"; do
     PROJECTION_API_URL="http://127.0.0.1:$query_api_port" PROJECTION_API_KEY_FILE="$ingress_query_key_file")
   [ "$s" = projection ] && own=(PROJECTION_API_PORT="$query_api_port" PROJECTION_API_KEYS_FILE="$query_api_keys_file"
     PROJECTION_RATE_CARD_FILE="$repo/services/projection/rate-card.example.json")
+  [ "$s" = consent ] && own=(CONSENT_API_PORT="$consent_api_port" CONSENT_API_KEYS_FILE="$consent_api_keys_file"
+    CONSENT_MASTER_KEYS_FILE="$consent_master_keys_file")
   # router (template catalog) and sender (messages) call Graph: here, the simulator.
   case "$s" in router | sender) own=(PARLEY_NUMBERS_FILE="$numbers_file" WA_GRAPH_BASE_URL="http://127.0.0.1:$SIM_PORT") ;; esac
   [ "$s" = media ] && own=(PARLEY_NUMBERS_FILE="$numbers_file" WA_GRAPH_BASE_URL="http://127.0.0.1:$SIM_PORT"
@@ -288,6 +307,7 @@ printf '    %-11s %s\n' "send API" "http://127.0.0.1:$send_api_port/v1/messages 
   webhook "http://127.0.0.1:$webhook_port/webhooks/whatsapp (ingress; verify token in $rel/wa-verify-token)" \
   "query API" "http://127.0.0.1:$query_api_port/v1/requests (projection; key in $rel/query-api-key)" \
   "media API" "http://127.0.0.1:$media_api_port/v1/media (media; key in $rel/media-api-key)" \
+  "consent API" "http://127.0.0.1:$consent_api_port/v1/contacts/{contactId}/consent (consent; key in $rel/consent-api-key)" \
   cloud-api "http://127.0.0.1:$SIM_PORT (simulator; control API /_sim with the ops token; log $rel/logs/cloud-api-sim.log)" \
   kafka "$KAFKA_BROKERS" registry "$SCHEMA_REGISTRY_URL" mongodb "$MONGO_URL" \
   prometheus "${prometheus_url_note:-http://127.0.0.1:$prometheus_port (scrapes every service, alert rules loaded: /alerts)}; log $rel/prometheus/prometheus.log"

@@ -162,7 +162,7 @@ const topicDefinitions = [
     ],
     retentionDays: null,
     producers: ["router", "sender"],
-    consumers: ["router-templates", "projection", "domain services"],
+    consumers: ["router-templates", "projection", "domain services", "consent"],
     description: [
       "Every send request's outcomes, ending in exactly one final word (ADR 0009). The final outcome of a request is:",
       "SendRejected, SendExpired or SendDeduplicated (nothing was sent; for SendDeduplicated the answer is the outcome of originalRequestId);",
@@ -175,7 +175,13 @@ const topicDefinitions = [
   {
     id: "consent",
     key: "contact",
-    events: ["ConsentGranted", "ConsentRevoked", "UserPreferencesUpdated"],
+    events: [
+      "ConsentGranted",
+      "ConsentRevoked",
+      "UserPreferencesUpdated",
+      "ConsentKeywordReceived",
+      "ContactErased",
+    ],
     retentionDays: null,
     producers: ["router", "consent"],
     consumers: ["router-outbound", "sender-gates", "consent", "projection"],

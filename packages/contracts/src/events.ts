@@ -1,6 +1,11 @@
 import { z } from "zod";
 import { envelopeOf, type Envelope, type envelopeFields } from "./envelope.js";
-import { consentGranted, consentRevoked } from "./events/consent.js";
+import {
+  consentGranted,
+  consentKeywordReceived,
+  consentRevoked,
+  contactErased,
+} from "./events/consent.js";
 import { inboundMessageReceived } from "./events/inbound.js";
 import { mediaDeleted, mediaExpired, mediaFailed, mediaStored } from "./events/media.js";
 import { dispatchMessage, sendRequested } from "./events/outbound.js";
@@ -145,14 +150,24 @@ const definitions = {
       "The request repeated an idempotency key; the original request's outcome is the answer (terminal outcome).",
   },
   ConsentGranted: {
-    version: 1,
+    version: 2,
     data: consentGranted,
     description: "The contact opted in.",
   },
   ConsentRevoked: {
-    version: 1,
+    version: 2,
     data: consentRevoked,
     description: "The contact opted out; sends not yet handed to Graph stop.",
+  },
+  ConsentKeywordReceived: {
+    version: 1,
+    data: consentKeywordReceived,
+    description: "A STOP or START reply the router recognised; the consent service decides.",
+  },
+  ContactErased: {
+    version: 1,
+    data: contactErased,
+    description: "The contact's data key was destroyed: their consent data is unreadable.",
   },
   MediaStored: {
     version: 2,

@@ -205,6 +205,19 @@ export const exampleData: { readonly [N in EventName]: EventData<N> } = {
     businessName: "Acme Shop",
     evidence: { wamid: inWamid, text: "STOP" },
   },
+  ConsentKeywordReceived: {
+    contactId: contact,
+    wamid: inWamid,
+    keyword: "stop",
+    text: "STOP",
+  },
+  ContactErased: {
+    contactId: contact,
+    keyIds: ["k-4b1e0f2a"],
+    destroyed: ["consent data key k-4b1e0f2a"],
+    kept: ["that consent was granted and withdrawn, without evidence"],
+    requestedBy: "privacy-desk",
+  },
   MediaStored: {
     contactId: contact,
     mediaId: "1037543291543636",

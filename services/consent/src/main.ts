@@ -1,11 +1,112 @@
 import { config, telemetry } from "./instrument.js";
-import { runStandardService } from "@parley/runtime";
+import { createCatalog } from "@parley/contracts";
+import { createEventProducer, createRegistry, createSerde } from "@parley/kafka";
+import { runStandardService, type Component, type ReadinessCheck } from "@parley/runtime";
+import { createKeyring } from "./adapters/http/api-keys.js";
+import { startConsentApiServer } from "./adapters/http/server.js";
+import { createConsentConsumer } from "./adapters/kafka/consumer.js";
+import { createKeyStore } from "./adapters/store/key-store.js";
+import { createLedgerReader, createLedgerStore } from "./adapters/store/ledger-store.js";
+import { createSendLog } from "./adapters/store/send-log.js";
+import { createKeyWrapper } from "./crypto/keys.js";
+import { createConsentLedger } from "./ledger/ledger.js";
+import { createConsentMetrics } from "./metrics.js";
 
 // Composition root. The chassis gives consent its logger, metrics, connections with readiness
-// checks, ops endpoints and graceful shutdown; its domain work is added here as it is built.
+// checks, ops endpoints and graceful shutdown. The service decides every consent input (keyword
+// replies, user_preferences, 131050 failures, API calls, imports, erasures) on its ledger
+// decider (ADR 0012) and serves the authenticated consent API when keys are configured.
 await runStandardService({
   name: "consent",
   config,
   telemetry,
   uses: { kafka: true, registry: true, mongo: true },
+  start: async ({ logger, metrics, kafka, mongo }) => {
+    const clock = () => new Date();
+    const catalog = createCatalog({ prefix: config.PARLEY_TOPIC_PREFIX });
+    const serde = createSerde({ registry: createRegistry({ url: config.SCHEMA_REGISTRY_URL }) });
+    const series = createConsentMetrics(metrics);
+    const checks: ReadinessCheck[] = [];
+    const components: Component[] = [];
+    const stopAll = async () => {
+      for (const c of [...components].reverse()) await c.stop().catch(() => undefined);
+    };
+    try {
+      const producer = createEventProducer({ kafka, serde, name: "consent producer" });
+      await producer.connect();
+      components.push({ name: "consent producer", stop: () => producer.disconnect() });
+      const ledger = createConsentLedger({
+        store: createLedgerStore({ db: mongo.db, clock }),
+        reader: createLedgerReader({ db: mongo.db }),
+        keys:
+          config.CONSENT_MASTER_KEYS.length === 0
+            ? undefined
+            : createKeyStore({
+                db: mongo.db,
+                wrapper: createKeyWrapper(
+                  config.CONSENT_MASTER_KEYS.map((k) => ({
+                    id: k.id,
+                    key: Buffer.from(k.key, "base64"),
+                  })),
+                ),
+                clock,
+              }),
+        publish: async (entries) => {
+          const topic = catalog.topic("consent");
+          await producer.publishEncoded(
+            topic,
+            await Promise.all(
+              entries.map((event) => producer.encode(topic, { key: topic.keyOf(event), event })),
+            ),
+          );
+        },
+        sends: createSendLog({ db: mongo.db }),
+        clock,
+        cacheSize: config.CONSENT_CACHE_SIZE,
+        observer: series.observer,
+      });
+      if (config.CONSENT_MASTER_KEYS.length === 0) {
+        logger.warn(
+          {},
+          "consent: CONSENT_MASTER_KEYS names no key; evidence is not kept (opt-outs are recorded without it, API inputs with evidence are refused)",
+        );
+      }
+      const consumer = createConsentConsumer({
+        kafka,
+        serde,
+        catalog,
+        ledger,
+        logger,
+        tuning: { maxInFlight: config.CONSENT_MAX_IN_FLIGHT },
+        observeDecided: series.decidedAfter,
+      });
+      await consumer.start();
+      components.push({ name: consumer.name, stop: () => consumer.stop() });
+
+      if (config.CONSENT_API_KEYS.length === 0) {
+        logger.info({}, "consent: CONSENT_API_KEYS names no key; the consent API is off");
+        return { checks, components };
+      }
+      const server = await startConsentApiServer({
+        host: config.CONSENT_API_HOST ?? config.HTTP_HOST,
+        port: config.CONSENT_API_PORT,
+        ledger,
+        keyring: createKeyring(config.CONSENT_API_KEYS),
+        clock,
+        maxBodyBytes: config.CONSENT_API_MAX_BODY_BYTES,
+        logger,
+        observe: series.answered,
+      });
+      logger.info(
+        { port: server.port, keys: config.CONSENT_API_KEYS.length },
+        "consent API listening",
+      );
+      checks.push(server.check);
+      components.push(server);
+      return { checks, components };
+    } catch (error) {
+      await stopAll();
+      throw error;
+    }
+  },
 });

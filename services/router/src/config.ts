@@ -28,6 +28,12 @@ export const configSchema = z.object({
   HTTP_PORT: env.port(8082),
   /** Prepended to every topic name (tests); production leaves it empty. */
   PARLEY_TOPIC_PREFIX: z.string().default(""),
+  /**
+   * Who decides consent (ADR 0012): consent (the consent service; the router publishes keyword
+   * replies as ConsentKeywordReceived) or router (the router's own decisions, without the
+   * consent service).
+   */
+  ROUTER_CONSENT_DECIDER: z.enum(["consent", "router"]).default("consent"),
   /** Whole-message opt-out replies (case, accent and whitespace insensitive). */
   ROUTER_STOP_KEYWORDS: keywordList(defaultKeywords.stop),
   /** Whole-message opt-in replies. */

@@ -69,6 +69,7 @@ await runStandardService({
           clock,
           decideWith: {
             windowMs: config.ROUTER_WINDOW_MS,
+            consentDecider: config.ROUTER_CONSENT_DECIDER,
             matchKeyword: createKeywordMatcher({
               stop: config.ROUTER_STOP_KEYWORDS,
               start: config.ROUTER_START_KEYWORDS,

@@ -89,6 +89,12 @@ export interface DecideContext {
   /** The customer-service window's length (Meta: 24 h). */
   readonly windowMs: number;
   readonly matchKeyword: (text: string) => KeywordMatch;
+  /**
+   * Who decides consent (ADR 0012): "consent" (the consent service: a keyword reply is published
+   * as ConsentKeywordReceived, user_preferences only as the fact) or "router" (the router's
+   * own decisions, for a deployment without the consent service). Absent: "router".
+   */
+  readonly consentDecider?: "router" | "consent";
   /** Deterministic event ids from a name (UUIDv5), injected so this module stays pure. */
   readonly eventIdOf: (name: string) => string;
 }
@@ -98,13 +104,15 @@ export type RouterEvent =
   | EventOf<"ConversationWindowOpened">
   | EventOf<"ConversationWindowExtended">
   | EventOf<"ConsentRevoked">
-  | EventOf<"ConsentGranted">;
+  | EventOf<"ConsentGranted">
+  | EventOf<"ConsentKeywordReceived">;
 
 const DERIVED = new Set<string>([
   "ConversationWindowOpened",
   "ConversationWindowExtended",
   "ConsentRevoked",
   "ConsentGranted",
+  "ConsentKeywordReceived",
 ]);
 
 /** Whether an event is one the inbound side publishes (a fact, or a window or consent event). */
@@ -122,7 +130,7 @@ export function decide(fact: Fact, state: ContactState, ctx: DecideContext): Rou
       return [fact];
     case "UserPreferencesUpdated":
       if (has(state.others, fact.eventId)) return [];
-      return [fact, ...preferenceConsent(fact, ctx)];
+      return ctx.consentDecider === "consent" ? [fact] : [fact, ...preferenceConsent(fact, ctx)];
     default:
       return has(state.others, fact.eventId) ? [] : [fact];
   }
@@ -150,6 +158,7 @@ export function evolve(state: ContactState, event: RouterEvent): ContactState {
       return withWindow(state, event.businessNumber, event.data.expiresAt, event.data.extendedBy);
     case "ConsentRevoked":
     case "ConsentGranted":
+    case "ConsentKeywordReceived":
       return state;
     default:
       return { ...state, others: [...state.others, { id: event.eventId, at: event.occurredAt }] };
@@ -227,6 +236,8 @@ export function causingIdentity(event: RouterEvent): string | undefined {
       const wamid = event.data.evidence?.wamid;
       return wamid === undefined ? (event.causationId ?? undefined) : inboundIdentity(wamid);
     }
+    case "ConsentKeywordReceived":
+      return inboundIdentity(event.data.wamid);
   }
 }
 
@@ -358,6 +369,28 @@ function keywordConsent(
   if (fact.data.truncated !== undefined || message.text.body.length > MAX_KEYWORD_TEXT) return [];
   const match = ctx.matchKeyword(message.text.body);
   if (match === undefined) return [];
+  if (ctx.consentDecider === "consent") {
+    // The consent service decides (ADR 0012); the router only says what it recognised.
+    return [
+      createEvent(
+        "ConsentKeywordReceived",
+        {
+          contactId: fact.data.contactId,
+          wamid: fact.data.wamid,
+          keyword: match,
+          text: message.text.body,
+        },
+        {
+          eventId: ctx.eventIdOf(`consent:keyword:${fact.data.wamid}`),
+          correlationId: fact.correlationId,
+          causationId: fact.eventId,
+          occurredAt: fact.occurredAt,
+          now: ctx.now,
+          ...(fact.businessNumber === undefined ? {} : { businessNumber: fact.businessNumber }),
+        },
+      ),
+    ];
+  }
   const data = {
     contactId: fact.data.contactId,
     scope: "all" as const,

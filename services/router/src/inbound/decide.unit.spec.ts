@@ -307,6 +307,42 @@ describe("inbound decider: consent keywords and user_preferences", () => {
       .then({ type: "UserPreferencesUpdated" }, { type: "ConsentGranted" });
   });
 
+  describe("when the consent service decides (ROUTER_CONSENT_DECIDER=consent, ADR 0012)", () => {
+    const consentCtx = (): DecideContext => ({ ...ctx(), consentDecider: "consent" });
+
+    it.each([
+      ["STOP", "stop"],
+      ["Arrêt", "stop"],
+      ["START", "start"],
+    ] as const)("%j is published as ConsentKeywordReceived (%s), no decision", (body, keyword) => {
+      spec(undefined, consentCtx())
+        .given()
+        .when(inbound("wamid.K", { body }))
+        .then(
+          { type: "InboundMessageReceived" },
+          { type: "ConversationWindowOpened" },
+          {
+            type: "ConsentKeywordReceived",
+            data: { contactId: CONTACT, wamid: "wamid.K", keyword, text: body },
+          },
+        );
+    });
+
+    it("a repeated STOP is forwarded once; user_preferences is only the fact", () => {
+      const first = spec(undefined, consentCtx())
+        .given()
+        .when(inbound("wamid.K", { body: "STOP" })).events;
+      spec(undefined, consentCtx())
+        .given(...first)
+        .when(inbound("wamid.K", { body: "STOP" }))
+        .thenNothing();
+      spec(undefined, consentCtx())
+        .given()
+        .when(preferences("stop"))
+        .then({ type: "UserPreferencesUpdated" });
+    });
+  });
+
   it("a keyword in both lists is refused at construction", () => {
     expect(() => createKeywordMatcher({ stop: ["Stop"], start: ["STOP "] })).toThrow(/both/);
     expect(normalizeKeyword("  Ça   VA! ")).toBe("ca va");

@@ -1,4 +1,6 @@
+import { createEvent } from "@parley/contracts";
 import { describe, expect, it } from "vitest";
+import { eventIdOf } from "../inbound/event-id.js";
 import { decide } from "./decide.js";
 import {
   CONTACT,
@@ -194,5 +196,71 @@ describe("outbound decider: consent and window facts", () => {
     expect(retain(s, at(49), limits).requests).toEqual([]);
     expect(retain(s, at(1), { ...limits, maxRequests: 0 }).requests).toEqual([]);
     expect(retain(s, at(1), limits).consent).toHaveLength(1);
+  });
+});
+
+describe("outbound decider: ledger entries of the consent service (ADR 0012)", () => {
+  const entry = (
+    type: "ConsentGranted" | "ConsentRevoked",
+    purpose: "marketing" | "utility",
+    hours: number,
+    extra: { expiresAt?: string } = {},
+  ) =>
+    createEvent(
+      type,
+      {
+        contactId: CONTACT,
+        scope: purpose === "marketing" ? "marketing" : "all",
+        purpose,
+        channel: "web",
+        source: "api",
+        ...extra,
+      },
+      {
+        eventId: eventIdOf(`${type}-${purpose}-${String(hours)}`),
+        correlationId: "c-1",
+        occurredAt: at(hours),
+        now: at(hours),
+      },
+    );
+  const marketing = () => send({ content: tplContent(springSale), category: "marketing" });
+
+  it("a utility opt-in (scope all) is not a marketing opt-in", () => {
+    spec()
+      .given(open, entry("ConsentRevoked", "marketing", -3), entry("ConsentGranted", "utility", -1))
+      .when(marketing())
+      .then({ type: "SendRejected", data: { reason: "opted_out" } });
+  });
+
+  it("a STOP as two entries (marketing and utility revoked) stops utility and marketing", () => {
+    const given = [
+      open,
+      entry("ConsentGranted", "marketing", -5),
+      entry("ConsentRevoked", "marketing", -1),
+      entry("ConsentRevoked", "utility", -1),
+    ];
+    spec()
+      .given(...given)
+      .when(send())
+      .then({ type: "SendRejected", data: { reason: "opted_out" } });
+    spec()
+      .given(...given)
+      .when(marketing())
+      .then({ type: "SendRejected", data: { reason: "opted_out" } });
+  });
+
+  it("a marketing opt-in lets marketing go until it expires", () => {
+    const optIn = entry("ConsentGranted", "marketing", -2, { expiresAt: at(1).toISOString() });
+    spec()
+      .given(open, optIn)
+      .when(marketing())
+      .then({ type: "DispatchMessage", data: { consentEventId: optIn.eventId } });
+    spec(ctx({ now: at(2) }))
+      .given(open, optIn)
+      .when(marketing())
+      .then({
+        type: "SendRejected",
+        data: { reason: "no_consent", consentEventId: optIn.eventId },
+      });
   });
 });

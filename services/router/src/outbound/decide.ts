@@ -211,7 +211,8 @@ function decideSend(
         ));
   if (invalid !== undefined) return decided.reject("invalid_request", invalid);
 
-  const everything = consentOf(state, "all");
+  // A STOP (scope all) or a utility opt-out stops every business-initiated message (ADR 0012).
+  const everything = newest(consentOf(state, "all"), consentOf(state, "utility"));
   if (everything !== undefined && !everything.granted) {
     return decided.reject(
       "opted_out",
@@ -270,6 +271,13 @@ function decideSend(
         "marketing needs a recorded opt-in (ConsentGranted, scope marketing or all); none is recorded for this contact",
       );
     }
+    if (relied.expiresAt !== undefined && Date.parse(relied.expiresAt) <= ctx.now.getTime()) {
+      return decided.reject(
+        "no_consent",
+        `the contact's marketing opt-in expired at ${relied.expiresAt} (${describeConsent(relied)})`,
+        { consent: relied },
+      );
+    }
     const { count, periodMs } = ctx.marketingCap;
     if (count > 0) {
       const since = ctx.now.getTime() - periodMs;
@@ -316,13 +324,16 @@ function consentOf(state: OutboundState, scope: ConsentFact["scope"]): ConsentFa
   return state.consent.find((c) => c.scope === scope);
 }
 
+/** The later of two facts; on a tie the first. */
+function newest(a: ConsentFact | undefined, b: ConsentFact | undefined): ConsentFact | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Date.parse(a.occurredAt) >= Date.parse(b.occurredAt) ? a : b;
+}
+
 /** For marketing: the latest fact of either scope (a START after a marketing stop resumes it). */
 function latestConsent(state: OutboundState): ConsentFact | undefined {
-  const all = consentOf(state, "all");
-  const marketing = consentOf(state, "marketing");
-  if (all === undefined) return marketing;
-  if (marketing === undefined) return all;
-  return Date.parse(marketing.occurredAt) >= Date.parse(all.occurredAt) ? marketing : all;
+  return newest(consentOf(state, "marketing"), consentOf(state, "all"));
 }
 
 export function describeConsent(c: ConsentFact): string {

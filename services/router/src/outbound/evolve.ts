@@ -6,13 +6,19 @@ import type { AnyEvent, EventOf, RejectionReason } from "@parley/contracts";
  * `retain`. Pure.
  */
 
-/** The latest consent fact for one scope, and which event it came from. */
+/**
+ * The latest consent fact for one scope, and which event it came from. `utility` is the consent
+ * service's utility purpose (ADR 0012), kept apart from `all` so that a utility opt-in never
+ * reads as a marketing one.
+ */
 export interface ConsentFact {
-  readonly scope: "all" | "marketing";
+  readonly scope: "all" | "marketing" | "utility";
   readonly granted: boolean;
   readonly eventId: string;
   readonly occurredAt: string;
   readonly source: string;
+  /** A time-limited opt-in: no longer an opt-in from this instant. */
+  readonly expiresAt?: string;
 }
 
 /** A customer-service window with one business number, as last reported. */
@@ -83,12 +89,14 @@ const isNewer = (candidate: ConsentFact, current: ConsentFact | undefined) =>
   current === undefined || Date.parse(candidate.occurredAt) >= Date.parse(current.occurredAt);
 
 export function consentFactOf(event: ConsentEvent): ConsentFact {
+  const expiresAt = event.type === "ConsentGranted" ? event.data.expiresAt : undefined;
   return {
-    scope: event.data.scope,
+    scope: event.data.purpose === "utility" ? "utility" : event.data.scope,
     granted: event.type === "ConsentGranted",
     eventId: event.eventId,
     occurredAt: event.occurredAt,
     source: event.data.source,
+    ...(expiresAt === undefined ? {} : { expiresAt }),
   };
 }
 

@@ -1,0 +1,301 @@
+// The consent service's benchmark (docs/benchmarks.md, "Consent"): the service as its own process
+// against the broker, registry and MongoDB-wire server named by the environment, in a namespace
+// of its own. It measures, against baselines in the same run:
+//   (a) STOP to decision: BENCH_STOPS (1000) ConsentKeywordReceived at BENCH_STOP_RATE (100/s)
+//       while BENCH_SEND_RATE (500/s) send outcomes flow through the same consumer; from the
+//       STOP's publish to its ConsentRevoked read back from the consent topic (p50/p99), beside
+//       the same STOP record's own publish-to-read (the transport alone);
+//   (b) bulk import: BENCH_IMPORT_ROWS (20000) CSV rows streamed to POST /v1/imports, rows/s and
+//       the service's peak RSS, beside the same rows refused at validation (parse cost alone).
+// Run with bench/consent.sh. Every loop is bounded in count and time and talks to 127.0.0.1 only.
+import { createHash, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { createCatalog, createEvent, type AnyEvent } from "@parley/contracts";
+import { freePort, repoRoot, serviceEnv, startService, stopService } from "@parley/e2e";
+import {
+  createEventConsumer,
+  createEventProducer,
+  createKafka,
+  createRegistry,
+  createSerde,
+  provisionTopics,
+} from "@parley/kafka";
+import { startStack, waitFor } from "@parley/testkit";
+
+const STOPS = Number(process.env["BENCH_STOPS"] ?? "1000");
+const STOP_RATE = Number(process.env["BENCH_STOP_RATE"] ?? "100");
+const SEND_RATE = Number(process.env["BENCH_SEND_RATE"] ?? "500");
+const IMPORT_ROWS = Number(process.env["BENCH_IMPORT_ROWS"] ?? "20000");
+const OPS_TOKEN = "bench-consent-ops-token";
+const API_KEY = "bench-consent-api-key";
+
+const progress = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+const percentile = (sorted: readonly number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
+const stats = (values: number[]) => {
+  const s = [...values].sort((a, b) => a - b);
+  return { n: s.length, p50: percentile(s, 50), p99: percentile(s, 99), max: s.at(-1) ?? NaN };
+};
+const peakRssMb = (pid: number | undefined) => {
+  try {
+    const kb = /VmHWM:\s+(\d+)/u.exec(readFileSync(`/proc/${String(pid)}/status`, "utf8"))?.[1];
+    return kb === undefined ? NaN : Number(kb) / 1024;
+  } catch {
+    return NaN;
+  }
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const stack = await startStack();
+const ns = stack.namespace("bench-consent");
+const catalog = createCatalog({
+  prefix: `${ns.id}.`,
+  partitions: { contact: 4, business: 1, raw: 1 },
+});
+const kafka = createKafka({ brokers: stack.kafkaBrokers, clientId: ns.id });
+const serde = createSerde({ registry: createRegistry({ url: stack.schemaRegistryUrl }) });
+await provisionTopics({
+  kafka,
+  serde,
+  topics: [
+    catalog.topic("consent"),
+    catalog.topic("send-outcomes"),
+    catalog.deadLetterTopic("consent"),
+    catalog.deadLetterTopic("bench-consent-reader"),
+  ],
+});
+const producer = createEventProducer({ kafka, serde, name: "bench producer" });
+await producer.connect();
+
+/** When each STOP was published, read back, and decided (by wamid). */
+const sentAt = new Map<string, number>();
+const readAt = new Map<string, number>();
+const decidedAt = new Map<string, number>();
+const reader = createEventConsumer({
+  kafka,
+  serde,
+  catalog,
+  consumer: "bench-consent-reader",
+  topics: [catalog.topic("consent")],
+  tuning: { fromBeginning: true, maxInFlight: 2_000 },
+  handle: (record) => {
+    const now = performance.now();
+    const event = record.value;
+    if (event.type === "ConsentKeywordReceived") readAt.set(event.data.wamid, now);
+    if (event.type === "ConsentRevoked" && event.data.purpose === "marketing") {
+      const wamid = event.data.inputId?.replace(/^keyword:/u, "");
+      if (wamid !== undefined && !decidedAt.has(wamid)) decidedAt.set(wamid, now);
+    }
+    return Promise.resolve();
+  },
+});
+await reader.start();
+
+const apiPort = await freePort();
+const service = startService(
+  "consent",
+  await freePort(),
+  serviceEnv(
+    stack,
+    { database: ns.database(), topicPrefix: catalog.prefix, opsToken: OPS_TOKEN },
+    {
+      LOG_LEVEL: "warn",
+      CONSENT_API_PORT: String(apiPort),
+      CONSENT_API_KEYS: JSON.stringify([
+        {
+          id: "bench",
+          keySha256: createHash("sha256").update(API_KEY).digest("hex"),
+          scopes: ["write", "read"],
+        },
+      ]),
+      CONSENT_MASTER_KEYS: JSON.stringify([
+        { id: "bench-1", key: randomBytes(32).toString("base64") },
+      ]),
+      CONSENT_MAX_IN_FLIGHT: "2000",
+    },
+  ),
+  join(repoRoot, ".parley", "bench-consent", ns.id),
+);
+try {
+  await waitFor(
+    async () =>
+      (
+        await fetch(`${service.url}/readyz`, {
+          headers: { authorization: `Bearer ${OPS_TOKEN}` },
+        }).catch(() => undefined)
+      )?.status === 200,
+    { timeoutMs: 120_000, description: "consent ready" },
+  );
+
+  // (a) STOPs under send load.
+  progress(
+    `(a) ${String(STOPS)} STOPs at ${String(STOP_RATE)}/s with ${String(SEND_RATE)} outcomes/s`,
+  );
+  const contactOf = (i: number) => `4477009${String(10_000 + i).padStart(5, "0")}`;
+  let sends = 0;
+  const loading = { on: true };
+  const load = (async () => {
+    const topic = catalog.topic("send-outcomes");
+    const started = performance.now();
+    while (loading.on) {
+      const due = Math.floor(((performance.now() - started) / 1_000) * SEND_RATE);
+      const batch: AnyEvent[] = [];
+      while (sends < due) {
+        const i = sends++;
+        batch.push(
+          createEvent(
+            "SendAccepted",
+            {
+              requestId: `r-${String(i)}`,
+              idempotencyKey: `k-${String(i)}`,
+              contactId: contactOf(i % 5_000),
+              wamid: `wamid.s.${String(i)}`,
+              usedTemplateFallback: false,
+              attempts: 1,
+            },
+            { correlationId: `r-${String(i)}`, now: new Date() },
+          ),
+        );
+      }
+      if (batch.length > 0)
+        await producer.publish(
+          topic,
+          batch.map((event) => ({ key: topic.keyOf(event), event })),
+        );
+      await sleep(20);
+    }
+  })();
+  const stopTopic = catalog.topic("consent");
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: STOPS }, async (_, i) => {
+      await sleep((i / STOP_RATE) * 1_000 - (performance.now() - started));
+      const wamid = `wamid.stop.${String(i)}`;
+      const event = createEvent(
+        "ConsentKeywordReceived",
+        { contactId: contactOf(i), wamid, keyword: "stop", text: "STOP" },
+        { correlationId: wamid, now: new Date() },
+      );
+      sentAt.set(wamid, performance.now());
+      await producer.publish(stopTopic, [{ key: stopTopic.keyOf(event), event }]);
+    }),
+  );
+  await waitFor(() => decidedAt.size >= STOPS, {
+    timeoutMs: 60_000,
+    intervalMs: 100,
+    description: "every STOP decided",
+  });
+  loading.on = false;
+  await load;
+  const transport: number[] = [];
+  const decision: number[] = [];
+  for (const [wamid, t0] of sentAt) {
+    const r = readAt.get(wamid);
+    const d = decidedAt.get(wamid);
+    if (r !== undefined) transport.push(r - t0);
+    if (d !== undefined) decision.push(d - t0);
+  }
+  const a = { transport: stats(transport), decision: stats(decision), sends };
+
+  // (b) Import: refused at validation (baseline), then recorded.
+  const importRun = async (valid: boolean) => {
+    const rows = IMPORT_ROWS;
+    function* csv() {
+      yield "contactId,decision,purposes,occurredAt,channel,businessName,wordingText,evidence.formId\n";
+      for (let i = 0; i < rows; i += 1_000) {
+        const lines: string[] = [];
+        for (let k = i; k < Math.min(rows, i + 1_000); k++) {
+          const c = `4477${String(1_000_000 + (k % 50_000))}`;
+          lines.push(
+            `${c},${valid ? "granted" : "maybe"},marketing,2026-03-01T09:00:00Z,import,Acme,Offers OK,f-${String(k)}`,
+          );
+        }
+        yield `${lines.join("\n")}\n`;
+      }
+    }
+    const body = Readable.toWeb(Readable.from(csv())) as ReadableStream<Uint8Array>;
+    const t0 = performance.now();
+    const res = await fetch(`http://127.0.0.1:${String(apiPort)}/v1/imports?format=csv`, {
+      method: "POST",
+      body,
+      duplex: "half",
+      headers: { authorization: `Bearer ${API_KEY}`, "content-type": "text/csv" },
+    });
+    const text = await res.text();
+    const ms = performance.now() - t0;
+    const done = JSON.parse(text.trim().split("\n").at(-1) ?? "{}") as {
+      done?: { rows: number; recorded: number; refused: number };
+    };
+    return {
+      ms,
+      rowsPerSecond: (rows / ms) * 1_000,
+      done: done.done,
+      peakRssMb: peakRssMb(service.child.pid),
+    };
+  };
+  progress(`(b) import of ${String(IMPORT_ROWS)} rows: refused at validation, then recorded`);
+  const baseline = await importRun(false);
+  const imported = await importRun(true);
+
+  const row = (...cells: (string | number)[]) =>
+    `| ${cells.map((c) => (typeof c === "number" ? c.toFixed(1) : c)).join(" | ")} |`;
+  console.log(
+    `\nconsent benchmark, ${new Date().toISOString()}, ${String(cpus().length)} CPUs (${cpus()[0]?.model ?? "?"}), load ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}\n`,
+  );
+  console.log(row("measure", "n", "p50 ms", "p99 ms", "max ms"));
+  console.log(row("---", "---", "---", "---", "---"));
+  console.log(
+    row(
+      "STOP record published -> read back (transport baseline)",
+      a.transport.n,
+      a.transport.p50,
+      a.transport.p99,
+      a.transport.max,
+    ),
+  );
+  console.log(
+    row(
+      "STOP published -> ConsentRevoked read back (consent decision)",
+      a.decision.n,
+      a.decision.p50,
+      a.decision.p99,
+      a.decision.max,
+    ),
+  );
+  console.log(`\n(${String(a.sends)} send outcomes consumed alongside)\n`);
+  console.log(row("import", "rows", "ms", "rows/s", "peak RSS MB"));
+  console.log(row("---", "---", "---", "---", "---"));
+  console.log(
+    row(
+      `refused at validation (baseline) ${JSON.stringify(baseline.done)}`,
+      IMPORT_ROWS,
+      baseline.ms,
+      baseline.rowsPerSecond,
+      baseline.peakRssMb,
+    ),
+  );
+  console.log(
+    row(
+      `recorded ${JSON.stringify(imported.done)}`,
+      IMPORT_ROWS,
+      imported.ms,
+      imported.rowsPerSecond,
+      imported.peakRssMb,
+    ),
+  );
+  console.log("\nRecord the figures in docs/benchmarks.md, section Consent.");
+} finally {
+  await stopService(service);
+  await reader.stop();
+  await producer.disconnect();
+  const { createMongo } = await import("@parley/mongo");
+  const mongo = createMongo({ url: stack.mongoUrl, database: ns.database(), appName: ns.id });
+  await mongo.db.dropDatabase();
+  await mongo.close();
+  await stack.stop();
+}

@@ -1,0 +1,157 @@
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from "node:crypto";
+import { ParleyError } from "@parley/errors";
+
+/** sha-256 of a UTF-8 text, lowercase hex. */
+export const sha256Hex = (text: string): string =>
+  createHash("sha256").update(text, "utf8").digest("hex");
+
+/** The consent service's UUIDv5 namespace for event ids derived from its inputs. */
+const NAMESPACE = Buffer.from("0c3a7d5e21b94f6a8e2d4b6c8a0f1e3d", "hex");
+
+/** A UUIDv5 of `name`: a repeated input gets the same event ids (RFC 9562, 5.5). */
+export function eventIdOf(name: string): string {
+  const hash = createHash("sha1").update(NAMESPACE).update(name, "utf8").digest();
+  const b = hash.subarray(0, 16);
+  b[6] = ((b[6] ?? 0) & 0x0f) | 0x50;
+  b[8] = ((b[8] ?? 0) & 0x3f) | 0x80;
+  const hex = b.toString("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+export interface Sealed {
+  readonly keyId: string;
+  readonly iv: string;
+  readonly ciphertext: string;
+  readonly tag: string;
+}
+
+/** A data key in clear, held only in memory. */
+export interface DataKey {
+  readonly keyId: string;
+  readonly key: Buffer;
+}
+
+/** A sealed value that cannot be opened: the key is gone or the data was altered. */
+export class UnreadableSealError extends ParleyError {
+  override readonly name = "UnreadableSealError";
+  constructor(message: string, cause?: unknown) {
+    super(message, { retry: "never", ...(cause === undefined ? {} : { cause }) });
+  }
+}
+
+function gcmSeal(key: Buffer, iv: Buffer, plaintext: Buffer) {
+  const cipher = createCipheriv("aes-256-gcm", key, iv);
+  const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return { ciphertext, tag: cipher.getAuthTag() };
+}
+
+function gcmOpen(key: Buffer, iv: Buffer, ciphertext: Buffer, tag: Buffer): Buffer {
+  const decipher = createDecipheriv("aes-256-gcm", key, iv);
+  decipher.setAuthTag(tag);
+  return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
+}
+
+/**
+ * Seals an entry's personal data with the contact's key. The nonce and the salt are derived from
+ * the key and the entry's event id (unique per entry), so a replayed decision seals the same
+ * bytes; the digest `sha256(salt || plaintext)` ties the plaintext to the hash chain and dies
+ * with the key (ADR 0012).
+ */
+export function sealFor(dataKey: DataKey, eventId: string, plaintext: string) {
+  const derive = (label: string) =>
+    createHmac("sha256", dataKey.key).update(`${label}:${eventId}`, "utf8").digest();
+  const iv = derive("iv").subarray(0, 12);
+  const salt = derive("salt").toString("hex");
+  const { ciphertext, tag } = gcmSeal(
+    dataKey.key,
+    iv,
+    Buffer.from(JSON.stringify({ salt, data: plaintext }), "utf8"),
+  );
+  return {
+    sealed: {
+      keyId: dataKey.keyId,
+      iv: iv.toString("base64"),
+      ciphertext: ciphertext.toString("base64"),
+      tag: tag.toString("base64"),
+    } satisfies Sealed,
+    personalDigest: sha256Hex(salt + plaintext),
+  };
+}
+
+/** The salt and plaintext of a sealed value; UnreadableSealError if the key does not open it. */
+export function openSeal(dataKey: DataKey, sealed: Sealed): { salt: string; data: string } {
+  try {
+    const plain = gcmOpen(
+      dataKey.key,
+      Buffer.from(sealed.iv, "base64"),
+      Buffer.from(sealed.ciphertext, "base64"),
+      Buffer.from(sealed.tag, "base64"),
+    );
+    const value = JSON.parse(plain.toString("utf8")) as { salt: string; data: string };
+    return value;
+  } catch (error) {
+    throw new UnreadableSealError("the sealed data cannot be opened with this key", error);
+  }
+}
+
+/** A master key from configuration, by id (the first of the list wraps new data keys). */
+export interface MasterKey {
+  readonly id: string;
+  readonly key: Buffer;
+}
+
+/** A data key as stored: encrypted by a master key. */
+export interface WrappedKey {
+  readonly keyId: string;
+  readonly masterKeyId: string;
+  readonly iv: string;
+  readonly ciphertext: string;
+  readonly tag: string;
+}
+
+/** Wraps and unwraps data keys with the configured master keys (rotation: add a new first key). */
+export function createKeyWrapper(masterKeys: readonly MasterKey[]) {
+  const first = masterKeys[0];
+  if (first === undefined) throw new RangeError("at least one master key is needed");
+  const byId = new Map(masterKeys.map((k) => [k.id, k.key]));
+  return {
+    /** A fresh data key, and its wrapped form to store. */
+    generate(): { readonly dataKey: DataKey; readonly wrapped: WrappedKey } {
+      const key = randomBytes(32);
+      const keyId = `k-${randomBytes(8).toString("hex")}`;
+      const iv = randomBytes(12);
+      const { ciphertext, tag } = gcmSeal(first.key, iv, key);
+      return {
+        dataKey: { keyId, key },
+        wrapped: {
+          keyId,
+          masterKeyId: first.id,
+          iv: iv.toString("base64"),
+          ciphertext: ciphertext.toString("base64"),
+          tag: tag.toString("base64"),
+        },
+      };
+    },
+    unwrap(wrapped: WrappedKey): DataKey {
+      const master = byId.get(wrapped.masterKeyId);
+      if (master === undefined) {
+        throw new UnreadableSealError(
+          `data key ${wrapped.keyId} is wrapped by master key ${wrapped.masterKeyId}, which is not configured`,
+        );
+      }
+      try {
+        const key = gcmOpen(
+          master,
+          Buffer.from(wrapped.iv, "base64"),
+          Buffer.from(wrapped.ciphertext, "base64"),
+          Buffer.from(wrapped.tag, "base64"),
+        );
+        return { keyId: wrapped.keyId, key };
+      } catch (error) {
+        throw new UnreadableSealError(`data key ${wrapped.keyId} does not unwrap`, error);
+      }
+    },
+  };
+}
+
+export type KeyWrapper = ReturnType<typeof createKeyWrapper>;

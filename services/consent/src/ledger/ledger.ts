@@ -1,0 +1,194 @@
+import {
+  createCommandHandler,
+  type CommandHandlerObserver,
+  type Keyed,
+  type Publish,
+} from "@parley/decider";
+import { ParleyError } from "@parley/errors";
+import { eventIdOf, openSeal, sealFor, sha256Hex, type DataKey } from "../crypto/keys.js";
+import { ledgerDecider, type ConsentCommand, type LedgerContext } from "./decide.js";
+import type { LedgerEntry, LedgerState } from "./evolve.js";
+import type {
+  KeyRecord,
+  KeyStore,
+  LedgerReader,
+  LedgerStore,
+  SendLog,
+  SendRecord,
+} from "./ports.js";
+import { currentView, type ContactView } from "./view.js";
+
+export interface ConsentLedgerOptions {
+  readonly store: LedgerStore;
+  readonly reader: LedgerReader;
+  /**
+   * Per-contact data keys; absent when no master key is configured: opt-outs are then recorded
+   * without their evidence, and an API input carrying evidence is refused (EvidenceNotKeptError).
+   */
+  readonly keys?: KeyStore | undefined;
+  readonly publish: Publish<LedgerEntry>;
+  /** Sends decided under a consent entry; absent: not recorded. */
+  readonly sends?: SendLog | undefined;
+  readonly clock: () => Date;
+  readonly cacheSize?: number;
+  readonly maxBatchKeys?: number;
+  readonly observer?: CommandHandlerObserver<ConsentCommand, LedgerEntry, LedgerEntry>;
+}
+
+/** An entry with its evidence opened (when the contact's key still exists). */
+export interface OpenedEntry {
+  readonly entry: LedgerEntry;
+  readonly opened?: { readonly salt: string; readonly evidence: string };
+}
+
+/** Evidence was given but cannot be kept: no master key is configured (CONSENT_MASTER_KEYS). */
+export class EvidenceNotKeptError extends ParleyError {
+  override readonly name = "EvidenceNotKeptError";
+  constructor() {
+    super(
+      "evidence cannot be kept: the consent service has no master key (CONSENT_MASTER_KEYS); nothing was recorded",
+      { retry: "never" },
+    );
+  }
+}
+
+/** Whether a command brings personal data to seal (and so needs the contact's key). */
+const needsKey = (command: ConsentCommand): boolean =>
+  command.type !== "EraseContact" &&
+  !(command.type === "RecordConsent" && command.evidence === undefined);
+
+/**
+ * The consent ledger's use cases (ADR 0012) on the shared decider runtime (ADR 0010): inputs are
+ * decided per contact, saved and published; the context loader finds or creates each contact's
+ * data key so the decider can seal evidence without doing I/O; an erasure is decided first and
+ * then destroys the key (re-run after a crash, both steps are idempotent).
+ */
+export function createConsentLedger({
+  store,
+  reader,
+  keys,
+  publish,
+  sends,
+  clock,
+  cacheSize = 1_000,
+  maxBatchKeys,
+  observer,
+}: ConsentLedgerOptions) {
+  const contextOf = (now: Date, key: KeyRecord | undefined): LedgerContext => ({
+    now,
+    eventIdOf,
+    sha256: sha256Hex,
+    seal: (eventId, plaintext) =>
+      key?.status === "active" ? sealFor(key.key, eventId, plaintext) : undefined,
+  });
+  const runtime = createCommandHandler({
+    decider: ledgerDecider,
+    store,
+    publish,
+    clock,
+    cacheSize,
+    ...(maxBatchKeys === undefined ? {} : { maxBatchKeys }),
+    ...(observer === undefined ? {} : { observer }),
+    context: async (commands, now) => {
+      const wanted = [...new Set(commands.filter((c) => needsKey(c.command)).map((c) => c.key))];
+      if (keys === undefined) return commands.map(() => contextOf(now, undefined));
+      const found = new Map(wanted.length === 0 ? [] : await keys.get(wanted));
+      const missing = wanted.filter((contactId) => !found.has(contactId));
+      if (missing.length > 0)
+        for (const [id, record] of await keys.create(missing)) found.set(id, record);
+      return commands.map((c) => contextOf(now, found.get(c.key)));
+    },
+  });
+
+  const keyOf = async (contactId: string): Promise<DataKey | undefined> => {
+    if (keys === undefined) return undefined;
+    const record = (await keys.get([contactId])).get(contactId);
+    return record?.status === "active" ? record.key : undefined;
+  };
+
+  return {
+    /** Decides, saves and publishes; resolves once every resulting entry is durable. */
+    handle: (commands: readonly Keyed<ConsentCommand>[]) => {
+      if (
+        keys === undefined &&
+        commands.some((c) => c.command.type === "RecordConsent" && c.command.evidence !== undefined)
+      ) {
+        return Promise.reject(new EvidenceNotKeptError());
+      }
+      return runtime.handle(commands);
+    },
+
+    /** Records ContactErased, then destroys the contact's key. */
+    async erase(contactId: string, requestedBy: string, inputId: string): Promise<ContactView> {
+      const record = keys === undefined ? undefined : (await keys.get([contactId])).get(contactId);
+      const keyIds =
+        record === undefined ? [] : [record.status === "active" ? record.key.keyId : record.keyId];
+      await runtime.handle([
+        { key: contactId, command: { type: "EraseContact", inputId, requestedBy, keyIds } },
+      ]);
+      await keys?.destroy(contactId, clock());
+      await sends?.forget(contactId);
+      return this.view(contactId);
+    },
+
+    /** Keeps which consent entry a send relied on (one record per request and outcome). */
+    async recordSend(send: SendRecord): Promise<void> {
+      await sends?.record(send);
+    },
+
+    /** What was sent to the contact under which consent, newest first. */
+    async sendsOf(contactId: string, limit = 1_000): Promise<readonly SendRecord[]> {
+      return sends === undefined ? [] : sends.of(contactId, limit);
+    },
+
+    async view(contactId: string): Promise<ContactView> {
+      const state = (await reader.get(contactId)) ?? ledgerDecider.initialState(contactId);
+      return currentView(state, clock());
+    },
+
+    /** The contact's entries with their evidence opened while the key exists. */
+    async history(contactId: string): Promise<readonly OpenedEntry[] | undefined> {
+      const state = await reader.get(contactId);
+      if (state === undefined) return undefined;
+      return openAll(state, await keyOf(contactId));
+    },
+
+    /** Every ledger's entries recorded in [from, to), evidence opened, contact by contact. */
+    async *export(filter: {
+      readonly contactId?: string | undefined;
+      readonly from?: Date | undefined;
+      readonly to?: Date | undefined;
+    }): AsyncIterable<OpenedEntry> {
+      const inPeriod = (entry: LedgerEntry) => {
+        const at = Date.parse(entry.recordedAt);
+        return (
+          (filter.from === undefined || at >= filter.from.getTime()) &&
+          (filter.to === undefined || at < filter.to.getTime())
+        );
+      };
+      const states: AsyncIterable<LedgerState> | readonly LedgerState[] =
+        filter.contactId === undefined
+          ? reader.scan()
+          : await reader.get(filter.contactId).then((s) => (s === undefined ? [] : [s]));
+      for await (const state of states) {
+        const key = await keyOf(state.contactId);
+        yield* openAll({ ...state, entries: state.entries.filter(inPeriod) }, key);
+      }
+    },
+  };
+}
+
+function openAll(state: LedgerState, key: DataKey | undefined): OpenedEntry[] {
+  return state.entries.map((entry) => {
+    const sealed = entry.type === "ContactErased" ? undefined : entry.data.sealed;
+    if (sealed === undefined || key === undefined || sealed.keyId !== key.keyId) return { entry };
+    try {
+      const { salt, data } = openSeal(key, sealed);
+      return { entry, opened: { salt, evidence: data } };
+    } catch {
+      return { entry };
+    }
+  });
+}
+
+export type ConsentLedger = ReturnType<typeof createConsentLedger>;

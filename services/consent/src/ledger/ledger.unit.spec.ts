@@ -1,0 +1,76 @@
+import { createEvent } from "@parley/contracts";
+import { createMemoryStateStore } from "@parley/decider";
+import { describe, expect, it } from "vitest";
+import type { RecordConsent } from "./decide.js";
+import type { LedgerEntry, LedgerState } from "./evolve.js";
+import { createConsentLedger, EvidenceNotKeptError } from "./ledger.js";
+import type { LedgerReader } from "./ports.js";
+
+// The ledger's use cases over the runtime's in-memory store, without a master key: opt-outs are
+// still recorded (without evidence), an input whose evidence cannot be kept is refused whole.
+
+function withoutKeys() {
+  const store = createMemoryStateStore<LedgerState, LedgerEntry>();
+  const published: LedgerEntry[] = [];
+  const reader: LedgerReader = {
+    async get(contactId) {
+      const found = (await store.loadMany([contactId])).get(contactId);
+      return found === undefined || found instanceof Error ? undefined : found.state;
+    },
+    async *scan() {
+      // Not used here.
+    },
+  };
+  const ledger = createConsentLedger({
+    store,
+    reader,
+    publish: (events) => {
+      published.push(...events);
+      return Promise.resolve();
+    },
+    clock: () => new Date("2026-03-01T12:00:00.000Z"),
+  });
+  return { ledger, published };
+}
+
+const optIn: RecordConsent = {
+  type: "RecordConsent",
+  inputId: "f-1",
+  decision: "granted",
+  purposes: ["marketing"],
+  occurredAt: "2026-03-01T09:00:00.000Z",
+  channel: "web",
+  source: "api",
+  recordedBy: "k",
+  businessName: "Acme",
+  wording: { text: "ok" },
+};
+
+describe("consent ledger without a master key", () => {
+  it("refuses an input with evidence, records one without", async () => {
+    const { ledger, published } = withoutKeys();
+    await expect(
+      ledger.handle([{ key: "15550001", command: { ...optIn, evidence: { ip: "203.0.113.1" } } }]),
+    ).rejects.toBeInstanceOf(EvidenceNotKeptError);
+    expect(published).toEqual([]);
+    await ledger.handle([{ key: "15550001", command: optIn }]);
+    expect(published.map((e) => e.type)).toEqual(["ConsentGranted"]);
+  });
+
+  it("records a STOP without its evidence, and erases with no key to destroy", async () => {
+    const { ledger, published } = withoutKeys();
+    const stop = createEvent(
+      "ConsentKeywordReceived",
+      { contactId: "15550002", wamid: "wamid.1", keyword: "stop", text: "STOP" },
+      { correlationId: "c", now: new Date("2026-03-01T10:00:00.000Z") },
+    );
+    await ledger.handle([{ key: "15550002", command: { type: "KeywordReceived", event: stop } }]);
+    expect(published.map((e) => e.type)).toEqual(["ConsentRevoked", "ConsentRevoked"]);
+    expect(published.every((e) => e.type !== "ContactErased" && e.data.sealed === undefined)).toBe(
+      true,
+    );
+    const view = await ledger.erase("15550002", "desk", "dsr-1");
+    expect(view.erased).toBe(true);
+    expect(published.at(-1)).toMatchObject({ type: "ContactErased", data: { keyIds: [] } });
+  });
+});
