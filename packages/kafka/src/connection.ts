@@ -113,6 +113,9 @@ const TRANSIENT_ANSWERS = [
   "The group is rebalancing",
   "This server does not host this topic-partition",
   "The coordinator is not available",
+  // A transaction's next step right after the previous one's commit, while the coordinator
+  // still writes its markers (CONCURRENT_TRANSACTIONS): retried at once by kafkajs.
+  "The producer attempted to update a transaction while another concurrent operation",
 ];
 /** kafkajs's notice that an idempotent producer has a bounded retry budget: ours is on purpose (ADR 0007). */
 const EXPECTED_NOTICES = ["Limiting retries for the idempotent producer"];

@@ -8,6 +8,7 @@ describe("kafkaLogLevel", () => {
       "The coordinator is loading and hence can't process requests for this group",
       "The group coordinator is not available",
       "There is no leader for this topic-partition as we are in the middle of a leadership election",
+      "The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing",
     ]) {
       expect(
         kafkaLogLevel("Connection", logLevel.ERROR, {
