@@ -1,4 +1,5 @@
 import type { Decider } from "@parley/decider";
+import { eraseConversation, withErasure } from "./erasure.js";
 import type { Applied, Observed, WindowObserved, WindowView } from "./facts.js";
 import { canonicalTime, compareStamps, insertBounded, latest, type Stamp } from "./order.js";
 
@@ -27,6 +28,8 @@ export interface ConversationState {
   readonly outbound: readonly OutboundMark[];
   readonly lastInbound?: Stamp & { readonly wamid: string };
   readonly lastOutbound?: Stamp & { readonly wamid: string };
+  /** Its contact was erased: the windows and marks stay, not whom they were with. */
+  readonly erased?: boolean;
 }
 
 export type ConversationCommand = Observed;
@@ -85,8 +88,12 @@ export function windowsOf(state: Pick<ConversationState, "windows" | "outbound">
 /** The conversation's state after one observed event; the same object when unchanged. */
 export function applyToConversation(
   state: ConversationState,
-  { event }: Observed,
+  command: Observed,
 ): ConversationState {
+  return withErasure(state, command, applyFacts(state, command), eraseConversation);
+}
+
+function applyFacts(state: ConversationState, { event }: Observed): ConversationState {
   switch (event.type) {
     case "ConversationWindowOpened": {
       const windows = insertBounded(

@@ -11,6 +11,8 @@ export interface Observed {
   readonly traceId?: string;
   /** ISO 3166 alpha-2 of the event's contact, when its id is a phone number or a regional BSUID. */
   readonly country?: string;
+  /** The event's contact is erased (looked up once, like the country): keep nothing of them. */
+  readonly erased?: boolean;
 }
 
 /** The events of `send-outcomes`: a request's answers (ADR 0009). */

@@ -19,6 +19,7 @@ import {
   type Stamp,
 } from "./order.js";
 import { outboundSummary, type ContentSummary } from "./summary.js";
+import { eraseRequest, withErasure } from "./erasure.js";
 
 /**
  * A request's final word as ADR 0009 states it. The rule lives in `@parley/client`
@@ -110,6 +111,8 @@ export interface RequestState {
   readonly country?: string;
   /** The trace of the SendRequested (else of the earliest event seen): see traceOf. */
   readonly trace?: TraceFacts;
+  /** Its contact was erased: no recipient, content or caller metadata stay (see erasure.ts). */
+  readonly erased?: boolean;
 }
 
 /** A trace id and the event it came with: the request's own trace wins, then the earliest. */
@@ -270,7 +273,8 @@ export function linksOf(state: RequestState): ReadonlyMap<string, MessageLink> {
   const links = new Map<string, MessageLink>();
   const request = state.request;
   const firstDispatch = state.dispatches[0];
-  const contactId = request?.contactId ?? state.outcomes[0]?.data.contactId;
+  const contactId =
+    state.erased === true ? undefined : (request?.contactId ?? state.outcomes[0]?.data.contactId);
   const base = (outcomeNumber: string | undefined): MessageLink => {
     const businessNumber = outcomeNumber ?? firstDispatch?.businessNumber;
     return {
@@ -356,6 +360,18 @@ const sameLink = (a: MessageLink | undefined, b: MessageLink | undefined): boole
 
 /** The request read model's state after one observed event; the same object when unchanged. */
 export function applyToRequest(
+  state: RequestState,
+  command: Observed,
+  finalOf: FinalOf,
+): RequestState {
+  const erase = (s: RequestState): RequestState => {
+    const stripped = eraseRequest(s);
+    return { ...stripped, ...summarise(stripped, finalOf) };
+  };
+  return withErasure(state, command, applyFacts(state, command, finalOf), erase);
+}
+
+function applyFacts(
   state: RequestState,
   { event, traceId, country }: Observed,
   finalOf: FinalOf,
