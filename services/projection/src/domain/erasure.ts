@@ -127,9 +127,9 @@ export function eraseConversation(state: ConversationState): ConversationState {
  * Applies `apply`, then strips the result when the command erases or the state already is
  * erased; the same object when nothing changed (so a repeated command decides nothing).
  */
-export function withErasure<S extends { readonly erased?: boolean }, C extends { type: string }>(
+export function withErasure<S extends { readonly erased?: boolean }>(
   state: S,
-  command: C,
+  command: { readonly type: string },
   next: S,
   erase: (state: S) => S,
 ): S {
