@@ -1,6 +1,6 @@
 import type { Decider } from "@parley/decider";
-import { eraseConversation, withErasure } from "./erasure.js";
-import type { Applied, Observed, WindowObserved, WindowView } from "./facts.js";
+import { eraseConversation, isDrop, withErasure } from "./erasure.js";
+import type { Applied, ContactDropped, Observed, WindowObserved, WindowView } from "./facts.js";
 import { canonicalTime, compareStamps, insertBounded, latest, type Stamp } from "./order.js";
 
 /** A window as the conversation keeps it (the first response is derived: see windowsOf). */
@@ -32,7 +32,7 @@ export interface ConversationState {
   readonly erased?: boolean;
 }
 
-export type ConversationCommand = Observed;
+export type ConversationCommand = Observed | ContactDropped;
 export type ConversationOutput = WindowObserved;
 export type ConversationEvent = Applied<ConversationCommand> | ConversationOutput;
 
@@ -88,9 +88,10 @@ export function windowsOf(state: Pick<ConversationState, "windows" | "outbound">
 /** The conversation's state after one observed event; the same object when unchanged. */
 export function applyToConversation(
   state: ConversationState,
-  command: Observed,
+  command: ConversationCommand,
 ): ConversationState {
-  return withErasure(state, command, applyFacts(state, command), eraseConversation);
+  const next = isDrop(command) ? state : applyFacts(state, command);
+  return withErasure(state, command, next, eraseConversation);
 }
 
 function applyFacts(state: ConversationState, { event }: Observed): ConversationState {

@@ -1,6 +1,6 @@
 import type { ContactState, ConsentFacts } from "./contact.js";
 import type { ConversationState } from "./conversation.js";
-import type { Observed } from "./facts.js";
+import type { ContactDropped, Observed } from "./facts.js";
 import type { MessageState } from "./message.js";
 import type { RequestState } from "./request.js";
 import type { ContentSummary } from "./summary.js";
@@ -24,8 +24,10 @@ export const ERASED_ID = "erased";
 
 /** Whether a command erases (or is about an erased contact). */
 export const erasing = (command: { readonly type: string }): boolean =>
-  command.type === "Observed" &&
-  ((command as Observed).erased === true || (command as Observed).event.type === "ContactErased");
+  command.type === "ContactDropped" ||
+  (command.type === "Observed" &&
+    ((command as Observed).erased === true ||
+      (command as Observed).event.type === "ContactErased"));
 
 /** Keeps the content's kind and template, never what a person wrote or named. */
 function eraseContent(content: ContentSummary): ContentSummary {
@@ -122,6 +124,10 @@ export function eraseRequest(state: RequestState): RequestState {
 export function eraseConversation(state: ConversationState): ConversationState {
   return { ...state, erased: true, contactId: ERASED_ID };
 }
+
+/** Whether a command is the projector's drop (it carries no event to apply). */
+export const isDrop = (command: { readonly type: string }): command is ContactDropped =>
+  command.type === "ContactDropped";
 
 /**
  * Applies `apply`, then strips the result when the command erases or the state already is

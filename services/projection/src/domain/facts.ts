@@ -15,6 +15,16 @@ export interface Observed {
   readonly erased?: boolean;
 }
 
+/**
+ * The projector found this document naming a contact whose erasure is recorded (ADR 0012): drop
+ * what identifies them. Sent to every document that names the person once the contact's
+ * tombstone is stored, whichever came first, so no document is left behind.
+ */
+export interface ContactDropped {
+  readonly type: "ContactDropped";
+  readonly contactId: string;
+}
+
 /** The events of `send-outcomes`: a request's answers (ADR 0009). */
 export type OutcomeEvent = EventOf<
   | "SendAccepted"

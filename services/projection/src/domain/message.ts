@@ -3,6 +3,7 @@ import type { Decider } from "@parley/decider";
 import { bucketOfMessage, messageContribution, sameContribution } from "./analytics.js";
 import type {
   Applied,
+  ContactDropped,
   BucketTouched,
   MessageLink,
   MessageLinked,
@@ -11,7 +12,7 @@ import type {
   WindowView,
 } from "./facts.js";
 import { canonicalTime, clip, compareStamps, earliest, latest, type Stamp } from "./order.js";
-import { eraseMessage, withErasure } from "./erasure.js";
+import { eraseMessage, isDrop, withErasure } from "./erasure.js";
 import { mergeLinks } from "./request.js";
 import { applyStatus, STATUS_RANK, type TimelineEntry } from "./statuses.js";
 import { inboundSummary, type ContentSummary } from "./summary.js";
@@ -60,7 +61,7 @@ export interface MessageState {
   readonly erased?: boolean;
 }
 
-export type MessageCommand = Observed | MessageLinked | WindowObserved;
+export type MessageCommand = Observed | MessageLinked | WindowObserved | ContactDropped;
 export type MessageOutput = BucketTouched;
 export type MessageEvent = Applied<MessageCommand> | MessageOutput;
 
@@ -185,10 +186,14 @@ function withTrace(state: MessageState, traceId: string | undefined, stamp: Stam
 
 /** The message read model's state after one command; the same object when unchanged. */
 export function applyToMessage(state: MessageState, command: MessageCommand): MessageState {
-  return withErasure(state, command, applyFacts(state, command), eraseMessage);
+  const next = isDrop(command) ? state : applyFacts(state, command);
+  return withErasure(state, command, next, eraseMessage);
 }
 
-function applyFacts(state: MessageState, command: MessageCommand): MessageState {
+function applyFacts(
+  state: MessageState,
+  command: Exclude<MessageCommand, ContactDropped>,
+): MessageState {
   let next = state;
   switch (command.type) {
     case "MessageLinked": {

@@ -5,6 +5,7 @@ import {
   isOutcome,
   type Applied,
   type BucketTouched,
+  type ContactDropped,
   type MessageLink,
   type MessageLinked,
   type Observed,
@@ -19,7 +20,7 @@ import {
   type Stamp,
 } from "./order.js";
 import { outboundSummary, type ContentSummary } from "./summary.js";
-import { eraseRequest, withErasure } from "./erasure.js";
+import { eraseRequest, isDrop, withErasure } from "./erasure.js";
 
 /**
  * A request's final word as ADR 0009 states it. The rule lives in `@parley/client`
@@ -128,7 +129,7 @@ export function pickTrace(a: TraceFacts | undefined, b: TraceFacts): TraceFacts 
   return compareStamps(b, a) < 0 ? b : a;
 }
 
-export type RequestCommand = Observed;
+export type RequestCommand = Observed | ContactDropped;
 export type RequestOutput = MessageLinked | BucketTouched;
 export type RequestEvent = Applied<RequestCommand> | RequestOutput;
 
@@ -361,14 +362,15 @@ const sameLink = (a: MessageLink | undefined, b: MessageLink | undefined): boole
 /** The request read model's state after one observed event; the same object when unchanged. */
 export function applyToRequest(
   state: RequestState,
-  command: Observed,
+  command: RequestCommand,
   finalOf: FinalOf,
 ): RequestState {
   const erase = (s: RequestState): RequestState => {
     const stripped = eraseRequest(s);
     return { ...stripped, ...summarise(stripped, finalOf) };
   };
-  return withErasure(state, command, applyFacts(state, command, finalOf), erase);
+  const next = isDrop(command) ? state : applyFacts(state, command, finalOf);
+  return withErasure(state, command, next, erase);
 }
 
 function applyFacts(

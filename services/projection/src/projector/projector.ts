@@ -8,7 +8,13 @@ import {
 import { retryOf, type RetryKind } from "@parley/errors";
 import { contactDecider } from "../domain/contact.js";
 import { conversationDecider } from "../domain/conversation.js";
-import type { BucketTouched, MessageLinked, Observed, WindowObserved } from "../domain/facts.js";
+import type {
+  BucketTouched,
+  ContactDropped,
+  MessageLinked,
+  Observed,
+  WindowObserved,
+} from "../domain/facts.js";
 import type { RequestOutput } from "../domain/request.js";
 import type { ConversationOutput } from "../domain/conversation.js";
 import { messageDecider } from "../domain/message.js";
@@ -209,15 +215,23 @@ export function createProjector({
           targets.flatMap((t) => t.templates),
         ),
       ]);
-      // An erasure, once its contact's tombstone is stored (above), reaches every document that
-      // still names the person, each dropping what identifies them (the same ContactErased,
-      // applied by each read model's decider). Later events are flagged `erased` by the lookup.
-      if (erasure === undefined) return;
-      for (const erasing of observed.filter((o) => o.event.type === "ContactErased")) {
-        const contactId = contactOf(erasing);
-        if (contactId === undefined) continue;
+      // An erasure reaches every document that names the person once the contact's tombstone
+      // is stored: the contacts erased in this batch, and those erased while it was applied (a
+      // replay reads the consent topic beside the others: the erasure's search may have run
+      // before this batch's documents were stored, and this batch's lookup before the
+      // tombstone was; looking again now closes that gap). Later events are flagged `erased`.
+      if (erasure === undefined || named.length === 0) return;
+      const now = await erasure.erased(named);
+      const dropping = new Set(
+        observed
+          .filter((o) => o.event.type === "ContactErased")
+          .map(contactOf)
+          .filter((id): id is string => id !== undefined),
+      );
+      for (const id of now) if (!erased.has(id)) dropping.add(id);
+      for (const contactId of dropping) {
         const found = await erasure.namedBy(contactId);
-        const command = { ...erasing, erased: true };
+        const command: ContactDropped = { type: "ContactDropped", contactId };
         const keyed = (keys: readonly string[]) => keys.map((key) => ({ key, command }));
         await settleAll([
           run(requests, keyed(found.requests)),
