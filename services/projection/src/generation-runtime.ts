@@ -13,6 +13,7 @@ import {
 import {
   COLLECTION_KINDS,
   collectionsOf,
+  createMongoErasureIndex,
   createReadModelStores,
   ensureIndexes,
 } from "./adapters/store/read-model-stores.js";
@@ -68,6 +69,7 @@ export async function startGeneration(
     marks,
     finalOf: finalOutcome,
     countryOf: countryOfContact,
+    erasure: createMongoErasureIndex(db, collections),
     clock,
     cacheSize: options.cacheSize,
     maxBatchKeys: options.maxBatchKeys,

@@ -1,5 +1,6 @@
 import type { EventOf } from "@parley/contracts";
 import type { Decider } from "@parley/decider";
+import { eraseContact, withErasure } from "./erasure.js";
 import type { Applied, Observed } from "./facts.js";
 import {
   canonicalTime,
@@ -53,6 +54,8 @@ export interface ContactState {
   readonly lastInboundAt?: string;
   readonly lastOutboundAt?: string;
   readonly country?: string;
+  /** The person was erased (ContactErased): only the consent facts without evidence stay. */
+  readonly erased?: boolean;
 }
 
 export type ContactCommand = Observed;
@@ -164,7 +167,11 @@ function withTimes(
 }
 
 /** The contact read model's state after one observed event; the same object when unchanged. */
-export function applyToContact(state: ContactState, { event, country }: Observed): ContactState {
+export function applyToContact(state: ContactState, command: Observed): ContactState {
+  return withErasure(state, command, applyFacts(state, command), eraseContact);
+}
+
+function applyFacts(state: ContactState, { event, country }: Observed): ContactState {
   let next = state;
   const at = canonicalTime(event.occurredAt);
   switch (event.type) {

@@ -1,5 +1,6 @@
 import type { Decider } from "@parley/decider";
-import type { Applied, Observed, WindowObserved, WindowView } from "./facts.js";
+import { eraseConversation, isDrop, withErasure } from "./erasure.js";
+import type { Applied, ContactDropped, Observed, WindowObserved, WindowView } from "./facts.js";
 import { canonicalTime, compareStamps, insertBounded, latest, type Stamp } from "./order.js";
 
 /** A window as the conversation keeps it (the first response is derived: see windowsOf). */
@@ -27,9 +28,11 @@ export interface ConversationState {
   readonly outbound: readonly OutboundMark[];
   readonly lastInbound?: Stamp & { readonly wamid: string };
   readonly lastOutbound?: Stamp & { readonly wamid: string };
+  /** Its contact was erased: the windows and marks stay, not whom they were with. */
+  readonly erased?: boolean;
 }
 
-export type ConversationCommand = Observed;
+export type ConversationCommand = Observed | ContactDropped;
 export type ConversationOutput = WindowObserved;
 export type ConversationEvent = Applied<ConversationCommand> | ConversationOutput;
 
@@ -85,8 +88,13 @@ export function windowsOf(state: Pick<ConversationState, "windows" | "outbound">
 /** The conversation's state after one observed event; the same object when unchanged. */
 export function applyToConversation(
   state: ConversationState,
-  { event }: Observed,
+  command: ConversationCommand,
 ): ConversationState {
+  const next = isDrop(command) ? state : applyFacts(state, command);
+  return withErasure(state, command, next, eraseConversation);
+}
+
+function applyFacts(state: ConversationState, { event }: Observed): ConversationState {
   switch (event.type) {
     case "ConversationWindowOpened": {
       const windows = insertBounded(

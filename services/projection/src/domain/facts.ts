@@ -11,6 +11,18 @@ export interface Observed {
   readonly traceId?: string;
   /** ISO 3166 alpha-2 of the event's contact, when its id is a phone number or a regional BSUID. */
   readonly country?: string;
+  /** The event's contact is erased (looked up once, like the country): keep nothing of them. */
+  readonly erased?: boolean;
+}
+
+/**
+ * The projector found this document naming a contact whose erasure is recorded (ADR 0012): drop
+ * what identifies them. Sent to every document that names the person once the contact's
+ * tombstone is stored, whichever came first, so no document is left behind.
+ */
+export interface ContactDropped {
+  readonly type: "ContactDropped";
+  readonly contactId: string;
 }
 
 /** The events of `send-outcomes`: a request's answers (ADR 0009). */

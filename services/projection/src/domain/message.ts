@@ -3,6 +3,7 @@ import type { Decider } from "@parley/decider";
 import { bucketOfMessage, messageContribution, sameContribution } from "./analytics.js";
 import type {
   Applied,
+  ContactDropped,
   BucketTouched,
   MessageLink,
   MessageLinked,
@@ -11,6 +12,7 @@ import type {
   WindowView,
 } from "./facts.js";
 import { canonicalTime, clip, compareStamps, earliest, latest, type Stamp } from "./order.js";
+import { eraseMessage, isDrop, withErasure } from "./erasure.js";
 import { mergeLinks } from "./request.js";
 import { applyStatus, STATUS_RANK, type TimelineEntry } from "./statuses.js";
 import { inboundSummary, type ContentSummary } from "./summary.js";
@@ -29,10 +31,12 @@ export interface InboundFacts extends Stamp {
 /** What became of the message's media (the latest fact by stamp). */
 export interface MediaFacts extends Stamp {
   readonly mediaId: string;
-  readonly state: "stored" | "failed" | "expired";
+  readonly state: "stored" | "failed" | "expired" | "deleted";
   readonly mimeType?: string;
   readonly sizeBytes?: number;
   readonly reason?: string;
+  /** Deleted: the rule that deleted it (retention:image:90d, erasure, api:<key name>). */
+  readonly policy?: string;
 }
 
 export interface MessageState {
@@ -53,9 +57,11 @@ export interface MessageState {
   readonly window?: WindowView;
   /** The trace of the earliest event about the message. */
   readonly trace?: Stamp & { readonly traceId: string };
+  /** Its contact was erased: nobody's id, words or names stay (see erasure.ts). */
+  readonly erased?: boolean;
 }
 
-export type MessageCommand = Observed | MessageLinked | WindowObserved;
+export type MessageCommand = Observed | MessageLinked | WindowObserved | ContactDropped;
 export type MessageOutput = BucketTouched;
 export type MessageEvent = Applied<MessageCommand> | MessageOutput;
 
@@ -117,7 +123,9 @@ function timelineEntry(event: EventOf<"StatusUpdated">): TimelineEntry {
   };
 }
 
-function mediaFacts(event: EventOf<"MediaStored" | "MediaFailed" | "MediaExpired">): MediaFacts {
+function mediaFacts(
+  event: EventOf<"MediaStored" | "MediaFailed" | "MediaExpired" | "MediaDeleted">,
+): MediaFacts {
   const base = { ...stampOf(event), mediaId: clip(event.data.mediaId, 256) };
   switch (event.type) {
     case "MediaStored":
@@ -131,6 +139,13 @@ function mediaFacts(event: EventOf<"MediaStored" | "MediaFailed" | "MediaExpired
       return { ...base, state: "failed", reason: event.data.reason };
     case "MediaExpired":
       return { ...base, state: "expired", reason: event.data.reason };
+    case "MediaDeleted":
+      return {
+        ...base,
+        state: "deleted",
+        reason: event.data.reason,
+        policy: clip(event.data.policy, 200),
+      };
   }
 }
 
@@ -171,6 +186,14 @@ function withTrace(state: MessageState, traceId: string | undefined, stamp: Stam
 
 /** The message read model's state after one command; the same object when unchanged. */
 export function applyToMessage(state: MessageState, command: MessageCommand): MessageState {
+  const next = isDrop(command) ? state : applyFacts(state, command);
+  return withErasure(state, command, next, eraseMessage);
+}
+
+function applyFacts(
+  state: MessageState,
+  command: Exclude<MessageCommand, ContactDropped>,
+): MessageState {
   let next = state;
   switch (command.type) {
     case "MessageLinked": {
@@ -214,7 +237,8 @@ export function applyToMessage(state: MessageState, command: MessageCommand): Me
         }
         case "MediaStored":
         case "MediaFailed":
-        case "MediaExpired": {
+        case "MediaExpired":
+        case "MediaDeleted": {
           const media = latest(state.media, mediaFacts(event));
           if (media !== state.media) next = { ...next, media };
           next = withParties(next, { contactId: event.data.contactId });

@@ -5,6 +5,7 @@ import {
   isOutcome,
   type Applied,
   type BucketTouched,
+  type ContactDropped,
   type MessageLink,
   type MessageLinked,
   type Observed,
@@ -19,6 +20,7 @@ import {
   type Stamp,
 } from "./order.js";
 import { outboundSummary, type ContentSummary } from "./summary.js";
+import { eraseRequest, isDrop, withErasure } from "./erasure.js";
 
 /**
  * A request's final word as ADR 0009 states it. The rule lives in `@parley/client`
@@ -110,6 +112,8 @@ export interface RequestState {
   readonly country?: string;
   /** The trace of the SendRequested (else of the earliest event seen): see traceOf. */
   readonly trace?: TraceFacts;
+  /** Its contact was erased: no recipient, content or caller metadata stay (see erasure.ts). */
+  readonly erased?: boolean;
 }
 
 /** A trace id and the event it came with: the request's own trace wins, then the earliest. */
@@ -125,7 +129,7 @@ export function pickTrace(a: TraceFacts | undefined, b: TraceFacts): TraceFacts 
   return compareStamps(b, a) < 0 ? b : a;
 }
 
-export type RequestCommand = Observed;
+export type RequestCommand = Observed | ContactDropped;
 export type RequestOutput = MessageLinked | BucketTouched;
 export type RequestEvent = Applied<RequestCommand> | RequestOutput;
 
@@ -270,7 +274,8 @@ export function linksOf(state: RequestState): ReadonlyMap<string, MessageLink> {
   const links = new Map<string, MessageLink>();
   const request = state.request;
   const firstDispatch = state.dispatches[0];
-  const contactId = request?.contactId ?? state.outcomes[0]?.data.contactId;
+  const contactId =
+    state.erased === true ? undefined : (request?.contactId ?? state.outcomes[0]?.data.contactId);
   const base = (outcomeNumber: string | undefined): MessageLink => {
     const businessNumber = outcomeNumber ?? firstDispatch?.businessNumber;
     return {
@@ -356,6 +361,19 @@ const sameLink = (a: MessageLink | undefined, b: MessageLink | undefined): boole
 
 /** The request read model's state after one observed event; the same object when unchanged. */
 export function applyToRequest(
+  state: RequestState,
+  command: RequestCommand,
+  finalOf: FinalOf,
+): RequestState {
+  const erase = (s: RequestState): RequestState => {
+    const stripped = eraseRequest(s);
+    return { ...stripped, ...summarise(stripped, finalOf) };
+  };
+  const next = isDrop(command) ? state : applyFacts(state, command, finalOf);
+  return withErasure(state, command, next, erase);
+}
+
+function applyFacts(
   state: RequestState,
   { event, traceId, country }: Observed,
   finalOf: FinalOf,

@@ -59,6 +59,7 @@ export function route(observed: Observed): Targets {
     case "ConsentGranted":
     case "ConsentRevoked":
     case "UserPreferencesUpdated":
+    case "ContactErased":
       to(contacts, event.data.contactId);
       break;
     case "ConversationWindowOpened":
@@ -68,6 +69,7 @@ export function route(observed: Observed): Targets {
     case "MediaStored":
     case "MediaFailed":
     case "MediaExpired":
+    case "MediaDeleted":
       if (event.data.wamid !== undefined)
         messages.push({ key: event.data.wamid, command: observed });
       break;

@@ -12,7 +12,13 @@ import type { ConversationOutput, ConversationState } from "../domain/conversati
 import type { MessageOutput, MessageState } from "../domain/message.js";
 import type { RequestOutput, RequestState } from "../domain/request.js";
 import type { TemplateState } from "../domain/template.js";
-import type { AnalyticsStore, BucketMarks, DirtyBucket, ReadModelStores } from "./ports.js";
+import type {
+  AnalyticsStore,
+  BucketMarks,
+  DirtyBucket,
+  ErasureIndex,
+  ReadModelStores,
+} from "./ports.js";
 
 /** The read models in memory (the fakes of the ports, for unit tests). */
 export interface MemoryReadModels {
@@ -25,6 +31,7 @@ export interface MemoryReadModels {
   } & ReadModelStores;
   readonly marks: BucketMarks;
   readonly analytics: AnalyticsStore & { readonly buckets: ReadonlyMap<string, Totals> };
+  readonly erasure: ErasureIndex;
 }
 
 export function createMemoryReadModels(): MemoryReadModels {
@@ -85,5 +92,26 @@ export function createMemoryReadModels(): MemoryReadModels {
       return Promise.resolve();
     },
   };
-  return { stores, marks, analytics };
+  const keysWhere = <S>(
+    store: { keys(): string[]; peek(k: string): { state: S } | undefined },
+    names: (state: S) => boolean,
+  ) =>
+    store.keys().filter((k) => {
+      const state = store.peek(k)?.state;
+      return state !== undefined && names(state);
+    });
+  const erasure: ErasureIndex = {
+    erased: (ids) =>
+      Promise.resolve(new Set(ids.filter((id) => stores.contacts.peek(id)?.state.erased === true))),
+    namedBy: (contactId) =>
+      Promise.resolve({
+        requests: keysWhere(
+          stores.requests,
+          (s) => (s.request?.contactId ?? s.outcomes[0]?.data.contactId) === contactId,
+        ),
+        messages: keysWhere(stores.messages, (s) => s.contactId === contactId),
+        conversations: keysWhere(stores.conversations, (s) => s.contactId === contactId),
+      }),
+  };
+  return { stores, marks, analytics, erasure };
 }

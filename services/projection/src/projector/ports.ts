@@ -40,3 +40,20 @@ export interface AnalyticsStore {
   /** Writes the bucket's totals; `undefined` removes the bucket (no fact counts in it any more). */
   put(bucket: string, totals: Totals | undefined): Promise<void>;
 }
+
+/** The documents of one generation that name a contact, per read model (their keys). */
+export interface NamedDocuments {
+  readonly requests: readonly string[];
+  readonly messages: readonly string[];
+  readonly conversations: readonly string[];
+}
+
+/**
+ * Port: erasure's lookups (ADR 0012). `erased` answers which of these contacts' documents are
+ * erased tombstones; `namedBy` finds the documents that still name a contact, so that an
+ * erasure reaches every one of them.
+ */
+export interface ErasureIndex {
+  erased(contactIds: readonly string[]): Promise<ReadonlySet<string>>;
+  namedBy(contactId: string): Promise<NamedDocuments>;
+}

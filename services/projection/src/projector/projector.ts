@@ -8,7 +8,13 @@ import {
 import { retryOf, type RetryKind } from "@parley/errors";
 import { contactDecider } from "../domain/contact.js";
 import { conversationDecider } from "../domain/conversation.js";
-import type { BucketTouched, MessageLinked, Observed, WindowObserved } from "../domain/facts.js";
+import type {
+  BucketTouched,
+  ContactDropped,
+  MessageLinked,
+  Observed,
+  WindowObserved,
+} from "../domain/facts.js";
 import type { RequestOutput } from "../domain/request.js";
 import type { ConversationOutput } from "../domain/conversation.js";
 import { messageDecider } from "../domain/message.js";
@@ -16,7 +22,7 @@ import { requestDecider, type FinalOf } from "../domain/request.js";
 import { contactOf, route, type ReadModelName } from "../domain/route.js";
 import { templateDecider } from "../domain/template.js";
 import { coalesce } from "./coalesce.js";
-import type { BucketMarks, ReadModelStores } from "./ports.js";
+import type { BucketMarks, ErasureIndex, ReadModelStores } from "./ports.js";
 
 /** What the projector reports (counts and stage times; never a key: keys are phone numbers). */
 export interface ProjectorObserver {
@@ -34,6 +40,11 @@ export interface ProjectorOptions {
   readonly finalOf: FinalOf;
   /** The country of a contact id (ISO 3166 alpha-2), for the analytics' country dimension. */
   readonly countryOf: (contactId: string) => string | undefined;
+  /**
+   * Erasure's lookups (ADR 0012): without them `ContactErased` drops only the contact's own
+   * document and events about an erased contact are not recognised.
+   */
+  readonly erasure?: ErasureIndex;
   readonly clock?: () => Date;
   /** Documents per read model kept in memory between events (least recently used go). */
   readonly cacheSize?: number;
@@ -89,6 +100,7 @@ export function createProjector({
   marks,
   finalOf,
   countryOf,
+  erasure,
   clock = () => new Date(),
   cacheSize = 2_000,
   maxBatchKeys = 500,
@@ -163,11 +175,24 @@ export function createProjector({
 
   return {
     async apply(events) {
-      const targets = events.map((e) => {
+      const named = [
+        ...new Set(events.map(contactOf).filter((id): id is string => id !== undefined)),
+      ];
+      const erased =
+        erasure === undefined || named.length === 0
+          ? new Set<string>()
+          : await erasure.erased(named);
+      const observed = events.map((e): Observed => {
         const contactId = contactOf(e);
         const country = contactId === undefined ? undefined : countryOf(contactId);
-        return route({ type: "Observed", ...e, ...(country === undefined ? {} : { country }) });
+        return {
+          type: "Observed",
+          ...e,
+          ...(country === undefined ? {} : { country }),
+          ...(contactId !== undefined && erased.has(contactId) ? { erased: true } : {}),
+        };
       });
+      const targets = observed.map(route);
       await settleAll([
         run(
           requests,
@@ -190,6 +215,30 @@ export function createProjector({
           targets.flatMap((t) => t.templates),
         ),
       ]);
+      // An erasure reaches every document that names the person once the contact's tombstone
+      // is stored: the contacts erased in this batch, and those erased while it was applied (a
+      // replay reads the consent topic beside the others: the erasure's search may have run
+      // before this batch's documents were stored, and this batch's lookup before the
+      // tombstone was; looking again now closes that gap). Later events are flagged `erased`.
+      if (erasure === undefined || named.length === 0) return;
+      const now = await erasure.erased(named);
+      const dropping = new Set(
+        observed
+          .filter((o) => o.event.type === "ContactErased")
+          .map(contactOf)
+          .filter((id): id is string => id !== undefined),
+      );
+      for (const id of now) if (!erased.has(id)) dropping.add(id);
+      for (const contactId of dropping) {
+        const found = await erasure.namedBy(contactId);
+        const command: ContactDropped = { type: "ContactDropped", contactId };
+        const keyed = (keys: readonly string[]) => keys.map((key) => ({ key, command }));
+        await settleAll([
+          run(requests, keyed(found.requests)),
+          run(messages, keyed(found.messages)),
+          run(conversations, keyed(found.conversations)),
+        ]);
+      }
     },
   };
 }

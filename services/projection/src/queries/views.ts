@@ -224,6 +224,7 @@ export function contactView(
     });
   return compact({
     contactId: phone(c.contactId, audience),
+    erased: c.erased,
     country: c.country,
     ids: c.ids.map((f) => ({
       kind: f.kind,

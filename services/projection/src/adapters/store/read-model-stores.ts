@@ -14,7 +14,7 @@ import type { RequestState } from "../../domain/request.js";
 import type { ReadModelName } from "../../domain/route.js";
 import { currentStatus, pricingOf } from "../../domain/statuses.js";
 import type { TemplateState } from "../../domain/template.js";
-import type { ReadModelStores } from "../../projector/ports.js";
+import type { ErasureIndex, ReadModelStores } from "../../projector/ports.js";
 
 /** Every collection of one generation, by what it holds. */
 export interface GenerationCollections {
@@ -63,6 +63,7 @@ const REQUEST_FIELDS = [
   "decision",
   "country",
   "trace",
+  "erased",
 ];
 const MESSAGE_FIELDS = [
   "wamid",
@@ -77,6 +78,7 @@ const MESSAGE_FIELDS = [
   "media",
   "window",
   "trace",
+  "erased",
 ];
 const CONTACT_FIELDS = [
   "contactId",
@@ -90,6 +92,7 @@ const CONTACT_FIELDS = [
   "lastInboundAt",
   "lastOutboundAt",
   "country",
+  "erased",
 ];
 const CONVERSATION_FIELDS = [
   "key",
@@ -99,6 +102,7 @@ const CONVERSATION_FIELDS = [
   "outbound",
   "lastInbound",
   "lastOutbound",
+  "erased",
 ];
 const TEMPLATE_FIELDS = [
   "key",
@@ -246,5 +250,40 @@ export function createReadModelStores(
       fromDocument: (doc) => pick(doc, TEMPLATE_FIELDS) as TemplateState,
       ...withClock,
     }),
+  };
+}
+
+/**
+ * Erasure's lookups on one generation (ADR 0012): tombstones among the contacts, and the keys of
+ * the documents whose derived `contactId` (indexed) still names a contact.
+ */
+export function createMongoErasureIndex(db: Db, collections: GenerationCollections): ErasureIndex {
+  const keysOf = async (collection: string, contactId: string): Promise<string[]> => {
+    const docs = await guardStore(collection, "find", () =>
+      db
+        .collection<{ _id: string }>(collection)
+        .find({ contactId }, { projection: { _id: 1 } })
+        .toArray(),
+    );
+    return docs.map((d) => d._id);
+  };
+  return {
+    async erased(contactIds) {
+      const docs = await guardStore(collections.contacts, "find", () =>
+        db
+          .collection<{ _id: string }>(collections.contacts)
+          .find({ _id: { $in: [...contactIds] }, erased: true }, { projection: { _id: 1 } })
+          .toArray(),
+      );
+      return new Set(docs.map((d) => d._id));
+    },
+    async namedBy(contactId) {
+      const [requests, messages, conversations] = await Promise.all([
+        keysOf(collections.requests, contactId),
+        keysOf(collections.messages, contactId),
+        keysOf(collections.conversations, contactId),
+      ]);
+      return { requests, messages, conversations };
+    },
   };
 }
