@@ -64,6 +64,8 @@ export type SenderObservers = SenderObserver &
     outcomeOnly(type: string): void;
     holdChanged(number: string, code: number | undefined, ended?: number): void;
     throughput(number: string, mps: number): void;
+    /** The age of the oldest request in doubt, in seconds (0: none), after each in-doubt sweep. */
+    inDoubtAge(seconds: number): void;
   };
 
 export interface SenderDeps<C extends SenderConsumers = SenderConsumers> {
@@ -239,6 +241,9 @@ export function createSender<C extends SenderConsumers>({
     ...(linkToSend === undefined ? {} : { linkToSend }),
     onOutcome: (t) => {
       observer.outcomeOnly(t);
+    },
+    onInDoubtAge: (seconds) => {
+      observer.inDoubtAge(seconds);
     },
   });
   const outbox = createOutbox({
