@@ -14,6 +14,7 @@ import type {
   DispatchTopicAdmin,
   GraphClient,
   KeyedRunner,
+  MediaResolver,
   ParkStore,
   SenderConsumers,
   SenderHandlers,
@@ -78,6 +79,8 @@ export interface SenderDeps<C extends SenderConsumers = SenderConsumers> {
     readonly throughput: ThroughputStore;
   };
   readonly graph: GraphClient;
+  /** The media service, for messages naming Parley uploads (`up_...`); none: they fail without a call. */
+  readonly media?: MediaResolver | undefined;
   /** The dispatch topic: its name, its catalog partition count, the broker's word on it. */
   readonly dispatchTopic: {
     readonly name: string;
@@ -109,6 +112,7 @@ export function createSender<C extends SenderConsumers>({
   directory,
   stores,
   graph,
+  media,
   dispatchTopic,
   consumers,
   keyedRunner,
@@ -215,6 +219,7 @@ export function createSender<C extends SenderConsumers>({
     attempts,
     gates,
     graph: graph.send,
+    media,
     permits: new CallPermits(s.SENDER_GRAPH_CONNECTIONS),
     clock,
     random,
