@@ -34,7 +34,6 @@ async function upload(data: Buffer): Promise<string> {
     headers: {
       authorization: `Bearer ${UPLOADER_KEY}`,
       "content-type": "image/jpeg",
-      "content-length": String(data.length),
     },
     body: data,
   });
