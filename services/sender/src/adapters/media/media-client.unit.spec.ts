@@ -1,5 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMediaClient } from "./media-client.js";
 
@@ -81,5 +82,50 @@ describe("media client", () => {
       kind: "unavailable",
       detail: expect.stringContaining("did not answer") as unknown,
     });
+  });
+});
+
+describe("media client, any answer", () => {
+  it("maps every status and body to exactly one of resolved, refused, unavailable, never throwing", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 200, max: 599 }),
+        fc.oneof(
+          fc.record({ graphMediaId: fc.string({ minLength: 1 }) }),
+          fc.record({ detail: fc.string(), title: fc.string() }, { requiredKeys: [] }),
+          fc.jsonValue(),
+          fc.constant("not json {"),
+        ),
+        async (status, body) => {
+          const text = typeof body === "string" ? body : JSON.stringify(body);
+          const media = createMediaClient({
+            url: "http://media.invalid",
+            key: "k",
+            timeoutMs: 1_000,
+            fetchImpl: () =>
+              Promise.resolve(
+                new Response(status === 204 || status === 205 || status === 304 ? null : text, {
+                  status,
+                }),
+              ),
+          });
+          const r = await media.resolve("up_x", "1", new AbortController().signal);
+          const id =
+            typeof body === "object" && body !== null && "graphMediaId" in body
+              ? body.graphMediaId
+              : undefined;
+          if (status === 200 && typeof id === "string" && id.length > 0)
+            expect(r).toEqual({ kind: "resolved", graphMediaId: id });
+          else if (
+            status === 404 ||
+            status === 422 ||
+            (status >= 400 && status < 500 && status !== 401 && status !== 403)
+          )
+            expect(r.kind).toBe("refused");
+          else expect(r.kind).toBe("unavailable");
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
