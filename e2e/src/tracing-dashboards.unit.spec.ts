@@ -20,11 +20,8 @@ const rulesFile = join(repoRoot, "infra/prometheus/rules/parley.rules.yml");
 const SYNTHETIC = ["up"];
 /** What the rules read from other exporters: the blackbox exporter's probe of the webhook URL. */
 const EXTERNAL = ["probe_ssl_earliest_cert_expiry"];
-/**
- * Series a rule reads that no service exports yet: the sender's oldest in-doubt request
- * (issue 25; the sender is being restructured, so the gauge is left to it).
- */
-const PENDING = ["parley_sender_in_doubt_oldest_age_seconds"];
+/** Series a rule reads that no service exports yet: none (the sender's in-doubt gauge came). */
+const PENDING: string[] = [];
 
 let exported: Set<string>;
 

@@ -83,13 +83,17 @@ node -e '
 # $state/media.
 media_api_port=$((8093 + off))
 media_api_key_file="$(secret media-api-key)"
+# The sender's own key (scope send): it turns a Parley upload into a Graph media id (ADR 0013).
+sender_media_key_file="$(secret sender-media-api-key)"
 media_api_keys_file="$state/media-api-keys.json"
 node -e '
   const { createHash } = require("node:crypto");
-  const key = require("node:fs").readFileSync(process.argv[1], "utf8");
-  const keySha256 = createHash("sha256").update(key, "utf8").digest("hex");
-  process.stdout.write(JSON.stringify([{ id: "dev", keySha256, scopes: ["read", "write", "delete", "erase"] }]));
-' "$media_api_key_file" >"$media_api_keys_file"
+  const sha = (file) => createHash("sha256").update(require("node:fs").readFileSync(file, "utf8"), "utf8").digest("hex");
+  process.stdout.write(JSON.stringify([
+    { id: "dev", keySha256: sha(process.argv[1]), scopes: ["read", "write", "delete", "erase"] },
+    { id: "sender", keySha256: sha(process.argv[2]), scopes: ["send"] },
+  ]));
+' "$media_api_key_file" "$sender_media_key_file" >"$media_api_keys_file"
 media_keys_file="$state/media-keys"
 if [ ! -s "$media_keys_file" ]; then
   (umask 077 && node -e 'process.stdout.write("dev-1:" + require("node:crypto").randomBytes(32).toString("base64"))' >"$media_keys_file")
@@ -229,6 +233,7 @@ for s in "${services[@]}"; do
     CONSENT_MASTER_KEYS_FILE="$consent_master_keys_file")
   # router (template catalog) and sender (messages) call Graph: here, the simulator.
   case "$s" in router | sender) own=(PARLEY_NUMBERS_FILE="$numbers_file" WA_GRAPH_BASE_URL="http://127.0.0.1:$SIM_PORT") ;; esac
+  [ "$s" = sender ] && own+=(MEDIA_API_URL="http://127.0.0.1:$media_api_port" MEDIA_API_KEY_FILE="$sender_media_key_file")
   [ "$s" = media ] && own=(PARLEY_NUMBERS_FILE="$numbers_file" WA_GRAPH_BASE_URL="http://127.0.0.1:$SIM_PORT"
     MEDIA_KEYS_FILE="$media_keys_file" MEDIA_STORE_DIR="$state/media"
     MEDIA_API_PORT="$media_api_port" MEDIA_API_KEYS_FILE="$media_api_keys_file")

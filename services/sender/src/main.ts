@@ -11,6 +11,7 @@ import { loadNumberDirectory } from "@parley/numbers";
 import { runStandardService } from "@parley/runtime";
 import { linkActiveSpan } from "@parley/telemetry";
 import { createGraph } from "./adapters/graph/graph.js";
+import { createMediaClient } from "./adapters/media/media-client.js";
 import { createSenderConsumers } from "./adapters/kafka/consumers.js";
 import { createDispatchTopicAdmin } from "./adapters/kafka/dispatch-topic.js";
 import { createMongoAttemptStore } from "./adapters/store/attempt-store.js";
@@ -70,6 +71,14 @@ await runStandardService({
         timeoutMs: config.SENDER_GRAPH_TIMEOUT_MS,
         connections: config.SENDER_GRAPH_CONNECTIONS,
       }),
+      media:
+        config.MEDIA_API_URL === undefined || config.MEDIA_API_KEY === undefined
+          ? undefined
+          : createMediaClient({
+              url: config.MEDIA_API_URL,
+              key: config.MEDIA_API_KEY,
+              timeoutMs: config.MEDIA_API_TIMEOUT_MS,
+            }),
       dispatchTopic: {
         name: dispatchTopic.name,
         partitions: dispatchTopic.partitions,

@@ -47,7 +47,14 @@ export function createSenderMetrics(metrics: Metrics): SenderObservers {
     help: "The cap the sender applies to a business number: Meta's throughput level under the configured ceiling.",
     labelNames: ["business_number"],
   });
+  const inDoubtOldest = metrics.gauge({
+    name: "sender_in_doubt_oldest_age_seconds",
+    help: "Age of the oldest send in doubt (no status webhook yet, never resent), by its inDoubtSince; 0 when none. Set by each in-doubt sweep (SENDER_IN_DOUBT_SWEEP_MS).",
+  });
   return {
+    inDoubtAge(seconds) {
+      inDoubtOldest.set(seconds);
+    },
     holdChanged(number, code) {
       held.set({ business_number: number }, code ?? 0);
     },

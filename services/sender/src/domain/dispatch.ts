@@ -22,6 +22,8 @@ export interface DispatchFacts {
   readonly gateFreshMs: number;
   /** The longest a live call can take (timeout plus slack): past it a `calling` record is a crash. */
   readonly callBoundMs: number;
+  /** The content names Parley uploads (`up_` ids): each is resolved to a Graph media id before the slot. */
+  readonly mediaToResolve?: boolean;
 }
 
 export type Phase =
@@ -53,6 +55,14 @@ export interface DispatchState {
   /** This dispatch is the request's late template fallback (read from the record it took over). */
   readonly lateFallback: LateFallback | undefined;
   readonly answer: Answer | undefined;
+  /**
+   * The Graph media ids of the content's Parley uploads, or why they cannot be had (the media
+   * service refused: the object is gone, Graph refused the file, or no media service is set).
+   */
+  readonly media:
+    | { readonly kind: "resolved"; readonly graphIds: Readonly<Record<string, string>> }
+    | { readonly kind: "refused"; readonly detail: string }
+    | undefined;
 }
 
 /** How the call went, with the failure already decided by `decideFailure`. */
@@ -74,6 +84,10 @@ export type DispatchEvent =
   | { readonly type: "Answered"; readonly answer: Answer }
   /** A refused call's record is back to `claimed` (ours), its lane effect and wait done. */
   | { readonly type: "Released" }
+  /** Every Parley upload the content names has its Graph media id for the number. */
+  | { readonly type: "MediaResolved"; readonly graphIds: Readonly<Record<string, string>> }
+  /** One of them cannot be had: the request fails without a call. */
+  | { readonly type: "MediaRefused"; readonly detail: string }
   | { readonly type: "Finished" };
 
 /** An outcome decided without any call (its envelope is built by the executor). */
@@ -85,7 +99,9 @@ export type NoCallOutcome =
     }
   | { readonly type: "SendExpired" }
   /** A late fallback that may not go: the request ends on its free-form message's failure. */
-  | { readonly type: "SendFailed"; readonly error: "late-fallback"; readonly detail: string };
+  | { readonly type: "SendFailed"; readonly error: "late-fallback"; readonly detail: string }
+  /** A Parley upload the content names cannot be sent (ADR 0013, "Outbound"). */
+  | { readonly type: "SendFailed"; readonly error: "media"; readonly detail: string };
 
 export type Step =
   | { readonly kind: "await-recipient" }
@@ -102,6 +118,8 @@ export type Step =
   | { readonly kind: "wait"; readonly untilMs: number }
   | { readonly kind: "replay" }
   | { readonly kind: "mark-in-doubt"; readonly calledAt: number }
+  /** Ask the media service for the Graph media ids of the content's Parley uploads (outages waited out). */
+  | { readonly kind: "resolve-media" }
   | { readonly kind: "await-slot" }
   /** Record `calling` under our epoch (after reading the gate again when `recheckGate`). */
   | { readonly kind: "fence"; readonly slotAt: number; readonly recheckGate: boolean }
@@ -131,6 +149,7 @@ export function initialState(facts: DispatchFacts): DispatchState {
     slotAt: undefined,
     lateFallback: undefined,
     answer: undefined,
+    media: undefined,
   };
 }
 
@@ -142,6 +161,8 @@ function noCallOutcome(s: DispatchState): NoCallOutcome | undefined {
       detail: "the business number is not in this sender's number directory",
     };
   const gate = s.gate?.decision;
+  if ((gate === undefined || gate.kind === "send") && s.media?.kind === "refused")
+    return { type: "SendFailed", error: "media", detail: s.media.detail };
   if (gate === undefined || gate.kind === "send") return undefined;
   if (s.lateFallback !== undefined)
     return {
@@ -168,7 +189,7 @@ export function decide(s: DispatchState, now: number): Step {
       return { kind: "view-gate" };
     case "gated": {
       if (noCallOutcome(s) !== undefined) return finishWithoutCall(s);
-      if (s.epoch !== undefined) return { kind: "await-slot" };
+      if (s.epoch !== undefined) return beforeSlot(s);
       return s.recorded ? { kind: "read-record" } : { kind: "claim" };
     }
     case "recorded":
@@ -192,8 +213,8 @@ export function decide(s: DispatchState, now: number): Step {
     }
     case "owned":
       if (noCallOutcome(s) !== undefined) return finishWithoutCall(s);
-      // A take-over after a gate that said send: straight to the slot.
-      return { kind: "await-slot" };
+      // A take-over after a gate that said send: to the slot (its media resolved first).
+      return beforeSlot(s);
     case "slotted":
       return {
         kind: "fence",
@@ -211,6 +232,13 @@ export function decide(s: DispatchState, now: number): Step {
       return { kind: "done" };
   }
   return { kind: "done" };
+}
+
+/** Owned and gated: the content's Parley uploads are resolved first, then the slot. */
+function beforeSlot(s: DispatchState): Step {
+  return s.facts.mediaToResolve === true && s.media === undefined
+    ? { kind: "resolve-media" }
+    : { kind: "await-slot" };
 }
 
 function finishWithoutCall(s: DispatchState): Step {
@@ -284,7 +312,12 @@ export function evolve(s: DispatchState, e: DispatchEvent): DispatchState {
     case "Answered":
       return { ...s, phase: "answered", answer: e.answer, slotAt: undefined };
     case "Released":
-      return { ...s, phase: "start", answer: undefined };
+      // A retry resolves its media again (the media service answers from its cache).
+      return { ...s, phase: "start", answer: undefined, media: undefined };
+    case "MediaResolved":
+      return { ...s, phase: "owned", media: { kind: "resolved", graphIds: e.graphIds } };
+    case "MediaRefused":
+      return { ...s, phase: "owned", media: { kind: "refused", detail: e.detail } };
     case "Finished":
       return { ...s, phase: "finished" };
   }

@@ -379,3 +379,57 @@ describe("dispatch state machine: at most one call per fence", () => {
     );
   });
 });
+
+describe("a message naming Parley uploads (ADR 0013, Outbound)", () => {
+  const media: DispatchFacts = { ...facts, freeForm: true, mediaToResolve: true };
+  const resolved: DispatchEvent = { type: "MediaResolved", graphIds: { up_a: "42" } };
+  const refused: DispatchEvent = { type: "MediaRefused", detail: "up_a: no such media (404)" };
+
+  it("resolves its media once owned and gated, before the slot (a take-over too)", () => {
+    given(ready, gated(), claimed()).then({ kind: "resolve-media" }, media);
+    given(ready, gated(), claimed(), resolved).then({ kind: "await-slot" }, media);
+    given(ready, gated(), { type: "RecordExists" }, read(record("claimed")), claimed(5, 1)).then(
+      { kind: "resolve-media" },
+      media,
+    );
+    // None to resolve: straight to the slot.
+    given(ready, gated(), claimed()).then({ kind: "await-slot" });
+  });
+
+  it("a refusal finishes the owned request without a call (SendFailed media)", () => {
+    given(ready, gated(), claimed(), refused).then(
+      {
+        kind: "finish-without-call",
+        outcome: { type: "SendFailed", error: "media", detail: "up_a: no such media (404)" },
+        owned: true,
+      },
+      media,
+    );
+  });
+
+  it("a gate refusal still wins over the media (it was decided first)", () => {
+    given(ready, gated(optedOut)).then(
+      {
+        kind: "finish-without-call",
+        outcome: { type: "SendRejected", reason: "opted_out", detail: "stop" },
+        owned: false,
+      },
+      media,
+    );
+  });
+
+  it("a refused call released for a retry resolves its media again", () => {
+    given(
+      ready,
+      gated(),
+      claimed(),
+      resolved,
+      slot(),
+      fenced,
+      answered({ kind: "retry", delayMs: 10, error }),
+      { type: "Released" },
+      ready,
+      gated(),
+    ).then({ kind: "resolve-media" }, media);
+  });
+});

@@ -158,6 +158,8 @@ export interface AttemptStore {
   unpublishedBefore(before: Date, limit: number): Promise<StoredAttempt[]>;
   /** In-doubt requests older than `before`, for the timeout sweeper. */
   inDoubtBefore(before: Date, limit: number): Promise<StoredAttempt[]>;
+  /** Since when the oldest request still in doubt has been (`inDoubtSince`); undefined: none. */
+  oldestInDoubt(): Promise<Date | undefined>;
   /** Call instants recorded for a number since `since`: a new owner seeds its rate log with them. */
   recentCallTimes(number: string, since: Date): Promise<number[]>;
   ensureIndexes(): Promise<void>;

@@ -26,7 +26,8 @@ import type {
 } from "../domain/ports.js";
 import type { NumberLane, Slot } from "./lanes.js";
 import type { CallPermits } from "./permits.js";
-import type { DispatchParking, RecordAt } from "./ports.js";
+import { parleyMediaIds, withGraphMediaIds } from "../domain/media.js";
+import type { DispatchParking, MediaResolver, RecordAt } from "./ports.js";
 import { outcomesOf, type Outcome } from "./outcomes.js";
 import { sleep } from "@parley/errors";
 import { sleepUntil, StoppedError } from "./sleep.js";
@@ -84,6 +85,13 @@ export interface DispatchHandlerDeps {
    * to the call (the dispatch consumer sets aside those that park on arrival).
    */
   readonly parking: Pick<DispatchParking, "park">;
+  /**
+   * The media service, for content naming Parley uploads (`up_...`); undefined: none is
+   * configured, and such a request fails without a call.
+   */
+  readonly media?: MediaResolver | undefined;
+  /** Waits between two tries of the media service while it is out (default 1 s doubling to 30 s). */
+  readonly mediaRetry?: { readonly initialMs: number; readonly maxMs: number };
   /**
    * Called once a request is recorded in doubt, or found in doubt by a replay (the reconciler
    * checks for a status that came first); what it publishes goes out through `outlet` too.
@@ -162,6 +170,7 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
       freeForm: d.content.type !== "template",
       gateFreshMs: deps.gateFreshMs ?? 1_000,
       callBoundMs: deps.callBoundMs,
+      mediaToResolve: parleyMediaIds(d.content).length > 0,
     });
     const apply = (...events: DispatchEvent[]): void => {
       for (const e of events) s = evolve(s, e);
@@ -282,6 +291,10 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
             await inDoubt(dispatch, number, event, "crash_recovery", outlet);
             return "finished";
           }
+          case "resolve-media":
+            apply(await resolveMedia(d, number, signal));
+            stage("media");
+            break;
           case "await-slot": {
             if (!lane) throw new Error("no lane for a known number");
             const granted = await lane.turn(d.to, signal);
@@ -322,7 +335,13 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
             break;
           }
           case "call": {
-            const r = await deps.graph(number, d);
+            // The stored command keeps the Parley ids; only the call carries Graph's.
+            const r = await deps.graph(
+              number,
+              s.media?.kind === "resolved"
+                ? { ...d, content: withGraphMediaIds(d.content, s.media.graphIds) }
+                : d,
+            );
             const answeredAt = clock();
             // The slot stays reserved while the call is out; the rate log learns both instants.
             slot?.sent(calledAt, answeredAt);
@@ -413,6 +432,44 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
       freeSlot();
       if (lane) observer.inFlight(-1);
     }
+  }
+
+  /**
+   * The Graph media id of each Parley upload the content names, for this number. A refusal
+   * (object gone, file refused by Graph, no media service configured) fails the request without
+   * a call; an outage is waited out (never a failure, never a call), until the handler stops.
+   */
+  async function resolveMedia(
+    d: EventData<"DispatchMessage">,
+    number: string,
+    signal: AbortSignal,
+  ): Promise<DispatchEvent> {
+    const media = deps.media;
+    const ids = parleyMediaIds(d.content);
+    if (media === undefined)
+      return {
+        type: "MediaRefused",
+        detail: `${ids.join(", ")}: a Parley media id needs the media service, and none is configured (MEDIA_API_URL)`,
+      };
+    const graphIds: Record<string, string> = {};
+    const retry = deps.mediaRetry ?? { initialMs: 1_000, maxMs: 30_000 };
+    for (const id of ids) {
+      for (let tries = 0; ; tries++) {
+        const r = await media.resolve(id, number, signal);
+        if (r.kind === "resolved") {
+          graphIds[id] = r.graphMediaId;
+          break;
+        }
+        if (r.kind === "refused") return { type: "MediaRefused", detail: `${id}: ${r.detail}` };
+        const delayMs = Math.min(retry.maxMs, retry.initialMs * 2 ** Math.min(tries, 20));
+        logger.warn(
+          { requestId: d.requestId, businessNumber: number, mediaId: id, delayMs, err: r.detail },
+          "media service unavailable: the send waits for it (never failed, never sent without its media)",
+        );
+        if (!(await sleep(delayMs, signal))) throw new StoppedError();
+      }
+    }
+    return { type: "MediaResolved", graphIds };
   }
 
   /**

@@ -90,6 +90,8 @@ const storing = (
 /** Attempts in memory, with the MongoDB store's compare-and-set rules (epoch, state, origins). */
 export function memoryAttempts(): AttemptStore & { readonly records: Map<string, StoredAttempt> } {
   const records = new Map<string, StoredAttempt>();
+  /** When each request went in doubt (the MongoDB store's `inDoubtSince`). */
+  const inDoubtSince = new Map<string, number>();
   const cas = (
     requestId: string,
     when: (r: StoredAttempt) => boolean,
@@ -151,7 +153,7 @@ export function memoryAttempts(): AttemptStore & { readonly records: Map<string,
         (r) => r.state === "calling" && r.epoch === epoch,
         () => ({ state: "claimed" }),
       ),
-    settle: ({ requestId, epoch, from, state, outcomes, origin, wamid }) =>
+    settle: ({ requestId, epoch, from, state, outcomes, origin, wamid, at }) =>
       cas(
         requestId,
         (r) => r.state === from && r.epoch === epoch,
@@ -161,8 +163,11 @@ export function memoryAttempts(): AttemptStore & { readonly records: Map<string,
           ...storing(r, outcomes, origin),
           ...(wamid !== undefined ? { wamid } : {}),
         }),
-      ),
-    markInDoubt: (requestId, epoch, outcome, _at, origin) =>
+      ).then((won) => {
+        if (won && state === "in_doubt") inDoubtSince.set(requestId, at.getTime());
+        return won;
+      }),
+    markInDoubt: (requestId, epoch, outcome, at, origin) =>
       cas(
         requestId,
         (r) => r.state === "calling" && r.epoch === epoch,
@@ -171,7 +176,10 @@ export function memoryAttempts(): AttemptStore & { readonly records: Map<string,
           outcomes: [...r.outcomes, outcome],
           ...storing(r, [outcome], origin),
         }),
-      ),
+      ).then((won) => {
+        if (won) inDoubtSince.set(requestId, at.getTime());
+        return won;
+      }),
     noteStatus: (requestId, status) =>
       cas(
         requestId,
@@ -242,7 +250,23 @@ export function memoryAttempts(): AttemptStore & { readonly records: Map<string,
           ),
         ),
       ),
-    inDoubtBefore: () => Promise.resolve([]),
+    inDoubtBefore: (before, limit) =>
+      Promise.resolve(
+        [...records.values()]
+          .filter(
+            (r) =>
+              r.state === "in_doubt" &&
+              (inDoubtSince.get(r.requestId) ?? Infinity) < before.getTime(),
+          )
+          .slice(0, limit),
+      ),
+    oldestInDoubt: () => {
+      const since = [...records.values()]
+        .filter((r) => r.state === "in_doubt")
+        .map((r) => inDoubtSince.get(r.requestId) ?? Infinity);
+      const oldest = Math.min(...since);
+      return Promise.resolve(Number.isFinite(oldest) ? new Date(oldest) : undefined);
+    },
     recentCallTimes: () => Promise.resolve([]),
     ensureIndexes: () => Promise.resolve(),
   };

@@ -58,6 +58,19 @@ export function outcomesOf(dispatch: EventOf<"DispatchMessage">, now: () => numb
         case "SendExpired":
           return outcome("SendExpired", { validUntil: d.validUntil ?? "", stage: "sender" });
         case "SendFailed":
+          if (o.error === "media")
+            return outcome("SendFailed", {
+              error: {
+                errorClass: "media",
+                title: "media not sent",
+                details: o.detail.slice(0, 1_000),
+                retriable: false,
+                retryHint:
+                  "upload the file again (or fix the media service's configuration) and send a new request",
+              },
+              phase: "sync",
+              attempts: calls,
+            });
           // The request ends on its free-form message's failure, saying why no fallback went.
           return outcome("SendFailed", {
             error: sendErrorOf(lf?.code ?? 131047, { title: lf?.title, details: o.detail }),

@@ -77,6 +77,22 @@ export interface GraphClient {
   close(): Promise<void>;
 }
 
+/** What the media service says of a Parley upload for one sending number. */
+export type MediaResolution =
+  | { readonly kind: "resolved"; readonly graphMediaId: string }
+  /** Final: the object is gone (404), Graph refused the file (422), or the request was refused. */
+  | { readonly kind: "refused"; readonly detail: string }
+  /** An outage (503, no connection, a timeout): asked again later, never a failure of the request. */
+  | { readonly kind: "unavailable"; readonly detail: string };
+
+/**
+ * The media service (ADR 0013, "Outbound"): a Parley upload's (`up_...`) Graph media id for the
+ * sending number, uploaded once and cached by number and content hash there.
+ */
+export interface MediaResolver {
+  resolve(mediaId: string, number: string, signal: AbortSignal): Promise<MediaResolution>;
+}
+
 /** Runs tasks one at a time per key, in submission order, different keys in parallel. */
 export interface KeyedRunner {
   run(key: string, task: () => Promise<void>): Promise<void>;

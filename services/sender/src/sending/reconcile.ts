@@ -18,6 +18,8 @@ export interface ReconcileDeps {
   readonly logger?: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
   /** Links the running status's processing to the send's trace (its stored traceparent). */
   readonly linkToSend?: (traceparent: string | undefined, requestId: string) => void;
+  /** The age of the oldest request still in doubt after a sweep, in seconds (0: none). */
+  readonly onInDoubtAge?: (seconds: number) => void;
 }
 
 type Envelope = EventOf<"SendAccepted" | "SendInDoubt" | "SendFailed" | "SendReconciled">;
@@ -64,6 +66,7 @@ export function createReconciler({
   callBoundMs = 15_000,
   logger,
   linkToSend,
+  onInDoubtAge,
 }: ReconcileDeps) {
   const identity = (doubt: Envelope) => ({
     requestId: doubt.data.requestId,
@@ -341,6 +344,9 @@ export function createReconciler({
         if (await attempts.resolveInDoubt(a.requestId, failed, a.wamid ?? "", outlet.origin))
           await published(outlet, a.requestId, failed);
       }
+      // What is still in doubt once the timed-out ones failed (the alert's gauge).
+      const oldest = await attempts.oldestInDoubt();
+      onInDoubtAge?.(oldest === undefined ? 0 : Math.max(0, (clock() - oldest.getTime()) / 1_000));
       return stale.length;
     },
   };

@@ -14,6 +14,7 @@ import type {
   DispatchTopicAdmin,
   GraphClient,
   KeyedRunner,
+  MediaResolver,
   ParkStore,
   SenderConsumers,
   SenderHandlers,
@@ -64,6 +65,8 @@ export type SenderObservers = SenderObserver &
     outcomeOnly(type: string): void;
     holdChanged(number: string, code: number | undefined, ended?: number): void;
     throughput(number: string, mps: number): void;
+    /** The age of the oldest request in doubt, in seconds (0: none), after each in-doubt sweep. */
+    inDoubtAge(seconds: number): void;
   };
 
 export interface SenderDeps<C extends SenderConsumers = SenderConsumers> {
@@ -76,6 +79,8 @@ export interface SenderDeps<C extends SenderConsumers = SenderConsumers> {
     readonly throughput: ThroughputStore;
   };
   readonly graph: GraphClient;
+  /** The media service, for messages naming Parley uploads (`up_...`); none: they fail without a call. */
+  readonly media?: MediaResolver | undefined;
   /** The dispatch topic: its name, its catalog partition count, the broker's word on it. */
   readonly dispatchTopic: {
     readonly name: string;
@@ -107,6 +112,7 @@ export function createSender<C extends SenderConsumers>({
   directory,
   stores,
   graph,
+  media,
   dispatchTopic,
   consumers,
   keyedRunner,
@@ -213,6 +219,7 @@ export function createSender<C extends SenderConsumers>({
     attempts,
     gates,
     graph: graph.send,
+    media,
     permits: new CallPermits(s.SENDER_GRAPH_CONNECTIONS),
     clock,
     random,
@@ -239,6 +246,9 @@ export function createSender<C extends SenderConsumers>({
     ...(linkToSend === undefined ? {} : { linkToSend }),
     onOutcome: (t) => {
       observer.outcomeOnly(t);
+    },
+    onInDoubtAge: (seconds) => {
+      observer.inDoubtAge(seconds);
     },
   });
   const outbox = createOutbox({

@@ -107,6 +107,36 @@ describe("MongoDB attempt store: where outcomes are published from", () => {
     expect(raw).not.toHaveProperty("unpublished");
   });
 
+  it("answers the oldest request still in doubt by inDoubtSince (the in-doubt gauge)", async () => {
+    const store = createMongoAttemptStore(mongo.db, "attempts_oldest");
+    await store.ensureIndexes();
+    expect(await store.oldestInDoubt()).toBeUndefined();
+    await calling(store, "late");
+    const late = outcome("late", "SendInDoubt");
+    expect(await store.markInDoubt("late", 1, late, new Date(2_000_000), OUTBOX)).toBe(true);
+    await calling(store, "early");
+    expect(
+      await store.settle({
+        requestId: "early",
+        epoch: 1,
+        from: "calling",
+        state: "in_doubt",
+        outcomes: [outcome("early", "SendInDoubt")],
+        at: new Date(1_000_000),
+        origin: "dispatch:0:1",
+      }),
+    ).toBe(true);
+    expect((await store.oldestInDoubt())?.getTime()).toBe(1_000_000);
+    // Resolved: no longer in doubt, the next one is the oldest; then none.
+    const reconciled = outcome("early", "SendAccepted");
+    expect(await store.resolveInDoubt("early", reconciled, "wamid.early", OUTBOX)).toBe(true);
+    expect((await store.oldestInDoubt())?.getTime()).toBe(2_000_000);
+    expect(await store.resolveInDoubt("late", outcome("late", "SendAccepted"), "", OUTBOX)).toBe(
+      true,
+    );
+    expect(await store.oldestInDoubt()).toBeUndefined();
+  });
+
   it("adopts a parked record's outcomes into the outbox once; outcomes of another origin stay", async () => {
     const store = createMongoAttemptStore(mongo.db, "attempts_adopt");
     await store.ensureIndexes();

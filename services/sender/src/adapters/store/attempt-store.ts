@@ -399,6 +399,17 @@ export function createMongoAttemptStore(db: Db, collectionName = STORE): Attempt
       );
       return docs.map(view);
     },
+    async oldestInDoubt() {
+      // The sweep's index (state, inDoubtSince) answers this with one key.
+      const [doc] = await guard("oldestInDoubt", () =>
+        col
+          .find({ state: "in_doubt" }, { projection: { inDoubtSince: 1 } })
+          .sort({ inDoubtSince: 1 })
+          .limit(1)
+          .toArray(),
+      );
+      return doc?.inDoubtSince;
+    },
     async recentCallTimes(number, since) {
       const docs = await guard("recentCallTimes", () =>
         col.find({ number, calledAt: { $gt: since } }, { projection: { calledAt: 1 } }).toArray(),
