@@ -6,6 +6,7 @@
 // a bare consumer group on the send-requests topic (append -> consumed), the floor any
 // consumer of that topic pays. Also samples the RSS of all six services under that load.
 // Run with bench/outbound-latency.sh (it starts and stops its own servers).
+import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
@@ -183,6 +184,13 @@ for (const name of ["ingress", "router", "sender", "media", "consent", "projecti
         LOG_LEVEL: "warn",
         PARLEY_NUMBERS: numbers,
         WA_GRAPH_BASE_URL: simServer.url,
+        // media refuses to start without a key-encryption key: a throwaway one.
+        ...(name === "media"
+          ? {
+              MEDIA_KEYS: `k1:${randomBytes(32).toString("base64")}`,
+              MEDIA_STORE_DIR: join(logDir, "media-store"),
+            }
+          : {}),
         // e.g. BENCH_ROUTER_NODE_OPTIONS="--require /path/to/profiler.cjs" to profile the router,
         // BENCH_SENDER_NODE_OPTIONS for the sender (Node refuses --cpu-prof in NODE_OPTIONS;
         // see docs/benchmarks.md).

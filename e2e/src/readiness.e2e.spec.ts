@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -52,6 +53,13 @@ beforeAll(async () => {
           ],
         }),
         WA_GRAPH_BASE_URL: "http://127.0.0.1:9",
+        // media refuses to start without a key-encryption key (exit 78): a throwaway one.
+        ...(name === "media"
+          ? {
+              MEDIA_KEYS: `k1:${randomBytes(32).toString("base64")}`,
+              MEDIA_STORE_DIR: join(repoRoot, ".parley", "e2e-readiness", "media"),
+            }
+          : {}),
       },
       join(repoRoot, ".parley", "e2e-readiness", "logs"),
     ),
