@@ -45,7 +45,7 @@ export {
   type OutgoingEvent,
 } from "./producer.js";
 export type { ProduceBatchLimits, ProduceRecovery } from "./produce-batcher.js";
-export { publishEvents } from "./publish-events.js";
+export { createCatalogPublisher, publishEvents } from "./publish-events.js";
 export { createRecordProducer, type RecordProducer } from "./record-producer.js";
 export { singleRecordBatchBytes } from "./record-size.js";
 export {

@@ -35,3 +35,14 @@ export async function publishEvents(
   );
   await Promise.all(encoded.map(([topic, records]) => producer.publishEncoded(topic, records)));
 }
+
+/**
+ * `publishEvents` bound to a producer and a catalog: the publish port of a decider's command
+ * handler (`@parley/decider`'s `Publish`), one contact's events per call.
+ */
+export function createCatalogPublisher(
+  producer: Pick<EventProducer, "encode" | "publishEncoded">,
+  catalog: Pick<Catalog, "topicOf">,
+): (events: readonly AnyEvent[]) => Promise<void> {
+  return (events) => publishEvents(producer, catalog, events);
+}

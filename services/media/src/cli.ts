@@ -10,11 +10,16 @@ import { loadConfigOrExit } from "@parley/config";
 import { createCatalog } from "@parley/contracts";
 import { createCommandHandler } from "@parley/decider";
 import { errorMessage } from "@parley/errors";
-import { createEventProducer, createKafka, createRegistry, createSerde } from "@parley/kafka";
+import {
+  createEventProducer,
+  createKafka,
+  createRegistry,
+  createSerde,
+  createCatalogPublisher,
+} from "@parley/kafka";
 import { createMongo } from "@parley/mongo";
 import { createLogger } from "@parley/telemetry";
 import { eventIdOf } from "./adapters/kafka/event-id.js";
-import { createCatalogPublisher } from "./adapters/kafka/publisher.js";
 import { createMediaQueries, createMediaStateStore } from "./adapters/store/media-store.js";
 import { createObjectStore } from "./adapters/store/object-store.js";
 import { configSchema } from "./config.js";

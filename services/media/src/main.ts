@@ -2,14 +2,18 @@ import { config, telemetry } from "./instrument.js";
 import { createCatalog } from "@parley/contracts";
 import { createCommandHandler } from "@parley/decider";
 import { errorMessage } from "@parley/errors";
-import { createEventProducer, createRegistry, createSerde } from "@parley/kafka";
+import {
+  createEventProducer,
+  createRegistry,
+  createSerde,
+  createCatalogPublisher,
+} from "@parley/kafka";
 import { loadNumberDirectory } from "@parley/numbers";
 import { runStandardService, type Component, type ReadinessCheck } from "@parley/runtime";
 import { createGraphMediaSource } from "./adapters/graph/media-source.js";
 import { createKeyring } from "./adapters/http/auth.js";
 import { startMediaApiServer } from "./adapters/http/server.js";
 import { createInboundConsumer } from "./adapters/kafka/inbound-consumer.js";
-import { createCatalogPublisher } from "./adapters/kafka/publisher.js";
 import {
   createGraphIdCache,
   createMediaQueries,

@@ -15,9 +15,9 @@ import {
   createSerde,
   provisionTopics,
   type OutgoingEvent,
+  createCatalogPublisher,
 } from "@parley/kafka";
 import { createMongo } from "@parley/mongo";
-import { createCatalogPublisher } from "../dist/adapters/kafka/publisher.js";
 import {
   createRawWebhookConsumer,
   ROUTER_INBOUND_CONSUMER,

@@ -1,12 +1,16 @@
 import { config, telemetry } from "./instrument.js";
 import { createCatalog } from "@parley/contracts";
 import { errorMessage } from "@parley/errors";
-import { createEventProducer, createRegistry, createSerde } from "@parley/kafka";
+import {
+  createEventProducer,
+  createRegistry,
+  createSerde,
+  createCatalogPublisher,
+} from "@parley/kafka";
 import { loadNumberDirectory } from "@parley/numbers";
 import { runStandardService, type Component } from "@parley/runtime";
 import { createTemplateSource } from "./adapters/graph/template-source.js";
 import { createOutboundConsumer } from "./adapters/kafka/outbound-consumer.js";
-import { createCatalogPublisher } from "./adapters/kafka/publisher.js";
 import { createRawWebhookConsumer } from "./adapters/kafka/raw-webhook-consumer.js";
 import { createTemplateEventsConsumer } from "./adapters/kafka/template-events-consumer.js";
 import { createContactStore } from "./adapters/store/contact-store.js";

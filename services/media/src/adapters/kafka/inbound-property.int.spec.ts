@@ -17,6 +17,7 @@ import {
   createSerde,
   provisionTopics,
   type ConsumerRunner,
+  createCatalogPublisher,
 } from "@parley/kafka";
 import { createMongo } from "@parley/mongo";
 import { parseNumberDirectory } from "@parley/numbers";
@@ -32,7 +33,6 @@ import { createGraphMediaSource } from "../graph/media-source.js";
 import { createMediaStateStore } from "../store/media-store.js";
 import { eventIdOf } from "./event-id.js";
 import { createInboundConsumer, MEDIA_CONSUMER } from "./inbound-consumer.js";
-import { createCatalogPublisher } from "./publisher.js";
 
 // A property over media's consumed surface, through the real consumer, broker, registry and
 // MongoDB-wire server, with Meta simulated in process: valid inbound media mixed with hostile

@@ -19,6 +19,7 @@ import {
   type KafkaClient,
   type RawRecord,
   type Serde,
+  createCatalogPublisher,
 } from "@parley/kafka";
 import { createMongo, type MongoConnection } from "@parley/mongo";
 import { startStack, waitFor, type Stack } from "@parley/testkit";
@@ -27,7 +28,6 @@ import { createInboundHandler, type InboundHandler } from "../../inbound/handler
 import { createKeywordMatcher, defaultKeywords } from "../../inbound/keywords.js";
 import type { ParseInput, ParsedWebhook } from "../../inbound/parse.js";
 import { createContactStore } from "../store/contact-store.js";
-import { createCatalogPublisher } from "./publisher.js";
 import { createRawWebhookConsumer, ROUTER_INBOUND_CONSUMER } from "./raw-webhook-consumer.js";
 
 // The router's inbound side on the real broker, registry and MongoDB, as main.ts composes it,

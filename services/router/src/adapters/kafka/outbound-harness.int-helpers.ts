@@ -1,5 +1,10 @@
 import type { Catalog } from "@parley/contracts";
-import { createEventProducer, type KafkaClient, type Serde } from "@parley/kafka";
+import {
+  createEventProducer,
+  type KafkaClient,
+  type Serde,
+  createCatalogPublisher,
+} from "@parley/kafka";
 import type { MongoConnection } from "@parley/mongo";
 import { loadNumberDirectory } from "@parley/numbers";
 import type { Component } from "@parley/runtime";
@@ -12,7 +17,6 @@ import { createInboundWindowReader } from "../store/inbound-windows.js";
 import { createOutboundStore } from "../store/outbound-store.js";
 import { createMongoCatalogStore } from "../store/template-catalog-store.js";
 import { createOutboundConsumer } from "./outbound-consumer.js";
-import { createCatalogPublisher } from "./publisher.js";
 import { createTemplateEventsConsumer } from "./template-events-consumer.js";
 
 // The router's outbound side on the real broker, registry and MongoDB, composed as main.ts

@@ -20,6 +20,7 @@ import {
   type KafkaClient,
   type RawRecord,
   type Serde,
+  createCatalogPublisher,
 } from "@parley/kafka";
 import { createMongo, type MongoConnection } from "@parley/mongo";
 import { startStack, waitFor, type Stack } from "@parley/testkit";
@@ -34,7 +35,6 @@ import {
   type ParseInput,
 } from "../../inbound/parse.js";
 import { createContactStore } from "../store/contact-store.js";
-import { createCatalogPublisher } from "./publisher.js";
 import { createRawWebhookConsumer, ROUTER_INBOUND_CONSUMER } from "./raw-webhook-consumer.js";
 
 // The router's inbound side on the real broker, registry and MongoDB: raw webhooks in, contact-

@@ -1,7 +1,7 @@
 import { createCatalog, createEvent, type AnyEvent } from "@parley/contracts";
-import type { EncodedEvent, EventProducer } from "@parley/kafka";
+import type { EncodedEvent, EventProducer } from "./producer.js";
 import { describe, expect, it } from "vitest";
-import { createCatalogPublisher } from "./publisher.js";
+import { createCatalogPublisher } from "./publish-events.js";
 
 // The publisher adapter translates only: a record that can never be produced is refused before
 // anything is sent, and a failure says whether to wait (the broker) or to give up (the record).
