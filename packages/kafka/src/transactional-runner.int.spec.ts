@@ -425,15 +425,19 @@ describe("input written by transactional producers", () => {
     it(`commits past the trailing commit and abort markers, to the log's end (${mode} mode)`, async () => {
       const t = await topics(`markers-${mode}`);
       await writeInTransactions(t, 5);
-      const [end] = await admin.fetchTopicOffsets(t.input);
-      // 5 records with a commit marker each, the aborted record and its abort marker.
-      expect(end?.high).toBe("12");
+      // 5 records with a commit marker each, the aborted record and its abort marker (the
+      // coordinator writes the last marker after abort() returns).
+      const end = { high: "12" };
+      await waitFor(async () => (await admin.fetchTopicOffsets(t.input))[0]?.high === end.high, {
+        timeoutMs: 30_000,
+        description: "the abort marker in the log",
+      });
       const { runner, handled } = takeOver(t, { plain: mode === "plain" });
       await runner.start();
       // Lag 0 means the committed offset is the high watermark, markers included.
-      await waitFor(async () => (await committedOffset(t)) === end?.high, {
+      await waitFor(async () => (await committedOffset(t)) === end.high, {
         timeoutMs: 60_000,
-        description: `the committed offset at the log's end (${end?.high ?? "?"})`,
+        description: `the committed offset at the log's end (${end.high})`,
       });
       // Each record sits before its commit marker; the aborted one is never handed in.
       expect(handled).toEqual([0, 2, 4, 6, 8]);
