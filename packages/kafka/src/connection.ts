@@ -9,6 +9,7 @@ import kafkajs, {
 
 import { createKafkaHealth, type KafkaHealth } from "./health.js";
 import type { KafkaObserver } from "./observer.js";
+import { kafkaSaslOptions, kafkaTlsOptions, type KafkaSecurity } from "./security.js";
 
 // kafkajs is CommonJS; Node's ESM loader does not see this one as a named export.
 const { Partitioners } = kafkajs;
@@ -57,6 +58,8 @@ export interface KafkaConnectionOptions {
   readonly group?: Partial<GroupSettings>;
   /** Told about every consumer made from the client and every record they dead-letter. */
   readonly observer?: KafkaObserver;
+  /** TLS and SASL (docs/security.md); plaintext without authentication when absent. */
+  readonly security?: KafkaSecurity;
 }
 
 /**
@@ -181,6 +184,7 @@ export function createKafka({
   requestTimeoutMs = 30_000,
   group = {},
   observer,
+  security = {},
 }: KafkaConnectionOptions): KafkaClient {
   if (brokers.length === 0)
     throw new Error("createKafka: `brokers` is empty; set KAFKA_BROKERS=host:port[,host:port]");
@@ -193,8 +197,12 @@ export function createKafka({
   } catch (error) {
     throw new RangeError(`createKafka: group.${(error as Error).message}`);
   }
+  const ssl = kafkaTlsOptions(security.tls);
+  const sasl = kafkaSaslOptions(security.sasl);
   const client = new Kafka({
     clientId,
+    ...(ssl === undefined ? {} : { ssl }),
+    ...(sasl === undefined ? {} : { sasl }),
     brokers: [...brokers],
     connectionTimeout: connectionTimeoutMs,
     requestTimeout: requestTimeoutMs,

@@ -21,6 +21,7 @@ export {
 export {
   createRegistry,
   createRegistryProbe,
+  registryAccessProblem,
   SchemaType,
   type RegistryClient,
   type RegistryOptions,
@@ -70,3 +71,21 @@ export { provisionTopics, type ProvisionReport, type Drift } from "./provision.j
 export { redrive, type RedriveOptions, type RedriveReport } from "./redrive.js";
 export { traceHeaders, extractContext } from "./tracing.js";
 export type { KafkaObserver } from "./observer.js";
+export {
+  kafkaAccessProblem,
+  kafkaSaslOptions,
+  kafkaTlsOptions,
+  tlsProblem,
+  KafkaTokenError,
+  type KafkaSasl,
+  type KafkaSecurity,
+  type KafkaTls,
+  type OAuthTokenSource,
+  type TlsSettingNames,
+} from "./security.js";
+export {
+  kafkaSecurityOf,
+  registryOptionsOf,
+  type KafkaSecurityConfig,
+  type RegistryConfig,
+} from "./security-config.js";
