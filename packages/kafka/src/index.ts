@@ -1,6 +1,7 @@
 export {
   createKafka,
   createKafkaProbe,
+  checkKafkaAccess,
   createProducer,
   checkGroupSettings,
   defaultGroupSettings,

@@ -4,7 +4,7 @@ import {
   createKafka,
   createKafkaProbe,
   createRegistryProbe,
-  kafkaAccessProblem,
+  checkKafkaAccess,
   kafkaSecurityOf,
   registryAccessProblem,
   registryOptionsOf,
@@ -178,6 +178,7 @@ export async function runStandardService<const U extends Uses>({
       let kafka: KafkaClient | undefined;
       let mongo: MongoConnection | undefined;
       if (uses.kafka) {
+        const security = kafkaSecurityOf(config);
         kafka = createKafka({
           brokers: config.KAFKA_BROKERS,
           clientId: config.KAFKA_CLIENT_ID ?? `parley-${name}`,
@@ -185,14 +186,25 @@ export async function runStandardService<const U extends Uses>({
           // Every consumer made from this client starts from these (createConsumerRunner).
           group: kafkaGroupSettings(config),
           observer: kafkaMetrics.observer,
-          security: kafkaSecurityOf(config),
+          security,
         });
         kafkaMetrics.attach(kafka);
         const client = kafka;
         const probe = createKafkaProbe(kafka);
         checks.push(probe);
         components.push({ name: "kafka admin", stop: probe.close });
-        await checkAccess(name, "Kafka", () => probe.describe(), kafkaAccessProblem, logger);
+        const access = await checkKafkaAccess({
+          brokers: config.KAFKA_BROKERS,
+          clientId: `parley-${name}-access-check`,
+          security,
+        });
+        if (!access.ok) {
+          if (access.problem !== undefined) throw new ConfigError(name, [access.problem]);
+          logger.warn(
+            { err: access.error, hint: access.hint },
+            `${name}: Kafka not reachable at start (${access.hint}); waiting for it`,
+          );
+        }
         // What the producers and consumers made from this client report about themselves (a
         // consumer joining its group, a producer that could not recover): no service wires it.
         context.report(() => client.health.entries());
