@@ -23,6 +23,7 @@ export {
   createRegistry,
   createRegistryProbe,
   registryAccessProblem,
+  RegistryHttpError,
   SchemaType,
   type RegistryClient,
   type RegistryOptions,
