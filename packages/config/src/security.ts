@@ -150,6 +150,7 @@ const isLoopback = (url: string): boolean => {
 };
 
 const isSet = (v: unknown): boolean => v !== undefined;
+const text = (v: unknown): string => (typeof v === "string" ? v : "");
 type Values = Readonly<Record<string, unknown>>;
 
 /**
@@ -167,7 +168,7 @@ export function crossFieldProblems(values: Values): string[] {
       problems.push(
         "SCHEMA_REGISTRY_USERNAME, SCHEMA_REGISTRY_PASSWORD: set both (basic auth) or neither",
       );
-    const url = String(values["SCHEMA_REGISTRY_URL"] ?? "");
+    const url = text(values["SCHEMA_REGISTRY_URL"]);
     const https = url.startsWith("https:");
     if (set("SCHEMA_REGISTRY_PASSWORD") && !https && !isLoopback(url))
       problems.push(
@@ -179,7 +180,7 @@ export function crossFieldProblems(values: Values): string[] {
   if (has("MONGO_USERNAME")) {
     if (set("MONGO_USERNAME") !== set("MONGO_PASSWORD"))
       problems.push("MONGO_USERNAME, MONGO_PASSWORD: set both or neither");
-    const url = String(values["MONGO_URL"] ?? "");
+    const url = text(values["MONGO_URL"]);
     if (set("MONGO_USERNAME") && /^mongodb(\+srv)?:\/\/[^/@]+@/.test(url))
       problems.push(
         "MONGO_USERNAME: MONGO_URL carries credentials too; keep them in one place (drop them from MONGO_URL)",
@@ -243,7 +244,7 @@ function kafkaProblems(values: Values, set: (key: string) => boolean): string[] 
         "KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET",
       ])
         if (!set(key)) problems.push(`${key}: required by KAFKA_SASL_OAUTHBEARER_TOKEN_URL`);
-      const endpoint = String(values["KAFKA_SASL_OAUTHBEARER_TOKEN_URL"]);
+      const endpoint = text(values["KAFKA_SASL_OAUTHBEARER_TOKEN_URL"]);
       if (!endpoint.startsWith("https:") && !isLoopback(endpoint))
         problems.push(
           "KAFKA_SASL_OAUTHBEARER_TOKEN_URL: would send the client secret in clear; use https://",

@@ -96,7 +96,10 @@ function getJson(
       res.on("error", reject);
       res.on("end", () => {
         const status = res.statusCode ?? 0;
-        if (status < 200 || status >= 300) return reject(new RegistryHttpError(status));
+        if (status < 200 || status >= 300) {
+          reject(new RegistryHttpError(status));
+          return;
+        }
         try {
           resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")));
         } catch (error) {

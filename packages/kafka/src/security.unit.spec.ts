@@ -84,9 +84,13 @@ describe("OAUTHBEARER from a client-credentials endpoint", () => {
   /** The identity provider's token endpoint as seen through fetch (the provider is the third party here). */
   const idp = (answer: () => Response) => {
     const calls: { headers: Headers; body: string }[] = [];
-    const fetchImpl = (async (_url: string | URL | Request, init?: RequestInit) => {
-      calls.push({ headers: new Headers(init?.headers), body: String(init?.body) });
-      return answer();
+    const fetchImpl = ((_url: string | URL | Request, init?: RequestInit) => {
+      const body = init?.body;
+      calls.push({
+        headers: new Headers(init?.headers),
+        body: body instanceof URLSearchParams ? body.toString() : "",
+      });
+      return Promise.resolve(answer());
     }) as typeof fetch;
     return { calls, fetchImpl };
   };
