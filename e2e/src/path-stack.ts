@@ -16,6 +16,7 @@ import {
   provisionTopics,
   type ConsumerRunner,
   type EventProducer,
+  type KafkaSecurity,
 } from "@parley/kafka";
 import { createMongo } from "@parley/mongo";
 import { startStack, waitFor, type Namespace, type Stack } from "@parley/testkit";
@@ -62,6 +63,15 @@ export interface PathStackOptions {
   readonly numbers: string;
   readonly simulator: Omit<SimulatorOptions, "appSecret" | "webhookUrls" | "accessTokens">;
   readonly read: readonly TopicId[];
+  /**
+   * Another Kafka than the stack's (the SCRAM-over-TLS broker): its brokers and security for the
+   * spec's own clients, and the variables that give the services the same (KAFKA_BROKERS, KAFKA_TLS...).
+   */
+  readonly kafka?: {
+    readonly brokers: readonly string[];
+    readonly security: KafkaSecurity;
+    readonly env: Readonly<Record<string, string>>;
+  };
 }
 
 export async function startPathStack(options: PathStackOptions): Promise<PathStack> {
@@ -71,7 +81,9 @@ export async function startPathStack(options: PathStackOptions): Promise<PathSta
     prefix: `${ns.id}.`,
     partitions: { contact: 4, business: 4, raw: 2 },
   });
-  const kafka = createKafka({ brokers: stack.kafkaBrokers, clientId: ns.id });
+  const brokers = options.kafka?.brokers ?? stack.kafkaBrokers;
+  const security = options.kafka?.security ?? {};
+  const kafka = createKafka({ brokers, clientId: ns.id, security });
   const serde = createSerde({ registry: createRegistry({ url: stack.schemaRegistryUrl }) });
   const readerName = `e2e-${options.name}-reader`;
   const consumers = [...new Set(catalog.topics.flatMap((t) => t.consumers))].filter((c) =>
@@ -116,7 +128,8 @@ export async function startPathStack(options: PathStackOptions): Promise<PathSta
   const simServer = await serveSimulator(sim, { port: await freePort(), host: "127.0.0.1" });
   const processes: ServiceProcess[] = [];
   const client = createParleyClient({
-    brokers: stack.kafkaBrokers,
+    brokers,
+    security,
     schemaRegistryUrl: stack.schemaRegistryUrl,
     clientId: `${ns.id}-orders`,
     prefix: catalog.prefix,
@@ -143,6 +156,7 @@ export async function startPathStack(options: PathStackOptions): Promise<PathSta
           PARLEY_NUMBERS: options.numbers,
           WA_GRAPH_BASE_URL: simServer.url,
           ...ingressOwn,
+          ...options.kafka?.env,
           ...own,
         },
       ),

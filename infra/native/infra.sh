@@ -315,6 +315,10 @@ export PARLEY_KAFKA_VERSION=$KAFKA_VERSION PARLEY_REGISTRY_SERVER="Apicurio Regi
 EOF
 }
 
+# The opt-in SCRAM-over-TLS broker (start kafka-secure, env-secure).
+# shellcheck source=kafka/secure.sh
+source "$here/kafka/secure.sh"
+
 # ---------------------------------------------------------------- main
 
 cmd="${1:-}"
@@ -322,7 +326,7 @@ shift || true
 servers=("$@")
 [ "${#servers[@]}" -gt 0 ] || servers=(kafka registry mongo)
 for s in "${servers[@]}"; do
-  case "$s" in kafka | registry | mongo) ;; *) die "unknown server '$s' (use kafka, registry or mongo)" ;; esac
+  case "$s" in kafka | registry | mongo | kafka-secure) ;; *) die "unknown server '$s' (use kafka, registry, mongo or kafka-secure)" ;; esac
 done
 
 case "$cmd" in
@@ -333,5 +337,6 @@ case "$cmd" in
     for ((i = ${#servers[@]} - 1; i >= 0; i--)); do stop_one "${servers[$i]}"; done ;;
   status) status "${servers[@]}" ;;
   env) print_env ;;
-  *) die "usage: infra/native/infra.sh install|start|stop|restart|status|env [kafka|registry|mongo ...]" ;;
+  env-secure) print_secure_env ;;
+  *) die "usage: infra/native/infra.sh install|start|stop|restart|status|env|env-secure [kafka|registry|mongo|kafka-secure ...]" ;;
 esac

@@ -28,6 +28,8 @@ export {
 export {
   runStandardService,
   kafkaGroupSettings,
+  mongoSecurityOf,
+  type MongoSecurityConfig,
   type StandardConfig,
   type StandardServiceOptions,
   type Dependencies,

@@ -1,6 +1,6 @@
 import { config, telemetry } from "./instrument.js";
 import { createCatalog } from "@parley/contracts";
-import { createEventProducer, createRegistry, createSerde } from "@parley/kafka";
+import { createEventProducer, createRegistry, registryOptionsOf, createSerde } from "@parley/kafka";
 import { runStandardService, type Component, type ReadinessCheck } from "@parley/runtime";
 import { createKeyring } from "./adapters/http/api-keys.js";
 import { startConsentApiServer } from "./adapters/http/server.js";
@@ -24,7 +24,7 @@ await runStandardService({
   start: async ({ logger, metrics, kafka, mongo }) => {
     const clock = () => new Date();
     const catalog = createCatalog({ prefix: config.PARLEY_TOPIC_PREFIX });
-    const serde = createSerde({ registry: createRegistry({ url: config.SCHEMA_REGISTRY_URL }) });
+    const serde = createSerde({ registry: createRegistry(registryOptionsOf(config)) });
     const series = createConsentMetrics(metrics);
     const checks: ReadinessCheck[] = [];
     const components: Component[] = [];

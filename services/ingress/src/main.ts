@@ -1,8 +1,13 @@
 import { config, telemetry } from "./instrument.js";
 import { createCatalog } from "@parley/contracts";
-import { createEventProducer, createRegistry, createSerde } from "@parley/kafka";
+import { createEventProducer, createRegistry, registryOptionsOf, createSerde } from "@parley/kafka";
 import { createMongo } from "@parley/mongo";
-import { runStandardService, type Component, type ReadinessCheck } from "@parley/runtime";
+import {
+  mongoSecurityOf,
+  runStandardService,
+  type Component,
+  type ReadinessCheck,
+} from "@parley/runtime";
 import { createRateLimiter } from "./admission/rate-limit.js";
 import { createAllowList } from "./adapters/http/allow-list.js";
 import { startSendApi } from "./adapters/http/send-server.js";
@@ -21,7 +26,7 @@ await runStandardService({
   uses: { kafka: true, registry: true, mongo: false },
   start: async ({ logger, metrics, kafka }) => {
     const catalog = createCatalog({ prefix: config.PARLEY_TOPIC_PREFIX });
-    const serde = createSerde({ registry: createRegistry({ url: config.SCHEMA_REGISTRY_URL }) });
+    const serde = createSerde({ registry: createRegistry(registryOptionsOf(config)) });
     const checks: ReadinessCheck[] = [];
     // Stopped in reverse order: listeners drain first, then producers flush, then MongoDB.
     const components: Component[] = [];
@@ -42,6 +47,7 @@ await runStandardService({
           url: config.MONGO_URL,
           database: config.MONGO_DB,
           appName: "parley-ingress",
+          ...mongoSecurityOf(config),
         });
         components.push({ name: "send API mongodb", stop: () => mongo.close() });
         const producer = createEventProducer({ kafka, serde, name: "send-requests producer" });

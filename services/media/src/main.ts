@@ -5,6 +5,7 @@ import { errorMessage } from "@parley/errors";
 import {
   createEventProducer,
   createRegistry,
+  registryOptionsOf,
   createSerde,
   createCatalogPublisher,
 } from "@parley/kafka";
@@ -40,7 +41,7 @@ await runStandardService({
   start: async ({ logger, kafka, mongo }) => {
     const clock = () => new Date();
     const catalog = createCatalog({ prefix: config.PARLEY_TOPIC_PREFIX });
-    const serde = createSerde({ registry: createRegistry({ url: config.SCHEMA_REGISTRY_URL }) });
+    const serde = createSerde({ registry: createRegistry(registryOptionsOf(config)) });
     const keys = createKeyRing(parseKeyEncryptionKeys(config.MEDIA_KEYS));
     // Without business numbers there is no token to download with: the inbound side is off and
     // the API and the sweeper still run.

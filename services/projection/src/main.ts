@@ -1,7 +1,7 @@
 import { config, telemetry } from "./instrument.js";
 import { createCatalog } from "@parley/contracts";
 import { errorMessage } from "@parley/errors";
-import { createRegistry, createSerde } from "@parley/kafka";
+import { createRegistry, registryOptionsOf, createSerde } from "@parley/kafka";
 import { runStandardService, type Component, type ReadinessCheck } from "@parley/runtime";
 import { createKeyring, createRateLimiter } from "./adapters/http/api-keys.js";
 import { startQueryApiServer } from "./adapters/http/server.js";
@@ -25,7 +25,7 @@ await runStandardService({
   start: async ({ logger, metrics, kafka, mongo }) => {
     const clock = () => new Date();
     const catalog = createCatalog({ prefix: config.PARLEY_TOPIC_PREFIX });
-    const serde = createSerde({ registry: createRegistry({ url: config.SCHEMA_REGISTRY_URL }) });
+    const serde = createSerde({ registry: createRegistry(registryOptionsOf(config)) });
     const prefix = config.PROJECTION_COLLECTION_PREFIX;
     const series = createProjectionMetrics(metrics);
     const rateCard =

@@ -4,6 +4,7 @@ import { errorMessage } from "@parley/errors";
 import {
   createEventProducer,
   createRegistry,
+  registryOptionsOf,
   createSerde,
   createCatalogPublisher,
 } from "@parley/kafka";
@@ -42,7 +43,7 @@ await runStandardService({
   start: async ({ logger, metrics, kafka, mongo }) => {
     const clock = () => new Date();
     const catalog = createCatalog({ prefix: config.PARLEY_TOPIC_PREFIX });
-    const serde = createSerde({ registry: createRegistry({ url: config.SCHEMA_REGISTRY_URL }) });
+    const serde = createSerde({ registry: createRegistry(registryOptionsOf(config)) });
     // Loaded once: quality webhooks name a number by its display number only (inbound), and the
     // outbound side resolves senders, WABAs and tokens from it.
     const directory = config.PARLEY_NUMBERS === undefined ? undefined : loadNumberDirectory(config);

@@ -3,6 +3,7 @@ import { createCatalog } from "@parley/contracts";
 import {
   createEventProducer,
   createRegistry,
+  registryOptionsOf,
   createSerde,
   KeyedQueue,
   partitionOfKey,
@@ -51,7 +52,7 @@ await runStandardService({
   start: async ({ logger, metrics, kafka, mongo }) => {
     const directory = loadNumberDirectory(config);
     const catalog = createCatalog({ prefix: config.PARLEY_TOPIC_PREFIX });
-    const serde = createSerde({ registry: createRegistry({ url: config.SCHEMA_REGISTRY_URL }) });
+    const serde = createSerde({ registry: createRegistry(registryOptionsOf(config)) });
     // Encodes outcomes for the consumers' transactions; it sends nothing itself (not connected).
     const producer = createEventProducer({ kafka, serde, name: "sender outputs" });
     const dispatchTopic = catalog.topic("dispatch");
