@@ -142,10 +142,19 @@ export async function runStandardService<const U extends Uses>({
       }
       if (uses.registry) checks.push(createRegistryProbe({ url: config.SCHEMA_REGISTRY_URL }));
       if (uses.mongo) {
+        // The round trips to MongoDB, by command (the benchmarks report them per message).
+        const commands = metrics.counter<"command">({
+          name: "mongo_commands_total",
+          help: "Commands sent to MongoDB by this process, by command name.",
+          labelNames: ["command"],
+        });
         const connection = createMongo({
           url: config.MONGO_URL,
           database: config.MONGO_DB,
           appName: `parley-${name}`,
+          onCommand: (command) => {
+            commands.inc({ command });
+          },
         });
         mongo = connection;
         checks.push(connection.probe);

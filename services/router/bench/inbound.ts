@@ -5,6 +5,10 @@
 // The raw topic is filled first (WEBHOOKS webhooks, one message each, across three business
 // numbers and CONTACTS contacts, plus Meta's retries), so each case only consumes.
 //   KAFKA_BROKERS=... SCHEMA_REGISTRY_URL=... MONGO_URL=... node services/router/dist/adapters/kafka/raw-webhook-consumer.bench.js
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
 import { createCatalog, createEvent, type EventOf } from "@parley/contracts";
 import {
@@ -79,6 +83,109 @@ function webhook(n: number, run: string): EventOf<"RawWebhookReceived"> {
   );
 }
 
+// Round trips: every Kafka request (by API) and MongoDB command (by name) this process sends.
+const roundTrips = new Map<string, number>();
+const count = (name: string) => {
+  roundTrips.set(name, (roundTrips.get(name) ?? 0) + 1);
+};
+
+/** CPU seconds (utime + stime at 100 ticks/s) of a process, from /proc; NaN when unreadable. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${String(pid)}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** The servers infra/native/infra.sh started (its pid files), to charge their CPU per webhook. */
+function serverPids(): Map<string, number> {
+  const profile = process.env["PARLEY_PROFILE"] ?? "default";
+  const repo = fileURLToPath(new URL("../../..", import.meta.url));
+  const dir = join(process.env["PARLEY_STATE_DIR"] ?? join(repo, ".parley", profile), "run");
+  const out = new Map<string, number>();
+  if (!existsSync(dir)) return out;
+  for (const file of readdirSync(dir)) {
+    if (!file.endsWith(".pid")) continue;
+    const pid = Number(readFileSync(join(dir, file), "utf8").trim());
+    if (Number.isInteger(pid) && pid > 0 && existsSync(`/proc/${String(pid)}`)) {
+      out.set(file.slice(0, -4), pid);
+    }
+  }
+  return out;
+}
+
+/** What one case cost: CPU per process, this process's peak RSS, the round trips it sent. */
+function measureCase() {
+  const servers = serverPids();
+  const cpu0 = process.cpuUsage();
+  const server0 = new Map([...servers].map(([name, pid]) => [name, cpuSeconds(pid)]));
+  const trips0 = new Map(roundTrips);
+  let rssPeak = process.memoryUsage.rss();
+  const sampler = setInterval(() => {
+    rssPeak = Math.max(rssPeak, process.memoryUsage.rss());
+  }, 100);
+  return () => {
+    clearInterval(sampler);
+    const cpu = process.cpuUsage(cpu0);
+    return {
+      cpuMicros: cpu.user + cpu.system,
+      rssMb: Math.max(rssPeak, process.memoryUsage.rss()) / 1024 / 1024,
+      servers: new Map(
+        [...servers].map(([name, pid]) => [name, cpuSeconds(pid) - (server0.get(name) ?? NaN)]),
+      ),
+      trips: new Map(
+        [...roundTrips]
+          .map(([name, n]): [string, number] => [name, n - (trips0.get(name) ?? 0)])
+          .filter(([, n]) => n > 0),
+      ),
+    };
+  };
+}
+type CaseCost = ReturnType<ReturnType<typeof measureCase>>;
+
+/**
+ * BENCH_CPU_PROF=<file.cpuprofile>: profiles the router case alone (V8's sampling profiler, as
+ * --cpu-prof but only around that case) and prints its top frames by self time.
+ */
+async function startProfile(): Promise<(() => Promise<void>) | undefined> {
+  const file = process.env["BENCH_CPU_PROF"];
+  if (file === undefined || file === "") return undefined;
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.start");
+  return async () => {
+    const { profile } = await session.post("Profiler.stop");
+    session.disconnect();
+    writeFileSync(file, JSON.stringify(profile));
+    const self = new Map<string, number>();
+    const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+    const deltas = profile.timeDeltas ?? [];
+    let total = 0;
+    (profile.samples ?? []).forEach((id, i) => {
+      const frame = byId.get(id)?.callFrame;
+      if (frame === undefined) return;
+      const where = frame.url.split("/").slice(-2).join("/");
+      const name = `${frame.functionName || "(anonymous)"} ${where}:${String(frame.lineNumber + 1)}`;
+      const dt = deltas[i] ?? 0;
+      total += dt;
+      self.set(name, (self.get(name) ?? 0) + dt);
+    });
+    process.stdout.write(
+      `\nrouter case profile (${file}), top frames by self time of ${(total / 1000).toFixed(0)} ms:\n${[
+        ...self,
+      ]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 25)
+        .map(([name, us]) => `${((100 * us) / total).toFixed(1).padStart(5)} % ${name}`)
+        .join("\n")}\n`,
+    );
+  };
+}
+
 async function until(done: () => boolean, what: string): Promise<void> {
   const deadline = Date.now() + TIMEOUT_MS;
   while (!done()) {
@@ -93,7 +200,11 @@ async function main(): Promise<void> {
   const mongoUrl = process.env["MONGO_URL"] ?? "mongodb://127.0.0.1:27017/?directConnection=true";
   const run = `rbench${Date.now().toString(36)}`;
   const catalog = createCatalog({ prefix: `${run}.` });
-  const kafka = createKafka({ brokers, clientId: run });
+  const kafka = createKafka({
+    brokers,
+    clientId: run,
+    observer: { request: ({ apiName }) => { count(`kafka ${apiName}`); } },
+  });
   const serde = createSerde({ registry: createRegistry({ url: registryUrl }) });
   await provisionTopics({
     kafka,
@@ -134,15 +245,20 @@ async function main(): Promise<void> {
     },
   });
   let started = performance.now();
-  let cpu = process.cpuUsage();
+  let measured = measureCase();
   await bare.start();
   await until(() => consumed >= WEBHOOKS, "the bare consumer");
   const bareSeconds = (performance.now() - started) / 1000;
-  const bareCpu = process.cpuUsage(cpu);
+  const bareCost = measured();
   await bare.stop();
 
   // 2. The router's inbound side, composed as in main.ts.
-  const mongo = createMongo({ url: mongoUrl, database: run, appName: run });
+  const mongo = createMongo({
+    url: mongoUrl,
+    database: run,
+    appName: run,
+    onCommand: (name) => { count(`mongo ${name}`); },
+  });
   const clock = () => new Date();
   let webhooks = 0;
   let events = 0;
@@ -192,25 +308,61 @@ async function main(): Promise<void> {
     clock,
     tuning: { fromBeginning: true, maxInFlight: MAX_IN_FLIGHT },
   });
+  const stopProfile = await startProfile();
   started = performance.now();
-  cpu = process.cpuUsage();
+  measured = measureCase();
   await router.start();
   await until(() => webhooks >= WEBHOOKS, "the router");
   const routerSeconds = (performance.now() - started) / 1000;
-  const routerCpu = process.cpuUsage(cpu);
+  const routerCost = measured();
   await router.stop();
+  await stopProfile?.();
 
-  // CPU of this process only (not the broker's or MongoDB's), per webhook: steadier than the
-  // rates on a shared machine.
-  const perWebhook = (usage: NodeJS.CpuUsage, n: number) =>
-    ((usage.user + usage.system) / n).toFixed(0);
+  // CPU of this process (the consumer or the router) per webhook: steadier than the rates on a
+  // shared machine. The servers' CPU is theirs over the same span; on shared servers it includes
+  // other sessions' load.
+  const perWebhook = (cost: CaseCost, n: number) => (cost.cpuMicros / n).toFixed(0);
   const rows = [
-    `| case | webhooks | seconds | webhooks/s | events/s | bench process CPU µs/webhook |`,
-    `| --- | ---: | ---: | ---: | ---: | ---: |`,
-    `| bare consume of the raw topic (decode, no-op) | ${String(consumed)} | ${bareSeconds.toFixed(1)} | ${(consumed / bareSeconds).toFixed(0)} | - | ${perWebhook(bareCpu, consumed)} |`,
-    `| router inbound (parse, decide, MongoDB state + outbox, publish) | ${String(webhooks)} | ${routerSeconds.toFixed(1)} | ${(webhooks / routerSeconds).toFixed(0)} | ${(events / routerSeconds).toFixed(0)} | ${perWebhook(routerCpu, webhooks)} |`,
+    `| case | webhooks | seconds | webhooks/s | events/s | bench process CPU µs/webhook | bench process peak RSS MB |`,
+    `| --- | ---: | ---: | ---: | ---: | ---: | ---: |`,
+    `| bare consume of the raw topic (decode, no-op) | ${String(consumed)} | ${bareSeconds.toFixed(1)} | ${(consumed / bareSeconds).toFixed(0)} | - | ${perWebhook(bareCost, consumed)} | ${bareCost.rssMb.toFixed(0)} |`,
+    `| router inbound (parse, decide, MongoDB state + outbox, publish) | ${String(webhooks)} | ${routerSeconds.toFixed(1)} | ${(webhooks / routerSeconds).toFixed(0)} | ${(events / routerSeconds).toFixed(0)} | ${perWebhook(routerCost, webhooks)} | ${routerCost.rssMb.toFixed(0)} |`,
   ];
   process.stdout.write(`${rows.join("\n")}\n`);
+  process.stdout.write(
+    `\nrouter / bare: ${(webhooks / routerSeconds / (consumed / bareSeconds)).toFixed(2)} (webhooks/s), CPU per webhook ${(routerCost.cpuMicros / webhooks / (bareCost.cpuMicros / consumed)).toFixed(1)} x the bare consume's\n`,
+  );
+  const perCase = (name: string, cost: CaseCost, n: number) =>
+    `| ${name} | ${[...cost.trips]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([trip, k]) => `${trip} ${((k * 1000) / n).toFixed(1)}`)
+      .join(
+        ", ",
+      )} | ${(([...cost.trips.values()].reduce((a, b) => a + b, 0) * 1000) / n).toFixed(0)} |`;
+  process.stdout.write(
+    [
+      "",
+      "| case | round trips per 1,000 webhooks (Kafka requests by API, MongoDB commands) | all per 1,000 webhooks |",
+      "| --- | --- | ---: |",
+      perCase("bare consume", bareCost, consumed),
+      perCase("router inbound", routerCost, webhooks),
+      "",
+    ].join("\n"),
+  );
+  if (routerCost.servers.size > 0) {
+    const serverRow = (name: string, cost: CaseCost, n: number) =>
+      `| ${name} | ${[...cost.servers].map(([server, s]) => `${server} ${((s * 1e6) / n).toFixed(0)}`).join(", ")} |`;
+    process.stdout.write(
+      [
+        "",
+        "| case | server CPU µs per webhook over the case (shared servers: other sessions' load included) |",
+        "| --- | --- |",
+        serverRow("bare consume", bareCost, consumed),
+        serverRow("router inbound", routerCost, webhooks),
+        "",
+      ].join("\n"),
+    );
+  }
   process.stderr.write(
     `router steps: ${[...steps]
       .map(
