@@ -199,35 +199,44 @@ async function main(): Promise<void> {
   const registryUrl = process.env["SCHEMA_REGISTRY_URL"] ?? "http://127.0.0.1:8081";
   const mongoUrl = process.env["MONGO_URL"] ?? "mongodb://127.0.0.1:27017/?directConnection=true";
   const run = `rbench${Date.now().toString(36)}`;
-  const catalog = createCatalog({ prefix: `${run}.` });
   const kafka = createKafka({
     brokers,
     clientId: run,
-    observer: { request: ({ apiName }) => { count(`kafka ${apiName}`); } },
+    observer: {
+      request: ({ apiName }) => {
+        count(`kafka ${apiName}`);
+      },
+    },
   });
   const serde = createSerde({ registry: createRegistry({ url: registryUrl }) });
-  await provisionTopics({
-    kafka,
-    serde,
-    topics: [
-      ...catalog.topics,
-      catalog.deadLetterTopic(ROUTER_INBOUND_CONSUMER),
-      catalog.deadLetterTopic("bench-bare"),
-    ],
-  });
   const producer = createEventProducer({ kafka, serde, name: "bench" });
   await producer.connect();
-  const raw = catalog.topic("raw-webhooks");
-  const records: OutgoingEvent[] = [];
-  for (let n = 0; n < WEBHOOKS; n++) {
-    const event = webhook(n, run);
-    records.push({ key: raw.keyOf(event), event });
-  }
-  for (let i = 0; i < records.length; i += 500) {
-    await producer.publish(raw, records.slice(i, i + 500));
-  }
+  /** Topics of their own for one case, its raw topic filled with the same webhooks. */
+  const filled = async (prefix: string) => {
+    const catalog = createCatalog({ prefix: `${prefix}.` });
+    await provisionTopics({
+      kafka,
+      serde,
+      topics: [
+        ...catalog.topics,
+        catalog.deadLetterTopic(ROUTER_INBOUND_CONSUMER),
+        catalog.deadLetterTopic("bench-bare"),
+      ],
+    });
+    const raw = catalog.topic("raw-webhooks");
+    const records: OutgoingEvent[] = [];
+    for (let n = 0; n < WEBHOOKS; n++) {
+      const event = webhook(n, run);
+      records.push({ key: raw.keyOf(event), event });
+    }
+    for (let i = 0; i < records.length; i += 500) {
+      await producer.publish(raw, records.slice(i, i + 500));
+    }
+    return { catalog, raw };
+  };
+  const first = await filled(run);
   process.stderr.write(
-    `router inbound bench: ${String(WEBHOOKS)} webhooks on ${String(raw.partitions)} raw partitions, ${String(NUMBERS.length)} business numbers, ${String(CONTACTS)} contacts\n`,
+    `router inbound bench: ${String(WEBHOOKS)} webhooks on ${String(first.raw.partitions)} raw partitions, ${String(NUMBERS.length)} business numbers, ${String(CONTACTS)} contacts\n`,
   );
 
   // 1. Baseline: the bare consume of the same records.
@@ -235,103 +244,127 @@ async function main(): Promise<void> {
   const bare = createEventConsumer({
     kafka,
     serde,
-    catalog,
+    catalog: first.catalog,
     consumer: "bench-bare",
-    topics: [raw],
+    topics: [first.raw],
     tuning: { fromBeginning: true },
     handle: () => {
       consumed++;
       return Promise.resolve();
     },
   });
-  let started = performance.now();
-  let measured = measureCase();
+  const bareStarted = performance.now();
+  const bareMeasured = measureCase();
   await bare.start();
   await until(() => consumed >= WEBHOOKS, "the bare consumer");
-  const bareSeconds = (performance.now() - started) / 1000;
-  const bareCost = measured();
+  const bareSeconds = (performance.now() - bareStarted) / 1000;
+  const bareCost = bareMeasured();
   await bare.stop();
 
-  // 2. The router's inbound side, composed as in main.ts.
+  // 2. The router's inbound side, composed as in main.ts, once per published-mark setting
+  // (BENCH_MARK_DELAYS: -1 each batch waits for its mark, as before ADR 0010's deferred marks;
+  // a number: ROUTER_MARK_DELAY_MS), each on topics and a database of its own.
+  const markDelays = (process.env["BENCH_MARK_DELAYS"] ?? "-1,50").split(",").map(Number);
   const mongo = createMongo({
     url: mongoUrl,
     database: run,
     appName: run,
-    onCommand: (name) => { count(`mongo ${name}`); },
+    onCommand: (name) => {
+      count(`mongo ${name}`);
+    },
   });
   const clock = () => new Date();
-  let webhooks = 0;
-  let events = 0;
-  // Where the router's time goes: calls, items and wall time per store or broker step.
-  const steps = new Map<string, { calls: number; items: number; ms: number }>();
-  const step = async <T>(name: string, items: number, work: () => Promise<T>): Promise<T> => {
-    const t0 = performance.now();
-    try {
-      return await work();
-    } finally {
-      const s = steps.get(name) ?? { calls: 0, items: 0, ms: 0 };
-      s.calls++;
-      s.items += items;
-      s.ms += performance.now() - t0;
-      steps.set(name, s);
-    }
-  };
-  const timed = (store: ContactStore): ContactStore => ({
-    loadMany: (ids) => step("load", ids.length, () => store.loadMany(ids)),
-    saveMany: (writes) => step("save", writes.length, () => store.saveMany(writes)),
-    markPublished: (marks) => step("mark", marks.length, () => store.markPublished(marks)),
-  });
-  const publishToCatalog = createCatalogPublisher(producer, catalog);
-  const handler = createInboundHandler({
-    store: timed(createContactStore({ db: mongo.db, clock })),
-    publish: (batch) => step("publish", batch.length, () => publishToCatalog(batch)),
-    clock,
-    decideWith: {
-      windowMs: 24 * 60 * 60 * 1000,
-      matchKeyword: createKeywordMatcher(defaultKeywords),
-      eventIdOf,
-    },
-    limits: { maxIds: 500, ttlMs: 8 * 24 * 60 * 60 * 1000 },
-    observer: {
-      decided(_fact, emitted) {
-        webhooks++;
-        events += emitted.length;
+  const routerCase = async (index: number, markDelay: number) => {
+    const { catalog } = index === 0 ? first : await filled(`${run}-${String(index)}`);
+    const db = mongo.client.db(`${run}-${String(index)}`);
+    let webhooks = 0;
+    let events = 0;
+    // Where the router's time goes: calls, items and wall time per store or broker step.
+    const steps = new Map<string, { calls: number; items: number; ms: number }>();
+    const step = async <T>(name: string, items: number, work: () => Promise<T>): Promise<T> => {
+      const t0 = performance.now();
+      try {
+        return await work();
+      } finally {
+        const s = steps.get(name) ?? { calls: 0, items: 0, ms: 0 };
+        s.calls++;
+        s.items += items;
+        s.ms += performance.now() - t0;
+        steps.set(name, s);
+      }
+    };
+    const timed = (store: ContactStore): ContactStore => ({
+      loadMany: (ids) => step("load", ids.length, () => store.loadMany(ids)),
+      saveMany: (writes) => step("save", writes.length, () => store.saveMany(writes)),
+      markPublished: (marks) => step("mark", marks.length, () => store.markPublished(marks)),
+    });
+    const publishToCatalog = createCatalogPublisher(producer, catalog);
+    const handler = createInboundHandler({
+      store: timed(createContactStore({ db, clock })),
+      publish: (batch) => step("publish", batch.length, () => publishToCatalog(batch)),
+      clock,
+      decideWith: {
+        windowMs: 24 * 60 * 60 * 1000,
+        matchKeyword: createKeywordMatcher(defaultKeywords),
+        eventIdOf,
       },
-      conflict: () => undefined,
-    },
-  });
-  const router = createRawWebhookConsumer({
-    kafka,
-    serde,
-    catalog,
-    handler,
-    clock,
-    tuning: { fromBeginning: true, maxInFlight: MAX_IN_FLIGHT },
-  });
-  const stopProfile = await startProfile();
-  started = performance.now();
-  measured = measureCase();
-  await router.start();
-  await until(() => webhooks >= WEBHOOKS, "the router");
-  const routerSeconds = (performance.now() - started) / 1000;
-  const routerCost = measured();
-  await router.stop();
-  await stopProfile?.();
+      limits: { maxIds: 500, ttlMs: 8 * 24 * 60 * 60 * 1000 },
+      ...(markDelay < 0 ? {} : { markDelayMs: markDelay }),
+      observer: {
+        decided(_fact, emitted) {
+          webhooks++;
+          events += emitted.length;
+        },
+        conflict: () => undefined,
+      },
+    });
+    const router = createRawWebhookConsumer({
+      kafka,
+      serde,
+      catalog,
+      handler,
+      clock,
+      tuning: { fromBeginning: true, maxInFlight: MAX_IN_FLIGHT },
+    });
+    const stopProfile = index === markDelays.length - 1 ? await startProfile() : undefined;
+    const started = performance.now();
+    const measured = measureCase();
+    await router.start();
+    await until(() => webhooks >= WEBHOOKS, "the router");
+    const seconds = (performance.now() - started) / 1000;
+    const cost = measured();
+    await router.stop();
+    await handler.flush();
+    await stopProfile?.();
+    await db.dropDatabase();
+    return {
+      name: `router inbound, marks ${markDelay < 0 ? "awaited per batch" : `deferred ${String(markDelay)} ms`}`,
+      webhooks,
+      events,
+      seconds,
+      cost,
+      steps,
+    };
+  };
+  const cases = [];
+  for (const [index, delay] of markDelays.entries()) cases.push(await routerCase(index, delay));
 
   // CPU of this process (the consumer or the router) per webhook: steadier than the rates on a
   // shared machine. The servers' CPU is theirs over the same span; on shared servers it includes
   // other sessions' load.
   const perWebhook = (cost: CaseCost, n: number) => (cost.cpuMicros / n).toFixed(0);
+  const bareRate = consumed / bareSeconds;
+  const bareCpu = bareCost.cpuMicros / consumed;
   const rows = [
-    `| case | webhooks | seconds | webhooks/s | events/s | bench process CPU µs/webhook | bench process peak RSS MB |`,
-    `| --- | ---: | ---: | ---: | ---: | ---: | ---: |`,
-    `| bare consume of the raw topic (decode, no-op) | ${String(consumed)} | ${bareSeconds.toFixed(1)} | ${(consumed / bareSeconds).toFixed(0)} | - | ${perWebhook(bareCost, consumed)} | ${bareCost.rssMb.toFixed(0)} |`,
-    `| router inbound (parse, decide, MongoDB state + outbox, publish) | ${String(webhooks)} | ${routerSeconds.toFixed(1)} | ${(webhooks / routerSeconds).toFixed(0)} | ${(events / routerSeconds).toFixed(0)} | ${perWebhook(routerCost, webhooks)} | ${routerCost.rssMb.toFixed(0)} |`,
+    `| case | webhooks | seconds | webhooks/s | x bare | events/s | bench process CPU µs/webhook | x bare | bench process peak RSS MB |`,
+    `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
+    `| bare consume of the raw topic (decode, no-op) | ${String(consumed)} | ${bareSeconds.toFixed(1)} | ${bareRate.toFixed(0)} | 1 | - | ${perWebhook(bareCost, consumed)} | 1 | ${bareCost.rssMb.toFixed(0)} |`,
+    ...cases.map(
+      (c) =>
+        `| ${c.name} | ${String(c.webhooks)} | ${c.seconds.toFixed(1)} | ${(c.webhooks / c.seconds).toFixed(0)} | ${(c.webhooks / c.seconds / bareRate).toFixed(2)} | ${(c.events / c.seconds).toFixed(0)} | ${perWebhook(c.cost, c.webhooks)} | ${(c.cost.cpuMicros / c.webhooks / bareCpu).toFixed(1)} | ${c.cost.rssMb.toFixed(0)} |`,
+    ),
   ];
   process.stdout.write(`${rows.join("\n")}\n`);
-  process.stdout.write(
-    `\nrouter / bare: ${(webhooks / routerSeconds / (consumed / bareSeconds)).toFixed(2)} (webhooks/s), CPU per webhook ${(routerCost.cpuMicros / webhooks / (bareCost.cpuMicros / consumed)).toFixed(1)} x the bare consume's\n`,
-  );
   const perCase = (name: string, cost: CaseCost, n: number) =>
     `| ${name} | ${[...cost.trips]
       .sort(([a], [b]) => a.localeCompare(b))
@@ -345,11 +378,11 @@ async function main(): Promise<void> {
       "| case | round trips per 1,000 webhooks (Kafka requests by API, MongoDB commands) | all per 1,000 webhooks |",
       "| --- | --- | ---: |",
       perCase("bare consume", bareCost, consumed),
-      perCase("router inbound", routerCost, webhooks),
+      ...cases.map((c) => perCase(c.name, c.cost, c.webhooks)),
       "",
     ].join("\n"),
   );
-  if (routerCost.servers.size > 0) {
+  if (bareCost.servers.size > 0) {
     const serverRow = (name: string, cost: CaseCost, n: number) =>
       `| ${name} | ${[...cost.servers].map(([server, s]) => `${server} ${((s * 1e6) / n).toFixed(0)}`).join(", ")} |`;
     process.stdout.write(
@@ -358,18 +391,23 @@ async function main(): Promise<void> {
         "| case | server CPU µs per webhook over the case (shared servers: other sessions' load included) |",
         "| --- | --- |",
         serverRow("bare consume", bareCost, consumed),
-        serverRow("router inbound", routerCost, webhooks),
+        ...cases.map((c) => serverRow(c.name, c.cost, c.webhooks)),
         "",
       ].join("\n"),
     );
   }
-  process.stderr.write(
-    `router steps: ${[...steps]
-      .map(
-        ([name, s]) =>
-          `${name} ${String(s.calls)} calls, ${(s.items / s.calls).toFixed(1)} items/call, ${(s.ms / s.calls).toFixed(1)} ms/call`,
-      )
-      .join("; ")}\n`,
+  for (const c of cases) {
+    process.stdout.write(
+      `\n${c.name}, steps: ${[...c.steps]
+        .map(
+          ([name, s]) =>
+            `${name} ${String(s.calls)} calls, ${(s.items / s.calls).toFixed(1)} items/call, ${(s.ms / s.calls).toFixed(1)} ms/call`,
+        )
+        .join("; ")}\n`,
+    );
+  }
+  process.stdout.write(
+    `\nload average at the end: ${readFileSync("/proc/loadavg", "utf8").trim()}\n`,
   );
 
   await mongo.db.dropDatabase();
