@@ -1,5 +1,5 @@
 import { isOutage, ParleyError } from "@parley/errors";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { Keyed } from "./decider.js";
 import { createCommandHandler, type CommandHandlerOptions } from "./handler.js";
 import { createMemoryStateStore, type MemoryStateStore } from "./memory-store.js";
@@ -44,15 +44,22 @@ const marksOf = (calls: readonly string[]) => calls.filter((c) => c.startsWith("
 
 describe("command handler: deferred marks (markDelayMs)", () => {
   it("resolves once published, before the mark; the marks of several batches go in one write", async () => {
-    const { handler, calls, memory, published } = setup({ markDelayMs: 30 });
-    for (let i = 0; i < 4; i++) await handler.handle(to(`k${i}`, cmd("1")));
-    expect(published).toHaveLength(4);
-    // Every caller has its answer; no mark is written yet, and the outboxes are still in view.
-    expect(marksOf(calls)).toEqual([]);
-    expect(memory.peek("k0")).toMatchObject({ version: 1, outbox: [{ id: "k0:1" }] });
-    await expect.poll(() => marksOf(calls)).toEqual(["mark:4"]);
-    for (let i = 0; i < 4; i++) {
-      expect(memory.peek(`k${i}`)).toMatchObject({ version: 1, publishedVersion: 1 });
+    // Only the mark timer is faked: the batches still gather on the real event loop.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const { handler, calls, memory, published } = setup({ markDelayMs: 30 });
+      for (let i = 0; i < 4; i++) await handler.handle(to(`k${i}`, cmd("1")));
+      expect(published).toHaveLength(4);
+      // Every caller has its answer; no mark is written yet, and the outboxes are still in view.
+      expect(marksOf(calls)).toEqual([]);
+      expect(memory.peek("k0")).toMatchObject({ version: 1, outbox: [{ id: "k0:1" }] });
+      await vi.advanceTimersByTimeAsync(30);
+      expect(marksOf(calls)).toEqual(["mark:4"]);
+      for (let i = 0; i < 4; i++) {
+        expect(memory.peek(`k${i}`)).toMatchObject({ version: 1, publishedVersion: 1 });
+      }
+    } finally {
+      vi.useRealTimers();
     }
   });
 
