@@ -19,8 +19,12 @@ import {
 const NOW = new Date("2026-03-01T10:00:00.000Z");
 type Options = CommandHandlerOptions<TallyState, TallyCommand, TallyEvent, TallyContext, Added>;
 
+/** `markDelayMs` 20 unless given; null: marks awaited (the runtime's default). */
 function setup(
-  overrides: Partial<Options> = {},
+  {
+    markDelayMs = 20,
+    ...overrides
+  }: Omit<Partial<Options>, "markDelayMs"> & { markDelayMs?: number | null } = {},
   memory: MemoryStateStore<TallyState, Added> = createMemoryStateStore(),
 ) {
   const probed = probe(memory);
@@ -31,7 +35,7 @@ function setup(
     publish: publisher.publish,
     context: (commands) => commands.map(() => ({ now: NOW })),
     clock: () => NOW,
-    markDelayMs: 20,
+    ...(markDelayMs === null ? {} : { markDelayMs }),
     ...overrides,
   });
   return { handler, memory, ...probed, ...publisher };
@@ -71,7 +75,7 @@ describe("command handler: deferred marks (markDelayMs)", () => {
     await handler.flush();
     expect(marksOf(calls)).toEqual(["mark:2"]);
     expect(memory.peek("a")).toMatchObject({ publishedVersion: 1 });
-    const awaited = setup({ markDelayMs: undefined });
+    const awaited = setup({ markDelayMs: null });
     await awaited.handler.handle(to("a", cmd("1")));
     expect(marksOf(awaited.calls)).toEqual(["mark:1"]);
     await awaited.handler.flush();
@@ -96,7 +100,7 @@ describe("command handler: deferred marks (markDelayMs)", () => {
     await dying.handler.handle([...to("a", cmd("1")), ...to("b", cmd("1"))]);
     // Revoked or killed here: its marks are never written. The next owner gets new input for a
     // and the uncommitted input of b again.
-    const next = setup({ markDelayMs: undefined }, memory);
+    const next = setup({ markDelayMs: null }, memory);
     await next.handler.handle([...to("a", cmd("2")), ...to("b", cmd("1"))]);
     expect(ofKey(next.published, "a")).toEqual(["1=1", "2=2"]);
     expect(ofKey(next.published, "b")).toEqual(["1=1"]);
@@ -112,7 +116,7 @@ describe("command handler: deferred marks (markDelayMs)", () => {
     const first = setup({ markDelayMs: 60_000 }, memory);
     await first.handler.handle([...to("a", cmd("1")), ...to("b", cmd("1"))]);
     await first.handler.flush();
-    const next = setup({ markDelayMs: undefined }, memory);
+    const next = setup({ markDelayMs: null }, memory);
     await next.handler.handle([...to("a", cmd("2")), ...to("b", cmd("1"))]);
     expect(ofKey(next.published, "a")).toEqual(["2=2"]);
     expect(ofKey(next.published, "b")).toEqual([]);
