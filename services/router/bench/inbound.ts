@@ -1,7 +1,10 @@
 // Router inbound throughput (issue 5's benchmark), in one run on one broker, registry and MongoDB:
 //  1. baseline: a bare consume of the raw topic through the Kafka layer (decode, no-op handler);
 //  2. the router's inbound side as main.ts composes it (parse, decide, MongoDB state with the
-//     outbox, publish to the contact-keyed topics), webhooks/s and events/s produced.
+//     outbox, publish to the contact-keyed topics), webhooks/s and events/s produced, once per
+//     BENCH_MARK_DELAYS setting, each on topics and a database of its own.
+// Each case prints its CPU per webhook, peak RSS, round trips (Kafka requests by API, MongoDB
+// commands) and the servers' CPU; BENCH_CPU_PROF=<file> profiles the last router case.
 // The raw topic is filled first (WEBHOOKS webhooks, one message each, across three business
 // numbers and CONTACTS contacts, plus Meta's retries), so each case only consumes.
 //   KAFKA_BROKERS=... SCHEMA_REGISTRY_URL=... MONGO_URL=... node services/router/dist/adapters/kafka/raw-webhook-consumer.bench.js
