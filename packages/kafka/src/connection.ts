@@ -61,7 +61,10 @@ export interface KafkaConnectionOptions {
   readonly connectionTimeoutMs?: number;
   readonly requestTimeoutMs?: number;
   readonly group?: Partial<GroupSettings>;
-  /** Told about every consumer made from the client and every record they dead-letter. */
+  /**
+   * Told about every consumer made from the client, every record they dead-letter and (when it
+   * has `request`) every request its producers, consumers and admins send.
+   */
   readonly observer?: KafkaObserver;
   /** TLS and SASL (docs/security.md); plaintext without authentication when absent. */
   readonly security?: KafkaSecurity;
@@ -214,12 +217,43 @@ export function createKafka({
     logLevel: KafkaLogLevel.WARN,
     logCreator: logCreator(logger),
   });
-  if (observer?.consumerCreated !== undefined) {
+  const request =
+    observer?.request === undefined
+      ? undefined
+      : (info: { readonly apiName: string }) => {
+          observer.request?.(info);
+        };
+  if (observer?.consumerCreated !== undefined || request !== undefined) {
     const make = client.consumer.bind(client);
     client.consumer = (config) => {
       const consumer = make(config);
-      observer.consumerCreated?.(config.groupId, consumer);
+      observer?.consumerCreated?.(config.groupId, consumer);
+      if (request !== undefined) {
+        consumer.on(consumer.events.REQUEST, ({ payload }) => {
+          request({ apiName: payload.apiName });
+        });
+      }
       return consumer;
+    };
+  }
+  if (request !== undefined) {
+    // Every request of the client's producers and admins too: the round trips per message the
+    // benchmarks report (docs/benchmarks.md).
+    const makeProducer = client.producer.bind(client);
+    client.producer = (config) => {
+      const producer = makeProducer(config);
+      producer.on(producer.events.REQUEST, ({ payload }) => {
+        request({ apiName: payload.apiName });
+      });
+      return producer;
+    };
+    const makeAdmin = client.admin.bind(client);
+    client.admin = (config) => {
+      const admin = makeAdmin(config);
+      admin.on(admin.events.REQUEST, ({ payload }) => {
+        request({ apiName: payload.apiName });
+      });
+      return admin;
     };
   }
   return Object.assign(client, {

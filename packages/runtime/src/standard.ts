@@ -222,11 +222,20 @@ export async function runStandardService<const U extends Uses>({
         );
       }
       if (uses.mongo) {
+        // The round trips to MongoDB, by command (the benchmarks report them per message).
+        const commands = metrics.counter<"command">({
+          name: "mongo_commands_total",
+          help: "Commands sent to MongoDB by this process, by command name.",
+          labelNames: ["command"],
+        });
         const connection = createMongo({
           url: config.MONGO_URL,
           database: config.MONGO_DB,
           appName: `parley-${name}`,
           ...mongoSecurityOf(config),
+          onCommand: (command) => {
+            commands.inc({ command });
+          },
         });
         mongo = connection;
         checks.push(connection.probe);

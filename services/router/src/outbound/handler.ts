@@ -82,12 +82,16 @@ export interface OutboundHandlerOptions {
   readonly maxConflicts?: number;
   /** Contacts whose state stays in memory between records (least recently used go); 0: none. */
   readonly cacheSize?: number;
+  /** As the inbound side's (ADR 0010, "Deferred marks"); unset: each batch waits for its marks. */
+  readonly markDelayMs?: number;
   readonly observer?: OutboundObserver;
 }
 
 export interface OutboundHandler {
   /** Decides one consumed event for its contact; resolves once state and outputs are durable. */
   handle(event: OutboundInput): Promise<void>;
+  /** Writes the published marks held back by `markDelayMs` (on stopping). */
+  flush(): Promise<void>;
 }
 
 const asError = (error: unknown): Error =>
@@ -116,6 +120,7 @@ export function createOutboundHandler({
   missRefreshMs = 60_000,
   maxConflicts,
   cacheSize = 10_000,
+  markDelayMs,
   observer = silent,
 }: OutboundHandlerOptions): OutboundHandler {
   if (!Number.isInteger(marketingCap.count) || marketingCap.count < 0) {
@@ -209,6 +214,7 @@ export function createOutboundHandler({
     retain: (state, now) => retain(state, now, limits),
     cacheSize,
     ...(maxConflicts === undefined ? {} : { maxConflicts }),
+    ...(markDelayMs === undefined ? {} : { markDelayMs }),
     observer: {
       decided(_key, command, events) {
         if (command.type === "DecideSend")
@@ -246,5 +252,6 @@ export function createOutboundHandler({
 
   return {
     handle: (event) => runtime.handle([commandOf(event)]),
+    flush: () => runtime.flush(),
   };
 }
