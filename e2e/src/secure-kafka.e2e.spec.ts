@@ -92,8 +92,7 @@ afterAll(async () => {
 describe("services on a SCRAM-SHA-512 over TLS broker", () => {
   it("a send request goes through the router and the sender to Graph, and its outcome comes back", async () => {
     const stack = parley as PathStack;
-    await stack.start("router");
-    await stack.start("sender");
+    await Promise.all([stack.start("router"), stack.start("sender")]);
     const { requestId } = await stack.client.requestSend({
       idempotencyKey: "secure-send-1",
       recipient: { phone: "+15550102981" },
@@ -151,7 +150,8 @@ describe("the other client settings against the same broker", () => {
   }, 60_000);
 });
 
-describe("fail fast at start", () => {
+// Both starts at once: each is a process of its own, and the file's wall time counts in make test.
+describe.concurrent("fail fast at start", () => {
   /** Starts the router with the secure settings and `own` on top, without one of them. */
   const startRouter = async (own: Record<string, string>, without: string) => {
     const stack = parley as PathStack;
