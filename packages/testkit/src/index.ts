@@ -14,3 +14,10 @@ export {
   type ContractState,
   type ContractStore,
 } from "./state-store-contract.js";
+export {
+  createTestPki,
+  startHttpsBasicAuthProxy,
+  startTlsTunnel,
+  type TestPki,
+  type TlsFront,
+} from "./tls.js";
