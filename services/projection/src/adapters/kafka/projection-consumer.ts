@@ -9,6 +9,7 @@ import {
   type Serde,
 } from "@parley/kafka";
 import { partitionKey } from "../../generations/ports.js";
+import { gather } from "../../projector/gather.js";
 import type { Projector } from "../../projector/projector.js";
 
 /** Every topic the read models are made from (their retention is ADR 0011's). */
@@ -46,6 +47,8 @@ export interface ProjectionConsumerOptions {
   /** An as-of rebuild: per partition, the first offset not to apply. */
   readonly stopAt?: ReadonlyMap<string, number>;
   readonly maxInFlight?: number;
+  /** Records at most in one apply of the projector (those of one turn are applied together). */
+  readonly applyBatch?: number;
   readonly logger?: KafkaLogger;
   /** Called per record applied (or skipped past an as-of cut), for metrics. */
   readonly onRecord?: (outcome: "applied" | "skipped") => void;
@@ -65,6 +68,7 @@ export function createProjectionConsumer({
   projector,
   stopAt,
   maxInFlight = 1_000,
+  applyBatch = 500,
   logger,
   onRecord = () => undefined,
 }: ProjectionConsumerOptions): ConsumerRunner {
@@ -72,6 +76,8 @@ export function createProjectionConsumer({
   const byName = new Map(topics.map((t) => [t.name, t]));
   const largest = Math.max(1024 * 1024, ...topics.map((t) => t.maxRecordBytes));
   const windows = catalog.topic("conversation-windows").name;
+  // The records of a fetch arrive in one turn: applied together, one apply per turn.
+  const apply = gather(projector, { maxEvents: applyBatch });
   return createConsumerRunner<AnyEvent>({
     kafka,
     groupId: groupOf(catalog, generation),
@@ -89,9 +95,7 @@ export function createProjectionConsumer({
         return;
       }
       const traceId = traceIdOf(record.headers[headerNames.traceparent]);
-      await projector.apply([
-        { event: record.value, ...(traceId === undefined ? {} : { traceId }) },
-      ]);
+      await apply({ event: record.value, ...(traceId === undefined ? {} : { traceId }) });
       onRecord("applied");
     },
     // The read models are joins of their events: order does not change them, so records run in
