@@ -44,6 +44,7 @@ const cliSchema = configSchema.pick({
   PROJECTION_MAX_IN_FLIGHT: true,
   PROJECTION_CACHE_SIZE: true,
   PROJECTION_BATCH_KEYS: true,
+  PROJECTION_APPLY_BATCH: true,
   PROJECTION_REBUILD_CATCH_UP_RECORDS: true,
 });
 
@@ -127,6 +128,7 @@ async function main(argv: readonly string[]): Promise<number> {
           maxInFlight: config.PROJECTION_MAX_IN_FLIGHT,
           cacheSize: config.PROJECTION_CACHE_SIZE,
           maxBatchKeys: config.PROJECTION_BATCH_KEYS,
+          applyBatch: config.PROJECTION_APPLY_BATCH,
           logger,
         };
         let interrupted = false;
