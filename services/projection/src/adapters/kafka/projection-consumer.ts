@@ -25,6 +25,9 @@ export const PROJECTION_TOPICS: readonly TopicId[] = [
   "business-events",
 ];
 
+/** Bytes at most in one fetch response (the largest record still comes whole: KIP-74). */
+export const FETCH_BYTES = 2 * 1024 * 1024;
+
 /** The consumer name in the catalog: its dead letters go to `parley.dlq.projection`. */
 export const CONSUMER = "projection";
 
@@ -105,6 +108,9 @@ export function createProjectionConsumer({
       record.topic === windows ? `window:${record.key ?? ""}` : `record:${record.offset}`,
     maxInFlight,
     maxBytesPerPartition: largest,
+    // Events are about 1 KB and at most maxInFlight are taken at once: a 10 MB response (the
+    // runner's default) held some 10,000 decoded records, a tenth of the service's heap.
+    maxBytes: FETCH_BYTES,
     fromBeginning: true,
     ...(logger === undefined ? {} : { logger }),
   });
