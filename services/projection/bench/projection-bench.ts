@@ -11,7 +11,7 @@
 // Run with bench/projection.sh. Knobs: BENCH_MESSAGES (10000: backlog of (a) and (b), six
 // events each), BENCH_RATE (500 messages/s in (c)), BENCH_SECONDS (8: length of (c)),
 // BENCH_READERS (200), BENCH_LOOKUP_RATE (400 lookups/s over all readers in the paced measures),
-// BENCH_CONTACTS (2000), BENCH_ONLY=a ((a) alone), BENCH_PROJECTION_NODE_FLAGS, BENCH_METRICS_FILE.
+// BENCH_CONTACTS (2000), BENCH_ONLY=a ((a) alone) or ab ((a) and the rebuild), BENCH_PROJECTION_NODE_FLAGS, BENCH_METRICS_FILE.
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -481,6 +481,7 @@ async function main() {
 
     // (b) a rebuild of the same log, beside the live generation.
     progress("rebuild of the same log");
+    let rebuildRss = 0;
     const rebuild = await new Promise<{ records: number; ms: number }>((resolve, reject) => {
       const child = spawn(
         process.execPath,
@@ -488,8 +489,13 @@ async function main() {
         { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] },
       );
       let out = "";
+      const watch = setInterval(
+        () => (rebuildRss = Math.max(rebuildRss, rssMb(child.pid) || 0)),
+        250,
+      );
       child.stdout.on("data", (c: Buffer) => (out += c.toString()));
       child.once("exit", (code) => {
+        clearInterval(watch);
         if (code === 0) resolve(JSON.parse(out) as { records: number; ms: number });
         else reject(new Error(`rebuild exited ${String(code)}`));
       });
@@ -507,6 +513,13 @@ async function main() {
       "",
       "",
     ]);
+    rows.push(["rebuild process peak RSS (MB)", rebuildRss.toFixed(0), "", ""]);
+    if (ONLY === "ab") {
+      clearInterval(sampler);
+      rows.push(["projection peak RSS (MB)", peakRss.toFixed(0), "", ""]);
+      await stopService(service);
+      return;
+    }
 
     // (c) point lookups: first alone, then under 500 msg/s of new traffic.
     const api = `http://127.0.0.1:${String(apiPort)}`;
