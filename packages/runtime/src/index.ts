@@ -39,3 +39,4 @@ export {
   type KafkaMetrics,
   type KafkaMetricsOptions,
 } from "./kafka-metrics.js";
+export { limitHeapGrowth } from "./heap.js";

@@ -42,6 +42,7 @@ await runStandardService({
       maxInFlight: config.PROJECTION_MAX_IN_FLIGHT,
       cacheSize: config.PROJECTION_CACHE_SIZE,
       maxBatchKeys: config.PROJECTION_BATCH_KEYS,
+      applyBatch: config.PROJECTION_APPLY_BATCH,
       rollupMsPerFact: config.PROJECTION_ROLLUP_MS_PER_FACT,
       logger,
       observer: series.observer,
