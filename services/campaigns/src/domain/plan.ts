@@ -127,6 +127,8 @@ export function createPlanner(settings: PlanSettings, from?: PlanCounters) {
   let lastReleaseAt = c.lastReleaseAt === undefined ? undefined : Date.parse(c.lastReleaseAt);
   const seen = new Set<string>();
   const localMinute = createLocalClock();
+  /** Every recipient of a zone has the same release instant: the schedule's start is fixed. */
+  const releaseByZone = new Map<string, Date>();
   const startAt = new Date(campaign.schedule.startAt);
   const marketing = campaign.category === "marketing";
 
@@ -233,7 +235,11 @@ export function createPlanner(settings: PlanSettings, from?: PlanCounters) {
     perNumber[n] = (perNumber[n] ?? 0) + 1;
     const phoneNumberId = numbers[n]?.phoneNumberId ?? "";
     const zone = row.timeZone ?? campaign.schedule.defaultTimeZone;
-    const release = firstAllowedInstant(startAt, campaign.schedule.quietHours, zone, localMinute);
+    let release = releaseByZone.get(zone);
+    if (release === undefined) {
+      release = firstAllowedInstant(startAt, campaign.schedule.quietHours, zone, localMinute);
+      releaseByZone.set(zone, release);
+    }
     if (lastReleaseAt === undefined || release.getTime() > lastReleaseAt) {
       lastReleaseAt = release.getTime();
     }
