@@ -143,7 +143,7 @@ const topicDefinitions = [
     key: "contact",
     events: ["SendRequested"],
     retentionDays: null,
-    producers: ["domain services", "ingress (HTTP send API)"],
+    producers: ["domain services", "ingress (HTTP send API)", "campaigns"],
     consumers: ["router-outbound", "projection"],
     description:
       "Send requests from domain teams; keyed by contact so a contact's sends stay in order.",
@@ -184,7 +184,7 @@ const topicDefinitions = [
     ],
     retentionDays: null,
     producers: ["router", "consent"],
-    consumers: ["router-outbound", "sender-gates", "consent", "projection"],
+    consumers: ["router-outbound", "sender-gates", "consent", "projection", "campaigns-contacts"],
     description:
       "Opt-in and opt-out facts; kept forever (erasure destroys the per-contact key, not the log).",
   },
@@ -203,7 +203,7 @@ const topicDefinitions = [
     events: ["ConversationWindowOpened", "ConversationWindowExtended"],
     retentionDays: null,
     producers: ["router"],
-    consumers: ["router-outbound", "sender-gates", "projection"],
+    consumers: ["router-outbound", "sender-gates", "projection", "campaigns-contacts"],
     description: "Customer-service windows per contact and business number.",
   },
   {

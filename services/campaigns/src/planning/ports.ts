@@ -35,3 +35,18 @@ export interface PlanCheckpoint {
 
 /** Port: appends the sends to send-requests; resolves once all in-sync replicas have them. */
 export type PublishSends = (sends: readonly PlannedSend[], now: Date) => Promise<void>;
+
+/** Port: the campaign's queue of planned sends not yet published. */
+export interface SendQueue {
+  /** Up to `limit` sends of the campaign for the number, due by `now`, in row order. */
+  due(
+    campaignId: string,
+    phoneNumberId: string,
+    now: Date,
+    limit: number,
+  ): Promise<readonly PlannedSend[]>;
+  /** Marks sends published (after the acks). */
+  markReleased(campaignId: string, sends: readonly PlannedSend[]): Promise<void>;
+  /** Sends of the campaign still queued. */
+  pending(campaignId: string): Promise<number>;
+}

@@ -8,7 +8,7 @@ import {
   type PlanCounters,
   type PlanDecision,
 } from "../domain/plan.js";
-import type { FactsReader, PlanStore, PlannedSend, PublishSends } from "./ports.js";
+import type { FactsReader, PlanStore } from "./ports.js";
 
 export interface RunPlanOptions {
   readonly campaign: CampaignDefinition;
@@ -18,7 +18,6 @@ export interface RunPlanOptions {
   readonly audience: () => AsyncIterable<AudienceRow>;
   readonly facts: FactsReader;
   readonly store: PlanStore;
-  readonly publish: PublishSends;
   readonly requestIdOf: (name: string) => string;
   readonly clock: () => Date;
   /** Rows decided, recorded and published together. */
@@ -37,10 +36,11 @@ export interface PlanResult {
 
 /**
  * Plans a campaign from its checkpoint (ADR 0014): rows before the cursor only rebuild the
- * contacts seen; each chunk after it is decided with its contacts' facts, recorded (skips and
- * planned recipients), its due sends published and acknowledged, and only then checkpointed. A
- * crash anywhere repeats at most the chunk in hand, with the same request ids and idempotency
- * keys (the router deduplicates), and skips nobody.
+ * contacts seen; each chunk after it is decided with its contacts' facts and recorded (skips for
+ * the report, planned sends into the campaign's queue, keyed by campaign and contact), and only
+ * then checkpointed. A crash anywhere repeats at most the chunk in hand, writing the same
+ * documents again, and skips nobody. The releaser (release.ts) publishes the queue at the
+ * numbers' caps.
  */
 export async function runPlan({
   campaign,
@@ -49,7 +49,6 @@ export async function runPlan({
   audience,
   facts,
   store,
-  publish,
   requestIdOf,
   clock,
   chunkSize = 1_000,
@@ -89,10 +88,6 @@ export async function runPlan({
       );
     });
     await store.record(campaign.id, decisions, now);
-    const due = decisions.filter(
-      (d): d is PlannedSend => d.kind === "planned" && Date.parse(d.releaseAt) <= now.getTime(),
-    );
-    if (due.length > 0) await publish(due, now);
     await store.saveCheckpoint(campaign.id, { counters: planner.counters(), complete: false });
     onChunk?.(planner.counters());
   };
