@@ -162,7 +162,7 @@ const topicDefinitions = [
     ],
     retentionDays: null,
     producers: ["router", "sender"],
-    consumers: ["router-templates", "projection", "domain services", "consent"],
+    consumers: ["router-templates", "projection", "domain services", "consent", "campaigns-signals"],
     description: [
       "Every send request's outcomes, ending in exactly one final word (ADR 0009). The final outcome of a request is:",
       "SendRejected, SendExpired or SendDeduplicated (nothing was sent; for SendDeduplicated the answer is the outcome of originalRequestId);",
@@ -231,7 +231,7 @@ const topicDefinitions = [
     ],
     retentionDays: null,
     producers: ["router"],
-    consumers: ["router-templates", "sender-numbers", "projection"],
+    consumers: ["router-templates", "sender-numbers", "projection", "campaigns-signals"],
     description: "Account, number and template webhooks, and webhook fields Parley does not model.",
   },
 ] as const satisfies readonly {

@@ -229,3 +229,17 @@ export function createMongoSendQueue({ db }: { db: Db }): SendQueue {
   };
 }
 export type { PlanDecision };
+
+/**
+ * Unique contacts this service released to in the last 24 h: the part of the portfolio's
+ * messaging limit campaigns used. Ordinary sends are not counted yet (ADR 0014, "Not yet").
+ */
+export async function reachedLast24h(db: Db, now: Date): Promise<number> {
+  const ids = await guardStore(RECIPIENTS, "count reached contacts", () =>
+    db.collection<RecipientDoc>(RECIPIENTS).distinct("contactId", {
+      released: true,
+      plannedAt: { $gte: new Date(now.getTime() - 86_400_000) },
+    }),
+  );
+  return ids.length;
+}
