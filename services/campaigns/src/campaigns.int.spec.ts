@@ -231,7 +231,7 @@ async function setUp() {
     topics: [catalog.topic("send-requests")],
     tuning: { fromBeginning: true },
     handle: (record) => {
-      if (record.value.type === "SendRequested") published.push(record.value);
+      published.push(record.value);
       return Promise.resolve();
     },
   });
