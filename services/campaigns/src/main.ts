@@ -19,6 +19,7 @@ import {
   createMongoSendQueue,
   ensureIndexes,
   reachedLast24h,
+  skipsOf,
 } from "./adapters/store/plan-store.js";
 import { createCampaigns } from "./control/campaigns.js";
 import { campaignDecider } from "./domain/lifecycle.js";
@@ -126,7 +127,7 @@ await runStandardService({
       }
       const app = createCampaignsApiApp({
         campaigns,
-        db: mongo.db,
+        skips: (id, page) => skipsOf(mongo.db, id, page),
         keyring: createKeyring(config.CAMPAIGNS_API_KEYS),
         maxBodyBytes: config.CAMPAIGNS_API_MAX_BODY_BYTES,
         maxAudienceBytes: config.CAMPAIGNS_AUDIENCE_MAX_BYTES,

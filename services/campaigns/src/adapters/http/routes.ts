@@ -5,14 +5,16 @@ import type { Campaigns } from "../../control/campaigns.js";
 import { campaignDefinition } from "../../domain/campaign.js";
 import { CampaignStateError } from "../../domain/lifecycle.js";
 import { AudienceHeaderError } from "../../audience/read.js";
-import { skipsOf } from "../store/plan-store.js";
 import { AudienceTooLargeError } from "../file/audience-files.js";
 import { bearerToken, type Keyring, type Principal } from "./api-keys.js";
-import type { Db } from "mongodb";
 
 export interface CampaignsApiOptions {
   readonly campaigns: Campaigns;
-  readonly db: Db;
+  /** The plan report: skipped rows of a campaign after a row index, in row order. */
+  readonly skips: (
+    campaignId: string,
+    page: { readonly after: number; readonly limit: number },
+  ) => Promise<readonly { readonly index: number }[]>;
   readonly keyring: Keyring;
   readonly maxBodyBytes: number;
   readonly maxAudienceBytes: number;
@@ -187,7 +189,7 @@ export function createCampaignsApiApp(o: CampaignsApiOptions): express.Express {
       return;
     }
     try {
-      const items = await skipsOf(o.db, id, { after, limit });
+      const items = await o.skips(id, { after, limit });
       res.json({ items, ...(items.length === limit ? { next: items.at(-1)?.index } : {}) });
     } catch (error) {
       fail(res, error);
