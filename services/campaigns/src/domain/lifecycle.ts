@@ -29,7 +29,7 @@ export interface CampaignState {
     readonly detail: string;
     readonly at: string;
   };
-  readonly updatedAt?: string;
+  readonly changedAt?: string;
 }
 
 export type CampaignCommand =
@@ -146,32 +146,32 @@ export const campaignDecider: Decider<
     }
   },
   evolve(state, event) {
-    const updatedAt = event.at;
+    const changedAt = event.at;
     switch (event.type) {
       case "CampaignCreated":
-        return { id: state.id, definition: event.definition, status: "draft", updatedAt };
+        return { id: state.id, definition: event.definition, status: "draft", changedAt };
       case "AudienceAttached":
         return {
           ...state,
           audience: { format: event.format, ref: event.ref, bytes: event.bytes },
-          updatedAt,
+          changedAt,
         };
       case "CampaignStarted":
       case "CampaignResumed": {
         const { pausedBy: _p, ...rest } = state;
-        return { ...rest, status: "running", updatedAt };
+        return { ...rest, status: "running", changedAt };
       }
       case "CampaignPaused":
         return {
           ...state,
           status: "paused",
           pausedBy: { reason: event.reason, detail: event.detail, at: event.at },
-          updatedAt,
+          changedAt,
         };
       case "CampaignCancelled":
-        return { ...state, status: "cancelled", updatedAt };
+        return { ...state, status: "cancelled", changedAt };
       case "CampaignCompleted":
-        return { ...state, status: "completed", updatedAt };
+        return { ...state, status: "completed", changedAt };
     }
   },
   isPublished: (_event): _event is never => false,

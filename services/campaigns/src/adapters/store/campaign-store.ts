@@ -1,5 +1,10 @@
 import type { StateStore } from "@parley/decider";
-import { createMongoStateStore, guardStore, type StateDocument } from "@parley/mongo";
+import {
+  createMongoStateStore,
+  guardStore,
+  STATE_DOCUMENT_FIELDS,
+  type StateDocument,
+} from "@parley/mongo";
 import type { Db } from "mongodb";
 import type { CampaignReader } from "../../control/ports.js";
 import type { CampaignEvent, CampaignState } from "../../domain/lifecycle.js";
@@ -7,14 +12,9 @@ import type { CampaignEvent, CampaignState } from "../../domain/lifecycle.js";
 export const CAMPAIGNS = "campaigns";
 
 const stateOf = (doc: StateDocument | Record<string, unknown>, key: string): CampaignState => {
-  const {
-    _id,
-    version: _v,
-    writeId: _w,
-    outbox: _o,
-    savedAt: _s,
-    ...fields
-  } = doc as Record<string, unknown>;
+  // The store's own fields (version, outbox, updatedAt, ...) are not the campaign's.
+  const owned: ReadonlySet<string> = new Set(STATE_DOCUMENT_FIELDS);
+  const fields = Object.fromEntries(Object.entries(doc).filter(([k]) => !owned.has(k)));
   return { ...(fields as Omit<CampaignState, "id">), id: key };
 };
 
