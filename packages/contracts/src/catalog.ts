@@ -162,7 +162,13 @@ const topicDefinitions = [
     ],
     retentionDays: null,
     producers: ["router", "sender"],
-    consumers: ["router-templates", "projection", "domain services", "consent", "campaigns-signals"],
+    consumers: [
+      "router-templates",
+      "projection",
+      "domain services",
+      "consent",
+      "campaigns-signals",
+    ],
     description: [
       "Every send request's outcomes, ending in exactly one final word (ADR 0009). The final outcome of a request is:",
       "SendRejected, SendExpired or SendDeduplicated (nothing was sent; for SendDeduplicated the answer is the outcome of originalRequestId);",
