@@ -116,7 +116,7 @@ if [ ! -s "$consent_master_keys_file" ]; then
   (umask 077 && node -e 'process.stdout.write(JSON.stringify([{ id: "dev-1", key: require("node:crypto").randomBytes(32).toString("base64") }]))' >"$consent_master_keys_file")
 fi
 
-# The campaigns API (ADR 0014, docs/campaigns-api.md): a key for you with every scope.
+# The campaigns API (ADR 0015, docs/campaigns-api.md): a key for you with every scope.
 campaigns_api_port=$((8094 + off))
 campaigns_api_key_file="$(secret campaigns-api-key)"
 campaigns_api_keys_file="$state/campaigns-api-keys.json"

@@ -67,7 +67,7 @@ export const configSchema = z.object({
   CAMPAIGNS_AUDIENCE_MAX_BYTES: env.int(2_147_483_648, { min: 1_024 }),
   /** Where uploaded audiences are kept until their campaign ends (a resumed plan reads them again). */
   CAMPAIGNS_AUDIENCE_DIR: z.string().min(1).default(".parley/campaigns/audiences"),
-  /** The portfolio's messaging limit tier (250, 2000, 10000, 100000, unlimited; ADR 0014). */
+  /** The portfolio's messaging limit tier (250, 2000, 10000, 100000, unlimited; ADR 0015). */
   CAMPAIGNS_MESSAGING_LIMIT: z.enum(messagingLimitTiers).default("250"),
   /** Rows decided, recorded and checkpointed together. */
   CAMPAIGNS_PLAN_CHUNK: env.int(1_000, { min: 1, max: 10_000 }),

@@ -39,7 +39,7 @@ class UnknownNumberError extends ParleyError {
 // Composition root. The chassis gives campaigns its logger, metrics, connections with readiness
 // checks, ops endpoints and graceful shutdown. The service keeps each campaign's lifecycle on the
 // decider runtime, plans audiences into its queue, releases the queue to send-requests at the
-// numbers' caps, pauses on Meta's signals and serves the authenticated campaigns API (ADR 0014).
+// numbers' caps, pauses on Meta's signals and serves the authenticated campaigns API (ADR 0015).
 await runStandardService({
   name: "campaigns",
   config,

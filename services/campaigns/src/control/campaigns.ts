@@ -143,7 +143,7 @@ export function createCampaigns(o: CampaignsOptions) {
         plan: { counters: checkpoint.counters, complete: checkpoint.complete, finishAt },
       };
     },
-    /** Pauses every running campaign a Meta signal concerns (ADR 0014, "Control"). */
+    /** Pauses every running campaign a Meta signal concerns (ADR 0015, "Control"). */
     async signal(s: Parameters<typeof autoPauseOf>[0]): Promise<readonly string[]> {
       const paused: string[] = [];
       for (const state of await o.reader.running()) {

@@ -24,7 +24,7 @@ export function isTimeZone(zone: string): boolean {
 }
 
 /**
- * A campaign as its owner defines it (ADR 0014): one template with per-recipient parameters, the
+ * A campaign as its owner defines it (ADR 0015): one template with per-recipient parameters, the
  * business numbers it may use, a schedule with quiet hours in the recipient's time zone, a
  * per-contact frequency cap and an owner. The audience comes separately (a streamed file or a
  * query over the contacts read model).

@@ -5,7 +5,7 @@ import type { CampaignDefinition } from "./campaign.js";
 
 export type CampaignStatus = "draft" | "running" | "paused" | "cancelled" | "completed";
 
-/** Why a campaign paused itself (ADR 0014, "Control"), or `operator`. */
+/** Why a campaign paused itself (ADR 0015, "Control"), or `operator`. */
 export type PauseReason =
   | "operator"
   | "template_paused"
@@ -90,7 +90,7 @@ const refuse = (state: CampaignState, what: string): never => {
 };
 
 /**
- * A campaign's lifecycle (ADR 0014): draft -> running <-> paused -> completed, or cancelled from
+ * A campaign's lifecycle (ADR 0015): draft -> running <-> paused -> completed, or cancelled from
  * any state but completed. A command that repeats the current state (pause a paused campaign,
  * create the same definition again) decides nothing, so an API retry or a redelivered trigger is
  * harmless; an automatic pause of a paused campaign keeps the first reason.

@@ -96,7 +96,7 @@ export interface PlanSettings {
   readonly campaign: CampaignDefinition;
   /** The campaign's numbers with their caps, in the campaign's order. */
   readonly numbers: readonly PlanNumber[];
-  /** Unique users outside a window this plan may still reach (ADR 0014, "Messaging limit"). */
+  /** Unique users outside a window this plan may still reach (ADR 0015, "Messaging limit"). */
   readonly limitBudget: number;
   /** Deterministic UUID (v5) of a name: the request id of a recipient. */
   readonly requestIdOf: (name: string) => string;
@@ -107,7 +107,7 @@ export const idempotencyKeyOf = (campaignId: string, contactId: string): string 
   `campaign:${campaignId}:${contactId}`;
 
 /**
- * The planner (ADR 0014): a deterministic fold over the audience in row order. Each row becomes
+ * The planner (ADR 0015): a deterministic fold over the audience in row order. Each row becomes
  * one SendRequested or one skip with its reason; the request id and idempotency key derive from
  * the campaign and the contact, so a plan resumed after a crash repeats exactly the sends it may
  * have published (the router answers a repeated key with SendDeduplicated) and skips nobody.

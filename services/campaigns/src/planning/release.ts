@@ -8,7 +8,7 @@ export interface ReleaseOptions {
 }
 
 /**
- * One release tick of a running campaign (ADR 0014, "Release"): for each of its numbers, the due
+ * One release tick of a running campaign (ADR 0015, "Release"): for each of its numbers, the due
  * sends the number can take in `seconds` at its cap, in row order, published (acks=all) and then
  * marked released. The sender keeps each number exactly under its cap; the releaser only keeps the
  * campaign from running more than a tick ahead of it, so a pause stops the campaign within a tick.

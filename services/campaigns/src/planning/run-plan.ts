@@ -35,7 +35,7 @@ export interface PlanResult {
 }
 
 /**
- * Plans a campaign from its checkpoint (ADR 0014): rows before the cursor only rebuild the
+ * Plans a campaign from its checkpoint (ADR 0015): rows before the cursor only rebuild the
  * contacts seen; each chunk after it is decided with its contacts' facts and recorded (skips for
  * the report, planned sends into the campaign's queue, keyed by campaign and contact), and only
  * then checkpointed. A crash anywhere repeats at most the chunk in hand, writing the same

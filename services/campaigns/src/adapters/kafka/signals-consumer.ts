@@ -13,7 +13,7 @@ export const SIGNALS_CONSUMER = "campaigns-signals";
 
 /**
  * business-events (template status, number quality) and send-outcomes (132015/132016, a refused
- * token) -> auto-pause of the running campaigns they concern (ADR 0014, "Control"). Translation
+ * token) -> auto-pause of the running campaigns they concern (ADR 0015, "Control"). Translation
  * only; a pause repeated by a redelivery decides nothing.
  */
 export function createSignalsConsumer({

@@ -232,7 +232,7 @@ export type { PlanDecision };
 
 /**
  * Unique contacts this service released to in the last 24 h: the part of the portfolio's
- * messaging limit campaigns used. Ordinary sends are not counted yet (ADR 0014, "Not yet").
+ * messaging limit campaigns used. Ordinary sends are not counted yet (ADR 0015, "Not yet").
  */
 export async function reachedLast24h(db: Db, now: Date): Promise<number> {
   const ids = await guardStore(RECIPIENTS, "count reached contacts", () =>
