@@ -60,6 +60,11 @@ export function readAccessTokenFile(path: string, where = "accessTokenFile"): st
   }
   const token = text.trim();
   if (token.length < 8) throw new NumberDirectoryError([`${where}: ${path} holds no token`]);
+  // A token goes into an Authorization header: visible ASCII only, no inner space or line break.
+  if (!/^[\x21-\x7e]+$/.test(token))
+    throw new NumberDirectoryError([
+      `${where}: ${path} holds characters an access token cannot have (only visible ASCII)`,
+    ]);
   return token;
 }
 

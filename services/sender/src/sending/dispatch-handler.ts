@@ -555,7 +555,7 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
       if (!lane.paused) {
         const secret = deps.secretOf?.(number);
         logger.error(
-          { businessNumber: number, code, secret, alert: "sender_number_paused" },
+          { businessNumber: number, code, configKey: secret, alert: "sender_number_paused" },
           `access token refused (0/190): number paused, its dispatches are parked; fix the secret ${secret ?? "holding its token"} (runbook: docs/runbooks/sender.md)`,
         );
       }

@@ -49,7 +49,7 @@ export function createTokenWatch({
       verdict = judgeToken(await graph.inspectToken(number), clock(), warnDays * DAY_MS);
     } catch (error) {
       logger.warn(
-        { businessNumber: number, secret, err: String(error) },
+        { businessNumber: number, configKey: secret, err: String(error) },
         "could not check the number's access token with Graph (debug_token); the next check tries again",
       );
       return undefined;
@@ -67,17 +67,27 @@ export function createTokenWatch({
         : (verdict.expiresInSeconds / 86_400).toFixed(1);
     if (verdict.kind === "invalid" || verdict.kind === "unusable")
       logger.error(
-        { businessNumber: number, secret, reason: verdict.reason, alert: "GraphTokenInvalid" },
+        {
+          businessNumber: number,
+          configKey: secret,
+          reason: verdict.reason,
+          alert: "GraphTokenInvalid",
+        },
         `access token not usable: ${verdict.reason}; replace the secret ${secret ?? "(unknown)"} (runbook: docs/runbooks/graph-tokens.md)`,
       );
     else if (verdict.kind === "expiring")
       logger.warn(
-        { businessNumber: number, secret, expiresInDays: days, alert: "GraphTokenExpiresSoon" },
+        {
+          businessNumber: number,
+          configKey: secret,
+          expiresInDays: days,
+          alert: "GraphTokenExpiresSoon",
+        },
         `access token expires in ${days} days: rotate the secret ${secret ?? "(unknown)"} (runbook: docs/runbooks/graph-tokens.md)`,
       );
     else if (was !== undefined && was !== "valid")
       logger.info(
-        { businessNumber: number, secret, expiresInDays: days },
+        { businessNumber: number, configKey: secret, expiresInDays: days },
         "access token valid again",
       );
     return verdict;
@@ -98,13 +108,13 @@ export function createTokenWatch({
     for (const c of changes) {
       if (!c.ok) {
         logger.error(
-          { businessNumber: c.number, secret: c.where, file: c.path, problem: c.problem },
+          { businessNumber: c.number, configKey: c.where, file: c.path, problem: c.problem },
           `token file could not be read again: ${c.problem}; the token in use stays (fix ${c.where})`,
         );
         continue;
       }
       logger.info(
-        { businessNumber: c.number, secret: c.where, file: c.path },
+        { businessNumber: c.number, configKey: c.where, file: c.path },
         "access token file changed: the new token is in use from the next call",
       );
       tokenChanged(c.number);

@@ -1,23 +1,21 @@
-import { stat } from "node:fs/promises";
-import { readAccessTokenFile, type NumberDirectory } from "@parley/numbers";
+import { NumberDirectoryError, readAccessTokenFile, type NumberDirectory } from "@parley/numbers";
 import type { TokenFileChange, TokenKeeper } from "../../sending/ports.js";
 
 interface Watched {
   readonly number: string;
   readonly where: string;
   readonly path: string;
-  /** What the last look saw (inode, size, change time): a new one means re-read. */
-  seen: string | undefined;
+  /** The problem the last look reported, so a broken file is reported once, not at every poll. */
+  problem: string | undefined;
 }
 
-const fingerprint = (s: { ino: number; size: number; mtimeMs: number; ctimeMs: number }): string =>
-  `${String(s.ino)}:${String(s.size)}:${String(s.mtimeMs)}:${String(s.ctimeMs)}`;
-
 /**
- * Each number's current Graph token: the directory's at start, then a token file's content again
- * whenever the file changed on disk (a stat per poll: inode, size and times, so an atomic rename
- * and a Kubernetes secret's symlink swap are seen as well as an edit in place). A file that
- * cannot be read or holds no token keeps the token in use and is reported.
+ * Each number's current Graph token: the directory's at start, then a token file's content
+ * again whenever it differs from the token in use. Every poll reads each token file (a few
+ * hundred bytes): a comparison of contents sees an edit in place, an atomic rename and a
+ * Kubernetes secret's symlink swap alike, where a stat of times and sizes can miss a same-size
+ * rewrite within the file system's timestamp granularity. A file that cannot be read or holds
+ * no token keeps the token in use and is reported once per distinct problem.
  */
 export function createTokenFiles(directory: NumberDirectory): TokenKeeper {
   const tokens = new Map(directory.numbers.map((n) => [n.phoneNumberId, n.accessToken]));
@@ -28,7 +26,7 @@ export function createTokenFiles(directory: NumberDirectory): TokenKeeper {
             number: n.phoneNumberId,
             where: n.tokenSource.where,
             path: n.tokenSource.path,
-            seen: undefined,
+            problem: undefined,
           },
         ]
       : [],
@@ -41,47 +39,34 @@ export function createTokenFiles(directory: NumberDirectory): TokenKeeper {
       return t;
     },
     secretOf(number) {
-      const n = directory.get(number);
-      if (!n) return undefined;
-      const s = n.tokenSource;
+      const s = directory.get(number)?.tokenSource;
+      if (!s) return undefined;
       return s.kind === "file"
         ? `${s.where} (${s.path})`
         : s.kind === "env"
           ? `${s.where} (${s.name})`
           : s.where;
     },
-    async poll() {
+    poll() {
       const changes: TokenFileChange[] = [];
       for (const w of watched) {
-        let seen: string;
+        const { number, where, path } = w;
+        let token: string;
         try {
-          seen = fingerprint(await stat(w.path));
+          token = readAccessTokenFile(path, where);
         } catch (error) {
-          const code = (error as NodeJS.ErrnoException).code ?? "unreadable";
-          // A missing file is reported once per disappearance, not at every poll.
-          if (w.seen !== "missing")
-            changes.push({ ...w, ok: false, problem: `cannot read ${w.path} (${code})` });
-          w.seen = "missing";
+          const problem =
+            error instanceof NumberDirectoryError ? error.problems.join("; ") : String(error);
+          if (problem !== w.problem) changes.push({ number, where, path, ok: false, problem });
+          w.problem = problem;
           continue;
         }
-        if (seen === w.seen) continue;
-        w.seen = seen;
-        try {
-          const token = readAccessTokenFile(w.path, w.where);
-          if (token === tokens.get(w.number)) continue;
-          tokens.set(w.number, token);
-          changes.push({ number: w.number, where: w.where, path: w.path, ok: true });
-        } catch (error) {
-          changes.push({
-            number: w.number,
-            where: w.where,
-            path: w.path,
-            ok: false,
-            problem: String(error),
-          });
-        }
+        w.problem = undefined;
+        if (token === tokens.get(number)) continue;
+        tokens.set(number, token);
+        changes.push({ number, where, path, ok: true });
       }
-      return changes;
+      return Promise.resolve(changes);
     },
   };
 }
