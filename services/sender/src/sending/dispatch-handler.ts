@@ -243,6 +243,7 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
             const won = await attempts.claim({
               requestId: d.requestId,
               number,
+              recipient: d.to,
               contactId: d.contactId,
               bizOpaqueCallbackData: d.bizOpaqueCallbackData,
               at: new Date(clock()),

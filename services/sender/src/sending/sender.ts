@@ -177,6 +177,7 @@ export function createSender<C extends SenderConsumers>({
             if (ended === 131057) void throughput.refresh(n);
           },
         },
+        async (n, recipient, since) => attempts.recentPairCalls(n, recipient, new Date(since)),
       );
       lanes.set(number, l);
     }
