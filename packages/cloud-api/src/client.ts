@@ -31,6 +31,7 @@ import type {
   PhoneNumberFields,
   SendMessageResponse,
   ThroughputLevel,
+  TokenDebugData,
 } from "./types.js";
 import { validateMediaUpload, validateMessage } from "./validate.js";
 
@@ -124,6 +125,12 @@ export interface CloudApiClient {
   ): Promise<void>;
   getPhoneNumber(phoneNumberId: string, fields?: readonly string[]): Promise<PhoneNumberFields>;
   getThroughput(phoneNumberId: string): Promise<ThroughputLevel>;
+  /**
+   * What Graph says about `inputToken` (`GET /debug_token`), asked with this client's own token:
+   * a system user's token may inspect itself. A token Graph does not know answers `is_valid:
+   * false` with `error`, not a thrown error; a refused caller token throws GraphApiError (190).
+   */
+  debugToken(inputToken: string): Promise<TokenDebugData>;
   close(): Promise<void>;
 }
 
@@ -532,6 +539,18 @@ export function createCloudApiClient({
         context: { phoneNumberId },
       })) as PhoneNumberFields;
       return r.throughput?.level ?? "STANDARD";
+    },
+
+    async debugToken(inputToken) {
+      const r = (await call("GET", "debug_token", { query: { input_token: inputToken } })) as {
+        data?: TokenDebugData;
+      };
+      if (r.data === undefined || typeof r.data.is_valid !== "boolean")
+        throw new UnexpectedResponseError(200, "debug_token answered without data.is_valid", {
+          method: "GET",
+          path: `/${graphVersion}/debug_token`,
+        });
+      return r.data;
     },
 
     async close() {

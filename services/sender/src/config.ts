@@ -92,6 +92,15 @@ export const configSchema = z
      */
     SENDER_THROUGHPUT_REFRESH_MS: env.int(15 * MINUTE_MS, { min: 0 }),
     /**
+     * How often each number's token is checked with Graph's debug_token (besides at start and
+     * after its file changed): its expiry and validity become metrics (0: only then).
+     */
+    SENDER_TOKEN_CHECK_MS: env.int(60 * MINUTE_MS, { min: 0 }),
+    /** How often token files (accessTokenFile) are looked at (stat) and re-read on change (0: never). */
+    SENDER_TOKEN_FILE_POLL_MS: env.int(5_000, { min: 0 }),
+    /** A token expiring within this many days is logged as a warning at each check. */
+    SENDER_TOKEN_EXPIRY_WARN_DAYS: env.int(14, { min: 0, max: 365 }),
+    /**
      * The media service (ADR 0013, "Outbound"): a message naming a Parley upload (`up_...`) has
      * it turned into the sending number's Graph media id there before the call. Unset: such a
      * message fails without a call (errorClass media). With MEDIA_API_KEY (or MEDIA_API_KEY_FILE).

@@ -12,6 +12,7 @@ import { loadNumberDirectory } from "@parley/numbers";
 import { runStandardService } from "@parley/runtime";
 import { linkActiveSpan } from "@parley/telemetry";
 import { createGraph } from "./adapters/graph/graph.js";
+import { createTokenFiles } from "./adapters/secrets/token-files.js";
 import { createMediaClient } from "./adapters/media/media-client.js";
 import { createSenderConsumers } from "./adapters/kafka/consumers.js";
 import { createDispatchTopicAdmin } from "./adapters/kafka/dispatch-topic.js";
@@ -56,6 +57,7 @@ await runStandardService({
     // Encodes outcomes for the consumers' transactions; it sends nothing itself (not connected).
     const producer = createEventProducer({ kafka, serde, name: "sender outputs" });
     const dispatchTopic = catalog.topic("dispatch");
+    const tokens = createTokenFiles(directory);
     const sender = createSender({
       settings: config,
       directory,
@@ -71,7 +73,9 @@ await runStandardService({
         graphVersion: config.WA_GRAPH_VERSION,
         timeoutMs: config.SENDER_GRAPH_TIMEOUT_MS,
         connections: config.SENDER_GRAPH_CONNECTIONS,
+        tokenOf: (number) => tokens.token(number),
       }),
+      tokens,
       media:
         config.MEDIA_API_URL === undefined || config.MEDIA_API_KEY === undefined
           ? undefined
