@@ -26,6 +26,7 @@ import { mediaObject } from "./domain/media-object.js";
 import { createIngest } from "./ingest/ingest.js";
 import { createInboundMedia } from "./media/inbound.js";
 import { createMediaObjects } from "./media/objects.js";
+import { createMediaMetrics } from "./metrics.js";
 import { createGraphIds } from "./outbound/graph-ids.js";
 
 // Composition root. The chassis gives media its logger, metrics, connections with readiness
@@ -37,8 +38,9 @@ await runStandardService({
   config,
   telemetry,
   uses: { kafka: true, registry: true, mongo: true },
-  start: async ({ logger, kafka, mongo }) => {
+  start: async ({ logger, metrics, kafka, mongo }) => {
     const clock = () => new Date();
+    const series = createMediaMetrics(metrics);
     const catalog = createCatalog({ prefix: config.PARLEY_TOPIC_PREFIX });
     const serde = createSerde({ registry: createRegistry({ url: config.SCHEMA_REGISTRY_URL }) });
     const keys = createKeyRing(parseKeyEncryptionKeys(config.MEDIA_KEYS));
@@ -106,7 +108,9 @@ await runStandardService({
               attempts: config.MEDIA_DOWNLOAD_ATTEMPTS,
               backoffMs: config.MEDIA_DOWNLOAD_BACKOFF_MS,
               observer: {
+                ...series.ingest,
                 stored: (bytes, ms) => {
+                  series.ingest.stored?.(bytes, ms);
                   logger.info({ bytes, ms }, "media: stored");
                 },
               },
@@ -118,6 +122,7 @@ await runStandardService({
         keys,
         maxBytes: config.MEDIA_MAX_BYTES,
         clock,
+        observer: series.objects,
       });
 
       if (config.MEDIA_API_KEYS.length > 0) {

@@ -16,7 +16,9 @@ import {
 } from "../domain/media-object.js";
 import { createInboundMedia } from "../media/inbound.js";
 import { createMemoryObjectStore } from "../storage/memory-store.js";
-import { createIngest, hexOfSha256 } from "./ingest.js";
+import { createMetrics } from "@parley/telemetry";
+import { createMediaMetrics } from "../metrics.js";
+import { createIngest, hexOfSha256, type IngestObserver } from "./ingest.js";
 
 const TOKEN = "unit-graph-token";
 const NUMBER = "106540352242981";
@@ -28,7 +30,7 @@ const collect = async (stream: Readable): Promise<Buffer> => {
   return Buffer.concat(parts);
 };
 
-function setUp({ attempts = 4 }: { attempts?: number } = {}) {
+function setUp({ attempts = 4, observer }: { attempts?: number; observer?: IngestObserver } = {}) {
   const sim: Simulator = createSimulator({
     seed: "media-unit",
     accessTokens: [{ token: TOKEN }],
@@ -59,6 +61,7 @@ function setUp({ attempts = 4 }: { attempts?: number } = {}) {
     store,
     keys,
     attempts,
+    ...(observer === undefined ? {} : { observer }),
     sleep: (ms) => {
       sleeps.push(ms);
       return Promise.resolve();
@@ -176,6 +179,78 @@ describe("inbound ingest against the simulator", () => {
     expect(hexOfSha256(Buffer.from(hex, "hex").toString("base64"))).toBe(hex);
     expect(hexOfSha256(hex.toUpperCase())).toBe(hex);
     expect(hexOfSha256("short")).toBeUndefined();
+  });
+});
+
+describe("media metrics", () => {
+  /** The value of one series in a text exposition, labels in any order (0 when absent). */
+  const valueOf = (text: string, series: string): number => {
+    const key = (s: string) => {
+      const [name = "", labels = ""] = s.replace(/\}$/, "").split("{");
+      return `${name}{${labels.split(",").sort().join(",")}}`;
+    };
+    const wanted = key(series);
+    const line = text.split("\n").find((l) => key(l.slice(0, l.lastIndexOf(" "))) === wanted);
+    return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1));
+  };
+
+  it("count fetch latency, failures by reason, bytes stored and downloads in flight", async () => {
+    const metrics = createMetrics({ service: "media", collectDefaults: false });
+    const series = createMediaMetrics(metrics);
+    let peak = 0;
+    let current = 0;
+    const t = setUp({
+      attempts: 2,
+      observer: {
+        ...series.ingest,
+        inFlight: (delta) => {
+          series.ingest.inFlight?.(delta);
+          current += delta;
+          peak = Math.max(peak, current);
+        },
+      },
+    });
+    const a = t.send("image", "image/jpeg", jpeg(10_000));
+    const b = t.send("image", "image/jpeg", jpeg(20_000));
+    const expired = t.send("image", "image/jpeg", jpeg(1_000));
+    t.sim.expireMedia(expired.mediaId);
+    const altered = t.send("image", "image/jpeg", jpeg(1_000));
+    t.sim.tamperMedia(altered.mediaId);
+    await Promise.all([
+      t.ingest(a.mediaId, a.announcement),
+      t.ingest(b.mediaId, b.announcement),
+      t.ingest(expired.mediaId, expired.announcement),
+      t.ingest(altered.mediaId, altered.announcement),
+    ]);
+    t.sim.scriptFaults(
+      [1, 2].map(() => ({ kind: "error" as const, code: 0, http: 500 })),
+      { endpoint: "download" },
+    );
+    const failing = t.send("image", "image/jpeg", jpeg(1_000));
+    await expect(t.ingest(failing.mediaId, failing.announcement)).rejects.toMatchObject({
+      name: "DownloadFailedError",
+    });
+    series.objects.uploaded?.(777);
+    series.objects.deleted?.("erasure");
+
+    const text = await metrics.metrics();
+    const l = 'service="media"';
+    expect(peak).toBe(4);
+    expect(valueOf(text, `parley_media_downloads_in_flight{${l}}`)).toBe(0);
+    expect(valueOf(text, `parley_media_fetch_seconds_count{outcome="stored",${l}}`)).toBe(2);
+    expect(valueOf(text, `parley_media_fetch_seconds_count{outcome="failed",${l}}`)).toBe(3);
+    expect(valueOf(text, `parley_media_fetch_failures_total{reason="id_expired",${l}}`)).toBe(1);
+    expect(valueOf(text, `parley_media_fetch_failures_total{reason="hash_mismatch",${l}}`)).toBe(1);
+    expect(valueOf(text, `parley_media_fetch_failures_total{reason="gave_up",${l}}`)).toBe(1);
+    expect(valueOf(text, `parley_media_stored_bytes_total{origin="inbound",${l}}`)).toBe(
+      10_004 + 20_004,
+    );
+    expect(valueOf(text, `parley_media_stored_objects_total{origin="inbound",${l}}`)).toBe(2);
+    expect(valueOf(text, `parley_media_stored_bytes_total{origin="upload",${l}}`)).toBe(777);
+    expect(valueOf(text, `parley_media_deleted_objects_total{reason="erasure",${l}}`)).toBe(1);
+    expect(
+      valueOf(text, `parley_media_fetch_attempts_total{step="download",outcome="transient",${l}}`),
+    ).toBe(2);
   });
 });
 

@@ -43,6 +43,15 @@ export interface MediaObjectsOptions {
   readonly maxBytes: number;
   readonly chunkBytes?: number;
   readonly clock?: () => Date;
+  readonly observer?: MediaObjectsObserver;
+}
+
+/** What the media objects report to metrics. */
+export interface MediaObjectsObserver {
+  /** An upload was sealed and stored: its plaintext bytes. */
+  uploaded?(bytes: number): void;
+  /** An object was deleted (its data key dropped), by reason. */
+  deleted?(reason: DeleteReason): void;
 }
 
 /** Meta's limit for a MIME type (sticker: the animated one; static is checked on content). */
@@ -67,6 +76,7 @@ export function createMediaObjects({
   maxBytes,
   chunkBytes = DEFAULT_CHUNK_BYTES,
   clock = () => new Date(),
+  observer,
 }: MediaObjectsOptions) {
   async function stored(id: string): Promise<MediaState> {
     if (!ID.test(id)) throw new MediaNotFoundError(id.slice(0, 64));
@@ -81,6 +91,7 @@ export function createMediaObjects({
     await commands.handle([
       { key: id, command: { type: "Delete", reason, ...(policy === undefined ? {} : { policy }) } },
     ]);
+    observer?.deleted?.(reason);
     if (state.object !== undefined) await store.delete(state.object.storageKey);
     await commands.handle([{ key: id, command: { type: "RecordRemoved" } }]);
     return true;
@@ -195,6 +206,7 @@ export function createMediaObjects({
           },
         },
       ]);
+      observer?.uploaded?.(bytes);
       return { id, sha256: sha256Hex, sizeBytes: bytes, mimeType: bare };
     },
 
