@@ -164,7 +164,7 @@ await runStandardService({
           kafka,
           serde,
           catalog,
-          handleMedia: createInboundMedia({ commands, store: stateStore, ingest }),
+          handleMedia: createInboundMedia({ commands, store: stateStore, ingest, objects: store }),
           logger,
           tuning: {
             maxInFlight: config.MEDIA_MAX_IN_FLIGHT,

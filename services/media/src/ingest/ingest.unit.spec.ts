@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import type { Readable } from "node:stream";
+import { Transform, type Readable } from "node:stream";
 import { createInProcessTransport, createSimulator, type Simulator } from "@parley/cloud-api-sim";
 import { createCommandHandler, createMemoryStateStore } from "@parley/decider";
 import { parseNumberDirectory } from "@parley/numbers";
@@ -18,7 +18,10 @@ import { createInboundMedia } from "../media/inbound.js";
 import { createMemoryObjectStore } from "../storage/memory-store.js";
 import { createMetrics } from "@parley/telemetry";
 import { createMediaMetrics } from "../metrics.js";
-import { createIngest, hexOfSha256, type IngestObserver } from "./ingest.js";
+import { createMemoryMediaQueries } from "../media/memory-queries.js";
+import { createMediaObjects } from "../media/objects.js";
+import { createIngest, hexOfSha256, inboundKeyOf, type IngestObserver } from "./ingest.js";
+import type { MediaSource } from "./ports.js";
 
 const TOKEN = "unit-graph-token";
 const NUMBER = "106540352242981";
@@ -30,7 +33,16 @@ const collect = async (stream: Readable): Promise<Buffer> => {
   return Buffer.concat(parts);
 };
 
-function setUp({ attempts = 4, observer }: { attempts?: number; observer?: IngestObserver } = {}) {
+function setUp({
+  attempts = 4,
+  observer,
+  wrapSource = (s) => s,
+}: {
+  attempts?: number;
+  observer?: IngestObserver;
+  /** Puts something between the ingest and the Graph adapter (a pause mid-download). */
+  wrapSource?: (source: MediaSource) => MediaSource;
+} = {}) {
   const sim: Simulator = createSimulator({
     seed: "media-unit",
     accessTokens: [{ token: TOKEN }],
@@ -57,7 +69,7 @@ function setUp({ attempts = 4, observer }: { attempts?: number; observer?: Inges
   const keys = createKeyRing(parseKeyEncryptionKeys(`k1:${randomBytes(32).toString("base64")}`));
   const sleeps: number[] = [];
   const ingest = createIngest({
-    source,
+    source: wrapSource(source),
     store,
     keys,
     attempts,
@@ -255,8 +267,8 @@ describe("media metrics", () => {
 });
 
 describe("inbound media idempotency", () => {
-  function withHandler(attempts = 4) {
-    const t = setUp({ attempts });
+  function withHandler(attempts = 4, wrapSource?: (source: MediaSource) => MediaSource) {
+    const t = setUp({ attempts, ...(wrapSource === undefined ? {} : { wrapSource }) });
     const stateStore = createMemoryStateStore<MediaState, MediaOutput>();
     const published: MediaOutput[] = [];
     const commands = createCommandHandler({
@@ -272,9 +284,120 @@ describe("inbound media idempotency", () => {
     return {
       ...t,
       published,
-      handle: createInboundMedia({ commands, store: stateStore, ingest: t.ingest }),
+      stateStore,
+      objects: createMediaObjects({
+        commands,
+        queries: createMemoryMediaQueries(stateStore),
+        store: t.store,
+        keys: t.keys,
+        maxBytes: 100 * 1024 * 1024,
+      }),
+      handle: createInboundMedia({
+        commands,
+        store: stateStore,
+        ingest: t.ingest,
+        objects: t.store,
+      }),
     };
   }
+
+  /** A source whose downloads stop after `bytes` until `release` is called. */
+  function pausing(bytes: number) {
+    let release = () => undefined as void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let reached = () => undefined as void;
+    const paused = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+    const wrap = (source: MediaSource): MediaSource => ({
+      lookUp: (id, number) => source.lookUp(id, number),
+      async open(url, number) {
+        const { body } = await source.open(url, number);
+        let seen = 0;
+        const hold = new Transform({
+          transform(chunk: Buffer, _encoding, done) {
+            const before = seen;
+            seen += chunk.length;
+            if (before < bytes && seen >= bytes) {
+              reached();
+              void released.then(() => {
+                done(null, chunk);
+              });
+              return;
+            }
+            done(null, chunk);
+          },
+        });
+        return { body: body.pipe(hold) };
+      },
+    });
+    return { wrap, paused, release };
+  }
+
+  it("an erasure while the file downloads leaves nothing of it stored (and says so with MediaDeleted)", async () => {
+    const gate = pausing(50_000);
+    const t = withHandler(4, gate.wrap);
+    const data = jpeg(400_000);
+    const { mediaId, announcement } = t.send("image", "image/jpeg", data);
+    const other = t.send("image", "image/jpeg", jpeg(5_000));
+    const handling = t.handle(mediaId, announcement);
+    await gate.paused;
+    // Mid-download: the contact is erased (the consent service's erasure calls this).
+    expect(await t.objects.erase(USER)).toBe(1);
+    gate.release();
+    await handling;
+    expect(t.store.size()).toBe(0);
+    expect(t.published.map((e) => e.type)).toEqual(["MediaDeleted"]);
+    expect(t.published[0]?.data).toMatchObject({
+      mediaId,
+      reason: "erasure",
+      storageKey: inboundKeyOf(mediaId, NUMBER),
+    });
+    const state = t.stateStore.peek(mediaId)?.state;
+    expect(state?.status).toBe("deleted");
+    expect(state?.deleted?.removed).toBe(true);
+    expect(state?.object?.wrappedKey).toBe("");
+    await expect(t.objects.open(mediaId)).rejects.toMatchObject({ name: "MediaNotFoundError" });
+    // The record comes again (a redelivery): nothing is downloaded or stored.
+    await t.handle(mediaId, announcement);
+    expect(t.sim.mediaStats(mediaId).downloads).toBe(1);
+    expect(t.store.size()).toBe(0);
+    // Another contact's media is untouched by the erasure.
+    await t.handle(other.mediaId, { ...other.announcement, contactId: "16505550999" });
+    expect(t.store.size()).toBe(1);
+  });
+
+  it("a download that wrote its bytes and died before recording them, erased meanwhile, leaves nothing when its record comes again", async () => {
+    const t = withHandler();
+    const { mediaId, announcement } = t.send("image", "image/jpeg", jpeg(30_000));
+    // The same use case over the same state, whose process dies right after the bytes are
+    // written and before the outcome is recorded.
+    const dying = createInboundMedia({
+      commands: createCommandHandler({
+        decider: mediaObject,
+        store: t.stateStore,
+        publish: () => Promise.resolve(),
+        context: (batch, now) =>
+          batch.map(() => ({ now, eventIdOf, retention: { defaultDays: 30 } })),
+      }),
+      store: t.stateStore,
+      ingest: async (id, a) => {
+        await t.ingest(id, a);
+        throw new Error("killed after the bytes were written");
+      },
+      objects: t.store,
+    });
+    await expect(dying(mediaId, announcement)).rejects.toThrow("killed");
+    expect(t.store.size()).toBe(1);
+    expect(await t.objects.erase(USER)).toBe(1);
+    // The record comes again after the restart: the bytes go, nothing is downloaded again.
+    await t.handle(mediaId, announcement);
+    expect(t.store.size()).toBe(0);
+    expect(t.sim.mediaStats(mediaId).downloads).toBe(1);
+    expect(t.stateStore.peek(mediaId)?.state.status).toBe("deleted");
+  });
 
   it("a duplicate announcement downloads once and publishes once", async () => {
     const t = withHandler();

@@ -135,7 +135,7 @@ beforeAll(async () => {
     kafka,
     serde,
     catalog,
-    handleMedia: createInboundMedia({ commands, store: stateStore, ingest }),
+    handleMedia: createInboundMedia({ commands, store: stateStore, ingest, objects: store }),
     tuning: { retry: { attempts: 2, initialDelayMs: 10, maxDelayMs: 50 } },
   });
   await consumer.start();
