@@ -303,11 +303,11 @@ describe("inbound media idempotency", () => {
 
   /** A source whose downloads stop after `bytes` until `release` is called. */
   function pausing(bytes: number) {
-    let release = () => undefined as void;
+    let release: () => void = () => undefined;
     const released = new Promise<void>((resolve) => {
       release = resolve;
     });
-    let reached = () => undefined as void;
+    let reached: () => void = () => undefined;
     const paused = new Promise<void>((resolve) => {
       reached = resolve;
     });
