@@ -56,7 +56,8 @@ export type SenderSettings = Pick<
   | "SENDER_WINDOW_RECHECK_MS"
   | "SENDER_GATE_RECHECK_AFTER_MS"
   | "SENDER_THROUGHPUT_REFRESH_MS"
->;
+> &
+  Partial<Pick<Config, "PARLEY_AUTHENTICATION_EXEMPT">>;
 
 /** Everything the sender reports (implemented by the Prometheus series in metrics.ts). */
 export type SenderObservers = SenderObserver &
@@ -233,6 +234,7 @@ export function createSender<C extends SenderConsumers>({
     },
     callBoundMs: s.SENDER_GRAPH_TIMEOUT_MS + 5_000,
     windowRecheckMs: s.SENDER_WINDOW_RECHECK_MS,
+    authenticationExempt: s.PARLEY_AUTHENTICATION_EXEMPT ?? false,
     gateFreshMs: s.SENDER_GATE_RECHECK_AFTER_MS,
     observer,
     logger,
