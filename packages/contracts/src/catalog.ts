@@ -184,7 +184,7 @@ const topicDefinitions = [
     ],
     retentionDays: null,
     producers: ["router", "consent"],
-    consumers: ["router-outbound", "sender-gates", "consent", "projection"],
+    consumers: ["router-outbound", "sender-gates", "consent", "projection", "media-erasure"],
     description:
       "Opt-in and opt-out facts; kept forever (erasure destroys the per-contact key, not the log).",
   },

@@ -13,6 +13,7 @@ import { runStandardService, type Component, type ReadinessCheck } from "@parley
 import { createGraphMediaSource } from "./adapters/graph/media-source.js";
 import { createKeyring } from "./adapters/http/auth.js";
 import { startMediaApiServer } from "./adapters/http/server.js";
+import { createErasureConsumer } from "./adapters/kafka/erasure-consumer.js";
 import { createInboundConsumer } from "./adapters/kafka/inbound-consumer.js";
 import {
   createGraphIdCache,
@@ -178,6 +179,21 @@ await runStandardService({
         await inbound.start();
         components.push({ name: inbound.name, stop: () => inbound.stop() });
       }
+
+      // A contact erased by the consent service (ContactErased) loses their media here.
+      const erasure = createErasureConsumer({
+        kafka,
+        serde,
+        catalog,
+        erase: async (contactId) => {
+          const deleted = await objects.erase(contactId);
+          if (deleted > 0) logger.info({ deleted }, "media: a contact's media erased");
+          return deleted;
+        },
+        logger,
+      });
+      await erasure.start();
+      components.push({ name: erasure.name, stop: () => erasure.stop() });
 
       if (config.MEDIA_SWEEP_INTERVAL_MS > 0) {
         let sweeping: Promise<void> = Promise.resolve();
