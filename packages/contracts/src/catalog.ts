@@ -190,7 +190,14 @@ const topicDefinitions = [
     ],
     retentionDays: null,
     producers: ["router", "consent"],
-    consumers: ["router-outbound", "sender-gates", "consent", "projection", "campaigns-contacts"],
+    consumers: [
+      "router-outbound",
+      "sender-gates",
+      "consent",
+      "projection",
+      "campaigns-contacts",
+      "media-erasure",
+    ],
     description:
       "Opt-in and opt-out facts; kept forever (erasure destroys the per-contact key, not the log).",
   },

@@ -14,6 +14,7 @@ import { runStandardService, type Component, type ReadinessCheck } from "@parley
 import { createGraphMediaSource } from "./adapters/graph/media-source.js";
 import { createKeyring } from "./adapters/http/auth.js";
 import { startMediaApiServer } from "./adapters/http/server.js";
+import { createErasureConsumer } from "./adapters/kafka/erasure-consumer.js";
 import { createInboundConsumer } from "./adapters/kafka/inbound-consumer.js";
 import {
   createGraphIdCache,
@@ -27,6 +28,7 @@ import { mediaObject } from "./domain/media-object.js";
 import { createIngest } from "./ingest/ingest.js";
 import { createInboundMedia } from "./media/inbound.js";
 import { createMediaObjects } from "./media/objects.js";
+import { createMediaMetrics } from "./metrics.js";
 import { createGraphIds } from "./outbound/graph-ids.js";
 
 // Composition root. The chassis gives media its logger, metrics, connections with readiness
@@ -38,8 +40,9 @@ await runStandardService({
   config,
   telemetry,
   uses: { kafka: true, registry: true, mongo: true },
-  start: async ({ logger, kafka, mongo }) => {
+  start: async ({ logger, metrics, kafka, mongo }) => {
     const clock = () => new Date();
+    const series = createMediaMetrics(metrics);
     const catalog = createCatalog({ prefix: config.PARLEY_TOPIC_PREFIX });
     const serde = createSerde({ registry: createRegistry(registryOptionsOf(config)) });
     const keys = createKeyRing(parseKeyEncryptionKeys(config.MEDIA_KEYS));
@@ -107,7 +110,9 @@ await runStandardService({
               attempts: config.MEDIA_DOWNLOAD_ATTEMPTS,
               backoffMs: config.MEDIA_DOWNLOAD_BACKOFF_MS,
               observer: {
+                ...series.ingest,
                 stored: (bytes, ms) => {
+                  series.ingest.stored?.(bytes, ms);
                   logger.info({ bytes, ms }, "media: stored");
                 },
               },
@@ -119,6 +124,7 @@ await runStandardService({
         keys,
         maxBytes: config.MEDIA_MAX_BYTES,
         clock,
+        observer: series.objects,
       });
 
       if (config.MEDIA_API_KEYS.length > 0) {
@@ -160,7 +166,7 @@ await runStandardService({
           kafka,
           serde,
           catalog,
-          handleMedia: createInboundMedia({ commands, store: stateStore, ingest }),
+          handleMedia: createInboundMedia({ commands, store: stateStore, ingest, objects: store }),
           logger,
           tuning: {
             maxInFlight: config.MEDIA_MAX_IN_FLIGHT,
@@ -174,6 +180,21 @@ await runStandardService({
         await inbound.start();
         components.push({ name: inbound.name, stop: () => inbound.stop() });
       }
+
+      // A contact erased by the consent service (ContactErased) loses their media here.
+      const erasure = createErasureConsumer({
+        kafka,
+        serde,
+        catalog,
+        erase: async (contactId) => {
+          const deleted = await objects.erase(contactId);
+          if (deleted > 0) logger.info({ deleted }, "media: a contact's media erased");
+          return deleted;
+        },
+        logger,
+      });
+      await erasure.start();
+      components.push({ name: erasure.name, stop: () => erasure.stop() });
 
       if (config.MEDIA_SWEEP_INTERVAL_MS > 0) {
         let sweeping: Promise<void> = Promise.resolve();

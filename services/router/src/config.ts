@@ -34,6 +34,12 @@ export const configSchema = z.object({
    * consent service).
    */
   ROUTER_CONSENT_DECIDER: z.enum(["consent", "router"]).default("consent"),
+  /**
+   * Authentication templates are sent to a contact who opted out of everything (STOP), as
+   * Meta's policy allows for a code the person asked for (ADR 0012). Set the same value for the
+   * sender, whose gate applies it too. Default off: a STOP stops them.
+   */
+  PARLEY_AUTHENTICATION_EXEMPT: env.bool(false),
   /** Whole-message opt-out replies (case, accent and whitespace insensitive). */
   ROUTER_STOP_KEYWORDS: keywordList(defaultKeywords.stop),
   /** Whole-message opt-in replies. */

@@ -195,6 +195,7 @@ await runStandardService({
           count: config.ROUTER_MARKETING_CAP_COUNT,
           periodMs: config.ROUTER_MARKETING_PERIOD_MS,
         },
+        authenticationExempt: config.PARLEY_AUTHENTICATION_EXEMPT,
         retention: {
           maxRequests: config.ROUTER_IDEMPOTENCY_MAX_KEYS,
           requestTtlMs: config.ROUTER_IDEMPOTENCY_TTL_MS,

@@ -82,6 +82,12 @@ export const configSchema = z
     /** A free-form send whose window looks closed is checked once more after this long (0: never). */
     SENDER_WINDOW_RECHECK_MS: env.int(250, { min: 0, max: 10_000 }),
     /**
+     * Authentication templates are sent past an opt-out of everything (STOP), as Meta's policy
+     * allows for a code the person asked for (ADR 0012); the router reads the same variable.
+     * Default off.
+     */
+    PARLEY_AUTHENTICATION_EXEMPT: env.bool(false),
+    /**
      * A send whose consent and window were read longer ago than this when its rate slot comes (a
      * backlog) reads them again just before the call, so an opt-out meanwhile stops it.
      */

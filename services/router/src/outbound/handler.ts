@@ -73,6 +73,8 @@ export interface OutboundHandlerOptions {
   readonly catalogs: CatalogReader;
   readonly windows: WindowReader;
   readonly marketingCap: MarketingCap;
+  /** Authentication templates exempt from opt-outs (OutboundContext.authenticationExempt). */
+  readonly authenticationExempt?: boolean;
   readonly retention: Omit<OutboundRetention, "marketingPeriodMs">;
   readonly eventIdOf: (name: string) => string;
   /** Digest of a request's fingerprint (sha-256 of canonical JSON in production). */
@@ -114,6 +116,7 @@ export function createOutboundHandler({
   catalogs,
   windows,
   marketingCap,
+  authenticationExempt = false,
   retention,
   eventIdOf,
   digest,
@@ -136,6 +139,7 @@ export function createOutboundHandler({
     observedWindows: [],
     marketingCap,
     eventIdOf,
+    authenticationExempt,
   });
 
   /**

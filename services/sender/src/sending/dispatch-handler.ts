@@ -76,6 +76,8 @@ export interface DispatchHandlerDeps {
   readonly callBoundMs: number;
   /** A closed window is read once more after this long (the gate consumer may lag behind the router). */
   readonly windowRecheckMs: number;
+  /** Authentication templates exempt from an opt-out of everything (decideGate). */
+  readonly authenticationExempt?: boolean;
   /** A gate view older than this when the slot comes is read again before the call (default 1 s). */
   readonly gateFreshMs?: number;
   readonly observer: SenderObserver;
@@ -137,14 +139,15 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
   };
 
   const viewGate = async (d: EventData<"DispatchMessage">, number: string, signal: AbortSignal) => {
-    let decision = decideGate(d, await gates.view(d.contactId, number), clock());
+    const options = { authenticationExempt: deps.authenticationExempt ?? false };
+    let decision = decideGate(d, await gates.view(d.contactId, number), clock(), options);
     if (
       decision.kind === "rejected" &&
       decision.reason === "outside_window" &&
       deps.windowRecheckMs > 0
     ) {
       if (!(await sleep(deps.windowRecheckMs, signal))) throw new StoppedError();
-      decision = decideGate(d, await gates.view(d.contactId, number), clock());
+      decision = decideGate(d, await gates.view(d.contactId, number), clock(), options);
     }
     return decision;
   };

@@ -61,7 +61,8 @@ export type SenderSettings = Pick<
   | "SENDER_TOKEN_CHECK_MS"
   | "SENDER_TOKEN_FILE_POLL_MS"
   | "SENDER_TOKEN_EXPIRY_WARN_DAYS"
->;
+> &
+  Partial<Pick<Config, "PARLEY_AUTHENTICATION_EXEMPT">>;
 
 /** Everything the sender reports (implemented by the Prometheus series in metrics.ts). */
 export type SenderObservers = SenderObserver &
@@ -243,6 +244,7 @@ export function createSender<C extends SenderConsumers>({
     },
     callBoundMs: s.SENDER_GRAPH_TIMEOUT_MS + 5_000,
     windowRecheckMs: s.SENDER_WINDOW_RECHECK_MS,
+    authenticationExempt: s.PARLEY_AUTHENTICATION_EXEMPT ?? false,
     gateFreshMs: s.SENDER_GATE_RECHECK_AFTER_MS,
     observer,
     logger,
