@@ -284,9 +284,7 @@ function canonical(value: unknown): string {
       .sort()
       .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
       .join(",")}}`;
-  // JSON.stringify(undefined) is undefined at run time whatever its declared type says.
-  const json: string | undefined = JSON.stringify(value);
-  return json ?? "undefined";
+  return value === undefined ? "undefined" : JSON.stringify(value);
 }
 
 function readModels(history: ChaosHistory): CheckRow {
