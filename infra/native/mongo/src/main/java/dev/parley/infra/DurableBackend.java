@@ -28,7 +28,19 @@ import org.h2.mvstore.MVStore;
  */
 final class DurableBackend extends H2Backend {
   DurableBackend(String fileName) {
-    super(new MVStore.Builder().fileName(fileName).autoCommitDisabled().open());
+super(open(fileName));
+  }
+
+  /**
+   * The store's background thread stays on: besides its 1 s auto-commit it compacts the file.
+   * Old chunks are kept 1 s instead of 45 (H2's allowance for disks that flush late: this store
+   * promises survival of a killed process, not of a power cut); at a commit per write the file
+   * otherwise grew by about 10 KB per write (189 MB after 15,000 writes).
+   */
+  private static MVStore open(String fileName) {
+    MVStore store = new MVStore.Builder().fileName(fileName).open();
+    store.setRetentionTime(1_000);
+    return store;
   }
 
   @Override
