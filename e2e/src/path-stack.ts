@@ -62,10 +62,16 @@ export interface PathStackOptions {
   readonly numbers: string;
   readonly simulator: Omit<SimulatorOptions, "appSecret" | "webhookUrls" | "accessTokens">;
   readonly read: readonly TopicId[];
+  /** Servers other than the environment's (a spec's own broker and MongoDB, e.g. the chaos run). */
+  readonly servers?: {
+    readonly KAFKA_BROKERS: string;
+    readonly SCHEMA_REGISTRY_URL: string;
+    readonly MONGO_URL: string;
+  };
 }
 
 export async function startPathStack(options: PathStackOptions): Promise<PathStack> {
-  const stack = await startStack();
+  const stack = await startStack(options.servers ? { env: options.servers } : {});
   const ns = stack.namespace(options.name);
   const catalog = createCatalog({
     prefix: `${ns.id}.`,
@@ -102,7 +108,8 @@ export async function startPathStack(options: PathStackOptions): Promise<PathSta
       return Promise.resolve();
     },
   });
-  await reader.start();
+  // No topic to read (a caller that follows them itself): no reader.
+  if (options.read.length > 0) await reader.start();
   const producer: EventProducer = createEventProducer({ kafka, serde, name: readerName });
   await producer.connect();
 
@@ -180,7 +187,7 @@ export async function startPathStack(options: PathStackOptions): Promise<PathSta
       await Promise.all(processes.map((p) => stopService(p)));
       await client.close();
       await producer.disconnect();
-      await reader.stop();
+      if (options.read.length > 0) await reader.stop();
       await simServer.close();
       await sim.stop();
       const mongo = createMongo({ url: stack.mongoUrl, database: ns.database(), appName: ns.id });
