@@ -117,7 +117,6 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     MONGO_PORT: String(o.mongoPort),
     MONGO_STORAGE: "disk",
   };
-  await infra(["start", "kafka", "mongo"], infraEnv);
   const servers = {
     KAFKA_BROKERS: `127.0.0.1:${String(o.kafkaPort)}`,
     SCHEMA_REGISTRY_URL: o.schemaRegistryUrl,
@@ -129,6 +128,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   let admin: Admin | undefined;
   const faults: string[] = [];
   try {
+    await infra(["start", "kafka", "mongo"], infraEnv);
     parley = await startPathStack({
       name: `chaos-${o.name}`,
       servers,
