@@ -5,7 +5,7 @@
 // with the durable server, Graph 5xx and timeouts, Graph delay), then the checker's table.
 // Exits 1 when a row fails. Run with bench/chaos.sh (it starts the registry when none is given).
 import { loadavg, cpus } from "node:os";
-import { formatReport, runChaos } from "@parley/e2e/chaos";
+import { formatReport, runChaos } from "../dist/chaos/index.js";
 
 const env = (name: string, fallback: string): number => Number(process.env[name] ?? fallback);
 const registry = process.env["SCHEMA_REGISTRY_URL"];

@@ -96,20 +96,23 @@ export async function startPathStack(options: PathStackOptions): Promise<PathSta
     { timeoutMs: 120_000, intervalMs: 500, description: "topics provisioned" },
   );
   const seen: AnyEvent[] = [];
-  const reader: ConsumerRunner = createEventConsumer({
-    kafka,
-    serde,
-    catalog,
-    consumer: readerName,
-    topics: options.read.map((id) => catalog.topic(id)),
-    tuning: { fromBeginning: true },
-    handle: (record) => {
-      seen.push(record.value);
-      return Promise.resolve();
-    },
-  });
   // No topic to read (a caller that follows them itself): no reader.
-  if (options.read.length > 0) await reader.start();
+  const reader: ConsumerRunner | undefined =
+    options.read.length === 0
+      ? undefined
+      : createEventConsumer({
+          kafka,
+          serde,
+          catalog,
+          consumer: readerName,
+          topics: options.read.map((id) => catalog.topic(id)),
+          tuning: { fromBeginning: true },
+          handle: (record) => {
+            seen.push(record.value);
+            return Promise.resolve();
+          },
+        });
+  await reader?.start();
   const producer: EventProducer = createEventProducer({ kafka, serde, name: readerName });
   await producer.connect();
 
@@ -187,7 +190,7 @@ export async function startPathStack(options: PathStackOptions): Promise<PathSta
       await Promise.all(processes.map((p) => stopService(p)));
       await client.close();
       await producer.disconnect();
-      if (options.read.length > 0) await reader.stop();
+      await reader?.stop();
       await simServer.close();
       await sim.stop();
       const mongo = createMongo({ url: stack.mongoUrl, database: ns.database(), appName: ns.id });

@@ -74,6 +74,13 @@ export interface Recovery {
   readonly caughtUpMs: number | undefined;
 }
 
+/** What a scan of the run's logs found (log-scan.ts): secrets, unmasked phone numbers. */
+export interface LogScan {
+  readonly files: number;
+  readonly bytes: number;
+  readonly findings: readonly string[];
+}
+
 export interface ChaosHistory {
   readonly deliveries: readonly Delivery[];
   readonly typed: readonly TypedEvent[];
@@ -86,6 +93,7 @@ export interface ChaosHistory {
   readonly pairPacing: readonly PairPacingRecord[];
   readonly readModels: readonly ReadModelComparison[];
   readonly recoveries: readonly Recovery[];
+  readonly logScan?: LogScan;
 }
 
 export interface CheckRow {
@@ -321,6 +329,18 @@ function recoveries(history: ChaosHistory): CheckRow[] {
   );
 }
 
+function logs(scan: LogScan | undefined): CheckRow[] {
+  if (scan === undefined) return [];
+  return [
+    row(
+      "secrets and unmasked phone numbers in logs",
+      `${String(scan.files)} logs, ${(scan.bytes / 1_048_576).toFixed(1)} MB, ${String(scan.findings.length)} findings`,
+      "0",
+      scan.findings,
+    ),
+  ];
+}
+
 /** Checks every promise over the whole history. */
 export function checkHistory(history: ChaosHistory): ChaosReport {
   const rows = [
@@ -331,6 +351,7 @@ export function checkHistory(history: ChaosHistory): ChaosReport {
     pairPacing(history),
     readModels(history),
     ...recoveries(history),
+    ...logs(history.logScan),
   ];
   return { ok: rows.every((r) => r.ok), rows };
 }

@@ -99,6 +99,7 @@ const validHistory: fc.Arbitrary<ChaosHistory> = fc
       pairPacing: graphSends.map((s) => ({ phoneNumberId: NUMBER, waId: s.waId, overLimitAt: [] })),
       readModels: [{ name: "messages", live: models, rebuilt: [...models].reverse() }],
       recoveries: [{ label: "MongoDB stopped 30 s", peakLag: 120, caughtUpMs: 4_000 }],
+      logScan: { files: 6, bytes: 4_096, findings: [] },
     };
   });
 
@@ -270,6 +271,14 @@ describe("the chaos checker", () => {
         recoveries: [{ label: "MongoDB stopped 30 s", peakLag: 500, caughtUpMs: undefined }],
       }),
     },
+    {
+      name: "a secret in a log",
+      checks: ["secrets and unmasked phone numbers in logs"],
+      breakIt: (h) => ({
+        ...h,
+        logScan: { files: 6, bytes: 4_096, findings: ["sender-1.log: the secret chaos-…"] },
+      }),
+    },
   ];
 
   for (const b of breakages)
@@ -278,7 +287,7 @@ describe("the chaos checker", () => {
         fc.property(busyHistory, fc.nat(), (h, pick) => {
           expect(failing(b.breakIt(h, pick))).toEqual(b.checks);
         }),
-        { numRuns: 50 },
+        { numRuns: 25 },
       );
     });
 

@@ -14,6 +14,7 @@ import { followTopics, simulatorHistory } from "./history.js";
 import { lagOf, type Admin, type GroupTopics } from "./lag.js";
 import { recordingDeliverer } from "./deliverer.js";
 import { compareReadModels } from "./read-models.js";
+import { scanLogs } from "./log-scan.js";
 import { startPathStack, type PathStack } from "../path-stack.js";
 import { infra, repoRoot, stopService, type ServiceProcess } from "../processes.js";
 
@@ -404,6 +405,17 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     const readModels = await compareReadModels(p, admin, groups("projection"), o.settleTimeoutS);
     log(`${at()}: history read (${String(topics.count())} records); checking`);
     const sim = simulatorHistory(p.sim);
+    // Every phone number of the run: contacts, users, the business numbers' display numbers.
+    const phones = new Set([
+      ...Array.from({ length: o.contacts }, (_, i) => contactOf(i)),
+      ...Array.from({ length: users }, (_, i) => userOf(i)),
+      ...numbers.map((_, i) => String(15_550_100_000 + i)),
+    ]);
+    const logScan = scanLogs(
+      join(repoRoot, ".parley", `e2e-chaos-${o.name}`, p.ns.id),
+      CHAOS_SECRETS,
+      phones,
+    );
     const report = checkHistory({
       deliveries: deliverer.deliveries,
       typed: topics.typed,
@@ -414,6 +426,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       pairPacing: sim.pairPacing,
       readModels,
       recoveries,
+      logScan,
     });
     await topics.stop();
     return {
