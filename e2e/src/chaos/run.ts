@@ -199,13 +199,21 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       await launch(name);
     log(`${at()}: stack up (${running.map((r) => r.process.name).join(", ")})`);
 
+    // A killed service comes back in the background: the schedule goes on while it starts (on a
+    // loaded machine a start takes a minute), and the load waits for no one.
+    const restarts: Promise<void>[] = [];
     const kill = async (name: Name, restartAfterMs: number) => {
+      // The oldest instance of that service still running.
       const victim = running.find((r) => r.name === name);
       if (!victim) throw new Error(`no ${name} running`);
       running.splice(running.indexOf(victim), 1);
       await stopService(victim.process, "SIGKILL");
-      await sleep(restartAfterMs);
-      await launch(name);
+      restarts.push(
+        sleep(restartAfterMs).then(async () => {
+          await launch(name);
+          log(`${at()}: ${name} back (ready)`);
+        }),
+      );
     };
     const groups = (g: "router" | "projection"): GroupTopics[] =>
       g === "projection"
@@ -379,6 +387,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       }
       const rest = loadStart + T * 1_000 - Date.now();
       if (rest > 0) await sleep(rest);
+      await Promise.all(restarts);
     } finally {
       sends.stop();
       webhooks.stop();
