@@ -202,6 +202,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     // A killed service comes back in the background: the schedule goes on while it starts (on a
     // loaded machine a start takes a minute), and the load waits for no one.
     const restarts: Promise<void>[] = [];
+    const restartFailures: string[] = [];
     const kill = async (name: Name, restartAfterMs: number) => {
       // The oldest instance of that service still running.
       const victim = running.find((r) => r.name === name);
@@ -209,10 +210,15 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       running.splice(running.indexOf(victim), 1);
       await stopService(victim.process, "SIGKILL");
       restarts.push(
-        sleep(restartAfterMs).then(async () => {
-          await launch(name);
-          log(`${at()}: ${name} back (ready)`);
-        }),
+        sleep(restartAfterMs)
+          .then(async () => {
+            await launch(name);
+            log(`${at()}: ${name} back (ready)`);
+          })
+          .catch((error: unknown) => {
+            // Kept for the end of the load: a service that does not come back fails the run.
+            restartFailures.push(`${name}: ${String(error)}`);
+          }),
       );
     };
     const groups = (g: "router" | "projection"): GroupTopics[] =>
@@ -320,7 +326,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         label: "no Graph delay; Kafka broker restart (on its data)",
         run: async () => {
           p.sim.clearFaults();
-          await infra(["start", "kafka"], { ...infraEnv, KAFKA_KEEP_DATA: "1" });
+          // A minute for a clean shutdown (infra.sh kills after 20 s by default, and a broker killed
+          // mid-shutdown then recovers its logs on start, which a saturated machine takes minutes for).
+          await infra(["start", "kafka"], {
+            ...infraEnv,
+            KAFKA_KEEP_DATA: "1",
+            INFRA_STOP_TIMEOUT: "60",
+          });
         },
       },
       {
@@ -388,7 +400,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       const rest = loadStart + T * 1_000 - Date.now();
       if (rest > 0) await sleep(rest);
       await Promise.all(restarts);
+      if (restartFailures.length > 0)
+        throw new Error(`services that did not come back: ${restartFailures.join("; ")}`);
     } finally {
+      await Promise.all(restarts);
       sends.stop();
       webhooks.stop();
       p.sim.clearFaults();
