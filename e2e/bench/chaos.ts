@@ -16,6 +16,7 @@ const options = {
   sendsPerS: env("CHAOS_SENDS_PER_S", "500"),
   webhooksPerS: env("CHAOS_WEBHOOKS_PER_S", "200"),
   loadS: env("CHAOS_LOAD_S", "240"),
+  brokerRestart: process.env["CHAOS_BROKER_RESTART"] !== "0",
   mongoOutageS: env("CHAOS_MONGO_OUTAGE_S", "30"),
   kafkaPort: env("CHAOS_KAFKA_PORT", "55092"),
   mongoPort: env("CHAOS_MONGO_PORT", "55017"),

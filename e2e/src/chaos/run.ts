@@ -25,6 +25,11 @@ export interface ChaosOptions {
   readonly webhooksPerS: number;
   /** How long the load runs; the fault schedule is spread over it. */
   readonly loadS: number;
+  /**
+   * Restart the Kafka broker on its data mid-run (the full run does; the short one leaves it to
+   * readiness.e2e.spec.ts and produce-outage.e2e.spec.ts, which restart a broker on its data).
+   */
+  readonly brokerRestart: boolean;
   /** How long MongoDB stays stopped (issue 26: 30 s). */
   readonly mongoOutageS: number;
   /** Own servers' ports: Kafka (and its controller at +1), MongoDB. */
@@ -323,9 +328,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       },
       {
         atS: 0.35 * T,
-        label: "no Graph delay; Kafka broker restart (on its data)",
+        label: o.brokerRestart
+          ? "no Graph delay; Kafka broker restart (on its data)"
+          : "no Graph delay",
         run: async () => {
           p.sim.clearFaults();
+          if (!o.brokerRestart) return;
           // A minute for a clean shutdown (infra.sh kills after 20 s by default, and a broker killed
           // mid-shutdown then recovers its logs on start, which a saturated machine takes minutes for).
           await infra(["start", "kafka"], {
