@@ -3,7 +3,7 @@
 // (so that it may restart and stop them without disturbing anyone; the schema registry is the
 // environment's, names are per namespace), the Cloud API simulator in this process, ingress and
 // projection once, router and sender twice (so that kills rebalance). Used by `make chaos`
-// (e2e/bench/chaos.ts, full rates) and by chaos.e2e.spec.ts (a short run inside `make test`).
+// (e2e/bench/chaos.ts: full rates, or the short run with CHAOS_PRESET=short).
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { TopicId } from "@parley/contracts";
