@@ -72,10 +72,16 @@ export interface PathStackOptions {
     readonly security: KafkaSecurity;
     readonly env: Readonly<Record<string, string>>;
   };
+  /** Servers other than the environment's (a spec's own broker and MongoDB, e.g. the chaos run). */
+  readonly servers?: {
+    readonly KAFKA_BROKERS: string;
+    readonly SCHEMA_REGISTRY_URL: string;
+    readonly MONGO_URL: string;
+  };
 }
 
 export async function startPathStack(options: PathStackOptions): Promise<PathStack> {
-  const stack = await startStack();
+  const stack = await startStack(options.servers ? { env: options.servers } : {});
   const ns = stack.namespace(options.name);
   const catalog = createCatalog({
     prefix: `${ns.id}.`,
@@ -102,19 +108,23 @@ export async function startPathStack(options: PathStackOptions): Promise<PathSta
     { timeoutMs: 120_000, intervalMs: 500, description: "topics provisioned" },
   );
   const seen: AnyEvent[] = [];
-  const reader: ConsumerRunner = createEventConsumer({
-    kafka,
-    serde,
-    catalog,
-    consumer: readerName,
-    topics: options.read.map((id) => catalog.topic(id)),
-    tuning: { fromBeginning: true },
-    handle: (record) => {
-      seen.push(record.value);
-      return Promise.resolve();
-    },
-  });
-  await reader.start();
+  // No topic to read (a caller that follows them itself): no reader.
+  const reader: ConsumerRunner | undefined =
+    options.read.length === 0
+      ? undefined
+      : createEventConsumer({
+          kafka,
+          serde,
+          catalog,
+          consumer: readerName,
+          topics: options.read.map((id) => catalog.topic(id)),
+          tuning: { fromBeginning: true },
+          handle: (record) => {
+            seen.push(record.value);
+            return Promise.resolve();
+          },
+        });
+  await reader?.start();
   const producer: EventProducer = createEventProducer({ kafka, serde, name: readerName });
   await producer.connect();
 
@@ -194,7 +204,7 @@ export async function startPathStack(options: PathStackOptions): Promise<PathSta
       await Promise.all(processes.map((p) => stopService(p)));
       await client.close();
       await producer.disconnect();
-      await reader.stop();
+      await reader?.stop();
       await simServer.close();
       await sim.stop();
       const mongo = createMongo({ url: stack.mongoUrl, database: ns.database(), appName: ns.id });
