@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The durable MongoDB-wire server's cost (docs/benchmarks.md, "MongoDB-wire storage: memory vs
-# disk"; ADR 0014): starts the native server twice side by side, in memory and on disk
+# disk"; ADR 0016): starts the native server twice side by side, in memory and on disk
 # (MONGO_STORAGE=disk), runs the same state-store workload against both (e2e/bench/mongo-storage.ts),
 # then restarts the disk one on its data and times the reopen. Own profiles and ports
 # (54117 memory, 54118 disk unless BENCH_MONGO_MEMORY_PORT / BENCH_MONGO_DISK_PORT are set).

@@ -27,7 +27,7 @@ repo="$(cd "$here/../.." && pwd)"
 : "${MONGO_PORT:=27017}"
 # MongoDB-wire storage: memory (lost on restart) or disk (an H2 MVStore file under the state
 # directory, committed before each reply). `make dev` (profile dev) keeps its data on disk; the
-# test profile stays in memory unless a test that restarts MongoDB asks for disk (ADR 0014).
+# test profile stays in memory unless a test that restarts MongoDB asks for disk (ADR 0016).
 : "${MONGO_STORAGE:=$([ "$PARLEY_PROFILE" = dev ] && echo disk || echo memory)}"
 : "${INFRA_START_TIMEOUT:=90}"
 : "${INFRA_STOP_TIMEOUT:=20}"
