@@ -59,8 +59,8 @@ export {
   type SendResult,
   type MediaInfo,
   type MediaDownload,
-  type MediaUploadFile,
   type ListTemplatesOptions,
 } from "./client.js";
+export type { MediaUploadFile } from "./media-upload.js";
 export type * from "./types.js";
 export type * from "./webhook-types.js";
