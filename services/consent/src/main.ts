@@ -1,8 +1,14 @@
 import { config, telemetry } from "./instrument.js";
 import { createCatalog } from "@parley/contracts";
 import { createEventProducer, createRegistry, createSerde } from "@parley/kafka";
-import { runStandardService, type Component, type ReadinessCheck } from "@parley/runtime";
-import { createKeyring } from "./adapters/http/api-keys.js";
+import {
+  createAuthenticator,
+  jwtSettingsOf,
+  runStandardService,
+  tlsFilesOf,
+  type Component,
+  type ReadinessCheck,
+} from "@parley/runtime";
 import { startConsentApiServer } from "./adapters/http/server.js";
 import { createConsentConsumer } from "./adapters/kafka/consumer.js";
 import { createKeyStore } from "./adapters/store/key-store.js";
@@ -83,15 +89,24 @@ await runStandardService({
       await consumer.start();
       components.push({ name: consumer.name, stop: () => consumer.stop() });
 
-      if (config.CONSENT_API_KEYS.length === 0) {
-        logger.info({}, "consent: CONSENT_API_KEYS names no key; the consent API is off");
+      if (config.CONSENT_API_KEYS.length === 0 && jwtSettingsOf(config) === undefined) {
+        logger.info({}, "consent: no API key and no bearer JWT issuer; the consent API is off");
         return { checks, components };
       }
       const server = await startConsentApiServer({
         host: config.CONSENT_API_HOST ?? config.HTTP_HOST,
         port: config.CONSENT_API_PORT,
         ledger,
-        keyring: createKeyring(config.CONSENT_API_KEYS),
+        authenticator: createAuthenticator({
+          api: "consent",
+          keys: config.CONSENT_API_KEYS,
+          jwt: jwtSettingsOf(config),
+        }),
+        tls: tlsFilesOf(config, (error) => {
+          if (error === undefined) logger.info({}, "consent API: TLS certificate reloaded");
+          else logger.error({ err: error }, "consent API: the new TLS certificate did not load");
+        }),
+        hstsMaxAgeSeconds: config.HTTP_HSTS_MAX_AGE_S,
         clock,
         maxBodyBytes: config.CONSENT_API_MAX_BODY_BYTES,
         logger,

@@ -2,7 +2,13 @@ import { config, telemetry } from "./instrument.js";
 import { createCatalog } from "@parley/contracts";
 import { createEventProducer, createRegistry, createSerde } from "@parley/kafka";
 import { createMongo } from "@parley/mongo";
-import { runStandardService, type Component, type ReadinessCheck } from "@parley/runtime";
+import {
+  jwtSettingsOf,
+  runStandardService,
+  tlsFilesOf,
+  type Component,
+  type ReadinessCheck,
+} from "@parley/runtime";
 import { createRateLimiter } from "./admission/rate-limit.js";
 import { createAllowList } from "./adapters/http/allow-list.js";
 import { startSendApi } from "./adapters/http/send-server.js";
@@ -30,10 +36,14 @@ await runStandardService({
     };
     try {
       const keys = config.SEND_API_KEYS;
-      if (keys.length === 0) {
+      const tls = tlsFilesOf(config, (error) => {
+        if (error === undefined) logger.info({}, "ingress: TLS certificate reloaded");
+        else logger.error({ err: error }, "ingress: the new TLS certificate did not load");
+      });
+      if (keys.length === 0 && jwtSettingsOf(config) === undefined) {
         logger.info(
           {},
-          "ingress: SEND_API_KEYS (or SEND_API_KEYS_FILE) names no API key; the HTTP send API is off",
+          "ingress: SEND_API_KEYS (or SEND_API_KEYS_FILE) names no API key and no bearer JWT issuer is set; the HTTP send API is off",
         );
       } else {
         // The send API's idempotency keys. MongoDB is not a readiness check of ingress: the
@@ -53,6 +63,7 @@ await runStandardService({
           catalog,
           logger,
           metrics,
+          tls,
         });
         checks.push(server.check);
         components.push(server);
@@ -78,6 +89,7 @@ await runStandardService({
       });
       await Promise.all(producers.map((p) => p.connect()));
       const webhook = await startWebhookServer({
+        tls,
         host: config.WEBHOOK_HOST ?? config.HTTP_HOST,
         port: config.WEBHOOK_PORT,
         verifyToken,

@@ -9,9 +9,15 @@ import {
   createCatalogPublisher,
 } from "@parley/kafka";
 import { loadNumberDirectory } from "@parley/numbers";
-import { runStandardService, type Component, type ReadinessCheck } from "@parley/runtime";
+import {
+  createAuthenticator,
+  jwtSettingsOf,
+  runStandardService,
+  tlsFilesOf,
+  type Component,
+  type ReadinessCheck,
+} from "@parley/runtime";
 import { createGraphMediaSource } from "./adapters/graph/media-source.js";
-import { createKeyring } from "./adapters/http/auth.js";
 import { startMediaApiServer } from "./adapters/http/server.js";
 import { createInboundConsumer } from "./adapters/kafka/inbound-consumer.js";
 import {
@@ -120,7 +126,7 @@ await runStandardService({
         clock,
       });
 
-      if (config.MEDIA_API_KEYS.length > 0) {
+      if (config.MEDIA_API_KEYS.length > 0 || jwtSettingsOf(config) !== undefined) {
         const api = await startMediaApiServer({
           objects,
           queries,
@@ -134,7 +140,16 @@ await runStandardService({
                   clock,
                 }),
               }),
-          keyring: createKeyring(config.MEDIA_API_KEYS),
+          authenticator: createAuthenticator({
+            api: "media",
+            keys: config.MEDIA_API_KEYS,
+            jwt: jwtSettingsOf(config),
+          }),
+          tls: tlsFilesOf(config, (error) => {
+            if (error === undefined) logger.info({}, "media API: TLS certificate reloaded");
+            else logger.error({ err: error }, "media API: the new TLS certificate did not load");
+          }),
+          hstsMaxAgeSeconds: config.HTTP_HSTS_MAX_AGE_S,
           maxBytes: config.MEDIA_MAX_BYTES,
           host: config.MEDIA_API_HOST ?? config.HTTP_HOST,
           port: config.MEDIA_API_PORT,

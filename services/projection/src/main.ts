@@ -2,8 +2,15 @@ import { config, telemetry } from "./instrument.js";
 import { createCatalog } from "@parley/contracts";
 import { errorMessage } from "@parley/errors";
 import { createRegistry, createSerde } from "@parley/kafka";
-import { runStandardService, type Component, type ReadinessCheck } from "@parley/runtime";
-import { createKeyring, createRateLimiter } from "./adapters/http/api-keys.js";
+import {
+  createAuthenticator,
+  jwtSettingsOf,
+  runStandardService,
+  tlsFilesOf,
+  type Component,
+  type ReadinessCheck,
+} from "@parley/runtime";
+import { createRateLimiter } from "./adapters/http/rate-limit.js";
 import { startQueryApiServer } from "./adapters/http/server.js";
 import { loadRateCard } from "./adapters/rate-card-file.js";
 import { createMongoGenerationStore } from "./adapters/store/generation-store.js";
@@ -94,8 +101,8 @@ await runStandardService({
       components.push({ name: "projection consumer", stop: () => live.stop() });
 
       if (config.PROJECTION_ROLE === "projector") return { checks, components };
-      if (config.PROJECTION_API_KEYS.length === 0) {
-        logger.info({}, "projection: PROJECTION_API_KEYS names no key; the query API is off");
+      if (config.PROJECTION_API_KEYS.length === 0 && jwtSettingsOf(config) === undefined) {
+        logger.info({}, "projection: no API key and no bearer JWT issuer; the query API is off");
         return { checks, components };
       }
       const server = await startQueryApiServer({
@@ -107,7 +114,16 @@ await runStandardService({
           active: () => live.active(),
           ...(rateCard === undefined ? {} : { rateCard }),
         }),
-        keyring: createKeyring(config.PROJECTION_API_KEYS),
+        authenticator: createAuthenticator({
+          api: "query",
+          keys: config.PROJECTION_API_KEYS,
+          jwt: jwtSettingsOf(config),
+        }),
+        tls: tlsFilesOf(config, (error) => {
+          if (error === undefined) logger.info({}, "query API: TLS certificate reloaded");
+          else logger.error({ err: error }, "query API: the new TLS certificate did not load");
+        }),
+        hstsMaxAgeSeconds: config.HTTP_HSTS_MAX_AGE_S,
         rateLimiter: createRateLimiter({
           ratePerSecond: config.PROJECTION_API_RATE_PER_SECOND,
           burst: config.PROJECTION_API_RATE_BURST,
