@@ -76,3 +76,9 @@ export {
   type WorkHooks,
 } from "./api-listener.js";
 export { jwtSettingsOf } from "./api-settings.js";
+export {
+  declaredAccess,
+  roleTable,
+  type OpenApiAccessDoc,
+  type RoleTableRow,
+} from "./api-roles.js";

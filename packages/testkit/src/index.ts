@@ -14,3 +14,4 @@ export {
   type ContractState,
   type ContractStore,
 } from "./state-store-contract.js";
+export { probeAccessTable, type AccessCase, type AccessMismatch } from "./access-table.js";
