@@ -15,6 +15,7 @@ import {
   type Metrics,
   type Telemetry,
 } from "@parley/telemetry";
+import { tlsFilesOf } from "./api-listener.js";
 import { limitHeapGrowth } from "./heap.js";
 import { createKafkaMetrics } from "./kafka-metrics.js";
 import type { ReadinessCheck } from "./readiness.js";
@@ -37,6 +38,9 @@ export interface StandardConfig {
   readonly SCHEMA_REGISTRY_URL: string;
   readonly MONGO_URL: string;
   readonly MONGO_DB: string;
+  readonly HTTP_TLS_CERT_PATH?: string | undefined;
+  readonly HTTP_TLS_KEY_PATH?: string | undefined;
+  readonly HTTP_TLS_RELOAD_INTERVAL_MS?: number | undefined;
 }
 
 /** Which servers a service talks to; each becomes a readiness check and is closed on shutdown. */
@@ -113,6 +117,7 @@ export async function runStandardService<const U extends Uses>({
       host: config.HTTP_HOST,
       port: config.HTTP_PORT,
       token: config.OPS_TOKEN,
+      tls: tlsFilesOf(config),
       readinessTimeoutMs: config.READINESS_TIMEOUT_MS,
     },
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
