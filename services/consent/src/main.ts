@@ -1,6 +1,11 @@
 import { config, telemetry } from "./instrument.js";
 import { createCatalog } from "@parley/contracts";
-import { createEventProducer, createRegistry, createSerde } from "@parley/kafka";
+import {
+  createAuditPublisher,
+  createEventProducer,
+  createRegistry,
+  createSerde,
+} from "@parley/kafka";
 import {
   createAuthenticator,
   jwtSettingsOf,
@@ -97,6 +102,17 @@ await runStandardService({
         host: config.CONSENT_API_HOST ?? config.HTTP_HOST,
         port: config.CONSENT_API_PORT,
         ledger,
+        onAudit: createAuditPublisher({
+          producer,
+          catalog,
+          service: "consent",
+          onError: (error, entry) => {
+            logger.error(
+              { err: error, action: entry.action, actor: entry.principal.id },
+              "consent API: an audited operation was done but its AuditRecorded was not published",
+            );
+          },
+        }),
         authenticator: createAuthenticator({
           api: "consent",
           keys: config.CONSENT_API_KEYS,

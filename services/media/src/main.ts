@@ -7,6 +7,7 @@ import {
   createRegistry,
   createSerde,
   createCatalogPublisher,
+  createAuditPublisher,
 } from "@parley/kafka";
 import { loadNumberDirectory } from "@parley/numbers";
 import {
@@ -140,6 +141,17 @@ await runStandardService({
                   clock,
                 }),
               }),
+          onAudit: createAuditPublisher({
+            producer,
+            catalog,
+            service: "media",
+            onError: (error, entry) => {
+              logger.error(
+                { err: error, action: entry.action, actor: entry.principal.id },
+                "media API: an audited operation was done but its AuditRecorded was not published",
+              );
+            },
+          }),
           authenticator: createAuthenticator({
             api: "media",
             keys: config.MEDIA_API_KEYS,
