@@ -1,5 +1,7 @@
 import type { JSONWebKeySet } from "jose";
-import type { JwtSettings } from "./api-access.js";
+import type { Logger } from "@parley/telemetry";
+import { createAuthenticator, type ApiKeyConfig, type JwtSettings } from "./api-access.js";
+import { tlsFilesOf } from "./api-listener.js";
 
 /** The bearer-JWT settings of `apiAccessFields` (@parley/config), or undefined when off. */
 export function jwtSettingsOf(config: {
@@ -28,5 +30,40 @@ export function jwtSettingsOf(config: {
     jwks,
     algorithms: config.API_JWT_ALGORITHMS ?? ["RS256", "PS256", "ES256", "EdDSA"],
     clockToleranceSeconds: config.API_JWT_CLOCK_TOLERANCE_S ?? 30,
+  };
+}
+
+/**
+ * What an API listener needs from the service's configuration: the authenticator (its keys and
+ * the bearer-JWT settings), the TLS files (reloads logged) and the HSTS max-age.
+ */
+export function apiAccessOf(
+  config: Parameters<typeof jwtSettingsOf>[0] & {
+    readonly HTTP_TLS_CERT_PATH?: string | undefined;
+    readonly HTTP_TLS_KEY_PATH?: string | undefined;
+    readonly HTTP_TLS_RELOAD_INTERVAL_MS?: number | undefined;
+    readonly HTTP_HSTS_MAX_AGE_S: number;
+  },
+  {
+    api,
+    keys,
+    logger,
+  }: {
+    readonly api: string;
+    readonly keys: readonly ApiKeyConfig[];
+    readonly logger: Pick<Logger, "info" | "error">;
+  },
+) {
+  return {
+    authenticator: createAuthenticator({ api, keys, jwt: jwtSettingsOf(config) }),
+    tls: tlsFilesOf(config, (error) => {
+      if (error === undefined) logger.info({ api }, "TLS certificate reloaded");
+      else
+        logger.error(
+          { err: error, api },
+          "the new TLS certificate did not load; the previous one stays",
+        );
+    }),
+    hstsMaxAgeSeconds: config.HTTP_HSTS_MAX_AGE_S,
   };
 }

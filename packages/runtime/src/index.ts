@@ -75,7 +75,7 @@ export {
   type TlsFiles,
   type WorkHooks,
 } from "./api-listener.js";
-export { jwtSettingsOf } from "./api-settings.js";
+export { apiAccessOf, jwtSettingsOf } from "./api-settings.js";
 export {
   declaredAccess,
   roleTable,

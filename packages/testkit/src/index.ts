@@ -14,4 +14,9 @@ export {
   type ContractState,
   type ContractStore,
 } from "./state-store-contract.js";
-export { probeAccessTable, type AccessCase, type AccessMismatch } from "./access-table.js";
+export {
+  accessTableSuite,
+  probeAccessTable,
+  type AccessCase,
+  type AccessMismatch,
+} from "./access-table.js";

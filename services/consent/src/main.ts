@@ -7,10 +7,9 @@ import {
   createSerde,
 } from "@parley/kafka";
 import {
-  createAuthenticator,
+  apiAccessOf,
   jwtSettingsOf,
   runStandardService,
-  tlsFilesOf,
   type Component,
   type ReadinessCheck,
 } from "@parley/runtime";
@@ -113,16 +112,7 @@ await runStandardService({
             );
           },
         }),
-        authenticator: createAuthenticator({
-          api: "consent",
-          keys: config.CONSENT_API_KEYS,
-          jwt: jwtSettingsOf(config),
-        }),
-        tls: tlsFilesOf(config, (error) => {
-          if (error === undefined) logger.info({}, "consent API: TLS certificate reloaded");
-          else logger.error({ err: error }, "consent API: the new TLS certificate did not load");
-        }),
-        hstsMaxAgeSeconds: config.HTTP_HSTS_MAX_AGE_S,
+        ...apiAccessOf(config, { api: "consent", keys: config.CONSENT_API_KEYS, logger }),
         clock,
         maxBodyBytes: config.CONSENT_API_MAX_BODY_BYTES,
         logger,

@@ -11,10 +11,9 @@ import {
 } from "@parley/kafka";
 import { loadNumberDirectory } from "@parley/numbers";
 import {
-  createAuthenticator,
+  apiAccessOf,
   jwtSettingsOf,
   runStandardService,
-  tlsFilesOf,
   type Component,
   type ReadinessCheck,
 } from "@parley/runtime";
@@ -152,16 +151,7 @@ await runStandardService({
               );
             },
           }),
-          authenticator: createAuthenticator({
-            api: "media",
-            keys: config.MEDIA_API_KEYS,
-            jwt: jwtSettingsOf(config),
-          }),
-          tls: tlsFilesOf(config, (error) => {
-            if (error === undefined) logger.info({}, "media API: TLS certificate reloaded");
-            else logger.error({ err: error }, "media API: the new TLS certificate did not load");
-          }),
-          hstsMaxAgeSeconds: config.HTTP_HSTS_MAX_AGE_S,
+          ...apiAccessOf(config, { api: "media", keys: config.MEDIA_API_KEYS, logger }),
           maxBytes: config.MEDIA_MAX_BYTES,
           host: config.MEDIA_API_HOST ?? config.HTTP_HOST,
           port: config.MEDIA_API_PORT,

@@ -3,10 +3,9 @@ import { createCatalog } from "@parley/contracts";
 import { errorMessage } from "@parley/errors";
 import { createRegistry, createSerde } from "@parley/kafka";
 import {
-  createAuthenticator,
+  apiAccessOf,
   jwtSettingsOf,
   runStandardService,
-  tlsFilesOf,
   type Component,
   type ReadinessCheck,
 } from "@parley/runtime";
@@ -114,16 +113,7 @@ await runStandardService({
           active: () => live.active(),
           ...(rateCard === undefined ? {} : { rateCard }),
         }),
-        authenticator: createAuthenticator({
-          api: "query",
-          keys: config.PROJECTION_API_KEYS,
-          jwt: jwtSettingsOf(config),
-        }),
-        tls: tlsFilesOf(config, (error) => {
-          if (error === undefined) logger.info({}, "query API: TLS certificate reloaded");
-          else logger.error({ err: error }, "query API: the new TLS certificate did not load");
-        }),
-        hstsMaxAgeSeconds: config.HTTP_HSTS_MAX_AGE_S,
+        ...apiAccessOf(config, { api: "query", keys: config.PROJECTION_API_KEYS, logger }),
         rateLimiter: createRateLimiter({
           ratePerSecond: config.PROJECTION_API_RATE_PER_SECOND,
           burst: config.PROJECTION_API_RATE_BURST,

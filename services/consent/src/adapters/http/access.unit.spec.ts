@@ -9,12 +9,11 @@ import {
   roleTable,
   type OpenApiAccessDoc,
 } from "@parley/runtime";
-import { probeAccessTable } from "@parley/testkit";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { accessTableSuite } from "@parley/testkit";
 import { parse } from "yaml";
 import type { ConsentLedger } from "../../ledger/ledger.js";
 import { createConsentApiApp } from "./routes.js";
-import { startConsentApiServer, type ConsentApiServer } from "./server.js";
+import { startConsentApiServer } from "./server.js";
 
 const doc = parse(
   readFileSync(
@@ -36,33 +35,14 @@ const options = {
   clock: () => new Date(),
   maxBodyBytes: 1_024,
 };
-let server: ConsentApiServer;
-
-beforeAll(async () => {
-  server = await startConsentApiServer({ ...options, host: "127.0.0.1", port: 0 });
-});
-afterAll(() => server.stop());
-
-describe("consent API: the role table of docs/consent-api.openapi.yaml", () => {
-  it("enforces exactly the scope each operation declares", () => {
-    const app = createConsentApiApp({
-      ...options,
-      isStopping: () => false,
-      onWork: () => () => undefined,
-    });
-    const sort = (r: readonly { method: string; path: string }[]) =>
-      [...r].sort((a, b) => `${a.path} ${a.method}`.localeCompare(`${b.path} ${b.method}`));
-    expect(sort(app.routes)).toEqual(sort(declaredAccess(doc)));
-  });
-
-  it("allows and refuses every operation for every role as the table says", async () => {
-    const cases = roleTable(doc);
-    expect(cases.length).toBe(declaredAccess(doc).length * roleNames.length);
-    const mismatches = await probeAccessTable({
-      base: `http://127.0.0.1:${String(server.port)}`,
-      cases,
-      credentialOf: keyOf,
-    });
-    expect(mismatches).toEqual([]);
-  });
+accessTableSuite("consent API", {
+  doc,
+  declared: declaredAccess,
+  table: roleTable,
+  roles: roleNames,
+  appRoutes: () =>
+    createConsentApiApp({ ...options, isStopping: () => false, onWork: () => () => undefined })
+      .routes,
+  start: () => startConsentApiServer({ ...options, host: "127.0.0.1", port: 0 }),
+  credentialOf: keyOf,
 });

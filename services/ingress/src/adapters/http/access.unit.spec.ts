@@ -9,8 +9,7 @@ import {
   roleTable,
   type OpenApiAccessDoc,
 } from "@parley/runtime";
-import { probeAccessTable } from "@parley/testkit";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { accessTableSuite } from "@parley/testkit";
 import { parse } from "yaml";
 import { createMetrics } from "@parley/telemetry";
 import { createRateLimiter } from "../../admission/rate-limit.js";
@@ -18,7 +17,7 @@ import { createSendApiMetrics } from "../../metrics.js";
 import { createAcceptSend } from "../../sending/accept.js";
 import { createMemorySendRecordStore } from "../../sending/memory-store.js";
 import { createSendApiApp } from "./send-routes.js";
-import { startSendApiServer, type SendApiServer } from "./send-server.js";
+import { startSendApiServer } from "./send-server.js";
 
 const doc = parse(
   readFileSync(
@@ -55,29 +54,12 @@ const options = {
     })),
   }),
 };
-let server: SendApiServer;
-
-beforeAll(async () => {
-  server = await startSendApiServer({ ...options, host: "127.0.0.1", port: 0 });
-});
-afterAll(() => server.stop());
-
-describe("send API: the role table of docs/send-api.openapi.yaml", () => {
-  it("enforces exactly the scope each operation declares", () => {
-    const app = createSendApiApp(options);
-    const sort = (r: readonly { method: string; path: string }[]) =>
-      [...r].sort((a, b) => `${a.path} ${a.method}`.localeCompare(`${b.path} ${b.method}`));
-    expect(sort(app.routes)).toEqual(sort(declaredAccess(doc)));
-  });
-
-  it("allows and refuses every operation for every role as the table says", async () => {
-    const cases = roleTable(doc);
-    expect(cases.length).toBe(declaredAccess(doc).length * roleNames.length);
-    const mismatches = await probeAccessTable({
-      base: `http://127.0.0.1:${String(server.port)}`,
-      cases,
-      credentialOf: keyOf,
-    });
-    expect(mismatches).toEqual([]);
-  });
+accessTableSuite("send API", {
+  doc,
+  declared: declaredAccess,
+  table: roleTable,
+  roles: roleNames,
+  appRoutes: () => createSendApiApp(options).routes,
+  start: () => startSendApiServer({ ...options, host: "127.0.0.1", port: 0 }),
+  credentialOf: keyOf,
 });

@@ -9,13 +9,12 @@ import {
   roleTable,
   type OpenApiAccessDoc,
 } from "@parley/runtime";
-import { probeAccessTable } from "@parley/testkit";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { accessTableSuite } from "@parley/testkit";
 import { parse } from "yaml";
 import type { MediaObjects } from "../../media/objects.js";
 import type { MediaQueries } from "../../media/ports.js";
 import { createMediaApiApp } from "./routes.js";
-import { startMediaApiServer, type MediaApiServer } from "./server.js";
+import { startMediaApiServer } from "./server.js";
 
 const doc = parse(
   readFileSync(
@@ -34,29 +33,12 @@ const options = {
   }),
   maxBytes: 1_024,
 };
-let server: MediaApiServer;
-
-beforeAll(async () => {
-  server = await startMediaApiServer({ ...options, host: "127.0.0.1", port: 0 });
-});
-afterAll(() => server.stop());
-
-describe("media API: the role table of docs/media-api.openapi.yaml", () => {
-  it("enforces exactly the scope each operation declares", () => {
-    const app = createMediaApiApp(options);
-    const sort = (r: readonly { method: string; path: string }[]) =>
-      [...r].sort((a, b) => `${a.path} ${a.method}`.localeCompare(`${b.path} ${b.method}`));
-    expect(sort(app.routes)).toEqual(sort(declaredAccess(doc)));
-  });
-
-  it("allows and refuses every operation for every role as the table says", async () => {
-    const cases = roleTable(doc);
-    expect(cases.length).toBe(declaredAccess(doc).length * roleNames.length);
-    const mismatches = await probeAccessTable({
-      base: `http://127.0.0.1:${String(server.port)}`,
-      cases,
-      credentialOf: keyOf,
-    });
-    expect(mismatches).toEqual([]);
-  });
+accessTableSuite("media API", {
+  doc,
+  declared: declaredAccess,
+  table: roleTable,
+  roles: roleNames,
+  appRoutes: () => createMediaApiApp(options).routes,
+  start: () => startMediaApiServer({ ...options, host: "127.0.0.1", port: 0 }),
+  credentialOf: keyOf,
 });

@@ -9,12 +9,11 @@ import {
   roleTable,
   type OpenApiAccessDoc,
 } from "@parley/runtime";
-import { probeAccessTable } from "@parley/testkit";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { accessTableSuite } from "@parley/testkit";
 import { parse } from "yaml";
 import type { Queries } from "../../queries/queries.js";
 import { createQueryApiApp } from "./routes.js";
-import { startQueryApiServer, type QueryApiServer } from "./server.js";
+import { startQueryApiServer } from "./server.js";
 
 const doc = parse(
   readFileSync(
@@ -36,29 +35,12 @@ const options = {
   rateLimiter: { take: () => true },
   logger: { warn: () => undefined, error: () => undefined },
 };
-let server: QueryApiServer;
-
-beforeAll(async () => {
-  server = await startQueryApiServer({ ...options, host: "127.0.0.1", port: 0 });
-});
-afterAll(() => server.stop());
-
-describe("query API: the role table of docs/projection-api.openapi.yaml", () => {
-  it("enforces exactly the scope each operation declares", () => {
-    const app = createQueryApiApp(options);
-    const sort = (r: readonly { method: string; path: string }[]) =>
-      [...r].sort((a, b) => `${a.path} ${a.method}`.localeCompare(`${b.path} ${b.method}`));
-    expect(sort(app.routes)).toEqual(sort(declaredAccess(doc)));
-  });
-
-  it("allows and refuses every operation for every role as the table says", async () => {
-    const cases = roleTable(doc);
-    expect(cases.length).toBe(declaredAccess(doc).length * roleNames.length);
-    const mismatches = await probeAccessTable({
-      base: `http://127.0.0.1:${String(server.port)}`,
-      cases,
-      credentialOf: keyOf,
-    });
-    expect(mismatches).toEqual([]);
-  });
+accessTableSuite("query API", {
+  doc,
+  declared: declaredAccess,
+  table: roleTable,
+  roles: roleNames,
+  appRoutes: () => createQueryApiApp(options).routes,
+  start: () => startQueryApiServer({ ...options, host: "127.0.0.1", port: 0 }),
+  credentialOf: keyOf,
 });
