@@ -1,7 +1,7 @@
 # The two commands (see README.md). Everything else is a helper for them.
 SHELL := /usr/bin/env bash
 
-.PHONY: dev test infra-start infra-stop infra-status
+.PHONY: dev test infra-start infra-stop infra-status chaos
 
 ## Run Parley: infrastructure, topics, the six services (and the Cloud API simulator); Ctrl-C stops it all.
 dev:
@@ -19,3 +19,7 @@ infra-stop:
 
 infra-status:
 	@infra/native/infra.sh status
+
+## Prove the promises under fire: the stack under load while services, Kafka and MongoDB fail, then the checker (docs/reliability.md).
+chaos:
+	@bash bench/chaos.sh

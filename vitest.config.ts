@@ -14,7 +14,7 @@ export default defineConfig({
     projects: [
       {
         ...shared,
-        test: { name: "unit", include: ["**/*.unit.spec.ts"], exclude, testTimeout: 10_000 },
+        test: { name: "unit", include: ["**/*.unit.spec.ts"], exclude, testTimeout: 20_000 },
       },
       {
         ...shared,

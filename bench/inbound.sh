@@ -6,7 +6,8 @@
 # ports 49192/49193/48181/49181/57117 unless set), builds, runs, stops them.
 # Knobs: BENCH_SECONDS (10), BENCH_ROUNDS (2), BENCH_CONNECTIONS (32), BENCH_RATE (1000),
 # BENCH_PRODUCERS (4), BENCH_WARMUP_SECONDS (2), BENCH_LINGER_MS (1, as the appender),
-# BENCH_WEBHOOKS (5000), BENCH_CONTACTS (500).
+# BENCH_WEBHOOKS (5000), BENCH_CONTACTS (500), BENCH_MARK_DELAYS (-1,50: one router case per
+# ROUTER_MARK_DELAY_MS), BENCH_CPU_PROF=<file> (profile of the last router case, top frames printed).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PARLEY_PROFILE="${PARLEY_PROFILE:-bench-inbound}" KAFKA_PORT="${KAFKA_PORT:-49192}" \

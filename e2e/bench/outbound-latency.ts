@@ -121,6 +121,24 @@ function infraPids(): Map<string, number> {
   return out;
 }
 
+/** The round trips a service has sent so far: Kafka requests by API, MongoDB commands by name. */
+async function roundTrips(service: ServiceProcess): Promise<Map<string, number>> {
+  const text = await fetch(`${service.url}/metrics`, {
+    headers: { authorization: `Bearer ${OPS_TOKEN}` },
+  })
+    .then((r) => r.text())
+    .catch(() => "");
+  const out = new Map<string, number>();
+  for (const [, kind, name, value] of text.matchAll(
+    /^parley_(kafka_requests|mongo_commands)_total\{[^}]*(?:api|command)="([^"]+)"[^}]*\} (\S+)$/gm,
+  )) {
+    if (kind === undefined || name === undefined || value === undefined) continue;
+    const key = `${kind === "kafka_requests" ? "kafka" : "mongo"} ${name}`;
+    out.set(key, (out.get(key) ?? 0) + Number(value));
+  }
+  return out;
+}
+
 const stack = await startStack();
 const ns = stack.namespace("bench-outbound");
 const catalog = createCatalog({ prefix: `${ns.id}.` });
@@ -324,6 +342,9 @@ const cpuProcesses = new Map<string, number | undefined>([
 ]);
 const cpuBefore = new Map([...cpuProcesses].map(([name, pid]) => [name, cpuSeconds(pid)]));
 const jitBefore = new Map([...cpuProcesses].map(([name, pid]) => [name, jitSeconds(pid)]));
+const tripsBefore = new Map(
+  await Promise.all(services.map(async (s) => [s.name, await roundTrips(s)] as const)),
+);
 const ticksBefore = machineTicks();
 const sampler = setInterval(sampleRss, 250);
 const { began: started, calls: pending } = await openLoop(total, RATE);
@@ -366,6 +387,9 @@ clearInterval(sampler);
 sampleRss();
 const measuredSeconds = (Date.now() - started) / 1000;
 const ticksAfter = machineTicks();
+const tripsAfter = new Map(
+  await Promise.all(services.map(async (s) => [s.name, await roundTrips(s)] as const)),
+);
 const cpuUsed = new Map(
   [...cpuProcesses].map(([name, pid]) => [name, cpuSeconds(pid) - (cpuBefore.get(name) ?? NaN)]),
 );
@@ -452,6 +476,22 @@ for (const [name, seconds] of cpuUsed) {
   const jit = jitUsed.get(name) ?? NaN;
   console.log(
     `| ${name} | ${seconds.toFixed(1)} | ${((1000 * seconds) / total).toFixed(2)} | ${Number.isNaN(jit) ? "" : jit.toFixed(1)} |`,
+  );
+}
+// Round trips per measured request, per service, over the window (warm-up excluded).
+console.log(
+  "\n| service | round trips per 1,000 requests (Kafka requests by API, MongoDB commands) | all per request |",
+);
+console.log("| --- | --- | ---: |");
+for (const s of services) {
+  const before = tripsBefore.get(s.name) ?? new Map<string, number>();
+  const used = [...(tripsAfter.get(s.name) ?? new Map<string, number>())]
+    .map(([name, n]): [string, number] => [name, n - (before.get(name) ?? 0)])
+    .filter(([, n]) => n > 0)
+    .sort(([a], [b]) => a.localeCompare(b));
+  const all = used.reduce((sum, [, n]) => sum + n, 0);
+  console.log(
+    `| ${s.name} | ${used.map(([name, n]) => `${name} ${((1000 * n) / total).toFixed(1)}`).join(", ")} | ${(all / total).toFixed(2)} |`,
   );
 }
 // Where the router's time went per record (its own histogram; sums over warm-up and measurement).

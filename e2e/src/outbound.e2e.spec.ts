@@ -190,12 +190,9 @@ beforeAll(async () => {
     seed: "e2e-outbound",
     appSecret: APP_SECRET,
     accessTokens: [{ token: GRAPH_TOKEN }],
-    // A sender keeps its recipients' pair-pacing debts in memory: after a rebalance the new owner
-    // cannot know a debt the old one ran up, which Meta's borrowing (the simulator's default)
-    // answers with 131056 until the back-off ends. Until debts are handed over with the
-    // ownership (issue 20 follow-up), these flows across rebalances check pair pacing with the
-    // token bucket, which a new owner's first sends never exceed.
-    pairRule: "bucket",
+    // Meta's borrowing rule (the simulator's default): a new owner after a rebalance or a kill
+    // seeds each recipient's debt from the attempt store (ADR 0006, "Pair pacing"), so these
+    // flows across rebalances send to no recipient sooner than Meta allows (issue 21).
     businesses: [
       {
         wabaId: WABA,

@@ -16,6 +16,7 @@ import {
   provisionTopics,
   type ConsumerRunner,
   type EventProducer,
+  type KafkaSecurity,
 } from "@parley/kafka";
 import { createMongo } from "@parley/mongo";
 import { startStack, waitFor, type Namespace, type Stack } from "@parley/testkit";
@@ -62,16 +63,33 @@ export interface PathStackOptions {
   readonly numbers: string;
   readonly simulator: Omit<SimulatorOptions, "appSecret" | "webhookUrls" | "accessTokens">;
   readonly read: readonly TopicId[];
+  /**
+   * Another Kafka than the stack's (the SCRAM-over-TLS broker): its brokers and security for the
+   * spec's own clients, and the variables that give the services the same (KAFKA_BROKERS, KAFKA_TLS...).
+   */
+  readonly kafka?: {
+    readonly brokers: readonly string[];
+    readonly security: KafkaSecurity;
+    readonly env: Readonly<Record<string, string>>;
+  };
+  /** Servers other than the environment's (a spec's own broker and MongoDB, e.g. the chaos run). */
+  readonly servers?: {
+    readonly KAFKA_BROKERS: string;
+    readonly SCHEMA_REGISTRY_URL: string;
+    readonly MONGO_URL: string;
+  };
 }
 
 export async function startPathStack(options: PathStackOptions): Promise<PathStack> {
-  const stack = await startStack();
+  const stack = await startStack(options.servers ? { env: options.servers } : {});
   const ns = stack.namespace(options.name);
   const catalog = createCatalog({
     prefix: `${ns.id}.`,
     partitions: { contact: 4, business: 4, raw: 2 },
   });
-  const kafka = createKafka({ brokers: stack.kafkaBrokers, clientId: ns.id });
+  const brokers = options.kafka?.brokers ?? stack.kafkaBrokers;
+  const security = options.kafka?.security ?? {};
+  const kafka = createKafka({ brokers, clientId: ns.id, security });
   const serde = createSerde({ registry: createRegistry({ url: stack.schemaRegistryUrl }) });
   const readerName = `e2e-${options.name}-reader`;
   const consumers = [...new Set(catalog.topics.flatMap((t) => t.consumers))].filter((c) =>
@@ -90,19 +108,23 @@ export async function startPathStack(options: PathStackOptions): Promise<PathSta
     { timeoutMs: 120_000, intervalMs: 500, description: "topics provisioned" },
   );
   const seen: AnyEvent[] = [];
-  const reader: ConsumerRunner = createEventConsumer({
-    kafka,
-    serde,
-    catalog,
-    consumer: readerName,
-    topics: options.read.map((id) => catalog.topic(id)),
-    tuning: { fromBeginning: true },
-    handle: (record) => {
-      seen.push(record.value);
-      return Promise.resolve();
-    },
-  });
-  await reader.start();
+  // No topic to read (a caller that follows them itself): no reader.
+  const reader: ConsumerRunner | undefined =
+    options.read.length === 0
+      ? undefined
+      : createEventConsumer({
+          kafka,
+          serde,
+          catalog,
+          consumer: readerName,
+          topics: options.read.map((id) => catalog.topic(id)),
+          tuning: { fromBeginning: true },
+          handle: (record) => {
+            seen.push(record.value);
+            return Promise.resolve();
+          },
+        });
+  await reader?.start();
   const producer: EventProducer = createEventProducer({ kafka, serde, name: readerName });
   await producer.connect();
 
@@ -116,7 +138,8 @@ export async function startPathStack(options: PathStackOptions): Promise<PathSta
   const simServer = await serveSimulator(sim, { port: await freePort(), host: "127.0.0.1" });
   const processes: ServiceProcess[] = [];
   const client = createParleyClient({
-    brokers: stack.kafkaBrokers,
+    brokers,
+    security,
     schemaRegistryUrl: stack.schemaRegistryUrl,
     clientId: `${ns.id}-orders`,
     prefix: catalog.prefix,
@@ -143,6 +166,7 @@ export async function startPathStack(options: PathStackOptions): Promise<PathSta
           PARLEY_NUMBERS: options.numbers,
           WA_GRAPH_BASE_URL: simServer.url,
           ...ingressOwn,
+          ...options.kafka?.env,
           ...own,
         },
       ),
@@ -180,7 +204,7 @@ export async function startPathStack(options: PathStackOptions): Promise<PathSta
       await Promise.all(processes.map((p) => stopService(p)));
       await client.close();
       await producer.disconnect();
-      await reader.stop();
+      await reader?.stop();
       await simServer.close();
       await sim.stop();
       const mongo = createMongo({ url: stack.mongoUrl, database: ns.database(), appName: ns.id });

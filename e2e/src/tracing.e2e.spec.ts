@@ -341,10 +341,12 @@ describe("metrics", () => {
         expect(text).toMatch(/^parley_kafka_consumer_lag_records\{[^}]*group="[^"]+"[^}]*\} \d+/m);
     }
     const live = seriesNames(families);
-    // The projection does not run here: its series are checked against its definitions.
+    // The projection and media do not run here: their series are checked against their definitions.
     const projection = seriesNames(
       new Map(
-        [...definedMetrics(repoRoot)].filter(([name]) => name.startsWith("parley_projection_")),
+        [...definedMetrics(repoRoot)].filter(
+          ([name]) => name.startsWith("parley_projection_") || name.startsWith("parley_media_"),
+        ),
       ),
     );
     const missing = dashboardQueries(join(repoRoot, "infra/grafana/dashboards")).flatMap((q) =>

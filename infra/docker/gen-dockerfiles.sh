@@ -10,7 +10,7 @@ check=false
 [[ "${1:-}" == "--check" ]] && check=true
 
 # service:port, the HTTP ports used throughout docker-compose.yml and docs/docker.md
-services=(ingress:8080 router:8082 sender:8083 media:8084 consent:8085 projection:8086)
+services=(ingress:8080 router:8082 sender:8083 media:8084 consent:8085 projection:8086 campaigns:8087)
 
 render() {
   local name="$1" port="$2"

@@ -211,6 +211,38 @@ const dashboards = [
       series("Work in flight", "none", [
         ["sum(parley_webhook_appends_in_flight)", "webhook appends"],
         ["sum(parley_sender_in_flight)", "sender dispatches"],
+        ["sum(parley_media_downloads_in_flight)", "media downloads"],
+      ]),
+      row("Media"),
+      series("Inbound media: webhook to stored (fetch latency)", "s", [
+        [
+          'histogram_quantile(0.5, sum by (le) (rate(parley_media_fetch_seconds_bucket{outcome="stored"}[5m])))',
+          "p50",
+        ],
+        [
+          'histogram_quantile(0.99, sum by (le) (rate(parley_media_fetch_seconds_bucket{outcome="stored"}[5m])))',
+          "p99 (target 30 s)",
+        ],
+      ]),
+      series(
+        "Inbound media failures by reason",
+        "ops",
+        [["sum by (reason) (rate(parley_media_fetch_failures_total[5m]))", "{{reason}}"]],
+        { stack: true },
+      ),
+      series("Bytes stored by origin", "Bps", [
+        ["sum by (origin) (rate(parley_media_stored_bytes_total[5m]))", "{{origin}}"],
+      ]),
+      series("Downloads in flight, retries and deletions", "none", [
+        ["sum(parley_media_downloads_in_flight)", "in flight"],
+        [
+          'sum by (step, outcome) (increase(parley_media_fetch_attempts_total{outcome!="ok"}[5m]))',
+          "{{step}} {{outcome}} (5 min)",
+        ],
+        [
+          "sum by (reason) (increase(parley_media_deleted_objects_total[5m]))",
+          "deleted: {{reason}} (5 min)",
+        ],
       ]),
     ],
   ),

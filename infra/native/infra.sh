@@ -25,6 +25,10 @@ repo="$(cd "$here/../.." && pwd)"
 : "${REGISTRY_PORT:=8081}"
 : "${REGISTRY_MANAGEMENT_PORT:=9081}"
 : "${MONGO_PORT:=27017}"
+# MongoDB-wire storage: memory (lost on restart) or disk (an H2 MVStore file under the state
+# directory, committed before each reply). `make dev` (profile dev) keeps its data on disk; the
+# test profile stays in memory unless a test that restarts MongoDB asks for disk (ADR 0016).
+: "${MONGO_STORAGE:=$([ "$PARLEY_PROFILE" = dev ] && echo disk || echo memory)}"
 : "${INFRA_START_TIMEOUT:=90}"
 : "${INFRA_STOP_TIMEOUT:=20}"
 
@@ -266,12 +270,29 @@ start_mongo() {
   install_mongo
   stop_one mongo
   ensure_port_free mongo "$MONGO_PORT" MONGO_PORT
+  local storage_args=() where="in memory"
+  case "$MONGO_STORAGE" in
+    memory) ;;
+    disk)
+      # Like Kafka's log: a start begins empty unless MONGO_KEEP_DATA=1 (by default whatever
+      # KAFKA_KEEP_DATA says, so the read models never outlive the log they were built from).
+      local dir="$PARLEY_STATE_DIR/mongo"
+      if [ "${MONGO_KEEP_DATA:-${KAFKA_KEEP_DATA:-0}}" = 1 ] && [ -f "$dir/data.mv.db" ]; then
+        log "keeping the previous run's MongoDB data in $dir/data.mv.db"
+      else
+        rm -rf "$dir" && mkdir -p "$dir"
+      fi
+      storage_args=("$dir/data.mv.db") where="on disk in $dir"
+      ;;
+    *) die "MONGO_STORAGE must be memory or disk, not '$MONGO_STORAGE'" ;;
+  esac
   started_at=$SECONDS
-  log "starting the MongoDB-wire server (mongo-java-server $MONGO_JAVA_SERVER_VERSION, in memory) on 127.0.0.1:$MONGO_PORT"
+  log "starting the MongoDB-wire server (mongo-java-server $MONGO_JAVA_SERVER_VERSION, $where) on 127.0.0.1:$MONGO_PORT"
   # shellcheck disable=SC2086 # MONGO_JVM_OPTS is a list of options
   launch mongo java -Xms64m -Xmx${MONGO_HEAP:-1g} ${MONGO_JVM_OPTS:-} -Dparley.infra="$PARLEY_STATE_DIR/mongo" \
     -Dparley.mongo.oplog="${MONGO_OPLOG:-false}" \
-    -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$mongo_home/libs/*" dev.parley.infra.MongoWireServer 127.0.0.1 "$MONGO_PORT"
+    -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$mongo_home/libs/*" dev.parley.infra.MongoWireServer 127.0.0.1 "$MONGO_PORT" \
+    "${storage_args[@]}"
   wait_ready mongo health_mongo
 }
 
@@ -315,6 +336,10 @@ export PARLEY_KAFKA_VERSION=$KAFKA_VERSION PARLEY_REGISTRY_SERVER="Apicurio Regi
 EOF
 }
 
+# The opt-in SCRAM-over-TLS broker (start kafka-secure, env-secure).
+# shellcheck source=kafka/secure.sh
+source "$here/kafka/secure.sh"
+
 # ---------------------------------------------------------------- main
 
 cmd="${1:-}"
@@ -322,7 +347,7 @@ shift || true
 servers=("$@")
 [ "${#servers[@]}" -gt 0 ] || servers=(kafka registry mongo)
 for s in "${servers[@]}"; do
-  case "$s" in kafka | registry | mongo) ;; *) die "unknown server '$s' (use kafka, registry or mongo)" ;; esac
+  case "$s" in kafka | registry | mongo | kafka-secure) ;; *) die "unknown server '$s' (use kafka, registry, mongo or kafka-secure)" ;; esac
 done
 
 case "$cmd" in
@@ -333,5 +358,6 @@ case "$cmd" in
     for ((i = ${#servers[@]} - 1; i >= 0; i--)); do stop_one "${servers[$i]}"; done ;;
   status) status "${servers[@]}" ;;
   env) print_env ;;
-  *) die "usage: infra/native/infra.sh install|start|stop|restart|status|env [kafka|registry|mongo ...]" ;;
+  env-secure) print_secure_env ;;
+  *) die "usage: infra/native/infra.sh install|start|stop|restart|status|env|env-secure [kafka|registry|mongo|kafka-secure ...]" ;;
 esac

@@ -18,9 +18,9 @@ export PARLEY_STATE_DIR="$state"
 off=$PARLEY_DEV_PORT_OFFSET
 export KAFKA_PORT=$((9092 + off)) KAFKA_CONTROLLER_PORT=$((9093 + off)) \
   REGISTRY_PORT=$((8081 + off)) REGISTRY_MANAGEMENT_PORT=$((9081 + off)) MONGO_PORT=$((27017 + off))
-services=(ingress router sender media consent projection)
+services=(ingress router sender media consent projection campaigns)
 declare -A port=()
-for entry in ingress:8080 router:8082 sender:8083 media:8084 consent:8085 projection:8086; do
+for entry in ingress:8080 router:8082 sender:8083 media:8084 consent:8085 projection:8086 campaigns:8087; do
   port[${entry%%:*}]=$((${entry##*:} + off))
 done
 declare -A pid=()
@@ -115,6 +115,17 @@ consent_master_keys_file="$state/consent-master-keys.json"
 if [ ! -s "$consent_master_keys_file" ]; then
   (umask 077 && node -e 'process.stdout.write(JSON.stringify([{ id: "dev-1", key: require("node:crypto").randomBytes(32).toString("base64") }]))' >"$consent_master_keys_file")
 fi
+
+# The campaigns API (ADR 0015, docs/campaigns-api.md): a key for you with every scope.
+campaigns_api_port=$((8094 + off))
+campaigns_api_key_file="$(secret campaigns-api-key)"
+campaigns_api_keys_file="$state/campaigns-api-keys.json"
+node -e '
+  const { createHash } = require("node:crypto");
+  const key = require("node:fs").readFileSync(process.argv[1], "utf8");
+  const keySha256 = createHash("sha256").update(key, "utf8").digest("hex");
+  process.stdout.write(JSON.stringify([{ id: "dev", keySha256, scopes: ["read", "write", "control"] }]));
+' "$campaigns_api_key_file" >"$campaigns_api_keys_file"
 
 # The business numbers router and sender serve (README, "Business numbers"): the simulator's
 # default number, its token read from the per-checkout secret file.
@@ -237,6 +248,8 @@ for s in "${services[@]}"; do
   [ "$s" = media ] && own=(PARLEY_NUMBERS_FILE="$numbers_file" WA_GRAPH_BASE_URL="http://127.0.0.1:$SIM_PORT"
     MEDIA_KEYS_FILE="$media_keys_file" MEDIA_STORE_DIR="$state/media"
     MEDIA_API_PORT="$media_api_port" MEDIA_API_KEYS_FILE="$media_api_keys_file")
+  [ "$s" = campaigns ] && own=(PARLEY_NUMBERS_FILE="$numbers_file" CAMPAIGNS_API_PORT="$campaigns_api_port"
+    CAMPAIGNS_API_KEYS_FILE="$campaigns_api_keys_file" CAMPAIGNS_AUDIENCE_DIR="$state/campaigns")
   # A stable consumer-group instance id per service (static membership): a service killed and
   # started again within KAFKA_SESSION_TIMEOUT_MS takes its partitions back without a rebalance.
   HTTP_PORT="${port[$s]}" OPS_TOKEN_FILE="$token_file" LOG_LEVEL="${LOG_LEVEL:-info}" \
@@ -313,6 +326,7 @@ printf '    %-11s %s\n' "send API" "http://127.0.0.1:$send_api_port/v1/messages 
   "query API" "http://127.0.0.1:$query_api_port/v1/requests (projection; key in $rel/query-api-key)" \
   "media API" "http://127.0.0.1:$media_api_port/v1/media (media; key in $rel/media-api-key)" \
   "consent API" "http://127.0.0.1:$consent_api_port/v1/contacts/{contactId}/consent (consent; key in $rel/consent-api-key)" \
+  "campaigns API" "http://127.0.0.1:$campaigns_api_port/v1/campaigns (campaigns; key in $rel/campaigns-api-key)" \
   cloud-api "http://127.0.0.1:$SIM_PORT (simulator; control API /_sim with the ops token; log $rel/logs/cloud-api-sim.log)" \
   kafka "$KAFKA_BROKERS" registry "$SCHEMA_REGISTRY_URL" mongodb "$MONGO_URL" \
   prometheus "${prometheus_url_note:-http://127.0.0.1:$prometheus_port (scrapes every service, alert rules loaded: /alerts)}; log $rel/prometheus/prometheus.log"

@@ -23,8 +23,11 @@ install_dependencies
 rm -rf "$reports" && mkdir -p "$reports"
 
 failed=()
+declare -A bg_pids=()
 cleanup() {
   [ -n "${infra_pid:-}" ] && kill "$infra_pid" 2>/dev/null
+  local entry
+  for entry in "${bg_pids[@]}"; do kill "${entry%%:*}" 2>/dev/null; done
   step "stopping the infrastructure"
   infra_stop
   S3_PORT="$s3_port" "$repo/infra/native/s3proxy/s3proxy.sh" stop 2>/dev/null || true
@@ -61,13 +64,48 @@ stage() {
   fi
 }
 
+# A stage run in the background, beside the next ones (the machine has two cores and most stages
+# use one): its output goes to a log, printed when `join_stage` collects it.
+bg_stage() {
+  local name="$1"
+  shift
+  local log="$repo/.parley/test/stage-${#bg_pids[@]}.log"
+  note "$name: started in the background"
+  (
+    cd "$repo" || exit 1
+    t0=$SECONDS
+    if "$@" >"$log" 2>&1; then echo "passed in $((SECONDS - t0))s" >>"$log"; else
+      echo "FAILED after $((SECONDS - t0))s" >>"$log"
+      exit 1
+    fi
+  ) &
+  bg_pids["$name"]="$!:$log"
+}
+join_stage() {
+  local name="$1" pid log
+  pid="${bg_pids[$name]%%:*}"
+  log="${bg_pids[$name]#*:}"
+  step "$name"
+  if wait "$pid"; then
+    sed 's/^/    /' "$log" >&2
+    note "$name $(tail -n 1 "$log")"
+  else
+    cat "$log" >&2
+    note "$name $(tail -n 1 "$log")"
+    failed+=("$name")
+  fi
+}
+
+bg_stage "format check (prettier)" pnpm exec prettier --check --log-level warn .
 stage "type check and build (tsc -b)" pnpm exec tsc -b
-stage "format check (prettier)" pnpm exec prettier --check --log-level warn .
-stage "lint (eslint, type-aware)" pnpm exec eslint --max-warnings=0 .
+join_stage "format check (prettier)"
 stage "layout (file size, no bench code in src/)" node infra/scripts/check-layout.mjs
 stage "service Dockerfiles match their template" bash infra/docker/gen-dockerfiles.sh --check
 stage "alert rules (promtool check and test, runbook links)" bash infra/prometheus/check-rules.sh
+# Lint (one busy core for about three minutes) runs beside the unit tests.
+bg_stage "lint (eslint, type-aware)" pnpm exec eslint --max-warnings=0 .
 stage "unit tests" pnpm exec vitest run --project unit --reporter=default --reporter=json --outputFile.json="$reports/unit.json"
+join_stage "lint (eslint, type-aware)"
 
 step "waiting for the infrastructure"
 if wait "$infra_pid"; then

@@ -1,13 +1,46 @@
 #!/usr/bin/env node
 // `parley tail`: follow a send request's outcome and delivery statuses as they arrive, decoded
 // through the schema registry. Reads KAFKA_BROKERS, SCHEMA_REGISTRY_URL and PARLEY_TOPIC_PREFIX
-// (bin/parley sets them from the running `make dev` stack).
+// (bin/parley sets them from the running `make dev` stack), and the services' Kafka and registry
+// security variables (KAFKA_TLS*, KAFKA_SASL_*, SCHEMA_REGISTRY_*: docs/security.md).
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 import { contactIdOf, createCatalog } from "@parley/contracts";
-import { createEventConsumer, createKafka, createRegistry, createSerde } from "@parley/kafka";
+import {
+  ConfigError,
+  kafkaSecurityFields,
+  loadConfig,
+  registrySecurityFields,
+} from "@parley/config";
+import {
+  createEventConsumer,
+  createKafka,
+  createRegistry,
+  createSerde,
+  kafkaSecurityOf,
+  registryOptionsOf,
+} from "@parley/kafka";
+import { z } from "zod";
 import { createParleyClient } from "./create-client.js";
 import { describeFollowed, followRequest, type FollowUntil } from "./follow.js";
+
+/** The services' Kafka and registry security variables, checked as the services check them. */
+function securityFromEnv(schemaRegistryUrl: string) {
+  try {
+    const config = loadConfig(
+      z.object({
+        SCHEMA_REGISTRY_URL: z.string(),
+        ...kafkaSecurityFields,
+        ...registrySecurityFields,
+      }),
+      { service: "parley", env: { ...process.env, SCHEMA_REGISTRY_URL: schemaRegistryUrl } },
+    );
+    return { security: kafkaSecurityOf(config), registry: registryOptionsOf(config) };
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.message);
+    throw error;
+  }
+}
 
 const USAGE = `usage: parley tail --request <requestId> [--until outcome|sent|delivered|read] [--timeout <seconds>]
        parley tail            (every outcome and status, until Ctrl-C)
@@ -51,9 +84,12 @@ async function tail(argv: readonly string[]): Promise<number> {
   if (brokers === undefined || schemaRegistryUrl === undefined)
     fail("set KAFKA_BROKERS and SCHEMA_REGISTRY_URL (bin/parley reads them from make dev's stack)");
 
+  const { security, registry } = securityFromEnv(schemaRegistryUrl);
   const client = createParleyClient({
     brokers,
     schemaRegistryUrl,
+    security,
+    registry,
     clientId: "parley-tail",
     prefix: process.env["PARLEY_TOPIC_PREFIX"] ?? "",
   });
@@ -129,8 +165,9 @@ async function inbound(argv: readonly string[]): Promise<number> {
   if (brokers === undefined || schemaRegistryUrl === undefined)
     fail("set KAFKA_BROKERS and SCHEMA_REGISTRY_URL (bin/parley reads them from make dev's stack)");
   const catalog = createCatalog({ prefix: process.env["PARLEY_TOPIC_PREFIX"] ?? "" });
-  const kafka = createKafka({ brokers: brokers.split(","), clientId: "parley-inbound" });
-  const serde = createSerde({ registry: createRegistry({ url: schemaRegistryUrl }) });
+  const { security, registry } = securityFromEnv(schemaRegistryUrl);
+  const kafka = createKafka({ brokers: brokers.split(","), clientId: "parley-inbound", security });
+  const serde = createSerde({ registry: createRegistry({ ...registry, url: schemaRegistryUrl }) });
   let seen = 0;
   let finish: (code: number) => void = () => undefined;
   const finished = new Promise<number>((resolve) => {

@@ -7,6 +7,8 @@ import {
   createSerde,
   provisionTopics,
   type KafkaLogger,
+  type KafkaSecurity,
+  type RegistryOptions,
 } from "@parley/kafka";
 import { createClientFromParts, type ParleyClient } from "./client.js";
 import { InvalidClientOptionsError } from "./errors.js";
@@ -22,6 +24,10 @@ export interface ParleyClientOptions {
   readonly prefix?: string;
   /** pino-style `(fields, message)` logger; kafkajs warnings and errors go through it. */
   readonly logger?: KafkaLogger;
+  /** TLS and SASL to the brokers, as the services take them (docs/security.md); none by default. */
+  readonly security?: KafkaSecurity;
+  /** Basic auth and a CA bundle for the registry, when it asks for them. */
+  readonly registry?: Omit<RegistryOptions, "url">;
 }
 
 const HOST_PORT = /^[^\s:/]+:(\d{1,5})$/;
@@ -96,6 +102,8 @@ export function createParleyClient({
   clientId,
   prefix = "",
   logger,
+  security,
+  registry,
 }: ParleyClientOptions): ParleyClient {
   const { brokers, catalog } = checkClientOptions({
     brokers: brokerList,
@@ -103,8 +111,13 @@ export function createParleyClient({
     clientId,
     prefix,
   });
-  const kafka = createKafka({ brokers, clientId, ...(logger ? { logger } : {}) });
-  const serde = createSerde({ registry: createRegistry({ url: schemaRegistryUrl }) });
+  const kafka = createKafka({
+    brokers,
+    clientId,
+    ...(logger ? { logger } : {}),
+    ...(security ? { security } : {}),
+  });
+  const serde = createSerde({ registry: createRegistry({ ...registry, url: schemaRegistryUrl }) });
   const producer = createEventProducer({ kafka, serde, name: `${clientId} send requests` });
   return createClientFromParts({
     catalog,

@@ -23,6 +23,7 @@ export {
   type WebhookUpdate,
 } from "./webhooks.js";
 export {
+  DEFAULT_APP_ID,
   DEFAULT_APP_SECRET,
   DEFAULT_DISPLAY_NUMBER,
   DEFAULT_PHONE_NUMBER_ID,

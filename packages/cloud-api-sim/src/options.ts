@@ -17,6 +17,10 @@ export interface AccessTokenConfig {
   readonly expiresAt?: number;
   /** WABA or phone number ids this token may use; all when omitted (an admin system user). */
   readonly assets?: readonly string[];
+  /** Permissions `debug_token` reports (default: whatsapp_business_management and _messaging). */
+  readonly scopes?: readonly string[];
+  /** The token's kind as `debug_token` reports it (default SYSTEM_USER). */
+  readonly type?: "SYSTEM_USER" | "USER" | "PAGE" | "APP";
 }
 
 export interface PhoneNumberConfig {
@@ -144,6 +148,8 @@ export interface SimulatorOptions {
   readonly seed?: string | number;
   readonly clock?: Clock;
   readonly appSecret?: string;
+  /** The app's id: `debug_token` reports it and takes `<appId>|<appSecret>` as an app token. */
+  readonly appId?: string;
   readonly accessTokens?: readonly AccessTokenConfig[];
   readonly businesses?: readonly BusinessConfig[];
   /** The only places webhooks are posted to. */
@@ -202,3 +208,4 @@ export const DEFAULT_PHONE_NUMBER_ID = "106540352242922";
 export const DEFAULT_DISPLAY_NUMBER = "15550783881";
 export const DEFAULT_TOKEN = "sim-access-token";
 export const DEFAULT_APP_SECRET = "sim-app-secret";
+export const DEFAULT_APP_ID = "1000000000000001";

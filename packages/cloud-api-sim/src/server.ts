@@ -208,6 +208,7 @@ function control(
         token: b["token"],
         ...(typeof b["expiresAt"] === "number" ? { expiresAt: b["expiresAt"] } : {}),
         ...(Array.isArray(b["assets"]) ? { assets: b["assets"].map(String) } : {}),
+        ...(Array.isArray(b["scopes"]) ? { scopes: b["scopes"].map(String) } : {}),
       });
       return [200, { ok: true }];
     }

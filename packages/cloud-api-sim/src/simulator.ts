@@ -2,6 +2,7 @@
 // exposes the control and inspection API. Each concern lives in its own file.
 import { normalizePhoneNumber } from "@parley/cloud-api";
 import { authenticate } from "./auth.js";
+import { createDebugToken } from "./debug-token.js";
 import { systemClock } from "./clock.js";
 import { downloadFault, injectFault } from "./faults.js";
 import { numericId } from "./ids.js";
@@ -9,6 +10,7 @@ import { createUserSends } from "./inbound.js";
 import { createInspection } from "./inspection.js";
 import { createMediaApi } from "./media.js";
 import {
+  DEFAULT_APP_ID,
   DEFAULT_APP_SECRET,
   DEFAULT_DISPLAY_NUMBER,
   DEFAULT_PHONE_NUMBER_ID,
@@ -68,6 +70,7 @@ export function createSimulator({
   seed = "parley",
   clock = systemClock,
   appSecret = DEFAULT_APP_SECRET,
+  appId = DEFAULT_APP_ID,
   accessTokens = [{ token: DEFAULT_TOKEN }],
   businesses = [
     {
@@ -240,6 +243,7 @@ export function createSimulator({
   for (const b of businesses) for (const n of b.phoneNumbers) addNumber(b.wabaId, n);
 
   const r = createResponder(engine);
+  const debugToken = createDebugToken({ engine, responder: r, appId, appSecret });
   const quotas = createQuotas(engine);
   const recipients = createRecipients(engine);
   const statusApi = createStatuses(engine);
@@ -299,6 +303,7 @@ export function createSimulator({
     }
     const id = segments[at];
     const edge = segments[at + 1];
+    if (id === "debug_token" && edge === undefined) return debugToken(req, version);
     if (id === undefined || segments.length > at + 2)
       return unsupported(req.method, req.path, version);
 

@@ -9,11 +9,16 @@ import type { Simulator } from "./simulator.js";
  */
 export function createInProcessTransport(sim: Simulator): HttpTransport {
   return {
-    request(req) {
+    async request(req) {
       const url = new URL(req.url);
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = v;
-      const body = req.body === undefined ? Buffer.alloc(0) : Buffer.from(req.body);
+      const body =
+        req.body === undefined
+          ? Buffer.alloc(0)
+          : req.body instanceof Readable
+            ? await collect(req.body)
+            : Buffer.from(req.body);
       const res = sim.handle({
         method: req.method,
         path: url.pathname,
@@ -22,22 +27,29 @@ export function createInProcessTransport(sim: Simulator): HttpTransport {
         body,
       });
       if (res.kind === "hang") {
-        return Promise.reject(
-          Object.assign(new Error("Headers Timeout Error"), { code: "UND_ERR_HEADERS_TIMEOUT" }),
-        );
+        throw Object.assign(new Error("Headers Timeout Error"), {
+          code: "UND_ERR_HEADERS_TIMEOUT",
+        });
       }
       const cut = res.cutAfterBytes;
-      return Promise.resolve({
+      return {
         status: res.status,
         headers: { ...res.headers },
         body:
           cut === undefined
             ? bufferBody(res.body)
             : cutBody(Buffer.from(res.body).subarray(0, cut)),
-      });
+      };
     },
     close: () => Promise.resolve(),
   };
+}
+
+/** A streamed request body, whole (the simulator parses bodies whole, as Meta's server may). */
+async function collect(body: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of body) parts.push(Buffer.from(chunk as Uint8Array));
+  return Buffer.concat(parts);
 }
 
 /** A body that yields `bytes` and then fails as a closed connection does. */

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from "node:crypto";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import {
   CloudApiError,
   CloudApiTimeoutError,
@@ -31,6 +31,7 @@ import type {
   PhoneNumberFields,
   SendMessageResponse,
   ThroughputLevel,
+  TokenDebugData,
 } from "./types.js";
 import { validateMediaUpload, validateMessage } from "./validate.js";
 
@@ -87,6 +88,39 @@ export interface ListTemplatesOptions {
   readonly name?: string;
 }
 
+/** A file to upload: in memory (`data`) or as a stream of exactly `size` bytes (`body`). */
+export type MediaUploadFile = {
+  readonly mimeType: string;
+  readonly filename?: string;
+  readonly animatedSticker?: boolean;
+} & (
+  | { readonly data: Uint8Array }
+  | { readonly body: AsyncIterable<Uint8Array | string>; readonly size: number }
+);
+
+/** The multipart body around a streamed file: the file's bytes checked against its size. */
+async function* multipartStream(
+  head: Buffer,
+  file: AsyncIterable<Uint8Array | string>,
+  size: number,
+  tail: Buffer,
+): AsyncGenerator<Buffer> {
+  yield head;
+  let seen = 0;
+  for await (const chunk of file) {
+    const bytes = typeof chunk === "string" ? Buffer.from(chunk) : Buffer.from(chunk);
+    seen += bytes.length;
+    if (seen > size)
+      throw new RangeError(`the file has more than the ${String(size)} bytes announced`);
+    yield bytes;
+  }
+  if (seen !== size)
+    throw new RangeError(`the file has ${String(seen)} bytes, ${String(size)} announced`);
+  yield tail;
+}
+
+type RequestBody = string | Uint8Array | Readable;
+
 export interface CloudApiClient {
   sendMessage(phoneNumberId: string, message: OutboundMessage): Promise<SendResult>;
   markAsRead(
@@ -94,15 +128,12 @@ export interface CloudApiClient {
     messageId: string,
     options?: { readonly typingIndicator?: boolean },
   ): Promise<void>;
-  uploadMedia(
-    phoneNumberId: string,
-    file: {
-      readonly data: Uint8Array;
-      readonly mimeType: string;
-      readonly filename?: string;
-      readonly animatedSticker?: boolean;
-    },
-  ): Promise<{ readonly id: string }>;
+  /**
+   * `POST /{phone-number-id}/media` (multipart). A file given as `body` and `size` is streamed
+   * into the request with its Content-Length, never held whole in memory; a body that yields
+   * more or fewer bytes than `size` aborts the request.
+   */
+  uploadMedia(phoneNumberId: string, file: MediaUploadFile): Promise<{ readonly id: string }>;
   getMedia(mediaId: string, options?: { readonly phoneNumberId?: string }): Promise<MediaInfo>;
   downloadMedia(url: string): Promise<MediaDownload>;
   /** URL lookup then download; looks the URL up once more if the first one answers 404 (expired). */
@@ -124,6 +155,12 @@ export interface CloudApiClient {
   ): Promise<void>;
   getPhoneNumber(phoneNumberId: string, fields?: readonly string[]): Promise<PhoneNumberFields>;
   getThroughput(phoneNumberId: string): Promise<ThroughputLevel>;
+  /**
+   * What Graph says about `inputToken` (`GET /debug_token`), asked with this client's own token:
+   * a system user's token may inspect itself. A token Graph does not know answers `is_valid:
+   * false` with `error`, not a thrown error; a refused caller token throws GraphApiError (190).
+   */
+  debugToken(inputToken: string): Promise<TokenDebugData>;
   close(): Promise<void>;
 }
 
@@ -207,7 +244,7 @@ export function createCloudApiClient({
     target: string,
     context: ErrorContext,
     headers: Record<string, string>,
-    body?: string | Uint8Array,
+    body?: RequestBody,
   ): Promise<HttpResponse> {
     try {
       return await transport.request({
@@ -228,9 +265,10 @@ export function createCloudApiClient({
     target: string,
     context: ErrorContext,
     headers: Record<string, string>,
-    body?: string | Uint8Array,
+    body?: RequestBody,
   ): Promise<HttpTextResponse> {
-    if (transport.requestText === undefined) {
+    // A streamed body goes through request(): the answer is read here.
+    if (transport.requestText === undefined || body instanceof Readable) {
       const res = await send(method, target, context, headers, body);
       try {
         return { status: res.status, headers: res.headers, text: await readBodyText(res.body) };
@@ -297,18 +335,20 @@ export function createCloudApiClient({
     options: {
       query?: Record<string, string | undefined>;
       json?: unknown;
-      raw?: { body: Uint8Array; contentType: string };
+      raw?: { body: Uint8Array | Readable; contentType: string; contentLength?: number };
       context?: Partial<ErrorContext>;
     } = {},
   ): Promise<{ data: unknown; traceId: string | undefined }> {
     const context: ErrorContext = { method, path: `/${graphVersion}/${path}`, ...options.context };
     const headers: Record<string, string> = { ...authHeaders(), accept: "application/json" };
-    let body: string | Uint8Array | undefined;
+    let body: RequestBody | undefined;
     if (options.json !== undefined) {
       headers["content-type"] = "application/json";
       body = JSON.stringify(options.json);
     } else if (options.raw) {
       headers["content-type"] = options.raw.contentType;
+      if (options.raw.contentLength !== undefined)
+        headers["content-length"] = String(options.raw.contentLength);
       body = options.raw.body;
     }
     const res = await exchange(method, url(path, options.query), context, headers, body);
@@ -434,15 +474,16 @@ export function createCloudApiClient({
     },
 
     async uploadMedia(phoneNumberId, file) {
+      const size = "data" in file ? file.data.byteLength : file.size;
       validateMediaUpload({
         mimeType: file.mimeType,
-        size: file.data.byteLength,
+        size,
         ...(file.animatedSticker !== undefined ? { animatedSticker: file.animatedSticker } : {}),
       });
       const boundary = `----parley${randomBytes(12).toString("hex")}`;
       const filename = (file.filename ?? "file").replace(/["\r\n]/g, "_");
       const part = (headers: string): Buffer => Buffer.from(`--${boundary}\r\n${headers}\r\n\r\n`);
-      const body = Buffer.concat([
+      const head = Buffer.concat([
         part('Content-Disposition: form-data; name="messaging_product"'),
         Buffer.from("whatsapp\r\n"),
         part('Content-Disposition: form-data; name="type"'),
@@ -450,11 +491,26 @@ export function createCloudApiClient({
         part(
           `Content-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: ${file.mimeType}`,
         ),
-        Buffer.from(file.data.buffer, file.data.byteOffset, file.data.byteLength),
-        Buffer.from(`\r\n--${boundary}--\r\n`),
       ]);
+      const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+      const contentType = `multipart/form-data; boundary=${boundary}`;
+      const raw =
+        "data" in file
+          ? {
+              body: Buffer.concat([
+                head,
+                Buffer.from(file.data.buffer, file.data.byteOffset, file.data.byteLength),
+                tail,
+              ]),
+              contentType,
+            }
+          : {
+              body: Readable.from(multipartStream(head, file.body, size, tail)),
+              contentType,
+              contentLength: head.length + size + tail.length,
+            };
       return (await call("POST", `${encodeId(phoneNumberId)}/media`, {
-        raw: { body, contentType: `multipart/form-data; boundary=${boundary}` },
+        raw,
         context: { phoneNumberId },
       })) as { id: string };
     },
@@ -532,6 +588,18 @@ export function createCloudApiClient({
         context: { phoneNumberId },
       })) as PhoneNumberFields;
       return r.throughput?.level ?? "STANDARD";
+    },
+
+    async debugToken(inputToken) {
+      const r = (await call("GET", "debug_token", { query: { input_token: inputToken } })) as {
+        data?: TokenDebugData;
+      };
+      if (r.data === undefined || typeof r.data.is_valid !== "boolean")
+        throw new UnexpectedResponseError(200, "debug_token answered without data.is_valid", {
+          method: "GET",
+          path: `/${graphVersion}/debug_token`,
+        });
+      return r.data;
     },
 
     async close() {

@@ -9,7 +9,8 @@ export interface HttpRequest {
   /** Absolute URL. */
   readonly url: string;
   readonly headers: Readonly<Record<string, string>>;
-  readonly body?: string | Uint8Array;
+  /** A Readable is streamed (give its Content-Length in `headers` when known). */
+  readonly body?: string | Uint8Array | Readable;
   readonly timeoutMs: number;
 }
 

@@ -59,6 +59,7 @@ export {
   type SendResult,
   type MediaInfo,
   type MediaDownload,
+  type MediaUploadFile,
   type ListTemplatesOptions,
 } from "./client.js";
 export type * from "./types.js";

@@ -360,3 +360,23 @@ export interface PhoneNumberFields {
   readonly quality_rating?: string;
   readonly throughput?: { readonly level: ThroughputLevel };
 }
+
+// ---------- access tokens ----------
+
+/** Graph's `GET /debug_token` answer (`data`), as Meta documents it (reference §9). */
+export interface TokenDebugData {
+  readonly app_id?: string;
+  readonly type?: string;
+  readonly application?: string;
+  readonly is_valid: boolean;
+  /** Epoch seconds; 0 for a token that never expires. */
+  readonly expires_at?: number;
+  readonly data_access_expires_at?: number;
+  readonly scopes?: readonly string[];
+  readonly granular_scopes?: readonly {
+    readonly scope: string;
+    readonly target_ids?: readonly string[];
+  }[];
+  /** Why the inspected token is not valid (190, subcode 463 when expired). */
+  readonly error?: { readonly code: number; readonly subcode?: number; readonly message?: string };
+}

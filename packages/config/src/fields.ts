@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { kafkaSecurityFields, mongoSecurityFields, registrySecurityFields } from "./security.js";
 
 /** Field builders for environment variables: every value arrives as a string. */
 export const env = {
@@ -57,6 +58,11 @@ export const infraFields = {
     .startsWith("mongodb")
     .default("mongodb://127.0.0.1:27017/?directConnection=true&retryWrites=false"),
   MONGO_DB: env.string().default("parley"),
+  // SASL and TLS for Kafka, basic auth and TLS for the registry, credentials and TLS for MongoDB
+  // (docs/security.md); checked against each other when the configuration is loaded.
+  ...kafkaSecurityFields,
+  ...registrySecurityFields,
+  ...mongoSecurityFields,
 };
 
 /** The chassis every service shares: logging, telemetry, the ops HTTP surface, shutdown. */

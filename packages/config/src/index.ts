@@ -11,3 +11,12 @@ export {
   checkApiAccess,
   type Role,
 } from "./access.js";
+export { fileSecretProvider, type SecretProvider } from "./secrets.js";
+export {
+  crossFieldProblems,
+  kafkaSecurityFields,
+  mongoSecurityFields,
+  registrySecurityFields,
+  SASL_MECHANISMS,
+  type SaslMechanismSetting,
+} from "./security.js";

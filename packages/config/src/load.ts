@@ -1,6 +1,7 @@
-import { readFileSync } from "node:fs";
 import type { z } from "zod";
 import { ConfigError } from "./errors.js";
+import { crossFieldProblems } from "./security.js";
+import { fileSecretProvider, type SecretProvider } from "./secrets.js";
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -9,11 +10,11 @@ export interface LoadConfigOptions {
   readonly service: string;
   /** Defaults to `process.env`; tests pass their own. */
   readonly env?: Env;
-  /** Reads `*_FILE` secrets; injectable for tests. */
+  /** Reads `*_FILE` secrets; injectable for tests (a file provider over this reader). */
   readonly readFile?: (path: string) => string;
+  /** Resolves `*_FILE` references; the file provider by default (it wins over `readFile`). */
+  readonly secrets?: SecretProvider;
 }
-
-const readUtf8 = (path: string): string => readFileSync(path, "utf8");
 
 /**
  * Parses the environment once against `schema` and returns a deeply frozen result.
@@ -22,7 +23,12 @@ const readUtf8 = (path: string): string => readFileSync(path, "utf8");
  */
 export function loadConfig<S extends z.ZodObject>(
   schema: S,
-  { service, env = process.env, readFile = readUtf8 }: LoadConfigOptions,
+  {
+    service,
+    env = process.env,
+    readFile,
+    secrets = fileSecretProvider(readFile),
+  }: LoadConfigOptions,
 ): Readonly<z.infer<S>> {
   const problems: string[] = [];
   const input: Record<string, string> = {};
@@ -46,10 +52,11 @@ export function loadConfig<S extends z.ZodObject>(
     }
     if (filePath !== undefined) {
       try {
-        input[key] = readFile(filePath).replace(/\r?\n$/, "");
+        input[key] = secrets.read(filePath).replace(/\r?\n$/, "");
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
-        problems.push(`${key}_FILE: cannot read ${filePath} (${reason})`);
+        const from = secrets.name === "file" ? "" : ` from the ${secrets.name} secret provider`;
+        problems.push(`${key}_FILE: cannot read ${filePath}${from} (${reason})`);
       }
       continue;
     }
@@ -64,6 +71,8 @@ export function loadConfig<S extends z.ZodObject>(
       problems.push(`${key}: ${issue.message} (${shown})`);
     }
   }
+  // Settings that are valid alone but not together (a SASL mechanism without its credentials).
+  if (result.success) problems.push(...crossFieldProblems(result.data));
   if (problems.length > 0 || !result.success) throw new ConfigError(service, problems);
   return deepFreeze(result.data);
 }

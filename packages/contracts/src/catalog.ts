@@ -143,7 +143,7 @@ const topicDefinitions = [
     key: "contact",
     events: ["SendRequested"],
     retentionDays: null,
-    producers: ["domain services", "ingress (HTTP send API)"],
+    producers: ["domain services", "ingress (HTTP send API)", "campaigns"],
     consumers: ["router-outbound", "projection"],
     description:
       "Send requests from domain teams; keyed by contact so a contact's sends stay in order.",
@@ -162,7 +162,13 @@ const topicDefinitions = [
     ],
     retentionDays: null,
     producers: ["router", "sender"],
-    consumers: ["router-templates", "projection", "domain services", "consent"],
+    consumers: [
+      "router-templates",
+      "projection",
+      "domain services",
+      "consent",
+      "campaigns-signals",
+    ],
     description: [
       "Every send request's outcomes, ending in exactly one final word (ADR 0009). The final outcome of a request is:",
       "SendRejected, SendExpired or SendDeduplicated (nothing was sent; for SendDeduplicated the answer is the outcome of originalRequestId);",
@@ -184,7 +190,14 @@ const topicDefinitions = [
     ],
     retentionDays: null,
     producers: ["router", "consent"],
-    consumers: ["router-outbound", "sender-gates", "consent", "projection"],
+    consumers: [
+      "router-outbound",
+      "sender-gates",
+      "consent",
+      "projection",
+      "campaigns-contacts",
+      "media-erasure",
+    ],
     description:
       "Opt-in and opt-out facts; kept forever (erasure destroys the per-contact key, not the log).",
   },
@@ -213,7 +226,7 @@ const topicDefinitions = [
     events: ["ConversationWindowOpened", "ConversationWindowExtended"],
     retentionDays: null,
     producers: ["router"],
-    consumers: ["router-outbound", "sender-gates", "projection"],
+    consumers: ["router-outbound", "sender-gates", "projection", "campaigns-contacts"],
     description: "Customer-service windows per contact and business number.",
   },
   {
@@ -241,7 +254,7 @@ const topicDefinitions = [
     ],
     retentionDays: null,
     producers: ["router"],
-    consumers: ["router-templates", "sender-numbers", "projection"],
+    consumers: ["router-templates", "sender-numbers", "projection", "campaigns-signals"],
     description: "Account, number and template webhooks, and webhook fields Parley does not model.",
   },
 ] as const satisfies readonly {

@@ -62,6 +62,8 @@ const scenarioArb = fc.record({
   cacheSize: fc.constantFrom(0, 1, 10),
   maxBatchKeys: fc.constantFrom(1, 2, 500),
   batchesInFlight: fc.constantFrom(1, 2, 3),
+  // Marks awaited (undefined) or written behind the callers (ADR 0010, "Deferred marks").
+  markDelayMs: fc.constantFrom(undefined, 0, 2),
 });
 
 type Scenario = typeof scenarioArb extends fc.Arbitrary<infer T> ? T : never;
@@ -259,6 +261,7 @@ async function run(scenario: Scenario) {
       cacheSize: scenario.cacheSize,
       maxBatchKeys: scenario.maxBatchKeys,
       batchesInFlight: scenario.batchesInFlight,
+      ...(scenario.markDelayMs === undefined ? {} : { markDelayMs: scenario.markDelayMs }),
       observer: { dropped: (_key, event) => dropped.add(event.id) },
     });
     return instance;

@@ -1,6 +1,7 @@
 import { retryOf, type RetryKind } from "@parley/errors";
 import { evolveAll, outputsOf, type Decider, type Keyed } from "./decider.js";
 import { DecisionConflictError, UnpublishableEventError } from "./errors.js";
+import { createDeferredMarks } from "./deferred-marks.js";
 import { tryTogether } from "./isolate.js";
 import { createKeyedLock } from "./keyed-lock.js";
 import { createLru } from "./lru.js";
@@ -67,6 +68,13 @@ export interface CommandHandlerOptions<State, Command, Event, Context, Output ex
   readonly batchesInFlight?: number;
   /** Keys at most in one batch. */
   readonly maxBatchKeys?: number;
+  /**
+   * Unset: a batch's callers resolve once its outboxes are marked published (one more round trip
+   * per batch). A number: they resolve once published, and the marks of every batch within that
+   * many milliseconds are written together, behind them (ADR 0010, "Deferred marks"); call
+   * `flush()` when stopping, or the next owner publishes the last outboxes again (same ids).
+   */
+  readonly markDelayMs?: number;
   readonly observer?: CommandHandlerObserver<Command, Event, Output>;
 }
 
@@ -78,6 +86,11 @@ export interface CommandHandler<Command> {
    * keys partly failed is retried rather than dead-lettered while any key can still pass.
    */
   handle(commands: readonly Keyed<Command>[]): Promise<void>;
+}
+
+/** The runtime's handler: `flush` writes the marks `markDelayMs` holds (resolves at once without). */
+export interface RuntimeCommandHandler<Command> extends CommandHandler<Command> {
+  flush(): Promise<void>;
 }
 
 /** One key's commands from one call, waiting for (or inside) a batch. */
@@ -147,8 +160,9 @@ export function createCommandHandler<State, Command, Event, Context, Output exte
   cacheSize = 1_000,
   batchesInFlight = 2,
   maxBatchKeys = 500,
+  markDelayMs,
   observer = {},
-}: CommandHandlerOptions<State, Command, Event, Context, Output>): CommandHandler<Command> {
+}: CommandHandlerOptions<State, Command, Event, Context, Output>): RuntimeCommandHandler<Command> {
   for (const [name, value, min] of [
     ["maxConflicts", maxConflicts, 1],
     ["cacheSize", cacheSize, 0],
@@ -161,6 +175,12 @@ export function createCommandHandler<State, Command, Event, Context, Output exte
       );
     }
   }
+  if (markDelayMs !== undefined && !(Number.isInteger(markDelayMs) && markDelayMs >= 0)) {
+    throw new RangeError(
+      `createCommandHandler: markDelayMs must be a whole number >= 0, got ${String(markDelayMs)}`,
+    );
+  }
+  const deferred = markDelayMs === undefined ? undefined : createDeferredMarks(store, markDelayMs);
   const exclusive = createKeyedLock();
   const cache = createLru<Stored<State, Output>>(cacheSize);
   const waiting: Pending<Command>[] = [];
@@ -213,6 +233,13 @@ export function createCommandHandler<State, Command, Event, Context, Output exte
       },
     );
     for (const [key, error] of failures) found.set(key, asError(error));
+    // An outbox this process published whose mark is not written yet is not published again.
+    if (deferred !== undefined) {
+      for (const [key, stored] of found) {
+        if (stored instanceof Error || stored.outbox.length === 0) continue;
+        if (deferred.covers(key, stored.version)) found.set(key, { ...stored, outbox: [] });
+      }
+    }
     return found;
   };
 
@@ -451,8 +478,9 @@ export function createCommandHandler<State, Command, Event, Context, Output exte
       const marks = saved
         .filter(({ write }) => write.outbox.length > 0 && !publishing.failed.has(write.key))
         .map(({ write }) => ({ key: write.key, version: write.expectedVersion + 1 }));
-      const marking =
-        marks.length > 0 ? await timed("mark", () => mark(marks)) : new Map<string, unknown>();
+      let marking: ReadonlyMap<string, unknown> = new Map<string, unknown>();
+      if (deferred !== undefined) deferred.add(marks);
+      else if (marks.length > 0) marking = await timed("mark", () => mark(marks));
 
       for (const { item, write, leftover, events } of saved) {
         if (publishing.failed.has(item.key)) {
@@ -484,6 +512,7 @@ export function createCommandHandler<State, Command, Event, Context, Output exte
   };
 
   return {
+    flush: () => deferred?.flush() ?? Promise.resolve(),
     async handle(commands) {
       const byKey = new Map<string, Command[]>();
       for (const { key, command } of commands) {

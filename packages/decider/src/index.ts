@@ -8,6 +8,7 @@ export {
   type Decision,
   type HandlerStage,
   type Reconsider,
+  type RuntimeCommandHandler,
 } from "./handler.js";
 export {
   exceedsNesting,

@@ -4,18 +4,27 @@
 //   parley-kafka redrive --consumer NAME [--original-topic T] [--limit N] [--dry-run]
 import { parseArgs } from "node:util";
 import { createCatalog, type TopicSpec } from "@parley/contracts";
-import { env, infraFields, loadConfigOrExit } from "@parley/config";
+import {
+  env,
+  infraFields,
+  kafkaSecurityFields,
+  loadConfigOrExit,
+  registrySecurityFields,
+} from "@parley/config";
 import { z } from "zod";
 import { createKafka } from "./connection.js";
 import { provisionTopics } from "./provision.js";
 import { redrive } from "./redrive.js";
 import { createRegistry } from "./registry.js";
+import { kafkaSecurityOf, registryOptionsOf } from "./security-config.js";
 import { createSerde } from "./serde.js";
 
 const config = loadConfigOrExit(
   z.object({
     KAFKA_BROKERS: infraFields.KAFKA_BROKERS,
     SCHEMA_REGISTRY_URL: infraFields.SCHEMA_REGISTRY_URL,
+    ...kafkaSecurityFields,
+    ...registrySecurityFields,
     PARLEY_TOPIC_PREFIX: z.string().default(""),
     KAFKA_REPLICATION_FACTOR: env.int(1, { min: 1, max: 7 }),
   }),
@@ -25,7 +34,8 @@ const config = loadConfigOrExit(
 const usage = `usage:
   parley-kafka provision [--check]
   parley-kafka redrive --consumer NAME [--original-topic TOPIC] [--limit N] [--dry-run]
-environment: KAFKA_BROKERS, SCHEMA_REGISTRY_URL, PARLEY_TOPIC_PREFIX (default none), KAFKA_REPLICATION_FACTOR (default 1)`;
+environment: KAFKA_BROKERS, SCHEMA_REGISTRY_URL, PARLEY_TOPIC_PREFIX (default none), KAFKA_REPLICATION_FACTOR (default 1),
+  and the services' KAFKA_TLS*, KAFKA_SASL_* and SCHEMA_REGISTRY_* security variables (docs/security.md)`;
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -40,7 +50,11 @@ const { positionals, values } = parseArgs({
 });
 
 const catalog = createCatalog({ prefix: config.PARLEY_TOPIC_PREFIX });
-const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: "parley-kafka-cli" });
+const kafka = createKafka({
+  brokers: config.KAFKA_BROKERS,
+  clientId: "parley-kafka-cli",
+  security: kafkaSecurityOf(config),
+});
 const consumerNames = [...new Set(catalog.topics.flatMap((t) => t.consumers))].filter((c) =>
   /^[a-z0-9][a-z0-9._-]*$/.test(c),
 );
@@ -50,7 +64,7 @@ async function provision(checkOnly: boolean): Promise<number> {
     ...catalog.topics,
     ...consumerNames.map((c) => catalog.deadLetterTopic(c)),
   ];
-  const serde = createSerde({ registry: createRegistry({ url: config.SCHEMA_REGISTRY_URL }) });
+  const serde = createSerde({ registry: createRegistry(registryOptionsOf(config)) });
   const report = await provisionTopics({
     kafka,
     topics,

@@ -9,6 +9,12 @@ import kafkajs, {
 
 import { createKafkaHealth, type KafkaHealth } from "./health.js";
 import type { KafkaObserver } from "./observer.js";
+import {
+  kafkaAccessProblem,
+  kafkaSaslOptions,
+  kafkaTlsOptions,
+  type KafkaSecurity,
+} from "./security.js";
 
 // kafkajs is CommonJS; Node's ESM loader does not see this one as a named export.
 const { Partitioners } = kafkajs;
@@ -55,8 +61,13 @@ export interface KafkaConnectionOptions {
   readonly connectionTimeoutMs?: number;
   readonly requestTimeoutMs?: number;
   readonly group?: Partial<GroupSettings>;
-  /** Told about every consumer made from the client and every record they dead-letter. */
+  /**
+   * Told about every consumer made from the client, every record they dead-letter and (when it
+   * has `request`) every request its producers, consumers and admins send.
+   */
   readonly observer?: KafkaObserver;
+  /** TLS and SASL (docs/security.md); plaintext without authentication when absent. */
+  readonly security?: KafkaSecurity;
 }
 
 /**
@@ -181,6 +192,7 @@ export function createKafka({
   requestTimeoutMs = 30_000,
   group = {},
   observer,
+  security = {},
 }: KafkaConnectionOptions): KafkaClient {
   if (brokers.length === 0)
     throw new Error("createKafka: `brokers` is empty; set KAFKA_BROKERS=host:port[,host:port]");
@@ -193,20 +205,55 @@ export function createKafka({
   } catch (error) {
     throw new RangeError(`createKafka: group.${(error as Error).message}`);
   }
+  const ssl = kafkaTlsOptions(security.tls);
+  const sasl = kafkaSaslOptions(security.sasl);
   const client = new Kafka({
     clientId,
+    ...(ssl === undefined ? {} : { ssl }),
+    ...(sasl === undefined ? {} : { sasl }),
     brokers: [...brokers],
     connectionTimeout: connectionTimeoutMs,
     requestTimeout: requestTimeoutMs,
     logLevel: KafkaLogLevel.WARN,
     logCreator: logCreator(logger),
   });
-  if (observer?.consumerCreated !== undefined) {
+  const request =
+    observer?.request === undefined
+      ? undefined
+      : (info: { readonly apiName: string }) => {
+          observer.request?.(info);
+        };
+  if (observer?.consumerCreated !== undefined || request !== undefined) {
     const make = client.consumer.bind(client);
     client.consumer = (config) => {
       const consumer = make(config);
-      observer.consumerCreated?.(config.groupId, consumer);
+      observer?.consumerCreated?.(config.groupId, consumer);
+      if (request !== undefined) {
+        consumer.on(consumer.events.REQUEST, ({ payload }) => {
+          request({ apiName: payload.apiName });
+        });
+      }
       return consumer;
+    };
+  }
+  if (request !== undefined) {
+    // Every request of the client's producers and admins too: the round trips per message the
+    // benchmarks report (docs/benchmarks.md).
+    const makeProducer = client.producer.bind(client);
+    client.producer = (config) => {
+      const producer = makeProducer(config);
+      producer.on(producer.events.REQUEST, ({ payload }) => {
+        request({ apiName: payload.apiName });
+      });
+      return producer;
+    };
+    const makeAdmin = client.admin.bind(client);
+    client.admin = (config) => {
+      const admin = makeAdmin(config);
+      admin.on(admin.events.REQUEST, ({ payload }) => {
+        request({ apiName: payload.apiName });
+      });
+      return admin;
     };
   }
   return Object.assign(client, {
@@ -215,6 +262,62 @@ export function createKafka({
     serviceLogger: logger,
     observer,
   });
+}
+
+/**
+ * One metadata round trip on a throwaway client that does not retry, for a service's start: a
+ * refusal no retry fixes (SASL credentials, an untrusted certificate) comes back at once as a
+ * sentence naming the setting (`problem`), where the service's own client would retry it for
+ * minutes. `problem` is undefined for an outage (refused, closed, timed out), with `hint` saying
+ * what else the failure may mean. Resolves `{ ok: true }` when the brokers answered.
+ */
+export async function checkKafkaAccess({
+  brokers,
+  clientId,
+  security = {},
+  connectionTimeoutMs = 3_000,
+}: Pick<
+  KafkaConnectionOptions,
+  "brokers" | "clientId" | "security" | "connectionTimeoutMs"
+>): Promise<
+  | { readonly ok: true }
+  | {
+      readonly ok: false;
+      readonly error: unknown;
+      readonly problem: string | undefined;
+      readonly hint: string;
+    }
+> {
+  const ssl = kafkaTlsOptions(security.tls);
+  const sasl = kafkaSaslOptions(security.sasl);
+  const kafka = new Kafka({
+    clientId,
+    brokers: [...brokers],
+    connectionTimeout: connectionTimeoutMs,
+    requestTimeout: 10_000,
+    retry: { retries: 0 },
+    logLevel: KafkaLogLevel.NOTHING,
+    ...(ssl === undefined ? {} : { ssl }),
+    ...(sasl === undefined ? {} : { sasl }),
+  });
+  const admin = kafka.admin({ retry: { retries: 0 } });
+  try {
+    await admin.connect();
+    await admin.describeCluster();
+    return { ok: true };
+  } catch (error) {
+    const closed = error instanceof Error && /Closed connection/.test(error.message);
+    const hint = closed
+      ? ssl === undefined
+        ? "the broker closed the connection: if its listener is TLS, set KAFKA_TLS=true"
+        : sasl === undefined
+          ? "the broker closed the connection: if its listener requires SASL, set KAFKA_SASL_MECHANISM"
+          : "the broker closed the connection"
+      : "the brokers did not answer";
+    return { ok: false, error, problem: kafkaAccessProblem(error), hint };
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
 }
 
 export interface BrokerInfo {

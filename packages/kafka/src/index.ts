@@ -1,6 +1,7 @@
 export {
   createKafka,
   createKafkaProbe,
+  checkKafkaAccess,
   createProducer,
   checkGroupSettings,
   defaultGroupSettings,
@@ -21,6 +22,8 @@ export {
 export {
   createRegistry,
   createRegistryProbe,
+  registryAccessProblem,
+  RegistryHttpError,
   SchemaType,
   type RegistryClient,
   type RegistryOptions,
@@ -71,3 +74,21 @@ export { redrive, type RedriveOptions, type RedriveReport } from "./redrive.js";
 export { traceHeaders, extractContext } from "./tracing.js";
 export type { KafkaObserver } from "./observer.js";
 export { createAuditPublisher, type AuditInput } from "./audit-publisher.js";
+export {
+  kafkaAccessProblem,
+  kafkaSaslOptions,
+  kafkaTlsOptions,
+  tlsProblem,
+  KafkaTokenError,
+  type KafkaSasl,
+  type KafkaSecurity,
+  type KafkaTls,
+  type OAuthTokenSource,
+  type TlsSettingNames,
+} from "./security.js";
+export {
+  kafkaSecurityOf,
+  registryOptionsOf,
+  type KafkaSecurityConfig,
+  type RegistryConfig,
+} from "./security-config.js";

@@ -14,4 +14,10 @@ export interface KafkaObserver {
     readonly topic: string;
     readonly reason: string;
   }): void;
+  /**
+   * A request went to a broker from a producer, consumer or admin made from the client (kafkajs's
+   * REQUEST instrumentation event): the round trips to Kafka, by API (`Produce`, `Fetch`,
+   * `OffsetCommit`, `Heartbeat`...). Called once per request, after its answer.
+   */
+  request?(info: { readonly apiName: string }): void;
 }

@@ -122,6 +122,13 @@ export interface ConsumerRunnerOptions<T> {
   readonly groupInstanceId?: string;
   /** At least the largest record the topics allow (their max.message.bytes). */
   readonly maxBytesPerPartition?: number;
+  /**
+   * Bytes at most in one fetch response (kafkajs maxBytes; never below maxBytesPerPartition).
+   * Default: 10 MB or twice maxBytesPerPartition. The consumer holds a response's records
+   * decoded while it works through them, so a consumer of small records that takes few at a
+   * time keeps less memory with a smaller bound.
+   */
+  readonly maxBytes?: number;
   readonly logger?: KafkaLogger;
   readonly onDeadLetter?: (info: DeadLetterInfo) => void;
   readonly random?: () => number;

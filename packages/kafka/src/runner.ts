@@ -65,6 +65,7 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
     heartbeatIntervalMs = kafka.group.heartbeatIntervalMs,
     groupInstanceId = groupInstanceIdOf(kafka.group, groupId),
     maxBytesPerPartition = 1024 * 1024,
+    maxBytes = Math.max(10 * 1024 * 1024, maxBytesPerPartition * 2),
     logger,
     onDeadLetter,
     random = Math.random,
@@ -85,7 +86,7 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
     ...(groupInstanceId === undefined ? {} : { groupInstanceId }),
     readUncommitted: false,
     maxBytesPerPartition,
-    maxBytes: Math.max(10 * 1024 * 1024, maxBytesPerPartition * 2),
+    maxBytes: Math.max(maxBytes, maxBytesPerPartition),
     // A disconnect waits for the fetch in progress; with kafkajs' 5 s long poll a graceful stop
     // often ran past its bound and left the group without a LeaveGroup, so the remaining
     // members waited out the session timeout (30 s) before taking the partitions over.

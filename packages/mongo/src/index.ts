@@ -1,4 +1,10 @@
-export { createMongo, type MongoConnection, type MongoOptions } from "./connection.js";
+export {
+  createMongo,
+  mongoAccessProblem,
+  mongoSecurityOptions,
+  type MongoConnection,
+  type MongoOptions,
+} from "./connection.js";
 export { guardStore, mongoRetryOf, StoreError } from "./errors.js";
 export {
   createMongoStateStore,

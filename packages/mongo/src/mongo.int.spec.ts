@@ -199,3 +199,35 @@ describe("MongoDB capabilities used by the read models", () => {
     ]);
   });
 });
+
+describe("createMongo: the round trips", () => {
+  it("tells onCommand the name of every command sent, one per round trip (a bulk write of one kind is one)", async () => {
+    const ns = stack.namespace("mongo-commands");
+    const commands: string[] = [];
+    const counted = createMongo({
+      url: stack.mongoUrl,
+      database: ns.database(),
+      appName: ns.id,
+      onCommand: (name) => commands.push(name),
+    });
+    try {
+      const things = counted.db.collection<{ _id: string; n: number }>("things");
+      await things.insertOne({ _id: "a", n: 1 });
+      await things.bulkWrite(
+        ["b", "c", "d"].map((id) => ({
+          updateOne: { filter: { _id: id }, update: { $set: { n: 2 } }, upsert: true },
+        })),
+        { ordered: false },
+      );
+      expect(await things.find({}).toArray()).toHaveLength(4);
+      expect(commands.filter((c) => ["insert", "update", "find"].includes(c))).toEqual([
+        "insert",
+        "update",
+        "find",
+      ]);
+    } finally {
+      await counted.db.dropDatabase();
+      await counted.close();
+    }
+  });
+});

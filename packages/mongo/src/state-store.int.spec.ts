@@ -186,4 +186,67 @@ describe("MongoDB StateStore: what only the server shows", () => {
       { _id: "b", version: 1, publishedVersion: 1 },
     ]);
   });
+
+  it("deferred marks: an owner revoked or killed before writing them makes the next one publish those outboxes again (same ids); one that flushes on stopping leaves nothing to publish again", async () => {
+    interface Put {
+      readonly id: string;
+    }
+    type Stored = ContractEvent & { readonly key: string };
+    const decider: Decider<ContractState, Put, Stored> = {
+      initialState: (key) => ({ key, items: [], payload: null }),
+      decide: (put, state) =>
+        state.items.includes(put.id)
+          ? []
+          : [{ id: `${state.key}:${put.id}`, key: state.key, type: "Put", data: put.id }],
+      evolve: (state, event) => ({
+        ...state,
+        items: [...state.items, event.id.split(":")[1] ?? ""],
+      }),
+    };
+    const owner = (markDelayMs: number | undefined) => {
+      const published: string[] = [];
+      const handler = createCommandHandler({
+        decider,
+        store: createMongoStateStore<ContractState, Stored>({
+          db: mongo.db,
+          collection: "deferred_marks",
+          toDocument: ({ items }) => ({ items: [...items] }),
+          fromDocument: (doc, key) => ({ key, items: doc["items"] as string[], payload: null }),
+        }),
+        publish: (events) => {
+          published.push(...events.map((e) => e.id));
+          return Promise.resolve();
+        },
+        context: (commands) => commands.map(() => undefined),
+        ...(markDelayMs === undefined ? {} : { markDelayMs }),
+      });
+      return { handler, published };
+    };
+    const put = (key: string, id: string) => [{ key, command: { id } }];
+    const documents = mongo.db.collection<StateDocument>("deferred_marks");
+
+    // First owner: two inputs, answered once published; its marks wait (an hour), then it dies.
+    const first = owner(3_600_000);
+    await first.handler.handle([...put("a", "1"), ...put("b", "1")]);
+    expect(first.published.sort()).toEqual(["a:1", "b:1"]);
+    expect(await documents.findOne({ _id: "a" })).toMatchObject({ version: 1 });
+    expect((await documents.findOne({ _id: "a" }))?.publishedVersion).toBeUndefined();
+
+    // The next owner gets b's uncommitted input again and new input for a: both outboxes go out
+    // again with the same ids, before a's new event; b's input decides nothing new.
+    const second = owner(3_600_000);
+    await second.handler.handle([...put("a", "2"), ...put("b", "1")]);
+    expect(second.published.sort()).toEqual(["a:1", "a:2", "b:1"]);
+    expect(second.published.indexOf("a:1")).toBeLessThan(second.published.indexOf("a:2"));
+
+    // It stops gracefully: the marks are written, and a third owner publishes nothing again.
+    await second.handler.flush();
+    expect(await documents.findOne({ _id: "a" })).toMatchObject({
+      version: 2,
+      publishedVersion: 2,
+    });
+    const third = owner(undefined);
+    await third.handler.handle([...put("a", "2"), ...put("b", "1"), ...put("b", "2")]);
+    expect(third.published).toEqual(["b:2"]);
+  });
 });

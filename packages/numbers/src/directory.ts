@@ -33,6 +33,39 @@ export interface BusinessNumber {
   readonly pairPacing: { readonly burst: number; readonly refillMs: number };
   /** The Graph access token. Not enumerable: never serialised, never logged. */
   readonly accessToken: string;
+  /**
+   * Where the token came from, to name the secret to fix and, for a file, to read it again when
+   * it changes (rotation without a restart). Not enumerable, like the token.
+   */
+  readonly tokenSource: TokenSource;
+}
+
+/** The configuration key a number's token came from (`where`: `numbers.0.accessTokenFile`). */
+export type TokenSource =
+  | { readonly kind: "inline"; readonly where: string }
+  | { readonly kind: "file"; readonly where: string; readonly path: string }
+  | { readonly kind: "env"; readonly where: string; readonly name: string };
+
+/**
+ * A token file's token (trimmed), as the directory reads it at start; throws NumberDirectoryError
+ * naming the file when it cannot be read or holds no token.
+ */
+export function readAccessTokenFile(path: string, where = "accessTokenFile"): string {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "unreadable";
+    throw new NumberDirectoryError([`${where}: cannot read ${path} (${code})`]);
+  }
+  const token = text.trim();
+  if (token.length < 8) throw new NumberDirectoryError([`${where}: ${path} holds no token`]);
+  // A token goes into an Authorization header: visible ASCII only, no inner space or line break.
+  if (!/^[\x21-\x7e]+$/.test(token))
+    throw new NumberDirectoryError([
+      `${where}: ${path} holds characters an access token cannot have (only visible ASCII)`,
+    ]);
+  return token;
 }
 
 export type SenderRef =
@@ -103,12 +136,10 @@ function tokenOf(
   if (entry.accessToken !== undefined) return entry.accessToken;
   if (entry.accessTokenFile !== undefined) {
     try {
-      const token = readFileSync(entry.accessTokenFile, "utf8").trim();
-      if (token.length >= 8) return token;
-      problems.push(`${where}.accessTokenFile: ${entry.accessTokenFile} holds no token`);
+      return readAccessTokenFile(entry.accessTokenFile, `${where}.accessTokenFile`);
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? "unreadable";
-      problems.push(`${where}.accessTokenFile: cannot read ${entry.accessTokenFile} (${code})`);
+      if (!(error instanceof NumberDirectoryError)) throw error;
+      problems.push(...error.problems);
     }
     return undefined;
   }
@@ -119,7 +150,15 @@ function tokenOf(
   return undefined;
 }
 
-function toNumber(entry: Entry, accessToken: string): BusinessNumber {
+function sourceOf(entry: Entry, where: string): TokenSource {
+  if (entry.accessTokenFile !== undefined)
+    return { kind: "file", where: `${where}.accessTokenFile`, path: entry.accessTokenFile };
+  if (entry.accessTokenEnv !== undefined)
+    return { kind: "env", where: `${where}.accessTokenEnv`, name: entry.accessTokenEnv };
+  return { kind: "inline", where: `${where}.accessToken` };
+}
+
+function toNumber(entry: Entry, accessToken: string, tokenSource: TokenSource): BusinessNumber {
   const number = {
     phoneNumberId: entry.phoneNumberId,
     wabaId: entry.wabaId,
@@ -131,6 +170,10 @@ function toNumber(entry: Entry, accessToken: string): BusinessNumber {
     pairPacing: Object.freeze({ ...entry.pairPacing }),
   };
   Object.defineProperty(number, "accessToken", { value: accessToken, enumerable: false });
+  Object.defineProperty(number, "tokenSource", {
+    value: Object.freeze({ ...tokenSource }),
+    enumerable: false,
+  });
   return Object.freeze(number) as BusinessNumber;
 }
 
@@ -161,7 +204,7 @@ export function parseNumberDirectory(
     }
     const token = tokenOf(entry, where, env, problems);
     if (token === undefined) return;
-    const number = toNumber(entry, token);
+    const number = toNumber(entry, token, sourceOf(entry, where));
     numbers.push(number);
     byId.set(number.phoneNumberId, number);
     for (const alias of number.aliases) {

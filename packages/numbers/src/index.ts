@@ -7,7 +7,9 @@ export {
   loadNumberDirectory,
   numbersFields,
   parseNumberDirectory,
+  readAccessTokenFile,
   type BusinessNumber,
   type NumberDirectory,
   type SenderRef,
+  type TokenSource,
 } from "./directory.js";

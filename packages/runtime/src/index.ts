@@ -28,6 +28,8 @@ export {
 export {
   runStandardService,
   kafkaGroupSettings,
+  mongoSecurityOf,
+  type MongoSecurityConfig,
   type StandardConfig,
   type StandardServiceOptions,
   type Dependencies,
@@ -82,3 +84,4 @@ export {
   type OpenApiAccessDoc,
   type RoleTableRow,
 } from "./api-roles.js";
+export { limitHeapGrowth } from "./heap.js";

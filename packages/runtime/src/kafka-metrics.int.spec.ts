@@ -147,4 +147,51 @@ describe("the chassis's Kafka series (real broker)", () => {
     expect(valueOf(after, "parley_kafka_offset_reads_failed_total", {})).toBe(0);
     await kafkaMetrics.close();
   });
+
+  it("counts every request the client's producers, consumers and admins send, by Kafka API", async () => {
+    const metrics = createMetrics({ service: "test", collectDefaults: false });
+    const kafkaMetrics = createKafkaMetrics(metrics, { minIntervalMs: 0 });
+    const observed = createKafka({
+      brokers: stack.kafkaBrokers,
+      clientId: `${ns.id}-requests`,
+      observer: kafkaMetrics.observer,
+    });
+    const topic = ns.topic("requests");
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    const requests = async (api: string) =>
+      valueOf(await metrics.metrics(), "parley_kafka_requests_total", { api }) ?? 0;
+
+    const sender = observed.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await sender.connect();
+    for (let i = 0; i < 3; i++) {
+      await sender.send({ topic, messages: [{ key: "k", value: String(i) }] });
+    }
+    await sender.disconnect();
+    // One Produce request per awaited send: the round trips, not the records.
+    expect(await requests("Produce")).toBe(3);
+    expect(await requests("Metadata")).toBeGreaterThan(0);
+
+    const reader = observed.consumer({ groupId: `${ns.id}-requests` });
+    await reader.connect();
+    await reader.subscribe({ topic, fromBeginning: true });
+    let seen = 0;
+    await reader.run({
+      eachMessage: () => {
+        seen++;
+        return Promise.resolve();
+      },
+    });
+    await waitFor(() => seen === 3, { timeoutMs: 30_000, description: "the 3 records consumed" });
+    await reader.disconnect();
+    expect(await requests("Fetch")).toBeGreaterThan(0);
+    expect(await requests("JoinGroup")).toBeGreaterThan(0);
+
+    const observedAdmin = observed.admin();
+    await observedAdmin.connect();
+    const before = await requests("ListOffsets");
+    await observedAdmin.fetchTopicOffsets(topic);
+    await observedAdmin.disconnect();
+    expect(await requests("ListOffsets")).toBeGreaterThan(before);
+    expect(await requests("Produce")).toBe(3);
+  });
 });

@@ -31,7 +31,10 @@ export interface KafkaMetrics {
  *   group's committed offset and the partition's end, read from Kafka at each scrape, so a
  *   stuck consumer's lag keeps growing where an in-process estimate would freeze;
  * - `parley_kafka_offset_reads_failed_total`: reads of those offsets that failed (no lag series
- *   until the next one succeeds).
+ *   until the next one succeeds);
+ * - `parley_kafka_requests_total{api}`: requests sent to the brokers by the client's producers,
+ *   consumers and admins, by Kafka API (`Produce`, `Fetch`...): the round trips per message the
+ *   benchmarks report.
  */
 export function createKafkaMetrics(
   metrics: Metrics,
@@ -46,6 +49,11 @@ export function createKafkaMetrics(
     name: "kafka_consumer_lag_records",
     help: "Records between the consumer group's committed offset and the end of each partition this process's consumers own.",
     labelNames: ["group", "topic", "partition"],
+  });
+  const requests = metrics.counter<"api">({
+    name: "kafka_requests_total",
+    help: "Requests sent to the Kafka brokers by this process's producers, consumers and admins, by Kafka API.",
+    labelNames: ["api"],
   });
   const readsFailed = metrics.counter({
     name: "kafka_offset_reads_failed_total",
@@ -74,6 +82,9 @@ export function createKafkaMetrics(
     },
     deadLettered({ groupId, topic, reason }) {
       deadLetters.inc({ group: groupId, topic, reason });
+    },
+    request({ apiName }) {
+      requests.inc({ api: apiName });
     },
   };
 

@@ -1,4 +1,5 @@
 import type { TlsFiles } from "./api-listener.js";
+import { ConfigError } from "@parley/config";
 import { startOpsServer, type OpsServer } from "./ops-server.js";
 import type { LifePhase, ReadinessCheck, StatusSource } from "./readiness.js";
 
@@ -105,7 +106,7 @@ export async function runService({
   });
   let shuttingDown: Promise<number> | undefined;
 
-  const shutdown = (reason: string, failing = false): Promise<number> => {
+  const shutdown = (reason: string, failing: boolean | number = false): Promise<number> => {
     if (shuttingDown) return shuttingDown;
     phase = "stopping";
     logger.info({ reason, timeoutMs: shutdownTimeoutMs }, `${name}: shutting down`);
@@ -128,7 +129,7 @@ export async function runService({
           resolve("timeout");
         }, shutdownTimeoutMs);
       });
-      let code = failing ? 1 : 0;
+      let code = typeof failing === "number" ? failing : failing ? 1 : 0;
       try {
         if ((await Promise.race([work, deadline])) === "timeout") {
           logger.error(
@@ -186,7 +187,10 @@ export async function runService({
     });
   } catch (error) {
     logger.fatal({ err: error }, `${name}: could not start`);
-    await shutdown("start-up failed", true);
+    // A setting the servers refused (a wrong password, an untrusted certificate) is fixed in the
+    // environment like any other configuration error: the same message on stderr and exit 78.
+    if (error instanceof ConfigError) process.stderr.write(`${error.message}\n`);
+    await shutdown("start-up failed", error instanceof ConfigError ? 78 : true);
     return { opsPort: server.port, shutdown, exited };
   }
   checks.push(...started.checks);

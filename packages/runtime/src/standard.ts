@@ -1,12 +1,19 @@
+import { ConfigError } from "@parley/config";
 import {
   checkGroupSettings,
   createKafka,
   createKafkaProbe,
   createRegistryProbe,
+  checkKafkaAccess,
+  kafkaSecurityOf,
+  registryAccessProblem,
+  registryOptionsOf,
   type GroupSettings,
   type KafkaClient,
+  type KafkaSecurityConfig,
+  type RegistryConfig,
 } from "@parley/kafka";
-import { createMongo, type MongoConnection } from "@parley/mongo";
+import { createMongo, mongoAccessProblem, type MongoConnection } from "@parley/mongo";
 import {
   createLogger,
   createMetrics,
@@ -22,7 +29,7 @@ import type { ReadinessCheck } from "./readiness.js";
 import { runService, type Component, type RunningService } from "./run-service.js";
 
 /** The variables every service shares (see `infraFields` and `chassisFields` in @parley/config). */
-export interface StandardConfig {
+export interface StandardConfig extends KafkaSecurityConfig, RegistryConfig, MongoSecurityConfig {
   readonly LOG_LEVEL: LogLevel;
   readonly HTTP_HOST: string;
   readonly HTTP_PORT: number;
@@ -41,6 +48,55 @@ export interface StandardConfig {
   readonly HTTP_TLS_CERT_PATH?: string | undefined;
   readonly HTTP_TLS_KEY_PATH?: string | undefined;
   readonly HTTP_TLS_RELOAD_INTERVAL_MS?: number | undefined;
+}
+
+/** The shared MongoDB security variables (`mongoSecurityFields` in @parley/config), as parsed. */
+export interface MongoSecurityConfig {
+  readonly MONGO_USERNAME?: string | undefined;
+  readonly MONGO_PASSWORD?: string | undefined;
+  readonly MONGO_AUTH_SOURCE?: string | undefined;
+  readonly MONGO_TLS: boolean;
+  readonly MONGO_TLS_CA?: string | undefined;
+  readonly MONGO_TLS_CERT?: string | undefined;
+  readonly MONGO_TLS_KEY?: string | undefined;
+}
+
+/** createMongo's auth and tls options from the variables (the URL's own when unset). */
+export function mongoSecurityOf(config: MongoSecurityConfig) {
+  return {
+    auth:
+      config.MONGO_USERNAME !== undefined && config.MONGO_PASSWORD !== undefined
+        ? {
+            username: config.MONGO_USERNAME,
+            password: config.MONGO_PASSWORD,
+            source: config.MONGO_AUTH_SOURCE,
+          }
+        : undefined,
+    tls: config.MONGO_TLS
+      ? { ca: config.MONGO_TLS_CA, cert: config.MONGO_TLS_CERT, key: config.MONGO_TLS_KEY }
+      : undefined,
+  };
+}
+
+/**
+ * One round trip to a server at start: a refusal no retry can fix (a wrong password, an
+ * untrusted certificate) stops the start with a configuration error naming the setting (exit
+ * 78) instead of a client retrying forever; an outage is only logged, and readiness reports it.
+ */
+async function checkAccess(
+  service: string,
+  server: string,
+  attempt: () => Promise<unknown>,
+  problemOf: (error: unknown) => string | undefined,
+  logger: Logger,
+): Promise<void> {
+  try {
+    await attempt();
+  } catch (error) {
+    const problem = problemOf(error);
+    if (problem !== undefined) throw new ConfigError(service, [problem]);
+    logger.warn({ err: error }, `${service}: ${server} not reachable at start; waiting for it`);
+  }
 }
 
 /** Which servers a service talks to; each becomes a readiness check and is closed on shutdown. */
@@ -127,6 +183,7 @@ export async function runStandardService<const U extends Uses>({
       let kafka: KafkaClient | undefined;
       let mongo: MongoConnection | undefined;
       if (uses.kafka) {
+        const security = kafkaSecurityOf(config);
         kafka = createKafka({
           brokers: config.KAFKA_BROKERS,
           clientId: config.KAFKA_CLIENT_ID ?? `parley-${name}`,
@@ -134,27 +191,67 @@ export async function runStandardService<const U extends Uses>({
           // Every consumer made from this client starts from these (createConsumerRunner).
           group: kafkaGroupSettings(config),
           observer: kafkaMetrics.observer,
+          security,
         });
         kafkaMetrics.attach(kafka);
         const client = kafka;
         const probe = createKafkaProbe(kafka);
         checks.push(probe);
+        components.push({ name: "kafka admin", stop: probe.close });
+        const access = await checkKafkaAccess({
+          brokers: config.KAFKA_BROKERS,
+          clientId: `parley-${name}-access-check`,
+          security,
+        });
+        if (!access.ok) {
+          if (access.problem !== undefined) throw new ConfigError(name, [access.problem]);
+          logger.warn(
+            { err: access.error, hint: access.hint },
+            `${name}: Kafka not reachable at start (${access.hint}); waiting for it`,
+          );
+        }
         // What the producers and consumers made from this client report about themselves (a
         // consumer joining its group, a producer that could not recover): no service wires it.
         context.report(() => client.health.entries());
-        components.push({ name: "kafka admin", stop: probe.close });
         components.push({ name: "kafka lag reader", stop: () => kafkaMetrics.close() });
       }
-      if (uses.registry) checks.push(createRegistryProbe({ url: config.SCHEMA_REGISTRY_URL }));
+      if (uses.registry) {
+        const probe = createRegistryProbe(registryOptionsOf(config));
+        checks.push(probe);
+        await checkAccess(
+          name,
+          "the schema registry",
+          () => probe.check(AbortSignal.timeout(config.READINESS_TIMEOUT_MS)),
+          registryAccessProblem,
+          logger,
+        );
+      }
       if (uses.mongo) {
+        // The round trips to MongoDB, by command (the benchmarks report them per message).
+        const commands = metrics.counter<"command">({
+          name: "mongo_commands_total",
+          help: "Commands sent to MongoDB by this process, by command name.",
+          labelNames: ["command"],
+        });
         const connection = createMongo({
           url: config.MONGO_URL,
           database: config.MONGO_DB,
           appName: `parley-${name}`,
+          ...mongoSecurityOf(config),
+          onCommand: (command) => {
+            commands.inc({ command });
+          },
         });
         mongo = connection;
         checks.push(connection.probe);
         components.push({ name: "mongodb", stop: () => connection.close() });
+        await checkAccess(
+          name,
+          "MongoDB",
+          () => connection.probe.check(AbortSignal.timeout(config.READINESS_TIMEOUT_MS)),
+          mongoAccessProblem,
+          logger,
+        );
       }
       // The connections are made exactly as `uses` declares, which is what Dependencies<U> says.
       const deps = {

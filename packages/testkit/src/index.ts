@@ -20,3 +20,10 @@ export {
   type AccessCase,
   type AccessMismatch,
 } from "./access-table.js";
+export {
+  createTestPki,
+  startHttpsBasicAuthProxy,
+  startTlsTunnel,
+  type TestPki,
+  type TlsFront,
+} from "./tls.js";

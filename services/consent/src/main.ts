@@ -4,6 +4,7 @@ import {
   createAuditPublisher,
   createEventProducer,
   createRegistry,
+  registryOptionsOf,
   createSerde,
 } from "@parley/kafka";
 import {
@@ -34,7 +35,7 @@ await runStandardService({
   start: async ({ logger, metrics, kafka, mongo }) => {
     const clock = () => new Date();
     const catalog = createCatalog({ prefix: config.PARLEY_TOPIC_PREFIX });
-    const serde = createSerde({ registry: createRegistry({ url: config.SCHEMA_REGISTRY_URL }) });
+    const serde = createSerde({ registry: createRegistry(registryOptionsOf(config)) });
     const series = createConsentMetrics(metrics);
     const checks: ReadinessCheck[] = [];
     const components: Component[] = [];

@@ -1,9 +1,10 @@
 import { config, telemetry } from "./instrument.js";
 import { createCatalog } from "@parley/contracts";
-import { createEventProducer, createRegistry, createSerde } from "@parley/kafka";
+import { createEventProducer, createRegistry, registryOptionsOf, createSerde } from "@parley/kafka";
 import { createMongo } from "@parley/mongo";
 import {
   jwtSettingsOf,
+  mongoSecurityOf,
   runStandardService,
   tlsFilesOf,
   type Component,
@@ -27,7 +28,7 @@ await runStandardService({
   uses: { kafka: true, registry: true, mongo: false },
   start: async ({ logger, metrics, kafka }) => {
     const catalog = createCatalog({ prefix: config.PARLEY_TOPIC_PREFIX });
-    const serde = createSerde({ registry: createRegistry({ url: config.SCHEMA_REGISTRY_URL }) });
+    const serde = createSerde({ registry: createRegistry(registryOptionsOf(config)) });
     const checks: ReadinessCheck[] = [];
     // Stopped in reverse order: listeners drain first, then producers flush, then MongoDB.
     const components: Component[] = [];
@@ -52,6 +53,7 @@ await runStandardService({
           url: config.MONGO_URL,
           database: config.MONGO_DB,
           appName: "parley-ingress",
+          ...mongoSecurityOf(config),
         });
         components.push({ name: "send API mongodb", stop: () => mongo.close() });
         const producer = createEventProducer({ kafka, serde, name: "send-requests producer" });

@@ -5,6 +5,7 @@ import { errorMessage } from "@parley/errors";
 import {
   createEventProducer,
   createRegistry,
+  registryOptionsOf,
   createSerde,
   createCatalogPublisher,
   createAuditPublisher,
@@ -19,6 +20,7 @@ import {
 } from "@parley/runtime";
 import { createGraphMediaSource } from "./adapters/graph/media-source.js";
 import { startMediaApiServer } from "./adapters/http/server.js";
+import { createErasureConsumer } from "./adapters/kafka/erasure-consumer.js";
 import { createInboundConsumer } from "./adapters/kafka/inbound-consumer.js";
 import {
   createGraphIdCache,
@@ -32,6 +34,7 @@ import { mediaObject } from "./domain/media-object.js";
 import { createIngest } from "./ingest/ingest.js";
 import { createInboundMedia } from "./media/inbound.js";
 import { createMediaObjects } from "./media/objects.js";
+import { createMediaMetrics } from "./metrics.js";
 import { createGraphIds } from "./outbound/graph-ids.js";
 
 // Composition root. The chassis gives media its logger, metrics, connections with readiness
@@ -43,10 +46,11 @@ await runStandardService({
   config,
   telemetry,
   uses: { kafka: true, registry: true, mongo: true },
-  start: async ({ logger, kafka, mongo }) => {
+  start: async ({ logger, metrics, kafka, mongo }) => {
     const clock = () => new Date();
+    const series = createMediaMetrics(metrics);
     const catalog = createCatalog({ prefix: config.PARLEY_TOPIC_PREFIX });
-    const serde = createSerde({ registry: createRegistry({ url: config.SCHEMA_REGISTRY_URL }) });
+    const serde = createSerde({ registry: createRegistry(registryOptionsOf(config)) });
     const keys = createKeyRing(parseKeyEncryptionKeys(config.MEDIA_KEYS));
     // Without business numbers there is no token to download with: the inbound side is off and
     // the API and the sweeper still run.
@@ -112,7 +116,9 @@ await runStandardService({
               attempts: config.MEDIA_DOWNLOAD_ATTEMPTS,
               backoffMs: config.MEDIA_DOWNLOAD_BACKOFF_MS,
               observer: {
+                ...series.ingest,
                 stored: (bytes, ms) => {
+                  series.ingest.stored?.(bytes, ms);
                   logger.info({ bytes, ms }, "media: stored");
                 },
               },
@@ -124,6 +130,7 @@ await runStandardService({
         keys,
         maxBytes: config.MEDIA_MAX_BYTES,
         clock,
+        observer: series.objects,
       });
 
       if (config.MEDIA_API_KEYS.length > 0 || jwtSettingsOf(config) !== undefined) {
@@ -176,7 +183,7 @@ await runStandardService({
           kafka,
           serde,
           catalog,
-          handleMedia: createInboundMedia({ commands, store: stateStore, ingest }),
+          handleMedia: createInboundMedia({ commands, store: stateStore, ingest, objects: store }),
           logger,
           tuning: {
             maxInFlight: config.MEDIA_MAX_IN_FLIGHT,
@@ -190,6 +197,21 @@ await runStandardService({
         await inbound.start();
         components.push({ name: inbound.name, stop: () => inbound.stop() });
       }
+
+      // A contact erased by the consent service (ContactErased) loses their media here.
+      const erasure = createErasureConsumer({
+        kafka,
+        serde,
+        catalog,
+        erase: async (contactId) => {
+          const deleted = await objects.erase(contactId);
+          if (deleted > 0) logger.info({ deleted }, "media: a contact's media erased");
+          return deleted;
+        },
+        logger,
+      });
+      await erasure.start();
+      components.push({ name: erasure.name, stop: () => erasure.stop() });
 
       if (config.MEDIA_SWEEP_INTERVAL_MS > 0) {
         let sweeping: Promise<void> = Promise.resolve();

@@ -11,7 +11,7 @@
 // Run with bench/projection.sh. Knobs: BENCH_MESSAGES (10000: backlog of (a) and (b), six
 // events each), BENCH_RATE (500 messages/s in (c)), BENCH_SECONDS (8: length of (c)),
 // BENCH_READERS (200), BENCH_LOOKUP_RATE (400 lookups/s over all readers in the paced measures),
-// BENCH_CONTACTS (2000), BENCH_ONLY=a ((a) alone), BENCH_PROJECTION_NODE_FLAGS, BENCH_METRICS_FILE.
+// BENCH_CONTACTS (2000), BENCH_ONLY=a ((a) alone) or ab ((a) and the rebuild), BENCH_PROJECTION_NODE_FLAGS, BENCH_METRICS_FILE.
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -41,6 +41,11 @@ const LOOKUP_RATE = Number(process.env["BENCH_LOOKUP_RATE"] ?? "400");
 const CONTACTS = Number(process.env["BENCH_CONTACTS"] ?? "2000");
 /** "a": the backlog measure (a) alone. */
 const ONLY = process.env["BENCH_ONLY"];
+/** BENCH_COUNT_COMMANDS=1: count the projection's MongoDB commands (monitoring costs CPU). */
+const COMMANDS_FILE =
+  process.env["BENCH_COUNT_COMMANDS"] === "1"
+    ? join(repoRoot, ".parley", "bench-projection", `mongo-commands-${String(process.pid)}.json`)
+    : undefined;
 const OPS_TOKEN = "bench-projection-ops-token";
 const API_KEY = "bench-projection-api-key";
 const NUMBER = "106540352242999";
@@ -59,6 +64,18 @@ const TOPICS = [
 const progress = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 const percentile = (sorted: readonly number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
+
+/** User and system CPU seconds a process has used so far (Linux /proc, 100 ticks a second). */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${String(pid)}/stat`, "utf8")
+      .split(") ")[1]
+      ?.split(" ");
+    return (Number(fields?.[11]) + Number(fields?.[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
 
 function rssMb(pid: number | undefined): number {
   try {
@@ -221,6 +238,11 @@ function startProjection(port: number, env: Record<string, string>, logDir: stri
   const extra = (process.env["BENCH_PROJECTION_NODE_FLAGS"] ?? "")
     .split(" ")
     .filter((f) => f !== "");
+  if (COMMANDS_FILE !== undefined)
+    extra.push(
+      "--import",
+      join(repoRoot, "services/projection/dist-bench/count-mongo-commands.js"),
+    );
   if (extra.length === 0) return startService("projection", port, env, logDir);
   mkdirSync(logDir, { recursive: true });
   const log = createWriteStream(join(logDir, "projection.log"));
@@ -233,7 +255,13 @@ function startProjection(port: number, env: Record<string, string>, logDir: stri
       join(repoRoot, "services/projection/dist/main.js"),
     ],
     {
-      env: { ...process.env, ...env, HTTP_PORT: String(port), HTTP_HOST: "127.0.0.1" },
+      env: {
+        ...process.env,
+        ...env,
+        HTTP_PORT: String(port),
+        HTTP_HOST: "127.0.0.1",
+        ...(COMMANDS_FILE === undefined ? {} : { BENCH_MONGO_COMMANDS_FILE: COMMANDS_FILE }),
+      },
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
@@ -305,14 +333,19 @@ async function main() {
         return Promise.resolve();
       },
     });
+    const bareCpuStart = process.cpuUsage();
     await bare.start();
     await waitFor(() => consumed >= total, {
       timeoutMs: 600_000,
       intervalMs: 100,
       description: "bare consume",
     });
+    const bareCpu = process.cpuUsage(bareCpuStart);
     await bare.stop();
     const bareRate = (consumed / (last - first)) * 1_000;
+    // CPU per event is what a saturated shared machine leaves comparable: the rate ratio moves
+    // with the neighbours' load, the CPU each side spends per event much less.
+    const bareCpuPerEvent = (bareCpu.user + bareCpu.system) / consumed;
 
     // (a) second baseline: the MongoDB server's ceiling for the writes the decider runtime makes
     // (versioned replaces of ~1 KB documents, 150 a call, two calls in flight), same run.
@@ -369,14 +402,15 @@ async function main() {
     );
     const pid = service.child.pid;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMb(pid) || 0)), 250);
-    let applyFirst: { at: number; n: number } | undefined;
-    let applyLast = { at: 0, n: 0 };
+    let applyFirst: { at: number; n: number; cpu: number } | undefined;
+    let applyLast = { at: 0, n: 0, cpu: 0 };
     await waitFor(
       async () => {
         const n = await metric(service.url, "parley_projection_records_total").catch(() => 0);
         const at = performance.now();
-        if (n > 0 && applyFirst === undefined) applyFirst = { at, n };
-        applyLast = { at, n };
+        const cpu = cpuSeconds(pid);
+        if (n > 0 && applyFirst === undefined) applyFirst = { at, n, cpu };
+        applyLast = { at, n, cpu };
         return n >= total;
       },
       { timeoutMs: 900_000, intervalMs: 250, description: "projection caught up" },
@@ -408,6 +442,16 @@ async function main() {
       "the ceiling the read models' writes share",
       "",
     ]);
+    const cpuPerEvent =
+      applyFirst === undefined
+        ? NaN
+        : ((applyLast.cpu - applyFirst.cpu) / (applyLast.n - applyFirst.n)) * 1e6;
+    rows.push([
+      "projection CPU per event applied (µs, user + system)",
+      cpuPerEvent.toFixed(0),
+      `bare consume ${bareCpuPerEvent.toFixed(0)} µs (the bench process, whole bare phase)`,
+      (bareCpuPerEvent / cpuPerEvent).toFixed(2),
+    ]);
     rows.push([
       "events applied/s (backlog)",
       appliedRate.toFixed(0),
@@ -419,11 +463,25 @@ async function main() {
       clearInterval(sampler);
       rows.push(["projection peak RSS (MB)", peakRss.toFixed(0), "", ""]);
       await stopService(service);
+      if (COMMANDS_FILE !== undefined) {
+        const counts = JSON.parse(readFileSync(COMMANDS_FILE, "utf8")) as Record<string, number>;
+        const all = Object.values(counts).reduce((a, b) => a + b, 0);
+        rows.push([
+          "MongoDB commands per event (whole run, monitored)",
+          (all / total).toFixed(3),
+          Object.entries(counts)
+            .sort(([, a], [, b]) => b - a)
+            .map(([name, n]) => `${name} ${String(n)}`)
+            .join(", "),
+          "",
+        ]);
+      }
       return;
     }
 
     // (b) a rebuild of the same log, beside the live generation.
     progress("rebuild of the same log");
+    let rebuildRss = 0;
     const rebuild = await new Promise<{ records: number; ms: number }>((resolve, reject) => {
       const child = spawn(
         process.execPath,
@@ -431,8 +489,13 @@ async function main() {
         { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] },
       );
       let out = "";
+      const watch = setInterval(
+        () => (rebuildRss = Math.max(rebuildRss, rssMb(child.pid) || 0)),
+        250,
+      );
       child.stdout.on("data", (c: Buffer) => (out += c.toString()));
       child.once("exit", (code) => {
+        clearInterval(watch);
         if (code === 0) resolve(JSON.parse(out) as { records: number; ms: number });
         else reject(new Error(`rebuild exited ${String(code)}`));
       });
@@ -450,6 +513,13 @@ async function main() {
       "",
       "",
     ]);
+    rows.push(["rebuild process peak RSS (MB)", rebuildRss.toFixed(0), "", ""]);
+    if (ONLY === "ab") {
+      clearInterval(sampler);
+      rows.push(["projection peak RSS (MB)", peakRss.toFixed(0), "", ""]);
+      await stopService(service);
+      return;
+    }
 
     // (c) point lookups: first alone, then under 500 msg/s of new traffic.
     const api = `http://127.0.0.1:${String(apiPort)}`;

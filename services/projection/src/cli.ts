@@ -9,6 +9,7 @@ import { createCatalog } from "@parley/contracts";
 import { errorMessage } from "@parley/errors";
 import { createKafka, createRegistry, createSerde } from "@parley/kafka";
 import { createMongo } from "@parley/mongo";
+import { limitHeapGrowth } from "@parley/runtime";
 import { createLogger } from "@parley/telemetry";
 import { createLogOffsets } from "./adapters/kafka/log-offsets.js";
 import { groupOf, PROJECTION_TOPICS } from "./adapters/kafka/projection-consumer.js";
@@ -39,11 +40,13 @@ const cliSchema = configSchema.pick({
   MONGO_URL: true,
   MONGO_DB: true,
   LOG_LEVEL: true,
+  HEAP_GROWING_PERCENT: true,
   PARLEY_TOPIC_PREFIX: true,
   PROJECTION_COLLECTION_PREFIX: true,
   PROJECTION_MAX_IN_FLIGHT: true,
   PROJECTION_CACHE_SIZE: true,
   PROJECTION_BATCH_KEYS: true,
+  PROJECTION_APPLY_BATCH: true,
   PROJECTION_REBUILD_CATCH_UP_RECORDS: true,
 });
 
@@ -77,6 +80,8 @@ async function main(argv: readonly string[]): Promise<number> {
     options: { "as-of": { type: "string" }, fresh: { type: "boolean", default: false } },
   });
   const config = loadConfigOrExit(cliSchema, { service: "parley-projection" });
+  // As the service does (the chassis): a rebuild's heap stays near its live data, not 3x it.
+  limitHeapGrowth(config.HEAP_GROWING_PERCENT);
   // Logs go to stderr with the progress lines; stdout carries the result only.
   const logger = createLogger({
     service: "parley-projection",
@@ -127,6 +132,7 @@ async function main(argv: readonly string[]): Promise<number> {
           maxInFlight: config.PROJECTION_MAX_IN_FLIGHT,
           cacheSize: config.PROJECTION_CACHE_SIZE,
           maxBatchKeys: config.PROJECTION_BATCH_KEYS,
+          applyBatch: config.PROJECTION_APPLY_BATCH,
           logger,
         };
         let interrupted = false;

@@ -54,6 +54,11 @@ export const configSchema = z
     PROJECTION_CACHE_SIZE: env.int(2_000, { min: 0, max: 1_000_000 }),
     /** Keys per batch of a read model (one load, one save per batch). */
     PROJECTION_BATCH_KEYS: env.int(500, { min: 1, max: 10_000 }),
+    /**
+     * Records at most in one apply of the projector: the records of a fetch are applied together
+     * (erasure's lookups and one batch per read model once per apply); 1 applies each on its own.
+     */
+    PROJECTION_APPLY_BATCH: env.int(500, { min: 1, max: 10_000 }),
     /** How often the analytics buckets whose facts changed are recomputed. */
     PROJECTION_ROLLUP_INTERVAL_MS: env.int(1_000, { min: 50, max: 3_600_000 }),
     /**

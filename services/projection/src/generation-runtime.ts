@@ -31,6 +31,8 @@ export interface GenerationRuntimeOptions {
   readonly maxInFlight: number;
   readonly cacheSize: number;
   readonly maxBatchKeys: number;
+  /** Records at most in one apply of the projector (a turn's records are applied together). */
+  readonly applyBatch?: number;
   /** The live rollup's pacing (see createRollup); 0 recomputes a marked bucket every round. */
   readonly rollupMsPerFact?: number;
   readonly logger: KafkaLogger & { warn(obj: object, msg: string): void };
@@ -82,6 +84,7 @@ export async function startGeneration(
     generation,
     projector,
     maxInFlight: options.maxInFlight,
+    ...(options.applyBatch === undefined ? {} : { applyBatch: options.applyBatch }),
     logger,
     ...(stopAt === undefined ? {} : { stopAt }),
     ...(options.onRecord === undefined ? {} : { onRecord: options.onRecord }),

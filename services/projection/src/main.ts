@@ -1,7 +1,7 @@
 import { config, telemetry } from "./instrument.js";
 import { createCatalog } from "@parley/contracts";
 import { errorMessage } from "@parley/errors";
-import { createRegistry, createSerde } from "@parley/kafka";
+import { createRegistry, registryOptionsOf, createSerde } from "@parley/kafka";
 import {
   apiAccessOf,
   jwtSettingsOf,
@@ -31,7 +31,7 @@ await runStandardService({
   start: async ({ logger, metrics, kafka, mongo }) => {
     const clock = () => new Date();
     const catalog = createCatalog({ prefix: config.PARLEY_TOPIC_PREFIX });
-    const serde = createSerde({ registry: createRegistry({ url: config.SCHEMA_REGISTRY_URL }) });
+    const serde = createSerde({ registry: createRegistry(registryOptionsOf(config)) });
     const prefix = config.PROJECTION_COLLECTION_PREFIX;
     const series = createProjectionMetrics(metrics);
     const rateCard =
@@ -48,6 +48,7 @@ await runStandardService({
       maxInFlight: config.PROJECTION_MAX_IN_FLIGHT,
       cacheSize: config.PROJECTION_CACHE_SIZE,
       maxBatchKeys: config.PROJECTION_BATCH_KEYS,
+      applyBatch: config.PROJECTION_APPLY_BATCH,
       rollupMsPerFact: config.PROJECTION_ROLLUP_MS_PER_FACT,
       logger,
       observer: series.observer,

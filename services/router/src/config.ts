@@ -34,6 +34,12 @@ export const configSchema = z.object({
    * consent service).
    */
   ROUTER_CONSENT_DECIDER: z.enum(["consent", "router"]).default("consent"),
+  /**
+   * Authentication templates are sent to a contact who opted out of everything (STOP), as
+   * Meta's policy allows for a code the person asked for (ADR 0012). Set the same value for the
+   * sender, whose gate applies it too. Default off: a STOP stops them.
+   */
+  PARLEY_AUTHENTICATION_EXEMPT: env.bool(false),
   /** Whole-message opt-out replies (case, accent and whitespace insensitive). */
   ROUTER_STOP_KEYWORDS: keywordList(defaultKeywords.stop),
   /** Whole-message opt-in replies. */
@@ -48,6 +54,12 @@ export const configSchema = z.object({
   ROUTER_STATE_CACHE_SIZE: env.int(1_000, { min: 0, max: 1_000_000 }),
   /** Raw webhooks taken but not finished before the consumer stops fetching. */
   ROUTER_MAX_IN_FLIGHT: env.int(200, { min: 1, max: 10_000 }),
+  /**
+   * Both sides: the marks that record an outbox as published are written behind the inputs, the
+   * batches of this many ms in one write (ADR 0010, "Deferred marks"), and on stopping; -1:
+   * each batch waits for its own mark (one more MongoDB round trip per batch, as before).
+   */
+  ROUTER_MARK_DELAY_MS: env.int(-1, { min: -1, max: 10_000 }),
   /**
    * The most work one webhook may ask for, counted before any fact is built; past it the webhook
    * is dead-lettered with the limit named. Meta batches up to 1,000 updates in a POST.

@@ -4,6 +4,7 @@ import { errorMessage } from "@parley/errors";
 import {
   createEventProducer,
   createRegistry,
+  registryOptionsOf,
   createSerde,
   createCatalogPublisher,
 } from "@parley/kafka";
@@ -42,7 +43,7 @@ await runStandardService({
   start: async ({ logger, metrics, kafka, mongo }) => {
     const clock = () => new Date();
     const catalog = createCatalog({ prefix: config.PARLEY_TOPIC_PREFIX });
-    const serde = createSerde({ registry: createRegistry({ url: config.SCHEMA_REGISTRY_URL }) });
+    const serde = createSerde({ registry: createRegistry(registryOptionsOf(config)) });
     // Loaded once: quality webhooks name a number by its display number only (inbound), and the
     // outbound side resolves senders, WABAs and tokens from it.
     const directory = config.PARLEY_NUMBERS === undefined ? undefined : loadNumberDirectory(config);
@@ -63,27 +64,32 @@ await runStandardService({
         name: "router-inbound producer",
         stop: () => inboundProducer.disconnect(),
       });
+      const markDelayMs = config.ROUTER_MARK_DELAY_MS < 0 ? undefined : config.ROUTER_MARK_DELAY_MS;
+      const inboundHandler = createInboundHandler({
+        store: createContactStore({ db: mongo.db, clock }),
+        publish: createCatalogPublisher(inboundProducer, catalog),
+        clock,
+        decideWith: {
+          windowMs: config.ROUTER_WINDOW_MS,
+          consentDecider: config.ROUTER_CONSENT_DECIDER,
+          matchKeyword: createKeywordMatcher({
+            stop: config.ROUTER_STOP_KEYWORDS,
+            start: config.ROUTER_START_KEYWORDS,
+          }),
+          eventIdOf,
+        },
+        limits: { maxIds: config.ROUTER_DEDUPE_MAX_IDS, ttlMs: config.ROUTER_DEDUPE_TTL_MS },
+        cacheSize: config.ROUTER_STATE_CACHE_SIZE,
+        ...(markDelayMs === undefined ? {} : { markDelayMs }),
+        observer: createInboundMetrics(metrics, logger),
+      });
+      // Stopped after the consumer (components stop in reverse): the last marks are written.
+      components.push({ name: "router-inbound marks", stop: () => inboundHandler.flush() });
       const inbound = createRawWebhookConsumer({
         kafka,
         serde,
         catalog,
-        handler: createInboundHandler({
-          store: createContactStore({ db: mongo.db, clock }),
-          publish: createCatalogPublisher(inboundProducer, catalog),
-          clock,
-          decideWith: {
-            windowMs: config.ROUTER_WINDOW_MS,
-            consentDecider: config.ROUTER_CONSENT_DECIDER,
-            matchKeyword: createKeywordMatcher({
-              stop: config.ROUTER_STOP_KEYWORDS,
-              start: config.ROUTER_START_KEYWORDS,
-            }),
-            eventIdOf,
-          },
-          limits: { maxIds: config.ROUTER_DEDUPE_MAX_IDS, ttlMs: config.ROUTER_DEDUPE_TTL_MS },
-          cacheSize: config.ROUTER_STATE_CACHE_SIZE,
-          observer: createInboundMetrics(metrics, logger),
-        }),
+        handler: inboundHandler,
         clock,
         logger,
         limits: {
@@ -178,31 +184,35 @@ await runStandardService({
       });
       await templateEvents.start();
       components.push({ name: templateEvents.name, stop: () => templateEvents.stop() });
+      const outboundHandler = createOutboundHandler({
+        store: createOutboundStore({ db: mongo.db, clock }),
+        publish: createCatalogPublisher(outboundProducer, catalog),
+        clock,
+        resolveSender: (sender) => directory.resolve(sender),
+        catalogs,
+        windows: createInboundWindowReader({ db: mongo.db }),
+        marketingCap: {
+          count: config.ROUTER_MARKETING_CAP_COUNT,
+          periodMs: config.ROUTER_MARKETING_PERIOD_MS,
+        },
+        authenticationExempt: config.PARLEY_AUTHENTICATION_EXEMPT,
+        retention: {
+          maxRequests: config.ROUTER_IDEMPOTENCY_MAX_KEYS,
+          requestTtlMs: config.ROUTER_IDEMPOTENCY_TTL_MS,
+        },
+        eventIdOf,
+        digest: contentDigest,
+        missRefreshMs: config.ROUTER_TEMPLATE_RESYNC_MS,
+        cacheSize: config.ROUTER_OUTBOUND_CACHE_SIZE,
+        ...(markDelayMs === undefined ? {} : { markDelayMs }),
+        observer: outboundMetrics,
+      });
+      components.push({ name: "router-outbound marks", stop: () => outboundHandler.flush() });
       const requests = createOutboundConsumer({
         kafka,
         serde,
         catalog,
-        handler: createOutboundHandler({
-          store: createOutboundStore({ db: mongo.db, clock }),
-          publish: createCatalogPublisher(outboundProducer, catalog),
-          clock,
-          resolveSender: (sender) => directory.resolve(sender),
-          catalogs,
-          windows: createInboundWindowReader({ db: mongo.db }),
-          marketingCap: {
-            count: config.ROUTER_MARKETING_CAP_COUNT,
-            periodMs: config.ROUTER_MARKETING_PERIOD_MS,
-          },
-          retention: {
-            maxRequests: config.ROUTER_IDEMPOTENCY_MAX_KEYS,
-            requestTtlMs: config.ROUTER_IDEMPOTENCY_TTL_MS,
-          },
-          eventIdOf,
-          digest: contentDigest,
-          missRefreshMs: config.ROUTER_TEMPLATE_RESYNC_MS,
-          cacheSize: config.ROUTER_OUTBOUND_CACHE_SIZE,
-          observer: outboundMetrics,
-        }),
+        handler: outboundHandler,
         logger,
         tuning: { maxInFlight: config.ROUTER_SEND_MAX_IN_FLIGHT },
         observeQueued: (ms) => outboundMetrics.stage?.("queued", ms),

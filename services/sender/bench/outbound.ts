@@ -297,6 +297,25 @@ async function main(): Promise<void> {
       console.log(
         `${name}: memory at the end (MB): rss ${gauge("process_resident_memory_bytes").toFixed(0)}, heap used ${gauge("nodejs_heap_size_used_bytes").toFixed(0)} of ${gauge("nodejs_heap_size_total_bytes").toFixed(0)}, external ${gauge("nodejs_external_memory_bytes").toFixed(0)}`,
       );
+      // Round trips over the sender's life (start-up included: a few dozen) per send of the case.
+      const trips = new Map<string, number>();
+      for (const [, kind, what, value] of text.matchAll(
+        /^parley_(kafka_requests|mongo_commands)_total\{[^}]*(?:api|command)="([^"]+)"[^}]*\} (\S+)$/gm,
+      )) {
+        const key = `${kind === "kafka_requests" ? "kafka" : "mongo"} ${what ?? ""}`;
+        trips.set(key, (trips.get(key) ?? 0) + Number(value));
+      }
+      const sends = Math.max(1, last.sent);
+      console.log(
+        `${name}: round trips per 1,000 sends (Kafka requests by API, MongoDB commands; ${String(last.sent)} sends): ${[
+          ...trips,
+        ]
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([what, n]) => `${what} ${((1_000 * n) / sends).toFixed(1)}`)
+          .join(
+            ", ",
+          )}; all ${([...trips.values()].reduce((a, b) => a + b, 0) / sends).toFixed(2)} per send`,
+      );
       const stages = ["pacing", "gate", "claim", "slot", "call", "settle", "publish"];
       console.log(
         `${name}: mean ms per stage: ${stages

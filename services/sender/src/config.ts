@@ -82,6 +82,12 @@ export const configSchema = z
     /** A free-form send whose window looks closed is checked once more after this long (0: never). */
     SENDER_WINDOW_RECHECK_MS: env.int(250, { min: 0, max: 10_000 }),
     /**
+     * Authentication templates are sent past an opt-out of everything (STOP), as Meta's policy
+     * allows for a code the person asked for (ADR 0012); the router reads the same variable.
+     * Default off.
+     */
+    PARLEY_AUTHENTICATION_EXEMPT: env.bool(false),
+    /**
      * A send whose consent and window were read longer ago than this when its rate slot comes (a
      * backlog) reads them again just before the call, so an opt-out meanwhile stops it.
      */
@@ -91,6 +97,15 @@ export const configSchema = z
      * of at start, after a maintenance hold and on quality webhooks; 0: only then (ADR 0006).
      */
     SENDER_THROUGHPUT_REFRESH_MS: env.int(15 * MINUTE_MS, { min: 0 }),
+    /**
+     * How often each number's token is checked with Graph's debug_token (besides at start and
+     * after its file changed): its expiry and validity become metrics (0: only then).
+     */
+    SENDER_TOKEN_CHECK_MS: env.int(60 * MINUTE_MS, { min: 0 }),
+    /** How often token files (accessTokenFile) are looked at (stat) and re-read on change (0: never). */
+    SENDER_TOKEN_FILE_POLL_MS: env.int(5_000, { min: 0 }),
+    /** A token expiring within this many days is logged as a warning at each check. */
+    SENDER_TOKEN_EXPIRY_WARN_DAYS: env.int(14, { min: 0, max: 365 }),
     /**
      * The media service (ADR 0013, "Outbound"): a message naming a Parley upload (`up_...`) has
      * it turned into the sending number's Graph media id there before the call. Unset: such a

@@ -3,6 +3,7 @@ import { createCatalog } from "@parley/contracts";
 import {
   createEventProducer,
   createRegistry,
+  registryOptionsOf,
   createSerde,
   KeyedQueue,
   partitionOfKey,
@@ -11,6 +12,7 @@ import { loadNumberDirectory } from "@parley/numbers";
 import { runStandardService } from "@parley/runtime";
 import { linkActiveSpan } from "@parley/telemetry";
 import { createGraph } from "./adapters/graph/graph.js";
+import { createTokenFiles } from "./adapters/secrets/token-files.js";
 import { createMediaClient } from "./adapters/media/media-client.js";
 import { createSenderConsumers } from "./adapters/kafka/consumers.js";
 import { createDispatchTopicAdmin } from "./adapters/kafka/dispatch-topic.js";
@@ -51,10 +53,11 @@ await runStandardService({
   start: async ({ logger, metrics, kafka, mongo }) => {
     const directory = loadNumberDirectory(config);
     const catalog = createCatalog({ prefix: config.PARLEY_TOPIC_PREFIX });
-    const serde = createSerde({ registry: createRegistry({ url: config.SCHEMA_REGISTRY_URL }) });
+    const serde = createSerde({ registry: createRegistry(registryOptionsOf(config)) });
     // Encodes outcomes for the consumers' transactions; it sends nothing itself (not connected).
     const producer = createEventProducer({ kafka, serde, name: "sender outputs" });
     const dispatchTopic = catalog.topic("dispatch");
+    const tokens = createTokenFiles(directory);
     const sender = createSender({
       settings: config,
       directory,
@@ -70,7 +73,9 @@ await runStandardService({
         graphVersion: config.WA_GRAPH_VERSION,
         timeoutMs: config.SENDER_GRAPH_TIMEOUT_MS,
         connections: config.SENDER_GRAPH_CONNECTIONS,
+        tokenOf: (number) => tokens.token(number),
       }),
+      tokens,
       media:
         config.MEDIA_API_URL === undefined || config.MEDIA_API_KEY === undefined
           ? undefined

@@ -51,7 +51,22 @@ export function createSenderMetrics(metrics: Metrics): SenderObservers {
     name: "sender_in_doubt_oldest_age_seconds",
     help: "Age of the oldest send in doubt (no status webhook yet, never resent), by its inDoubtSince; 0 when none. Set by each in-doubt sweep (SENDER_IN_DOUBT_SWEEP_MS).",
   });
+  // Named graph_* (not sender_*): they describe Meta's view of the secret, for the alert rules.
+  const tokenExpiry = metrics.gauge<"business_number">({
+    name: "graph_token_expiry_seconds",
+    help: "Seconds until the business number's Graph access token expires, from debug_token (+Inf: never; 0: expired or invalid). Set at start, every SENDER_TOKEN_CHECK_MS and after its file changed.",
+    labelNames: ["business_number"],
+  });
+  const tokenValid = metrics.gauge<"business_number">({
+    name: "graph_token_valid",
+    help: "1 while debug_token says the business number's Graph access token is valid and may send, 0 otherwise.",
+    labelNames: ["business_number"],
+  });
   return {
+    tokenChecked(number, expiresInSeconds, valid) {
+      tokenExpiry.set({ business_number: number }, expiresInSeconds);
+      tokenValid.set({ business_number: number }, valid ? 1 : 0);
+    },
     inDoubtAge(seconds) {
       inDoubtOldest.set(seconds);
     },

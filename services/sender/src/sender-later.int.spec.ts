@@ -15,6 +15,7 @@ import {
   sender,
   settled,
   sim,
+  startSender,
   terminal,
   useSenderHarness,
 } from "./sender-harness.spec-helpers.js";
@@ -289,4 +290,42 @@ describe("sender: what Meta says later", () => {
     expect(notSent?.data.error.details).toContain("template fallback was not sent");
     expect(callsTo(optedOut)).toHaveLength(1);
   }, 60_000);
+  it("a new owner of a number (a restart mid-debt) seeds each recipient's pacing debt from MongoDB: nothing more to it before Meta allows, no 131056 under Meta's borrowing rule", async () => {
+    // The simulator enforces Meta's rule. A burst of 4 to A owes Meta 24 s from its first send;
+    // the number changes hands once the burst's 6 s window has closed. A new owner that kept
+    // the debt only in the old owner's memory would send at once and get 131056.
+    const A = "15553200001";
+    const started = Date.now();
+    const burst = [0, 1, 2, 3].map((n) => dispatch(SLOW, `handover-a-${n}`, A));
+    await publish(burst);
+    await settled(burst.map((d) => d.data.requestId));
+    await sender.stop();
+    const first = callsTo(A)[0]?.acceptedAt ?? 0;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, first + 6_500 - Date.now())));
+    await startSender();
+    const later = [4, 5].map((n) => dispatch(SLOW, `handover-a-${n}`, A));
+    const other = dispatch(SLOW, "handover-b-0", "15553200002");
+    await publish([...later, other]);
+    await settled([other.data.requestId]);
+    await settled(
+      later.map((d) => d.data.requestId),
+      45_000,
+    );
+    const times = callsTo(A).map((m) => m.acceptedAt);
+    expect(times).toHaveLength(6);
+    // The new owner's first send to A waited for the old owner's debt; B did not wait for it.
+    expect(times[4]).toBeGreaterThanOrEqual(first + 4 * 6_000);
+    expect(callsTo("15553200002")[0]?.acceptedAt ?? Infinity).toBeLessThan(times[4] ?? 0);
+    for (const d of [...burst, ...later, other])
+      expect(terminal(d.data.requestId)).toMatchObject({
+        type: "SendAccepted",
+        data: { attempts: 1 },
+      });
+    expect(sim.rejections().filter((r) => r.at >= started && r.code === 131056)).toEqual([]);
+    expect(sim.pairPacing({ to: A })[0]).toMatchObject({
+      rejectedAt: [],
+      overLimitAt: [],
+      ok: true,
+    });
+  }, 90_000);
 });

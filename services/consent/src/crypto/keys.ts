@@ -109,48 +109,72 @@ export interface WrappedKey {
   readonly tag: string;
 }
 
+/** A master key id that CONSENT_MASTER_KEYS does not name. */
+export class UnknownMasterKeyError extends ParleyError {
+  override readonly name = "UnknownMasterKeyError";
+  constructor(id: string, configured: readonly string[]) {
+    super(
+      `master key ${id} is not configured (CONSENT_MASTER_KEYS names ${configured.join(", ")}); add it to CONSENT_MASTER_KEYS, after the new first key, to re-wrap the data keys it wraps`,
+      { retry: "never", context: { masterKeyId: id } },
+    );
+  }
+}
+
 /** Wraps and unwraps data keys with the configured master keys (rotation: add a new first key). */
 export function createKeyWrapper(masterKeys: readonly MasterKey[]) {
   const first = masterKeys[0];
   if (first === undefined) throw new RangeError("at least one master key is needed");
   const byId = new Map(masterKeys.map((k) => [k.id, k.key]));
+  const wrap = (keyId: string, key: Buffer): WrappedKey => {
+    const iv = randomBytes(12);
+    const { ciphertext, tag } = gcmSeal(first.key, iv, key);
+    return {
+      keyId,
+      masterKeyId: first.id,
+      iv: iv.toString("base64"),
+      ciphertext: ciphertext.toString("base64"),
+      tag: tag.toString("base64"),
+    };
+  };
+  const unwrap = (wrapped: WrappedKey): DataKey => {
+    const master = byId.get(wrapped.masterKeyId);
+    if (master === undefined) {
+      throw new UnreadableSealError(
+        `data key ${wrapped.keyId} is wrapped by master key ${wrapped.masterKeyId}, which is not configured`,
+      );
+    }
+    try {
+      const key = gcmOpen(
+        master,
+        Buffer.from(wrapped.iv, "base64"),
+        Buffer.from(wrapped.ciphertext, "base64"),
+        Buffer.from(wrapped.tag, "base64"),
+      );
+      return { keyId: wrapped.keyId, key };
+    } catch (error) {
+      throw new UnreadableSealError(`data key ${wrapped.keyId} does not unwrap`, error);
+    }
+  };
   return {
+    /** The master key that wraps new data keys (the first configured). */
+    currentId: first.id,
+    /** The configured master key ids, the current one first. */
+    ids: masterKeys.map((k) => k.id),
     /** A fresh data key, and its wrapped form to store. */
     generate(): { readonly dataKey: DataKey; readonly wrapped: WrappedKey } {
       const key = randomBytes(32);
       const keyId = `k-${randomBytes(8).toString("hex")}`;
-      const iv = randomBytes(12);
-      const { ciphertext, tag } = gcmSeal(first.key, iv, key);
-      return {
-        dataKey: { keyId, key },
-        wrapped: {
-          keyId,
-          masterKeyId: first.id,
-          iv: iv.toString("base64"),
-          ciphertext: ciphertext.toString("base64"),
-          tag: tag.toString("base64"),
-        },
-      };
+      return { dataKey: { keyId, key }, wrapped: wrap(keyId, key) };
     },
-    unwrap(wrapped: WrappedKey): DataKey {
-      const master = byId.get(wrapped.masterKeyId);
-      if (master === undefined) {
-        throw new UnreadableSealError(
-          `data key ${wrapped.keyId} is wrapped by master key ${wrapped.masterKeyId}, which is not configured`,
-        );
-      }
-      try {
-        const key = gcmOpen(
-          master,
-          Buffer.from(wrapped.iv, "base64"),
-          Buffer.from(wrapped.ciphertext, "base64"),
-          Buffer.from(wrapped.tag, "base64"),
-        );
-        return { keyId: wrapped.keyId, key };
-      } catch (error) {
-        throw new UnreadableSealError(`data key ${wrapped.keyId} does not unwrap`, error);
-      }
+    /**
+     * The same data key wrapped by the current master key (its id and bytes unchanged, so what
+     * it sealed opens as before); UnreadableSealError if its master key is not configured.
+     */
+    rewrap(wrapped: WrappedKey): WrappedKey {
+      if (wrapped.masterKeyId === first.id) return wrapped;
+      return wrap(wrapped.keyId, unwrap(wrapped).key);
     },
+    unwrap,
   };
 }
 

@@ -134,8 +134,33 @@ export const mediaObject: Decider<MediaState, MediaCommand, MediaEvent, MediaCon
             ? [{ type: "Announced", announcement: command.announcement, at }]
             : [];
         case "RecordStored": {
-          if (state.status !== "pending" || a === undefined) return [];
           const o = command.object;
+          // Deleted (erased) while it was downloading: the bytes the download wrote are recorded
+          // without a data key and published as deleted, so they never count as stored and the
+          // sweeper removes them if the downloader cannot.
+          if (
+            state.status === "deleted" &&
+            state.object === undefined &&
+            state.deleted !== undefined &&
+            a !== undefined
+          )
+            return [
+              { type: "Recorded", object: { ...o, wrappedKey: "" }, policy: state.deleted.policy },
+              createEvent(
+                "MediaDeleted",
+                {
+                  contactId: a.contactId,
+                  mediaId: state.mediaId,
+                  wamid: a.wamid,
+                  storageKey: o.storageKey,
+                  reason: state.deleted.reason,
+                  policy: state.deleted.policy,
+                  kind: a.kind,
+                },
+                meta("deleted"),
+              ),
+            ];
+          if (state.status !== "pending" || a === undefined) return [];
           const rule = retentionOf(retention, a.kind, a.businessNumber);
           return [
             { type: "Recorded", object: o, policy: rule.policy },
@@ -196,6 +221,12 @@ export const mediaObject: Decider<MediaState, MediaCommand, MediaEvent, MediaCon
           ];
         }
         case "Delete": {
+          // A download under way holds nothing stored yet: the object is deleted now, so its
+          // outcome can never be recorded as stored (RecordStored above).
+          if (state.status === "pending" && a !== undefined)
+            return [
+              { type: "Deleted", reason: command.reason, policy: command.policy ?? command.reason },
+            ];
           if (state.status !== "stored" || state.object === undefined) return [];
           const policy =
             command.policy ??

@@ -155,6 +155,36 @@ describe("media object decider", () => {
       });
   });
 
+  it("an erasure during the download deletes the object: its download is recorded as deleted, never stored", () => {
+    const erased = spec.given(...announced()).when({ type: "Delete", reason: "erasure" });
+    erased.thenNothing();
+    erased.thenState((s) => {
+      expect(s.status).toBe("deleted");
+      expect(s.object).toBeUndefined();
+    });
+    const past = [...announced(), ...erased.events];
+    const finished = spec.given(...past).when({ type: "RecordStored", object });
+    finished.then({
+      type: "MediaDeleted",
+      data: { storageKey: object.storageKey, reason: "erasure", policy: "erasure", kind: "image" },
+    });
+    expect(finished.events.some((e) => e.type === "MediaStored")).toBe(false);
+    finished.thenState((s) => {
+      expect(s.status).toBe("deleted");
+      expect(s.object?.storageKey).toBe(object.storageKey);
+      expect(s.object?.wrappedKey).toBe("");
+      expect(s.deleted).toEqual({ reason: "erasure", policy: "erasure", removed: false });
+    });
+    const after = [...past, ...finished.events];
+    // The download's record comes again (a crash): nothing more; a failure decides nothing.
+    expect(spec.given(...after).when({ type: "RecordStored", object }).events).toEqual([]);
+    expect(
+      spec.given(...past).when({ type: "RecordFailed", reason: "hash_mismatch", detail: "x" })
+        .events,
+    ).toEqual([]);
+    expect(spec.given(...after).when({ type: "Delete", reason: "erasure" }).events).toEqual([]);
+  });
+
   it("re-wraps a stored object's data key under another key id, once", () => {
     const when = spec.given(...stored()).when({ type: "Rewrap", keyId: "k2", wrappedKey: "bmV3" });
     when.thenNothing();

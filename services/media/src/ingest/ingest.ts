@@ -12,9 +12,17 @@ export type IngestOutcome =
   | { readonly kind: "stored"; readonly object: StoredObject }
   | { readonly kind: "failed"; readonly reason: FailureReason; readonly detail: string };
 
+/** Why an ingest ended without a stored object: a recorded failure or a thrown one. */
+export type IngestFailure = FailureReason | "gave_up" | "storage_unavailable" | "error";
+
 export interface IngestObserver {
   attempt?(what: "lookup" | "download", outcome: "ok" | "url_expired" | "transient"): void;
+  /** A download began (+1) or ended (-1), whatever its end. */
+  inFlight?(delta: 1 | -1): void;
+  /** Stored: plaintext bytes and the milliseconds from the first look-up, retries included. */
   stored?(bytes: number, ms: number): void;
+  /** Ended without a stored object, with the milliseconds from the first look-up. */
+  failed?(reason: IngestFailure, ms: number): void;
 }
 
 export interface IngestOptions {
@@ -117,7 +125,6 @@ export function createIngest({
     a: Announcement,
     storageKey: string,
   ): Promise<IngestOutcome> {
-    const started = clock();
     let location;
     try {
       location = await source.lookUp(mediaId, a.businessNumber);
@@ -194,7 +201,6 @@ export function createIngest({
     const mismatch = contentMismatch(declared, inspector.head);
     if (mismatch !== undefined) return fail("type_mismatch", mismatch);
     const detected = sniff(inspector.head);
-    observer?.stored?.(inspector.bytes, clock() - started);
     return {
       kind: "stored",
       object: {
@@ -214,7 +220,8 @@ export function createIngest({
     };
   }
 
-  return async function ingest(mediaId: string, a: Announcement): Promise<IngestOutcome> {
+  /** Every attempt at one media id until an outcome, or until it gives up (thrown). */
+  async function attemptAll(mediaId: string, a: Announcement): Promise<IngestOutcome> {
     const storageKey = inboundKeyOf(mediaId, a.businessNumber);
     let failures = 0;
     let refreshes = 0;
@@ -236,6 +243,30 @@ export function createIngest({
         const ceiling = Math.min(maxBackoffMs, backoffMs * 2 ** (failures - 1));
         await sleep(ceiling / 2 + random() * (ceiling / 2));
       }
+    }
+  }
+
+  return async function ingest(mediaId: string, a: Announcement): Promise<IngestOutcome> {
+    const started = clock();
+    observer?.inFlight?.(1);
+    try {
+      const outcome = await attemptAll(mediaId, a);
+      if (outcome.kind === "stored")
+        observer?.stored?.(outcome.object.sizeBytes, clock() - started);
+      else observer?.failed?.(outcome.reason, clock() - started);
+      return outcome;
+    } catch (error) {
+      observer?.failed?.(
+        error instanceof DownloadFailedError
+          ? "gave_up"
+          : isStorageOutage(error)
+            ? "storage_unavailable"
+            : "error",
+        clock() - started,
+      );
+      throw error;
+    } finally {
+      observer?.inFlight?.(-1);
     }
   };
 }

@@ -43,6 +43,15 @@ export interface MediaObjectsOptions {
   readonly maxBytes: number;
   readonly chunkBytes?: number;
   readonly clock?: () => Date;
+  readonly observer?: MediaObjectsObserver;
+}
+
+/** What the media objects report to metrics. */
+export interface MediaObjectsObserver {
+  /** An upload was sealed and stored: its plaintext bytes. */
+  uploaded?(bytes: number): void;
+  /** An object was deleted (its data key dropped), by reason. */
+  deleted?(reason: DeleteReason): void;
 }
 
 /** Meta's limit for a MIME type (sticker: the animated one; static is checked on content). */
@@ -67,6 +76,7 @@ export function createMediaObjects({
   maxBytes,
   chunkBytes = DEFAULT_CHUNK_BYTES,
   clock = () => new Date(),
+  observer,
 }: MediaObjectsOptions) {
   async function stored(id: string): Promise<MediaState> {
     if (!ID.test(id)) throw new MediaNotFoundError(id.slice(0, 64));
@@ -75,16 +85,34 @@ export function createMediaObjects({
     return state;
   }
 
-  async function remove(id: string, reason: DeleteReason, policy?: string): Promise<boolean> {
-    const state = await queries.get(id);
-    if (state?.status !== "stored") return false;
+  /**
+   * Deletes one object: the record first (which drops the wrapped data key), then the bytes.
+   * With `pending`, an inbound object still downloading is deleted too (erasure): its download
+   * removes what it writes when it ends (createInboundMedia). The bytes to remove are read after
+   * the deletion is recorded, so a download that finished in between is removed as well.
+   */
+  async function removeObject(
+    id: string,
+    reason: DeleteReason,
+    policy: string | undefined,
+    pending: boolean,
+  ): Promise<boolean> {
+    const before = await queries.get(id);
+    if (before?.status !== "stored" && !(pending && before?.status === "pending")) return false;
     await commands.handle([
       { key: id, command: { type: "Delete", reason, ...(policy === undefined ? {} : { policy }) } },
     ]);
-    if (state.object !== undefined) await store.delete(state.object.storageKey);
+    const after = await queries.get(id);
+    if (after?.status !== "deleted") return false;
+    observer?.deleted?.(reason);
+    if (after.object === undefined) return true;
+    await store.delete(after.object.storageKey);
     await commands.handle([{ key: id, command: { type: "RecordRemoved" } }]);
     return true;
   }
+
+  const remove = (id: string, reason: DeleteReason, policy?: string): Promise<boolean> =>
+    removeObject(id, reason, policy, false);
 
   return {
     async upload({
@@ -195,6 +223,7 @@ export function createMediaObjects({
           },
         },
       ]);
+      observer?.uploaded?.(bytes);
       return { id, sha256: sha256Hex, sizeBytes: bytes, mimeType: bare };
     },
 
@@ -233,14 +262,17 @@ export function createMediaObjects({
 
     remove,
 
-    /** Deletes every stored object of a contact (the consent service's erasure calls this). */
+    /**
+     * Deletes every stored object of a contact, and every one still downloading (the consent
+     * service's erasure calls this): nothing of theirs ends stored.
+     */
     async erase(contactId: string): Promise<number> {
       let count = 0;
       for (;;) {
         const ids = await queries.ofContact(contactId, 100);
         let progressed = false;
         for (const id of ids) {
-          if (!(await remove(id, "erasure", "erasure"))) continue;
+          if (!(await removeObject(id, "erasure", "erasure", true))) continue;
           count += 1;
           progressed = true;
         }

@@ -1,11 +1,18 @@
+import type { Readable } from "node:stream";
 import { ParleyError } from "@parley/errors";
 import type { MediaObjects } from "../media/objects.js";
 
 /** Graph's upload endpoint for one business number (adapters/graph implements it). */
 export interface GraphUploader {
+  /** Streams `size` bytes of `body` to Graph for the number; answers the Graph media id. */
   upload(
     phoneNumberId: string,
-    file: { readonly data: Uint8Array; readonly mimeType: string; readonly filename?: string },
+    file: {
+      readonly body: Readable;
+      readonly size: number;
+      readonly mimeType: string;
+      readonly filename?: string;
+    },
   ): Promise<string>;
 }
 
@@ -59,16 +66,21 @@ export function createGraphIds({
     const cached = await cache.get(phoneNumberId, object.sha256Hex);
     if (cached !== undefined && now.getTime() - cached.uploadedAt.getTime() < refreshAfterMs)
       return { ...cached, reused: true };
-    // Graph takes the file in one multipart body: the plaintext is read whole here (bounded by
-    // Meta's per-kind limits, which uploads were checked against).
+    // Graph takes the file in one multipart body: the decrypting stream goes into it chunk by
+    // chunk with the size known in advance, so no file (up to 100 MB) is ever whole in memory.
     const { body } = await objects.open(id);
-    const parts: Buffer[] = [];
-    for await (const chunk of body) parts.push(Buffer.from(chunk as Uint8Array));
-    const graphMediaId = await uploader.upload(phoneNumberId, {
-      data: Buffer.concat(parts),
-      mimeType: object.mimeType,
-      ...(object.filename === undefined ? {} : { filename: object.filename }),
-    });
+    let graphMediaId: string;
+    try {
+      graphMediaId = await uploader.upload(phoneNumberId, {
+        body,
+        size: object.sizeBytes,
+        mimeType: object.mimeType,
+        ...(object.filename === undefined ? {} : { filename: object.filename }),
+      });
+    } finally {
+      // A refused or failed upload may leave the stream unread: close the store's read.
+      body.destroy();
+    }
     const entry = { graphMediaId, uploadedAt: now };
     await cache.put(phoneNumberId, object.sha256Hex, entry);
     return { ...entry, reused: false };

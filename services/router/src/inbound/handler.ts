@@ -78,12 +78,19 @@ export interface InboundHandlerOptions {
   readonly batchesInFlight?: number;
   /** Contacts at most in one batch. */
   readonly maxBatchContacts?: number;
+  /**
+   * Published marks written behind the webhooks, the batches of this many ms together (ADR
+   * 0010, "Deferred marks"); unset: each batch waits for its own. Call `flush` when stopping.
+   */
+  readonly markDelayMs?: number;
   readonly observer?: InboundObserver;
 }
 
 export interface InboundHandler {
   /** Decides and publishes the events parsed from one raw webhook; resolves once all are durable. */
   handle(parsed: readonly AnyEvent[]): Promise<void>;
+  /** Writes the published marks held back by `markDelayMs` (on stopping). */
+  flush(): Promise<void>;
 }
 
 const RANK: Readonly<Record<RetryKind, number>> = { outage: 0, bounded: 1, never: 2 };
@@ -108,6 +115,7 @@ export function createInboundHandler({
   cacheSize = 1_000,
   batchesInFlight,
   maxBatchContacts,
+  markDelayMs,
   observer = silent,
 }: InboundHandlerOptions): InboundHandler {
   /** Refused events per contact, until their facts are forgotten. */
@@ -123,6 +131,7 @@ export function createInboundHandler({
     ...(maxConflicts === undefined ? {} : { maxConflicts }),
     ...(batchesInFlight === undefined ? {} : { batchesInFlight }),
     ...(maxBatchContacts === undefined ? {} : { maxBatchKeys: maxBatchContacts }),
+    ...(markDelayMs === undefined ? {} : { markDelayMs }),
     observer: {
       decided(_key, command, events) {
         if (command.type === "ForgetFacts") return;
@@ -181,6 +190,7 @@ export function createInboundHandler({
   };
 
   return {
+    flush: () => runtime.flush(),
     async handle(parsed) {
       const byKey = new Map<string, Fact[]>();
       for (const event of parsed) {

@@ -16,6 +16,8 @@ import {
   history,
   spec,
   open,
+  catalog,
+  template,
 } from "./decide.unit-helpers.js";
 import { evolve, initialState, retain, type OutboundEvent } from "./evolve.js";
 
@@ -262,5 +264,64 @@ describe("outbound decider: ledger entries of the consent service (ADR 0012)", (
         type: "SendRejected",
         data: { reason: "no_consent", consentEventId: optIn.eventId },
       });
+  });
+});
+
+describe("outbound decider: the authentication exemption (ADR 0012)", () => {
+  const withAuth = {
+    ...catalog,
+    templates: [
+      ...catalog.templates,
+      template({
+        name: "login_code",
+        category: "AUTHENTICATION",
+        components: [{ type: "BODY", text: "{{1}} is your verification code." }],
+      }),
+    ],
+  };
+  const code = tplContent({
+    name: "login_code",
+    language: { code: "en_US" },
+    components: [{ type: "body", parameters: [{ type: "text", text: "482913" }] }],
+  });
+  const stop = consent("ConsentRevoked", "all", -2);
+  const exempt = ctx({ catalog: withAuth, authenticationExempt: true });
+
+  it("given a STOP and the exemption on, an authentication template goes, naming the opt-out it went past", () => {
+    spec(exempt)
+      .given(stop)
+      .when(send({ content: code, category: "authentication" }))
+      .then({
+        type: "DispatchMessage",
+        data: { category: "authentication", consentEventId: stop.eventId },
+      });
+  });
+
+  it("given a STOP and the exemption off (the default), the authentication template is stopped", () => {
+    spec(ctx({ catalog: withAuth }))
+      .given(stop)
+      .when(send({ content: code, category: "authentication" }))
+      .then({ type: "SendRejected", data: { reason: "opted_out" } });
+  });
+
+  it("the exemption covers only authentication templates: utility, marketing and a mislabelled template are still refused", () => {
+    spec(exempt)
+      .given(open, stop)
+      .when(send({ content: tplContent(orderUpdate()), category: "utility" }))
+      .then({ type: "SendRejected", data: { reason: "opted_out" } });
+    spec(exempt)
+      .given(open, stop, consent("ConsentGranted", "marketing", -5))
+      .when(send({ content: tplContent(springSale), category: "marketing" }))
+      .then({ type: "SendRejected", data: { reason: "opted_out" } });
+    // A utility template sent as "authentication" to slip past the opt-out: refused by the catalog.
+    spec(exempt)
+      .given(open, stop)
+      .when(send({ content: tplContent(orderUpdate()), category: "authentication" }))
+      .then({ type: "SendRejected", data: { reason: "invalid_request" } });
+    // Free-form text labelled authentication is no template: stopped.
+    spec(exempt)
+      .given(open, stop)
+      .when(send({ category: "authentication" }))
+      .then({ type: "SendRejected", data: { reason: "opted_out" } });
   });
 });

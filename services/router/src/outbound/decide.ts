@@ -77,6 +77,12 @@ export interface OutboundContext {
   readonly marketingCap: MarketingCap;
   /** Deterministic event ids from a name (UUIDv5), so a redecided request keeps its ids. */
   readonly eventIdOf: (name: string) => string;
+  /**
+   * Authentication templates go to a contact who opted out of everything (STOP, a utility
+   * opt-out), as Meta's policy allows for a code the person asked for (ADR 0012). Off: they are
+   * stopped like any other message.
+   */
+  readonly authenticationExempt?: boolean;
 }
 
 /** A template is needed from the catalog: the request's content, or its fallback. */
@@ -213,7 +219,13 @@ function decideSend(
 
   // A STOP (scope all) or a utility opt-out stops every business-initiated message (ADR 0012).
   const everything = newest(consentOf(state, "all"), consentOf(state, "utility"));
-  if (everything !== undefined && !everything.granted) {
+  // An authentication template, when exempt, is judged once its category is confirmed by the
+  // catalog below (a request that says authentication for another template is refused there).
+  const exempt =
+    ctx.authenticationExempt === true &&
+    data.category === "authentication" &&
+    data.content.type === "template";
+  if (everything !== undefined && !everything.granted && !exempt) {
     return decided.reject(
       "opted_out",
       `the contact opted out of all messages (${describeConsent(everything)})`,

@@ -73,6 +73,8 @@ export interface OutboundHandlerOptions {
   readonly catalogs: CatalogReader;
   readonly windows: WindowReader;
   readonly marketingCap: MarketingCap;
+  /** Authentication templates exempt from opt-outs (OutboundContext.authenticationExempt). */
+  readonly authenticationExempt?: boolean;
   readonly retention: Omit<OutboundRetention, "marketingPeriodMs">;
   readonly eventIdOf: (name: string) => string;
   /** Digest of a request's fingerprint (sha-256 of canonical JSON in production). */
@@ -82,12 +84,16 @@ export interface OutboundHandlerOptions {
   readonly maxConflicts?: number;
   /** Contacts whose state stays in memory between records (least recently used go); 0: none. */
   readonly cacheSize?: number;
+  /** As the inbound side's (ADR 0010, "Deferred marks"); unset: each batch waits for its marks. */
+  readonly markDelayMs?: number;
   readonly observer?: OutboundObserver;
 }
 
 export interface OutboundHandler {
   /** Decides one consumed event for its contact; resolves once state and outputs are durable. */
   handle(event: OutboundInput): Promise<void>;
+  /** Writes the published marks held back by `markDelayMs` (on stopping). */
+  flush(): Promise<void>;
 }
 
 const asError = (error: unknown): Error =>
@@ -110,12 +116,14 @@ export function createOutboundHandler({
   catalogs,
   windows,
   marketingCap,
+  authenticationExempt = false,
   retention,
   eventIdOf,
   digest,
   missRefreshMs = 60_000,
   maxConflicts,
   cacheSize = 10_000,
+  markDelayMs,
   observer = silent,
 }: OutboundHandlerOptions): OutboundHandler {
   if (!Number.isInteger(marketingCap.count) || marketingCap.count < 0) {
@@ -131,6 +139,7 @@ export function createOutboundHandler({
     observedWindows: [],
     marketingCap,
     eventIdOf,
+    authenticationExempt,
   });
 
   /**
@@ -209,6 +218,7 @@ export function createOutboundHandler({
     retain: (state, now) => retain(state, now, limits),
     cacheSize,
     ...(maxConflicts === undefined ? {} : { maxConflicts }),
+    ...(markDelayMs === undefined ? {} : { markDelayMs }),
     observer: {
       decided(_key, command, events) {
         if (command.type === "DecideSend")
@@ -246,5 +256,6 @@ export function createOutboundHandler({
 
   return {
     handle: (event) => runtime.handle([commandOf(event)]),
+    flush: () => runtime.flush(),
   };
 }

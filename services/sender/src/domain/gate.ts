@@ -27,15 +27,36 @@ export type GateDecision =
       readonly detail: string;
     };
 
+export interface GateOptions {
+  /**
+   * Authentication templates go past an opt-out of everything (PARLEY_AUTHENTICATION_EXEMPT,
+   * ADR 0012); a marketing opt-out never concerned them.
+   */
+  readonly authenticationExempt?: boolean;
+}
+
 /**
  * The last check before the Graph call: an opt-out or a closed window that arrived after the
  * router's decision stops the send (invariants 8 and 9); a passed validUntil expires it.
  */
-export function decideGate(input: GateInput, view: GateView, now: number): GateDecision {
+export function decideGate(
+  input: GateInput,
+  view: GateView,
+  now: number,
+  { authenticationExempt = false }: GateOptions = {},
+): GateDecision {
   if (input.validUntil !== undefined && Date.parse(input.validUntil) <= now)
     return { kind: "expired" };
   const consent = view.consent;
-  if (consent?.state === "revoked" && (consent.scope === "all" || input.category === "marketing")) {
+  // The router confirmed an authentication category against the template catalog.
+  const exempt =
+    authenticationExempt &&
+    input.category === "authentication" &&
+    input.content.type === "template";
+  if (
+    consent?.state === "revoked" &&
+    ((consent.scope === "all" && !exempt) || input.category === "marketing")
+  ) {
     return {
       kind: "rejected",
       reason: "opted_out",

@@ -44,4 +44,29 @@ describe("decideGate", () => {
     const stale = { ...template, validUntil: new Date(now - 1).toISOString() };
     expect(decideGate(stale, {}, now)).toEqual({ kind: "expired" });
   });
+
+  it("with the authentication exemption, an authentication template goes past an opt-out of everything; nothing else does", () => {
+    const revokedAll = {
+      consent: { state: "revoked" as const, scope: "all" as const, at: now - 5 },
+    };
+    const code: GateInput = {
+      content: { type: "template", template: { name: "login_code", language: { code: "en" } } },
+      category: "authentication",
+    };
+    const on = { authenticationExempt: true };
+    expect(decideGate(code, revokedAll, now, on)).toEqual({ kind: "send" });
+    expect(decideGate(code, revokedAll, now)).toMatchObject({ reason: "opted_out" });
+    expect(decideGate(template, revokedAll, now, on)).toMatchObject({ reason: "opted_out" });
+    expect(
+      decideGate(
+        { ...text, category: "authentication" },
+        { ...revokedAll, windowExpiresAt: now + 1 },
+        now,
+        on,
+      ),
+    ).toMatchObject({ reason: "opted_out" });
+    expect(decideGate({ ...code, category: "marketing" }, revokedAll, now, on)).toMatchObject({
+      reason: "opted_out",
+    });
+  });
 });

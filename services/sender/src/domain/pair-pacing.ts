@@ -127,6 +127,30 @@ export class PairPacer {
     s.tat = Math.max(s.tat, at + Math.max(1, after) * this.options.refillMs);
   }
 
+  /**
+   * Sends to `recipient` that another owner of the number made (a rebalance, a restart): their
+   * call instants (`calledAt`, from the attempt store), each counted by Meta at most `transitMs`
+   * later. Meta's debt after them is at most max over each send of its latest count plus one
+   * `refillMs` for it and every later one (a burst's debt runs from its first send), whatever
+   * bursts they formed. When that is later than what this pacer knows, nothing more goes to the
+   * recipient until then: the burst in progress (if any) is closed. Calls this pacer made itself
+   * may be among them; counting them again only delays. Returns when the recipient is free.
+   */
+  seed(recipient: string, calledAt: readonly number[], now: number, transitMs: number): number {
+    const times = [...calledAt].sort((a, b) => a - b);
+    let tat = Number.NEGATIVE_INFINITY;
+    times.forEach((t, i) => {
+      tat = Math.max(tat, t + transitMs + (times.length - i) * this.options.refillMs);
+    });
+    if (tat <= now) return this.nextAt(recipient, now);
+    const s = this.state(recipient);
+    if (tat > s.tat) {
+      s.tat = tat;
+      s.count = this.options.burst;
+    }
+    return this.nextAt(recipient, now);
+  }
+
   /** The send went through: the back-off exponent starts over. */
   accepted(recipient: string): void {
     const s = this.pairs.get(recipient);

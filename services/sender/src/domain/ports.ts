@@ -74,6 +74,8 @@ export interface AttemptStore {
   claim(c: {
     readonly requestId: string;
     readonly number: string;
+    /** Who the message goes to, as pair pacing keys it: a new owner seeds the pair's debt from it. */
+    readonly recipient?: string;
     readonly contactId: string;
     readonly bizOpaqueCallbackData: string;
     readonly at: Date;
@@ -162,6 +164,11 @@ export interface AttemptStore {
   oldestInDoubt(): Promise<Date | undefined>;
   /** Call instants recorded for a number since `since`: a new owner seeds its rate log with them. */
   recentCallTimes(number: string, since: Date): Promise<number[]>;
+  /**
+   * Call instants recorded for one pair (number, recipient) since `since`: a new owner seeds the
+   * recipient's pacing debt with them (ADR 0006, "Pair pacing").
+   */
+  recentPairCalls(number: string, recipient: string, since: Date): Promise<number[]>;
   ensureIndexes(): Promise<void>;
 }
 

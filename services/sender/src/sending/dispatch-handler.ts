@@ -76,10 +76,14 @@ export interface DispatchHandlerDeps {
   readonly callBoundMs: number;
   /** A closed window is read once more after this long (the gate consumer may lag behind the router). */
   readonly windowRecheckMs: number;
+  /** Authentication templates exempt from an opt-out of everything (decideGate). */
+  readonly authenticationExempt?: boolean;
   /** A gate view older than this when the slot comes is read again before the call (default 1 s). */
   readonly gateFreshMs?: number;
   readonly observer: SenderObserver;
   readonly logger: SenderLogger;
+  /** The configuration key (and file) a number's token comes from, named when Graph refuses it. */
+  readonly secretOf?: ((number: string) => string | undefined) | undefined;
   /**
    * Durable parking (`parking.ts`): the handler parks a dispatch whose number paused on its way
    * to the call (the dispatch consumer sets aside those that park on arrival).
@@ -135,14 +139,15 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
   };
 
   const viewGate = async (d: EventData<"DispatchMessage">, number: string, signal: AbortSignal) => {
-    let decision = decideGate(d, await gates.view(d.contactId, number), clock());
+    const options = { authenticationExempt: deps.authenticationExempt ?? false };
+    let decision = decideGate(d, await gates.view(d.contactId, number), clock(), options);
     if (
       decision.kind === "rejected" &&
       decision.reason === "outside_window" &&
       deps.windowRecheckMs > 0
     ) {
       if (!(await sleep(deps.windowRecheckMs, signal))) throw new StoppedError();
-      decision = decideGate(d, await gates.view(d.contactId, number), clock());
+      decision = decideGate(d, await gates.view(d.contactId, number), clock(), options);
     }
     return decision;
   };
@@ -241,6 +246,7 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
             const won = await attempts.claim({
               requestId: d.requestId,
               number,
+              recipient: d.to,
               contactId: d.contactId,
               bizOpaqueCallbackData: d.bizOpaqueCallbackData,
               at: new Date(clock()),
@@ -550,11 +556,13 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
     if (answer.kind === "pace-recipient") lane.pace(to);
     if (answer.kind === "pause-number") {
       const code = answer.error.code ?? 190;
-      if (!lane.paused)
+      if (!lane.paused) {
+        const secret = deps.secretOf?.(number);
         logger.error(
-          { businessNumber: number, code, alert: "sender_number_paused" },
-          "access token refused (0/190): number paused, its dispatches are parked; fix the token (runbook: docs/runbooks/sender.md)",
+          { businessNumber: number, code, configKey: secret, alert: "sender_number_paused" },
+          `access token refused (0/190): number paused, its dispatches are parked; fix the secret ${secret ?? "holding its token"} (runbook: docs/runbooks/sender.md)`,
         );
+      }
       lane.pause({ code, since: clock(), detail: answer.error.title ?? "access token refused" });
     }
   }

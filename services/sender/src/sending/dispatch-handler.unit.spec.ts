@@ -344,3 +344,59 @@ describe("dispatch handler: exactly one outcome record for read-committed consum
     lane.close();
   });
 });
+
+describe("dispatch handler: a refused token", () => {
+  it("pauses only its number and names the secret to fix (config key and file), never the token", async () => {
+    const lane = testLane({ number: NUMBER, mps: MPS, clock: () => Date.now() });
+    const errors: { obj: object; msg: string }[] = [];
+    const handle = createDispatchHandler({
+      lane: (n) => (n === NUMBER ? lane : undefined),
+      attempts: memoryAttempts(),
+      gates: {
+        view: () => Promise.resolve({}),
+        consent: () => Promise.resolve(),
+        window: () => Promise.resolve(),
+      },
+      graph: () =>
+        Promise.resolve({
+          ok: false,
+          failure: { kind: "graph", code: 190, httpStatus: 401, title: "Access token has expired" },
+        }),
+      clock: () => Date.now(),
+      random: () => 0.5,
+      policy: { retry: defaultRetryPolicy, maxPacedAttempts: 3 },
+      callBoundMs: 30_000,
+      windowRecheckMs: 0,
+      observer: { outcome: () => undefined, graphCall: () => undefined, inFlight: () => undefined },
+      logger: {
+        info: () => undefined,
+        warn: () => undefined,
+        error: (obj, msg) => errors.push({ obj, msg }),
+      },
+      parking: { park: () => Promise.resolve() },
+      secretOf: (n) =>
+        n === NUMBER ? "numbers.0.accessTokenFile (/run/secrets/wa-token)" : undefined,
+    });
+    const published: AnyEvent[] = [];
+    expect(
+      await handle(
+        dispatch("t1", "16505550001"),
+        new AbortController().signal,
+        testOutlet(published),
+      ),
+    ).toBe("parked");
+    expect(lane.paused).toMatchObject({ code: 190 });
+    expect(published).toEqual([]);
+    expect(errors).toEqual([
+      {
+        obj: expect.objectContaining({
+          code: 190,
+          configKey: "numbers.0.accessTokenFile (/run/secrets/wa-token)",
+        }) as object,
+        msg: expect.stringContaining(
+          "fix the secret numbers.0.accessTokenFile (/run/secrets/wa-token)",
+        ) as string,
+      },
+    ]);
+  });
+});

@@ -90,6 +90,8 @@ const storing = (
 /** Attempts in memory, with the MongoDB store's compare-and-set rules (epoch, state, origins). */
 export function memoryAttempts(): AttemptStore & { readonly records: Map<string, StoredAttempt> } {
   const records = new Map<string, StoredAttempt>();
+  /** Each claimed request's recipient (the MongoDB store's `to`). */
+  const recipients = new Map<string, string>();
   /** When each request went in doubt (the MongoDB store's `inDoubtSince`). */
   const inDoubtSince = new Map<string, number>();
   const cas = (
@@ -109,6 +111,7 @@ export function memoryAttempts(): AttemptStore & { readonly records: Map<string,
     byWamid: (wamid) => Promise.resolve([...records.values()].find((r) => r.wamid === wamid)),
     claim: (c) => {
       if (records.has(c.requestId)) return Promise.resolve(false);
+      if (c.recipient !== undefined) recipients.set(c.requestId, c.recipient);
       records.set(c.requestId, {
         requestId: c.requestId,
         number: c.number,
@@ -268,6 +271,17 @@ export function memoryAttempts(): AttemptStore & { readonly records: Map<string,
       return Promise.resolve(Number.isFinite(oldest) ? new Date(oldest) : undefined);
     },
     recentCallTimes: () => Promise.resolve([]),
+    recentPairCalls: (number, recipient, since) =>
+      Promise.resolve(
+        [...records.values()].flatMap((r) =>
+          r.number === number &&
+          recipients.get(r.requestId) === recipient &&
+          r.calledAt !== undefined &&
+          r.calledAt > since.getTime()
+            ? [r.calledAt]
+            : [],
+        ),
+      ),
     ensureIndexes: () => Promise.resolve(),
   };
 }

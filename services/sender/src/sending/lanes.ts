@@ -23,6 +23,11 @@ export interface LaneTuning {
   readonly marginRelaxAfterMs: number;
   /** A lane unused this long reloads recent call times (another owner may have sent meanwhile). */
   readonly reseedAfterIdleMs: number;
+  /**
+   * How much later than its call instant another owner's send may have reached Meta, when a new
+   * owner seeds a recipient's pacing debt from the attempt store (default 1 s, the burst guard).
+   */
+  readonly pairSeedTransitMs?: number;
 }
 
 export interface LaneObserver {
@@ -70,6 +75,11 @@ export class NumberLane {
   private lastUsed: number;
   private marginChangedAt = Number.NEGATIVE_INFINITY;
   private seeding: Promise<void>;
+  /** When the lane last (re)read what other owners sent: recipients met since are seeded once. */
+  private seededAt: number;
+  private readonly seededPairs = new Set<string>();
+  /** How far back another owner's sends to a recipient can still owe Meta a debt. */
+  private readonly pairHorizonMs: number;
 
   constructor(
     readonly number: string,
@@ -79,6 +89,12 @@ export class NumberLane {
     random: () => number,
     private readonly recentCalls: (number: string, sinceMs: number) => Promise<number[]>,
     private readonly observer: LaneObserver,
+    /** Call instants of one pair since then (the attempt store), for the pacing seed; none: no seed. */
+    private readonly pairCalls?: (
+      number: string,
+      recipient: string,
+      sinceMs: number,
+    ) => Promise<number[]>,
   ) {
     this.rate = new NumberRate({
       mps: settings.mps,
@@ -88,6 +104,11 @@ export class NumberLane {
     this.pacer = new PairPacer({ ...settings.pairPacing, maxBackoffMs: tuning.maxPairBackoffMs });
     this.hold = new NumberHold(tuning.maxNumberBackoffMs, random);
     this.lastUsed = clock();
+    this.seededAt = this.lastUsed;
+    this.pairHorizonMs =
+      settings.pairPacing.burst * settings.pairPacing.refillMs +
+      settings.pairPacing.refillMs +
+      (tuning.pairSeedTransitMs ?? 1_000);
     this.seeding = this.seed();
   }
 
@@ -114,6 +135,8 @@ export class NumberLane {
 
   /** A new owner honours the window: calls recorded by anyone in the last window count here. */
   private async seed(): Promise<void> {
+    this.seededAt = this.clock();
+    this.seededPairs.clear();
     const since = this.clock() - 1_000 - this.rate.marginMs;
     const times = await this.recentCalls(this.number, since);
     this.rate.seed(times, this.clock());
@@ -124,6 +147,7 @@ export class NumberLane {
    * is paused (its dispatches are parked, not held here).
    */
   async recipientReady(recipient: string, signal: AbortSignal): Promise<boolean> {
+    await this.seedPair(recipient);
     for (;;) {
       if (this.pauseInfo) return false;
       const now = this.clock();
@@ -146,6 +170,7 @@ export class NumberLane {
     this.lastUsed = now;
     this.relaxMargin(now);
     await this.seeding;
+    await this.seedPair(recipient);
     /** Set when a slot came after the recipient's burst closed: the debt must be repaid first. */
     let notBefore = now;
     for (;;) {
@@ -212,6 +237,31 @@ export class NumberLane {
         },
       };
     }
+  }
+
+  /**
+   * The first time a recipient is met after the lane (re)read the store, within the horizon of
+   * a debt: the sends another owner made to it become its debt here (ADR 0006, "Pair pacing"),
+   * so a new owner (a rebalance, a restart) never sends to it sooner than Meta allows. Past the
+   * horizon every send that can still owe was made by this lane: no read.
+   */
+  private async seedPair(recipient: string): Promise<void> {
+    if (this.pairCalls === undefined) return;
+    const now = this.clock();
+    if (now - this.seededAt > this.pairHorizonMs) {
+      this.seededPairs.clear();
+      return;
+    }
+    if (this.seededPairs.has(recipient)) return;
+    this.seededPairs.add(recipient);
+    let times: number[];
+    try {
+      times = await this.pairCalls(this.number, recipient, now - this.pairHorizonMs);
+    } catch (error) {
+      this.seededPairs.delete(recipient);
+      throw error;
+    }
+    this.pacer.seed(recipient, times, this.clock(), this.tuning.pairSeedTransitMs ?? 1_000);
   }
 
   private pump(): void {

@@ -1,5 +1,6 @@
 import type { AnyEvent, EventOf } from "@parley/contracts";
 import type { GateStore, OutcomeOutlet, DispatchOutlet } from "../domain/ports.js";
+import type { TokenReport } from "../domain/token.js";
 import type { GraphSend } from "./dispatch-handler.js";
 
 // The sending side's ports: what it needs from Kafka, MongoDB and Graph, declared here and
@@ -74,7 +75,32 @@ export interface GraphClient {
   probe(number: string): Promise<boolean>;
   /** The number's throughput level (`GET /{id}?fields=throughput`); rejects when Graph says no. */
   level(number: string): Promise<string>;
+  /**
+   * What Graph's `debug_token` says of the number's current token; a token Graph refuses to
+   * answer with (190, 0) is reported invalid. Rejects when Graph cannot be asked (an outage).
+   */
+  inspectToken(number: string): Promise<TokenReport>;
   close(): Promise<void>;
+}
+
+/** A token file that changed on disk (`ok`: its new token is in use) or could not be read again. */
+export type TokenFileChange =
+  | { readonly number: string; readonly where: string; readonly path: string; readonly ok: true }
+  | {
+      readonly number: string;
+      readonly where: string;
+      readonly path: string;
+      readonly ok: false;
+      readonly problem: string;
+    };
+
+/** Each number's current Graph token, and token files re-read when they change (rotation). */
+export interface TokenKeeper {
+  token(number: string): string;
+  /** The configuration key (and file or variable) a number's token comes from: the secret to fix. */
+  secretOf(number: string): string | undefined;
+  /** Looks at every token file once: what changed since the last look. */
+  poll(): Promise<TokenFileChange[]>;
 }
 
 /** What the media service says of a Parley upload for one sending number. */

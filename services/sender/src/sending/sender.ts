@@ -18,10 +18,12 @@ import type {
   ParkStore,
   SenderConsumers,
   SenderHandlers,
+  TokenKeeper,
 } from "./ports.js";
 import { createReconciler } from "./reconcile.js";
 import { sharesPartition } from "./shared-partition.js";
 import { createThroughput } from "./throughput.js";
+import { createTokenWatch, type TokenObserver } from "./tokens.js";
 
 /** How often each instance applies the throughput levels another instance stored. */
 const THROUGHPUT_POLL_MS = 5_000;
@@ -56,12 +58,17 @@ export type SenderSettings = Pick<
   | "SENDER_WINDOW_RECHECK_MS"
   | "SENDER_GATE_RECHECK_AFTER_MS"
   | "SENDER_THROUGHPUT_REFRESH_MS"
->;
+  | "SENDER_TOKEN_CHECK_MS"
+  | "SENDER_TOKEN_FILE_POLL_MS"
+  | "SENDER_TOKEN_EXPIRY_WARN_DAYS"
+> &
+  Partial<Pick<Config, "PARLEY_AUTHENTICATION_EXEMPT">>;
 
 /** Everything the sender reports (implemented by the Prometheus series in metrics.ts). */
 export type SenderObservers = SenderObserver &
   LaneObserver &
-  ParkingObserver & {
+  ParkingObserver &
+  TokenObserver & {
     outcomeOnly(type: string): void;
     holdChanged(number: string, code: number | undefined, ended?: number): void;
     throughput(number: string, mps: number): void;
@@ -79,6 +86,8 @@ export interface SenderDeps<C extends SenderConsumers = SenderConsumers> {
     readonly throughput: ThroughputStore;
   };
   readonly graph: GraphClient;
+  /** Each number's current token and its file's changes; none: the directory's, never re-read. */
+  readonly tokens?: TokenKeeper | undefined;
   /** The media service, for messages naming Parley uploads (`up_...`); none: they fail without a call. */
   readonly media?: MediaResolver | undefined;
   /** The dispatch topic: its name, its catalog partition count, the broker's word on it. */
@@ -112,6 +121,7 @@ export function createSender<C extends SenderConsumers>({
   directory,
   stores,
   graph,
+  tokens,
   media,
   dispatchTopic,
   consumers,
@@ -168,6 +178,7 @@ export function createSender<C extends SenderConsumers>({
             if (ended === 131057) void throughput.refresh(n);
           },
         },
+        async (n, recipient, since) => attempts.recentPairCalls(n, recipient, new Date(since)),
       );
       lanes.set(number, l);
     }
@@ -233,10 +244,41 @@ export function createSender<C extends SenderConsumers>({
     },
     callBoundMs: s.SENDER_GRAPH_TIMEOUT_MS + 5_000,
     windowRecheckMs: s.SENDER_WINDOW_RECHECK_MS,
+    authenticationExempt: s.PARLEY_AUTHENTICATION_EXEMPT ?? false,
     gateFreshMs: s.SENDER_GATE_RECHECK_AFTER_MS,
     observer,
     logger,
     afterInDoubt: (requestId, outlet) => reconciler.settlePending(requestId, outlet),
+    ...(tokens === undefined ? {} : { secretOf: (number: string) => tokens.secretOf(number) }),
+  });
+  /** A paused number's token is tried again (GET on the number): accepted, the number resumes. */
+  const probePaused = (l: NumberLane): void => {
+    if (!l.paused) return;
+    void graph.probe(l.number).then((ok) => {
+      if (!ok || !l.paused) return;
+      logger.info({ businessNumber: l.number }, "token accepted again: number resumed");
+      l.resume();
+      parking.resumed(l.number);
+    });
+  };
+  const tokenWatch = createTokenWatch({
+    numbers: () => directory.numbers.map((n) => n.phoneNumberId),
+    graph,
+    keeper: tokens ?? {
+      token: (n) => directory.get(n)?.accessToken ?? "",
+      secretOf: () => undefined,
+      poll: () => Promise.resolve([]),
+    },
+    clock,
+    observer,
+    logger,
+    checkMs: s.SENDER_TOKEN_CHECK_MS,
+    filePollMs: tokens === undefined ? 0 : s.SENDER_TOKEN_FILE_POLL_MS,
+    warnDays: s.SENDER_TOKEN_EXPIRY_WARN_DAYS,
+    tokenChanged: (number) => {
+      const l = lanes.get(number);
+      if (l) probePaused(l);
+    },
   });
   const reconciler = createReconciler({
     attempts,
@@ -277,6 +319,8 @@ export function createSender<C extends SenderConsumers>({
     dispatch,
     lanes,
     throughput,
+    /** Each number's token checks and file polls (tests run a round at once). */
+    tokenWatch,
     /** Numbers Graph holds now (130429, 4, 80007, 131057), for tests and operators. */
     held(): { number: string; code: number }[] {
       return [...lanes.values()].flatMap((l) =>
@@ -319,6 +363,7 @@ export function createSender<C extends SenderConsumers>({
       await statuses.start();
       await numbersConsumer.start();
       await dispatch.start();
+      tokenWatch.start();
       timers.push(
         setInterval(() => {
           reconciler
@@ -330,13 +375,7 @@ export function createSender<C extends SenderConsumers>({
         setInterval(() => {
           for (const l of lanes.values()) {
             l.sweep();
-            if (!l.paused) continue;
-            void graph.probe(l.number).then((ok) => {
-              if (!ok) return;
-              logger.info({ businessNumber: l.number }, "token accepted again: number resumed");
-              l.resume();
-              parking.resumed(l.number);
-            });
+            probePaused(l);
           }
         }, s.SENDER_PAUSE_PROBE_MS),
         // Parks and outbox outcomes left by an earlier owner of these partitions (a restart, a
@@ -364,6 +403,7 @@ export function createSender<C extends SenderConsumers>({
     },
     async stop(): Promise<void> {
       for (const t of timers) clearInterval(t);
+      tokenWatch.stop();
       await parking.stop();
       for (const l of lanes.values()) l.close();
       // In parallel: each consumer's stop is bounded on its own (a broker outage can stall a

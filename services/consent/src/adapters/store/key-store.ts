@@ -1,6 +1,6 @@
 import { guardStore } from "@parley/mongo";
 import type { Db } from "mongodb";
-import type { KeyWrapper, WrappedKey } from "../../crypto/keys.js";
+import { UnknownMasterKeyError, type KeyWrapper, type WrappedKey } from "../../crypto/keys.js";
 import type { KeyRecord, KeyStore } from "../../ledger/ports.js";
 
 export const KEY_COLLECTION = "consent_keys";
@@ -50,6 +50,7 @@ export function createKeyStore({
       return new Map(docs.map((doc) => [doc._id, recordOf(doc)]));
     },
     async create(contactIds) {
+      if (contactIds.length === 0) return new Map();
       const docs: KeyDocument[] = contactIds.map((contactId) => ({
         _id: contactId,
         keyId: "",
@@ -98,4 +99,79 @@ export function createKeyStore({
       return [doc.keyId];
     },
   };
+}
+
+/**
+ * Moves every data key wrapped by master key `from` to the current master key (the first of
+ * CONSENT_MASTER_KEYS): each key is unwrapped and wrapped again, keeping its id and bytes, so no
+ * sealed entry (in MongoDB or on the consent topic) is re-encrypted and every one opens as
+ * before. A key destroyed meanwhile (erasure) is never brought back: the update applies only to
+ * a document still holding the wrapped key that was read. Answers how many keys moved.
+ */
+export async function rewrapDataKeys({
+  db,
+  wrapper,
+  from,
+  batch = 500,
+  collection = KEY_COLLECTION,
+}: {
+  db: Db;
+  wrapper: KeyWrapper;
+  from: string;
+  batch?: number;
+  collection?: string;
+}): Promise<number> {
+  if (!wrapper.ids.includes(from)) throw new UnknownMasterKeyError(from, wrapper.ids);
+  if (from === wrapper.currentId) return 0;
+  const col = db.collection<KeyDocument>(collection);
+  let moved = 0;
+  for (;;) {
+    const docs = await guardStore(collection, "read data keys to re-wrap", () =>
+      col.find({ "wrapped.masterKeyId": from }).limit(batch).toArray(),
+    );
+    if (docs.length === 0) return moved;
+    const updates = docs.flatMap((doc) =>
+      doc.wrapped === undefined
+        ? []
+        : [
+            {
+              updateOne: {
+                filter: {
+                  _id: doc._id,
+                  "wrapped.masterKeyId": from,
+                  "wrapped.ciphertext": doc.wrapped.ciphertext,
+                },
+                update: { $set: { wrapped: wrapper.rewrap(doc.wrapped) } },
+              },
+            },
+          ],
+    );
+    if (updates.length === 0) return moved;
+    const result = await guardStore(collection, "re-wrap data keys", () =>
+      col.bulkWrite(updates, { ordered: false }),
+    );
+    moved += result.modifiedCount;
+  }
+}
+
+/** How many live data keys each master key wraps, and how many keys were destroyed. */
+export async function countDataKeys(
+  db: Db,
+  collection = KEY_COLLECTION,
+): Promise<{ readonly byMasterKey: Readonly<Record<string, number>>; readonly destroyed: number }> {
+  const col = db.collection<KeyDocument>(collection);
+  const groups = await guardStore(collection, "count data keys", () =>
+    col
+      .aggregate<{ _id: string | null; n: number }>([
+        { $group: { _id: "$wrapped.masterKeyId", n: { $sum: 1 } } },
+      ])
+      .toArray(),
+  );
+  const byMasterKey: Record<string, number> = {};
+  let destroyed = 0;
+  for (const g of groups) {
+    if (g._id === null) destroyed += g.n;
+    else byMasterKey[g._id] = g.n;
+  }
+  return { byMasterKey, destroyed };
 }

@@ -30,7 +30,9 @@ import { createIngest } from "../../ingest/ingest.js";
 import { createInboundMedia } from "../../media/inbound.js";
 import { createMemoryObjectStore } from "../../storage/memory-store.js";
 import { createGraphMediaSource } from "../graph/media-source.js";
-import { createMediaStateStore } from "../store/media-store.js";
+import { createMediaObjects } from "../../media/objects.js";
+import { createMediaQueries, createMediaStateStore } from "../store/media-store.js";
+import { createErasureConsumer, MEDIA_ERASURE_CONSUMER } from "./erasure-consumer.js";
 import { eventIdOf } from "./event-id.js";
 import { createInboundConsumer, MEDIA_CONSUMER } from "./inbound-consumer.js";
 
@@ -51,6 +53,8 @@ const outputs: AnyEvent[] = [];
 const deadLetters: { reason: string }[] = [];
 let publish: (event: AnyEvent) => Promise<void>;
 let publishRaw: (value: Buffer) => Promise<void>;
+let publishConsent: (event: AnyEvent) => Promise<void>;
+let publishConsentRaw: (value: Buffer) => Promise<void>;
 let sim: ReturnType<typeof createSimulator>;
 let store: ReturnType<typeof createMemoryObjectStore>;
 
@@ -74,6 +78,8 @@ beforeAll(async () => {
           catalog.topic("media"),
           catalog.deadLetterTopic(MEDIA_CONSUMER),
           catalog.deadLetterTopic("media-property-reader"),
+          catalog.topic("consent"),
+          catalog.deadLetterTopic(MEDIA_ERASURE_CONSUMER),
         ],
       }).then(() => true),
     { timeoutMs: 120_000, intervalMs: 500, description: "topics provisioned" },
@@ -95,6 +101,17 @@ beforeAll(async () => {
   };
   publishRaw = async (value) => {
     await raw.send({ topic: inbound.name, acks: -1, messages: [{ key: "16505550000", value }] });
+  };
+  const consentTopic = catalog.topic("consent");
+  publishConsent = async (event) => {
+    await producer.publish(consentTopic, [{ key: consentTopic.keyOf(event), event }]);
+  };
+  publishConsentRaw = async (value) => {
+    await raw.send({
+      topic: consentTopic.name,
+      acks: -1,
+      messages: [{ key: "16505550000", value }],
+    });
   };
 
   sim = createSimulator({
@@ -135,11 +152,27 @@ beforeAll(async () => {
     kafka,
     serde,
     catalog,
-    handleMedia: createInboundMedia({ commands, store: stateStore, ingest }),
+    handleMedia: createInboundMedia({ commands, store: stateStore, ingest, objects: store }),
     tuning: { retry: { attempts: 2, initialDelayMs: 10, maxDelayMs: 50 } },
   });
   await consumer.start();
   stops.push(() => consumer.stop());
+  const objects = createMediaObjects({
+    commands,
+    queries: createMediaQueries(mongo.db),
+    store,
+    keys: createKeyRing(parseKeyEncryptionKeys(`p2:${randomBytes(32).toString("base64")}`)),
+    maxBytes: 100 * 1024 * 1024,
+  });
+  const erasure = createErasureConsumer({
+    kafka,
+    serde,
+    catalog,
+    erase: (contactId) => objects.erase(contactId),
+    tuning: { retry: { attempts: 2, initialDelayMs: 10, maxDelayMs: 50 } },
+  });
+  await erasure.start();
+  stops.push(() => erasure.stop());
 
   const reader: ConsumerRunner = createEventConsumer({
     kafka,
@@ -158,7 +191,10 @@ beforeAll(async () => {
   const dlq = createConsumerRunner({
     kafka,
     groupId: ns.group("dlq-reader"),
-    topics: [catalog.deadLetterTopic(MEDIA_CONSUMER).name],
+    topics: [
+      catalog.deadLetterTopic(MEDIA_CONSUMER).name,
+      catalog.deadLetterTopic(MEDIA_ERASURE_CONSUMER).name,
+    ],
     deadLetterTopic: catalog.deadLetterTopic("media-property-reader").name,
     fromBeginning: true,
     decode: (record) => record,
@@ -320,4 +356,49 @@ describe("media's inbound surface", () => {
     );
     expect(store.size()).toBeGreaterThan(0);
   }, 600_000);
+
+  it("erases a contact's media when the consent service erases them (ContactErased), skipping other consent facts and dead-lettering garbage", async () => {
+    const erased = String(USER_BASE + 7);
+    const kept = String(USER_BASE + 8);
+    const outputsBefore = outputs.length;
+    const dlqBefore = deadLetters.length;
+    const files = [simFile(erased, 1_000), simFile(erased, 2_000), simFile(kept, 1_500)];
+    for (const f of files) await publish(f.event);
+    const mine = () => outputs.slice(outputsBefore);
+    await waitFor(() => mine().filter((e) => e.type === "MediaStored").length === 3, {
+      timeoutMs: 120_000,
+      intervalMs: 100,
+      description: "three files stored",
+    });
+    const sizeBefore = store.size();
+    const fact = (type: "ContactErased" | "ConsentRevoked", contactId: string) =>
+      type === "ContactErased"
+        ? createEvent(
+            "ContactErased",
+            { contactId, keyIds: ["k-1"], destroyed: ["data key"], kept: ["consent facts"] },
+            { correlationId: `erase-${contactId}`, now: new Date() },
+          )
+        : createEvent(
+            "ConsentRevoked",
+            { contactId, scope: "all", channel: "whatsapp", source: "keyword" },
+            { correlationId: `stop-${contactId}`, now: new Date() },
+          );
+    await publishConsent(fact("ConsentRevoked", kept));
+    await publishConsentRaw(Buffer.from("not an event"));
+    await publishConsent(fact("ContactErased", erased));
+    // A repeated erasure deletes nothing more.
+    await publishConsent(fact("ContactErased", erased));
+    await waitFor(
+      () =>
+        mine().filter((e) => e.type === "MediaDeleted").length === 2 &&
+        store.size() === sizeBefore - 2 &&
+        deadLetters.length - dlqBefore >= 1,
+      { timeoutMs: 120_000, intervalMs: 100, description: "the erased contact's media deleted" },
+    );
+    const deleted = mine().filter((e) => e.type === "MediaDeleted");
+    expect(deleted.map((e) => e.data.mediaId).sort()).toEqual([files[0]?.id, files[1]?.id].sort());
+    for (const e of deleted) expect(e).toMatchObject({ data: { reason: "erasure" } });
+    expect(store.size()).toBe(sizeBefore - 2);
+    expect(deadLetters.length - dlqBefore).toBe(1);
+  }, 300_000);
 });

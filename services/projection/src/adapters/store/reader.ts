@@ -8,8 +8,18 @@ interface Stored extends Document {
 import type { BucketRow, ListedKind, ReadModelsReader } from "../../queries/reader.js";
 import { collectionsOf } from "./read-model-stores.js";
 
-/** What a caller reads: the state and query fields, not the store's bookkeeping. */
-const HIDDEN = { version: 0, writeId: 0, outbox: 0, publishedVersion: 0, updatedAt: 0 } as const;
+/**
+ * What a caller reads: the state and query fields, not the store's bookkeeping nor the analytics
+ * contribution (no view shows it; left on the server, it costs no decoding per lookup).
+ */
+const HIDDEN = {
+  version: 0,
+  writeId: 0,
+  outbox: 0,
+  publishedVersion: 0,
+  updatedAt: 0,
+  contribution: 0,
+} as const;
 
 /**
  * The query API's reads of one generation's collections. Lists are newest first by `sortAt`

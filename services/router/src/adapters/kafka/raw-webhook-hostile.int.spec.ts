@@ -386,6 +386,7 @@ describe("router inbound: hostile webhooks", () => {
     let failures = 0;
     const router = await h.startRouter({
       wrapHandler: (handler) => ({
+        flush: () => handler.flush(),
         async handle(events) {
           const first = events.some(
             (e) => e.type === "InboundMessageReceived" && e.data.wamid === "wamid.outage.a1",

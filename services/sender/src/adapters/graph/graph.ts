@@ -19,8 +19,11 @@ export function createGraph({
   graphVersion,
   timeoutMs,
   connections,
+  tokenOf = (number) => directory.get(number)?.accessToken ?? "",
 }: {
   directory: NumberDirectory;
+  /** The number's current token (a rotated token file's new one); default: the directory's. */
+  tokenOf?: (number: string) => string;
   baseUrl: string;
   graphVersion: string;
   timeoutMs: number;
@@ -34,7 +37,8 @@ export function createGraph({
       const entry = directory.get(number);
       if (!entry) throw new Error(`business number ${number} is not in the directory`);
       c = createCloudApiClient({
-        accessToken: entry.accessToken,
+        // Read at every call: a token file rotated on disk is used from its next call on.
+        accessToken: () => tokenOf(number),
         baseUrl,
         graphVersion,
         timeoutMs,
@@ -91,6 +95,29 @@ export function createGraph({
       }
     },
     level: (number) => clientFor(number).getThroughput(number),
+    async inspectToken(number) {
+      try {
+        const d = await clientFor(number).debugToken(tokenOf(number));
+        return {
+          isValid: d.is_valid,
+          expiresAt: d.expires_at ?? 0,
+          scopes: d.scopes ?? [],
+          errorCode: d.error?.code,
+          errorSubcode: d.error?.subcode,
+        };
+      } catch (error) {
+        // The token cannot even ask about itself: Graph refuses it.
+        if (error instanceof GraphApiError && (error.code === 190 || error.code === 0))
+          return {
+            isValid: false,
+            expiresAt: 0,
+            scopes: [],
+            errorCode: error.code,
+            errorSubcode: error.subcode,
+          };
+        throw error;
+      }
+    },
     async close() {
       await transport.close();
     },

@@ -2,7 +2,8 @@ import { createEvent, type AnyEvent } from "@parley/contracts";
 import { createMongo, type MongoConnection } from "@parley/mongo";
 import { startStack, type Stack } from "@parley/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OUTBOX } from "../../domain/ports.js";
+import { OUTBOX, type AttemptStore } from "../../domain/ports.js";
+import { memoryAttempts } from "../../sending/fixtures.spec-helpers.js";
 import { createMongoAttemptStore } from "./attempt-store.js";
 
 // The attempt store's record of where each outcome is published from, against the real
@@ -161,3 +162,67 @@ describe("MongoDB attempt store: where outcomes are published from", () => {
     expect((await store.get("parked-1"))?.unpublished).toEqual([accepted.eventId]);
   });
 });
+
+// A contract both stores keep: the unit tests' fake answers as MongoDB does.
+describe.each([
+  ["MongoDB", () => createMongoAttemptStore(mongo.db, "attempts_pairs")],
+  ["in memory", () => memoryAttempts()],
+] as const)(
+  "%s attempt store: a pair's recent calls (a new owner's pacing seed)",
+  (_name, make) => {
+    it("answers the fenced call instants of one (number, recipient) since an instant, many pairs in one batch", async () => {
+      const store: AttemptStore = make();
+      await store.ensureIndexes();
+      const other = "106540352242952";
+      const base = Date.now() - 60_000;
+      const call = async (
+        id: string,
+        number: string,
+        recipient: string | undefined,
+        at: number,
+      ) => {
+        expect(
+          await store.claim({
+            requestId: id,
+            number,
+            ...(recipient === undefined ? {} : { recipient }),
+            contactId: recipient ?? "legacy",
+            bizOpaqueCallbackData: id,
+            at: new Date(at),
+            owner: "owner-1",
+          }),
+        ).toBe(true);
+        expect(await store.fence(id, 1, new Date(at))).toBe(true);
+      };
+      await call("p-1", NUMBER, "16505550101", base);
+      await call("p-2", NUMBER, "16505550101", base + 1_000);
+      await call("p-3", NUMBER, "16505550102", base + 2_000);
+      await call("p-4", other, "16505550101", base + 3_000);
+      // A claim never fenced (no call) and a legacy record without a recipient count for nothing.
+      expect(
+        await store.claim({
+          requestId: "p-5",
+          number: NUMBER,
+          recipient: "16505550101",
+          contactId: "16505550101",
+          bizOpaqueCallbackData: "p-5",
+          at: new Date(base + 4_000),
+          owner: "owner-1",
+        }),
+      ).toBe(true);
+      await call("p-6", NUMBER, undefined, base + 5_000);
+      const [a, aLater, b, elsewhere, none] = await Promise.all([
+        store.recentPairCalls(NUMBER, "16505550101", new Date(base - 1)),
+        store.recentPairCalls(NUMBER, "16505550101", new Date(base)),
+        store.recentPairCalls(NUMBER, "16505550102", new Date(base - 1)),
+        store.recentPairCalls(other, "16505550101", new Date(base - 1)),
+        store.recentPairCalls(NUMBER, "16505550199", new Date(base - 1)),
+      ]);
+      expect([...a].sort()).toEqual([base, base + 1_000]);
+      expect(aLater).toEqual([base + 1_000]);
+      expect(b).toEqual([base + 2_000]);
+      expect(elsewhere).toEqual([base + 3_000]);
+      expect(none).toEqual([]);
+    });
+  },
+);

@@ -17,6 +17,8 @@ import { createBatcher } from "./batcher.js";
 interface AttemptDoc {
   _id: string;
   number: string;
+  /** The recipient as pair pacing keys it (`to`), for a new owner's pacing seed. */
+  to?: string;
   state: AttemptState;
   /** Raised by every claim and take-over; each owner's write compares it. */
   epoch?: number;
@@ -123,6 +125,42 @@ export function createMongoAttemptStore(db: Db, collectionName = STORE): Attempt
     return ids.map((id) => byId.get(id));
   });
 
+  /**
+   * A new owner's first look at each recipient (pair pacing seeds): one query per number for
+   * every recipient asked meanwhile, on the (number, to, calledAt) index.
+   */
+  const pairCalls = createBatcher<
+    { readonly number: string; readonly recipient: string; readonly since: Date },
+    number[]
+  >(async (items) => {
+    const byNumber = new Map<string, { recipients: Set<string>; since: number }>();
+    for (const i of items) {
+      const q = byNumber.get(i.number) ?? { recipients: new Set(), since: i.since.getTime() };
+      q.recipients.add(i.recipient);
+      q.since = Math.min(q.since, i.since.getTime());
+      byNumber.set(i.number, q);
+    }
+    const found = new Map<string, number[]>();
+    await Promise.all(
+      [...byNumber].map(async ([number, q]) => {
+        const docs = await col
+          .find(
+            { number, to: { $in: [...q.recipients] }, calledAt: { $gt: new Date(q.since) } },
+            { projection: { to: 1, calledAt: 1 } },
+          )
+          .toArray();
+        for (const d of docs) {
+          if (d.to === undefined || d.calledAt === undefined) continue;
+          const key = `${number}\u0000${d.to}`;
+          found.set(key, [...(found.get(key) ?? []), d.calledAt.getTime()]);
+        }
+      }),
+    );
+    return items.map((i) =>
+      (found.get(`${i.number}\u0000${i.recipient}`) ?? []).filter((t) => t > i.since.getTime()),
+    );
+  });
+
   const insertFirst = createBatcher<AttemptDoc, boolean>(async (docs) => {
     try {
       await col.insertMany([...docs], { ordered: false });
@@ -186,6 +224,7 @@ export function createMongoAttemptStore(db: Db, collectionName = STORE): Attempt
     claim({
       requestId,
       number,
+      recipient,
       contactId,
       bizOpaqueCallbackData,
       at,
@@ -198,6 +237,7 @@ export function createMongoAttemptStore(db: Db, collectionName = STORE): Attempt
         insertFirst({
           _id: requestId,
           number,
+          ...(recipient === undefined ? {} : { to: recipient }),
           contactId,
           bizOpaqueCallbackData,
           state: finishedWith ? "done" : "claimed",
@@ -416,10 +456,14 @@ export function createMongoAttemptStore(db: Db, collectionName = STORE): Attempt
       );
       return docs.flatMap((d) => (d.calledAt === undefined ? [] : [d.calledAt.getTime()]));
     },
+    recentPairCalls(number, recipient, since) {
+      return guard("recentPairCalls", () => pairCalls({ number, recipient, since }));
+    },
     async ensureIndexes() {
       await guard("ensureIndexes", async () => {
         await col.createIndex({ state: 1, inDoubtSince: 1 });
         await col.createIndex({ number: 1, calledAt: 1 });
+        await col.createIndex({ number: 1, to: 1, calledAt: 1 });
         await col.createIndex({ wamid: 1 }, { sparse: true });
         await col.createIndex({ outboxSince: 1 }, { sparse: true });
       });

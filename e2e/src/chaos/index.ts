@@ -1,0 +1,8 @@
+export {
+  checkHistory,
+  formatReport,
+  type ChaosHistory,
+  type ChaosReport,
+  type CheckRow,
+} from "./checker.js";
+export { runChaos, CHAOS_SECRETS, type ChaosOptions, type ChaosResult } from "./run.js";

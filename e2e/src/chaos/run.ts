@@ -1,0 +1,480 @@
+// One chaos run (issue 26): the whole stack under steady load while a schedule of faults runs,
+// then the checker over the history. Its own Kafka broker and its own MongoDB-wire server on disk
+// (so that it may restart and stop them without disturbing anyone; the schema registry is the
+// environment's, names are per namespace), the Cloud API simulator in this process, ingress and
+// projection once, router and sender twice (so that kills rebalance). Used by `make chaos`
+// (e2e/bench/chaos.ts: full rates, or the short run with CHAOS_PRESET=short).
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { TopicId } from "@parley/contracts";
+import { createKafka, createRegistry, createSerde } from "@parley/kafka";
+import { waitFor } from "@parley/testkit";
+import { checkHistory, type ChaosReport, type Recovery } from "./checker.js";
+import { followTopics, simulatorHistory } from "./history.js";
+import { lagOf, type Admin, type GroupTopics } from "./lag.js";
+import { recordingDeliverer } from "./deliverer.js";
+import { compareReadModels } from "./read-models.js";
+import { scanLogs } from "./log-scan.js";
+import { startPathStack, type PathStack } from "../path-stack.js";
+import { infra, repoRoot, stopService, type ServiceProcess } from "../processes.js";
+
+export interface ChaosOptions {
+  /** Namespace, infra profile and log directory name. */
+  readonly name: string;
+  readonly sendsPerS: number;
+  readonly webhooksPerS: number;
+  /** How long the load runs; the fault schedule is spread over it. */
+  readonly loadS: number;
+  /**
+   * Restart the Kafka broker on its data mid-run (the full run does; the short one leaves it to
+   * readiness.e2e.spec.ts and produce-outage.e2e.spec.ts, which restart a broker on its data).
+   */
+  readonly brokerRestart: boolean;
+  /** How long MongoDB stays stopped (issue 26: 30 s). */
+  readonly mongoOutageS: number;
+  /** Own servers' ports: Kafka (and its controller at +1), MongoDB. */
+  readonly kafkaPort: number;
+  readonly mongoPort: number;
+  readonly schemaRegistryUrl: string;
+  /** Business numbers (each at `mps`) and contacts the sends go to. */
+  readonly numbers: number;
+  readonly mps: number;
+  readonly contacts: number;
+  /** Bound on waiting for every request's outcome and the read models after the load. */
+  readonly settleTimeoutS: number;
+  readonly log?: (line: string) => void;
+}
+
+export interface ChaosResult {
+  readonly report: ChaosReport;
+  readonly sent: number;
+  readonly sendFailures: number;
+  readonly webhooks: number;
+  readonly faults: readonly string[];
+  readonly wallS: number;
+}
+
+const WABA = "102290129340426";
+const GRAPH_TOKEN = "chaos-graph-token-3f9a1c";
+const OPS_TOKEN = "chaos-ops-token-77d2e0";
+const APP_SECRET = "chaos-app-secret-c41b9e";
+const GROUP_ENV = { KAFKA_SESSION_TIMEOUT_MS: "10000", KAFKA_HEARTBEAT_INTERVAL_MS: "3000" };
+const PROJECTION_TOPICS: readonly TopicId[] = [
+  "send-requests",
+  "dispatch",
+  "send-outcomes",
+  "statuses",
+  "inbound-messages",
+  "conversation-windows",
+  "consent",
+  "media",
+  "business-events",
+];
+
+/** The secrets a run uses: a scan of its logs must find none of them (issue 26). */
+export const CHAOS_SECRETS = [GRAPH_TOKEN, OPS_TOKEN, APP_SECRET] as const;
+
+const numberId = (i: number) => String(106_540_352_240_000 + i);
+const contactOf = (i: number) => String(16_505_700_000 + i);
+const userOf = (i: number) => String(16_505_600_000 + i);
+
+/** A bounded open loop: `perSecond` calls spread over each 100 ms, never more than 10 s in flight. */
+function openLoop(perSecond: number, fire: (n: number) => Promise<unknown>) {
+  let n = 0;
+  let failures = 0;
+  let inFlight = 0;
+  let carry = 0;
+  const timer = setInterval(() => {
+    carry += perSecond / 10;
+    for (; carry >= 1; carry--) {
+      if (inFlight > perSecond * 10) {
+        failures++;
+        continue;
+      }
+      inFlight++;
+      fire(n++)
+        .catch(() => failures++)
+        .finally(() => inFlight--);
+    }
+  }, 100);
+  return {
+    stop: () => {
+      clearInterval(timer);
+    },
+    get sent() {
+      return n;
+    },
+    get failures() {
+      return failures;
+    },
+  };
+}
+
+export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
+  const started = Date.now();
+  const log = o.log ?? ((line: string) => process.stderr.write(`[chaos] ${line}\n`));
+  const at = () => `${((Date.now() - started) / 1_000).toFixed(0)} s`;
+  const profile = `chaos-${o.name}`;
+  const infraEnv = {
+    PARLEY_PROFILE: profile,
+    PARLEY_STATE_DIR: join(repoRoot, ".parley", profile),
+    KAFKA_PORT: String(o.kafkaPort),
+    KAFKA_CONTROLLER_PORT: String(o.kafkaPort + 1),
+    MONGO_PORT: String(o.mongoPort),
+    MONGO_STORAGE: "disk",
+  };
+  const servers = {
+    KAFKA_BROKERS: `127.0.0.1:${String(o.kafkaPort)}`,
+    SCHEMA_REGISTRY_URL: o.schemaRegistryUrl,
+    MONGO_URL: `mongodb://127.0.0.1:${String(o.mongoPort)}/?directConnection=true&retryWrites=false`,
+  };
+  const numbers = Array.from({ length: o.numbers }, (_, i) => numberId(i));
+  const deliverer = recordingDeliverer(10_000);
+  let parley: PathStack | undefined;
+  let admin: Admin | undefined;
+  const faults: string[] = [];
+  try {
+    await infra(["start", "kafka", "mongo"], infraEnv);
+    parley = await startPathStack({
+      name: `chaos-${o.name}`,
+      servers,
+      opsToken: OPS_TOKEN,
+      appSecret: APP_SECRET,
+      graphToken: GRAPH_TOKEN,
+      numbers: JSON.stringify({
+        numbers: numbers.map((id) => ({
+          phoneNumberId: id,
+          wabaId: WABA,
+          mps: o.mps,
+          accessToken: GRAPH_TOKEN,
+        })),
+      }),
+      simulator: {
+        seed: `chaos-${o.name}`,
+        businesses: [
+          {
+            wabaId: WABA,
+            phoneNumbers: numbers.map((id, i) => ({
+              id,
+              displayPhoneNumber: String(15_550_100_000 + i),
+              highThroughput: true,
+            })),
+          },
+        ],
+        deliver: deliverer.deliver,
+        webhooks: {
+          retryDelaysMs: [250, 500, 1_000, 2_000, 4_000, 8_000, 15_000, 30_000, 30_000, 30_000],
+          retryTimeScale: 1,
+          concurrency: 32,
+        },
+        statuses: { sentDelayMs: [20, 100], deliveredDelayMs: [50, 300], readProbability: 0.3 },
+        retainMessages: 2_000_000,
+      },
+      read: [],
+    });
+    const p = parley;
+    const kafka = createKafka({ brokers: p.stack.kafkaBrokers, clientId: `${p.ns.id}-chaos` });
+    admin = kafka.admin();
+    await admin.connect();
+    const serde = createSerde({ registry: createRegistry({ url: p.stack.schemaRegistryUrl }) });
+    const topics = await followTopics({
+      kafka,
+      serde,
+      catalog: p.catalog,
+      consumer: `chaos-${o.name}-history`,
+    });
+    p.sim.addTemplate({
+      wabaId: WABA,
+      name: "order_update",
+      language: "en_US",
+      category: "UTILITY",
+      status: "APPROVED",
+      body: "Order {{1}} has shipped.",
+    });
+    for (let u = 0; u < Math.max(50, o.webhooksPerS * 2); u++) p.sim.addUser({ waId: userOf(u) });
+    const users = Math.max(50, o.webhooksPerS * 2);
+
+    // Every service, router and sender twice; each restarted with the same settings after a kill.
+    type Name = "ingress" | "router" | "sender" | "projection";
+    const running: { name: Name; process: ServiceProcess }[] = [];
+    const launch = async (name: Name) => {
+      running.push({ name, process: await p.start(name, GROUP_ENV) });
+    };
+    for (const name of ["ingress", "router", "router", "sender", "sender", "projection"] as const)
+      await launch(name);
+    log(`${at()}: stack up (${running.map((r) => r.process.name).join(", ")})`);
+
+    // A killed service comes back in the background: the schedule goes on while it starts (on a
+    // loaded machine a start takes a minute), and the load waits for no one.
+    const restarts: Promise<void>[] = [];
+    const restartFailures: string[] = [];
+    const kill = async (name: Name, restartAfterMs: number) => {
+      // The oldest instance of that service still running.
+      const victim = running.find((r) => r.name === name);
+      if (!victim) throw new Error(`no ${name} running`);
+      running.splice(running.indexOf(victim), 1);
+      await stopService(victim.process, "SIGKILL");
+      restarts.push(
+        sleep(restartAfterMs)
+          .then(async () => {
+            await launch(name);
+            log(`${at()}: ${name} back (ready)`);
+          })
+          .catch((error: unknown) => {
+            // Kept for the end of the load: a service that does not come back fails the run.
+            restartFailures.push(`${name}: ${String(error)}`);
+          }),
+      );
+    };
+    const groups = (g: "router" | "projection"): GroupTopics[] =>
+      g === "projection"
+        ? [
+            {
+              group: `${p.catalog.prefix}parley.projection.g1`,
+              topics: PROJECTION_TOPICS.map((t) => p.catalog.topic(t).name),
+            },
+          ]
+        : [
+            {
+              group: `${p.catalog.prefix}parley.router-inbound`,
+              topics: [p.catalog.topic("raw-webhooks").name],
+            },
+            {
+              group: `${p.catalog.prefix}parley.router-outbound`,
+              topics: (["send-requests", "consent", "conversation-windows"] as const).map(
+                (t) => p.catalog.topic(t).name,
+              ),
+            },
+          ];
+    const lag = (g: "router" | "projection") =>
+      lagOf(admin as Admin, groups(g)).catch(() => Number.NaN);
+    const recoveries: Recovery[] = [];
+
+    const mongoOutage = async () => {
+      const before = { router: await lag("router"), projection: await lag("projection") };
+      await infra(["stop", "mongo"], infraEnv);
+      const peak = { ...before };
+      const until = Date.now() + o.mongoOutageS * 1_000;
+      while (Date.now() < until) {
+        for (const g of ["router", "projection"] as const) {
+          const l = await lag(g);
+          if (!Number.isNaN(l)) peak[g] = Math.max(peak[g], l);
+        }
+        await sleep(1_000);
+      }
+      await infra(["start", "mongo"], { ...infraEnv, MONGO_KEEP_DATA: "1" });
+      const back = Date.now();
+      for (const g of ["router", "projection"] as const) {
+        const threshold = 2 * (Number.isNaN(before[g]) ? 0 : before[g]) + 100;
+        let caughtUpMs: number | undefined;
+        const deadline = Date.now() + 120_000;
+        while (Date.now() < deadline) {
+          const l = await lag(g);
+          if (!Number.isNaN(l)) peak[g] = Math.max(peak[g], l);
+          if (l <= threshold) {
+            caughtUpMs = Date.now() - back;
+            break;
+          }
+          await sleep(500);
+        }
+        recoveries.push({
+          label: `MongoDB stopped ${String(o.mongoOutageS)} s (${g}, back under ${String(threshold)})`,
+          peakLag: peak[g],
+          caughtUpMs,
+        });
+      }
+    };
+
+    // The schedule, as fractions of the load's duration; each step starts when the previous one
+    // is done (a step that overruns delays the next, and the log says when each really ran).
+    const T = o.loadS;
+    const schedule: { atS: number; label: string; run: () => Promise<void> }[] = [
+      {
+        atS: 0.05 * T,
+        label: "SIGKILL sender-1 (restart 1 s later)",
+        run: () => kill("sender", 1_000),
+      },
+      {
+        atS: 0.1 * T,
+        label: "simulator: 10% 5xx, 2% timeouts, 2% accepted-then-timeout",
+        run: () => {
+          p.sim.setFaults({
+            serverErrorRate: 0.1,
+            timeoutRate: 0.02,
+            timeoutAfterAcceptRate: 0.02,
+            hangMs: 3_000,
+          });
+          return Promise.resolve();
+        },
+      },
+      {
+        atS: 0.15 * T,
+        label: "SIGKILL router-1 (restart 1 s later)",
+        run: () => kill("router", 1_000),
+      },
+      {
+        atS: 0.2 * T,
+        label: "simulator healthy; Graph delay 100-600 ms",
+        run: () => {
+          p.sim.clearFaults();
+          p.sim.setFaults({ latency: { kind: "uniform", minMs: 100, maxMs: 600 } });
+          return Promise.resolve();
+        },
+      },
+      {
+        atS: 0.3 * T,
+        label: "SIGKILL ingress (restart 2 s later)",
+        run: () => kill("ingress", 2_000),
+      },
+      {
+        atS: 0.35 * T,
+        label: o.brokerRestart
+          ? "no Graph delay; Kafka broker restart (on its data)"
+          : "no Graph delay",
+        run: async () => {
+          p.sim.clearFaults();
+          if (!o.brokerRestart) return;
+          // A minute for a clean shutdown (infra.sh kills after 20 s by default, and a broker killed
+          // mid-shutdown then recovers its logs on start, which a saturated machine takes minutes for).
+          await infra(["start", "kafka"], {
+            ...infraEnv,
+            KAFKA_KEEP_DATA: "1",
+            INFRA_STOP_TIMEOUT: "60",
+          });
+        },
+      },
+      {
+        atS: 0.45 * T,
+        label: "SIGKILL projection (restart 1 s later)",
+        run: () => kill("projection", 1_000),
+      },
+      {
+        atS: 0.5 * T,
+        label: `MongoDB stopped ${String(o.mongoOutageS)} s (durable server)`,
+        run: mongoOutage,
+      },
+      {
+        atS: 0.8 * T,
+        label: "SIGKILL sender-2 and router-2 (restart 1 s later)",
+        run: async () => {
+          await kill("sender", 1_000);
+          await kill("router", 1_000);
+        },
+      },
+    ];
+
+    const sends = openLoop(o.sendsPerS, (n) => {
+      const contact = contactOf(n % o.contacts);
+      return p.client.requestSend({
+        idempotencyKey: `chaos-${String(n)}`,
+        contactId: contact,
+        recipient: { phone: contact },
+        sender: {
+          kind: "businessNumber",
+          phoneNumberId: numbers[n % numbers.length] ?? numberId(0),
+        },
+        content: {
+          type: "template",
+          template: {
+            name: "order_update",
+            language: { code: "en_US" },
+            components: [{ type: "body", parameters: [{ type: "text", text: String(n) }] }],
+          },
+        },
+        category: "utility",
+      });
+    });
+    const webhooks = openLoop(o.webhooksPerS, (n) => {
+      p.sim.userSends(
+        userOf(n % users),
+        { type: "text", body: `hello ${String(n)}` },
+        {
+          phoneNumberId: numbers[n % numbers.length] ?? numberId(0),
+        },
+      );
+      return Promise.resolve();
+    });
+    const loadStart = Date.now();
+    try {
+      for (const step of schedule) {
+        const wait = loadStart + step.atS * 1_000 - Date.now();
+        if (wait > 0) await sleep(wait);
+        const t0 = Date.now();
+        await step.run();
+        const line = `${at()}: ${step.label} (${((Date.now() - t0) / 1_000).toFixed(1)} s)`;
+        faults.push(line);
+        log(line);
+      }
+      const rest = loadStart + T * 1_000 - Date.now();
+      if (rest > 0) await sleep(rest);
+      await Promise.all(restarts);
+      if (restartFailures.length > 0)
+        throw new Error(`services that did not come back: ${restartFailures.join("; ")}`);
+    } finally {
+      await Promise.all(restarts);
+      sends.stop();
+      webhooks.stop();
+      p.sim.clearFaults();
+    }
+    log(
+      `${at()}: load stopped: ${String(sends.sent)} sends (${String(sends.failures)} refused by the client), ${String(webhooks.sent)} user webhooks`,
+    );
+
+    // Settle: every request answered (bounded), the projection caught up and quiet.
+    await waitFor(
+      () => {
+        const answered = new Set(topics.outcomes.map((x) => x.requestId));
+        return topics.requests.every((r) => answered.has(r));
+      },
+      {
+        timeoutMs: o.settleTimeoutS * 1_000,
+        intervalMs: 1_000,
+        description: "every request answered",
+      },
+    ).catch((error: unknown) => {
+      log(`${at()}: not every request answered: ${String(error)}`);
+    });
+    const readModels = await compareReadModels(p, admin, groups("projection"), o.settleTimeoutS);
+    log(`${at()}: history read (${String(topics.count())} records); checking`);
+    const sim = simulatorHistory(p.sim);
+    // Every phone number of the run: contacts, users, the business numbers' display numbers.
+    const phones = new Set([
+      ...Array.from({ length: o.contacts }, (_, i) => contactOf(i)),
+      ...Array.from({ length: users }, (_, i) => userOf(i)),
+      ...numbers.map((_, i) => String(15_550_100_000 + i)),
+    ]);
+    const logScan = scanLogs(
+      join(repoRoot, ".parley", `e2e-chaos-${o.name}`, p.ns.id),
+      CHAOS_SECRETS,
+      phones,
+    );
+    const report = checkHistory({
+      deliveries: deliverer.deliveries,
+      typed: topics.typed,
+      requests: topics.requests,
+      graphSends: sim.graphSends,
+      outcomes: topics.outcomes,
+      caps: Object.fromEntries(numbers.map((id) => [id, o.mps])),
+      pairPacing: sim.pairPacing,
+      readModels,
+      recoveries,
+      logScan,
+    });
+    await topics.stop();
+    return {
+      report,
+      sent: sends.sent,
+      sendFailures: sends.failures,
+      webhooks: webhooks.sent,
+      faults,
+      wallS: (Date.now() - started) / 1_000,
+    };
+  } finally {
+    await admin?.disconnect().catch(() => undefined);
+    await parley?.stop().catch((error: unknown) => {
+      log(`stopping the stack: ${String(error)}`);
+    });
+    await deliverer.close();
+    await infra(["stop", "kafka", "mongo"], infraEnv).catch(() => undefined);
+  }
+}

@@ -1,0 +1,63 @@
+import type { AnyEvent } from "@parley/contracts";
+import { guardStore } from "@parley/mongo";
+import type { Db } from "mongodb";
+import { CONTACTS, type ContactDoc } from "./plan-store.js";
+
+type Purpose = "marketing" | "utility";
+
+/** The purposes a consent event decides (router-era events carry a scope instead). */
+function purposesOf(
+  event: Extract<AnyEvent, { type: "ConsentGranted" | "ConsentRevoked" }>,
+): Purpose[] {
+  const { purpose, scope } = event.data as { purpose?: string; scope?: string };
+  if (purpose === "marketing" || purpose === "utility") return [purpose];
+  return scope === "marketing" ? ["marketing"] : ["marketing", "utility"];
+}
+
+/**
+ * Folds a consent or window event into campaign_contacts. Order-insensitive: a consent fact only
+ * replaces an older one (by occurredAt, a revocation winning a tie), a window only moves later,
+ * so a redelivery or an out-of-order record leaves the same document.
+ */
+export async function applyContactEvent(db: Db, event: AnyEvent): Promise<void> {
+  const col = db.collection<ContactDoc>(CONTACTS);
+  if (event.type === "ConsentGranted" || event.type === "ConsentRevoked") {
+    const status = event.type === "ConsentGranted" ? "granted" : "revoked";
+    for (const purpose of purposesOf(event)) {
+      const at = event.occurredAt;
+      const older =
+        status === "revoked"
+          ? {
+              $or: [{ [`${purpose}.at`]: { $exists: false } }, { [`${purpose}.at`]: { $lte: at } }],
+            }
+          : {
+              $or: [{ [`${purpose}.at`]: { $exists: false } }, { [`${purpose}.at`]: { $lt: at } }],
+            };
+      await guardStore(CONTACTS, "fold consent", async () => {
+        const r = await col.updateOne(
+          { _id: event.data.contactId, ...older },
+          { $set: { [purpose]: { status, at } } },
+        );
+        if (r.matchedCount === 0) {
+          // New contact, or a newer fact already kept: insert only when absent.
+          await col.updateOne(
+            { _id: event.data.contactId },
+            { $setOnInsert: { [purpose]: { status, at } } },
+            { upsert: true },
+          );
+        }
+      });
+    }
+    return;
+  }
+  if (event.type === "ConversationWindowOpened" || event.type === "ConversationWindowExtended") {
+    const expiresAt = event.data.expiresAt;
+    await guardStore(CONTACTS, "fold window", () =>
+      col.updateOne(
+        { _id: event.data.contactId },
+        { $max: { windowExpiresAt: expiresAt } },
+        { upsert: true },
+      ),
+    );
+  }
+}

@@ -1,0 +1,245 @@
+import { guardStore } from "@parley/mongo";
+import type { AnyBulkWriteOperation, Db } from "mongodb";
+import type { CampaignDefinition } from "../../domain/campaign.js";
+import type { ContactFacts, PlanDecision, SkipReason } from "../../domain/plan.js";
+import type {
+  FactsReader,
+  PlanCheckpoint,
+  PlanStore,
+  PlannedSend,
+  SendQueue,
+} from "../../planning/ports.js";
+
+export const PLANS = "campaign_plans";
+export const SKIPS = "campaign_skips";
+export const RECIPIENTS = "campaign_recipients";
+export const CONTACTS = "campaign_contacts";
+
+interface PlanDoc extends PlanCheckpoint {
+  _id: string;
+  savedAt: Date;
+}
+interface SkipDoc {
+  _id: string;
+  campaignId: string;
+  index: number;
+  line: number;
+  reason: SkipReason;
+  detail: string;
+  contactId?: string;
+}
+/** A planned recipient: the frequency cap's record and, until released, the held send. */
+export interface RecipientDoc {
+  _id: string;
+  campaignId: string;
+  contactId: string;
+  index: number;
+  requestId: string;
+  phoneNumberId: string;
+  plannedAt: Date;
+  releaseAt: Date;
+  released: boolean;
+  /** The send, kept until it is released. */
+  send?: PlannedSend;
+}
+/** What campaigns knows of a contact, folded from consent and conversation-windows. */
+export interface ContactDoc {
+  _id: string;
+  marketing?: { status: "granted" | "revoked"; at: string };
+  utility?: { status: "granted" | "revoked"; at: string };
+  windowExpiresAt?: string;
+}
+
+/** Creates the indexes the stores query by; idempotent. */
+export async function ensureIndexes(db: Db): Promise<void> {
+  await guardStore(RECIPIENTS, "create indexes", async () => {
+    await db.collection(RECIPIENTS).createIndex({ contactId: 1, plannedAt: -1 });
+    await db
+      .collection(RECIPIENTS)
+      .createIndex({ campaignId: 1, phoneNumberId: 1, released: 1, index: 1 });
+    await db.collection(SKIPS).createIndex({ campaignId: 1, index: 1 });
+  });
+}
+
+/** The plan's checkpoints, skips and planned recipients in MongoDB (idempotent by row). */
+export function createMongoPlanStore({ db }: { db: Db }): PlanStore {
+  const plans = db.collection<PlanDoc>(PLANS);
+  const skips = db.collection<SkipDoc>(SKIPS);
+  const recipients = db.collection<RecipientDoc>(RECIPIENTS);
+  return {
+    async checkpoint(campaignId) {
+      const doc = await guardStore(PLANS, "read a checkpoint", () =>
+        plans.findOne({ _id: campaignId }),
+      );
+      return doc === null ? undefined : { counters: doc.counters, complete: doc.complete };
+    },
+    async record(campaignId, decisions, now) {
+      const skipOps: AnyBulkWriteOperation<SkipDoc>[] = [];
+      const recipientOps: AnyBulkWriteOperation<RecipientDoc>[] = [];
+      for (const d of decisions) {
+        if (d.kind === "skipped") {
+          const doc: SkipDoc = {
+            _id: `${campaignId}:${d.index}`,
+            campaignId,
+            index: d.index,
+            line: d.line,
+            reason: d.reason,
+            detail: d.detail,
+            ...(d.contactId === undefined ? {} : { contactId: d.contactId }),
+          };
+          skipOps.push({
+            replaceOne: { filter: { _id: doc._id }, replacement: doc, upsert: true },
+          });
+        } else {
+          const doc: RecipientDoc = {
+            _id: `${campaignId}:${d.contactId}`,
+            campaignId,
+            contactId: d.contactId,
+            index: d.index,
+            requestId: d.requestId,
+            phoneNumberId: d.phoneNumberId,
+            plannedAt: now,
+            releaseAt: new Date(d.releaseAt),
+            released: false,
+            send: d,
+          };
+          recipientOps.push({
+            replaceOne: { filter: { _id: doc._id }, replacement: doc, upsert: true },
+          });
+        }
+      }
+      await Promise.all([
+        skipOps.length === 0
+          ? undefined
+          : guardStore(SKIPS, "record skips", () => skips.bulkWrite(skipOps, { ordered: false })),
+        recipientOps.length === 0
+          ? undefined
+          : guardStore(RECIPIENTS, "record recipients", () =>
+              recipients.bulkWrite(recipientOps, { ordered: false }),
+            ),
+      ]);
+    },
+    async saveCheckpoint(campaignId, checkpoint) {
+      await guardStore(PLANS, "save a checkpoint", () =>
+        plans.replaceOne(
+          { _id: campaignId },
+          { ...checkpoint, savedAt: new Date() },
+          { upsert: true },
+        ),
+      );
+    },
+  };
+}
+
+/** The plan report: skipped rows of a campaign in row order, a page at a time. */
+export async function skipsOf(
+  db: Db,
+  campaignId: string,
+  { after = -1, limit = 100 }: { after?: number; limit?: number } = {},
+): Promise<readonly Omit<SkipDoc, "_id" | "campaignId">[]> {
+  const docs = await guardStore(SKIPS, "read skips", () =>
+    db
+      .collection<SkipDoc>(SKIPS)
+      .find({ campaignId, index: { $gt: after } })
+      .sort({ index: 1 })
+      .limit(limit)
+      .toArray(),
+  );
+  return docs.map(({ _id, campaignId: _c, ...rest }) => rest);
+}
+
+/** Facts of a chunk's contacts: consent and windows (campaign_contacts), campaign sends (recipients). */
+export function createMongoFactsReader({ db }: { db: Db }): FactsReader {
+  const contacts = db.collection<ContactDoc>(CONTACTS);
+  const recipients = db.collection<RecipientDoc>(RECIPIENTS);
+  return {
+    async of(contactIds, campaign: CampaignDefinition, now) {
+      const purpose = campaign.category === "marketing" ? "marketing" : "utility";
+      const cap = campaign.frequencyCap;
+      const [docs, counts] = await Promise.all([
+        guardStore(CONTACTS, "read contacts", () =>
+          contacts.find({ _id: { $in: [...contactIds] } }).toArray(),
+        ),
+        cap === undefined
+          ? Promise.resolve([] as { _id: string; n: number }[])
+          : guardStore(RECIPIENTS, "count campaign sends", () =>
+              recipients
+                .aggregate<{ _id: string; n: number }>([
+                  {
+                    $match: {
+                      contactId: { $in: [...contactIds] },
+                      campaignId: { $ne: campaign.id },
+                      plannedAt: { $gte: new Date(now.getTime() - cap.days * 86_400_000) },
+                    },
+                  },
+                  { $group: { _id: "$contactId", n: { $sum: 1 } } },
+                ])
+                .toArray(),
+            ),
+      ]);
+      const sends = new Map(counts.map((c) => [c._id, c.n]));
+      const out = new Map<string, ContactFacts>();
+      for (const id of contactIds)
+        out.set(id, {
+          consent: "unknown",
+          recentCampaignSends: sends.get(id) ?? 0,
+          windowOpen: false,
+        });
+      for (const doc of docs) {
+        out.set(doc._id, {
+          consent: doc[purpose]?.status ?? "unknown",
+          recentCampaignSends: sends.get(doc._id) ?? 0,
+          windowOpen:
+            doc.windowExpiresAt !== undefined && Date.parse(doc.windowExpiresAt) > now.getTime(),
+        });
+      }
+      return out;
+    },
+  };
+}
+
+/** The campaign's queue: planned recipients not yet released, per number in row order. */
+export function createMongoSendQueue({ db }: { db: Db }): SendQueue {
+  const recipients = db.collection<RecipientDoc>(RECIPIENTS);
+  return {
+    async due(campaignId, phoneNumberId, now, limit) {
+      const docs = await guardStore(RECIPIENTS, "read due sends", () =>
+        recipients
+          .find({ campaignId, phoneNumberId, released: false, releaseAt: { $lte: now } })
+          .sort({ index: 1 })
+          .limit(limit)
+          .toArray(),
+      );
+      return docs.flatMap((d) => (d.send === undefined ? [] : [d.send]));
+    },
+    async markReleased(campaignId, sends) {
+      if (sends.length === 0) return;
+      const ids = sends.map((s) => `${campaignId}:${s.contactId}`);
+      await guardStore(RECIPIENTS, "mark released", () =>
+        recipients.updateMany(
+          { _id: { $in: ids } },
+          { $set: { released: true }, $unset: { send: "" } },
+        ),
+      );
+    },
+    pending: (campaignId) =>
+      guardStore(RECIPIENTS, "count queued sends", () =>
+        recipients.countDocuments({ campaignId, released: false }),
+      ),
+  };
+}
+export type { PlanDecision };
+
+/**
+ * Unique contacts this service released to in the last 24 h: the part of the portfolio's
+ * messaging limit campaigns used. Ordinary sends are not counted yet (ADR 0015, "Not yet").
+ */
+export async function reachedLast24h(db: Db, now: Date): Promise<number> {
+  const ids = await guardStore(RECIPIENTS, "count reached contacts", () =>
+    db.collection<RecipientDoc>(RECIPIENTS).distinct("contactId", {
+      released: true,
+      plannedAt: { $gte: new Date(now.getTime() - 86_400_000) },
+    }),
+  );
+  return ids.length;
+}

@@ -1,0 +1,182 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createCatalog, createEvent, exampleData, type EventOf } from "@parley/contracts";
+import { createCommandHandler } from "@parley/decider";
+import {
+  createEventConsumer,
+  createEventProducer,
+  createKafka,
+  createRegistry,
+  createSerde,
+  provisionTopics,
+} from "@parley/kafka";
+import { createMongo } from "@parley/mongo";
+import { startStack, waitFor } from "@parley/testkit";
+import { afterAll, describe, expect, it } from "vitest";
+import { createAudienceFiles } from "./adapters/file/audience-files.js";
+import { createSendPublisher } from "./adapters/kafka/publish-sends.js";
+import { createSignalsConsumer, SIGNALS_CONSUMER } from "./adapters/kafka/signals-consumer.js";
+import { createCampaignReader, createCampaignStateStore } from "./adapters/store/campaign-store.js";
+import {
+  createMongoFactsReader,
+  createMongoPlanStore,
+  createMongoSendQueue,
+  ensureIndexes,
+} from "./adapters/store/plan-store.js";
+import { createCampaigns } from "./control/campaigns.js";
+import { campaignDefinition } from "./domain/campaign.js";
+import { campaignDecider } from "./domain/lifecycle.js";
+import { uuidV5Of } from "./planning/ids.js";
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+});
+
+describe("campaign control against real Kafka and MongoDB", () => {
+  it("a template paused by Meta mid-campaign pauses it: nothing more is released until it is resumed", async () => {
+    const stack = await startStack();
+    cleanups.push(() => stack.stop());
+    const ns = stack.namespace("campaigns-ctl");
+    const catalog = createCatalog({
+      prefix: `${ns.id}.`,
+      partitions: { contact: 2, business: 1, raw: 1 },
+    });
+    const kafka = createKafka({ brokers: stack.kafkaBrokers, clientId: ns.id });
+    const serde = createSerde({ registry: createRegistry({ url: stack.schemaRegistryUrl }) });
+    await waitFor(
+      () =>
+        provisionTopics({
+          kafka,
+          serde,
+          topics: [
+            catalog.topic("send-requests"),
+            catalog.topic("business-events"),
+            catalog.topic("send-outcomes"),
+            catalog.deadLetterTopic(SIGNALS_CONSUMER),
+            catalog.deadLetterTopic("campaigns-ctl-reader"),
+          ],
+        }).then(() => true),
+      { timeoutMs: 120_000, intervalMs: 500, description: "topics provisioned" },
+    );
+    const mongo = createMongo({ url: stack.mongoUrl, database: ns.database(), appName: ns.id });
+    cleanups.push(async () => {
+      await mongo.db.dropDatabase();
+      await mongo.close();
+    });
+    await ensureIndexes(mongo.db);
+    const producer = createEventProducer({ kafka, serde, name: "campaigns ctl producer" });
+    await producer.connect();
+    cleanups.push(() => producer.disconnect());
+    const dir = await mkdtemp(join(tmpdir(), "campaigns-ctl-"));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+
+    const plans = createMongoPlanStore({ db: mongo.db });
+    const campaigns = createCampaigns({
+      handler: createCommandHandler({
+        decider: campaignDecider,
+        store: createCampaignStateStore({ db: mongo.db }),
+        publish: () => Promise.resolve(),
+        context: (commands, now) => commands.map(() => ({ now })),
+        cacheSize: 0,
+      }),
+      reader: createCampaignReader({ db: mongo.db }),
+      plans,
+      queue: createMongoSendQueue({ db: mongo.db }),
+      facts: createMongoFactsReader({ db: mongo.db }),
+      publish: createSendPublisher({ producer, catalog, eventIdOf: uuidV5Of }),
+      audiences: createAudienceFiles({ dir }),
+      numbersOf: (d) => d.numbers.map((phoneNumberId) => ({ phoneNumberId, mps: 10 })),
+      tier: "unlimited",
+      reached: () => Promise.resolve(0),
+      requestIdOf: uuidV5Of,
+      clock: () => new Date(),
+      chunkSize: 100,
+      tickMs: 1000,
+    });
+    const signals = createSignalsConsumer({ kafka, serde, catalog, campaigns });
+    await signals.start();
+    cleanups.push(() => signals.stop());
+    const published: EventOf<"SendRequested">[] = [];
+    const reader = createEventConsumer({
+      kafka,
+      serde,
+      catalog,
+      consumer: "campaigns-ctl-reader",
+      topics: [catalog.topic("send-requests")],
+      tuning: { fromBeginning: true },
+      handle: (record) => {
+        published.push(record.value);
+        return Promise.resolve();
+      },
+    });
+    await reader.start();
+    cleanups.push(() => reader.stop());
+
+    const definition = campaignDefinition.parse({
+      id: "ctl",
+      owner: "billing",
+      template: { name: "statement_ready", language: { code: "en" } },
+      category: "utility",
+      numbers: ["600001"],
+      schedule: { startAt: "2026-01-01T00:00:00.000Z" },
+    });
+    await campaigns.create(definition);
+    const rows = Array.from({ length: 100 }, (_, i) =>
+      JSON.stringify({ phone: `+34612${String(i).padStart(6, "0")}` }),
+    );
+    await campaigns.attachAudience(
+      "ctl",
+      "jsonl",
+      (async function* () {
+        yield await Promise.resolve(Buffer.from(rows.join("\n")));
+      })(),
+      1_000_000,
+    );
+    expect((await campaigns.start("ctl"))?.status).toBe("running");
+    // Plan, then release two ticks (10 a tick at 10 msg/s).
+    await campaigns.tick();
+    await campaigns.settle();
+    await campaigns.tick();
+    await campaigns.tick();
+    const before = (await campaigns.progress("ctl"))?.queued ?? 0;
+    expect(before).toBeLessThan(100);
+
+    // Meta pauses the template.
+    await producer.publish(catalog.topic("business-events"), [
+      {
+        key: "600001",
+        event: createEvent(
+          "TemplateStatusUpdated",
+          {
+            ...exampleData.TemplateStatusUpdated,
+            templateName: "statement_ready",
+            event: "PAUSED",
+          },
+          { correlationId: "d-ctl-1", now: new Date(), businessNumber: "600001" },
+        ),
+      },
+    ]);
+    await waitFor(async () => (await campaigns.progress("ctl"))?.campaign.status === "paused", {
+      timeoutMs: 60_000,
+      description: "the campaign paused by the template webhook",
+    });
+    const paused = await campaigns.progress("ctl");
+    expect(paused?.campaign.pausedBy?.reason).toBe("template_paused");
+    for (let i = 0; i < 3; i++) await campaigns.tick();
+    expect((await campaigns.progress("ctl"))?.queued).toBe(paused?.queued);
+
+    // Approved again and resumed: the rest goes out, nobody twice, nobody missing.
+    await campaigns.resume("ctl");
+    for (let i = 0; i < 20 && ((await campaigns.progress("ctl"))?.queued ?? 0) > 0; i++)
+      await campaigns.tick();
+    await campaigns.tick();
+    expect((await campaigns.progress("ctl"))?.campaign.status).toBe("completed");
+    await waitFor(() => new Set(published.map((e) => e.correlationId)).size === 100, {
+      timeoutMs: 60_000,
+      description: "every SendRequested read back",
+    });
+    expect(published).toHaveLength(100);
+  }, 240_000);
+});

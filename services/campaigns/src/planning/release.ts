@@ -1,0 +1,35 @@
+import type { PlanNumber } from "../domain/campaign.js";
+import type { PublishSends, SendQueue } from "./ports.js";
+
+export interface ReleaseOptions {
+  readonly queue: SendQueue;
+  readonly publish: PublishSends;
+  readonly clock: () => Date;
+}
+
+/**
+ * One release tick of a running campaign (ADR 0015, "Release"): for each of its numbers, the due
+ * sends the number can take in `seconds` at its cap, in row order, published (acks=all) and then
+ * marked released. The sender keeps each number exactly under its cap; the releaser only keeps the
+ * campaign from running more than a tick ahead of it, so a pause stops the campaign within a tick.
+ * A crash between the publish and the mark publishes those sends again with the same request ids
+ * and idempotency keys: the router answers SendDeduplicated and nothing is sent twice.
+ */
+export async function releaseTick(
+  campaignId: string,
+  numbers: readonly PlanNumber[],
+  seconds: number,
+  { queue, publish, clock }: ReleaseOptions,
+): Promise<number> {
+  const now = clock();
+  let released = 0;
+  for (const n of numbers) {
+    const limit = Math.max(1, Math.floor(n.mps * seconds));
+    const due = await queue.due(campaignId, n.phoneNumberId, now, limit);
+    if (due.length === 0) continue;
+    await publish(due, now);
+    await queue.markReleased(campaignId, due);
+    released += due.length;
+  }
+  return released;
+}
