@@ -82,4 +82,15 @@ export const chassisFields = {
    * 200 MB RSS at 500 sends/s where V8's own factor let them reach 300-340 MB of mostly garbage.
    */
   HEAP_GROWING_PERCENT: env.int(50, { min: 0, max: 1_000 }),
+  /**
+   * Native TLS on every HTTP listener of the service (ops, webhook, APIs): a PEM certificate
+   * chain and its key, read from these paths and read again when they change (no restart).
+   * Unset: plain HTTP, for TLS ended in front of Parley (docs/access-control.md).
+   */
+  HTTP_TLS_CERT_PATH: env.string().optional(),
+  HTTP_TLS_KEY_PATH: env.string().optional(),
+  /** How often the certificate files are checked for a change. */
+  HTTP_TLS_RELOAD_INTERVAL_MS: env.int(5_000, { min: 50, max: 3_600_000 }),
+  /** Strict-Transport-Security max-age on the APIs when TLS is on (0: no header). */
+  HTTP_HSTS_MAX_AGE_S: env.int(31_536_000, { min: 0, max: 63_072_000 }),
 };

@@ -211,6 +211,16 @@ const topicDefinitions = [
     description: "What happened to each media object: stored (encrypted), failed, deleted.",
   },
   {
+    id: "audit",
+    key: "raw",
+    events: ["AuditRecorded"],
+    retentionDays: null,
+    producers: ["consent", "media"],
+    consumers: [],
+    description:
+      "The audit log of sensitive operations done through the APIs, keyed by the actor; kept forever. Read by the auditor role (docs/access-control.md).",
+  },
+  {
     id: "conversation-windows",
     key: "contact",
     events: ["ConversationWindowOpened", "ConversationWindowExtended"],

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { auditRecorded } from "./events/audit.js";
 import { envelopeOf, type Envelope, type envelopeFields } from "./envelope.js";
 import {
   consentGranted,
@@ -39,6 +40,12 @@ import { conversationWindowExtended, conversationWindowOpened } from "./events/w
  * Raise `version` with every (compatible) change to `data`.
  */
 const definitions = {
+  AuditRecorded: {
+    version: 1,
+    data: auditRecorded,
+    description:
+      "A sensitive operation (consent change, import, export, erasure, media deletion) succeeded through an API: who, what, on which target.",
+  },
   RawWebhookReceived: {
     version: 1,
     data: rawWebhookReceived,

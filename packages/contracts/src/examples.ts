@@ -218,6 +218,17 @@ export const exampleData: { readonly [N in EventName]: EventData<N> } = {
     kept: ["that consent was granted and withdrawn, without evidence"],
     requestedBy: "privacy-desk",
   },
+  AuditRecorded: {
+    action: "consent.erased",
+    service: "consent",
+    actorId: "privacy-desk",
+    authMethod: "jwt",
+    role: "admin",
+    method: "POST",
+    route: "/v1/contacts/{contactId}/erasure",
+    target: { contactId: contact },
+    status: 200,
+  },
   MediaStored: {
     contactId: contact,
     mediaId: "1037543291543636",

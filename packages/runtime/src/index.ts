@@ -39,4 +39,49 @@ export {
   type KafkaMetrics,
   type KafkaMetricsOptions,
 } from "./kafka-metrics.js";
+export { PROBLEM_CONTENT_TYPE, apiProblems, sendProblem, type Problem } from "./api-problem.js";
+export {
+  allScopes,
+  createApiKeyring,
+  createAuthenticator,
+  createJwtVerifier,
+  hashApiKey,
+  qualify,
+  roleNames,
+  roleScopes,
+  type ApiKeyConfig,
+  type AuthRefusal,
+  type AuthResult,
+  type Authenticator,
+  type JwtSettings,
+  type Principal,
+  type RoleName,
+  type ScopeName,
+} from "./api-access.js";
+export {
+  createApiChassis,
+  type ApiChassis,
+  type ApiChassisOptions,
+  type AuditEntry,
+  type AuthFailure,
+  type DeclaredRoute,
+  type HttpMethod,
+} from "./api-app.js";
+export {
+  createPlainOrTlsServer,
+  startApiListener,
+  tlsFilesOf,
+  type ApiListener,
+  type ApiListenerOptions,
+  type PlainOrTlsServer,
+  type TlsFiles,
+  type WorkHooks,
+} from "./api-listener.js";
+export { apiAccessOf, jwtSettingsOf } from "./api-settings.js";
+export {
+  declaredAccess,
+  roleTable,
+  type OpenApiAccessDoc,
+  type RoleTableRow,
+} from "./api-roles.js";
 export { limitHeapGrowth } from "./heap.js";

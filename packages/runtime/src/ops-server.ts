@@ -1,5 +1,6 @@
 import { timingSafeEqual, createHash } from "node:crypto";
 import type { Server } from "node:http";
+import { createPlainOrTlsServer, type TlsFiles } from "./api-listener.js";
 import express, { type NextFunction, type Request, type Response } from "express";
 import {
   runReadiness,
@@ -26,6 +27,8 @@ export interface OpsServerOptions {
    * once shutdown has begun (load balancers stop routing before connections close).
    */
   readonly phase: () => LifePhase;
+  /** Native TLS, its certificate reloaded when the files change. */
+  readonly tls?: TlsFiles;
 }
 
 export interface OpsServer {
@@ -66,6 +69,7 @@ export async function startOpsServer({
   metrics,
   metricsContentType = "text/plain; version=0.0.4; charset=utf-8",
   phase,
+  tls,
 }: OpsServerOptions): Promise<OpsServer> {
   const app = express();
   app.disable("x-powered-by");
@@ -112,12 +116,17 @@ export async function startOpsServer({
     );
   });
 
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(port, host, (error?: Error) => {
-      if (error) reject(error);
-      else resolve(s);
+  const { server, unwatch } = createPlainOrTlsServer(app, {
+    tls,
+    headersTimeout: 10_000,
+    requestTimeout: 30_000,
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
     });
-    s.once("error", reject);
   });
   server.keepAliveTimeout = 5_000;
   const address = server.address();
@@ -129,6 +138,7 @@ export async function startOpsServer({
     port: boundPort,
     close: () =>
       new Promise<void>((resolve) => {
+        unwatch();
         server.close(() => {
           resolve();
         });

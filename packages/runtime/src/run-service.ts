@@ -1,3 +1,4 @@
+import type { TlsFiles } from "./api-listener.js";
 import { ConfigError } from "@parley/config";
 import { startOpsServer, type OpsServer } from "./ops-server.js";
 import type { LifePhase, ReadinessCheck, StatusSource } from "./readiness.js";
@@ -29,6 +30,8 @@ export interface RunServiceOptions {
   readonly name: string;
   readonly logger: ChassisLogger;
   readonly ops: {
+    /** Native TLS on the ops listener (HTTP_TLS_CERT_PATH, HTTP_TLS_KEY_PATH). */
+    readonly tls?: TlsFiles | undefined;
     readonly host: string;
     readonly port: number;
     readonly token: string;
@@ -88,6 +91,7 @@ export async function runService({
     port: ops.port,
     token: ops.token,
     readinessTimeoutMs: ops.readinessTimeoutMs,
+    ...(ops.tls === undefined ? {} : { tls: ops.tls }),
     checks,
     sources,
     metrics,

@@ -22,6 +22,7 @@ import {
   type Metrics,
   type Telemetry,
 } from "@parley/telemetry";
+import { tlsFilesOf } from "./api-listener.js";
 import { limitHeapGrowth } from "./heap.js";
 import { createKafkaMetrics } from "./kafka-metrics.js";
 import type { ReadinessCheck } from "./readiness.js";
@@ -44,6 +45,9 @@ export interface StandardConfig extends KafkaSecurityConfig, RegistryConfig, Mon
   readonly SCHEMA_REGISTRY_URL: string;
   readonly MONGO_URL: string;
   readonly MONGO_DB: string;
+  readonly HTTP_TLS_CERT_PATH?: string | undefined;
+  readonly HTTP_TLS_KEY_PATH?: string | undefined;
+  readonly HTTP_TLS_RELOAD_INTERVAL_MS?: number | undefined;
 }
 
 /** The shared MongoDB security variables (`mongoSecurityFields` in @parley/config), as parsed. */
@@ -169,6 +173,7 @@ export async function runStandardService<const U extends Uses>({
       host: config.HTTP_HOST,
       port: config.HTTP_PORT,
       token: config.OPS_TOKEN,
+      tls: tlsFilesOf(config),
       readinessTimeoutMs: config.READINESS_TIMEOUT_MS,
     },
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,

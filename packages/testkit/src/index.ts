@@ -15,6 +15,12 @@ export {
   type ContractStore,
 } from "./state-store-contract.js";
 export {
+  accessTableSuite,
+  probeAccessTable,
+  type AccessCase,
+  type AccessMismatch,
+} from "./access-table.js";
+export {
   createTestPki,
   startHttpsBasicAuthProxy,
   startTlsTunnel,

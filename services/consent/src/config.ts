@@ -1,4 +1,13 @@
-import { chassisFields, env, infraFields } from "@parley/config";
+import {
+  apiAccessFields,
+  apiKeyEntry,
+  apiKeyList,
+  chassisFields,
+  checkApiAccess,
+  env,
+  infraFields,
+  jsonField,
+} from "@parley/config";
 import { z } from "zod";
 
 /**
@@ -9,46 +18,8 @@ import { z } from "zod";
 export const scopes = ["read", "evidence", "write", "export", "erase"] as const;
 export type Scope = (typeof scopes)[number];
 
-const apiKeyEntry = z.strictObject({
-  id: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "letters, digits, '.', '_' or '-', 1 to 64"),
-  keySha256: z
-    .string()
-    .regex(/^[0-9a-fA-F]{64}$/, 'the hex SHA-256 of the key (printf %s "$KEY" | sha256sum)'),
-  scopes: z.array(z.enum(scopes)).min(1),
-});
-export type ApiKeyEntry = z.infer<typeof apiKeyEntry>;
-
-/** Parses a JSON list with `item`, reporting every problem with its path. */
-const jsonList = <T>(item: z.ZodType<T>) =>
-  z
-    .string()
-    .optional()
-    .transform((json, ctx): readonly T[] => {
-      if (json === undefined || json.trim() === "") return [];
-      let value: unknown;
-      try {
-        value = JSON.parse(json);
-      } catch (error) {
-        ctx.addIssue({
-          code: "custom",
-          message: `not JSON (${error instanceof Error ? error.message : String(error)})`,
-        });
-        return [];
-      }
-      const parsed = z.array(item).safeParse(value);
-      if (!parsed.success) {
-        for (const issue of parsed.error.issues) {
-          ctx.addIssue({
-            code: "custom",
-            message: `${issue.path.map((p) => `[${String(p)}]`).join("")}: ${issue.message}`,
-          });
-        }
-        return [];
-      }
-      return parsed.data;
-    });
+const apiKeyEntryOf = apiKeyEntry(scopes, {});
+export type ApiKeyEntry = z.infer<typeof apiKeyEntryOf>;
 
 const masterKey = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "letters, digits, '.', '_' or '-'"),
@@ -63,32 +34,35 @@ const masterKey = z.strictObject({
 export type MasterKeyEntry = z.infer<typeof masterKey>;
 
 /** Every variable consent reads, with its type and default (README.md, "Configuration"). */
-export const configSchema = z.object({
-  ...infraFields,
-  ...chassisFields,
-  HTTP_PORT: env.port(8085),
-  /** Prepended to every topic name (tests); production leaves it empty. */
-  PARLEY_TOPIC_PREFIX: z.string().default(""),
-  /**
-   * The consent API's keys as JSON (`[{ id, keySha256, scopes }]`, hashes only; from a file with
-   * CONSENT_API_KEYS_FILE). No key: the API is off (the consumer still runs).
-   */
-  CONSENT_API_KEYS: jsonList(apiKeyEntry),
-  /** The consent API listener; HTTP_HOST when unset. */
-  CONSENT_API_HOST: env.string().optional(),
-  CONSENT_API_PORT: env.port(8092),
-  /**
-   * Master keys that wrap the per-contact data keys, as JSON `[{ id, key }]` (key: 32 bytes
-   * base64); the first wraps new keys, the others still unwrap (rotation). None: no evidence is
-   * kept (opt-outs are recorded without it, API inputs with evidence are refused): set it.
-   */
-  CONSENT_MASTER_KEYS: jsonList(masterKey),
-  /** Largest request body of the API (an import streams and is not bound by it). */
-  CONSENT_API_MAX_BODY_BYTES: env.int(65_536, { min: 1_024 }),
-  /** Records taken but unfinished before the consumer stops fetching. */
-  CONSENT_MAX_IN_FLIGHT: env.int(256, { min: 1 }),
-  /** Contacts whose ledger stays in memory between inputs. */
-  CONSENT_CACHE_SIZE: env.int(1_000, { min: 0 }),
-});
+export const configSchema = z
+  .object({
+    ...infraFields,
+    ...chassisFields,
+    HTTP_PORT: env.port(8085),
+    /** Prepended to every topic name (tests); production leaves it empty. */
+    PARLEY_TOPIC_PREFIX: z.string().default(""),
+    /**
+     * The consent API's keys as JSON (`[{ id, keySha256, scopes | role, expiresAt? }]`, hashes only; from a file with
+     * CONSENT_API_KEYS_FILE). No key: the API is off (the consumer still runs).
+     */
+    CONSENT_API_KEYS: apiKeyList(apiKeyEntryOf),
+    ...apiAccessFields,
+    /** The consent API listener; HTTP_HOST when unset. */
+    CONSENT_API_HOST: env.string().optional(),
+    CONSENT_API_PORT: env.port(8092),
+    /**
+     * Master keys that wrap the per-contact data keys, as JSON `[{ id, key }]` (key: 32 bytes
+     * base64); the first wraps new keys, the others still unwrap (rotation). None: no evidence is
+     * kept (opt-outs are recorded without it, API inputs with evidence are refused): set it.
+     */
+    CONSENT_MASTER_KEYS: jsonField(z.array(masterKey), []),
+    /** Largest request body of the API (an import streams and is not bound by it). */
+    CONSENT_API_MAX_BODY_BYTES: env.int(65_536, { min: 1_024 }),
+    /** Records taken but unfinished before the consumer stops fetching. */
+    CONSENT_MAX_IN_FLIGHT: env.int(256, { min: 1 }),
+    /** Contacts whose ledger stays in memory between inputs. */
+    CONSENT_CACHE_SIZE: env.int(1_000, { min: 0 }),
+  })
+  .superRefine(checkApiAccess);
 
 export type Config = z.infer<typeof configSchema>;

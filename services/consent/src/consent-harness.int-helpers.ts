@@ -16,7 +16,7 @@ import { createLogger } from "@parley/telemetry";
 import { startStack, waitFor } from "@parley/testkit";
 import { createHash } from "node:crypto";
 import type { Scope } from "./config.js";
-import { createKeyring } from "./adapters/http/api-keys.js";
+import { createAuthenticator } from "@parley/runtime";
 import { startConsentApiServer, type ConsentApiServer } from "./adapters/http/server.js";
 import { CONSENT_CONSUMER, createConsentConsumer } from "./adapters/kafka/consumer.js";
 import { createKeyStore } from "./adapters/store/key-store.js";
@@ -187,13 +187,14 @@ export async function startConsentHarness(
     host: "127.0.0.1",
     port: 0,
     ledger,
-    keyring: createKeyring(
-      Object.entries(KEYS).map(([id, scopes]) => ({
+    authenticator: createAuthenticator({
+      api: "consent",
+      keys: Object.entries(KEYS).map(([id, scopes]) => ({
         id,
         keySha256: createHash("sha256").update(`secret-${id}`).digest("hex"),
         scopes: [...scopes],
       })),
-    ),
+    }),
     clock,
     maxBodyBytes: 65_536,
     logger,

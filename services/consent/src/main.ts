@@ -1,8 +1,19 @@
 import { config, telemetry } from "./instrument.js";
 import { createCatalog } from "@parley/contracts";
-import { createEventProducer, createRegistry, registryOptionsOf, createSerde } from "@parley/kafka";
-import { runStandardService, type Component, type ReadinessCheck } from "@parley/runtime";
-import { createKeyring } from "./adapters/http/api-keys.js";
+import {
+  createAuditPublisher,
+  createEventProducer,
+  createRegistry,
+  registryOptionsOf,
+  createSerde,
+} from "@parley/kafka";
+import {
+  apiAccessOf,
+  jwtSettingsOf,
+  runStandardService,
+  type Component,
+  type ReadinessCheck,
+} from "@parley/runtime";
 import { startConsentApiServer } from "./adapters/http/server.js";
 import { createConsentConsumer } from "./adapters/kafka/consumer.js";
 import { createKeyStore } from "./adapters/store/key-store.js";
@@ -83,15 +94,26 @@ await runStandardService({
       await consumer.start();
       components.push({ name: consumer.name, stop: () => consumer.stop() });
 
-      if (config.CONSENT_API_KEYS.length === 0) {
-        logger.info({}, "consent: CONSENT_API_KEYS names no key; the consent API is off");
+      if (config.CONSENT_API_KEYS.length === 0 && jwtSettingsOf(config) === undefined) {
+        logger.info({}, "consent: no API key and no bearer JWT issuer; the consent API is off");
         return { checks, components };
       }
       const server = await startConsentApiServer({
         host: config.CONSENT_API_HOST ?? config.HTTP_HOST,
         port: config.CONSENT_API_PORT,
         ledger,
-        keyring: createKeyring(config.CONSENT_API_KEYS),
+        onAudit: createAuditPublisher({
+          producer,
+          catalog,
+          service: "consent",
+          onError: (error, entry) => {
+            logger.error(
+              { err: error, action: entry.action, actor: entry.principal.id },
+              "consent API: an audited operation was done but its AuditRecorded was not published",
+            );
+          },
+        }),
+        ...apiAccessOf(config, { api: "consent", keys: config.CONSENT_API_KEYS, logger }),
         clock,
         maxBodyBytes: config.CONSENT_API_MAX_BODY_BYTES,
         logger,

@@ -1,4 +1,11 @@
-import { chassisFields, env, infraFields } from "@parley/config";
+import {
+  apiAccessFields,
+  apiKeyEntry as apiKeyEntryOf,
+  chassisFields,
+  checkApiAccess,
+  env,
+  infraFields,
+} from "@parley/config";
 import { z } from "zod";
 import { isIP } from "node:net";
 
@@ -39,20 +46,12 @@ const cidrList = z
 export const scopes = ["messages:send", "messages:read"] as const;
 export type Scope = (typeof scopes)[number];
 
-const apiKeyEntry = z.strictObject({
-  id: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "letters, digits, '.', '_' or '-', 1 to 64"),
-  keySha256: z
-    .string()
-    .regex(/^[0-9a-fA-F]{64}$/, 'the hex SHA-256 of the key (printf %s "$KEY" | sha256sum)'),
-  scopes: z.array(z.enum(scopes)).min(1),
-  requester: z.string().min(1).max(128),
-});
+const apiKeyEntry = apiKeyEntryOf(scopes, { requester: z.string().min(1).max(128) });
 export type ApiKeyEntry = z.infer<typeof apiKeyEntry>;
 
 /**
- * The send API's keys as JSON (`[{ id, keySha256, scopes, requester }]`, hashes only). Several
+ * The send API's keys as JSON (`[{ id, keySha256, scopes | role, requester, expiresAt? }]`,
+ * hashes only). Several
  * entries may share an `id` (a key being rotated, or keys with different scopes) only if they
  * name the same requester, and a requester belongs to one id: idempotency keys are scoped per
  * id in ingress and per requester in the router, so the two scopes must coincide. A hash may
@@ -187,8 +186,10 @@ export const configSchema = z
       .default("v23.0"),
     /** The authenticated HTTP send API (docs/send-api.md); off unless API keys are configured. */
     ...sendApiFields,
+    ...apiAccessFields,
   })
   .superRefine((c, ctx) => {
+    checkApiAccess(c, ctx);
     // Both or neither: without them ingress runs its chassis only (no webhook listener).
     if ((c.WA_VERIFY_TOKEN === undefined) !== (c.WA_APP_SECRET === undefined)) {
       const missing = c.WA_APP_SECRET === undefined ? "WA_APP_SECRET" : "WA_VERIFY_TOKEN";

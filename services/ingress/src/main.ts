@@ -3,8 +3,10 @@ import { createCatalog } from "@parley/contracts";
 import { createEventProducer, createRegistry, registryOptionsOf, createSerde } from "@parley/kafka";
 import { createMongo } from "@parley/mongo";
 import {
+  jwtSettingsOf,
   mongoSecurityOf,
   runStandardService,
+  tlsFilesOf,
   type Component,
   type ReadinessCheck,
 } from "@parley/runtime";
@@ -35,10 +37,14 @@ await runStandardService({
     };
     try {
       const keys = config.SEND_API_KEYS;
-      if (keys.length === 0) {
+      const tls = tlsFilesOf(config, (error) => {
+        if (error === undefined) logger.info({}, "ingress: TLS certificate reloaded");
+        else logger.error({ err: error }, "ingress: the new TLS certificate did not load");
+      });
+      if (keys.length === 0 && jwtSettingsOf(config) === undefined) {
         logger.info(
           {},
-          "ingress: SEND_API_KEYS (or SEND_API_KEYS_FILE) names no API key; the HTTP send API is off",
+          "ingress: SEND_API_KEYS (or SEND_API_KEYS_FILE) names no API key and no bearer JWT issuer is set; the HTTP send API is off",
         );
       } else {
         // The send API's idempotency keys. MongoDB is not a readiness check of ingress: the
@@ -59,6 +65,7 @@ await runStandardService({
           catalog,
           logger,
           metrics,
+          tls,
         });
         checks.push(server.check);
         components.push(server);
@@ -84,6 +91,7 @@ await runStandardService({
       });
       await Promise.all(producers.map((p) => p.connect()));
       const webhook = await startWebhookServer({
+        tls,
         host: config.WEBHOOK_HOST ?? config.HTTP_HOST,
         port: config.WEBHOOK_PORT,
         verifyToken,

@@ -1,3 +1,4 @@
+import type { AuthFailure } from "@parley/runtime";
 import type { Metrics } from "@parley/telemetry";
 
 /** Why a webhook request ended as it did; the `outcome` label of webhook_requests_total. */
@@ -83,7 +84,7 @@ export type SendApiOutcome =
   | "shutting_down"
   | "no_route";
 
-export type AuthFailureReason = "missing" | "malformed" | "unknown_key" | "scope";
+export type AuthFailureReason = AuthFailure;
 
 /** The slice of each series the send API uses. */
 export interface SendApiMetrics {

@@ -14,7 +14,7 @@ import type { Component } from "@parley/runtime";
 import { createLogger, createMetrics } from "@parley/telemetry";
 import { infra, ownBroker } from "@parley/e2e";
 import { startStack, waitFor, type Stack } from "@parley/testkit";
-import { hashApiKey } from "./adapters/http/api-keys.js";
+import { hashApiKey } from "@parley/runtime";
 import { startSendApi } from "./adapters/http/send-server.js";
 
 // Must-show of the send API across a Kafka outage, on its own broker (profile e2e-send-api, own

@@ -13,7 +13,7 @@ import { createMongo, type MongoConnection } from "@parley/mongo";
 import type { Component } from "@parley/runtime";
 import { createLogger, createMetrics } from "@parley/telemetry";
 import { startStack, waitFor, type Namespace, type Stack } from "@parley/testkit";
-import { hashApiKey } from "./adapters/http/api-keys.js";
+import { hashApiKey } from "@parley/runtime";
 import { startSendApi, type SendApiSettings } from "./adapters/http/send-server.js";
 
 // The send API as main.ts starts it, against the real broker, registry and MongoDB: a 202

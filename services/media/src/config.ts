@@ -1,4 +1,13 @@
-import { chassisFields, env, infraFields } from "@parley/config";
+import {
+  apiAccessFields,
+  apiKeyEntry,
+  apiKeyList,
+  chassisFields,
+  checkApiAccess,
+  env,
+  infraFields,
+  jsonField,
+} from "@parley/config";
 import { numbersFields } from "@parley/numbers";
 import { z } from "zod";
 
@@ -6,45 +15,8 @@ import { z } from "zod";
 export const scopes = ["read", "write", "delete", "erase", "send"] as const;
 export type Scope = (typeof scopes)[number];
 
-const apiKeyEntry = z.strictObject({
-  id: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "letters, digits, '.', '_' or '-', 1 to 64"),
-  keySha256: z
-    .string()
-    .regex(/^[0-9a-fA-F]{64}$/, 'the hex SHA-256 of the key (printf %s "$KEY" | sha256sum)'),
-  scopes: z.array(z.enum(scopes)).min(1),
-});
-export type ApiKeyEntry = z.infer<typeof apiKeyEntry>;
-
-/** A JSON value of `schema`, every problem reported against the variable. */
-const json = <T extends z.ZodType>(schema: T, fallback: z.infer<T>) =>
-  z
-    .string()
-    .optional()
-    .transform((text, ctx): z.infer<T> => {
-      if (text === undefined || text.trim() === "") return fallback;
-      let value: unknown;
-      try {
-        value = JSON.parse(text);
-      } catch (error) {
-        ctx.addIssue({
-          code: "custom",
-          message: `not JSON (${error instanceof Error ? error.message : String(error)})`,
-        });
-        return fallback;
-      }
-      const parsed = schema.safeParse(value);
-      if (!parsed.success) {
-        for (const issue of parsed.error.issues)
-          ctx.addIssue({
-            code: "custom",
-            message: `${issue.path.map((p) => `[${String(p)}]`).join("")}: ${issue.message}`,
-          });
-        return fallback;
-      }
-      return parsed.data;
-    });
+const apiKeyEntryOf = apiKeyEntry(scopes, {});
+export type ApiKeyEntry = z.infer<typeof apiKeyEntryOf>;
 
 const days = z.number().int().min(0).max(36_500);
 
@@ -88,7 +60,7 @@ export const configSchema = z
     MEDIA_MAX_IN_FLIGHT: env.int(16, { min: 1, max: 1_000 }),
     /** Days stored media is kept (0: forever), per kind and per business number (JSON objects). */
     MEDIA_RETENTION_DAYS: env.int(90, { min: 0, max: 36_500 }),
-    MEDIA_RETENTION_BY_KIND: json(
+    MEDIA_RETENTION_BY_KIND: jsonField(
       z.strictObject({
         image: days.optional(),
         video: days.optional(),
@@ -99,18 +71,20 @@ export const configSchema = z
       }),
       {},
     ),
-    MEDIA_RETENTION_BY_NUMBER: json(z.record(z.string().regex(/^\d{1,32}$/), days), {}),
+    MEDIA_RETENTION_BY_NUMBER: jsonField(z.record(z.string().regex(/^\d{1,32}$/), days), {}),
     /** How often the retention sweeper runs (0: never). */
     MEDIA_SWEEP_INTERVAL_MS: env.int(60_000, { min: 0 }),
     /**
-     * The media API's keys as JSON, `[{ id, keySha256, scopes }]` with scopes read, write,
-     * delete and erase (hashes only; MEDIA_API_KEYS_FILE). No key: the API is off.
+     * The media API's keys as JSON, `[{ id, keySha256, scopes | role, expiresAt? }]` with scopes
+     * read, write, delete, erase and send (hashes only; MEDIA_API_KEYS_FILE). No key: the API is off.
      */
-    MEDIA_API_KEYS: json(z.array(apiKeyEntry), []),
+    MEDIA_API_KEYS: apiKeyList(apiKeyEntryOf),
+    ...apiAccessFields,
     MEDIA_API_HOST: env.string().optional(),
     MEDIA_API_PORT: env.port(8093),
   })
   .superRefine((c, ctx) => {
+    checkApiAccess(c, ctx);
     if (c.MEDIA_STORE !== "s3") return;
     for (const name of [
       "MEDIA_S3_ENDPOINT",

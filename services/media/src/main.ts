@@ -8,11 +8,17 @@ import {
   registryOptionsOf,
   createSerde,
   createCatalogPublisher,
+  createAuditPublisher,
 } from "@parley/kafka";
 import { loadNumberDirectory } from "@parley/numbers";
-import { runStandardService, type Component, type ReadinessCheck } from "@parley/runtime";
+import {
+  apiAccessOf,
+  jwtSettingsOf,
+  runStandardService,
+  type Component,
+  type ReadinessCheck,
+} from "@parley/runtime";
 import { createGraphMediaSource } from "./adapters/graph/media-source.js";
-import { createKeyring } from "./adapters/http/auth.js";
 import { startMediaApiServer } from "./adapters/http/server.js";
 import { createErasureConsumer } from "./adapters/kafka/erasure-consumer.js";
 import { createInboundConsumer } from "./adapters/kafka/inbound-consumer.js";
@@ -127,7 +133,7 @@ await runStandardService({
         observer: series.objects,
       });
 
-      if (config.MEDIA_API_KEYS.length > 0) {
+      if (config.MEDIA_API_KEYS.length > 0 || jwtSettingsOf(config) !== undefined) {
         const api = await startMediaApiServer({
           objects,
           queries,
@@ -141,7 +147,18 @@ await runStandardService({
                   clock,
                 }),
               }),
-          keyring: createKeyring(config.MEDIA_API_KEYS),
+          onAudit: createAuditPublisher({
+            producer,
+            catalog,
+            service: "media",
+            onError: (error, entry) => {
+              logger.error(
+                { err: error, action: entry.action, actor: entry.principal.id },
+                "media API: an audited operation was done but its AuditRecorded was not published",
+              );
+            },
+          }),
+          ...apiAccessOf(config, { api: "media", keys: config.MEDIA_API_KEYS, logger }),
           maxBytes: config.MEDIA_MAX_BYTES,
           host: config.MEDIA_API_HOST ?? config.HTTP_HOST,
           port: config.MEDIA_API_PORT,

@@ -2,8 +2,14 @@ import { config, telemetry } from "./instrument.js";
 import { createCatalog } from "@parley/contracts";
 import { errorMessage } from "@parley/errors";
 import { createRegistry, registryOptionsOf, createSerde } from "@parley/kafka";
-import { runStandardService, type Component, type ReadinessCheck } from "@parley/runtime";
-import { createKeyring, createRateLimiter } from "./adapters/http/api-keys.js";
+import {
+  apiAccessOf,
+  jwtSettingsOf,
+  runStandardService,
+  type Component,
+  type ReadinessCheck,
+} from "@parley/runtime";
+import { createRateLimiter } from "./adapters/http/rate-limit.js";
 import { startQueryApiServer } from "./adapters/http/server.js";
 import { loadRateCard } from "./adapters/rate-card-file.js";
 import { createMongoGenerationStore } from "./adapters/store/generation-store.js";
@@ -95,8 +101,8 @@ await runStandardService({
       components.push({ name: "projection consumer", stop: () => live.stop() });
 
       if (config.PROJECTION_ROLE === "projector") return { checks, components };
-      if (config.PROJECTION_API_KEYS.length === 0) {
-        logger.info({}, "projection: PROJECTION_API_KEYS names no key; the query API is off");
+      if (config.PROJECTION_API_KEYS.length === 0 && jwtSettingsOf(config) === undefined) {
+        logger.info({}, "projection: no API key and no bearer JWT issuer; the query API is off");
         return { checks, components };
       }
       const server = await startQueryApiServer({
@@ -108,7 +114,7 @@ await runStandardService({
           active: () => live.active(),
           ...(rateCard === undefined ? {} : { rateCard }),
         }),
-        keyring: createKeyring(config.PROJECTION_API_KEYS),
+        ...apiAccessOf(config, { api: "query", keys: config.PROJECTION_API_KEYS, logger }),
         rateLimiter: createRateLimiter({
           ratePerSecond: config.PROJECTION_API_RATE_PER_SECOND,
           burst: config.PROJECTION_API_RATE_BURST,

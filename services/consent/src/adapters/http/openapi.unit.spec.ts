@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import type { ConsentLedger } from "../../ledger/ledger.js";
-import { createKeyring } from "./api-keys.js";
+import { createAuthenticator } from "@parley/runtime";
 import { createConsentApiApp } from "./routes.js";
 
 const docPath = resolve(
@@ -34,13 +34,13 @@ describe("docs/consent-api.openapi.yaml", () => {
       .sort();
     const app = createConsentApiApp({
       ledger: {} as ConsentLedger,
-      keyring: createKeyring([]),
+      authenticator: createAuthenticator({ api: "consent", keys: [] }),
       clock: () => new Date(),
       maxBodyBytes: 1_024,
       isStopping: () => false,
       onWork: () => () => undefined,
     });
-    const stack = (app as unknown as { router: { stack: Layer[] } }).router.stack;
+    const stack = (app.app as unknown as { router: { stack: Layer[] } }).router.stack;
     const served = stack
       .flatMap((layer) =>
         layer.route === undefined

@@ -12,7 +12,7 @@ import {
   type ProjectedRequest,
   type RequestOutcomes,
 } from "../../sending/outcomes.js";
-import { createKeyring, hashApiKey } from "./api-keys.js";
+import { createAuthenticator, hashApiKey } from "@parley/runtime";
 import { createProjectionClient } from "./projection-client.js";
 import { startSendApiServer, type SendApiServer } from "./send-server.js";
 
@@ -43,7 +43,7 @@ async function start(outcomes: RequestOutcomes) {
   const server = await startSendApiServer({
     host: "127.0.0.1",
     port: 0,
-    keyring: createKeyring(keys),
+    authenticator: createAuthenticator({ api: "messages", keys }),
     store,
     outcomes,
     acceptSend: createAcceptSend({

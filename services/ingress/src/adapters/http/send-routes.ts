@@ -1,10 +1,14 @@
+import {
+  createApiChassis,
+  type ApiChassis,
+  type Authenticator,
+  type Principal,
+} from "@parley/runtime";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "@parley/telemetry";
 import type { RateLimiter } from "../../admission/rate-limit.js";
 import type { AcceptSend } from "../../sending/accept.js";
-import type { Scope } from "../../config.js";
-import { bearerToken, type Keyring, type Principal } from "./api-keys.js";
-import type { AuthFailureReason, SendApiMetrics, SendApiOutcome } from "../../metrics.js";
+import type { SendApiMetrics, SendApiOutcome } from "../../metrics.js";
 import { PROBLEM_CONTENT_TYPE, problems, type Problem } from "./problem.js";
 import { IDEMPOTENCY_HEADER, mapSendRequest } from "./send-body.js";
 import type { SendRecord, SendRecordStore } from "../../sending/store.js";
@@ -29,10 +33,9 @@ export const sendApiRoutes = [
   },
 ] as const;
 
-const REALM = 'Bearer realm="parley-send-api"';
-
 export interface SendApiAppOptions {
-  readonly keyring: Keyring;
+  /** API keys and bearer JWTs (the chassis of @parley/runtime). */
+  readonly authenticator: Authenticator;
   readonly acceptSend: AcceptSend;
   readonly store: Pick<SendRecordStore, "findByRequestId">;
   /**
@@ -101,12 +104,12 @@ const locationOf = (requestId: string): string =>
 
 /**
  * The authenticated HTTP send API as an Express app. Gates on every request, in order:
- * API key (401), scope (403), per-key rate (429); then for POST the content type (415), the
+ * API key or bearer JWT (401), scope (403), per-key rate (429); then for POST the content type (415), the
  * body within its limit (413), JSON (400), the mapping to SendRequested (400 listing every
  * issue), and the store-then-publish use case (202, 200 for a repeated key, 409, 503).
  */
 export function createSendApiApp({
-  keyring,
+  authenticator,
   acceptSend,
   store,
   outcomes,
@@ -117,100 +120,50 @@ export function createSendApiApp({
   now = () => new Date(),
   isStopping = () => false,
   onWork = () => () => undefined,
-}: SendApiAppOptions): express.Express {
-  const app = express();
-  app.disable("x-powered-by");
-  app.set("etag", false);
-
+}: SendApiAppOptions): ApiChassis {
   const count = (req: Request, outcome: SendApiOutcome): void => {
     const route = (req.route as { path?: string } | undefined)?.path ?? "none";
     metrics.requests.inc({ route: `${req.method} ${route}`, outcome });
   };
-  const principalOf = (res: Response): Principal => res.locals["principal"] as Principal;
+  const api = createApiChassis({
+    api: "messages",
+    realm: "parley-send-api",
+    authenticator,
+    now: () => now().getTime(),
+    onRefused: (req, reason) => {
+      metrics.authFailures.inc({ reason });
+      count(req, reason === "scope" ? "forbidden" : "unauthorized");
+      // Who and why, never the presented credential.
+      logger.warn({ reason, sourceIp: req.ip, path: req.path }, "send API request refused");
+    },
+  });
+  const { app } = api;
+  const principalOf = (res: Response): Principal => api.principalOf(res);
+  /** The send API's requester: the key file's, or a token's subject. */
+  const requesterOf = (principal: Principal): string =>
+    principal.attributes["requester"] ?? principal.id;
 
   app.use((_req, res, next) => {
-    res.setHeader("X-Content-Type-Options", "nosniff");
-    res.setHeader("Cache-Control", "no-store");
     if (isStopping()) res.setHeader("Connection", "close");
     next();
   });
 
-  const authFailure = (
-    req: Request,
-    res: Response,
-    reason: AuthFailureReason,
-    challenge: string,
-    problem: Problem,
-  ): void => {
-    metrics.authFailures.inc({ reason });
-    count(req, reason === "scope" ? "forbidden" : "unauthorized");
-    // Who and why, never the presented key.
-    logger.warn({ reason, sourceIp: req.ip, path: req.path }, "send API request refused");
-    res.setHeader("WWW-Authenticate", challenge);
-    sendProblem(res, problem);
+  /** Per-key rate (429) and shutdown (503), once the caller is known. */
+  const admit = (req: Request, res: Response, next: NextFunction): void => {
+    if (!rateLimiter.take(principalOf(res).id, now().getTime())) {
+      count(req, "rate_limited");
+      res.setHeader("Retry-After", "1");
+      sendProblem(res, problems.rateLimited());
+      return;
+    }
+    if (isStopping()) {
+      count(req, "shutting_down");
+      res.setHeader("Retry-After", "1");
+      sendProblem(res, problems.unavailable("shutting down; retry"));
+      return;
+    }
+    next();
   };
-
-  const authorize =
-    (scope: Scope) =>
-    (req: Request, res: Response, next: NextFunction): void => {
-      const header = req.headers.authorization;
-      if (header === undefined || header.trim() === "") {
-        authFailure(
-          req,
-          res,
-          "missing",
-          REALM,
-          problems.unauthorized("an API key is required: Authorization: Bearer <key>"),
-        );
-        return;
-      }
-      const token = bearerToken(header);
-      if (token === undefined) {
-        authFailure(
-          req,
-          res,
-          "malformed",
-          `${REALM}, error="invalid_request"`,
-          problems.unauthorized("the Authorization header must be: Bearer <key>"),
-        );
-        return;
-      }
-      const principal = keyring.authenticate(token);
-      if (principal === undefined) {
-        authFailure(
-          req,
-          res,
-          "unknown_key",
-          `${REALM}, error="invalid_token"`,
-          problems.unauthorized("the API key is not valid"),
-        );
-        return;
-      }
-      if (!principal.scopes.has(scope)) {
-        authFailure(
-          req,
-          res,
-          "scope",
-          `${REALM}, error="insufficient_scope", scope="${scope}"`,
-          problems.forbidden(scope),
-        );
-        return;
-      }
-      if (!rateLimiter.take(principal.id, now().getTime())) {
-        count(req, "rate_limited");
-        res.setHeader("Retry-After", "1");
-        sendProblem(res, problems.rateLimited());
-        return;
-      }
-      if (isStopping()) {
-        count(req, "shutting_down");
-        res.setHeader("Retry-After", "1");
-        sendProblem(res, problems.unavailable("shutting down; retry"));
-        return;
-      }
-      res.locals["principal"] = principal;
-      next();
-    };
 
   const requireJson = (req: Request, res: Response, next: NextFunction): void => {
     // No body at all (null) is refused like a wrong type: a send needs a JSON body.
@@ -245,16 +198,18 @@ export function createSendApiApp({
       }
     };
 
-  app.post(
+  api.route(
+    "post",
     MESSAGES_PATH,
-    authorize("messages:send"),
+    "messages:send",
+    admit,
     requireJson,
     express.json({ limit: bodyLimitBytes, strict: false, type: () => true }),
     tracked(async (req, res) => {
       const principal = principalOf(res);
       const mapped = mapSendRequest(req.body, {
         idempotencyKey: req.get(IDEMPOTENCY_HEADER),
-        requester: principal.requester,
+        requester: requesterOf(principal),
       });
       if (!mapped.ok) {
         count(req, "invalid");
@@ -311,9 +266,11 @@ export function createSendApiApp({
     }),
   );
 
-  app.get(
-    `${MESSAGES_PATH}/:requestId`,
-    authorize("messages:read"),
+  api.route(
+    "get",
+    `${MESSAGES_PATH}/{requestId}`,
+    "messages:read",
+    admit,
     tracked(async (req, res) => {
       const principal = principalOf(res);
       const requestId = String(req.params["requestId"]);
@@ -398,5 +355,5 @@ export function createSendApiApp({
     sendProblem(res, { type: "about:blank", title: "Bad Request", status: 400 });
   });
 
-  return app;
+  return api;
 }

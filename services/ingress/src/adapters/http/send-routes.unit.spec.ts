@@ -4,7 +4,7 @@ import { createMetrics, type Metrics } from "@parley/telemetry";
 import { createRateLimiter } from "../../admission/rate-limit.js";
 import { createAcceptSend, type PublishSendRequested } from "../../sending/accept.js";
 import type { ApiKeyEntry } from "../../config.js";
-import { createKeyring, hashApiKey } from "./api-keys.js";
+import { createAuthenticator, hashApiKey } from "@parley/runtime";
 import { createMemorySendRecordStore } from "../../sending/memory-store.js";
 import { createSendApiMetrics } from "../../metrics.js";
 import { sendApiRoutes } from "./send-routes.js";
@@ -75,7 +75,7 @@ async function start({ ratePerSecond = 0, bodyLimitBytes = 4096 } = {}): Promise
   const server = await startSendApiServer({
     host: "127.0.0.1",
     port: 0,
-    keyring: createKeyring(keys),
+    authenticator: createAuthenticator({ api: "messages", keys }),
     store,
     acceptSend: createAcceptSend({
       store,

@@ -1,6 +1,13 @@
 import type { Catalog } from "@parley/contracts";
 import type { EventProducer } from "@parley/kafka";
-import type { Component, ReadinessCheck } from "@parley/runtime";
+import {
+  createAuthenticator,
+  jwtSettingsOf,
+  startApiListener,
+  type Component,
+  type ReadinessCheck,
+  type TlsFiles,
+} from "@parley/runtime";
 import type { Logger, Metrics } from "@parley/telemetry";
 import type { Db } from "mongodb";
 import { createRateLimiter } from "../../admission/rate-limit.js";
@@ -9,9 +16,7 @@ import { createSendApiMetrics } from "../../metrics.js";
 import { createAcceptSend } from "../../sending/accept.js";
 import { sendRequestedPublisher } from "../kafka/send-requests.js";
 import { createMongoSendRecordStore } from "../store/send-record-store.js";
-import { createKeyring } from "./api-keys.js";
 import { createProjectionClient } from "./projection-client.js";
-import { startDrainingListener } from "./draining-listener.js";
 import { createSendApiApp, MESSAGES_PATH, type SendApiAppOptions } from "./send-routes.js";
 
 export interface SendApiServer extends Component {
@@ -29,18 +34,31 @@ export async function startSendApiServer(
     readonly host: string;
     /** 0 picks a free port (tests). */
     readonly port: number;
+    readonly tls?: TlsFiles | undefined;
+    readonly hstsMaxAgeSeconds?: number;
   },
 ): Promise<SendApiServer> {
-  const listener = await startDrainingListener({
+  const listener = await startApiListener({
     host: options.host,
     port: options.port,
+    tls: options.tls,
+    ...(options.hstsMaxAgeSeconds === undefined
+      ? {}
+      : { hstsMaxAgeSeconds: options.hstsMaxAgeSeconds }),
     checkName: "send-api-server",
     description: "the send API listener",
-    app: ({ isStopping, begin }) => createSendApiApp({ ...options, isStopping, onWork: begin }),
+    app: ({ isStopping, begin }) => createSendApiApp({ ...options, isStopping, onWork: begin }).app,
   });
   const { port } = listener;
   options.logger.info(
-    { host: options.host, port, path: MESSAGES_PATH, keys: options.keyring.size },
+    {
+      host: options.host,
+      port,
+      path: MESSAGES_PATH,
+      keys: options.authenticator.keys,
+      jwt: options.authenticator.jwt,
+      tls: listener.tls,
+    },
     "send API listening",
   );
   return { name: "send API server", port, check: listener.check, stop: () => listener.stop() };
@@ -61,6 +79,13 @@ export interface SendApiSettings {
   readonly PROJECTION_API_URL?: string | undefined;
   readonly PROJECTION_API_KEY?: string | undefined;
   readonly PROJECTION_API_TIMEOUT_MS?: number | undefined;
+  readonly API_JWT_ISSUER?: string | undefined;
+  readonly API_JWT_AUDIENCE?: string | undefined;
+  readonly API_JWT_JWKS_URL?: string | undefined;
+  readonly API_JWT_JWKS?: string | undefined;
+  readonly API_JWT_ALGORITHMS?: readonly string[];
+  readonly API_JWT_CLOCK_TOLERANCE_S?: number;
+  readonly HTTP_HSTS_MAX_AGE_S?: number;
 }
 
 /**
@@ -77,12 +102,14 @@ export async function startSendApi(
     catalog,
     logger,
     metrics,
+    tls,
   }: {
     readonly db: Db;
     readonly producer: Pick<EventProducer, "publish">;
     readonly catalog: Catalog;
     readonly logger: Logger;
     readonly metrics: Metrics;
+    readonly tls?: TlsFiles | undefined;
   },
 ): Promise<SendApiServer> {
   const store = createMongoSendRecordStore({
@@ -97,7 +124,15 @@ export async function startSendApi(
   return startSendApiServer({
     host: settings.SEND_API_HOST ?? settings.HTTP_HOST,
     port: settings.SEND_API_PORT,
-    keyring: createKeyring(settings.SEND_API_KEYS),
+    authenticator: createAuthenticator({
+      api: "messages",
+      keys: settings.SEND_API_KEYS,
+      jwt: jwtSettingsOf(settings),
+    }),
+    tls,
+    ...(settings.HTTP_HSTS_MAX_AGE_S === undefined
+      ? {}
+      : { hstsMaxAgeSeconds: settings.HTTP_HSTS_MAX_AGE_S }),
     store,
     ...(settings.PROJECTION_API_URL === undefined || settings.PROJECTION_API_KEY === undefined
       ? {}

@@ -18,12 +18,14 @@ import type { RateLimiter } from "../../admission/rate-limit.js";
 import type { WebhookMetrics, WebhookOutcome } from "../../metrics.js";
 import { AppendFailedError, type RawWebhookAppender } from "../../webhooks/appender.js";
 import type { AllowList } from "./allow-list.js";
-import { startDrainingListener } from "./draining-listener.js";
+import { startApiListener, type TlsFiles } from "@parley/runtime";
 
 export const WEBHOOK_PATH = "/webhooks/whatsapp";
 
 export interface WebhookServerOptions {
   readonly host: string;
+  /** Native TLS (the webhook stays unauthenticated: Meta's signature is its check). */
+  readonly tls?: TlsFiles | undefined;
   /** 0 picks a free port (tests). */
   readonly port: number;
   readonly verifyToken: string;
@@ -349,9 +351,10 @@ export function createWebhookApp({
  * after this component, flushes last.
  */
 export async function startWebhookServer(options: WebhookServerOptions): Promise<WebhookServer> {
-  const listener = await startDrainingListener({
+  const listener = await startApiListener({
     host: options.host,
     port: options.port,
+    tls: options.tls,
     checkName: "webhook-server",
     description: "the webhook listener",
     // A slow client cannot hold a connection for long: 3 MB arrive well within its bounds.

@@ -9,7 +9,8 @@ import { createMemoryMediaQueries } from "../../media/memory-queries.js";
 import { createMediaObjects } from "../../media/objects.js";
 import { createMemoryObjectStore } from "../../storage/memory-store.js";
 import { eventIdOf } from "../kafka/event-id.js";
-import { createKeyring, parseRange } from "./auth.js";
+import { parseRange } from "./range.js";
+import { createAuthenticator } from "@parley/runtime";
 import { startMediaApiServer, type MediaApiServer } from "./server.js";
 
 const WRITER = "writer-key-0123456789";
@@ -46,10 +47,13 @@ beforeAll(async () => {
   server = await startMediaApiServer({
     objects,
     queries,
-    keyring: createKeyring([
-      { id: "writer", keySha256: sha(WRITER), scopes: ["read", "write", "delete"] },
-      { id: "reader", keySha256: sha(READER), scopes: ["read"] },
-    ]),
+    authenticator: createAuthenticator({
+      api: "media",
+      keys: [
+        { id: "writer", keySha256: sha(WRITER), scopes: ["read", "write", "delete"] },
+        { id: "reader", keySha256: sha(READER), scopes: ["read"] },
+      ],
+    }),
     maxBytes: MAX,
     host: "127.0.0.1",
     port: 0,

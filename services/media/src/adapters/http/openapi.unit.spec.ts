@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { createMediaApiApp } from "./routes.js";
-import { createKeyring } from "./auth.js";
+import { createAuthenticator } from "@parley/runtime";
 import type { MediaObjects } from "../../media/objects.js";
 import type { MediaQueries } from "../../media/ports.js";
 
@@ -36,10 +36,10 @@ describe("docs/media-api.openapi.yaml", () => {
     const app = createMediaApiApp({
       objects: {} as MediaObjects,
       queries: {} as MediaQueries,
-      keyring: createKeyring([]),
+      authenticator: createAuthenticator({ api: "media", keys: [] }),
       maxBytes: 1,
     });
-    const stack = (app as unknown as { router: { stack: Layer[] } }).router.stack;
+    const stack = (app.app as unknown as { router: { stack: Layer[] } }).router.stack;
     const served = stack
       .flatMap((layer) =>
         layer.route === undefined

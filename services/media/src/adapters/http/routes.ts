@@ -1,20 +1,26 @@
-import type { IncomingMessage } from "node:http";
 import { pipeline } from "node:stream/promises";
 import { retryOf } from "@parley/errors";
-import express, { type Express, type NextFunction, type Request, type Response } from "express";
-import type { Scope } from "../../config.js";
+import {
+  createApiChassis,
+  type ApiChassis,
+  type AuditEntry,
+  type Authenticator,
+} from "@parley/runtime";
+import type { NextFunction, Request, Response } from "express";
 import { UnknownKeyError } from "../../crypto/keyring.js";
 import type { MediaState } from "../../domain/media-object.js";
 import { MediaNotFoundError, UploadRefusedError, type MediaObjects } from "../../media/objects.js";
 import type { MediaQueries } from "../../media/ports.js";
 import { GraphUploadRefusedError, type ResolveGraphId } from "../../outbound/graph-ids.js";
-import type { createKeyring } from "./auth.js";
-import { bearerToken, parseRange, type Principal } from "./auth.js";
+import { parseRange } from "./range.js";
 
 export interface MediaApiOptions {
   readonly objects: MediaObjects;
   readonly queries: MediaQueries;
-  readonly keyring: ReturnType<typeof createKeyring>;
+  /** API keys and bearer JWTs (the chassis of @parley/runtime). */
+  readonly authenticator: Authenticator;
+  /** Deletions and erasures as they succeed (AuditRecorded). */
+  readonly onAudit?: (entry: AuditEntry) => void;
   readonly maxBytes: number;
   /** Resolves a stored object to a Graph media id for a number (absent: the route answers 404). */
   readonly resolveGraphId?: ResolveGraphId;
@@ -69,56 +75,32 @@ const CONTACT_ID = /^[0-9A-Za-z.]{1,64}$/;
 export function createMediaApiApp({
   objects,
   queries,
-  keyring,
+  authenticator,
+  onAudit,
   maxBytes,
   resolveGraphId,
   clock = () => new Date(),
   onError,
   isStopping = () => false,
-}: MediaApiOptions): Express {
-  const app = express();
-  app.disable("x-powered-by");
-  app.set("etag", false);
-  app.set("query parser", "simple");
+}: MediaApiOptions): ApiChassis {
+  const api = createApiChassis({
+    api: "media",
+    realm: "parley-media",
+    authenticator,
+    ...(onAudit === undefined ? {} : { onAudit }),
+  });
+  const { app } = api;
 
-  const principals = new WeakMap<IncomingMessage, Principal>();
-  app.use((req, res, next) => {
+  app.use((_req, res, next) => {
     if (isStopping()) {
       problem(res, 503, "unavailable", "Service Unavailable", "shutting down");
       return;
     }
-    const token = bearerToken(req.get("authorization"));
-    const principal = token === undefined ? undefined : keyring.authenticate(token);
-    if (principal === undefined) {
-      res.set("www-authenticate", 'Bearer realm="parley-media"');
-      problem(
-        res,
-        401,
-        "unauthorized",
-        "Unauthorized",
-        "a valid API key is required (Authorization: Bearer)",
-      );
-      return;
-    }
-    principals.set(req, principal);
     next();
   });
-  const need =
-    (scope: Scope) =>
-    (req: Request, res: Response, next: NextFunction): void => {
-      if (principals.get(req)?.scopes.has(scope) === true) {
-        next();
-        return;
-      }
-      problem(
-        res,
-        403,
-        "insufficient-scope",
-        "Insufficient scope",
-        `this API key lacks the scope ${scope}`,
-      );
-    };
-  const who = (req: Request): string => principals.get(req)?.id ?? "unknown";
+  // Every route needs a caller, so an unknown path answers 401 to a stranger, 404 to a caller.
+  app.use(api.authenticate);
+  const who = (res: Response): string => api.principalOf(res).id;
   const idOf = (req: Request, res: Response): string | undefined => {
     const id = String(req.params["id"] ?? "");
     if (MEDIA_ID.test(id)) return id;
@@ -126,7 +108,7 @@ export function createMediaApiApp({
     return undefined;
   };
 
-  app.post("/v1/media", need("write"), async (req, res) => {
+  api.route("post", "/v1/media", "media:write", async (req, res) => {
     const lengthHeader = req.get("content-length");
     if (lengthHeader === undefined || !/^\d{1,12}$/.test(lengthHeader)) {
       problem(
@@ -156,7 +138,7 @@ export function createMediaApiApp({
       body: req,
       mimeType,
       length,
-      owner: who(req),
+      owner: who(res),
       ...(filename === undefined
         ? {}
         : { filename: filename.replace(/[^\w.() -]/g, "_").slice(0, 240) }),
@@ -165,13 +147,13 @@ export function createMediaApiApp({
     res.status(201).location(`/v1/media/${uploaded.id}`).json(uploaded);
   });
 
-  app.get("/v1/media/:id", need("read"), async (req, res) => {
+  api.route("get", "/v1/media/{id}", "media:read", async (req, res) => {
     const id = idOf(req, res);
     if (id === undefined) return;
     res.json(metadataOf(await objects.metadata(id)));
   });
 
-  app.get("/v1/media/:id/content", need("read"), async (req, res) => {
+  api.route("get", "/v1/media/{id}/content", "media:read", async (req, res) => {
     const id = idOf(req, res);
     if (id === undefined) return;
     const state = await objects.metadata(id);
@@ -191,7 +173,7 @@ export function createMediaApiApp({
     const rangeHeader = req.get("range");
     await queries.audit({
       mediaId: id,
-      principal: who(req),
+      principal: who(res),
       at: clock(),
       ...(range === "none" || rangeHeader === undefined
         ? {}
@@ -219,7 +201,7 @@ export function createMediaApiApp({
   });
 
   // The sender's call before it sends a message naming a Parley media id (ADR 0013, "Outbound").
-  app.post("/v1/media/:id/graph-ids/:phoneNumberId", need("send"), async (req, res) => {
+  api.route("post", "/v1/media/{id}/graph-ids/{phoneNumberId}", "media:send", async (req, res) => {
     const id = idOf(req, res);
     if (id === undefined) return;
     const phoneNumberId = String(req.params["phoneNumberId"] ?? "");
@@ -240,31 +222,47 @@ export function createMediaApiApp({
     });
   });
 
-  app.get("/v1/media/:id/downloads", need("read"), async (req, res) => {
+  api.route("get", "/v1/media/{id}/downloads", "media:read", async (req, res) => {
     const id = idOf(req, res);
     if (id === undefined) return;
     res.json({ data: await queries.downloads(id, 100) });
   });
 
-  app.delete("/v1/media/:id", need("delete"), async (req, res) => {
-    const id = idOf(req, res);
-    if (id === undefined) return;
-    const done = await objects.remove(id, "api", `api:${who(req)}`);
-    if (!done) {
-      problem(res, 404, "not-found", "Not Found", "no stored media under that id");
-      return;
-    }
-    res.status(204).end();
-  });
+  api.route(
+    "delete",
+    "/v1/media/{id}",
+    { scope: "media:delete", audit: "media.deleted" },
+    async (req, res) => {
+      const id = idOf(req, res);
+      if (id === undefined) return;
+      const done = await objects.remove(id, "api", `api:${who(res)}`);
+      if (!done) {
+        problem(res, 404, "not-found", "Not Found", "no stored media under that id");
+        return;
+      }
+      res.status(204).end();
+    },
+  );
 
-  app.delete("/v1/contacts/:contactId/media", need("erase"), async (req, res) => {
-    const contactId = String(req.params["contactId"] ?? "");
-    if (!CONTACT_ID.test(contactId)) {
-      problem(res, 400, "invalid-parameter", "Invalid parameter", "contactId is a wa_id or BSUID");
-      return;
-    }
-    res.json({ deleted: await objects.erase(contactId) });
-  });
+  api.route(
+    "delete",
+    "/v1/contacts/{contactId}/media",
+    { scope: "media:erase", audit: "media.erased" },
+    async (req, res) => {
+      const contactId = String(req.params["contactId"] ?? "");
+      if (!CONTACT_ID.test(contactId)) {
+        problem(
+          res,
+          400,
+          "invalid-parameter",
+          "Invalid parameter",
+          "contactId is a wa_id or BSUID",
+        );
+        return;
+      }
+      res.json({ deleted: await objects.erase(contactId) });
+    },
+  );
 
   app.use((_req: Request, res: Response) => {
     problem(res, 404, "not-found", "Not Found", "no such route");
@@ -307,5 +305,5 @@ export function createMediaApiApp({
     }
     problem(res, 500, "internal", "Internal Server Error", "see the service log");
   });
-  return app;
+  return api;
 }

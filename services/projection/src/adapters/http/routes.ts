@@ -1,6 +1,12 @@
 import { retryOf } from "@parley/errors";
 import type { Logger } from "@parley/telemetry";
-import express, { type NextFunction, type Request, type Response } from "express";
+import {
+  createApiChassis,
+  sendProblem,
+  type ApiChassis,
+  type Authenticator,
+} from "@parley/runtime";
+import type { NextFunction, Request, Response } from "express";
 import type { z } from "zod";
 import {
   contactListParams,
@@ -14,8 +20,7 @@ import {
 } from "../../queries/params.js";
 import { UnknownGenerationError, type Queries } from "../../queries/queries.js";
 import type { Audience } from "../../queries/views.js";
-import { bearerToken, type Keyring, type Principal } from "./api-keys.js";
-import { PROBLEM_CONTENT_TYPE, problems, type Problem } from "./problem.js";
+import { problems, type Problem } from "./problem.js";
 
 /**
  * Every route with every status it can answer; docs/projection-api.openapi.yaml documents
@@ -38,12 +43,12 @@ export const queryApiRoutes = [
   { path: "/v1/generations", statuses: [200, 400, 401, 403, 405, 429, 500, 503] },
 ] as const;
 
-const REALM = 'Bearer realm="parley-query-api"';
 const MAX_PATH_PARAM = 512;
 
 export interface QueryApiOptions {
   readonly queries: Queries;
-  readonly keyring: Keyring;
+  /** API keys and bearer JWTs (the chassis of @parley/runtime). */
+  readonly authenticator: Authenticator;
   readonly rateLimiter: { take(id: string, nowMs: number): boolean };
   readonly logger: Pick<Logger, "warn" | "error">;
   readonly observe?: (route: string, outcome: string, seconds: number) => void;
@@ -57,107 +62,74 @@ type Answer = { readonly body: unknown } | { readonly problem: Problem };
 
 const notFound = (what: string): Answer => ({ problem: problems.notFound(what) });
 
-function sendProblem(res: Response, problem: Problem): void {
-  res.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
-}
-
 /**
  * The authenticated query API as an Express app, GET only. Gates on every request, in order:
- * API key (401), the `read` scope (403), per-key rate (429); then the parameters (400 listing
+ * API key or bearer JWT (401), the `query:read` scope (403), per-key rate (429); then the parameters (400 listing
  * each refused one), the generation (404 if asked for one that does not exist), the read (503
- * while MongoDB is unavailable). Phone numbers are masked unless the key has the `pii` scope.
+ * while MongoDB is unavailable). Phone numbers are masked without the `query:pii` scope.
  */
 export function createQueryApiApp({
   queries,
-  keyring,
+  authenticator,
   rateLimiter,
   logger,
   observe = () => undefined,
   now = () => Date.now(),
   isStopping = () => false,
   onWork = () => () => undefined,
-}: QueryApiOptions): express.Express {
-  const app = express();
-  app.disable("x-powered-by");
-  app.set("etag", false);
-  app.set("query parser", "simple");
+}: QueryApiOptions): ApiChassis {
+  const STARTED = "startedAt";
+  const routeOf = (req: Request): string => {
+    const path = (req.route as { path?: unknown } | undefined)?.path;
+    return typeof path === "string" ? path.replace(/:(\w+)/g, "{$1}") : "unmatched";
+  };
+  const secondsOf = (res: Response): number =>
+    (performance.now() - (res.locals[STARTED] as number)) / 1_000;
+  const api = createApiChassis({
+    api: "query",
+    realm: "parley-query-api",
+    authenticator,
+    now,
+    onRefused: (req, failure) => {
+      const res = req.res;
+      observe(
+        routeOf(req),
+        failure === "scope" ? "forbidden" : "unauthorized",
+        res === undefined ? 0 : secondsOf(res),
+      );
+    },
+  });
+  const { app } = api;
   app.use((_req, res, next) => {
-    res.setHeader("X-Content-Type-Options", "nosniff");
-    res.setHeader("Cache-Control", "no-store");
+    res.locals[STARTED] = performance.now();
     if (isStopping()) res.setHeader("Connection", "close");
     next();
   });
 
-  const refuse = (res: Response, challenge: string, problem: Problem) => {
-    res.setHeader("WWW-Authenticate", challenge);
-    sendProblem(res, problem);
-  };
-
-  const authenticate = (req: Request, res: Response): Principal | undefined => {
-    const header = req.headers.authorization;
-    if (header === undefined || header.trim() === "") {
-      refuse(
-        res,
-        REALM,
-        problems.unauthorized("an API key is required: Authorization: Bearer <key>"),
-      );
-      return undefined;
-    }
-    const token = bearerToken(header);
-    if (token === undefined) {
-      refuse(
-        res,
-        `${REALM}, error="invalid_request"`,
-        problems.unauthorized("the Authorization header must be: Bearer <key>"),
-      );
-      return undefined;
-    }
-    const principal = keyring.authenticate(token);
-    if (principal === undefined) {
-      refuse(
-        res,
-        `${REALM}, error="invalid_token"`,
-        problems.unauthorized("the API key is not valid"),
-      );
-      return undefined;
-    }
-    if (!principal.scopes.has("read")) {
-      refuse(res, `${REALM}, error="insufficient_scope", scope="read"`, problems.forbidden("read"));
-      return undefined;
-    }
-    if (!rateLimiter.take(principal.id, now())) {
+  /** Per-key rate (429) and shutdown (503), after the caller is known. */
+  const admit = (req: Request, res: Response, next: NextFunction): void => {
+    if (!rateLimiter.take(api.principalOf(res).id, now())) {
       res.setHeader("Retry-After", "1");
       sendProblem(res, problems.rateLimited());
-      return undefined;
+      observe(routeOf(req), "rate_limited", secondsOf(res));
+      return;
     }
     if (isStopping()) {
       res.setHeader("Retry-After", "1");
       sendProblem(res, problems.unavailable("shutting down; retry"));
-      return undefined;
+      observe(routeOf(req), "unavailable", secondsOf(res));
+      return;
     }
-    return principal;
+    next();
   };
 
   const get = (path: string, handler: (req: Request, audience: Audience) => Promise<Answer>) => {
-    const expressPath = path.replace(/\{(\w+)\}/g, ":$1");
-    app.get(expressPath, (req, res) => {
-      const started = performance.now();
+    api.route("get", path, "query:read", admit, (req, res) => {
       const done = onWork();
       const finish = (outcome: string) => {
-        observe(path, outcome, (performance.now() - started) / 1_000);
+        observe(path, outcome, secondsOf(res));
         done();
       };
-      const principal = authenticate(req, res);
-      if (principal === undefined) {
-        finish(
-          res.statusCode === 429
-            ? "rate_limited"
-            : res.statusCode === 403
-              ? "forbidden"
-              : "unauthorized",
-        );
-        return;
-      }
       for (const [name, value] of Object.entries(req.params)) {
         if (typeof value !== "string" || value.length === 0 || value.length > MAX_PATH_PARAM) {
           sendProblem(
@@ -170,7 +142,7 @@ export function createQueryApiApp({
           return;
         }
       }
-      handler(req, { pii: principal.scopes.has("pii") }).then(
+      handler(req, { pii: api.principalOf(res).scopes.has("query:pii") }).then(
         (answer) => {
           if ("problem" in answer) {
             sendProblem(res, answer.problem);
@@ -200,7 +172,7 @@ export function createQueryApiApp({
         },
       );
     });
-    app.all(expressPath, (_req, res) => {
+    app.all(path.replace(/\{(\w+)\}/g, ":$1"), (_req, res) => {
       res.setHeader("Allow", "GET, HEAD");
       sendProblem(res, problems.methodNotAllowed());
     });
@@ -294,5 +266,5 @@ export function createQueryApiApp({
     logger.error({ err: error }, "query API request could not be read");
     sendProblem(res, problems.internal());
   });
-  return app;
+  return api;
 }

@@ -10,7 +10,8 @@ import { createRollup } from "../../projector/rollup.js";
 import { countryOf, exampleWorld, NUMBER, type World } from "../../projector/world.unit-helpers.js";
 import { createMemoryReader } from "../../queries/memory-reader.unit-helpers.js";
 import { createQueries } from "../../queries/queries.js";
-import { createKeyring, createRateLimiter } from "./api-keys.js";
+import { createAuthenticator } from "@parley/runtime";
+import { createRateLimiter } from "./rate-limit.js";
 import { queryApiRoutes } from "./routes.js";
 import { startQueryApiServer, type QueryApiServer } from "./server.js";
 
@@ -71,7 +72,7 @@ beforeAll(async () => {
       active: () => 1,
       rateCard,
     }),
-    keyring: createKeyring(keys),
+    authenticator: createAuthenticator({ api: "query", keys }),
     rateLimiter: { take: (id, now) => (id === "limited" ? strict : limiter).take(id, now) },
     logger: { warn: () => undefined, error: () => undefined },
   });
