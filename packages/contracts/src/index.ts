@@ -88,3 +88,4 @@ export {
 } from "./send-request.js";
 export { sendApiSchemas } from "./openapi.js";
 export { isJsonObject } from "./json.js";
+export { nameBasedId } from "./name-id.js";

@@ -1,22 +1,13 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from "node:crypto";
 import { ParleyError } from "@parley/errors";
+import { nameBasedId } from "@parley/contracts";
 
 /** sha-256 of a UTF-8 text, lowercase hex. */
 export const sha256Hex = (text: string): string =>
   createHash("sha256").update(text, "utf8").digest("hex");
 
-/** The consent service's UUIDv5 namespace for event ids derived from its inputs. */
-const NAMESPACE = Buffer.from("0c3a7d5e21b94f6a8e2d4b6c8a0f1e3d", "hex");
-
 /** A UUIDv5 of `name`: a repeated input gets the same event ids (RFC 9562, 5.5). */
-export function eventIdOf(name: string): string {
-  const hash = createHash("sha1").update(NAMESPACE).update(name, "utf8").digest();
-  const b = hash.subarray(0, 16);
-  b[6] = ((b[6] ?? 0) & 0x0f) | 0x50;
-  b[8] = ((b[8] ?? 0) & 0x3f) | 0x80;
-  const hex = b.toString("hex");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
+export const eventIdOf = nameBasedId("0c3a7d5e21b94f6a8e2d4b6c8a0f1e3d");
 
 export interface Sealed {
   readonly keyId: string;
