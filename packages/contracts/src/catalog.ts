@@ -215,7 +215,7 @@ const topicDefinitions = [
     key: "raw",
     events: ["AuditRecorded"],
     retentionDays: null,
-    producers: ["consent", "media"],
+    producers: ["consent", "media", "campaigns"],
     consumers: [],
     description:
       "The audit log of sensitive operations done through the APIs, keyed by the actor; kept forever. Read by the auditor role (docs/access-control.md).",

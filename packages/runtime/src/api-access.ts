@@ -30,16 +30,25 @@ export const allScopes = [
   "media:send",
   "media:delete",
   "media:erase",
+  "campaigns:read",
+  "campaigns:write",
+  "campaigns:control",
   "audit:read",
 ] as const;
 export type ScopeName = (typeof allScopes)[number];
 
-const viewer: readonly ScopeName[] = ["messages:read", "query:read", "consent:read", "media:read"];
+const viewer: readonly ScopeName[] = [
+  "messages:read",
+  "query:read",
+  "consent:read",
+  "media:read",
+  "campaigns:read",
+];
 
 /**
  * Least privilege (docs/access-control.md): a viewer reads without personal data; a sender
  * sends and uploads what it sends; an operator runs the day (sends, records consent, deletes
- * media) but neither erases nor reads evidence or the audit log; an auditor reads everything,
+ * media, creates and controls campaigns) but neither erases nor reads evidence or the audit log; an auditor reads everything,
  * personal data, evidence and the audit log included, and changes nothing; admin holds all.
  */
 export const roleScopes: Readonly<Record<RoleName, readonly ScopeName[]>> = {
@@ -52,6 +61,8 @@ export const roleScopes: Readonly<Record<RoleName, readonly ScopeName[]>> = {
     "media:write",
     "media:send",
     "media:delete",
+    "campaigns:write",
+    "campaigns:control",
   ],
   auditor: [...viewer, "query:pii", "consent:evidence", "consent:export", "audit:read"],
   admin: allScopes,

@@ -1,14 +1,22 @@
 import { config, telemetry } from "./instrument.js";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { createCatalog } from "@parley/contracts";
 import { createCommandHandler } from "@parley/decider";
-import { createEventProducer, createRegistry, createSerde } from "@parley/kafka";
+import {
+  createAuditPublisher,
+  createEventProducer,
+  createRegistry,
+  createSerde,
+} from "@parley/kafka";
 import { loadNumberDirectory } from "@parley/numbers";
-import { runStandardService, type Component, type ReadinessCheck } from "@parley/runtime";
+import {
+  apiAccessOf,
+  jwtSettingsOf,
+  runStandardService,
+  type Component,
+  type ReadinessCheck,
+} from "@parley/runtime";
 import { createAudienceFiles } from "./adapters/file/audience-files.js";
-import { createKeyring } from "./adapters/http/api-keys.js";
-import { createCampaignsApiApp } from "./adapters/http/routes.js";
+import { startCampaignsApiServer } from "./adapters/http/server.js";
 import { createContactsConsumer } from "./adapters/kafka/contacts-consumer.js";
 import { createSendPublisher } from "./adapters/kafka/publish-sends.js";
 import { createSignalsConsumer } from "./adapters/kafka/signals-consumer.js";
@@ -121,48 +129,37 @@ await runStandardService({
         },
       });
 
-      if (config.CAMPAIGNS_API_KEYS.length === 0) {
-        logger.info({}, "campaigns: CAMPAIGNS_API_KEYS names no key; the campaigns API is off");
+      if (config.CAMPAIGNS_API_KEYS.length === 0 && jwtSettingsOf(config) === undefined) {
+        logger.info({}, "campaigns: no API key and no bearer JWT issuer; the campaigns API is off");
         return { checks, components };
       }
-      const app = createCampaignsApiApp({
+      const server = await startCampaignsApiServer({
+        host: config.CAMPAIGNS_API_HOST ?? config.HTTP_HOST,
+        port: config.CAMPAIGNS_API_PORT,
         campaigns,
         skips: (id, page) => skipsOf(mongo.db, id, page),
-        keyring: createKeyring(config.CAMPAIGNS_API_KEYS),
+        onAudit: createAuditPublisher({
+          producer,
+          catalog,
+          service: "campaigns",
+          onError: (error, entry) => {
+            logger.error(
+              { err: error, action: entry.action, actor: entry.principal.id },
+              "campaigns API: a campaign was controlled but its AuditRecorded was not published",
+            );
+          },
+        }),
+        ...apiAccessOf(config, { api: "campaigns", keys: config.CAMPAIGNS_API_KEYS, logger }),
         maxBodyBytes: config.CAMPAIGNS_API_MAX_BODY_BYTES,
         maxAudienceBytes: config.CAMPAIGNS_AUDIENCE_MAX_BYTES,
         logger,
       });
-      const server = createServer({ headersTimeout: 10_000, requestTimeout: 0 }, app);
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(
-          config.CAMPAIGNS_API_PORT,
-          config.CAMPAIGNS_API_HOST ?? config.HTTP_HOST,
-          () => {
-            server.off("error", reject);
-            resolve();
-          },
-        );
-      });
-      logger.info({ port: (server.address() as AddressInfo).port }, "campaigns API listening");
-      checks.push({
-        name: "campaigns-api-server",
-        check: () =>
-          server.listening
-            ? Promise.resolve()
-            : Promise.reject(new Error("the campaigns API is not listening")),
-      });
-      components.push({
-        name: "campaigns API server",
-        stop: () =>
-          new Promise<void>((resolve) => {
-            server.close(() => {
-              resolve();
-            });
-            server.closeIdleConnections();
-          }),
-      });
+      logger.info(
+        { port: server.port, keys: config.CAMPAIGNS_API_KEYS.length },
+        "campaigns API listening",
+      );
+      checks.push(server.check);
+      components.push(server);
       return { checks, components };
     } catch (error) {
       await stopAll();

@@ -1,12 +1,18 @@
 import { errorMessage, retryOf } from "@parley/errors";
+import {
+  createApiChassis,
+  sendProblem as send,
+  type ApiChassis,
+  type AuditEntry,
+  type Authenticator,
+  type Problem,
+} from "@parley/runtime";
 import express, { type NextFunction, type Request, type Response } from "express";
-import type { Scope } from "../../config.js";
 import type { Campaigns } from "../../control/campaigns.js";
 import { campaignDefinition } from "../../domain/campaign.js";
 import { CampaignStateError } from "../../domain/lifecycle.js";
 import { AudienceHeaderError } from "../../audience/read.js";
 import { AudienceTooLargeError } from "../file/audience-files.js";
-import { bearerToken, type Keyring, type Principal } from "./api-keys.js";
 
 export interface CampaignsApiOptions {
   readonly campaigns: Campaigns;
@@ -15,24 +21,23 @@ export interface CampaignsApiOptions {
     campaignId: string,
     page: { readonly after: number; readonly limit: number },
   ) => Promise<readonly { readonly index: number }[]>;
-  readonly keyring: Keyring;
+  /** API keys and bearer JWTs (the chassis of @parley/runtime). */
+  readonly authenticator: Authenticator;
+  /** Campaign control (start, pause, resume, cancel) as it succeeds (AuditRecorded). */
+  readonly onAudit?: (entry: AuditEntry) => void;
+  readonly isStopping: () => boolean;
+  readonly onWork: () => () => void;
   readonly maxBodyBytes: number;
   readonly maxAudienceBytes: number;
   readonly logger?: { warn(obj: object, msg: string): void };
 }
 
-interface Problem {
-  readonly type: string;
-  readonly title: string;
-  readonly status: number;
-  readonly detail?: string;
-  readonly errors?: readonly { readonly field: string; readonly detail: string }[];
-}
+type FieldErrors = readonly { readonly field: string; readonly detail: string }[];
 const problem = (
   status: number,
   title: string,
   detail?: string,
-  errors?: Problem["errors"],
+  errors?: FieldErrors,
 ): Problem => ({
   type: `urn:parley:problem:${title.toLowerCase().replace(/[^a-z]+/g, "-")}`,
   title,
@@ -40,9 +45,6 @@ const problem = (
   ...(detail === undefined ? {} : { detail }),
   ...(errors === undefined ? {} : { errors }),
 });
-const send = (res: Response, p: Problem) => {
-  res.status(p.status).type("application/problem+json").json(p);
-};
 const ID = /^[a-z0-9][a-z0-9-]{0,63}$/;
 
 /**
@@ -51,32 +53,26 @@ const ID = /^[a-z0-9][a-z0-9-]{0,63}$/;
  * key with a scope. Translation only: the lifecycle decider refuses what the state does not allow
  * (409), an outage is 503.
  */
-export function createCampaignsApiApp(o: CampaignsApiOptions): express.Express {
-  const app = express();
-  app.disable("x-powered-by");
+export function createCampaignsApiApp(o: CampaignsApiOptions): ApiChassis {
+  const api = createApiChassis({
+    api: "campaigns",
+    realm: "parley-campaigns",
+    authenticator: o.authenticator,
+    ...(o.onAudit === undefined ? {} : { onAudit: o.onAudit }),
+  });
+  const { app } = api;
   app.set("query parser", "simple");
-  app.use((req, res, next) => {
-    const token = bearerToken(req.header("authorization"));
-    const principal = token === undefined ? undefined : o.keyring.authenticate(token);
-    if (principal === undefined) {
-      res.setHeader("www-authenticate", 'Bearer realm="parley-campaigns"');
-      send(
-        res,
-        problem(
-          401,
-          "Unauthorized",
-          token === undefined ? "send Authorization: Bearer <key>" : "unknown key",
-        ),
-      );
+  app.use((_req, res, next) => {
+    if (o.isStopping()) {
+      res.setHeader("connection", "close");
+      send(res, problem(503, "Service Unavailable", "the campaigns API is stopping"));
       return;
     }
-    res.locals["principal"] = principal;
+    res.on("close", o.onWork());
     next();
   });
-  const needs = (scope: Scope) => (_req: Request, res: Response, next: NextFunction) => {
-    if ((res.locals["principal"] as Principal).scopes.has(scope)) next();
-    else send(res, problem(403, "Insufficient scope", `this API key lacks the scope ${scope}`));
-  };
+  // Every route needs a caller, so an unknown path answers 401 to a stranger, 404 to a caller.
+  app.use(api.authenticate);
   const idOf = (req: Request, res: Response): string | undefined => {
     const id = String(req.params["id"]);
     if (ID.test(id)) return id;
@@ -101,7 +97,7 @@ export function createCampaignsApiApp(o: CampaignsApiOptions): express.Express {
   };
   const json = express.json({ limit: o.maxBodyBytes });
 
-  app.post("/v1/campaigns", needs("write"), json, async (req, res) => {
+  api.route("post", "/v1/campaigns", "write", json, async (req, res) => {
     const parsed = campaignDefinition.safeParse(req.body);
     if (!parsed.success) {
       send(
@@ -126,7 +122,7 @@ export function createCampaignsApiApp(o: CampaignsApiOptions): express.Express {
     }
   });
 
-  app.put("/v1/campaigns/:id/audience", needs("write"), async (req, res) => {
+  api.route("put", "/v1/campaigns/{id}/audience", "write", async (req, res) => {
     const id = idOf(req, res);
     if (id === undefined) return;
     const format = req.query["format"];
@@ -142,8 +138,15 @@ export function createCampaignsApiApp(o: CampaignsApiOptions): express.Express {
     }
   });
 
+  const audits = {
+    start: "campaign.started",
+    pause: "campaign.paused",
+    resume: "campaign.resumed",
+    cancel: "campaign.cancelled",
+  } as const;
   for (const action of ["start", "pause", "resume", "cancel"] as const) {
-    app.post(`/v1/campaigns/:id/${action}`, needs("control"), async (req, res) => {
+    const access = { scope: "control", audit: audits[action] };
+    api.route("post", `/v1/campaigns/{id}/${action}`, access, async (req, res) => {
       const id = idOf(req, res);
       if (id === undefined) return;
       try {
@@ -158,7 +161,7 @@ export function createCampaignsApiApp(o: CampaignsApiOptions): express.Express {
     });
   }
 
-  app.get("/v1/campaigns/:id", needs("read"), async (req, res) => {
+  api.route("get", "/v1/campaigns/{id}", "read", async (req, res) => {
     const id = idOf(req, res);
     if (id === undefined) return;
     try {
@@ -170,7 +173,7 @@ export function createCampaignsApiApp(o: CampaignsApiOptions): express.Express {
     }
   });
 
-  app.get("/v1/campaigns/:id/skips", needs("read"), async (req, res) => {
+  api.route("get", "/v1/campaigns/{id}/skips", "read", async (req, res) => {
     const id = idOf(req, res);
     if (id === undefined) return;
     const after = Number(req.query["after"] ?? -1);
@@ -206,5 +209,5 @@ export function createCampaignsApiApp(o: CampaignsApiOptions): express.Express {
     else if (status === 400) send(res, problem(400, "Invalid request", "the body is not JSON"));
     else fail(res, error);
   });
-  return app;
+  return api;
 }

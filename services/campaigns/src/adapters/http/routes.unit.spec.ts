@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createCommandHandler, createMemoryStateStore } from "@parley/decider";
+import { createAuthenticator } from "@parley/runtime";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -13,14 +14,16 @@ import { campaignDefinition } from "../../domain/campaign.js";
 import { campaignDecider, type CampaignState } from "../../domain/lifecycle.js";
 import { uuidV5Of } from "../../planning/ids.js";
 import { createMemoryPlanStore } from "../../planning/memory-store.js";
-import { createKeyring } from "./api-keys.js";
 import { createCampaignsApiApp } from "./routes.js";
 
 const sha = (k: string) => createHash("sha256").update(k).digest("hex");
-const keyring = createKeyring([
-  { id: "all", keySha256: sha("key-all-0123"), scopes: ["read", "write", "control"] },
-  { id: "reader", keySha256: sha("key-read-0123"), scopes: ["read"] },
-]);
+const authenticator = createAuthenticator({
+  api: "campaigns",
+  keys: [
+    { id: "all", keySha256: sha("key-all-0123"), scopes: ["read", "write", "control"] },
+    { id: "reader", keySha256: sha("key-read-0123"), scopes: ["read"] },
+  ],
+});
 
 function build() {
   const states = createMemoryStateStore<CampaignState, never>();
@@ -61,10 +64,12 @@ function build() {
   return createCampaignsApiApp({
     campaigns,
     skips: () => Promise.resolve([]),
-    keyring,
+    authenticator,
+    isStopping: () => false,
+    onWork: () => () => undefined,
     maxBodyBytes: 4096,
     maxAudienceBytes: 1000,
-  });
+  }).app;
 }
 
 let server: Server;
