@@ -17,65 +17,66 @@ const apiKeyEntryOf = apiKeyEntry(scopes, {});
 export type ApiKeyEntry = z.infer<typeof apiKeyEntryOf>;
 
 /** Every variable projection reads, with its type and default (README.md, "Configuration"). */
-export const configSchema = z
-  .object({
-    ...infraFields,
-    ...chassisFields,
-    HTTP_PORT: env.port(8086),
-    /** Prepended to every topic name (tests); production leaves it empty. */
-    PARLEY_TOPIC_PREFIX: z.string().default(""),
-    /**
-     * `all`: keep the active generation current and serve the query API; `projector`: keep it
-     * current only; `api`: serve only (scale readers apart from the projector, which is CPU-bound
-     * while it works off a backlog: docs/benchmarks.md, "Projection").
-     */
-    PROJECTION_ROLE: z.enum(["all", "projector", "api"]).default("all"),
-    /**
-     * The query API's keys as JSON, `[{ id, keySha256, scopes | role, expiresAt? }]` with scopes `read`
-     * and `pii`
-     * (hashes only; from a file with PROJECTION_API_KEYS_FILE). No key: the query API is off.
-     */
-    PROJECTION_API_KEYS: apiKeyList(apiKeyEntryOf),
-    ...apiAccessFields,
-    /** The query API listener; HTTP_HOST when unset. */
-    PROJECTION_API_HOST: env.string().optional(),
-    PROJECTION_API_PORT: env.port(8091),
-    /** Requests per second per API key id; 0 turns the limit off. */
-    PROJECTION_API_RATE_PER_SECOND: env.int(500, { min: 0 }),
-    PROJECTION_API_RATE_BURST: env.int(1_000, { min: 1 }),
-    /** Read models live in `<prefix>g<generation>_<model>` collections of MONGO_DB. */
-    PROJECTION_COLLECTION_PREFIX: z
-      .string()
-      .regex(/^[A-Za-z][A-Za-z0-9_]{0,40}$/, "letters, digits and '_' (a collection name prefix)")
-      .default("projection_"),
-    /** Records taken but unfinished before the consumer stops fetching. */
-    PROJECTION_MAX_IN_FLIGHT: env.int(500, { min: 1, max: 50_000 }),
-    /** Documents per read model kept in memory between events. */
-    PROJECTION_CACHE_SIZE: env.int(2_000, { min: 0, max: 1_000_000 }),
-    /** Keys per batch of a read model (one load, one save per batch). */
-    PROJECTION_BATCH_KEYS: env.int(500, { min: 1, max: 10_000 }),
-    /**
-     * Records at most in one apply of the projector: the records of a fetch are applied together
-     * (erasure's lookups and one batch per read model once per apply); 1 applies each on its own.
-     */
-    PROJECTION_APPLY_BATCH: env.int(500, { min: 1, max: 10_000 }),
-    /** How often the analytics buckets whose facts changed are recomputed. */
-    PROJECTION_ROLLUP_INTERVAL_MS: env.int(1_000, { min: 50, max: 3_600_000 }),
-    /**
-     * A bucket recomputed from n facts waits n x this (ms) before its next recomputation, so a
-     * busy bucket of many facts is not read again every round (its totals trail by that much).
-     */
-    PROJECTION_ROLLUP_MS_PER_FACT: z.coerce.number().min(0).max(1_000).default(0.5),
-    /** How often the active generation is read (a rebuild's switch is picked up within this). */
-    PROJECTION_GENERATION_POLL_MS: env.int(2_000, { min: 100, max: 60_000 }),
-    /**
-     * The operator's rate card (docs/projection-api.md, "Cost estimates"): per market and pricing
-     * category, in the operator's currency. Unset: analytics carry no cost estimate.
-     */
-    PROJECTION_RATE_CARD_FILE: z.string().min(1).optional(),
-    /** A rebuild switches once it is within this many records of the log's end. */
-    PROJECTION_REBUILD_CATCH_UP_RECORDS: env.int(1_000, { min: 0 }),
-  })
-  .superRefine(checkApiAccess);
+export const configFields = z.object({
+  ...infraFields,
+  ...chassisFields,
+  HTTP_PORT: env.port(8086),
+  /** Prepended to every topic name (tests); production leaves it empty. */
+  PARLEY_TOPIC_PREFIX: z.string().default(""),
+  /**
+   * `all`: keep the active generation current and serve the query API; `projector`: keep it
+   * current only; `api`: serve only (scale readers apart from the projector, which is CPU-bound
+   * while it works off a backlog: docs/benchmarks.md, "Projection").
+   */
+  PROJECTION_ROLE: z.enum(["all", "projector", "api"]).default("all"),
+  /**
+   * The query API's keys as JSON, `[{ id, keySha256, scopes | role, expiresAt? }]` with scopes `read`
+   * and `pii`
+   * (hashes only; from a file with PROJECTION_API_KEYS_FILE). No key: the query API is off.
+   */
+  PROJECTION_API_KEYS: apiKeyList(apiKeyEntryOf),
+  ...apiAccessFields,
+  /** The query API listener; HTTP_HOST when unset. */
+  PROJECTION_API_HOST: env.string().optional(),
+  PROJECTION_API_PORT: env.port(8091),
+  /** Requests per second per API key id; 0 turns the limit off. */
+  PROJECTION_API_RATE_PER_SECOND: env.int(500, { min: 0 }),
+  PROJECTION_API_RATE_BURST: env.int(1_000, { min: 1 }),
+  /** Read models live in `<prefix>g<generation>_<model>` collections of MONGO_DB. */
+  PROJECTION_COLLECTION_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9_]{0,40}$/, "letters, digits and '_' (a collection name prefix)")
+    .default("projection_"),
+  /** Records taken but unfinished before the consumer stops fetching. */
+  PROJECTION_MAX_IN_FLIGHT: env.int(500, { min: 1, max: 50_000 }),
+  /** Documents per read model kept in memory between events. */
+  PROJECTION_CACHE_SIZE: env.int(2_000, { min: 0, max: 1_000_000 }),
+  /** Keys per batch of a read model (one load, one save per batch). */
+  PROJECTION_BATCH_KEYS: env.int(500, { min: 1, max: 10_000 }),
+  /**
+   * Records at most in one apply of the projector: the records of a fetch are applied together
+   * (erasure's lookups and one batch per read model once per apply); 1 applies each on its own.
+   */
+  PROJECTION_APPLY_BATCH: env.int(500, { min: 1, max: 10_000 }),
+  /** How often the analytics buckets whose facts changed are recomputed. */
+  PROJECTION_ROLLUP_INTERVAL_MS: env.int(1_000, { min: 50, max: 3_600_000 }),
+  /**
+   * A bucket recomputed from n facts waits n x this (ms) before its next recomputation, so a
+   * busy bucket of many facts is not read again every round (its totals trail by that much).
+   */
+  PROJECTION_ROLLUP_MS_PER_FACT: z.coerce.number().min(0).max(1_000).default(0.5),
+  /** How often the active generation is read (a rebuild's switch is picked up within this). */
+  PROJECTION_GENERATION_POLL_MS: env.int(2_000, { min: 100, max: 60_000 }),
+  /**
+   * The operator's rate card (docs/projection-api.md, "Cost estimates"): per market and pricing
+   * category, in the operator's currency. Unset: analytics carry no cost estimate.
+   */
+  PROJECTION_RATE_CARD_FILE: z.string().min(1).optional(),
+  /** A rebuild switches once it is within this many records of the log's end. */
+  PROJECTION_REBUILD_CATCH_UP_RECORDS: env.int(1_000, { min: 0 }),
+});
+
+/** The service's configuration: the fields and the API access rules across them. */
+export const configSchema = configFields.superRefine(checkApiAccess);
 
 export type Config = z.infer<typeof configSchema>;
