@@ -2,7 +2,8 @@
 //  1. baseline: a bare consume of the raw topic through the Kafka layer (decode, no-op handler);
 //  2. the router's inbound side as main.ts composes it (parse, decide, MongoDB state with the
 //     outbox, publish to the contact-keyed topics), webhooks/s and events/s produced, once per
-//     BENCH_MARK_DELAYS setting, each on topics and a database of its own.
+//     BENCH_MARK_DELAYS setting, each on topics and a database of its own, after
+//     BENCH_ROUTER_WARMUP (1) discarded router cases so every measured case runs warm.
 // Each case prints its CPU per webhook, peak RSS, round trips (Kafka requests by API, MongoDB
 // commands) and the servers' CPU; BENCH_CPU_PROF=<file> profiles the last router case.
 // The raw topic is filled first (WEBHOOKS webhooks, one message each, across three business
@@ -349,6 +350,16 @@ async function main(): Promise<void> {
       steps,
     };
   };
+  // BENCH_ROUTER_WARMUP (1): router cases run first and discarded, on topics of their own, so
+  // the measured cases all run on a warm JIT. Without it the first measured case ran colder
+  // than the next (2026-12-06, 15:32 UTC: whichever setting ran second looked faster).
+  const warmups = Number(process.env["BENCH_ROUTER_WARMUP"] ?? "1");
+  for (let w = 0; w < warmups; w++) {
+    const warm = await routerCase(markDelays.length + w, markDelays[0] ?? -1);
+    process.stderr.write(
+      `router warm-up ${String(w + 1)} (discarded): ${(warm.webhooks / warm.seconds).toFixed(0)} webhooks/s\n`,
+    );
+  }
   const cases = [];
   for (const [index, delay] of markDelays.entries()) cases.push(await routerCase(index, delay));
 
