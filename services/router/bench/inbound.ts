@@ -268,7 +268,7 @@ async function main(): Promise<void> {
   // 2. The router's inbound side, composed as in main.ts, once per published-mark setting
   // (BENCH_MARK_DELAYS: -1 each batch waits for its mark, as before ADR 0010's deferred marks;
   // a number: ROUTER_MARK_DELAY_MS), each on topics and a database of its own.
-  const markDelays = (process.env["BENCH_MARK_DELAYS"] ?? "-1,50").split(",").map(Number);
+  const markDelays = (process.env["BENCH_MARK_DELAYS"] ?? "-1,1000").split(",").map(Number);
   const mongo = createMongo({
     url: mongoUrl,
     database: run,
