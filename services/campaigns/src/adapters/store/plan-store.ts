@@ -1,5 +1,6 @@
 import { guardStore } from "@parley/mongo";
 import type { AnyBulkWriteOperation, Db } from "mongodb";
+import { countryOfContact } from "@parley/pricing";
 import type { CampaignDefinition } from "../../domain/campaign.js";
 import type { ContactFacts, PlanDecision, SkipReason } from "../../domain/plan.js";
 import type {
@@ -39,6 +40,10 @@ export interface RecipientDoc {
   plannedAt: Date;
   releaseAt: Date;
   released: boolean;
+  /** The recipient's country (the forecast's market); absent when the number names none. */
+  country?: string;
+  /** An open service window when planned (a utility template may be free: domain/forecast.ts). */
+  windowOpen?: boolean;
   /** The send, kept until it is released. */
   send?: PlannedSend;
 }
@@ -49,6 +54,11 @@ export interface ContactDoc {
   utility?: { status: "granted" | "revoked"; at: string };
   windowExpiresAt?: string;
 }
+
+const countryField = (contactId: string): { country?: string } => {
+  const country = countryOfContact(contactId);
+  return country === undefined ? {} : { country };
+};
 
 /** Creates the indexes the stores query by; idempotent. */
 export async function ensureIndexes(db: Db): Promise<void> {
@@ -101,6 +111,8 @@ export function createMongoPlanStore({ db }: { db: Db }): PlanStore {
             plannedAt: now,
             releaseAt: new Date(d.releaseAt),
             released: false,
+            ...countryField(d.contactId),
+            windowOpen: !d.limited,
             send: d,
           };
           recipientOps.push({
@@ -242,4 +254,30 @@ export async function reachedLast24h(db: Db, now: Date): Promise<number> {
     }),
   );
   return ids.length;
+}
+
+/** A planned campaign's recipients by country and window (the forecast of the recorded plan). */
+export async function plannedGroupsOf(
+  db: Db,
+  campaignId: string,
+): Promise<readonly { country?: string; windowOpen: boolean; n: number }[]> {
+  const rows = await guardStore(RECIPIENTS, "group planned recipients", () =>
+    db
+      .collection<RecipientDoc>(RECIPIENTS)
+      .aggregate<{ _id: { country?: string | null; windowOpen?: boolean | null }; n: number }>([
+        { $match: { campaignId } },
+        {
+          $group: {
+            _id: { country: "$country", windowOpen: "$windowOpen" },
+            n: { $sum: 1 },
+          },
+        },
+      ])
+      .toArray(),
+  );
+  return rows.map((r) => ({
+    ...(r._id.country == null ? {} : { country: r._id.country }),
+    windowOpen: r._id.windowOpen === true,
+    n: r.n,
+  }));
 }
