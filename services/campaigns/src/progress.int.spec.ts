@@ -249,7 +249,7 @@ describe("campaign progress and cost from real outcomes and statuses", () => {
     const requests = published.filter((e) => e.data.metadata?.["campaignId"] === "mixed");
     const events = requests.flatMap((r) =>
       eventsOf(
-        { campaignId: "mixed", contactId: r.data.contactId ?? "", requestId: r.correlationId },
+        { campaignId: "mixed", contactId: r.data.contactId, requestId: r.correlationId },
         { kind: "delivered", read: false, pricingType: "regular", category: "utility" },
       ),
     );

@@ -24,6 +24,7 @@ const card: RateCard = {
 };
 const M = { correlationId: "c", now: new Date("2026-12-06T10:00:00Z") };
 const contacts = ["5511987654321", "919876543210", "4915112345678", "5521998765432"];
+const at = (i: number): string => contacts[i % contacts.length] ?? "";
 
 /** Folds events the way the progress consumer does, in memory (the store does the same joins). */
 function fold(events: readonly AnyEvent[]) {
@@ -61,7 +62,7 @@ describe("the progress fold", () => {
       { kind: "rejected", reason: "opted_out" },
     ];
     const events = stories.flatMap((story, i) =>
-      eventsOf({ campaignId: "c1", contactId: contacts[i % 4]!, requestId: `r${i}` }, story),
+      eventsOf({ campaignId: "c1", contactId: at(i % 4), requestId: `r${i}` }, story),
     );
     const p = progressOf(groupsOf(fold(events).values()), card);
     expect(p).toMatchObject({
@@ -82,7 +83,7 @@ describe("the progress fold", () => {
       {
         requestId: "x",
         idempotencyKey: "orders:42",
-        contactId: contacts[0]!,
+        contactId: at(0),
         wamid: "w",
         usedTemplateFallback: false,
         attempts: 1,
@@ -93,7 +94,7 @@ describe("the progress fold", () => {
     const status = createEvent(
       "StatusUpdated",
       {
-        contactId: contacts[0]!,
+        contactId: at(0),
         wamid: "w",
         status: "sent",
         origin: { deliveryId: "d", wabaId: "w" },
@@ -110,7 +111,7 @@ describe("the progress fold", () => {
         {
           requestId: "x",
           idempotencyKey,
-          contactId: contacts[0]!,
+          contactId: at(0),
           wamid: "w",
           usedTemplateFallback: false,
           attempts: 1,
@@ -159,10 +160,12 @@ describe("the progress fold", () => {
             eventsOf({ campaignId: "c1", contactId, requestId: `r${i}` }, s),
           );
           const inOrder = progressOf(groupsOf(fold(events).values()), card);
-          const noisy = [...events, ...dupes.map((d) => events[d % events.length]!)];
-          const keys = noisy.map(() => shuffle.next().value as number);
+          const noisy = [
+            ...events,
+            ...dupes.flatMap((d) => events.slice(d % events.length, (d % events.length) + 1)),
+          ];
           const shuffled = noisy
-            .map((e, i) => [keys[i]!, e] as const)
+            .map((e) => [shuffle.next().value as number, e] as const)
             .sort((a, b) => a[0] - b[0])
             .map(([, e]) => e);
           // Each event folded on its own as it comes (the consumer's way), statuses first or not.
@@ -205,7 +208,7 @@ describe("the progress fold", () => {
     fc.assert(
       fc.property(fc.array(fc.oneof(hostileKey, validKey), { maxLength: 30 }), (keys) => {
         for (const k of keys) {
-          const contactId = "c" in k ? k.c : contacts[0]!;
+          const contactId = "c" in k ? k.c : at(0);
           const e = createEvent(
             "SendAccepted",
             {
@@ -227,7 +230,7 @@ describe("the progress fold", () => {
     const status = createEvent(
       "StatusUpdated",
       {
-        contactId: contacts[0]!,
+        contactId: at(0),
         wamid: "w",
         status: "delivered",
         origin: { deliveryId: "d", wabaId: "w" },
