@@ -29,6 +29,7 @@ import {
   createMongoPlanStore,
   createMongoSendQueue,
   ensureIndexes,
+  noteReached,
   plannedGroupsOf,
   reachedLast24h,
   skipsOf,
@@ -130,6 +131,7 @@ await runStandardService({
             if (await campaigns.noteFailure(id))
               logger.warn({ campaignId: id }, "campaigns: failure rate over the threshold; paused");
           },
+          onReached: (contactId, at) => noteReached(mongo.db, contactId, at),
           logger,
         }),
       ]) {

@@ -32,8 +32,11 @@ import {
   createMongoPlanStore,
   createMongoSendQueue,
   ensureIndexes,
+  noteReached,
   plannedGroupsOf,
+  reachedLast24h,
 } from "./adapters/store/plan-store.js";
+import { applyContactEvent } from "./adapters/store/contacts.js";
 import { createMongoDeliveries, ensureProgressIndexes } from "./adapters/store/progress-store.js";
 import { createCampaigns, type Campaigns } from "./control/campaigns.js";
 import { eventsOf } from "./delivery-events.unit-helpers.js";
@@ -64,6 +67,8 @@ let publishEvents: (events: readonly AnyEvent[]) => Promise<void>;
 let published: EventOf<"SendRequested">[];
 const deadLetters: string[] = [];
 let dir: string;
+let reached: (now: Date) => Promise<number>;
+let openWindow: (contactId: string, expiresAt: Date) => Promise<void>;
 
 beforeAll(async () => {
   const stack = await startStack();
@@ -104,6 +109,21 @@ beforeAll(async () => {
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
 
   const deliveries = createMongoDeliveries({ db: mongo.db });
+  reached = (now) => reachedLast24h(mongo.db, now);
+  openWindow = (contactId, expiresAt) =>
+    applyContactEvent(
+      mongo.db,
+      createEvent(
+        "ConversationWindowOpened",
+        {
+          contactId,
+          openedBy: `wamid.in-${contactId}`,
+          expiresAt: expiresAt.toISOString(),
+          freeEntryPoint: false,
+        },
+        { correlationId: `w-${contactId}`, now: new Date() },
+      ),
+    );
   campaigns = createCampaigns({
     handler: createCommandHandler({
       decider: campaignDecider,
@@ -139,6 +159,7 @@ beforeAll(async () => {
     onFailure: async (id) => {
       await campaigns.noteFailure(id);
     },
+    onReached: (contactId, at) => noteReached(mongo.db, contactId, at),
   });
   await progress.start();
   cleanups.push(() => progress.stop());
@@ -353,4 +374,35 @@ describe("campaign progress and cost from real outcomes and statuses", () => {
       failedByCode: { "131049": 10, "rejected:opted_out": 20 },
     });
   }, 240_000);
+
+  it("the messaging limit counts ordinary sends outside a window, not those inside one", async () => {
+    const base = await reached(new Date());
+    const inWindow = "34699000001";
+    const outside = ["34699000002", "34699000003"];
+    await openWindow(inWindow, new Date(Date.now() + 3_600_000));
+    const ordinary = (contactId: string, i: number) =>
+      createEvent(
+        "SendAccepted",
+        {
+          requestId: `orders-${contactId}-${i}`,
+          idempotencyKey: `orders:${contactId}:${i}`,
+          contactId,
+          wamid: `wamid.orders-${contactId}-${i}`,
+          usedTemplateFallback: false,
+          attempts: 1,
+        },
+        { correlationId: `orders-${contactId}-${i}`, now: new Date() },
+      );
+    // Two sends to each contact: unique users count once.
+    await publishEvents([inWindow, ...outside].flatMap((c) => [ordinary(c, 1), ordinary(c, 2)]));
+    await waitFor(async () => (await reached(new Date())) === base + 2, {
+      timeoutMs: 60_000,
+      description: "two contacts reached outside a window",
+    });
+    // Nothing else comes: the contact inside the window is never counted.
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(await reached(new Date())).toBe(base + 2);
+    // A day later they no longer count.
+    expect(await reached(new Date(Date.now() + 86_400_000 + 60_000))).toBe(0);
+  }, 120_000);
 });

@@ -16,7 +16,8 @@ export const PROGRESS_CONSUMER = "campaigns-progress";
  * send-outcomes and statuses -> campaign_deliveries (progress and the reconciled cost of each
  * campaign; issue 27). Translation only: the domain says what an event means for a campaign send
  * (or throws ProgressEventError, a dead letter with its reason), the store joins it in. A failure
- * then asks the campaign's failure-rate rule (`onFailure`).
+ * then asks the campaign's failure-rate rule (`onFailure`). Every send Meta took, campaign or
+ * not, is handed to `onReached` (the messaging limit counts ordinary sends too).
  */
 export function createProgressConsumer({
   kafka,
@@ -24,6 +25,7 @@ export function createProgressConsumer({
   catalog,
   deliveries,
   onFailure,
+  onReached,
   logger,
 }: {
   kafka: KafkaClient;
@@ -31,6 +33,8 @@ export function createProgressConsumer({
   catalog: Catalog;
   deliveries: Pick<MongoDeliveries, "applyOutcome" | "applyStatus">;
   onFailure?: (campaignId: string) => Promise<void>;
+  /** Any send Meta took (every requester's): the messaging limit's reached users. */
+  onReached?: (contactId: string, at: Date) => Promise<void>;
   logger?: KafkaLogger;
 }): ConsumerRunner {
   return createEventConsumer({
@@ -51,6 +55,11 @@ export function createProgressConsumer({
         campaignId = await deliveries.applyStatus(fact);
         failed = fact.failure !== undefined;
       } else {
+        if (
+          event.type === "SendAccepted" ||
+          (event.type === "SendReconciled" && event.data.result === "sent")
+        )
+          await onReached?.(event.data.contactId, new Date(event.occurredAt));
         const outcome = outcomeFactOf(event);
         if (outcome === undefined) return;
         await deliveries.applyOutcome(outcome.campaignId, outcome.fact);

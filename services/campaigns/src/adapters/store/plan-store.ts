@@ -2,6 +2,7 @@ import { guardStore } from "@parley/mongo";
 import type { AnyBulkWriteOperation, Db } from "mongodb";
 import { countryOfContact } from "@parley/pricing";
 import type { CampaignDefinition } from "../../domain/campaign.js";
+import { usesMessagingLimit } from "../../domain/limits.js";
 import type { ContactFacts, PlanDecision, SkipReason } from "../../domain/plan.js";
 import type {
   FactsReader,
@@ -53,6 +54,8 @@ export interface ContactDoc {
   marketing?: { status: "granted" | "revoked"; at: string };
   utility?: { status: "granted" | "revoked"; at: string };
   windowExpiresAt?: string;
+  /** The latest send Meta took for the contact outside a window (any requester): the limit's. */
+  reachedOutsideWindowAt?: Date;
 }
 
 const countryField = (contactId: string): { country?: string } => {
@@ -243,17 +246,46 @@ export function createMongoSendQueue({ db }: { db: Db }): SendQueue {
 export type { PlanDecision };
 
 /**
- * Unique contacts this service released to in the last 24 h: the part of the portfolio's
- * messaging limit campaigns used. Ordinary sends are not counted yet (ADR 0015, "Not yet").
+ * Unique users reached outside a service window in the last 24 h, the portfolio's messaging
+ * limit as far as Parley knows it: every business-initiated send Meta took outside the contact's
+ * window (any requester, folded by the campaigns-progress consumer into campaign_contacts) and
+ * the contacts campaigns released to in that time (those not yet taken by Meta too).
  */
 export async function reachedLast24h(db: Db, now: Date): Promise<number> {
-  const ids = await guardStore(RECIPIENTS, "count reached contacts", () =>
-    db.collection<RecipientDoc>(RECIPIENTS).distinct("contactId", {
-      released: true,
-      plannedAt: { $gte: new Date(now.getTime() - 86_400_000) },
-    }),
+  const since = new Date(now.getTime() - 86_400_000);
+  const [released, reached] = await Promise.all([
+    guardStore(RECIPIENTS, "count reached contacts", () =>
+      db.collection<RecipientDoc>(RECIPIENTS).distinct("contactId", {
+        released: true,
+        plannedAt: { $gte: since },
+      }),
+    ),
+    guardStore(CONTACTS, "count reached contacts", () =>
+      db.collection<ContactDoc>(CONTACTS).distinct("_id", {
+        reachedOutsideWindowAt: { $gte: since },
+      }),
+    ),
+  ]);
+  return new Set<string>([...released, ...reached]).size;
+}
+
+/**
+ * A send Meta took for `contactId` at `at` (any requester): recorded as reaching them outside a
+ * window when the window the contacts consumer folded was not open then (domain `limits.ts`).
+ */
+export async function noteReached(db: Db, contactId: string, at: Date): Promise<void> {
+  const contacts = db.collection<ContactDoc>(CONTACTS);
+  const doc = await guardStore(CONTACTS, "read a contact's window", () =>
+    contacts.findOne({ _id: contactId }, { projection: { windowExpiresAt: 1 } }),
   );
-  return ids.length;
+  if (!usesMessagingLimit(doc?.windowExpiresAt, at)) return;
+  await guardStore(CONTACTS, "note a reached contact", () =>
+    contacts.updateOne(
+      { _id: contactId },
+      { $max: { reachedOutsideWindowAt: at } },
+      { upsert: true },
+    ),
+  );
 }
 
 /** A planned campaign's recipients by country and window (the forecast of the recorded plan). */
