@@ -1,4 +1,5 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -21,9 +22,12 @@ import {
 } from "@parley/kafka";
 import { createMongo } from "@parley/mongo";
 import type { RateCard } from "@parley/pricing";
+import { createAuthenticator } from "@parley/runtime";
 import { startStack, waitFor } from "@parley/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAudienceFiles } from "./adapters/file/audience-files.js";
+import { startCampaignsApiServer } from "./adapters/http/server.js";
+import { runCli } from "./cli/run-cli.js";
 import { createProgressConsumer, PROGRESS_CONSUMER } from "./adapters/kafka/progress-consumer.js";
 import { createSendPublisher } from "./adapters/kafka/publish-sends.js";
 import { createCampaignReader, createCampaignStateStore } from "./adapters/store/campaign-store.js";
@@ -44,6 +48,26 @@ import { campaignDefinition } from "./domain/campaign.js";
 import { campaignDecider } from "./domain/lifecycle.js";
 import { idempotencyKeyOf } from "./domain/plan.js";
 import { uuidV5Of } from "./planning/ids.js";
+
+const CLI_KEY = "cli-key-0123456789";
+
+/** Runs the CLI in this process against the real API; answers its exit code and its output. */
+async function cli(args: readonly string[], env: Record<string, string> = {}) {
+  let out = "";
+  let err = "";
+  const code = await runCli(args, {
+    env: { PARLEY_CAMPAIGNS_URL: apiBase, PARLEY_CAMPAIGNS_TOKEN: CLI_KEY, ...env },
+    fetch: globalThis.fetch,
+    out: (t) => (out += t),
+    err: (t) => (err += t),
+    tty: false,
+    sleep: async () => {
+      await campaigns.tick();
+      await campaigns.settle();
+    },
+  });
+  return { code, out, err };
+}
 
 /** Made-up figures in the shape of an operator's card (never Meta's prices). */
 const card: RateCard = {
@@ -68,6 +92,7 @@ let published: EventOf<"SendRequested">[];
 const deadLetters: string[] = [];
 let dir: string;
 let reached: (now: Date) => Promise<number>;
+let apiBase: string;
 let openWindow: (contactId: string, expiresAt: Date) => Promise<void>;
 
 beforeAll(async () => {
@@ -151,6 +176,26 @@ beforeAll(async () => {
     plannedGroups: (id) => plannedGroupsOf(mongo.db, id),
     failureRateThreshold: 0.2,
   });
+  const api = await startCampaignsApiServer({
+    host: "127.0.0.1",
+    port: 0,
+    campaigns,
+    skips: () => Promise.resolve([]),
+    authenticator: createAuthenticator({
+      api: "campaigns",
+      keys: [
+        {
+          id: "ops",
+          keySha256: createHash("sha256").update(CLI_KEY).digest("hex"),
+          scopes: ["read", "write", "control"],
+        },
+      ],
+    }),
+    maxBodyBytes: 65_536,
+    maxAudienceBytes: 10_000_000,
+  });
+  cleanups.push(() => api.stop());
+  apiBase = `http://127.0.0.1:${String(api.port)}`;
   const progress = createProgressConsumer({
     kafka,
     serde,
@@ -404,5 +449,56 @@ describe("campaign progress and cost from real outcomes and statuses", () => {
     expect(await reached(new Date())).toBe(base + 2);
     // A day later they no longer count.
     expect(await reached(new Date(Date.now() + 86_400_000 + 60_000))).toBe(0);
+  }, 120_000);
+
+  it("the parley-campaigns CLI creates, uploads (streamed), forecasts, starts, watches, pauses, resumes and cancels against the real API", async () => {
+    const definition = join(dir, "cli.json");
+    await writeFile(definition, JSON.stringify({ ...definitionOf("cli"), id: "cli" }));
+    const audience = join(dir, "cli.jsonl");
+    const phones = [
+      ...Array.from({ length: 300 }, (_, i) => `+55119${String(87_000_000 + i)}`),
+      ...Array.from({ length: 100 }, (_, i) => `+9198${String(76_000_000 + i)}`),
+    ];
+    await writeFile(audience, phones.map((phone) => JSON.stringify({ phone })).join("\n"));
+
+    expect((await cli(["create", definition])).out).toMatch(/created cli \(draft\)/);
+    const upload = await cli(["upload", "cli", audience]);
+    expect(upload.code).toBe(0);
+    expect(upload.err).toMatch(/upload \[#{30}\] 100 %/);
+    expect(upload.out).toMatch(/uploaded \d+ bytes to cli/);
+    const forecast = await cli(["forecast", "cli"]);
+    expect(forecast.out).toMatch(/400 recipients, utility/);
+    // 300 x 0.0068 + 100 x 0.0014
+    expect(forecast.out).toMatch(/total: 2\.18 USD for 400 billable/);
+    expect((await cli(["start", "cli"])).out).toBe("cli: running\n");
+    // --watch redraws until the campaign is done (each wait here is a release tick).
+    const watched = await cli(["status", "cli", "--watch", "--interval", "0.01"]);
+    expect(watched.code).toBe(0);
+    expect(watched.out).toMatch(/campaign cli: completed/);
+    expect(watched.out).toMatch(/planned +400/);
+    expect((await cli(["pause", "cli"])).err).toMatch(
+      /409 Conflict: campaign cli is completed: cannot pause/,
+    );
+
+    // Errors that say what to do next.
+    const refused = await cli(["status", "cli"], { PARLEY_CAMPAIGNS_TOKEN: "wrong-key-0123456" });
+    expect(refused.code).toBe(77);
+    expect(refused.err).toMatch(/check PARLEY_CAMPAIGNS_TOKEN/);
+    const none = await cli(["status", "cli"], { PARLEY_CAMPAIGNS_TOKEN: "" });
+    expect(none.code).toBe(78);
+    const away = await cli(["status", "cli"], { PARLEY_CAMPAIGNS_URL: "http://127.0.0.1:9" });
+    expect(away.code).toBe(69);
+    expect(away.err).toMatch(/Set PARLEY_CAMPAIGNS_URL/);
+    expect((await cli(["nonsense"])).code).toBe(64);
+    expect((await cli(["status", "NOT AN ID"])).code).toBe(64);
+
+    // Pause, resume and cancel on a draft and a running campaign.
+    await writeFile(definition, JSON.stringify({ ...definitionOf("cli2"), id: "cli2" }));
+    await cli(["create", definition]);
+    await cli(["upload", "cli2", audience]);
+    expect((await cli(["start", "cli2"])).out).toBe("cli2: running\n");
+    expect((await cli(["pause", "cli2"])).out).toBe("cli2: paused\n");
+    expect((await cli(["resume", "cli2"])).out).toBe("cli2: running\n");
+    expect((await cli(["cancel", "cli2"])).out).toBe("cli2: cancelled\n");
   }, 120_000);
 });
