@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { runCli } from "./cli/run-cli.js";
+import { runCli } from "./adapters/cli/run-cli.js";
 
 // parley-campaigns: the campaigns API from a shell (src/cli/run-cli.ts, README "CLI").
 process.exitCode = await runCli(process.argv.slice(2), {

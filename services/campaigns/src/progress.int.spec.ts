@@ -27,7 +27,7 @@ import { startStack, waitFor } from "@parley/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAudienceFiles } from "./adapters/file/audience-files.js";
 import { startCampaignsApiServer } from "./adapters/http/server.js";
-import { runCli } from "./cli/run-cli.js";
+import { runCli } from "./adapters/cli/run-cli.js";
 import { createProgressConsumer, PROGRESS_CONSUMER } from "./adapters/kafka/progress-consumer.js";
 import { createSendPublisher } from "./adapters/kafka/publish-sends.js";
 import { createCampaignReader, createCampaignStateStore } from "./adapters/store/campaign-store.js";

@@ -72,21 +72,27 @@ async function call(
   io: CliIo,
   method: string,
   path: string,
-  body?: { readonly data: BodyInit; readonly type: string; readonly stream?: boolean },
+  body?: {
+    readonly data: string | ReadableStream<Uint8Array>;
+    readonly type: string;
+    readonly stream?: boolean;
+  },
 ): Promise<unknown> {
   const base = (io.env["PARLEY_CAMPAIGNS_URL"] ?? "http://127.0.0.1:8094").replace(/\/+$/, "");
   const token = await tokenOf(io.env);
   let res: Response;
   try {
-    res = await io.fetch(`${base}${path}`, {
+    // `duplex: "half"` streams a request body (undici); the DOM types do not name it.
+    const init: RequestInit & { duplex?: "half" } = {
       method,
       headers: {
         authorization: `Bearer ${token}`,
         ...(body === undefined ? {} : { "content-type": body.type }),
       },
       ...(body === undefined ? {} : { body: body.data }),
-      ...(body?.stream === true ? { duplex: "half" } : {}),
-    } as RequestInit);
+      ...(body?.stream === true ? { duplex: "half" as const } : {}),
+    };
+    res = await io.fetch(`${base}${path}`, init);
   } catch (error) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
     throw new CliError(
