@@ -249,7 +249,8 @@ for s in "${services[@]}"; do
     MEDIA_KEYS_FILE="$media_keys_file" MEDIA_STORE_DIR="$state/media"
     MEDIA_API_PORT="$media_api_port" MEDIA_API_KEYS_FILE="$media_api_keys_file")
   [ "$s" = campaigns ] && own=(PARLEY_NUMBERS_FILE="$numbers_file" CAMPAIGNS_API_PORT="$campaigns_api_port"
-    CAMPAIGNS_API_KEYS_FILE="$campaigns_api_keys_file" CAMPAIGNS_AUDIENCE_DIR="$state/campaigns")
+    CAMPAIGNS_API_KEYS_FILE="$campaigns_api_keys_file" CAMPAIGNS_AUDIENCE_DIR="$state/campaigns"
+    PARLEY_RATE_CARD_FILE="$repo/packages/pricing/rate-card.example.json")
   # A stable consumer-group instance id per service (static membership): a service killed and
   # started again within KAFKA_SESSION_TIMEOUT_MS takes its partitions back without a rebalance.
   HTTP_PORT="${port[$s]}" OPS_TOKEN_FILE="$token_file" LOG_LEVEL="${LOG_LEVEL:-info}" \
