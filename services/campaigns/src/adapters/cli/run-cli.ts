@@ -259,7 +259,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         let drawn = -1;
         const draw = (final = false) => {
           const pct = size === 0 ? 100 : Math.floor((sent / size) * 100);
-          if (pct === drawn && !final) return;
+          // On a terminal the last draw ends the line; in a log, a line already drawn is not repeated.
+          if (pct === drawn && !(final && io.tty)) return;
           drawn = pct;
           const line = `upload ${bar(sent, size)} ${String(sent)}/${String(size)} bytes`;
           if (io.tty) io.err(`\r${line}${final ? "\n" : ""}`);
