@@ -263,7 +263,7 @@ beforeAll(async () => {
     ]),
     PROJECTION_ROLLUP_INTERVAL_MS: "200",
     PROJECTION_GENERATION_POLL_MS: "300",
-    PROJECTION_RATE_CARD_FILE: join(repoRoot, "services/projection/rate-card.example.json"),
+    PARLEY_RATE_CARD_FILE: join(repoRoot, "packages/pricing/rate-card.example.json"),
   });
   await parley.start("ingress", {
     SEND_API_PORT: String(sendPort),

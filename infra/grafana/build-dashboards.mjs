@@ -403,7 +403,7 @@ const dashboards = [
   dashboard(
     "parley-costs",
     "Parley: costs",
-    "Delivered messages Meta prices, by pricing category (router, from the statuses' pricing). Multiply by the rate card (services/projection/rate-card.example.json); the projection's read side has the priced totals.",
+    "Delivered messages Meta prices, by pricing category (router, from the statuses' pricing). Multiply by the rate card (packages/pricing/rate-card.example.json); the projection's read side has the priced totals.",
     [
       series(
         "Billable messages per hour by category",

@@ -239,7 +239,7 @@ for s in "${services[@]}"; do
     SEND_API_PORT="$send_api_port" SEND_API_KEYS_FILE="$send_api_keys_file"
     PROJECTION_API_URL="http://127.0.0.1:$query_api_port" PROJECTION_API_KEY_FILE="$ingress_query_key_file")
   [ "$s" = projection ] && own=(PROJECTION_API_PORT="$query_api_port" PROJECTION_API_KEYS_FILE="$query_api_keys_file"
-    PROJECTION_RATE_CARD_FILE="$repo/services/projection/rate-card.example.json")
+    PARLEY_RATE_CARD_FILE="$repo/packages/pricing/rate-card.example.json")
   [ "$s" = consent ] && own=(CONSENT_API_PORT="$consent_api_port" CONSENT_API_KEYS_FILE="$consent_api_keys_file"
     CONSENT_MASTER_KEYS_FILE="$consent_master_keys_file")
   # router (template catalog) and sender (messages) call Graph: here, the simulator.
@@ -249,7 +249,8 @@ for s in "${services[@]}"; do
     MEDIA_KEYS_FILE="$media_keys_file" MEDIA_STORE_DIR="$state/media"
     MEDIA_API_PORT="$media_api_port" MEDIA_API_KEYS_FILE="$media_api_keys_file")
   [ "$s" = campaigns ] && own=(PARLEY_NUMBERS_FILE="$numbers_file" CAMPAIGNS_API_PORT="$campaigns_api_port"
-    CAMPAIGNS_API_KEYS_FILE="$campaigns_api_keys_file" CAMPAIGNS_AUDIENCE_DIR="$state/campaigns")
+    CAMPAIGNS_API_KEYS_FILE="$campaigns_api_keys_file" CAMPAIGNS_AUDIENCE_DIR="$state/campaigns"
+    PARLEY_RATE_CARD_FILE="$repo/packages/pricing/rate-card.example.json")
   # A stable consumer-group instance id per service (static membership): a service killed and
   # started again within KAFKA_SESSION_TIMEOUT_MS takes its partitions back without a rebalance.
   HTTP_PORT="${port[$s]}" OPS_TOKEN_FILE="$token_file" LOG_LEVEL="${LOG_LEVEL:-info}" \

@@ -135,7 +135,7 @@ const topicDefinitions = [
     events: ["StatusUpdated"],
     retentionDays: null,
     producers: ["router"],
-    consumers: ["sender-statuses", "projection"],
+    consumers: ["sender-statuses", "projection", "campaigns-progress"],
     description: "Delivery statuses of sent messages, with errors and pricing.",
   },
   {
@@ -168,6 +168,7 @@ const topicDefinitions = [
       "domain services",
       "consent",
       "campaigns-signals",
+      "campaigns-progress",
     ],
     description: [
       "Every send request's outcomes, ending in exactly one final word (ADR 0009). The final outcome of a request is:",

@@ -52,6 +52,11 @@ export const configSchema = z
     CAMPAIGNS_TICK_MS: env.int(1_000, { min: 100, max: 60_000 }),
     /** A running campaign pauses when more than this share of its settled sends failed. */
     CAMPAIGNS_FAILURE_RATE_THRESHOLD: z.coerce.number().min(0).max(1).default(0.2),
+    /**
+     * The operator's rate card (@parley/pricing; the projection reads the same variable): the
+     * forecast and the reconciled cost. Unset: no forecast (409) and progress without cost.
+     */
+    PARLEY_RATE_CARD_FILE: z.string().min(1).optional(),
   })
   .superRefine(checkApiAccess);
 

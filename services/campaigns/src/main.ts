@@ -20,12 +20,17 @@ import { startCampaignsApiServer } from "./adapters/http/server.js";
 import { createContactsConsumer } from "./adapters/kafka/contacts-consumer.js";
 import { createSendPublisher } from "./adapters/kafka/publish-sends.js";
 import { createSignalsConsumer } from "./adapters/kafka/signals-consumer.js";
+import { createProgressConsumer } from "./adapters/kafka/progress-consumer.js";
+import { createMongoDeliveries, ensureProgressIndexes } from "./adapters/store/progress-store.js";
+import { loadRateCard } from "@parley/pricing";
 import { createCampaignReader, createCampaignStateStore } from "./adapters/store/campaign-store.js";
 import {
   createMongoFactsReader,
   createMongoPlanStore,
   createMongoSendQueue,
   ensureIndexes,
+  noteReached,
+  plannedGroupsOf,
   reachedLast24h,
   skipsOf,
 } from "./adapters/store/plan-store.js";
@@ -65,6 +70,12 @@ await runStandardService({
     };
     try {
       await ensureIndexes(mongo.db);
+      await ensureProgressIndexes(mongo.db);
+      const rateCard =
+        config.PARLEY_RATE_CARD_FILE === undefined
+          ? undefined
+          : await loadRateCard(config.PARLEY_RATE_CARD_FILE);
+      const deliveries = createMongoDeliveries({ db: mongo.db });
       const producer = createEventProducer({ kafka, serde, name: "campaigns producer" });
       await producer.connect();
       components.push({ name: "campaigns producer", stop: () => producer.disconnect() });
@@ -96,6 +107,10 @@ await runStandardService({
         clock,
         chunkSize: config.CAMPAIGNS_PLAN_CHUNK,
         tickMs: config.CAMPAIGNS_TICK_MS,
+        rateCard,
+        deliveries,
+        plannedGroups: (id) => plannedGroupsOf(mongo.db, id),
+        failureRateThreshold: config.CAMPAIGNS_FAILURE_RATE_THRESHOLD,
         onError: (error, campaignId) => {
           logger.warn(
             { err: error, campaignId },
@@ -107,6 +122,18 @@ await runStandardService({
       for (const consumer of [
         createContactsConsumer({ kafka, serde, catalog, db: mongo.db, logger }),
         createSignalsConsumer({ kafka, serde, catalog, campaigns, logger }),
+        createProgressConsumer({
+          kafka,
+          serde,
+          catalog,
+          deliveries,
+          onFailure: async (id) => {
+            if (await campaigns.noteFailure(id))
+              logger.warn({ campaignId: id }, "campaigns: failure rate over the threshold; paused");
+          },
+          onReached: (contactId, at) => noteReached(mongo.db, contactId, at),
+          logger,
+        }),
       ]) {
         await consumer.start();
         components.push({ name: consumer.name, stop: () => consumer.stop() });

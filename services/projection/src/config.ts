@@ -71,7 +71,7 @@ export const configFields = z.object({
    * The operator's rate card (docs/projection-api.md, "Cost estimates"): per market and pricing
    * category, in the operator's currency. Unset: analytics carry no cost estimate.
    */
-  PROJECTION_RATE_CARD_FILE: z.string().min(1).optional(),
+  PARLEY_RATE_CARD_FILE: z.string().min(1).optional(),
   /** A rebuild switches once it is within this many records of the log's end. */
   PROJECTION_REBUILD_CATCH_UP_RECORDS: env.int(1_000, { min: 0 }),
 });

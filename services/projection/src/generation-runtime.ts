@@ -4,7 +4,7 @@ import { errorMessage } from "@parley/errors";
 import type { KafkaClient, KafkaLogger, Serde } from "@parley/kafka";
 import { guardStore } from "@parley/mongo";
 import type { Db } from "mongodb";
-import { countryOfContact } from "./adapters/country.js";
+import { countryOfContact } from "@parley/pricing";
 import { createProjectionConsumer, groupOf } from "./adapters/kafka/projection-consumer.js";
 import {
   createMongoAnalyticsStore,

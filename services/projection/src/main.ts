@@ -11,7 +11,7 @@ import {
 } from "@parley/runtime";
 import { createRateLimiter } from "./adapters/http/rate-limit.js";
 import { startQueryApiServer } from "./adapters/http/server.js";
-import { loadRateCard } from "./adapters/rate-card-file.js";
+import { loadRateCard } from "@parley/pricing";
 import { createMongoGenerationStore } from "./adapters/store/generation-store.js";
 import { createMongoReader } from "./adapters/store/reader.js";
 import { createLiveProjection } from "./generations/live.js";
@@ -35,9 +35,9 @@ await runStandardService({
     const prefix = config.PROJECTION_COLLECTION_PREFIX;
     const series = createProjectionMetrics(metrics);
     const rateCard =
-      config.PROJECTION_RATE_CARD_FILE === undefined
+      config.PARLEY_RATE_CARD_FILE === undefined
         ? undefined
-        : await loadRateCard(config.PROJECTION_RATE_CARD_FILE);
+        : await loadRateCard(config.PARLEY_RATE_CARD_FILE);
     const generations = createMongoGenerationStore(mongo.db, prefix);
     const runtime = {
       kafka,

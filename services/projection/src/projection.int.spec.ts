@@ -1,7 +1,7 @@
 import { finalOutcome } from "@parley/client";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { countryOfContact } from "./adapters/country.js";
+import { countryOfContact } from "@parley/pricing";
 import {
   contactDocument,
   conversationDocument,

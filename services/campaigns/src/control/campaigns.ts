@@ -3,6 +3,7 @@ import type { AudienceFormat } from "../audience/read.js";
 import type { CampaignDefinition, PlanNumber } from "../domain/campaign.js";
 import {
   autoPauseOf,
+  CampaignStateError,
   type CampaignCommand,
   type CampaignState,
   type PauseReason,
@@ -11,6 +12,11 @@ import { remainingBudget, type MessagingLimitTier } from "../domain/limits.js";
 import { finishEstimate, type PlanCounters } from "../domain/plan.js";
 import type { FactsReader, PlanStore, PublishSends, SendQueue } from "../planning/ports.js";
 import { releaseTick } from "../planning/release.js";
+import { ParleyError } from "@parley/errors";
+import type { RateCard } from "@parley/pricing";
+import { createForecast, type Forecast } from "../domain/forecast.js";
+import { progressOf, type DeliveryGroup, type DeliveryProgress } from "../domain/progress.js";
+import type { PlanDecision } from "../domain/plan.js";
 import { runPlan } from "../planning/run-plan.js";
 import type { AudienceFiles, CampaignReader, ReachedLast24h } from "./ports.js";
 
@@ -31,6 +37,38 @@ export interface CampaignsOptions {
   readonly chunkSize: number;
   readonly tickMs: number;
   readonly onError?: (error: unknown, campaignId: string) => void;
+  /** The operator's rate card (PARLEY_RATE_CARD_FILE); without it no forecast and no cost. */
+  readonly rateCard?: RateCard | undefined;
+  /** The sends' outcomes and statuses joined (the progress consumer's store). */
+  readonly deliveries?: {
+    groups(campaignId: string): Promise<readonly DeliveryGroup[]>;
+    failureCounts(campaignId: string): Promise<{ failed: number; settled: number }>;
+  };
+  /** The recorded plan's recipients by country and window (the started campaign's forecast). */
+  readonly plannedGroups?: (
+    campaignId: string,
+  ) => Promise<readonly { country?: string; windowOpen: boolean; n: number }[]>;
+  /** Failure share that pauses a running campaign (CAMPAIGNS_FAILURE_RATE_THRESHOLD). */
+  readonly failureRateThreshold?: number;
+}
+
+/** A forecast asked of a service without a rate card: the operator must configure one. */
+export class NoRateCardError extends ParleyError {
+  override readonly name = "NoRateCardError";
+  constructor() {
+    super(
+      "no rate card: set PARLEY_RATE_CARD_FILE to the operator's rate card (packages/pricing/README.md)",
+      { retry: "never" },
+    );
+  }
+}
+
+export interface CampaignForecast {
+  /** `plan`: the recorded plan's recipients; `dry_run`: the audience planned now, nothing kept. */
+  readonly basis: "plan" | "dry_run";
+  readonly forecast: Forecast;
+  /** Rows the plan leaves out, by reason (nobody is priced for them). */
+  readonly skipped: PlanCounters["skipped"];
 }
 
 export interface CampaignProgress {
@@ -42,6 +80,10 @@ export interface CampaignProgress {
   };
   /** Planned sends not yet released to send-requests. */
   readonly queued: number;
+  /** Sent, delivered, read, failed by code and the reconciled cost (outcomes and statuses). */
+  readonly deliveries?: DeliveryProgress;
+  /** The recorded plan's forecast, beside `deliveries.cost` (absent without a rate card). */
+  readonly forecast?: Forecast;
 }
 
 /**
@@ -104,7 +146,80 @@ export function createCampaigns(o: CampaignsOptions) {
     }
   }
 
+  const recordedForecast = async (id: string, definition: CampaignDefinition, card: RateCard) => {
+    const forecast = createForecast(card, definition);
+    for (const g of (await o.plannedGroups?.(id)) ?? [])
+      forecast.addCount(g.country, g.windowOpen, g.n);
+    return forecast.result();
+  };
+
+  /**
+   * The campaign's cost forecast (issue 27): from its recorded plan once the plan is complete,
+   * else the audience planned now without keeping anything (the planner over the stored audience
+   * with today's consent, windows and caps; the same rules as the real plan).
+   */
+  async function forecast(id: string): Promise<CampaignForecast | undefined> {
+    const state = await o.reader.get(id);
+    const definition = state?.definition;
+    if (state === undefined || definition === undefined) return undefined;
+    const card = o.rateCard;
+    if (card === undefined) throw new NoRateCardError();
+    const checkpoint = await o.plans.checkpoint(id);
+    if (checkpoint?.complete === true && o.plannedGroups !== undefined)
+      return {
+        basis: "plan",
+        forecast: await recordedForecast(id, definition, card),
+        skipped: checkpoint.counters.skipped,
+      };
+    const audience = state.audience;
+    if (audience === undefined)
+      throw new CampaignStateError(
+        `campaign ${id} has no audience to forecast`,
+        state.status ?? "absent",
+      );
+    const f = createForecast(card, definition);
+    const now = o.clock();
+    const result = await runPlan({
+      campaign: definition,
+      numbers: o.numbersOf(definition),
+      limitBudget: remainingBudget(o.tier, await o.reached(now), 0),
+      audience: () => o.audiences.rows(audience.ref, audience.format),
+      facts: o.facts,
+      // A plan that keeps nothing: each planned decision is priced, then forgotten.
+      store: {
+        checkpoint: () => Promise.resolve(undefined),
+        record: (_c: string, decisions: readonly PlanDecision[]) => {
+          for (const d of decisions)
+            if (d.kind === "planned") f.add({ contactId: d.contactId, windowOpen: !d.limited });
+          return Promise.resolve();
+        },
+        saveCheckpoint: () => Promise.resolve(),
+      },
+      requestIdOf: o.requestIdOf,
+      clock: o.clock,
+      chunkSize: o.chunkSize,
+    });
+    return { basis: "dry_run", forecast: f.result(), skipped: result.counters.skipped };
+  }
+
+  /** A send of the campaign failed: the failure-rate rule of `autoPauseOf`, once enough settled. */
+  async function noteFailure(id: string): Promise<boolean> {
+    if (o.deliveries === undefined) return false;
+    const state = await o.reader.get(id);
+    if (state?.status !== "running" || state.definition === undefined) return false;
+    const { failed, settled } = await o.deliveries.failureCounts(id);
+    const pause = autoPauseOf(
+      { kind: "failure_rate", failed, settled, threshold: o.failureRateThreshold ?? 0.2 },
+      state.definition,
+    );
+    if (pause === undefined) return false;
+    await command(id, { type: "Pause", ...pause });
+    return true;
+  }
+
   return {
+    forecast,
+    noteFailure,
     create: (definition: CampaignDefinition) =>
       command(definition.id, { type: "Create", definition }),
     async attachAudience(
@@ -131,7 +246,18 @@ export function createCampaigns(o: CampaignsOptions) {
       if (campaign?.definition === undefined) return undefined;
       const checkpoint = await o.plans.checkpoint(id);
       const queued = await o.queue.pending(id);
-      if (checkpoint === undefined) return { campaign, queued };
+      const deliveries =
+        o.deliveries === undefined
+          ? undefined
+          : progressOf(await o.deliveries.groups(id), o.rateCard);
+      const extra = {
+        ...(deliveries === undefined ? {} : { deliveries }),
+      };
+      if (checkpoint === undefined) return { campaign, queued, ...extra };
+      const forecast =
+        o.rateCard !== undefined && o.plannedGroups !== undefined
+          ? await recordedForecast(id, campaign.definition, o.rateCard)
+          : undefined;
       const finishAt = finishEstimate(
         checkpoint.counters,
         o.numbersOf(campaign.definition),
@@ -141,6 +267,8 @@ export function createCampaigns(o: CampaignsOptions) {
         campaign,
         queued,
         plan: { counters: checkpoint.counters, complete: checkpoint.complete, finishAt },
+        ...extra,
+        ...(forecast === undefined ? {} : { forecast }),
       };
     },
     /** Pauses every running campaign a Meta signal concerns (ADR 0015, "Control"). */

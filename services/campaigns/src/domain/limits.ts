@@ -45,3 +45,13 @@ export function remainingBudget(
 ): number {
   return Math.max(0, messagingLimitOf(tier) - reachedLast24h - reservedByOthers);
 }
+
+/**
+ * Whether a send Meta took at `at` reached its contact outside a service window, so it counts
+ * toward the portfolio's messaging limit (only business-initiated messages outside the window
+ * do; reference/cloud-api.md, section 3.3). `windowExpiresAt` is the contact's latest window end
+ * known (ISO) or undefined.
+ */
+export function usesMessagingLimit(windowExpiresAt: string | undefined, at: Date): boolean {
+  return windowExpiresAt === undefined || Date.parse(windowExpiresAt) <= at.getTime();
+}

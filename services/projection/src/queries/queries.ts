@@ -2,7 +2,7 @@ import { ParleyError } from "@parley/errors";
 import { emptyTotals, hourOf, mergeTotals, ratesOf, type Totals } from "../domain/analytics.js";
 import type { ContactState } from "../domain/contact.js";
 import { conversationKey } from "../domain/conversation.js";
-import { addCosts, estimateCost, type CostEstimate, type RateCard } from "../domain/rate-card.js";
+import { addCosts, estimateCost, type CostEstimate, type RateCard } from "@parley/pricing";
 import type { RequestState } from "../domain/request.js";
 import type { GenerationInfo } from "../generations/ports.js";
 import {

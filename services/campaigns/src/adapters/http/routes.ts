@@ -8,7 +8,7 @@ import {
   type Problem,
 } from "@parley/runtime";
 import express, { type NextFunction, type Request, type Response } from "express";
-import type { Campaigns } from "../../control/campaigns.js";
+import { NoRateCardError, type Campaigns } from "../../control/campaigns.js";
 import { campaignDefinition } from "../../domain/campaign.js";
 import { CampaignStateError } from "../../domain/lifecycle.js";
 import { AudienceHeaderError } from "../../audience/read.js";
@@ -83,7 +83,8 @@ export function createCampaignsApiApp(o: CampaignsApiOptions): ApiChassis {
     return undefined;
   };
   const fail = (res: Response, error: unknown) => {
-    if (error instanceof CampaignStateError) send(res, problem(409, "Conflict", error.message));
+    if (error instanceof CampaignStateError || error instanceof NoRateCardError)
+      send(res, problem(409, "Conflict", error.message));
     else if (error instanceof AudienceTooLargeError)
       send(res, problem(413, "Payload Too Large", error.message));
     else if (error instanceof AudienceHeaderError)
@@ -168,6 +169,18 @@ export function createCampaignsApiApp(o: CampaignsApiOptions): ApiChassis {
       const progress = await o.campaigns.progress(id);
       if (progress === undefined) send(res, problem(404, "Not Found", `no campaign ${id}`));
       else res.json(progress);
+    } catch (error) {
+      fail(res, error);
+    }
+  });
+
+  api.route("get", "/v1/campaigns/{id}/forecast", "read", async (req, res) => {
+    const id = idOf(req, res);
+    if (id === undefined) return;
+    try {
+      const forecast = await o.campaigns.forecast(id);
+      if (forecast === undefined) send(res, problem(404, "Not Found", `no campaign ${id}`));
+      else res.json(forecast);
     } catch (error) {
       fail(res, error);
     }

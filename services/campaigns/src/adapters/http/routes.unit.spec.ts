@@ -155,6 +155,16 @@ describe("the campaigns API", () => {
     expect((await call("GET", "/v1/campaigns/NOT_AN_ID")).status).toBe(400);
   });
 
+  it("forecast: 404 for an unknown campaign, 409 naming PARLEY_RATE_CARD_FILE without a rate card", async () => {
+    expect((await call("GET", "/v1/campaigns/nobody/forecast")).status).toBe(404);
+    expect(
+      (await call("POST", "/v1/campaigns", JSON.stringify({ ...valid, id: "fc" }))).status,
+    ).toBe(201);
+    const res = await call("GET", "/v1/campaigns/fc/forecast", undefined, "key-read-0123");
+    expect(res.status).toBe(409);
+    expect(((await res.json()) as { detail: string }).detail).toMatch(/PARLEY_RATE_CARD_FILE/);
+  });
+
   it("answers each hostile body with a precise 400 and each valid one 201, never a 500 (property)", async () => {
     const mutated = fc.record({
       id: fc.oneof(fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,20}$/), fc.string({ maxLength: 80 })),

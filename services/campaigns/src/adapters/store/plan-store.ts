@@ -1,6 +1,8 @@
 import { guardStore } from "@parley/mongo";
 import type { AnyBulkWriteOperation, Db } from "mongodb";
+import { countryOfContact } from "@parley/pricing";
 import type { CampaignDefinition } from "../../domain/campaign.js";
+import { usesMessagingLimit } from "../../domain/limits.js";
 import type { ContactFacts, PlanDecision, SkipReason } from "../../domain/plan.js";
 import type {
   FactsReader,
@@ -39,6 +41,10 @@ export interface RecipientDoc {
   plannedAt: Date;
   releaseAt: Date;
   released: boolean;
+  /** The recipient's country (the forecast's market); absent when the number names none. */
+  country?: string;
+  /** An open service window when planned (a utility template may be free: domain/forecast.ts). */
+  windowOpen?: boolean;
   /** The send, kept until it is released. */
   send?: PlannedSend;
 }
@@ -48,7 +54,14 @@ export interface ContactDoc {
   marketing?: { status: "granted" | "revoked"; at: string };
   utility?: { status: "granted" | "revoked"; at: string };
   windowExpiresAt?: string;
+  /** The latest send Meta took for the contact outside a window (any requester): the limit's. */
+  reachedOutsideWindowAt?: Date;
 }
+
+const countryField = (contactId: string): { country?: string } => {
+  const country = countryOfContact(contactId);
+  return country === undefined ? {} : { country };
+};
 
 /** Creates the indexes the stores query by; idempotent. */
 export async function ensureIndexes(db: Db): Promise<void> {
@@ -101,6 +114,8 @@ export function createMongoPlanStore({ db }: { db: Db }): PlanStore {
             plannedAt: now,
             releaseAt: new Date(d.releaseAt),
             released: false,
+            ...countryField(d.contactId),
+            windowOpen: !d.limited,
             send: d,
           };
           recipientOps.push({
@@ -231,15 +246,70 @@ export function createMongoSendQueue({ db }: { db: Db }): SendQueue {
 export type { PlanDecision };
 
 /**
- * Unique contacts this service released to in the last 24 h: the part of the portfolio's
- * messaging limit campaigns used. Ordinary sends are not counted yet (ADR 0015, "Not yet").
+ * Unique users reached outside a service window in the last 24 h, the portfolio's messaging
+ * limit as far as Parley knows it: every business-initiated send Meta took outside the contact's
+ * window (any requester, folded by the campaigns-progress consumer into campaign_contacts) and
+ * the contacts campaigns released to in that time (those not yet taken by Meta too).
  */
 export async function reachedLast24h(db: Db, now: Date): Promise<number> {
-  const ids = await guardStore(RECIPIENTS, "count reached contacts", () =>
-    db.collection<RecipientDoc>(RECIPIENTS).distinct("contactId", {
-      released: true,
-      plannedAt: { $gte: new Date(now.getTime() - 86_400_000) },
-    }),
+  const since = new Date(now.getTime() - 86_400_000);
+  const [released, reached] = await Promise.all([
+    guardStore(RECIPIENTS, "count reached contacts", () =>
+      db.collection<RecipientDoc>(RECIPIENTS).distinct("contactId", {
+        released: true,
+        plannedAt: { $gte: since },
+      }),
+    ),
+    guardStore(CONTACTS, "count reached contacts", () =>
+      db.collection<ContactDoc>(CONTACTS).distinct("_id", {
+        reachedOutsideWindowAt: { $gte: since },
+      }),
+    ),
+  ]);
+  return new Set<string>([...released, ...reached]).size;
+}
+
+/**
+ * A send Meta took for `contactId` at `at` (any requester): recorded as reaching them outside a
+ * window when the window the contacts consumer folded was not open then (domain `limits.ts`).
+ */
+export async function noteReached(db: Db, contactId: string, at: Date): Promise<void> {
+  const contacts = db.collection<ContactDoc>(CONTACTS);
+  const doc = await guardStore(CONTACTS, "read a contact's window", () =>
+    contacts.findOne({ _id: contactId }, { projection: { windowExpiresAt: 1 } }),
   );
-  return ids.length;
+  if (!usesMessagingLimit(doc?.windowExpiresAt, at)) return;
+  await guardStore(CONTACTS, "note a reached contact", () =>
+    contacts.updateOne(
+      { _id: contactId },
+      { $max: { reachedOutsideWindowAt: at } },
+      { upsert: true },
+    ),
+  );
+}
+
+/** A planned campaign's recipients by country and window (the forecast of the recorded plan). */
+export async function plannedGroupsOf(
+  db: Db,
+  campaignId: string,
+): Promise<readonly { country?: string; windowOpen: boolean; n: number }[]> {
+  const rows = await guardStore(RECIPIENTS, "group planned recipients", () =>
+    db
+      .collection<RecipientDoc>(RECIPIENTS)
+      .aggregate<{ _id: { country?: string | null; windowOpen?: boolean | null }; n: number }>([
+        { $match: { campaignId } },
+        {
+          $group: {
+            _id: { country: "$country", windowOpen: "$windowOpen" },
+            n: { $sum: 1 },
+          },
+        },
+      ])
+      .toArray(),
+  );
+  return rows.map((r) => ({
+    ...(r._id.country == null ? {} : { country: r._id.country }),
+    windowOpen: r._id.windowOpen === true,
+    n: r.n,
+  }));
 }

@@ -3,7 +3,7 @@ import { finalOutcome } from "@parley/client";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ApiKeyEntry } from "../../config.js";
-import type { RateCard } from "../../domain/rate-card.js";
+import type { RateCard } from "@parley/pricing";
 import { createMemoryReadModels } from "../../projector/memory.js";
 import { createProjector } from "../../projector/projector.js";
 import { createRollup } from "../../projector/rollup.js";

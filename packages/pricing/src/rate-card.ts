@@ -1,11 +1,13 @@
+import { ParleyError } from "@parley/errors";
 import { z } from "zod";
-import type { Counts } from "./analytics.js";
 
 /**
  * The operator's rate card: what the operator pays per billable message, per market and pricing
  * category, in one currency. Parley ships an example (`rate-card.example.json`), never Meta's
  * prices: those depend on the operator's contract, currency and date, and change. A market is a
- * list of ISO 3166 alpha-2 countries; `otherwise` prices every country no market names.
+ * list of ISO 3166 alpha-2 countries; `otherwise` prices every country no market names. One
+ * definition for every service (ADR 0015): the projection prices its analytics with it, campaigns
+ * its forecasts and reconciled costs.
  */
 const rates = z
   .record(
@@ -54,6 +56,47 @@ export function parseRateCard(
   return problems.length > 0 ? { ok: false, problems } : { ok: true, card: parsed.data };
 }
 
+/** Counts by `category/type` key, as the read side keeps Meta's pricing. */
+export type Counts = readonly (readonly [string, number])[];
+
+/**
+ * Meta's pricing category as a rate card key: Meta's status reference spells
+ * `authentication-international` with a hyphen where the SDKs write an underscore
+ * (reference/cloud-api.md, section 12); both are one category.
+ */
+export const categoryKey = (category: string): string => category.replace(/-/g, "_");
+
+/** The market (its name and rates) that prices `country`, or undefined when the card has none. */
+export function marketOf(
+  card: RateCard,
+  country: string | undefined,
+): { readonly market: string; readonly rates: Readonly<Record<string, number>> } | undefined {
+  const named =
+    country === undefined ? undefined : card.markets.find((m) => m.countries.includes(country));
+  return named ?? card.otherwise;
+}
+
+/**
+ * The price of one billable message to `country` in `category` (Meta's pricing category), in
+ * the card's currency; undefined when the card has no rate for it (the caller counts it
+ * unpriced, never as free).
+ */
+export function rateOf(
+  card: RateCard,
+  country: string | undefined,
+  category: string,
+): number | undefined {
+  return marketOf(card, country)?.rates[categoryKey(category)];
+}
+
+/** A rate card file that cannot be used: the service does not start (retry never helps). */
+export class RateCardError extends ParleyError {
+  override readonly name = "RateCardError";
+  constructor(message: string, cause?: unknown) {
+    super(message, { retry: "never", ...(cause === undefined ? {} : { cause }) });
+  }
+}
+
 export interface CostEstimate {
   readonly currency: string;
   readonly amount: number;
@@ -70,19 +113,20 @@ const BILLABLE_TYPE = "regular";
  * millionths of the currency unit.
  */
 export function estimateCost(card: RateCard, country: string, pricing: Counts): CostEstimate {
-  const market =
-    card.markets.find((m) => m.countries.includes(country))?.rates ?? card.otherwise?.rates;
   let amount = 0;
   let unpriced = 0;
   for (const [key, count] of pricing) {
     const [category = "", type = ""] = key.split("/");
     if (type !== BILLABLE_TYPE) continue;
-    const rate = market?.[category];
+    const rate = rateOf(card, country, category);
     if (rate === undefined) unpriced += count;
     else amount += rate * count;
   }
   return { currency: card.currency, amount: Math.round(amount * 1e6) / 1e6, unpriced };
 }
+
+/** Amounts in millionths of the currency unit, so sums of many messages do not drift. */
+export const roundAmount = (amount: number): number => Math.round(amount * 1e6) / 1e6;
 
 /** Two estimates of one card added together. */
 export function addCosts(a: CostEstimate | undefined, b: CostEstimate): CostEstimate {
