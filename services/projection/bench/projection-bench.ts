@@ -464,7 +464,9 @@ async function main() {
       rows.push(["projection peak RSS (MB)", peakRss.toFixed(0), "", ""]);
       await stopService(service);
       if (COMMANDS_FILE !== undefined) {
-        const counts = JSON.parse(readFileSync(COMMANDS_FILE, "utf8")) as Record<string, number>;
+        const { documents, ...counts } = JSON.parse(readFileSync(COMMANDS_FILE, "utf8")) as {
+          documents?: Record<string, number>;
+        } & Record<string, number>;
         const all = Object.values(counts).reduce((a, b) => a + b, 0);
         rows.push([
           "MongoDB commands per event (whole run, monitored)",
@@ -475,6 +477,18 @@ async function main() {
             .join(", "),
           "",
         ]);
+        for (const way of ["written", "read", "op"]) {
+          const found = Object.entries(documents ?? {}).filter(([k]) => k.startsWith(way));
+          rows.push([
+            `MongoDB documents ${way} per event (whole run, monitored)`,
+            (found.reduce((a, [, n]) => a + n, 0) / total).toFixed(3),
+            found
+              .sort(([, a], [, b]) => b - a)
+              .map(([k, n]) => `${k.slice(way.length + 1)} ${String(n)}`)
+              .join(", "),
+            "",
+          ]);
+        }
       }
       return;
     }
