@@ -1,7 +1,7 @@
 // Preloaded into the projection by the benchmark (`--import` of the built file, with
 // BENCH_MONGO_COMMANDS_FILE set): counts the MongoDB commands the process sends, by name, the
-// documents they write (operations inside bulk writes) and read back (find and getMore
-// batches), by collection kind (the last `_` part of the collection name: requests, messages,
+// documents they write (operations inside bulk writes; updates also by operator) and read back
+// (find and getMore batches), by collection kind (the last `_` part of the collection name: requests, messages,
 // contacts...), and writes them as JSON to that file when the process exits. Command monitoring
 // costs CPU of its own, so the benchmark runs it only when asked (BENCH_COUNT_COMMANDS=1), never
 // beside the timed figures it reports for the same run.
@@ -42,7 +42,8 @@ MongoClient.prototype.connect = function (this: MongoClient) {
         lengthOf(command["documents"]) +
         lengthOf(command["deletes"]);
       add(`written ${kind}`, ops);
-      if (process.env["BENCH_DEBUG_OPS"] === "1" && Array.isArray(command["updates"]))
+      // Updates by their operator (`$max`: a published mark; none: a versioned replace).
+      if (Array.isArray(command["updates"]))
         for (const u of command["updates"] as { u: Document }[])
           add(`op ${kind} ${Object.keys(u.u).find((k) => k.startsWith("$")) ?? "replace"}`, 1);
       if (e.commandName === "find" || e.commandName === "getMore") inFlight.set(e.requestId, kind);

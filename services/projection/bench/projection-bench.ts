@@ -481,7 +481,9 @@ async function main() {
         for (const way of ["written", "read", "op"]) {
           const found = Object.entries(documents ?? {}).filter(([k]) => k.startsWith(way));
           rows.push([
-            `MongoDB documents ${way} per event (whole run, monitored)`,
+            way === "op"
+              ? "MongoDB updates per event by operator (whole run, monitored)"
+              : `MongoDB documents ${way} per event (whole run, monitored)`,
             (found.reduce((a, [, n]) => a + n, 0) / total).toFixed(3),
             found
               .sort(([, a], [, b]) => b - a)
