@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // `parley-projection`: rebuild the read models from the log (now or as of an instant), list the
 // generations and their lag, drop one. Reads the projection service's own variables (README,
-// "Configuration"): KAFKA_BROKERS, SCHEMA_REGISTRY_URL, MONGO_URL, MONGO_DB, PARLEY_TOPIC_PREFIX,
-// PROJECTION_COLLECTION_PREFIX and the PROJECTION_* tuning.
+// "Configuration"): every shared connection setting (KAFKA_BROKERS with Kafka's TLS and SASL,
+// SCHEMA_REGISTRY_URL with its credentials, MONGO_URL and MONGO_DB with MongoDB's credentials and
+// TLS), PARLEY_TOPIC_PREFIX, PROJECTION_COLLECTION_PREFIX and the PROJECTION_* tuning.
 import { parseArgs } from "node:util";
 import { loadConfigOrExit } from "@parley/config";
 import { createCatalog } from "@parley/contracts";
@@ -14,7 +15,7 @@ import { createLogger } from "@parley/telemetry";
 import { createLogOffsets } from "./adapters/kafka/log-offsets.js";
 import { groupOf, PROJECTION_TOPICS } from "./adapters/kafka/projection-consumer.js";
 import { createMongoGenerationStore } from "./adapters/store/generation-store.js";
-import { configFields } from "./config.js";
+import { cliSchema, connectionsOf } from "./cli-config.js";
 import { dropGeneration, startGeneration } from "./generation-runtime.js";
 import { partitionKey } from "./generations/ports.js";
 import { rebuild, type RebuildProgress } from "./generations/rebuild.js";
@@ -30,26 +31,6 @@ rebuild   replays the log into a new generation of the read models while the act
           a generation kept for audits (query it with ?generation=<n>); it is never switched to.
 status    lists the generations, which is active, and how far each one's consumer group is behind.
 drop      removes a generation's collections and consumer group (never the active one).`;
-
-// The fields alone: zod refuses .pick() on a schema with refinements (the API access rules).
-const cliSchema = configFields.pick({
-  KAFKA_BROKERS: true,
-  KAFKA_CLIENT_ID: true,
-  KAFKA_SESSION_TIMEOUT_MS: true,
-  KAFKA_HEARTBEAT_INTERVAL_MS: true,
-  SCHEMA_REGISTRY_URL: true,
-  MONGO_URL: true,
-  MONGO_DB: true,
-  LOG_LEVEL: true,
-  HEAP_GROWING_PERCENT: true,
-  PARLEY_TOPIC_PREFIX: true,
-  PROJECTION_COLLECTION_PREFIX: true,
-  PROJECTION_MAX_IN_FLIGHT: true,
-  PROJECTION_CACHE_SIZE: true,
-  PROJECTION_BATCH_KEYS: true,
-  PROJECTION_APPLY_BATCH: true,
-  PROJECTION_REBUILD_CATCH_UP_RECORDS: true,
-});
 
 function fail(message: string): never {
   process.stderr.write(`parley-projection: ${message}\n`);
@@ -91,20 +72,9 @@ async function main(argv: readonly string[]): Promise<number> {
   });
   const catalog = createCatalog({ prefix: config.PARLEY_TOPIC_PREFIX });
   const topics = PROJECTION_TOPICS.map((id) => catalog.topic(id).name);
-  const kafka = createKafka({
-    brokers: config.KAFKA_BROKERS,
-    clientId: config.KAFKA_CLIENT_ID ?? "parley-projection-cli",
-    logger,
-    group: {
-      sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
-      heartbeatIntervalMs: config.KAFKA_HEARTBEAT_INTERVAL_MS,
-    },
-  });
-  const mongo = createMongo({
-    url: config.MONGO_URL,
-    database: config.MONGO_DB,
-    appName: "parley-projection-cli",
-  });
+  const connections = connectionsOf(config);
+  const kafka = createKafka({ ...connections.kafka, logger });
+  const mongo = createMongo(connections.mongo);
   const offsets = createLogOffsets(kafka);
   const generations = createMongoGenerationStore(mongo.db, config.PROJECTION_COLLECTION_PREFIX);
   const dropping = {
@@ -121,9 +91,7 @@ async function main(argv: readonly string[]): Promise<number> {
           asOf = new Date(values["as-of"]);
           if (Number.isNaN(asOf.getTime())) fail(`--as-of: not an instant: ${values["as-of"]}`);
         }
-        const serde = createSerde({
-          registry: createRegistry({ url: config.SCHEMA_REGISTRY_URL }),
-        });
+        const serde = createSerde({ registry: createRegistry(connections.registry) });
         const runtime = {
           kafka,
           serde,
@@ -134,6 +102,7 @@ async function main(argv: readonly string[]): Promise<number> {
           cacheSize: config.PROJECTION_CACHE_SIZE,
           maxBatchKeys: config.PROJECTION_BATCH_KEYS,
           applyBatch: config.PROJECTION_APPLY_BATCH,
+          markDelayMs: config.PROJECTION_MARK_DELAY_MS,
           logger,
         };
         let interrupted = false;

@@ -58,6 +58,11 @@ export const configFields = z.object({
    * (erasure's lookups and one batch per read model once per apply); 1 applies each on its own.
    */
   PROJECTION_APPLY_BATCH: env.int(500, { min: 1, max: 10_000 }),
+  /**
+   * The read models' published marks are written behind, this many milliseconds of them
+   * together (one per key however often it was saved meanwhile); 0 writes them at once, behind.
+   */
+  PROJECTION_MARK_DELAY_MS: env.int(1_000, { min: 0, max: 60_000 }),
   /** How often the analytics buckets whose facts changed are recomputed. */
   PROJECTION_ROLLUP_INTERVAL_MS: env.int(1_000, { min: 50, max: 3_600_000 }),
   /**

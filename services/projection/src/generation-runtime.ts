@@ -33,6 +33,8 @@ export interface GenerationRuntimeOptions {
   readonly maxBatchKeys: number;
   /** Records at most in one apply of the projector (a turn's records are applied together). */
   readonly applyBatch?: number;
+  /** Published marks written behind, this many ms together (see createProjector). */
+  readonly markDelayMs?: number;
   /** The live rollup's pacing (see createRollup); 0 recomputes a marked bucket every round. */
   readonly rollupMsPerFact?: number;
   readonly logger: KafkaLogger & { warn(obj: object, msg: string): void };
@@ -75,6 +77,7 @@ export async function startGeneration(
     clock,
     cacheSize: options.cacheSize,
     maxBatchKeys: options.maxBatchKeys,
+    ...(options.markDelayMs === undefined ? {} : { markDelayMs: options.markDelayMs }),
     ...(options.observer === undefined ? {} : { observer: options.observer }),
   });
   const consumer = createProjectionConsumer({
@@ -97,7 +100,11 @@ export async function startGeneration(
       analytics: createMongoAnalyticsStore(db, collections),
       msPerFact: options.rollupMsPerFact ?? 0,
     }),
-    stop: () => consumer.stop(),
+    // The consumer first (no apply after it), then the marks the projector holds behind.
+    stop: async () => {
+      await consumer.stop();
+      await projector.flush();
+    },
   };
 }
 

@@ -2,8 +2,10 @@ import {
   createCommandHandler,
   type CommandHandler,
   type CommandHandlerObserver,
+  type CommandHandlerOptions,
   type HandlerStage,
   type Keyed,
+  type RuntimeCommandHandler,
 } from "@parley/decider";
 import { retryOf, type RetryKind } from "@parley/errors";
 import { contactDecider } from "../domain/contact.js";
@@ -50,6 +52,13 @@ export interface ProjectorOptions {
   readonly cacheSize?: number;
   /** Keys per batch of each read model's handler. */
   readonly maxBatchKeys?: number;
+  /**
+   * The read models' published marks are written behind, those of this many milliseconds
+   * together (the runtime's deferred marks, ADR 0010): a key saved several times meanwhile gets
+   * one mark, and no apply waits for one. A crash before they are written republishes those
+   * outboxes (message links, bucket marks), which the read models recognise. `flush` writes them.
+   */
+  readonly markDelayMs?: number;
   readonly observer?: ProjectorObserver;
 }
 
@@ -60,6 +69,11 @@ export interface Projector {
    * applied again changes nothing. Rejects with the most retriable failure of the read models.
    */
   apply(events: readonly Consumed[]): Promise<void>;
+}
+
+/** The projector as the service runs it: `flush` writes the published marks held behind. */
+export interface RuntimeProjector extends Projector {
+  flush(): Promise<void>;
 }
 
 /** A consumed event: the fact and the trace it travelled with. */
@@ -104,21 +118,30 @@ export function createProjector({
   clock = () => new Date(),
   cacheSize = 2_000,
   maxBatchKeys = 500,
+  markDelayMs = 1_000,
   observer = {},
-}: ProjectorOptions): Projector {
+}: ProjectorOptions): RuntimeProjector {
   const observe = <C, E, O>(model: ReadModelName): CommandHandlerObserver<C, E, O> => ({
     decided: (_key, _command, events) => observer.applied?.(model, events.length > 0),
     stage: (stage, ms) => observer.stage?.(model, stage, ms),
     dropped: (_key, _event, error) => observer.dropped?.(model, error),
   });
-  const common = { clock, cacheSize, maxBatchKeys, context: none };
+  const common = { clock, cacheSize, maxBatchKeys, markDelayMs, context: none };
+  const runtimes: RuntimeCommandHandler<never>[] = [];
+  const runtime = <S, C, E, O extends E>(
+    options: CommandHandlerOptions<S, C, E, undefined, O>,
+  ): CommandHandler<C> => {
+    const handler = createCommandHandler(options);
+    runtimes.push(handler);
+    return handler;
+  };
   const markOutputs = async (outputs: readonly { readonly type: string }[]) => {
     const buckets = bucketsOf(outputs);
     if (buckets.length > 0) await marks.mark(buckets);
   };
 
   const messages = coalesce(
-    createCommandHandler({
+    runtime({
       ...common,
       decider: messageDecider,
       store: stores.messages,
@@ -131,7 +154,7 @@ export function createProjector({
       ? Promise.resolve()
       : messages.handle(outputs.map((command) => ({ key: command.wamid, command })));
   const requests = coalesce(
-    createCommandHandler({
+    runtime({
       ...common,
       decider: requestDecider(finalOf),
       store: stores.requests,
@@ -143,7 +166,7 @@ export function createProjector({
     }),
   );
   const conversations = coalesce(
-    createCommandHandler({
+    runtime({
       ...common,
       decider: conversationDecider,
       store: stores.conversations,
@@ -152,7 +175,7 @@ export function createProjector({
     }),
   );
   const contacts = coalesce(
-    createCommandHandler({
+    runtime({
       ...common,
       decider: contactDecider,
       store: stores.contacts,
@@ -161,7 +184,7 @@ export function createProjector({
     }),
   );
   const templates = coalesce(
-    createCommandHandler({
+    runtime({
       ...common,
       decider: templateDecider,
       store: stores.templates,
@@ -174,6 +197,7 @@ export function createProjector({
     commands.length === 0 ? Promise.resolve() : handler.handle(commands);
 
   return {
+    flush: () => settleAll(runtimes.map((handler) => handler.flush())),
     async apply(events) {
       const named = [
         ...new Set(events.map(contactOf).filter((id): id is string => id !== undefined)),
