@@ -64,31 +64,43 @@ export interface PathStackOptions {
   readonly simulator: Omit<SimulatorOptions, "appSecret" | "webhookUrls" | "accessTokens">;
   readonly read: readonly TopicId[];
   /**
-   * Another Kafka than the stack's (the SCRAM-over-TLS broker): its brokers and security for the
-   * spec's own clients, and the variables that give the services the same (KAFKA_BROKERS, KAFKA_TLS...).
+   * Servers other than the environment's, each optional (absent: the environment's): another
+   * Kafka (a spec's own broker, the SCRAM-over-TLS broker, the three-node cluster) with the
+   * security for the spec's own clients and the variables that give the services the same
+   * (KAFKA_TLS, KAFKA_SASL_...), another schema registry, another MongoDB (the chaos run's own).
    */
+  readonly servers?: PathStackServers;
+}
+
+export interface PathStackServers {
   readonly kafka?: {
     readonly brokers: readonly string[];
-    readonly security: KafkaSecurity;
-    readonly env: Readonly<Record<string, string>>;
+    readonly security?: KafkaSecurity;
+    readonly env?: Readonly<Record<string, string>>;
   };
-  /** Servers other than the environment's (a spec's own broker and MongoDB, e.g. the chaos run). */
-  readonly servers?: {
-    readonly KAFKA_BROKERS: string;
-    readonly SCHEMA_REGISTRY_URL: string;
-    readonly MONGO_URL: string;
-  };
+  readonly schemaRegistryUrl?: string;
+  readonly mongoUrl?: string;
 }
 
 export async function startPathStack(options: PathStackOptions): Promise<PathStack> {
-  const stack = await startStack(options.servers ? { env: options.servers } : {});
+  const given = options.servers ?? {};
+  const stack = await startStack({
+    env: {
+      ...process.env,
+      ...(given.kafka ? { KAFKA_BROKERS: given.kafka.brokers.join(",") } : {}),
+      ...(given.schemaRegistryUrl === undefined
+        ? {}
+        : { SCHEMA_REGISTRY_URL: given.schemaRegistryUrl }),
+      ...(given.mongoUrl === undefined ? {} : { MONGO_URL: given.mongoUrl }),
+    },
+  });
   const ns = stack.namespace(options.name);
   const catalog = createCatalog({
     prefix: `${ns.id}.`,
     partitions: { contact: 4, business: 4, raw: 2 },
   });
-  const brokers = options.kafka?.brokers ?? stack.kafkaBrokers;
-  const security = options.kafka?.security ?? {};
+  const brokers = stack.kafkaBrokers;
+  const security = given.kafka?.security ?? {};
   const kafka = createKafka({ brokers, clientId: ns.id, security });
   const serde = createSerde({ registry: createRegistry({ url: stack.schemaRegistryUrl }) });
   const readerName = `e2e-${options.name}-reader`;
@@ -166,7 +178,7 @@ export async function startPathStack(options: PathStackOptions): Promise<PathSta
           PARLEY_NUMBERS: options.numbers,
           WA_GRAPH_BASE_URL: simServer.url,
           ...ingressOwn,
-          ...options.kafka?.env,
+          ...given.kafka?.env,
           ...own,
         },
       ),

@@ -124,9 +124,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     MONGO_STORAGE: "disk",
   };
   const servers = {
-    KAFKA_BROKERS: `127.0.0.1:${String(o.kafkaPort)}`,
-    SCHEMA_REGISTRY_URL: o.schemaRegistryUrl,
-    MONGO_URL: `mongodb://127.0.0.1:${String(o.mongoPort)}/?directConnection=true&retryWrites=false`,
+    kafka: { brokers: [`127.0.0.1:${String(o.kafkaPort)}`] },
+    schemaRegistryUrl: o.schemaRegistryUrl,
+    mongoUrl: `mongodb://127.0.0.1:${String(o.mongoPort)}/?directConnection=true&retryWrites=false`,
   };
   const numbers = Array.from({ length: o.numbers }, (_, i) => numberId(i));
   const deliverer = recordingDeliverer(10_000);
