@@ -41,6 +41,8 @@ export interface PathStack {
   readonly catalog: Catalog;
   readonly sim: Simulator;
   readonly client: ParleyClient;
+  /** Where ingress takes webhooks once started (the simulator posts there). */
+  readonly webhookUrl: string;
   /** Every event read so far from the topics named in `read`, in arrival order. */
   readonly seen: AnyEvent[];
   /** Appends events as a domain team on raw Kafka would (no client-side checks). */
@@ -204,6 +206,7 @@ export async function startPathStack(options: PathStackOptions): Promise<PathSta
     catalog,
     sim,
     client,
+    webhookUrl: `http://127.0.0.1:${String(webhookPort)}/webhooks/whatsapp`,
     seen,
     async publish(events) {
       for (const event of events) {
