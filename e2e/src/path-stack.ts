@@ -188,15 +188,24 @@ export async function startPathStack(options: PathStackOptions): Promise<PathSta
       `${name}-${String(processes.filter((p) => p.name.startsWith(name)).length + 1)}`,
     );
     processes.push(service);
-    await waitFor(
-      async () =>
-        (
-          await fetch(`${service.url}/readyz`, {
-            headers: { authorization: `Bearer ${options.opsToken}` },
-          }).catch(() => undefined)
-        )?.status === 200,
-      { timeoutMs: 120_000, description: `${service.name} ready` },
-    );
+    // Ready, or failed as soon as it exits (no two minutes' wait for a process that is gone).
+    let ended = false;
+    await Promise.race([
+      waitFor(
+        async () =>
+          (
+            await fetch(`${service.url}/readyz`, {
+              headers: { authorization: `Bearer ${options.opsToken}` },
+            }).catch(() => undefined)
+          )?.status === 200,
+        { timeoutMs: 120_000, description: `${service.name} ready` },
+      ).finally(() => {
+        ended = true;
+      }),
+      service.exited.then((code) => {
+        if (!ended) throw new Error(`${service.name} exited with ${String(code)} while starting`);
+      }),
+    ]);
     return service;
   };
 

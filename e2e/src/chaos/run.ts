@@ -240,6 +240,21 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     const launch = async (name: Name) => {
       running.push({ name, process: await p.start(name, GROUP_ENV) });
     };
+    // A killed service is started again as a supervisor would: a start that fails (a service
+    // exits when MongoDB is down at its start, which the schedule may cause) is tried again,
+    // a few times, as a crash-looping pod is.
+    const relaunch = async (name: Name) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await launch(name);
+          return;
+        } catch (error) {
+          if (attempt >= 5) throw error;
+          log(`${at()}: ${name} did not start (attempt ${String(attempt)}): ${String(error)}`);
+          await sleep(2_000);
+        }
+      }
+    };
     // All at once: each start waits for its /readyz, and on two cores the stack is up sooner.
     const instances = Array.from({ length: o.instances ?? 2 });
     await Promise.all(
@@ -267,7 +282,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       restarts.push(
         sleep(restartAfterMs)
           .then(async () => {
-            await launch(name);
+            await relaunch(name);
             log(`${at()}: ${name} back (ready)`);
           })
           .catch((error: unknown) => {
