@@ -204,7 +204,7 @@ describe("webhook fuzzing: ingress and the router under valid and hostile webhoo
         if (Date.now() > until) return;
         await Promise.all(
           batch.map(async (c) => {
-            const marker = `fz.${p.ns.id}.${String(n++)}`;
+            const marker = `fz.${p.ns.id}.${String(n++)}z`; // "z": no marker is a prefix of another
             const contact = String(16_505_770_000 + c.contact);
             const valid = Buffer.from(
               JSON.stringify(textWebhook(marker, contact, `${c.text} ${marker}`)),
@@ -317,7 +317,26 @@ describe("webhook fuzzing: ingress and the router under valid and hostile webhoo
             },
           ])) === 0,
         { timeoutMs: 180_000, intervalMs: 500, description: "the router done with every webhook" },
-      );
+      ).catch(async (error: unknown) => {
+        // Say what is missing: untyped valid ones, hostile ones without a dead letter, the lag.
+        const untyped = posted.filter((x) => EXPECT[x.kind].typed && typed(x.marker) === 0);
+        const unlettered = posted.filter(
+          (x) =>
+            EXPECT[x.kind].deadLetter !== undefined &&
+            !deliveryOf(x.marker).every((d) => deadLetters.some((l) => l.deliveryId === d)),
+        );
+        const lag = await lagOf(admin, [
+          {
+            group: `${p.catalog.prefix}parley.router-inbound`,
+            topics: [p.catalog.topic("raw-webhooks").name],
+          },
+        ]).catch(() => Number.NaN);
+        throw new Error(
+          `${String(error)}; untyped ${JSON.stringify(untyped.slice(0, 5).map((x) => [x.kind, x.marker]))} (${String(untyped.length)}), ` +
+            `without a dead letter ${JSON.stringify(unlettered.slice(0, 5).map((x) => [x.kind, x.marker, deliveryOf(x.marker)]))} (${String(unlettered.length)}), ` +
+            `raw lag ${String(lag)}, ${String(deadLetters.length)} dead letters: ${JSON.stringify(deadLetters.slice(0, 3))}`,
+        );
+      });
     } finally {
       await admin.disconnect();
     }
