@@ -40,7 +40,11 @@ function startRelay(port: number, target: URL): Promise<Server> {
     }
     client.pipe(upstream).pipe(client);
   });
-  return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(server)));
+  return new Promise((resolve) => {
+    server.listen(port, "127.0.0.1", () => {
+      resolve(server);
+    });
+  });
 }
 
 beforeAll(async () => {
@@ -49,7 +53,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const s of sockets) s.destroy();
-  await new Promise((resolve) => relay?.close(resolve) ?? resolve(undefined));
+  await new Promise<void>((resolve) => {
+    if (relay === undefined) resolve();
+    else
+      relay.close(() => {
+        resolve();
+      });
+  });
   await stack.stop();
 });
 
