@@ -5,12 +5,5 @@ export {
   type ChaosReport,
   type CheckRow,
 } from "./checker.js";
-export {
-  runChaos,
-  CHAOS_PRESETS,
-  CHAOS_SECRETS,
-  FAULTS,
-  type ChaosOptions,
-  type ChaosResult,
-  type FaultName,
-} from "./run.js";
+export { runChaos, CHAOS_SECRETS, type ChaosOptions, type ChaosResult } from "./run.js";
+export { CHAOS_PRESETS, FAULTS, type FaultName } from "./faults.js";
