@@ -6,7 +6,7 @@
 # The schema registry: SCHEMA_REGISTRY_URL when set, otherwise its own (profile chaos-registry,
 # port 55081/55082). Knobs: CHAOS_SENDS_PER_S (500), CHAOS_WEBHOOKS_PER_S (200), CHAOS_LOAD_S (240),
 # CHAOS_MONGO_OUTAGE_S (30), CHAOS_NUMBERS (4), CHAOS_MPS (200), CHAOS_CONTACTS (6000).
-# CHAOS_PRESET=short: the short run (20 sends/s, 10 webhooks/s, 40 s, MongoDB out 10 s, no broker
+# CHAOS_PRESET=short|ci|cluster (e2e/src/chaos/run.ts CHAOS_PRESETS; CHAOS_FAULTS=a,b picks faults). short: (20 sends/s, 10 webhooks/s, 40 s, MongoDB out 10 s, no broker
 # restart). Bounded: about 4 minutes of load, 10 minutes in all on a quiet two-core machine.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

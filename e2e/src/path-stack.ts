@@ -41,6 +41,8 @@ export interface PathStack {
   readonly catalog: Catalog;
   readonly sim: Simulator;
   readonly client: ParleyClient;
+  /** Where ingress takes webhooks once started (the simulator posts there). */
+  readonly webhookUrl: string;
   /** Every event read so far from the topics named in `read`, in arrival order. */
   readonly seen: AnyEvent[];
   /** Appends events as a domain team on raw Kafka would (no client-side checks). */
@@ -64,31 +66,43 @@ export interface PathStackOptions {
   readonly simulator: Omit<SimulatorOptions, "appSecret" | "webhookUrls" | "accessTokens">;
   readonly read: readonly TopicId[];
   /**
-   * Another Kafka than the stack's (the SCRAM-over-TLS broker): its brokers and security for the
-   * spec's own clients, and the variables that give the services the same (KAFKA_BROKERS, KAFKA_TLS...).
+   * Servers other than the environment's, each optional (absent: the environment's): another
+   * Kafka (a spec's own broker, the SCRAM-over-TLS broker, the three-node cluster) with the
+   * security for the spec's own clients and the variables that give the services the same
+   * (KAFKA_TLS, KAFKA_SASL_...), another schema registry, another MongoDB (the chaos run's own).
    */
+  readonly servers?: PathStackServers;
+}
+
+export interface PathStackServers {
   readonly kafka?: {
     readonly brokers: readonly string[];
-    readonly security: KafkaSecurity;
-    readonly env: Readonly<Record<string, string>>;
+    readonly security?: KafkaSecurity;
+    readonly env?: Readonly<Record<string, string>>;
   };
-  /** Servers other than the environment's (a spec's own broker and MongoDB, e.g. the chaos run). */
-  readonly servers?: {
-    readonly KAFKA_BROKERS: string;
-    readonly SCHEMA_REGISTRY_URL: string;
-    readonly MONGO_URL: string;
-  };
+  readonly schemaRegistryUrl?: string;
+  readonly mongoUrl?: string;
 }
 
 export async function startPathStack(options: PathStackOptions): Promise<PathStack> {
-  const stack = await startStack(options.servers ? { env: options.servers } : {});
+  const given = options.servers ?? {};
+  const stack = await startStack({
+    env: {
+      ...process.env,
+      ...(given.kafka ? { KAFKA_BROKERS: given.kafka.brokers.join(",") } : {}),
+      ...(given.schemaRegistryUrl === undefined
+        ? {}
+        : { SCHEMA_REGISTRY_URL: given.schemaRegistryUrl }),
+      ...(given.mongoUrl === undefined ? {} : { MONGO_URL: given.mongoUrl }),
+    },
+  });
   const ns = stack.namespace(options.name);
   const catalog = createCatalog({
     prefix: `${ns.id}.`,
     partitions: { contact: 4, business: 4, raw: 2 },
   });
-  const brokers = options.kafka?.brokers ?? stack.kafkaBrokers;
-  const security = options.kafka?.security ?? {};
+  const brokers = stack.kafkaBrokers;
+  const security = given.kafka?.security ?? {};
   const kafka = createKafka({ brokers, clientId: ns.id, security });
   const serde = createSerde({ registry: createRegistry({ url: stack.schemaRegistryUrl }) });
   const readerName = `e2e-${options.name}-reader`;
@@ -166,7 +180,7 @@ export async function startPathStack(options: PathStackOptions): Promise<PathSta
           PARLEY_NUMBERS: options.numbers,
           WA_GRAPH_BASE_URL: simServer.url,
           ...ingressOwn,
-          ...options.kafka?.env,
+          ...given.kafka?.env,
           ...own,
         },
       ),
@@ -174,15 +188,24 @@ export async function startPathStack(options: PathStackOptions): Promise<PathSta
       `${name}-${String(processes.filter((p) => p.name.startsWith(name)).length + 1)}`,
     );
     processes.push(service);
-    await waitFor(
-      async () =>
-        (
-          await fetch(`${service.url}/readyz`, {
-            headers: { authorization: `Bearer ${options.opsToken}` },
-          }).catch(() => undefined)
-        )?.status === 200,
-      { timeoutMs: 120_000, description: `${service.name} ready` },
-    );
+    // Ready, or failed as soon as it exits (no two minutes' wait for a process that is gone).
+    let ended = false;
+    await Promise.race([
+      waitFor(
+        async () =>
+          (
+            await fetch(`${service.url}/readyz`, {
+              headers: { authorization: `Bearer ${options.opsToken}` },
+            }).catch(() => undefined)
+          )?.status === 200,
+        { timeoutMs: 120_000, description: `${service.name} ready` },
+      ).finally(() => {
+        ended = true;
+      }),
+      service.exited.then((code) => {
+        if (!ended) throw new Error(`${service.name} exited with ${String(code)} while starting`);
+      }),
+    ]);
     return service;
   };
 
@@ -192,6 +215,7 @@ export async function startPathStack(options: PathStackOptions): Promise<PathSta
     catalog,
     sim,
     client,
+    webhookUrl: `http://127.0.0.1:${String(webhookPort)}/webhooks/whatsapp`,
     seen,
     async publish(events) {
       for (const event of events) {

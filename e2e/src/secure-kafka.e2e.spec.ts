@@ -88,7 +88,7 @@ beforeAll(async () => {
       statuses: { sentDelayMs: [20, 60], deliveredDelayMs: [50, 150], readProbability: 0 },
     },
     read: ["send-outcomes"],
-    kafka: { brokers, security, env: secureEnv },
+    servers: { kafka: { brokers, security, env: secureEnv } },
   });
   parley.sim.addTemplate({
     wabaId: WABA,

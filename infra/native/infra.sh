@@ -155,6 +155,10 @@ stop_one() {
       if [ "$waited" -ge $((INFRA_STOP_TIMEOUT * 10)) ]; then
         log "$name did not stop within ${INFRA_STOP_TIMEOUT}s; killing pid $pid"
         kill -KILL "$pid" 2>/dev/null || true
+        # Wait for it to be gone: a JVM killed mid-shutdown still holds its ports and its data
+        # directory's lock for a moment, and the next start must not race it (issue 26).
+        local gone=0
+        while kill -0 "$pid" 2>/dev/null && [ "$gone" -lt 300 ]; do sleep 0.1; gone=$((gone + 1)); done
         break
       fi
       sleep 0.1
@@ -197,10 +201,25 @@ wait_ready() {
 
 # ---------------------------------------------------------------- health checks
 
+# Two steps, so that a failure says which: the port (a KRaft broker opens its client listener only
+# once the controller has unfenced it), then a real admin round trip. The probe's timeouts
+# (KAFKA_PROBE_TIMEOUT_S, 10 s) are wall-clock inside a fresh JVM: on a saturated machine a few
+# seconds do not even cover its class loading, and a fixed 5 s probe failed every poll (issue 26).
 health_kafka() {
+  local port="${1:-$KAFKA_PORT}"
+  port_open "$port" || { echo "kafka not listening on 127.0.0.1:$port (starting, or not yet unfenced: see the broker's log)"; return 1; }
   java -XX:TieredStopAtLevel=1 -Xshare:auto -cp "$kafka_home/probe:$kafka_home/libs/*" \
-    -Dorg.slf4j.simpleLogger.defaultLogLevel=error KafkaReady "127.0.0.1:$KAFKA_PORT"
+    -Dorg.slf4j.simpleLogger.defaultLogLevel=error -Dparley.probe.timeout.s="${KAFKA_PROBE_TIMEOUT_S:-10}" \
+    KafkaReady "127.0.0.1:$port"
 }
+
+# The broker's own start-up phases at INFO in its log (registration, RECOVERY, unfencing, the
+# waits of BrokerServer), the rest at WARN: a broker that does not come back says where it stopped.
+kafka_log_opts=(-Dorg.slf4j.simpleLogger.defaultLogLevel=warn -Dorg.slf4j.simpleLogger.showDateTime=true
+  -Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS
+  -Dorg.slf4j.simpleLogger.log.kafka.server.BrokerServer=info
+  -Dorg.slf4j.simpleLogger.log.kafka.server.BrokerLifecycleManager=info
+  -Dorg.slf4j.simpleLogger.log.kafka.server.ControllerServer=info)
 
 health_registry() {
   local body
@@ -244,7 +263,7 @@ start_kafka() {
   log "starting kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT"
   # shellcheck disable=SC2086 # KAFKA_JVM_OPTS is a list of options
   launch kafka java -Xms256m -Xmx${KAFKA_HEAP:-512m} -XX:+UseG1GC ${KAFKA_JVM_OPTS:-} -Dparley.infra="$PARLEY_STATE_DIR/kafka" \
-    -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$cp" kafka.Kafka "$dir/server.properties"
+    "${kafka_log_opts[@]}" -cp "$cp" kafka.Kafka "$dir/server.properties"
   wait_ready kafka health_kafka
 }
 
@@ -339,6 +358,9 @@ EOF
 # The opt-in SCRAM-over-TLS broker (start kafka-secure, env-secure).
 # shellcheck source=kafka/secure.sh
 source "$here/kafka/secure.sh"
+# The opt-in three-node cluster (start kafka-cluster, env-cluster; kafka-node-1..3 one at a time).
+# shellcheck source=kafka/cluster.sh
+source "$here/kafka/cluster.sh"
 
 # ---------------------------------------------------------------- main
 
@@ -347,7 +369,7 @@ shift || true
 servers=("$@")
 [ "${#servers[@]}" -gt 0 ] || servers=(kafka registry mongo)
 for s in "${servers[@]}"; do
-  case "$s" in kafka | registry | mongo | kafka-secure) ;; *) die "unknown server '$s' (use kafka, registry, mongo or kafka-secure)" ;; esac
+  case "$s" in kafka | registry | mongo | kafka-secure | kafka-cluster | kafka-node-[123]) ;; *) die "unknown server '$s' (use kafka, registry, mongo, kafka-secure, kafka-cluster or kafka-node-1..3)" ;; esac
 done
 
 case "$cmd" in
@@ -355,9 +377,17 @@ case "$cmd" in
   start | restart) for s in "${servers[@]}"; do "start_$s"; done ;;
   stop)
     # Reverse order: clients of Kafka first would be ours to stop, the broker last.
-    for ((i = ${#servers[@]} - 1; i >= 0; i--)); do stop_one "${servers[$i]}"; done ;;
-  status) status "${servers[@]}" ;;
+    for ((i = ${#servers[@]} - 1; i >= 0; i--)); do
+      if [ "${servers[$i]}" = kafka-cluster ]; then
+        for n in 3 2 1; do stop_one "kafka-node-$n"; done
+      else stop_one "${servers[$i]}"; fi
+    done ;;
+  status)
+    for s in "${servers[@]}"; do
+      if [ "$s" = kafka-cluster ]; then status kafka-node-1 kafka-node-2 kafka-node-3; else status "$s"; fi
+    done ;;
   env) print_env ;;
+  env-cluster) print_cluster_env ;;
   env-secure) print_secure_env ;;
-  *) die "usage: infra/native/infra.sh install|start|stop|restart|status|env|env-secure [kafka|registry|mongo|kafka-secure ...]" ;;
+  *) die "usage: infra/native/infra.sh install|start|stop|restart|status|env|env-secure|env-cluster [kafka|registry|mongo|kafka-secure|kafka-cluster|kafka-node-1..3 ...]" ;;
 esac

@@ -6,3 +6,4 @@ export {
   type CheckRow,
 } from "./checker.js";
 export { runChaos, CHAOS_SECRETS, type ChaosOptions, type ChaosResult } from "./run.js";
+export { CHAOS_PRESETS, FAULTS, type FaultName } from "./faults.js";

@@ -4,14 +4,16 @@
 // environment's, names are per namespace), the Cloud API simulator in this process, ingress and
 // projection once, router and sender twice (so that kills rebalance). Used by `make chaos`
 // (e2e/bench/chaos.ts: full rates, or the short run with CHAOS_PRESET=short).
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { TopicId } from "@parley/contracts";
 import { createKafka, createRegistry, createSerde } from "@parley/kafka";
-import { waitFor } from "@parley/testkit";
 import { checkHistory, type ChaosReport, type Recovery } from "./checker.js";
 import { followTopics, simulatorHistory } from "./history.js";
 import { lagOf, type Admin, type GroupTopics } from "./lag.js";
+import { describeSettle, serviceGroups, settle } from "./settle.js";
+import { FAULTS, type FaultName } from "./faults.js";
 import { recordingDeliverer } from "./deliverer.js";
 import { compareReadModels } from "./read-models.js";
 import { scanLogs } from "./log-scan.js";
@@ -32,16 +34,31 @@ export interface ChaosOptions {
   readonly brokerRestart: boolean;
   /** How long MongoDB stays stopped (issue 26: 30 s). */
   readonly mongoOutageS: number;
-  /** Own servers' ports: Kafka (and its controller at +1), MongoDB. */
-  readonly kafkaPort: number;
+  /**
+   * Own servers' ports: Kafka (and its controller at +1; undefined: the environment's broker,
+   * KAFKA_BROKERS, which the run never restarts), MongoDB. With `cluster`, kafkaPort is the first
+   * node's of the three-node cluster (infra.sh kafka-cluster: 2 ports per node).
+   */
+  readonly kafkaPort?: number;
   readonly mongoPort: number;
+  /** Three Kafka nodes (RF 3, min ISR 2) instead of one broker; the schedule may kill one. */
+  readonly cluster?: boolean;
+  /** The faults to run (default: every one of the full schedule but `kill-broker-node`). */
+  readonly faults?: readonly FaultName[];
+  /** Instances of router and of sender (default 2, so that a kill rebalances their groups). */
+  readonly instances?: number;
   readonly schemaRegistryUrl: string;
   /** Business numbers (each at `mps`) and contacts the sends go to. */
   readonly numbers: number;
   readonly mps: number;
   readonly contacts: number;
-  /** Bound on waiting for every request's outcome and the read models after the load. */
+  /**
+   * Bound on waiting for every request's outcome, every group's lag at zero and the read models
+   * after the load (and for the catch-up after MongoDB's outage); the waits end sooner when the
+   * work is done, or when it stops progressing for `stallS` (default 120 s).
+   */
   readonly settleTimeoutS: number;
+  readonly stallS?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -115,18 +132,28 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const log = o.log ?? ((line: string) => process.stderr.write(`[chaos] ${line}\n`));
   const at = () => `${((Date.now() - started) / 1_000).toFixed(0)} s`;
   const profile = `chaos-${o.name}`;
+  const kafkaPort = o.kafkaPort ?? 0;
   const infraEnv = {
     PARLEY_PROFILE: profile,
     PARLEY_STATE_DIR: join(repoRoot, ".parley", profile),
-    KAFKA_PORT: String(o.kafkaPort),
-    KAFKA_CONTROLLER_PORT: String(o.kafkaPort + 1),
+    KAFKA_PORT: String(kafkaPort),
+    KAFKA_CONTROLLER_PORT: String(kafkaPort + 1),
+    KAFKA_CLUSTER_PORT: String(kafkaPort),
     MONGO_PORT: String(o.mongoPort),
     MONGO_STORAGE: "disk",
   };
+  const brokers = o.cluster
+    ? [0, 2, 4].map((d) => `127.0.0.1:${String(kafkaPort + d)}`)
+    : [`127.0.0.1:${String(kafkaPort)}`];
+  const kafkaServer = o.cluster ? "kafka-cluster" : "kafka";
+  const ownServers = o.kafkaPort === undefined ? ["mongo"] : [kafkaServer, "mongo"];
+  const wanted = new Set<FaultName>(o.faults ?? FAULTS.filter((f) => f !== "kill-broker-node"));
+  if (!o.brokerRestart || o.kafkaPort === undefined) wanted.delete("broker-restart");
+  const stallMs = (o.stallS ?? 120) * 1_000;
   const servers = {
-    KAFKA_BROKERS: `127.0.0.1:${String(o.kafkaPort)}`,
-    SCHEMA_REGISTRY_URL: o.schemaRegistryUrl,
-    MONGO_URL: `mongodb://127.0.0.1:${String(o.mongoPort)}/?directConnection=true&retryWrites=false`,
+    ...(o.kafkaPort === undefined ? {} : { kafka: { brokers } }),
+    schemaRegistryUrl: o.schemaRegistryUrl,
+    mongoUrl: `mongodb://127.0.0.1:${String(o.mongoPort)}/?directConnection=true&retryWrites=false`,
   };
   const numbers = Array.from({ length: o.numbers }, (_, i) => numberId(i));
   const deliverer = recordingDeliverer(10_000);
@@ -134,7 +161,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   let admin: Admin | undefined;
   const faults: string[] = [];
   try {
-    await infra(["start", "kafka", "mongo"], infraEnv);
+    await infra(["start", ...ownServers], infraEnv);
     parley = await startPathStack({
       name: `chaos-${o.name}`,
       servers,
@@ -200,8 +227,33 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     const launch = async (name: Name) => {
       running.push({ name, process: await p.start(name, GROUP_ENV) });
     };
-    for (const name of ["ingress", "router", "router", "sender", "sender", "projection"] as const)
-      await launch(name);
+    // A killed service is started again as a supervisor would: a start that fails (a service
+    // exits when MongoDB is down at its start, which the schedule may cause) is tried again,
+    // a few times, as a crash-looping pod is.
+    const relaunch = async (name: Name) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await launch(name);
+          return;
+        } catch (error) {
+          if (attempt >= 5) throw error;
+          log(`${at()}: ${name} did not start (attempt ${String(attempt)}): ${String(error)}`);
+          await sleep(2_000);
+        }
+      }
+    };
+    // All at once: each start waits for its /readyz, and on two cores the stack is up sooner.
+    const instances = Array.from({ length: o.instances ?? 2 });
+    await Promise.all(
+      (
+        [
+          "ingress",
+          ...instances.map(() => "router" as const),
+          ...instances.map(() => "sender" as const),
+          "projection",
+        ] as const
+      ).map(launch),
+    );
     log(`${at()}: stack up (${running.map((r) => r.process.name).join(", ")})`);
 
     // A killed service comes back in the background: the schedule goes on while it starts (on a
@@ -217,7 +269,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       restarts.push(
         sleep(restartAfterMs)
           .then(async () => {
-            await launch(name);
+            await relaunch(name);
             log(`${at()}: ${name} back (ready)`);
           })
           .catch((error: unknown) => {
@@ -249,6 +301,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     const lag = (g: "router" | "projection") =>
       lagOf(admin as Admin, groups(g)).catch(() => Number.NaN);
     const recoveries: Recovery[] = [];
+    // A catch-up not reached under load (a machine slower than the load) is judged again once
+    // the load has stopped: caught up if the settle ends with every lag at zero.
+    const pendingRecoveries: { index: number; back: number }[] = [];
 
     const mongoOutage = async () => {
       const before = { router: await lag("router"), projection: await lag("projection") };
@@ -266,35 +321,43 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       const back = Date.now();
       for (const g of ["router", "projection"] as const) {
         const threshold = 2 * (Number.isNaN(before[g]) ? 0 : before[g]) + 100;
-        let caughtUpMs: number | undefined;
-        const deadline = Date.now() + 120_000;
-        while (Date.now() < deadline) {
-          const l = await lag(g);
+        // Back under its level before the outage: waited for as long as the backlog shrinks
+        // (a slow machine catches up more slowly, which is no failure), bounded.
+        const result = await settle({
+          admin: admin as Admin,
+          groups: () => Promise.resolve(groups(g)),
+          unanswered: () => 0,
+          prefix: p.catalog.prefix,
+          timeoutMs: o.settleTimeoutS * 1_000,
+          stallMs,
+          target: threshold,
+          log,
+          label: `catch-up after MongoDB (${g})`,
+        });
+        for (const l of Object.values(result.lags))
           if (!Number.isNaN(l)) peak[g] = Math.max(peak[g], l);
-          if (l <= threshold) {
-            caughtUpMs = Date.now() - back;
-            break;
-          }
-          await sleep(500);
-        }
+        if (!result.settled) log(`catch-up after MongoDB (${g}): ${describeSettle(result)}`);
         recoveries.push({
           label: `MongoDB stopped ${String(o.mongoOutageS)} s (${g}, back under ${String(threshold)})`,
           peakLag: peak[g],
-          caughtUpMs,
+          caughtUpMs: result.settled ? Date.now() - back : undefined,
         });
+        if (!result.settled) pendingRecoveries.push({ index: recoveries.length - 1, back });
       }
     };
 
     // The schedule, as fractions of the load's duration; each step starts when the previous one
     // is done (a step that overruns delays the next, and the log says when each really ran).
     const T = o.loadS;
-    const schedule: { atS: number; label: string; run: () => Promise<void> }[] = [
+    const all: { fault: FaultName; atS: number; label: string; run: () => Promise<void> }[] = [
       {
+        fault: "kill-sender",
         atS: 0.05 * T,
         label: "SIGKILL sender-1 (restart 1 s later)",
         run: () => kill("sender", 1_000),
       },
       {
+        fault: "simulator-5xx",
         atS: 0.1 * T,
         label: "simulator: 10% 5xx, 2% timeouts, 2% accepted-then-timeout",
         run: () => {
@@ -308,11 +371,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         },
       },
       {
+        fault: "kill-router",
         atS: 0.15 * T,
         label: "SIGKILL router-1 (restart 1 s later)",
         run: () => kill("router", 1_000),
       },
       {
+        fault: "graph-delay",
         atS: 0.2 * T,
         label: "simulator healthy; Graph delay 100-600 ms",
         run: () => {
@@ -322,21 +387,23 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         },
       },
       {
+        fault: "kill-ingress",
         atS: 0.3 * T,
         label: "SIGKILL ingress (restart 2 s later)",
         run: () => kill("ingress", 2_000),
       },
       {
+        fault: "broker-restart",
         atS: 0.35 * T,
-        label: o.brokerRestart
+        label: wanted.has("broker-restart")
           ? "no Graph delay; Kafka broker restart (on its data)"
           : "no Graph delay",
         run: async () => {
           p.sim.clearFaults();
-          if (!o.brokerRestart) return;
+          if (!wanted.has("broker-restart")) return;
           // A minute for a clean shutdown (infra.sh kills after 20 s by default, and a broker killed
           // mid-shutdown then recovers its logs on start, which a saturated machine takes minutes for).
-          await infra(["start", "kafka"], {
+          await infra(["start", kafkaServer === "kafka" ? "kafka" : "kafka-node-1"], {
             ...infraEnv,
             KAFKA_KEEP_DATA: "1",
             INFRA_STOP_TIMEOUT: "60",
@@ -344,16 +411,19 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         },
       },
       {
+        fault: "kill-projection",
         atS: 0.45 * T,
         label: "SIGKILL projection (restart 1 s later)",
         run: () => kill("projection", 1_000),
       },
       {
+        fault: "mongo-outage",
         atS: 0.5 * T,
         label: `MongoDB stopped ${String(o.mongoOutageS)} s (durable server)`,
         run: mongoOutage,
       },
       {
+        fault: "kill-sender-and-router",
         atS: 0.8 * T,
         label: "SIGKILL sender-2 and router-2 (restart 1 s later)",
         run: async () => {
@@ -361,7 +431,29 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
           await kill("router", 1_000);
         },
       },
+      {
+        fault: "kill-broker-node",
+        atS: 0.6 * T,
+        label: "SIGKILL Kafka node 2 of 3 (back on its data 10 s later)",
+        run: async () => {
+          // SIGKILL (no clean shutdown): the node's unflushed tail is lost, the other two hold
+          // every record acknowledged with acks=all (min.insync.replicas 2).
+          const pidFile = join(infraEnv.PARLEY_STATE_DIR, "run", "kafka-node-2.pid");
+          process.kill(Number(readFileSync(pidFile, "utf8").trim()), "SIGKILL");
+          await sleep(10_000);
+          await infra(["start", "kafka-node-2"], { ...infraEnv, KAFKA_KEEP_DATA: "1" });
+        },
+      },
     ];
+    // The steps asked for, in time order; the pacing keeps each at its fraction of the load.
+    const schedule = all
+      .filter(
+        (x) =>
+          wanted.has(x.fault) ||
+          // The step that ends the Graph delay also restarts the broker.
+          (x.fault === "broker-restart" && wanted.has("graph-delay")),
+      )
+      .sort((a, b) => a.atS - b.atS);
 
     const sends = openLoop(o.sendsPerS, (n) => {
       const contact = contactOf(n % o.contacts);
@@ -420,20 +512,34 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       `${at()}: load stopped: ${String(sends.sent)} sends (${String(sends.failures)} refused by the client), ${String(webhooks.sent)} user webhooks`,
     );
 
-    // Settle: every request answered (bounded), the projection caught up and quiet.
-    await waitFor(
-      () => {
-        const answered = new Set(topics.outcomes.map((x) => x.requestId));
-        return topics.requests.every((r) => answered.has(r));
+    // Settle: every request answered and every group of the services at lag 0, waited for as
+    // long as the backlog shrinks (bounded): a slow machine passes more slowly.
+    const answered = new Set<string>();
+    let seenOutcomes = 0;
+    const settled = await settle({
+      admin,
+      groups: () => serviceGroups(admin as Admin, p.catalog.prefix, [`chaos-${o.name}-history`]),
+      unanswered: () => {
+        for (; seenOutcomes < topics.outcomes.length; seenOutcomes++)
+          answered.add(topics.outcomes[seenOutcomes]?.requestId ?? "");
+        return topics.requests.filter((r) => !answered.has(r)).length;
       },
-      {
-        timeoutMs: o.settleTimeoutS * 1_000,
-        intervalMs: 1_000,
-        description: "every request answered",
-      },
-    ).catch((error: unknown) => {
-      log(`${at()}: not every request answered: ${String(error)}`);
+      prefix: p.catalog.prefix,
+      timeoutMs: o.settleTimeoutS * 1_000,
+      stallMs,
+      log,
+      label: "settling",
     });
+    log(`${at()}: ${describeSettle(settled)}`);
+    for (const { index, back } of pendingRecoveries) {
+      const r = recoveries[index];
+      if (r !== undefined && settled.settled)
+        recoveries[index] = {
+          ...r,
+          label: `${r.label}; only after the load stopped`,
+          caughtUpMs: Date.now() - back,
+        };
+    }
     const readModels = await compareReadModels(p, admin, groups("projection"), o.settleTimeoutS);
     log(`${at()}: history read (${String(topics.count())} records); checking`);
     const sim = simulatorHistory(p.sim);
@@ -475,6 +581,6 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       log(`stopping the stack: ${String(error)}`);
     });
     await deliverer.close();
-    await infra(["stop", "kafka", "mongo"], infraEnv).catch(() => undefined);
+    await infra(["stop", ...ownServers], infraEnv).catch(() => undefined);
   }
 }

@@ -12,11 +12,14 @@ public final class KafkaReady {
   public static void main(String[] args) throws Exception {
     Properties props = new Properties();
     props.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, args[0]);
-    props.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "3000");
-    props.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "4000");
+    // Wall-clock bounds (-Dparley.probe.timeout.s, 10 s by default): a starved JVM needs seconds
+    // just to load the client's classes, so a tight bound fails every poll of a broker that is up.
+    long timeoutS = Long.getLong("parley.probe.timeout.s", 10L);
+    props.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, String.valueOf(timeoutS * 1000 - 1000));
+    props.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, String.valueOf(timeoutS * 1000));
     try (Admin admin = Admin.create(props)) {
-      String clusterId = admin.describeCluster().clusterId().get(5, TimeUnit.SECONDS);
-      int topics = admin.listTopics().names().get(5, TimeUnit.SECONDS).size();
+      String clusterId = admin.describeCluster().clusterId().get(timeoutS, TimeUnit.SECONDS);
+      int topics = admin.listTopics().names().get(timeoutS, TimeUnit.SECONDS).size();
       System.out.println("kafka ready: cluster " + clusterId + ", " + topics + " topics");
     } catch (Exception e) {
       System.out.println("kafka not ready: " + e.getClass().getSimpleName() + ": " + e.getMessage());

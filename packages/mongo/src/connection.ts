@@ -81,6 +81,26 @@ export function createMongo({
   // No eager connect: a service starts even while MongoDB is down, reports not-ready, and the
   // driver connects on first use once the server answers.
   const db = client.db(database);
+  // But the driver's first connect, when it fails (MongoDB down as the service starts), closes
+  // the topology it made and keeps it: every later operation then fails with "Topology is
+  // closed", forever, even once the server is back (mongodb 6.22; seen in the chaos run, issue
+  // 26: a router started during a MongoDB outage never recovered). Connecting again replaces that
+  // topology, so a topology we did not close is reopened, a second apart, until it connects.
+  let closing = false;
+  let reopening = false;
+  const reopen = (): void => {
+    if (closing || reopening) return;
+    reopening = true;
+    setTimeout(() => {
+      client
+        .connect()
+        .catch(() => undefined)
+        .finally(() => {
+          reopening = false;
+        });
+    }, 1_000).unref();
+  };
+  client.on("topologyClosed", reopen);
   return {
     client,
     db,
@@ -88,14 +108,22 @@ export function createMongo({
       name: "mongodb",
       async check(signal: AbortSignal): Promise<void> {
         signal.throwIfAborted();
-        await db.command({ ping: 1 }, { timeoutMS: serverSelectionTimeoutMs });
+        try {
+          await db.command({ ping: 1 }, { timeoutMS: serverSelectionTimeoutMs });
+        } catch (error) {
+          if (error instanceof Error && error.name === "MongoTopologyClosedError") reopen();
+          throw error;
+        }
       },
     },
     async serverVersion(): Promise<string> {
       const info = await db.admin().command({ buildInfo: 1 });
       return typeof info["version"] === "string" ? info["version"] : "unknown";
     },
-    close: () => client.close(),
+    close: () => {
+      closing = true;
+      return client.close();
+    },
   };
 }
 
