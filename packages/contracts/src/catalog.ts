@@ -216,7 +216,7 @@ const topicDefinitions = [
     events: ["AuditRecorded"],
     retentionDays: null,
     producers: ["consent", "media", "campaigns"],
-    consumers: [],
+    consumers: ["projection"],
     description:
       "The audit log of sensitive operations done through the APIs, keyed by the actor; kept forever. Read by the auditor role (docs/access-control.md).",
   },
