@@ -98,8 +98,11 @@ export async function publishAuditFact(
       authMethod: fact.actor.method,
       target: { ...fact.target },
       details: Object.fromEntries(
-        Object.entries(fact.details).map(([k, v]) => [k, Array.isArray(v) ? [...v] : v]),
-      ) as Record<string, string | number | boolean | string[]>,
+        Object.entries(fact.details).map(
+          ([k, v]): [string, string | number | boolean | string[]] =>
+            typeof v === "object" ? [k, [...v]] : [k, v],
+        ),
+      ),
     },
     { correlationId: randomUUID(), now: fact.at },
   );

@@ -28,7 +28,7 @@ export function createMemoryAuditLog(): AuditLog & {
   const byGeneration = new Map<number, Map<string, AuditEntry>>();
   const of = (generation: number) => {
     let log = byGeneration.get(generation);
-    if (log === undefined) byGeneration.set(generation, (log = new Map()));
+    if (log === undefined) byGeneration.set(generation, (log = new Map<string, AuditEntry>()));
     return log;
   };
   return {

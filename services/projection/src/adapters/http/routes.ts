@@ -270,7 +270,9 @@ export function createQueryApiApp({
     admit,
     logger,
     onWork,
-    observe: (o, res) => observe("/v1/audit", o, secondsOf(res)),
+    observe: (o, res) => {
+      observe("/v1/audit", o, secondsOf(res));
+    },
   });
 
   app.use((req: Request, res: Response) => {

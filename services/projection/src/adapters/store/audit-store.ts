@@ -45,9 +45,16 @@ export function createMongoAuditLog(
             { ordered: false },
           );
         } catch (error) {
-          const errors = error instanceof MongoBulkWriteError ? error.writeErrors : undefined;
-          const list = Array.isArray(errors) ? errors : errors === undefined ? [] : [errors];
-          if (list.length > 0 && list.every((e) => e.code === DUPLICATE_KEY)) return;
+          const errors: unknown =
+            error instanceof MongoBulkWriteError ? error.writeErrors : undefined;
+          const list: unknown[] = Array.isArray(errors)
+            ? (errors as unknown[])
+            : errors === undefined
+              ? []
+              : [errors];
+          const duplicate = (e: unknown) =>
+            typeof e === "object" && e !== null && (e as { code?: unknown }).code === DUPLICATE_KEY;
+          if (list.length > 0 && list.every(duplicate)) return;
           throw error;
         }
       });
