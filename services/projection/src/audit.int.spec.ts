@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import { createEvent } from "@parley/contracts";
+import { createEvent, headerNames } from "@parley/contracts";
 import { createAuditPublisher, createEventProducer, type EventProducer } from "@parley/kafka";
 import { createAuthenticator } from "@parley/runtime";
 import { waitFor } from "@parley/testkit";
@@ -196,13 +196,46 @@ describe("the audit log, queryable by an auditor", () => {
     expect(await h.mongo.db.collection(`${PREFIX}g1_audit`).countDocuments()).toBe(5);
   });
 
+  it("dead-letters hostile records on the audit topic with the reason, and goes on", async () => {
+    const topic = h.catalog.topic("audit").name;
+    await h.publishRaw(topic, "x", Buffer.from("not the registry wire format"));
+    await h.publishRaw(topic, "x", Buffer.alloc(0));
+    await h.publishRaw(topic, "x", Buffer.from([0, 0, 0x0f, 0x42, 0x3f, 0x7b, 0x7d]));
+    const after = createEvent(
+      "AuditRecorded",
+      {
+        action: "media.erased",
+        service: "media",
+        actorId: "privacy-desk",
+        authMethod: "jwt",
+        method: "DELETE",
+        route: "/v1/contacts/{contactId}/media",
+        target: { contactId: "16505550009" },
+        status: 200,
+      },
+      { correlationId: randomUUID(), now: new Date("2026-12-06T12:06:00Z") },
+    );
+    await h.publish([after]);
+    await h.caughtUp(1);
+    await waitFor(() => h.deadLetters.length >= 3, {
+      timeoutMs: 30_000,
+      description: "3 dead letters",
+    });
+    expect(h.deadLetters).toHaveLength(3);
+    for (const letter of h.deadLetters)
+      expect(String(letter.headers[headerNames.dlq.errorClass])).toBe("PoisonRecordError");
+    expect((await items("/v1/audit?action=media.erased")).map((i) => i.eventId)).toEqual([
+      after.eventId,
+    ]);
+  });
+
   it("a rebuild from the log gives the same audit entries (invariant 11)", async () => {
     const result = await h.rebuild();
     expect(result).toMatchObject({ switched: true });
     const [current, rebuilt] = [await h.dump(1), await h.dump(result.generation)];
-    expect(rebuilt["audit"]).toHaveLength(5);
+    expect(rebuilt["audit"]).toHaveLength(6);
     for (const kind of Object.keys(current)) expect(rebuilt[kind], kind).toEqual(current[kind]);
     active = result.generation;
-    expect((await items("/v1/audit")).length).toBe(5);
+    expect((await items("/v1/audit")).length).toBe(6);
   });
 });
