@@ -173,6 +173,7 @@ async function dump(generation: number): Promise<Record<string, unknown[]>> {
     "conversations",
     "templates",
     "analytics",
+    "audit",
   ]) {
     const docs = await mongo.db
       .collection(`${PREFIX}g${String(generation)}_${kind}`)

@@ -11,7 +11,15 @@ import type { PathStack } from "../path-stack.js";
 import { repoRoot, serviceEnv } from "../processes.js";
 
 const PREFIX = "projection_";
-const KINDS = ["requests", "messages", "contacts", "conversations", "templates", "analytics"];
+const KINDS = [
+  "requests",
+  "messages",
+  "contacts",
+  "conversations",
+  "templates",
+  "analytics",
+  "audit",
+];
 const BOOKKEEPING = new Set<string>(STATE_DOCUMENT_FIELDS.filter((f) => f !== "_id"));
 
 function rebuild(p: PathStack): Promise<{ generation: number }> {

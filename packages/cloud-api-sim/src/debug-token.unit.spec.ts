@@ -79,6 +79,23 @@ describe("simulator debug_token", () => {
     expect((missing.json["error"] as { code: number }).code).toBe(100);
   });
 
+  it("takes the app token as the caller (Meta's documented access_token) and refuses a wrong one with 190", () => {
+    const h = harness({ accessTokens: [{ token: TOKEN }] });
+    // The app token may ask about any token, an unknown one included (the answer says why).
+    expect(dataOf(debug(h, TOKEN, APP_TOKEN).json)["is_valid"]).toBe(true);
+    expect(dataOf(debug(h, "never-issued", APP_TOKEN).json)["is_valid"]).toBe(false);
+    for (const wrong of [
+      `${DEFAULT_APP_ID}|not-the-secret`,
+      `2000000000000002|${SECRET}`,
+      `${DEFAULT_APP_ID}|`,
+      SECRET,
+    ]) {
+      const refused = debug(h, TOKEN, wrong);
+      expect(refused.status, wrong).toBe(401);
+      expect((refused.json["error"] as { code: number }).code, wrong).toBe(190);
+    }
+  });
+
   it("property: any input token gets exactly one well-formed answer", () => {
     const h = harness({ accessTokens: [{ token: TOKEN }] });
     const known = ["tok-a-valid", "tok-b-expired"];

@@ -126,11 +126,13 @@ export interface CloudApiClient {
   getPhoneNumber(phoneNumberId: string, fields?: readonly string[]): Promise<PhoneNumberFields>;
   getThroughput(phoneNumberId: string): Promise<ThroughputLevel>;
   /**
-   * What Graph says about `inputToken` (`GET /debug_token`), asked with this client's own token:
-   * a system user's token may inspect itself. A token Graph does not know answers `is_valid:
-   * false` with `error`, not a thrown error; a refused caller token throws GraphApiError (190).
+   * What Graph says about `inputToken` (`GET /debug_token`), asked with `as.accessToken` when
+   * given (Meta's documented caller: the app token `<app id>|<app secret>`), else with this
+   * client's own token (a system user's token may inspect itself). A token Graph does not know
+   * answers `is_valid: false` with `error`, not a thrown error; a refused caller token throws
+   * GraphApiError (190).
    */
-  debugToken(inputToken: string): Promise<TokenDebugData>;
+  debugToken(inputToken: string, as?: { readonly accessToken?: string }): Promise<TokenDebugData>;
   close(): Promise<void>;
 }
 
@@ -196,15 +198,19 @@ export function createCloudApiClient({
   const allowedMediaHosts = new Set([base.host, ...mediaHosts]);
   const token = typeof accessToken === "function" ? accessToken : () => accessToken;
 
-  function authHeaders(): Record<string, string> {
-    return { authorization: `Bearer ${token()}` };
+  function authHeaders(caller = token()): Record<string, string> {
+    return { authorization: `Bearer ${caller}` };
   }
 
-  function url(path: string, query: Record<string, string | undefined> = {}): string {
+  function url(
+    path: string,
+    query: Record<string, string | undefined> = {},
+    caller = token(),
+  ): string {
     const params = new URLSearchParams();
     for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, v);
     if (appSecret !== undefined)
-      params.set("appsecret_proof", createHmac("sha256", appSecret).update(token()).digest("hex"));
+      params.set("appsecret_proof", createHmac("sha256", appSecret).update(caller).digest("hex"));
     const qs = params.toString();
     return `${root}/${graphVersion}/${path}${qs ? `?${qs}` : ""}`;
   }
@@ -307,10 +313,13 @@ export function createCloudApiClient({
       json?: unknown;
       raw?: { body: Uint8Array | Readable; contentType: string; contentLength?: number };
       context?: Partial<ErrorContext>;
+      /** Another caller token than the client's (debug_token with the app token). */
+      caller?: string;
     } = {},
   ): Promise<{ data: unknown; traceId: string | undefined }> {
     const context: ErrorContext = { method, path: `/${graphVersion}/${path}`, ...options.context };
-    const headers: Record<string, string> = { ...authHeaders(), accept: "application/json" };
+    const caller = options.caller ?? token();
+    const headers: Record<string, string> = { ...authHeaders(caller), accept: "application/json" };
     let body: RequestBody | undefined;
     if (options.json !== undefined) {
       headers["content-type"] = "application/json";
@@ -321,7 +330,7 @@ export function createCloudApiClient({
         headers["content-length"] = String(options.raw.contentLength);
       body = options.raw.body;
     }
-    const res = await exchange(method, url(path, options.query), context, headers, body);
+    const res = await exchange(method, url(path, options.query, caller), context, headers, body);
     const text = res.text;
     let parsed: unknown;
     try {
@@ -560,8 +569,11 @@ export function createCloudApiClient({
       return r.throughput?.level ?? "STANDARD";
     },
 
-    async debugToken(inputToken) {
-      const r = (await call("GET", "debug_token", { query: { input_token: inputToken } })) as {
+    async debugToken(inputToken, as = {}) {
+      const r = (await call("GET", "debug_token", {
+        query: { input_token: inputToken },
+        ...(as.accessToken === undefined ? {} : { caller: as.accessToken }),
+      })) as {
         data?: TokenDebugData;
       };
       if (r.data === undefined || typeof r.data.is_valid !== "boolean")

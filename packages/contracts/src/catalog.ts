@@ -216,8 +216,8 @@ const topicDefinitions = [
     key: "raw",
     events: ["AuditRecorded"],
     retentionDays: null,
-    producers: ["consent", "media", "campaigns"],
-    consumers: [],
+    producers: ["consent", "media", "campaigns", "parley-kafka redrive"],
+    consumers: ["projection"],
     description:
       "The audit log of sensitive operations done through the APIs, keyed by the actor; kept forever. Read by the auditor role (docs/access-control.md).",
   },

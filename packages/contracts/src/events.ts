@@ -41,10 +41,10 @@ import { conversationWindowExtended, conversationWindowOpened } from "./events/w
  */
 const definitions = {
   AuditRecorded: {
-    version: 1,
+    version: 2,
     data: auditRecorded,
     description:
-      "A sensitive operation (consent change, import, export, erasure, media deletion) succeeded through an API: who, what, on which target.",
+      "A sensitive operation succeeded: through an API (consent change, import, export, erasure, media deletion, campaign control), a dead-letter re-drive, or a key ring or JWKS reloaded with changes: who, what, on which target.",
   },
   RawWebhookReceived: {
     version: 1,

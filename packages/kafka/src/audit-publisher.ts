@@ -59,3 +59,53 @@ export function createAuditPublisher({
     });
   };
 }
+
+/** A sensitive operation done outside an API: at the command line, or by a service itself. */
+export interface AuditFact {
+  /** e.g. `dlq.redriven`, `keys.changed`. */
+  readonly action: string;
+  readonly actor: { readonly id: string; readonly method: "cli" | "service" };
+  /** What it acted on (ids, topic names; never secrets). */
+  readonly target: Readonly<Record<string, string>>;
+  /** Counts, filters, key ids; never secrets. */
+  readonly details: Readonly<Record<string, string | number | boolean | readonly string[]>>;
+  readonly at: Date;
+}
+
+/**
+ * Publishes one AuditFact as AuditRecorded on the audit topic (keyed by the actor) and resolves
+ * once the broker has it, so a command can say whether its audit record was written.
+ */
+export async function publishAuditFact(
+  {
+    producer,
+    catalog,
+    service,
+  }: {
+    readonly producer: Pick<EventProducer, "encode" | "publishEncoded">;
+    readonly catalog: Pick<Catalog, "topic">;
+    readonly service: string;
+  },
+  fact: AuditFact,
+): Promise<void> {
+  const topic = catalog.topic("audit");
+  const event = createEvent(
+    "AuditRecorded",
+    {
+      action: fact.action,
+      service,
+      actorId: fact.actor.id,
+      authMethod: fact.actor.method,
+      target: { ...fact.target },
+      details: Object.fromEntries(
+        Object.entries(fact.details).map(
+          ([k, v]): [string, string | number | boolean | string[]] =>
+            typeof v === "object" ? [k, [...v]] : [k, v],
+        ),
+      ),
+    },
+    { correlationId: randomUUID(), now: fact.at },
+  );
+  const encoded = await producer.encode(topic, { key: fact.actor.id, event });
+  await producer.publishEncoded(topic, [encoded]);
+}

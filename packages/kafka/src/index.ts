@@ -73,7 +73,12 @@ export { provisionTopics, type ProvisionReport, type Drift } from "./provision.j
 export { redrive, type RedriveOptions, type RedriveReport } from "./redrive.js";
 export { traceHeaders, extractContext } from "./tracing.js";
 export type { KafkaObserver } from "./observer.js";
-export { createAuditPublisher, type AuditInput } from "./audit-publisher.js";
+export {
+  createAuditPublisher,
+  publishAuditFact,
+  type AuditFact,
+  type AuditInput,
+} from "./audit-publisher.js";
 export {
   kafkaAccessProblem,
   kafkaSaslOptions,

@@ -1,6 +1,7 @@
 import type { IHeaders } from "kafkajs";
 import { headerNames } from "@parley/contracts";
 import type { KafkaClient, KafkaLogger } from "./connection.js";
+import type { AuditFact } from "./audit-publisher.js";
 import { createRecordProducer } from "./record-producer.js";
 
 export interface RedriveOptions {
@@ -19,6 +20,22 @@ export interface RedriveOptions {
   readonly dryRun?: boolean;
   readonly logger?: KafkaLogger;
   readonly timeoutMs?: number;
+  /**
+   * Records the re-drive on the audit topic (AuditRecorded `dlq.redriven`) once it finished or
+   * failed, dry runs included: who, which dead-letter topic, the filter, the limit, the counts.
+   */
+  readonly audit?: RedriveAudit;
+}
+
+export interface RedriveAudit {
+  /** Who re-drives (an operator's name at the command line, or a caller's identity). */
+  readonly actor: string;
+  readonly method?: "cli" | "service";
+  /** The filter in words (`originalTopic=parley.statuses`), when there is one. */
+  readonly filter?: string;
+  /** Publishes the fact (publishAuditFact over a producer); a failure fails the re-drive's call. */
+  readonly publish: (fact: AuditFact) => Promise<void>;
+  readonly now?: () => Date;
 }
 
 export interface RedriveReport {
@@ -38,7 +55,44 @@ const text = (headers: IHeaders, name: string): string | undefined => {
  * topic up to its end as of the start, strips the dead-letter headers, counts the re-drive in
  * a header, and commits its progress so a second run does not send the same letters again.
  */
-export async function redrive({
+export async function redrive(options: RedriveOptions): Promise<RedriveReport> {
+  const { audit } = options;
+  if (audit === undefined) return redriveLetters(options);
+  if (audit.actor.trim() === "") throw new RangeError("re-drive: the audit actor is empty");
+  const now = audit.now ?? (() => new Date());
+  const details = {
+    dryRun: options.dryRun ?? false,
+    filter: audit.filter ?? "none",
+    limit: options.limit === undefined ? "none" : String(options.limit),
+  };
+  const fact = (outcome: Record<string, string | number | boolean | readonly string[]>) =>
+    audit.publish({
+      action: "dlq.redriven",
+      actor: { id: audit.actor, method: audit.method ?? "cli" },
+      target: { deadLetterTopic: options.deadLetterTopic },
+      details: { ...details, ...outcome },
+      at: now(),
+    });
+  let report: RedriveReport;
+  try {
+    report = await redriveLetters(options);
+  } catch (error) {
+    await fact({
+      outcome: "failed",
+      error: (error instanceof Error ? error.message : String(error)).slice(0, 1_000),
+    }).catch(() => undefined);
+    throw error;
+  }
+  await fact({
+    outcome: "done",
+    redriven: report.redriven,
+    skipped: report.skipped,
+    byTopic: Object.entries(report.byTopic).map(([topic, n]) => `${topic}=${String(n)}`),
+  });
+  return report;
+}
+
+async function redriveLetters({
   kafka,
   deadLetterTopic,
   groupId = `${deadLetterTopic}.redrive`,

@@ -79,6 +79,15 @@ export {
 } from "./api-listener.js";
 export { apiAccessOf, jwtSettingsOf } from "./api-settings.js";
 export {
+  createReloadingAuthenticator,
+  keyChangeOf,
+  keyEntryName,
+  isEmptyChange,
+  type KeyChange,
+  type KeyMaterial,
+  type ReloadingAuthenticator,
+} from "./key-reload.js";
+export {
   declaredAccess,
   roleTable,
   type OpenApiAccessDoc,

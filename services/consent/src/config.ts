@@ -20,6 +20,8 @@ export type Scope = (typeof scopes)[number];
 
 const apiKeyEntryOf = apiKeyEntry(scopes, {});
 export type ApiKeyEntry = z.infer<typeof apiKeyEntryOf>;
+/** The API key list's schema, for a key file re-read on change (CONSENT_API_KEYS_PATH). */
+export const consentApiKeyList = apiKeyList(apiKeyEntryOf);
 
 const masterKey = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "letters, digits, '.', '_' or '-'"),
@@ -46,6 +48,12 @@ export const configSchema = z
      * CONSENT_API_KEYS_FILE). No key: the API is off (the consumer still runs).
      */
     CONSENT_API_KEYS: apiKeyList(apiKeyEntryOf),
+    /**
+     * Instead of CONSENT_API_KEYS: a key file (same JSON) read at start and re-read when it
+     * changes on disk (polled every 5 s), so a rotation needs no restart; each change is
+     * recorded as AuditRecorded keys.changed (docs/access-control.md).
+     */
+    CONSENT_API_KEYS_PATH: env.string().optional(),
     ...apiAccessFields,
     /** The consent API listener; HTTP_HOST when unset. */
     CONSENT_API_HOST: env.string().optional(),

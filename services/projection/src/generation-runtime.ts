@@ -20,6 +20,8 @@ import {
 import type { LogOffsets } from "./generations/ports.js";
 import { createProjector, type ProjectorObserver } from "./projector/projector.js";
 import { createRollup, type Rollup } from "./projector/rollup.js";
+import { createMongoAuditLog } from "./adapters/store/audit-store.js";
+import { withAuditLog } from "./projector/audit.js";
 
 /** What both composition roots (the service's main.ts and the CLI) share to fill a generation. */
 export interface GenerationRuntimeOptions {
@@ -67,6 +69,11 @@ export async function startGeneration(
       "projection: indexes not created yet; created at the next start",
     );
   });
+  // The audit read model beside the others (AuditRecorded events go to it, not to the projector).
+  const auditLog = createMongoAuditLog(db, collectionPrefix);
+  await auditLog.ensureIndexes(generation).catch((error: unknown) => {
+    logger.warn({ err: errorMessage(error), generation }, "projection: audit indexes not yet");
+  });
   const marks = createMongoBucketMarks(db, collections, clock);
   const projector = createProjector({
     stores: createReadModelStores(db, collections, clock),
@@ -85,7 +92,7 @@ export async function startGeneration(
     serde: options.serde,
     catalog: options.catalog,
     generation,
-    projector,
+    projector: withAuditLog(projector, auditLog, generation),
     maxInFlight: options.maxInFlight,
     ...(options.applyBatch === undefined ? {} : { applyBatch: options.applyBatch }),
     logger,

@@ -18,6 +18,8 @@ import { createLiveProjection } from "./generations/live.js";
 import { createProjectionMetrics } from "./metrics.js";
 import { startGeneration } from "./generation-runtime.js";
 import { createQueries } from "./queries/queries.js";
+import { createMongoAuditLog } from "./adapters/store/audit-store.js";
+import { createAuditQueries } from "./audit/queries.js";
 
 // Composition root. The chassis gives projection its logger, metrics, connections with readiness
 // checks, ops endpoints and graceful shutdown. The service keeps the active generation of read
@@ -114,6 +116,11 @@ await runStandardService({
           generations,
           active: () => live.active(),
           ...(rateCard === undefined ? {} : { rateCard }),
+        }),
+        audit: createAuditQueries({
+          log: createMongoAuditLog(mongo.db, prefix),
+          generations,
+          active: () => live.active(),
         }),
         ...apiAccessOf(config, { api: "query", keys: config.PROJECTION_API_KEYS, logger }),
         rateLimiter: createRateLimiter({

@@ -102,6 +102,16 @@ export const configSchema = z
      * after its file changed): its expiry and validity become metrics (0: only then).
      */
     SENDER_TOKEN_CHECK_MS: env.int(60 * MINUTE_MS, { min: 0 }),
+    /**
+     * The app token (`<app id>|<app secret>`; give it as GRAPH_APP_TOKEN_FILE=/path, never logged):
+     * debug_token's caller as Meta documents it, the numbers' tokens being the input_token.
+     * Unset: each number's token inspects itself (a system user's token may).
+     */
+    GRAPH_APP_TOKEN: z
+      .string()
+      .trim()
+      .regex(/^\d{1,20}\|[A-Za-z0-9_-]{8,256}$/, "must be <app id>|<app secret> (an app token)")
+      .optional(),
     /** How often token files (accessTokenFile) are looked at (stat) and re-read on change (0: never). */
     SENDER_TOKEN_FILE_POLL_MS: env.int(5_000, { min: 0 }),
     /** A token expiring within this many days is logged as a warning at each check. */

@@ -74,6 +74,7 @@ await runStandardService({
         timeoutMs: config.SENDER_GRAPH_TIMEOUT_MS,
         connections: config.SENDER_GRAPH_CONNECTIONS,
         tokenOf: (number) => tokens.token(number),
+        appToken: config.GRAPH_APP_TOKEN,
       }),
       tokens,
       media:

@@ -21,6 +21,8 @@ import {
 import { UnknownGenerationError, type Queries } from "../../queries/queries.js";
 import type { Audience } from "../../queries/views.js";
 import { problems, type Problem } from "./problem.js";
+import type { AuditQueries } from "../../audit/queries.js";
+import { auditApiRoute, registerAuditRoute } from "./audit-route.js";
 
 /**
  * Every route with every status it can answer; docs/projection-api.openapi.yaml documents
@@ -41,12 +43,15 @@ export const queryApiRoutes = [
   { path: "/v1/analytics/series", statuses: [200, 400, 401, 403, 404, 405, 429, 500, 503] },
   { path: "/v1/analytics/kpis", statuses: [200, 400, 401, 403, 404, 405, 429, 500, 503] },
   { path: "/v1/generations", statuses: [200, 400, 401, 403, 405, 429, 500, 503] },
+  auditApiRoute,
 ] as const;
 
 const MAX_PATH_PARAM = 512;
 
 export interface QueryApiOptions {
   readonly queries: Queries;
+  /** The audit log's query (`GET /v1/audit`, scope audit:read). */
+  readonly audit?: AuditQueries;
   /** API keys and bearer JWTs (the chassis of @parley/runtime). */
   readonly authenticator: Authenticator;
   readonly rateLimiter: { take(id: string, nowMs: number): boolean };
@@ -70,6 +75,7 @@ const notFound = (what: string): Answer => ({ problem: problems.notFound(what) }
  */
 export function createQueryApiApp({
   queries,
+  audit,
   authenticator,
   rateLimiter,
   logger,
@@ -258,6 +264,16 @@ export function createQueryApiApp({
       };
     }),
   );
+
+  registerAuditRoute(api, {
+    audit,
+    admit,
+    logger,
+    onWork,
+    observe: (o, res) => {
+      observe("/v1/audit", o, secondsOf(res));
+    },
+  });
 
   app.use((req: Request, res: Response) => {
     sendProblem(res, problems.notFound(`no route ${req.method} ${req.path}`));

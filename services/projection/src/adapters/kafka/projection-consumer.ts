@@ -23,6 +23,7 @@ export const PROJECTION_TOPICS: readonly TopicId[] = [
   "consent",
   "media",
   "business-events",
+  "audit",
 ];
 
 /** Bytes at most in one fetch response (the largest record still comes whole: KIP-74). */

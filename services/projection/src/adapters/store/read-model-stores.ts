@@ -25,6 +25,7 @@ export interface GenerationCollections {
   readonly templates: string;
   readonly analytics: string;
   readonly marks: string;
+  readonly audit: string;
 }
 
 export const COLLECTION_KINDS = [
@@ -35,6 +36,7 @@ export const COLLECTION_KINDS = [
   "templates",
   "analytics",
   "marks",
+  "audit",
 ] as const;
 
 /** `<prefix>g<generation>_<kind>`: each generation's collections, never shared with another. */

@@ -7,10 +7,22 @@ import {
   MessageValidationError,
   type CloudApiClient,
 } from "@parley/cloud-api";
+import { ParleyError } from "@parley/errors";
 import type { NumberDirectory } from "@parley/numbers";
 import { graphMessageOf } from "@parley/graph-content";
 import type { CallFailure } from "../../domain/failure.js";
 import type { GraphClient } from "../../sending/ports.js";
+
+/** Graph refused the app token that asks debug_token about the numbers' tokens. */
+export class AppTokenRefusedError extends ParleyError {
+  override readonly name = "AppTokenRefusedError";
+  constructor(graphMessage: string) {
+    super(
+      `Graph refused the app token as debug_token's caller (${graphMessage}): replace GRAPH_APP_TOKEN_FILE (or GRAPH_APP_TOKEN) with <app id>|<app secret> of the app the numbers' tokens belong to; no number's token was judged (docs/runbooks/graph-tokens.md)`,
+      { retry: "never" },
+    );
+  }
+}
 
 /** One Graph client per business number (its own token), all on one keep-alive pool. */
 export function createGraph({
@@ -20,10 +32,16 @@ export function createGraph({
   timeoutMs,
   connections,
   tokenOf = (number) => directory.get(number)?.accessToken ?? "",
+  appToken,
 }: {
   directory: NumberDirectory;
   /** The number's current token (a rotated token file's new one); default: the directory's. */
   tokenOf?: (number: string) => string;
+  /**
+   * The app token (`<app id>|<app secret>`, GRAPH_APP_TOKEN(_FILE)): debug_token's caller as Meta
+   * documents it (input_token = the number's token). Unset: the number's token inspects itself.
+   */
+  appToken?: string | undefined;
   baseUrl: string;
   graphVersion: string;
   timeoutMs: number;
@@ -97,7 +115,10 @@ export function createGraph({
     level: (number) => clientFor(number).getThroughput(number),
     async inspectToken(number) {
       try {
-        const d = await clientFor(number).debugToken(tokenOf(number));
+        const d = await clientFor(number).debugToken(
+          tokenOf(number),
+          appToken === undefined ? undefined : { accessToken: appToken },
+        );
         return {
           isValid: d.is_valid,
           expiresAt: d.expires_at ?? 0,
@@ -106,6 +127,10 @@ export function createGraph({
           errorSubcode: d.error?.subcode,
         };
       } catch (error) {
+        // Graph refuses the caller. With an app token that is the app token, not the number's:
+        // say which secret to fix and judge no number's token on it.
+        if (appToken !== undefined && error instanceof GraphApiError && error.code === 190)
+          throw new AppTokenRefusedError(error.message);
         // The token cannot even ask about itself: Graph refuses it.
         if (error instanceof GraphApiError && (error.code === 190 || error.code === 0))
           return {

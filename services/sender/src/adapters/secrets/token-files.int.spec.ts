@@ -4,6 +4,8 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  DEFAULT_APP_ID,
+  DEFAULT_APP_SECRET,
   createSimulator,
   serveSimulator,
   type Simulator,
@@ -15,7 +17,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSenderMetrics } from "../../metrics.js";
 import { createTokenWatch } from "../../sending/tokens.js";
-import { createGraph } from "../graph/graph.js";
+import { AppTokenRefusedError, createGraph } from "../graph/graph.js";
 import { createTokenFiles } from "./token-files.js";
 
 const WABA = "102290129340398";
@@ -45,7 +47,7 @@ async function series(name: string, number: string): Promise<string | undefined>
   return re.exec(text)?.[1];
 }
 
-function setUp(now: number) {
+function setUp(now: number, appToken?: string) {
   const file = join(dir, "rotated.token");
   rotate(file, "file-token-1\n");
   const directory = parseNumberDirectory(
@@ -69,6 +71,7 @@ function setUp(now: number) {
     timeoutMs: 5_000,
     connections: 4,
     tokenOf: (n) => keeper.token(n),
+    appToken,
   });
   const changed: string[] = [];
   const logger = createLogger({
@@ -116,6 +119,35 @@ beforeAll(async () => {
 afterAll(async () => {
   await server.close();
   rmSync(dir, { recursive: true, force: true });
+});
+
+describe("debug_token with the app token (GRAPH_APP_TOKEN_FILE)", () => {
+  it("asks with the app token: a revoked number token is judged from Graph's answer", async () => {
+    const { watch, graph } = setUp(Date.now(), `${DEFAULT_APP_ID}|${DEFAULT_APP_SECRET}`);
+    sim.grantAccessToken({ token: "forever-token" });
+    await watch.checkAll();
+    expect(await series("graph_token_valid", FOREVER)).toBe("1");
+    sim.revokeAccessToken("forever-token");
+    // The number's token cannot ask about itself any more; the app token can, and Graph says why.
+    const seen = await graph.inspectToken(FOREVER);
+    expect(seen).toMatchObject({ isValid: false, errorCode: 190 });
+    await watch.check(FOREVER);
+    expect(await series("graph_token_valid", FOREVER)).toBe("0");
+    await graph.close();
+  });
+
+  it("a wrong app token is refused like Meta refuses it, names its secret, and judges no number", async () => {
+    const { watch, graph } = setUp(Date.now(), `${DEFAULT_APP_ID}|not-the-app-secret`);
+    sim.grantAccessToken({ token: "forever-token" });
+    await expect(graph.inspectToken(FOREVER)).rejects.toThrow(AppTokenRefusedError);
+    await expect(graph.inspectToken(FOREVER)).rejects.toThrow(/GRAPH_APP_TOKEN_FILE/);
+    const before = await series("graph_token_valid", EXPIRING);
+    await watch.check(EXPIRING);
+    // Not marked invalid on the app token's account: the series keeps its last reading.
+    expect(await series("graph_token_valid", EXPIRING)).toBe(before);
+    expect(lines.some((l) => String(l["err"]).includes("GRAPH_APP_TOKEN_FILE"))).toBe(true);
+    await graph.close();
+  });
 });
 
 describe("Graph tokens watched by the sender", () => {

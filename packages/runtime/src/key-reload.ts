@@ -1,0 +1,197 @@
+import { readFile } from "node:fs/promises";
+import { unwatchFile, watchFile } from "node:fs";
+import type { JSONWebKeySet } from "jose";
+import {
+  createAuthenticator,
+  type ApiKeyConfig,
+  type Authenticator,
+  type JwtSettings,
+} from "./api-access.js";
+
+/**
+ * What a reload changed, by name only (never key material): API key entries as
+ * `<id>#<first 8 hex of the listed SHA-256>` (the hash of a key, not the key), JWKS keys by `kid`.
+ */
+export interface KeyChange {
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  /** Entries still listed whose `expiresAt` has passed since the previous load. */
+  readonly expired: readonly string[];
+  readonly jwksAdded: readonly string[];
+  readonly jwksRemoved: readonly string[];
+}
+
+export interface KeyMaterial {
+  readonly keys: readonly ApiKeyConfig[];
+  readonly jwks?: JSONWebKeySet | undefined;
+}
+
+export const keyEntryName = (k: ApiKeyConfig): string =>
+  `${k.id}#${k.keySha256.slice(0, 8).toLowerCase()}`;
+
+const kidsOf = (jwks: JSONWebKeySet | undefined): Set<string> =>
+  new Set((jwks?.keys ?? []).map((k, i) => (typeof k.kid === "string" ? k.kid : `#${String(i)}`)));
+
+const expiredAt = (keys: readonly ApiKeyConfig[], nowMs: number): Set<string> =>
+  new Set(
+    keys
+      .filter((k) => k.expiresAt !== undefined && Date.parse(k.expiresAt) <= nowMs)
+      .map(keyEntryName),
+  );
+
+/** The change from one key material to the next (`beforeMs`/`nowMs`: when each was loaded). */
+export function keyChangeOf(
+  before: KeyMaterial,
+  after: KeyMaterial,
+  beforeMs: number,
+  nowMs: number,
+): KeyChange {
+  const was = new Set(before.keys.map(keyEntryName));
+  const is = new Set(after.keys.map(keyEntryName));
+  const wasExpired = expiredAt(before.keys, beforeMs);
+  const [wasKids, isKids] = [kidsOf(before.jwks), kidsOf(after.jwks)];
+  const sorted = (s: Iterable<string>) => [...s].sort();
+  return {
+    added: sorted([...is].filter((n) => !was.has(n))),
+    removed: sorted([...was].filter((n) => !is.has(n))),
+    expired: sorted([...expiredAt(after.keys, nowMs)].filter((n) => !wasExpired.has(n))),
+    jwksAdded: sorted([...isKids].filter((k) => !wasKids.has(k))),
+    jwksRemoved: sorted([...wasKids].filter((k) => !isKids.has(k))),
+  };
+}
+
+export const isEmptyChange = (c: KeyChange): boolean =>
+  c.added.length +
+    c.removed.length +
+    c.expired.length +
+    c.jwksAdded.length +
+    c.jwksRemoved.length ===
+  0;
+
+export interface ReloadingAuthenticator extends Authenticator {
+  /** Reads the files now (the poll calls it on a change); resolves once applied or refused. */
+  reload(): Promise<void>;
+  stop(): void;
+}
+
+/**
+ * An authenticator whose API key file and JWKS file are re-read when they change on disk
+ * (polled like the TLS files: survives atomic renames and mounted secrets), so a rotation with
+ * overlap needs no restart. Each reload that changes something is reported to `onReload` by
+ * name (the service records it as AuditRecorded `keys.changed`); a file that does not parse
+ * keeps the previous keys in use and goes to `onError`.
+ */
+export function createReloadingAuthenticator({
+  api,
+  initial,
+  jwt,
+  keysFile,
+  jwksFile,
+  parseKeys,
+  intervalMs = 5_000,
+  now = () => Date.now(),
+  onReload,
+  onError,
+}: {
+  readonly api: string;
+  readonly initial: KeyMaterial;
+  /** The bearer-JWT settings; their `jwks` is replaced by the file's when `jwksFile` is given. */
+  readonly jwt?: JwtSettings | undefined;
+  readonly keysFile?: string | undefined;
+  readonly jwksFile?: string | undefined;
+  /** The service's own key-list schema (`apiKeyList` of @parley/config); throws on a bad file. */
+  readonly parseKeys: (text: string) => readonly ApiKeyConfig[];
+  readonly intervalMs?: number;
+  readonly now?: () => number;
+  readonly onReload: (change: KeyChange) => void;
+  readonly onError: (error: unknown, file: string) => void;
+}): ReloadingAuthenticator {
+  const build = (m: KeyMaterial) =>
+    createAuthenticator({
+      api,
+      keys: m.keys,
+      jwt: jwt === undefined || m.jwks === undefined ? jwt : { ...jwt, jwks: m.jwks },
+    });
+  let material = initial;
+  let loadedAt = now();
+  let current = build(material);
+  let chain = Promise.resolve();
+
+  const read = async (): Promise<KeyMaterial> => {
+    let keys = material.keys;
+    let jwks = material.jwks;
+    if (keysFile !== undefined) {
+      const text = await readFile(keysFile, "utf8").catch((error: unknown) => {
+        throw Object.assign(new Error(`cannot read ${keysFile}: ${String(error)}`), {
+          file: keysFile,
+        });
+      });
+      try {
+        keys = parseKeys(text);
+      } catch (error) {
+        throw Object.assign(error instanceof Error ? error : new Error(String(error)), {
+          file: keysFile,
+        });
+      }
+    }
+    if (jwksFile !== undefined) {
+      const text = await readFile(jwksFile, "utf8");
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch (error) {
+        throw Object.assign(new Error(`${jwksFile}: not JSON (${(error as Error).message})`), {
+          file: jwksFile,
+        });
+      }
+      if (
+        typeof parsed !== "object" ||
+        parsed === null ||
+        !Array.isArray((parsed as { keys?: unknown }).keys)
+      )
+        throw Object.assign(new Error(`${jwksFile}: needs a "keys" array`), { file: jwksFile });
+      jwks = parsed as JSONWebKeySet;
+    }
+    return { keys, jwks };
+  };
+
+  const reload = (): Promise<void> => {
+    chain = chain.then(async () => {
+      let next: KeyMaterial;
+      let built: Authenticator;
+      try {
+        next = await read();
+        built = build(next);
+      } catch (error) {
+        onError(error, (error as { file?: string }).file ?? keysFile ?? jwksFile ?? "");
+        return;
+      }
+      const at = now();
+      const change = keyChangeOf(material, next, loadedAt, at);
+      material = next;
+      loadedAt = at;
+      current = built;
+      if (!isEmptyChange(change)) onReload(change);
+    });
+    return chain;
+  };
+  const onChange = () => {
+    void reload();
+  };
+  const files = [keysFile, jwksFile].filter((f): f is string => f !== undefined);
+  for (const f of files) watchFile(f, { interval: intervalMs, persistent: false }, onChange);
+
+  return {
+    authenticate: (authorization, nowMs) => current.authenticate(authorization, nowMs),
+    get keys() {
+      return current.keys;
+    },
+    get jwt() {
+      return current.jwt;
+    },
+    reload,
+    stop() {
+      for (const f of files) unwatchFile(f, onChange);
+    },
+  };
+}
