@@ -16,7 +16,7 @@ import { freePort, stopService, type ServiceProcess } from "./processes.js";
 //    (message_template_status_update PAUSED, through ingress and the router to business-events);
 //    the campaign pauses and releases nothing more; the template approved again and the campaign
 //    resumed, the rest goes out, each recipient at most once.
-// 2. "flash": CAMPAIGN_E2E_RECIPIENTS rows (10,000 by default) across two numbers with different
+// 2. "flash": CAMPAIGN_E2E_RECIPIENTS rows (2,000 in make test, 10,000 in make campaigns-e2e) across two numbers with different
 //    caps (200 and 100 msg/s), with opted-out, capped (reached by campaign 1, frequency cap 1 in
 //    7 days), invalid and duplicate rows. The campaigns service is killed (SIGKILL) mid-plan and
 //    mid-send and restarted. The simulator's log must hold exactly the expected recipients, once
@@ -26,13 +26,17 @@ const WABA = "102290129340327";
 const FAST = "106540352242827";
 const SLOW_CAP = "106540352242828";
 const PAUSE_NUMBER = "106540352242829";
-const CAPS = { [FAST]: 200, [SLOW_CAP]: 100, [PAUSE_NUMBER]: 40 } as const;
+const CAPS = { [FAST]: 200, [SLOW_CAP]: 100, [PAUSE_NUMBER]: 10 } as const;
 const GRAPH_TOKEN = "e2e-campaigns-graph-token";
 const OPS_TOKEN = "e2e-campaigns-ops-token";
 const API_KEY = "e2e-campaigns-api-key-0123456789";
-const N = Number(process.env["CAMPAIGN_E2E_RECIPIENTS"] ?? 10_000);
+/**
+ * Rows of campaign 2: 2,000 in make test (the CI budget), 10,000 for the issue's figure with
+ * `make campaigns-e2e` (CAMPAIGN_E2E_RECIPIENTS=10000).
+ */
+const N = Number(process.env["CAMPAIGN_E2E_RECIPIENTS"] ?? 2_000);
 /** Campaign 1's audience: the first P clean rows of campaign 2 (they are capped there). */
-const P = Math.min(400, Math.floor(N / 10));
+const P = Math.min(200, Math.floor(N / 10));
 const T1 = "spring_reminder";
 const T2 = "flash_sale";
 
@@ -222,14 +226,14 @@ describe("campaigns end to end with the simulator", () => {
     const csv = ["phone,first_name", ...pauseAudience.map((i) => `+${phoneOf(i)},C${String(i)}`)];
     await api("PUT", "/v1/campaigns/spring/audience?format=csv", csv.join("\n") + "\n", "text/csv");
     await api("POST", "/v1/campaigns/spring/start");
-    await waitFor(() => sent(T1).length >= P / 5, {
-      timeoutMs: 60_000,
-      description: "a fifth of campaign 1 sent",
+    await waitFor(() => sent(T1).length >= P / 10, {
+      timeoutMs: 120_000,
+      description: "a tenth of campaign 1 sent",
     });
     parley.sim.setTemplateStatus(T1, "es", "PAUSED", WABA);
     mark(`template paused after ${String(sent(T1).length)} sends`);
     await waitFor(async () => (await progressOf("spring")).campaign.status === "paused", {
-      timeoutMs: 30_000,
+      timeoutMs: 90_000,
       intervalMs: 100,
       description: "campaign 1 paused by Meta's signal",
     });
@@ -254,13 +258,13 @@ describe("campaigns end to end with the simulator", () => {
             (e as EventOf<"TemplateStatusUpdated">).data.templateName === T1 &&
             (e as EventOf<"TemplateStatusUpdated">).data.event === "APPROVED",
         ),
-      { timeoutMs: 30_000, description: "the approval on business-events" },
+      { timeoutMs: 90_000, description: "the approval on business-events" },
     );
     // The router reads the same event; a moment for its template catalog.
     await new Promise((r) => setTimeout(r, 1_000));
     await api("POST", "/v1/campaigns/spring/resume");
     await waitFor(async () => (await progressOf("spring")).campaign.status === "completed", {
-      timeoutMs: 60_000,
+      timeoutMs: 120_000,
       description: "campaign 1 done",
     });
     const released = new Set(requestsOf("spring").map((e) => e.correlationId));
@@ -271,9 +275,9 @@ describe("campaigns end to end with the simulator", () => {
     // Everyone released after the resume got the message.
     expect(got.length).toBeGreaterThan(releasedAtPause);
     mark(`campaign 1 done: ${String(got.length)} of ${String(P)} accepted`);
-  }, 120_000);
+  }, 300_000);
 
-  it("10,000 rows over two numbers through two SIGKILLs: exactly the expected sends, once each, each number under its cap; the plan report equals the simulator's log", async () => {
+  it("N rows (10,000 in the long run) over two numbers through two SIGKILLs: exactly the expected sends, once each, each number under its cap; the plan report equals the simulator's log", async () => {
     const expected = new Set<string>();
     const reasons = new Map<number, string>();
     for (let i = 0; i < N; i++) {
@@ -312,7 +316,7 @@ describe("campaigns end to end with the simulator", () => {
 
     // Killed mid-send: two fifths of the expected sends accepted by the simulator.
     await waitFor(() => sent(T2).length >= (expected.size * 2) / 5, {
-      timeoutMs: 120_000,
+      timeoutMs: 180_000,
       intervalMs: 50,
       description: "two fifths sent",
     });
