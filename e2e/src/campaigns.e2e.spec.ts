@@ -124,8 +124,7 @@ const sent = (template: string) =>
 const requestsOf = (campaignId: string) =>
   parley.seen.filter(
     (e): e is EventOf<"SendRequested"> =>
-      e.type === "SendRequested" &&
-      (e as EventOf<"SendRequested">).data.metadata?.["campaignId"] === campaignId,
+      e.type === "SendRequested" && e.data.metadata?.["campaignId"] === campaignId,
   );
 
 const definition = (id: string, template: string, numbers: string[], cap?: boolean) =>
@@ -215,8 +214,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   console.log(`campaigns e2e (N=${String(N)}):\n  ${timings.join("\n  ")}`);
-  await mongo?.close();
-  await parley?.stop();
+  // Either may be unset when the set-up failed half way.
+  await (mongo as typeof mongo | undefined)?.close();
+  await (parley as PathStack | undefined)?.stop();
   await rm(audienceDir, { recursive: true, force: true });
 }, 120_000);
 
@@ -255,8 +255,8 @@ describe("campaigns end to end with the simulator", () => {
         parley.seen.some(
           (e) =>
             e.type === "TemplateStatusUpdated" &&
-            (e as EventOf<"TemplateStatusUpdated">).data.templateName === T1 &&
-            (e as EventOf<"TemplateStatusUpdated">).data.event === "APPROVED",
+            e.data.templateName === T1 &&
+            e.data.event === "APPROVED",
         ),
       { timeoutMs: 90_000, description: "the approval on business-events" },
     );
@@ -272,8 +272,9 @@ describe("campaigns end to end with the simulator", () => {
     const got = sent(T1).map((m) => m.waId);
     expect(new Set(got).size).toBe(got.length);
     for (const w of got) expect(capped.has(w)).toBe(true);
-    // Everyone released after the resume got the message.
-    expect(got.length).toBeGreaterThan(releasedAtPause);
+    // Everyone released after the resume got the message (the ones refused while the template
+    // was paused are failed sends, not sent again).
+    expect(got.length).toBeGreaterThanOrEqual(acceptedAtPause + P - releasedAtPause);
     mark(`campaign 1 done: ${String(got.length)} of ${String(P)} accepted`);
   }, 300_000);
 

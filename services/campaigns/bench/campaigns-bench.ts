@@ -30,13 +30,16 @@ import { startStack, waitFor } from "@parley/testkit";
 const ROWS = Number(process.env["BENCH_ROWS"] ?? "500000");
 const CHUNK = Number(process.env["BENCH_CHUNK"] ?? "1000");
 const CAP = (process.env["BENCH_CAP"] ?? "1") === "1";
+/** 0: the service alone (a quick look; no same-run baseline, not for the record). */
+const BASELINES = (process.env["BENCH_BASELINES"] ?? "1") === "1";
 const OPS_TOKEN = "bench-campaigns-ops-token";
 const API_KEY = "bench-campaigns-api-key-0123456789";
 const NUMBERS = [
   { phoneNumberId: "106540352253001", mps: 200 },
   { phoneNumberId: "106540352253002", mps: 100 },
 ];
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+// bench/dist/ of services/campaigns.
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../../../..");
 
 const progress = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -59,7 +62,9 @@ const freePort = () =>
     s.once("error", fail);
     s.listen(0, "127.0.0.1", () => {
       const a = s.address();
-      s.close(() => ok(typeof a === "object" && a !== null ? a.port : 0));
+      s.close(() => {
+        ok(typeof a === "object" && a !== null ? a.port : 0);
+      });
     });
   });
 
@@ -162,54 +167,58 @@ const requestOf = (i: number) => {
     { correlationId: `bare-${String(i)}`, now: new Date() },
   );
 };
-const base0 = { wall: performance.now(), cpu: process.cpuUsage() };
-for (let i = 0; i < ROWS; i += CHUNK) {
-  const records = await Promise.all(
-    Array.from({ length: Math.min(CHUNK, ROWS - i) }, (_, k) => {
-      const event = requestOf(i + k);
-      return producer.encode(topic, { key: event.data.contactId, event });
-    }),
-  );
-  await producer.publishEncoded(topic, records);
-}
-const bareKafka = {
-  s: (performance.now() - base0.wall) / 1000,
-  cpu: ((c) => c.user + c.system)(process.cpuUsage(base0.cpu)),
-};
-progress(`bare producer: ${bareKafka.s.toFixed(1)} s`);
+let bareKafka = { s: NaN, cpu: NaN };
+let bareMongo = { s: NaN, cpu: NaN };
+if (BASELINES) {
+  const base0 = { wall: performance.now(), cpu: process.cpuUsage() };
+  for (let i = 0; i < ROWS; i += CHUNK) {
+    const records = await Promise.all(
+      Array.from({ length: Math.min(CHUNK, ROWS - i) }, (_, k) => {
+        const event = requestOf(i + k);
+        return producer.encode(topic, { key: event.data.contactId, event });
+      }),
+    );
+    await producer.publishEncoded(topic, records);
+  }
+  bareKafka = {
+    s: (performance.now() - base0.wall) / 1000,
+    cpu: ((c) => c.user + c.system)(process.cpuUsage(base0.cpu)),
+  };
+  progress(`bare producer: ${bareKafka.s.toFixed(1)} s`);
 
-// Baseline 2: a bare MongoDB bulk write of ROWS queue documents (replaceOne upsert by _id, as the
-// plan store writes them), CHUNK at a time.
-const bare = mongo.db.collection<{ _id: string }>("bench_bare_recipients");
-const base1 = { wall: performance.now(), cpu: process.cpuUsage() };
-for (let i = 0; i < ROWS; i += CHUNK) {
-  const now = new Date();
-  await bare.bulkWrite(
-    Array.from({ length: Math.min(CHUNK, ROWS - i) }, (_, k) => {
-      const event = requestOf(i + k);
-      const doc = {
-        _id: `bare:${event.data.contactId}:${String(i + k)}`,
-        campaignId: "bare",
-        contactId: event.data.contactId,
-        index: i + k,
-        requestId: event.correlationId,
-        phoneNumberId: NUMBERS[(i + k) % 2]?.phoneNumberId ?? "",
-        plannedAt: now,
-        releaseAt: now,
-        released: false,
-        send: { kind: "planned", index: i + k, request: event.data },
-      };
-      return { replaceOne: { filter: { _id: doc._id }, replacement: doc, upsert: true } };
-    }),
-    { ordered: false },
-  );
+  // Baseline 2: a bare MongoDB bulk write of ROWS queue documents (replaceOne upsert by _id, as the
+  // plan store writes them), CHUNK at a time.
+  const bare = mongo.db.collection<{ _id: string }>("bench_bare_recipients");
+  const base1 = { wall: performance.now(), cpu: process.cpuUsage() };
+  for (let i = 0; i < ROWS; i += CHUNK) {
+    const now = new Date();
+    await bare.bulkWrite(
+      Array.from({ length: Math.min(CHUNK, ROWS - i) }, (_, k) => {
+        const event = requestOf(i + k);
+        const doc = {
+          _id: `bare:${event.data.contactId}:${String(i + k)}`,
+          campaignId: "bare",
+          contactId: event.data.contactId,
+          index: i + k,
+          requestId: event.correlationId,
+          phoneNumberId: NUMBERS[(i + k) % 2]?.phoneNumberId ?? "",
+          plannedAt: now,
+          releaseAt: now,
+          released: false,
+          send: { kind: "planned", index: i + k, request: event.data },
+        };
+        return { replaceOne: { filter: { _id: doc._id }, replacement: doc, upsert: true } };
+      }),
+      { ordered: false },
+    );
+  }
+  bareMongo = {
+    s: (performance.now() - base1.wall) / 1000,
+    cpu: ((c) => c.user + c.system)(process.cpuUsage(base1.cpu)),
+  };
+  await bare.drop();
+  progress(`bare MongoDB bulk write: ${bareMongo.s.toFixed(1)} s`);
 }
-const bareMongo = {
-  s: (performance.now() - base1.wall) / 1000,
-  cpu: ((c) => c.user + c.system)(process.cpuUsage(base1.cpu)),
-};
-await bare.drop();
-progress(`bare MongoDB bulk write: ${bareMongo.s.toFixed(1)} s`);
 
 // The campaigns service as its own process.
 const httpPort = await freePort();
@@ -249,7 +258,11 @@ const child = spawn(
       CAMPAIGNS_MESSAGING_LIMIT: "unlimited",
       CAMPAIGNS_PLAN_CHUNK: String(CHUNK),
       PARLEY_NUMBERS: JSON.stringify({
-        numbers: NUMBERS.map((n) => ({ ...n, wabaId: "102290129353001", accessToken: "bench" })),
+        numbers: NUMBERS.map((n) => ({
+          ...n,
+          wabaId: "102290129353001",
+          accessToken: "bench-campaigns-graph-token",
+        })),
       }),
     },
     stdio: ["ignore", "inherit", "inherit"],
@@ -269,7 +282,7 @@ const api = async (
       ...(body === undefined ? {} : { "content-type": type }),
     },
     ...(body === undefined ? {} : { body, duplex: "half" }),
-  } as RequestInit);
+  });
   const text = await res.text();
   if (res.status >= 300) throw new Error(`${method} ${path}: ${String(res.status)} ${text}`);
   return JSON.parse(text) as {
@@ -280,16 +293,25 @@ const api = async (
     queued: number;
   };
 };
+const exited = new Promise<never>((_, fail) => {
+  child.once("exit", (code) => {
+    fail(new Error(`campaigns exited (${String(code)})`));
+  });
+});
+exited.catch(() => undefined);
 try {
-  await waitFor(
-    async () =>
-      (
-        await fetch(`http://127.0.0.1:${String(httpPort)}/readyz`, {
+  await Promise.race([
+    exited,
+    waitFor(
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${String(httpPort)}/readyz`, {
           headers: { authorization: `Bearer ${OPS_TOKEN}` },
-        }).catch(() => undefined)
-      )?.status === 200,
-    { timeoutMs: 120_000, description: "campaigns ready" },
-  );
+        }).catch(() => undefined);
+        return res?.status === 200;
+      },
+      { timeoutMs: 120_000, description: "campaigns ready" },
+    ),
+  ]);
   await api(
     "POST",
     "/v1/campaigns",
@@ -309,7 +331,7 @@ try {
   await api(
     "PUT",
     "/v1/campaigns/bench/audience?format=csv",
-    Readable.toWeb(createReadStream(file)) as unknown as NonNullable<RequestInit["body"]>,
+    Readable.toWeb(createReadStream(file)),
     "text/csv",
   );
   const upload = (performance.now() - up0) / 1000;
