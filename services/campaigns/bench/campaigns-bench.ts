@@ -75,15 +75,15 @@ function phoneOf(i: number): string {
   const s = String(n).padStart(7, "0");
   switch (n % 5) {
     case 0:
-      return `+3461${s}0`;
+      return `+3461${s}`;
     case 1:
       return `+551198${s}`;
     case 2:
-      return `+52155${s}0`;
+      return `+5255${s}0`;
     case 3:
       return `+9198${s}0`;
     default:
-      return `+4477${s}00`;
+      return `+4477${s}0`;
   }
 }
 
