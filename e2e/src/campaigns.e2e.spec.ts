@@ -58,6 +58,11 @@ const pauseAudience = Array.from({ length: N }, (_, i) => i)
   .filter(clean)
   .slice(0, P);
 const capped = new Set(pauseAudience.map(phoneOf));
+/** Rows whose contact opted out (ConsentRevoked, scope all, published before the plans). */
+const optedOutRows = Array.from({ length: N }, (_, i) => i).filter(
+  (i) => isOptedOut(i) && !isInvalid(i) && !isDuplicate(i),
+);
+const revoked = new Set(optedOutRows.map(phoneOf));
 
 let parley: PathStack;
 let campaigns: ServiceProcess | undefined;
@@ -190,11 +195,8 @@ beforeAll(async () => {
     appName: `${parley.ns.id}-e2e`,
   });
   // Opt-outs as the consent service publishes them (scope "all": every purpose, utility included).
-  const revoked = Array.from({ length: N }, (_, i) => i).filter(
-    (i) => isOptedOut(i) && !isInvalid(i) && !isDuplicate(i),
-  );
   await parley.publish(
-    revoked.map((i) =>
+    optedOutRows.map((i) =>
       createEvent(
         "ConsentRevoked",
         { ...exampleData.ConsentRevoked, contactId: phoneOf(i), scope: "all" },
@@ -202,11 +204,12 @@ beforeAll(async () => {
       ),
     ),
   );
-  for (const name of ["ingress", "router", "sender"] as const) await parley.start(name);
+  await parley.start("ingress");
+  await parley.start("router", { ROUTER_TEMPLATE_CACHE_MS: "500" });
+  await parley.start("sender");
   await startCampaigns();
   await waitFor(
-    async () =>
-      (await mongo.db.collection("campaign_contacts").countDocuments()) === revoked.length,
+    async () => (await mongo.db.collection("campaign_contacts").countDocuments()) === revoked.size,
     { timeoutMs: 60_000, description: "opt-outs folded by campaigns" },
   );
   mark("stack up");
@@ -260,8 +263,19 @@ describe("campaigns end to end with the simulator", () => {
         ),
       { timeoutMs: 90_000, description: "the approval on business-events" },
     );
-    // The router reads the same event; a moment for its template catalog.
-    await new Promise((r) => setTimeout(r, 1_000));
+    // The router refuses a paused template itself: resume once its catalog (MongoDB, then its
+    // memory copy of ROUTER_TEMPLATE_CACHE_MS) has the approval, as an operator would check.
+    const catalogs = mongo.db.collection<{
+      _id: string;
+      templates: { name: string; status: string }[];
+    }>("router_template_catalogs");
+    await waitFor(
+      async () =>
+        (await catalogs.findOne({ _id: WABA }))?.templates.find((t) => t.name === T1)?.status ===
+        "APPROVED",
+      { timeoutMs: 90_000, description: "the router's catalog has the approval" },
+    );
+    await new Promise((r) => setTimeout(r, 1_500));
     await api("POST", "/v1/campaigns/spring/resume");
     await waitFor(async () => (await progressOf("spring")).campaign.status === "completed", {
       timeoutMs: 120_000,
@@ -279,14 +293,21 @@ describe("campaigns end to end with the simulator", () => {
   }, 300_000);
 
   it("N rows (10,000 in the long run) over two numbers through two SIGKILLs: exactly the expected sends, once each, each number under its cap; the plan report equals the simulator's log", async () => {
+    // What the plan must decide, row by row, in the planner's order of checks.
     const expected = new Set<string>();
     const reasons = new Map<number, string>();
+    const seenContacts = new Set<string>();
     for (let i = 0; i < N; i++) {
-      if (isInvalid(i)) reasons.set(i, "invalid_number");
-      else if (isDuplicate(i)) reasons.set(i, "duplicate");
-      else if (isOptedOut(i)) reasons.set(i, "opted_out");
-      else if (capped.has(phoneOf(i))) reasons.set(i, "frequency_cap");
-      else expected.add(phoneOf(i));
+      if (isInvalid(i)) {
+        reasons.set(i, "invalid_number");
+        continue;
+      }
+      const contact = phoneOf(isDuplicate(i) ? i - 1 : i);
+      if (seenContacts.has(contact)) reasons.set(i, "duplicate");
+      else if (revoked.has(contact)) reasons.set(i, "opted_out");
+      else if (capped.has(contact)) reasons.set(i, "frequency_cap");
+      else expected.add(contact);
+      seenContacts.add(contact);
     }
     await api("POST", "/v1/campaigns", definition("flash", T2, [FAST, SLOW_CAP], true));
     const csv = [
