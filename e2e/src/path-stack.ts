@@ -48,7 +48,7 @@ export interface PathStack {
   /** Appends events as a domain team on raw Kafka would (no client-side checks). */
   publish(events: readonly AnyEvent[]): Promise<void>;
   start(
-    name: "ingress" | "router" | "sender" | "projection" | "media" | "consent",
+    name: "ingress" | "router" | "sender" | "projection" | "media" | "consent" | "campaigns",
     own?: Readonly<Record<string, string>>,
   ): Promise<ServiceProcess>;
   /** Stops the services, the reader, the client and the simulator, and drops the database. */

@@ -153,6 +153,22 @@ describe("campaigns against real Kafka and MongoDB", () => {
     expect(Object.fromEntries(reasons)).toEqual(plan.counters.skipped);
     expect(skips.length + plan.counters.planned).toBe(N);
     expect(plan.counters.planned).toBe(expected.size);
+
+    // A second campaign over the same audience with a frequency cap of one in 7 days: every
+    // recipient the first planned is capped (their sends read by _id), the others are decided as
+    // before.
+    const second = campaignDefinition.parse({
+      ...campaign,
+      id: "int-flash-2",
+      frequencyCap: { max: 1, days: 7 },
+    });
+    const again = await runPlan({ ...options, campaign: second, store });
+    expect(again.counters.planned).toBe(0);
+    expect(again.counters.skipped.frequency_cap).toBe(expected.size);
+    expect(again.counters.skipped).toEqual({
+      ...plan.counters.skipped,
+      frequency_cap: expected.size,
+    });
   }, 240_000);
 });
 

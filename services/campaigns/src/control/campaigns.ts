@@ -132,11 +132,14 @@ export function createCampaigns(o: CampaignsOptions) {
       try {
         const checkpoint = await o.plans.checkpoint(state.id);
         if (checkpoint?.complete !== true) plan(state);
-        await releaseTick(state.id, o.numbersOf(definition), o.tickMs / 1000, {
-          queue: o.queue,
-          publish: o.publish,
-          clock: o.clock,
-        });
+        // Nothing is due before the schedule's start: no queue read (a scan on the stand-in).
+        if (Date.parse(definition.schedule.startAt) <= o.clock().getTime()) {
+          await releaseTick(state.id, o.numbersOf(definition), o.tickMs / 1000, {
+            queue: o.queue,
+            publish: o.publish,
+            clock: o.clock,
+          });
+        }
         if (checkpoint?.complete === true && (await o.queue.pending(state.id)) === 0) {
           await command(state.id, { type: "Complete" });
         }

@@ -73,19 +73,18 @@ export async function runPlan({
     const rows = chunk;
     chunk = [];
     const now = clock();
-    const ids = new Set<string>();
-    for (const row of rows) {
-      if (!row.ok) continue;
+    // Each row's contact id, parsed once for the facts and the decision.
+    const idOf = rows.map((row) => {
+      if (!row.ok) return undefined;
       const id = parseContactId(row.phone);
-      if (id.ok) ids.add(id.contactId);
-    }
+      return id.ok ? id.contactId : undefined;
+    });
+    const ids = new Set<string>();
+    for (const id of idOf) if (id !== undefined) ids.add(id);
     const known = await facts.of([...ids], campaign, now);
-    const decisions: PlanDecision[] = rows.map((row) => {
-      const id = row.ok ? parseContactId(row.phone) : undefined;
-      return planner.decide(
-        row,
-        (id?.ok === true ? known.get(id.contactId) : undefined) ?? unknownContact,
-      );
+    const decisions: PlanDecision[] = rows.map((row, k) => {
+      const id = idOf[k];
+      return planner.decide(row, (id === undefined ? undefined : known.get(id)) ?? unknownContact);
     });
     await store.record(campaign.id, decisions, now);
     await store.saveCheckpoint(campaign.id, { counters: planner.counters(), complete: false });

@@ -163,36 +163,59 @@ export async function skipsOf(
   return docs.map(({ _id, campaignId: _c, ...rest }) => rest);
 }
 
-/** Facts of a chunk's contacts: consent and windows (campaign_contacts), campaign sends (recipients). */
+/**
+ * Facts of a chunk's contacts: consent and windows (campaign_contacts, by `_id`), and campaign
+ * sends within the frequency cap's period. The sends are read by `_id` too (`<campaign>:<contact>`
+ * for each campaign whose plan ran within the period: its checkpoint was saved since, or it is not
+ * complete), never by a filter on `contactId`: a lookup per recipient and campaign on any MongoDB,
+ * where a filter on other fields scans the whole collection on the native stand-in (ADR 0001) and
+ * made a plan quadratic in the rows planned so far.
+ */
 export function createMongoFactsReader({ db }: { db: Db }): FactsReader {
   const contacts = db.collection<ContactDoc>(CONTACTS);
   const recipients = db.collection<RecipientDoc>(RECIPIENTS);
+  const plans = db.collection<PlanDoc>(PLANS);
+  const campaignSends = async (
+    contactIds: readonly string[],
+    campaign: CampaignDefinition,
+    since: Date,
+  ): Promise<Map<string, number>> => {
+    const sends = new Map<string, number>();
+    const recent = await guardStore(PLANS, "list recent plans", () =>
+      plans
+        .find(
+          { $or: [{ savedAt: { $gte: since } }, { complete: false }] },
+          { projection: { _id: 1 } },
+        )
+        .toArray(),
+    );
+    const others = recent.map((p) => p._id).filter((id) => id !== campaign.id);
+    if (others.length === 0 || contactIds.length === 0) return sends;
+    const docs = await guardStore(RECIPIENTS, "read campaign sends", () =>
+      recipients
+        .find(
+          { _id: { $in: others.flatMap((c) => contactIds.map((id) => `${c}:${id}`)) } },
+          { projection: { contactId: 1, plannedAt: 1 } },
+        )
+        .toArray(),
+    );
+    for (const d of docs) {
+      if (d.plannedAt >= since) sends.set(d.contactId, (sends.get(d.contactId) ?? 0) + 1);
+    }
+    return sends;
+  };
   return {
     async of(contactIds, campaign: CampaignDefinition, now) {
       const purpose = campaign.category === "marketing" ? "marketing" : "utility";
       const cap = campaign.frequencyCap;
-      const [docs, counts] = await Promise.all([
+      const [docs, sends] = await Promise.all([
         guardStore(CONTACTS, "read contacts", () =>
           contacts.find({ _id: { $in: [...contactIds] } }).toArray(),
         ),
         cap === undefined
-          ? Promise.resolve([] as { _id: string; n: number }[])
-          : guardStore(RECIPIENTS, "count campaign sends", () =>
-              recipients
-                .aggregate<{ _id: string; n: number }>([
-                  {
-                    $match: {
-                      contactId: { $in: [...contactIds] },
-                      campaignId: { $ne: campaign.id },
-                      plannedAt: { $gte: new Date(now.getTime() - cap.days * 86_400_000) },
-                    },
-                  },
-                  { $group: { _id: "$contactId", n: { $sum: 1 } } },
-                ])
-                .toArray(),
-            ),
+          ? Promise.resolve(new Map<string, number>())
+          : campaignSends(contactIds, campaign, new Date(now.getTime() - cap.days * 86_400_000)),
       ]);
-      const sends = new Map(counts.map((c) => [c._id, c.n]));
       const out = new Map<string, ContactFacts>();
       for (const id of contactIds)
         out.set(id, {
