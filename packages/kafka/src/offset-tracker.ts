@@ -9,6 +9,12 @@ export class OffsetTracker {
   private head = 0;
   private last: bigint | undefined;
   private committed: bigint | undefined;
+  private firstAdded: bigint | undefined;
+
+  /** The first offset ever added: where this owner's reading began. */
+  get first(): bigint | undefined {
+    return this.firstAdded;
+  }
 
   /** Highest offset ever added: a refetched record at or below it is already tracked. */
   get highest(): bigint | undefined {
@@ -25,6 +31,7 @@ export class OffsetTracker {
         `offset ${offset} added after ${this.last}: records of a partition arrive in order`,
       );
     }
+    this.firstAdded ??= offset;
     const entry = { offset, done: false };
     this.entries.push(entry);
     this.byOffset.set(offset, entry);

@@ -291,7 +291,7 @@ export function createPartitionTransactions({
           dropAll(notOwned(topic, partition, "was fenced by a newer owner"));
           logger?.warn(
             { groupId, topic, partition, transactionalId },
-            "transactional producer fenced: another member owns the partition; its work here is dropped",
+            "transactional producer fenced (a newer owner, or the broker aborted a transaction past its timeout): its uncommitted work here is dropped",
           );
           onFenced();
           return;

@@ -185,6 +185,8 @@ export interface RunnerStats {
   skipped: number;
   /** Transactional mode: partitions dropped because their producer was fenced. */
   fenced: number;
+  /** Transactional mode: fenced partitions taken up again, still assigned after a session with no rebalance. */
+  reclaimed: number;
 }
 
 export interface ConsumerRunner {

@@ -106,6 +106,7 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
     inFlight: 0,
     pauses: 0,
     partitionPauses: 0,
+    reclaimed: 0,
     commits: 0,
     skipped: 0,
     fenced: 0,
@@ -254,6 +255,56 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
       );
   };
 
+  /*
+   * A producer is fenced when a new owner opened the partition's transactions, or when the
+   * coordinator aborted a transaction that outlived its timeout (a handler stalled on MongoDB,
+   * say). In the first case a rebalance reaches this member within a session; in the second none
+   * ever comes, and the partition, its state gone and perhaps paused for its bound, would stay
+   * unread for good. So: still assigned with no rebalance after a session, the partition is
+   * taken up again, from what the group committed, with fresh transactions.
+   */
+  const reclaimIfStillOurs = (
+    topic: string,
+    partition: number,
+    joinsAtFence: number,
+    /** Where the fenced owner began reading: the restart point when the group committed nothing. */
+    firstRead: bigint | undefined,
+  ): void => {
+    const id = tpKey(topic, partition);
+    const attempt = async (): Promise<void> => {
+      if (stopping.signal.aborted || joins !== joinsAtFence || partitions.has(id)) return;
+      if (!(assigned.get(topic) ?? []).includes(partition)) return;
+      const fresh = own(topic, partition);
+      try {
+        await fresh.tx?.ready();
+        const offset = (await fetchCommitted(topic, partition)).offset ?? firstRead;
+        if (stopping.signal.aborted || fresh.revoked || joins !== joinsAtFence) return;
+        if (offset !== undefined) consumer.seek({ topic, partition, offset: offset.toString() });
+        unowned.delete(id);
+        consumer.resume([{ topic, partitions: [partition] }]);
+        stats.reclaimed++;
+        logger?.warn(
+          { groupId, topic, partition, from: offset?.toString() ?? "its fetch position" },
+          "fenced with no rebalance after a session: the partition is taken up again from its last commit",
+        );
+      } catch (error) {
+        if (partitions.get(id) === fresh) partitions.delete(id);
+        fresh.revoked = true;
+        void fresh.tx?.close();
+        logger?.warn(
+          { groupId, topic, partition, err: errorMessage(error) },
+          "could not take the fenced partition up again; trying after another session",
+        );
+        schedule();
+      }
+    };
+    const schedule = (): void => {
+      const timer = setTimeout(() => void attempt(), sessionTimeoutMs + heartbeatIntervalMs);
+      timer.unref();
+    };
+    schedule();
+  };
+
   /** The runner's state for a partition assigned to it, its transactions opened in that mode. */
   const own = (topic: string, partition: number): OwnedPartition => {
     const id = tpKey(topic, partition);
@@ -282,6 +333,7 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
           state.revoked = true;
           if (partitions.get(id) === state) partitions.delete(id);
           reportTx(id, undefined);
+          reclaimIfStillOurs(topic, partition, joins, state.tracker.first);
         },
         onResult: (error) => {
           reportTx(id, error);

@@ -12,7 +12,8 @@ import { createConsumerRunner, type CommittedOutputs, type ConsumerRunner } from
 // The consumer runner's transactional mode (issue 30, item 2) against the real broker: a process
 // killed with SIGKILL between publishing its outputs and committing them, a record still in
 // progress at a crash while later ones had finished (they are skipped by the next owner), and a
-// stalled owner that comes back after its partition moved on (fenced). A read-committed
+// stalled owner that comes back after its partition moved on (fenced), and a partition fenced
+// by a transaction past its timeout with no rebalance (taken up again). A read-committed
 // consumer must see each output exactly once. The crashing and stalling runners are processes
 // (dist/fixtures/transactional-runner.js: pnpm exec tsc -b first).
 const worker = join(
@@ -146,7 +147,13 @@ async function collect(topic: string, readUncommitted: boolean): Promise<string[
 /** An in-process runner in transactional mode doing what the worker does, recording what it handles. */
 function takeOver(
   t: Topics,
-  extra: { afterCommit?: (c: CommittedOutputs) => void; plain?: boolean } = {},
+  extra: {
+    afterCommit?: (c: CommittedOutputs) => void;
+    beforeCommit?: (c: CommittedOutputs) => Promise<void>;
+    transactionTimeoutMs?: number;
+    maxInFlightPerPartition?: number;
+    plain?: boolean;
+  } = {},
 ) {
   const handled: number[] = [];
   const runner = createConsumerRunner<string>({
@@ -156,6 +163,9 @@ function takeOver(
     deadLetterTopic: t.dlq,
     decode: (record) => record.value?.toString() ?? "",
     commitIntervalMs: 100,
+    ...(extra.maxInFlightPerPartition === undefined
+      ? {}
+      : { maxInFlightPerPartition: extra.maxInFlightPerPartition }),
     handle: (record, _signal, context) => {
       handled.push(Number(record.offset));
       context.publish({
@@ -169,8 +179,9 @@ function takeOver(
       ? {}
       : {
           transactional: {
-            transactionTimeoutMs: 20_000,
+            transactionTimeoutMs: extra.transactionTimeoutMs ?? 20_000,
             ...(extra.afterCommit === undefined ? {} : { afterCommit: extra.afterCommit }),
+            ...(extra.beforeCommit === undefined ? {} : { beforeCommit: extra.beforeCommit }),
           },
         }),
   });
@@ -443,4 +454,31 @@ describe("input written by transactional producers", () => {
       expect(handled).toEqual([0, 2, 4, 6, 8]);
     });
   }
+  it("takes a partition up again when a stalled commit outlived its transaction and no rebalance came (fenced while paused for its bound)", async () => {
+    const t = await topics("stall-fence");
+    const committed = await collect(t.output, false);
+    let stalls = 0;
+    const { runner } = takeOver(t, {
+      // The broker aborts a transaction past its timeout on its cleanup tick (10 s by default).
+      transactionTimeoutMs: 1_000,
+      maxInFlightPerPartition: 4,
+      beforeCommit: async () => {
+        if (stalls++ === 0) await new Promise((r) => setTimeout(r, 13_000));
+      },
+    });
+    await runner.start();
+    await send(t, 0, 40, (n) => `k${String(n % 5)}`);
+    await waitFor(() => runner.stats.fenced >= 1, {
+      timeoutMs: 60_000,
+      description: "the stalled transaction aborted by the broker, its producer fenced",
+    });
+    await send(t, 40, 60, (n) => `k${String(n % 5)}`);
+    await waitFor(() => new Set(committed).size >= 60, {
+      timeoutMs: 90_000,
+      description: "all 60 outputs committed after the partition was taken up again",
+    });
+    await settle();
+    expect(runner.stats.reclaimed).toBeGreaterThanOrEqual(1);
+    expect([...committed].sort()).toEqual(expected(0, 60));
+  });
 });
