@@ -4,7 +4,10 @@ import { roleTableFixture } from "./api-role-fixture.js";
 
 const doc = {
   paths: {
-    "/v1/things": { get: { "x-parley-scope": "media:read" }, post: { "x-parley-scope": "media:write" } },
+    "/v1/things": {
+      get: { "x-parley-scope": "media:read" },
+      post: { "x-parley-scope": "media:write" },
+    },
   },
 };
 
