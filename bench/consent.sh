@@ -24,6 +24,9 @@ ensure_node
 ensure_pnpm
 # shellcheck source=own-servers.sh
 source "$repo/bench/own-servers.sh"
+# The MongoDB-wire stand-in keeps everything in its heap: a 1-million-row import's ledger does not
+# fit in the default 1 GB (it slowed to a halt in garbage collection on 2026-12-06).
+export MONGO_HEAP="${MONGO_HEAP:-3g}"
 use_servers bench-consent 59292 59293 59281 59282 59217
 parts="${BENCH_PARTS:-enforcement service}"
 if [[ "$parts" == *enforcement* ]]; then
