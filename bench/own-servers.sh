@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the benchmarks that need Kafka, the registry and MongoDB: `use_servers <profile>
 # <kafka> <controller> <registry> <registry management> <mongo>` keeps the servers that
 # KAFKA_BROKERS, SCHEMA_REGISTRY_URL and MONGO_URL name when all three are set; otherwise it
