@@ -38,5 +38,5 @@ if [[ "$parts" == *service* ]]; then
   pnpm exec tsc -b services/consent services/consent/bench
   echo "## consent service: STOP hop and bulk import ($(nproc) cores, load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
   BENCH_STOP_RATE="${BENCH_STOP_RATE_SERVICE:-100}" \
-    node services/consent/bench/dist/consent-bench.js 2> >(grep -v '^{"level' >&2)
+    node services/consent/bench/dist/consent-bench.js 2> >(grep --line-buffered -v '^{"level' >&2)
 fi
