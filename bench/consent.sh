@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
-# Benchmark of the consent service (docs/benchmarks.md, "Consent"): STOP to decision p50/p99
-# under send load against the transport alone, and bulk import rows/s with the service's peak
-# RSS against rows refused at validation. Uses the servers the environment names (KAFKA_BROKERS,
-# SCHEMA_REGISTRY_URL, MONGO_URL), in a namespace of its own that it drops afterwards.
-# Knobs: BENCH_STOPS (1000), BENCH_STOP_RATE (100/s), BENCH_SEND_RATE (500/s),
-# BENCH_IMPORT_ROWS (20000; 1000000 for the issue's figure, about BENCH_IMPORT_ROWS / rate s).
+# Benchmark of consent (docs/benchmarks.md, "Consent"; issue 23), in two parts (BENCH_PARTS,
+# default "enforcement service"):
+#   enforcement  e2e/bench/webhook-effects.ts, case stop: the STOP webhook's 200 at ingress to the
+#                router refusing a send to that contact, p50/p99 over BENCH_STOPS (1000) STOPs at
+#                BENCH_STOP_RATE (20/s) while utility templates go out at BENCH_SEND_RATE (500/s)
+#                through router, sender and the simulator (consent, ingress, router, sender as
+#                processes); beside the same STOP as a typed event and as the consent decision;
+#                knobs BENCH_PROBE_MS (50), BENCH_WARMUP_SECONDS (20);
+#   service      services/consent/bench/consent-bench.ts: the consent hop alone (STOP appended to
+#                ConsentRevoked, BENCH_STOP_RATE_SERVICE 100/s, under BENCH_SEND_RATE outcomes/s)
+#                and bulk import through POST /v1/imports, rows/s and the service's peak RSS,
+#                beside the same rows refused at validation; BENCH_IMPORT_ROWS (20000;
+#                1000000 for the issue's figure, about BENCH_IMPORT_ROWS / rate s).
+# Servers: the ones KAFKA_BROKERS, SCHEMA_REGISTRY_URL and MONGO_URL name when all three are set;
+# otherwise its own (profile "bench-consent", ports 59292/59293/59281/59282/59217), started here
+# and stopped at the end.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -12,6 +22,21 @@ cd "$repo"
 source "$repo/infra/scripts/bootstrap.sh"
 ensure_node
 ensure_pnpm
-: "${KAFKA_BROKERS:?set KAFKA_BROKERS, SCHEMA_REGISTRY_URL and MONGO_URL (running servers)}"
-pnpm exec tsc -b services/consent services/consent/bench
-node services/consent/bench/dist/consent-bench.js 2> >(grep -v '^{"level' >&2)
+# shellcheck source=own-servers.sh
+source "$repo/bench/own-servers.sh"
+# The MongoDB-wire stand-in keeps everything in its heap: a 1-million-row import's ledger does not
+# fit in the default 1 GB (it slowed to a halt in garbage collection on 2026-12-06).
+export MONGO_HEAP="${MONGO_HEAP:-3g}"
+use_servers bench-consent 59292 59293 59281 59282 59217
+parts="${BENCH_PARTS:-enforcement service}"
+if [[ "$parts" == *enforcement* ]]; then
+  pnpm exec tsc -b services/consent services/ingress services/router services/sender e2e/bench
+  echo "## consent: STOP webhook to enforced opt-out ($(nproc) cores, load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
+  BENCH_CASE=stop node e2e/dist-bench/webhook-effects.js
+fi
+if [[ "$parts" == *service* ]]; then
+  pnpm exec tsc -b services/consent services/consent/bench
+  echo "## consent service: STOP hop and bulk import ($(nproc) cores, load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
+  BENCH_STOP_RATE="${BENCH_STOP_RATE_SERVICE:-100}" \
+    node services/consent/bench/dist/consent-bench.js 2> >(grep --line-buffered -v '^{"level' >&2)
+fi

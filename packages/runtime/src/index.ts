@@ -93,4 +93,5 @@ export {
   type OpenApiAccessDoc,
   type RoleTableRow,
 } from "./api-roles.js";
+export { roleTableFixture } from "./api-role-fixture.js";
 export { limitHeapGrowth } from "./heap.js";

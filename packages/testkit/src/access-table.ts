@@ -1,4 +1,18 @@
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+/**
+ * The text of a file of this repository (`docs/consent-api.openapi.yaml`), found from the working
+ * directory up to the workspace root (the directory with pnpm-workspace.yaml), wherever vitest
+ * or a package script runs from.
+ */
+export function readRepoFile(path: string, from: string = process.cwd()): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, "pnpm-workspace.yaml"))) return readFileSync(join(dir, path), "utf8");
+    if (dirname(dir) === dir) throw new Error(`no pnpm-workspace.yaml above ${from}`);
+  }
+}
 
 /** One operation and role of an API's role table (`roleTable` of @parley/runtime). */
 export interface AccessCase {

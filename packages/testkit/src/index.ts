@@ -16,6 +16,7 @@ export {
 } from "./state-store-contract.js";
 export {
   accessTableSuite,
+  readRepoFile,
   probeAccessTable,
   type AccessCase,
   type AccessMismatch,

@@ -39,9 +39,9 @@ const stats = (values: number[]) => {
   const s = [...values].sort((a, b) => a - b);
   return { n: s.length, p50: percentile(s, 50), p99: percentile(s, 99), max: s.at(-1) ?? NaN };
 };
-const peakRssMb = (pid: number | undefined) => {
+const rssMb = (pid: number | undefined) => {
   try {
-    const kb = /VmHWM:\s+(\d+)/u.exec(readFileSync(`/proc/${String(pid)}/status`, "utf8"))?.[1];
+    const kb = /VmRSS:\s+(\d+)/u.exec(readFileSync(`/proc/${String(pid)}/status`, "utf8"))?.[1];
     return kb === undefined ? NaN : Number(kb) / 1024;
   } catch {
     return NaN;
@@ -218,22 +218,49 @@ try {
     }
     const body = Readable.toWeb(Readable.from(csv())) as ReadableStream<Uint8Array>;
     const t0 = performance.now();
+    // The service's RSS sampled through this phase alone (VmHWM would carry the previous one's).
+    let peak = rssMb(service.child.pid);
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, rssMb(service.child.pid));
+    }, 250);
     const res = await fetch(`http://127.0.0.1:${String(apiPort)}/v1/imports?format=csv`, {
       method: "POST",
       body,
       duplex: "half",
       headers: { authorization: `Bearer ${API_KEY}`, "content-type": "text/csv" },
     });
-    const text = await res.text();
+    // The answer streams a line per refused row, a progress line per batch and a final count:
+    // read as it comes (progress every 100,000 rows), keep the last line.
+    let last = "";
+    let rest = "";
+    let reported = 0;
+    const decoder = new TextDecoder();
+    for await (const chunk of res.body ?? []) {
+      const lines = (rest + decoder.decode(chunk as Uint8Array, { stream: true })).split("\n");
+      rest = lines.pop() ?? "";
+      for (const line of lines) {
+        if (line.trim() === "") continue;
+        last = line;
+        const rowsSoFar = /"progress":\{"rows":(\d+)/u.exec(line)?.[1];
+        if (rowsSoFar !== undefined && Number(rowsSoFar) >= reported + 100_000) {
+          reported = Number(rowsSoFar);
+          progress(
+            `  ${String(reported)} rows after ${((performance.now() - t0) / 1_000).toFixed(0)} s, service RSS peak so far ${peak.toFixed(0)} MB`,
+          );
+        }
+      }
+    }
+    if (rest.trim() !== "") last = rest;
+    clearInterval(sampler);
     const ms = performance.now() - t0;
-    const done = JSON.parse(text.trim().split("\n").at(-1) ?? "{}") as {
+    const done = JSON.parse(last || "{}") as {
       done?: { rows: number; recorded: number; refused: number };
     };
     return {
       ms,
       rowsPerSecond: (rows / ms) * 1_000,
       done: done.done,
-      peakRssMb: peakRssMb(service.child.pid),
+      peakRssMb: peak,
     };
   };
   progress(`(b) import of ${String(IMPORT_ROWS)} rows: refused at validation, then recorded`);

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { csvField } from "./csv.js";
-import { csvFields, linesOf } from "./import.js";
+import { csvFields, importRows, linesOf } from "./import.js";
 
 async function collect(chunks: readonly string[], max?: number) {
   async function* body() {
@@ -77,5 +77,38 @@ describe("import: CSV fields", () => {
         expect(fields === undefined || Array.isArray(fields)).toBe(true);
       }),
     );
+  });
+});
+
+describe("import: refusals stream", () => {
+  it("answers refused rows while the body is still coming, not all at the end", async () => {
+    const rows = 5_000;
+    let read = 0;
+    async function* body() {
+      for (let i = 0; i < rows; i++) {
+        await Promise.resolve();
+        read++;
+        yield Buffer.from(`not json ${String(i)}\n`, "utf8");
+      }
+    }
+    const readAtFirstAnswer: number[] = [];
+    let refused = 0;
+    for await (const line of importRows({
+      body: body(),
+      format: "jsonl",
+      ledger: {
+        handle: () => Promise.reject(new Error("an all-refused import decides nothing")),
+      },
+      clock: () => new Date("2026-12-06T00:00:00Z"),
+      recordedBy: "test",
+      importId: "import:stream",
+    })) {
+      if (readAtFirstAnswer.length === 0) readAtFirstAnswer.push(read);
+      if ("status" in line) refused++;
+      if ("done" in line) expect(line.done).toMatchObject({ rows, recorded: 0, refused: rows });
+    }
+    expect(refused).toBe(rows);
+    // The first refusals come out after about one batch of rows (500), long before the end.
+    expect(readAtFirstAnswer[0]).toBeLessThan(1_000);
   });
 });

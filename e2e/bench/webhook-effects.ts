@@ -1,0 +1,607 @@
+// From a webhook's acknowledgement to its effect, through the services as processes against real
+// servers (Kafka, the registry, the MongoDB-wire server), Meta being the simulator in this process
+// posting signed webhooks to ingress. Two cases (BENCH_CASE):
+//   media  (issue 24, docs/benchmarks.md "Media ingest"): users send images, voice notes,
+//          documents and videos of mixed sizes at BENCH_MEDIA_RATE; for each, the time from the
+//          simulator reading ingress's 200 to MediaStored read back from the media topic (p50/p99),
+//          beside, in the same run, the same webhook's InboundMessageReceived read back (ingress and
+//          router: the floor any consumer of inbound media pays) and a bare download-and-write of
+//          the same files (Graph look-up, GET, write to a file; no checks, no encryption).
+//   stop   (issue 23, docs/benchmarks.md "Consent"): while utility templates go out at
+//          BENCH_SEND_RATE through router, sender and Graph, users reply STOP at BENCH_STOP_RATE;
+//          after each STOP the bench asks for a utility template to that user every
+//          BENCH_PROBE_MS until one is refused. Enforcement time: from the STOP webhook's 200 to
+//          the router's decision refusing that send (its SendRejected occurredAt), beside the same
+//          STOP's ConsentKeywordReceived (the webhook as a typed event: the floor) and its
+//          ConsentRevoked (the consent service's decision) read back in the same run. A probe
+//          accepted after a refusal of the same contact is counted as a leak.
+// Run with bench/media-latency.sh or bench/consent.sh (they start and stop their own servers).
+// Every loop is bounded in count and time; everything talks to 127.0.0.1 only.
+import { randomBytes } from "node:crypto";
+import { createWriteStream, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { createParleyClient } from "@parley/client";
+import {
+  createSimulator,
+  serveSimulator,
+  type InboundContent,
+  type WebhookDeliverer,
+} from "@parley/cloud-api-sim";
+import { createCatalog } from "@parley/contracts";
+import {
+  createEventConsumer,
+  createKafka,
+  createRegistry,
+  createSerde,
+  provisionTopics,
+} from "@parley/kafka";
+import { createMongo } from "@parley/mongo";
+import { startStack, waitFor } from "@parley/testkit";
+import {
+  freePort,
+  repoRoot,
+  serviceEnv,
+  startService,
+  stopService,
+  type ServiceProcess,
+} from "@parley/e2e";
+
+const CASE = process.env["BENCH_CASE"] ?? "media";
+if (CASE !== "media" && CASE !== "stop")
+  throw new Error(`BENCH_CASE is media or stop, not ${CASE}`);
+const num = (name: string, fallback: number): number => {
+  const value = Number(process.env[name] ?? String(fallback));
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number`);
+  return value;
+};
+// media
+const MEDIA_FILES = num("BENCH_MEDIA_FILES", 200);
+const MEDIA_RATE = num("BENCH_MEDIA_RATE", 5);
+const MEDIA_MAX_MB = num("BENCH_MEDIA_MAX_MB", 8);
+// stop
+const STOPS = num("BENCH_STOPS", 1000);
+const STOP_RATE = num("BENCH_STOP_RATE", 20);
+const SEND_RATE = num("BENCH_SEND_RATE", 500);
+const PROBE_MS = num("BENCH_PROBE_MS", 50);
+const WARMUP_SECONDS = num("BENCH_WARMUP_SECONDS", 20);
+const PROBE_LIMIT_MS = num("BENCH_PROBE_LIMIT_MS", 30_000);
+
+const OPS_TOKEN = "bench-effects-ops-token";
+const GRAPH_TOKEN = "bench-effects-graph-token";
+const APP_SECRET = "bench-effects-app-secret";
+const WABA = "102290129340599";
+const NUMBER = "106540352242599";
+
+const progress = (line: string): void => {
+  process.stderr.write(`[bench] ${line}\n`);
+};
+const percentile = (sorted: readonly number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
+const stats = (values: readonly number[]) => {
+  const s = [...values].sort((a, b) => a - b);
+  return { n: s.length, p50: percentile(s, 50), p99: percentile(s, 99), max: s.at(-1) ?? NaN };
+};
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
+const procStatus = (pid: number | undefined, field: "VmHWM" | "VmRSS"): number => {
+  try {
+    const kb = new RegExp(`${field}:\\s+(\\d+)`).exec(
+      readFileSync(`/proc/${String(pid)}/status`, "utf8"),
+    )?.[1];
+    return kb === undefined ? NaN : Number(kb) / 1024;
+  } catch {
+    return NaN;
+  }
+};
+// CPU seconds of one process (utime + stime of /proc/<pid>/stat, 100 ticks/s).
+const cpuSeconds = (pid: number | undefined): number => {
+  try {
+    const stat = readFileSync(`/proc/${String(pid)}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+};
+const row = (...cells: (string | number)[]): string =>
+  `| ${cells.map((c) => (typeof c === "number" ? (Number.isInteger(c) ? String(c) : c.toFixed(1)) : c)).join(" | ")} |`;
+
+const stack = await startStack();
+const ns = stack.namespace(`bench-${CASE}`);
+const catalog = createCatalog({
+  prefix: `${ns.id}.`,
+  partitions: { contact: 4, business: 4, raw: 2 },
+});
+const kafka = createKafka({ brokers: stack.kafkaBrokers, clientId: ns.id });
+const serde = createSerde({ registry: createRegistry({ url: stack.schemaRegistryUrl }) });
+const consumers = [...new Set(catalog.topics.flatMap((t) => t.consumers))].filter((c) =>
+  /^[a-z0-9][a-z0-9._-]*$/.test(c),
+);
+progress("provisioning topics");
+await provisionTopics({
+  kafka,
+  serde,
+  topics: [
+    ...catalog.topics,
+    ...[...consumers, "bench-effects-reader"].map((c) => catalog.deadLetterTopic(c)),
+  ],
+});
+
+// Meta's side reads ingress's answer here: the acknowledgement time of every inbound message.
+const ackedAt = new Map<string, number>();
+const deliver: WebhookDeliverer = async (url, body, headers) => {
+  const res = await fetch(url, { method: "POST", body, headers });
+  await res.arrayBuffer();
+  const at = Date.now();
+  if (res.status === 200 && body.includes('"messages"')) {
+    const payload = JSON.parse(body) as {
+      entry: { changes: { value: { messages?: Record<string, unknown>[] } }[] }[];
+    };
+    for (const entry of payload.entry)
+      for (const change of entry.changes)
+        for (const m of change.value.messages ?? []) {
+          const media = m[String(m["type"])] as { id?: string } | undefined;
+          const key = typeof media?.id === "string" ? media.id : String(m["id"]);
+          if (!ackedAt.has(key)) ackedAt.set(key, at);
+        }
+  }
+  return res.status;
+};
+const webhookPort = await freePort();
+const sim = createSimulator({
+  seed: `bench-${CASE}`,
+  appSecret: APP_SECRET,
+  accessTokens: [{ token: GRAPH_TOKEN }],
+  businesses: [
+    {
+      wabaId: WABA,
+      phoneNumbers: [{ id: NUMBER, displayPhoneNumber: "15550100599", throughputMps: 1000 }],
+    },
+  ],
+  webhookUrls: [`http://127.0.0.1:${String(webhookPort)}/webhooks/whatsapp`],
+  webhooks: { retryDelaysMs: [0, 250, 500, 1_000, 2_000], retryTimeScale: 1, concurrency: 32 },
+  deliver,
+  statuses: { readProbability: 0 },
+  retainMessages: 200_000,
+});
+sim.addTemplate({
+  wabaId: WABA,
+  name: "order_update",
+  language: "en_US",
+  category: "UTILITY",
+  status: "APPROVED",
+  body: "Hello {{1}}, order {{2}} has shipped.",
+});
+const simServer = await serveSimulator(sim, { port: await freePort(), host: "127.0.0.1" });
+
+const numbers = JSON.stringify({
+  numbers: [{ phoneNumberId: NUMBER, wabaId: WABA, mps: 1000, accessToken: GRAPH_TOKEN }],
+});
+const logDir = join(repoRoot, ".parley", `bench-${CASE}`, ns.id);
+const storeDir = join(logDir, "media-store");
+const services: ServiceProcess[] = [];
+process.on("exit", () => {
+  for (const s of services) if (s.child.exitCode === null) s.child.kill("SIGKILL");
+});
+const start = async (name: string, own: Record<string, string>): Promise<ServiceProcess> => {
+  const service = startService(
+    name,
+    await freePort(),
+    serviceEnv(
+      stack,
+      { database: ns.database(), topicPrefix: catalog.prefix, opsToken: OPS_TOKEN },
+      { LOG_LEVEL: "warn", PARLEY_NUMBERS: numbers, WA_GRAPH_BASE_URL: simServer.url, ...own },
+    ),
+    logDir,
+  );
+  services.push(service);
+  await waitFor(
+    async () =>
+      (
+        await fetch(`${service.url}/readyz`, {
+          headers: { authorization: `Bearer ${OPS_TOKEN}` },
+        }).catch(() => undefined)
+      )?.status === 200,
+    { timeoutMs: 120_000, description: `${name} ready` },
+  );
+  return service;
+};
+
+// What the bench reads back, by media id (media) or wamid (stop), at the time it read it.
+const typedAt = new Map<string, number>();
+const storedAt = new Map<string, number>();
+const failed = new Map<string, string>();
+const revokedAt = new Map<string, number>();
+/** Send outcomes by request id: type, reason, and the router's or sender's decision time. */
+const outcomes = new Map<string, { type: string; reason?: string; at: number }>();
+const reader = createEventConsumer({
+  kafka,
+  serde,
+  catalog,
+  consumer: "bench-effects-reader",
+  topics:
+    CASE === "media"
+      ? [catalog.topic("inbound-messages"), catalog.topic("media")]
+      : [catalog.topic("consent"), catalog.topic("send-outcomes")],
+  tuning: { fromBeginning: true, maxInFlight: 5_000 },
+  handle: (record) => {
+    const now = Date.now();
+    const e = record.value;
+    if (e.type === "InboundMessageReceived") {
+      const m = e.data.message as Record<string, unknown>;
+      const media = m[String(m["type"])] as { id?: string } | undefined;
+      if (typeof media?.id === "string") typedAt.set(media.id, now);
+    } else if (e.type === "MediaStored") {
+      if (!storedAt.has(e.data.mediaId)) storedAt.set(e.data.mediaId, now);
+    } else if (e.type === "MediaFailed") {
+      failed.set(e.data.mediaId, e.data.reason);
+    } else if (e.type === "ConsentKeywordReceived") {
+      typedAt.set(e.data.wamid, now);
+    } else if (e.type === "ConsentRevoked" && e.data.purpose === "marketing") {
+      const wamid = e.data.inputId?.replace(/^keyword:/u, "");
+      if (wamid !== undefined && !revokedAt.has(wamid)) revokedAt.set(wamid, now);
+    } else if (e.type === "SendAccepted" || e.type === "SendRejected" || e.type === "SendFailed") {
+      const reason = "reason" in e.data ? e.data.reason : undefined;
+      outcomes.set(e.correlationId, {
+        type: e.type,
+        ...(reason === undefined ? {} : { reason }),
+        at: Date.parse(e.occurredAt),
+      });
+    }
+    return Promise.resolve();
+  },
+});
+await reader.start();
+
+const header = `${CASE} webhook-effects benchmark, ${new Date().toISOString()}, ${String(cpus().length)} CPUs (${cpus()[0]?.model ?? "?"}), load average ${loadavg()
+  .map((l) => l.toFixed(2))
+  .join(" ")}`;
+
+try {
+  if (CASE === "media") await mediaCase();
+  else await stopCase();
+} finally {
+  await Promise.all(services.map((s) => stopService(s)));
+  await reader.stop();
+  await simServer.close();
+  await sim.stop();
+  rmSync(storeDir, { recursive: true, force: true });
+  const mongo = createMongo({ url: stack.mongoUrl, database: ns.database(), appName: ns.id });
+  await mongo.db.dropDatabase();
+  await mongo.close();
+  await stack.stop();
+}
+
+async function mediaCase(): Promise<void> {
+  await start("ingress", {
+    WEBHOOK_PORT: String(webhookPort),
+    WA_APP_SECRET: APP_SECRET,
+    WA_VERIFY_TOKEN: "bench-effects-verify",
+  });
+  await start("router", {});
+  const media = await start("media", {
+    MEDIA_KEYS: `k1:${randomBytes(32).toString("base64")}`,
+    MEDIA_STORE_DIR: storeDir,
+    MEDIA_SWEEP_INTERVAL_MS: "0",
+  });
+  progress("ingress, router and media ready");
+
+  // A mix of kinds and sizes: images 20 KB-1 MB, voice notes 10-500 KB, documents 50 KB-4 MB,
+  // videos 1 MB-BENCH_MEDIA_MAX_MB; the sizes cycle so every run sends the same bytes' worth.
+  const MB = 1024 * 1024;
+  const kinds = [
+    { type: "image", mime: "image/jpeg", head: Buffer.from([0xff, 0xd8, 0xff, 0xe0]) },
+    { type: "audio", mime: "audio/ogg", head: Buffer.from("OggS") },
+    { type: "document", mime: "application/pdf", head: Buffer.from("%PDF-1.7\n") },
+    {
+      type: "video",
+      mime: "video/mp4",
+      head: Buffer.concat([Buffer.from([0, 0, 0, 0x18]), Buffer.from("ftypmp42")]),
+    },
+  ] as const;
+  const sizeOf = (kind: number, i: number): number => {
+    const f = ((i * 7919) % 100) / 100;
+    const ranges: readonly (readonly [number, number])[] = [
+      [20_000, MB],
+      [10_000, 500_000],
+      [50_000, 4 * MB],
+      [MB, MEDIA_MAX_MB * MB],
+    ];
+    const [lo, hi] = ranges[kind] ?? [MB, MB];
+    return Math.round(lo + f * (hi - lo));
+  };
+  const pool = randomBytes(Math.max(4 * MB, MEDIA_MAX_MB * MB));
+  const users = Array.from({ length: 50 }, (_, i) => String(447_700_950_000 + i));
+  for (const waId of users) sim.addUser({ waId });
+  const sent: { id: string; kind: string; bytes: number; sha256: string }[] = [];
+  const began = Date.now();
+  const cpuBefore = cpuSeconds(media.child.pid);
+  let bytes = 0;
+  progress(`${String(MEDIA_FILES)} files at ${String(MEDIA_RATE)}/s`);
+  for (let i = 0; i < MEDIA_FILES; i++) {
+    await sleep(began + (i / MEDIA_RATE) * 1_000 - Date.now());
+    const k = i % kinds.length;
+    const kind = kinds[k] ?? kinds[0];
+    const size = sizeOf(k, i);
+    // Unique bytes per file (its number after the magic bytes) without generating megabytes of
+    // randomness on schedule: the rest is a slice of one random pool.
+    const tag = Buffer.from(`#${String(i)}#`);
+    const data = Buffer.concat([
+      kind.head,
+      tag,
+      pool.subarray(0, size - kind.head.length - tag.length),
+    ]);
+    bytes += size;
+    const content: InboundContent = {
+      type: kind.type,
+      mimeType: kind.mime,
+      data,
+      ...(kind.type === "document" ? { filename: `f-${String(i)}.pdf` } : {}),
+    };
+    const { message } = sim.userSends(users[i % users.length] ?? "", content, {
+      phoneNumberId: NUMBER,
+    });
+    const m = (message as unknown as Record<string, { id: string; sha256: string }>)[kind.type];
+    if (m === undefined) throw new Error("the simulator made no media");
+    sent.push({ id: m.id, kind: kind.type, bytes: size, sha256: m.sha256 });
+  }
+  const sendSeconds = (Date.now() - began) / 1_000;
+  await waitFor(() => sent.every((f) => storedAt.has(f.id) || failed.has(f.id)), {
+    timeoutMs: 180_000,
+    intervalMs: 100,
+    description: "every file stored or failed",
+  }).catch(() => {
+    progress("not every file had an outcome within 180 s; reporting what did");
+  });
+  const seconds = (Date.now() - began) / 1_000;
+  const mediaCpu = cpuSeconds(media.child.pid) - cpuBefore;
+  const mediaPeak = procStatus(media.child.pid, "VmHWM");
+  // Media's own time per file (first Graph look-up to stored), from its metrics: the rest of the
+  // webhook-to-stored time is the way there and the wait for a download slot.
+  const metricsText = await fetch(`${media.url}/metrics`, {
+    headers: { authorization: `Bearer ${OPS_TOKEN}` },
+  }).then((r) => r.text());
+  const metric = (name: string) =>
+    Number(
+      new RegExp(`^\\w*${name}\\{[^}]*outcome="stored"[^}]*\\} (\\S+)$`, "m").exec(
+        metricsText,
+      )?.[1],
+    );
+  const fetchMeanMs =
+    (metric("media_fetch_seconds_sum") / metric("media_fetch_seconds_count")) * 1_000;
+
+  // Baseline: the same files, downloaded bare (look-up, GET, write), 4 at a time.
+  const bareDir = join(logDir, "bare");
+  mkdirSync(bareDir, { recursive: true });
+  const bare: number[] = [];
+  const auth = { authorization: `Bearer ${GRAPH_TOKEN}` };
+  const queue = [...sent];
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      for (let f = queue.shift(); f !== undefined; f = queue.shift()) {
+        const t0 = Date.now();
+        const look = (await (
+          await fetch(`${simServer.url}/v23.0/${f.id}`, { headers: auth })
+        ).json()) as { url: string };
+        const res = await fetch(look.url, { headers: auth });
+        if (!res.ok || res.body === null) throw new Error(`bare GET ${String(res.status)}`);
+        await pipeline(Readable.fromWeb(res.body), createWriteStream(join(bareDir, f.id)));
+        bare.push(Date.now() - t0);
+      }
+    }),
+  );
+  rmSync(bareDir, { recursive: true, force: true });
+
+  const lat = (of: Map<string, number>, kind?: string) =>
+    stats(
+      sent
+        .filter((f) => kind === undefined || f.kind === kind)
+        .flatMap((f) => {
+          const a = ackedAt.get(f.id);
+          const b = of.get(f.id);
+          return a === undefined || b === undefined ? [] : [b - a];
+        }),
+    );
+  console.log(`\n${header}\n`);
+  console.log(
+    `${String(sent.length)} files, ${(bytes / MB).toFixed(1)} MB, sent in ${sendSeconds.toFixed(1)} s (asked: ${String(MEDIA_RATE)}/s), all outcomes after ${seconds.toFixed(1)} s; stored ${String(storedAt.size)}, failed ${String(failed.size)}${failed.size > 0 ? ` (${[...new Set(failed.values())].join(", ")})` : ""}\n`,
+  );
+  console.log(row("measure", "n", "p50 ms", "p99 ms", "max ms"));
+  console.log(row("---", "---:", "---:", "---:", "---:"));
+  const line = (name: string, s: ReturnType<typeof stats>) => {
+    console.log(row(name, s.n, s.p50, s.p99, s.max));
+  };
+  line("webhook 200 -> InboundMessageReceived read back (baseline)", lat(typedAt));
+  line("bare look-up + download + write of the same file (baseline)", stats(bare));
+  line("webhook 200 -> MediaStored read back", lat(storedAt));
+  for (const k of kinds) line(`  of which ${k.type}`, lat(storedAt, k.type));
+  console.log(
+    `\nmedia: ${((mediaCpu * 1_000) / Math.max(1, storedAt.size)).toFixed(1)} ms CPU per stored file (${((mediaCpu * 1_000) / (bytes / MB)).toFixed(1)} ms per MB), mean ${fetchMeanMs.toFixed(0)} ms from its first Graph look-up to stored, peak RSS ${mediaPeak.toFixed(0)} MB`,
+  );
+  console.log("Record the figures in docs/benchmarks.md, section Media ingest.");
+}
+
+async function stopCase(): Promise<void> {
+  await start("consent", {
+    CONSENT_MASTER_KEYS: JSON.stringify([
+      { id: "bench-1", key: randomBytes(32).toString("base64") },
+    ]),
+  });
+  await start("ingress", {
+    WEBHOOK_PORT: String(webhookPort),
+    WA_APP_SECRET: APP_SECRET,
+    WA_VERIFY_TOKEN: "bench-effects-verify",
+  });
+  const router = await start("router", { ROUTER_CONSENT_DECIDER: "consent" });
+  const sender = await start("sender", {});
+  progress("consent, ingress, router and sender ready");
+
+  const client = createParleyClient({
+    brokers: stack.kafkaBrokers,
+    schemaRegistryUrl: stack.schemaRegistryUrl,
+    clientId: `${ns.id}-bench`,
+    prefix: catalog.prefix,
+  });
+  let sequence = 0;
+  let pending = 0;
+  const send = async (to: string): Promise<string> => {
+    const i = sequence++;
+    pending++;
+    try {
+      const { requestId } = await client.requestSend({
+        idempotencyKey: `bench-${String(i)}`,
+        recipient: { phone: `+${to}` },
+        sender: { kind: "businessNumber", phoneNumberId: NUMBER },
+        content: {
+          type: "template",
+          template: {
+            name: "order_update",
+            language: { code: "en_US" },
+            components: [
+              {
+                type: "body",
+                parameters: [
+                  { type: "text", text: "Ana" },
+                  { type: "text", text: String(i) },
+                ],
+              },
+            ],
+          },
+        },
+        category: "utility",
+      });
+      return requestId;
+    } finally {
+      pending--;
+    }
+  };
+  // Background: utility templates to 2,000 other contacts at SEND_RATE, open loop (bounded in
+  // flight so a stalled stack cannot pile up promises).
+  const background = { on: true, sent: 0 };
+  const loop = (async () => {
+    const t0 = Date.now();
+    while (background.on) {
+      const due = Math.floor(((Date.now() - t0) / 1_000) * SEND_RATE);
+      while (background.sent < due && pending < 1_000) {
+        void send(String(447_800_000_000 + (background.sent++ % 2_000))).catch(() => undefined);
+      }
+      await sleep(10);
+    }
+  })();
+  progress(`warm-up: ${String(SEND_RATE)} sends/s for ${String(WARMUP_SECONDS)} s`);
+  await sleep(WARMUP_SECONDS * 1_000);
+
+  const stoppers = Array.from({ length: STOPS }, (_, i) => String(447_900_000_000 + i));
+  for (const waId of stoppers) sim.addUser({ waId });
+  /** Per STOP: its wamid, and every probe (request id, when asked). */
+  const probes = new Map<string, { requestId: string; at: number }[]>();
+  const wamids = new Map<string, string>();
+  const cpuBefore = new Map(services.map((s) => [s.name, cpuSeconds(s.child.pid)]));
+  const sentBefore = background.sent;
+  const began = Date.now();
+  progress(
+    `${String(STOPS)} STOPs at ${String(STOP_RATE)}/s, a probe every ${String(PROBE_MS)} ms until refused`,
+  );
+  const refusedOf = (contact: string) =>
+    (probes.get(contact) ?? []).some((p) => outcomes.get(p.requestId)?.reason === "opted_out");
+  await Promise.all(
+    stoppers.map(async (contact, i) => {
+      await sleep(began + (i / STOP_RATE) * 1_000 - Date.now());
+      const { wamid } = sim.userSends(contact, { type: "stop" }, { phoneNumberId: NUMBER });
+      wamids.set(contact, wamid);
+      const list: { requestId: string; at: number }[] = [];
+      probes.set(contact, list);
+      const t0 = Date.now();
+      while (!refusedOf(contact) && Date.now() - t0 < PROBE_LIMIT_MS) {
+        const at = Date.now();
+        list.push({ requestId: await send(contact), at });
+        await sleep(at + PROBE_MS - Date.now());
+      }
+    }),
+  );
+  const stopSeconds = (Date.now() - began) / 1_000;
+  const probeCount = [...probes.values()].reduce((n, l) => n + l.length, 0);
+  const backgroundSent = background.sent - sentBefore;
+  background.on = false;
+  await loop;
+  // Every probe's outcome and every STOP's decision read back (bounded): the leak count below
+  // needs the outcomes of the probes asked after a refusal too.
+  const allProbes = [...probes.values()].flat();
+  await waitFor(
+    () =>
+      allProbes.every((p) => outcomes.has(p.requestId)) &&
+      [...wamids.values()].every((w) => revokedAt.has(w)),
+    { timeoutMs: 120_000, intervalMs: 250, description: "every probe's outcome read back" },
+  ).catch(() => {
+    progress("not every probe had an outcome within 120 s; reporting what did");
+  });
+  const cpuUsed = new Map(
+    services.map((s) => [s.name, cpuSeconds(s.child.pid) - (cpuBefore.get(s.name) ?? NaN)]),
+  );
+  const enforced: number[] = [];
+  const typed: number[] = [];
+  const decided: number[] = [];
+  let leaks = 0;
+  let unenforced = 0;
+  let unacknowledged = 0;
+  for (const contact of stoppers) {
+    const wamid = wamids.get(contact) ?? "";
+    const ack = ackedAt.get(wamid);
+    const list = probes.get(contact) ?? [];
+    const refusals = list
+      .map((p) => outcomes.get(p.requestId))
+      .filter((o) => o?.reason === "opted_out")
+      .map((o) => o?.at ?? NaN);
+    const firstRefusal = Math.min(...refusals);
+    if (ack === undefined) {
+      unacknowledged++;
+      continue;
+    }
+    const t = typedAt.get(wamid);
+    const r = revokedAt.get(wamid);
+    if (t !== undefined) typed.push(t - ack);
+    if (r !== undefined) decided.push(r - ack);
+    if (!Number.isFinite(firstRefusal)) {
+      unenforced++;
+      continue;
+    }
+    enforced.push(firstRefusal - ack);
+    leaks += list.filter(
+      (p) => p.at > firstRefusal && outcomes.get(p.requestId)?.type === "SendAccepted",
+    ).length;
+  }
+  const outcomeKinds = new Map<string, number>();
+  for (const o of outcomes.values()) {
+    const k = `${o.type}${o.reason === undefined ? "" : ` ${o.reason}`}`;
+    outcomeKinds.set(k, (outcomeKinds.get(k) ?? 0) + 1);
+  }
+  console.log(`\n${header}\n`);
+  console.log(
+    `${String(STOPS)} STOPs over ${stopSeconds.toFixed(1)} s; sends asked meanwhile: ${String(backgroundSent)} background + ${String(probeCount)} probes = ${((backgroundSent + probeCount) / stopSeconds).toFixed(0)}/s (target ${String(SEND_RATE)}/s background); outcomes read: ${[
+      ...outcomeKinds,
+    ]
+      .map(([k, n]) => `${k} ${String(n)}`)
+      .join(", ")}\n`,
+  );
+  console.log(row("measure", "n", "p50 ms", "p99 ms", "max ms"));
+  console.log(row("---", "---:", "---:", "---:", "---:"));
+  const line = (name: string, values: number[]) => {
+    const s = stats(values);
+    console.log(row(name, s.n, s.p50, s.p99, s.max));
+  };
+  line("STOP webhook 200 -> ConsentKeywordReceived read back (baseline)", typed);
+  line("STOP webhook 200 -> ConsentRevoked read back (consent decision)", decided);
+  line("STOP webhook 200 -> first send refused (router decision, enforced)", enforced);
+  console.log(
+    `\nprobe interval ${String(PROBE_MS)} ms (the enforced figure is late by at most that much); STOP webhooks not acknowledged: ${String(unacknowledged)}; no send refused within ${String(PROBE_LIMIT_MS / 1_000)} s of probing: ${String(unenforced)}; probes accepted after a refusal (leaks): ${String(leaks)}`,
+  );
+  const perSend = (name: string) =>
+    (((cpuUsed.get(name) ?? NaN) * 1_000) / Math.max(1, backgroundSent + probeCount)).toFixed(2);
+  console.log(
+    `CPU per send asked: router ${perSend("router")} ms, sender ${perSend("sender")} ms; consent ${(((cpuUsed.get("consent") ?? NaN) * 1_000) / STOPS).toFixed(2)} ms per STOP; peak RSS router ${procStatus(router.child.pid, "VmHWM").toFixed(0)} MB, sender ${procStatus(sender.child.pid, "VmHWM").toFixed(0)} MB`,
+  );
+  console.log("Record the figures in docs/benchmarks.md, section Consent.");
+  await client.close();
+}
