@@ -189,6 +189,23 @@ export interface RunnerStats {
   reclaimed: number;
 }
 
+/** A runner's counters at its start. */
+export function emptyRunnerStats(): RunnerStats {
+  return {
+    processed: 0,
+    retried: 0,
+    deadLettered: 0,
+    handedBack: 0,
+    inFlight: 0,
+    pauses: 0,
+    partitionPauses: 0,
+    reclaimed: 0,
+    commits: 0,
+    skipped: 0,
+    fenced: 0,
+  };
+}
+
 export interface ConsumerRunner {
   readonly name: string;
   /** The consumer group (its committed offsets are where the group resumes). */

@@ -4,6 +4,7 @@ import { sleep } from "@parley/errors";
 import { defaultRetryPolicy, type RetryPolicy } from "./backoff.js";
 import { checkGroupSettings, groupInstanceIdOf } from "./connection.js";
 import { createDeadLetters } from "./dead-letter.js";
+import { createFenceReclaim } from "./fence-reclaim.js";
 import { errorMessage, ParleyKafkaError } from "./errors.js";
 import type { HealthReporter } from "./health.js";
 import { KeyedQueue } from "./keyed-queue.js";
@@ -15,11 +16,11 @@ import {
 } from "./partition-transactions.js";
 import { createRecordPipeline, type RecordEnd } from "./record-pipeline.js";
 import {
+  emptyRunnerStats,
   rawRecord,
   type ConsumerRunner,
   type ConsumerRunnerOptions,
   type PartitionState,
-  type RunnerStats,
 } from "./runner-types.js";
 
 export {
@@ -98,19 +99,7 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
   // Every key waiting out a retry listens on it (and removes its listener when done): dozens at
   // once is normal, not the leak Node warns of past ten.
   setMaxListeners(0, stopping.signal);
-  const stats: RunnerStats = {
-    processed: 0,
-    retried: 0,
-    deadLettered: 0,
-    handedBack: 0,
-    inFlight: 0,
-    pauses: 0,
-    partitionPauses: 0,
-    reclaimed: 0,
-    commits: 0,
-    skipped: 0,
-    fenced: 0,
-  };
+  const stats = emptyRunnerStats();
   const deadLetters = createDeadLetters({
     kafka,
     groupId,
@@ -255,55 +244,32 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
       );
   };
 
-  /*
-   * A producer is fenced when a new owner opened the partition's transactions, or when the
-   * coordinator aborted a transaction that outlived its timeout (a handler stalled on MongoDB,
-   * say). In the first case a rebalance reaches this member within a session; in the second none
-   * ever comes, and the partition, its state gone and perhaps paused for its bound, would stay
-   * unread for good. So: still assigned with no rebalance after a session, the partition is
-   * taken up again, from what the group committed, with fresh transactions.
-   */
-  const reclaimIfStillOurs = (
-    topic: string,
-    partition: number,
-    joinsAtFence: number,
-    /** Where the fenced owner began reading: the restart point when the group committed nothing. */
-    firstRead: bigint | undefined,
-  ): void => {
-    const id = tpKey(topic, partition);
-    const attempt = async (): Promise<void> => {
-      if (stopping.signal.aborted || joins !== joinsAtFence || partitions.has(id)) return;
-      if (!(assigned.get(topic) ?? []).includes(partition)) return;
+  const reclaim = createFenceReclaim({
+    delayMs: sessionTimeoutMs + heartbeatIntervalMs,
+    stopping: stopping.signal,
+    stillOurs: (topic, partition, joinsAtFence) =>
+      joins === joinsAtFence &&
+      !partitions.has(tpKey(topic, partition)) &&
+      (assigned.get(topic) ?? []).includes(partition),
+    takeUp: async (topic, partition, firstRead) => {
       const fresh = own(topic, partition);
       try {
         await fresh.tx?.ready();
         const offset = (await fetchCommitted(topic, partition)).offset ?? firstRead;
-        if (stopping.signal.aborted || fresh.revoked || joins !== joinsAtFence) return;
+        if (stopping.signal.aborted || fresh.revoked) return false;
         if (offset !== undefined) consumer.seek({ topic, partition, offset: offset.toString() });
-        unowned.delete(id);
+        unowned.delete(tpKey(topic, partition));
         consumer.resume([{ topic, partitions: [partition] }]);
         stats.reclaimed++;
-        logger?.warn(
-          { groupId, topic, partition, from: offset?.toString() ?? "its fetch position" },
-          "fenced with no rebalance after a session: the partition is taken up again from its last commit",
-        );
+        return { from: offset };
       } catch (error) {
-        if (partitions.get(id) === fresh) partitions.delete(id);
-        fresh.revoked = true;
-        void fresh.tx?.close();
-        logger?.warn(
-          { groupId, topic, partition, err: errorMessage(error) },
-          "could not take the fenced partition up again; trying after another session",
-        );
-        schedule();
+        giveUp(tpKey(topic, partition), fresh);
+        throw error;
       }
-    };
-    const schedule = (): void => {
-      const timer = setTimeout(() => void attempt(), sessionTimeoutMs + heartbeatIntervalMs);
-      timer.unref();
-    };
-    schedule();
-  };
+    },
+    logger,
+    groupId,
+  });
 
   /** The runner's state for a partition assigned to it, its transactions opened in that mode. */
   const own = (topic: string, partition: number): OwnedPartition => {
@@ -333,7 +299,7 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
           state.revoked = true;
           if (partitions.get(id) === state) partitions.delete(id);
           reportTx(id, undefined);
-          reclaimIfStillOurs(topic, partition, joins, state.tracker.first);
+          reclaim.afterFence(topic, partition, joins, state.tracker.first);
         },
         onResult: (error) => {
           reportTx(id, error);

@@ -102,7 +102,9 @@ async function main(argv: readonly string[]): Promise<number> {
           cacheSize: config.PROJECTION_CACHE_SIZE,
           maxBatchKeys: config.PROJECTION_BATCH_KEYS,
           applyBatch: config.PROJECTION_APPLY_BATCH,
-          markDelayMs: config.PROJECTION_MARK_DELAY_MS,
+          ...(config.PROJECTION_MARK_DELAY_MS < 0
+            ? {}
+            : { markDelayMs: config.PROJECTION_MARK_DELAY_MS }),
           logger,
         };
         let interrupted = false;

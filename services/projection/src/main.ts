@@ -51,7 +51,9 @@ await runStandardService({
       cacheSize: config.PROJECTION_CACHE_SIZE,
       maxBatchKeys: config.PROJECTION_BATCH_KEYS,
       applyBatch: config.PROJECTION_APPLY_BATCH,
-      markDelayMs: config.PROJECTION_MARK_DELAY_MS,
+      ...(config.PROJECTION_MARK_DELAY_MS < 0
+        ? {}
+        : { markDelayMs: config.PROJECTION_MARK_DELAY_MS }),
       rollupMsPerFact: config.PROJECTION_ROLLUP_MS_PER_FACT,
       logger,
       observer: series.observer,

@@ -118,7 +118,7 @@ export function createProjector({
   clock = () => new Date(),
   cacheSize = 2_000,
   maxBatchKeys = 500,
-  markDelayMs = 1_000,
+  markDelayMs,
   observer = {},
 }: ProjectorOptions): RuntimeProjector {
   const observe = <C, E, O>(model: ReadModelName): CommandHandlerObserver<C, E, O> => ({
@@ -126,7 +126,13 @@ export function createProjector({
     stage: (stage, ms) => observer.stage?.(model, stage, ms),
     dropped: (_key, _event, error) => observer.dropped?.(model, error),
   });
-  const common = { clock, cacheSize, maxBatchKeys, markDelayMs, context: none };
+  const common = {
+    clock,
+    cacheSize,
+    maxBatchKeys,
+    ...(markDelayMs === undefined ? {} : { markDelayMs }),
+    context: none,
+  };
   const runtimes: RuntimeCommandHandler<never>[] = [];
   const runtime = <S, C, E, O extends E>(
     options: CommandHandlerOptions<S, C, E, undefined, O>,
