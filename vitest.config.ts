@@ -43,6 +43,19 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        ...shared,
+        test: {
+          // Runs of several minutes kept out of `make test` (`make test-long`): the chaos CI
+          // preset and the broker restarted on its data (docs/reliability.md).
+          name: "long",
+          include: ["**/*.long.spec.ts"],
+          exclude,
+          testTimeout: 900_000,
+          hookTimeout: 420_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

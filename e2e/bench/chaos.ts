@@ -5,7 +5,7 @@
 // with the durable server, Graph 5xx and timeouts, Graph delay), then the checker's table.
 // Exits 1 when a row fails. Run with bench/chaos.sh (it starts the registry when none is given);
 // CHAOS_PRESET=short: the short run (20 sends/s, 10 webhooks/s, 40 s, MongoDB out 10 s, no
-// broker restart). CHAOS_PRESET=ci: what `make test` runs (e2e/src/chaos.e2e.spec.ts: the short
+// broker restart). CHAOS_PRESET=ci: what `make test-long` runs (e2e/src/chaos.long.spec.ts: the short
 // rates, one router and one sender each killed once, a simulator 5xx burst, MongoDB stopped and
 // started; the environment's broker). CHAOS_PRESET=cluster: the three-node Kafka cluster (RF 3,
 // min.insync.replicas 2) with one node SIGKILLed under load and back on its data.
