@@ -1,5 +1,4 @@
 import { readFile } from "node:fs/promises";
-import { unwatchFile, watchFile } from "node:fs";
 import type { JSONWebKeySet } from "jose";
 import {
   createAuthenticator,
@@ -175,11 +174,34 @@ export function createReloadingAuthenticator({
     });
     return chain;
   };
-  const onChange = () => {
-    void reload();
-  };
+  // Polled by content, not by fs.watchFile's stat: a change made before the watcher's first stat
+  // (or two writes within the file system's timestamp granularity, same size) is invisible to
+  // the stat, so a rotation right after start could go unnoticed for good. Key files are small.
   const files = [keysFile, jwksFile].filter((f): f is string => f !== undefined);
-  for (const f of files) watchFile(f, { interval: intervalMs, persistent: false }, onChange);
+  let seen: string | undefined;
+  const snapshot = () =>
+    Promise.all(files.map((f) => readFile(f, "utf8").catch(() => ""))).then((t) =>
+      t.join("\u0000"),
+    );
+  const tick = async () => {
+    const text = await snapshot();
+    if (seen !== undefined && text !== seen) await reload();
+    seen = text;
+  };
+  // The first snapshot, then a load: a file already different from `initial` is loaded at once,
+  // and a write after the snapshot is either in that load or seen by the next tick.
+  const timer =
+    files.length === 0
+      ? undefined
+      : setInterval(() => {
+          void tick();
+        }, intervalMs);
+  timer?.unref();
+  if (files.length > 0)
+    void snapshot().then((text) => {
+      seen = text;
+      return reload();
+    });
 
   return {
     authenticate: (authorization, nowMs) => current.authenticate(authorization, nowMs),
@@ -191,7 +213,7 @@ export function createReloadingAuthenticator({
     },
     reload,
     stop() {
-      for (const f of files) unwatchFile(f, onChange);
+      if (timer !== undefined) clearInterval(timer);
     },
   };
 }
