@@ -27,7 +27,11 @@ const put = (path: string, content: string) => {
   renameSync(tmp, path);
 };
 const schema = apiKeyList(apiKeyEntry(["read", "write"], {}));
-const entry = (id: string, key: string) => ({ id, keySha256: hashApiKey(key), role: "operator" });
+const entry = (id: string, key: string) => ({
+  id,
+  keySha256: hashApiKey(key),
+  role: "operator" as const,
+});
 
 interface Logged {
   readonly level: "info" | "error";

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { JSONWebKeySet } from "jose";
+import { secretFileOf } from "@parley/config";
 import { publishAuditFact, type AuditFact } from "@parley/kafka";
 import type { Logger } from "@parley/telemetry";
 import {
@@ -68,12 +69,12 @@ export function apiAuthenticatorOf(
   const jwt = jwtSettingsOf(config);
   const env = reload?.env ?? process.env;
   const keysFile =
-    reload?.file ?? (reload === undefined ? undefined : env[`${reload.variable}_FILE`]);
+    reload?.file ?? (reload === undefined ? undefined : secretFileOf(reload.variable, env));
   // A JWKS given inline through its file (API_JWT_JWKS_FILE); a JWKS_URL is refetched by jose
   // itself when a token names an unknown kid, so an added signing key is taken up without this.
   const jwksFile =
     reload !== undefined && config.API_JWT_JWKS_URL === undefined && jwt !== undefined
-      ? env["API_JWT_JWKS_FILE"]
+      ? secretFileOf("API_JWT_JWKS", env)
       : undefined;
   if (reload === undefined || (keysFile === undefined && jwksFile === undefined))
     return createAuthenticator({ api, keys, jwt });
