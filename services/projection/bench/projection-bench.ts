@@ -422,6 +422,18 @@ async function main() {
       ).text();
       writeFileSync(process.env["BENCH_METRICS_FILE"], text);
     }
+    // What the projection spends per second with nothing to apply (timers, rollup rounds, the
+    // generation poll, Kafka heartbeats, this bench's /metrics polls at the same 250 ms): on a
+    // slow machine those seconds are spread over few events and inflate the CPU per event.
+    const IDLE_MS = 5_000;
+    const idleStart = { at: performance.now(), cpu: cpuSeconds(pid) };
+    const idleUntil = idleStart.at + IDLE_MS;
+    while (performance.now() < idleUntil) {
+      await metric(service.url, "parley_projection_records_total").catch(() => 0);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const idleCpuPerSecond =
+      (cpuSeconds(pid) - idleStart.cpu) / ((performance.now() - idleStart.at) / 1_000);
     const appliedRate =
       applyFirst === undefined
         ? NaN
@@ -453,6 +465,19 @@ async function main() {
       `bare consume ${bareCpuPerEvent.toFixed(0)} µs (the bench process, whole bare phase)`,
       (bareCpuPerEvent / cpuPerEvent).toFixed(2),
     ]);
+    if (applyFirst !== undefined) {
+      const seconds = (applyLast.at - applyFirst.at) / 1_000;
+      const net =
+        ((applyLast.cpu - applyFirst.cpu - idleCpuPerSecond * seconds) /
+          (applyLast.n - applyFirst.n)) *
+        1e6;
+      rows.push([
+        "projection CPU per event net of its idle CPU (µs)",
+        net.toFixed(0),
+        `idle ${(idleCpuPerSecond * 1_000).toFixed(0)} ms CPU/s over ${String(IDLE_MS / 1_000)} s after the backlog, x ${seconds.toFixed(1)} s of backlog`,
+        (bareCpuPerEvent / net).toFixed(2),
+      ]);
+    }
     rows.push([
       "events applied/s (backlog)",
       appliedRate.toFixed(0),
