@@ -130,7 +130,6 @@ export const templateDecider: Decider<TemplateState, TemplateCommand, TemplateEv
       const next = applyToTemplate(state, command);
       return next === state ? [] : [appliedEvent(command, state, next)];
     },
-    evolve: (state, event) =>
-      stateAfter(state, event, () => applyToTemplate(state, event.command)),
+    evolve: (state, event) => stateAfter(state, event, () => applyToTemplate(state, event.command)),
     isPublished: (_event): _event is never => false,
   };
