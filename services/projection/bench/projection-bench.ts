@@ -41,8 +41,8 @@ const READERS = Number(process.env["BENCH_READERS"] ?? "200");
 const LOOKUP_RATE = Number(process.env["BENCH_LOOKUP_RATE"] ?? "400");
 const CONTACTS = Number(process.env["BENCH_CONTACTS"] ?? "2000");
 /**
- * How often the backlog phase reads the projection's progress (`/metrics`). Each scrape cost the
- * projection about 12 ms of CPU (2026-12-06): four a second were a third of its CPU per event.
+ * How often the backlog phase reads the projection's progress (`/metrics`, a scrape of the
+ * process being measured; it was every 250 ms until 2026-12-06).
  */
 const POLL_MS = Number(process.env["BENCH_POLL_MS"] ?? "1000");
 /** "a": the backlog measure (a) alone. */
@@ -439,7 +439,8 @@ async function main() {
     }
     const idleCpuPerSecond =
       (cpuSeconds(pid) - idleStart.cpu) / ((performance.now() - idleStart.at) / 1_000);
-    // The same without the polls: what the four scrapes a second cost the projection.
+    // The next 5 s without the polls: a projection with nothing left to do (the first window
+    // also holds what trails the backlog: the rollup's last rounds, collections).
     const quietStart = { at: performance.now(), cpu: cpuSeconds(pid) };
     await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
     const quietCpuPerSecond =
