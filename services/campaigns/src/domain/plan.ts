@@ -106,6 +106,12 @@ export interface PlanSettings {
 export const idempotencyKeyOf = (campaignId: string, contactId: string): string =>
   `campaign:${campaignId}:${contactId}`;
 
+/** The campaign an idempotency key `campaign:<id>:<contact>` names; undefined for any other key. */
+export function campaignOfKey(idempotencyKey: string): string | undefined {
+  const m = /^campaign:([a-z0-9][a-z0-9-]{0,63}):/.exec(idempotencyKey);
+  return m?.[1];
+}
+
 /**
  * The planner (ADR 0015): a deterministic fold over the audience in row order. Each row becomes
  * one SendRequested or one skip with its reason; the request id and idempotency key derive from

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { uuidV5Of } from "../planning/ids.js";
 import { campaignDefinition, type CampaignDefinition, type PlanNumber } from "./campaign.js";
 import {
+  campaignOfKey,
   createPlanner,
   finishEstimate,
   idempotencyKeyOf,
@@ -353,5 +354,23 @@ describe("finishEstimate", () => {
         "2026-12-01T10:00:00.000Z",
       ),
     ).toBe("2026-12-01T10:00:10.000Z");
+  });
+});
+
+describe("campaignOfKey", () => {
+  it("property: the campaign of every key idempotencyKeyOf makes; nothing for any other key", () => {
+    fc.assert(
+      fc.property(
+        fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,63}$/),
+        fc.stringMatching(/^\d{8,15}$/),
+        fc.string({ maxLength: 80 }),
+        (campaignId, contactId, other) => {
+          expect(campaignOfKey(idempotencyKeyOf(campaignId, contactId))).toBe(campaignId);
+          if (!other.startsWith("campaign:")) expect(campaignOfKey(other)).toBeUndefined();
+          // No valid campaign id (capitals are not allowed), no campaign.
+          expect(campaignOfKey(`campaign:X${campaignId}:${contactId}`)).toBeUndefined();
+        },
+      ),
+    );
   });
 });
