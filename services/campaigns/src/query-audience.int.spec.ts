@@ -25,6 +25,7 @@ import {
   createMongoFactsReader,
   createMongoPlanStore,
   ensureIndexes,
+  plannedGroupsOf,
   RECIPIENTS,
   skipsOf,
 } from "./adapters/store/plan-store.js";
@@ -63,6 +64,8 @@ const consentOf = (i: number): "granted" | "revoked" | "none" =>
   i % 5 === 0 ? "revoked" : i % 7 === 0 ? "none" : "granted";
 /** Days since the last inbound message, or none. */
 const inboundDaysAgo = (i: number): number | undefined => (i % 3 === 0 ? undefined : (i * 7) % 61);
+/** Came from a Click-to-WhatsApp ad 12 h ago: inside a free-entry-point window now. */
+const fromAd = (i: number) => i % 6 === 1;
 
 const freePort = () =>
   new Promise<number>((done, reject) => {
@@ -139,10 +142,12 @@ describe("a query audience over the projection's contacts, planned", () => {
     expect(plan.complete).toBe(true);
 
     const expected = new Set<string>();
+    const free = new Set<string>();
     for (let i = 0; i < N; i++) {
       const d = inboundDaysAgo(i);
       if (i % 4 > 1 || consentOf(i) !== "granted" || d === undefined || d >= 30) continue;
       expected.add(phoneOf(i));
+      if (fromAd(i)) free.add(phoneOf(i));
     }
     expect(expected.size).toBeGreaterThan(20);
     const planned = await db
@@ -153,6 +158,16 @@ describe("a query audience over the projection's contacts, planned", () => {
     expect(planned).toHaveLength(expected.size);
     expect(plan.counters.planned).toBe(expected.size);
     expect(plan.counters.skipped).toEqual({});
+    // Recipients inside a free-entry-point window (folded from ConversationWindowOpened by the
+    // real contacts consumer) are planned as such: the forecast prices them free.
+    const fep = await db
+      .collection(RECIPIENTS)
+      .find({ campaignId: campaign.id, freeEntryPoint: true }, { projection: { contactId: 1 } })
+      .toArray();
+    expect(free.size).toBeGreaterThan(0);
+    expect(new Set(fep.map((p) => p["contactId"] as string))).toEqual(free);
+    const groups = await plannedGroupsOf(db, campaign.id);
+    expect(groups.filter((g) => g.freeEntryPoint).reduce((n, g) => n + g.n, 0)).toBe(free.size);
 
     // Wider: every contact with an inbound within 60 days, any consent, any country. The planner
     // excludes as for a file: US numbers (marketing), opted out, never opted in.
@@ -267,6 +282,24 @@ async function setUp() {
     catalog.topic("consent"),
     consent.map((event) => ({ key: (event.data as { contactId: string }).contactId, event })),
   );
+  const windows = Array.from({ length: N }, (_, i) => i)
+    .filter(fromAd)
+    .map((i) =>
+      createEvent(
+        "ConversationWindowOpened",
+        {
+          contactId: phoneOf(i),
+          openedBy: `wamid.ad-${String(i)}`,
+          expiresAt: new Date(NOW + 12 * 3_600_000).toISOString(),
+          freeEntryPoint: true,
+        },
+        { correlationId: `w-${String(i)}`, now: new Date(NOW - 12 * 3_600_000) },
+      ),
+    );
+  await producer.publish(
+    catalog.topic("conversation-windows"),
+    windows.map((event) => ({ key: event.data.contactId, event })),
+  );
   await producer.publish(
     catalog.topic("inbound-messages"),
     inbound.map((event) => ({ key: (event.data as { contactId: string }).contactId, event })),
@@ -324,8 +357,13 @@ async function setUp() {
     { timeoutMs: 180_000, intervalMs: 1_000, description: "contacts projected" },
   );
   await waitFor(
-    async () => (await mongo.db.collection(CONTACTS).countDocuments()) === consent.length,
-    { timeoutMs: 120_000, description: "consent folded into campaign_contacts" },
+    async () =>
+      (await mongo.db.collection(CONTACTS).countDocuments({ marketing: { $exists: true } })) ===
+        consent.length &&
+      (await mongo.db
+        .collection(CONTACTS)
+        .countDocuments({ freeEntryPointUntil: { $exists: true } })) === windows.length,
+    { timeoutMs: 180_000, description: "consent and windows folded into campaign_contacts" },
   );
   return { db: mongo.db, dir, url };
 }

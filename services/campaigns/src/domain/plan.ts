@@ -39,6 +39,8 @@ export interface ContactFacts {
   readonly recentCampaignSends: number;
   /** An open service window: a send reaches them without using the messaging limit. */
   readonly windowOpen: boolean;
+  /** An open free-entry-point window (after a Click-to-WhatsApp ad): the send is free. */
+  readonly freeEntryPoint?: boolean;
 }
 
 export const unknownContact: ContactFacts = {
@@ -58,6 +60,8 @@ export type PlanDecision =
       readonly releaseAt: string;
       /** Whether it uses the portfolio's messaging limit (no open window). */
       readonly limited: boolean;
+      /** Inside a free-entry-point window when planned: forecast as free. */
+      readonly freeEntryPoint?: true;
       readonly request: SendRequestData;
     }
   | {
@@ -259,6 +263,7 @@ export function createPlanner(settings: PlanSettings, from?: PlanCounters) {
       phoneNumberId,
       releaseAt: release.toISOString(),
       limited,
+      ...(facts.freeEntryPoint === true ? { freeEntryPoint: true as const } : {}),
       request: requestFor(campaign, contactId, phoneNumberId, idempotencyKey, row.params),
     };
   }

@@ -123,6 +123,18 @@ describe("the planner", () => {
     ]);
   });
 
+  it("marks a recipient inside a free-entry-point window (forecast free); consent and the rest still apply", () => {
+    index = 0;
+    const planner = createPlanner({ campaign: campaign(), numbers, limitBudget: 10, requestIdOf });
+    const fep = { ...granted, windowOpen: true, freeEntryPoint: true };
+    const a = planner.decide(row("+34612345611"), fep);
+    const b = planner.decide(row("+34612345612"), granted);
+    const c = planner.decide(row("+34612345613"), { ...fep, consent: "revoked" });
+    expect(a).toMatchObject({ kind: "planned", freeEntryPoint: true, limited: false });
+    expect(b.kind === "planned" && b.freeEntryPoint).toBe(undefined);
+    expect(c).toMatchObject({ kind: "skipped", reason: "opted_out" });
+  });
+
   it("lets a utility campaign reach a contact with no recorded consent, and a US number", () => {
     index = 0;
     const planner = createPlanner({
