@@ -100,8 +100,7 @@ export function consentOf(
   };
   // Scopes are `all` and `marketing`: every fact covers marketing, only `all` covers utility.
   for (const f of contact.consent) {
-    if (f.scope === "all" || purpose === "marketing")
-      consider(f.at, f.state);
+    if (f.scope === "all" || purpose === "marketing") consider(f.at, f.state);
   }
   const p = contact.preference;
   if (purpose === "marketing" && p !== undefined && /marketing/i.test(p.category)) {
