@@ -129,7 +129,7 @@ const definitions = {
     description: "Parley refused the request before any Graph call (terminal outcome).",
   },
   SendFailed: {
-    version: 2,
+    version: 3,
     data: sendFailed,
     description:
       "Graph refused the message (phase sync), or Meta failed it by webhook after accepting it (phase async, superseding the acceptance), with the classified error (terminal outcome).",

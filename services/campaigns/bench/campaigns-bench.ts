@@ -105,8 +105,11 @@ await provisionTopics({
     catalog.topic("business-events"),
     catalog.topic("send-outcomes"),
     catalog.topic("audit"),
+    // The progress consumer's (added after this bench: without it the service refused to start).
+    catalog.topic("statuses"),
     catalog.deadLetterTopic("campaigns-contacts"),
     catalog.deadLetterTopic("campaigns-signals"),
+    catalog.deadLetterTopic("campaigns-progress"),
   ],
 });
 const mongo = createMongo({ url: stack.mongoUrl, database: ns.database(), appName: ns.id });

@@ -57,6 +57,12 @@ export const configSchema = z
      * forecast and the reconciled cost. Unset: no forecast (409) and progress without cost.
      */
     PARLEY_RATE_CARD_FILE: z.string().min(1).optional(),
+    /** The projection's query API, where query audiences are read (`GET /v1/audience`). */
+    CAMPAIGNS_PROJECTION_URL: z.url().optional(),
+    /** The campaigns service's own query API key (scope `query:pii`; or _FILE). */
+    CAMPAIGNS_PROJECTION_API_KEY: env.secret().optional(),
+    /** Contacts scanned per page of a query audience. */
+    CAMPAIGNS_PROJECTION_PAGE: env.int(1_000, { min: 1, max: 1_000 }),
   })
   .superRefine(checkApiAccess);
 

@@ -17,6 +17,7 @@ import {
   type ReadinessCheck,
 } from "@parley/runtime";
 import { createAudienceFiles } from "./adapters/file/audience-files.js";
+import { createProjectionAudience } from "./adapters/projection/audience-client.js";
 import { startCampaignsApiServer } from "./adapters/http/server.js";
 import { createContactsConsumer } from "./adapters/kafka/contacts-consumer.js";
 import { createSendPublisher } from "./adapters/kafka/publish-sends.js";
@@ -95,7 +96,18 @@ await runStandardService({
         queue: createMongoSendQueue({ db: mongo.db }),
         facts: createMongoFactsReader({ db: mongo.db }),
         publish: createSendPublisher({ producer, catalog, eventIdOf: uuidV5Of }),
-        audiences: createAudienceFiles({ dir: config.CAMPAIGNS_AUDIENCE_DIR }),
+        audiences: createAudienceFiles({
+          dir: config.CAMPAIGNS_AUDIENCE_DIR,
+          query:
+            config.CAMPAIGNS_PROJECTION_URL === undefined ||
+            config.CAMPAIGNS_PROJECTION_API_KEY === undefined
+              ? undefined
+              : createProjectionAudience({
+                  url: config.CAMPAIGNS_PROJECTION_URL,
+                  token: config.CAMPAIGNS_PROJECTION_API_KEY,
+                  pageSize: config.CAMPAIGNS_PROJECTION_PAGE,
+                }),
+        }),
         numbersOf: (definition) =>
           definition.numbers.map((id) => {
             const n = directory.get(id);

@@ -21,6 +21,8 @@ import { startGeneration } from "./generation-runtime.js";
 import { createQueries } from "./queries/queries.js";
 import { createMongoAuditLog } from "./adapters/store/audit-store.js";
 import { createAuditQueries } from "./audit/queries.js";
+import { createAudienceQueries } from "./audience/audience.js";
+import { createMongoAudienceStore } from "./adapters/store/audience-store.js";
 
 // Composition root. The chassis gives projection its logger, metrics, connections with readiness
 // checks, ops endpoints and graceful shutdown. The service keeps the active generation of read
@@ -128,6 +130,11 @@ await runStandardService({
           log: createMongoAuditLog(mongo.db, prefix),
           generations,
           active: () => live.active(),
+        }),
+        audience: createAudienceQueries({
+          store: createMongoAudienceStore(mongo.db, prefix),
+          active: () => live.active(),
+          exists: async (g) => (await generations.get(g)) !== undefined,
         }),
         ...apiAccessOf(config, {
           api: "query",

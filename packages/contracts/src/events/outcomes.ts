@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { contactId, wamid } from "./shared.js";
-import { idempotencyKey } from "./outbound.js";
+import { idempotencyKey, templateContent } from "./outbound.js";
 import { messageStatus } from "./status.js";
 
 /** Every outcome names its request: the requester matches on requestId or idempotencyKey. */
@@ -127,6 +127,15 @@ export const sendFailed = z.object({
     .describe("async: when Meta reported the failed status (its timestamp)."),
   attempts: z.number().int().min(0),
   fallbackAfter: fallbackAfter.optional(),
+  template: z
+    .object({
+      name: templateContent.shape.name,
+      language: z.string().min(2).describe("The template's language code."),
+    })
+    .optional()
+    .describe(
+      "The template of the failed message, on a template error (errorClass template, e.g. 132015 paused, 132016 disabled): who sent it can tell which template Meta stopped. Absent on other failures and on free-form messages.",
+    ),
 });
 
 export const sendExpired = z.object({

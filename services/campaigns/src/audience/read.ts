@@ -3,10 +3,12 @@ import { isTimeZone } from "../domain/campaign.js";
 import type { AudienceRow } from "../domain/plan.js";
 
 /** The audience file formats: CSV with a header row, or one JSON object per line. */
-export type AudienceFormat = "csv" | "jsonl";
+export type AudienceFileFormat = "csv" | "jsonl";
+/** How an audience is given: a file, or a query over the contacts read model (query.ts). */
+export type AudienceFormat = AudienceFileFormat | "query";
 
 export interface ReadAudienceOptions {
-  readonly format: AudienceFormat;
+  readonly format: AudienceFileFormat;
   /** A longer line is one `invalid_row` (its bytes are skipped, never held). */
   readonly maxLineBytes?: number;
   /** A JSON line with more parameters is an `invalid_row`. */

@@ -47,7 +47,9 @@ export interface CampaignsOptions {
   /** The recorded plan's recipients by country and window (the started campaign's forecast). */
   readonly plannedGroups?: (
     campaignId: string,
-  ) => Promise<readonly { country?: string; windowOpen: boolean; n: number }[]>;
+  ) => Promise<
+    readonly { country?: string; windowOpen: boolean; freeEntryPoint?: boolean; n: number }[]
+  >;
   /** Failure share that pauses a running campaign (CAMPAIGNS_FAILURE_RATE_THRESHOLD). */
   readonly failureRateThreshold?: number;
 }
@@ -152,7 +154,7 @@ export function createCampaigns(o: CampaignsOptions) {
   const recordedForecast = async (id: string, definition: CampaignDefinition, card: RateCard) => {
     const forecast = createForecast(card, definition);
     for (const g of (await o.plannedGroups?.(id)) ?? [])
-      forecast.addCount(g.country, g.windowOpen, g.n);
+      forecast.addCount(g.country, g.windowOpen, g.n, g.freeEntryPoint === true);
     return forecast.result();
   };
 
@@ -193,7 +195,12 @@ export function createCampaigns(o: CampaignsOptions) {
         checkpoint: () => Promise.resolve(undefined),
         record: (_c: string, decisions: readonly PlanDecision[]) => {
           for (const d of decisions)
-            if (d.kind === "planned") f.add({ contactId: d.contactId, windowOpen: !d.limited });
+            if (d.kind === "planned")
+              f.add({
+                contactId: d.contactId,
+                windowOpen: !d.limited,
+                freeEntryPoint: d.freeEntryPoint === true,
+              });
           return Promise.resolve();
         },
         saveCheckpoint: () => Promise.resolve(),

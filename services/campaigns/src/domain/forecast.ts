@@ -10,17 +10,26 @@ import { createCostTable, type CostTable } from "./cost.js";
 export const UTILITY_IN_WINDOW_BILLED_FROM = Date.parse("2026-10-01T00:00:00Z");
 
 /**
+ * The end of a free-entry-point window opened with a 24 h service window expiring at
+ * `windowExpiresAt`: 72 h from the opening (the earliest the business can reply), the least Meta
+ * grants when the business replies within the 24 h (cloud-api.md section 7, item 4).
+ */
+export const freeEntryPointUntilOf = (windowExpiresAt: string): string =>
+  new Date(Date.parse(windowExpiresAt) + 48 * 3_600_000).toISOString();
+
+/**
  * Whether Meta charges a delivered template of `category` (per-message pricing, cloud-api.md
- * section 7): marketing and authentication always; utility unless it is delivered inside an open
- * customer-service window before 2026-10-01. The free-entry-point window (72 h after an ad) makes
- * every template free, but campaigns does not know it (the windows it folds say nothing of their
- * entry point), so a forecast is an upper bound for such contacts.
+ * section 7): never inside a free-entry-point window (72 h after a Click-to-WhatsApp ad or Page
+ * CTA: every template free, also from 2026-10-01); marketing and authentication otherwise always;
+ * utility unless it is delivered inside an open customer-service window before 2026-10-01.
  */
 export function isBillable(
   category: CampaignDefinition["category"],
   windowOpen: boolean,
   at: Date,
+  freeEntryPoint = false,
 ): boolean {
+  if (freeEntryPoint) return false;
   if (category !== "utility") return true;
   return !windowOpen || at.getTime() >= UTILITY_IN_WINDOW_BILLED_FROM;
 }
@@ -30,6 +39,8 @@ export interface ForecastRecipient {
   readonly contactId: string;
   /** An open customer-service window when the plan decided (the plan's `limited` negated). */
   readonly windowOpen: boolean;
+  /** An open free-entry-point window when the plan decided: free, whatever the category. */
+  readonly freeEntryPoint?: boolean | undefined;
 }
 
 export interface Forecast extends CostTable {
@@ -56,13 +67,23 @@ export function createForecast(card: RateCard, campaign: CampaignDefinition) {
       table.add(
         countryOfContact(r.contactId),
         campaign.category,
-        isBillable(campaign.category, r.windowOpen, at),
+        isBillable(campaign.category, r.windowOpen, at, r.freeEntryPoint === true),
       );
     },
     /** Many recipients of one market and window at once (from a grouped query). */
-    addCount(country: string | undefined, windowOpen: boolean, n: number): void {
+    addCount(
+      country: string | undefined,
+      windowOpen: boolean,
+      n: number,
+      freeEntryPoint = false,
+    ): void {
       recipients += n;
-      table.add(country, campaign.category, isBillable(campaign.category, windowOpen, at), n);
+      table.add(
+        country,
+        campaign.category,
+        isBillable(campaign.category, windowOpen, at, freeEntryPoint),
+        n,
+      );
     },
     result(): Forecast {
       return {

@@ -2,7 +2,7 @@ import type { RateCard } from "@parley/pricing";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { campaignDefinition, type CampaignDefinition } from "./campaign.js";
-import { createForecast, isBillable } from "./forecast.js";
+import { createForecast, freeEntryPointUntilOf, isBillable } from "./forecast.js";
 
 const card: RateCard = {
   currency: "USD",
@@ -92,5 +92,30 @@ describe("createForecast", () => {
         },
       ),
     );
+  });
+});
+
+describe("free entry points (a window opened from a Click-to-WhatsApp ad or Page CTA)", () => {
+  it("forecasts every category free inside one, also from 2026-10-01; by counts the same as one by one", () => {
+    for (const at of ["2026-09-01T00:00:00Z", "2026-12-07T09:00:00Z"]) {
+      for (const category of ["marketing", "utility", "authentication"] as const) {
+        expect(isBillable(category, false, new Date(at), true)).toBe(false);
+        expect(isBillable(category, true, new Date(at), true)).toBe(false);
+      }
+    }
+    const one = createForecast(card, campaign("marketing"));
+    one.add({ contactId: BR, windowOpen: true, freeEntryPoint: true });
+    one.add({ contactId: BR, windowOpen: false });
+    one.add({ contactId: IN, windowOpen: true, freeEntryPoint: true });
+    const byCount = createForecast(card, campaign("marketing"));
+    byCount.addCount("BR", true, 1, true);
+    byCount.addCount("BR", false, 1);
+    byCount.addCount("IN", true, 1, true);
+    expect(one.result()).toEqual(byCount.result());
+    expect(one.result()).toMatchObject({ recipients: 3, billable: 1, free: 2, amount: 0.0625 });
+  });
+
+  it("the window's free entry point ends 72 h after it opened (48 h after its 24 h service window)", () => {
+    expect(freeEntryPointUntilOf("2026-12-02T10:00:00.000Z")).toBe("2026-12-04T10:00:00.000Z");
   });
 });

@@ -183,7 +183,10 @@ export function autoPauseOf(
     | { readonly kind: "template_status"; readonly template: string; readonly status: string }
     | {
         readonly kind: "send_failed";
+        /** The template the failure names (SendFailed `template`, on template errors). */
         readonly template?: string | undefined;
+        /** The campaign the failed send belongs to (its `campaign:<id>:<contact>` key). */
+        readonly campaignId?: string | undefined;
         readonly code: number;
       }
     | { readonly kind: "number_quality"; readonly phoneNumberId: string; readonly rating: string }
@@ -205,7 +208,17 @@ export function autoPauseOf(
       return undefined;
     case "send_failed":
       if (signal.code === 132015 || signal.code === 132016) {
-        if (signal.template !== undefined && signal.template !== definition.template.name)
+        // Named, the template is stopped at Meta for every campaign using it; unnamed (an older
+        // sender, an async failure whose dispatch is gone), the campaign the key names, or else
+        // every running campaign (the template cannot be told).
+        if (signal.template !== undefined) {
+          if (signal.template !== definition.template.name) return undefined;
+          return {
+            reason: "template_failures",
+            detail: `Meta ${signal.code === 132016 ? "disabled" : "paused"} template ${signal.template} (a send failed with ${signal.code})`,
+          };
+        }
+        if (signal.campaignId !== undefined && signal.campaignId !== definition.id)
           return undefined;
         return {
           reason: "template_failures",

@@ -143,4 +143,30 @@ describe("autoPauseOf", () => {
       autoPauseOf({ kind: "failure_rate", failed: 20, settled: 40, threshold: 0.1 }, definition),
     ).toBeUndefined();
   });
+
+  it("a 132015/132016 naming a template pauses the campaigns using it (any campaign's send), with its name; unnamed, only the campaign its key names", () => {
+    const named = autoPauseOf(
+      { kind: "send_failed", template: "winter_sale", campaignId: "other", code: 132016 },
+      definition,
+    );
+    expect(named).toEqual({
+      reason: "template_failures",
+      detail: "Meta disabled template winter_sale (a send failed with 132016)",
+    });
+    expect(
+      autoPauseOf({ kind: "send_failed", template: "summer_sale", code: 132015 }, definition),
+    ).toBeUndefined();
+    expect(
+      autoPauseOf(
+        { kind: "send_failed", template: "summer_sale", campaignId: "winter", code: 132015 },
+        definition,
+      ),
+    ).toBeUndefined();
+    expect(
+      autoPauseOf({ kind: "send_failed", campaignId: "winter", code: 132015 }, definition)?.reason,
+    ).toBe("template_failures");
+    expect(
+      autoPauseOf({ kind: "send_failed", campaignId: "spring", code: 132015 }, definition),
+    ).toBeUndefined();
+  });
 });

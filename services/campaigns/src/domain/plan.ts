@@ -39,6 +39,8 @@ export interface ContactFacts {
   readonly recentCampaignSends: number;
   /** An open service window: a send reaches them without using the messaging limit. */
   readonly windowOpen: boolean;
+  /** An open free-entry-point window (after a Click-to-WhatsApp ad): the send is free. */
+  readonly freeEntryPoint?: boolean;
 }
 
 export const unknownContact: ContactFacts = {
@@ -58,6 +60,8 @@ export type PlanDecision =
       readonly releaseAt: string;
       /** Whether it uses the portfolio's messaging limit (no open window). */
       readonly limited: boolean;
+      /** Inside a free-entry-point window when planned: forecast as free. */
+      readonly freeEntryPoint?: true;
       readonly request: SendRequestData;
     }
   | {
@@ -105,6 +109,12 @@ export interface PlanSettings {
 /** The idempotency key of a recipient's send: the same for every plan of the campaign. */
 export const idempotencyKeyOf = (campaignId: string, contactId: string): string =>
   `campaign:${campaignId}:${contactId}`;
+
+/** The campaign an idempotency key `campaign:<id>:<contact>` names; undefined for any other key. */
+export function campaignOfKey(idempotencyKey: string): string | undefined {
+  const m = /^campaign:([a-z0-9][a-z0-9-]{0,63}):/.exec(idempotencyKey);
+  return m?.[1];
+}
 
 /**
  * The planner (ADR 0015): a deterministic fold over the audience in row order. Each row becomes
@@ -253,6 +263,7 @@ export function createPlanner(settings: PlanSettings, from?: PlanCounters) {
       phoneNumberId,
       releaseAt: release.toISOString(),
       limited,
+      ...(facts.freeEntryPoint === true ? { freeEntryPoint: true as const } : {}),
       request: requestFor(campaign, contactId, phoneNumberId, idempotencyKey, row.params),
     };
   }

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { uuidV5Of } from "../planning/ids.js";
 import { campaignDefinition, type CampaignDefinition, type PlanNumber } from "./campaign.js";
 import {
+  campaignOfKey,
   createPlanner,
   finishEstimate,
   idempotencyKeyOf,
@@ -120,6 +121,18 @@ describe("the planner", () => {
       "outside_messaging_limit",
       "planned",
     ]);
+  });
+
+  it("marks a recipient inside a free-entry-point window (forecast free); consent and the rest still apply", () => {
+    index = 0;
+    const planner = createPlanner({ campaign: campaign(), numbers, limitBudget: 10, requestIdOf });
+    const fep = { ...granted, windowOpen: true, freeEntryPoint: true };
+    const a = planner.decide(row("+34612345611"), fep);
+    const b = planner.decide(row("+34612345612"), granted);
+    const c = planner.decide(row("+34612345613"), { ...fep, consent: "revoked" });
+    expect(a).toMatchObject({ kind: "planned", freeEntryPoint: true, limited: false });
+    expect(b.kind === "planned" && b.freeEntryPoint).toBe(undefined);
+    expect(c).toMatchObject({ kind: "skipped", reason: "opted_out" });
   });
 
   it("lets a utility campaign reach a contact with no recorded consent, and a US number", () => {
@@ -353,5 +366,23 @@ describe("finishEstimate", () => {
         "2026-12-01T10:00:00.000Z",
       ),
     ).toBe("2026-12-01T10:00:10.000Z");
+  });
+});
+
+describe("campaignOfKey", () => {
+  it("property: the campaign of every key idempotencyKeyOf makes; nothing for any other key", () => {
+    fc.assert(
+      fc.property(
+        fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,63}$/),
+        fc.stringMatching(/^\d{8,15}$/),
+        fc.string({ maxLength: 80 }),
+        (campaignId, contactId, other) => {
+          expect(campaignOfKey(idempotencyKeyOf(campaignId, contactId))).toBe(campaignId);
+          if (!other.startsWith("campaign:")) expect(campaignOfKey(other)).toBeUndefined();
+          // No valid campaign id (capitals are not allowed), no campaign.
+          expect(campaignOfKey(`campaign:X${campaignId}:${contactId}`)).toBeUndefined();
+        },
+      ),
+    );
   });
 });

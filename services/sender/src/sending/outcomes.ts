@@ -9,6 +9,26 @@ export type Outcome = EventOf<
 >;
 
 /**
+ * The template a template error names (132015 paused, 132016 disabled, ...): the dispatch's
+ * template, or its template fallback when that is what went (a late fallback), so whoever sent it
+ * can tell which template Meta stopped. Nothing for other failures or free-form messages.
+ */
+export function failedTemplateOf(
+  error: SendError,
+  dispatch: EventOf<"DispatchMessage">["data"] | undefined,
+  lateFallback: boolean,
+): { template?: { name: string; language: string } } {
+  if (error.errorClass !== "template" || dispatch === undefined) return {};
+  const t =
+    dispatch.content.type === "template"
+      ? dispatch.content.template
+      : lateFallback
+        ? dispatch.templateFallback
+        : undefined;
+  return t === undefined ? {} : { template: { name: t.name, language: t.language.code } };
+}
+
+/**
  * The outcome events of one dispatch: each names its request (id, idempotency key, contact, the
  * consent event the router relied on) and is caused by the dispatch.
  */
@@ -72,12 +92,16 @@ export function outcomesOf(dispatch: EventOf<"DispatchMessage">, now: () => numb
               attempts: calls,
             });
           // The request ends on its free-form message's failure, saying why no fallback went.
-          return outcome("SendFailed", {
-            error: sendErrorOf(lf?.code ?? 131047, { title: lf?.title, details: o.detail }),
-            phase: "async",
-            ...(lf ? { wamid: lf.failedWamid } : {}),
-            attempts: calls,
-          });
+          {
+            const error = sendErrorOf(lf?.code ?? 131047, { title: lf?.title, details: o.detail });
+            return outcome("SendFailed", {
+              error,
+              phase: "async",
+              ...(lf ? { wamid: lf.failedWamid } : {}),
+              attempts: calls,
+              ...failedTemplateOf(error, d, false),
+            });
+          }
       }
     },
     accepted(r: SendResult, calls: number, lf: LateFallback | undefined) {
@@ -91,7 +115,13 @@ export function outcomesOf(dispatch: EventOf<"DispatchMessage">, now: () => numb
       });
     },
     failed(error: SendError, calls: number, lf: LateFallback | undefined) {
-      return outcome("SendFailed", { error, phase: "sync", attempts: calls, ...fallbackAfter(lf) });
+      return outcome("SendFailed", {
+        error,
+        phase: "sync",
+        attempts: calls,
+        ...fallbackAfter(lf),
+        ...failedTemplateOf(error, d, lf !== undefined),
+      });
     },
     inDoubt(reason: "timeout" | "connection_lost" | "crash_recovery", calledAt: number) {
       return outcome("SendInDoubt", {

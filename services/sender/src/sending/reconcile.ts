@@ -1,5 +1,6 @@
 import { createEvent, type AnyEvent, type EventOf } from "@parley/contracts";
-import { sendErrorOf } from "../domain/failure.js";
+import { sendErrorOf, type SendError } from "../domain/failure.js";
+import { failedTemplateOf } from "./outcomes.js";
 import {
   OUTBOX,
   type AttemptStore,
@@ -208,21 +209,23 @@ export function createReconciler({
     if (!first) return;
     const error = event.data.errors?.[0];
     const lf = a.lateFallback;
+    const failure: SendError =
+      error === undefined
+        ? {
+            errorClass: "unknown",
+            retriable: false,
+            retryHint: "Meta reported the message failed without an error code",
+          }
+        : sendErrorOf(error.code, {
+            title: error.title,
+            details: error.details ?? error.message,
+          });
     const failed = createEvent(
       "SendFailed",
       {
         ...identity(first),
-        error:
-          error === undefined
-            ? {
-                errorClass: "unknown",
-                retriable: false,
-                retryHint: "Meta reported the message failed without an error code",
-              }
-            : sendErrorOf(error.code, {
-                title: error.title,
-                details: error.details ?? error.message,
-              }),
+        error: failure,
+        ...failedTemplateOf(failure, a.dispatch?.data, lf !== undefined),
         phase: "async",
         wamid: event.data.wamid,
         statusAt: event.occurredAt,

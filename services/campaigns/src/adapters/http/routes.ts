@@ -12,7 +12,9 @@ import { NoRateCardError, type Campaigns } from "../../control/campaigns.js";
 import { campaignDefinition } from "../../domain/campaign.js";
 import { CampaignStateError } from "../../domain/lifecycle.js";
 import { AudienceHeaderError } from "../../audience/read.js";
-import { AudienceTooLargeError } from "../file/audience-files.js";
+import { AudienceTooLargeError, NoProjectionError } from "../file/audience-files.js";
+import { audienceQuery } from "../../audience/query.js";
+import { Readable } from "node:stream";
 
 export interface CampaignsApiOptions {
   readonly campaigns: Campaigns;
@@ -46,6 +48,53 @@ const problem = (
   ...(errors === undefined ? {} : { errors }),
 });
 const ID = /^[a-z0-9][a-z0-9-]{0,63}$/;
+
+/**
+ * A query audience's body (audience/query.ts): read up to `maxBytes`, validated, `at` pinned to
+ * `now` when absent, answered as the bytes to store; or the problem (400 naming each refused
+ * field, 413 over the size).
+ */
+async function queryBody(
+  req: Request,
+  maxBytes: number,
+  now: Date,
+): Promise<{ readonly bytes: Buffer } | { readonly problem: Problem }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      req.resume();
+      return {
+        problem: problem(413, "Payload Too Large", `a query audience is at most ${maxBytes} bytes`),
+      };
+    }
+    chunks.push(chunk);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  } catch {
+    return {
+      problem: problem(400, "Invalid request", "the query audience is not a JSON document"),
+    };
+  }
+  const parsed = audienceQuery.safeParse(value);
+  if (!parsed.success)
+    return {
+      problem: problem(
+        400,
+        "Invalid request",
+        `${parsed.error.issues.length} fields refused`,
+        parsed.error.issues.map((i) => ({
+          field: i.path.join(".") || "(body)",
+          detail: i.message,
+        })),
+      ),
+    };
+  const q = { ...parsed.data, at: parsed.data.at ?? now.toISOString() };
+  return { bytes: Buffer.from(JSON.stringify(q), "utf8") };
+}
 
 /**
  * The campaigns API (docs/campaigns-api.openapi.yaml): create a campaign, upload its audience
@@ -83,7 +132,11 @@ export function createCampaignsApiApp(o: CampaignsApiOptions): ApiChassis {
     return undefined;
   };
   const fail = (res: Response, error: unknown) => {
-    if (error instanceof CampaignStateError || error instanceof NoRateCardError)
+    if (
+      error instanceof CampaignStateError ||
+      error instanceof NoRateCardError ||
+      error instanceof NoProjectionError
+    )
       send(res, problem(409, "Conflict", error.message));
     else if (error instanceof AudienceTooLargeError)
       send(res, problem(413, "Payload Too Large", error.message));
@@ -127,11 +180,26 @@ export function createCampaignsApiApp(o: CampaignsApiOptions): ApiChassis {
     const id = idOf(req, res);
     if (id === undefined) return;
     const format = req.query["format"];
-    if (format !== "csv" && format !== "jsonl") {
-      send(res, problem(400, "Invalid request", "format must be csv or jsonl"));
+    if (format !== "csv" && format !== "jsonl" && format !== "query") {
+      send(res, problem(400, "Invalid request", "format must be csv, jsonl or query"));
       return;
     }
     try {
+      if (format === "query") {
+        const body = await queryBody(req, o.maxBodyBytes, new Date());
+        if ("problem" in body) {
+          send(res, body.problem);
+          return;
+        }
+        const state = await o.campaigns.attachAudience(
+          id,
+          "query",
+          Readable.from([body.bytes]),
+          o.maxAudienceBytes,
+        );
+        res.status(200).json(state);
+        return;
+      }
       const state = await o.campaigns.attachAudience(id, format, req, o.maxAudienceBytes);
       res.status(200).json(state);
     } catch (error) {

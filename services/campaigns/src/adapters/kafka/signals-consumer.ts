@@ -7,6 +7,7 @@ import {
   type Serde,
 } from "@parley/kafka";
 import type { Campaigns } from "../../control/campaigns.js";
+import { campaignOfKey } from "../../domain/plan.js";
 
 /** The consumer's stable name: group parley.campaigns-signals, dead letters parley.dlq.campaigns-signals. */
 export const SIGNALS_CONSUMER = "campaigns-signals";
@@ -57,7 +58,12 @@ export function createSignalsConsumer({
           return;
         case "SendFailed":
           if (event.data.error.code !== undefined) {
-            await campaigns.signal({ kind: "send_failed", code: event.data.error.code });
+            await campaigns.signal({
+              kind: "send_failed",
+              code: event.data.error.code,
+              template: event.data.template?.name,
+              campaignId: campaignOfKey(event.data.idempotencyKey),
+            });
           }
           return;
         default:

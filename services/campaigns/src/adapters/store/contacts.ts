@@ -1,6 +1,7 @@
 import type { AnyEvent } from "@parley/contracts";
 import { guardStore } from "@parley/mongo";
 import type { Db } from "mongodb";
+import { freeEntryPointUntilOf } from "../../domain/forecast.js";
 import { CONTACTS, type ContactDoc } from "./plan-store.js";
 
 type Purpose = "marketing" | "utility";
@@ -52,10 +53,17 @@ export async function applyContactEvent(db: Db, event: AnyEvent): Promise<void> 
   }
   if (event.type === "ConversationWindowOpened" || event.type === "ConversationWindowExtended") {
     const expiresAt = event.data.expiresAt;
+    // A window opened from a Click-to-WhatsApp ad or Page CTA: every template is free for 72 h
+    // from the business's first reply within its 24 h (cloud-api.md section 7, item 4); counted
+    // from the opening (the earliest reply), so the forecast never calls a billed send free.
+    const freeUntil =
+      event.type === "ConversationWindowOpened" && event.data.freeEntryPoint
+        ? { freeEntryPointUntil: freeEntryPointUntilOf(expiresAt) }
+        : {};
     await guardStore(CONTACTS, "fold window", () =>
       col.updateOne(
         { _id: event.data.contactId },
-        { $max: { windowExpiresAt: expiresAt } },
+        { $max: { windowExpiresAt: expiresAt, ...freeUntil } },
         { upsert: true },
       ),
     );

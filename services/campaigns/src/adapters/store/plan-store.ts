@@ -45,6 +45,8 @@ export interface RecipientDoc {
   country?: string;
   /** An open service window when planned (a utility template may be free: domain/forecast.ts). */
   windowOpen?: boolean;
+  /** Inside a free-entry-point window when planned (free whatever the category). */
+  freeEntryPoint?: true;
   /** The send, kept until it is released. */
   send?: PlannedSend;
 }
@@ -54,6 +56,8 @@ export interface ContactDoc {
   marketing?: { status: "granted" | "revoked"; at: string };
   utility?: { status: "granted" | "revoked"; at: string };
   windowExpiresAt?: string;
+  /** The end of a free-entry-point window (a window opened from an ad: every template free). */
+  freeEntryPointUntil?: string;
   /** The latest send Meta took for the contact outside a window (any requester): the limit's. */
   reachedOutsideWindowAt?: Date;
 }
@@ -116,6 +120,7 @@ export function createMongoPlanStore({ db }: { db: Db }): PlanStore {
             released: false,
             ...countryField(d.contactId),
             windowOpen: !d.limited,
+            ...(d.freeEntryPoint === true ? { freeEntryPoint: true as const } : {}),
             send: d,
           };
           recipientOps.push({
@@ -229,6 +234,9 @@ export function createMongoFactsReader({ db }: { db: Db }): FactsReader {
           recentCampaignSends: sends.get(doc._id) ?? 0,
           windowOpen:
             doc.windowExpiresAt !== undefined && Date.parse(doc.windowExpiresAt) > now.getTime(),
+          freeEntryPoint:
+            doc.freeEntryPointUntil !== undefined &&
+            Date.parse(doc.freeEntryPointUntil) > now.getTime(),
         });
       }
       return out;
@@ -315,15 +323,28 @@ export async function noteReached(db: Db, contactId: string, at: Date): Promise<
 export async function plannedGroupsOf(
   db: Db,
   campaignId: string,
-): Promise<readonly { country?: string; windowOpen: boolean; n: number }[]> {
+): Promise<
+  readonly { country?: string; windowOpen: boolean; freeEntryPoint: boolean; n: number }[]
+> {
   const rows = await guardStore(RECIPIENTS, "group planned recipients", () =>
     db
       .collection<RecipientDoc>(RECIPIENTS)
-      .aggregate<{ _id: { country?: string | null; windowOpen?: boolean | null }; n: number }>([
+      .aggregate<{
+        _id: {
+          country?: string | null;
+          windowOpen?: boolean | null;
+          freeEntryPoint?: boolean | null;
+        };
+        n: number;
+      }>([
         { $match: { campaignId } },
         {
           $group: {
-            _id: { country: "$country", windowOpen: "$windowOpen" },
+            _id: {
+              country: "$country",
+              windowOpen: "$windowOpen",
+              freeEntryPoint: "$freeEntryPoint",
+            },
             n: { $sum: 1 },
           },
         },
@@ -333,6 +354,7 @@ export async function plannedGroupsOf(
   return rows.map((r) => ({
     ...(r._id.country == null ? {} : { country: r._id.country }),
     windowOpen: r._id.windowOpen === true,
+    freeEntryPoint: r._id.freeEntryPoint === true,
     n: r.n,
   }));
 }

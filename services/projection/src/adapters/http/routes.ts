@@ -23,6 +23,8 @@ import type { Audience } from "../../queries/views.js";
 import { problems, type Problem } from "./problem.js";
 import type { AuditQueries } from "../../audit/queries.js";
 import { auditApiRoute, registerAuditRoute } from "./audit-route.js";
+import { audienceApiRoute, registerAudienceRoute } from "./audience-route.js";
+import type { AudienceQueries } from "../../audience/audience.js";
 
 /**
  * Every route with every status it can answer; docs/projection-api.openapi.yaml documents
@@ -44,6 +46,7 @@ export const queryApiRoutes = [
   { path: "/v1/analytics/kpis", statuses: [200, 400, 401, 403, 404, 405, 429, 500, 503] },
   { path: "/v1/generations", statuses: [200, 400, 401, 403, 405, 429, 500, 503] },
   auditApiRoute,
+  audienceApiRoute,
 ] as const;
 
 const MAX_PATH_PARAM = 512;
@@ -52,6 +55,8 @@ export interface QueryApiOptions {
   readonly queries: Queries;
   /** The audit log's query (`GET /v1/audit`, scope audit:read). */
   readonly audit?: AuditQueries;
+  /** The audience query (`GET /v1/audience`, scope query:pii). */
+  readonly audience?: AudienceQueries;
   /** API keys and bearer JWTs (the chassis of @parley/runtime). */
   readonly authenticator: Authenticator;
   readonly rateLimiter: { take(id: string, nowMs: number): boolean };
@@ -76,6 +81,7 @@ const notFound = (what: string): Answer => ({ problem: problems.notFound(what) }
 export function createQueryApiApp({
   queries,
   audit,
+  audience,
   authenticator,
   rateLimiter,
   logger,
@@ -272,6 +278,16 @@ export function createQueryApiApp({
     onWork,
     observe: (o, res) => {
       observe("/v1/audit", o, secondsOf(res));
+    },
+  });
+
+  registerAudienceRoute(api, {
+    audience,
+    admit,
+    logger,
+    onWork,
+    observe: (o, res) => {
+      observe("/v1/audience", o, secondsOf(res));
     },
   });
 
