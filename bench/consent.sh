@@ -13,7 +13,8 @@
 #                beside the same rows refused at validation; BENCH_IMPORT_ROWS (20000;
 #                1000000 for the issue's figure, about BENCH_IMPORT_ROWS / rate s).
 # Servers: the ones KAFKA_BROKERS, SCHEMA_REGISTRY_URL and MONGO_URL name when all three are set;
-# otherwise its own (profile "bench-consent", ports 59292/59293/59281/59282/59217), started here
+# otherwise its own (profile "bench-consent", ports 59292/59293/59281/59282/59217, or the five that
+# BENCH_SERVER_PORTS names: kafka, controller, registry, registry management, mongo), started here
 # and stopped at the end.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,7 +28,8 @@ source "$repo/bench/own-servers.sh"
 # The MongoDB-wire stand-in keeps everything in its heap: a 1-million-row import's ledger does not
 # fit in the default 1 GB (it slowed to a halt in garbage collection on 2026-12-06).
 export MONGO_HEAP="${MONGO_HEAP:-3g}"
-use_servers bench-consent 59292 59293 59281 59282 59217
+# shellcheck disable=SC2086
+use_servers bench-consent ${BENCH_SERVER_PORTS:-59292 59293 59281 59282 59217}
 parts="${BENCH_PARTS:-enforcement service}"
 if [[ "$parts" == *enforcement* ]]; then
   pnpm exec tsc -b services/consent services/ingress services/router services/sender e2e/bench

@@ -29,6 +29,13 @@ const STOPS = Number(process.env["BENCH_STOPS"] ?? "1000");
 const STOP_RATE = Number(process.env["BENCH_STOP_RATE"] ?? "100");
 const SEND_RATE = Number(process.env["BENCH_SEND_RATE"] ?? "500");
 const IMPORT_ROWS = Number(process.env["BENCH_IMPORT_ROWS"] ?? "20000");
+// Rows of the recorded import at which the service writes a heap snapshot (into its log
+// directory, .parley/bench-consent/<namespace>/), e.g. "0,100000,200000"; none by default.
+const HEAP_SNAPSHOTS_AT = (process.env["BENCH_HEAP_SNAPSHOTS_AT"] ?? "")
+  .split(",")
+  .filter((s) => s.trim() !== "")
+  .map(Number)
+  .sort((x, y) => x - y);
 const OPS_TOKEN = "bench-consent-ops-token";
 const API_KEY = "bench-consent-api-key";
 
@@ -95,6 +102,7 @@ const reader = createEventConsumer({
 await reader.start();
 
 const apiPort = await freePort();
+const logDir = join(repoRoot, ".parley", "bench-consent", ns.id);
 const service = startService(
   "consent",
   await freePort(),
@@ -115,9 +123,14 @@ const service = startService(
         { id: "bench-1", key: randomBytes(32).toString("base64") },
       ]),
       CONSENT_MAX_IN_FLIGHT: "2000",
+      ...(HEAP_SNAPSHOTS_AT.length === 0
+        ? {}
+        : {
+            NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${logDir}`,
+          }),
     },
   ),
-  join(repoRoot, ".parley", "bench-consent", ns.id),
+  logDir,
 );
 try {
   await waitFor(
@@ -234,6 +247,17 @@ try {
     let last = "";
     let rest = "";
     let reported = 0;
+    const snapshots = valid ? [...HEAP_SNAPSHOTS_AT] : [];
+    const snapshot = (rowsSoFar: number) => {
+      while (snapshots[0] !== undefined && rowsSoFar >= snapshots[0]) {
+        snapshots.shift();
+        service.child.kill("SIGUSR2");
+        progress(
+          `  heap snapshot asked at ${String(rowsSoFar)} rows (service RSS ${rssMb(service.child.pid).toFixed(0)} MB), in ${logDir}`,
+        );
+      }
+    };
+    snapshot(0);
     const decoder = new TextDecoder();
     for await (const chunk of res.body ?? []) {
       const lines = (rest + decoder.decode(chunk as Uint8Array, { stream: true })).split("\n");
@@ -242,6 +266,7 @@ try {
         if (line.trim() === "") continue;
         last = line;
         const rowsSoFar = /"progress":\{"rows":(\d+)/u.exec(line)?.[1];
+        if (rowsSoFar !== undefined) snapshot(Number(rowsSoFar));
         if (rowsSoFar !== undefined && Number(rowsSoFar) >= reported + 100_000) {
           reported = Number(rowsSoFar);
           progress(
