@@ -54,6 +54,21 @@ const rssMb = (pid: number | undefined) => {
     return NaN;
   }
 };
+// Where the service's memory is: RSS, the main thread's malloc heap ([heap] in smaps: native
+// allocations), V8's heap (committed and used) and external memory from its /metrics.
+/** Distinct contacts the import's rows cycle through: rows / contacts entries per ledger. */
+const IMPORT_CONTACTS = Number(process.env["BENCH_IMPORT_CONTACTS"] ?? "50000");
+const REPORT_EVERY = Number(process.env["BENCH_REPORT_EVERY"] ?? "100000");
+const mallocHeapMb = (pid: number | undefined) => {
+  try {
+    const smaps = readFileSync(`/proc/${String(pid)}/smaps`, "utf8");
+    const at = smaps.indexOf("[heap]");
+    const kb = at === -1 ? undefined : /\nRss:\s+(\d+)/u.exec(smaps.slice(at))?.[1];
+    return kb === undefined ? NaN : Number(kb) / 1024;
+  } catch {
+    return NaN;
+  }
+};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const stack = await startStack();
@@ -70,6 +85,7 @@ await provisionTopics({
   topics: [
     catalog.topic("consent"),
     catalog.topic("send-outcomes"),
+    catalog.topic("audit"),
     catalog.deadLetterTopic("consent"),
     catalog.deadLetterTopic("bench-consent-reader"),
   ],
@@ -143,6 +159,18 @@ try {
     { timeoutMs: 120_000, description: "consent ready" },
   );
 
+  const memoryOf = async () => {
+    const text = await fetch(`${service.url}/metrics`, {
+      headers: { authorization: `Bearer ${OPS_TOKEN}` },
+    })
+      .then((r) => r.text())
+      .catch(() => "");
+    const mb = (name: string) =>
+      (
+        Number(new RegExp(`^\\w*${name}\\{[^}]*\\} (\\S+)$`, "mu").exec(text)?.[1]) / 1_048_576
+      ).toFixed(0);
+    return `RSS ${rssMb(service.child.pid).toFixed(0)} MB: malloc [heap] ${mallocHeapMb(service.child.pid).toFixed(0)}, V8 heap ${mb("nodejs_heap_size_total_bytes")} (used ${mb("nodejs_heap_size_used_bytes")}), external ${mb("nodejs_external_memory_bytes")}`;
+  };
   // (a) STOPs under send load.
   progress(
     `(a) ${String(STOPS)} STOPs at ${String(STOP_RATE)}/s with ${String(SEND_RATE)} outcomes/s`,
@@ -221,7 +249,7 @@ try {
       for (let i = 0; i < rows; i += 1_000) {
         const lines: string[] = [];
         for (let k = i; k < Math.min(rows, i + 1_000); k++) {
-          const c = `4477${String(1_000_000 + (k % 50_000))}`;
+          const c = `4477${String(1_000_000 + (k % IMPORT_CONTACTS))}`;
           lines.push(
             `${c},${valid ? "granted" : "maybe"},marketing,2026-03-01T09:00:00Z,import,Acme,Offers OK,f-${String(k)}`,
           );
@@ -267,11 +295,15 @@ try {
         last = line;
         const rowsSoFar = /"progress":\{"rows":(\d+)/u.exec(line)?.[1];
         if (rowsSoFar !== undefined) snapshot(Number(rowsSoFar));
-        if (rowsSoFar !== undefined && Number(rowsSoFar) >= reported + 100_000) {
+        if (rowsSoFar !== undefined && Number(rowsSoFar) >= reported + REPORT_EVERY) {
           reported = Number(rowsSoFar);
-          progress(
-            `  ${String(reported)} rows after ${((performance.now() - t0) / 1_000).toFixed(0)} s, service RSS peak so far ${peak.toFixed(0)} MB`,
-          );
+          const at = reported;
+          const seconds = (performance.now() - t0) / 1_000;
+          void memoryOf().then((m) => {
+            progress(
+              `  ${String(at)} rows after ${seconds.toFixed(0)} s, service RSS peak so far ${peak.toFixed(0)} MB; now ${m}`,
+            );
+          });
         }
       }
     }
