@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # Benchmark of consent (docs/benchmarks.md, "Consent"; issue 23), in two parts (BENCH_PARTS,
 # default "enforcement service"):
-#   enforcement  e2e/bench/webhook-effects.ts, case stop: the STOP webhook's 200 at ingress to the
-#                router refusing a send to that contact, p50/p99 over BENCH_STOPS (1000) STOPs at
-#                BENCH_STOP_RATE (20/s) while utility templates go out at BENCH_SEND_RATE (500/s)
-#                through router, sender and the simulator (consent, ingress, router, sender as
-#                processes); beside the same STOP as a typed event and as the consent decision;
-#                knobs BENCH_PROBE_MS (50), BENCH_WARMUP_SECONDS (20);
+#   enforcement  e2e/bench/webhook-effects.ts, case stop: BENCH_STOPS (1000) users opted in to
+#                marketing reply STOP at BENCH_STOP_RATE (20/s) while BENCH_SEND_RATE (500/s)
+#                sends go out in all (a marketing probe to each STOPped user every BENCH_PROBE_MS,
+#                250, until refused, within that budget; utility templates fill the rest) through
+#                router, sender and the simulator (consent, ingress, router, sender as processes);
+#                the STOP webhook's 200 to the router's first refusal (bracketed below by its last
+#                acceptance), p50/p99, beside the same STOP as a typed event and as the consent
+#                decision, and the leaks (must be 0); knob BENCH_WARMUP_SECONDS (20);
 #   service      services/consent/bench/consent-bench.ts: the consent hop alone (STOP appended to
 #                ConsentRevoked, BENCH_STOP_RATE_SERVICE 100/s, under BENCH_SEND_RATE outcomes/s)
 #                and bulk import through POST /v1/imports, rows/s and the service's peak RSS,
 #                beside the same rows refused at validation; BENCH_IMPORT_ROWS (20000;
-#                1000000 for the issue's figure, about BENCH_IMPORT_ROWS / rate s).
+#                1000000 for the issue's figure, about BENCH_IMPORT_ROWS / rate s) over
+#                BENCH_IMPORT_CONTACTS (50000) contacts; every BENCH_REPORT_EVERY (100000) rows
+#                the service's RSS, malloc [heap], V8 heap and external memory; heap snapshots at
+#                the rows BENCH_HEAP_SNAPSHOTS_AT names (e.g. 0,100000; they inflate the RSS).
 # Servers: the ones KAFKA_BROKERS, SCHEMA_REGISTRY_URL and MONGO_URL name when all three are set;
 # otherwise its own (profile "bench-consent", ports 59292/59293/59281/59282/59217, or the five that
 # BENCH_SERVER_PORTS names: kafka, controller, registry, registry management, mongo), started here

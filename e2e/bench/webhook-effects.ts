@@ -234,7 +234,10 @@ const grantedOf = new Set<string>();
 /** The router's decision time (DispatchMessage occurredAt) of each accepted request. */
 const dispatchedAt = new Map<string, number>();
 /** Send outcomes by request id: type, reason, and the router's or sender's decision time. */
-const outcomes = new Map<string, { type: string; reason?: string; consent?: string; at: number }>();
+const outcomes = new Map<
+  string,
+  { type: string; reason?: string; consent?: string; detail?: string; at: number }
+>();
 const reader = createEventConsumer({
   kafka,
   serde,
@@ -274,10 +277,12 @@ const reader = createEventConsumer({
     } else if (e.type === "SendAccepted" || e.type === "SendRejected" || e.type === "SendFailed") {
       const reason = "reason" in e.data ? e.data.reason : undefined;
       const consent = "consentEventId" in e.data ? e.data.consentEventId : undefined;
+      const detail = "detail" in e.data ? e.data.detail : undefined;
       outcomes.set(e.correlationId, {
         type: e.type,
         ...(reason === undefined ? {} : { reason }),
         ...(consent === undefined ? {} : { consent }),
+        ...(detail === undefined ? {} : { detail }),
         at: Date.parse(e.occurredAt),
       });
     }
@@ -664,6 +669,7 @@ async function stopCase(): Promise<void> {
   let unenforced = 0;
   let unacknowledged = 0;
   let otherConsent = 0;
+  let bySender = 0;
   let noConsent = 0;
   for (const s of all) {
     const wamid = s.wamid ?? "";
@@ -676,16 +682,33 @@ async function stopCase(): Promise<void> {
     const r = revokedAt.get(wamid);
     if (t !== undefined) typed.push(t - ack);
     if (r !== undefined) decided.push(r - ack);
-    // The router's decision on each probe: SendRejected's occurredAt, or DispatchMessage's.
+    // The last decision on each probe: refused (SendRejected's occurredAt, by the router or, once
+    // dispatched, the sender's gate), let through to Graph (SendAccepted's occurredAt), or, its
+    // outcome not read, dispatched by the router (DispatchMessage's occurredAt).
     const decisions = s.probes
       .map((p) => {
         const o = outcomes.get(p.requestId);
         const d = dispatchedAt.get(p.requestId);
         return o?.type === "SendRejected"
-          ? { at: o.at, refused: o.reason === "opted_out", reason: o.reason, consent: o.consent }
-          : d === undefined
+          ? {
+              at: o.at,
+              refused: o.reason === "opted_out",
+              reason: o.reason,
+              consent: o.consent,
+              detail: o.detail,
+              // Dispatched by the router, then refused by the sender's gate before Graph.
+              bySender: d !== undefined,
+            }
+          : d === undefined && o?.type !== "SendAccepted"
             ? undefined
-            : { at: d, refused: false, reason: undefined, consent: undefined };
+            : {
+                at: o?.type === "SendAccepted" ? o.at : (d ?? NaN),
+                refused: false,
+                reason: undefined,
+                consent: undefined,
+                detail: undefined,
+                bySender: false,
+              };
       })
       .filter((d) => d !== undefined)
       .sort((a, b) => a.at - b.at);
@@ -695,8 +718,19 @@ async function stopCase(): Promise<void> {
       unenforced++;
       continue;
     }
-    if (first.consent !== undefined && !(revokedIdsOf.get(wamid) ?? new Set()).has(first.consent))
+    if (first.bySender) bySender++;
+    // The router names the entry it relied on; the sender's gate carries the router's (the grant).
+    if (
+      !first.bySender &&
+      first.consent !== undefined &&
+      !(revokedIdsOf.get(wamid) ?? new Set()).has(first.consent)
+    ) {
+      if (otherConsent === 0)
+        progress(
+          `a refusal relying on another entry than the STOP's (${[...(revokedIdsOf.get(wamid) ?? [])].join(", ")}): ${first.detail ?? ""}`,
+        );
       otherConsent++;
+    }
     const lastAccepted = decisions.filter((d) => !d.refused && d.at < first.at).at(-1);
     enforced.push(first.at - ack);
     lowerBound.push(Math.max(lastAccepted?.at ?? ack, ack) - ack);
@@ -724,12 +758,12 @@ async function stopCase(): Promise<void> {
   };
   line("STOP webhook 200 -> ConsentKeywordReceived read back (baseline)", typed);
   line("STOP webhook 200 -> ConsentRevoked read back (consent decision)", decided);
-  line("STOP webhook 200 -> first probe refused (router decision, enforced)", enforced);
+  line("STOP webhook 200 -> first probe refused (router or sender gate, enforced)", enforced);
   line("STOP webhook 200 -> last probe accepted before it (lower bound)", lowerBound);
   line("  enforcement bracket (refused - last accepted)", bracket);
   line("  probe asked late by (budget / scheduler)", late);
   console.log(
-    `\nprobe interval ${String(PROBE_MS)} ms; STOP webhooks not acknowledged: ${String(unacknowledged)}; no probe refused within ${String(PROBE_LIMIT_MS / 1_000)} s: ${String(unenforced)}; marketing probes accepted after a refusal (leaks): ${String(leaks)}; refusals relying on another consent entry than the STOP's: ${String(otherConsent)}; probes refused no_consent (opt-in not yet known to the router): ${String(noConsent)}; probe slots deferred for lack of budget: ${String(counts.deferred)}`,
+    `\nprobe interval ${String(PROBE_MS)} ms; STOP webhooks not acknowledged: ${String(unacknowledged)}; no probe refused within ${String(PROBE_LIMIT_MS / 1_000)} s: ${String(unenforced)}; marketing probes accepted after a refusal (leaks): ${String(leaks)}; first refusals by the sender's gate (dispatched by the router before it knew): ${String(bySender)}, by the router relying on another consent entry than the STOP's: ${String(otherConsent)}; probes refused no_consent (opt-in not yet known to the router): ${String(noConsent)}; probe slots deferred for lack of budget: ${String(counts.deferred)}`,
   );
   const perSend = (name: string) =>
     (((cpuUsed.get(name) ?? NaN) * 1_000) / Math.max(1, asked.total)).toFixed(2);
