@@ -683,8 +683,8 @@ async function stopCase(): Promise<void> {
     if (t !== undefined) typed.push(t - ack);
     if (r !== undefined) decided.push(r - ack);
     // The last decision on each probe: refused (SendRejected's occurredAt, by the router or, once
-    // dispatched, the sender's gate), let through to Graph (SendAccepted's occurredAt), or, its
-    // outcome not read, dispatched by the router (DispatchMessage's occurredAt).
+    // dispatched, the sender's gate), or let through: the router's DispatchMessage occurredAt
+    // (the sender's gate passed it later, before its SendAccepted, which is stamped after Graph).
     const decisions = s.probes
       .map((p) => {
         const o = outcomes.get(p.requestId);
@@ -702,7 +702,7 @@ async function stopCase(): Promise<void> {
           : d === undefined && o?.type !== "SendAccepted"
             ? undefined
             : {
-                at: o?.type === "SendAccepted" ? o.at : (d ?? NaN),
+                at: d ?? o?.at ?? NaN,
                 refused: false,
                 reason: undefined,
                 consent: undefined,
@@ -735,7 +735,10 @@ async function stopCase(): Promise<void> {
     enforced.push(first.at - ack);
     lowerBound.push(Math.max(lastAccepted?.at ?? ack, ack) - ack);
     bracket.push(first.at - Math.max(lastAccepted?.at ?? ack, ack));
-    leaks += decisions.filter((d) => d.at > first.at && !d.refused).length;
+    // A leak: a marketing probe asked after the first refusal and still sent to Graph.
+    leaks += s.probes.filter(
+      (p) => p.at > first.at && outcomes.get(p.requestId)?.type === "SendAccepted",
+    ).length;
   }
   const outcomeKinds = new Map<string, number>();
   for (const o of outcomes.values()) {
@@ -763,7 +766,7 @@ async function stopCase(): Promise<void> {
   line("  enforcement bracket (refused - last accepted)", bracket);
   line("  probe asked late by (budget / scheduler)", late);
   console.log(
-    `\nprobe interval ${String(PROBE_MS)} ms; STOP webhooks not acknowledged: ${String(unacknowledged)}; no probe refused within ${String(PROBE_LIMIT_MS / 1_000)} s: ${String(unenforced)}; marketing probes accepted after a refusal (leaks): ${String(leaks)}; first refusals by the sender's gate (dispatched by the router before it knew): ${String(bySender)}, by the router relying on another consent entry than the STOP's: ${String(otherConsent)}; probes refused no_consent (opt-in not yet known to the router): ${String(noConsent)}; probe slots deferred for lack of budget: ${String(counts.deferred)}`,
+    `\nprobe interval ${String(PROBE_MS)} ms; STOP webhooks not acknowledged: ${String(unacknowledged)}; no probe refused within ${String(PROBE_LIMIT_MS / 1_000)} s: ${String(unenforced)}; marketing probes asked after the first refusal and sent all the same (leaks): ${String(leaks)}; first refusals by the sender's gate (dispatched by the router before it knew): ${String(bySender)}, by the router relying on another consent entry than the STOP's: ${String(otherConsent)}; probes refused no_consent (opt-in not yet known to the router): ${String(noConsent)}; probe slots deferred for lack of budget: ${String(counts.deferred)}`,
   );
   const perSend = (name: string) =>
     (((cpuUsed.get(name) ?? NaN) * 1_000) / Math.max(1, asked.total)).toFixed(2);
