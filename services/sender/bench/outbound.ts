@@ -7,7 +7,8 @@
 // Knobs: BENCH_SECONDS (8; backlog = cap x seconds), BENCH_CONNECTIONS (64), BENCH_CPU_PROF (dir),
 // BENCH_HEAP_SNAPSHOT (dir), BENCH_SENDER_NODE_FLAGS, BENCH_SIM_NICE (-10); any SENDER_* variable
 // set for the bench (SENDER_RATE_MARGIN_MS=50, say) is passed to the sender, as is
-// HEAP_GROWING_PERCENT.
+// HEAP_GROWING_PERCENT; BENCH_SENDER_MAIN runs another build of the sender (another commit's
+// services/sender/dist/main.js) on the same workload.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, openSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -68,7 +69,12 @@ const CASE_LIMIT_MS = Math.max(20_000, SECONDS * 2_500);
  * sender; pair pacing has its own tests).
  */
 const PER_RECIPIENT = 1;
-const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
+/**
+ * The sender's entry point: this tree's build, or BENCH_SENDER_MAIN (another commit's built
+ * `services/sender/dist/main.js`, to compare code on the same workload in one run).
+ */
+const MAIN =
+  process.env["BENCH_SENDER_MAIN"] ?? fileURLToPath(new URL("../dist/main.js", import.meta.url));
 /** The sender's own log (warnings and errors) of each case, to read after a surprise. */
 const LOG_DIR = fileURLToPath(
   new URL("../../../.parley/bench-outbound/sender-logs", import.meta.url),

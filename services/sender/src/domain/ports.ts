@@ -169,6 +169,11 @@ export interface AttemptStore {
    * recipient's pacing debt with them (ADR 0006, "Pair pacing").
    */
   recentPairCalls(number: string, recipient: string, since: Date): Promise<number[]>;
+  /**
+   * The latest call instant recorded on a number since `since`, or undefined: a new owner reads
+   * its recipients' debts one by one (`recentPairCalls`) only when there is one.
+   */
+  latestCallAt(number: string, since: Date): Promise<number | undefined>;
   ensureIndexes(): Promise<void>;
 }
 

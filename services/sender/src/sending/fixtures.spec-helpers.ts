@@ -46,6 +46,8 @@ export function testLane({
   tuning = {},
   random = () => 1,
   recentCalls = () => Promise.resolve([]),
+  pairCalls,
+  latestCall,
 }: {
   number: string;
   mps: number;
@@ -53,6 +55,8 @@ export function testLane({
   tuning?: Partial<LaneTuning>;
   random?: () => number;
   recentCalls?: (number: string, sinceMs: number) => Promise<number[]>;
+  pairCalls?: (number: string, recipient: string, sinceMs: number) => Promise<number[]>;
+  latestCall?: (number: string, sinceMs: number) => Promise<number | undefined>;
 }): NumberLane {
   return new NumberLane(
     number,
@@ -73,6 +77,8 @@ export function testLane({
     random,
     recentCalls,
     { waited: () => undefined, pausedChanged: () => undefined },
+    pairCalls,
+    latestCall,
   );
 }
 
@@ -282,6 +288,14 @@ export function memoryAttempts(): AttemptStore & { readonly records: Map<string,
             : [],
         ),
       ),
+    latestCallAt: (number, since) => {
+      const times = [...records.values()].flatMap((r) =>
+        r.number === number && r.calledAt !== undefined && r.calledAt > since.getTime()
+          ? [r.calledAt]
+          : [],
+      );
+      return Promise.resolve(times.length > 0 ? Math.max(...times) : undefined);
+    },
     ensureIndexes: () => Promise.resolve(),
   };
 }

@@ -80,6 +80,12 @@ export class NumberLane {
   private readonly seededPairs = new Set<string>();
   /** How far back another owner's sends to a recipient can still owe Meta a debt. */
   private readonly pairHorizonMs: number;
+  /**
+   * Until when a recipient met for the first time is read from the store: the latest call any
+   * owner recorded on the number before the lane (re)read it, plus the horizon. -Infinity: no
+   * call within the horizon, so every debt is this lane's own and no recipient is read.
+   */
+  private pairSeedUntil = Number.POSITIVE_INFINITY;
 
   constructor(
     readonly number: string,
@@ -95,6 +101,12 @@ export class NumberLane {
       recipient: string,
       sinceMs: number,
     ) => Promise<number[]>,
+    /**
+     * The latest call instant recorded on the number since then (the attempt store), read once
+     * per (re)seed: with none, no recipient is read one by one. Unset: each recipient met within
+     * the horizon is read.
+     */
+    private readonly latestCall?: (number: string, sinceMs: number) => Promise<number | undefined>,
   ) {
     this.rate = new NumberRate({
       mps: settings.mps,
@@ -137,9 +149,20 @@ export class NumberLane {
   private async seed(): Promise<void> {
     this.seededAt = this.clock();
     this.seededPairs.clear();
+    this.pairSeedUntil = Number.POSITIVE_INFINITY;
     const since = this.clock() - 1_000 - this.rate.marginMs;
+    const probe =
+      this.pairCalls === undefined
+        ? undefined
+        : this.latestCall?.(this.number, this.seededAt - this.pairHorizonMs);
+    // Awaited below; a failure meanwhile is not left unhandled.
+    probe?.catch(() => undefined);
     const times = await this.recentCalls(this.number, since);
     this.rate.seed(times, this.clock());
+    if (probe === undefined) return;
+    const latest = await probe;
+    this.pairSeedUntil =
+      latest === undefined ? Number.NEGATIVE_INFINITY : latest + this.pairHorizonMs;
   }
 
   /**
@@ -147,6 +170,7 @@ export class NumberLane {
    * is paused (its dispatches are parked, not held here).
    */
   async recipientReady(recipient: string, signal: AbortSignal): Promise<boolean> {
+    await this.seeding;
     await this.seedPair(recipient);
     for (;;) {
       if (this.pauseInfo) return false;
@@ -243,12 +267,15 @@ export class NumberLane {
    * The first time a recipient is met after the lane (re)read the store, within the horizon of
    * a debt: the sends another owner made to it become its debt here (ADR 0006, "Pair pacing"),
    * so a new owner (a rebalance, a restart) never sends to it sooner than Meta allows. Past the
-   * horizon every send that can still owe was made by this lane: no read.
+   * horizon every send that can still owe was made by this lane: no read. When the number had
+   * no call at all within the horizon before the lane (re)read the store (`latestCall`: a first
+   * start, an idle number, each bench case), no recipient can owe another owner's debt and none
+   * is read; after one, recipients are read until its debts have run out.
    */
   private async seedPair(recipient: string): Promise<void> {
     if (this.pairCalls === undefined) return;
     const now = this.clock();
-    if (now - this.seededAt > this.pairHorizonMs) {
+    if (now - this.seededAt > this.pairHorizonMs || now > this.pairSeedUntil) {
       this.seededPairs.clear();
       return;
     }

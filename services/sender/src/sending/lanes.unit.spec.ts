@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { testLane } from "./fixtures.spec-helpers.js";
 
@@ -174,5 +175,117 @@ describe("NumberLane pair pacing", () => {
     // token (1,270,000).
     expect(l.pacer.nextAt(to, now.t)).toBe(1_000_000 + 400 - 15 + 45 * 6_000);
     l.close();
+  });
+});
+
+describe("NumberLane pair seeds (a new owner inherits each recipient's debt)", () => {
+  const NUMBER = "106540352240001";
+  // burst 45 x refill 6 s + one refill + 1 s of transit (testLane's settings).
+  const HORIZON = 45 * 6_000 + 6_000 + 1_000;
+  const T0 = 10_000_000;
+  const stopped = AbortSignal.abort();
+
+  /** A lane over a store holding `prior` calls (recipient, instant), counting its reads. */
+  const seeded = (
+    now: { t: number },
+    prior: readonly { to: string; at: number }[],
+    gated: boolean,
+  ) => {
+    const reads: string[] = [];
+    const l = testLane({
+      number: NUMBER,
+      mps: 1_000,
+      clock: () => now.t,
+      pairCalls: (_n, to, since) => {
+        reads.push(to);
+        return Promise.resolve(prior.filter((c) => c.to === to && c.at > since).map((c) => c.at));
+      },
+      ...(gated
+        ? {
+            latestCall: (_n: string, since: number) => {
+              const times = prior.filter((c) => c.at > since).map((c) => c.at);
+              return Promise.resolve(times.length > 0 ? Math.max(...times) : undefined);
+            },
+          }
+        : {}),
+    });
+    return { l, reads };
+  };
+
+  /** Meets `to` (its seed, if any), without waiting for its debt. */
+  const meet = async (l: ReturnType<typeof testLane>, to: string): Promise<void> => {
+    await l.recipientReady(to, stopped).catch(() => undefined);
+  };
+
+  it("property: with the number-wide probe, every recipient gets the same debt as when each is read, and none is read when the number had no call within the horizon", async () => {
+    const recipient = fc.constantFrom("15550000001", "15550000002", "15550000003", "15550000004");
+    await fc.assert(
+      fc.asyncProperty(
+        // Bursts of sends the old owner made (up to Meta's 45 at one instant), near the restart
+        // or long before it.
+        fc.array(
+          fc.record({
+            to: recipient,
+            ago: fc.oneof(
+              fc.integer({ min: 0, max: 60_000 }),
+              fc.integer({ min: 0, max: 2 * HORIZON }),
+            ),
+            count: fc.integer({ min: 1, max: 45 }),
+          }),
+          { maxLength: 8 },
+        ),
+        fc.array(
+          fc.record({
+            to: recipient,
+            after: fc.oneof(
+              fc.integer({ min: 0, max: 5_000 }),
+              fc.integer({ min: 0, max: HORIZON }),
+            ),
+          }),
+          { minLength: 1, maxLength: 12 },
+        ),
+        async (calls, meetings) => {
+          const prior = calls.flatMap((c) =>
+            Array.from({ length: c.count }, () => ({ to: c.to, at: T0 - c.ago })),
+          );
+          const nowA = { t: T0 };
+          const nowB = { t: T0 };
+          const a = seeded(nowA, prior, true);
+          const b = seeded(nowB, prior, false);
+          for (const m of meetings) {
+            nowA.t += m.after;
+            nowB.t += m.after;
+            await meet(a.l, m.to);
+            await meet(b.l, m.to);
+            for (const to of new Set(meetings.map((x) => x.to)))
+              expect(a.l.pacer.nextAt(to, nowA.t)).toBe(b.l.pacer.nextAt(to, nowB.t));
+          }
+          if (!prior.some((c) => c.at > T0 - HORIZON)) expect(a.reads).toEqual([]);
+          expect(a.reads.length).toBeLessThanOrEqual(b.reads.length);
+          a.l.close();
+          b.l.close();
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it("a restart mid-debt: the probe finds the old owner's burst and the recipient waits for its debt; a number quiet for the horizon is not read at all", async () => {
+    const now = { t: T0 };
+    const to = "15550000001";
+    // The old owner's burst of 45 to one recipient, 10 s before the restart.
+    const burst = Array.from({ length: 45 }, () => ({ to, at: T0 - 10_000 }));
+    const { l, reads } = seeded(now, burst, true);
+    await meet(l, to);
+    expect(reads).toEqual([to]);
+    expect(l.pacer.nextAt(to, now.t)).toBe(T0 - 10_000 + 1_000 + 45 * 6_000);
+    l.close();
+
+    const quiet = seeded(now, [{ to, at: T0 - HORIZON - 1 }], true);
+    await meet(quiet.l, to);
+    await meet(quiet.l, "15550000002");
+    expect(quiet.reads).toEqual([]);
+    expect(quiet.l.pacer.nextAt(to, now.t)).toBe(now.t);
+    quiet.l.close();
   });
 });

@@ -179,6 +179,7 @@ export function createSender<C extends SenderConsumers>({
           },
         },
         async (n, recipient, since) => attempts.recentPairCalls(n, recipient, new Date(since)),
+        async (n, since) => attempts.latestCallAt(n, new Date(since)),
       );
       lanes.set(number, l);
     }

@@ -223,6 +223,12 @@ describe.each([
       expect(b).toEqual([base + 2_000]);
       expect(elsewhere).toEqual([base + 3_000]);
       expect(none).toEqual([]);
+      // The number-wide probe a new owner reads first: the latest call (a legacy record's too),
+      // never an unfenced claim, none past it.
+      expect(await store.latestCallAt(NUMBER, new Date(base - 1))).toBe(base + 5_000);
+      expect(await store.latestCallAt(other, new Date(base - 1))).toBe(base + 3_000);
+      expect(await store.latestCallAt(other, new Date(base + 3_000))).toBeUndefined();
+      expect(await store.latestCallAt("106540352249999", new Date(0))).toBeUndefined();
     });
   },
 );

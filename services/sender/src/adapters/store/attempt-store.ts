@@ -459,6 +459,15 @@ export function createMongoAttemptStore(db: Db, collectionName = STORE): Attempt
     recentPairCalls(number, recipient, since) {
       return guard("recentPairCalls", () => pairCalls({ number, recipient, since }));
     },
+    async latestCallAt(number, since) {
+      const doc = await guard("latestCallAt", () =>
+        col.findOne(
+          { number, calledAt: { $gt: since } },
+          { projection: { calledAt: 1 }, sort: { calledAt: -1 } },
+        ),
+      );
+      return doc?.calledAt?.getTime();
+    },
     async ensureIndexes() {
       await guard("ensureIndexes", async () => {
         await col.createIndex({ state: 1, inDoubtSince: 1 });
