@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
 # Benchmark of consent (docs/benchmarks.md, "Consent"; issue 23), in two parts (BENCH_PARTS,
 # default "enforcement service"):
-#   enforcement  e2e/bench/webhook-effects.ts, case stop: the STOP webhook's 200 at ingress to the
-#                router refusing a send to that contact, p50/p99 over BENCH_STOPS (1000) STOPs at
-#                BENCH_STOP_RATE (20/s) while utility templates go out at BENCH_SEND_RATE (500/s)
-#                through router, sender and the simulator (consent, ingress, router, sender as
-#                processes); beside the same STOP as a typed event and as the consent decision;
-#                knobs BENCH_PROBE_MS (50), BENCH_WARMUP_SECONDS (20);
+#   enforcement  e2e/bench/webhook-effects.ts, case stop: BENCH_STOPS (1000) users opted in to
+#                marketing reply STOP at BENCH_STOP_RATE (20/s) while BENCH_SEND_RATE (500/s)
+#                sends go out in all (a marketing probe to each STOPped user every BENCH_PROBE_MS,
+#                250, until refused, within that budget; utility templates fill the rest) through
+#                router, sender and the simulator (consent, ingress, router, sender as processes);
+#                the STOP webhook's 200 to the router's first refusal (bracketed below by its last
+#                acceptance), p50/p99, beside the same STOP as a typed event and as the consent
+#                decision, and the leaks (must be 0); knob BENCH_WARMUP_SECONDS (20);
 #   service      services/consent/bench/consent-bench.ts: the consent hop alone (STOP appended to
 #                ConsentRevoked, BENCH_STOP_RATE_SERVICE 100/s, under BENCH_SEND_RATE outcomes/s)
 #                and bulk import through POST /v1/imports, rows/s and the service's peak RSS,
 #                beside the same rows refused at validation; BENCH_IMPORT_ROWS (20000;
-#                1000000 for the issue's figure, about BENCH_IMPORT_ROWS / rate s).
+#                1000000 for the issue's figure, about BENCH_IMPORT_ROWS / rate s) over
+#                BENCH_IMPORT_CONTACTS (50000) contacts; every BENCH_REPORT_EVERY (100000) rows
+#                the service's RSS, malloc [heap], V8 heap and external memory; heap snapshots at
+#                the rows BENCH_HEAP_SNAPSHOTS_AT names (e.g. 0,100000; they inflate the RSS).
 # Servers: the ones KAFKA_BROKERS, SCHEMA_REGISTRY_URL and MONGO_URL name when all three are set;
-# otherwise its own (profile "bench-consent", ports 59292/59293/59281/59282/59217), started here
+# otherwise its own (profile "bench-consent", ports 59292/59293/59281/59282/59217, or the five that
+# BENCH_SERVER_PORTS names: kafka, controller, registry, registry management, mongo), started here
 # and stopped at the end.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,7 +33,8 @@ source "$repo/bench/own-servers.sh"
 # The MongoDB-wire stand-in keeps everything in its heap: a 1-million-row import's ledger does not
 # fit in the default 1 GB (it slowed to a halt in garbage collection on 2026-12-06).
 export MONGO_HEAP="${MONGO_HEAP:-3g}"
-use_servers bench-consent 59292 59293 59281 59282 59217
+# shellcheck disable=SC2086
+use_servers bench-consent ${BENCH_SERVER_PORTS:-59292 59293 59281 59282 59217}
 parts="${BENCH_PARTS:-enforcement service}"
 if [[ "$parts" == *enforcement* ]]; then
   pnpm exec tsc -b services/consent services/ingress services/router services/sender e2e/bench

@@ -7,17 +7,20 @@
 //          beside, in the same run, the same webhook's InboundMessageReceived read back (ingress and
 //          router: the floor any consumer of inbound media pays) and a bare download-and-write of
 //          the same files (Graph look-up, GET, write to a file; no checks, no encryption).
-//   stop   (issue 23, docs/benchmarks.md "Consent"): while utility templates go out at
-//          BENCH_SEND_RATE through router, sender and Graph, users reply STOP at BENCH_STOP_RATE;
-//          after each STOP the bench asks for a utility template to that user every
-//          BENCH_PROBE_MS until one is refused. Enforcement time: from the STOP webhook's 200 to
-//          the router's decision refusing that send (its SendRejected occurredAt), beside the same
-//          STOP's ConsentKeywordReceived (the webhook as a typed event: the floor) and its
-//          ConsentRevoked (the consent service's decision) read back in the same run. A probe
-//          accepted after a refusal of the same contact is counted as a leak.
+//   stop   (issue 23, docs/benchmarks.md "Consent"): BENCH_STOPS users opt in to marketing (one
+//          import through the consent API), then reply STOP at BENCH_STOP_RATE while sends go
+//          out at BENCH_SEND_RATE in all: one scheduler asks every send, a due probe first (a
+//          marketing template to a STOPped user every BENCH_PROBE_MS until one is refused, then
+//          BENCH_PROBES_AFTER more), utility templates to 2,000 other contacts filling the rest.
+//          Enforcement: from the STOP webhook's 200 to the router's decision refusing the first
+//          probe (its SendRejected occurredAt), bracketed below by the router's last acceptance
+//          of a probe (its DispatchMessage occurredAt), beside the same STOP's
+//          ConsentKeywordReceived (the webhook as a typed event: the floor) and its
+//          ConsentRevoked (the consent service's decision) read back in the same run. A marketing
+//          probe accepted after a refusal of the same user is counted as a leak.
 // Run with bench/media-latency.sh or bench/consent.sh (they start and stop their own servers).
 // Every loop is bounded in count and time; everything talks to 127.0.0.1 only.
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
@@ -65,7 +68,9 @@ const MEDIA_MAX_MB = num("BENCH_MEDIA_MAX_MB", 8);
 const STOPS = num("BENCH_STOPS", 1000);
 const STOP_RATE = num("BENCH_STOP_RATE", 20);
 const SEND_RATE = num("BENCH_SEND_RATE", 500);
-const PROBE_MS = num("BENCH_PROBE_MS", 50);
+const PROBE_MS = num("BENCH_PROBE_MS", 250);
+const PROBES_AFTER = num("BENCH_PROBES_AFTER", 2);
+const CONSENT_API_KEY = "bench-effects-consent-key";
 const WARMUP_SECONDS = num("BENCH_WARMUP_SECONDS", 20);
 const PROBE_LIMIT_MS = num("BENCH_PROBE_LIMIT_MS", 30_000);
 
@@ -174,7 +179,16 @@ sim.addTemplate({
   status: "APPROVED",
   body: "Hello {{1}}, order {{2}} has shipped.",
 });
+sim.addTemplate({
+  wabaId: WABA,
+  name: "summer_offer",
+  language: "en_US",
+  category: "MARKETING",
+  status: "APPROVED",
+  body: "Our summer offers are here.",
+});
 const simServer = await serveSimulator(sim, { port: await freePort(), host: "127.0.0.1" });
+const consentApiPort = await freePort();
 
 const numbers = JSON.stringify({
   numbers: [{ phoneNumberId: NUMBER, wabaId: WABA, mps: 1000, accessToken: GRAPH_TOKEN }],
@@ -214,8 +228,16 @@ const typedAt = new Map<string, number>();
 const storedAt = new Map<string, number>();
 const failed = new Map<string, string>();
 const revokedAt = new Map<string, number>();
+/** The consent entries (event ids) each STOP became, by wamid; marketing opt-ins by contact. */
+const revokedIdsOf = new Map<string, Set<string>>();
+const grantedOf = new Set<string>();
+/** The router's decision time (DispatchMessage occurredAt) of each accepted request. */
+const dispatchedAt = new Map<string, number>();
 /** Send outcomes by request id: type, reason, and the router's or sender's decision time. */
-const outcomes = new Map<string, { type: string; reason?: string; at: number }>();
+const outcomes = new Map<
+  string,
+  { type: string; reason?: string; consent?: string; detail?: string; at: number }
+>();
 const reader = createEventConsumer({
   kafka,
   serde,
@@ -224,7 +246,7 @@ const reader = createEventConsumer({
   topics:
     CASE === "media"
       ? [catalog.topic("inbound-messages"), catalog.topic("media")]
-      : [catalog.topic("consent"), catalog.topic("send-outcomes")],
+      : [catalog.topic("consent"), catalog.topic("send-outcomes"), catalog.topic("dispatch")],
   tuning: { fromBeginning: true, maxInFlight: 5_000 },
   handle: (record) => {
     const now = Date.now();
@@ -239,14 +261,28 @@ const reader = createEventConsumer({
       failed.set(e.data.mediaId, e.data.reason);
     } else if (e.type === "ConsentKeywordReceived") {
       typedAt.set(e.data.wamid, now);
-    } else if (e.type === "ConsentRevoked" && e.data.purpose === "marketing") {
+    } else if (e.type === "ConsentRevoked") {
       const wamid = e.data.inputId?.replace(/^keyword:/u, "");
-      if (wamid !== undefined && !revokedAt.has(wamid)) revokedAt.set(wamid, now);
+      if (wamid !== undefined) {
+        const ids = revokedIdsOf.get(wamid) ?? new Set<string>();
+        ids.add(e.eventId);
+        revokedIdsOf.set(wamid, ids);
+        if (e.data.purpose === "marketing" && !revokedAt.has(wamid)) revokedAt.set(wamid, now);
+      }
+    } else if (e.type === "ConsentGranted" && e.data.purpose === "marketing") {
+      grantedOf.add(e.data.contactId);
+    } else if (e.type === "DispatchMessage") {
+      if (!dispatchedAt.has(e.correlationId))
+        dispatchedAt.set(e.correlationId, Date.parse(e.occurredAt));
     } else if (e.type === "SendAccepted" || e.type === "SendRejected" || e.type === "SendFailed") {
       const reason = "reason" in e.data ? e.data.reason : undefined;
+      const consent = "consentEventId" in e.data ? e.data.consentEventId : undefined;
+      const detail = "detail" in e.data ? e.data.detail : undefined;
       outcomes.set(e.correlationId, {
         type: e.type,
         ...(reason === undefined ? {} : { reason }),
+        ...(consent === undefined ? {} : { consent }),
+        ...(detail === undefined ? {} : { detail }),
         at: Date.parse(e.occurredAt),
       });
     }
@@ -428,13 +464,25 @@ async function stopCase(): Promise<void> {
     CONSENT_MASTER_KEYS: JSON.stringify([
       { id: "bench-1", key: randomBytes(32).toString("base64") },
     ]),
+    CONSENT_API_PORT: String(consentApiPort),
+    CONSENT_API_KEYS: JSON.stringify([
+      {
+        id: "bench",
+        keySha256: createHash("sha256").update(CONSENT_API_KEY).digest("hex"),
+        scopes: ["write", "read"],
+      },
+    ]),
   });
   await start("ingress", {
     WEBHOOK_PORT: String(webhookPort),
     WA_APP_SECRET: APP_SECRET,
     WA_VERIFY_TOKEN: "bench-effects-verify",
   });
-  const router = await start("router", { ROUTER_CONSENT_DECIDER: "consent" });
+  // No marketing frequency cap: a STOPped contact gets several marketing probes a second.
+  const router = await start("router", {
+    ROUTER_CONSENT_DECIDER: "consent",
+    ROUTER_MARKETING_CAP_COUNT: "0",
+  });
   const sender = await start("sender", {});
   progress("consent, ingress, router and sender ready");
 
@@ -446,7 +494,7 @@ async function stopCase(): Promise<void> {
   });
   let sequence = 0;
   let pending = 0;
-  const send = async (to: string): Promise<string> => {
+  const send = async (to: string, marketing: boolean): Promise<string> => {
     const i = sequence++;
     pending++;
     try {
@@ -454,85 +502,156 @@ async function stopCase(): Promise<void> {
         idempotencyKey: `bench-${String(i)}`,
         recipient: { phone: `+${to}` },
         sender: { kind: "businessNumber", phoneNumberId: NUMBER },
-        content: {
-          type: "template",
-          template: {
-            name: "order_update",
-            language: { code: "en_US" },
-            components: [
-              {
-                type: "body",
-                parameters: [
-                  { type: "text", text: "Ana" },
-                  { type: "text", text: String(i) },
+        content: marketing
+          ? { type: "template", template: { name: "summer_offer", language: { code: "en_US" } } }
+          : {
+              type: "template",
+              template: {
+                name: "order_update",
+                language: { code: "en_US" },
+                components: [
+                  {
+                    type: "body",
+                    parameters: [
+                      { type: "text", text: "Ana" },
+                      { type: "text", text: String(i) },
+                    ],
+                  },
                 ],
               },
-            ],
-          },
-        },
-        category: "utility",
+            },
+        category: marketing ? "marketing" : "utility",
       });
       return requestId;
     } finally {
       pending--;
     }
   };
-  // Background: utility templates to 2,000 other contacts at SEND_RATE, open loop (bounded in
-  // flight so a stalled stack cannot pile up promises).
-  const background = { on: true, sent: 0 };
+
+  // The STOPping users opted in to marketing first (one import through the consent API, an hour
+  // before the run), so their probes are marketing templates: accepted until the STOP is enforced,
+  // refused `opted_out` after; a marketing probe accepted after a refusal is a leak.
+  const stoppers = Array.from({ length: STOPS }, (_, i) => String(447_900_000_000 + i));
+  for (const waId of stoppers) sim.addUser({ waId });
+  const grantedAt = new Date(Date.now() - 3_600_000).toISOString();
+  const imported = await fetch(`http://127.0.0.1:${String(consentApiPort)}/v1/imports?format=csv`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${CONSENT_API_KEY}`, "content-type": "text/csv" },
+    body: [
+      "contactId,decision,purposes,occurredAt,channel,businessName,wordingText,evidence.formId",
+      ...stoppers.map((c) => `${c},granted,marketing,${grantedAt},web,Acme,Offers OK,bench-form`),
+    ].join("\n"),
+  }).then((r) => r.text());
+  if (!imported.includes(`"recorded":${String(STOPS)}`))
+    throw new Error(`the opt-in import did not record every row: ${imported.slice(-300)}`);
+  await waitFor(() => stoppers.every((c) => grantedOf.has(c)), {
+    timeoutMs: 120_000,
+    intervalMs: 250,
+    description: "every STOPping user's marketing opt-in on the consent topic",
+  });
+  progress(`${String(STOPS)} marketing opt-ins recorded`);
+
+  // One scheduler asks every send, SEND_RATE a second in all: a due probe first, the background
+  // (utility templates to 2,000 other contacts) fills the rest; bounded in flight (1,000).
+  interface Stopper {
+    readonly contact: string;
+    wamid?: string;
+    nextProbeAt: number;
+    startedAt: number;
+    refusedAt?: number;
+    probesAfter: number;
+    readonly probes: { requestId: string; at: number; late: number }[];
+  }
+  const active = new Set<Stopper>();
+  const all: Stopper[] = [];
+  const counts = { background: 0, probes: 0, deferred: 0 };
+  const refusalRead = (s: Stopper) =>
+    s.probes.some((p) => outcomes.get(p.requestId)?.reason === "opted_out");
+  const schedule = { on: true, t0: Date.now(), asked: 0 };
   const loop = (async () => {
-    const t0 = Date.now();
-    while (background.on) {
-      const due = Math.floor(((Date.now() - t0) / 1_000) * SEND_RATE);
-      while (background.sent < due && pending < 1_000) {
-        void send(String(447_800_000_000 + (background.sent++ % 2_000))).catch(() => undefined);
+    while (schedule.on) {
+      const now = Date.now();
+      let due = Math.floor(((now - schedule.t0) / 1_000) * SEND_RATE) - schedule.asked;
+      for (const s of active) {
+        if (s.nextProbeAt > now) continue;
+        if (s.refusedAt === undefined && refusalRead(s)) s.refusedAt = now;
+        if (
+          (s.refusedAt !== undefined && s.probesAfter >= PROBES_AFTER) ||
+          now - s.startedAt > PROBE_LIMIT_MS
+        ) {
+          active.delete(s);
+          continue;
+        }
+        if (due <= 0 || pending >= 1_000) {
+          counts.deferred++;
+          continue;
+        }
+        due--;
+        schedule.asked++;
+        counts.probes++;
+        if (s.refusedAt !== undefined) s.probesAfter++;
+        const late = now - s.nextProbeAt;
+        s.nextProbeAt = now + PROBE_MS;
+        void send(s.contact, true).then(
+          (requestId) => s.probes.push({ requestId, at: now, late }),
+          () => undefined,
+        );
       }
-      await sleep(10);
+      while (due > 0 && pending < 1_000) {
+        due--;
+        schedule.asked++;
+        void send(String(447_800_000_000 + (counts.background++ % 2_000)), false).catch(
+          () => undefined,
+        );
+      }
+      await sleep(5);
     }
   })();
   progress(`warm-up: ${String(SEND_RATE)} sends/s for ${String(WARMUP_SECONDS)} s`);
   await sleep(WARMUP_SECONDS * 1_000);
 
-  const stoppers = Array.from({ length: STOPS }, (_, i) => String(447_900_000_000 + i));
-  for (const waId of stoppers) sim.addUser({ waId });
-  /** Per STOP: its wamid, and every probe (request id, when asked). */
-  const probes = new Map<string, { requestId: string; at: number }[]>();
-  const wamids = new Map<string, string>();
   const cpuBefore = new Map(services.map((s) => [s.name, cpuSeconds(s.child.pid)]));
-  const sentBefore = background.sent;
+  const askedBefore = { ...counts, asked: schedule.asked };
   const began = Date.now();
   progress(
-    `${String(STOPS)} STOPs at ${String(STOP_RATE)}/s, a probe every ${String(PROBE_MS)} ms until refused`,
+    `${String(STOPS)} STOPs at ${String(STOP_RATE)}/s, a marketing probe every ${String(PROBE_MS)} ms per STOPped user until refused (+${String(PROBES_AFTER)}), within ${String(SEND_RATE)} sends/s in all`,
   );
-  const refusedOf = (contact: string) =>
-    (probes.get(contact) ?? []).some((p) => outcomes.get(p.requestId)?.reason === "opted_out");
-  await Promise.all(
-    stoppers.map(async (contact, i) => {
-      await sleep(began + (i / STOP_RATE) * 1_000 - Date.now());
-      const { wamid } = sim.userSends(contact, { type: "stop" }, { phoneNumberId: NUMBER });
-      wamids.set(contact, wamid);
-      const list: { requestId: string; at: number }[] = [];
-      probes.set(contact, list);
-      const t0 = Date.now();
-      while (!refusedOf(contact) && Date.now() - t0 < PROBE_LIMIT_MS) {
-        const at = Date.now();
-        list.push({ requestId: await send(contact), at });
-        await sleep(at + PROBE_MS - Date.now());
-      }
-    }),
-  );
+  for (const [i, contact] of stoppers.entries()) {
+    await sleep(began + (i / STOP_RATE) * 1_000 - Date.now());
+    const { wamid } = sim.userSends(contact, { type: "stop" }, { phoneNumberId: NUMBER });
+    const now = Date.now();
+    const s: Stopper = {
+      contact,
+      wamid,
+      nextProbeAt: now,
+      startedAt: now,
+      probesAfter: 0,
+      probes: [],
+    };
+    all.push(s);
+    active.add(s);
+  }
+  await waitFor(() => active.size === 0, {
+    timeoutMs: PROBE_LIMIT_MS + 30_000,
+    intervalMs: 100,
+    description: "every STOPped user's probing done",
+  }).catch(() => {
+    progress("probing not done in time; reporting what was asked");
+  });
   const stopSeconds = (Date.now() - began) / 1_000;
-  const probeCount = [...probes.values()].reduce((n, l) => n + l.length, 0);
-  const backgroundSent = background.sent - sentBefore;
-  background.on = false;
+  const asked = {
+    total: schedule.asked - askedBefore.asked,
+    probes: counts.probes - askedBefore.probes,
+    background: counts.background - askedBefore.background,
+  };
+  schedule.on = false;
   await loop;
-  // Every probe's outcome and every STOP's decision read back (bounded): the leak count below
-  // needs the outcomes of the probes asked after a refusal too.
-  const allProbes = [...probes.values()].flat();
+  // Every probe's outcome or dispatch and every STOP's decision read back (bounded).
+  const allProbes = all.flatMap((s) => s.probes);
   await waitFor(
     () =>
-      allProbes.every((p) => outcomes.has(p.requestId)) &&
-      [...wamids.values()].every((w) => revokedAt.has(w)),
+      allProbes.every((p) => outcomes.has(p.requestId) || dispatchedAt.has(p.requestId)) &&
+      all.every((s) => revokedAt.has(s.wamid ?? "")),
     { timeoutMs: 120_000, intervalMs: 250, description: "every probe's outcome read back" },
   ).catch(() => {
     progress("not every probe had an outcome within 120 s; reporting what did");
@@ -541,20 +660,20 @@ async function stopCase(): Promise<void> {
     services.map((s) => [s.name, cpuSeconds(s.child.pid) - (cpuBefore.get(s.name) ?? NaN)]),
   );
   const enforced: number[] = [];
+  const lowerBound: number[] = [];
+  const bracket: number[] = [];
   const typed: number[] = [];
   const decided: number[] = [];
+  const late: number[] = allProbes.map((p) => p.late);
   let leaks = 0;
   let unenforced = 0;
   let unacknowledged = 0;
-  for (const contact of stoppers) {
-    const wamid = wamids.get(contact) ?? "";
+  let otherConsent = 0;
+  let bySender = 0;
+  let noConsent = 0;
+  for (const s of all) {
+    const wamid = s.wamid ?? "";
     const ack = ackedAt.get(wamid);
-    const list = probes.get(contact) ?? [];
-    const refusals = list
-      .map((p) => outcomes.get(p.requestId))
-      .filter((o) => o?.reason === "opted_out")
-      .map((o) => o?.at ?? NaN);
-    const firstRefusal = Math.min(...refusals);
     if (ack === undefined) {
       unacknowledged++;
       continue;
@@ -563,13 +682,62 @@ async function stopCase(): Promise<void> {
     const r = revokedAt.get(wamid);
     if (t !== undefined) typed.push(t - ack);
     if (r !== undefined) decided.push(r - ack);
-    if (!Number.isFinite(firstRefusal)) {
+    // The last decision on each probe: refused (SendRejected's occurredAt, by the router or, once
+    // dispatched, the sender's gate), or let through: the router's DispatchMessage occurredAt
+    // (the sender's gate passed it later, before its SendAccepted, which is stamped after Graph).
+    const decisions = s.probes
+      .map((p) => {
+        const o = outcomes.get(p.requestId);
+        const d = dispatchedAt.get(p.requestId);
+        return o?.type === "SendRejected"
+          ? {
+              at: o.at,
+              refused: o.reason === "opted_out",
+              reason: o.reason,
+              consent: o.consent,
+              detail: o.detail,
+              // Dispatched by the router, then refused by the sender's gate before Graph.
+              bySender: d !== undefined,
+            }
+          : d === undefined && o?.type !== "SendAccepted"
+            ? undefined
+            : {
+                at: d ?? o?.at ?? NaN,
+                refused: false,
+                reason: undefined,
+                consent: undefined,
+                detail: undefined,
+                bySender: false,
+              };
+      })
+      .filter((d) => d !== undefined)
+      .sort((a, b) => a.at - b.at);
+    noConsent += decisions.filter((d) => d.reason === "no_consent").length;
+    const first = decisions.find((d) => d.refused);
+    if (first === undefined) {
       unenforced++;
       continue;
     }
-    enforced.push(firstRefusal - ack);
-    leaks += list.filter(
-      (p) => p.at > firstRefusal && outcomes.get(p.requestId)?.type === "SendAccepted",
+    if (first.bySender) bySender++;
+    // The router names the entry it relied on; the sender's gate carries the router's (the grant).
+    if (
+      !first.bySender &&
+      first.consent !== undefined &&
+      !(revokedIdsOf.get(wamid) ?? new Set()).has(first.consent)
+    ) {
+      if (otherConsent === 0)
+        progress(
+          `a refusal relying on another entry than the STOP's (${[...(revokedIdsOf.get(wamid) ?? [])].join(", ")}): ${first.detail ?? ""}`,
+        );
+      otherConsent++;
+    }
+    const lastAccepted = decisions.filter((d) => !d.refused && d.at < first.at).at(-1);
+    enforced.push(first.at - ack);
+    lowerBound.push(Math.max(lastAccepted?.at ?? ack, ack) - ack);
+    bracket.push(first.at - Math.max(lastAccepted?.at ?? ack, ack));
+    // A leak: a marketing probe asked after the first refusal and still sent to Graph.
+    leaks += s.probes.filter(
+      (p) => p.at > first.at && outcomes.get(p.requestId)?.type === "SendAccepted",
     ).length;
   }
   const outcomeKinds = new Map<string, number>();
@@ -579,7 +747,7 @@ async function stopCase(): Promise<void> {
   }
   console.log(`\n${header}\n`);
   console.log(
-    `${String(STOPS)} STOPs over ${stopSeconds.toFixed(1)} s; sends asked meanwhile: ${String(backgroundSent)} background + ${String(probeCount)} probes = ${((backgroundSent + probeCount) / stopSeconds).toFixed(0)}/s (target ${String(SEND_RATE)}/s background); outcomes read: ${[
+    `${String(STOPS)} STOPs over ${stopSeconds.toFixed(1)} s; sends asked meanwhile: ${String(asked.background)} background + ${String(asked.probes)} marketing probes = ${(asked.total / stopSeconds).toFixed(0)}/s (budget ${String(SEND_RATE)}/s in all); outcomes read: ${[
       ...outcomeKinds,
     ]
       .map(([k, n]) => `${k} ${String(n)}`)
@@ -593,12 +761,15 @@ async function stopCase(): Promise<void> {
   };
   line("STOP webhook 200 -> ConsentKeywordReceived read back (baseline)", typed);
   line("STOP webhook 200 -> ConsentRevoked read back (consent decision)", decided);
-  line("STOP webhook 200 -> first send refused (router decision, enforced)", enforced);
+  line("STOP webhook 200 -> first probe refused (router or sender gate, enforced)", enforced);
+  line("STOP webhook 200 -> last probe accepted before it (lower bound)", lowerBound);
+  line("  enforcement bracket (refused - last accepted)", bracket);
+  line("  probe asked late by (budget / scheduler)", late);
   console.log(
-    `\nprobe interval ${String(PROBE_MS)} ms (the enforced figure is late by at most that much); STOP webhooks not acknowledged: ${String(unacknowledged)}; no send refused within ${String(PROBE_LIMIT_MS / 1_000)} s of probing: ${String(unenforced)}; probes accepted after a refusal (leaks): ${String(leaks)}`,
+    `\nprobe interval ${String(PROBE_MS)} ms; STOP webhooks not acknowledged: ${String(unacknowledged)}; no probe refused within ${String(PROBE_LIMIT_MS / 1_000)} s: ${String(unenforced)}; marketing probes asked after the first refusal and sent all the same (leaks): ${String(leaks)}; first refusals by the sender's gate (dispatched by the router before it knew): ${String(bySender)}, by the router relying on another consent entry than the STOP's: ${String(otherConsent)}; probes refused no_consent (opt-in not yet known to the router): ${String(noConsent)}; probe slots deferred for lack of budget: ${String(counts.deferred)}`,
   );
   const perSend = (name: string) =>
-    (((cpuUsed.get(name) ?? NaN) * 1_000) / Math.max(1, backgroundSent + probeCount)).toFixed(2);
+    (((cpuUsed.get(name) ?? NaN) * 1_000) / Math.max(1, asked.total)).toFixed(2);
   console.log(
     `CPU per send asked: router ${perSend("router")} ms, sender ${perSend("sender")} ms; consent ${(((cpuUsed.get("consent") ?? NaN) * 1_000) / STOPS).toFixed(2)} ms per STOP; peak RSS router ${procStatus(router.child.pid, "VmHWM").toFixed(0)} MB, sender ${procStatus(sender.child.pid, "VmHWM").toFixed(0)} MB`,
   );

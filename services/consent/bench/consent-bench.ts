@@ -29,6 +29,13 @@ const STOPS = Number(process.env["BENCH_STOPS"] ?? "1000");
 const STOP_RATE = Number(process.env["BENCH_STOP_RATE"] ?? "100");
 const SEND_RATE = Number(process.env["BENCH_SEND_RATE"] ?? "500");
 const IMPORT_ROWS = Number(process.env["BENCH_IMPORT_ROWS"] ?? "20000");
+// Rows of the recorded import at which the service writes a heap snapshot (into its log
+// directory, .parley/bench-consent/<namespace>/), e.g. "0,100000,200000"; none by default.
+const HEAP_SNAPSHOTS_AT = (process.env["BENCH_HEAP_SNAPSHOTS_AT"] ?? "")
+  .split(",")
+  .filter((s) => s.trim() !== "")
+  .map(Number)
+  .sort((x, y) => x - y);
 const OPS_TOKEN = "bench-consent-ops-token";
 const API_KEY = "bench-consent-api-key";
 
@@ -42,6 +49,21 @@ const stats = (values: number[]) => {
 const rssMb = (pid: number | undefined) => {
   try {
     const kb = /VmRSS:\s+(\d+)/u.exec(readFileSync(`/proc/${String(pid)}/status`, "utf8"))?.[1];
+    return kb === undefined ? NaN : Number(kb) / 1024;
+  } catch {
+    return NaN;
+  }
+};
+// Where the service's memory is: RSS, the main thread's malloc heap ([heap] in smaps: native
+// allocations), V8's heap (committed and used) and external memory from its /metrics.
+/** Distinct contacts the import's rows cycle through: rows / contacts entries per ledger. */
+const IMPORT_CONTACTS = Number(process.env["BENCH_IMPORT_CONTACTS"] ?? "50000");
+const REPORT_EVERY = Number(process.env["BENCH_REPORT_EVERY"] ?? "100000");
+const mallocHeapMb = (pid: number | undefined) => {
+  try {
+    const smaps = readFileSync(`/proc/${String(pid)}/smaps`, "utf8");
+    const at = smaps.indexOf("[heap]");
+    const kb = at === -1 ? undefined : /\nRss:\s+(\d+)/u.exec(smaps.slice(at))?.[1];
     return kb === undefined ? NaN : Number(kb) / 1024;
   } catch {
     return NaN;
@@ -63,6 +85,7 @@ await provisionTopics({
   topics: [
     catalog.topic("consent"),
     catalog.topic("send-outcomes"),
+    catalog.topic("audit"),
     catalog.deadLetterTopic("consent"),
     catalog.deadLetterTopic("bench-consent-reader"),
   ],
@@ -95,6 +118,7 @@ const reader = createEventConsumer({
 await reader.start();
 
 const apiPort = await freePort();
+const logDir = join(repoRoot, ".parley", "bench-consent", ns.id);
 const service = startService(
   "consent",
   await freePort(),
@@ -115,9 +139,14 @@ const service = startService(
         { id: "bench-1", key: randomBytes(32).toString("base64") },
       ]),
       CONSENT_MAX_IN_FLIGHT: "2000",
+      ...(HEAP_SNAPSHOTS_AT.length === 0
+        ? {}
+        : {
+            NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${logDir}`,
+          }),
     },
   ),
-  join(repoRoot, ".parley", "bench-consent", ns.id),
+  logDir,
 );
 try {
   await waitFor(
@@ -130,6 +159,18 @@ try {
     { timeoutMs: 120_000, description: "consent ready" },
   );
 
+  const memoryOf = async () => {
+    const text = await fetch(`${service.url}/metrics`, {
+      headers: { authorization: `Bearer ${OPS_TOKEN}` },
+    })
+      .then((r) => r.text())
+      .catch(() => "");
+    const mb = (name: string) =>
+      (
+        Number(new RegExp(`^\\w*${name}\\{[^}]*\\} (\\S+)$`, "mu").exec(text)?.[1]) / 1_048_576
+      ).toFixed(0);
+    return `RSS ${rssMb(service.child.pid).toFixed(0)} MB: malloc [heap] ${mallocHeapMb(service.child.pid).toFixed(0)}, V8 heap ${mb("nodejs_heap_size_total_bytes")} (used ${mb("nodejs_heap_size_used_bytes")}), external ${mb("nodejs_external_memory_bytes")}`;
+  };
   // (a) STOPs under send load.
   progress(
     `(a) ${String(STOPS)} STOPs at ${String(STOP_RATE)}/s with ${String(SEND_RATE)} outcomes/s`,
@@ -208,7 +249,7 @@ try {
       for (let i = 0; i < rows; i += 1_000) {
         const lines: string[] = [];
         for (let k = i; k < Math.min(rows, i + 1_000); k++) {
-          const c = `4477${String(1_000_000 + (k % 50_000))}`;
+          const c = `4477${String(1_000_000 + (k % IMPORT_CONTACTS))}`;
           lines.push(
             `${c},${valid ? "granted" : "maybe"},marketing,2026-03-01T09:00:00Z,import,Acme,Offers OK,f-${String(k)}`,
           );
@@ -234,6 +275,17 @@ try {
     let last = "";
     let rest = "";
     let reported = 0;
+    const snapshots = valid ? [...HEAP_SNAPSHOTS_AT] : [];
+    const snapshot = (rowsSoFar: number) => {
+      while (snapshots[0] !== undefined && rowsSoFar >= snapshots[0]) {
+        snapshots.shift();
+        service.child.kill("SIGUSR2");
+        progress(
+          `  heap snapshot asked at ${String(rowsSoFar)} rows (service RSS ${rssMb(service.child.pid).toFixed(0)} MB), in ${logDir}`,
+        );
+      }
+    };
+    snapshot(0);
     const decoder = new TextDecoder();
     for await (const chunk of res.body ?? []) {
       const lines = (rest + decoder.decode(chunk as Uint8Array, { stream: true })).split("\n");
@@ -242,11 +294,16 @@ try {
         if (line.trim() === "") continue;
         last = line;
         const rowsSoFar = /"progress":\{"rows":(\d+)/u.exec(line)?.[1];
-        if (rowsSoFar !== undefined && Number(rowsSoFar) >= reported + 100_000) {
+        if (rowsSoFar !== undefined) snapshot(Number(rowsSoFar));
+        if (rowsSoFar !== undefined && Number(rowsSoFar) >= reported + REPORT_EVERY) {
           reported = Number(rowsSoFar);
-          progress(
-            `  ${String(reported)} rows after ${((performance.now() - t0) / 1_000).toFixed(0)} s, service RSS peak so far ${peak.toFixed(0)} MB`,
-          );
+          const at = reported;
+          const seconds = (performance.now() - t0) / 1_000;
+          void memoryOf().then((m) => {
+            progress(
+              `  ${String(at)} rows after ${seconds.toFixed(0)} s, service RSS peak so far ${peak.toFixed(0)} MB; now ${m}`,
+            );
+          });
         }
       }
     }
