@@ -4,7 +4,7 @@
 // environment's, names are per namespace), the Cloud API simulator in this process, ingress and
 // projection once, router and sender twice (so that kills rebalance). Used by `make chaos`
 // (e2e/bench/chaos.ts: full rates, or the short run with CHAOS_PRESET=short).
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { TopicId } from "@parley/contracts";
@@ -133,9 +133,19 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const at = () => `${((Date.now() - started) / 1_000).toFixed(0)} s`;
   const profile = `chaos-${o.name}`;
   const kafkaPort = o.kafkaPort ?? 0;
+  // Each run its own state directory (pid files, data, server logs): two runs of one preset that
+  // overlap (a run abandoned while its stack still stops, and the next started) must not share
+  // the pid file, or one run's `infra.sh stop mongo` stops the other's MongoDB (what failed run 3
+  // of 16:35-16:55, docs/reliability.md).
+  const stateDir = join(
+    repoRoot,
+    ".parley",
+    profile,
+    `run-${String(process.pid)}-${String(started)}`,
+  );
   const infraEnv = {
     PARLEY_PROFILE: profile,
-    PARLEY_STATE_DIR: join(repoRoot, ".parley", profile),
+    PARLEY_STATE_DIR: stateDir,
     KAFKA_PORT: String(kafkaPort),
     KAFKA_CONTROLLER_PORT: String(kafkaPort + 1),
     KAFKA_CLUSTER_PORT: String(kafkaPort),
@@ -161,6 +171,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   let admin: Admin | undefined;
   const faults: string[] = [];
   try {
+    log(`servers' state and logs: ${stateDir}`);
     await infra(["start", ...ownServers], infraEnv);
     parley = await startPathStack({
       name: `chaos-${o.name}`,
@@ -582,5 +593,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     });
     await deliverer.close();
     await infra(["stop", ...ownServers], infraEnv).catch(() => undefined);
+    // The servers' data (MongoDB's file, a broker's log) goes; their logs stay for a post-mortem.
+    for (const entry of existsSync(stateDir) ? readdirSync(stateDir) : [])
+      if (entry !== "logs") rmSync(join(stateDir, entry), { recursive: true, force: true });
   }
 }
