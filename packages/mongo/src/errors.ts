@@ -42,7 +42,7 @@ export function mongoRetryOf(error: unknown): RetryKind {
   if (
     error instanceof MongoBulkWriteError &&
     error.code === undefined &&
-    error.writeErrors.length === 0 &&
+    [error.writeErrors].flat().length === 0 &&
     (Object.hasOwn(error, "beforeHandshake") || Object.hasOwn(error, "reason"))
   )
     return "outage";
