@@ -34,7 +34,7 @@ const API_KEY = "e2e-outbound-api-key-0123456789";
 const WABA = "102290129340301";
 /** Default limits: 80 msg/s, pair pacing 45 then one per 6 s. */
 const FAST = "106540352242931";
-/** Pair pacing of 2 then one per 20 s: a third message to a recipient waits in the sender. */
+/** Pair pacing of 2 then one per 10 s: a third message to a recipient waits in the sender. */
 const PACED = "106540352242932";
 
 const NUMBERS = JSON.stringify({
@@ -44,7 +44,7 @@ const NUMBERS = JSON.stringify({
       phoneNumberId: PACED,
       wabaId: WABA,
       aliases: ["paced"],
-      pairPacing: { burst: 2, refillMs: 20_000 },
+      pairPacing: { burst: 2, refillMs: 10_000 },
       accessToken: GRAPH_TOKEN,
     },
   ],
@@ -323,17 +323,17 @@ describe("outbound path: send request -> router -> sender -> Graph -> outcome", 
       );
     };
 
-    await publish(0, 10);
+    await publish(0, 4);
     // A second router and sender join: the groups rebalance while requests flow.
     const [router2, sender2] = await Promise.all([start("router"), start("sender")]);
-    await publish(10, 20);
+    await publish(4, 8);
     // The first ones leave (graceful): another rebalance, the newcomers own everything.
     const [router1, sender1] = [
       processes.find((p) => p.name === "router-1"),
       processes.find((p) => p.name === "sender-1"),
     ];
     const [, ...leftWith] = await Promise.all([
-      publish(20, 30),
+      publish(8, 12),
       router1 && stopService(router1, "SIGTERM"),
       sender1 && stopService(sender1, "SIGTERM"),
     ]);
@@ -354,7 +354,7 @@ describe("outbound path: send request -> router -> sender -> Graph -> outcome", 
     }
     for (const waId of contacts) {
       const expected = Array.from(
-        { length: 30 },
+        { length: 12 },
         (_, i) => `${waId} #${String(i).padStart(2, "0")}`,
       );
       // Exactly once each, in the order requested.
@@ -440,7 +440,7 @@ describe("outbound path: send request -> router -> sender -> Graph -> outcome", 
       },
     );
     const third = ids[2] ?? "";
-    // Meta's borrowing: the burst of two is repaid 2 x 20 s after it, and only then is the third
+    // Meta's borrowing: the burst of two is repaid 2 x 10 s after it, and only then is the third
     // judged (and refused: the opt-out came meanwhile).
     await waitFor(() => terminalOf(third).length > 0, {
       timeoutMs: 70_000,
@@ -459,7 +459,7 @@ describe("outbound path: send request -> router -> sender -> Graph -> outcome", 
     });
     expect(bodiesReceived(waId)).toEqual(["update 1", "update 2"]);
     expect(
-      sim.pairPacing({ phoneNumberId: PACED, to: waId, burst: 2, refillMs: 20_000 })[0]?.ok,
+      sim.pairPacing({ phoneNumberId: PACED, to: waId, burst: 2, refillMs: 10_000 })[0]?.ok,
     ).toBe(true);
   });
 });

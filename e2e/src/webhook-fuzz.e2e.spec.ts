@@ -1,4 +1,4 @@
-// Webhook fuzzing at scale (issue 26): for a bounded time (WEBHOOK_FUZZ_S, 30 s), a fast-check
+// Webhook fuzzing at scale (issue 26): for a bounded time (WEBHOOK_FUZZ_S, 10 s), a fast-check
 // generator of valid and hostile webhooks POSTed to a real ingress (its own process) with a real
 // router behind it, on the suite's Kafka, registry and MongoDB. Valid: signed Meta text messages
 // with any unicode text, sometimes POSTed twice (Meta's duplicates), sometimes with a content type
@@ -18,7 +18,7 @@ import { lagOf } from "./chaos/lag.js";
 import { startPathStack, type PathStack } from "./path-stack.js";
 import type { ServiceProcess } from "./processes.js";
 
-const FUZZ_MS = Number(process.env["WEBHOOK_FUZZ_S"] ?? "30") * 1_000;
+const FUZZ_MS = Number(process.env["WEBHOOK_FUZZ_S"] ?? "10") * 1_000;
 const SECRET = "fuzz-app-secret-5be1d2";
 const OPS_TOKEN = "fuzz-ops-token-0c7a9e";
 const WABA = "102290129340777";
