@@ -39,5 +39,5 @@ describe("chaos (the make test preset)", () => {
         true,
       );
     expect(result.report.ok, table).toBe(true);
-  }, 600_000);
+  }, 900_000);
 });

@@ -339,7 +339,7 @@ describe("the chaos checker", () => {
             .rows.filter((r) => !r.ok)
             .flatMap((r) => r.examples);
           expect(examples).toEqual(
-            offending.map((o) => (typeof o === "string" ? o : expect.stringMatching(o))),
+            offending.map((o): unknown => (typeof o === "string" ? o : expect.stringMatching(o))),
           );
         }),
         { numRuns: 25 },

@@ -40,13 +40,19 @@ beforeAll(async () => {
     });
     upstream.pipe(client);
   });
-  await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => {
+    relay.listen(0, "127.0.0.1", resolve);
+  });
   const address = relay.address();
   relayPort = typeof address === "object" && address !== null ? address.port : 0;
 });
 
 afterAll(async () => {
-  const closed = new Promise<void>((resolve) => relay.close(() => resolve()));
+  const closed = new Promise<void>((resolve) => {
+    relay.close(() => {
+      resolve();
+    });
+  });
   for (const s of sockets) s.destroy();
   await closed;
   await stack.stop();
@@ -80,7 +86,11 @@ describe("a bulk write that meets an outage", () => {
       expect(retryOf(cut)).toBe("outage");
 
       // No server at all (the relay refuses): the selection error, wrapped the same way.
-      const closed = new Promise<void>((resolve) => relay.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => {
+        relay.close(() => {
+          resolve();
+        });
+      });
       for (const s of sockets) s.destroy();
       await closed;
       const down = await bulk("a").catch((e: unknown) => e);
@@ -88,7 +98,9 @@ describe("a bulk write that meets an outage", () => {
       expect(isOutage(down)).toBe(true);
 
       // Back: the same write goes through, and a write the server refuses stays final.
-      await new Promise<void>((resolve) => relay.listen(relayPort, "127.0.0.1", resolve));
+      await new Promise<void>((resolve) => {
+        relay.listen(relayPort, "127.0.0.1", resolve);
+      });
       let back: unknown;
       for (let i = 0; i < 40; i++) {
         back = await bulk("a").then(

@@ -45,13 +45,19 @@ beforeAll(async () => {
     }
     client.pipe(upstream).pipe(client);
   });
-  await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => {
+    relay.listen(0, "127.0.0.1", resolve);
+  });
   const address = relay.address();
   relayPort = typeof address === "object" && address !== null ? address.port : 0;
 });
 
 afterAll(async () => {
-  const closed = new Promise<void>((resolve) => relay.close(() => resolve()));
+  const closed = new Promise<void>((resolve) => {
+    relay.close(() => {
+      resolve();
+    });
+  });
   for (const s of sockets) s.destroy();
   await closed;
   await stack.stop();
@@ -85,7 +91,11 @@ describe("a write the driver interrupts while it waits for the socket", () => {
       setFrozen(false);
       const outcome = await Promise.race([
         big,
-        new Promise<"hung">((resolve) => setTimeout(() => resolve("hung"), 14_000)),
+        new Promise<"hung">((resolve) => {
+          setTimeout(() => {
+            resolve("hung");
+          }, 14_000);
+        }),
       ]);
       expect(outcome).not.toBe("hung");
       expect(outcome).toBeInstanceOf(Error);
