@@ -133,10 +133,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const at = () => `${((Date.now() - started) / 1_000).toFixed(0)} s`;
   const profile = `chaos-${o.name}`;
   const kafkaPort = o.kafkaPort ?? 0;
-  // Each run its own state directory (pid files, data, server logs): two runs of one preset that
-  // overlap (a run abandoned while its stack still stops, and the next started) must not share
-  // the pid file, or one run's `infra.sh stop mongo` stops the other's MongoDB (what failed run 3
-  // of 16:35-16:55, docs/reliability.md).
+  // Each run its own state directory (pid files, data, server logs): two overlapping runs of one
+  // preset sharing a pid file stop each other's MongoDB (run 3 of 16:35-16:55, reliability.md).
   const stateDir = join(
     repoRoot,
     ".parley",
