@@ -133,8 +133,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const at = () => `${((Date.now() - started) / 1_000).toFixed(0)} s`;
   const profile = `chaos-${o.name}`;
   const kafkaPort = o.kafkaPort ?? 0;
-  // Each run its own state directory (pid files, data, server logs): two overlapping runs of one
-  // preset sharing a pid file stop each other's MongoDB (run 3 of 16:35-16:55, reliability.md).
+  // A state directory per run: overlapping runs sharing a pid file stopped each other's MongoDB.
   const stateDir = join(
     repoRoot,
     ".parley",
@@ -529,8 +528,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       admin,
       groups: () => serviceGroups(admin as Admin, p.catalog.prefix, [`chaos-${o.name}-history`]),
       unanswered: () => {
-        for (; seenOutcomes < topics.outcomes.length; seenOutcomes++)
-          answered.add(topics.outcomes[seenOutcomes]?.requestId ?? "");
+        // An in-doubt notice is no final word: its reconciliation (a status webhook) is waited for.
+        for (const out of topics.outcomes.slice(seenOutcomes))
+          if (out.type !== "SendInDoubt") answered.add(out.requestId);
+        seenOutcomes = topics.outcomes.length;
         return topics.requests.filter((r) => !answered.has(r)).length;
       },
       prefix: p.catalog.prefix,
