@@ -76,6 +76,8 @@ const GRAPH_TOKEN = "chaos-graph-token-3f9a1c";
 const OPS_TOKEN = "chaos-ops-token-77d2e0";
 const APP_SECRET = "chaos-app-secret-c41b9e";
 const GROUP_ENV = { KAFKA_SESSION_TIMEOUT_MS: "10000", KAFKA_HEARTBEAT_INTERVAL_MS: "3000" };
+// A send no status reconciles (a call that hung before Graph took it) fails after 20 s here.
+const SENDER_ENV = { SENDER_IN_DOUBT_TIMEOUT_MS: "20000", SENDER_IN_DOUBT_SWEEP_MS: "1000" };
 const PROJECTION_TOPICS: readonly TopicId[] = [
   "send-requests",
   "dispatch",
@@ -233,11 +235,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     type Name = "ingress" | "router" | "sender" | "projection";
     const running: { name: Name; process: ServiceProcess }[] = [];
     const launch = async (name: Name) => {
-      running.push({ name, process: await p.start(name, GROUP_ENV) });
+      const env = name === "sender" ? { ...GROUP_ENV, ...SENDER_ENV } : GROUP_ENV;
+      running.push({ name, process: await p.start(name, env) });
     };
-    // A killed service is started again as a supervisor would: a start that fails (a service
-    // exits when MongoDB is down at its start, which the schedule may cause) is tried again,
-    // a few times, as a crash-looping pod is.
+    // Started again as a supervisor would: a failed start (MongoDB down) is tried a few times.
     const relaunch = async (name: Name) => {
       for (let attempt = 1; ; attempt++) {
         try {
@@ -250,7 +251,6 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         }
       }
     };
-    // All at once: each start waits for its /readyz, and on two cores the stack is up sooner.
     const instances = Array.from({ length: o.instances ?? 2 });
     await Promise.all(
       (
@@ -453,7 +453,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         },
       },
     ];
-    // The steps asked for, in time order; the pacing keeps each at its fraction of the load.
+    // The steps asked for, in time order, each at its fraction of the load.
     const schedule = all
       .filter(
         (x) =>
