@@ -16,6 +16,7 @@ import {
   provisionTopics,
   type ConsumerRunner,
   type EventProducer,
+  type KafkaClient,
   type KafkaSecurity,
 } from "@parley/kafka";
 import { createMongo } from "@parley/mongo";
@@ -39,6 +40,8 @@ export interface PathStack {
   readonly stack: Stack;
   readonly ns: Namespace;
   readonly catalog: Catalog;
+  /** A Kafka client on the stack's broker, for a spec's own admin checks. */
+  readonly kafka: KafkaClient;
   readonly sim: Simulator;
   readonly client: ParleyClient;
   /** Where ingress takes webhooks once started (the simulator posts there). */
@@ -51,9 +54,31 @@ export interface PathStack {
     name: "ingress" | "router" | "sender" | "projection" | "media" | "consent" | "campaigns",
     own?: Readonly<Record<string, string>>,
   ): Promise<ServiceProcess>;
+  /** The outcomes of a request read so far (its Send* events but the request), in order. */
+  outcomesOf(requestId: string): AnyEvent[];
+  /**
+   * A request's distinct terminal outcomes. A redelivered dispatch (a rebalance) republishes its
+   * stored outcome with the same event id, which consumers dedupe; a second decision would carry
+   * another id and is counted.
+   */
+  terminalOf(requestId: string): AnyEvent[];
+  /**
+   * The contact writes first, so the business may answer free-form for 24 h; resolves once the
+   * router's window event is read (`read` must include "conversation-windows").
+   */
+  openWindow(waId: string, phoneNumberId: string, timeoutMs?: number): Promise<void>;
   /** Stops the services, the reader, the client and the simulator, and drops the database. */
   stop(): Promise<void>;
 }
+
+const TERMINAL = new Set([
+  "SendAccepted",
+  "SendRejected",
+  "SendFailed",
+  "SendExpired",
+  "SendReconciled",
+  "SendDeduplicated",
+]);
 
 export interface PathStackOptions {
   /** The namespace's name and the log directory's: `.parley/e2e-<name>/<ns>`. */
@@ -65,6 +90,14 @@ export interface PathStackOptions {
   readonly numbers: string;
   readonly simulator: Omit<SimulatorOptions, "appSecret" | "webhookUrls" | "accessTokens">;
   readonly read: readonly TopicId[];
+  /** Partitions per kind of topic (default: contact 4, business 4, raw 2). */
+  readonly partitions?: {
+    readonly contact?: number;
+    readonly business?: number;
+    readonly raw?: number;
+  };
+  /** The spec's own consumer groups (an outcome tracker's), whose dead-letter topics it needs. */
+  readonly ownConsumers?: readonly string[];
   /**
    * Servers other than the environment's, each optional (absent: the environment's): another
    * Kafka (a spec's own broker, the SCRAM-over-TLS broker, the three-node cluster) with the
@@ -99,7 +132,7 @@ export async function startPathStack(options: PathStackOptions): Promise<PathSta
   const ns = stack.namespace(options.name);
   const catalog = createCatalog({
     prefix: `${ns.id}.`,
-    partitions: { contact: 4, business: 4, raw: 2 },
+    partitions: { contact: 4, business: 4, raw: 2, ...options.partitions },
   });
   const brokers = stack.kafkaBrokers;
   const security = given.kafka?.security ?? {};
@@ -116,7 +149,9 @@ export async function startPathStack(options: PathStackOptions): Promise<PathSta
         serde,
         topics: [
           ...catalog.topics,
-          ...[...consumers, readerName].map((c) => catalog.deadLetterTopic(c)),
+          ...[...consumers, readerName, ...(options.ownConsumers ?? [])].map((c) =>
+            catalog.deadLetterTopic(c),
+          ),
         ],
       }).then(() => true),
     { timeoutMs: 120_000, intervalMs: 500, description: "topics provisioned" },
@@ -209,10 +244,17 @@ export async function startPathStack(options: PathStackOptions): Promise<PathSta
     return service;
   };
 
+  const outcomesOf = (requestId: string): AnyEvent[] =>
+    seen.filter(
+      (e) =>
+        e.correlationId === requestId && e.type.startsWith("Send") && e.type !== "SendRequested",
+    );
+
   return {
     stack,
     ns,
     catalog,
+    kafka,
     sim,
     client,
     webhookUrl: `http://127.0.0.1:${String(webhookPort)}/webhooks/whatsapp`,
@@ -224,6 +266,29 @@ export async function startPathStack(options: PathStackOptions): Promise<PathSta
       }
     },
     start,
+    outcomesOf,
+    terminalOf(requestId) {
+      const ids = new Set<string>();
+      return outcomesOf(requestId).filter((e) => {
+        if (!TERMINAL.has(e.type) || ids.has(e.eventId)) return false;
+        ids.add(e.eventId);
+        return true;
+      });
+    },
+    async openWindow(waId, phoneNumberId, timeoutMs = 30_000) {
+      sim.addUser({ waId });
+      sim.userSends(waId, { type: "text", body: "hello" }, { phoneNumberId });
+      await waitFor(
+        () =>
+          seen.some(
+            (e) =>
+              (e.type === "ConversationWindowOpened" || e.type === "ConversationWindowExtended") &&
+              e.businessNumber === phoneNumberId &&
+              (e.data as { contactId?: string }).contactId === waId,
+          ),
+        { timeoutMs, description: `window of ${waId} open` },
+      );
+    },
     async stop() {
       await Promise.all(processes.map((p) => stopService(p)));
       await client.close();

@@ -1,7 +1,6 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import type { AnyEvent } from "@parley/contracts";
 import { createKafka, type KafkaClient } from "@parley/kafka";
 import { createMongo, STATE_DOCUMENT_FIELDS, type MongoConnection } from "@parley/mongo";
 import { waitFor } from "@parley/testkit";
@@ -80,23 +79,6 @@ async function clientSend(to: string, key: string): Promise<string> {
     category: "utility",
   });
   return requestId;
-}
-
-const outcomesOf = (id: string): AnyEvent[] =>
-  parley.seen.filter((e) => e.correlationId === id && e.type.startsWith("Send"));
-
-async function openWindow(waId: string): Promise<void> {
-  parley.sim.addUser({ waId });
-  parley.sim.userSends(waId, { type: "text", body: "hi" }, { phoneNumberId: NUMBER });
-  await waitFor(
-    () =>
-      parley.seen.some(
-        (e) =>
-          (e.type === "ConversationWindowOpened" || e.type === "ConversationWindowExtended") &&
-          (e.data as { contactId: string }).contactId === waId,
-      ),
-    { timeoutMs: 60_000, description: `window of ${waId}` },
-  );
 }
 
 async function activeGeneration(): Promise<number> {
@@ -318,7 +300,7 @@ describe("the read side end to end", () => {
   let before: Record<string, unknown[]>;
 
   it("traffic of every kind; the send API's GET answers each request with its final word and statuses", async () => {
-    for (const i of [1, 2, 3, 4, 5]) await openWindow(contact(i));
+    for (const i of [1, 2, 3, 4, 5]) await parley.openWindow(contact(i), NUMBER, 60_000);
     ids["delivered"] = await postSend(contact(1), "p-delivered");
     for (const k of [1, 2, 3])
       ids[`kafka-${String(k)}`] = await clientSend(contact(2), `p-kafka-${String(k)}`);
@@ -362,7 +344,7 @@ describe("the read side end to end", () => {
     expect(failed.statuses.map((s) => s.status)).toContain("failed");
     const doubt = await viewOf(ids["inDoubt"] ?? "", (v) => v.decision === "reconciled");
     expect(doubt.outcome?.status).toBe("accepted");
-    expect(outcomesOf(ids["inDoubt"] ?? "").map((e) => e.type)).toContain("SendInDoubt");
+    expect(parley.outcomesOf(ids["inDoubt"] ?? "").map((e) => e.type)).toContain("SendInDoubt");
   }, 300_000);
 
   it("a snapshot of the live read models, then more traffic", async () => {

@@ -11,7 +11,7 @@ export {
   checkApiAccess,
   type Role,
 } from "./access.js";
-export { fileSecretProvider, type SecretProvider } from "./secrets.js";
+export { fileSecretProvider, secretFileOf, type SecretProvider } from "./secrets.js";
 export {
   crossFieldProblems,
   kafkaSecurityFields,

@@ -14,6 +14,19 @@ export interface SecretProvider {
   read(reference: string): string;
 }
 
+/**
+ * The file a variable was read from when given as `<name>_FILE` (undefined when given directly
+ * or unset): what a service watches to take a rotated secret up without a restart (API key lists,
+ * a JWKS, the Graph app token; docs/security.md, "What rotates live").
+ */
+export function secretFileOf(
+  name: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string | undefined {
+  const path = env[`${name}_FILE`];
+  return path === undefined || path === "" ? undefined : path;
+}
+
 /** The default provider: the reference is a file path, the value its UTF-8 content. */
 export function fileSecretProvider(
   readFile: (path: string) => string = (path) => readFileSync(path, "utf8"),

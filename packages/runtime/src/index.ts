@@ -77,7 +77,14 @@ export {
   type TlsFiles,
   type WorkHooks,
 } from "./api-listener.js";
-export { apiAccessOf, jwtSettingsOf } from "./api-settings.js";
+export { apiAccessOf, apiAuthenticatorOf, jwtSettingsOf } from "./api-settings.js";
+export {
+  keyChangeFact,
+  keyListParser,
+  type KeyAudit,
+  type KeyListSchema,
+  type KeyReload,
+} from "./api-key-files.js";
 export {
   createReloadingAuthenticator,
   keyChangeOf,

@@ -1,4 +1,5 @@
 import { config, telemetry } from "./instrument.js";
+import { configSchema } from "./config.js";
 import { createCatalog } from "@parley/contracts";
 import { createCommandHandler } from "@parley/decider";
 import {
@@ -176,7 +177,17 @@ await runStandardService({
             );
           },
         }),
-        ...apiAccessOf(config, { api: "campaigns", keys: config.CAMPAIGNS_API_KEYS, logger }),
+        ...apiAccessOf(config, {
+          api: "campaigns",
+          keys: config.CAMPAIGNS_API_KEYS,
+          logger,
+          // CAMPAIGNS_API_KEYS_FILE and API_JWT_JWKS_FILE re-read on change, each change audited.
+          reload: {
+            variable: "CAMPAIGNS_API_KEYS",
+            schema: configSchema.shape.CAMPAIGNS_API_KEYS,
+            audit: { producer, catalog, service: "campaigns" },
+          },
+        }),
         maxBodyBytes: config.CAMPAIGNS_API_MAX_BODY_BYTES,
         maxAudienceBytes: config.CAMPAIGNS_AUDIENCE_MAX_BYTES,
         logger,

@@ -15,9 +15,7 @@ import {
   type ReadinessCheck,
 } from "@parley/runtime";
 import { startConsentApiServer } from "./adapters/http/server.js";
-import { keyFileAuthenticator } from "./adapters/http/key-file.js";
 import { consentApiKeyList } from "./config.js";
-import { publishAuditFact } from "@parley/kafka";
 import { createConsentConsumer } from "./adapters/kafka/consumer.js";
 import { createKeyStore } from "./adapters/store/key-store.js";
 import { createLedgerReader, createLedgerStore } from "./adapters/store/ledger-store.js";
@@ -120,35 +118,19 @@ await runStandardService({
             );
           },
         }),
-        ...apiAccessOf(config, { api: "consent", keys: config.CONSENT_API_KEYS, logger }),
-        // A key file re-read on change (rotation without a restart), each change audited.
-        ...(config.CONSENT_API_KEYS_PATH === undefined
-          ? {}
-          : {
-              authenticator: keyFileAuthenticator({
-                api: "consent",
-                file: config.CONSENT_API_KEYS_PATH,
-                schema: consentApiKeyList,
-                jwt: jwtSettingsOf(config),
-                record: (fact) => {
-                  logger.info({ ...fact.details }, "consent API: key file reloaded with changes");
-                  publishAuditFact({ producer, catalog, service: "consent" }, fact).catch(
-                    (error: unknown) => {
-                      logger.error(
-                        { err: error, action: fact.action },
-                        "consent API: the keys changed but their AuditRecorded was not published",
-                      );
-                    },
-                  );
-                },
-                onError: (error) => {
-                  logger.error(
-                    { err: error, file: config.CONSENT_API_KEYS_PATH },
-                    "consent API: the key file did not load; the keys in use stay",
-                  );
-                },
-              }),
-            }),
+        ...apiAccessOf(config, {
+          api: "consent",
+          keys: config.CONSENT_API_KEYS,
+          logger,
+          // CONSENT_API_KEYS_PATH (or CONSENT_API_KEYS_FILE) and API_JWT_JWKS_FILE re-read on
+          // change (rotation without a restart), each change audited.
+          reload: {
+            variable: "CONSENT_API_KEYS",
+            file: config.CONSENT_API_KEYS_PATH,
+            schema: consentApiKeyList,
+            audit: { producer, catalog, service: "consent" },
+          },
+        }),
         clock,
         maxBodyBytes: config.CONSENT_API_MAX_BODY_BYTES,
         logger,

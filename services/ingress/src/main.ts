@@ -1,8 +1,10 @@
 import { config, telemetry } from "./instrument.js";
+import { configSchema } from "./config.js";
 import { createCatalog } from "@parley/contracts";
 import { createEventProducer, createRegistry, registryOptionsOf, createSerde } from "@parley/kafka";
 import { createMongo } from "@parley/mongo";
 import {
+  apiAuthenticatorOf,
   jwtSettingsOf,
   mongoSecurityOf,
   runStandardService,
@@ -66,6 +68,17 @@ await runStandardService({
           logger,
           metrics,
           tls,
+          // SEND_API_KEYS_FILE and API_JWT_JWKS_FILE re-read on change, each change audited.
+          authenticator: apiAuthenticatorOf(config, {
+            api: "messages",
+            keys,
+            logger,
+            reload: {
+              variable: "SEND_API_KEYS",
+              schema: configSchema.shape.SEND_API_KEYS,
+              audit: { producer, catalog, service: "ingress" },
+            },
+          }),
         });
         checks.push(server.check);
         components.push(server);

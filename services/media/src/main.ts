@@ -1,4 +1,5 @@
 import { config, telemetry } from "./instrument.js";
+import { configSchema } from "./config.js";
 import { createCatalog } from "@parley/contracts";
 import { createCommandHandler } from "@parley/decider";
 import { errorMessage } from "@parley/errors";
@@ -158,7 +159,17 @@ await runStandardService({
               );
             },
           }),
-          ...apiAccessOf(config, { api: "media", keys: config.MEDIA_API_KEYS, logger }),
+          ...apiAccessOf(config, {
+            api: "media",
+            keys: config.MEDIA_API_KEYS,
+            logger,
+            // MEDIA_API_KEYS_FILE and API_JWT_JWKS_FILE re-read on change, each change audited.
+            reload: {
+              variable: "MEDIA_API_KEYS",
+              schema: configSchema.shape.MEDIA_API_KEYS,
+              audit: { producer, catalog, service: "media" },
+            },
+          }),
           maxBytes: config.MEDIA_MAX_BYTES,
           host: config.MEDIA_API_HOST ?? config.HTTP_HOST,
           port: config.MEDIA_API_PORT,

@@ -40,6 +40,11 @@ const READERS = Number(process.env["BENCH_READERS"] ?? "200");
 /** Lookups per second in all for the paced measures (the closed loop asks as fast as it can). */
 const LOOKUP_RATE = Number(process.env["BENCH_LOOKUP_RATE"] ?? "400");
 const CONTACTS = Number(process.env["BENCH_CONTACTS"] ?? "2000");
+/**
+ * How often the backlog phase reads the projection's progress (`/metrics`, a scrape of the
+ * process being measured; it was every 250 ms until 2026-12-06).
+ */
+const POLL_MS = Number(process.env["BENCH_POLL_MS"] ?? "1000");
 /** "a": the backlog measure (a) alone. */
 const ONLY = process.env["BENCH_ONLY"];
 /** BENCH_COUNT_COMMANDS=1: count the projection's MongoDB commands (monitoring costs CPU). */
@@ -414,7 +419,7 @@ async function main() {
         applyLast = { at, n, cpu };
         return n >= total;
       },
-      { timeoutMs: 900_000, intervalMs: 250, description: "projection caught up" },
+      { timeoutMs: 900_000, intervalMs: POLL_MS, description: "projection caught up" },
     );
     if (process.env["BENCH_METRICS_FILE"] !== undefined) {
       const text = await (
@@ -422,6 +427,24 @@ async function main() {
       ).text();
       writeFileSync(process.env["BENCH_METRICS_FILE"], text);
     }
+    // What the projection spends per second with nothing to apply (timers, rollup rounds, the
+    // generation poll, Kafka heartbeats, this bench's /metrics polls at the same BENCH_POLL_MS): on a
+    // slow machine those seconds are spread over few events and inflate the CPU per event.
+    const IDLE_MS = 5_000;
+    const idleStart = { at: performance.now(), cpu: cpuSeconds(pid) };
+    const idleUntil = idleStart.at + IDLE_MS;
+    while (performance.now() < idleUntil) {
+      await metric(service.url, "parley_projection_records_total").catch(() => 0);
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+    const idleCpuPerSecond =
+      (cpuSeconds(pid) - idleStart.cpu) / ((performance.now() - idleStart.at) / 1_000);
+    // The next 5 s without the polls: a projection with nothing left to do (the first window
+    // also holds what trails the backlog: the rollup's last rounds, collections).
+    const quietStart = { at: performance.now(), cpu: cpuSeconds(pid) };
+    await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
+    const quietCpuPerSecond =
+      (cpuSeconds(pid) - quietStart.cpu) / ((performance.now() - quietStart.at) / 1_000);
     const appliedRate =
       applyFirst === undefined
         ? NaN
@@ -453,6 +476,19 @@ async function main() {
       `bare consume ${bareCpuPerEvent.toFixed(0)} µs (the bench process, whole bare phase)`,
       (bareCpuPerEvent / cpuPerEvent).toFixed(2),
     ]);
+    if (applyFirst !== undefined) {
+      const seconds = (applyLast.at - applyFirst.at) / 1_000;
+      const net =
+        ((applyLast.cpu - applyFirst.cpu - idleCpuPerSecond * seconds) /
+          (applyLast.n - applyFirst.n)) *
+        1e6;
+      rows.push([
+        "projection CPU per event net of its idle CPU (µs)",
+        net.toFixed(0),
+        `idle ${(idleCpuPerSecond * 1_000).toFixed(0)} ms CPU/s over ${String(IDLE_MS / 1_000)} s after the backlog (${(quietCpuPerSecond * 1_000).toFixed(0)} without the bench's /metrics polls, the ${String(IDLE_MS / 1_000)} s after), x ${seconds.toFixed(1)} s of backlog`,
+        (bareCpuPerEvent / net).toFixed(2),
+      ]);
+    }
     rows.push([
       "events applied/s (backlog)",
       appliedRate.toFixed(0),

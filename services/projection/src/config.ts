@@ -21,6 +21,13 @@ export const configFields = z.object({
   ...infraFields,
   ...chassisFields,
   HTTP_PORT: env.port(8086),
+  /**
+   * The projection's own bound on heap growth past the last full collection (the chassis
+   * default is 50): working off a backlog it peaked at 208-227 MB RSS with 50, 189 with 20
+   * (docs/benchmarks.md, "Projection", 2026-12-06 18:36-19:55), its live heap being small and
+   * its garbage plentiful; the CPU cost of the extra full collections is within the noise there.
+   */
+  HEAP_GROWING_PERCENT: env.int(20, { min: 0, max: 1_000 }),
   /** Prepended to every topic name (tests); production leaves it empty. */
   PARLEY_TOPIC_PREFIX: z.string().default(""),
   /**
@@ -69,9 +76,11 @@ export const configFields = z.object({
   PROJECTION_ROLLUP_INTERVAL_MS: env.int(1_000, { min: 50, max: 3_600_000 }),
   /**
    * A bucket recomputed from n facts waits n x this (ms) before its next recomputation, so a
-   * busy bucket of many facts is not read again every round (its totals trail by that much).
+   * busy bucket of many facts is not read again every round (its totals trail by that much: an
+   * hour of 4,000 messages by 8 s). 0.5 read back 6 facts per event applied in the backlog
+   * bench, 2 reads 2.7 (docs/benchmarks.md, "Projection").
    */
-  PROJECTION_ROLLUP_MS_PER_FACT: z.coerce.number().min(0).max(1_000).default(0.5),
+  PROJECTION_ROLLUP_MS_PER_FACT: z.coerce.number().min(0).max(1_000).default(2),
   /** How often the active generation is read (a rebuild's switch is picked up within this). */
   PROJECTION_GENERATION_POLL_MS: env.int(2_000, { min: 100, max: 60_000 }),
   /**

@@ -1,7 +1,8 @@
 import { config, telemetry } from "./instrument.js";
+import { configSchema } from "./config.js";
 import { createCatalog } from "@parley/contracts";
 import { errorMessage } from "@parley/errors";
-import { createRegistry, registryOptionsOf, createSerde } from "@parley/kafka";
+import { createEventProducer, createRegistry, registryOptionsOf, createSerde } from "@parley/kafka";
 import {
   apiAccessOf,
   jwtSettingsOf,
@@ -110,6 +111,10 @@ await runStandardService({
         logger.info({}, "projection: no API key and no bearer JWT issuer; the query API is off");
         return { checks, components };
       }
+      // Publishes AuditRecorded keys.changed when the query API's key or JWKS file changes.
+      const producer = createEventProducer({ kafka, serde, name: "projection audit producer" });
+      await producer.connect();
+      components.push({ name: "projection audit producer", stop: () => producer.disconnect() });
       const server = await startQueryApiServer({
         host: config.PROJECTION_API_HOST ?? config.HTTP_HOST,
         port: config.PROJECTION_API_PORT,
@@ -124,7 +129,17 @@ await runStandardService({
           generations,
           active: () => live.active(),
         }),
-        ...apiAccessOf(config, { api: "query", keys: config.PROJECTION_API_KEYS, logger }),
+        ...apiAccessOf(config, {
+          api: "query",
+          keys: config.PROJECTION_API_KEYS,
+          logger,
+          // PROJECTION_API_KEYS_FILE and API_JWT_JWKS_FILE re-read on change, each change audited.
+          reload: {
+            variable: "PROJECTION_API_KEYS",
+            schema: configSchema.shape.PROJECTION_API_KEYS,
+            audit: { producer, catalog, service: "projection" },
+          },
+        }),
         rateLimiter: createRateLimiter({
           ratePerSecond: config.PROJECTION_API_RATE_PER_SECOND,
           burst: config.PROJECTION_API_RATE_BURST,

@@ -144,3 +144,14 @@ export const configSchema = z
   });
 
 export type Config = z.infer<typeof configSchema>;
+
+/**
+ * Checks a re-read GRAPH_APP_TOKEN_FILE as the configuration checked it at start: the token, or
+ * an error naming the problem (never the content, a secret).
+ */
+export function appTokenParser(text: string): string {
+  const parsed = configSchema.shape.GRAPH_APP_TOKEN.safeParse(text);
+  if (!parsed.success) throw new Error(parsed.error.issues.map((i) => i.message).join("; "));
+  if (parsed.data === undefined || parsed.data === "") throw new Error("holds no app token");
+  return parsed.data;
+}

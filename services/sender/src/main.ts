@@ -1,4 +1,6 @@
 import { config, telemetry } from "./instrument.js";
+import { secretFileOf } from "@parley/config";
+import { appTokenParser } from "./config.js";
 import { createCatalog } from "@parley/contracts";
 import {
   createEventProducer,
@@ -57,7 +59,12 @@ await runStandardService({
     // Encodes outcomes for the consumers' transactions; it sends nothing itself (not connected).
     const producer = createEventProducer({ kafka, serde, name: "sender outputs" });
     const dispatchTopic = catalog.topic("dispatch");
-    const tokens = createTokenFiles(directory);
+    // The numbers' token files and GRAPH_APP_TOKEN_FILE, re-read on change (no restart).
+    const tokens = createTokenFiles(directory, {
+      token: config.GRAPH_APP_TOKEN,
+      file: secretFileOf("GRAPH_APP_TOKEN"),
+      parse: appTokenParser,
+    });
     const sender = createSender({
       settings: config,
       directory,
@@ -74,7 +81,7 @@ await runStandardService({
         timeoutMs: config.SENDER_GRAPH_TIMEOUT_MS,
         connections: config.SENDER_GRAPH_CONNECTIONS,
         tokenOf: (number) => tokens.token(number),
-        appToken: config.GRAPH_APP_TOKEN,
+        appToken: () => tokens.appToken?.(),
       }),
       tokens,
       media:

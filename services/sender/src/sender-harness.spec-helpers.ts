@@ -30,8 +30,12 @@ import { createMongo, type MongoConnection } from "@parley/mongo";
 import { parseNumberDirectory } from "@parley/numbers";
 import { createLogger, createMetrics, type Metrics } from "@parley/telemetry";
 import { startStack, waitFor, type Stack } from "@parley/testkit";
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll } from "vitest";
 import { createGraph } from "./adapters/graph/graph.js";
+import { createTokenFiles } from "./adapters/secrets/token-files.js";
 import {
   createSenderConsumers,
   SENDER_DISPATCH_CONSUMER,
@@ -58,6 +62,16 @@ export const HOT = "106540352240005";
 // No configured mps: its cap is Meta's level (STANDARD 80 until the simulator upgrades it).
 export const GROW = "106540352240006";
 export const READER = "sender-test-reader";
+/** Its token is in a file (`tokenFile`), rotated by a test as a secret manager's agent would. */
+export const ROTATING = "106540352240007";
+export let tokenFile: string;
+
+/** Writes a token file the way a rotation tool does: a new file renamed over the old one. */
+export function rotateTokenFile(content: string): void {
+  const tmp = `${tokenFile}.${String(Math.random()).slice(2)}.tmp`;
+  writeFileSync(tmp, content);
+  renameSync(tmp, tokenFile);
+}
 
 export let stack: Stack;
 export let catalog: Catalog;
@@ -277,6 +291,7 @@ export function useSenderHarness(): void {
             { id: BROKEN, displayPhoneNumber: "15550000003" },
             { id: HOT, displayPhoneNumber: "15550000005" },
             { id: GROW, displayPhoneNumber: "15550000006" },
+            { id: ROTATING, displayPhoneNumber: "15550000007" },
           ],
         },
       ],
@@ -288,6 +303,14 @@ export function useSenderHarness(): void {
       language: "en",
       body: "Your order shipped",
     });
+    sim.grantAccessToken({ token: "rotating-token-1" });
+    const tokenDir = mkdtempSync(join(tmpdir(), "parley-sender-tokens-"));
+    cleanups.push(() => {
+      rmSync(tokenDir, { recursive: true, force: true });
+      return Promise.resolve();
+    });
+    tokenFile = join(tokenDir, "rotating.token");
+    rotateTokenFile("rotating-token-1\n");
     simServer = await serveSimulator(sim, { port: 0, host: "127.0.0.1" });
     cleanups.push(async () => {
       await simServer.close();
@@ -301,6 +324,7 @@ export function useSenderHarness(): void {
           { phoneNumberId: BROKEN, wabaId: WABA, mps: 80, accessToken: "wrong-token" },
           { phoneNumberId: HOT, wabaId: WABA, mps: 20, accessToken: "good-token" },
           { phoneNumberId: GROW, wabaId: WABA, accessToken: "good-token" },
+          { phoneNumberId: ROTATING, wabaId: WABA, mps: 80, accessTokenFile: tokenFile },
         ],
       },
       {},
@@ -311,6 +335,8 @@ export function useSenderHarness(): void {
       const s = { ...settings, ...overrides, WA_GRAPH_BASE_URL: simServer.url };
       const logger = createLogger({ service: "sender", level: "error" });
       const dispatchTopic = catalog.topic("dispatch");
+      // Token files re-read every SENDER_TOKEN_FILE_POLL_MS (0 here unless a test asks).
+      const tokens = createTokenFiles(directory);
       sender = createSender({
         settings: s,
         directory,
@@ -326,7 +352,9 @@ export function useSenderHarness(): void {
           graphVersion: s.WA_GRAPH_VERSION,
           timeoutMs: s.SENDER_GRAPH_TIMEOUT_MS,
           connections: s.SENDER_GRAPH_CONNECTIONS,
+          tokenOf: (n) => tokens.token(n),
         }),
+        tokens,
         dispatchTopic: {
           name: dispatchTopic.name,
           partitions: dispatchTopic.partitions,

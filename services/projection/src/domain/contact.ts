@@ -1,4 +1,5 @@
 import type { EventOf } from "@parley/contracts";
+import { appliedEvent, stateAfter } from "./applied.js";
 import type { Decider } from "@parley/decider";
 import { eraseContact, withErasure } from "./erasure.js";
 import type { Applied, Observed } from "./facts.js";
@@ -250,8 +251,9 @@ function applyFacts(state: ContactState, { event, country }: Observed): ContactS
 export const contactDecider: Decider<ContactState, ContactCommand, ContactEvent, void, never> = {
   initialState: (contactId) => ({ contactId, ids: [], consent: [], consentHistory: [] }),
   decide(command, state) {
-    return applyToContact(state, command) === state ? [] : [{ type: "Applied", command }];
+    const next = applyToContact(state, command);
+    return next === state ? [] : [appliedEvent(command, state, next)];
   },
-  evolve: (state, event) => applyToContact(state, event.command),
+  evolve: (state, event) => stateAfter(state, event, () => applyToContact(state, event.command)),
   isPublished: (_event): _event is never => false,
 };

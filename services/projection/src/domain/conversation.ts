@@ -1,4 +1,5 @@
 import type { Decider } from "@parley/decider";
+import { appliedEvent, stateAfter } from "./applied.js";
 import { eraseConversation, isDrop, withErasure } from "./erasure.js";
 import type { Applied, ContactDropped, Observed, WindowObserved, WindowView } from "./facts.js";
 import { canonicalTime, compareStamps, insertBounded, latest, type Stamp } from "./order.js";
@@ -177,7 +178,7 @@ export const conversationDecider: Decider<
     if (next === state) return [];
     const before = new Map(windowsOf(state).map((w) => [w.openedBy, JSON.stringify(w)]));
     const n = next.windows.length + next.outbound.length;
-    const events: ConversationEvent[] = [{ type: "Applied", command }];
+    const events: ConversationEvent[] = [appliedEvent(command, state, next)];
     for (const window of windowsOf(next)) {
       if (before.get(window.openedBy) === JSON.stringify(window)) continue;
       events.push({
@@ -191,6 +192,8 @@ export const conversationDecider: Decider<
     return events;
   },
   evolve: (state, event) =>
-    event.type === "Applied" ? applyToConversation(state, event.command) : state,
+    event.type === "Applied"
+      ? stateAfter(state, event, () => applyToConversation(state, event.command))
+      : state,
   isPublished: (event): event is ConversationOutput => event.type !== "Applied",
 };

@@ -1,4 +1,5 @@
 import type { EventOf } from "@parley/contracts";
+import { appliedEvent, stateAfter } from "./applied.js";
 import type { Decider } from "@parley/decider";
 import { bucketOfMessage, messageContribution, sameContribution } from "./analytics.js";
 import type {
@@ -278,7 +279,7 @@ export const messageDecider: Decider<
   decide(command, state) {
     const next = applyToMessage(state, command);
     if (next === state) return [];
-    const events: MessageEvent[] = [{ type: "Applied", command }];
+    const events: MessageEvent[] = [appliedEvent(command, state, next)];
     const [was, is] = [bucketOfMessage(state), bucketOfMessage(next)];
     const n = next.timeline.length;
     const id = (bucket: string) => `message:${state.wamid}:bucket:${bucket}:${String(n)}`;
@@ -292,7 +293,9 @@ export const messageDecider: Decider<
     return events;
   },
   evolve: (state, event) =>
-    event.type === "Applied" ? applyToMessage(state, event.command) : state,
+    event.type === "Applied"
+      ? stateAfter(state, event, () => applyToMessage(state, event.command))
+      : state,
   isPublished: (event): event is MessageOutput => event.type !== "Applied",
 };
 

@@ -1,4 +1,5 @@
 import type { Decider } from "@parley/decider";
+import { appliedEvent, stateAfter } from "./applied.js";
 import type { EventOf } from "@parley/contracts";
 import { bucketOfRequest, requestContribution, sameContribution } from "./analytics.js";
 import {
@@ -440,7 +441,7 @@ export function requestDecider(
     decide(command, state) {
       const next = applyToRequest(state, command, finalOf);
       if (next === state) return [];
-      const events: RequestEvent[] = [{ type: "Applied", command }];
+      const events: RequestEvent[] = [appliedEvent(command, state, next)];
       const before = linksOf(state);
       const n = next.outcomes.length + next.dispatches.length + (next.request ? 1 : 0);
       for (const [wamid, link] of linksOf(next)) {
@@ -462,7 +463,9 @@ export function requestDecider(
       return events;
     },
     evolve: (state, event) =>
-      event.type === "Applied" ? applyToRequest(state, event.command, finalOf) : state,
+      event.type === "Applied"
+        ? stateAfter(state, event, () => applyToRequest(state, event.command, finalOf))
+        : state,
     isPublished: (event): event is RequestOutput => event.type !== "Applied",
   };
 }

@@ -1,4 +1,5 @@
 import type { Decider } from "@parley/decider";
+import { appliedEvent, stateAfter } from "./applied.js";
 import type { Applied, Observed } from "./facts.js";
 import {
   canonicalTime,
@@ -125,8 +126,10 @@ export const templateDecider: Decider<TemplateState, TemplateCommand, TemplateEv
       const [wabaId, templateId] = key.split("|");
       return { key, wabaId: decode(wabaId), templateId: decode(templateId), history: [] };
     },
-    decide: (command, state) =>
-      applyToTemplate(state, command) === state ? [] : [{ type: "Applied", command }],
-    evolve: (state, event) => applyToTemplate(state, event.command),
+    decide(command, state) {
+      const next = applyToTemplate(state, command);
+      return next === state ? [] : [appliedEvent(command, state, next)];
+    },
+    evolve: (state, event) => stateAfter(state, event, () => applyToTemplate(state, event.command)),
     isPublished: (_event): _event is never => false,
   };

@@ -82,6 +82,9 @@ export interface Consumed {
   readonly traceId?: string;
 }
 
+/** Contacts whose country is remembered (cleared whole when full: a few hundred KB at most). */
+const COUNTRY_CACHE_SIZE = 5_000;
+
 const RANK: Readonly<Record<RetryKind, number>> = { outage: 0, bounded: 1, never: 2 };
 
 /** Waits for every call, then rejects with the most retriable failure (an outage first). */
@@ -132,6 +135,16 @@ export function createProjector({
     maxBatchKeys,
     ...(markDelayMs === undefined ? {} : { markDelayMs }),
     context: none,
+  };
+  // A contact's country is a pure function of its id (libphonenumber's parse, the costliest
+  // step of an event's routing): remembered for the contacts of recent events.
+  const countries = new Map<string, string | undefined>();
+  const countryOfCached = (contactId: string): string | undefined => {
+    if (countries.has(contactId)) return countries.get(contactId);
+    const country = countryOf(contactId);
+    if (countries.size >= COUNTRY_CACHE_SIZE) countries.clear();
+    countries.set(contactId, country);
+    return country;
   };
   const runtimes: RuntimeCommandHandler<never>[] = [];
   const runtime = <S, C, E, O extends E>(
@@ -214,7 +227,7 @@ export function createProjector({
           : await erasure.erased(named);
       const observed = events.map((e): Observed => {
         const contactId = contactOf(e);
-        const country = contactId === undefined ? undefined : countryOf(contactId);
+        const country = contactId === undefined ? undefined : countryOfCached(contactId);
         return {
           type: "Observed",
           ...e,

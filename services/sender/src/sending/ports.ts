@@ -84,7 +84,7 @@ export interface GraphClient {
 }
 
 /** A token file that changed on disk (`ok`: its new token is in use) or could not be read again. */
-export type TokenFileChange =
+export type TokenFileChange = (
   | { readonly number: string; readonly where: string; readonly path: string; readonly ok: true }
   | {
       readonly number: string;
@@ -92,7 +92,11 @@ export type TokenFileChange =
       readonly path: string;
       readonly ok: false;
       readonly problem: string;
-    };
+    }
+) & {
+  /** The Graph app token's file (GRAPH_APP_TOKEN_FILE), not a number's: `number` is "". */
+  readonly app?: true;
+};
 
 /** Each number's current Graph token, and token files re-read when they change (rotation). */
 export interface TokenKeeper {
@@ -101,6 +105,8 @@ export interface TokenKeeper {
   secretOf(number: string): string | undefined;
   /** Looks at every token file once: what changed since the last look. */
   poll(): Promise<TokenFileChange[]>;
+  /** The Graph app token in use (GRAPH_APP_TOKEN, re-read from its file on change), if any. */
+  appToken?(): string | undefined;
 }
 
 /** What the media service says of a Parley upload for one sending number. */

@@ -106,6 +106,22 @@ export function createTokenWatch({
       return;
     }
     for (const c of changes) {
+      if (c.app === true) {
+        // The app token asks debug_token about every number: on a change, every number again.
+        if (!c.ok)
+          logger.error(
+            { configKey: c.where, file: c.path, problem: c.problem },
+            `app token file could not be read again: ${c.problem}; the app token in use stays (fix ${c.where})`,
+          );
+        else {
+          logger.info(
+            { configKey: c.where, file: c.path },
+            "app token file changed: debug_token uses the new app token from its next call",
+          );
+          await checkAll();
+        }
+        continue;
+      }
       if (!c.ok) {
         logger.error(
           { businessNumber: c.number, configKey: c.where, file: c.path, problem: c.problem },

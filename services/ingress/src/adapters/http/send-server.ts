@@ -4,6 +4,7 @@ import {
   createAuthenticator,
   jwtSettingsOf,
   startApiListener,
+  type Authenticator,
   type Component,
   type ReadinessCheck,
   type TlsFiles,
@@ -103,6 +104,7 @@ export async function startSendApi(
     logger,
     metrics,
     tls,
+    authenticator,
   }: {
     readonly db: Db;
     readonly producer: Pick<EventProducer, "publish">;
@@ -110,6 +112,8 @@ export async function startSendApi(
     readonly logger: Logger;
     readonly metrics: Metrics;
     readonly tls?: TlsFiles | undefined;
+    /** main.ts passes one whose key files are re-read on change; default: fixed keys. */
+    readonly authenticator?: Authenticator | undefined;
   },
 ): Promise<SendApiServer> {
   const store = createMongoSendRecordStore({
@@ -124,11 +128,13 @@ export async function startSendApi(
   return startSendApiServer({
     host: settings.SEND_API_HOST ?? settings.HTTP_HOST,
     port: settings.SEND_API_PORT,
-    authenticator: createAuthenticator({
-      api: "messages",
-      keys: settings.SEND_API_KEYS,
-      jwt: jwtSettingsOf(settings),
-    }),
+    authenticator:
+      authenticator ??
+      createAuthenticator({
+        api: "messages",
+        keys: settings.SEND_API_KEYS,
+        jwt: jwtSettingsOf(settings),
+      }),
     tls,
     ...(settings.HTTP_HSTS_MAX_AGE_S === undefined
       ? {}

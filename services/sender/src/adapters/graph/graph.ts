@@ -40,8 +40,9 @@ export function createGraph({
   /**
    * The app token (`<app id>|<app secret>`, GRAPH_APP_TOKEN(_FILE)): debug_token's caller as Meta
    * documents it (input_token = the number's token). Unset: the number's token inspects itself.
+   * A function is asked at every debug_token call: a rotated app token file is used from then on.
    */
-  appToken?: string | undefined;
+  appToken?: string | (() => string | undefined) | undefined;
   baseUrl: string;
   graphVersion: string;
   timeoutMs: number;
@@ -114,10 +115,11 @@ export function createGraph({
     },
     level: (number) => clientFor(number).getThroughput(number),
     async inspectToken(number) {
+      const app = typeof appToken === "function" ? appToken() : appToken;
       try {
         const d = await clientFor(number).debugToken(
           tokenOf(number),
-          appToken === undefined ? undefined : { accessToken: appToken },
+          app === undefined ? undefined : { accessToken: app },
         );
         return {
           isValid: d.is_valid,
@@ -129,7 +131,7 @@ export function createGraph({
       } catch (error) {
         // Graph refuses the caller. With an app token that is the app token, not the number's:
         // say which secret to fix and judge no number's token on it.
-        if (appToken !== undefined && error instanceof GraphApiError && error.code === 190)
+        if (app !== undefined && error instanceof GraphApiError && error.code === 190)
           throw new AppTokenRefusedError(error.message);
         // The token cannot even ask about itself: Graph refuses it.
         if (error instanceof GraphApiError && (error.code === 190 || error.code === 0))

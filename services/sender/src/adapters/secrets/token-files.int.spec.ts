@@ -15,6 +15,7 @@ import { parseNumberDirectory } from "@parley/numbers";
 import { createLogger, createMetrics, type Metrics } from "@parley/telemetry";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { appTokenParser } from "../../config.js";
 import { createSenderMetrics } from "../../metrics.js";
 import { createTokenWatch } from "../../sending/tokens.js";
 import { AppTokenRefusedError, createGraph } from "../graph/graph.js";
@@ -147,6 +148,81 @@ describe("debug_token with the app token (GRAPH_APP_TOKEN_FILE)", () => {
     expect(await series("graph_token_valid", EXPIRING)).toBe(before);
     expect(lines.some((l) => String(l["err"]).includes("GRAPH_APP_TOKEN_FILE"))).toBe(true);
     await graph.close();
+  });
+});
+
+describe("GRAPH_APP_TOKEN_FILE rotated on disk", () => {
+  it("is used by debug_token from the next call without a restart; a bad file keeps the app token in use, reported once", async () => {
+    const appFile = join(dir, "app.token");
+    rotate(appFile, `${DEFAULT_APP_ID}|not-the-app-secret\n`);
+    const directory = parseNumberDirectory(
+      { numbers: [{ phoneNumberId: FOREVER, wabaId: WABA, accessToken: "forever-token" }] },
+      {},
+    );
+    sim.grantAccessToken({ token: "forever-token" });
+    // As main.ts wires it: the app token from the configuration, its file watched by the keeper.
+    const keeper = createTokenFiles(directory, {
+      token: appTokenParser(`${DEFAULT_APP_ID}|not-the-app-secret`),
+      file: appFile,
+      parse: appTokenParser,
+    });
+    const graph = createGraph({
+      directory,
+      baseUrl: server.url,
+      graphVersion: "v23.0",
+      timeoutMs: 5_000,
+      connections: 2,
+      tokenOf: (n) => keeper.token(n),
+      appToken: () => keeper.appToken?.(),
+    });
+    const seen: Record<string, unknown>[] = [];
+    const watch = createTokenWatch({
+      numbers: () => [FOREVER],
+      graph,
+      keeper,
+      clock: () => Date.now(),
+      observer,
+      logger: createLogger({
+        service: "sender",
+        level: "info",
+        destination: {
+          write: (l: string) => void seen.push(JSON.parse(l) as Record<string, unknown>),
+        },
+      }),
+      checkMs: 0,
+      filePollMs: 0,
+      warnDays: 14,
+      tokenChanged: () => undefined,
+    });
+    try {
+      await expect(graph.inspectToken(FOREVER)).rejects.toThrow(AppTokenRefusedError);
+      // A file that is not an app token: the one in use stays, the problem said once, no secret.
+      rotate(appFile, "not an app token\n");
+      await watch.pollFiles();
+      await watch.pollFiles();
+      const bad = seen.filter(
+        (l) => l["configKey"] === "GRAPH_APP_TOKEN_FILE" && l["level"] === "error",
+      );
+      expect(bad).toHaveLength(1);
+      expect(String(bad[0]?.["problem"])).toMatch(/app\.token: must be <app id>\|<app secret>/);
+      expect(keeper.appToken?.()).toBe(`${DEFAULT_APP_ID}|not-the-app-secret`);
+      // The right app token written: debug_token asks with it from the next call, every number
+      // re-checked at once.
+      rotate(appFile, `${DEFAULT_APP_ID}|${DEFAULT_APP_SECRET}\n`);
+      await watch.pollFiles();
+      expect(
+        seen.some(
+          (l) =>
+            l["msg"] ===
+            "app token file changed: debug_token uses the new app token from its next call",
+        ),
+      ).toBe(true);
+      expect(await series("graph_token_valid", FOREVER)).toBe("1");
+      expect(await graph.inspectToken(FOREVER)).toMatchObject({ isValid: true });
+      expect(JSON.stringify(seen)).not.toContain(DEFAULT_APP_SECRET);
+    } finally {
+      await graph.close();
+    }
   });
 });
 

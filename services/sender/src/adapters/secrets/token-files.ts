@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { NumberDirectoryError, readAccessTokenFile, type NumberDirectory } from "@parley/numbers";
 import type { TokenFileChange, TokenKeeper } from "../../sending/ports.js";
 
@@ -17,7 +18,19 @@ interface Watched {
  * rewrite within the file system's timestamp granularity. A file that cannot be read or holds
  * no token keeps the token in use and is reported once per distinct problem.
  */
-export function createTokenFiles(directory: NumberDirectory): TokenKeeper {
+export function createTokenFiles(
+  directory: NumberDirectory,
+  app?: {
+    /** GRAPH_APP_TOKEN as loaded at start. */
+    readonly token: string | undefined;
+    /** GRAPH_APP_TOKEN_FILE, re-read at each poll like the numbers' token files. */
+    readonly file?: string | undefined;
+    /** Checks the file's content as the configuration does; throws naming the problem. */
+    readonly parse: (text: string) => string;
+  },
+): TokenKeeper {
+  let appToken = app?.token;
+  const appWatch: { problem: string | undefined } = { problem: undefined };
   const tokens = new Map(directory.numbers.map((n) => [n.phoneNumberId, n.accessToken]));
   const watched: Watched[] = directory.numbers.flatMap((n) =>
     n.tokenSource.kind === "file"
@@ -47,8 +60,26 @@ export function createTokenFiles(directory: NumberDirectory): TokenKeeper {
           ? `${s.where} (${s.name})`
           : s.where;
     },
+    appToken: () => appToken,
     poll() {
       const changes: TokenFileChange[] = [];
+      if (app?.file !== undefined) {
+        const { file: path } = app;
+        const where = "GRAPH_APP_TOKEN_FILE";
+        try {
+          const token = app.parse(readFileSync(path, "utf8"));
+          appWatch.problem = undefined;
+          if (token !== appToken) {
+            appToken = token;
+            changes.push({ number: "", where, path, ok: true, app: true });
+          }
+        } catch (error) {
+          const problem = `${where}: ${path}: ${error instanceof Error ? error.message : String(error)}`;
+          if (problem !== appWatch.problem)
+            changes.push({ number: "", where, path, ok: false, problem, app: true });
+          appWatch.problem = problem;
+        }
+      }
       for (const w of watched) {
         const { number, where, path } = w;
         let token: string;

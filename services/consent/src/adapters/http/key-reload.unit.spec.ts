@@ -4,12 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createEvent } from "@parley/contracts";
 import type { AuditFact } from "@parley/kafka";
-import { hashApiKey } from "@parley/runtime";
+import { apiAuthenticatorOf, hashApiKey, type ReloadingAuthenticator } from "@parley/runtime";
 import { afterAll, describe, expect, it } from "vitest";
 import { consentApiKeyList } from "../../config.js";
-import { keyFileAuthenticator } from "./key-file.js";
 
-// CONSENT_API_KEYS_PATH: the consent API's key file re-read on change, each change recorded as
+// CONSENT_API_KEYS_PATH: the consent API's key file re-read on change through the shared wiring
+// of @parley/runtime (apiAuthenticatorOf, as main.ts wires it), each change recorded as
 // AuditRecorded keys.changed (a valid event of the contract), never with key material.
 
 const dir = mkdtempSync(join(tmpdir(), "parley-consent-keys-"));
@@ -21,6 +21,36 @@ const put = (path: string, content: string) => {
   writeFileSync(tmp, content);
   renameSync(tmp, path);
 };
+const keyFileAuthenticator = ({
+  file,
+  record,
+  onError,
+  intervalMs,
+}: {
+  readonly file: string;
+  readonly record: (fact: AuditFact) => void;
+  readonly onError?: (error: unknown) => void;
+  readonly intervalMs?: number;
+}) =>
+  apiAuthenticatorOf(
+    {},
+    {
+      api: "consent",
+      keys: [],
+      logger: {
+        info: () => undefined,
+        error: (o: object) => onError?.((o as { err?: unknown }).err),
+      },
+      reload: {
+        variable: "CONSENT_API_KEYS",
+        file,
+        schema: consentApiKeyList,
+        audit: record,
+        env: {},
+        ...(intervalMs === undefined ? {} : { intervalMs }),
+      },
+    },
+  ) as ReloadingAuthenticator;
 const OLD = "consent-old-key-0123456789";
 const NEW = "consent-new-key-0123456789";
 
@@ -28,16 +58,9 @@ describe("the consent API's key file", () => {
   it("refuses a bad file at start, naming it and the problem", () => {
     const file = join(dir, "bad.json");
     put(file, JSON.stringify([{ id: "crm", keySha256: "nope", role: "operator" }]));
-    expect(() =>
-      keyFileAuthenticator({
-        api: "consent",
-        file,
-        schema: consentApiKeyList,
-        jwt: undefined,
-        record: () => undefined,
-        onError: () => undefined,
-      }),
-    ).toThrow(/bad\.json: .*SHA-256/);
+    expect(() => keyFileAuthenticator({ file, record: () => undefined })).toThrow(
+      /bad\.json: .*SHA-256/,
+    );
   });
 
   it("swaps in a rotated key file and records keys.changed as a valid AuditRecorded", async () => {
@@ -46,10 +69,7 @@ describe("the consent API's key file", () => {
     const facts: AuditFact[] = [];
     const errors: unknown[] = [];
     const auth = keyFileAuthenticator({
-      api: "consent",
       file,
-      schema: consentApiKeyList,
-      jwt: undefined,
       record: (f) => facts.push(f),
       onError: (e) => errors.push(e),
       intervalMs: 20,
