@@ -111,6 +111,10 @@ const busyHistory = validHistory.filter(
     h.outcomes.some((o) => o.type === "SendAccepted"),
 );
 
+/** An item as the checker names it in its examples. */
+const itemName = (i: TypedEvent | Delivery["items"][number]): string =>
+  i.kind === "message" ? `message ${i.wamid}` : `status ${i.wamid} ${i.status}`;
+
 const failing = (h: ChaosHistory): string[] =>
   checkHistory(h)
     .rows.filter((r) => !r.ok)
@@ -132,7 +136,14 @@ describe("the chaos checker", () => {
     name: string;
     /** The rows that must fail (an unreconciled send also has no terminal outcome). */
     checks: readonly string[];
-    breakIt: (h: ChaosHistory, pick: number) => ChaosHistory;
+    /**
+     * The broken history, and what the failed rows must name, in their order: exactly the
+     * offending ids (a request, a webhook item, a number...), nothing else.
+     */
+    breakIt: (
+      h: ChaosHistory,
+      pick: number,
+    ) => { history: ChaosHistory; offending: readonly (string | RegExp)[] };
   }[] = [
     {
       // e.g. the sender committing its offset before recording its attempt: a crash in between
@@ -142,8 +153,11 @@ describe("the chaos checker", () => {
       breakIt: (h, pick) => {
         const s = h.graphSends[pick % h.graphSends.length] as GraphSend;
         return {
-          ...h,
-          graphSends: [...h.graphSends, { ...s, wamid: `${s.wamid}.again`, acceptedAt: -5_000 }],
+          history: {
+            ...h,
+            graphSends: [...h.graphSends, { ...s, wamid: `${s.wamid}.again`, acceptedAt: -5_000 }],
+          },
+          offending: [`request ${String(s.requestId)}: 2 Graph sends`],
         };
       },
     },
@@ -155,15 +169,18 @@ describe("the chaos checker", () => {
         const lost = acked[pick % acked.length]?.items[0];
         const key = JSON.stringify(lost);
         return {
-          ...h,
-          typed: h.typed.filter(
-            (e) =>
-              JSON.stringify(
-                e.kind === "message"
-                  ? { kind: e.kind, wamid: e.wamid }
-                  : { kind: e.kind, wamid: e.wamid, status: e.status },
-              ) !== key,
-          ),
+          history: {
+            ...h,
+            typed: h.typed.filter(
+              (e) =>
+                JSON.stringify(
+                  e.kind === "message"
+                    ? { kind: e.kind, wamid: e.wamid }
+                    : { kind: e.kind, wamid: e.wamid, status: e.status },
+                ) !== key,
+            ),
+          },
+          offending: [lost === undefined ? "none" : itemName(lost)],
         };
       },
     },
@@ -172,7 +189,10 @@ describe("the chaos checker", () => {
       checks: ["typed events per webhook item"],
       breakIt: (h, pick) => {
         const e = h.typed[pick % h.typed.length] as TypedEvent;
-        return { ...h, typed: [...h.typed, { ...e, eventId: `${e.eventId}-second` }] };
+        return {
+          history: { ...h, typed: [...h.typed, { ...e, eventId: `${e.eventId}-second` }] },
+          offending: [itemName(e)],
+        };
       },
     },
     {
@@ -187,24 +207,30 @@ describe("the chaos checker", () => {
           acceptedAt: s.acceptedAt + 1 + i,
         }));
         return {
-          ...h,
-          graphSends: [...h.graphSends, ...burst],
-          requests: [...h.requests, ...burst.map((b) => b.requestId)],
-          outcomes: [
-            ...h.outcomes,
-            ...burst.map((b) => ({
-              eventId: `${b.requestId}-acc`,
-              type: "SendAccepted" as const,
-              requestId: b.requestId,
-            })),
-          ],
+          history: {
+            ...h,
+            graphSends: [...h.graphSends, ...burst],
+            requests: [...h.requests, ...burst.map((b) => b.requestId)],
+            outcomes: [
+              ...h.outcomes,
+              ...burst.map((b) => ({
+                eventId: `${b.requestId}-acc`,
+                type: "SendAccepted" as const,
+                requestId: b.requestId,
+              })),
+            ],
+          },
+          offending: [new RegExp(`^number ${NUMBER}: \\d+ windows over ${String(CAP)}/s`)],
         };
       },
     },
     {
       name: "a request without an outcome",
       checks: ["requests without exactly one terminal outcome"],
-      breakIt: (h) => ({ ...h, requests: [...h.requests, "req-forgotten"] }),
+      breakIt: (h) => ({
+        history: { ...h, requests: [...h.requests, "req-forgotten"] },
+        offending: ["request req-forgotten: no terminal outcome"],
+      }),
     },
     {
       name: "a request with two terminal outcomes",
@@ -212,16 +238,19 @@ describe("the chaos checker", () => {
       breakIt: (h) => {
         const o = h.outcomes.filter((x) => x.type === "SendAccepted")[0] as OutcomeEvent;
         return {
-          ...h,
-          outcomes: [
-            ...h.outcomes,
-            {
-              eventId: `${o.eventId}-other`,
-              type: "SendFailed",
-              phase: "sync",
-              requestId: o.requestId,
-            },
-          ],
+          history: {
+            ...h,
+            outcomes: [
+              ...h.outcomes,
+              {
+                eventId: `${o.eventId}-other`,
+                type: "SendFailed",
+                phase: "sync",
+                requestId: o.requestId,
+              },
+            ],
+          },
+          offending: [`request ${o.requestId}: 2 terminal outcomes`],
         };
       },
     },
@@ -229,11 +258,17 @@ describe("the chaos checker", () => {
       name: "an in-doubt send never reconciled",
       checks: ["requests without exactly one terminal outcome", "in-doubt sends, each reconciled"],
       breakIt: (h) => ({
-        ...h,
-        requests: [...h.requests, "req-doubt"],
-        outcomes: [
-          ...h.outcomes,
-          { eventId: "doubt", type: "SendInDoubt", requestId: "req-doubt" },
+        history: {
+          ...h,
+          requests: [...h.requests, "req-doubt"],
+          outcomes: [
+            ...h.outcomes,
+            { eventId: "doubt", type: "SendInDoubt", requestId: "req-doubt" },
+          ],
+        },
+        offending: [
+          "request req-doubt: no terminal outcome",
+          "request req-doubt: in doubt, never reconciled",
         ],
       }),
     },
@@ -241,51 +276,71 @@ describe("the chaos checker", () => {
       name: "a pair-pacing violation",
       checks: ["pair-pacing violations"],
       breakIt: (h) => ({
-        ...h,
-        pairPacing: [
-          ...h.pairPacing,
-          { phoneNumberId: NUMBER, waId: "16505550000", overLimitAt: [1, 2] },
-        ],
+        history: {
+          ...h,
+          pairPacing: [
+            ...h.pairPacing,
+            { phoneNumberId: NUMBER, waId: "16505550000", overLimitAt: [1, 2] },
+          ],
+        },
+        offending: [`${NUMBER} -> 16505550000: 2 over`],
       }),
     },
     {
       name: "a read model that differs from its rebuild",
       checks: ["read models vs a rebuild"],
       breakIt: (h, pick) => ({
-        ...h,
-        readModels: [
-          ...h.readModels,
-          {
-            name: "statuses",
-            live: [{ wamid: "w", status: "read" }],
-            rebuilt: [{ wamid: "w", status: pick % 2 === 0 ? "delivered" : "sent" }],
-          },
-        ],
+        history: {
+          ...h,
+          readModels: [
+            ...h.readModels,
+            {
+              name: "statuses",
+              live: [{ wamid: "w", status: "read" }],
+              rebuilt: [{ wamid: "w", status: pick % 2 === 0 ? "delivered" : "sent" }],
+            },
+          ],
+        },
+        offending: [/^statuses: 2 documents differ \(live 1, rebuilt 1\), e\.g\. .*"wamid":"w"/],
       }),
     },
     {
       name: "a consumer that never caught up after MongoDB came back",
       checks: ["caught up after: MongoDB stopped 30 s"],
       breakIt: (h) => ({
-        ...h,
-        recoveries: [{ label: "MongoDB stopped 30 s", peakLag: 500, caughtUpMs: undefined }],
+        history: {
+          ...h,
+          recoveries: [{ label: "MongoDB stopped 30 s", peakLag: 500, caughtUpMs: undefined }],
+        },
+        offending: ["MongoDB stopped 30 s: never caught up"],
       }),
     },
     {
       name: "a secret in a log",
       checks: ["secrets and unmasked phone numbers in logs"],
       breakIt: (h) => ({
-        ...h,
-        logScan: { files: 6, bytes: 4_096, findings: ["sender-1.log: the secret chaos-…"] },
+        history: {
+          ...h,
+          logScan: { files: 6, bytes: 4_096, findings: ["sender-1.log: the secret chaos-…"] },
+        },
+        offending: ["sender-1.log: the secret chaos-…"],
       }),
     },
   ];
 
   for (const b of breakages)
-    it(`fails on ${b.name}, in its rows only`, () => {
+    it(`fails on ${b.name}, in its rows only, naming the offending ids`, () => {
       fc.assert(
         fc.property(busyHistory, fc.nat(), (h, pick) => {
-          expect(failing(b.breakIt(h, pick))).toEqual(b.checks);
+          const { history, offending } = b.breakIt(h, pick);
+          expect(failing(history)).toEqual(b.checks);
+          // The failed rows' examples are exactly the offending items (what a run's log prints).
+          const examples = checkHistory(history)
+            .rows.filter((r) => !r.ok)
+            .flatMap((r) => r.examples);
+          expect(examples).toEqual(
+            offending.map((o): unknown => (typeof o === "string" ? o : expect.stringMatching(o))),
+          );
         }),
         { numRuns: 25 },
       );

@@ -58,6 +58,22 @@ export const CHAOS_PRESETS: Readonly<
     instances: 1,
     faults: ["kill-sender", "simulator-5xx", "kill-router", "mongo-outage"],
   },
+  // `make test`'s (e2e/src/chaos.e2e.spec.ts): the ci preset's rates and faults over 20 s of
+  // load, about 3-4 minutes in all with the set-up on a two-core machine.
+  e2e: {
+    sendsPerS: 20,
+    webhooksPerS: 10,
+    loadS: 20,
+    brokerRestart: false,
+    mongoOutageS: 10,
+    numbers: 2,
+    mps: 20,
+    contacts: 200,
+    settleTimeoutS: 180,
+    stallS: 60,
+    instances: 1,
+    faults: ["kill-sender", "simulator-5xx", "kill-router", "mongo-outage"],
+  },
   cluster: {
     sendsPerS: 50,
     webhooksPerS: 20,

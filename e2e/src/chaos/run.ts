@@ -4,7 +4,7 @@
 // environment's, names are per namespace), the Cloud API simulator in this process, ingress and
 // projection once, router and sender twice (so that kills rebalance). Used by `make chaos`
 // (e2e/bench/chaos.ts: full rates, or the short run with CHAOS_PRESET=short).
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { TopicId } from "@parley/contracts";
@@ -76,6 +76,8 @@ const GRAPH_TOKEN = "chaos-graph-token-3f9a1c";
 const OPS_TOKEN = "chaos-ops-token-77d2e0";
 const APP_SECRET = "chaos-app-secret-c41b9e";
 const GROUP_ENV = { KAFKA_SESSION_TIMEOUT_MS: "10000", KAFKA_HEARTBEAT_INTERVAL_MS: "3000" };
+// A send no status reconciles (a call that hung before Graph took it) fails after 20 s here.
+const SENDER_ENV = { SENDER_IN_DOUBT_TIMEOUT_MS: "20000", SENDER_IN_DOUBT_SWEEP_MS: "1000" };
 const PROJECTION_TOPICS: readonly TopicId[] = [
   "send-requests",
   "dispatch",
@@ -133,9 +135,16 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const at = () => `${((Date.now() - started) / 1_000).toFixed(0)} s`;
   const profile = `chaos-${o.name}`;
   const kafkaPort = o.kafkaPort ?? 0;
+  // A state directory per run: overlapping runs sharing a pid file stopped each other's MongoDB.
+  const stateDir = join(
+    repoRoot,
+    ".parley",
+    profile,
+    `run-${String(process.pid)}-${String(started)}`,
+  );
   const infraEnv = {
     PARLEY_PROFILE: profile,
-    PARLEY_STATE_DIR: join(repoRoot, ".parley", profile),
+    PARLEY_STATE_DIR: stateDir,
     KAFKA_PORT: String(kafkaPort),
     KAFKA_CONTROLLER_PORT: String(kafkaPort + 1),
     KAFKA_CLUSTER_PORT: String(kafkaPort),
@@ -161,6 +170,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   let admin: Admin | undefined;
   const faults: string[] = [];
   try {
+    log(`servers' state and logs: ${stateDir}`);
     await infra(["start", ...ownServers], infraEnv);
     parley = await startPathStack({
       name: `chaos-${o.name}`,
@@ -225,11 +235,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     type Name = "ingress" | "router" | "sender" | "projection";
     const running: { name: Name; process: ServiceProcess }[] = [];
     const launch = async (name: Name) => {
-      running.push({ name, process: await p.start(name, GROUP_ENV) });
+      const env = name === "sender" ? { ...GROUP_ENV, ...SENDER_ENV } : GROUP_ENV;
+      running.push({ name, process: await p.start(name, env) });
     };
-    // A killed service is started again as a supervisor would: a start that fails (a service
-    // exits when MongoDB is down at its start, which the schedule may cause) is tried again,
-    // a few times, as a crash-looping pod is.
+    // Started again as a supervisor would: a failed start (MongoDB down) is tried a few times.
     const relaunch = async (name: Name) => {
       for (let attempt = 1; ; attempt++) {
         try {
@@ -242,7 +251,6 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         }
       }
     };
-    // All at once: each start waits for its /readyz, and on two cores the stack is up sooner.
     const instances = Array.from({ length: o.instances ?? 2 });
     await Promise.all(
       (
@@ -445,7 +453,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         },
       },
     ];
-    // The steps asked for, in time order; the pacing keeps each at its fraction of the load.
+    // The steps asked for, in time order, each at its fraction of the load.
     const schedule = all
       .filter(
         (x) =>
@@ -520,8 +528,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       admin,
       groups: () => serviceGroups(admin as Admin, p.catalog.prefix, [`chaos-${o.name}-history`]),
       unanswered: () => {
-        for (; seenOutcomes < topics.outcomes.length; seenOutcomes++)
-          answered.add(topics.outcomes[seenOutcomes]?.requestId ?? "");
+        // An in-doubt notice is no final word: its reconciliation (a status webhook) is waited for.
+        for (const out of topics.outcomes.slice(seenOutcomes))
+          if (out.type !== "SendInDoubt") answered.add(out.requestId);
+        seenOutcomes = topics.outcomes.length;
         return topics.requests.filter((r) => !answered.has(r)).length;
       },
       prefix: p.catalog.prefix,
@@ -582,5 +592,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     });
     await deliverer.close();
     await infra(["stop", ...ownServers], infraEnv).catch(() => undefined);
+    // The servers' data (MongoDB's file, a broker's log) goes; their logs stay for a post-mortem.
+    for (const entry of existsSync(stateDir) ? readdirSync(stateDir) : [])
+      if (entry !== "logs") rmSync(join(stateDir, entry), { recursive: true, force: true });
   }
 }

@@ -1,5 +1,10 @@
 import { ParleyError, type RetryKind } from "@parley/errors";
-import { MongoError, MongoNetworkError, MongoServerSelectionError } from "mongodb";
+import {
+  MongoBulkWriteError,
+  MongoError,
+  MongoNetworkError,
+  MongoServerSelectionError,
+} from "mongodb";
 
 /**
  * Server error codes that mean "the server is not able to answer right now" (shutting down,
@@ -29,8 +34,25 @@ const UNAVAILABLE_CODES: ReadonlySet<number> = new Set([
 export function mongoRetryOf(error: unknown): RetryKind {
   if (error instanceof MongoNetworkError || error instanceof MongoServerSelectionError)
     return "outage";
+  // `collection.bulkWrite` wraps any driver error of its round trip (a connection closed or
+  // interrupted, no server to select) in a MongoBulkWriteError that copies the error's own fields
+  // but not its class (mongodb 6.22, bulk/common.js "return early"): such a wrapper has no write
+  // errors and no code, and keeps a network error's `beforeHandshake` or a selection error's
+  // `reason`. Without this, a bulk write meeting a MongoDB restart was dead-lettered (issue 26).
+  if (
+    error instanceof MongoBulkWriteError &&
+    error.code === undefined &&
+    [error.writeErrors].flat().length === 0 &&
+    (Object.hasOwn(error, "beforeHandshake") || Object.hasOwn(error, "reason"))
+  )
+    return "outage";
   if (error instanceof MongoError) {
-    if (error.hasErrorLabel("RetryableWriteError") || error.hasErrorLabel("ResetPool"))
+    if (
+      error.hasErrorLabel("RetryableWriteError") ||
+      error.hasErrorLabel("ResetPool") ||
+      // The driver's own "try again" on an operation its pool cleared under it.
+      error.hasErrorLabel("PoolRequstedRetry")
+    )
       return "outage";
     const name = error.name;
     if (name === "MongoNotConnectedError" || name === "MongoTopologyClosedError") return "outage";

@@ -1,5 +1,11 @@
 import { isOutage, retryOf } from "@parley/errors";
-import { BSON, MongoNetworkError, MongoServerError, MongoServerSelectionError } from "mongodb";
+import {
+  BSON,
+  MongoBulkWriteError,
+  MongoNetworkError,
+  MongoServerError,
+  MongoServerSelectionError,
+} from "mongodb";
 import { describe, expect, it } from "vitest";
 import { guardStore, mongoRetryOf, StoreError } from "./index.js";
 
@@ -19,6 +25,27 @@ describe("mongoRetryOf", () => {
     expect(mongoRetryOf(serverError(91))).toBe("outage");
     expect(mongoRetryOf(serverError(10107))).toBe("outage");
     expect(mongoRetryOf(serverError(2, ["RetryableWriteError"]))).toBe("outage");
+  });
+
+  it("sees an outage through a bulk write's wrapper (bulkWrite wraps its round trip's driver errors)", () => {
+    // What `collection.bulkWrite` throws when the driver interrupts its connection (the chaos
+    // run's "Connection to ... interrupted due to server monitor timeout", issue 26): the wrapper
+    // copies the network error's fields, not its class. bulk-write-outage.int.spec.ts does it for real.
+    const interrupted = new MongoNetworkError("Connection to 127.0.0.1:1 interrupted");
+    interrupted.addErrorLabel("PoolRequstedRetry");
+    const result = undefined as unknown as ConstructorParameters<typeof MongoBulkWriteError>[1];
+    const wrapped = new MongoBulkWriteError(interrupted, result);
+    expect(wrapped).not.toBeInstanceOf(MongoNetworkError);
+    expect(mongoRetryOf(wrapped)).toBe("outage");
+    expect(mongoRetryOf(new MongoBulkWriteError(new MongoNetworkError("closed"), result))).toBe(
+      "outage",
+    );
+    // A write the server refused (duplicate key) stays final.
+    const refused = new MongoBulkWriteError(
+      { message: "E11000 duplicate key", code: 11000, writeErrors: [] },
+      result,
+    );
+    expect(mongoRetryOf(refused)).toBe("never");
   });
 
   it("never retries what the request itself caused", () => {

@@ -1,0 +1,120 @@
+import { createServer, connect, type Server, type Socket } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { retryOf } from "@parley/errors";
+import { startStack, type Stack } from "@parley/testkit";
+import { createMongo } from "./connection.js";
+import { guardStore } from "./errors.js";
+
+// An operation whose connection the driver closes while the operation waits to write (issue 26's
+// chaos run, 2026-12-06 18:44 UTC: the projection's send-requests handlers hung for good after
+// MongoDB's restart, each on a connection that was closed, never answered and never failed).
+// mongodb 6.22 waits for the socket's 'drain' when a write does not fit its buffer; a socket it
+// then destroys itself (here: the monitor's heartbeat times out and the pool interrupts its
+// in-use connections) emits neither 'drain' nor 'error', so the operation never settled.
+// patches/mongodb@6.22.0.patch fails such a write with the connection's error. The real server
+// stands behind a TCP relay that can freeze (stop forwarding both ways, as a server that stopped
+// reading).
+
+let stack: Stack;
+let relay: Server;
+let relayPort = 0;
+const sockets = new Set<Socket>();
+let frozen = false;
+
+const setFrozen = (on: boolean) => {
+  frozen = on;
+  for (const s of sockets) {
+    if (on) s.pause();
+    else s.resume();
+  }
+};
+
+beforeAll(async () => {
+  stack = await startStack();
+  const target = new URL(stack.mongoUrl);
+  relay = createServer((client) => {
+    const upstream = connect(Number(target.port || 27017), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      if (frozen) s.pause();
+      s.on("close", () => sockets.delete(s));
+      s.on("error", () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => {
+    relay.listen(0, "127.0.0.1", resolve);
+  });
+  const address = relay.address();
+  relayPort = typeof address === "object" && address !== null ? address.port : 0;
+});
+
+afterAll(async () => {
+  const closed = new Promise<void>((resolve) => {
+    relay.close(() => {
+      resolve();
+    });
+  });
+  for (const s of sockets) s.destroy();
+  await closed;
+  await stack.stop();
+});
+
+describe("a write the driver interrupts while it waits for the socket", () => {
+  it("fails as an outage instead of hanging, and the next write goes through", async () => {
+    const ns = stack.namespace("mongo-write-interrupted");
+    const mongo = createMongo({
+      url: `mongodb://127.0.0.1:${String(relayPort)}/?directConnection=true&retryWrites=false&heartbeatFrequencyMS=500`,
+      database: ns.database(),
+      appName: ns.id,
+      serverSelectionTimeoutMs: 1_000,
+    });
+    const docs = mongo.db.collection<{ _id: string; body: string }>("docs");
+    try {
+      await docs.insertOne({ _id: "small", body: "x" });
+      // Frozen: the server reads nothing more, so a 12 MB write waits for 'drain', and the
+      // monitor's next heartbeat times out (connectTimeoutMS 2 s): the pool interrupts it.
+      setFrozen(true);
+      const started = Date.now();
+      const big = guardStore("docs", "insert", () =>
+        docs.insertOne({ _id: "big", body: "y".repeat(12 * 1024 * 1024) }),
+      ).then(
+        () => "written" as const,
+        (error: unknown) => error,
+      );
+      // Thawed after 6 s (the server reads again): by then the monitor has interrupted the
+      // connection, so the write can only fail, at once; without the patch it never settles.
+      await new Promise((r) => setTimeout(r, 6_000));
+      setFrozen(false);
+      const outcome = await Promise.race([
+        big,
+        new Promise<"hung">((resolve) => {
+          setTimeout(() => {
+            resolve("hung");
+          }, 14_000);
+        }),
+      ]);
+      expect(outcome).not.toBe("hung");
+      expect(outcome).toBeInstanceOf(Error);
+      expect(retryOf(outcome)).toBe("outage");
+      expect(Date.now() - started).toBeLessThan(20_000);
+      // The driver reconnects: the same write, tried again, lands.
+      let again: unknown;
+      for (let i = 0; i < 40; i++) {
+        again = await docs.insertOne({ _id: "after", body: "z" }).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        if (again === undefined) break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(again).toBeUndefined();
+    } finally {
+      setFrozen(false);
+      await mongo.close();
+    }
+  }, 60_000);
+});
