@@ -75,6 +75,11 @@ export class NumberLane {
   private lastUsed: number;
   private marginChangedAt = Number.NEGATIVE_INFINITY;
   private seeding: Promise<void>;
+  /**
+   * The last seed failed (its store was out): the next caller reads again rather than finding
+   * the same rejection for good.
+   */
+  private seedFailed = false;
   /** When the lane last (re)read what other owners sent: recipients met since are seeded once. */
   private seededAt: number;
   private readonly seededPairs = new Set<string>();
@@ -121,7 +126,7 @@ export class NumberLane {
       settings.pairPacing.burst * settings.pairPacing.refillMs +
       settings.pairPacing.refillMs +
       (tuning.pairSeedTransitMs ?? 1_000);
-    this.seeding = this.seed();
+    this.seeding = this.startSeed();
   }
 
   get paused(): PauseInfo | undefined {
@@ -143,6 +148,28 @@ export class NumberLane {
     if (mps === this.rate.mps) return;
     this.rate.setMps(mps);
     this.pump();
+  }
+
+  /**
+   * Starts a seed. Nobody may await it for a while (a lane made for its cap or its pause before
+   * its first dispatch), so its failure is noted here rather than left unhandled (which would
+   * end the process); the callers that need it (`seeded`) see the store's error and read again.
+   */
+  private startSeed(): Promise<void> {
+    const seeding = this.seed();
+    seeding.catch(() => {
+      if (this.seeding === seeding) this.seedFailed = true;
+    });
+    return seeding;
+  }
+
+  /** Waits for the seed; after a failed one, reads again (the store's error reaches the caller). */
+  private async seeded(): Promise<void> {
+    if (this.seedFailed) {
+      this.seedFailed = false;
+      this.seeding = this.startSeed();
+    }
+    await this.seeding;
   }
 
   /** A new owner honours the window: calls recorded by anyone in the last window count here. */
@@ -170,7 +197,7 @@ export class NumberLane {
    * is paused (its dispatches are parked, not held here).
    */
   async recipientReady(recipient: string, signal: AbortSignal): Promise<boolean> {
-    await this.seeding;
+    await this.seeded();
     await this.seedPair(recipient);
     for (;;) {
       if (this.pauseInfo) return false;
@@ -189,11 +216,11 @@ export class NumberLane {
   async turn(recipient: string, signal: AbortSignal): Promise<Slot | undefined> {
     let now = this.clock();
     if (now - this.lastUsed > this.tuning.reseedAfterIdleMs && this.waiters.length === 0) {
-      this.seeding = this.seed();
+      this.seeding = this.startSeed();
     }
     this.lastUsed = now;
     this.relaxMargin(now);
-    await this.seeding;
+    await this.seeded();
     await this.seedPair(recipient);
     /** Set when a slot came after the recipient's burst closed: the debt must be repaid first. */
     let notBefore = now;

@@ -69,6 +69,32 @@ describe("NumberLane margin", () => {
     l.close();
   });
 
+  it("a seed read while MongoDB is out is no unhandled failure: a turn reads again, meets the store's error while it is out, and is granted once it is back", async () => {
+    // The chaos run's MongoDB outage: a lane made at start (for its cap) before any dispatch,
+    // its seed refused; left unhandled, that rejection ended the sender ("fatal error").
+    const now = { t: 1_000_000 };
+    let reads = 0;
+    let out = true;
+    const outage = new Error("sender_attempts recentCallTimes failed: connect ECONNREFUSED");
+    const l = lane(now, {
+      recentCalls: () => {
+        reads++;
+        return out ? Promise.reject(outage) : Promise.resolve([]);
+      },
+    });
+    // Nobody awaits the first seed for a while (vitest fails the run on an unhandled rejection).
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(reads).toBe(1);
+    // Still out: the turn reads again and meets the error (the caller retries an outage).
+    await expect(l.turn("15550000001", never)).rejects.toBe(outage);
+    expect(reads).toBe(2);
+    // Back: the next turn reads again and is granted its slot.
+    out = false;
+    expect(await l.turn("15550000001", never)).toBeDefined();
+    expect(reads).toBe(3);
+    l.close();
+  });
+
   it("a paused lane grants no slot, and resumes granting", async () => {
     const now = { t: 1_000_000 };
     const l = lane(now);
