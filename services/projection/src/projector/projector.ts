@@ -134,6 +134,10 @@ export function createProjector({
     cacheSize,
     maxBatchKeys,
     ...(markDelayMs === undefined ? {} : { markDelayMs }),
+    // Every output goes to another read model or the analytics marks, all joins indifferent to
+    // order and repeats: published before the state is saved, with no outbox stored and no
+    // published mark written (one write per document per batch; the runtime's publishBeforeSave).
+    publishBeforeSave: true,
     context: none,
   };
   // A contact's country is a pure function of its id (libphonenumber's parse, the costliest
