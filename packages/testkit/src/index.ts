@@ -28,3 +28,4 @@ export {
   type TestPki,
   type TlsFront,
 } from "./tls.js";
+export { startTcpRelay, type RelayMode, type TcpRelay, type TcpRelayOptions } from "./tcp-relay.js";
