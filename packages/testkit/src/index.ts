@@ -28,4 +28,10 @@ export {
   type TestPki,
   type TlsFront,
 } from "./tls.js";
-export { startTcpRelay, type RelayMode, type TcpRelay, type TcpRelayOptions } from "./tcp-relay.js";
+export {
+  freePort,
+  startTcpRelay,
+  type RelayMode,
+  type TcpRelay,
+  type TcpRelayOptions,
+} from "./tcp-relay.js";

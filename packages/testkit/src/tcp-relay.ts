@@ -26,8 +26,8 @@ export interface TcpRelayOptions {
   listening?: boolean;
 }
 
-/** A port on 127.0.0.1 that nothing listens on (at the time of asking). */
-function freePort(): Promise<number> {
+/** A TCP port on 127.0.0.1 that nothing listens on (at the time of asking). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
     probe.once("error", reject);
