@@ -132,6 +132,17 @@ interface Refused<Output> {
 
 const RANK: Readonly<Record<RetryKind, number>> = { outage: 0, bounded: 1, never: 2 };
 
+/**
+ * Keys a batch decides in one go (synchronous but for `reconsider`) before it lets the event loop
+ * take a turn (issue 23: a STOP must not wait for a whole batch of send requests to be decided).
+ */
+export const DECIDE_SLICE = 64;
+
+const nextTurn = (): Promise<void> =>
+  new Promise((resolve) => {
+    setImmediate(resolve);
+  });
+
 const asError = (error: unknown): Error =>
   error instanceof Error ? error : new Error(String(error));
 
@@ -441,13 +452,18 @@ export function createCommandHandler<State, Command, Event, Context, Output exte
         timed("load", () => loadStates(misses)),
         timed("context", () => loadContexts(batch, now)),
       ]);
-      const outcomes = await timed("decide", () =>
-        Promise.all(
-          batch.map((item, index) =>
+      const outcomes = await timed("decide", async () => {
+        const deciding: Promise<Outcome<State, Event, Output>>[] = [];
+        for (const [index, item] of batch.entries()) {
+          // A turn of the event loop between slices: the process's other consumers (a STOP on
+          // the raw topic beside a backlog of send requests) are not held for a whole batch.
+          if (index > 0 && index % DECIDE_SLICE === 0) await nextTurn();
+          deciding.push(
             decideFor(item, cached[index] ?? loaded.get(item.key), contexts[index] ?? [], now),
-          ),
-        ),
-      );
+          );
+        }
+        return Promise.all(deciding);
+      });
       const writes: Entry<Command, State, Event, Output>[] = [];
       batch.forEach((item, index) => {
         const outcome = outcomes[index];
