@@ -331,7 +331,34 @@ export function createEvent<E extends EventName>(
   const schema: z.ZodType = events[type];
   const parsed = schema.safeParse(candidate);
   if (!parsed.success) throw new InvalidEventError(type, parsed.error.issues);
-  return parsed.data as EventOf<E>;
+  return markValidated(parsed.data as EventOf<E>);
+}
+
+/**
+ * Set (non-enumerable: never serialised, never copied by a spread) on the envelope objects that
+ * createEvent and parseEvent return, which their schema has just accepted.
+ */
+const VALIDATED = Symbol("parley.validatedEvent");
+
+function markValidated<T>(event: T): T {
+  if (typeof event === "object" && event !== null && Object.isExtensible(event)) {
+    Object.defineProperty(event, VALIDATED, { value: true });
+  }
+  return event;
+}
+
+/**
+ * Whether `value` is an envelope object returned by createEvent or parseEvent, so its schema
+ * accepted it already: a producer may skip checking it again (the serde checks each record once,
+ * issue 31). Events are immutable once created; a copy (spread, JSON round trip) is not marked
+ * and is checked in full.
+ */
+export function isValidatedEvent(value: unknown): value is AnyEvent {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    (value as { [VALIDATED]?: unknown })[VALIDATED] === true
+  );
 }
 
 /** Parses any event by its `type`; throws InvalidEventError for unknown types or bad data. */
@@ -346,5 +373,5 @@ export function parseEvent(value: unknown): AnyEvent {
   const schema: z.ZodType = events[type];
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw new InvalidEventError(type, parsed.error.issues);
-  return parsed.data as AnyEvent;
+  return markValidated(parsed.data as AnyEvent);
 }

@@ -7,6 +7,7 @@ export {
   events,
   InvalidEventError,
   isEventName,
+  isValidatedEvent,
   parseEvent,
   schemaVersions,
   type AnyEvent,

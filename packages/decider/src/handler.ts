@@ -111,6 +111,17 @@ export interface RuntimeCommandHandler<Command> extends CommandHandler<Command> 
 }
 
 /**
+ * Keys a batch decides in one go (synchronous but for `reconsider`) before it lets the event loop
+ * take a turn (issue 23: a STOP must not wait for a whole batch of send requests to be decided).
+ */
+export const DECIDE_SLICE = 64;
+
+const nextTurn = (): Promise<void> =>
+  new Promise((resolve) => {
+    setImmediate(resolve);
+  });
+
+/**
  * Runs a decider per key, many keys at a time (ADR 0010). Calls arriving together are
  * group-committed: while a batch is in flight the next gathers; a batch loads every key not
  * cached (one call), loads the commands' contexts, decides each key's commands in order, saves
@@ -481,13 +492,18 @@ export function createCommandHandler<State, Command, Event, Context, Output exte
         timed("load", () => loadStates(misses)),
         timed("context", () => loadContexts(batch, now)),
       ]);
-      const outcomes = await timed("decide", () =>
-        Promise.all(
-          batch.map((item, index) =>
+      const outcomes = await timed("decide", async () => {
+        const deciding: Promise<Outcome<State, Event, Output>>[] = [];
+        for (const [index, item] of batch.entries()) {
+          // A turn of the event loop between slices: the process's other consumers (a STOP on
+          // the raw topic beside a backlog of send requests) are not held for a whole batch.
+          if (index > 0 && index % DECIDE_SLICE === 0) await nextTurn();
+          deciding.push(
             decideFor(item, cached[index] ?? loaded.get(item.key), contexts[index] ?? [], now),
-          ),
-        ),
-      );
+          );
+        }
+        return Promise.all(deciding);
+      });
       const writes: Entry<Command, State, Event, Output>[] = [];
       batch.forEach((item, index) => {
         const outcome = outcomes[index];

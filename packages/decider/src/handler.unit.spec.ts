@@ -2,7 +2,12 @@ import { isOutage, ParleyError, retryOf } from "@parley/errors";
 import { describe, expect, it } from "vitest";
 import type { Keyed } from "./decider.js";
 import { DecisionConflictError, UnpublishableEventError, UnstorableStateError } from "./errors.js";
-import { createCommandHandler, type CommandHandlerOptions, type ContextLoader } from "./handler.js";
+import {
+  createCommandHandler,
+  DECIDE_SLICE,
+  type CommandHandlerOptions,
+  type ContextLoader,
+} from "./handler.js";
 import { createMemoryStateStore, type MemoryStateStore } from "./memory-store.js";
 import type { Publish, StateStore } from "./store.js";
 import {
@@ -489,5 +494,45 @@ describe("command handler: ports", () => {
       handler.handle(to("b", cmd("1"), cmd("2"))),
     ]);
     expect(batches).toEqual([["a:1", "a:2", "b:1", "b:2"]]);
+  });
+});
+
+describe("command handler: other work gets its turn during a large batch (issue 23)", () => {
+  it(`decides at most ${String(DECIDE_SLICE)} keys between two turns of the event loop, and still each key once, in one batch`, async () => {
+    const order: string[] = [];
+    const keys = Array.from({ length: 5 * DECIDE_SLICE }, (_, i) => `k${String(i)}`);
+    const { handler, memory, calls } = setup({
+      decider: {
+        ...tally,
+        decide: (command, state, ctx) => {
+          order.push("decide");
+          return tally.decide(command, state, ctx);
+        },
+      },
+    });
+    // Work that arrives as the batch starts deciding (a STOP's fetch, say), one turn at a time.
+    let turns = 0;
+    const other = () => {
+      order.push("other");
+      if (++turns < keys.length) setImmediate(other);
+    };
+    const handling = handler.handle(keys.map((key) => ({ key, command: cmd(`c-${key}`) })));
+    setImmediate(other);
+    await handling;
+    // The longest run of decisions with no other work between them.
+    let run = 0;
+    let longest = 0;
+    for (const step of order) {
+      run = step === "decide" ? run + 1 : 0;
+      longest = Math.max(longest, run);
+    }
+    expect(order.filter((s) => s === "decide")).toHaveLength(keys.length);
+    expect(longest).toBeLessThanOrEqual(DECIDE_SLICE);
+    expect(calls.filter((c) => c.startsWith("save:"))).toEqual([`save:${String(keys.length)}`]);
+    const stored = await memory.loadMany(keys);
+    for (const key of keys) {
+      const one = stored.get(key);
+      expect(one instanceof Error ? one : one?.version).toBe(1);
+    }
   });
 });

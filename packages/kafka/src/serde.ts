@@ -1,4 +1,4 @@
-import { registeredSchema, type TopicSpec } from "@parley/contracts";
+import { isValidatedEvent, registeredSchema, type TopicSpec } from "@parley/contracts";
 import { COMPATIBILITY, SchemaType } from "@kafkajs/confluent-schema-registry";
 import type { RegistryClient } from "./registry.js";
 import {
@@ -10,8 +10,9 @@ import {
 
 export interface Serde {
   /**
-   * Validates `event` against the topic's contract (once: the one check on the produce path) and
-   * encodes it in the Confluent wire format under the id of the topic's registered schema.
+   * Validates `event` against the topic's contract (once: the one check on the produce path; an
+   * envelope createEvent or parseEvent returned was checked there, and only its type is checked
+   * here) and encodes it in the Confluent wire format under the id of the topic's registered schema.
    */
   encode(topic: TopicSpec, event: unknown): Promise<Buffer>;
   /** Decodes a Confluent wire-format record and validates it against the topic's contract. */
@@ -130,15 +131,21 @@ export function createSerde({ registry }: { registry: RegistryClient }): Serde {
 
   return {
     async encode(topic, event) {
-      const parsed = topic.schema.safeParse(event);
-      if (!parsed.success) {
-        throw new InvalidEventError(
-          `event does not match the contract of ${topic.name}: ${issuesOf(parsed.error.issues)}`,
-          { context: { topic: topic.name } },
-        );
+      let value: unknown = event;
+      // An envelope createEvent or parseEvent returned passed its type's schema already; the
+      // topic's schema is the union of its types' schemas, so only the type is checked again.
+      if (!(isValidatedEvent(event) && (topic.events as readonly string[]).includes(event.type))) {
+        const parsed = topic.schema.safeParse(event);
+        if (!parsed.success) {
+          throw new InvalidEventError(
+            `event does not match the contract of ${topic.name}: ${issuesOf(parsed.error.issues)}`,
+            { context: { topic: topic.name } },
+          );
+        }
+        value = parsed.data;
       }
       const id = await idFor(topic);
-      const json = JSON.stringify(parsed.data);
+      const json = JSON.stringify(value);
       const record = Buffer.allocUnsafe(HEADER_BYTES + Buffer.byteLength(json));
       record.writeUInt8(MAGIC_BYTE, 0);
       record.writeInt32BE(id, 1);

@@ -1,5 +1,12 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { createCatalog, createEvent } from "@parley/contracts";
+import {
+  buildEvent,
+  createCatalog,
+  createEvent,
+  isValidatedEvent,
+  parseEvent,
+} from "@parley/contracts";
 import { InvalidEventError, PoisonRecordError, SchemaNotRegisteredError } from "./errors.js";
 import type { RegistryClient } from "./registry.js";
 import { createSerde } from "./serde.js";
@@ -139,5 +146,87 @@ describe("serde when the registry is down", () => {
     const attempt = createSerde({ registry }).encode(consent, event());
     await expect(attempt).rejects.not.toBeInstanceOf(SchemaNotRegisteredError);
     await expect(attempt).rejects.toMatchObject({ retriable: true });
+  });
+});
+
+describe("serde: one contract check per event (issue 31)", () => {
+  const meta = {
+    correlationId: "c-1",
+    now: new Date("2026-11-22T10:00:00Z"),
+    eventId: "7d444840-9dc0-41d4-a716-446655440000",
+  };
+  /** The consent topic with its contract's checks counted. */
+  const counted = () => {
+    let checks = 0;
+    const schema = consent.schema;
+    // The topic's own schema (its JSON Schema is what the registry lookup sends), checks counted.
+    const countingSchema = Object.create(schema, {
+      safeParse: {
+        value: (value: unknown) => {
+          checks++;
+          return schema.safeParse(value);
+        },
+      },
+    }) as typeof schema;
+    const topic = { ...consent, schema: countingSchema } as typeof consent;
+    return { topic, checks: () => checks };
+  };
+
+  it("encodes a checked envelope without checking it again, as its unchecked copy is encoded after a check; valid or hostile, every copy is checked", async () => {
+    const serde = createSerde({ registry: fakeRegistry().registry });
+    const seen = { valid: 0, hostile: 0 };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          contactId: fc.oneof(
+            fc.constantFrom("5511999990001", "16505551234", "447700900123"),
+            fc.string(),
+          ),
+          scope: fc.constantFrom("marketing", "utility", "all", "nope", ""),
+          channel: fc.constantFrom("web", "whatsapp", "import", 7),
+          source: fc.constantFrom("api", "keyword", "import", null),
+        }),
+        async (data) => {
+          const candidate = buildEvent("ConsentGranted", data as never, meta);
+          const copy: unknown = JSON.parse(JSON.stringify(candidate));
+          const { topic, checks } = counted();
+          if (!consent.schema.safeParse(candidate).success) {
+            // Hostile: createEvent refuses it, and so does encode, naming the contract.
+            expect(() => createEvent("ConsentGranted", data as never, meta)).toThrow();
+            await expect(serde.encode(topic, copy)).rejects.toBeInstanceOf(InvalidEventError);
+            expect(checks()).toBe(1);
+            seen.hostile++;
+            return;
+          }
+          seen.valid++;
+          const checked = createEvent("ConsentGranted", data as never, meta);
+          expect(isValidatedEvent(checked)).toBe(true);
+          expect(isValidatedEvent(copy)).toBe(false);
+          expect(isValidatedEvent({ ...checked })).toBe(false);
+          const fromCopy = await serde.encode(topic, copy);
+          expect(checks()).toBe(1);
+          expect(await serde.encode(topic, checked)).toEqual(fromCopy);
+          expect(checks()).toBe(1);
+          // A checked envelope read back from a store (parseEvent) is marked too.
+          expect(await serde.encode(topic, parseEvent(copy))).toEqual(fromCopy);
+          expect(checks()).toBe(1);
+        },
+      ),
+      { numRuns: 200 },
+    );
+    // Both kinds were tried (the generators mix them).
+    expect(seen.valid).toBeGreaterThan(0);
+    expect(seen.hostile).toBeGreaterThan(0);
+  });
+
+  it("breaks the shortcut on purpose: a tampered copy, or a checked event on a topic not carrying its type, is refused", async () => {
+    const serde = createSerde({ registry: fakeRegistry().registry });
+    const checked = event();
+    expect(isValidatedEvent(checked)).toBe(true);
+    const tampered = { ...checked, data: { ...checked.data, scope: "nope" } };
+    await expect(serde.encode(consent, tampered)).rejects.toThrow(/data\.scope/);
+    await expect(serde.encode(catalog.topic("media"), checked)).rejects.toBeInstanceOf(
+      InvalidEventError,
+    );
   });
 });

@@ -1,7 +1,7 @@
 import { createEvent } from "@parley/contracts";
 import { describe, expect, it } from "vitest";
 import { eventIdOf } from "../inbound/event-id.js";
-import { CONTACT, BN, at, text, send, history, spec, open } from "./decide.unit-helpers.js";
+import { CONTACT, BN, BN2, at, text, send, history, spec, open } from "./decide.unit-helpers.js";
 
 // The send decider on a request itself: dispatch, redeliveries and idempotency keys, validity,
 // sender, recipient and content, and one person per contact (ADR 0008).
@@ -51,6 +51,25 @@ describe("outbound decider: dispatch", () => {
       .given(open)
       .when(send({ recipient: { phone: "(650) 555-1234" } }))
       .then({ type: "DispatchMessage", data: { to: "+16505551234" } });
+  });
+
+  it("reads the same number again per business number: a reading kept for one sender is not another's (issue 31)", () => {
+    const national = { recipient: { phone: "(650) 555-1234" } };
+    const fromBn2 = {
+      ...national,
+      sender: { kind: "businessNumber" as const, phoneNumberId: BN2 },
+    };
+    for (let round = 0; round < 3; round++) {
+      // BN has a US display number: read in the US. BN2 has none: read as another number.
+      spec()
+        .given(open)
+        .when(send(national))
+        .then({ type: "DispatchMessage", data: { to: "+16505551234" } });
+      spec()
+        .given(open)
+        .when(send(fromBn2))
+        .then({ type: "SendRejected", data: { reason: "contact_mismatch" } });
+    }
   });
 });
 

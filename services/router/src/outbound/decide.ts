@@ -369,7 +369,31 @@ type Recipient =
   | { readonly ok: true; readonly to: string; readonly toKind: "phone" | "userId" }
   | { readonly ok: false; readonly detail: string };
 
+/** Recipients read lately, by phone and business display number (bounded; see recipientOf). */
+const RECIPIENTS_KEPT = 10_000;
+const recipients = new Map<string, Recipient>();
+
+/**
+ * The recipient as Meta will read it. A phone number is read with libphonenumber (a fifth of the
+ * decision's CPU, issue 31), so each (phone, display number) pair's reading is kept: the same
+ * contact's later requests reuse it. The reading is a pure function of the two strings, so
+ * keeping it changes no decision; the map is emptied when full.
+ */
 function recipientOf(
+  recipient: SendRequested["data"]["recipient"],
+  sender: SenderNumber,
+): Recipient {
+  if (recipient.phone === undefined) return readRecipient(recipient, sender);
+  const key = `${recipient.phone}\u0000${sender.displayPhoneNumber ?? ""}`;
+  const kept = recipients.get(key);
+  if (kept !== undefined) return kept;
+  const read = readRecipient(recipient, sender);
+  if (recipients.size >= RECIPIENTS_KEPT) recipients.clear();
+  recipients.set(key, read);
+  return read;
+}
+
+function readRecipient(
   recipient: SendRequested["data"]["recipient"],
   sender: SenderNumber,
 ): Recipient {
