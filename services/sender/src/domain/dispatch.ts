@@ -7,7 +7,9 @@ import type { GateDecision } from "./gate.js";
  * known so far, `evolve` folds in what the step found out. Both are pure; the executor
  * (`sending/dispatch-handler.ts`) performs each step and feeds back its event. The at-most-once
  * rule reads here: a call is made only in phase `fenced`, reached only through `Fenced`, which
- * the executor reports only after its epoch-compared write turned the record into `calling`.
+ * the executor reports only after its write turned the record into `calling`: the insert of a
+ * request's first record (the claim and the fence in one write, ADR 0006, "One write before the
+ * call"), or the epoch-compared update of a record this dispatch owns.
  */
 
 /** What is fixed for the whole dispatch. */
@@ -78,7 +80,8 @@ export type DispatchEvent =
   | { readonly type: "TakeOverLost" }
   | { readonly type: "Waited" }
   | { readonly type: "SlotGranted"; readonly slotAt: number }
-  | { readonly type: "Fenced" }
+  /** The fence won; `epoch` when it was the request's first record (inserted `calling`). */
+  | { readonly type: "Fenced"; readonly epoch?: number }
   /** The record moved on under us (another owner took it over): no call, nothing to publish. */
   | { readonly type: "FenceLost" }
   | { readonly type: "Answered"; readonly answer: Answer }
@@ -112,7 +115,6 @@ export type Step =
       readonly outcome: NoCallOutcome;
       readonly owned: boolean;
     }
-  | { readonly kind: "claim" }
   | { readonly kind: "read-record" }
   | { readonly kind: "take-over"; readonly epoch: number }
   | { readonly kind: "wait"; readonly untilMs: number }
@@ -121,8 +123,17 @@ export type Step =
   /** Ask the media service for the Graph media ids of the content's Parley uploads (outages waited out). */
   | { readonly kind: "resolve-media" }
   | { readonly kind: "await-slot" }
-  /** Record `calling` under our epoch (after reading the gate again when `recheckGate`). */
-  | { readonly kind: "fence"; readonly slotAt: number; readonly recheckGate: boolean }
+  /**
+   * Record `calling` under our epoch (after reading the gate again when `recheckGate`); `first`:
+   * the request has no record yet and none is owned, so the fence is the insert of its first
+   * record, already `calling` (a record there means another dispatch has it: read it).
+   */
+  | {
+      readonly kind: "fence";
+      readonly slotAt: number;
+      readonly recheckGate: boolean;
+      readonly first?: true;
+    }
   | { readonly kind: "call" }
   | { readonly kind: "settle-accepted" }
   | { readonly kind: "settle-in-doubt"; readonly reason: "timeout" | "connection_lost" }
@@ -190,14 +201,15 @@ export function decide(s: DispatchState, now: number): Step {
     case "gated": {
       if (noCallOutcome(s) !== undefined) return finishWithoutCall(s);
       if (s.epoch !== undefined) return beforeSlot(s);
-      return s.recorded ? { kind: "read-record" } : { kind: "claim" };
+      // A first send claims nothing before its slot: its fence inserts the record.
+      return s.recorded ? { kind: "read-record" } : beforeSlot(s);
     }
     case "recorded":
       return { kind: "read-record" };
     case "record-read": {
       // The record is gone (never, in practice): start again from a first claim.
       if (s.record === undefined)
-        return noCallOutcome(s) !== undefined ? finishWithoutCall(s) : { kind: "claim" };
+        return noCallOutcome(s) !== undefined ? finishWithoutCall(s) : beforeSlot(s);
       const next = decideRecorded(s.record, s.facts.dispatchId, now, s.facts.callBoundMs);
       switch (next.kind) {
         case "replay":
@@ -221,6 +233,7 @@ export function decide(s: DispatchState, now: number): Step {
         slotAt: s.slotAt ?? now,
         recheckGate:
           (s.slotAt ?? now) - (s.gate?.at ?? Number.NEGATIVE_INFINITY) > s.facts.gateFreshMs,
+        ...(s.epoch === undefined ? { first: true as const } : {}),
       };
     case "fenced":
       return { kind: "call" };
@@ -285,7 +298,7 @@ export function evolve(s: DispatchState, e: DispatchEvent): DispatchState {
     case "Claimed":
       return { ...s, phase: "owned", epoch: e.epoch, calls: e.calls, recorded: true };
     case "RecordExists":
-      return { ...s, phase: "recorded", recorded: true, epoch: undefined };
+      return { ...s, phase: "recorded", recorded: true, epoch: undefined, slotAt: undefined };
     case "RecordRead": {
       const record = e.record;
       const mine =
@@ -306,7 +319,9 @@ export function evolve(s: DispatchState, e: DispatchEvent): DispatchState {
     case "SlotGranted":
       return { ...s, phase: "slotted", slotAt: e.slotAt };
     case "Fenced":
-      return { ...s, phase: "fenced", calls: s.calls + 1 };
+      return e.epoch === undefined
+        ? { ...s, phase: "fenced", calls: s.calls + 1 }
+        : { ...s, phase: "fenced", epoch: e.epoch, recorded: true, calls: s.calls + 1 };
     case "FenceLost":
       return { ...s, phase: "lost", epoch: undefined, slotAt: undefined };
     case "Answered":

@@ -84,8 +84,26 @@ describe("dispatch state machine: before the claim", () => {
     given({ type: "NumberPaused" }).then({ kind: "park" });
   });
 
-  it("claims a request that passes the gate", () => {
-    given(ready, gated()).then({ kind: "claim" });
+  it("claims nothing before the slot: a first send's fence inserts its record (one write before the call)", () => {
+    given(ready, gated()).then({ kind: "await-slot" });
+    given(ready, gated(), slot(NOW + 500)).then({
+      kind: "fence",
+      slotAt: NOW + 500,
+      recheckGate: false,
+      first: true,
+    });
+    // The insert won: the record is ours under epoch 1, and the call goes.
+    given(ready, gated(), slot(), { type: "Fenced", epoch: 1 }).then({ kind: "call" });
+    // A record was there (another dispatch of the request): read it, never call.
+    given(ready, gated(), slot(), { type: "RecordExists" }).then({ kind: "read-record" });
+  });
+
+  it("settles a first send under the epoch its insert wrote", () => {
+    const s = [ready, gated(), slot(), { type: "Fenced", epoch: 1 } as DispatchEvent].reduce(
+      evolve,
+      initialState(facts),
+    );
+    expect(s).toMatchObject({ epoch: 1, recorded: true, calls: 1, phase: "fenced" });
   });
 
   it("finishes without a call on an opt-out or a passed validUntil (inserting its outcome)", () => {
@@ -146,8 +164,14 @@ describe("dispatch state machine: a record found (redelivery, restart, rebalance
     });
   });
 
-  it("claims afresh when the record vanished", () => {
-    given(...found, read(undefined)).then({ kind: "claim" });
+  it("goes to the slot afresh when the record vanished (its fence inserts one)", () => {
+    given(...found, read(undefined)).then({ kind: "await-slot" });
+    given(...found, read(undefined), slot()).then({
+      kind: "fence",
+      slotAt: NOW,
+      recheckGate: false,
+      first: true,
+    });
   });
 
   it("finishes under its epoch when it took over a request whose gate said no", () => {
@@ -316,8 +340,6 @@ describe("dispatch state machine: at most one call per fence", () => {
         return [gated(send), gated(optedOut), gated({ kind: "expired" })];
       case "finish-without-call":
         return [{ type: "Finished" }, { type: "RecordExists" }, { type: "FenceLost" }];
-      case "claim":
-        return [claimed(), { type: "RecordExists" }];
       case "read-record":
         return (["claimed", "calling", "done", "in_doubt", "refused"] as const).flatMap((state) => [
           read(record(state, { calledAt: NOW - 1 })),
@@ -330,7 +352,9 @@ describe("dispatch state machine: at most one call per fence", () => {
       case "await-slot":
         return [slot(NOW), slot(NOW + 5_000), { type: "NumberPaused" }];
       case "fence":
-        return [fenced, { type: "FenceLost" }, gated(optedOut, NOW + 5_000)];
+        return step.first === true
+          ? [{ type: "Fenced", epoch: 1 }, { type: "RecordExists" }, gated(optedOut, NOW + 5_000)]
+          : [fenced, { type: "FenceLost" }, gated(optedOut, NOW + 5_000)];
       case "call":
         return [
           answered({ kind: "accepted" }),
@@ -357,7 +381,7 @@ describe("dispatch state machine: at most one call per fence", () => {
         for (const choice of choices) {
           const step = decide(s, NOW);
           if (step.kind === "call") {
-            // The fence step just won, under a claim this dispatch holds.
+            // The fence step just won, under a claim this dispatch holds (or its first record's insert).
             expect(previous?.step.kind).toBe("fence");
             expect(previous?.result.type).toBe("Fenced");
             expect(owned).toBe(true);
@@ -369,6 +393,9 @@ describe("dispatch state machine: at most one call per fence", () => {
           if (results.length === 0) return;
           const result = results[choice % results.length] as DispatchEvent;
           if (result.type === "Claimed") owned = true;
+          // Only a first fence (no record, none owned) claims by its insert.
+          if (step.kind === "fence" && step.first === true) expect(owned).toBe(false);
+          if (result.type === "Fenced" && result.epoch !== undefined) owned = true;
           if (result.type === "RecordExists" || result.type === "FenceLost") owned = false;
           if (step.kind === "fence" && result.type === "Fenced") fencesWon++;
           s = evolve(s, result);

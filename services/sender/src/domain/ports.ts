@@ -69,7 +69,8 @@ export interface AttemptStore {
   byWamid(wamid: string): Promise<StoredAttempt | undefined>;
   /**
    * First claim, one insert: `claimed` under epoch 1 (or `done` with `finishedWith`, a request
-   * finished without any call). False when the request has a record already.
+   * finished without any call; or, with `calledAt`, `calling` with one call: a first send's claim
+   * and fence in one write). False when the request has a record already.
    */
   claim(c: {
     readonly requestId: string;
@@ -81,6 +82,8 @@ export interface AttemptStore {
     readonly at: Date;
     readonly owner: string;
     readonly finishedWith?: AnyEvent;
+    /** The call's instant: the record is inserted `calling` (the fence), not `claimed`. */
+    readonly calledAt?: Date;
     /** Where `finishedWith` is published from. */
     readonly origin?: Origin;
     /** Kept for a late fallback (free-form content with a template fallback). */

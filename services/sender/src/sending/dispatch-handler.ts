@@ -241,22 +241,6 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
             } else apply({ type: step.owned ? "FenceLost" : "RecordExists" });
             break;
           }
-          case "claim": {
-            const keep = d.content.type !== "template" && d.templateFallback !== undefined;
-            const won = await attempts.claim({
-              requestId: d.requestId,
-              number,
-              recipient: d.to,
-              contactId: d.contactId,
-              bizOpaqueCallbackData: d.bizOpaqueCallbackData,
-              at: new Date(clock()),
-              owner,
-              ...(keep ? { dispatch } : {}),
-            });
-            apply(won ? { type: "Claimed", epoch: 1, calls: 0 } : { type: "RecordExists" });
-            stage("claim");
-            break;
-          }
           case "read-record":
             stored = await attempts.get(d.requestId);
             apply({ type: "RecordRead", record: stored });
@@ -313,8 +297,9 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
           }
           case "fence": {
             // The fence is written while the slot's instant comes and a socket frees up.
+            const first = step.first === true;
             const [fencing, waited, permit] = await Promise.allSettled([
-              fence(d, number, s, step.recheckGate, signal),
+              fence(dispatch, number, owner, s, step.recheckGate, first, signal),
               sleepUntil(step.slotAt, clock, signal),
               deps.permits?.acquire(signal, number),
             ]);
@@ -322,7 +307,7 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
             const won = fencing.status === "fulfilled" && fencing.value.won;
             if (fencing.status === "rejected" || waited.status === "rejected" || signal.aborted) {
               // No call: a fence written meanwhile is undone, so a redelivery sends it.
-              if (won) await attempts.release(d.requestId, s.epoch ?? 0);
+              if (won) await attempts.release(d.requestId, first ? 1 : (s.epoch ?? 0));
               if (fencing.status === "rejected") throw fencing.reason;
               throw new StoppedError();
             }
@@ -331,11 +316,12 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
             if (fenced.gate && fenced.gate.kind !== "send") freeSlot();
             else if (!fenced.won) {
               freeSlot();
-              apply({ type: "FenceLost" });
+              // A first record lost to one already there (another dispatch of the request): read it.
+              apply({ type: first ? "RecordExists" : "FenceLost" });
             } else {
               // The call leaves no earlier than its slot (the wait above), on a free socket.
               calledAt = clock();
-              apply({ type: "Fenced" });
+              apply(first ? { type: "Fenced", epoch: 1 } : { type: "Fenced" });
             }
             stage("slot");
             break;
@@ -480,21 +466,42 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
 
   /**
    * The fence, written while the slot's instant comes: `calling` under our epoch, after reading
-   * the gate again when the last view is stale (an opt-out that arrived during a long wait).
+   * the gate again when the last view is stale (an opt-out that arrived during a long wait). A
+   * first send's fence is its record's insert, already `calling` (epoch 1, one call): the claim
+   * and the fence in one write; false when the request has a record already.
    */
   async function fence(
-    d: EventData<"DispatchMessage">,
+    dispatch: EventOf<"DispatchMessage">,
     number: string,
+    owner: string,
     s: DispatchState,
     recheckGate: boolean,
+    first: boolean,
     signal: AbortSignal,
   ): Promise<{ won: boolean; gate?: GateDecision }> {
+    const d = dispatch.data;
+    let gate: GateDecision | undefined;
     if (recheckGate) {
-      const gate = await viewGate(d, number, signal);
+      gate = await viewGate(d, number, signal);
       if (gate.kind !== "send") return { won: false, gate };
-      return { won: await attempts.fence(d.requestId, s.epoch ?? 0, new Date(clock())), gate };
     }
-    return { won: await attempts.fence(d.requestId, s.epoch ?? 0, new Date(clock())) };
+    const now = new Date(clock());
+    // A late fallback is read from the record: free-form content with a template fallback keeps its dispatch.
+    const keep = d.content.type !== "template" && d.templateFallback !== undefined;
+    const won = first
+      ? await attempts.claim({
+          requestId: d.requestId,
+          number,
+          recipient: d.to,
+          contactId: d.contactId,
+          bizOpaqueCallbackData: d.bizOpaqueCallbackData,
+          at: now,
+          owner,
+          calledAt: now,
+          ...(keep ? { dispatch } : {}),
+        })
+      : await attempts.fence(d.requestId, s.epoch ?? 0, now);
+    return gate === undefined ? { won } : { won, gate };
   }
 
   /** Stores a call's outcome under our epoch; false when the record moved on (left to its new owner). */

@@ -121,10 +121,11 @@ export function memoryAttempts(): AttemptStore & { readonly records: Map<string,
       records.set(c.requestId, {
         requestId: c.requestId,
         number: c.number,
-        state: c.finishedWith === undefined ? "claimed" : "done",
+        state:
+          c.finishedWith !== undefined ? "done" : c.calledAt !== undefined ? "calling" : "claimed",
         epoch: 1,
-        calledAt: undefined,
-        calls: 0,
+        calledAt: c.finishedWith === undefined ? c.calledAt?.getTime() : undefined,
+        calls: c.finishedWith === undefined && c.calledAt !== undefined ? 1 : 0,
         outcomes: c.finishedWith === undefined ? [] : [c.finishedWith],
         outcomeIds: c.finishedWith === undefined ? [] : [c.finishedWith.eventId],
         origins: new Map(

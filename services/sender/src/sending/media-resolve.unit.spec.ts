@@ -190,7 +190,7 @@ describe("the sender resolves a Parley upload before the call", () => {
     expect(published.map((e) => e.type)).toEqual(["SendAccepted"]);
   });
 
-  it("a stop during an outage ends the handling with no outcome and no call (the record stays claimed for a redelivery)", async () => {
+  it("a stop during an outage ends the handling with no outcome, no call and no record (a redelivery sends it)", async () => {
     const down = mediaAnswering({ kind: "unavailable", detail: "503" });
     const { run, calls, published, attempts } = setup(down.resolver);
     const stop = new AbortController();
@@ -200,6 +200,6 @@ describe("the sender resolves a Parley upload before the call", () => {
     await expect(handling).rejects.toThrow();
     expect(calls).toEqual([]);
     expect(published).toEqual([]);
-    expect((await attempts.get("r1"))?.state).toBe("claimed");
+    expect(await attempts.get("r1")).toBeUndefined();
   });
 });

@@ -230,9 +230,11 @@ export function createMongoAttemptStore(db: Db, collectionName = STORE): Attempt
       at,
       owner,
       finishedWith,
+      calledAt,
       origin = OUTBOX,
       dispatch,
     }) {
+      const calling = calledAt !== undefined && finishedWith === undefined;
       return guard("claim", () =>
         insertFirst({
           _id: requestId,
@@ -240,11 +242,12 @@ export function createMongoAttemptStore(db: Db, collectionName = STORE): Attempt
           ...(recipient === undefined ? {} : { to: recipient }),
           contactId,
           bizOpaqueCallbackData,
-          state: finishedWith ? "done" : "claimed",
+          state: finishedWith ? "done" : calling ? "calling" : "claimed",
           epoch: 1,
           owner,
           claimedAt: at,
-          calls: 0,
+          ...(calling ? { calledAt } : {}),
+          calls: calling ? 1 : 0,
           outcomes: finishedWith ? [finishedWith] : [],
           ...(finishedWith
             ? {
