@@ -7,11 +7,12 @@ import { commandOf, contactOf, fieldErrors, recordBody } from "./bodies.js";
 export const MAX_ROW_BYTES = 32_768;
 const BATCH_ROWS = 500;
 /**
- * Batches decided at once: the next batch is parsed and sent to the ledger while the previous one
- * is in its round trips (load, keys, save, publish, mark), so an import is not one batch's latency
- * per 500 rows; a contact's rows still go in order (each waits for the contact's earlier ones).
+ * Batches decided at once by default (CONSENT_IMPORT_BATCHES_IN_FLIGHT): with 2 the next batch is
+ * parsed and sent to the ledger while the previous one is in its round trips (load, keys, save,
+ * publish, mark); a contact's rows still go in order (each waits for the contact's earlier ones).
+ * Each batch in flight holds its 500 ledgers in memory (whole documents, up to tens of KB each).
  */
-export const BATCHES_IN_FLIGHT = 2;
+export const BATCHES_IN_FLIGHT = 1;
 
 /** Lines of a byte stream, each at most `max` bytes; a longer one comes out as `undefined`. */
 export async function* linesOf(
@@ -146,6 +147,7 @@ export async function* importRows({
   clock,
   recordedBy,
   importId,
+  batchesInFlight = BATCHES_IN_FLIGHT,
 }: {
   body: AsyncIterable<Buffer | string>;
   format: "jsonl" | "csv";
@@ -153,6 +155,7 @@ export async function* importRows({
   clock: () => Date;
   recordedBy: string;
   importId: string;
+  batchesInFlight?: number;
 }): AsyncGenerator<ImportLine> {
   let rows = 0;
   let recorded = 0;
@@ -199,7 +202,7 @@ export async function* importRows({
   /** Starts deciding the batch; waits while BATCHES_IN_FLIGHT are already being decided. */
   const flush = async (all = false) => {
     if (batch.length > 0) inFlight.push(decideBatch());
-    while (inFlight.length >= (all ? 1 : BATCHES_IN_FLIGHT)) await inFlight.shift();
+    while (inFlight.length >= (all ? 1 : batchesInFlight)) await inFlight.shift();
   };
 
   for await (const line of linesOf(body)) {

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { ConsentCommand } from "../../ledger/decide.js";
 import { csvField } from "./csv.js";
-import { BATCHES_IN_FLIGHT, csvFields, importRows, linesOf } from "./import.js";
+import { csvFields, importRows, linesOf } from "./import.js";
 
 async function collect(chunks: readonly string[], max?: number) {
   async function* body() {
@@ -135,7 +135,7 @@ describe("import: batches in flight", () => {
   const rowOf = (command: ConsentCommand | undefined) =>
     Number((command?.type === "RecordConsent" ? command.inputId : "").split(":row:")[1]);
 
-  it("decides the next batch while one is in its round trips, and no more than BATCHES_IN_FLIGHT", async () => {
+  it("decides the next batch while one is in its round trips, and no more than batchesInFlight (2)", async () => {
     const gates: (() => void)[] = [];
     const answers: unknown[] = [];
     const done = (async () => {
@@ -146,6 +146,7 @@ describe("import: batches in flight", () => {
         clock: () => new Date("2026-12-06T00:00:00Z"),
         recordedBy: "test",
         importId: "import:gate",
+        batchesInFlight: 2,
       }))
         answers.push(line);
     })();
@@ -154,7 +155,7 @@ describe("import: batches in flight", () => {
     };
     await settle();
     // 2,000 rows of distinct contacts, none decided yet: two batches of 500 started, not four.
-    expect(gates.length).toBe(500 * BATCHES_IN_FLIGHT);
+    expect(gates.length).toBe(500 * 2);
     while (gates.length > 0) {
       for (const open of gates.splice(0)) open();
       await settle();
@@ -188,6 +189,7 @@ describe("import: batches in flight", () => {
             clock: () => new Date("2026-12-06T00:00:00Z"),
             recordedBy: "test",
             importId: "import:order",
+            batchesInFlight: 2,
           }))
             last = line;
           expect(last).toMatchObject({
