@@ -16,7 +16,14 @@
 #                1000000 for the figure, about BENCH_IMPORT_ROWS / rate s) over
 #                BENCH_IMPORT_CONTACTS (50000) contacts; every BENCH_REPORT_EVERY (100000) rows
 #                the service's RSS, malloc [heap], V8 heap and external memory; heap snapshots at
-#                the rows BENCH_HEAP_SNAPSHOTS_AT names (e.g. 0,100000; they inflate the RSS).
+#                the rows BENCH_HEAP_SNAPSHOTS_AT names (e.g. 0,100000; they inflate the RSS);
+#                the memory lines split RSS by mapping (node binary, [heap], malloc arenas, V8
+#                and the rest) and the table gives the service's CPU ms per row; the service's
+#                own node flags and glibc arenas: BENCH_CONSENT_NODE_FLAGS (e.g.
+#                "--max-old-space-size=96"), BENCH_CONSENT_MALLOC_ARENA_MAX (e.g. 2); its
+#                CONSENT_IMPORT_BATCHES_IN_FLIGHT (1) passes through from the environment.
+#                The enforcement part also prints each STOP's stages from the record timestamps
+#                (ingress + router, consent, router / sender learning the ConsentRevoked).
 # Servers: the ones KAFKA_BROKERS, SCHEMA_REGISTRY_URL and MONGO_URL name when all three are set;
 # otherwise its own (profile "bench-consent", ports 59292/59293/59281/59282/59217, or the five that
 # BENCH_SERVER_PORTS names: kafka, controller, registry, registry management, mongo), started here

@@ -228,6 +228,11 @@ const typedAt = new Map<string, number>();
 const storedAt = new Map<string, number>();
 const failed = new Map<string, string>();
 const revokedAt = new Map<string, number>();
+/** When the STOP's typed event and its marketing ConsentRevoked were appended (record timestamps
+ * set by their producers, the router and the consent service): the stages without the bench's
+ * own read-back lag. */
+const typedAppendedAt = new Map<string, number>();
+const revokedAppendedAt = new Map<string, number>();
 /** The consent entries (event ids) each STOP became, by wamid; marketing opt-ins by contact. */
 const revokedIdsOf = new Map<string, Set<string>>();
 const grantedOf = new Set<string>();
@@ -261,13 +266,17 @@ const reader = createEventConsumer({
       failed.set(e.data.mediaId, e.data.reason);
     } else if (e.type === "ConsentKeywordReceived") {
       typedAt.set(e.data.wamid, now);
+      typedAppendedAt.set(e.data.wamid, Number(record.timestamp));
     } else if (e.type === "ConsentRevoked") {
       const wamid = e.data.inputId?.replace(/^keyword:/u, "");
       if (wamid !== undefined) {
         const ids = revokedIdsOf.get(wamid) ?? new Set<string>();
         ids.add(e.eventId);
         revokedIdsOf.set(wamid, ids);
-        if (e.data.purpose === "marketing" && !revokedAt.has(wamid)) revokedAt.set(wamid, now);
+        if (e.data.purpose === "marketing" && !revokedAt.has(wamid)) {
+          revokedAt.set(wamid, now);
+          revokedAppendedAt.set(wamid, Number(record.timestamp));
+        }
       }
     } else if (e.type === "ConsentGranted" && e.data.purpose === "marketing") {
       grantedOf.add(e.data.contactId);
@@ -664,6 +673,15 @@ async function stopCase(): Promise<void> {
   const bracket: number[] = [];
   const typed: number[] = [];
   const decided: number[] = [];
+  // Stages of each enforced STOP, from the record timestamps: ingress + router (webhook 200 to
+  // the typed STOP appended), consent (typed STOP appended to ConsentRevoked appended), router or
+  // sender learning it (ConsentRevoked appended to the first refusal), and the bench's reader.
+  const stage = {
+    router: [] as number[],
+    consent: [] as number[],
+    learn: [] as number[],
+    readLag: [] as number[],
+  };
   const late: number[] = allProbes.map((p) => p.late);
   let leaks = 0;
   let unenforced = 0;
@@ -733,6 +751,12 @@ async function stopCase(): Promise<void> {
     }
     const lastAccepted = decisions.filter((d) => !d.refused && d.at < first.at).at(-1);
     enforced.push(first.at - ack);
+    const ta = typedAppendedAt.get(wamid);
+    const ra = revokedAppendedAt.get(wamid);
+    if (ta !== undefined) stage.router.push(ta - ack);
+    if (ta !== undefined && ra !== undefined) stage.consent.push(ra - ta);
+    if (ra !== undefined) stage.learn.push(first.at - ra);
+    if (ta !== undefined && t !== undefined) stage.readLag.push(t - ta);
     lowerBound.push(Math.max(lastAccepted?.at ?? ack, ack) - ack);
     bracket.push(first.at - Math.max(lastAccepted?.at ?? ack, ack));
     // A leak: a marketing probe asked after the first refusal and still sent to Graph.
@@ -765,6 +789,13 @@ async function stopCase(): Promise<void> {
   line("STOP webhook 200 -> last probe accepted before it (lower bound)", lowerBound);
   line("  enforcement bracket (refused - last accepted)", bracket);
   line("  probe asked late by (budget / scheduler)", late);
+  line("stage 1, ingress + router: webhook 200 -> ConsentKeywordReceived appended", stage.router);
+  line(
+    "stage 2, consent: ConsentKeywordReceived appended -> ConsentRevoked appended",
+    stage.consent,
+  );
+  line("stage 3, router / sender: ConsentRevoked appended -> first refusal", stage.learn);
+  line("  (the bench's reader: ConsentKeywordReceived appended -> read back)", stage.readLag);
   console.log(
     `\nprobe interval ${String(PROBE_MS)} ms; STOP webhooks not acknowledged: ${String(unacknowledged)}; no probe refused within ${String(PROBE_LIMIT_MS / 1_000)} s: ${String(unenforced)}; marketing probes asked after the first refusal and sent all the same (leaks): ${String(leaks)}; first refusals by the sender's gate (dispatched by the router before it knew): ${String(bySender)}, by the router relying on another consent entry than the STOP's: ${String(otherConsent)}; probes refused no_consent (opt-in not yet known to the router): ${String(noConsent)}; probe slots deferred for lack of budget: ${String(counts.deferred)}`,
   );

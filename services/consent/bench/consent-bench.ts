@@ -70,6 +70,48 @@ const mallocHeapMb = (pid: number | undefined) => {
   }
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+// The service's resident memory by kind, from /proc/<pid>/smaps: the node binary's pages (file,
+// shared with nothing here but not the service's data), other files, the main malloc heap
+// ([heap]), anonymous mappings of 64 MB (glibc's per-thread malloc arenas: 65536 kB reserved),
+// the other anonymous mappings (V8's heap and code space, thread stacks, mmapped buffers).
+// A glibc arena is a 64 MB-aligned reservation whose used part is a separate read-write mapping.
+const arenaStart = (head: string) =>
+  BigInt(`0x${head.slice(0, head.indexOf("-"))}`) % 0x4000000n === 0n && head.includes(" rw-p ");
+const smapsOf = (pid: number | undefined) => {
+  const mb = { binary: 0, files: 0, heap: 0, arenas: 0, anon: 0 };
+  try {
+    const text = readFileSync(`/proc/${String(pid)}/smaps`, "utf8");
+    for (const block of text.split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/u)) {
+      const head = block.slice(0, block.indexOf("\n"));
+      const rss = Number(/\nRss:\s+(\d+)/u.exec(block)?.[1] ?? 0) / 1024;
+      const size = Number(/\nSize:\s+(\d+)/u.exec(block)?.[1] ?? 0);
+      const path = head.split(/\s+/u).slice(5).join(" ");
+      if (path.endsWith("/node") || path.endsWith("/nodejs")) mb.binary += rss;
+      else if (path.startsWith("/")) mb.files += rss;
+      else if (path === "[heap]") mb.heap += rss;
+      else if (path === "" && (arenaStart(head) || size === 65_536)) mb.arenas += rss;
+      else mb.anon += rss;
+    }
+  } catch {
+    // the process is gone
+  }
+  return mb;
+};
+/** CPU seconds (user + system) the process has used, from /proc/<pid>/stat. */
+const cpuSecondsOf = (pid: number | undefined) => {
+  try {
+    const fields = readFileSync(`/proc/${String(pid)}/stat`, "utf8")
+      .split(") ")[1]
+      ?.split(" ");
+    return (Number(fields?.[11]) + Number(fields?.[12])) / 100;
+  } catch {
+    return NaN;
+  }
+};
+// The service's own node flags and allocator knobs (the bench process keeps its own):
+// BENCH_CONSENT_NODE_FLAGS (e.g. "--max-old-space-size=96"), BENCH_CONSENT_MALLOC_ARENA_MAX.
+const SERVICE_NODE_FLAGS = process.env["BENCH_CONSENT_NODE_FLAGS"] ?? "";
+const SERVICE_ARENAS = process.env["BENCH_CONSENT_MALLOC_ARENA_MAX"];
 
 const stack = await startStack();
 const ns = stack.namespace("bench-consent");
@@ -139,11 +181,15 @@ const service = startService(
         { id: "bench-1", key: randomBytes(32).toString("base64") },
       ]),
       CONSENT_MAX_IN_FLIGHT: "2000",
-      ...(HEAP_SNAPSHOTS_AT.length === 0
-        ? {}
-        : {
-            NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${logDir}`,
-          }),
+      ...(SERVICE_ARENAS === undefined ? {} : { MALLOC_ARENA_MAX: SERVICE_ARENAS }),
+      NODE_OPTIONS: [
+        SERVICE_NODE_FLAGS,
+        HEAP_SNAPSHOTS_AT.length === 0
+          ? ""
+          : `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${logDir}`,
+      ]
+        .join(" ")
+        .trim(),
     },
   ),
   logDir,
@@ -169,7 +215,8 @@ try {
       (
         Number(new RegExp(`^\\w*${name}\\{[^}]*\\} (\\S+)$`, "mu").exec(text)?.[1]) / 1_048_576
       ).toFixed(0);
-    return `RSS ${rssMb(service.child.pid).toFixed(0)} MB: malloc [heap] ${mallocHeapMb(service.child.pid).toFixed(0)}, V8 heap ${mb("nodejs_heap_size_total_bytes")} (used ${mb("nodejs_heap_size_used_bytes")}), external ${mb("nodejs_external_memory_bytes")}`;
+    const k = smapsOf(service.child.pid);
+    return `RSS ${rssMb(service.child.pid).toFixed(0)} MB: malloc [heap] ${mallocHeapMb(service.child.pid).toFixed(0)}, V8 heap ${mb("nodejs_heap_size_total_bytes")} (used ${mb("nodejs_heap_size_used_bytes")}), external ${mb("nodejs_external_memory_bytes")}; by mapping: node binary ${k.binary.toFixed(0)}, other files ${k.files.toFixed(0)}, [heap] ${k.heap.toFixed(0)}, malloc arenas ${k.arenas.toFixed(0)}, other anonymous (V8, stacks) ${k.anon.toFixed(0)}`;
   };
   // (a) STOPs under send load.
   progress(
@@ -259,6 +306,8 @@ try {
     }
     const body = Readable.toWeb(Readable.from(csv())) as ReadableStream<Uint8Array>;
     const t0 = performance.now();
+    const cpu0 = cpuSecondsOf(service.child.pid);
+    if (valid) progress(`  0 rows: ${await memoryOf()}`);
     // The service's RSS sampled through this phase alone (VmHWM would carry the previous one's).
     let peak = rssMb(service.child.pid);
     const sampler = setInterval(() => {
@@ -310,6 +359,8 @@ try {
     if (rest.trim() !== "") last = rest;
     clearInterval(sampler);
     const ms = performance.now() - t0;
+    const cpuMsPerRow = ((cpuSecondsOf(service.child.pid) - cpu0) * 1_000) / rows;
+    progress(`  end (${String(rows)} rows): ${await memoryOf()}`);
     const done = JSON.parse(last || "{}") as {
       done?: { rows: number; recorded: number; refused: number };
     };
@@ -318,6 +369,7 @@ try {
       rowsPerSecond: (rows / ms) * 1_000,
       done: done.done,
       peakRssMb: peak,
+      cpuMsPerRow,
     };
   };
   progress(`(b) import of ${String(IMPORT_ROWS)} rows: refused at validation, then recorded`);
@@ -352,8 +404,8 @@ try {
     ),
   );
   console.log(`\n(${String(a.sends)} send outcomes consumed alongside)\n`);
-  console.log(row("import", "rows", "ms", "rows/s", "peak RSS MB"));
-  console.log(row("---", "---", "---", "---", "---"));
+  console.log(row("import", "rows", "ms", "rows/s", "peak RSS MB", "service CPU ms/row"));
+  console.log(row("---", "---", "---", "---", "---", "---"));
   console.log(
     row(
       `refused at validation (baseline) ${JSON.stringify(baseline.done)}`,
@@ -361,6 +413,7 @@ try {
       baseline.ms,
       baseline.rowsPerSecond,
       baseline.peakRssMb,
+      baseline.cpuMsPerRow,
     ),
   );
   console.log(
@@ -370,6 +423,7 @@ try {
       imported.ms,
       imported.rowsPerSecond,
       imported.peakRssMb,
+      imported.cpuMsPerRow,
     ),
   );
   console.log("\nRecord the figures in docs/benchmarks.md, section Consent.");

@@ -68,6 +68,11 @@ export const configSchema = z
     CONSENT_API_MAX_BODY_BYTES: env.int(65_536, { min: 1_024 }),
     /** Records taken but unfinished before the consumer stops fetching. */
     CONSENT_MAX_IN_FLIGHT: env.int(256, { min: 1 }),
+    /**
+     * Import batches (500 rows each) decided at once: 2 overlaps one batch's round trips with the
+     * next (faster on a slow store), at the cost of a second batch of ledgers in memory.
+     */
+    CONSENT_IMPORT_BATCHES_IN_FLIGHT: env.int(1, { min: 1, max: 8 }),
     /** Contacts whose ledger stays in memory between inputs. */
     CONSENT_CACHE_SIZE: env.int(1_000, { min: 0 }),
   })

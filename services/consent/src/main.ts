@@ -133,6 +133,7 @@ await runStandardService({
         }),
         clock,
         maxBodyBytes: config.CONSENT_API_MAX_BODY_BYTES,
+        importBatchesInFlight: config.CONSENT_IMPORT_BATCHES_IN_FLIGHT,
         logger,
         observe: series.answered,
       });

@@ -57,6 +57,12 @@ const needsKey = (command: ConsentCommand): boolean =>
   command.type !== "EraseContact" &&
   !(command.type === "RecordConsent" && command.evidence === undefined);
 
+/** An input from the contact or Meta (the consumer's), decided on the live lane. */
+export const isLiveInput = (command: ConsentCommand): boolean =>
+  command.type === "KeywordReceived" ||
+  command.type === "PreferencesUpdated" ||
+  command.type === "MarketingRefused";
+
 /**
  * The consent ledger's use cases (ADR 0012) on the shared decider runtime (ADR 0010): inputs are
  * decided per contact, saved and published; the context loader finds or creates each contact's
@@ -81,24 +87,37 @@ export function createConsentLedger({
     seal: (eventId, plaintext) =>
       key?.status === "active" ? sealFor(key.key, eventId, plaintext) : undefined,
   });
-  const runtime = createCommandHandler({
-    decider: ledgerDecider,
-    store,
-    publish,
-    clock,
-    cacheSize,
-    ...(maxBatchKeys === undefined ? {} : { maxBatchKeys }),
-    ...(observer === undefined ? {} : { observer }),
-    context: async (commands, now) => {
-      const wanted = [...new Set(commands.filter((c) => needsKey(c.command)).map((c) => c.key))];
-      if (keys === undefined) return commands.map(() => contextOf(now, undefined));
-      const found = new Map(wanted.length === 0 ? [] : await keys.get(wanted));
-      const missing = wanted.filter((contactId) => !found.has(contactId));
-      if (missing.length > 0)
-        for (const [id, record] of await keys.create(missing)) found.set(id, record);
-      return commands.map((c) => contextOf(now, found.get(c.key)));
-    },
-  });
+  const runtimeOf = (cached: number) =>
+    createCommandHandler({
+      decider: ledgerDecider,
+      store,
+      publish,
+      clock,
+      cacheSize: cached,
+      ...(maxBatchKeys === undefined ? {} : { maxBatchKeys }),
+      ...(observer === undefined ? {} : { observer }),
+      context: async (commands, now) => {
+        const wanted = [...new Set(commands.filter((c) => needsKey(c.command)).map((c) => c.key))];
+        if (keys === undefined) return commands.map(() => contextOf(now, undefined));
+        const found = new Map(wanted.length === 0 ? [] : await keys.get(wanted));
+        const missing = wanted.filter((contactId) => !found.has(contactId));
+        if (missing.length > 0)
+          for (const [id, record] of await keys.create(missing)) found.set(id, record);
+        return commands.map((c) => contextOf(now, found.get(c.key)));
+      },
+    });
+  // Two lanes on the same store (ADR 0012, "Opt-out speed"): the contacts' own inputs (STOP and
+  // START replies, user_preferences, 131050 failures) never wait behind a batch of imported rows
+  // or API calls; a contact touched by both at once is settled by the store's version check (the
+  // loser is decided again on the winner's state), as between two consent instances.
+  // The API lane keeps no ledger in memory: an import cycles through more contacts than any cache
+  // holds (50,000 contacts, 20 entries each, for a 1-million-row import: a 1,000-ledger cache
+  // never hit and held tens of MB that grew with the ledgers), and each batch loads its ledgers in
+  // one round trip anyway.
+  const live = runtimeOf(cacheSize);
+  const runtime = runtimeOf(0);
+  const laneOf = (commands: readonly Keyed<ConsentCommand>[]) =>
+    commands.every((c) => isLiveInput(c.command)) ? live : runtime;
 
   const keyOf = async (contactId: string): Promise<DataKey | undefined> => {
     if (keys === undefined) return undefined;
@@ -115,7 +134,7 @@ export function createConsentLedger({
       ) {
         return Promise.reject(new EvidenceNotKeptError());
       }
-      return runtime.handle(commands);
+      return laneOf(commands).handle(commands);
     },
 
     /** Records ContactErased, then destroys the contact's key. */

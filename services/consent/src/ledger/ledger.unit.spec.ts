@@ -74,3 +74,50 @@ describe("consent ledger without a master key", () => {
     expect(published.at(-1)).toMatchObject({ type: "ContactErased", data: { keyIds: [] } });
   });
 });
+
+describe("consent ledger lanes", () => {
+  it("decides and publishes a STOP while the API lane's batches are stuck in their round trips", async () => {
+    const store = createMemoryStateStore<LedgerState, LedgerEntry>();
+    const published: LedgerEntry[] = [];
+    const stuck: (() => void)[] = [];
+    const ledger = createConsentLedger({
+      store,
+      reader: {
+        get: () => Promise.resolve(undefined),
+        async *scan() {
+          // Not used here.
+        },
+      },
+      // The broker holds every opt-in's publish (an import's batches in their round trips).
+      publish: (events) => {
+        if (events.some((e) => e.type === "ConsentGranted"))
+          return new Promise<void>((resolve) => stuck.push(resolve));
+        published.push(...events);
+        return Promise.resolve();
+      },
+      clock: () => new Date("2026-03-01T12:00:00.000Z"),
+    });
+    const settle = async () => {
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    };
+    // Two import batches (the import keeps two in flight) and an API call, each in its own turn.
+    const imports: Promise<void>[] = [];
+    for (const contact of ["15550010", "15550011", "15550012"]) {
+      imports.push(ledger.handle([{ key: contact, command: { ...optIn, inputId: contact } }]));
+      await settle();
+    }
+    expect(stuck.length).toBeGreaterThanOrEqual(2);
+    const stop = createEvent(
+      "ConsentKeywordReceived",
+      { contactId: "15550099", wamid: "wamid.lane", keyword: "stop", text: "STOP" },
+      { correlationId: "c", now: new Date("2026-03-01T10:00:00.000Z") },
+    );
+    await ledger.handle([{ key: "15550099", command: { type: "KeywordReceived", event: stop } }]);
+    expect(published.map((e) => e.type)).toEqual(["ConsentRevoked", "ConsentRevoked"]);
+    while (stuck.length > 0) {
+      for (const go of stuck.splice(0)) go();
+      await settle();
+    }
+    await Promise.all(imports);
+  });
+});

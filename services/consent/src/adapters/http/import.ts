@@ -6,6 +6,13 @@ import { commandOf, contactOf, fieldErrors, recordBody } from "./bodies.js";
 /** The longest row accepted; a longer one is refused (and skipped) without being held. */
 export const MAX_ROW_BYTES = 32_768;
 const BATCH_ROWS = 500;
+/**
+ * Batches decided at once by default (CONSENT_IMPORT_BATCHES_IN_FLIGHT): with 2 the next batch is
+ * parsed and sent to the ledger while the previous one is in its round trips (load, keys, save,
+ * publish, mark); a contact's rows still go in order (each waits for the contact's earlier ones).
+ * Each batch in flight holds its 500 ledgers in memory (whole documents, up to tens of KB each).
+ */
+export const BATCHES_IN_FLIGHT = 1;
 
 /** Lines of a byte stream, each at most `max` bytes; a longer one comes out as `undefined`. */
 export async function* linesOf(
@@ -140,6 +147,7 @@ export async function* importRows({
   clock,
   recordedBy,
   importId,
+  batchesInFlight = BATCHES_IN_FLIGHT,
 }: {
   body: AsyncIterable<Buffer | string>;
   format: "jsonl" | "csv";
@@ -147,6 +155,7 @@ export async function* importRows({
   clock: () => Date;
   recordedBy: string;
   importId: string;
+  batchesInFlight?: number;
 }): AsyncGenerator<ImportLine> {
   let rows = 0;
   let recorded = 0;
@@ -159,7 +168,10 @@ export async function* importRows({
     pending.push({ row, status: "refused", reason });
   };
 
-  const flush = async () => {
+  /** Each contact's last unfinished row: its next row is decided after it (bounded by the batches in flight). */
+  const tails = new Map<string, Promise<void>>();
+  const inFlight: Promise<unknown>[] = [];
+  const decideBatch = () => {
     const byContact = new Map<string, typeof batch>();
     for (const item of batch) {
       const list = byContact.get(item.contactId) ?? [];
@@ -167,18 +179,30 @@ export async function* importRows({
       byContact.set(item.contactId, list);
     }
     batch = [];
-    await Promise.all(
-      [...byContact].map(async ([contactId, items]) => {
-        for (const item of items) {
-          try {
-            await ledger.handle([{ key: contactId, command: item.command }]);
-            recorded++;
-          } catch (error) {
-            refuse(item.row, errorMessage(error));
+    return Promise.all(
+      [...byContact].map(([contactId, items]) => {
+        const run = async () => {
+          for (const item of items) {
+            try {
+              await ledger.handle([{ key: contactId, command: item.command }]);
+              recorded++;
+            } catch (error) {
+              refuse(item.row, errorMessage(error));
+            }
           }
-        }
+        };
+        const done = (tails.get(contactId) ?? Promise.resolve()).then(run);
+        tails.set(contactId, done);
+        return done.finally(() => {
+          if (tails.get(contactId) === done) tails.delete(contactId);
+        });
       }),
     );
+  };
+  /** Starts deciding the batch; waits while BATCHES_IN_FLIGHT are already being decided. */
+  const flush = async (all = false) => {
+    if (batch.length > 0) inFlight.push(decideBatch());
+    while (inFlight.length >= (all ? 1 : batchesInFlight)) await inFlight.shift();
   };
 
   for await (const line of linesOf(body)) {
@@ -267,7 +291,7 @@ export async function* importRows({
       yield { progress: { rows, recorded, refused } };
     }
   }
-  await flush();
+  await flush(true);
   yield* pending.splice(0);
   yield { done: { rows, recorded, refused, importId } };
 }

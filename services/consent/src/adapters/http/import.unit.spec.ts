@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import type { ConsentCommand } from "../../ledger/decide.js";
 import { csvField } from "./csv.js";
 import { csvFields, importRows, linesOf } from "./import.js";
 
@@ -110,5 +111,95 @@ describe("import: refusals stream", () => {
     expect(refused).toBe(rows);
     // The first refusals come out after about one batch of rows (500), long before the end.
     expect(readAtFirstAnswer[0]).toBeLessThan(1_000);
+  });
+});
+
+describe("import: batches in flight", () => {
+  const row = (contact: number, i: number) =>
+    `${JSON.stringify({
+      contactId: `4477${String(1_000_000 + contact)}`,
+      decision: "granted",
+      purposes: ["marketing"],
+      occurredAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
+      channel: "web",
+      businessName: "Acme",
+      wording: { text: "Offers on WhatsApp? Yes" },
+    })}\n`;
+  const bodyOf = (contacts: readonly number[]) =>
+    (async function* () {
+      for (const [i, c] of contacts.entries()) {
+        await Promise.resolve(); // a chunk arrives later, as from a socket
+        yield Buffer.from(row(c, i), "utf8");
+      }
+    })();
+  const rowOf = (command: ConsentCommand | undefined) =>
+    Number((command?.type === "RecordConsent" ? command.inputId : "").split(":row:")[1]);
+
+  it("decides the next batch while one is in its round trips, and no more than batchesInFlight (2)", async () => {
+    const gates: (() => void)[] = [];
+    const answers: unknown[] = [];
+    const done = (async () => {
+      for await (const line of importRows({
+        body: bodyOf(Array.from({ length: 2_000 }, (_, i) => i)),
+        format: "jsonl",
+        ledger: { handle: () => new Promise<void>((resolve) => gates.push(resolve)) },
+        clock: () => new Date("2026-12-06T00:00:00Z"),
+        recordedBy: "test",
+        importId: "import:gate",
+        batchesInFlight: 2,
+      }))
+        answers.push(line);
+    })();
+    const settle = async () => {
+      for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+    };
+    await settle();
+    // 2,000 rows of distinct contacts, none decided yet: two batches of 500 started, not four.
+    expect(gates.length).toBe(500 * 2);
+    while (gates.length > 0) {
+      for (const open of gates.splice(0)) open();
+      await settle();
+    }
+    await done;
+    expect(answers.at(-1)).toMatchObject({ done: { rows: 2_000, recorded: 2_000, refused: 0 } });
+  });
+
+  it("decides each contact's rows in their order, one at a time, whatever the batches hold", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 1, maxLength: 2_500 }),
+        fc.integer({ min: 0, max: 3 }),
+        async (contacts, delay) => {
+          const seen = new Map<string, number[]>();
+          const open = new Set<string>();
+          let last: unknown;
+          for await (const line of importRows({
+            body: bodyOf(contacts),
+            format: "jsonl",
+            ledger: {
+              handle: async ([cmd]) => {
+                const key = cmd?.key ?? "";
+                expect(open.has(key)).toBe(false);
+                open.add(key);
+                for (let i = 0; i < delay; i++) await new Promise((r) => setImmediate(r));
+                seen.set(key, [...(seen.get(key) ?? []), rowOf(cmd?.command)]);
+                open.delete(key);
+              },
+            },
+            clock: () => new Date("2026-12-06T00:00:00Z"),
+            recordedBy: "test",
+            importId: "import:order",
+            batchesInFlight: 2,
+          }))
+            last = line;
+          expect(last).toMatchObject({
+            done: { rows: contacts.length, recorded: contacts.length },
+          });
+          for (const rows of seen.values()) expect(rows).toEqual([...rows].sort((a, b) => a - b));
+          expect([...seen.values()].flat()).toHaveLength(contacts.length);
+        },
+      ),
+      { numRuns: 30 },
+    );
   });
 });

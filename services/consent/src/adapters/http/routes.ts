@@ -24,6 +24,8 @@ export interface ConsentApiOptions {
   readonly onAudit?: (entry: AuditEntry) => void;
   readonly clock: () => Date;
   readonly maxBodyBytes: number;
+  /** Import batches of 500 rows decided at once (CONSENT_IMPORT_BATCHES_IN_FLIGHT). */
+  readonly importBatchesInFlight?: number;
   readonly isStopping: () => boolean;
   readonly onWork: () => () => void;
   readonly logger?: { warn(obj: object, msg: string): void };
@@ -234,6 +236,9 @@ export function createConsentApiApp(options: ConsentApiOptions): ApiChassis {
         clock,
         recordedBy: principalOf(res).id,
         importId: `import:${randomUUID()}`,
+        ...(options.importBatchesInFlight === undefined
+          ? {}
+          : { batchesInFlight: options.importBatchesInFlight }),
       })) {
         await write(res, `${JSON.stringify(line)}\n`);
       }
