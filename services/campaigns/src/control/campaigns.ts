@@ -4,6 +4,8 @@ import type { CampaignDefinition, PlanNumber } from "../domain/campaign.js";
 import {
   autoPauseOf,
   CampaignStateError,
+  nameTemplateOfFailure,
+  type CampaignSignal,
   type CampaignCommand,
   type CampaignState,
   type PauseReason,
@@ -136,7 +138,7 @@ export function createCampaigns(o: CampaignsOptions) {
         if (checkpoint?.complete !== true) plan(state);
         // Nothing is due before the schedule's start: no queue read (a scan on the stand-in).
         if (Date.parse(definition.schedule.startAt) <= o.clock().getTime()) {
-          await releaseTick(state.id, o.numbersOf(definition), o.tickMs / 1000, {
+          await releaseTick(definition, o.numbersOf(definition), o.tickMs / 1000, {
             queue: o.queue,
             publish: o.publish,
             clock: o.clock,
@@ -282,9 +284,22 @@ export function createCampaigns(o: CampaignsOptions) {
       };
     },
     /** Pauses every running campaign a Meta signal concerns (ADR 0015, "Control"). */
-    async signal(s: Parameters<typeof autoPauseOf>[0]): Promise<readonly string[]> {
+    async signal(signal: CampaignSignal): Promise<readonly string[]> {
       const paused: string[] = [];
-      for (const state of await o.reader.running()) {
+      const running = await o.reader.running();
+      // An async 132015/132016 names no template: the campaign its key names tells it (that
+      // campaign may be paused already, so it is read when it is not running).
+      const named =
+        signal.kind === "send_failed" &&
+        signal.template === undefined &&
+        signal.campaignId !== undefined &&
+        !running.some((r) => r.id === signal.campaignId)
+          ? (await o.reader.get(signal.campaignId))?.definition
+          : undefined;
+      const s = nameTemplateOfFailure(signal, (id) =>
+        id === named?.id ? named : running.find((r) => r.id === id)?.definition,
+      );
+      for (const state of running) {
         if (state.definition === undefined) continue;
         const pause = autoPauseOf(s, state.definition);
         if (pause === undefined) continue;

@@ -331,6 +331,59 @@ function requestFor(
   };
 }
 
+/** What the queue keeps of a planned send: the rest is the campaign's (`queuedSendOf`). */
+export interface QueuedRecipient {
+  readonly index: number;
+  readonly contactId: string;
+  readonly requestId: string;
+  readonly phoneNumberId: string;
+  readonly releaseAt: string;
+  readonly limited: boolean;
+  readonly freeEntryPoint?: true;
+  /** The body parameters' values in the campaign's `bodyParameters` order. */
+  readonly params: readonly string[];
+}
+
+/** The body parameters' values of a planned send, in the campaign's order (what the queue keeps). */
+export function bodyValuesOf(send: Extract<PlanDecision, { kind: "planned" }>): string[] {
+  const content = send.request.content;
+  if (content.type !== "template") return [];
+  const body = content.template.components?.find((c) => c.type === "body");
+  return (body?.parameters ?? []).map((p) => (p.type === "text" ? p.text : ""));
+}
+
+/**
+ * The planned send of a queued recipient, rebuilt from the campaign (its template, category,
+ * owner, schedule) and what the queue keeps: the same SendRequested the planner decided, so a
+ * queue document need not hold the whole request (its BSON was the planner's largest cost).
+ */
+export function queuedSendOf(
+  campaign: CampaignDefinition,
+  q: QueuedRecipient,
+): Extract<PlanDecision, { kind: "planned" }> {
+  const params: Record<string, string> = {};
+  campaign.bodyParameters.forEach((name, i) => {
+    params[name] = q.params[i] ?? "";
+  });
+  return {
+    kind: "planned",
+    index: q.index,
+    contactId: q.contactId,
+    requestId: q.requestId,
+    phoneNumberId: q.phoneNumberId,
+    releaseAt: q.releaseAt,
+    limited: q.limited,
+    ...(q.freeEntryPoint === true ? { freeEntryPoint: true as const } : {}),
+    request: requestFor(
+      campaign,
+      q.contactId,
+      q.phoneNumberId,
+      idempotencyKeyOf(campaign.id, q.contactId),
+      params,
+    ),
+  };
+}
+
 /**
  * When the plan's sends are done at the numbers' caps: the latest release plus the longest
  * number's queue at its cap (a lower bound: the numbers also carry ordinary sends).

@@ -1,4 +1,4 @@
-import type { PlanNumber } from "../domain/campaign.js";
+import type { CampaignDefinition, PlanNumber } from "../domain/campaign.js";
 import type { PublishSends, SendQueue } from "./ports.js";
 
 export interface ReleaseOptions {
@@ -16,7 +16,7 @@ export interface ReleaseOptions {
  * and idempotency keys: the router answers SendDeduplicated and nothing is sent twice.
  */
 export async function releaseTick(
-  campaignId: string,
+  campaign: CampaignDefinition,
   numbers: readonly PlanNumber[],
   seconds: number,
   { queue, publish, clock }: ReleaseOptions,
@@ -25,10 +25,10 @@ export async function releaseTick(
   let released = 0;
   for (const n of numbers) {
     const limit = Math.max(1, Math.floor(n.mps * seconds));
-    const due = await queue.due(campaignId, n.phoneNumberId, now, limit);
+    const due = await queue.due(campaign, n.phoneNumberId, now, limit);
     if (due.length === 0) continue;
     await publish(due, now);
-    await queue.markReleased(campaignId, due);
+    await queue.markReleased(campaign.id, due);
     released += due.length;
   }
   return released;

@@ -167,7 +167,7 @@ describe("releaseTick", () => {
         }
         return Promise.resolve();
       };
-      const n = await releaseTick("spring", numbers, 1, { queue: store, publish, clock }).catch(
+      const n = await releaseTick(campaign, numbers, 1, { queue: store, publish, clock }).catch(
         () => -1,
       );
       ticks++;
