@@ -2,6 +2,7 @@ import { normalizePhoneNumber } from "@parley/cloud-api";
 import { parseContactId, type SendRequestData } from "@parley/contracts";
 import type { CampaignDefinition, PlanNumber } from "./campaign.js";
 import { createLocalClock, firstAllowedInstant } from "./quiet-hours.js";
+import { createSeenContacts } from "./seen-contacts.js";
 
 /** Why a recipient of the audience gets no message; each row has exactly one. */
 export const skipReasons = [
@@ -135,7 +136,7 @@ export function createPlanner(settings: PlanSettings, from?: PlanCounters) {
   const perNumber = [...c.perNumber];
   let limitUsed = c.limitUsed;
   let lastReleaseAt = c.lastReleaseAt === undefined ? undefined : Date.parse(c.lastReleaseAt);
-  const seen = new Set<string>();
+  const seen = createSeenContacts();
   const localMinute = createLocalClock();
   /** Every recipient of a zone has the same release instant: the schedule's start is fixed. */
   const releaseByZone = new Map<string, Date>();
