@@ -126,6 +126,13 @@ try {
   await api("POST", "/v1/campaigns/caps/start");
   let planDone = Number.NaN;
   const floorS = N / CAPS.reduce((a, b) => a + b, 0);
+  const timer = setInterval(() => {
+    const got = parley.sim.messages();
+    progress(
+      `${String(got.length)} accepted after ${((Date.now() - t0) / 1000).toFixed(0)} s (${NUMBERS.map((id) => String(got.filter((m) => m.phoneNumberId === id).length)).join(" + ")})`,
+    );
+  }, 10_000);
+  timer.unref();
   await waitFor(
     async () => {
       if (Number.isNaN(planDone) && (await api("GET", "/v1/campaigns/caps")).plan?.complete)
@@ -138,6 +145,7 @@ try {
       description: `${String(N)} messages accepted by the simulator`,
     },
   );
+  clearInterval(timer);
   const messages = parley.sim.messages();
   const first = Math.min(...messages.map((m) => m.acceptedAt));
   const last = Math.max(...messages.map((m) => m.acceptedAt));

@@ -13,7 +13,7 @@ import {
 import { remainingBudget, type MessagingLimitTier } from "../domain/limits.js";
 import { finishEstimate, type PlanCounters } from "../domain/plan.js";
 import type { FactsReader, PlanStore, PublishSends, SendQueue } from "../planning/ports.js";
-import { releaseTick } from "../planning/release.js";
+import { releaseSeconds, releaseTick } from "../planning/release.js";
 import { ParleyError } from "@parley/errors";
 import type { RateCard } from "@parley/pricing";
 import { createForecast, type Forecast } from "../domain/forecast.js";
@@ -98,6 +98,8 @@ export interface CampaignProgress {
  */
 export function createCampaigns(o: CampaignsOptions) {
   const planning = new Map<string, Promise<void>>();
+  /** When each campaign last released (its next tick covers the time since: releaseSeconds). */
+  const lastRelease = new Map<string, number>();
   const command = async (id: string, c: CampaignCommand) => {
     await o.handler.handle([{ key: id, command: c }]);
     return o.reader.get(id);
@@ -138,7 +140,11 @@ export function createCampaigns(o: CampaignsOptions) {
         if (checkpoint?.complete !== true) plan(state);
         // Nothing is due before the schedule's start: no queue read (a scan on the stand-in).
         if (Date.parse(definition.schedule.startAt) <= o.clock().getTime()) {
-          await releaseTick(definition, o.numbersOf(definition), o.tickMs / 1000, {
+          const at = o.clock().getTime();
+          const last = lastRelease.get(state.id);
+          lastRelease.set(state.id, at);
+          const seconds = releaseSeconds(last === undefined ? undefined : at - last, o.tickMs);
+          await releaseTick(definition, o.numbersOf(definition), seconds, {
             queue: o.queue,
             publish: o.publish,
             clock: o.clock,

@@ -8,6 +8,19 @@ export interface ReleaseOptions {
 }
 
 /**
+ * The seconds of sending a release tick covers: the time since the campaign's previous release
+ * (not the nominal tick: a tick slowed by the machine released only `mps × tick` and left the
+ * numbers idle for the rest, so the campaign ran under its caps, docs/benchmarks.md "Campaign
+ * sending against the numbers' caps"), at least one tick, at most four (a campaign resumed or a
+ * service restarted does not release a burst: the sender paces each number at its cap anyway).
+ */
+export function releaseSeconds(sinceLastMs: number | undefined, tickMs: number): number {
+  const tick = tickMs / 1000;
+  if (sinceLastMs === undefined || !Number.isFinite(sinceLastMs)) return tick;
+  return Math.min(4 * tick, Math.max(tick, sinceLastMs / 1000));
+}
+
+/**
  * One release tick of a running campaign (ADR 0015, "Release"): for each of its numbers, the due
  * sends the number can take in `seconds` at its cap, in row order, published (acks=all) and then
  * marked released. The sender keeps each number exactly under its cap; the releaser only keeps the

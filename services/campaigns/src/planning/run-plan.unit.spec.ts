@@ -4,7 +4,7 @@ import type { AudienceRow, ContactFacts } from "../domain/plan.js";
 import { uuidV5Of } from "./ids.js";
 import { createMemoryPlanStore } from "./memory-store.js";
 import type { FactsReader, PlannedSend, PlanStore } from "./ports.js";
-import { releaseTick } from "./release.js";
+import { releaseSeconds, releaseTick } from "./release.js";
 import { runPlan } from "./run-plan.js";
 
 const campaign = campaignDefinition.parse({
@@ -137,6 +137,16 @@ describe("runPlan", () => {
     expect(
       [...(store.decisions.get("spring")?.values() ?? [])].filter((d) => d.kind === "skipped"),
     ).toHaveLength(Object.values(first.counters.skipped).reduce((a, b) => a + b, 0));
+  });
+});
+
+describe("releaseSeconds", () => {
+  it("covers the time since the previous release, from one tick to four", () => {
+    expect(releaseSeconds(undefined, 1000)).toBe(1);
+    expect(releaseSeconds(300, 1000)).toBe(1);
+    expect(releaseSeconds(2500, 1000)).toBe(2.5);
+    expect(releaseSeconds(60_000, 1000)).toBe(4);
+    expect(releaseSeconds(Number.NaN, 500)).toBe(0.5);
   });
 });
 
