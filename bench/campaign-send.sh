@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark of campaign sending against the numbers' caps (docs/benchmarks.md, "Campaign sending
+# Benchmark of campaign sending against the numbers' caps (docs/benchmarks.md, "Campaigns", "Campaign sending
 # against the numbers' caps"; issue 27: "sending then bounded only by the numbers' caps"): ingress,
 # router, sender and campaigns as processes, the Cloud API simulator as Meta; one campaign of
 # BENCH_RECIPIENTS (3000) rows over two numbers capped at BENCH_CAPS (60,30 msg/s); prints the
