@@ -227,9 +227,9 @@ describe("a query audience over HTTP (property)", () => {
     ]);
     const badKey = await refusedOf({ "First Name": "profileName" });
     expect(badKey.map((e) => e.field)).toEqual(["paramsFrom.First Name"]);
-    expect(await refusedOf("profileName")).toEqual([
-      { field: "paramsFrom", detail: expect.stringMatching(/record|object/) },
-    ]);
+    const notRecord = await refusedOf("profileName");
+    expect(notRecord.map((e) => e.field)).toEqual(["paramsFrom"]);
+    expect(notRecord[0]?.detail).toMatch(/record|object/);
     expect(stored.has("map")).toBe(false);
     const ok = await call(
       "PUT",
