@@ -8,7 +8,7 @@
 # BENCH_REGISTRY_PORT, BENCH_REGISTRY_MANAGEMENT_PORT, BENCH_MONGO_PORT say otherwise: the ports of
 # a shell's environment are ignored, so it never stops shared servers), builds, runs, stops them.
 # Knobs: BENCH_ROWS (50000 for a quick check), BENCH_CHUNK (1000), BENCH_CAP (1: with a frequency
-# cap), BENCH_SERVICE_NODE_FLAGS, BENCH_KEEP_INFRA=1 (leave the servers running and reuse them).
+# cap), BENCH_SERVICE_NODE_FLAGS, BENCH_MONGO_HEAP (6g: the stand-in's JVM heap), BENCH_KEEP_INFRA=1 (leave the servers running and reuse them).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PARLEY_PROFILE=bench-campaigns PARLEY_STATE_DIR="$repo/.parley/bench-campaigns" \
@@ -16,6 +16,10 @@ export PARLEY_PROFILE=bench-campaigns PARLEY_STATE_DIR="$repo/.parley/bench-camp
   REGISTRY_PORT="${BENCH_REGISTRY_PORT:-53081}" \
   REGISTRY_MANAGEMENT_PORT="${BENCH_REGISTRY_MANAGEMENT_PORT:-53082}" \
   MONGO_PORT="${BENCH_MONGO_PORT:-53017}"
+# The in-memory MongoDB stand-in keeps every document in its JVM's heap: at 500,000 queue documents
+# (the bare baseline's, then the plan's) the infra default of 1 GiB ran out (OutOfMemoryError in
+# its log, then the driver's monitor timed out: docs/benchmarks.md, "Campaigns", 2026-12-06).
+export MONGO_HEAP="${BENCH_MONGO_HEAP:-6g}"
 cd "$repo"
 # shellcheck source=../infra/scripts/bootstrap.sh
 source "$repo/infra/scripts/bootstrap.sh"

@@ -106,7 +106,7 @@ describe("campaigns against real Kafka and MongoDB", () => {
       if (++batches === 3) throw new Error("releaser killed before marking");
     };
     for (let tick = 0; tick < 200 && (await queue.pending(campaign.id)) > 0; tick++) {
-      const released = await releaseTick(campaign.id, numbers, 1, {
+      const released = await releaseTick(campaign, numbers, 1, {
         queue,
         publish: flaky,
         clock: () => new Date(),

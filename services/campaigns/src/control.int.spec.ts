@@ -178,5 +178,63 @@ describe("campaign control against real Kafka and MongoDB", () => {
       description: "every SendRequested read back",
     });
     expect(published).toHaveLength(100);
+
+    // An async 132015 (a status webhook after Meta took the send: no template in the SendFailed)
+    // pauses the campaign its key names and, named after that campaign's template, every running
+    // campaign using it, the template in the reason; a campaign of another template runs on.
+    const flash = (id: string, template: string) =>
+      campaignDefinition.parse({
+        id,
+        owner: "growth",
+        template: { name: template, language: { code: "en" } },
+        category: "utility",
+        numbers: ["600001"],
+        schedule: { startAt: "2026-01-01T00:00:00.000Z" },
+      });
+    for (const [id, template] of [
+      ["async-a", "flash_sale"],
+      ["async-b", "flash_sale"],
+      ["async-c", "statement_ready"],
+    ] as const) {
+      await campaigns.create(flash(id, template));
+      await campaigns.attachAudience(
+        id,
+        "jsonl",
+        (async function* () {
+          yield await Promise.resolve(Buffer.from('{"phone":"+34699000001"}'));
+        })(),
+        1_000,
+      );
+      expect((await campaigns.start(id))?.status).toBe("running");
+    }
+    await producer.publish(catalog.topic("send-outcomes"), [
+      {
+        key: "34699000001",
+        event: createEvent(
+          "SendFailed",
+          {
+            ...exampleData.SendFailed,
+            contactId: "34699000001",
+            idempotencyKey: "campaign:async-a:34699000001",
+            error: { errorClass: "policy", code: 132015, retriable: false },
+            phase: "async",
+          },
+          { correlationId: "r-async-a", now: new Date() },
+        ),
+      },
+    ]);
+    await waitFor(
+      async () =>
+        (await campaigns.progress("async-a"))?.campaign.status === "paused" &&
+        (await campaigns.progress("async-b"))?.campaign.status === "paused",
+      { timeoutMs: 60_000, description: "both flash_sale campaigns paused by the async failure" },
+    );
+    for (const id of ["async-a", "async-b"]) {
+      expect((await campaigns.progress(id))?.campaign.pausedBy).toMatchObject({
+        reason: "template_failures",
+        detail: "Meta paused template flash_sale (a send failed with 132015)",
+      });
+    }
+    expect((await campaigns.progress("async-c"))?.campaign.status).toBe("running");
   }, 240_000);
 });

@@ -27,6 +27,7 @@ import {
   ensureIndexes,
   plannedGroupsOf,
   RECIPIENTS,
+  type RecipientDoc,
   skipsOf,
 } from "./adapters/store/plan-store.js";
 import { campaignDefinition } from "./domain/campaign.js";
@@ -168,6 +169,30 @@ describe("a query audience over the projection's contacts, planned", () => {
     expect(new Set(fep.map((p) => p["contactId"] as string))).toEqual(free);
     const groups = await plannedGroupsOf(db, campaign.id);
     expect(groups.filter((g) => g.freeEntryPoint).reduce((n, g) => n + g.n, 0)).toBe(free.size);
+
+    // Per-recipient parameters: the same query, each member's first_name from the WhatsApp
+    // profile name the projection folded from their inbound messages (`C<i>`), not a constant.
+    const named = campaignDefinition.parse({ ...campaign, id: "int-query-names" });
+    const namedRef = await save(named.id, {
+      marketing: "granted",
+      callingCodes: ["55", "91"],
+      lastInboundWithinDays: 30,
+      paramsFrom: { first_name: "profileName" },
+    });
+    const namedPlan = await runPlan({
+      ...options,
+      campaign: named,
+      audience: () => audiences.rows(namedRef.ref, "query"),
+      store,
+    });
+    expect(namedPlan.counters.planned).toBe(expected.size);
+    const sends = await db
+      .collection<RecipientDoc>(RECIPIENTS)
+      .find({ campaignId: named.id })
+      .toArray();
+    const nameOf = new Map(Array.from({ length: N }, (_, i) => [phoneOf(i), `C${String(i)}`]));
+    expect(sends).toHaveLength(expected.size);
+    for (const s of sends) expect(s.params).toEqual([nameOf.get(s.contactId)]);
 
     // Wider: every contact with an inbound within 60 days, any consent, any country. The planner
     // excludes as for a file: US numbers (marketing), opted out, never opted in.

@@ -6,11 +6,19 @@ import { isTimeZone } from "../domain/campaign.js";
  * document uploaded with `format=query` instead of a file. The campaigns service reads its
  * members page by page from the projection's query API (`GET /v1/audience`, its own key with
  * scope `query:pii`) and plans each as a row of a file would be, with the same exclusions and
- * report. `params` are the template's body parameters, the same for every member (a query has no
- * per-row values); `timeZone` the members' zone for quiet hours (else the schedule's default).
+ * report. `params` are the template's body parameters, the same for every member; `paramsFrom`
+ * maps a body parameter to a field of each member's contact (`profileName`, the WhatsApp profile
+ * name last seen; `country`), its value per recipient, `params` of the same name the fallback
+ * when the contact has none (else the member is skipped `missing_parameter`, as a file row
+ * without the value); `timeZone` the members' zone for quiet hours (else the schedule's default).
  * `at` pins "within N days" (set at upload when absent), so a resumed plan reads the same query.
  */
 const consent = z.enum(["granted", "revoked", "unknown"]);
+
+/** The contact fields a query audience may take a member's parameter from (the projection's). */
+export const memberFields = ["profileName", "country"] as const;
+export type MemberField = (typeof memberFields)[number];
+const paramName = z.string().regex(/^[a-z0-9_]{1,64}$/, "a parameter name ([a-z0-9_], 1 to 64)");
 const instant = z.iso.datetime({ offset: true }).transform((s) => new Date(s).toISOString());
 
 export const audienceQuery = z
@@ -35,6 +43,15 @@ export const audienceQuery = z
       .record(z.string().regex(/^[a-z0-9_]{1,64}$/), z.string().min(1).max(1_024))
       .refine((p) => Object.keys(p).length <= 50, "at most 50 parameters")
       .optional(),
+    paramsFrom: z
+      .record(
+        paramName,
+        z.enum(memberFields, {
+          error: `a member field: ${memberFields.join(" or ")}`,
+        }),
+      )
+      .refine((p) => Object.keys(p).length <= 50, "at most 50 parameters")
+      .optional(),
     timeZone: z.string().refine(isTimeZone, "an IANA time zone (Europe/Berlin)").optional(),
   })
   .refine(
@@ -50,6 +67,30 @@ export const audienceQuery = z
     { path: ["firstSeenTo"], message: "must be after firstSeenFrom" },
   );
 export type AudienceQuery = z.output<typeof audienceQuery>;
+
+/** What the projection's audience answers of a member that a parameter may come from. */
+export type MemberValues = { readonly contactId: string } & Partial<Record<MemberField, string>>;
+
+/**
+ * A member's body parameters: the query's `params`, then each `paramsFrom` parameter with the
+ * member's value of its field (trimmed, at most 1,024 characters like a given value); a field
+ * the member lacks (or blank) keeps the `params` fallback, or leaves the parameter out (the
+ * planner skips the member `missing_parameter`, naming it).
+ */
+export function paramsOfMember(
+  q: Pick<AudienceQuery, "params" | "paramsFrom">,
+  member: MemberValues,
+): Readonly<Record<string, string>> {
+  const base = q.params ?? {};
+  if (q.paramsFrom === undefined) return base;
+  // Entries, not assignments: a parameter named `__proto__` stays an own property.
+  const mapped: [string, string][] = [];
+  for (const [name, field] of Object.entries(q.paramsFrom)) {
+    const value = member[field]?.trim().slice(0, 1_024);
+    if (value !== undefined && value !== "") mapped.push([name, value]);
+  }
+  return Object.fromEntries([...Object.entries(base), ...mapped]);
+}
 
 /** The query API's parameters for a query (lists comma-joined, `at` pinned). */
 export function searchOf(q: AudienceQuery & { at: string }): URLSearchParams {

@@ -4,6 +4,8 @@ import type { CampaignDefinition, PlanNumber } from "../domain/campaign.js";
 import {
   autoPauseOf,
   CampaignStateError,
+  nameTemplateOfFailure,
+  type CampaignSignal,
   type CampaignCommand,
   type CampaignState,
   type PauseReason,
@@ -11,7 +13,7 @@ import {
 import { remainingBudget, type MessagingLimitTier } from "../domain/limits.js";
 import { finishEstimate, type PlanCounters } from "../domain/plan.js";
 import type { FactsReader, PlanStore, PublishSends, SendQueue } from "../planning/ports.js";
-import { releaseTick } from "../planning/release.js";
+import { releaseSeconds, releaseTick } from "../planning/release.js";
 import { ParleyError } from "@parley/errors";
 import type { RateCard } from "@parley/pricing";
 import { createForecast, type Forecast } from "../domain/forecast.js";
@@ -96,6 +98,8 @@ export interface CampaignProgress {
  */
 export function createCampaigns(o: CampaignsOptions) {
   const planning = new Map<string, Promise<void>>();
+  /** When each campaign last released (its next tick covers the time since: releaseSeconds). */
+  const lastRelease = new Map<string, number>();
   const command = async (id: string, c: CampaignCommand) => {
     await o.handler.handle([{ key: id, command: c }]);
     return o.reader.get(id);
@@ -136,7 +140,11 @@ export function createCampaigns(o: CampaignsOptions) {
         if (checkpoint?.complete !== true) plan(state);
         // Nothing is due before the schedule's start: no queue read (a scan on the stand-in).
         if (Date.parse(definition.schedule.startAt) <= o.clock().getTime()) {
-          await releaseTick(state.id, o.numbersOf(definition), o.tickMs / 1000, {
+          const at = o.clock().getTime();
+          const last = lastRelease.get(state.id);
+          lastRelease.set(state.id, at);
+          const seconds = releaseSeconds(last === undefined ? undefined : at - last, o.tickMs);
+          await releaseTick(definition, o.numbersOf(definition), seconds, {
             queue: o.queue,
             publish: o.publish,
             clock: o.clock,
@@ -282,9 +290,22 @@ export function createCampaigns(o: CampaignsOptions) {
       };
     },
     /** Pauses every running campaign a Meta signal concerns (ADR 0015, "Control"). */
-    async signal(s: Parameters<typeof autoPauseOf>[0]): Promise<readonly string[]> {
+    async signal(signal: CampaignSignal): Promise<readonly string[]> {
       const paused: string[] = [];
-      for (const state of await o.reader.running()) {
+      const running = await o.reader.running();
+      // An async 132015/132016 names no template: the campaign its key names tells it (that
+      // campaign may be paused already, so it is read when it is not running).
+      const named =
+        signal.kind === "send_failed" &&
+        signal.template === undefined &&
+        signal.campaignId !== undefined &&
+        !running.some((r) => r.id === signal.campaignId)
+          ? (await o.reader.get(signal.campaignId))?.definition
+          : undefined;
+      const s = nameTemplateOfFailure(signal, (id) =>
+        id === named?.id ? named : running.find((r) => r.id === id)?.definition,
+      );
+      for (const state of running) {
         if (state.definition === undefined) continue;
         const pause = autoPauseOf(s, state.definition);
         if (pause === undefined) continue;

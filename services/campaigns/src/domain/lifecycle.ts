@@ -177,6 +177,28 @@ export const campaignDecider: Decider<
   isPublished: (_event): _event is never => false,
 };
 
+/** A Meta signal a running campaign may be paused for (`autoPauseOf`). */
+export type CampaignSignal = Parameters<typeof autoPauseOf>[0];
+
+/**
+ * A 132015/132016 `SendFailed` that names no template (an async failure: Meta dropped a paced
+ * template after accepting the send, on a status webhook; the sender keeps no dispatch by then)
+ * but names its campaign by the `campaign:<id>:<contact>` key, named after that campaign's
+ * template: the failure is the template's at Meta, so every running campaign using it pauses with
+ * the template in its reason, as on the synchronous path. Any other signal, or a campaign unknown
+ * (`definitionOf` answers undefined), is answered unchanged.
+ */
+export function nameTemplateOfFailure(
+  signal: CampaignSignal,
+  definitionOf: (campaignId: string) => CampaignDefinition | undefined,
+): CampaignSignal {
+  if (signal.kind !== "send_failed") return signal;
+  if (signal.code !== 132015 && signal.code !== 132016) return signal;
+  if (signal.template !== undefined || signal.campaignId === undefined) return signal;
+  const template = definitionOf(signal.campaignId)?.template.name;
+  return template === undefined ? signal : { ...signal, template };
+}
+
 /** The pause a Meta signal asks of a running campaign using `template`, or undefined. */
 export function autoPauseOf(
   signal:

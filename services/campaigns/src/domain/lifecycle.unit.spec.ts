@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { campaignDefinition } from "./campaign.js";
 import {
   autoPauseOf,
+  nameTemplateOfFailure,
   campaignDecider,
   CampaignStateError,
   type CampaignEvent,
@@ -168,5 +169,33 @@ describe("autoPauseOf", () => {
     expect(
       autoPauseOf({ kind: "send_failed", campaignId: "spring", code: 132015 }, definition),
     ).toBeUndefined();
+  });
+
+  it("an async 132015/132016 without a template is named after the campaign its key names", () => {
+    const byId = (id: string) => (id === "winter" ? definition : undefined);
+    const named = nameTemplateOfFailure(
+      { kind: "send_failed", campaignId: "winter", code: 132015 },
+      byId,
+    );
+    expect(named).toEqual({
+      kind: "send_failed",
+      campaignId: "winter",
+      code: 132015,
+      template: "winter_sale",
+    });
+    // Named, it pauses another campaign of the same template, the template in the reason.
+    expect(autoPauseOf(named, { ...definition, id: "spring" })).toEqual({
+      reason: "template_failures",
+      detail: "Meta paused template winter_sale (a send failed with 132015)",
+    });
+    // Unchanged: a named template, another code, no key, an unknown campaign, another signal.
+    for (const s of [
+      { kind: "send_failed", campaignId: "winter", template: "x", code: 132016 },
+      { kind: "send_failed", campaignId: "winter", code: 131026 },
+      { kind: "send_failed", code: 132016 },
+      { kind: "send_failed", campaignId: "gone", code: 132016 },
+      { kind: "template_status", template: "winter_sale", status: "PAUSED" },
+    ] as const)
+      expect(nameTemplateOfFailure(s, byId)).toBe(s);
   });
 });

@@ -2,6 +2,7 @@ import { normalizePhoneNumber } from "@parley/cloud-api";
 import { parseContactId, type SendRequestData } from "@parley/contracts";
 import type { CampaignDefinition, PlanNumber } from "./campaign.js";
 import { createLocalClock, firstAllowedInstant } from "./quiet-hours.js";
+import { createSeenContacts } from "./seen-contacts.js";
 
 /** Why a recipient of the audience gets no message; each row has exactly one. */
 export const skipReasons = [
@@ -135,7 +136,7 @@ export function createPlanner(settings: PlanSettings, from?: PlanCounters) {
   const perNumber = [...c.perNumber];
   let limitUsed = c.limitUsed;
   let lastReleaseAt = c.lastReleaseAt === undefined ? undefined : Date.parse(c.lastReleaseAt);
-  const seen = new Set<string>();
+  const seen = createSeenContacts();
   const localMinute = createLocalClock();
   /** Every recipient of a zone has the same release instant: the schedule's start is fixed. */
   const releaseByZone = new Map<string, Date>();
@@ -328,6 +329,59 @@ function requestFor(
     ...(campaign.schedule.endAt === undefined ? {} : { validUntil: campaign.schedule.endAt }),
     metadata: { campaignId: campaign.id },
     requester: campaign.owner,
+  };
+}
+
+/** What the queue keeps of a planned send: the rest is the campaign's (`queuedSendOf`). */
+export interface QueuedRecipient {
+  readonly index: number;
+  readonly contactId: string;
+  readonly requestId: string;
+  readonly phoneNumberId: string;
+  readonly releaseAt: string;
+  readonly limited: boolean;
+  readonly freeEntryPoint?: true;
+  /** The body parameters' values in the campaign's `bodyParameters` order. */
+  readonly params: readonly string[];
+}
+
+/** The body parameters' values of a planned send, in the campaign's order (what the queue keeps). */
+export function bodyValuesOf(send: Extract<PlanDecision, { kind: "planned" }>): string[] {
+  const content = send.request.content;
+  if (content.type !== "template") return [];
+  const body = content.template.components?.find((c) => c.type === "body");
+  return (body?.parameters ?? []).map((p) => (p.type === "text" ? p.text : ""));
+}
+
+/**
+ * The planned send of a queued recipient, rebuilt from the campaign (its template, category,
+ * owner, schedule) and what the queue keeps: the same SendRequested the planner decided, so a
+ * queue document need not hold the whole request (its BSON was the planner's largest cost).
+ */
+export function queuedSendOf(
+  campaign: CampaignDefinition,
+  q: QueuedRecipient,
+): Extract<PlanDecision, { kind: "planned" }> {
+  const params: Record<string, string> = {};
+  campaign.bodyParameters.forEach((name, i) => {
+    params[name] = q.params[i] ?? "";
+  });
+  return {
+    kind: "planned",
+    index: q.index,
+    contactId: q.contactId,
+    requestId: q.requestId,
+    phoneNumberId: q.phoneNumberId,
+    releaseAt: q.releaseAt,
+    limited: q.limited,
+    ...(q.freeEntryPoint === true ? { freeEntryPoint: true as const } : {}),
+    request: requestFor(
+      campaign,
+      q.contactId,
+      q.phoneNumberId,
+      idempotencyKeyOf(campaign.id, q.contactId),
+      params,
+    ),
   };
 }
 

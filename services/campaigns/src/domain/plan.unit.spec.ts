@@ -4,10 +4,12 @@ import { describe, expect, it } from "vitest";
 import { uuidV5Of } from "../planning/ids.js";
 import { campaignDefinition, type CampaignDefinition, type PlanNumber } from "./campaign.js";
 import {
+  bodyValuesOf,
   campaignOfKey,
   createPlanner,
   finishEstimate,
   idempotencyKeyOf,
+  queuedSendOf,
   unknownContact,
   type AudienceRow,
   type ContactFacts,
@@ -353,6 +355,37 @@ describe("the planner over hostile audiences (property)", () => {
         },
       ),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe("queuedSendOf (the compact queue document)", () => {
+  it("property: what the queue keeps rebuilds exactly the send the planner decided", () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.stringMatching(/^[a-z][a-z0-9_]{0,9}$/), { maxLength: 4 }),
+        fc.array(fc.string({ minLength: 1, maxLength: 40 }), { minLength: 4, maxLength: 4 }),
+        fc.integer({ min: 0, max: 999_999 }),
+        fc.boolean(),
+        fc.constantFrom("marketing", "utility"),
+        fc.option(fc.constant("2026-12-02T00:00:00.000Z"), { nil: undefined }),
+        (bodyParameters, values, n, windowOpen, category, endAt) => {
+          const c = campaign({
+            bodyParameters,
+            category,
+            schedule: { ...campaign().schedule, ...(endAt ? { endAt } : {}) },
+          });
+          const planner = createPlanner({ campaign: c, numbers, limitBudget: 10, requestIdOf });
+          const params = Object.fromEntries(bodyParameters.map((p, i) => [p, values[i] ?? "x"]));
+          const d = planner.decide(
+            { ok: true, index: 0, line: 2, phone: `+34612${String(n).padStart(6, "0")}`, params },
+            { ...granted, windowOpen, freeEntryPoint: windowOpen },
+          );
+          if (d.kind !== "planned") throw new Error(`not planned: ${d.reason}`);
+          const kept = { ...d, params: bodyValuesOf(d) };
+          expect(queuedSendOf(c, kept)).toEqual(d);
+        },
+      ),
     );
   });
 });

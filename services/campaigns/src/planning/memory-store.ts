@@ -31,9 +31,9 @@ export function createMemoryPlanStore(): PlanStore &
       checkpoints.set(id, structuredClone(checkpoint));
       return Promise.resolve();
     },
-    due: (campaignId, phoneNumberId, now, limit) =>
+    due: (campaign, phoneNumberId, now, limit) =>
       Promise.resolve(
-        queued(campaignId)
+        queued(campaign.id)
           .filter(
             (d) => d.phoneNumberId === phoneNumberId && Date.parse(d.releaseAt) <= now.getTime(),
           )

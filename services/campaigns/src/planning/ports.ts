@@ -40,7 +40,7 @@ export type PublishSends = (sends: readonly PlannedSend[], now: Date) => Promise
 export interface SendQueue {
   /** Up to `limit` sends of the campaign for the number, due by `now`, in row order. */
   due(
-    campaignId: string,
+    campaign: CampaignDefinition,
     phoneNumberId: string,
     now: Date,
     limit: number,

@@ -4,7 +4,7 @@ import type { AudienceRow, ContactFacts } from "../domain/plan.js";
 import { uuidV5Of } from "./ids.js";
 import { createMemoryPlanStore } from "./memory-store.js";
 import type { FactsReader, PlannedSend, PlanStore } from "./ports.js";
-import { releaseTick } from "./release.js";
+import { releaseSeconds, releaseTick } from "./release.js";
 import { runPlan } from "./run-plan.js";
 
 const campaign = campaignDefinition.parse({
@@ -140,6 +140,16 @@ describe("runPlan", () => {
   });
 });
 
+describe("releaseSeconds", () => {
+  it("covers the time since the previous release, from one tick to four", () => {
+    expect(releaseSeconds(undefined, 1000)).toBe(1);
+    expect(releaseSeconds(300, 1000)).toBe(1);
+    expect(releaseSeconds(2500, 1000)).toBe(2.5);
+    expect(releaseSeconds(60_000, 1000)).toBe(4);
+    expect(releaseSeconds(Number.NaN, 500)).toBe(0.5);
+  });
+});
+
 describe("releaseTick", () => {
   it("publishes each number's due sends at most its cap a tick, in row order, and each once even when a publish dies before the mark", async () => {
     const store = createMemoryPlanStore();
@@ -167,7 +177,7 @@ describe("releaseTick", () => {
         }
         return Promise.resolve();
       };
-      const n = await releaseTick("spring", numbers, 1, { queue: store, publish, clock }).catch(
+      const n = await releaseTick(campaign, numbers, 1, { queue: store, publish, clock }).catch(
         () => -1,
       );
       ticks++;

@@ -81,7 +81,11 @@ export const encodeAudienceCursor = (contactId: string): string =>
 export type AudienceContact = Pick<
   ContactState,
   "contactId" | "consent" | "preference" | "firstSeenAt" | "lastInboundAt" | "country" | "erased"
-> & { readonly _id: string };
+> & {
+  readonly _id: string;
+  /** The WhatsApp profile name the contact last showed (a campaign's per-member parameter). */
+  readonly profileName?: ContactState["profileName"];
+};
 
 /**
  * A contact's consent for a purpose, as the campaigns service folds it: the latest fact of a
@@ -149,6 +153,8 @@ export interface AudienceMember {
   readonly marketing: ConsentState;
   readonly utility: ConsentState;
   readonly lastInboundAt?: string;
+  /** The contact's WhatsApp profile name, when one was seen (scope `query:pii`, like the number). */
+  readonly profileName?: string;
 }
 
 export const memberOf = (c: AudienceContact): AudienceMember => ({
@@ -157,6 +163,7 @@ export const memberOf = (c: AudienceContact): AudienceMember => ({
   marketing: consentOf(c, "marketing"),
   utility: consentOf(c, "utility"),
   ...(c.lastInboundAt === undefined ? {} : { lastInboundAt: c.lastInboundAt }),
+  ...(c.profileName === undefined ? {} : { profileName: c.profileName.value }),
 });
 
 /** Port: contacts of a generation after `after` in id order, `limit` scanned at most. */

@@ -107,6 +107,11 @@ const valid: Record<string, fc.Arbitrary<unknown>> = {
     },
   ),
   timeZone: fc.constantFrom("Europe/Berlin", "America/Sao_Paulo"),
+  paramsFrom: fc.dictionary(
+    fc.stringMatching(/^[a-z0-9_]{1,20}$/),
+    fc.constantFrom("profileName", "country"),
+    { maxKeys: 5 },
+  ),
 };
 const hostile: Record<string, fc.Arbitrary<unknown>> = {
   marketing: fc.constantFrom("yes", true, { $ne: 1 }),
@@ -119,6 +124,16 @@ const hostile: Record<string, fc.Arbitrary<unknown>> = {
   at: fc.constantFrom("now", 0),
   params: fc.constantFrom({ "Bad Key": "x" }, { name: "" }, { name: 5 }, ["x"]),
   timeZone: fc.constantFrom("Mars/Olympus", 3),
+  paramsFrom: fc.constantFrom(
+    { first_name: "email" },
+    { first_name: "$where" },
+    { "First Name": "profileName" },
+    { first_name: ["profileName"] },
+    { first_name: null },
+    "profileName",
+    ["profileName"],
+    Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`p${String(i)}`, "country"])),
+  ),
   $where: fc.constant("1"),
   audience: fc.constant("all"),
 };
@@ -183,6 +198,51 @@ describe("a query audience over HTTP (property)", () => {
       ),
       { numRuns: 80 },
     );
+  });
+
+  it("a hostile parameter mapping is a 400 naming the exact mapping refused and why", async () => {
+    await call(
+      "POST",
+      "/v1/campaigns",
+      JSON.stringify({
+        id: "map",
+        owner: "m",
+        template: { name: "sale", language: { code: "en" } },
+        category: "utility",
+        numbers: ["500001"],
+        schedule: { startAt: "2026-12-01T00:00:00.000Z" },
+      }),
+    );
+    const refusedOf = async (paramsFrom: unknown) => {
+      const res = await call(
+        "PUT",
+        "/v1/campaigns/map/audience?format=query",
+        JSON.stringify({ paramsFrom, params: { greeting: "hi" } }),
+      );
+      expect(res.status).toBe(400);
+      return ((await res.json()) as { errors: { field: string; detail: string }[] }).errors;
+    };
+    expect(await refusedOf({ first_name: "profileName", last_name: "email" })).toEqual([
+      { field: "paramsFrom.last_name", detail: "a member field: profileName or country" },
+    ]);
+    const badKey = await refusedOf({ "First Name": "profileName" });
+    expect(badKey.map((e) => e.field)).toEqual(["paramsFrom.First Name"]);
+    const notRecord = await refusedOf("profileName");
+    expect(notRecord.map((e) => e.field)).toEqual(["paramsFrom"]);
+    expect(notRecord[0]?.detail).toMatch(/record|object/);
+    expect(stored.has("map")).toBe(false);
+    const ok = await call(
+      "PUT",
+      "/v1/campaigns/map/audience?format=query",
+      JSON.stringify({
+        paramsFrom: { first_name: "profileName" },
+        params: { first_name: "friend" },
+      }),
+    );
+    expect(ok.status).toBe(200);
+    expect(JSON.parse(stored.get("map") ?? "{}")).toMatchObject({
+      paramsFrom: { first_name: "profileName" },
+    });
   });
 
   it("a body that is no JSON, or over the size, is refused", async () => {

@@ -1,5 +1,10 @@
 import { ParleyError, sleep } from "@parley/errors";
-import { searchOf, type AudienceQuery } from "../../audience/query.js";
+import {
+  paramsOfMember,
+  searchOf,
+  type AudienceQuery,
+  type MemberValues,
+} from "../../audience/query.js";
 import type { AudienceRow } from "../../domain/plan.js";
 
 /** The projection refused the campaigns service's query (its key, its scope, the query). */
@@ -20,11 +25,8 @@ export class AudienceQueryUnavailableError extends ParleyError {
   }
 }
 
-interface Member {
-  readonly contactId: string;
-}
 interface Page {
-  readonly items: readonly Member[];
+  readonly items: readonly MemberValues[];
   readonly next?: string;
 }
 
@@ -80,6 +82,7 @@ export function createProjectionAudience({
     const base = searchOf(query);
     base.set("limit", String(pageSize));
     const params = query.params ?? {};
+    const perMember = query.paramsFrom !== undefined;
     let cursor: string | undefined;
     let index = 0;
     for (;;) {
@@ -92,7 +95,7 @@ export function createProjectionAudience({
           index,
           line: index + 1,
           phone: m.contactId,
-          params,
+          params: perMember ? paramsOfMember(query, m) : params,
           ...(query.timeZone === undefined ? {} : { timeZone: query.timeZone }),
         };
         index++;

@@ -3,7 +3,13 @@ import type { AnyBulkWriteOperation, Db } from "mongodb";
 import { countryOfContact } from "@parley/pricing";
 import type { CampaignDefinition } from "../../domain/campaign.js";
 import { usesMessagingLimit } from "../../domain/limits.js";
-import type { ContactFacts, PlanDecision, SkipReason } from "../../domain/plan.js";
+import {
+  bodyValuesOf,
+  queuedSendOf,
+  type ContactFacts,
+  type PlanDecision,
+  type SkipReason,
+} from "../../domain/plan.js";
 import type {
   FactsReader,
   PlanCheckpoint,
@@ -47,7 +53,12 @@ export interface RecipientDoc {
   windowOpen?: boolean;
   /** Inside a free-entry-point window when planned (free whatever the category). */
   freeEntryPoint?: true;
-  /** The send, kept until it is released. */
+  /**
+   * The body parameters' values (the campaign's order), kept until it is released: with the
+   * fields above and the campaign they rebuild the send (`queuedSendOf`).
+   */
+  params?: string[];
+  /** The whole send, as queued before the compact form (still read; no longer written). */
   send?: PlannedSend;
 }
 /** What campaigns knows of a contact, folded from consent and conversation-windows. */
@@ -121,7 +132,7 @@ export function createMongoPlanStore({ db }: { db: Db }): PlanStore {
             ...countryField(d.contactId),
             windowOpen: !d.limited,
             ...(d.freeEntryPoint === true ? { freeEntryPoint: true as const } : {}),
-            send: d,
+            params: bodyValuesOf(d),
           };
           recipientOps.push({
             replaceOne: { filter: { _id: doc._id }, replacement: doc, upsert: true },
@@ -248,15 +259,35 @@ export function createMongoFactsReader({ db }: { db: Db }): FactsReader {
 export function createMongoSendQueue({ db }: { db: Db }): SendQueue {
   const recipients = db.collection<RecipientDoc>(RECIPIENTS);
   return {
-    async due(campaignId, phoneNumberId, now, limit) {
+    async due(campaign, phoneNumberId, now, limit) {
       const docs = await guardStore(RECIPIENTS, "read due sends", () =>
         recipients
-          .find({ campaignId, phoneNumberId, released: false, releaseAt: { $lte: now } })
+          .find({
+            campaignId: campaign.id,
+            phoneNumberId,
+            released: false,
+            releaseAt: { $lte: now },
+          })
           .sort({ index: 1 })
           .limit(limit)
           .toArray(),
       );
-      return docs.flatMap((d) => (d.send === undefined ? [] : [d.send]));
+      return docs.flatMap((d) => {
+        if (d.send !== undefined) return [d.send];
+        if (d.params === undefined) return [];
+        return [
+          queuedSendOf(campaign, {
+            index: d.index,
+            contactId: d.contactId,
+            requestId: d.requestId,
+            phoneNumberId: d.phoneNumberId,
+            releaseAt: d.releaseAt.toISOString(),
+            limited: d.windowOpen !== true,
+            ...(d.freeEntryPoint === true ? { freeEntryPoint: true as const } : {}),
+            params: d.params,
+          }),
+        ];
+      });
     },
     async markReleased(campaignId, sends) {
       if (sends.length === 0) return;
@@ -264,7 +295,7 @@ export function createMongoSendQueue({ db }: { db: Db }): SendQueue {
       await guardStore(RECIPIENTS, "mark released", () =>
         recipients.updateMany(
           { _id: { $in: ids } },
-          { $set: { released: true }, $unset: { send: "" } },
+          { $set: { released: true }, $unset: { send: "", params: "" } },
         ),
       );
     },

@@ -13,6 +13,7 @@ const FIELDS = {
   lastInboundAt: 1,
   country: 1,
   erased: 1,
+  profileName: 1,
 } as const;
 
 /**
