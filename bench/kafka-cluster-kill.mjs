@@ -5,11 +5,12 @@
 // CLUSTER_KILL_PORT.. +5, 55292 by default; its state in .parley/probe-cluster), creates topic
 // kill.t (6 partitions, replication factor 3, min.insync.replicas 2, both checked on the broker),
 // produces numbered values in batches of 50 (keys 0..49) with an idempotent kafkajs producer
-// (acks=all, one request in flight) for CLUSTER_KILL_S (45 s), SIGKILLs node 2, then node 3,
-// then node 1 (CLUSTER_KILLS, every 12 s from 8 s), each started again on its data in the
-// background while the load goes on, then reads every partition up to its high watermark and
-// lists each acknowledged value missing (and how many were read twice). Exits 1 if one is
-// missing; stops its cluster and removes its data at the end.
+// (acks=all, one request in flight) while it SIGKILLs node 2, then node 3, then node 1
+// (CLUSTER_KILLS), one at a time: each kill 8 s after every partition's ISR is whole again, the
+// node started again on its data 5 s later while the load goes on; 5 s after the last is back
+// the load stops (CLUSTER_KILL_S bounds it: 600 s). Then it reads every partition up to its high
+// watermark and lists each acknowledged value missing (and how many were read twice). Exits 1 if
+// one is missing; stops its cluster and removes its data at the end.
 // Knobs: CLUSTER_KILL_PORT, CLUSTER_KILL_S, CLUSTER_KILLS (e.g. "2" for one kill).
 import { createRequire } from "node:module";
 import { readFileSync, rmSync } from "node:fs";
@@ -19,7 +20,7 @@ const repo = new URL("..", import.meta.url).pathname;
 const require = createRequire(`${repo}packages/kafka/package.json`);
 const { Kafka, logLevel } = require("kafkajs");
 const port = Number(process.env.CLUSTER_KILL_PORT ?? 55292);
-const loadS = Number(process.env.CLUSTER_KILL_S ?? 45);
+const loadS = Number(process.env.CLUSTER_KILL_S ?? 600);
 const kills = (process.env.CLUSTER_KILLS ?? "2,3,1").split(",").map(Number);
 const stateDir = `${repo}.parley/probe-cluster`;
 // Its own profile and state directory whatever the shell exported (never the shared servers').
@@ -79,13 +80,16 @@ try {
   const acked = [];
   let next = 0;
   let failed = 0;
-  const restarts = [];
-  const killAt = kills.map((_, i) => 8_000 + 12_000 * i);
-  let killed = 0;
-  const loadStart = Date.now();
-  while (Date.now() - loadStart < loadS * 1_000) {
-    if (killed < kills.length && Date.now() - loadStart > killAt[killed]) {
-      const node = kills[killed++];
+  // One node down at a time: each kill waits for the previous node to be back and every
+  // partition's ISR to be whole again (two down of three would stop acks=all, min ISR 2).
+  const isrWhole = async () =>
+    (await admin.fetchTopicMetadata({ topics: ["kill.t"] })).topics[0].partitions.every(
+      (x) => x.isr.length === 3,
+    );
+  const schedule = (async () => {
+    for (const node of kills) {
+      await sleep(8_000);
+      while (!(await isrWhole().catch(() => false))) await sleep(1_000);
       const pid = Number(readFileSync(`${stateDir}/run/kafka-node-${node}.pid`, "utf8"));
       const leaders = (await admin.fetchTopicMetadata({ topics: ["kill.t"] })).topics[0].partitions
         .filter((x) => x.leader === node)
@@ -94,12 +98,16 @@ try {
       console.log(
         `${at()}: SIGKILL node ${node} (leader of ${leaders.join(",")}) at value ${next}`,
       );
-      restarts.push(
-        sleep(5_000)
-          .then(() => infra(["start", `kafka-node-${node}`], { KAFKA_KEEP_DATA: "1" }))
-          .then(() => console.log(`${at()}: node ${node} back`)),
-      );
+      await sleep(5_000);
+      await infra(["start", `kafka-node-${node}`], { KAFKA_KEEP_DATA: "1" });
+      console.log(`${at()}: node ${node} back at value ${next}`);
     }
+    await sleep(5_000);
+  })();
+  let scheduleDone = false;
+  schedule.finally(() => (scheduleDone = true)).catch(() => undefined);
+  const loadStart = Date.now();
+  while (!scheduleDone && Date.now() - loadStart < loadS * 1_000) {
     const values = Array.from({ length: 50 }, (_, i) => next + i);
     try {
       await p.send({
@@ -114,9 +122,9 @@ try {
     }
     next += 50;
   }
+  await schedule;
   console.log(`${at()}: acknowledged ${acked.length} values, ${failed} batches failed`);
   await p.disconnect();
-  await Promise.all(restarts);
   // Every partition read up to its high watermark (the end of what the cluster committed).
   const ends = await admin.fetchTopicOffsets("kill.t");
   const c = kafka.consumer({ groupId: `kill.g.${Date.now()}` });
