@@ -97,6 +97,9 @@ describe("a three-node cluster with a leader SIGKILLed under acks=all load", () 
     for (const until = Date.now() + 120_000; Date.now() < until && !done();) await sleep(500);
     await consumer.disconnect();
     await admin.disconnect();
+    process.stderr.write(
+      `[cluster-kill] node ${String(node)} SIGKILLed; ${String(acked.length)} values acknowledged, ${String(seen.size)} read, ${String(acked.filter((v) => !seen.has(String(v))).length)} missing\n`,
+    );
     expect(done()).toBe(true);
     expect(acked.length).toBeGreaterThan(2_000);
     expect(acked.filter((v) => !seen.has(String(v)))).toEqual([]);
