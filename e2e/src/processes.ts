@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync } from "node:fs";
-import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -98,20 +97,8 @@ export async function stopService(
   }
 }
 
-/** A TCP port free on 127.0.0.1 right now. */
-export function freePort(): Promise<number> {
-  return new Promise((done, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => {
-        done(port);
-      });
-    });
-  });
-}
+/** A TCP port free on 127.0.0.1 right now (one definition, in the testkit). */
+export { freePort } from "@parley/testkit";
 
 /**
  * A spec's own Kafka broker (so it can stop it without disturbing other suites): its infra.sh

@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startStack, waitFor, type Namespace, type Stack } from "@parley/testkit";
-import type { Admin, Consumer, Producer } from "kafkajs";
+import { ConfigResourceTypes, type Admin, type Consumer, type Producer } from "kafkajs";
 import { createKafka, type KafkaClient } from "./connection.js";
 import { PoisonRecordError } from "./errors.js";
 import { createConsumerRunner, type CommittedOutputs, type ConsumerRunner } from "./runner.js";
@@ -192,6 +192,24 @@ function takeOver(
 const expected = (from: number, to: number) =>
   Array.from({ length: to - from }, (_, i) => `out-${String(from + i)}`).sort();
 const settle = () => new Promise((r) => setTimeout(r, 1_500));
+
+/** How often the broker aborts transactions past their timeout (10 s unless configured). */
+async function abortTickMs(): Promise<number> {
+  const name = "transaction.abort.timed.out.transaction.cleanup.interval.ms";
+  const { brokers } = await admin.describeCluster();
+  const { resources } = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: [
+      {
+        type: ConfigResourceTypes.BROKER,
+        name: String(brokers[0]?.nodeId ?? 1),
+        configNames: [name],
+      },
+    ],
+  });
+  const value = resources[0]?.configEntries.find((e) => e.configName === name)?.configValue;
+  return value === undefined ? 10_000 : Number(value);
+}
 
 describe("transactional mode of the consumer runner", () => {
   it("shows each output once to read-committed consumers across a SIGKILL between publishing and committing", async () => {
@@ -458,12 +476,14 @@ describe("input written by transactional producers", () => {
     const t = await topics("stall-fence");
     const committed = await collect(t.output, false);
     let stalls = 0;
+    // The broker aborts a transaction past its timeout on its cleanup tick (10 s by default,
+    // 2 s in infra/native's broker): the first commit stalls past one tick and the timeout.
+    const stallMs = (await abortTickMs()) + 3_000;
     const { runner } = takeOver(t, {
-      // The broker aborts a transaction past its timeout on its cleanup tick (10 s by default).
       transactionTimeoutMs: 1_000,
       maxInFlightPerPartition: 4,
       beforeCommit: async () => {
-        if (stalls++ === 0) await new Promise((r) => setTimeout(r, 13_000));
+        if (stalls++ === 0) await new Promise((r) => setTimeout(r, stallMs));
       },
     });
     await runner.start();

@@ -1,7 +1,6 @@
-import { createServer, connect, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isOutage, retryOf } from "@parley/errors";
-import { startStack, type Stack } from "@parley/testkit";
+import { startStack, startTcpRelay, type Stack, type TcpRelay } from "@parley/testkit";
 import { createMongo } from "./connection.js";
 import { guardStore } from "./errors.js";
 
@@ -13,48 +12,16 @@ import { guardStore } from "./errors.js";
 // stands behind a TCP relay that can cut every connection, or refuse new ones.
 
 let stack: Stack;
-let relay: Server;
-let relayPort = 0;
-let cutting = false;
-const sockets = new Set<Socket>();
+let relay: TcpRelay;
 
 beforeAll(async () => {
   stack = await startStack();
   const target = new URL(stack.mongoUrl);
-  relay = createServer((client) => {
-    const upstream = connect(Number(target.port || 27017), target.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on("close", () => sockets.delete(s));
-      s.on("error", () => {
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    // Cutting: the next request on any connection is met by a closed socket, no reply.
-    client.on("data", (chunk: Buffer) => {
-      if (cutting) {
-        client.destroy();
-        upstream.destroy();
-      } else upstream.write(chunk);
-    });
-    upstream.pipe(client);
-  });
-  await new Promise<void>((resolve) => {
-    relay.listen(0, "127.0.0.1", resolve);
-  });
-  const address = relay.address();
-  relayPort = typeof address === "object" && address !== null ? address.port : 0;
+  relay = await startTcpRelay({ host: target.hostname, port: Number(target.port || 27017) });
 });
 
 afterAll(async () => {
-  const closed = new Promise<void>((resolve) => {
-    relay.close(() => {
-      resolve();
-    });
-  });
-  for (const s of sockets) s.destroy();
-  await closed;
+  await relay.close();
   await stack.stop();
 });
 
@@ -62,7 +29,7 @@ describe("a bulk write that meets an outage", () => {
   it("is an outage (waited out) whether the connection is cut or no server answers; a write error stays final", async () => {
     const ns = stack.namespace("mongo-bulk-outage");
     const mongo = createMongo({
-      url: `mongodb://127.0.0.1:${String(relayPort)}/?directConnection=true&retryWrites=false`,
+      url: `mongodb://127.0.0.1:${String(relay.port)}/?directConnection=true&retryWrites=false`,
       database: ns.database(),
       appName: ns.id,
       serverSelectionTimeoutMs: 500,
@@ -78,29 +45,21 @@ describe("a bulk write that meets an outage", () => {
     try {
       await bulk("a");
       // The connection cut under the write (the server restarting).
-      cutting = true;
+      relay.mode("cut");
       const cut = await bulk("a").catch((e: unknown) => e);
-      cutting = false;
+      relay.mode("pass");
       expect(cut).toBeInstanceOf(Error);
       expect((cut as Error & { cause?: Error }).cause?.name).toBe("MongoBulkWriteError");
       expect(retryOf(cut)).toBe("outage");
 
       // No server at all (the relay refuses): the selection error, wrapped the same way.
-      const closed = new Promise<void>((resolve) => {
-        relay.close(() => {
-          resolve();
-        });
-      });
-      for (const s of sockets) s.destroy();
-      await closed;
+      await relay.down();
       const down = await bulk("a").catch((e: unknown) => e);
       expect((down as Error & { cause?: Error }).cause?.name).toBe("MongoBulkWriteError");
       expect(isOutage(down)).toBe(true);
 
       // Back: the same write goes through, and a write the server refuses stays final.
-      await new Promise<void>((resolve) => {
-        relay.listen(relayPort, "127.0.0.1", resolve);
-      });
+      await relay.up();
       let back: unknown;
       for (let i = 0; i < 40; i++) {
         back = await bulk("a").then(

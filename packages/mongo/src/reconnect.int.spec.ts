@@ -1,6 +1,5 @@
-import { createServer, connect, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startStack, waitFor, type Stack } from "@parley/testkit";
+import { startStack, startTcpRelay, waitFor, type Stack, type TcpRelay } from "@parley/testkit";
 import { createMongo, type MongoConnection } from "./connection.js";
 
 // MongoDB down while a service starts (issue 26's chaos run): the driver's first connect fails,
@@ -10,65 +9,27 @@ import { createMongo, type MongoConnection } from "./connection.js";
 // made while it refused must work once it relays, and the readiness probe must say so.
 
 let stack: Stack;
-let relay: Server | undefined;
-const sockets = new Set<Socket>();
-
-/** A free port with nothing listening on it (yet). */
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const address = s.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      s.close(() => {
-        resolve(port);
-      });
-    });
-  });
-
-function startRelay(port: number, target: URL): Promise<Server> {
-  const server = createServer((client) => {
-    const upstream = connect(Number(target.port || 27017), target.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on("close", () => sockets.delete(s));
-      s.on("error", () => {
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  return new Promise((resolve) => {
-    server.listen(port, "127.0.0.1", () => {
-      resolve(server);
-    });
-  });
-}
+let relay: TcpRelay | undefined;
 
 beforeAll(async () => {
   stack = await startStack();
 });
 
 afterAll(async () => {
-  for (const s of sockets) s.destroy();
-  await new Promise<void>((resolve) => {
-    if (relay === undefined) resolve();
-    else
-      relay.close(() => {
-        resolve();
-      });
-  });
+  await relay?.close();
   await stack.stop();
 });
 
 describe("a connection made while MongoDB is down", () => {
   it("works once the server answers: operations and the readiness probe recover", async () => {
-    const port = await freePort();
+    const mongoAt = new URL(stack.mongoUrl);
+    relay = await startTcpRelay(
+      { host: mongoAt.hostname, port: Number(mongoAt.port || 27017) },
+      { listening: false },
+    );
     const ns = stack.namespace("mongo-reconnect");
     const mongo: MongoConnection = createMongo({
-      url: `mongodb://127.0.0.1:${String(port)}/?directConnection=true&retryWrites=false`,
+      url: `mongodb://127.0.0.1:${String(relay.port)}/?directConnection=true&retryWrites=false`,
       database: ns.database(),
       appName: ns.id,
       serverSelectionTimeoutMs: 500,
@@ -78,7 +39,7 @@ describe("a connection made while MongoDB is down", () => {
       // Down: the first operation (the driver's first connect) and the probe fail.
       await expect(docs.insertOne({ _id: "a", n: 1 })).rejects.toThrow();
       await expect(mongo.probe.check(AbortSignal.timeout(5_000))).rejects.toThrow();
-      relay = await startRelay(port, new URL(stack.mongoUrl));
+      await relay.up();
       // Back: the same connection works again, within seconds.
       await waitFor(
         () =>

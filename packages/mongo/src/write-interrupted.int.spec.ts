@@ -1,7 +1,6 @@
-import { createServer, connect, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { retryOf } from "@parley/errors";
-import { startStack, type Stack } from "@parley/testkit";
+import { startStack, startTcpRelay, type Stack, type TcpRelay } from "@parley/testkit";
 import { createMongo } from "./connection.js";
 import { guardStore } from "./errors.js";
 
@@ -16,50 +15,16 @@ import { guardStore } from "./errors.js";
 // reading).
 
 let stack: Stack;
-let relay: Server;
-let relayPort = 0;
-const sockets = new Set<Socket>();
-let frozen = false;
-
-const setFrozen = (on: boolean) => {
-  frozen = on;
-  for (const s of sockets) {
-    if (on) s.pause();
-    else s.resume();
-  }
-};
+let relay: TcpRelay;
 
 beforeAll(async () => {
   stack = await startStack();
   const target = new URL(stack.mongoUrl);
-  relay = createServer((client) => {
-    const upstream = connect(Number(target.port || 27017), target.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      if (frozen) s.pause();
-      s.on("close", () => sockets.delete(s));
-      s.on("error", () => {
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => {
-    relay.listen(0, "127.0.0.1", resolve);
-  });
-  const address = relay.address();
-  relayPort = typeof address === "object" && address !== null ? address.port : 0;
+  relay = await startTcpRelay({ host: target.hostname, port: Number(target.port || 27017) });
 });
 
 afterAll(async () => {
-  const closed = new Promise<void>((resolve) => {
-    relay.close(() => {
-      resolve();
-    });
-  });
-  for (const s of sockets) s.destroy();
-  await closed;
+  await relay.close();
   await stack.stop();
 });
 
@@ -67,7 +32,7 @@ describe("a write the driver interrupts while it waits for the socket", () => {
   it("fails as an outage instead of hanging, and the next write goes through", async () => {
     const ns = stack.namespace("mongo-write-interrupted");
     const mongo = createMongo({
-      url: `mongodb://127.0.0.1:${String(relayPort)}/?directConnection=true&retryWrites=false&heartbeatFrequencyMS=500`,
+      url: `mongodb://127.0.0.1:${String(relay.port)}/?directConnection=true&retryWrites=false&heartbeatFrequencyMS=500`,
       database: ns.database(),
       appName: ns.id,
       serverSelectionTimeoutMs: 1_000,
@@ -77,7 +42,7 @@ describe("a write the driver interrupts while it waits for the socket", () => {
       await docs.insertOne({ _id: "small", body: "x" });
       // Frozen: the server reads nothing more, so a 12 MB write waits for 'drain', and the
       // monitor's next heartbeat times out (connectTimeoutMS 2 s): the pool interrupts it.
-      setFrozen(true);
+      relay.mode("freeze");
       const started = Date.now();
       const big = guardStore("docs", "insert", () =>
         docs.insertOne({ _id: "big", body: "y".repeat(12 * 1024 * 1024) }),
@@ -88,7 +53,7 @@ describe("a write the driver interrupts while it waits for the socket", () => {
       // Thawed after 6 s (the server reads again): by then the monitor has interrupted the
       // connection, so the write can only fail, at once; without the patch it never settles.
       await new Promise((r) => setTimeout(r, 6_000));
-      setFrozen(false);
+      relay.mode("pass");
       const outcome = await Promise.race([
         big,
         new Promise<"hung">((resolve) => {
@@ -113,7 +78,7 @@ describe("a write the driver interrupts while it waits for the socket", () => {
       }
       expect(again).toBeUndefined();
     } finally {
-      setFrozen(false);
+      relay.mode("pass");
       await mongo.close();
     }
   }, 60_000);

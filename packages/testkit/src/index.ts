@@ -28,3 +28,10 @@ export {
   type TestPki,
   type TlsFront,
 } from "./tls.js";
+export {
+  freePort,
+  startTcpRelay,
+  type RelayMode,
+  type TcpRelay,
+  type TcpRelayOptions,
+} from "./tcp-relay.js";
