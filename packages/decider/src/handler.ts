@@ -1,8 +1,16 @@
-import { retryOf, type RetryKind } from "@parley/errors";
+import { retryOf } from "@parley/errors";
 import { evolveAll, outputsOf, type Decider, type Keyed } from "./decider.js";
 import { DecisionConflictError, UnpublishableEventError } from "./errors.js";
 import { createDeferredMarks } from "./deferred-marks.js";
 import { tryTogether } from "./isolate.js";
+import {
+  asError,
+  RANK,
+  type Entry,
+  type Outcome,
+  type Pending,
+  type Refused,
+} from "./handler-types.js";
 import { createKeyedLock } from "./keyed-lock.js";
 import { createLru } from "./lru.js";
 import type { Publish, PublishedMark, StateStore, StateWrite, Stored } from "./store.js";
@@ -75,6 +83,15 @@ export interface CommandHandlerOptions<State, Command, Event, Context, Output ex
    * `flush()` when stopping, or the next owner publishes the last outboxes again (same ids).
    */
   readonly markDelayMs?: number;
+  /**
+   * Publishes each key's outputs before its state is saved, and saves no outbox (so no mark is
+   * written: one write per key per batch). Only for outputs whose consumers are idempotent joins,
+   * indifferent to order and repeats (the projection's read models): a decision whose save then
+   * loses the version race, or a process that dies between the publish and the save, has its
+   * outputs published again (or another decision's) when the input is decided again. Unset: the
+   * outbox is saved first and published after (ADR 0010), outputs in decided order per key.
+   */
+  readonly publishBeforeSave?: boolean;
   readonly observer?: CommandHandlerObserver<Command, Event, Output>;
 }
 
@@ -92,48 +109,6 @@ export interface CommandHandler<Command> {
 export interface RuntimeCommandHandler<Command> extends CommandHandler<Command> {
   flush(): Promise<void>;
 }
-
-/** One key's commands from one call, waiting for (or inside) a batch. */
-interface Pending<Command> {
-  readonly key: string;
-  readonly commands: readonly Command[];
-  conflicts: number;
-  readonly resolve: () => void;
-  readonly reject: (error: unknown) => void;
-}
-
-type Outcome<State, Event, Output> =
-  | { readonly kind: "failed"; readonly error: unknown }
-  | {
-      readonly kind: "unchanged";
-      readonly stored: Stored<State, Output> | undefined;
-      readonly events: readonly (readonly Event[])[];
-    }
-  | ({ readonly kind: "write" } & Decided<State, Event, Output>);
-
-/** A key's decision to write: its state and outbox, and each command's events. */
-interface Decided<State, Event, Output> {
-  readonly write: StateWrite<State, Output>;
-  /** How many outbox events an earlier attempt left (they come first). */
-  readonly leftover: number;
-  readonly events: readonly (readonly Event[])[];
-}
-
-/** A key's decision on its way through save, publish and mark. */
-interface Entry<Command, State, Event, Output> extends Decided<State, Event, Output> {
-  readonly item: Pending<Command>;
-}
-
-/** An outbox event the publish port refused for good, and why. */
-interface Refused<Output> {
-  readonly event: Output;
-  readonly error: unknown;
-}
-
-const RANK: Readonly<Record<RetryKind, number>> = { outage: 0, bounded: 1, never: 2 };
-
-const asError = (error: unknown): Error =>
-  error instanceof Error ? error : new Error(String(error));
 
 /**
  * Runs a decider per key, many keys at a time (ADR 0010). Calls arriving together are
@@ -161,6 +136,7 @@ export function createCommandHandler<State, Command, Event, Context, Output exte
   batchesInFlight = 2,
   maxBatchKeys = 500,
   markDelayMs,
+  publishBeforeSave = false,
   observer = {},
 }: CommandHandlerOptions<State, Command, Event, Context, Output>): RuntimeCommandHandler<Command> {
   for (const [name, value, min] of [
@@ -386,6 +362,70 @@ export function createCommandHandler<State, Command, Event, Context, Output exte
     });
   };
 
+  /** The caller's own refused events (see runBatch); one left by an earlier attempt is not. */
+  const settle = (
+    item: Pending<Command>,
+    outbox: readonly Output[],
+    leftover: number,
+    refused: readonly Refused<Output>[],
+    done: {
+      fail(item: Pending<Command>, error: unknown): void;
+      succeed(item: Pending<Command>): void;
+    },
+  ) => {
+    const own = refused.filter(({ event }) => outbox.indexOf(event) >= leftover);
+    const [first] = own;
+    if (first === undefined) done.succeed(item);
+    else {
+      const events = own.map(({ event }) => event);
+      done.fail(item, new UnpublishableEventError(item.key, events, first.error));
+    }
+  };
+
+  /**
+   * publishBeforeSave: every outbox is published, then each key whose outbox went out is saved
+   * with an empty one (nothing to mark). A key whose publish failed is not saved (its caller
+   * fails and the input is decided again); one whose save lost the race is decided again.
+   */
+  const publishThenSave = async (
+    entries: readonly Entry<Command, State, Event, Output>[],
+    done: {
+      fail(item: Pending<Command>, error: unknown): void;
+      succeed(item: Pending<Command>): void;
+      afterSave(
+        entry: Entry<Command, State, Event, Output>,
+        saving: Awaited<ReturnType<typeof save>>,
+      ): Promise<Entry<Command, State, Event, Output> | undefined>;
+    },
+  ) => {
+    const publishing = await timed("publish", () =>
+      publishOutboxes(entries.map(({ write }) => write)),
+    );
+    const outboxes = new Map<string, { outbox: readonly Output[]; leftover: number }>();
+    const publishedEntries: Entry<Command, State, Event, Output>[] = [];
+    for (const entry of entries) {
+      const { item, write, leftover } = entry;
+      if (publishing.failed.has(item.key)) {
+        done.fail(item, publishing.failed.get(item.key));
+        continue;
+      }
+      outboxes.set(item.key, { outbox: write.outbox, leftover });
+      publishedEntries.push({ ...entry, write: { ...write, outbox: [] }, leftover: 0 });
+    }
+    if (publishedEntries.length === 0) return;
+    const saved = await timed("save", async () => {
+      const saving = await save(publishedEntries.map(({ write }) => write));
+      const landed = await Promise.all(publishedEntries.map((e) => done.afterSave(e, saving)));
+      return landed.filter((entry) => entry !== undefined);
+    });
+    for (const { item, write, events } of saved) {
+      cache.set(item.key, { state: write.state, version: write.expectedVersion + 1, outbox: [] });
+      report(item, events);
+      const { outbox = [], leftover = 0 } = outboxes.get(item.key) ?? {};
+      settle(item, outbox, leftover, publishing.dropped.get(item.key) ?? [], done);
+    }
+  };
+
   const runBatch = async (batch: readonly Pending<Command>[]): Promise<void> => {
     /** Entries not yet resolved, rejected or sent back to wait: a batch failure rejects these. */
     const open = new Set(batch);
@@ -464,6 +504,10 @@ export function createCommandHandler<State, Command, Event, Context, Output exte
         }
       });
       if (writes.length === 0) return;
+      if (publishBeforeSave) {
+        await publishThenSave(writes, { fail, succeed, afterSave });
+        return;
+      }
 
       const saved = await timed("save", async () => {
         const saving = await save(writes.map(({ write }) => write));
@@ -496,15 +540,10 @@ export function createCommandHandler<State, Command, Event, Context, Output exte
         // The caller answers for the refused events it decided itself. One left behind by an
         // earlier attempt may come from another input: it is dropped and reported (observer)
         // without failing this one, which would dead-letter an innocent input.
-        const own = (publishing.dropped.get(item.key) ?? []).filter(
-          ({ event }) => write.outbox.indexOf(event) >= leftover,
-        );
-        const [first] = own;
-        if (first === undefined) succeed(item);
-        else {
-          const events = own.map(({ event }) => event);
-          fail(item, new UnpublishableEventError(item.key, events, first.error));
-        }
+        settle(item, write.outbox, leftover, publishing.dropped.get(item.key) ?? [], {
+          fail,
+          succeed,
+        });
       }
     } catch (error) {
       for (const item of [...open]) fail(item, error);

@@ -72,6 +72,7 @@ export { createEventConsumer, type EventConsumerOptions } from "./event-consumer
 export { provisionTopics, type ProvisionReport, type Drift } from "./provision.js";
 export { redrive, type RedriveOptions, type RedriveReport } from "./redrive.js";
 export { traceHeaders, extractContext } from "./tracing.js";
+export { setConsumerSpansExported } from "./tracing.js";
 export type { KafkaObserver } from "./observer.js";
 export {
   createAuditPublisher,

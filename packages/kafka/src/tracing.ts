@@ -4,6 +4,7 @@ import {
   SpanKind,
   SpanStatusCode,
   trace,
+  TraceFlags,
   type Context,
   type Span,
   type TextMapGetter,
@@ -78,13 +79,42 @@ export async function withProducerSpan<T>(
   );
 }
 
-/** Runs `work` in a CONSUMER span whose parent is the trace context carried by the record. */
+/**
+ * Whether consumer spans are made for records whose trace is sampled (the default). A process
+ * whose spans go nowhere (no exporter: the chassis sets this from its telemetry) makes none: the
+ * record's own trace context is the active one while it is handled, so logs carry its trace id
+ * and what the handler publishes stays in its trace, without a span object per record.
+ */
+let consumerSpansExported = true;
+
+/** Sets whether consumer spans are exported (see above); the chassis calls it once at start. */
+export function setConsumerSpansExported(exported: boolean): void {
+  consumerSpansExported = exported;
+}
+
+/**
+ * Whether a record with the trace context `parent` gets a span of its own: only when spans are
+ * exported and the record's trace is sampled (or it carries none: a root span, sampled or not
+ * by the tracer provider). An unsampled parent's child would be a non-recording span anyway.
+ */
+export function consumerSpanWanted(parent: Context): boolean {
+  if (!consumerSpansExported) return false;
+  const remote = trace.getSpanContext(parent);
+  if (remote === undefined || !trace.isSpanContextValid(remote)) return true;
+  return (remote.traceFlags & TraceFlags.SAMPLED) !== 0;
+}
+
+/**
+ * Runs `work` in a CONSUMER span whose parent is the trace context carried by the record; when
+ * no span is wanted (consumerSpanWanted), in that trace context itself, with no span object.
+ */
 export async function withConsumerSpan<T>(
   record: { topic: string; partition: number; offset: string; headers?: IHeaders },
   groupId: string,
   work: () => Promise<T>,
 ): Promise<T> {
   const parent = extractContext(record.headers);
+  if (!consumerSpanWanted(parent)) return context.with(parent, work);
   return tracer().startActiveSpan(
     `${record.topic} process`,
     {

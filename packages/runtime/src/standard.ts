@@ -8,6 +8,7 @@ import {
   kafkaSecurityOf,
   registryAccessProblem,
   registryOptionsOf,
+  setConsumerSpansExported,
   type GroupSettings,
   type KafkaClient,
   type KafkaSecurityConfig,
@@ -156,6 +157,9 @@ export async function runStandardService<const U extends Uses>({
   start,
 }: StandardServiceOptions<U>): Promise<RunningService> {
   limitHeapGrowth(config.HEAP_GROWING_PERCENT);
+  // Without an exporter a span per consumed record goes nowhere: records are handled in their
+  // own trace context instead (trace ids in logs and on what they publish stay the same).
+  setConsumerSpansExported(telemetry.tracesEndpoint !== undefined);
   const logger = createLogger({ service: name, level: config.LOG_LEVEL });
   const metrics = createMetrics({ service: name });
   // Consumer lag and dead letters of every consumer the service makes from its Kafka client.

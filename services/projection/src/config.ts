@@ -70,6 +70,7 @@ export const configFields = z.object({
    * (one per key however often it was saved meanwhile; 0: at once, behind); -1, the default:
    * each batch waits for its own marks. Behind stays opt-in: a chaos run saw the projection stop
    * progressing after a MongoDB restart with marks behind (issue 26), not yet explained.
+   * The conversations read model writes none (it hands its windows on before it saves).
    */
   PROJECTION_MARK_DELAY_MS: env.int(-1, { min: -1, max: 60_000 }),
   /** How often the analytics buckets whose facts changed are recomputed. */

@@ -189,6 +189,12 @@ export function createProjector({
       ...common,
       decider: conversationDecider,
       store: stores.conversations,
+      // Its outputs (windows) go to the messages read model only, a join indifferent to order
+      // and repeats: handed on before the state is saved, no outbox, no mark (publishBeforeSave,
+      // ADR 0010). Not so for requests and messages: their analytics bucket marks must follow
+      // the save, since the rollup recomputes a bucket from the stored documents (a mark taken
+      // before the save would be cleared on the old facts), so they keep the outbox.
+      publishBeforeSave: true,
       publish: (outputs: readonly ConversationOutput[]) => toMessages(outputs),
       observer: observe("conversations"),
     }),

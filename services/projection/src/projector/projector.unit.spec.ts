@@ -1,10 +1,13 @@
 import { finalOutcome } from "@parley/client";
+import type { StateStore } from "@parley/decider";
+import { ParleyError, retryOf } from "@parley/errors";
 import type { AnyEvent } from "@parley/contracts";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ratesOf } from "../domain/analytics.js";
 import { currentStatus } from "../domain/statuses.js";
 import { createMemoryReadModels, type MemoryReadModels } from "./memory.js";
+import type { ReadModelStores } from "./ports.js";
 import { createProjector } from "./projector.js";
 import { createRollup } from "./rollup.js";
 import { arrivalOrder, countryOf, worldArb } from "./world.unit-helpers.js";
@@ -164,6 +167,66 @@ describe("published marks written behind (markDelayMs)", () => {
         await createRollup({ marks: models.marks, analytics: models.analytics }).drain();
         expect(snapshot(models)).toEqual(expected);
       }),
+      { numRuns: 15 },
+    );
+  });
+});
+
+describe("conversations hand their windows on before they save (no outbox, no mark)", () => {
+  /** The stores of a process that dies at its `saves`-th save: every later call fails. */
+  function dying(models: MemoryReadModels, saves: number): ReadModelStores {
+    let left = saves;
+    const dead = () => Promise.reject(new ParleyError("process died", { retry: "outage" }));
+    const wrap = <S, O>(store: StateStore<S, O>): StateStore<S, O> => ({
+      loadMany: (keys) => (left <= 0 ? dead() : store.loadMany(keys)),
+      saveMany: (writes) => (--left < 0 ? dead() : store.saveMany(writes)),
+      markPublished: (marks) => (left <= 0 ? dead() : store.markPublished(marks)),
+    });
+    const { requests, messages, contacts, conversations, templates } = models.stores;
+    return {
+      requests: wrap(requests),
+      messages: wrap(messages),
+      contacts: wrap(contacts),
+      conversations: wrap(conversations),
+      templates: wrap(templates),
+    };
+  }
+
+  it("a projector that dies at any save stores no conversation outbox; the next one, given the same events again, ends in the same documents", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        worldArb,
+        fc.integer({ min: 1, max: 4 }),
+        fc.nat({ max: 30 }),
+        async (world, chunk, saves) => {
+          const expected = snapshot(await project(world.events, 1, 1));
+          const models = createMemoryReadModels();
+          const options = {
+            marks: models.marks,
+            finalOf: finalOutcome,
+            countryOf,
+            cacheSize: 3,
+            maxBatchKeys: 4,
+          };
+          const first = createProjector({ ...options, stores: dying(models, saves) });
+          try {
+            for (let i = 0; i < world.events.length; i += chunk)
+              await first.apply(world.events.slice(i, i + chunk).map((event) => ({ event })));
+          } catch (error) {
+            expect(retryOf(error)).toBe("outage");
+          }
+          const conversations = models.stores.conversations;
+          const outboxes = () =>
+            conversations.keys().filter((k) => (conversations.peek(k)?.outbox.length ?? 0) > 0);
+          expect(outboxes()).toEqual([]);
+          const second = createProjector({ ...options, stores: models.stores });
+          for (let i = 0; i < world.events.length; i += chunk)
+            await second.apply(world.events.slice(i, i + chunk).map((event) => ({ event })));
+          expect(outboxes()).toEqual([]);
+          await createRollup({ marks: models.marks, analytics: models.analytics }).drain();
+          expect(snapshot(models)).toEqual(expected);
+        },
+      ),
       { numRuns: 15 },
     );
   });
