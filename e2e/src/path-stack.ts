@@ -224,6 +224,9 @@ export async function startPathStack(options: PathStackOptions): Promise<PathSta
     );
     processes.push(service);
     // Ready, or failed as soon as it exits (no two minutes' wait for a process that is gone).
+    // A process that never got ready is SIGKILLed before the failure is reported: left running
+    // it would still join its groups beside the one a caller starts in its place (the chaos
+    // cluster run, 2026-12-06, left two routers and two senders that never got ready running).
     let ended = false;
     await Promise.race([
       waitFor(
@@ -240,7 +243,11 @@ export async function startPathStack(options: PathStackOptions): Promise<PathSta
       service.exited.then((code) => {
         if (!ended) throw new Error(`${service.name} exited with ${String(code)} while starting`);
       }),
-    ]);
+    ]).catch((error: unknown) => {
+      if (service.child.exitCode === null && service.child.signalCode === null)
+        service.child.kill("SIGKILL");
+      throw error;
+    });
     return service;
   };
 

@@ -295,6 +295,32 @@ function canonical(value: unknown): string {
   return value === undefined ? "undefined" : JSON.stringify(value);
 }
 
+/** The first document (by `_id`) whose live and rebuilt versions differ: its differing fields. */
+function firstDifference(
+  live: readonly unknown[],
+  rebuilt: readonly unknown[],
+): string | undefined {
+  const byId = (docs: readonly unknown[]) =>
+    new Map(
+      docs.map((d) => [canonical((d as { _id?: unknown })._id), d as Record<string, unknown>]),
+    );
+  const rebuiltById = byId(rebuilt);
+  for (const [id, l] of byId(live)) {
+    const r = rebuiltById.get(id);
+    if (r === undefined) return `_id ${id} only live`;
+    const keys = [...new Set([...Object.keys(l), ...Object.keys(r)])].sort();
+    const fields = keys.filter((k) => canonical(l[k]) !== canonical(r[k]));
+    if (fields.length > 0)
+      return `_id ${id}: ${fields
+        .map(
+          (k) =>
+            `${k} live ${canonical(l[k]).slice(0, 300)} rebuilt ${canonical(r[k]).slice(0, 300)}`,
+        )
+        .join("; ")}`;
+  }
+  return undefined;
+}
+
 function readModels(history: ChaosHistory): CheckRow {
   const differing: string[] = [];
   for (const m of history.readModels) {
@@ -304,7 +330,7 @@ function readModels(history: ChaosHistory): CheckRow {
     const diff = [...count].filter(([, n]) => n !== 0);
     if (diff.length > 0)
       differing.push(
-        `${m.name}: ${String(diff.length)} documents differ (live ${String(m.live.length)}, rebuilt ${String(m.rebuilt.length)}), e.g. ${(diff[0]?.[0] ?? "").slice(0, 200)}`,
+        `${m.name}: ${String(diff.length)} documents differ (live ${String(m.live.length)}, rebuilt ${String(m.rebuilt.length)}), e.g. ${(diff[0]?.[0] ?? "").slice(0, 200)}${((d) => (d === undefined ? "" : `; first difference: ${d}`))(firstDifference(m.live, m.rebuilt))}`,
       );
   }
   const docs = history.readModels.reduce((n, m) => n + m.live.length, 0);

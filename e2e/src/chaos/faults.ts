@@ -1,5 +1,5 @@
 // The chaos run's faults by name (CHAOS_FAULTS) and its presets (CHAOS_PRESET), docs/reliability.md.
-import type { ChaosOptions } from "./run.js";
+import type { ChaosOptions } from "./options.js";
 
 export const FAULTS = [
   "kill-sender",

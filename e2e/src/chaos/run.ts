@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { TopicId } from "@parley/contracts";
 import { createKafka, createRegistry, createSerde } from "@parley/kafka";
-import { checkHistory, type ChaosReport, type Recovery } from "./checker.js";
+import { checkHistory, type Recovery } from "./checker.js";
 import { followTopics, simulatorHistory } from "./history.js";
 import { lagOf, type Admin, type GroupTopics } from "./lag.js";
 import { describeSettle, serviceGroups, settle } from "./settle.js";
@@ -17,59 +17,13 @@ import { FAULTS, type FaultName } from "./faults.js";
 import { recordingDeliverer } from "./deliverer.js";
 import { compareReadModels } from "./read-models.js";
 import { scanLogs } from "./log-scan.js";
+import { openLoop } from "./load.js";
+import { ChaosTeardown, killServerGroups } from "./teardown.js";
+import type { ChaosOptions, ChaosResult } from "./options.js";
 import { startPathStack, type PathStack } from "../path-stack.js";
 import { infra, repoRoot, stopService, type ServiceProcess } from "../processes.js";
 
-export interface ChaosOptions {
-  /** Namespace, infra profile and log directory name. */
-  readonly name: string;
-  readonly sendsPerS: number;
-  readonly webhooksPerS: number;
-  /** How long the load runs; the fault schedule is spread over it. */
-  readonly loadS: number;
-  /**
-   * Restart the Kafka broker on its data mid-run (the full run does; the short one leaves it to
-   * readiness.e2e.spec.ts and produce-outage.e2e.spec.ts, which restart a broker on its data).
-   */
-  readonly brokerRestart: boolean;
-  /** How long MongoDB stays stopped (issue 26: 30 s). */
-  readonly mongoOutageS: number;
-  /**
-   * Own servers' ports: Kafka (and its controller at +1; undefined: the environment's broker,
-   * KAFKA_BROKERS, which the run never restarts), MongoDB. With `cluster`, kafkaPort is the first
-   * node's of the three-node cluster (infra.sh kafka-cluster: 2 ports per node).
-   */
-  readonly kafkaPort?: number;
-  readonly mongoPort: number;
-  /** Three Kafka nodes (RF 3, min ISR 2) instead of one broker; the schedule may kill one. */
-  readonly cluster?: boolean;
-  /** The faults to run (default: every one of the full schedule but `kill-broker-node`). */
-  readonly faults?: readonly FaultName[];
-  /** Instances of router and of sender (default 2, so that a kill rebalances their groups). */
-  readonly instances?: number;
-  readonly schemaRegistryUrl: string;
-  /** Business numbers (each at `mps`) and contacts the sends go to. */
-  readonly numbers: number;
-  readonly mps: number;
-  readonly contacts: number;
-  /**
-   * Bound on waiting for every request's outcome, every group's lag at zero and the read models
-   * after the load (and for the catch-up after MongoDB's outage); the waits end sooner when the
-   * work is done, or when it stops progressing for `stallS` (default 120 s).
-   */
-  readonly settleTimeoutS: number;
-  readonly stallS?: number;
-  readonly log?: (line: string) => void;
-}
-
-export interface ChaosResult {
-  readonly report: ChaosReport;
-  readonly sent: number;
-  readonly sendFailures: number;
-  readonly webhooks: number;
-  readonly faults: readonly string[];
-  readonly wallS: number;
-}
+export type { ChaosOptions, ChaosResult } from "./options.js";
 
 const WABA = "102290129340426";
 const GRAPH_TOKEN = "chaos-graph-token-3f9a1c";
@@ -96,38 +50,6 @@ export const CHAOS_SECRETS = [GRAPH_TOKEN, OPS_TOKEN, APP_SECRET] as const;
 const numberId = (i: number) => String(106_540_352_240_000 + i);
 const contactOf = (i: number) => String(16_505_700_000 + i);
 const userOf = (i: number) => String(16_505_600_000 + i);
-
-/** A bounded open loop: `perSecond` calls spread over each 100 ms, never more than 10 s in flight. */
-function openLoop(perSecond: number, fire: (n: number) => Promise<unknown>) {
-  let n = 0;
-  let failures = 0;
-  let inFlight = 0;
-  let carry = 0;
-  const timer = setInterval(() => {
-    carry += perSecond / 10;
-    for (; carry >= 1; carry--) {
-      if (inFlight > perSecond * 10) {
-        failures++;
-        continue;
-      }
-      inFlight++;
-      fire(n++)
-        .catch(() => failures++)
-        .finally(() => inFlight--);
-    }
-  }, 100);
-  return {
-    stop: () => {
-      clearInterval(timer);
-    },
-    get sent() {
-      return n;
-    },
-    get failures() {
-      return failures;
-    },
-  };
-}
 
 export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const started = Date.now();
@@ -169,6 +91,19 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   let parley: PathStack | undefined;
   let admin: Admin | undefined;
   const faults: string[] = [];
+  const teardown = o.teardown ?? new ChaosTeardown(log);
+  // Newest first at teardown: the load, the services, the stack, then the servers and their data.
+  teardown.add("servers", async () => {
+    // A server still up is SIGKILLed by its process group first (quick, and sure even when the
+    // run was abandoned mid-step), then infra.sh tidies its pid files.
+    const killed = killServerGroups(stateDir);
+    if (killed.length > 0) log(`teardown: SIGKILLed the server groups ${killed.join(", ")}`);
+    await infra(["stop", ...ownServers], infraEnv).catch(() => undefined);
+    // The servers' data (MongoDB's file, a broker's log) goes; their logs stay for a post-mortem.
+    for (const entry of existsSync(stateDir) ? readdirSync(stateDir) : [])
+      if (entry !== "logs") rmSync(join(stateDir, entry), { recursive: true, force: true });
+  });
+  teardown.add("deliverer", () => deliverer.close());
   try {
     log(`servers' state and logs: ${stateDir}`);
     await infra(["start", ...ownServers], infraEnv);
@@ -210,8 +145,15 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       read: [],
     });
     const p = parley;
+    teardown.add("stack", () =>
+      p.stop().catch((error: unknown) => {
+        log(`stopping the stack: ${String(error)}`);
+      }),
+    );
     const kafka = createKafka({ brokers: p.stack.kafkaBrokers, clientId: `${p.ns.id}-chaos` });
     admin = kafka.admin();
+    const a = admin;
+    teardown.add("admin", () => a.disconnect().catch(() => undefined));
     await admin.connect();
     const serde = createSerde({ registry: createRegistry({ url: p.stack.schemaRegistryUrl }) });
     const topics = await followTopics({
@@ -220,6 +162,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       catalog: p.catalog,
       consumer: `chaos-${o.name}-history`,
     });
+    teardown.add("history", () => topics.stop());
     p.sim.addTemplate({
       wabaId: WABA,
       name: "order_update",
@@ -236,7 +179,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     const running: { name: Name; process: ServiceProcess }[] = [];
     const launch = async (name: Name) => {
       const env = name === "sender" ? { ...GROUP_ENV, ...SENDER_ENV } : GROUP_ENV;
-      running.push({ name, process: await p.start(name, env) });
+      // An abandoned run (its teardown done) starts nothing more.
+      if (teardown.done) throw new Error(`not starting ${name}: the run is torn down`);
+      const service = await p.start(name, env);
+      teardown.child(service.name, service.child);
+      running.push({ name, process: service });
     };
     // Started again as a supervisor would: a failed start (MongoDB down) is tried a few times.
     const relaunch = async (name: Name) => {
@@ -312,6 +259,47 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     // A catch-up not reached under load (a machine slower than the load) is judged again once
     // the load has stopped: caught up if the settle ends with every lag at zero.
     const pendingRecoveries: { index: number; back: number }[] = [];
+    // The catch-ups after MongoDB's outage run beside the schedule, not in it: the load ends at
+    // its time whatever they wait for (a catch-up the load outlives is then measured without it,
+    // and its row says so), so a projection slower than the load no longer stretches the load.
+    const catchUps: Promise<void>[] = [];
+    const waits = new AbortController();
+    teardown.add("waits", () => {
+      waits.abort();
+    });
+    let loadStoppedAt: number | undefined;
+
+    const catchUp = async (
+      g: "router" | "projection",
+      before: number,
+      peak: number,
+      back: number,
+    ): Promise<Recovery & { settled: boolean }> => {
+      const threshold = 2 * (Number.isNaN(before) ? 0 : before) + 100;
+      // Back under its level before the outage: waited for as long as the backlog shrinks
+      // (a slow machine catches up more slowly, which is no failure), bounded.
+      const result = await settle({
+        admin: admin as Admin,
+        groups: () => Promise.resolve(groups(g)),
+        unanswered: () => 0,
+        prefix: p.catalog.prefix,
+        timeoutMs: o.settleTimeoutS * 1_000,
+        stallMs,
+        target: threshold,
+        log,
+        label: `catch-up after MongoDB (${g})`,
+        signal: waits.signal,
+      });
+      for (const l of Object.values(result.lags)) if (!Number.isNaN(l)) peak = Math.max(peak, l);
+      if (!result.settled) log(`catch-up after MongoDB (${g}): ${describeSettle(result)}`);
+      const after = loadStoppedAt !== undefined && result.settled ? "; the load had stopped" : "";
+      return {
+        label: `MongoDB stopped ${String(o.mongoOutageS)} s (${g}, back under ${String(threshold)}${after})`,
+        peakLag: peak,
+        caughtUpMs: result.settled ? Date.now() - back : undefined,
+        settled: result.settled,
+      };
+    };
 
     const mongoOutage = async () => {
       const before = { router: await lag("router"), projection: await lag("projection") };
@@ -327,31 +315,17 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       }
       await infra(["start", "mongo"], { ...infraEnv, MONGO_KEEP_DATA: "1" });
       const back = Date.now();
-      for (const g of ["router", "projection"] as const) {
-        const threshold = 2 * (Number.isNaN(before[g]) ? 0 : before[g]) + 100;
-        // Back under its level before the outage: waited for as long as the backlog shrinks
-        // (a slow machine catches up more slowly, which is no failure), bounded.
-        const result = await settle({
-          admin: admin as Admin,
-          groups: () => Promise.resolve(groups(g)),
-          unanswered: () => 0,
-          prefix: p.catalog.prefix,
-          timeoutMs: o.settleTimeoutS * 1_000,
-          stallMs,
-          target: threshold,
-          log,
-          label: `catch-up after MongoDB (${g})`,
-        });
-        for (const l of Object.values(result.lags))
-          if (!Number.isNaN(l)) peak[g] = Math.max(peak[g], l);
-        if (!result.settled) log(`catch-up after MongoDB (${g}): ${describeSettle(result)}`);
-        recoveries.push({
-          label: `MongoDB stopped ${String(o.mongoOutageS)} s (${g}, back under ${String(threshold)})`,
-          peakLag: peak[g],
-          caughtUpMs: result.settled ? Date.now() - back : undefined,
-        });
-        if (!result.settled) pendingRecoveries.push({ index: recoveries.length - 1, back });
-      }
+      // Both groups at once, in the background; the rows keep their order (router, projection).
+      catchUps.push(
+        Promise.all(
+          (["router", "projection"] as const).map((g) => catchUp(g, before[g], peak[g], back)),
+        ).then((results) => {
+          for (const { settled, ...recovery } of results) {
+            recoveries.push(recovery);
+            if (!settled) pendingRecoveries.push({ index: recoveries.length - 1, back });
+          }
+        }),
+      );
     };
 
     // The schedule, as fractions of the load's duration; each step starts when the previous one
@@ -495,6 +469,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       return Promise.resolve();
     });
     const loadStart = Date.now();
+    const stopLoad = () => {
+      if (loadStoppedAt !== undefined) return;
+      sends.stop();
+      webhooks.stop();
+      p.sim.clearFaults();
+      loadStoppedAt = Date.now();
+    };
+    teardown.add("load", stopLoad);
     try {
       for (const step of schedule) {
         const wait = loadStart + step.atS * 1_000 - Date.now();
@@ -507,18 +489,17 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       }
       const rest = loadStart + T * 1_000 - Date.now();
       if (rest > 0) await sleep(rest);
-      await Promise.all(restarts);
-      if (restartFailures.length > 0)
-        throw new Error(`services that did not come back: ${restartFailures.join("; ")}`);
     } finally {
-      await Promise.all(restarts);
-      sends.stop();
-      webhooks.stop();
-      p.sim.clearFaults();
+      stopLoad();
     }
     log(
-      `${at()}: load stopped: ${String(sends.sent)} sends (${String(sends.failures)} refused by the client), ${String(webhooks.sent)} user webhooks`,
+      `${at()}: load stopped after ${(((loadStoppedAt ?? Date.now()) - loadStart) / 1_000).toFixed(0)} s: ${String(sends.sent)} sends (${String(sends.failures)} refused by the client), ${String(webhooks.sent)} user webhooks`,
     );
+    // The waits without load: the catch-ups after MongoDB's outage, the killed services' return.
+    await Promise.all(catchUps);
+    await Promise.all(restarts);
+    if (restartFailures.length > 0)
+      throw new Error(`services that did not come back: ${restartFailures.join("; ")}`);
 
     // Settle: every request answered and every group of the services at lag 0, waited for as
     // long as the backlog shrinks (bounded): a slow machine passes more slowly.
@@ -576,7 +557,6 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       recoveries,
       logScan,
     });
-    await topics.stop();
     return {
       report,
       sent: sends.sent,
@@ -586,14 +566,6 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       wallS: (Date.now() - started) / 1_000,
     };
   } finally {
-    await admin?.disconnect().catch(() => undefined);
-    await parley?.stop().catch((error: unknown) => {
-      log(`stopping the stack: ${String(error)}`);
-    });
-    await deliverer.close();
-    await infra(["stop", ...ownServers], infraEnv).catch(() => undefined);
-    // The servers' data (MongoDB's file, a broker's log) goes; their logs stay for a post-mortem.
-    for (const entry of existsSync(stateDir) ? readdirSync(stateDir) : [])
-      if (entry !== "logs") rmSync(join(stateDir, entry), { recursive: true, force: true });
+    await teardown.run();
   }
 }

@@ -56,6 +56,8 @@ export interface SettleOptions {
   readonly label: string;
   readonly intervalMs?: number;
   readonly progressEveryMs?: number;
+  /** Ends the wait (not settled) when aborted: a run torn down stops its background waits. */
+  readonly signal?: AbortSignal;
 }
 
 const describe = (p: SettleProgress) =>
@@ -88,6 +90,8 @@ export async function settle(o: SettleOptions): Promise<SettleResult> {
       best = outstanding;
       bestAt = now;
     }
+    if (o.signal?.aborted === true)
+      return { ...last, settled: false, waitedMs: now - started, reason: "aborted" };
     if (now - started >= o.timeoutMs)
       return {
         ...last,
