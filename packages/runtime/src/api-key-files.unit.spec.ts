@@ -149,6 +149,8 @@ describe("apiAuthenticatorOf: an API's key file re-read on change", () => {
     put(file, "[]");
     // Reloaded by the test only (no poll racing it), so each write is judged exactly once.
     const { auth, facts, logged } = wire({ MEDIA_API_KEYS_FILE: file }, {}, 3_600_000);
+    // The first load, right after creation, would otherwise race the first step's write.
+    await auth.loaded;
     const pool = ["k-alpha-0123456789", "k-beta-0123456789", "k-gamma-0123456789"];
     const valid = fc.subarray(pool).map((keys) => ({
       kind: "valid" as const,

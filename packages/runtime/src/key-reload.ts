@@ -70,6 +70,8 @@ export const isEmptyChange = (c: KeyChange): boolean =>
 export interface ReloadingAuthenticator extends Authenticator {
   /** Reads the files now (the poll calls it on a change); resolves once applied or refused. */
   reload(): Promise<void>;
+  /** Resolves once the files' first load (right after creation) is applied or refused. */
+  readonly loaded: Promise<void>;
   stop(): void;
 }
 
@@ -197,11 +199,13 @@ export function createReloadingAuthenticator({
           void tick();
         }, intervalMs);
   timer?.unref();
-  if (files.length > 0)
-    void snapshot().then((text) => {
-      seen = text;
-      return reload();
-    });
+  const loaded =
+    files.length === 0
+      ? Promise.resolve()
+      : snapshot().then((text) => {
+          seen = text;
+          return reload();
+        });
 
   return {
     authenticate: (authorization, nowMs) => current.authenticate(authorization, nowMs),
@@ -212,6 +216,7 @@ export function createReloadingAuthenticator({
       return current.jwt;
     },
     reload,
+    loaded,
     stop() {
       if (timer !== undefined) clearInterval(timer);
     },
