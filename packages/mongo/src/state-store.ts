@@ -176,6 +176,10 @@ export function createMongoStateStore<State, Output>({
         } catch (error) {
           if (!(error instanceof MongoBulkWriteError)) throw error;
           const failures: WriteError[] = [error.writeErrors].flat();
+          // No write errors: the round trip itself failed (a connection cut, no server), and
+          // nothing says which writes landed. Reporting the rest as saved lost first inserts
+          // (issue 26's chaos run: a contact's SendRequested missing from its read model).
+          if (failures.length === 0) throw error;
           for (const failure of failures) {
             const write = writes[failure.index];
             if (failure.code !== DUPLICATE_KEY || write === undefined) throw error;

@@ -168,7 +168,13 @@ export function createMongoAttemptStore(db: Db, collectionName = STORE): Attempt
     } catch (error) {
       if (!(error instanceof MongoBulkWriteError)) throw error;
       const raw: unknown = error.writeErrors;
-      const errors = (Array.isArray(raw) ? raw : [raw]) as { code: number; index: number }[];
+      const errors = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]) as {
+        code: number;
+        index: number;
+      }[];
+      // No write errors: the round trip itself failed (an outage) and nothing says which
+      // records landed; none may be taken as claimed, or a call could go out unrecorded.
+      if (errors.length === 0) throw error;
       const lost = new Set<number>();
       for (const e of errors) {
         if (e.code !== 11000) throw error;
