@@ -139,6 +139,12 @@ describe("a producer whose broker dies and comes back", () => {
       /KafkaJS(Connection|NumberOfRetries|RequestTimeout)|ECONNREFUSED|outage|produce failed/,
     );
     console.log(`[produce-outage] while the broker was dead: ${failing?.reason ?? ""}`);
+    // The broker stays dead until a publish has been refused as an outage: a restart within the
+    // client's own retries would hide the refusal this test is about.
+    await waitFor(() => outages.count > 0, {
+      timeoutMs: 120_000,
+      description: "a publish refused as an outage",
+    });
 
     await infra(["start", "kafka"], { ...kafkaEnv, KAFKA_KEEP_DATA: "1" }, broker.variables);
     await delivering;
