@@ -3,7 +3,13 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { defaultRetryPolicy } from "../domain/backoff.js";
 import { OUTBOX } from "../domain/ports.js";
 import { createDispatchHandler, DeadLetterError, type GraphSend } from "./dispatch-handler.js";
-import { dispatchMessage, memoryAttempts, testLane, testOutlet } from "./fixtures.spec-helpers.js";
+import {
+  dispatchMessage,
+  memoryAttempts,
+  testDispatchHandler,
+  testLane,
+  testOutlet,
+} from "./fixtures.spec-helpers.js";
 import type { Slot } from "./lanes.js";
 
 const NUMBER = "106540352240001";
@@ -48,24 +54,7 @@ function setup() {
   };
   const published: AnyEvent[] = [];
   const attempts = memoryAttempts();
-  const handle = createDispatchHandler({
-    lane: (n) => (n === NUMBER ? lane : undefined),
-    attempts,
-    gates: {
-      view: () => Promise.resolve({}),
-      consent: () => Promise.resolve(),
-      window: () => Promise.resolve(),
-    },
-    graph,
-    clock,
-    random: () => 0.5,
-    policy: { retry: defaultRetryPolicy, maxPacedAttempts: 3 },
-    callBoundMs: 30_000,
-    windowRecheckMs: 0,
-    observer: { outcome: () => undefined, graphCall: () => undefined, inFlight: () => undefined },
-    logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
-    parking: { park: () => Promise.resolve() },
-  });
+  const handle = testDispatchHandler({ number: NUMBER, lane, attempts, graph, clock });
   // One dispatch at a time, so each slot is known to belong to the request being handled.
   const run = async (d: EventOf<"DispatchMessage">): Promise<"finished" | "parked"> => {
     granting = d.data.requestId;

@@ -3,10 +3,14 @@ import { createMongo, type MongoConnection } from "@parley/mongo";
 import { startStack, type Stack } from "@parley/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMongoAttemptStore } from "../adapters/store/attempt-store.js";
-import { defaultRetryPolicy } from "../domain/backoff.js";
 import type { AttemptStore } from "../domain/ports.js";
-import { createDispatchHandler, type GraphSend } from "./dispatch-handler.js";
-import { dispatchMessage, testLane, testOutlet } from "./fixtures.spec-helpers.js";
+import type { GraphSend } from "./dispatch-handler.js";
+import {
+  dispatchMessage,
+  testDispatchHandler,
+  testLane,
+  testOutlet,
+} from "./fixtures.spec-helpers.js";
 
 // A first send writes its attempt record once before the call: the insert of the record, already
 // `calling` (the claim and the fence in one write, ADR 0006 "One write before the call"), and its
@@ -49,24 +53,7 @@ const accept: GraphSend = (_number, d) =>
 function owner(graph: GraphSend, callBoundMs: number) {
   const clock = (): number => Date.now();
   const lane = testLane({ number: NUMBER, mps: 10, clock, tuning: { marginMs: 0 } });
-  const handle = createDispatchHandler({
-    lane: (n) => (n === NUMBER ? lane : undefined),
-    attempts,
-    gates: {
-      view: () => Promise.resolve({}),
-      consent: () => Promise.resolve(),
-      window: () => Promise.resolve(),
-    },
-    graph,
-    clock,
-    random: () => 0.5,
-    policy: { retry: defaultRetryPolicy, maxPacedAttempts: 3 },
-    callBoundMs,
-    windowRecheckMs: 0,
-    observer: { outcome: () => undefined, graphCall: () => undefined, inFlight: () => undefined },
-    logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
-    parking: { park: () => Promise.resolve() },
-  });
+  const handle = testDispatchHandler({ number: NUMBER, lane, attempts, graph, clock, callBoundMs });
   return { handle, lane };
 }
 

@@ -7,6 +7,8 @@ import {
   type Origin,
   type StoredAttempt,
 } from "../domain/ports.js";
+import { defaultRetryPolicy } from "../domain/backoff.js";
+import { createDispatchHandler, type GraphSend } from "./dispatch-handler.js";
 import { NumberLane, type LaneTuning } from "./lanes.js";
 
 /**
@@ -324,4 +326,43 @@ export function testOutlet(published: AnyEvent[], origin: Origin = "dispatch:0:0
     },
     outbox,
   };
+}
+
+/**
+ * A dispatch handler over one number's lane, every gate open, no retry jitter, observers, logger
+ * and parking doing nothing: the tests' default wiring around the store and Graph they give.
+ */
+export function testDispatchHandler({
+  number,
+  lane,
+  attempts,
+  graph,
+  clock,
+  callBoundMs = 30_000,
+}: {
+  readonly number: string;
+  readonly lane: NumberLane;
+  readonly attempts: AttemptStore;
+  readonly graph: GraphSend;
+  readonly clock: () => number;
+  readonly callBoundMs?: number;
+}) {
+  return createDispatchHandler({
+    lane: (n) => (n === number ? lane : undefined),
+    attempts,
+    gates: {
+      view: () => Promise.resolve({}),
+      consent: () => Promise.resolve(),
+      window: () => Promise.resolve(),
+    },
+    graph,
+    clock,
+    random: () => 0.5,
+    policy: { retry: defaultRetryPolicy, maxPacedAttempts: 3 },
+    callBoundMs,
+    windowRecheckMs: 0,
+    observer: { outcome: () => undefined, graphCall: () => undefined, inFlight: () => undefined },
+    logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
+    parking: { park: () => Promise.resolve() },
+  });
 }
