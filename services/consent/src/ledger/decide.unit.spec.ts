@@ -22,6 +22,7 @@ const context: LedgerContext = {
   now: NOW,
   eventIdOf,
   sha256: sha256Hex,
+  recorded: () => false,
   seal: (eventId, plaintext) => sealFor(dataKey, eventId, plaintext),
 };
 const erasedContext: LedgerContext = { ...context, seal: () => undefined };
