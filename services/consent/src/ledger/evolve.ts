@@ -68,7 +68,10 @@ export function evolve(state: LedgerState, event: LedgerEntry): LedgerState {
 }
 
 /** A head from a whole ledger (entries in order), e.g. one stored before the amendment. */
-export const stateOfEntries = (contactId: string, entries: readonly LedgerEntry[]): LedgerState => ({
+export const stateOfEntries = (
+  contactId: string,
+  entries: readonly LedgerEntry[],
+): LedgerState => ({
   ...entries.reduce(evolve, initialState(contactId)),
   recent: [],
 });

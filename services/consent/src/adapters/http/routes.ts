@@ -108,12 +108,12 @@ export function createConsentApiApp(options: ConsentApiOptions): ApiChassis {
       }
       await ledger.handle([{ key: contactId, command }]);
       const entries = (await ledger.entriesOf(contactId, command)).map((e) => ({
-          eventId: e.eventId,
-          type: e.type,
-          sequence: e.data.ledger?.sequence,
-          hash: e.data.ledger?.hash,
-          ...("purpose" in e.data ? { purpose: e.data.purpose, reason: e.data.reason } : {}),
-        }));
+        eventId: e.eventId,
+        type: e.type,
+        sequence: e.data.ledger?.sequence,
+        hash: e.data.ledger?.hash,
+        ...("purpose" in e.data ? { purpose: e.data.purpose, reason: e.data.reason } : {}),
+      }));
       res.status(201).json({
         contactId,
         inputId: command.inputId,
@@ -143,7 +143,10 @@ export function createConsentApiApp(options: ConsentApiOptions): ApiChassis {
     await write(res, `{"contactId":${JSON.stringify(contactId)},"entries":[`);
     let first = true;
     for await (const e of history) {
-      await write(res, `${first ? "" : ","}${JSON.stringify(withEvidence ? e : { entry: e.entry })}`);
+      await write(
+        res,
+        `${first ? "" : ","}${JSON.stringify(withEvidence ? e : { entry: e.entry })}`,
+      );
       first = false;
     }
     res.end("]}");

@@ -81,7 +81,11 @@ const freshNames = () => {
   return { heads: `heads_${run}`, entries: `entries_${run}`, keys: `keys_${run}` };
 };
 
-const row = (contact: string, i: number, decision: "granted" | "revoked"): Keyed<ConsentCommand> => {
+const row = (
+  contact: string,
+  i: number,
+  decision: "granted" | "revoked",
+): Keyed<ConsentCommand> => {
   const command: RecordConsent = {
     type: "RecordConsent",
     inputId: `import-1:row:${contact}:${String(i)}`,
@@ -185,7 +189,8 @@ describe("consent ledger storage: a head per contact, an entry per document", ()
           expect(new Set(stored.map((d) => d.eventId)).size).toBe(expected);
           // Each row recorded once per purpose, each contact's rows in the order given.
           const byContact = new Map<string, EntryDocument[]>();
-          for (const d of stored) byContact.set(d.contactId, [...(byContact.get(d.contactId) ?? []), d]);
+          for (const d of stored)
+            byContact.set(d.contactId, [...(byContact.get(d.contactId) ?? []), d]);
           for (const [contact, docs] of byContact) {
             const inOrder = docs.sort((a, b) => a.sequence - b.sequence).map((d) => d.inputId);
             const wanted = rows

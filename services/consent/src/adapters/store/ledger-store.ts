@@ -76,7 +76,7 @@ function stateOf(doc: StateDocument, contactId: string): LedgerState {
     deciding,
     ...(erased === undefined || erased === null ? {} : { erasedKeyIds: erased }),
     // The last write's outbox: entries that may not be in the entry collection yet.
-    recent: (doc.outbox ?? []).map(entryOf),
+    recent: doc.outbox.map(entryOf),
   };
 }
 
@@ -108,7 +108,9 @@ function ensureEntryIndexes(db: Db, collection: string): Promise<unknown> {
   let made = known.get(collection);
   if (made === undefined) {
     made = guardStore(collection, "create indexes", () =>
-      db.collection(collection).createIndex({ eventId: 1 }, { unique: true, name: "eventId_unique" }),
+      db
+        .collection(collection)
+        .createIndex({ eventId: 1 }, { unique: true, name: "eventId_unique" }),
     ).catch((error: unknown) => {
       known.delete(collection);
       throw error;
@@ -230,9 +232,7 @@ export function createLedgerReader({
     async *entries(head) {
       // Positions 1..sequence by _id, a page at a time; an entry the head committed whose
       // document is not written yet (a crash in between) comes from the head's outbox.
-      const pending = new Map(
-        head.recent.map((e) => [e.data.ledger?.sequence ?? 0, e] as const),
-      );
+      const pending = new Map(head.recent.map((e) => [e.data.ledger?.sequence ?? 0, e] as const));
       for (let from = 1; from <= head.sequence; from += pageSize) {
         const to = Math.min(head.sequence, from + pageSize - 1);
         const ids: string[] = [];
@@ -295,7 +295,10 @@ export async function migrateLedgers({
   let moved = 0;
   for (;;) {
     const page = await guardStore(collection, "find old ledgers", () =>
-      col.find({ entries: { $exists: true } }).limit(100).toArray(),
+      col
+        .find({ entries: { $exists: true } })
+        .limit(100)
+        .toArray(),
     );
     if (page.length === 0) return moved;
     for (const doc of page) {
