@@ -441,7 +441,15 @@ try {
   );
   console.log(`\n(${String(a.sends)} send outcomes consumed alongside)\n`);
   console.log(
-    row("import", "rows", "ms", "rows/s", "peak RSS MB", "service CPU ms/row", "MongoDB CPU ms/row"),
+    row(
+      "import",
+      "rows",
+      "ms",
+      "rows/s",
+      "peak RSS MB",
+      "service CPU ms/row",
+      "MongoDB CPU ms/row",
+    ),
   );
   console.log(row("---", "---", "---", "---", "---", "---", "---"));
   console.log(

@@ -134,10 +134,10 @@ export function createConsentLedger({
   // START replies, user_preferences, 131050 failures) never wait behind a batch of imported rows
   // or API calls; a contact touched by both at once is settled by the store's version check (the
   // loser is decided again on the winner's state), as between two consent instances.
-  // The API lane keeps no ledger in memory: an import cycles through more contacts than any cache
-  // holds (50,000 contacts, 20 entries each, for a 1-million-row import: a 1,000-ledger cache
-  // never hit and held tens of MB that grew with the ledgers), and each batch loads its ledgers in
-  // one round trip anyway.
+  // The API lane keeps no head in memory: an import cycles through more contacts than any cache
+  // holds (50,000 contacts for a 1-million-row import: a 1,000-entry cache is never hit), and each
+  // batch loads its heads in one round trip anyway. Heads are small (ADR 0012, amended
+  // 2026-12-07: the entries live one document each beside them).
   const live = runtimeOf(cacheSize);
   const runtime = runtimeOf(0);
   const laneOf = (commands: readonly Keyed<ConsentCommand>[]) =>
