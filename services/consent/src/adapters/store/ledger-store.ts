@@ -165,9 +165,9 @@ export async function materialize(
  * The ledgers on the runtime's MongoDB state store (ADR 0010, ADR 0012 amended 2026-12-07): the
  * head document (state and outbox) is the commit point, written with its version check; the new
  * entries are then inserted one document each into the entry collection. A crash between the two
- * leaves them in the head's outbox, unpublished: the next decision on the contact carries them
- * again (the runtime puts the unpublished outbox first) and they are inserted then, and readers
- * take them from the outbox meanwhile.
+ * leaves them in the head's outbox, unpublished: the next load of the contact inserts them (and
+ * the next decision carries them again, the runtime putting the unpublished outbox first), and
+ * readers take them from the outbox meanwhile.
  */
 export function createLedgerStore({
   db,
@@ -192,7 +192,17 @@ export function createLedgerStore({
     ...(clock === undefined ? {} : { clock }),
   });
   return {
-    loadMany: (keys) => heads.loadMany(keys),
+    async loadMany(keys) {
+      const found = await heads.loadMany(keys);
+      // An unpublished outbox may hold entries a crash kept from their documents: written now
+      // (idempotent), so no later path (a leftover published and marked on its own when the next
+      // write is refused) can leave the chain with a hole.
+      const pending = [...found.values()].flatMap((stored) =>
+        stored instanceof Error ? [] : stored.outbox,
+      );
+      await materialize(db, entries, pending);
+      return found;
+    },
     markPublished: (marks) => heads.markPublished(marks),
     async saveMany(writes) {
       const lost = await heads.saveMany(writes);
