@@ -514,8 +514,14 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
             unpause.push({ topic, partitions: [Number(partition)] });
         }
         unowned.clear();
+        // Every assigned partition not paused for its bound here is fetched: a pause whose
+        // state is gone (its producer fenced while the partition waited for room: the fenced
+        // state leaves the map, and its last completion cannot resume a revoked partition)
+        // would otherwise outlive the rebalance that gives the partition back, and the
+        // partition would never be fetched again (kafkajs keeps pauses across generations).
+        for (const [topic, ps] of assigned)
+          for (const p of ps) if (!own(topic, p).paused) unpause.push({ topic, partitions: [p] });
         if (unpause.length > 0) consumer.resume(unpause);
-        for (const [topic, ps] of assigned) for (const p of ps) own(topic, p);
         logger?.info({ groupId, assignment: payload.memberAssignment }, "partitions assigned");
       });
       if (transactional === undefined) await deadLetters.connect();
