@@ -98,4 +98,63 @@ describe("consumer runner: a fenced partition paused for its bound, then a rebal
     );
     expect(a.stats.reclaimed).toBe(0);
   }, 90_000);
+
+  it("moves past records it re-receives after a rebalance kept the partition, when they span more than one fetch", async () => {
+    // The second stall of the 01:16 full run: a record held by an outage keeps the commit far
+    // behind while later records are fetched and done; a rebalance that keeps the partition
+    // makes kafkajs fetch again from the commit, and the runner skipped those records without
+    // resolving them, so with more than one fetch's worth below its highest record kafkajs
+    // fetched the same batch again and again, and nothing new was ever handed in.
+    const input = await topic("refetch-in");
+    const dlq = await topic("refetch-dlq");
+    const group = harness.ns.group("refetch");
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const handled = new Set<number>();
+    const member = (instance: string) =>
+      runner({
+        groupId: group,
+        topics: [input],
+        deadLetterTopic: dlq,
+        groupInstanceId: `${instance}.${group}`,
+        sessionTimeoutMs: 30_000,
+        heartbeatIntervalMs: 1_000,
+        // A few of the records below per fetch.
+        maxBytesPerPartition: 1_024,
+        handle: async ({ value }) => {
+          const n = Number(value);
+          if (n === 0) await gate;
+          handled.add(n);
+        },
+      });
+    // One produce request per record: a fetch returns whole record batches.
+    const produceEach = async (from: number, to: number) => {
+      for (let n = from; n < to; n++)
+        await produce(input, [{ key: `k${String(n)}`, value: `${String(n)}`.padEnd(200, " ") }]);
+    };
+    await produceEach(0, 60);
+    const a = member("a");
+    await a.start();
+    await waitFor(() => handled.size >= 59, {
+      timeoutMs: 30_000,
+      description: "records 1..59 done while record 0 waits (the commit stays at 0)",
+    });
+    const joinsBefore = a.assignment(input).joins;
+    const b = member("z");
+    await b.start();
+    await waitFor(() => a.assignment(input).joins > joinsBefore, {
+      timeoutMs: 30_000,
+      description: "the rebalance reached the first member",
+    });
+    expect(a.assignment(input).partitions).toEqual([0]);
+    expect(b.assignment(input).partitions).toEqual([]);
+    open();
+    await produceEach(60, 70);
+    await waitFor(() => handled.size === 70, {
+      timeoutMs: 30_000,
+      description: "the 10 records produced after the rebalance handled",
+    });
+  }, 90_000);
 });

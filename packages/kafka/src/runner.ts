@@ -394,8 +394,13 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
       const offset = BigInt(message.offset);
       const highest = state.tracker.highest;
       // After a rebalance that kept this partition, Kafka re-sends from the last commit:
-      // those records are already queued or done here.
-      if (highest !== undefined && offset <= highest) continue;
+      // those records are already queued or done here. Resolved all the same, so kafkajs fetches
+      // on past them: when they span more than one fetch (a record held by an outage kept the
+      // commit far behind), a batch of them alone would otherwise be fetched again for good.
+      if (highest !== undefined && offset <= highest) {
+        payload.resolveOffset(message.offset);
+        continue;
+      }
       if (state.tx?.finishedEarlier(offset) === true) {
         // An earlier owner finished it and committed its outputs: done without running again.
         state.tracker.add(offset);
