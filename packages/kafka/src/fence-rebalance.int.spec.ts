@@ -132,7 +132,7 @@ describe("consumer runner: a fenced partition paused for its bound, then a rebal
     // One produce request per record: a fetch returns whole record batches.
     const produceEach = async (from: number, to: number) => {
       for (let n = from; n < to; n++)
-        await produce(input, [{ key: `k${String(n)}`, value: `${String(n)}`.padEnd(200, " ") }]);
+        await produce(input, [{ key: `k${String(n)}`, value: String(n).padEnd(200, " ") }]);
     };
     await produceEach(0, 60);
     const a = member("a");
