@@ -394,9 +394,8 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
       const offset = BigInt(message.offset);
       const highest = state.tracker.highest;
       // After a rebalance that kept this partition, Kafka re-sends from the last commit:
-      // those records are already queued or done here. Resolved all the same, so kafkajs fetches
-      // on past them: when they span more than one fetch (a record held by an outage kept the
-      // commit far behind), a batch of them alone would otherwise be fetched again for good.
+      // those records are already queued or done here; resolved, or a batch of them alone (the
+      // commit held far behind by an outage) would be fetched again for good.
       if (highest !== undefined && offset <= highest) {
         payload.resolveOffset(message.offset);
         continue;
@@ -519,11 +518,9 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
             unpause.push({ topic, partitions: [Number(partition)] });
         }
         unowned.clear();
-        // Every assigned partition not paused for its bound here is fetched: a pause whose
-        // state is gone (its producer fenced while the partition waited for room: the fenced
-        // state leaves the map, and its last completion cannot resume a revoked partition)
-        // would otherwise outlive the rebalance that gives the partition back, and the
-        // partition would never be fetched again (kafkajs keeps pauses across generations).
+        // Every assigned partition not paused for its bound here is fetched: the pause of a
+        // state dropped when fenced (its completions resume nothing) would outlive the rebalance
+        // giving the partition back (kafkajs keeps pauses across generations).
         for (const [topic, ps] of assigned)
           for (const p of ps) if (!own(topic, p).paused) unpause.push({ topic, partitions: [p] });
         if (unpause.length > 0) consumer.resume(unpause);
