@@ -321,6 +321,26 @@ function firstDifference(
   return undefined;
 }
 
+/** Which fields differ, over every document present in both (a difference in `trace` alone is not one in the facts). */
+function differingFields(live: readonly unknown[], rebuilt: readonly unknown[]): string {
+  const byId = (docs: readonly unknown[]) =>
+    new Map(
+      docs.map((d) => [canonical((d as { _id?: unknown })._id), d as Record<string, unknown>]),
+    );
+  const rebuiltById = byId(rebuilt);
+  const fields = new Map<string, number>();
+  for (const [id, l] of byId(live)) {
+    const r = rebuiltById.get(id);
+    if (r === undefined) continue;
+    for (const k of new Set([...Object.keys(l), ...Object.keys(r)]))
+      if (canonical(l[k]) !== canonical(r[k])) fields.set(k, (fields.get(k) ?? 0) + 1);
+  }
+  return [...fields]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, n]) => `${k} in ${String(n)}`)
+    .join(", ");
+}
+
 function readModels(history: ChaosHistory): CheckRow {
   const differing: string[] = [];
   for (const m of history.readModels) {
@@ -330,7 +350,7 @@ function readModels(history: ChaosHistory): CheckRow {
     const diff = [...count].filter(([, n]) => n !== 0);
     if (diff.length > 0)
       differing.push(
-        `${m.name}: ${String(diff.length)} documents differ (live ${String(m.live.length)}, rebuilt ${String(m.rebuilt.length)}), e.g. ${(diff[0]?.[0] ?? "").slice(0, 200)}${((d) => (d === undefined ? "" : `; first difference: ${d}`))(firstDifference(m.live, m.rebuilt))}`,
+        `${m.name}: ${String(diff.length)} documents differ (live ${String(m.live.length)}, rebuilt ${String(m.rebuilt.length)}), e.g. ${(diff[0]?.[0] ?? "").slice(0, 200)}${((d) => (d === undefined ? "" : `; first difference: ${d}`))(firstDifference(m.live, m.rebuilt))}${((f) => (f === "" ? "" : `; fields differing: ${f}`))(differingFields(m.live, m.rebuilt))}`,
       );
   }
   const docs = history.readModels.reduce((n, m) => n + m.live.length, 0);

@@ -394,8 +394,12 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
       const offset = BigInt(message.offset);
       const highest = state.tracker.highest;
       // After a rebalance that kept this partition, Kafka re-sends from the last commit:
-      // those records are already queued or done here.
-      if (highest !== undefined && offset <= highest) continue;
+      // those records are already queued or done here; resolved, or a batch of them alone (the
+      // commit held far behind by an outage) would be fetched again for good.
+      if (highest !== undefined && offset <= highest) {
+        payload.resolveOffset(message.offset);
+        continue;
+      }
       if (state.tx?.finishedEarlier(offset) === true) {
         // An earlier owner finished it and committed its outputs: done without running again.
         state.tracker.add(offset);
@@ -514,8 +518,12 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
             unpause.push({ topic, partitions: [Number(partition)] });
         }
         unowned.clear();
+        // Every assigned partition not paused for its bound here is fetched: the pause of a
+        // state dropped when fenced (its completions resume nothing) would outlive the rebalance
+        // giving the partition back (kafkajs keeps pauses across generations).
+        for (const [topic, ps] of assigned)
+          for (const p of ps) if (!own(topic, p).paused) unpause.push({ topic, partitions: [p] });
         if (unpause.length > 0) consumer.resume(unpause);
-        for (const [topic, ps] of assigned) for (const p of ps) own(topic, p);
         logger?.info({ groupId, assignment: payload.memberAssignment }, "partitions assigned");
       });
       if (transactional === undefined) await deadLetters.connect();
