@@ -36,12 +36,13 @@ describe("a write the driver interrupts while it waits for the socket", () => {
       database: ns.database(),
       appName: ns.id,
       serverSelectionTimeoutMs: 1_000,
+      connectTimeoutMs: 2_000,
     });
     const docs = mongo.db.collection<{ _id: string; body: string }>("docs");
     try {
       await docs.insertOne({ _id: "small", body: "x" });
       // Frozen: the server reads nothing more, so a 12 MB write waits for 'drain', and the
-      // monitor's next heartbeat times out (connectTimeoutMS 2 s): the pool interrupts it.
+      // monitor's next heartbeat times out (connectTimeoutMs 2 s here): the pool interrupts it.
       relay.mode("freeze");
       const started = Date.now();
       const big = guardStore("docs", "insert", () =>
@@ -77,6 +78,35 @@ describe("a write the driver interrupts while it waits for the socket", () => {
         await new Promise((r) => setTimeout(r, 250));
       }
       expect(again).toBeUndefined();
+    } finally {
+      relay.mode("pass");
+      await mongo.close();
+    }
+  }, 60_000);
+
+  it("a server that stops answering for 4 s (a GC pause, a backlog) delays the operations in flight but fails none", async () => {
+    const ns = stack.namespace("mongo-server-stall");
+    // The defaults but for a frequent heartbeat, so several fall inside the stall.
+    const mongo = createMongo({
+      url: `mongodb://127.0.0.1:${String(relay.port)}/?directConnection=true&heartbeatFrequencyMS=500`,
+      database: ns.database(),
+      appName: ns.id,
+    });
+    const docs = mongo.db.collection<{ _id: string }>("docs");
+    try {
+      await docs.insertOne({ _id: "before" });
+      relay.mode("freeze");
+      const writes = Array.from({ length: 5 }, (_, i) =>
+        guardStore("docs", "insert", () => docs.insertOne({ _id: `during-${String(i)}` })).then(
+          () => "written" as const,
+          (error: unknown) => error,
+        ),
+      );
+      await new Promise((r) => setTimeout(r, 4_000));
+      relay.mode("pass");
+      // With a 2 s heartbeat timeout the monitor cleared the pool mid-stall and every write failed.
+      expect(await Promise.all(writes)).toEqual(Array.from({ length: 5 }, () => "written"));
+      expect(await docs.countDocuments()).toBe(6);
     } finally {
       relay.mode("pass");
       await mongo.close();
