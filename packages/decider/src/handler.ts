@@ -163,7 +163,9 @@ export function createCommandHandler<State, Command, Event, Context, Output exte
 }: CommandHandlerOptions<State, Command, Event, Context, Output>): RuntimeCommandHandler<Command> {
   checkOptions({ maxConflicts, cacheSize, batchesInFlight, maxBatchKeys, markDelayMs });
   const deferred =
-    markDelayMs === undefined || markOnNextSave ? undefined : createDeferredMarks(store, markDelayMs);
+    markDelayMs === undefined || markOnNextSave
+      ? undefined
+      : createDeferredMarks(store, markDelayMs);
   const exclusive = createKeyedLock();
   const cache = createLru<Stored<State, Output>>(cacheSize);
   const waiting: Pending<Command>[] = [];
@@ -356,7 +358,9 @@ export function createCommandHandler<State, Command, Event, Context, Output exte
     const { write, leftover } = entry;
     // Refused leftover events are dropped and reported, not blamed on this input (see below).
     await publishAlone({ ...write, outbox: write.outbox.slice(0, leftover) }, new Map());
-    await store.markPublished([{ key: write.key, version: write.expectedVersion }]);
+    // markOnNextSave: the save below, without the leftover, is what marks it published.
+    if (!markOnNextSave)
+      await store.markPublished([{ key: write.key, version: write.expectedVersion }]);
     const fresh = { ...write, outbox: write.outbox.slice(leftover) };
     if ((await store.saveMany([fresh])).has(write.key)) return "lost";
     return { ...entry, write: fresh, leftover: 0 };
@@ -536,7 +540,8 @@ export function createCommandHandler<State, Command, Event, Context, Output exte
         .map(({ write }) => ({ key: write.key, version: write.expectedVersion + 1 }));
       let marking: ReadonlyMap<string, unknown> = new Map<string, unknown>();
       if (deferred !== undefined) deferred.add(marks);
-      else if (marks.length > 0 && !markOnNextSave) marking = await timed("mark", () => mark(marks));
+      else if (marks.length > 0 && !markOnNextSave)
+        marking = await timed("mark", () => mark(marks));
 
       for (const { item, write, leftover, events } of saved) {
         if (publishing.failed.has(item.key)) {
