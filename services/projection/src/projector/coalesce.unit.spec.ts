@@ -89,10 +89,10 @@ describe("coalesce, keys in flight", () => {
 
   it("property: every command handled once, in call order per key, one call per key at a time, a poison command failing its own caller only", async () => {
     const call = fc.record({
-      commands: fc.array(
-        fc.record({ key: fc.constantFrom("a", "b", "c"), poison: fc.boolean() }),
-        { minLength: 1, maxLength: 4 },
-      ),
+      commands: fc.array(fc.record({ key: fc.constantFrom("a", "b", "c"), poison: fc.boolean() }), {
+        minLength: 1,
+        maxLength: 4,
+      }),
       delayTurns: fc.nat(3),
     });
     await fc.assert(

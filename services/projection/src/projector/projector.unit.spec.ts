@@ -185,15 +185,19 @@ describe("published marks written behind (markDelayMs)", () => {
         const expected = snapshot(await project(world.events, 1, 1));
         const models = createMemoryReadModels();
         let marked = 0;
+        const counting = () => {
+          marked++;
+          return Promise.resolve();
+        };
         const stores = {
           ...models.stores,
           requests: {
             ...models.stores.requests,
-            markPublished: () => Promise.resolve(void marked++),
+            markPublished: counting,
           },
           messages: {
             ...models.stores.messages,
-            markPublished: () => Promise.resolve(void marked++),
+            markPublished: counting,
           },
         };
         const options = {
