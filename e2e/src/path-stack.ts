@@ -310,3 +310,50 @@ export async function startPathStack(options: PathStackOptions): Promise<PathSta
     },
   };
 }
+
+/**
+ * Asks for `rounds` x `contacts` utility sends of the `order_update` template (en_US, one body
+ * parameter) from `phoneNumberId`, one round after the other, a round's contacts concurrently;
+ * contact c is the number `firstContact + c`, its request's key `<keyPrefix>-<contact>-<round>`.
+ * Answers the request ids in the order the send API acknowledged them.
+ */
+export async function requestTemplateRounds(
+  client: ParleyClient,
+  o: {
+    readonly keyPrefix: string;
+    readonly firstContact: number;
+    readonly contacts: number;
+    readonly rounds: number;
+    readonly phoneNumberId: string;
+  },
+): Promise<string[]> {
+  const requests: string[] = [];
+  for (let round = 0; round < o.rounds; round++)
+    await Promise.all(
+      Array.from({ length: o.contacts }, async (_, c) => {
+        const contact = String(o.firstContact + c);
+        const { requestId } = await client.requestSend({
+          idempotencyKey: `${o.keyPrefix}-${contact}-${String(round)}`,
+          contactId: contact,
+          recipient: { phone: contact },
+          sender: { kind: "businessNumber", phoneNumberId: o.phoneNumberId },
+          content: {
+            type: "template",
+            template: {
+              name: "order_update",
+              language: { code: "en_US" },
+              components: [
+                {
+                  type: "body",
+                  parameters: [{ type: "text", text: `${contact}-${String(round)}` }],
+                },
+              ],
+            },
+          },
+          category: "utility",
+        });
+        requests.push(requestId);
+      }),
+    );
+  return requests;
+}

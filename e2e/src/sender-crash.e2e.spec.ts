@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "@parley/testkit";
-import { startPathStack, type PathStack } from "./path-stack.js";
+import { requestTemplateRounds, startPathStack, type PathStack } from "./path-stack.js";
 import { stopService, type ServiceProcess } from "./processes.js";
 
 // Issue 30, item 1: a sender killed (SIGKILL) while hundreds of dispatches wait for their rate
@@ -74,34 +74,13 @@ afterAll(async () => {
 
 describe("a sender killed while hundreds of dispatches wait for their rate slots", () => {
   it("sends every one exactly once after the restart; only calls that had left are in doubt, each reconciled from its status webhook", async () => {
-    const requests: string[] = [];
-    for (let round = 0; round < PER_CONTACT; round++)
-      await Promise.all(
-        Array.from({ length: CONTACTS }, async (_, c) => {
-          const contact = String(16_505_700_000 + c);
-          const { requestId } = await parley.client.requestSend({
-            idempotencyKey: `crash-${contact}-${String(round)}`,
-            contactId: contact,
-            recipient: { phone: contact },
-            sender: { kind: "businessNumber", phoneNumberId: NUMBER },
-            content: {
-              type: "template",
-              template: {
-                name: "order_update",
-                language: { code: "en_US" },
-                components: [
-                  {
-                    type: "body",
-                    parameters: [{ type: "text", text: `${contact}-${String(round)}` }],
-                  },
-                ],
-              },
-            },
-            category: "utility",
-          });
-          requests.push(requestId);
-        }),
-      );
+    const requests = await requestTemplateRounds(parley.client, {
+      keyPrefix: "crash",
+      firstContact: 16_505_700_000,
+      contacts: CONTACTS,
+      rounds: PER_CONTACT,
+      phoneNumberId: NUMBER,
+    });
     const total = CONTACTS * PER_CONTACT;
     // A backlog: the sender took them all, and sends 50 a second.
     await waitFor(() => parley.sim.messages({ phoneNumberId: NUMBER }).length >= 100, {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AnyEvent } from "@parley/contracts";
 import { createKafka, createRegistry, createSerde, type KafkaClient } from "@parley/kafka";
 import { waitFor } from "@parley/testkit";
-import { startPathStack, type PathStack } from "./path-stack.js";
+import { requestTemplateRounds, startPathStack, type PathStack } from "./path-stack.js";
 import { stopService } from "./processes.js";
 
 // Issue 30, item 2: a sender killed (SIGKILL) between publishing outcomes and committing them.
@@ -106,34 +106,13 @@ const counts = (events: readonly AnyEvent[]): Map<string, number> => {
 describe("a sender killed between publishing outcomes and committing them", () => {
   it("shows each request's outcomes exactly once to read_committed consumers; read_uncommitted ones also see the aborted copies", async () => {
     const first = await parley.start("sender", { SENDER_KILL_BEFORE_COMMIT: String(KILL_AFTER) });
-    const requests: string[] = [];
-    for (let round = 0; round < PER_CONTACT; round++)
-      await Promise.all(
-        Array.from({ length: CONTACTS }, async (_, c) => {
-          const contact = String(16_505_710_000 + c);
-          const { requestId } = await parley.client.requestSend({
-            idempotencyKey: `once-${contact}-${String(round)}`,
-            contactId: contact,
-            recipient: { phone: contact },
-            sender: { kind: "businessNumber", phoneNumberId: NUMBER },
-            content: {
-              type: "template",
-              template: {
-                name: "order_update",
-                language: { code: "en_US" },
-                components: [
-                  {
-                    type: "body",
-                    parameters: [{ type: "text", text: `${contact}-${String(round)}` }],
-                  },
-                ],
-              },
-            },
-            category: "utility",
-          });
-          requests.push(requestId);
-        }),
-      );
+    const requests = await requestTemplateRounds(parley.client, {
+      keyPrefix: "once",
+      firstContact: 16_505_710_000,
+      contacts: CONTACTS,
+      rounds: PER_CONTACT,
+      phoneNumberId: NUMBER,
+    });
     const total = CONTACTS * PER_CONTACT;
 
     // The first sender kills itself after sending a transaction's outcomes, before its commit.

@@ -1,17 +1,6 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { createCatalog, createEvent, exampleData, type EventOf } from "@parley/contracts";
-import {
-  createEventConsumer,
-  createEventProducer,
-  createKafka,
-  createRegistry,
-  createSerde,
-  provisionTopics,
-} from "@parley/kafka";
-import { createMongo } from "@parley/mongo";
-import { startStack, waitFor } from "@parley/testkit";
+import { createEvent, exampleData, type EventOf } from "@parley/contracts";
+import { createEventConsumer } from "@parley/kafka";
+import { waitFor } from "@parley/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAudienceFiles } from "./adapters/file/audience-files.js";
 import { CONTACTS_CONSUMER, createContactsConsumer } from "./adapters/kafka/contacts-consumer.js";
@@ -21,7 +10,6 @@ import {
   createMongoFactsReader,
   createMongoPlanStore,
   createMongoSendQueue,
-  ensureIndexes,
   skipsOf,
 } from "./adapters/store/plan-store.js";
 import { campaignDefinition } from "./domain/campaign.js";
@@ -30,6 +18,7 @@ import { uuidV5Of } from "./planning/ids.js";
 import type { PlanStore, PublishSends } from "./planning/ports.js";
 import { releaseTick } from "./planning/release.js";
 import { runPlan } from "./planning/run-plan.js";
+import { startCampaignsInt } from "./int-harness.spec-helpers.js";
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
@@ -173,41 +162,17 @@ describe("campaigns against real Kafka and MongoDB", () => {
 });
 
 async function setUp() {
-  const stack = await startStack();
-  cleanups.push(() => stack.stop());
-  const ns = stack.namespace("campaigns");
-  const catalog = createCatalog({
-    prefix: `${ns.id}.`,
-    partitions: { contact: 2, business: 1, raw: 1 },
-  });
-  const kafka = createKafka({ brokers: stack.kafkaBrokers, clientId: ns.id });
-  const serde = createSerde({ registry: createRegistry({ url: stack.schemaRegistryUrl }) });
-  await waitFor(
-    () =>
-      provisionTopics({
-        kafka,
-        serde,
-        topics: [
-          catalog.topic("send-requests"),
-          catalog.topic("consent"),
-          catalog.topic("conversation-windows"),
-          catalog.deadLetterTopic(CONTACTS_CONSUMER),
-          catalog.deadLetterTopic("campaigns-int-reader"),
-        ],
-      }).then(() => true),
-    { timeoutMs: 120_000, intervalMs: 500, description: "topics provisioned" },
+  const { catalog, kafka, serde, mongo, producer, dir } = await startCampaignsInt(
+    "campaigns",
+    (catalog) => [
+      catalog.topic("send-requests"),
+      catalog.topic("consent"),
+      catalog.topic("conversation-windows"),
+      catalog.deadLetterTopic(CONTACTS_CONSUMER),
+      catalog.deadLetterTopic("campaigns-int-reader"),
+    ],
+    cleanups,
   );
-  const mongo = createMongo({ url: stack.mongoUrl, database: ns.database(), appName: ns.id });
-  cleanups.push(async () => {
-    await mongo.db.dropDatabase();
-    await mongo.close();
-  });
-  await ensureIndexes(mongo.db);
-  const producer = createEventProducer({ kafka, serde, name: "campaigns int producer" });
-  await producer.connect();
-  cleanups.push(() => producer.disconnect());
-  const dir = await mkdtemp(join(tmpdir(), "campaigns-int-"));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
 
   // Consent as the consent service publishes it, folded by the real consumer.
   const consent = catalog.topic("consent");

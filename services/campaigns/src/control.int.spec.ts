@@ -1,18 +1,7 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { createCatalog, createEvent, exampleData, type EventOf } from "@parley/contracts";
+import { createEvent, exampleData, type EventOf } from "@parley/contracts";
 import { createCommandHandler } from "@parley/decider";
-import {
-  createEventConsumer,
-  createEventProducer,
-  createKafka,
-  createRegistry,
-  createSerde,
-  provisionTopics,
-} from "@parley/kafka";
-import { createMongo } from "@parley/mongo";
-import { startStack, waitFor } from "@parley/testkit";
+import { createEventConsumer } from "@parley/kafka";
+import { waitFor } from "@parley/testkit";
 import { afterAll, describe, expect, it } from "vitest";
 import { createAudienceFiles } from "./adapters/file/audience-files.js";
 import { createSendPublisher } from "./adapters/kafka/publish-sends.js";
@@ -22,12 +11,12 @@ import {
   createMongoFactsReader,
   createMongoPlanStore,
   createMongoSendQueue,
-  ensureIndexes,
 } from "./adapters/store/plan-store.js";
 import { createCampaigns } from "./control/campaigns.js";
 import { campaignDefinition } from "./domain/campaign.js";
 import { campaignDecider } from "./domain/lifecycle.js";
 import { uuidV5Of } from "./planning/ids.js";
+import { startCampaignsInt } from "./int-harness.spec-helpers.js";
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
@@ -36,41 +25,17 @@ afterAll(async () => {
 
 describe("campaign control against real Kafka and MongoDB", () => {
   it("a template paused by Meta mid-campaign pauses it: nothing more is released until it is resumed", async () => {
-    const stack = await startStack();
-    cleanups.push(() => stack.stop());
-    const ns = stack.namespace("campaigns-ctl");
-    const catalog = createCatalog({
-      prefix: `${ns.id}.`,
-      partitions: { contact: 2, business: 1, raw: 1 },
-    });
-    const kafka = createKafka({ brokers: stack.kafkaBrokers, clientId: ns.id });
-    const serde = createSerde({ registry: createRegistry({ url: stack.schemaRegistryUrl }) });
-    await waitFor(
-      () =>
-        provisionTopics({
-          kafka,
-          serde,
-          topics: [
-            catalog.topic("send-requests"),
-            catalog.topic("business-events"),
-            catalog.topic("send-outcomes"),
-            catalog.deadLetterTopic(SIGNALS_CONSUMER),
-            catalog.deadLetterTopic("campaigns-ctl-reader"),
-          ],
-        }).then(() => true),
-      { timeoutMs: 120_000, intervalMs: 500, description: "topics provisioned" },
+    const { catalog, kafka, serde, mongo, producer, dir } = await startCampaignsInt(
+      "campaigns-ctl",
+      (catalog) => [
+        catalog.topic("send-requests"),
+        catalog.topic("business-events"),
+        catalog.topic("send-outcomes"),
+        catalog.deadLetterTopic(SIGNALS_CONSUMER),
+        catalog.deadLetterTopic("campaigns-ctl-reader"),
+      ],
+      cleanups,
     );
-    const mongo = createMongo({ url: stack.mongoUrl, database: ns.database(), appName: ns.id });
-    cleanups.push(async () => {
-      await mongo.db.dropDatabase();
-      await mongo.close();
-    });
-    await ensureIndexes(mongo.db);
-    const producer = createEventProducer({ kafka, serde, name: "campaigns ctl producer" });
-    await producer.connect();
-    cleanups.push(() => producer.disconnect());
-    const dir = await mkdtemp(join(tmpdir(), "campaigns-ctl-"));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
 
     const plans = createMongoPlanStore({ db: mongo.db });
     const campaigns = createCampaigns({

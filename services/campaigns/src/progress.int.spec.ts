@@ -1,9 +1,7 @@
 import { createHash } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
-  createCatalog,
   createEvent,
   headerNames,
   parseContactId,
@@ -11,19 +9,10 @@ import {
   type EventOf,
 } from "@parley/contracts";
 import { createCommandHandler } from "@parley/decider";
-import {
-  createConsumerRunner,
-  createEventConsumer,
-  createEventProducer,
-  createKafka,
-  createRegistry,
-  createSerde,
-  provisionTopics,
-} from "@parley/kafka";
-import { createMongo } from "@parley/mongo";
+import { createConsumerRunner, createEventConsumer } from "@parley/kafka";
 import type { RateCard } from "@parley/pricing";
 import { createAuthenticator } from "@parley/runtime";
-import { startStack, waitFor } from "@parley/testkit";
+import { waitFor } from "@parley/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAudienceFiles } from "./adapters/file/audience-files.js";
 import { startCampaignsApiServer } from "./adapters/http/server.js";
@@ -35,7 +24,6 @@ import {
   createMongoFactsReader,
   createMongoPlanStore,
   createMongoSendQueue,
-  ensureIndexes,
   noteReached,
   plannedGroupsOf,
   reachedLast24h,
@@ -48,6 +36,7 @@ import { campaignDefinition } from "./domain/campaign.js";
 import { campaignDecider } from "./domain/lifecycle.js";
 import { idempotencyKeyOf } from "./domain/plan.js";
 import { uuidV5Of } from "./planning/ids.js";
+import { startCampaignsInt } from "./int-harness.spec-helpers.js";
 
 const CLI_KEY = "cli-key-0123456789";
 
@@ -96,42 +85,20 @@ let apiBase: string;
 let openWindow: (contactId: string, expiresAt: Date) => Promise<void>;
 
 beforeAll(async () => {
-  const stack = await startStack();
-  cleanups.push(() => stack.stop());
-  const ns = stack.namespace("campaigns-progress");
-  const catalog = createCatalog({
-    prefix: `${ns.id}.`,
-    partitions: { contact: 2, business: 1, raw: 1 },
-  });
-  const kafka = createKafka({ brokers: stack.kafkaBrokers, clientId: ns.id });
-  const serde = createSerde({ registry: createRegistry({ url: stack.schemaRegistryUrl }) });
-  await waitFor(
-    () =>
-      provisionTopics({
-        kafka,
-        serde,
-        topics: [
-          catalog.topic("send-requests"),
-          catalog.topic("send-outcomes"),
-          catalog.topic("statuses"),
-          catalog.deadLetterTopic(PROGRESS_CONSUMER),
-          catalog.deadLetterTopic("campaigns-progress-reader"),
-        ],
-      }).then(() => true),
-    { timeoutMs: 120_000, intervalMs: 500, description: "topics provisioned" },
+  const h = await startCampaignsInt(
+    "campaigns-progress",
+    (catalog) => [
+      catalog.topic("send-requests"),
+      catalog.topic("send-outcomes"),
+      catalog.topic("statuses"),
+      catalog.deadLetterTopic(PROGRESS_CONSUMER),
+      catalog.deadLetterTopic("campaigns-progress-reader"),
+    ],
+    cleanups,
   );
-  const mongo = createMongo({ url: stack.mongoUrl, database: ns.database(), appName: ns.id });
-  cleanups.push(async () => {
-    await mongo.db.dropDatabase();
-    await mongo.close();
-  });
-  await ensureIndexes(mongo.db);
+  const { ns, catalog, kafka, serde, mongo, producer } = h;
+  dir = h.dir;
   await ensureProgressIndexes(mongo.db);
-  const producer = createEventProducer({ kafka, serde, name: "campaigns progress producer" });
-  await producer.connect();
-  cleanups.push(() => producer.disconnect());
-  dir = await mkdtemp(join(tmpdir(), "campaigns-progress-"));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
 
   const deliveries = createMongoDeliveries({ db: mongo.db });
   reached = (now) => reachedLast24h(mongo.db, now);

@@ -1,21 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createCatalog, createEvent, exampleData, type AnyEvent } from "@parley/contracts";
-import {
-  createEventProducer,
-  createKafka,
-  createRegistry,
-  createSerde,
-  provisionTopics,
-} from "@parley/kafka";
-import { createMongo } from "@parley/mongo";
-import { startStack, waitFor } from "@parley/testkit";
+import { createEvent, exampleData, type AnyEvent } from "@parley/contracts";
+import { waitFor } from "@parley/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAudienceFiles } from "./adapters/file/audience-files.js";
 import { createProjectionAudience } from "./adapters/projection/audience-client.js";
@@ -24,7 +14,6 @@ import {
   CONTACTS,
   createMongoFactsReader,
   createMongoPlanStore,
-  ensureIndexes,
   plannedGroupsOf,
   RECIPIENTS,
   type RecipientDoc,
@@ -34,6 +23,7 @@ import { campaignDefinition } from "./domain/campaign.js";
 import { uuidV5Of } from "./planning/ids.js";
 import type { PlanStore } from "./planning/ports.js";
 import { runPlan } from "./planning/run-plan.js";
+import { startCampaignsInt } from "./int-harness.spec-helpers.js";
 
 // A query audience end to end on real Kafka, registry and MongoDB: contacts' consent and inbound
 // messages published, projected by the real projection (its built process) into its contacts
@@ -236,40 +226,16 @@ describe("a query audience over the projection's contacts, planned", () => {
 async function setUp() {
   if (!existsSync(PROJECTION_MAIN))
     throw new Error(`build first (pnpm exec tsc -b): ${PROJECTION_MAIN} is missing`);
-  const stack = await startStack();
-  cleanups.push(() => stack.stop());
-  const ns = stack.namespace("campaudience");
-  const catalog = createCatalog({
-    prefix: `${ns.id}.`,
-    partitions: { contact: 2, business: 1, raw: 1 },
-  });
-  const kafka = createKafka({ brokers: stack.kafkaBrokers, clientId: ns.id });
-  const serde = createSerde({ registry: createRegistry({ url: stack.schemaRegistryUrl }) });
-  await waitFor(
-    () =>
-      provisionTopics({
-        kafka,
-        serde,
-        topics: [
-          ...catalog.topics,
-          catalog.deadLetterTopic(CONTACTS_CONSUMER),
-          catalog.deadLetterTopic("projection"),
-        ],
-      }).then(() => true),
-    { timeoutMs: 120_000, intervalMs: 500, description: "topics provisioned" },
+  const { stack, ns, catalog, kafka, serde, mongo, producer, dir } = await startCampaignsInt(
+    "campaudience",
+    (catalog) => [
+      ...catalog.topics,
+      catalog.deadLetterTopic(CONTACTS_CONSUMER),
+      catalog.deadLetterTopic("projection"),
+    ],
+    cleanups,
   );
   const database = ns.database();
-  const mongo = createMongo({ url: stack.mongoUrl, database, appName: ns.id });
-  cleanups.push(async () => {
-    await mongo.db.dropDatabase();
-    await mongo.close();
-  });
-  await ensureIndexes(mongo.db);
-  const producer = createEventProducer({ kafka, serde, name: "campaigns audience producer" });
-  await producer.connect();
-  cleanups.push(() => producer.disconnect());
-  const dir = await mkdtemp(join(tmpdir(), "campaigns-query-"));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
 
   const consent: AnyEvent[] = [];
   const inbound: AnyEvent[] = [];

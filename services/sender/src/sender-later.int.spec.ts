@@ -167,6 +167,8 @@ describe("sender: what Meta says later", () => {
         phase: "async",
         wamid: sent?.wamid,
         error: { code: 132015, errorClass: "template", retriable: false },
+        // The dispatch is gone by then; the attempt record kept the template it sent.
+        template: { name: "order_update", language: "en" },
       },
     });
     expect(callsTo(to)).toHaveLength(1);

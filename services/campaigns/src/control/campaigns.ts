@@ -293,7 +293,7 @@ export function createCampaigns(o: CampaignsOptions) {
     async signal(signal: CampaignSignal): Promise<readonly string[]> {
       const paused: string[] = [];
       const running = await o.reader.running();
-      // An async 132015/132016 names no template: the campaign its key names tells it (that
+      // An async 132015/132016 from an older sender names no template: the campaign its key names tells it (that
       // campaign may be paused already, so it is read when it is not running).
       const named =
         signal.kind === "send_failed" &&

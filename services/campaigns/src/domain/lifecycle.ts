@@ -181,9 +181,8 @@ export const campaignDecider: Decider<
 export type CampaignSignal = Parameters<typeof autoPauseOf>[0];
 
 /**
- * A 132015/132016 `SendFailed` that names no template (an async failure: Meta dropped a paced
- * template after accepting the send, on a status webhook; the sender keeps no dispatch by then)
- * but names its campaign by the `campaign:<id>:<contact>` key, named after that campaign's
+ * A 132015/132016 `SendFailed` that names no template (an async failure stored by a sender from
+ * before 2026-12-07, whose attempt records kept no template) but names its campaign by the `campaign:<id>:<contact>` key, named after that campaign's
  * template: the failure is the template's at Meta, so every running campaign using it pauses with
  * the template in its reason, as on the synchronous path. Any other signal, or a campaign unknown
  * (`definitionOf` answers undefined), is answered unchanged.

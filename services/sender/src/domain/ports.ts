@@ -32,6 +32,12 @@ export interface DispatchOutlet extends OutcomeOutlet {
 }
 
 /** A request's attempt record as stored, with what the status side needs. */
+/** A template by the name and language code Meta knows it by. */
+export interface SentTemplate {
+  readonly name: string;
+  readonly language: string;
+}
+
 export interface StoredAttempt extends AttemptView {
   readonly number: string;
   /** Outcome events decided for the request, in order (published, or to publish again). */
@@ -54,6 +60,8 @@ export interface StoredAttempt extends AttemptView {
   readonly pendingStatus: EventOf<"StatusUpdated"> | undefined;
   /** The dispatch, kept while a late template fallback may be owed (free-form with a fallback). */
   readonly dispatch: EventOf<"DispatchMessage"> | undefined;
+  /** The template sent, when the content was one: an async template failure names it. */
+  readonly template: SentTemplate | undefined;
   /** The message whose failed status was decided (async failure or late fallback), if any. */
   readonly decidedWamid: string | undefined;
   /** The status event that decided it. */
@@ -88,6 +96,8 @@ export interface AttemptStore {
     readonly origin?: Origin;
     /** Kept for a late fallback (free-form content with a template fallback). */
     readonly dispatch?: EventOf<"DispatchMessage">;
+    /** The template sent, when the content is one (SendFailed async names it on 132015/132016). */
+    readonly template?: SentTemplate;
   }): Promise<boolean>;
   /** `claimed` (or legacy `refused`) at `epoch` becomes `claimed` at epoch + 1 by `owner`. */
   takeOver(requestId: string, epoch: number, owner: string, at: Date): Promise<boolean>;

@@ -28,7 +28,7 @@ import type { NumberLane, Slot } from "./lanes.js";
 import type { CallPermits } from "./permits.js";
 import { parleyMediaIds, withGraphMediaIds } from "../domain/media.js";
 import type { DispatchParking, MediaResolver, RecordAt } from "./ports.js";
-import { outcomesOf, type Outcome } from "./outcomes.js";
+import { outcomesOf, sentTemplateOf, type Outcome } from "./outcomes.js";
 import { sleep } from "@parley/errors";
 import { sleepUntil, StoppedError } from "./sleep.js";
 
@@ -499,6 +499,7 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
           owner,
           calledAt: now,
           ...(keep ? { dispatch } : {}),
+          ...sentTemplateOf(d),
         })
       : await attempts.fence(d.requestId, s.epoch ?? 0, now);
     return gate === undefined ? { won } : { won, gate };

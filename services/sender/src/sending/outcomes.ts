@@ -2,6 +2,7 @@ import type { SendResult } from "@parley/cloud-api";
 import { createEvent, type EventData, type EventOf } from "@parley/contracts";
 import type { LateFallback } from "../domain/attempt.js";
 import type { NoCallOutcome } from "../domain/dispatch.js";
+import type { SentTemplate, StoredAttempt } from "../domain/ports.js";
 import { sendErrorOf, type SendError } from "../domain/failure.js";
 
 export type Outcome = EventOf<
@@ -17,7 +18,7 @@ export function failedTemplateOf(
   error: SendError,
   dispatch: EventOf<"DispatchMessage">["data"] | undefined,
   lateFallback: boolean,
-): { template?: { name: string; language: string } } {
+): { template?: SentTemplate } {
   if (error.errorClass !== "template" || dispatch === undefined) return {};
   const t =
     dispatch.content.type === "template"
@@ -26,6 +27,31 @@ export function failedTemplateOf(
         ? dispatch.templateFallback
         : undefined;
   return t === undefined ? {} : { template: { name: t.name, language: t.language.code } };
+}
+
+/** The template a dispatch sends (its content), as the attempt record keeps it. */
+export function sentTemplateOf(dispatch: EventOf<"DispatchMessage">["data"]): {
+  template?: SentTemplate;
+} {
+  if (dispatch.content.type !== "template") return {};
+  const t = dispatch.content.template;
+  return { template: { name: t.name, language: t.language.code } };
+}
+
+/**
+ * The template an async failure names (a failed status after Meta accepted the send): from the
+ * kept dispatch when there is one (a late fallback may be what went), else the template the
+ * attempt record kept at the claim. Nothing for other failures or free-form messages.
+ */
+export function failedTemplateOfAttempt(
+  error: SendError,
+  attempt: Pick<StoredAttempt, "dispatch" | "template">,
+  lateFallback: boolean,
+): { template?: SentTemplate } {
+  if (attempt.dispatch !== undefined)
+    return failedTemplateOf(error, attempt.dispatch.data, lateFallback);
+  if (error.errorClass !== "template" || attempt.template === undefined || lateFallback) return {};
+  return { template: attempt.template };
 }
 
 /**

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { sendErrorOf } from "../domain/failure.js";
 import { dispatchMessage } from "./fixtures.spec-helpers.js";
-import { outcomesOf } from "./outcomes.js";
+import { failedTemplateOfAttempt, outcomesOf, sentTemplateOf } from "./outcomes.js";
 
 const NUMBER = "300001";
 
@@ -62,5 +62,39 @@ describe("SendFailed names the template of a template error", () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it("an async failure (the dispatch gone by then) names the template the attempt record kept at the claim", () => {
+    const tpl = dispatchMessage(NUMBER, "r-4", "15550001114", {
+      content: { type: "template", template: { name: "flash_sale", language: { code: "de" } } },
+    });
+    const kept = sentTemplateOf(tpl.data);
+    expect(kept).toEqual({ template: { name: "flash_sale", language: "de" } });
+    const record = { dispatch: undefined, template: kept.template };
+    for (const code of [132015, 132016])
+      expect(failedTemplateOfAttempt(sendErrorOf(code, {}), record, false)).toEqual(kept);
+    // Not a template error, or a late fallback went instead (its dispatch is the one kept): none.
+    expect(failedTemplateOfAttempt(sendErrorOf(131049, {}), record, false)).toEqual({});
+    expect(failedTemplateOfAttempt(sendErrorOf(132015, {}), record, true)).toEqual({});
+    // A free-form send keeps no template.
+    expect(
+      sentTemplateOf(
+        dispatchMessage(NUMBER, "r-5", "15550001115", {
+          content: { type: "text", text: { body: "hello" } },
+        }).data,
+      ),
+    ).toEqual({});
+    // A kept dispatch (a late fallback) decides, as on the synchronous path.
+    const text = dispatchMessage(NUMBER, "r-6", "15550001116", {
+      content: { type: "text", text: { body: "hi" } },
+      templateFallback: { name: "back_in_stock", language: { code: "en" } },
+    });
+    expect(
+      failedTemplateOfAttempt(
+        sendErrorOf(132015, {}),
+        { dispatch: text, template: undefined },
+        true,
+      ),
+    ).toEqual({ template: { name: "back_in_stock", language: "en" } });
   });
 });

@@ -1,6 +1,6 @@
 import { createEvent, type AnyEvent, type EventOf } from "@parley/contracts";
 import { sendErrorOf, type SendError } from "../domain/failure.js";
-import { failedTemplateOf } from "./outcomes.js";
+import { failedTemplateOfAttempt } from "./outcomes.js";
 import {
   OUTBOX,
   type AttemptStore,
@@ -225,7 +225,7 @@ export function createReconciler({
       {
         ...identity(first),
         error: failure,
-        ...failedTemplateOf(failure, a.dispatch?.data, lf !== undefined),
+        ...failedTemplateOfAttempt(failure, a, lf !== undefined),
         phase: "async",
         wamid: event.data.wamid,
         statusAt: event.occurredAt,

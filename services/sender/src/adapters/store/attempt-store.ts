@@ -11,7 +11,13 @@ import {
   type UpdateFilter,
 } from "mongodb";
 import type { AttemptState, LateFallback } from "../../domain/attempt.js";
-import { OUTBOX, type AttemptStore, type Origin, type StoredAttempt } from "../../domain/ports.js";
+import {
+  OUTBOX,
+  type AttemptStore,
+  type Origin,
+  type SentTemplate,
+  type StoredAttempt,
+} from "../../domain/ports.js";
 import { createBatcher } from "./batcher.js";
 
 interface AttemptDoc {
@@ -45,6 +51,7 @@ interface AttemptDoc {
   traceparent?: string;
   pendingStatus?: EventOf<"StatusUpdated">;
   dispatch?: EventOf<"DispatchMessage">;
+  template?: SentTemplate;
   lateFallback?: LateFallback;
   /** The message whose failed status was decided (async failure or late fallback), and by which status. */
   decidedWamid?: string;
@@ -76,6 +83,7 @@ const view = (d: AttemptDoc): StoredAttempt => ({
   wamid: d.wamid,
   pendingStatus: d.pendingStatus,
   dispatch: d.dispatch,
+  template: d.template,
   lateFallback: d.lateFallback,
   decidedWamid: d.decidedWamid,
   decidedByStatus: d.decidedByStatus,
@@ -239,6 +247,7 @@ export function createMongoAttemptStore(db: Db, collectionName = STORE): Attempt
       calledAt,
       origin = OUTBOX,
       dispatch,
+      template,
     }) {
       const calling = calledAt !== undefined && finishedWith === undefined;
       return guard("claim", () =>
@@ -264,6 +273,7 @@ export function createMongoAttemptStore(db: Db, collectionName = STORE): Attempt
               }
             : {}),
           ...(dispatch && !finishedWith ? { dispatch } : {}),
+          ...(template && !finishedWith ? { template } : {}),
           ...traceparentField(),
         }),
       );
