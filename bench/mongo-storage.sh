@@ -4,7 +4,8 @@
 # (MONGO_STORAGE=disk), runs the same state-store workload against both (e2e/bench/mongo-storage.ts),
 # then restarts the disk one on its data and times the reopen. Own profiles and ports
 # (54117 memory, 54118 disk unless BENCH_MONGO_MEMORY_PORT / BENCH_MONGO_DISK_PORT are set).
-# Knobs: BENCH_OPS (20000 per phase), BENCH_CONCURRENCY (16). About a minute.
+# Knobs: BENCH_OPS (20000 per phase), BENCH_CONCURRENCY (16), MONGO_JVM_OPTS (JVM options for
+# both servers, e.g. "-XX:+UseSerialGC"), MONGO_HEAP (1g). About a minute.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -20,7 +21,11 @@ pnpm exec tsc -b e2e/bench
 mem start
 disk start
 url() { echo "mongodb://127.0.0.1:$1/?directConnection=true&retryWrites=false"; }
-BENCH_MONGO_MEMORY_URL="$(url "$memory_port")" BENCH_MONGO_DISK_URL="$(url "$disk_port")" node e2e/dist-bench/mongo-storage.js
+echo "## MongoDB-wire storage ($(nproc) cores, load average before: $(cut -d' ' -f1-3 /proc/loadavg); JVM options: ${MONGO_JVM_OPTS:-infra.sh defaults})"
+BENCH_MONGO_MEMORY_URL="$(url "$memory_port")" BENCH_MONGO_DISK_URL="$(url "$disk_port")" \
+  BENCH_MONGO_MEMORY_PID="$(cat "$repo/.parley/bench-mongo-memory/run/mongo.pid")" \
+  BENCH_MONGO_DISK_PID="$(cat "$repo/.parley/bench-mongo-disk/run/mongo.pid")" \
+  node e2e/dist-bench/mongo-storage.js
 size="$(du -h "$repo/.parley/bench-mongo-disk/mongo/data.mv.db" | cut -f1)"
 t0=$(date +%s%N)
 MONGO_KEEP_DATA=1 disk restart

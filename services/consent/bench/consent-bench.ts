@@ -9,7 +9,7 @@
 //       the service's peak RSS, beside the same rows refused at validation (parse cost alone).
 // Run with bench/consent.sh. Every loop is bounded in count and time and talks to 127.0.0.1 only.
 import { createHash, randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -107,6 +107,37 @@ const cpuSecondsOf = (pid: number | undefined) => {
   } catch {
     return NaN;
   }
+};
+/**
+ * The pid of the process listening on a local TCP port (from /proc/net/tcp and the processes'
+ * socket descriptors), or undefined (another user's process, or not on this machine): the
+ * MongoDB stand-in's CPU per row is reported beside the service's.
+ */
+const pidListeningOn = (port: number): number | undefined => {
+  const hex = port.toString(16).toUpperCase().padStart(4, "0");
+  const inodes = new Set<string>();
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    try {
+      for (const line of readFileSync(file, "utf8").split("\n").slice(1)) {
+        const f = line.trim().split(/\s+/u);
+        if (f[1]?.endsWith(`:${hex}`) && f[3] === "0A" && f[9] !== undefined) inodes.add(f[9]);
+      }
+    } catch {
+      // no such table
+    }
+  }
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/u.test(d))) {
+    try {
+      for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+        const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+        const inode = /^socket:\[(\d+)\]$/u.exec(target)?.[1];
+        if (inode !== undefined && inodes.has(inode)) return Number(pid);
+      }
+    } catch {
+      // gone, or not ours
+    }
+  }
+  return undefined;
 };
 // The service's own node flags and allocator knobs (the bench process keeps its own):
 // BENCH_CONSENT_NODE_FLAGS (e.g. "--max-old-space-size=96"), BENCH_CONSENT_MALLOC_ARENA_MAX.
@@ -307,6 +338,7 @@ try {
     const body = Readable.toWeb(Readable.from(csv())) as ReadableStream<Uint8Array>;
     const t0 = performance.now();
     const cpu0 = cpuSecondsOf(service.child.pid);
+    const mongoCpu0 = cpuSecondsOf(mongoPid);
     if (valid) progress(`  0 rows: ${await memoryOf()}`);
     // The service's RSS sampled through this phase alone (VmHWM would carry the previous one's).
     let peak = rssMb(service.child.pid);
@@ -360,6 +392,7 @@ try {
     clearInterval(sampler);
     const ms = performance.now() - t0;
     const cpuMsPerRow = ((cpuSecondsOf(service.child.pid) - cpu0) * 1_000) / rows;
+    const mongoCpuMsPerRow = ((cpuSecondsOf(mongoPid) - mongoCpu0) * 1_000) / rows;
     progress(`  end (${String(rows)} rows): ${await memoryOf()}`);
     const done = JSON.parse(last || "{}") as {
       done?: { rows: number; recorded: number; refused: number };
@@ -370,8 +403,11 @@ try {
       done: done.done,
       peakRssMb: peak,
       cpuMsPerRow,
+      mongoCpuMsPerRow,
     };
   };
+  // The MongoDB server's process, when it runs here (the stand-in): its CPU per row too.
+  const mongoPid = pidListeningOn(Number(new URL(stack.mongoUrl).port || "27017"));
   progress(`(b) import of ${String(IMPORT_ROWS)} rows: refused at validation, then recorded`);
   const baseline = await importRun(false);
   const imported = await importRun(true);
@@ -404,8 +440,18 @@ try {
     ),
   );
   console.log(`\n(${String(a.sends)} send outcomes consumed alongside)\n`);
-  console.log(row("import", "rows", "ms", "rows/s", "peak RSS MB", "service CPU ms/row"));
-  console.log(row("---", "---", "---", "---", "---", "---"));
+  console.log(
+    row(
+      "import",
+      "rows",
+      "ms",
+      "rows/s",
+      "peak RSS MB",
+      "service CPU ms/row",
+      "MongoDB CPU ms/row",
+    ),
+  );
+  console.log(row("---", "---", "---", "---", "---", "---", "---"));
   console.log(
     row(
       `refused at validation (baseline) ${JSON.stringify(baseline.done)}`,
@@ -414,6 +460,7 @@ try {
       baseline.rowsPerSecond,
       baseline.peakRssMb,
       baseline.cpuMsPerRow,
+      baseline.mongoCpuMsPerRow,
     ),
   );
   console.log(
@@ -424,6 +471,7 @@ try {
       imported.rowsPerSecond,
       imported.peakRssMb,
       imported.cpuMsPerRow,
+      imported.mongoCpuMsPerRow,
     ),
   );
   console.log("\nRecord the figures in docs/benchmarks.md, section Consent.");

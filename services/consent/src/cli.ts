@@ -4,6 +4,7 @@ import { createInterface } from "node:readline";
 import { loadConfigOrExit } from "@parley/config";
 import { createMongo } from "@parley/mongo";
 import { countDataKeys, rewrapDataKeys } from "./adapters/store/key-store.js";
+import { migrateLedgers } from "./adapters/store/ledger-store.js";
 import { verifyExport } from "./audit/verify.js";
 import { configSchema } from "./config.js";
 import { createKeyWrapper } from "./crypto/keys.js";
@@ -11,6 +12,7 @@ import { createKeyWrapper } from "./crypto/keys.js";
 const USAGE = `usage: parley-consent verify <export.jsonl | ->
        parley-consent rewrap --from <master key id>
        parley-consent keys
+       parley-consent migrate
 
 verify: checks the hash chains of a consent audit export (JSON lines, GET /v1/export?format=jsonl):
 every entry's hash, each link to the entry before, no gap in a contact's sequence, and opened
@@ -19,7 +21,28 @@ evidence against its digest. Exit 0: the chains verify; 1: they do not (each pro
 rewrap: re-wraps every per-contact data key wrapped by <master key id> with the first key of
 CONSENT_MASTER_KEYS (the data keys and what they sealed do not change). keys: how many data keys
 each master key wraps, and how many were destroyed (erasure). Both read the service's
-environment (CONSENT_MASTER_KEYS, MONGO_URL, MONGO_DB). Exit 64: wrong usage.`;
+environment (CONSENT_MASTER_KEYS, MONGO_URL, MONGO_DB). Exit 64: wrong usage.
+
+migrate: moves ledgers stored before ADR 0012's amendment (every entry inside the contact's
+document) to one document per entry in consent_entries, heads rewritten under their version
+check; idempotent (the service also runs it when it starts). Reads MONGO_URL, MONGO_DB.`;
+
+/** migrate: the old ledgers' entries to their own collection. */
+async function migrateCommand(): Promise<number> {
+  const config = loadConfigOrExit(configSchema, { service: "consent-cli" });
+  const mongo = createMongo({
+    url: config.MONGO_URL,
+    database: config.MONGO_DB,
+    appName: "parley-consent-cli",
+  });
+  try {
+    const moved = await migrateLedgers({ db: mongo.db });
+    process.stdout.write(`migrated ${String(moved)} ledgers to consent_entries\n`);
+    return 0;
+  } finally {
+    await mongo.close();
+  }
+}
 
 /** rewrap and keys: against the service's MongoDB with its master keys. */
 async function keysCommand(command: "rewrap" | "keys", from: string | undefined): Promise<number> {
@@ -55,6 +78,7 @@ async function keysCommand(command: "rewrap" | "keys", from: string | undefined)
 
 async function main(argv: readonly string[]): Promise<number> {
   const [command, file] = argv;
+  if (command === "migrate") return migrateCommand();
   if (command === "rewrap" || command === "keys") {
     const fromAt = argv.indexOf("--from");
     const from = fromAt < 0 ? undefined : argv[fromAt + 1];

@@ -18,7 +18,11 @@ import { startConsentApiServer } from "./adapters/http/server.js";
 import { consentApiKeyList } from "./config.js";
 import { createConsentConsumer } from "./adapters/kafka/consumer.js";
 import { createKeyStore } from "./adapters/store/key-store.js";
-import { createLedgerReader, createLedgerStore } from "./adapters/store/ledger-store.js";
+import {
+  createLedgerReader,
+  createLedgerStore,
+  migrateLedgers,
+} from "./adapters/store/ledger-store.js";
 import { createSendLog } from "./adapters/store/send-log.js";
 import { createKeyWrapper } from "./crypto/keys.js";
 import { createConsentLedger } from "./ledger/ledger.js";
@@ -44,6 +48,9 @@ await runStandardService({
       for (const c of [...components].reverse()) await c.stop().catch(() => undefined);
     };
     try {
+      // Ledgers stored before ADR 0012's amendment (entries inside the head) move out first.
+      const migrated = await migrateLedgers({ db: mongo.db });
+      if (migrated > 0) logger.info({ migrated }, "consent: ledgers moved to consent_entries");
       const producer = createEventProducer({ kafka, serde, name: "consent producer" });
       await producer.connect();
       components.push({ name: "consent producer", stop: () => producer.disconnect() });

@@ -1,5 +1,5 @@
 import { canonicalJson } from "@parley/contracts";
-import type { LedgerEntry } from "./evolve.js";
+import type { LedgerState } from "./evolve.js";
 
 /**
  * The text an entry's `ledger.hash` is the sha-256 of: the canonical JSON of its type, id,
@@ -26,13 +26,9 @@ export function ledgerBody(entry: {
 }
 
 /** The hash of the contact's latest entry, and the next sequence number. */
-export function chainHead(entries: readonly LedgerEntry[]): {
+export function chainHead(state: LedgerState): {
   readonly sequence: number;
   readonly previousHash: string | null;
 } {
-  const last = entries.at(-1);
-  const link = last?.data.ledger;
-  return link === undefined
-    ? { sequence: entries.length + 1, previousHash: null }
-    : { sequence: link.sequence + 1, previousHash: link.hash };
+  return { sequence: state.sequence + 1, previousHash: state.headHash };
 }

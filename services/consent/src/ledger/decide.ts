@@ -65,6 +65,11 @@ export interface LedgerContext {
   /** sha-256 in lowercase hex of a UTF-8 text. */
   readonly sha256: (text: string) => string;
   /**
+   * Whether the entry with this event id is already stored beside the head (an input recorded
+   * before the head was read: the decider recognises it and decides nothing).
+   */
+  readonly recorded: (eventId: string) => boolean;
+  /**
    * Seals personal data with the contact's key for the entry `eventId` (deterministic nonce
    * and salt from the id); undefined when the contact has no key (erased).
    */
@@ -77,6 +82,22 @@ export interface LedgerContext {
         readonly personalDigest: string;
       }
     | undefined;
+}
+
+/** The name an input's entry for a purpose takes its deterministic event id from. */
+export const entryName = (contactId: string, inputId: string, purpose: Purpose): string =>
+  `consent:${contactId}:${inputId}:${purpose}`;
+
+/** The input id a command records under, if it records anything (the context loader's lookups). */
+export function recordedInputOf(
+  command: ConsentCommand,
+): { readonly inputId: string; readonly purpose: Purpose } | undefined {
+  if (command.type === "EraseContact") return undefined;
+  const intent = intentOf(command);
+  const [purpose] = intent?.purposes ?? [];
+  return intent === undefined || purpose === undefined
+    ? undefined
+    : { inputId: intent.inputId, purpose };
 }
 
 /** Meta's error.code for "the user stopped marketing messages from this business". */
@@ -200,7 +221,9 @@ function chained<E extends LedgerEntry>(
 }
 
 function recordEntries(intent: Intent, state: LedgerState, ctx: LedgerContext): LedgerEntry[] {
-  if (hasInput(state, intent.inputId)) return [];
+  const [first] = intent.purposes;
+  if (first === undefined || hasInput(state, intent.inputId)) return [];
+  if (ctx.recorded(ctx.eventIdOf(entryName(state.contactId, intent.inputId, first)))) return [];
   if (state.erasedKeyIds !== undefined && intent.decision === "granted") {
     throw new ConsentRefusedError(
       "the contact was erased; an opt-in cannot be recorded for them",
@@ -210,7 +233,7 @@ function recordEntries(intent: Intent, state: LedgerState, ctx: LedgerContext): 
   const out: LedgerEntry[] = [];
   let current = state;
   for (const purpose of intent.purposes) {
-    const eventId = ctx.eventIdOf(`consent:${state.contactId}:${intent.inputId}:${purpose}`);
+    const eventId = ctx.eventIdOf(entryName(state.contactId, intent.inputId, purpose));
     const versionHash =
       intent.wording?.versionHash ??
       (intent.wording?.text === undefined ? undefined : ctx.sha256(intent.wording.text));
@@ -261,7 +284,7 @@ function recordEntries(intent: Intent, state: LedgerState, ctx: LedgerContext): 
       deciding !== undefined && !outranks(draft, deciding)
         ? { ...draft, data: { ...draft.data, reason: "superseded" } }
         : draft;
-    const linked = chained(entry, chainHead(current.entries), ctx);
+    const linked = chained(entry, chainHead(current), ctx);
     out.push(linked);
     current = evolve(current, linked);
   }
@@ -277,7 +300,7 @@ function eraseEntries(
   const out: LedgerEntry[] = [];
   let current = state;
   const append = (entry: LedgerEntry) => {
-    const linked = chained(entry, chainHead(current.entries), ctx);
+    const linked = chained(entry, chainHead(current), ctx);
     out.push(linked);
     current = evolve(current, linked);
   };

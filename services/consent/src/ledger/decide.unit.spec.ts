@@ -22,6 +22,7 @@ const context: LedgerContext = {
   now: NOW,
   eventIdOf,
   sha256: sha256Hex,
+  recorded: () => false,
   seal: (eventId, plaintext) => sealFor(dataKey, eventId, plaintext),
 };
 const erasedContext: LedgerContext = { ...context, seal: () => undefined };
@@ -336,6 +337,29 @@ describe("consent ledger decider: conflicting and out-of-order inputs", () => {
       .given(...past)
       .when(api({ decision: "revoked" }))
       .thenNothing();
+  });
+
+  it("an input already stored beside the head (the context finds its entry) decides nothing", () => {
+    const storedId = eventIdOf(`consent:${CONTACT}:web-form-1:marketing`);
+    const stored = deciderSpec(ledgerDecider, {
+      key: CONTACT,
+      context: { ...context, recorded: (eventId) => eventId === storedId },
+      match: "subset",
+    });
+    stored.given().when(api()).thenNothing();
+    stored
+      .given()
+      .when(api({ inputId: "web-form-2" }))
+      .then({ type: "ConsentGranted", data: { inputId: "web-form-2" } });
+  });
+
+  it("the head keeps the chain's end and each purpose's deciding entry, not the entries", () => {
+    const past = history(api(), keyword("stop", "2026-03-01T10:00:00.000Z"));
+    const state = spec.given(...past).state;
+    expect(state.sequence).toBe(3);
+    expect(state.headHash).toBe(past.at(-1)?.data.ledger?.hash);
+    expect(state.deciding.marketing?.type).toBe("ConsentRevoked");
+    expect(state.deciding.utility?.type).toBe("ConsentRevoked");
   });
 });
 

@@ -8,42 +8,39 @@ export type ConsentEntry = EventOf<"ConsentGranted"> | EventOf<"ConsentRevoked">
 /** One entry of a contact's ledger, as published on the consent topic. */
 export type LedgerEntry = ConsentEntry | EventOf<"ContactErased">;
 
-/** One contact's ledger: every entry in order, and whether the contact was erased. */
+/**
+ * One contact's ledger head (ADR 0012, amendment of 2026-12-07): what deciding the next input
+ * needs, not the entries themselves, which live one document each beside it (so a row costs an
+ * insert and a small head update whatever the ledger's length).
+ */
 export interface LedgerState {
   readonly contactId: string;
-  readonly entries: readonly LedgerEntry[];
+  /** The sequence of the latest entry (0: none), which is also the number of entries. */
+  readonly sequence: number;
+  /** The hash of the latest entry: the next entry's `previousHash`. */
+  readonly headHash: string | null;
+  /** The entry deciding each purpose (the latest not superseded, a revocation winning a tie). */
+  readonly deciding: Readonly<Partial<Record<Purpose, ConsentEntry>>>;
   /** The key ids destroyed by an erasure; undefined while the contact is not erased. */
   readonly erasedKeyIds?: readonly string[];
+  /**
+   * Entries decided since the head was read (on a load: the last write's outbox), so an input
+   * repeated before its entries are readable beside the head is recognised. Not stored.
+   */
+  readonly recent: readonly LedgerEntry[];
 }
 
-export const initialState = (contactId: string): LedgerState => ({ contactId, entries: [] });
-
-/** Every entry is appended; an erasure also marks the contact. */
-export function evolve(state: LedgerState, event: LedgerEntry): LedgerState {
-  const entries = [...state.entries, event];
-  if (event.type === "ContactErased") {
-    return { ...state, entries, erasedKeyIds: event.data.keyIds };
-  }
-  return { ...state, entries };
-}
+export const initialState = (contactId: string): LedgerState => ({
+  contactId,
+  sequence: 0,
+  headHash: null,
+  deciding: {},
+  recent: [],
+});
 
 /** The purpose an entry is about (router-era events without purpose: scope all is utility). */
 export const purposeOf = (entry: ConsentEntry): Purpose =>
   entry.data.purpose ?? (entry.data.scope === "marketing" ? "marketing" : "utility");
-
-/**
- * The entry that decides a purpose: the latest by `occurredAt` among entries not superseded, a
- * revocation winning a tie. Undefined: nothing recorded for the purpose.
- */
-export function decidingEntry(state: LedgerState, purpose: Purpose): ConsentEntry | undefined {
-  let best: ConsentEntry | undefined;
-  for (const entry of state.entries) {
-    if (entry.type === "ContactErased") continue;
-    if (purposeOf(entry) !== purpose || entry.data.reason === "superseded") continue;
-    if (best === undefined || outranks(entry, best)) best = entry;
-  }
-  return best;
-}
 
 /** Whether `a` decides over `b`: later, or as late and a revocation. */
 export function outranks(a: ConsentEntry, b: ConsentEntry): boolean {
@@ -53,6 +50,39 @@ export function outranks(a: ConsentEntry, b: ConsentEntry): boolean {
   return a.type === "ConsentRevoked" && b.type === "ConsentGranted";
 }
 
-/** The input ids already recorded (a repeated input decides nothing). */
+/** Every entry moves the head; one not superseded that outranks the deciding entry decides. */
+export function evolve(state: LedgerState, event: LedgerEntry): LedgerState {
+  const link = event.data.ledger;
+  const moved = {
+    ...state,
+    sequence: link?.sequence ?? state.sequence + 1,
+    headHash: link?.hash ?? state.headHash,
+    recent: [...state.recent, event],
+  };
+  if (event.type === "ContactErased") return { ...moved, erasedKeyIds: event.data.keyIds };
+  if (event.data.reason === "superseded") return moved;
+  const purpose = purposeOf(event);
+  const current = state.deciding[purpose];
+  if (current !== undefined && !outranks(event, current)) return moved;
+  return { ...moved, deciding: { ...state.deciding, [purpose]: event } };
+}
+
+/** A head from a whole ledger (entries in order), e.g. one stored before the amendment. */
+export const stateOfEntries = (
+  contactId: string,
+  entries: readonly LedgerEntry[],
+): LedgerState => ({
+  ...entries.reduce(evolve, initialState(contactId)),
+  recent: [],
+});
+
+/**
+ * The entry that decides a purpose: the latest by `occurredAt` among entries not superseded, a
+ * revocation winning a tie. Undefined: nothing recorded for the purpose.
+ */
+export const decidingEntry = (state: LedgerState, purpose: Purpose): ConsentEntry | undefined =>
+  state.deciding[purpose];
+
+/** Whether an input was decided since the head was read (the store answers for older ones). */
 export const hasInput = (state: LedgerState, inputId: string): boolean =>
-  state.entries.some((e) => e.type !== "ContactErased" && e.data.inputId === inputId);
+  state.recent.some((e) => e.type !== "ContactErased" && e.data.inputId === inputId);

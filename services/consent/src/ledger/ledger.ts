@@ -6,7 +6,13 @@ import {
 } from "@parley/decider";
 import { ParleyError } from "@parley/errors";
 import { eventIdOf, openSeal, sealFor, sha256Hex, type DataKey } from "../crypto/keys.js";
-import { ledgerDecider, type ConsentCommand, type LedgerContext } from "./decide.js";
+import {
+  entryName,
+  ledgerDecider,
+  recordedInputOf,
+  type ConsentCommand,
+  type LedgerContext,
+} from "./decide.js";
 import type { LedgerEntry, LedgerState } from "./evolve.js";
 import type {
   KeyRecord,
@@ -80,10 +86,15 @@ export function createConsentLedger({
   maxBatchKeys,
   observer,
 }: ConsentLedgerOptions) {
-  const contextOf = (now: Date, key: KeyRecord | undefined): LedgerContext => ({
+  const contextOf = (
+    now: Date,
+    key: KeyRecord | undefined,
+    recorded: ReadonlySet<string>,
+  ): LedgerContext => ({
     now,
     eventIdOf,
     sha256: sha256Hex,
+    recorded: (eventId) => recorded.has(eventId),
     seal: (eventId, plaintext) =>
       key?.status === "active" ? sealFor(key.key, eventId, plaintext) : undefined,
   });
@@ -94,26 +105,39 @@ export function createConsentLedger({
       publish,
       clock,
       cacheSize: cached,
+      // Saved entries are readable beside the head once the save resolves (the store writes
+      // them): the head kept in memory forgets them, or a hot contact's would grow without end.
+      retain: (state) => (state.recent.length === 0 ? state : { ...state, recent: [] }),
       ...(maxBatchKeys === undefined ? {} : { maxBatchKeys }),
       ...(observer === undefined ? {} : { observer }),
       context: async (commands, now) => {
+        // The inputs already stored as entries (a re-import, a redelivery): one round trip.
+        const asked = commands.flatMap(({ key, command }) => {
+          const input = recordedInputOf(command);
+          return input === undefined
+            ? []
+            : [eventIdOf(entryName(key, input.inputId, input.purpose))];
+        });
+        const recordedIds = reader.recorded(asked);
         const wanted = [...new Set(commands.filter((c) => needsKey(c.command)).map((c) => c.key))];
-        if (keys === undefined) return commands.map(() => contextOf(now, undefined));
-        const found = new Map(wanted.length === 0 ? [] : await keys.get(wanted));
+        const found = new Map(
+          keys === undefined || wanted.length === 0 ? [] : await keys.get(wanted),
+        );
         const missing = wanted.filter((contactId) => !found.has(contactId));
-        if (missing.length > 0)
+        if (keys !== undefined && missing.length > 0)
           for (const [id, record] of await keys.create(missing)) found.set(id, record);
-        return commands.map((c) => contextOf(now, found.get(c.key)));
+        const recorded = await recordedIds;
+        return commands.map((c) => contextOf(now, found.get(c.key), recorded));
       },
     });
   // Two lanes on the same store (ADR 0012, "Opt-out speed"): the contacts' own inputs (STOP and
   // START replies, user_preferences, 131050 failures) never wait behind a batch of imported rows
   // or API calls; a contact touched by both at once is settled by the store's version check (the
   // loser is decided again on the winner's state), as between two consent instances.
-  // The API lane keeps no ledger in memory: an import cycles through more contacts than any cache
-  // holds (50,000 contacts, 20 entries each, for a 1-million-row import: a 1,000-ledger cache
-  // never hit and held tens of MB that grew with the ledgers), and each batch loads its ledgers in
-  // one round trip anyway.
+  // The API lane keeps no head in memory: an import cycles through more contacts than any cache
+  // holds (50,000 contacts for a 1-million-row import: a 1,000-entry cache is never hit), and each
+  // batch loads its heads in one round trip anyway. Heads are small (ADR 0012, amended
+  // 2026-12-07: the entries live one document each beside them).
   const live = runtimeOf(cacheSize);
   const runtime = runtimeOf(0);
   const laneOf = (commands: readonly Keyed<ConsentCommand>[]) =>
@@ -165,11 +189,32 @@ export function createConsentLedger({
       return currentView(state, clock());
     },
 
-    /** The contact's entries with their evidence opened while the key exists. */
-    async history(contactId: string): Promise<readonly OpenedEntry[] | undefined> {
-      const state = await reader.get(contactId);
-      if (state === undefined) return undefined;
-      return openAll(state, await keyOf(contactId));
+    /**
+     * The contact's entries in order with their evidence opened while the key exists, read a
+     * page at a time; undefined when the contact has no ledger.
+     */
+    async history(contactId: string): Promise<AsyncIterable<OpenedEntry> | undefined> {
+      const head = await reader.get(contactId);
+      if (head === undefined) return undefined;
+      const key = await keyOf(contactId);
+      return openAll(reader.entries(head), key);
+    },
+
+    /** The entries a contact's input was recorded as (by their deterministic event ids). */
+    async entriesOf(contactId: string, command: ConsentCommand): Promise<readonly LedgerEntry[]> {
+      const head = await reader.get(contactId);
+      const input = recordedInputOf(command);
+      if (head === undefined || input === undefined) return [];
+      const ofInput = (entry: LedgerEntry) =>
+        entry.type !== "ContactErased" && entry.data.inputId === input.inputId;
+      // Usually the head's last write (its outbox); else the ledger, a page at a time.
+      const recent = head.recent.filter(ofInput);
+      if (recent.length > 0) return recent;
+      const out: LedgerEntry[] = [];
+      for await (const entry of reader.entries(head)) {
+        if (ofInput(entry)) out.push(entry);
+      }
+      return out;
     },
 
     /** Every ledger's entries recorded in [from, to), evidence opened, contact by contact. */
@@ -185,29 +230,36 @@ export function createConsentLedger({
           (filter.to === undefined || at < filter.to.getTime())
         );
       };
-      const states: AsyncIterable<LedgerState> | readonly LedgerState[] =
+      const heads: AsyncIterable<LedgerState> | readonly LedgerState[] =
         filter.contactId === undefined
           ? reader.scan()
           : await reader.get(filter.contactId).then((s) => (s === undefined ? [] : [s]));
-      for await (const state of states) {
-        const key = await keyOf(state.contactId);
-        yield* openAll({ ...state, entries: state.entries.filter(inPeriod) }, key);
+      for await (const head of heads) {
+        const key = await keyOf(head.contactId);
+        for await (const opened of openAll(reader.entries(head), key)) {
+          if (inPeriod(opened.entry)) yield opened;
+        }
       }
     },
   };
 }
 
-function openAll(state: LedgerState, key: DataKey | undefined): OpenedEntry[] {
-  return state.entries.map((entry) => {
-    const sealed = entry.type === "ContactErased" ? undefined : entry.data.sealed;
-    if (sealed === undefined || key === undefined || sealed.keyId !== key.keyId) return { entry };
-    try {
-      const { salt, data } = openSeal(key, sealed);
-      return { entry, opened: { salt, evidence: data } };
-    } catch {
-      return { entry };
-    }
-  });
+async function* openAll(
+  entries: AsyncIterable<LedgerEntry>,
+  key: DataKey | undefined,
+): AsyncIterable<OpenedEntry> {
+  for await (const entry of entries) yield openOne(entry, key);
+}
+
+function openOne(entry: LedgerEntry, key: DataKey | undefined): OpenedEntry {
+  const sealed = entry.type === "ContactErased" ? undefined : entry.data.sealed;
+  if (sealed === undefined || key === undefined || sealed.keyId !== key.keyId) return { entry };
+  try {
+    const { salt, data } = openSeal(key, sealed);
+    return { entry, opened: { salt, evidence: data } };
+  } catch {
+    return { entry };
+  }
 }
 
 export type ConsentLedger = ReturnType<typeof createConsentLedger>;

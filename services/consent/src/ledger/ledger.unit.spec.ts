@@ -17,6 +17,10 @@ function withoutKeys() {
       const found = (await store.loadMany([contactId])).get(contactId);
       return found === undefined || found instanceof Error ? undefined : found.state;
     },
+    async *entries() {
+      // Not used here.
+    },
+    recorded: () => Promise.resolve(new Set<string>()),
     async *scan() {
       // Not used here.
     },
@@ -84,6 +88,10 @@ describe("consent ledger lanes", () => {
       store,
       reader: {
         get: () => Promise.resolve(undefined),
+        async *entries() {
+          // Not used here.
+        },
+        recorded: () => Promise.resolve(new Set<string>()),
         async *scan() {
           // Not used here.
         },

@@ -20,10 +20,15 @@ export interface KeyStore {
 /** Port: each contact's ledger state and outbox. */
 export type LedgerStore = StateStore<LedgerState, LedgerEntry>;
 
-/** Port: reads ledgers for the API and the export (the same collection, read-only). */
+/** Port: reads ledgers for the API, the export and the decisions' context (read-only). */
 export interface LedgerReader {
+  /** The contact's head (current state per purpose, chain head, sequence). */
   get(contactId: string): Promise<LedgerState | undefined>;
-  /** Every ledger, in contact id order, a page at a time. */
+  /** The head's entries in sequence order, a page at a time (never the whole ledger in memory). */
+  entries(head: LedgerState): AsyncIterable<LedgerEntry>;
+  /** Which of these event ids are stored as entries (one round trip). */
+  recorded(eventIds: readonly string[]): Promise<ReadonlySet<string>>;
+  /** Every head, in contact id order, a page at a time. */
   scan(): AsyncIterable<LedgerState>;
 }
 

@@ -31,7 +31,7 @@ export function currentView(state: LedgerState, now: Date): ContactView {
   return {
     contactId: state.contactId,
     erased: state.erasedKeyIds !== undefined,
-    entries: state.entries.length,
+    entries: state.sequence,
     purposes: purposes.map((purpose): PurposeView => {
       const entry = decidingEntry(state, purpose);
       if (entry === undefined) return { purpose, status: "none" };

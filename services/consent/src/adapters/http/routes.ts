@@ -107,16 +107,13 @@ export function createConsentApiApp(options: ConsentApiOptions): ApiChassis {
         return;
       }
       await ledger.handle([{ key: contactId, command }]);
-      const entries = ((await ledger.history(contactId)) ?? [])
-        .map((e) => e.entry)
-        .filter((e) => e.type !== "ContactErased" && e.data.inputId === command.inputId)
-        .map((e) => ({
-          eventId: e.eventId,
-          type: e.type,
-          sequence: e.data.ledger?.sequence,
-          hash: e.data.ledger?.hash,
-          ...("purpose" in e.data ? { purpose: e.data.purpose, reason: e.data.reason } : {}),
-        }));
+      const entries = (await ledger.entriesOf(contactId, command)).map((e) => ({
+        eventId: e.eventId,
+        type: e.type,
+        sequence: e.data.ledger?.sequence,
+        hash: e.data.ledger?.hash,
+        ...("purpose" in e.data ? { purpose: e.data.purpose, reason: e.data.reason } : {}),
+      }));
       res.status(201).json({
         contactId,
         inputId: command.inputId,
@@ -141,7 +138,18 @@ export function createConsentApiApp(options: ConsentApiOptions): ApiChassis {
       return;
     }
     const withEvidence = principalOf(res).scopes.has("consent:evidence");
-    res.json({ contactId, entries: history.map((e) => (withEvidence ? e : { entry: e.entry })) });
+    // Streamed a page of entries at a time: a long ledger is never whole in memory.
+    res.status(200).type("application/json");
+    await write(res, `{"contactId":${JSON.stringify(contactId)},"entries":[`);
+    let first = true;
+    for await (const e of history) {
+      await write(
+        res,
+        `${first ? "" : ","}${JSON.stringify(withEvidence ? e : { entry: e.entry })}`,
+      );
+      first = false;
+    }
+    res.end("]}");
   });
 
   api.route("get", "/v1/contacts/{contactId}/sends", "consent:read", async (req, res) => {

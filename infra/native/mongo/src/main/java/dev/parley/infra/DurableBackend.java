@@ -4,6 +4,8 @@ import de.bwaldvogel.mongo.MongoCollection;
 import de.bwaldvogel.mongo.MongoDatabase;
 import de.bwaldvogel.mongo.backend.CollectionOptions;
 import de.bwaldvogel.mongo.backend.CursorRegistry;
+import de.bwaldvogel.mongo.backend.Index;
+import de.bwaldvogel.mongo.backend.IndexKey;
 import de.bwaldvogel.mongo.backend.QueryResult;
 import de.bwaldvogel.mongo.backend.h2.H2Backend;
 import de.bwaldvogel.mongo.backend.h2.H2Collection;
@@ -11,6 +13,7 @@ import de.bwaldvogel.mongo.backend.h2.H2Database;
 import de.bwaldvogel.mongo.bson.Document;
 import de.bwaldvogel.mongo.wire.message.MongoMessage;
 import de.bwaldvogel.mongo.wire.message.MongoQuery;
+import java.util.List;
 import org.h2.mvstore.MVMap;
 import org.h2.mvstore.MVStore;
 
@@ -23,7 +26,9 @@ import org.h2.mvstore.MVStore;
  *       acknowledged); a command that changed nothing costs no write. The file is written, not
  *       fsynced: a killed or stopped server loses nothing, a power cut may (as MongoDB with
  *       {@code j: false}).
- *   <li>collections plan by a single-field index as {@link IdPlannedCollection} does.
+ *   <li>collections plan by index as {@link IdPlannedCollection} does, with secondary indexes
+ *       that exist ({@link LeadingFieldIndex}: kept in memory, rebuilt from the documents when
+ *       the file is opened).
  * </ul>
  */
 final class DurableBackend extends H2Backend {
@@ -91,6 +96,12 @@ super(open(fileName));
       MVMap<Object, Document> data = store.openMap("databases." + fullName);
       MVMap<String, Object> meta = store.openMap("meta." + fullName);
       return new Collection(this, name, options, data, meta, cursorRegistry);
+    }
+
+    @Override
+    protected Index<Object> openOrCreateSecondaryIndex(
+        String collectionName, String indexName, List<IndexKey> keys, boolean sparse) {
+      return new LeadingFieldIndex<>(indexName, keys);
     }
   }
 

@@ -12,8 +12,9 @@ import de.bwaldvogel.mongo.backend.AbstractMongoBackend;
  * parley.mongo.oplog is "true": Parley uses no change streams, and this server's oplog is not
  * capped as MongoDB's is, so it would keep a copy of every write for the life of the process
  * (about 1 KB per write, which the JVM's collector then copies again and again).
- * Collections narrow a filter by a single-field index it constrains, as MongoDB's planner does
- * (see IndexPlanner).
+ * Collections narrow a filter by a single-field index it constrains, and keep the secondary
+ * (non-unique, compound) indexes mongo-java-server ignores, narrowing by their first two fields,
+ * as MongoDB's planner does (see IndexPlanner and LeadingFieldIndex).
  */
 public final class MongoWireServer {
   private MongoWireServer() {}
