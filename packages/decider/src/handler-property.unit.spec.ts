@@ -126,7 +126,7 @@ type Entry =
   | { readonly kind: "published"; readonly key: string; readonly event: string }
   | { readonly kind: "fault"; readonly fault: Fault; readonly keys: readonly string[] };
 
-async function run(scenario: Scenario, publishBeforeSave = false) {
+async function run(scenario: Scenario, publishBeforeSave = false, markOnNextSave = false) {
   const streams = recordsOf(scenario);
   const memory = createMemoryStateStore<TallyState, Added>();
   const faults = [...scenario.faults];
@@ -272,6 +272,7 @@ async function run(scenario: Scenario, publishBeforeSave = false) {
       batchesInFlight: scenario.batchesInFlight,
       ...(scenario.markDelayMs === undefined ? {} : { markDelayMs: scenario.markDelayMs }),
       publishBeforeSave,
+      markOnNextSave,
       observer: {
         dropped: (_key, event) => dropped.add(event.id),
         // Published before the save, a decision whose save lost a version race is out: noted.
@@ -416,6 +417,44 @@ describe("command handler: random interleavings and faults against a sequential 
         for (const { record, error } of deadLetters) {
           expect(record.commands.some(({ command }) => command.toxic === true)).toBe(true);
           expect(error).toBeInstanceOf(UnpublishableEventError);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  }, 120_000);
+  it("markOnNextSave: no mark written; every decided output published, first in decided order, the last outbox of a key again only when it is loaded from the store", async () => {
+    await fc.assert(
+      fc.asyncProperty(scenarioArb, async (scenario) => {
+        const { streams, timeline, deadLetters, memory, markCalls } = await run(
+          scenario,
+          false,
+          true,
+        );
+        expect(markCalls).toBe(0);
+        const accepted = acceptedParts(streams.flat());
+        for (const key of ALL_KEYS) {
+          const byId = new Map(accepted.get(key)?.map((c) => [c.id, c]));
+          const seen = memory.peek(key)?.state.seen ?? [];
+          expect([...seen].sort()).toEqual([...byId.keys()].sort());
+          const decidedOrder = seen.flatMap((id) => byId.get(id) ?? []);
+          const firsts: string[] = [];
+          for (const entry of timeline)
+            if (entry.kind === "published" && entry.key === key && !firsts.includes(entry.event))
+              firsts.push(entry.event);
+          expect(firsts).toEqual(sequentialRun(key, decidedOrder));
+          // The stored outbox holds at most the outputs of the key's last save (each save
+          // replaces it): it never grows with the key's history.
+          const last = [...timeline].reverse().find((e) => e.kind === "saved" && e.key === key);
+          for (const event of memory.peek(key)?.outbox ?? [])
+            expect(last?.kind === "saved" ? last.events : []).toContain(
+              `${event.id}=${event.data.total}`,
+            );
+        }
+        for (const { record } of deadLetters) {
+          const hostile = record.commands.some(
+            ({ command }) => command.deep !== undefined || command.toxic === true,
+          );
+          expect(hostile, "a valid record was dead-lettered").toBe(true);
         }
       }),
       { numRuns: 300 },

@@ -44,3 +44,31 @@ export const RANK: Readonly<Record<RetryKind, number>> = { outage: 0, bounded: 1
 
 export const asError = (error: unknown): Error =>
   error instanceof Error ? error : new Error(String(error));
+
+/** Throws a RangeError naming the first of createCommandHandler's numbers out of range. */
+export function checkOptions(options: {
+  readonly maxConflicts: number;
+  readonly cacheSize: number;
+  readonly batchesInFlight: number;
+  readonly maxBatchKeys: number;
+  readonly markDelayMs: number | undefined;
+}): void {
+  const { maxConflicts, cacheSize, batchesInFlight, maxBatchKeys, markDelayMs } = options;
+  for (const [name, value, min] of [
+    ["maxConflicts", maxConflicts, 1],
+    ["cacheSize", cacheSize, 0],
+    ["batchesInFlight", batchesInFlight, 1],
+    ["maxBatchKeys", maxBatchKeys, 1],
+  ] as const) {
+    if (!Number.isInteger(value) || value < min) {
+      throw new RangeError(
+        `createCommandHandler: ${name} must be a whole number >= ${min}, got ${String(value)}`,
+      );
+    }
+  }
+  if (markDelayMs !== undefined && !(Number.isInteger(markDelayMs) && markDelayMs >= 0)) {
+    throw new RangeError(
+      `createCommandHandler: markDelayMs must be a whole number >= 0, got ${String(markDelayMs)}`,
+    );
+  }
+}

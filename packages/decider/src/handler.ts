@@ -5,6 +5,7 @@ import { createDeferredMarks } from "./deferred-marks.js";
 import { tryTogether } from "./isolate.js";
 import {
   asError,
+  checkOptions,
   RANK,
   type Entry,
   type Outcome,
@@ -92,6 +93,15 @@ export interface CommandHandlerOptions<State, Command, Event, Context, Output ex
    * outbox is saved first and published after (ADR 0010), outputs in decided order per key.
    */
   readonly publishBeforeSave?: boolean;
+  /**
+   * Writes no published mark: the key's next save replaces its outbox with only that save's new
+   * outputs, which marks the old one published in the same write (one write per key per batch).
+   * Until then the stored outbox stays in view, so a key loaded again from the store (evicted
+   * from the cache, or after a restart) publishes its last outputs again, the replay window of
+   * a crash after a save. Only for outputs whose consumers are idempotent: the projection's
+   * message links and bucket marks. `markDelayMs` is then ignored.
+   */
+  readonly markOnNextSave?: boolean;
   readonly observer?: CommandHandlerObserver<Command, Event, Output>;
 }
 
@@ -148,26 +158,14 @@ export function createCommandHandler<State, Command, Event, Context, Output exte
   maxBatchKeys = 500,
   markDelayMs,
   publishBeforeSave = false,
+  markOnNextSave = false,
   observer = {},
 }: CommandHandlerOptions<State, Command, Event, Context, Output>): RuntimeCommandHandler<Command> {
-  for (const [name, value, min] of [
-    ["maxConflicts", maxConflicts, 1],
-    ["cacheSize", cacheSize, 0],
-    ["batchesInFlight", batchesInFlight, 1],
-    ["maxBatchKeys", maxBatchKeys, 1],
-  ] as const) {
-    if (!Number.isInteger(value) || value < min) {
-      throw new RangeError(
-        `createCommandHandler: ${name} must be a whole number >= ${min}, got ${String(value)}`,
-      );
-    }
-  }
-  if (markDelayMs !== undefined && !(Number.isInteger(markDelayMs) && markDelayMs >= 0)) {
-    throw new RangeError(
-      `createCommandHandler: markDelayMs must be a whole number >= 0, got ${String(markDelayMs)}`,
-    );
-  }
-  const deferred = markDelayMs === undefined ? undefined : createDeferredMarks(store, markDelayMs);
+  checkOptions({ maxConflicts, cacheSize, batchesInFlight, maxBatchKeys, markDelayMs });
+  const deferred =
+    markDelayMs === undefined || markOnNextSave
+      ? undefined
+      : createDeferredMarks(store, markDelayMs);
   const exclusive = createKeyedLock();
   const cache = createLru<Stored<State, Output>>(cacheSize);
   const waiting: Pending<Command>[] = [];
@@ -360,7 +358,9 @@ export function createCommandHandler<State, Command, Event, Context, Output exte
     const { write, leftover } = entry;
     // Refused leftover events are dropped and reported, not blamed on this input (see below).
     await publishAlone({ ...write, outbox: write.outbox.slice(0, leftover) }, new Map());
-    await store.markPublished([{ key: write.key, version: write.expectedVersion }]);
+    // markOnNextSave: the save below, without the leftover, is what marks it published.
+    if (!markOnNextSave)
+      await store.markPublished([{ key: write.key, version: write.expectedVersion }]);
     const fresh = { ...write, outbox: write.outbox.slice(leftover) };
     if ((await store.saveMany([fresh])).has(write.key)) return "lost";
     return { ...entry, write: fresh, leftover: 0 };
@@ -540,7 +540,8 @@ export function createCommandHandler<State, Command, Event, Context, Output exte
         .map(({ write }) => ({ key: write.key, version: write.expectedVersion + 1 }));
       let marking: ReadonlyMap<string, unknown> = new Map<string, unknown>();
       if (deferred !== undefined) deferred.add(marks);
-      else if (marks.length > 0) marking = await timed("mark", () => mark(marks));
+      else if (marks.length > 0 && !markOnNextSave)
+        marking = await timed("mark", () => mark(marks));
 
       for (const { item, write, leftover, events } of saved) {
         if (publishing.failed.has(item.key)) {

@@ -72,19 +72,32 @@ const isContainer = (value: unknown): value is object => {
  * The one definition of the rule: the MongoDB adapter and the in-memory store both refuse with it.
  */
 export function exceedsNesting(value: unknown, maxDepth: number): boolean {
-  const pending: [unknown, number][] = [[value, 1]];
-  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
-    const [current, depth] = next;
+  // Two parallel stacks (no tuple per container) and `for...in` over plain objects (no array of
+  // their values): this runs over every document every save, and its garbage was measured.
+  const values: unknown[] = [value];
+  const depths: number[] = [1];
+  while (values.length > 0) {
+    const current = values.pop();
+    const depth = depths.pop() ?? 1;
     if (!isContainer(current)) continue;
     if (depth > maxDepth) return true;
-    const children =
-      current instanceof Map
-        ? current.values()
-        : Array.isArray(current)
-          ? (current as unknown[]).values()
-          : Object.values(current).values();
-    for (const child of children) {
-      if (isContainer(child)) pending.push([child, depth + 1]);
+    if (current instanceof Map || Array.isArray(current)) {
+      for (const child of current instanceof Map ? current.values() : (current as unknown[])) {
+        if (isContainer(child)) {
+          values.push(child);
+          depths.push(depth + 1);
+        }
+      }
+      continue;
+    }
+    const record = current as Record<string, unknown>;
+    for (const name in record) {
+      if (!Object.prototype.hasOwnProperty.call(record, name)) continue;
+      const child = record[name];
+      if (isContainer(child)) {
+        values.push(child);
+        depths.push(depth + 1);
+      }
     }
   }
   return false;

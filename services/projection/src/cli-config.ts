@@ -31,6 +31,7 @@ export const cliSchema = configFields.pick({
   PROJECTION_BATCH_KEYS: true,
   PROJECTION_APPLY_BATCH: true,
   PROJECTION_MARK_DELAY_MS: true,
+  PROJECTION_MARK_ON_NEXT_SAVE: true,
   PROJECTION_REBUILD_CATCH_UP_RECORDS: true,
 });
 

@@ -73,6 +73,13 @@ export const configFields = z.object({
    * The conversations read model writes none (it hands its windows on before it saves).
    */
   PROJECTION_MARK_DELAY_MS: env.int(-1, { min: -1, max: 60_000 }),
+  /**
+   * true, the default: the requests' and messages' outboxes are marked published by the key's
+   * next save (which replaces the outbox), not by a write of their own; a key loaded again
+   * from the store hands its last message links and bucket marks on again (both idempotent).
+   * PROJECTION_MARK_DELAY_MS is then ignored. false: a mark per saved outbox, as it configures.
+   */
+  PROJECTION_MARK_ON_NEXT_SAVE: env.bool(true),
   /** How often the analytics buckets whose facts changed are recomputed. */
   PROJECTION_ROLLUP_INTERVAL_MS: env.int(1_000, { min: 50, max: 3_600_000 }),
   /**

@@ -37,6 +37,8 @@ export interface GenerationRuntimeOptions {
   readonly applyBatch?: number;
   /** Published marks written behind, this many ms together (see createProjector). */
   readonly markDelayMs?: number;
+  /** Outboxes marked published by the key's next save (see createProjector). */
+  readonly markOnNextSave?: boolean;
   /** The live rollup's pacing (see createRollup); 0 recomputes a marked bucket every round. */
   readonly rollupMsPerFact?: number;
   readonly logger: KafkaLogger & { warn(obj: object, msg: string): void };
@@ -85,6 +87,7 @@ export async function startGeneration(
     cacheSize: options.cacheSize,
     maxBatchKeys: options.maxBatchKeys,
     ...(options.markDelayMs === undefined ? {} : { markDelayMs: options.markDelayMs }),
+    ...(options.markOnNextSave === undefined ? {} : { markOnNextSave: options.markOnNextSave }),
     ...(options.observer === undefined ? {} : { observer: options.observer }),
   });
   const consumer = createProjectionConsumer({

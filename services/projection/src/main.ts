@@ -54,6 +54,7 @@ await runStandardService({
       cacheSize: config.PROJECTION_CACHE_SIZE,
       maxBatchKeys: config.PROJECTION_BATCH_KEYS,
       applyBatch: config.PROJECTION_APPLY_BATCH,
+      markOnNextSave: config.PROJECTION_MARK_ON_NEXT_SAVE,
       ...(config.PROJECTION_MARK_DELAY_MS < 0
         ? {}
         : { markDelayMs: config.PROJECTION_MARK_DELAY_MS }),

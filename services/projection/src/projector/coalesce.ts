@@ -10,16 +10,28 @@ interface Waiting<Command> {
 }
 
 /**
- * A command handler whose calls arriving in one turn of the event loop are merged per key:
- * each key's commands go in one call, so they are decided in one batch of the runtime instead of
- * one batch after another (the runtime locks a key per call). A read model receives a message's
- * link and its statuses from four topics at once; merged, they cost one save instead of four.
+ * A command handler whose calls are merged per key: each key's commands go in one call, so they
+ * are decided in one batch of the runtime instead of one batch after another (the runtime locks a
+ * key per call). The calls of one turn of the event loop are merged; so are those that arrive for
+ * a key while a call of that key is in flight: they wait for it (they would wait on the runtime's
+ * lock anyway) and then go together, one decision and one save for all of them instead of one
+ * per call. A read model receives a message's link and its statuses from four topics, in
+ * different fetches while working off a backlog; merged, they cost one save instead of four.
+ * The key's order holds: parked commands follow the ones in flight, in call order.
  * A merged call that fails for a reason other than an outage is tried again command by command,
  * so one poison command fails its own caller only (the runtime recognises what was applied).
  */
 export function coalesce<Command>(handler: CommandHandler<Command>): CommandHandler<Command> {
   let pending = new Map<string, Waiting<Command>[]>();
   let scheduled = false;
+  /** Keys with a call in flight, and what arrived for each meanwhile (sent when it settles). */
+  const parked = new Map<string, Waiting<Command>[]>();
+
+  const schedule = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(flush);
+  };
 
   const runKey = async (key: string, items: readonly Waiting<Command>[]): Promise<void> => {
     try {
@@ -42,11 +54,22 @@ export function coalesce<Command>(handler: CommandHandler<Command>): CommandHand
     }
   };
 
+  const start = (key: string, items: readonly Waiting<Command>[]) => {
+    parked.set(key, []);
+    void runKey(key, items).finally(() => {
+      const next = parked.get(key) ?? [];
+      parked.delete(key);
+      if (next.length === 0) return;
+      pending.set(key, next);
+      schedule();
+    });
+  };
+
   const flush = () => {
     scheduled = false;
     const batch = pending;
     pending = new Map();
-    for (const [key, items] of batch) void runKey(key, items);
+    for (const [key, items] of batch) start(key, items);
   };
 
   return {
@@ -54,16 +77,13 @@ export function coalesce<Command>(handler: CommandHandler<Command>): CommandHand
       const calls = commands.map(
         ({ key, command }) =>
           new Promise<void>((resolve, reject) => {
-            const list = pending.get(key);
             const item = { command, resolve, reject };
-            if (list === undefined) pending.set(key, [item]);
-            else list.push(item);
+            const list = parked.get(key) ?? pending.get(key);
+            if (list !== undefined) list.push(item);
+            else pending.set(key, [item]);
           }),
       );
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(flush);
-      }
+      if (pending.size > 0) schedule();
       return Promise.allSettled(calls).then((results) => {
         // The failure that asks most of the caller: an outage (wait), then bounded, then never.
         let failure: { error: unknown } | undefined;

@@ -1,5 +1,6 @@
 import type { CommandHandler, Keyed } from "@parley/decider";
 import { ParleyError } from "@parley/errors";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { coalesce } from "./coalesce.js";
 import { createMemoryReadModels } from "./memory.js";
@@ -55,6 +56,97 @@ describe("coalesce", () => {
     ]);
     expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
     expect(calls).toHaveLength(1);
+  });
+});
+
+describe("coalesce, keys in flight", () => {
+  it("parks the commands of a key in flight and sends them together when it settles", async () => {
+    const calls: string[] = [];
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const handler: CommandHandler<string> = {
+      async handle(commands) {
+        calls.push(commands.map((c) => `${c.key}${c.command}`).join(","));
+        if (commands.some((c) => c.command === "1")) await gate;
+      },
+    };
+    const merged = coalesce(handler);
+    const first = merged.handle([{ key: "a", command: "1" }]);
+    await new Promise((resolve) => setImmediate(resolve));
+    const later = [
+      merged.handle([{ key: "a", command: "2" }]),
+      merged.handle([{ key: "b", command: "3" }]),
+    ];
+    await new Promise((resolve) => setImmediate(resolve));
+    const third = merged.handle([{ key: "a", command: "4" }]);
+    await new Promise((resolve) => setImmediate(resolve));
+    // b went at once; a's 2 and 4 wait for 1.
+    expect(calls).toEqual(["a1", "b3"]);
+    release();
+    await Promise.all([first, ...later, third]);
+    expect(calls).toEqual(["a1", "b3", "a2,a4"]);
+  });
+
+  it("property: every command handled once, in call order per key, one call per key at a time, a poison command failing its own caller only", async () => {
+    const call = fc.record({
+      commands: fc.array(fc.record({ key: fc.constantFrom("a", "b", "c"), poison: fc.boolean() }), {
+        minLength: 1,
+        maxLength: 4,
+      }),
+      delayTurns: fc.nat(3),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(call, { minLength: 1, maxLength: 25 }), async (plan) => {
+        const applied = new Map<string, number[]>();
+        const busy = new Set<string>();
+        let overlap = false;
+        const handler: CommandHandler<number> = {
+          async handle(commands) {
+            const keys = [...new Set(commands.map((c) => c.key))];
+            if (keys.some((k) => busy.has(k))) overlap = true;
+            for (const k of keys) busy.add(k);
+            await new Promise((resolve) => setImmediate(resolve));
+            for (const k of keys) busy.delete(k);
+            if (commands.length > 1 && commands.some((c) => c.command < 0))
+              throw new ParleyError("poison in the batch", { retry: "never" });
+            for (const { key, command } of commands) {
+              if (command < 0) throw new ParleyError("poison", { retry: "never" });
+              applied.set(key, [...(applied.get(key) ?? []), command]);
+            }
+          },
+        };
+        const merged = coalesce(handler);
+        let next = 0;
+        const expected = new Map<string, number[]>();
+        const results: Promise<"ok" | "failed">[] = [];
+        const poisoned: boolean[] = [];
+        for (const { commands, delayTurns } of plan) {
+          const keyed = commands.map(({ key, poison }) => {
+            const id = ++next;
+            if (!poison) expected.set(key, [...(expected.get(key) ?? []), id]);
+            return { key, command: poison ? -id : id };
+          });
+          poisoned.push(commands.some((c) => c.poison));
+          results.push(
+            merged.handle(keyed).then(
+              () => "ok" as const,
+              () => "failed" as const,
+            ),
+          );
+          for (let i = 0; i < delayTurns; i++) await new Promise((r) => setImmediate(r));
+        }
+        const outcomes = await Promise.all(results);
+        expect(overlap).toBe(false);
+        expect(outcomes).toEqual(poisoned.map((p) => (p ? "failed" : "ok")));
+        // A merged call that failed was retried command by command: what passed is applied once.
+        for (const [key, ids] of expected) {
+          const got = applied.get(key) ?? [];
+          expect(got).toEqual(ids);
+          expect(new Set(got).size).toBe(got.length);
+        }
+      }),
+      { numRuns: 100 },
+    );
   });
 });
 

@@ -59,6 +59,14 @@ export interface ProjectorOptions {
    * outboxes (message links, bucket marks), which the read models recognise. `flush` writes them.
    */
   readonly markDelayMs?: number;
+  /**
+   * The requests' and messages' outboxes are marked published by each key's next save, which
+   * replaces the outbox, instead of a mark of their own (the runtime's markOnNextSave): one
+   * write per key per batch. A key loaded again from the store (evicted from the cache, or after
+   * a restart) hands its last outputs on again: a message link and bucket marks, which the
+   * read models and the rollup recognise. `markDelayMs` is then ignored. Default false.
+   */
+  readonly markOnNextSave?: boolean;
   readonly observer?: ProjectorObserver;
 }
 
@@ -122,6 +130,7 @@ export function createProjector({
   cacheSize = 2_000,
   maxBatchKeys = 500,
   markDelayMs,
+  markOnNextSave = false,
   observer = {},
 }: ProjectorOptions): RuntimeProjector {
   const observe = <C, E, O>(model: ReadModelName): CommandHandlerObserver<C, E, O> => ({
@@ -134,6 +143,7 @@ export function createProjector({
     cacheSize,
     maxBatchKeys,
     ...(markDelayMs === undefined ? {} : { markDelayMs }),
+    markOnNextSave,
     context: none,
   };
   // A contact's country is a pure function of its id (libphonenumber's parse, the costliest
