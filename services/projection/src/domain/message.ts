@@ -12,7 +12,15 @@ import type {
   WindowObserved,
   WindowView,
 } from "./facts.js";
-import { canonicalTime, clip, compareStamps, earliest, latest, type Stamp } from "./order.js";
+import {
+  canonicalTime,
+  clip,
+  compareStamps,
+  earliest,
+  earliestTrace,
+  latest,
+  type Stamp,
+} from "./order.js";
 import { eraseMessage, isDrop, withErasure } from "./erasure.js";
 import { mergeLinks } from "./request.js";
 import { applyStatus, STATUS_RANK, type TimelineEntry } from "./statuses.js";
@@ -181,7 +189,7 @@ function withParties(
 
 function withTrace(state: MessageState, traceId: string | undefined, stamp: Stamp): MessageState {
   if (traceId === undefined) return state;
-  const trace = earliest(state.trace, { ...stamp, traceId });
+  const trace = earliestTrace(state.trace, { ...stamp, traceId });
   return trace === state.trace ? state : { ...state, trace };
 }
 
@@ -248,7 +256,9 @@ function applyFacts(
         default:
           return state;
       }
-      if (next !== state) next = withTrace(next, traceId, stampOf(event));
+      // Every event about the message, whether or not it changed anything else: the earliest
+      // one's trace must win in any arrival order.
+      next = withTrace(next, traceId, stampOf(event));
       break;
     }
   }

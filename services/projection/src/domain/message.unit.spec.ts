@@ -194,4 +194,44 @@ describe("invariant 4: statuses apply monotonically in any arrival order", () =>
     );
     // Up to 7! orders per run: about 20 s on a loaded two-core box, so a bound of its own.
   }, 90_000);
+
+  it("the trace is the earliest event's in every arrival order: a status Meta repeated under another event id, a record published again in another trace", () => {
+    const statusArb = fc.record({
+      status: fc.constantFrom<MessageStatus>("sent", "delivered", "read"),
+      // Few distinct times: the same status at the same time under two event ids is common.
+      offsetMs: fc.integer({ min: 0, max: 2 }),
+      traceId: fc.stringMatching(/^[0-9a-f]{32}$/),
+    });
+    const copyArb = fc.record({ of: fc.nat(), traceId: fc.stringMatching(/^[0-9a-f]{32}$/) });
+    fc.assert(
+      fc.property(
+        fc.array(statusArb, { minLength: 1, maxLength: 4 }),
+        fc.array(copyArb, { maxLength: 2 }),
+        (specs, copies) => {
+          const distinct: Observed[] = specs.map((x) => ({
+            ...status(x.status, T0 + x.offsetMs),
+            traceId: x.traceId,
+          }));
+          // A copy: the same event (same id) that travelled in another trace.
+          const all = [
+            ...distinct,
+            ...copies.map((c) => ({
+              ...(distinct[c.of % distinct.length] as Observed),
+              traceId: c.traceId,
+            })),
+          ];
+          const byStamp = (a: Observed, b: Observed) =>
+            a.event.occurredAt !== b.event.occurredAt
+              ? a.event.occurredAt.localeCompare(b.event.occurredAt)
+              : a.event.eventId !== b.event.eventId
+                ? a.event.eventId.localeCompare(b.event.eventId)
+                : (a.traceId ?? "").localeCompare(b.traceId ?? "");
+          const first = [...all].sort(byStamp)[0];
+          for (const order of permutations(all))
+            expect(fold(order).trace?.traceId).toBe(first?.traceId);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
 });

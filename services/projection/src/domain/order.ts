@@ -34,6 +34,21 @@ export function earliest<T extends Stamp>(current: T | undefined, candidate: T):
   return compareStamps(candidate, current) < 0 ? candidate : current;
 }
 
+/**
+ * The earlier of two traced facts, as `earliest`; between two copies of one event that travelled
+ * with different traces (a record published again from an outbox, in another trace), the smaller
+ * trace id, so the copy seen first does not decide.
+ */
+export function earliestTrace<T extends Stamp & { readonly traceId: string }>(
+  current: T | undefined,
+  candidate: T,
+): T {
+  if (current === undefined) return candidate;
+  const order = compareStamps(candidate, current);
+  if (order !== 0) return order < 0 ? candidate : current;
+  return candidate.traceId < current.traceId ? candidate : current;
+}
+
 /** The later of two stamped facts (the current one when they are the same fact). */
 export function latest<T extends Stamp>(current: T | undefined, candidate: T): T {
   if (current === undefined) return candidate;

@@ -16,6 +16,7 @@ import {
   canonicalTime,
   clip,
   compareStamps,
+  earliestTrace,
   earliest,
   insertBounded,
   type Stamp,
@@ -127,7 +128,7 @@ export interface TraceFacts extends Stamp {
 export function pickTrace(a: TraceFacts | undefined, b: TraceFacts): TraceFacts {
   if (a === undefined) return b;
   if (a.fromRequest !== b.fromRequest) return a.fromRequest ? a : b;
-  return compareStamps(b, a) < 0 ? b : a;
+  return earliestTrace(a, b);
 }
 
 export type RequestCommand = Observed | ContactDropped;

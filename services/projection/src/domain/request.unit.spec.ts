@@ -3,7 +3,7 @@ import { createEvent, type EventData, type EventName } from "@parley/contracts";
 import { deciderSpec } from "@parley/testkit";
 import { describe, expect, it } from "vitest";
 import type { Observed } from "./facts.js";
-import { requestDecider, type RequestState } from "./request.js";
+import { pickTrace, requestDecider, type RequestState } from "./request.js";
 
 const REQ = "req-1";
 const CONTACT = "16505551234";
@@ -198,5 +198,21 @@ describe("request read model (given/when/then)", () => {
     expect(links.find((l) => l.wamid === "wamid.TPL")).toMatchObject({
       link: { template: "order_update", usedTemplateFallback: true },
     });
+  });
+});
+
+describe("the request's trace", () => {
+  it("is the same whichever copy of an event (one event id, two traces) came first; the request's own trace wins", () => {
+    const copy = (traceId: string, fromRequest = false) => ({
+      at: "2026-03-01T10:00:00.000Z",
+      eventId: "00000000-0000-4000-8000-000000000001",
+      traceId,
+      fromRequest,
+    });
+    const [a, b] = [copy("b".repeat(32)), copy("a".repeat(32))];
+    expect(pickTrace(a, b)).toEqual(pickTrace(b, a));
+    expect(pickTrace(a, b).traceId).toBe("a".repeat(32));
+    const own = copy("c".repeat(32), true);
+    expect(pickTrace(pickTrace(a, own), b)).toBe(own);
   });
 });
