@@ -347,14 +347,28 @@ async function setUp() {
     },
     { timeoutMs: 180_000, intervalMs: 1_000, description: "contacts projected" },
   );
+  // How far the fold got, named if it never gets there (a count short or over).
+  let folded = { consent: 0, windows: 0 };
   await waitFor(
-    async () =>
-      (await mongo.db.collection(CONTACTS).countDocuments({ marketing: { $exists: true } })) ===
-        consent.length &&
-      (await mongo.db
-        .collection(CONTACTS)
-        .countDocuments({ freeEntryPointUntil: { $exists: true } })) === windows.length,
-    { timeoutMs: 180_000, description: "consent and windows folded into campaign_contacts" },
-  );
+    async () => {
+      folded = {
+        consent: await mongo.db
+          .collection(CONTACTS)
+          .countDocuments({ marketing: { $exists: true } }),
+        windows: await mongo.db
+          .collection(CONTACTS)
+          .countDocuments({ freeEntryPointUntil: { $exists: true } }),
+      };
+      return folded.consent === consent.length && folded.windows === windows.length;
+    },
+    {
+      timeoutMs: 180_000,
+      description: "consent and windows folded into campaign_contacts",
+    },
+  ).catch((error: unknown) => {
+    throw new Error(
+      `${String(error)}: consent ${String(folded.consent)} of ${String(consent.length)}, windows ${String(folded.windows)} of ${String(windows.length)}`,
+    );
+  });
   return { db: mongo.db, dir, url };
 }

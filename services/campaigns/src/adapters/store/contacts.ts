@@ -6,6 +6,9 @@ import { CONTACTS, type ContactDoc } from "./plan-store.js";
 
 type Purpose = "marketing" | "utility";
 
+/** MongoDB's duplicate-key error code. */
+const DUPLICATE_KEY = 11000;
+
 /** The purposes a consent event decides (router-era events carry a scope instead). */
 function purposesOf(
   event: Extract<AnyEvent, { type: "ConsentGranted" | "ConsentRevoked" }>,
@@ -34,18 +37,19 @@ export async function applyContactEvent(db: Db, event: AnyEvent): Promise<void> 
           : {
               $or: [{ [`${purpose}.at`]: { $exists: false } }, { [`${purpose}.at`]: { $lt: at } }],
             };
+      const filter = { _id: event.data.contactId, ...older };
+      const set = { $set: { [purpose]: { status, at } } };
       await guardStore(CONTACTS, "fold consent", async () => {
-        const r = await col.updateOne(
-          { _id: event.data.contactId, ...older },
-          { $set: { [purpose]: { status, at } } },
-        );
-        if (r.matchedCount === 0) {
-          // New contact, or a newer fact already kept: insert only when absent.
-          await col.updateOne(
-            { _id: event.data.contactId },
-            { $setOnInsert: { [purpose]: { status, at } } },
-            { upsert: true },
-          );
+        if ((await col.updateOne(filter, set)).matchedCount > 0) return;
+        // No match: no document yet, or a newer fact kept. Inserting tells them apart; a
+        // document created meanwhile (a window folded from the other topic at the same moment:
+        // the two topics are consumed concurrently) is then decided by the same filter again.
+        // An upsert of `$setOnInsert` here lost the fact when that window came in between.
+        try {
+          await col.insertOne({ _id: event.data.contactId, [purpose]: { status, at } });
+        } catch (error) {
+          if ((error as { code?: unknown }).code !== DUPLICATE_KEY) throw error;
+          await col.updateOne(filter, set);
         }
       });
     }
