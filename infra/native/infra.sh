@@ -307,8 +307,8 @@ start_mongo() {
   esac
   started_at=$SECONDS
   log "starting the MongoDB-wire server (mongo-java-server $MONGO_JAVA_SERVER_VERSION, $where) on 127.0.0.1:$MONGO_PORT"
-  # C1 only (-XX:TieredStopAtLevel=1): on two cores C2's compilations were most of the server's
-  # CPU in a benchmark's minutes (docs/benchmarks.md, 2026-12-07: 0.86 against 1.27 ms per send);
+  # C1 only (-XX:TieredStopAtLevel=1): on two cores C2's compilations cost about a third of the
+  # server's CPU in a benchmark's minutes (docs/benchmarks.md, 2026-12-07: 0.86 against 1.27 ms per send);
   # MONGO_JVM_OPTS comes after it, so MONGO_JVM_OPTS=-XX:TieredStopAtLevel=4 restores C2.
   # shellcheck disable=SC2086 # MONGO_JVM_OPTS is a list of options
   launch mongo java -Xms64m -Xmx${MONGO_HEAP:-1g} -XX:TieredStopAtLevel=1 ${MONGO_JVM_OPTS:-} -Dparley.infra="$PARLEY_STATE_DIR/mongo" \
