@@ -58,6 +58,8 @@ export function runnerHarness(name: string) {
   function runner(
     options: Omit<ConsumerRunnerOptions<string>, "kafka" | "decode"> & {
       decode?: ConsumerRunnerOptions<string>["decode"];
+      /** The harness's client unless a test wraps it. */
+      kafka?: KafkaClient;
     },
   ): ConsumerRunner {
     const r = createConsumerRunner<string>({

@@ -123,6 +123,23 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
 
   const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
   /*
+   * kafkajs has no consumer group between a crash and its restart (or after a stop): pause and
+   * resume throw then (seek too: the fence take-up's catch gives that partition up). Nothing is
+   * lost by skipping them: the restart joins with a new group, and the join (GROUP_JOIN below)
+   * sets every pause and resume again from our state.
+   */
+  const fetchControl = (
+    action: "pause" | "resume",
+    which: { topic: string; partitions?: number[] }[],
+  ): void => {
+    try {
+      consumer[action](which);
+    } catch (error) {
+      if (!errorMessage(error).includes("consumer#run must be called first")) throw error;
+      logger?.debug({ groupId, action }, "fetch control skipped: the consumer is restarting");
+    }
+  };
+  /*
    * Back-pressure: past maxInFlight the batch handler itself waits (heartbeating) until half
    * the work is done, so kafkajs fetches nothing more for these partitions meanwhile. This is
    * far cheaper than consumer.pause()/resume(), whose resume waits for the next fetch cycle.
@@ -165,7 +182,7 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
       state.paused = false;
       // A revoked partition's pause went with the assignment (see GROUP_JOIN).
       if (!state.revoked && !stopping.signal.aborted)
-        consumer.resume([{ topic: state.topic, partitions: [state.partition] }]);
+        fetchControl("resume", [{ topic: state.topic, partitions: [state.partition] }]);
     }
     resumeIfDrained();
   };
@@ -259,7 +276,7 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
         if (stopping.signal.aborted || fresh.revoked) return false;
         if (offset !== undefined) consumer.seek({ topic, partition, offset: offset.toString() });
         unowned.delete(tpKey(topic, partition));
-        consumer.resume([{ topic, partitions: [partition] }]);
+        fetchControl("resume", [{ topic, partitions: [partition] }]);
         stats.reclaimed++;
         return { from: offset };
       } catch (error) {
@@ -368,7 +385,7 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
     if (state === undefined) {
       // Not ours any more (given up, or fenced): no refetching in a loop until the group
       // rebalances; the next assignment resumes it (GROUP_JOIN).
-      consumer.pause([{ topic: batch.topic, partitions: [batch.partition] }]);
+      fetchControl("pause", [{ topic: batch.topic, partitions: [batch.partition] }]);
       unowned.add(id);
       return;
     }
@@ -418,7 +435,7 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
         }
         // Every time (a no-op when paused): a pause lost in a rebalance must not turn into
         // fetching the same records again and again.
-        consumer.pause([{ topic: batch.topic, partitions: [batch.partition] }]);
+        fetchControl("pause", [{ topic: batch.topic, partitions: [batch.partition] }]);
         handedAll = false;
         break;
       }
@@ -521,9 +538,14 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
         // Every assigned partition not paused for its bound here is fetched: the pause of a
         // state dropped when fenced (its completions resume nothing) would outlive the rebalance
         // giving the partition back (kafkajs keeps pauses across generations).
+        // And every one paused for its bound stays paused: after a crash kafkajs joins with a
+        // new group that holds no pauses, and the bound would be fetched past.
+        const keepPaused: { topic: string; partitions: number[] }[] = [];
         for (const [topic, ps] of assigned)
-          for (const p of ps) if (!own(topic, p).paused) unpause.push({ topic, partitions: [p] });
-        if (unpause.length > 0) consumer.resume(unpause);
+          for (const p of ps)
+            (own(topic, p).paused ? keepPaused : unpause).push({ topic, partitions: [p] });
+        if (unpause.length > 0) fetchControl("resume", unpause);
+        if (keepPaused.length > 0) fetchControl("pause", keepPaused);
         logger?.info({ groupId, assignment: payload.memberAssignment }, "partitions assigned");
       });
       if (transactional === undefined) await deadLetters.connect();
@@ -570,7 +592,10 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
     },
     async stop(): Promise<void> {
       if (stopping.signal.aborted) return;
-      consumer.pause(topics.map((topic) => ({ topic })));
+      fetchControl(
+        "pause",
+        topics.map((topic) => ({ topic })),
+      );
       stopping.abort();
       assigned = new Map();
       joins++;
