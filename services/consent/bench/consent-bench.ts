@@ -59,6 +59,12 @@ const rssMb = (pid: number | undefined) => {
 /** Distinct contacts the import's rows cycle through: rows / contacts entries per ledger. */
 const IMPORT_CONTACTS = Number(process.env["BENCH_IMPORT_CONTACTS"] ?? "50000");
 const REPORT_EVERY = Number(process.env["BENCH_REPORT_EVERY"] ?? "100000");
+/**
+ * Consecutive rows per contact (BENCH_IMPORT_RUN, 1): 1 cycles through the contacts row by row
+ * (each batch of 500 rows touches 500 contacts); 20 gives each contact 20 rows in a row, as a
+ * file sorted by contact does (a batch touches 25 contacts, 20 rows each).
+ */
+const IMPORT_RUN = Math.max(1, Number(process.env["BENCH_IMPORT_RUN"] ?? "1"));
 const mallocHeapMb = (pid: number | undefined) => {
   try {
     const smaps = readFileSync(`/proc/${String(pid)}/smaps`, "utf8");
@@ -106,6 +112,16 @@ const cpuSecondsOf = (pid: number | undefined) => {
     return (Number(fields?.[11]) + Number(fields?.[12])) / 100;
   } catch {
     return NaN;
+  }
+};
+/** Bytes the process read and wrote through system calls (sockets included), /proc/<pid>/io. */
+const ioBytesOf = (pid: number | undefined) => {
+  try {
+    const text = readFileSync(`/proc/${String(pid)}/io`, "utf8");
+    const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, "mu").exec(text)?.[1]);
+    return { read: field("rchar"), written: field("wchar") };
+  } catch {
+    return { read: NaN, written: NaN };
   }
 };
 /**
@@ -249,6 +265,25 @@ try {
     const k = smapsOf(service.child.pid);
     return `RSS ${rssMb(service.child.pid).toFixed(0)} MB: malloc [heap] ${mallocHeapMb(service.child.pid).toFixed(0)}, V8 heap ${mb("nodejs_heap_size_total_bytes")} (used ${mb("nodejs_heap_size_used_bytes")}), external ${mb("nodejs_external_memory_bytes")}; by mapping: node binary ${k.binary.toFixed(0)}, other files ${k.files.toFixed(0)}, [heap] ${k.heap.toFixed(0)}, malloc arenas ${k.arenas.toFixed(0)}, other anonymous (V8, stacks) ${k.anon.toFixed(0)}`;
   };
+  /** The runtime's stage histogram (consent_stage_seconds): sum and count per stage. */
+  const stagesOf = async () => {
+    const text = await fetch(`${service.url}/metrics`, {
+      headers: { authorization: `Bearer ${OPS_TOKEN}` },
+    })
+      .then((r) => r.text())
+      .catch(() => "");
+    const out = new Map<string, { sum: number; count: number }>();
+    for (const m of text.matchAll(
+      /^\w*consent_stage_seconds_(sum|count)\{[^}]*stage="(\w+)"[^}]*\} (\S+)$/gmu,
+    )) {
+      const [, kind, stage = "", value] = m;
+      const v = out.get(stage) ?? { sum: 0, count: 0 };
+      if (kind === "sum") v.sum = Number(value);
+      else v.count = Number(value);
+      out.set(stage, v);
+    }
+    return out;
+  };
   // (a) STOPs under send load.
   progress(
     `(a) ${String(STOPS)} STOPs at ${String(STOP_RATE)}/s with ${String(SEND_RATE)} outcomes/s`,
@@ -327,7 +362,7 @@ try {
       for (let i = 0; i < rows; i += 1_000) {
         const lines: string[] = [];
         for (let k = i; k < Math.min(rows, i + 1_000); k++) {
-          const c = `4477${String(1_000_000 + (k % IMPORT_CONTACTS))}`;
+          const c = `4477${String(1_000_000 + (Math.floor(k / IMPORT_RUN) % IMPORT_CONTACTS))}`;
           lines.push(
             `${c},${valid ? "granted" : "maybe"},marketing,2026-03-01T09:00:00Z,import,Acme,Offers OK,f-${String(k)}`,
           );
@@ -339,6 +374,8 @@ try {
     const t0 = performance.now();
     const cpu0 = cpuSecondsOf(service.child.pid);
     const mongoCpu0 = cpuSecondsOf(mongoPid);
+    const io0 = ioBytesOf(service.child.pid);
+    const stages0 = await stagesOf();
     if (valid) progress(`  0 rows: ${await memoryOf()}`);
     // The service's RSS sampled through this phase alone (VmHWM would carry the previous one's).
     let peak = rssMb(service.child.pid);
@@ -393,6 +430,24 @@ try {
     const ms = performance.now() - t0;
     const cpuMsPerRow = ((cpuSecondsOf(service.child.pid) - cpu0) * 1_000) / rows;
     const mongoCpuMsPerRow = ((cpuSecondsOf(mongoPid) - mongoCpu0) * 1_000) / rows;
+    const io1 = ioBytesOf(service.child.pid);
+    const stages1 = await stagesOf();
+    // The decider runtime's stages over this phase (every batch of the API/import lane): how
+    // many batches, and the mean ms of each stage per batch (load and context run together).
+    const batches = (stages1.get("decide")?.count ?? 0) - (stages0.get("decide")?.count ?? 0);
+    const perBatch = [...stages1]
+      .map(([stage, v]) => {
+        const before = stages0.get(stage) ?? { sum: 0, count: 0 };
+        const n = v.count - before.count;
+        return n === 0
+          ? ""
+          : `${stage} ${(((v.sum - before.sum) * 1_000) / n).toFixed(1)} ms (x${String(n)})`;
+      })
+      .filter((t) => t !== "")
+      .join(", ");
+    progress(
+      `  ${valid ? "recorded" : "refused"}: ${String(batches)} runtime batches; per stage call: ${perBatch || "none"}; service socket and file bytes per row: read ${((io1.read - io0.read) / rows).toFixed(0)}, written ${((io1.written - io0.written) / rows).toFixed(0)}`,
+    );
     progress(`  end (${String(rows)} rows): ${await memoryOf()}`);
     const done = JSON.parse(last || "{}") as {
       done?: { rows: number; recorded: number; refused: number };

@@ -181,7 +181,21 @@ export async function* importRows({
     batch = [];
     return Promise.all(
       [...byContact].map(([contactId, items]) => {
+        // The contact's rows of the batch go in one call, decided in order in one batch of the
+        // ledger's runtime (one load, save, publish and mark for them all, however many rows the
+        // contact has here). If that call fails (a row the ledger refuses, an outage), nothing of
+        // it was saved but what the ledger recognises on the next try (same input ids, same
+        // entries), so the rows are tried again one by one, to refuse only the rows at fault.
         const run = async () => {
+          if (items.length > 1) {
+            try {
+              await ledger.handle(items.map((item) => ({ key: contactId, command: item.command })));
+              recorded += items.length;
+              return;
+            } catch {
+              // row by row below, each with its own reason
+            }
+          }
           for (const item of items) {
             try {
               await ledger.handle([{ key: contactId, command: item.command }]);

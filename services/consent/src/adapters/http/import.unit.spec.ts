@@ -164,6 +164,64 @@ describe("import: batches in flight", () => {
     expect(answers.at(-1)).toMatchObject({ done: { rows: 2_000, recorded: 2_000, refused: 0 } });
   });
 
+  it("hands a contact's rows of a batch over in one call; a refused row alone is refused, with its reason", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: 30 }), { minLength: 1, maxLength: 1_500 }),
+        fc.integer({ min: 2, max: 9 }),
+        async (contacts, refuseEvery) => {
+          // The ledger refuses every row numbered a multiple of refuseEvery, and with it the
+          // whole call it came in (nothing of a refused call is recorded, as the runtime does).
+          const recordedRows: number[] = [];
+          let calls = 0;
+          const answers: unknown[] = [];
+          for await (const line of importRows({
+            body: bodyOf(contacts),
+            format: "jsonl",
+            ledger: {
+              handle: (commands) => {
+                calls++;
+                const rows = commands.map((c) => rowOf(c.command));
+                const bad = rows.find((r) => r % refuseEvery === 0);
+                if (bad !== undefined) {
+                  return Promise.reject(new Error(`row ${String(bad)} refused by the ledger`));
+                }
+                recordedRows.push(...rows);
+                return Promise.resolve();
+              },
+            },
+            clock: () => new Date("2026-12-06T00:00:00Z"),
+            recordedBy: "test",
+            importId: "import:groups",
+          }))
+            answers.push(line);
+          const refusedLines = answers.filter(
+            (l): l is { row: number; reason: string } =>
+              typeof l === "object" && l !== null && "status" in l,
+          );
+          const all = contacts.map((_, i) => i + 1);
+          const bad = all.filter((r) => r % refuseEvery === 0);
+          expect(refusedLines.map((l) => l.row).sort((a, b) => a - b)).toEqual(bad);
+          for (const l of refusedLines)
+            expect(l.reason).toBe(`row ${String(l.row)} refused by the ledger`);
+          expect([...recordedRows].sort((a, b) => a - b)).toEqual(
+            all.filter((r) => r % refuseEvery !== 0),
+          );
+          expect(answers.at(-1)).toMatchObject({
+            done: { rows: contacts.length, recorded: all.length - bad.length, refused: bad.length },
+          });
+          // Without refusals a contact's rows of a batch take one call: at most one per contact
+          // and batch when nothing is refused, so never more calls than rows.
+          if (bad.length === 0) {
+            const batches = Math.ceil(contacts.length / 500);
+            expect(calls).toBeLessThanOrEqual(Math.min(contacts.length, 31 * batches));
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
   it("decides each contact's rows in their order, one at a time, whatever the batches hold", async () => {
     await fc.assert(
       fc.asyncProperty(
@@ -177,12 +235,14 @@ describe("import: batches in flight", () => {
             body: bodyOf(contacts),
             format: "jsonl",
             ledger: {
-              handle: async ([cmd]) => {
-                const key = cmd?.key ?? "";
+              handle: async (commands) => {
+                const key = commands[0]?.key ?? "";
+                // One contact per call, its rows in order; never two calls for it at once.
+                expect(commands.every((c) => c.key === key)).toBe(true);
                 expect(open.has(key)).toBe(false);
                 open.add(key);
                 for (let i = 0; i < delay; i++) await new Promise((r) => setImmediate(r));
-                seen.set(key, [...(seen.get(key) ?? []), rowOf(cmd?.command)]);
+                seen.set(key, [...(seen.get(key) ?? []), ...commands.map((c) => rowOf(c.command))]);
                 open.delete(key);
               },
             },
