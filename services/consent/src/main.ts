@@ -82,8 +82,15 @@ await runStandardService({
         sends: createSendLog({ db: mongo.db }),
         clock,
         cacheSize: config.CONSENT_CACHE_SIZE,
+        markDelayMs:
+          config.CONSENT_IMPORT_MARK_DELAY_MS === 0
+            ? undefined
+            : config.CONSENT_IMPORT_MARK_DELAY_MS,
         observer: series.observer,
       });
+      // Stopped after the API and the consumer (components stop in reverse): the held marks
+      // are written before the producer disconnects.
+      components.push({ name: "consent ledger marks", stop: () => ledger.flush() });
       if (config.CONSENT_MASTER_KEYS.length === 0) {
         logger.warn(
           {},

@@ -38,6 +38,13 @@ export interface ConsentLedgerOptions {
   readonly clock: () => Date;
   readonly cacheSize?: number;
   readonly maxBatchKeys?: number;
+  /**
+   * The API and import lane's published marks, written together behind the callers every this
+   * many ms (ADR 0010, "Deferred marks"; CONSENT_IMPORT_MARK_DELAY_MS, 50): a batch's callers
+   * resolve once its entries are saved and published, one round trip sooner. Call `flush()`
+   * when stopping. Unset: each batch marks its own before its callers resolve.
+   */
+  readonly markDelayMs?: number | undefined;
   readonly observer?: CommandHandlerObserver<ConsentCommand, LedgerEntry, LedgerEntry>;
 }
 
@@ -84,6 +91,7 @@ export function createConsentLedger({
   clock,
   cacheSize = 1_000,
   maxBatchKeys,
+  markDelayMs,
   observer,
 }: ConsentLedgerOptions) {
   const contextOf = (
@@ -98,7 +106,7 @@ export function createConsentLedger({
     seal: (eventId, plaintext) =>
       key?.status === "active" ? sealFor(key.key, eventId, plaintext) : undefined,
   });
-  const runtimeOf = (cached: number) =>
+  const runtimeOf = (cached: number, delay?: number) =>
     createCommandHandler({
       decider: ledgerDecider,
       store,
@@ -109,6 +117,7 @@ export function createConsentLedger({
       // them): the head kept in memory forgets them, or a hot contact's would grow without end.
       retain: (state) => (state.recent.length === 0 ? state : { ...state, recent: [] }),
       ...(maxBatchKeys === undefined ? {} : { maxBatchKeys }),
+      ...(delay === undefined ? {} : { markDelayMs: delay }),
       ...(observer === undefined ? {} : { observer }),
       context: async (commands, now) => {
         // The inputs already stored as entries (a re-import, a redelivery): one round trip.
@@ -138,8 +147,10 @@ export function createConsentLedger({
   // holds (50,000 contacts for a 1-million-row import: a 1,000-entry cache is never hit), and each
   // batch loads its heads in one round trip anyway. Heads are small (ADR 0012, amended
   // 2026-12-07: the entries live one document each beside them).
+  // The import lane's marks may wait (deferred, coalesced): an import's batches then cost one
+  // round trip less each; the live lane marks at once (a STOP's caller is one input at a time).
   const live = runtimeOf(cacheSize);
-  const runtime = runtimeOf(0);
+  const runtime = runtimeOf(0, markDelayMs);
   const laneOf = (commands: readonly Keyed<ConsentCommand>[]) =>
     commands.every((c) => isLiveInput(c.command)) ? live : runtime;
 
@@ -150,6 +161,9 @@ export function createConsentLedger({
   };
 
   return {
+    /** Writes the marks the API and import lane holds (markDelayMs); call when stopping. */
+    flush: () => runtime.flush(),
+
     /** Decides, saves and publishes; resolves once every resulting entry is durable. */
     handle: (commands: readonly Keyed<ConsentCommand>[]) => {
       if (

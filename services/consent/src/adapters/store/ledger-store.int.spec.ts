@@ -52,7 +52,11 @@ const wrapper = createKeyWrapper([{ id: "m1", key: randomBytes(32) }]);
 let run = 0;
 
 /** A ledger over fresh collections (or the given ones), crashing after `crashAfter` saves. */
-function ledgerOn(names: { heads: string; entries: string; keys: string }, crashAfter = Infinity) {
+function ledgerOn(
+  names: { heads: string; entries: string; keys: string },
+  crashAfter = Infinity,
+  markDelayMs?: number,
+) {
   let saves = 0;
   const published: LedgerEntry[] = [];
   const ledger = createConsentLedger({
@@ -72,6 +76,7 @@ function ledgerOn(names: { heads: string; entries: string; keys: string }, crash
     },
     clock: () => new Date(),
     cacheSize: 0,
+    markDelayMs,
   });
   return { ledger, published };
 }
@@ -173,17 +178,24 @@ describe("consent ledger storage: a head per contact, an entry per document", ()
         ),
         fc.integer({ min: 1, max: 8 }),
         fc.integer({ min: 0, max: 6 }),
-        async (picked, batch, crashAfter) => {
+        // Deferred marks (the import lane's default): the crashing process never writes the
+        // marks it holds; the next one must still store each entry once.
+        fc.constantFrom(undefined, 0, 20),
+        async (picked, batch, crashAfter, markDelayMs) => {
           const names = freshNames();
           const rows = picked.map((p, i) => row(p.contact, i, p.decision));
           const expected = rows.reduce(
             (n, r) => n + (r.command as RecordConsent).purposes.length,
             0,
           );
-          const crashing = ledgerOn(names, crashAfter);
+          const crashing = ledgerOn(names, crashAfter, markDelayMs);
           await importRows(crashing.ledger, rows, batch);
-          const resumed = ledgerOn(names);
+          const resumed = ledgerOn(names, Infinity, markDelayMs);
           expect(await importRows(resumed.ledger, rows, batch)).toBe("done");
+          await resumed.ledger.flush();
+          // Every entry decided was published, under one event id each.
+          const ids = new Set([...crashing.published, ...resumed.published].map((e) => e.eventId));
+          expect(ids.size).toBe(expected);
           const stored = await storedEntries(names);
           expect(stored).toHaveLength(expected);
           expect(new Set(stored.map((d) => d.eventId)).size).toBe(expected);
@@ -209,6 +221,38 @@ describe("consent ledger storage: a head per contact, an entry per document", ()
       { numRuns: 12 },
     );
   }, 120_000);
+
+  it("deferred marks: held by a process that dies, the next owner publishes those entries again (same ids) and stores nothing twice", async () => {
+    const names = freshNames();
+    const rows = ["15557100001", "15557100002"].flatMap((c) =>
+      Array.from({ length: 4 }, (_, i) => row(c, i, i % 2 === 0 ? "granted" : "revoked")),
+    );
+    // Marks held for a minute, and the process "dies" (never flushed).
+    const first = ledgerOn(names, Infinity, 60_000);
+    expect(await importRows(first.ledger, rows, 500)).toBe("done");
+    const decided = first.published.length;
+    expect(decided).toBe(12); // rows 0 and 3 of each contact carry two purposes: 6 entries each
+    const heads = await mongo.db.collection<StateDocument>(names.heads).find({}).toArray();
+    // Saved and published, but not marked: the heads still say their outbox is unpublished.
+    expect(heads.every((h) => (h.publishedVersion ?? 0) < h.version)).toBe(true);
+    // The next owner, on the same rows: the unmarked outboxes go out again with their ids.
+    const second = ledgerOn(names, Infinity, 20);
+    expect(await importRows(second.ledger, rows, 500)).toBe("done");
+    await second.ledger.flush();
+    expect(second.published.map((e) => e.eventId).sort()).toEqual(
+      first.published.map((e) => e.eventId).sort(),
+    );
+    expect(await storedEntries(names)).toHaveLength(decided);
+    const marked = await mongo.db.collection<StateDocument>(names.heads).find({}).toArray();
+    expect(marked.every((h) => (h.publishedVersion ?? 0) >= h.version)).toBe(true);
+    // Marked now: a third owner publishes nothing.
+    const third = ledgerOn(names, Infinity, 20);
+    expect(await importRows(third.ledger, rows, 3)).toBe("done");
+    await third.ledger.flush();
+    expect(third.published).toEqual([]);
+    const { report } = await exported(third.ledger);
+    expect(report).toMatchObject({ ok: true, entries: decided, contacts: 2 });
+  }, 60_000);
 
   it("a ledger stored in the old shape is refused until migrated, then verifies and carries on", async () => {
     const names = freshNames();
