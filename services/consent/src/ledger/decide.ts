@@ -1,4 +1,4 @@
-import { createEvent, type EventData, type EventOf } from "@parley/contracts";
+import { buildEvent, createEvent, type EventData, type EventOf } from "@parley/contracts";
 import type { Decider } from "@parley/decider";
 import { ParleyError } from "@parley/errors";
 import { chainHead, ledgerBody } from "./chain.js";
@@ -275,16 +275,24 @@ function recordEntries(intent: Intent, state: LedgerState, ctx: LedgerContext): 
       ...(intent.causationId === undefined ? {} : { causationId: intent.causationId }),
       ...(intent.businessNumber === undefined ? {} : { businessNumber: intent.businessNumber }),
     };
-    const draft: ConsentEntry =
-      intent.decision === "granted"
-        ? createEvent("ConsentGranted", data, meta)
-        : createEvent("ConsentRevoked", data, meta);
+    const type = intent.decision === "granted" ? "ConsentGranted" : "ConsentRevoked";
     const deciding = decidingEntry(current, purpose);
-    const entry: ConsentEntry =
-      deciding !== undefined && !outranks(draft, deciding)
-        ? { ...draft, data: { ...draft.data, reason: "superseded" } }
-        : draft;
-    const linked = chained(entry, chainHead(current), ctx);
+    const superseded =
+      deciding !== undefined && !outranks({ type, occurredAt: intent.occurredAt }, deciding);
+    // The chain link is computed on the entry as built, then the entry is made (and checked
+    // against its contract) once, link included: the producer need not check it again (a copy
+    // of a checked event is checked in full), one schema check per entry instead of two.
+    const { sequence, previousHash } = chainHead(current);
+    const body = { ...data, ...(superseded ? { reason: "superseded" as const } : {}) };
+    const hash = ctx.sha256(
+      // (ledgerBody leaves `ledger.hash` out: the placeholder is not hashed)
+      ledgerBody(buildEvent(type, { ...body, ledger: { sequence, previousHash, hash: "" } }, meta)),
+    );
+    const linked: ConsentEntry = createEvent(
+      type,
+      { ...body, ledger: { sequence, previousHash, hash } },
+      meta,
+    );
     out.push(linked);
     current = evolve(current, linked);
   }

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { createEvent, type EventData, type EventOf } from "@parley/contracts";
+import { createEvent, isValidatedEvent, type EventData, type EventOf } from "@parley/contracts";
 import { deciderSpec } from "@parley/testkit";
 import { describe, expect, it } from "vitest";
 import { verifyExport } from "../audit/verify.js";
@@ -263,6 +263,34 @@ describe("consent ledger decider: inputs", () => {
         type: "ConsentGranted",
         data: { source: "import", channel: "import", inputId: "import:7:row:2" },
       });
+  });
+});
+
+describe("consent ledger decider: entries as published", () => {
+  it("each entry, link included, is checked against its contract once (the producer need not check it again)", () => {
+    const first = ledgerDecider.decide(
+      api({ inputId: "r-1", purposes: ["marketing", "utility"] }),
+      ledgerDecider.initialState(CONTACT),
+      context,
+    );
+    const state = first.reduce(ledgerDecider.evolve, ledgerDecider.initialState(CONTACT));
+    // An older opt-out after it: recorded as superseded, still a checked event on the chain.
+    const older = ledgerDecider.decide(
+      api({ inputId: "r-0", decision: "revoked", occurredAt: "2026-01-01T00:00:00.000Z" }),
+      state,
+      context,
+    );
+    const entries = [...first, ...older];
+    expect(entries.map((e) => e.type === "ContactErased" || e.data.reason)).toEqual([
+      "requested",
+      "requested",
+      "superseded",
+    ]);
+    for (const e of entries) expect(isValidatedEvent(e)).toBe(true);
+    expect(verifyExport(entries.map((entry) => JSON.stringify({ entry })))).toMatchObject({
+      ok: true,
+      entries: 3,
+    });
   });
 });
 

@@ -43,7 +43,10 @@ export const purposeOf = (entry: ConsentEntry): Purpose =>
   entry.data.purpose ?? (entry.data.scope === "marketing" ? "marketing" : "utility");
 
 /** Whether `a` decides over `b`: later, or as late and a revocation. */
-export function outranks(a: ConsentEntry, b: ConsentEntry): boolean {
+export function outranks(
+  a: Pick<ConsentEntry, "type" | "occurredAt">,
+  b: Pick<ConsentEntry, "type" | "occurredAt">,
+): boolean {
   const at = Date.parse(a.occurredAt);
   const bt = Date.parse(b.occurredAt);
   if (at !== bt) return at > bt;

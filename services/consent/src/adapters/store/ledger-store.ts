@@ -75,8 +75,10 @@ function stateOf(doc: StateDocument, contactId: string): LedgerState {
     headHash: fields.headHash ?? null,
     deciding,
     ...(erased === undefined || erased === null ? {} : { erasedKeyIds: erased }),
-    // The last write's outbox: entries that may not be in the entry collection yet.
-    recent: doc.outbox.map(entryOf),
+    // The last write's outbox while unpublished: entries that may not be in the entry
+    // collection yet. Once marked published they are (the store writes them before the
+    // publish), so they are not read again here (a schema check each, on every load).
+    recent: (doc.publishedVersion ?? 0) >= doc.version ? [] : doc.outbox.map(entryOf),
   };
 }
 
