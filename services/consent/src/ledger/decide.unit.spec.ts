@@ -273,7 +273,10 @@ describe("consent ledger decider: entries as published", () => {
       ledgerDecider.initialState(CONTACT),
       context,
     );
-    const state = first.reduce(ledgerDecider.evolve, ledgerDecider.initialState(CONTACT));
+    const state = first.reduce(
+      (s, e) => ledgerDecider.evolve(s, e),
+      ledgerDecider.initialState(CONTACT),
+    );
     // An older opt-out after it: recorded as superseded, still a checked event on the chain.
     const older = ledgerDecider.decide(
       api({ inputId: "r-0", decision: "revoked", occurredAt: "2026-01-01T00:00:00.000Z" }),
