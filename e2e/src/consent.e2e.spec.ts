@@ -312,12 +312,13 @@ describe("consent end to end", () => {
       });
     // First run: killed once a third of the rows is recorded (mid-batch, wherever it is).
     const first = await post();
-    const reader = first.body?.getReader();
+    const reader = (first.body as ReadableStream<Uint8Array> | null)?.getReader();
     let text = "";
+    const decoder = new TextDecoder();
     for (;;) {
       const chunk = await reader?.read();
       if (chunk === undefined || chunk.done) break;
-      text += new TextDecoder().decode(chunk.value);
+      text += decoder.decode(chunk.value, { stream: true });
       const recorded = [...text.matchAll(/"recorded":(\d+)/gu)].map((m) => Number(m[1])).at(-1);
       if ((recorded ?? 0) >= rows / 3) {
         consent?.child.kill("SIGKILL");
