@@ -14,7 +14,8 @@
 #                and bulk import through POST /v1/imports, rows/s and the service's peak RSS,
 #                beside the same rows refused at validation; BENCH_IMPORT_ROWS (20000;
 #                1000000 for the figure, about BENCH_IMPORT_ROWS / rate s) over
-#                BENCH_IMPORT_CONTACTS (50000) contacts; every BENCH_REPORT_EVERY (100000) rows
+#                BENCH_IMPORT_CONTACTS (50000) contacts, BENCH_IMPORT_RUN (1) rows of a contact
+#                in a row (20: a file sorted by contact); every BENCH_REPORT_EVERY (100000) rows
 #                the service's RSS, malloc [heap], V8 heap and external memory; heap snapshots at
 #                the rows BENCH_HEAP_SNAPSHOTS_AT names (e.g. 0,100000; they inflate the RSS);
 #                the memory lines split RSS by mapping (node binary, [heap], malloc arenas, V8
@@ -22,6 +23,9 @@
 #                own node flags and glibc arenas: BENCH_CONSENT_NODE_FLAGS (e.g.
 #                "--max-old-space-size=96"), BENCH_CONSENT_MALLOC_ARENA_MAX (e.g. 2); its
 #                CONSENT_IMPORT_BATCHES_IN_FLIGHT (1) passes through from the environment.
+#                After each import phase: the decider runtime's batches and mean ms per stage
+#                (from the service's consent_stage_seconds) and the service's bytes read and
+#                written per row (/proc/<pid>/io: sockets and files).
 #                The enforcement part also prints each STOP's stages from the record timestamps
 #                (ingress + router, consent, router / sender learning the ConsentRevoked).
 # Servers: the ones KAFKA_BROKERS, SCHEMA_REGISTRY_URL and MONGO_URL name when all three are set;
