@@ -19,8 +19,12 @@ export interface LedgerState {
   readonly sequence: number;
   /** The hash of the latest entry: the next entry's `previousHash`. */
   readonly headHash: string | null;
-  /** The entry deciding each purpose (the latest not superseded, a revocation winning a tie). */
-  readonly deciding: Readonly<Partial<Record<Purpose, ConsentEntry>>>;
+  /**
+   * What deciding each purpose needs of its deciding entry (the latest not superseded, a
+   * revocation winning a tie): its type, id, time, channel, source and expiry, not the whole
+   * entry (which is in the entry collection), so a head stays small.
+   */
+  readonly deciding: Readonly<Partial<Record<Purpose, DecidingRef>>>;
   /** The key ids destroyed by an erasure; undefined while the contact is not erased. */
   readonly erasedKeyIds?: readonly string[];
   /**
@@ -29,6 +33,27 @@ export interface LedgerState {
    */
   readonly recent: readonly LedgerEntry[];
 }
+
+/** The head's summary of the entry deciding a purpose (ADR 0012, amendment "the import's batches"). */
+export interface DecidingRef {
+  readonly type: ConsentEntry["type"];
+  readonly eventId: string;
+  readonly occurredAt: string;
+  readonly channel: ConsentEntry["data"]["channel"];
+  readonly source: ConsentEntry["data"]["source"];
+  readonly expiresAt?: string;
+}
+
+export const decidingRefOf = (entry: ConsentEntry): DecidingRef => ({
+  type: entry.type,
+  eventId: entry.eventId,
+  occurredAt: entry.occurredAt,
+  channel: entry.data.channel,
+  source: entry.data.source,
+  ...(entry.type === "ConsentGranted" && entry.data.expiresAt !== undefined
+    ? { expiresAt: entry.data.expiresAt }
+    : {}),
+});
 
 export const initialState = (contactId: string): LedgerState => ({
   contactId,
@@ -67,7 +92,7 @@ export function evolve(state: LedgerState, event: LedgerEntry): LedgerState {
   const purpose = purposeOf(event);
   const current = state.deciding[purpose];
   if (current !== undefined && !outranks(event, current)) return moved;
-  return { ...moved, deciding: { ...state.deciding, [purpose]: event } };
+  return { ...moved, deciding: { ...state.deciding, [purpose]: decidingRefOf(event) } };
 }
 
 /** A head from a whole ledger (entries in order), e.g. one stored before the amendment. */
@@ -83,7 +108,7 @@ export const stateOfEntries = (
  * The entry that decides a purpose: the latest by `occurredAt` among entries not superseded, a
  * revocation winning a tie. Undefined: nothing recorded for the purpose.
  */
-export const decidingEntry = (state: LedgerState, purpose: Purpose): ConsentEntry | undefined =>
+export const decidingEntry = (state: LedgerState, purpose: Purpose): DecidingRef | undefined =>
   state.deciding[purpose];
 
 /** Whether an input was decided since the head was read (the store answers for older ones). */

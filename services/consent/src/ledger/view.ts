@@ -35,7 +35,7 @@ export function currentView(state: LedgerState, now: Date): ContactView {
     purposes: purposes.map((purpose): PurposeView => {
       const entry = decidingEntry(state, purpose);
       if (entry === undefined) return { purpose, status: "none" };
-      const expiresAt = entry.type === "ConsentGranted" ? entry.data.expiresAt : undefined;
+      const expiresAt = entry.type === "ConsentGranted" ? entry.expiresAt : undefined;
       const status =
         entry.type === "ConsentRevoked"
           ? "revoked"
@@ -48,8 +48,8 @@ export function currentView(state: LedgerState, now: Date): ContactView {
         eventId: entry.eventId,
         since: entry.occurredAt,
         ...(expiresAt === undefined ? {} : { expiresAt }),
-        channel: entry.data.channel,
-        source: entry.data.source,
+        channel: entry.channel,
+        source: entry.source,
       };
     }),
   };

@@ -254,6 +254,71 @@ describe("consent ledger storage: a head per contact, an entry per document", ()
     expect(report).toMatchObject({ ok: true, entries: decided, contacts: 2 });
   }, 60_000);
 
+  it("heads keep a summary of each deciding entry; a head holding whole entries (before) reads alike and is summarised on its next write; a bad summary is refused", async () => {
+    const names = freshNames();
+    const { ledger } = ledgerOn(names);
+    const contact = "15559100001";
+    await ledger.handle([
+      row(contact, 0, "granted"),
+      {
+        key: contact,
+        command: {
+          ...(row(contact, 1, "granted").command as RecordConsent),
+          expiresAt: "2030-01-01T00:00:00.000Z",
+        },
+      },
+    ]);
+    const heads = mongo.db.collection<StateDocument>(names.heads);
+    const stored = await heads.findOne({ _id: contact });
+    const deciding = (stored as unknown as { deciding: Record<string, Record<string, unknown>> })
+      .deciding;
+    // A summary, not the entry: no data, no seal, no wording.
+    expect(Object.keys(deciding["marketing"] ?? {}).sort()).toEqual([
+      "channel",
+      "eventId",
+      "expiresAt",
+      "occurredAt",
+      "source",
+      "type",
+    ]);
+    const view = await ledger.view(contact);
+    expect(view.purposes.find((p) => p.purpose === "marketing")).toMatchObject({
+      status: "granted",
+      expiresAt: "2030-01-01T00:00:00.000Z",
+      channel: "import",
+      source: "import",
+    });
+    // The shape before: the whole deciding entries in the head.
+    const whole = await mongo.db
+      .collection<EntryDocument>(names.entries)
+      .find({ eventId: { $in: Object.values(deciding).map((d) => String(d["eventId"])) } })
+      .toArray();
+    const byId = new Map(whole.map((d) => [d.eventId, d.entry]));
+    await heads.updateOne(
+      { _id: contact },
+      {
+        $set: Object.fromEntries(
+          Object.entries(deciding).map(([p, d]) => [
+            `deciding.${p}`,
+            byId.get(String(d["eventId"])),
+          ]),
+        ),
+      },
+    );
+    expect(await ledger.view(contact)).toEqual(view);
+    await ledger.handle([row(contact, 10, "revoked")]);
+    const after = await heads.findOne({ _id: contact });
+    const rewritten = (after as unknown as { deciding: Record<string, Record<string, unknown>> })
+      .deciding;
+    expect(rewritten["marketing"]).toMatchObject({ type: "ConsentRevoked" });
+    expect("data" in (rewritten["utility"] ?? {})).toBe(false);
+    const { report } = await exported(ledger);
+    expect(report).toMatchObject({ ok: true, contacts: 1 });
+    // A summary that is not one (altered in storage): that contact's reads fail, precisely.
+    await heads.updateOne({ _id: contact }, { $set: { "deciding.marketing.type": "Nonsense" } });
+    await expect(ledger.view(contact)).rejects.toThrow(/not a ledger entry's summary/);
+  }, 60_000);
+
   it("a ledger stored in the old shape is refused until migrated, then verifies and carries on", async () => {
     const names = freshNames();
     const { ledger } = ledgerOn(names);

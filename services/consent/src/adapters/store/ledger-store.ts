@@ -3,9 +3,11 @@ import type { StateWrite } from "@parley/decider";
 import { createMongoStateStore, guardStore, type StateDocument } from "@parley/mongo";
 import { MongoBulkWriteError, type Db, type WriteError } from "mongodb";
 import {
+  decidingRefOf,
   initialState,
   stateOfEntries,
   type ConsentEntry,
+  type DecidingRef,
   type LedgerEntry,
   type LedgerState,
   type Purpose,
@@ -54,6 +56,33 @@ interface HeadFields {
   entries?: unknown[];
 }
 
+const DECIDING_TYPES: ReadonlySet<unknown> = new Set(["ConsentGranted", "ConsentRevoked"]);
+
+/**
+ * A stored head's deciding entry: the summary heads keep since 2026-12-07 (checked field by
+ * field), or a whole entry as heads kept it before (checked against its contract, summarised;
+ * the head's next write stores the summary).
+ */
+function decidingOf(stored: unknown): DecidingRef {
+  if (typeof stored === "object" && stored !== null && "data" in stored) {
+    return decidingRefOf(entryOf(stored) as ConsentEntry);
+  }
+  const ref = stored as Partial<Record<keyof DecidingRef, unknown>>;
+  const text = (v: unknown) => typeof v === "string" && v.length > 0;
+  if (
+    !DECIDING_TYPES.has(ref.type) ||
+    !text(ref.eventId) ||
+    !text(ref.occurredAt) ||
+    Number.isNaN(Date.parse(String(ref.occurredAt))) ||
+    !text(ref.channel) ||
+    !text(ref.source) ||
+    (ref.expiresAt !== undefined && !text(ref.expiresAt))
+  ) {
+    throw new TypeError("a deciding entry of the head is not a ledger entry's summary");
+  }
+  return stored as DecidingRef;
+}
+
 /** The head of a stored document; a document still holding its entries is refused (migrate). */
 function stateOf(doc: StateDocument, contactId: string): LedgerState {
   const fields = doc as StateDocument & HeadFields;
@@ -62,10 +91,10 @@ function stateOf(doc: StateDocument, contactId: string): LedgerState {
       `the ledger of ${contactId} is stored in the old shape (entries in the head): run parley-consent migrate`,
     );
   }
-  const deciding: Partial<Record<Purpose, ConsentEntry>> = {};
+  const deciding: Partial<Record<Purpose, DecidingRef>> = {};
   for (const [purpose, stored] of Object.entries(fields.deciding ?? {})) {
     if (stored !== null && stored !== undefined) {
-      deciding[purpose as Purpose] = entryOf(stored) as ConsentEntry;
+      deciding[purpose as Purpose] = decidingOf(stored);
     }
   }
   const erased = fields.erasedKeyIds;
