@@ -9,10 +9,10 @@ describe("abort hub", () => {
         const c = new AbortController();
         let added = 0;
         const add = c.signal.addEventListener.bind(c.signal);
-        c.signal.addEventListener = ((...args: Parameters<typeof add>) => {
+        c.signal.addEventListener = (...args: Parameters<typeof add>) => {
           added++;
           add(...args);
-        });
+        };
         const calls = stops.map(() => 0);
         const stopFns = stops.map((_, i) =>
           onAbort(c.signal, () => {
