@@ -52,6 +52,29 @@ const cpuOf = (pid: number): number => {
       ?.split(" ") ?? [];
   return ((Number(fields[11]) + Number(fields[12])) / TICKS) * 1e6;
 };
+/**
+ * The bench's own servers' pids (bench/campaigns.sh exports PARLEY_STATE_DIR; infra.sh keeps a pid
+ * file per server): their CPU over the plan is what the plan costs MongoDB and Kafka.
+ */
+const serverPids = (): Record<string, number> => {
+  const state = process.env["PARLEY_STATE_DIR"];
+  const out: Record<string, number> = {};
+  if (state === undefined) return out;
+  for (const name of ["mongo", "kafka", "registry"]) {
+    try {
+      const pid = Number(readFileSync(join(state, "run", `${name}.pid`), "utf8").trim());
+      if (pid > 0) {
+        cpuOf(pid);
+        out[name] = pid;
+      }
+    } catch {
+      // not running under this state directory: not measured
+    }
+  }
+  return out;
+};
+const serversCpu = (pids: Record<string, number>): Record<string, number> =>
+  Object.fromEntries(Object.entries(pids).map(([n, pid]) => [n, cpuOf(pid)]));
 const peakRssMb = (pid: number) => {
   const kb = /VmHWM:\s+(\d+)/u.exec(readFileSync(`/proc/${String(pid)}/status`, "utf8"))?.[1];
   return kb === undefined ? NaN : Number(kb) / 1024;
@@ -172,7 +195,15 @@ const requestOf = (i: number) => {
 };
 let bareKafka = { s: NaN, cpu: NaN };
 let bareMongo = { s: NaN, cpu: NaN };
+const servers = serverPids();
+const serversSince = (before: Record<string, number>): Record<string, number> => {
+  const now = serversCpu(servers);
+  return Object.fromEntries(Object.entries(now).map(([n, c]) => [n, c - (before[n] ?? 0)]));
+};
+let bareKafkaServers: Record<string, number> = {};
+let bareMongoServers: Record<string, number> = {};
 if (BASELINES) {
+  const srv0 = serversCpu(servers);
   const base0 = { wall: performance.now(), cpu: process.cpuUsage() };
   for (let i = 0; i < ROWS; i += CHUNK) {
     const records = await Promise.all(
@@ -187,11 +218,13 @@ if (BASELINES) {
     s: (performance.now() - base0.wall) / 1000,
     cpu: ((c) => c.user + c.system)(process.cpuUsage(base0.cpu)),
   };
+  bareKafkaServers = serversSince(srv0);
   progress(`bare producer: ${bareKafka.s.toFixed(1)} s`);
 
   // Baseline 2: a bare MongoDB bulk write of ROWS queue documents (replaceOne upsert by _id, the
   // fields the plan store writes), CHUNK at a time.
   const bare = mongo.db.collection<{ _id: string }>("bench_bare_recipients");
+  const srv1 = serversCpu(servers);
   const base1 = { wall: performance.now(), cpu: process.cpuUsage() };
   for (let i = 0; i < ROWS; i += CHUNK) {
     const now = new Date();
@@ -223,6 +256,7 @@ if (BASELINES) {
     s: (performance.now() - base1.wall) / 1000,
     cpu: ((c) => c.user + c.system)(process.cpuUsage(base1.cpu)),
   };
+  bareMongoServers = serversSince(srv1);
   await bare.drop();
   progress(`bare MongoDB bulk write: ${bareMongo.s.toFixed(1)} s`);
 }
@@ -343,6 +377,7 @@ try {
   );
   const upload = (performance.now() - up0) / 1000;
   const cpu0 = cpuOf(pid);
+  const srv2 = serversCpu(servers);
   const t0 = performance.now();
   await api("POST", "/v1/campaigns/bench/start");
   // Polled from the plan's checkpoint document (by _id): the API's progress also counts the queue,
@@ -363,6 +398,7 @@ try {
   }
   const planS = (performance.now() - t0) / 1000;
   const cpu = cpuOf(pid) - cpu0;
+  const planServers = serversSince(srv2);
   const rss = peakRssMb(pid);
   const final = await api("GET", "/v1/campaigns/bench");
   const counters = final.plan?.counters;
@@ -385,6 +421,18 @@ try {
     `| baseline: bare MongoDB bulk upsert, ${fmt(ROWS)} queue documents | ${bareMongo.s.toFixed(1)} s | ${fmt(ROWS / bareMongo.s)} | ${(bareMongo.cpu / ROWS).toFixed(1)} µs (bench process) | |`,
   );
   console.log(`(audience upload: ${upload.toFixed(1)} s, not in the plan time)`);
+  const perRow = (c: Record<string, number>) =>
+    Object.keys(servers).length === 0
+      ? "not measured (no PARLEY_STATE_DIR pid files)"
+      : Object.entries(c)
+          .map(([n, v]) => `${n} ${(v / ROWS).toFixed(1)} µs`)
+          .join(", ");
+  console.log("servers' CPU per row (from /proc, the bench's own servers):");
+  console.log(`- plan + enqueue: ${perRow(planServers)}`);
+  if (BASELINES) {
+    console.log(`- bare producer: ${perRow(bareKafkaServers)}`);
+    console.log(`- bare MongoDB bulk upsert: ${perRow(bareMongoServers)}`);
+  }
 } finally {
   child.kill("SIGTERM");
   await Promise.race([new Promise((r) => child.once("exit", r)), sleep(10_000)]);
