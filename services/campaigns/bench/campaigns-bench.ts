@@ -195,6 +195,8 @@ const requestOf = (i: number) => {
 };
 let bareKafka = { s: NaN, cpu: NaN };
 let bareMongo = { s: NaN, cpu: NaN };
+let bareInsert = { s: NaN, cpu: NaN };
+let bareInsertServers: Record<string, number> = {};
 const servers = serverPids();
 const serversSince = (before: Record<string, number>): Record<string, number> => {
   const now = serversCpu(servers);
@@ -221,44 +223,52 @@ if (BASELINES) {
   bareKafkaServers = serversSince(srv0);
   progress(`bare producer: ${bareKafka.s.toFixed(1)} s`);
 
-  // Baseline 2: a bare MongoDB bulk write of ROWS queue documents (replaceOne upsert by _id, the
-  // fields the plan store writes), CHUNK at a time.
-  const bare = mongo.db.collection<{ _id: string }>("bench_bare_recipients");
-  const srv1 = serversCpu(servers);
-  const base1 = { wall: performance.now(), cpu: process.cpuUsage() };
-  for (let i = 0; i < ROWS; i += CHUNK) {
-    const now = new Date();
-    await bare.bulkWrite(
-      Array.from({ length: Math.min(CHUNK, ROWS - i) }, (_, k) => {
-        const event = requestOf(i + k);
-        const doc = {
-          _id: `bare:${event.data.contactId}:${String(i + k)}`,
-          campaignId: "bare",
-          contactId: event.data.contactId,
-          index: i + k,
-          requestId: event.correlationId,
-          phoneNumberId: NUMBERS[(i + k) % 2]?.phoneNumberId ?? "",
-          plannedAt: now,
-          releaseAt: now,
-          released: false,
-          country: "ES",
-          windowOpen: false,
-          // As the plan store queues a send: its body parameters' values (the rest is rebuilt
-          // from the campaign when released).
-          params: [`Customer ${String(i + k)}`],
-        };
-        return { replaceOne: { filter: { _id: doc._id }, replacement: doc, upsert: true } };
-      }),
-      { ordered: false },
-    );
-  }
-  bareMongo = {
-    s: (performance.now() - base1.wall) / 1000,
-    cpu: ((c) => c.user + c.system)(process.cpuUsage(base1.cpu)),
+  // Baselines 2 and 3: a bare MongoDB bulk write of ROWS queue documents (the fields the plan
+  // store writes), CHUNK at a time: replaceOne upserts by _id (the store's write before
+  // 2026-12-07, kept for comparison with earlier runs), then inserts (the store's write now).
+  const bareWrite = async (mode: "upsert" | "insert") => {
+    const bare = mongo.db.collection<{ _id: string }>(`bench_bare_recipients_${mode}`);
+    const srv1 = serversCpu(servers);
+    const base1 = { wall: performance.now(), cpu: process.cpuUsage() };
+    for (let i = 0; i < ROWS; i += CHUNK) {
+      const now = new Date();
+      await bare.bulkWrite(
+        Array.from({ length: Math.min(CHUNK, ROWS - i) }, (_, k) => {
+          const event = requestOf(i + k);
+          const doc = {
+            _id: `bare:${event.data.contactId}:${String(i + k)}`,
+            campaignId: "bare",
+            contactId: event.data.contactId,
+            index: i + k,
+            requestId: event.correlationId,
+            phoneNumberId: NUMBERS[(i + k) % 2]?.phoneNumberId ?? "",
+            plannedAt: now,
+            releaseAt: now,
+            released: false,
+            country: "ES",
+            windowOpen: false,
+            // As the plan store queues a send: its body parameters' values (the rest is rebuilt
+            // from the campaign when released).
+            params: [`Customer ${String(i + k)}`],
+          };
+          return mode === "insert"
+            ? { insertOne: { document: doc } }
+            : { replaceOne: { filter: { _id: doc._id }, replacement: doc, upsert: true } };
+        }),
+        { ordered: false },
+      );
+    }
+    const result = {
+      s: (performance.now() - base1.wall) / 1000,
+      cpu: ((c) => c.user + c.system)(process.cpuUsage(base1.cpu)),
+    };
+    const used = serversSince(srv1);
+    await bare.drop();
+    progress(`bare MongoDB bulk ${mode}: ${result.s.toFixed(1)} s`);
+    return { result, used };
   };
-  bareMongoServers = serversSince(srv1);
-  await bare.drop();
-  progress(`bare MongoDB bulk write: ${bareMongo.s.toFixed(1)} s`);
+  ({ result: bareMongo, used: bareMongoServers } = await bareWrite("upsert"));
+  ({ result: bareInsert, used: bareInsertServers } = await bareWrite("insert"));
 }
 
 // The campaigns service as its own process.
@@ -420,6 +430,9 @@ try {
   console.log(
     `| baseline: bare MongoDB bulk upsert, ${fmt(ROWS)} queue documents | ${bareMongo.s.toFixed(1)} s | ${fmt(ROWS / bareMongo.s)} | ${(bareMongo.cpu / ROWS).toFixed(1)} µs (bench process) | |`,
   );
+  console.log(
+    `| baseline: bare MongoDB bulk insert, ${fmt(ROWS)} queue documents | ${bareInsert.s.toFixed(1)} s | ${fmt(ROWS / bareInsert.s)} | ${(bareInsert.cpu / ROWS).toFixed(1)} µs (bench process) | |`,
+  );
   console.log(`(audience upload: ${upload.toFixed(1)} s, not in the plan time)`);
   const perRow = (c: Record<string, number>) =>
     Object.keys(servers).length === 0
@@ -432,6 +445,7 @@ try {
   if (BASELINES) {
     console.log(`- bare producer: ${perRow(bareKafkaServers)}`);
     console.log(`- bare MongoDB bulk upsert: ${perRow(bareMongoServers)}`);
+    console.log(`- bare MongoDB bulk insert: ${perRow(bareInsertServers)}`);
   }
 } finally {
   child.kill("SIGTERM");
