@@ -1,5 +1,5 @@
 import { guardStore } from "@parley/mongo";
-import { MongoBulkWriteError, type AnyBulkWriteOperation, type Db } from "mongodb";
+import { MongoBulkWriteError, type AnyBulkWriteOperation, type Db, type WriteError } from "mongodb";
 import { countryOfContact } from "@parley/pricing";
 import type { CampaignDefinition } from "../../domain/campaign.js";
 import { usesMessagingLimit } from "../../domain/limits.js";
@@ -87,7 +87,9 @@ async function insertKeepingExisting(write: () => Promise<unknown>): Promise<voi
     await write();
   } catch (error) {
     if (error instanceof MongoBulkWriteError) {
-      const errors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+      const errors: readonly WriteError[] = Array.isArray(error.writeErrors)
+        ? (error.writeErrors as WriteError[])
+        : [error.writeErrors as WriteError];
       if (errors.length > 0 && errors.every((e) => e.code === DUPLICATE_KEY)) return;
     }
     throw error;
