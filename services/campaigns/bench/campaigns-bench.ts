@@ -3,8 +3,11 @@
 // start, the plan run with its MongoDB store and the contacts' facts), against the servers the
 // environment names (bench/campaigns.sh starts its own). Same-run baselines: a bare producer
 // writing the same number of SendRequested records to Kafka (acks=all, batches of the plan's
-// chunk), and a bare MongoDB bulk write of the same number of queue documents (the enqueue alone).
-// Prints wall time, rows/s, the service's CPU per row (from /proc) and its peak RSS (VmHWM).
+// chunk), and bare MongoDB bulk writes of the same number of queue documents (the enqueue alone:
+// upserts, the store's write before 2026-12-07, and inserts, its write since).
+// Prints wall time, rows/s, the service's CPU per row (from /proc) and its peak RSS (VmHWM), and
+// the CPU per row of the bench's own servers (MongoDB, Kafka, the registry: their pid files under
+// PARLEY_STATE_DIR) during the plan and during each baseline.
 // Knobs: BENCH_ROWS, BENCH_CHUNK (1000, CAMPAIGNS_PLAN_CHUNK), BENCH_CAP (1: a frequency cap, so
 // every chunk also counts earlier campaign sends), BENCH_SERVICE_NODE_FLAGS.
 import { spawn } from "node:child_process";
