@@ -66,7 +66,11 @@ await runStandardService({
       });
       const markDelayMs = config.ROUTER_MARK_DELAY_MS < 0 ? undefined : config.ROUTER_MARK_DELAY_MS;
       const inboundHandler = createInboundHandler({
-        store: createContactStore({ db: mongo.db, clock }),
+        store: createContactStore({
+          db: mongo.db,
+          clock,
+          rememberKeys: config.ROUTER_STATE_CACHE_SIZE,
+        }),
         publish: createCatalogPublisher(inboundProducer, catalog),
         clock,
         decideWith: {
