@@ -171,7 +171,8 @@ export function createMongoStateStore<State, Output>({
           update: {
             $set: { ...set, ...own },
             ...(Object.keys(push).length === 0 ? {} : { $push: push }),
-            ...(Object.keys(unset).length === 0 ? {} : { $unset: unset }),
+            // As a whole-document save: the new outbox is unpublished until marked.
+            $unset: { ...unset, publishedVersion: "" },
           },
         },
       };

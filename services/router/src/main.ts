@@ -189,7 +189,11 @@ await runStandardService({
       await templateEvents.start();
       components.push({ name: templateEvents.name, stop: () => templateEvents.stop() });
       const outboundHandler = createOutboundHandler({
-        store: createOutboundStore({ db: mongo.db, clock }),
+        store: createOutboundStore({
+          db: mongo.db,
+          clock,
+          rememberKeys: config.ROUTER_OUTBOUND_CACHE_SIZE,
+        }),
         publish: createCatalogPublisher(outboundProducer, catalog),
         clock,
         resolveSender: (sender) => directory.resolve(sender),
