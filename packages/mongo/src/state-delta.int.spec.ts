@@ -130,15 +130,18 @@ describe("MongoDB StateStore remembering its keys", () => {
       { key, state: { key, items: ["a"], payload: 1 }, outbox: [], expectedVersion: 0 },
     ]);
     // Someone else's version 1 (a restore, another writer's insert after a delete).
-    await mongo.db.collection<StateDocument>("behind").replaceOne({ _id: key }, {
-      _id: key,
-      version: 1,
-      writeId: "someone-else",
-      outbox: [],
-      updatedAt: new Date(),
-      items: ["x", "y"],
-      payload: 2,
-    } as StateDocument);
+    await mongo.db.collection<StateDocument>("behind").replaceOne(
+      { _id: key },
+      {
+        _id: key,
+        version: 1,
+        writeId: "someone-else",
+        outbox: [],
+        updatedAt: new Date(),
+        items: ["x", "y"],
+        payload: 2,
+      },
+    );
     const lost = await store.saveMany([
       { key, state: { key, items: ["a", "b"], payload: 1 }, outbox: [], expectedVersion: 1 },
     ]);

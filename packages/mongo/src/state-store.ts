@@ -187,7 +187,8 @@ export function createMongoStateStore<State, Output>({
   /** A document's own fields (toDocument's), remembered as read. */
   const remember = (doc: StateDocument) => {
     const fields: Document = {};
-    for (const name of Object.keys(doc)) if (!RESERVED.has(name)) fields[name] = doc[name];
+    for (const name of Object.keys(doc))
+      if (!RESERVED.has(name)) fields[name] = doc[name] as unknown;
     remembered.set(doc._id, doc.version, doc.writeId, fields);
   };
 
