@@ -14,7 +14,7 @@ import { Session } from "node:inspector/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
-import { createCatalog, createEvent, type EventOf } from "@parley/contracts";
+import { createCatalog, createEvent, parseContactId, type EventOf } from "@parley/contracts";
 import {
   createEventConsumer,
   createEventProducer,
@@ -37,10 +37,13 @@ import { createKeywordMatcher, defaultKeywords } from "../dist/inbound/keywords.
 
 const WEBHOOKS = Number(process.env["BENCH_WEBHOOKS"] ?? "5000");
 const CONTACTS = Number(process.env["BENCH_CONTACTS"] ?? "500");
+// Status identities each contact's document already holds before a router case (a contact with
+// a history: 3 statuses per message sent to it, up to ROUTER_DEDUPE_MAX_IDS, 500, kept).
+const HISTORY = Number(process.env["BENCH_HISTORY"] ?? "0");
 // As main.ts: ROUTER_MAX_IN_FLIGHT, whose default is 200.
 const MAX_IN_FLIGHT = Number(process.env["BENCH_MAX_IN_FLIGHT"] ?? "200");
 const NUMBERS = ["106540352242931", "106540352242932", "106540352242933"];
-const TIMEOUT_MS = 120_000;
+const TIMEOUT_MS = Number(process.env["BENCH_TIMEOUT_S"] ?? "120") * 1000;
 
 function webhook(n: number, run: string): EventOf<"RawWebhookReceived"> {
   const pnid = NUMBERS[n % NUMBERS.length] ?? "";
@@ -326,6 +329,27 @@ async function main(): Promise<void> {
         conflict: () => undefined,
       },
     });
+    if (HISTORY > 0) {
+      // Written as the router writes them (version 1, outbox published), in bulk writes of 100.
+      const seed = createContactStore({ db, clock });
+      const at = (i: number) => new Date(Date.now() - (HISTORY - i) * 60_000).toISOString();
+      const writes = Array.from({ length: CONTACTS }, (_, c) => {
+        const parsed = parseContactId(String(16505550000 + c));
+        if (!parsed.ok) throw new Error(parsed.reason);
+        const key = parsed.contactId;
+        const statuses = Array.from({ length: HISTORY }, (_, i) => ({
+          id: `status:wamid.HBgLMTY1MDU1NTEyMzQVAgARGBI${String(c)}x${String(i)}:read:`,
+          at: at(i),
+        }));
+        return {
+          key,
+          state: { contactId: key, messages: [], statuses, others: [], windows: [] },
+          outbox: [],
+          expectedVersion: 0,
+        };
+      });
+      for (let i = 0; i < writes.length; i += 100) await seed.saveMany(writes.slice(i, i + 100));
+    }
     const router = createRawWebhookConsumer({
       kafka,
       serde,
