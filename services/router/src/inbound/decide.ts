@@ -1,6 +1,7 @@
 import { createEvent, type AnyEvent, type EventOf } from "@parley/contracts";
 import type { Decider } from "@parley/decider";
 import { inboundIdentity, statusIdentity } from "./identity.js";
+import { instantsAfter, keepAll } from "../instants.js";
 import type { KeywordMatch } from "./keywords.js";
 
 /**
@@ -178,43 +179,20 @@ export interface RetentionLimits {
  * is published again with the same deterministic event id, so consumers still see one event.
  */
 export function retain(state: ContactState, now: Date, limits: RetentionLimits): ContactState {
-  const cutoff = now.getTime() - limits.ttlMs;
-  const recent = atOrAfter(cutoff);
+  // Runs on every decision over up to maxIds identities per kind: no parse and no copy when
+  // nothing goes (the store then sees the same list and writes only its new tail).
+  const recent = instantsAfter(now.getTime() - limits.ttlMs, { inclusive: true });
   const keep = (list: readonly Seen[]) => {
-    // Runs on every decision over up to maxIds identities per kind: no parse and no copy when
-    // nothing goes (the store then sees the same list and writes only its new tail).
-    const kept = list.every((s) => recent(s.at)) ? list : list.filter((s) => recent(s.at));
+    const kept = keepAll(list, (s) => recent(s.at));
     return kept.length > limits.maxIds ? kept.slice(-limits.maxIds) : kept;
   };
-  const open = state.windows.every((w) => Date.parse(w.expiresAt) > now.getTime());
   return {
     ...state,
     messages: keep(state.messages),
     statuses: keep(state.statuses),
     others: keep(state.others),
-    windows: open
-      ? state.windows
-      : state.windows.filter((w) => Date.parse(w.expiresAt) > now.getTime()),
+    windows: keepAll(state.windows, (w) => Date.parse(w.expiresAt) > now.getTime()),
   };
-}
-
-/** `YYYY-MM-DDTHH:mm:ss.sssZ`, as Date#toISOString writes: ordered as text as it is in time. */
-const CANONICAL_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-
-/**
- * Whether an instant is at or after `cutoff` (ms): compared as text with the cutoff's canonical
- * form when it has that form too (no parse), by Date.parse otherwise (other offsets, precisions).
- */
-function atOrAfter(cutoff: number): (at: string) => boolean {
-  const bound = new Date(cutoff);
-  const boundText = Number.isNaN(bound.getTime()) ? undefined : bound.toISOString();
-  return (at) =>
-    boundText !== undefined &&
-    boundText.length === 24 &&
-    at.length === 24 &&
-    CANONICAL_INSTANT.test(at)
-      ? at >= boundText
-      : Date.parse(at) >= cutoff;
 }
 
 /** The state without these identities (see ForgetFacts). */
