@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark of campaign planning (docs/benchmarks.md, "Campaigns"): BENCH_ROWS (500000) audience
 # rows uploaded to the campaigns service (its own process), planned and enqueued, against two
-# same-run baselines: a bare producer writing the same number of SendRequested records, and a bare
-# MongoDB bulk write of the same number of queue documents. Prints time, rows/s, the service's CPU
-# per row and its peak RSS. Starts its own servers (profile "bench-campaigns", ports
+# same-run baselines: a bare producer writing the same number of SendRequested records, and bare
+# MongoDB bulk writes (upserts, then inserts) of the same number of queue documents. Prints time,
+# rows/s, the service's CPU per row and its peak RSS, and the servers' CPU per row (MongoDB, Kafka,
+# the registry) during the plan and each baseline. Starts its own servers (profile "bench-campaigns", ports
 # 53092/53093/53081/53082/53017 unless BENCH_KAFKA_PORT, BENCH_KAFKA_CONTROLLER_PORT,
 # BENCH_REGISTRY_PORT, BENCH_REGISTRY_MANAGEMENT_PORT, BENCH_MONGO_PORT say otherwise: the ports of
 # a shell's environment are ignored, so it never stops shared servers), builds, runs, stops them.

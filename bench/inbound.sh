@@ -6,8 +6,10 @@
 # ports 49192/49193/48181/49181/57117 unless set), builds, runs, stops them.
 # Knobs: BENCH_SECONDS (10), BENCH_ROUNDS (2), BENCH_CONNECTIONS (32), BENCH_RATE (1000),
 # BENCH_PRODUCERS (4), BENCH_WARMUP_SECONDS (2), BENCH_LINGER_MS (1, as the appender),
-# BENCH_WEBHOOKS (5000), BENCH_CONTACTS (500), BENCH_MARK_DELAYS (-1,1000: one router case per
-# ROUTER_MARK_DELAY_MS), BENCH_ROUTER_WARMUP (1: discarded router cases first, so each measured
+# BENCH_WEBHOOKS (5000), BENCH_CONTACTS (500), BENCH_MARK_DELAYS (-1: one router case per
+# ROUTER_MARK_DELAY_MS), BENCH_SAVES (whole,delta: one router case per save mode, for each
+# mark delay: whole-document saves, or saves of what changed), BENCH_HISTORY (0: status
+# identities each contact's document holds before a router case, up to 500), BENCH_ROUTER_WARMUP (1: discarded router cases first, so each measured
 # case runs warm), BENCH_CPU_PROF=<file> (profile of the last router case, top frames printed).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

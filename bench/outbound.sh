@@ -9,6 +9,7 @@
 # runs, stops them.
 # Knobs: BENCH_SECONDS (8: backlog = cap x seconds, each case bounded to 20 s or 2.5 s per second
 # of backlog), BENCH_CONNECTIONS (64), BENCH_ONLY=a, b or d (that case alone), BENCH_CPU_PROF=<dir> (sender CPU profiles),
+# BENCH_PER_RECIPIENT (1: sends per recipient; e.g. 10 repeats recipients, in blocks of 100 requests),
 # BENCH_HEAP_SNAPSHOT=<dir> (the sender's heap at the end of each case), BENCH_SENDER_NODE_FLAGS
 # (node flags for the sender, e.g. "--max-semi-space-size=32"), BENCH_SENDER_MAIN (another build
 # of the sender, e.g. another commit's worktree's services/sender/dist/main.js, on this workload), BENCH_SIM_NICE (-10: the

@@ -28,6 +28,7 @@ export {
 } from "./limits.js";
 export {
   normalizePhoneNumber,
+  possiblePhoneCountry,
   maskPhoneNumber,
   type NormalizedPhone,
   type CountryCode,

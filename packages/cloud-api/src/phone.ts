@@ -49,6 +49,25 @@ export function normalizePhoneNumber(
   return result;
 }
 
+/**
+ * The country of an international number given as digits after `+` (a canonical phone contact id),
+ * or undefined when it is no possible number: what `normalizePhoneNumber(\`+${digits}\`)` answers
+ * for `country` (or throws), without the validity check (every number type's pattern), the mask
+ * and the cache, none of which a bulk pass over distinct numbers uses (campaign planning: the
+ * parse was its largest CPU cost, docs/benchmarks.md "Campaigns"). `possible: false` for input
+ * that is not 1 to 15 digits.
+ */
+export function possiblePhoneCountry(
+  digits: string,
+):
+  | { readonly possible: true; readonly country: CountryCode | undefined }
+  | { readonly possible: false } {
+  if (!/^\d{1,15}$/.test(digits)) return { possible: false };
+  const parsed = parsePhoneNumberFromString(`+${digits}`);
+  if (!parsed?.isPossible()) return { possible: false };
+  return { possible: true, country: parsed.country ?? parsed.getPossibleCountries()[0] };
+}
+
 /** Numbers already normalised, oldest first; invalid input is not kept (it throws each time). */
 const normalized = new Map<string, NormalizedPhone>();
 const NORMALIZED_MAX = 20_000;

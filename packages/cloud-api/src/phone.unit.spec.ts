@@ -1,6 +1,7 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { InvalidPhoneNumberError } from "./errors.js";
-import { maskPhoneNumber, normalizePhoneNumber } from "./phone.js";
+import { maskPhoneNumber, normalizePhoneNumber, possiblePhoneCountry } from "./phone.js";
 
 describe("normalizePhoneNumber", () => {
   it.each([
@@ -58,5 +59,39 @@ describe("maskPhoneNumber", () => {
   it("hides the middle digits", () => {
     expect(maskPhoneNumber("+16505551234")).toBe("+165******34");
     expect(maskPhoneNumber("16505551234")).not.toContain("555");
+  });
+});
+
+describe("possiblePhoneCountry", () => {
+  it("answers what normalizePhoneNumber answers for +digits: the same country, or no possible number", () => {
+    // Calling codes of one country, of several (+1, +7, +44, +61), unassigned ones, then any digits.
+    const prefix = fc.constantFrom("34", "55", "52", "91", "44", "1", "7", "61", "999", "80", "");
+    const digits = fc.tuple(prefix, fc.stringMatching(/^\d{0,16}$/)).map(([p, d]) => `${p}${d}`);
+    fc.assert(
+      fc.property(fc.oneof(digits, fc.string({ maxLength: 20 })), (input) => {
+        const fast = possiblePhoneCountry(input);
+        let slow: { possible: true; country: string | undefined } | { possible: false };
+        try {
+          slow = /^\d+$/.test(input)
+            ? { possible: true, country: normalizePhoneNumber(`+${input}`).country }
+            : { possible: false };
+        } catch (error) {
+          expect(error).toBeInstanceOf(InvalidPhoneNumberError);
+          slow = { possible: false };
+        }
+        expect(fast).toEqual(slow);
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it("names the country of Spanish, Brazilian, US and UK numbers and refuses impossible ones", () => {
+    expect(possiblePhoneCountry("34612345678")).toEqual({ possible: true, country: "ES" });
+    expect(possiblePhoneCountry("5511987654321")).toEqual({ possible: true, country: "BR" });
+    expect(possiblePhoneCountry("12025550123")).toEqual({ possible: true, country: "US" });
+    expect(possiblePhoneCountry("447700900123")).toEqual({ possible: true, country: "GB" });
+    expect(possiblePhoneCountry("999000000001")).toEqual({ possible: false });
+    expect(possiblePhoneCountry("+34612345678")).toEqual({ possible: false });
+    expect(possiblePhoneCountry("")).toEqual({ possible: false });
   });
 });

@@ -3,6 +3,7 @@ import type { Admin, Consumer, EachBatchPayload } from "kafkajs";
 import { sleep } from "@parley/errors";
 import { defaultRetryPolicy, type RetryPolicy } from "./backoff.js";
 import { checkGroupSettings, groupInstanceIdOf } from "./connection.js";
+import { consumerControl } from "./consumer-control.js";
 import { createDeadLetters } from "./dead-letter.js";
 import { createFenceReclaim } from "./fence-reclaim.js";
 import { errorMessage, ParleyKafkaError } from "./errors.js";
@@ -122,23 +123,7 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
   const unowned = new Set<string>();
 
   const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
-  /*
-   * kafkajs has no consumer group between a crash and its restart (or after a stop): pause and
-   * resume throw then (seek too: the fence take-up's catch gives that partition up). Nothing is
-   * lost by skipping them: the restart joins with a new group, and the join (GROUP_JOIN below)
-   * sets every pause and resume again from our state.
-   */
-  const fetchControl = (
-    action: "pause" | "resume",
-    which: { topic: string; partitions?: number[] }[],
-  ): void => {
-    try {
-      consumer[action](which);
-    } catch (error) {
-      if (!errorMessage(error).includes("consumer#run must be called first")) throw error;
-      logger?.debug({ groupId, action }, "fetch control skipped: the consumer is restarting");
-    }
-  };
+  const { fetchControl, boundedStep } = consumerControl(consumer, groupId, logger);
   /*
    * Back-pressure: past maxInFlight the batch handler itself waits (heartbeating) until half
    * the work is done, so kafkajs fetches nothing more for these partitions meanwhile. This is
@@ -185,28 +170,6 @@ export function createConsumerRunner<T>(options: ConsumerRunnerOptions<T>): Cons
         fetchControl("resume", [{ topic: state.topic, partitions: [state.partition] }]);
     }
     resumeIfDrained();
-  };
-
-  const boundedStep = async (step: string, work: Promise<void>, ms: number): Promise<void> => {
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => {
-        resolve("timeout");
-      }, ms);
-    });
-    const outcome = await Promise.race([
-      work.then(
-        () => "done" as const,
-        () => "failed" as const,
-      ),
-      timedOut,
-    ]);
-    clearTimeout(timer);
-    if (outcome !== "done")
-      logger?.warn(
-        { groupId, step, outcome, boundMs: ms },
-        `consumer stop: ${step} ${outcome === "timeout" ? "timed out" : "failed"}; going on`,
-      );
   };
 
   /** Plain mode: the committable offsets of every partition in one OffsetCommit. */

@@ -17,6 +17,7 @@ import {
   type WriteError,
 } from "mongodb";
 import { guardStore } from "./errors.js";
+import { deltaOf, rememberFields } from "./state-delta.js";
 
 /** The fields the adapter owns in every state document; a state's own fields use other names. */
 export const STATE_DOCUMENT_FIELDS = [
@@ -53,6 +54,16 @@ export interface MongoStateStoreOptions<State, Output> {
   /** An outbox event read back, validated (default: as stored); a throw fails that key only. */
   readonly outboxFromDocument?: (stored: unknown) => Output;
   readonly clock?: () => Date;
+  /**
+   * Keys whose last read or written fields (toDocument's) the store keeps, at their version and
+   * write id (least recently used go first). A save of such a key at that version sends only
+   * what changed (`$set` of changed fields, `$push` of a list's new tail, trimmed with `$slice`)
+   * under a filter on its version and write id, instead of the whole document: the cost of a
+   * save follows what the decision added, not the state's size. 0 (default): every save
+   * replaces the whole document. toDocument should then return the state's own lists (not
+   * copies) so the two share them, and must not mutate them.
+   */
+  readonly rememberKeys?: number;
 }
 
 const DUPLICATE_KEY = 11000;
@@ -93,8 +104,10 @@ export function createMongoStateStore<State, Output>({
   outboxToDocument = (event) => event,
   outboxFromDocument = (stored) => stored as Output,
   clock = () => new Date(),
+  rememberKeys = 0,
 }: MongoStateStoreOptions<State, Output>): StateStore<State, Output> {
   const documents: Collection<StateDocument> = db.collection<StateDocument>(collection);
+  const remembered = rememberFields(rememberKeys);
 
   const read = (doc: StateDocument): Stored<State, Output> | Error => {
     try {
@@ -107,35 +120,76 @@ export function createMongoStateStore<State, Output>({
     }
   };
 
-  const documentOf = (
-    { key, state, outbox, expectedVersion }: StateWrite<State, Output>,
-    writeId: string,
-    updatedAt: Date,
-  ): StateDocument => {
+  const fieldsOf = ({ key, state }: StateWrite<State, Output>): Document => {
     const fields = toDocument(state, key);
     for (const name of Object.keys(fields)) {
       if (RESERVED.has(name)) {
         throw new TypeError(`${collection}: toDocument returned "${name}", a field the store owns`);
       }
     }
-    const doc: StateDocument = {
-      ...fields,
-      _id: key,
-      version: expectedVersion + 1,
-      writeId,
-      outbox: outbox.map((event) => outboxToDocument(event)),
-      updatedAt,
-    };
-    // MongoDB refuses the whole document past its nesting limit; the driver, given a hostile
-    // payload thousands of levels deep, may exhaust the stack first. Either way: never, this key.
-    if (exceedsNesting(doc, MAX_DOCUMENT_NESTING)) {
+    return fields;
+  };
+
+  // MongoDB refuses the whole document past its nesting limit; the driver, given a hostile
+  // payload thousands of levels deep, may exhaust the stack first. Either way: never, this key.
+  const refuseTooDeep = (key: string, written: Document) => {
+    if (exceedsNesting(written, MAX_DOCUMENT_NESTING)) {
       throw new UnstorableStateError(
         key,
         `the document nests deeper than MongoDB's ${MAX_DOCUMENT_NESTING} levels`,
         { collection, maxDepth: MAX_DOCUMENT_NESTING },
       );
     }
-    return doc;
+  };
+
+  /** The write of one key: its whole document, or (remembered at this version) what changed. */
+  const operationOf = (
+    write: StateWrite<State, Output>,
+    fields: Document,
+    writeId: string,
+    updatedAt: Date,
+  ): AnyBulkWriteOperation<StateDocument> => {
+    const { key, outbox, expectedVersion } = write;
+    const own = {
+      version: expectedVersion + 1,
+      writeId,
+      outbox: outbox.map((event) => outboxToDocument(event)),
+      updatedAt,
+    };
+    const known = expectedVersion === 0 ? undefined : remembered.get(key);
+    if (known?.version === expectedVersion) {
+      const { set, push, unset } = deltaOf(known.fields, fields);
+      // The levels of what is written are those it takes in the document (a pushed item sits
+      // in its list as in the whole document); what is kept was accepted before.
+      const pushed: Document = {};
+      for (const [name, { $each }] of Object.entries(push) as [string, { $each: unknown[] }][])
+        pushed[name] = $each;
+      refuseTooDeep(key, { ...set, ...pushed, outbox: own.outbox });
+      return {
+        updateOne: {
+          filter: { _id: key, version: expectedVersion, writeId: known.writeId },
+          update: {
+            $set: { ...set, ...own },
+            ...(Object.keys(push).length === 0 ? {} : { $push: push }),
+            // As a whole-document save: the new outbox is unpublished until marked.
+            $unset: { ...unset, publishedVersion: "" },
+          },
+        },
+      };
+    }
+    const doc: StateDocument = { ...fields, _id: key, ...own };
+    refuseTooDeep(key, doc);
+    return expectedVersion === 0
+      ? { insertOne: { document: doc } }
+      : { replaceOne: { filter: { _id: key, version: expectedVersion }, replacement: doc } };
+  };
+
+  /** A document's own fields (toDocument's), remembered as read. */
+  const remember = (doc: StateDocument) => {
+    const fields: Document = {};
+    for (const name of Object.keys(doc))
+      if (!RESERVED.has(name)) fields[name] = doc[name] as unknown;
+    remembered.set(doc._id, doc.version, doc.writeId, fields);
   };
 
   return {
@@ -148,7 +202,11 @@ export function createMongoStateStore<State, Output>({
       const filter =
         unique.length === 1 && only !== undefined ? { _id: only } : { _id: { $in: unique } };
       const docs = await guardStore(collection, "load", () => documents.find(filter).toArray());
-      for (const doc of docs) found.set(doc._id, read(doc));
+      for (const doc of docs) {
+        const stored = read(doc);
+        found.set(doc._id, stored);
+        if (rememberKeys > 0 && !(stored instanceof Error)) remember(doc);
+      }
       return found;
     },
 
@@ -159,17 +217,12 @@ export function createMongoStateStore<State, Output>({
       const writeId = randomUUID();
       const updatedAt = clock();
       // Built (and refused) before the driver sees any: nothing of this call is written then.
-      const docs = writes.map((write) => documentOf(write, writeId, updatedAt));
-      const operations: AnyBulkWriteOperation<StateDocument>[] = docs.map((doc, index) =>
-        writes[index]?.expectedVersion === 0
-          ? { insertOne: { document: doc } }
-          : {
-              replaceOne: {
-                filter: { _id: doc._id, version: doc.version - 1 },
-                replacement: doc,
-              },
-            },
+      const fields = writes.map((write) => fieldsOf(write));
+      const operations = writes.map((write, index) =>
+        operationOf(write, fields[index] ?? {}, writeId, updatedAt),
       );
+      // Forgotten until the write is known to have landed (a failed call may have landed).
+      for (const { key } of writes) remembered.delete(key);
       const matched = await guardStore(collection, "save", async () => {
         try {
           return (await documents.bulkWrite(operations, { ordered: false })).matchedCount;
@@ -209,6 +262,12 @@ export function createMongoStateStore<State, Output>({
             lost.add(write.key);
           }
         }
+      }
+      if (rememberKeys > 0) {
+        writes.forEach((write, index) => {
+          if (!lost.has(write.key))
+            remembered.set(write.key, write.expectedVersion + 1, writeId, fields[index] ?? {});
+        });
       }
       return lost;
     },

@@ -3,8 +3,11 @@
 // start, the plan run with its MongoDB store and the contacts' facts), against the servers the
 // environment names (bench/campaigns.sh starts its own). Same-run baselines: a bare producer
 // writing the same number of SendRequested records to Kafka (acks=all, batches of the plan's
-// chunk), and a bare MongoDB bulk write of the same number of queue documents (the enqueue alone).
-// Prints wall time, rows/s, the service's CPU per row (from /proc) and its peak RSS (VmHWM).
+// chunk), and bare MongoDB bulk writes of the same number of queue documents (the enqueue alone:
+// upserts, the store's write before 2026-12-07, and inserts, its write since).
+// Prints wall time, rows/s, the service's CPU per row (from /proc) and its peak RSS (VmHWM), and
+// the CPU per row of the bench's own servers (MongoDB, Kafka, the registry: their pid files under
+// PARLEY_STATE_DIR) during the plan and during each baseline.
 // Knobs: BENCH_ROWS, BENCH_CHUNK (1000, CAMPAIGNS_PLAN_CHUNK), BENCH_CAP (1: a frequency cap, so
 // every chunk also counts earlier campaign sends), BENCH_SERVICE_NODE_FLAGS.
 import { spawn } from "node:child_process";
@@ -52,6 +55,29 @@ const cpuOf = (pid: number): number => {
       ?.split(" ") ?? [];
   return ((Number(fields[11]) + Number(fields[12])) / TICKS) * 1e6;
 };
+/**
+ * The bench's own servers' pids (bench/campaigns.sh exports PARLEY_STATE_DIR; infra.sh keeps a pid
+ * file per server): their CPU over the plan is what the plan costs MongoDB and Kafka.
+ */
+const serverPids = (): Record<string, number> => {
+  const state = process.env["PARLEY_STATE_DIR"];
+  const out: Record<string, number> = {};
+  if (state === undefined) return out;
+  for (const name of ["mongo", "kafka", "registry"]) {
+    try {
+      const pid = Number(readFileSync(join(state, "run", `${name}.pid`), "utf8").trim());
+      if (pid > 0) {
+        cpuOf(pid);
+        out[name] = pid;
+      }
+    } catch {
+      // not running under this state directory: not measured
+    }
+  }
+  return out;
+};
+const serversCpu = (pids: Record<string, number>): Record<string, number> =>
+  Object.fromEntries(Object.entries(pids).map(([n, pid]) => [n, cpuOf(pid)]));
 const peakRssMb = (pid: number) => {
   const kb = /VmHWM:\s+(\d+)/u.exec(readFileSync(`/proc/${String(pid)}/status`, "utf8"))?.[1];
   return kb === undefined ? NaN : Number(kb) / 1024;
@@ -172,7 +198,17 @@ const requestOf = (i: number) => {
 };
 let bareKafka = { s: NaN, cpu: NaN };
 let bareMongo = { s: NaN, cpu: NaN };
+let bareInsert = { s: NaN, cpu: NaN };
+let bareInsertServers: Record<string, number> = {};
+const servers = serverPids();
+const serversSince = (before: Record<string, number>): Record<string, number> => {
+  const now = serversCpu(servers);
+  return Object.fromEntries(Object.entries(now).map(([n, c]) => [n, c - (before[n] ?? 0)]));
+};
+let bareKafkaServers: Record<string, number> = {};
+let bareMongoServers: Record<string, number> = {};
 if (BASELINES) {
+  const srv0 = serversCpu(servers);
   const base0 = { wall: performance.now(), cpu: process.cpuUsage() };
   for (let i = 0; i < ROWS; i += CHUNK) {
     const records = await Promise.all(
@@ -187,44 +223,55 @@ if (BASELINES) {
     s: (performance.now() - base0.wall) / 1000,
     cpu: ((c) => c.user + c.system)(process.cpuUsage(base0.cpu)),
   };
+  bareKafkaServers = serversSince(srv0);
   progress(`bare producer: ${bareKafka.s.toFixed(1)} s`);
 
-  // Baseline 2: a bare MongoDB bulk write of ROWS queue documents (replaceOne upsert by _id, the
-  // fields the plan store writes), CHUNK at a time.
-  const bare = mongo.db.collection<{ _id: string }>("bench_bare_recipients");
-  const base1 = { wall: performance.now(), cpu: process.cpuUsage() };
-  for (let i = 0; i < ROWS; i += CHUNK) {
-    const now = new Date();
-    await bare.bulkWrite(
-      Array.from({ length: Math.min(CHUNK, ROWS - i) }, (_, k) => {
-        const event = requestOf(i + k);
-        const doc = {
-          _id: `bare:${event.data.contactId}:${String(i + k)}`,
-          campaignId: "bare",
-          contactId: event.data.contactId,
-          index: i + k,
-          requestId: event.correlationId,
-          phoneNumberId: NUMBERS[(i + k) % 2]?.phoneNumberId ?? "",
-          plannedAt: now,
-          releaseAt: now,
-          released: false,
-          country: "ES",
-          windowOpen: false,
-          // As the plan store queues a send: its body parameters' values (the rest is rebuilt
-          // from the campaign when released).
-          params: [`Customer ${String(i + k)}`],
-        };
-        return { replaceOne: { filter: { _id: doc._id }, replacement: doc, upsert: true } };
-      }),
-      { ordered: false },
-    );
-  }
-  bareMongo = {
-    s: (performance.now() - base1.wall) / 1000,
-    cpu: ((c) => c.user + c.system)(process.cpuUsage(base1.cpu)),
+  // Baselines 2 and 3: a bare MongoDB bulk write of ROWS queue documents (the fields the plan
+  // store writes), CHUNK at a time: replaceOne upserts by _id (the store's write before
+  // 2026-12-07, kept for comparison with earlier runs), then inserts (the store's write now).
+  const bareWrite = async (mode: "upsert" | "insert") => {
+    const bare = mongo.db.collection<{ _id: string }>(`bench_bare_recipients_${mode}`);
+    const srv1 = serversCpu(servers);
+    const base1 = { wall: performance.now(), cpu: process.cpuUsage() };
+    for (let i = 0; i < ROWS; i += CHUNK) {
+      const now = new Date();
+      await bare.bulkWrite(
+        Array.from({ length: Math.min(CHUNK, ROWS - i) }, (_, k) => {
+          const event = requestOf(i + k);
+          const doc = {
+            _id: `bare:${event.data.contactId}:${String(i + k)}`,
+            campaignId: "bare",
+            contactId: event.data.contactId,
+            index: i + k,
+            requestId: event.correlationId,
+            phoneNumberId: NUMBERS[(i + k) % 2]?.phoneNumberId ?? "",
+            plannedAt: now,
+            releaseAt: now,
+            released: false,
+            country: "ES",
+            windowOpen: false,
+            // As the plan store queues a send: its body parameters' values (the rest is rebuilt
+            // from the campaign when released).
+            params: [`Customer ${String(i + k)}`],
+          };
+          return mode === "insert"
+            ? { insertOne: { document: doc } }
+            : { replaceOne: { filter: { _id: doc._id }, replacement: doc, upsert: true } };
+        }),
+        { ordered: false },
+      );
+    }
+    const result = {
+      s: (performance.now() - base1.wall) / 1000,
+      cpu: ((c) => c.user + c.system)(process.cpuUsage(base1.cpu)),
+    };
+    const used = serversSince(srv1);
+    await bare.drop();
+    progress(`bare MongoDB bulk ${mode}: ${result.s.toFixed(1)} s`);
+    return { result, used };
   };
-  await bare.drop();
-  progress(`bare MongoDB bulk write: ${bareMongo.s.toFixed(1)} s`);
+  ({ result: bareMongo, used: bareMongoServers } = await bareWrite("upsert"));
+  ({ result: bareInsert, used: bareInsertServers } = await bareWrite("insert"));
 }
 
 // The campaigns service as its own process.
@@ -343,6 +390,7 @@ try {
   );
   const upload = (performance.now() - up0) / 1000;
   const cpu0 = cpuOf(pid);
+  const srv2 = serversCpu(servers);
   const t0 = performance.now();
   await api("POST", "/v1/campaigns/bench/start");
   // Polled from the plan's checkpoint document (by _id): the API's progress also counts the queue,
@@ -363,6 +411,7 @@ try {
   }
   const planS = (performance.now() - t0) / 1000;
   const cpu = cpuOf(pid) - cpu0;
+  const planServers = serversSince(srv2);
   const rss = peakRssMb(pid);
   const final = await api("GET", "/v1/campaigns/bench");
   const counters = final.plan?.counters;
@@ -384,7 +433,23 @@ try {
   console.log(
     `| baseline: bare MongoDB bulk upsert, ${fmt(ROWS)} queue documents | ${bareMongo.s.toFixed(1)} s | ${fmt(ROWS / bareMongo.s)} | ${(bareMongo.cpu / ROWS).toFixed(1)} µs (bench process) | |`,
   );
+  console.log(
+    `| baseline: bare MongoDB bulk insert, ${fmt(ROWS)} queue documents | ${bareInsert.s.toFixed(1)} s | ${fmt(ROWS / bareInsert.s)} | ${(bareInsert.cpu / ROWS).toFixed(1)} µs (bench process) | |`,
+  );
   console.log(`(audience upload: ${upload.toFixed(1)} s, not in the plan time)`);
+  const perRow = (c: Record<string, number>) =>
+    Object.keys(servers).length === 0
+      ? "not measured (no PARLEY_STATE_DIR pid files)"
+      : Object.entries(c)
+          .map(([n, v]) => `${n} ${(v / ROWS).toFixed(1)} µs`)
+          .join(", ");
+  console.log("servers' CPU per row (from /proc, the bench's own servers):");
+  console.log(`- plan + enqueue: ${perRow(planServers)}`);
+  if (BASELINES) {
+    console.log(`- bare producer: ${perRow(bareKafkaServers)}`);
+    console.log(`- bare MongoDB bulk upsert: ${perRow(bareMongoServers)}`);
+    console.log(`- bare MongoDB bulk insert: ${perRow(bareInsertServers)}`);
+  }
 } finally {
   child.kill("SIGTERM");
   await Promise.race([new Promise((r) => child.once("exit", r)), sleep(10_000)]);

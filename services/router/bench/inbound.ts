@@ -14,7 +14,7 @@ import { Session } from "node:inspector/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
-import { createCatalog, createEvent, type EventOf } from "@parley/contracts";
+import { createCatalog, createEvent, parseContactId, type EventOf } from "@parley/contracts";
 import {
   createEventConsumer,
   createEventProducer,
@@ -37,10 +37,13 @@ import { createKeywordMatcher, defaultKeywords } from "../dist/inbound/keywords.
 
 const WEBHOOKS = Number(process.env["BENCH_WEBHOOKS"] ?? "5000");
 const CONTACTS = Number(process.env["BENCH_CONTACTS"] ?? "500");
+// Status identities each contact's document already holds before a router case (a contact with
+// a history: 3 statuses per message sent to it, up to ROUTER_DEDUPE_MAX_IDS, 500, kept).
+const HISTORY = Number(process.env["BENCH_HISTORY"] ?? "0");
 // As main.ts: ROUTER_MAX_IN_FLIGHT, whose default is 200.
 const MAX_IN_FLIGHT = Number(process.env["BENCH_MAX_IN_FLIGHT"] ?? "200");
 const NUMBERS = ["106540352242931", "106540352242932", "106540352242933"];
-const TIMEOUT_MS = 120_000;
+const TIMEOUT_MS = Number(process.env["BENCH_TIMEOUT_S"] ?? "120") * 1000;
 
 function webhook(n: number, run: string): EventOf<"RawWebhookReceived"> {
   const pnid = NUMBERS[n % NUMBERS.length] ?? "";
@@ -268,7 +271,11 @@ async function main(): Promise<void> {
   // 2. The router's inbound side, composed as in main.ts, once per published-mark setting
   // (BENCH_MARK_DELAYS: -1 each batch waits for its mark, as before ADR 0010's deferred marks;
   // a number: ROUTER_MARK_DELAY_MS), each on topics and a database of its own.
-  const markDelays = (process.env["BENCH_MARK_DELAYS"] ?? "-1,1000").split(",").map(Number);
+  const markDelays = (process.env["BENCH_MARK_DELAYS"] ?? "-1").split(",").map(Number);
+  // BENCH_SAVES (whole,delta): each save replaces the contact's whole document, or (delta, as
+  // main.ts composes it) sends what the decision changed for contacts the store remembers.
+  const saveModes = (process.env["BENCH_SAVES"] ?? "whole,delta").split(",");
+  const variants = markDelays.flatMap((delay) => saveModes.map((saves) => ({ delay, saves })));
   const mongo = createMongo({
     url: mongoUrl,
     database: run,
@@ -278,7 +285,7 @@ async function main(): Promise<void> {
     },
   });
   const clock = () => new Date();
-  const routerCase = async (index: number, markDelay: number) => {
+  const routerCase = async (index: number, markDelay: number, saves: string) => {
     const { catalog } = index === 0 ? first : await filled(`${run}-${String(index)}`);
     const db = mongo.client.db(`${run}-${String(index)}`);
     let webhooks = 0;
@@ -304,7 +311,7 @@ async function main(): Promise<void> {
     });
     const publishToCatalog = createCatalogPublisher(producer, catalog);
     const handler = createInboundHandler({
-      store: timed(createContactStore({ db, clock })),
+      store: timed(createContactStore({ db, clock, rememberKeys: saves === "delta" ? 1_000 : 0 })),
       publish: (batch) => step("publish", batch.length, () => publishToCatalog(batch)),
       clock,
       decideWith: {
@@ -322,6 +329,27 @@ async function main(): Promise<void> {
         conflict: () => undefined,
       },
     });
+    if (HISTORY > 0) {
+      // Written as the router writes them (version 1, outbox published), in bulk writes of 100.
+      const seed = createContactStore({ db, clock });
+      const at = (i: number) => new Date(Date.now() - (HISTORY - i) * 60_000).toISOString();
+      const writes = Array.from({ length: CONTACTS }, (_, c) => {
+        const parsed = parseContactId(String(16505550000 + c));
+        if (!parsed.ok) throw new Error(parsed.reason);
+        const key = parsed.contactId;
+        const statuses = Array.from({ length: HISTORY }, (_, i) => ({
+          id: `status:wamid.HBgLMTY1MDU1NTEyMzQVAgARGBI${String(c)}x${String(i)}:read:`,
+          at: at(i),
+        }));
+        return {
+          key,
+          state: { contactId: key, messages: [], statuses, others: [], windows: [] },
+          outbox: [],
+          expectedVersion: 0,
+        };
+      });
+      for (let i = 0; i < writes.length; i += 100) await seed.saveMany(writes.slice(i, i + 100));
+    }
     const router = createRawWebhookConsumer({
       kafka,
       serde,
@@ -330,7 +358,7 @@ async function main(): Promise<void> {
       clock,
       tuning: { fromBeginning: true, maxInFlight: MAX_IN_FLIGHT },
     });
-    const stopProfile = index === markDelays.length - 1 ? await startProfile() : undefined;
+    const stopProfile = index === variants.length - 1 ? await startProfile() : undefined;
     const started = performance.now();
     const measured = measureCase();
     await router.start();
@@ -342,7 +370,7 @@ async function main(): Promise<void> {
     await stopProfile?.();
     await db.dropDatabase();
     return {
-      name: `router inbound, marks ${markDelay < 0 ? "awaited per batch" : `deferred ${String(markDelay)} ms`}`,
+      name: `router inbound, marks ${markDelay < 0 ? "awaited per batch" : `deferred ${String(markDelay)} ms`}, ${saves === "delta" ? "saves of what changed" : "whole-document saves"}`,
       webhooks,
       events,
       seconds,
@@ -355,13 +383,18 @@ async function main(): Promise<void> {
   // than the next (2026-12-06, 15:32 UTC: whichever setting ran second looked faster).
   const warmups = Number(process.env["BENCH_ROUTER_WARMUP"] ?? "1");
   for (let w = 0; w < warmups; w++) {
-    const warm = await routerCase(markDelays.length + w, markDelays[0] ?? -1);
+    const warm = await routerCase(
+      variants.length + w,
+      markDelays[0] ?? -1,
+      saveModes[0] ?? "delta",
+    );
     process.stderr.write(
       `router warm-up ${String(w + 1)} (discarded): ${(warm.webhooks / warm.seconds).toFixed(0)} webhooks/s\n`,
     );
   }
   const cases = [];
-  for (const [index, delay] of markDelays.entries()) cases.push(await routerCase(index, delay));
+  for (const [index, { delay, saves }] of variants.entries())
+    cases.push(await routerCase(index, delay, saves));
 
   // CPU of this process (the consumer or the router) per webhook: steadier than the rates on a
   // shared machine. The servers' CPU is theirs over the same span; on shared servers it includes

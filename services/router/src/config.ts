@@ -50,7 +50,10 @@ export const configSchema = z.object({
   ROUTER_DEDUPE_MAX_IDS: env.int(500, { min: 1, max: 100_000 }),
   /** How long an identity is remembered; Meta retries a webhook for up to 7 days. */
   ROUTER_DEDUPE_TTL_MS: env.int(8 * 24 * HOUR_MS, { min: 60_000 }),
-  /** Contacts whose state is kept in memory between webhooks (least recently used go); 0: none. */
+  /**
+   * Contacts whose state is kept in memory between webhooks (least recently used go), and whose
+   * stored lists the store remembers so a save sends only what changed (ADR 0010); 0: none.
+   */
   ROUTER_STATE_CACHE_SIZE: env.int(1_000, { min: 0, max: 1_000_000 }),
   /** Raw webhooks taken but not finished before the consumer stops fetching. */
   ROUTER_MAX_IN_FLIGHT: env.int(200, { min: 1, max: 10_000 }),
@@ -96,7 +99,10 @@ export const configSchema = z.object({
   ROUTER_TEMPLATE_CACHE_MS: env.int(5_000, { min: 0, max: HOUR_MS }),
   /** A template missing or not approved in a catalog older than this triggers one sync first. */
   ROUTER_TEMPLATE_RESYNC_MS: env.int(MINUTE_MS, { min: 1_000 }),
-  /** Contacts whose outbound state is kept in memory between records (least recently used go); 0: none. */
+  /**
+   * Contacts whose outbound state is kept in memory between records (least recently used go),
+   * and whose stored lists the store remembers so a save sends only what changed; 0: none.
+   */
   ROUTER_OUTBOUND_CACHE_SIZE: env.int(10_000, { min: 0, max: 1_000_000 }),
   /** Send requests, consent and window events taken but not finished before fetching stops. */
   ROUTER_SEND_MAX_IN_FLIGHT: env.int(500, { min: 1, max: 10_000 }),

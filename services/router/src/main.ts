@@ -66,7 +66,11 @@ await runStandardService({
       });
       const markDelayMs = config.ROUTER_MARK_DELAY_MS < 0 ? undefined : config.ROUTER_MARK_DELAY_MS;
       const inboundHandler = createInboundHandler({
-        store: createContactStore({ db: mongo.db, clock }),
+        store: createContactStore({
+          db: mongo.db,
+          clock,
+          rememberKeys: config.ROUTER_STATE_CACHE_SIZE,
+        }),
         publish: createCatalogPublisher(inboundProducer, catalog),
         clock,
         decideWith: {
@@ -185,7 +189,11 @@ await runStandardService({
       await templateEvents.start();
       components.push({ name: templateEvents.name, stop: () => templateEvents.stop() });
       const outboundHandler = createOutboundHandler({
-        store: createOutboundStore({ db: mongo.db, clock }),
+        store: createOutboundStore({
+          db: mongo.db,
+          clock,
+          rememberKeys: config.ROUTER_OUTBOUND_CACHE_SIZE,
+        }),
         publish: createCatalogPublisher(outboundProducer, catalog),
         clock,
         resolveSender: (sender) => directory.resolve(sender),

@@ -5,6 +5,8 @@
 // same requests straight to the simulator) run in the same process and the same run.
 // Needs KAFKA_BROKERS, SCHEMA_REGISTRY_URL, MONGO_URL (bench/outbound.sh sets them).
 // Knobs: BENCH_SECONDS (8; backlog = cap x seconds), BENCH_CONNECTIONS (64), BENCH_CPU_PROF (dir),
+// BENCH_PER_RECIPIENT (1: sends per recipient, in blocks of 100 requests; more compares a workload
+// that repeats recipients, as the bench did before 2026-12-06),
 // BENCH_HEAP_SNAPSHOT (dir), BENCH_SENDER_NODE_FLAGS, BENCH_SIM_NICE (-10); any SENDER_* variable
 // set for the bench (SENDER_RATE_MARGIN_MS=50, say) is passed to the sender, as is
 // HEAP_GROWING_PERCENT; BENCH_SENDER_MAIN runs another build of the sender (another commit's
@@ -68,7 +70,9 @@ const CASE_LIMIT_MS = Math.max(20_000, SECONDS * 2_500);
  * than 6 s and the pacer held the recipient for its debt (the pair rule measured, not the
  * sender; pair pacing has its own tests).
  */
-const PER_RECIPIENT = 1;
+const PER_RECIPIENT = Number(process.env["BENCH_PER_RECIPIENT"] ?? 1);
+if (!Number.isInteger(PER_RECIPIENT) || PER_RECIPIENT < 1 || PER_RECIPIENT > 40)
+  throw new Error("BENCH_PER_RECIPIENT must be an integer from 1 to 40 (Meta's burst is 45)");
 /**
  * The sender's entry point: this tree's build, or BENCH_SENDER_MAIN (another commit's built
  * `services/sender/dist/main.js`, to compare code on the same workload in one run).
@@ -261,6 +265,8 @@ async function main(): Promise<void> {
     // CPU per send is counted from the first send on (start-up and module loading left out).
     let first: { cpu: number; sent: number } | undefined;
     let last = { cpu: 0, sent: 0 };
+    /** From halfway through the sends on: the JIT's and the lanes' start-up left out. */
+    let half: { cpu: number; sent: number } | undefined;
     await new Promise<void>((resolve) => {
       const tick = setInterval(() => {
         if (child.pid !== undefined) {
@@ -273,6 +279,7 @@ async function main(): Promise<void> {
         if (child.pid !== undefined && now > 0) {
           last = { cpu: cpuMs(child.pid), sent: now };
           first ??= last;
+          if (half === undefined && now >= expected / 2) half = last;
         }
         if (now >= expected || Date.now() - started > CASE_LIMIT_MS + 15_000) {
           timedOut = now < expected;
@@ -284,6 +291,10 @@ async function main(): Promise<void> {
     if (first && last.sent > first.sent)
       console.log(
         `${name}: sender CPU per send ${((last.cpu - first.cpu) / (last.sent - first.sent)).toFixed(2)} ms (${String(last.sent - first.sent)} sends)`,
+      );
+    if (half && last.sent > half.sent)
+      console.log(
+        `${name}: sender CPU per send, second half of the sends ${((last.cpu - half.cpu) / (last.sent - half.sent)).toFixed(2)} ms (${String(last.sent - half.sent)} sends)`,
       );
     console.log(
       `${name}: sender max RSS MB by second from its start: ${rssBySecond.map((r) => r.toFixed(0)).join(", ")}`,
@@ -325,7 +336,7 @@ async function main(): Promise<void> {
             ", ",
           )}; all ${([...trips.values()].reduce((a, b) => a + b, 0) / sends).toFixed(2)} per send`,
       );
-      const stages = ["pacing", "gate", "claim", "slot", "call", "settle", "publish"];
+      const stages = ["admit", "pacing", "gate", "claim", "slot", "call", "settle", "publish"];
       console.log(
         `${name}: mean ms per stage: ${stages
           .map(

@@ -29,6 +29,13 @@ export const configSchema = z
      */
     SENDER_MAX_IN_FLIGHT: env.int(2_000, { min: 1, max: 50_000 }),
     /**
+     * How far ahead of its rate a number admits dispatches, in time at its cap (at least 8
+     * dispatches): the rest of its backlog waits for admission in arrival order before its first
+     * stage, not as handlers holding gate views and timers across the slot wait; 0: no bound
+     * (issue 31, ADR 0006 "Admission").
+     */
+    SENDER_ADMIT_AHEAD_MS: env.int(500, { min: 0, max: 60_000 }),
+    /**
      * Added to each number's one-second window, for the receiver's clock and rounding (its
      * stamps are in whole milliseconds): the rate log already holds each slot until a second
      * after the call's answer, whatever the transit (ADR 0006).

@@ -98,6 +98,7 @@ const settings: SenderSettings = {
   SENDER_GRAPH_TIMEOUT_MS: 6_000,
   SENDER_GRAPH_CONNECTIONS: 64,
   SENDER_MAX_IN_FLIGHT: 3_000,
+  SENDER_ADMIT_AHEAD_MS: 500,
   // The simulator counts the cap at receipt, on this process's event loop, which the broker,
   // registry and MongoDB sharing two cores can deschedule for tens of milliseconds: a stall
   // stamps a burst of arrivals at once. The sender's rate log is causal (ADR 0006), so the

@@ -31,10 +31,13 @@ export async function* linesOf(
   let size = 0;
   let tooLong = false;
   const take = (): { text: string; tooLong: boolean } => {
-    const whole = Buffer.concat(parts);
+    // A line inside one chunk (most of them) is decoded where it is, not copied first.
+    const whole = parts.length === 1 ? parts[0] : Buffer.concat(parts);
     parts = [];
     size = 0;
-    const result = { text: tooLong ? "" : decoder.decode(whole).replace(/\r$/, ""), tooLong };
+    let text = tooLong || whole === undefined ? "" : decoder.decode(whole);
+    if (text.endsWith("\r")) text = text.slice(0, -1);
+    const result = { text, tooLong };
     tooLong = false;
     return result;
   };

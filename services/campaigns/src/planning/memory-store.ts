@@ -23,7 +23,8 @@ export function createMemoryPlanStore(): PlanStore &
     checkpoint: (id) => Promise.resolve(checkpoints.get(id)),
     record: (id, list) => {
       const rows = decisions.get(id) ?? new Map<number, PlanDecision>();
-      for (const d of list) rows.set(d.index, d);
+      // As the MongoDB store: a planned recipient recorded again keeps the first pass's record.
+      for (const d of list) if (rows.get(d.index)?.kind !== "planned") rows.set(d.index, d);
       decisions.set(id, rows);
       return Promise.resolve();
     },

@@ -84,17 +84,14 @@ export async function runPlan({
     chunk = [];
     const now = clock();
     // Each row's contact id, parsed once for the facts and the decision.
-    const idOf = rows.map((row) => {
-      if (!row.ok) return undefined;
-      const id = parseContactId(row.phone);
-      return id.ok ? id.contactId : undefined;
-    });
+    const parsedOf = rows.map((row) => (row.ok ? parseContactId(row.phone) : undefined));
     const ids = new Set<string>();
-    for (const id of idOf) if (id !== undefined) ids.add(id);
+    for (const p of parsedOf) if (p?.ok === true) ids.add(p.contactId);
     const known = await facts.of([...ids], campaign, now);
     const decisions: PlanDecision[] = rows.map((row, k) => {
-      const id = idOf[k];
-      return planner.decide(row, (id === undefined ? undefined : known.get(id)) ?? unknownContact);
+      const p = parsedOf[k];
+      const found = p?.ok === true ? known.get(p.contactId) : undefined;
+      return planner.decide(row, found ?? unknownContact, p);
     });
     const counters = planner.counters();
     await writing;

@@ -1,6 +1,7 @@
 import { createEvent, type AnyEvent, type EventOf } from "@parley/contracts";
 import type { Decider } from "@parley/decider";
 import { inboundIdentity, statusIdentity } from "./identity.js";
+import { instantsAfter, keepAll } from "../instants.js";
 import type { KeywordMatch } from "./keywords.js";
 
 /**
@@ -178,15 +179,19 @@ export interface RetentionLimits {
  * is published again with the same deterministic event id, so consumers still see one event.
  */
 export function retain(state: ContactState, now: Date, limits: RetentionLimits): ContactState {
-  const cutoff = now.getTime() - limits.ttlMs;
-  const keep = (list: readonly Seen[]) =>
-    list.filter((s) => Date.parse(s.at) >= cutoff).slice(-limits.maxIds);
+  // Runs on every decision over up to maxIds identities per kind: no parse and no copy when
+  // nothing goes (the store then sees the same list and writes only its new tail).
+  const recent = instantsAfter(now.getTime() - limits.ttlMs, { inclusive: true });
+  const keep = (list: readonly Seen[]) => {
+    const kept = keepAll(list, (s) => recent(s.at));
+    return kept.length > limits.maxIds ? kept.slice(-limits.maxIds) : kept;
+  };
   return {
     ...state,
     messages: keep(state.messages),
     statuses: keep(state.statuses),
     others: keep(state.others),
-    windows: state.windows.filter((w) => Date.parse(w.expiresAt) > now.getTime()),
+    windows: keepAll(state.windows, (w) => Date.parse(w.expiresAt) > now.getTime()),
   };
 }
 

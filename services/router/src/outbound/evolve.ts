@@ -1,4 +1,5 @@
 import type { AnyEvent, EventOf, RejectionReason } from "@parley/contracts";
+import { instantsAfter, keepAll } from "../instants.js";
 
 /**
  * The outbound state of one contact, built from what the router consumed about them (consent,
@@ -159,14 +160,21 @@ export interface OutboundRetention {
 /** Bounds the state: recent requests only, marketing sends inside the cap period, open windows. */
 export function retain(state: OutboundState, now: Date, limits: OutboundRetention): OutboundState {
   const t = now.getTime();
+  // Runs on every decision over up to maxRequests requests: no parse and no copy when nothing
+  // goes (the store then sees the same list and writes only its new tail).
+  const recent = instantsAfter(t - limits.requestTtlMs);
+  const requests = keepAll(state.requests, (r) => recent(r.decidedAt));
+  const inPeriod = instantsAfter(t - limits.marketingPeriodMs);
   return {
     ...state,
-    requests: state.requests
-      .filter((r) => Date.parse(r.decidedAt) > t - limits.requestTtlMs)
-      .slice(limits.maxRequests > 0 ? -limits.maxRequests : Infinity),
-    marketingSends: state.marketingSends.filter(
-      (at) => Date.parse(at) > t - limits.marketingPeriodMs,
-    ),
-    windows: state.windows.filter((w) => Date.parse(w.expiresAt) > t),
+    // (0 keeps none, as slice(Infinity) did)
+    requests:
+      limits.maxRequests <= 0
+        ? []
+        : requests.length > limits.maxRequests
+          ? requests.slice(-limits.maxRequests)
+          : requests,
+    marketingSends: keepAll(state.marketingSends, inPeriod),
+    windows: keepAll(state.windows, (w) => Date.parse(w.expiresAt) > t),
   };
 }

@@ -29,7 +29,7 @@ import type { CallPermits } from "./permits.js";
 import { parleyMediaIds, withGraphMediaIds } from "../domain/media.js";
 import type { DispatchParking, MediaResolver, RecordAt } from "./ports.js";
 import { outcomesOf, sentTemplateOf, type Outcome } from "./outcomes.js";
-import { sleep } from "@parley/errors";
+import { sleep } from "./abort-hub.js";
 import { sleepUntil, StoppedError } from "./sleep.js";
 
 export type { Outcome } from "./outcomes.js";
@@ -197,8 +197,15 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
       releasePermit();
       releasePermit = () => undefined;
     };
+    let admitted = (): void => undefined;
     if (lane) observer.inFlight(1);
     try {
+      // A backlog waits here, in arrival order, about half a second of the number's cap ahead of
+      // its rate (NumberLane.admit); admitted until its call is answered or it ends without one.
+      if (lane) {
+        admitted = await lane.admit(signal);
+        stage("admit");
+      }
       for (;;) {
         const step = decide(s, clock());
         switch (step.kind) {
@@ -340,6 +347,7 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
             slot = undefined;
             releasePermit();
             releasePermit = () => undefined;
+            admitted();
             stage("call");
             observer.graphCall(
               number,
@@ -422,6 +430,7 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
     } finally {
       // Whatever left the loop before the call (a stop, a failure) gives the slot back.
       freeSlot();
+      admitted();
       if (lane) observer.inFlight(-1);
     }
   }

@@ -1,7 +1,7 @@
 import { NumberHold } from "../domain/backoff.js";
 import { PairPacer } from "../domain/pair-pacing.js";
 import { NumberRate } from "../domain/rate-limit.js";
-import { sleep } from "@parley/errors";
+import { onAbort, sleep } from "./abort-hub.js";
 import { StoppedError } from "./sleep.js";
 
 export interface LaneSettings {
@@ -28,6 +28,16 @@ export interface LaneTuning {
    * owner seeds a recipient's pacing debt from the attempt store (default 1 s, the burst guard).
    */
   readonly pairSeedTransitMs?: number;
+  /**
+   * How far ahead of the rate a number admits dispatches, as time at its cap: at most
+   * `ceil(mps x admitAheadMs / 1,000)` (at least `admitFloor`) are between `admit` and their
+   * release at once, the rest wait in arrival order before their first stage (default 0: no
+   * bound). A backlog then waits as a queue entry, not as a handler holding its gate view,
+   * timers and abort listeners for seconds (issue 31, ADR 0006 "Admission").
+   */
+  readonly admitAheadMs?: number;
+  /** The least number of dispatches admitted at once, for low caps (default 8). */
+  readonly admitFloor?: number;
 }
 
 export interface LaneObserver {
@@ -70,6 +80,10 @@ export class NumberLane {
   readonly pacer: PairPacer;
   readonly hold: NumberHold;
   private waiters: { resolve: (slotAt: number, probe: boolean) => void }[] = [];
+  /** Dispatches admitted and not yet released (`admit`). */
+  private admittedCount = 0;
+  /** Dispatches waiting for admission, first come first admitted. */
+  private admitQueue: { admit: () => void }[] = [];
   private timer: NodeJS.Timeout | undefined;
   private pauseInfo: PauseInfo | undefined;
   private lastUsed: number;
@@ -138,6 +152,77 @@ export class NumberLane {
     return this.hold.code;
   }
 
+  /** Dispatches admitted and not yet released, and those waiting for admission. */
+  get admission(): { readonly admitted: number; readonly waiting: number; readonly bound: number } {
+    return {
+      admitted: this.admittedCount,
+      waiting: this.admitQueue.length,
+      bound: this.admitBound(),
+    };
+  }
+
+  /** Infinity when admission is unbounded (admitAheadMs 0). */
+  private admitBound(): number {
+    const ahead = this.tuning.admitAheadMs ?? 0;
+    if (ahead <= 0) return Number.POSITIVE_INFINITY;
+    return Math.max(this.tuning.admitFloor ?? 8, Math.ceil((this.rate.mps * ahead) / 1_000));
+  }
+
+  /**
+   * Waits until the number admits one more dispatch (about `admitAheadMs` of its cap ahead of
+   * the rate), in arrival order; resolves to the release, which is idempotent. A paused number
+   * admits at once (its dispatches park without a slot); a stop (`signal`) while waiting throws
+   * StoppedError and admits nothing.
+   */
+  async admit(signal: AbortSignal): Promise<() => void> {
+    if (
+      (this.admitQueue.length === 0 && this.admittedCount < this.admitBound()) ||
+      this.pauseInfo !== undefined
+    ) {
+      this.admittedCount++;
+      return this.releaseOf();
+    }
+    // Counted by `pumpAdmissions` when its turn comes, before its handler resumes.
+    if (signal.aborted) throw new StoppedError();
+    await new Promise<void>((resolve, reject) => {
+      let stop = (): void => undefined;
+      const entry = {
+        admit: (): void => {
+          stop();
+          resolve();
+        },
+      };
+      this.admitQueue.push(entry);
+      stop = onAbort(signal, () => {
+        this.admitQueue = this.admitQueue.filter((e) => e !== entry);
+        reject(new StoppedError());
+      });
+    });
+    return this.releaseOf();
+  }
+
+  /** One admission's release: once, it lets the next waiting dispatch in. */
+  private releaseOf(): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.admittedCount--;
+      this.pumpAdmissions();
+    };
+  }
+
+  /** Admits waiting dispatches, in order, while the bound allows (all of them while paused). */
+  private pumpAdmissions(): void {
+    while (this.admitQueue.length > 0) {
+      if (this.pauseInfo === undefined && this.admittedCount >= this.admitBound()) return;
+      const next = this.admitQueue.shift();
+      // Counted here, before its handler resumes, so no later arrival overtakes it.
+      this.admittedCount++;
+      next?.admit();
+    }
+  }
+
   /** The number's cap in messages per second now. */
   get mps(): number {
     return this.rate.mps;
@@ -148,6 +233,7 @@ export class NumberLane {
     if (mps === this.rate.mps) return;
     this.rate.setMps(mps);
     this.pump();
+    this.pumpAdmissions();
   }
 
   /**
@@ -241,13 +327,12 @@ export class NumberLane {
           },
         };
         this.waiters.push(waiter);
-        const onAbort = (): void => {
+        const stop = onAbort(signal, () => {
           this.waiters = this.waiters.filter((w) => w !== waiter);
           resolve([-1, false]);
-        };
-        signal.addEventListener("abort", onAbort, { once: true });
+        });
         waiter.resolve = (at, probe) => {
-          signal.removeEventListener("abort", onAbort);
+          stop();
           resolve([at, probe]);
         };
         this.pump();
@@ -407,6 +492,8 @@ export class NumberLane {
     const waiting = this.waiters;
     this.waiters = [];
     for (const w of waiting) w.resolve(PAUSED, false);
+    // Those waiting for admission go on too: each finds the pause and parks.
+    this.pumpAdmissions();
   }
 
   resume(): void {

@@ -1,3 +1,5 @@
+import { onAbort } from "./abort-hub.js";
+
 /**
  * A count of Graph calls in flight, as many as the keep-alive pool has sockets, shared by every
  * business number. A call takes a permit after its rate slot and just before it starts, so it
@@ -38,11 +40,12 @@ export class CallPermits {
       return this.releaser();
     }
     const granted = await new Promise<boolean>((resolve) => {
+      let stop = (): void => undefined;
       const waiter = (): void => {
-        signal.removeEventListener("abort", onAbort);
+        stop();
         resolve(true);
       };
-      const onAbort = (): void => {
+      const aborted = (): void => {
         const queue = this.queues.get(key);
         const i = queue ? queue.indexOf(waiter) : -1;
         if (queue && i >= 0) {
@@ -56,7 +59,7 @@ export class CallPermits {
       if (queue) queue.push(waiter);
       else this.queues.set(key, [waiter]);
       this.queued++;
-      signal.addEventListener("abort", onAbort, { once: true });
+      stop = onAbort(signal, aborted);
     });
     return granted ? this.releaser() : false;
   }

@@ -40,6 +40,7 @@ export type SenderSettings = Pick<
   | "SENDER_GRAPH_TIMEOUT_MS"
   | "SENDER_GRAPH_CONNECTIONS"
   | "SENDER_MAX_IN_FLIGHT"
+  | "SENDER_ADMIT_AHEAD_MS"
   | "SENDER_RATE_MARGIN_MS"
   | "SENDER_RATE_MARGIN_MAX_MS"
   | "SENDER_RATE_MARGIN_RELAX_MS"
@@ -161,6 +162,7 @@ export function createSender<C extends SenderConsumers>({
           maxPairBackoffMs: s.SENDER_PAIR_MAX_BACKOFF_MS,
           maxNumberBackoffMs: s.SENDER_NUMBER_MAX_BACKOFF_MS,
           reseedAfterIdleMs: 2_000,
+          admitAheadMs: s.SENDER_ADMIT_AHEAD_MS,
         },
         clock,
         random,

@@ -1,4 +1,5 @@
-import { ParleyError, sleep } from "@parley/errors";
+import { ParleyError } from "@parley/errors";
+import { sleep } from "./abort-hub.js";
 
 /**
  * Resolves true once `clock()` reads `at` or later, false as soon as `signal` aborts. A timer can

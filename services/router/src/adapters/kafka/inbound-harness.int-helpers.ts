@@ -176,7 +176,8 @@ export async function startInboundHarness(label: string): Promise<InboundHarness
       await producer.connect();
       const clock = () => new Date();
       const handler = createInboundHandler({
-        store: createContactStore({ db: mongo.db }),
+        // As main.ts (ROUTER_STATE_CACHE_SIZE's default): saves of what changed.
+        store: createContactStore({ db: mongo.db, rememberKeys: 1_000 }),
         publish: createCatalogPublisher(producer, catalog),
         clock,
         decideWith: {

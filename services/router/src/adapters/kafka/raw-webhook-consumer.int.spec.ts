@@ -220,4 +220,58 @@ describe("router inbound on Kafka", () => {
       await router.stop();
     }
   });
+
+  it("two routers at once, then one leaving: a contact's saves race across both owners (a stale memory loses, never applies), every message once", async () => {
+    // A contact writes through four business numbers, which the raw topic's two partitions
+    // split between the routers: both save the same contacts' documents while both run, and
+    // the one left takes back what the other wrote, its remembered lists stale.
+    const numbers = ["106540352242961", "106540352242962", "106540352242963", "106540352242964"];
+    const contacts = ["16505550061", "16505550062", "16505550063", "16505550064"];
+    const sent = new Map<string, string[]>(contacts.map((c) => [c, []]));
+    const round = async (r: number) => {
+      for (const pnid of numbers) {
+        const messages = contacts.map((from) => ({
+          from,
+          id: `wamid.race.${String(r)}.${pnid}.${from}`,
+          body: "hi",
+        }));
+        for (const m of messages) sent.get(m.from)?.push(m.id);
+        await deliver(pnid, textWebhook(pnid, messages));
+      }
+      await waitFor(
+        () => contacts.every((c) => (sent.get(c) ?? []).every((id) => hasWamid(c, id))),
+        { timeoutMs: 60_000, description: `round ${String(r)} published` },
+      );
+    };
+    const first = await startRouter();
+    try {
+      await round(0);
+      const second = await startRouter();
+      try {
+        await round(1);
+        await round(2);
+      } finally {
+        await second.stop();
+      }
+      await round(3);
+    } finally {
+      await first.stop();
+    }
+    for (const contact of contacts) {
+      const records = inboundOf(contact);
+      const ids = new Map<string, Set<string>>();
+      for (const { event } of records)
+        ids.set(event.data.wamid, (ids.get(event.data.wamid) ?? new Set()).add(event.eventId));
+      // Every message once by wamid, and anything repeated is the same event.
+      expect([...ids.keys()].sort()).toEqual([...(sent.get(contact) ?? [])].sort());
+      expect([...ids.values()].every((set) => set.size === 1)).toBe(true);
+      // The stored document holds every message's identity once: no save applied to a stale base.
+      const doc = await h.mongo.db
+        .collection<{ _id: string; messages: { id: string }[] }>("router_inbound_contacts")
+        .findOne({ _id: contact });
+      const stored = (doc?.messages ?? []).map((m) => m.id);
+      expect(new Set(stored).size).toBe(stored.length);
+      expect(stored).toHaveLength(sent.get(contact)?.length ?? -1);
+    }
+  });
 });

@@ -15,10 +15,10 @@ export const CONTACTS_COLLECTION = "router_inbound_contacts";
 
 /** A contact's fields in its document, beside the runtime's (version, outbox, ...). */
 interface ContactFields {
-  messages: Seen[];
-  statuses: Seen[];
-  others: Seen[];
-  windows: ServiceWindow[];
+  messages: readonly Seen[];
+  statuses: readonly Seen[];
+  others: readonly Seen[];
+  windows: readonly ServiceWindow[];
 }
 
 /**
@@ -37,24 +37,31 @@ export function routerEventOf(stored: unknown): RouterEvent {
  * The inbound contacts on the runtime's MongoDB store (ADR 0010): one document per contact with
  * the state's lists at the top (`messages`, `statuses`, `others`, `windows`), as this collection
  * has always been laid out, so documents written before the runtime read as they are.
+ * `rememberKeys` contacts' last stored lists stay in memory, so a save sends only what the
+ * decision changed (a list's new identities, `$push` trimmed to the retained length) instead of
+ * the whole document (ADR 0004, "Saves that follow the decision").
  */
 export function createContactStore({
   db,
   collection = CONTACTS_COLLECTION,
   clock,
+  rememberKeys = 0,
 }: {
   db: Db;
   collection?: string;
   clock?: () => Date;
+  rememberKeys?: number;
 }): ContactStore {
   return createMongoStateStore<ContactState, RouterEvent>({
     db,
     collection,
+    rememberKeys,
+    // The state's own lists (immutable): the store compares them with what it wrote by item.
     toDocument: (state): ContactFields => ({
-      messages: [...state.messages],
-      statuses: [...state.statuses],
-      others: [...state.others],
-      windows: [...state.windows],
+      messages: state.messages,
+      statuses: state.statuses,
+      others: state.others,
+      windows: state.windows,
     }),
     fromDocument: (doc: StateDocument, contactId) => {
       const fields = doc as StateDocument & Partial<ContactFields>;

@@ -60,147 +60,155 @@ const load = async (store: OutboundStore, id: string) => {
   return found;
 };
 
-describe("the router's outbound store (createOutboundStore)", () => {
-  it("keeps the compare-and-set per contact when many writes share one round trip", async () => {
-    // Two instances (two stores) racing on the same contacts at once, each in one bulk write.
-    const a = createOutboundStore({ db: mongo.db });
-    const b = createOutboundStore({ db: mongo.db });
-    const ids = Array.from({ length: 50 }, fresh);
-    const [lostA, lostB] = await Promise.all([
-      a.saveMany(
-        ids.map((id) => ({
-          key: id,
-          state: initialState(id),
-          outbox: [rejected(id, `a-${id}`)],
-          expectedVersion: 0,
-        })),
-      ),
-      b.saveMany(
-        ids.map((id) => ({
-          key: id,
-          state: initialState(id),
-          outbox: [rejected(id, `b-${id}`)],
-          expectedVersion: 0,
-        })),
-      ),
-    ]);
-    // Exactly one of the two first writes per contact won.
-    for (const id of ids) expect([lostA.has(id), lostB.has(id)].filter((x) => !x)).toHaveLength(1);
-    const empty = (id: string, expectedVersion: number) => ({
-      key: id,
-      state: initialState(id),
-      outbox: [],
-      expectedVersion,
-    });
-    const [againA, againB, ahead] = await Promise.all([
-      a.saveMany(ids.map((id) => empty(id, 1))),
-      b.saveMany(ids.map((id) => empty(id, 1))),
-      a.saveMany(ids.map((id) => empty(id, 7))),
-    ]);
-    for (const id of ids) {
-      expect([againA.has(id), againB.has(id)].filter((x) => !x)).toHaveLength(1);
-      expect(ahead.has(id)).toBe(true);
-    }
-    const loaded = await a.loadMany(ids);
-    for (const id of ids) {
-      const doc = loaded.get(id);
-      if (doc instanceof Error) throw doc;
-      expect(doc?.version).toBe(2);
-      expect(doc?.outbox).toEqual([]);
-    }
-  });
-
-  it("loads many contacts at once, each its own, and shows an outbox until its version is marked published", async () => {
-    const store = createOutboundStore({ db: mongo.db });
-    const ids = Array.from({ length: 20 }, fresh);
-    await store.saveMany(
-      ids.map((id) => ({
+// Both ways of saving: whole documents, and (remembered contacts, as main.ts composes it) what
+// each decision changed.
+describe.each([0, 100])(
+  "the router's outbound store (createOutboundStore, rememberKeys %i)",
+  (rememberKeys) => {
+    it("keeps the compare-and-set per contact when many writes share one round trip", async () => {
+      // Two instances (two stores) racing on the same contacts at once, each in one bulk write.
+      const a = createOutboundStore({ db: mongo.db, rememberKeys });
+      const b = createOutboundStore({ db: mongo.db, rememberKeys });
+      const ids = Array.from({ length: 50 }, fresh);
+      const [lostA, lostB] = await Promise.all([
+        a.saveMany(
+          ids.map((id) => ({
+            key: id,
+            state: initialState(id),
+            outbox: [rejected(id, `a-${id}`)],
+            expectedVersion: 0,
+          })),
+        ),
+        b.saveMany(
+          ids.map((id) => ({
+            key: id,
+            state: initialState(id),
+            outbox: [rejected(id, `b-${id}`)],
+            expectedVersion: 0,
+          })),
+        ),
+      ]);
+      // Exactly one of the two first writes per contact won.
+      for (const id of ids)
+        expect([lostA.has(id), lostB.has(id)].filter((x) => !x)).toHaveLength(1);
+      const empty = (id: string, expectedVersion: number) => ({
         key: id,
         state: initialState(id),
-        outbox: [rejected(id, `r-${id}`)],
-        expectedVersion: 0,
-      })),
-    );
-    const unknown = fresh();
-    const loaded = await store.loadMany([...ids, unknown]);
-    for (const id of ids) {
-      const doc = loaded.get(id);
-      if (doc instanceof Error) throw doc;
-      expect(doc?.state.contactId).toBe(id);
-      expect(doc?.outbox.map((e) => e.correlationId)).toEqual([`r-${id}`]);
-    }
-    expect(loaded.has(unknown)).toBe(false);
-    const [x = "", y = ""] = ids;
-    // y is written again before the mark of its first write arrives: its new outbox stays.
-    expect(
-      await store.saveMany([
-        { key: y, state: initialState(y), outbox: [rejected(y, `s-${y}`)], expectedVersion: 1 },
-      ]),
-    ).toEqual(new Set());
-    await store.markPublished([
-      { key: x, version: 1 },
-      { key: y, version: 1 },
-    ]);
-    expect((await load(store, x))?.outbox).toEqual([]);
-    expect((await load(store, y))?.outbox.map((e) => e.correlationId)).toEqual([`s-${y}`]);
-    await store.markPublished([{ key: y, version: 2 }]);
-    expect((await load(store, y))?.outbox).toEqual([]);
-    // A late mark of the older version does not bring anything back; a new write brings its own.
-    await store.markPublished([{ key: y, version: 1 }]);
-    expect((await load(store, y))?.outbox).toEqual([]);
-    await store.saveMany([
-      { key: y, state: initialState(y), outbox: [rejected(y, `t-${y}`)], expectedVersion: 2 },
-    ]);
-    expect((await load(store, y))?.outbox.map((e) => e.correlationId)).toEqual([`t-${y}`]);
-  });
+        outbox: [],
+        expectedVersion,
+      });
+      const [againA, againB, ahead] = await Promise.all([
+        a.saveMany(ids.map((id) => empty(id, 1))),
+        b.saveMany(ids.map((id) => empty(id, 1))),
+        a.saveMany(ids.map((id) => empty(id, 7))),
+      ]);
+      for (const id of ids) {
+        expect([againA.has(id), againB.has(id)].filter((x) => !x)).toHaveLength(1);
+        expect(ahead.has(id)).toBe(true);
+      }
+      const loaded = await a.loadMany(ids);
+      for (const id of ids) {
+        const doc = loaded.get(id);
+        if (doc instanceof Error) throw doc;
+        expect(doc?.version).toBe(2);
+        expect(doc?.outbox).toEqual([]);
+      }
+    });
 
-  it("reads a document written before the runtime as it is, and writes the same layout", async () => {
-    const store = createOutboundStore({ db: mongo.db });
-    const id = fresh();
-    const decided = {
-      requestId: "req-old",
-      key: null,
-      contentHash: "h",
-      decidedAt: "2026-11-22T10:00:00.000Z",
-      outcome: "deduplicated",
-    };
-    const consent = {
-      scope: "all",
-      granted: false,
-      eventId: "e-1",
-      occurredAt: "2026-11-22T09:00:00.000Z",
-      source: "keyword",
-    };
-    // As the hand-written outbound store wrote it (its outbox marked published).
-    await mongo.db.collection<Record<string, unknown>>(OUTBOUND_COLLECTION).insertOne({
-      _id: id as never,
-      version: 2,
-      writeId: "old",
-      consent: [consent],
-      windows: [],
-      marketingSends: ["2026-11-22T08:00:00.000Z"],
-      requests: [decided],
-      outbox: [JSON.parse(JSON.stringify(rejected(id, "req-old"))) as unknown],
-      publishedVersion: 2,
-      updatedAt: new Date(),
+    it("loads many contacts at once, each its own, and shows an outbox until its version is marked published", async () => {
+      const store = createOutboundStore({ db: mongo.db, rememberKeys });
+      const ids = Array.from({ length: 20 }, fresh);
+      await store.saveMany(
+        ids.map((id) => ({
+          key: id,
+          state: initialState(id),
+          outbox: [rejected(id, `r-${id}`)],
+          expectedVersion: 0,
+        })),
+      );
+      const unknown = fresh();
+      const loaded = await store.loadMany([...ids, unknown]);
+      for (const id of ids) {
+        const doc = loaded.get(id);
+        if (doc instanceof Error) throw doc;
+        expect(doc?.state.contactId).toBe(id);
+        expect(doc?.outbox.map((e) => e.correlationId)).toEqual([`r-${id}`]);
+      }
+      expect(loaded.has(unknown)).toBe(false);
+      const [x = "", y = ""] = ids;
+      // y is written again before the mark of its first write arrives: its new outbox stays.
+      expect(
+        await store.saveMany([
+          { key: y, state: initialState(y), outbox: [rejected(y, `s-${y}`)], expectedVersion: 1 },
+        ]),
+      ).toEqual(new Set());
+      await store.markPublished([
+        { key: x, version: 1 },
+        { key: y, version: 1 },
+      ]);
+      expect((await load(store, x))?.outbox).toEqual([]);
+      expect((await load(store, y))?.outbox.map((e) => e.correlationId)).toEqual([`s-${y}`]);
+      await store.markPublished([{ key: y, version: 2 }]);
+      expect((await load(store, y))?.outbox).toEqual([]);
+      // A late mark of the older version does not bring anything back; a new write brings its own.
+      await store.markPublished([{ key: y, version: 1 }]);
+      expect((await load(store, y))?.outbox).toEqual([]);
+      await store.saveMany([
+        { key: y, state: initialState(y), outbox: [rejected(y, `t-${y}`)], expectedVersion: 2 },
+      ]);
+      expect((await load(store, y))?.outbox.map((e) => e.correlationId)).toEqual([`t-${y}`]);
     });
-    const expected: OutboundState = {
-      contactId: id,
-      consent: [{ ...consent, scope: "all" }],
-      windows: [],
-      marketingSends: ["2026-11-22T08:00:00.000Z"],
-      requests: [{ ...decided, key: undefined, outcome: "deduplicated" }],
-    };
-    expect(await load(store, id)).toEqual({ state: expected, version: 2, outbox: [] });
-    await store.saveMany([{ key: id, state: expected, outbox: [], expectedVersion: 2 }]);
-    const doc = await mongo.db.collection<StateDocument>(OUTBOUND_COLLECTION).findOne({ _id: id });
-    expect(doc).toMatchObject({
-      version: 3,
-      consent: [consent],
-      windows: [],
-      marketingSends: ["2026-11-22T08:00:00.000Z"],
-      requests: [decided],
-      outbox: [],
+
+    it("reads a document written before the runtime as it is, and writes the same layout", async () => {
+      const store = createOutboundStore({ db: mongo.db, rememberKeys });
+      const id = fresh();
+      const decided = {
+        requestId: "req-old",
+        key: null,
+        contentHash: "h",
+        decidedAt: "2026-11-22T10:00:00.000Z",
+        outcome: "deduplicated",
+      };
+      const consent = {
+        scope: "all",
+        granted: false,
+        eventId: "e-1",
+        occurredAt: "2026-11-22T09:00:00.000Z",
+        source: "keyword",
+      };
+      // As the hand-written outbound store wrote it (its outbox marked published).
+      await mongo.db.collection<Record<string, unknown>>(OUTBOUND_COLLECTION).insertOne({
+        _id: id as never,
+        version: 2,
+        writeId: "old",
+        consent: [consent],
+        windows: [],
+        marketingSends: ["2026-11-22T08:00:00.000Z"],
+        requests: [decided],
+        outbox: [JSON.parse(JSON.stringify(rejected(id, "req-old"))) as unknown],
+        publishedVersion: 2,
+        updatedAt: new Date(),
+      });
+      const expected: OutboundState = {
+        contactId: id,
+        consent: [{ ...consent, scope: "all" }],
+        windows: [],
+        marketingSends: ["2026-11-22T08:00:00.000Z"],
+        requests: [{ ...decided, key: undefined, outcome: "deduplicated" }],
+      };
+      expect(await load(store, id)).toEqual({ state: expected, version: 2, outbox: [] });
+      await store.saveMany([{ key: id, state: expected, outbox: [], expectedVersion: 2 }]);
+      const doc = await mongo.db
+        .collection<StateDocument>(OUTBOUND_COLLECTION)
+        .findOne({ _id: id });
+      expect(doc).toMatchObject({
+        version: 3,
+        consent: [consent],
+        windows: [],
+        marketingSends: ["2026-11-22T08:00:00.000Z"],
+        requests: [decided],
+        outbox: [],
+      });
     });
-  });
-});
+  },
+);

@@ -19,9 +19,9 @@ type StoredRequest = Omit<RequestRecord, "key"> & { key: string | null };
 
 /** A contact's fields in its document, beside the runtime's (version, outbox, ...). */
 interface OutboundFields {
-  consent: ConsentFact[];
-  windows: WindowFact[];
-  marketingSends: string[];
+  consent: readonly ConsentFact[];
+  windows: readonly WindowFact[];
+  marketingSends: readonly string[];
   requests: StoredRequest[];
 }
 
@@ -38,24 +38,41 @@ export function outboundOutputOf(stored: unknown): OutboundOutput {
  * The outbound contacts on the runtime's MongoDB store (ADR 0010): one document per contact with
  * the state's lists at the top (`consent`, `windows`, `marketingSends`, `requests`), as this
  * collection has always been laid out, so documents written before the runtime read as they are.
+ * `rememberKeys` contacts' last stored lists stay in memory, so a save sends only what the
+ * decision changed (ADR 0005, "Saves that follow the decision"); a request keeps the one stored
+ * form it was read or first written as, so the store recognises the requests it already holds.
  */
 export function createOutboundStore({
   db,
   collection = OUTBOUND_COLLECTION,
   clock,
+  rememberKeys = 0,
 }: {
   db: Db;
   collection?: string;
   clock?: () => Date;
+  rememberKeys?: number;
 }): OutboundStore {
+  /** Each request's stored form (decided requests are immutable). */
+  const storedForm = new WeakMap<RequestRecord, StoredRequest>();
+  const storedOf = (r: RequestRecord): StoredRequest => {
+    let stored = storedForm.get(r);
+    if (stored === undefined) {
+      stored = { ...r, key: r.key ?? null };
+      storedForm.set(r, stored);
+    }
+    return stored;
+  };
   return createMongoStateStore<OutboundState, OutboundOutput>({
     db,
     collection,
+    rememberKeys,
+    // The state's own lists (immutable), so the store can tell which items it already holds.
     toDocument: (state): OutboundFields => ({
-      consent: [...state.consent],
-      windows: [...state.windows],
-      marketingSends: [...state.marketingSends],
-      requests: state.requests.map((r) => ({ ...r, key: r.key ?? null })),
+      consent: state.consent,
+      windows: state.windows,
+      marketingSends: state.marketingSends,
+      requests: state.requests.map(storedOf),
     }),
     fromDocument: (doc: StateDocument, contactId) => {
       const fields = doc as StateDocument & Partial<OutboundFields>;
@@ -64,7 +81,11 @@ export function createOutboundStore({
         consent: fields.consent ?? [],
         windows: fields.windows ?? [],
         marketingSends: fields.marketingSends ?? [],
-        requests: (fields.requests ?? []).map((r) => ({ ...r, key: r.key ?? undefined })),
+        requests: (fields.requests ?? []).map((stored) => {
+          const record: RequestRecord = { ...stored, key: stored.key ?? undefined };
+          storedForm.set(record, stored);
+          return record;
+        }),
       };
     },
     outboxFromDocument: outboundOutputOf,
