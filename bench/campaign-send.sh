@@ -7,7 +7,8 @@
 # servers (profile "bench-campaign-send", ports 53192/53193/53181/53182/53117 unless
 # BENCH_KAFKA_PORT, BENCH_KAFKA_CONTROLLER_PORT, BENCH_REGISTRY_PORT, BENCH_REGISTRY_MANAGEMENT_PORT,
 # BENCH_MONGO_PORT say otherwise: a shell's own ports are ignored, so it never stops shared
-# servers), builds, runs, stops them. Knobs: BENCH_RECIPIENTS, BENCH_CAPS, BENCH_TICK_MS (1000,
+# servers), builds, runs, stops them. Knobs: BENCH_RECIPIENTS, BENCH_CAPS, BENCH_WARMUP (0: rows of a
+# campaign sent first, on services that then are warm), BENCH_TICK_MS (1000,
 # CAMPAIGNS_TICK_MS), BENCH_KEEP_INFRA=1 (leave the servers running and reuse them).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
