@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { nameBasedId } from "./index.js";
@@ -20,6 +21,35 @@ describe("nameBasedId", () => {
         expect(a(x)).not.toBe(b(x));
         if (x !== y) expect(a(x)).not.toBe(a(y));
       }),
+    );
+  });
+
+  it("derives the ids of RFC 9562's construction step by step, for any name, short or long (property)", () => {
+    // The RFC's steps written plainly (a Hash object, the version and variant bits set on the
+    // bytes), against the one-shot derivation; names past the kept buffer's room included.
+    const namespace = "5b0f3c1e9a7d4e2b8c6a1d3f5e7b9c0a";
+    const space = Buffer.from(namespace, "hex");
+    const reference = (name: string): string => {
+      const b = createHash("sha1").update(space).update(name, "utf8").digest().subarray(0, 16);
+      b[6] = ((b[6] ?? 0) & 0x0f) | 0x50;
+      b[8] = ((b[8] ?? 0) & 0x3f) | 0x80;
+      const hex = b.toString("hex");
+      return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+    };
+    const id = nameBasedId(namespace);
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 200 }),
+          fc.string({ unit: "binary", minLength: 300, maxLength: 1_200 }),
+          fc.string({ unit: "grapheme", maxLength: 50 }),
+          fc.stringMatching(/^campaign:[a-z0-9-]{1,64}:\d{6,15}$/),
+        ),
+        (name) => {
+          expect(id(name)).toBe(reference(name));
+        },
+      ),
+      { numRuns: 2_000 },
     );
   });
 
