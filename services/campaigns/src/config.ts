@@ -50,6 +50,12 @@ export const configSchema = z
     CAMPAIGNS_PLAN_CHUNK: env.int(1_000, { min: 1, max: 10_000 }),
     /** How often running campaigns release sends (each number's cap times this, per tick). */
     CAMPAIGNS_TICK_MS: env.int(1_000, { min: 100, max: 60_000 }),
+    /**
+     * How far the release runs ahead of the sender, in ms of each number's cap: the sender's queue
+     * holds about this much, so a late tick does not leave a number idle (0: a tick's worth only).
+     * A pause stops the release at the next tick; what was released (a tick plus this) still goes.
+     */
+    CAMPAIGNS_RELEASE_LEAD_MS: env.int(1_000, { min: 0, max: 60_000 }),
     /** A running campaign pauses when more than this share of its settled sends failed. */
     CAMPAIGNS_FAILURE_RATE_THRESHOLD: z.coerce.number().min(0).max(1).default(0.2),
     /**

@@ -59,6 +59,7 @@ describe("campaign control against real Kafka and MongoDB", () => {
       clock: () => new Date(),
       chunkSize: 100,
       tickMs: 1000,
+      releaseLeadMs: 0,
     });
     const signals = createSignalsConsumer({ kafka, serde, catalog, campaigns });
     await signals.start();

@@ -120,6 +120,7 @@ await runStandardService({
         clock,
         chunkSize: config.CAMPAIGNS_PLAN_CHUNK,
         tickMs: config.CAMPAIGNS_TICK_MS,
+        releaseLeadMs: config.CAMPAIGNS_RELEASE_LEAD_MS,
         rateCard,
         deliveries,
         plannedGroups: (id) => plannedGroupsOf(mongo.db, id),

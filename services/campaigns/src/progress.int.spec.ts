@@ -138,6 +138,7 @@ beforeAll(async () => {
     clock: () => new Date(),
     chunkSize: 100,
     tickMs: 1000,
+    releaseLeadMs: 0,
     rateCard: card,
     deliveries,
     plannedGroups: (id) => plannedGroupsOf(mongo.db, id),

@@ -13,7 +13,7 @@ import {
 import { remainingBudget, type MessagingLimitTier } from "../domain/limits.js";
 import { finishEstimate, type PlanCounters } from "../domain/plan.js";
 import type { FactsReader, PlanStore, PublishSends, SendQueue } from "../planning/ports.js";
-import { releaseSeconds, releaseTick } from "../planning/release.js";
+import { ReleaseCredit, releaseTick } from "../planning/release.js";
 import { ParleyError } from "@parley/errors";
 import type { RateCard } from "@parley/pricing";
 import { createForecast, type Forecast } from "../domain/forecast.js";
@@ -38,6 +38,8 @@ export interface CampaignsOptions {
   readonly clock: () => Date;
   readonly chunkSize: number;
   readonly tickMs: number;
+  /** How far the release runs ahead of the sender, in ms of each number's cap (ReleaseCredit). */
+  readonly releaseLeadMs: number;
   readonly onError?: (error: unknown, campaignId: string) => void;
   /** The operator's rate card (PARLEY_RATE_CARD_FILE); without it no forecast and no cost. */
   readonly rateCard?: RateCard | undefined;
@@ -98,8 +100,8 @@ export interface CampaignProgress {
  */
 export function createCampaigns(o: CampaignsOptions) {
   const planning = new Map<string, Promise<void>>();
-  /** When each campaign last released (its next tick covers the time since: releaseSeconds). */
-  const lastRelease = new Map<string, number>();
+  /** What each running campaign may release on each number (a tick's worth plus the lead). */
+  const credit = new ReleaseCredit({ tickMs: o.tickMs, leadMs: o.releaseLeadMs });
   const command = async (id: string, c: CampaignCommand) => {
     await o.handler.handle([{ key: id, command: c }]);
     return o.reader.get(id);
@@ -140,15 +142,14 @@ export function createCampaigns(o: CampaignsOptions) {
         if (checkpoint?.complete !== true) plan(state);
         // Nothing is due before the schedule's start: no queue read (a scan on the stand-in).
         if (Date.parse(definition.schedule.startAt) <= o.clock().getTime()) {
-          const at = o.clock().getTime();
-          const last = lastRelease.get(state.id);
-          lastRelease.set(state.id, at);
-          const seconds = releaseSeconds(last === undefined ? undefined : at - last, o.tickMs);
-          await releaseTick(definition, o.numbersOf(definition), seconds, {
+          const numbers = o.numbersOf(definition);
+          const allowance = credit.allowance(state.id, numbers, o.clock().getTime());
+          const released = await releaseTick(definition, numbers, allowance, {
             queue: o.queue,
             publish: o.publish,
             clock: o.clock,
           });
+          credit.spend(state.id, released);
         }
         if (checkpoint?.complete === true && (await o.queue.pending(state.id)) === 0) {
           await command(state.id, { type: "Complete" });

@@ -4,7 +4,7 @@ import type { AudienceRow, ContactFacts } from "../domain/plan.js";
 import { uuidV5Of } from "./ids.js";
 import { createMemoryPlanStore } from "./memory-store.js";
 import type { FactsReader, PlannedSend, PlanStore } from "./ports.js";
-import { releaseSeconds, releaseTick } from "./release.js";
+import { ReleaseCredit, releaseTick } from "./release.js";
 import { runPlan } from "./run-plan.js";
 
 const campaign = campaignDefinition.parse({
@@ -140,13 +140,73 @@ describe("runPlan", () => {
   });
 });
 
-describe("releaseSeconds", () => {
-  it("covers the time since the previous release, from one tick to four", () => {
-    expect(releaseSeconds(undefined, 1000)).toBe(1);
-    expect(releaseSeconds(300, 1000)).toBe(1);
-    expect(releaseSeconds(2500, 1000)).toBe(2.5);
-    expect(releaseSeconds(60_000, 1000)).toBe(4);
-    expect(releaseSeconds(Number.NaN, 500)).toBe(0.5);
+describe("ReleaseCredit", () => {
+  const two = [
+    { phoneNumberId: "a", mps: 60 },
+    { phoneNumberId: "b", mps: 30 },
+  ] as const;
+  const counts = (m: ReadonlyMap<string, number>) => Object.fromEntries(m);
+
+  it("given a first release, grants one tick plus the lead of each number's cap", () => {
+    const credit = new ReleaseCredit({ tickMs: 1000, leadMs: 1000 });
+    expect(counts(credit.allowance("c", two, 0))).toEqual({ a: 120, b: 60 });
+  });
+
+  it("given released sends, grants the time since at the cap and carries the fraction, so the release keeps the cap over many uneven ticks", () => {
+    const credit = new ReleaseCredit({ tickMs: 1000, leadMs: 500 });
+    let at = 0;
+    let releasedA = 0;
+    let releasedB = 0;
+    for (let tick = 0; tick < 200; tick++) {
+      const allowance = credit.allowance(
+        "c",
+        [
+          { phoneNumberId: "a", mps: 30 },
+          { phoneNumberId: "b", mps: 7 },
+        ],
+        at,
+      );
+      releasedA += allowance.get("a") ?? 0;
+      releasedB += allowance.get("b") ?? 0;
+      credit.spend("c", allowance);
+      at += 1000 + ((tick * 37) % 90); // late ticks, 0 to 89 ms each
+    }
+    const lastGrantAt = at - 1000 - ((199 * 37) % 90);
+    // Released over the run: the time from the first tick to the last at the cap, plus a tick
+    // and the lead; never a whole send short (the fraction carries).
+    expect(releasedA).toBe(Math.floor((30 * (lastGrantAt + 1500)) / 1000));
+    expect(releasedB).toBe(Math.floor((7 * (lastGrantAt + 1500)) / 1000));
+  });
+
+  it("given a gap longer than four ticks (a resume, a stall), starts over with a tick plus the lead", () => {
+    const credit = new ReleaseCredit({ tickMs: 1000, leadMs: 1000 });
+    credit.spend("c", credit.allowance("c", two, 0));
+    expect(counts(credit.allowance("c", two, 3_000))).toEqual({ a: 180, b: 90 });
+    credit.spend(
+      "c",
+      new Map([
+        ["a", 180],
+        ["b", 90],
+      ]),
+    );
+    expect(counts(credit.allowance("c", two, 60_000))).toEqual({ a: 120, b: 60 });
+  });
+
+  it("given nothing released (nothing due), stores up at most four ticks plus the lead", () => {
+    const credit = new ReleaseCredit({ tickMs: 1000, leadMs: 1000 });
+    credit.allowance("c", two, 0);
+    let last = new Map<string, number>();
+    for (let at = 1000; at <= 20_000; at += 1000) last = credit.allowance("c", two, at);
+    expect(counts(last)).toEqual({ a: 300, b: 150 });
+  });
+
+  it("keeps campaigns apart and refuses a non-positive tick or a negative lead", () => {
+    const credit = new ReleaseCredit({ tickMs: 1000, leadMs: 0 });
+    credit.spend("c", credit.allowance("c", two, 0));
+    expect(counts(credit.allowance("d", two, 500))).toEqual({ a: 60, b: 30 });
+    expect(counts(credit.allowance("c", two, 500))).toEqual({ a: 30, b: 15 });
+    expect(() => new ReleaseCredit({ tickMs: 0, leadMs: 0 })).toThrow(RangeError);
+    expect(() => new ReleaseCredit({ tickMs: 1000, leadMs: -1 })).toThrow(RangeError);
   });
 });
 
@@ -177,7 +237,13 @@ describe("releaseTick", () => {
         }
         return Promise.resolve();
       };
-      const n = await releaseTick(campaign, numbers, 1, { queue: store, publish, clock }).catch(
+      const perSecond = new Map(numbers.map((x) => [x.phoneNumberId, x.mps]));
+      const n = await releaseTick(campaign, numbers, perSecond, {
+        queue: store,
+        publish,
+        clock,
+      }).then(
+        (r) => [...r.values()].reduce((a, b) => a + b, 0),
         () => -1,
       );
       ticks++;

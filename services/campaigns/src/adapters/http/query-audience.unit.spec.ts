@@ -53,6 +53,7 @@ const campaigns = createCampaigns({
   clock: () => new Date(),
   chunkSize: 100,
   tickMs: 1000,
+  releaseLeadMs: 0,
 });
 
 let server: Server;

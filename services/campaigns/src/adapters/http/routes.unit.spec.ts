@@ -60,6 +60,7 @@ function build() {
     clock: () => new Date(),
     chunkSize: 100,
     tickMs: 1000,
+    releaseLeadMs: 0,
   });
   return createCampaignsApiApp({
     campaigns,
