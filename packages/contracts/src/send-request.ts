@@ -112,11 +112,75 @@ export function checkSendRequest(
 
 /**
  * JSON text with object keys sorted at every depth and undefined members left out: equal data,
- * equal text, whatever the key order. Hash it for digests and fingerprints. Written without
- * recursion, and sorting only keys that are out of order: webhook payloads can nest thousands of
- * levels deep and hold tens of thousands of objects.
+ * equal text, whatever the key order. Hash it for digests and fingerprints. A value up to
+ * `SHALLOW_DEPTH` levels deep (every send request, most webhooks) is written by a recursive
+ * writer that appends to one string (the router fingerprints every send request with it: the
+ * frame, key and value arrays of the general writer were a tenth of the router's allocations,
+ * issue 31); anything deeper by the general writer, without recursion, since webhook payloads
+ * can nest thousands of levels deep and hold tens of thousands of objects. Both sort only keys
+ * that are out of order and write the same text.
  */
 export function canonicalJson(value: unknown): string {
+  if (typeof value !== "object" || value === null) return scalarJson(value);
+  const shallow = shallowJson(value, 1);
+  return shallow ?? deepJson(value);
+}
+
+/** Levels the recursive writer takes before it hands the value to the general one. */
+const SHALLOW_DEPTH = 64;
+
+function scalarJson(v: unknown): string {
+  // JSON.stringify answers undefined for undefined, functions and symbols.
+  const text = JSON.stringify(v) as string | undefined;
+  return text ?? "null";
+}
+
+const byCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** An object's own keys in canonical order (undefined members still in: the writers skip them). */
+function sortedKeys(record: object): string[] {
+  const keys = Object.keys(record);
+  for (let i = 1; i < keys.length; i++) {
+    if (!((keys[i - 1] ?? "") < (keys[i] ?? ""))) return keys.sort(byCodeUnits);
+  }
+  return keys;
+}
+
+/** The canonical text of an object or array, or undefined when it nests past SHALLOW_DEPTH. */
+function shallowJson(node: object, depth: number): string | undefined {
+  if (depth > SHALLOW_DEPTH) return undefined;
+  if (Array.isArray(node)) {
+    let text = "[";
+    for (let i = 0; i < node.length; i++) {
+      const child: unknown = node[i];
+      if (i > 0) text += ",";
+      if (typeof child === "object" && child !== null) {
+        const inner = shallowJson(child, depth + 1);
+        if (inner === undefined) return undefined;
+        text += inner;
+      } else text += scalarJson(child);
+    }
+    return text + "]";
+  }
+  const record = node as Record<string, unknown>;
+  let text = "{";
+  let first = true;
+  for (const key of sortedKeys(record)) {
+    const child = record[key];
+    if (child === undefined) continue;
+    text += first ? JSON.stringify(key) : `,${JSON.stringify(key)}`;
+    first = false;
+    if (typeof child === "object" && child !== null) {
+      const inner = shallowJson(child, depth + 1);
+      if (inner === undefined) return undefined;
+      text += `:${inner}`;
+    } else text += `:${scalarJson(child)}`;
+  }
+  return text + "}";
+}
+
+/** The general writer: an explicit stack, so any depth costs no call stack. */
+function deepJson(value: object): string {
   const out: string[] = [];
   interface Frame {
     readonly items: readonly unknown[];
@@ -124,11 +188,6 @@ export function canonicalJson(value: unknown): string {
     readonly keys: readonly string[] | undefined;
     i: number;
   }
-  const scalar = (v: unknown): string => {
-    // JSON.stringify answers undefined for undefined, functions and symbols.
-    const text = JSON.stringify(v) as string | undefined;
-    return text ?? "null";
-  };
   const open = (node: object): Frame => {
     if (Array.isArray(node)) {
       out.push("[");
@@ -136,13 +195,9 @@ export function canonicalJson(value: unknown): string {
     }
     out.push("{");
     const record = node as Record<string, unknown>;
-    const keys = Object.keys(record).filter((k) => record[k] !== undefined);
-    let sorted = true;
-    for (let i = 1; i < keys.length && sorted; i++) sorted = (keys[i - 1] ?? "") < (keys[i] ?? "");
-    if (!sorted) keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const keys = sortedKeys(record).filter((k) => record[k] !== undefined);
     return { items: keys.map((k) => record[k]), keys, i: 0 };
   };
-  if (typeof value !== "object" || value === null) return scalar(value);
   const stack: Frame[] = [open(value)];
   for (let frame = stack.at(-1); frame !== undefined; frame = stack.at(-1)) {
     if (frame.i >= frame.items.length) {
@@ -155,7 +210,7 @@ export function canonicalJson(value: unknown): string {
     if (frame.keys !== undefined) out.push(JSON.stringify(frame.keys[index] ?? ""), ":");
     const child = frame.items[index];
     if (typeof child === "object" && child !== null) stack.push(open(child));
-    else out.push(scalar(child));
+    else out.push(scalarJson(child));
   }
   return out.join("");
 }
