@@ -1,5 +1,5 @@
 import { retryOf } from "@parley/errors";
-import { evolveAll, outputsOf, type Decider, type Keyed } from "./decider.js";
+import type { Decider, Keyed } from "./decider.js";
 import { DecisionConflictError, UnpublishableEventError } from "./errors.js";
 import { createDeferredMarks } from "./deferred-marks.js";
 import { tryTogether } from "./isolate.js";
@@ -12,6 +12,7 @@ import {
   type Pending,
   type Refused,
 } from "./handler-types.js";
+import { createKeyDecider } from "./decide-key.js";
 import { createKeyedLock } from "./keyed-lock.js";
 import { createLru } from "./lru.js";
 import type { Publish, PublishedMark, StateStore, StateWrite, Stored } from "./store.js";
@@ -242,49 +243,7 @@ export function createCommandHandler<State, Command, Event, Context, Output exte
     return batch.map(({ commands: list }) => contexts.slice(offset, (offset += list.length)));
   };
 
-  const decideFor = async (
-    { key, commands }: Pending<Command>,
-    stored: Stored<State, Output> | Error | undefined,
-    contexts: readonly (Context | Error)[],
-    now: Date,
-  ): Promise<Outcome<State, Event, Output>> => {
-    if (stored instanceof Error) return { kind: "failed", error: stored };
-    try {
-      let state = stored?.state ?? decider.initialState(key);
-      const decided: (readonly Event[])[] = [];
-      const outputs: Output[] = [];
-      for (const [index, command] of commands.entries()) {
-        const ctx = contexts[index];
-        if (ctx instanceof Error) return { kind: "failed", error: ctx };
-        let events = decider.decide(command, state, ctx as Context);
-        if (reconsider !== undefined) {
-          const again = await reconsider({ key, command, events, context: ctx as Context });
-          if (again !== undefined) events = decider.decide(command, state, again);
-        }
-        state = evolveAll(decider, state, events);
-        decided.push(events);
-        outputs.push(...outputsOf(decider, events));
-      }
-      const unpublished = stored?.outbox ?? [];
-      if (unpublished.length === 0 && decided.every((events) => events.length === 0)) {
-        return { kind: "unchanged", stored, events: decided };
-      }
-      return {
-        kind: "write",
-        events: decided,
-        leftover: unpublished.length,
-        write: {
-          key,
-          state: retain === undefined ? state : retain(state, now),
-          // What an earlier attempt left unpublished goes first, so the key's order holds.
-          outbox: [...unpublished, ...outputs],
-          expectedVersion: stored?.version ?? 0,
-        },
-      };
-    } catch (error) {
-      return { kind: "failed", error };
-    }
-  };
+  const decideFor = createKeyDecider({ decider, reconsider, retain });
 
   const save = async (writes: readonly StateWrite<State, Output>[]) => {
     const lost = new Set<string>();
@@ -403,10 +362,10 @@ export function createCommandHandler<State, Command, Event, Context, Output exte
     done: {
       fail(item: Pending<Command>, error: unknown): void;
       succeed(item: Pending<Command>): void;
-      afterSave(
-        entry: Entry<Command, State, Event, Output>,
+      afterSaves(
+        entries: readonly Entry<Command, State, Event, Output>[],
         saving: Awaited<ReturnType<typeof save>>,
-      ): Promise<Entry<Command, State, Event, Output> | undefined>;
+      ): Promise<Entry<Command, State, Event, Output>[]>;
     },
   ) => {
     const publishing = await timed("publish", () =>
@@ -426,8 +385,7 @@ export function createCommandHandler<State, Command, Event, Context, Output exte
     if (publishedEntries.length === 0) return;
     const saved = await timed("save", async () => {
       const saving = await save(publishedEntries.map(({ write }) => write));
-      const landed = await Promise.all(publishedEntries.map((e) => done.afterSave(e, saving)));
-      return landed.filter((entry) => entry !== undefined);
+      return done.afterSaves(publishedEntries, saving);
     });
     for (const { item, write, events } of saved) {
       cache.set(item.key, { state: write.state, version: write.expectedVersion + 1, outbox: [] });
@@ -458,11 +416,17 @@ export function createCommandHandler<State, Command, Event, Context, Output exte
         waiting.push(item);
       }
     };
-    /** The entry if its write landed; otherwise its key is decided again or fails. */
-    const afterSave = async (
+    /**
+     * The entry if its write landed; otherwise its key is decided again or fails. Synchronous
+     * but for a refused write carrying a leftover outbox (flushThenSave).
+     */
+    const afterSave = (
       entry: Entry<Command, State, Event, Output>,
       { lost, failed }: Awaited<ReturnType<typeof save>>,
-    ): Promise<Entry<Command, State, Event, Output> | undefined> => {
+    ):
+      | Entry<Command, State, Event, Output>
+      | undefined
+      | Promise<Entry<Command, State, Event, Output> | undefined> => {
       const { item } = entry;
       if (lost.has(item.key)) {
         conflict(item);
@@ -474,14 +438,28 @@ export function createCommandHandler<State, Command, Event, Context, Output exte
         fail(item, error);
         return undefined;
       }
-      try {
-        const again = await flushThenSave(entry);
-        if (again !== "lost") return again;
-        conflict(item);
-      } catch (retryError) {
-        fail(item, retryError);
-      }
-      return undefined;
+      return flushThenSave(entry).then(
+        (again) => {
+          if (again !== "lost") return again;
+          conflict(item);
+          return undefined;
+        },
+        (retryError: unknown) => {
+          fail(item, retryError);
+          return undefined;
+        },
+      );
+    };
+    /** afterSave of every entry, waiting only when one of them has to. */
+    const afterSaves = async (
+      entries: readonly Entry<Command, State, Event, Output>[],
+      saving: Awaited<ReturnType<typeof save>>,
+    ): Promise<Entry<Command, State, Event, Output>[]> => {
+      const landed = entries.map((entry) => afterSave(entry, saving));
+      const settled = landed.some((entry) => entry instanceof Promise)
+        ? await Promise.all(landed.map((entry) => Promise.resolve(entry)))
+        : (landed as (Entry<Command, State, Event, Output> | undefined)[]);
+      return settled.filter((entry) => entry !== undefined);
     };
     try {
       const now = clock();
@@ -493,16 +471,25 @@ export function createCommandHandler<State, Command, Event, Context, Output exte
         timed("context", () => loadContexts(batch, now)),
       ]);
       const outcomes = await timed("decide", async () => {
-        const deciding: Promise<Outcome<State, Event, Output>>[] = [];
+        const deciding: (Outcome<State, Event, Output> | Promise<Outcome<State, Event, Output>>)[] =
+          [];
+        let waitsForAny = false;
         for (const [index, item] of batch.entries()) {
           // A turn of the event loop between slices: the process's other consumers (a STOP on
           // the raw topic beside a backlog of send requests) are not held for a whole batch.
           if (index > 0 && index % DECIDE_SLICE === 0) await nextTurn();
-          deciding.push(
-            decideFor(item, cached[index] ?? loaded.get(item.key), contexts[index] ?? [], now),
+          const outcome = decideFor(
+            item,
+            cached[index] ?? loaded.get(item.key),
+            contexts[index] ?? [],
+            now,
           );
+          if (outcome instanceof Promise) waitsForAny = true;
+          deciding.push(outcome);
         }
-        return Promise.all(deciding);
+        return waitsForAny
+          ? Promise.all(deciding.map((outcome) => Promise.resolve(outcome)))
+          : (deciding as Outcome<State, Event, Output>[]);
       });
       const writes: Entry<Command, State, Event, Output>[] = [];
       batch.forEach((item, index) => {
@@ -521,14 +508,13 @@ export function createCommandHandler<State, Command, Event, Context, Output exte
       });
       if (writes.length === 0) return;
       if (publishBeforeSave) {
-        await publishThenSave(writes, { fail, succeed, afterSave });
+        await publishThenSave(writes, { fail, succeed, afterSaves });
         return;
       }
 
       const saved = await timed("save", async () => {
         const saving = await save(writes.map(({ write }) => write));
-        const landed = await Promise.all(writes.map((entry) => afterSave(entry, saving)));
-        return landed.filter((entry) => entry !== undefined);
+        return afterSaves(writes, saving);
       });
       if (saved.length === 0) return;
 

@@ -119,6 +119,25 @@ describe("command handler: deciding", () => {
     expect(ofKey(published, "c")).toEqual(["1=0"]);
   });
 
+  it("waits for a second look that answers with a promise, the key's later commands after it, and fails only that key when it rejects", async () => {
+    const { handler, published } = setup({
+      context: (commands, now) => commands.map(({ command }) => ({ now, bonus: command.add })),
+      reconsider: async ({ command, context }) => {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        if (command.id === "broken") throw new ParleyError("sync failed", { retry: "bounded" });
+        return command.id === "stale" ? { ...context, bonus: 1_000 } : undefined;
+      },
+    });
+    await handler.handle([...to("a", cmd("stale", 1), cmd("2", 1)), ...to("b", cmd("1", 2))]);
+    // a's second command was decided on the state the reconsidered first one left.
+    expect(ofKey(published, "a")).toEqual(["stale=1001", "2=1003"]);
+    expect(ofKey(published, "b")).toEqual(["1=4"]);
+    const broken = handler.handle([...to("c", cmd("broken")), ...to("d", cmd("1", 1))]);
+    await expect(broken).rejects.toMatchObject({ message: "sync failed", retry: "bounded" });
+    expect(ofKey(published, "c")).toEqual([]);
+    expect(ofKey(published, "d")).toEqual(["1=2"]);
+  });
+
   it("bounds the state with retain before each save", async () => {
     const { handler, memory } = setup({
       retain: (state, now) => {

@@ -191,8 +191,11 @@ export function createOutboundHandler({
     });
   };
 
-  /** A template missing or not approved in an old catalog may be new: sync once, decide again. */
-  const reconsider: Reconsider<OutboundCommand, OutboundEvent, OutboundContext> = async ({
+  /**
+   * A template missing or not approved in an old catalog may be new: sync once, decide again.
+   * Answers at once (no promise) when there is nothing to look at again: almost every decision.
+   */
+  const reconsider: Reconsider<OutboundCommand, OutboundEvent, OutboundContext> = ({
     command,
     events,
     context: ctx,
@@ -201,11 +204,14 @@ export function createOutboundHandler({
     const missed = events.some(
       (e) => e.type === "SendRejected" && e.data.reason === "template_not_approved",
     );
-    const wabaId = resolveSender(command.request.data.sender)?.wabaId;
-    if (!missed || wabaId === undefined) return undefined;
-    const synced = await catalogs.refreshIfOlder(wabaId, missRefreshMs).catch(() => false);
-    if (!synced) return undefined;
-    return { ...ctx, catalog: await catalogs.get(wabaId) };
+    const wabaId = missed ? resolveSender(command.request.data.sender)?.wabaId : undefined;
+    if (wabaId === undefined) return undefined;
+    return catalogs
+      .refreshIfOlder(wabaId, missRefreshMs)
+      .catch(() => false)
+      .then(async (synced) =>
+        synced ? { ...ctx, catalog: await catalogs.get(wabaId) } : undefined,
+      );
   };
 
   const runtime = createCommandHandler({
