@@ -192,6 +192,8 @@ process.on("exit", () => {
 for (const name of ["ingress", "router", "sender", "media", "consent", "projection"]) {
   const port = await freePort();
   const nodeOptions = process.env[`BENCH_${name.toUpperCase()}_NODE_OPTIONS`];
+  // e.g. BENCH_ROUTER_MAIN=<a worktree of main>/services/router/dist/main.js: the before case.
+  const main = process.env[`BENCH_${name.toUpperCase()}_MAIN`];
   const service = startService(
     name,
     port,
@@ -216,6 +218,8 @@ for (const name of ["ingress", "router", "sender", "media", "consent", "projecti
       },
     ),
     logDir,
+    name,
+    ...(main === undefined ? [] : [main]),
   );
   services.push(service);
   await waitFor(

@@ -14,7 +14,8 @@ export interface ServiceProcess {
 
 /**
  * Starts a built service (services/<name>/dist/main.js) as its own process, logging to
- * `<logDir>/<instance>.log` (instance: e.g. "sender-2" when several run).
+ * `<logDir>/<instance>.log` (instance: e.g. "sender-2" when several run); `main` runs another
+ * build of it (a benchmark's before case: a worktree of main).
  */
 export function startService(
   name: string,
@@ -22,17 +23,14 @@ export function startService(
   env: Record<string, string>,
   logDir: string,
   instance: string = name,
+  main: string = join(repoRoot, "services", name, "dist", "main.js"),
 ): ServiceProcess {
   mkdirSync(logDir, { recursive: true });
   const log = createWriteStream(join(logDir, `${instance}.log`));
   // The V8 heap sizing the images and `make dev` give a service (docs/architecture.md).
   const child = spawn(
     process.execPath,
-    [
-      "--initial-old-space-size=64",
-      "--max-semi-space-size=8",
-      join(repoRoot, "services", name, "dist", "main.js"),
-    ],
+    ["--initial-old-space-size=64", "--max-semi-space-size=8", main],
     {
       env: { ...process.env, ...env, HTTP_PORT: String(port), HTTP_HOST: "127.0.0.1" },
       stdio: ["ignore", "pipe", "pipe"],
