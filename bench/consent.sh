@@ -42,8 +42,14 @@ ensure_pnpm
 # shellcheck source=own-servers.sh
 source "$repo/bench/own-servers.sh"
 # The MongoDB-wire stand-in keeps everything in its heap: a 1-million-row import's ledger does not
-# fit in the default 1 GB (it slowed to a halt in garbage collection on 2026-12-06).
-export MONGO_HEAP="${MONGO_HEAP:-3g}"
+# fit in the default 1 GB (it slowed to a halt in garbage collection on 2026-12-06), nor in 6 GB
+# (it stopped answering after 900,000 rows, 2026-12-07 morning); with 12 GB its RSS reached
+# 12.5 GB at 1 M rows (2026-12-07, 08:16–08:36). So 12g from 500,000 rows on, else 3g.
+if [[ "${BENCH_IMPORT_ROWS:-20000}" -ge 500000 ]]; then
+  export MONGO_HEAP="${MONGO_HEAP:-12g}"
+else
+  export MONGO_HEAP="${MONGO_HEAP:-3g}"
+fi
 # shellcheck disable=SC2086
 use_servers bench-consent ${BENCH_SERVER_PORTS:-59292 59293 59281 59282 59217}
 parts="${BENCH_PARTS:-enforcement service}"
