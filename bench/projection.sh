@@ -7,7 +7,7 @@
 # or `eval "$(infra/native/infra.sh env)"`), in a namespace of its own that it drops afterwards.
 # Knobs: BENCH_MESSAGES (10000), BENCH_RATE (500), BENCH_SECONDS (8), BENCH_READERS (200),
 # BENCH_LOOKUP_RATE (400), BENCH_ONLY=a (or ab: with the rebuild; projector: the projector alone, no Kafka, lockstep and in the service's arrival order; BENCH_MARK_ON_NEXT_SAVE=false: a mark per outbox), BENCH_COUNT_COMMANDS=1, BENCH_PROJECTION_NODE_FLAGS (e.g. --cpu-prof),
-# BENCH_CONTACTS (2000), BENCH_POLL_MS (1000: how often the backlog phase reads the projection's progress). Every loop is bounded in count and time and talks to 127.0.0.1 only.
+# BENCH_CONTACTS (2000), BENCH_POLL_MS (1000: how often the backlog phase reads the projection's progress), BENCH_IDLE_SECONDS (5: each of the two idle windows after the backlog, the second without polls: the 'CPU at rest' row). Every loop is bounded in count and time and talks to 127.0.0.1 only.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"

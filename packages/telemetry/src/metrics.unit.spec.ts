@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MetricNameError, createMetrics } from "./metrics.js";
+import { EVENT_LOOP_SAMPLE_MS, MetricNameError, createMetrics } from "./metrics.js";
 
 describe("createMetrics", () => {
   it("exposes default process metrics with the parley_ prefix and the service label", async () => {
@@ -9,6 +9,21 @@ describe("createMetrics", () => {
     expect(text).toMatch(/^parley_process_resident_memory_bytes\{service="sender"\} \d+/m);
     expect(text).toMatch(/^parley_nodejs_eventloop_lag_seconds\{service="sender"\}/m);
     expect(metrics.contentType).toContain("text/plain");
+  });
+
+  it("samples the event loop's delay every EVENT_LOOP_SAMPLE_MS and still sees a stall", async () => {
+    const metrics = createMetrics({ service: "projection" });
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    await sleep(2 * EVENT_LOOP_SAMPLE_MS);
+    const until = performance.now() + 300;
+    while (performance.now() < until) {
+      // a 300 ms stall of the event loop
+    }
+    await sleep(2 * EVENT_LOOP_SAMPLE_MS);
+    const max = /^parley_nodejs_eventloop_lag_max_seconds\{service="projection"\} ([\d.e-]+)/m.exec(
+      await metrics.metrics(),
+    );
+    expect(Number(max?.[1])).toBeGreaterThan(0.15);
   });
 
   it("registers custom counters, histograms and gauges on its own registry", async () => {

@@ -45,6 +45,8 @@ const CONTACTS = Number(process.env["BENCH_CONTACTS"] ?? "2000");
  * process being measured; it was every 250 ms until 2026-12-06).
  */
 const POLL_MS = Number(process.env["BENCH_POLL_MS"] ?? "1000");
+/** Length of each of the two idle windows after the backlog (with the polls, then without). */
+const IDLE_SECONDS = Number(process.env["BENCH_IDLE_SECONDS"] ?? "5");
 /** "a": the backlog measure (a) alone. */
 const ONLY = process.env["BENCH_ONLY"];
 /** BENCH_COUNT_COMMANDS=1: count the projection's MongoDB commands (monitoring costs CPU). */
@@ -430,7 +432,7 @@ async function main() {
     // What the projection spends per second with nothing to apply (timers, rollup rounds, the
     // generation poll, Kafka heartbeats, this bench's /metrics polls at the same BENCH_POLL_MS): on a
     // slow machine those seconds are spread over few events and inflate the CPU per event.
-    const IDLE_MS = 5_000;
+    const IDLE_MS = IDLE_SECONDS * 1_000;
     const idleStart = { at: performance.now(), cpu: cpuSeconds(pid) };
     const idleUntil = idleStart.at + IDLE_MS;
     while (performance.now() < idleUntil) {
@@ -489,6 +491,12 @@ async function main() {
         (bareCpuPerEvent / net).toFixed(2),
       ]);
     }
+    rows.push([
+      "projection CPU at rest (ms per s)",
+      (quietCpuPerSecond * 1_000).toFixed(1),
+      `the second ${String(IDLE_SECONDS)} s after the backlog, no /metrics polls (${(idleCpuPerSecond * 1_000).toFixed(1)} in the first, with them and the backlog's tail)`,
+      "",
+    ]);
     rows.push([
       "events applied/s (backlog)",
       appliedRate.toFixed(0),

@@ -56,8 +56,15 @@ export const configFields = z.object({
     .default("projection_"),
   /** Records taken but unfinished before the consumer stops fetching. */
   PROJECTION_MAX_IN_FLIGHT: env.int(500, { min: 1, max: 50_000 }),
-  /** Documents per read model kept in memory between events. */
-  PROJECTION_CACHE_SIZE: env.int(2_000, { min: 0, max: 1_000_000 }),
+  /**
+   * Documents per read model kept in memory between events. 500: every cached document is
+   * promoted to the old generation and replaced by its next version, so the cache sets much of
+   * the heap's size; working off 60,000 events the service peaked at 208-216 MB RSS with 2,000,
+   * 194-197 with 1,000, 187 with 500, at the same CPU per event (docs/benchmarks.md,
+   * "Projection: memory and rest"). At 500 msg/s 500 requests are a second of traffic: a
+   * request's dispatch and outcome still find it cached; its statuses come later in any case.
+   */
+  PROJECTION_CACHE_SIZE: env.int(500, { min: 0, max: 1_000_000 }),
   /** Keys per batch of a read model (one load, one save per batch). */
   PROJECTION_BATCH_KEYS: env.int(500, { min: 1, max: 10_000 }),
   /**

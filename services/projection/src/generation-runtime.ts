@@ -19,7 +19,7 @@ import {
 } from "./adapters/store/read-model-stores.js";
 import type { LogOffsets } from "./generations/ports.js";
 import { createProjector, type ProjectorObserver } from "./projector/projector.js";
-import { createRollup, type Rollup } from "./projector/rollup.js";
+import { createRollup, noteMarks, type Rollup } from "./projector/rollup.js";
 import { createMongoAuditLog } from "./adapters/store/audit-store.js";
 import { withAuditLog } from "./projector/audit.js";
 
@@ -76,7 +76,8 @@ export async function startGeneration(
   await auditLog.ensureIndexes(generation).catch((error: unknown) => {
     logger.warn({ err: errorMessage(error), generation }, "projection: audit indexes not yet");
   });
-  const marks = createMongoBucketMarks(db, collections, clock);
+  // Counted, so that the live rollup reads the marks only after some were written (at rest: none).
+  const marks = noteMarks(createMongoBucketMarks(db, collections, clock));
   const projector = createProjector({
     stores: createReadModelStores(db, collections, clock),
     marks,
@@ -109,6 +110,7 @@ export async function startGeneration(
       marks,
       analytics: createMongoAnalyticsStore(db, collections),
       msPerFact: options.rollupMsPerFact ?? 0,
+      written: marks.written,
     }),
     // The consumer first (no apply after it), then the marks the projector holds behind.
     stop: async () => {
