@@ -28,17 +28,26 @@ function world() {
   return { memory, marks: noteMarks(counted), analytics, put, takes: () => takes };
 }
 
+/** The rollup over a world's noted marks, on a clock the test moves. */
+function rollupOf(
+  w: ReturnType<typeof world>,
+  options: { readonly restReadMs?: number; readonly msPerFact?: number },
+  clock: () => number,
+) {
+  return createRollup({
+    marks: w.marks,
+    analytics: w.analytics,
+    written: w.marks.written,
+    ...options,
+    clock,
+  });
+}
+
 describe("rollup at rest", () => {
   it("reads the marks only after this process wrote some, and once per restReadMs otherwise", async () => {
     const w = world();
     let now = 0;
-    const rollup = createRollup({
-      marks: w.marks,
-      analytics: w.analytics,
-      written: w.marks.written,
-      restReadMs: 30_000,
-      clock: () => now,
-    });
+    const rollup = rollupOf(w, { restReadMs: 30_000 }, () => now);
     // The first round reads (marks a previous process left).
     expect(await rollup.runOnce()).toBe(0);
     expect(w.takes()).toBe(1);
@@ -71,13 +80,7 @@ describe("rollup at rest", () => {
   it("reads again while a read may have left marks, or buckets wait their turn", async () => {
     const w = world();
     let now = 0;
-    const rollup = createRollup({
-      marks: w.marks,
-      analytics: w.analytics,
-      written: w.marks.written,
-      msPerFact: 1_000,
-      clock: () => now,
-    });
+    const rollup = rollupOf(w, { msPerFact: 1_000 }, () => now);
     await w.marks.mark(["a", "b", "c"]);
     // Two at a time: the first round took as many as it asked for, so the next one reads on.
     expect(await rollup.runOnce(2)).toBe(2);
