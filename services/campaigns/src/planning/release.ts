@@ -21,7 +21,8 @@ export interface ReleaseCreditOptions {
 /**
  * How many sends each running campaign may release now on each of its numbers (ADR 0015,
  * "Release"): a credit that grows at the number's cap with the time since the campaign's previous
- * release and shrinks by what was released, its fraction carried to the next tick.
+ * release (at least one tick: a tick that comes early, or one run by hand, still releases a
+ * tick's worth) and shrinks by what was released, its fraction carried to the next tick.
  *
  * Releasing exactly `cap × tick` per tick kept the sender's queue empty between ticks, so every
  * late tick or slow hop left the number idle for that long, time the cap never gives back; and
@@ -55,7 +56,7 @@ export class ReleaseCredit {
     for (const n of numbers) {
       const ceiling = (n.mps * (4 * tickMs + leadMs)) / 1000;
       const before = fresh ? 0 : (previous?.credit.get(n.phoneNumberId) ?? 0);
-      const granted = fresh ? (n.mps * (tickMs + leadMs)) / 1000 : (n.mps * since) / 1000;
+      const granted = (n.mps * (fresh ? tickMs + leadMs : Math.max(tickMs, since))) / 1000;
       const c = Math.min(ceiling, before + granted);
       credit.set(n.phoneNumberId, c);
       allowance.set(n.phoneNumberId, Math.floor(c));

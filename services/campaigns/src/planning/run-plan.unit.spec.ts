@@ -200,11 +200,17 @@ describe("ReleaseCredit", () => {
     expect(counts(last)).toEqual({ a: 300, b: 150 });
   });
 
+  it("given a tick sooner than the tick period (run by hand), grants one tick all the same", () => {
+    const credit = new ReleaseCredit({ tickMs: 1000, leadMs: 0 });
+    credit.spend("c", credit.allowance("c", two, 0));
+    expect(counts(credit.allowance("c", two, 5))).toEqual({ a: 60, b: 30 });
+  });
+
   it("keeps campaigns apart and refuses a non-positive tick or a negative lead", () => {
     const credit = new ReleaseCredit({ tickMs: 1000, leadMs: 0 });
     credit.spend("c", credit.allowance("c", two, 0));
-    expect(counts(credit.allowance("d", two, 500))).toEqual({ a: 60, b: 30 });
-    expect(counts(credit.allowance("c", two, 500))).toEqual({ a: 30, b: 15 });
+    expect(counts(credit.allowance("d", two, 1500))).toEqual({ a: 60, b: 30 });
+    expect(counts(credit.allowance("c", two, 1500))).toEqual({ a: 90, b: 45 });
     expect(() => new ReleaseCredit({ tickMs: 0, leadMs: 0 })).toThrow(RangeError);
     expect(() => new ReleaseCredit({ tickMs: 1000, leadMs: -1 })).toThrow(RangeError);
   });
