@@ -79,6 +79,7 @@ const selected = only.length === 0 ? cases : cases.filter((c) => only.includes(c
 const GROUPS: Record<Target, readonly { consumer: string; topics: readonly TopicId[] }[]> = {
   router: [
     { consumer: "router-inbound", topics: ["raw-webhooks"] },
+    { consumer: "router-statuses", topics: ["raw-status-webhooks"] },
     { consumer: "router-outbound", topics: ["send-requests", "consent", "conversation-windows"] },
     { consumer: "router-templates", topics: ["send-outcomes", "business-events"] },
   ],

@@ -247,6 +247,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
               topics: [p.catalog.topic("raw-webhooks").name],
             },
             {
+              group: `${p.catalog.prefix}parley.router-statuses`,
+              topics: [p.catalog.topic("raw-status-webhooks").name],
+            },
+            {
               group: `${p.catalog.prefix}parley.router-outbound`,
               topics: (["send-requests", "consent", "conversation-windows"] as const).map(
                 (t) => p.catalog.topic(t).name,

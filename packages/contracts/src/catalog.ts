@@ -103,7 +103,7 @@ const days = (n: number) => String(n * DAY_MS);
 /**
  * Retention (ADR 0011): every topic the projection's read models are made from keeps everything
  * (`retentionDays: null`), so that a rebuild, and a rebuild as of any instant, reads the whole
- * history; raw webhooks keep 90 days (their facts are kept parsed), dispatch commands are kept
+ * history; raw webhooks (both lanes) keep 90 days (their facts are kept parsed), dispatch commands are kept
  * because they are the router's decisions. Dead letters 30 days, retries 7.
  */
 const topicDefinitions = [
@@ -118,6 +118,17 @@ const topicDefinitions = [
     consumers: ["router-inbound"],
     description:
       "Every signed webhook POST, byte for byte, appended before ingress answers 200. The replayable source of truth: fix a parser, replay this topic.",
+  },
+  {
+    id: "raw-status-webhooks",
+    key: "raw",
+    events: ["RawStatusWebhookReceived"],
+    retentionDays: 90,
+    maxMessageBytes: RAW_MESSAGE_BYTES,
+    producers: ["ingress"],
+    consumers: ["router-statuses"],
+    description:
+      'The signed webhook POSTs that carry only delivery statuses (none failed), byte for byte, appended before ingress answers 200: the lane the router serves after messages and sends, so that a burst of receipts never holds up a STOP (ADR 0004, "Two raw lanes"). Replayable like raw-webhooks.',
   },
   {
     id: "inbound-messages",
@@ -303,7 +314,7 @@ export function businessKeyOf(event: AnyEvent): string {
 }
 
 function rawKeyOf(event: AnyEvent): string {
-  if (event.type === "RawWebhookReceived") {
+  if (event.type === "RawWebhookReceived" || event.type === "RawStatusWebhookReceived") {
     return event.data.phoneNumberIds[0] ?? event.data.wabaIds[0] ?? event.data.deliveryId;
   }
   return event.eventId;

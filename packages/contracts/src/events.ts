@@ -51,6 +51,12 @@ const definitions = {
     data: rawWebhookReceived,
     description: "A signed webhook POST as ingress received it, appended before the 200.",
   },
+  RawStatusWebhookReceived: {
+    version: 1,
+    data: rawWebhookReceived,
+    description:
+      "A signed webhook POST that carries only delivery statuses (none failed), as ingress received it, appended before the 200 to the lane the router serves after messages and sends.",
+  },
   InboundMessageReceived: {
     version: 2,
     data: inboundMessageReceived,

@@ -23,6 +23,17 @@ export const exampleData: { readonly [N in EventName]: EventData<N> } = {
     phoneNumberIds: [business],
     wabaIds: [waba],
   },
+  RawStatusWebhookReceived: {
+    deliveryId: "d-9a41e0",
+    bodyBase64: "eyJvYmplY3QiOiJ3aGF0c2FwcF9idXNpbmVzc19hY2NvdW50IiwiZW50cnkiOltdfQ==",
+    signature: "sha256=0b7e4d7a8b0c2a0e6c8b1d3f5e7a9c1b3d5f7e9a1c3b5d7f9e1a3c5b4f1c1a6f",
+    contentType: "application/json",
+    sizeBytes: 51,
+    sourceIp: "173.252.95.1",
+    userAgent: "facebookexternalua",
+    phoneNumberIds: [business],
+    wabaIds: [waba],
+  },
   InboundMessageReceived: {
     contactId: contact,
     wamid: inWamid,

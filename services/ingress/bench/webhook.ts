@@ -258,10 +258,11 @@ async function main(): Promise<void> {
   const brokers = (process.env["KAFKA_BROKERS"] ?? "127.0.0.1:9092").split(",");
   const registryUrl = process.env["SCHEMA_REGISTRY_URL"] ?? "http://127.0.0.1:8081";
   const run = `bench${Date.now().toString(36)}`;
-  const raw = createCatalog({ prefix: `${run}.` }).topic("raw-webhooks");
+  const catalog = createCatalog({ prefix: `${run}.` });
+  const raw = catalog.topic("raw-webhooks");
   const kafka = createKafka({ brokers, clientId: run });
   const serde = createSerde({ registry: createRegistry({ url: registryUrl }) });
-  await provisionTopics({ kafka, topics: [raw], serde });
+  await provisionTopics({ kafka, topics: [raw, catalog.topic("raw-status-webhooks")], serde });
   // As many producers as ingress's WEBHOOK_APPEND_PRODUCERS: produce requests in flight at once.
   let produceRequests = 0;
   let producedRecords = 0;
@@ -301,7 +302,7 @@ async function main(): Promise<void> {
           return p.publishEncoded(topic, records);
         },
       })),
-      topic: raw,
+      topics: { webhooks: raw, statuses: catalog.topic("raw-status-webhooks") },
       ...(process.env["BENCH_LINGER_MS"] === undefined
         ? {}
         : { lingerMs: Number(process.env["BENCH_LINGER_MS"]) }),

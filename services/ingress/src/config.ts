@@ -174,6 +174,12 @@ export const configSchema = z
     WEBHOOK_APPEND_TIMEOUT_MS: env.int(5_000, { min: 100, max: 60_000 }),
     /** Produce requests to the raw topic in flight at once (one producer each); see ADR 0004. */
     WEBHOOK_APPEND_PRODUCERS: env.int(4, { min: 1, max: 32 }),
+    /**
+     * Receipts-only webhooks (statuses, none failed) go to raw-status-webhooks, which the router
+     * serves after messages and sends (ADR 0004, "Two raw lanes"). Turn off only while a router
+     * older than the lane still runs: it reads raw-webhooks alone.
+     */
+    WEBHOOK_STATUS_LANE: env.bool(true),
     /** The hub.verify_token of the subscription handshake; with WA_APP_SECRET, turns the webhook on. */
     WA_VERIFY_TOKEN: env.secret().optional(),
     /** The Meta app secret that signs webhooks (X-Hub-Signature-256). */

@@ -83,6 +83,7 @@ beforeAll(async () => {
         topics: [
           ...catalog.topics,
           catalog.deadLetterTopic("router-inbound"),
+          catalog.deadLetterTopic("router-statuses"),
           catalog.deadLetterTopic("e2e-inbound-reader"),
         ],
       }).then(() => true),

@@ -121,7 +121,11 @@ await runStandardService({
         allowList: createAllowList(config.WEBHOOK_ALLOWED_CIDRS),
         appender: createRawWebhookAppender({
           producer: producers,
-          topic: catalog.topic("raw-webhooks"),
+          topics: {
+            webhooks: catalog.topic("raw-webhooks"),
+            statuses: catalog.topic("raw-status-webhooks"),
+          },
+          statusLane: config.WEBHOOK_STATUS_LANE,
           timeoutMs: config.WEBHOOK_APPEND_TIMEOUT_MS,
         }),
         metrics: createWebhookMetrics(metrics),

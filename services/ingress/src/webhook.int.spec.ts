@@ -35,6 +35,8 @@ let stack: Stack;
 let ns: Namespace;
 let catalog: Catalog;
 let raw: TopicSpec;
+let rawStatuses: TopicSpec;
+let topics: { webhooks: TopicSpec; statuses: TopicSpec };
 let kafka: KafkaClient;
 let serde: Serde;
 let admin: Admin | undefined;
@@ -47,9 +49,11 @@ beforeAll(async () => {
   ns = stack.namespace("ingress");
   catalog = createCatalog({ prefix: `${ns.id}.`, partitions: { raw: 2 } });
   raw = catalog.topic("raw-webhooks");
+  rawStatuses = catalog.topic("raw-status-webhooks");
+  topics = { webhooks: raw, statuses: rawStatuses };
   kafka = createKafka({ brokers: stack.kafkaBrokers, clientId: ns.id });
   serde = createSerde({ registry: createRegistry({ url: stack.schemaRegistryUrl }) });
-  await provisionTopics({ kafka, topics: [raw], serde });
+  await provisionTopics({ kafka, topics: [raw, rawStatuses], serde });
   admin = kafka.admin();
   await admin.connect();
   producer = createEventProducer({ kafka, serde, name: "ingress-int" });
@@ -96,14 +100,15 @@ async function recordCount(topic: string): Promise<number> {
 }
 
 async function readAll(topic: TopicSpec, expected: number) {
-  const records: { key: string; event: EventOf<"RawWebhookReceived"> }[] = [];
+  type Raw = EventOf<"RawWebhookReceived" | "RawStatusWebhookReceived">;
+  const records: { key: string; event: Raw }[] = [];
   const consumer = kafka.consumer({ groupId: ns.group(`reader-${consumers.length}`) });
   consumers.push(consumer);
   await consumer.connect();
   await consumer.subscribe({ topic: topic.name, fromBeginning: true });
   await consumer.run({
     eachMessage: async ({ message }) => {
-      const event = (await serde.decode(topic, message.value)) as EventOf<"RawWebhookReceived">;
+      const event = (await serde.decode(topic, message.value)) as Raw;
       records.push({ key: message.key?.toString() ?? "", event });
     },
   });
@@ -136,6 +141,31 @@ const webhook = (phoneNumberId: string, text: string) =>
     ],
   });
 
+const statusWebhook = (phoneNumberId: string, statuses: readonly string[]) =>
+  metaJsonStringify({
+    object: "whatsapp_business_account",
+    entry: [
+      {
+        id: "102290129340398",
+        changes: [
+          {
+            field: "messages",
+            value: {
+              messaging_product: "whatsapp",
+              metadata: { display_phone_number: "15550783881", phone_number_id: phoneNumberId },
+              statuses: statuses.map((status, i) => ({
+                id: `wamid.out-${String(i)}`,
+                status,
+                timestamp: "1767225600",
+                recipient_id: "16505551234",
+              })),
+            },
+          },
+        ],
+      },
+    ],
+  });
+
 const post = (url: string, body: string, signature?: string) =>
   fetch(url, {
     method: "POST",
@@ -152,7 +182,7 @@ describe("ingress on the real broker", () => {
 
   beforeAll(async () => {
     url = await start(
-      createRawWebhookAppender({ producer: connected().producer, topic: raw, timeoutMs: 5_000 }),
+      createRawWebhookAppender({ producer: connected().producer, topics, timeoutMs: 5_000 }),
     );
   });
 
@@ -212,17 +242,37 @@ describe("ingress on the real broker", () => {
     expect(byBody.get("not json at all")?.key).toBe("unrouted");
     expect(new Set(records.map((r) => r.event.data.deliveryId)).size).toBe(records.length);
   });
+
+  it("appends receipts-only webhooks to the statuses lane, and failures and messages to the main one", async () => {
+    const number = "106540352242922";
+    const receipt = statusWebhook(number, ["sent", "delivered", "read"]);
+    const failure = statusWebhook(number, ["delivered", "failed"]);
+    const message = webhook(number, "STOP");
+    const before = { main: await recordCount(raw.name), lane: await recordCount(rawStatuses.name) };
+    const bodies = [receipt, failure, message];
+    const res = await Promise.all(bodies.map((b) => post(url, b, signWebhookBody(b, SECRET))));
+    expect(res.map((r) => r.status)).toEqual([200, 200, 200]);
+    // Acknowledged means appended, each to its own lane, at once.
+    expect(await recordCount(rawStatuses.name)).toBe(before.lane + 1);
+    expect(await recordCount(raw.name)).toBe(before.main + 2);
+    accepted.push(failure, message);
+    const [lane] = await readAll(rawStatuses, 1);
+    expect(lane?.event.type).toBe("RawStatusWebhookReceived");
+    expect(lane?.key).toBe(number);
+    expect(Buffer.from(lane?.event.data.bodyBase64 ?? "", "base64").toString("utf8")).toBe(receipt);
+  });
 });
 
 describe("when Kafka cannot take the append", () => {
   it("answers 503, never 200, for a topic the broker does not have", async () => {
-    const missing = createCatalog({ prefix: `${ns.id}.missing.` }).topic("raw-webhooks");
+    const absent = createCatalog({ prefix: `${ns.id}.missing.` });
+    const missing = absent.topic("raw-webhooks");
     // Schema registered so the failure is Kafka's, not the registry's.
     await serde.register(missing);
     const url = await start(
       createRawWebhookAppender({
         producer: connected().producer,
-        topic: missing,
+        topics: { webhooks: missing, statuses: absent.topic("raw-status-webhooks") },
         timeoutMs: 1_500,
       }),
     );
@@ -239,7 +289,7 @@ describe("when Kafka cannot take the append", () => {
     await stopped.connect();
     await stopped.disconnect();
     const url = await start(
-      createRawWebhookAppender({ producer: stopped, topic: raw, timeoutMs: 1_500 }),
+      createRawWebhookAppender({ producer: stopped, topics, timeoutMs: 1_500 }),
     );
     const before = await recordCount(raw.name);
     const body = webhook("106540352242922", "stopped");

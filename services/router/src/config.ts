@@ -58,6 +58,18 @@ export const configSchema = z.object({
   /** Raw webhooks taken but not finished before the consumer stops fetching. */
   ROUTER_MAX_IN_FLIGHT: env.int(200, { min: 1, max: 10_000 }),
   /**
+   * The statuses lane (raw-status-webhooks, ADR 0004 "Two raw lanes"): receipts taken at once,
+   * kept small so that a round of them holds the event loop briefly.
+   */
+  ROUTER_STATUS_MAX_IN_FLIGHT: env.int(50, { min: 1, max: 10_000 }),
+  /** Longest a receipt waits for messages and sends to go quiet before it is decided anyway. */
+  ROUTER_STATUS_MAX_WAIT_MS: env.int(200, { min: 0, max: 60_000 }),
+  /**
+   * Receipts go at once, even with messages or sends in flight, while the event loop was busy
+   * less than this share (percent) of the time they waited: that work waits on I/O, not CPU.
+   */
+  ROUTER_STATUS_SPARE_BELOW_PERCENT: env.int(50, { min: 0, max: 100 }),
+  /**
    * Both sides: the marks that record an outbox as published are written behind the inputs, the
    * batches of this many ms in one write (a contact decided again meanwhile costs one mark), and
    * on stopping (ADR 0010, "Deferred marks"); -1: each batch waits for its own mark (one more

@@ -20,6 +20,7 @@ import { createOutboundStore } from "./adapters/store/outbound-store.js";
 import { createMongoCatalogStore } from "./adapters/store/template-catalog-store.js";
 import { contentDigest, eventIdOf } from "./inbound/event-id.js";
 import { createInboundHandler } from "./inbound/handler.js";
+import { createLaneGate } from "./lanes.js";
 import { createKeywordMatcher } from "./inbound/keywords.js";
 import { displayNumberResolver } from "./inbound/parse-business.js";
 import {
@@ -87,13 +88,17 @@ await runStandardService({
         ...(markDelayMs === undefined ? {} : { markDelayMs }),
         observer: createInboundMetrics(metrics, logger),
       });
-      // Stopped after the consumer (components stop in reverse): the last marks are written.
+      // Stopped after the consumers (components stop in reverse): the last marks are written.
       components.push({ name: "router-inbound marks", stop: () => inboundHandler.flush() });
-      const inbound = createRawWebhookConsumer({
+      // Two raw lanes (ADR 0004): messages and sends first, receipts when they leave CPU over.
+      const lanes = createLaneGate({
+        maxWaitMs: config.ROUTER_STATUS_MAX_WAIT_MS,
+        spareBelow: config.ROUTER_STATUS_SPARE_BELOW_PERCENT / 100,
+      });
+      const rawConsumerOptions = {
         kafka,
         serde,
         catalog,
-        handler: inboundHandler,
         clock,
         logger,
         limits: {
@@ -103,10 +108,31 @@ await runStandardService({
           maxValues: config.ROUTER_WEBHOOK_MAX_VALUES,
         },
         phoneNumberIdOf: displayNumberResolver(directory?.numbers ?? []),
+      };
+      const inbound = createRawWebhookConsumer({
+        ...rawConsumerOptions,
+        handler: {
+          handle: (events) => lanes.first(() => inboundHandler.handle(events)),
+          flush: () => inboundHandler.flush(),
+        },
         tuning: { maxInFlight: config.ROUTER_MAX_IN_FLIGHT },
       });
       await inbound.start();
       components.push({ name: inbound.name, stop: () => inbound.stop() });
+      const receipts = createRawWebhookConsumer({
+        ...rawConsumerOptions,
+        lane: "statuses",
+        handler: {
+          handle: async (events) => {
+            await lanes.turn();
+            await inboundHandler.handle(events);
+          },
+          flush: () => inboundHandler.flush(),
+        },
+        tuning: { maxInFlight: config.ROUTER_STATUS_MAX_IN_FLIGHT },
+      });
+      await receipts.start();
+      components.push({ name: receipts.name, stop: () => receipts.stop() });
 
       if (directory === undefined) {
         logger.warn(
@@ -220,7 +246,10 @@ await runStandardService({
         kafka,
         serde,
         catalog,
-        handler: outboundHandler,
+        handler: {
+          handle: (event) => lanes.first(() => outboundHandler.handle(event)),
+          flush: () => outboundHandler.flush(),
+        },
         logger,
         tuning: { maxInFlight: config.ROUTER_SEND_MAX_IN_FLIGHT },
         observeQueued: (ms) => outboundMetrics.stage?.("queued", ms),

@@ -1,18 +1,25 @@
 import { isJsonObject } from "@parley/contracts";
 /**
  * What ingress needs from a webhook body to route it, and nothing more: the business numbers
- * (`entry[].changes[].value.metadata.phone_number_id`) and WABA ids (`entry[].id`) it names.
- * Everything else stays opaque bytes for the router to parse from the raw topic.
+ * (`entry[].changes[].value.metadata.phone_number_id`) and WABA ids (`entry[].id`) it names, and
+ * its lane. Everything else stays opaque bytes for the router to parse from the raw topic.
  */
 export interface Routing {
   readonly phoneNumberIds: readonly string[];
   readonly wabaIds: readonly string[];
+  /**
+   * The raw topic it goes to (ADR 0004, "Two raw lanes"): `statuses` for a webhook that carries
+   * delivery statuses and nothing else, none of them failed (raw-status-webhooks, which the router
+   * serves after messages and sends); `webhooks` for everything else (raw-webhooks): messages,
+   * user_preferences, failures, account and template webhooks, and anything not understood.
+   */
+  readonly lane: "webhooks" | "statuses";
 }
 
 /** The record key of a webhook that names no business number and no WABA (garbage, or a new shape). */
 export const UNROUTED_KEY = "unrouted";
 
-const NOTHING: Routing = Object.freeze({ phoneNumberIds: [], wabaIds: [] });
+const NOTHING: Routing = Object.freeze({ phoneNumberIds: [], wabaIds: [], lane: "webhooks" });
 /** Meta's ids are digits; anything longer than this is not an id and would make a silly record key. */
 const MAX_ID_LENGTH = 64;
 
@@ -32,9 +39,28 @@ function arrayOf(value: unknown): readonly unknown[] {
   return Array.isArray(value) ? value : [];
 }
 
+/** The keys a statuses-only change's value holds; any other key sends the webhook to the main lane. */
+const STATUS_VALUE_KEYS = new Set(["messaging_product", "metadata", "statuses"]);
+
 /**
- * Extracts the routing ids of a webhook body, in order of first appearance, without duplicates.
- * Never throws: a body that is not UTF-8, not JSON, or not shaped like a webhook has no ids.
+ * Whether a change carries delivery statuses and nothing else, none failed: a failure is a
+ * terminal outcome and may be a consent input (131050), so it goes with the messages.
+ */
+function receiptsOnly(change: Record<string, unknown>): boolean {
+  const value = change["value"];
+  if (change["field"] !== "messages" || !isJsonObject(value)) return false;
+  const statuses = value["statuses"];
+  if (!Array.isArray(statuses) || statuses.length === 0) return false;
+  for (const key of Object.keys(value)) if (!STATUS_VALUE_KEYS.has(key)) return false;
+  return statuses.every(
+    (s) => isJsonObject(s) && typeof s["status"] === "string" && s["status"] !== "failed",
+  );
+}
+
+/**
+ * Extracts the routing ids of a webhook body, in order of first appearance, without duplicates,
+ * and its lane. Never throws: a body that is not UTF-8, not JSON, or not shaped like a webhook
+ * has no ids and goes to the main lane.
  */
 export function extractRouting(body: Uint8Array): Routing {
   let parsed: unknown;
@@ -46,11 +72,15 @@ export function extractRouting(body: Uint8Array): Routing {
   if (!isJsonObject(parsed)) return NOTHING;
   const phoneNumberIds = new Set<string>();
   const wabaIds = new Set<string>();
+  let changes = 0;
+  let receipts = 0;
   for (const entry of arrayOf(parsed["entry"])) {
     if (!isJsonObject(entry)) continue;
     const waba = idOf(entry["id"]);
     if (waba !== undefined) wabaIds.add(waba);
     for (const change of arrayOf(entry["changes"])) {
+      changes += 1;
+      if (isJsonObject(change) && receiptsOnly(change)) receipts += 1;
       if (!isJsonObject(change) || !isJsonObject(change["value"])) continue;
       const metadata = change["value"]["metadata"];
       if (!isJsonObject(metadata)) continue;
@@ -58,7 +88,11 @@ export function extractRouting(body: Uint8Array): Routing {
       if (phone !== undefined) phoneNumberIds.add(phone);
     }
   }
-  return { phoneNumberIds: [...phoneNumberIds], wabaIds: [...wabaIds] };
+  const lane =
+    parsed["object"] === "whatsapp_business_account" && changes > 0 && receipts === changes
+      ? "statuses"
+      : "webhooks";
+  return { phoneNumberIds: [...phoneNumberIds], wabaIds: [...wabaIds], lane };
 }
 
 /**

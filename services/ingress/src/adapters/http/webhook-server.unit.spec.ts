@@ -141,6 +141,7 @@ describe("POST signature checks", () => {
     expect(receipt?.routing).toEqual({
       phoneNumberIds: ["106540352242922"],
       wabaIds: ["102290129340398"],
+      lane: "webhooks",
     });
     expect(receipt?.deliveryId).toMatch(/^[0-9a-f-]{36}$/);
     expect(await counter(h.metrics, "webhook_requests_total", { outcome: "accepted" })).toBe(1);
@@ -236,7 +237,7 @@ describe("POST signature checks", () => {
     });
     expect(res.status).toBe(200);
     expect(h.received[0]?.body.toString("utf8")).toBe(body);
-    expect(h.received[0]?.routing).toEqual({ phoneNumberIds: [], wabaIds: [] });
+    expect(h.received[0]?.routing).toEqual({ phoneNumberIds: [], wabaIds: [], lane: "webhooks" });
     expect(h.received[0]?.contentType).toBe("text/plain");
   });
 });
@@ -370,7 +371,10 @@ describe("durability of the answer", () => {
           }),
         publishEncoded: () => new Promise<void>(() => undefined),
       },
-      topic: (await import("@parley/contracts")).createCatalog().topic("raw-webhooks"),
+      topics: {
+        webhooks: (await import("@parley/contracts")).createCatalog().topic("raw-webhooks"),
+        statuses: (await import("@parley/contracts")).createCatalog().topic("raw-status-webhooks"),
+      },
       timeoutMs: 50,
     });
     const h = await start({}, appender);

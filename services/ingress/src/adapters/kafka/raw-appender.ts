@@ -1,6 +1,6 @@
 import { buildEvent, type TopicSpec } from "@parley/contracts";
 import type { EncodedEvent, EventProducer, OutgoingEvent } from "@parley/kafka";
-import { recordKeyOf } from "../../webhooks/routing.js";
+import { recordKeyOf, type Routing } from "../../webhooks/routing.js";
 import {
   AppendFailedError,
   type RawWebhookAppender,
@@ -16,8 +16,16 @@ export interface RawWebhookAppenderOptions {
    * the next is already on its way.
    */
   readonly producer: Publisher | readonly Publisher[];
-  /** The catalog's raw-webhooks topic. */
-  readonly topic: TopicSpec;
+  /**
+   * The catalog's two raw topics, one per lane (ADR 0004, "Two raw lanes"): raw-webhooks, and
+   * raw-status-webhooks for webhooks of receipts only.
+   */
+  readonly topics: { readonly webhooks: TopicSpec; readonly statuses: TopicSpec };
+  /**
+   * Whether receipts-only webhooks take their own lane (default true). Off, every webhook goes to
+   * raw-webhooks: for a router older than the lane, until it is upgraded (`WEBHOOK_STATUS_LANE`).
+   */
+  readonly statusLane?: boolean;
   readonly timeoutMs?: number;
   /** Most records in one produce request. */
   readonly maxBatchRecords?: number;
@@ -36,15 +44,19 @@ export interface RawWebhookAppenderOptions {
 }
 
 /**
- * Builds the RawWebhookReceived event of a receipt (pure; the event id is random). Not validated
- * here: the producer's serde validates it against the topic's registered contract when the
- * appender encodes it, the one check on this path.
+ * Builds the raw event of a receipt for its lane: RawWebhookReceived, or RawStatusWebhookReceived
+ * for a webhook of receipts only (pure; the event id is random). Not validated here: the
+ * producer's serde validates it against the topic's registered contract when the appender
+ * encodes it, the one check on this path.
  */
-export function rawWebhookEvent(receipt: RawWebhookReceipt) {
+export function rawWebhookEvent(
+  receipt: RawWebhookReceipt,
+  lane: Routing["lane"] = receipt.routing.lane,
+) {
   const { routing } = receipt;
   const firstNumber = routing.phoneNumberIds[0];
   return buildEvent(
-    "RawWebhookReceived",
+    lane === "statuses" ? "RawStatusWebhookReceived" : "RawWebhookReceived",
     {
       deliveryId: receipt.deliveryId,
       bodyBase64: receipt.body.toString("base64"),
@@ -65,6 +77,7 @@ export function rawWebhookEvent(receipt: RawWebhookReceipt) {
 }
 
 interface Pending {
+  readonly topic: TopicSpec;
   readonly record: OutgoingEvent;
   /** When it began waiting (performance.now()). */
   readonly since: number;
@@ -92,16 +105,23 @@ const RECORD_OVERHEAD_BYTES = 1_024;
  */
 export function createRawWebhookAppender({
   producer,
-  topic,
+  topics,
+  statusLane = true,
   timeoutMs = 5_000,
   maxBatchRecords = 500,
   maxBatchBytes = 512 * 1024,
   lingerMs = 1,
 }: RawWebhookAppenderOptions): RawWebhookAppender {
-  if (!topic.events.includes("RawWebhookReceived")) {
-    throw new RangeError(
-      `createRawWebhookAppender: topic ${topic.name} does not carry RawWebhookReceived; pass catalog.topic("raw-webhooks")`,
-    );
+  for (const [lane, type, id] of [
+    ["webhooks", "RawWebhookReceived", "raw-webhooks"],
+    ["statuses", "RawStatusWebhookReceived", "raw-status-webhooks"],
+  ] as const) {
+    const topic = topics[lane];
+    if (!(topic.events as readonly string[]).includes(type)) {
+      throw new RangeError(
+        `createRawWebhookAppender: topics.${lane} (${topic.name}) does not carry ${type}; pass catalog.topic("${id}")`,
+      );
+    }
   }
   for (const [name, value] of Object.entries({ timeoutMs, maxBatchRecords, maxBatchBytes })) {
     if (!Number.isInteger(value) || value < 1) {
@@ -140,29 +160,44 @@ export function createRawWebhookAppender({
   };
 
   const send = async (lane: Publisher, batch: readonly Pending[]): Promise<void> => {
+    let settled: { readonly pending: readonly Pending[]; readonly failure?: { cause: unknown } }[] =
+      [];
     try {
       // Each record is validated and encoded on its own (the one contract check on this path),
-      // so a record that fails it fails alone; the others go in one produce request.
-      const encoded = await Promise.allSettled(batch.map((p) => lane.encode(topic, p.record)));
-      const ready: { pending: Pending; record: EncodedEvent }[] = [];
+      // so a record that fails it fails alone; the others go in one produce request (the
+      // producer's batcher joins the two lanes' calls made in the same turn).
+      const encoded = await Promise.allSettled(batch.map((p) => lane.encode(p.topic, p.record)));
+      const ready = new Map<TopicSpec, { pending: Pending[]; records: EncodedEvent[] }>();
       encoded.forEach((outcome, i) => {
         const pending = batch[i];
         if (pending === undefined) return;
-        if (outcome.status === "fulfilled") ready.push({ pending, record: outcome.value });
-        else pending.fail(outcome.reason);
+        if (outcome.status === "rejected") {
+          pending.fail(outcome.reason);
+          return;
+        }
+        const group = ready.get(pending.topic) ?? { pending: [], records: [] };
+        ready.set(pending.topic, group);
+        group.pending.push(pending);
+        group.records.push(outcome.value);
       });
-      try {
-        await lane.publishEncoded(
-          topic,
-          ready.map((r) => r.record),
-        );
-        for (const r of ready) r.pending.succeed();
-      } catch (error) {
-        for (const r of ready) r.pending.fail(error);
-      }
+      settled = await Promise.all(
+        [...ready].map(([topic, group]) =>
+          lane.publishEncoded(topic, group.records).then(
+            () => ({ pending: group.pending }),
+            (cause: unknown) => ({ pending: group.pending, failure: { cause } }),
+          ),
+        ),
+      );
     } finally {
+      // The lane is free before its receipts are answered, so the next batch is on its way.
       idleLanes.push(lane);
       schedule();
+    }
+    for (const { pending, failure } of settled) {
+      for (const p of pending) {
+        if (failure === undefined) p.succeed();
+        else p.fail(failure.cause);
+      }
     }
   };
 
@@ -205,11 +240,14 @@ export function createRawWebhookAppender({
 
   return {
     async append(receipt) {
-      const event = rawWebhookEvent(receipt);
+      const lane = statusLane ? receipt.routing.lane : "webhooks";
+      const event = rawWebhookEvent(receipt, lane);
+      const topic = lane === "statuses" ? topics.statuses : topics.webhooks;
       let timer: NodeJS.Timeout | undefined;
       try {
         await new Promise<void>((resolve, reject) => {
           const entry: Pending = {
+            topic,
             record: { key: recordKeyOf(receipt.routing), event },
             since: performance.now(),
             bytes: event.data.bodyBase64.length + RECORD_OVERHEAD_BYTES,

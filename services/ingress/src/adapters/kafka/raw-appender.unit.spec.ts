@@ -7,6 +7,8 @@ import { createRawWebhookAppender, rawWebhookEvent } from "./raw-appender.js";
 
 const catalog = createCatalog();
 const raw = catalog.topic("raw-webhooks");
+const rawStatuses = catalog.topic("raw-status-webhooks");
+const topics = { webhooks: raw, statuses: rawStatuses };
 const receipt = (routing: RawWebhookReceipt["routing"]): RawWebhookReceipt => ({
   deliveryId: "d-1",
   body: Buffer.from('{"entry":[]}'),
@@ -43,7 +45,9 @@ const lane = (publish: Publish) => ({
 
 describe("rawWebhookEvent", () => {
   it("keeps the bytes, the signature and the receipt metadata, and validates against the topic", () => {
-    const event = rawWebhookEvent(receipt({ phoneNumberIds: ["p1", "p2"], wabaIds: ["w1"] }));
+    const event = rawWebhookEvent(
+      receipt({ phoneNumberIds: ["p1", "p2"], wabaIds: ["w1"], lane: "webhooks" }),
+    );
     expect(event.type).toBe("RawWebhookReceived");
     expect(event.correlationId).toBe("d-1");
     expect(event.businessNumber).toBe("p1");
@@ -77,21 +81,69 @@ describe("createRawWebhookAppender", () => {
 
   it("keys by the first business number, else the WABA, else a constant", async () => {
     const { sent, producer } = capture();
-    const appender = createRawWebhookAppender({ producer, topic: raw });
-    await appender.append(receipt({ phoneNumberIds: ["p1", "p2"], wabaIds: ["w1"] }));
-    await appender.append(receipt({ phoneNumberIds: [], wabaIds: ["w1"] }));
-    await appender.append(receipt({ phoneNumberIds: [], wabaIds: [] }));
+    const appender = createRawWebhookAppender({ producer, topics });
+    await appender.append(
+      receipt({ phoneNumberIds: ["p1", "p2"], wabaIds: ["w1"], lane: "webhooks" }),
+    );
+    await appender.append(receipt({ phoneNumberIds: [], wabaIds: ["w1"], lane: "webhooks" }));
+    await appender.append(receipt({ phoneNumberIds: [], wabaIds: [], lane: "webhooks" }));
     expect(sent.map((s) => s.records[0]?.key)).toEqual(["p1", "w1", UNROUTED_KEY]);
     expect(sent.every((s) => s.topic === raw && s.records.length === 1)).toBe(true);
+  });
+
+  it("appends each receipt to its lane's topic, both lanes in one turn, and all to raw-webhooks with the lane off", async () => {
+    const { sent, producer } = capture();
+    const appender = createRawWebhookAppender({ producer, topics });
+    const both = [
+      receipt({ phoneNumberIds: ["p1"], wabaIds: [], lane: "statuses" }),
+      receipt({ phoneNumberIds: ["p1"], wabaIds: [], lane: "webhooks" }),
+      receipt({ phoneNumberIds: ["p2"], wabaIds: [], lane: "statuses" }),
+    ];
+    await Promise.all(both.map((r) => appender.append(r)));
+    const byTopic = new Map(sent.map((s) => [s.topic.id, s.records]));
+    expect(byTopic.get("raw-status-webhooks")?.map((r) => [r.key, r.event.type])).toEqual([
+      ["p1", "RawStatusWebhookReceived"],
+      ["p2", "RawStatusWebhookReceived"],
+    ]);
+    expect(byTopic.get("raw-webhooks")?.map((r) => [r.key, r.event.type])).toEqual([
+      ["p1", "RawWebhookReceived"],
+    ]);
+    for (const s of sent) {
+      for (const r of s.records) expect(s.topic.schema.safeParse(r.event).success).toBe(true);
+    }
+
+    const off = capture();
+    const single = createRawWebhookAppender({ producer: off.producer, topics, statusLane: false });
+    await single.append(receipt({ phoneNumberIds: ["p1"], wabaIds: [], lane: "statuses" }));
+    expect(off.sent.map((s) => [s.topic.id, s.records[0]?.event.type])).toEqual([
+      ["raw-webhooks", "RawWebhookReceived"],
+    ]);
+  });
+
+  it("fails only the lane whose produce the broker refused", async () => {
+    const appender = createRawWebhookAppender({
+      producer: lane((topic) =>
+        topic.id === "raw-status-webhooks"
+          ? Promise.reject(new Error("UNKNOWN_TOPIC_OR_PARTITION"))
+          : Promise.resolve(),
+      ),
+      topics,
+    });
+    const [receiptLane, main] = await Promise.allSettled([
+      appender.append(receipt({ phoneNumberIds: ["p1"], wabaIds: [], lane: "statuses" })),
+      appender.append(receipt({ phoneNumberIds: ["p1"], wabaIds: [], lane: "webhooks" })),
+    ]);
+    expect(receiptLane).toMatchObject({ status: "rejected", reason: { reason: "rejected" } });
+    expect(main.status).toBe("fulfilled");
   });
 
   it("turns a refusal into a retriable AppendFailedError", async () => {
     const appender = createRawWebhookAppender({
       producer: lane(() => Promise.reject(new Error("NOT_ENOUGH_REPLICAS"))),
-      topic: raw,
+      topics,
     });
     const error: unknown = await appender
-      .append(receipt({ phoneNumberIds: [], wabaIds: [] }))
+      .append(receipt({ phoneNumberIds: [], wabaIds: [], lane: "webhooks" }))
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AppendFailedError);
     expect(error).toMatchObject({ reason: "rejected", retriable: true });
@@ -106,11 +158,11 @@ describe("createRawWebhookAppender", () => {
             fail = reject;
           }),
       ),
-      topic: raw,
+      topics,
       timeoutMs: 20,
     });
     await expect(
-      appender.append(receipt({ phoneNumberIds: [], wabaIds: [] })),
+      appender.append(receipt({ phoneNumberIds: [], wabaIds: [], lane: "webhooks" })),
     ).rejects.toMatchObject({
       reason: "timeout",
     });
@@ -120,12 +172,13 @@ describe("createRawWebhookAppender", () => {
 
   it("refuses a topic that does not carry raw webhooks, and a bad timeout", () => {
     const { producer } = capture();
-    expect(() => createRawWebhookAppender({ producer, topic: catalog.topic("statuses") })).toThrow(
-      /raw-webhooks/,
-    );
-    expect(() => createRawWebhookAppender({ producer, topic: raw, timeoutMs: 0 })).toThrow(
-      /timeoutMs/,
-    );
+    expect(() =>
+      createRawWebhookAppender({
+        producer,
+        topics: { webhooks: catalog.topic("statuses"), statuses: rawStatuses },
+      }),
+    ).toThrow(/raw-webhooks/);
+    expect(() => createRawWebhookAppender({ producer, topics, timeoutMs: 0 })).toThrow(/timeoutMs/);
   });
 });
 
@@ -145,11 +198,12 @@ describe("group commit", () => {
     };
   };
   const tick = () => new Promise((r) => setImmediate(r));
-  const small = (i: number) => receipt({ phoneNumberIds: [`p${i}`], wabaIds: [] });
+  const small = (i: number) =>
+    receipt({ phoneNumberIds: [`p${i}`], wabaIds: [], lane: "webhooks" });
 
   it("sends the receipts of one turn together, and those arriving meanwhile in the next request", async () => {
     const { calls, gates, producer } = gated();
-    const appender = createRawWebhookAppender({ producer, topic: raw });
+    const appender = createRawWebhookAppender({ producer, topics });
     const first = [1, 2, 3].map((i) => appender.append(small(i)));
     await tick();
     expect(calls.map((c) => c.length)).toEqual([3]);
@@ -171,7 +225,7 @@ describe("group commit", () => {
     const { calls, gates, producer } = gated();
     const appender = createRawWebhookAppender({
       producer,
-      topic: raw,
+      topics,
       maxBatchRecords: 2,
       maxBatchBytes: 4_000,
     });
@@ -189,7 +243,7 @@ describe("group commit", () => {
 
   it("fails every receipt of a refused request", async () => {
     const { gates, producer } = gated();
-    const appender = createRawWebhookAppender({ producer, topic: raw });
+    const appender = createRawWebhookAppender({ producer, topics });
     const all = [1, 2].map((i) => appender.append(small(i)).catch((e: unknown) => e));
     await tick();
     gates[0]?.fail(new Error("MESSAGE_TOO_LARGE"));
@@ -200,7 +254,7 @@ describe("group commit", () => {
 
   it("checks each receipt against the contract on its own: a bad one fails alone", async () => {
     const { calls, gates, producer } = gated();
-    const appender = createRawWebhookAppender({ producer, topic: raw });
+    const appender = createRawWebhookAppender({ producer, topics });
     const bad = { ...small(2), deliveryId: "" };
     const all = [small(1), bad, small(3)].map((r) =>
       appender.append(r).then(
@@ -220,7 +274,7 @@ describe("group commit", () => {
 
   it("withdraws a receipt that timed out while waiting, so it is never sent after its 503", async () => {
     const { calls, gates, producer } = gated();
-    const appender = createRawWebhookAppender({ producer, topic: raw, timeoutMs: 30 });
+    const appender = createRawWebhookAppender({ producer, topics, timeoutMs: 30 });
     const first = appender.append(small(1)).catch((e: unknown) => e);
     await tick();
     const waitingOne = appender.append(small(2)).catch((e: unknown) => e);
@@ -235,7 +289,8 @@ describe("group commit", () => {
 
 describe("several producers", () => {
   const tick = () => new Promise((r) => setImmediate(r));
-  const small = (i: number) => receipt({ phoneNumberIds: [`p${String(i)}`], wabaIds: [] });
+  const small = (i: number) =>
+    receipt({ phoneNumberIds: [`p${String(i)}`], wabaIds: [], lane: "webhooks" });
 
   it("keeps one request in flight per producer; each receipt waits for its own request only", async () => {
     const requests: { lane: string; keys: string[]; open: () => void }[] = [];
@@ -248,7 +303,7 @@ describe("several producers", () => {
       );
     const appender = createRawWebhookAppender({
       producer: [named("a"), named("b")],
-      topic: raw,
+      topics,
       lingerMs: 0,
     });
     const settled: string[] = [];
@@ -286,7 +341,7 @@ describe("several producers", () => {
       );
     const appender = createRawWebhookAppender({
       producer: [named("a"), named("b")],
-      topic: raw,
+      topics,
       lingerMs: 30,
     });
     const first = appender.append(small(1));
@@ -318,13 +373,13 @@ describe("several producers", () => {
     expect(() =>
       createRawWebhookAppender({
         producer: [lane(() => Promise.resolve())],
-        topic: raw,
+        topics,
         lingerMs: -1,
       }),
     ).toThrow(/lingerMs/);
   });
 
   it("refuses an empty producer list", () => {
-    expect(() => createRawWebhookAppender({ producer: [], topic: raw })).toThrow(/producer/);
+    expect(() => createRawWebhookAppender({ producer: [], topics })).toThrow(/producer/);
   });
 });

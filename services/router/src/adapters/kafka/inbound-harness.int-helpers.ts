@@ -28,7 +28,12 @@ import { createInboundHandler, type InboundHandler } from "../../inbound/handler
 import { createKeywordMatcher, defaultKeywords } from "../../inbound/keywords.js";
 import type { ParseInput, ParsedWebhook } from "../../inbound/parse.js";
 import { createContactStore } from "../store/contact-store.js";
-import { createRawWebhookConsumer, ROUTER_INBOUND_CONSUMER } from "./raw-webhook-consumer.js";
+import { createLaneGate } from "../../lanes.js";
+import {
+  createRawWebhookConsumer,
+  ROUTER_INBOUND_CONSUMER,
+  ROUTER_STATUSES_CONSUMER,
+} from "./raw-webhook-consumer.js";
 
 // The router's inbound side on the real broker, registry and MongoDB, as main.ts composes it,
 // with readers of every output topic and of the router's dead-letter topic. One namespace per
@@ -52,6 +57,11 @@ export interface RouterOptions {
   readonly parse?: (input: ParseInput) => ParsedWebhook;
   /** Wraps the handler; a test plays a dependency failing for some webhooks with it. */
   readonly wrapHandler?: (handler: InboundHandler) => InboundHandler;
+  /**
+   * Also runs the statuses lane (raw-status-webhooks, ADR 0004) over the same handler, its
+   * receipts waiting their turn behind the main lane as main.ts wires them.
+   */
+  readonly statusLane?: boolean;
 }
 
 export interface InboundHarness {
@@ -64,8 +74,11 @@ export interface InboundHarness {
   /** Every record on the router's dead-letter topic. */
   readonly deadLetters: RawRecord[];
   startRouter(options?: RouterOptions): Promise<InboundRouter>;
-  /** Appends a webhook body to the raw topic as ingress would (one delivery id per POST). */
-  deliver(pnid: string, body: string | Buffer | object): Promise<string>;
+  /**
+   * Appends a webhook body to the raw topic as ingress would (one delivery id per POST); to
+   * raw-status-webhooks as a RawStatusWebhookReceived with lane `statuses`.
+   */
+  deliver(pnid: string, body: string | Buffer | object, lane?: "statuses"): Promise<string>;
   /** Per raw partition: the router group's committed offset and the partition's end. */
   rawProgress(): Promise<{ partition: number; committed: number; end: number }[]>;
   /** The dead letter of a delivery and its reason (error class: message), if any. */
@@ -96,6 +109,7 @@ export async function startInboundHarness(label: string): Promise<InboundHarness
         topics: [
           ...catalog.topics,
           catalog.deadLetterTopic(ROUTER_INBOUND_CONSUMER),
+          catalog.deadLetterTopic(ROUTER_STATUSES_CONSUMER),
           catalog.deadLetterTopic(reader),
           catalog.deadLetterTopic(`${reader}-dlq`),
         ],
@@ -144,7 +158,10 @@ export async function startInboundHarness(label: string): Promise<InboundHarness
   const dlq = createConsumerRunner<RawRecord>({
     kafka,
     groupId: ns.group("dlq-reader"),
-    topics: [catalog.deadLetterTopic(ROUTER_INBOUND_CONSUMER).name],
+    topics: [
+      catalog.deadLetterTopic(ROUTER_INBOUND_CONSUMER).name,
+      catalog.deadLetterTopic(ROUTER_STATUSES_CONSUMER).name,
+    ],
     deadLetterTopic: catalog.deadLetterTopic(`${reader}-dlq`).name,
     fromBeginning: true,
     // Records up to the raw topic's size come back through the dead-letter topic.
@@ -171,7 +188,11 @@ export async function startInboundHarness(label: string): Promise<InboundHarness
     mongo,
     seen,
     deadLetters,
-    async startRouter({ parse, wrapHandler = (handler: InboundHandler) => handler } = {}) {
+    async startRouter({
+      parse,
+      wrapHandler = (handler: InboundHandler) => handler,
+      statusLane = false,
+    } = {}) {
       const producer = createEventProducer({ kafka, serde, name: "router-inbound producer" });
       await producer.connect();
       const clock = () => new Date();
@@ -187,11 +208,12 @@ export async function startInboundHarness(label: string): Promise<InboundHarness
         },
         limits: { maxIds: 500, ttlMs: 8 * 24 * 3_600_000 },
       });
-      const consumer = createRawWebhookConsumer({
+      const wrapped = wrapHandler(handler);
+      const lanes = createLaneGate({ maxWaitMs: 200, spareBelow: 0.5 });
+      const options = {
         kafka,
         serde,
         catalog,
-        handler: wrapHandler(handler),
         clock,
         ...(parse ? { parse } : {}),
         tuning: {
@@ -199,35 +221,65 @@ export async function startInboundHarness(label: string): Promise<InboundHarness
           commitIntervalMs: 50,
           retry: { attempts: 3, initialDelayMs: 50, maxDelayMs: 500 },
         },
-      });
-      await consumer.start();
+      };
+      const consumers: ConsumerRunner[] = [
+        createRawWebhookConsumer({
+          ...options,
+          handler: statusLane
+            ? {
+                handle: (events) => lanes.first(() => wrapped.handle(events)),
+                flush: () => wrapped.flush(),
+              }
+            : wrapped,
+        }),
+      ];
+      if (statusLane) {
+        consumers.push(
+          createRawWebhookConsumer({
+            ...options,
+            lane: "statuses",
+            handler: {
+              handle: async (events) => {
+                await lanes.turn();
+                await wrapped.handle(events);
+              },
+              flush: () => wrapped.flush(),
+            },
+          }),
+        );
+      }
+      for (const c of consumers) await c.start();
       return {
         async stop() {
-          await consumer.stop();
+          for (const c of consumers) await c.stop();
           await producer.disconnect();
         },
       };
     },
-    async deliver(pnid, body) {
+    async deliver(pnid, body, lane) {
       const bytes = Buffer.isBuffer(body)
         ? body
         : Buffer.from(typeof body === "string" ? body : JSON.stringify(body), "utf8");
       const deliveryId = `${label}-delivery-${String(++deliveries)}`;
-      const raw: EventOf<"RawWebhookReceived"> = createEvent(
-        "RawWebhookReceived",
-        {
-          deliveryId,
-          bodyBase64: bytes.toString("base64"),
-          signature: "sha256=not-checked-here",
-          contentType: "application/json",
-          sizeBytes: bytes.length,
-          phoneNumberIds: [pnid],
-          wabaIds: [WABA],
-        },
-        { correlationId: deliveryId, now: new Date() },
-      );
-      const topic = catalog.topic("raw-webhooks");
-      await rawProducer.publish(topic, [{ key: topic.keyOf(raw), event: raw }]);
+      const data = {
+        deliveryId,
+        bodyBase64: bytes.toString("base64"),
+        signature: "sha256=not-checked-here",
+        contentType: "application/json",
+        sizeBytes: bytes.length,
+        phoneNumberIds: [pnid],
+        wabaIds: [WABA],
+      };
+      const meta = { correlationId: deliveryId, now: new Date() };
+      if (lane === "statuses") {
+        const raw = createEvent("RawStatusWebhookReceived", data, meta);
+        const topic = catalog.topic("raw-status-webhooks");
+        await rawProducer.publish(topic, [{ key: topic.keyOf(raw), event: raw }]);
+      } else {
+        const raw = createEvent("RawWebhookReceived", data, meta);
+        const topic = catalog.topic("raw-webhooks");
+        await rawProducer.publish(topic, [{ key: topic.keyOf(raw), event: raw }]);
+      }
       return deliveryId;
     },
     async rawProgress() {

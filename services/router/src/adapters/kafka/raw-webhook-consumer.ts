@@ -26,12 +26,32 @@ import { eventsOf, typeOf } from "./decode.js";
 
 /** The consumer's stable name: its group and its dead-letter topic derive from it. */
 export const ROUTER_INBOUND_CONSUMER = "router-inbound";
+/** The statuses lane's consumer (raw-status-webhooks; ADR 0004, "Two raw lanes"). */
+export const ROUTER_STATUSES_CONSUMER = "router-statuses";
+
+/** Each raw lane's topic, consumer and event type. */
+const LANES = {
+  webhooks: {
+    topic: "raw-webhooks",
+    consumer: ROUTER_INBOUND_CONSUMER,
+    isRaw: eventsOf("RawWebhookReceived"),
+    expected: "RawWebhookReceived",
+  },
+  statuses: {
+    topic: "raw-status-webhooks",
+    consumer: ROUTER_STATUSES_CONSUMER,
+    isRaw: eventsOf("RawStatusWebhookReceived"),
+    expected: "RawStatusWebhookReceived",
+  },
+} as const;
 
 export interface RawWebhookConsumerOptions {
   readonly kafka: KafkaClient;
   readonly serde: Serde;
   readonly catalog: Catalog;
   readonly handler: InboundHandler;
+  /** Which raw topic this consumer reads (default `webhooks`: raw-webhooks). */
+  readonly lane?: keyof typeof LANES;
   readonly clock: () => Date;
   /** The parser; injectable so a test can play "the parser had a bug, then it was fixed". */
   readonly parse?: (input: ParseInput) => ParsedWebhook;
@@ -75,7 +95,6 @@ export class WebhookItemsRejectedError extends ParleyError {
 }
 
 type Raw = ConsumedRecord<unknown>;
-const isRawWebhook = eventsOf("RawWebhookReceived");
 const idOf = (record: Raw): string =>
   `${record.topic}\u0000${String(record.partition)}\u0000${record.offset}`;
 
@@ -103,6 +122,7 @@ export function createRawWebhookConsumer({
   serde,
   catalog,
   handler,
+  lane = "webhooks",
   clock,
   parse = parseWebhook,
   limits,
@@ -110,6 +130,7 @@ export function createRawWebhookConsumer({
   logger,
   tuning,
 }: RawWebhookConsumerOptions): ConsumerRunner {
+  const { topic, consumer, isRaw, expected } = LANES[lane];
   const gate = new ContactGate<ParsedWebhook>();
   /** Webhooks that failed and will be tried again, still holding their place in the gate. */
   const held = new Map<string, { ticket: GateTicket<ParsedWebhook>; record: Raw }>();
@@ -150,8 +171,8 @@ export function createRawWebhookConsumer({
     // A redelivered webhook that still holds its place (it failed, then its partition came back).
     if (held.has(idOf(record))) return;
     const event = record.value;
-    if (!isRawWebhook(event)) {
-      throw new PoisonRecordError(`expected RawWebhookReceived, got ${typeOf(event)}`);
+    if (!isRaw(event)) {
+      throw new PoisonRecordError(`expected ${expected}, got ${typeOf(event)}`);
     }
     const body = Buffer.from(event.data.bodyBase64, "base64").toString("utf8");
     const parsed = parse({
@@ -173,8 +194,8 @@ export function createRawWebhookConsumer({
     kafka,
     serde,
     catalog,
-    consumer: ROUTER_INBOUND_CONSUMER,
-    topics: [catalog.topic("raw-webhooks")],
+    consumer,
+    topics: [catalog.topic(topic)],
     ...(logger ? { logger } : {}),
     tuning: {
       ...tuning,
@@ -195,7 +216,7 @@ export function createRawWebhookConsumer({
         ticket = gate.claim(id);
       }
       if (ticket === undefined) {
-        throw new Error("router-inbound: a webhook admitted is not in the gate");
+        throw new Error(`${consumer}: a webhook admitted is not in the gate`);
       }
       let outcome: GateOutcome | "held" = "handed-back";
       try {
