@@ -6,8 +6,15 @@
 #                sends go out in all (a marketing probe to each STOPped user every BENCH_PROBE_MS,
 #                250, until refused, within that budget; utility templates fill the rest) through
 #                router, sender and the simulator (consent, ingress, router, sender as processes);
-#                the STOP webhook's 200 to the router's first refusal (bracketed below by its last
-#                acceptance), p50/p99, beside the same STOP as a typed event and as the consent
+#                the STOP webhook's 200 to the moment both enforcing consumers (the router's
+#                send decider, group router-outbound, and the sender's gate, group sender-gates)
+#                had applied its ConsentRevoked (their committed offsets on the consent topic
+#                past it, polled every 50 ms: an upper bound by up to the 250 ms commit
+#                interval), checked by the probes (none let through by the router after its
+#                group had applied it, none accepted by Graph after both had); then the router's
+#                first refusal of a probe (bracketed by its last acceptance), which at a load the
+#                machine cannot carry measures the send queue the probe waited in as much as the
+#                opt-out; p50/p99, beside the same STOP as a typed event and as the consent
 #                decision, and the leaks (must be 0); knob BENCH_WARMUP_SECONDS (20);
 #   service      services/consent/bench/consent-bench.ts: the consent hop alone (STOP appended to
 #                ConsentRevoked, BENCH_STOP_RATE_SERVICE 100/s, under BENCH_SEND_RATE outcomes/s)

@@ -233,6 +233,15 @@ const revokedAt = new Map<string, number>();
  * own read-back lag. */
 const typedAppendedAt = new Map<string, number>();
 const revokedAppendedAt = new Map<string, number>();
+/** Where each STOP's marketing ConsentRevoked sits on the consent topic, by wamid. */
+const revokedRecordOf = new Map<string, { partition: number; offset: bigint }>();
+/**
+ * When each enforcing group had committed past that record, by wamid: the router's outbound
+ * consumer (every later send decision refuses) and the sender's gates (every dispatch not yet
+ * handed to Graph refuses). A consumer commits after it applied a record (every 250 ms), so
+ * this is an upper bound, by up to the commit interval and the 50 ms poll.
+ */
+const learnedAt = { router: new Map<string, number>(), sender: new Map<string, number>() };
 /** The consent entries (event ids) each STOP became, by wamid; marketing opt-ins by contact. */
 const revokedIdsOf = new Map<string, Set<string>>();
 const grantedOf = new Set<string>();
@@ -276,6 +285,10 @@ const reader = createEventConsumer({
         if (e.data.purpose === "marketing" && !revokedAt.has(wamid)) {
           revokedAt.set(wamid, now);
           revokedAppendedAt.set(wamid, Number(record.timestamp));
+          revokedRecordOf.set(wamid, {
+            partition: record.partition,
+            offset: BigInt(record.offset),
+          });
         }
       }
     } else if (e.type === "ConsentGranted" && e.data.purpose === "marketing") {
@@ -619,6 +632,36 @@ async function stopCase(): Promise<void> {
   progress(`warm-up: ${String(SEND_RATE)} sends/s for ${String(WARMUP_SECONDS)} s`);
   await sleep(WARMUP_SECONDS * 1_000);
 
+  // The enforcing groups' committed offsets on the consent topic, polled every 50 ms.
+  const admin = kafka.admin();
+  await admin.connect();
+  const consentTopic = catalog.topic("consent").name;
+  const enforcing = {
+    router: `${catalog.prefix}parley.router-outbound`,
+    sender: `${catalog.prefix}parley.sender-gates`,
+  } as const;
+  const poll = { on: true };
+  const poller = (async () => {
+    while (poll.on) {
+      for (const who of ["router", "sender"] as const) {
+        const learned = learnedAt[who];
+        if ([...revokedRecordOf.keys()].every((w) => learned.has(w))) continue;
+        const committed = await admin
+          .fetchOffsets({ groupId: enforcing[who], topics: [consentTopic] })
+          .catch(() => []);
+        const now = Date.now();
+        const byPartition = new Map(
+          (committed[0]?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]),
+        );
+        for (const [wamid, at] of revokedRecordOf) {
+          if (!learned.has(wamid) && (byPartition.get(at.partition) ?? -1n) > at.offset)
+            learned.set(wamid, now);
+        }
+      }
+      await sleep(50);
+    }
+  })();
+
   const cpuBefore = new Map(services.map((s) => [s.name, cpuSeconds(s.child.pid)]));
   const askedBefore = { ...counts, asked: schedule.asked };
   const began = Date.now();
@@ -668,6 +711,20 @@ async function stopCase(): Promise<void> {
   const cpuUsed = new Map(
     services.map((s) => [s.name, cpuSeconds(s.child.pid) - (cpuBefore.get(s.name) ?? NaN)]),
   );
+  await waitFor(
+    () =>
+      [...revokedRecordOf.keys()].every((w) => learnedAt.router.has(w) && learnedAt.sender.has(w)),
+    { timeoutMs: 30_000, intervalMs: 100, description: "both enforcing groups past every STOP" },
+  ).catch(() => {
+    progress("not every STOP was committed past by both enforcing groups within 30 s");
+  });
+  poll.on = false;
+  await poller;
+  await admin.disconnect();
+  // Enforced: from the STOP's 200 until both enforcing groups had applied its ConsentRevoked.
+  const known = { router: [] as number[], sender: [] as number[], both: [] as number[] };
+  let decidedAfterKnown = 0;
+  let graphAfterKnown = 0;
   const enforced: number[] = [];
   const lowerBound: number[] = [];
   const bracket: number[] = [];
@@ -700,6 +757,25 @@ async function stopCase(): Promise<void> {
     const r = revokedAt.get(wamid);
     if (t !== undefined) typed.push(t - ack);
     if (r !== undefined) decided.push(r - ack);
+    const kr = learnedAt.router.get(wamid);
+    const ks = learnedAt.sender.get(wamid);
+    if (kr !== undefined) known.router.push(kr - ack);
+    if (ks !== undefined) known.sender.push(ks - ack);
+    if (kr !== undefined && ks !== undefined) known.both.push(Math.max(kr, ks) - ack);
+    // The check of that figure: no probe let through by the router after its group knew, none
+    // accepted by Graph after both knew (SendAccepted is stamped after the call).
+    for (const p of s.probes) {
+      const d = dispatchedAt.get(p.requestId);
+      const o = outcomes.get(p.requestId);
+      if (kr !== undefined && d !== undefined && d > kr) decidedAfterKnown++;
+      if (
+        kr !== undefined &&
+        ks !== undefined &&
+        o?.type === "SendAccepted" &&
+        o.at > Math.max(kr, ks)
+      )
+        graphAfterKnown++;
+    }
     // The last decision on each probe: refused (SendRejected's occurredAt, by the router or, once
     // dispatched, the sender's gate), or let through: the router's DispatchMessage occurredAt
     // (the sender's gate passed it later, before its SendAccepted, which is stamped after Graph).
@@ -785,7 +861,10 @@ async function stopCase(): Promise<void> {
   };
   line("STOP webhook 200 -> ConsentKeywordReceived read back (baseline)", typed);
   line("STOP webhook 200 -> ConsentRevoked read back (consent decision)", decided);
-  line("STOP webhook 200 -> first probe refused (router or sender gate, enforced)", enforced);
+  line("STOP webhook 200 -> router's send decider applied it (group committed past)", known.router);
+  line("STOP webhook 200 -> sender's gate applied it (group committed past)", known.sender);
+  line("STOP webhook 200 -> both applied (enforced: every later send refused)", known.both);
+  line("STOP webhook 200 -> first probe refused (router or sender gate)", enforced);
   line("STOP webhook 200 -> last probe accepted before it (lower bound)", lowerBound);
   line("  enforcement bracket (refused - last accepted)", bracket);
   line("  probe asked late by (budget / scheduler)", late);
@@ -798,6 +877,9 @@ async function stopCase(): Promise<void> {
   line("  (the bench's reader: ConsentKeywordReceived appended -> read back)", stage.readLag);
   console.log(
     `\nprobe interval ${String(PROBE_MS)} ms; STOP webhooks not acknowledged: ${String(unacknowledged)}; no probe refused within ${String(PROBE_LIMIT_MS / 1_000)} s: ${String(unenforced)}; marketing probes asked after the first refusal and sent all the same (leaks): ${String(leaks)}; first refusals by the sender's gate (dispatched by the router before it knew): ${String(bySender)}, by the router relying on another consent entry than the STOP's: ${String(otherConsent)}; probes refused no_consent (opt-in not yet known to the router): ${String(noConsent)}; probe slots deferred for lack of budget: ${String(counts.deferred)}`,
+  );
+  console.log(
+    `probes let through by the router after its group had applied the STOP: ${String(decidedAfterKnown)}; probes accepted by Graph after both had (must be 0): ${String(graphAfterKnown)}`,
   );
   const perSend = (name: string) =>
     (((cpuUsed.get(name) ?? NaN) * 1_000) / Math.max(1, asked.total)).toFixed(2);
