@@ -80,7 +80,8 @@ const GROUPS: Record<Target, readonly { consumer: string; topics: readonly Topic
   router: [
     { consumer: "router-inbound", topics: ["raw-webhooks"] },
     { consumer: "router-statuses", topics: ["raw-status-webhooks"] },
-    { consumer: "router-outbound", topics: ["send-requests", "consent", "conversation-windows"] },
+    { consumer: "router-outbound", topics: ["send-requests"] },
+    { consumer: "router-gates", topics: ["consent", "conversation-windows"] },
     { consumer: "router-templates", topics: ["send-outcomes", "business-events"] },
   ],
   sender: [

@@ -637,7 +637,7 @@ async function stopCase(): Promise<void> {
   await admin.connect();
   const consentTopic = catalog.topic("consent").name;
   const enforcing = {
-    router: `${catalog.prefix}parley.router-outbound`,
+    router: `${catalog.prefix}parley.router-gates`,
     sender: `${catalog.prefix}parley.sender-gates`,
   } as const;
   const poll = { on: true };
@@ -762,19 +762,13 @@ async function stopCase(): Promise<void> {
     if (kr !== undefined) known.router.push(kr - ack);
     if (ks !== undefined) known.sender.push(ks - ack);
     if (kr !== undefined && ks !== undefined) known.both.push(Math.max(kr, ks) - ack);
-    // The check of that figure: no probe let through by the router after its group knew, none
-    // accepted by Graph after both knew (SendAccepted is stamped after the call).
+    // The check of those figures: no probe let through by the router after its group knew, none
+    // accepted by Graph after the sender's gate knew (invariant 8: the gate is the last line).
     for (const p of s.probes) {
       const d = dispatchedAt.get(p.requestId);
       const o = outcomes.get(p.requestId);
       if (kr !== undefined && d !== undefined && d > kr) decidedAfterKnown++;
-      if (
-        kr !== undefined &&
-        ks !== undefined &&
-        o?.type === "SendAccepted" &&
-        o.at > Math.max(kr, ks)
-      )
-        graphAfterKnown++;
+      if (ks !== undefined && o?.type === "SendAccepted" && o.at > ks) graphAfterKnown++;
     }
     // The last decision on each probe: refused (SendRejected's occurredAt, by the router or, once
     // dispatched, the sender's gate), or let through: the router's DispatchMessage occurredAt
@@ -861,9 +855,12 @@ async function stopCase(): Promise<void> {
   };
   line("STOP webhook 200 -> ConsentKeywordReceived read back (baseline)", typed);
   line("STOP webhook 200 -> ConsentRevoked read back (consent decision)", decided);
+  line(
+    "STOP webhook 200 -> sender's gate applied it (enforced: every send not yet handed to Graph refused)",
+    known.sender,
+  );
   line("STOP webhook 200 -> router's send decider applied it (group committed past)", known.router);
-  line("STOP webhook 200 -> sender's gate applied it (group committed past)", known.sender);
-  line("STOP webhook 200 -> both applied (enforced: every later send refused)", known.both);
+  line("STOP webhook 200 -> both applied", known.both);
   line("STOP webhook 200 -> first probe refused (router or sender gate)", enforced);
   line("STOP webhook 200 -> last probe accepted before it (lower bound)", lowerBound);
   line("  enforcement bracket (refused - last accepted)", bracket);
@@ -879,7 +876,7 @@ async function stopCase(): Promise<void> {
     `\nprobe interval ${String(PROBE_MS)} ms; STOP webhooks not acknowledged: ${String(unacknowledged)}; no probe refused within ${String(PROBE_LIMIT_MS / 1_000)} s: ${String(unenforced)}; marketing probes asked after the first refusal and sent all the same (leaks): ${String(leaks)}; first refusals by the sender's gate (dispatched by the router before it knew): ${String(bySender)}, by the router relying on another consent entry than the STOP's: ${String(otherConsent)}; probes refused no_consent (opt-in not yet known to the router): ${String(noConsent)}; probe slots deferred for lack of budget: ${String(counts.deferred)}`,
   );
   console.log(
-    `probes let through by the router after its group had applied the STOP: ${String(decidedAfterKnown)}; probes accepted by Graph after both had (must be 0): ${String(graphAfterKnown)}`,
+    `probes let through by the router after its group had applied the STOP: ${String(decidedAfterKnown)}; probes accepted by Graph after the sender's gate had (must be 0; SendAccepted is stamped after the call, so a call begun just before counts too): ${String(graphAfterKnown)}`,
   );
   const perSend = (name: string) =>
     (((cpuUsed.get(name) ?? NaN) * 1_000) / Math.max(1, asked.total)).toFixed(2);

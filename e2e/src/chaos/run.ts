@@ -252,7 +252,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
             },
             {
               group: `${p.catalog.prefix}parley.router-outbound`,
-              topics: (["send-requests", "consent", "conversation-windows"] as const).map(
+              topics: [p.catalog.topic("send-requests").name],
+            },
+            {
+              group: `${p.catalog.prefix}parley.router-gates`,
+              topics: (["consent", "conversation-windows"] as const).map(
                 (t) => p.catalog.topic(t).name,
               ),
             },

@@ -203,7 +203,7 @@ const topicDefinitions = [
     retentionDays: null,
     producers: ["router", "consent"],
     consumers: [
-      "router-outbound",
+      "router-gates",
       "sender-gates",
       "consent",
       "projection",
@@ -238,7 +238,7 @@ const topicDefinitions = [
     events: ["ConversationWindowOpened", "ConversationWindowExtended"],
     retentionDays: null,
     producers: ["router"],
-    consumers: ["router-outbound", "sender-gates", "projection", "campaigns-contacts"],
+    consumers: ["router-gates", "sender-gates", "projection", "campaigns-contacts"],
     description: "Customer-service windows per contact and business number.",
   },
   {

@@ -242,14 +242,28 @@ await runStandardService({
         observer: outboundMetrics,
       });
       components.push({ name: "router-outbound marks", stop: () => outboundHandler.flush() });
+      const firstLane = {
+        handle: (event: Parameters<typeof outboundHandler.handle>[0]) =>
+          lanes.first(() => outboundHandler.handle(event)),
+        flush: () => outboundHandler.flush(),
+      };
+      // Gates apart (ADR 0005): consent and windows are applied however long the request queue.
+      const gates = createOutboundConsumer({
+        kafka,
+        serde,
+        catalog,
+        part: "gates",
+        handler: firstLane,
+        logger,
+      });
+      await gates.start();
+      components.push({ name: gates.name, stop: () => gates.stop() });
       const requests = createOutboundConsumer({
         kafka,
         serde,
         catalog,
-        handler: {
-          handle: (event) => lanes.first(() => outboundHandler.handle(event)),
-          flush: () => outboundHandler.flush(),
-        },
+        part: "requests",
+        handler: firstLane,
         logger,
         tuning: { maxInFlight: config.ROUTER_SEND_MAX_IN_FLIGHT },
         observeQueued: (ms) => outboundMetrics.stage?.("queued", ms),
