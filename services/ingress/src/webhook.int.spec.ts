@@ -119,7 +119,8 @@ async function readAll(topic: TopicSpec, expected: number) {
   return records;
 }
 
-const webhook = (phoneNumberId: string, text: string) =>
+/** A messages-field webhook of one change whose value holds `items` beside the metadata. */
+const messagesWebhook = (phoneNumberId: string, items: Record<string, unknown>) =>
   metaJsonStringify({
     object: "whatsapp_business_account",
     entry: [
@@ -131,9 +132,7 @@ const webhook = (phoneNumberId: string, text: string) =>
             value: {
               messaging_product: "whatsapp",
               metadata: { display_phone_number: "15550783881", phone_number_id: phoneNumberId },
-              messages: [
-                { from: "16505551234", id: `wamid.${text}`, type: "text", text: { body: text } },
-              ],
+              ...items,
             },
           },
         ],
@@ -141,29 +140,19 @@ const webhook = (phoneNumberId: string, text: string) =>
     ],
   });
 
+const webhook = (phoneNumberId: string, text: string) =>
+  messagesWebhook(phoneNumberId, {
+    messages: [{ from: "16505551234", id: `wamid.${text}`, type: "text", text: { body: text } }],
+  });
+
 const statusWebhook = (phoneNumberId: string, statuses: readonly string[]) =>
-  metaJsonStringify({
-    object: "whatsapp_business_account",
-    entry: [
-      {
-        id: "102290129340398",
-        changes: [
-          {
-            field: "messages",
-            value: {
-              messaging_product: "whatsapp",
-              metadata: { display_phone_number: "15550783881", phone_number_id: phoneNumberId },
-              statuses: statuses.map((status, i) => ({
-                id: `wamid.out-${String(i)}`,
-                status,
-                timestamp: "1767225600",
-                recipient_id: "16505551234",
-              })),
-            },
-          },
-        ],
-      },
-    ],
+  messagesWebhook(phoneNumberId, {
+    statuses: statuses.map((status, i) => ({
+      id: `wamid.out-${String(i)}`,
+      status,
+      timestamp: "1767225600",
+      recipient_id: "16505551234",
+    })),
   });
 
 const post = (url: string, body: string, signature?: string) =>

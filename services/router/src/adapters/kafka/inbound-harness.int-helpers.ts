@@ -325,10 +325,8 @@ export async function startInboundHarness(label: string): Promise<InboundHarness
 }
 
 /** A signed-looking messages webhook body with text messages (one contacts[] item per sender). */
-export function textWebhook(
-  pnid: string,
-  messages: readonly { from: string; id: string; body: string }[],
-) {
+/** A messages-field webhook of one change whose value holds `items` beside the metadata. */
+export function messagesWebhook<T extends Record<string, unknown>>(pnid: string, items: T) {
   return {
     object: "whatsapp_business_account",
     entry: [
@@ -340,21 +338,30 @@ export function textWebhook(
             value: {
               messaging_product: "whatsapp",
               metadata: { display_phone_number: "15550783881", phone_number_id: pnid },
-              contacts: [...new Set(messages.map((m) => m.from))].map((wa) => ({
-                profile: { name: `user ${wa}` },
-                wa_id: wa,
-              })),
-              messages: messages.map((m) => ({
-                from: m.from,
-                id: m.id,
-                timestamp: String(Math.floor(Date.now() / 1000)),
-                type: "text",
-                text: { body: m.body },
-              })),
+              ...items,
             },
           },
         ],
       },
     ],
   };
+}
+
+export function textWebhook(
+  pnid: string,
+  messages: readonly { from: string; id: string; body: string }[],
+) {
+  return messagesWebhook(pnid, {
+    contacts: [...new Set(messages.map((m) => m.from))].map((wa) => ({
+      profile: { name: `user ${wa}` },
+      wa_id: wa,
+    })),
+    messages: messages.map((m) => ({
+      from: m.from,
+      id: m.id,
+      timestamp: String(Math.floor(Date.now() / 1000)),
+      type: "text",
+      text: { body: m.body },
+    })),
+  });
 }

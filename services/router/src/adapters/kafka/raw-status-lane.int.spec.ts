@@ -3,9 +3,9 @@ import { waitFor } from "@parley/testkit";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  messagesWebhook,
   startInboundHarness,
   textWebhook,
-  WABA,
   type InboundHarness,
   type InboundRouter,
 } from "./inbound-harness.int-helpers.js";
@@ -54,24 +54,8 @@ const shapes: fc.Arbitrary<Shape> = fc.record({
   statuses: fc.integer({ min: 1, max: 3 }),
 });
 
-const receipts = (items: readonly Record<string, unknown>[]) => ({
-  object: "whatsapp_business_account",
-  entry: [
-    {
-      id: WABA,
-      changes: [
-        {
-          field: "messages",
-          value: {
-            messaging_product: "whatsapp",
-            metadata: { display_phone_number: "15550783881", phone_number_id: PN },
-            statuses: items,
-          },
-        },
-      ],
-    },
-  ],
-});
+const receipts = (items: readonly Record<string, unknown>[]) =>
+  messagesWebhook(PN, { statuses: items });
 
 let h: InboundHarness;
 let router: InboundRouter;
