@@ -118,15 +118,24 @@ export function createReloadingAuthenticator({
   let current = build(material);
   let chain = Promise.resolve();
 
-  const read = async (): Promise<KeyMaterial> => {
+  /** The files' texts, read once per reload: what is parsed is what is compared. */
+  const readTexts = async (): Promise<{ keys?: string; jwks?: string }> => ({
+    ...(keysFile === undefined
+      ? {}
+      : {
+          keys: await readFile(keysFile, "utf8").catch((error: unknown) => {
+            throw Object.assign(new Error(`cannot read ${keysFile}: ${String(error)}`), {
+              file: keysFile,
+            });
+          }),
+        }),
+    ...(jwksFile === undefined ? {} : { jwks: await readFile(jwksFile, "utf8") }),
+  });
+  const parse = (texts: { keys?: string; jwks?: string }): KeyMaterial => {
     let keys = material.keys;
     let jwks = material.jwks;
-    if (keysFile !== undefined) {
-      const text = await readFile(keysFile, "utf8").catch((error: unknown) => {
-        throw Object.assign(new Error(`cannot read ${keysFile}: ${String(error)}`), {
-          file: keysFile,
-        });
-      });
+    if (keysFile !== undefined && texts.keys !== undefined) {
+      const text = texts.keys;
       try {
         keys = parseKeys(text);
       } catch (error) {
@@ -135,8 +144,8 @@ export function createReloadingAuthenticator({
         });
       }
     }
-    if (jwksFile !== undefined) {
-      const text = await readFile(jwksFile, "utf8");
+    if (jwksFile !== undefined && texts.jwks !== undefined) {
+      const text = texts.jwks;
       let parsed: unknown;
       try {
         parsed = JSON.parse(text);
@@ -156,12 +165,37 @@ export function createReloadingAuthenticator({
     return { keys, jwks };
   };
 
-  const reload = (): Promise<void> => {
+  // Polled by content, not by fs.watchFile's stat: a change made before the watcher's first stat
+  // (or two writes within the file system's timestamp granularity, same size) is invisible to
+  // the stat, so a rotation right after start could go unnoticed for good. Key files are small.
+  const files = [keysFile, jwksFile].filter((f): f is string => f !== undefined);
+  let seen: string | undefined;
+  const snapshot = () =>
+    Promise.all(files.map((f) => readFile(f, "utf8").catch(() => ""))).then((t) =>
+      t.join("\u0000"),
+    );
+  /**
+   * The files' text the last reload judged. A reload the poll asks for is skipped when the text
+   * is that one: a write the poll and an explicit reload both see (the reload queued first) is
+   * judged, and a bad one reported, once. An explicit reload always judges (and reports) again.
+   */
+  let judged: string | undefined;
+  const reloadFor = (poll: boolean): Promise<void> => {
     chain = chain.then(async () => {
+      let texts: { keys?: string; jwks?: string };
+      try {
+        texts = await readTexts();
+      } catch (error) {
+        onError(error, (error as { file?: string }).file ?? keysFile ?? jwksFile ?? "");
+        return;
+      }
+      const text = [texts.keys, texts.jwks].filter((t) => t !== undefined).join("\u0000");
+      if (poll && text === judged) return;
+      judged = text;
       let next: KeyMaterial;
       let built: Authenticator;
       try {
-        next = await read();
+        next = parse(texts);
         built = build(next);
       } catch (error) {
         onError(error, (error as { file?: string }).file ?? keysFile ?? jwksFile ?? "");
@@ -176,18 +210,10 @@ export function createReloadingAuthenticator({
     });
     return chain;
   };
-  // Polled by content, not by fs.watchFile's stat: a change made before the watcher's first stat
-  // (or two writes within the file system's timestamp granularity, same size) is invisible to
-  // the stat, so a rotation right after start could go unnoticed for good. Key files are small.
-  const files = [keysFile, jwksFile].filter((f): f is string => f !== undefined);
-  let seen: string | undefined;
-  const snapshot = () =>
-    Promise.all(files.map((f) => readFile(f, "utf8").catch(() => ""))).then((t) =>
-      t.join("\u0000"),
-    );
+  const reload = () => reloadFor(false);
   const tick = async () => {
     const text = await snapshot();
-    if (seen !== undefined && text !== seen) await reload();
+    if (seen !== undefined && text !== seen) await reloadFor(true);
     seen = text;
   };
   // The first snapshot, then a load: a file already different from `initial` is loaded at once,

@@ -76,6 +76,8 @@ describe("createReloadingAuthenticator", () => {
       // A file that does not parse: refused, named, and the keys in use stay.
       put(file, "[{ not json");
       await auth.reload();
+      // The poll (every 50 ms) meets the same bad write after the reload judged it: not again.
+      await new Promise((resolve) => setTimeout(resolve, 200));
       expect(errors).toHaveLength(1);
       expect((await auth.authenticate(`Bearer ${NEW}`, nowMs)).ok).toBe(true);
 
