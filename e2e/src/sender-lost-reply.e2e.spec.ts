@@ -8,9 +8,10 @@ import { freePort, stopService, type ServiceProcess } from "./processes.js";
 // none, logged nothing, and its stop never ended (`sender-dispatch` never stopped). One MongoDB
 // reply that never comes, to a read every dispatch of the number waits for, does exactly that:
 // here the sender reaches MongoDB through a proxy that swallows the reply to the first `find` on
-// `sender_attempts` (the lane's rate seed). Since ADR 0006 "Reads every dispatch of a number waits
-// for are bounded" the dispatches are retried past SENDER_STORE_READ_BOUND_MS and sent once each,
-// and the stop ends. Before it, this spec timed out waiting for the first outcome.
+// `sender_attempts` that filters on `calledAt` (the lane's rate seed). Since ADR 0006 "Reads
+// every dispatch of a number waits for are bounded" the dispatches are retried past
+// SENDER_STORE_READ_BOUND_MS and sent once each, and the stop ends. Before it, this spec got no
+// outcome in 60 s and the sender's dispatch consumer never stopped.
 const OPS_TOKEN = "e2e-lost-reply-ops-token";
 const GRAPH_TOKEN = "e2e-lost-reply-graph-token";
 const WABA = "102290129340577";
@@ -57,7 +58,13 @@ function lostReplyProxy(upstreamPort: number, port: number): Promise<Server> {
       "data",
       framed((message) => {
         const command = commandOf(message);
-        if (lost === undefined && command?.name === "find" && command.value === "sender_attempts")
+        // A seed read filters on the call instants (the sweeps read other fields).
+        if (
+          lost === undefined &&
+          command?.name === "find" &&
+          command.value === "sender_attempts" &&
+          message.includes("calledAt")
+        )
           lost = message.readInt32LE(4);
         upstream.write(message);
       }),
