@@ -96,6 +96,8 @@ export class NumberLane {
   private lastUsed: number;
   private marginChangedAt = Number.NEGATIVE_INFINITY;
   private seeding: Promise<void>;
+  /** The seed that has answered, if it is the current one: nothing to wait for (no timer). */
+  private seededOk: Promise<void> | undefined;
   /**
    * The last seed failed (its store was out): the next caller reads again rather than finding
    * the same rejection for good.
@@ -250,9 +252,14 @@ export class NumberLane {
    */
   private startSeed(): Promise<void> {
     const seeding = this.seed();
-    seeding.catch(() => {
-      if (this.seeding === seeding) this.seedFailed = true;
-    });
+    seeding.then(
+      () => {
+        this.seededOk = seeding;
+      },
+      () => {
+        if (this.seeding === seeding) this.seedFailed = true;
+      },
+    );
     return seeding;
   }
 
@@ -266,6 +273,7 @@ export class NumberLane {
       this.seeding = this.startSeed();
     }
     const seeding = this.seeding;
+    if (this.seededOk === seeding) return;
     try {
       await answered(seeding, `the rate seed of ${this.number}`, this.storeBoundMs, signal);
     } catch (error) {
