@@ -86,6 +86,12 @@ export const configSchema = z
      * partitions are looked for.
      */
     SENDER_PARK_SWEEP_MS: env.int(5_000, { min: 100 }),
+    /**
+     * How long the reads every dispatch of a number waits for (its lane's rate and pacing seeds,
+     * its park count) may go unanswered before the dispatches fail as an outage: retried, and the
+     * next try reads again. 0: no bound (one reply lost on its way then stalls the number for good).
+     */
+    SENDER_STORE_READ_BOUND_MS: env.int(10_000, { min: 0, max: 600_000 }),
     /** A free-form send whose window looks closed is checked once more after this long (0: never). */
     SENDER_WINDOW_RECHECK_MS: env.int(250, { min: 0, max: 10_000 }),
     /**

@@ -2,7 +2,7 @@ import { NumberHold } from "../domain/backoff.js";
 import { PairPacer } from "../domain/pair-pacing.js";
 import { NumberRate } from "../domain/rate-limit.js";
 import { onAbort, sleep } from "./abort-hub.js";
-import { StoppedError } from "./sleep.js";
+import { answered, StoppedError, UnansweredError } from "./sleep.js";
 
 export interface LaneSettings {
   readonly mps: number;
@@ -38,6 +38,13 @@ export interface LaneTuning {
   readonly admitAheadMs?: number;
   /** The least number of dispatches admitted at once, for low caps (default 8). */
   readonly admitFloor?: number;
+  /**
+   * How long a dispatch waits for the lane's reads of the attempt store (the rate seed, a
+   * recipient's pacing seed) before it fails as an outage (retried; the next try reads again).
+   * Every dispatch of the number waits for them: without a bound one reply lost on its way
+   * stalled the number for good (default 10 s; 0: no bound).
+   */
+  readonly storeBoundMs?: number;
 }
 
 export interface LaneObserver {
@@ -89,6 +96,8 @@ export class NumberLane {
   private lastUsed: number;
   private marginChangedAt = Number.NEGATIVE_INFINITY;
   private seeding: Promise<void>;
+  /** The seed that has answered, if it is the current one: nothing to wait for (no timer). */
+  private seededOk: Promise<void> | undefined;
   /**
    * The last seed failed (its store was out): the next caller reads again rather than finding
    * the same rejection for good.
@@ -243,19 +252,39 @@ export class NumberLane {
    */
   private startSeed(): Promise<void> {
     const seeding = this.seed();
-    seeding.catch(() => {
-      if (this.seeding === seeding) this.seedFailed = true;
-    });
+    seeding.then(
+      () => {
+        this.seededOk = seeding;
+      },
+      () => {
+        if (this.seeding === seeding) this.seedFailed = true;
+      },
+    );
     return seeding;
   }
 
-  /** Waits for the seed; after a failed one, reads again (the store's error reaches the caller). */
-  private async seeded(): Promise<void> {
+  /**
+   * Waits for the seed, until the stop (`signal`) and at most `storeBoundMs`; after a failed or
+   * unanswered one, reads again (the store's error, or UnansweredError, reaches the caller).
+   */
+  private async seeded(signal: AbortSignal): Promise<void> {
     if (this.seedFailed) {
       this.seedFailed = false;
       this.seeding = this.startSeed();
     }
-    await this.seeding;
+    const seeding = this.seeding;
+    if (this.seededOk === seeding) return;
+    try {
+      await answered(seeding, `the rate seed of ${this.number}`, this.storeBoundMs, signal);
+    } catch (error) {
+      // That read may never answer: the next caller starts another.
+      if (error instanceof UnansweredError && this.seeding === seeding) this.seedFailed = true;
+      throw error;
+    }
+  }
+
+  private get storeBoundMs(): number {
+    return this.tuning.storeBoundMs ?? 10_000;
   }
 
   /** A new owner honours the window: calls recorded by anyone in the last window count here. */
@@ -283,8 +312,8 @@ export class NumberLane {
    * is paused (its dispatches are parked, not held here).
    */
   async recipientReady(recipient: string, signal: AbortSignal): Promise<boolean> {
-    await this.seeded();
-    await this.seedPair(recipient);
+    await this.seeded(signal);
+    await this.seedPair(recipient, signal);
     for (;;) {
       if (this.pauseInfo) return false;
       const now = this.clock();
@@ -306,8 +335,8 @@ export class NumberLane {
     }
     this.lastUsed = now;
     this.relaxMargin(now);
-    await this.seeded();
-    await this.seedPair(recipient);
+    await this.seeded(signal);
+    await this.seedPair(recipient, signal);
     /** Set when a slot came after the recipient's burst closed: the debt must be repaid first. */
     let notBefore = now;
     for (;;) {
@@ -319,6 +348,9 @@ export class NumberLane {
         continue;
       }
       if (this.pauseInfo) return undefined;
+      // A stop given already wakes no waiter (onAbort calls nothing then): without this check a
+      // dispatch that came here after the stop, with no slot free, waited for ever.
+      if (signal.aborted) throw new StoppedError();
       const started = now;
       const [slotAt, probe] = await new Promise<[number, boolean]>((resolve) => {
         const waiter = {
@@ -384,7 +416,7 @@ export class NumberLane {
    * start, an idle number, each bench case), no recipient can owe another owner's debt and none
    * is read; after one, recipients are read until its debts have run out.
    */
-  private async seedPair(recipient: string): Promise<void> {
+  private async seedPair(recipient: string, signal: AbortSignal): Promise<void> {
     if (this.pairCalls === undefined) return;
     const now = this.clock();
     if (now - this.seededAt > this.pairHorizonMs || now > this.pairSeedUntil) {
@@ -395,7 +427,12 @@ export class NumberLane {
     this.seededPairs.add(recipient);
     let times: number[];
     try {
-      times = await this.pairCalls(this.number, recipient, now - this.pairHorizonMs);
+      times = await answered(
+        this.pairCalls(this.number, recipient, now - this.pairHorizonMs),
+        `the pacing seed of a recipient of ${this.number}`,
+        this.storeBoundMs,
+        signal,
+      );
     } catch (error) {
       this.seededPairs.delete(recipient);
       throw error;

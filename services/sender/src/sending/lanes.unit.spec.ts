@@ -209,7 +209,6 @@ describe("NumberLane pair seeds (a new owner inherits each recipient's debt)", (
   // burst 45 x refill 6 s + one refill + 1 s of transit (testLane's settings).
   const HORIZON = 45 * 6_000 + 6_000 + 1_000;
   const T0 = 10_000_000;
-  const stopped = AbortSignal.abort();
 
   /** A lane over a store holding `prior` calls (recipient, instant), counting its reads. */
   const seeded = (
@@ -238,9 +237,17 @@ describe("NumberLane pair seeds (a new owner inherits each recipient's debt)", (
     return { l, reads };
   };
 
-  /** Meets `to` (its seed, if any), without waiting for its debt. */
+  /**
+   * Meets `to` (its seed, if any), without waiting for its debt: stopped once the seed's reads
+   * (answered at once here) are done, so the wait for the debt ends there. A stop given before
+   * the call would read nothing (a stopped dispatch starts no read).
+   */
   const meet = async (l: ReturnType<typeof testLane>, to: string): Promise<void> => {
-    await l.recipientReady(to, stopped).catch(() => undefined);
+    const stop = new AbortController();
+    const ready = l.recipientReady(to, stop.signal).catch(() => undefined);
+    await new Promise((resolve) => setImmediate(resolve));
+    stop.abort();
+    await ready;
   };
 
   it("property: with the number-wide probe, every recipient gets the same debt as when each is read, and none is read when the number had no call within the horizon", async () => {

@@ -3,7 +3,7 @@ import type { EventOf } from "@parley/contracts";
 import type { DispatchParking, KeyedRunner, ParkedDispatch, ParkStore, RecordAt } from "./ports.js";
 import type { NumberLane } from "./lanes.js";
 import { DeadLetterError, type SenderLogger } from "./dispatch-handler.js";
-import { StoppedError } from "./sleep.js";
+import { answered, StoppedError } from "./sleep.js";
 
 export interface ParkingObserver {
   parkedChanged(number: string, count: number): void;
@@ -60,6 +60,13 @@ export interface ParkingDeps {
     readonly mainPending: (partition: number, number: string, recipient: string) => number;
     readonly asidePending: (number: string) => number;
   };
+  /**
+   * How long the dispatch consumer's set-aside decision waits for a number's park count before
+   * it fails as an outage (retried; the next decision reads again). Every record of the number
+   * waits behind it: without a bound one reply lost on its way stalled the number for good
+   * (default 10 s; 0: no bound).
+   */
+  readonly storeBoundMs?: number;
 }
 
 interface NumberState {
@@ -144,8 +151,12 @@ export function createParking(deps: ParkingDeps) {
     if (known && (known.joins === joins || known.draining || known.pending > 0)) return known;
     let pendingLoad = loading.get(number);
     if (!pendingLoad) {
-      pendingLoad = store
-        .count(number)
+      pendingLoad = answered(
+        store.count(number),
+        `the park count of ${number}`,
+        deps.storeBoundMs ?? 10_000,
+        stopping.signal,
+      )
         .then((count) => {
           const state: NumberState = {
             holding: count > 0 || (known?.holding ?? false),

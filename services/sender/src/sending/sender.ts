@@ -56,6 +56,7 @@ export type SenderSettings = Pick<
   | "SENDER_PAUSE_PROBE_MS"
   | "SENDER_PARK_SWEEP_MS"
   | "SENDER_PARK_ABOVE"
+  | "SENDER_STORE_READ_BOUND_MS"
   | "SENDER_WINDOW_RECHECK_MS"
   | "SENDER_GATE_RECHECK_AFTER_MS"
   | "SENDER_THROUGHPUT_REFRESH_MS"
@@ -163,6 +164,7 @@ export function createSender<C extends SenderConsumers>({
           maxNumberBackoffMs: s.SENDER_NUMBER_MAX_BACKOFF_MS,
           reseedAfterIdleMs: 2_000,
           admitAheadMs: s.SENDER_ADMIT_AHEAD_MS,
+          storeBoundMs: s.SENDER_STORE_READ_BOUND_MS,
         },
         clock,
         random,
@@ -200,6 +202,7 @@ export function createSender<C extends SenderConsumers>({
     logger,
     // Parked dispatches drain beside fresh work, within the same order of magnitude.
     maxInFlight: Math.max(1, Math.min(500, Math.floor(s.SENDER_MAX_IN_FLIGHT / 4))),
+    storeBoundMs: s.SENDER_STORE_READ_BOUND_MS,
     ...(s.SENDER_PARK_ABOVE > 0
       ? {
           overflow: {
