@@ -221,11 +221,24 @@ describe("hostile security values (property)", () => {
             expect(problems.some((p) => p.startsWith(`${key}:`))).toBe(true);
           // A problem always starts with the variables it is about.
           for (const p of problems) expect(p).toMatch(/^[A-Z][A-Z0-9_]*(, [A-Z][A-Z0-9_]*)*: /);
-          // A rejected secret never reaches the message.
+          // A rejected secret never reaches the message: unless the message holds that text
+          // whatever the secret (a password "value" is in "(given value rejected)"), it is not
+          // in it. The same problems with each secret replaced by as many "#" say which.
           const text = problems.join("\n");
-          for (const key of ["KAFKA_SASL_PASSWORD", "SCHEMA_REGISTRY_PASSWORD", "MONGO_PASSWORD"]) {
+          const secrets = ["KAFKA_SASL_PASSWORD", "SCHEMA_REGISTRY_PASSWORD", "MONGO_PASSWORD"];
+          const masked = problemsOf({
+            ...env,
+            ...Object.fromEntries(
+              secrets.flatMap((k) => {
+                const v = hostile[k];
+                return v === undefined ? [] : [[k, "#".repeat(v.length)]];
+              }),
+            ),
+          }).join("\n");
+          for (const key of secrets) {
             const value = hostile[key];
-            if (value !== undefined && value.length >= 5) expect(text).not.toContain(value);
+            if (value !== undefined && value.length >= 5 && !masked.includes(value))
+              expect(text).not.toContain(value);
           }
         },
       ),
