@@ -118,3 +118,30 @@ export function createLaneGate({
     },
   };
 }
+
+/** A handler a lane wraps: the inbound and the outbound handlers both have this shape. */
+export interface LaneHandler<Input> {
+  handle(input: Input): Promise<void>;
+  flush(): Promise<void>;
+}
+
+/** `handler` as first-lane work: receipts wait while it runs. */
+export const firstLane = <Input>(
+  gate: LaneGate,
+  handler: LaneHandler<Input>,
+): LaneHandler<Input> => ({
+  handle: (input) => gate.first(() => handler.handle(input)),
+  flush: () => handler.flush(),
+});
+
+/** `handler` as the receipts lane: each input waits for its turn first. */
+export const receiptLane = <Input>(
+  gate: LaneGate,
+  handler: LaneHandler<Input>,
+): LaneHandler<Input> => ({
+  handle: async (input) => {
+    await gate.turn();
+    await handler.handle(input);
+  },
+  flush: () => handler.flush(),
+});

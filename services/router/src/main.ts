@@ -20,7 +20,7 @@ import { createOutboundStore } from "./adapters/store/outbound-store.js";
 import { createMongoCatalogStore } from "./adapters/store/template-catalog-store.js";
 import { contentDigest, eventIdOf } from "./inbound/event-id.js";
 import { createInboundHandler } from "./inbound/handler.js";
-import { createLaneGate } from "./lanes.js";
+import { createLaneGate, firstLane, receiptLane } from "./lanes.js";
 import { createKeywordMatcher } from "./inbound/keywords.js";
 import { displayNumberResolver } from "./inbound/parse-business.js";
 import {
@@ -111,10 +111,7 @@ await runStandardService({
       };
       const inbound = createRawWebhookConsumer({
         ...rawConsumerOptions,
-        handler: {
-          handle: (events) => lanes.first(() => inboundHandler.handle(events)),
-          flush: () => inboundHandler.flush(),
-        },
+        handler: firstLane(lanes, inboundHandler),
         tuning: { maxInFlight: config.ROUTER_MAX_IN_FLIGHT },
       });
       await inbound.start();
@@ -122,13 +119,7 @@ await runStandardService({
       const receipts = createRawWebhookConsumer({
         ...rawConsumerOptions,
         lane: "statuses",
-        handler: {
-          handle: async (events) => {
-            await lanes.turn();
-            await inboundHandler.handle(events);
-          },
-          flush: () => inboundHandler.flush(),
-        },
+        handler: receiptLane(lanes, inboundHandler),
         tuning: { maxInFlight: config.ROUTER_STATUS_MAX_IN_FLIGHT },
       });
       await receipts.start();
@@ -242,18 +233,14 @@ await runStandardService({
         observer: outboundMetrics,
       });
       components.push({ name: "router-outbound marks", stop: () => outboundHandler.flush() });
-      const firstLane = {
-        handle: (event: Parameters<typeof outboundHandler.handle>[0]) =>
-          lanes.first(() => outboundHandler.handle(event)),
-        flush: () => outboundHandler.flush(),
-      };
+      const outboundFirst = firstLane(lanes, outboundHandler);
       // Gates apart (ADR 0005): consent and windows are applied however long the request queue.
       const gates = createOutboundConsumer({
         kafka,
         serde,
         catalog,
         part: "gates",
-        handler: firstLane,
+        handler: outboundFirst,
         logger,
       });
       await gates.start();
@@ -263,7 +250,7 @@ await runStandardService({
         serde,
         catalog,
         part: "requests",
-        handler: firstLane,
+        handler: outboundFirst,
         logger,
         tuning: { maxInFlight: config.ROUTER_SEND_MAX_IN_FLIGHT },
         observeQueued: (ms) => outboundMetrics.stage?.("queued", ms),

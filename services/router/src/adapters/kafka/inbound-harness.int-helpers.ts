@@ -28,7 +28,7 @@ import { createInboundHandler, type InboundHandler } from "../../inbound/handler
 import { createKeywordMatcher, defaultKeywords } from "../../inbound/keywords.js";
 import type { ParseInput, ParsedWebhook } from "../../inbound/parse.js";
 import { createContactStore } from "../store/contact-store.js";
-import { createLaneGate } from "../../lanes.js";
+import { createLaneGate, firstLane, receiptLane } from "../../lanes.js";
 import {
   createRawWebhookConsumer,
   ROUTER_INBOUND_CONSUMER,
@@ -225,12 +225,7 @@ export async function startInboundHarness(label: string): Promise<InboundHarness
       const consumers: ConsumerRunner[] = [
         createRawWebhookConsumer({
           ...options,
-          handler: statusLane
-            ? {
-                handle: (events) => lanes.first(() => wrapped.handle(events)),
-                flush: () => wrapped.flush(),
-              }
-            : wrapped,
+          handler: statusLane ? firstLane(lanes, wrapped) : wrapped,
         }),
       ];
       if (statusLane) {
@@ -238,13 +233,7 @@ export async function startInboundHarness(label: string): Promise<InboundHarness
           createRawWebhookConsumer({
             ...options,
             lane: "statuses",
-            handler: {
-              handle: async (events) => {
-                await lanes.turn();
-                await wrapped.handle(events);
-              },
-              flush: () => wrapped.flush(),
-            },
+            handler: receiptLane(lanes, wrapped),
           }),
         );
       }
