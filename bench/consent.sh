@@ -7,10 +7,10 @@
 #                250, until refused, within that budget; utility templates fill the rest) through
 #                router, sender and the simulator (consent, ingress, router, sender as processes);
 #                the STOP webhook's 200 to the moment both enforcing consumers (the router's
-#                send decider, group router-outbound, and the sender's gate, group sender-gates)
+#                send decider, group router-gates, and the sender's gate, group sender-gates)
 #                had applied its ConsentRevoked (their committed offsets on the consent topic
-#                past it, polled every 50 ms: an upper bound by up to the 250 ms commit
-#                interval), checked by the probes (none let through by the router after its
+#                past it, polled every 50 ms: an upper bound by up to the gates' 50 ms commit
+#                interval and the poll), checked by the probes (none let through by the router after its
 #                group had applied it, none accepted by Graph after both had); then the router's
 #                first refusal of a probe (bracketed by its last acceptance), which at a load the
 #                machine cannot carry measures the send queue the probe waited in as much as the

@@ -236,10 +236,11 @@ const revokedAppendedAt = new Map<string, number>();
 /** Where each STOP's marketing ConsentRevoked sits on the consent topic, by wamid. */
 const revokedRecordOf = new Map<string, { partition: number; offset: bigint }>();
 /**
- * When each enforcing group had committed past that record, by wamid: the router's outbound
- * consumer (every later send decision refuses) and the sender's gates (every dispatch not yet
- * handed to Graph refuses). A consumer commits after it applied a record (every 250 ms), so
- * this is an upper bound, by up to the commit interval and the 50 ms poll.
+ * When each enforcing group had committed past that record, by wamid: the router's gates
+ * (every later send decision refuses) and the sender's gates (every dispatch not yet handed to
+ * Graph refuses). A consumer commits after it applied a record (the gates every 50 ms,
+ * `PROMPT_COMMIT_INTERVAL_MS`), so this is an upper bound, by up to the commit interval and the
+ * 50 ms poll.
  */
 const learnedAt = { router: new Map<string, number>(), sender: new Map<string, number>() };
 /** The consent entries (event ids) each STOP became, by wamid; marketing opt-ins by contact. */
@@ -663,6 +664,7 @@ async function stopCase(): Promise<void> {
   })();
 
   const cpuBefore = new Map(services.map((s) => [s.name, cpuSeconds(s.child.pid)]));
+  const stagesBefore = await stageSums(services);
   const askedBefore = { ...counts, asked: schedule.asked };
   const began = Date.now();
   progress(
@@ -711,6 +713,7 @@ async function stopCase(): Promise<void> {
   const cpuUsed = new Map(
     services.map((s) => [s.name, cpuSeconds(s.child.pid) - (cpuBefore.get(s.name) ?? NaN)]),
   );
+  const stagesAfter = await stageSums(services);
   await waitFor(
     () =>
       [...revokedRecordOf.keys()].every((w) => learnedAt.router.has(w) && learnedAt.sender.has(w)),
@@ -725,6 +728,12 @@ async function stopCase(): Promise<void> {
   const known = { router: [] as number[], sender: [] as number[], both: [] as number[] };
   let decidedAfterKnown = 0;
   let graphAfterKnown = 0;
+  // Marketing probes Graph accepted (the simulator's acceptance time: the hand-over) after the
+  // sender's gate had committed past the STOP (must be 0), and within the measure's resolution
+  // before it (the gate applies before it commits: up to the 50 ms commit interval and the
+  // 50 ms poll; informative).
+  let handedAfterKnown = 0;
+  let handedWithinResolution = 0;
   const enforced: number[] = [];
   const lowerBound: number[] = [];
   const bracket: number[] = [];
@@ -770,6 +779,12 @@ async function stopCase(): Promise<void> {
       if (kr !== undefined && d !== undefined && d > kr) decidedAfterKnown++;
       if (ks !== undefined && o?.type === "SendAccepted" && o.at > ks) graphAfterKnown++;
     }
+    // Only marketing probes go to a STOPped user here.
+    if (ks !== undefined)
+      for (const m of sim.messages({ to: s.contact })) {
+        if (m.acceptedAt > ks) handedAfterKnown++;
+        else if (m.acceptedAt > ks - 100) handedWithinResolution++;
+      }
     // The last decision on each probe: refused (SendRejected's occurredAt, by the router or, once
     // dispatched, the sender's gate), or let through: the router's DispatchMessage occurredAt
     // (the sender's gate passed it later, before its SendAccepted, which is stamped after Graph).
@@ -876,13 +891,79 @@ async function stopCase(): Promise<void> {
     `\nprobe interval ${String(PROBE_MS)} ms; STOP webhooks not acknowledged: ${String(unacknowledged)}; no probe refused within ${String(PROBE_LIMIT_MS / 1_000)} s: ${String(unenforced)}; marketing probes asked after the first refusal and sent all the same (leaks): ${String(leaks)}; first refusals by the sender's gate (dispatched by the router before it knew): ${String(bySender)}, by the router relying on another consent entry than the STOP's: ${String(otherConsent)}; probes refused no_consent (opt-in not yet known to the router): ${String(noConsent)}; probe slots deferred for lack of budget: ${String(counts.deferred)}`,
   );
   console.log(
-    `probes let through by the router after its group had applied the STOP: ${String(decidedAfterKnown)}; probes accepted by Graph after the sender's gate had (must be 0; SendAccepted is stamped after the call, so a call begun just before counts too): ${String(graphAfterKnown)}`,
+    `probes let through by the router after its group had applied the STOP: ${String(decidedAfterKnown)}; SendAccepted stamped after the sender's gate had (a call begun just before counts too): ${String(graphAfterKnown)}; probes handed to Graph (the simulator's acceptance) after the sender's gate had committed past the STOP (must be 0): ${String(handedAfterKnown)}, in the 100 ms before (the measure's resolution): ${String(handedWithinResolution)}`,
   );
   const perSend = (name: string) =>
     (((cpuUsed.get(name) ?? NaN) * 1_000) / Math.max(1, asked.total)).toFixed(2);
   console.log(
     `CPU per send asked: router ${perSend("router")} ms, sender ${perSend("sender")} ms; consent ${(((cpuUsed.get("consent") ?? NaN) * 1_000) / STOPS).toFixed(2)} ms per STOP; peak RSS router ${procStatus(router.child.pid, "VmHWM").toFixed(0)} MB, sender ${procStatus(sender.child.pid, "VmHWM").toFixed(0)} MB`,
   );
+  console.log(
+    "\nWhere each service's time went while the STOPs ran (its stage histograms: mean ms per observation, observations; the event loop's delay at the end, p50 / p99 ms):\n",
+  );
+  console.log(row("service", "stage histogram", "stage", "mean ms", "n"));
+  console.log(row("---", "---", "---", "---:", "---:"));
+  for (const [key, after] of stagesAfter) {
+    const before = stagesBefore.get(key) ?? { sum: 0, count: 0 };
+    const n = after.count - before.count;
+    if (n <= 0) continue;
+    const [service = "", histogram = "", stageName = ""] = key.split("|");
+    console.log(
+      row(service, histogram, stageName, (((after.sum - before.sum) / n) * 1_000).toFixed(1), n),
+    );
+  }
+  for (const [service, lag] of eventLoopLags(stagesAfter))
+    console.log(`event loop delay, ${service}: p50 ${lag.p50} ms, p99 ${lag.p99} ms`);
   console.log("Record the figures in docs/benchmarks.md, section Consent.");
   await client.close();
+}
+
+/**
+ * Every `*_stage_seconds` histogram's sum and count per service and stage (keyed
+ * "service|histogram|stage"), and the event loop's delay percentiles (keyed "service|eventloop|p50"),
+ * read from each service's /metrics.
+ */
+async function stageSums(
+  of: readonly ServiceProcess[],
+): Promise<Map<string, { sum: number; count: number }>> {
+  const out = new Map<string, { sum: number; count: number }>();
+  for (const service of of) {
+    const text = await fetch(`${service.url}/metrics`, {
+      headers: { authorization: `Bearer ${OPS_TOKEN}` },
+    })
+      .then((r) => r.text())
+      .catch(() => "");
+    for (const m of text.matchAll(
+      /^(\w*_stage_seconds)_(sum|count)\{[^}]*stage="(\w+)"[^}]*\} (\S+)$/gmu,
+    )) {
+      const [, histogram = "", kind, stageName = "", value] = m;
+      const key = `${service.name}|${histogram}|${stageName}`;
+      const v = out.get(key) ?? { sum: 0, count: 0 };
+      if (kind === "sum") v.sum += Number(value);
+      else v.count += Number(value);
+      out.set(key, v);
+    }
+    for (const m of text.matchAll(
+      /^\w*nodejs_eventloop_lag_(p50|p99)_seconds(?:\{[^}]*\})? (\S+)$/gmu,
+    )) {
+      const [, p = "", value] = m;
+      out.set(`${service.name}|eventloop|${p}`, { sum: Number(value), count: 0 });
+    }
+  }
+  return out;
+}
+
+function eventLoopLags(
+  sums: ReadonlyMap<string, { sum: number; count: number }>,
+): Map<string, { p50: string; p99: string }> {
+  const out = new Map<string, { p50: string; p99: string }>();
+  for (const [key, { sum }] of sums) {
+    const [service = "", kind, p] = key.split("|");
+    if (kind !== "eventloop") continue;
+    const lag = out.get(service) ?? { p50: "?", p99: "?" };
+    if (p === "p50") lag.p50 = (sum * 1_000).toFixed(1);
+    if (p === "p99") lag.p99 = (sum * 1_000).toFixed(1);
+    out.set(service, lag);
+  }
+  return out;
 }

@@ -69,6 +69,7 @@ export { decodeCompleted, encodeCompleted } from "./completed-offsets.js";
 export { KeyedQueue } from "./keyed-queue.js";
 export { partitionOfKey } from "./partition.js";
 export { createEventConsumer, type EventConsumerOptions } from "./event-consumer.js";
+export { PROMPT_COMMIT_INTERVAL_MS } from "./runner-types.js";
 export { provisionTopics, type ProvisionReport, type Drift } from "./provision.js";
 export { redrive, type RedriveOptions, type RedriveReport } from "./redrive.js";
 export { traceHeaders, extractContext } from "./tracing.js";

@@ -108,7 +108,11 @@ export interface ConsumerRunnerOptions<T> {
    * wait (500 ms), or a resumed partition idles until the fetch in progress returns.
    */
   readonly maxInFlightPerPartition?: number;
-  /** How often offsets are committed (in transactional mode: how often each partition's transaction is). */
+  /**
+   * How often offsets are committed (in transactional mode: how often each partition's
+   * transaction is). Default 250 ms; `PROMPT_COMMIT_INTERVAL_MS` for a consumer whose committed
+   * offset is how operators see a fact take effect.
+   */
   readonly commitIntervalMs?: number;
   readonly fromBeginning?: boolean;
   /** Default: the client's (`kafka.group`, from KAFKA_SESSION_TIMEOUT_MS in services). */
@@ -272,3 +276,11 @@ export const textHeaders = (headers: IHeaders): Record<string, string> => {
   }
   return out;
 };
+
+/**
+ * The commit interval of a low-volume consumer whose committed offset says when a fact took
+ * effect: the gates' consumers (`sender-gates`, `router-gates`), where the group's lag on the
+ * consent topic is how long an opt-out waits to be enforced (issue 23's measure, the
+ * consumer-lag runbook). A commit with nothing new is not sent, so an idle gate costs nothing.
+ */
+export const PROMPT_COMMIT_INTERVAL_MS = 50;

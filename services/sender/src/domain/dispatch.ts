@@ -51,7 +51,14 @@ export interface DispatchState {
   readonly calls: number;
   /** The request has a record: a first claim (an insert) cannot win any more. */
   readonly recorded: boolean;
+  /** The last gate view: its decision, and when the read that gave it began. */
   readonly gate: { readonly decision: GateDecision; readonly at: number } | undefined;
+  /**
+   * When this process last applied an opt-out for the contact, if it heard of one while the
+   * dispatch waited for its slot (`RevocationHeard`): a view older than it is read again before
+   * the call (ADR 0006, "A revocation heard before the call").
+   */
+  readonly revocationHeard: number | undefined;
   readonly record: AttemptView | undefined;
   readonly slotAt: number | undefined;
   /** This dispatch is the request's late template fallback (read from the record it took over). */
@@ -82,6 +89,10 @@ export type DispatchEvent =
   | { readonly type: "SlotGranted"; readonly slotAt: number }
   /** The fence won; `epoch` when it was the request's first record (inserted `calling`). */
   | { readonly type: "Fenced"; readonly epoch?: number }
+  /** This process applied an opt-out for the contact at `at` (its gates consumer). */
+  | { readonly type: "RevocationHeard"; readonly at: number }
+  /** A fence undone before its call (the gate refused on a second read): `claimed`, ours, no call counted. */
+  | { readonly type: "Unfenced" }
   /** The record moved on under us (another owner took it over): no call, nothing to publish. */
   | { readonly type: "FenceLost" }
   | { readonly type: "Answered"; readonly answer: Answer }
@@ -135,6 +146,10 @@ export type Step =
       readonly first?: true;
     }
   | { readonly kind: "call" }
+  /** Fenced, but an opt-out for the contact was applied after the gate was read: read it again. */
+  | { readonly kind: "recheck-gate" }
+  /** Fenced, and the gate read again refuses: undo the fence (no call), then finish without one. */
+  | { readonly kind: "unfence" }
   | { readonly kind: "settle-accepted" }
   | { readonly kind: "settle-in-doubt"; readonly reason: "timeout" | "connection_lost" }
   | { readonly kind: "settle-failed"; readonly error: SendError; readonly deadLetter: boolean }
@@ -156,6 +171,7 @@ export function initialState(facts: DispatchFacts): DispatchState {
     calls: 0,
     recorded: false,
     gate: undefined,
+    revocationHeard: undefined,
     record: undefined,
     slotAt: undefined,
     lateFallback: undefined,
@@ -235,8 +251,15 @@ export function decide(s: DispatchState, now: number): Step {
           (s.slotAt ?? now) - (s.gate?.at ?? Number.NEGATIVE_INFINITY) > s.facts.gateFreshMs,
         ...(s.epoch === undefined ? { first: true as const } : {}),
       };
-    case "fenced":
+    case "fenced": {
+      // The last word before the call: an opt-out this process applied after the gate view
+      // (its read began before) sends the dispatch back to the gate; a refusal undoes the fence.
+      if (s.gate !== undefined && s.gate.decision.kind !== "send") return { kind: "unfence" };
+      const heard = s.revocationHeard;
+      if (heard !== undefined && heard >= (s.gate?.at ?? Number.NEGATIVE_INFINITY))
+        return { kind: "recheck-gate" };
       return { kind: "call" };
+    }
     case "answered":
       return afterAnswer(s.answer);
     case "lost":
@@ -292,8 +315,16 @@ export function evolve(s: DispatchState, e: DispatchEvent): DispatchState {
       return {
         ...s,
         gate: { decision: e.decision, at: e.at },
-        // Read again at the slot (the fence step): a refusal now ends it without a call.
-        phase: s.phase === "slotted" ? (e.decision.kind === "send" ? "slotted" : "owned") : "gated",
+        // Read again at the slot (the fence step): a refusal now ends it without a call; read
+        // again once fenced (an opt-out heard meanwhile): a refusal undoes the fence first.
+        phase:
+          s.phase === "slotted"
+            ? e.decision.kind === "send"
+              ? "slotted"
+              : "owned"
+            : s.phase === "fenced"
+              ? "fenced"
+              : "gated",
       };
     case "Claimed":
       return { ...s, phase: "owned", epoch: e.epoch, calls: e.calls, recorded: true };
@@ -324,6 +355,10 @@ export function evolve(s: DispatchState, e: DispatchEvent): DispatchState {
         : { ...s, phase: "fenced", epoch: e.epoch, recorded: true, calls: s.calls + 1 };
     case "FenceLost":
       return { ...s, phase: "lost", epoch: undefined, slotAt: undefined };
+    case "RevocationHeard":
+      return { ...s, revocationHeard: e.at };
+    case "Unfenced":
+      return { ...s, phase: "owned", calls: Math.max(0, s.calls - 1), slotAt: undefined };
     case "Answered":
       return { ...s, phase: "answered", answer: e.answer, slotAt: undefined };
     case "Released":

@@ -227,6 +227,64 @@ describe("dispatch state machine: the slot, the fence and the call", () => {
   });
 });
 
+describe("dispatch state machine: an opt-out heard before the call (ADR 0006)", () => {
+  const fencedAt = [ready, gated(send, NOW), claimed(), slot(NOW + 400), fenced];
+  const heard = (at: number): DispatchEvent => ({ type: "RevocationHeard", at });
+
+  it("reads the gate again when this process applied an opt-out for the contact after the view's read began", () => {
+    given(...fencedAt, heard(NOW + 200)).then({ kind: "recheck-gate" });
+    // At the same instant: the read may have begun before the write landed.
+    given(...fencedAt, heard(NOW)).then({ kind: "recheck-gate" });
+  });
+
+  it("calls when the opt-out it heard is older than its view", () => {
+    given(...fencedAt, heard(NOW - 1)).then({ kind: "call" });
+  });
+
+  it("calls when the gate read again still says send (another purpose's opt-out)", () => {
+    given(...fencedAt, heard(NOW + 200), gated(send, NOW + 450)).then({ kind: "call" });
+  });
+
+  it("undoes the fence when the gate read again refuses, then finishes without a call under its epoch", () => {
+    given(...fencedAt, heard(NOW + 200), gated(optedOut, NOW + 450)).then({ kind: "unfence" });
+    given(...fencedAt, heard(NOW + 200), gated(optedOut, NOW + 450), { type: "Unfenced" }).then({
+      kind: "finish-without-call",
+      outcome: { type: "SendRejected", reason: "opted_out", detail: "stop" },
+      owned: true,
+    });
+  });
+
+  it("a first send's fence (its record's insert) is undone the same way", () => {
+    given(
+      ready,
+      gated(send, NOW),
+      slot(NOW + 400),
+      { type: "Fenced", epoch: 1 },
+      heard(NOW + 100),
+      gated(optedOut, NOW + 450),
+      { type: "Unfenced" },
+    ).then({
+      kind: "finish-without-call",
+      outcome: { type: "SendRejected", reason: "opted_out", detail: "stop" },
+      owned: true,
+    });
+  });
+
+  it("counts no call for an undone fence", () => {
+    const s = [...fencedAt, heard(NOW + 200), gated(optedOut, NOW + 450), { type: "Unfenced" }]
+      .map((e) => e as DispatchEvent)
+      .reduce(evolve, initialState(facts));
+    expect(s.calls).toBe(0);
+    expect(s.phase).toBe("owned");
+  });
+
+  it("abandons without a call when the fence moved on before it could be undone", () => {
+    given(...fencedAt, heard(NOW + 200), gated(optedOut, NOW + 450), {
+      type: "FenceLost",
+    }).then({ kind: "abandon" });
+  });
+});
+
 describe("dispatch state machine: after the answer", () => {
   const called = [ready, gated(), claimed(), slot(), fenced];
 
@@ -355,8 +413,14 @@ describe("dispatch state machine: at most one call per fence", () => {
         return step.first === true
           ? [{ type: "Fenced", epoch: 1 }, { type: "RecordExists" }, gated(optedOut, NOW + 5_000)]
           : [fenced, { type: "FenceLost" }, gated(optedOut, NOW + 5_000)];
+      case "recheck-gate":
+        return [gated(send, NOW + 6_000), gated(optedOut, NOW + 6_000)];
+      case "unfence":
+        return [{ type: "Unfenced" }, { type: "FenceLost" }];
       case "call":
         return [
+          // The executor's last look: an opt-out heard goes to the decider instead of the call.
+          { type: "RevocationHeard", at: NOW + 5_500 },
           answered({ kind: "accepted" }),
           answered({ kind: "retry", delayMs: 1, error }),
           answered({ kind: "hold-number", code: 131057, error }),
@@ -370,36 +434,47 @@ describe("dispatch state machine: at most one call per fence", () => {
     }
   };
 
-  it("calls only after its own fence won, never twice per fence, and ends in one terminal step", () => {
+  it("calls only after its own fence won, never twice per fence, never after an opt-out it heard unless read again, and ends in one terminal step", () => {
     fc.assert(
       fc.property(fc.array(fc.nat(), { minLength: 60, maxLength: 60 }), (choices) => {
         let s = initialState(facts);
         let owned = false;
         let fencesWon = 0;
         let calls = 0;
-        let previous: { step: Step; result: DispatchEvent } | undefined;
+        /** The fence won and not undone since: the only state a call may leave from. */
+        let fenceStands = false;
+        /** The newest opt-out heard, and when the newest gate read that said send began. */
+        let heardAt = Number.NEGATIVE_INFINITY;
+        let viewAt = Number.NEGATIVE_INFINITY;
         for (const choice of choices) {
           const step = decide(s, NOW);
-          if (step.kind === "call") {
-            // The fence step just won, under a claim this dispatch holds (or its first record's insert).
-            expect(previous?.step.kind).toBe("fence");
-            expect(previous?.result.type).toBe("Fenced");
-            expect(owned).toBe(true);
-            calls++;
-            expect(calls).toBe(fencesWon);
-          }
           const results = resultsOf(step);
           // A terminal step (replay, park, settle, mark-in-doubt, abandon, done): finished.
           if (results.length === 0) return;
           const result = results[choice % results.length] as DispatchEvent;
+          if (step.kind === "call" && result.type === "Answered") {
+            // Under a standing fence of a claim this dispatch holds (or its first record's insert).
+            expect(fenceStands).toBe(true);
+            expect(owned).toBe(true);
+            // No opt-out heard that the last gate read could have missed.
+            expect(heardAt < viewAt).toBe(true);
+            calls++;
+            expect(calls).toBe(fencesWon);
+            fenceStands = false;
+          }
+          if (result.type === "RevocationHeard") heardAt = Math.max(heardAt, result.at);
+          if (result.type === "GateViewed" && result.decision.kind === "send") viewAt = result.at;
+          if (result.type === "Unfenced" || result.type === "FenceLost") fenceStands = false;
           if (result.type === "Claimed") owned = true;
           // Only a first fence (no record, none owned) claims by its insert.
           if (step.kind === "fence" && step.first === true) expect(owned).toBe(false);
           if (result.type === "Fenced" && result.epoch !== undefined) owned = true;
           if (result.type === "RecordExists" || result.type === "FenceLost") owned = false;
-          if (step.kind === "fence" && result.type === "Fenced") fencesWon++;
+          if (step.kind === "fence" && result.type === "Fenced") {
+            fencesWon++;
+            fenceStands = true;
+          }
           s = evolve(s, result);
-          previous = { step, result };
         }
       }),
       { numRuns: 2_000 },

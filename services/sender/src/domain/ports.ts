@@ -106,6 +106,11 @@ export interface AttemptStore {
   /** A definitely refused call: `calling` at `epoch` becomes `claimed` again (still ours). */
   release(requestId: string, epoch: number): Promise<boolean>;
   /**
+   * A fence undone before its call (none was made): `calling` at `epoch` becomes `claimed`
+   * again, its call instant removed and its call count back by one.
+   */
+  unfence(requestId: string, epoch: number): Promise<boolean>;
+  /**
    * Appends the outcomes (with their origin) and moves the record from `from` at `epoch` to
    * `state` (outcomes are stored before they are published). False when the record moved on.
    */

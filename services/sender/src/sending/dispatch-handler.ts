@@ -28,6 +28,8 @@ import type { NumberLane, Slot } from "./lanes.js";
 import type { CallPermits } from "./permits.js";
 import { parleyMediaIds, withGraphMediaIds } from "../domain/media.js";
 import type { DispatchParking, MediaResolver, RecordAt } from "./ports.js";
+import type { RevocationNotices } from "./revocations.js";
+import { resolveMedia } from "./media-resolve.js";
 import { outcomesOf, sentTemplateOf, type Outcome } from "./outcomes.js";
 import { sleep } from "./abort-hub.js";
 import { sleepUntil, StoppedError } from "./sleep.js";
@@ -80,6 +82,11 @@ export interface DispatchHandlerDeps {
   readonly authenticationExempt?: boolean;
   /** A gate view older than this when the slot comes is read again before the call (default 1 s). */
   readonly gateFreshMs?: number;
+  /**
+   * Opt-outs this process applied lately: a gate view older than one is read again before the
+   * call (ADR 0006, "A revocation heard before the call"); none: the view's age alone.
+   */
+  readonly revocations?: RevocationNotices;
   readonly observer: SenderObserver;
   readonly logger: SenderLogger;
   /** The configuration key (and file) a number's token comes from, named when Graph refuses it. */
@@ -216,9 +223,36 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
             });
             stage("pacing");
             break;
-          case "view-gate":
-            apply({ type: "GateViewed", decision: await viewGate(d, number, signal), at: clock() });
+          case "view-gate": {
+            // A view is as old as its read's start (an opt-out during the read may be missing).
+            const asked = clock();
+            apply({ type: "GateViewed", decision: await viewGate(d, number, signal), at: asked });
             stage("gate");
+            break;
+          }
+          case "recheck-gate": {
+            const asked = clock();
+            let decision: GateDecision;
+            try {
+              decision = await viewGate(d, number, signal);
+            } catch (error) {
+              // No call: the fence undone, a redelivery decides again (else the crash path).
+              freeSlot();
+              await attempts.unfence(d.requestId, s.epoch ?? 0).catch(() => false);
+              throw error;
+            }
+            apply({ type: "GateViewed", decision, at: asked });
+            calledAt = clock(); // a call after the read leaves now, not at the fence's instant
+            stage("gate");
+            break;
+          }
+          case "unfence":
+            freeSlot();
+            apply(
+              (await attempts.unfence(d.requestId, s.epoch ?? 0))
+                ? { type: "Unfenced" }
+                : { type: "FenceLost" },
+            );
             break;
           case "finish-without-call": {
             const event = events.noCall(step.outcome, s.lateFallback, s.calls);
@@ -289,7 +323,14 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
             return "finished";
           }
           case "resolve-media":
-            apply(await resolveMedia(d, number, signal));
+            apply(
+              await resolveMedia(
+                { media: deps.media, retry: deps.mediaRetry, logger },
+                d,
+                number,
+                signal,
+              ),
+            );
             stage("media");
             break;
           case "await-slot": {
@@ -319,8 +360,9 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
               throw new StoppedError();
             }
             const fenced = fencing.value;
-            if (fenced.gate) apply({ type: "GateViewed", decision: fenced.gate, at: clock() });
-            if (fenced.gate && fenced.gate.kind !== "send") freeSlot();
+            if (fenced.gate)
+              apply({ type: "GateViewed", decision: fenced.gate.decision, at: fenced.gate.at });
+            if (fenced.gate && fenced.gate.decision.kind !== "send") freeSlot();
             else if (!fenced.won) {
               freeSlot();
               // A first record lost to one already there (another dispatch of the request): read it.
@@ -334,6 +376,12 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
             break;
           }
           case "call": {
+            // The last look before the hand-over: a newer opt-out heard goes to the decider.
+            const heard = deps.revocations?.lastFor(d.contactId);
+            if (heard !== undefined && heard !== s.revocationHeard) {
+              apply({ type: "RevocationHeard", at: heard });
+              break;
+            }
             // The stored command keeps the Parley ids; only the call carries Graph's.
             const r = await deps.graph(
               number,
@@ -436,44 +484,6 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
   }
 
   /**
-   * The Graph media id of each Parley upload the content names, for this number. A refusal
-   * (object gone, file refused by Graph, no media service configured) fails the request without
-   * a call; an outage is waited out (never a failure, never a call), until the handler stops.
-   */
-  async function resolveMedia(
-    d: EventData<"DispatchMessage">,
-    number: string,
-    signal: AbortSignal,
-  ): Promise<DispatchEvent> {
-    const media = deps.media;
-    const ids = parleyMediaIds(d.content);
-    if (media === undefined)
-      return {
-        type: "MediaRefused",
-        detail: `${ids.join(", ")}: a Parley media id needs the media service, and none is configured (MEDIA_API_URL)`,
-      };
-    const graphIds: Record<string, string> = {};
-    const retry = deps.mediaRetry ?? { initialMs: 1_000, maxMs: 30_000 };
-    for (const id of ids) {
-      for (let tries = 0; ; tries++) {
-        const r = await media.resolve(id, number, signal);
-        if (r.kind === "resolved") {
-          graphIds[id] = r.graphMediaId;
-          break;
-        }
-        if (r.kind === "refused") return { type: "MediaRefused", detail: `${id}: ${r.detail}` };
-        const delayMs = Math.min(retry.maxMs, retry.initialMs * 2 ** Math.min(tries, 20));
-        logger.warn(
-          { requestId: d.requestId, businessNumber: number, mediaId: id, delayMs, err: r.detail },
-          "media service unavailable: the send waits for it (never failed, never sent without its media)",
-        );
-        if (!(await sleep(delayMs, signal))) throw new StoppedError();
-      }
-    }
-    return { type: "MediaResolved", graphIds };
-  }
-
-  /**
    * The fence, written while the slot's instant comes: `calling` under our epoch, after reading
    * the gate again when the last view is stale (an opt-out that arrived during a long wait). A
    * first send's fence is its record's insert, already `calling` (epoch 1, one call): the claim
@@ -487,12 +497,13 @@ export function createDispatchHandler(deps: DispatchHandlerDeps) {
     recheckGate: boolean,
     first: boolean,
     signal: AbortSignal,
-  ): Promise<{ won: boolean; gate?: GateDecision }> {
+  ): Promise<{ won: boolean; gate?: { decision: GateDecision; at: number } }> {
     const d = dispatch.data;
-    let gate: GateDecision | undefined;
+    let gate: { decision: GateDecision; at: number } | undefined;
     if (recheckGate) {
-      gate = await viewGate(d, number, signal);
-      if (gate.kind !== "send") return { won: false, gate };
+      const at = clock();
+      gate = { decision: await viewGate(d, number, signal), at };
+      if (gate.decision.kind !== "send") return { won: false, gate };
     }
     const now = new Date(clock());
     // A late fallback is read from the record: free-form content with a template fallback keeps its dispatch.

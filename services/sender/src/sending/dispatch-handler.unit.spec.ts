@@ -11,6 +11,8 @@ import {
   testOutlet,
 } from "./fixtures.spec-helpers.js";
 import type { Slot } from "./lanes.js";
+import { createRevocationNotices } from "./revocations.js";
+import type { GateStore } from "../domain/ports.js";
 
 const NUMBER = "106540352240001";
 const MPS = 2;
@@ -101,6 +103,103 @@ describe("dispatch handler and the rate slot", () => {
     expect([...attempts.records.values()].every((r) => r.state === "done" && r.calls === 1)).toBe(
       true,
     );
+  });
+});
+
+describe("dispatch handler: an opt-out applied while a send waits for its slot (invariant 8)", () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /**
+   * Two sends fill the number's first second (2 msg/s); the third, to the contact that opts
+   * out, is gated at once, granted its slot 500 ms ahead and fenced then, and waits for the next
+   * second. The opt-out is applied 700 ms in: after the gate view, after the fence, before the
+   * call. Its view is fresh by `gateFreshMs` (10 s), so only the notice can stop it.
+   */
+  async function optOutDuringTheWait(heardBySender: boolean) {
+    const clock = (): number => Date.now();
+    const lane = testLane({
+      number: NUMBER,
+      mps: MPS,
+      clock,
+      tuning: { marginMs: 0, leadMs: 500 },
+    });
+    const revokedAt = new Map<string, number>();
+    const gates: GateStore = {
+      view: (contactId) => {
+        const at = revokedAt.get(contactId);
+        return Promise.resolve(
+          at === undefined ? {} : { consent: { state: "revoked", scope: "all", at } },
+        );
+      },
+      consent: () => Promise.resolve(),
+      window: () => Promise.resolve(),
+    };
+    const revocations = createRevocationNotices({ now: clock });
+    const called: string[] = [];
+    const graph: GraphSend = (_number, d) => {
+      called.push(d.requestId);
+      return Promise.resolve({
+        ok: true,
+        result: {
+          wamid: `wamid.${d.requestId}`,
+          waId: d.to,
+          input: d.to,
+          messageStatus: undefined,
+          fbTraceId: undefined,
+        },
+      });
+    };
+    const attempts = memoryAttempts();
+    const handle = testDispatchHandler({
+      number: NUMBER,
+      lane,
+      attempts,
+      graph,
+      clock,
+      gates,
+      gateFreshMs: 10_000,
+      ...(heardBySender ? { revocations } : {}),
+    });
+    const published: AnyEvent[] = [];
+    const STOPPING = "16505550999";
+    setTimeout(() => {
+      // What the sender's gates consumer does: the gate store written, then the notice.
+      revokedAt.set(STOPPING, Date.now());
+      revocations.heard(STOPPING, Date.now());
+    }, 700);
+    const done = (async () => {
+      for (const [id, to] of [
+        ["r1", "16505550001"],
+        ["r2", "16505550002"],
+        ["r3", STOPPING],
+      ] as const)
+        await handle(dispatch(id, to), new AbortController().signal, testOutlet(published));
+    })();
+    await vi.advanceTimersByTimeAsync(5_000);
+    await done;
+    return { called, published, record: attempts.records.get("r3") };
+  }
+
+  it("reads the gate again before the call when this process applied an opt-out for the contact meanwhile: no call, SendRejected opted_out, the fence undone", async () => {
+    const { called, published, record } = await optOutDuringTheWait(true);
+    expect(called).toEqual(["r1", "r2"]);
+    expect(published.map((e) => e.type)).toEqual(["SendAccepted", "SendAccepted", "SendRejected"]);
+    const rejected = published[2];
+    expect(rejected?.type === "SendRejected" && rejected.data.reason).toBe("opted_out");
+    // The record counts no call and keeps no call instant: nothing went to Graph.
+    expect(record?.state).toBe("done");
+    expect(record?.calls).toBe(0);
+    expect(record?.calledAt).toBeUndefined();
+  });
+
+  it("without the notice (another instance owns the contact's consent partition), a view fresher than gateFreshMs is trusted: the call goes", async () => {
+    const { called } = await optOutDuringTheWait(false);
+    expect(called).toEqual(["r1", "r2", "r3"]);
   });
 });
 

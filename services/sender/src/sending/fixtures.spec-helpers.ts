@@ -4,12 +4,14 @@ import {
   OUTBOX,
   type AttemptStore,
   type DispatchOutlet,
+  type GateStore,
   type Origin,
   type StoredAttempt,
 } from "../domain/ports.js";
 import { defaultRetryPolicy } from "../domain/backoff.js";
 import { createDispatchHandler, type GraphSend } from "./dispatch-handler.js";
 import { NumberLane, type LaneTuning } from "./lanes.js";
+import type { RevocationNotices } from "./revocations.js";
 
 /**
  * A DispatchMessage from `number` to `to` (the contact is the recipient): a utility template
@@ -159,6 +161,12 @@ export function memoryAttempts(): AttemptStore & { readonly records: Map<string,
         requestId,
         (r) => r.state === "claimed" && r.epoch === epoch,
         (r) => ({ state: "calling", calledAt: calledAt.getTime(), calls: r.calls + 1 }),
+      ),
+    unfence: (requestId, epoch) =>
+      cas(
+        requestId,
+        (r) => r.state === "calling" && r.epoch === epoch,
+        (r) => ({ state: "claimed", calledAt: undefined, calls: Math.max(0, r.calls - 1) }),
       ),
     release: (requestId, epoch) =>
       cas(
@@ -340,6 +348,13 @@ export function testDispatchHandler({
   graph,
   clock,
   callBoundMs = 30_000,
+  gates = {
+    view: () => Promise.resolve({}),
+    consent: () => Promise.resolve(),
+    window: () => Promise.resolve(),
+  },
+  gateFreshMs,
+  revocations,
 }: {
   readonly number: string;
   readonly lane: NumberLane;
@@ -347,15 +362,16 @@ export function testDispatchHandler({
   readonly graph: GraphSend;
   readonly clock: () => number;
   readonly callBoundMs?: number;
+  readonly gates?: GateStore;
+  readonly gateFreshMs?: number;
+  readonly revocations?: RevocationNotices;
 }) {
   return createDispatchHandler({
     lane: (n) => (n === number ? lane : undefined),
     attempts,
-    gates: {
-      view: () => Promise.resolve({}),
-      consent: () => Promise.resolve(),
-      window: () => Promise.resolve(),
-    },
+    gates,
+    ...(gateFreshMs === undefined ? {} : { gateFreshMs }),
+    ...(revocations === undefined ? {} : { revocations }),
     graph,
     clock,
     random: () => 0.5,

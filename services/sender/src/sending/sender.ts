@@ -21,6 +21,7 @@ import type {
   TokenKeeper,
 } from "./ports.js";
 import { createReconciler } from "./reconcile.js";
+import { createRevocationNotices } from "./revocations.js";
 import { sharesPartition } from "./shared-partition.js";
 import { createThroughput } from "./throughput.js";
 import { createTokenWatch, type TokenObserver } from "./tokens.js";
@@ -230,6 +231,16 @@ export function createSender<C extends SenderConsumers>({
     },
     committed: (partition) => topicAdmin.committed(dispatch.groupId, partition),
   });
+  // What this process's gates consumer applies is heard by its dispatches before their calls.
+  const revocations = createRevocationNotices({ now: clock });
+  const gatesHeard: GateStore = {
+    view: (contactId, number) => gates.view(contactId, number),
+    consent: async (contactId, change, scope, at) => {
+      await gates.consent(contactId, change, scope, at);
+      if (change === "revoked") revocations.heard(contactId, clock());
+    },
+    window: (contactId, number, expiresAt) => gates.window(contactId, number, expiresAt),
+  };
   const handle = createDispatchHandler({
     lane,
     parking,
@@ -252,6 +263,7 @@ export function createSender<C extends SenderConsumers>({
     windowRecheckMs: s.SENDER_WINDOW_RECHECK_MS,
     authenticationExempt: s.PARLEY_AUTHENTICATION_EXEMPT ?? false,
     gateFreshMs: s.SENDER_GATE_RECHECK_AFTER_MS,
+    revocations,
     observer,
     logger,
     afterInDoubt: (requestId, outlet) => reconciler.settlePending(requestId, outlet),
@@ -313,7 +325,7 @@ export function createSender<C extends SenderConsumers>({
     handle,
     parking,
     outboxOf: (partition) => outbox.outlet(partition),
-    gates,
+    gates: gatesHeard,
     onStatus: (e, outlet, signal) => reconciler.status(e, outlet, signal),
     onQuality: (e) => throughput.quality(e),
   });

@@ -1,6 +1,7 @@
 import type { Catalog } from "@parley/contracts";
 import {
   createEventConsumer,
+  PROMPT_COMMIT_INTERVAL_MS,
   type ConsumerRunner,
   type EventConsumerOptions,
   type KafkaClient,
@@ -75,6 +76,9 @@ export function createOutboundConsumer({
   observeQueued,
 }: OutboundConsumerOptions): ConsumerRunner {
   const { consumer, topics } = PARTS[part];
+  // The gates commit promptly: their group's committed offset on consent is when an opt-out
+  // is seen applied (ADR 0005, "Gates apart").
+  const prompt = part === "gates" ? { commitIntervalMs: PROMPT_COMMIT_INTERVAL_MS } : {};
   return createEventConsumer({
     kafka,
     serde,
@@ -82,7 +86,7 @@ export function createOutboundConsumer({
     consumer,
     topics: topics.map((id) => catalog.topic(id)),
     ...(logger ? { logger } : {}),
-    ...(tuning ? { tuning } : {}),
+    tuning: { ...prompt, ...tuning },
     handle: async (record) => {
       const event = record.value;
       if (!isOutboundInput(event)) return;

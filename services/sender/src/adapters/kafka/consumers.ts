@@ -4,6 +4,7 @@ import {
   createEventConsumer,
   ParleyKafkaError,
   PoisonRecordError,
+  PROMPT_COMMIT_INTERVAL_MS,
   type ConsumedRecord,
   type ConsumerRunner,
   type EventProducer,
@@ -179,7 +180,13 @@ export function createGateConsumer({
     consumer: SENDER_GATES_CONSUMER,
     topics: [common.catalog.topic("consent"), common.catalog.topic("conversation-windows")],
     ...(common.logger ? { logger: common.logger } : {}),
-    tuning: { retry: { attempts: 30, initialDelayMs: 200, maxDelayMs: 30_000 }, ...common.tuning },
+    // Prompt commits: the group's committed offset on consent is when an opt-out is seen
+    // enforced (ADR 0005, "Gates apart").
+    tuning: {
+      retry: { attempts: 30, initialDelayMs: 200, maxDelayMs: 30_000 },
+      commitIntervalMs: PROMPT_COMMIT_INTERVAL_MS,
+      ...common.tuning,
+    },
     handle: async (record) => {
       const event = record.value;
       await translate(async () => {

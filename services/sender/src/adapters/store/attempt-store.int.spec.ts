@@ -232,3 +232,52 @@ describe.each([
     });
   },
 );
+
+// A fence undone before its call (an opt-out heard while the send waited for its slot, ADR
+// 0006): both stores answer alike.
+describe.each([
+  ["MongoDB", () => createMongoAttemptStore(mongo.db, "attempts_unfence")],
+  ["in memory", () => memoryAttempts()],
+] as const)("%s attempt store: a fence undone before its call", (_name, make) => {
+  it("turns a calling record back to claimed under its epoch, with no call counted or instant kept, once", async () => {
+    const store: AttemptStore = make();
+    await store.ensureIndexes();
+    const at = new Date(Date.now() - 1_000);
+    // A first send: its claim is its fence (inserted calling, one call, epoch 1).
+    expect(
+      await store.claim({
+        requestId: "u-1",
+        number: NUMBER,
+        recipient: "16505550201",
+        contactId: "16505550201",
+        bizOpaqueCallbackData: "u-1",
+        at,
+        owner: "owner-1",
+        calledAt: at,
+      }),
+    ).toBe(true);
+    expect(await store.unfence("u-1", 2)).toBe(false);
+    expect(await store.unfence("u-1", 1)).toBe(true);
+    const record = await store.get("u-1");
+    expect(record?.state).toBe("claimed");
+    expect(record?.calls).toBe(0);
+    expect(record?.calledAt).toBeUndefined();
+    // No call for the pair's pacing seed, and nothing left to undo.
+    expect(await store.recentPairCalls(NUMBER, "16505550201", new Date(at.getTime() - 1))).toEqual(
+      [],
+    );
+    expect(await store.unfence("u-1", 1)).toBe(false);
+    // Still ours: it ends without a call under its epoch.
+    expect(
+      await store.settle({
+        requestId: "u-1",
+        epoch: 1,
+        from: "claimed",
+        state: "done",
+        outcomes: [],
+        at: new Date(),
+        origin: OUTBOX,
+      }),
+    ).toBe(true);
+  });
+});

@@ -297,6 +297,13 @@ export function createMongoAttemptStore(db: Db, collectionName = STORE): Attempt
         { $set: { state: "calling", calledAt }, $inc: { calls: 1 } },
       );
     },
+    unfence(requestId, epoch) {
+      return cas(
+        "unfence",
+        { _id: requestId, state: "calling", epoch },
+        { $set: { state: "claimed" }, $unset: { calledAt: "" }, $inc: { calls: -1 } },
+      );
+    },
     release(requestId, epoch) {
       return cas(
         "release",
