@@ -39,8 +39,12 @@ function arrayOf(value: unknown): readonly unknown[] {
   return Array.isArray(value) ? value : [];
 }
 
-/** The keys a statuses-only change's value holds; any other key sends the webhook to the main lane. */
-const STATUS_VALUE_KEYS = new Set(["messaging_product", "metadata", "statuses"]);
+/**
+ * The keys a statuses-only change's value holds; any other key sends the webhook to the main
+ * lane. `contacts` comes with receipts since Meta's 2026 BSUID change (the recipient's wa_id and
+ * user id, reference §4.3): identity the router records in either lane.
+ */
+const STATUS_VALUE_KEYS = new Set(["messaging_product", "metadata", "statuses", "contacts"]);
 
 /**
  * Whether a change carries delivery statuses and nothing else, none failed: a failure is a

@@ -159,6 +159,19 @@ describe("the lane of a webhook (ADR 0004, two raw lanes)", () => {
       ]),
     );
     expect(two.lane).toBe("statuses");
+    // As Meta posts receipts since the BSUID change (and the simulator does): with contacts[].
+    const withContacts = extractRouting(
+      account([
+        {
+          field: "messages",
+          value: {
+            ...statusesChange("1065", [status("delivered")]).value,
+            contacts: [{ wa_id: "16505551234", user_id: "US.13491208655302741918" }],
+          },
+        },
+      ]),
+    );
+    expect(withContacts.lane).toBe("statuses");
     // Same key as any webhook of that number: one number's receipts stay in order in their lane.
     expect(recordKeyOf(one)).toBe("1065");
   });
@@ -201,6 +214,10 @@ describe("the lane of a webhook (ADR 0004, two raw lanes)", () => {
       fc
         .array(statusValue.map(status), { maxLength: 4 })
         .map((list) => statusesChange("1065", list)),
+      fc.array(statusValue.map(status), { maxLength: 4 }).map((list) => ({
+        field: "messages",
+        value: { ...statusesChange("1065", list).value, contacts: [{ wa_id: "16505551234" }] },
+      })),
       fc.constant(messagesChange("1065")),
       fc.anything(),
     );
@@ -219,7 +236,9 @@ describe("the lane of a webhook (ADR 0004, two raw lanes)", () => {
             const keys = Object.keys(value);
             const list = (value as { statuses?: unknown }).statuses;
             return (
-              keys.every((k) => ["messaging_product", "metadata", "statuses"].includes(k)) &&
+              keys.every((k) =>
+                ["messaging_product", "metadata", "statuses", "contacts"].includes(k),
+              ) &&
               Array.isArray(list) &&
               list.length > 0 &&
               list.every(
