@@ -16,6 +16,9 @@
 #                machine cannot carry measures the send queue the probe waited in as much as the
 #                opt-out; p50/p99, beside the same STOP as a typed event and as the consent
 #                decision, and the leaks (must be 0); knob BENCH_WARMUP_SECONDS (20);
+#                BENCH_STOP_KIND=preferences: the opt-outs come as Meta's user_preferences
+#                webhook (marketing_messages: stop), posted signed by the bench, not as STOP
+#                replies; BENCH_ROUTER_NODE_OPTIONS (e.g. --heapsnapshot-signal=SIGUSR2);
 #   service      services/consent/bench/consent-bench.ts: the consent hop alone (STOP appended to
 #                ConsentRevoked, BENCH_STOP_RATE_SERVICE 100/s, under BENCH_SEND_RATE outcomes/s)
 #                and bulk import through POST /v1/imports, rows/s and the service's peak RSS,

@@ -18,9 +18,12 @@
 //          ConsentKeywordReceived (the webhook as a typed event: the floor) and its
 //          ConsentRevoked (the consent service's decision) read back in the same run. A marketing
 //          probe accepted after a refusal of the same user is counted as a leak.
+//          BENCH_STOP_KIND=preferences: instead of the reply, the opt-out comes as Meta's
+//          user_preferences webhook (marketing_messages: stop), signed and posted by the bench
+//          (the simulator has no such webhook), and its typed event is UserPreferencesUpdated.
 // Run with bench/media-latency.sh or bench/consent.sh (they start and stop their own servers).
 // Every loop is bounded in count and time; everything talks to 127.0.0.1 only.
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, createHmac, randomBytes } from "node:crypto";
 import { createWriteStream, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
@@ -67,6 +70,13 @@ const MEDIA_MAX_MB = num("BENCH_MEDIA_MAX_MB", 8);
 // stop
 const STOPS = num("BENCH_STOPS", 1000);
 const STOP_RATE = num("BENCH_STOP_RATE", 20);
+const STOP_KIND = process.env["BENCH_STOP_KIND"] ?? "reply";
+if (STOP_KIND !== "reply" && STOP_KIND !== "preferences")
+  throw new Error(`BENCH_STOP_KIND must be reply or preferences, got ${STOP_KIND}`);
+/** How the opt-out's typed event is named in the report. */
+const TYPED = STOP_KIND === "reply" ? "ConsentKeywordReceived" : "UserPreferencesUpdated";
+/** A user_preferences opt-out is followed by its contact (it has no wamid). */
+const preferenceKey = (contactId: string): string => `pref:${contactId}`;
 const SEND_RATE = num("BENCH_SEND_RATE", 500);
 const PROBE_MS = num("BENCH_PROBE_MS", 250);
 const PROBES_AFTER = num("BENCH_PROBES_AFTER", 2);
@@ -277,8 +287,19 @@ const reader = createEventConsumer({
     } else if (e.type === "ConsentKeywordReceived") {
       typedAt.set(e.data.wamid, now);
       typedAppendedAt.set(e.data.wamid, Number(record.timestamp));
+    } else if (e.type === "UserPreferencesUpdated") {
+      const key = preferenceKey(e.data.contactId);
+      if (!typedAt.has(key)) {
+        typedAt.set(key, now);
+        typedAppendedAt.set(key, Number(record.timestamp));
+      }
     } else if (e.type === "ConsentRevoked") {
-      const wamid = e.data.inputId?.replace(/^keyword:/u, "");
+      const input = e.data.inputId ?? "";
+      const wamid = input.startsWith("keyword:")
+        ? input.slice("keyword:".length)
+        : input.startsWith("preferences:")
+          ? preferenceKey(e.data.contactId)
+          : undefined;
       if (wamid !== undefined) {
         const ids = revokedIdsOf.get(wamid) ?? new Set<string>();
         ids.add(e.eventId);
@@ -314,7 +335,7 @@ const reader = createEventConsumer({
 });
 await reader.start();
 
-const header = `${CASE} webhook-effects benchmark, ${new Date().toISOString()}, ${String(cpus().length)} CPUs (${cpus()[0]?.model ?? "?"}), load average ${loadavg()
+const header = `${CASE}${CASE === "stop" ? ` (${STOP_KIND})` : ""} webhook-effects benchmark, ${new Date().toISOString()}, ${String(cpus().length)} CPUs (${cpus()[0]?.model ?? "?"}), load average ${loadavg()
   .map((l) => l.toFixed(2))
   .join(" ")}`;
 
@@ -502,9 +523,12 @@ async function stopCase(): Promise<void> {
     WA_VERIFY_TOKEN: "bench-effects-verify",
   });
   // No marketing frequency cap: a STOPped contact gets several marketing probes a second.
+  // BENCH_ROUTER_NODE_OPTIONS: e.g. --heapsnapshot-signal=SIGUSR2 (a heap snapshot on demand).
+  const routerNodeOptions = process.env["BENCH_ROUTER_NODE_OPTIONS"];
   const router = await start("router", {
     ROUTER_CONSENT_DECIDER: "consent",
     ROUTER_MARKETING_CAP_COUNT: "0",
+    ...(routerNodeOptions === undefined ? {} : { NODE_OPTIONS: routerNodeOptions }),
   });
   const sender = await start("sender", {});
   progress("consent, ingress, router and sender ready");
@@ -672,7 +696,11 @@ async function stopCase(): Promise<void> {
   );
   for (const [i, contact] of stoppers.entries()) {
     await sleep(began + (i / STOP_RATE) * 1_000 - Date.now());
-    const { wamid } = sim.userSends(contact, { type: "stop" }, { phoneNumberId: NUMBER });
+    const wamid =
+      STOP_KIND === "reply"
+        ? sim.userSends(contact, { type: "stop" }, { phoneNumberId: NUMBER }).wamid
+        : preferenceKey(contact);
+    if (STOP_KIND === "preferences") void postPreference(contact);
     const now = Date.now();
     const s: Stopper = {
       contact,
@@ -868,7 +896,7 @@ async function stopCase(): Promise<void> {
     const s = stats(values);
     console.log(row(name, s.n, s.p50, s.p99, s.max));
   };
-  line("STOP webhook 200 -> ConsentKeywordReceived read back (baseline)", typed);
+  line(`STOP webhook 200 -> ${TYPED} read back (baseline)`, typed);
   line("STOP webhook 200 -> ConsentRevoked read back (consent decision)", decided);
   line(
     "STOP webhook 200 -> sender's gate applied it (enforced: every send not yet handed to Graph refused)",
@@ -880,13 +908,10 @@ async function stopCase(): Promise<void> {
   line("STOP webhook 200 -> last probe accepted before it (lower bound)", lowerBound);
   line("  enforcement bracket (refused - last accepted)", bracket);
   line("  probe asked late by (budget / scheduler)", late);
-  line("stage 1, ingress + router: webhook 200 -> ConsentKeywordReceived appended", stage.router);
-  line(
-    "stage 2, consent: ConsentKeywordReceived appended -> ConsentRevoked appended",
-    stage.consent,
-  );
+  line(`stage 1, ingress + router: webhook 200 -> ${TYPED} appended`, stage.router);
+  line(`stage 2, consent: ${TYPED} appended -> ConsentRevoked appended`, stage.consent);
   line("stage 3, router / sender: ConsentRevoked appended -> first refusal", stage.learn);
-  line("  (the bench's reader: ConsentKeywordReceived appended -> read back)", stage.readLag);
+  line(`  (the bench's reader: ${TYPED} appended -> read back)`, stage.readLag);
   console.log(
     `\nprobe interval ${String(PROBE_MS)} ms; STOP webhooks not acknowledged: ${String(unacknowledged)}; no probe refused within ${String(PROBE_LIMIT_MS / 1_000)} s: ${String(unenforced)}; marketing probes asked after the first refusal and sent all the same (leaks): ${String(leaks)}; first refusals by the sender's gate (dispatched by the router before it knew): ${String(bySender)}, by the router relying on another consent entry than the STOP's: ${String(otherConsent)}; probes refused no_consent (opt-in not yet known to the router): ${String(noConsent)}; probe slots deferred for lack of budget: ${String(counts.deferred)}`,
   );
@@ -914,8 +939,59 @@ async function stopCase(): Promise<void> {
   }
   for (const [service, lag] of eventLoopLags(stagesAfter))
     console.log(`event loop delay, ${service}: p50 ${lag.p50} ms, p99 ${lag.p99} ms`);
+  // Memory at the end of the STOP phase (MB): what the RSS is made of.
+  for (const service of services) {
+    const mb = (name: string) =>
+      ((stagesAfter.get(`${service.name}|memory|${name}`)?.sum ?? NaN) / 1_048_576).toFixed(0);
+    console.log(
+      `memory, ${service.name}: RSS ${mb("process_resident_memory_bytes")} MB, V8 heap ${mb("nodejs_heap_size_total_bytes")} (used ${mb("nodejs_heap_size_used_bytes")}), external ${mb("nodejs_external_memory_bytes")}`,
+    );
+  }
   console.log("Record the figures in docs/benchmarks.md, section Consent.");
   await client.close();
+}
+
+/**
+ * Meta's user_preferences webhook for one contact (marketing_messages: stop), signed with the
+ * app secret and posted to ingress; its 200 is the opt-out's acknowledgement.
+ */
+async function postPreference(contact: string): Promise<void> {
+  const body = JSON.stringify({
+    object: "whatsapp_business_account",
+    entry: [
+      {
+        id: WABA,
+        time: Math.floor(Date.now() / 1_000),
+        changes: [
+          {
+            field: "user_preferences",
+            value: {
+              messaging_product: "whatsapp",
+              metadata: { display_phone_number: "15550783881", phone_number_id: NUMBER },
+              contacts: [{ wa_id: contact, profile: { name: "Bench" } }],
+              user_preferences: [
+                {
+                  wa_id: contact,
+                  detail: "User requested to stop marketing messages",
+                  category: "marketing_messages",
+                  value: "stop",
+                  timestamp: Math.floor(Date.now() / 1_000),
+                },
+              ],
+            },
+          },
+        ],
+      },
+    ],
+  });
+  const signature = `sha256=${createHmac("sha256", APP_SECRET).update(body).digest("hex")}`;
+  const res = await fetch(`http://127.0.0.1:${String(webhookPort)}/webhooks/whatsapp`, {
+    method: "POST",
+    body,
+    headers: { "content-type": "application/json", "x-hub-signature-256": signature },
+  }).catch(() => undefined);
+  await res?.arrayBuffer();
+  if (res?.status === 200) ackedAt.set(preferenceKey(contact), Date.now());
 }
 
 /**
@@ -942,6 +1018,12 @@ async function stageSums(
       if (kind === "sum") v.sum += Number(value);
       else v.count += Number(value);
       out.set(key, v);
+    }
+    for (const m of text.matchAll(
+      /^\w*(process_resident_memory_bytes|nodejs_heap_size_total_bytes|nodejs_heap_size_used_bytes|nodejs_external_memory_bytes)(?:\{[^}]*\})? (\S+)$/gmu,
+    )) {
+      const [, name = "", value] = m;
+      out.set(`${service.name}|memory|${name}`, { sum: Number(value), count: 0 });
     }
     for (const m of text.matchAll(
       /^\w*nodejs_eventloop_lag_(p50|p99)_seconds(?:\{[^}]*\})? (\S+)$/gmu,
