@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { AnyEvent } from "@parley/contracts";
 import type { GraphSend } from "./dispatch-handler.js";
 import {
+  acceptedSend,
   dispatchMessage,
   memoryAttempts,
   testDispatchHandler,
@@ -226,16 +227,7 @@ describe("NumberLane admission", () => {
       calls.push(d.requestId);
       peak = Math.max(peak, l.admission.admitted);
       await new Promise((resolve) => setTimeout(resolve, 5));
-      return {
-        ok: true,
-        result: {
-          wamid: `wamid.${d.requestId}`,
-          waId: d.to,
-          input: d.to,
-          messageStatus: undefined,
-          fbTraceId: undefined,
-        },
-      };
+      return acceptedSend(d);
     };
     const attempts = memoryAttempts();
     const handle = testDispatchHandler({

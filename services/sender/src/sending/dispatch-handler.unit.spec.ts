@@ -4,6 +4,7 @@ import { defaultRetryPolicy } from "../domain/backoff.js";
 import { OUTBOX } from "../domain/ports.js";
 import { createDispatchHandler, DeadLetterError, type GraphSend } from "./dispatch-handler.js";
 import {
+  acceptedSend,
   dispatchMessage,
   memoryAttempts,
   testDispatchHandler,
@@ -43,16 +44,7 @@ function setup() {
   const calls: { requestId: string; at: number; slotAt: number | undefined }[] = [];
   const graph: GraphSend = (_number, d) => {
     calls.push({ requestId: d.requestId, at: clock(), slotAt: slots.get(d.requestId) });
-    return Promise.resolve({
-      ok: true,
-      result: {
-        wamid: `wamid.${d.requestId}`,
-        waId: d.to,
-        input: d.to,
-        messageStatus: undefined,
-        fbTraceId: undefined,
-      },
-    });
+    return Promise.resolve(acceptedSend(d));
   };
   const published: AnyEvent[] = [];
   const attempts = memoryAttempts();
@@ -143,16 +135,7 @@ describe("dispatch handler: an opt-out applied while a send waits for its slot (
     const called: string[] = [];
     const graph: GraphSend = (_number, d) => {
       called.push(d.requestId);
-      return Promise.resolve({
-        ok: true,
-        result: {
-          wamid: `wamid.${d.requestId}`,
-          waId: d.to,
-          input: d.to,
-          messageStatus: undefined,
-          fbTraceId: undefined,
-        },
-      });
+      return Promise.resolve(acceptedSend(d));
     };
     const attempts = memoryAttempts();
     const handle = testDispatchHandler({
@@ -224,16 +207,7 @@ describe("dispatch handler: an owner that dies or goes stale before its call", (
           },
           graph: (_number, d) => {
             calls.push(d.requestId);
-            return Promise.resolve({
-              ok: true,
-              result: {
-                wamid: `wamid.${d.requestId}`,
-                waId: d.to,
-                input: d.to,
-                messageStatus: undefined,
-                fbTraceId: undefined,
-              },
-            });
+            return Promise.resolve(acceptedSend(d));
           },
           clock,
           random: () => 0.5,

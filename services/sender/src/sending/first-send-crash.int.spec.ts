@@ -6,6 +6,7 @@ import { createMongoAttemptStore } from "../adapters/store/attempt-store.js";
 import type { AttemptStore } from "../domain/ports.js";
 import type { GraphSend } from "./dispatch-handler.js";
 import {
+  acceptedSend,
   dispatchMessage,
   testDispatchHandler,
   testLane,
@@ -37,17 +38,7 @@ afterAll(async () => {
 const NUMBER = "106540352249001";
 
 /** Graph accepting the call. */
-const accept: GraphSend = (_number, d) =>
-  Promise.resolve({
-    ok: true,
-    result: {
-      wamid: `wamid.${d.requestId}`,
-      waId: d.to,
-      input: d.to,
-      messageStatus: undefined,
-      fbTraceId: undefined,
-    },
-  });
+const accept: GraphSend = (_number, d) => Promise.resolve(acceptedSend(d));
 
 /** One owner (a sender process): its own lane, the shared store, Graph as given. */
 function owner(graph: GraphSend, callBoundMs: number) {

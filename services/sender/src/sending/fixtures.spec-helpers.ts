@@ -42,6 +42,20 @@ export function dispatchMessage(
   );
 }
 
+/** Graph's answer accepting `d` (wamid `wamid.<requestId>`), for fakes of the Graph call. */
+export function acceptedSend(d: EventData<"DispatchMessage">): Awaited<ReturnType<GraphSend>> {
+  return {
+    ok: true,
+    result: {
+      wamid: `wamid.${d.requestId}`,
+      waId: d.to,
+      input: d.to,
+      messageStatus: undefined,
+      fbTraceId: undefined,
+    },
+  };
+}
+
 /** A real lane for unit tests: pair pacing 45 / 6 s, the tuning below unless `tuning` overrides it. */
 export function testLane({
   number,

@@ -3,7 +3,13 @@ import { describe, expect, it } from "vitest";
 import { defaultRetryPolicy } from "../domain/backoff.js";
 import { parleyMediaIds, withGraphMediaIds } from "../domain/media.js";
 import { createDispatchHandler, type GraphSend } from "./dispatch-handler.js";
-import { dispatchMessage, memoryAttempts, testLane, testOutlet } from "./fixtures.spec-helpers.js";
+import {
+  acceptedSend,
+  dispatchMessage,
+  memoryAttempts,
+  testLane,
+  testOutlet,
+} from "./fixtures.spec-helpers.js";
 import type { MediaResolution, MediaResolver } from "./ports.js";
 
 // Outbound media (ADR 0013, "Outbound"): a message naming a Parley upload (`up_...`) reaches
@@ -27,16 +33,7 @@ function setup(media: MediaResolver | undefined) {
   const calls: EventData<"DispatchMessage">[] = [];
   const graph: GraphSend = (_number, d) => {
     calls.push(d);
-    return Promise.resolve({
-      ok: true,
-      result: {
-        wamid: `wamid.${d.requestId}`,
-        waId: d.to,
-        input: d.to,
-        messageStatus: undefined,
-        fbTraceId: undefined,
-      },
-    });
+    return Promise.resolve(acceptedSend(d));
   };
   const warnings: string[] = [];
   const lane = testLane({ number: NUMBER, mps: 80, clock: () => Date.now() });
