@@ -230,7 +230,9 @@ export function createReloadingAuthenticator({
       ? Promise.resolve()
       : snapshot().then((text) => {
           seen = text;
-          return reload();
+          // Like a poll's: when an explicit reload judged this text already (the first snapshot
+          // was slow), it is not judged, nor a bad file reported, twice.
+          return reloadFor(true);
         });
 
   return {

@@ -36,6 +36,32 @@ const parseKeys = (text: string): ApiKeyConfig[] => {
 };
 
 describe("createReloadingAuthenticator", () => {
+  it("reports a bad file once when an explicit reload judges it before the first load's snapshot is back", async () => {
+    const file = join(dir, "keys-first-load.json");
+    const initial = [entry("crm", OLD)];
+    put(file, JSON.stringify(initial));
+    const errors: unknown[] = [];
+    const auth = createReloadingAuthenticator({
+      api: "consent",
+      initial: { keys: initial },
+      keysFile: file,
+      parseKeys,
+      intervalMs: 60_000,
+      onReload: () => undefined,
+      onError: (e) => errors.push(e),
+    });
+    try {
+      // Before the first snapshot (an asynchronous read) is back: a bad write, judged at once.
+      put(file, "[{ not json");
+      await auth.reload();
+      await auth.loaded;
+      expect(errors).toHaveLength(1);
+      expect((await auth.authenticate(`Bearer ${OLD}`, Date.now())).ok).toBe(true);
+    } finally {
+      auth.stop();
+    }
+  });
+
   it("uses a rotated key file at once, reports the change by name, and keeps the keys when a file is bad", async () => {
     const file = join(dir, "keys.json");
     const initial = [entry("crm", OLD)];
@@ -55,6 +81,7 @@ describe("createReloadingAuthenticator", () => {
     });
     try {
       expect((await auth.authenticate(`Bearer ${NEW}`, nowMs)).ok).toBe(false);
+      await auth.loaded;
 
       // The rotation: the new key beside the old one (overlap), the old one expiring in an hour.
       put(
