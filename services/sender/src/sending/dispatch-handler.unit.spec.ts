@@ -112,7 +112,7 @@ describe("dispatch handler: an opt-out applied while a send waits for its slot (
    * second. The opt-out is applied 700 ms in: after the gate view, after the fence, before the
    * call. Its view is fresh by `gateFreshMs` (10 s), so only the notice can stop it.
    */
-  async function optOutDuringTheWait(heardBySender: boolean) {
+  async function optOutDuringTheWait(heardBySender: boolean, storeDownAfterOptOut = false) {
     const clock = (): number => Date.now();
     const lane = testLane({
       number: NUMBER,
@@ -124,6 +124,8 @@ describe("dispatch handler: an opt-out applied while a send waits for its slot (
     const gates: GateStore = {
       view: (contactId) => {
         const at = revokedAt.get(contactId);
+        if (storeDownAfterOptOut && at !== undefined)
+          return Promise.reject(new Error("MongoDB unavailable"));
         return Promise.resolve(
           at === undefined ? {} : { consent: { state: "revoked", scope: "all", at } },
         );
@@ -162,10 +164,13 @@ describe("dispatch handler: an opt-out applied while a send waits for its slot (
         ["r3", STOPPING],
       ] as const)
         await handle(dispatch(id, to), new AbortController().signal, testOutlet(published));
-    })();
+    })().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     await vi.advanceTimersByTimeAsync(5_000);
-    await done;
-    return { called, published, record: attempts.records.get("r3") };
+    const failed = await done;
+    return { called, published, record: attempts.records.get("r3"), failed };
   }
 
   it("reads the gate again before the call when this process applied an opt-out for the contact meanwhile: no call, SendRejected opted_out, the fence undone", async () => {
@@ -176,6 +181,17 @@ describe("dispatch handler: an opt-out applied while a send waits for its slot (
     expect(rejected?.type === "SendRejected" && rejected.data.reason).toBe("opted_out");
     // The record counts no call and keeps no call instant: nothing went to Graph.
     expect(record?.state).toBe("done");
+    expect(record?.calls).toBe(0);
+    expect(record?.calledAt).toBeUndefined();
+  });
+
+  it("when the gate cannot be read again, makes no call and undoes the fence before failing, so a redelivery decides the send afresh", async () => {
+    const { called, published, record, failed } = await optOutDuringTheWait(true, true);
+    expect(failed).toBeInstanceOf(Error);
+    expect(called).toEqual(["r1", "r2"]);
+    expect(published.map((e) => e.type)).toEqual(["SendAccepted", "SendAccepted"]);
+    // Back to claimed with no call counted: not a fence without a call (never judged in doubt).
+    expect(record?.state).toBe("claimed");
     expect(record?.calls).toBe(0);
     expect(record?.calledAt).toBeUndefined();
   });
