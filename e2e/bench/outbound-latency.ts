@@ -79,6 +79,17 @@ function cpuSeconds(pid: number | undefined): number {
   }
 }
 
+// A process's nice value (its main thread's: /proc/<pid>/stat, field 19); NaN when it is gone.
+function niceOf(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const stat = readFileSync(`/proc/${String(pid)}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+  } catch {
+    return NaN;
+  }
+}
+
 // CPU time in seconds of a JVM's JIT compiler threads (C1 and C2), from /proc/<pid>/task; NaN
 // for a process that has none (Node's compiler threads are not told apart by name).
 function jitSeconds(pid: number | undefined): number {
@@ -202,6 +213,7 @@ for (const name of ["ingress", "router", "sender", "media", "consent", "projecti
   const nodeOptions = process.env[`BENCH_${name.toUpperCase()}_NODE_OPTIONS`];
   // e.g. BENCH_ROUTER_MAIN=<a worktree of main>/services/router/dist/main.js: the before case.
   const main = process.env[`BENCH_${name.toUpperCase()}_MAIN`];
+  const cpuNice = process.env[`BENCH_${name.toUpperCase()}_CPU_NICE`];
   const service = startService(
     name,
     port,
@@ -223,6 +235,9 @@ for (const name of ["ingress", "router", "sender", "media", "consent", "projecti
         // BENCH_SENDER_NODE_OPTIONS for the sender (Node refuses --cpu-prof in NODE_OPTIONS;
         // see docs/benchmarks.md).
         ...(nodeOptions === undefined ? {} : { NODE_OPTIONS: nodeOptions }),
+        // e.g. BENCH_PROJECTION_CPU_NICE=0: the projection at the send path's priority (the
+        // before case of its default, 10).
+        ...(cpuNice === undefined ? {} : { CPU_NICE: cpuNice }),
       },
     ),
     logDir,
@@ -482,12 +497,15 @@ console.log(
     `machine idle ${((100 * (ticksAfter.idle - ticksBefore.idle)) / tickSpan).toFixed(1)} %, ` +
     `stolen by the hypervisor ${((100 * (ticksAfter.steal - ticksBefore.steal)) / tickSpan).toFixed(1)} %\n`,
 );
-console.log("| process | CPU s | per measured request ms | of which JIT compiler threads s |");
-console.log("| --- | ---: | ---: | ---: |");
+console.log(
+  "| process | CPU s | per measured request ms | of which JIT compiler threads s | nice (CPU_NICE) |",
+);
+console.log("| --- | ---: | ---: | ---: | ---: |");
 for (const [name, seconds] of cpuUsed) {
   const jit = jitUsed.get(name) ?? NaN;
+  const nice = niceOf(cpuProcesses.get(name));
   console.log(
-    `| ${name} | ${seconds.toFixed(1)} | ${((1000 * seconds) / total).toFixed(2)} | ${Number.isNaN(jit) ? "" : jit.toFixed(1)} |`,
+    `| ${name} | ${seconds.toFixed(1)} | ${((1000 * seconds) / total).toFixed(2)} | ${Number.isNaN(jit) ? "" : jit.toFixed(1)} | ${Number.isNaN(nice) ? "" : String(nice)} |`,
   );
 }
 // Round trips per measured request, per service, over the window (warm-up excluded).

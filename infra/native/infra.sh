@@ -312,7 +312,7 @@ start_mongo() {
   # MONGO_JVM_OPTS comes after it, so MONGO_JVM_OPTS=-XX:TieredStopAtLevel=4 restores C2.
   # shellcheck disable=SC2086 # MONGO_JVM_OPTS is a list of options
   launch mongo java -Xms64m -Xmx${MONGO_HEAP:-1g} -XX:TieredStopAtLevel=1 ${MONGO_JVM_OPTS:-} -Dparley.infra="$PARLEY_STATE_DIR/mongo" \
-    -Dparley.mongo.oplog="${MONGO_OPLOG:-false}" \
+    -Dparley.mongo.oplog="${MONGO_OPLOG:-false}" -Dparley.mongo.dataSize="${MONGO_DATA_SIZE:-false}" \
     -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$mongo_home/libs/*" dev.parley.infra.MongoWireServer 127.0.0.1 "$MONGO_PORT" \
     "${storage_args[@]}"
   wait_ready mongo health_mongo

@@ -83,6 +83,14 @@ export const chassisFields = {
    */
   HEAP_GROWING_PERCENT: env.int(50, { min: 0, max: 1_000 }),
   /**
+   * The process's scheduling priority as a nice value: 0 (normal) to 19 (lowest). Only matters
+   * when the host's CPUs are all busy: a service set above 0 then yields CPU to those at 0, and
+   * works off what waited once they are idle. The projection (the read side) sets 10 by default,
+   * so that on a shared host it does not take CPU from the send path (docs/architecture.md,
+   * "The service chassis").
+   */
+  CPU_NICE: env.int(0, { min: 0, max: 19 }),
+  /**
    * Native TLS on every HTTP listener of the service (ops, webhook, APIs): a PEM certificate
    * chain and its key, read from these paths and read again when they change (no restart).
    * Unset: plain HTTP, for TLS ended in front of Parley (docs/access-control.md).

@@ -185,6 +185,88 @@ describe("MongoDB capabilities used by the read models", () => {
     expect(await state.countDocuments({ _id: "k2" })).toBe(0);
   });
 
+  it("reports matched, modified and upserted as MongoDB does, and applies positional and multi updates", async () => {
+    // The stand-in runs its own loop over the matched documents (infra/native/mongo,
+    // LeanUpdates): what it counts as modified, when it finds a positional element and how it
+    // upserts must stay MongoDB's. The sender and consent stores read modifiedCount.
+    const docs = mongo.db.collection<{
+      _id: string;
+      n: number;
+      tags?: string[];
+      items?: { sku: string; qty: number }[];
+      group?: string;
+    }>("updates");
+    await docs.insertMany([
+      {
+        _id: "u1",
+        n: 1,
+        tags: ["a", "b"],
+        items: [
+          { sku: "x", qty: 1 },
+          { sku: "y", qty: 2 },
+        ],
+      },
+      { _id: "u2", n: 2, group: "g" },
+      { _id: "u3", n: 3, group: "g" },
+    ]);
+    // A $set to the value a document holds matches it and modifies nothing.
+    expect(await docs.updateOne({ _id: "u1" }, { $set: { n: 1 } })).toMatchObject({
+      matchedCount: 1,
+      modifiedCount: 0,
+      upsertedCount: 0,
+    });
+    // So does a replacement equal to the document (as the read models' repeated saves are).
+    const u2 = await docs.findOne({ _id: "u2" });
+    expect(await docs.replaceOne({ _id: "u2" }, { n: 2, group: "g" })).toMatchObject({
+      matchedCount: 1,
+      modifiedCount: 0,
+    });
+    expect(await docs.findOne({ _id: "u2" })).toEqual(u2);
+    // A replacement that changes it modifies it, and keeps its _id.
+    expect(await docs.replaceOne({ _id: "u2" }, { n: 20 })).toMatchObject({ modifiedCount: 1 });
+    expect(await docs.findOne({ _id: "u2" })).toEqual({ _id: "u2", n: 20 });
+    // The positional $ reaches the array element the filter matched.
+    expect(
+      await docs.updateOne({ _id: "u1", "items.sku": "y" }, { $inc: { "items.$.qty": 5 } }),
+    ).toMatchObject({ matchedCount: 1, modifiedCount: 1 });
+    expect((await docs.findOne({ _id: "u1" }))?.items).toEqual([
+      { sku: "x", qty: 1 },
+      { sku: "y", qty: 7 },
+    ]);
+    expect(
+      await docs.updateOne({ _id: "u1", tags: "b" }, { $set: { "tags.$": "B" } }),
+    ).toMatchObject({ modifiedCount: 1 });
+    expect((await docs.findOne({ _id: "u1" }))?.tags).toEqual(["a", "B"]);
+    // A multi update counts each document it matched and each it changed.
+    await docs.updateOne({ _id: "u2" }, { $set: { group: "g", n: 3 } });
+    expect(await docs.updateMany({ group: "g" }, { $set: { n: 3 } })).toMatchObject({
+      matchedCount: 2,
+      modifiedCount: 0,
+    });
+    expect(await docs.updateMany({ group: "g" }, { $inc: { n: 1 } })).toMatchObject({
+      matchedCount: 2,
+      modifiedCount: 2,
+    });
+    // An upsert that matches nothing inserts, with the filter's _id and fields.
+    const upserted = await docs.updateOne(
+      { _id: "u9", group: "h" },
+      { $set: { n: 9 } },
+      { upsert: true },
+    );
+    expect(upserted).toMatchObject({ matchedCount: 0, modifiedCount: 0, upsertedId: "u9" });
+    expect(await docs.findOne({ _id: "u9" })).toEqual({ _id: "u9", group: "h", n: 9 });
+    // One that matches updates instead.
+    expect(
+      await docs.updateOne({ _id: "u9" }, { $set: { n: 10 } }, { upsert: true }),
+    ).toMatchObject({ matchedCount: 1, modifiedCount: 1, upsertedCount: 0 });
+    // The _id cannot change.
+    const moved = await docs
+      .updateOne({ _id: "u3" }, { $set: { _id: "other" } })
+      .catch((e: unknown) => e);
+    expect(moved).toBeInstanceOf(MongoServerError);
+    expect(await docs.countDocuments()).toBe(4);
+  });
+
   it("aggregates with $match, $group and $sort", async () => {
     const perBusiness = await messages
       .aggregate<{ _id: string; messages: number; cost: number }>([

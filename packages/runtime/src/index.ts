@@ -102,3 +102,4 @@ export {
 } from "./api-roles.js";
 export { roleTableFixture } from "./api-role-fixture.js";
 export { limitHeapGrowth } from "./heap.js";
+export { applyCpuNice } from "./priority.js";

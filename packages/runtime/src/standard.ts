@@ -25,6 +25,7 @@ import {
 } from "@parley/telemetry";
 import { tlsFilesOf } from "./api-listener.js";
 import { limitHeapGrowth } from "./heap.js";
+import { applyCpuNice } from "./priority.js";
 import { createKafkaMetrics } from "./kafka-metrics.js";
 import type { ReadinessCheck } from "./readiness.js";
 import { runService, type Component, type RunningService } from "./run-service.js";
@@ -38,6 +39,7 @@ export interface StandardConfig extends KafkaSecurityConfig, RegistryConfig, Mon
   readonly SHUTDOWN_TIMEOUT_MS: number;
   readonly READINESS_TIMEOUT_MS: number;
   readonly HEAP_GROWING_PERCENT: number;
+  readonly CPU_NICE: number;
   readonly KAFKA_BROKERS: readonly string[];
   readonly KAFKA_CLIENT_ID?: string | undefined;
   readonly KAFKA_GROUP_INSTANCE_ID?: string | undefined;
@@ -161,6 +163,8 @@ export async function runStandardService<const U extends Uses>({
   // own trace context instead (trace ids in logs and on what they publish stay the same).
   setConsumerSpansExported(telemetry.tracesEndpoint !== undefined);
   const logger = createLogger({ service: name, level: config.LOG_LEVEL });
+  // Before the connections and consumers start: what they do runs at the service's priority.
+  applyCpuNice(config.CPU_NICE, logger);
   const metrics = createMetrics({ service: name });
   // Consumer lag and dead letters of every consumer the service makes from its Kafka client.
   const kafkaMetrics = createKafkaMetrics(metrics);

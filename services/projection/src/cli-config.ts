@@ -24,6 +24,7 @@ export const cliSchema = configFields.pick({
   ...every(infraFields),
   LOG_LEVEL: true,
   HEAP_GROWING_PERCENT: true,
+  CPU_NICE: true,
   PARLEY_TOPIC_PREFIX: true,
   PROJECTION_COLLECTION_PREFIX: true,
   PROJECTION_MAX_IN_FLIGHT: true,

@@ -11,6 +11,12 @@ describe("parley-projection's configuration: the service's connection settings",
     for (const key of Object.keys(infraFields)) expect(cliSchema.shape).toHaveProperty(key);
   });
 
+  it("runs a rebuild at the read side's lower CPU priority unless told otherwise", () => {
+    expect(load({}).CPU_NICE).toBe(10);
+    expect(load({ CPU_NICE: "0" }).CPU_NICE).toBe(0);
+    expect(() => load({ CPU_NICE: "-1" })).toThrow(ConfigError);
+  });
+
   it("reaches a secured Kafka, registry and MongoDB as the service does", () => {
     const { kafka, registry, mongo } = connectionsOf(
       load({

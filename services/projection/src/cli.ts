@@ -10,7 +10,7 @@ import { createCatalog } from "@parley/contracts";
 import { errorMessage } from "@parley/errors";
 import { createKafka, createRegistry, createSerde } from "@parley/kafka";
 import { createMongo } from "@parley/mongo";
-import { limitHeapGrowth } from "@parley/runtime";
+import { applyCpuNice, limitHeapGrowth } from "@parley/runtime";
 import { createLogger } from "@parley/telemetry";
 import { createLogOffsets } from "./adapters/kafka/log-offsets.js";
 import { groupOf, PROJECTION_TOPICS } from "./adapters/kafka/projection-consumer.js";
@@ -70,6 +70,8 @@ async function main(argv: readonly string[]): Promise<number> {
     level: config.LOG_LEVEL === "info" ? "warn" : config.LOG_LEVEL,
     destination: process.stderr,
   });
+  // A rebuild is background work beside the live services: at the projection's priority.
+  applyCpuNice(config.CPU_NICE, logger);
   const catalog = createCatalog({ prefix: config.PARLEY_TOPIC_PREFIX });
   const topics = PROJECTION_TOPICS.map((id) => catalog.topic(id).name);
   const connections = connectionsOf(config);

@@ -28,6 +28,14 @@ export const configFields = z.object({
    * its garbage plentiful; the CPU cost of the extra full collections is within the noise there.
    */
   HEAP_GROWING_PERCENT: env.int(20, { min: 0, max: 1_000 }),
+  /**
+   * The read side yields CPU to the send path on a busy shared host (the chassis default is 0):
+   * at 500 sends/s end to end on two cores, the projector at 0 took its share while the sends
+   * waited (docs/benchmarks.md, "Outbound path end to end", 2026-12-07 evening). It works off
+   * what waited once the host has CPU to spare; its lag is on the consumer-lag dashboard. A
+   * `PROJECTION_ROLE=api` process that must answer fast on such a host can set 0.
+   */
+  CPU_NICE: env.int(10, { min: 0, max: 19 }),
   /** Prepended to every topic name (tests); production leaves it empty. */
   PARLEY_TOPIC_PREFIX: z.string().default(""),
   /**

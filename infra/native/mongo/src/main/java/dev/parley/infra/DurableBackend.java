@@ -2,16 +2,20 @@ package dev.parley.infra;
 
 import de.bwaldvogel.mongo.MongoCollection;
 import de.bwaldvogel.mongo.MongoDatabase;
+import de.bwaldvogel.mongo.backend.ArrayFilters;
 import de.bwaldvogel.mongo.backend.CollectionOptions;
 import de.bwaldvogel.mongo.backend.CursorRegistry;
+import de.bwaldvogel.mongo.backend.DefaultQueryMatcher;
 import de.bwaldvogel.mongo.backend.Index;
 import de.bwaldvogel.mongo.backend.IndexKey;
+import de.bwaldvogel.mongo.backend.QueryMatcher;
 import de.bwaldvogel.mongo.backend.QueryResult;
 import de.bwaldvogel.mongo.backend.h2.H2Backend;
 import de.bwaldvogel.mongo.backend.h2.H2Collection;
 import de.bwaldvogel.mongo.backend.h2.H2Database;
 import de.bwaldvogel.mongo.bson.Document;
 import de.bwaldvogel.mongo.wire.message.MongoMessage;
+import de.bwaldvogel.mongo.oplog.Oplog;
 import de.bwaldvogel.mongo.wire.message.MongoQuery;
 import java.util.List;
 import org.h2.mvstore.MVMap;
@@ -106,6 +110,8 @@ super(open(fileName));
   }
 
   private static final class Collection extends H2Collection {
+    private final QueryMatcher positions = new DefaultQueryMatcher();
+
     Collection(
         MongoDatabase database,
         String name,
@@ -124,6 +130,33 @@ super(open(fileName));
         return matchDocuments(query, candidates, orderBy, skip, limit, batchSize, projection);
       }
       return super.queryDocuments(query, orderBy, skip, limit, batchSize, projection);
+    }
+
+    /** See {@link LeanUpdates}. */
+    @Override
+    public synchronized Document updateDocuments(
+        Document selector,
+        Document update,
+        ArrayFilters arrayFilters,
+        boolean isMulti,
+        boolean isUpsert,
+        Oplog oplog) {
+      return LeanUpdates.update(
+          this,
+          filter -> queryDocuments(filter, null, 0, 0, 0, null),
+          positions,
+          getIdField(),
+          selector,
+          update,
+          arrayFilters,
+          isMulti,
+          isUpsert,
+          oplog);
+    }
+
+    @Override
+    protected boolean tracksDataSize() {
+      return DataSize.TRACKED;
     }
   }
 }
