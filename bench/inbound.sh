@@ -25,7 +25,7 @@ ensure_pnpm
 if [[ "${BENCH_KEEP_INFRA:-0}" != 1 ]]; then
   trap '"$repo/infra/native/infra.sh" stop' EXIT
 fi
-pnpm exec tsc -b services/ingress services/router
+pnpm exec tsc -b services/ingress services/router services/ingress/bench services/router/bench
 "$repo/infra/native/infra.sh" start
 eval "$("$repo/infra/native/infra.sh" env)"
 echo "## ingress"

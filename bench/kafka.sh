@@ -12,7 +12,7 @@ source "$repo/infra/scripts/bootstrap.sh"
 ensure_node
 ensure_pnpm
 trap '"$repo/infra/native/infra.sh" stop kafka registry' EXIT
-pnpm exec tsc -b packages/kafka
+pnpm exec tsc -b packages/kafka packages/kafka/bench
 "$repo/infra/native/infra.sh" start kafka registry
 eval "$("$repo/infra/native/infra.sh" env)"
 node packages/kafka/dist-bench/produce-consume.js

@@ -19,7 +19,7 @@ ensure_pnpm
 if [[ "${BENCH_KEEP_INFRA:-0}" != 1 ]]; then
   trap '"$repo/infra/native/infra.sh" stop' EXIT
 fi
-pnpm exec tsc -b services/ingress services/router services/sender services/media services/consent services/projection e2e
+pnpm exec tsc -b services/ingress services/router services/sender services/media services/consent services/projection e2e e2e/bench
 "$repo/infra/native/infra.sh" start
 eval "$("$repo/infra/native/infra.sh" env)"
 node e2e/dist-bench/outbound-latency.js

@@ -17,7 +17,7 @@ cd "$repo"
 source "$repo/infra/scripts/bootstrap.sh"
 ensure_node
 ensure_pnpm
-pnpm exec tsc -b services/ingress services/router services/sender e2e
+pnpm exec tsc -b services/ingress services/router services/sender e2e e2e/bench
 if [[ -z "${KAFKA_BROKERS:-}" || -z "${SCHEMA_REGISTRY_URL:-}" || -z "${MONGO_URL:-}" ]]; then
   export PARLEY_PROFILE="${PARLEY_PROFILE:-bench-recovery}" KAFKA_PORT="${KAFKA_PORT:-49392}" \
     KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-49393}" REGISTRY_PORT="${REGISTRY_PORT:-48381}" \

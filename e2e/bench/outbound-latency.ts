@@ -158,6 +158,20 @@ async function roundTrips(service: ServiceProcess): Promise<Map<string, number>>
   return out;
 }
 
+/** A service's consumer lag in records, summed over its groups' partitions (NaN: no answer). */
+async function consumerLag(service: ServiceProcess): Promise<number> {
+  const text = await fetch(`${service.url}/metrics`, {
+    headers: { authorization: `Bearer ${OPS_TOKEN}` },
+  })
+    .then((r) => r.text())
+    .catch(() => "");
+  let lag = NaN;
+  for (const [, value] of text.matchAll(/^parley_kafka_consumer_lag_records\{[^}]*\} (\S+)$/gm)) {
+    lag = (Number.isNaN(lag) ? 0 : lag) + Number(value);
+  }
+  return lag;
+}
+
 const stack = await startStack();
 const ns = stack.namespace("bench-outbound");
 const catalog = createCatalog({ prefix: `${ns.id}.` });
@@ -423,6 +437,20 @@ const cpuUsed = new Map(
 const jitUsed = new Map(
   [...cpuProcesses].map(([name, pid]) => [name, jitSeconds(pid) - (jitBefore.get(name) ?? NaN)]),
 );
+// The read side after the window (outside the measured CPU): how far the projection trailed
+// when the last request reached Graph, and how long it took to catch up (it yields CPU to the
+// send path at CPU_NICE 10; BENCH_PROJECTION_CPU_NICE=0 runs it at the send path's priority).
+const projection = services.find((s) => s.name === "projection");
+const trailing = projection === undefined ? NaN : await consumerLag(projection);
+const caughtUpAfter = await (async () => {
+  if (projection === undefined) return NaN;
+  const from = Date.now();
+  while (Date.now() - from < 120_000) {
+    if ((await consumerLag(projection)) === 0) return (Date.now() - from) / 1000;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return NaN;
+})();
 
 const accepted = acceptedAt();
 const measured = [...appendedAt.entries()].filter(([id]) => !warm.has(id));
@@ -508,6 +536,12 @@ for (const [name, seconds] of cpuUsed) {
     `| ${name} | ${seconds.toFixed(1)} | ${((1000 * seconds) / total).toFixed(2)} | ${Number.isNaN(jit) ? "" : jit.toFixed(1)} | ${Number.isNaN(nice) ? "" : String(nice)} |`,
   );
 }
+console.log(
+  `\nprojection: ${Number.isNaN(trailing) ? "?" : String(trailing)} records behind when the last request reached Graph; ` +
+    (Number.isNaN(caughtUpAfter)
+      ? "not caught up within 120 s"
+      : `caught up ${caughtUpAfter.toFixed(1)} s later`),
+);
 // Round trips per measured request, per service, over the window (warm-up excluded).
 console.log(
   "\n| service | round trips per 1,000 requests (Kafka requests by API, MongoDB commands) | all per request |",
