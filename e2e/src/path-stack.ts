@@ -312,8 +312,23 @@ export async function startPathStack(options: PathStackOptions): Promise<PathSta
 }
 
 /**
+ * Registers, on the simulator's WABA `wabaId`, the approved utility template the specs send
+ * (`order_update`, en_US, one body parameter): what `requestTemplateRounds` asks for.
+ */
+export function addOrderUpdateTemplate(sim: Simulator, wabaId: string): void {
+  sim.addTemplate({
+    wabaId,
+    name: "order_update",
+    language: "en_US",
+    category: "UTILITY",
+    status: "APPROVED",
+    body: "Order {{1}} has shipped.",
+  });
+}
+
+/**
  * Asks for `rounds` x `contacts` utility sends of the `order_update` template (en_US, one body
- * parameter) from `phoneNumberId`, one round after the other, a round's contacts concurrently;
+ * parameter; `addOrderUpdateTemplate` registers it) from `phoneNumberId`, one round after the other, a round's contacts concurrently;
  * contact c is the number `firstContact + c`, its request's key `<keyPrefix>-<contact>-<round>`.
  * Answers the request ids in the order the send API acknowledged them.
  */

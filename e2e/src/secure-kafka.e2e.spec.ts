@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { createKafka, createKafkaProbe, type KafkaSecurity } from "@parley/kafka";
 import { waitFor } from "@parley/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startPathStack, type PathStack } from "./path-stack.js";
+import { addOrderUpdateTemplate, startPathStack, type PathStack } from "./path-stack.js";
 import { freePort, infra, repoRoot, serviceEnv, startService, stopService } from "./processes.js";
 
 // Issue 28: Parley against a Kafka that authenticates and encrypts as managed clusters do. The
@@ -90,14 +90,7 @@ beforeAll(async () => {
     read: ["send-outcomes"],
     servers: { kafka: { brokers, security, env: secureEnv } },
   });
-  parley.sim.addTemplate({
-    wabaId: WABA,
-    name: "order_update",
-    language: "en_US",
-    category: "UTILITY",
-    status: "APPROVED",
-    body: "Order {{1}} has shipped.",
-  });
+  addOrderUpdateTemplate(parley.sim, WABA);
 }, 420_000);
 
 afterAll(async () => {

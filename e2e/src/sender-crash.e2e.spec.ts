@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "@parley/testkit";
-import { requestTemplateRounds, startPathStack, type PathStack } from "./path-stack.js";
+import {
+  addOrderUpdateTemplate,
+  requestTemplateRounds,
+  startPathStack,
+  type PathStack,
+} from "./path-stack.js";
 import { stopService, type ServiceProcess } from "./processes.js";
 
 // Issue 30, item 1: a sender killed (SIGKILL) while hundreds of dispatches wait for their rate
@@ -55,14 +60,7 @@ beforeAll(async () => {
       retainMessages: 10_000,
     },
   });
-  parley.sim.addTemplate({
-    wabaId: WABA,
-    name: "order_update",
-    language: "en_US",
-    category: "UTILITY",
-    status: "APPROVED",
-    body: "Order {{1}} has shipped.",
-  });
+  addOrderUpdateTemplate(parley.sim, WABA);
   await start("ingress");
   await start("router");
   await start("sender");

@@ -1,7 +1,12 @@
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { waitFor } from "@parley/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { requestTemplateRounds, startPathStack, type PathStack } from "./path-stack.js";
+import {
+  addOrderUpdateTemplate,
+  requestTemplateRounds,
+  startPathStack,
+  type PathStack,
+} from "./path-stack.js";
 import { freePort, stopService, type ServiceProcess } from "./processes.js";
 
 // The projection e2e's CI run of 2026-12-07: the sender took its dispatches and for 90 s sent
@@ -111,14 +116,7 @@ beforeAll(async () => {
       statuses: { sentDelayMs: [20, 60], deliveredDelayMs: [50, 150], readProbability: 0 },
     },
   });
-  parley.sim.addTemplate({
-    wabaId: WABA,
-    name: "order_update",
-    language: "en_US",
-    category: "UTILITY",
-    status: "APPROVED",
-    body: "Order {{1}} has shipped.",
-  });
+  addOrderUpdateTemplate(parley.sim, WABA);
   const proxyPort = await freePort();
   proxy = await lostReplyProxy(Number(new URL(parley.stack.mongoUrl).port), proxyPort);
   await parley.start("ingress");

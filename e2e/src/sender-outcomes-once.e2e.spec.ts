@@ -2,7 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AnyEvent } from "@parley/contracts";
 import { createKafka, createRegistry, createSerde, type KafkaClient } from "@parley/kafka";
 import { waitFor } from "@parley/testkit";
-import { requestTemplateRounds, startPathStack, type PathStack } from "./path-stack.js";
+import {
+  addOrderUpdateTemplate,
+  requestTemplateRounds,
+  startPathStack,
+  type PathStack,
+} from "./path-stack.js";
 import { stopService } from "./processes.js";
 
 // Issue 30, item 2: a sender killed (SIGKILL) between publishing outcomes and committing them.
@@ -64,14 +69,7 @@ beforeAll(async () => {
     },
     read: ["send-outcomes"],
   });
-  parley.sim.addTemplate({
-    wabaId: WABA,
-    name: "order_update",
-    language: "en_US",
-    category: "UTILITY",
-    status: "APPROVED",
-    body: "Order {{1}} has shipped.",
-  });
+  addOrderUpdateTemplate(parley.sim, WABA);
   const kafka = createKafka({
     brokers: parley.stack.kafkaBrokers,
     clientId: `${parley.ns.id}-uncommitted`,

@@ -20,7 +20,7 @@ import { scanLogs } from "./log-scan.js";
 import { openLoop } from "./load.js";
 import { ChaosTeardown, killServerGroups } from "./teardown.js";
 import type { ChaosOptions, ChaosResult } from "./options.js";
-import { startPathStack, type PathStack } from "../path-stack.js";
+import { addOrderUpdateTemplate, startPathStack, type PathStack } from "../path-stack.js";
 import { infra, repoRoot, stopService, type ServiceProcess } from "../processes.js";
 
 export type { ChaosOptions, ChaosResult } from "./options.js";
@@ -163,14 +163,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       consumer: `chaos-${o.name}-history`,
     });
     teardown.add("history", () => topics.stop());
-    p.sim.addTemplate({
-      wabaId: WABA,
-      name: "order_update",
-      language: "en_US",
-      category: "UTILITY",
-      status: "APPROVED",
-      body: "Order {{1}} has shipped.",
-    });
+    addOrderUpdateTemplate(p.sim, WABA);
     for (let u = 0; u < Math.max(50, o.webhooksPerS * 2); u++) p.sim.addUser({ waId: userOf(u) });
     const users = Math.max(50, o.webhooksPerS * 2);
 
