@@ -67,27 +67,27 @@ function rssMb(pid: number | undefined): number {
   }
 }
 
-// CPU time of one process in seconds (utime + stime of /proc/<pid>/stat, at 100 ticks/s).
-function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
+// The fields of /proc/<pid>/stat after the command name (field 3 on); undefined when it is gone.
+function statFields(pid: number | undefined): string[] | undefined {
+  if (pid === undefined) return undefined;
   try {
     const stat = readFileSync(`/proc/${String(pid)}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   } catch {
-    return NaN;
+    return undefined;
   }
 }
 
-// A process's nice value (its main thread's: /proc/<pid>/stat, field 19); NaN when it is gone.
+// CPU time of one process in seconds (utime + stime, fields 14 and 15, at 100 ticks/s).
+function cpuSeconds(pid: number | undefined): number {
+  const fields = statFields(pid);
+  return fields === undefined ? NaN : (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+// A process's nice value (its main thread's, field 19); NaN when it is gone.
 function niceOf(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  try {
-    const stat = readFileSync(`/proc/${String(pid)}/stat`, "utf8");
-    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
-  } catch {
-    return NaN;
-  }
+  const fields = statFields(pid);
+  return fields === undefined ? NaN : Number(fields[16]);
 }
 
 // CPU time in seconds of a JVM's JIT compiler threads (C1 and C2), from /proc/<pid>/task; NaN
