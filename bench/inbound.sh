@@ -10,7 +10,8 @@
 # ROUTER_MARK_DELAY_MS), BENCH_SAVES (whole,delta: one router case per save mode, for each
 # mark delay: whole-document saves, or saves of what changed), BENCH_HISTORY (0: status
 # identities each contact's document holds before a router case, up to 500), BENCH_ROUTER_WARMUP (1: discarded router cases first, so each measured
-# case runs warm), BENCH_CPU_PROF=<file> (profile of the last router case, top frames printed).
+# case runs warm), BENCH_CPU_PROF=<file> (profile of the last router case, top frames printed),
+# MONGO_COMMAND_METRICS=true (the router cases' MongoDB commands counted: the driver's command monitoring then decodes every reply twice).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PARLEY_PROFILE="${PARLEY_PROFILE:-bench-inbound}" KAFKA_PORT="${KAFKA_PORT:-49192}" \

@@ -6,6 +6,7 @@
 # 49292/49293/48281/49281/57217 unless set), builds, runs, stops them.
 # Knobs: BENCH_RATE (500), BENCH_SECONDS (10), BENCH_CONTACTS (12 s of the rate, at least 2000: none faster than Meta's pair rate), BENCH_WARMUP_SECONDS (90) at BENCH_WARMUP_RATE (BENCH_RATE, at most 150),
 # BENCH_<SERVICE>_MAIN (another build of a service, e.g. BENCH_ROUTER_MAIN=<a worktree of main>/services/router/dist/main.js), BENCH_<SERVICE>_NODE_OPTIONS, BENCH_<SERVICE>_CPU_NICE (a service's CPU_NICE, e.g. BENCH_PROJECTION_CPU_NICE=0).
+# MONGO_COMMAND_METRICS=true counts each service's MongoDB commands for the round-trip table (the driver's command monitoring then decodes every reply twice, a cost the timed figures include).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PARLEY_PROFILE="${PARLEY_PROFILE:-bench-outbound}" KAFKA_PORT="${KAFKA_PORT:-49292}" \

@@ -14,8 +14,8 @@
 # (node flags for the sender, e.g. "--max-semi-space-size=32"), BENCH_SENDER_MAIN (another build
 # of the sender, e.g. another commit's worktree's services/sender/dist/main.js, on this workload), BENCH_SIM_NICE (-10: the
 # simulator's scheduling priority; 0 leaves it), BENCH_SIM_PORT (47110), BENCH_SENDER_PORT
-# (47111), any SENDER_* variable and HEAP_GROWING_PERCENT (passed to the sender, e.g.
-# SENDER_RATE_MARGIN_MS=50),
+# (47111), any SENDER_* variable, HEAP_GROWING_PERCENT and MONGO_COMMAND_METRICS (passed to the
+# sender, e.g. SENDER_RATE_MARGIN_MS=50; MONGO_COMMAND_METRICS=true counts its MongoDB commands),
 # BENCH_KEEP_INFRA=1 (leave the servers running, and reuse them when they are up; each case drops
 # its database and each run its topics, so reused servers do not fill up), BENCH_WARMUP (1 when
 # the servers were just started: 4 s at 1,000 msg/s on a number of its own before the cases, not

@@ -544,7 +544,7 @@ console.log(
 );
 // Round trips per measured request, per service, over the window (warm-up excluded).
 console.log(
-  "\n| service | round trips per 1,000 requests (Kafka requests by API, MongoDB commands) | all per request |",
+  `\n| service | round trips per 1,000 requests (Kafka requests by API, MongoDB commands${process.env["MONGO_COMMAND_METRICS"] === "true" ? "" : ": not counted, MONGO_COMMAND_METRICS=true counts them"}) | all per request |`,
 );
 console.log("| --- | --- | ---: |");
 for (const s of services) {

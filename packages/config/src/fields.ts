@@ -91,6 +91,14 @@ export const chassisFields = {
    */
   CPU_NICE: env.int(0, { min: 0, max: 19 }),
   /**
+   * Counts the commands sent to MongoDB by name (`parley_mongo_commands_total`), through the
+   * driver's command monitoring. Off by default: monitoring decodes every reply a second time
+   * (a find's documents included) to build its events, which cost the projection a tenth of
+   * its CPU per event (docs/benchmarks.md, "MongoDB command monitoring"). The benchmarks turn
+   * it on to report round trips per message.
+   */
+  MONGO_COMMAND_METRICS: env.bool(false),
+  /**
    * Native TLS on every HTTP listener of the service (ops, webhook, APIs): a PEM certificate
    * chain and its key, read from these paths and read again when they change (no restart).
    * Unset: plain HTTP, for TLS ended in front of Parley (docs/access-control.md).

@@ -40,6 +40,7 @@ export interface StandardConfig extends KafkaSecurityConfig, RegistryConfig, Mon
   readonly READINESS_TIMEOUT_MS: number;
   readonly HEAP_GROWING_PERCENT: number;
   readonly CPU_NICE: number;
+  readonly MONGO_COMMAND_METRICS: boolean;
   readonly KAFKA_BROKERS: readonly string[];
   readonly KAFKA_CLIENT_ID?: string | undefined;
   readonly KAFKA_GROUP_INSTANCE_ID?: string | undefined;
@@ -128,6 +129,9 @@ export interface StandardServiceOptions<U extends Uses> {
   readonly start?: (
     deps: Dependencies<U>,
   ) => Promise<{ checks?: readonly ReadinessCheck[]; components?: readonly Component[] }>;
+  /** Injectable for tests, as in runService; default the real process. */
+  readonly exit?: (code: number) => void;
+  readonly processEvents?: Pick<NodeJS.Process, "on" | "off">;
 }
 
 /** The consumer group settings of KAFKA_GROUP_INSTANCE_ID, KAFKA_SESSION_TIMEOUT_MS and KAFKA_HEARTBEAT_INTERVAL_MS. */
@@ -157,6 +161,8 @@ export async function runStandardService<const U extends Uses>({
   telemetry,
   uses,
   start,
+  exit,
+  processEvents,
 }: StandardServiceOptions<U>): Promise<RunningService> {
   limitHeapGrowth(config.HEAP_GROWING_PERCENT);
   // Without an exporter a span per consumed record goes nowhere: records are handled in their
@@ -185,6 +191,8 @@ export async function runStandardService<const U extends Uses>({
       readinessTimeoutMs: config.READINESS_TIMEOUT_MS,
     },
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    ...(exit === undefined ? {} : { exit }),
+    ...(processEvents === undefined ? {} : { processEvents }),
     start: async (context) => {
       const checks: ReadinessCheck[] = [];
       const components: Component[] = [];
@@ -235,20 +243,27 @@ export async function runStandardService<const U extends Uses>({
         );
       }
       if (uses.mongo) {
-        // The round trips to MongoDB, by command (the benchmarks report them per message).
-        const commands = metrics.counter<"command">({
-          name: "mongo_commands_total",
-          help: "Commands sent to MongoDB by this process, by command name.",
-          labelNames: ["command"],
-        });
+        // The round trips to MongoDB, by command, when asked (MONGO_COMMAND_METRICS: the
+        // driver's command monitoring decodes every reply twice; the benchmarks turn it on).
+        const commands = config.MONGO_COMMAND_METRICS
+          ? metrics.counter<"command">({
+              name: "mongo_commands_total",
+              help: "Commands sent to MongoDB by this process, by command name (MONGO_COMMAND_METRICS=true).",
+              labelNames: ["command"],
+            })
+          : undefined;
         const connection = createMongo({
           url: config.MONGO_URL,
           database: config.MONGO_DB,
           appName: `parley-${name}`,
           ...mongoSecurityOf(config),
-          onCommand: (command) => {
-            commands.inc({ command });
-          },
+          ...(commands === undefined
+            ? {}
+            : {
+                onCommand: (command: string) => {
+                  commands.inc({ command });
+                },
+              }),
         });
         mongo = connection;
         checks.push(connection.probe);

@@ -239,11 +239,14 @@ async function main(): Promise<void> {
         LOG_LEVEL: "warn",
         WA_GRAPH_BASE_URL: GRAPH,
         SENDER_GRAPH_CONNECTIONS: String(CONNECTIONS),
-        // Any SENDER_* setting in the bench's environment, and HEAP_GROWING_PERCENT, reach the
-        // sender as they are.
+        // Any SENDER_* setting in the bench's environment, HEAP_GROWING_PERCENT and
+        // MONGO_COMMAND_METRICS (true: MongoDB commands counted) reach the sender as they are.
         ...Object.fromEntries(
           Object.entries(process.env).filter(
-            ([k]) => k.startsWith("SENDER_") || k === "HEAP_GROWING_PERCENT",
+            ([k]) =>
+              k.startsWith("SENDER_") ||
+              k === "HEAP_GROWING_PERCENT" ||
+              k === "MONGO_COMMAND_METRICS",
           ),
         ),
         ...extraEnv,
@@ -327,7 +330,7 @@ async function main(): Promise<void> {
       }
       const sends = Math.max(1, last.sent);
       console.log(
-        `${name}: round trips per 1,000 sends (Kafka requests by API, MongoDB commands; ${String(last.sent)} sends): ${[
+        `${name}: round trips per 1,000 sends (Kafka requests by API, MongoDB commands${process.env["MONGO_COMMAND_METRICS"] === "true" ? "" : " with MONGO_COMMAND_METRICS=true"}; ${String(last.sent)} sends): ${[
           ...trips,
         ]
           .sort(([a], [b]) => a.localeCompare(b))
