@@ -35,7 +35,7 @@ import org.h2.mvstore.MVStore;
  *       that exist ({@link LeadingFieldIndex}: kept in memory, rebuilt from the documents when
  *       the file is opened).
  *   <li>unique indexes, {@code _id}'s among them, are kept on the heap too ({@link
- *       HeapUniqueIndex}), and the page cache is a quarter of the heap: the file holds the
+ *       HeapUniqueIndex}), and the page cache is a sixteenth of the heap: the file holds the
  *       documents only.
  *   <li>an update works on copies of the documents it matched ({@link Collection}): a stored
  *       document is never changed in place while H2 may be writing it.
@@ -59,17 +59,19 @@ super(open(fileName));
   }
 
   /**
-   * The page cache: a quarter of the heap ({@code -Dparley.mongo.cacheMb} sets it). H2's default
-   * of 16 MB held so few pages that most lookups read a page from the file and deserialised it
-   * again (a third of the server's CPU at 300 sends/s end to end).
+   * The page cache: a sixteenth of the heap, 64 MB at the default 1 GB ({@code
+   * -Dparley.mongo.cacheMb} sets it). H2's default of 16 MB held so few pages that most lookups
+   * read a page from the file and deserialised it again (a third of the server's CPU at 300
+   * sends/s end to end). H2 counts a cached document at twice its serialised size, a fraction of
+   * what it takes on the heap: a quarter of the heap filled a 1 GB heap in a chaos run's rebuild.
    */
   private static int cacheMegabytes() {
     String set = System.getProperty("parley.mongo.cacheMb");
     if (set != null && !set.isBlank()) {
       return Integer.parseInt(set.trim());
     }
-    long quarter = Runtime.getRuntime().maxMemory() / 4 / (1024 * 1024);
-    return (int) Math.max(16, Math.min(Integer.MAX_VALUE, quarter));
+    long sixteenth = Runtime.getRuntime().maxMemory() / 16 / (1024 * 1024);
+    return (int) Math.max(16, Math.min(Integer.MAX_VALUE, sixteenth));
   }
 
   @Override
