@@ -17,6 +17,8 @@ interface Person {
 }
 
 const COUNT = 300;
+const indexNames = (indexes: readonly { readonly name?: unknown }[]) =>
+  indexes.map((index) => String(index.name));
 const idOf = (i: number) => `person-${String(i).padStart(4, "0")}`;
 
 describe("the durable MongoDB-wire server, stopped and started on its file", () => {
@@ -68,7 +70,7 @@ describe("the durable MongoDB-wire server, stopped and started on its file", () 
     await people.updateOne({ _id: idOf(10) }, { $set: { email: "moved@example.test" } });
     await people.deleteMany({ group: 6 });
     const before = await people.find({}).sort({ _id: 1 }).toArray();
-    const indexesBefore = (await people.listIndexes().toArray()).map((i) => i["name"] as string);
+    const indexesBefore = indexNames(await people.listIndexes().toArray());
     await mongo.close();
     mongo = undefined;
 
@@ -78,9 +80,7 @@ describe("the durable MongoDB-wire server, stopped and started on its file", () 
     mongo = connect(port);
     const again = mongo.db.collection<Person>("people");
     expect(await again.find({}).sort({ _id: 1 }).toArray()).toEqual(before);
-    expect((await again.listIndexes().toArray()).map((i) => i["name"] as string)).toEqual(
-      indexesBefore,
-    );
+    expect(indexNames(await again.listIndexes().toArray())).toEqual(indexesBefore);
     // Lookups through each index, after it was built again from the documents.
     expect(await again.findOne({ _id: idOf(3) })).toMatchObject({ group: 3, version: 1 });
     expect(await again.findOne({ _id: idOf(6) })).toBeNull(); // deleted (group 6)
