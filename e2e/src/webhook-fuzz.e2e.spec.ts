@@ -306,6 +306,9 @@ describe("webhook fuzzing: ingress and the router under valid and hostile webhoo
         async () =>
           posted.every(
             (x) =>
+              // Every acknowledged POST seen stored: the spec's own consumer of the raw topic
+              // may trail the router's (a duplicate's second delivery types nothing new).
+              deliveryOf(x.marker).length >= x.statuses.filter((s) => s === 200).length &&
               (!EXPECT[x.kind].typed || typed(x.marker) > 0) &&
               (EXPECT[x.kind].deadLetter === undefined ||
                 deliveryOf(x.marker).every((d) => deadLetters.some((l) => l.deliveryId === d))),
